@@ -1,0 +1,48 @@
+/**
+ * The one error table: every failure Tessera reports has a code, an HTTP status and a CLI exit code.
+ * Routes and the CLI throw {@link TesseraError}; one handler turns it into `{code, message}`.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, exit: 2, message: 'The request is invalid.' },
+  BAD_SPEC: { status: 400, exit: 2, message: 'The render spec is invalid.' },
+  SCENE_NOT_FOUND: { status: 404, exit: 2, message: 'The scene file does not exist.' },
+  SCENE_MALFORMED: { status: 422, exit: 2, message: 'The scene is not a valid glTF 2.0 file.' },
+  SCENE_UNSUPPORTED: { status: 422, exit: 2, message: 'The scene needs a feature this renderer does not support.' },
+  SCENE_EXTERNAL_URI: { status: 422, exit: 2, message: 'The scene refers to a resource outside its own files.' },
+  SCENE_LIMIT_EXCEEDED: { status: 413, exit: 2, message: 'The scene exceeds a configured limit.' },
+  SCENE_TEXTURE_FAILED: { status: 422, exit: 2, message: 'A texture of the scene could not be decoded.' },
+  SCENE_INDEX_NOT_FOUND: { status: 422, exit: 2, message: 'The requested glTF scene does not exist.' },
+  CAMERA_NOT_FOUND: { status: 422, exit: 2, message: 'The requested camera does not exist in the scene.' },
+  CLIP_NOT_FOUND: { status: 422, exit: 2, message: 'The requested animation clip does not exist in the scene.' },
+  FRAME_OUT_OF_RANGE: { status: 422, exit: 2, message: 'A requested frame is outside the animation.' },
+  GL_UNAVAILABLE: { status: 503, exit: 1, message: 'No GL context could be created on this machine.' },
+  RENDER_FAILED: { status: 500, exit: 1, message: 'Rendering failed.' },
+  INTERNAL: { status: 500, exit: 1, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; exit: 1 | 2; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a code from {@link ERRORS} and a sentence that says what failed and what to do. */
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
+    this.name = 'TesseraError';
+    this.code = code;
+  }
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+  get exitCode(): 1 | 2 {
+    return ERRORS[this.code].exit;
+  }
+  /** The wire form every API error takes. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Whether `err` is a {@link TesseraError}, optionally with the given code. */
+export function isTesseraError(err: unknown, code?: ErrorCode): err is TesseraError {
+  return err instanceof TesseraError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,97 @@
+import { createRequire } from 'node:module';
+import { TesseraError } from '../../api/protocol/errors.ts';
+import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
+import { createFakeCanvas } from './fake-canvas.ts';
+import { acquireDisplay } from './xvfb.ts';
+
+const require = createRequire(import.meta.url);
+
+/** The GL backend on headless-gl (WebGL 1 through ANGLE/Mesa), with Xvfb started when DISPLAY is unset. */
+export async function createHeadlessGLBackend(width = 64, height = 64): Promise<GLBackend> {
+  const display = await acquireDisplay();
+  let createGL: (w: number, h: number, attrs?: object) => WebGLRenderingContext | null;
+  try {
+    createGL = require('gl');
+  } catch (cause) {
+    display.release();
+    throw new TesseraError('GL_UNAVAILABLE', 'The headless-gl module (gl) is not built; run the README set-up command.', { cause });
+  }
+  const gl = createGL(width, height, {
+    alpha: true,
+    depth: true,
+    stencil: true,
+    antialias: false,
+    premultipliedAlpha: true,
+    preserveDrawingBuffer: true,
+  });
+  if (!gl) {
+    display.release();
+    throw new TesseraError('GL_UNAVAILABLE', `headless-gl could not create a context on display ${display.display}.`);
+  }
+  const resizer = gl.getExtension('STACKGL_resize_drawingbuffer') as { resize(w: number, h: number): void } | null;
+  const destroyer = gl.getExtension('STACKGL_destroy_context') as { destroy(): void } | null;
+  const canvas = createFakeCanvas(width, height);
+  const viewport = gl.getParameter(gl.MAX_VIEWPORT_DIMS) as Int32Array;
+  const info: GLBackendInfo = {
+    backend: 'headless-gl',
+    vendor: String(gl.getParameter(gl.VENDOR)),
+    renderer: String(gl.getParameter(gl.RENDERER)),
+    version: String(gl.getParameter(gl.VERSION)),
+    webgl2: false,
+    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) as number,
+    maxViewport: [viewport[0], viewport[1]],
+    extensions: gl.getSupportedExtensions() ?? [],
+  };
+  let cur = { width, height };
+  let disposed = false;
+  return {
+    info,
+    context: gl,
+    canvas,
+    resize(w, h) {
+      if (w === cur.width && h === cur.height) return;
+      if (w > info.maxViewport[0] || h > info.maxViewport[1]) {
+        throw new TesseraError('RENDER_FAILED', `A ${w}×${h} framebuffer exceeds this GL's limit of ${info.maxViewport.join('×')}; lower the size or the supersampling.`);
+      }
+      if (!resizer) throw new TesseraError('GL_UNAVAILABLE', 'headless-gl lacks STACKGL_resize_drawingbuffer.');
+      resizer.resize(w, h);
+      if (gl.drawingBufferWidth !== w || gl.drawingBufferHeight !== h) {
+        throw new TesseraError('RENDER_FAILED', `Could not allocate a ${w}×${h} framebuffer (got ${gl.drawingBufferWidth}×${gl.drawingBufferHeight}); lower the size or the supersampling.`);
+      }
+      canvas.width = w;
+      canvas.height = h;
+      cur = { width: w, height: h };
+    },
+    readPixels(x, y, w, h, out) {
+      const bytes = w * h * 4;
+      const buf = out && out.length >= bytes ? out : new Uint8Array(bytes);
+      // GL's origin is bottom-left: read the mirrored rectangle, then flip rows to top-down.
+      gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+      gl.readPixels(x, cur.height - y - h, w, h, gl.RGBA, gl.UNSIGNED_BYTE, buf);
+      flipRows(buf, w, h);
+      return buf;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      destroyer?.destroy();
+      display.release();
+    },
+  };
+}
+
+const rowScratch = { buf: new Uint8Array(0) };
+
+/** Reverse the row order of an RGBA8 image in place. */
+export function flipRows(buf: Uint8Array, width: number, height: number): void {
+  const stride = width * 4;
+  if (rowScratch.buf.length < stride) rowScratch.buf = new Uint8Array(stride);
+  const tmp = rowScratch.buf;
+  for (let top = 0, bottom = height - 1; top < bottom; top++, bottom--) {
+    const a = top * stride;
+    const b = bottom * stride;
+    tmp.set(buf.subarray(a, a + stride));
+    buf.copyWithin(a, b, b + stride);
+    buf.set(tmp.subarray(0, stride), b);
+  }
+}

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { TesseraError } from '../../api/protocol/errors.ts';
+
+/** A running Xvfb server that this process started. */
+export interface XvfbHandle {
+  display: string;
+  stop(): void;
+}
+
+let shared: { handle: XvfbHandle; users: number } | undefined;
+
+/**
+ * Make sure an X display exists for headless-gl: if `DISPLAY` is unset, start Xvfb on a free display
+ * (chosen by Xvfb itself through -displayfd) and set `DISPLAY`. Reference-counted: the last release stops it.
+ */
+export async function acquireDisplay(): Promise<{ display: string; release(): void }> {
+  if (process.env.DISPLAY && !shared) return { display: process.env.DISPLAY, release() {} };
+  if (!shared) shared = { handle: await startXvfb(), users: 0 };
+  shared.users++;
+  const own = shared;
+  let released = false;
+  return {
+    display: own.handle.display,
+    release() {
+      if (released) return;
+      released = true;
+      if (--own.users === 0 && shared === own) {
+        shared = undefined;
+        own.handle.stop();
+        delete process.env.DISPLAY;
+      }
+    },
+  };
+}
+
+/** Start Xvfb and wait until it reports its display number. */
+export function startXvfb(timeoutMs = 10_000): Promise<XvfbHandle> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      // fd 3 receives the display number once the server accepts connections.
+      child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '64x64x24', '-nolisten', 'tcp', '-nolisten', 'unix'], {
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+        detached: false,
+      });
+    } catch (cause) {
+      reject(new TesseraError('GL_UNAVAILABLE', 'Could not start Xvfb; install it (apt-get install xvfb) or set DISPLAY.', { cause }));
+      return;
+    }
+    let stderr = '';
+    let out = '';
+    const timer = setTimeout(() => fail(`Xvfb did not start within ${timeoutMs} ms`), timeoutMs);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new TesseraError('GL_UNAVAILABLE', `${why}; install xvfb (apt-get install xvfb) or set DISPLAY. ${stderr.trim().slice(-300)}`));
+    };
+    child.on('error', (err) => fail(`Could not start Xvfb (${err.message})`));
+    child.stderr!.on('data', (d) => (stderr += d));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^(\d+)\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      const display = `:${m[1]}`;
+      process.env.DISPLAY = display;
+      const onExit = () => child.kill('SIGTERM');
+      process.once('exit', onExit);
+      child.unref();
+      (child.stdio[3] as any).unref?.();
+      (child.stderr as any).unref?.();
+      resolve({
+        display,
+        stop() {
+          process.off('exit', onExit);
+          child.kill('SIGTERM');
+        },
+      });
+    });
+    child.on('exit', (code) => fail(`Xvfb exited with code ${code}`));
+  });
+}

@@ -1,0 +1,162 @@
+import { AnimationClip, Box3, Camera, Material, Mesh, Object3D, Scene, Texture, Vector3, Quaternion } from 'three';
+import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import { TesseraError } from '../../api/protocol/errors.ts';
+import { setupThree } from '../render/three-setup.ts';
+import { sharpImageSource, type ImageFailure } from './sharp-image-source.ts';
+
+export interface LoadSceneOptions {
+  maxTextureSize: number;
+  maxTexturePixels: number;
+}
+
+/** A glTF file parsed into three.js objects, ready to pose and render many times. */
+export interface LoadedScene {
+  gltf: GLTF;
+  /** One three.js Scene per glTF scene (the glTF scene's root group is its only child). */
+  scenes: Scene[];
+  sceneNames: string[];
+  defaultScene: number;
+  clips: AnimationClip[];
+  /** glTF cameras in file order (index = glTF camera index). */
+  cameras: Camera[];
+  hasPunctualLights: boolean;
+  /** Put every node and morph weight back to its loaded (rest) state. */
+  restorePose(): void;
+  dispose(): void;
+}
+
+// glTF material texture slot → the three.js material property GLTFLoader assigns it to.
+const TEXTURE_SLOTS: [(m: any) => unknown, string][] = [
+  [(m) => m.pbrMetallicRoughness?.baseColorTexture, 'map'],
+  [(m) => m.pbrMetallicRoughness?.metallicRoughnessTexture, 'roughnessMap'],
+  [(m) => m.normalTexture, 'normalMap'],
+  [(m) => m.occlusionTexture, 'aoMap'],
+  [(m) => m.emissiveTexture, 'emissiveMap'],
+];
+
+/** Parse a normalized GLB (see readScene) with GLTFLoader, decoding images with sharp. */
+export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Promise<LoadedScene> {
+  setupThree();
+  const failures: ImageFailure[] = [];
+  const loader = new GLTFLoader();
+  loader.register(sharpImageSource({ maxTextureSize: options.maxTextureSize, maxPixels: options.maxTexturePixels, failures }) as any);
+  const buffer = glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer;
+  let gltf: GLTF;
+  try {
+    gltf = await loader.parseAsync(buffer, '');
+  } catch (cause) {
+    throw new TesseraError('SCENE_MALFORMED', `three.js could not build the scene: ${(cause as Error)?.message ?? cause}`, { cause });
+  }
+  if (failures.length) {
+    const f = failures[0];
+    throw new TesseraError(
+      'SCENE_TEXTURE_FAILED',
+      `${failures.length} texture image(s) failed to decode; image ${f.image} (${f.name}): ${(f.cause as Error)?.message ?? f.cause}`,
+      { cause: f.cause },
+    );
+  }
+  await verifyTextures(gltf);
+
+  const json = gltf.parser.json;
+  const sceneGroups = gltf.scenes;
+  const scenes = sceneGroups.map((group) => {
+    const s = new Scene();
+    s.add(group);
+    return s;
+  });
+  // Skinned and morphed meshes move outside their bind-pose bounds: never cull them.
+  for (const s of scenes) {
+    s.traverse((o) => {
+      const m = o as Mesh;
+      if ((m as any).isSkinnedMesh || (m.morphTargetInfluences && m.morphTargetInfluences.length)) o.frustumCulled = false;
+    });
+  }
+  const cameras: Camera[] = await Promise.all((json.cameras ?? []).map((_: unknown, i: number) => gltf.parser.getDependency('camera', i)));
+  // getDependency returns the camera object placed in the graph for nodes; map by association instead.
+  const placed = new Map<number, Camera>();
+  for (const s of scenes) {
+    s.traverse((o) => {
+      if ((o as Camera).isCamera) {
+        const nodeIndex = gltf.parser.associations.get(o)?.nodes ?? (o.parent ? gltf.parser.associations.get(o.parent)?.nodes : undefined);
+        const camIndex = nodeIndex !== undefined ? json.nodes?.[nodeIndex]?.camera : undefined;
+        if (camIndex !== undefined && !placed.has(camIndex)) placed.set(camIndex, o as Camera);
+      }
+    });
+  }
+  const restState = snapshotPose(scenes);
+  let hasPunctualLights = false;
+  for (const s of scenes) s.traverse((o) => (hasPunctualLights ||= (o as any).isLight === true));
+
+  return {
+    gltf,
+    scenes,
+    sceneNames: sceneGroups.map((g, i) => json.scenes?.[i]?.name ?? g.name ?? ''),
+    defaultScene: json.scene ?? 0,
+    clips: gltf.animations,
+    cameras: cameras.map((c, i) => placed.get(i) ?? c),
+    hasPunctualLights,
+    restorePose: restState,
+    dispose() {
+      const textures = new Set<Texture>();
+      for (const s of scenes) {
+        s.traverse((o) => {
+          const mesh = o as Mesh;
+          mesh.geometry?.dispose();
+          const mats = Array.isArray(mesh.material) ? mesh.material : mesh.material ? [mesh.material] : [];
+          for (const m of mats as Material[]) {
+            for (const v of Object.values(m)) if (v && (v as Texture).isTexture) textures.add(v as Texture);
+            m.dispose();
+          }
+        });
+      }
+      for (const t of textures) t.dispose();
+    },
+  };
+}
+
+/** GLTFLoader drops textures that fail to load; make sure every texture a material names arrived. */
+async function verifyTextures(gltf: GLTF): Promise<void> {
+  const materials = gltf.parser.json.materials ?? [];
+  for (let i = 0; i < materials.length; i++) {
+    const def = materials[i];
+    const mat = (await gltf.parser.getDependency('material', i)) as Record<string, unknown>;
+    for (const [get, slot] of TEXTURE_SLOTS) {
+      const info = get(def) as { index: number } | undefined;
+      if (info && !mat[slot]) {
+        throw new TesseraError(
+          'SCENE_TEXTURE_FAILED',
+          `material ${i} (${def.name ?? 'unnamed'}) names texture ${info.index} for ${slot}, but it did not load`,
+        );
+      }
+    }
+  }
+}
+
+/** Record every node's TRS and morph weights; the returned function restores them. */
+function snapshotPose(scenes: Scene[]): () => void {
+  const nodes: { o: Object3D; p: Vector3; q: Quaternion; s: Vector3; w?: number[] }[] = [];
+  const seen = new Set<Object3D>();
+  for (const s of scenes) {
+    s.traverse((o) => {
+      if (seen.has(o)) return;
+      seen.add(o);
+      const m = o as Mesh;
+      nodes.push({ o, p: o.position.clone(), q: o.quaternion.clone(), s: o.scale.clone(), w: m.morphTargetInfluences?.slice() });
+    });
+  }
+  return () => {
+    for (const n of nodes) {
+      n.o.position.copy(n.p);
+      n.o.quaternion.copy(n.q);
+      n.o.scale.copy(n.s);
+      const m = n.o as Mesh;
+      if (n.w && m.morphTargetInfluences) for (let i = 0; i < n.w.length; i++) m.morphTargetInfluences[i] = n.w[i];
+    }
+  };
+}
+
+/** World-space bounds of a scene as posed now. */
+export function sceneBounds(scene: Object3D, target = new Box3()): Box3 {
+  scene.updateMatrixWorld(true);
+  return target.setFromObject(scene);
+}

@@ -1,0 +1,108 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TesseraError } from '../api/protocol/errors.ts';
+import { SCENE_LIMITS_DEFAULTS, type EncodeSpec, type SceneLimits, type ViewSpec } from '../api/protocol/render-spec.ts';
+import { createHeadlessGLBackend } from './gl/headless-gl-backend.ts';
+import { encodeAnimatedWebp, encodeImage, EXTENSIONS } from './output/encode-image.ts';
+import { stitchTiles } from './output/stitch-tiles.ts';
+import { FrameRenderer, type RawImage } from './render/frame-renderer.ts';
+import { tileGrid } from './render/tile-grid.ts';
+import { readScene } from './scene/read-scene.ts';
+
+export interface LocalRenderOptions {
+  /** Path of a .glb or .gltf file. */
+  scene: string;
+  /** Frames to render; `undefined` renders every frame of the clip (frame 0 for a still scene). */
+  frames?: number[];
+  view: ViewSpec;
+  encode: EncodeSpec;
+  /** Tile edge in pixels; tiles are rendered one by one and stitched. */
+  tile?: number;
+  outDir: string;
+  /** Also write the frames as one looping animated WebP (`animation.webp`). */
+  animated?: boolean;
+  limits?: Partial<SceneLimits>;
+  onFrame?(event: { frame: number; index: number; total: number; file: string; ms: number }): void;
+  onPlan?(event: { frames: number[]; tiles: number }): void;
+}
+
+export interface LocalRenderSummary {
+  files: string[];
+  frames: number[];
+  tilesPerFrame: number;
+  renderer: string;
+  gl: string;
+  ms: { load: number; render: number; readback: number; resolve: number; stitch: number; encode: number; total: number };
+}
+
+/** Render frames of a scene on this machine (no farm): read, check, load, render tile by tile, stitch, encode, write. */
+export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRenderSummary> {
+  const t0 = performance.now();
+  const limits = { ...SCENE_LIMITS_DEFAULTS, ...opts.limits };
+  const { view } = opts;
+  if (opts.tile !== undefined && (!Number.isInteger(opts.tile) || opts.tile < 16)) {
+    throw new TesseraError('BAD_SPEC', `Tile size ${opts.tile} is too small; use 16 pixels or more.`);
+  }
+  if (opts.tile !== undefined && opts.tile > Math.max(view.width, view.height)) {
+    throw new TesseraError('BAD_SPEC', `Tile size ${opts.tile} is larger than the ${view.width}×${view.height} frame.`);
+  }
+  const read = await readScene({ path: opts.scene }, limits);
+  const backend = await createHeadlessGLBackend();
+  const renderer = new FrameRenderer(backend);
+  try {
+    const loaded = await renderer.loadScene(read.glb, limits);
+    const tLoaded = performance.now();
+    const frames = opts.frames ?? range(renderer.lastFrame(loaded, view) + 1);
+    // Check every frame (and the camera, scene and clip) before spending time on any.
+    for (const f of frames) renderer.plan(loaded, view, f);
+    const tiles = opts.tile ? tileGrid(view.width, view.height, opts.tile) : [{ x: 0, y: 0, width: view.width, height: view.height }];
+    opts.onPlan?.({ frames, tiles: tiles.length });
+    await mkdir(opts.outDir, { recursive: true });
+    const ms = { load: tLoaded - t0, render: 0, readback: 0, resolve: 0, stitch: 0, encode: 0, total: 0 };
+    const files: string[] = [];
+    const kept: RawImage[] = [];
+    const pad = Math.max(4, String(frames[frames.length - 1] ?? 0).length);
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
+      const tf = performance.now();
+      const parts = tiles.map((tile) => {
+        const r = renderer.render(loaded, view, frame, tile);
+        ms.render += r.timings.pose + r.timings.render;
+        ms.readback += r.timings.readback;
+        ms.resolve += r.timings.resolve;
+        return { x: tile.x, y: tile.y, image: r as RawImage };
+      });
+      const ts = performance.now();
+      const image = parts.length === 1 ? parts[0].image : await stitchTiles(view.width, view.height, parts);
+      const te = performance.now();
+      ms.stitch += te - ts;
+      const bytes = await encodeImage(image, opts.encode, { software: renderer.version, description: `frame ${frame}` }, view.background.startsWith('#') ? view.background : '#ffffff');
+      const file = join(opts.outDir, `frame-${String(frame).padStart(pad, '0')}.${EXTENSIONS[opts.encode.format]}`);
+      await writeAtomic(file, bytes);
+      ms.encode += performance.now() - te;
+      files.push(file);
+      if (opts.animated) kept.push(image);
+      opts.onFrame?.({ frame, index: i, total: frames.length, file, ms: performance.now() - tf });
+    }
+    if (opts.animated && kept.length) {
+      const file = join(opts.outDir, 'animation.webp');
+      await writeAtomic(file, await encodeAnimatedWebp(kept, view.fps, opts.encode, { software: renderer.version }));
+      files.push(file);
+    }
+    ms.total = performance.now() - t0;
+    return { files, frames, tilesPerFrame: tiles.length, renderer: renderer.version, gl: backend.info.renderer, ms };
+  } finally {
+    renderer.dispose();
+  }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Write via a temporary name and rename, so a crash never leaves a half-written frame under the real name. */
+async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+}

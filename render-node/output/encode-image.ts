@@ -1,0 +1,47 @@
+import sharp from 'sharp';
+import type { EncodeSpec } from '../../api/protocol/render-spec.ts';
+import type { RawImage } from '../render/frame-renderer.ts';
+
+/** What every output file records about how it was made (EXIF Software / ImageDescription). */
+export interface ImageProvenance {
+  /** The renderer version string (RENDERER_VERSION). */
+  software: string;
+  /** A short, deterministic description (e.g. scene hash and frame). */
+  description?: string;
+}
+
+/** File extension for a format. */
+export const EXTENSIONS = { png: 'png', webp: 'webp', jpeg: 'jpg' } as const;
+
+function provenance(meta: ImageProvenance) {
+  return { IFD0: { Software: meta.software, ...(meta.description ? { ImageDescription: meta.description } : {}) } };
+}
+
+/**
+ * Encode straight-alpha RGBA8 pixels as PNG (8-bit RGBA), WebP (lossless or lossy) or JPEG (alpha flattened
+ * onto `flatten`, default white). Deterministic: same pixels and options give the same bytes.
+ */
+export async function encodeImage(image: RawImage, spec: EncodeSpec, meta: ImageProvenance, flatten = '#ffffff'): Promise<Buffer> {
+  const input = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 4 } }).withExif(provenance(meta));
+  switch (spec.format) {
+    case 'png':
+      return input.png({ compressionLevel: 6, adaptiveFiltering: true, palette: false }).toBuffer();
+    case 'webp':
+      return input.webp(spec.lossless ? { lossless: true, effort: 4 } : { quality: spec.quality, alphaQuality: 100, effort: 4 }).toBuffer();
+    case 'jpeg':
+      return input.flatten({ background: flatten }).jpeg({ quality: spec.quality, mozjpeg: true }).toBuffer();
+  }
+}
+
+/** Encode frames (all the same size) as one looping animated WebP at `fps`. */
+export async function encodeAnimatedWebp(frames: RawImage[], fps: number, spec: Pick<EncodeSpec, 'lossless' | 'quality'>, meta: ImageProvenance): Promise<Buffer> {
+  if (!frames.length) throw new RangeError('an animation needs at least one frame');
+  const { width, height } = frames[0];
+  for (const f of frames) if (f.width !== width || f.height !== height) throw new RangeError('all frames of an animation must have the same size');
+  const strip = Buffer.concat(frames.map((f) => f.data));
+  const delay = frames.map((_, i) => Math.round(((i + 1) * 1000) / fps) - Math.round((i * 1000) / fps));
+  return sharp(strip, { raw: { width, height: height * frames.length, channels: 4, pageHeight: height } as any })
+    .withExif(provenance(meta))
+    .webp({ ...(spec.lossless ? { lossless: true } : { quality: spec.quality }), loop: 0, delay, effort: 4 })
+    .toBuffer();
+}

@@ -7,30 +7,22 @@ export interface XvfbHandle {
   stop(): void;
 }
 
-let shared: { handle: XvfbHandle; users: number } | undefined;
+let shared: Promise<XvfbHandle> | undefined;
 
 /**
  * Make sure an X display exists for headless-gl: if `DISPLAY` is unset, start Xvfb on a free display
- * (chosen by Xvfb itself through -displayfd) and set `DISPLAY`. Reference-counted: the last release stops it.
+ * (chosen by Xvfb itself through -displayfd) and set `DISPLAY`. One server serves the whole process and is
+ * stopped when the process exits: headless-gl keeps its X connection for the life of the process, so a
+ * server stopped and started again would kill the process at the next context.
  */
 export async function acquireDisplay(): Promise<{ display: string; release(): void }> {
   if (process.env.DISPLAY && !shared) return { display: process.env.DISPLAY, release() {} };
-  if (!shared) shared = { handle: await startXvfb(), users: 0 };
-  shared.users++;
-  const own = shared;
-  let released = false;
-  return {
-    display: own.handle.display,
-    release() {
-      if (released) return;
-      released = true;
-      if (--own.users === 0 && shared === own) {
-        shared = undefined;
-        own.handle.stop();
-        delete process.env.DISPLAY;
-      }
-    },
-  };
+  shared ??= startXvfb().catch((err) => {
+    shared = undefined;
+    throw err;
+  });
+  const handle = await shared;
+  return { display: handle.display, release() {} };
 }
 
 /** Start Xvfb and wait until it reports its display number. */

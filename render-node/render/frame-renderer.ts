@@ -55,7 +55,7 @@ export interface FramePlan {
 
 const TONE_MAPPING = { aces: ACESFilmicToneMapping, neutral: NeutralToneMapping, none: NoToneMapping } as const;
 const AUTO_BOUNDS_SAMPLES = 16;
-const KEY_LIGHT_INTENSITY = 1.5;
+const KEY_LIGHT_INTENSITY = 1.2;
 /** Key light offset in camera space: up and to the right of the viewer. */
 const KEY_LIGHT_OFFSET = new Vector3(1, 1.6, 0.8);
 
@@ -220,6 +220,11 @@ export class FrameRenderer {
         const action = entry.mixer.existingAction(clip)!;
         action.reset();
         action.play();
+      }
+      // A PropertyMixer writes to the scene only when its value differs from the last one it wrote; the rest
+      // pose was just restored behind its back, so forget what it wrote (r162 layout: [incoming|accu0|accu1|…]).
+      for (const binding of (entry.mixer as unknown as { _bindings: { buffer: Float64Array; valueSize: number }[] })._bindings) {
+        binding.buffer.fill(NaN, binding.valueSize, 3 * binding.valueSize);
       }
       entry.mixer.setTime(plan.time);
     }

@@ -27,13 +27,13 @@ export interface StudioEnvironmentOptions {
 }
 
 export const STUDIO_ENVIRONMENT_DEFAULTS: StudioEnvironmentOptions = {
-  sky: [0.9, 0.92, 0.95],
-  ground: [0.18, 0.17, 0.16],
+  sky: [0.42, 0.43, 0.45],
+  ground: [0.07, 0.065, 0.06],
   lobes: [
-    { direction: [0.6, 0.65, 0.6], sharpness: 30, color: [14, 13.5, 13] }, // key softbox, front right, high
-    { direction: [-0.8, 0.35, 0.45], sharpness: 12, color: [3.2, 3.3, 3.5] }, // fill, left
-    { direction: [-0.1, 0.55, -0.85], sharpness: 45, color: [10, 10, 10] }, // rim, behind
-    { direction: [0, 1, 0], sharpness: 6, color: [1.2, 1.2, 1.2] }, // overhead
+    { direction: [0.6, 0.65, 0.6], sharpness: 30, color: [9, 8.7, 8.4] }, // key softbox, front right, high
+    { direction: [-0.8, 0.35, 0.45], sharpness: 12, color: [1.6, 1.65, 1.75] }, // fill, left
+    { direction: [-0.1, 0.55, -0.85], sharpness: 45, color: [7, 7, 7] }, // rim, behind
+    { direction: [0, 1, 0], sharpness: 6, color: [0.5, 0.5, 0.5] }, // overhead
   ],
   lodMax: 8,
 };

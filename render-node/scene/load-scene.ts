@@ -1,7 +1,7 @@
-import { AnimationClip, Box3, Camera, Material, Mesh, Object3D, Scene, Texture, Vector3, Quaternion } from 'three';
+import { AnimationClip, Box3, Camera, Material, Mesh, Object3D, Quaternion, Scene, SkinnedMesh, Texture, Vector3 } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { setupThree } from '../render/three-setup.ts';
+import { boneTextureSize, setupThree } from '../render/three-setup.ts';
 import { sharpImageSource, type ImageFailure } from './sharp-image-source.ts';
 
 export interface LoadSceneOptions {
@@ -64,13 +64,7 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     s.add(group);
     return s;
   });
-  // Skinned and morphed meshes move outside their bind-pose bounds: never cull them.
-  for (const s of scenes) {
-    s.traverse((o) => {
-      const m = o as Mesh;
-      if ((m as any).isSkinnedMesh || (m.morphTargetInfluences && m.morphTargetInfluences.length)) o.frustumCulled = false;
-    });
-  }
+  for (const s of scenes) s.traverse(adaptForWebGL1);
   const cameras: Camera[] = await Promise.all((json.cameras ?? []).map((_: unknown, i: number) => gltf.parser.getDependency('camera', i)));
   // getDependency returns the camera object placed in the graph for nodes; map by association instead.
   const placed = new Map<number, Camera>();
@@ -112,6 +106,30 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
       for (const t of textures) t.dispose();
     },
   };
+}
+
+/**
+ * Per-object fixes for WebGL 1: skinned meshes get their bone texture size as a shader define (see
+ * three-setup.ts), cloning a material shared by skeletons of different sizes; skinned and morphed meshes move
+ * outside their bind-pose bounds, so they are never frustum-culled.
+ */
+function adaptForWebGL1(o: Object3D): void {
+  const mesh = o as SkinnedMesh;
+  if (mesh.isSkinnedMesh) {
+    const size = boneTextureSize(mesh.skeleton.bones.length);
+    const fix = (m: Material) => {
+      const defines = (m.defines ??= {});
+      if (defines.BONE_TEXTURE_SIZE === undefined) defines.BONE_TEXTURE_SIZE = size;
+      else if (defines.BONE_TEXTURE_SIZE !== size) {
+        const clone = m.clone();
+        clone.defines = { ...defines, BONE_TEXTURE_SIZE: size };
+        return clone;
+      }
+      return m;
+    };
+    mesh.material = Array.isArray(mesh.material) ? mesh.material.map(fix) : fix(mesh.material);
+  }
+  if (mesh.isSkinnedMesh || (mesh.morphTargetInfluences && mesh.morphTargetInfluences.length)) o.frustumCulled = false;
 }
 
 /** GLTFLoader drops textures that fail to load; make sure every texture a material names arrived. */

@@ -1,0 +1,99 @@
+/**
+ * Loads the bytes of every buffer and image of a checked glTF: the GLB BIN chunk, data: URIs, and
+ * (only for a scene read from a path) files inside the scene's folder. Files are size-checked with
+ * stat before they are read, against what is left of maxFileBytes. Never touches the network.
+ */
+import { readFile } from 'node:fs/promises';
+import { TesseraError } from '../../api/protocol/errors.ts';
+import { decodeDataUri, isDataUri } from './decode-data-uri.ts';
+import { malformed, show } from './gltf-fields.ts';
+import { resolveResourceUri } from './resolve-resource-uri.ts';
+import type { ValidatedGltf } from './validated-gltf.ts';
+
+export interface SceneResourceContext {
+  /** The GLB's BIN chunk, when the scene is a GLB that has one. */
+  glbBin: Uint8Array | undefined;
+  isGlb: boolean;
+  /** Real path of the folder holding the scene file; undefined for a scene given as bytes. */
+  folder: string | undefined;
+  /** Bytes of scene files read so far (the scene file itself), counted against maxFileBytes. */
+  bytesRead: number;
+  maxFileBytes: number;
+}
+
+export interface SceneResources {
+  buffers: Uint8Array[];
+  images: Uint8Array[];
+  /** Bytes of all files read, the scene file included. */
+  bytesRead: number;
+}
+
+export async function readSceneResources(gltf: ValidatedGltf, context: SceneResourceContext): Promise<SceneResources> {
+  const files = new Map<string, Promise<Uint8Array>>();
+  let bytesRead = context.bytesRead;
+
+  const load = async (uri: string, what: string): Promise<Uint8Array> => {
+    if (isDataUri(uri)) return decodeDataUri(uri, what);
+    if (!context.folder) {
+      throw new TesseraError(
+        'SCENE_EXTERNAL_URI',
+        `${what} uri ${show(uri)} refers to a separate file, but the scene was given as bytes with no folder; ` +
+          'embed it as a data: URI or send a GLB',
+      );
+    }
+    const file = await resolveResourceUri(uri, context.folder, what);
+    let pending = files.get(file.path);
+    if (!pending) {
+      if (bytesRead + file.size > context.maxFileBytes) {
+        throw new TesseraError(
+          'SCENE_LIMIT_EXCEEDED',
+          `${what} uri ${show(uri)} is ${file.size} bytes, which brings the scene's files to more than maxFileBytes ${context.maxFileBytes}`,
+        );
+      }
+      bytesRead += file.size;
+      pending = readFile(file.path).then(
+        (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+        (err: NodeJS.ErrnoException) => {
+          throw malformed(`${what} uri ${show(uri)} cannot be read (${err.code ?? 'error'})`, err);
+        },
+      );
+      files.set(file.path, pending);
+    }
+    return pending;
+  };
+
+  // Sequential on purpose: each file's size is checked against what the earlier ones left.
+  const buffers: Uint8Array[] = [];
+  for (let i = 0; i < gltf.buffers.length; i++) {
+    const { uri, byteLength } = gltf.buffers[i];
+    const what = `buffer ${i}`;
+    let data: Uint8Array;
+    let source: string;
+    if (uri === undefined) {
+      if (!context.isGlb || i !== 0) throw malformed(`${what} has no uri (only the first buffer of a GLB may omit it)`);
+      if (!context.glbBin) throw malformed(`${what} has no uri and the GLB has no BIN chunk`);
+      data = context.glbBin;
+      source = 'the GLB BIN chunk';
+    } else {
+      data = await load(uri, what);
+      source = isDataUri(uri) ? 'its data: URI' : `file ${show(uri)}`;
+    }
+    if (data.length < byteLength) {
+      throw malformed(`${what}: byteLength is ${byteLength} but ${source} holds only ${data.length} bytes`);
+    }
+    buffers.push(data);
+  }
+
+  const images: Uint8Array[] = [];
+  for (let i = 0; i < gltf.images.length; i++) {
+    const { uri, bufferView } = gltf.images[i];
+    if (bufferView !== undefined) {
+      const view = gltf.bufferViews[bufferView];
+      images.push(buffers[view.buffer].subarray(view.byteOffset, view.byteOffset + view.byteLength));
+    } else {
+      images.push(await load(uri!, `image ${i}`));
+    }
+  }
+
+  return { buffers, images, bytesRead };
+}

@@ -1,0 +1,28 @@
+/**
+ * glTF extensions a scene may list in `extensionsRequired`: those three.js r162's GLTFLoader
+ * renders without extra decoders, plus Draco (decoded here before the renderer sees the scene).
+ * A scene may *use* any extension; unknown optional ones are dropped by the normalization.
+ */
+export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
+  'KHR_draco_mesh_compression',
+  'KHR_lights_punctual',
+  'KHR_materials_anisotropy',
+  'KHR_materials_clearcoat',
+  'KHR_materials_emissive_strength',
+  'KHR_materials_ior',
+  'KHR_materials_iridescence',
+  'KHR_materials_sheen',
+  'KHR_materials_specular',
+  'KHR_materials_transmission',
+  'KHR_materials_unlit',
+  'KHR_materials_volume',
+  'KHR_mesh_quantization',
+  'KHR_texture_transform',
+  'EXT_texture_webp',
+]);
+
+/**
+ * Extensions refused even when only used: their data cannot be read without a decoder this
+ * module does not load, and the fallback they promise is often missing.
+ */
+export const REFUSED_EXTENSIONS: ReadonlySet<string> = new Set(['EXT_meshopt_compression', 'KHR_meshopt_compression']);

@@ -1,0 +1,83 @@
+/**
+ * What the structural check learned about a glTF document: the parts later stages need
+ * (resource loading, cost caps, data checks), with defaults filled in and every index checked.
+ */
+import type { JsonObject } from './gltf-fields.ts';
+
+export interface BufferInfo {
+  uri: string | undefined;
+  byteLength: number;
+}
+
+export interface BufferViewInfo {
+  buffer: number;
+  byteOffset: number;
+  byteLength: number;
+  byteStride: number | undefined;
+}
+
+export interface SparseInfo {
+  count: number;
+  indices: { bufferView: number; byteOffset: number; componentType: number };
+  values: { bufferView: number; byteOffset: number };
+}
+
+export interface AccessorInfo {
+  bufferView: number | undefined;
+  byteOffset: number;
+  componentType: number;
+  type: string;
+  count: number;
+  /** Components per element (3 for VEC3). */
+  components: number;
+  /** Bytes per component (4 for FLOAT). */
+  componentBytes: number;
+  /** Bytes one element occupies in a buffer view, with the column padding of small matrices. */
+  elementBytes: number;
+  sparse: SparseInfo | undefined;
+}
+
+export interface ImageInfo {
+  uri: string | undefined;
+  bufferView: number | undefined;
+  mimeType: string | undefined;
+}
+
+export interface PrimitiveInfo {
+  mesh: number;
+  primitive: number;
+  mode: number;
+  attributes: Array<[string, number]>;
+  indices: number | undefined;
+  /** Set when the primitive is KHR_draco_mesh_compression-compressed: the buffer view of its Draco data. */
+  dracoBufferView: number | undefined;
+}
+
+export interface AnimationSamplerInfo {
+  animation: number;
+  sampler: number;
+  input: number;
+  output: number;
+}
+
+export interface ValidatedGltf {
+  json: JsonObject;
+  extensionsUsed: string[];
+  extensionsRequired: string[];
+  buffers: BufferInfo[];
+  bufferViews: BufferViewInfo[];
+  accessors: AccessorInfo[];
+  images: ImageInfo[];
+  primitives: PrimitiveInfo[];
+  animationSamplers: AnimationSamplerInfo[];
+  counts: {
+    scenes: number;
+    nodes: number;
+    meshes: number;
+    materials: number;
+    textures: number;
+    animations: number;
+    cameras: number;
+    lights: number;
+  };
+}

@@ -1,13 +1,26 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const versionOf = (pkg: string): string => {
+
+/** A dependency's installed version (three hides its package.json from `exports`, so read it from disk). */
+function versionOf(pkg: string): string {
   try {
-    return (require(`${pkg}/package.json`) as { version: string }).version;
+    let dir = dirname(require.resolve(pkg));
+    for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+      try {
+        const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+        if (json.name === pkg && json.version) return json.version;
+      } catch {
+        // keep walking up
+      }
+    }
   } catch {
-    return 'unknown';
+    // not installed
   }
-};
+  return 'unknown';
+}
 
 /** The renderer's own version: bump it whenever pictures may change. */
 export const RENDER_CORE_VERSION = '0.1.0';

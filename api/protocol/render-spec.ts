@@ -47,8 +47,8 @@ export type Background = z.infer<typeof Background>;
 
 /** Everything that decides what one frame looks like (the tile is chosen separately). */
 export const ViewSpec = z.object({
-  width: z.number().int().min(1).max(MAX_EDGE),
-  height: z.number().int().min(1).max(MAX_EDGE),
+  width: z.number().int().min(1, 'width must be at least 1 pixel').max(MAX_EDGE, `width must be at most ${MAX_EDGE} pixels`),
+  height: z.number().int().min(1, 'height must be at least 1 pixel').max(MAX_EDGE, `height must be at most ${MAX_EDGE} pixels`),
   /** glTF scene by index or name; default: the file's default scene. */
   scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
   camera: CameraSpec.default({ kind: 'auto', yaw: 30, pitch: 15, fov: 40 }),
@@ -56,7 +56,7 @@ export const ViewSpec = z.object({
   clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
   fps: z.number().positive().max(1000).default(24),
   /** Supersampling factor per axis. */
-  ssaa: z.number().int().min(1).max(4).default(1),
+  ssaa: z.number().int().min(1, 'ssaa is 1 to 4').max(4, 'ssaa is 1 to 4').default(1),
   toneMapping: ToneMapping.default('neutral'),
   exposure: z.number().positive().max(100).default(1),
   background: Background.default('transparent'),

@@ -32,6 +32,8 @@ export interface LocalRenderSummary {
   tilesPerFrame: number;
   renderer: string;
   gl: string;
+  /** What the renderer could not reproduce exactly in this scene. */
+  warnings: string[];
   ms: { load: number; render: number; readback: number; resolve: number; stitch: number; encode: number; total: number };
 }
 
@@ -90,7 +92,7 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
       files.push(file);
     }
     ms.total = performance.now() - t0;
-    return { files, frames, tilesPerFrame: tiles.length, renderer: renderer.version, gl: backend.info.renderer, ms };
+    return { files, frames, tilesPerFrame: tiles.length, renderer: renderer.version, gl: backend.info.renderer, warnings: loaded.warnings, ms };
   } finally {
     renderer.dispose();
   }

@@ -14,6 +14,8 @@ const program = new Command('tessera')
   .showHelpAfterError(false);
 
 program.addCommand(renderCommand());
+// addCommand() does not pass these settings down: every command reports errors through fail().
+for (const command of program.commands) command.exitOverride().configureOutput({ outputError: () => {} });
 
 /** One line on stderr, then the right exit code. */
 function fail(err: unknown): never {

@@ -93,6 +93,7 @@ export function renderCommand(): Command {
         },
         onFrame: ({ index, ms }) => bar.update(index + 1, { last: Math.round(ms) }),
       }).finally(() => started && bar.stop());
+      for (const warning of summary.warnings) process.stderr.write(`tessera: warning: ${warning}\n`);
       if (o.json) {
         process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       } else {

@@ -110,6 +110,9 @@ const TARGET_TYPES: Array<[RegExp, string[]]> = [
 ];
 const SEMANTIC = /^[A-Za-z0-9_]+$/;
 
+/** Texture extensions whose `source` three.js r162 decodes without extra loaders. */
+const RENDERABLE_TEXTURE_SOURCES = new Set(['EXT_texture_webp', 'EXT_texture_avif']);
+
 function checkAsset(json: JsonObject): void {
   const asset = json.asset;
   if (!isJsonObject(asset)) throw malformed('asset is missing; a glTF 2.0 file needs "asset": {"version": "2.0"}');
@@ -222,10 +225,21 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
   textures.forEach((def, i) => {
     const where = `texture ${i}`;
     optIndex(def, 'sampler', where, samplers.length, N.sampler);
-    optIndex(def, 'source', where, images.length, N.image);
+    let usable = optIndex(def, 'source', where, images.length, N.image) !== undefined;
     const extensions = optObject(def, 'extensions', where);
     for (const [name, ext] of Object.entries(extensions ?? {})) {
-      if (isJsonObject(ext)) optIndex(ext, 'source', `${where} extensions.${name}`, images.length, N.image);
+      if (!isJsonObject(ext)) continue;
+      const source = optIndex(ext, 'source', `${where} extensions.${name}`, images.length, N.image);
+      if (source !== undefined && RENDERABLE_TEXTURE_SOURCES.has(name)) usable = true;
+    }
+    if (!usable) {
+      const only = Object.keys(extensions ?? {}).filter((name) => name.startsWith('KHR_') || name.startsWith('EXT_'));
+      throw new TesseraError(
+        'SCENE_UNSUPPORTED',
+        only.length
+          ? `${where} has no PNG, JPEG or WebP source, only ${only.join(', ')}, which this renderer does not decode`
+          : `${where} has no source image`,
+      );
     }
   });
 
@@ -262,9 +276,8 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     if (prims.length === 0) throw malformed(`${where}: primitives must not be empty`);
     optNumberArray(mesh, 'weights', where);
     prims.forEach((prim, p) => {
-      primitives.push(
-        checkPrimitive(prim, `${where} primitive ${p}`, m, p, accessors, bufferViews.length, materials.length, variants.length),
-      );
+      const counts = { bufferViews: bufferViews.length, materials: materials.length, variants: variants.length };
+      primitives.push(checkPrimitive(prim, `${where} primitive ${p}`, m, p, accessors, counts, extensionsUsed));
     });
   });
 
@@ -318,7 +331,8 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
       if (light) reqIndex(light, 'light', `${where} extensions.KHR_lights_punctual`, lights.length, N.light);
       const instancing = optObject(extensions, 'EXT_mesh_gpu_instancing', `${where} extensions`);
       if (instancing) {
-        indexRecord(instancing, 'attributes', `${where} extensions.EXT_mesh_gpu_instancing`, accessors.length, N.accessor);
+        const w = `${where} extensions.EXT_mesh_gpu_instancing`;
+        checkAttributes(indexRecord(instancing, 'attributes', w, accessors.length, N.accessor), w, accessors, []);
       }
     }
     return kids;
@@ -492,10 +506,10 @@ function checkPrimitive(
   mesh: number,
   primitive: number,
   accessors: AccessorInfo[],
-  bufferViewCount: number,
-  materialCount: number,
-  variantCount: number,
+  counts: { bufferViews: number; materials: number; variants: number },
+  extensionsUsed: string[],
 ): PrimitiveInfo {
+  const { bufferViews: bufferViewCount, materials: materialCount, variants: variantCount } = counts;
   if (!isJsonObject(prim.attributes)) throw malformed(`${where}: attributes is missing`);
   const attributes = indexRecord(prim, 'attributes', where, accessors.length, N.accessor);
   if (attributes.length === 0) throw malformed(`${where}: attributes is empty`);
@@ -518,14 +532,14 @@ function checkPrimitive(
   const mode = optInt(prim, 'mode', where, { min: 0, max: 6 }) ?? 4;
 
   objectArray(prim, 'targets', where).forEach((target, t) => {
-      const w = `${where} target ${t}`;
-      const record = indexEntries(target, '', w, accessors.length, N.accessor);
-      checkAttributes(record, w, accessors, TARGET_TYPES);
-      for (const [semantic, index] of record) {
-        if (accessors[index].count !== vertexCount) {
-          throw malformed(`${w}: ${semantic} accessor ${index} has ${accessors[index].count} elements, the primitive ${vertexCount}`);
-        }
+    const w = `${where} target ${t}`;
+    const record = indexEntries(target, '', w, accessors.length, N.accessor);
+    checkAttributes(record, w, accessors, TARGET_TYPES);
+    for (const [semantic, index] of record) {
+      if (accessors[index].count !== vertexCount) {
+        throw malformed(`${w}: ${semantic} accessor ${index} has ${accessors[index].count} elements, the primitive ${vertexCount}`);
       }
+    }
   });
 
   let dracoBufferView: number | undefined;
@@ -534,6 +548,9 @@ function checkPrimitive(
     const draco = optObject(extensions, 'KHR_draco_mesh_compression', `${where} extensions`);
     if (draco) {
       const w = `${where} extensions.KHR_draco_mesh_compression`;
+      if (!extensionsUsed.includes('KHR_draco_mesh_compression')) {
+        throw malformed(`${w} is present, but extensionsUsed does not list KHR_draco_mesh_compression`);
+      }
       dracoBufferView = reqIndex(draco, 'bufferView', w, bufferViewCount, N.bufferView);
       const dracoAttributes = reqObject(draco, 'attributes', w);
       for (const semantic of Object.keys(dracoAttributes)) {

@@ -20,6 +20,8 @@ export interface LoadedScene {
   /** glTF cameras in file order (index = glTF camera index). */
   cameras: Camera[];
   hasPunctualLights: boolean;
+  /** What the renderer could not reproduce exactly (e.g. features WebGL 1 lacks). */
+  warnings: string[];
   /** Put every node and morph weight back to its loaded (rest) state. */
   restorePose(): void;
   dispose(): void;
@@ -64,7 +66,8 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     s.add(group);
     return s;
   });
-  for (const s of scenes) s.traverse(adaptForWebGL1);
+  const warnings: string[] = [];
+  for (const s of scenes) s.traverse((o) => adaptForWebGL1(o, warnings));
   const cameras: Camera[] = await Promise.all((json.cameras ?? []).map((_: unknown, i: number) => gltf.parser.getDependency('camera', i)));
   // getDependency returns the camera object placed in the graph for nodes; map by association instead.
   const placed = new Map<number, Camera>();
@@ -89,6 +92,7 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     clips: gltf.animations,
     cameras: cameras.map((c, i) => placed.get(i) ?? c),
     hasPunctualLights,
+    warnings,
     restorePose: restState,
     dispose() {
       const textures = new Set<Texture>();
@@ -113,8 +117,16 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
  * three-setup.ts), cloning a material shared by skeletons of different sizes; skinned and morphed meshes move
  * outside their bind-pose bounds, so they are never frustum-culled.
  */
-function adaptForWebGL1(o: Object3D): void {
+function adaptForWebGL1(o: Object3D, warnings: string[]): void {
   const mesh = o as SkinnedMesh;
+  for (const m of (Array.isArray(mesh.material) ? mesh.material : mesh.material ? [mesh.material] : []) as (Material & { transmission?: number })[]) {
+    // Transmission samples a mip chain with textureSize(), which GLSL ES 1.0 lacks: the shader would not compile.
+    if (m.transmission && m.transmission > 0) {
+      m.transmission = 0;
+      const note = `material "${m.name}": KHR_materials_transmission needs WebGL 2; rendered without transmission`;
+      if (!warnings.includes(note)) warnings.push(note);
+    }
+  }
   if (mesh.isSkinnedMesh) {
     const size = boneTextureSize(mesh.skeleton.bones.length);
     const fix = (m: Material) => {

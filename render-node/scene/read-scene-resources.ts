@@ -34,13 +34,6 @@ export async function readSceneResources(gltf: ValidatedGltf, context: SceneReso
 
   const load = async (uri: string, what: string): Promise<Uint8Array> => {
     if (isDataUri(uri)) return decodeDataUri(uri, what);
-    if (!context.folder) {
-      throw new TesseraError(
-        'SCENE_EXTERNAL_URI',
-        `${what} uri ${show(uri)} refers to a separate file, but the scene was given as bytes with no folder; ` +
-          'embed it as a data: URI or send a GLB',
-      );
-    }
     const file = await resolveResourceUri(uri, context.folder, what);
     let pending = files.get(file.path);
     if (!pending) {

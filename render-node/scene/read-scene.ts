@@ -139,7 +139,7 @@ function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, siz
       return out;
     });
   }
-  return { json: json as unknown as GLTF.IGLTF, resources: map };
+  return { json: json as unknown as GLTF.IGLTF, resources: map as JSONDocument['resources'] };
 }
 
 /** Reads, checks and normalizes a glTF 2.0 scene. See the module comment for what is checked. */

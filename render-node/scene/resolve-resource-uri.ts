@@ -28,11 +28,16 @@ function inside(folder: string, candidate: string): boolean {
 }
 
 /**
- * `folder` must be a real path (from `fs.realpath`). `what` names the owner for messages,
- * e.g. `buffer 0`.
+ * `folder` must be a real path (from `fs.realpath`), or undefined when the scene came as bytes
+ * (then every file reference is refused). `what` names the owner for messages, e.g. `buffer 0`.
  */
-export async function resolveResourceUri(uri: string, folder: string, what: string): Promise<ResolvedResource> {
+export async function resolveResourceUri(
+  uri: string,
+  folder: string | undefined,
+  what: string,
+): Promise<ResolvedResource> {
   const label = `${what} uri ${show(uri)}`;
+  if (uri === '') throw malformed(`${what} uri is empty`);
   const scheme = SCHEME.exec(uri);
   if (scheme) throw external(`${label} uses the ${scheme[1].toLowerCase()}: scheme; ${ALLOWED}`);
   if (uri.startsWith('/') || uri.startsWith('\\')) throw external(`${label} is an absolute path; ${ALLOWED}`);
@@ -51,6 +56,12 @@ export async function resolveResourceUri(uri: string, folder: string, what: stri
   }
   if (decoded.startsWith('/')) throw external(`${label} decodes to the absolute path ${show(decoded)}; ${ALLOWED}`);
 
+  if (folder === undefined) {
+    throw external(
+      `${label} refers to a separate file, but the scene was given as bytes with no folder; ` +
+        'embed the file as a data: URI or send a GLB',
+    );
+  }
   const resolved = path.resolve(folder, decoded);
   if (!inside(folder, resolved)) throw external(`${label} points outside the scene folder; ${ALLOWED}`);
 

@@ -80,7 +80,7 @@ export async function decodeTexture(bytes: Uint8Array, options: Pick<SharpImageS
   if (info.channels !== 4 || info.width !== width || info.height !== height) {
     throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×4`);
   }
-  const texture = new DataTexture(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, RGBAFormat, UnsignedByteType);
+  const texture = new DataTexture(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength), width, height, RGBAFormat, UnsignedByteType);
   texture.generateMipmaps = true;
   texture.needsUpdate = true;
   return texture;

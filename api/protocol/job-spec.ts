@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { parseFrameList, parseSize, MAX_FRAMES } from './frame-list.ts';
+import { Background, CameraSpec, ImageFormat, MAX_EDGE, ToneMapping } from './render-spec.ts';
+
+/** A scene id: the sha256 (hex) of the stored, normalized GLB. */
+export const SceneId = z.string().regex(/^[0-9a-f]{64}$/, 'a scene id is 64 lowercase hex digits (sha256)');
+
+/** Smallest tile edge a job may ask for. */
+export const MIN_TILE = 16;
+
+/**
+ * `POST /v1/jobs`: what a client asks for. Sizes are `"1920x1080"` or `{width, height}`; frames are a list
+ * (`"0-23"`, `"0,6,12"`, `[0, 6, 12]`) or, when absent, every frame of the clip at `fps` (frame f = time f/fps).
+ * `camera` is a CameraSpec, or a string: `auto` or a glTF camera's name.
+ */
+export const JobRequest = z
+  .object({
+    sceneId: SceneId,
+    frames: z.union([z.string().max(10_000), z.array(z.number().int().min(0)).min(1).max(MAX_FRAMES)]).optional(),
+    size: z.union([z.string().max(32), z.object({ width: z.number().int(), height: z.number().int() })]),
+    tile: z.number().int().min(MIN_TILE, `a tile is at least ${MIN_TILE} px`).max(MAX_EDGE).optional(),
+    camera: z.union([CameraSpec, z.string().min(1).max(256)]).optional(),
+    scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
+    clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
+    fps: z.number().positive().max(1000).default(24),
+    ssaa: z.number().int().min(1).max(4).default(1),
+    format: ImageFormat.default('png'),
+    quality: z.number().int().min(1).max(100).default(90),
+    lossless: z.boolean().default(true),
+    background: Background.default('transparent'),
+    toneMapping: ToneMapping.default('neutral'),
+    exposure: z.number().positive().max(100).default(1),
+    environmentIntensity: z.number().min(0).max(100).default(1),
+    keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    /** Higher runs first. */
+    priority: z.number().int().min(0).max(100).default(50),
+  })
+  .strict();
+export type JobRequest = z.infer<typeof JobRequest>;
+export type JobRequestInput = z.input<typeof JobRequest>;
+
+/** Normalize a JobRequest's size, frames and camera (throws RangeError with a clear message). */
+export function normalizeJobRequest(req: JobRequest): {
+  width: number;
+  height: number;
+  frames: number[] | undefined;
+  camera: CameraSpec;
+} {
+  const { width, height } = typeof req.size === 'string' ? parseSize(req.size) : req.size;
+  if (!(width >= 1 && width <= MAX_EDGE && height >= 1 && height <= MAX_EDGE)) {
+    throw new RangeError(`size ${width}x${height} is out of range: each edge is 1 to ${MAX_EDGE} pixels`);
+  }
+  if (req.tile !== undefined && req.tile > Math.max(width, height)) {
+    throw new RangeError(`tile ${req.tile} is larger than the ${width}x${height} frame`);
+  }
+  const frames = req.frames === undefined ? undefined : typeof req.frames === 'string' ? parseFrameList(req.frames) : [...new Set(req.frames)].sort((a, b) => a - b);
+  const camera: CameraSpec =
+    req.camera === undefined || req.camera === 'auto'
+      ? { kind: 'auto', yaw: 30, pitch: 15, fov: 40 }
+      : typeof req.camera === 'string'
+        ? { kind: 'gltf', name: req.camera }
+        : req.camera;
+  return { width, height, frames, camera };
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * A render node's resource card: what it is and what it can do, in one standard format. Nodes send it when
+ * they register; the API matches jobs to cards.
+ */
+export const NodeCard = z.object({
+  name: z.string().min(1).max(128),
+  region: z.string().max(64).default(''),
+  version: z.string().max(256),
+  cpu: z.object({ model: z.string().max(256), cores: z.number().int().min(1).max(4096) }),
+  ramBytes: z.number().int().min(0),
+  gl: z.object({
+    renderer: z.string().max(256),
+    vendor: z.string().max(256),
+    version: z.string().max(256),
+    maxTextureSize: z.number().int().min(0),
+    maxViewport: z.tuple([z.number().int(), z.number().int()]),
+  }),
+  /** Tiles per second on the reference tile (256×256 of the textured sample scene). */
+  tilesPerSecond: z.number().min(0),
+  concurrency: z.number().int().min(1).max(64).default(1),
+  /** Where clients can reach the node's GET /ping, if anywhere. */
+  probeUrl: z.string().url().optional(),
+});
+export type NodeCard = z.infer<typeof NodeCard>;
+export type NodeCardInput = z.input<typeof NodeCard>;

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { EncodeSpec, TileRect, ViewSpec } from './render-spec.ts';
+
+/** A presigned URL for exactly one object, and its storage key (for logs and checks). */
+export const PresignedObject = z.object({ key: z.string(), url: z.string().url() });
+export type PresignedObject = z.infer<typeof PresignedObject>;
+
+/**
+ * What a node gets when it leases a task: everything needed to do it and nothing more (no credentials).
+ * - `render`: render `tile` of `frame`; upload the tile as PNG to `output` — or, when `final` is true (the
+ *   frame is one tile), encode it as `encode` says and upload the finished frame.
+ * - `stitch`: download `tiles`, stitch them into the frame, encode as `encode` says, upload to `output`.
+ */
+export const LeasedTask = z.object({
+  taskId: z.string(),
+  leaseId: z.string(),
+  /** Epoch ms; heartbeats extend it. Past it, the task may be handed to another node. */
+  leaseExpiresAt: z.number(),
+  jobId: z.string(),
+  kind: z.enum(['render', 'stitch']),
+  frame: z.number().int().min(0),
+  attempt: z.number().int().min(1),
+  scene: z.object({ id: z.string(), url: z.string().url() }),
+  view: ViewSpec,
+  encode: EncodeSpec,
+  tile: TileRect.optional(),
+  final: z.boolean().default(false),
+  tiles: z.array(TileRect.extend({ url: z.string().url() })).optional(),
+  output: PresignedObject,
+});
+export type LeasedTask = z.infer<typeof LeasedTask>;
+
+/** `POST /v1/tasks/:id/complete` body. */
+export const TaskComplete = z.object({
+  leaseId: z.string(),
+  /** sha256 hex of the uploaded object's bytes. */
+  checksum: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().min(0),
+  timings: z.record(z.string(), z.number().min(0)).default({}),
+});
+export type TaskComplete = z.infer<typeof TaskComplete>;
+
+/** `POST /v1/tasks/:id/fail` body. */
+export const TaskFail = z.object({
+  leaseId: z.string(),
+  reason: z.string().min(1).max(2000),
+  /** A failure caused by the scene itself (not the node), e.g. a texture that cannot decode. */
+  sceneFault: z.boolean().default(false),
+});
+export type TaskFail = z.infer<typeof TaskFail>;

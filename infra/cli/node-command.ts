@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { startRenderNode } from '../../render-node/agent/start-render-node.ts';
+
+/** `tessera node start --api URL …`: run a render node until SIGTERM/SIGINT, then drain and exit. */
+export function nodeCommand(): Command {
+  const node = new Command('node').description('Run a Tessera render node.');
+  node
+    .command('start')
+    .description('Register with a farm API and render its tasks until stopped (SIGTERM drains).')
+    .requiredOption('--api <url>', 'the edge API, e.g. http://127.0.0.1:8080')
+    .option('--name <name>', 'node name (default: host-pid)')
+    .option('--region <region>', 'region label')
+    .option('--concurrency <n>', 'tasks in flight', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`--concurrency is 1 to 64 (got "${v}")`);
+      return n;
+    })
+    .option('--cache <dir>', 'scene cache folder')
+    .action(async (o) => {
+      let url: URL;
+      try {
+        url = new URL(o.api);
+      } catch {
+        throw new RangeError(`--api "${o.api}" is not a URL`);
+      }
+      const handle = await startRenderNode({ api: url.toString(), name: o.name, region: o.region, concurrency: o.concurrency, cacheDir: o.cache });
+      // Replace the CLI's default signal handling: drain first, then exit.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.removeAllListeners(signal);
+        process.once(signal, () => {
+          handle.stop().then(() => process.exit(0), () => process.exit(1));
+        });
+      }
+      await handle.stopped;
+    });
+  return node;
+}

@@ -1,0 +1,67 @@
+import { ERRORS, TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
+import { NodeRegistered, HeartbeatAck, type Heartbeat } from '../../api/protocol/node-messages.ts';
+import type { NodeCard } from '../../api/protocol/node-card.ts';
+import { LeasedTask, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
+
+/** The node side of the node ↔ API protocol: plain fetch calls, every failure a TesseraError. */
+export class NodeApi {
+  private token = '';
+  nodeId = '';
+
+  constructor(readonly baseUrl: string) {}
+
+  async register(card: NodeCard): Promise<NodeRegistered> {
+    const res = NodeRegistered.parse(await this.call('POST', '/v1/nodes', card, { auth: false }));
+    this.nodeId = res.nodeId;
+    this.token = res.nodeToken;
+    return res;
+  }
+
+  async heartbeat(body: Heartbeat): Promise<HeartbeatAck> {
+    return HeartbeatAck.parse(await this.call('POST', `/v1/nodes/${this.nodeId}/heartbeat`, body));
+  }
+
+  /** Long-poll for a task; `null` when none arrived in `waitSeconds`. */
+  async lease(waitSeconds: number, signal?: AbortSignal): Promise<LeasedTask | null> {
+    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+    return body === null ? null : LeasedTask.parse(body);
+  }
+
+  async complete(taskId: string, body: TaskComplete): Promise<void> {
+    await this.call('POST', `/v1/tasks/${taskId}/complete`, body);
+  }
+
+  async fail(taskId: string, body: TaskFail): Promise<void> {
+    await this.call('POST', `/v1/tasks/${taskId}/fail`, body);
+  }
+
+  private async call(method: string, path: string, body: unknown, opts: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
+    const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
+    if (opts.signal) signals.push(opts.signal);
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers: { 'content-type': 'application/json', ...(opts.auth === false ? {} : { authorization: `Bearer ${this.token}` }) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.any(signals),
+      });
+    } catch (cause) {
+      if (opts.signal?.aborted) throw cause;
+      throw new TesseraError('UNAVAILABLE', `cannot reach the API at ${this.baseUrl} (${method} ${path}): ${(cause as Error).message}`, { cause });
+    }
+    if (res.status === 204) return null;
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // fall through: reported below with the raw text
+    }
+    if (!res.ok) {
+      const code = (json?.code in ERRORS ? json.code : res.status >= 500 ? 'UNAVAILABLE' : 'BAD_REQUEST') as ErrorCode;
+      throw new TesseraError(code, `${method} ${path} → ${res.status}: ${json?.message ?? text.slice(0, 300)}`);
+    }
+    return json;
+  }
+}

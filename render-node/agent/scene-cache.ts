@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TesseraError } from '../../api/protocol/errors.ts';
+import type { FrameRenderer } from '../render/frame-renderer.ts';
+import type { LoadedScene } from '../scene/load-scene.ts';
+import { readScene } from '../scene/read-scene.ts';
+
+export interface SceneCacheOptions {
+  dir: string;
+  /** Scenes kept loaded in GL memory; older ones are disposed. */
+  maxLoaded: number;
+  maxTexturePixels: number;
+}
+
+/**
+ * Scenes by content hash: bytes on disk (downloaded once per node, verified against their sha256 id) and a
+ * few parsed scenes in memory, least recently used first out.
+ */
+export class SceneCache {
+  private readonly loaded = new Map<string, Promise<LoadedScene>>();
+
+  constructor(private readonly renderer: FrameRenderer, private readonly options: SceneCacheOptions) {}
+
+  /** The loaded scene `id`, downloading it from `url` when this node has never seen it. */
+  get(id: string, url: string): Promise<LoadedScene> {
+    let entry = this.loaded.get(id);
+    if (entry) {
+      this.loaded.delete(id);
+      this.loaded.set(id, entry); // most recent last
+      return entry;
+    }
+    entry = this.fetchBytes(id, url).then(async (bytes) => {
+      const { glb } = await readScene({ bytes, name: `scene ${id.slice(0, 12)}` });
+      return this.renderer.loadScene(glb, { maxTexturePixels: this.options.maxTexturePixels });
+    });
+    entry.catch(() => this.loaded.delete(id));
+    this.loaded.set(id, entry);
+    while (this.loaded.size > this.options.maxLoaded) {
+      const [oldest, promise] = this.loaded.entries().next().value!;
+      this.loaded.delete(oldest);
+      promise.then((s) => s.dispose(), () => {});
+    }
+    return entry;
+  }
+
+  private async fetchBytes(id: string, url: string): Promise<Uint8Array> {
+    const file = join(this.options.dir, `${id}.glb`);
+    try {
+      const bytes = new Uint8Array(await readFile(file));
+      if (sha256(bytes) === id) return bytes;
+    } catch {
+      // not cached yet
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+    } catch (cause) {
+      throw new TesseraError('STORAGE_FAILED', `downloading scene ${id.slice(0, 12)} failed: ${(cause as Error).message}`, { cause });
+    }
+    if (!res.ok) throw new TesseraError('STORAGE_FAILED', `downloading scene ${id.slice(0, 12)} failed: HTTP ${res.status}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (sha256(bytes) !== id) throw new TesseraError('STORAGE_FAILED', `scene ${id.slice(0, 12)} arrived corrupted (sha256 mismatch, ${bytes.length} bytes)`);
+    await mkdir(this.options.dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, bytes);
+    await rename(tmp, file);
+    return bytes;
+  }
+
+  dispose(): void {
+    for (const p of this.loaded.values()) p.then((s) => s.dispose(), () => {});
+    this.loaded.clear();
+  }
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

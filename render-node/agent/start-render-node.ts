@@ -1,0 +1,166 @@
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isTesseraError } from '../../api/protocol/errors.ts';
+import type { NodeCard } from '../../api/protocol/node-card.ts';
+import type { LeasedTask } from '../../api/protocol/task.ts';
+import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { FrameRenderer } from '../render/frame-renderer.ts';
+import { NodeApi } from './node-api.ts';
+import { createResourceCard } from './resource-card.ts';
+import { isSceneFault, runTask } from './run-task.ts';
+import { SceneCache } from './scene-cache.ts';
+
+export interface RenderNodeOptions {
+  /** Base URL of the edge API, e.g. http://127.0.0.1:8080 */
+  api: string;
+  name?: string;
+  region?: string;
+  /** Tasks in flight at once (rendering is serialized on one GL context; I/O and encoding overlap). */
+  concurrency?: number;
+  cacheDir?: string;
+  /** Longest a drain waits for running tasks before handing them back. */
+  drainTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export const RENDER_NODE_DEFAULTS = {
+  concurrency: 2,
+  drainTimeoutMs: 60_000,
+  leaseWaitSeconds: 20,
+  maxLoadedScenes: 4,
+  maxTexturePixels: 256 * 1024 * 1024,
+};
+
+export interface RenderNodeHandle {
+  nodeId: string;
+  card: NodeCard;
+  /** Stop leasing, finish (or hand back) running tasks, release the GL context. */
+  stop(): Promise<void>;
+  /** Settles when the node has stopped. */
+  stopped: Promise<void>;
+}
+
+interface Running {
+  task: LeasedTask;
+  abort: AbortController;
+}
+
+/** Start a render node: register with a resource card, heartbeat, lease tasks, render, upload, report. */
+export async function startRenderNode(options: RenderNodeOptions): Promise<RenderNodeHandle> {
+  const opts = { ...RENDER_NODE_DEFAULTS, ...options };
+  const name = opts.name ?? `${hostname()}-${process.pid}`;
+  const log = opts.logger ?? createLogger(`node:${name}`);
+  const renderer = new FrameRenderer(await createHeadlessGLBackend());
+  const scenes = new SceneCache(renderer, {
+    dir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
+    maxLoaded: opts.maxLoadedScenes,
+    maxTexturePixels: opts.maxTexturePixels,
+  });
+  const card = await createResourceCard(renderer, { name, region: opts.region, concurrency: opts.concurrency });
+  const api = new NodeApi(opts.api);
+  const registered = await registerWithRetry(api, card, log);
+  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer }, 'registered');
+
+  const running = new Map<string, Running>();
+  const stopLeasing = new AbortController();
+  let stopping = false;
+
+  const heartbeat = async () => {
+    try {
+      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now() });
+      for (const leaseId of ack.revoked) {
+        const r = running.get(leaseId);
+        if (r) {
+          log.warn({ taskId: r.task.taskId }, 'lease revoked; abandoning task');
+          r.abort.abort(new Error('lease revoked'));
+        }
+      }
+    } catch (err) {
+      if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) {
+        log.warn('the API no longer knows this node; registering again');
+        await registerWithRetry(api, card, log).catch(() => {});
+      } else log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  };
+  const heartbeatTimer = setInterval(heartbeat, registered.heartbeatIntervalMs);
+
+  const worker = async (index: number) => {
+    let backoff = 500;
+    while (!stopping) {
+      let task: LeasedTask | null;
+      try {
+        task = await api.lease(opts.leaseWaitSeconds, stopLeasing.signal);
+        backoff = 500;
+      } catch (err) {
+        if (stopping) return;
+        if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await registerWithRetry(api, card, log).catch(() => {});
+        else log.warn({ worker: index, err: (err as Error).message }, 'lease failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+        continue;
+      }
+      if (!task) continue;
+      await execute(task);
+    }
+  };
+
+  const execute = async (task: LeasedTask) => {
+    const abort = new AbortController();
+    running.set(task.leaseId, { task, abort });
+    const where = { taskId: task.taskId, jobId: task.jobId, kind: task.kind, frame: task.frame, tile: task.tile, attempt: task.attempt };
+    try {
+      const outcome = await runTask(task, renderer, scenes, abort.signal);
+      await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
+      log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)) }, 'task done');
+    } catch (err) {
+      if (abort.signal.aborted) return; // revoked: the API already moved on
+      const reason = isTesseraError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
+      log.warn({ ...where, reason }, 'task failed');
+      await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
+    } finally {
+      running.delete(task.leaseId);
+    }
+  };
+
+  const workers = Array.from({ length: opts.concurrency }, (_, i) => worker(i));
+  let stopPromise: Promise<void> | undefined;
+  const stop = () =>
+    (stopPromise ??= (async () => {
+      stopping = true;
+      stopLeasing.abort(new Error('draining'));
+      log.info({ running: running.size }, 'draining');
+      const drained = Promise.all(workers).then(() => true);
+      const finished = await Promise.race([drained, sleep(opts.drainTimeoutMs).then(() => false)]);
+      if (!finished) {
+        // Hand unfinished work back so another node picks it up at once instead of after lease expiry.
+        await Promise.all(
+          [...running.values()].map(({ task, abort }) => {
+            abort.abort(new Error('node shutting down'));
+            return api.fail(task.taskId, { leaseId: task.leaseId, reason: 'node shutting down', sceneFault: false }).catch(() => {});
+          }),
+        );
+      }
+      clearInterval(heartbeatTimer);
+      scenes.dispose();
+      renderer.dispose();
+      log.info('stopped');
+    })());
+  return { nodeId: registered.nodeId, card, stop, get stopped() {
+    return stopPromise ?? Promise.all(workers).then(() => undefined);
+  } };
+}
+
+async function registerWithRetry(api: NodeApi, card: NodeCard, log: Logger) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api.register(card);
+    } catch (err) {
+      if (attempt >= 30) throw err;
+      log.warn({ err: (err as Error).message }, 'registration failed; retrying');
+      await sleep(Math.min(500 * 2 ** attempt, 5_000));
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());

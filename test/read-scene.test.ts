@@ -8,9 +8,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError, type ErrorCode } from '../api/protocol/errors.ts';
 import { readScene, type SceneSource } from '../render-node/scene/read-scene.ts';
+import { readImageSize } from '../render-node/scene/read-image-size.ts';
 import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import {
   bytesOf,
+  editGlb,
   grayPng,
   packGlb,
   triangleGlb,
@@ -180,6 +182,17 @@ describe('readScene: valid scenes', () => {
     const prim = back.getRoot().listMeshes()[0].listPrimitives()[0];
     expect(prim.getAttribute('POSITION')!.getCount()).toBe(3);
     expect(prim.getIndices()!.getCount()).toBe(3);
+
+    // Draco streams decide their own counts; a JSON that disagrees is refused.
+    const lying = editGlb(input, (j) => (j.accessors[j.meshes[0].primitives[0].attributes.POSITION].count = 4));
+    await expectRefused(glb(lying), 'SCENE_MALFORMED', 'the Draco data decodes to 3 POSITION values, but accessor');
+  });
+
+  it('accepts two scenes sharing a root node', async () => {
+    const result = await readScene(glb(triangleGlb((j) => (j.scenes = [{ nodes: [0] }, { nodes: [0] }]))));
+    expect(result.stats.scenes).toBe(2);
+    const back = await plainIo.readBinary(result.glb);
+    expect(back.getRoot().listScenes().map((s) => s.listChildren().length)).toEqual([1, 1]);
   });
 
   it('reads .gltf JSON given as bytes with data: URIs', async () => {
@@ -332,7 +345,7 @@ describe('readScene: the GLB container', () => {
 describe('readScene: JSON', () => {
   it('refuses a syntax error, saying where', async () => {
     const text = '{\n  "asset": {"version": "2.0"},\n  "nodes": [{"name": "a"},]\n}';
-    await expectRefused(glb(packGlb(text)), 'SCENE_MALFORMED', 'syntax error at line 3, column 28');
+    await expectRefused(glb(packGlb(text)), 'SCENE_MALFORMED', "syntax error at line 3, column 27 (character 59): expected a value, found ']'");
   });
 
   it('refuses JSON nested a million levels deep without overflowing the stack', async () => {
@@ -474,6 +487,11 @@ describe('readScene: index references and numbers', () => {
       'SCENE_MALFORMED',
       'node 0: translation must be 3 finite numbers, got [0,null,0]',
     );
+    await expectRefused(
+      glb(triangleGlb((j) => (j.nodes[0].translation = [1, 2, 3, 4]))),
+      'SCENE_MALFORMED',
+      'node 0: translation must be 3 finite numbers, got [1,2,3,4]',
+    );
     await expectRefused(glb(triangleGlb((j) => (j.nodes[0].scale = [1, 2]))), 'SCENE_MALFORMED', 'node 0: scale must be 3 finite numbers');
     await expectRefused(glb(triangleGlb((j) => (j.nodes[0].rotation = '0,0,0,1'))), 'SCENE_MALFORMED', 'node 0: rotation must be 4');
     await expectRefused(glb(packGlb(JSON.stringify(triangleGltf().json).replace('"mesh":0', '"mesh":0,"matrix":[1e999]'))), 'SCENE_MALFORMED', 'matrix must be 16 finite numbers');
@@ -507,7 +525,7 @@ describe('readScene: index references and numbers', () => {
     json.extensionsUsed = json.extensionsRequired = ['KHR_draco_mesh_compression'];
     json.meshes[0].primitives[0].extensions = { KHR_draco_mesh_compression: { bufferView: 0, attributes: { POSITION: 0 } } };
     json.accessors[0] = { componentType: 5126, count: 3, type: 'VEC3' };
-    await expectRefused(glb(packGlb(json, bin)), 'SCENE_MALFORMED', 'the scene could not be read');
+    await expectRefused(glb(packGlb(json, bin)), 'SCENE_MALFORMED', 'the KHR_draco_mesh_compression data could not be decoded');
     // The decoder still works afterwards.
     expect((await readScene(glb(triangleGlb()))).stats.vertices).toBe(3);
   });
@@ -617,6 +635,28 @@ describe('readScene: cost limits', () => {
     expect((await readScene(glb(triangleWithImageGlb(webpLossy, 'image/webp')))).stats.texturePixels).toBe(21);
   });
 
+  it('reads KTX2 and AVIF sizes from their headers', async () => {
+    const avif = await sharp({ create: { width: 9, height: 5, channels: 3, background: '#123456' } }).avif().toBuffer();
+    expect(readImageSize(avif)).toMatchObject({ format: 'avif', width: 9, height: 5 });
+    const ktx2 = new Uint8Array(80);
+    ktx2.set([0xab, 0x4b, 0x54, 0x58, 0x20, 0x32, 0x30, 0xbb, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const view = new DataView(ktx2.buffer);
+    view.setUint32(20, 512, true);
+    view.setUint32(24, 256, true);
+    view.setUint32(36, 6, true); // a cube map: 6 faces
+    expect(readImageSize(ktx2)).toMatchObject({ format: 'ktx2', width: 512, height: 256, pixels: 512 * 256 * 6 });
+    expect(readImageSize(grayPng(0, 5))).toMatchObject({ problem: 'PNG header gives a size of 0×5' });
+  });
+
+  it('refuses a texture only available in a format the renderer cannot decode', async () => {
+    const bytes = triangleWithImageGlb(grayPng(4, 4));
+    const basisOnly = editGlb(bytes, (j) => {
+      j.extensionsUsed = ['KHR_texture_basisu'];
+      j.textures = [{ extensions: { KHR_texture_basisu: { source: 0 } } }];
+    });
+    await expectRefused(glb(basisOnly), 'SCENE_UNSUPPORTED', 'texture 0 has no PNG, JPEG or WebP source, only KHR_texture_basisu');
+  });
+
   it('refuses too many nodes', async () => {
     const bytes = triangleGlb((j) => (j.nodes = Array.from({ length: 6 }, () => ({}))));
     await expectRefused(glb(bytes), 'SCENE_LIMIT_EXCEEDED', 'the scene has 6 nodes, more than maxNodes 5', { maxNodes: 5 });
@@ -646,5 +686,75 @@ describe('readScene: cost limits', () => {
     );
     json.animations = [{ samplers: [{ input: 1, output: 2 }], channels: [{ sampler: 0, target: { node: 0, path: 'translation' } }] }];
     await expectRefused(glb(packGlb(json, all)), 'SCENE_LIMIT_EXCEEDED', 'animation 0 lasts 5000 s, more than maxAnimationSeconds 3600');
+
+    json.animations[0].samplers[0].interpolation = 'CUBICSPLINE'; // needs 3 values per key time, has 1
+    await expectRefused(glb(packGlb(json, all)), 'SCENE_MALFORMED', 'animation 0 channel 0: output accessor 2 has 2 values for 2 key times');
+  });
+});
+
+describe('readScene: random damage', () => {
+  it('answers every mutated file with a result or a TesseraError, and every result is a readable GLB', async () => {
+    // A scene touching most of the format, then hundreds of random edits to its JSON.
+    const { doc, node } = triangleDoc();
+    const buffer = doc.getRoot().listBuffers()[0];
+    const prim = doc.getRoot().listMeshes()[0].listPrimitives()[0];
+    prim.setAttribute('TEXCOORD_0', doc.createAccessor().setType('VEC2').setArray(new Float32Array(6)).setBuffer(buffer));
+    prim.addTarget(
+      doc.createPrimitiveTarget().setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(new Float32Array(9)).setBuffer(buffer)),
+    );
+    doc.getRoot().listMeshes()[0].setWeights([0]);
+    const texture = doc.createTexture().setImage(grayPng(4, 4)).setMimeType('image/png');
+    prim.setMaterial(doc.createMaterial().setBaseColorTexture(texture).setNormalTexture(texture));
+    const joint = doc.createNode('joint').setCamera(doc.createCamera().setYFov(1).setZNear(0.1));
+    const child = doc.createNode('child').setTranslation([1, 2, 3]).addChild(joint);
+    node.addChild(child);
+    child.setSkin(
+      doc.createSkin().addJoint(joint).setInverseBindMatrices(doc.createAccessor().setType('MAT4').setArray(new Float32Array(16)).setBuffer(buffer)),
+    );
+    const times = doc.createAccessor().setType('SCALAR').setArray(new Float32Array([0, 1, 2])).setBuffer(buffer);
+    const values = doc.createAccessor().setType('VEC3').setArray(new Float32Array(9)).setBuffer(buffer);
+    const sampler = doc.createAnimationSampler().setInput(times).setOutput(values);
+    doc.createAnimation().addSampler(sampler).addChannel(
+      doc.createAnimationChannel().setSampler(sampler).setTargetNode(node).setTargetPath('translation'),
+    );
+    const input = await plainIo.writeBinary(doc);
+
+    let seed = 20240611;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const replacements: unknown[] = [null, -1, 0, 1, 2, 7, 1e12, 4294967296, 1.5, 'x', '', [], {}, true, [0, 0, 0], { index: 0 }, '../x', 5126, 'VEC3'];
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < 400; i++) {
+      const mutated = editGlb(input, (json) => {
+        const paths: Array<Array<string | number>> = [];
+        const walk = (value: unknown, at: Array<string | number>): void => {
+          if (value === null || typeof value !== 'object') return;
+          for (const key of Object.keys(value)) {
+            const next = [...at, Array.isArray(value) ? Number(key) : key];
+            paths.push(next);
+            walk((value as Json)[key], next);
+          }
+        };
+        walk(json, []);
+        const at = paths[Math.floor(random() * paths.length)];
+        let parent: Json = json;
+        for (const key of at.slice(0, -1)) parent = parent[key];
+        if (random() < 0.15) delete parent[at[at.length - 1]];
+        else parent[at[at.length - 1]] = structuredClone(replacements[Math.floor(random() * replacements.length)]);
+      });
+      try {
+        const result = await readScene(glb(mutated));
+        await plainIo.readBinary(result.glb);
+        outcomes.ok = (outcomes.ok ?? 0) + 1;
+      } catch (err) {
+        if (!(err instanceof TesseraError)) throw new Error(`mutation ${i} escaped as ${String(err)}`, { cause: err });
+        expect(err.message).not.toMatch(/could not be (read|rewritten)/); // caught by readScene's own checks
+        outcomes[err.code] = (outcomes[err.code] ?? 0) + 1;
+      }
+    }
+    expect(outcomes.ok).toBeGreaterThan(20);
+    expect(outcomes.SCENE_MALFORMED).toBeGreaterThan(200);
   });
 });

@@ -24,7 +24,8 @@ function scalarParts(gltf: ValidatedGltf, buffers: Uint8Array[], a: AccessorInfo
   const parts: ScalarArray[] = [];
   if (a.bufferView !== undefined) {
     const view = gltf.bufferViews[a.bufferView];
-    parts.push(readAccessorScalars(buffers[view.buffer], view.byteOffset + a.byteOffset, a.count, a.componentType, view.byteStride));
+    const start = view.byteOffset + a.byteOffset;
+    parts.push(readAccessorScalars(buffers[view.buffer], start, a.count, a.componentType, view.byteStride));
   }
   if (a.sparse) {
     const { values, count } = a.sparse;

@@ -39,7 +39,8 @@ export function checkGeometryLimits(gltf: ValidatedGltf, limits: SceneLimits): G
   if (geometryBytes > limits.maxDecodedBytes) {
     throw new TesseraError(
       'SCENE_LIMIT_EXCEEDED',
-      `the scene's geometry would take about ${formatBytes(geometryBytes)} once decoded, more than maxDecodedBytes ${formatBytes(limits.maxDecodedBytes)}`,
+      `the scene's geometry would take about ${formatBytes(geometryBytes)} once decoded, ` +
+        `more than maxDecodedBytes ${formatBytes(limits.maxDecodedBytes)}`,
     );
   }
   return { vertices, triangles, geometryBytes };

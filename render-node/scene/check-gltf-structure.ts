@@ -110,8 +110,6 @@ const TARGET_TYPES: Array<[RegExp, string[]]> = [
 ];
 const SEMANTIC = /^[A-Za-z0-9_]+$/;
 
-/** Texture extensions whose `source` three.js r162 decodes without extra loaders. */
-const RENDERABLE_TEXTURE_SOURCES = new Set(['EXT_texture_webp', 'EXT_texture_avif']);
 
 function checkAsset(json: JsonObject): void {
   const asset = json.asset;
@@ -179,6 +177,15 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
   const variantsExt = optObject(rootExtensions, 'KHR_materials_variants', 'extensions');
   const variants = variantsExt ? objectArray(variantsExt, 'variants', 'extensions.KHR_materials_variants') : [];
 
+  // Names end up as three.js object names, which must be strings.
+  const named: Array<[string, JsonObject[]]> = [
+    ['scene', scenes], ['node', nodes], ['mesh', meshes], ['skin', skins], ['camera', cameras],
+    ['accessor', accessorDefs], ['bufferView', bufferViewDefs], ['buffer', bufferDefs], ['material', materials],
+    ['texture', textures], ['sampler', samplers], ['image', imageDefs], ['animation', animations],
+    ['light', lights], ['variant', variants],
+  ];
+  for (const [noun, list] of named) list.forEach((def, i) => optString(def, 'name', `${noun} ${i}`));
+
   if (nodes.length > limits.maxNodes) {
     throw new TesseraError(
       'SCENE_LIMIT_EXCEEDED',
@@ -230,7 +237,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     for (const [name, ext] of Object.entries(extensions ?? {})) {
       if (!isJsonObject(ext)) continue;
       const source = optIndex(ext, 'source', `${where} extensions.${name}`, images.length, N.image);
-      if (source !== undefined && RENDERABLE_TEXTURE_SOURCES.has(name)) usable = true;
+      if (source !== undefined && SUPPORTED_EXTENSIONS.has(name)) usable = true; // EXT_texture_webp
     }
     if (!usable) {
       const only = Object.keys(extensions ?? {}).filter((name) => name.startsWith('KHR_') || name.startsWith('EXT_'));
@@ -243,8 +250,8 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     }
   });
 
-  // Materials: every texture reference, wherever an extension puts it (any `...Texture` object).
-  materials.forEach((def, i) => checkTextureRefs(def, `material ${i}`, textures.length));
+  // Materials: core fields, and every texture reference wherever an extension puts it.
+  materials.forEach((def, i) => checkMaterial(def, `material ${i}`, textures.length));
 
   // Cameras.
   cameras.forEach((def, i) => {
@@ -359,24 +366,39 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
   animations.forEach((def, a) => {
     const where = `animation ${a}`;
     const samplerDefs = objectArray(def, 'samplers', where);
+    const keysPerTime: number[] = [];
     samplerDefs.forEach((s, k) => {
       const w = `${where} sampler ${k}`;
       const input = reqIndex(s, 'input', w, accessors.length, N.accessor);
       const output = reqIndex(s, 'output', w, accessors.length, N.accessor);
-      optEnum(s, 'interpolation', w, ['LINEAR', 'STEP', 'CUBICSPLINE'] as const);
+      const interpolation = optEnum(s, 'interpolation', w, ['LINEAR', 'STEP', 'CUBICSPLINE'] as const);
       const inAcc = accessors[input];
       if (inAcc.type !== 'SCALAR' || inAcc.componentType !== 5126) {
         throw malformed(`${w}: input accessor ${input} must hold SCALAR floats (times in seconds), got ${inAcc.type}`);
       }
+      keysPerTime.push(interpolation === 'CUBICSPLINE' ? 3 : 1);
       animationSamplers.push({ animation: a, sampler: k, input, output });
     });
     objectArray(def, 'channels', where).forEach((c, k) => {
       const w = `${where} channel ${k}`;
-      reqIndex(c, 'sampler', w, samplerDefs.length, N.animationSampler);
+      const sampler = reqIndex(c, 'sampler', w, samplerDefs.length, N.animationSampler);
       const target = reqObject(c, 'target', w);
       optIndex(target, 'node', `${w} target`, nodes.length, N.node);
       if (target.path === undefined) throw malformed(`${w} target: path is missing`);
-      optEnum(target, 'path', `${w} target`, ['translation', 'rotation', 'scale', 'weights'] as const);
+      const path = optEnum(target, 'path', `${w} target`, ['translation', 'rotation', 'scale', 'weights'] as const)!;
+      const { input, output } = animationSamplers[animationSamplers.length - samplerDefs.length + sampler];
+      const times = accessors[input].count;
+      const out = accessors[output];
+      const perTime = keysPerTime[sampler];
+      const type = path === 'rotation' ? 'VEC4' : path === 'weights' ? 'SCALAR' : 'VEC3';
+      if (out.type !== type) {
+        throw malformed(`${w}: a ${path} channel needs ${type} output values, but accessor ${output} is ${out.type}`);
+      }
+      // Morph target weights carry one value per target per key; the others one value per key.
+      const fits = path === 'weights' ? out.count % (times * perTime) === 0 : out.count === times * perTime;
+      if (!fits) {
+        throw malformed(`${w}: output accessor ${output} has ${out.count} values for ${times} key times`);
+      }
     });
   });
 
@@ -471,11 +493,15 @@ function checkAccessor(def: JsonObject, i: number, bufferViews: BufferViewInfo[]
     const indexBytes = COMPONENT_BYTES[indices.componentType];
     const iv = bufferViews[indices.bufferView];
     if (indices.byteOffset + indexBytes * sparseCount > iv.byteLength) {
-      throw malformed(boundsMessage(wi, indices.byteOffset, indexBytes, sparseCount, indexBytes, indices.bufferView, iv.byteLength));
+      throw malformed(
+        boundsMessage(wi, indices.byteOffset, indexBytes, sparseCount, indexBytes, indices.bufferView, iv.byteLength),
+      );
     }
     const vv = bufferViews[values.bufferView];
     if (values.byteOffset + elementBytes * sparseCount > vv.byteLength) {
-      throw malformed(boundsMessage(wv, values.byteOffset, elementBytes, sparseCount, elementBytes, values.bufferView, vv.byteLength));
+      throw malformed(
+        boundsMessage(wv, values.byteOffset, elementBytes, sparseCount, elementBytes, values.bufferView, vv.byteLength),
+      );
     }
     sparse = { count: sparseCount, indices, values };
   }
@@ -525,7 +551,9 @@ function checkPrimitive(
   if (indices !== undefined) {
     const a = accessors[indices];
     if (a.type !== 'SCALAR' || ![5121, 5123, 5125].includes(a.componentType)) {
-      throw malformed(`${where}: indices accessor ${indices} must be SCALAR unsigned integers, got ${a.type} of componentType ${a.componentType}`);
+      throw malformed(
+        `${where}: indices accessor ${indices} must be SCALAR unsigned integers, got ${a.type} of componentType ${a.componentType}`,
+      );
     }
   }
   optIndex(prim, 'material', where, materialCount, N.material);
@@ -572,18 +600,39 @@ function checkPrimitive(
   return { mesh, primitive, mode, attributes, indices, dracoBufferView };
 }
 
-/** Checks every `...Texture` object (textureInfo) under a material, including its extensions. */
+function checkMaterial(def: JsonObject, where: string, textureCount: number): void {
+  const pbr = optObject(def, 'pbrMetallicRoughness', where);
+  if (pbr) {
+    const w = `${where} pbrMetallicRoughness`;
+    optNumberArray(pbr, 'baseColorFactor', w, 4);
+    optNumber(pbr, 'metallicFactor', w);
+    optNumber(pbr, 'roughnessFactor', w);
+  }
+  optNumberArray(def, 'emissiveFactor', where, 3);
+  optEnum(def, 'alphaMode', where, ['OPAQUE', 'MASK', 'BLEND'] as const);
+  optNumber(def, 'alphaCutoff', where, { atLeast: 0 });
+  optBoolean(def, 'doubleSided', where);
+  checkTextureRefs(def, where, textureCount);
+}
+
+/**
+ * Checks every `...Texture` field (a textureInfo) under a material, including its extensions,
+ * such as `extensions.KHR_materials_clearcoat.clearcoatTexture`. Depth is bounded by the JSON
+ * depth limit.
+ */
 function checkTextureRefs(obj: JsonObject, where: string, textureCount: number, path = ''): void {
   for (const key of Object.keys(obj)) {
     if (key === 'extras') continue;
     const value = obj[key];
-    if (!isJsonObject(value)) continue;
     const here = path ? `${path}.${key}` : key;
     if (key.endsWith('Texture')) {
       const w = `${where} ${here}`;
+      if (!isJsonObject(value)) throw malformed(`${w} must be an object with a texture index, got ${show(value)}`);
       reqIndex(value, 'index', w, textureCount, N.texture);
       optInt(value, 'texCoord', w);
+      optNumber(value, 'scale', w);
+      optNumber(value, 'strength', w);
     }
-    checkTextureRefs(value, where, textureCount, here);
+    if (isJsonObject(value)) checkTextureRefs(value, where, textureCount, here);
   }
 }

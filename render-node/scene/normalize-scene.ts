@@ -75,7 +75,11 @@ export async function normalizeScene(jsonDoc: JSONDocument, gltf: ValidatedGltf)
   } catch (err) {
     if (usesDraco) resetSceneIo(); // the decoder's WebAssembly state may be unusable now
     if (err instanceof TesseraError) throw err;
-    throw malformed(`the scene could not be read: ${message(err)}`, err);
+    const text = message(err);
+    if (text.startsWith(`[${DRACO}]`)) {
+      throw malformed(`the ${DRACO} data could not be decoded: ${text.slice(DRACO.length + 2).trim()}`, err);
+    }
+    throw malformed(`the scene could not be read: ${text}`, err);
   }
   if (usesDraco) checkDracoCounts(doc, gltf);
 

@@ -43,7 +43,10 @@ export function parseGlb(bytes: Uint8Array, maxJsonBytes: number): GlbChunks {
   }
   const version = view.getUint32(4, true);
   if (version !== 2) {
-    throw new TesseraError('SCENE_UNSUPPORTED', `GLB version ${version} is not supported; this renderer reads glTF 2.0 (GLB version 2)`);
+    throw new TesseraError(
+      'SCENE_UNSUPPORTED',
+      `GLB version ${version} is not supported; this renderer reads glTF 2.0 (GLB version 2)`,
+    );
   }
   const length = view.getUint32(8, true);
   if (length > size) throw malformed(`GLB is truncated: the header says ${length} bytes but the file has ${size}`);

@@ -5,7 +5,13 @@
 
 export type ScalarArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Uint32Array | Float32Array;
 
-const ARRAYS: Record<number, { new (buffer: ArrayBuffer): ScalarArray; new (length: number): ScalarArray; BYTES_PER_ELEMENT: number }> = {
+interface ScalarArrayConstructor {
+  new (buffer: ArrayBuffer): ScalarArray;
+  new (length: number): ScalarArray;
+  BYTES_PER_ELEMENT: number;
+}
+
+const ARRAYS: Record<number, ScalarArrayConstructor> = {
   5120: Int8Array,
   5121: Uint8Array,
   5122: Int16Array,

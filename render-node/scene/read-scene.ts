@@ -120,6 +120,14 @@ function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, siz
   const asset: JsonObject = { ...(gltf.json.asset as JsonObject), version: '2.0' };
   delete asset.minVersion;
   json.asset = asset;
+  if (Array.isArray(gltf.json.meshes)) {
+    // extras may be any JSON value, but glTF-Transform writes morph target names into mesh extras.
+    json.meshes = (gltf.json.meshes as JsonObject[]).map((def) => {
+      if (def.extras === undefined || isJsonObject(def.extras)) return def;
+      const { extras: _dropped, ...rest } = def;
+      return rest;
+    });
+  }
   const map: Record<string, Uint8Array> = {};
   if (Array.isArray(gltf.json.buffers)) {
     json.buffers = (gltf.json.buffers as JsonObject[]).map((def, i) => {

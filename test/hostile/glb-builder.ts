@@ -117,3 +117,14 @@ export function triangleWithImageGlb(image: Uint8Array, mimeType = 'image/png'):
   json.meshes[0].primitives[0].material = 0;
   return packGlb(json, all);
 }
+
+/** Rewrites the JSON of a well-formed GLB, keeping its BIN chunk. */
+export function editGlb(glb: Uint8Array, edit: (json: Json) => void): Uint8Array {
+  const buf = Buffer.from(glb.buffer, glb.byteOffset, glb.byteLength);
+  const jsonLength = buf.readUInt32LE(12);
+  const json = JSON.parse(buf.subarray(20, 20 + jsonLength).toString('utf8')) as Json;
+  const binStart = 20 + jsonLength;
+  const bin = binStart < buf.length ? buf.subarray(binStart + 8, binStart + 8 + buf.readUInt32LE(binStart)) : undefined;
+  edit(json);
+  return packGlb(json, bin);
+}

@@ -64,6 +64,9 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
     const files: string[] = [];
     const kept: RawImage[] = [];
     const pad = Math.max(4, String(frames[frames.length - 1] ?? 0).length);
+    const flatten = view.background.startsWith('#') ? view.background : '#ffffff';
+    // Encoding runs on sharp's threads while the next frame renders on this one: at most one frame waits.
+    let previous: Promise<void> = Promise.resolve();
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i];
       const tf = performance.now();
@@ -76,16 +79,22 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
       });
       const ts = performance.now();
       const image = parts.length === 1 ? parts[0].image : await stitchTiles(view.width, view.height, parts);
-      const te = performance.now();
-      ms.stitch += te - ts;
-      const bytes = await encodeImage(image, opts.encode, { software: renderer.version, description: `frame ${frame}` }, view.background.startsWith('#') ? view.background : '#ffffff');
-      const file = join(opts.outDir, `frame-${String(frame).padStart(pad, '0')}.${EXTENSIONS[opts.encode.format]}`);
-      await writeAtomic(file, bytes);
-      ms.encode += performance.now() - te;
-      files.push(file);
+      ms.stitch += performance.now() - ts;
       if (opts.animated) kept.push(image);
-      opts.onFrame?.({ frame, index: i, total: frames.length, file, ms: performance.now() - tf });
+      const file = join(opts.outDir, `frame-${String(frame).padStart(pad, '0')}.${EXTENSIONS[opts.encode.format]}`);
+      const written = (async () => {
+        const te = performance.now();
+        const bytes = await encodeImage(image, opts.encode, { software: renderer.version, description: `frame ${frame}` }, flatten);
+        await writeAtomic(file, bytes);
+        ms.encode += performance.now() - te;
+      })();
+      await previous;
+      previous = written.then(() => {
+        files.push(file);
+        opts.onFrame?.({ frame, index: i, total: frames.length, file, ms: performance.now() - tf });
+      });
     }
+    await previous;
     if (opts.animated && kept.length) {
       const file = join(opts.outDir, 'animation.webp');
       await writeAtomic(file, await encodeAnimatedWebp(kept, view.fps, opts.encode, { software: renderer.version }));

@@ -25,13 +25,23 @@ export async function acquireDisplay(): Promise<{ display: string; release(): vo
   return { display: handle.display, release() {} };
 }
 
+const XVFB_WATCHDOG = `
+command -v Xvfb >/dev/null || { echo "Xvfb is not installed" >&2; exit 127; }
+Xvfb -displayfd 3 -screen 0 64x64x24 -nolisten tcp -nolisten unix &
+x=$!
+trap 'kill $x 2>/dev/null; exit 0' TERM INT HUP
+while kill -0 "$1" 2>/dev/null && kill -0 $x 2>/dev/null; do sleep 0.5; done
+kill $x 2>/dev/null
+`;
+
 /** Start Xvfb and wait until it reports its display number. */
 export function startXvfb(timeoutMs = 10_000): Promise<XvfbHandle> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      // fd 3 receives the display number once the server accepts connections.
-      child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '64x64x24', '-nolisten', 'tcp', '-nolisten', 'unix'], {
+      // fd 3 receives the display number once the server accepts connections. A shell watchdog stops Xvfb
+      // when this process dies in any way (SIGKILL included), so no server outlives its user.
+      child = spawn('sh', ['-c', XVFB_WATCHDOG, 'xvfb-watchdog', String(process.pid)], {
         stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
         detached: false,
       });

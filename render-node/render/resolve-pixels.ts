@@ -30,7 +30,27 @@ function unpremultiply(c: number, a: number): number {
  */
 export function resolvePixels(src: Uint8Array, width: number, height: number, ssaa: number, out = new Uint8Array(width * height * 4)): Uint8Array {
   if (ssaa === 1) {
-    for (let i = 0; i < width * height * 4; i += 4) {
+    const pixels = width * height;
+    if (src.byteOffset % 4 === 0 && out.byteOffset % 4 === 0) {
+      // Word at a time (little-endian RGBA: alpha is the top byte): opaque and empty pixels are copied as is.
+      const s32 = new Uint32Array(src.buffer, src.byteOffset, pixels);
+      const o32 = new Uint32Array(out.buffer, out.byteOffset, pixels);
+      for (let i = 0; i < pixels; i++) {
+        const w = s32[i];
+        const a = w >>> 24;
+        if (a === 255) o32[i] = w;
+        else if (a === 0) o32[i] = 0;
+        else {
+          const p = i * 4;
+          out[p] = unpremultiply(src[p], a);
+          out[p + 1] = unpremultiply(src[p + 1], a);
+          out[p + 2] = unpremultiply(src[p + 2], a);
+          out[p + 3] = a;
+        }
+      }
+      return out;
+    }
+    for (let i = 0; i < pixels * 4; i += 4) {
       const a = src[i + 3];
       out[i] = unpremultiply(src[i], a);
       out[i + 1] = unpremultiply(src[i + 1], a);
@@ -70,3 +90,4 @@ export function resolvePixels(src: Uint8Array, width: number, height: number, ss
   }
   return out;
 }
+

@@ -1,4 +1,4 @@
-import { AnimationClip, Box3, Camera, Material, Mesh, Object3D, Quaternion, Scene, SkinnedMesh, Texture, Vector3 } from 'three';
+import { AnimationClip, Box3, Camera, Material, Mesh, NoColorSpace, Object3D, Quaternion, Scene, SkinnedMesh, Texture, Vector3 } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { boneTextureSize, setupThree } from '../render/three-setup.ts';
@@ -58,6 +58,7 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     );
   }
   await verifyTextures(gltf);
+  markShaderDecodedTextures(gltf);
 
   const json = gltf.parser.json;
   const sceneGroups = gltf.scenes;
@@ -142,6 +143,24 @@ function adaptForWebGL1(o: Object3D, warnings: string[]): void {
     mesh.material = Array.isArray(mesh.material) ? mesh.material.map(fix) : fix(mesh.material);
   }
   if (mesh.isSkinnedMesh || (mesh.morphTargetInfluences && mesh.morphTargetInfluences.length)) o.frustumCulled = false;
+}
+
+/**
+ * Base-color and emissive textures stay sRGB-encoded on the GPU and are decoded in the shader (three-setup.ts).
+ * GLTFLoader marks them sRGB, which on WebGL 1 would make three convert them on the CPU as well (twice
+ * decoded, alpha included): mark them as raw data instead, before anything is uploaded.
+ */
+function markShaderDecodedTextures(gltf: GLTF): void {
+  for (const s of gltf.scenes) {
+    s.traverse((o) => {
+      const mesh = o as Mesh;
+      const mats = (Array.isArray(mesh.material) ? mesh.material : mesh.material ? [mesh.material] : []) as (Material & { map?: Texture | null; emissiveMap?: Texture | null })[];
+      for (const m of mats) {
+        if (m.map) m.map.colorSpace = NoColorSpace;
+        if (m.emissiveMap) m.emissiveMap.colorSpace = NoColorSpace;
+      }
+    });
+  }
 }
 
 /** GLTFLoader drops textures that fail to load; make sure every texture a material names arrived. */

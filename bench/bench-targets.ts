@@ -1,0 +1,39 @@
+import type { BenchRow, TargetCheck } from './bench-result.ts';
+
+/** The targets Tessera is held to, at 1080p PNG per frame (warm frames; Blender also with startup counted). */
+export const TARGETS = { workbench: 30, chromium: 3, size: '1080p' } as const;
+
+const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+/** Check the targets on every scene that has a 1080p Tessera row. */
+export function checkTargets(rows: BenchRow[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const scenes = [...new Set(rows.map((r) => r.scene))];
+  const at = (scene: string, system: string) => rows.find((r) => r.scene === scene && r.sizeLabel === TARGETS.size && r.system === system);
+  for (const scene of scenes) {
+    const t = at(scene, 'tessera');
+    const tOk = t?.status === 'ok' && t.totalMs !== null;
+    const compare = (name: string, required: number, others: (BenchRow | undefined)[]) => {
+      const ok = others.filter((r): r is BenchRow => r?.status === 'ok' && r.totalMs !== null);
+      const base = { name, scene, size: TARGETS.size, required };
+      if (!t) return checks.push({ ...base, measured: null, met: null, detail: `no Tessera row at ${TARGETS.size} (add ${TARGETS.size} to --sizes)` });
+      if (!tOk) return checks.push({ ...base, measured: null, met: null, detail: `Tessera did not run: ${t.reason}` });
+      if (!ok.length) {
+        const why = others.filter(Boolean).map((r) => `${r!.label}: ${r!.reason ?? r!.status}`).join('; ') || 'baseline not selected';
+        return checks.push({ ...base, measured: null, met: null, detail: `baseline did not run (${why})` });
+      }
+      const best = ok.reduce((a, b) => (a.totalMs! <= b.totalMs! ? a : b));
+      const measured = best.totalMs! / t.totalMs!;
+      checks.push({
+        ...base,
+        measured,
+        met: measured >= required,
+        detail: `Tessera ${f(t.totalMs!)} ms vs ${best.label} ${f(best.totalMs!)} ms per frame → ${measured.toFixed(measured >= 10 ? 1 : 2)}× (need ≥ ${required}×)`,
+      });
+    };
+    compare(`Tessera ≥ ${TARGETS.workbench}× faster than Blender Workbench, startup not counted`, TARGETS.workbench, [at(scene, 'blender-workbench')]);
+    compare(`Tessera ≥ ${TARGETS.workbench}× faster than Blender Workbench, startup counted (1 process/frame)`, TARGETS.workbench, [at(scene, 'blender-workbench-cold')]);
+    compare(`Tessera ≥ ${TARGETS.chromium}× faster than the faster Chromium configuration`, TARGETS.chromium, [at(scene, 'chromium-swiftshader'), at(scene, 'chromium-llvmpipe')]);
+  }
+  return checks;
+}

@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
+import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
+import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { createTestRenderer, scenePath } from '../support/renderer.ts';
+
+let farm: Awaited<ReturnType<typeof startTestFarm>>;
+let nodes: TestNode[] = [];
+let local: Awaited<ReturnType<typeof createTestRenderer>>;
+let sceneId: string;
+
+const api = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(new URL(path, farm.url), {
+    method,
+    headers: body instanceof Uint8Array ? { 'content-type': 'model/gltf-binary' } : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
+  return json;
+};
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch {
+      // the API may be restarting
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+const jobDone = (jobId: string) =>
+  waitFor(`job ${jobId}`, async () => {
+    const s = (await api('GET', `/v1/jobs/${jobId}`)) as JobStatus;
+    if (s.state === 'failed' || s.state === 'cancelled') throw Object.assign(new Error(`job ${s.state}: ${s.error}`), { fatal: true });
+    return s.state === 'done' ? s : undefined;
+  });
+
+beforeAll(async () => {
+  farm = await startTestFarm({ leaseMs: 4000 });
+  nodes = [spawnNode(farm.url, 'e2e-1'), spawnNode(farm.url, 'e2e-2')];
+  local = await createTestRenderer();
+  ({ sceneId } = await api('POST', '/v1/scenes', new Uint8Array(await readFile(scenePath('animated-trs')))));
+}, 120_000);
+
+afterAll(async () => {
+  for (const n of nodes) n.child.kill('SIGKILL');
+  local?.dispose();
+  await farm?.close();
+});
+
+/** Every frame of the job, downloaded through its presigned URLs, equals the local untiled render. */
+async function expectFramesMatchLocal(jobId: string, frames: number[], view: ViewSpecInput) {
+  const listed = (await api('GET', `/v1/jobs/${jobId}/frames`)) as JobFrames;
+  expect(listed.frames.map((f) => f.frame)).toEqual(frames);
+  for (const f of listed.frames) {
+    const bytes = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.checksum);
+    const got = await decodeRaw(bytes);
+    const want = await local.render('animated-trs', view, f.frame);
+    expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data)), `frame ${f.frame}`).toBe(0);
+  }
+  return listed;
+}
+
+describe('the farm on loopback (real S3, API and render nodes)', () => {
+  const view = { width: 320, height: 240 };
+
+  it('renders 8 frames × 4 tiles on 2 nodes, equal to a local untiled render pixel for pixel', async () => {
+    const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '0-7', size: '320x240', tile: 160 });
+    const status = await jobDone(jobId);
+    expect(status.tiles).toEqual({ done: 32, total: 32 });
+    expect(status.frames).toEqual({ done: 8, total: 8 });
+    expect(new Set(status.tasks.map((t) => t.node)).size).toBe(2);
+    const listed = await expectFramesMatchLocal(jobId, [0, 1, 2, 3, 4, 5, 6, 7], view);
+
+    // The objects in S3 are what the API says they are.
+    const s3 = new S3Client({ endpoint: farm.s3.endpoint, region: farm.s3.region, forcePathStyle: true, credentials: { accessKeyId: farm.s3.accessKeyId, secretAccessKey: farm.s3.secretAccessKey } });
+    const objects = await s3.send(new ListObjectsV2Command({ Bucket: farm.s3.bucket, Prefix: `jobs/${jobId}/frames/` }));
+    expect(objects.Contents?.map((o) => o.Key).sort()).toEqual(listed.frames.map((f) => f.key).sort());
+    for (const f of listed.frames) {
+      const body = await (await s3.send(new GetObjectCommand({ Bucket: farm.s3.bucket, Key: f.key }))).Body!.transformToByteArray();
+      expect(body.length).toBe(f.bytes);
+      expect(createHash('sha256').update(body).digest('hex')).toBe(f.checksum);
+    }
+  });
+
+  it('survives an API restart mid-job without losing or duplicating a frame', async () => {
+    const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '8-23', size: '320x240', tile: 160 });
+    await waitFor('first frame', async () => ((await api('GET', `/v1/jobs/${jobId}`)) as JobStatus).frames.done > 0 || undefined);
+    await farm.restartApi(1000);
+    const status = await jobDone(jobId);
+    expect(status.frames).toEqual({ done: 16, total: 16 });
+    await expectFramesMatchLocal(jobId, Array.from({ length: 16 }, (_, i) => 8 + i), view);
+  });
+
+  it('finishes the job when a node is SIGKILLed mid-task (its lease expires)', async () => {
+    const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '24-39', size: '640x480', tile: 160, ssaa: 2 });
+    // Kill a node while it holds a lease on this job.
+    const victim = await waitFor('a node holding a lease', async () => {
+      const s = (await api('GET', `/v1/jobs/${jobId}`)) as JobStatus;
+      const holders = new Set(s.tasks.filter((t) => t.state === 'leased').map((t) => t.node));
+      return nodes.find((n) => [...holders].some((h) => h === n.name || h?.includes(n.name)));
+    });
+    victim.child.kill('SIGKILL');
+    nodes = nodes.filter((n) => n !== victim);
+    const status = await jobDone(jobId);
+    expect(status.frames).toEqual({ done: 16, total: 16 });
+    expect(status.tasks.filter((t) => t.attempts > 1).length).toBeGreaterThan(0);
+    await expectFramesMatchLocal(jobId, Array.from({ length: 16 }, (_, i) => 24 + i), { width: 640, height: 480, ssaa: 2 });
+  });
+
+  it('a SIGTERMed node drains: it finishes or hands back its work and exits 0', async () => {
+    const n = nodes[0];
+    const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '40-44', size: '320x240' });
+    await waitFor('a leased task', async () => ((await api('GET', `/v1/jobs/${jobId}`)) as JobStatus).tasks.some((t) => t.state === 'leased') || undefined);
+    nodes.push(spawnNode(farm.url, 'e2e-4'));
+    n.child.kill('SIGTERM');
+    expect(await n.exited).toBe(0);
+    const status = await jobDone(jobId);
+    expect(status.frames).toEqual({ done: 5, total: 5 });
+  });
+});

@@ -24,6 +24,7 @@ export const ERRORS = {
   TASK_NOT_FOUND: { status: 404, exit: 2, message: 'No task with that id.' },
   LEASE_LOST: { status: 409, exit: 1, message: 'The lease on this task expired or belongs to another node.' },
   JOB_FINISHED: { status: 409, exit: 2, message: 'The job has already finished.' },
+  OUTPUT_MISSING: { status: 422, exit: 1, message: 'The task output is not in storage, or differs from what the node reported.' },
   PAYLOAD_TOO_LARGE: { status: 413, exit: 2, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: 2, message: 'The request body has an unsupported content type.' },
   RATE_LIMITED: { status: 429, exit: 1, message: 'Too many requests; retry later.' },

@@ -1,0 +1,41 @@
+/** What every route handler gets: the ports, the resolved options, and helpers shared across routes. */
+import type { BlobStore } from './blob-store.ts';
+import type { Clock } from './clock.ts';
+import type { JobStore } from './job-store.ts';
+import type { Logger } from './logger.ts';
+import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
+import type { ResolvedApiOptions } from './api-options.ts';
+import type { SceneInspector } from './scene-inspector.ts';
+import type { StatusChange } from './state-machine.ts';
+
+export interface ApiContext {
+  jobs: JobStore;
+  blobs: BlobStore;
+  inspector: SceneInspector;
+  clock: Clock;
+  logger: Logger;
+  notifier: Notifier;
+  options: ResolvedApiOptions;
+  /** Log each status change as old → new and wake whoever waits on the jobs and tasks involved. */
+  applied(changes: StatusChange[]): void;
+}
+
+/** Build the context; `applied` is the one place status changes are logged. */
+export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext {
+  return {
+    ...parts,
+    applied(changes) {
+      if (changes.length === 0) return;
+      const jobs = new Set<string>();
+      for (const ch of changes) {
+        parts.logger.info(
+          { entity: ch.entity, id: ch.id, jobId: ch.jobId, from: ch.from, to: ch.to, reason: ch.reason },
+          `${ch.entity} ${ch.id}: ${ch.from} → ${ch.to}`,
+        );
+        jobs.add(ch.jobId);
+      }
+      for (const jobId of jobs) parts.notifier.notify(jobTopic(jobId));
+      parts.notifier.notify(TASKS_TOPIC);
+    },
+  };
+}

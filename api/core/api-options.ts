@@ -1,0 +1,79 @@
+/** The edge API's options and its dependencies (ports), merged with defaults once in createApi. */
+import type { BlobStore } from './blob-store.ts';
+import type { Clock } from './clock.ts';
+import type { JobStore } from './job-store.ts';
+import type { Logger } from './logger.ts';
+import type { Notifier } from './notifier.ts';
+import type { SceneInspector } from './scene-inspector.ts';
+import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
+
+/** The outside systems the API talks to. */
+export interface ApiDeps {
+  jobs: JobStore;
+  blobs: BlobStore;
+  inspector: SceneInspector;
+  clock?: Clock;
+  logger?: Logger;
+  /** Wake-ups between requests of this process; one is created when absent. */
+  notifier?: Notifier;
+}
+
+export interface ApiOptions {
+  /** Lease length, retry backoff and failure thresholds. */
+  policy?: Partial<TaskPolicy>;
+  /** Largest JSON request body. */
+  maxJsonBytes?: number;
+  /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
+  maxSceneBytes?: number;
+  /** Most files in a zip or multipart scene upload. */
+  maxSceneFiles?: number;
+  /** Most bytes a zip upload may unpack to. */
+  maxUnpackedBytes?: number;
+  /** Lifetime of the presigned URLs handed to nodes and clients. */
+  urlSeconds?: number;
+  /** Lifetime of a presigned scene upload URL. */
+  uploadUrlSeconds?: number;
+  /** How often long-polls and event streams re-check the store without a wake-up. */
+  recheckMs?: number;
+  /** Allowed CORS origins. */
+  corsOrigin?: string | string[];
+  /** When it aborts, long-polls answer at once and event streams end (server shutdown). */
+  shutdown?: AbortSignal;
+  /** Reported by /v1/health and in the OpenAPI document. */
+  version?: string;
+  /** The API's public URL, for the OpenAPI document's servers list. */
+  publicUrl?: string;
+}
+
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'shutdown' | 'publicUrl'>> = {
+  maxJsonBytes: 1024 * 1024,
+  maxSceneBytes: 256 * 1024 * 1024,
+  maxSceneFiles: 1000,
+  maxUnpackedBytes: 512 * 1024 * 1024,
+  urlSeconds: 3600,
+  uploadUrlSeconds: 900,
+  recheckMs: 1000,
+  corsOrigin: '*',
+  version: '0.1.0',
+};
+
+/** Options with every default filled in. */
+export type ResolvedApiOptions = typeof API_DEFAULTS & {
+  policy: TaskPolicy;
+  shutdown: AbortSignal | undefined;
+  publicUrl: string | undefined;
+};
+
+/** Merge `options` over the defaults (undefined values keep the default). */
+export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
+  const defined = <T extends object>(o: T | undefined): Partial<T> =>
+    Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const { policy, shutdown, publicUrl, ...rest } = options;
+  return {
+    ...API_DEFAULTS,
+    ...defined(rest),
+    policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
+    shutdown,
+    publicUrl,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * createApi: the edge API as a runtime-free Hono app. The Node adapter serves it with @hono/node-server;
+ * a Workers adapter can export it as is. Everything outside (job store, blob store, scene inspector, clock,
+ * logger) comes in through `deps`, so no runtime-specific module is imported here.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { TesseraError } from '../protocol/errors.ts';
+import { createApiContext } from './api-context.ts';
+import { resolveApiOptions, type ApiDeps, type ApiOptions, type ResolvedApiOptions } from './api-options.ts';
+import { systemClock } from './clock.ts';
+import { createErrorHandler, notFound, validationError } from './error-handler.ts';
+import { silentLogger } from './logger.ts';
+import { createNotifier } from './notifier.ts';
+import { registerHealthRoutes } from './routes/health-routes.ts';
+import { registerJobRoutes } from './routes/job-routes.ts';
+import { NODE_AUTH } from './routes/node-auth.ts';
+import { registerNodeRoutes } from './routes/node-routes.ts';
+import { registerSceneRoutes } from './routes/scene-routes.ts';
+import { registerTaskRoutes } from './routes/task-routes.ts';
+
+const TARGETS: Record<string, string> = { json: 'request body', param: 'path', query: 'query', header: 'headers', form: 'form' };
+
+/** Scene uploads may be large; every other body is JSON and small. */
+function limitBodies(opts: ResolvedApiOptions): MiddlewareHandler {
+  const tooLarge = (max: number) => (): never => {
+    throw new TesseraError('PAYLOAD_TOO_LARGE', `The request body is larger than the ${max} bytes allowed here.`);
+  };
+  const scene = bodyLimit({ maxSize: opts.maxSceneBytes, onError: tooLarge(opts.maxSceneBytes) });
+  const json = bodyLimit({ maxSize: opts.maxJsonBytes, onError: tooLarge(opts.maxJsonBytes) });
+  return function limitBody(c, next) {
+    return (c.req.method === 'POST' && c.req.path === '/v1/scenes' ? scene : json)(c, next);
+  };
+}
+
+/** The edge API; see the module comment. Serves its OpenAPI document at `/v1/openapi.json`. */
+export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
+  const opts = resolveApiOptions(options);
+  const logger = deps.logger ?? silentLogger;
+  const ctx = createApiContext({
+    jobs: deps.jobs,
+    blobs: deps.blobs,
+    inspector: deps.inspector,
+    clock: deps.clock ?? systemClock,
+    logger,
+    notifier: deps.notifier ?? createNotifier(),
+    options: opts,
+  });
+
+  const app = new OpenAPIHono({
+    defaultHook(result) {
+      if (!result.success) throw validationError(result.error.issues, TARGETS[result.target] ?? result.target);
+    },
+  });
+  app.onError(createErrorHandler(logger));
+  app.notFound(notFound);
+  app.use(
+    '*',
+    cors({
+      origin: opts.corsOrigin,
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization'],
+      maxAge: 600,
+    }),
+  );
+  app.use('*', limitBodies(opts));
+  app.use('*', async function logRequest(c, next) {
+    const started = Date.now();
+    await next();
+    logger.debug({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Date.now() - started }, 'request');
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerSceneRoutes(app, ctx);
+  registerJobRoutes(app, ctx);
+  registerNodeRoutes(app, ctx);
+  registerTaskRoutes(app, ctx);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', NODE_AUTH, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The nodeToken from POST /v1/nodes.',
+  });
+  app.doc31('/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Tessera render farm API', version: opts.version, description: 'Submit glTF render jobs; render nodes lease their tasks.' },
+    ...(opts.publicUrl ? { servers: [{ url: opts.publicUrl }] } : {}),
+  });
+  return app;
+}

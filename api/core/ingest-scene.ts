@@ -1,0 +1,28 @@
+/**
+ * Stores an uploaded scene: inspect (check + normalize), store the normalized GLB content-addressed at
+ * `scenes/<sha256>.glb`, record what jobs may refer to. The same content always gets the same id, and
+ * uploading it again stores nothing new.
+ */
+import type { SceneUploaded } from '../protocol/job-status.ts';
+import type { ApiContext } from './api-context.ts';
+import { sha256Hex } from './crypto-utils.ts';
+import { sceneKey } from './object-keys.ts';
+import type { SceneInput } from './scene-inspector.ts';
+
+/** Inspect, store and record a scene; throws the inspector's SCENE_* errors. */
+export async function ingestScene(ctx: ApiContext, input: SceneInput): Promise<SceneUploaded> {
+  const inspected = await ctx.inspector.inspect(input);
+  const sceneId = await sha256Hex(inspected.glb);
+  const key = sceneKey(sceneId);
+  // The blob goes first, so a scene record never points at a missing object.
+  if (!(await ctx.blobs.head(key))) await ctx.blobs.put(key, inspected.glb, { contentType: 'model/gltf-binary' });
+  const record = await ctx.jobs.putScene({
+    sceneId,
+    bytes: inspected.glb.length,
+    stats: inspected.stats,
+    info: inspected.info,
+    createdAt: ctx.clock.now(),
+  });
+  ctx.logger.info({ sceneId, bytes: record.bytes }, 'scene stored');
+  return { sceneId, bytes: record.bytes, stats: record.stats };
+}

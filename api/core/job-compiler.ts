@@ -1,0 +1,105 @@
+/**
+ * The job compiler: turns a checked job into its tasks. Each frame is split into tiles (row by row from the
+ * top-left); each tile is a render task. A frame of several tiles gets one stitch task, leased only once
+ * its tiles are done; a frame of one tile is rendered by a `final` task that uploads the finished frame.
+ */
+import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
+import type { JobRecord, TaskRecord } from './job-store.ts';
+import { frameKey, tileKey } from './object-keys.ts';
+
+/** Everything the compiler needs, already validated against the scene (see plan-job.ts). */
+export interface JobPlan {
+  jobId: string;
+  sceneId: string;
+  priority: number;
+  view: ViewSpec;
+  encode: EncodeSpec;
+  frames: number[];
+  /** Tile edge in pixels; null renders whole frames. */
+  tile: number | null;
+}
+
+/** Split a width × height frame into tiles of at most `tile` pixels per edge, row by row from the top-left. */
+export function splitFrame(width: number, height: number, tile: number | null): TileRect[] {
+  const edge = tile ?? Math.max(width, height);
+  const tiles: TileRect[] = [];
+  for (let y = 0; y < height; y += edge) {
+    for (let x = 0; x < width; x += edge) {
+      tiles.push({ x, y, width: Math.min(edge, width - x), height: Math.min(edge, height - y) });
+    }
+  }
+  return tiles;
+}
+
+/** How many tasks a plan compiles to, without building them (for the size cap). */
+export function countTasks(width: number, height: number, tile: number | null, frames: number): number {
+  const edge = tile ?? Math.max(width, height);
+  const perFrame = Math.ceil(width / edge) * Math.ceil(height / edge);
+  return frames * (perFrame > 1 ? perFrame + 1 : 1);
+}
+
+/** The job record and all its tasks, queued. */
+export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks: TaskRecord[] } {
+  const job: JobRecord = {
+    jobId: plan.jobId,
+    sceneId: plan.sceneId,
+    state: 'queued',
+    priority: plan.priority,
+    view: plan.view,
+    encode: plan.encode,
+    frames: plan.frames,
+    tile: plan.tile,
+    createdAt: now,
+    updatedAt: now,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
+  const tiles = splitFrame(plan.view.width, plan.view.height, plan.tile);
+  const final = tiles.length === 1;
+  const blank = {
+    jobId: plan.jobId,
+    state: 'queued',
+    attempts: 0,
+    nodeId: null,
+    leaseId: null,
+    leaseExpiresAt: null,
+    notBefore: 0,
+    error: null,
+    result: null,
+    updatedAt: now,
+  } as const;
+  const tasks: TaskRecord[] = [];
+  for (const frame of plan.frames) {
+    tiles.forEach((tile, index) => {
+      tasks.push({
+        ...blank,
+        taskId: `${plan.jobId}.${frame}.${index}`,
+        kind: 'render',
+        frame,
+        index,
+        tile,
+        final,
+        outputKey: final ? frameKey(plan.jobId, frame, plan.encode.format) : tileKey(plan.jobId, frame, tile),
+      });
+    });
+    if (!final) {
+      tasks.push({
+        ...blank,
+        taskId: `${plan.jobId}.${frame}.stitch`,
+        kind: 'stitch',
+        frame,
+        index: 0,
+        tile: null,
+        final: false,
+        outputKey: frameKey(plan.jobId, frame, plan.encode.format),
+      });
+    }
+  }
+  return { job, tasks };
+}
+
+/** Whether the task uploads a finished frame (a stitch task, or a frame's only render task). */
+export function outputsFrame(task: Pick<TaskRecord, 'kind' | 'final'>): boolean {
+  return task.kind === 'stitch' || task.final;
+}

@@ -1,0 +1,64 @@
+/** Turns job and task records into the client's views: JobStatus, progress counts and the ETA. */
+import type { JobStatus } from '../protocol/job-status.ts';
+import { outputsFrame } from './job-compiler.ts';
+import type { JobRecord, TaskCounts, TaskRecord } from './job-store.ts';
+
+export interface JobProgress {
+  frames: { done: number; total: number };
+  tiles: { done: number; total: number };
+}
+
+/** Counts of a task list (the store counts without listing; this is for a list already read). */
+export function countOf(tasks: TaskRecord[]): TaskCounts {
+  const counts: TaskCounts = { tasks: tasks.length, tasksDone: 0, renders: 0, rendersDone: 0, framesDone: 0 };
+  for (const t of tasks) {
+    const done = t.state === 'done';
+    if (done) counts.tasksDone += 1;
+    if (t.kind === 'render') {
+      counts.renders += 1;
+      if (done) counts.rendersDone += 1;
+    }
+    if (done && outputsFrame(t)) counts.framesDone += 1;
+  }
+  return counts;
+}
+
+/** Frames and tiles done so far. */
+export function jobProgress(job: JobRecord, counts: TaskCounts): JobProgress {
+  return { frames: { done: counts.framesDone, total: job.frames.length }, tiles: { done: counts.rendersDone, total: counts.renders } };
+}
+
+/** Seconds left at the pace so far (tasks done per second since the job started); null until one is done. */
+export function estimateSeconds(job: JobRecord, counts: TaskCounts, now: number): number | null {
+  if (job.state === 'done') return 0;
+  if (job.state !== 'running' || job.startedAt === null || counts.tasksDone === 0) return null;
+  const perTask = (now - job.startedAt) / 1000 / counts.tasksDone;
+  return Math.round(perTask * (counts.tasks - counts.tasksDone) * 10) / 10;
+}
+
+/** `GET /v1/jobs/:id`. */
+export function toJobStatus(job: JobRecord, tasks: TaskRecord[], now: number): JobStatus {
+  const counts = countOf(tasks);
+  const progress = jobProgress(job, counts);
+  return {
+    jobId: job.jobId,
+    sceneId: job.sceneId,
+    state: job.state,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    frames: progress.frames,
+    tiles: progress.tiles,
+    etaSeconds: estimateSeconds(job, counts, now),
+    error: job.error,
+    tasks: tasks.map((t) => ({
+      taskId: t.taskId,
+      kind: t.kind,
+      frame: t.frame,
+      tile: t.tile,
+      state: t.state,
+      attempts: t.attempts,
+      node: t.nodeId,
+      error: t.error,
+    })),
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Builds what a node receives for a lease: the task plus exactly the presigned URLs it needs and nothing
+ * else (nodes never hold storage credentials). Render: GET of the scene, PUT of its tile (or of the frame,
+ * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles, PUT of the frame.
+ */
+import type { LeasedTask } from '../protocol/task.ts';
+import type { BlobStore } from './blob-store.ts';
+import type { JobRecord, TaskRecord } from './job-store.ts';
+import { sceneKey } from './object-keys.ts';
+
+/** Presign the URLs of a freshly leased task; `frameTiles` are the render tasks of its frame (for stitch). */
+export async function presignLeasedTask(
+  task: TaskRecord,
+  job: JobRecord,
+  frameTiles: TaskRecord[],
+  blobs: BlobStore,
+  urlSeconds: number,
+): Promise<LeasedTask> {
+  const scene = sceneKey(job.sceneId);
+  const [sceneUrl, outputUrl] = await Promise.all([blobs.presignGet(scene, urlSeconds), blobs.presignPut(task.outputKey, urlSeconds)]);
+  const leased: LeasedTask = {
+    taskId: task.taskId,
+    leaseId: task.leaseId!,
+    leaseExpiresAt: task.leaseExpiresAt!,
+    jobId: job.jobId,
+    kind: task.kind,
+    frame: task.frame,
+    attempt: task.attempts,
+    scene: { id: job.sceneId, url: sceneUrl },
+    view: job.view,
+    encode: job.encode,
+    final: task.final,
+    output: { key: task.outputKey, url: outputUrl },
+  };
+  if (task.kind === 'render') {
+    leased.tile = task.tile!;
+  } else {
+    leased.tiles = await Promise.all(
+      frameTiles
+        .filter((t) => t.kind === 'render')
+        .map(async (t) => ({ ...t.tile!, url: await blobs.presignGet(t.outputKey, urlSeconds) })),
+    );
+  }
+  return leased;
+}

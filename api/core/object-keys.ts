@@ -1,0 +1,22 @@
+/** Where everything lives in the blob store; the only place that spells out object keys. */
+import type { ImageFormat, TileRect } from '../protocol/render-spec.ts';
+
+/** A stored, normalized scene: content-addressed, so the same scene is stored once. */
+export function sceneKey(sceneId: string): string {
+  return `scenes/${sceneId}.glb`;
+}
+
+/** A large scene a client PUT through a presigned URL, before it is checked. */
+export function uploadKey(uploadId: string): string {
+  return `uploads/${uploadId}`;
+}
+
+/** One rendered tile: always PNG, since the stitch task decodes it again. */
+export function tileKey(jobId: string, frame: number, tile: TileRect): string {
+  return `jobs/${jobId}/tiles/${frame}/${tile.x}_${tile.y}.png`;
+}
+
+/** A finished frame; zero-padded so frames list in order. */
+export function frameKey(jobId: string, frame: number, format: ImageFormat): string {
+  return `jobs/${jobId}/frames/${String(frame).padStart(6, '0')}.${format === 'jpeg' ? 'jpg' : format}`;
+}

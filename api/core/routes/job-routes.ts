@@ -1,0 +1,189 @@
+/**
+ * Jobs: submit (checked against the scene, compiled into tasks), follow (status, server-sent events),
+ * download (presigned frame URLs) and cancel.
+ */
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { TesseraError } from '../../protocol/errors.ts';
+import { JobRequest } from '../../protocol/job-spec.ts';
+import { JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
+import type { ApiContext } from '../api-context.ts';
+import { randomId } from '../crypto-utils.ts';
+import { compileJob } from '../job-compiler.ts';
+import type { JobRecord } from '../job-store.ts';
+import { jobProgress, toJobStatus } from '../job-status-view.ts';
+import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
+import { planJob } from '../plan-job.ts';
+import { isJobFinished } from '../state-machine.ts';
+import { errorResponses } from './error-responses.ts';
+
+/** Longest an event stream stays silent. */
+const SSE_KEEPALIVE_MS = 15_000;
+
+const JobParams = z.object({ id: z.string().min(1).max(128) });
+const JobCreated = z.object({ jobId: z.string() });
+
+const submitJob = createRoute({
+  method: 'post',
+  path: '/v1/jobs',
+  tags: ['jobs'],
+  summary: 'Submit a render job',
+  request: { body: { required: true, content: { 'application/json': { schema: JobRequest } } } },
+  responses: {
+    201: { description: 'Queued.', content: { 'application/json': { schema: JobCreated } } },
+    ...errorResponses(
+      'BAD_REQUEST',
+      'SCENE_UNKNOWN',
+      'FRAME_OUT_OF_RANGE',
+      'CAMERA_NOT_FOUND',
+      'CLIP_NOT_FOUND',
+      'SCENE_INDEX_NOT_FOUND',
+      'PAYLOAD_TOO_LARGE',
+      'UNSUPPORTED_MEDIA_TYPE',
+    ),
+  },
+});
+
+const getStatus = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}',
+  tags: ['jobs'],
+  summary: 'Job status: state, progress, ETA, tasks',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'The job.', content: { 'application/json': { schema: JobStatus } } },
+    ...errorResponses('JOB_NOT_FOUND'),
+  },
+});
+
+const followEvents = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/events',
+  tags: ['jobs'],
+  summary: 'Server-sent events: progress, frame, end',
+  description: 'Each event is named after its `type` and carries a JobEvent as JSON. The stream ends after `end`.',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } },
+    ...errorResponses('JOB_NOT_FOUND'),
+  },
+});
+
+const listFrames = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/frames',
+  tags: ['jobs'],
+  summary: 'Finished frames with presigned download URLs',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'The frames finished so far.', content: { 'application/json': { schema: JobFrames } } },
+    ...errorResponses('JOB_NOT_FOUND', 'STORAGE_FAILED'),
+  },
+});
+
+const cancelJob = createRoute({
+  method: 'delete',
+  path: '/v1/jobs/{id}',
+  tags: ['jobs'],
+  summary: 'Cancel a job',
+  description: 'Queued tasks are cancelled; nodes working on leased ones are told at their next heartbeat, and their results are refused.',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'Cancelled.', content: { 'application/json': { schema: JobStatus } } },
+    ...errorResponses('JOB_NOT_FOUND', 'JOB_FINISHED'),
+  },
+});
+
+async function requireJob(ctx: ApiContext, jobId: string): Promise<JobRecord> {
+  const job = await ctx.jobs.getJob(jobId);
+  if (!job) throw new TesseraError('JOB_NOT_FOUND', `No job with id ${jobId}.`);
+  return job;
+}
+
+/** Register the job routes. */
+export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
+  app.openapi(submitJob, async (c) => {
+    const req = c.req.valid('json');
+    const scene = await ctx.jobs.getScene(req.sceneId);
+    if (!scene) throw new TesseraError('SCENE_UNKNOWN', `No scene with id ${req.sceneId} has been uploaded; POST it to /v1/scenes first.`);
+    const plan = planJob(req, scene.info, { jobId: randomId('job') });
+    const now = ctx.clock.now();
+    const { job, tasks } = compileJob(plan, now);
+    await ctx.jobs.createJob(job, tasks);
+    ctx.logger.info({ jobId: job.jobId, sceneId: job.sceneId, frames: job.frames.length, tasks: tasks.length }, 'job queued');
+    ctx.notifier.notify(TASKS_TOPIC);
+    return c.json({ jobId: job.jobId }, 201);
+  });
+
+  app.openapi(getStatus, async (c) => {
+    const job = await requireJob(ctx, c.req.valid('param').id);
+    return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);
+  });
+
+  app.openapi(followEvents, async (c) => {
+    const jobId = (await requireJob(ctx, c.req.valid('param').id)).jobId;
+    return streamSSE(c, async (stream) => {
+      const stop = new AbortController();
+      stream.onAbort(() => stop.abort());
+      const signal = ctx.options.shutdown ? AbortSignal.any([stop.signal, ctx.options.shutdown]) : stop.signal;
+      let lastSent = ctx.clock.now();
+      const send = (event: JobEvent): Promise<void> => {
+        lastSent = ctx.clock.now();
+        return stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+      };
+      const sentFrames = new Set<number>();
+      let last = '';
+      for (;;) {
+        const job = (await ctx.jobs.getJob(jobId))!;
+        const counts = await ctx.jobs.countTasks(jobId);
+        if (counts.framesDone > sentFrames.size) {
+          for (const t of await ctx.jobs.listFinishedFrames(jobId)) {
+            if (sentFrames.has(t.frame)) continue;
+            sentFrames.add(t.frame);
+            await send({ type: 'frame', jobId, frame: t.frame });
+          }
+        }
+        const progress = jobProgress(job, counts);
+        const key = JSON.stringify([job.state, progress]);
+        if (key !== last) {
+          last = key;
+          await send({ type: 'progress', jobId, state: job.state, ...progress });
+        }
+        if (isJobFinished(job.state)) {
+          await send({ type: 'end', jobId, state: job.state, error: job.error });
+          return;
+        }
+        if (signal.aborted) return;
+        // A comment line now and then keeps proxies from closing a quiet stream.
+        if (ctx.clock.now() - lastSent >= SSE_KEEPALIVE_MS) {
+          lastSent = ctx.clock.now();
+          await stream.write(': keep-alive\n\n');
+        }
+        await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal);
+      }
+    });
+  });
+
+  app.openapi(listFrames, async (c) => {
+    const job = await requireJob(ctx, c.req.valid('param').id);
+    const done = await ctx.jobs.listFinishedFrames(job.jobId);
+    const frames = await Promise.all(
+      done.map(async (t) => ({
+        frame: t.frame,
+        key: t.outputKey,
+        url: await ctx.blobs.presignGet(t.outputKey, ctx.options.urlSeconds),
+        bytes: t.result!.bytes,
+        checksum: t.result!.checksum,
+      })),
+    );
+    return c.json({ jobId: job.jobId, frames }, 200);
+  });
+
+  app.openapi(cancelJob, async (c) => {
+    const { id } = c.req.valid('param');
+    const { job, changes } = await ctx.jobs.cancelJob(id, ctx.clock.now());
+    ctx.applied(changes);
+    return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);
+  });
+}

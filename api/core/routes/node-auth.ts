@@ -1,0 +1,33 @@
+/**
+ * Node authentication: every node call carries `Authorization: Bearer <nodeToken>` from registration.
+ * Only the token's sha256 is stored, so a leaked database does not leak working tokens.
+ */
+import type { Context } from 'hono';
+import { TesseraError } from '../../protocol/errors.ts';
+import type { ApiContext } from '../api-context.ts';
+import { sha256Hex } from '../crypto-utils.ts';
+import type { NodeRecord } from '../job-store.ts';
+
+/** The security scheme name used in the OpenAPI document. */
+export const NODE_AUTH = 'nodeToken';
+
+function bearer(c: Context): string {
+  const header = c.req.header('authorization') ?? '';
+  const m = /^Bearer\s+([^\s]+)\s*$/i.exec(header);
+  if (!m) throw new TesseraError('UNAUTHORIZED', 'Send the node token from POST /v1/nodes as "Authorization: Bearer <token>".');
+  return m[1];
+}
+
+/** The node the request's token belongs to; when `nodeId` is given, the token must be that node's. */
+export async function authenticateNode(c: Context, ctx: ApiContext, nodeId?: string): Promise<NodeRecord> {
+  const hash = await sha256Hex(bearer(c));
+  if (nodeId !== undefined) {
+    const node = await ctx.jobs.getNode(nodeId);
+    if (!node) throw new TesseraError('NODE_NOT_FOUND', `No node with id ${nodeId}; register again.`);
+    if (node.tokenHash !== hash) throw new TesseraError('UNAUTHORIZED', `The token is not node ${nodeId}'s.`);
+    return node;
+  }
+  const node = await ctx.jobs.findNodeByTokenHash(hash);
+  if (!node) throw new TesseraError('UNAUTHORIZED', 'The node token is not valid; register again.');
+  return node;
+}

@@ -1,0 +1,129 @@
+/**
+ * Scene uploads. Small scenes come in the request body (GLB, a zip of a .gltf and its files, or a
+ * multipart form of them). Large ones go straight to storage through a presigned PUT, then
+ * `complete` checks them like a direct upload; the API never streams them twice.
+ */
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { TesseraError } from '../../protocol/errors.ts';
+import { SceneUploaded } from '../../protocol/job-status.ts';
+import type { ApiContext } from '../api-context.ts';
+import { randomId } from '../crypto-utils.ts';
+import { ingestScene } from '../ingest-scene.ts';
+import { uploadKey } from '../object-keys.ts';
+import { readSceneUpload, sceneBytes, type SceneUploadLimits } from '../scene-upload.ts';
+import { errorResponses } from './error-responses.ts';
+
+/** `POST /v1/scenes/uploads` answer: where to PUT the scene, then which id to complete. */
+export const SceneUploadTicket = z.object({
+  uploadId: z.string(),
+  url: z.string().url(),
+  expiresAt: z.number(),
+});
+
+const UploadParams = z.object({ id: z.string().regex(/^upl_[0-9a-f]{32}$/, 'an upload id looks like upl_ and 32 hex digits') });
+
+const binary = { schema: z.string().meta({ format: 'binary' }) };
+
+const SCENE_ERRORS = [
+  'BAD_REQUEST',
+  'SCENE_MALFORMED',
+  'SCENE_UNSUPPORTED',
+  'SCENE_EXTERNAL_URI',
+  'SCENE_LIMIT_EXCEEDED',
+  'SCENE_TEXTURE_FAILED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'STORAGE_FAILED',
+] as const;
+
+const uploadScene = createRoute({
+  method: 'post',
+  path: '/v1/scenes',
+  tags: ['scenes'],
+  summary: 'Upload a scene',
+  description:
+    'The body is a GLB (model/gltf-binary or application/octet-stream), a .gltf with data: URIs (model/gltf+json), a zip ' +
+    'holding one .gltf and its files (application/zip), or multipart/form-data with the .gltf and its files (each ' +
+    "part's filename is its path). The scene is checked, normalized to one GLB and stored by its sha256.",
+  request: {
+    body: {
+      required: true,
+      content: { 'model/gltf-binary': binary, 'application/octet-stream': binary, 'application/zip': binary },
+    },
+  },
+  responses: {
+    201: { description: 'Stored (or already stored).', content: { 'application/json': { schema: SceneUploaded } } },
+    ...errorResponses(...SCENE_ERRORS),
+  },
+});
+
+/** Optional: announcing the size lets the API refuse a too-large scene before it is uploaded. */
+const UploadRequest = z.object({
+  bytes: z.number().int().min(0).optional(),
+  contentType: z.string().max(256).optional(),
+});
+
+const createUpload = createRoute({
+  method: 'post',
+  path: '/v1/scenes/uploads',
+  tags: ['scenes'],
+  summary: 'Get a presigned URL to PUT a large scene to',
+  request: { body: { required: false, content: { 'application/json': { schema: UploadRequest } } } },
+  responses: {
+    201: { description: 'PUT the scene to `url`, then POST …/complete.', content: { 'application/json': { schema: SceneUploadTicket } } },
+    ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'STORAGE_FAILED'),
+  },
+});
+
+const completeUpload = createRoute({
+  method: 'post',
+  path: '/v1/scenes/uploads/{id}/complete',
+  tags: ['scenes'],
+  summary: 'Check and store a scene PUT to an upload URL',
+  request: { params: UploadParams },
+  responses: {
+    201: { description: 'Stored (or already stored).', content: { 'application/json': { schema: SceneUploaded } } },
+    ...errorResponses(...SCENE_ERRORS, 'NOT_FOUND'),
+  },
+});
+
+/** Register the scene routes. */
+export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
+  const limits: SceneUploadLimits = { maxFiles: ctx.options.maxSceneFiles, maxUnpackedBytes: ctx.options.maxUnpackedBytes };
+
+  app.openapi(uploadScene, async (c) => {
+    const input = await readSceneUpload(c.req.raw, limits);
+    return c.json(await ingestScene(ctx, input), 201);
+  });
+
+  app.openapi(createUpload, async (c) => {
+    const announced = (c.req.valid('json') as z.infer<typeof UploadRequest> | undefined)?.bytes;
+    if (announced !== undefined && announced > ctx.options.maxSceneBytes) {
+      throw new TesseraError('PAYLOAD_TOO_LARGE', `A scene of ${announced} bytes is more than the ${ctx.options.maxSceneBytes} allowed.`);
+    }
+    const uploadId = randomId('upl');
+    const seconds = ctx.options.uploadUrlSeconds;
+    const url = await ctx.blobs.presignPut(uploadKey(uploadId), seconds);
+    return c.json({ uploadId, url, expiresAt: ctx.clock.now() + seconds * 1000 }, 201);
+  });
+
+  app.openapi(completeUpload, async (c) => {
+    const { id } = c.req.valid('param');
+    const key = uploadKey(id);
+    const head = await ctx.blobs.head(key);
+    if (!head) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
+    if (head.size > ctx.options.maxSceneBytes) {
+      await ctx.blobs.delete(key);
+      throw new TesseraError('PAYLOAD_TOO_LARGE', `The upload is ${head.size} bytes, more than the ${ctx.options.maxSceneBytes} allowed.`);
+    }
+    const bytes = await ctx.blobs.get(key);
+    if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
+    try {
+      return c.json(await ingestScene(ctx, sceneBytes(bytes, limits)), 201);
+    } finally {
+      // Checked or refused, the raw upload has served its purpose.
+      await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));
+    }
+  });
+}

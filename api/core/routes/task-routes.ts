@@ -1,0 +1,90 @@
+/**
+ * Task results from nodes. A completion is accepted only from the node holding the current lease, and
+ * only once the output object exists in storage with the size the node reported.
+ */
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { TesseraError } from '../../protocol/errors.ts';
+import { JobState, TaskState } from '../../protocol/job-status.ts';
+import { TaskComplete, TaskFail } from '../../protocol/task.ts';
+import type { ApiContext } from '../api-context.ts';
+import { errorResponses } from './error-responses.ts';
+import { authenticateNode, NODE_AUTH } from './node-auth.ts';
+
+const TaskParams = z.object({ id: z.string().min(1).max(256) });
+/** What a node learns after reporting: the task's and its job's state. */
+const TaskAck = z.object({ taskId: z.string(), state: TaskState, jobState: JobState });
+const security = [{ [NODE_AUTH]: [] }];
+
+const complete = createRoute({
+  method: 'post',
+  path: '/v1/tasks/{id}/complete',
+  tags: ['tasks'],
+  summary: 'Report a task done (after uploading its output)',
+  security,
+  request: { params: TaskParams, body: { required: true, content: { 'application/json': { schema: TaskComplete } } } },
+  responses: {
+    200: { description: 'Recorded.', content: { 'application/json': { schema: TaskAck } } },
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'STORAGE_FAILED'),
+  },
+});
+
+const fail = createRoute({
+  method: 'post',
+  path: '/v1/tasks/{id}/fail',
+  tags: ['tasks'],
+  summary: 'Report a failed attempt',
+  security,
+  request: { params: TaskParams, body: { required: true, content: { 'application/json': { schema: TaskFail } } } },
+  responses: {
+    200: { description: 'Recorded; the task is retried or its job failed.', content: { 'application/json': { schema: TaskAck } } },
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'TASK_NOT_FOUND', 'LEASE_LOST'),
+  },
+});
+
+/** Register the task routes. */
+export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
+  app.openapi(complete, async (c) => {
+    const { id } = c.req.valid('param');
+    const node = await authenticateNode(c, ctx);
+    const body = c.req.valid('json');
+    const task = await ctx.jobs.getTask(id);
+    if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
+    // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
+    if (task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId) {
+      const head = await ctx.blobs.head(task.outputKey);
+      if (!head) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${task.outputKey}; upload the output to its presigned URL first.`);
+      if (head.size !== body.bytes) {
+        throw new TesseraError('OUTPUT_MISSING', `The object at ${task.outputKey} has ${head.size} bytes, but the node reported ${body.bytes}.`);
+      }
+    }
+    const outcome = await ctx.jobs.completeTask({
+      taskId: id,
+      nodeId: node.nodeId,
+      leaseId: body.leaseId,
+      result: { bytes: body.bytes, checksum: body.checksum },
+      now: ctx.clock.now(),
+    });
+    ctx.applied(outcome.changes);
+    ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
+    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
+  });
+
+  app.openapi(fail, async (c) => {
+    const { id } = c.req.valid('param');
+    const node = await authenticateNode(c, ctx);
+    const body = c.req.valid('json');
+    const outcome = await ctx.jobs.failTask({
+      taskId: id,
+      nodeId: node.nodeId,
+      leaseId: body.leaseId,
+      reason: body.reason,
+      sceneFault: body.sceneFault,
+      now: ctx.clock.now(),
+      policy: ctx.options.policy,
+    });
+    ctx.logger.warn({ taskId: id, nodeId: node.nodeId, reason: body.reason, sceneFault: body.sceneFault }, 'task attempt failed');
+    ctx.applied(outcome.changes);
+    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
+  });
+}

@@ -1,0 +1,185 @@
+/**
+ * The task and job state machine: the only place that decides status changes. Pure functions that take a
+ * record and an event and return the updated record plus the change made, so every job store applies the
+ * same rules inside its own transaction, and callers log each change as old → new.
+ *
+ *   task: queued → leased → done
+ *                    ├─→ queued (failed or expired; retried after a backoff)
+ *                    └─→ failed (failed on too many nodes or attempts: fails the job)
+ *         queued | leased → cancelled (job cancelled or failed)
+ *   job:  queued → running → done;  queued | running → failed | cancelled
+ */
+import { TesseraError } from '../protocol/errors.ts';
+import type { JobState, TaskState } from '../protocol/job-status.ts';
+import type { JobRecord, TaskRecord } from './job-store.ts';
+import { retryDelayMs, type TaskPolicy } from './task-policy.ts';
+
+/** One status change, for the log. */
+export interface StatusChange {
+  entity: 'job' | 'task';
+  id: string;
+  jobId: string;
+  from: JobState | TaskState;
+  to: JobState | TaskState;
+  reason: string;
+  at: number;
+}
+
+export type TaskEvent =
+  | { type: 'lease'; nodeId: string; leaseId: string; now: number; leaseMs: number }
+  | { type: 'complete'; result: { bytes: number; checksum: string }; now: number }
+  /** `nodeFailures`: distinct nodes that failed this task, this failure included. */
+  | { type: 'fail'; reason: string; nodeFailures: number; now: number; policy: TaskPolicy }
+  | { type: 'expire'; nodeFailures: number; now: number; policy: TaskPolicy }
+  | { type: 'cancel'; reason: string; now: number };
+
+export interface TaskStep {
+  task: TaskRecord;
+  change: StatusChange;
+  /** Set when this step exhausts the task's retries: why its job fails. */
+  jobFailure: string | null;
+}
+
+export type JobEventInput =
+  | { type: 'start'; now: number }
+  | { type: 'finish'; now: number }
+  | { type: 'fail'; reason: string; now: number }
+  | { type: 'cancel'; now: number };
+
+export interface JobStep {
+  job: JobRecord;
+  change: StatusChange;
+}
+
+const TERMINAL_JOB: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
+const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['done', 'failed', 'cancelled']);
+
+/** Whether a job has ended (no more tasks will run). */
+export function isJobFinished(state: JobState): boolean {
+  return TERMINAL_JOB.has(state);
+}
+
+/** Whether a task will not run again. */
+export function isTaskFinished(state: TaskState): boolean {
+  return TERMINAL_TASK.has(state);
+}
+
+/** A short human description of a task, for logs and error messages. */
+export function describeTask(task: Pick<TaskRecord, 'kind' | 'frame' | 'tile'>): string {
+  if (task.kind === 'stitch' || !task.tile) return `${task.kind} of frame ${task.frame}`;
+  const t = task.tile;
+  return `render of frame ${task.frame} tile ${t.width}×${t.height} at ${t.x},${t.y}`;
+}
+
+function taskChange(task: TaskRecord, to: TaskState, reason: string, at: number): StatusChange {
+  return { entity: 'task', id: task.taskId, jobId: task.jobId, from: task.state, to, reason, at };
+}
+
+const NO_LEASE: Pick<TaskRecord, 'leaseId' | 'leaseExpiresAt'> = { leaseId: null, leaseExpiresAt: null };
+
+/** Why a retry budget ran out, or null when the task may run again. */
+function exhausted(task: TaskRecord, nodeFailures: number, policy: TaskPolicy, lastError: string): string | null {
+  if (nodeFailures >= policy.maxNodeFailures) {
+    return `${describeTask(task)} failed on ${nodeFailures} different nodes; last error: ${lastError}`;
+  }
+  if (task.attempts >= policy.maxAttempts) {
+    return `${describeTask(task)} failed ${task.attempts} times; last error: ${lastError}`;
+  }
+  return null;
+}
+
+/** Apply `event` to `task`. Throws LEASE_LOST when the task is not leased, for complete/fail/expire. */
+export function stepTask(task: TaskRecord, event: TaskEvent): TaskStep {
+  const now = event.now;
+  switch (event.type) {
+    case 'lease': {
+      if (task.state !== 'queued') throw new TesseraError('INTERNAL', `cannot lease a task that is ${task.state}`);
+      const next: TaskRecord = {
+        ...task,
+        state: 'leased',
+        attempts: task.attempts + 1,
+        nodeId: event.nodeId,
+        leaseId: event.leaseId,
+        leaseExpiresAt: now + event.leaseMs,
+        updatedAt: now,
+      };
+      return { task: next, change: taskChange(task, 'leased', `leased to node ${event.nodeId}`, now), jobFailure: null };
+    }
+    case 'complete': {
+      if (task.state !== 'leased') throw leaseLost(task);
+      const next: TaskRecord = { ...task, ...NO_LEASE, state: 'done', result: event.result, error: null, updatedAt: now };
+      return { task: next, change: taskChange(task, 'done', `completed by node ${task.nodeId}`, now), jobFailure: null };
+    }
+    case 'fail':
+    case 'expire': {
+      if (task.state !== 'leased') throw leaseLost(task);
+      const error = event.type === 'fail' ? event.reason : `lease expired on node ${task.nodeId}`;
+      const why = exhausted(task, event.nodeFailures, event.policy, error);
+      if (why) {
+        const next: TaskRecord = { ...task, ...NO_LEASE, state: 'failed', error, updatedAt: now };
+        return { task: next, change: taskChange(task, 'failed', error, now), jobFailure: why };
+      }
+      const next: TaskRecord = {
+        ...task,
+        ...NO_LEASE,
+        state: 'queued',
+        error,
+        // An expired lease is retried at once: the node vanished, the task itself may be fine.
+        notBefore: event.type === 'fail' ? now + retryDelayMs(task.attempts, event.policy) : now,
+        updatedAt: now,
+      };
+      return { task: next, change: taskChange(task, 'queued', error, now), jobFailure: null };
+    }
+    case 'cancel': {
+      if (isTaskFinished(task.state)) throw new TesseraError('INTERNAL', `cannot cancel a task that is ${task.state}`);
+      // nodeId stays, so the status shows who held it; the lease id stays so a heartbeat can name it revoked.
+      const next: TaskRecord = { ...task, state: 'cancelled', leaseExpiresAt: null, updatedAt: now };
+      return { task: next, change: taskChange(task, 'cancelled', event.reason, now), jobFailure: null };
+    }
+  }
+}
+
+function leaseLost(task: TaskRecord): TesseraError {
+  const why =
+    task.state === 'cancelled'
+      ? 'its job was cancelled or failed'
+      : task.state === 'done'
+        ? 'it is already done'
+        : 'the lease expired and the task was requeued';
+  return new TesseraError('LEASE_LOST', `The lease on task ${task.taskId} is no longer valid: ${why}.`);
+}
+
+/** Apply `event` to `job`. Throws JOB_FINISHED when the job has already ended. */
+export function stepJob(job: JobRecord, event: JobEventInput): JobStep {
+  const now = event.now;
+  if (isJobFinished(job.state)) {
+    throw new TesseraError('JOB_FINISHED', `Job ${job.jobId} has already ended (${job.state}).`);
+  }
+  const change = (to: JobState, reason: string): StatusChange => ({
+    entity: 'job',
+    id: job.jobId,
+    jobId: job.jobId,
+    from: job.state,
+    to,
+    reason,
+    at: now,
+  });
+  switch (event.type) {
+    case 'start':
+      if (job.state !== 'queued') throw new TesseraError('INTERNAL', `cannot start a job that is ${job.state}`);
+      return { job: { ...job, state: 'running', startedAt: now, updatedAt: now }, change: change('running', 'first task leased') };
+    case 'finish':
+      if (job.state !== 'running') throw new TesseraError('INTERNAL', `cannot finish a job that is ${job.state}`);
+      return { job: { ...job, state: 'done', finishedAt: now, updatedAt: now }, change: change('done', 'every task done') };
+    case 'fail':
+      return {
+        job: { ...job, state: 'failed', error: event.reason, finishedAt: now, updatedAt: now },
+        change: change('failed', event.reason),
+      };
+    case 'cancel':
+      return {
+        job: { ...job, state: 'cancelled', error: 'cancelled by request', finishedAt: now, updatedAt: now },
+        change: change('cancelled', 'cancelled by request'),
+      };
+  }
+}

@@ -1,0 +1,31 @@
+/** How long leases last and how failures are retried; named constants, overridable per API (tests). */
+export interface TaskPolicy {
+  /** A lease lasts this long unless a heartbeat extends it. */
+  leaseMs: number;
+  /** Retry backoff after a failed attempt n: min(retryMaxMs, retryBaseMs · 2^n). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** A task that failed on this many different nodes fails its job. */
+  maxNodeFailures: number;
+  /** A task leased this many times without finishing fails its job (e.g. one node failing it forever). */
+  maxAttempts: number;
+}
+
+export const LEASE_MS = 30_000;
+export const RETRY_BASE_MS = 1_000;
+export const RETRY_MAX_MS = 30_000;
+export const MAX_NODE_FAILURES = 3;
+export const MAX_ATTEMPTS = 8;
+
+export const TASK_POLICY_DEFAULTS: Required<TaskPolicy> = {
+  leaseMs: LEASE_MS,
+  retryBaseMs: RETRY_BASE_MS,
+  retryMaxMs: RETRY_MAX_MS,
+  maxNodeFailures: MAX_NODE_FAILURES,
+  maxAttempts: MAX_ATTEMPTS,
+};
+
+/** Delay before a task whose attempt `attempt` failed may be leased again. */
+export function retryDelayMs(attempt: number, policy: TaskPolicy): number {
+  return Math.min(policy.retryMaxMs, policy.retryBaseMs * 2 ** Math.max(0, attempt));
+}

@@ -1,0 +1,72 @@
+/**
+ * All of the Node API's configuration, read from the environment in one place:
+ *
+ *   TESSERA_HOST, TESSERA_PORT             where to listen (127.0.0.1:8787)
+ *   TESSERA_DATA_DIR                       database (and local S3 objects) folder (.data/api)
+ *   TESSERA_PUBLIC_URL                     the API's public URL, for the OpenAPI document
+ *   TESSERA_S3_ENDPOINT                    S3-compatible endpoint; unset: start a local s3rver in the data dir
+ *   TESSERA_S3_PUBLIC_ENDPOINT             endpoint presigned URLs name, if nodes reach storage elsewhere
+ *   TESSERA_S3_REGION, TESSERA_S3_BUCKET   (us-east-1, tessera)
+ *   TESSERA_S3_ACCESS_KEY_ID, TESSERA_S3_SECRET_ACCESS_KEY
+ *   TESSERA_LEASE_MS                       task lease length (30000)
+ *   TESSERA_MAX_SCENE_BYTES                largest scene upload (268435456)
+ *   TESSERA_LOG_LEVEL                      pino level (info)
+ */
+import path from 'node:path';
+import { TesseraError } from '../protocol/errors.ts';
+import type { S3Config } from './s3-blob-store.ts';
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  publicUrl: string | undefined;
+  /** Null: no S3 configured, run a local one. */
+  s3: S3Config | null;
+  leaseMs: number | undefined;
+  maxSceneBytes: number | undefined;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TesseraError('BAD_REQUEST', `${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  }
+  return value;
+}
+
+/** Read the configuration from `env`; throws BAD_REQUEST naming the variable that is wrong. */
+export function readApiConfig(env: Env = process.env): ApiConfig {
+  const endpoint = env.TESSERA_S3_ENDPOINT || undefined;
+  let s3: S3Config | null = null;
+  if (endpoint) {
+    const accessKeyId = env.TESSERA_S3_ACCESS_KEY_ID;
+    const secretAccessKey = env.TESSERA_S3_SECRET_ACCESS_KEY;
+    if (!accessKeyId || !secretAccessKey) {
+      throw new TesseraError('BAD_REQUEST', 'TESSERA_S3_ENDPOINT is set, so TESSERA_S3_ACCESS_KEY_ID and TESSERA_S3_SECRET_ACCESS_KEY must be too.');
+    }
+    s3 = {
+      endpoint,
+      region: env.TESSERA_S3_REGION || 'us-east-1',
+      bucket: env.TESSERA_S3_BUCKET || 'tessera',
+      accessKeyId,
+      secretAccessKey,
+      publicEndpoint: env.TESSERA_S3_PUBLIC_ENDPOINT || undefined,
+    };
+  }
+  return {
+    host: env.TESSERA_HOST || '127.0.0.1',
+    port: integer(env, 'TESSERA_PORT', 0, 65535) ?? 8787,
+    dataDir: path.resolve(env.TESSERA_DATA_DIR || '.data/api'),
+    publicUrl: env.TESSERA_PUBLIC_URL || undefined,
+    s3,
+    leaseMs: integer(env, 'TESSERA_LEASE_MS', 1000, 3_600_000),
+    maxSceneBytes: integer(env, 'TESSERA_MAX_SCENE_BYTES', 1024, 8 * 1024 ** 3),
+    logLevel: env.TESSERA_LOG_LEVEL || 'info',
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * An S3-compatible server in this process (s3rver) on loopback, for tests and a one-machine farm.
+ * Its credentials are s3rver's fixed ones; it accepts path-style requests and presigned URLs.
+ */
+import { mkdir } from 'node:fs/promises';
+import S3rver from 's3rver';
+
+export interface LocalS3Options {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Where objects are kept. */
+  dir: string;
+  /** Bucket created at start. */
+  bucket?: string;
+}
+
+export interface LocalS3 {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  close(): Promise<void>;
+}
+
+/** Start s3rver on 127.0.0.1 with one bucket. */
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  const bucket = options.bucket ?? 'tessera';
+  await mkdir(options.dir, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.dir,
+    configureBuckets: [{ name: bucket }],
+  });
+  const address = await server.run();
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    region: 'us-east-1',
+    bucket,
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    close() {
+      if (!closed) {
+        closed = server.close();
+        // Keep-alive sockets from SDK clients would hold close() open; drop them.
+        server.httpServer?.closeAllConnections();
+      }
+      return closed;
+    },
+  };
+}

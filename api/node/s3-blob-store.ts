@@ -1,0 +1,148 @@
+/**
+ * The BlobStore on any S3-compatible service (AWS S3, Cloudflare R2, MinIO, s3rver) with the AWS SDK v3.
+ *
+ * Checksums are computed and validated only when an operation requires them: otherwise the SDK sends
+ * bodies `aws-chunked` with trailing checksums, which s3rver stores inside the object (verified here),
+ * and presigned URLs would carry checksum parameters a plain PUT cannot satisfy. Path-style addressing
+ * works with every server, including loopback ones without DNS for bucket subdomains.
+ */
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { TesseraError } from '../protocol/errors.ts';
+import type { BlobHead, BlobStore } from '../core/blob-store.ts';
+
+export interface S3Config {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** The endpoint presigned URLs name, when nodes and clients reach storage by another address. */
+  publicEndpoint?: string;
+}
+
+function client(config: S3Config, endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: config.region,
+    credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+function isNotFound(err: unknown): boolean {
+  if (!(err instanceof S3ServiceException)) return false;
+  return err.$metadata.httpStatusCode === 404 || err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket';
+}
+
+/** The BlobStore over one S3 bucket. */
+export class S3BlobStore implements BlobStore {
+  readonly #s3: S3Client;
+  readonly #presigner: S3Client;
+  readonly #bucket: string;
+
+  constructor(config: S3Config) {
+    this.#s3 = client(config, config.endpoint);
+    this.#presigner = config.publicEndpoint ? client(config, config.publicEndpoint) : this.#s3;
+    this.#bucket = config.bucket;
+  }
+
+  /** Create the bucket unless it exists. */
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.#s3.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    } catch (err) {
+      if (!isNotFound(err)) throw this.#failed(`checking bucket ${this.#bucket}`, err);
+      try {
+        await this.#s3.send(new CreateBucketCommand({ Bucket: this.#bucket }));
+      } catch (createErr) {
+        const name = (createErr as Error).name;
+        // Another API instance may have created it in between.
+        if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw this.#failed(`creating bucket ${this.#bucket}`, createErr);
+      }
+    }
+  }
+
+  async put(key: string, body: Uint8Array, options?: { contentType?: string }): Promise<void> {
+    try {
+      await this.#s3.send(
+        new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentLength: body.length, ContentType: options?.contentType }),
+      );
+    } catch (err) {
+      throw this.#failed(`storing ${key}`, err);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    try {
+      const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+      return out.Body ? await out.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.#failed(`reading ${key}`, err);
+    }
+  }
+
+  async head(key: string): Promise<BlobHead | null> {
+    try {
+      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+      return { size: out.ContentLength ?? 0, contentType: out.ContentType };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.#failed(`checking ${key}`, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
+    } catch (err) {
+      if (!isNotFound(err)) throw this.#failed(`deleting ${key}`, err);
+    }
+  }
+
+  presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    return this.#presign(new GetObjectCommand({ Bucket: this.#bucket, Key: key }), key, expiresInSeconds);
+  }
+
+  presignPut(key: string, expiresInSeconds: number): Promise<string> {
+    return this.#presign(new PutObjectCommand({ Bucket: this.#bucket, Key: key }), key, expiresInSeconds);
+  }
+
+  /** Release the SDK's sockets. */
+  close(): void {
+    this.#s3.destroy();
+    if (this.#presigner !== this.#s3) this.#presigner.destroy();
+  }
+
+  async #presign(command: GetObjectCommand | PutObjectCommand, key: string, expiresIn: number): Promise<string> {
+    try {
+      return await getSignedUrl(this.#presigner, command, { expiresIn });
+    } catch (err) {
+      throw this.#failed(`presigning ${key}`, err);
+    }
+  }
+
+  #failed(what: string, err: unknown): TesseraError {
+    const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return new TesseraError('STORAGE_FAILED', `Storage failed ${what}: ${detail}`, { cause: err });
+  }
+}
+
+/** An S3BlobStore whose bucket exists. */
+export async function createS3BlobStore(config: S3Config): Promise<S3BlobStore> {
+  const store = new S3BlobStore(config);
+  await store.ensureBucket();
+  return store;
+}

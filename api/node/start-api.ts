@@ -1,0 +1,102 @@
+/**
+ * Starts the edge API on Node: SQLite job store under the data dir, S3 blob store, readScene inspector,
+ * served by @hono/node-server. `close()` stops accepting connections, answers waiting long-polls (204)
+ * and ends event streams at once, then releases the database and the S3 client.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApi } from '../core/create-api.ts';
+import type { ApiOptions } from '../core/api-options.ts';
+import type { Logger } from '../core/logger.ts';
+import type { SceneLimits } from '../protocol/render-spec.ts';
+import { createNodeSceneInspector } from './node-scene-inspector.ts';
+import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
+import { createSqliteJobStore } from './sqlite-job-store.ts';
+
+export interface StartApiOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Where the database lives. */
+  dataDir: string;
+  s3: S3Config;
+  /** Task lease length (default 30 s); tests shorten it. */
+  leaseMs?: number;
+  logger?: Logger;
+  /** Caps on what an uploaded scene may cost. */
+  sceneLimits?: Partial<SceneLimits>;
+  /** Everything else createApi takes (body limits, retry policy, re-check period…). */
+  api?: Omit<ApiOptions, 'shutdown'>;
+}
+
+export interface RunningApi {
+  url: string;
+  port: number;
+  /** Stop serving and release everything; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** How long close() lets in-flight requests finish before cutting their connections. */
+const CLOSE_GRACE_MS = 2000;
+
+/** Start the API; resolves once it listens. */
+export async function startApi(options: StartApiOptions): Promise<RunningApi> {
+  const host = options.host ?? '127.0.0.1';
+  await mkdir(options.dataDir, { recursive: true });
+  const jobs = createSqliteJobStore(options.dataDir);
+  let blobs;
+  try {
+    blobs = await createS3BlobStore(options.s3);
+  } catch (err) {
+    await jobs.close();
+    throw err;
+  }
+  const shutdown = new AbortController();
+  const app = createApi(
+    { jobs, blobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger },
+    {
+      ...options.api,
+      policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },
+      shutdown: shutdown.signal,
+    },
+  );
+
+  const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (err) {
+    blobs.close();
+    await jobs.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  options.logger?.info({ url }, 'API listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      shutdown.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Answered long-polls leave keep-alive connections idle after close() began; keep closing those.
+      const sweep = setInterval(() => {
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+      }, 20);
+      const timer = setTimeout(() => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+      }, CLOSE_GRACE_MS);
+      await closed;
+      clearInterval(sweep);
+      clearTimeout(timer);
+      blobs.close();
+      await jobs.close();
+      options.logger?.info({ url }, 'API stopped');
+    })());
+
+  return { url, port, close };
+}

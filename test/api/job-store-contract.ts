@@ -1,0 +1,319 @@
+/**
+ * The JobStore contract: one suite every job store must pass (SQLite now, the Durable Object store
+ * later). Time is passed in explicitly, so expiry and backoff are tested without waiting.
+ */
+import { beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { compileJob, type JobPlan } from '../../api/core/job-compiler.ts';
+import type { JobStore, SceneRecord, TaskRecord } from '../../api/core/job-store.ts';
+import { TASK_POLICY_DEFAULTS, type TaskPolicy } from '../../api/core/task-policy.ts';
+import { isTesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
+import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
+
+export interface JobStoreFixture {
+  store: JobStore;
+  /** Close the store and open a new one on the same data (a restart). */
+  reopen(): Promise<JobStore>;
+  /** Close whatever is open and remove the data. */
+  cleanup(): Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+const policy: TaskPolicy = { ...TASK_POLICY_DEFAULTS, leaseMs: 10_000, retryBaseMs: 1000, retryMaxMs: 30_000 };
+
+const scene: SceneRecord = {
+  sceneId: 'a'.repeat(64),
+  bytes: 1234,
+  stats: { vertices: 8 },
+  info: { cameras: ['front'], cameraNodes: ['cam'], clips: [{ name: 'move', duration: 2 }], scenes: [null], defaultScene: 0 },
+  createdAt: T0,
+};
+
+let jobCount = 0;
+/** A compiled job: `frames` frames of width × height in tiles of `tile` px (null: whole frames). */
+function makeJob(opts: { frames?: number[]; width?: number; height?: number; tile?: number | null; priority?: number; now?: number } = {}) {
+  const plan: JobPlan = {
+    jobId: `job_${++jobCount}_${Math.random().toString(36).slice(2, 8)}`,
+    sceneId: scene.sceneId,
+    priority: opts.priority ?? 50,
+    view: ViewSpec.parse({ width: opts.width ?? 64, height: opts.height ?? 64 }),
+    encode: EncodeSpec.parse({}),
+    frames: opts.frames ?? [0],
+    tile: opts.tile === undefined ? null : opts.tile,
+  };
+  return compileJob(plan, opts.now ?? T0);
+}
+
+async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(isTesseraError(err) ? err.code : err).toBe(code);
+}
+
+const result = { bytes: 10, checksum: 'c'.repeat(64) };
+
+/** Register the contract suite for the store `factory` makes. */
+export function describeJobStoreContract(name: string, factory: () => Promise<JobStoreFixture>): void {
+  describe(`JobStore contract: ${name}`, () => {
+    let fx: JobStoreFixture;
+    let store: JobStore;
+    let leaseSeq = 0;
+    const lease = (nodeId: string, now = T0) => store.leaseNext({ nodeId, leaseId: `lease_${++leaseSeq}`, now, policy });
+
+    beforeEach(async () => {
+      fx = await factory();
+      store = fx.store;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it('records scenes once', async () => {
+      expect(await store.getScene(scene.sceneId)).toBeNull();
+      expect(await store.putScene(scene)).toEqual(scene);
+      const again = await store.putScene({ ...scene, createdAt: T0 + 5, stats: { other: true } });
+      expect(again).toEqual(scene);
+      expect(await store.getScene(scene.sceneId)).toEqual(scene);
+    });
+
+    it('stores a job with its tasks in frame order', async () => {
+      const { job, tasks } = makeJob({ frames: [3, 1], width: 64, height: 32, tile: 32 });
+      await store.createJob(job, tasks);
+      expect(await store.getJob(job.jobId)).toEqual(job);
+      expect(await store.getJob('job_missing')).toBeNull();
+      const listed = await store.listTasks(job.jobId);
+      expect(listed.map((t) => `${t.frame}:${t.kind}:${t.index}`)).toEqual(['1:render:0', '1:render:1', '1:stitch:0', '3:render:0', '3:render:1', '3:stitch:0']);
+      const byId = new Map(tasks.map((t) => [t.taskId, t]));
+      for (const t of listed) expect(t).toEqual(byId.get(t.taskId));
+      expect(await store.getTask(listed[0].taskId)).toEqual(listed[0]);
+      expect(await store.getTask('nope')).toBeNull();
+    });
+
+    it("lists a frame's tasks, finished frames and progress counts", async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1], width: 64, height: 32, tile: 32 });
+      await store.createJob(job, tasks);
+      expect((await store.listFrameTasks(job.jobId, 1)).map((t) => `${t.frame}:${t.kind}:${t.index}`)).toEqual(['1:render:0', '1:render:1', '1:stitch:0']);
+      expect(await store.countTasks(job.jobId)).toEqual({ tasks: 6, tasksDone: 0, renders: 4, rendersDone: 0, framesDone: 0 });
+      expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+      for (let i = 0; i < 3; i++) {
+        const { task } = (await lease('n1'))!;
+        await store.completeTask({ taskId: task.taskId, nodeId: 'n1', leaseId: task.leaseId!, result, now: T0 });
+      }
+      expect(await store.countTasks(job.jobId)).toEqual({ tasks: 6, tasksDone: 3, renders: 4, rendersDone: 2, framesDone: 1 });
+      const finished = await store.listFinishedFrames(job.jobId);
+      expect(finished.map((t) => [t.frame, t.kind, t.result])).toEqual([[0, 'stitch', result]]);
+      expect(await store.countTasks('job_missing')).toEqual({ tasks: 0, tasksDone: 0, renders: 0, rendersDone: 0, framesDone: 0 });
+    });
+
+    it('leases by priority, then job age, then frame; stitches only after their tiles', async () => {
+      const old = makeJob({ frames: [0], tile: 32, now: T0 }); // 4 tiles + stitch
+      const newer = makeJob({ frames: [0], now: T0 + 1 });
+      const urgent = makeJob({ frames: [5, 2], priority: 90, now: T0 + 2 });
+      for (const j of [newer, old, urgent]) await store.createJob(j.job, j.tasks);
+
+      const order: TaskRecord[] = [];
+      for (let i = 0; i < 7; i++) {
+        const got = await lease('n1');
+        expect(got).not.toBeNull();
+        order.push(got!.task);
+      }
+      expect(order.map((t) => `${t.jobId === urgent.job.jobId ? 'urgent' : t.jobId === old.job.jobId ? 'old' : 'newer'}:${t.frame}:${t.kind}:${t.index}`)).toEqual([
+        'urgent:2:render:0',
+        'urgent:5:render:0',
+        'old:0:render:0',
+        'old:0:render:1',
+        'old:0:render:2',
+        'old:0:render:3',
+        'newer:0:render:0',
+      ]);
+      expect(await lease('n1')).toBeNull(); // old's stitch waits for its tiles
+
+      for (const t of order.slice(2, 5)) await store.completeTask({ taskId: t.taskId, nodeId: 'n1', leaseId: t.leaseId!, result, now: T0 });
+      expect(await lease('n1')).toBeNull();
+      await store.completeTask({ taskId: order[5].taskId, nodeId: 'n1', leaseId: order[5].leaseId!, result, now: T0 });
+      const stitch = await lease('n2');
+      expect(stitch!.task).toMatchObject({ kind: 'stitch', jobId: old.job.jobId, state: 'leased', nodeId: 'n2', attempts: 1 });
+    });
+
+    it('starts the job on its first lease and finishes it with its last task', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      const first = await lease('n1', T0 + 10);
+      expect(first!.job).toMatchObject({ state: 'running', startedAt: T0 + 10 });
+      expect(first!.task).toMatchObject({ state: 'leased', attempts: 1, nodeId: 'n1', leaseExpiresAt: T0 + 10 + policy.leaseMs });
+      expect(first!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:queued->leased', 'job:queued->running']);
+
+      const second = await lease('n1', T0 + 20);
+      expect(second!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:queued->leased']);
+      const a = await store.completeTask({ taskId: first!.task.taskId, nodeId: 'n1', leaseId: first!.task.leaseId!, result, now: T0 + 30 });
+      expect(a.job.state).toBe('running');
+      expect(a.task).toMatchObject({ state: 'done', result, leaseId: null });
+      const b = await store.completeTask({ taskId: second!.task.taskId, nodeId: 'n1', leaseId: second!.task.leaseId!, result, now: T0 + 40 });
+      expect(b.job).toMatchObject({ state: 'done', finishedAt: T0 + 40 });
+      expect(b.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->done', 'job:running->done']);
+      expect(await store.getJob(job.jobId)).toEqual(b.job);
+    });
+
+    it('accepts a completion only from the holder of the current lease', async () => {
+      const { job, tasks } = makeJob();
+      await store.createJob(job, tasks);
+      const { task } = (await lease('n1'))!;
+      await expectCode(store.completeTask({ taskId: task.taskId, nodeId: 'n1', leaseId: 'lease_other', result, now: T0 }), 'LEASE_LOST');
+      await expectCode(store.completeTask({ taskId: task.taskId, nodeId: 'n2', leaseId: task.leaseId!, result, now: T0 }), 'LEASE_LOST');
+      await expectCode(store.completeTask({ taskId: 'nope', nodeId: 'n1', leaseId: task.leaseId!, result, now: T0 }), 'TASK_NOT_FOUND');
+      await expectCode(store.failTask({ taskId: task.taskId, nodeId: 'n2', leaseId: task.leaseId!, reason: 'x', sceneFault: false, now: T0, policy }), 'LEASE_LOST');
+      const done = await store.completeTask({ taskId: task.taskId, nodeId: 'n1', leaseId: task.leaseId!, result, now: T0 });
+      expect(done.task.state).toBe('done');
+      // The same completion again (the node lost the answer) is answered, not refused; another is refused.
+      expect((await store.completeTask({ taskId: task.taskId, nodeId: 'n1', leaseId: task.leaseId!, result, now: T0 })).changes).toEqual([]);
+      await expectCode(store.completeTask({ taskId: task.taskId, nodeId: 'n2', leaseId: 'l', result, now: T0 }), 'LEASE_LOST');
+    });
+
+    it('retries a failed task after a backoff and fails the job when 3 different nodes failed it', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      let now = T0;
+      let held = (await lease('n1', now))!.task;
+      const fail = (nodeId: string, reason: string, sceneFault = false) =>
+        store.failTask({ taskId: held.taskId, nodeId, leaseId: held.leaseId!, reason, sceneFault, now, policy });
+
+      let out = await fail('n1', 'boom');
+      expect(out.task).toMatchObject({ state: 'queued', error: 'boom', notBefore: now + 2000, leaseId: null });
+      expect(out.job.state).toBe('running');
+      // Frame 1 is leasable meanwhile; frame 0 is not until its backoff ends.
+      const other = (await lease('n9', now + 1999))!.task;
+      expect(other.frame).toBe(1);
+      expect(await lease('n2', now + 1999)).toBeNull();
+
+      now += 2000;
+      held = (await lease('n1', now))!.task;
+      expect(held).toMatchObject({ frame: 0, attempts: 2 });
+      out = await fail('n1', 'boom again'); // the same node again: still one node
+      expect(out.task).toMatchObject({ state: 'queued', notBefore: now + 4000 });
+
+      now += 4000;
+      held = (await lease('n2', now))!.task;
+      out = await fail('n2', 'bad texture', true); // a scene fault counts too
+      expect(out.task.state).toBe('queued');
+      expect(out.task.error).toMatch(/bad texture/);
+
+      now += 8000;
+      held = (await lease('n3', now))!.task;
+      expect(held.attempts).toBe(4);
+      out = await fail('n3', 'out of memory');
+      expect(out.task).toMatchObject({ state: 'failed', error: 'out of memory' });
+      expect(out.job.state).toBe('failed');
+      expect(out.job.error).toMatch(/3 different nodes.*out of memory/);
+      expect(out.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->failed', 'job:running->failed', 'task:leased->cancelled']);
+      expect((await store.getTask(other.taskId))!.state).toBe('cancelled');
+      expect(await lease('n4', now + 60_000)).toBeNull();
+    });
+
+    it('fails a task leased too many times even on one node', async () => {
+      const { job, tasks } = makeJob();
+      await store.createJob(job, tasks);
+      let now = T0;
+      for (let i = 1; i <= policy.maxAttempts; i++) {
+        const held = (await lease('n1', now))!.task;
+        const out = await store.failTask({ taskId: held.taskId, nodeId: 'n1', leaseId: held.leaseId!, reason: `try ${i}`, sceneFault: false, now, policy });
+        expect(out.task.state).toBe(i < policy.maxAttempts ? 'queued' : 'failed');
+        now += policy.retryMaxMs;
+      }
+      expect((await store.getJob(job.jobId))!.error).toMatch(new RegExp(`failed ${policy.maxAttempts} times`));
+    });
+
+    it('requeues expired leases with the attempt counted', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      const a = (await lease('n1', T0))!.task;
+      const b = (await lease('n2', T0 + 5000))!.task;
+      expect(await store.expireLeases(T0 + policy.leaseMs, policy)).toEqual([]);
+
+      const changes = await store.expireLeases(T0 + policy.leaseMs + 1, policy);
+      expect(changes).toHaveLength(1);
+      expect(changes[0]).toMatchObject({ entity: 'task', id: a.taskId, from: 'leased', to: 'queued' });
+      expect(await store.getTask(a.taskId)).toMatchObject({ state: 'queued', attempts: 1, leaseId: null, error: expect.stringMatching(/lease expired/) });
+      expect((await store.getTask(b.taskId))!.state).toBe('leased');
+
+      const again = (await lease('n3', T0 + policy.leaseMs + 2))!.task;
+      expect(again).toMatchObject({ taskId: a.taskId, attempts: 2, nodeId: 'n3' });
+      await expectCode(store.completeTask({ taskId: a.taskId, nodeId: 'n1', leaseId: a.leaseId!, result, now: T0 + policy.leaseMs + 3 }), 'LEASE_LOST');
+    });
+
+    it('extends leases on heartbeat and names the ones the node lost', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      await store.registerNode({ nodeId: 'n1', tokenHash: 'h1', card: {} as never, registeredAt: T0, lastSeenAt: T0, load: 0 });
+      await store.registerNode({ nodeId: 'n2', tokenHash: 'h2', card: {} as never, registeredAt: T0, lastSeenAt: T0, load: 0 });
+      const a = (await lease('n1', T0))!.task;
+      const b = (await lease('n2', T0))!.task;
+
+      const ack = await store.heartbeat({ nodeId: 'n1', leaseIds: [a.leaseId!, b.leaseId!, 'lease_unknown'], load: 0.5, now: T0 + 8000, policy });
+      expect(ack.revoked.sort()).toEqual([b.leaseId!, 'lease_unknown'].sort());
+      expect((await store.getTask(a.taskId))!.leaseExpiresAt).toBe(T0 + 8000 + policy.leaseMs);
+      expect(await store.getNode('n1')).toMatchObject({ lastSeenAt: T0 + 8000, load: 0.5 });
+
+      const expired = await store.expireLeases(T0 + policy.leaseMs + 1, policy);
+      expect(expired.map((c) => c.id)).toEqual([b.taskId]);
+      await expectCode(store.heartbeat({ nodeId: 'n_missing', leaseIds: [], load: 0, now: T0, policy }), 'NODE_NOT_FOUND');
+    });
+
+    it('cancels a job: queued and leased tasks stop, results are refused, a second cancel is refused', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1, 2] });
+      await store.createJob(job, tasks);
+      await store.registerNode({ nodeId: 'n1', tokenHash: 'hc', card: {} as never, registeredAt: T0, lastSeenAt: T0, load: 0 });
+      const held = (await lease('n1'))!.task;
+      const { job: cancelled, changes } = await store.cancelJob(job.jobId, T0 + 1);
+      expect(cancelled).toMatchObject({ state: 'cancelled', finishedAt: T0 + 1 });
+      expect(changes.map((c) => `${c.entity}:${c.from}->${c.to}`).sort()).toEqual(
+        ['job:running->cancelled', 'task:leased->cancelled', 'task:queued->cancelled', 'task:queued->cancelled'].sort(),
+      );
+      expect((await store.listTasks(job.jobId)).every((t) => t.state === 'cancelled')).toBe(true);
+      expect(await lease('n1')).toBeNull();
+      expect((await store.heartbeat({ nodeId: 'n1', leaseIds: [held.leaseId!], load: 0, now: T0 + 2, policy })).revoked).toEqual([held.leaseId]);
+      await expectCode(store.completeTask({ taskId: held.taskId, nodeId: 'n1', leaseId: held.leaseId!, result, now: T0 + 2 }), 'LEASE_LOST');
+      await expectCode(store.cancelJob(job.jobId, T0 + 3), 'JOB_FINISHED');
+      await expectCode(store.cancelJob('job_missing', T0 + 3), 'JOB_NOT_FOUND');
+    });
+
+    it('registers nodes and finds them by token hash', async () => {
+      const card = { name: 'n', region: 'eu', version: '1', cpu: { model: 'c', cores: 4 }, ramBytes: 1, gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 1, maxViewport: [1, 1] as [number, number] }, tilesPerSecond: 2, concurrency: 1 };
+      const node = { nodeId: 'node_1', tokenHash: 'f'.repeat(64), card, registeredAt: T0, lastSeenAt: T0, load: 0 };
+      await store.registerNode(node);
+      expect(await store.getNode('node_1')).toEqual(node);
+      expect(await store.findNodeByTokenHash('f'.repeat(64))).toEqual(node);
+      expect(await store.findNodeByTokenHash('0'.repeat(64))).toBeNull();
+      expect(await store.getNode('node_2')).toBeNull();
+    });
+
+    it('never hands one task to two concurrent lease calls', async () => {
+      const { job, tasks } = makeJob({ frames: Array.from({ length: 12 }, (_, i) => i) });
+      await store.createJob(job, tasks);
+      const got = await Promise.all(Array.from({ length: 16 }, (_, i) => lease(`n${i}`)));
+      const ids = got.filter((g) => g !== null).map((g) => g!.task.taskId);
+      expect(ids).toHaveLength(12);
+      expect(new Set(ids).size).toBe(12);
+    });
+
+    it('keeps everything across a restart', async () => {
+      await store.putScene(scene);
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      await store.registerNode({ nodeId: 'n1', tokenHash: 'hr', card: {} as never, registeredAt: T0, lastSeenAt: T0, load: 0 });
+      const held = (await lease('n1'))!.task;
+      const before = await store.listTasks(job.jobId);
+
+      store = await fx.reopen();
+      expect(await store.getScene(scene.sceneId)).toEqual(scene);
+      expect(await store.getJob(job.jobId)).toMatchObject({ state: 'running' });
+      expect(await store.listTasks(job.jobId)).toEqual(before);
+      expect(await store.findNodeByTokenHash('hr')).toMatchObject({ nodeId: 'n1' });
+      // The lease survives: its holder completes it, and the rest of the job runs.
+      await store.completeTask({ taskId: held.taskId, nodeId: 'n1', leaseId: held.leaseId!, result, now: T0 + 1 });
+      const next = (await lease('n1', T0 + 2))!.task;
+      const last = await store.completeTask({ taskId: next.taskId, nodeId: 'n1', leaseId: next.leaseId!, result, now: T0 + 3 });
+      expect(last.job.state).toBe('done');
+    });
+  });
+}

@@ -1,0 +1,178 @@
+/**
+ * The whole task flow over HTTP with two nodes played by plain fetch calls: a 2-frame × 4-tile job of the
+ * animated sample scene, presigned URLs that really work, stitch tasks only after their tiles, the job
+ * done and its frames downloadable byte for byte.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
+import type { LeasedTask } from '../../api/protocol/task.ts';
+import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('lease flow', () => {
+  it('renders a 2-frame × 4-tile job to done with two nodes', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const [a, b] = await Promise.all([TestNode.register(h, 'a'), TestNode.register(h, 'b')]);
+    expect(a.reg.leaseMs).toBe(30_000);
+    expect(a.reg.heartbeatIntervalMs).toBeLessThan(a.reg.leaseMs);
+
+    const submitted = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '64x48', tile: 32, frames: [0, 24] } });
+    expect(submitted.status).toBe(201);
+    const jobId: string = submitted.body.jobId;
+
+    const queued = await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`);
+    JobStatus.parse(queued.body);
+    expect(queued.body).toMatchObject({ state: 'queued', frames: { done: 0, total: 2 }, tiles: { done: 0, total: 8 }, etaSeconds: null });
+    expect(queued.body.tasks).toHaveLength(10);
+
+    // Lease every render task, alternating nodes; no stitch task may come out while its tiles are open.
+    const leased: { node: TestNode; task: LeasedTask }[] = [];
+    for (let i = 0; i < 8; i++) {
+      const node = i % 2 ? b : a;
+      const task = await node.lease(0);
+      expect(task, `lease ${i}`).not.toBeNull();
+      expect(task!.kind).toBe('render');
+      expect(task!.final).toBe(false);
+      expect(task!.attempt).toBe(1);
+      leased.push({ node, task: task! });
+    }
+    expect(leased.map((l) => l.task.frame)).toEqual([0, 0, 0, 0, 24, 24, 24, 24]);
+    expect(leased.map((l) => `${l.task.tile!.x}_${l.task.tile!.y}`)).toEqual(['0_0', '32_0', '0_32', '32_32', '0_0', '32_0', '0_32', '32_32']);
+    expect(leased[0].task.tile).toEqual({ x: 0, y: 0, width: 32, height: 32 });
+    expect(leased[3].task.tile).toEqual({ x: 32, y: 32, width: 32, height: 16 });
+    expect(leased[5].task.output.key).toBe(`jobs/${jobId}/tiles/24/32_0.png`);
+    expect(await a.lease(0)).toBeNull();
+
+    // The scene URL serves the stored GLB.
+    const glb = await fetch(leased[0].task.scene.url);
+    expect(glb.status).toBe(200);
+    expect(sha256(new Uint8Array(await glb.arrayBuffer()))).toBe(sceneId);
+
+    const running = await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`);
+    expect(running.body.state).toBe('running');
+    expect(running.body.tasks.filter((t) => t.state === 'leased').map((t) => t.node).sort()).toEqual([a.id, a.id, a.id, a.id, b.id, b.id, b.id, b.id].sort());
+
+    // Finish three tiles of frame 0: still no stitch task.
+    const tiles = new Map<string, Uint8Array<ArrayBuffer>>();
+    for (const { node, task } of leased.slice(0, 3)) {
+      const png = fakePng(task.output.key);
+      tiles.set(task.output.key, png);
+      expect((await node.finish(task, png)).status).toBe(200);
+    }
+    expect(await b.lease(0)).toBeNull();
+
+    // The fourth tile unlocks frame 0's stitch task.
+    const png3 = fakePng(leased[3].task.output.key);
+    tiles.set(leased[3].task.output.key, png3);
+    expect((await leased[3].node.finish(leased[3].task, png3)).body).toMatchObject({ state: 'done', jobState: 'running' });
+    const stitch0 = await b.lease(0);
+    expect(stitch0).toMatchObject({ kind: 'stitch', frame: 0, jobId });
+    expect(stitch0!.output.key).toBe(`jobs/${jobId}/frames/000000.png`);
+    expect(stitch0!.tiles).toHaveLength(4);
+    for (const t of stitch0!.tiles!) {
+      const got = new Uint8Array(await (await fetch(t.url)).arrayBuffer());
+      expect(got).toEqual(tiles.get(`jobs/${jobId}/tiles/0/${t.x}_${t.y}.png`));
+    }
+    expect(await a.lease(0)).toBeNull();
+
+    const frames = new Map<number, Uint8Array<ArrayBuffer>>();
+    frames.set(0, fakePng('frame 0'));
+    expect((await b.finish(stitch0!, frames.get(0)!)).status).toBe(200);
+    for (const { node, task } of leased.slice(4)) expect((await node.finish(task, fakePng(task.output.key))).status).toBe(200);
+
+    const stitch24 = await a.lease(0);
+    expect(stitch24).toMatchObject({ kind: 'stitch', frame: 24 });
+    frames.set(24, fakePng('frame 24'));
+    expect((await a.finish(stitch24!, frames.get(24)!)).body).toMatchObject({ state: 'done', jobState: 'done' });
+
+    const done = await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`);
+    expect(done.body).toMatchObject({ state: 'done', frames: { done: 2, total: 2 }, tiles: { done: 8, total: 8 }, etaSeconds: 0, error: null });
+
+    const listed = await call<JobFrames>(h.url, 'GET', `/v1/jobs/${jobId}/frames`);
+    expect(listed.status).toBe(200);
+    JobFrames.parse(listed.body);
+    expect(listed.body.frames.map((f) => f.frame)).toEqual([0, 24]);
+    for (const f of listed.body.frames) {
+      const got = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+      expect(got).toEqual(frames.get(f.frame));
+      expect(f.checksum).toBe(sha256(got));
+      expect(f.bytes).toBe(got.length);
+    }
+  });
+
+  it('gives a single-tile frame one final render task and no stitch', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const node = await TestNode.register(h, 'solo');
+    const { body } = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '32x32', frames: '3', format: 'webp' } });
+    const task = await node.lease(0);
+    expect(task).toMatchObject({ kind: 'render', final: true, frame: 3, tile: { x: 0, y: 0, width: 32, height: 32 } });
+    expect(task!.output.key).toBe(`jobs/${body.jobId}/frames/000003.webp`);
+    expect(task!.encode.format).toBe('webp');
+    expect((await node.finish(task!, fakePng('f3'))).body.jobState).toBe('done');
+    expect(await node.lease(0)).toBeNull();
+  });
+
+  it('hands out higher-priority jobs first, then older jobs', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const node = await TestNode.register(h, 'prio');
+    const submit = async (priority: number) =>
+      (await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0', priority } })).body.jobId as string;
+    const low = await submit(10);
+    const oldMid = await submit(50);
+    const newMid = await submit(50);
+    const high = await submit(90);
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const t = await node.lease(0);
+      order.push(t!.jobId);
+      await node.finish(t!, fakePng(t!.taskId));
+    }
+    expect(order).toEqual([high, oldMid, newMid, low]);
+  });
+
+  it('refuses a completion whose output is missing or has another size', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const node = await TestNode.register(h, 'liar');
+    await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0' } });
+    const task = (await node.lease(0))!;
+    const missing = await node.complete(task, fakePng('never uploaded'));
+    expect(missing.status).toBe(422);
+    expect(missing.body.code).toBe('OUTPUT_MISSING');
+    await fetch(task.output.url, { method: 'PUT', body: fakePng('short') });
+    const wrongSize = await node.complete(task, fakePng('a longer claim'));
+    expect(wrongSize.status).toBe(422);
+    expect(wrongSize.body.message).toMatch(/bytes/);
+    expect((await node.complete(task, fakePng('short'))).status).toBe(200);
+    // A repeated completion (the node lost the answer) gets the same answer.
+    expect((await node.complete(task, fakePng('short'))).status).toBe(200);
+  });
+
+  it('leases with an empty body (the default wait)', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const node = await TestNode.register(h, 'Quiet Node #1');
+    expect(node.id).toMatch(/^node_quiet-node-1_[0-9a-f]{32}$/);
+    await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '2' } });
+    const res = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { token: node.reg.nodeToken });
+    expect(res.status).toBe(200);
+    expect(res.body.frame).toBe(2);
+  });
+
+  it('wakes a waiting long-poll as soon as a job arrives', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const node = await TestNode.register(h, 'waiter');
+    const started = Date.now();
+    const waiting = node.lease(10);
+    await new Promise((r) => setTimeout(r, 300));
+    await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '1' } });
+    const task = await waiting;
+    expect(task?.frame).toBe(1);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * A real API for HTTP tests: s3rver and the Node API on loopback ports, each in a fresh temp dir, and
+ * small fetch helpers that act as clients and render nodes. Nothing is mocked.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
+import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
+import { LeasedTask } from '../../../api/protocol/task.ts';
+import { startLocalS3, type LocalS3 } from '../../../api/node/local-s3.ts';
+import { startApi, type RunningApi, type StartApiOptions } from '../../../api/node/start-api.ts';
+
+export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'>;
+
+export interface Harness {
+  dir: string;
+  s3: LocalS3;
+  api: RunningApi;
+  readonly url: string;
+  /** Close the API and start a new one on the same data dir and storage. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Start s3rver and the API in a temp dir. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
+  const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
+  const start = () => startApi({ ...options, dataDir: path.join(dir, 'api'), s3, port: 0 });
+  let api = await start();
+  return {
+    dir,
+    s3,
+    get api() {
+      return api;
+    },
+    get url() {
+      return api.url;
+    },
+    async restart() {
+      await api.close();
+      api = await start();
+    },
+    async close() {
+      await api.close();
+      await s3.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** One HTTP call; JSON bodies are sent and parsed as JSON. */
+export async function call<T = any>(
+  base: string,
+  method: string,
+  route: string,
+  options: { json?: unknown; body?: BodyInit; type?: string; token?: string } = {},
+): Promise<Answer<T>> {
+  const headers: Record<string, string> = {};
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  if (options.type) headers['content-type'] = options.type;
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const res = await fetch(base + route, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown = text;
+  if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** A node card as a render node would send it. */
+export function nodeCard(name: string): NodeCardInput {
+  return {
+    name,
+    region: 'test',
+    version: 'test',
+    cpu: { model: 'test cpu', cores: 2 },
+    ramBytes: 1 << 30,
+    gl: { renderer: 'test', vendor: 'test', version: '1', maxTextureSize: 16384, maxViewport: [16384, 16384] },
+    tilesPerSecond: 10,
+  };
+}
+
+/** A render node driven by plain HTTP calls. */
+export class TestNode {
+  constructor(
+    readonly harness: Harness,
+    readonly reg: NodeRegistered,
+  ) {}
+
+  static async register(harness: Harness, name: string): Promise<TestNode> {
+    const res = await call<NodeRegistered>(harness.url, 'POST', '/v1/nodes', { json: nodeCard(name) });
+    if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
+    return new TestNode(harness, NodeRegistered.parse(res.body));
+  }
+
+  get id(): string {
+    return this.reg.nodeId;
+  }
+
+  /** Long-poll for a task; null on 204. */
+  async lease(waitSeconds = 0): Promise<LeasedTask | null> {
+    const res = await call<LeasedTask>(this.harness.url, 'POST', `/v1/nodes/${this.id}/lease`, { json: { waitSeconds }, token: this.reg.nodeToken });
+    if (res.status === 204) return null;
+    if (res.status !== 200) throw new Error(`lease: ${res.status} ${JSON.stringify(res.body)}`);
+    // What a real node does with the answer: it must satisfy the protocol schema.
+    return LeasedTask.parse(res.body);
+  }
+
+  heartbeat(leaseIds: string[]): Promise<Answer<{ serverTime: number; revoked: string[] }>> {
+    return call(this.harness.url, 'POST', `/v1/nodes/${this.id}/heartbeat`, { json: { leaseIds, load: 0.5 }, token: this.reg.nodeToken });
+  }
+
+  /** PUT `bytes` to the task's output URL and report it done. */
+  async finish(task: LeasedTask, bytes: Uint8Array<ArrayBuffer>): Promise<Answer> {
+    const put = await fetch(task.output.url, { method: 'PUT', body: bytes });
+    if (put.status !== 200) throw new Error(`PUT ${task.output.key}: ${put.status} ${await put.text()}`);
+    return this.complete(task, bytes);
+  }
+
+  complete(task: LeasedTask, bytes: Uint8Array): Promise<Answer> {
+    return call(this.harness.url, 'POST', `/v1/tasks/${task.taskId}/complete`, {
+      json: { leaseId: task.leaseId, checksum: sha256(bytes), bytes: bytes.length, timings: { render: 1 } },
+      token: this.reg.nodeToken,
+    });
+  }
+
+  fail(task: LeasedTask, reason: string, sceneFault = false): Promise<Answer> {
+    return call(this.harness.url, 'POST', `/v1/tasks/${task.taskId}/fail`, {
+      json: { leaseId: task.leaseId, reason, sceneFault },
+      token: this.reg.nodeToken,
+    });
+  }
+}
+
+/** Bytes that stand in for a PNG (the API never decodes outputs). */
+export function fakePng(label: string): Uint8Array<ArrayBuffer> {
+  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  return new Uint8Array([...sig, ...new TextEncoder().encode(label)]);
+}
+
+/** Upload a GLB file from the repository; returns its scene id. */
+export async function uploadSceneFile(harness: Harness, file: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const bytes = await readFile(path.join(ROOT, file));
+  const res = await call(harness.url, 'POST', '/v1/scenes', { body: bytes, type: 'model/gltf-binary' });
+  if (res.status !== 201) throw new Error(`upload ${file}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.sceneId;
+}

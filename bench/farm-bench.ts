@@ -3,10 +3,12 @@
  *   1. raw: renderLocal (no farm) renders the animation into files;
  *   2. the farm end to end (pack + upload + submit + render + download every frame) with 1 node, then 2 nodes;
  *   3. time to first frame: one frame as a job of its own on a warm node (scene uploaded and cached),
- *      from submitting to the file on disk, against the raw render+encode of the same frame.
+ *      from submitting to the file on disk, against render+encode+write of the same frame on a warm renderer.
  * Prints a table, writes bench/results/farm-<timestamp>.json and farm-latest.json.
- * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --nodes 1,2 --single-repeats 5 --scene PATH
+ * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --single-repeats 5 --scene PATH
+ *          --quiet-wait S --results-dir DIR
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -15,11 +17,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTesseraClient } from '../api/client/index.ts';
 import { parseFrameList, parseSize } from '../api/protocol/frame-list.ts';
-import { EncodeSpec, ViewSpec } from '../api/protocol/render-spec.ts';
-import { startFarm } from '../infra/farm/start-farm.ts';
+import { EncodeSpec, SCENE_LIMITS_DEFAULTS, ViewSpec } from '../api/protocol/render-spec.ts';
 import { renderOnFarm, type FarmRenderSummary } from '../infra/cli/render-on-farm.ts';
+import { startCpuMonitor, waitForQuiet } from './cpu-contention.ts';
 import { renderLocal } from '../render-node/local-render.ts';
+import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
+import { encodeImage } from '../render-node/output/encode-image.ts';
 import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
+import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { readScene } from '../render-node/scene/read-scene.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Targets from the farm issue. */
@@ -30,12 +36,16 @@ const { values: args } = parseArgs({
     scene: { type: 'string', default: join(ROOT, 'scenes', 'animated-trs.glb') },
     frames: { type: 'string', default: '0-120' },
     fps: { type: 'string', default: '60' },
+    /** Supersampling makes each frame heavier (N² pixels rendered) at the same output size and farm traffic. */
+    ssaa: { type: 'string', default: '1' },
     size: { type: 'string', default: '1920x1080' },
     tile: { type: 'string' },
     nodes: { type: 'string', default: '1,2' },
     'single-frame': { type: 'string', default: '60' },
     'single-repeats': { type: 'string', default: '5' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
+    /** Before each timed part, wait up to this many seconds for other processes to use under 15% of the CPUs. */
+    'quiet-wait': { type: 'string', default: '120' },
   },
 });
 
@@ -46,9 +56,10 @@ const tile = args.tile ? Number(args.tile) : undefined;
 const nodeCounts = args.nodes!.split(',').map(Number);
 const singleFrame = Number(args['single-frame']);
 const singleRepeats = Number(args['single-repeats']);
-const view = ViewSpec.parse({ width, height, fps });
+const ssaa = Number(args.ssaa);
+const view = ViewSpec.parse({ width, height, fps, ssaa });
 const encode = EncodeSpec.parse({ format: 'png' });
-const request = { frames: args.frames!, size: { width, height }, fps, tile, format: 'png' as const };
+const request = { frames: args.frames!, size: { width, height }, fps, ssaa, tile, format: 'png' as const };
 
 const log = (line: string) => process.stderr.write(line + '\n');
 const ms = (v: number) => `${v.toFixed(0)} ms`;
@@ -76,9 +87,21 @@ const samePixels = async (a: string, b: string) => {
 };
 
 const work = await mkdtemp(join(tmpdir(), 'tessera-farm-bench-'));
+// Other processes' share of the CPUs during each timed part (this process and its children, the nodes, are ours).
+const monitor = startCpuMonitor();
+const contention: Record<string, number | null> = {};
+async function timed<T>(name: string, part: () => Promise<T>): Promise<T> {
+  await waitForQuiet(monitor, Number(args['quiet-wait']), 15, log);
+  const a = monitor.mark();
+  try {
+    return await part();
+  } finally {
+    contention[name] = monitor.othersPct(a, monitor.mark());
+  }
+}
 const started = new Date();
 const load0 = loadavg();
-log(`farm bench: ${basename(args.scene!)}, ${frames.length} frames ${width}×${height} at ${fps} fps${tile ? `, tiles of ${tile}` : ''}; work in ${work}`);
+log(`farm bench: ${basename(args.scene!)}, ${frames.length} frames ${width}×${height} at ${fps} fps${ssaa > 1 ? `, ssaa ${ssaa}` : ''}${tile ? `, tiles of ${tile}` : ''}; work in ${work}`);
 
 // 1. Raw: the renderer alone, in this process, writing files. Like a farm node when its job arrives, the process
 // already has its GL context (an untimed warm-up frame starts it) and loads the scene inside the timing. It runs
@@ -97,15 +120,28 @@ async function rawRun(tag: string): Promise<RawRun> {
   return { totalMs: r.ms.total, ms: r.ms, files: r.files, renderer: r.renderer, gl: r.gl };
 }
 
-/** One frame alone, warm: render + encode + write, scene load left out (the warm farm node has it cached). */
+/**
+ * The raw cost of one frame on a warm renderer, as a warm node has it (GL up, scene loaded, shaders compiled):
+ * render + read back + encode + write, the median of `singleRepeats` after one untimed frame.
+ */
 async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: number[] }> {
-  const samplesMs: number[] = [];
-  for (let i = 0; i < singleRepeats; i++) {
-    const r = await renderLocal({ scene: args.scene!, frames: [singleFrame], view, encode, outDir: join(work, `raw-single-${tag}-${i}`) });
-    samplesMs.push(r.ms.total - r.ms.load);
+  const renderer = new FrameRenderer(await createHeadlessGLBackend());
+  try {
+    const loaded = await renderer.loadScene((await readScene({ path: args.scene! })).glb, SCENE_LIMITS_DEFAULTS);
+    await mkdir(join(work, 'raw-single'), { recursive: true });
+    const samplesMs: number[] = [];
+    for (let i = 0; i <= singleRepeats; i++) {
+      const t0 = performance.now();
+      const image = renderer.render(loaded, view, singleFrame);
+      const bytes = await encodeImage(image, encode, { software: renderer.version, description: `frame ${singleFrame}` });
+      await writeFile(join(work, 'raw-single', `${tag}-${i}.png`), bytes);
+      if (i > 0) samplesMs.push(performance.now() - t0);
+    }
+    log(`raw single frame ${singleFrame} (${tag}, warm): render+encode+write median ${ms(median(samplesMs))} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
+    return { medianMs: median(samplesMs), samplesMs };
+  } finally {
+    renderer.dispose();
   }
-  log(`raw single frame ${singleFrame} (${tag}): render+encode+write median ${ms(median(samplesMs))} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
-  return { medianMs: median(samplesMs), samplesMs };
 }
 
 interface FarmRun {
@@ -116,15 +152,42 @@ interface FarmRun {
   single?: { repeats: number; medianMs: number; samplesMs: number[]; reuploadMs: number; nodes: string[] };
 }
 
+/**
+ * `tessera farm up` in its own process, as a user runs it: storage and the API do not share this process's
+ * event loop (or its CPU time) with the client, which runs here like `tessera render --api` does.
+ */
+async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const readyFile = join(dataDir, 'ready');
+  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--data', dataDir, '--ready-file', readyFile], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logTail = '';
+  const keep = (d: Buffer) => (logTail = (logTail + d).slice(-4000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  for (const end = Date.now() + 180_000; ; ) {
+    const url = await readFile(readyFile, 'utf8').then((t) => t.trim(), () => '');
+    if (url) return { url, stop: async () => void (child.kill('SIGTERM'), await exited) };
+    if (child.exitCode !== null || Date.now() > end) {
+      child.kill('SIGKILL');
+      throw new Error(`farm up did not get ready:\n${logTail}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** 2 and 3. The farm end to end, and (on the first farm) one frame at a time on a warm node. */
 async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Promise<FarmRun> {
   log(`farm with ${n} node(s): starting …`);
-  const farm = await startFarm({ nodes: n, port: 0, dataDir: join(work, `farm-${n}`), log: () => {} });
+  const farm = await farmUp(n, join(work, `farm-${n}`));
   try {
-    await farm.ready;
-    const t0 = performance.now();
-    const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${n}-out`) });
-    const totalMs = performance.now() - t0;
+    const { summary, totalMs } = await timed(`farm-${n}`, async () => {
+      const t0 = performance.now();
+      const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${n}-out`) });
+      return { summary, totalMs: performance.now() - t0 };
+    });
     // Same renderer, same options: the farm's frames must have the raw run's pixels (metadata may differ).
     let same = 0;
     for (let i = 0; i < rawFiles.length; i++) if (await samePixels(rawFiles[i], summary.files[i])) same++;
@@ -140,11 +203,13 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
       const reuploadMs = performance.now() - tu;
       const samplesMs: number[] = [];
       const nodes: string[] = [];
-      for (let i = 0; i < singleRepeats; i++) {
-        const one = await renderOnFarm({ api: farm.url, scene: args.scene!, request: { ...request, frames: String(singleFrame), tile: undefined }, outDir: join(work, `single-${n}-${i}`) });
-        samplesMs.push(one.ms.firstFrame);
-        nodes.push(one.nodes.map((x) => x.node).join('+'));
-      }
+      await timed(`farm-${n}-single`, async () => {
+        for (let i = 0; i < singleRepeats; i++) {
+          const one = await renderOnFarm({ api: farm.url, scene: args.scene!, request: { ...request, frames: String(singleFrame), tile: undefined }, outDir: join(work, `single-${n}-${i}`) });
+          samplesMs.push(one.ms.firstFrame);
+          nodes.push(one.nodes.map((x) => x.node).join('+'));
+        }
+      });
       run.single = { repeats: singleRepeats, medianMs: median(samplesMs), samplesMs, reuploadMs, nodes };
       log(`single frame ${singleFrame} (${n} node(s)): submit → file on disk, median ${ms(run.single.medianMs)} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
     }
@@ -156,12 +221,13 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
 
 await renderLocal({ scene: args.scene!, frames: [0], view: ViewSpec.parse({ width: 64, height: 64 }), encode, outDir: join(work, 'warm-up') });
 const sourcesBefore = await hashSources();
-const rawBefore = await rawRun('before');
-const singleBefore = await rawSingle('before');
+const rawBefore = await timed('raw-before', () => rawRun('before'));
+const singleBefore = await timed('raw-single-before', () => rawSingle('before'));
 const farmRuns: FarmRun[] = [];
 for (const n of nodeCounts) farmRuns.push(await farmRun(n, rawBefore.files, n === nodeCounts[0]));
-const rawAfter = await rawRun('after');
-const singleAfter = await rawSingle('after');
+const rawAfter = await timed('raw-after', () => rawRun('after'));
+const singleAfter = await timed('raw-single-after', () => rawSingle('after'));
+await monitor.stop();
 const sourcesChanged = (await hashSources()) !== sourcesBefore;
 const rawMs = (rawBefore.totalMs + rawAfter.totalMs) / 2;
 const rawFrameMs = (singleBefore.medianMs + singleAfter.medianMs) / 2;
@@ -199,7 +265,7 @@ const report = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
   host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg1mBefore: load0[0], loadAvg1mAfter: load1[0] },
-  options: { scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
+  options: { scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
   raw: {
     meanMs: rawMs,
     singleFrameMs: rawFrameMs,
@@ -207,14 +273,18 @@ const report = {
     after: { ...rawAfter, files: undefined, single: singleAfter },
   },
   sourcesChangedDuringRun: sourcesChanged,
+  /** Other processes' share (%) of all CPUs during each timed part. */
+  othersCpuPct: contention,
   farm: farmRuns,
   targets: checks,
 };
 
 process.stdout.write(`\n${table}\n\n`);
 for (const c of checks) process.stdout.write(`${c.met === null ? 'n/a    ' : c.met ? 'met    ' : 'NOT MET'}  ${c.name}: ${c.measured ?? 'not measured'} (target ${c.required})\n`);
-if (Math.max(load0[0], load1[0]) > 1) {
-  process.stdout.write(`note: the 1-minute load average was ${load0[0].toFixed(2)} before and ${load1[0].toFixed(2)} after (on ${cpus().length} cores): other work on this machine skews these numbers\n`);
+const busiest = Math.max(0, ...Object.values(contention).map((v) => v ?? 0));
+if (busiest > 10) {
+  const parts = Object.entries(contention).map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(0)}%`).join(', ');
+  process.stdout.write(`note: other processes used up to ${busiest.toFixed(0)}% of the CPUs during timed parts (${parts}): these numbers are skewed\n`);
 }
 
 if (sourcesChanged) {

@@ -1,8 +1,46 @@
 #!/usr/bin/env bash
-# The main job end to end on this machine: render the sample animation into ./out (tiled and stitched).
+# The main job end to end on this machine, through the farm: `tessera farm up` starts local S3 storage, the API
+# and two render nodes; `tessera render --api` uploads the sample animation, the nodes render it in tiles and
+# stitch the frames, and the frames come back into ./out. The farm stops (nodes drain) when the render is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/setup.sh
-npx tessera render scenes/animated-trs.glb --local --frames 0-47 --size 1280x720 --tile 320 --ssaa 2 \
+
+data=.data/demo-farm
+log=$data/farm.log
+ready=$data/ready
+mkdir -p "$data"
+rm -f "$ready"
+# Port 0: any free port, so the demo never collides with something already on 8080. Started with node rather
+# than npx so that $! is the farm itself (npx would not pass our SIGTERM on, leaving the farm running).
+node infra/bin/tessera.mjs farm up --nodes 2 --port 0 --data "$data" --ready-file "$ready" >"$log" 2>&1 &
+farm=$!
+stop_farm() {
+  if kill -0 "$farm" 2>/dev/null; then
+    kill -TERM "$farm" && wait "$farm" || true
+  fi
+}
+trap stop_farm EXIT
+
+echo "demo: starting the farm (S3, API, 2 render nodes); its log is $log" >&2
+for ((i = 0; i < 600; i++)); do
+  [[ -s $ready ]] && break
+  if ! kill -0 "$farm" 2>/dev/null; then
+    echo "demo: the farm did not start; its log:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+[[ -s $ready ]] || { echo "demo: the farm was not ready after 5 minutes; see $log" >&2; exit 1; }
+url=$(cat "$ready")
+echo "demo: farm ready at $url" >&2
+
+npx tessera render scenes/animated-trs.glb --api "$url" --frames 0-47 --size 1280x720 --tile 320 --ssaa 2 \
   --background '#20242c' --out out "$@"
+
+stop_farm
+trap - EXIT
+echo "What ran where (from the farm log):"
+grep -E '^\[(s3|api|node-[0-9]+)\] (listening|.*registered|stopped)' "$log" | sed 's/^/  /' || true
 echo "Frames are in ./out (frame-0000.png … frame-0047.png)."

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { ZodError } from 'zod';
 import { isTesseraError } from '../../api/protocol/errors.ts';
+import { farmCommand } from './farm-command.ts';
+import { nodeCommand } from './node-command.ts';
 import { renderCommand } from './render-command.ts';
 
 /** Exit codes: 0 success, 2 bad input (one line on stderr), 1 any other failure. */
@@ -14,8 +16,14 @@ const program = new Command('tessera')
   .showHelpAfterError(false);
 
 program.addCommand(renderCommand());
+program.addCommand(farmCommand());
+program.addCommand(nodeCommand());
 // addCommand() does not pass these settings down: every command reports errors through fail().
-for (const command of program.commands) command.exitOverride().configureOutput({ outputError: () => {} });
+const quiet = (command: Command): void => {
+  command.exitOverride().configureOutput({ outputError: () => {} });
+  command.commands.forEach(quiet);
+};
+program.commands.forEach(quiet);
 
 /** One line on stderr, then the right exit code. */
 function fail(err: unknown): never {
@@ -42,8 +50,10 @@ function fail(err: unknown): never {
   process.exit(EXIT.failure);
 }
 
+// Commands that stop gracefully (farm up, render --api) add listeners of their own; this one then steps aside.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return;
     process.stderr.write(`\ntessera: interrupted (${signal})\n`);
     process.exit(130);
   });

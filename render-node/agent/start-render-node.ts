@@ -48,7 +48,9 @@ interface Running {
 
 /** Start a render node: register with a resource card, heartbeat, lease tasks, render, upload, report. */
 export async function startRenderNode(options: RenderNodeOptions): Promise<RenderNodeHandle> {
-  const opts = { ...RENDER_NODE_DEFAULTS, ...options };
+  // Options left undefined keep their defaults (a spread would overwrite them with undefined).
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RenderNodeOptions;
+  const opts = { ...RENDER_NODE_DEFAULTS, ...given };
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const log = opts.logger ?? createLogger(`node:${name}`);
   const renderer = new FrameRenderer(await createHeadlessGLBackend());

@@ -1,0 +1,335 @@
+import { z } from 'zod';
+import { TesseraError, isTesseraError } from '../protocol/errors.ts';
+import type { JobRequestInput } from '../protocol/job-spec.ts';
+import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } from '../protocol/job-status.ts';
+import { errorFromResponse } from './api-error.ts';
+import { readServerSentEvents } from './read-server-sent-events.ts';
+
+// Runs wherever fetch does (Node 20+, browsers, workers, VR web apps): no node:* imports here.
+
+export interface TesseraClientOptions {
+  /** Where the API answers, e.g. `http://127.0.0.1:8080`. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer …` to the API (never to presigned storage URLs). */
+  apiKey?: string;
+  /** A fetch implementation; default: the global one. */
+  fetch?: typeof fetch;
+  /** Scenes up to this size go in one `POST /v1/scenes`; larger ones straight to storage via a presigned URL. */
+  directUploadMaxBytes?: number;
+  /** How many times an idempotent request is retried after a network failure or a 429/502/503/504. */
+  retries?: number;
+  /** First retry delay; doubles each time (a Retry-After header wins when it is shorter than 30 s). */
+  retryDelayMs?: number;
+  /** Longest a JSON call may take. Uploads, downloads and event streams are bounded by their signal only. */
+  timeoutMs?: number;
+  /** How often {@link TesseraClient.waitForJob} polls when the event stream is unavailable. */
+  pollIntervalMs?: number;
+}
+
+export const CLIENT_DEFAULTS: Required<Omit<TesseraClientOptions, 'baseUrl' | 'apiKey' | 'fetch'>> = {
+  directUploadMaxBytes: 32 * 1024 * 1024,
+  retries: 3,
+  retryDelayMs: 250,
+  timeoutMs: 30_000,
+  pollIntervalMs: 1_000,
+};
+
+/** A `progress` event of a job (also what polling reports). */
+export type JobProgress = Extract<JobEvent, { type: 'progress' }>;
+
+/** What `POST /v1/jobs` answers. */
+export interface JobSubmitted {
+  jobId: string;
+}
+
+export interface WaitOptions {
+  /** Called with every progress report (from events, or from polling when events are unavailable). */
+  onProgress?(progress: JobProgress): void;
+  /** Called with every event of the stream (progress, frame, end). */
+  onEvent?(event: JobEvent): void;
+  signal?: AbortSignal;
+}
+
+export interface TesseraClient {
+  readonly baseUrl: string;
+  /** `GET /v1/health`. */
+  health(opts?: { signal?: AbortSignal }): Promise<Record<string, unknown>>;
+  /** Upload a GLB, a .gltf (JSON, resources embedded) or a zip of a .gltf with its files; same bytes, same scene id. */
+  uploadScene(bytes: Uint8Array | Blob, opts?: { contentType?: string; signal?: AbortSignal }): Promise<SceneUploaded>;
+  /** `POST /v1/jobs`. */
+  submitJob(request: JobRequestInput, opts?: { signal?: AbortSignal }): Promise<JobSubmitted>;
+  /** `GET /v1/jobs/:id`. */
+  getJob(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobStatus>;
+  /** The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts. */
+  events(jobId: string, opts?: { signal?: AbortSignal }): AsyncGenerator<JobEvent>;
+  /** `GET /v1/jobs/:id/frames`: finished frames with presigned download URLs. */
+  frames(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobFrames>;
+  /** `DELETE /v1/jobs/:id`. */
+  cancel(jobId: string, opts?: { signal?: AbortSignal }): Promise<void>;
+  /** Follow a job to its end (events, falling back to polling) and return its final status. */
+  waitForJob(jobId: string, opts?: WaitOptions): Promise<JobStatus>;
+  /** Download a finished frame from its presigned URL; with `sha256`, the bytes are checked against it. */
+  downloadFrame(url: string, opts?: { sha256?: string; signal?: AbortSignal }): Promise<Uint8Array>;
+}
+
+const FINISHED: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
+/** Statuses worth another try of an idempotent request. */
+const RETRY_STATUSES = new Set([408, 429, 502, 503, 504]);
+const MAX_RETRY_AFTER_MS = 30_000;
+/** After this many broken event streams in a row, waitForJob only polls. */
+const MAX_STREAM_FAILURES = 3;
+
+interface SendOptions {
+  body?: BodyInit;
+  contentType?: string;
+  /** Safe to send again (GET, DELETE, content-addressed uploads). */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+  /** Apply the JSON-call timeout (not for uploads, downloads and streams). */
+  timeout?: boolean;
+  /** An absolute URL outside the API (presigned storage URL): no Authorization header. */
+  external?: boolean;
+  accept?: string;
+}
+
+/** Create a client for a Tessera API. */
+export function createTesseraClient(options: TesseraClientOptions): TesseraClient {
+  // Options left undefined keep their defaults.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TesseraClientOptions;
+  const opts = { ...CLIENT_DEFAULTS, ...given };
+  const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+
+  /** One request with retries for idempotent ones; resolves only with a 2xx response. */
+  async function send(method: string, target: string, so: SendOptions = {}): Promise<Response> {
+    const url = so.external ? target : `${baseUrl}${target}`;
+    const what = so.external ? `${method} ${stripQuery(target)}` : `${method} ${target}`;
+    const headers: Record<string, string> = { accept: so.accept ?? 'application/json' };
+    if (so.contentType) headers['content-type'] = so.contentType;
+    if (opts.apiKey && !so.external) headers.authorization = `Bearer ${opts.apiKey}`;
+    const attempts = so.idempotent ? opts.retries + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      const signals = so.signal ? [so.signal] : [];
+      if (so.timeout) signals.push(AbortSignal.timeout(opts.timeoutMs));
+      let res: Response;
+      try {
+        res = await doFetch(url, { method, headers, body: so.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+      } catch (cause) {
+        if (so.signal?.aborted) throw so.signal.reason ?? cause;
+        if (attempt < attempts) {
+          await sleep(backoff(attempt), so.signal);
+          continue;
+        }
+        const where = so.external ? `storage at ${originOf(target)}` : `the API at ${baseUrl}`;
+        throw new TesseraError('UNAVAILABLE', `cannot reach ${where} (${what}): ${describeNetworkError(cause)}`, { cause });
+      }
+      if (res.ok) return res;
+      if (attempt < attempts && RETRY_STATUSES.has(res.status)) {
+        await res.body?.cancel().catch(() => {});
+        await sleep(retryAfterMs(res) ?? backoff(attempt), so.signal);
+        continue;
+      }
+      throw await errorFromResponse(res, what);
+    }
+  }
+
+  const backoff = (attempt: number) => opts.retryDelayMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
+
+  /** Send, then parse the JSON answer with the protocol's schema. */
+  async function json<S extends z.ZodType>(schema: S, method: string, path: string, so: SendOptions = {}): Promise<z.infer<S>> {
+    const res = await send(method, path, { timeout: true, ...so });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (cause) {
+      throw new TesseraError('INTERNAL', `${method} ${path} answered with a body that is not JSON: ${text.slice(0, 200)}`, { cause });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TesseraError('INTERNAL', `${method} ${path} answered with an unexpected body (${issue.path.join('.') || 'body'}: ${issue.message}); is the API a different version?`);
+    }
+    return parsed.data;
+  }
+
+  const jobPath = (jobId: string, rest = '') => `/v1/jobs/${encodeURIComponent(jobId)}${rest}`;
+
+  const client: TesseraClient = {
+    baseUrl,
+
+    health: ({ signal } = {}) => json(HealthBody, 'GET', '/v1/health', { idempotent: true, signal }),
+
+    async uploadScene(bytes, { contentType, signal } = {}) {
+      const size = bytes instanceof Uint8Array ? bytes.byteLength : bytes.size;
+      const type = contentType ?? (await sniffContentType(bytes));
+      const body = bytes as BodyInit;
+      // Content-addressed: sending the same bytes twice stores one scene, so uploads may be retried.
+      if (size <= opts.directUploadMaxBytes) {
+        return json(SceneUploaded, 'POST', '/v1/scenes', { body, contentType: type, idempotent: true, signal, timeout: false });
+      }
+      const upload = await json(UploadStarted, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, contentType: type }), contentType: 'application/json', signal });
+      await send('PUT', upload.url, { body, contentType: upload.headers?.['content-type'] ?? type, external: true, idempotent: true, signal });
+      return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });
+    },
+
+    submitJob: (request, { signal } = {}) => json(JobSubmittedBody, 'POST', '/v1/jobs', { body: JSON.stringify(request), contentType: 'application/json', signal }),
+
+    getJob: (jobId, { signal } = {}) => json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal }),
+
+    async *events(jobId, { signal } = {}) {
+      const res = await send('GET', jobPath(jobId, '/events'), { idempotent: true, signal, accept: 'text/event-stream' });
+      if (!res.body) return;
+      for await (const message of readServerSentEvents(res.body)) {
+        const event = toJobEvent(message.event, message.data);
+        if (event) yield event;
+      }
+    },
+
+    frames: (jobId, { signal } = {}) => json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal }),
+
+    async cancel(jobId, { signal } = {}) {
+      const res = await send('DELETE', jobPath(jobId), { idempotent: true, signal, timeout: true });
+      await res.body?.cancel().catch(() => {});
+    },
+
+    async waitForJob(jobId, { onProgress, onEvent, signal } = {}) {
+      let streamFailures = 0;
+      while (streamFailures < MAX_STREAM_FAILURES) {
+        try {
+          for await (const event of client.events(jobId, { signal })) {
+            streamFailures = 0;
+            onEvent?.(event);
+            if (event.type === 'progress') onProgress?.(event);
+            if (event.type === 'end') return client.getJob(jobId, { signal });
+          }
+        } catch (err) {
+          if (signal?.aborted || !streamProblem(err)) throw err;
+        }
+        // The stream broke or ended early: the job may have finished meanwhile.
+        streamFailures++;
+        const status = await client.getJob(jobId, { signal });
+        onProgress?.(progressOf(status));
+        if (FINISHED.has(status.state)) return status;
+        await sleep(backoff(streamFailures), signal);
+      }
+      for (;;) {
+        const status = await client.getJob(jobId, { signal });
+        onProgress?.(progressOf(status));
+        if (FINISHED.has(status.state)) return status;
+        await sleep(opts.pollIntervalMs, signal);
+      }
+    },
+
+    async downloadFrame(url, { sha256, signal } = {}) {
+      const res = await send('GET', url, { idempotent: true, external: true, signal, accept: '*/*' });
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (sha256 !== undefined) {
+        const actual = await sha256Hex(bytes);
+        if (actual !== sha256.toLowerCase()) {
+          throw new TesseraError('STORAGE_FAILED', `downloaded ${bytes.byteLength} bytes from ${stripQuery(url)} whose sha256 is ${actual}, not ${sha256}`);
+        }
+      }
+      return bytes;
+    },
+  };
+  return client;
+}
+
+// Answers api/protocol does not describe yet (their schemas sit in api/core's routes, which a client must not
+// import: they pull in hono). Kept loose, so a richer answer still parses.
+const HealthBody = z.record(z.string(), z.unknown());
+const JobSubmittedBody = z.object({ jobId: z.string() });
+const UploadStarted = z.object({ uploadId: z.string(), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
+
+/** A job status as a progress report. */
+export function progressOf(status: JobStatus): JobProgress {
+  return { type: 'progress', jobId: status.jobId, state: status.state, frames: status.frames, tiles: status.tiles };
+}
+
+/** Whether a job in this state will not change any more. */
+export function isFinished(state: JobState): boolean {
+  return FINISHED.has(state);
+}
+
+const EVENT_TYPES = new Set(['progress', 'frame', 'end']);
+
+function toJobEvent(name: string, data: string): JobEvent | undefined {
+  let body: any;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const type = name !== 'message' ? name : body?.type;
+  // Unknown event types (keep-alives, newer servers) are skipped, not errors.
+  if (!EVENT_TYPES.has(type) || typeof body !== 'object' || body === null) return undefined;
+  return { ...body, type } as JobEvent;
+}
+
+/** Errors after which waitForJob should poll instead of giving up: the stream broke, or this server has none. */
+function streamProblem(err: unknown): boolean {
+  if (!isTesseraError(err)) return true;
+  return err.code === 'UNAVAILABLE' || err.code === 'NOT_FOUND' || err.code === 'INTERNAL' || err.code === 'RATE_LIMITED';
+}
+
+async function sniffContentType(bytes: Uint8Array | Blob): Promise<string> {
+  const head = bytes instanceof Uint8Array ? bytes.subarray(0, 4) : new Uint8Array(await bytes.slice(0, 4).arrayBuffer());
+  const magic = String.fromCharCode(...head);
+  if (magic === 'glTF') return 'model/gltf-binary';
+  if (magic === 'PK\x03\x04') return 'application/zip';
+  if (magic.trimStart().startsWith('{')) return 'model/gltf+json';
+  if (!(bytes instanceof Uint8Array) && bytes.type) return bytes.type;
+  return 'application/octet-stream';
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function retryAfterMs(res: Response): number | undefined {
+  const value = res.headers.get('retry-after');
+  if (!value) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) && ms >= 0 && ms <= MAX_RETRY_AFTER_MS ? ms : undefined;
+}
+
+/** Node's fetch hides the reason in `cause` (e.g. `connect ECONNREFUSED 127.0.0.1:8080`). */
+function describeNetworkError(err: unknown): string {
+  const e = err as Error & { cause?: any };
+  if (e?.name === 'TimeoutError') return 'no answer in time';
+  const cause = e?.cause;
+  if (cause?.message) return cause.message;
+  if (cause?.code) return String(cause.code);
+  return e?.message ?? String(err);
+}
+
+function stripQuery(url: string): string {
+  const i = url.indexOf('?');
+  return i < 0 ? url : url.slice(0, i);
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}

@@ -1,0 +1,117 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { startApi } from '../../api/node/start-api.ts';
+import { startLocalS3 } from '../../api/node/local-s3.ts';
+import { TesseraError } from '../../api/protocol/errors.ts';
+import { FarmNodeProcess } from './farm-node-process.ts';
+import { formatLogLine } from './format-log-line.ts';
+
+export interface FarmOptions {
+  /** Render nodes to start, each in its own process. */
+  nodes?: number;
+  /** API port; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Where the API database, the stored objects and the nodes' scene caches go. */
+  dataDir?: string;
+  /** Tasks each node runs at once: rendering is serialized on the node's GL context, encoding and I/O overlap. */
+  nodeConcurrency?: number;
+  /** Receives each line of the combined log, prefixed by its source (`[api] …`, `[node-1] …`). */
+  log?: (line: string) => void;
+  /** Longest to wait for every node to register. */
+  readyTimeoutMs?: number;
+}
+
+export const FARM_DEFAULTS = {
+  nodes: 2,
+  port: 8080,
+  host: '127.0.0.1',
+  nodeConcurrency: 2,
+  dataDir: '.data/farm',
+  readyTimeoutMs: 180_000,
+  log: (line: string) => process.stdout.write(line + '\n'),
+} satisfies Required<FarmOptions>;
+
+export interface Farm {
+  /** The API's base URL. */
+  url: string;
+  dataDir: string;
+  nodes: FarmNodeProcess[];
+  /** Settles when every node has registered with the API; rejects if one keeps dying or the wait times out. */
+  ready: Promise<void>;
+  /** Stop the nodes (each drains first), then the API, then storage. Safe to call again. */
+  stop(): Promise<void>;
+  /** Kill the nodes at once (a second Ctrl-C); the servers end with this process. */
+  kill(): void;
+}
+
+/**
+ * A whole farm on this machine: a local S3 server and the API in this process, and `nodes` render nodes as
+ * child processes (one GL context each), with one combined log. The API runs in-process because it needs no
+ * isolation (no GL, no scene code) and so starts in milliseconds and stops in order with the rest.
+ */
+export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
+  // Options left undefined keep their defaults.
+  const opts = { ...FARM_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<FarmOptions>;
+  const dataDir = resolve(opts.dataDir);
+  const say = (source: string) => (line: string) => opts.log(`[${source}] ${line}`);
+  const farmLog = say('farm');
+
+  await mkdir(join(dataDir, 'api'), { recursive: true });
+  const s3 = await startLocalS3({ dir: join(dataDir, 's3') });
+  say('s3')(`listening at ${s3.endpoint} (bucket ${s3.bucket}, objects in ${join(dataDir, 's3')})`);
+  const apiLog = say('api');
+  const logger = pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'info' }, { write: (chunk: string) => chunk.split('\n').forEach((l) => l && apiLog(formatLogLine(l))) });
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    api = await startApi({ port: opts.port, host: opts.host, dataDir: join(dataDir, 'api'), s3, logger });
+  } catch (cause) {
+    await s3.close().catch(() => {});
+    if ((cause as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
+      throw new TesseraError('BAD_REQUEST', `port ${opts.port} on ${opts.host} is in use; stop what runs there or choose another with --port`, { cause });
+    }
+    throw cause;
+  }
+
+  const nodes = Array.from(
+    { length: opts.nodes },
+    (_, i) =>
+      new FarmNodeProcess({
+        name: `node-${i + 1}`,
+        api: api.url,
+        cacheDir: join(dataDir, 'cache', `node-${i + 1}`),
+        concurrency: opts.nodeConcurrency,
+        log: say(`node-${i + 1}`),
+      }),
+  );
+  for (const node of nodes) node.start();
+  const killAll = () => nodes.forEach((n) => n.kill());
+  // Never leave nodes behind, however this process ends.
+  process.once('exit', killAll);
+
+  let timer: NodeJS.Timeout | undefined;
+  const ready = Promise.race([
+    Promise.all(nodes.map((n) => n.registered)).then(() => undefined),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TesseraError('UNAVAILABLE', `the render nodes did not all register within ${opts.readyTimeoutMs / 1000} s; see their log lines above`)), opts.readyTimeoutMs);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+  ready.catch(() => {});
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      farmLog(`stopping: draining ${nodes.length} node(s)`);
+      const outcomes = await Promise.all(nodes.map((n) => n.stop()));
+      nodes.forEach((n, i) => say(n.name)(outcomes[i] === 'killed' ? 'killed: it did not drain in time' : 'stopped'));
+      await api.close();
+      apiLog('stopped');
+      await s3.close();
+      say('s3')('stopped');
+      process.off('exit', killAll);
+    })());
+
+  return { url: api.url, dataDir, nodes, ready, stop, kill: killAll };
+}

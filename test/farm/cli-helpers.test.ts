@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { formatLogLine } from '../../infra/farm/format-log-line.ts';
+import { formatFrameList } from '../../infra/cli/render-on-farm.ts';
+import { parseFrameList } from '../../api/protocol/frame-list.ts';
+
+describe('formatLogLine (the combined farm log)', () => {
+  it('turns a pino line into time, level, message and fields, leaving out what the prefix says', () => {
+    const time = new Date(2026, 0, 2, 3, 4, 5, 67).getTime();
+    const line = JSON.stringify({ level: 40, time, pid: 1, hostname: 'h', name: 'node:node-1', msg: 'task failed', frame: 3, reason: 'lease lost', tile: { x: 0 } });
+    expect(formatLogLine(line, { loggerName: 'node:node-1' })).toBe('03:04:05.067 WARN  task failed frame=3 reason="lease lost" tile={"x":0}');
+  });
+
+  it("keeps a message's own name field, and lines that are not pino's as they are", () => {
+    expect(formatLogLine(JSON.stringify({ level: 30, time: 0, msg: 'node registered', name: 'node-2' }))).toMatch(/INFO {2}node registered name=node-2$/);
+    expect(formatLogLine('(node:123) Warning: something')).toBe('(node:123) Warning: something');
+    expect(formatLogLine('{"not":"pino"}')).toBe('{"not":"pino"}');
+  });
+});
+
+describe('formatFrameList', () => {
+  it.each(['0', '0-3', '0-3,10,20-22', '1,3,5', '0-120'])('writes %s back as parseFrameList reads it', (text) => {
+    expect(formatFrameList(parseFrameList(text))).toBe(text);
+  });
+});

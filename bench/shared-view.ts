@@ -1,6 +1,6 @@
-import { AnimationMixer, Box3, LoopOnce, Vector3, type Mesh, type PerspectiveCamera, type Scene } from 'three';
+import type { PerspectiveCamera } from 'three';
 import { ViewSpec } from '../api/protocol/render-spec.ts';
-import { boundsSphere, createCamera } from '../render-node/render/camera-rig.ts';
+import { KEY_LIGHT_INTENSITY as TESSERA_KEY_LIGHT_INTENSITY, SceneDirector } from '../render-node/render/scene-director.ts';
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 
 /**
@@ -33,11 +33,8 @@ export const VIEW_DEFAULTS = {
   fps: 24,
 } as const;
 
-/** Tessera's key light (render-node/render/frame-renderer.ts): intensity and camera-space offset. */
-export const KEY_LIGHT_INTENSITY = 1.5;
-const KEY_LIGHT_OFFSET = new Vector3(1, 1.6, 0.8);
-/** Samples of the clip used to frame animated scenes (AUTO_BOUNDS_SAMPLES in frame-renderer.ts). */
-const AUTO_BOUNDS_SAMPLES = 16;
+/** Tessera's key light intensity, for the baselines to match. */
+export const KEY_LIGHT_INTENSITY = TESSERA_KEY_LIGHT_INTENSITY;
 
 export function tesseraView(width: number, height: number): ViewSpec {
   return ViewSpec.parse({ width, height, ...VIEW_DEFAULTS });
@@ -55,64 +52,21 @@ export function frameSequence(lastFrame: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => (lastFrame > 0 ? i % (lastFrame + 1) : 0));
 }
 
-/** Compute the shared view of `loaded` at `width × height`; leaves the scene in its rest pose. */
+/** Compute the shared view of `loaded` at `width × height`: the camera and key light Tessera itself uses. */
 export function sharedView(loaded: LoadedScene, width: number, height: number): SharedView {
-  const view = tesseraView(width, height);
-  const scene = loaded.scenes[Math.min(loaded.defaultScene, loaded.scenes.length - 1)];
-  const bounds = clipBounds(loaded, scene);
-  const camera = createCamera(loaded, view.camera, width / height, bounds) as PerspectiveCamera;
-  const center = boundsSphere(bounds).center;
-  const offset = KEY_LIGHT_OFFSET.clone().normalize().transformDirection(camera.matrixWorld);
+  const { camera, target, keyLightDirection } = new SceneDirector().setUp(loaded, tesseraView(width, height), 0);
+  const perspective = camera as PerspectiveCamera;
+  loaded.restorePose();
   return {
     width,
     height,
     camera: {
       position: camera.position.toArray() as [number, number, number],
-      target: center.toArray() as [number, number, number],
-      fovDeg: camera.fov,
-      near: camera.near,
-      far: camera.far,
+      target: target.toArray() as [number, number, number],
+      fovDeg: perspective.fov,
+      near: perspective.near,
+      far: perspective.far,
     },
-    keyLight: loaded.hasPunctualLights ? null : { direction: offset.negate().toArray() as [number, number, number] },
+    keyLight: keyLightDirection ? { direction: keyLightDirection.toArray() as [number, number, number] } : null,
   };
-}
-
-/** Union of the visible mesh bounds over the first clip, as Tessera frames auto cameras. */
-function clipBounds(loaded: LoadedScene, scene: Scene): Box3 {
-  const box = new Box3();
-  const clip = loaded.clips[0];
-  if (!clip) {
-    loaded.restorePose();
-    return box.union(meshBounds(scene));
-  }
-  const mixer = new AnimationMixer(scene);
-  const action = mixer.clipAction(clip);
-  action.setLoop(LoopOnce, 1);
-  action.clampWhenFinished = true;
-  for (let i = 0; i <= AUTO_BOUNDS_SAMPLES; i++) {
-    loaded.restorePose();
-    action.reset();
-    action.play();
-    mixer.setTime((clip.duration * i) / AUTO_BOUNDS_SAMPLES);
-    box.union(meshBounds(scene));
-  }
-  mixer.stopAllAction();
-  mixer.uncacheRoot(scene);
-  loaded.restorePose();
-  scene.updateMatrixWorld(true);
-  return box;
-}
-
-function meshBounds(scene: Scene): Box3 {
-  const box = new Box3();
-  const part = new Box3();
-  scene.updateMatrixWorld(true);
-  scene.traverseVisible((o) => {
-    const mesh = o as Mesh;
-    if (!mesh.geometry || (o as { isLight?: boolean }).isLight || o.name === 'tessera.key-light') return;
-    if (!mesh.geometry.boundingBox) mesh.geometry.computeBoundingBox();
-    part.copy(mesh.geometry.boundingBox!).applyMatrix4(o.matrixWorld);
-    if (part.min.toArray().every(Number.isFinite) && part.max.toArray().every(Number.isFinite)) box.union(part);
-  });
-  return box;
 }

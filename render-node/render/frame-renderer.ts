@@ -1,28 +1,11 @@
-import {
-  ACESFilmicToneMapping,
-  AnimationMixer,
-  Box3,
-  Color,
-  DirectionalLight,
-  LoopOnce,
-  NeutralToneMapping,
-  NoToneMapping,
-  SRGBColorSpace,
-  Vector3,
-  WebGLRenderer,
-  type AnimationClip,
-  type DataTexture,
-  type Material,
-  type Mesh,
-  type Scene,
-} from 'three';
+import { ACESFilmicToneMapping, Color, NeutralToneMapping, NoToneMapping, SRGBColorSpace, WebGLRenderer, type DataTexture, type Scene } from 'three';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { GLBackend } from '../gl/gl-backend.ts';
 import { loadScene, type LoadedScene } from '../scene/load-scene.ts';
 import { RENDERER_VERSION } from '../version.ts';
-import { boundsSphere, createCamera } from './camera-rig.ts';
 import { resolvePixels } from './resolve-pixels.ts';
+import { SceneDirector, type FramePlan } from './scene-director.ts';
 import { createStudioEnvironment } from './studio-environment.ts';
 import { setupThree } from './three-setup.ts';
 import { tileFits } from './tile-grid.ts';
@@ -42,29 +25,13 @@ export interface RawImage {
   height: number;
 }
 
+export { KEY_LIGHT_INTENSITY, type FramePlan } from './scene-director.ts';
+
 export interface RenderResult extends RawImage {
   timings: RenderTimings;
 }
 
-/** The frame time of `frame` and the clip it samples, after checking both against the scene. */
-export interface FramePlan {
-  clips: AnimationClip[];
-  time: number;
-  duration: number;
-}
-
 const TONE_MAPPING = { aces: ACESFilmicToneMapping, neutral: NeutralToneMapping, none: NoToneMapping } as const;
-const AUTO_BOUNDS_SAMPLES = 16;
-const KEY_LIGHT_INTENSITY = 1.2;
-/** Key light offset in camera space: up and to the right of the viewer. */
-const KEY_LIGHT_OFFSET = new Vector3(1, 1.6, 0.8);
-
-interface SceneState {
-  mixers: Map<string, { mixer: AnimationMixer; clips: AnimationClip[] }>;
-  autoBounds: Map<string, Box3>;
-  keyLight: DirectionalLight;
-  envIntensity: number;
-}
 
 /**
  * Renders frames and tiles of loaded glTF scenes on one GL backend. A tile is the scissored part of a
@@ -75,7 +42,9 @@ export class FrameRenderer {
   readonly renderer: WebGLRenderer;
   readonly version = RENDERER_VERSION;
   private readonly environment: DataTexture;
-  private readonly states = new WeakMap<Scene, SceneState>();
+  /** Poses scenes and places cameras and lights; no GL. */
+  readonly director = new SceneDirector();
+  private readonly environments = new WeakSet<Scene>();
   private scratch = new Uint8Array(0);
 
   constructor(backend: GLBackend) {
@@ -101,24 +70,13 @@ export class FrameRenderer {
   }
 
   /** Check the scene index, clip and frame of a request without rendering; throws the documented errors. */
-  plan(loaded: LoadedScene, view: ViewSpec, frame: number): FramePlan & { sceneIndex: number } {
-    const sceneIndex = resolveSceneIndex(loaded, view.scene);
-    const clips = resolveClips(loaded, view.clip);
-    const duration = clips.reduce((d, c) => Math.max(d, c.duration), 0);
-    const time = frame / view.fps;
-    const last = Math.floor(duration * view.fps + 1e-9);
-    if (!Number.isInteger(frame) || frame < 0 || frame > last) {
-      const what = clips.length ? `clip ${clips.map((c) => `"${c.name}"`).join('+')} lasts ${duration.toFixed(3)} s` : 'the scene has no animation';
-      throw new TesseraError('FRAME_OUT_OF_RANGE', `Frame ${frame} is outside the animation: ${what}, so at ${view.fps} fps the frames are 0–${last}.`);
-    }
-    return { sceneIndex, clips, time, duration };
+  plan(loaded: LoadedScene, view: ViewSpec, frame: number): FramePlan {
+    return this.director.plan(loaded, view, frame);
   }
 
   /** The last frame number of the selected clip at the view's fps (0 for a still scene). */
   lastFrame(loaded: LoadedScene, view: ViewSpec): number {
-    const clips = resolveClips(loaded, view.clip);
-    const duration = clips.reduce((d, c) => Math.max(d, c.duration), 0);
-    return Math.floor(duration * view.fps + 1e-9);
+    return this.director.lastFrame(loaded, view);
   }
 
   /** Render `tile` (default: the whole frame) of frame `frame` of `loaded` as seen by `view`. */
@@ -129,13 +87,11 @@ export class FrameRenderer {
       throw new TesseraError('BAD_SPEC', `Tile ${rect.width}×${rect.height} at ${rect.x},${rect.y} lies outside the ${width}×${height} frame.`);
     }
     const t0 = performance.now();
-    const plan = this.plan(loaded, view, frame);
-    const scene = loaded.scenes[plan.sceneIndex];
-    const state = this.stateFor(scene);
-    this.pose(loaded, scene, state, plan);
-    const bounds = this.framingBounds(loaded, scene, state, view, plan);
-    const camera = createCamera(loaded, view.camera, width / height, bounds);
-    this.light(loaded, scene, state, view, camera, bounds);
+    const { scene, camera } = this.director.setUp(loaded, view, frame);
+    if (!this.environments.has(scene)) {
+      this.environments.add(scene);
+      scene.environment = this.environment;
+    }
 
     const fbW = width * ssaa;
     const fbH = height * ssaa;
@@ -186,125 +142,5 @@ export class FrameRenderer {
     this.backend.dispose();
   }
 
-  private stateFor(scene: Scene): SceneState {
-    let state = this.states.get(scene);
-    if (!state) {
-      const keyLight = new DirectionalLight(0xffffff, KEY_LIGHT_INTENSITY);
-      keyLight.name = 'tessera.key-light';
-      scene.add(keyLight, keyLight.target);
-      scene.environment = this.environment;
-      state = { mixers: new Map(), autoBounds: new Map(), keyLight, envIntensity: 1 };
-      this.states.set(scene, state);
-    }
-    return state;
-  }
-
-  /** Put the scene in the pose of `plan.time`: rest pose, then every selected clip sampled at that time. */
-  private pose(loaded: LoadedScene, scene: Scene, state: SceneState, plan: FramePlan): void {
-    loaded.restorePose();
-    if (plan.clips.length) {
-      const key = plan.clips.map((c) => c.uuid).join(',');
-      let entry = state.mixers.get(key);
-      if (!entry) {
-        const mixer = new AnimationMixer(scene);
-        for (const clip of plan.clips) {
-          const action = mixer.clipAction(clip);
-          action.setLoop(LoopOnce, 1);
-          action.clampWhenFinished = true;
-          action.play();
-        }
-        entry = { mixer, clips: plan.clips };
-        state.mixers.set(key, entry);
-      }
-      for (const clip of entry.clips) {
-        const action = entry.mixer.existingAction(clip)!;
-        action.reset();
-        action.play();
-      }
-      // A PropertyMixer writes to the scene only when its value differs from the last one it wrote; the rest
-      // pose was just restored behind its back, so forget what it wrote (r162 layout: [incoming|accu0|accu1|…]).
-      for (const binding of (entry.mixer as unknown as { _bindings: { buffer: Float64Array; valueSize: number }[] })._bindings) {
-        binding.buffer.fill(NaN, binding.valueSize, 3 * binding.valueSize);
-      }
-      entry.mixer.setTime(plan.time);
-    }
-    scene.updateMatrixWorld(true);
-  }
-
-  /** Bounds that frame the camera: for auto cameras the union over the whole clip, so the camera holds still. */
-  private framingBounds(loaded: LoadedScene, scene: Scene, state: SceneState, view: ViewSpec, plan: FramePlan): Box3 {
-    if (view.camera.kind === 'gltf' && !plan.clips.length) return new Box3().setFromObject(scene);
-    const key = plan.clips.map((c) => c.uuid).join(',');
-    let box = state.autoBounds.get(key);
-    if (!box) {
-      box = new Box3();
-      const samples = plan.clips.length ? AUTO_BOUNDS_SAMPLES : 0;
-      for (let i = 0; i <= samples; i++) {
-        if (samples) this.pose(loaded, scene, state, { ...plan, time: (plan.duration * i) / samples });
-        box.union(meshBounds(scene));
-      }
-      if (samples) this.pose(loaded, scene, state, plan);
-      state.autoBounds.set(key, box);
-    }
-    return box;
-  }
-
-  private light(loaded: LoadedScene, scene: Scene, state: SceneState, view: ViewSpec, camera: import('three').Camera, bounds: Box3): void {
-    const wantKey = view.keyLight === 'auto' ? !loaded.hasPunctualLights : view.keyLight;
-    state.keyLight.visible = wantKey;
-    if (wantKey) {
-      const sphere = boundsSphere(bounds);
-      const offset = KEY_LIGHT_OFFSET.clone().normalize().transformDirection(camera.matrixWorld);
-      state.keyLight.position.copy(sphere.center).addScaledVector(offset, sphere.radius * 4);
-      state.keyLight.target.position.copy(sphere.center);
-      state.keyLight.updateMatrixWorld(true);
-      state.keyLight.target.updateMatrixWorld(true);
-    }
-    if (state.envIntensity !== view.environmentIntensity) {
-      state.envIntensity = view.environmentIntensity;
-      scene.traverse((o) => {
-        const mesh = o as Mesh;
-        const mats = Array.isArray(mesh.material) ? mesh.material : mesh.material ? [mesh.material] : [];
-        for (const m of mats as (Material & { envMapIntensity?: number })[]) if (m.envMapIntensity !== undefined) m.envMapIntensity = view.environmentIntensity;
-      });
-    }
-  }
 }
 
-/** Bounds of the visible geometry only (lights and cameras carry no size). */
-function meshBounds(scene: Scene): Box3 {
-  const box = new Box3();
-  const part = new Box3();
-  scene.updateMatrixWorld(true);
-  scene.traverseVisible((o) => {
-    const mesh = o as Mesh;
-    if (!mesh.geometry || (o as any).isLight || o.name === 'tessera.key-light') return;
-    if (!mesh.geometry.boundingBox) mesh.geometry.computeBoundingBox();
-    part.copy(mesh.geometry.boundingBox!).applyMatrix4(o.matrixWorld);
-    if (part.min.toArray().every(Number.isFinite) && part.max.toArray().every(Number.isFinite)) box.union(part);
-  });
-  return box;
-}
-
-function resolveSceneIndex(loaded: LoadedScene, scene: ViewSpec['scene']): number {
-  if (scene === undefined) return Math.min(loaded.defaultScene, loaded.scenes.length - 1);
-  const index = typeof scene === 'number' ? scene : loaded.sceneNames.indexOf(scene);
-  if (index < 0 || index >= loaded.scenes.length) {
-    const names = loaded.sceneNames.map((n, i) => (n ? `${i} "${n}"` : `${i}`)).join(', ');
-    throw new TesseraError('SCENE_INDEX_NOT_FOUND', `The file has no scene ${typeof scene === 'number' ? scene : `named "${scene}"`}; its scenes are: ${names}.`);
-  }
-  return index;
-}
-
-function resolveClips(loaded: LoadedScene, clip: ViewSpec['clip']): AnimationClip[] {
-  const clips = loaded.clips;
-  if (clip === 'none') return [];
-  if (clip === 'all') return clips;
-  if (clip === undefined) return clips.length ? [clips[0]] : [];
-  const found = typeof clip === 'number' ? clips[clip] : clips.find((c) => c.name === clip);
-  if (!found) {
-    const names = clips.map((c, i) => (c.name ? `${i} "${c.name}"` : `${i}`)).join(', ');
-    throw new TesseraError('CLIP_NOT_FOUND', `The scene has no animation ${typeof clip === 'number' ? clip : `named "${clip}"`}; its clips are: ${names || '(none)'}.`);
-  }
-  return [found];
-}

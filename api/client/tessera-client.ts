@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
 import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } from '../protocol/job-status.ts';
+import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from './api-error.ts';
+import { pingUrl, PING_DEFAULTS } from './ping.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
 // Runs wherever fetch does (Node 20+, browsers, workers, VR web apps): no node:* imports here.
@@ -50,14 +52,49 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+export interface ProbeOptions {
+  /** How many nodes to ping (the API's nearest candidates). */
+  count?: number;
+  /** Pings per node; the minimum is kept. */
+  samples?: number;
+  /** Longest one ping may take. */
+  timeoutMs?: number;
+  /** Where this client is, if it knows (helps the API choose candidates; Cloudflare's edge knows without it). */
+  location?: GeoPoint;
+  signal?: AbortSignal;
+}
+
+/** What {@link TesseraClient.probe} measured: pass it as the job's `client` (or its `rtts`). */
+export interface ProbeResult {
+  /** RTTs (ms) to the nodes that answered, nearest first. */
+  rtts: RttMeasurement[];
+  /** The client's location, when the API (or the caller) knew it. */
+  location?: GeoPoint;
+  /** The nodes the API suggested. */
+  candidates: ProbeCandidate[];
+  /** Candidates that did not answer, and why. */
+  failed: { nodeId: string; error: string }[];
+}
+
 export interface TesseraClient {
   readonly baseUrl: string;
   /** `GET /v1/health`. */
   health(opts?: { signal?: AbortSignal }): Promise<Record<string, unknown>>;
   /** Upload a GLB, a .gltf (JSON, resources embedded) or a zip of a .gltf with its files; same bytes, same scene id. */
   uploadScene(bytes: Uint8Array | Blob, opts?: { contentType?: string; signal?: AbortSignal }): Promise<SceneUploaded>;
-  /** `POST /v1/jobs`. */
+  /**
+   * `POST /v1/jobs`. With `client.rtts` (from {@link TesseraClient.probe}), each task goes to the node with
+   * the earliest expected finish for this client; a probe result may be passed as `client` as it is.
+   */
   submitJob(request: JobRequestInput, opts?: { signal?: AbortSignal }): Promise<JobSubmitted>;
+  /**
+   * Measure this client's RTTs to the farm: ask `GET /v1/nodes/nearby` which nodes to ping, ping each
+   * candidate's GET /ping a few times (all candidates at once) and keep each minimum. Never throws for a
+   * node that does not answer (it is listed in `failed`); throws when the API cannot be asked.
+   */
+  probe(opts?: ProbeOptions): Promise<ProbeResult>;
+  /** `GET /v1/nodes`: nodes matching a search, with load, RTT to the API and coordinate. */
+  nodes(search?: Partial<Record<keyof NodeSearch, string | number | boolean>>, opts?: { signal?: AbortSignal }): Promise<NodeList>;
   /** `GET /v1/jobs/:id`. */
   getJob(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobStatus>;
   /** The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts. */
@@ -173,7 +210,37 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });
     },
 
-    submitJob: (request, { signal } = {}) => json(JobSubmittedBody, 'POST', '/v1/jobs', { body: JSON.stringify(request), contentType: 'application/json', signal }),
+    submitJob: (request, { signal } = {}) =>
+      json(JobSubmittedBody, 'POST', '/v1/jobs', { body: JSON.stringify({ ...request, client: clientPart(request.client) }), contentType: 'application/json', signal }),
+
+    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, signal } = {}) {
+      const query = new URLSearchParams({ count: String(count) });
+      if (location) {
+        query.set('lat', String(location.lat));
+        query.set('lon', String(location.lon));
+      }
+      const nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
+      const failed: ProbeResult['failed'] = [];
+      const measured = await Promise.all(
+        nearby.candidates.map(async (c) => {
+          try {
+            return { nodeId: c.nodeId, rttMs: await pingUrl(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal }) };
+          } catch (err) {
+            if (signal?.aborted) throw signal.reason ?? err;
+            failed.push({ nodeId: c.nodeId, error: (err as Error)?.message ?? String(err) });
+            return undefined;
+          }
+        }),
+      );
+      const rtts = measured.filter((m): m is RttMeasurement => m !== undefined).sort((a, b) => a.rttMs - b.rttMs);
+      const where = nearby.location ? { lat: nearby.location.lat, lon: nearby.location.lon } : location;
+      return { rtts, ...(where ? { location: where } : {}), candidates: nearby.candidates, failed };
+    },
+
+    nodes: (search = {}, { signal } = {}) => {
+      const query = new URLSearchParams(Object.entries(search).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+      return json(NodeList, 'GET', `/v1/nodes${query.size ? `?${query}` : ''}`, { idempotent: true, signal });
+    },
 
     getJob: (jobId, { signal } = {}) => json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal }),
 
@@ -241,6 +308,12 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
 const HealthBody = z.record(z.string(), z.unknown());
 const JobSubmittedBody = z.object({ jobId: z.string() });
 const UploadStarted = z.object({ uploadId: z.string(), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
+
+/** The part of a job's `client` the API takes (a probe result carries more, for the caller). */
+function clientPart(client: JobClientInput | (JobClientInput & Partial<ProbeResult>) | undefined): JobClientInput | undefined {
+  if (!client) return undefined;
+  return { rtts: client.rtts, location: client.location, coordinate: client.coordinate };
+}
 
 /** A job status as a progress report. */
 export function progressOf(status: JobStatus): JobProgress {

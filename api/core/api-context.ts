@@ -3,10 +3,13 @@ import type { BlobStore } from './blob-store.ts';
 import type { Clock } from './clock.ts';
 import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
+import type { NodeDirectory } from './node-directory.ts';
+import type { NodeNetwork } from './node-network.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
 import type { SceneInspector } from './scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
+import type { TaskRouter } from './task-router.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -16,6 +19,12 @@ export interface ApiContext {
   logger: Logger;
   notifier: Notifier;
   options: ResolvedApiOptions;
+  /** Healthy nodes, their loads and the router's picture of them. */
+  nodes: NodeDirectory;
+  /** Measurements → network coordinates. */
+  network: NodeNetwork;
+  /** Routes ready tasks of routed jobs to nodes. */
+  router: TaskRouter;
   /** Log each status change as old → new and wake whoever waits on the jobs and tasks involved. */
   applied(changes: StatusChange[]): void;
 }
@@ -34,6 +43,8 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
         );
         jobs.add(ch.jobId);
       }
+      // Tasks finished, freed or requeued: queues changed, so routing may place more.
+      parts.router.invalidate();
       for (const jobId of jobs) parts.notifier.notify(jobTopic(jobId));
       parts.notifier.notify(TASKS_TOPIC);
     },

@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import type { Notifier } from './notifier.ts';
+import { ROUTING_POLICY_DEFAULTS, type RoutingPolicy } from './routing-policy.ts';
 import type { SceneInspector } from './scene-inspector.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
 
@@ -21,6 +22,8 @@ export interface ApiDeps {
 export interface ApiOptions {
   /** Lease length, retry backoff and failure thresholds. */
   policy?: Partial<TaskPolicy>;
+  /** Latency routing: health window, grace periods, router, Vivaldi and RTT filter settings. */
+  routing?: Partial<RoutingPolicy>;
   /** Largest JSON request body. */
   maxJsonBytes?: number;
   /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
@@ -45,7 +48,7 @@ export interface ApiOptions {
   publicUrl?: string;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'shutdown' | 'publicUrl'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shutdown' | 'publicUrl'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -60,6 +63,7 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'shutdown' | 'pu
 /** Options with every default filled in. */
 export type ResolvedApiOptions = typeof API_DEFAULTS & {
   policy: TaskPolicy;
+  routing: RoutingPolicy;
   shutdown: AbortSignal | undefined;
   publicUrl: string | undefined;
 };
@@ -68,11 +72,19 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, shutdown, publicUrl, ...rest } = options;
+  const { policy, routing, shutdown, publicUrl, ...rest } = options;
+  const r = defined(routing);
   return {
     ...API_DEFAULTS,
     ...defined(rest),
     policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
+    routing: {
+      ...ROUTING_POLICY_DEFAULTS,
+      ...r,
+      route: { ...ROUTING_POLICY_DEFAULTS.route, ...r.route },
+      vivaldi: { ...ROUTING_POLICY_DEFAULTS.vivaldi, ...r.vivaldi },
+      rttFilter: { ...ROUTING_POLICY_DEFAULTS.rttFilter, ...r.rttFilter },
+    },
     shutdown,
     publicUrl,
   };

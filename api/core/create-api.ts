@@ -13,7 +13,12 @@ import { resolveApiOptions, type ApiDeps, type ApiOptions, type ResolvedApiOptio
 import { systemClock } from './clock.ts';
 import { createErrorHandler, notFound, validationError } from './error-handler.ts';
 import { silentLogger } from './logger.ts';
+import { NodeDirectory } from './node-directory.ts';
+import { NodeNetwork } from './node-network.ts';
 import { createNotifier } from './notifier.ts';
+import { createRandom } from './routing/seeded-random.ts';
+import { heartbeatIntervalMs } from './task-policy.ts';
+import { TaskRouter } from './task-router.ts';
 import { registerHealthRoutes } from './routes/health-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { NODE_AUTH } from './routes/node-auth.ts';
@@ -39,14 +44,20 @@ function limitBodies(opts: ResolvedApiOptions): MiddlewareHandler {
 export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   const opts = resolveApiOptions(options);
   const logger = deps.logger ?? silentLogger;
+  const clock = deps.clock ?? systemClock;
+  const rng = opts.routing.seed === undefined ? Math.random : createRandom(opts.routing.seed);
+  const nodes = new NodeDirectory(deps.jobs, clock, opts.routing, heartbeatIntervalMs(opts.policy));
   const ctx = createApiContext({
     jobs: deps.jobs,
     blobs: deps.blobs,
     inspector: deps.inspector,
-    clock: deps.clock ?? systemClock,
+    clock,
     logger,
     notifier: deps.notifier ?? createNotifier(),
     options: opts,
+    nodes,
+    network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
+    router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
   });
 
   const app = new OpenAPIHono({

@@ -3,8 +3,9 @@
  * top-left); each tile is a render task. A frame of several tiles gets one stitch task, leased only once
  * its tiles are done; a frame of one tile is rendered by a `final` task that uploads the finished frame.
  */
+import type { JobRequirements } from '../protocol/latency.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
-import type { JobRecord, TaskRecord } from './job-store.ts';
+import type { JobClientRecord, JobRecord, TaskRecord } from './job-store.ts';
 import { frameKey, tileKey } from './object-keys.ts';
 
 /** Everything the compiler needs, already validated against the scene (see plan-job.ts). */
@@ -17,6 +18,22 @@ export interface JobPlan {
   frames: number[];
   /** Tile edge in pixels; null renders whole frames. */
   tile: number | null;
+  requirements?: JobRequirements | null;
+  client?: JobClientRecord | null;
+  /** Route each task by the client's RTTs (true), or hand tasks to the first capable free node (false). */
+  routed?: boolean;
+}
+
+/**
+ * A stitch decodes its frame's tiles, composites and encodes: per pixel a fraction of what rendering costs.
+ * Rough on purpose: it only ranks nodes for a stitch task, whose inputs come from storage anyway.
+ */
+export const STITCH_PIXEL_WEIGHT = 0.1;
+
+/** What a task costs in reference-tile pixels: its tile's pixels times the supersampling, or a stitch's share. */
+export function taskPixels(task: Pick<TaskRecord, 'kind' | 'tile'>, view: Pick<ViewSpec, 'width' | 'height' | 'ssaa'>): number {
+  if (task.kind === 'stitch' || !task.tile) return view.width * view.height * STITCH_PIXEL_WEIGHT;
+  return task.tile.width * task.tile.height * view.ssaa * view.ssaa;
 }
 
 /** Split a width × height frame into tiles of at most `tile` pixels per edge, row by row from the top-left. */
@@ -54,6 +71,9 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
     startedAt: null,
     finishedAt: null,
     error: null,
+    requirements: plan.requirements ?? null,
+    client: plan.client ?? null,
+    routed: plan.routed ?? false,
   };
   const tiles = splitFrame(plan.view.width, plan.view.height, plan.tile);
   const final = tiles.length === 1;
@@ -68,6 +88,9 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
     error: null,
     result: null,
     updatedAt: now,
+    route: null,
+    // A routed job's tasks wait for the router; a first-come job's are open to any capable node at once.
+    openAt: job.routed ? null : 0,
   } as const;
   const tasks: TaskRecord[] = [];
   for (const frame of plan.frames) {

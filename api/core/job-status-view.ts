@@ -59,6 +59,18 @@ export function toJobStatus(job: JobRecord, tasks: TaskRecord[], now: number): J
       attempts: t.attempts,
       node: t.nodeId,
       error: t.error,
+      route: t.route && {
+        nodeId: t.route.nodeId,
+        fallbackId: t.route.fallbackId,
+        predictedRttMs: t.route.predictedRttMs,
+        rttSource: t.route.rttSource,
+        queueMs: t.route.queueMs,
+        renderMs: t.route.renderMs,
+        score: t.route.score,
+        reason: t.route.reason,
+        routedAt: t.route.routedAt,
+        leasedAs: t.route.leasedAs,
+      },
     })),
   };
 }

@@ -76,3 +76,41 @@ CREATE TABLE IF NOT EXISTS nodes (
   load          REAL NOT NULL DEFAULT 0
 );
 `;
+
+/**
+ * Columns added after the first schema, for latency routing. A database made by an earlier version gets
+ * them on its next start (ALTER TABLE … ADD COLUMN only where missing), so old records stay and read as
+ * "not routed": old tasks are open to any node (route_open_at 0), old jobs are first-come (routed 0).
+ */
+export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: 'jobs', column: 'requirements', definition: 'TEXT' },
+  { table: 'jobs', column: 'client', definition: 'TEXT' },
+  { table: 'jobs', column: 'routed', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  // The routing decision: the chosen node, its fallback and when the fallback may take over, when any
+  // capable node may, and the whole decision as JSON (predicted RTT, queue, render, score, reason).
+  { table: 'tasks', column: 'route_node', definition: 'TEXT' },
+  { table: 'tasks', column: 'route_fallback', definition: 'TEXT' },
+  { table: 'tasks', column: 'route_fallback_at', definition: 'INTEGER' },
+  { table: 'tasks', column: 'route_open_at', definition: 'INTEGER DEFAULT 0' },
+  { table: 'tasks', column: 'route', definition: 'TEXT' },
+  { table: 'nodes', column: 'coordinate', definition: 'TEXT' },
+  { table: 'nodes', column: 'rtt_to_api_ms', definition: 'REAL' },
+];
+
+/** Indexes and tables of latency routing; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
+export const JOB_STORE_ROUTING_SCHEMA = `
+-- A node's routed queue (lease phase 1), per-node load counts and routes to re-route: a few rows each.
+CREATE INDEX IF NOT EXISTS tasks_routed ON tasks (state, route_node);
+-- Tasks a node may take as the fallback once the chosen node's grace period has passed (lease phase 2).
+CREATE INDEX IF NOT EXISTS tasks_fallback ON tasks (state, route_fallback, route_fallback_at);
+-- A routed job's tasks open to any capable node (lease phase 3).
+CREATE INDEX IF NOT EXISTS tasks_open ON tasks (job_id, state, route_open_at);
+-- Healthy nodes: those seen recently.
+CREATE INDEX IF NOT EXISTS nodes_by_seen ON nodes (last_seen_at);
+
+-- Small values the API keeps across restarts (its own network coordinate).
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;

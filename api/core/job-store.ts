@@ -5,6 +5,7 @@
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
 import type { JobState, TaskState } from '../protocol/job-status.ts';
+import type { Coordinate, GeoPoint, JobRequirements, TaskRouteView } from '../protocol/latency.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import type { SceneInfo } from './scene-inspector.ts';
@@ -36,7 +37,29 @@ export interface JobRecord {
   startedAt: number | null;
   finishedAt: number | null;
   error: string | null;
+  /** What a node must have to get this job's tasks; null: any node. */
+  requirements: JobRequirements | null;
+  /** The client's network position, as the job brought it (RTTs by node id) and as the API fitted it. */
+  client: JobClientRecord | null;
+  /**
+   * True: each task is routed (chosen node, fallback, grace) by the client's RTTs. False (no RTT
+   * information): any capable node with a free slot leases the next task, first come first served.
+   */
+  routed: boolean;
 }
+
+/** A job's client: measured RTTs (ms) by node id, location, and its network coordinate (sent or fitted). */
+export interface JobClientRecord {
+  rttMs: Record<string, number>;
+  location: GeoPoint | null;
+  coordinate: Coordinate | null;
+}
+
+/** Where a task was routed and why; `leasedAs` says how it was leased in the end. */
+export type TaskRoute = TaskRouteView & {
+  /** After this time (epoch ms) the fallback may lease the task; null: no fallback. */
+  fallbackAt: number | null;
+};
 
 export type TaskKind = 'render' | 'stitch';
 
@@ -65,6 +88,13 @@ export interface TaskRecord {
   /** Size and sha256 the node reported for its output. */
   result: { bytes: number; checksum: string } | null;
   updatedAt: number;
+  /** Where the router sent the task and why; null until routed (first-come tasks get one when leased). */
+  route: TaskRoute | null;
+  /**
+   * From this time (epoch ms) any capable node may lease the task: 0 for first-come tasks, the end of the
+   * grace periods for routed ones; null while only the routed node (and its fallback) may.
+   */
+  openAt: number | null;
 }
 
 export interface TaskCounts {
@@ -84,6 +114,39 @@ export interface NodeRecord {
   registeredAt: number;
   lastSeenAt: number;
   load: number;
+  /** Its network coordinate; null (or absent when registering) until it has been measured. */
+  coordinate?: Coordinate | null;
+  /** Filtered node ↔ API RTT (ms); null (or absent when registering) until measured. */
+  rttToApiMs?: number | null;
+}
+
+/** New network facts about a node (absent fields stay as they are). */
+export interface NodeNetworkUpdate {
+  nodeId: string;
+  coordinate?: Coordinate;
+  rttToApiMs?: number;
+}
+
+/** A node's work in hand, counted from the tasks. */
+export interface NodeTaskCounts {
+  /** Tasks routed to it that are queued (not leased yet). */
+  queued: number;
+  /** Tasks it holds a lease on. */
+  running: number;
+}
+
+/** A queued task ready to be routed, with the nodes it already failed on (to avoid them). */
+export interface RoutableTask {
+  task: TaskRecord;
+  failedOn: string[];
+}
+
+/** A routing decision to store; applied only while the task is queued and still routed to `expectNode`. */
+export interface RouteAssignment {
+  taskId: string;
+  expectNode: string | null;
+  route: TaskRoute;
+  openAt: number | null;
 }
 
 /** The result of an operation on one task. */
@@ -98,6 +161,8 @@ export interface LeaseInput {
   leaseId: string;
   now: number;
   policy: TaskPolicy;
+  /** The leasing node's card: a task of a job whose requirements it fails is never handed to it. */
+  card?: NodeCard;
 }
 
 export interface CompleteInput {
@@ -158,10 +223,34 @@ export interface JobStore {
   /** Requeue (or fail) every task whose lease ran out, counting the attempt. */
   expireLeases(now: number, policy: TaskPolicy): Promise<StatusChange[]>;
   /**
-   * Lease the next available task to the node: highest job priority, then oldest job, then frame order;
-   * a stitch task only once every tile of its frame is done. Null when none is available.
+   * Lease the next available task to the node, and count the call as a sign of life (lastSeenAt). In
+   * order: a task routed to this node; a task whose chosen node let its grace period pass and whose
+   * fallback this node is; a task open to any capable node (first-come jobs, and routed tasks whose
+   * grace periods all passed). Within each: highest job priority, then oldest job, then frame order; a
+   * stitch task only once every tile of its frame is done. Null when none is available.
    */
   leaseNext(input: LeaseInput): Promise<TaskOutcome | null>;
+
+  /** Nodes seen (heartbeat or lease call) at or after `seenSince`, or all of them. */
+  listNodes(filter?: { seenSince?: number }): Promise<NodeRecord[]>;
+  /** Record measured network facts about nodes. */
+  updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void>;
+  /** Queued-and-routed and leased task counts per node (nodes with neither are absent). */
+  countNodeTasks(): Promise<Map<string, NodeTaskCounts>>;
+  /** Nodes that queued tasks are routed to. */
+  listRoutedNodes(): Promise<string[]>;
+  /** Jobs that may hand out tasks, in lease order (highest priority, then oldest). */
+  listRunnableJobs(): Promise<JobRecord[]>;
+  /**
+   * Up to `limit` of the job's queued tasks that are ready (past their backoff; a stitch once its tiles
+   * are done) and not routed, or routed to one of `rerouteFrom`; in lease order.
+   */
+  listRoutableTasks(input: { jobId: string; now: number; limit: number; rerouteFrom: string[] }): Promise<RoutableTask[]>;
+  /** Store routing decisions; returns how many applied (a task leased or re-routed meanwhile is skipped). */
+  setTaskRoutes(assignments: RouteAssignment[]): Promise<number>;
+  /** A small value the API keeps across restarts (its own network coordinate); null when unset. */
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
   /** Mark a leased task done. Throws TASK_NOT_FOUND, or LEASE_LOST unless the node holds that lease. */
   completeTask(input: CompleteInput): Promise<TaskOutcome>;
   /** Report a failed attempt: retry after a backoff, or fail the job. Throws like completeTask. */

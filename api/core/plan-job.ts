@@ -103,5 +103,11 @@ export function planJob(req: JobRequest, info: SceneInfo, ids: { jobId: string }
     keyLight: req.keyLight,
   });
   const encode = EncodeSpec.parse({ format: req.format, quality: req.quality, lossless: req.lossless });
-  return { jobId: ids.jobId, sceneId: req.sceneId, priority: req.priority, view, encode, frames, tile };
+  if (req.requirements?.maxRttMs !== undefined && !(req.client?.rtts.length || req.client?.coordinate)) {
+    throw new TesseraError(
+      'BAD_REQUEST',
+      'Invalid job: requirements.maxRttMs needs the client\'s RTTs to nodes in client.rtts (the SDK\'s client.probe() measures them).',
+    );
+  }
+  return { jobId: ids.jobId, sceneId: req.sceneId, priority: req.priority, view, encode, frames, tile, requirements: req.requirements ?? null };
 }

@@ -5,23 +5,33 @@
  */
 import { TesseraError } from '../protocol/errors.ts';
 import type { JobState, TaskState } from '../protocol/job-status.ts';
+import type { Coordinate, JobRequirements } from '../protocol/latency.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
-import { JOB_STORE_SCHEMA } from './job-store-schema.ts';
+import { taskPixels } from './job-compiler.ts';
+import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
 import type {
   CompleteInput,
   FailInput,
   HeartbeatInput,
+  JobClientRecord,
   JobRecord,
   JobStore,
   LeaseInput,
+  NodeNetworkUpdate,
   NodeRecord,
+  NodeTaskCounts,
+  RoutableTask,
+  RouteAssignment,
   SceneRecord,
   TaskCounts,
   TaskKind,
   TaskOutcome,
   TaskRecord,
+  TaskRoute,
 } from './job-store.ts';
+import { meetsRequirements } from './routing/requirements.ts';
+import { expectedRenderMs } from './routing/router.ts';
 import type { SceneInfo } from './scene-inspector.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { stepJob, stepTask, type StatusChange } from './state-machine.ts';
@@ -33,6 +43,8 @@ const str = (v: SqlValue): string => String(v);
 const num = (v: SqlValue): number => Number(v);
 const optNum = (v: SqlValue): number | null => (v === null ? null : Number(v));
 const optStr = (v: SqlValue): string | null => (v === null ? null : String(v));
+const optJson = <T>(v: SqlValue | undefined): T | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as T));
+const toJson = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
 
 function rowToScene(r: Row): SceneRecord {
   return {
@@ -59,6 +71,9 @@ function rowToJob(r: Row): JobRecord {
     startedAt: optNum(r.started_at),
     finishedAt: optNum(r.finished_at),
     error: optStr(r.error),
+    requirements: optJson<JobRequirements>(r.requirements),
+    client: optJson<JobClientRecord>(r.client),
+    routed: num(r.routed ?? 0) === 1,
   };
 }
 
@@ -81,6 +96,8 @@ function rowToTask(r: Row): TaskRecord {
     error: optStr(r.error),
     result: r.result_checksum === null ? null : { bytes: num(r.result_bytes), checksum: str(r.result_checksum) },
     updatedAt: num(r.updated_at),
+    route: optJson<TaskRoute>(r.route),
+    openAt: r.route_open_at === undefined ? 0 : optNum(r.route_open_at),
   };
 }
 
@@ -92,20 +109,68 @@ function rowToNode(r: Row): NodeRecord {
     registeredAt: num(r.registered_at),
     lastSeenAt: num(r.last_seen_at),
     load: num(r.load),
+    // Unmeasured reads as absent, as a freshly registered record has it.
+    coordinate: optJson<Coordinate>(r.coordinate) ?? undefined,
+    rttToApiMs: r.rtt_to_api_ms === null || r.rtt_to_api_ms === undefined ? undefined : num(r.rtt_to_api_ms),
   };
 }
 
 const INSERT_TASK = `INSERT INTO tasks (task_id, job_id, kind, frame, idx, tile, final, output_key, state, attempts, node_id,
-  lease_id, lease_expires_at, not_before, error, result_bytes, result_checksum, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  lease_id, lease_expires_at, not_before, error, result_bytes, result_checksum, updated_at,
+  route_node, route_fallback, route_fallback_at, route_open_at, route)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 const UPDATE_TASK = `UPDATE tasks SET state = ?, attempts = ?, node_id = ?, lease_id = ?, lease_expires_at = ?, not_before = ?,
-  error = ?, result_bytes = ?, result_checksum = ?, updated_at = ? WHERE task_id = ?`;
+  error = ?, result_bytes = ?, result_checksum = ?, updated_at = ?,
+  route_node = ?, route_fallback = ?, route_fallback_at = ?, route_open_at = ?, route = ? WHERE task_id = ?`;
+
+/** The route columns of a task, in INSERT_TASK / UPDATE_TASK order. */
+function routeColumns(t: TaskRecord): SqlValue[] {
+  return [t.route?.nodeId ?? null, t.route?.fallbackId ?? null, t.route?.fallbackAt ?? null, t.openAt, toJson(t.route)];
+}
 
 const UPDATE_JOB = `UPDATE jobs SET state = ?, updated_at = ?, started_at = ?, finished_at = ?, error = ? WHERE job_id = ?`;
 
 /** Jobs that may hand out tasks, in lease order: highest priority, then oldest. */
-const RUNNABLE_JOBS = `SELECT job_id FROM jobs WHERE state IN ('queued', 'running') ORDER BY priority DESC, created_at, seq`;
+const RUNNABLE_JOBS = `SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY priority DESC, created_at, seq`;
+
+/** A stitch task is ready once every render task of its frame is done. */
+const READY = `(t.kind = 'render' OR NOT EXISTS (
+  SELECT 1 FROM tasks r WHERE r.job_id = t.job_id AND r.frame = t.frame AND r.kind = 'render' AND r.state <> 'done'))`;
+
+/**
+ * Lease phase 1: the first task routed to this node, across runnable jobs in lease order. Routed tasks
+ * were ready when routed, and a node's routed queue is short (the router never fills a busy node), so
+ * this reads a handful of rows through tasks_routed.
+ */
+const NEXT_ROUTED_TO_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job_id = t.job_id
+  WHERE t.state = 'queued' AND t.route_node = ? AND t.not_before <= ? AND j.state IN ('queued', 'running')
+  ORDER BY j.priority DESC, j.created_at, j.seq, t.frame, t.kind, t.idx
+  LIMIT 1`;
+
+/** Lease phase 2: the first task whose chosen node let its grace period pass and whose fallback this node is. */
+const NEXT_FALLBACK_FOR_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job_id = t.job_id
+  WHERE t.state = 'queued' AND t.route_fallback = ? AND t.route_fallback_at <= ? AND t.not_before <= ?
+    AND j.state IN ('queued', 'running')
+  ORDER BY j.priority DESC, j.created_at, j.seq, t.frame, t.kind, t.idx
+  LIMIT 1`;
+
+/** Lease phase 3 for a routed job: its first task open to any capable node (few: routed ones past their grace). */
+const NEXT_OPEN_OF_ROUTED_JOB = `SELECT t.* FROM tasks t
+  WHERE t.job_id = ? AND t.state = 'queued' AND t.route_open_at <= ? AND t.not_before <= ? AND ${READY}
+  ORDER BY t.frame, t.kind, t.idx
+  LIMIT 1`;
+
+/** Ready queued tasks of a job that are not routed, or routed to a node in the JSON array (to route again). */
+const ROUTABLE_OF_JOB = `SELECT t.* FROM tasks t
+  WHERE t.job_id = ? AND t.state = 'queued' AND t.not_before <= ?
+    AND (t.route_node IS NULL OR t.route_node IN (SELECT value FROM json_each(?)))
+    AND ${READY}
+  ORDER BY t.frame, t.kind, t.idx
+  LIMIT ?`;
+
+const SET_ROUTE = `UPDATE tasks SET route_node = ?, route_fallback = ?, route_fallback_at = ?, route_open_at = ?, route = ?
+  WHERE task_id = ? AND state = 'queued' AND route_node IS ?`;
 
 /**
  * A job's next leasable task in frame order (renders before the stitch): queued, past its backoff, and
@@ -126,6 +191,15 @@ export class SqlJobStore implements JobStore {
   constructor(db: SqlDriver) {
     this.#db = db;
     db.exec(JOB_STORE_SCHEMA);
+    db.transaction(() => {
+      const columns = new Map<string, Set<string>>();
+      for (const { table, column, definition } of JOB_STORE_ADDED_COLUMNS) {
+        let have = columns.get(table);
+        if (!have) columns.set(table, (have = new Set(db.all<{ name: string }>(`PRAGMA table_info(${table})`).map((c) => c.name))));
+        if (!have.has(column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      }
+    });
+    db.exec(JOB_STORE_ROUTING_SCHEMA);
   }
 
   async putScene(scene: SceneRecord): Promise<SceneRecord> {
@@ -145,8 +219,9 @@ export class SqlJobStore implements JobStore {
   async createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void> {
     this.#db.transaction(() => {
       this.#db.run(
-        `INSERT INTO jobs (job_id, scene_id, state, priority, view, encode, frames, tile, created_at, updated_at, started_at, finished_at, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO jobs (job_id, scene_id, state, priority, view, encode, frames, tile, created_at, updated_at, started_at, finished_at, error,
+           requirements, client, routed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           job.jobId,
           job.sceneId,
@@ -161,6 +236,9 @@ export class SqlJobStore implements JobStore {
           job.startedAt,
           job.finishedAt,
           job.error,
+          toJson(job.requirements),
+          toJson(job.client),
+          job.routed ? 1 : 0,
         ],
       );
       for (const t of tasks) {
@@ -183,6 +261,7 @@ export class SqlJobStore implements JobStore {
           t.result?.bytes ?? null,
           t.result?.checksum ?? null,
           t.updatedAt,
+          ...routeColumns(t),
         ]);
       }
     });
@@ -242,8 +321,8 @@ export class SqlJobStore implements JobStore {
 
   async registerNode(node: NodeRecord): Promise<void> {
     this.#db.run(
-      `INSERT INTO nodes (node_id, token_hash, card, registered_at, last_seen_at, load) VALUES (?, ?, ?, ?, ?, ?)`,
-      [node.nodeId, node.tokenHash, JSON.stringify(node.card), node.registeredAt, node.lastSeenAt, node.load],
+      `INSERT INTO nodes (node_id, token_hash, card, registered_at, last_seen_at, load, coordinate, rtt_to_api_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [node.nodeId, node.tokenHash, JSON.stringify(node.card), node.registeredAt, node.lastSeenAt, node.load, toJson(node.coordinate), node.rttToApiMs ?? null],
     );
   }
 
@@ -293,24 +372,43 @@ export class SqlJobStore implements JobStore {
 
   async leaseNext(input: LeaseInput): Promise<TaskOutcome | null> {
     return this.#db.transaction(() => {
-      let row: Row | undefined;
-      for (const { job_id } of this.#db.all<{ job_id: string }>(RUNNABLE_JOBS)) {
-        row = this.#db.all<Row>(NEXT_TASK_OF_JOB, [job_id, input.now])[0];
-        if (row) break;
+      const { nodeId, now, card } = input;
+      // A node asking for work is alive, heartbeat or not.
+      this.#db.run(`UPDATE nodes SET last_seen_at = ? WHERE node_id = ? AND last_seen_at < ?`, [now, nodeId, now]);
+      let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
+      let row = this.#db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now])[0];
+      if (!row) {
+        leasedAs = 'fallback';
+        row = this.#db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now])[0];
+      }
+      let jobRow: Row | undefined;
+      if (!row) {
+        for (const j of this.#db.all<Row>(RUNNABLE_JOBS)) {
+          const job = rowToJob(j);
+          if (card && !meetsRequirements(card, job.requirements ?? undefined)) continue;
+          row = job.routed ? this.#db.all<Row>(NEXT_OPEN_OF_ROUTED_JOB, [job.jobId, now, now])[0] : this.#db.all<Row>(NEXT_TASK_OF_JOB, [job.jobId, now])[0];
+          if (row) {
+            leasedAs = job.routed ? 'open' : 'first-free';
+            jobRow = j;
+            break;
+          }
+        }
       }
       if (!row) return null;
       const task = rowToTask(row);
-      const step = stepTask(task, { type: 'lease', nodeId: input.nodeId, leaseId: input.leaseId, now: input.now, leaseMs: input.policy.leaseMs });
-      this.#saveTask(step.task);
+      let job = jobRow ? rowToJob(jobRow) : this.#job(task.jobId)!;
+      const step = stepTask(task, { type: 'lease', nodeId, leaseId: input.leaseId, now, leaseMs: input.policy.leaseMs });
+      const route: TaskRoute = task.route && leasedAs !== 'first-free' ? { ...task.route, leasedAs } : firstFreeRoute(task, job, nodeId, card, now);
+      const leased: TaskRecord = { ...step.task, route };
+      this.#saveTask(leased);
       const changes = [step.change];
-      let job = this.#job(task.jobId)!;
       if (job.state === 'queued') {
-        const started = stepJob(job, { type: 'start', now: input.now });
+        const started = stepJob(job, { type: 'start', now });
         this.#saveJob(started.job);
         changes.push(started.change);
         job = started.job;
       }
-      return { task: step.task, job, changes };
+      return { task: leased, job, changes };
     });
   }
 
@@ -348,6 +446,80 @@ export class SqlJobStore implements JobStore {
       const step = stepTask(task, { type: 'fail', reason, nodeFailures, now: input.now, policy: input.policy });
       return this.#applyTaskStep(task, step, input.now);
     });
+  }
+
+  async listNodes(filter: { seenSince?: number } = {}): Promise<NodeRecord[]> {
+    return this.#db
+      .all<Row>(`SELECT * FROM nodes WHERE last_seen_at >= ? ORDER BY registered_at, node_id`, [filter.seenSince ?? 0])
+      .map(rowToNode);
+  }
+
+  async updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void> {
+    this.#db.transaction(() => {
+      for (const u of updates) {
+        this.#db.run(`UPDATE nodes SET coordinate = COALESCE(?, coordinate), rtt_to_api_ms = COALESCE(?, rtt_to_api_ms) WHERE node_id = ?`, [
+          toJson(u.coordinate),
+          u.rttToApiMs ?? null,
+          u.nodeId,
+        ]);
+      }
+    });
+  }
+
+  async countNodeTasks(): Promise<Map<string, NodeTaskCounts>> {
+    const counts = new Map<string, NodeTaskCounts>();
+    const entry = (id: string) => {
+      let c = counts.get(id);
+      if (!c) counts.set(id, (c = { queued: 0, running: 0 }));
+      return c;
+    };
+    for (const r of this.#db.all<Row>(`SELECT route_node AS node, COUNT(*) AS n FROM tasks WHERE state = 'queued' AND route_node IS NOT NULL GROUP BY route_node`)) {
+      entry(str(r.node)).queued = num(r.n);
+    }
+    for (const r of this.#db.all<Row>(`SELECT node_id AS node, COUNT(*) AS n FROM tasks WHERE state = 'leased' AND node_id IS NOT NULL GROUP BY node_id`)) {
+      entry(str(r.node)).running = num(r.n);
+    }
+    return counts;
+  }
+
+  async listRoutedNodes(): Promise<string[]> {
+    return this.#db.all<Row>(`SELECT DISTINCT route_node AS node FROM tasks WHERE state = 'queued' AND route_node IS NOT NULL`).map((r) => str(r.node));
+  }
+
+  async listRunnableJobs(): Promise<JobRecord[]> {
+    return this.#db.all<Row>(RUNNABLE_JOBS).map(rowToJob);
+  }
+
+  async listRoutableTasks(input: { jobId: string; now: number; limit: number; rerouteFrom: string[] }): Promise<RoutableTask[]> {
+    if (input.limit <= 0) return [];
+    const rows = this.#db.all<Row>(ROUTABLE_OF_JOB, [input.jobId, input.now, JSON.stringify(input.rerouteFrom), input.limit]);
+    return rows.map((r) => {
+      const task = rowToTask(r);
+      const failedOn =
+        task.attempts > 0
+          ? this.#db.all<Row>(`SELECT DISTINCT node_id FROM task_failures WHERE task_id = ? AND node_id <> ''`, [task.taskId]).map((f) => str(f.node_id))
+          : [];
+      return { task, failedOn };
+    });
+  }
+
+  async setTaskRoutes(assignments: RouteAssignment[]): Promise<number> {
+    return this.#db.transaction(() => {
+      let applied = 0;
+      for (const a of assignments) {
+        applied += this.#db.run(SET_ROUTE, [a.route.nodeId, a.route.fallbackId, a.route.fallbackAt, a.openAt, JSON.stringify(a.route), a.taskId, a.expectNode]);
+      }
+      return applied;
+    });
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    const row = this.#db.all<Row>(`SELECT value FROM meta WHERE key = ?`, [key])[0];
+    return row ? str(row.value) : null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.#db.run(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, value]);
   }
 
   async close(): Promise<void> {
@@ -391,9 +563,12 @@ export class SqlJobStore implements JobStore {
 
   /** Save a task step; when it exhausts the task's retries, fail the job and cancel its other tasks. */
   #applyTaskStep(before: TaskRecord, step: ReturnType<typeof stepTask>, now: number): TaskOutcome {
-    this.#saveTask(step.task);
-    const changes = [step.change];
     let job = this.#job(before.jobId)!;
+    // A requeued task is routed afresh (a routed job's task waits for the router; a first-come one is open).
+    const task: TaskRecord = step.task.state === 'queued' ? { ...step.task, route: null, openAt: job.routed ? null : 0 } : step.task;
+    this.#saveTask(task);
+    step = { ...step, task };
+    const changes = [step.change];
     if (step.jobFailure !== null && job.state !== 'failed' && job.state !== 'cancelled' && job.state !== 'done') {
       const failed = stepJob(job, { type: 'fail', reason: step.jobFailure, now });
       this.#saveJob(failed.job);
@@ -424,6 +599,7 @@ export class SqlJobStore implements JobStore {
       t.result?.bytes ?? null,
       t.result?.checksum ?? null,
       t.updatedAt,
+      ...routeColumns(t),
       t.taskId,
     ]);
   }
@@ -431,4 +607,23 @@ export class SqlJobStore implements JobStore {
   #saveJob(j: JobRecord): void {
     this.#db.run(UPDATE_JOB, [j.state, j.updatedAt, j.startedAt, j.finishedAt, j.error, j.jobId]);
   }
+}
+
+/** The route record of a first-come task: who took it, and the render time the router would expect there. */
+function firstFreeRoute(task: TaskRecord, job: JobRecord, nodeId: string, card: NodeCard | undefined, now: number): TaskRoute {
+  const renderMs = card ? expectedRenderMs(card, taskPixels(task, job.view)) : 0;
+  const finite = Number.isFinite(renderMs) ? renderMs : 0;
+  return {
+    nodeId,
+    fallbackId: null,
+    predictedRttMs: null,
+    rttSource: 'unknown',
+    queueMs: 0,
+    renderMs: finite,
+    score: finite,
+    reason: 'the job brought no client RTTs, so its tasks go to the first capable node with a free slot (the earliest start)',
+    routedAt: now,
+    fallbackAt: null,
+    leasedAs: 'first-free',
+  };
 }

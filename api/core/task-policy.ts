@@ -29,3 +29,8 @@ export const TASK_POLICY_DEFAULTS: Required<TaskPolicy> = {
 export function retryDelayMs(attempt: number, policy: TaskPolicy): number {
   return Math.min(policy.retryMaxMs, policy.retryBaseMs * 2 ** Math.max(0, attempt));
 }
+
+/** How often nodes heartbeat: three times per lease, so one lost heartbeat does not cost a lease. */
+export function heartbeatIntervalMs(policy: TaskPolicy): number {
+  return Math.max(1, Math.floor(policy.leaseMs / 3));
+}

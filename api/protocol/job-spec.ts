@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseFrameList, parseSize, MAX_FRAMES } from './frame-list.ts';
+import { JobClient, JobRequirements } from './latency.ts';
 import { Background, CameraSpec, ImageFormat, MAX_EDGE, ToneMapping } from './render-spec.ts';
 
 /** A scene id: the sha256 (hex) of the stored, normalized GLB. */
@@ -34,6 +35,14 @@ export const JobRequest = z
     keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     /** Higher runs first. */
     priority: z.number().int().min(0).max(100).default(50),
+    /** What a node must have to get this job's tasks (RAM, texture size, regions, RTT to the client). */
+    requirements: JobRequirements.optional(),
+    /**
+     * The client's network position: RTTs it measured to nodes (SDK: `client.probe()`), optionally its
+     * location. With it, each task goes to the node with the earliest expected finish for this client;
+     * without it, to the first capable node with a free slot.
+     */
+    client: JobClient.optional(),
   })
   .strict();
 export type JobRequest = z.infer<typeof JobRequest>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TaskRouteView } from './latency.ts';
 
 export const JobState = z.enum(['queued', 'running', 'done', 'failed', 'cancelled']);
 export type JobState = z.infer<typeof JobState>;
@@ -27,6 +28,8 @@ export const JobStatus = z.object({
       attempts: z.number(),
       node: z.string().nullable(),
       error: z.string().nullable(),
+      /** Which node the router chose and why; null until routed. Absent from older servers. */
+      route: TaskRouteView.nullable().optional(),
     }),
   ),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GeoPointSchema } from '../core/routing/geo.ts';
 
 /**
  * A render node's resource card: what it is and what it can do, in one standard format. Nodes send it when
@@ -20,8 +21,10 @@ export const NodeCard = z.object({
   /** Tiles per second on the reference tile (256×256 of the textured sample scene). */
   tilesPerSecond: z.number().min(0),
   concurrency: z.number().int().min(1).max(64).default(1),
-  /** Where clients can reach the node's GET /ping, if anywhere. */
+  /** Where clients and peers can reach the node's GET /ping (the full URL), if anywhere. */
   probeUrl: z.string().url().optional(),
+  /** Where the node says it is: only used to choose which nodes a located client probes, never to route. */
+  location: GeoPointSchema.optional(),
 });
 export type NodeCard = z.infer<typeof NodeCard>;
 export type NodeCardInput = z.input<typeof NodeCard>;

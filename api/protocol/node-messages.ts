@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Coordinate, MAX_RTT_MEASUREMENTS, ProbeCandidate, RttMeasurement } from './latency.ts';
 
 /** `POST /v1/nodes` response. The token authenticates every later node call (`Authorization: Bearer`). */
 export const NodeRegistered = z.object({
@@ -16,6 +17,15 @@ export const Heartbeat = z.object({
   load: z.number().min(0).max(64).default(0),
   /** The node's clock when sending (epoch ms), for RTT and clock-offset measurement. */
   sentAt: z.number().optional(),
+  /** The node's filtered RTT to the API (ms): request → response of its earlier heartbeats, on its own clock. */
+  rttToApiMs: z.number().positive().max(60_000).optional(),
+  /**
+   * The previous ack's serverTime and how long the node held it before sending this heartbeat (ms, node
+   * clock): the API times ack → heartbeat on its own clock and subtracts the hold, so no clock sync is needed.
+   */
+  echo: z.object({ serverTime: z.number(), heldMs: z.number().min(0).max(3_600_000) }).optional(),
+  /** Filtered RTTs the node measured to peers (their GET /ping) since its last heartbeat. */
+  peers: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
@@ -23,6 +33,12 @@ export const HeartbeatAck = z.object({
   serverTime: z.number(),
   /** Leases the node should stop working on (job cancelled, or lease lost). */
   revoked: z.array(z.string()),
+  /** The node's network coordinate as the API now has it, after this heartbeat's measurements. */
+  coordinate: Coordinate.optional(),
+  /** The node ↔ API RTT (ms) as the API has filtered it. */
+  rttToApiMs: z.number().optional(),
+  /** Peers worth pinging now and then (report the RTTs in `peers` of a later heartbeat). */
+  probePeers: z.array(ProbeCandidate).max(MAX_RTT_MEASUREMENTS).default([]),
 });
 export type HeartbeatAck = z.infer<typeof HeartbeatAck>;
 

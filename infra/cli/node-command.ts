@@ -16,6 +16,18 @@ export function nodeCommand(): Command {
       return n;
     })
     .option('--cache <dir>', 'scene cache folder')
+    .option('--probe-port <port>', 'port of the node\'s GET /ping, which clients and peers time (default: a free one)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`--probe-port is 0 to 65535 (got "${v}")`);
+      return n;
+    })
+    .option('--probe-host <host>', 'interface GET /ping listens on', '0.0.0.0')
+    .option('--probe-url <url>', 'the URL clients should ping, when they reach the node elsewhere (a proxy, NAT); default: http://127.0.0.1:PORT/ping')
+    .option('--location <lat,lon>', 'where the node is, e.g. 52.37,4.90 (helps choose which nodes a located client pings)', (v) => {
+      const [lat, lon] = v.split(',').map(Number);
+      if (v.split(',').length !== 2 || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180)) throw new RangeError(`--location needs LAT,LON in degrees (got "${v}")`);
+      return { lat, lon };
+    })
     .action(async (o) => {
       let url: URL;
       try {
@@ -23,7 +35,24 @@ export function nodeCommand(): Command {
       } catch {
         throw new RangeError(`--api "${o.api}" is not a URL`);
       }
-      const handle = await startRenderNode({ api: url.toString(), name: o.name, region: o.region, concurrency: o.concurrency, cacheDir: o.cache });
+      if (o.probeUrl !== undefined) {
+        try {
+          new URL(o.probeUrl);
+        } catch {
+          throw new RangeError(`--probe-url "${o.probeUrl}" is not a URL`);
+        }
+      }
+      const handle = await startRenderNode({
+        api: url.toString(),
+        name: o.name,
+        region: o.region,
+        concurrency: o.concurrency,
+        cacheDir: o.cache,
+        probePort: o.probePort,
+        probeHost: o.probeHost,
+        probeUrl: o.probeUrl,
+        location: o.location,
+      });
       // Replace the CLI's default signal handling: drain first, then exit.
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.removeAllListeners(signal);

@@ -32,6 +32,7 @@ export function renderCommand(): Command {
     .option('--local', 'render on this machine, without a farm')
     .option('--api <url>', 'render on a Tessera farm: the API\'s URL, e.g. http://127.0.0.1:8080')
     .option('--api-key <key>', 'API key for --api (default: $TESSERA_API_KEY)')
+    .option('--no-probe', 'with --api: do not ping the farm\'s nearest nodes first (tasks then go to any free node)')
     .option('--frames <list>', 'frames: 0 | 0-23 | 0,6,12 (default: every frame of the clip)')
     .option('--size <WxH>', 'output size in pixels', '1920x1080')
     .option('--tile <px>', 'render in tiles of this many pixels and stitch them', integer('tile'))
@@ -179,6 +180,7 @@ async function renderWithApi(scene: string, o: Record<string, any>, { view, enco
       scene: resolve(scene),
       request,
       outDir: resolve(o.out),
+      probe: o.probe !== false,
       signal: abort.signal,
       onSubmitted: (e) => {
         jobId = e.jobId;
@@ -218,6 +220,9 @@ async function renderWithApi(scene: string, o: Record<string, any>, { view, enco
     ),
   ];
   if (summary.retriedTasks) lines.push(`  ${summary.retriedTasks} task(s) needed more than one attempt`);
+  if (summary.probe?.rtts.length) {
+    lines.push(`  probed ${summary.probe.rtts.map((r) => `${r.nodeId} ${r.rttMs.toFixed(1)} ms`).join(', ')}`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }
 

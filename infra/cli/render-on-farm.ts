@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createTesseraClient, type JobProgress, type TesseraClient } from '../../api/client/index.ts';
+import { createTesseraClient, type JobProgress, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { JobRequestInput } from '../../api/protocol/job-spec.ts';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
@@ -18,6 +18,11 @@ export interface FarmRenderOptions {
   outDir: string;
   /** Frames written concurrently while the job runs. */
   downloadConcurrency?: number;
+  /**
+   * Measure this machine's RTTs to the farm's nearest nodes first (while the scene uploads) and send them
+   * with the job, so its tasks go to the nodes nearest this client. Default true.
+   */
+  probe?: boolean;
   signal?: AbortSignal;
   onUploaded?(event: { sceneId: string; bytes: number; files: string[] }): void;
   onSubmitted?(event: { jobId: string }): void;
@@ -47,6 +52,8 @@ export interface FarmRenderSummary {
   nodes: NodeShare[];
   /** Render tasks that needed more than one attempt. */
   retriedTasks: number;
+  /** What the probe measured (null when skipped); `error` when the API could not be asked. */
+  probe: { rtts: ProbeResult['rtts']; failed: ProbeResult['failed']; error?: string } | null;
   ms: {
     /** Reading and packing the scene file. */
     pack: number;
@@ -74,10 +81,24 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   const client = createTesseraClient({ baseUrl: opts.api, apiKey: opts.apiKey });
   const packed = await packScene(opts.scene);
   const tPacked = performance.now();
-  const uploaded = await client.uploadScene(packed.bytes, { contentType: packed.contentType, signal });
+  // The probe runs during the upload; a failed probe only means the job goes without client RTTs.
+  const probing: Promise<FarmRenderSummary['probe']> =
+    opts.probe === false
+      ? Promise.resolve(null)
+      : client.probe({ signal }).then(
+          (p) => ({ rtts: p.rtts, failed: p.failed }),
+          (err: unknown) => ({ rtts: [], failed: [], error: (err as Error)?.message ?? String(err) }),
+        );
+  const uploaded = await client.uploadScene(packed.bytes, { contentType: packed.contentType, signal }).catch(async (err) => {
+    await probing;
+    throw err;
+  });
   opts.onUploaded?.({ sceneId: uploaded.sceneId, bytes: packed.bytes.byteLength, files: packed.files });
+  const probe = await probing;
   const tUploaded = performance.now();
-  const { jobId } = await client.submitJob({ ...opts.request, sceneId: uploaded.sceneId }, { signal });
+  const job = { ...opts.request, sceneId: uploaded.sceneId };
+  if (probe?.rtts.length && !job.client) job.client = { rtts: probe.rtts };
+  const { jobId } = await client.submitJob(job, { signal });
   const tSubmitted = performance.now();
   opts.onSubmitted?.({ jobId });
 
@@ -127,6 +148,7 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
     tilesPerFrame: status.frames.total ? Math.round(status.tiles.total / status.frames.total) : 0,
     nodes: nodeShares(status),
     retriedTasks: status.tasks.filter((t) => t.attempts > 1).length,
+    probe,
     ms: {
       pack: tPacked - t0,
       upload: tUploaded - tPacked,

@@ -26,7 +26,10 @@ export async function measureTilesPerSecond(renderer: FrameRenderer, samples = 5
 }
 
 /** This node's resource card: CPU, memory, GL capabilities and measured speed. */
-export async function createResourceCard(renderer: FrameRenderer, opts: { name: string; region?: string; concurrency: number; probeUrl?: string }): Promise<NodeCard> {
+export async function createResourceCard(
+  renderer: FrameRenderer,
+  opts: { name: string; region?: string; concurrency: number; probeUrl?: string; location?: { lat: number; lon: number } },
+): Promise<NodeCard> {
   const info = renderer.backend.info;
   const cpu = cpus();
   return NodeCard.parse({
@@ -39,5 +42,6 @@ export async function createResourceCard(renderer: FrameRenderer, opts: { name: 
     tilesPerSecond: await measureTilesPerSecond(renderer),
     concurrency: opts.concurrency,
     probeUrl: opts.probeUrl,
+    location: opts.location,
   });
 }

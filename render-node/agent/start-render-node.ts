@@ -6,7 +6,10 @@ import type { LeasedTask } from '../../api/protocol/task.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
+import type { GeoPoint } from '../../api/protocol/latency.ts';
+import { NetworkMeasurements } from './network-measurements.ts';
 import { NodeApi } from './node-api.ts';
+import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import { isSceneFault, runTask } from './run-task.ts';
 import { SceneCache } from './scene-cache.ts';
@@ -22,6 +25,14 @@ export interface RenderNodeOptions {
   /** Longest a drain waits for running tasks before handing them back. */
   drainTimeoutMs?: number;
   logger?: Logger;
+  /** Port of the node's GET /ping (0: a free one). */
+  probePort?: number;
+  /** Interface GET /ping listens on (default every interface). */
+  probeHost?: string;
+  /** The ping URL to advertise when clients reach the node elsewhere (a proxy, NAT); default: where it listens. */
+  probeUrl?: string;
+  /** Where the node is (lat/lon): helps the API choose which nodes a located client should ping. */
+  location?: GeoPoint;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -59,10 +70,20 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     maxLoaded: opts.maxLoadedScenes,
     maxTexturePixels: opts.maxTexturePixels,
   });
-  const card = await createResourceCard(renderer, { name, region: opts.region, concurrency: opts.concurrency });
+  // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
+  const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl });
+  const card = await createResourceCard(renderer, { name, region: opts.region, concurrency: opts.concurrency, probeUrl: probe.url, location: opts.location });
   const api = new NodeApi(opts.api);
-  const registered = await registerWithRetry(api, card, log);
-  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer }, 'registered');
+  const register = async () => {
+    const r = await registerWithRetry(api, card, log);
+    probe.setNodeId(r.nodeId);
+    return r;
+  };
+  const registered = await register();
+  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url }, 'registered');
+  const network = new NetworkMeasurements({
+    onPeerError: (peer, err) => log.debug({ peer: peer.nodeId, url: peer.probeUrl, err: (err as Error)?.message }, 'peer ping failed'),
+  });
 
   const running = new Map<string, Running>();
   const stopLeasing = new AbortController();
@@ -70,7 +91,10 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
 
   const heartbeat = async () => {
     try {
-      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now() });
+      const fields = network.heartbeatFields();
+      const sentAt = performance.now();
+      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now(), ...fields });
+      network.onAck(ack, sentAt, performance.now(), fields.peers);
       for (const leaseId of ack.revoked) {
         const r = running.get(leaseId);
         if (r) {
@@ -81,11 +105,13 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     } catch (err) {
       if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) {
         log.warn('the API no longer knows this node; registering again');
-        await registerWithRetry(api, card, log).catch(() => {});
+        await register().catch(() => {});
       } else log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   };
   const heartbeatTimer = setInterval(heartbeat, registered.heartbeatIntervalMs);
+  // One at once: the RTT measurements, the coordinate and the peers to ping start a heartbeat earlier.
+  void heartbeat();
 
   const worker = async (index: number) => {
     let backoff = 500;
@@ -96,7 +122,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         backoff = 500;
       } catch (err) {
         if (stopping) return;
-        if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await registerWithRetry(api, card, log).catch(() => {});
+        if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await register().catch(() => {});
         else log.warn({ worker: index, err: (err as Error).message }, 'lease failed; retrying');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 10_000);
@@ -144,6 +170,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         );
       }
       clearInterval(heartbeatTimer);
+      await probe.close();
       scenes.dispose();
       renderer.dispose();
       log.info('stopped');

@@ -4,7 +4,8 @@
  */
 import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { compileJob, type JobPlan } from '../../api/core/job-compiler.ts';
-import type { JobStore, SceneRecord, TaskRecord } from '../../api/core/job-store.ts';
+import type { JobStore, SceneRecord, TaskRecord, TaskRoute } from '../../api/core/job-store.ts';
+import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from '../../api/core/task-policy.ts';
 import { isTesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
@@ -30,8 +31,13 @@ const scene: SceneRecord = {
 
 let jobCount = 0;
 /** A compiled job: `frames` frames of width × height in tiles of `tile` px (null: whole frames). */
-function makeJob(opts: { frames?: number[]; width?: number; height?: number; tile?: number | null; priority?: number; now?: number } = {}) {
+function makeJob(
+  opts: { frames?: number[]; width?: number; height?: number; tile?: number | null; priority?: number; now?: number; routed?: boolean; requirements?: JobPlan['requirements'] } = {},
+) {
   const plan: JobPlan = {
+    routed: opts.routed,
+    requirements: opts.requirements,
+    client: opts.routed ? { rttMs: { a: 5 }, location: null, coordinate: null } : null,
     jobId: `job_${++jobCount}_${Math.random().toString(36).slice(2, 8)}`,
     sceneId: scene.sceneId,
     priority: opts.priority ?? 50,
@@ -315,5 +321,94 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       const last = await store.completeTask({ taskId: next.taskId, nodeId: 'n1', leaseId: next.leaseId!, result, now: T0 + 3 });
       expect(last.job.state).toBe('done');
     });
+
+    const card = (region: string) => ({ ...nodeCardFor(region) });
+    const route = (nodeId: string, fallbackId: string | null, fallbackAt: number | null): TaskRoute => ({
+      nodeId,
+      fallbackId,
+      fallbackAt,
+      predictedRttMs: 5,
+      rttSource: 'measured',
+      queueMs: 0,
+      renderMs: 1,
+      score: 6,
+      reason: 'test',
+      routedAt: T0,
+      leasedAs: null,
+    });
+
+    it('routes: a node leases what is routed to it, its fallback after fallbackAt, any capable node after openAt', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1, 2, 3], routed: true });
+      await store.createJob(job, tasks);
+      for (const id of ['a', 'b', 'c']) await store.registerNode({ nodeId: id, tokenHash: `h${id}`, card: card('eu'), registeredAt: T0, lastSeenAt: T0, load: 0 });
+      expect((await store.listRunnableJobs()).map((j) => [j.jobId, j.routed])).toEqual([[job.jobId, true]]);
+      expect((await store.getJob(job.jobId))!.client).toEqual({ rttMs: { a: 5 }, location: null, coordinate: null });
+      const ready = await store.listRoutableTasks({ jobId: job.jobId, now: T0, limit: 2, rerouteFrom: [] });
+      expect(ready.map((r) => [r.task.taskId, r.failedOn])).toEqual([[tasks[0].taskId, []], [tasks[1].taskId, []]]);
+      // A routed job's unrouted tasks are nobody's yet.
+      expect(await lease('c', T0)).toBeNull();
+
+      const assign = (i: number, r: TaskRoute, openAt: number | null, expectNode: string | null = null) => store.setTaskRoutes([{ taskId: tasks[i].taskId, expectNode, route: r, openAt }]);
+      expect(await assign(0, route('a', 'b', T0 + 100), T0 + 200)).toBe(1);
+      expect(await assign(1, route('a', 'b', T0 + 100), T0 + 200)).toBe(1);
+      // Stored only while the task is still routed where the router thought.
+      expect(await assign(1, route('c', null, null), null, 'someone-else')).toBe(0);
+      expect(await store.countNodeTasks()).toEqual(new Map([['a', { queued: 2, running: 0 }]]));
+      expect(await store.listRoutedNodes()).toEqual(['a']);
+
+      expect(await lease('b', T0 + 99)).toBeNull();
+      const byFallback = (await lease('b', T0 + 100))!.task;
+      expect(byFallback).toMatchObject({ taskId: tasks[0].taskId, nodeId: 'b', route: { nodeId: 'a', leasedAs: 'fallback' } });
+      const byChosen = (await lease('a', T0 + 100))!.task;
+      expect(byChosen).toMatchObject({ taskId: tasks[1].taskId, route: { nodeId: 'a', leasedAs: 'chosen' } });
+      expect(await store.countNodeTasks()).toEqual(new Map([['a', { queued: 0, running: 1 }], ['b', { queued: 0, running: 1 }]]));
+
+      expect(await assign(2, route('a', null, null), T0 + 300)).toBe(1);
+      expect(await lease('c', T0 + 299)).toBeNull();
+      expect((await lease('c', T0 + 300))!.task).toMatchObject({ taskId: tasks[2].taskId, nodeId: 'c', route: { nodeId: 'a', leasedAs: 'open' } });
+
+      // Tasks routed to a node that went away come back for routing; a failed task is routed afresh, avoiding its failures.
+      expect(await assign(3, route('gone', null, null), null)).toBe(1);
+      expect((await store.listRoutableTasks({ jobId: job.jobId, now: T0 + 400, limit: 10, rerouteFrom: [] })).map((r) => r.task.taskId)).toEqual([]);
+      expect((await store.listRoutableTasks({ jobId: job.jobId, now: T0 + 400, limit: 10, rerouteFrom: ['gone'] })).map((r) => r.task.taskId)).toEqual([tasks[3].taskId]);
+      const failed = await store.failTask({ taskId: byChosen.taskId, nodeId: 'a', leaseId: byChosen.leaseId!, reason: 'boom', sceneFault: false, now: T0 + 400, policy });
+      expect(failed.task).toMatchObject({ state: 'queued', route: null, openAt: null });
+      const later = T0 + 400 + policy.retryMaxMs;
+      expect((await store.listRoutableTasks({ jobId: job.jobId, now: later, limit: 10, rerouteFrom: [] })).map((r) => [r.task.taskId, r.failedOn])).toEqual([[byChosen.taskId, ['a']]]);
+    });
+
+    it('never leases a task to a node whose card fails its job\'s requirements, and records first-come leases', async () => {
+      const { job, tasks } = makeJob({ frames: [0], requirements: { allowedRegions: ['us'] } });
+      await store.createJob(job, tasks);
+      expect(tasks[0]).toMatchObject({ route: null, openAt: 0 });
+      expect(await store.leaseNext({ nodeId: 'e', leaseId: 'l-e', now: T0, policy, card: card('eu') })).toBeNull();
+      const got = (await store.leaseNext({ nodeId: 'u', leaseId: 'l-u', now: T0, policy, card: card('us') }))!.task;
+      expect(got.route).toMatchObject({ nodeId: 'u', leasedAs: 'first-free', predictedRttMs: null, fallbackId: null });
+      expect(got.route!.renderMs).toBeGreaterThan(0);
+    });
+
+    it('keeps network facts about nodes, counts lease calls as signs of life, and keeps small values across a restart', async () => {
+      await store.registerNode({ nodeId: 'old', tokenHash: 'ho', card: card('eu'), registeredAt: T0, lastSeenAt: T0, load: 0 });
+      await store.registerNode({ nodeId: 'new', tokenHash: 'hn', card: card('eu'), registeredAt: T0 + 1, lastSeenAt: T0 + 1000, load: 0 });
+      const coordinate = { vec: [1, 2, 3, 4], height: 0.5, error: 0.2 };
+      await store.updateNodeNetwork([{ nodeId: 'new', coordinate, rttToApiMs: 3.5 }, { nodeId: 'old', rttToApiMs: 9 }]);
+      await store.updateNodeNetwork([{ nodeId: 'new', rttToApiMs: 4 }]);
+      expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
+      expect((await store.listNodes({ seenSince: T0 + 500 })).map((n) => n.nodeId)).toEqual(['new']);
+      expect((await store.listNodes()).map((n) => n.nodeId)).toEqual(['old', 'new']);
+      expect(await lease('old', T0 + 2000)).toBeNull();
+      expect((await store.getNode('old'))!.lastSeenAt).toBe(T0 + 2000);
+      expect(await store.getMeta('k')).toBeNull();
+      await store.setMeta('k', 'v1');
+      await store.setMeta('k', 'v2');
+      store = await fx.reopen();
+      expect(await store.getMeta('k')).toBe('v2');
+      expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
+    });
   });
+}
+
+/** A resource card in `region`. */
+function nodeCardFor(region: string): NodeCard {
+  return { name: region, region, version: '1', cpu: { model: 'c', cores: 4 }, ramBytes: 1, gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 1, maxViewport: [1, 1] }, tilesPerSecond: 2, concurrency: 1 };
 }

@@ -109,9 +109,18 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (!scene) throw new TesseraError('SCENE_UNKNOWN', `No scene with id ${req.sceneId} has been uploaded; POST it to /v1/scenes first.`);
     const plan = planJob(req, scene.info, { jobId: randomId('job') });
     const now = ctx.clock.now();
-    const { job, tasks } = compileJob(plan, now);
+    const { record: client, routed } = await ctx.network.locateClient(req.client, now);
+    const { job, tasks } = compileJob({ ...plan, client, routed }, now);
     await ctx.jobs.createJob(job, tasks);
-    ctx.logger.info({ jobId: job.jobId, sceneId: job.sceneId, frames: job.frames.length, tasks: tasks.length }, 'job queued');
+    ctx.logger.info(
+      { jobId: job.jobId, sceneId: job.sceneId, frames: job.frames.length, tasks: tasks.length, routed, clientRtts: client?.rttMs, requirements: job.requirements ?? undefined },
+      'job queued',
+    );
+    // Route its first tasks now, so the chosen nodes are woken and the status shows where they go.
+    if (routed) {
+      ctx.router.invalidate();
+      await ctx.router.routePending();
+    }
     ctx.notifier.notify(TASKS_TOPIC);
     return c.json({ jobId: job.jobId }, 201);
   });

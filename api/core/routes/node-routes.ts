@@ -1,16 +1,20 @@
 /**
- * Render nodes: register (get a token), heartbeat (load; extends leases; learns of revoked ones) and lease
- * (long-poll for a task). A lease call sweeps expired leases first, so a farm needs no separate timer.
+ * Render nodes: register (get a token), heartbeat (load and RTT measurements; extends leases; learns of
+ * revoked ones, its coordinate and peers to ping) and lease (long-poll for a task). A lease call sweeps
+ * expired leases and routes ready tasks first, so a farm needs no separate timer. Clients search the nodes
+ * (`GET /v1/nodes`) and ask which to ping before submitting a job (`GET /v1/nodes/nearby`).
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { NodeCard } from '../../protocol/node-card.ts';
+import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
 import { LeasedTask } from '../../protocol/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
 import { presignLeasedTask } from '../leased-task.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
+import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, NODE_AUTH } from './node-auth.ts';
 
@@ -56,6 +60,45 @@ const lease = createRoute({
   },
 });
 
+const listNodes = createRoute({
+  method: 'get',
+  path: '/v1/nodes',
+  tags: ['nodes'],
+  summary: 'Search render nodes by card fields and health',
+  description: 'Each node with its card, load, filtered RTT to the API, network coordinate and when it was last heard from.',
+  request: { query: NodeSearch },
+  responses: {
+    200: { description: 'The matching nodes, in registration order.', content: { 'application/json': { schema: NodeList } } },
+    ...errorResponses('BAD_REQUEST'),
+  },
+});
+
+const nearby = createRoute({
+  method: 'get',
+  path: '/v1/nodes/nearby',
+  tags: ['nodes'],
+  summary: 'Nodes a client should ping before submitting a job',
+  description:
+    'Healthy nodes with a probe URL, best first: nearest to the client when its location is known (Cloudflare\'s ' +
+    'request.cf, else ?lat=&lon=), else landmarks spread over the network. Ping each GET probeUrl a few times, ' +
+    'keep the minimum, and send the results as client.rtts with the job.',
+  request: { query: NearbyQuery },
+  responses: {
+    200: { description: 'Candidates to ping.', content: { 'application/json': { schema: NearbyNodes } } },
+    ...errorResponses('BAD_REQUEST'),
+  },
+});
+
+/** The client's location from Cloudflare's request.cf (Workers), else from ?lat=&lon=. */
+function clientLocation(raw: Request, query: NearbyQuery): (GeoPoint & { source: 'cf' | 'query' }) | null {
+  const cf = (raw as Request & { cf?: { latitude?: unknown; longitude?: unknown } }).cf;
+  const lat = Number(cf?.latitude);
+  const lon = Number(cf?.longitude);
+  if (cf && Number.isFinite(lat) && Number.isFinite(lon) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) return { lat, lon, source: 'cf' };
+  if (query.lat !== undefined && query.lon !== undefined) return { lat: query.lat, lon: query.lon, source: 'query' };
+  return null;
+}
+
 /** Register the node routes. */
 export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const { policy } = ctx.options;
@@ -68,23 +111,40 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const nodeToken = randomToken();
     const now = ctx.clock.now();
     await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0 });
-    ctx.logger.info({ nodeId, name: card.name, region: card.region }, 'node registered');
-    // Three heartbeats per lease: one lost heartbeat does not cost a lease.
-    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: Math.max(1, Math.floor(policy.leaseMs / 3)), leaseMs: policy.leaseMs }, 201);
+    ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl }, 'node registered');
+    // A new node is new capacity: routing may place waiting tasks on it.
+    ctx.nodes.invalidate();
+    ctx.router.invalidate();
+    ctx.notifier.notify(TASKS_TOPIC);
+    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs }, 201);
   });
 
   app.openapi(heartbeat, async (c) => {
+    const receivedAt = ctx.clock.now();
     const { id } = c.req.valid('param');
-    await authenticateNode(c, ctx, id);
+    const node = await authenticateNode(c, ctx, id);
     const body = c.req.valid('json');
-    const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: ctx.clock.now(), policy });
+    const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
-    return c.json({ serverTime: ctx.clock.now(), revoked }, 200);
+    if (!ctx.nodes.isHealthy(node, receivedAt)) {
+      // Back after a silence: it counts as capacity again.
+      ctx.logger.info({ nodeId: id, silentMs: receivedAt - node.lastSeenAt }, 'node healthy again');
+      ctx.nodes.invalidate();
+      ctx.router.invalidate();
+      ctx.notifier.notify(TASKS_TOPIC);
+    }
+    // The leases are extended; a failure recording measurements must not turn that into an error.
+    const net = await ctx.network.recordHeartbeat(node, body, receivedAt).catch((err: unknown) => {
+      ctx.logger.warn({ nodeId: id, err: (err as Error)?.message ?? String(err) }, 'could not record network measurements');
+      return { coordinate: undefined, rttToApiMs: undefined, probePeers: [] };
+    });
+    // Stamped last: the node's next heartbeat echoes it, and the API times ack → heartbeat from here.
+    return c.json({ revoked, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime: ctx.clock.now() }, 200);
   });
 
   app.openapi(lease, async (c) => {
     const { id } = c.req.valid('param');
-    await authenticateNode(c, ctx, id);
+    const node = await authenticateNode(c, ctx, id);
     // The body is optional: an empty one waits the default time.
     const { waitSeconds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     const deadline = ctx.clock.now() + waitSeconds * 1000;
@@ -94,7 +154,8 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
       ctx.applied(await ctx.jobs.expireLeases(now, policy));
-      const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now, policy });
+      if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
+      const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card });
       if (leased) {
         ctx.applied(leased.changes);
         const { task, job } = leased;
@@ -106,5 +167,12 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       // Woken when tasks may have become available; the timer catches backoffs ending and other processes.
       await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, ctx.options.recheckMs), signal);
     }
+  });
+
+  app.openapi(listNodes, async (c) => c.json({ nodes: await ctx.nodes.search(c.req.valid('query')) }, 200));
+
+  app.openapi(nearby, async (c) => {
+    const query = c.req.valid('query');
+    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count), 200);
   });
 }

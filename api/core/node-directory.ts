@@ -1,0 +1,131 @@
+/**
+ * The API's view of its render nodes: which are healthy (heard from within a few heartbeat intervals),
+ * what work each has in hand, and the router's picture of them (card, load, coordinate, location).
+ * Serves `GET /v1/nodes`, `GET /v1/nodes/nearby`, the router's passes and the peers offered to nodes.
+ */
+import type { GeoPoint, NearbyNodes, NodeSearch, NodeView, ProbeCandidate } from '../protocol/latency.ts';
+import type { Clock } from './clock.ts';
+import type { JobStore, NodeRecord, NodeTaskCounts } from './job-store.ts';
+import { pickProbeCandidates, CANDIDATE_DEFAULTS } from './routing/candidates.ts';
+import type { RouterNode } from './routing/router.ts';
+import type { RoutingPolicy } from './routing-policy.ts';
+
+/** A node's load as the router reads it; the router pass adds to `queued` as it routes. */
+export interface MutableLoad {
+  queued: number;
+  running: number;
+  concurrency: number;
+}
+
+/** One healthy node as a routing pass sees it. */
+export interface LiveNode {
+  record: NodeRecord;
+  load: MutableLoad;
+  router: RouterNode;
+}
+
+export class NodeDirectory {
+  readonly #jobs: JobStore;
+  readonly #clock: Clock;
+  readonly #policy: RoutingPolicy;
+  readonly #healthWindowMs: number;
+  #cache: { at: number; nodes: NodeRecord[] } | undefined;
+
+  constructor(jobs: JobStore, clock: Clock, policy: RoutingPolicy, heartbeatIntervalMs: number) {
+    this.#jobs = jobs;
+    this.#clock = clock;
+    this.#policy = policy;
+    this.#healthWindowMs = policy.healthIntervals * heartbeatIntervalMs;
+  }
+
+  /** How long a node may stay silent and still count as healthy (ms). */
+  get healthWindowMs(): number {
+    return this.#healthWindowMs;
+  }
+
+  /** Whether a node was heard from recently enough. */
+  isHealthy(node: Pick<NodeRecord, 'lastSeenAt'>, now: number): boolean {
+    return now - node.lastSeenAt <= this.#healthWindowMs;
+  }
+
+  /** Forget the cached node list (a node registered, or one came back). */
+  invalidate(): void {
+    this.#cache = undefined;
+  }
+
+  /** The healthy nodes, registration order; the list is reused for nodeCacheMs. */
+  async healthyNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
+    const cached = this.#cache;
+    if (!cached || now - cached.at > this.#policy.nodeCacheMs || now < cached.at) {
+      this.#cache = { at: now, nodes: await this.#jobs.listNodes({ seenSince: now - this.#healthWindowMs }) };
+    }
+    return this.#cache!.nodes.filter((n) => this.isHealthy(n, now));
+  }
+
+  /** The healthy nodes with their current loads, as the router takes them. */
+  async liveNodes(now = this.#clock.now()): Promise<LiveNode[]> {
+    const [records, counts] = await Promise.all([this.healthyNodes(now), this.#jobs.countNodeTasks()]);
+    return records.map((record) => toLiveNode(record, counts.get(record.nodeId)));
+  }
+
+  /** `GET /v1/nodes`: nodes whose cards match the search, with load, RTT to the API and coordinate. */
+  async search(query: NodeSearch, now = this.#clock.now()): Promise<NodeView[]> {
+    // Healthy-only searches read just the recent nodes; the rest reads every node ever registered.
+    const records = query.healthy === true ? await this.#jobs.listNodes({ seenSince: now - this.#healthWindowMs }) : await this.#jobs.listNodes();
+    const counts = await this.#jobs.countNodeTasks();
+    const views: NodeView[] = [];
+    for (const r of records) {
+      const healthy = this.isHealthy(r, now);
+      if (query.healthy !== undefined && healthy !== query.healthy) continue;
+      if (query.region !== undefined && r.card.region !== query.region) continue;
+      if (query.minRamBytes !== undefined && r.card.ramBytes < query.minRamBytes) continue;
+      if (query.minTextureSize !== undefined && r.card.gl.maxTextureSize < query.minTextureSize) continue;
+      const c = counts.get(r.nodeId);
+      views.push({
+        nodeId: r.nodeId,
+        card: r.card,
+        healthy,
+        load: { queued: c?.queued ?? 0, running: c?.running ?? 0, concurrency: r.card.concurrency, reported: r.load },
+        rttToApiMs: r.rttToApiMs ?? null,
+        coordinate: r.coordinate ?? null,
+        lastSeen: r.lastSeenAt,
+      });
+    }
+    return views;
+  }
+
+  /**
+   * `GET /v1/nodes/nearby`: up to `count` healthy nodes with a probe URL for a client to ping, best first:
+   * nearest to `location` when known, else landmarks spread over the coordinate space.
+   */
+  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now()): Promise<NearbyNodes> {
+    const live = (await this.liveNodes(now)).filter((n) => n.record.card.probeUrl);
+    const nodes = live.map((n) => n.router);
+    const picked = pickProbeCandidates(nodes, { measuredRttMs: {}, location: location ?? undefined }, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
+    // The landmark ranking can name a node twice; keep each once, and fill up with the other nodes.
+    const ids = [...new Set(picked)].slice(0, count);
+    for (const n of live) if (ids.length < count && !ids.includes(n.record.nodeId)) ids.push(n.record.nodeId);
+    const byId = new Map(live.map((n) => [n.record.nodeId, n.record]));
+    const candidates = ids.map((id) => toCandidate(byId.get(id)!));
+    return { candidates, location };
+  }
+}
+
+/** A node record and its task counts as the router's node. */
+export function toLiveNode(record: NodeRecord, counts: NodeTaskCounts | undefined): LiveNode {
+  const load: MutableLoad = { queued: counts?.queued ?? 0, running: counts?.running ?? 0, concurrency: record.card.concurrency };
+  const router: RouterNode = {
+    id: record.nodeId,
+    card: record.card,
+    healthy: true,
+    load,
+    coord: record.coordinate ?? undefined,
+    location: record.card.location,
+  };
+  return { record, load, router };
+}
+
+/** Where to ping a node. */
+export function toCandidate(record: NodeRecord): ProbeCandidate {
+  return { nodeId: record.nodeId, probeUrl: record.card.probeUrl!, region: record.card.region };
+}

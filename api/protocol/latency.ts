@@ -1,0 +1,128 @@
+/**
+ * The wire shapes of latency routing: what a client measured, where it is, what its job demands, what a
+ * node reports about its peers, and what the API says about its nodes. The routing core defines a few of
+ * them (requirements, coordinates, locations) next to the code that uses them; they are re-exported here so
+ * clients and nodes keep importing only `api/protocol/`.
+ */
+import { z } from 'zod';
+import { JobRequirements } from '../core/routing/requirements.ts';
+import { CoordinateSchema } from '../core/routing/vivaldi.ts';
+import { GeoPointSchema } from '../core/routing/geo.ts';
+import { NodeCard } from './node-card.ts';
+
+export { JobRequirements };
+
+/** A network coordinate (Vivaldi with height): `vec` and `height` in ms, `error` relative (0 = certain). */
+export const Coordinate = CoordinateSchema.extend({ vec: CoordinateSchema.shape.vec.readonly() });
+export type Coordinate = z.infer<typeof Coordinate>;
+
+/** A point on the Earth in degrees. */
+export const GeoPoint = GeoPointSchema;
+export type GeoPoint = z.infer<typeof GeoPoint>;
+
+/** Most RTT measurements one message may carry. */
+export const MAX_RTT_MEASUREMENTS = 16;
+
+/** One measured round-trip time (ms) to a node: the minimum of a few pings, or a filtered value. */
+export const RttMeasurement = z.object({
+  nodeId: z.string().min(1).max(128),
+  rttMs: z.number().positive().max(60_000),
+});
+export type RttMeasurement = z.infer<typeof RttMeasurement>;
+
+/**
+ * What a client knows about its own network position when it submits a job: RTTs it measured to nodes
+ * (`client.probe()` in the SDK), and optionally its location and a coordinate from an earlier session.
+ */
+export const JobClient = z.object({
+  rtts: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
+  location: GeoPoint.optional(),
+  coordinate: Coordinate.optional(),
+});
+export type JobClient = z.infer<typeof JobClient>;
+export type JobClientInput = z.input<typeof JobClient>;
+
+/** A node a client (or a peer) should ping: its GET /ping URL. */
+export const ProbeCandidate = z.object({
+  nodeId: z.string(),
+  probeUrl: z.string().url(),
+  region: z.string(),
+});
+export type ProbeCandidate = z.infer<typeof ProbeCandidate>;
+
+/** `GET /v1/nodes/nearby` query. */
+export const NearbyQuery = z.object({
+  lat: z.coerce.number().min(-90).max(90).optional(),
+  lon: z.coerce.number().min(-180).max(180).optional(),
+  count: z.coerce.number().int().min(1).max(MAX_RTT_MEASUREMENTS).default(3),
+});
+export type NearbyQuery = z.infer<typeof NearbyQuery>;
+
+/** `GET /v1/nodes/nearby`: nodes worth probing, best first, and the location the API used to choose them. */
+export const NearbyNodes = z.object({
+  candidates: z.array(ProbeCandidate),
+  location: GeoPoint.extend({ source: z.enum(['cf', 'query']) }).nullable(),
+});
+export type NearbyNodes = z.infer<typeof NearbyNodes>;
+
+/** What `GET /ping` on a render node answers. */
+export const Pong = z.object({ nodeId: z.string().nullable() });
+export type Pong = z.infer<typeof Pong>;
+
+const QueryBoolean = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** `GET /v1/nodes` query: search by card fields and health. */
+export const NodeSearch = z.object({
+  region: z.string().max(64).optional(),
+  minRamBytes: z.coerce.number().int().min(0).optional(),
+  minTextureSize: z.coerce.number().int().min(0).optional(),
+  healthy: QueryBoolean.optional(),
+});
+export type NodeSearch = z.infer<typeof NodeSearch>;
+
+/** One node as `GET /v1/nodes` shows it. */
+export const NodeView = z.object({
+  nodeId: z.string(),
+  card: NodeCard,
+  /** Heard from (heartbeat or lease call) within the last few heartbeat intervals. */
+  healthy: z.boolean(),
+  load: z.object({
+    /** Tasks routed to it, not leased yet. */
+    queued: z.number(),
+    /** Tasks it holds leases on. */
+    running: z.number(),
+    concurrency: z.number(),
+    /** running / concurrency, as the node last reported it. */
+    reported: z.number(),
+  }),
+  /** Filtered node ↔ API round trip (ms), from heartbeats timed on both sides. */
+  rttToApiMs: z.number().nullable(),
+  coordinate: Coordinate.nullable(),
+  /** Epoch ms of the last heartbeat or lease call. */
+  lastSeen: z.number(),
+});
+export type NodeView = z.infer<typeof NodeView>;
+
+/** `GET /v1/nodes`. */
+export const NodeList = z.object({ nodes: z.array(NodeView) });
+export type NodeList = z.infer<typeof NodeList>;
+
+/** Why a task went where it went (`GET /v1/jobs/:id`, per task). */
+export const TaskRouteView = z.object({
+  /** The node the router chose (or, for a job without client RTTs, the node that took the task first). */
+  nodeId: z.string(),
+  /** The runner-up, which may take the task when the chosen node does not lease it in time. */
+  fallbackId: z.string().nullable(),
+  /** RTT between the job's client and the chosen node (ms); null when the job had no RTT information. */
+  predictedRttMs: z.number().nullable(),
+  rttSource: z.enum(['measured', 'estimated', 'unknown']),
+  queueMs: z.number(),
+  renderMs: z.number(),
+  /** predictedRttMs + queueMs + renderMs: the expected finish (ms after routing). */
+  score: z.number(),
+  reason: z.string(),
+  routedAt: z.number(),
+  /** How the task was leased: by the chosen node, by its fallback after the grace period, by any capable node once open, or first-come (no RTT information). */
+  leasedAs: z.enum(['chosen', 'fallback', 'open', 'first-free']).nullable(),
+});
+export type TaskRouteView = z.infer<typeof TaskRouteView>;

@@ -1,0 +1,81 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ProbeServerOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Interface to listen on (default every interface: clients elsewhere must reach it). */
+  host?: string;
+  /** The URL clients and peers should ping, when it differs from where this server listens (a proxy, NAT). */
+  publicUrl?: string;
+}
+
+export interface ProbeServer {
+  /** The URL advertised in the node's card (the full URL of GET /ping). */
+  readonly url: string;
+  readonly port: number;
+  /** Answer pings with this node id (known after registration). */
+  setNodeId(nodeId: string): void;
+  close(): Promise<void>;
+}
+
+/** `GET /ping` of a URL given as a base (`http://host:port`) or as the full ping URL. */
+export function pingUrlOf(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/ping';
+  return u.toString();
+}
+
+/**
+ * The node's probe endpoint: `GET /ping` answers `{"nodeId": …}` at once, to anyone (CORS `*`, no auth,
+ * no caching), so clients and peers can time a round trip to this node. Nothing else is served.
+ */
+export async function startProbeServer(options: ProbeServerOptions = {}): Promise<ProbeServer> {
+  let body = JSON.stringify({ nodeId: null });
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('timing-allow-origin', '*');
+    if (path !== '/ping') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-allow-headers': '*', 'access-control-max-age': '600' }).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  // Pings are tiny and come in bursts from the same client: keep connections for the next sample.
+  server.keepAliveTimeout = 10_000;
+  const host = options.host ?? '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  // Listening everywhere: advertise loopback unless told better (set the probe URL on a real farm).
+  const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = pingUrlOf(options.publicUrl ?? `http://${advertisedHost}:${port}`);
+  server.unref();
+  return {
+    url,
+    port,
+    setNodeId(nodeId) {
+      body = JSON.stringify({ nodeId });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * Latency routing through the HTTP API with render nodes played by plain fetch calls, so every decision
+ * can be predicted exactly: cards with known speeds, clients with known RTTs. Covers the routing decision
+ * (earliest expected finish, busy nodes, requirements), how a routed task moves (fallback after the grace
+ * period, re-routing when its node goes silent), what heartbeats measure, and the node search routes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createSqliteJobStore, JOB_DB_FILE } from '../../api/node/sqlite-job-store.ts';
+import { JOB_STORE_SCHEMA } from '../../api/core/job-store-schema.ts';
+import type { JobStatus } from '../../api/protocol/job-status.ts';
+import { NearbyNodes, NodeList } from '../../api/protocol/latency.ts';
+import type { NodeCardInput } from '../../api/protocol/node-card.ts';
+import { HeartbeatAck, NodeRegistered } from '../../api/protocol/node-messages.ts';
+import { TASK_POLICY_DEFAULTS } from '../../api/core/task-policy.ts';
+import { call, fakePng, nodeCard, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from './support/api-harness.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const GRACE_MS = 300;
+
+/** Register a node with a card of our choosing. */
+async function register(h: Harness, name: string, card: Partial<NodeCardInput> = {}): Promise<TestNode> {
+  const res = await call<NodeRegistered>(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), ...card } });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
+  return new TestNode(h, NodeRegistered.parse(res.body));
+}
+
+async function harness(options: HarnessOptions = {}) {
+  const h = await startHarness({
+    ...options,
+    api: { recheckMs: 50, ...options.api, routing: { seed: 7, graceMinMs: GRACE_MS, graceMaxMs: GRACE_MS, leaseWakeMs: 0, passIntervalMs: 50, ...options.api?.routing } },
+  });
+  return { h, sceneId: await uploadSceneFile(h, 'scenes/animated-trs.glb') };
+}
+
+const status = async (h: Harness, jobId: string) => (await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`)).body;
+const submit = async (h: Harness, json: object) => {
+  const res = await call(h.url, 'POST', '/v1/jobs', { json });
+  if (res.status !== 201) throw new Error(`submit: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.jobId as string;
+};
+const rtts = (entries: [TestNode, number][]) => entries.map(([n, rttMs]) => ({ nodeId: n.id, rttMs }));
+
+describe('routing decisions', () => {
+  // A farm per test: a node the client did not measure still counts (at an assumed RTT), so nodes of
+  // earlier tests would take part.
+  let h: Harness;
+  let sceneId: string;
+  beforeEach(async () => ({ h, sceneId } = await harness()));
+  afterEach(async () => h?.close());
+
+  it('routes every task of a job to the node nearest its client, by measurement alone', async () => {
+    const [near, mid, far] = [await register(h, 'near'), await register(h, 'mid'), await register(h, 'far')];
+    const jobId = await submit(h, { sceneId, size: '64x64', tile: 32, frames: '0', client: { rtts: rtts([[far, 120], [near, 5], [mid, 40]]) } });
+    const s = await status(h, jobId);
+    const renders = s.tasks.filter((t) => t.kind === 'render');
+    expect(renders.map((t) => t.route?.nodeId)).toEqual([near.id, near.id, near.id, near.id]);
+    expect(renders[0].route).toMatchObject({ rttSource: 'measured', predictedRttMs: 5, queueMs: 0, leasedAs: null, fallbackId: mid.id });
+    expect(renders[0].route!.reason).toMatch(/earliest expected finish .* RTT 5\.0 ms \(measured\)/);
+    // The stitch is routed once its tiles are done, not before.
+    expect(s.tasks.find((t) => t.kind === 'stitch')!.route).toBeNull();
+
+    // Other nodes get nothing while the chosen node is in time.
+    expect(await mid.lease(0)).toBeNull();
+    expect(await far.lease(0)).toBeNull();
+    for (let i = 0; i < 4; i++) {
+      const task = (await near.lease(0))!;
+      expect(task.kind).toBe('render');
+      await near.finish(task, fakePng(task.taskId));
+    }
+    const stitch = (await near.lease(0))!;
+    expect(stitch.kind).toBe('stitch');
+    await near.finish(stitch, fakePng('frame'));
+    const done = await status(h, jobId);
+    expect(done.state).toBe('done');
+    expect(new Set(done.tasks.map((t) => t.node))).toEqual(new Set([near.id]));
+    expect(done.tasks.every((t) => t.route?.leasedAs === 'chosen')).toBe(true);
+  });
+
+  it('weighs queue wait and render time against RTT: the earliest expected finish wins', async () => {
+    // 1 tile/s on the reference 256×256 tile: a 64×64 tile takes 62.5 ms; one task at a time.
+    const card = { tilesPerSecond: 1, concurrency: 1 };
+    const [a, b] = [await register(h, 'quick-a', card), await register(h, 'quick-b', card)];
+    const client = { rtts: rtts([[a, 5], [b, 40]]) };
+    const jobId = await submit(h, { sceneId, size: '128x128', tile: 64, frames: '0', client });
+    const routes = (await status(h, jobId)).tasks.filter((t) => t.kind === 'render').map((t) => t.route!);
+    // a: 5 + 0 + 62.5 = 67.5 · then a: 5 + 62.5 + 62.5 = 130 > b: 40 + 62.5 = 102.5 · a: 130 < b: 165 · b: 165 < a: 192.5
+    expect(routes.map((r) => r.nodeId)).toEqual([a.id, b.id, a.id, b.id]);
+    expect(routes.map((r) => r.score)).toEqual([67.5, 102.5, 130, 165]);
+    expect(routes.map((r) => r.queueMs)).toEqual([0, 0, 62.5, 62.5]);
+    expect(routes[0].renderMs).toBe(62.5);
+    await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
+  });
+
+  it('never fills a busy node: the rest waits and is routed as queues drain', async () => {
+    const card = { tilesPerSecond: 1000, concurrency: 1 };
+    const [a, b] = [await register(h, 'busy-a', card), await register(h, 'busy-b', card)];
+    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0-11', client: { rtts: rtts([[a, 1], [b, 900]]) } });
+    const routed = (await status(h, jobId)).tasks.map((t) => t.route?.nodeId ?? null);
+    // Four queued tasks per slot make a node busy.
+    expect(routed.filter((id) => id === a.id)).toHaveLength(4);
+    expect(routed.filter((id) => id === b.id)).toHaveLength(4);
+    expect(routed.filter((id) => id === null)).toHaveLength(4);
+    const first = (await a.lease(0))!;
+    await a.finish(first, fakePng(first.taskId));
+    // a's queue has room again: its next lease call routes one more task to it first.
+    await a.lease(0);
+    const after = (await status(h, jobId)).tasks.map((t) => t.route?.nodeId ?? null);
+    expect(after.filter((id) => id === a.id)).toHaveLength(5);
+    expect(after.filter((id) => id === null)).toHaveLength(3);
+    await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
+  });
+
+  it('never gives a task to a node that does not meet its job\'s requirements', async () => {
+    const small = await register(h, 'small', { region: 'eu', ramBytes: 1 << 30 });
+    const big = await register(h, 'big', { region: 'us', ramBytes: 64 * 2 ** 30 });
+    const jobId = await submit(h, {
+      sceneId,
+      size: '16x16',
+      frames: '0-1',
+      requirements: { minRamBytes: 32 * 2 ** 30 },
+      client: { rtts: rtts([[small, 1], [big, 200]]) },
+    });
+    expect((await status(h, jobId)).tasks.map((t) => t.route?.nodeId)).toEqual([big.id, big.id]);
+    // Past every grace period the tasks are open to any capable node — which the small one is not.
+    await sleep(3 * GRACE_MS);
+    expect(await small.lease(0)).toBeNull();
+    expect((await big.lease(0))?.jobId).toBe(jobId);
+    expect((await big.lease(0))?.jobId).toBe(jobId);
+
+    // A first-come job with requirements: the same rule at lease time.
+    const regional = await submit(h, { sceneId, size: '16x16', frames: '5', requirements: { allowedRegions: ['us'] }, priority: 99 });
+    expect(await small.lease(0)).toBeNull();
+    const t = (await big.lease(0))!;
+    expect(t.jobId).toBe(regional);
+    expect((await status(h, regional)).tasks[0].route).toMatchObject({ nodeId: big.id, leasedAs: 'first-free', predictedRttMs: null });
+    await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
+    await call(h.url, 'DELETE', `/v1/jobs/${regional}`);
+  });
+
+  it('keeps maxRttMs: nodes beyond it are skipped, and the limit needs measured RTTs', async () => {
+    const [x, y] = [await register(h, 'rtt-x', { tilesPerSecond: 1, concurrency: 1 }), await register(h, 'rtt-y', { tilesPerSecond: 1, concurrency: 1 })];
+    const jobId = await submit(h, { sceneId, size: '128x128', tile: 64, frames: '0', requirements: { maxRttMs: 50 }, client: { rtts: rtts([[x, 10], [y, 80]]) } });
+    const routes = (await status(h, jobId)).tasks.filter((t) => t.kind === 'render').map((t) => t.route!);
+    // y would finish sooner for the later tiles, but it is 80 ms from the client.
+    expect(routes.map((r) => r.nodeId)).toEqual([x.id, x.id, x.id, x.id]);
+    const refused = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0', requirements: { maxRttMs: 50 } } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/maxRttMs needs the client's RTTs/);
+    await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
+  });
+});
+
+describe('how routed work moves', () => {
+  let h: Harness;
+  let sceneId: string;
+  // Short leases: a node is unhealthy after 3 heartbeat intervals = one lease (900 ms) of silence.
+  beforeEach(async () => ({ h, sceneId } = await harness({ leaseMs: 900 })));
+  afterEach(async () => h?.close());
+
+  it('lets the fallback take a task its chosen node did not lease within the grace period', async () => {
+    const [slow, spare] = [await register(h, 'sleepy'), await register(h, 'spare')];
+    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0', client: { rtts: rtts([[slow, 5], [spare, 30]]) } });
+    expect((await status(h, jobId)).tasks[0].route).toMatchObject({ nodeId: slow.id, fallbackId: spare.id });
+    expect(await spare.lease(0)).toBeNull();
+    await sleep(GRACE_MS + 100);
+    const task = (await spare.lease(0))!;
+    expect(task.jobId).toBe(jobId);
+    await spare.finish(task, fakePng('taken over'));
+    expect((await status(h, jobId)).tasks[0]).toMatchObject({ node: spare.id, route: { nodeId: slow.id, leasedAs: 'fallback' } });
+  });
+
+  it('routes again the tasks of a node that went silent', async () => {
+    const card = { tilesPerSecond: 1000, concurrency: 1 };
+    const [dead, alive, other] = [await register(h, 'doomed', card), await register(h, 'alive', card), await register(h, 'other', card)];
+    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0-2', client: { rtts: rtts([[dead, 2], [alive, 50], [other, 60]]) } });
+    expect((await status(h, jobId)).tasks.map((t) => t.route?.nodeId)).toEqual([dead.id, dead.id, dead.id]);
+    // `dead` says nothing more; `alive` keeps heartbeating (and `other` stays quiet too, so it dies as well).
+    const beat = setInterval(() => void alive.heartbeat([]), 200);
+    try {
+      await sleep(1200);
+      const task = (await alive.lease(0))!;
+      expect(task.jobId).toBe(jobId);
+      const routes = (await status(h, jobId)).tasks.map((t) => t.route);
+      expect(routes.map((r) => r?.nodeId)).toEqual([alive.id, alive.id, alive.id]);
+      expect(routes[0]).toMatchObject({ leasedAs: 'chosen', predictedRttMs: 50 });
+      const healthy = NodeList.parse((await call(h.url, 'GET', '/v1/nodes?healthy=true')).body).nodes.map((n) => n.nodeId);
+      expect(healthy).toContain(alive.id);
+      expect(healthy).not.toContain(dead.id);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+});
+
+describe('measurements and the node directory', () => {
+  let h: Harness;
+  beforeAll(async () => ({ h } = await harness()));
+  afterAll(async () => h?.close());
+
+  it('times heartbeats on both sides, keeps coordinates and answers with peers to ping', async () => {
+    const a = await register(h, 'meas-a', { probeUrl: 'http://127.0.0.1:9/ping', region: 'eu' });
+    const b = await register(h, 'meas-b', { probeUrl: 'http://127.0.0.1:10/ping', region: 'us' });
+    const beat = async (node: TestNode, body: object) => {
+      const res = await call(h.url, 'POST', `/v1/nodes/${node.id}/heartbeat`, { json: { leaseIds: [], load: 0, ...body }, token: node.reg.nodeToken });
+      expect(res.status).toBe(200);
+      return HeartbeatAck.parse(res.body);
+    };
+    const first = await beat(a, {});
+    const ackAt = Date.now();
+    expect(first.probePeers).toEqual([{ nodeId: b.id, probeUrl: 'http://127.0.0.1:10/ping', region: 'us' }]);
+    expect(first.rttToApiMs).toBeUndefined();
+    // The node holds the ack 300 ms before echoing it: the API subtracts the hold from ack → heartbeat,
+    // which leaves about one loopback round trip.
+    await sleep(300);
+    // The node's own (pretended) figure is far higher: the filter keeps the minimum, the API's timing.
+    const second = await beat(a, { echo: { serverTime: first.serverTime, heldMs: Date.now() - ackAt }, rttToApiMs: 900, peers: [{ nodeId: b.id, rttMs: 30 }] });
+    expect(second.rttToApiMs).toBeGreaterThan(0);
+    expect(second.rttToApiMs).toBeLessThan(250);
+    expect(second.coordinate!.vec.some((v) => v !== 0)).toBe(true);
+
+    const listed = NodeList.parse((await call(h.url, 'GET', '/v1/nodes')).body).nodes;
+    const viewA = listed.find((n) => n.nodeId === a.id)!;
+    const viewB = listed.find((n) => n.nodeId === b.id)!;
+    expect(viewA).toMatchObject({ healthy: true, rttToApiMs: second.rttToApiMs, coordinate: second.coordinate });
+    // The peer measurement moved b's coordinate too.
+    expect(viewB.coordinate?.vec.some((v) => v !== 0)).toBe(true);
+    expect(viewA.lastSeen).toBeGreaterThan(0);
+    expect(viewA.load).toEqual({ queued: 0, running: 0, concurrency: 1, reported: 0 });
+  });
+
+  it('searches nodes by card fields and health', async () => {
+    await register(h, 'big-gpu', { region: 'ap', ramBytes: 2 ** 36, gl: { ...nodeCard('x').gl, maxTextureSize: 32768 } });
+    const search = async (q: string) => NodeList.parse((await call(h.url, 'GET', `/v1/nodes${q}`)).body).nodes.map((n) => n.card.name);
+    expect(await search('?region=ap')).toEqual(['big-gpu']);
+    expect(await search('?minRamBytes=68719476736')).toEqual(['big-gpu']);
+    expect(await search('?minTextureSize=20000&healthy=true')).toEqual(['big-gpu']);
+    expect(await search('?healthy=false')).toEqual([]);
+    expect((await call(h.url, 'GET', '/v1/nodes?healthy=maybe')).status).toBe(400);
+  });
+
+  it('suggests nodes to probe: nearest to the client\'s location, else spread landmarks', async () => {
+    const amsterdam = await register(h, 'ams', { probeUrl: 'http://127.0.0.1:11/ping', region: 'eu', location: { lat: 52.37, lon: 4.9 } });
+    const tokyo = await register(h, 'tyo', { probeUrl: 'http://127.0.0.1:12/ping', region: 'ap', location: { lat: 35.68, lon: 139.69 } });
+    const nearParis = NearbyNodes.parse((await call(h.url, 'GET', '/v1/nodes/nearby?lat=48.85&lon=2.35&count=1')).body);
+    expect(nearParis).toEqual({ candidates: [{ nodeId: amsterdam.id, probeUrl: 'http://127.0.0.1:11/ping', region: 'eu' }], location: { lat: 48.85, lon: 2.35, source: 'query' } });
+    const nearOsaka = NearbyNodes.parse((await call(h.url, 'GET', '/v1/nodes/nearby?lat=34.69&lon=135.5&count=1')).body);
+    expect(nearOsaka.candidates[0].nodeId).toBe(tokyo.id);
+    const anywhere = NearbyNodes.parse((await call(h.url, 'GET', '/v1/nodes/nearby?count=16')).body);
+    expect(anywhere.location).toBeNull();
+    // Only nodes with a probe URL are suggested.
+    expect(anywhere.candidates.every((c) => c.probeUrl.startsWith('http://127.0.0.1:'))).toBe(true);
+    expect(anywhere.candidates.map((c) => c.nodeId)).toEqual(expect.arrayContaining([amsterdam.id, tokyo.id]));
+  });
+});
+
+describe('schema', () => {
+  it('upgrades a database made before latency routing, keeping its jobs leasable', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tessera-migrate-'));
+    try {
+      const db = new Database(path.join(dir, JOB_DB_FILE));
+      db.exec(JOB_STORE_SCHEMA);
+      db.prepare(`INSERT INTO jobs (job_id, scene_id, state, priority, view, encode, frames, tile, created_at, updated_at) VALUES ('old', 's', 'queued', 50, ?, '{"format":"png","quality":90,"lossless":true}', '[0]', NULL, 1, 1)`).run(
+        JSON.stringify({ width: 16, height: 16, camera: { kind: 'auto', yaw: 30, pitch: 15, fov: 40 }, fps: 24, ssaa: 1, toneMapping: 'neutral', exposure: 1, background: 'transparent', environmentIntensity: 1, keyLight: 'auto' }),
+      );
+      db.prepare(`INSERT INTO tasks (task_id, job_id, kind, frame, idx, tile, final, output_key, state, updated_at) VALUES ('old.0.0', 'old', 'render', 0, 0, '{"x":0,"y":0,"width":16,"height":16}', 1, 'k', 'queued', 1)`).run();
+      db.close();
+      const store = createSqliteJobStore(dir);
+      const job = (await store.getJob('old'))!;
+      expect(job).toMatchObject({ routed: false, requirements: null, client: null });
+      const leased = await store.leaseNext({ nodeId: 'n', leaseId: 'l', now: 10, policy: TASK_POLICY_DEFAULTS });
+      expect(leased?.task).toMatchObject({ taskId: 'old.0.0', route: { nodeId: 'n', leasedAs: 'first-free' } });
+      await store.close();
+      // And again: the upgrade is idempotent.
+      await createSqliteJobStore(dir).close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

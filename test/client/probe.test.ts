@@ -1,0 +1,69 @@
+/**
+ * The SDK's probe against the real API: nodes registered with probe URLs (real GET /ping servers, two of
+ * them behind delay proxies, one gone), `client.probe()` pings the API's candidates and a job submitted with
+ * the result is routed by it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
+import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
+import { call, nodeCard, startHarness, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
+
+let h: Harness;
+let client: TesseraClient;
+const servers: ProbeServer[] = [];
+const proxies: DelayProxy[] = [];
+const ids: Record<string, string> = {};
+
+/** A node that only answers pings, `delayMs` each way from here (or not at all when `gone`). */
+async function pingOnlyNode(name: string, delayMs: number, gone = false): Promise<void> {
+  const server = await startProbeServer({ host: '127.0.0.1' });
+  servers.push(server);
+  const proxy = await startDelayProxy({ target: { port: server.port }, delayMs });
+  proxies.push(proxy);
+  const res = await call(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), probeUrl: `${proxy.url}/ping` } });
+  ids[name] = res.body.nodeId;
+  server.setNodeId(res.body.nodeId);
+  if (gone) await proxy.kill();
+}
+
+beforeAll(async () => {
+  h = await startHarness();
+  client = createTesseraClient({ baseUrl: h.url });
+  await pingOnlyNode('close', 2);
+  await pingOnlyNode('distant', 30);
+  await pingOnlyNode('vanished', 0, true);
+});
+
+afterAll(async () => {
+  for (const p of proxies) await p.close();
+  for (const s of servers) await s.close();
+  await h?.close();
+});
+
+describe('client.probe()', () => {
+  it('pings the suggested nodes and returns their RTTs nearest first, and the ones that did not answer', async () => {
+    const p = await client.probe({ count: 3, timeoutMs: 1000 });
+    expect(p.candidates.map((c) => c.nodeId).sort()).toEqual(Object.values(ids).sort());
+    expect(p.rtts.map((r) => r.nodeId)).toEqual([ids.close, ids.distant]);
+    expect(p.rtts[0].rttMs).toBeGreaterThan(2 * 2 - 2);
+    expect(p.rtts[1].rttMs).toBeGreaterThan(2 * 30 - 2);
+    expect(p.failed.map((f) => f.nodeId)).toEqual([ids.vanished]);
+    expect(p.location).toBeUndefined();
+  });
+
+  it('passes a location on, and a job submitted with the probe result is routed by it', async () => {
+    const p = await client.probe({ count: 2, location: { lat: 10, lon: 20 } });
+    expect(p.location).toEqual({ lat: 10, lon: 20 });
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const { jobId } = await client.submitJob({ sceneId, size: '16x16', frames: '0', client: p });
+    const status = await client.getJob(jobId);
+    expect(status.tasks[0].route).toMatchObject({ nodeId: ids.close, rttSource: 'measured' });
+  });
+
+  it('lists nodes, with search', async () => {
+    const { nodes } = await client.nodes({ healthy: true });
+    expect(nodes.map((n) => n.nodeId).sort()).toEqual(Object.values(ids).sort());
+    expect((await client.nodes({ region: 'nowhere' })).nodes).toEqual([]);
+  });
+});

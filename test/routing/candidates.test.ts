@@ -1,0 +1,111 @@
+/** Probe candidates, the client's coordinate fit, and geo lines. */
+import { describe, expect, it } from 'vitest';
+import { clientGeoLine, locateClient, pickProbeCandidates } from '../../api/core/routing/candidates.ts';
+import { fitClientCoordinate } from '../../api/core/routing/client-coordinate.ts';
+import { fitGeoLine, fitGeoLines, predictGeoRtt } from '../../api/core/routing/geo-line.ts';
+import { greatCircleKm } from '../../api/core/routing/geo.ts';
+import { freezeRouterNodes, type RouterNode } from '../../api/core/routing/router.ts';
+import { createRandom } from '../../api/core/routing/seeded-random.ts';
+import { estimateRtt } from '../../api/core/routing/vivaldi.ts';
+import { at, card, node } from './routing-fixtures.ts';
+
+const CITIES = { london: { lat: 51.5, lon: -0.13 }, paris: { lat: 48.86, lon: 2.35 }, frankfurt: { lat: 50.11, lon: 8.68 }, newYork: { lat: 40.71, lon: -74 }, tokyo: { lat: 35.68, lon: 139.69 } };
+
+describe('pickProbeCandidates', () => {
+  it('never offers unhealthy, busy, incapable, measured or excluded nodes', () => {
+    const nodes = [
+      node('sick', { x: 1, healthy: false }),
+      node('busy', { x: 1, load: { queued: 4, running: 1, concurrency: 1 } }),
+      node('small', { x: 1, card: card({ ramBytes: 1 }) }),
+      node('measured', { x: 1 }),
+      node('self', { x: 1 }),
+      node('a', { x: 10 }),
+      node('b', { x: 20 }),
+      node('c', { x: 90 }),
+    ];
+    const ids = pickProbeCandidates(nodes, { measuredRttMs: { measured: 3 }, coord: at(0), requirements: { minRamBytes: 1024 }, exclude: ['self'] }, 5);
+    expect(ids).toEqual(['a', 'b', 'c']);
+  });
+
+  it('ranks a located client by geography and the nodes’ lines, then homes in with each measurement', () => {
+    const line = { interceptMs: 1, msPerKm: 0.015 };
+    const nodes = freezeRouterNodes([
+      node('london', { location: CITIES.london, geoLine: line }),
+      node('paris', { location: CITIES.paris, geoLine: { interceptMs: 20, msPerKm: 0.015 } }), // a slow last mile
+      node('frankfurt', { location: CITIES.frankfurt, geoLine: line }),
+      node('new-york', { location: CITIES.newYork, geoLine: line }),
+      node('tokyo', { location: CITIES.tokyo, geoLine: line }),
+    ]);
+    const inParis = { lat: 48.8, lon: 2.3 };
+    // Paris's own node is nearest on the map, but its access delay makes London and Frankfurt faster.
+    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, location: inParis }, 3)).toEqual(['london', 'frankfurt', 'paris']);
+    // One measurement gives the client's own access delay; the ranking of the rest follows.
+    const line1 = clientGeoLine(nodes, { measuredRttMs: { london: 20 }, location: inParis })!;
+    expect(line1.interceptMs).toBeCloseTo(20 - 1 - greatCircleKm(inParis, CITIES.london) * 0.015, 1);
+    expect(line1.msPerKm).toBe(0.015);
+    expect(pickProbeCandidates(nodes, { measuredRttMs: { london: 20 }, location: inParis }, 2)).toEqual(['frankfurt', 'paris']);
+  });
+
+  it('without any knowledge offers landmarks, and with a session coordinate the nearest by it', () => {
+    const rng = createRandom(4);
+    const nodes = freezeRouterNodes(Array.from({ length: 40 }, (_, i) => node(`n${i}`, { coord: at(rng() * 300, rng() * 300, 0.1) })));
+    const landmarks = pickProbeCandidates(nodes, { measuredRttMs: {} }, 3);
+    expect(new Set(landmarks).size).toBe(3);
+    const here = at(100, 100, 0.2);
+    const nearest = [...nodes].sort((a, b) => estimateRtt(a.coord!, here) - estimateRtt(b.coord!, here))[0].id;
+    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, coord: here }, 1)).toEqual([nearest]);
+  });
+
+  it('finds an unlocated client from three RTTs: the fitted coordinate predicts the others', () => {
+    const rng = createRandom(5);
+    const truth = (x: number, y: number) => ({ vec: [x, y], height: 1, error: 0.05 });
+    const nodes: RouterNode[] = Array.from({ length: 30 }, (_, i) => node(`n${i}`, { coord: truth(rng() * 200, rng() * 200) }));
+    const me = truth(120, 60);
+    const measured: Record<string, number> = {};
+    for (const id of ['n0', 'n1', 'n2', 'n3']) measured[id] = estimateRtt(me, nodes[Number(id.slice(1))].coord!);
+    const fitted = locateClient(nodes, { measuredRttMs: measured })!;
+    const errors = nodes.slice(4).map((n) => Math.abs(estimateRtt(fitted, n.coord!) - estimateRtt(me, n.coord!)) / estimateRtt(me, n.coord!));
+    errors.sort((a, b) => a - b);
+    expect(errors[errors.length >> 1]).toBeLessThan(0.1);
+  });
+});
+
+describe('fits', () => {
+  it('fitClientCoordinate honours the samples and, lacking them, the prior', () => {
+    const prior = { vec: [50, 10], spreadMs: 50, typicalHeightMs: 5 };
+    expect(fitClientCoordinate([], prior).vec).toEqual([50, 10]);
+    const c = fitClientCoordinate([{ coord: at(0), rttMs: 40 }, { coord: at(100), rttMs: 60 }], prior);
+    expect(estimateRtt(c, at(0))).toBeCloseTo(40, -0.5);
+    expect(estimateRtt(c, at(100))).toBeCloseTo(60, -0.5);
+    expect(c.error).toBeGreaterThan(0);
+  });
+
+  it('fitGeoLine recovers a host’s access delay and slowness; fitGeoLines a whole set', () => {
+    const peer = { interceptMs: 2, msPerKm: 0.014 };
+    const me = { interceptMs: 6, msPerKm: 0.02 };
+    const samples = [50, 300, 800, 2000, 5000, 9000].map((km) => ({ km, rttMs: predictGeoRtt(me, peer, km), peer }));
+    samples.push({ km: 400, rttMs: predictGeoRtt(me, peer, 400) + 40, peer }); // a detour
+    const fit = fitGeoLine(samples);
+    expect(fit.interceptMs).toBeCloseTo(6, 0);
+    expect(fit.msPerKm).toBeCloseTo(0.02, 3);
+
+    const rng = createRandom(8);
+    const places = Array.from({ length: 40 }, () => ({ lat: rng() * 120 - 60, lon: rng() * 340 - 170 }));
+    const truth = places.map(() => ({ interceptMs: 1 + rng() * 10, msPerKm: 0.012 + rng() * 0.01 }));
+    const edges = [];
+    for (let a = 0; a < 40; a++) for (let s = 0; s < 12; s++) {
+      const b = (a + 1 + Math.floor(rng() * 39)) % 40;
+      edges.push({ a, b, rttMs: predictGeoRtt(truth[a], truth[b], greatCircleKm(places[a], places[b])) });
+    }
+    const lines = fitGeoLines(places, edges);
+    const errs = [];
+    for (let a = 0; a < 40; a++) for (let b = a + 1; b < 40; b++) {
+      const km = greatCircleKm(places[a], places[b]);
+      const t = predictGeoRtt(truth[a], truth[b], km);
+      errs.push(Math.abs(predictGeoRtt(lines[a]!, lines[b]!, km) - t) / t);
+    }
+    errs.sort((x, y) => x - y);
+    expect(errs[errs.length >> 1]).toBeLessThan(0.05);
+    expect(fitGeoLines([undefined, CITIES.paris], [{ a: 0, b: 1, rttMs: 10 }])).toEqual([undefined, undefined]);
+  });
+});

@@ -1,0 +1,154 @@
+/** The router: earliest expected finish among capable nodes, never a bad one, seeded ties, a fallback, a reason. */
+import { describe, expect, it } from 'vitest';
+import { JobRequirements, meetsRequirements, unmetRequirement } from '../../api/core/routing/requirements.ts';
+import {
+  expectedQueueMs,
+  expectedRenderMs,
+  explainNoRoute,
+  freezeRouterNodes,
+  nodeIndex,
+  routeTask,
+  type ClientView,
+  type RouterNode,
+} from '../../api/core/routing/router.ts';
+import { createRandom } from '../../api/core/routing/seeded-random.ts';
+import { at, card, node } from './routing-fixtures.ts';
+
+const TILE = 256 * 256;
+const client = (measuredRttMs: Record<string, number> = {}, x = 0): ClientView => ({ measuredRttMs, coord: at(x, 0, 0) });
+const route = (nodes: RouterNode[], c: ClientView, req?: JobRequirements, seed = 1) => routeTask(nodes, { client: c, taskPixels: TILE, requirements: req }, createRandom(seed));
+
+describe('requirements', () => {
+  const big = card({ ramBytes: 64 * 2 ** 30, region: 'us-east', gl: { ...card().gl, maxTextureSize: 16384 } });
+  it('parses strictly and checks every field', () => {
+    expect(() => JobRequirements.parse({ minRam: 1 })).toThrow();
+    expect(() => JobRequirements.parse({ maxRttMs: 0 })).toThrow();
+    const req = JobRequirements.parse({ minRamBytes: 32 * 2 ** 30, minTextureSize: 16384, allowedRegions: ['us-east', 'eu-west'], deniedRegions: ['eu-west'], maxRttMs: 80 });
+    expect(meetsRequirements(big, req)).toBe(true);
+    expect(meetsRequirements(card(), req)).toBe(false);
+    expect(meetsRequirements(card(), undefined)).toBe(true);
+    expect(meetsRequirements(big, { allowedRegions: [] })).toBe(true);
+    expect(unmetRequirement(card(), { minRamBytes: 32 * 2 ** 30 })).toMatch(/RAM/);
+    expect(unmetRequirement(card(), { minTextureSize: 16384 })).toMatch(/texture/);
+    expect(unmetRequirement(card(), { allowedRegions: ['us-east'] })).toMatch(/not allowed/);
+    expect(unmetRequirement(card(), { deniedRegions: ['eu-west'] })).toMatch(/denied/);
+    expect(unmetRequirement(big, req)).toBeNull();
+  });
+});
+
+describe('routeTask', () => {
+  it('expects render time from tiles/s and the task size, queue wait from load and slots', () => {
+    expect(expectedRenderMs(card({ tilesPerSecond: 4 }), TILE)).toBe(250);
+    expect(expectedRenderMs(card({ tilesPerSecond: 4 }), 4 * TILE)).toBe(1000);
+    expect(expectedRenderMs(card({ tilesPerSecond: 0 }), TILE)).toBe(Infinity);
+    expect(expectedQueueMs({ queued: 0, running: 1, concurrency: 2 }, 100)).toBe(0); // a slot is free
+    expect(expectedQueueMs({ queued: 0, running: 1, concurrency: 1 }, 100)).toBe(100);
+    expect(expectedQueueMs({ queued: 3, running: 2, concurrency: 2 }, 100)).toBe(200);
+  });
+
+  it('picks the earliest finish: RTT + queue + render, not merely the nearest', () => {
+    const nodes = [
+      node('near-busy', { x: 5, load: { queued: 1, running: 1, concurrency: 1 } }), // 5 + 200 + 100
+      node('near-slow', { x: 5, card: card({ tilesPerSecond: 2 }) }), // 5 + 0 + 500
+      node('mid', { x: 40 }), // 40 + 0 + 100 = 140
+      node('far', { x: 120 }), // 220
+    ];
+    const d = route(nodes, { measuredRttMs: { 'near-busy': 5, 'near-slow': 5, mid: 40, far: 120 } })!;
+    expect(d.nodeId).toBe('mid');
+    expect(d.predictedRttMs).toBe(40);
+    expect(d.rttSource).toBe('measured');
+    expect(d.queueMs).toBe(0);
+    expect(d.renderMs).toBe(100);
+    expect(d.score).toBe(140);
+    expect(d.fallbackId).toBe('far');
+    expect(d.fallbackScore).toBe(220);
+    expect(d.reason).toMatch(/earliest expected finish 140\.0 ms = RTT 40\.0 ms \(measured\) \+ queue 0\.0 ms \+ render 100\.0 ms/);
+    expect(d.reason).toMatch(/best of 4 capable nodes; fallback far at 220\.0 ms/);
+  });
+
+  it('never chooses an unhealthy, busy, incapable or too-distant node', () => {
+    const nodes = [
+      node('sick', { x: 1, healthy: false }),
+      node('full', { x: 1, load: { queued: 8, running: 2, concurrency: 2 } }),
+      node('small', { x: 1, card: card({ ramBytes: 2 ** 30 }) }),
+      node('nospeed', { x: 1, card: card({ tilesPerSecond: 0 }) }),
+      node('denied', { x: 1, card: card({ region: 'cn-north' }) }),
+      node('faraway', { x: 300 }),
+      node('ok', { x: 50 }),
+    ];
+    const req = { minRamBytes: 8 * 2 ** 30, deniedRegions: ['cn-north'], maxRttMs: 200 };
+    for (let seed = 0; seed < 20; seed++) {
+      const d = route(nodes, client({}, 0), req, seed)!;
+      expect(d.nodeId).toBe('ok');
+      expect(d.fallbackId).toBeNull();
+      expect(d.skipped).toEqual({ unhealthy: 1, busy: 1, incapable: 3, tooFar: 1 });
+    }
+    const none = route(nodes.slice(0, 6), client({}, 0), req);
+    expect(none).toBeNull();
+    expect(explainNoRoute(nodes.slice(0, 6), { client: client({}, 0), taskPixels: TILE, requirements: req })).toBe(
+      'no node can take the task: 6 registered, 1 unhealthy, 3 lack the requirements, 1 busy, 1 beyond maxRttMs',
+    );
+    // maxRttMs needs a known RTT: without measurements or coordinates no node can be shown to meet it.
+    expect(route([node('blind', { coord: undefined })], { measuredRttMs: {} }, { maxRttMs: 100 })).toBeNull();
+  });
+
+  it('breaks ties at random, repeatably for a seed, and keeps another tied node as the fallback', () => {
+    const nodes = ['a', 'b', 'c', 'd'].map((id) => node(id, { x: 10 }));
+    const picks = new Map<string, number>();
+    for (let seed = 0; seed < 400; seed++) {
+      const d = route(nodes, client({}, 0), undefined, seed)!;
+      expect(route(nodes, client({}, 0), undefined, seed)!.nodeId).toBe(d.nodeId);
+      expect(d.fallbackId).not.toBeNull();
+      expect(d.fallbackId).not.toBe(d.nodeId);
+      expect(d.reason).toMatch(/tie among 4/);
+      picks.set(d.nodeId, (picks.get(d.nodeId) ?? 0) + 1);
+    }
+    expect([...picks.keys()].sort()).toEqual(['a', 'b', 'c', 'd']);
+    for (const n of picks.values()) expect(n).toBeGreaterThan(60); // ~100 each
+  });
+
+  it('prefers a measurement to a slightly better estimate, and uses estimates for unmeasured nodes', () => {
+    const nodes = [node('measured', { x: 30 }), node('guessed', { x: 27 }), node('clearly-better', { x: 2 })];
+    const d = route(nodes.slice(0, 2), client({ measured: 30 }))!;
+    expect(d.nodeId).toBe('measured');
+    const e = route(nodes, client({ measured: 30 }))!;
+    expect(e.nodeId).toBe('clearly-better');
+    expect(e.rttSource).toBe('estimated');
+    expect(e.reason).toMatch(/\(estimated\)/);
+    // No coordinates and no measurement: RTT unknown, the other terms decide.
+    const blind = route([node('slow', { coord: undefined, card: card({ tilesPerSecond: 5 }) }), node('fast', { coord: undefined })], { measuredRttMs: {} })!;
+    expect(blind.nodeId).toBe('fast');
+    expect(blind.rttSource).toBe('unknown');
+  });
+
+  it('decides the same on a frozen snapshot (typed-array index) as on a plain array, and tracks edits', () => {
+    const rng = createRandom(3);
+    const plain = Array.from({ length: 500 }, (_, i) => node(`n${i}`, { x: rng() * 200, coord: at(rng() * 200, rng() * 200, rng() * 0.5) }));
+    const frozen = freezeRouterNodes(plain.map((n) => ({ ...n })));
+    for (let k = 0; k < 50; k++) {
+      const c = { measuredRttMs: { [`n${k}`]: 20 + k }, coord: at(rng() * 200, rng() * 200, 0.3) };
+      expect(route([...frozen], c, undefined, k)?.nodeId).toBe(routeTask(frozen, { client: c, taskPixels: TILE }, createRandom(k))?.nodeId);
+      expect(route(plain, c, undefined, k)?.nodeId).toBe(routeTask(frozen, { client: c, taskPixels: TILE }, createRandom(k))?.nodeId);
+    }
+    expect(nodeIndex(plain, 'n7')).toBe(7);
+    plain[7] = node('new', { x: 0 });
+    expect(nodeIndex(plain, 'new')).toBe(7);
+    expect(nodeIndex(plain, 'n7')).toBe(-1);
+    expect(route(plain, { measuredRttMs: { new: 0.5 }, coord: at(500) })!.nodeId).toBe('new');
+  });
+
+  it('decides in well under a millisecond with 10,000 nodes', () => {
+    const rng = createRandom(9);
+    const nodes = freezeRouterNodes(Array.from({ length: 10_000 }, (_, i) => node(`n${i}`, { coord: { vec: [rng() * 300, rng() * 300, rng() * 300, rng() * 300], height: rng() * 5, error: 0.2 } })));
+    const c: ClientView = { measuredRttMs: { n1: 40, n2: 50, n3: 60 }, coord: { vec: [150, 150, 150, 150], height: 3, error: 0.3 } };
+    const times: number[] = [];
+    for (let k = 0; k < 300; k++) {
+      const t = performance.now();
+      routeTask(nodes, { client: c, taskPixels: TILE }, rng);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    // Generous for a shared CI machine; bench:route measures the real p50/p99.
+    expect(times[150]).toBeLessThan(5);
+  });
+});

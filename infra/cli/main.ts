@@ -4,6 +4,7 @@ import { isTesseraError } from '../../api/protocol/errors.ts';
 import { farmCommand } from './farm-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { renderCommand } from './render-command.ts';
+import { simCommand } from './sim-command.ts';
 
 /** Exit codes: 0 success, 2 bad input (one line on stderr), 1 any other failure. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
@@ -18,6 +19,7 @@ const program = new Command('tessera')
 program.addCommand(renderCommand());
 program.addCommand(farmCommand());
 program.addCommand(nodeCommand());
+program.addCommand(simCommand());
 // addCommand() does not pass these settings down: every command reports errors through fail().
 const quiet = (command: Command): void => {
   command.exitOverride().configureOutput({ outputError: () => {} });

@@ -86,6 +86,7 @@ export function simCommand(): Command {
     .option('--rounds <n>', 'node↔node measurements per node while coordinates converge', integer('rounds', 0, 100_000), SIM_DEFAULTS.rounds)
     .option('--jitter <x>', 'mean queueing noise of a ping, relative to its RTT', number('jitter', 0, 10), SIM_DEFAULTS.jitter)
     .option('--no-location', 'ignore lat/lon (no geography for anyone)')
+    .option('--no-client-location', 'hide clients’ lat/lon (nodes keep theirs; clients are placed by their RTTs)')
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
     .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')
@@ -102,6 +103,7 @@ export function simCommand(): Command {
         rounds: o.rounds,
         jitter: o.jitter,
         useLocation: o.location,
+        clientLocation: o.clientLocation,
         adaptive: !o.parallelProbes,
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,
       });

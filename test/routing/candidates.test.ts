@@ -1,6 +1,6 @@
 /** Probe candidates, the client's coordinate fit, and geo lines. */
 import { describe, expect, it } from 'vitest';
-import { clientGeoLine, locateClient, pickProbeCandidates } from '../../api/core/routing/candidates.ts';
+import { clientGeoLine, estimateClientLocation, geoNearest, locateClient, pickProbeCandidates } from '../../api/core/routing/candidates.ts';
 import { fitClientCoordinate } from '../../api/core/routing/client-coordinate.ts';
 import { fitGeoLine, fitGeoLines, predictGeoRtt } from '../../api/core/routing/geo-line.ts';
 import { greatCircleKm } from '../../api/core/routing/geo.ts';
@@ -54,6 +54,39 @@ describe('pickProbeCandidates', () => {
     const here = at(100, 100, 0.2);
     const nearest = [...nodes].sort((a, b) => estimateRtt(a.coord!, here) - estimateRtt(b.coord!, here))[0].id;
     expect(pickProbeCandidates(nodes, { measuredRttMs: {}, coord: here }, 1)).toEqual([nearest]);
+  });
+
+  it('gives the same picks on a frozen snapshot (k-d tree, geo grid) as on a plain array (full scans)', () => {
+    const rng = createRandom(6);
+    const plain = Array.from({ length: 2000 }, (_, i) =>
+      node(`n${i}`, {
+        coord: { vec: [rng() * 300, rng() * 300, rng() * 80, rng() * 40], height: rng() * 10, error: 0.2 },
+        location: { lat: rng() * 120 - 60, lon: rng() * 340 - 170 },
+        geoLine: i % 7 === 0 ? undefined : { interceptMs: rng() * 10, msPerKm: 0.012 + rng() * 0.01 },
+        healthy: i % 50 !== 0,
+      }),
+    );
+    const frozen = freezeRouterNodes(plain);
+    for (let q = 0; q < 200; q++) {
+      const coord = { vec: [rng() * 300, rng() * 300, rng() * 80, rng() * 40], height: 1, error: 0.3 };
+      const location = { lat: rng() * 120 - 60, lon: rng() * 340 - 170 };
+      const measured = q % 2 ? { [`n${q}`]: 40 + q } : {};
+      expect(pickProbeCandidates(frozen, { measuredRttMs: {}, coord }, 8)).toEqual(pickProbeCandidates(plain, { measuredRttMs: {}, coord }, 8));
+      expect(pickProbeCandidates(frozen, { measuredRttMs: measured, location }, 3)).toEqual(pickProbeCandidates(plain, { measuredRttMs: measured, location }, 3));
+      const brute = plain.filter((n) => n.healthy).sort((a, b) => greatCircleKm(a.location!, location) - greatCircleKm(b.location!, location))[0].id;
+      expect(geoNearest(frozen, location)).toBe(brute);
+    }
+  });
+
+  it('places an unlocated client near where it is from its RTTs to located nodes', () => {
+    const line = { interceptMs: 2, msPerKm: 0.015 };
+    const places = Object.values(CITIES);
+    const nodes = places.map((p, i) => node(`n${i}`, { location: p, geoLine: line }));
+    const rttFrom = (p: { lat: number; lon: number }, i: number) => predictGeoRtt({ interceptMs: 3, msPerKm: 0.015 }, line, greatCircleKm(p, places[i]));
+    const inBerlin = { lat: 52.52, lon: 13.4 };
+    const measured = { n3: rttFrom(inBerlin, 3), n4: rttFrom(inBerlin, 4), n0: rttFrom(inBerlin, 0) };
+    expect(estimateClientLocation(nodes, { measuredRttMs: measured })).toEqual(CITIES.frankfurt);
+    expect(estimateClientLocation(nodes, { measuredRttMs: {} })).toBeUndefined();
   });
 
   it('finds an unlocated client from three RTTs: the fitted coordinate predicts the others', () => {

@@ -28,6 +28,31 @@ describe('simulateRouting', () => {
     expect(r.coordinateError.median).toBeLessThan(0.3);
   });
 
+  it('finds each client’s truly nearest node quickly, agreeing with a full scan and the lower bound', () => {
+    const nodesOf = Array.from({ length: 150 }, (_, i) => i * 4);
+    for (let c = 1; c < 600; c += 37) {
+      let best = Infinity, at = -1;
+      nodesOf.forEach((h, k) => {
+        const t = pairRtt(topo, c, h);
+        if (h !== c && t < best) { best = t; at = k; }
+        if (h !== c) expect(topo.lowerBound!(c, h)).toBeLessThanOrEqual(t);
+      });
+      if (nodesOf.includes(c)) continue;
+      expect(topo.nearestAmong!(c, nodesOf)).toEqual({ index: at, rttMs: best });
+    }
+  });
+
+  it('without lat/lon for clients (or anyone), still runs and says so', () => {
+    const options = { nodes: 30, seed: 1, clients: 100, rounds: 24 };
+    const clientsBlind = simulateRouting(topo.hosts, topo, { ...options, clientLocation: false });
+    expect(clientsBlind.setup.locatedClients).toBe(0);
+    expect(clientsBlind.setup.locatedNodes).toBe(30);
+    const blind = simulateRouting(topo.hosts, topo, { ...options, useLocation: false });
+    expect(blind.setup.locatedNodes).toBe(0);
+    expect(blind.geo).toEqual(blind.random); // geo-nearest falls back to random without locations
+    expect(blind.tessera.within10).toBeGreaterThan(blind.random.within10);
+  });
+
   it('repeats exactly for a seed, and shards add up to the whole run', () => {
     const options = { nodes: 30, seed: 5, clients: 120, rounds: 24 };
     const whole = simulateRouting(topo.hosts, topo, options);
@@ -120,6 +145,8 @@ describe('tessera sim', () => {
     const table = await sim('routing', '--hosts', join(dir, 'hosts.csv'), '--rtt', join(dir, 'rtt.csv'), '--nodes', '30', '--no-location');
     expect(table).toMatch(/Tessera \(probes \+ router\)\s+\d+\.\d%/);
     expect(table).toMatch(/30 nodes \(0 located\)/);
+    const blindClients = await sim('routing', '--hosts', join(dir, 'hosts.csv'), '--rtt', join(dir, 'rtt.csv'), '--nodes', '30', '--no-client-location', '--clients', '50');
+    expect(blindClients).toMatch(/30 nodes \(30 located\), 50 clients \(0 located\)/);
   });
 
   it('reports bad input in one line naming the file and line', async () => {

@@ -5,7 +5,8 @@
  * Probing is adaptive: each call returns the most promising unmeasured nodes given everything measured so
  * far, so a client that pings one node at a time (`k = 1`, three rounds) homes in on its nearest node:
  *  - located client, nodes with geo lines: rank by the RTT the lines predict, the client's own line
- *    fitted to its measurements (its access delay; with two or more, its path slowness too);
+ *    fitted to its measurements (its access delay; with two or more, its path slowness too); an
+ *    unlocated client that measured located nodes is placed where their lines best explain its RTTs;
  *  - else with measurements or a session coordinate: fit the client's coordinate, rank by estimated RTT;
  *  - else with a location: rank by geography (km × the ms/km the node coordinates imply) + node height;
  *  - else: the landmark whose RTT best tells clients apart (then other landmarks, spread out).
@@ -65,6 +66,8 @@ interface Derived {
   medianSlope: number;
   /** The smallest node height (a lower bound for coordinate scans). */
   minHeight: number;
+  /** A sample of located nodes with lines: hypotheses for an unlocated client's place. */
+  lineHyp: Int32Array;
 }
 
 function derivedFor(idx: NodeIndex, o: Required<CandidateOptions>): Derived {
@@ -144,7 +147,12 @@ function derivedFor(idx: NodeIndex, o: Required<CandidateOptions>): Derived {
   const medianSlope = slopes.length ? slopes[slopes.length >> 1] : GEO_LINE_DEFAULTS.priorMsPerKm;
   let minHeight = Infinity;
   for (let i = 0; i < idx.n; i++) if (idx.hasCoord[i] && idx.height[i] < minHeight) minHeight = idx.height[i];
-  const derived: Derived = { hyp, hypVecs, landmarks, msPerKm, typicalHeightMs, medianSlope, minHeight: minHeight === Infinity ? 0 : minHeight };
+  const withLine: number[] = [];
+  for (let i = 0; i < idx.n; i++) if (idx.hasLine[i]) withLine.push(i);
+  const lineStep = Math.max(1, withLine.length / o.hypotheses);
+  const lineHyp: number[] = [];
+  for (let x = 0; x < withLine.length && lineHyp.length < o.hypotheses; x += lineStep) lineHyp.push(withLine[Math.floor(x)]);
+  const derived: Derived = { hyp, hypVecs, landmarks, msPerKm, typicalHeightMs, medianSlope, minHeight: minHeight === Infinity ? 0 : minHeight, lineHyp: Int32Array.from(lineHyp) };
   idx.derived = derived;
   idx.changes = 0;
   return derived;
@@ -211,6 +219,52 @@ export function locateClient(nodes: readonly RouterNode[], client: ClientView, o
     typicalHeightMs: Math.max(derived.typicalHeightMs, o.heightPriorMs),
   };
   return fitClientCoordinate(samples, fitPrior, derived.hypVecs, o.fit);
+}
+
+/**
+ * Where an unlocated client probably is, from its RTTs to located nodes with geo lines: of a sample of
+ * node locations (clients live where nodes do), the one whose lines best explain the RTTs, allowing the
+ * client an access delay of its own (small ones preferred). Undefined without such measurements.
+ */
+export function estimateClientLocation(nodes: readonly RouterNode[], client: ClientView, options: CandidateOptions = CANDIDATE_DEFAULTS): GeoPoint | undefined {
+  const o = options === CANDIDATE_DEFAULTS ? CANDIDATE_DEFAULTS : { ...CANDIDATE_DEFAULTS, ...options };
+  const idx = indexFor(nodes);
+  if (idx.lines === 0) return undefined;
+  const probed: number[] = [];
+  const rtts: number[] = [];
+  for (const id in client.measuredRttMs) {
+    const rtt = client.measuredRttMs[id];
+    const i = nodeIndex(nodes, id);
+    if (i >= 0 && idx.hasLine[i] && rtt > 0 && Number.isFinite(rtt)) {
+      probed.push(i);
+      rtts.push(rtt);
+    }
+  }
+  if (probed.length === 0) return undefined;
+  const d = derivedFor(idx, o);
+  const slope = d.medianSlope;
+  const m = probed.length;
+  const left = new Float64Array(m);
+  let best = -1, bestCost = Infinity;
+  const tryAt = (h: number) => {
+    for (let s = 0; s < m; s++) {
+      const j = probed[s];
+      const dot = idx.unit[h * 3] * idx.unit[j * 3] + idx.unit[h * 3 + 1] * idx.unit[j * 3 + 1] + idx.unit[h * 3 + 2] * idx.unit[j * 3 + 2];
+      left[s] = rtts[s] - idx.lineA[j] - (kmFromDot(dot) * (slope + idx.lineS[j])) / 2;
+    }
+    // The client's access delay: the median of what the lines leave over, at least 0.
+    const sorted = Array.from(left).sort((a, b) => a - b);
+    const access = Math.max(0, sorted[(m - 1) >> 1]);
+    let cost = access / o.heightPriorMs;
+    for (let s = 0; s < m; s++) {
+      const e = (left[s] - access) / (0.05 * rtts[s] + 1);
+      cost += 0.5 * e * e;
+    }
+    if (cost < bestCost) { bestCost = cost; best = h; }
+  };
+  for (const h of d.lineHyp) tryAt(h);
+  for (const h of probed) tryAt(h);
+  return best < 0 ? undefined : idx.locRef[best];
 }
 
 /**
@@ -285,13 +339,15 @@ export function pickProbeCandidates(nodes: readonly RouterNode[], client: ProbeC
     topScore[p] = score; top[p] = i;
   };
 
-  const line = clientGeoLine(nodes, client, o);
+  // An unlocated client that measured located nodes gets a location guessed from those RTTs.
+  const guessed = !isGeoPoint(client.location) && marked.length > 0 ? estimateClientLocation(nodes, client, o) : undefined;
+  const line = clientGeoLine(nodes, guessed ? { ...client, location: guessed } : client, o);
   const hasSamples = marked.length > 0 && Object.keys(client.measuredRttMs).length > 0;
   // A coordinate is needed unless every node is ranked by its line.
   const coord = (hasSamples || client.coord) && !(line && idx.lines === idx.n) ? locateClient(nodes, client, o) : undefined;
   const { unit, hasLine, hasCoord, lineA, lineS, height } = idx;
   if (line) {
-    const u = geoUnitVector(client.location!, new Float64Array(3));
+    const u = geoUnitVector(guessed ?? client.location!, new Float64Array(3));
     const bar = () => topScore[k - 1];
     const lineScore = (i: number) => {
       if (!hasLine[i]) {

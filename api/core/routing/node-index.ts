@@ -70,11 +70,13 @@ function isDeepFrozen(nodes: readonly RouterNode[]): boolean {
     if (c && !Object.isFrozen(c)) return false;
     if (node.location && !Object.isFrozen(node.location)) return false;
     if (node.geoLine && !Object.isFrozen(node.geoLine)) return false;
+    if (!Object.isFrozen(node.load)) return false;
   }
   return true;
 }
 
 function setCoord(idx: NodeIndex, i: number, c: Coordinate | undefined): void {
+  idx.grid = null; // its per-cell minimum heights
   idx.coordRef[i] = c;
   idx.hasCoord[i] = c ? 1 : 0;
   if (!c) return;
@@ -114,7 +116,10 @@ export function indexNodes(nodes: readonly RouterNode[]): NodeIndex {
       setCoord(idx, i, node.coord);
       idx.changes++;
     }
-    if (node.location !== idx.locRef[i] || node.geoLine !== idx.lineRef[i]) setLoc(idx, i, node.location, node.geoLine);
+    if (node.location !== idx.locRef[i] || node.geoLine !== idx.lineRef[i]) {
+      setLoc(idx, i, node.location, node.geoLine);
+      idx.changes++;
+    }
   }
   return idx;
 }

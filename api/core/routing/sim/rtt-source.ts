@@ -29,9 +29,3 @@ export function pairRtt(source: RttSource, a: number, b: number): number {
   const x = source.rtt(a, b);
   return Number.isNaN(x) ? source.rtt(b, a) : x;
 }
-
-/** An RTT source backed by a dense matrix (row-major, NaN = missing). */
-export function matrixRttSource(size: number, matrix: Float32Array | Float64Array): RttSource {
-  if (matrix.length !== size * size) throw new RangeError(`an RTT matrix for ${size} hosts needs ${size * size} cells (got ${matrix.length})`);
-  return { size, rtt: (src, dst) => matrix[src * size + dst] };
-}

@@ -45,6 +45,8 @@ export interface SimOptions {
   jitter?: number;
   /** Use hosts' lat/lon (false: act as if no host had one). */
   useLocation?: boolean;
+  /** Tell clients their lat/lon (false: only nodes are located, clients are found by their RTTs). */
+  clientLocation?: boolean;
   /** "Within" means chosen ≤ best × (1 + relative) or ≤ best + absoluteMs. */
   withinRelative?: number;
   withinAbsoluteMs?: number;
@@ -69,6 +71,7 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   clientMeasurements: 16,
   jitter: 0.05,
   useLocation: true,
+  clientLocation: true,
   withinRelative: 0.1,
   withinAbsoluteMs: 5,
   vivaldi: VIVALDI_DEFAULTS,
@@ -274,7 +277,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     }
     routed++;
     const rng = createRandom(`client:${seed}:${c}`);
-    const location = locationOf(client);
+    const location = o.clientLocation ? locationOf(client) : undefined;
     if (location) locatedClients++;
 
     // Tessera: adaptive probing (one ping per round), then the router.

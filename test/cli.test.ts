@@ -1,26 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { tessera } from './support/tessera-cli.ts';
 import { describe, expect, it } from 'vitest';
 import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'infra', 'bin', 'tessera.mjs');
 
-/** Run `tessera ARGS` from the repository root, as `npx tessera` does. */
-function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, DISPLAY: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 const outDir = () => mkdtempSync(join(tmpdir(), 'tessera-cli-'));
 
 describe('tessera render --local', () => {

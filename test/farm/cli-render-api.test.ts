@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, tessera } from '../support/tessera-cli.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
 import { startLocalS3 } from '../../api/node/local-s3.ts';
@@ -12,21 +12,8 @@ import { startApi } from '../../api/node/start-api.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startTestFarm } from '../support/farm.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'infra', 'bin', 'tessera.mjs');
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `tessera-${what}-`));
 
-/** Run `tessera ARGS` from the repository root, as `npx tessera` does. */
-function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, DISPLAY: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -115,12 +115,15 @@ function derivedFor(idx: NodeIndex, o: Required<CandidateOptions>): Derived {
     // Further landmarks: farthest from those chosen (spread), for clients that probe several at once.
     const chosen = [bestA];
     const minEst = Float64Array.from({ length: H }, (_, b) => est[bestA * H + b]);
+    // A node's estimate to itself is its two heights, not 0: mark chosen ones so none is picked twice.
+    minEst[bestA] = -Infinity;
     while (chosen.length < Math.min(H, 8)) {
       let far = -1, farD = -1;
       for (let b = 0; b < H; b++) if (minEst[b] > farD) { farD = minEst[b]; far = b; }
       if (far < 0 || farD <= 0) break;
       chosen.push(far);
       for (let b = 0; b < H; b++) minEst[b] = Math.min(minEst[b], est[far * H + b]);
+      minEst[far] = -Infinity;
     }
     for (const a of chosen) landmarks.push(hyp[a]);
   }

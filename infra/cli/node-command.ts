@@ -28,6 +28,16 @@ export function nodeCommand(): Command {
       if (v.split(',').length !== 2 || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180)) throw new RangeError(`--location needs LAT,LON in degrees (got "${v}")`);
       return { lat, lon };
     })
+    .option('--task-timeout <seconds>', 'stop a task (and its render process) after this long (default 600)', (v) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new RangeError(`--task-timeout needs a positive number of seconds (got "${v}")`);
+      return n;
+    })
+    .option('--task-memory <MiB>', 'stop a render process that uses more memory (default: 60% of RAM over the slots, at least 2048)', (v) => {
+      const n = Number(v);
+      if (!(n >= 64)) throw new RangeError(`--task-memory needs at least 64 MiB (got "${v}")`);
+      return n;
+    })
     .action(async (o) => {
       let url: URL;
       try {
@@ -52,6 +62,8 @@ export function nodeCommand(): Command {
         probeHost: o.probeHost,
         probeUrl: o.probeUrl,
         location: o.location,
+        taskTimeCapMs: o.taskTimeout === undefined ? undefined : o.taskTimeout * 1000,
+        taskMemoryCapBytes: o.taskMemory === undefined ? undefined : o.taskMemory * 1024 * 1024,
       });
       // Replace the CLI's default signal handling: drain first, then exit.
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {

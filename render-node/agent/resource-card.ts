@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { NodeCard } from '../../api/protocol/node-card.ts';
 import { ViewSpec } from '../../api/protocol/render-spec.ts';
+import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import { readScene } from '../scene/read-scene.ts';
 
@@ -25,21 +26,28 @@ export async function measureTilesPerSecond(renderer: FrameRenderer, samples = 5
   }
 }
 
+/** What a render process reports about its GL and speed (see TaskSandbox.describe). */
+export interface RenderCapabilities {
+  info: GLBackendInfo;
+  version: string;
+  tilesPerSecond: number;
+}
+
 /** This node's resource card: CPU, memory, GL capabilities and measured speed. */
-export async function createResourceCard(
-  renderer: FrameRenderer,
+export function createResourceCard(
+  gl: RenderCapabilities,
   opts: { name: string; region?: string; concurrency: number; probeUrl?: string; location?: { lat: number; lon: number } },
-): Promise<NodeCard> {
-  const info = renderer.backend.info;
+): NodeCard {
+  const { info } = gl;
   const cpu = cpus();
   return NodeCard.parse({
     name: opts.name,
     region: opts.region ?? '',
-    version: renderer.version,
+    version: gl.version,
     cpu: { model: cpu[0]?.model?.trim() || 'unknown', cores: Math.max(1, cpu.length) },
     ramBytes: totalmem(),
     gl: { renderer: info.renderer, vendor: info.vendor, version: info.version, maxTextureSize: info.maxTextureSize, maxViewport: info.maxViewport },
-    tilesPerSecond: await measureTilesPerSecond(renderer),
+    tilesPerSecond: gl.tilesPerSecond,
     concurrency: opts.concurrency,
     probeUrl: opts.probeUrl,
     location: opts.location,

@@ -1,18 +1,16 @@
-import { hostname, tmpdir } from 'node:os';
+import { hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
-import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { FrameRenderer } from '../render/frame-renderer.ts';
 import type { GeoPoint } from '../../api/protocol/latency.ts';
 import { NetworkMeasurements } from './network-measurements.ts';
 import { NodeApi } from './node-api.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
-import { isSceneFault, runTask } from './run-task.ts';
-import { SceneCache } from './scene-cache.ts';
+import { isSceneFault } from './run-task.ts';
+import { TaskSandbox } from './task-sandbox.ts';
 
 export interface RenderNodeOptions {
   /** Base URL of the edge API, e.g. http://127.0.0.1:8080 */
@@ -24,6 +22,10 @@ export interface RenderNodeOptions {
   cacheDir?: string;
   /** Longest a drain waits for running tasks before handing them back. */
   drainTimeoutMs?: number;
+  /** Longest one task may run (default 10 min). */
+  taskTimeCapMs?: number;
+  /** Most resident memory one render process may use (default: 60% of RAM shared by the slots, at least 2 GiB). */
+  taskMemoryCapBytes?: number;
   logger?: Logger;
   /** Port of the node's GET /ping (0: a free one). */
   probePort?: number;
@@ -36,6 +38,8 @@ export interface RenderNodeOptions {
 }
 
 export const RENDER_NODE_DEFAULTS = {
+  /** A task running longer is stopped (its render process killed) and fails. */
+  taskTimeCapMs: 10 * 60_000,
   concurrency: 2,
   drainTimeoutMs: 60_000,
   leaseWaitSeconds: 20,
@@ -64,15 +68,22 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const opts = { ...RENDER_NODE_DEFAULTS, ...given };
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const log = opts.logger ?? createLogger(`node:${name}`);
-  const renderer = new FrameRenderer(await createHeadlessGLBackend());
-  const scenes = new SceneCache(renderer, {
-    dir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
-    maxLoaded: opts.maxLoadedScenes,
-    maxTexturePixels: opts.maxTexturePixels,
-  });
+  // Every worker slot renders in its own process with time and memory caps: a hostile scene kills only that.
+  const sandboxes = Array.from(
+    { length: opts.concurrency },
+    () =>
+      new TaskSandbox({
+        cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
+        maxLoadedScenes: opts.maxLoadedScenes,
+        maxTexturePixels: opts.maxTexturePixels,
+        timeCapMs: opts.taskTimeCapMs,
+        memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
+        log,
+      }),
+  );
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl });
-  const card = await createResourceCard(renderer, { name, region: opts.region, concurrency: opts.concurrency, probeUrl: probe.url, location: opts.location });
+  const card = createResourceCard(await sandboxes[0].describe(), { name, region: opts.region, concurrency: opts.concurrency, probeUrl: probe.url, location: opts.location });
   const api = new NodeApi(opts.api);
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
@@ -129,23 +140,23 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         continue;
       }
       if (!task) continue;
-      await execute(task);
+      await execute(task, index);
     }
   };
 
-  const execute = async (task: LeasedTask) => {
+  const execute = async (task: LeasedTask, slot: number) => {
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     const where = { taskId: task.taskId, jobId: task.jobId, kind: task.kind, frame: task.frame, tile: task.tile, attempt: task.attempt };
     try {
-      const outcome = await runTask(task, renderer, scenes, abort.signal);
+      const outcome = await sandboxes[slot].run(task, abort.signal);
       await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)) }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) return; // revoked: the API already moved on
       const reason = isTesseraError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       log.warn({ ...where, reason }, 'task failed');
-      await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
+      await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) || (err as { sceneFault?: boolean }).sceneFault === true }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
     } finally {
       running.delete(task.leaseId);
     }
@@ -171,8 +182,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       }
       clearInterval(heartbeatTimer);
       await probe.close();
-      scenes.dispose();
-      renderer.dispose();
+      for (const sandbox of sandboxes) sandbox.dispose();
       log.info('stopped');
     })());
   return { nodeId: registered.nodeId, card, stop, get stopped() {
@@ -190,6 +200,11 @@ async function registerWithRetry(api: NodeApi, card: NodeCard, log: Logger) {
       await sleep(Math.min(500 * 2 ** attempt, 5_000));
     }
   }
+}
+
+/** 60% of this machine's memory shared by the render processes, and never under 2 GiB. */
+function defaultMemoryCap(slots: number): number {
+  return Math.max(2 * 1024 ** 3, Math.floor((totalmem() * 0.6) / slots));
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());

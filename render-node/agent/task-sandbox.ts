@@ -1,0 +1,179 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
+import type { LeasedTask } from '../../api/protocol/task.ts';
+import type { GLBackendInfo } from '../gl/gl-backend.ts';
+import type { Logger } from '../logger.ts';
+import type { TaskOutcome } from './run-task.ts';
+
+/** What a render process needs to know, passed in its environment. */
+export interface WorkerSettings {
+  cacheDir: string;
+  maxLoadedScenes: number;
+  maxTexturePixels: number;
+}
+
+export type WorkerRequest = { type: 'describe'; id: number } | { type: 'run'; id: number; task: LeasedTask };
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number }
+  | { type: 'done'; id: number; outcome: TaskOutcome }
+  | { type: 'failed'; id: number; code?: ErrorCode; message: string; sceneFault: boolean };
+
+export interface TaskSandboxOptions extends WorkerSettings {
+  /** A task running longer than this is killed (with its process) and fails. */
+  timeCapMs: number;
+  /** A render process whose resident memory passes this is killed and its task fails. */
+  memoryCapBytes: number;
+  log: Logger;
+}
+
+/** A failure that a cap or a crash caused: the scene, not this node, is presumed at fault. */
+export class TaskKilled extends TesseraError {
+  readonly sceneFault = true;
+}
+
+const WORKER = fileURLToPath(new URL('./task-worker.ts', import.meta.url));
+// tsx's loader, so the render process runs TypeScript as the CLI does (resolved from here, not the cwd).
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const MEMORY_POLL_MS = 200;
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs tasks in a separate render process with time and memory caps. A task that blows a cap, or crashes the
+ * process, kills only that process: the task fails with a clear reason and the next task gets a fresh one.
+ */
+export class TaskSandbox {
+  private child?: ChildProcess;
+  private starting?: Promise<ChildProcess>;
+  private nextId = 1;
+
+  constructor(private readonly options: TaskSandboxOptions) {}
+
+  /** GL facts and measured speed of a render process, for the resource card. */
+  async describe(): Promise<{ info: GLBackendInfo; version: string; tilesPerSecond: number }> {
+    const reply = await this.request({ type: 'describe', id: this.nextId++ }, STARTUP_TIMEOUT_MS, 'measuring the reference tile');
+    if (reply.type !== 'described') throw new TesseraError('INTERNAL', `render process answered ${reply.type} to describe`);
+    return reply;
+  }
+
+  /** Run one task; throws TesseraError (TaskKilled when a cap or a crash stopped it). */
+  async run(task: LeasedTask, signal: AbortSignal): Promise<TaskOutcome> {
+    const what = `${task.kind} task of frame ${task.frame}${task.tile ? ` tile ${task.tile.x},${task.tile.y}` : ''}`;
+    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal);
+    if (reply.type === 'done') return reply.outcome;
+    if (reply.type === 'failed') {
+      const err = new TesseraError(reply.code ?? 'RENDER_FAILED', reply.message);
+      if (reply.sceneFault) Object.defineProperty(err, 'sceneFault', { value: true });
+      throw err;
+    }
+    throw new TesseraError('INTERNAL', `render process answered ${reply.type} to a task`);
+  }
+
+  dispose(): void {
+    this.child?.kill('SIGKILL');
+    this.child = undefined;
+  }
+
+  private request(message: WorkerRequest, capMs: number, what: string, signal?: AbortSignal): Promise<WorkerReply> {
+    return this.process().then(
+      (child) =>
+        new Promise<WorkerReply>((resolve, reject) => {
+          const id = message.id;
+          let settled = false;
+          const finish = (fn: () => void) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            clearInterval(poll);
+            child.off('message', onMessage);
+            child.off('exit', onExit);
+            signal?.removeEventListener('abort', onAbort);
+            fn();
+          };
+          const kill = (err: TesseraError) => {
+            this.forget(child);
+            child.kill('SIGKILL');
+            finish(() => reject(err));
+          };
+          const onMessage = (reply: WorkerReply) => {
+            if ('id' in reply && reply.id === id) finish(() => resolve(reply));
+          };
+          const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
+            this.forget(child);
+            finish(() => reject(new TaskKilled('RENDER_FAILED', `the render process died during the ${what} (${sig ?? `exit code ${code}`})`)));
+          };
+          const onAbort = () => kill(new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`));
+          const timer = setTimeout(() => kill(new TaskKilled('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
+          const poll = setInterval(async () => {
+            const rss = await residentBytes(child.pid);
+            if (rss > this.options.memoryCapBytes) {
+              kill(new TaskKilled('SCENE_LIMIT_EXCEEDED', `the ${what} used ${mib(rss)} MiB, over the memory cap of ${mib(this.options.memoryCapBytes)} MiB, and was stopped`));
+            }
+          }, MEMORY_POLL_MS);
+          child.on('message', onMessage);
+          child.on('exit', onExit);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          child.send(message);
+        }),
+    );
+  }
+
+  private forget(child: ChildProcess): void {
+    if (this.child === child) this.child = undefined;
+  }
+
+  /** The running render process, started on first use and again after one was killed. */
+  private process(): Promise<ChildProcess> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return Promise.resolve(this.child);
+    this.starting ??= new Promise<ChildProcess>((resolve, reject) => {
+      const settings: WorkerSettings = { cacheDir: this.options.cacheDir, maxLoadedScenes: this.options.maxLoadedScenes, maxTexturePixels: this.options.maxTexturePixels };
+      const child = fork(WORKER, [], {
+        execArgv: ['--import', TSX],
+        env: { ...process.env, TESSERA_WORKER_SETTINGS: JSON.stringify(settings) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new TesseraError('GL_UNAVAILABLE', `the render process did not start within ${STARTUP_TIMEOUT_MS / 1000} s`));
+      }, STARTUP_TIMEOUT_MS);
+      child.once('message', (m: WorkerReply) => {
+        clearTimeout(timer);
+        if (m.type === 'ready') resolve(child);
+        else reject(new TesseraError('INTERNAL', `render process said ${m.type} before ready`));
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        reject(new TesseraError('GL_UNAVAILABLE', `the render process exited while starting (${sig ?? `exit code ${code}`}); is headless-gl built and Xvfb installed?`));
+      });
+    }).then(
+      (child) => {
+        this.starting = undefined;
+        this.child = child;
+        this.options.log.debug?.({ pid: child.pid }, 'render process started');
+        return child;
+      },
+      (err) => {
+        this.starting = undefined;
+        throw err;
+      },
+    );
+    return this.starting;
+  }
+}
+
+/** Resident memory of a process (Linux /proc), 0 when it cannot be read. */
+async function residentBytes(pid: number | undefined): Promise<number> {
+  if (!pid) return 0;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);

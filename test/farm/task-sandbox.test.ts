@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
+import type { LeasedTask } from '../../api/protocol/task.ts';
+import { TaskSandbox } from '../../render-node/agent/task-sandbox.ts';
+import { createLogger } from '../../render-node/logger.ts';
+import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { scenePath } from '../support/renderer.ts';
+
+// A real HTTP server standing in for storage: it serves the scene and keeps what tasks upload.
+let server: Server;
+let base = '';
+let sceneId = '';
+const uploads = new Map<string, Buffer>();
+
+beforeAll(async () => {
+  const glb = await readFile(scenePath('textured-pbr'));
+  sceneId = createHash('sha256').update(glb).digest('hex');
+  server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/scene') return void res.end(glb);
+    if (req.method === 'PUT') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        uploads.set(req.url!, Buffer.concat(chunks));
+        res.end();
+      });
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => server?.close());
+
+let n = 0;
+const task = (view: object): LeasedTask => ({
+  taskId: `t${++n}`,
+  leaseId: `l${n}`,
+  leaseExpiresAt: Date.now() + 60_000,
+  jobId: 'job',
+  kind: 'render',
+  frame: 0,
+  attempt: 1,
+  scene: { id: sceneId, url: `${base}/scene` },
+  view: ViewSpec.parse(view),
+  encode: EncodeSpec.parse({}),
+  final: true,
+  output: { key: `out/${n}.png`, url: `${base}/out/${n}.png` },
+});
+
+const sandbox = (caps: { timeCapMs?: number; memoryCapBytes?: number }) =>
+  new TaskSandbox({
+    cacheDir: join(tmpdir(), `tessera-sandbox-test-${process.pid}`),
+    maxLoadedScenes: 2,
+    maxTexturePixels: 64 * 1024 * 1024,
+    timeCapMs: caps.timeCapMs ?? 60_000,
+    memoryCapBytes: caps.memoryCapBytes ?? 8 * 1024 ** 3,
+    log: createLogger('sandbox-test', 'silent'),
+  });
+
+describe('render tasks run in a separate process with caps', () => {
+  it('renders a task in the render process and uploads the frame', async () => {
+    const box = sandbox({});
+    try {
+      const t = task({ width: 96, height: 64 });
+      const outcome = await box.run(t, new AbortController().signal);
+      const uploaded = uploads.get(`/out/${n}.png`)!;
+      expect(outcome.checksum).toBe(createHash('sha256').update(uploaded).digest('hex'));
+      expect((await decodeRaw(uploaded)).width).toBe(96);
+    } finally {
+      box.dispose();
+    }
+  });
+
+  it('stops a task that runs past the time cap, and the next task gets a fresh process', async () => {
+    const box = sandbox({ timeCapMs: 20_000 });
+    try {
+      // Warm up (process start, scene load), then a 4K frame with 4×4 supersampling under a tiny cap.
+      await box.run(task({ width: 64, height: 64 }), new AbortController().signal);
+      (box as unknown as { options: { timeCapMs: number } }).options.timeCapMs = 30;
+      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal).catch((e) => e);
+      expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
+      expect(err.message).toMatch(/time cap/);
+      (box as unknown as { options: { timeCapMs: number } }).options.timeCapMs = 60_000;
+      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal);
+      expect(outcome.bytes).toBeGreaterThan(0);
+    } finally {
+      box.dispose();
+    }
+  });
+
+  it('stops a render process that passes the memory cap, and keeps serving', async () => {
+    const box = sandbox({});
+    try {
+      await box.run(task({ width: 64, height: 64 }), new AbortController().signal);
+      // A 4K frame at 4×4 supersampling needs a 15360×8640 framebuffer: well over 1 GiB more than idle.
+      const idle = 1.2 * 1024 ** 3;
+      (box as unknown as { options: { memoryCapBytes: number } }).options.memoryCapBytes = idle;
+      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal).catch((e) => e);
+      expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
+      expect(err.message).toMatch(/memory cap of 1229 MiB/);
+      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal);
+      expect(outcome.bytes).toBeGreaterThan(0);
+    } finally {
+      box.dispose();
+    }
+  });
+});

@@ -1,18 +1,5 @@
-import { ERRORS, TesseraError, type ErrorCode } from '../protocol/errors.ts';
+import { CODE_FOR_STATUS, ERRORS, TesseraError, type ErrorCode } from '../protocol/errors.ts';
 
-/** The generic code for an HTTP status, when an answer carries no `{code, message}` of its own. */
-const CODE_FOR_STATUS: Record<number, ErrorCode> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED',
-  502: 'STORAGE_FAILED',
-  503: 'UNAVAILABLE',
-  504: 'UNAVAILABLE',
-};
 
 /** The error code a status maps to when the body does not say. */
 export function codeForStatus(status: number): ErrorCode {

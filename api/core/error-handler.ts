@@ -8,7 +8,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ZodError, type core } from 'zod';
-import { ERRORS, TesseraError, type ErrorCode } from '../protocol/errors.ts';
+import { CODE_FOR_STATUS, ERRORS, TesseraError } from '../protocol/errors.ts';
 import type { Logger } from './logger.ts';
 
 /** `{code, message}` with the code's status. */
@@ -26,23 +26,13 @@ export function validationError(issues: readonly core.$ZodIssue[], where: string
   return new TesseraError('BAD_REQUEST', `Invalid ${where}: ${parts.join('; ')}.`);
 }
 
-const HTTP_CODES: Record<number, ErrorCode> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  429: 'RATE_LIMITED',
-  503: 'UNAVAILABLE',
-};
 
 /** Turn any thrown value into the TesseraError the client sees. */
 export function toTesseraError(err: unknown): TesseraError {
   if (err instanceof TesseraError) return err;
   if (err instanceof ZodError) return validationError(err.issues, 'request');
   if (err instanceof HTTPException) {
-    const code = HTTP_CODES[err.status];
+    const code = CODE_FOR_STATUS[err.status];
     if (code === 'BAD_REQUEST' && /json/i.test(err.message)) {
       return new TesseraError('BAD_REQUEST', 'The request body is not valid JSON.', { cause: err });
     }

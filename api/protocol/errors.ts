@@ -38,6 +38,20 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** The generic code for an HTTP status, for answers that carry no `{code, message}` of their own. */
+export const CODE_FOR_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  502: 'STORAGE_FAILED',
+  503: 'UNAVAILABLE',
+  504: 'UNAVAILABLE',
+};
+
 /** An error with a code from {@link ERRORS} and a sentence that says what failed and what to do. */
 export class TesseraError extends Error {
   readonly code: ErrorCode;

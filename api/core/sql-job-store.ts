@@ -125,6 +125,23 @@ const UPDATE_TASK = `UPDATE tasks SET state = ?, attempts = ?, node_id = ?, leas
   route_node = ?, route_fallback = ?, route_fallback_at = ?, route_open_at = ?, route = ? WHERE task_id = ?`;
 
 /** The route columns of a task, in INSERT_TASK / UPDATE_TASK order. */
+/** A task's changing columns, in the order INSERT_TASK (after output_key) and UPDATE_TASK list them. */
+function stateColumns(t: TaskRecord): SqlValue[] {
+  return [
+    t.state,
+    t.attempts,
+    t.nodeId,
+    t.leaseId,
+    t.leaseExpiresAt,
+    t.notBefore,
+    t.error,
+    t.result?.bytes ?? null,
+    t.result?.checksum ?? null,
+    t.updatedAt,
+    ...routeColumns(t),
+  ];
+}
+
 function routeColumns(t: TaskRecord): SqlValue[] {
   return [t.route?.nodeId ?? null, t.route?.fallbackId ?? null, t.route?.fallbackAt ?? null, t.openAt, toJson(t.route)];
 }
@@ -251,17 +268,7 @@ export class SqlJobStore implements JobStore {
           t.tile === null ? null : JSON.stringify(t.tile),
           t.final ? 1 : 0,
           t.outputKey,
-          t.state,
-          t.attempts,
-          t.nodeId,
-          t.leaseId,
-          t.leaseExpiresAt,
-          t.notBefore,
-          t.error,
-          t.result?.bytes ?? null,
-          t.result?.checksum ?? null,
-          t.updatedAt,
-          ...routeColumns(t),
+          ...stateColumns(t),
         ]);
       }
     });
@@ -588,20 +595,7 @@ export class SqlJobStore implements JobStore {
   }
 
   #saveTask(t: TaskRecord): void {
-    this.#db.run(UPDATE_TASK, [
-      t.state,
-      t.attempts,
-      t.nodeId,
-      t.leaseId,
-      t.leaseExpiresAt,
-      t.notBefore,
-      t.error,
-      t.result?.bytes ?? null,
-      t.result?.checksum ?? null,
-      t.updatedAt,
-      ...routeColumns(t),
-      t.taskId,
-    ]);
+    this.#db.run(UPDATE_TASK, [...stateColumns(t), t.taskId]);
   }
 
   #saveJob(j: JobRecord): void {

@@ -3,7 +3,7 @@ import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
 import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } from '../protocol/job-status.ts';
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
-import { errorFromResponse } from './api-error.ts';
+import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { pingUrl, PING_DEFAULTS } from './ping.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 

@@ -1,4 +1,5 @@
-import { ERRORS, TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
+import { errorFromResponse } from '../../api/protocol/error-from-response.ts';
+import { TesseraError } from '../../api/protocol/errors.ts';
 import { NodeRegistered, HeartbeatAck, type Heartbeat } from '../../api/protocol/node-messages.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { LeasedTask, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
@@ -51,17 +52,8 @@ export class NodeApi {
       throw new TesseraError('UNAVAILABLE', `cannot reach the API at ${this.baseUrl} (${method} ${path}): ${(cause as Error).message}`, { cause });
     }
     if (res.status === 204) return null;
+    if (!res.ok) throw await errorFromResponse(res, `${method} ${path}`);
     const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      // fall through: reported below with the raw text
-    }
-    if (!res.ok) {
-      const code = (json?.code in ERRORS ? json.code : res.status >= 500 ? 'UNAVAILABLE' : 'BAD_REQUEST') as ErrorCode;
-      throw new TesseraError(code, `${method} ${path} → ${res.status}: ${json?.message ?? text.slice(0, 300)}`);
-    }
-    return json;
+    return text ? JSON.parse(text) : null;
   }
 }

@@ -1,5 +1,4 @@
-import { CODE_FOR_STATUS, ERRORS, TesseraError, type ErrorCode } from '../protocol/errors.ts';
-
+import { CODE_FOR_STATUS, ERRORS, TesseraError, type ErrorCode } from './errors.ts';
 
 /** The error code a status maps to when the body does not say. */
 export function codeForStatus(status: number): ErrorCode {

@@ -156,7 +156,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       if (abort.signal.aborted) return; // revoked: the API already moved on
       const reason = isTesseraError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       log.warn({ ...where, reason }, 'task failed');
-      await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) || (err as { sceneFault?: boolean }).sceneFault === true }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
+      await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
     } finally {
       running.delete(task.leaseId);
     }

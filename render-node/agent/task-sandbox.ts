@@ -6,7 +6,7 @@ import { TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { Logger } from '../logger.ts';
-import type { TaskOutcome } from './run-task.ts';
+import { SceneFaultError, type TaskOutcome } from './run-task.ts';
 
 /** What a render process needs to know, passed in its environment. */
 export interface WorkerSettings {
@@ -28,11 +28,6 @@ export interface TaskSandboxOptions extends WorkerSettings {
   /** A render process whose resident memory passes this is killed and its task fails. */
   memoryCapBytes: number;
   log: Logger;
-}
-
-/** A failure that a cap or a crash caused: the scene, not this node, is presumed at fault. */
-export class TaskKilled extends TesseraError {
-  readonly sceneFault = true;
 }
 
 const WORKER = fileURLToPath(new URL('./task-worker.ts', import.meta.url));
@@ -59,15 +54,14 @@ export class TaskSandbox {
     return reply;
   }
 
-  /** Run one task; throws TesseraError (TaskKilled when a cap or a crash stopped it). */
+  /** Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). */
   async run(task: LeasedTask, signal: AbortSignal): Promise<TaskOutcome> {
     const what = `${task.kind} task of frame ${task.frame}${task.tile ? ` tile ${task.tile.x},${task.tile.y}` : ''}`;
     const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal);
     if (reply.type === 'done') return reply.outcome;
     if (reply.type === 'failed') {
-      const err = new TesseraError(reply.code ?? 'RENDER_FAILED', reply.message);
-      if (reply.sceneFault) Object.defineProperty(err, 'sceneFault', { value: true });
-      throw err;
+      const code = reply.code ?? 'RENDER_FAILED';
+      throw reply.sceneFault ? new SceneFaultError(code, reply.message) : new TesseraError(code, reply.message);
     }
     throw new TesseraError('INTERNAL', `render process answered ${reply.type} to a task`);
   }
@@ -103,14 +97,14 @@ export class TaskSandbox {
           };
           const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
             this.forget(child);
-            finish(() => reject(new TaskKilled('RENDER_FAILED', `the render process died during the ${what} (${sig ?? `exit code ${code}`})`)));
+            finish(() => reject(new SceneFaultError('RENDER_FAILED', `the render process died during the ${what} (${sig ?? `exit code ${code}`})`)));
           };
           const onAbort = () => kill(new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`));
-          const timer = setTimeout(() => kill(new TaskKilled('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
+          const timer = setTimeout(() => kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
           const poll = setInterval(async () => {
             const rss = await residentBytes(child.pid);
             if (rss > this.options.memoryCapBytes) {
-              kill(new TaskKilled('SCENE_LIMIT_EXCEEDED', `the ${what} used ${mib(rss)} MiB, over the memory cap of ${mib(this.options.memoryCapBytes)} MiB, and was stopped`));
+              kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} used ${mib(rss)} MiB, over the memory cap of ${mib(this.options.memoryCapBytes)} MiB, and was stopped`));
             }
           }, MEMORY_POLL_MS);
           child.on('message', onMessage);

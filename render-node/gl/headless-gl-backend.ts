@@ -13,7 +13,6 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
   try {
     createGL = require('gl');
   } catch (cause) {
-    display.release();
     throw new TesseraError('GL_UNAVAILABLE', 'The headless-gl module (gl) is not built; run the README set-up command.', { cause });
   }
   const gl = createGL(width, height, {
@@ -25,8 +24,7 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
     preserveDrawingBuffer: true,
   });
   if (!gl) {
-    display.release();
-    throw new TesseraError('GL_UNAVAILABLE', `headless-gl could not create a context on display ${display.display}.`);
+    throw new TesseraError('GL_UNAVAILABLE', `headless-gl could not create a context on display ${display}.`);
   }
   const resizer = gl.getExtension('STACKGL_resize_drawingbuffer') as { resize(w: number, h: number): void } | null;
   const destroyer = gl.getExtension('STACKGL_destroy_context') as { destroy(): void } | null;
@@ -75,8 +73,7 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
       if (disposed) return;
       disposed = true;
       destroyer?.destroy();
-      display.release();
-    },
+      },
   };
 }
 

@@ -15,14 +15,14 @@ let shared: Promise<XvfbHandle> | undefined;
  * stopped when the process exits: headless-gl keeps its X connection for the life of the process, so a
  * server stopped and started again would kill the process at the next context.
  */
-export async function acquireDisplay(): Promise<{ display: string; release(): void }> {
-  if (process.env.DISPLAY && !shared) return { display: process.env.DISPLAY, release() {} };
+export async function acquireDisplay(): Promise<string> {
+  if (process.env.DISPLAY && !shared) return process.env.DISPLAY;
   shared ??= startXvfb().catch((err) => {
     shared = undefined;
     throw err;
   });
   const handle = await shared;
-  return { display: handle.display, release() {} };
+  return handle.display;
 }
 
 const XVFB_WATCHDOG = `

@@ -1,4 +1,4 @@
-import { STUDIO_ENVIRONMENT_DEFAULTS, type StudioEnvironmentOptions } from '../render-node/render/studio-environment.ts';
+import { studioRadiance } from '../render-node/render/studio-environment.ts';
 
 /**
  * Tessera's studio environment (sky/ground gradient plus spherical-Gaussian softboxes, see
@@ -21,19 +21,6 @@ export interface EquirectImage {
   data: Float32Array;
 }
 
-/** Radiance of the studio environment towards `d` (glTF/three space, Y up, unit length). */
-export function studioRadiance(d: [number, number, number], opts: StudioEnvironmentOptions = STUDIO_ENVIRONMENT_DEFAULTS): [number, number, number] {
-  const out: [number, number, number] = [0, 0, 0];
-  for (let c = 0; c < 3; c++) out[c] = (opts.sky[c] + opts.ground[c]) / 2 + ((opts.sky[c] - opts.ground[c]) / 2) * d[1];
-  for (const lobe of opts.lobes) {
-    const len = Math.hypot(...lobe.direction);
-    const cos = (lobe.direction[0] * d[0] + lobe.direction[1] * d[1] + lobe.direction[2] * d[2]) / len;
-    const w = Math.exp(lobe.sharpness * (cos - 1));
-    for (let c = 0; c < 3; c++) out[c] += lobe.color[c] * w;
-  }
-  return out;
-}
-
 /** Direction (glTF space) of equirect texel center (u, v) ∈ [0,1]². */
 function texelDirection(u: number, v: number): [number, number, number] {
   const elevation = (v - 0.5) * Math.PI;
@@ -46,9 +33,11 @@ function texelDirection(u: number, v: number): [number, number, number] {
 export function bakeStudioEquirect(width = 1024): EquirectImage {
   const height = width / 2;
   const data = new Float32Array(width * height * 4);
+  const radiance = studioRadiance();
+  const rgb = new Float64Array(3);
   for (let j = 0; j < height; j++) {
     for (let i = 0; i < width; i++) {
-      const rgb = studioRadiance(texelDirection((i + 0.5) / width, (j + 0.5) / height));
+      radiance(...texelDirection((i + 0.5) / width, (j + 0.5) / height), rgb);
       const p = (j * width + i) * 4;
       data[p] = rgb[0];
       data[p + 1] = rgb[1];

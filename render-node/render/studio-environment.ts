@@ -99,6 +99,39 @@ function sgIntegral(lambda: number): number {
 }
 
 /**
+ * The studio's radiance blurred by a Gaussian of `sigma` radians (0: unblurred), as a function writing RGB for a
+ * unit direction into `out`. The blur is exact: a linear gradient shrinks by the kernel's mean cosine, and a
+ * spherical Gaussian stays one, sharper ⊗ kernel, with its energy kept.
+ */
+export function studioRadiance(options: Partial<StudioEnvironmentOptions> = {}, sigma = 0): (x: number, y: number, z: number, out: Float64Array | number[]) => void {
+  const opts = { ...STUDIO_ENVIRONMENT_DEFAULTS, ...options };
+  // A Gaussian blur of σ radians acts like a vMF kernel of κ = 1/σ².
+  const kappa = sigma > 0 ? 1 / (sigma * sigma) : Infinity;
+  const mid = opts.sky.map((s, i) => (s + opts.ground[i]) / 2);
+  const gradient = opts.sky.map((s, i) => ((s - opts.ground[i]) / 2) * (Number.isFinite(kappa) ? meanCosine(kappa) : 1));
+  const lobes = opts.lobes.map((l) => {
+    const len = Math.hypot(...l.direction);
+    const lambda = Number.isFinite(kappa) ? (l.sharpness * kappa) / (l.sharpness + kappa) : l.sharpness;
+    const scale = sgIntegral(l.sharpness) / sgIntegral(lambda); // energy is conserved by the blur
+    return { d: l.direction.map((c) => c / len), lambda, color: l.color.map((c) => c * scale) };
+  });
+  return (x, y, z, out) => {
+    let r = mid[0] + gradient[0] * y;
+    let g = mid[1] + gradient[1] * y;
+    let b = mid[2] + gradient[2] * y;
+    for (const l of lobes) {
+      const w = Math.exp(l.lambda * (l.d[0] * x + l.d[1] * y + l.d[2] * z - 1));
+      r += l.color[0] * w;
+      g += l.color[1] * w;
+      b += l.color[2] * w;
+    }
+    out[0] = r;
+    out[1] = g;
+    out[2] = b;
+  };
+}
+
+/**
  * Build the cubeUV atlas (RGBA float, rows bottom-up as GL expects) for the studio environment,
  * ready to use as `scene.environment` / `scene.background`.
  */
@@ -108,23 +141,11 @@ export function createStudioEnvironment(options: Partial<StudioEnvironmentOption
   const width = 3 * Math.max(cubeSize, 16 * 7);
   const height = 4 * cubeSize;
   const data = new Float32Array(width * height * 4);
-  const mid = opts.sky.map((s, i) => (s + opts.ground[i]) / 2);
-  const half = opts.sky.map((s, i) => (s - opts.ground[i]) / 2);
-  const lobes = opts.lobes.map((l) => {
-    const len = Math.hypot(...l.direction);
-    return { d: l.direction.map((c) => c / len), sharpness: l.sharpness, color: l.color };
-  });
   const dir = new Float64Array(3);
+  const rgb = new Float64Array(3);
 
   for (const level of cubeUVLevels(opts.lodMax)) {
-    // A Gaussian blur of σ radians acts like a vMF kernel of κ = 1/σ².
-    const kappa = level.sigma > 0 ? 1 / (level.sigma * level.sigma) : Infinity;
-    const gradient = half.map((h) => h * (Number.isFinite(kappa) ? meanCosine(kappa) : 1));
-    const blurred = lobes.map((l) => {
-      const lambda = Number.isFinite(kappa) ? (l.sharpness * kappa) / (l.sharpness + kappa) : l.sharpness;
-      const scale = sgIntegral(l.sharpness) / sgIntegral(lambda); // energy is conserved by the blur
-      return { d: l.d, lambda, color: l.color.map((c) => c * scale) };
-    });
+    const radiance = studioRadiance(opts, level.sigma);
     const s = level.size;
     for (let face = 0; face < 6; face++) {
       const ox = level.x + (face % 3) * s;
@@ -133,19 +154,11 @@ export function createStudioEnvironment(options: Partial<StudioEnvironmentOption
         for (let i = 0; i < s; i++) {
           // Texel centers map to face uv (i − 0.5)/(s − 2): a one-texel gutter around every face.
           faceDirection((i - 0.5) / (s - 2), (j - 0.5) / (s - 2), face, dir);
-          let r = mid[0] + gradient[0] * dir[1];
-          let g = mid[1] + gradient[1] * dir[1];
-          let b = mid[2] + gradient[2] * dir[1];
-          for (const l of blurred) {
-            const w = Math.exp(l.lambda * (l.d[0] * dir[0] + l.d[1] * dir[1] + l.d[2] * dir[2] - 1));
-            r += l.color[0] * w;
-            g += l.color[1] * w;
-            b += l.color[2] * w;
-          }
+          radiance(dir[0], dir[1], dir[2], rgb);
           const p = ((oy + j) * width + ox + i) * 4;
-          data[p] = r;
-          data[p + 1] = g;
-          data[p + 2] = b;
+          data[p] = rgb[0];
+          data[p + 1] = rgb[1];
+          data[p + 2] = rgb[2];
           data[p + 3] = 1;
         }
       }

@@ -16,16 +16,14 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type JobStatus, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
 import { startApi, type RunningApi } from '../../api/node/start-api.ts';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
+import { BIN, ROOT } from '../support/tessera-cli.ts';
 import { scenePath } from '../support/renderer.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'infra', 'bin', 'tessera.mjs');
 /** Short leases: a silent node is unhealthy after 3 heartbeats of 1 s. */
 const LEASE_MS = 3000;
 

@@ -1,9 +1,8 @@
 /** The simulator on a small synthetic internet, its CSV inputs and the `tessera sim` command. */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tessera } from '../support/tessera-cli.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { simCommand } from '../../infra/cli/sim-command.ts';
 import { generateTopology, hostsCsv, rttCsvChunks } from '../../api/core/routing/sim/generate-topology.ts';
@@ -11,7 +10,6 @@ import { parseHostsCsv, parseRttCsv } from '../../api/core/routing/sim/routing-c
 import { pairRtt } from '../../api/core/routing/sim/rtt-source.ts';
 import { mergeSimReports, simulateRouting } from '../../api/core/routing/sim/simulate-routing.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('simulateRouting', () => {
   const topo = generateTopology({ hosts: 600, seed: 2 });
@@ -162,12 +160,7 @@ describe('tessera sim', () => {
   it('exits 2 with one line on stderr through the real binary', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-sim-'));
     writeFileSync(join(dir, 'h.csv'), 'id,name,lat,lon\na,A,1,2\nb,B,oops,4\n');
-    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'sim', 'routing', '--hosts', join(dir, 'h.csv'), '--rtt', join(dir, 'r.csv')], { cwd: ROOT });
-      let err = '';
-      child.stderr.on('data', (d) => (err += d));
-      child.on('close', (c) => resolve({ code: c ?? -1, stderr: err }));
-    });
+    const { code, stderr } = await tessera('sim', 'routing', '--hosts', join(dir, 'h.csv'), '--rtt', join(dir, 'r.csv'));
     expect(code).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/h\.csv:3: lat "oops" is not a latitude/);

@@ -1,13 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startApi } from '../../api/node/start-api.ts';
-import { startLocalS3 } from '../../api/node/local-s3.ts';
+import { startHarness } from '../api/support/api-harness.ts';
+import { BIN, ROOT } from './tessera-cli.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'infra', 'bin', 'tessera.mjs');
 
 export interface TestNode {
   name: string;
@@ -31,26 +27,14 @@ export function spawnNode(api: string, name: string): TestNode {
 
 /** Local S3 + API (in this process, restartable on the same port and data) for farm tests. */
 export async function startTestFarm(opts: { leaseMs?: number } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-farm-'));
-  const s3 = await startLocalS3({ dir: join(dir, 's3') });
-  const config = { dataDir: join(dir, 'api'), s3, leaseMs: opts.leaseMs };
-  let api = await startApi({ ...config, port: 0, host: '127.0.0.1' });
-  const port = api.port;
-  const farm = {
-    dir,
-    s3,
+  const harness = await startHarness({ leaseMs: opts.leaseMs });
+  return {
+    dir: harness.dir,
+    s3: harness.s3,
     get url() {
-      return api.url;
+      return harness.url;
     },
-    async restartApi(downMs = 500) {
-      await api.close();
-      await new Promise((r) => setTimeout(r, downMs));
-      api = await startApi({ ...config, port, host: '127.0.0.1' });
-    },
-    async close() {
-      await api.close();
-      await s3.close();
-    },
+    restartApi: (downMs = 500) => harness.restart(downMs),
+    close: () => harness.close(),
   };
-  return farm;
 }

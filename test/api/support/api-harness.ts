@@ -22,8 +22,8 @@ export interface Harness {
   s3: LocalS3;
   api: RunningApi;
   readonly url: string;
-  /** Close the API and start a new one on the same data dir and storage. */
-  restart(): Promise<void>;
+  /** Close the API and start a new one on the same data dir, storage and port (after `downMs`). */
+  restart(downMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,8 +31,8 @@ export interface Harness {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
   const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
-  const start = () => startApi({ ...options, dataDir: path.join(dir, 'api'), s3, port: 0 });
-  let api = await start();
+  const start = (port: number) => startApi({ ...options, dataDir: path.join(dir, 'api'), s3, port });
+  let api = await start(0);
   return {
     dir,
     s3,
@@ -42,9 +42,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     get url() {
       return api.url;
     },
-    async restart() {
+    async restart(downMs = 0) {
       await api.close();
-      api = await start();
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      // Same port: render nodes and clients keep their URL across the restart.
+      api = await start(api.port);
     },
     async close() {
       await api.close();

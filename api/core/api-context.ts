@@ -10,6 +10,7 @@ import type { ResolvedApiOptions } from './api-options.ts';
 import type { SceneInspector } from './scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskRouter } from './task-router.ts';
+import type { Verifier } from './verifier.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -25,6 +26,8 @@ export interface ApiContext {
   network: NodeNetwork;
   /** Routes ready tasks of routed jobs to nodes. */
   router: TaskRouter;
+  /** Re-issues sampled render results to other nodes and compares them. */
+  verifier: Verifier;
   /** Log each status change as old → new and wake whoever waits on the jobs and tasks involved. */
   applied(changes: StatusChange[]): void;
 }

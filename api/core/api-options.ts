@@ -7,6 +7,8 @@ import type { Notifier } from './notifier.ts';
 import { ROUTING_POLICY_DEFAULTS, type RoutingPolicy } from './routing-policy.ts';
 import type { SceneInspector } from './scene-inspector.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
+import type { ImageComparer } from './image-comparer.ts';
+import { PRICING_DEFAULTS, VERIFICATION_DEFAULTS, type PricingOptions, type VerificationOptions } from './verification-policy.ts';
 
 /** The outside systems the API talks to. */
 export interface ApiDeps {
@@ -17,6 +19,12 @@ export interface ApiDeps {
   logger?: Logger;
   /** Wake-ups between requests of this process; one is created when absent. */
   notifier?: Notifier;
+  /**
+   * Compares two stored renders pixel by pixel within a tolerance, for verifications between nodes whose
+   * renderer versions differ. Absent: such renders are compared by checksum (so they count as agreeing only
+   * when bit-identical).
+   */
+  comparer?: ImageComparer;
 }
 
 export interface ApiOptions {
@@ -24,6 +32,10 @@ export interface ApiOptions {
   policy?: Partial<TaskPolicy>;
   /** Latency routing: health window, grace periods, router, Vivaldi and RTT filter settings. */
   routing?: Partial<RoutingPolicy>;
+  /** Verification of untrusted nodes by re-issue: sample rate, blocklist threshold, waits. */
+  verification?: Partial<VerificationOptions>;
+  /** Rates of the price quote. */
+  pricing?: Partial<PricingOptions>;
   /** Largest JSON request body. */
   maxJsonBytes?: number;
   /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
@@ -48,7 +60,7 @@ export interface ApiOptions {
   publicUrl?: string;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shutdown' | 'publicUrl'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'shutdown' | 'publicUrl'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -64,6 +76,8 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shu
 export type ResolvedApiOptions = typeof API_DEFAULTS & {
   policy: TaskPolicy;
   routing: RoutingPolicy;
+  verification: VerificationOptions;
+  pricing: PricingOptions;
   shutdown: AbortSignal | undefined;
   publicUrl: string | undefined;
 };
@@ -72,12 +86,14 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, shutdown, publicUrl, ...rest } = options;
+  const { policy, routing, verification, pricing, shutdown, publicUrl, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
     ...defined(rest),
     policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
+    verification: { ...VERIFICATION_DEFAULTS, ...defined(verification) },
+    pricing: { ...PRICING_DEFAULTS, ...defined(pricing) },
     routing: {
       ...ROUTING_POLICY_DEFAULTS,
       ...r,

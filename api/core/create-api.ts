@@ -19,6 +19,8 @@ import { createNotifier } from './notifier.ts';
 import { createRandom } from './routing/seeded-random.ts';
 import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
+import { Verifier } from './verifier.ts';
+import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { registerHealthRoutes } from './routes/health-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { NODE_AUTH } from './routes/node-auth.ts';
@@ -58,6 +60,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
+    verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger),
   });
 
   const app = new OpenAPIHono({
@@ -88,6 +91,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   registerJobRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
+  registerMeteringRoutes(app, ctx);
 
   app.openAPIRegistry.registerComponent('securitySchemes', NODE_AUTH, {
     type: 'http',

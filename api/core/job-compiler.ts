@@ -91,6 +91,11 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
     route: null,
     // A routed job's tasks wait for the router; a first-come job's are open to any capable node at once.
     openAt: job.routed ? null : 0,
+    verifies: null,
+    round: 0,
+    verification: null,
+    excludeNodes: [] as string[],
+    leasedAt: null,
   } as const;
   const tasks: TaskRecord[] = [];
   for (const frame of plan.frames) {
@@ -124,5 +129,5 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
 
 /** Whether the task uploads a finished frame (a stitch task, or a frame's only render task). */
 export function outputsFrame(task: Pick<TaskRecord, 'kind' | 'final'>): boolean {
-  return task.kind === 'stitch' || task.final;
+  return task.kind === 'stitch' || (task.kind === 'render' && task.final);
 }

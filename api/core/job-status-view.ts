@@ -18,7 +18,8 @@ export function countOf(tasks: TaskRecord[]): TaskCounts {
       counts.renders += 1;
       if (done) counts.rendersDone += 1;
     }
-    if (done && outputsFrame(t)) counts.framesDone += 1;
+    // A one-tile frame whose render waits for its verification is not finished yet (as the store counts it).
+    if (done && outputsFrame(t) && t.verification?.state !== 'pending') counts.framesDone += 1;
   }
   return counts;
 }
@@ -71,6 +72,8 @@ export function toJobStatus(job: JobRecord, tasks: TaskRecord[], now: number): J
         routedAt: t.route.routedAt,
         leasedAs: t.route.leasedAs,
       },
+      verification: t.verification && { state: t.verification.state, round: t.round, verifiedBy: t.verification.verifiedBy, disproven: t.verification.disproven },
+      verifies: t.verifies,
     })),
   };
 }

@@ -95,9 +95,24 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
   { table: 'tasks', column: 'route', definition: 'TEXT' },
   { table: 'nodes', column: 'coordinate', definition: 'TEXT' },
   { table: 'nodes', column: 'rtt_to_api_ms', definition: 'REAL' },
+  // Verification by re-issue. A verify task names the render task it verifies and its round; a render task
+  // keeps its verification state, round, the nodes that agreed with and were outvoted on it, and the nodes
+  // that may not lease it (as JSON arrays). leased_at bounds the render time a node may claim.
+  { table: 'tasks', column: 'verifies', definition: 'TEXT' },
+  { table: 'tasks', column: 'verify_round', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'tasks', column: 'verify_state', definition: 'TEXT' },
+  { table: 'tasks', column: 'verified_by', definition: 'TEXT' },
+  { table: 'tasks', column: 'disproven', definition: 'TEXT' },
+  { table: 'tasks', column: 'exclude_nodes', definition: 'TEXT' },
+  { table: 'tasks', column: 'leased_at', definition: 'INTEGER' },
+  // A node's reputation: verified and outvoted results, and the blocklist.
+  { table: 'nodes', column: 'verified_count', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'disproven_count', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'blocklisted_at', definition: 'INTEGER' },
+  { table: 'nodes', column: 'blocklist_reason', definition: 'TEXT' },
 ];
 
-/** Indexes and tables of latency routing; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
+/** Indexes and tables of latency routing, verification and metering; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
 export const JOB_STORE_ROUTING_SCHEMA = `
 -- A node's routed queue (lease phase 1), per-node load counts and routes to re-route: a few rows each.
 CREATE INDEX IF NOT EXISTS tasks_routed ON tasks (state, route_node);
@@ -107,6 +122,28 @@ CREATE INDEX IF NOT EXISTS tasks_fallback ON tasks (state, route_fallback, route
 CREATE INDEX IF NOT EXISTS tasks_open ON tasks (job_id, state, route_open_at);
 -- Healthy nodes: those seen recently.
 CREATE INDEX IF NOT EXISTS nodes_by_seen ON nodes (last_seen_at);
+
+-- A render task's verify tasks, by round.
+CREATE INDEX IF NOT EXISTS tasks_verifies ON tasks (verifies, verify_round);
+
+-- The ledger: one row per result a node delivered, pending until verified, credited, or voided when the
+-- result was discarded (outvoted, or its node blocklisted while the job ran).
+CREATE TABLE IF NOT EXISTS ledger (
+  seq        INTEGER PRIMARY KEY,
+  task_id    TEXT NOT NULL,
+  job_id     TEXT NOT NULL,
+  node_id    TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  attempt    INTEGER NOT NULL,
+  render_ms  INTEGER NOT NULL,
+  pixels     INTEGER NOT NULL,
+  tiles      INTEGER NOT NULL,
+  state      TEXT NOT NULL,
+  at         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id, seq);
+CREATE INDEX IF NOT EXISTS ledger_by_node ON ledger (node_id, state);
+CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id, state);
 
 -- Small values the API keeps across restarts (its own network coordinate).
 CREATE TABLE IF NOT EXISTS meta (

@@ -4,13 +4,15 @@
  * state machine (`state-machine.ts`); each operation returns the changes it made so the caller can log
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
-import type { JobState, TaskState } from '../protocol/job-status.ts';
-import type { Coordinate, GeoPoint, JobRequirements, TaskRouteView } from '../protocol/latency.ts';
+import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
+import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
+import type { LedgerEntry } from '../protocol/metering.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import type { SceneInfo } from './scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
+import type { VerificationRules } from './verification-policy.ts';
 
 export interface SceneRecord {
   sceneId: string;
@@ -61,7 +63,17 @@ export type TaskRoute = TaskRouteView & {
   fallbackAt: number | null;
 };
 
-export type TaskKind = 'render' | 'stitch';
+/** `verify`: a render of another render task's tile by a different node, to compare with its result. */
+export type TaskKind = 'render' | 'stitch' | 'verify';
+
+/** A sampled render task's verification (see VerificationState). */
+export interface TaskVerification {
+  state: VerificationState;
+  /** Nodes whose renders agreed with the accepted result, the renderer first. */
+  verifiedBy: string[];
+  /** Nodes whose results for this task were outvoted. */
+  disproven: string[];
+}
 
 export interface TaskRecord {
   taskId: string;
@@ -95,6 +107,16 @@ export interface TaskRecord {
    * grace periods for routed ones; null while only the routed node (and its fallback) may.
    */
   openAt: number | null;
+  /** A verify task: the render task it verifies; null otherwise. */
+  verifies: string | null;
+  /** Verification round: of a render task, its current one; of a verify task, the one it belongs to. */
+  round: number;
+  /** A sampled render task's verification; null when not sampled (and for other kinds). */
+  verification: TaskVerification | null;
+  /** Nodes that may not lease the task (the nodes a verification compares, outvoted nodes). */
+  excludeNodes: string[];
+  /** When the current (or last) lease began; bounds the render time its node may claim. */
+  leasedAt: number | null;
 }
 
 export interface TaskCounts {
@@ -118,6 +140,8 @@ export interface NodeRecord {
   coordinate?: Coordinate | null;
   /** Filtered node ↔ API RTT (ms); null (or absent when registering) until measured. */
   rttToApiMs?: number | null;
+  /** Verified and outvoted results, blocklisting; absent when registering (a new node starts clean). */
+  reputation?: NodeReputation;
 }
 
 /** New network facts about a node (absent fields stay as they are). */
@@ -154,6 +178,14 @@ export interface TaskOutcome {
   task: TaskRecord;
   job: JobRecord;
   changes: StatusChange[];
+  /** Set when completing a verify task decided (or advanced) a vote. */
+  verdict?: VerificationVerdict;
+}
+
+/** Ledger entries to list: a job's, a node's, or all. */
+export interface LedgerFilter {
+  jobId?: string;
+  nodeId?: string;
 }
 
 export interface LeaseInput {
@@ -171,6 +203,41 @@ export interface CompleteInput {
   leaseId: string;
   result: { bytes: number; checksum: string };
   now: number;
+  /** Compute time the node reported, clamped by the API (ms); for the ledger. */
+  renderMs?: number;
+  /** A render task: re-issue its result to another node for verification (a re-render is verified anyway). */
+  sample?: boolean;
+  /**
+   * A verify task: whether its output agrees with each earlier result of its round (the original first).
+   * Absent: agreement is checksum equality (same renderer version).
+   */
+  agrees?: boolean[];
+  /** Blocklist threshold and round limit; defaults apply when absent. */
+  verification?: VerificationRules;
+}
+
+/** One result of a verification round: who delivered it and where it is. */
+export interface RoundResult {
+  taskId: string;
+  nodeId: string;
+  checksum: string;
+  outputKey: string;
+}
+
+/** What a verify task is compared with: the earlier results of its round, the original first. */
+export interface VerificationRound {
+  target: TaskRecord;
+  earlier: RoundResult[];
+}
+
+/** What a vote did, for the log. */
+export interface VerificationVerdict {
+  taskId: string;
+  outcome: 'verified' | 'escalated' | 'disproven' | 'inconclusive' | 'skipped';
+  winners: string[];
+  losers: string[];
+  /** Nodes blocklisted by this vote. */
+  blocklisted: string[];
 }
 
 export interface FailInput {
@@ -255,6 +322,24 @@ export interface JobStore {
   completeTask(input: CompleteInput): Promise<TaskOutcome>;
   /** Report a failed attempt: retry after a backoff, or fail the job. Throws like completeTask. */
   failTask(input: FailInput): Promise<TaskOutcome>;
+
+  /**
+   * What the verify task `taskId` is compared with: its target and the earlier results of its round. Null
+   * when it is not a verify task of its target's current round (its vote is over).
+   */
+  getVerificationRound(taskId: string): Promise<VerificationRound | null>;
+  /**
+   * Skip verifications that waited since before `waitingSince` and that no node in `eligible` may take
+   * (every one is excluded): the target's result is accepted unverified. Finishes jobs that were waiting.
+   */
+  skipStrandedVerifications(input: { waitingSince: number; eligible: string[]; now: number }): Promise<{ changes: StatusChange[]; skipped: string[] }>;
+  /**
+   * Blocklist the node: it gets no more tasks; its leases are revoked (requeued) and every result it
+   * delivered in unfinished jobs is discarded and rendered again by others (its frames re-stitched).
+   */
+  blocklistNode(nodeId: string, reason: string, now: number): Promise<StatusChange[]>;
+  /** Ledger entries in the order they were written. */
+  listLedger(filter: LedgerFilter): Promise<LedgerEntry[]>;
 
   /** Release the underlying resources; the records stay. */
   close(): Promise<void>;

@@ -23,7 +23,8 @@ export async function presignLeasedTask(
     leaseId: task.leaseId!,
     leaseExpiresAt: task.leaseExpiresAt!,
     jobId: job.jobId,
-    kind: task.kind,
+    // A verifying render looks like any render: a node cannot tell which of its results are being checked.
+    kind: task.kind === 'stitch' ? 'stitch' : 'render',
     frame: task.frame,
     attempt: task.attempts,
     scene: { id: job.sceneId, url: sceneUrl },
@@ -32,7 +33,7 @@ export async function presignLeasedTask(
     final: task.final,
     output: { key: task.outputKey, url: outputUrl },
   };
-  if (task.kind === 'render') {
+  if (task.kind !== 'stitch') {
     leased.tile = task.tile!;
   } else {
     leased.tiles = await Promise.all(

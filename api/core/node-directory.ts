@@ -59,7 +59,8 @@ export class NodeDirectory {
     if (!cached || now - cached.at > this.#policy.nodeCacheMs || now < cached.at) {
       this.#cache = { at: now, nodes: await this.#jobs.listNodes({ seenSince: now - this.#healthWindowMs }) };
     }
-    return this.#cache!.nodes.filter((n) => this.isHealthy(n, now));
+    // A blocklisted node still calls in, but is no capacity: nothing is routed to it.
+    return this.#cache!.nodes.filter((n) => this.isHealthy(n, now) && !n.reputation?.blocklisted);
   }
 
   /** The healthy nodes with their current loads, as the router takes them. */
@@ -89,6 +90,7 @@ export class NodeDirectory {
         rttToApiMs: r.rttToApiMs ?? null,
         coordinate: r.coordinate ?? null,
         lastSeen: r.lastSeenAt,
+        reputation: r.reputation ?? { verified: 0, disproven: 0, blocklisted: null },
       });
     }
     return views;

@@ -20,3 +20,11 @@ export function tileKey(jobId: string, frame: number, tile: TileRect): string {
 export function frameKey(jobId: string, frame: number, format: ImageFormat): string {
   return `jobs/${jobId}/frames/${String(frame).padStart(6, '0')}.${format === 'jpeg' ? 'jpg' : format}`;
 }
+
+/**
+ * A verifying render of a task's output (round `round`, verifier `n`): beside the tiles, never over them, so
+ * a verification can never replace the output it checks. Same extension as the output it verifies.
+ */
+export function verifyKey(jobId: string, frame: number, tile: TileRect, round: number, n: number, ext: string): string {
+  return `jobs/${jobId}/verify/${frame}/${tile.x}_${tile.y}.r${round}.${n}.${ext}`;
+}

@@ -6,7 +6,9 @@
  *   task: queued → leased → done
  *                    ├─→ queued (failed or expired; retried after a backoff)
  *                    └─→ failed (failed on too many nodes or attempts: fails the job)
- *         queued | leased → cancelled (job cancelled or failed)
+ *         queued | leased → cancelled (job cancelled or failed; a verify task whose vote is over)
+ *         leased | done → queued (requeue: its node was blocklisted, or its result was outvoted or
+ *                                 inconclusive; the result is discarded, no attempt is counted as failed)
  *   job:  queued → running → done;  queued | running → failed | cancelled
  */
 import { TesseraError } from '../protocol/errors.ts';
@@ -31,7 +33,8 @@ export type TaskEvent =
   /** `nodeFailures`: distinct nodes that failed this task, this failure included. */
   | { type: 'fail'; reason: string; nodeFailures: number; now: number; policy: TaskPolicy }
   | { type: 'expire'; nodeFailures: number; now: number; policy: TaskPolicy }
-  | { type: 'cancel'; reason: string; now: number };
+  | { type: 'cancel'; reason: string; now: number }
+  | { type: 'requeue'; reason: string; now: number };
 
 export interface TaskStep {
   task: TaskRecord;
@@ -101,6 +104,7 @@ export function stepTask(task: TaskRecord, event: TaskEvent): TaskStep {
         nodeId: event.nodeId,
         leaseId: event.leaseId,
         leaseExpiresAt: now + event.leaseMs,
+        leasedAt: now,
         updatedAt: now,
       };
       return { task: next, change: taskChange(task, 'leased', `leased to node ${event.nodeId}`, now), jobFailure: null };
@@ -135,6 +139,11 @@ export function stepTask(task: TaskRecord, event: TaskEvent): TaskStep {
       // nodeId stays, so the status shows who held it; the lease id stays so a heartbeat can name it revoked.
       const next: TaskRecord = { ...task, state: 'cancelled', leaseExpiresAt: null, updatedAt: now };
       return { task: next, change: taskChange(task, 'cancelled', event.reason, now), jobFailure: null };
+    }
+    case 'requeue': {
+      if (task.state !== 'leased' && task.state !== 'done') throw new TesseraError('INTERNAL', `cannot requeue a task that is ${task.state}`);
+      const next: TaskRecord = { ...task, ...NO_LEASE, state: 'queued', result: null, error: event.reason, notBefore: now, updatedAt: now };
+      return { task: next, change: taskChange(task, 'queued', event.reason, now), jobFailure: null };
     }
   }
 }

@@ -11,6 +11,7 @@ import type { ApiOptions } from '../core/api-options.ts';
 import type { Logger } from '../core/logger.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
 import { createNodeSceneInspector } from './node-scene-inspector.ts';
+import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
 
@@ -55,7 +56,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   }
   const shutdown = new AbortController();
   const app = createApi(
-    { jobs, blobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger },
+    { jobs, blobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(blobs) },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },

@@ -6,6 +6,29 @@ export type JobState = z.infer<typeof JobState>;
 export const TaskState = z.enum(['queued', 'leased', 'done', 'failed', 'cancelled']);
 export type TaskState = z.infer<typeof TaskState>;
 
+/**
+ * Verification of a render task by re-issue: `pending` (a sampled result waits for another node's render of
+ * the same tile; its frame is not stitched meanwhile), `verified` (another node's render agreed), `skipped`
+ * (sampled, but no other node could verify it in time: accepted unverified), `rerender` (the last result
+ * was disproven or inconclusive: the tile is rendered again and that result is always verified).
+ */
+export const VerificationState = z.enum(['pending', 'verified', 'skipped', 'rerender']);
+export type VerificationState = z.infer<typeof VerificationState>;
+
+/** A render task's verification, in the job status; null when it was not sampled. */
+export const TaskVerificationView = z.object({
+  state: VerificationState,
+  /** Rounds so far: each re-render after a disproof or an inconclusive vote starts a new one. */
+  round: z.number(),
+  /** Nodes whose renders agreed with the accepted result (its renderer first). */
+  verifiedBy: z.array(z.string()),
+  /** Nodes whose results for this tile were outvoted. */
+  disproven: z.array(z.string()),
+});
+export type TaskVerificationView = z.infer<typeof TaskVerificationView>;
+
+export const TaskKindView = z.enum(['render', 'stitch', 'verify']);
+
 /** `GET /v1/jobs/:id`. */
 export const JobStatus = z.object({
   jobId: z.string(),
@@ -21,7 +44,8 @@ export const JobStatus = z.object({
   tasks: z.array(
     z.object({
       taskId: z.string(),
-      kind: z.enum(['render', 'stitch']),
+      /** `verify`: a render of another task's tile by a different node, compared with that task's result. */
+      kind: TaskKindView,
       frame: z.number(),
       tile: z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() }).nullable(),
       state: TaskState,
@@ -30,6 +54,9 @@ export const JobStatus = z.object({
       error: z.string().nullable(),
       /** Which node the router chose and why; null until routed. Absent from older servers. */
       route: TaskRouteView.nullable().optional(),
+      /** Render tasks: their verification (null: not sampled). Verify tasks: the task they verify. */
+      verification: TaskVerificationView.nullable().optional(),
+      verifies: z.string().nullable().optional(),
     }),
   ),
 });

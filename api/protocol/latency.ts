@@ -81,6 +81,14 @@ export const NodeSearch = z.object({
 export type NodeSearch = z.infer<typeof NodeSearch>;
 
 /** One node as `GET /v1/nodes` shows it. */
+/** A node's verification record: re-issued tiles that agreed or were outvoted, and whether it is blocklisted. */
+export const NodeReputation = z.object({
+  verified: z.number(),
+  disproven: z.number(),
+  blocklisted: z.object({ at: z.number(), reason: z.string() }).nullable(),
+});
+export type NodeReputation = z.infer<typeof NodeReputation>;
+
 export const NodeView = z.object({
   nodeId: z.string(),
   card: NodeCard,
@@ -100,6 +108,8 @@ export const NodeView = z.object({
   coordinate: Coordinate.nullable(),
   /** Epoch ms of the last heartbeat or lease call. */
   lastSeen: z.number(),
+  /** How its results fared when other nodes rendered the same tiles. Absent from older servers. */
+  reputation: NodeReputation.optional(),
 });
 export type NodeView = z.infer<typeof NodeView>;
 

@@ -287,8 +287,10 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       const card = { name: 'n', region: 'eu', version: '1', cpu: { model: 'c', cores: 4 }, ramBytes: 1, gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 1, maxViewport: [1, 1] as [number, number] }, tilesPerSecond: 2, concurrency: 1 };
       const node = { nodeId: 'node_1', tokenHash: 'f'.repeat(64), card, registeredAt: T0, lastSeenAt: T0, load: 0 };
       await store.registerNode(node);
-      expect(await store.getNode('node_1')).toEqual(node);
-      expect(await store.findNodeByTokenHash('f'.repeat(64))).toEqual(node);
+      // A new node starts with a clean reputation.
+      const stored = { ...node, reputation: { verified: 0, disproven: 0, blocklisted: null } };
+      expect(await store.getNode('node_1')).toEqual(stored);
+      expect(await store.findNodeByTokenHash('f'.repeat(64))).toEqual(stored);
       expect(await store.findNodeByTokenHash('0'.repeat(64))).toBeNull();
       expect(await store.getNode('node_2')).toBeNull();
     });

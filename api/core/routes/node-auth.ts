@@ -31,3 +31,9 @@ export async function authenticateNode(c: Context, ctx: ApiContext, nodeId?: str
   if (!node) throw new TesseraError('UNAUTHORIZED', 'The node token is not valid; register again.');
   return node;
 }
+
+/** The answer to a blocklisted node's lease or result: 403 with why and since when. */
+export function blocklisted(node: NodeRecord): TesseraError {
+  const b = node.reputation!.blocklisted!;
+  return new TesseraError('NODE_BLOCKLISTED', `Node ${node.nodeId} is blocklisted since ${new Date(b.at).toISOString()}: ${b.reason}. It gets no more tasks.`);
+}

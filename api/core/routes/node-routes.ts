@@ -16,7 +16,7 @@ import { presignLeasedTask } from '../leased-task.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
-import { authenticateNode, NODE_AUTH } from './node-auth.ts';
+import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
 const security = [{ [NODE_AUTH]: [] }];
@@ -56,7 +56,7 @@ const lease = createRoute({
   responses: {
     200: { description: 'A task, with the presigned URLs it needs.', content: { 'application/json': { schema: LeasedTask } } },
     204: { description: 'No task came within waitSeconds.' },
-    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
   },
 });
 
@@ -145,6 +145,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(lease, async (c) => {
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
+    if (node.reputation?.blocklisted) throw blocklisted(node);
     // The body is optional: an empty one waits the default time.
     const { waitSeconds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     const deadline = ctx.clock.now() + waitSeconds * 1000;
@@ -154,6 +155,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
       ctx.applied(await ctx.jobs.expireLeases(now, policy));
+      ctx.applied(await ctx.verifier.sweep(now));
       if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
       const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card });
       if (leased) {

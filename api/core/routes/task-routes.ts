@@ -9,7 +9,8 @@ import { JobState, TaskState } from '../../protocol/job-status.ts';
 import { TaskComplete, TaskFail } from '../../protocol/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
-import { authenticateNode, NODE_AUTH } from './node-auth.ts';
+import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { claimedRenderMs } from '../verifier.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
 /** What a node learns after reporting: the task's and its job's state. */
@@ -25,7 +26,7 @@ const complete = createRoute({
   request: { params: TaskParams, body: { required: true, content: { 'application/json': { schema: TaskComplete } } } },
   responses: {
     200: { description: 'Recorded.', content: { 'application/json': { schema: TaskAck } } },
-    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'STORAGE_FAILED'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'STORAGE_FAILED'),
   },
 });
 
@@ -58,15 +59,31 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         throw new TesseraError('OUTPUT_MISSING', `The object at ${task.outputKey} has ${head.size} bytes, but the node reported ${body.bytes}.`);
       }
     }
+    if (node.reputation?.blocklisted) throw blocklisted(node);
+    const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
+    const now = ctx.clock.now();
     const outcome = await ctx.jobs.completeTask({
       taskId: id,
       nodeId: node.nodeId,
       leaseId: body.leaseId,
       result: { bytes: body.bytes, checksum: body.checksum },
-      now: ctx.clock.now(),
+      now,
+      renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
+      sample: holder && (await ctx.verifier.shouldSample(task, node.nodeId)),
+      agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
+      verification: ctx.options.verification,
     });
     ctx.applied(outcome.changes);
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
+    const { verdict } = outcome;
+    if (verdict) {
+      const log = verdict.outcome === 'verified' && verdict.losers.length === 0 ? ctx.logger.info : ctx.logger.warn;
+      log.call(ctx.logger, { ...verdict }, `verification of ${verdict.taskId}: ${verdict.outcome}`);
+      if (verdict.blocklisted.length) {
+        ctx.logger.warn({ nodes: verdict.blocklisted }, 'nodes blocklisted');
+        ctx.nodes.invalidate();
+      }
+    }
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
   });
 

@@ -1,0 +1,81 @@
+/**
+ * Metering: the ledger of accepted work per job and per node, and the price quote of a job before it is
+ * submitted (same body as POST /v1/jobs, checked against the scene the same way).
+ */
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { TesseraError } from '../../protocol/errors.ts';
+import { JobRequest } from '../../protocol/job-spec.ts';
+import { JobLedger, LedgerQuery, NodeLedger, Quote } from '../../protocol/metering.ts';
+import type { ApiContext } from '../api-context.ts';
+import { toJobLedger, toNodeLedger } from '../ledger-view.ts';
+import { planJob } from '../plan-job.ts';
+import { quoteJob } from '../quote-job.ts';
+import { errorResponses } from './error-responses.ts';
+
+const JobParams = z.object({ id: z.string().min(1).max(128) });
+
+const quote = createRoute({
+  method: 'post',
+  path: '/v1/quote',
+  tags: ['metering'],
+  summary: 'What a job would cost, before submitting it',
+  description:
+    'The body is a job request, as for POST /v1/jobs. Render time comes from the measured speed of the healthy nodes; ' +
+    'the verification re-renders (a sampled share of the tiles) are included in the time, the megapixels billed and the price.',
+  request: { body: { required: true, content: { 'application/json': { schema: JobRequest } } } },
+  responses: {
+    200: { description: 'The quote.', content: { 'application/json': { schema: Quote } } },
+    ...errorResponses('BAD_REQUEST', 'SCENE_UNKNOWN', 'FRAME_OUT_OF_RANGE', 'CAMERA_NOT_FOUND', 'CLIP_NOT_FOUND', 'SCENE_INDEX_NOT_FOUND', 'UNAVAILABLE'),
+  },
+});
+
+const jobLedger = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/ledger',
+  tags: ['metering'],
+  summary: "A job's accepted work: render-seconds, megapixels and tiles, per node",
+  description: 'Totals count credited entries only: accepted results that were not outvoted, and verifying renders that agreed.',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'The ledger of the job.', content: { 'application/json': { schema: JobLedger } } },
+    ...errorResponses('JOB_NOT_FOUND'),
+  },
+});
+
+const nodeLedger = createRoute({
+  method: 'get',
+  path: '/v1/ledger',
+  tags: ['metering'],
+  summary: 'Accepted work per node (one node with ?node=)',
+  request: { query: LedgerQuery },
+  responses: {
+    200: { description: 'Credited totals per node.', content: { 'application/json': { schema: NodeLedger } } },
+    ...errorResponses('BAD_REQUEST'),
+  },
+});
+
+/** Register the metering routes. */
+export function registerMeteringRoutes(app: OpenAPIHono, ctx: ApiContext): void {
+  app.openapi(quote, async (c) => {
+    const req = c.req.valid('json');
+    const scene = await ctx.jobs.getScene(req.sceneId);
+    if (!scene) throw new TesseraError('SCENE_UNKNOWN', `No scene with id ${req.sceneId} has been uploaded; POST it to /v1/scenes first.`);
+    const plan = planJob(req, scene.info, { jobId: 'quote' });
+    const nodes = (await ctx.nodes.healthyNodes()).filter((n) => n.card.tilesPerSecond > 0);
+    if (nodes.length === 0) throw new TesseraError('UNAVAILABLE', 'No healthy render node has a measured speed to estimate from; start a node and ask again.');
+    return c.json(quoteJob(plan, nodes, ctx.options.verification.sampleRate, ctx.options.pricing), 200);
+  });
+
+  app.openapi(jobLedger, async (c) => {
+    const { id } = c.req.valid('param');
+    const job = await ctx.jobs.getJob(id);
+    if (!job) throw new TesseraError('JOB_NOT_FOUND', `No job with id ${id}.`);
+    return c.json(toJobLedger(job.jobId, await ctx.jobs.listLedger({ jobId: job.jobId })), 200);
+  });
+
+  app.openapi(nodeLedger, async (c) => {
+    const { node } = c.req.valid('query');
+    return c.json(toNodeLedger(await ctx.jobs.listLedger({ nodeId: node })), 200);
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Verification by re-issue, as the routes use it: decides which completed render results are re-issued to
+ * another node (seeded sampling, and only while another eligible node is healthy), compares a verifying
+ * render with the earlier results of its round (checksums for equal renderer versions, the ImageComparer's
+ * perceptual tolerance for different ones), and skips verifications no healthy node may take. The store
+ * applies the votes atomically (JobStore.completeTask); see verification-vote.ts for what a vote decides.
+ */
+import type { Clock } from './clock.ts';
+import { randomId } from './crypto-utils.ts';
+import type { ImageComparer } from './image-comparer.ts';
+import type { JobStore, NodeRecord, TaskRecord } from './job-store.ts';
+import type { Logger } from './logger.ts';
+import type { NodeDirectory } from './node-directory.ts';
+import type { StatusChange } from './state-machine.ts';
+import { isSampled, type VerificationOptions } from './verification-policy.ts';
+
+/** How often lease calls look for stranded verifications. */
+const SWEEP_INTERVAL_MS = 1000;
+
+/** Timings (ms) a node reports that count as compute: pixels drawn, read back, stitched and encoded (not I/O). */
+const COMPUTE_TIMINGS = ['render', 'readback', 'stitch', 'encode'];
+
+/** The compute time a node may claim for a task: its reported compute timings, within the lease's wall time. */
+export function claimedRenderMs(timings: Record<string, number>, task: Pick<TaskRecord, 'leasedAt'>, now: number, leaseMs: number): number {
+  const reported = COMPUTE_TIMINGS.reduce((sum, k) => sum + (Number.isFinite(timings[k]) ? Math.max(0, timings[k]) : 0), 0);
+  const wall = Math.max(0, now - (task.leasedAt ?? now - leaseMs));
+  return Math.min(reported, wall);
+}
+
+export class Verifier {
+  readonly #jobs: JobStore;
+  readonly #nodes: NodeDirectory;
+  readonly #comparer: ImageComparer | undefined;
+  readonly #options: VerificationOptions;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #seed: string;
+  #lastSweep = -Infinity;
+
+  constructor(jobs: JobStore, nodes: NodeDirectory, comparer: ImageComparer | undefined, options: VerificationOptions, clock: Clock, logger: Logger) {
+    this.#jobs = jobs;
+    this.#nodes = nodes;
+    this.#comparer = comparer;
+    this.#options = options;
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#seed = options.seed ?? randomId('seed');
+  }
+
+  /** Whether the result `nodeId` just delivered for render task `task` is re-issued to another node. */
+  async shouldSample(task: TaskRecord, nodeId: string): Promise<boolean> {
+    if (task.kind !== 'render' || !isSampled(task.taskId, task.round, this.#options.sampleRate, this.#seed)) return false;
+    // With no other healthy node nobody could verify it: the stitch would wait for nothing.
+    const healthy = await this.#nodes.healthyNodes(this.#clock.now());
+    return healthy.some((n) => n.nodeId !== nodeId);
+  }
+
+  /**
+   * For a verify task whose output `node` just uploaded: whether it agrees with each earlier result of its
+   * round. Undefined when its vote is over (the store then records the result without effect).
+   */
+  async agreement(task: TaskRecord, node: NodeRecord, checksum: string): Promise<boolean[] | undefined> {
+    if (task.kind !== 'verify') return undefined;
+    const round = await this.#jobs.getVerificationRound(task.taskId);
+    if (!round) return undefined;
+    return Promise.all(
+      round.earlier.map(async (r) => {
+        const other = await this.#jobs.getNode(r.nodeId);
+        if (!this.#comparer || !other || other.card.version === node.card.version) return r.checksum === checksum;
+        const { diffRatio } = await this.#comparer.compare(r.outputKey, task.outputKey);
+        const agrees = diffRatio <= this.#options.maxDiffRatio;
+        this.#logger.info(
+          { taskId: round.target.taskId, nodes: [r.nodeId, node.nodeId], versions: [other.card.version, node.card.version], diffRatio, agrees },
+          'renderer versions differ: compared pixels',
+        );
+        return agrees;
+      }),
+    );
+  }
+
+  /** Skip verifications that waited abandonAfterMs while no healthy node could take them (at most once a second). */
+  async sweep(now: number): Promise<StatusChange[]> {
+    if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return [];
+    this.#lastSweep = now;
+    const eligible = (await this.#nodes.healthyNodes(now)).map((n) => n.nodeId);
+    // No healthy node at all: nothing runs anyway, so wait rather than accept results unverified.
+    if (eligible.length === 0) return [];
+    const { changes, skipped } = await this.#jobs.skipStrandedVerifications({ waitingSince: now - this.#options.abandonAfterMs, eligible, now });
+    if (skipped.length) this.#logger.warn({ tasks: skipped }, 'verification skipped: no other healthy node could render these tiles; accepted unverified');
+    return changes;
+  }
+}

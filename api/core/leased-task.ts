@@ -1,12 +1,13 @@
 /**
  * Builds what a node receives for a lease: the task plus exactly the presigned URLs it needs and nothing
  * else (nodes never hold storage credentials). Render: GET of the scene, PUT of its tile (or of the frame,
- * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles, PUT of the frame.
+ * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles, PUT of the frame. Each
+ * attempt writes to its own key (attemptKey), and readers get the accepted attempt's.
  */
 import type { LeasedTask } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { JobRecord, TaskRecord } from './job-store.ts';
-import { sceneKey } from './object-keys.ts';
+import { attemptKey, sceneKey } from './object-keys.ts';
 
 /** Presign the URLs of a freshly leased task; `frameTiles` are the render tasks of its frame (for stitch). */
 export async function presignLeasedTask(
@@ -17,7 +18,7 @@ export async function presignLeasedTask(
   urlSeconds: number,
 ): Promise<LeasedTask> {
   const scene = sceneKey(job.sceneId);
-  const [sceneUrl, outputUrl] = await Promise.all([blobs.presignGet(scene, urlSeconds), blobs.presignPut(task.outputKey, urlSeconds)]);
+  const [sceneUrl, outputUrl] = await Promise.all([blobs.presignGet(scene, urlSeconds), blobs.presignPut(attemptKey(task), urlSeconds)]);
   const leased: LeasedTask = {
     taskId: task.taskId,
     leaseId: task.leaseId!,
@@ -31,7 +32,7 @@ export async function presignLeasedTask(
     view: job.view,
     encode: job.encode,
     final: task.final,
-    output: { key: task.outputKey, url: outputUrl },
+    output: { key: attemptKey(task), url: outputUrl },
   };
   if (task.kind !== 'stitch') {
     leased.tile = task.tile!;
@@ -39,7 +40,7 @@ export async function presignLeasedTask(
     leased.tiles = await Promise.all(
       frameTiles
         .filter((t) => t.kind === 'render')
-        .map(async (t) => ({ ...t.tile!, url: await blobs.presignGet(t.outputKey, urlSeconds) })),
+        .map(async (t) => ({ ...t.tile!, url: await blobs.presignGet(attemptKey(t), urlSeconds) })),
     );
   }
   return leased;

@@ -28,3 +28,14 @@ export function frameKey(jobId: string, frame: number, format: ImageFormat): str
 export function verifyKey(jobId: string, frame: number, tile: TileRect, round: number, n: number, ext: string): string {
   return `jobs/${jobId}/verify/${frame}/${tile.x}_${tile.y}.r${round}.${n}.${ext}`;
 }
+
+/**
+ * Where attempt `attempts` of a task writes its output: the task's key for the first attempt, a key of its own
+ * for each later one. A node whose lease was revoked still holds its presigned PUT URL, so a late upload
+ * must never land where the accepted attempt's output is read from (the stitch, the frame list).
+ */
+export function attemptKey(task: { outputKey: string; attempts: number }): string {
+  if (task.attempts <= 1) return task.outputKey;
+  const dot = task.outputKey.lastIndexOf('.');
+  return `${task.outputKey.slice(0, dot)}.a${task.attempts}${task.outputKey.slice(dot)}`;
+}

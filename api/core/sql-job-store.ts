@@ -10,7 +10,7 @@ import type { LedgerEntry } from '../protocol/metering.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import { taskPixels } from './job-compiler.ts';
-import { verifyKey } from './object-keys.ts';
+import { attemptKey, verifyKey } from './object-keys.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
 import type {
   CompleteInput,
@@ -769,7 +769,7 @@ export class SqlJobStore implements JobStore {
     const verifiers = this.#db
       .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY task_id`, [target.taskId, target.round, except])
       .map(rowToTask);
-    return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: t.outputKey }));
+    return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: attemptKey(t) }));
   }
 
   /** Tally the round the just-completed verify task `v` belongs to, and apply what it decides. */
@@ -780,7 +780,7 @@ export class SqlJobStore implements JobStore {
       this.#setLedger(`task_id = ? AND state = 'pending'`, [v.taskId], 'voided');
       return undefined;
     }
-    const round = [...this.#roundResults(target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: v.outputKey }];
+    const round = [...this.#roundResults(target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: attemptKey(v) }];
     const earlier = round.slice(0, -1);
     const agreement = agrees ?? earlier.map((r) => r.checksum === v.result!.checksum);
     const outcome = tallyVote(round.length, agreement);

@@ -5,6 +5,19 @@ import { decodeRaw, stitchTiles } from '../output/stitch-tiles.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import { sha256, type SceneCache } from './scene-cache.ts';
 
+/**
+ * TEST ONLY — a deliberately lying node for the verification tests: with `TESSERA_TEST_FAULT=lie` in its
+ * environment, the node tints every render before encoding it, so it uploads wrong pixels while the checksum
+ * it reports matches the bytes it uploaded (only verification by re-issue can catch it). Read here, once;
+ * nothing else in Tessera looks at it, and production nodes never set it.
+ */
+const TEST_FAULT = process.env.TESSERA_TEST_FAULT;
+
+/** The lie: a red tint over every pixel (TEST ONLY, see TEST_FAULT). */
+function tintForTest(image: { data: Uint8Array }): void {
+  for (let p = 0; p < image.data.length; p += 4) image.data[p] = Math.min(255, image.data[p] + 80);
+}
+
 /** Tiles travel losslessly and fast: PNG with light compression. */
 const TILE_ENCODING = { format: 'png', quality: 100, lossless: true } as const;
 
@@ -34,6 +47,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
     timings.load = t1 - t0;
     signal.throwIfAborted();
     const result = renderer.render(loaded, task.view, task.frame, task.tile);
+    if (TEST_FAULT === 'lie') tintForTest(result);
     const t2 = performance.now();
     timings.render = result.timings.pose + result.timings.render;
     timings.readback = result.timings.readback + result.timings.resolve;

@@ -407,6 +407,179 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(await store.getMeta('k')).toBe('v2');
       expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
     });
+
+    describe('verification by re-issue', () => {
+      const sum = (c: string) => ({ bytes: 10, checksum: c.repeat(64).slice(0, 64) });
+      const GOOD = sum('a');
+      const BAD = sum('b');
+      const rules = { blocklistAfter: 1, maxRounds: 2 };
+      const register = async (...ids: string[]) => {
+        for (const id of ids) await store.registerNode({ nodeId: id, tokenHash: `h-${id}`, card: card('eu'), registeredAt: T0, lastSeenAt: T0, load: 0 });
+      };
+      const done = (nodeId: string, t: TaskRecord, r: { bytes: number; checksum: string }, extra: { sample?: boolean; renderMs?: number; agrees?: boolean[] } = {}) =>
+        store.completeTask({ taskId: t.taskId, nodeId, leaseId: t.leaseId!, result: r, now: T0 + 100, renderMs: extra.renderMs ?? 500, verification: rules, ...extra });
+      const take = async (nodeId: string) => (await lease(nodeId, T0 + 150))?.task ?? null;
+
+      it('holds a sampled tile back until another node agrees, then stitches and credits both', async () => {
+        await register('a', 'b');
+        const { job, tasks } = makeJob({ frames: [0], width: 64, height: 32, tile: 32 });
+        await store.createJob(job, tasks);
+        const t0 = (await take('a'))!;
+        const first = await done('a', t0, GOOD, { sample: true });
+        expect(first.task.verification).toEqual({ state: 'pending', verifiedBy: [], disproven: [] });
+        const t1 = (await take('a'))!;
+        await done('a', t1, GOOD);
+        // The verification excludes the node that rendered the tile; the stitch waits for it.
+        expect(await take('a')).toBeNull();
+        expect(await store.countTasks(job.jobId)).toMatchObject({ rendersDone: 2, framesDone: 0 });
+        const v = (await take('b'))!;
+        expect(v).toMatchObject({ kind: 'verify', verifies: t0.taskId, tile: t0.tile, excludeNodes: ['a'], round: 0 });
+        expect(v.outputKey).not.toBe(t0.outputKey);
+        expect(await store.getVerificationRound(v.taskId)).toMatchObject({ target: { taskId: t0.taskId }, earlier: [{ nodeId: 'a', checksum: GOOD.checksum, outputKey: t0.outputKey }] });
+        const voted = await done('b', v, GOOD);
+        expect(voted.verdict).toEqual({ taskId: t0.taskId, outcome: 'verified', winners: ['a', 'b'], losers: [], blocklisted: [] });
+        expect((await store.getTask(t0.taskId))!.verification).toEqual({ state: 'verified', verifiedBy: ['a', 'b'], disproven: [] });
+        expect(await store.getVerificationRound(v.taskId)).toBeNull();
+        const stitch = (await take('b'))!;
+        expect(stitch.kind).toBe('stitch');
+        expect((await done('b', stitch, GOOD, { renderMs: 100 })).job.state).toBe('done');
+        const ledger = await store.listLedger({ jobId: job.jobId });
+        expect(ledger.map((e) => [e.taskId, e.nodeId, e.kind, e.state, e.renderSeconds, e.megapixels, e.tiles])).toEqual([
+          [t0.taskId, 'a', 'render', 'credited', 0.5, 0.001024, 1],
+          [t1.taskId, 'a', 'render', 'credited', 0.5, 0.001024, 1],
+          [v.taskId, 'b', 'verify', 'credited', 0.5, 0.001024, 1],
+          [stitch.taskId, 'b', 'stitch', 'credited', 0.1, 0, 0],
+        ]);
+        expect((await store.listLedger({ nodeId: 'b' })).map((e) => e.taskId)).toEqual([v.taskId, stitch.taskId]);
+        expect((await store.getNode('a'))!.reputation).toEqual({ verified: 1, disproven: 0, blocklisted: null });
+        expect((await store.getNode('b'))!.reputation).toEqual({ verified: 1, disproven: 0, blocklisted: null });
+      });
+
+      it('sends a disagreement to a third node; the majority wins, the liar is blocklisted and its work redone', async () => {
+        await register('liar', 'a', 'b');
+        // Frame 0: 3 tiles; frame 1: 1 tile of 3 done by the liar and already stitched by b.
+        const { job, tasks } = makeJob({ frames: [0, 1], width: 96, height: 32, tile: 32 });
+        await store.createJob(job, tasks);
+        const bad0 = (await take('liar'))!; // frame 0 tile 0
+        await done('liar', bad0, BAD, { sample: true });
+        const a1 = (await take('a'))!; // frame 0 tile 1
+        await done('a', a1, GOOD);
+        const a2 = (await take('a'))!; // frame 0 tile 2
+        await done('a', a2, GOOD);
+        const v1 = (await take('a'))!;
+        expect(v1).toMatchObject({ kind: 'verify', verifies: bad0.taskId });
+        const escalated = await done('a', v1, GOOD);
+        expect(escalated.verdict).toMatchObject({ outcome: 'escalated' });
+        const v2 = (await store.listTasks(job.jobId)).find((t) => t.kind === 'verify' && t.state === 'queued')!;
+        expect(v2.excludeNodes.sort()).toEqual(['a', 'liar']);
+        // Frame 1: the liar renders a tile (not sampled) and b stitches... once all its tiles are in.
+        const l10 = (await take('liar'))!;
+        expect(l10).toMatchObject({ frame: 1, index: 0 });
+        await done('liar', l10, BAD);
+        const b11 = (await take('b'))!;
+        expect(b11.kind).toBe('verify'); // frame 0's verification comes first
+        const verdict = (await done('b', b11, GOOD)).verdict!;
+        expect(verdict).toEqual({ taskId: bad0.taskId, outcome: 'disproven', winners: ['a', 'b'], losers: ['liar'], blocklisted: ['liar'] });
+        const liar = (await store.getNode('liar'))!;
+        expect(liar.reputation).toMatchObject({ verified: 0, disproven: 1, blocklisted: { at: T0 + 100, reason: expect.stringMatching(/outvoted/) } });
+        expect((await store.getNode('a'))!.reputation).toMatchObject({ verified: 1, disproven: 0 });
+        // Both of the liar's tiles are queued again, excluding it; its ledger entries are void.
+        for (const id of [bad0.taskId, l10.taskId]) {
+          expect(await store.getTask(id)).toMatchObject({ state: 'queued', result: null, excludeNodes: ['liar'], verification: { state: 'rerender' }, round: 1 });
+        }
+        expect((await store.getTask(bad0.taskId))!.verification!.disproven).toEqual(['liar']);
+        expect((await store.listLedger({ nodeId: 'liar' })).map((e) => e.state)).toEqual(['voided', 'voided']);
+        expect((await store.listLedger({ jobId: job.jobId })).filter((e) => e.kind === 'verify').map((e) => [e.nodeId, e.state])).toEqual([['a', 'credited'], ['b', 'credited']]);
+
+        // The re-renders are always verified; then the frames are stitched from agreed tiles only.
+        let now = T0 + 200;
+        const finish = async (nodeId: string) => {
+          const t = (await lease(nodeId, now++))!.task;
+          return { t, out: await store.completeTask({ taskId: t.taskId, nodeId, leaseId: t.leaseId!, result: GOOD, now: now++, renderMs: 10, verification: rules }) };
+        };
+        const r0 = await finish('a');
+        expect(r0.t.taskId).toBe(bad0.taskId);
+        expect(r0.out.task.verification).toMatchObject({ state: 'pending', disproven: ['liar'] });
+        const rv = await finish('b');
+        expect(rv.t).toMatchObject({ kind: 'verify', taskId: `${bad0.taskId}.v1.1` });
+        expect(rv.out.verdict).toMatchObject({ outcome: 'verified', winners: ['a', 'b'] });
+        const kinds: string[] = [];
+        let out = rv.out;
+        for (let i = 0; i < 10 && out.job.state !== 'done'; i++) {
+          const step = await finish(i % 2 ? 'a' : 'b');
+          kinds.push(`${step.t.frame}:${step.t.kind}`);
+          out = step.out;
+        }
+        expect(out.job.state).toBe('done');
+        expect(kinds).toContain('0:stitch');
+        expect(kinds.filter((k) => k === '1:stitch')).toHaveLength(1);
+        // The liar gets nothing: its work is redone, its lease calls find no task.
+        const all = await store.listTasks(job.jobId);
+        expect(all.filter((t) => t.kind !== 'verify' && t.state === 'done').every((t) => t.nodeId !== 'liar')).toBe(true);
+        expect(all.filter((t) => t.kind === 'render').every((t) => t.verification === null || t.verification.state === 'verified')).toBe(true);
+      });
+
+      it('re-renders a tile when all three renders differ, and fails the job after maxRounds such rounds', async () => {
+        await register('a', 'b', 'c');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        for (let round = 0; round < rules.maxRounds; round++) {
+          const t = (await take('a'))!;
+          expect(t).toMatchObject({ taskId: tasks[0].taskId, round });
+          await done('a', t, sum('1'), { sample: round === 0 });
+          await done('b', (await take('b'))!, sum('2'));
+          const last = await done('c', (await take('c'))!, sum('3'));
+          expect(last.verdict).toMatchObject({ outcome: 'inconclusive', losers: [] });
+          if (round < rules.maxRounds - 1) expect(await store.getTask(t.taskId)).toMatchObject({ state: 'queued', verification: { state: 'rerender' } });
+          else expect(last.job).toMatchObject({ state: 'failed', error: expect.stringMatching(/disagreed in 2 verification rounds/) });
+        }
+        for (const id of ['a', 'b', 'c']) expect((await store.getNode(id))!.reputation).toMatchObject({ verified: 0, disproven: 0, blocklisted: null });
+        expect((await store.listLedger({ jobId: job.jobId })).every((e) => e.state === 'voided')).toBe(true);
+      });
+
+      it('uses the agreement the API measured when given (perceptual comparison), else checksums', async () => {
+        await register('a', 'b');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        await done('a', (await take('a'))!, GOOD, { sample: true });
+        const out = await done('b', (await take('b'))!, BAD, { agrees: [true] });
+        expect(out.verdict).toMatchObject({ outcome: 'verified', winners: ['a', 'b'] });
+        expect(out.job.state).toBe('done');
+        expect(await store.listFinishedFrames(job.jobId)).toHaveLength(1);
+      });
+
+      it('skips a verification no eligible node can take, accepting the result, and finishes the job', async () => {
+        await register('a', 'b');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        const t = (await take('a'))!;
+        await done('a', t, GOOD, { sample: true });
+        expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+        // b is healthy: nothing is skipped. Only a is left: the verification is skipped.
+        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: ['a', 'b'], now: T0 + 1000 })).skipped).toEqual([]);
+        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 50, eligible: ['a'], now: T0 + 1000 })).skipped).toEqual([]); // not waiting long enough
+        const { skipped, changes } = await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: ['a'], now: T0 + 1000 });
+        expect(skipped).toEqual([t.taskId]);
+        expect(changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:queued->cancelled', 'job:running->done']);
+        expect((await store.getTask(t.taskId))!.verification!.state).toBe('skipped');
+        expect((await store.listLedger({ jobId: job.jobId })).map((e) => e.state)).toEqual(['credited']);
+      });
+
+      it('blocklisting revokes leases at once and keeps the records across a restart', async () => {
+        await register('x', 'y');
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        await store.createJob(job, tasks);
+        const held = (await take('x'))!;
+        const changes = await store.blocklistNode('x', 'test', T0 + 60);
+        expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual(['leased->queued']);
+        expect((await store.heartbeat({ nodeId: 'x', leaseIds: [held.leaseId!], load: 0, now: T0 + 61, policy })).revoked).toEqual([held.leaseId]);
+        await expectCode(done('x', held, GOOD), 'LEASE_LOST');
+        expect(await store.blocklistNode('x', 'again', T0 + 70)).toEqual([]);
+        store = await fx.reopen();
+        expect((await store.getNode('x'))!.reputation!.blocklisted).toEqual({ at: T0 + 60, reason: 'test' });
+        expect((await lease('y', T0 + 80))!.task.taskId).toBe(held.taskId);
+      });
+    });
   });
 }
 

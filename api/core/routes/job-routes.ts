@@ -14,6 +14,7 @@ import { compileJob } from '../job-compiler.ts';
 import type { JobRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
+import { attemptKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
 import { isJobFinished } from '../state-machine.ts';
 import { errorResponses } from './error-responses.ts';
@@ -180,8 +181,8 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const frames = await Promise.all(
       done.map(async (t) => ({
         frame: t.frame,
-        key: t.outputKey,
-        url: await ctx.blobs.presignGet(t.outputKey, ctx.options.urlSeconds),
+        key: attemptKey(t),
+        url: await ctx.blobs.presignGet(attemptKey(t), ctx.options.urlSeconds),
         bytes: t.result!.bytes,
         checksum: t.result!.checksum,
       })),

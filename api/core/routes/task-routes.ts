@@ -11,6 +11,7 @@ import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { claimedRenderMs } from '../verifier.ts';
+import { attemptKey } from '../object-keys.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
 /** What a node learns after reporting: the task's and its job's state. */
@@ -53,10 +54,11 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
     // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
     if (task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId) {
-      const head = await ctx.blobs.head(task.outputKey);
-      if (!head) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${task.outputKey}; upload the output to its presigned URL first.`);
+      const key = attemptKey(task);
+      const head = await ctx.blobs.head(key);
+      if (!head) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; upload the output to its presigned URL first.`);
       if (head.size !== body.bytes) {
-        throw new TesseraError('OUTPUT_MISSING', `The object at ${task.outputKey} has ${head.size} bytes, but the node reported ${body.bytes}.`);
+        throw new TesseraError('OUTPUT_MISSING', `The object at ${key} has ${head.size} bytes, but the node reported ${body.bytes}.`);
       }
     }
     if (node.reputation?.blocklisted) throw blocklisted(node);

@@ -108,8 +108,8 @@ export class TestNode {
     readonly reg: NodeRegistered,
   ) {}
 
-  static async register(harness: Harness, name: string): Promise<TestNode> {
-    const res = await call<NodeRegistered>(harness.url, 'POST', '/v1/nodes', { json: nodeCard(name) });
+  static async register(harness: Harness, name: string, card: Partial<NodeCardInput> = {}): Promise<TestNode> {
+    const res = await call<NodeRegistered>(harness.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), ...card } });
     if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
     return new TestNode(harness, NodeRegistered.parse(res.body));
   }

@@ -1,0 +1,76 @@
+/** Unit tests of verification's pure parts: seeded sampling, the vote, claimed render time, attempt keys, the state machine's requeue. */
+import { describe, expect, it } from 'vitest';
+import { compileJob } from '../../api/core/job-compiler.ts';
+import { attemptKey } from '../../api/core/object-keys.ts';
+import { stepTask } from '../../api/core/state-machine.ts';
+import { isSampled } from '../../api/core/verification-policy.ts';
+import { tallyVote } from '../../api/core/verification-vote.ts';
+import { claimedRenderMs } from '../../api/core/verifier.ts';
+import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
+
+describe('sampling', () => {
+  const ids = Array.from({ length: 20_000 }, (_, i) => `job_s.${i >> 4}.${i & 15}`);
+
+  it('samples the configured share, the same tasks for the same seed, others for another seed or round', () => {
+    const picked = (seed: string, round = 0) => ids.filter((id) => isSampled(id, round, 0.03, seed));
+    const a = picked('seed-a');
+    expect(a.length / ids.length).toBeGreaterThan(0.025);
+    expect(a.length / ids.length).toBeLessThan(0.035);
+    expect(picked('seed-a')).toEqual(a);
+    const b = picked('seed-b');
+    expect(b).not.toEqual(a);
+    expect(picked('seed-a', 1)).not.toEqual(a);
+    expect(ids.every((id) => isSampled(id, 0, 1, 'x'))).toBe(true);
+    expect(ids.some((id) => isSampled(id, 0, 0, 'x'))).toBe(false);
+  });
+});
+
+describe('the vote', () => {
+  it('verifies two agreeing results and escalates two disagreeing ones', () => {
+    expect(tallyVote(2, [true])).toEqual({ kind: 'verified', winners: [0, 1], losers: [] });
+    expect(tallyVote(2, [false])).toEqual({ kind: 'escalate' });
+  });
+
+  it('lets the third result decide: majority, both (tolerance), or neither (inconclusive)', () => {
+    expect(tallyVote(3, [true, false])).toEqual({ kind: 'verified', winners: [0, 2], losers: [1] });
+    expect(tallyVote(3, [false, true])).toEqual({ kind: 'disproven', winners: [1, 2], losers: [0] });
+    expect(tallyVote(3, [true, true])).toEqual({ kind: 'verified', winners: [0, 1, 2], losers: [] });
+    expect(tallyVote(3, [false, false])).toEqual({ kind: 'inconclusive' });
+    expect(() => tallyVote(4, [true, true, true])).toThrow(RangeError);
+  });
+});
+
+describe('metering inputs', () => {
+  it('counts compute timings only, within the lease wall time', () => {
+    const timings = { load: 900, render: 300, readback: 20, encode: 30, upload: 500, download: 100, stitch: 50 };
+    expect(claimedRenderMs(timings, { leasedAt: 1000 }, 3000, 30_000)).toBe(400);
+    // A node cannot claim more than the time it held the lease.
+    expect(claimedRenderMs({ render: 1e9 }, { leasedAt: 1000 }, 1250, 30_000)).toBe(250);
+    expect(claimedRenderMs({ render: -5, encode: Number.NaN }, { leasedAt: 0 }, 10, 30_000)).toBe(0);
+    expect(claimedRenderMs({ render: 1e9 }, { leasedAt: null }, 50_000, 30_000)).toBe(30_000);
+  });
+});
+
+describe('attempt keys and requeue', () => {
+  const { tasks } = compileJob(
+    { jobId: 'job_k', sceneId: 's', priority: 50, view: ViewSpec.parse({ width: 64, height: 32 }), encode: EncodeSpec.parse({}), frames: [2], tile: 32 },
+    0,
+  );
+
+  it('gives each later attempt its own key, so a revoked node cannot overwrite the accepted output', () => {
+    expect(attemptKey({ outputKey: 'jobs/j/tiles/2/32_0.png', attempts: 1 })).toBe('jobs/j/tiles/2/32_0.png');
+    expect(attemptKey({ outputKey: 'jobs/j/tiles/2/32_0.png', attempts: 3 })).toBe('jobs/j/tiles/2/32_0.a3.png');
+    expect(attemptKey({ outputKey: 'jobs/j/frames/000002.webp', attempts: 0 })).toBe('jobs/j/frames/000002.webp');
+  });
+
+  it('requeues a done or leased task without counting a failure, and refuses other states', () => {
+    const leased = stepTask(tasks[0], { type: 'lease', nodeId: 'n', leaseId: 'l', now: 10, leaseMs: 100 }).task;
+    expect(leased.leasedAt).toBe(10);
+    const done = stepTask(leased, { type: 'complete', result: { bytes: 1, checksum: 'c' }, now: 20 }).task;
+    const again = stepTask(done, { type: 'requeue', reason: 'outvoted', now: 30 });
+    expect(again.task).toMatchObject({ state: 'queued', attempts: 1, result: null, leaseId: null, error: 'outvoted', notBefore: 30 });
+    expect(again.change).toMatchObject({ from: 'done', to: 'queued', reason: 'outvoted' });
+    expect(stepTask(leased, { type: 'requeue', reason: 'revoked', now: 30 }).task.state).toBe('queued');
+    expect(() => stepTask(tasks[0], { type: 'requeue', reason: 'x', now: 30 })).toThrow(/cannot requeue/);
+  });
+});

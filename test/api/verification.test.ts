@@ -1,0 +1,138 @@
+/**
+ * Verification, blocklisting and metering through the HTTP API, with nodes driven by plain HTTP calls
+ * (real s3rver and API; the "renders" are small PNGs and stand-in bytes, so no GL is needed).
+ */
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { JobStatus } from '../../api/protocol/job-status.ts';
+import type { NodeList } from '../../api/protocol/latency.ts';
+import type { JobLedger, NodeLedger, Quote } from '../../api/protocol/metering.ts';
+import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const start = async () => {
+  harness = await startHarness({ api: { verification: { sampleRate: 1, blocklistAfter: 1, seed: 'api-test' } } });
+  return harness;
+};
+const submit = async (h: Harness, sceneId: string) => {
+  const res = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, frames: [0], size: '64x64' } });
+  expect(res.status).toBe(201);
+  return res.body.jobId as string;
+};
+const status = async (h: Harness, jobId: string) => (await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`)).body;
+
+/** A 64×64 PNG of one colour; `level` changes the bytes, not the pixels. */
+const png = (rgb: [number, number, number], level: number) =>
+  sharp({ create: { width: 64, height: 64, channels: 4, background: { r: rgb[0], g: rgb[1], b: rgb[2], alpha: 1 } } })
+    .png({ compressionLevel: level })
+    .toBuffer()
+    .then((b) => new Uint8Array(b) as Uint8Array<ArrayBuffer>);
+
+describe('verification through the API', () => {
+  it('outvotes a lying node, refuses its leases with 403, re-renders its tile and credits honest work only', async () => {
+    const h = await start();
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const [liar, a, b] = [await TestNode.register(h, 'liar'), await TestNode.register(h, 'a'), await TestNode.register(h, 'b')];
+    const jobId = await submit(h, sceneId);
+
+    const original = (await liar.lease())!;
+    expect((await liar.finish(original, fakePng('tinted'))).status).toBe(200);
+    let s = await status(h, jobId);
+    expect(s.tasks[0].verification).toEqual({ state: 'pending', round: 0, verifiedBy: [], disproven: [] });
+    expect(s.frames.done).toBe(0);
+    expect((await call(h.url, 'GET', `/v1/jobs/${jobId}/frames`)).body.frames).toEqual([]);
+
+    // The verifying render looks like any render, but writes beside the output it checks.
+    const v1 = (await a.lease())!;
+    expect(v1).toMatchObject({ kind: 'render', frame: 0, final: true });
+    expect(v1.output.key).toMatch(new RegExp(`^jobs/${jobId}/verify/`));
+    await a.finish(v1, fakePng('true'));
+    expect(await liar.lease()).toBeNull(); // the third vote excludes both
+    const v2 = (await b.lease())!;
+    await b.finish(v2, fakePng('true'));
+
+    const refused = await call(h.url, 'POST', `/v1/nodes/${liar.id}/lease`, { json: { waitSeconds: 0 }, token: liar.reg.nodeToken });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ code: 'NODE_BLOCKLISTED', message: expect.stringMatching(/blocklisted.*outvoted/) });
+    const { nodes } = (await call<NodeList>(h.url, 'GET', '/v1/nodes')).body;
+    expect(nodes.find((n) => n.nodeId === liar.id)!.reputation).toMatchObject({ verified: 0, disproven: 1, blocklisted: { reason: expect.any(String) } });
+    expect(nodes.find((n) => n.nodeId === a.id)!.reputation).toEqual({ verified: 1, disproven: 0, blocklisted: null });
+
+    // The tile is rendered again by an honest node, and that result is verified too.
+    const again = (await a.lease())!;
+    expect(again.taskId).toBe(original.taskId);
+    await a.finish(again, fakePng('true'));
+    await b.finish((await b.lease())!, fakePng('true'));
+    s = await status(h, jobId);
+    expect(s.state).toBe('done');
+    expect(s.tasks.find((t) => t.taskId === original.taskId)).toMatchObject({
+      node: a.id,
+      verification: { state: 'verified', round: 1, verifiedBy: [a.id, b.id], disproven: [liar.id] },
+    });
+    expect(s.tasks.filter((t) => t.kind === 'verify').map((t) => [t.verifies, t.state])).toEqual([
+      [original.taskId, 'done'],
+      [original.taskId, 'done'],
+      [original.taskId, 'done'],
+    ]);
+
+    const ledger = (await call<JobLedger>(h.url, 'GET', `/v1/jobs/${jobId}/ledger`)).body;
+    expect(ledger.entries.map((e) => [e.nodeId === liar.id ? 'liar' : e.nodeId === a.id ? 'a' : 'b', e.kind, e.state])).toEqual([
+      ['liar', 'render', 'voided'],
+      ['a', 'verify', 'credited'],
+      ['b', 'verify', 'credited'],
+      ['a', 'render', 'credited'],
+      ['b', 'verify', 'credited'],
+    ]);
+    // Each completion reported 1 ms of render time (within its lease's wall time).
+    expect(ledger.total).toEqual({ renderSeconds: 0.004, megapixels: 4 * 0.004096, tiles: 4 });
+    expect(Object.keys(ledger.byNode).sort()).toEqual([a.id, b.id].sort());
+    const byNode = (await call<NodeLedger>(h.url, 'GET', '/v1/ledger')).body;
+    expect(byNode.nodes.map((n) => [n.nodeId, n.tiles, n.jobs])).toEqual([[a.id, 2, 1], [b.id, 2, 1]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
+    expect((await call(h.url, 'GET', `/v1/ledger?node=${liar.id}`)).body).toEqual({ nodes: [] });
+    expect((await call(h.url, 'GET', '/v1/jobs/job_nope/ledger')).body).toMatchObject({ code: 'JOB_NOT_FOUND' });
+  });
+
+  it('quotes from the healthy nodes\' measured speed and the configured rates, verification included', async () => {
+    const h = await start();
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const body = { sceneId, frames: [0, 1], size: '128x64', tile: 64, ssaa: 2 };
+    expect((await call(h.url, 'POST', '/v1/quote', { json: body })).body).toMatchObject({ code: 'UNAVAILABLE' });
+    await TestNode.register(h, 'q1');
+    await TestNode.register(h, 'q2', { tilesPerSecond: 30, concurrency: 2 });
+    const res = await call<Quote>(h.url, 'POST', '/v1/quote', { json: body });
+    expect(res.status).toBe(200);
+    // 2 frames × 128×64 × ssaa² = 65536 px, twice (every tile verified), plus 2 stitches at 0.1 per pixel.
+    const refTiles = (2 * 128 * 64 * 4 * 2 + 2 * 128 * 64 * 0.1) / 65536;
+    expect(res.body).toMatchObject({ frames: 2, tiles: 4, megapixels: 0.065536, verificationRate: 1, basis: { nodes: 2, tilesPerSecond: 70 } });
+    expect(res.body.renderSeconds).toBeCloseTo(refTiles / 20, 3);
+    expect(res.body.wallSeconds).toBeCloseTo(refTiles / 70, 3);
+    expect(res.body.price).toEqual({ amount: expect.closeTo((refTiles / 20) * 0.0004 + 0.065536 * 2 * 0.0002, 6), currency: 'USD', perRenderSecond: 0.0004, perMegapixel: 0.0002 });
+    expect((await call(h.url, 'POST', '/v1/quote', { json: { ...body, sceneId: 'f'.repeat(64) } })).body).toMatchObject({ code: 'SCENE_UNKNOWN' });
+    expect((await call(h.url, 'POST', '/v1/quote', { json: { ...body, frames: [9999] } })).body).toMatchObject({ code: 'FRAME_OUT_OF_RANGE' });
+  });
+
+  it('compares pixels, not bytes, when the renderer versions differ', async () => {
+    const h = await start();
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const v1 = await TestNode.register(h, 'old', { version: 'tessera-render/0.1.0' });
+    const v2 = await TestNode.register(h, 'new', { version: 'tessera-render/0.2.0' });
+
+    const same = await submit(h, sceneId);
+    await v1.finish((await v1.lease())!, await png([200, 100, 50], 1));
+    await v2.finish((await v2.lease())!, await png([200, 100, 50], 9)); // other bytes, same picture
+    expect((await status(h, same)).tasks[0]).toMatchObject({ state: 'done', verification: { state: 'verified', verifiedBy: [v1.id, v2.id] } });
+
+    const tinted = await submit(h, sceneId);
+    await v1.finish((await v1.lease())!, await png([200, 100, 50], 1));
+    await v2.finish((await v2.lease())!, await png([255, 100, 50], 1));
+    const s = await status(h, tinted);
+    // A disagreement: a third node must decide, and nobody else is registered, so it waits.
+    expect(s.tasks[0].verification!.state).toBe('pending');
+    expect(s.tasks.filter((t) => t.kind === 'verify' && t.state === 'queued')).toHaveLength(1);
+  });
+});

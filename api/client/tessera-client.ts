@@ -4,6 +4,7 @@ import type { JobRequestInput } from '../protocol/job-spec.ts';
 import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } from '../protocol/job-status.ts';
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from '../protocol/error-from-response.ts';
+import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
 import { pingUrl, PING_DEFAULTS } from './ping.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
@@ -95,6 +96,15 @@ export interface TesseraClient {
   probe(opts?: ProbeOptions): Promise<ProbeResult>;
   /** `GET /v1/nodes`: nodes matching a search, with load, RTT to the API and coordinate. */
   nodes(search?: Partial<Record<keyof NodeSearch, string | number | boolean>>, opts?: { signal?: AbortSignal }): Promise<NodeList>;
+  /**
+   * `POST /v1/quote`: what the job would cost (tiles, megapixels, render-seconds, wall time, price), from the
+   * same request {@link TesseraClient.submitJob} takes, before submitting it.
+   */
+  quote(request: JobRequestInput, opts?: { signal?: AbortSignal }): Promise<Quote>;
+  /** `GET /v1/jobs/:id/ledger`: the job's accepted work per node. */
+  jobLedger(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobLedger>;
+  /** `GET /v1/ledger`: accepted work per node (one node with `node`). */
+  ledger(filter?: { node?: string }, opts?: { signal?: AbortSignal }): Promise<NodeLedger>;
   /** `GET /v1/jobs/:id`. */
   getJob(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobStatus>;
   /** The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts. */
@@ -243,6 +253,15 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     },
 
     getJob: (jobId, { signal } = {}) => json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal }),
+
+    // A quote changes nothing on the server: safe to retry.
+    quote: (request, { signal } = {}) =>
+      json(Quote, 'POST', '/v1/quote', { body: JSON.stringify({ ...request, client: clientPart(request.client) }), contentType: 'application/json', idempotent: true, signal }),
+
+    jobLedger: (jobId, { signal } = {}) => json(JobLedger, 'GET', jobPath(jobId, '/ledger'), { idempotent: true, signal }),
+
+    ledger: ({ node } = {}, { signal } = {}) =>
+      json(NodeLedger, 'GET', `/v1/ledger${node ? `?node=${encodeURIComponent(node)}` : ''}`, { idempotent: true, signal }),
 
     async *events(jobId, { signal } = {}) {
       const res = await send('GET', jobPath(jobId, '/events'), { idempotent: true, signal, accept: 'text/event-stream' });

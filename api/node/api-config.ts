@@ -11,9 +11,13 @@
  *   TESSERA_LEASE_MS                       task lease length (30000)
  *   TESSERA_MAX_SCENE_BYTES                largest scene upload (268435456)
  *   TESSERA_LOG_LEVEL                      pino level (info)
+ *   TESSERA_VERIFY_SAMPLE_RATE             share of render results re-issued to another node (0.03)
+ *   TESSERA_VERIFY_BLOCKLIST_AFTER         outvoted results that blocklist a node (3)
+ *   TESSERA_PRICE_PER_RENDER_SECOND, TESSERA_PRICE_PER_MEGAPIXEL, TESSERA_PRICE_CURRENCY   quote rates
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
+import type { PricingOptions, VerificationOptions } from '../core/verification-policy.ts';
 import type { S3Config } from './s3-blob-store.ts';
 
 export interface ApiConfig {
@@ -26,6 +30,9 @@ export interface ApiConfig {
   leaseMs: number | undefined;
   maxSceneBytes: number | undefined;
   logLevel: string;
+  /** Unset fields keep the API's defaults. */
+  verification: Partial<VerificationOptions>;
+  pricing: Partial<PricingOptions>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -36,6 +43,16 @@ function integer(env: Env, name: string, min: number, max: number): number | und
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new TesseraError('BAD_REQUEST', `${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  }
+  return value;
+}
+
+function decimal(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new TesseraError('BAD_REQUEST', `${name} must be a number from ${min} to ${max}, got "${raw}".`);
   }
   return value;
 }
@@ -68,5 +85,14 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     leaseMs: integer(env, 'TESSERA_LEASE_MS', 1000, 3_600_000),
     maxSceneBytes: integer(env, 'TESSERA_MAX_SCENE_BYTES', 1024, 8 * 1024 ** 3),
     logLevel: env.TESSERA_LOG_LEVEL || 'info',
+    verification: {
+      sampleRate: decimal(env, 'TESSERA_VERIFY_SAMPLE_RATE', 0, 1),
+      blocklistAfter: integer(env, 'TESSERA_VERIFY_BLOCKLIST_AFTER', 1, 1_000_000),
+    },
+    pricing: {
+      perRenderSecond: decimal(env, 'TESSERA_PRICE_PER_RENDER_SECOND', 0, 1e9),
+      perMegapixel: decimal(env, 'TESSERA_PRICE_PER_MEGAPIXEL', 0, 1e9),
+      currency: env.TESSERA_PRICE_CURRENCY || undefined,
+    },
   };
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     s3,
     leaseMs: config.leaseMs,
     logger,
-    api: { maxSceneBytes: config.maxSceneBytes, publicUrl: config.publicUrl },
+    api: { maxSceneBytes: config.maxSceneBytes, publicUrl: config.publicUrl, verification: config.verification, pricing: config.pricing },
   });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

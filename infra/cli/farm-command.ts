@@ -9,6 +9,12 @@ const integer = (name: string, min: number, max: number) => (text: string) => {
   return n;
 };
 
+const share = (name: string) => (text: string) => {
+  const n = Number(text);
+  if (!(text.trim() !== '' && n >= 0 && n <= 1)) throw new RangeError(`--${name} is a number from 0 to 1 (got "${text}")`);
+  return n;
+};
+
 /** `tessera farm up`: S3 storage, the API and N render nodes on this machine, one log, one Ctrl-C to stop. */
 export function farmCommand(): Command {
   const farm = new Command('farm').description('Run a whole render farm on this machine.');
@@ -20,6 +26,7 @@ export function farmCommand(): Command {
     .option('--host <host>', 'interface the API listens on', FARM_DEFAULTS.host)
     .option('--data <dir>', 'API database, stored objects and scene caches', FARM_DEFAULTS.dataDir)
     .option('--node-concurrency <n>', 'tasks each node runs at once', integer('node-concurrency', 1, 64), FARM_DEFAULTS.nodeConcurrency)
+    .option('--verify-rate <share>', 'share of render results re-issued to another node to verify (0-1)', share('verify-rate'), FARM_DEFAULTS.verifyRate)
     .option('--ready-file <path>', 'write the API URL to this file once every node has registered (for scripts)')
     .action(async (o) => {
       const log = FARM_DEFAULTS.log;
@@ -46,7 +53,7 @@ export function farmCommand(): Command {
       process.on('SIGTERM', onSignal);
       if (readyFile) await rm(readyFile, { force: true });
 
-      const farm = await startFarm({ nodes: o.nodes, port: o.port, host: o.host, dataDir: o.data, nodeConcurrency: o.nodeConcurrency, log });
+      const farm = await startFarm({ nodes: o.nodes, port: o.port, host: o.host, dataDir: o.data, nodeConcurrency: o.nodeConcurrency, verifyRate: o.verifyRate, log });
       farmRef = farm;
       if (signalled) return shutdown(0);
       try {

@@ -6,6 +6,7 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import { parseFrameList, parseSize } from '../../api/protocol/frame-list.ts';
 import { JobRequest, normalizeJobRequest, type JobRequestInput } from '../../api/protocol/job-spec.ts';
 import { EncodeSpec, ViewSpec, type CameraSpec } from '../../api/protocol/render-spec.ts';
+import { packScene } from './pack-scene.ts';
 import { formatFrameList, renderOnFarm, type FarmRenderSummary } from './render-on-farm.ts';
 
 const vec3 = (name: string) => (text: string) => {
@@ -57,6 +58,7 @@ export function renderCommand(): Command {
     .option('--env-intensity <x>', 'environment light intensity', number('env-intensity'), 1)
     .addOption(new Option('--key-light <mode>', 'directional key light').choices(['auto', 'on', 'off']).default('auto'))
     .option('--out <dir>', 'output folder', 'out')
+    .option('--quote', 'with --api: upload the scene and print what the job would cost, without submitting it')
     .option('--json', 'print the summary as JSON on stdout')
     .action(async (scene: string, o) => {
       if (o.local && o.api) throw new TesseraError('BAD_REQUEST', 'choose one of --local (this machine) and --api URL (a farm).');
@@ -128,6 +130,24 @@ async function renderHere(scene: string, o: Record<string, any>, { view, encode,
   }
 }
 
+/** `--api URL --quote`: upload the scene (content-addressed, so a later render reuses it) and print the quote. */
+async function printQuote(scene: string, o: Record<string, any>, request: Omit<JobRequestInput, 'sceneId'>, apiKey: string | undefined): Promise<void> {
+  const client = createTesseraClient({ baseUrl: o.api, apiKey });
+  const packed = await packScene(resolve(scene));
+  const { sceneId } = await client.uploadScene(packed.bytes, { contentType: packed.contentType });
+  const q = await client.quote({ ...request, sceneId });
+  if (o.json) {
+    process.stdout.write(JSON.stringify(q, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(
+    `Quote for ${q.frames} frame(s), ${q.tiles} tile(s), ${q.megapixels.toFixed(3)} megapixels:\n` +
+      `  render time ${q.renderSeconds.toFixed(1)} s of node compute, about ${q.wallSeconds.toFixed(1)} s wall on ${q.basis.nodes} node(s)\n` +
+      `  price ${q.price.amount.toFixed(4)} ${q.price.currency} (${q.price.perRenderSecond} per render-second, ${q.price.perMegapixel} per megapixel; ` +
+      `${Math.round(q.verificationRate * 100)}% of tiles rendered twice for verification included)\n`,
+  );
+}
+
 /** `--api URL`: upload the scene, submit a job with the same options, follow it, download the frames. */
 async function renderWithApi(scene: string, o: Record<string, any>, { view, encode, tile }: RenderSpec): Promise<void> {
   const apiKey: string | undefined = o.apiKey ?? process.env.TESSERA_API_KEY;
@@ -151,6 +171,7 @@ async function renderWithApi(scene: string, o: Record<string, any>, { view, enco
   } satisfies Omit<JobRequestInput, 'sceneId'>;
   // Refuse what the protocol refuses before uploading anything (the API checks again, and checks the scene).
   normalizeJobRequest(JobRequest.parse({ ...request, sceneId: '0'.repeat(64) }));
+  if (o.quote) return printQuote(scene, o, request, apiKey);
 
   const bars = new cliProgress.MultiBar(
     { format: '{what} |{bar}| {value}/{total}', stream: process.stderr, hideCursor: true, noTTYOutput: false, clearOnComplete: false },

@@ -287,7 +287,7 @@ export function nodeShares(status: JobStatus): NodeShare[] {
     if (task.kind === 'render') {
       share.tiles++;
       share.frames.add(task.frame);
-    } else share.stitches++;
+    } else if (task.kind === 'stitch') share.stitches++;
   }
   return [...byNode]
     .map(([node, s]) => ({ node, tiles: s.tiles, stitches: s.stitches, frames: [...s.frames].sort((a, b) => a - b) }))

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { startApi } from '../../api/node/start-api.ts';
+import { SAMPLE_RATE } from '../../api/core/verification-policy.ts';
 import { startLocalS3 } from '../../api/node/local-s3.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { FarmNodeProcess } from './farm-node-process.ts';
@@ -21,6 +22,8 @@ export interface FarmOptions {
   log?: (line: string) => void;
   /** Longest to wait for every node to register. */
   readyTimeoutMs?: number;
+  /** Share of render results re-issued to another node for verification (0 – 1). */
+  verifyRate?: number;
 }
 
 export const FARM_DEFAULTS = {
@@ -30,6 +33,7 @@ export const FARM_DEFAULTS = {
   nodeConcurrency: 2,
   dataDir: '.data/farm',
   readyTimeoutMs: 180_000,
+  verifyRate: SAMPLE_RATE,
   log: (line: string) => process.stdout.write(line + '\n'),
 } satisfies Required<FarmOptions>;
 
@@ -65,7 +69,7 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
   const logger = pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'info' }, { write: (chunk: string) => chunk.split('\n').forEach((l) => l && apiLog(formatLogLine(l))) });
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
-    api = await startApi({ port: opts.port, host: opts.host, dataDir: join(dataDir, 'api'), s3, logger });
+    api = await startApi({ port: opts.port, host: opts.host, dataDir: join(dataDir, 'api'), s3, logger, api: { verification: { sampleRate: opts.verifyRate } } });
   } catch (cause) {
     await s3.close().catch(() => {});
     if ((cause as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {

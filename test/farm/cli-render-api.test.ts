@@ -11,6 +11,7 @@ import { startLocalS3 } from '../../api/node/local-s3.ts';
 import { startApi } from '../../api/node/start-api.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startTestFarm } from '../support/farm.ts';
+import { call, nodeCard } from '../api/support/api-harness.ts';
 
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `tessera-${what}-`));
 
@@ -54,6 +55,17 @@ describe('tessera render --api: bad input', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr.trim()).toMatch(message);
     expect(r.code).toBe(2);
+  });
+
+  it('--quote prints what the job would cost and submits nothing', async () => {
+    const reg = await call(farm.url, 'POST', '/v1/nodes', { json: nodeCard('quote-node') });
+    expect(reg.status).toBe(201);
+    const r = await tessera('render', 'scenes/animated-trs.glb', '--frames', '0-3', '--size', '64x64', '--api', farm.url, '--quote', '--json', '--out', tmp('quote'));
+    expect(r.code).toBe(0);
+    const q = JSON.parse(r.stdout);
+    expect(q).toMatchObject({ frames: 4, tiles: 4, megapixels: 0.016384, verificationRate: 0.03, basis: { nodes: 1, tilesPerSecond: 10 } });
+    expect(q.price.amount).toBeGreaterThan(0);
+    expect(q.renderSeconds).toBeCloseTo((4 * 64 * 64 * 1.03) / 65536 / 10, 3);
   });
 
   it('exits 2 when told both --local and --api', async () => {

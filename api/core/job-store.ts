@@ -330,9 +330,9 @@ export interface JobStore {
   getVerificationRound(taskId: string): Promise<VerificationRound | null>;
   /**
    * Skip verifications that waited since before `waitingSince` and that no node in `eligible` may take
-   * (every one is excluded): the target's result is accepted unverified. Finishes jobs that were waiting.
+   * (every one is excluded, or fails the job's requirements): the target's result is accepted unverified. Finishes jobs that were waiting.
    */
-  skipStrandedVerifications(input: { waitingSince: number; eligible: string[]; now: number }): Promise<{ changes: StatusChange[]; skipped: string[] }>;
+  skipStrandedVerifications(input: { waitingSince: number; eligible: Pick<NodeRecord, 'nodeId' | 'card'>[]; now: number }): Promise<{ changes: StatusChange[]; skipped: string[] }>;
   /**
    * Blocklist the node: it gets no more tasks; its leases are revoked (requeued) and every result it
    * delivered in unfinished jobs is discarded and rendered again by others (its frames re-stitched).

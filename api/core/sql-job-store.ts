@@ -610,7 +610,7 @@ export class SqlJobStore implements JobStore {
     return { target, earlier: this.#roundResults(target, v.taskId) };
   }
 
-  async skipStrandedVerifications(input: { waitingSince: number; eligible: string[]; now: number }): Promise<{ changes: StatusChange[]; skipped: string[] }> {
+  async skipStrandedVerifications(input: { waitingSince: number; eligible: Pick<NodeRecord, 'nodeId' | 'card'>[]; now: number }): Promise<{ changes: StatusChange[]; skipped: string[] }> {
     return this.#db.transaction(() => {
       const changes: StatusChange[] = [];
       const skipped: string[] = [];
@@ -619,7 +619,8 @@ export class SqlJobStore implements JobStore {
         .map(rowToTask);
       const jobs = new Set<string>();
       for (const v of waiting) {
-        if (input.eligible.some((n) => !v.excludeNodes.includes(n))) continue;
+        const requirements = this.#job(v.jobId)!.requirements ?? undefined;
+        if (input.eligible.some((n) => !v.excludeNodes.includes(n.nodeId) && meetsRequirements(n.card, requirements))) continue;
         const target = this.#task(v.verifies!)!;
         const step = stepTask(v, { type: 'cancel', reason: 'no other node can verify it', now: input.now });
         this.#saveTask(step.task);

@@ -12,6 +12,7 @@ import type { JobStore, NodeRecord, TaskRecord } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import { attemptKey } from './object-keys.ts';
 import type { NodeDirectory } from './node-directory.ts';
+import { meetsRequirements } from './routing/requirements.ts';
 import type { StatusChange } from './state-machine.ts';
 import { isSampled, type VerificationOptions } from './verification-policy.ts';
 
@@ -51,9 +52,11 @@ export class Verifier {
   /** Whether the result `nodeId` just delivered for render task `task` is re-issued to another node. */
   async shouldSample(task: TaskRecord, nodeId: string): Promise<boolean> {
     if (task.kind !== 'render' || !isSampled(task.taskId, task.round, this.#options.sampleRate, this.#seed)) return false;
-    // With no other healthy node nobody could verify it: the stitch would wait for nothing.
-    const healthy = await this.#nodes.healthyNodes(this.#clock.now());
-    return healthy.some((n) => n.nodeId !== nodeId);
+    // With no other healthy node that may run the job nobody could verify it: the stitch would wait for nothing.
+    const healthy = (await this.#nodes.healthyNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
+    if (healthy.length === 0) return false;
+    const requirements = (await this.#jobs.getJob(task.jobId))?.requirements ?? undefined;
+    return healthy.some((n) => meetsRequirements(n.card, requirements));
   }
 
   /**
@@ -83,7 +86,7 @@ export class Verifier {
   async sweep(now: number): Promise<StatusChange[]> {
     if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return [];
     this.#lastSweep = now;
-    const eligible = (await this.#nodes.healthyNodes(now)).map((n) => n.nodeId);
+    const eligible = await this.#nodes.healthyNodes(now);
     // No healthy node at all: nothing runs anyway, so wait rather than accept results unverified.
     if (eligible.length === 0) return [];
     const { changes, skipped } = await this.#jobs.skipStrandedVerifications({ waitingSince: now - this.#options.abandonAfterMs, eligible, now });

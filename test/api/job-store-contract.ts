@@ -556,13 +556,23 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         await done('a', t, GOOD, { sample: true });
         expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
         // b is healthy: nothing is skipped. Only a is left: the verification is skipped.
-        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: ['a', 'b'], now: T0 + 1000 })).skipped).toEqual([]);
-        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 50, eligible: ['a'], now: T0 + 1000 })).skipped).toEqual([]); // not waiting long enough
-        const { skipped, changes } = await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: ['a'], now: T0 + 1000 });
+        const a = { nodeId: 'a', card: card('eu') };
+        const b = { nodeId: 'b', card: card('eu') };
+        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: [a, b], now: T0 + 1000 })).skipped).toEqual([]);
+        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 50, eligible: [a], now: T0 + 1000 })).skipped).toEqual([]); // not waiting long enough
+        const { skipped, changes } = await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: [a], now: T0 + 1000 });
         expect(skipped).toEqual([t.taskId]);
         expect(changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:queued->cancelled', 'job:running->done']);
         expect((await store.getTask(t.taskId))!.verification!.state).toBe('skipped');
         expect((await store.listLedger({ jobId: job.jobId })).map((e) => e.state)).toEqual(['credited']);
+
+        // A healthy node that may not run the job (its requirements) cannot verify it either.
+        const eu = makeJob({ frames: [0], requirements: { allowedRegions: ['eu'] } });
+        await store.createJob(eu.job, eu.tasks);
+        const u = (await store.leaseNext({ nodeId: 'a', leaseId: 'l-eu', now: T0 + 150, policy, card: card('eu') }))!.task;
+        await done('a', u, GOOD, { sample: true });
+        const us = { nodeId: 'b', card: card('us') };
+        expect((await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: [a, us], now: T0 + 1000 })).skipped).toEqual([u.taskId]);
       });
 
       it('blocklisting revokes leases at once and keeps the records across a restart', async () => {

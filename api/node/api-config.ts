@@ -14,6 +14,7 @@
  *   TESSERA_VERIFY_SAMPLE_RATE             share of render results re-issued to another node (0.03)
  *   TESSERA_VERIFY_BLOCKLIST_AFTER         outvoted results that blocklist a node (3)
  *   TESSERA_PRICE_PER_RENDER_SECOND, TESSERA_PRICE_PER_MEGAPIXEL, TESSERA_PRICE_CURRENCY   quote rates
+ *   TESSERA_API_KEY                        the operator's admin API key (else created once, kept in the data dir)
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';

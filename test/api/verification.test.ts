@@ -116,6 +116,22 @@ describe('verification through the API', () => {
     expect((await call(h.url, 'POST', '/v1/quote', { json: { ...body, frames: [9999] } })).body).toMatchObject({ code: 'FRAME_OUT_OF_RANGE' });
   });
 
+  it('scopes metering by API key: own scenes and jobs for a client key, per-node ledgers for admins only', async () => {
+    const h = await start();
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb'); // uploaded with the admin key
+    await TestNode.register(h, 'n');
+    const jobId = await submit(h, sceneId);
+    const client = (await call(h.url, 'POST', '/v1/keys', { json: { name: 'a client', role: 'client' } })).body.key as string;
+    const body = { sceneId, frames: [0], size: '64x64' };
+    expect((await call(h.url, 'POST', '/v1/quote', { json: body, token: client })).body).toMatchObject({ code: 'SCENE_UNKNOWN' });
+    expect((await call(h.url, 'GET', `/v1/jobs/${jobId}/ledger`, { token: client })).body).toMatchObject({ code: 'JOB_NOT_FOUND' });
+    const refused = await call(h.url, 'GET', '/v1/ledger', { token: client });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe('FORBIDDEN');
+    expect((await call(h.url, 'POST', '/v1/quote', { json: body, token: null })).status).toBe(401);
+    expect((await call(h.url, 'GET', `/v1/jobs/${jobId}/ledger`)).status).toBe(200);
+  });
+
   it('compares pixels, not bytes, when the renderer versions differ', async () => {
     const h = await start();
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');

@@ -7,7 +7,7 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import type { createTestRenderer } from './renderer.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
+import { call, startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
 import { BIN, ROOT } from './tessera-cli.ts';
 
 
@@ -57,8 +57,7 @@ export async function expectFramesMatchLocal(
   local: Awaited<ReturnType<typeof createTestRenderer>>,
   scene = 'animated-trs',
 ): Promise<JobFrames> {
-  const res = await fetch(new URL(`/v1/jobs/${jobId}/frames`, apiUrl));
-  const listed = (await res.json()) as JobFrames;
+  const listed = (await call<JobFrames>(apiUrl, 'GET', `/v1/jobs/${jobId}/frames`)).body;
   expect(listed.frames.map((f) => f.frame)).toEqual(frames);
   for (const f of listed.frames) {
     const bytes = new Uint8Array(await (await fetch(f.url)).arrayBuffer());

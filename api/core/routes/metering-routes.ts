@@ -1,6 +1,8 @@
 /**
  * Metering: the ledger of accepted work per job and per node, and the price quote of a job before it is
- * submitted (same body as POST /v1/jobs, checked against the scene the same way).
+ * submitted (same body as POST /v1/jobs, checked against the scene the same way). A client key quotes with
+ * its own scenes and reads its own jobs' ledgers; the per-node ledger (what each provider earned) is for
+ * admin keys.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
@@ -11,7 +13,9 @@ import type { ApiContext } from '../api-context.ts';
 import { toJobLedger, toNodeLedger } from '../ledger-view.ts';
 import { planJob } from '../plan-job.ts';
 import { quoteJob } from '../quote-job.ts';
+import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf, requireAdmin } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
+import { requireJob, requireScene } from './job-routes.ts';
 
 const JobParams = z.object({ id: z.string().min(1).max(128) });
 
@@ -20,13 +24,14 @@ const quote = createRoute({
   path: '/v1/quote',
   tags: ['metering'],
   summary: 'What a job would cost, before submitting it',
+  security: clientSecurity,
   description:
     'The body is a job request, as for POST /v1/jobs. Render time comes from the measured speed of the healthy nodes; ' +
     'the verification re-renders (a sampled share of the tiles) are included in the time, the megapixels billed and the price.',
   request: { body: { required: true, content: { 'application/json': { schema: JobRequest } } } },
   responses: {
     200: { description: 'The quote.', content: { 'application/json': { schema: Quote } } },
-    ...errorResponses('BAD_REQUEST', 'SCENE_UNKNOWN', 'FRAME_OUT_OF_RANGE', 'CAMERA_NOT_FOUND', 'CLIP_NOT_FOUND', 'SCENE_INDEX_NOT_FOUND', 'UNAVAILABLE'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'BAD_REQUEST', 'SCENE_UNKNOWN', 'FRAME_OUT_OF_RANGE', 'CAMERA_NOT_FOUND', 'CLIP_NOT_FOUND', 'SCENE_INDEX_NOT_FOUND', 'UNAVAILABLE'),
   },
 });
 
@@ -35,11 +40,12 @@ const jobLedger = createRoute({
   path: '/v1/jobs/{id}/ledger',
   tags: ['metering'],
   summary: "A job's accepted work: render-seconds, megapixels and tiles, per node",
+  security: clientSecurity,
   description: 'Totals count credited entries only: accepted results that were not outvoted, and verifying renders that agreed.',
   request: { params: JobParams },
   responses: {
     200: { description: 'The ledger of the job.', content: { 'application/json': { schema: JobLedger } } },
-    ...errorResponses('JOB_NOT_FOUND'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
   },
 });
 
@@ -47,11 +53,12 @@ const nodeLedger = createRoute({
   method: 'get',
   path: '/v1/ledger',
   tags: ['metering'],
-  summary: 'Accepted work per node (one node with ?node=)',
+  summary: 'Accepted work per node (one node with ?node=); admin keys only',
+  security: clientSecurity,
   request: { query: LedgerQuery },
   responses: {
     200: { description: 'Credited totals per node.', content: { 'application/json': { schema: NodeLedger } } },
-    ...errorResponses('BAD_REQUEST'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'FORBIDDEN', 'BAD_REQUEST'),
   },
 });
 
@@ -59,8 +66,7 @@ const nodeLedger = createRoute({
 export function registerMeteringRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(quote, async (c) => {
     const req = c.req.valid('json');
-    const scene = await ctx.jobs.getScene(req.sceneId);
-    if (!scene) throw new TesseraError('SCENE_UNKNOWN', `No scene with id ${req.sceneId} has been uploaded; POST it to /v1/scenes first.`);
+    const scene = await requireScene(ctx, req.sceneId, principalOf(c));
     const plan = planJob(req, scene.info, { jobId: 'quote' });
     const nodes = (await ctx.nodes.healthyNodes()).filter((n) => n.card.tilesPerSecond > 0);
     if (nodes.length === 0) throw new TesseraError('UNAVAILABLE', 'No healthy render node has a measured speed to estimate from; start a node and ask again.');
@@ -68,13 +74,12 @@ export function registerMeteringRoutes(app: OpenAPIHono, ctx: ApiContext): void 
   });
 
   app.openapi(jobLedger, async (c) => {
-    const { id } = c.req.valid('param');
-    const job = await ctx.jobs.getJob(id);
-    if (!job) throw new TesseraError('JOB_NOT_FOUND', `No job with id ${id}.`);
+    const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
     return c.json(toJobLedger(job.jobId, await ctx.jobs.listLedger({ jobId: job.jobId })), 200);
   });
 
   app.openapi(nodeLedger, async (c) => {
+    requireAdmin(c);
     const { node } = c.req.valid('query');
     return c.json(toNodeLedger(await ctx.jobs.listLedger({ nodeId: node })), 200);
   });

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
 import type { NodeList } from '../../api/protocol/latency.ts';
 import type { JobLedger, NodeLedger, Quote } from '../../api/protocol/metering.ts';
-import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { createTesseraClient } from '../../api/client/index.ts';
+import { call, fakePng, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -94,6 +95,9 @@ describe('verification through the API', () => {
     const byNode = (await call<NodeLedger>(h.url, 'GET', '/v1/ledger')).body;
     expect(byNode.nodes.map((n) => [n.nodeId, n.tiles, n.jobs])).toEqual([[a.id, 2, 1], [b.id, 2, 1]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
     expect((await call(h.url, 'GET', `/v1/ledger?node=${liar.id}`)).body).toEqual({ nodes: [] });
+    const sdk = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY });
+    expect(await sdk.jobLedger(jobId)).toEqual(ledger);
+    expect(await sdk.ledger({ node: a.id })).toEqual({ nodes: byNode.nodes.filter((n) => n.nodeId === a.id) });
     expect((await call(h.url, 'GET', '/v1/jobs/job_nope/ledger')).body).toMatchObject({ code: 'JOB_NOT_FOUND' });
   });
 
@@ -112,6 +116,10 @@ describe('verification through the API', () => {
     expect(res.body.renderSeconds).toBeCloseTo(refTiles / 20, 3);
     expect(res.body.wallSeconds).toBeCloseTo(refTiles / 70, 3);
     expect(res.body.price).toEqual({ amount: expect.closeTo((refTiles / 20) * 0.0004 + 0.065536 * 2 * 0.0002, 6), currency: 'USD', perRenderSecond: 0.0004, perMegapixel: 0.0002 });
+    // The SDK asks the same.
+    const sdk = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY });
+    expect(await sdk.quote(body)).toEqual(res.body);
+    await expect(sdk.quote({ ...body, frames: [9999] })).rejects.toMatchObject({ code: 'FRAME_OUT_OF_RANGE' });
     expect((await call(h.url, 'POST', '/v1/quote', { json: { ...body, sceneId: 'f'.repeat(64) } })).body).toMatchObject({ code: 'SCENE_UNKNOWN' });
     expect((await call(h.url, 'POST', '/v1/quote', { json: { ...body, frames: [9999] } })).body).toMatchObject({ code: 'FRAME_OUT_OF_RANGE' });
   });

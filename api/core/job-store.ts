@@ -222,6 +222,11 @@ export interface CompleteInput {
   /** A render task: re-issue its result to another node for verification (a re-render is verified anyway). */
   sample?: boolean;
   /**
+   * False when no other node could verify the result (none healthy may run the job): it is accepted
+   * unverified even when sampled or a re-render (`skipped`). Default true.
+   */
+  verifiable?: boolean;
+  /**
    * A verify task: whether its output agrees with each earlier result of its round (the original first).
    * Absent: agreement is checksum equality (same renderer version).
    */

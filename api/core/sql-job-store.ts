@@ -557,7 +557,13 @@ export class SqlJobStore implements JobStore {
       const renderMs = Math.max(0, Math.round(input.renderMs ?? 0));
       let completed = step.task;
       let verdict: VerificationVerdict | undefined;
-      if (task.kind === 'render' && (input.sample === true || task.verification?.state === 'rerender')) {
+      const rerender = task.verification?.state === 'rerender';
+      if (task.kind === 'render' && rerender && input.verifiable === false) {
+        // A re-render nobody else can check: accepted as it is.
+        completed = { ...completed, verification: { ...task.verification!, state: 'skipped' } };
+        this.#saveTask(completed);
+        this.#addLedger(completed, job, renderMs, 'credited', input.now);
+      } else if (task.kind === 'render' && input.verifiable !== false && (input.sample === true || rerender)) {
         // Sampled (or a re-render after a disproof): held back until another node's render agrees.
         completed = { ...completed, verification: { state: 'pending', verifiedBy: [], disproven: task.verification?.disproven ?? [] } };
         this.#saveTask(completed);

@@ -49,14 +49,19 @@ export class Verifier {
     this.#seed = options.seed ?? randomId('seed');
   }
 
-  /** Whether the result `nodeId` just delivered for render task `task` is re-issued to another node. */
-  async shouldSample(task: TaskRecord, nodeId: string): Promise<boolean> {
-    if (task.kind !== 'render' || !isSampled(task.taskId, task.round, this.#options.sampleRate, this.#seed)) return false;
-    // With no other healthy node that may run the job nobody could verify it: the stitch would wait for nothing.
+  /**
+   * For the result `nodeId` just delivered for render task `task`: whether the seeded draw re-issues it
+   * (`sample`), and whether any other healthy node may run the job (`verifiable`). A result that is not
+   * verifiable is accepted unverified, re-render or not: the frame would wait for nobody.
+   */
+  async sampling(task: TaskRecord, nodeId: string): Promise<{ sample: boolean; verifiable: boolean }> {
+    if (task.kind !== 'render') return { sample: false, verifiable: false };
+    const sample = isSampled(task.taskId, task.round, this.#options.sampleRate, this.#seed);
+    if (!sample && task.verification?.state !== 'rerender') return { sample, verifiable: true };
     const healthy = (await this.#nodes.healthyNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
-    if (healthy.length === 0) return false;
+    if (healthy.length === 0) return { sample, verifiable: false };
     const requirements = (await this.#jobs.getJob(task.jobId))?.requirements ?? undefined;
-    return healthy.some((n) => meetsRequirements(n.card, requirements));
+    return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements)) };
   }
 
   /**

@@ -181,12 +181,15 @@ async function frameNamer(client: TesseraClient, jobId: string, frames: JobReque
 const LISTING_SPACING = 49;
 
 /**
- * Downloads a job's finished frames as they appear: each sync lists the frames and fetches the new ones.
- * Syncs never overlap, and are spaced by what the last listing cost (see LISTING_SPACING).
+ * Downloads a job's finished frames as they appear: each sync lists the frames and fetches the new ones, and
+ * any whose checksum changed (a frame is stitched again when a node that rendered one of its tiles is caught
+ * lying and blocklisted, so the last sync after the job's end fixes what was saved early). Syncs never
+ * overlap, and are spaced by what the last listing cost (see LISTING_SPACING).
  */
 class FrameSaver {
   private readonly files = new Map<number, string>();
-  private readonly started = new Set<number>();
+  /** Frames saved or being saved, with the checksum listed for them. */
+  private readonly started = new Map<number, string>();
   private running: Promise<void> | undefined;
   private again = false;
   private failure: unknown;
@@ -258,8 +261,8 @@ class FrameSaver {
     const listed = await this.client.frames(this.jobId, { signal: this.signal });
     const t1 = performance.now();
     this.notBefore = t1 + (t1 - t0) * LISTING_SPACING;
-    const todo = listed.frames.filter((f) => !this.started.has(f.frame));
-    for (const f of todo) this.started.add(f.frame);
+    const todo = listed.frames.filter((f) => this.started.get(f.frame) !== f.checksum);
+    for (const f of todo) this.started.set(f.frame, f.checksum);
     let next = 0;
     const worker = async () => {
       while (next < todo.length) {

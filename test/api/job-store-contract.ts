@@ -609,6 +609,23 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: [a, us], now: T0 + 1000 })).skipped).toEqual([u.taskId]);
       });
 
+      it('re-renders what a blocklisted node delivered; a re-render nobody else can check is accepted unverified', async () => {
+        await register('x', 'y');
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        await store.createJob(job, tasks);
+        await done('x', (await take('x'))!, BAD);
+        expect((await store.listFinishedFrames(job.jobId)).map((t) => t.frame)).toEqual([0]);
+        const changes = await store.blocklistNode('x', 'caught', T0 + 120);
+        expect(changes.map((c) => `${c.id}:${c.from}->${c.to}`)).toEqual([`${tasks[0].taskId}:done->queued`]);
+        expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+        const again = (await take('y'))!;
+        expect(again).toMatchObject({ taskId: tasks[0].taskId, attempts: 2, excludeNodes: ['x'] });
+        const out = await store.completeTask({ taskId: again.taskId, nodeId: 'y', leaseId: again.leaseId!, result: GOOD, now: T0 + 200, verifiable: false, verification: rules });
+        expect(out.task.verification).toMatchObject({ state: 'skipped' });
+        expect(await store.listTasks(job.jobId)).toHaveLength(2); // no verify task
+        expect((await store.listLedger({ jobId: job.jobId })).map((e) => [e.nodeId, e.state])).toEqual([['x', 'voided'], ['y', 'credited']]);
+      });
+
       it('blocklisting revokes leases at once and keeps the records across a restart', async () => {
         await register('x', 'y');
         const { job, tasks } = makeJob({ frames: [0, 1] });

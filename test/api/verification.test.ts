@@ -2,13 +2,18 @@
  * Verification, blocklisting and metering through the HTTP API, with nodes driven by plain HTTP calls
  * (real s3rver and API; the "renders" are small PNGs and stand-in bytes, so no GL is needed).
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
 import type { NodeList } from '../../api/protocol/latency.ts';
 import type { JobLedger, NodeLedger, Quote } from '../../api/protocol/metering.ts';
 import { createTesseraClient } from '../../api/client/index.ts';
-import { call, fakePng, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { createSqliteJobStore } from '../../api/node/sqlite-job-store.ts';
+import { renderOnFarm } from '../../infra/cli/render-on-farm.ts';
+import { call, fakePng, ROOT, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -158,5 +163,46 @@ describe('verification through the API', () => {
     // A disagreement: a third node must decide, and nobody else is registered, so it waits.
     expect(s.tasks[0].verification!.state).toBe('pending');
     expect(s.tasks.filter((t) => t.kind === 'verify' && t.state === 'queued')).toHaveLength(1);
+  });
+
+  it('tessera render --api saves a frame again when it is re-stitched after its node was blocklisted', async () => {
+    harness = await startHarness({ api: { verification: { sampleRate: 0 } } });
+    const h = harness;
+    const [liar, honest] = [await TestNode.register(h, 'liar'), await TestNode.register(h, 'honest')];
+    const out = await mkdtemp(path.join(tmpdir(), 'tessera-resave-'));
+    const saved: string[] = [];
+    const rendering = renderOnFarm({
+      api: h.url,
+      apiKey: TEST_API_KEY,
+      scene: path.join(ROOT, 'scenes/animated-trs.glb'),
+      request: { frames: '0-1', size: '64x64' },
+      outDir: out,
+      probe: false,
+      onFrameSaved: (e) => saved.push(path.basename(e.file)),
+    });
+    // The liar's frame 0 is accepted unverified (sample rate 0) and saved at once.
+    const lie = (await liar.lease(5))!;
+    await liar.finish(lie, fakePng('tinted frame 0'));
+    const file = path.join(out, 'frame-0000.png');
+    for (let i = 0; i < 100 && !saved.includes('frame-0000.png'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await readFile(file)).toEqual(Buffer.from(fakePng('tinted frame 0')));
+    // Caught elsewhere (as a vote does): everything it delivered in the running job is rendered again.
+    const store = createSqliteJobStore(path.join(h.dir, 'api'));
+    await store.blocklistNode(liar.id, 'caught lying on another job', Date.now());
+    await store.close();
+    // Blocklisted from outside this API process: its node list (cached nodeCacheMs, 250 ms) catches up first.
+    await new Promise((r) => setTimeout(r, 400));
+    // The honest node polls as a real one does, until the render is over.
+    let over = false;
+    const result = rendering.finally(() => (over = true));
+    while (!over) {
+      const t = await honest.lease(1);
+      if (t) await honest.finish(t, fakePng(`true frame ${t.frame}`));
+    }
+    const summary = await result;
+    expect(summary.frames).toEqual([0, 1]);
+    expect(await readFile(file)).toEqual(Buffer.from(fakePng('true frame 0')));
+    expect(saved.filter((f) => f === 'frame-0000.png')).toHaveLength(2);
+    await rm(out, { recursive: true, force: true });
   });
 });

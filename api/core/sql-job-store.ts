@@ -848,7 +848,8 @@ export class SqlJobStore implements JobStore {
     }
     const round = [...this.#roundResults(target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: attemptKey(v) }];
     const earlier = round.slice(0, -1);
-    const agreement = agrees ?? earlier.map((r) => r.checksum === v.result!.checksum);
+    // The API compared against the round as it read it; should the round have changed since, compare checksums.
+    const agreement = agrees?.length === earlier.length ? agrees : earlier.map((r) => r.checksum === v.result!.checksum);
     const outcome = tallyVote(round.length, agreement);
     const nodesOf = (ix: number[]) => ix.map((i) => round[i].nodeId);
     const verdict: VerificationVerdict = { taskId: target.taskId, outcome: 'escalated', winners: [], losers: [], blocklisted: [] };

@@ -13,7 +13,7 @@ async function decode(blobs: BlobStore, key: string) {
   if (!bytes) throw new TesseraError('STORAGE_FAILED', `comparing renders: nothing is stored at ${key}`);
   try {
     return await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  } catch (cause) {
+  } catch {
     // An undecodable output is not the picture another node rendered.
     return null;
   }

@@ -7,6 +7,7 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import type { createTestRenderer } from './renderer.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SAMPLE_RATE } from '../../api/core/verification-policy.ts';
 import { call, startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
 import { BIN, ROOT } from './tessera-cli.ts';
 
@@ -33,7 +34,8 @@ export function spawnNode(api: string, name: string, opts: { env?: Record<string
 
 /** Local S3 + API (in this process, restartable on the same port and data) for farm tests. */
 export async function startTestFarm(opts: { leaseMs?: number; api?: HarnessOptions['api'] } = {}) {
-  const harness = await startHarness({ leaseMs: opts.leaseMs, api: opts.api });
+  // The farm as shipped: verification at its default sample rate unless the test sets one.
+  const harness = await startHarness({ leaseMs: opts.leaseMs, api: { ...opts.api, verification: { sampleRate: SAMPLE_RATE, ...opts.api?.verification } } });
   return {
     dir: harness.dir,
     s3: harness.s3,

@@ -53,7 +53,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { storageFront, ...apiOptions } = options;
   const front = await storageFront?.(s3);
   const s3Config = front ? { ...s3, publicEndpoint: front.url } : s3;
-  const start = (port: number) => startApi({ ...apiOptions, api: withTestKey(options.api), dataDir: path.join(dir, 'api'), s3: s3Config, port });
+  // Verification re-issues a random sample of tiles; tests that assert exact lease sequences need none, and
+  // those about verification (or the farm as shipped) set the rate.
+  const apiConfig = withTestKey({ ...options.api, verification: { sampleRate: 0, ...options.api?.verification } });
+  const start = (port: number) => startApi({ ...apiOptions, api: apiConfig, dataDir: path.join(dir, 'api'), s3: s3Config, port });
   let api = await start(0);
   return {
     dir,

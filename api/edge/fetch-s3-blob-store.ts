@@ -38,7 +38,7 @@ export class FetchS3BlobStore implements BlobStore {
   async put(key: string, body: Uint8Array, options?: { contentType?: string }): Promise<void> {
     const headers: Record<string, string> = { 'content-length': String(body.length) };
     if (options?.contentType) headers['content-type'] = options.contentType;
-    const res = await this.#send('storing', key, { method: 'PUT', body, headers });
+    const res = await this.#send('storing', key, { method: 'PUT', body: body as Uint8Array<ArrayBuffer>, headers });
     await this.#expectOk('storing', key, res);
   }
 

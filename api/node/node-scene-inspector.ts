@@ -7,47 +7,17 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Document } from '@gltf-transform/core';
 import { TesseraError } from '../protocol/errors.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
 import { readScene, type ReadScene } from '../../render-node/scene/read-scene.ts';
-import { getSceneIo } from '../../render-node/scene/scene-io.ts';
-import type { InspectedScene, SceneInfo, SceneInput, SceneInspector } from '../core/scene-inspector.ts';
+import { readSceneInfo } from '../../render-node/scene/read-scene-info.ts';
+import type { InspectedScene, SceneInput, SceneInspector } from '../core/scene-inspector.ts';
 
 export interface NodeSceneInspectorOptions {
   /** Caps on what a scene may cost (readScene's defaults when absent). */
   limits?: Partial<SceneLimits>;
   /** Where multi-file uploads are unpacked (the OS temp dir by default). */
   tmpDir?: string;
-}
-
-const nameOf = (name: string): string | null => (name === '' ? null : name);
-
-/** The names a job may use, read from a normalized GLB. */
-export async function readSceneInfo(glb: Uint8Array): Promise<SceneInfo> {
-  const io = await getSceneIo();
-  let doc: Document;
-  try {
-    doc = await io.readBinary(glb);
-  } catch (err) {
-    throw new TesseraError('SCENE_MALFORMED', `The normalized scene could not be read back: ${(err as Error).message}`, { cause: err });
-  }
-  const root = doc.getRoot();
-  const cameras = root.listCameras();
-  const nodes = root.listNodes();
-  const scenes = root.listScenes();
-  const defaultScene = root.getDefaultScene();
-  return {
-    cameras: cameras.map((c) => nameOf(c.getName())),
-    cameraNodes: cameras.map((c) => nameOf(nodes.find((n) => n.getCamera() === c)?.getName() ?? '')),
-    // A clip lasts until its last key, as three.js's AnimationClip measures it.
-    clips: root.listAnimations().map((a) => ({
-      name: nameOf(a.getName()),
-      duration: a.listSamplers().reduce((d, s) => Math.max(d, s.getInput()?.getMax([0])[0] ?? 0), 0),
-    })),
-    scenes: scenes.map((s) => nameOf(s.getName())),
-    defaultScene: defaultScene ? Math.max(0, scenes.indexOf(defaultScene)) : 0,
-  };
 }
 
 /** Write `files` under `dir`, refusing any path that would land outside it. */

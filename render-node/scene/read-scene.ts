@@ -21,6 +21,7 @@ import { checkGltfStructure } from './check-gltf-structure.ts';
 import { checkTextureLimits } from './check-texture-limits.ts';
 import { isJsonObject, malformed, show, type JsonObject } from './gltf-fields.ts';
 import { normalizeScene } from './normalize-scene.ts';
+import type { SceneIoProvider } from './scene-io.ts';
 import { describeMagic, isGlb, parseGlb } from './parse-glb.ts';
 import { parseGltfJson } from './parse-gltf-json.ts';
 import type { ImageSize } from './read-image-size.ts';
@@ -150,8 +151,11 @@ function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, siz
   return { json: json as unknown as GLTF.IGLTF, resources: map as JSONDocument['resources'] };
 }
 
-/** Reads, checks and normalizes a glTF 2.0 scene. See the module comment for what is checked. */
-export async function readScene(source: SceneSource, limits?: Partial<SceneLimits>): Promise<ReadScene> {
+/**
+ * Reads, checks and normalizes a glTF 2.0 scene. See the module comment for what is checked. `io`
+ * replaces the Node glTF-Transform IO (the Workers API passes a WebIO).
+ */
+export async function readScene(source: SceneSource, limits?: Partial<SceneLimits>, io?: SceneIoProvider): Promise<ReadScene> {
   const caps = resolveLimits(limits);
   const { bytes, name, folder } = await readSource(source, caps);
   if (bytes.length === 0) throw malformed(`scene ${show(name)} is empty`);
@@ -197,7 +201,7 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
   const data = checkAccessorData(gltf, resources.buffers, caps);
 
   // The costly part: glTF-Transform reads everything, decodes Draco, writes one GLB.
-  const normalized = await normalizeScene(prepareJsonDocument(gltf, resources, textures.sizes), gltf);
+  const normalized = await normalizeScene(prepareJsonDocument(gltf, resources, textures.sizes), gltf, io);
 
   const stats: SceneStats = {
     bytes: resources.bytesRead,

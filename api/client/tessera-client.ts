@@ -12,7 +12,10 @@ import { readServerSentEvents } from './read-server-sent-events.ts';
 export interface TesseraClientOptions {
   /** Where the API answers, e.g. `http://127.0.0.1:8080`. */
   baseUrl: string;
-  /** Sent as `Authorization: Bearer …` to the API (never to presigned storage URLs). */
+  /**
+   * Sent as `Authorization: Bearer …` to the API (never to presigned storage URLs). Default: the
+   * TESSERA_API_KEY environment variable where there is one (Node, Deno, Bun).
+   */
   apiKey?: string;
   /** A fetch implementation; default: the global one. */
   fetch?: typeof fetch;
@@ -133,7 +136,7 @@ interface SendOptions {
 export function createTesseraClient(options: TesseraClientOptions): TesseraClient {
   // Options left undefined keep their defaults.
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TesseraClientOptions;
-  const opts = { ...CLIENT_DEFAULTS, ...given };
+  const opts = { ...CLIENT_DEFAULTS, apiKey: environmentApiKey(), ...given };
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
 
@@ -405,4 +408,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', abort, { once: true });
   });
+}
+
+/** TESSERA_API_KEY from the environment, where the runtime has one (browsers and Workers do not). */
+function environmentApiKey(): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.TESSERA_API_KEY || undefined;
 }

@@ -1,5 +1,6 @@
 /** The edge API's options and its dependencies (ports), merged with defaults once in createApi. */
 import type { BlobStore } from './blob-store.ts';
+import { ROLE_LIMIT_DEFAULTS, type ConfiguredApiKey, type RoleLimits } from './client-keys.ts';
 import type { Clock } from './clock.ts';
 import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
@@ -46,9 +47,16 @@ export interface ApiOptions {
   version?: string;
   /** The API's public URL, for the OpenAPI document's servers list. */
   publicUrl?: string;
+  /**
+   * API keys valid from start-up (e.g. TESSERA_API_KEY, a Workers secret), admin unless they say
+   * otherwise; more are created with POST /v1/keys. Only their hashes are kept.
+   */
+  apiKeys?: ConfiguredApiKey[];
+  /** Request rate, burst and active-job limits per role, for keys that set none of their own. */
+  keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shutdown' | 'publicUrl'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -66,13 +74,15 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   routing: RoutingPolicy;
   shutdown: AbortSignal | undefined;
   publicUrl: string | undefined;
+  apiKeys: ConfiguredApiKey[];
+  keyLimits: RoleLimits;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, shutdown, publicUrl, ...rest } = options;
+  const { policy, routing, shutdown, publicUrl, apiKeys, keyLimits, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
@@ -87,5 +97,10 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     },
     shutdown,
     publicUrl,
+    apiKeys: apiKeys ?? [],
+    keyLimits: {
+      client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
+      admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },
+    },
   };
 }

@@ -1,7 +1,7 @@
 /** Every bad input gets the right status and a `{code, message}` body that says what is wrong. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../api/protocol/errors.ts';
-import { call, startHarness, TestNode, uploadSceneFile, type Answer, type Harness } from './support/api-harness.ts';
+import { call, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Answer, type Harness } from './support/api-harness.ts';
 
 const SCENE_LIMIT = 64 * 1024;
 
@@ -122,7 +122,7 @@ describe('scene uploads', () => {
         controller.close();
       },
     });
-    const res = await fetch(`${h.url}/v1/scenes`, { method: 'POST', body: stream, headers: { 'content-type': 'model/gltf-binary' }, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${h.url}/v1/scenes`, { method: 'POST', body: stream, headers: { 'content-type': 'model/gltf-binary', ...TEST_AUTH }, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
     expect((await res.json()).code).toBe('PAYLOAD_TOO_LARGE');
     // And when a presigned upload announces its size.
@@ -134,7 +134,7 @@ describe('node authentication', () => {
   it('a wrong or missing token → 401 UNAUTHORIZED; an unknown node → 404', async () => {
     const node = await TestNode.register(h, 'auth');
     const other = await TestNode.register(h, 'other');
-    const lease = (token?: string, id = node.id) => call(h.url, 'POST', `/v1/nodes/${id}/lease`, { json: { waitSeconds: 0 }, token });
+    const lease = (token: string | null = null, id = node.id) => call(h.url, 'POST', `/v1/nodes/${id}/lease`, { json: { waitSeconds: 0 }, token });
     expectError(await lease('0'.repeat(64)), 'UNAUTHORIZED');
     expectError(await lease(), 'UNAUTHORIZED', /Bearer/);
     expectError(await lease(other.reg.nodeToken), 'UNAUTHORIZED');

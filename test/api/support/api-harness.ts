@@ -17,6 +17,17 @@ export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'>;
 
+/** The admin API key every test API accepts; `call()` sends it unless told otherwise. */
+export const TEST_API_KEY = 'tsk_' + 'e57'.repeat(21) + 'e';
+
+/** Headers that carry the test admin key, for raw fetch calls. */
+export const TEST_AUTH = { authorization: `Bearer ${TEST_API_KEY}` } as const;
+
+/** API options with the test admin key added to whatever keys the test configures. */
+export function withTestKey(api: StartApiOptions['api'] = {}): NonNullable<StartApiOptions['api']> {
+  return { ...api, apiKeys: [{ key: TEST_API_KEY, name: 'test admin', role: 'admin' }, ...(api.apiKeys ?? [])] };
+}
+
 export interface Harness {
   dir: string;
   s3: LocalS3;
@@ -31,7 +42,7 @@ export interface Harness {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
   const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
-  const start = (port: number) => startApi({ ...options, dataDir: path.join(dir, 'api'), s3, port });
+  const start = (port: number) => startApi({ ...options, api: withTestKey(options.api), dataDir: path.join(dir, 'api'), s3, port });
   let api = await start(0);
   return {
     dir,
@@ -62,12 +73,12 @@ export interface Answer<T = any> {
   headers: Headers;
 }
 
-/** One HTTP call; JSON bodies are sent and parsed as JSON. */
+/** One HTTP call; JSON bodies are sent and parsed as JSON. Sends TEST_API_KEY unless `token` says otherwise (null: none). */
 export async function call<T = any>(
   base: string,
   method: string,
   route: string,
-  options: { json?: unknown; body?: BodyInit; type?: string; token?: string } = {},
+  options: { json?: unknown; body?: BodyInit; type?: string; token?: string | null } = {},
 ): Promise<Answer<T>> {
   const headers: Record<string, string> = {};
   let body = options.body;
@@ -76,7 +87,8 @@ export async function call<T = any>(
     body = JSON.stringify(options.json);
   }
   if (options.type) headers['content-type'] = options.type;
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const token = options.token === undefined ? TEST_API_KEY : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(base + route, { method, headers, body });
   const text = await res.text();
   let parsed: unknown = text;

@@ -10,6 +10,13 @@ export type JobStoreMethod = Exclude<keyof JobStore, 'close'>;
 const ALL: Record<JobStoreMethod, true> = {
   putScene: true,
   getScene: true,
+  grantScene: true,
+  isSceneGranted: true,
+  putApiKey: true,
+  findApiKeyByHash: true,
+  listApiKeys: true,
+  revokeApiKey: true,
+  countActiveJobs: true,
   createJob: true,
   getJob: true,
   listTasks: true,

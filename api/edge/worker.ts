@@ -50,7 +50,12 @@ function build(env: Env): EdgeApp {
       logger: createConsoleLogger(env.LOG_LEVEL, { farm: env.FARM }),
       notifier,
     },
-    { recheckMs: EDGE_RECHECK_MS },
+    {
+      recheckMs: EDGE_RECHECK_MS,
+      // The operator's admin key is a secret (`wrangler secret put TESSERA_API_KEY`); more keys are
+      // made with POST /v1/keys and kept (hashed) in the coordinator.
+      apiKeys: env.TESSERA_API_KEY ? [{ key: env.TESSERA_API_KEY, name: 'operator', role: 'admin' }] : [],
+    },
   );
   return { app, notifier };
 }
@@ -58,7 +63,7 @@ function build(env: Env): EdgeApp {
 export default {
   async fetch(request, env, ctx) {
     // One app per isolate, rebuilt only if the settings change (a new deployment).
-    const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.LOG_LEVEL]);
+    const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.TESSERA_API_KEY, env.LOG_LEVEL]);
     if (built?.key !== key) built = { key, edge: build(env) };
     const { app, notifier } = built.edge;
     const response = await app.fetch(request, env, ctx);

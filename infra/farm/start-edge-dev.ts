@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
+import { operatorKey, type OperatorKey } from '../../api/node/operator-key.ts';
 
 export interface EdgeDevOptions {
   /** wrangler dev's port (default 8787). */
@@ -17,7 +18,7 @@ export interface EdgeDevOptions {
   dataDir?: string;
   /** s3rver's port (default: a free one). */
   s3Port?: number;
-  /** Client API key the Worker requires (its TESSERA_API_KEY); empty: none. */
+  /** The operator's admin API key (the Worker's TESSERA_API_KEY); default: operatorKey() of the data dir. */
   apiKey?: string;
   /** Longest to wait for the API to answer. */
   readyTimeoutMs?: number;
@@ -27,6 +28,8 @@ export interface EdgeDevOptions {
 
 export interface EdgeDev {
   url: string;
+  /** The admin API key clients send as `Authorization: Bearer <key>`, and where it came from. */
+  apiKey: OperatorKey;
   s3: LocalS3;
   /** Stop wrangler dev and s3rver. */
   close(): Promise<void>;
@@ -41,6 +44,7 @@ export async function startEdgeDev(options: EdgeDevOptions = {}): Promise<EdgeDe
   const dataDir = resolve(ROOT, options.dataDir ?? '.data/edge');
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   await mkdir(dataDir, { recursive: true });
+  const apiKey: OperatorKey = options.apiKey ? { key: options.apiKey, source: 'env' } : await operatorKey(dataDir);
   const s3 = await startLocalS3({ dir: join(dataDir, 's3'), port: options.s3Port });
   const vars: Record<string, string> = {
     S3_ENDPOINT: s3.endpoint,
@@ -48,7 +52,7 @@ export async function startEdgeDev(options: EdgeDevOptions = {}): Promise<EdgeDe
     S3_BUCKET: s3.bucket,
     S3_ACCESS_KEY_ID: s3.accessKeyId,
     S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    TESSERA_API_KEY: options.apiKey ?? '',
+    TESSERA_API_KEY: apiKey.key,
   };
   const args = [WRANGLER, 'dev', '--config', 'infra/wrangler.jsonc', '--ip', '127.0.0.1', '--port', String(port), '--persist-to', join(dataDir, 'wrangler'), '--show-interactive-dev-session=false', '--log-level', 'warn'];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
@@ -93,7 +97,7 @@ export async function startEdgeDev(options: EdgeDevOptions = {}): Promise<EdgeDe
       throw new Error('wrangler dev exited before the API answered; see its log above');
     }
     const ok = await fetch(`${url}/v1/health`).then((r) => r.ok, () => false);
-    if (ok) return { url, s3, close };
+    if (ok) return { url, apiKey, s3, close };
     if (Date.now() > deadline) {
       await close();
       throw new Error(`the edge API did not answer at ${url} within ${options.readyTimeoutMs ?? 60_000} ms`);

@@ -12,6 +12,7 @@ import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
+import { TEST_API_KEY, TEST_AUTH } from '../api/support/api-harness.ts';
 import { spawnNode, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
@@ -33,14 +34,14 @@ const freePort = () =>
 async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const res = await fetch(new URL(path, edge.url), {
     method,
-    headers: body instanceof Uint8Array ? { 'content-type': 'model/gltf-binary' } : { 'content-type': 'application/json' },
+    headers: { ...TEST_AUTH, 'content-type': body instanceof Uint8Array ? 'model/gltf-binary' : 'application/json' },
     body: body === undefined ? undefined : body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as T };
 }
 
 beforeAll(async () => {
-  edge = await startEdgeDev({ port: await freePort(), dataDir, log: (line) => log.push(line) });
+  edge = await startEdgeDev({ port: await freePort(), dataDir, apiKey: TEST_API_KEY, log: (line) => log.push(line) });
   node = spawnNode(edge.url, 'edge-1');
   local = await createTestRenderer();
 }, 90_000);
@@ -53,6 +54,13 @@ afterAll(async () => {
 });
 
 describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real render node)', () => {
+  it('requires the operator key (a Workers secret) on client routes', async () => {
+    const res = await fetch(new URL('/v1/jobs/none', edge.url));
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { code: string }).code).toBe('UNAUTHORIZED');
+    expect((await api('GET', '/v1/jobs/none')).json.code).toBe('JOB_NOT_FOUND');
+  });
+
   it('normalizes uploaded scenes (Draco decoded in the Worker) to the very bytes the Node API makes', async () => {
     for (const name of ['animated-trs', 'draco']) {
       const bytes = new Uint8Array(await readFile(scenePath(name)));

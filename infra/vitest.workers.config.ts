@@ -22,7 +22,7 @@ export default defineWorkersConfig({
         singleWorker: true,
         wrangler: { configPath: './wrangler.jsonc' },
         miniflare: {
-          bindings: { S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', TESSERA_API_KEY: '' },
+          bindings: { S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', TESSERA_API_KEY: 'tsk_workers_test_operator_key' },
         },
       },
     },

@@ -8,6 +8,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApi } from '../core/create-api.ts';
 import { createConsoleLogger } from './console-logger.ts';
+import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
 import { createDurableJobStore } from './durable-job-store.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
@@ -18,6 +19,7 @@ export { JobCoordinator } from './job-coordinator.ts';
 
 /** Long-polls re-check the store this often when no wake-up came (wake-ups cross isolates). */
 const EDGE_RECHECK_MS = 5000;
+
 
 interface EdgeApp {
   app: OpenAPIHono;
@@ -52,6 +54,8 @@ function build(env: Env): EdgeApp {
     },
     {
       recheckMs: EDGE_RECHECK_MS,
+      maxSceneBytes: EDGE_MAX_SCENE_BYTES,
+      maxUnpackedBytes: EDGE_MAX_SCENE_BYTES,
       // The operator's admin key is a secret (`wrangler secret put TESSERA_API_KEY`); more keys are
       // made with POST /v1/keys and kept (hashed) in the coordinator.
       apiKeys: env.TESSERA_API_KEY ? [{ key: env.TESSERA_API_KEY, name: 'operator', role: 'admin' }] : [],

@@ -9,6 +9,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts';
+import { EDGE_MAX_SCENE_BYTES } from '../../api/edge/edge-limits.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
@@ -59,6 +60,12 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
     expect(res.status).toBe(401);
     expect(((await res.json()) as { code: string }).code).toBe('UNAUTHORIZED');
     expect((await api('GET', '/v1/jobs/none')).json.code).toBe('JOB_NOT_FOUND');
+  });
+
+  it('refuses scenes over the Worker\'s cap (an isolate has 128 MB) with 413', async () => {
+    const res = await api('POST', '/v1/scenes', new Uint8Array(EDGE_MAX_SCENE_BYTES + 1));
+    expect(res.status).toBe(413);
+    expect(res.json.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('normalizes uploaded scenes (Draco decoded in the Worker) to the very bytes the Node API makes', async () => {

@@ -24,10 +24,10 @@ export function createDurableJobStore(stub: CoordinatorStub): JobStore {
         result = await stub.call(method, args);
       } catch (err) {
         // The object was reset or could not be reached: the caller may retry.
-        throw new TesseraError('UNAVAILABLE', `The job coordinator did not answer ${method}: ${(err as Error).message}`, { cause: err });
+        throw new TesseraError('UNAVAILABLE', `The job coordinator did not answer ${method}: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 1 });
       }
       if (result.ok) return result.value;
-      if (result.error.code) throw new TesseraError(result.error.code, result.error.message);
+      if (result.error.code) throw new TesseraError(result.error.code, result.error.message, { retryAfterSeconds: result.error.retryAfterSeconds });
       throw new Error(`Job coordinator ${method} failed: ${result.error.message}`);
     };
   }

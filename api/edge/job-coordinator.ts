@@ -37,7 +37,7 @@ export class JobCoordinator extends DurableObject<Env> {
       const fn = this.#store[method] as (...a: unknown[]) => Promise<unknown>;
       return { ok: true, value: await fn.apply(this.#store, args) };
     } catch (err) {
-      if (isTesseraError(err)) return { ok: false, error: { code: err.code, message: err.message } };
+      if (isTesseraError(err)) return { ok: false, error: { code: err.code, message: err.message, retryAfterSeconds: err.retryAfterSeconds } };
       return { ok: false, error: { code: null, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } };
     }
   }

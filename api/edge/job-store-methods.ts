@@ -3,7 +3,9 @@ import type { JobStore } from '../core/job-store.ts';
 import type { ErrorCode } from '../protocol/errors.ts';
 
 /** An operation's result as it crosses the RPC boundary: TesseraErrors travel as their code and message. */
-export type CallResult = { ok: true; value: unknown } | { ok: false; error: { code: ErrorCode | null; message: string } };
+export type CallResult =
+  | { ok: true; value: unknown }
+  | { ok: false; error: { code: ErrorCode | null; message: string; retryAfterSeconds?: number } };
 
 export type JobStoreMethod = Exclude<keyof JobStore, 'close'>;
 

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts';
 import { EDGE_MAX_SCENE_BYTES } from '../../api/edge/edge-limits.ts';
@@ -78,6 +79,22 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
       expect(up.json.bytes).toBe(onNode.glb.length);
       expect(up.json.stats).toEqual(onNode.stats);
     }
+  });
+
+  it('takes a zip of a .gltf with its .bin and texture, as the Node API does', async () => {
+    const dir = scenePath('textured-gltf/scene.gltf').replace(/scene\.gltf$/, '');
+    const files = new Map<string, Uint8Array>();
+    for (const name of ['scene.gltf', 'scene.bin', 'checker.png']) files.set(`model/${name}`, new Uint8Array(await readFile(dir + name)));
+    const res = await fetch(new URL('/v1/scenes', edge.url), {
+      method: 'POST',
+      headers: { ...TEST_AUTH, 'content-type': 'application/zip' },
+      body: zipSync(Object.fromEntries(files)) as Uint8Array<ArrayBuffer>,
+    });
+    const body = (await res.json()) as { sceneId: string; stats: { textures: number } };
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    expect(body.stats.textures).toBe(1);
+    const onNode = await createNodeSceneInspector().inspect({ kind: 'files', main: 'model/scene.gltf', files });
+    expect(body.sceneId).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
   });
 
   it('renders 2 frames × 4 tiles through the Worker, equal to a local untiled render', async () => {

@@ -1,3 +1,4 @@
+import { ApiKeyCreated, ApiKeyList, ApiKeyView, type CreateApiKey } from '../protocol/api-keys.ts';
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
@@ -110,6 +111,12 @@ export interface TesseraClient {
   waitForJob(jobId: string, opts?: WaitOptions): Promise<JobStatus>;
   /** Download a finished frame from its presigned URL; with `sha256`, the bytes are checked against it. */
   downloadFrame(url: string, opts?: { sha256?: string; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** `POST /v1/keys` (admin key): a new API key, shown only in this answer. */
+  createKey(input: CreateApiKey, opts?: { signal?: AbortSignal }): Promise<ApiKeyCreated>;
+  /** `GET /v1/keys` (admin key): the stored keys, without the keys themselves. */
+  listKeys(opts?: { signal?: AbortSignal }): Promise<ApiKeyView[]>;
+  /** `DELETE /v1/keys/:id` (admin key). */
+  revokeKey(keyId: string, opts?: { signal?: AbortSignal }): Promise<ApiKeyView>;
 }
 
 const FINISHED: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
@@ -257,6 +264,13 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     },
 
     frames: (jobId, { signal } = {}) => json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal }),
+
+    createKey: (input, { signal } = {}) =>
+      json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
+
+    listKeys: async ({ signal } = {}) => (await json(ApiKeyList, 'GET', '/v1/keys', { idempotent: true, signal })).keys,
+
+    revokeKey: (keyId, { signal } = {}) => json(ApiKeyView, 'DELETE', `/v1/keys/${encodeURIComponent(keyId)}`, { idempotent: true, signal }),
 
     async cancel(jobId, { signal } = {}) {
       const res = await send('DELETE', jobPath(jobId), { idempotent: true, signal, timeout: true });

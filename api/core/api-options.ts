@@ -33,8 +33,13 @@ export interface ApiOptions {
   maxSceneFiles?: number;
   /** Most bytes a zip upload may unpack to. */
   maxUnpackedBytes?: number;
-  /** Lifetime of the presigned URLs handed to nodes and clients. */
+  /** Lifetime of the presigned frame download URLs handed to clients. */
   urlSeconds?: number;
+  /**
+   * Lifetime of the presigned URLs a leased task carries (scene, tiles, output): each names one object
+   * and one method. Short, but longer than a task may run (a node's --task-timeout, 600 s by default).
+   */
+  nodeUrlSeconds?: number;
   /** Lifetime of a presigned scene upload URL. */
   uploadUrlSeconds?: number;
   /** How often long-polls and event streams re-check the store without a wake-up. */
@@ -62,6 +67,7 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shu
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,
   urlSeconds: 3600,
+  nodeUrlSeconds: 900,
   uploadUrlSeconds: 900,
   recheckMs: 1000,
   corsOrigin: '*',

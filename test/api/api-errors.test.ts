@@ -1,7 +1,7 @@
 /** Every bad input gets the right status and a `{code, message}` body that says what is wrong. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../api/protocol/errors.ts';
-import { call, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Answer, type Harness } from './support/api-harness.ts';
+import { call, expectError, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
 
 const SCENE_LIMIT = 64 * 1024;
 
@@ -18,11 +18,6 @@ afterAll(async () => {
 });
 
 /** The answer is exactly `{code, message}` with the code's status and a message matching `pattern`. */
-function expectError(res: Answer, code: keyof typeof ERRORS, pattern?: RegExp): void {
-  expect(res.body, JSON.stringify(res.body)).toEqual({ code, message: expect.any(String) });
-  expect(res.status).toBe(ERRORS[code].status);
-  if (pattern) expect(res.body.message).toMatch(pattern);
-}
 
 const job = (json: object) => call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '64x64', ...json } });
 

@@ -162,7 +162,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         ctx.applied(leased.changes);
         const { task, job } = leased;
         const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
-        return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.urlSeconds), 200);
+        return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
       }
       const left = deadline - ctx.clock.now();
       if (left <= 0) return c.body(null, 204);

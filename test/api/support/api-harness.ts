@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { ERRORS, type ErrorCode } from '../../../api/protocol/errors.ts';
 import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
 import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
 import { LeasedTask } from '../../../api/protocol/task.ts';
@@ -15,7 +17,13 @@ import { startApi, type RunningApi, type StartApiOptions } from '../../../api/no
 
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
-export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'>;
+export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'> & {
+  /**
+   * Something to put where nodes reach storage (presigned URLs name its URL instead of s3rver's), e.g. a
+   * signature-checking gate; the API's own storage calls still go to s3rver.
+   */
+  storageFront?: (s3: LocalS3) => Promise<{ url: string; close(): Promise<void> }>;
+};
 
 /** The admin API key every test API accepts; `call()` sends it unless told otherwise. */
 export const TEST_API_KEY = 'tsk_' + 'e57'.repeat(21) + 'e';
@@ -42,7 +50,10 @@ export interface Harness {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
   const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
-  const start = (port: number) => startApi({ ...options, api: withTestKey(options.api), dataDir: path.join(dir, 'api'), s3, port });
+  const { storageFront, ...apiOptions } = options;
+  const front = await storageFront?.(s3);
+  const s3Config = front ? { ...s3, publicEndpoint: front.url } : s3;
+  const start = (port: number) => startApi({ ...apiOptions, api: withTestKey(options.api), dataDir: path.join(dir, 'api'), s3: s3Config, port });
   let api = await start(0);
   return {
     dir,
@@ -61,6 +72,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await api.close();
+      await front?.close();
       await s3.close();
       await rm(dir, { recursive: true, force: true });
     },
@@ -94,6 +106,13 @@ export async function call<T = any>(
   let parsed: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
   return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+/** Assert an error answer: `{code, message}` with the code's status (and a message matching `pattern`). */
+export function expectError(res: Answer, code: ErrorCode, pattern?: RegExp): void {
+  expect(res.body, JSON.stringify(res.body)).toEqual({ code, message: expect.any(String) });
+  expect(res.status).toBe(ERRORS[code].status);
+  if (pattern) expect(res.body.message).toMatch(pattern);
 }
 
 export function sha256(bytes: Uint8Array): string {

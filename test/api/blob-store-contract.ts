@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../api/core/blob-store.ts';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
+import { checkPresigned } from '../support/sigv4-gate.ts';
 import { sha256 } from './support/api-harness.ts';
 
 /** A store on `s3` (or on the unreachable endpoint it names), and how to release it. */
@@ -57,6 +58,18 @@ export function describeBlobStoreContract(name: string, open: BlobStoreFactory):
       expect(put.status).toBe(200);
       expect(await store.head('test/put.bin')).toMatchObject({ size: bytes.length });
       expect(sha256((await store.get('test/put.bin'))!)).toBe(sha256(bytes));
+    });
+
+    it('signs presigned URLs as strict SigV4 storage checks them: one object, one method', async () => {
+      for (const [method, url] of [
+        ['GET', await store.presignGet('test/a dir/ü.bin', 60)],
+        ['PUT', await store.presignPut('test/put.bin', 60)],
+      ] as const) {
+        const { host, pathname, search } = new URL(url);
+        expect(checkPresigned({ method, url: pathname + search, host }, s3)).toBeNull();
+        expect(checkPresigned({ method: method === 'GET' ? 'PUT' : 'GET', url: pathname + search, host }, s3)).not.toBeNull();
+        expect(checkPresigned({ method, url: pathname.replace(/\.bin$/, '.other') + search, host }, s3)).not.toBeNull();
+      }
     });
 
     it('refuses a presigned URL after it expires', async () => {

@@ -8,12 +8,12 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApi } from '../core/create-api.ts';
 import { createConsoleLogger } from './console-logger.ts';
-import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
+import { coordinatorFor } from './coordinator-for.ts';
 import { createDurableJobStore } from './durable-job-store.ts';
+import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
 import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
-import type { JobCoordinator } from './job-coordinator.ts';
 
 export { JobCoordinator } from './job-coordinator.ts';
 
@@ -27,12 +27,6 @@ interface EdgeApp {
 }
 
 let built: { key: string; edge: EdgeApp } | undefined;
-
-/** The coordinator of the farm this Worker serves. */
-export function coordinatorFor(env: Env): DurableObjectStub<JobCoordinator> {
-  const ns = env.COORDINATOR as DurableObjectNamespace<JobCoordinator>;
-  return ns.get(ns.idFromName(env.FARM || 'default'));
-}
 
 function build(env: Env): EdgeApp {
   const coordinator = () => coordinatorFor(env);

@@ -103,7 +103,7 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
     expect(submitted.status).toBe(201);
     const { jobId } = submitted.json;
     let status: JobStatus;
-    for (const end = Date.now() + 45_000; ; ) {
+    for (const end = Date.now() + 90_000; ; ) {
       status = (await api<JobStatus>('GET', `/v1/jobs/${jobId}`)).json;
       if (status.state === 'done' || status.state === 'failed') break;
       if (Date.now() > end) throw new Error(`job still ${status.state}; wrangler log:\n${log.slice(-30).join('\n')}\nnode log:\n${node.log.slice(-30).join('\n')}`);

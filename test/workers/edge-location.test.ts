@@ -6,7 +6,8 @@
 import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
-import worker, { coordinatorFor } from '../../api/edge/worker.ts';
+import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
+import worker from '../../api/edge/worker.ts';
 
 const sceneId = 'b'.repeat(64);
 let farms = 0;

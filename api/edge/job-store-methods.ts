@@ -44,6 +44,10 @@ const ALL: Record<JobStoreMethod, true> = {
   setMeta: true,
   completeTask: true,
   failTask: true,
+  getVerificationRound: true,
+  skipStrandedVerifications: true,
+  blocklistNode: true,
+  listLedger: true,
 };
 
 /** Every operation name; a Record above makes the compiler flag one added to JobStore but not here. */

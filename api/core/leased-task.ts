@@ -1,7 +1,8 @@
 /**
  * Builds what a node receives for a lease: the task plus exactly the presigned URLs it needs and nothing
  * else (nodes never hold storage credentials). Render: GET of the scene, PUT of its tile (or of the frame,
- * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles, PUT of the frame.
+ * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles with the sha256 each was
+ * verified to have when it was completed, PUT of the frame.
  */
 import type { LeasedTask } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
@@ -38,7 +39,10 @@ export async function presignLeasedTask(
     leased.tiles = await Promise.all(
       frameTiles
         .filter((t) => t.kind === 'render')
-        .map(async (t) => ({ ...t.tile!, url: await blobs.presignGet(t.outputKey, urlSeconds) })),
+        .map(async (t) => {
+          if (!t.result) throw new Error(`stitch task ${task.taskId} leased before tile task ${t.taskId} recorded its output`);
+          return { ...t.tile!, url: await blobs.presignGet(t.outputKey, urlSeconds), checksum: t.result.checksum };
+        }),
     );
   }
   return leased;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHarness } from '../api/support/api-harness.ts';
+import { startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
 import { BIN, ROOT } from './tessera-cli.ts';
 
 
@@ -12,11 +12,19 @@ export interface TestNode {
   exited: Promise<number | null>;
 }
 
+export interface SpawnNodeOptions {
+  /** Tasks at once (default 2). */
+  concurrency?: number;
+  /** Extra environment, e.g. `{ TESSERA_TEST_FAULT: 'truncate' }` for a misbehaving node. */
+  env?: Record<string, string>;
+}
+
 /** A real render node in its own process (`tessera node start`), as farm up runs it. */
-export function spawnNode(api: string, name: string): TestNode {
-  const child = spawn(process.execPath, [BIN, 'node', 'start', '--api', api, '--name', name, '--concurrency', '2', '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`)], {
+export function spawnNode(api: string, name: string, options: SpawnNodeOptions = {}): TestNode {
+  const args = ['node', 'start', '--api', api, '--name', name, '--concurrency', String(options.concurrency ?? 2), '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`)];
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info' },
+    env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const log: string[] = [];
@@ -26,11 +34,12 @@ export function spawnNode(api: string, name: string): TestNode {
 }
 
 /** Local S3 + API (in this process, restartable on the same port and data) for farm tests. */
-export async function startTestFarm(opts: { leaseMs?: number } = {}) {
-  const harness = await startHarness({ leaseMs: opts.leaseMs });
+export async function startTestFarm(opts: HarnessOptions = {}) {
+  const harness = await startHarness(opts);
   return {
     dir: harness.dir,
     s3: harness.s3,
+    faults: harness.faults,
     get url() {
       return harness.url;
     },

@@ -12,14 +12,21 @@ import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
 import { LeasedTask } from '../../../api/protocol/task.ts';
 import { startLocalS3, type LocalS3 } from '../../../api/node/local-s3.ts';
 import { startApi, type RunningApi, type StartApiOptions } from '../../../api/node/start-api.ts';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../support/fault-proxy.ts';
 
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
-export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'>;
+export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'> & {
+  /** Put a fault-injecting proxy in front of s3rver, for the API and for every presigned URL. */
+  s3Faults?: Omit<FaultProxyOptions, 'target'>;
+};
 
 export interface Harness {
   dir: string;
+  /** s3rver itself (its endpoint bypasses the fault proxy: tests read the truth there). */
   s3: LocalS3;
+  /** The proxy between everyone else and s3rver, when `s3Faults` was given. */
+  faults?: FaultProxy;
   api: RunningApi;
   readonly url: string;
   /** Close the API and start a new one on the same data dir, storage and port (after `downMs`). */
@@ -30,12 +37,17 @@ export interface Harness {
 /** Start s3rver and the API in a temp dir. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
+  const { s3Faults, ...apiOptions } = options;
   const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
-  const start = (port: number) => startApi({ ...options, dataDir: path.join(dir, 'api'), s3, port });
+  const faults = s3Faults ? await startFaultProxy({ ...s3Faults, target: s3.endpoint }) : undefined;
+  // Through the proxy, the API's own calls and the URLs it presigns for nodes and clients both meet the faults.
+  const storage = faults ? { ...s3, endpoint: faults.url } : s3;
+  const start = (port: number) => startApi({ ...apiOptions, dataDir: path.join(dir, 'api'), s3: storage, port });
   let api = await start(0);
   return {
     dir,
     s3,
+    faults,
     get api() {
       return api;
     },
@@ -50,6 +62,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await api.close();
+      await faults?.close();
       await s3.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -14,7 +14,7 @@ if (FAULT !== undefined && FAULT !== '' && FAULT !== 'truncate' && FAULT !== 'co
 export function bytesToUpload(bytes: Uint8Array): Uint8Array {
   if (FAULT === 'truncate') return bytes.subarray(0, Math.floor(bytes.length / 2));
   if (FAULT === 'corrupt') {
-    const out = bytes.slice();
+    const out = Uint8Array.from(bytes); // a copy: Buffer#slice would share (and so corrupt) the original
     out[out.length >> 1] ^= 0xff;
     return out;
   }

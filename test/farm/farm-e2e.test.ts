@@ -4,7 +4,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
-import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
@@ -24,19 +24,6 @@ const api = async (method: string, path: string, body?: unknown) => {
   return json;
 };
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch {
-      // the API may be restarting
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 const jobDone = (jobId: string) =>
   waitFor(`job ${jobId}`, async () => {
     const s = (await api('GET', `/v1/jobs/${jobId}`)) as JobStatus;
@@ -61,13 +48,8 @@ afterAll(async () => {
 async function expectFramesMatchLocal(jobId: string, frames: number[], view: ViewSpecInput) {
   const listed = (await api('GET', `/v1/jobs/${jobId}/frames`)) as JobFrames;
   expect(listed.frames.map((f) => f.frame)).toEqual(frames);
-  for (const f of listed.frames) {
-    const bytes = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.checksum);
-    const got = await decodeRaw(bytes);
-    const want = await local.render('animated-trs', view, f.frame);
-    expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data)), `frame ${f.frame}`).toBe(0);
-  }
+  const check = await checkJobFrames(listed, frames, (frame) => local.render('animated-trs', view, frame));
+  expect(check.problems).toEqual([]);
   return listed;
 }
 

@@ -47,7 +47,7 @@ export async function checkJobFrames(listed: JobFrames, expected: number[], refe
     ...listed.frames.filter((f) => !expected.includes(f.frame)).map((f) => `frame ${f.frame} was not asked for`),
   ];
   for (const f of listed.frames) {
-    const bytes = await fetchObject(f.url, `frame ${f.frame} of ${listed.jobId}`);
+    const bytes = await fetchObject(f.url, `frame ${f.frame} of ${listed.jobId}`, { attempts: 10 });
     const sum = createHash('sha256').update(bytes).digest('hex');
     if (sum !== f.checksum || bytes.length !== f.bytes) {
       problems.push(`frame ${f.frame}: stored ${bytes.length} bytes with sha256 ${sum}, listed ${f.bytes} bytes with ${f.checksum}`);

@@ -70,14 +70,12 @@ export class S3BlobStore implements BlobStore {
   readonly #presigner: S3Client;
   readonly #bucket: string;
   readonly #retry: RetryOptions;
-  /** Retries made so far (storage failures that did not reach a caller), for tests and soak figures. */
-  retries = 0;
 
   constructor(config: S3Config) {
     this.#s3 = client(config, config.endpoint);
     this.#presigner = config.publicEndpoint ? client(config, config.publicEndpoint) : this.#s3;
     this.#bucket = config.bucket;
-    this.#retry = { attempts: config.attempts, retryable: isTransient, onRetry: () => void this.retries++ };
+    this.#retry = { attempts: config.attempts, retryable: isTransient };
   }
 
   /** One storage call, retried while it fails transiently. */

@@ -41,7 +41,9 @@ export class RetriesExhaustedError extends Error {
  * jitter, so many callers failing together do not come back together.
  */
 export async function withRetries<T>(what: string, fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const opts = { ...RETRY_DEFAULTS, ...options };
+  // Options given as undefined keep their defaults (a plain spread would overwrite them).
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RetryOptions;
+  const opts = { ...RETRY_DEFAULTS, ...given };
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);

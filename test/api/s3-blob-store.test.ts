@@ -1,6 +1,7 @@
 /**
  * The S3 blob store against a real s3rver: it stores exactly the bytes put (no aws-chunked framing), and
- * its presigned URLs work with plain HTTP as render nodes and clients use them.
+ * its presigned URLs work with plain HTTP as render nodes and clients use them; through a proxy that fails
+ * requests (500, 503, resets) every call still succeeds, and one that always fails is a named STORAGE_FAILED.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
 import { createS3BlobStore, S3BlobStore } from '../../api/node/s3-blob-store.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { sha256 } from './support/api-harness.ts';
 
 let dir: string;
@@ -78,7 +80,7 @@ describe('S3 blob store', () => {
   });
 
   it('reports an unreachable service as STORAGE_FAILED with the cause kept', async () => {
-    const dead = new S3BlobStore({ ...s3, endpoint: 'http://127.0.0.1:9' });
+    const dead = new S3BlobStore({ ...s3, endpoint: 'http://127.0.0.1:9', attempts: 2 });
     try {
       const err = await dead.head('x').catch((e: unknown) => e);
       expect(isTesseraError(err, 'STORAGE_FAILED')).toBe(true);
@@ -86,6 +88,39 @@ describe('S3 blob store', () => {
       expect((err as Error).cause).toBeDefined();
     } finally {
       dead.close();
+    }
+  });
+
+  it('retries 500, 503 and resets (before and after the store acted) on put, head, get and delete', async () => {
+    const proxy = await startFaultProxy({ target: s3.endpoint, failureRate: 0.4, seed: 11 });
+    const flaky = new S3BlobStore({ ...s3, endpoint: proxy.url, attempts: 12 });
+    try {
+      for (let i = 0; i < 15; i++) {
+        const bytes = new Uint8Array(randomBytes(4096 + i));
+        await flaky.put(`flaky/${i}`, bytes);
+        expect(await flaky.head(`flaky/${i}`)).toMatchObject({ size: bytes.length });
+        expect(sha256((await flaky.get(`flaky/${i}`))!)).toBe(sha256(bytes));
+        await flaky.delete(`flaky/${i}`);
+        expect(await flaky.head(`flaky/${i}`)).toBeNull();
+      }
+      for (const n of Object.values(proxy.counts.injected)) expect(n).toBeGreaterThan(0);
+    } finally {
+      flaky.close();
+      await proxy.close();
+    }
+  });
+
+  it('gives up after its attempts with STORAGE_FAILED naming the call and the count', async () => {
+    const proxy = await startFaultProxy({ target: s3.endpoint, failureRate: 1 });
+    const broken = new S3BlobStore({ ...s3, endpoint: proxy.url, attempts: 3 });
+    try {
+      const err = await broken.get('x').catch((e: unknown) => e);
+      expect(isTesseraError(err, 'STORAGE_FAILED')).toBe(true);
+      expect((err as Error).message).toMatch(/reading x failed after 3 attempts/);
+      expect(proxy.counts.requests).toBe(3);
+    } finally {
+      broken.close();
+      await proxy.close();
     }
   });
 });

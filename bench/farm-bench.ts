@@ -16,6 +16,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTesseraClient } from '../api/client/index.ts';
+import { newApiKey } from '../api/core/client-keys.ts';
 import { parseFrameList, parseSize } from '../api/protocol/frame-list.ts';
 import { EncodeSpec, SCENE_LIMITS_DEFAULTS, ViewSpec } from '../api/protocol/render-spec.ts';
 import { renderOnFarm, type FarmRenderSummary } from '../infra/cli/render-on-farm.ts';
@@ -158,6 +159,8 @@ interface FarmRun {
  */
 async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const readyFile = join(dataDir, 'ready');
+  // One admin key for the farm (it inherits the environment) and for the SDK in this process, which reads it too.
+  process.env.TESSERA_API_KEY ||= newApiKey();
   const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--data', dataDir, '--ready-file', readyFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ import { createTesseraClient, type TesseraClient } from '../api/client/index.ts'
 import { createRandom, randomInt } from '../api/core/routing/seeded-random.ts';
 import type { JobStatus } from '../api/protocol/job-status.ts';
 import type { RawImage } from '../render-node/render/frame-renderer.ts';
+import { TEST_API_KEY } from '../test/api/support/api-harness.ts';
 import { checkJobFrames } from '../test/support/farm-checks.ts';
 import { spawnNode, startTestFarm, type TestNode } from '../test/support/farm.ts';
 import { createTestRenderer, scenePath } from '../test/support/renderer.ts';
@@ -104,7 +105,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const started = performance.now();
   const recorder = createStatusRecorder();
   const farm = await startTestFarm({ leaseMs: opts.leaseMs, logger: recorder, s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed } });
-  const client = createTesseraClient({ baseUrl: farm.url, retries: 6 });
+  const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
   const local = await createTestRenderer();
   const problems: string[] = [];
   let nodeStarts = 0;

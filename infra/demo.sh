@@ -11,6 +11,12 @@ log=$data/farm.log
 ready=$data/ready
 mkdir -p "$data"
 rm -f "$ready"
+# The farm and the client share one admin key: yours (TESSERA_API_KEY), or the one farm up saved in $data before.
+if [[ -z ${TESSERA_API_KEY:-} ]]; then
+  [[ -s $data/api-key ]] || node -e 'process.stdout.write("tsk_" + require("node:crypto").randomBytes(32).toString("hex") + "\n")' >"$data/api-key"
+  TESSERA_API_KEY=$(cat "$data/api-key")
+fi
+export TESSERA_API_KEY
 # Port 0: any free port, so the demo never collides with something already on 8080. Started with node rather
 # than npx so that $! is the farm itself (npx would not pass our SIGTERM on, leaving the farm running).
 node infra/bin/tessera.mjs farm up --nodes 2 --port 0 --data "$data" --ready-file "$ready" >"$log" 2>&1 &

@@ -5,5 +5,6 @@ export { pingUrl, type PingOptions } from './ping.ts';
 export { readServerSentEvents, type ServerSentEvent } from './read-server-sent-events.ts';
 export { TesseraError, isTesseraError, type ErrorCode } from '../protocol/errors.ts';
 export type { JobRequestInput } from '../protocol/job-spec.ts';
+export type { ApiKeyCreated, ApiKeyView, CreateApiKey } from '../protocol/api-keys.ts';
 export type { JobEvent, JobFrames, JobStatus, SceneUploaded } from '../protocol/job-status.ts';
 export type { JobClientInput, JobRequirements, NearbyNodes, NodeList, NodeView, RttMeasurement, TaskRouteView } from '../protocol/latency.ts';

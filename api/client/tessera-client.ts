@@ -1,3 +1,4 @@
+import { ApiKeyCreated, ApiKeyList, ApiKeyView, type CreateApiKey } from '../protocol/api-keys.ts';
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
@@ -13,7 +14,10 @@ import { readServerSentEvents } from './read-server-sent-events.ts';
 export interface TesseraClientOptions {
   /** Where the API answers, e.g. `http://127.0.0.1:8080`. */
   baseUrl: string;
-  /** Sent as `Authorization: Bearer …` to the API (never to presigned storage URLs). */
+  /**
+   * Sent as `Authorization: Bearer …` to the API (never to presigned storage URLs). Default: the
+   * TESSERA_API_KEY environment variable where there is one (Node, Deno, Bun).
+   */
   apiKey?: string;
   /** A fetch implementation; default: the global one. */
   fetch?: typeof fetch;
@@ -108,6 +112,12 @@ export interface TesseraClient {
   waitForJob(jobId: string, opts?: WaitOptions): Promise<JobStatus>;
   /** Download a finished frame from its presigned URL; with `sha256`, the bytes are checked against it. */
   downloadFrame(url: string, opts?: { sha256?: string; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** `POST /v1/keys` (admin key): a new API key, shown only in this answer. */
+  createKey(input: CreateApiKey, opts?: { signal?: AbortSignal }): Promise<ApiKeyCreated>;
+  /** `GET /v1/keys` (admin key): the stored keys, without the keys themselves. */
+  listKeys(opts?: { signal?: AbortSignal }): Promise<ApiKeyView[]>;
+  /** `DELETE /v1/keys/:id` (admin key). */
+  revokeKey(keyId: string, opts?: { signal?: AbortSignal }): Promise<ApiKeyView>;
 }
 
 const FINISHED: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
@@ -134,7 +144,7 @@ interface SendOptions {
 export function createTesseraClient(options: TesseraClientOptions): TesseraClient {
   // Options left undefined keep their defaults.
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as TesseraClientOptions;
-  const opts = { ...CLIENT_DEFAULTS, ...given };
+  const opts = { ...CLIENT_DEFAULTS, apiKey: environmentApiKey(), ...given };
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
 
@@ -256,6 +266,13 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     },
 
     frames: (jobId, { signal } = {}) => json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal }),
+
+    createKey: (input, { signal } = {}) =>
+      json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
+
+    listKeys: async ({ signal } = {}) => (await json(ApiKeyList, 'GET', '/v1/keys', { idempotent: true, signal })).keys,
+
+    revokeKey: (keyId, { signal } = {}) => json(ApiKeyView, 'DELETE', `/v1/keys/${encodeURIComponent(keyId)}`, { idempotent: true, signal }),
 
     async cancel(jobId, { signal } = {}) {
       const res = await send('DELETE', jobPath(jobId), { idempotent: true, signal, timeout: true });
@@ -422,4 +439,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', abort, { once: true });
   });
+}
+
+/** TESSERA_API_KEY from the environment, where the runtime has one (browsers and Workers do not). */
+function environmentApiKey(): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.TESSERA_API_KEY || undefined;
 }

@@ -1,5 +1,6 @@
 /** What every route handler gets: the ports, the resolved options, and helpers shared across routes. */
 import type { BlobStore } from './blob-store.ts';
+import type { ClientKeys } from './client-keys.ts';
 import type { Clock } from './clock.ts';
 import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
@@ -7,6 +8,7 @@ import type { NodeDirectory } from './node-directory.ts';
 import type { NodeNetwork } from './node-network.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
+import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from './scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskRouter } from './task-router.ts';
@@ -25,6 +27,10 @@ export interface ApiContext {
   network: NodeNetwork;
   /** Routes ready tasks of routed jobs to nodes. */
   router: TaskRouter;
+  /** Client API keys: who a bearer key is. */
+  keys: ClientKeys;
+  /** Per-key request rate limits. */
+  limiter: RateLimiter;
   /** Log each status change as old → new and wake whoever waits on the jobs and tasks involved. */
   applied(changes: StatusChange[]): void;
 }

@@ -1,5 +1,6 @@
 /** The edge API's options and its dependencies (ports), merged with defaults once in createApi. */
 import type { BlobStore } from './blob-store.ts';
+import { ROLE_LIMIT_DEFAULTS, type ConfiguredApiKey, type RoleLimits } from './client-keys.ts';
 import type { Clock } from './clock.ts';
 import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
@@ -32,8 +33,13 @@ export interface ApiOptions {
   maxSceneFiles?: number;
   /** Most bytes a zip upload may unpack to. */
   maxUnpackedBytes?: number;
-  /** Lifetime of the presigned URLs handed to nodes and clients. */
+  /** Lifetime of the presigned frame download URLs handed to clients. */
   urlSeconds?: number;
+  /**
+   * Lifetime of the presigned URLs a leased task carries (scene, tiles, output): each names one object
+   * and one method. Short, but longer than a task may run (a node's --task-timeout, 600 s by default).
+   */
+  nodeUrlSeconds?: number;
   /** Lifetime of a presigned scene upload URL. */
   uploadUrlSeconds?: number;
   /** How often long-polls and event streams re-check the store without a wake-up. */
@@ -46,14 +52,22 @@ export interface ApiOptions {
   version?: string;
   /** The API's public URL, for the OpenAPI document's servers list. */
   publicUrl?: string;
+  /**
+   * API keys valid from start-up (e.g. TESSERA_API_KEY, a Workers secret), admin unless they say
+   * otherwise; more are created with POST /v1/keys. Only their hashes are kept.
+   */
+  apiKeys?: ConfiguredApiKey[];
+  /** Request rate, burst and active-job limits per role, for keys that set none of their own. */
+  keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shutdown' | 'publicUrl'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,
   urlSeconds: 3600,
+  nodeUrlSeconds: 900,
   uploadUrlSeconds: 900,
   recheckMs: 1000,
   corsOrigin: '*',
@@ -66,13 +80,15 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   routing: RoutingPolicy;
   shutdown: AbortSignal | undefined;
   publicUrl: string | undefined;
+  apiKeys: ConfiguredApiKey[];
+  keyLimits: RoleLimits;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, shutdown, publicUrl, ...rest } = options;
+  const { policy, routing, shutdown, publicUrl, apiKeys, keyLimits, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
@@ -87,5 +103,10 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     },
     shutdown,
     publicUrl,
+    apiKeys: apiKeys ?? [],
+    keyLimits: {
+      client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
+      admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },
+    },
   };
 }

@@ -10,17 +10,21 @@ import { cors } from 'hono/cors';
 import { TesseraError } from '../protocol/errors.ts';
 import { createApiContext } from './api-context.ts';
 import { resolveApiOptions, type ApiDeps, type ApiOptions, type ResolvedApiOptions } from './api-options.ts';
+import { ClientKeys } from './client-keys.ts';
 import { systemClock } from './clock.ts';
 import { createErrorHandler, notFound, validationError } from './error-handler.ts';
 import { silentLogger } from './logger.ts';
 import { NodeDirectory } from './node-directory.ts';
 import { NodeNetwork } from './node-network.ts';
 import { createNotifier } from './notifier.ts';
+import { RateLimiter } from './rate-limiter.ts';
 import { createRandom } from './routing/seeded-random.ts';
 import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
+import { CLIENT_AUTH, clientAuth } from './routes/client-auth.ts';
 import { registerHealthRoutes } from './routes/health-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
+import { registerKeyRoutes } from './routes/key-routes.ts';
 import { NODE_AUTH } from './routes/node-auth.ts';
 import { registerNodeRoutes } from './routes/node-routes.ts';
 import { registerSceneRoutes } from './routes/scene-routes.ts';
@@ -58,6 +62,8 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
+    keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
+    limiter: new RateLimiter(),
   });
 
   const app = new OpenAPIHono({
@@ -76,6 +82,8 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
       maxAge: 600,
     }),
   );
+  // Keys first: an unauthenticated upload is refused before its body is read.
+  app.use('*', clientAuth(ctx));
   app.use('*', limitBodies(opts));
   app.use('*', async function logRequest(c, next) {
     const started = Date.now();
@@ -88,11 +96,17 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   registerJobRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
+  registerKeyRoutes(app, ctx);
 
   app.openAPIRegistry.registerComponent('securitySchemes', NODE_AUTH, {
     type: 'http',
     scheme: 'bearer',
     description: 'The nodeToken from POST /v1/nodes.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', CLIENT_AUTH, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A client API key (tsk_…): TESSERA_API_KEY, printed by `tessera farm up`, or created with POST /v1/keys.',
   });
   app.doc31('/v1/openapi.json', {
     openapi: '3.1.0',

@@ -58,7 +58,9 @@ export function createErrorHandler(logger: Logger): ErrorHandler {
     // Refused before its body was read (too large, wrong type): a client reusing the connection would
     // find the unread bytes in the way, so end it after this answer.
     if (c.req.raw.body && !c.req.raw.bodyUsed) res.headers.set('Connection', 'close');
-    if (answer.code === 'UNAVAILABLE' || answer.code === 'RATE_LIMITED') res.headers.set('Retry-After', '1');
+    if (answer.retryAfterSeconds !== undefined || status === 429 || status === 503) {
+      res.headers.set('Retry-After', String(Math.max(1, Math.ceil(answer.retryAfterSeconds ?? 1))));
+    }
     return res;
   };
 }

@@ -9,8 +9,8 @@ import { sha256Hex } from './crypto-utils.ts';
 import { sceneKey } from './object-keys.ts';
 import type { SceneInput } from './scene-inspector.ts';
 
-/** Inspect, store and record a scene; throws the inspector's SCENE_* errors. */
-export async function ingestScene(ctx: ApiContext, input: SceneInput): Promise<SceneUploaded> {
+/** Inspect, store and record a scene for `owner` (an API key id); throws the inspector's SCENE_* errors. */
+export async function ingestScene(ctx: ApiContext, input: SceneInput, owner: string): Promise<SceneUploaded> {
   const inspected = await ctx.inspector.inspect(input);
   const sceneId = await sha256Hex(inspected.glb);
   const key = sceneKey(sceneId);
@@ -23,6 +23,8 @@ export async function ingestScene(ctx: ApiContext, input: SceneInput): Promise<S
     info: inspected.info,
     createdAt: ctx.clock.now(),
   });
+  // Uploading the bytes proves the uploader has the scene, so a second key uploading it may use it too.
+  await ctx.jobs.grantScene(sceneId, owner, ctx.clock.now());
   ctx.logger.info({ sceneId, bytes: record.bytes }, 'scene stored');
   return { sceneId, bytes: record.bytes, stats: record.stats };
 }

@@ -22,6 +22,8 @@ export interface JobPlan {
   client?: JobClientRecord | null;
   /** Route each task by the client's RTTs (true), or hand tasks to the first capable free node (false). */
   routed?: boolean;
+  /** The API key id that submits the job. */
+  owner?: string | null;
 }
 
 /**
@@ -74,6 +76,7 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
     requirements: plan.requirements ?? null,
     client: plan.client ?? null,
     routed: plan.routed ?? false,
+    owner: plan.owner ?? null,
   };
   const tiles = splitFrame(plan.view.width, plan.view.height, plan.tile);
   const final = tiles.length === 1;

@@ -95,6 +95,8 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
   { table: 'tasks', column: 'route', definition: 'TEXT' },
   { table: 'nodes', column: 'coordinate', definition: 'TEXT' },
   { table: 'nodes', column: 'rtt_to_api_ms', definition: 'REAL' },
+  // Who submitted the job: the API key's id (null for jobs from before keys; only admins see those).
+  { table: 'jobs', column: 'owner', definition: 'TEXT' },
 ];
 
 /** Indexes and tables of latency routing; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
@@ -113,4 +115,29 @@ CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+`;
+
+/** Client API keys and who may use which scene; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
+export const JOB_STORE_AUTH_SCHEMA = `
+-- Only each key's sha256 is stored; the key itself is shown once, when it is created.
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_id      TEXT PRIMARY KEY,
+  key_hash    TEXT NOT NULL UNIQUE,
+  name        TEXT NOT NULL,
+  role        TEXT NOT NULL,
+  limits      TEXT,
+  created_at  INTEGER NOT NULL,
+  revoked_at  INTEGER
+);
+
+-- Scenes are stored once by content; each key that uploaded one may use it.
+CREATE TABLE IF NOT EXISTS scene_grants (
+  scene_id    TEXT NOT NULL,
+  owner       TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (scene_id, owner)
+);
+
+-- A key's active jobs (quota checks).
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, state);
 `;

@@ -4,6 +4,7 @@
  * state machine (`state-machine.ts`); each operation returns the changes it made so the caller can log
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
+import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { JobState, TaskState } from '../protocol/job-status.ts';
 import type { Coordinate, GeoPoint, JobRequirements, TaskRouteView } from '../protocol/latency.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
@@ -46,6 +47,8 @@ export interface JobRecord {
    * information): any capable node with a free slot leases the next task, first come first served.
    */
   routed: boolean;
+  /** The id of the API key that submitted it; null for jobs from before API keys (admins only). */
+  owner: string | null;
 }
 
 /** A job's client: measured RTTs (ms) by node id, location, and its network coordinate (sent or fitted). */
@@ -104,6 +107,17 @@ export interface TaskCounts {
   rendersDone: number;
   /** Frames whose finished image is stored. */
   framesDone: number;
+}
+
+/** A client API key as stored: its sha256, never the key. */
+export interface ApiKeyRecord {
+  keyId: string;
+  keyHash: string;
+  name: string;
+  role: ApiKeyRole;
+  limits: ApiKeyLimits | null;
+  createdAt: number;
+  revokedAt: number | null;
 }
 
 export interface NodeRecord {
@@ -195,6 +209,20 @@ export interface JobStore {
   /** Record a scene; if one with the same id exists, keep and return it (uploads are idempotent). */
   putScene(scene: SceneRecord): Promise<SceneRecord>;
   getScene(sceneId: string): Promise<SceneRecord | null>;
+  /** Let `owner` (an API key id) use the scene; idempotent. */
+  grantScene(sceneId: string, owner: string, now: number): Promise<void>;
+  /** Whether `owner` uploaded the scene. */
+  isSceneGranted(sceneId: string, owner: string): Promise<boolean>;
+
+  /** Store a new API key. */
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key with this sha256, revoked or not; null when there is none. */
+  findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Revoke a key (idempotent: the first revocation time stays); null when there is no such key. */
+  revokeApiKey(keyId: string, now: number): Promise<ApiKeyRecord | null>;
+  /** How many of the owner's jobs are queued or running. */
+  countActiveJobs(owner: string): Promise<number>;
 
   /** Insert a job with all its tasks, atomically. */
   createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void>;

@@ -3,14 +3,16 @@
  * Object's SQL storage on Workers. Each operation runs in one transaction and applies the state machine's
  * decisions, so concurrent lease calls can never hand one task to two nodes.
  */
+import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import { TesseraError } from '../protocol/errors.ts';
 import type { JobState, TaskState } from '../protocol/job-status.ts';
 import type { Coordinate, JobRequirements } from '../protocol/latency.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import { taskPixels } from './job-compiler.ts';
-import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
+import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
 import type {
+  ApiKeyRecord,
   CompleteInput,
   FailInput,
   HeartbeatInput,
@@ -74,6 +76,19 @@ function rowToJob(r: Row): JobRecord {
     requirements: optJson<JobRequirements>(r.requirements),
     client: optJson<JobClientRecord>(r.client),
     routed: num(r.routed ?? 0) === 1,
+    owner: optStr(r.owner ?? null),
+  };
+}
+
+function rowToApiKey(r: Row): ApiKeyRecord {
+  return {
+    keyId: str(r.key_id),
+    keyHash: str(r.key_hash),
+    name: str(r.name),
+    role: str(r.role) as ApiKeyRole,
+    limits: optJson<ApiKeyLimits>(r.limits),
+    createdAt: num(r.created_at),
+    revokedAt: optNum(r.revoked_at),
   };
 }
 
@@ -217,6 +232,7 @@ export class SqlJobStore implements JobStore {
       }
     });
     db.exec(JOB_STORE_ROUTING_SCHEMA);
+    db.exec(JOB_STORE_AUTH_SCHEMA);
   }
 
   async putScene(scene: SceneRecord): Promise<SceneRecord> {
@@ -233,12 +249,54 @@ export class SqlJobStore implements JobStore {
     return this.#scene(sceneId);
   }
 
+  async grantScene(sceneId: string, owner: string, now: number): Promise<void> {
+    this.#db.run(`INSERT INTO scene_grants (scene_id, owner, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, [sceneId, owner, now]);
+  }
+
+  async isSceneGranted(sceneId: string, owner: string): Promise<boolean> {
+    return this.#db.all(`SELECT 1 FROM scene_grants WHERE scene_id = ? AND owner = ?`, [sceneId, owner]).length > 0;
+  }
+
+  async putApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#db.run(`INSERT INTO api_keys (key_id, key_hash, name, role, limits, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+      key.keyId,
+      key.keyHash,
+      key.name,
+      key.role,
+      toJson(key.limits),
+      key.createdAt,
+      key.revokedAt,
+    ]);
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    const [row] = this.#db.all<Row>(`SELECT * FROM api_keys WHERE key_hash = ?`, [keyHash]);
+    return row ? rowToApiKey(row) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#db.all<Row>(`SELECT * FROM api_keys ORDER BY created_at, key_id`).map(rowToApiKey);
+  }
+
+  async revokeApiKey(keyId: string, now: number): Promise<ApiKeyRecord | null> {
+    return this.#db.transaction(() => {
+      this.#db.run(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`, [now, keyId]);
+      const [row] = this.#db.all<Row>(`SELECT * FROM api_keys WHERE key_id = ?`, [keyId]);
+      return row ? rowToApiKey(row) : null;
+    });
+  }
+
+  async countActiveJobs(owner: string): Promise<number> {
+    const [row] = this.#db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE owner = ? AND state IN ('queued', 'running')`, [owner]);
+    return Number(row?.n ?? 0);
+  }
+
   async createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void> {
     this.#db.transaction(() => {
       this.#db.run(
         `INSERT INTO jobs (job_id, scene_id, state, priority, view, encode, frames, tile, created_at, updated_at, started_at, finished_at, error,
-           requirements, client, routed)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           requirements, client, routed, owner)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           job.jobId,
           job.sceneId,
@@ -256,6 +314,7 @@ export class SqlJobStore implements JobStore {
           toJson(job.requirements),
           toJson(job.client),
           job.routed ? 1 : 0,
+          job.owner,
         ],
       );
       for (const t of tasks) {

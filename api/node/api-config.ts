@@ -11,6 +11,7 @@
  *   TESSERA_LEASE_MS                       task lease length (30000)
  *   TESSERA_MAX_SCENE_BYTES                largest scene upload (268435456)
  *   TESSERA_LOG_LEVEL                      pino level (info)
+ *   TESSERA_API_KEY                        the operator's admin API key (else created once, kept in the data dir)
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';

@@ -1,13 +1,16 @@
 /**
  * `npx tsx api/node/main.ts`: the API as a process. Configuration from the environment (api-config.ts),
  * JSON logs on stderr, clean stop on SIGTERM/SIGINT. Without TESSERA_S3_ENDPOINT it starts a local S3
- * server in the data dir, so one command gives a working API on a laptop.
+ * server in the data dir, so one command gives a working API on a laptop. The operator's admin key is
+ * TESSERA_API_KEY, or one created (and printed) on the first start and kept in the data dir.
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
 import { isTesseraError } from '../protocol/errors.ts';
 import { readApiConfig } from './api-config.ts';
 import { startLocalS3, type LocalS3 } from './local-s3.ts';
+import { operatorKey } from './operator-key.ts';
 import { startApi } from './start-api.ts';
 
 async function main(): Promise<void> {
@@ -19,6 +22,13 @@ async function main(): Promise<void> {
     logger.warn({ endpoint: localS3.endpoint }, 'TESSERA_S3_ENDPOINT is not set: using a local S3 server in the data dir');
   }
   const s3 = config.s3 ?? localS3!;
+  await mkdir(config.dataDir, { recursive: true });
+  const admin = await operatorKey(config.dataDir);
+  if (admin.source === 'created') {
+    logger.warn({ file: admin.file }, `created an admin API key (clients send it as TESSERA_API_KEY): ${admin.key}`);
+  } else {
+    logger.info({ source: admin.source, file: admin.file }, 'admin API key loaded');
+  }
   const api = await startApi({
     host: config.host,
     port: config.port,
@@ -26,7 +36,7 @@ async function main(): Promise<void> {
     s3,
     leaseMs: config.leaseMs,
     logger,
-    api: { maxSceneBytes: config.maxSceneBytes, publicUrl: config.publicUrl },
+    api: { maxSceneBytes: config.maxSceneBytes, publicUrl: config.publicUrl, apiKeys: [{ key: admin.key, name: 'operator', role: 'admin' }] },
   });
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

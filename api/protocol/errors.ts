@@ -29,6 +29,7 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, exit: 2, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: 2, message: 'The request body has an unsupported content type.' },
   RATE_LIMITED: { status: 429, exit: 1, message: 'Too many requests; retry later.' },
+  QUOTA_EXCEEDED: { status: 429, exit: 1, message: 'This API key has reached a quota; retry when some of its jobs have finished.' },
   JOB_FAILED: { status: 500, exit: 1, message: 'The job failed.' },
   STORAGE_FAILED: { status: 502, exit: 1, message: 'The storage service failed.' },
   UNAVAILABLE: { status: 503, exit: 1, message: 'The service is busy or starting; retry later.' },
@@ -56,10 +57,13 @@ export const CODE_FOR_STATUS: Readonly<Record<number, ErrorCode>> = {
 /** An error with a code from {@link ERRORS} and a sentence that says what failed and what to do. */
 export class TesseraError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+  /** For 429/503 answers: when to try again (the Retry-After header). */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message ?? ERRORS[code].message, options);
     this.name = 'TesseraError';
     this.code = code;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
   get status(): number {
     return ERRORS[this.code].status;

@@ -61,6 +61,9 @@ export function farmCommand(): Command {
         await rename(`${readyFile}.tmp`, readyFile);
       }
       log(`[farm] ready: API at ${farm.url} with ${farm.nodes.length} node(s); data in ${farm.dataDir}; Ctrl-C stops the farm`);
+      const key = farm.apiKey;
+      if (key.source === 'env') log('[farm] API key: TESSERA_API_KEY from the environment');
+      else log(`[farm] API key (${key.source === 'created' ? 'new' : 'kept'} in ${key.file}): export TESSERA_API_KEY=${key.key}`);
       // Runs until a signal: the servers keep the process alive.
     });
   return farm;

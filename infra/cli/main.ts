@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ZodError } from 'zod';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import { farmCommand } from './farm-command.ts';
+import { keysCommand } from './keys-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { renderCommand } from './render-command.ts';
 import { simCommand } from './sim-command.ts';
@@ -19,6 +20,7 @@ const program = new Command('tessera')
 program.addCommand(renderCommand());
 program.addCommand(farmCommand());
 program.addCommand(nodeCommand());
+program.addCommand(keysCommand());
 program.addCommand(simCommand());
 // addCommand() does not pass these settings down: every command reports errors through fail().
 const quiet = (command: Command): void => {

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { startApi } from '../../api/node/start-api.ts';
 import { startLocalS3 } from '../../api/node/local-s3.ts';
+import { operatorKey, type OperatorKey } from '../../api/node/operator-key.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { FarmNodeProcess } from './farm-node-process.ts';
 import { formatLogLine } from './format-log-line.ts';
@@ -36,6 +37,8 @@ export const FARM_DEFAULTS = {
 export interface Farm {
   /** The API's base URL. */
   url: string;
+  /** The admin API key clients use (TESSERA_API_KEY, or the one saved in the data dir, or a new one). */
+  apiKey: OperatorKey;
   dataDir: string;
   nodes: FarmNodeProcess[];
   /** Settles when every node has registered with the API; rejects if one keeps dying or the wait times out. */
@@ -59,13 +62,21 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
   const farmLog = say('farm');
 
   await mkdir(join(dataDir, 'api'), { recursive: true });
+  const apiKey = await operatorKey(dataDir);
   const s3 = await startLocalS3({ dir: join(dataDir, 's3') });
   say('s3')(`listening at ${s3.endpoint} (bucket ${s3.bucket}, objects in ${join(dataDir, 's3')})`);
   const apiLog = say('api');
   const logger = pino({ level: process.env.TESSERA_LOG_LEVEL ?? 'info' }, { write: (chunk: string) => chunk.split('\n').forEach((l) => l && apiLog(formatLogLine(l))) });
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
-    api = await startApi({ port: opts.port, host: opts.host, dataDir: join(dataDir, 'api'), s3, logger });
+    api = await startApi({
+      port: opts.port,
+      host: opts.host,
+      dataDir: join(dataDir, 'api'),
+      s3,
+      logger,
+      api: { apiKeys: [{ key: apiKey.key, name: 'farm operator', role: 'admin' }] },
+    });
   } catch (cause) {
     await s3.close().catch(() => {});
     if ((cause as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
@@ -113,5 +124,5 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
       process.off('exit', killAll);
     })());
 
-  return { url: api.url, dataDir, nodes, ready, stop, kill: killAll };
+  return { url: api.url, apiKey, dataDir, nodes, ready, stop, kill: killAll };
 }

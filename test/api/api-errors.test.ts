@@ -1,7 +1,7 @@
 /** Every bad input gets the right status and a `{code, message}` body that says what is wrong. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../api/protocol/errors.ts';
-import { call, startHarness, TestNode, uploadSceneFile, type Answer, type Harness } from './support/api-harness.ts';
+import { call, expectError, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
 
 const SCENE_LIMIT = 64 * 1024;
 
@@ -18,11 +18,6 @@ afterAll(async () => {
 });
 
 /** The answer is exactly `{code, message}` with the code's status and a message matching `pattern`. */
-function expectError(res: Answer, code: keyof typeof ERRORS, pattern?: RegExp): void {
-  expect(res.body, JSON.stringify(res.body)).toEqual({ code, message: expect.any(String) });
-  expect(res.status).toBe(ERRORS[code].status);
-  if (pattern) expect(res.body.message).toMatch(pattern);
-}
 
 const job = (json: object) => call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '64x64', ...json } });
 
@@ -122,7 +117,7 @@ describe('scene uploads', () => {
         controller.close();
       },
     });
-    const res = await fetch(`${h.url}/v1/scenes`, { method: 'POST', body: stream, headers: { 'content-type': 'model/gltf-binary' }, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${h.url}/v1/scenes`, { method: 'POST', body: stream, headers: { 'content-type': 'model/gltf-binary', ...TEST_AUTH }, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
     expect((await res.json()).code).toBe('PAYLOAD_TOO_LARGE');
     // And when a presigned upload announces its size.
@@ -134,7 +129,7 @@ describe('node authentication', () => {
   it('a wrong or missing token → 401 UNAUTHORIZED; an unknown node → 404', async () => {
     const node = await TestNode.register(h, 'auth');
     const other = await TestNode.register(h, 'other');
-    const lease = (token?: string, id = node.id) => call(h.url, 'POST', `/v1/nodes/${id}/lease`, { json: { waitSeconds: 0 }, token });
+    const lease = (token: string | null = null, id = node.id) => call(h.url, 'POST', `/v1/nodes/${id}/lease`, { json: { waitSeconds: 0 }, token });
     expectError(await lease('0'.repeat(64)), 'UNAUTHORIZED');
     expectError(await lease(), 'UNAUTHORIZED', /Bearer/);
     expectError(await lease(other.reg.nodeToken), 'UNAUTHORIZED');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { editGlb, grayPng, packGlb, triangleGlb, triangleWithImageGlb } from '../hostile/glb-builder.ts';
+import { TEST_AUTH } from './support/api-harness.ts';
 import { startTestFarm } from '../support/farm.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
@@ -9,7 +10,7 @@ beforeAll(async () => {
 afterAll(() => farm?.close());
 
 const upload = async (bytes: Uint8Array) => {
-  const res = await fetch(new URL('/v1/scenes', farm.url), { method: 'POST', headers: { 'content-type': 'model/gltf-binary' }, body: bytes as Uint8Array<ArrayBuffer> });
+  const res = await fetch(new URL('/v1/scenes', farm.url), { method: 'POST', headers: { 'content-type': 'model/gltf-binary', ...TEST_AUTH }, body: bytes as Uint8Array<ArrayBuffer> });
   return { status: res.status, body: (await res.json()) as { code?: string; message?: string; sceneId?: string } };
 };
 

@@ -387,6 +387,40 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(got.route!.renderMs).toBeGreaterThan(0);
     });
 
+    it('keeps API keys (by hash), scene grants and per-owner active job counts, across a restart', async () => {
+      const key = { keyId: 'key_1', keyHash: 'f'.repeat(64), name: 'studio', role: 'client' as const, limits: { burst: 5 }, createdAt: T0, revokedAt: null };
+      await store.putApiKey(key);
+      await store.putApiKey({ ...key, keyId: 'key_0', keyHash: 'e'.repeat(64), name: 'ops', role: 'admin', limits: null, createdAt: T0 - 1 });
+      expect(await store.findApiKeyByHash(key.keyHash)).toEqual(key);
+      expect(await store.findApiKeyByHash('0'.repeat(64))).toBeNull();
+      expect((await store.listApiKeys()).map((k) => k.keyId)).toEqual(['key_0', 'key_1']);
+      expect(await store.revokeApiKey('key_1', T0 + 5)).toEqual({ ...key, revokedAt: T0 + 5 });
+      // Revoking again keeps the first time.
+      expect((await store.revokeApiKey('key_1', T0 + 9))!.revokedAt).toBe(T0 + 5);
+      expect(await store.revokeApiKey('key_missing', T0)).toBeNull();
+
+      await store.putScene(scene);
+      expect(await store.isSceneGranted(scene.sceneId, 'key_1')).toBe(false);
+      await store.grantScene(scene.sceneId, 'key_1', T0);
+      await store.grantScene(scene.sceneId, 'key_1', T0 + 1);
+      expect(await store.isSceneGranted(scene.sceneId, 'key_1')).toBe(true);
+      expect(await store.isSceneGranted(scene.sceneId, 'key_2')).toBe(false);
+
+      const mine = makeJob();
+      const done = makeJob();
+      await store.createJob({ ...mine.job, owner: 'key_1' }, mine.tasks);
+      await store.createJob({ ...done.job, owner: 'key_1' }, done.tasks);
+      await store.cancelJob(done.job.jobId, T0 + 1);
+      expect((await store.getJob(mine.job.jobId))!.owner).toBe('key_1');
+      expect(await store.countActiveJobs('key_1')).toBe(1);
+      expect(await store.countActiveJobs('key_2')).toBe(0);
+
+      store = await fx.reopen();
+      expect((await store.findApiKeyByHash(key.keyHash))!.revokedAt).toBe(T0 + 5);
+      expect(await store.isSceneGranted(scene.sceneId, 'key_1')).toBe(true);
+      expect(await store.countActiveJobs('key_1')).toBe(1);
+    });
+
     it('keeps network facts about nodes, counts lease calls as signs of life, and keeps small values across a restart', async () => {
       await store.registerNode({ nodeId: 'old', tokenHash: 'ho', card: card('eu'), registeredAt: T0, lastSeenAt: T0, load: 0 });
       await store.registerNode({ nodeId: 'new', tokenHash: 'hn', card: card('eu'), registeredAt: T0 + 1, lastSeenAt: T0 + 1000, load: 0 });

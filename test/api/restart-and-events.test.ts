@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobEvent, JobStatus } from '../../api/protocol/job-status.ts';
-import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { call, fakePng, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
 
 let h: Harness;
 let sceneId: string;
@@ -19,7 +19,7 @@ afterAll(async () => {
 
 /** Read server-sent events until the stream ends. */
 async function readEvents(url: string, signal?: AbortSignal): Promise<{ event: string; data: JobEvent }[]> {
-  const res = await fetch(url, { signal, headers: { accept: 'text/event-stream' } });
+  const res = await fetch(url, { signal, headers: { accept: 'text/event-stream', ...TEST_AUTH } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const text = await res.text();

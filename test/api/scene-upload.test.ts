@@ -8,7 +8,7 @@ import path from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../api/node/s3-blob-store.ts';
-import { call, ROOT, sha256, startHarness, type Harness } from './support/api-harness.ts';
+import { call, ROOT, sha256, startHarness, TEST_AUTH, type Harness } from './support/api-harness.ts';
 
 let h: Harness;
 let files: Record<string, Uint8Array<ArrayBuffer>>;
@@ -42,7 +42,7 @@ describe('scene uploads', () => {
 
     const form = new FormData();
     for (const [name, bytes] of Object.entries(files)) form.append('file', new Blob([bytes]), name);
-    const res = await fetch(`${h.url}/v1/scenes`, { method: 'POST', body: form });
+    const res = await fetch(`${h.url}/v1/scenes`, { method: 'POST', body: form, headers: TEST_AUTH });
     const body = await res.json();
     expect(res.status, JSON.stringify(body)).toBe(201);
     expect(body.sceneId).toBe(zipped.body.sceneId);

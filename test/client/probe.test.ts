@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
 import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
-import { call, nodeCard, startHarness, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { call, nodeCard, startHarness, TEST_API_KEY, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
 
 let h: Harness;
@@ -29,7 +29,7 @@ async function pingOnlyNode(name: string, delayMs: number, gone = false): Promis
 
 beforeAll(async () => {
   h = await startHarness();
-  client = createTesseraClient({ baseUrl: h.url });
+  client = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY });
   await pingOnlyNode('close', 2);
   await pingOnlyNode('distant', 30);
   await pingOnlyNode('vanished', 0, true);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, isTesseraError, TesseraError, type JobEvent, type TesseraClient } from '../../api/client/index.ts';
 import { scenePath, SCENES } from '../support/renderer.ts';
+import { TEST_API_KEY } from '../api/support/api-harness.ts';
 import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
 
 // The SDK against the real API, S3 server and (for finished frames) a real render node, all on loopback.
@@ -15,7 +16,7 @@ const servers: Server[] = [];
 
 beforeAll(async () => {
   farm = await startTestFarm();
-  client = createTesseraClient({ baseUrl: farm.url, retryDelayMs: 20 });
+  client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retryDelayMs: 20 });
   animated = new Uint8Array(await readFile(scenePath('animated-trs')));
 });
 
@@ -54,7 +55,7 @@ describe('uploads', () => {
 
   it('sends large scenes through a presigned upload, with the same result', async () => {
     const direct = await client.uploadScene(animated);
-    const viaStorage = createTesseraClient({ baseUrl: farm.url, directUploadMaxBytes: 1024 });
+    const viaStorage = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, directUploadMaxBytes: 1024 });
     expect((await viaStorage.uploadScene(animated)).sceneId).toBe(direct.sceneId);
   });
 
@@ -122,10 +123,10 @@ describe('jobs', () => {
       }
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
-      const r = await fetch(farm.url + req.url, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? '' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      const r = await fetch(farm.url + req.url, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? '', authorization: req.headers.authorization ?? '' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
       res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? '' }).end(Buffer.from(await r.arrayBuffer()));
     });
-    const polling = createTesseraClient({ baseUrl: proxy, pollIntervalMs: 50, retryDelayMs: 10 });
+    const polling = createTesseraClient({ baseUrl: proxy, apiKey: TEST_API_KEY, pollIntervalMs: 50, retryDelayMs: 10 });
     const { sceneId } = await polling.uploadScene(animated);
     const { jobId } = await polling.submitJob({ sceneId, size: '32x32', frames: '0', priority: 0 });
     const reports: string[] = [];

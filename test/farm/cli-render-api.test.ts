@@ -10,6 +10,7 @@ import { createTesseraClient } from '../../api/client/index.ts';
 import { startLocalS3 } from '../../api/node/local-s3.ts';
 import { startApi } from '../../api/node/start-api.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { TEST_API_KEY, withTestKey } from '../api/support/api-harness.ts';
 import { startTestFarm } from '../support/farm.ts';
 
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `tessera-${what}-`));
@@ -83,9 +84,9 @@ describe('tessera render --api: Ctrl-C', () => {
     const logger = { debug() {}, info: (obj: { jobId?: string }, msg?: string) => void (msg === 'job queued' && obj.jobId && queued.push(obj.jobId)), warn() {}, error() {} };
     const dir = tmp('ctrl-c');
     const s3 = await startLocalS3({ dir: join(dir, 's3') });
-    const api = await startApi({ dataDir: join(dir, 'api'), s3, logger });
+    const api = await startApi({ dataDir: join(dir, 'api'), s3, logger, api: withTestKey() });
     try {
-      const child = spawn(process.execPath, [BIN, 'render', 'scenes/animated-trs.glb', '--api', api.url, '--frames', '0-3', '--size', '64x64', '--out', join(dir, 'out')], { cwd: ROOT });
+      const child = spawn(process.execPath, [BIN, 'render', 'scenes/animated-trs.glb', '--api', api.url, '--frames', '0-3', '--size', '64x64', '--out', join(dir, 'out')], { cwd: ROOT, env: { ...process.env, TESSERA_API_KEY: TEST_API_KEY } });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -93,7 +94,7 @@ describe('tessera render --api: Ctrl-C', () => {
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(stderr).toContain(`job ${jobId} cancelled`);
-      expect((await createTesseraClient({ baseUrl: api.url }).getJob(jobId)).state).toBe('cancelled');
+      expect((await createTesseraClient({ baseUrl: api.url, apiKey: TEST_API_KEY }).getJob(jobId)).state).toBe('cancelled');
     } finally {
       await api.close();
       await s3.close();
@@ -106,13 +107,15 @@ describe('tessera farm up + tessera render --api (2 nodes, real processes)', () 
   let farmLog = '';
   let farmExit: Promise<number | null>;
   let url: string;
+  /** The admin key farm up created (no TESSERA_API_KEY in its environment). */
+  let key: string;
   const data = tmp('farm-data');
   const readyFile = join(data, 'ready');
 
   beforeAll(async () => {
     farm = spawn(process.execPath, [BIN, 'farm', 'up', '--nodes', '2', '--port', '0', '--data', data, '--ready-file', readyFile], {
       cwd: ROOT,
-      env: { ...process.env, DISPLAY: '' },
+      env: { ...process.env, DISPLAY: '', TESSERA_API_KEY: '' },
     });
     farm.stdout!.on('data', (d) => (farmLog += d));
     farm.stderr!.on('data', (d) => (farmLog += d));
@@ -121,6 +124,7 @@ describe('tessera farm up + tessera render --api (2 nodes, real processes)', () 
       if (farm.exitCode !== null) throw new Error(`farm up exited with ${farm.exitCode}:\n${farmLog}`);
       return existsSync(readyFile) ? readFileSync(readyFile, 'utf8').trim() : undefined;
     }, 150_000);
+    key = readFileSync(join(data, 'api-key'), 'utf8').trim();
   }, 160_000);
 
   afterAll(() => {
@@ -130,8 +134,14 @@ describe('tessera farm up + tessera render --api (2 nodes, real processes)', () 
   it('renders tiled frames through the farm, equal to --local pixel for pixel, with the same file names', async () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(farmLog).toMatch(/\[farm\] ready: API at/);
+    // farm up made an admin key, printed it and saved it; without it, clients are refused.
+    expect(key).toMatch(/^tsk_[0-9a-f]{64}$/);
+    expect(farmLog).toContain(`export TESSERA_API_KEY=${key}`);
+    const anonymous = await tessera('render', 'scenes/animated-trs.glb', '--api', url, '--frames', '0', '--size', '16x16', '--out', tmp('anon'), '--api-key', 'tsk_wrong');
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toMatch(/UNAUTHORIZED/);
     const out = tmp('farm-out');
-    const r = await tessera('render', 'scenes/animated-trs.glb', '--api', url, '--frames', '0-3', '--size', '160x90', '--tile', '64', '--out', out, '--json');
+    const r = await tessera('render', 'scenes/animated-trs.glb', '--api', url, '--frames', '0-3', '--size', '160x90', '--tile', '64', '--out', out, '--json', '--api-key', key);
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['frame-0000.png', 'frame-0001.png', 'frame-0002.png', 'frame-0003.png']);
     const summary = JSON.parse(r.stdout);
@@ -147,7 +157,7 @@ describe('tessera farm up + tessera render --api (2 nodes, real processes)', () 
 
   it('uploads a .gltf with its files as a zip, and prints which node rendered what', async () => {
     const out = tmp('farm-gltf');
-    const r = await tessera('render', 'scenes/textured-gltf/scene.gltf', '--api', url, '--frames', '0', '--size', '96x64', '--format', 'webp', '--out', out);
+    const r = await tessera('render', 'scenes/textured-gltf/scene.gltf', '--api', url, '--frames', '0', '--size', '96x64', '--format', 'webp', '--out', out, '--api-key', key);
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out)).toEqual(['frame-0000.webp']);
     expect(r.stdout).toMatch(/Rendered 1 frame\(s\) of 96×64 on http/);

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
+import { TEST_API_KEY } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
@@ -21,7 +22,7 @@ const nodes: TestNode[] = [];
 beforeAll(async () => {
   // Liars burn attempts fast: allow enough of them that the job outlives the liars.
   farm = await startTestFarm({ leaseMs: 4000, logger: recorder, api: { policy: { retryBaseMs: 250, retryMaxMs: 2000, maxAttempts: 40 } } });
-  client = createTesseraClient({ baseUrl: farm.url });
+  client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
   local = await createTestRenderer();
 }, 60_000);
 

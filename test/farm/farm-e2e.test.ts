@@ -4,6 +4,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
+import { TEST_AUTH } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
@@ -16,7 +17,7 @@ let sceneId: string;
 const api = async (method: string, path: string, body?: unknown) => {
   const res = await fetch(new URL(path, farm.url), {
     method,
-    headers: body instanceof Uint8Array ? { 'content-type': 'model/gltf-binary' } : { 'content-type': 'application/json' },
+    headers: { 'content-type': body instanceof Uint8Array ? 'model/gltf-binary' : 'application/json', ...TEST_AUTH },
     body: body === undefined ? undefined : body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
   });
   const json = await res.json();

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
+import { TEST_API_KEY } from '../api/support/api-harness.ts';
 import { checkJobFrames } from '../support/farm-checks.ts';
 import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
@@ -21,7 +22,7 @@ let nodes: TestNode[] = [];
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 4000, logger: recorder, s3Faults: { failureRate: 0.2, seed: 6 }, api: { policy: { retryBaseMs: 250 } } });
-  client = createTesseraClient({ baseUrl: farm.url, retries: 6 });
+  client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
   nodes = [spawnNode(farm.url, 'flaky-1'), spawnNode(farm.url, 'flaky-2')];
   local = await createTestRenderer();
 }, 60_000);

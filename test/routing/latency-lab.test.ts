@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type JobStatus, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
 import { startApi, type RunningApi } from '../../api/node/start-api.ts';
+import { TEST_API_KEY, withTestKey } from '../api/support/api-harness.ts';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
 import { BIN, ROOT } from '../support/tessera-cli.ts';
 import { scenePath } from '../support/renderer.ts';
@@ -102,8 +103,8 @@ const doers = (s: JobStatus) => s.tasks.map((t) => nodes.find((n) => n.id === t.
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-lab-'));
   s3 = await startLocalS3({ dir: join(dir, 's3') });
-  api = await startApi({ dataDir: join(dir, 'api'), s3, leaseMs: LEASE_MS, port: 0 });
-  client = createTesseraClient({ baseUrl: api.url });
+  api = await startApi({ dataDir: join(dir, 'api'), s3, leaseMs: LEASE_MS, port: 0, api: withTestKey() });
+  client = createTesseraClient({ baseUrl: api.url, apiKey: TEST_API_KEY });
   nodes.push(await startLabNode('near', 5), await startLabNode('mid', 40), await startLabNode('far', 120));
   ({ sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs')))));
   // Registered, and each advertising its proxy as its probe URL.
@@ -165,7 +166,7 @@ describe('latency lab: three real nodes behind delay proxies (5, 40, 120 ms each
     const run = (...args: string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
         const out = mkdtempSync(join(dir, 'out-'));
-        const child = spawn(process.execPath, [BIN, 'render', 'scenes/animated-trs.glb', '--api', api.url, '--frames', '0', '--size', '128x128', '--tile', '64', '--out', out, ...args], { cwd: ROOT, env: { ...process.env, DISPLAY: '' } });
+        const child = spawn(process.execPath, [BIN, 'render', 'scenes/animated-trs.glb', '--api', api.url, '--frames', '0', '--size', '128x128', '--tile', '64', '--out', out, ...args], { cwd: ROOT, env: { ...process.env, DISPLAY: '', TESSERA_API_KEY: TEST_API_KEY } });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));

@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_API_KEY } from '../api/support/api-harness.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'infra', 'bin', 'tessera.mjs');
 
-/** Run `tessera ARGS` from the repository root, as `npx tessera` does (no DISPLAY: it starts its own Xvfb). */
+/** Run `tessera ARGS` from the repository root, as `npx tessera` does (no DISPLAY: it starts its own Xvfb), with the test API key. */
 export function tessera(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, DISPLAY: '' } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, DISPLAY: '', TESSERA_API_KEY: TEST_API_KEY } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -16,6 +16,9 @@ import { jobProgress, toJobStatus } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { planJob } from '../plan-job.ts';
 import { isJobFinished } from '../state-machine.ts';
+import type { Principal } from '../client-keys.ts';
+import { mayAccess } from '../client-keys.ts';
+import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
 
 /** Longest an event stream stays silent. */
@@ -28,6 +31,7 @@ const submitJob = createRoute({
   method: 'post',
   path: '/v1/jobs',
   tags: ['jobs'],
+  security: clientSecurity,
   summary: 'Submit a render job',
   request: { body: { required: true, content: { 'application/json': { schema: JobRequest } } } },
   responses: {
@@ -41,6 +45,8 @@ const submitJob = createRoute({
       'SCENE_INDEX_NOT_FOUND',
       'PAYLOAD_TOO_LARGE',
       'UNSUPPORTED_MEDIA_TYPE',
+      ...CLIENT_AUTH_ERRORS,
+      'QUOTA_EXCEEDED',
     ),
   },
 });
@@ -49,11 +55,12 @@ const getStatus = createRoute({
   method: 'get',
   path: '/v1/jobs/{id}',
   tags: ['jobs'],
+  security: clientSecurity,
   summary: 'Job status: state, progress, ETA, tasks',
   request: { params: JobParams },
   responses: {
     200: { description: 'The job.', content: { 'application/json': { schema: JobStatus } } },
-    ...errorResponses('JOB_NOT_FOUND'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
   },
 });
 
@@ -61,12 +68,13 @@ const followEvents = createRoute({
   method: 'get',
   path: '/v1/jobs/{id}/events',
   tags: ['jobs'],
+  security: clientSecurity,
   summary: 'Server-sent events: progress, frame, end',
   description: 'Each event is named after its `type` and carries a JobEvent as JSON. The stream ends after `end`.',
   request: { params: JobParams },
   responses: {
     200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } },
-    ...errorResponses('JOB_NOT_FOUND'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
   },
 });
 
@@ -74,11 +82,12 @@ const listFrames = createRoute({
   method: 'get',
   path: '/v1/jobs/{id}/frames',
   tags: ['jobs'],
+  security: clientSecurity,
   summary: 'Finished frames with presigned download URLs',
   request: { params: JobParams },
   responses: {
     200: { description: 'The frames finished so far.', content: { 'application/json': { schema: JobFrames } } },
-    ...errorResponses('JOB_NOT_FOUND', 'STORAGE_FAILED'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'STORAGE_FAILED'),
   },
 });
 
@@ -86,18 +95,20 @@ const cancelJob = createRoute({
   method: 'delete',
   path: '/v1/jobs/{id}',
   tags: ['jobs'],
+  security: clientSecurity,
   summary: 'Cancel a job',
   description: 'Queued tasks are cancelled; nodes working on leased ones are told at their next heartbeat, and their results are refused.',
   request: { params: JobParams },
   responses: {
     200: { description: 'Cancelled.', content: { 'application/json': { schema: JobStatus } } },
-    ...errorResponses('JOB_NOT_FOUND', 'JOB_FINISHED'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'JOB_FINISHED'),
   },
 });
 
-async function requireJob(ctx: ApiContext, jobId: string): Promise<JobRecord> {
+/** The job, if the caller may see it; another key's job is as unknown as a missing one. */
+async function requireJob(ctx: ApiContext, jobId: string, principal: Principal): Promise<JobRecord> {
   const job = await ctx.jobs.getJob(jobId);
-  if (!job) throw new TesseraError('JOB_NOT_FOUND', `No job with id ${jobId}.`);
+  if (!job || !mayAccess(principal, job.owner)) throw new TesseraError('JOB_NOT_FOUND', `No job with id ${jobId} for API key "${principal.name}".`);
   return job;
 }
 
@@ -105,9 +116,19 @@ async function requireJob(ctx: ApiContext, jobId: string): Promise<JobRecord> {
 export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(submitJob, async (c) => {
     const req = c.req.valid('json');
+    const principal = principalOf(c);
     const scene = await ctx.jobs.getScene(req.sceneId);
-    if (!scene) throw new TesseraError('SCENE_UNKNOWN', `No scene with id ${req.sceneId} has been uploaded; POST it to /v1/scenes first.`);
-    const plan = planJob(req, scene.info, { jobId: randomId('job') });
+    // Scenes are stored once by content; a client key may use those it uploaded.
+    if (!scene || (principal.role !== 'admin' && !(await ctx.jobs.isSceneGranted(req.sceneId, principal.keyId)))) throw new TesseraError('SCENE_UNKNOWN', `No scene with id ${req.sceneId} has been uploaded; POST it to /v1/scenes first.`);
+    const active = await ctx.jobs.countActiveJobs(principal.keyId);
+    if (active >= principal.limits.maxActiveJobs) {
+      throw new TesseraError(
+        'QUOTA_EXCEEDED',
+        `API key "${principal.name}" has ${active} jobs queued or running, its limit; submit more when some have finished.`,
+        { retryAfterSeconds: 30 },
+      );
+    }
+    const plan = { ...planJob(req, scene.info, { jobId: randomId('job') }), owner: principal.keyId };
     const now = ctx.clock.now();
     const { record: client, routed } = await ctx.network.locateClient(req.client, now);
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);
@@ -126,12 +147,12 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   });
 
   app.openapi(getStatus, async (c) => {
-    const job = await requireJob(ctx, c.req.valid('param').id);
+    const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
     return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);
   });
 
   app.openapi(followEvents, async (c) => {
-    const jobId = (await requireJob(ctx, c.req.valid('param').id)).jobId;
+    const jobId = (await requireJob(ctx, c.req.valid('param').id, principalOf(c))).jobId;
     return streamSSE(c, async (stream) => {
       const stop = new AbortController();
       stream.onAbort(() => stop.abort());
@@ -175,7 +196,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   });
 
   app.openapi(listFrames, async (c) => {
-    const job = await requireJob(ctx, c.req.valid('param').id);
+    const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
     const done = await ctx.jobs.listFinishedFrames(job.jobId);
     const frames = await Promise.all(
       done.map(async (t) => ({
@@ -191,6 +212,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(cancelJob, async (c) => {
     const { id } = c.req.valid('param');
+    await requireJob(ctx, id, principalOf(c));
     const { job, changes } = await ctx.jobs.cancelJob(id, ctx.clock.now());
     ctx.applied(changes);
     return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);

@@ -16,6 +16,7 @@ import { presignLeasedTask } from '../leased-task.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
+import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
 import { authenticateNode, NODE_AUTH } from './node-auth.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
@@ -64,12 +65,13 @@ const listNodes = createRoute({
   method: 'get',
   path: '/v1/nodes',
   tags: ['nodes'],
+  security: clientSecurity,
   summary: 'Search render nodes by card fields and health',
   description: 'Each node with its card, load, filtered RTT to the API, network coordinate and when it was last heard from.',
   request: { query: NodeSearch },
   responses: {
     200: { description: 'The matching nodes, in registration order.', content: { 'application/json': { schema: NodeList } } },
-    ...errorResponses('BAD_REQUEST'),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS),
   },
 });
 
@@ -77,6 +79,7 @@ const nearby = createRoute({
   method: 'get',
   path: '/v1/nodes/nearby',
   tags: ['nodes'],
+  security: clientSecurity,
   summary: 'Nodes a client should ping before submitting a job',
   description:
     'Healthy nodes with a probe URL, best first: nearest to the client when its location is known (Cloudflare\'s ' +
@@ -85,7 +88,7 @@ const nearby = createRoute({
   request: { query: NearbyQuery },
   responses: {
     200: { description: 'Candidates to ping.', content: { 'application/json': { schema: NearbyNodes } } },
-    ...errorResponses('BAD_REQUEST'),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS),
   },
 });
 
@@ -160,7 +163,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         ctx.applied(leased.changes);
         const { task, job } = leased;
         const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
-        return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.urlSeconds), 200);
+        return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
       }
       const left = deadline - ctx.clock.now();
       if (left <= 0) return c.body(null, 204);

@@ -12,6 +12,7 @@ import { randomId } from '../crypto-utils.ts';
 import { ingestScene } from '../ingest-scene.ts';
 import { uploadKey } from '../object-keys.ts';
 import { readSceneUpload, sceneBytes, type SceneUploadLimits } from '../scene-upload.ts';
+import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
 
 /** `POST /v1/scenes/uploads` answer: where to PUT the scene, then which id to complete. */
@@ -35,12 +36,14 @@ const SCENE_ERRORS = [
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'STORAGE_FAILED',
+  ...CLIENT_AUTH_ERRORS,
 ] as const;
 
 const uploadScene = createRoute({
   method: 'post',
   path: '/v1/scenes',
   tags: ['scenes'],
+  security: clientSecurity,
   summary: 'Upload a scene',
   description:
     'The body is a GLB (model/gltf-binary or application/octet-stream), a .gltf with data: URIs (model/gltf+json), a zip ' +
@@ -68,11 +71,12 @@ const createUpload = createRoute({
   method: 'post',
   path: '/v1/scenes/uploads',
   tags: ['scenes'],
+  security: clientSecurity,
   summary: 'Get a presigned URL to PUT a large scene to',
   request: { body: { required: false, content: { 'application/json': { schema: UploadRequest } } } },
   responses: {
     201: { description: 'PUT the scene to `url`, then POST …/complete.', content: { 'application/json': { schema: SceneUploadTicket } } },
-    ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'STORAGE_FAILED'),
+    ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'STORAGE_FAILED', ...CLIENT_AUTH_ERRORS),
   },
 });
 
@@ -80,6 +84,7 @@ const completeUpload = createRoute({
   method: 'post',
   path: '/v1/scenes/uploads/{id}/complete',
   tags: ['scenes'],
+  security: clientSecurity,
   summary: 'Check and store a scene PUT to an upload URL',
   request: { params: UploadParams },
   responses: {
@@ -94,7 +99,7 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(uploadScene, async (c) => {
     const input = await readSceneUpload(c.req.raw, limits);
-    return c.json(await ingestScene(ctx, input), 201);
+    return c.json(await ingestScene(ctx, input, principalOf(c).keyId), 201);
   });
 
   app.openapi(createUpload, async (c) => {
@@ -120,7 +125,7 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const bytes = await ctx.blobs.get(key);
     if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
     try {
-      return c.json(await ingestScene(ctx, sceneBytes(bytes, limits)), 201);
+      return c.json(await ingestScene(ctx, sceneBytes(bytes, limits), principalOf(c).keyId), 201);
     } finally {
       // Checked or refused, the raw upload has served its purpose.
       await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));

@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { ERRORS, type ErrorCode } from '../../../api/protocol/errors.ts';
 import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
 import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
 import { LeasedTask } from '../../../api/protocol/task.ts';
@@ -19,7 +21,23 @@ export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'> & {
   /** Put a fault-injecting proxy in front of s3rver, for the API and for every presigned URL. */
   s3Faults?: Omit<FaultProxyOptions, 'target'>;
+  /**
+   * Something to put where nodes reach storage (presigned URLs name its URL instead of s3rver's), e.g. a
+   * signature-checking gate; the API's own storage calls still go to s3rver.
+   */
+  storageFront?: (s3: LocalS3) => Promise<{ url: string; close(): Promise<void> }>;
 };
+
+/** The admin API key every test API accepts; `call()` sends it unless told otherwise. */
+export const TEST_API_KEY = 'tsk_' + 'e57'.repeat(21) + 'e';
+
+/** Headers that carry the test admin key, for raw fetch calls. */
+export const TEST_AUTH = { authorization: `Bearer ${TEST_API_KEY}` } as const;
+
+/** API options with the test admin key added to whatever keys the test configures. */
+export function withTestKey(api: StartApiOptions['api'] = {}): NonNullable<StartApiOptions['api']> {
+  return { ...api, apiKeys: [{ key: TEST_API_KEY, name: 'test admin', role: 'admin' }, ...(api.apiKeys ?? [])] };
+}
 
 export interface Harness {
   dir: string;
@@ -37,12 +55,14 @@ export interface Harness {
 /** Start s3rver and the API in a temp dir. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
-  const { s3Faults, ...apiOptions } = options;
+  const { s3Faults, storageFront, ...apiOptions } = options;
   const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
   const faults = s3Faults ? await startFaultProxy({ ...s3Faults, target: s3.endpoint }) : undefined;
   // Through the proxy, the API's own calls and the URLs it presigns for nodes and clients both meet the faults.
   const storage = faults ? { ...s3, endpoint: faults.url } : s3;
-  const start = (port: number) => startApi({ ...apiOptions, dataDir: path.join(dir, 'api'), s3: storage, port });
+  const front = await storageFront?.(s3);
+  const s3Config = front ? { ...storage, publicEndpoint: front.url } : storage;
+  const start = (port: number) => startApi({ ...apiOptions, api: withTestKey(options.api), dataDir: path.join(dir, 'api'), s3: s3Config, port });
   let api = await start(0);
   return {
     dir,
@@ -62,6 +82,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await api.close();
+      await front?.close();
       await faults?.close();
       await s3.close();
       await rm(dir, { recursive: true, force: true });
@@ -75,12 +96,12 @@ export interface Answer<T = any> {
   headers: Headers;
 }
 
-/** One HTTP call; JSON bodies are sent and parsed as JSON. */
+/** One HTTP call; JSON bodies are sent and parsed as JSON. Sends TEST_API_KEY unless `token` says otherwise (null: none). */
 export async function call<T = any>(
   base: string,
   method: string,
   route: string,
-  options: { json?: unknown; body?: BodyInit; type?: string; token?: string } = {},
+  options: { json?: unknown; body?: BodyInit; type?: string; token?: string | null } = {},
 ): Promise<Answer<T>> {
   const headers: Record<string, string> = {};
   let body = options.body;
@@ -89,12 +110,20 @@ export async function call<T = any>(
     body = JSON.stringify(options.json);
   }
   if (options.type) headers['content-type'] = options.type;
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  const token = options.token === undefined ? TEST_API_KEY : options.token;
+  if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(base + route, { method, headers, body });
   const text = await res.text();
   let parsed: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
   return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+/** Assert an error answer: `{code, message}` with the code's status (and a message matching `pattern`). */
+export function expectError(res: Answer, code: ErrorCode, pattern?: RegExp): void {
+  expect(res.body, JSON.stringify(res.body)).toEqual({ code, message: expect.any(String) });
+  expect(res.status).toBe(ERRORS[code].status);
+  if (pattern) expect(res.body.message).toMatch(pattern);
 }
 
 export function sha256(bytes: Uint8Array): string {

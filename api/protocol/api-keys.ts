@@ -1,0 +1,47 @@
+/**
+ * Client API keys. A client sends `Authorization: Bearer <key>`; the API stores only the key's sha256.
+ * `client` keys see only the scenes they uploaded and the jobs they submitted; `admin` keys see
+ * everything and manage keys. Render nodes never use API keys: they get their own token when they register.
+ */
+import { z } from 'zod';
+
+export const ApiKeyRole = z.enum(['client', 'admin']);
+export type ApiKeyRole = z.infer<typeof ApiKeyRole>;
+
+/** Per-key limits; absent fields take the API's defaults for the key's role. */
+export const ApiKeyLimits = z.object({
+  /** Sustained request rate (token bucket refill). */
+  requestsPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+  /** Requests allowed at once above the sustained rate (bucket size). */
+  burst: z.number().int().min(1).max(100_000).optional(),
+  /** Jobs queued or running at the same time. */
+  maxActiveJobs: z.number().int().min(1).max(1_000_000).optional(),
+});
+export type ApiKeyLimits = z.infer<typeof ApiKeyLimits>;
+
+export const CreateApiKey = z.object({
+  name: z.string().trim().min(1).max(100),
+  role: ApiKeyRole.default('client'),
+  limits: ApiKeyLimits.optional(),
+});
+export type CreateApiKey = z.input<typeof CreateApiKey>;
+
+/** A key as listed: never the key itself. */
+export const ApiKeyView = z.object({
+  keyId: z.string(),
+  name: z.string(),
+  role: ApiKeyRole,
+  limits: ApiKeyLimits.nullable(),
+  createdAt: z.number(),
+  revokedAt: z.number().nullable(),
+});
+export type ApiKeyView = z.infer<typeof ApiKeyView>;
+
+/** The answer to creating a key: the only time the key is shown. */
+export const ApiKeyCreated = ApiKeyView.extend({ key: z.string() });
+export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
+
+export const ApiKeyList = z.object({ keys: z.array(ApiKeyView) });
+
+/** Keys look like `tsk_` and 64 hex digits, so they are easy to spot in a leaked log or file. */
+export const API_KEY_PREFIX = 'tsk_';

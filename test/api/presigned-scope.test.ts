@@ -1,0 +1,99 @@
+/**
+ * Nodes hold no storage credentials: each leased task carries presigned URLs that open one object for one
+ * method, for a short time. Proven against a gate that checks SigV4 signatures the way S3/R2/MinIO do
+ * (s3rver does not), standing where nodes reach storage.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnNode, type TestNode as NodeProcess } from '../support/farm.ts';
+import { checkPresigned, startSigV4Gate, type SigV4Gate } from '../support/sigv4-gate.ts';
+import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+
+const NODE_URL_SECONDS = 120;
+let h: Harness;
+let gate: SigV4Gate;
+let sceneId: string;
+
+beforeAll(async () => {
+  h = await startHarness({
+    api: { nodeUrlSeconds: NODE_URL_SECONDS },
+    storageFront: async (s3) => (gate = await startSigV4Gate(s3.endpoint, s3)),
+  });
+  sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const submit = (json: object) => call(h.url, 'POST', '/v1/jobs', { json: { sceneId, frames: '0', ...json } });
+
+/** Swap the object key in a presigned URL, keeping its signature. */
+const withKey = (url: string, from: string, to: string) => url.replace(encodeURI(from), encodeURI(to));
+
+describe('presigned URLs handed to nodes', () => {
+  it('name the storage front, live NODE_URL_SECONDS, and open exactly their object for their method', async () => {
+    const job = await submit({ size: '64x32', tile: 32 });
+    expect(job.status).toBe(201);
+    const node = await TestNode.register(h, 'scoped');
+    const a = (await node.lease())!;
+    const b = (await node.lease())!;
+    expect(a.kind).toBe('render');
+    for (const url of [a.scene.url, a.output.url]) {
+      expect(url.startsWith(gate.url + '/')).toBe(true);
+      expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe(String(NODE_URL_SECONDS));
+    }
+
+    // The URLs work as given.
+    expect((await fetch(a.scene.url)).status).toBe(200);
+    expect((await fetch(a.output.url, { method: 'PUT', body: fakePng('a') })).status).toBe(200);
+    const refusedBefore = gate.refused.length;
+
+    // …and for nothing else: another task's output, the scene, another job's files, another method.
+    const tamper: [string, string, RequestInit][] = [
+      ['PUT to another tile', withKey(a.output.url, a.output.key, b.output.key), { method: 'PUT', body: fakePng('x') }],
+      ['PUT over the scene', withKey(a.output.url, a.output.key, `scenes/${sceneId}.glb`), { method: 'PUT', body: fakePng('x') }],
+      ['scene URL used to PUT', a.scene.url, { method: 'PUT', body: fakePng('x') }],
+      ['output URL used to GET', a.output.url, { method: 'GET' }],
+      ['output URL used to DELETE', a.output.url, { method: 'DELETE' }],
+      ['GET of another object', withKey(a.scene.url, `scenes/${sceneId}.glb`, a.output.key.replace(/[^/]+$/, '9_9.png')), { method: 'GET' }],
+      ['no signature', a.scene.url.replace(/X-Amz-Signature=[0-9a-f]+/, ''), { method: 'GET' }],
+    ];
+    for (const [what, url, init] of tamper) expect((await fetch(url, init)).status, what).toBe(403);
+    expect(gate.refused.length - refusedBefore).toBe(tamper.length);
+
+    // After their lifetime they stop working.
+    const q = new URL(a.scene.url).searchParams;
+    const d = q.get('X-Amz-Date')!;
+    const signedAt = Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +d.slice(9, 11), +d.slice(11, 13), +d.slice(13, 15));
+    const u = new URL(a.scene.url);
+    const at = (ms: number) => checkPresigned({ method: 'GET', url: u.pathname + u.search, host: u.host }, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, ms);
+    expect(at(signedAt + (NODE_URL_SECONDS - 1) * 1000)).toBeNull();
+    expect(at(signedAt + (NODE_URL_SECONDS + 1) * 1000)).toBe('expired');
+    await call(h.url, 'DELETE', `/v1/jobs/${job.body.jobId}`);
+  });
+
+  it('a real render node does a whole tiled job through the gate with nothing refused', async () => {
+    const refusedBefore = gate.refused.length;
+    const passedBefore = gate.passed.length;
+    const job = await submit({ size: '96x64', tile: 48 });
+    let proc: NodeProcess | undefined;
+    try {
+      proc = spawnNode(h.url, 'gated');
+      let state = '';
+      for (const end = Date.now() + 90_000; Date.now() < end && state !== 'done' && state !== 'failed'; ) {
+        await new Promise((r) => setTimeout(r, 250));
+        state = (await call(h.url, 'GET', `/v1/jobs/${job.body.jobId}`)).body.state;
+      }
+      expect(state, proc.log.slice(-20).join('\n')).toBe('done');
+    } finally {
+      proc?.child.kill('SIGKILL');
+      await proc?.exited;
+    }
+    expect(gate.refused.slice(refusedBefore)).toEqual([]);
+    const used = gate.passed.slice(passedBefore).map((r) => `${r.method} ${r.path.replace(/^\/tessera\//, '').replace(/^jobs\/job_[0-9a-f]+/, 'JOB')}`);
+    // 2×2 tiles: the node reads the scene once (its cache), PUTs each tile; the stitch reads the four tiles and PUTs the frame.
+    expect(used.filter((r) => r.startsWith('PUT JOB/tiles/')), used.join('\n')).toHaveLength(4);
+    expect(used.filter((r) => r.startsWith('GET JOB/tiles/'))).toHaveLength(4);
+    expect(used.filter((r) => r.startsWith('PUT JOB/frames/'))).toHaveLength(1);
+    expect(used.every((r) => /^(GET|PUT) (scenes\/[0-9a-f]{64}\.glb|JOB\/(tiles|frames)\/)/.test(r)), used.join('\n')).toBe(true);
+  }, 120_000);
+});

@@ -7,8 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../../api/protocol/errors.ts';
 import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
 import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
 import { LeasedTask } from '../../../api/protocol/task.ts';
@@ -119,12 +117,6 @@ export async function call<T = any>(
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
-/** Assert an error answer: `{code, message}` with the code's status (and a message matching `pattern`). */
-export function expectError(res: Answer, code: ErrorCode, pattern?: RegExp): void {
-  expect(res.body, JSON.stringify(res.body)).toEqual({ code, message: expect.any(String) });
-  expect(res.status).toBe(ERRORS[code].status);
-  if (pattern) expect(res.body.message).toMatch(pattern);
-}
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

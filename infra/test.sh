@@ -4,4 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/setup.sh
 npx tsc --noEmit -p .
+npx tsc --noEmit -p infra/tsconfig.workers.json
+# The Env type must match infra/wrangler.jsonc (regenerate with `npm run types:edge`).
+npx wrangler types --config infra/wrangler.jsonc --include-runtime=false --strict-vars=false api/edge/worker-configuration.d.ts --check
 npx vitest run --config infra/vitest.config.ts "$@"
+# Tests inside workerd (the Durable Object job store); a file filter for the Node suite skips them.
+if [ "$#" -eq 0 ]; then npx vitest run --config infra/vitest.workers.config.ts; fi

@@ -601,6 +601,40 @@ describe('readScene: resource URIs', () => {
   });
 });
 
+describe('readScene: files given in memory (uploads)', () => {
+  /** The triangle .gltf in `model/` of an upload, its buffer at `uri`; `outside.bin` is uploaded too, beside `model/`. */
+  function upload(uri: string): SceneSource {
+    const { json, bin } = triangleGltf();
+    json.buffers[0].uri = uri;
+    const files = new Map<string, Uint8Array>([
+      ['model/scene.gltf', new TextEncoder().encode(JSON.stringify(json))],
+      ['model/tri.bin', bin],
+      ['model/sub/tri.bin', bin],
+      ['outside.bin', bin],
+    ]);
+    return { files, main: 'model/scene.gltf' };
+  }
+
+  it('resolves relative URIs among the uploaded files, also through sub/..', async () => {
+    expect((await readScene(upload('tri.bin'))).stats.vertices).toBe(3);
+    expect((await readScene(upload('sub/tri.bin'))).stats.vertices).toBe(3);
+    expect((await readScene(upload('sub/../tri.bin'))).stats.vertices).toBe(3);
+  });
+
+  it('refuses URIs that leave the scene folder or the upload, schemes and absolute paths, like on disk', async () => {
+    await expectRefused(upload('../outside.bin'), 'SCENE_EXTERNAL_URI', 'points outside the scene folder');
+    await expectRefused(upload('%2e%2e/outside.bin'), 'SCENE_EXTERNAL_URI', 'points outside the scene folder');
+    await expectRefused(upload('sub/..%2f..%2foutside.bin'), 'SCENE_EXTERNAL_URI', 'points outside the scene folder');
+    await expectRefused(upload('http://example.com/tri.bin'), 'SCENE_EXTERNAL_URI', 'uses the http: scheme');
+    await expectRefused(upload('%2Fetc%2Fpasswd'), 'SCENE_EXTERNAL_URI', 'decodes to the absolute path "/etc/passwd"');
+  });
+
+  it('refuses a file the upload does not have, and a main file that is not there', async () => {
+    await expectRefused(upload('missing.bin'), 'SCENE_MALFORMED', 'buffer 0 uri "missing.bin": file not found in the upload');
+    await expectRefused({ files: new Map(), main: 'scene.gltf' }, 'SCENE_NOT_FOUND', 'is not among the files given');
+  });
+});
+
 describe('readScene: cost limits', () => {
   it('refuses a PNG whose header claims 30000×30000, without decoding it', async () => {
     await expectRefused(glb(triangleWithImageGlb(grayPng(30000, 30000))), 'SCENE_LIMIT_EXCEEDED', 'image 0 is 30000×30000 pixels');

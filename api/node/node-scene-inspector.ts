@@ -1,84 +1,18 @@
 /**
- * The Node SceneInspector: the render node's own readScene checks and normalizes the upload (so the API
- * accepts exactly what nodes can load), then glTF-Transform lists the cameras, clips and scenes a job may
- * name. A multi-file upload is written to a private temporary folder first, because readScene resolves a
- * .gltf's relative URIs against its folder (and refuses any that leave it).
+ * The Node SceneInspector: readScene with glTF-Transform's NodeIO and draco3dgltf (see
+ * render-node/scene/read-scene-inspector.ts, shared with the Workers API).
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { Document } from '@gltf-transform/core';
-import { TesseraError } from '../protocol/errors.ts';
+import { createReadSceneInspector } from '../../render-node/scene/read-scene-inspector.ts';
+import { nodeSceneIo } from '../../render-node/scene/scene-io.ts';
+import type { SceneInspector } from '../core/scene-inspector.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
-import { readScene, type ReadScene } from '../../render-node/scene/read-scene.ts';
-import { getSceneIo } from '../../render-node/scene/scene-io.ts';
-import type { InspectedScene, SceneInfo, SceneInput, SceneInspector } from '../core/scene-inspector.ts';
 
 export interface NodeSceneInspectorOptions {
   /** Caps on what a scene may cost (readScene's defaults when absent). */
   limits?: Partial<SceneLimits>;
-  /** Where multi-file uploads are unpacked (the OS temp dir by default). */
-  tmpDir?: string;
 }
 
-const nameOf = (name: string): string | null => (name === '' ? null : name);
-
-/** The names a job may use, read from a normalized GLB. */
-export async function readSceneInfo(glb: Uint8Array): Promise<SceneInfo> {
-  const io = await getSceneIo();
-  let doc: Document;
-  try {
-    doc = await io.readBinary(glb);
-  } catch (err) {
-    throw new TesseraError('SCENE_MALFORMED', `The normalized scene could not be read back: ${(err as Error).message}`, { cause: err });
-  }
-  const root = doc.getRoot();
-  const cameras = root.listCameras();
-  const nodes = root.listNodes();
-  const scenes = root.listScenes();
-  const defaultScene = root.getDefaultScene();
-  return {
-    cameras: cameras.map((c) => nameOf(c.getName())),
-    cameraNodes: cameras.map((c) => nameOf(nodes.find((n) => n.getCamera() === c)?.getName() ?? '')),
-    // A clip lasts until its last key, as three.js's AnimationClip measures it.
-    clips: root.listAnimations().map((a) => ({
-      name: nameOf(a.getName()),
-      duration: a.listSamplers().reduce((d, s) => Math.max(d, s.getInput()?.getMax([0])[0] ?? 0), 0),
-    })),
-    scenes: scenes.map((s) => nameOf(s.getName())),
-    defaultScene: defaultScene ? Math.max(0, scenes.indexOf(defaultScene)) : 0,
-  };
-}
-
-/** Write `files` under `dir`, refusing any path that would land outside it. */
-async function writeFiles(dir: string, files: Map<string, Uint8Array>): Promise<void> {
-  for (const [name, bytes] of files) {
-    const dest = path.resolve(dir, name);
-    if (!dest.startsWith(dir + path.sep)) {
-      throw new TesseraError('SCENE_MALFORMED', `The upload has a file with an unsafe path "${name.slice(0, 200)}".`);
-    }
-    await mkdir(path.dirname(dest), { recursive: true });
-    await writeFile(dest, bytes);
-  }
-}
-
-/** A SceneInspector backed by readScene. */
+/** A SceneInspector backed by readScene on NodeIO. */
 export function createNodeSceneInspector(options: NodeSceneInspectorOptions = {}): SceneInspector {
-  return {
-    async inspect(input: SceneInput): Promise<InspectedScene> {
-      let read: ReadScene;
-      if (input.kind === 'bytes') {
-        read = await readScene({ bytes: input.bytes, name: input.name }, options.limits);
-      } else {
-        const dir = await mkdtemp(path.join(options.tmpDir ?? tmpdir(), 'tessera-upload-'));
-        try {
-          await writeFiles(dir, input.files);
-          read = await readScene({ path: path.join(dir, input.main) }, options.limits);
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-      }
-      return { glb: read.glb, stats: { ...read.stats }, info: await readSceneInfo(read.glb) };
-    },
-  };
+  return createReadSceneInspector(nodeSceneIo, options.limits);
 }

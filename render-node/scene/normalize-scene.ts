@@ -7,7 +7,7 @@
 import type { Document, JSONDocument } from '@gltf-transform/core';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { malformed } from './gltf-fields.ts';
-import { getSceneIo, resetSceneIo } from './scene-io.ts';
+import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
 import type { ValidatedGltf } from './validated-gltf.ts';
 
 const DRACO = 'KHR_draco_mesh_compression';
@@ -60,10 +60,10 @@ function mergeBuffers(doc: Document): void {
   for (const buffer of buffers.slice(1)) buffer.dispose();
 }
 
-export async function normalizeScene(jsonDoc: JSONDocument, gltf: ValidatedGltf): Promise<NormalizedScene> {
+export async function normalizeScene(jsonDoc: JSONDocument, gltf: ValidatedGltf, provider: SceneIoProvider = nodeSceneIo): Promise<NormalizedScene> {
   let io;
   try {
-    io = await getSceneIo();
+    io = await provider.get();
   } catch (err) {
     throw new TesseraError('INTERNAL', `the glTF reader could not be set up: ${message(err)}`, { cause: err });
   }
@@ -73,7 +73,7 @@ export async function normalizeScene(jsonDoc: JSONDocument, gltf: ValidatedGltf)
   try {
     doc = await io.readJSON(jsonDoc);
   } catch (err) {
-    if (usesDraco) resetSceneIo(); // the decoder's WebAssembly state may be unusable now
+    if (usesDraco) provider.reset(); // the decoder's WebAssembly state may be unusable now
     if (err instanceof TesseraError) throw err;
     const text = message(err);
     if (text.startsWith(`[${DRACO}]`)) {

@@ -1,7 +1,8 @@
 /**
  * Loads the bytes of every buffer and image of a checked glTF: the GLB BIN chunk, data: URIs, and
- * (only for a scene read from a path) files inside the scene's folder. Files are size-checked with
- * stat before they are read, against what is left of maxFileBytes. Never touches the network.
+ * (only for a scene read from a path, or given with its files) the scene's other files: inside its
+ * folder, or among the files it came with. Files are size-checked before they are read, against what
+ * is left of maxFileBytes. Never touches the network.
  */
 import { readFile } from 'node:fs/promises';
 import { TesseraError } from '../../api/protocol/errors.ts';
@@ -16,9 +17,43 @@ export interface SceneResourceContext {
   isGlb: boolean;
   /** Real path of the folder holding the scene file; undefined for a scene given as bytes. */
   folder: string | undefined;
+  /** The scene's other files when it came with them in memory (instead of a folder). */
+  files?: SceneFiles;
   /** Bytes of scene files read so far (the scene file itself), counted against maxFileBytes. */
   bytesRead: number;
   maxFileBytes: number;
+}
+
+/** A file a resource URI names: a key that identifies it (read once), its size, and its bytes. */
+export interface SceneFile {
+  key: string;
+  size: number;
+  read(): Promise<Uint8Array>;
+}
+
+/** Where a scene's relative URIs lead: checks the URI and finds the file, or throws a TesseraError. */
+export interface SceneFiles {
+  open(uri: string, what: string): Promise<SceneFile>;
+}
+
+/** Files inside a real folder on disk (symbolic links that leave it are refused). */
+function folderFiles(folder: string | undefined): SceneFiles {
+  return {
+    async open(uri, what) {
+      const file = await resolveResourceUri(uri, folder, what);
+      return {
+        key: file.path,
+        size: file.size,
+        read: () =>
+          readFile(file.path).then(
+            (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
+            (err: NodeJS.ErrnoException) => {
+              throw malformed(`${what} uri ${show(uri)} cannot be read (${err.code ?? 'error'})`, err);
+            },
+          ),
+      };
+    },
+  };
 }
 
 export interface SceneResources {
@@ -32,10 +67,11 @@ export async function readSceneResources(gltf: ValidatedGltf, context: SceneReso
   const files = new Map<string, Promise<Uint8Array>>();
   let bytesRead = context.bytesRead;
 
+  const source = context.files ?? folderFiles(context.folder);
   const load = async (uri: string, what: string): Promise<Uint8Array> => {
     if (isDataUri(uri)) return decodeDataUri(uri, what);
-    const file = await resolveResourceUri(uri, context.folder, what);
-    let pending = files.get(file.path);
+    const file = await source.open(uri, what);
+    let pending = files.get(file.key);
     if (!pending) {
       if (bytesRead + file.size > context.maxFileBytes) {
         throw new TesseraError(
@@ -44,13 +80,8 @@ export async function readSceneResources(gltf: ValidatedGltf, context: SceneReso
         );
       }
       bytesRead += file.size;
-      pending = readFile(file.path).then(
-        (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength),
-        (err: NodeJS.ErrnoException) => {
-          throw malformed(`${what} uri ${show(uri)} cannot be read (${err.code ?? 'error'})`, err);
-        },
-      );
-      files.set(file.path, pending);
+      pending = file.read();
+      files.set(file.key, pending);
     }
     return pending;
   };

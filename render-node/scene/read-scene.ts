@@ -21,21 +21,27 @@ import { checkGltfStructure } from './check-gltf-structure.ts';
 import { checkTextureLimits } from './check-texture-limits.ts';
 import { isJsonObject, malformed, show, type JsonObject } from './gltf-fields.ts';
 import { normalizeScene } from './normalize-scene.ts';
+import type { SceneIoProvider } from './scene-io.ts';
 import { describeMagic, isGlb, parseGlb } from './parse-glb.ts';
 import { parseGltfJson } from './parse-gltf-json.ts';
 import type { ImageSize } from './read-image-size.ts';
-import { readSceneResources, type SceneResources } from './read-scene-resources.ts';
+import { memorySceneFiles } from './memory-scene-files.ts';
+import { readSceneResources, type SceneFiles, type SceneResources } from './read-scene-resources.ts';
 import type { SceneStats } from './scene-stats.ts';
 import type { ValidatedGltf } from './validated-gltf.ts';
 
 export type { SceneStats } from './scene-stats.ts';
 
 /**
- * A scene file on disk (GLB, or .gltf whose relative URIs resolve inside its folder), or the bytes
+ * A scene file on disk (GLB, or .gltf whose relative URIs resolve inside its folder), a .gltf (or GLB)
+ * among files given in memory (its relative URIs resolve among them), or the bytes
  * of a GLB or of a .gltf whose resources are all data: URIs. `name` is only used in messages and
  * to tell GLB from glTF when the bytes are neither.
  */
-export type SceneSource = { path: string } | { bytes: Uint8Array; name?: string };
+export type SceneSource =
+  | { path: string }
+  | { bytes: Uint8Array; name?: string }
+  | { files: ReadonlyMap<string, Uint8Array>; main: string };
 
 export interface ReadScene {
   /** The normalized, self-contained GLB. */
@@ -61,6 +67,8 @@ interface SourceBytes {
   name: string;
   /** Real path of the scene's folder, for relative URIs; undefined for bytes. */
   folder: string | undefined;
+  /** The scene's other files, when it came with them in memory. */
+  files?: SceneFiles;
 }
 
 async function readSource(source: SceneSource, limits: SceneLimits): Promise<SourceBytes> {
@@ -103,6 +111,15 @@ async function readSource(source: SceneSource, limits: SceneLimits): Promise<Sou
       );
     }
     return { bytes: source.bytes, name, folder: undefined };
+  }
+  if ('files' in source && source.files instanceof Map) {
+    const bytes = source.files.get(source.main);
+    const name = source.main.split('/').pop() ?? source.main;
+    if (!bytes) throw new TesseraError('SCENE_NOT_FOUND', `scene file ${show(source.main)} is not among the files given`);
+    if (bytes.length > limits.maxFileBytes) {
+      throw new TesseraError('SCENE_LIMIT_EXCEEDED', `scene ${show(name)} is ${bytes.length} bytes, more than maxFileBytes ${limits.maxFileBytes}`);
+    }
+    return { bytes, name, folder: undefined, files: memorySceneFiles(source.files, source.main) };
   }
   throw new TesseraError('BAD_REQUEST', 'a scene source needs a path or bytes');
 }
@@ -150,10 +167,13 @@ function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, siz
   return { json: json as unknown as GLTF.IGLTF, resources: map as JSONDocument['resources'] };
 }
 
-/** Reads, checks and normalizes a glTF 2.0 scene. See the module comment for what is checked. */
-export async function readScene(source: SceneSource, limits?: Partial<SceneLimits>): Promise<ReadScene> {
+/**
+ * Reads, checks and normalizes a glTF 2.0 scene. See the module comment for what is checked. `io`
+ * replaces the Node glTF-Transform IO (the Workers API passes a WebIO).
+ */
+export async function readScene(source: SceneSource, limits?: Partial<SceneLimits>, io?: SceneIoProvider): Promise<ReadScene> {
   const caps = resolveLimits(limits);
-  const { bytes, name, folder } = await readSource(source, caps);
+  const { bytes, name, folder, files } = await readSource(source, caps);
   if (bytes.length === 0) throw malformed(`scene ${show(name)} is empty`);
 
   // Container and JSON.
@@ -190,6 +210,7 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
     glbBin,
     isGlb: binary,
     folder,
+    files,
     bytesRead: bytes.length,
     maxFileBytes: caps.maxFileBytes,
   });
@@ -197,7 +218,7 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
   const data = checkAccessorData(gltf, resources.buffers, caps);
 
   // The costly part: glTF-Transform reads everything, decodes Draco, writes one GLB.
-  const normalized = await normalizeScene(prepareJsonDocument(gltf, resources, textures.sizes), gltf);
+  const normalized = await normalizeScene(prepareJsonDocument(gltf, resources, textures.sizes), gltf, io);
 
   const stats: SceneStats = {
     bytes: resources.bytesRead,

@@ -28,14 +28,10 @@ function inside(folder: string, candidate: string): boolean {
 }
 
 /**
- * `folder` must be a real path (from `fs.realpath`), or undefined when the scene came as bytes
- * (then every file reference is refused). `what` names the owner for messages, e.g. `buffer 0`.
+ * The checks every relative resource URI passes wherever its files are: not empty, no scheme, not absolute
+ * (raw or percent-decoded), no NUL. Returns the decoded path with `/` separators. `what` names the owner.
  */
-export async function resolveResourceUri(
-  uri: string,
-  folder: string | undefined,
-  what: string,
-): Promise<ResolvedResource> {
+export function checkRelativeUri(uri: string, what: string): string {
   const label = `${what} uri ${show(uri)}`;
   if (uri === '') throw malformed(`${what} uri is empty`);
   const scheme = SCHEME.exec(uri);
@@ -55,7 +51,20 @@ export async function resolveResourceUri(
     throw external(`${label} decodes to ${show(decoded)}, which uses the ${decodedScheme[1].toLowerCase()}: scheme; ${ALLOWED}`);
   }
   if (decoded.startsWith('/')) throw external(`${label} decodes to the absolute path ${show(decoded)}; ${ALLOWED}`);
+  return decoded;
+}
 
+/**
+ * `folder` must be a real path (from `fs.realpath`), or undefined when the scene came as bytes
+ * (then every file reference is refused). `what` names the owner for messages, e.g. `buffer 0`.
+ */
+export async function resolveResourceUri(
+  uri: string,
+  folder: string | undefined,
+  what: string,
+): Promise<ResolvedResource> {
+  const label = `${what} uri ${show(uri)}`;
+  const decoded = checkRelativeUri(uri, what);
   if (folder === undefined) {
     throw external(
       `${label} refers to a separate file, but the scene was given as bytes with no folder; ` +

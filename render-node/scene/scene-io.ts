@@ -5,12 +5,21 @@
  * WebAssembly module in a bad state.
  */
 import { createRequire } from 'node:module';
-import { Logger, NodeIO } from '@gltf-transform/core';
+import { Logger, NodeIO, type PlatformIO } from '@gltf-transform/core';
 import { ALL_EXTENSIONS } from '@gltf-transform/extensions';
 
 interface Draco3d {
   createDecoderModule(options?: object): Promise<unknown>;
   createEncoderModule(options?: object): Promise<unknown>;
+}
+
+/**
+ * Where normalization gets its glTF-Transform IO: the Node one here, a WebIO on Workers
+ * (api/edge/web-scene-io.ts). `reset` drops a cached IO whose Draco state may be broken.
+ */
+export interface SceneIoProvider {
+  get(): Promise<PlatformIO>;
+  reset(): void;
 }
 
 let pending: Promise<NodeIO> | undefined;
@@ -37,3 +46,6 @@ export function getSceneIo(): Promise<NodeIO> {
 export function resetSceneIo(): void {
   pending = undefined;
 }
+
+/** The Node IO (NodeIO, Draco decoder and encoder from draco3dgltf). */
+export const nodeSceneIo: SceneIoProvider = { get: getSceneIo, reset: resetSceneIo };

@@ -19,6 +19,7 @@ import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
 import { mayAccess } from '../client-keys.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
+import { edgeLocation, withEdgeLocation } from './edge-location.ts';
 import { errorResponses } from './error-responses.ts';
 
 /** Longest an event stream stays silent. */
@@ -130,11 +131,23 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }
     const plan = { ...planJob(req, scene.info, { jobId: randomId('job') }), owner: principal.keyId };
     const now = ctx.clock.now();
-    const { record: client, routed } = await ctx.network.locateClient(req.client, now);
+    // No probes from the client: where Cloudflare's edge saw it (Workers) is the hint.
+    const edge = edgeLocation(c.req.raw);
+    const hint = withEdgeLocation(req.client, edge);
+    const { record: client, routed } = await ctx.network.locateClient(hint.client, now);
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);
     await ctx.jobs.createJob(job, tasks);
     ctx.logger.info(
-      { jobId: job.jobId, sceneId: job.sceneId, frames: job.frames.length, tasks: tasks.length, routed, clientRtts: client?.rttMs, requirements: job.requirements ?? undefined },
+      {
+        jobId: job.jobId,
+        sceneId: job.sceneId,
+        frames: job.frames.length,
+        tasks: tasks.length,
+        routed,
+        clientRtts: client?.rttMs,
+        ...(hint.hinted ? { clientLocationFrom: 'request.cf', colo: edge?.colo } : {}),
+        requirements: job.requirements ?? undefined,
+      },
       'job queued',
     );
     // Route its first tasks now, so the chosen nodes are woken and the status shows where they go.

@@ -17,6 +17,7 @@ import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
+import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, NODE_AUTH } from './node-auth.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
@@ -94,10 +95,8 @@ const nearby = createRoute({
 
 /** The client's location from Cloudflare's request.cf (Workers), else from ?lat=&lon=. */
 function clientLocation(raw: Request, query: NearbyQuery): (GeoPoint & { source: 'cf' | 'query' }) | null {
-  const cf = (raw as Request & { cf?: { latitude?: unknown; longitude?: unknown } }).cf;
-  const lat = Number(cf?.latitude);
-  const lon = Number(cf?.longitude);
-  if (cf && Number.isFinite(lat) && Number.isFinite(lon) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) return { lat, lon, source: 'cf' };
+  const edge = edgeLocation(raw);
+  if (edge) return { lat: edge.lat, lon: edge.lon, source: 'cf' };
   if (query.lat !== undefined && query.lon !== undefined) return { lat: query.lat, lon: query.lon, source: 'query' };
   return null;
 }

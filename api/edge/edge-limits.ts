@@ -1,0 +1,8 @@
+/** Limits of the Workers deployment that differ from the Node API's defaults. */
+
+/**
+ * Largest scene upload on Workers. An isolate has 128 MB; normalizing holds the upload, its resources,
+ * the glTF-Transform document and the written GLB at once (a few times the file). The request body limit
+ * (100 MB on the Free and Pro plans) would allow more. Larger scenes go to the Node API.
+ */
+export const EDGE_MAX_SCENE_BYTES = 32 * 1024 * 1024;

@@ -1,0 +1,50 @@
+/** The JobStore operations the coordinator Durable Object serves over RPC (all but close), and their results. */
+import type { JobStore } from '../core/job-store.ts';
+import type { ErrorCode } from '../protocol/errors.ts';
+
+/** An operation's result as it crosses the RPC boundary: TesseraErrors travel as their code and message. */
+export type CallResult =
+  | { ok: true; value: unknown }
+  | { ok: false; error: { code: ErrorCode | null; message: string; retryAfterSeconds?: number } };
+
+export type JobStoreMethod = Exclude<keyof JobStore, 'close'>;
+
+const ALL: Record<JobStoreMethod, true> = {
+  putScene: true,
+  getScene: true,
+  grantScene: true,
+  isSceneGranted: true,
+  putApiKey: true,
+  findApiKeyByHash: true,
+  listApiKeys: true,
+  revokeApiKey: true,
+  countActiveJobs: true,
+  createJob: true,
+  getJob: true,
+  listTasks: true,
+  getTask: true,
+  listFrameTasks: true,
+  listFinishedFrames: true,
+  countTasks: true,
+  cancelJob: true,
+  registerNode: true,
+  getNode: true,
+  findNodeByTokenHash: true,
+  heartbeat: true,
+  expireLeases: true,
+  leaseNext: true,
+  listNodes: true,
+  updateNodeNetwork: true,
+  countNodeTasks: true,
+  listRoutedNodes: true,
+  listRunnableJobs: true,
+  listRoutableTasks: true,
+  setTaskRoutes: true,
+  getMeta: true,
+  setMeta: true,
+  completeTask: true,
+  failTask: true,
+};
+
+/** Every operation name; a Record above makes the compiler flag one added to JobStore but not here. */
+export const JOB_STORE_METHODS = Object.keys(ALL) as readonly JobStoreMethod[];

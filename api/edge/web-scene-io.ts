@@ -1,0 +1,39 @@
+/**
+ * glTF-Transform's WebIO for scene normalization on Workers: every extension registered, logs silenced,
+ * and the same Draco decoder as Node (draco3dgltf). A Worker may not compile WebAssembly from bytes, so
+ * the decoder's .wasm comes in as a module wrangler compiles at deploy, handed to Emscripten through
+ * `instantiateWasm`. No encoder: normalization only decodes. Resources are always in memory (readScene
+ * rewrites every URI), so it never fetches.
+ */
+import { Logger, WebIO, type PlatformIO } from '@gltf-transform/core';
+import { ALL_EXTENSIONS } from '@gltf-transform/extensions';
+import DracoDecoderModule from 'draco3dgltf/draco_decoder_gltf_nodejs.js';
+import decoderWasm from 'draco3dgltf/draco_decoder_gltf.wasm';
+import type { SceneIoProvider } from '../../render-node/scene/scene-io.ts';
+
+let pending: Promise<PlatformIO> | undefined;
+
+async function create(): Promise<PlatformIO> {
+  const decoder = await DracoDecoderModule({
+    instantiateWasm(imports, done) {
+      void WebAssembly.instantiate(decoderWasm, imports).then(done);
+      return {};
+    },
+  });
+  return new WebIO()
+    .setLogger(new Logger(Logger.Verbosity.SILENT))
+    .registerExtensions(ALL_EXTENSIONS)
+    .registerDependencies({ 'draco3d.decoder': decoder });
+}
+
+export const webSceneIo: SceneIoProvider = {
+  get() {
+    return (pending ??= create().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    }));
+  },
+  reset() {
+    pending = undefined;
+  },
+};

@@ -1,0 +1,71 @@
+/**
+ * The edge API on Cloudflare Workers: the same `createApi` as the Node API, in every location, with
+ * Workers adapters for its ports: the job store is the farm's coordinator Durable Object (SQLite storage,
+ * the shared SqlJobStore), blobs go to any S3 API (R2's in production) through signed fetches, scenes
+ * are checked by the runtime-free part of readScene, and wake-ups cross isolates through the coordinator.
+ * One app is built per isolate and per configuration, and reused across requests.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApi } from '../core/create-api.ts';
+import { createConsoleLogger } from './console-logger.ts';
+import { coordinatorFor } from './coordinator-for.ts';
+import { createDurableJobStore } from './durable-job-store.ts';
+import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
+import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
+import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
+import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
+
+export { JobCoordinator } from './job-coordinator.ts';
+
+/** Long-polls re-check the store this often when no wake-up came (wake-ups cross isolates). */
+const EDGE_RECHECK_MS = 5000;
+
+
+interface EdgeApp {
+  app: OpenAPIHono;
+  notifier: EdgeNotifier;
+}
+
+let built: { key: string; edge: EdgeApp } | undefined;
+
+function build(env: Env): EdgeApp {
+  const coordinator = () => coordinatorFor(env);
+  const notifier = createEdgeNotifier(coordinator);
+  const app = createApi(
+    {
+      jobs: createDurableJobStore({ call: (method, args) => coordinator().call(method, args) }),
+      blobs: new FetchS3BlobStore({
+        endpoint: env.S3_ENDPOINT,
+        region: env.S3_REGION,
+        bucket: env.S3_BUCKET,
+        accessKeyId: env.S3_ACCESS_KEY_ID,
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+        publicEndpoint: env.S3_PUBLIC_ENDPOINT || undefined,
+      }),
+      inspector: createEdgeSceneInspector(),
+      logger: createConsoleLogger(env.LOG_LEVEL, { farm: env.FARM }),
+      notifier,
+    },
+    {
+      recheckMs: EDGE_RECHECK_MS,
+      maxSceneBytes: EDGE_MAX_SCENE_BYTES,
+      maxUnpackedBytes: EDGE_MAX_SCENE_BYTES,
+      // The operator's admin key is a secret (`wrangler secret put TESSERA_API_KEY`); more keys are
+      // made with POST /v1/keys and kept (hashed) in the coordinator.
+      apiKeys: env.TESSERA_API_KEY ? [{ key: env.TESSERA_API_KEY, name: 'operator', role: 'admin' }] : [],
+    },
+  );
+  return { app, notifier };
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    // One app per isolate, rebuilt only if the settings change (a new deployment).
+    const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.TESSERA_API_KEY, env.LOG_LEVEL]);
+    if (built?.key !== key) built = { key, edge: build(env) };
+    const { app, notifier } = built.edge;
+    const response = await app.fetch(request, env, ctx);
+    ctx.waitUntil(notifier.flush());
+    return response;
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,127 @@
+/**
+ * The edge API end to end in workerd: `wrangler dev` runs the Worker and its coordinator Durable Object,
+ * s3rver holds the blobs, one real render node (`tessera node start`) joins through the Worker's URL.
+ * A tiled job renders, and every frame downloaded through its presigned URL equals a local untiled render
+ * pixel for pixel. Scenes normalized in the Worker are byte for byte the ones the Node API makes.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts';
+import { EDGE_MAX_SCENE_BYTES } from '../../api/edge/edge-limits.ts';
+import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
+import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
+import { TEST_API_KEY, TEST_AUTH } from '../api/support/api-harness.ts';
+import { spawnNode, type TestNode } from '../support/farm.ts';
+import { createTestRenderer, scenePath } from '../support/renderer.ts';
+
+let edge: EdgeDev;
+const dataDir = `.tmp/edge-e2e-${process.pid}`;
+let node: TestNode;
+let local: Awaited<ReturnType<typeof createTestRenderer>>;
+const log: string[] = [];
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.once('error', reject);
+  });
+
+async function api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const res = await fetch(new URL(path, edge.url), {
+    method,
+    headers: { ...TEST_AUTH, 'content-type': body instanceof Uint8Array ? 'model/gltf-binary' : 'application/json' },
+    body: body === undefined ? undefined : body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+beforeAll(async () => {
+  edge = await startEdgeDev({ port: await freePort(), dataDir, apiKey: TEST_API_KEY, log: (line) => log.push(line) });
+  node = spawnNode(edge.url, 'edge-1');
+  local = await createTestRenderer();
+}, 90_000);
+
+afterAll(async () => {
+  node?.child.kill('SIGKILL');
+  local?.dispose();
+  await edge?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real render node)', () => {
+  it('requires the operator key (a Workers secret) on client routes', async () => {
+    const res = await fetch(new URL('/v1/jobs/none', edge.url));
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { code: string }).code).toBe('UNAUTHORIZED');
+    expect((await api('GET', '/v1/jobs/none')).json.code).toBe('JOB_NOT_FOUND');
+  });
+
+  it('refuses scenes over the Worker\'s cap (an isolate has 128 MB) with 413', async () => {
+    const res = await api('POST', '/v1/scenes', new Uint8Array(EDGE_MAX_SCENE_BYTES + 1));
+    expect(res.status).toBe(413);
+    expect(res.json.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('normalizes uploaded scenes (Draco decoded in the Worker) to the very bytes the Node API makes', async () => {
+    for (const name of ['animated-trs', 'draco']) {
+      const bytes = new Uint8Array(await readFile(scenePath(name)));
+      const up = await api('POST', '/v1/scenes', bytes);
+      expect(up.status, JSON.stringify(up.json)).toBe(201);
+      const onNode = await createNodeSceneInspector().inspect({ kind: 'bytes', bytes });
+      expect(up.json.sceneId, name).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
+      expect(up.json.bytes).toBe(onNode.glb.length);
+      expect(up.json.stats).toEqual(onNode.stats);
+    }
+  });
+
+  it('takes a zip of a .gltf with its .bin and texture, as the Node API does', async () => {
+    const dir = scenePath('textured-gltf/scene.gltf').replace(/scene\.gltf$/, '');
+    const files = new Map<string, Uint8Array>();
+    for (const name of ['scene.gltf', 'scene.bin', 'checker.png']) files.set(`model/${name}`, new Uint8Array(await readFile(dir + name)));
+    const res = await fetch(new URL('/v1/scenes', edge.url), {
+      method: 'POST',
+      headers: { ...TEST_AUTH, 'content-type': 'application/zip' },
+      body: zipSync(Object.fromEntries(files)) as Uint8Array<ArrayBuffer>,
+    });
+    const body = (await res.json()) as { sceneId: string; stats: { textures: number } };
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    expect(body.stats.textures).toBe(1);
+    const onNode = await createNodeSceneInspector().inspect({ kind: 'files', main: 'model/scene.gltf', files });
+    expect(body.sceneId).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
+  });
+
+  it('renders 2 frames × 4 tiles through the Worker, equal to a local untiled render', async () => {
+    const { json: scene } = await api('POST', '/v1/scenes', new Uint8Array(await readFile(scenePath('animated-trs'))));
+    const submitted = await api('POST', '/v1/jobs', { sceneId: scene.sceneId, frames: '3,9', size: '160x120', tile: 80 });
+    expect(submitted.status).toBe(201);
+    const { jobId } = submitted.json;
+    let status: JobStatus;
+    for (const end = Date.now() + 90_000; ; ) {
+      status = (await api<JobStatus>('GET', `/v1/jobs/${jobId}`)).json;
+      if (status.state === 'done' || status.state === 'failed') break;
+      if (Date.now() > end) throw new Error(`job still ${status.state}; wrangler log:\n${log.slice(-30).join('\n')}\nnode log:\n${node.log.slice(-30).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status.state).toBe('done');
+    expect(status.tiles).toEqual({ done: 8, total: 8 });
+    expect(new Set(status.tasks.map((t) => t.node))).toEqual(new Set([expect.stringContaining('edge-1')]));
+
+    const listed = (await api<JobFrames>('GET', `/v1/jobs/${jobId}/frames`)).json;
+    expect(listed.frames.map((f) => f.frame)).toEqual([3, 9]);
+    for (const f of listed.frames) {
+      expect(f.url.startsWith(`${edge.s3.endpoint}/${edge.s3.bucket}/`)).toBe(true);
+      const bytes = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.checksum);
+      const got = await decodeRaw(bytes);
+      const want = await local.render('animated-trs', { width: 160, height: 120 }, f.frame);
+      expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data)), `frame ${f.frame}`).toBe(0);
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } fro
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
+import { RetriesExhaustedError, withRetries } from '../protocol/with-retries.ts';
 import { pingUrl, PING_DEFAULTS } from './ping.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
@@ -181,7 +182,8 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
         throw new TesseraError('UNAVAILABLE', `cannot reach ${where} (${what}): ${describeNetworkError(cause)}`, { cause });
       }
       if (res.ok) return res;
-      if (attempt < attempts && RETRY_STATUSES.has(res.status)) {
+      // Storage's 500 (S3 InternalError) is a hiccup worth another try; the API's is a bug.
+      if (attempt < attempts && (RETRY_STATUSES.has(res.status) || (so.external && res.status === 500))) {
         await res.body?.cancel().catch(() => {});
         await sleep(retryAfterMs(res) ?? backoff(attempt), so.signal);
         continue;
@@ -325,15 +327,30 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     },
 
     async downloadFrame(url, { sha256, signal } = {}) {
-      const res = await send('GET', url, { idempotent: true, external: true, signal, accept: '*/*' });
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (sha256 !== undefined) {
-        const actual = await sha256Hex(bytes);
-        if (actual !== sha256.toLowerCase()) {
-          throw new TesseraError('STORAGE_FAILED', `downloaded ${bytes.byteLength} bytes from ${stripQuery(url)} whose sha256 is ${actual}, not ${sha256}`);
-        }
+      // A body cut short or bytes that fail the checksum are fetched again (storage may have hiccuped on the
+      // way); refused requests were already retried by send().
+      const what = `downloading ${stripQuery(url)}`;
+      try {
+        return await withRetries(
+          what,
+          async () => {
+            const res = await send('GET', url, { idempotent: true, external: true, signal, accept: '*/*' });
+            const bytes = new Uint8Array(await res.arrayBuffer());
+            if (sha256 !== undefined) {
+              const actual = await sha256Hex(bytes);
+              if (actual !== sha256.toLowerCase()) {
+                throw new TesseraError('OUTPUT_CORRUPT', `downloaded ${bytes.byteLength} bytes from ${stripQuery(url)} whose sha256 is ${actual}, not ${sha256}`);
+              }
+            }
+            return bytes;
+          },
+          { attempts: opts.retries + 1, baseDelayMs: opts.retryDelayMs, signal, retryable: (err) => !isTesseraError(err) || err.code === 'OUTPUT_CORRUPT' },
+        );
+      } catch (err) {
+        if (!(err instanceof RetriesExhaustedError)) throw err;
+        const last = err.cause;
+        throw isTesseraError(last) ? new TesseraError(last.code, `${last.message} (${err.attempts} attempts)`, { cause: err }) : new TesseraError('STORAGE_FAILED', err.message, { cause: err });
       }
-      return bytes;
     },
   };
   return client;

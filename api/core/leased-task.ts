@@ -1,8 +1,9 @@
 /**
  * Builds what a node receives for a lease: the task plus exactly the presigned URLs it needs and nothing
  * else (nodes never hold storage credentials). Render: GET of the scene, PUT of its tile (or of the frame,
- * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles, PUT of the frame. Each
- * attempt writes to its own key (attemptKey), and readers get the accepted attempt's.
+ * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles with the sha256 each was
+ * verified to have when it was completed, PUT of the frame. Each attempt writes to its own key (attemptKey),
+ * and readers get the accepted attempt's.
  */
 import type { LeasedTask } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
@@ -40,7 +41,10 @@ export async function presignLeasedTask(
     leased.tiles = await Promise.all(
       frameTiles
         .filter((t) => t.kind === 'render')
-        .map(async (t) => ({ ...t.tile!, url: await blobs.presignGet(attemptKey(t), urlSeconds) })),
+        .map(async (t) => {
+          if (!t.result) throw new Error(`stitch task ${task.taskId} leased before tile task ${t.taskId} recorded its output`);
+          return { ...t.tile!, url: await blobs.presignGet(attemptKey(t), urlSeconds), checksum: t.result.checksum };
+        }),
     );
   }
   return leased;

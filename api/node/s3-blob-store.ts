@@ -5,6 +5,10 @@
  * bodies `aws-chunked` with trailing checksums, which s3rver stores inside the object (verified here),
  * and presigned URLs would carry checksum parameters a plain PUT cannot satisfy. Path-style addressing
  * works with every server, including loopback ones without DNS for bucket subdomains.
+ *
+ * Every call is retried here (bounded, backoff with full jitter) on 5xx, 429 and network failures, the
+ * response body read included: the SDK's own retries stop at the response headers, and its retry quota
+ * runs dry when storage fails often for a while, so the SDK makes one attempt per try.
  */
 import {
   CreateBucketCommand,
@@ -18,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { TesseraError } from '../protocol/errors.ts';
+import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
 import type { BlobHead, BlobStore } from '../core/blob-store.ts';
 
 export interface S3Config {
@@ -28,6 +33,8 @@ export interface S3Config {
   secretAccessKey: string;
   /** The endpoint presigned URLs name, when nodes and clients reach storage by another address. */
   publicEndpoint?: string;
+  /** Tries per storage call (default {@link RETRY_DEFAULTS}.attempts). */
+  attempts?: number;
 }
 
 function client(config: S3Config, endpoint: string): S3Client {
@@ -36,9 +43,20 @@ function client(config: S3Config, endpoint: string): S3Client {
     region: config.region,
     credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
     forcePathStyle: true,
+    // One try per send: retries happen around the whole call, body read included (see the file comment).
+    maxAttempts: 1,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/** A failure that may go away: 5xx, 429 or no answer at all (reset, refused, timeout, cut body). */
+function isTransient(err: unknown): boolean {
+  if (err instanceof S3ServiceException) {
+    const status = err.$metadata.httpStatusCode ?? 0;
+    return status >= 500 || status === 429 || status === 0;
+  }
+  return true;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -51,21 +69,28 @@ export class S3BlobStore implements BlobStore {
   readonly #s3: S3Client;
   readonly #presigner: S3Client;
   readonly #bucket: string;
+  readonly #retry: RetryOptions;
 
   constructor(config: S3Config) {
     this.#s3 = client(config, config.endpoint);
     this.#presigner = config.publicEndpoint ? client(config, config.publicEndpoint) : this.#s3;
     this.#bucket = config.bucket;
+    this.#retry = { attempts: config.attempts, retryable: isTransient };
+  }
+
+  /** One storage call, retried while it fails transiently. */
+  #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetries(what, fn, this.#retry);
   }
 
   /** Create the bucket unless it exists. */
   async ensureBucket(): Promise<void> {
     try {
-      await this.#s3.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+      await this.#call(`checking bucket ${this.#bucket}`, () => this.#s3.send(new HeadBucketCommand({ Bucket: this.#bucket })));
     } catch (err) {
       if (!isNotFound(err)) throw this.#failed(`checking bucket ${this.#bucket}`, err);
       try {
-        await this.#s3.send(new CreateBucketCommand({ Bucket: this.#bucket }));
+        await this.#call(`creating bucket ${this.#bucket}`, () => this.#s3.send(new CreateBucketCommand({ Bucket: this.#bucket })));
       } catch (createErr) {
         const name = (createErr as Error).name;
         // Another API instance may have created it in between.
@@ -76,8 +101,8 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: Uint8Array, options?: { contentType?: string }): Promise<void> {
     try {
-      await this.#s3.send(
-        new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentLength: body.length, ContentType: options?.contentType }),
+      await this.#call(`storing ${key}`, () =>
+        this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body, ContentLength: body.length, ContentType: options?.contentType })),
       );
     } catch (err) {
       throw this.#failed(`storing ${key}`, err);
@@ -86,8 +111,15 @@ export class S3BlobStore implements BlobStore {
 
   async get(key: string): Promise<Uint8Array | null> {
     try {
-      const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
-      return out.Body ? await out.Body.transformToByteArray() : new Uint8Array(0);
+      return await this.#call(`reading ${key}`, async () => {
+        const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+        const bytes = out.Body ? await out.Body.transformToByteArray() : new Uint8Array(0);
+        // A connection cut mid-body can end the stream early without an error: that is a failed read too.
+        if (out.ContentLength !== undefined && bytes.length !== out.ContentLength) {
+          throw new Error(`the body of ${key} ended after ${bytes.length} of ${out.ContentLength} bytes`);
+        }
+        return bytes;
+      });
     } catch (err) {
       if (isNotFound(err)) return null;
       throw this.#failed(`reading ${key}`, err);
@@ -96,7 +128,7 @@ export class S3BlobStore implements BlobStore {
 
   async head(key: string): Promise<BlobHead | null> {
     try {
-      const out = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key }));
+      const out = await this.#call(`checking ${key}`, () => this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key })));
       return { size: out.ContentLength ?? 0, contentType: out.ContentType };
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -106,7 +138,7 @@ export class S3BlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key }));
+      await this.#call(`deleting ${key}`, () => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: key })));
     } catch (err) {
       if (!isNotFound(err)) throw this.#failed(`deleting ${key}`, err);
     }
@@ -135,6 +167,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   #failed(what: string, err: unknown): TesseraError {
+    if (err instanceof RetriesExhaustedError) return new TesseraError('STORAGE_FAILED', `Storage failed: ${err.message}`, { cause: err });
     const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     return new TesseraError('STORAGE_FAILED', `Storage failed ${what}: ${detail}`, { cause: err });
   }

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { EncodeSpec, TileRect, ViewSpec } from './render-spec.ts';
 
+/** A sha256 digest as 64 lowercase hex digits. */
+export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lowercase hex digits');
+
 /** A presigned URL for exactly one object, and its storage key (for logs and checks). */
 export const PresignedObject = z.object({ key: z.string(), url: z.string().url() });
 export type PresignedObject = z.infer<typeof PresignedObject>;
@@ -9,7 +12,8 @@ export type PresignedObject = z.infer<typeof PresignedObject>;
  * What a node gets when it leases a task: everything needed to do it and nothing more (no credentials).
  * - `render`: render `tile` of `frame`; upload the tile as PNG to `output` — or, when `final` is true (the
  *   frame is one tile), encode it as `encode` says and upload the finished frame.
- * - `stitch`: download `tiles`, stitch them into the frame, encode as `encode` says, upload to `output`.
+ * - `stitch`: download `tiles`, check each against its `checksum` (the sha256 the API verified when the tile
+ *   was completed), stitch them into the frame, encode as `encode` says, upload to `output`.
  */
 export const LeasedTask = z.object({
   taskId: z.string(),
@@ -25,7 +29,7 @@ export const LeasedTask = z.object({
   encode: EncodeSpec,
   tile: TileRect.optional(),
   final: z.boolean().default(false),
-  tiles: z.array(TileRect.extend({ url: z.string().url() })).optional(),
+  tiles: z.array(TileRect.extend({ url: z.string().url(), checksum: Sha256Hex })).optional(),
   output: PresignedObject,
 });
 export type LeasedTask = z.infer<typeof LeasedTask>;
@@ -34,7 +38,7 @@ export type LeasedTask = z.infer<typeof LeasedTask>;
 export const TaskComplete = z.object({
   leaseId: z.string(),
   /** sha256 hex of the uploaded object's bytes. */
-  checksum: z.string().regex(/^[0-9a-f]{64}$/),
+  checksum: Sha256Hex,
   bytes: z.number().int().min(0),
   timings: z.record(z.string(), z.number().min(0)).default({}),
 });

@@ -4,19 +4,8 @@ import { encodeImage } from '../output/encode-image.ts';
 import { decodeRaw, stitchTiles } from '../output/stitch-tiles.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import { sha256, type SceneCache } from './scene-cache.ts';
-
-/**
- * TEST ONLY — a deliberately lying node for the verification tests: with `TESSERA_TEST_FAULT=lie` in its
- * environment, the node tints every render before encoding it, so it uploads wrong pixels while the checksum
- * it reports matches the bytes it uploaded (only verification by re-issue can catch it). Read here, once;
- * nothing else in Tessera looks at it, and production nodes never set it.
- */
-const TEST_FAULT = process.env.TESSERA_TEST_FAULT;
-
-/** The lie: a red tint over every pixel (TEST ONLY, see TEST_FAULT). */
-function tintForTest(image: { data: Uint8Array }): void {
-  for (let p = 0; p < image.data.length; p += 4) image.data[p] = Math.min(255, image.data[p] + 80);
-}
+import { fetchObject, putObject } from './storage-fetch.ts';
+import { bytesToUpload, pixelsToEncode } from './test-fault.ts';
 
 /** Tiles travel losslessly and fast: PNG with light compression. */
 const TILE_ENCODING = { format: 'png', quality: 100, lossless: true } as const;
@@ -36,7 +25,10 @@ export class SceneFaultError extends TesseraError {
 
 export const isSceneFault = (err: unknown) => err instanceof SceneFaultError || (isTesseraError(err) && SCENE_FAULTS.has(err.code));
 
-/** Do one leased task: render a tile (or a whole frame) or stitch a frame, upload it, return its checksum. */
+/**
+ * Do one leased task: render a tile (or a whole frame) or stitch a frame (from tiles checked against the
+ * sha256 the API verified), upload it, return its size and sha256.
+ */
 export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes: SceneCache, signal: AbortSignal): Promise<TaskOutcome> {
   const timings: Record<string, number> = {};
   const t0 = performance.now();
@@ -46,8 +38,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
     const t1 = performance.now();
     timings.load = t1 - t0;
     signal.throwIfAborted();
-    const result = renderer.render(loaded, task.view, task.frame, task.tile);
-    if (TEST_FAULT === 'lie') tintForTest(result);
+    const result = pixelsToEncode(renderer.render(loaded, task.view, task.frame, task.tile));
     const t2 = performance.now();
     timings.render = result.timings.pose + result.timings.render;
     timings.readback = result.timings.readback + result.timings.resolve;
@@ -58,7 +49,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
   } else {
     if (!task.tiles?.length) throw new TesseraError('BAD_REQUEST', `stitch task ${task.taskId} lists no tiles`);
     const t1 = performance.now();
-    const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await download(tile.url, `tile ${tile.x},${tile.y} of frame ${task.frame}`, signal)) })));
+    const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await downloadTile(tile, task.frame, signal)) })));
     const t2 = performance.now();
     timings.download = t2 - t1;
     const image = await stitchTiles(task.view.width, task.view.height, parts);
@@ -69,7 +60,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
   }
   signal.throwIfAborted();
   const t4 = performance.now();
-  await upload(task.output.url, bytes, `${task.kind} output of frame ${task.frame}`, signal);
+  await putObject(task.output.url, bytesToUpload(bytes), `the ${task.kind} output of frame ${task.frame}`, { signal });
   timings.upload = performance.now() - t4;
   return { checksum: sha256(bytes), bytes: bytes.length, timings };
 }
@@ -78,31 +69,13 @@ function flattenColor(task: LeasedTask): string {
   return task.view.background.startsWith('#') ? task.view.background : '#ffffff';
 }
 
-async function download(url: string, what: string, signal: AbortSignal): Promise<Uint8Array> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) });
-  } catch (cause) {
-    throw new TesseraError('STORAGE_FAILED', `downloading ${what} failed: ${(cause as Error).message}`, { cause });
+/** A tile's bytes, refused unless they have the sha256 the API recorded for it. */
+async function downloadTile(tile: NonNullable<LeasedTask['tiles']>[number], frame: number, signal: AbortSignal): Promise<Uint8Array> {
+  const what = `tile ${tile.x},${tile.y} of frame ${frame}`;
+  const bytes = await fetchObject(tile.url, what, { signal });
+  const actual = sha256(bytes);
+  if (actual !== tile.checksum) {
+    throw new TesseraError('OUTPUT_CORRUPT', `${what} in storage has sha256 ${actual} (${bytes.length} bytes), not the ${tile.checksum} its node reported`);
   }
-  if (!res.ok) throw new TesseraError('STORAGE_FAILED', `downloading ${what} failed: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-/** PUT to a presigned URL, retrying transient failures a few times. */
-async function upload(url: string, bytes: Uint8Array, what: string, signal: AbortSignal): Promise<void> {
-  let last: unknown;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    if (attempt) await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
-    try {
-      const res = await fetch(url, { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, signal: AbortSignal.any([signal, AbortSignal.timeout(60_000)]) });
-      if (res.ok) return;
-      last = new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-      if (res.status < 500) break;
-    } catch (cause) {
-      if (signal.aborted) throw cause;
-      last = cause;
-    }
-  }
-  throw new TesseraError('STORAGE_FAILED', `uploading ${what} failed: ${(last as Error)?.message ?? last}`, { cause: last });
+  return bytes;
 }

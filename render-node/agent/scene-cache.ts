@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fetchObject } from './storage-fetch.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
@@ -52,14 +53,7 @@ export class SceneCache {
     } catch {
       // not cached yet
     }
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
-    } catch (cause) {
-      throw new TesseraError('STORAGE_FAILED', `downloading scene ${id.slice(0, 12)} failed: ${(cause as Error).message}`, { cause });
-    }
-    if (!res.ok) throw new TesseraError('STORAGE_FAILED', `downloading scene ${id.slice(0, 12)} failed: HTTP ${res.status}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
+    const bytes = await fetchObject(url, `scene ${id.slice(0, 12)}`, { timeoutMs: 120_000 });
     if (sha256(bytes) !== id) throw new TesseraError('STORAGE_FAILED', `scene ${id.slice(0, 12)} arrived corrupted (sha256 mismatch, ${bytes.length} bytes)`);
     await mkdir(this.options.dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

@@ -148,14 +148,18 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     const where = { taskId: task.taskId, jobId: task.jobId, kind: task.kind, frame: task.frame, tile: task.tile, attempt: task.attempt };
+    let reporting = false;
     try {
       const outcome = await sandboxes[slot].run(task, abort.signal);
+      reporting = true;
       await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)) }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) return; // revoked: the API already moved on
       const reason = isTesseraError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       log.warn({ ...where, reason }, 'task failed');
+      // The API refused the stored output and failed the attempt itself: there is no lease left to report on.
+      if (reporting && isTesseraError(err, 'OUTPUT_CORRUPT')) return;
       await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
     } finally {
       running.delete(task.leaseId);

@@ -79,6 +79,8 @@ describe('lease flow', () => {
     for (const t of stitch0!.tiles!) {
       const got = new Uint8Array(await (await fetch(t.url)).arrayBuffer());
       expect(got).toEqual(tiles.get(`jobs/${jobId}/tiles/0/${t.x}_${t.y}.png`));
+      // The stitching node can check each tile against the sha256 the API verified at completion.
+      expect(t.checksum).toBe(sha256(got));
     }
     expect(await a.lease(0)).toBeNull();
 
@@ -137,21 +139,58 @@ describe('lease flow', () => {
     expect(order).toEqual([high, oldMid, newMid, low]);
   });
 
-  it('refuses a completion whose output is missing or has another size', async () => {
+  it('refuses a completion whose output is missing; fails the attempt when the stored bytes differ in size or sha256', async () => {
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
-    const node = await TestNode.register(h, 'liar');
-    await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0' } });
-    const task = (await node.lease(0))!;
-    const missing = await node.complete(task, fakePng('never uploaded'));
+    const liar = await TestNode.register(h, 'liar');
+    const honest = await TestNode.register(h, 'honest');
+    const { jobId } = (await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0-1' } })).body;
+    const status = async () => (await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`)).body;
+
+    // Nothing uploaded yet: refused, but the lease stands (the node may still upload and report again).
+    const first = (await liar.lease(0))!;
+    const missing = await liar.complete(first, fakePng('never uploaded'));
     expect(missing.status).toBe(422);
     expect(missing.body.code).toBe('OUTPUT_MISSING');
-    await fetch(task.output.url, { method: 'PUT', body: fakePng('short') });
-    const wrongSize = await node.complete(task, fakePng('a longer claim'));
-    expect(wrongSize.status).toBe(422);
-    expect(wrongSize.body.message).toMatch(/bytes/);
-    expect((await node.complete(task, fakePng('short'))).status).toBe(200);
-    // A repeated completion (the node lost the answer) gets the same answer.
-    expect((await node.complete(task, fakePng('short'))).status).toBe(200);
+
+    // Same size, other bytes: only the sha256 tells. The attempt fails at once and counts against the node.
+    await fetch(first.output.url, { method: 'PUT', body: fakePng('AAAA') });
+    const corrupt = await liar.complete(first, fakePng('BBBB'));
+    expect(corrupt.status).toBe(422);
+    expect(corrupt.body.code).toBe('OUTPUT_CORRUPT');
+    expect(corrupt.body.message).toMatch(/sha256/);
+    let task = (await status()).tasks.find((t) => t.taskId === first.taskId)!;
+    expect(task).toMatchObject({ state: 'queued', attempts: 1, node: liar.id });
+    expect(task.error).toMatch(/^OUTPUT_CORRUPT: .*sha256/);
+    // Its lease is gone: it cannot report the task done after all.
+    expect((await liar.complete(first, fakePng('AAAA'))).status).toBe(409);
+
+    // A truncated upload reported at full size is refused the same way.
+    const second = (await liar.lease(0))!;
+    expect(second.taskId).not.toBe(first.taskId);
+    const full = fakePng('the whole tile');
+    await fetch(second.output.url, { method: 'PUT', body: full.slice(0, 10) });
+    const truncated = await liar.complete(second, full);
+    expect(truncated.body.code).toBe('OUTPUT_CORRUPT');
+    expect(truncated.body.message).toMatch(/10 bytes/);
+
+    // Both tasks are retried (after their backoff) and the job finishes with what the honest node stored.
+    const redone = new Set<string>();
+    for (const deadline = Date.now() + 15_000; redone.size < 2 && Date.now() < deadline; ) {
+      const again = await honest.lease(2);
+      if (!again) continue;
+      expect(again.attempt).toBe(2);
+      expect((await honest.finish(again, fakePng(`good ${again.taskId}`))).status).toBe(200);
+      redone.add(again.taskId);
+    }
+    expect([...redone].sort()).toEqual([first.taskId, second.taskId].sort());
+    const done = await status();
+    expect(done.state).toBe('done');
+    const frames = (await call<JobFrames>(h.url, 'GET', `/v1/jobs/${jobId}/frames`)).body.frames;
+    for (const f of frames) {
+      const t = done.tasks.find((x) => x.frame === f.frame)!;
+      expect(f.checksum).toBe(sha256(fakePng(`good ${t.taskId}`)));
+      expect(sha256(new Uint8Array(await (await fetch(f.url)).arrayBuffer()))).toBe(f.checksum);
+    }
   });
 
   it('leases with an empty body (the default wait)', async () => {

@@ -215,6 +215,7 @@ describe('a job on a real render node', () => {
     expect(Buffer.from(png.subarray(1, 4)).toString()).toBe('PNG');
     expect(png.byteLength).toBe(frames[0].bytes);
     const bad = await thrown(() => client.downloadFrame(frames[0].url, { sha256: '0'.repeat(64) }));
-    expect(bad.code).toBe('STORAGE_FAILED');
+    expect(bad.code).toBe('OUTPUT_CORRUPT');
+    expect(bad.message).toMatch(/sha256 .* attempts/);
   });
 });

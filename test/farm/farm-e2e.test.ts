@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobStatus } from '../../api/protocol/job-status.ts';
+import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
 import { TEST_AUTH } from '../api/support/api-harness.ts';
-import { expectFramesMatchLocal as expectFramesMatch, spawnNode, startTestFarm, waitFor, type TestNode } from '../support/farm.ts';
+import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
+import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
@@ -44,7 +45,14 @@ afterAll(async () => {
   await farm?.close();
 });
 
-const expectFramesMatchLocal = (jobId: string, frames: number[], view: ViewSpecInput) => expectFramesMatch(farm.url, jobId, frames, view, local);
+/** Every frame of the job, downloaded through its presigned URLs, equals the local untiled render. */
+async function expectFramesMatchLocal(jobId: string, frames: number[], view: ViewSpecInput) {
+  const listed = (await api('GET', `/v1/jobs/${jobId}/frames`)) as JobFrames;
+  expect(listed.frames.map((f) => f.frame)).toEqual(frames);
+  const check = await checkJobFrames(listed, frames, (frame) => local.render('animated-trs', view, frame));
+  expect(check.problems).toEqual([]);
+  return listed;
+}
 
 describe('the farm on loopback (real S3, API and render nodes)', () => {
   const view = { width: 320, height: 240 };

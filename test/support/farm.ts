@@ -1,14 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { expect } from 'vitest';
-import type { JobFrames } from '../../api/protocol/job-status.ts';
-import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
-import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
-import type { createTestRenderer } from './renderer.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SAMPLE_RATE } from '../../api/core/verification-policy.ts';
-import { call, startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
+import { startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
 import { BIN, ROOT } from './tessera-cli.ts';
 
 
@@ -19,11 +13,19 @@ export interface TestNode {
   exited: Promise<number | null>;
 }
 
+export interface SpawnNodeOptions {
+  /** Tasks at once (default 2). */
+  concurrency?: number;
+  /** Extra environment, e.g. `{ TESSERA_TEST_FAULT: 'truncate' }` for a misbehaving node. */
+  env?: Record<string, string>;
+}
+
 /** A real render node in its own process (`tessera node start`), as farm up runs it. */
-export function spawnNode(api: string, name: string, opts: { env?: Record<string, string> } = {}): TestNode {
-  const child = spawn(process.execPath, [BIN, 'node', 'start', '--api', api, '--name', name, '--concurrency', '2', '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`)], {
+export function spawnNode(api: string, name: string, options: SpawnNodeOptions = {}): TestNode {
+  const args = ['node', 'start', '--api', api, '--name', name, '--concurrency', String(options.concurrency ?? 2), '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`)];
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info', ...opts.env },
+    env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const log: string[] = [];
@@ -33,56 +35,17 @@ export function spawnNode(api: string, name: string, opts: { env?: Record<string
 }
 
 /** Local S3 + API (in this process, restartable on the same port and data) for farm tests. */
-export async function startTestFarm(opts: { leaseMs?: number; api?: HarnessOptions['api'] } = {}) {
+export async function startTestFarm(opts: HarnessOptions = {}) {
   // The farm as shipped: verification at its default sample rate unless the test sets one.
-  const harness = await startHarness({ leaseMs: opts.leaseMs, api: { ...opts.api, verification: { sampleRate: SAMPLE_RATE, ...opts.api?.verification } } });
+  const harness = await startHarness({ ...opts, api: { ...opts.api, verification: { sampleRate: SAMPLE_RATE, ...opts.api?.verification } } });
   return {
     dir: harness.dir,
     s3: harness.s3,
+    faults: harness.faults,
     get url() {
       return harness.url;
     },
     restartApi: (downMs = 500) => harness.restart(downMs),
     close: () => harness.close(),
   };
-}
-
-/**
- * Every frame of the job, downloaded through its presigned URLs, equals the local untiled render of `scene`
- * pixel for pixel (and its bytes match the checksum the API lists). Returns the listing.
- */
-export async function expectFramesMatchLocal(
-  apiUrl: string,
-  jobId: string,
-  frames: number[],
-  view: ViewSpecInput,
-  local: Awaited<ReturnType<typeof createTestRenderer>>,
-  scene = 'animated-trs',
-): Promise<JobFrames> {
-  const listed = (await call<JobFrames>(apiUrl, 'GET', `/v1/jobs/${jobId}/frames`)).body;
-  expect(listed.frames.map((f) => f.frame)).toEqual(frames);
-  for (const f of listed.frames) {
-    const bytes = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.checksum);
-    const got = await decodeRaw(bytes);
-    const want = await local.render(scene, view, f.frame);
-    expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data)), `frame ${f.frame}`).toBe(0);
-  }
-  return listed;
-}
-
-/** Poll `probe` until it returns a value; errors count as "not yet" (the API may be restarting). */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      if ((err as { fatal?: boolean }).fatal) throw err;
-      // the API may be restarting
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }

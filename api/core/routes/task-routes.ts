@@ -1,10 +1,13 @@
 /**
  * Task results from nodes. A completion is accepted only from the node holding the current lease, and
- * only once the output object exists in storage with the size the node reported.
+ * only once the output object exists in storage with the size and sha256 the node reported: the API reads
+ * the object back and hashes it. An object that differs fails the attempt (counted against the node) so the
+ * task is retried; the consumers (stitch tasks, clients) check the recorded checksum again when they read.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
+import { sha256Hex } from '../crypto-utils.ts';
 import { JobState, TaskState } from '../../protocol/job-status.ts';
 import { TaskComplete, TaskFail } from '../../protocol/task.ts';
 import type { ApiContext } from '../api-context.ts';
@@ -27,7 +30,7 @@ const complete = createRoute({
   request: { params: TaskParams, body: { required: true, content: { 'application/json': { schema: TaskComplete } } } },
   responses: {
     200: { description: 'Recorded.', content: { 'application/json': { schema: TaskAck } } },
-    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'STORAGE_FAILED'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'OUTPUT_CORRUPT', 'STORAGE_FAILED'),
   },
 });
 
@@ -52,16 +55,19 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = c.req.valid('json');
     const task = await ctx.jobs.getTask(id);
     if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
+    if (node.reputation?.blocklisted) throw blocklisted(node);
     // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
     if (task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId) {
-      const key = attemptKey(task);
-      const head = await ctx.blobs.head(key);
-      if (!head) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; upload the output to its presigned URL first.`);
-      if (head.size !== body.bytes) {
-        throw new TesseraError('OUTPUT_MISSING', `The object at ${key} has ${head.size} bytes, but the node reported ${body.bytes}.`);
+      const mismatch = await checkOutput(ctx, attemptKey(task), body);
+      if (mismatch) {
+        // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
+        const reason = `OUTPUT_CORRUPT: ${mismatch}`;
+        const failed = await ctx.jobs.failTask({ taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy });
+        ctx.logger.warn({ taskId: id, nodeId: node.nodeId, key: attemptKey(task), reason }, 'task output corrupt; attempt failed');
+        ctx.applied(failed.changes);
+        throw new TesseraError('OUTPUT_CORRUPT', `${mismatch}; this attempt failed and the task will be retried.`);
       }
     }
-    if (node.reputation?.blocklisted) throw blocklisted(node);
     const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
     const now = ctx.clock.now();
     const outcome = await ctx.jobs.completeTask({
@@ -106,4 +112,17 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     ctx.applied(outcome.changes);
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
   });
+}
+
+/**
+ * Whether the object at `key` is what the node reported: null when it is, else why not. Throws
+ * OUTPUT_MISSING when there is no object (the node may still upload it and report again).
+ */
+async function checkOutput(ctx: ApiContext, key: string, reported: { bytes: number; checksum: string }): Promise<string | null> {
+  const stored = await ctx.blobs.get(key);
+  if (!stored) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; upload the output to its presigned URL first.`);
+  if (stored.length !== reported.bytes) return `the object at ${key} has ${stored.length} bytes, but the node reported ${reported.bytes}`;
+  const actual = await sha256Hex(stored);
+  if (actual !== reported.checksum) return `the object at ${key} has sha256 ${actual}, but the node reported ${reported.checksum}`;
+  return null;
 }

@@ -7,17 +7,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
-import { ERRORS, type ErrorCode } from '../../../api/protocol/errors.ts';
 import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
 import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
 import { LeasedTask } from '../../../api/protocol/task.ts';
 import { startLocalS3, type LocalS3 } from '../../../api/node/local-s3.ts';
 import { startApi, type RunningApi, type StartApiOptions } from '../../../api/node/start-api.ts';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../support/fault-proxy.ts';
 
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'> & {
+  /** Put a fault-injecting proxy in front of s3rver, for the API and for every presigned URL. */
+  s3Faults?: Omit<FaultProxyOptions, 'target'>;
   /**
    * Something to put where nodes reach storage (presigned URLs name its URL instead of s3rver's), e.g. a
    * signature-checking gate; the API's own storage calls still go to s3rver.
@@ -38,7 +39,10 @@ export function withTestKey(api: StartApiOptions['api'] = {}): NonNullable<Start
 
 export interface Harness {
   dir: string;
+  /** s3rver itself (its endpoint bypasses the fault proxy: tests read the truth there). */
   s3: LocalS3;
+  /** The proxy between everyone else and s3rver, when `s3Faults` was given. */
+  faults?: FaultProxy;
   api: RunningApi;
   readonly url: string;
   /** Close the API and start a new one on the same data dir, storage and port (after `downMs`). */
@@ -49,10 +53,13 @@ export interface Harness {
 /** Start s3rver and the API in a temp dir. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-api-test-'));
+  const { s3Faults, storageFront, ...apiOptions } = options;
   const s3 = await startLocalS3({ dir: path.join(dir, 's3') });
-  const { storageFront, ...apiOptions } = options;
+  const faults = s3Faults ? await startFaultProxy({ ...s3Faults, target: s3.endpoint }) : undefined;
+  // Through the proxy, the API's own calls and the URLs it presigns for nodes and clients both meet the faults.
+  const storage = faults ? { ...s3, endpoint: faults.url } : s3;
   const front = await storageFront?.(s3);
-  const s3Config = front ? { ...s3, publicEndpoint: front.url } : s3;
+  const s3Config = front ? { ...storage, publicEndpoint: front.url } : storage;
   // Verification re-issues a random sample of tiles; tests that assert exact lease sequences need none, and
   // those about verification (or the farm as shipped) set the rate.
   const apiConfig = withTestKey({ ...options.api, verification: { sampleRate: 0, ...options.api?.verification } });
@@ -61,6 +68,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return {
     dir,
     s3,
+    faults,
     get api() {
       return api;
     },
@@ -76,6 +84,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await api.close();
       await front?.close();
+      await faults?.close();
       await s3.close();
       await rm(dir, { recursive: true, force: true });
     },
@@ -111,12 +120,6 @@ export async function call<T = any>(
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
-/** Assert an error answer: `{code, message}` with the code's status (and a message matching `pattern`). */
-export function expectError(res: Answer, code: ErrorCode, pattern?: RegExp): void {
-  expect(res.body, JSON.stringify(res.body)).toEqual({ code, message: expect.any(String) });
-  expect(res.status).toBe(ERRORS[code].status);
-  if (pattern) expect(res.body.message).toMatch(pattern);
-}
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

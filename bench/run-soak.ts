@@ -1,0 +1,295 @@
+/**
+ * The soak: many small jobs through a real farm (s3rver behind the fault proxy, the API in this process,
+ * render nodes in their own processes) while nodes are SIGKILLed and restarted at random, storage fails a
+ * share of its requests and the API restarts once. Every finished job's frames are checked against a local
+ * render. What counts:
+ * - lost: jobs not done (failed, or not finished in time) and frames a done job does not list;
+ * - duplicated: tasks the API accepted as done more than once, frames listed more than once, and frame
+ *   objects stored that no listing names. (An object PUT again to its own key — a node retrying after a
+ *   reset, or a task redone after its node died — is counted apart as a rewrite: it replaces the bytes, it
+ *   cannot add a frame, and the API checks what is finally stored.)
+ * `npm run soak` runs the full size (bench/soak.ts); test/farm/soak.test.ts a small one.
+ */
+import { readFile } from 'node:fs/promises';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { createTesseraClient, type TesseraClient } from '../api/client/index.ts';
+import { createRandom, randomInt } from '../api/core/routing/seeded-random.ts';
+import type { JobStatus } from '../api/protocol/job-status.ts';
+import type { RawImage } from '../render-node/render/frame-renderer.ts';
+import { TEST_API_KEY } from '../test/api/support/api-harness.ts';
+import { checkJobFrames } from '../test/support/farm-checks.ts';
+import { spawnNode, startTestFarm, type TestNode } from '../test/support/farm.ts';
+import { createTestRenderer, scenePath } from '../test/support/renderer.ts';
+import { createStatusRecorder } from '../test/support/status-recorder.ts';
+
+export interface SoakOptions {
+  jobs?: number;
+  nodes?: number;
+  /** Render slots per node. */
+  nodeConcurrency?: number;
+  /** Jobs in flight at once (each submitter waits for its job, checks it, submits the next). */
+  inFlight?: number;
+  /** Frame edge in pixels (square frames). */
+  size?: number;
+  framesPerJob?: number;
+  /** Share of jobs rendered in tiles of `size / 2`, then stitched. */
+  tiledShare?: number;
+  /** Mean time between node kills (ms; each wait is drawn between half and 1.5 times it); 0: no kills. */
+  killEveryMs?: number;
+  /** At most this many kills. */
+  maxKills?: number;
+  /** A killed node's replacement starts this much later (ms). */
+  restartAfterMs?: number;
+  /** Share of storage requests the proxy fails. */
+  s3FailureRate?: number;
+  /** Restart the API once, when half the jobs have been submitted. */
+  apiRestart?: boolean;
+  leaseMs?: number;
+  /** A job not done this long after submission counts as lost. */
+  jobTimeoutMs?: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export const SOAK_DEFAULTS: Required<Omit<SoakOptions, 'log'>> = {
+  jobs: 200,
+  nodes: 4,
+  nodeConcurrency: 1,
+  inFlight: 8,
+  size: 96,
+  framesPerJob: 3,
+  tiledShare: 0.5,
+  killEveryMs: 6_000,
+  maxKills: 1_000,
+  restartAfterMs: 1_000,
+  s3FailureRate: 0.2,
+  apiRestart: true,
+  leaseMs: 4_000,
+  jobTimeoutMs: 180_000,
+  seed: 1,
+};
+
+/** Frames of the sample animation a job may start at (it has more; these keep the reference renders few). */
+const FIRST_FRAMES = 24;
+
+export interface SoakReport {
+  options: Required<Omit<SoakOptions, 'log'>>;
+  wallS: number;
+  jobs: { submitted: number; done: number; failed: number; timedOut: number; completionRate: number };
+  latencyMs: { p50: number | null; p99: number | null; max: number | null; mean: number | null };
+  frames: { expected: number; verified: number; wrongPixels: number; missing: number };
+  lost: { jobs: number; frames: number };
+  duplicated: { tasksCompletedTwice: number; framesListedTwice: number; strayFrameObjects: number; total: number };
+  /** Objects PUT more than once to the same key (see the file comment: not a duplicate). */
+  rewrites: { objects: number; extraPuts: number };
+  faults: {
+    nodeKills: number;
+    nodeStarts: number;
+    apiRestarts: number;
+    s3Requests: number;
+    s3Injected: Record<string, number>;
+    attemptsRequeued: number;
+    leaseExpiries: number;
+    corruptOutputsRefused: number;
+  };
+  tasks: { total: number; retried: number };
+  problems: string[];
+}
+
+/** Run the soak; resolves with its figures (it throws only when the farm itself cannot start). */
+export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
+  const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'log'));
+  const opts = { ...SOAK_DEFAULTS, ...given } as Required<Omit<SoakOptions, 'log'>>;
+  const log = options.log ?? (() => {});
+  const random = createRandom(opts.seed);
+  const started = performance.now();
+  const recorder = createStatusRecorder();
+  const farm = await startTestFarm({ leaseMs: opts.leaseMs, logger: recorder, s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed } });
+  const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
+  const local = await createTestRenderer();
+  const problems: string[] = [];
+  let nodeStarts = 0;
+  let nodeKills = 0;
+  let apiRestarts = 0;
+  const nodes: TestNode[] = [];
+  const startNode = () => {
+    nodes.push(spawnNode(farm.url, `soak-${++nodeStarts}`, { concurrency: opts.nodeConcurrency }));
+  };
+  for (let i = 0; i < opts.nodes; i++) startNode();
+
+  // Reference pictures: one local render per frame number (tiled or not, the farm must match it exactly).
+  const references = new Map<number, Promise<RawImage>>();
+  const view = { width: opts.size, height: opts.size };
+  const reference = (frame: number) => {
+    let p = references.get(frame);
+    if (!p) references.set(frame, (p = local.render('animated-trs', view, frame)));
+    return p;
+  };
+
+  const results: { jobId: string; status: JobStatus | null; latencyMs: number; frames: number[] }[] = [];
+  let frameIssues = { verified: 0, wrongPixels: 0, missing: 0, listedTwice: 0 };
+  let stopChaos = false;
+  const chaos: Promise<void>[] = [];
+  try {
+    const { sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs'))));
+
+    // Node killer: SIGKILL a random live node, start its replacement a little later.
+    if (opts.killEveryMs > 0) {
+      chaos.push(
+        (async () => {
+          while (!stopChaos && nodeKills < opts.maxKills) {
+            await sleep(opts.killEveryMs * (0.5 + random()));
+            const alive = nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+            if (stopChaos || alive.length === 0) break;
+            const victim = alive[randomInt(random, alive.length)];
+            victim.child.kill('SIGKILL');
+            nodeKills++;
+            log(`killed ${victim.name}`);
+            await sleep(opts.restartAfterMs);
+            if (!stopChaos) startNode();
+          }
+        })(),
+      );
+    }
+
+    // Submitters; the API restart holds new submissions back (a POST cut by the restart would be ambiguous).
+    let next = 0;
+    let restart: Promise<void> | null = null;
+    let submitting = 0;
+    const submitter = async () => {
+      for (;;) {
+        const index = next++;
+        if (index >= opts.jobs) return;
+        if (opts.apiRestart && apiRestarts === 0 && index === Math.floor(opts.jobs / 2) && !restart) {
+          restart = (async () => {
+            while (submitting > 0) await sleep(20);
+            log('restarting the API');
+            await farm.restartApi(1000);
+            apiRestarts++;
+          })();
+        }
+        if (restart) await restart;
+        const first = randomInt(random, FIRST_FRAMES);
+        const frames = Array.from({ length: opts.framesPerJob }, (_, i) => first + i);
+        const tiled = random() < opts.tiledShare;
+        submitting++;
+        let jobId: string;
+        const t0 = performance.now();
+        try {
+          ({ jobId } = await client.submitJob({ sceneId, frames, size: `${opts.size}x${opts.size}`, ...(tiled ? { tile: opts.size / 2 } : {}) }));
+        } finally {
+          submitting--;
+        }
+        const status = await waitForEnd(client, jobId, opts.jobTimeoutMs);
+        const latencyMs = performance.now() - t0;
+        results.push({ jobId, status, latencyMs, frames });
+        if (status?.state !== 'done') {
+          problems.push(`job ${jobId} ${status ? `${status.state}: ${status.error}` : 'did not finish in time'}`);
+          continue;
+        }
+        const check = await checkJobFrames(await listFrames(client, jobId), frames, reference);
+        frameIssues = {
+          verified: frameIssues.verified + frames.length - check.missing.length,
+          wrongPixels: frameIssues.wrongPixels + check.problems.filter((p) => /pixels|sha256/.test(p)).length,
+          missing: frameIssues.missing + check.missing.length,
+          listedTwice: frameIssues.listedTwice + check.duplicated.length,
+        };
+        problems.push(...check.problems.map((p) => `job ${jobId}: ${p}`));
+        if (results.length % 20 === 0) log(`${results.length}/${opts.jobs} jobs finished`);
+      }
+    };
+    await Promise.all(Array.from({ length: opts.inFlight }, submitter));
+  } finally {
+    stopChaos = true;
+    await Promise.all(chaos);
+  }
+
+  // What is stored under each job's frames/ must be exactly what its listing names.
+  const s3 = new S3Client({ endpoint: farm.s3.endpoint, region: farm.s3.region, forcePathStyle: true, credentials: { accessKeyId: farm.s3.accessKeyId, secretAccessKey: farm.s3.secretAccessKey } });
+  let strayFrameObjects = 0;
+  for (const r of results.filter((x) => x.status?.state === 'done')) {
+    const stored = await s3.send(new ListObjectsV2Command({ Bucket: farm.s3.bucket, Prefix: `jobs/${r.jobId}/frames/` }));
+    const extra = (stored.Contents?.length ?? 0) - r.frames.length;
+    if (extra > 0) {
+      strayFrameObjects += extra;
+      problems.push(`job ${r.jobId}: ${extra} frame objects more than frames`);
+    }
+  }
+  s3.destroy();
+
+  const faults = farm.faults!;
+  const rewritten = [...faults.puts.values()].filter((n) => n > 1);
+  const allTasks = results.flatMap((r) => r.status?.tasks ?? []);
+  const tasksCompletedTwice = [...recorder.completions.values()].filter((n) => n > 1).length;
+  for (const n of nodes) n.child.kill('SIGKILL');
+  await Promise.all(nodes.map((n) => n.exited));
+  local.dispose();
+  await farm.close();
+
+  const done = results.filter((r) => r.status?.state === 'done');
+  const latencies = done.map((r) => r.latencyMs).sort((a, b) => a - b);
+  const failed = results.filter((r) => r.status && r.status.state !== 'done').length;
+  const timedOut = results.filter((r) => !r.status).length;
+  const lostFrames = frameIssues.missing + results.filter((r) => r.status?.state !== 'done').reduce((n, r) => n + r.frames.length, 0);
+  return {
+    options: opts,
+    wallS: (performance.now() - started) / 1000,
+    jobs: { submitted: results.length, done: done.length, failed, timedOut, completionRate: results.length ? done.length / opts.jobs : 0 },
+    latencyMs: {
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      max: latencies.at(-1) ?? null,
+      mean: latencies.length ? latencies.reduce((a, b) => a + b, 0) / latencies.length : null,
+    },
+    frames: { expected: opts.jobs * opts.framesPerJob, verified: frameIssues.verified, wrongPixels: frameIssues.wrongPixels, missing: frameIssues.missing },
+    lost: { jobs: opts.jobs - done.length, frames: lostFrames },
+    duplicated: { tasksCompletedTwice, framesListedTwice: frameIssues.listedTwice, strayFrameObjects, total: tasksCompletedTwice + frameIssues.listedTwice + strayFrameObjects },
+    rewrites: { objects: rewritten.length, extraPuts: rewritten.reduce((a, n) => a + n - 1, 0) },
+    faults: {
+      nodeKills,
+      nodeStarts,
+      apiRestarts,
+      s3Requests: faults.counts.requests,
+      s3Injected: { ...faults.counts.injected },
+      attemptsRequeued: recorder.requeued.total,
+      leaseExpiries: recorder.requeued.leaseExpired,
+      corruptOutputsRefused: recorder.corruptOutputs.length,
+    },
+    tasks: { total: allTasks.length, retried: allTasks.filter((t) => t.attempts > 1).length },
+    problems,
+  };
+}
+
+/** Nearest-rank percentile of sorted values; null when there are none. */
+function percentile(sorted: number[], q: number): number | null {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** Poll until the job ends (null when `timeoutMs` passes first); errors (an API restarting) mean "ask again". */
+async function waitForEnd(client: TesseraClient, jobId: string, timeoutMs: number): Promise<JobStatus | null> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      const status = await client.getJob(jobId);
+      if (status.state === 'done' || status.state === 'failed' || status.state === 'cancelled') return status;
+    } catch {
+      // the API may be restarting
+    }
+    await sleep(150);
+  }
+  return null;
+}
+
+async function listFrames(client: TesseraClient, jobId: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.frames(jobId);
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,77 @@
+/**
+ * Nodes that upload a broken tile but report the real one's size and sha256 (the test-only
+ * TESSERA_TEST_FAULT switch): one truncates (the size tells), one flips a byte (only the sha256 tells).
+ * The API refuses each completion and fails the attempt; an honest node redoes those tasks and the job's
+ * frames equal a local render pixel for pixel.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
+import { TEST_API_KEY } from '../api/support/api-harness.ts';
+import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
+import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { createTestRenderer, scenePath } from '../support/renderer.ts';
+import { createStatusRecorder } from '../support/status-recorder.ts';
+
+const recorder = createStatusRecorder();
+let farm: Awaited<ReturnType<typeof startTestFarm>>;
+let client: TesseraClient;
+let local: Awaited<ReturnType<typeof createTestRenderer>>;
+const nodes: TestNode[] = [];
+
+beforeAll(async () => {
+  // Liars burn attempts fast: allow enough of them that the job outlives the liars.
+  farm = await startTestFarm({ leaseMs: 4000, logger: recorder, api: { policy: { retryBaseMs: 250, retryMaxMs: 2000, maxAttempts: 40 } } });
+  client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
+  local = await createTestRenderer();
+}, 60_000);
+
+afterAll(async () => {
+  for (const n of nodes) n.child.kill('SIGKILL');
+  local?.dispose();
+  await farm?.close();
+});
+
+describe('a node that uploads a corrupt output', () => {
+  it('is caught by size and by checksum; the tasks are redone elsewhere and the frames are right', async () => {
+    const truncating = spawnNode(farm.url, 'liar-truncate', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'truncate' } });
+    const flipping = spawnNode(farm.url, 'liar-corrupt', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'corrupt' } });
+    nodes.push(truncating, flipping);
+    const { sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs'))));
+    const view = { width: 160, height: 120 };
+    const { jobId } = await client.submitJob({ sceneId, frames: '0-1', size: '160x120', tile: 80 });
+
+    // Wait until each liar has had a completion refused, remembering which tasks and why.
+    const refused = new Map<string, string>();
+    await waitFor('both liars refused', async () => {
+      const job = await client.getJob(jobId);
+      if (job.state !== 'running' && job.state !== 'queued') throw Object.assign(new Error(`job ${job.state}: ${job.error}`), { fatal: true });
+      for (const t of job.tasks) if (t.error?.startsWith('OUTPUT_CORRUPT')) refused.set(t.taskId, t.error);
+      const reasons = [...refused.values()];
+      return reasons.some((r) => /bytes, but the node reported/.test(r)) && reasons.some((r) => /sha256 [0-9a-f]{64}, but the node reported/.test(r)) ? true : undefined;
+    });
+    for (const liar of [truncating, flipping]) liar.child.kill('SIGKILL');
+    const honest = spawnNode(farm.url, 'honest', { concurrency: 2 });
+    nodes.push(honest);
+
+    const status = await client.waitForJob(jobId);
+    expect(status.state).toBe('done');
+    expect(status.tiles).toEqual({ done: 8, total: 8 });
+    // Every refusal seen in the status was logged by the API (a liar may have had more refused between the last
+    // look and its kill), each refused task was redone by the honest node, and no task was completed twice.
+    const corrupt = new Set(recorder.corruptOutputs);
+    for (const taskId of refused.keys()) expect(corrupt.has(taskId), taskId).toBe(true);
+    for (const taskId of corrupt) {
+      const task = status.tasks.find((t) => t.taskId === taskId)!;
+      expect(task.state).toBe('done');
+      expect(task.attempts).toBeGreaterThan(1);
+      expect(task.node).toContain('honest');
+    }
+    expect([...recorder.completions.values()].every((n) => n === 1)).toBe(true);
+    expect(recorder.completions.size).toBe(status.tasks.length);
+
+    const listed = await client.frames(jobId);
+    const check = await checkJobFrames(listed, [0, 1], (frame) => local.render('animated-trs', view, frame));
+    expect(check.problems).toEqual([]);
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * The soak (bench/run-soak.ts), scaled down for CI: 20 small jobs on 2 nodes, one node SIGKILLed and
+ * replaced, storage failing 20% of its requests, one API restart. Every job completes with its frames equal
+ * to a local render, nothing lost, nothing duplicated. `npm run soak` runs the full size.
+ */
+import { describe, expect, it } from 'vitest';
+import { runSoak } from '../../bench/run-soak.ts';
+
+describe('soak (small)', () => {
+  it('20 jobs through a node kill, an API restart and 20% storage faults: all done, 0 lost, 0 duplicated', async () => {
+    const report = await runSoak({ jobs: 20, nodes: 2, killEveryMs: 5000, maxKills: 1, s3FailureRate: 0.2, apiRestart: true, seed: 3 });
+    expect(report.problems).toEqual([]);
+    expect(report.jobs).toMatchObject({ submitted: 20, done: 20, completionRate: 1 });
+    expect(report.frames).toMatchObject({ expected: 60, verified: 60, wrongPixels: 0, missing: 0 });
+    expect(report.lost).toEqual({ jobs: 0, frames: 0 });
+    expect(report.duplicated.total).toBe(0);
+    expect(report.faults).toMatchObject({ nodeKills: 1, apiRestarts: 1 });
+    expect(Object.values(report.faults.s3Injected).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
+    expect(report.latencyMs.p50).toBeGreaterThan(0);
+  }, 90_000);
+});

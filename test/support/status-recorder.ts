@@ -1,0 +1,44 @@
+/**
+ * A logger for the API that keeps what the soak and the fault tests count: every task status change to
+ * `done` (a task completed twice would show here, across API restarts too) and every output the API refused.
+ */
+import type { Logger } from '../../api/core/logger.ts';
+
+export interface StatusRecorder extends Logger {
+  /** Times each task went to done, by task id. */
+  readonly completions: Map<string, number>;
+  /** Completions refused because the stored output differed (task ids, one per refusal). */
+  readonly corruptOutputs: string[];
+  /** Attempts that ended without the task done (failed, lease expired), and how many of those were expiries. */
+  readonly requeued: { total: number; leaseExpired: number };
+}
+
+/** A recording logger; with `forward`, entries also go there. */
+export function createStatusRecorder(forward?: Logger): StatusRecorder {
+  const completions = new Map<string, number>();
+  const corruptOutputs: string[] = [];
+  const requeued = { total: 0, leaseExpired: 0 };
+  const record = (obj: Record<string, unknown>, msg?: string) => {
+    if (obj.entity === 'task' && obj.from === 'leased' && obj.to === 'queued') {
+      requeued.total++;
+      if (/lease expired/.test(String(obj.reason))) requeued.leaseExpired++;
+    }
+    if (obj.entity === 'task' && obj.to === 'done' && typeof obj.id === 'string') completions.set(obj.id, (completions.get(obj.id) ?? 0) + 1);
+    if (msg === 'task output corrupt; attempt failed' && typeof obj.taskId === 'string') corruptOutputs.push(obj.taskId);
+  };
+  return {
+    completions,
+    corruptOutputs,
+    requeued,
+    debug: (obj, msg) => forward?.debug(obj, msg),
+    info(obj, msg) {
+      record(obj as Record<string, unknown>, msg);
+      forward?.info(obj, msg);
+    },
+    warn(obj, msg) {
+      record(obj as Record<string, unknown>, msg);
+      forward?.warn(obj, msg);
+    },
+    error: (obj, msg) => forward?.error(obj, msg),
+  };
+}

@@ -21,3 +21,14 @@ export interface BlobHead {
   size: number;
   contentType?: string;
 }
+
+/** Where an S3-compatible bucket is and how to sign for it; both S3 adapters (AWS SDK, aws4fetch) take it. */
+export interface S3Endpoint {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** The endpoint presigned URLs name, when nodes and clients reach storage by another address. */
+  publicEndpoint?: string;
+}

@@ -5,18 +5,10 @@
  * Node 20 both have fetch and WebCrypto. Path-style URLs, as the Node store uses, so loopback servers work.
  */
 import { AwsClient } from 'aws4fetch';
-import type { BlobHead, BlobStore } from '../core/blob-store.ts';
+import type { BlobHead, BlobStore, S3Endpoint } from '../core/blob-store.ts';
 import { TesseraError } from '../protocol/errors.ts';
 
-export interface FetchS3Config {
-  endpoint: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  /** The endpoint presigned URLs name, when nodes and clients reach storage by another address. */
-  publicEndpoint?: string;
-}
+export type FetchS3Config = S3Endpoint;
 
 /** `a/b c.png` → `a/b%20c.png`: each segment encoded, the slashes kept. */
 const encodeKey = (key: string): string => key.split('/').map(encodeURIComponent).join('/');

@@ -23,16 +23,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { TesseraError } from '../protocol/errors.ts';
 import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
-import type { BlobHead, BlobStore } from '../core/blob-store.ts';
+import type { BlobHead, BlobStore, S3Endpoint } from '../core/blob-store.ts';
 
-export interface S3Config {
-  endpoint: string;
-  region: string;
-  bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  /** The endpoint presigned URLs name, when nodes and clients reach storage by another address. */
-  publicEndpoint?: string;
+export interface S3Config extends S3Endpoint {
   /** Tries per storage call (default {@link RETRY_DEFAULTS}.attempts). */
   attempts?: number;
 }

@@ -4,6 +4,7 @@
  * done and its frames downloadable byte for byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3BlobStore } from '../../api/node/s3-blob-store.ts';
 import { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
 import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
@@ -190,6 +191,15 @@ describe('lease flow', () => {
       const t = done.tasks.find((x) => x.frame === f.frame)!;
       expect(f.checksum).toBe(sha256(fakePng(`good ${t.taskId}`)));
       expect(sha256(new Uint8Array(await (await fetch(f.url)).arrayBuffer()))).toBe(f.checksum);
+    }
+    // The refused uploads were the first attempts' own objects; once the job is done they are deleted, so
+    // storage holds exactly what was accepted.
+    const store = await createS3BlobStore(h.s3);
+    try {
+      for (const t of [first, second]) expect(await store.head(t.output.key), t.output.key).toBeNull();
+      for (const f of frames) expect(await store.head(f.key), f.key).not.toBeNull();
+    } finally {
+      store.close();
     }
   });
 

@@ -15,6 +15,7 @@ import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { claimedRenderMs } from '../verifier.ts';
 import { attemptKey } from '../object-keys.ts';
+import { pruneSupersededOutputs } from '../prune-outputs.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
 /** What a node learns after reporting: the task's and its job's state. */
@@ -83,6 +84,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     });
     ctx.applied(outcome.changes);
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
+    if (outcome.changes.some((ch) => ch.entity === 'job' && ch.to === 'done')) await pruneSupersededOutputs(ctx, outcome.job.jobId);
     const { verdict } = outcome;
     if (verdict) {
       const log = verdict.outcome === 'verified' && verdict.losers.length === 0 ? ctx.logger.info : ctx.logger.warn;

@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts';
 import type { NodeDirectory } from './node-directory.ts';
 import type { NodeNetwork } from './node-network.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
+import { pruneSupersededOutputs } from './prune-outputs.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from './scene-inspector.ts';
@@ -34,15 +35,18 @@ export interface ApiContext {
   keys: ClientKeys;
   /** Per-key request rate limits. */
   limiter: RateLimiter;
-  /** Log each status change as old → new and wake whoever waits on the jobs and tasks involved. */
-  applied(changes: StatusChange[]): void;
+  /**
+   * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, and delete the
+   * superseded outputs of jobs that just finished.
+   */
+  applied(changes: StatusChange[]): Promise<void>;
 }
 
 /** Build the context; `applied` is the one place status changes are logged. */
 export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext {
   return {
     ...parts,
-    applied(changes) {
+    async applied(changes) {
       if (changes.length === 0) return;
       const jobs = new Set<string>();
       for (const ch of changes) {
@@ -56,6 +60,7 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       parts.router.invalidate();
       for (const jobId of jobs) parts.notifier.notify(jobTopic(jobId));
       parts.notifier.notify(TASKS_TOPIC);
+      for (const ch of changes) if (ch.entity === 'job' && ch.to === 'done') await pruneSupersededOutputs(parts, ch.jobId);
     },
   };
 }

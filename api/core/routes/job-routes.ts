@@ -235,7 +235,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const { id } = c.req.valid('param');
     await requireJob(ctx, id, principalOf(c));
     const { job, changes } = await ctx.jobs.cancelJob(id, ctx.clock.now());
-    ctx.applied(changes);
+    await ctx.applied(changes);
     return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);
   });
 }

@@ -156,12 +156,12 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
-      ctx.applied(await ctx.jobs.expireLeases(now, policy));
-      ctx.applied(await ctx.verifier.sweep(now));
+      await ctx.applied(await ctx.jobs.expireLeases(now, policy));
+      await ctx.applied(await ctx.verifier.sweep(now));
       if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
       const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card });
       if (leased) {
-        ctx.applied(leased.changes);
+        await ctx.applied(leased.changes);
         const { task, job } = leased;
         const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
         return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds), 200);

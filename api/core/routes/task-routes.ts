@@ -15,7 +15,6 @@ import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { claimedRenderMs } from '../verifier.ts';
 import { attemptKey } from '../object-keys.ts';
-import { pruneSupersededOutputs } from '../prune-outputs.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
 /** What a node learns after reporting: the task's and its job's state. */
@@ -65,7 +64,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         const reason = `OUTPUT_CORRUPT: ${mismatch}`;
         const failed = await ctx.jobs.failTask({ taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy });
         ctx.logger.warn({ taskId: id, nodeId: node.nodeId, key: attemptKey(task), reason }, 'task output corrupt; attempt failed');
-        ctx.applied(failed.changes);
+        await ctx.applied(failed.changes);
         throw new TesseraError('OUTPUT_CORRUPT', `${mismatch}; this attempt failed and the task will be retried.`);
       }
     }
@@ -82,9 +81,8 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
       verification: ctx.options.verification,
     });
-    ctx.applied(outcome.changes);
+    await ctx.applied(outcome.changes);
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
-    if (outcome.changes.some((ch) => ch.entity === 'job' && ch.to === 'done')) await pruneSupersededOutputs(ctx, outcome.job.jobId);
     const { verdict } = outcome;
     if (verdict) {
       const log = verdict.outcome === 'verified' && verdict.losers.length === 0 ? ctx.logger.info : ctx.logger.warn;
@@ -111,7 +109,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       policy: ctx.options.policy,
     });
     ctx.logger.warn({ taskId: id, nodeId: node.nodeId, reason: body.reason, sceneFault: body.sceneFault }, 'task attempt failed');
-    ctx.applied(outcome.changes);
+    await ctx.applied(outcome.changes);
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
   });
 }

@@ -11,12 +11,6 @@ log=$data/farm.log
 ready=$data/ready
 mkdir -p "$data"
 rm -f "$ready"
-# The farm and the client share one admin key: yours (TESSERA_API_KEY), or the one farm up saved in $data before.
-if [[ -z ${TESSERA_API_KEY:-} ]]; then
-  [[ -s $data/api-key ]] || node -e 'process.stdout.write("tsk_" + require("node:crypto").randomBytes(32).toString("hex") + "\n")' >"$data/api-key"
-  TESSERA_API_KEY=$(cat "$data/api-key")
-fi
-export TESSERA_API_KEY
 # Port 0: any free port, so the demo never collides with something already on 8080. Started with node rather
 # than npx so that $! is the farm itself (npx would not pass our SIGTERM on, leaving the farm running).
 node infra/bin/tessera.mjs farm up --nodes 2 --port 0 --data "$data" --ready-file "$ready" >"$log" 2>&1 &
@@ -41,6 +35,8 @@ done
 [[ -s $ready ]] || { echo "demo: the farm was not ready after 5 minutes; see $log" >&2; exit 1; }
 url=$(cat "$ready")
 echo "demo: farm ready at $url" >&2
+# The client uses the farm's admin key: yours (TESSERA_API_KEY), else the one farm up created and saved in $data.
+export TESSERA_API_KEY=${TESSERA_API_KEY:-$(cat "$data/api-key")}
 
 npx tessera render scenes/animated-trs.glb --api "$url" --frames 0-47 --size 1280x720 --tile 320 --ssaa 2 \
   --background '#20242c' --out out "$@"

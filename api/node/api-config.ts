@@ -38,25 +38,19 @@ export interface ApiConfig {
 
 type Env = Record<string, string | undefined>;
 
-function integer(env: Env, name: string, min: number, max: number): number | undefined {
+/** A numeric variable within [min, max] (whole when `integer`), or undefined when unset; throws naming it. */
+function numberVar(env: Env, name: string, min: number, max: number, integer: boolean): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TesseraError('BAD_REQUEST', `${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value < min || value > max) {
+    throw new TesseraError('BAD_REQUEST', `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}".`);
   }
   return value;
 }
 
-function decimal(env: Env, name: string, min: number, max: number): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new TesseraError('BAD_REQUEST', `${name} must be a number from ${min} to ${max}, got "${raw}".`);
-  }
-  return value;
-}
+const integer = (env: Env, name: string, min: number, max: number) => numberVar(env, name, min, max, true);
+const decimal = (env: Env, name: string, min: number, max: number) => numberVar(env, name, min, max, false);
 
 /** Read the configuration from `env`; throws BAD_REQUEST naming the variable that is wrong. */
 export function readApiConfig(env: Env = process.env): ApiConfig {

@@ -29,6 +29,7 @@ import { startLocalS3 } from '../api/node/local-s3.ts';
 import { createNodeSceneInspector } from '../api/node/node-scene-inspector.ts';
 import { openSqliteDriver } from '../api/node/sqlite-job-store.ts';
 import { LeasedTask } from '../api/protocol/task.ts';
+import { nodeCard } from '../test/api/support/api-harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({ options: { presigns: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '4' } } });
@@ -143,15 +144,7 @@ async function coordinatorBench(jobs: number) {
       body: new Uint8Array(await (await import('node:fs/promises')).readFile(join(ROOT, 'scenes/animated-trs.glb'))),
     });
     const { sceneId } = (await scene.json()) as { sceneId: string };
-    const reg = await call('POST', '/v1/nodes', {
-      name: 'bench-node',
-      region: 'bench',
-      version: 'bench',
-      cpu: { model: 'bench', cores: 2 },
-      ramBytes: 1 << 30,
-      gl: { renderer: 'bench', vendor: 'bench', version: '1', maxTextureSize: 16384, maxViewport: [16384, 16384] },
-      tilesPerSecond: 10,
-    });
+    const reg = await call('POST', '/v1/nodes', nodeCard('bench-node'));
     const { nodeId, nodeToken } = reg.json as { nodeId: string; nodeToken: string };
     for (let j = 0; j < jobs; j++) await call('POST', '/v1/jobs', { sceneId, frames: `${j}`, size: '512x512', tile: 64 });
     // Count only the work per task from here.

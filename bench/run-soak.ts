@@ -18,7 +18,7 @@ import type { JobStatus } from '../api/protocol/job-status.ts';
 import type { RawImage } from '../render-node/render/frame-renderer.ts';
 import { TEST_API_KEY } from '../test/api/support/api-harness.ts';
 import { checkJobFrames } from '../test/support/farm-checks.ts';
-import { spawnNode, startTestFarm, type TestNode } from '../test/support/farm.ts';
+import { startTestFarm } from '../test/support/farm.ts';
 import { createTestRenderer, scenePath } from '../test/support/renderer.ts';
 import { createStatusRecorder } from '../test/support/status-recorder.ts';
 
@@ -111,10 +111,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   let nodeStarts = 0;
   let nodeKills = 0;
   let apiRestarts = 0;
-  const nodes: TestNode[] = [];
-  const startNode = () => {
-    nodes.push(spawnNode(farm.url, `soak-${++nodeStarts}`, { concurrency: opts.nodeConcurrency }));
-  };
+  const nodes = farm.nodes;
+  const startNode = () => farm.spawnNode(`soak-${++nodeStarts}`, { concurrency: opts.nodeConcurrency });
   for (let i = 0; i < opts.nodes; i++) startNode();
 
   // Reference pictures: one local render per frame number (tiled or not, the farm must match it exactly).
@@ -221,8 +219,6 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const rewritten = [...faults.puts.values()].filter((n) => n > 1);
   const allTasks = results.flatMap((r) => r.status?.tasks ?? []);
   const tasksCompletedTwice = [...recorder.completions.values()].filter((n) => n > 1).length;
-  for (const n of nodes) n.child.kill('SIGKILL');
-  await Promise.all(nodes.map((n) => n.exited));
   local.dispose();
   await farm.close();
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
 import { TEST_API_KEY } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
-import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { startTestFarm } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 import { createStatusRecorder } from '../support/status-recorder.ts';
 
@@ -17,7 +17,6 @@ const recorder = createStatusRecorder();
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let client: TesseraClient;
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
-const nodes: TestNode[] = [];
 
 beforeAll(async () => {
   // Liars burn attempts fast: allow enough of them that the job outlives the liars.
@@ -27,16 +26,14 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  for (const n of nodes) n.child.kill('SIGKILL');
   local?.dispose();
   await farm?.close();
 });
 
 describe('a node that uploads a corrupt output', () => {
   it('is caught by size and by checksum; the tasks are redone elsewhere and the frames are right', async () => {
-    const truncating = spawnNode(farm.url, 'liar-truncate', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'truncate' } });
-    const flipping = spawnNode(farm.url, 'liar-corrupt', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'corrupt' } });
-    nodes.push(truncating, flipping);
+    const truncating = farm.spawnNode('liar-truncate', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'truncate' } });
+    const flipping = farm.spawnNode('liar-corrupt', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'corrupt' } });
     const { sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs'))));
     const view = { width: 160, height: 120 };
     const { jobId } = await client.submitJob({ sceneId, frames: '0-1', size: '160x120', tile: 80 });
@@ -51,8 +48,7 @@ describe('a node that uploads a corrupt output', () => {
       return reasons.some((r) => /bytes, but the node reported/.test(r)) && reasons.some((r) => /sha256 [0-9a-f]{64}, but the node reported/.test(r)) ? true : undefined;
     });
     for (const liar of [truncating, flipping]) liar.child.kill('SIGKILL');
-    const honest = spawnNode(farm.url, 'honest', { concurrency: 2 });
-    nodes.push(honest);
+    farm.spawnNode('honest', { concurrency: 2 });
 
     const status = await client.waitForJob(jobId);
     expect(status.state).toBe('done');

@@ -6,10 +6,11 @@ import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
 import { TEST_AUTH } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
-import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
+/** The nodes still alive (the farm kills every node it started when it closes). */
 let nodes: TestNode[] = [];
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 let sceneId: string;
@@ -34,13 +35,12 @@ const jobDone = (jobId: string) =>
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 4000 });
-  nodes = [spawnNode(farm.url, 'e2e-1'), spawnNode(farm.url, 'e2e-2')];
+  nodes = [farm.spawnNode('e2e-1'), farm.spawnNode('e2e-2')];
   local = await createTestRenderer();
   ({ sceneId } = await api('POST', '/v1/scenes', new Uint8Array(await readFile(scenePath('animated-trs')))));
 }, 120_000);
 
 afterAll(async () => {
-  for (const n of nodes) n.child.kill('SIGKILL');
   local?.dispose();
   await farm?.close();
 });
@@ -105,7 +105,7 @@ describe('the farm on loopback (real S3, API and render nodes)', () => {
     const n = nodes[0];
     const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '40-44', size: '320x240' });
     await waitFor('a leased task', async () => ((await api('GET', `/v1/jobs/${jobId}`)) as JobStatus).tasks.some((t) => t.state === 'leased') || undefined);
-    nodes.push(spawnNode(farm.url, 'e2e-4'));
+    nodes.push(farm.spawnNode('e2e-4'));
     n.child.kill('SIGTERM');
     expect(await n.exited).toBe(0);
     const status = await jobDone(jobId);

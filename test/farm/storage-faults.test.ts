@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
 import { TEST_API_KEY } from '../api/support/api-harness.ts';
 import { checkJobFrames } from '../support/farm-checks.ts';
-import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { startTestFarm } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 import { createStatusRecorder } from '../support/status-recorder.ts';
 
@@ -18,17 +18,15 @@ const recorder = createStatusRecorder();
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let client: TesseraClient;
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
-let nodes: TestNode[] = [];
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 4000, logger: recorder, s3Faults: { failureRate: 0.2, seed: 6 }, api: { policy: { retryBaseMs: 250 } } });
   client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
-  nodes = [spawnNode(farm.url, 'flaky-1'), spawnNode(farm.url, 'flaky-2')];
+  for (const name of ['flaky-1', 'flaky-2']) farm.spawnNode(name);
   local = await createTestRenderer();
 }, 60_000);
 
 afterAll(async () => {
-  for (const n of nodes) n.child.kill('SIGKILL');
   local?.dispose();
   await farm?.close();
 });

@@ -11,17 +11,17 @@ import type { NodeList } from '../../api/protocol/latency.ts';
 import type { JobLedger, Quote } from '../../api/protocol/metering.ts';
 import { call } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
-import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { startTestFarm } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
-let nodes: TestNode[] = [];
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 let sceneId: string;
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 4000, api: { verification: { sampleRate: 1, blocklistAfter: 2, seed: 'verification-e2e' } } });
-  nodes = [spawnNode(farm.url, 'honest-1'), spawnNode(farm.url, 'honest-2'), spawnNode(farm.url, 'liar', { env: { TESSERA_TEST_FAULT: 'lie' } })];
+  for (const name of ['honest-1', 'honest-2']) farm.spawnNode(name);
+  farm.spawnNode('liar', { env: { TESSERA_TEST_FAULT: 'lie' } });
   local = await createTestRenderer();
   const up = await call(farm.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('animated-trs'))), type: 'model/gltf-binary' });
   expect(up.status).toBe(201);
@@ -31,7 +31,6 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const n of nodes) n.child.kill('SIGKILL');
   local?.dispose();
   await farm?.close();
 });
@@ -76,7 +75,7 @@ describe('verification by re-issue with a lying node', () => {
     expect(status.tasks.filter((t) => t.kind !== 'verify' && t.node === liar.nodeId)).toEqual([]);
     expect(renders.some((t) => t.verification!.disproven.includes(liar.nodeId)) || liar.reputation!.disproven > 0).toBe(true);
     // Its lease calls are refused with a clear 403.
-    await waitFor('the liar to be refused', async () => (nodes[2].log.some((l) => /NODE_BLOCKLISTED|is blocklisted/.test(l)) ? true : undefined), 30_000);
+    await waitFor('the liar to be refused', async () => (farm.nodes[2].log.some((l) => /NODE_BLOCKLISTED|is blocklisted/.test(l)) ? true : undefined), 30_000);
 
     // The ledger credits honest work only: every tile once, plus the verifying renders that agreed.
     const ledger = (await call<JobLedger>(farm.url, 'GET', `/v1/jobs/${jobId}/ledger`)).body;

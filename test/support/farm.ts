@@ -34,10 +34,14 @@ export function spawnNode(api: string, name: string, options: SpawnNodeOptions =
   return { name, child, log, exited };
 }
 
-/** Local S3 + API (in this process, restartable on the same port and data) for farm tests. */
+/**
+ * Local S3 + API (in this process, restartable on the same port and data) for farm tests, and the render
+ * nodes started on it (`spawnNode`), which `close()` kills before it stops the servers.
+ */
 export async function startTestFarm(opts: HarnessOptions = {}) {
   // The farm as shipped: verification at its default sample rate unless the test sets one.
   const harness = await startHarness({ ...opts, api: { ...opts.api, verification: { sampleRate: SAMPLE_RATE, ...opts.api?.verification } } });
+  const nodes: TestNode[] = [];
   return {
     dir: harness.dir,
     s3: harness.s3,
@@ -45,7 +49,19 @@ export async function startTestFarm(opts: HarnessOptions = {}) {
     get url() {
       return harness.url;
     },
+    /** Every node started on this farm, in start order (killed ones included). */
+    nodes,
+    /** Start a render node on this farm. */
+    spawnNode(name: string, options?: SpawnNodeOptions): TestNode {
+      const node = spawnNode(harness.url, name, options);
+      nodes.push(node);
+      return node;
+    },
     restartApi: (downMs = 500) => harness.restart(downMs),
-    close: () => harness.close(),
+    async close() {
+      for (const n of nodes) n.child.kill('SIGKILL');
+      await Promise.all(nodes.map((n) => n.exited));
+      await harness.close();
+    },
   };
 }

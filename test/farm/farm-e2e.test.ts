@@ -4,7 +4,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
-import { TEST_AUTH } from '../api/support/api-harness.ts';
+import { call } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type TestNode } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
@@ -15,15 +15,11 @@ let nodes: TestNode[] = [];
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 let sceneId: string;
 
+/** A client call (the harness's, with the test key) that must succeed; its JSON answer. */
 const api = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(new URL(path, farm.url), {
-    method,
-    headers: { 'content-type': body instanceof Uint8Array ? 'model/gltf-binary' : 'application/json', ...TEST_AUTH },
-    body: body === undefined ? undefined : body instanceof Uint8Array ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
-  return json;
+  const res = await call(farm.url, method, path, body instanceof Uint8Array ? { body: body as Uint8Array<ArrayBuffer>, type: 'model/gltf-binary' } : { json: body });
+  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
 };
 
 const jobDone = (jobId: string) =>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { editGlb, grayPng, packGlb, triangleGlb, triangleWithImageGlb } from '../hostile/glb-builder.ts';
-import { TEST_AUTH } from './support/api-harness.ts';
+import { call } from './support/api-harness.ts';
 import { startTestFarm } from '../support/farm.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
@@ -9,10 +9,8 @@ beforeAll(async () => {
 });
 afterAll(() => farm?.close());
 
-const upload = async (bytes: Uint8Array) => {
-  const res = await fetch(new URL('/v1/scenes', farm.url), { method: 'POST', headers: { 'content-type': 'model/gltf-binary', ...TEST_AUTH }, body: bytes as Uint8Array<ArrayBuffer> });
-  return { status: res.status, body: (await res.json()) as { code?: string; message?: string; sceneId?: string } };
-};
+const upload = (bytes: Uint8Array) =>
+  call<{ code?: string; message?: string; sceneId?: string }>(farm.url, 'POST', '/v1/scenes', { body: bytes as Uint8Array<ArrayBuffer>, type: 'model/gltf-binary' });
 
 /** A PNG whose header claims width × height, with almost no data behind it. */
 function lyingPng(width: number, height: number): Uint8Array {

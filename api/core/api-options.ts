@@ -9,7 +9,8 @@ import { ROUTING_POLICY_DEFAULTS, type RoutingPolicy } from './routing-policy.ts
 import type { SceneInspector } from './scene-inspector.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
 import type { ImageComparer } from './image-comparer.ts';
-import { PRICING_DEFAULTS, VERIFICATION_DEFAULTS, type PricingOptions, type VerificationOptions } from './verification-policy.ts';
+import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
+import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
 
 /** The outside systems the API talks to. */
 export interface ApiDeps {

@@ -8,7 +8,7 @@ import type { Quote } from '../protocol/metering.ts';
 import { splitFrame, STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
 import type { NodeRecord } from './job-store.ts';
 import { REFERENCE_TILE_PIXELS } from './routing/router.ts';
-import type { PricingOptions } from './verification-policy.ts';
+import type { PricingOptions } from './pricing.ts';
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 

@@ -1,7 +1,7 @@
 /**
- * Options of verification by re-issue and of the price quote, with their defaults, and the sampling
- * decision. Renders are deterministic for a pinned renderer, so a sampled render task is rendered again by a
- * different node and the two results compared (see verification-vote.ts for what a comparison decides).
+ * Options of verification by re-issue, with their defaults, and the sampling decision. Renders are
+ * deterministic for a pinned renderer, so a sampled render task is rendered again by a different node and
+ * the two results compared (see verification-vote.ts for what a comparison decides).
  */
 import { createRandom } from './routing/seeded-random.ts';
 
@@ -40,16 +40,6 @@ export const VERIFICATION_DEFAULTS: VerificationOptions = {
 
 /** What the store needs to apply a vote. */
 export type VerificationRules = Pick<VerificationOptions, 'blocklistAfter' | 'maxRounds'>;
-
-export interface PricingOptions {
-  /** Price of one second of node compute time. */
-  perRenderSecond: number;
-  /** Price of one million rendered pixels (supersampled pixels count). */
-  perMegapixel: number;
-  currency: string;
-}
-
-export const PRICING_DEFAULTS: PricingOptions = { perRenderSecond: 0.0004, perMegapixel: 0.0002, currency: 'USD' };
 
 /** Whether the result of `taskId` in verification round `round` is re-issued: a seeded draw below `rate`. */
 export function isSampled(taskId: string, round: number, rate: number, seed: string): boolean {

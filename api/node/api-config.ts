@@ -18,7 +18,8 @@
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
-import type { PricingOptions, VerificationOptions } from '../core/verification-policy.ts';
+import type { PricingOptions } from '../core/pricing.ts';
+import type { VerificationOptions } from '../core/verification-policy.ts';
 import type { S3Config } from './s3-blob-store.ts';
 
 export interface ApiConfig {

@@ -5,7 +5,7 @@ import { attemptKey } from '../../api/core/object-keys.ts';
 import { stepTask } from '../../api/core/state-machine.ts';
 import { isSampled } from '../../api/core/verification-policy.ts';
 import { tallyVote } from '../../api/core/verification-vote.ts';
-import { claimedRenderMs } from '../../api/core/verifier.ts';
+import { claimedRenderMs } from '../../api/core/claimed-render-ms.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
 describe('sampling', () => {

@@ -13,7 +13,7 @@ import { TaskComplete, TaskFail } from '../../protocol/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
-import { claimedRenderMs } from '../verifier.ts';
+import { claimedRenderMs } from '../claimed-render-ms.ts';
 import { attemptKey } from '../object-keys.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });

@@ -6,7 +6,7 @@ import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } fro
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
-import { RetriesExhaustedError, withRetries } from '../protocol/with-retries.ts';
+import { RetriesExhaustedError, sleep, withRetries } from '../protocol/with-retries.ts';
 import { pingUrl, PING_DEFAULTS } from './ping.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
@@ -150,6 +150,16 @@ interface SendOptions {
   accept?: string;
 }
 
+/** A failed try of an idempotent request that is worth another (after the server's Retry-After, if any). */
+class TryAgain extends Error {
+  constructor(
+    readonly attempt: number,
+    readonly delayMs?: number,
+  ) {
+    super('try again');
+  }
+}
+
 /** Create a client for a Tessera API. */
 export function createTesseraClient(options: TesseraClientOptions): TesseraClient {
   // Options left undefined keep their defaults.
@@ -166,30 +176,36 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     if (so.contentType) headers['content-type'] = so.contentType;
     if (opts.apiKey && !so.external) headers.authorization = `Bearer ${opts.apiKey}`;
     const attempts = so.idempotent ? opts.retries + 1 : 1;
-    for (let attempt = 1; ; attempt++) {
-      const signals = so.signal ? [so.signal] : [];
-      if (so.timeout) signals.push(AbortSignal.timeout(opts.timeoutMs));
-      let res: Response;
-      try {
-        res = await doFetch(url, { method, headers, body: so.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
-      } catch (cause) {
-        if (so.signal?.aborted) throw so.signal.reason ?? cause;
-        if (attempt < attempts) {
-          await sleep(backoff(attempt), so.signal);
-          continue;
+    // Each try either answers, throws TryAgain (not on the last try), or throws the error the caller gets.
+    return withRetries(
+      what,
+      async (attempt) => {
+        const signals = so.signal ? [so.signal] : [];
+        if (so.timeout) signals.push(AbortSignal.timeout(opts.timeoutMs));
+        let res: Response;
+        try {
+          res = await doFetch(url, { method, headers, body: so.body, signal: signals.length ? AbortSignal.any(signals) : undefined });
+        } catch (cause) {
+          if (so.signal?.aborted) throw so.signal.reason ?? cause;
+          if (attempt < attempts) throw new TryAgain(attempt);
+          const where = so.external ? `storage at ${originOf(target)}` : `the API at ${baseUrl}`;
+          throw new TesseraError('UNAVAILABLE', `cannot reach ${where} (${what}): ${describeNetworkError(cause)}`, { cause });
         }
-        const where = so.external ? `storage at ${originOf(target)}` : `the API at ${baseUrl}`;
-        throw new TesseraError('UNAVAILABLE', `cannot reach ${where} (${what}): ${describeNetworkError(cause)}`, { cause });
-      }
-      if (res.ok) return res;
-      // Storage's 500 (S3 InternalError) is a hiccup worth another try; the API's is a bug.
-      if (attempt < attempts && (RETRY_STATUSES.has(res.status) || (so.external && res.status === 500))) {
-        await res.body?.cancel().catch(() => {});
-        await sleep(retryAfterMs(res) ?? backoff(attempt), so.signal);
-        continue;
-      }
-      throw await errorFromResponse(res, what);
-    }
+        if (res.ok) return res;
+        // Storage's 500 (S3 InternalError) is a hiccup worth another try; the API's is a bug.
+        if (attempt < attempts && (RETRY_STATUSES.has(res.status) || (so.external && res.status === 500))) {
+          await res.body?.cancel().catch(() => {});
+          throw new TryAgain(attempt, retryAfterMs(res));
+        }
+        throw await errorFromResponse(res, what);
+      },
+      {
+        attempts,
+        signal: so.signal,
+        retryable: (err) => err instanceof TryAgain,
+        delayFor: (err) => (err as TryAgain).delayMs ?? backoff((err as TryAgain).attempt),
+      },
+    );
   }
 
   const backoff = (attempt: number) => opts.retryDelayMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
@@ -444,21 +460,6 @@ function originOf(url: string): string {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort() {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-  });
-}
 
 /** TESSERA_API_KEY from the environment, where the runtime has one (browsers and Workers do not). */
 function environmentApiKey(): string | undefined {

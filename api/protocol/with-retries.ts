@@ -11,12 +11,14 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Whether `err` may go away when tried again; false stops at once. */
   retryable?: (err: unknown) => boolean;
+  /** A wait the failure itself asks for (e.g. a Retry-After header), used instead of the backoff. */
+  delayFor?: (err: unknown) => number | undefined;
   /** Called before each retry's wait (for logs and counters). */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   signal?: AbortSignal;
 }
 
-export const RETRY_DEFAULTS: Required<Omit<RetryOptions, 'onRetry' | 'signal'>> = {
+export const RETRY_DEFAULTS: Required<Omit<RetryOptions, 'onRetry' | 'signal' | 'delayFor'>> = {
   attempts: 6,
   baseDelayMs: 100,
   maxDelayMs: 3_000,
@@ -51,7 +53,7 @@ export async function withRetries<T>(what: string, fn: (attempt: number) => Prom
       if (opts.signal?.aborted) throw opts.signal.reason ?? err;
       if (!opts.retryable(err)) throw err;
       if (attempt >= opts.attempts) throw new RetriesExhaustedError(what, attempt, err);
-      const delayMs = Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (attempt - 1));
+      const delayMs = opts.delayFor?.(err) ?? Math.random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (attempt - 1));
       opts.onRetry?.(err, attempt, delayMs);
       await sleep(delayMs, opts.signal);
     }
@@ -65,8 +67,10 @@ function describe(err: unknown): string {
   return `${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}${cause}`;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Wait `ms`, or reject with the signal's reason as soon as it aborts (at once if it already has). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();

@@ -6,6 +6,7 @@ import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } fro
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
+import { sha256Hex } from '../protocol/sha256-hex.ts';
 import { RetriesExhaustedError, sleep, withRetries } from '../protocol/with-retries.ts';
 import { pingUrl, PING_DEFAULTS } from './ping.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
@@ -425,10 +426,6 @@ async function sniffContentType(bytes: Uint8Array | Blob): Promise<string> {
   return 'application/octet-stream';
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 function retryAfterMs(res: Response): number | undefined {
   const value = res.headers.get('retry-after');

@@ -1,18 +1,7 @@
 /** Hashes and random identifiers with Web Crypto, which Node 20 and Workers both provide as `crypto`. */
+import { toHex } from '../protocol/sha256-hex.ts';
 
-/** sha256 of `data`, as lowercase hex. */
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  // digest() wants an ArrayBuffer-backed view; a Node Buffer may sit on a SharedArrayBuffer pool.
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return toHex(new Uint8Array(digest));
-}
-
-function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
-}
+export { sha256Hex } from '../protocol/sha256-hex.ts';
 
 /** A random id with a readable prefix, e.g. `job_3f9c…` (128 random bits). */
 export function randomId(prefix: string): string {

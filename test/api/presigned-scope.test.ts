@@ -4,7 +4,7 @@
  * (s3rver does not), standing where nodes reach storage.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnNode, type TestNode as NodeProcess } from '../support/farm.ts';
+import { spawnNode, type NodeProcess } from '../support/farm.ts';
 import { checkPresigned, startSigV4Gate, type SigV4Gate } from '../support/sigv4-gate.ts';
 import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
 

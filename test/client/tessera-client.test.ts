@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, isTesseraError, TesseraError, type JobEvent, type TesseraClient } from '../../api/client/index.ts';
 import { scenePath, SCENES } from '../support/renderer.ts';
 import { TEST_API_KEY } from '../api/support/api-harness.ts';
-import { spawnNode, startTestFarm, type TestNode } from '../support/farm.ts';
+import { spawnNode, startTestFarm, type NodeProcess } from '../support/farm.ts';
 
 // The SDK against the real API, S3 server and (for finished frames) a real render node, all on loopback.
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
@@ -192,7 +192,7 @@ describe('network failures and retries', () => {
 });
 
 describe('a job on a real render node', () => {
-  let node: TestNode;
+  let node: NodeProcess;
   beforeAll(() => {
     node = spawnNode(farm.url, 'client-test-1');
   });

@@ -15,12 +15,12 @@ import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
 import { TEST_API_KEY, TEST_AUTH } from '../api/support/api-harness.ts';
-import { spawnNode, type TestNode } from '../support/farm.ts';
+import { spawnNode, type NodeProcess } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 let edge: EdgeDev;
 const dataDir = `.tmp/edge-e2e-${process.pid}`;
-let node: TestNode;
+let node: NodeProcess;
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 const log: string[] = [];
 

@@ -6,12 +6,12 @@ import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
 import { call } from '../api/support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
-import { startTestFarm, type TestNode } from '../support/farm.ts';
+import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 /** The nodes still alive (the farm kills every node it started when it closes). */
-let nodes: TestNode[] = [];
+let nodes: NodeProcess[] = [];
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 let sceneId: string;
 

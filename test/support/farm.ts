@@ -6,7 +6,7 @@ import { startHarness, type HarnessOptions } from '../api/support/api-harness.ts
 import { BIN, ROOT } from './tessera-cli.ts';
 
 
-export interface TestNode {
+export interface NodeProcess {
   name: string;
   child: ChildProcess;
   log: string[];
@@ -21,7 +21,7 @@ export interface SpawnNodeOptions {
 }
 
 /** A real render node in its own process (`tessera node start`), as farm up runs it. */
-export function spawnNode(api: string, name: string, options: SpawnNodeOptions = {}): TestNode {
+export function spawnNode(api: string, name: string, options: SpawnNodeOptions = {}): NodeProcess {
   const args = ['node', 'start', '--api', api, '--name', name, '--concurrency', String(options.concurrency ?? 2), '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`)];
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
@@ -41,7 +41,7 @@ export function spawnNode(api: string, name: string, options: SpawnNodeOptions =
 export async function startTestFarm(opts: HarnessOptions = {}) {
   // The farm as shipped: verification at its default sample rate unless the test sets one.
   const harness = await startHarness({ ...opts, api: { ...opts.api, verification: { sampleRate: SAMPLE_RATE, ...opts.api?.verification } } });
-  const nodes: TestNode[] = [];
+  const nodes: NodeProcess[] = [];
   return {
     dir: harness.dir,
     s3: harness.s3,
@@ -52,7 +52,7 @@ export async function startTestFarm(opts: HarnessOptions = {}) {
     /** Every node started on this farm, in start order (killed ones included). */
     nodes,
     /** Start a render node on this farm. */
-    spawnNode(name: string, options?: SpawnNodeOptions): TestNode {
+    spawnNode(name: string, options?: SpawnNodeOptions): NodeProcess {
       const node = spawnNode(harness.url, name, options);
       nodes.push(node);
       return node;

@@ -29,6 +29,7 @@ import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerKeyRoutes } from './routes/key-routes.ts';
 import { NODE_AUTH } from './routes/node-auth.ts';
 import { registerNodeRoutes } from './routes/node-routes.ts';
+import { registerReachabilityRoutes } from './routes/reachability-routes.ts';
 import { registerSceneRoutes } from './routes/scene-routes.ts';
 import { registerTaskRoutes } from './routes/task-routes.ts';
 
@@ -98,6 +99,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   registerSceneRoutes(app, ctx);
   registerJobRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
+  registerReachabilityRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerMeteringRoutes(app, ctx);
   registerKeyRoutes(app, ctx);

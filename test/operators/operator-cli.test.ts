@@ -57,7 +57,7 @@ describe('tessera api start', () => {
     expect((await fetch(new URL('/metrics', apiUrl))).status).toBe(404);
   });
 
-  it('refuses a bad setting with the variable's name (exit 2)', async () => {
+  it('refuses a bad setting, naming its variable (exit 2)', async () => {
     const r = await tessera('api', 'start', '--port', '99999');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/TESSERA_PORT must be an integer from 0 to 65535/);

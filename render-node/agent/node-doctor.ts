@@ -124,7 +124,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorFinding[]
   }
 
   // 6. The probe URL, from the API's side: register a short-lived doctor node advertising it and ask the API
-  //    to fetch it. It reports itself fully loaded, so no task is routed to it, and goes stale within a minute.
+  //    to fetch it. It reports itself fully loaded, so no task is routed to it, and counts as gone after three missed heartbeats.
   if (!apiUp) add('probe', 'fail', 'not checked: the API is unreachable');
   else if (!gl) add('probe', 'fail', 'not checked: a node registers with its GL card, and GL failed');
   else {

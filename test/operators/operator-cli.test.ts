@@ -116,6 +116,15 @@ describe('tessera node doctor', () => {
   });
 });
 
+describe('tessera setup', () => {
+  it('checks the Debian packages of infra/apt-packages.txt (installed here, so nothing to do) and the gl build', async () => {
+    const r = await tessera('setup');
+    expect(r.stderr).toMatch(/the Debian packages are installed: libxi-dev .* g\+\+/);
+    expect(r.stderr).toMatch(/setup: ready/);
+    expect(r.code).toBe(0);
+  });
+});
+
 describe('tessera api backup', () => {
   it('copies the live database to a consistent file', async () => {
     const out = join(dir, 'backup.sqlite');

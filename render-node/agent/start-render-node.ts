@@ -93,16 +93,17 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl });
   const card = createResourceCard(await sandboxes[0].describe(), { name, region: opts.region, concurrency: opts.concurrency, probeUrl: probe.url, location: opts.location });
   const api = new NodeApi(opts.api);
+  // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
+  const metrics = new NodeMetrics();
+  const metricsServer = opts.metricsPort === undefined ? undefined : await serveNodeMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
+  if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
     probe.setNodeId(r.nodeId);
+    metrics.describe(r.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
     return r;
   };
   const registered = await register();
-  const metrics = new NodeMetrics();
-  metrics.describe(registered.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
-  const metricsServer = opts.metricsPort === undefined ? undefined : await serveNodeMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
-  if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
   log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url }, 'registered');
   const network = new NetworkMeasurements({
     onPeerError: (peer, err) => log.debug({ peer: peer.nodeId, url: peer.probeUrl, err: (err as Error)?.message }, 'peer ping failed'),

@@ -42,7 +42,10 @@ beforeAll(async () => {
     if (mine === theirs) {
       await mkdir(installed(pkg, 'build', 'Release'), { recursive: true });
       await copyFile(join(ROOT, 'node_modules', pkg, 'build', 'Release', file), installed(pkg, 'build', 'Release', file));
-    } else await npm(['rebuild', pkg], app);
+    } else {
+      // A newer release resolved from the registry: build it here (from source: no prebuilt download).
+      await npm(['rebuild', pkg, '--build-from-source'], app);
+    }
   }
   // The package's own lifecycle (its preinstall system check) runs as in a normal install.
   await npm(['rebuild', 'tessera', '--foreground-scripts'], app);

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readApiConfig } from '../../api/node/api-config.ts';
+import { NodeConfigFile } from '../../infra/cli/node-config.ts';
 import { ROOT, tessera } from '../support/tessera-cli.ts';
 
 const exec = promisify(execFile);
@@ -94,5 +96,19 @@ describe('systemd units (infra/systemd)', () => {
       expect(help.code, `${unit}: tessera ${command.join(' ')}`).toBe(0);
       for (const flag of args.filter((a) => a.startsWith('--'))) expect(help.stdout, `${unit}: ${flag}`).toContain(flag);
     }
+  });
+
+  it('come with example settings that the node and the API accept', async () => {
+    const node = NodeConfigFile.parse(JSON.parse(await readFile(join(ROOT, 'infra/systemd/node.example.json'), 'utf8')));
+    expect(node).toMatchObject({ probePort: 7070, location: { lat: 52.37, lon: 4.9 } });
+    const env = Object.fromEntries(
+      (await readFile(join(ROOT, 'infra/systemd/api.example.env'), 'utf8'))
+        .split('\n')
+        .filter((l) => /^[A-Z0-9_]+=/.test(l))
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
+    // Filled in as an operator would (the secrets are empty in the example).
+    const config = readApiConfig({ ...env, TESSERA_S3_ACCESS_KEY_ID: 'id', TESSERA_S3_SECRET_ACCESS_KEY: 'secret' });
+    expect(config.s3).toMatchObject({ region: 'auto', bucket: 'tessera' });
   });
 });

@@ -8,7 +8,7 @@ import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
 import { sha256Hex } from '../protocol/sha256-hex.ts';
 import { RetriesExhaustedError, sleep, withRetries } from '../protocol/with-retries.ts';
-import { pingUrl, PING_DEFAULTS } from './ping.ts';
+import { pingUrl, PING_DEFAULTS } from '../protocol/ping-url.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
 // Runs wherever fetch does (Node 20+, browsers, workers, VR web apps): no node:* imports here.

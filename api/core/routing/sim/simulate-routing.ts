@@ -14,7 +14,7 @@
 import { geoNearest, locateClient, pickProbeCandidates, type CandidateOptions } from '../candidates.ts';
 import { fitGeoLines, type GeoEdge, type GeoLine } from '../geo-line.ts';
 import { isGeoPoint, type GeoPoint } from '../geo.ts';
-import { RttFilter } from '../rtt-filter.ts';
+import { RttFilter } from '../../../protocol/rtt-filter.ts';
 import { freezeRouterNodes, routeTask, type RouteOptions, type RouterNode } from '../router.ts';
 import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../vivaldi.ts';

@@ -7,7 +7,7 @@ import { encodeAnimatedWebp, encodeImage, EXTENSIONS } from './output/encode-ima
 import { stitchTiles } from './output/stitch-tiles.ts';
 import { FrameRenderer, type RawImage } from './render/frame-renderer.ts';
 import { tileGrid } from './render/tile-grid.ts';
-import { readScene } from './scene/read-scene.ts';
+import { readScene } from '../scene-check/read-scene.ts';
 
 export interface LocalRenderOptions {
   /** Path of a .glb or .gltf file. */

@@ -10,7 +10,7 @@ import type { LedgerEntry } from '../protocol/metering.ts';
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
-import type { SceneInfo } from './scene-inspector.ts';
+import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import type { VerificationRules } from './verification-policy.ts';

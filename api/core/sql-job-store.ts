@@ -40,7 +40,7 @@ import type {
 } from './job-store.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import { expectedRenderMs } from './routing/router.ts';
-import type { SceneInfo } from './scene-inspector.ts';
+import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { describeTask, stepJob, stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';

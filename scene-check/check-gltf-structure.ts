@@ -4,8 +4,8 @@
  * graph, and that accessors fit their buffer views and buffer views fit their buffers (by the
  * declared lengths; the data itself is checked once loaded).
  */
-import type { SceneLimits } from '../../api/protocol/render-spec.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { checkNodeGraph } from './check-node-graph.ts';
 import {
   indexArray,

@@ -6,7 +6,7 @@ import { createHeadlessGLBackend } from './gl/headless-gl-backend.ts';
 import { encodeAnimatedWebp, encodeImage, EXTENSIONS } from './output/encode-image.ts';
 import { stitchTiles } from './output/stitch-tiles.ts';
 import { FrameRenderer, type RawImage } from './render/frame-renderer.ts';
-import { tileGrid } from './render/tile-grid.ts';
+import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 
 export interface LocalRenderOptions {

@@ -1,4 +1,4 @@
-import type { TileRect } from '../../api/protocol/render-spec.ts';
+import type { TileRect } from './render-spec.ts';
 
 /** Split a width × height frame into tiles of at most `tile` pixels per edge, row by row from the top-left. */
 export function tileGrid(width: number, height: number, tile: number): TileRect[] {

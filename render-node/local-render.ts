@@ -57,7 +57,7 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
     const frames = opts.frames ?? range(renderer.lastFrame(loaded, view) + 1);
     // Check every frame (and the camera, scene and clip) before spending time on any.
     for (const f of frames) renderer.plan(loaded, view, f);
-    const tiles = opts.tile ? tileGrid(view.width, view.height, opts.tile) : [{ x: 0, y: 0, width: view.width, height: view.height }];
+    const tiles = tileGrid(view.width, view.height, opts.tile ?? null);
     opts.onPlan?.({ frames, tiles: tiles.length });
     await mkdir(opts.outDir, { recursive: true });
     const ms = { load: tLoaded - t0, render: 0, readback: 0, resolve: 0, stitch: 0, encode: 0, total: 0 };

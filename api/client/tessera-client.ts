@@ -46,7 +46,6 @@ export const CLIENT_DEFAULTS: Required<Omit<TesseraClientOptions, 'baseUrl' | 'a
 /** A `progress` event of a job (also what polling reports). */
 export type JobProgress = Extract<JobEvent, { type: 'progress' }>;
 
-/** What `POST /v1/jobs` answers. */
 /** `submitJob`'s answer: the protocol's `JobCreated`. */
 export type JobSubmitted = JobCreated;
 

@@ -42,7 +42,7 @@ import { meetsRequirements } from './routing/requirements.ts';
 import { expectedRenderMs } from './routing/router.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
-import { describeTask, stepJob, stepTask, type StatusChange } from './state-machine.ts';
+import { describeTask, reopenForRouting, stepJob, stepTask, stepVerification, type StatusChange, type VerificationEvent } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS, type VerificationRules } from './verification-policy.ts';
 import { tallyVote } from './verification-vote.ts';
@@ -560,12 +560,12 @@ export class SqlJobStore implements JobStore {
       const rerender = task.verification?.state === 'rerender';
       if (task.kind === 'render' && rerender && input.verifiable === false) {
         // A re-render nobody else can check: accepted as it is.
-        completed = { ...completed, verification: { ...task.verification!, state: 'skipped' } };
+        completed = this.#stepVerification(completed, { type: 'skip', reason: 'a re-render no other node can check: accepted as it is', now: input.now }, changes);
         this.#saveTask(completed);
         this.#addLedger(completed, job, renderMs, 'credited', input.now);
       } else if (task.kind === 'render' && input.verifiable !== false && (input.sample === true || rerender)) {
         // Sampled (or a re-render after a disproof): held back until another node's render agrees.
-        completed = { ...completed, verification: { state: 'pending', verifiedBy: [], disproven: task.verification?.disproven ?? [] } };
+        completed = this.#stepVerification(completed, { type: 'hold', now: input.now }, changes);
         this.#saveTask(completed);
         this.#addLedger(completed, job, renderMs, 'pending', input.now);
         this.#issueVerification(completed, 1, [input.nodeId], input.now);
@@ -692,7 +692,7 @@ export class SqlJobStore implements JobStore {
         changes.push(step.change);
         if (target.verification?.state !== 'pending' || target.round !== v.round) continue;
         // Accepted unverified: the original result stands; unconfirmed verifying results do not count.
-        this.#saveTask({ ...target, verification: { ...target.verification, state: 'skipped' }, updatedAt: input.now });
+        this.#saveTask(this.#stepVerification(target, { type: 'skip', reason: 'no other node can verify it: accepted unverified', now: input.now }, changes));
         this.#setLedger(`task_id = ? AND state = 'pending'`, [target.taskId], 'credited');
         this.#voidRoundEntries(target);
         skipped.push(target.taskId);
@@ -762,8 +762,7 @@ export class SqlJobStore implements JobStore {
     let job = this.#job(before.jobId)!;
     // A requeued task is routed afresh (a routed job's task waits for the router; a first-come one is open).
     // Verify tasks are never routed: open to any eligible node again.
-    const task: TaskRecord =
-      step.task.state === 'queued' ? { ...step.task, route: null, openAt: job.routed && step.task.kind !== 'verify' ? null : 0 } : step.task;
+    const task = step.task.state === 'queued' ? reopenForRouting(step.task, job) : step.task;
     this.#saveTask(task);
     step = { ...step, task };
     const changes = [step.change];
@@ -865,9 +864,9 @@ export class SqlJobStore implements JobStore {
         for (const l of losers) this.#setLedger(`task_id = ? AND node_id = ? AND state = 'pending'`, [l.taskId, l.nodeId], 'voided');
         const disproven = [...new Set([...target.verification.disproven, ...nodesOf(outcome.losers)])];
         if (outcome.kind === 'verified') {
-          this.#saveTask({ ...target, verification: { state: 'verified', verifiedBy: nodesOf(outcome.winners), disproven }, updatedAt: now });
+          this.#saveTask(this.#stepVerification(target, { type: 'verify', verifiedBy: nodesOf(outcome.winners), disproven, now }, changes));
         } else {
-          this.#saveTask({ ...target, verification: { ...target.verification, disproven } });
+          this.#saveTask(this.#stepVerification(target, { type: 'disprove', disproven, now }, changes));
           changes.push(...this.#rerender(target.taskId, `outvoted: nodes ${nodesOf(outcome.winners).join(' and ')} rendered this tile differently from node ${target.nodeId}`, target.nodeId, now));
         }
         verdict.outcome = outcome.kind;
@@ -925,14 +924,8 @@ export class SqlJobStore implements JobStore {
       this.#saveTask(step.task);
       changes.push(step.change);
     }
-    this.#saveTask({
-      ...task,
-      route: null,
-      openAt: job.routed ? null : 0,
-      round: task.round + 1,
-      verification: { state: 'rerender', verifiedBy: [], disproven: task.verification?.disproven ?? [] },
-      excludeNodes: exclude ? [...new Set([...task.excludeNodes, exclude])] : task.excludeNodes,
-    });
+    const again = reopenForRouting(this.#stepVerification(task, { type: 'rerender', reason, now }, changes), job);
+    this.#saveTask({ ...again, excludeNodes: exclude ? [...new Set([...task.excludeNodes, exclude])] : task.excludeNodes });
     if (!task.final) changes.push(...this.#restitch(task.jobId, task.frame, now));
     return changes;
   }
@@ -943,7 +936,7 @@ export class SqlJobStore implements JobStore {
     if (!stitch || (stitch.state !== 'done' && stitch.state !== 'leased')) return [];
     const job = this.#job(jobId)!;
     const step = stepTask(stitch, { type: 'requeue', reason: 'a tile of the frame is rendered again', now });
-    this.#saveTask({ ...step.task, route: null, openAt: job.routed ? null : 0 });
+    this.#saveTask(reopenForRouting(step.task, job));
     this.#setLedger(`task_id = ? AND state <> 'voided'`, [stitch.taskId], 'voided');
     return [step.change];
   }
@@ -967,8 +960,7 @@ export class SqlJobStore implements JobStore {
       }
       const job = this.#job(t.jobId)!;
       const step = stepTask(t, { type: 'requeue', reason: why, now });
-      const routed = t.kind === 'stitch' && job.routed;
-      this.#saveTask({ ...step.task, route: routed ? null : step.task.route, openAt: routed ? null : 0, excludeNodes: [...new Set([...t.excludeNodes, nodeId])] });
+      this.#saveTask({ ...reopenForRouting(step.task, job), excludeNodes: [...new Set([...t.excludeNodes, nodeId])] });
       changes.push(step.change);
     }
     // Everything it delivered in unfinished jobs is rendered again by others, and the frames re-stitched.
@@ -1003,6 +995,13 @@ export class SqlJobStore implements JobStore {
 
   #setLedger(where: string, params: SqlValue[], state: LedgerEntry['state']): void {
     this.#db.run(`UPDATE ledger SET state = ? WHERE ${where}`, [state, ...params]);
+  }
+
+  /** Step a task's verification through the state machine; its change (if any) joins `changes`. Not saved. */
+  #stepVerification(task: TaskRecord, event: VerificationEvent, changes: StatusChange[]): TaskRecord {
+    const step = stepVerification(task, event);
+    if (step.change) changes.push(step.change);
+    return step.task;
   }
 
   #saveTask(t: TaskRecord): void {

@@ -3,7 +3,7 @@
  * below it. `api/protocol` (the contract) imports nothing of ours; `scene-check` (the runtime-free scene
  * reader/checker) only the protocol; `api/core` those two; the adapters (`api/node`, `api/edge`) the core
  * and below, never the render node or each other; the SDK (`api/client`) and the render node share only
- * the contract (and the node the scene checks). Tests, benchmarks, scripts and the CLI may import anything.
+ * the contract (and the node the scene checks); the routing simulator (`sim`) sits on the core. Tests, benchmarks, scripts and the CLI may import anything.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +22,8 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   'api/edge': ['api/edge', 'api/core', 'scene-check', 'api/protocol'],
   'api/client': ['api/client', 'api/protocol'],
   'render-node': ['render-node', 'scene-check', 'api/protocol'],
+  // The routing simulator drives the routing core offline; nothing of the API's runtime.
+  sim: ['sim', 'api/core', 'scene-check', 'api/protocol'],
 };
 
 /** The layer a repository-relative path belongs to, or undefined for unlayered code (tests, infra, bench). */

@@ -3,6 +3,9 @@
  * required extensions, the shape of every object, every index reference, node numbers, the node
  * graph, and that accessors fit their buffer views and buffer views fit their buffers (by the
  * declared lengths; the data itself is checked once loaded).
+ *
+ * Over 500 lines on purpose: it is one walk of the glTF schema, object type by object type, and the
+ * checks of one type read the references the previous ones validated; split, each part would re-derive them.
  */
 import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import { TesseraError } from '../api/protocol/errors.ts';

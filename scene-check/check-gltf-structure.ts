@@ -4,8 +4,9 @@
  * graph, and that accessors fit their buffer views and buffer views fit their buffers (by the
  * declared lengths; the data itself is checked once loaded).
  *
- * Over 500 lines on purpose: it is one walk of the glTF schema, object type by object type, and the
- * checks of one type read the references the previous ones validated; split, each part would re-derive them.
+ * Over 500 lines on purpose: it is one ordered walk of the glTF schema (`checkGltfStructure`), object type
+ * by object type, where later checks take what earlier ones validated (buffer views before accessors,
+ * accessors before primitives); its helpers are private to that walk.
  */
 import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import { TesseraError } from '../api/protocol/errors.ts';

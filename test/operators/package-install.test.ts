@@ -7,9 +7,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, TEST_API_KEY } from '../api/support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
@@ -64,6 +65,18 @@ describe('npm pack', () => {
     const { stdout } = await exec('tar', ['tzf', tarball]);
     const files = stdout.split('\n').filter(Boolean);
     expect(files.filter((f) => /^package\/(test|bench)\//.test(f) || f.includes('million.glb') || f.endsWith('.test.ts'))).toEqual([]);
+    // Every relative import of every packed source file is packed too (a folder missing from `files` breaks the install).
+    const packed = new Set(files.map((f) => f.replace(/^package\//, '')));
+    const missing: string[] = [];
+    for (const file of packed) {
+      if (!/\.(ts|mjs)$/.test(file) || file.endsWith('.d.ts')) continue;
+      for (const { fileName } of ts.preProcessFile(await readFile(join(ROOT, file), 'utf8'), true, true).importedFiles) {
+        if (!fileName.startsWith('.')) continue;
+        const target = posix.normalize(posix.join(dirname(file), fileName));
+        if (!packed.has(target) && !packed.has(`${target}.ts`)) missing.push(`${file} → ${fileName}`);
+      }
+    }
+    expect(missing).toEqual([]);
     for (const needed of ['infra/bin/tessera.mjs', 'infra/cli/main.ts', 'infra/check-system.mjs', 'infra/apt-packages.txt', 'scenes/textured-pbr.glb', 'render-node/agent/task-worker.ts', 'infra/systemd/tessera-node.service']) {
       expect(files).toContain(`package/${needed}`);
     }

@@ -123,6 +123,8 @@ export interface TesseraClient {
   waitForJob(jobId: string, opts?: WaitOptions): Promise<JobStatus>;
   /** Download a finished frame from its presigned URL; with `sha256`, the bytes are checked against it. */
   downloadFrame(url: string, opts?: { sha256?: string; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** `GET /v1/keys/me`: the key this client sends (id, name, role, limits); `UNAUTHORIZED` for a wrong key. */
+  whoAmI(opts?: { signal?: AbortSignal }): Promise<KeyIdentity>;
   /** `POST /v1/keys` (admin key): a new API key, shown only in this answer. */
   createKey(input: CreateApiKey, opts?: { signal?: AbortSignal }): Promise<ApiKeyCreated>;
   /** `GET /v1/keys` (admin key): the stored keys, without the keys themselves. */
@@ -306,6 +308,8 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     createKey: (input, { signal } = {}) =>
       json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
 
+    whoAmI: ({ signal } = {}) => json(KeyIdentity, 'GET', '/v1/keys/me', { idempotent: true, signal }),
+
     listKeys: async ({ signal } = {}) => (await json(ApiKeyList, 'GET', '/v1/keys', { idempotent: true, signal })).keys,
 
     revokeKey: (keyId, { signal } = {}) => json(ApiKeyView, 'DELETE', `/v1/keys/${encodeURIComponent(keyId)}`, { idempotent: true, signal }),
@@ -376,6 +380,9 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
 // Answers api/protocol does not describe yet (their schemas sit in api/core's routes, which a client must not
 // import: they pull in hono). Kept loose, so a richer answer still parses.
 const HealthBody = z.record(z.string(), z.unknown());
+/** What `GET /v1/keys/me` answers: the key's view without its dates. */
+export const KeyIdentity = ApiKeyView.pick({ keyId: true, name: true, role: true, limits: true });
+export type KeyIdentity = z.infer<typeof KeyIdentity>;
 const JobSubmittedBody = z.object({ jobId: z.string() });
 const UploadStarted = z.object({ uploadId: z.string(), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
 

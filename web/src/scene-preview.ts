@@ -43,7 +43,8 @@ export class ScenePreview {
   playing = true;
 
   constructor(private readonly canvas: HTMLCanvasElement) {
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true });
+    // preserveDrawingBuffer: the preview can be read back (screenshots, tests) at a small cost per frame.
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true, preserveDrawingBuffer: true });
     this.renderer.setPixelRatio(Math.min(devicePixelRatio, 2));
     this.renderer.toneMapping = THREE.NeutralToneMapping;
     const pmrem = new THREE.PMREMGenerator(this.renderer);

@@ -20,6 +20,11 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
   const [ledger, setLedger] = useState<JobLedger>();
   const [error, setError] = useState<unknown>(null);
   const [colorBy, setColorBy] = useState<'state' | 'node'>('state');
+  // Node ids are long; show the names their cards give (ids stay in tooltips).
+  const [names, setNames] = useState<Record<string, string>>({});
+  useEffect(() => {
+    client.nodes().then((l) => setNames(Object.fromEntries(l.nodes.map((n) => [n.nodeId, n.card.name]))), () => {});
+  }, [status?.tasks.filter((t) => t.node).length]);
 
   useEffect(() => {
     const ac = new AbortController();
@@ -113,13 +118,13 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
               ))
             : Object.entries(nodes).map(([n, count]) => (
                 <li>
-                  <i style={{ background: nodeColor(n) }} /> {n} ({count} tasks)
+                  <i style={{ background: nodeColor(n) }} /> {names[n] ?? n} ({count} tasks)
                 </li>
               ))}
         </ul>
         <div class="frames-grid">
           {[...byFrame].map(([frame, tasks]) => (
-            <TileGrid frame={frame} tasks={tasks} colorBy={colorBy} />
+            <TileGrid frame={frame} tasks={tasks} colorBy={colorBy} names={names} />
           ))}
         </div>
       </section>
@@ -140,8 +145,8 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
               const l = ledger?.byNode[n];
               return (
                 <tr>
-                  <td>
-                    <i class="swatch" style={{ background: nodeColor(n) }} /> {n}
+                  <td title={n}>
+                    <i class="swatch" style={{ background: nodeColor(n) }} /> {names[n] ?? n}
                   </td>
                   <td>{count}</td>
                   <td>{l ? l.renderSeconds.toFixed(2) : '–'}</td>
@@ -152,7 +157,7 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
           </tbody>
         </table>
         <p>
-          Verification of {renders.length} render results:{' '}
+          Verification of {renders.length} render results (sampled tiles are outlined):{' '}
           {Object.entries(verification)
             .map(([s, n]) => `${n} ${s}`)
             .join(', ')}
@@ -165,7 +170,7 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
   );
 }
 
-function TileGrid({ frame, tasks, colorBy }: { frame: number; tasks: Task[]; colorBy: 'state' | 'node' }) {
+function TileGrid({ frame, tasks, colorBy, names }: { frame: number; tasks: Task[]; colorBy: 'state' | 'node'; names: Record<string, string> }) {
   const renders = tasks.filter((t) => t.kind === 'render');
   const stitch = tasks.find((t) => t.kind === 'stitch');
   const width = Math.max(1, ...renders.map((t) => (t.tile ? t.tile.x + t.tile.width : 1)));
@@ -181,7 +186,7 @@ function TileGrid({ frame, tasks, colorBy }: { frame: number; tasks: Task[]; col
           return (
             <span
               style={{ left: `${(100 * r.x) / width}%`, top: `${(100 * r.y) / height}%`, width: `${(100 * r.width) / width}%`, height: `${(100 * r.height) / height}%`, background: color }}
-              title={`${t.state}${t.node ? ` on ${t.node}` : ''} · attempt ${t.attempts}${v}${t.error ? ` · ${t.error}` : ''}`}
+              title={`${t.state}${t.node ? ` on ${names[t.node] ?? t.node}` : ''} · attempt ${t.attempts}${v}${t.error ? ` · ${t.error}` : ''}`}
               class={t.verification ? 'sampled' : ''}
             />
           );

@@ -110,8 +110,8 @@ const dirName = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/'))
 
 /** The files of a drop, folders walked (DataTransfer entries keep each file's path inside the folder). */
 export async function filesFromDrop(data: DataTransfer): Promise<PickedFile[]> {
-  const entries = [...data.items].map((i) => i.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
-  if (entries.length === 0) return [...data.files].map((file) => ({ path: file.name, file }));
+  const entries = Array.from(data.items).map((i) => i.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
+  if (entries.length === 0) return Array.from(data.files).map((file) => ({ path: file.name, file }));
   const out: PickedFile[] = [];
   const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
     if (entry.isFile) {
@@ -133,5 +133,5 @@ export async function filesFromDrop(data: DataTransfer): Promise<PickedFile[]> {
 
 /** Files from an <input type=file> (with `webkitdirectory`, each keeps its path inside the folder). */
 export function filesFromInput(list: FileList): PickedFile[] {
-  return [...list].map((file) => ({ path: file.webkitRelativePath || file.name, file }));
+  return Array.from(list).map((file) => ({ path: file.webkitRelativePath || file.name, file }));
 }

@@ -55,6 +55,8 @@ export class ScenePreview {
     this.active = this.orbit;
     this.controls = new OrbitControls(this.orbit, canvas);
     this.controls.enableDamping = true;
+    // Arrow keys pan the orbit camera while the canvas has focus (it is tabbable).
+    this.controls.listenToKeyEvents(canvas);
     this.resize = new ResizeObserver(() => this.fitCanvas());
     this.resize.observe(canvas);
     this.fitCanvas();

@@ -51,11 +51,13 @@ export function withWebAssets<A extends unknown[]>(apiFetch: (req: Request, ...r
     } catch {
       return apiFetch(req, ...rest);
     }
-    const headers = {
+    const headers: Record<string, string> = {
       'content-type': CONTENT_TYPES[extname(file.name)] ?? 'application/octet-stream',
       'cache-control': file.immutable ? IMMUTABLE : REVALIDATE,
       'x-content-type-options': 'nosniff',
     };
+    // Pages hold the API key: no framing by other sites (the rest of the CSP is in the page's meta tag).
+    if (file.name.endsWith('.html')) Object.assign(headers, { 'content-security-policy': "frame-ancestors 'none'", 'x-frame-options': 'DENY' });
     return new Response(req.method === 'HEAD' ? null : new Uint8Array(body), { status: 200, headers });
   };
 }

@@ -91,6 +91,13 @@ describe('web dashboard', () => {
     await expect.poll(() => page.locator('[data-testid=scene-id]').textContent(), { timeout: 60_000 }).toMatch(/scene\.gltf uploaded: scene [0-9a-f]{12}/);
   });
 
+  it('previews a Draco-compressed scene (its decoder in a worker, under the page\'s CSP)', async () => {
+    await drop(page, [{ name: 'draco.glb', bytes: readFileSync(join(ROOT, 'scenes/draco.glb')) }]);
+    await expect.poll(() => page.locator('[data-testid=scene-id]').textContent(), { timeout: 60_000 }).toMatch(/draco\.glb uploaded/);
+    await expect.poll(() => page.locator('[data-testid=preview-ready]').textContent(), { timeout: 30_000 }).toMatch(/draco\.glb/);
+    expect(await page.locator('.preview-card .error').count()).toBe(0);
+  });
+
   it('uploads a dropped .glb, previews it, quotes and submits the job, and follows it to the end', async () => {
     await drop(page, [{ name: 'animated-trs.glb', bytes: readFileSync(join(ROOT, 'scenes/animated-trs.glb')) }]);
     await expect.poll(() => page.locator('[data-testid=scene-id]').textContent(), { timeout: 60_000 }).toMatch(/animated-trs\.glb uploaded/);

@@ -23,6 +23,7 @@ describe('withWebAssets', () => {
     expect(page.headers.get('cache-control')).toBe('no-cache');
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await page.text()).toContain('<title>Tessera</title>');
+    expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
     const js = await get('/assets/index-AbC123.js');
     expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');

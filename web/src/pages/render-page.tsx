@@ -154,6 +154,11 @@ export function RenderPage({ session }: { session: Session }) {
         <h2>Preview</h2>
         <canvas ref={canvas} class="preview" aria-label="3D preview of the scene (drag to orbit, scroll to zoom)" tabIndex={0} />
         {previewError && <p class="error">{previewError}</p>}
+        {info && packed && (
+          <p class="muted" data-testid="preview-ready">
+            {packed.name}: {info.cameras.length} camera{info.cameras.length === 1 ? '' : 's'}, {info.clips.length} clip{info.clips.length === 1 ? '' : 's'}. Drag to orbit, scroll to zoom.
+          </p>
+        )}
         {info && (
           <div class="row">
             <label>

@@ -52,7 +52,8 @@ npx tessera render scenes/animated-trs.glb --api "$url" --frames 0-47 --size 128
 if ((keep)); then
   # Background jobs of a script ignore Ctrl-C, so the farm hears it from here: nodes drain, then it stops.
   trap 'echo >&2; echo "demo: stopping the farm" >&2; stop_farm; exit 0' INT TERM
-  echo "Frames are in ./out. The farm keeps running: dashboard at $url/ (API key in $data/api-key). Ctrl-C stops it."
+  echo "Frames are in ./out. The farm keeps running: dashboard at $url/ (API key in $data/api-key; Jobs → open the"
+  echo "job id printed above to see how it ran). Ctrl-C stops it."
   wait "$farm" || true
   exit 0
 fi

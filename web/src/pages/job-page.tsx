@@ -20,6 +20,18 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
   const [ledger, setLedger] = useState<JobLedger>();
   const [error, setError] = useState<unknown>(null);
   const [colorBy, setColorBy] = useState<'state' | 'node'>('state');
+  // Bumped when a frame's presigned URL has expired (15 minutes): fetch fresh URLs.
+  const [stale, setStale] = useState(0);
+  const lastStale = useRef(0);
+  // At most once a minute, so an image that fails for another reason cannot loop.
+  const onStale = () => {
+    if (Date.now() - lastStale.current < 60_000) return;
+    lastStale.current = Date.now();
+    setStale((n) => n + 1);
+  };
+  useEffect(() => {
+    if (stale) client.frames(jobId).then((f) => setFrames([...f.frames].sort((a, b) => a.frame - b.frame)), setError);
+  }, [stale]);
   // Node ids are long; show the names their cards give (ids stay in tooltips).
   const [names, setNames] = useState<Record<string, string>>({});
   useEffect(() => {
@@ -93,7 +105,7 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
         {status.error && <p class="error">{status.error}</p>}
         <ErrorBox error={error} />
         {!finished && (
-          <button class="danger" onClick={() => client.cancel(jobId).catch(setError)}>
+          <button class="danger" onClick={() => confirm('Cancel this job? Frames already finished stay available.') && client.cancel(jobId).catch(setError)}>
             Cancel job
           </button>
         )}
@@ -165,7 +177,7 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
         </p>
       </section>
 
-      <Gallery session={session} jobId={jobId} frames={frames} />
+      <Gallery session={session} jobId={jobId} frames={frames} onStale={onStale} />
     </div>
   );
 }
@@ -182,11 +194,12 @@ function TileGrid({ frame, tasks, colorBy, names }: { frame: number; tasks: Task
         {renders.map((t) => {
           const r = t.tile ?? { x: 0, y: 0, width, height };
           const color = colorBy === 'state' ? STATE_COLORS[t.state] : t.state === 'queued' ? STATE_COLORS.queued : nodeColor(t.node);
+          const route = t.route ? ` · routed: ${t.route.reason}${t.route.predictedRttMs !== null ? `, RTT ${t.route.predictedRttMs.toFixed(1)} ms` : ''}` : '';
           const v = t.verification ? ` · verification ${t.verification.state}${t.verification.verifiedBy.length ? ` by ${t.verification.verifiedBy.join(', ')}` : ''}` : '';
           return (
             <span
               style={{ left: `${(100 * r.x) / width}%`, top: `${(100 * r.y) / height}%`, width: `${(100 * r.width) / width}%`, height: `${(100 * r.height) / height}%`, background: color }}
-              title={`${t.state}${t.node ? ` on ${names[t.node] ?? t.node}` : ''} · attempt ${t.attempts}${v}${t.error ? ` · ${t.error}` : ''}`}
+              title={`${t.state}${t.node ? ` on ${names[t.node] ?? t.node}` : ''} · attempt ${t.attempts}${v}${route}${t.error ? ` · ${t.error}` : ''}`}
               class={t.verification ? 'sampled' : ''}
             />
           );
@@ -197,7 +210,7 @@ function TileGrid({ frame, tasks, colorBy, names }: { frame: number; tasks: Task
   );
 }
 
-function Gallery({ session, jobId, frames }: { session: Session; jobId: string; frames: JobFrames['frames'] }) {
+function Gallery({ session, jobId, frames, onStale }: { session: Session; jobId: string; frames: JobFrames['frames']; onStale(): void }) {
   const [index, setIndex] = useState(0);
   const [playing, setPlaying] = useState(false);
   const [fps, setFps] = useState(12);
@@ -221,7 +234,7 @@ function Gallery({ session, jobId, frames }: { session: Session; jobId: string; 
     <section class="card gallery" data-testid="gallery">
       <h2>Frames</h2>
       <figure class="player">
-        <img src={current.url} alt={`frame ${current.frame}`} data-testid="player-frame" />
+        <img src={current.url} alt={`frame ${current.frame}`} data-testid="player-frame" onError={onStale} />
         <figcaption>
           frame {current.frame} · {frameFileName(current)}
         </figcaption>
@@ -258,7 +271,7 @@ function Gallery({ session, jobId, frames }: { session: Session; jobId: string; 
         {frames.map((f, i) => (
           <li>
             <button class={i === index ? 'current' : ''} onClick={() => setIndex(i)} aria-label={`show frame ${f.frame}`}>
-              <img src={f.url} alt="" loading="lazy" data-testid="gallery-frame" data-frame={f.frame} data-sha256={f.checksum} />
+              <img src={f.url} alt="" loading="lazy" data-testid="gallery-frame" data-frame={f.frame} data-sha256={f.checksum} onError={i === 0 ? onStale : undefined} />
             </button>
           </li>
         ))}

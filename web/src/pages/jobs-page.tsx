@@ -1,11 +1,12 @@
 /** The jobs submitted from this tab (the API lists no jobs per key yet), with their live state. */
 import { useEffect, useState } from 'preact/hooks';
 import type { JobStatus } from '../../../api/client/index.ts';
-import { hrefFor } from '../route.ts';
+import { hrefFor, navigate } from '../route.ts';
 import { recentJobs, type Session } from '../session.ts';
 
 export function JobsPage({ session }: { session: Session }) {
   const jobs = recentJobs();
+  const [open, setOpen] = useState('');
   const [states, setStates] = useState<Record<string, JobStatus | string>>({});
   useEffect(() => {
     for (const j of jobs) {
@@ -17,7 +18,22 @@ export function JobsPage({ session }: { session: Session }) {
   }, []);
   return (
     <section class="card">
-      <h2>Jobs from this tab</h2>
+      <h2>Jobs</h2>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (open.trim()) navigate({ page: 'job', jobId: open.trim() });
+        }}
+      >
+        <label>
+          open a job by id <input name="jobId" value={open} placeholder="job_…" spellcheck={false} onInput={(e) => setOpen(e.currentTarget.value)} />
+        </label>
+        <button type="submit" class="quiet">
+          Open
+        </button>
+      </form>
+      <h3>Submitted from this tab</h3>
       {jobs.length === 0 ? (
         <p class="muted">
           No jobs yet: <a href={hrefFor({ page: 'render' })}>start a render</a>.

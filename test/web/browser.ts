@@ -35,5 +35,7 @@ export function collectErrors(page: Page): string[] {
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
+  // From the top, so the sticky header sits where it belongs in the full-page picture.
+  await page.evaluate(() => scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
 }

@@ -110,9 +110,9 @@ describe('web dashboard', () => {
     await page.fill('input[name=tile]', '80');
     await page.selectOption('select[name=background]', 'color');
     await page.locator('input[aria-label="background colour"]').fill('#20242c');
-    await screenshot(page, '02-render');
     await page.getByRole('button', { name: 'Quote' }).click();
     const quote = await page.waitForSelector('[data-testid=quote]');
+    await screenshot(page, '02-render');
     expect(await quote.textContent()).toMatch(/frames3tiles12/);
     await page.click('[data-testid=submit-job]');
     await page.waitForSelector('[data-testid=job-state]');

@@ -1,13 +1,14 @@
 /** Saving frames: one file, or all of a job's frames as one zip built as they download (fflate, stored entries). */
 import { Zip, ZipPassThrough } from 'fflate';
 import type { JobFrames, TesseraClient } from '../../api/client/index.ts';
+import { frameFileName as cliFrameName } from '../../api/protocol/frame-list.ts';
 
 type Frame = JobFrames['frames'][number];
 
-/** The file name the CLI gives a frame (`frame-0007.png`). */
-export function frameFileName(f: Frame): string {
+/** The file name the CLI gives a frame (`frame-0007.png`; wider when the job's last frame needs it). */
+export function frameFileName(f: Frame, lastFrame = f.frame): string {
   const ext = /\.(\w+)$/.exec(f.key)?.[1] ?? 'png';
-  return `frame-${String(f.frame).padStart(4, '0')}.${ext}`;
+  return cliFrameName(f.frame, lastFrame, ext);
 }
 
 export function saveBlob(blob: Blob, name: string): void {
@@ -37,9 +38,10 @@ export async function saveAllFrames(client: TesseraClient, jobId: string, frames
     else chunks.push(chunk);
   });
   let done = 0;
+  const last = Math.max(...frames.map((f) => f.frame));
   for (const f of frames) {
     const bytes = await client.downloadFrame(f.url, { sha256: f.checksum });
-    const entry = new ZipPassThrough(frameFileName(f));
+    const entry = new ZipPassThrough(frameFileName(f, last));
     zip.add(entry);
     entry.push(bytes, true);
     onProgress(++done);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages in infra/apt-packages.txt that are missing (safe to run again), with sudo when
-# not root. Used by infra/setup.sh (`npm run setup`, `npm test`) and by `tessera setup`.
+# Installs the Debian packages in infra/apt-packages.txt, and any given as arguments, that are missing (safe to
+# run again), with sudo when not root. Used by infra/setup.sh (`npm run setup`, `npm test`; it adds the test
+# suite's chromium) and by `tessera setup`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mapfile -t APT_PACKAGES < <(grep -v '^\s*#' "$here/apt-packages.txt" | grep -v '^\s*$')
+APT_PACKAGES+=("$@")
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
   echo "setup: this is not Debian/Ubuntu (no dpkg/apt-get); install the equivalents of: ${APT_PACKAGES[*]}" >&2

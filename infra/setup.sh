@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs on Debian with Node 20, and only what is missing (safe to run again):
-# the Debian packages headless-gl builds and runs with (infra/apt-packages.txt), then npm deps.
+# the Debian packages headless-gl builds and runs with (infra/apt-packages.txt) and Chromium for the browser
+# tests, then npm deps, then the web dashboard's build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash infra/install-system-packages.sh
+# chromium: the web dashboard's browser tests (test/web/, driven by playwright-core); not a render node's need.
+bash infra/install-system-packages.sh chromium
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if ((node_major < 20)); then echo "setup: Node 20 or newer is needed (found $(node -v))" >&2; exit 1; fi
@@ -17,4 +19,13 @@ fi
 if [[ ! -f node_modules/gl/build/Release/webgl.node ]]; then
   echo "setup: building headless-gl" >&2
   npm rebuild gl --loglevel=error
+fi
+
+# The web dashboard (web/ → web/dist), which the API serves at / on Node and Workers static assets on the edge:
+# built when missing or older than its sources or the lock file.
+stamp=web/dist/.built
+if [[ ! -f $stamp || package-lock.json -nt $stamp || -n $(find web api/client api/protocol -newer "$stamp" -not -path 'web/dist*' -print -quit) ]]; then
+  echo "setup: building the web dashboard" >&2
+  npm run --silent build:web
+  touch "$stamp"
 fi

@@ -16,6 +16,7 @@ import { createNodeSceneInspector } from './node-scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
 import { createSqliteJobStore, JOB_DB_FILE } from './sqlite-job-store.ts';
+import { hasWebAssets, WEB_DIST, withWebAssets } from './web-assets.ts';
 
 export interface StartApiOptions {
   /** 0 (the default) picks a free port. */
@@ -30,6 +31,11 @@ export interface StartApiOptions {
   logger?: Logger;
   /** Caps on what an uploaded scene may cost. */
   sceneLimits?: Partial<SceneLimits>;
+  /**
+   * The web dashboard's built files, served at `/` beside the API (default web/dist when it has been built;
+   * `false`: API only).
+   */
+  webRoot?: string | false;
   /** Everything else createApi takes (body limits, retry policy, re-check period…). */
   api?: Omit<ApiOptions, 'shutdown'>;
   /** Count requests, lease latency, storage errors and database states into these metrics (see api-metrics.ts). */
@@ -71,7 +77,9 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     },
   );
 
-  const server = serve({ fetch: metrics ? metrics.instrumentFetch(app.fetch) : app.fetch, port: options.port ?? 0, hostname: host });
+  const webRoot = options.webRoot ?? (hasWebAssets() ? WEB_DIST : false);
+  const fetch = webRoot ? withWebAssets(app.fetch, webRoot) : app.fetch;
+  const server = serve({ fetch: metrics ? metrics.instrumentFetch(fetch) : fetch, port: options.port ?? 0, hostname: host });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

@@ -73,11 +73,14 @@ describe('tessera node start --config', () => {
     const listed = await waitFor('the node to register', async () => {
       const nodes = (await call(apiUrl, 'GET', '/v1/nodes')).body.nodes as { card: { name: string; region: string; concurrency: number; location?: { lat: number } } }[];
       return nodes.find((n) => n.card.name === 'from-flag');
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}; the node said:\n${node.out.join('').slice(-4000)}`);
     });
     expect(listed.card).toMatchObject({ region: 'file-region', concurrency: 1, location: { lat: 52.37, lon: 4.9 } });
     node.child.kill('SIGTERM');
-    // Drains (no tasks) and exits 0; its output says why if not.
-    expect(await node.exited, node.out.join('')).toBe(0);
+    // Drains (no tasks) and exits 0 within seconds; its output says why if not.
+    const code = await Promise.race([node.exited, new Promise<string>((r) => setTimeout(() => r('still running 60 s after SIGTERM'), 60_000))]);
+    expect(code, node.out.join('').slice(-4000)).toBe(0);
   }, 180_000);
 
   it('names the field of a bad file (exit 2), typos included', async () => {

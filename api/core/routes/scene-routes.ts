@@ -125,7 +125,7 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const bytes = await ctx.blobs.get(key);
     if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
     try {
-      return c.json(await ingestScene(ctx, sceneBytes(bytes, limits), principalOf(c).keyId), 201);
+      return c.json(await ingestScene(ctx, await sceneBytes(bytes, limits), principalOf(c).keyId), 201);
     } finally {
       // Checked or refused, the raw upload has served its purpose.
       await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));

@@ -281,7 +281,16 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       return json(NodeList, 'GET', `/v1/nodes${query.size ? `?${query}` : ''}`, { idempotent: true, signal });
     },
 
-    getJob: (jobId, { signal } = {}) => json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal }),
+    // The API lists tasks a page at a time; the SDK follows the pages, so callers get every task.
+    async getJob(jobId, { signal } = {}) {
+      const status = await json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal });
+      for (let next = status.tasksNext; next !== null && next !== undefined; ) {
+        const page = await json(JobStatus, 'GET', `${jobPath(jobId)}?tasksFrom=${next}`, { idempotent: true, signal });
+        status.tasks.push(...page.tasks);
+        next = page.tasksNext;
+      }
+      return { ...status, tasksNext: null };
+    },
 
     // A quote changes nothing on the server: safe to retry.
     quote: (request, { signal } = {}) =>
@@ -301,7 +310,16 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       }
     },
 
-    frames: (jobId, { signal } = {}) => json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal }),
+    // Frames come a page at a time, in frame order; the SDK follows the pages.
+    async frames(jobId, { signal } = {}) {
+      const list = await json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal });
+      for (let next = list.next; next !== null && next !== undefined; ) {
+        const page = await json(JobFrames, 'GET', `${jobPath(jobId, '/frames')}?after=${next}`, { idempotent: true, signal });
+        list.frames.push(...page.frames);
+        next = page.next;
+      }
+      return { ...list, next: null };
+    },
 
     createKey: (input, { signal } = {}) =>
       json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
@@ -413,7 +431,8 @@ function toJobEvent(name: string, data: string): JobEvent | undefined {
 /** Errors after which waitForJob should poll instead of giving up: the stream broke, or this server has none. */
 function streamProblem(err: unknown): boolean {
   if (!isTesseraError(err)) return true;
-  return err.code === 'UNAVAILABLE' || err.code === 'NOT_FOUND' || err.code === 'INTERNAL' || err.code === 'RATE_LIMITED';
+  // QUOTA_EXCEEDED: the key holds its limit of open streams; polling still works.
+  return err.code === 'UNAVAILABLE' || err.code === 'NOT_FOUND' || err.code === 'INTERNAL' || err.code === 'RATE_LIMITED' || err.code === 'QUOTA_EXCEEDED';
 }
 
 async function sniffContentType(bytes: Uint8Array | Blob): Promise<string> {

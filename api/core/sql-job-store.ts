@@ -11,6 +11,7 @@ import type { LedgerEntry } from '../protocol/metering.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import { taskPixels } from './job-compiler.ts';
+import { checkJobQuota, type JobQuota, type JobQuotaVerdict } from './job-quota.ts';
 import { attemptKey, verifyKey } from './object-keys.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
 import type {
@@ -351,6 +352,14 @@ export class SqlJobStore implements JobStore {
   async countActiveJobs(owner: string): Promise<number> {
     const [row] = this.#db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE owner = ? AND state IN ('queued', 'running')`, [owner]);
     return Number(row?.n ?? 0);
+  }
+
+  async createJobWithinQuota(job: JobRecord & { owner: string }, tasks: TaskRecord[], quota: JobQuota): Promise<JobQuotaVerdict> {
+    // The count and createJob's insert transaction run in one synchronous stretch (createJob does its SQL
+    // before its first await), so no other call on this store runs in between.
+    const verdict = checkJobQuota(this.#db, job.owner, job, quota);
+    if (verdict.ok) await this.createJob(job, tasks);
+    return verdict;
   }
 
   async createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void> {

@@ -12,7 +12,7 @@ import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import { taskPixels } from './job-compiler.ts';
 import { checkJobQuota, type JobQuota, type JobQuotaVerdict } from './job-quota.ts';
-import { attemptKey, verifyKey } from './object-keys.ts';
+import { acceptedKey, verifyKey } from './object-keys.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
 import type {
   ApiKeyRecord,
@@ -844,7 +844,7 @@ export class SqlJobStore implements JobStore {
     const verifiers = this.#db
       .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY task_id`, [target.taskId, target.round, except])
       .map(rowToTask);
-    return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: attemptKey(t) }));
+    return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: acceptedKey(t) }));
   }
 
   /** Tally the round the just-completed verify task `v` belongs to, and apply what it decides. */
@@ -855,7 +855,7 @@ export class SqlJobStore implements JobStore {
       this.#setLedger(`task_id = ? AND state = 'pending'`, [v.taskId], 'voided');
       return undefined;
     }
-    const round = [...this.#roundResults(target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: attemptKey(v) }];
+    const round = [...this.#roundResults(target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: acceptedKey(v) }];
     const earlier = round.slice(0, -1);
     // The API compared against the round as it read it; should the round have changed since, compare checksums.
     const agreement = agrees?.length === earlier.length ? agrees : earlier.map((r) => r.checksum === v.result!.checksum);

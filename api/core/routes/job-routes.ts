@@ -14,7 +14,7 @@ import { compileJob } from '../job-compiler.ts';
 import type { JobRecord, SceneRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
-import { attemptKey } from '../object-keys.ts';
+import { acceptedKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
 import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
@@ -289,8 +289,8 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const frames = await Promise.all(
       done.map(async (t) => ({
         frame: t.frame,
-        key: attemptKey(t),
-        url: await ctx.blobs.presignGet(attemptKey(t), ctx.options.urlSeconds),
+        key: acceptedKey(t),
+        url: await ctx.blobs.presignGet(acceptedKey(t), ctx.options.urlSeconds),
         bytes: t.result!.bytes,
         checksum: t.result!.checksum,
       })),

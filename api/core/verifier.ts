@@ -66,7 +66,7 @@ export class Verifier {
       round.earlier.map(async (r) => {
         const other = await this.#jobs.getNode(r.nodeId);
         if (!this.#comparer || !other || other.card.version === node.card.version) return r.checksum === checksum;
-        const { diffRatio } = await this.#comparer.compare(r.outputKey, acceptedKey(task));
+        const { diffRatio } = await this.#comparer.compare(r.outputKey, acceptedKey(task), task.tile!);
         const agrees = diffRatio <= this.#options.maxDiffRatio;
         this.#logger.info(
           { taskId: round.target.taskId, nodes: [r.nodeId, node.nodeId], versions: [other.card.version, node.card.version], diffRatio, agrees },

@@ -58,7 +58,9 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (node.reputation?.blocklisted) throw blocklisted(node);
     // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
     if (task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId) {
-      const mismatch = await acceptOutput(ctx, task, body);
+      // A render's size is its tile's; a stitch's is the frame's.
+      const size = task.tile ?? (await ctx.jobs.getJob(task.jobId))?.view ?? { width: 0, height: 0 };
+      const mismatch = await acceptOutput(ctx, task, body, size);
       if (mismatch) {
         // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
         const reason = `OUTPUT_CORRUPT: ${mismatch}`;

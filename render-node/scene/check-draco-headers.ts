@@ -24,6 +24,9 @@ export interface DracoHeader {
 const METADATA_FLAG = 0x8000;
 const MAX_METADATA_DEPTH = 32;
 
+/** A stream whose header cannot be read is data that does not decode, and says so as the decoder's errors do. */
+const undecodable = (where: string, why: string) => malformed(`${where}: the KHR_draco_mesh_compression data could not be decoded: ${why}`);
+
 class Reader {
   pos = 0;
   constructor(
@@ -31,7 +34,7 @@ class Reader {
     readonly where: string,
   ) {}
   u8(): number {
-    if (this.pos >= this.bytes.length) throw malformed(`${this.where}: the Draco header is truncated`);
+    if (this.pos >= this.bytes.length) throw undecodable(this.where, 'the Draco header is truncated');
     return this.bytes[this.pos++];
   }
   u16(): number {
@@ -48,16 +51,16 @@ class Reader {
       value += (b & 0x7f) * 2 ** (7 * i);
       if (!(b & 0x80)) return value;
     }
-    throw malformed(`${this.where}: the Draco header has a varint longer than 5 bytes`);
+    throw undecodable(this.where, 'the Draco header has a varint longer than 5 bytes');
   }
   skip(n: number): void {
-    if (this.pos + n > this.bytes.length) throw malformed(`${this.where}: the Draco header is truncated`);
+    if (this.pos + n > this.bytes.length) throw undecodable(this.where, 'the Draco header is truncated');
     this.pos += n;
   }
 }
 
 function skipMetadataElement(r: Reader, depth: number): void {
-  if (depth > MAX_METADATA_DEPTH) throw malformed(`${r.where}: the Draco metadata nests deeper than ${MAX_METADATA_DEPTH}`);
+  if (depth > MAX_METADATA_DEPTH) throw undecodable(r.where, `the Draco metadata nests deeper than ${MAX_METADATA_DEPTH}`);
   const entries = r.varU32();
   for (let i = 0; i < entries; i++) {
     r.skip(r.u8()); // key
@@ -74,10 +77,10 @@ function skipMetadataElement(r: Reader, depth: number): void {
 export function readDracoHeader(bytes: Uint8Array, where: string): DracoHeader {
   const r = new Reader(bytes, where);
   const magic = String.fromCharCode(r.u8(), r.u8(), r.u8(), r.u8(), r.u8());
-  if (magic !== 'DRACO') throw malformed(`${where}: the Draco data does not start with "DRACO"`);
+  if (magic !== 'DRACO') throw undecodable(where, 'it does not start with "DRACO"');
   const version: [number, number] = [r.u8(), r.u8()];
   if (version[0] !== 2 || version[1] < 2) {
-    throw malformed(`${where}: Draco bitstream ${version.join('.')}; KHR_draco_mesh_compression needs version 2.2`);
+    throw undecodable(where, `Draco bitstream ${version.join('.')}; KHR_draco_mesh_compression needs version 2.2`);
   }
   const encoderType = r.u8();
   const method = r.u8();
@@ -91,7 +94,7 @@ export function readDracoHeader(bytes: Uint8Array, where: string): DracoHeader {
     skipMetadataElement(r, 0); // file metadata
   }
   if (encoderType === 0) return { version, encoderType, method, faces: 0, points: r.u32() };
-  if (encoderType !== 1) throw malformed(`${where}: unknown Draco encoder type ${encoderType}`);
+  if (encoderType !== 1) throw undecodable(where, `unknown Draco encoder type ${encoderType}`);
   if (method === 0) {
     const faces = r.varU32();
     const points = r.varU32();
@@ -103,7 +106,7 @@ export function readDracoHeader(bytes: Uint8Array, where: string): DracoHeader {
     const faces = r.varU32();
     return { version, encoderType, method, faces, points };
   }
-  throw malformed(`${where}: unknown Draco mesh encoding method ${method}`);
+  throw undecodable(where, `unknown Draco mesh encoding method ${method}`);
 }
 
 /** Check every Draco stream's declared counts against its primitive's accessors, before anything decodes. */

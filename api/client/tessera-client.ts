@@ -149,6 +149,8 @@ interface SendOptions {
   /** An absolute URL outside the API (presigned storage URL): no Authorization header. */
   external?: boolean;
   accept?: string;
+  /** More headers (e.g. the signed checksum of a presigned PUT). */
+  headers?: Record<string, string>;
 }
 
 /** A failed try of an idempotent request that is worth another (after the server's Retry-After, if any). */
@@ -173,7 +175,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   async function send(method: string, target: string, so: SendOptions = {}): Promise<Response> {
     const url = so.external ? target : `${baseUrl}${target}`;
     const what = so.external ? `${method} ${stripQuery(target)}` : `${method} ${target}`;
-    const headers: Record<string, string> = { accept: so.accept ?? 'application/json' };
+    const headers: Record<string, string> = { accept: so.accept ?? 'application/json', ...so.headers };
     if (so.contentType) headers['content-type'] = so.contentType;
     if (opts.apiKey && !so.external) headers.authorization = `Bearer ${opts.apiKey}`;
     const attempts = so.idempotent ? opts.retries + 1 : 1;
@@ -244,8 +246,12 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       if (size <= opts.directUploadMaxBytes) {
         return json(SceneUploaded, 'POST', '/v1/scenes', { body, contentType: type, idempotent: true, signal, timeout: false });
       }
-      const upload = await json(UploadStarted, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, contentType: type }), contentType: 'application/json', signal });
-      await send('PUT', upload.url, { body, contentType: upload.headers?.['content-type'] ?? type, external: true, idempotent: true, signal });
+      // Announcing the size and SHA-256 gets a URL storage accepts only these bytes through.
+      const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer());
+      const sha256 = await sha256Hex(data);
+      const upload = await json(UploadStarted, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, sha256, contentType: type }), contentType: 'application/json', signal });
+      const { 'content-type': ticketType, ...signed } = upload.headers ?? {};
+      await send('PUT', upload.url, { body: data as BodyInit, contentType: ticketType ?? type, headers: signed, external: true, idempotent: true, signal });
       return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });
     },
 

@@ -4,6 +4,9 @@
  * larger than its tile can take without downloading it; the pixel comparer and the stitcher give sharp
  * `limitInputPixels` = the tile's pixels, so a lying header is refused before decoding. Honest outputs pass.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +15,9 @@ import { createPixelImageComparer } from '../../api/node/pixel-image-comparer.ts
 import { createS3BlobStore, type S3BlobStore } from '../../api/node/s3-blob-store.ts';
 import { decodeRaw, stitchTiles } from '../../render-node/output/stitch-tiles.ts';
 import { grayPng } from '../hostile/glb-builder.ts';
-import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { createTesseraClient } from '../../api/client/index.ts';
+import { call, fakePng, ROOT, sha256, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { startSigV4Gate, type SigV4Gate } from '../support/sigv4-gate.ts';
 
 let h: Harness;
 let node: TestNode;
@@ -85,5 +90,49 @@ describe('decode bombs', () => {
     const right = await png(16, 16, 200);
     const frame = await stitchTiles(32, 16, [{ x: 0, y: 0, image: left }, { x: 16, y: 0, image: right }]);
     expect([frame.data[0], frame.data[16 * 4]]).toEqual([10, 200]);
+  });
+});
+
+describe('presigned scene uploads are signed for the announced bytes', () => {
+  let g: Harness;
+  let gate: SigV4Gate;
+  beforeAll(async () => {
+    // Clients reach storage through a gate that checks signatures, signed headers and checksums as S3/R2 do.
+    g = await startHarness({ storageFront: async (s3) => (gate = await startSigV4Gate(s3.endpoint, s3)) });
+  });
+  afterAll(async () => {
+    await g?.close();
+  });
+
+  it('a PUT of other or more bytes, or without the signed checksum, is refused by storage; the announced bytes go through', async () => {
+    const glb = new Uint8Array(await readFile(path.join(ROOT, 'scenes/cameras.glb')));
+    const announced = { bytes: glb.length, sha256: sha256(glb), contentType: 'model/gltf-binary' };
+    const ticket = await call(g.url, 'POST', '/v1/scenes/uploads', { json: announced });
+    expect(ticket.status).toBe(201);
+    expect(ticket.body.headers).toEqual({ 'x-amz-checksum-sha256': createHash('sha256').update(glb).digest('base64') });
+    expect(new URL(ticket.body.url).searchParams.get('X-Amz-SignedHeaders')).toContain('x-amz-checksum-sha256');
+
+    const bigger = new Uint8Array(64 * 1024 * 1024);
+    const tries: [string, RequestInit][] = [
+      ['64 MiB instead', { body: bigger, headers: ticket.body.headers }],
+      ['same size, other bytes', { body: new Uint8Array(glb.length), headers: ticket.body.headers }],
+      ['without the checksum header', { body: glb }],
+      ['another checksum', { body: bigger, headers: { 'x-amz-checksum-sha256': createHash('sha256').update(bigger).digest('base64') } }],
+    ];
+    for (const [what, init] of tries) {
+      const res = await fetch(ticket.body.url, { method: 'PUT', ...init });
+      await res.arrayBuffer();
+      expect(res.status, what).toBeGreaterThanOrEqual(400);
+    }
+    expect((await call(g.url, 'POST', `/v1/scenes/uploads/${ticket.body.uploadId}/complete`)).status).toBe(404);
+
+    // The honest PUT, as the ticket says, and the SDK's own large-scene path.
+    const put = await fetch(ticket.body.url, { method: 'PUT', body: glb, headers: ticket.body.headers });
+    expect(put.status).toBe(200);
+    const done = await call(g.url, 'POST', `/v1/scenes/uploads/${ticket.body.uploadId}/complete`);
+    expect(done.status, JSON.stringify(done.body)).toBe(201);
+    const sdk = createTesseraClient({ baseUrl: g.url, apiKey: TEST_API_KEY, directUploadMaxBytes: 1 });
+    expect((await sdk.uploadScene(glb)).sceneId).toBe(done.body.sceneId);
+    expect(gate.refused.map((r) => r.reason)).toEqual(expect.arrayContaining(['checksum mismatch', 'signature does not match']));
   });
 });

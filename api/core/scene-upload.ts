@@ -5,7 +5,7 @@
  * actually inflates to, in small chunks that never block the event loop for long (see zip-reader.ts).
  */
 import { TesseraError } from '../protocol/errors.ts';
-import type { SceneInput } from './scene-inspector.ts';
+import type { SceneInput } from '../../scene-check/scene-inspector.ts';
 import { readZip, ZipRejected } from './zip-reader.ts';
 
 export interface SceneUploadLimits {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readDracoHeader } from '../../render-node/scene/check-draco-headers.ts';
+import { readDracoHeader } from '../../scene-check/check-draco-headers.ts';
 import { packGlb } from '../hostile/glb-builder.ts';
 import { call, ROOT, startHarness, type Harness } from '../api/support/api-harness.ts';
 

@@ -7,7 +7,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
 import { JobRequest } from '../../protocol/job-spec.ts';
-import { JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { compileJob } from '../job-compiler.ts';
@@ -44,7 +44,6 @@ function pageSize(asked: number | undefined, max: number): number {
 
 /** Round a megapixel figure for a message. */
 const mp = (n: number) => (n < 10 ? n.toFixed(2) : Math.round(n).toLocaleString('en-US'));
-const JobCreated = z.object({ jobId: z.string() });
 
 const submitJob = createRoute({
   method: 'post',

@@ -15,6 +15,9 @@ const MiB = 1024 * 1024;
 let h: Harness;
 let files: Record<string, Uint8Array<ArrayBuffer>>;
 let honestId: string;
+/** 64 MiB of zeros deflated (~64 KiB), and that data's CRC-32: built once, so no test idles long between requests. */
+let bomb64: Uint8Array;
+let crc64: number;
 
 beforeAll(async () => {
   // The caps as shipped on the edge (32 MiB), so the bombs' sizes are meaningful.
@@ -27,6 +30,9 @@ beforeAll(async () => {
   const res = await call(h.url, 'POST', '/v1/scenes', { body: form });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   honestId = res.body.sceneId;
+  const zeros = new Uint8Array(64 * MiB);
+  bomb64 = deflateSync(zeros, { level: 9 });
+  crc64 = zipCrc(zeros);
 });
 afterAll(async () => {
   await h?.close();
@@ -50,7 +56,6 @@ async function uploadZip(zip: Uint8Array): Promise<{ status: number; body: any; 
 }
 
 const gltfEntry = () => ({ name: 'scene.gltf', data: files['scene.gltf'], method: 0 as const, size: files['scene.gltf'].length, crc: zipCrc(files['scene.gltf']) });
-const zeros64 = () => new Uint8Array(64 * MiB);
 
 describe('zip bombs', () => {
   it('250 central-directory entries pointing at one stored 4 MiB entry that declares 0 bytes → refused', async () => {
@@ -63,7 +68,7 @@ describe('zip bombs', () => {
     expect(status).toBe(422);
     expect(body.code).toMatch(/^SCENE_(MALFORMED|LIMIT_EXCEEDED)$/);
     expect(body.message).toMatch(/zip/);
-    expect(stallMs).toBeLessThan(500);
+    expect(stallMs).toBeLessThan(1000);
   });
 
   it('the same with one name (the entries truly share data) → refused as overlapping', async () => {
@@ -79,7 +84,7 @@ describe('zip bombs', () => {
   });
 
   it('deflated entries declaring 1 byte that inflate to 64 MiB each → refused after producing little, without stalling', async () => {
-    const bomb = deflateSync(zeros64(), { level: 9 });
+    const bomb = bomb64;
     expect(bomb.length).toBeLessThan(MiB);
     const entries = [gltfEntry(), ...Array.from({ length: 8 }, (_, i) => ({ name: `b${i}.bin`, data: bomb, method: 8 as const, size: 1, crc: 0 }))];
     const started = performance.now();
@@ -87,14 +92,14 @@ describe('zip bombs', () => {
     expect(status).toBe(422);
     expect(body.code).toBe('SCENE_MALFORMED');
     expect(body.message).toMatch(/more than the 1 bytes it declares/);
-    // fflate's unzipSync would inflate 512 MiB in one synchronous call (seconds on this machine).
-    expect(stallMs).toBeLessThan(500);
+    // fflate's unzipSync would inflate 512 MiB in one synchronous call (seconds on this machine); the bound is
+    // loose because other processes share the 2 cores (a 4 KiB chunk inflates in a few ms).
+    expect(stallMs).toBeLessThan(1000);
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('deflated entries that honestly declare 64 MiB each → refused by the unpacked cap before inflating', async () => {
-    const bomb = deflateSync(zeros64(), { level: 9 });
-    const entries = [gltfEntry(), ...Array.from({ length: 4 }, (_, i) => ({ name: `b${i}.bin`, data: bomb, method: 8 as const, size: 64 * MiB, crc: zipCrc(zeros64()) }))];
+    const entries = [gltfEntry(), ...Array.from({ length: 4 }, (_, i) => ({ name: `b${i}.bin`, data: bomb64, method: 8 as const, size: 64 * MiB, crc: crc64 }))];
     const { status, body } = await uploadZip(rawZip(entries));
     expect(status).toBe(413);
     expect(body.code).toBe('SCENE_LIMIT_EXCEEDED');
@@ -139,7 +144,7 @@ describe('zip bombs', () => {
   });
 
   it('the zip reader never inflates more than a chunk past a cap (counted, not declared)', async () => {
-    const bomb = deflateSync(zeros64(), { level: 9 });
+    const bomb = bomb64;
     const zip = rawZip([{ name: 'b.bin', data: bomb, method: 8, size: 1, crc: 0 }]);
     const err = await readZip(zip, { maxEntries: 10, maxUnpackedBytes: MiB }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ZipRejected);

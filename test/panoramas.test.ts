@@ -1,3 +1,4 @@
+import { CubeTexture, DataTexture, LinearFilter, LinearSRGBColorSpace, NoToneMapping, PerspectiveCamera, RGBAFormat, Scene } from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectionSizeProblem } from '../api/protocol/projection.ts';
 import { normalizeJobRequest, JobRequest } from '../api/protocol/job-spec.ts';
@@ -219,5 +220,79 @@ describe('omni-directional stereo', () => {
     expect(Math.abs(disparity - expected) / expected).toBeLessThan(0.15);
     // Far from the eyes' circle the panorama is the mono equirect: the environment at the poles is the same in both eyes.
     for (let c = 0; c < 3; c++) expect(Math.abs(at(img, 10, 0, c) - at(img, 10, width / 2, c))).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('cube faces as a cube map', () => {
+  // Draw the cube strip as a scene background (a GL cube map) and compare with a perspective render from the
+  // same eye: the faces' order and orientation are right exactly when the two agree.
+  async function backgroundFromStrip(faces: DataTexture[], renderTarget: boolean, n: number, camera: PerspectiveCamera): Promise<Uint8Array> {
+    const cube = new CubeTexture(faces);
+    cube.isRenderTargetTexture = renderTarget;
+    cube.format = RGBAFormat;
+    cube.generateMipmaps = false;
+    cube.minFilter = LinearFilter;
+    cube.magFilter = LinearFilter;
+    cube.needsUpdate = true;
+    const r = t.renderer.renderer;
+    const saved = { color: r.outputColorSpace, tone: r.toneMapping };
+    try {
+      // Pass the faces' sRGB bytes through untouched.
+      r.outputColorSpace = LinearSRGBColorSpace;
+      r.toneMapping = NoToneMapping;
+      const scene = new Scene();
+      scene.background = cube;
+      t.renderer.backend.resize(n, n);
+      r.setSize(n, n, false);
+      r.setScissorTest(false);
+      r.render(scene, camera);
+      return t.renderer.backend.readPixels(0, 0, n, n).slice();
+    } finally {
+      r.outputColorSpace = saved.color;
+      r.toneMapping = saved.tone;
+      cube.dispose();
+    }
+  }
+
+  it('in GL order and orientation (XRCubeLayer; three.js render-target cube maps), and for a three.js CubeTexture mirrored with ±X swapped', async () => {
+    const eyePos: [number, number, number] = [0, 0.5, 3];
+    const target: [number, number, number] = [-0.8, 0.1, 0];
+    const face = 256;
+    const strip = await render({ width: 6 * face, height: face, projection: 'cube', background: 'environment', keyLight: false, camera: { kind: 'look', position: eyePos, target: [0, 0.5, 2] } });
+    const n = 192;
+    const view = await render({ width: n, height: n, background: 'environment', keyLight: false, camera: { kind: 'look', position: eyePos, target, fov: 60 } });
+    const camera = new PerspectiveCamera(60, 1, 0.01, 100);
+    camera.position.set(...eyePos);
+    camera.lookAt(...target);
+    camera.updateMatrixWorld(true);
+    const faceTexture = (k: number, mirrored: boolean) => {
+      const data = new Uint8Array(face * face * 4);
+      for (let y = 0; y < face; y++) {
+        for (let x = 0; x < face; x++) {
+          const sx = mirrored ? face - 1 - x : x;
+          data.set(strip.data.subarray((y * 6 * face + k * face + sx) * 4, (y * 6 * face + k * face + sx) * 4 + 4), (y * face + x) * 4);
+        }
+      }
+      const tex = new DataTexture(data, face, face, RGBAFormat);
+      return tex;
+    };
+    const compare = (pixels: Uint8Array) => {
+      const diffs: number[] = [];
+      for (let i = 0; i < n * n * 4; i++) if (i % 4 !== 3) diffs.push(Math.abs(pixels[i] - view.data[i]));
+      diffs.sort((a, b) => a - b);
+      return { mean: diffs.reduce((s, v) => s + v, 0) / diffs.length, p95: diffs[Math.floor(diffs.length * 0.95)] };
+    };
+    // GL convention, sampled the GL way (three does so for render-target cube textures).
+    const gl = compare(await backgroundFromStrip([0, 1, 2, 3, 4, 5].map((k) => faceTexture(k, false)), true, n, camera));
+    expect(gl.mean).toBeLessThan(3);
+    expect(gl.p95).toBeLessThan(12);
+    // three.js image CubeTexture (x mirrored when sampled): mirror each face and swap +X and -X.
+    const three = compare(await backgroundFromStrip([1, 0, 2, 3, 4, 5].map((k) => faceTexture(k, true)), false, n, camera));
+    expect(three.mean).toBeLessThan(3);
+    expect(three.p95).toBeLessThan(12);
+    // The strip used as it is in an image CubeTexture shows a mirrored world: the check can fail.
+    const wrong = compare(await backgroundFromStrip([0, 1, 2, 3, 4, 5].map((k) => faceTexture(k, false)), false, n, camera));
+    // Measured: 1.8 levels for both right ways, 41 for the wrong one.
+    expect(wrong.mean).toBeGreaterThan(gl.mean * 3);
   });
 });

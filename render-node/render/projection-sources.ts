@@ -116,7 +116,10 @@ export function odsTaper(phi: number): number {
   return Math.cos(((a - start) / (Math.PI / 2 - start)) * (Math.PI / 2));
 }
 
-/** Rows [y0, y1) of one eye and the latitudes they span; the taper is taken at the band's middle latitude. */
+/**
+ * Rows [y0, y1) of one eye; the taper is taken at the band's edge nearest its pole, so the band at each pole is
+ * drawn from the centre (mono, seamless at the pole) and the middle band keeps the full ipd.
+ */
 export interface OdsBand {
   y0: number;
   y1: number;
@@ -144,7 +147,9 @@ export function odsBands(eyeHeight: number): OdsBand[] {
   const bands: OdsBand[] = [];
   for (let i = 0; i + 1 < sorted.length; i++) {
     const [y0, y1] = [sorted[i], sorted[i + 1]];
-    if (y1 > y0) bands.push({ y0, y1, taper: odsTaper(rowLatitude((y0 + y1) / 2, eyeHeight)) });
+    if (y1 <= y0) continue;
+    const poleward = Math.max(Math.abs(rowLatitude(y0, eyeHeight)), Math.abs(rowLatitude(y1, eyeHeight)));
+    bands.push({ y0, y1, taper: odsTaper(poleward) });
   }
   return bands;
 }

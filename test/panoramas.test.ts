@@ -4,7 +4,7 @@ import { projectionSizeProblem } from '../api/protocol/projection.ts';
 import { normalizeJobRequest, JobRequest } from '../api/protocol/job-spec.ts';
 import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { stitchTiles } from '../render-node/output/stitch-tiles.ts';
-import { cubeFaceDirection } from '../render-node/render/projection-sources.ts';
+import { cubeFaceDirection, majorFace, odsBands, odsSourcesFor } from '../render-node/render/projection-sources.ts';
 import { tileGrid } from '../render-node/render/tile-grid.ts';
 import type { RawImage } from '../render-node/render/frame-renderer.ts';
 import { createTestRenderer } from './support/renderer.ts';
@@ -87,6 +87,32 @@ describe('projections are bounded', () => {
     expect(() => job({ projection: 'equirect' })).toThrow(RangeError);
     expect(job({ projection: 'equirect', size: '1000x500' }).width).toBe(1000);
     expect(() => JobRequest.parse({ sceneId: '0'.repeat(64), size: '512x512', projection: 'stereo', ipd: 5 })).toThrow();
+  });
+});
+
+describe('projection maths', () => {
+  it('omni-directional stereo: bands tile each eye, full ipd in the middle, none at the poles; slices cover every pixel once', () => {
+    const bands = odsBands(1024);
+    expect(bands[0].y0).toBe(0);
+    expect(bands[bands.length - 1].y1).toBe(1024);
+    for (let i = 1; i < bands.length; i++) expect(bands[i].y0).toBe(bands[i - 1].y1);
+    expect(bands[0].taper).toBe(0);
+    expect(bands[bands.length - 1].taper).toBe(0);
+    expect(bands.find((b) => b.y0 <= 512 && b.y1 > 512)!.taper).toBe(1);
+    const width = 200;
+    const cover = new Uint8Array(width * width);
+    for (const s of odsSourcesFor(width, 1, 0.064, { x: 0, y: 0, width, height: width })) {
+      for (let y = s.rect.y; y < s.rect.y + s.rect.height; y++) for (let x = s.rect.x; x < s.rect.x + s.rect.width; x++) cover[y * width + x]++;
+      expect(s.view.width).toBeGreaterThan(0);
+      expect(s.view.height).toBeLessThanOrEqual(16384);
+    }
+    expect(cover.every((c) => c === 1)).toBe(true);
+  });
+
+  it('cube faces: the texels of each face lie on that face', () => {
+    for (let face = 0; face < 6; face++) {
+      for (const [i, j] of [[0, 0], [63, 0], [0, 63], [63, 63], [32, 17]]) expect(majorFace(...cubeFaceDirection(face, i, j, 64))).toBe(face);
+    }
   });
 });
 

@@ -37,7 +37,9 @@ export interface Pane {
   mirrored: boolean;
 }
 
+/** Cross product a × b. */
 export const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+/** Dot product a · b. */
 export const dot = (a: Vec3, b: Vec3): number => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 function normalize(v: Vec3): Vec3 {
   const l = Math.hypot(v[0], v[1], v[2]);
@@ -113,6 +115,7 @@ export function odsTaper(phi: number): number {
   const start = (ODS_TAPER_START * Math.PI) / 180;
   const a = Math.abs(phi);
   if (a <= start) return 1;
+  if (a >= Math.PI / 2) return 0; // exactly: the band at the pole is mono
   return Math.cos(((a - start) / (Math.PI / 2 - start)) * (Math.PI / 2));
 }
 

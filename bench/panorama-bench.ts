@@ -16,7 +16,7 @@ import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
-import { readScene } from '../render-node/scene/read-scene.ts';
+import { readScene } from '../scene-check/read-scene.ts';
 import { startCpuMonitor } from './cpu-contention.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

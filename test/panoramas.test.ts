@@ -5,7 +5,7 @@ import { normalizeJobRequest, JobRequest } from '../api/protocol/job-spec.ts';
 import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { stitchTiles } from '../render-node/output/stitch-tiles.ts';
 import { cubeFaceDirection, majorFace, odsBands, odsSourcesFor } from '../render-node/render/projection-sources.ts';
-import { tileGrid } from '../render-node/render/tile-grid.ts';
+import { tileGrid } from '../api/protocol/tile-grid.ts';
 import type { RawImage } from '../render-node/render/frame-renderer.ts';
 import { createTestRenderer } from './support/renderer.ts';
 

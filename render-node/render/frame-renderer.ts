@@ -9,7 +9,7 @@ import { resolvePixels } from './resolve-pixels.ts';
 import { SceneDirector, type FramePlan } from './scene-director.ts';
 import { createStudioEnvironment } from './studio-environment.ts';
 import { setupThree } from './three-setup.ts';
-import { tileFits } from './tile-grid.ts';
+import { tileFits } from '../../api/protocol/tile-grid.ts';
 import { boundsSphere } from './camera-rig.ts';
 import { panoramaFrame, sourceCamera } from './source-camera.ts';
 import { cubePanes, equirectFaces, intersect, majorFace, odsSourcesFor, type SourceView } from './projection-sources.ts';

@@ -121,26 +121,27 @@ export class FrameRenderer {
     } else {
       const base = panoramaFrame(camera);
       const sphere = boundsSphere(bounds);
-      const renderSource = (source: SourceView): SourceImage => {
+      // Draw `region` of a source's framebuffer (scissored: the same pixels as drawing it whole).
+      const renderSource = (source: SourceView, region: TileRect = { x: 0, y: 0, width: source.width, height: source.height }): SourceImage => {
         const cam = sourceCamera(base, source, sphere);
-        const pixels = this.draw(context, cam, source.width, source.height, { x: 0, y: 0, width: source.width, height: source.height }, new Uint8Array(source.width * source.height * 4));
-        return { view: source, data: pixels };
+        const pixels = this.draw(context, cam, source.width, source.height, region, new Uint8Array(region.width * region.height * 4));
+        return { view: source, data: pixels, region };
       };
       if (projection === 'equirect') {
-        // Faces are rendered the first time a direction needs them (a tile near the equator skips the poles).
+        // First find which texels of which faces this tile samples, then draw just those and resample.
         const faces = equirectFaces(width, ssaa);
-        const images: (SourceSampler | undefined)[] = [];
-        const pick = (x: number, y: number, z: number) => {
-          const k = majorFace(x, y, z);
-          if (!images[k]) {
-            const t = performance.now();
-            images[k] = sourceSampler(renderSource(faces[k]));
-            timings.resolve -= performance.now() - t; // counted as render and readback, not resampling
-          }
-          return images[k]!;
-        };
-        const t = performance.now();
-        resampleRect(data, rect, rect, width, 0, ssaa, pick);
+        const footprints = faces.map((view) => sourceSampler({ view, data: null, region: { x: 0, y: 0, width: view.width, height: view.height } }));
+        let t = performance.now();
+        const whole = rect.width === width && rect.height === height;
+        // The whole panorama needs (nearly) every texel of every face: skip the footprint pass.
+        if (!whole) resampleRect(null, rect, rect, width, 0, ssaa, (x, y, z) => footprints[majorFace(x, y, z)]);
+        timings.resolve += performance.now() - t;
+        const images = footprints.map((f, k) => {
+          const n = whole ? [0, 0, f.w - 1, f.h - 1] : f.needed;
+          return n ? sourceSampler(renderSource(faces[k], { x: n[0], y: n[1], width: n[2] - n[0] + 1, height: n[3] - n[1] + 1 })) : footprints[k];
+        });
+        t = performance.now();
+        resampleRect(data, rect, rect, width, 0, ssaa, (x, y, z) => images[majorFace(x, y, z)]);
         timings.resolve += performance.now() - t;
       } else {
         for (const source of odsSourcesFor(width, ssaa, view.ipd, rect)) {

@@ -8,10 +8,14 @@ import type { TileRect } from '../../api/protocol/render-spec.ts';
 import { cross, type SourceView, type Vec3 } from './projection-sources.ts';
 import { LINEAR_STEPS, LINEAR_TO_SRGB, SRGB_TO_LINEAR, unpremultiply } from './resolve-pixels.ts';
 
-/** A rendered source: its camera and its pixels (premultiplied sRGB RGBA8 as GL leaves them, rows top-down). */
+/**
+ * A rendered source: its camera and the pixels of `region` of its framebuffer (premultiplied sRGB RGBA8 as GL
+ * leaves them, rows top-down). `data` null: not rendered yet, sampling only records which texels are needed.
+ */
 export interface SourceImage {
   view: SourceView;
-  data: Uint8Array;
+  data: Uint8Array | null;
+  region: TileRect;
 }
 
 // The running sum of one output pixel: premultiplied linear RGB and coverage.
@@ -40,7 +44,13 @@ function addTexel(data: Uint8Array, p: number, weight: number): void {
 
 /** A source ready to sample: its camera axes and scales computed once rather than per sample. */
 export interface SourceSampler {
-  data: Uint8Array;
+  data: Uint8Array | null;
+  /** The region's origin and width in texels (rows of `data`). */
+  ox: number;
+  oy: number;
+  rw: number;
+  /** Without data: the texels sampling touched so far, as [minX, minY, maxX, maxY] (inclusive), or null. */
+  needed: [number, number, number, number] | null;
   w: number;
   h: number;
   f: Vec3;
@@ -55,7 +65,7 @@ export interface SourceSampler {
 /** Prepare a rendered source for sampling. */
 export function sourceSampler(img: SourceImage): SourceSampler {
   const v = img.view;
-  return { data: img.data, w: v.width, h: v.height, f: v.forward, r: cross(v.forward, v.up), u: v.up, left: v.left, top: v.top, sx: v.width / (v.right - v.left), sy: v.height / (v.top - v.bottom) };
+  return { data: img.data, ox: img.region.x, oy: img.region.y, rw: img.region.width, needed: null, w: v.width, h: v.height, f: v.forward, r: cross(v.forward, v.up), u: v.up, left: v.left, top: v.top, sx: v.width / (v.right - v.left), sy: v.height / (v.top - v.bottom) };
 }
 
 /** Add `weight` × the bilinear sample of `img` in direction (x, y, z) (panorama frame). */
@@ -74,9 +84,21 @@ function addSample(l: SourceSampler, x: number, y: number, z: number, weight: nu
   const fy = Y - y0;
   const x1 = x0 + 1 < l.w ? x0 + 1 : x0;
   const y1 = y0 + 1 < l.h ? y0 + 1 : y0;
-  const row0 = y0 * l.w;
-  const row1 = y1 * l.w;
   const d = l.data;
+  if (d === null) {
+    // Footprint pass: remember the texels this sample needs.
+    const n = l.needed;
+    if (n === null) l.needed = [x0, y0, x1, y1];
+    else {
+      if (x0 < n[0]) n[0] = x0;
+      if (y0 < n[1]) n[1] = y0;
+      if (x1 > n[2]) n[2] = x1;
+      if (y1 > n[3]) n[3] = y1;
+    }
+    return;
+  }
+  const row0 = (y0 - l.oy) * l.rw - l.ox;
+  const row1 = (y1 - l.oy) * l.rw - l.ox;
   const p00 = (row0 + x0) * 4;
   const p10 = (row0 + x1) * 4;
   const p01 = (row1 + x0) * 4;
@@ -94,19 +116,20 @@ function addSample(l: SourceSampler, x: number, y: number, z: number, weight: nu
     accA += w00 + w10 + w01 + w11;
     return;
   }
-  addTexel(l.data, (row0 + x0) * 4, weight * (1 - fx) * (1 - fy));
-  addTexel(l.data, (row0 + x1) * 4, weight * fx * (1 - fy));
-  addTexel(l.data, (row1 + x0) * 4, weight * (1 - fx) * fy);
-  addTexel(l.data, (row1 + x1) * 4, weight * fx * fy);
+  addTexel(d, p00, weight * (1 - fx) * (1 - fy));
+  addTexel(d, p10, weight * fx * (1 - fy));
+  addTexel(d, p01, weight * (1 - fx) * fy);
+  addTexel(d, p11, weight * fx * fy);
 }
 
 /**
  * Fill `rect` (frame coordinates, inside `tile`) of the tile's pixels `out` (straight-alpha sRGB RGBA8,
- * `tile.width` wide) from the sources `pick` chooses per direction. The panorama is `width` wide; rows of the
+ * `tile.width` wide) from the sources `pick` chooses per direction. With `out` null and sources without data,
+ * only record in each source the texels the same sampling would read (its `needed` rectangle). The panorama is `width` wide; rows of the
  * eye start at frame row `eyeTop` and the eye is width/2 rows tall.
  */
 export function resampleRect(
-  out: Uint8Array,
+  out: Uint8Array | null,
   tile: TileRect,
   rect: TileRect,
   width: number,
@@ -147,6 +170,7 @@ export function resampleRect(
           addSample(pick(dx, sp, dz), dx, sp, dz, weight);
         }
       }
+      if (out === null) continue; // a footprint pass
       const o = ((y - tile.y) * tile.width + (x - tile.x)) * 4;
       const alpha = accA;
       if (alpha <= 0) {

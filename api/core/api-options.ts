@@ -51,6 +51,8 @@ export interface ApiOptions {
   maxUnpackedBytes?: number;
   /** Lifetime of the presigned frame download URLs handed to clients. */
   urlSeconds?: number;
+  /** Most tasks (GET /v1/jobs/:id) or frames (GET /v1/jobs/:id/frames) one page lists; also the default page. */
+  maxPageSize?: number;
   /**
    * Lifetime of the presigned URLs a leased task carries (scene, tiles, output): each names one object
    * and one method. Short, but longer than a task may run (a node's --task-timeout, 600 s by default).
@@ -83,6 +85,7 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'ver
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,
   urlSeconds: 3600,
+  maxPageSize: 1000,
   nodeUrlSeconds: 900,
   uploadUrlSeconds: 900,
   recheckMs: 1000,

@@ -18,6 +18,7 @@ import { NodeDirectory } from './node-directory.ts';
 import { NodeNetwork } from './node-network.ts';
 import { createNotifier } from './notifier.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { StreamSlots } from './stream-slots.ts';
 import { createRandom } from './routing/seeded-random.ts';
 import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
@@ -68,6 +69,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
     limiter: new RateLimiter(),
+    streams: new StreamSlots(),
   });
 
   const app = new OpenAPIHono({

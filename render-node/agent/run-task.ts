@@ -52,7 +52,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
   } else {
     if (!task.tiles?.length) throw new TesseraError('BAD_REQUEST', `stitch task ${task.taskId} lists no tiles`);
     const t1 = performance.now();
-    const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await downloadTile(tile, task.frame, signal)) })));
+    const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await downloadTile(tile, task.frame, signal), tile.width * tile.height) })));
     const t2 = performance.now();
     timings.download = t2 - t1;
     const image = await stitchTiles(task.view.width, task.view.height, parts);

@@ -156,6 +156,21 @@ export interface NodeRecord {
   rttToApiMs?: number | null;
   /** Verified and outvoted results, blocklisting; absent when registering (a new node starts clean). */
   reputation?: NodeReputation;
+  /** The secret its GET /ping answers challenges with (HMAC); null for nodes registered before probe keys. */
+  probeKey?: string | null;
+  /** When it last asked for work (lease call); null until it has. */
+  lastLeaseAt?: number | null;
+  /** What the API measured of its accepted render results (absent when registering: nothing yet). */
+  throughput?: NodeThroughput;
+  /** Why its claimed location is ignored (measured RTTs refuted it); null while not refuted. */
+  locationRefuted?: string | null;
+}
+
+/** A node's accepted render results: pixels, and the wall time (ms) the API saw from lease to completion. */
+export interface NodeThroughput {
+  pixels: number;
+  wallMs: number;
+  results: number;
 }
 
 /** New network facts about a node (absent fields stay as they are). */
@@ -209,6 +224,8 @@ export interface LeaseInput {
   policy: TaskPolicy;
   /** The leasing node's card: a task of a job whose requirements it fails is never handed to it. */
   card?: NodeCard;
+  /** Most tasks the node may hold leases on at once (its slots); none past it. Default: no cap. */
+  maxLeases?: number;
 }
 
 export interface CompleteInput {
@@ -335,6 +352,8 @@ export interface JobStore {
   listNodes(filter?: { seenSince?: number }): Promise<NodeRecord[]>;
   /** Record measured network facts about nodes. */
   updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void>;
+  /** Ignore the node's claimed location from now on (measurements refuted it); the first reason stays. */
+  refuteNodeLocation(nodeId: string, reason: string): Promise<void>;
   /** Queued-and-routed and leased task counts per node (nodes with neither are absent). */
   countNodeTasks(): Promise<Map<string, NodeTaskCounts>>;
   /** Nodes that queued tasks are routed to. */

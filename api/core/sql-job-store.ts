@@ -12,7 +12,7 @@ import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import { taskPixels } from './job-compiler.ts';
 import { attemptKey, verifyKey } from './object-keys.ts';
-import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
+import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
 import type {
   ApiKeyRecord,
   CompleteInput,
@@ -166,6 +166,10 @@ function rowToNode(r: Row): NodeRecord {
     coordinate: optJson<Coordinate>(r.coordinate) ?? undefined,
     rttToApiMs: r.rtt_to_api_ms === null || r.rtt_to_api_ms === undefined ? undefined : num(r.rtt_to_api_ms),
     reputation: rowToReputation(r),
+    probeKey: optStr(r.probe_key ?? null),
+    lastLeaseAt: optNum(r.last_lease_at ?? null),
+    throughput: { pixels: num(r.measured_pixels ?? 0), wallMs: num(r.measured_ms ?? 0), results: num(r.measured_results ?? 0) },
+    locationRefuted: optStr(r.location_refuted ?? null),
   };
 }
 
@@ -285,15 +289,9 @@ export class SqlJobStore implements JobStore {
   constructor(db: SqlDriver) {
     this.#db = db;
     db.exec(JOB_STORE_SCHEMA);
-    db.transaction(() => {
-      const columns = new Map<string, Set<string>>();
-      for (const { table, column, definition } of JOB_STORE_ADDED_COLUMNS) {
-        let have = columns.get(table);
-        if (!have) columns.set(table, (have = new Set(db.all<{ name: string }>(`PRAGMA table_info(${table})`).map((c) => c.name))));
-        if (!have.has(column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
-      }
-    });
+    addMissingColumns(db, JOB_STORE_ADDED_COLUMNS);
     db.exec(JOB_STORE_ROUTING_SCHEMA);
+    addMissingColumns(db, JOB_STORE_TRUST_COLUMNS);
     db.exec(JOB_STORE_AUTH_SCHEMA);
   }
 
@@ -450,8 +448,8 @@ export class SqlJobStore implements JobStore {
 
   async registerNode(node: NodeRecord): Promise<void> {
     this.#db.run(
-      `INSERT INTO nodes (node_id, token_hash, card, registered_at, last_seen_at, load, coordinate, rtt_to_api_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [node.nodeId, node.tokenHash, JSON.stringify(node.card), node.registeredAt, node.lastSeenAt, node.load, toJson(node.coordinate), node.rttToApiMs ?? null],
+      `INSERT INTO nodes (node_id, token_hash, card, registered_at, last_seen_at, load, coordinate, rtt_to_api_ms, probe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [node.nodeId, node.tokenHash, JSON.stringify(node.card), node.registeredAt, node.lastSeenAt, node.load, toJson(node.coordinate), node.rttToApiMs ?? null, node.probeKey ?? null],
     );
   }
 
@@ -471,10 +469,12 @@ export class SqlJobStore implements JobStore {
       if (seen === 0) throw new TesseraError('NODE_NOT_FOUND', `No node with id ${input.nodeId}; register again.`);
       const revoked: string[] = [];
       for (const leaseId of new Set(input.leaseIds)) {
-        // An expired lease nobody has taken over yet is still the node's: extending it saves the work.
+        // An expired lease nobody has taken over yet is still the node's: extending it saves the work. Never
+        // past the lease's lifetime cap, however often the node heartbeats (a hoarder cannot sit on a task).
+        const lifetime = input.policy.maxLeaseLifetimeMs ?? Infinity;
         const extended = this.#db.run(
-          `UPDATE tasks SET lease_expires_at = ?, updated_at = ? WHERE lease_id = ? AND node_id = ? AND state = 'leased'`,
-          [input.now + input.policy.leaseMs, input.now, leaseId, input.nodeId],
+          `UPDATE tasks SET lease_expires_at = MIN(?, COALESCE(leased_at, ?) + ?), updated_at = ? WHERE lease_id = ? AND node_id = ? AND state = 'leased'`,
+          [input.now + input.policy.leaseMs, input.now, Number.isFinite(lifetime) ? lifetime : 1e15, input.now, leaseId, input.nodeId],
         );
         if (extended === 0) revoked.push(leaseId);
       }
@@ -503,7 +503,12 @@ export class SqlJobStore implements JobStore {
     return this.#db.transaction(() => {
       const { nodeId, now, card } = input;
       // A node asking for work is alive, heartbeat or not.
-      this.#db.run(`UPDATE nodes SET last_seen_at = ? WHERE node_id = ? AND last_seen_at < ?`, [now, nodeId, now]);
+      this.#db.run(`UPDATE nodes SET last_seen_at = MAX(last_seen_at, ?), last_lease_at = ? WHERE node_id = ?`, [now, now, nodeId]);
+      // No more leases than slots: a node cannot hoard tasks it is not working on.
+      if (input.maxLeases !== undefined) {
+        const held = this.#db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'leased' AND node_id = ?`, [nodeId])[0].n;
+        if (held >= input.maxLeases) return null;
+      }
       let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
       let row = this.#db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId])[0];
       if (!row) {
@@ -608,6 +613,10 @@ export class SqlJobStore implements JobStore {
         ]);
       }
     });
+  }
+
+  async refuteNodeLocation(nodeId: string, reason: string): Promise<void> {
+    this.#db.run(`UPDATE nodes SET location_refuted = ? WHERE node_id = ? AND location_refuted IS NULL`, [reason, nodeId]);
   }
 
   async countNodeTasks(): Promise<Map<string, NodeTaskCounts>> {
@@ -992,17 +1001,34 @@ export class SqlJobStore implements JobStore {
     return changes;
   }
 
-  /** Write a ledger line for the node that completed `task`. */
+  /** Write a ledger line for the node that completed `task`; `wall_ms` is what the API saw, lease to completion. */
   #addLedger(task: TaskRecord, job: JobRecord, renderMs: number, state: LedgerEntry['state'], now: number): void {
     const pixels = task.kind === 'stitch' || !task.tile ? 0 : task.tile.width * task.tile.height * job.view.ssaa * job.view.ssaa;
+    const wallMs = Math.max(1, now - (task.leasedAt ?? now));
     this.#db.run(
-      `INSERT INTO ledger (task_id, job_id, node_id, kind, attempt, render_ms, pixels, tiles, state, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [task.taskId, task.jobId, task.nodeId!, task.kind, task.attempts, renderMs, pixels, task.kind === 'stitch' ? 0 : 1, state, now],
+      `INSERT INTO ledger (task_id, job_id, node_id, kind, attempt, render_ms, pixels, tiles, state, at, wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [task.taskId, task.jobId, task.nodeId!, task.kind, task.attempts, renderMs, pixels, task.kind === 'stitch' ? 0 : 1, state, now, wallMs],
     );
+    if (state === 'credited') this.#measure(task.nodeId!, pixels, wallMs);
   }
 
   #setLedger(where: string, params: SqlValue[], state: LedgerEntry['state']): void {
+    if (state === 'credited') {
+      // Accepted results are what a node's measured speed is made of (never its card's claim).
+      for (const r of this.#db.all<Row>(`SELECT node_id, pixels, wall_ms FROM ledger WHERE (${where}) AND state <> 'credited'`, params)) {
+        this.#measure(str(r.node_id), num(r.pixels), num(r.wall_ms ?? 0));
+      }
+    }
     this.#db.run(`UPDATE ledger SET state = ? WHERE ${where}`, [state, ...params]);
+  }
+
+  /** Add one accepted render result to the node's measured throughput. */
+  #measure(nodeId: string, pixels: number, wallMs: number): void {
+    if (pixels <= 0 || wallMs <= 0) return;
+    this.#db.run(
+      `UPDATE nodes SET measured_pixels = measured_pixels + ?, measured_ms = measured_ms + ?, measured_results = measured_results + 1 WHERE node_id = ?`,
+      [pixels, wallMs, nodeId],
+    );
   }
 
   #saveTask(t: TaskRecord): void {
@@ -1012,6 +1038,18 @@ export class SqlJobStore implements JobStore {
   #saveJob(j: JobRecord): void {
     this.#db.run(UPDATE_JOB, [j.state, j.updatedAt, j.startedAt, j.finishedAt, j.error, j.jobId]);
   }
+}
+
+/** Add the listed columns where a table lacks them (databases made by earlier versions). */
+function addMissingColumns(db: SqlDriver, list: readonly { table: string; column: string; definition: string }[]): void {
+  db.transaction(() => {
+    const columns = new Map<string, Set<string>>();
+    for (const { table, column, definition } of list) {
+      let have = columns.get(table);
+      if (!have) columns.set(table, (have = new Set(db.all<{ name: string }>(`PRAGMA table_info(${table})`).map((c) => c.name))));
+      if (!have.has(column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
+  });
 }
 
 /** The route record of a first-come task: who took it, and the render time the router would expect there. */

@@ -35,6 +35,7 @@ const ALL: Record<JobStoreMethod, true> = {
   leaseNext: true,
   listNodes: true,
   updateNodeNetwork: true,
+  refuteNodeLocation: true,
   countNodeTasks: true,
   listRoutedNodes: true,
   listRunnableJobs: true,

@@ -87,7 +87,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const api = new NodeApi(opts.api);
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
-    probe.setNodeId(r.nodeId);
+    probe.setNodeId(r.nodeId, r.probeKey);
     return r;
   };
   const registered = await register();

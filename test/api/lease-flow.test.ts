@@ -20,7 +20,8 @@ afterAll(async () => {
 describe('lease flow', () => {
   it('renders a 2-frame × 4-tile job to done with two nodes', async () => {
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
-    const [a, b] = await Promise.all([TestNode.register(h, 'a'), TestNode.register(h, 'b')]);
+    // Each holds four leases at once below: its card says it has four slots (no node may hold more leases than slots).
+    const [a, b] = await Promise.all([TestNode.register(h, 'a', { concurrency: 4 }), TestNode.register(h, 'b', { concurrency: 4 })]);
     expect(a.reg.leaseMs).toBe(30_000);
     expect(a.reg.heartbeatIntervalMs).toBeLessThan(a.reg.leaseMs);
 

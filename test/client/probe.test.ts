@@ -23,7 +23,7 @@ async function pingOnlyNode(name: string, delayMs: number, gone = false): Promis
   proxies.push(proxy);
   const res = await call(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), probeUrl: `${proxy.url}/ping` } });
   ids[name] = res.body.nodeId;
-  server.setNodeId(res.body.nodeId);
+  server.setNodeId(res.body.nodeId, res.body.probeKey);
   if (gone) await proxy.kill();
 }
 

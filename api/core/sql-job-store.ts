@@ -12,6 +12,7 @@ import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import { taskPixels } from './job-compiler.ts';
 import { attemptKey, verifyKey } from './object-keys.ts';
+import { taskToken } from './crypto-utils.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
 import type {
   ApiKeyRecord,
@@ -808,16 +809,17 @@ export class SqlJobStore implements JobStore {
 
   /** Queue verify task `n` of the target's current round, for a node outside `exclude`. */
   #issueVerification(target: TaskRecord, n: number, exclude: string[], now: number): void {
-    const ext = target.outputKey.slice(target.outputKey.lastIndexOf('.') + 1);
+    // Id and key in the shape of any render's: a node cannot tell that it is checking another node's work.
+    const token = taskToken();
     const v: TaskRecord = {
-      taskId: `${target.taskId}.v${target.round}.${n}`,
+      taskId: `${target.jobId}.${token}`,
       jobId: target.jobId,
       kind: 'verify',
       frame: target.frame,
       index: target.index,
       tile: target.tile,
       final: target.final,
-      outputKey: verifyKey(target.jobId, target.frame, target.tile!, target.round, n, ext),
+      outputKey: verifyKey(target.outputKey, token),
       state: 'queued',
       attempts: 0,
       nodeId: null,
@@ -842,7 +844,7 @@ export class SqlJobStore implements JobStore {
   /** The results of the target's current round, the original first, then its done verify tasks (but `except`). */
   #roundResults(target: TaskRecord, except: string): RoundResult[] {
     const verifiers = this.#db
-      .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY task_id`, [target.taskId, target.round, except])
+      .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY rowid`, [target.taskId, target.round, except])
       .map(rowToTask);
     return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: attemptKey(t) }));
   }

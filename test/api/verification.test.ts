@@ -56,7 +56,12 @@ describe('verification through the API', () => {
     // The verifying render looks like any render, but writes beside the output it checks.
     const v1 = (await a.lease())!;
     expect(v1).toMatchObject({ kind: 'render', frame: 0, final: true });
-    expect(v1.output.key).toMatch(new RegExp(`^jobs/${jobId}/verify/`));
+    // Indistinguishable from a render: the same id and key shapes (an opaque token each), only its own key.
+    expect(v1.output.key).toMatch(new RegExp(`^jobs/${jobId}/frames/000000\\.[0-9a-f]{16}\\.png$`));
+    expect(v1.output.key).not.toBe(original.output.key);
+    expect(v1.taskId).toMatch(new RegExp(`^${jobId}\\.[0-9a-f]{16}$`));
+    expect(original.taskId).toMatch(new RegExp(`^${jobId}\\.[0-9a-f]{16}$`));
+    expect(v1.attempt).toBe(original.attempt);
     await a.finish(v1, fakePng('true'));
     expect(await liar.lease()).toBeNull(); // the third vote excludes both
     const v2 = (await b.lease())!;

@@ -472,10 +472,12 @@ export class SqlJobStore implements JobStore {
       for (const leaseId of new Set(input.leaseIds)) {
         // An expired lease nobody has taken over yet is still the node's: extending it saves the work. Never
         // past the lease's lifetime cap, however often the node heartbeats (a hoarder cannot sit on a task).
-        const lifetime = input.policy.maxLeaseLifetimeMs ?? Infinity;
+        // A lease past its lifetime is revoked: the node stops, and the next sweep hands the task to another.
+        const lifetime = Number.isFinite(input.policy.maxLeaseLifetimeMs) ? input.policy.maxLeaseLifetimeMs : 1e15;
         const extended = this.#db.run(
-          `UPDATE tasks SET lease_expires_at = MIN(?, COALESCE(leased_at, ?) + ?), updated_at = ? WHERE lease_id = ? AND node_id = ? AND state = 'leased'`,
-          [input.now + input.policy.leaseMs, input.now, Number.isFinite(lifetime) ? lifetime : 1e15, input.now, leaseId, input.nodeId],
+          `UPDATE tasks SET lease_expires_at = MIN(?, COALESCE(leased_at, ?) + ?), updated_at = ?
+             WHERE lease_id = ? AND node_id = ? AND state = 'leased' AND COALESCE(leased_at, ?) + ? > ?`,
+          [input.now + input.policy.leaseMs, input.now, lifetime, input.now, leaseId, input.nodeId, input.now, lifetime, input.now],
         );
         if (extended === 0) revoked.push(leaseId);
       }

@@ -352,6 +352,8 @@ export interface JobStore {
   listNodes(filter?: { seenSince?: number }): Promise<NodeRecord[]>;
   /** Record measured network facts about nodes. */
   updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void>;
+  /** Record that the node asked for work (a lease call) now: a sign of life and of a working node. */
+  recordLeaseCall(nodeId: string, now: number): Promise<void>;
   /** Ignore the node's claimed location from now on (measurements refuted it); the first reason stays. */
   refuteNodeLocation(nodeId: string, reason: string): Promise<void>;
   /** Queued-and-routed and leased task counts per node (nodes with neither are absent). */

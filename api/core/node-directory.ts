@@ -56,6 +56,15 @@ export class NodeDirectory {
     return now - node.lastSeenAt <= this.#healthWindowMs;
   }
 
+  /**
+   * Whether the node is asking for work: it made a lease call within the health window, or holds a lease.
+   * A node that only heartbeats is no capacity: routing a task to it would leave the task waiting for a
+   * fallback. (Heartbeats prove a process, lease calls prove a worker.)
+   */
+  isAskingForWork(node: Pick<NodeRecord, 'lastLeaseAt'>, load: Pick<MutableLoad, 'running'>, now: number): boolean {
+    return load.running > 0 || (node.lastLeaseAt ?? -Infinity) >= now - this.#healthWindowMs;
+  }
+
   /** Forget the cached node list (a node registered, or one came back). */
   invalidate(): void {
     this.#cache = undefined;
@@ -76,6 +85,14 @@ export class NodeDirectory {
     const [records, counts] = await Promise.all([this.healthyNodes(now), this.#jobs.countNodeTasks()]);
     const prior = priorTilesPerSecond(records, this.#trust);
     return records.map((record) => toLiveNode(record, counts.get(record.nodeId), this.#trust, prior));
+  }
+
+  /**
+   * The healthy nodes that ask for work (see isAskingForWork): the ones that can verify a result. A node
+   * that only heartbeats would hold every verification open that it could in principle take.
+   */
+  async workingNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
+    return (await this.liveNodes(now)).filter((n) => this.isAskingForWork(n.record, n.load, now)).map((n) => n.record);
   }
 
   /** `GET /v1/nodes`: nodes whose cards match the search, with load, RTT to the API and coordinate. */

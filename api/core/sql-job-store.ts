@@ -618,6 +618,10 @@ export class SqlJobStore implements JobStore {
     });
   }
 
+  async recordLeaseCall(nodeId: string, now: number): Promise<void> {
+    this.#db.run(`UPDATE nodes SET last_seen_at = MAX(last_seen_at, ?), last_lease_at = ? WHERE node_id = ?`, [now, now, nodeId]);
+  }
+
   async refuteNodeLocation(nodeId: string, reason: string): Promise<void> {
     this.#db.run(`UPDATE nodes SET location_refuted = ? WHERE node_id = ? AND location_refuted IS NULL`, [reason, nodeId]);
   }

@@ -48,7 +48,8 @@ export class Verifier {
     if (task.kind !== 'render') return { sample: false, verifiable: false };
     const sample = isSampled(task.taskId, task.round, this.#options.sampleRate, this.#seed);
     if (!sample && task.verification?.state !== 'rerender') return { sample, verifiable: true };
-    const healthy = (await this.#nodes.healthyNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
+    // Only nodes that ask for work can verify: a node that just heartbeats would leave the frame waiting.
+    const healthy = (await this.#nodes.workingNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
     if (healthy.length === 0) return { sample, verifiable: false };
     const requirements = (await this.#jobs.getJob(task.jobId))?.requirements ?? undefined;
     return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements)) };
@@ -81,8 +82,9 @@ export class Verifier {
   async sweep(now: number): Promise<StatusChange[]> {
     if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return [];
     this.#lastSweep = now;
-    const eligible = await this.#nodes.healthyNodes(now);
-    // No healthy node at all: nothing runs anyway, so wait rather than accept results unverified.
+    // Eligible: nodes that ask for work (a node that only heartbeats never takes a verification).
+    const eligible = await this.#nodes.workingNodes(now);
+    // No working node at all: nothing runs anyway, so wait rather than accept results unverified.
     if (eligible.length === 0) return [];
     const { changes, skipped } = await this.#jobs.skipStrandedVerifications({ waitingSince: now - this.#options.abandonAfterMs, eligible, now });
     if (skipped.length) this.#logger.warn({ tasks: skipped }, 'verification skipped: no other healthy node could render these tiles; accepted unverified');

@@ -36,6 +36,7 @@ const ALL: Record<JobStoreMethod, true> = {
   listNodes: true,
   updateNodeNetwork: true,
   refuteNodeLocation: true,
+  recordLeaseCall: true,
   countNodeTasks: true,
   listRoutedNodes: true,
   listRunnableJobs: true,

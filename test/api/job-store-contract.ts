@@ -460,6 +460,8 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect(await lease('p', T0 + 5)).toBeNull();
         store = await fx.reopen();
         expect((await store.getNode('p'))!).toMatchObject({ probeKey: 'k'.repeat(64), lastLeaseAt: T0 + 5, lastSeenAt: T0 + 5 });
+        await store.recordLeaseCall('p', T0 + 9);
+        expect((await store.getNode('p'))!).toMatchObject({ lastLeaseAt: T0 + 9, lastSeenAt: T0 + 9 });
       });
 
       it('never leases more tasks to a node than maxLeases (its slots)', async () => {

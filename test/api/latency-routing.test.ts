@@ -25,7 +25,10 @@ const GRACE_MS = 300;
 async function register(h: Harness, name: string, card: Partial<NodeCardInput> = {}): Promise<TestNode> {
   const res = await call<NodeRegistered>(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), ...card } });
   if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
-  return new TestNode(h, NodeRegistered.parse(res.body));
+  const node = new TestNode(h, NodeRegistered.parse(res.body));
+  // A running node asks for work (real ones long-poll all the time): only such nodes are routed to.
+  expect(await node.lease(0)).toBeNull();
+  return node;
 }
 
 async function harness(options: HarnessOptions = {}) {

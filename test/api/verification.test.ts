@@ -44,6 +44,8 @@ describe('verification through the API', () => {
     const h = await start();
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
     const [liar, a, b] = [await TestNode.register(h, 'liar'), await TestNode.register(h, 'a'), await TestNode.register(h, 'b')];
+    // Running nodes ask for work (only such nodes can verify a result); no job yet, so nothing comes.
+    for (const n of [liar, a, b]) expect(await n.lease(0)).toBeNull();
     const jobId = await submit(h, sceneId);
 
     const original = (await liar.lease())!;
@@ -155,6 +157,7 @@ describe('verification through the API', () => {
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
     const v1 = await TestNode.register(h, 'old', { version: 'tessera-render/0.1.0' });
     const v2 = await TestNode.register(h, 'new', { version: 'tessera-render/0.2.0' });
+    for (const n of [v1, v2]) expect(await n.lease(0)).toBeNull();
 
     const same = await submit(h, sceneId);
     await v1.finish((await v1.lease())!, await png([200, 100, 50], 1));

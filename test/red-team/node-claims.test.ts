@@ -123,6 +123,9 @@ describe('forged client RTTs', () => {
   it('gives no routing credit to an RTT without the node\'s proof, with a forged one, or with another node\'s', async () => {
     const liar = await TestNode.register(h, 'rtt-liar');
     const honest = await TestNode.register(h, 'rtt-honest');
+    // Both ask for work (only nodes that do are routed to): the liar's only weapon is its RTT claim.
+    expect(await liar.lease(0)).toBeNull();
+    expect(await honest.lease(0)).toBeNull();
     const nonce = newProbeNonce();
     const stolen = await provenRtt(honest, 0.5); // a real answer, but the honest node's
     const jobId = await submit({
@@ -267,6 +270,7 @@ describe('poisoned coordinates', () => {
     try {
       const own1 = await uploadSceneFile(own, 'scenes/animated-trs.glb');
       const [liar, x, y] = [await TestNode.register(own, 'bl-liar'), await TestNode.register(own, 'bl-x'), await TestNode.register(own, 'bl-y')];
+      for (const n of [liar, x, y]) expect(await n.lease(0)).toBeNull();
       const res = await call(own.url, 'POST', '/v1/jobs', { json: { sceneId: own1, size: '16x16', frames: '0' } });
       const jobId = res.body.jobId as string;
       const t = (await liar.lease(0))!;

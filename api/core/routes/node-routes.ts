@@ -154,6 +154,12 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
     if (node.reputation?.blocklisted) throw blocklisted(node);
+    if (!ctx.nodes.isAskingForWork(node, { running: 0 }, ctx.clock.now())) {
+      // It starts (or resumes) asking for work: record that first, so this call's routing pass counts it.
+      await ctx.jobs.recordLeaseCall(id, ctx.clock.now());
+      ctx.nodes.invalidate();
+      ctx.router.invalidate();
+    }
     // The body is optional: an empty one waits the default time.
     const { waitSeconds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     const deadline = ctx.clock.now() + waitSeconds * 1000;

@@ -65,7 +65,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
-    verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger),
+    verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
     limiter: new RateLimiter(),
     polls: new NodePolls(),

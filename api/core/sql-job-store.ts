@@ -46,7 +46,7 @@ import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { describeTask, stepJob, stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS, type VerificationRules } from './verification-policy.ts';
-import { tallyVote } from './verification-vote.ts';
+import { tallyVote, weighVote } from './verification-vote.ts';
 
 type Row = Record<string, SqlValue>;
 
@@ -867,7 +867,10 @@ export class SqlJobStore implements JobStore {
     const earlier = round.slice(0, -1);
     // The API compared against the round as it read it; should the round have changed since, compare checksums.
     const agreement = agrees?.length === earlier.length ? agrees : earlier.map((r) => r.checksum === v.result!.checksum);
-    const outcome = tallyVote(round.length, agreement);
+    // Votes weigh by record: fresh ids alone cannot outvote an established node (see weighVote).
+    const probation = rules.probationResults ?? 0;
+    const established = round.map((r) => num(this.#db.all<Row>(`SELECT verified_count AS n FROM nodes WHERE node_id = ?`, [r.nodeId])[0]?.n ?? 0) >= probation);
+    const outcome = weighVote(tallyVote(round.length, agreement), established);
     const nodesOf = (ix: number[]) => ix.map((i) => round[i].nodeId);
     const verdict: VerificationVerdict = { taskId: target.taskId, outcome: 'escalated', winners: [], losers: [], blocklisted: [] };
     switch (outcome.kind) {
@@ -880,6 +883,8 @@ export class SqlJobStore implements JobStore {
         const losers = outcome.losers.map((i) => round[i]);
         for (const w of winners) this.#setLedger(`task_id = ? AND node_id = ? AND state = 'pending'`, [w.taskId, w.nodeId], 'credited');
         for (const l of losers) this.#setLedger(`task_id = ? AND node_id = ? AND state = 'pending'`, [l.taskId, l.nodeId], 'voided');
+        // Results neither credited nor blamed (a vote weighed down): void what is still pending.
+        this.#voidRoundEntries(target);
         const disproven = [...new Set([...target.verification.disproven, ...nodesOf(outcome.losers)])];
         if (outcome.kind === 'verified') {
           this.#saveTask({ ...target, verification: { state: 'verified', verifiedBy: nodesOf(outcome.winners), disproven }, updatedAt: now });

@@ -95,6 +95,13 @@ export class NodeDirectory {
     return (await this.liveNodes(now)).filter((n) => this.isAskingForWork(n.record, n.load, now)).map((n) => n.record);
   }
 
+  /** The healthy nodes with the cards the API believes (effectiveCard): for quotes. */
+  async believedNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
+    const records = await this.healthyNodes(now);
+    const prior = priorTilesPerSecond(records, this.#trust);
+    return records.map((r) => ({ ...r, card: effectiveCard(r, this.#trust, prior) }));
+  }
+
   /** `GET /v1/nodes`: nodes whose cards match the search, with load, RTT to the API and coordinate. */
   async search(query: NodeSearch, now = this.#clock.now()): Promise<NodeView[]> {
     // Healthy-only searches read just the recent nodes; the rest reads every node ever registered.

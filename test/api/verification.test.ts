@@ -113,7 +113,7 @@ describe('verification through the API', () => {
     expect((await call(h.url, 'GET', '/v1/jobs/job_nope/ledger')).body).toMatchObject({ code: 'JOB_NOT_FOUND' });
   });
 
-  it('quotes from the healthy nodes\' measured speed and the configured rates, verification included', async () => {
+  it('quotes from the healthy nodes\' measured speed (never their claims) and the configured rates, verification included', async () => {
     const h = await start();
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
     const body = { sceneId, frames: [0, 1], size: '128x64', tile: 64, ssaa: 2 };
@@ -124,10 +124,12 @@ describe('verification through the API', () => {
     expect(res.status).toBe(200);
     // 2 frames × 128×64 × ssaa² = 65536 px, twice (every tile verified), plus 2 stitches at 0.1 per pixel.
     const refTiles = (2 * 128 * 64 * 4 * 2 + 2 * 128 * 64 * 0.1) / 65536;
-    expect(res.body).toMatchObject({ frames: 2, tiles: 4, megapixels: 0.065536, verificationRate: 1, basis: { nodes: 2, tilesPerSecond: 70 } });
-    expect(res.body.renderSeconds).toBeCloseTo(refTiles / 20, 3);
-    expect(res.body.wallSeconds).toBeCloseTo(refTiles / 70, 3);
-    expect(res.body.price).toEqual({ amount: expect.closeTo((refTiles / 20) * 0.0004 + 0.065536 * 2 * 0.0002, 6), currency: 'USD', perRenderSecond: 0.0004, perMegapixel: 0.0002 });
+    // Speeds as the API believes them: neither node has results yet, so q2's claimed 30 tiles/s counts as the
+    // 10 tiles/s prior (a claim is never worth more): 10 per process, 10 + 2 × 10 for the farm.
+    expect(res.body).toMatchObject({ frames: 2, tiles: 4, megapixels: 0.065536, verificationRate: 1, basis: { nodes: 2, tilesPerSecond: 30 } });
+    expect(res.body.renderSeconds).toBeCloseTo(refTiles / 10, 3);
+    expect(res.body.wallSeconds).toBeCloseTo(refTiles / 30, 3);
+    expect(res.body.price).toEqual({ amount: expect.closeTo((refTiles / 10) * 0.0004 + 0.065536 * 2 * 0.0002, 6), currency: 'USD', perRenderSecond: 0.0004, perMegapixel: 0.0002 });
     // The SDK asks the same.
     const sdk = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY });
     expect(await sdk.quote(body)).toEqual(res.body);

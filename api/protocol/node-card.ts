@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GeoPointSchema } from '../core/routing/geo.ts';
+import { GeoPointSchema } from './geo-point.ts';
 
 /** The most a card may claim: far above any real machine, low enough that no claim can swamp arithmetic. */
 export const MAX_TILES_PER_SECOND = 10_000;

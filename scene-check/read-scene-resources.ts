@@ -5,7 +5,7 @@
  * is left of maxFileBytes. Never touches the network.
  */
 import { readFile } from 'node:fs/promises';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { decodeDataUri, isDataUri } from './decode-data-uri.ts';
 import { malformed, show } from './gltf-fields.ts';
 import { resolveResourceUri } from './resolve-resource-uri.ts';

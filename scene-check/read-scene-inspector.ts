@@ -4,8 +4,8 @@
  * among the uploaded ones in memory, then the scene's names (cameras, clips, scenes) are read back from
  * the normalized GLB. Only the glTF-Transform IO differs between runtimes (NodeIO or WebIO).
  */
-import type { InspectedScene, SceneInput, SceneInspector } from '../../api/core/scene-inspector.ts';
-import type { SceneLimits } from '../../api/protocol/render-spec.ts';
+import type { InspectedScene, SceneInput, SceneInspector } from './scene-inspector.ts';
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import { readScene } from './read-scene.ts';
 import { readSceneInfo } from './read-scene-info.ts';
 import type { SceneIoProvider } from './scene-io.ts';

@@ -13,8 +13,8 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { GLTF, JSONDocument } from '@gltf-transform/core';
-import { TesseraError } from '../../api/protocol/errors.ts';
-import { SCENE_LIMITS_DEFAULTS, SceneLimits } from '../../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
+import { SCENE_LIMITS_DEFAULTS, SceneLimits } from '../api/protocol/render-spec.ts';
 import { checkAccessorData } from './check-accessor-data.ts';
 import { checkGeometryLimits } from './check-geometry-limits.ts';
 import { checkGltfStructure } from './check-gltf-structure.ts';

@@ -11,14 +11,14 @@
  * Every client draws its random numbers from its own seeded stream, so a run split into shards (one per
  * worker thread, say) gives exactly the numbers of a run in one piece.
  */
-import { geoNearest, locateClient, pickProbeCandidates, type CandidateOptions } from '../candidates.ts';
-import { fitGeoLines, type GeoEdge, type GeoLine } from '../geo-line.ts';
-import { isGeoPoint, type GeoPoint } from '../geo.ts';
-import { RttFilter } from '../rtt-filter.ts';
-import { freezeRouterNodes, routeTask, type RouteOptions, type RouterNode } from '../router.ts';
-import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../seeded-random.ts';
-import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../vivaldi.ts';
-import type { NodeCard } from '../../../protocol/node-card.ts';
+import { geoNearest, locateClient, pickProbeCandidates, type CandidateOptions } from '../api/core/routing/candidates.ts';
+import { fitGeoLines, type GeoEdge, type GeoLine } from '../api/core/routing/geo-line.ts';
+import { isGeoPoint, type GeoPoint } from '../api/core/routing/geo.ts';
+import { RttFilter } from '../api/protocol/rtt-filter.ts';
+import { freezeRouterNodes, routeTask, type RouteOptions, type RouterNode } from '../api/core/routing/router.ts';
+import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
+import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../api/core/routing/vivaldi.ts';
+import type { NodeCard } from '../api/protocol/node-card.ts';
 import { pairRtt, type Host, type RttSource } from './rtt-source.ts';
 
 export interface SimOptions {

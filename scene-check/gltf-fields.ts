@@ -3,7 +3,7 @@
  * promised shape or throws SCENE_MALFORMED with a message that names the object and the field,
  * e.g. `node 3: mesh refers to mesh 9, which does not exist (the file has 2 meshes)`.
  */
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 
 export type JsonObject = { [key: string]: unknown };
 

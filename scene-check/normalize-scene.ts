@@ -5,7 +5,7 @@
  * files or fetch anything; its errors become SCENE_MALFORMED with the cause kept.
  */
 import type { Document, JSONDocument } from '@gltf-transform/core';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { malformed } from './gltf-fields.ts';
 import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
 import type { ValidatedGltf } from './validated-gltf.ts';

@@ -8,8 +8,8 @@
  * Everything is a pure function of the seed and the host indices, so the RTT of any pair can be computed
  * on demand: a 110,000-host internet needs no 12-billion-cell matrix.
  */
-import { EARTH_RADIUS_KM } from '../geo.ts';
-import { createRandom, hashUnit, randomExponential, randomNormal, type Random } from '../seeded-random.ts';
+import { EARTH_RADIUS_KM } from '../api/core/routing/geo.ts';
+import { createRandom, hashUnit, randomExponential, randomNormal, type Random } from '../api/core/routing/seeded-random.ts';
 import type { Host, RttSource } from './rtt-source.ts';
 import { WORLD_CITIES } from './world-cities.ts';
 

@@ -2,7 +2,7 @@
  * Turns the bytes of a glTF JSON document (a .gltf file or a GLB's JSON chunk) into an object,
  * refusing invalid UTF-8, syntax errors (with line and column) and over-deep nesting first.
  */
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { isJsonObject, malformed, show, type JsonObject } from './gltf-fields.ts';
 import { MAX_JSON_DEPTH, scanJson } from './scan-json.ts';
 

@@ -3,8 +3,8 @@
  * against maxVertices, and the bytes geometry will take once decoded (buffers plus one typed array
  * per accessor) as the first part of the maxDecodedBytes estimate.
  */
-import type { SceneLimits } from '../../api/protocol/render-spec.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { formatBytes } from './format-bytes.ts';
 import type { ValidatedGltf } from './validated-gltf.ts';
 

@@ -6,7 +6,7 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { malformed, show } from './gltf-fields.ts';
 
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;

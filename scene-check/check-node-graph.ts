@@ -3,7 +3,7 @@
  * recursive traversals (three.js updateMatrixWorld, glTF-Transform) could exhaust the stack.
  * Runs in linear time without recursion.
  */
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { malformed } from './gltf-fields.ts';
 
 /** Deepest node hierarchy accepted (a fixed limit; real skeletons stay in the low hundreds). */

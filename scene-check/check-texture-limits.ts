@@ -4,8 +4,8 @@
  * An image whose size cannot be read from its header is refused, since the renderer could not
  * bound it either.
  */
-import type { SceneLimits } from '../../api/protocol/render-spec.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { formatBytes } from './format-bytes.ts';
 import { readImageSize, type ImageSize } from './read-image-size.ts';
 

@@ -4,8 +4,8 @@
  * finite; and measures each animation's length against maxAnimationSeconds (from the key times
  * themselves, not the accessor's declared max, which a file can get wrong).
  */
-import type { SceneLimits } from '../../api/protocol/render-spec.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { malformed } from './gltf-fields.ts';
 import { readAccessorScalars, type ScalarArray } from './read-accessor-scalars.ts';
 import type { AccessorInfo, ValidatedGltf } from './validated-gltf.ts';

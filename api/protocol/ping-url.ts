@@ -1,7 +1,7 @@
 // Fetch only (browsers, workers, Node): times GET /ping on a render node. Used by the SDK's probe and by
 // render nodes measuring their peers.
-import { Pong } from '../protocol/latency.ts';
-import { newProbeNonce } from '../protocol/probe-proof.ts';
+import { Pong } from './latency.ts';
+import { newProbeNonce } from './probe-proof.ts';
 
 export interface PingOptions {
   /** Pings sent one after the other; the minimum is kept (queueing only ever adds delay). */

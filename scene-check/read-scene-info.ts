@@ -3,8 +3,8 @@
  * Runtime-free: the IO comes from the caller (NodeIO in the Node API, a WebIO on Workers).
  */
 import type { Document } from '@gltf-transform/core';
-import type { SceneInfo } from '../../api/core/scene-inspector.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import type { SceneInfo } from './scene-inspector.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
 
 const nameOf = (name: string): string | null => (name === '' ? null : name);

@@ -2,7 +2,7 @@
  * Splits a GLB container into its JSON and BIN chunks after checking the header and every chunk
  * length against the real size of the file. Nothing is copied: the chunks are views of `bytes`.
  */
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { malformed } from './gltf-fields.ts';
 
 export const GLB_MAGIC = 0x46546c67; // 'glTF' little-endian

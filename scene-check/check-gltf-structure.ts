@@ -3,9 +3,13 @@
  * required extensions, the shape of every object, every index reference, node numbers, the node
  * graph, and that accessors fit their buffer views and buffer views fit their buffers (by the
  * declared lengths; the data itself is checked once loaded).
+ *
+ * Over 500 lines on purpose: it is one ordered walk of the glTF schema (`checkGltfStructure`), object type
+ * by object type, where later checks take what earlier ones validated (buffer views before accessors,
+ * accessors before primitives); its helpers are private to that walk.
  */
-import type { SceneLimits } from '../../api/protocol/render-spec.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { checkNodeGraph } from './check-node-graph.ts';
 import {
   indexArray,

@@ -3,7 +3,7 @@
  * file's folder among them, with the same URI checks and rules as on disk: a path that climbs out of that
  * folder is refused with SCENE_EXTERNAL_URI, one that names no uploaded file is SCENE_MALFORMED.
  */
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
 import { malformed, show } from './gltf-fields.ts';
 import type { SceneFiles } from './read-scene-resources.ts';
 import { checkRelativeUri } from './resolve-resource-uri.ts';

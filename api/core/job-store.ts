@@ -166,10 +166,13 @@ export interface NodeRecord {
   locationRefuted?: string | null;
 }
 
-/** A node's accepted render results: pixels, and the wall time (ms) the API saw from lease to completion. */
+/**
+ * A node's accepted render results: pixels, and the time charged for them (ms): per result its reported compute
+ * time, but never less than a share of the wall time the API saw from lease to completion (MIN_WALL_SHARE).
+ */
 export interface NodeThroughput {
   pixels: number;
-  wallMs: number;
+  ms: number;
   results: number;
 }
 

@@ -37,14 +37,28 @@ export const TRUST_DEFAULTS: TrustOptions = {
   probationSampleRate: PROBATION_SAMPLE_RATE,
 };
 
+/**
+ * Per accepted result, the time charged to a node's measured speed is its reported compute time (what the
+ * card's figure measures too), but at least this share of the wall time the API saw between lease and
+ * completion: fixed costs per task (download, upload, round trips) do not make an honest node look slow, and
+ * a node that under-reports its compute time cannot look more than 1 / MIN_WALL_SHARE times faster than its
+ * wall time shows.
+ */
+export const MIN_WALL_SHARE = 0.1;
+
+/** The time (ms) one accepted result charges to its node's measured speed (see MIN_WALL_SHARE). */
+export function chargedMs(reportedMs: number, wallMs: number): number {
+  return Math.max(reportedMs, wallMs * MIN_WALL_SHARE);
+}
+
 /** Light in fibre covers about 200 km per ms: no round trip over `km` of great circle beats km / 100 ms. */
 export const MIN_RTT_MS_PER_KM = 0.01;
 
 /** The speed (reference tiles per second per slot) measured from the node's accepted results; undefined with too few. */
 export function measuredTilesPerSecond(record: Pick<NodeRecord, 'throughput'>, options: TrustOptions = TRUST_DEFAULTS): number | undefined {
   const t = record.throughput;
-  if (!t || t.results < options.measuredAfter || t.wallMs <= 0) return undefined;
-  return t.pixels / REFERENCE_TILE_PIXELS / (t.wallMs / 1000);
+  if (!t || t.results < options.measuredAfter || t.ms <= 0) return undefined;
+  return t.pixels / REFERENCE_TILE_PIXELS / (t.ms / 1000);
 }
 
 /**

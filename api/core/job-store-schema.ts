@@ -166,6 +166,7 @@ export const JOB_STORE_TRUST_COLUMNS: { table: string; column: string; definitio
   { table: 'nodes', column: 'measured_pixels', definition: 'REAL NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'measured_ms', definition: 'REAL NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'measured_results', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_best', definition: 'REAL NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'location_refuted', definition: 'TEXT' },
   { table: 'ledger', column: 'wall_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
 ];

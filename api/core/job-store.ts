@@ -174,6 +174,8 @@ export interface NodeThroughput {
   pixels: number;
   ms: number;
   results: number;
+  /** The fastest single result, in reference tiles per second (warm-up results, such as a scene's first, are slow). */
+  best: number;
 }
 
 /** New network facts about a node (absent fields stay as they are). */

@@ -54,11 +54,15 @@ export function chargedMs(reportedMs: number, wallMs: number): number {
 /** Light in fibre covers about 200 km per ms: no round trip over `km` of great circle beats km / 100 ms. */
 export const MIN_RTT_MS_PER_KM = 0.01;
 
-/** The speed (reference tiles per second per slot) measured from the node's accepted results; undefined with too few. */
+/**
+ * The speed (reference tiles per second per slot) measured from the node's accepted results: its fastest
+ * single result (a scene's first task carries its download and warm-up, which an average would let dominate),
+ * each charged at least MIN_WALL_SHARE of its wall time; undefined with too few results.
+ */
 export function measuredTilesPerSecond(record: Pick<NodeRecord, 'throughput'>, options: TrustOptions = TRUST_DEFAULTS): number | undefined {
   const t = record.throughput;
-  if (!t || t.results < options.measuredAfter || t.ms <= 0) return undefined;
-  return t.pixels / REFERENCE_TILE_PIXELS / (t.ms / 1000);
+  if (!t || t.results < options.measuredAfter || !(t.best > 0)) return undefined;
+  return t.best;
 }
 
 /**
@@ -74,9 +78,10 @@ export function priorTilesPerSecond(nodes: readonly Pick<NodeRecord, 'throughput
   return prior;
 }
 
-/** The speed routing and quotes use: measured, else the smaller of the claim and the prior. */
+/** The speed routing and quotes use: measured (never above the claim), else the smaller of the claim and the prior. */
 export function effectiveTilesPerSecond(record: Pick<NodeRecord, 'card' | 'throughput'>, options: TrustOptions = TRUST_DEFAULTS, prior = options.priorTilesPerSecond): number {
-  return measuredTilesPerSecond(record, options) ?? Math.min(record.card.tilesPerSecond, prior);
+  const measured = measuredTilesPerSecond(record, options);
+  return Math.min(record.card.tilesPerSecond, measured ?? prior);
 }
 
 /**

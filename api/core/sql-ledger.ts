@@ -4,6 +4,7 @@ import type { JobRecord, LedgerFilter, TaskRecord } from './job-store.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { num, type Row, rowToLedger, str } from './sql-job-rows.ts';
 import { chargedMs } from './node-trust.ts';
+import { REFERENCE_TILE_PIXELS } from './routing/router.ts';
 
 /** Write a ledger line for the node that completed `task`; `wall_ms` is what the API saw, lease to completion. */
 export function addLedger(db: SqlDriver, task: TaskRecord, job: JobRecord, renderMs: number, state: LedgerEntry['state'], now: number): void {
@@ -29,7 +30,12 @@ export function setLedger(db: SqlDriver, where: string, params: SqlValue[], stat
 /** Add one accepted render result to the node's measured throughput. */
 function measure(db: SqlDriver, nodeId: string, pixels: number, ms: number): void {
   if (pixels <= 0 || ms <= 0) return;
-  db.run(`UPDATE nodes SET measured_pixels = measured_pixels + ?, measured_ms = measured_ms + ?, measured_results = measured_results + 1 WHERE node_id = ?`, [pixels, ms, nodeId]);
+  const tilesPerSecond = pixels / REFERENCE_TILE_PIXELS / (ms / 1000);
+  db.run(
+    `UPDATE nodes SET measured_pixels = measured_pixels + ?, measured_ms = measured_ms + ?, measured_results = measured_results + 1,
+       measured_best = MAX(measured_best, ?) WHERE node_id = ?`,
+    [pixels, ms, tilesPerSecond, nodeId],
+  );
 }
 
 export function listLedger(db: SqlDriver, filter: LedgerFilter): LedgerEntry[] {

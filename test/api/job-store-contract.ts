@@ -294,7 +294,7 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         reputation: { verified: 0, disproven: 0, blocklisted: null },
         probeKey: null,
         lastLeaseAt: null,
-        throughput: { pixels: 0, ms: 0, results: 0 },
+        throughput: { pixels: 0, ms: 0, results: 0, best: 0 },
         locationRefuted: null,
       };
       expect(await store.getNode('node_1')).toEqual(stored);
@@ -501,7 +501,7 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         const a = (await lease('m', T0))!.task;
         await store.completeTask({ taskId: a.taskId, nodeId: 'm', leaseId: a.leaseId!, result, now: T0 + 400, renderMs: 5 });
         const px = a.tile!.width * a.tile!.height;
-        expect((await store.getNode('m'))!.throughput).toEqual({ pixels: px, ms: 40, results: 1 }); // reported 5 ms, but 400 ms of wall time charge at least 40
+        expect((await store.getNode('m'))!.throughput).toEqual({ pixels: px, ms: 40, results: 1, best: px / 65536 / 0.04 }); // reported 5 ms, but 400 ms of wall time charge at least 40
         // A sampled result counts only once another node's render agreed with it.
         const b = (await lease('m', T0 + 500))!.task;
         await store.completeTask({ taskId: b.taskId, nodeId: 'm', leaseId: b.leaseId!, result, now: T0 + 700, sample: true });
@@ -509,8 +509,8 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         const v = (await lease('v', T0 + 800))!.task;
         expect(v.kind).toBe('verify');
         await store.completeTask({ taskId: v.taskId, nodeId: 'v', leaseId: v.leaseId!, result, now: T0 + 900 });
-        expect((await store.getNode('m'))!.throughput).toEqual({ pixels: 2 * px, ms: 60, results: 2 });
-        expect((await store.getNode('v'))!.throughput).toEqual({ pixels: px, ms: 10, results: 1 });
+        expect((await store.getNode('m'))!.throughput).toEqual({ pixels: 2 * px, ms: 60, results: 2, best: px / 65536 / 0.02 });
+        expect((await store.getNode('v'))!.throughput).toEqual({ pixels: px, ms: 10, results: 1, best: px / 65536 / 0.01 });
         store = await fx.reopen();
         expect((await store.getNode('m'))!.throughput!.results).toBe(2);
       });

@@ -122,8 +122,8 @@ describe('votes weighed by record', () => {
 describe('node trust', () => {
   const card = { tilesPerSecond: 5000 } as never;
   it('routes on measured speed; a claim is worth at most the prior, and never more than the slowest measured node', () => {
-    const fresh = { card, throughput: { pixels: 0, ms: 0, results: 0 } };
-    const measured = { card, throughput: { pixels: 3 * 65536, ms: 1500, results: 3 } };
+    const fresh = { card, throughput: { pixels: 0, ms: 0, results: 0, best: 0 } };
+    const measured = { card, throughput: { pixels: 3 * 65536, ms: 1500, results: 3, best: 2 } };
     expect(measuredTilesPerSecond(measured)).toBe(2);
     expect(effectiveTilesPerSecond(fresh)).toBe(10);
     expect(priorTilesPerSecond([fresh, measured])).toBe(2);

@@ -8,7 +8,7 @@ import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
 import { sha256Hex } from '../protocol/sha256-hex.ts';
 import { RetriesExhaustedError, sleep, withRetries } from '../protocol/with-retries.ts';
-import { pingUrl, PING_DEFAULTS } from '../protocol/ping-url.ts';
+import { pingProven, PING_DEFAULTS } from '../protocol/ping-url.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
 // Runs wherever fetch does (Node 20+, browsers, workers, VR web apps): no node:* imports here.
@@ -266,9 +266,10 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       const nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
       const failed: ProbeResult['failed'] = [];
       const measured = await Promise.all(
-        nearby.candidates.map(async (c) => {
+        nearby.candidates.map(async (c): Promise<RttMeasurement | undefined> => {
           try {
-            return { nodeId: c.nodeId, rttMs: await pingUrl(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal }) };
+            // The nonce and the node's answer travel with the RTT: the API credits it only when the answer checks out.
+            return { nodeId: c.nodeId, ...(await pingProven(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal })) };
           } catch (err) {
             if (signal?.aborted) throw signal.reason ?? err;
             failed.push({ nodeId: c.nodeId, error: (err as Error)?.message ?? String(err) });

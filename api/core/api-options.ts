@@ -11,6 +11,7 @@ import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
 import type { ImageComparer } from './image-comparer.ts';
 import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
 import { PROBE_CHECK_DEFAULTS, type ProbeCheckOptions } from './probe-reachability.ts';
+import { TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
 import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
 
 /** The outside systems the API talks to. */
@@ -37,6 +38,8 @@ export interface ApiOptions {
   routing?: Partial<RoutingPolicy>;
   /** Verification of untrusted nodes by re-issue: sample rate, blocklist threshold, waits. */
   verification?: Partial<VerificationOptions>;
+  /** How much a node's card is believed: the speed prior, when measurements take over, probation. */
+  trust?: Partial<TrustOptions>;
   /** Rates of the price quote. */
   pricing?: Partial<PricingOptions>;
   /** How `POST /v1/nodes/:id/reachability` checks a node's probe URL (timeout, private addresses, rates). */
@@ -79,7 +82,7 @@ export interface ApiOptions {
   keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -98,6 +101,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   policy: TaskPolicy;
   routing: RoutingPolicy;
   verification: VerificationOptions;
+  trust: TrustOptions;
   pricing: PricingOptions;
   probeCheck: ProbeCheckOptions;
   shutdown: AbortSignal | undefined;
@@ -110,13 +114,14 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, ...rest } = options;
+  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
     ...defined(rest),
     policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
     verification: { ...VERIFICATION_DEFAULTS, ...defined(verification) },
+    trust: { ...TRUST_DEFAULTS, ...defined(trust) },
     pricing: { ...PRICING_DEFAULTS, ...defined(pricing) },
     probeCheck: { ...PROBE_CHECK_DEFAULTS, ...defined(probeCheck) },
     routing: {

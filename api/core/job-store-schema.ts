@@ -154,6 +154,23 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 `;
 
+/**
+ * Columns of node trust, added after the routing schema (the ledger exists by then): the node's probe key
+ * (the API checks ping answers with it), when it last asked for work, the throughput measured from its
+ * accepted results (pixels and the wall time the API saw between lease and completion), and why its
+ * claimed location was refuted. Idempotent like JOB_STORE_ADDED_COLUMNS.
+ */
+export const JOB_STORE_TRUST_COLUMNS: { table: string; column: string; definition: string }[] = [
+  { table: 'nodes', column: 'probe_key', definition: 'TEXT' },
+  { table: 'nodes', column: 'last_lease_at', definition: 'INTEGER' },
+  { table: 'nodes', column: 'measured_pixels', definition: 'REAL NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_ms', definition: 'REAL NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_results', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_best', definition: 'REAL NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'location_refuted', definition: 'TEXT' },
+  { table: 'ledger', column: 'wall_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
+];
+
 /** Client API keys and who may use which scene; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
 export const JOB_STORE_AUTH_SCHEMA = `
 -- Only each key's sha256 is stored; the key itself is shown once, when it is created.

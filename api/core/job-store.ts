@@ -157,6 +157,26 @@ export interface NodeRecord {
   rttToApiMs?: number | null;
   /** Verified and outvoted results, blocklisting; absent when registering (a new node starts clean). */
   reputation?: NodeReputation;
+  /** The secret its GET /ping answers challenges with (HMAC); null for nodes registered before probe keys. */
+  probeKey?: string | null;
+  /** When it last asked for work (lease call); null until it has. */
+  lastLeaseAt?: number | null;
+  /** What the API measured of its accepted render results (absent when registering: nothing yet). */
+  throughput?: NodeThroughput;
+  /** Why its claimed location is ignored (measured RTTs refuted it); null while not refuted. */
+  locationRefuted?: string | null;
+}
+
+/**
+ * A node's accepted render results: pixels, and the time charged for them (ms): per result its reported compute
+ * time, but never less than a share of the wall time the API saw from lease to completion (MIN_WALL_SHARE).
+ */
+export interface NodeThroughput {
+  pixels: number;
+  ms: number;
+  results: number;
+  /** The fastest single result, in reference tiles per second (warm-up results, such as a scene's first, are slow). */
+  best: number;
 }
 
 /** New network facts about a node (absent fields stay as they are). */
@@ -210,6 +230,8 @@ export interface LeaseInput {
   policy: TaskPolicy;
   /** The leasing node's card: a task of a job whose requirements it fails is never handed to it. */
   card?: NodeCard;
+  /** Most tasks the node may hold leases on at once (its slots); none past it. Default: no cap. */
+  maxLeases?: number;
 }
 
 export interface CompleteInput {
@@ -353,6 +375,10 @@ export interface NodeStore {
   listNodes(filter?: { seenSince?: number }): Promise<NodeRecord[]>;
   /** Record measured network facts about nodes. */
   updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void>;
+  /** Record that the node asked for work (a lease call) now: a sign of life and of a working node. */
+  recordLeaseCall(nodeId: string, now: number): Promise<void>;
+  /** Ignore the node's claimed location from now on (measurements refuted it); the first reason stays. */
+  refuteNodeLocation(nodeId: string, reason: string): Promise<void>;
   /** Queued-and-routed and leased task counts per node (nodes with neither are absent). */
   countNodeTasks(): Promise<Map<string, NodeTaskCounts>>;
 }

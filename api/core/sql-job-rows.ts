@@ -130,6 +130,10 @@ export function rowToNode(r: Row): NodeRecord {
     coordinate: optJson<Coordinate>(r.coordinate) ?? undefined,
     rttToApiMs: r.rtt_to_api_ms === null || r.rtt_to_api_ms === undefined ? undefined : num(r.rtt_to_api_ms),
     reputation: rowToReputation(r),
+    probeKey: optStr(r.probe_key ?? null),
+    lastLeaseAt: optNum(r.last_lease_at ?? null),
+    throughput: { pixels: num(r.measured_pixels ?? 0), ms: num(r.measured_ms ?? 0), results: num(r.measured_results ?? 0), best: num(r.measured_best ?? 0) },
+    locationRefuted: optStr(r.location_refuted ?? null),
   };
 }
 

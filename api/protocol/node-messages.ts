@@ -7,6 +7,11 @@ export const NodeRegistered = z.object({
   nodeToken: z.string(),
   heartbeatIntervalMs: z.number().int().positive(),
   leaseMs: z.number().int().positive(),
+  /**
+   * The node's probe key: its GET /ping answers `?nonce=` with HMAC-SHA256(probeKey, nonce), which the API
+   * checks before it trusts an RTT a client or peer measured to this node. Keep it secret. Absent from older servers.
+   */
+  probeKey: z.string().optional(),
 });
 export type NodeRegistered = z.infer<typeof NodeRegistered>;
 

@@ -1,4 +1,4 @@
-import { pingUrl } from '../../api/protocol/ping-url.ts';
+import { pingProven } from '../../api/protocol/ping-url.ts';
 import { RttFilter, nodeSideRttMs } from '../../api/protocol/rtt-filter.ts';
 import type { Coordinate, ProbeCandidate, RttMeasurement } from '../../api/protocol/latency.ts';
 import type { Heartbeat, HeartbeatAck } from '../../api/protocol/node-messages.ts';
@@ -24,8 +24,8 @@ export class NetworkMeasurements {
   readonly #opts: Required<Omit<NetworkMeasurementOptions, 'onPeerError'>> & Pick<NetworkMeasurementOptions, 'onPeerError'>;
   readonly #api = new RttFilter();
   readonly #peers = new Map<string, RttFilter>();
-  /** Peer RTTs measured since the last heartbeat that carried them. */
-  #unsent = new Map<string, number>();
+  /** Peer RTTs measured since the last heartbeat that carried them, with the challenge the peer answered. */
+  #unsent = new Map<string, RttMeasurement>();
   #lastAck: { serverTime: number; at: number } | undefined;
   #beats = 0;
   #probing: Promise<void> | undefined;
@@ -40,7 +40,7 @@ export class NetworkMeasurements {
 
   /** The measurement fields of the next heartbeat; `now` is performance.now(). */
   heartbeatFields(now = performance.now()): Pick<Heartbeat, 'rttToApiMs' | 'echo' | 'peers'> {
-    const peers: RttMeasurement[] = [...this.#unsent].slice(0, 16).map(([nodeId, rttMs]) => ({ nodeId, rttMs }));
+    const peers: RttMeasurement[] = [...this.#unsent.values()].slice(0, 16);
     return {
       rttToApiMs: this.#api.value,
       echo: this.#lastAck ? { serverTime: this.#lastAck.serverTime, heldMs: Math.max(0, now - this.#lastAck.at) } : undefined,
@@ -57,7 +57,7 @@ export class NetworkMeasurements {
     const rtt = nodeSideRttMs(sentAt, receivedAt);
     if (rtt !== undefined) this.#api.add(rtt);
     this.#lastAck = { serverTime: ack.serverTime, at: receivedAt };
-    for (const p of sentPeers) if (this.#unsent.get(p.nodeId) === p.rttMs) this.#unsent.delete(p.nodeId);
+    for (const p of sentPeers) if (this.#unsent.get(p.nodeId) === p) this.#unsent.delete(p.nodeId);
     if (ack.coordinate) this.coordinate = ack.coordinate;
     if (ack.rttToApiMs !== undefined) this.apiRttMs = ack.rttToApiMs;
     if (this.#beats++ % this.#opts.peerProbeEvery === 0 && ack.probePeers.length && !this.#probing) {
@@ -74,11 +74,12 @@ export class NetworkMeasurements {
     await Promise.all(
       peers.map(async (peer) => {
         try {
-          const rtt = await pingUrl(peer.probeUrl, { samples: this.#opts.pingSamples, timeoutMs: this.#opts.pingTimeoutMs, expectNodeId: peer.nodeId });
+          const ping = await pingProven(peer.probeUrl, { samples: this.#opts.pingSamples, timeoutMs: this.#opts.pingTimeoutMs, expectNodeId: peer.nodeId });
           let filter = this.#peers.get(peer.nodeId);
           if (!filter) this.#peers.set(peer.nodeId, (filter = new RttFilter()));
-          const filtered = filter.add(rtt);
-          if (filtered !== undefined) this.#unsent.set(peer.nodeId, Math.round(filtered * 100) / 100);
+          const filtered = filter.add(ping.rttMs);
+          // The peer's answer to this round's challenge goes with the filtered RTT: the API credits it only then.
+          if (filtered !== undefined) this.#unsent.set(peer.nodeId, { nodeId: peer.nodeId, rttMs: Math.round(filtered * 100) / 100, nonce: ping.nonce, ...(ping.proof ? { proof: ping.proof } : {}) });
         } catch (err) {
           this.#opts.onPeerError?.(peer, err);
         }

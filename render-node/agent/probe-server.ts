@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -14,8 +15,8 @@ export interface ProbeServer {
   /** The URL advertised in the node's card (the full URL of GET /ping). */
   readonly url: string;
   readonly port: number;
-  /** Answer pings with this node id (known after registration). */
-  setNodeId(nodeId: string): void;
+  /** Answer pings with this node id (known after registration), and challenges with this probe key. */
+  setNodeId(nodeId: string, probeKey?: string): void;
   close(): Promise<void>;
 }
 
@@ -28,9 +29,13 @@ export function pingUrlOf(url: string): string {
 
 /**
  * The node's probe endpoint: `GET /ping` answers `{"nodeId": …}` at once, to anyone (CORS `*`, no auth,
- * no caching), so clients and peers can time a round trip to this node. Nothing else is served.
+ * no caching), so clients and peers can time a round trip to this node; `GET /ping?nonce=N` adds
+ * `proof` = HMAC-SHA256(probe key, N), the answer only this node can give (the API checks it before it
+ * trusts the RTT). Nothing else is served.
  */
 export async function startProbeServer(options: ProbeServerOptions = {}): Promise<ProbeServer> {
+  let nodeId: string | null = null;
+  let probeKey: string | undefined;
   let body = JSON.stringify({ nodeId: null });
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -48,8 +53,14 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
       res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' }).end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    const nonce = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('nonce');
+    // Only well-formed nonces are answered (ProbeNonce's rule), so the server signs nothing of size.
+    const answer =
+      nonce && probeKey && /^[A-Za-z0-9_-]{16,128}$/.test(nonce)
+        ? JSON.stringify({ nodeId, nonce, proof: createHmac('sha256', probeKey).update(nonce).digest('hex') })
+        : body;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(answer) });
+    res.end(req.method === 'HEAD' ? undefined : answer);
   });
   // Pings are tiny and come in bursts from the same client: keep connections for the next sample.
   server.keepAliveTimeout = 10_000;
@@ -69,7 +80,9 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
   return {
     url,
     port,
-    setNodeId(nodeId) {
+    setNodeId(id, key) {
+      nodeId = id;
+      probeKey = key;
       body = JSON.stringify({ nodeId });
     },
     close: () =>

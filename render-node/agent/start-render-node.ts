@@ -99,7 +99,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
-    probe.setNodeId(r.nodeId);
+    probe.setNodeId(r.nodeId, r.probeKey);
     metrics.describe(r.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
     return r;
   };

@@ -111,20 +111,24 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const slug = card.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
     const nodeId = randomId(slug ? `node_${slug}` : 'node');
     const nodeToken = randomToken();
+    // The secret its GET /ping answers challenges with: the API checks RTTs clients and peers report against it.
+    const probeKey = randomToken();
     const now = ctx.clock.now();
-    await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0 });
+    await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey });
     ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl }, 'node registered');
     // A new node is new capacity: routing may place waiting tasks on it.
     ctx.nodes.invalidate();
     ctx.router.invalidate();
     ctx.notifier.notify(TASKS_TOPIC);
-    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs }, 201);
+    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs, probeKey }, 201);
   });
 
   app.openapi(heartbeat, async (c) => {
     const receivedAt = ctx.clock.now();
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
+    // A blocklisted node is no capacity and no witness: its heartbeats (load, peer RTTs) are refused.
+    if (node.reputation?.blocklisted) throw blocklisted(node);
     const body = c.req.valid('json');
     const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
@@ -141,25 +145,37 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       return { coordinate: undefined, rttToApiMs: undefined, probePeers: [] };
     });
     // Stamped last: the node's next heartbeat echoes it, and the API times ack → heartbeat from here.
-    return c.json({ revoked, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime: ctx.clock.now() }, 200);
+    const serverTime = ctx.clock.now();
+    ctx.network.stampAck(id, serverTime);
+    return c.json({ revoked, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime }, 200);
   });
 
   app.openapi(lease, async (c) => {
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
     if (node.reputation?.blocklisted) throw blocklisted(node);
+    if (!ctx.nodes.isAskingForWork(node, { running: 0 }, ctx.clock.now())) {
+      // It starts (or resumes) asking for work: record that first, so this call's routing pass counts it.
+      await ctx.jobs.recordLeaseCall(id, ctx.clock.now());
+      ctx.nodes.invalidate();
+      ctx.router.invalidate();
+    }
     // The body is optional: an empty one waits the default time.
     const { waitSeconds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     const deadline = ctx.clock.now() + waitSeconds * 1000;
-    const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
+    // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
+    const poll = ctx.polls.open(id, node.card.concurrency);
+    const signals = [c.req.raw.signal, ctx.options.shutdown, poll.signal].filter((s): s is AbortSignal => s !== undefined);
     const signal = AbortSignal.any(signals);
+    try {
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
       await ctx.applied(await ctx.jobs.expireLeases(now, policy));
       await ctx.applied(await ctx.verifier.sweep(now));
       if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
-      const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card });
+      // No more leases than slots: a node cannot hoard tasks it is not working on.
+      const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card, maxLeases: node.card.concurrency });
       if (leased) {
         await ctx.applied(leased.changes);
         const { task, job } = leased;
@@ -170,6 +186,9 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (left <= 0) return c.body(null, 204);
       // Woken when tasks may have become available; the timer catches backoffs ending and other processes.
       await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, ctx.options.recheckMs), signal);
+    }
+    } finally {
+      poll.close();
     }
   });
 

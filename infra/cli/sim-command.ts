@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { generateTopology, hostsCsv, rttCsvChunks, TOPOLOGY_DEFAULTS, type TopologyOptions } from '../../api/core/routing/sim/generate-topology.ts';
 import { parseHostsCsv, parseRttCsv } from '../../api/core/routing/sim/routing-csv.ts';
-import { METHODS, simulateRouting, SIM_DEFAULTS, type SimReport } from '../../api/core/routing/sim/simulate-routing.ts';
+import { METHODS, simulateRouting, SIM_DEFAULTS, type MethodResult, type SimReport } from '../../api/core/routing/sim/simulate-routing.ts';
+
+/** The methods `--json` prints at its top level. */
+const JSON_METHODS = ['tessera', 'geo', 'random', 'coordsOnly', 'oracle'] as const;
 
 /** Hosts `sim gen` writes at most: RTT.csv has hosts² lines (5,000 hosts ≈ 25 M lines, ~0.6 GB). */
 const GEN_MAX_HOSTS = 5000;
@@ -46,6 +49,7 @@ const num = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
 const LABELS: Record<(typeof METHODS)[number], string> = {
   tessera: 'Tessera (probes + router)',
   geo: 'geo-nearest',
+  geoTop3: 'geo top-3 + 3 probes',
   random: 'random',
   coordsOnly: 'coordinates only',
   oracle: 'oracle',
@@ -63,6 +67,8 @@ export function formatSimReport(r: SimReport): string {
     `${s.hosts} hosts: ${s.nodes} nodes (${s.locatedNodes} located), ${s.clients} clients (${s.locatedClients} located); seed ${s.seed}`,
     `coordinates from ${s.nodeMeasurements} node↔node measurements: median error ${pct(r.coordinateError.median)}, p90 ${pct(r.coordinateError.p90)}`,
     `Tessera: ${s.meanProbes.toFixed(2)} pings per client (at most ${s.probes}); coordinates-only clients: ${s.clientSessionMeasurements} session measurements, no pings`,
+    ...(r.bySession.length > 1 ? [`Tessera by session (within 10%/5 ms): ${r.bySession.map((b, i) => `${i + 1}: ${pct(b.within10)}`).join(', ')}`] : []),
+    ...(r.edge.pops > 0 ? [`edge: ${r.edge.pops} PoPs, ${pct(r.edge.misrouted)} of hosts anycast to another than their nearest`] : []),
     `time: converge ${(r.timing.convergeMs / 1000).toFixed(1)} s, route ${(r.timing.routeMs / 1000).toFixed(1)} s (${r.timing.perClientUs.toFixed(0)} µs per client, all methods)`,
   );
   if (s.skippedClients) lines.push(`${s.skippedClients} clients had no measured RTT to any node and were skipped`);
@@ -88,7 +94,10 @@ export function simCommand(): Command {
     .option('--no-location', 'ignore lat/lon (no geography for anyone)')
     .option('--no-client-location', 'hide clients’ lat/lon (nodes keep theirs; clients are placed by their RTTs)')
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
-    .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout')
+    .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
+    .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
+    .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
+    .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')
     .action(async (o) => {
       const hosts = parseHostsCsv(await readText(o.hosts), o.hosts);
@@ -105,15 +114,23 @@ export function simCommand(): Command {
         useLocation: o.location,
         clientLocation: o.clientLocation,
         adaptive: !o.parallelProbes,
+        edgePops: o.edgePops,
+        anycastError: o.anycastError,
+        sessions: o.sessions,
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,
       });
       if (progress) process.stderr.write('\r\x1b[K');
       if (o.report) {
-        const { tallies: _omit, ...full } = report;
+        const { tallies: _omit, sessionTallies: _omit2, ...full } = report;
         await writeFile(o.report, JSON.stringify(full, null, 2) + '\n');
       }
       if (o.json) {
-        const out = Object.fromEntries(METHODS.map((m) => [m, { within10: report[m].within10, medianStretch: report[m].medianStretch, p95Stretch: report[m].p95Stretch }]));
+        // The five keys of old (tessera, geo, random, coordsOnly, oracle); Tessera's later sessions and the
+        // "geo top-3 + 3 probes" baseline ride inside tessera and geo.
+        const brief = (m: MethodResult) => ({ within10: m.within10, medianStretch: m.medianStretch, p95Stretch: m.p95Stretch });
+        const out: Record<string, Record<string, unknown>> = Object.fromEntries(JSON_METHODS.map((m) => [m, brief(report[m])]));
+        out.tessera.bySession = report.bySession.map((b) => b.within10);
+        out.geo.top3 = brief(report.geoTop3);
         process.stdout.write(JSON.stringify(out) + '\n');
       } else process.stdout.write(formatSimReport(report) + '\n');
     });

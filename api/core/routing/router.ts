@@ -43,6 +43,21 @@ export interface RouterNode {
   readonly location?: GeoPoint;
   /** Its RTT-versus-distance line (fitGeoLines), with `location`: ranks probe candidates for located clients. */
   readonly geoLine?: GeoLine;
+  /**
+   * Filtered RTTs (ms) it measured to other nodes, or they to it, by node id: the measured matrix (not only
+   * the coordinates fitted to it). A client's RTT to one of these peers bounds its RTT to the others.
+   */
+  readonly peerRttMs?: Readonly<Record<string, number>>;
+  /** The edge location (PoP) its requests reach, and its RTT to it. */
+  readonly edge?: EdgeSighting;
+}
+
+/** An edge location (Cloudflare colo, or a simulated PoP) and the RTT (ms) one host measured to it. */
+export interface EdgeSighting {
+  readonly pop: string;
+  readonly rttMs: number;
+  /** Where the PoP is, when known (the colo table). */
+  readonly location?: GeoPoint;
 }
 
 /**
@@ -59,6 +74,8 @@ export function createRouterNode(fields: RouterNode): RouterNode {
     coord: fields.coord,
     location: fields.location,
     geoLine: fields.geoLine,
+    peerRttMs: fields.peerRttMs,
+    edge: fields.edge,
   };
 }
 
@@ -83,6 +100,8 @@ export function freezeRouterNodes(nodes: readonly RouterNode[]): readonly Router
           coord: c ? Object.freeze({ vec: c.vec, height: c.height, error: c.error }) : undefined,
           location: n.location ? Object.freeze({ lat: n.location.lat, lon: n.location.lon }) : undefined,
           geoLine: n.geoLine ? Object.freeze({ interceptMs: n.geoLine.interceptMs, msPerKm: n.geoLine.msPerKm }) : undefined,
+          peerRttMs: n.peerRttMs ? Object.freeze({ ...n.peerRttMs }) : undefined,
+          edge: n.edge ? Object.freeze({ ...n.edge }) : undefined,
         }),
       ),
     );
@@ -97,6 +116,8 @@ export interface ClientView {
   /** The client's network coordinate (session, or fitted from its probes by locateClient). */
   readonly coord?: Coordinate;
   readonly location?: GeoPoint;
+  /** The edge location its requests reach and its RTT to it (`GET /v1/edge/ping`, timed by the client). */
+  readonly edge?: EdgeSighting;
 }
 
 export interface RouteRequest {

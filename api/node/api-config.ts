@@ -15,12 +15,15 @@
  *   TESSERA_VERIFY_BLOCKLIST_AFTER         outvoted results that blocklist a node (3)
  *   TESSERA_PRICE_PER_RENDER_SECOND, TESSERA_PRICE_PER_MEGAPIXEL, TESSERA_PRICE_CURRENCY   quote rates
  *   TESSERA_API_KEY                        the operator's admin API key (else created once, kept in the data dir)
+ *   TESSERA_EDGE_POP                       this API's PoP for GET /v1/edge/ping: a colo code (placed by the
+ *                                          colo table) or CODE@lat,lon; unset: the PoP is unknown
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
 import type { PricingOptions } from '../core/pricing.ts';
 import type { VerificationOptions } from '../core/verification-policy.ts';
 import type { S3Config } from './s3-blob-store.ts';
+import type { EdgePopConfig } from '../core/routes/edge-routes.ts';
 
 export interface ApiConfig {
   host: string;
@@ -35,6 +38,7 @@ export interface ApiConfig {
   /** Unset fields keep the API's defaults. */
   verification: Partial<VerificationOptions>;
   pricing: Partial<PricingOptions>;
+  edgePop: EdgePopConfig | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -90,5 +94,18 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
       perMegapixel: decimal(env, 'TESSERA_PRICE_PER_MEGAPIXEL', 0, 1e9),
       currency: env.TESSERA_PRICE_CURRENCY || undefined,
     },
+    edgePop: edgePopVar(env.TESSERA_EDGE_POP),
   };
+}
+
+/** TESSERA_EDGE_POP: `CODE` or `CODE@lat,lon`. */
+function edgePopVar(raw: string | undefined): EdgePopConfig | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^([A-Za-z0-9_-]{1,16})(?:@(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?))?$/.exec(raw.trim());
+  const lat = m?.[2] === undefined ? undefined : Number(m[2]);
+  const lon = m?.[3] === undefined ? undefined : Number(m[3]);
+  if (!m || (lat !== undefined && Math.abs(lat) > 90) || (lon !== undefined && Math.abs(lon) > 180)) {
+    throw new TesseraError('BAD_REQUEST', `TESSERA_EDGE_POP must be a PoP code (1–16 letters, digits, _ or -), optionally @lat,lon; got "${raw}".`);
+  }
+  return lat === undefined ? { pop: m[1] } : { pop: m[1], lat, lon };
 }

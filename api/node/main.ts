@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       apiKeys: [{ key: admin.key, name: 'operator', role: 'admin' }],
       verification: config.verification,
       pricing: config.pricing,
+      edgePop: config.edgePop,
     },
   });
   let stopping = false;

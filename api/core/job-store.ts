@@ -4,6 +4,7 @@
  * state machine (`state-machine.ts`); each operation returns the changes it made so the caller can log
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
 import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
@@ -58,6 +59,8 @@ export interface JobClientRecord {
   rttMs: Record<string, number>;
   location: GeoPoint | null;
   coordinate: Coordinate | null;
+  /** The client's PoP and RTT to it, when it timed `GET /v1/edge/ping`. */
+  edge?: EdgeSighting;
 }
 
 /** Where a task was routed and why; `leasedAs` says how it was leased in the end. */
@@ -154,6 +157,10 @@ export interface NodeRecord {
   coordinate?: Coordinate | null;
   /** Filtered node ↔ API RTT (ms); null (or absent when registering) until measured. */
   rttToApiMs?: number | null;
+  /** The PoP its requests reach and its RTT to it (from its heartbeats); absent until reported. */
+  edge?: EdgeSighting;
+  /** Its latest filtered RTTs to peers it measured, or that measured it (ms, by node id): the measured matrix. */
+  peerRttMs?: Record<string, number>;
   /** Verified and outvoted results, blocklisting; absent when registering (a new node starts clean). */
   reputation?: NodeReputation;
 }
@@ -163,6 +170,9 @@ export interface NodeNetworkUpdate {
   nodeId: string;
   coordinate?: Coordinate;
   rttToApiMs?: number;
+  edge?: EdgeSighting;
+  /** Replaces the node's peer RTTs (the caller merges old and new). */
+  peerRttMs?: Record<string, number>;
 }
 
 /** A node's work in hand, counted from the tasks. */

@@ -3,6 +3,7 @@
  * Object's SQL storage on Workers. Each operation runs in one transaction and applies the state machine's
  * decisions, so concurrent lease calls can never hand one task to two nodes.
  */
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import { TesseraError } from '../protocol/errors.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
@@ -165,6 +166,8 @@ function rowToNode(r: Row): NodeRecord {
     // Unmeasured reads as absent, as a freshly registered record has it.
     coordinate: optJson<Coordinate>(r.coordinate) ?? undefined,
     rttToApiMs: r.rtt_to_api_ms === null || r.rtt_to_api_ms === undefined ? undefined : num(r.rtt_to_api_ms),
+    edge: optJson<EdgeSighting>(r.edge) ?? undefined,
+    peerRttMs: optJson<Record<string, number>>(r.peer_rtts) ?? undefined,
     reputation: rowToReputation(r),
   };
 }
@@ -601,9 +604,11 @@ export class SqlJobStore implements JobStore {
   async updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void> {
     this.#db.transaction(() => {
       for (const u of updates) {
-        this.#db.run(`UPDATE nodes SET coordinate = COALESCE(?, coordinate), rtt_to_api_ms = COALESCE(?, rtt_to_api_ms) WHERE node_id = ?`, [
+        this.#db.run(`UPDATE nodes SET coordinate = COALESCE(?, coordinate), rtt_to_api_ms = COALESCE(?, rtt_to_api_ms), edge = COALESCE(?, edge), peer_rtts = COALESCE(?, peer_rtts) WHERE node_id = ?`, [
           toJson(u.coordinate),
           u.rttToApiMs ?? null,
+          toJson(u.edge),
+          toJson(u.peerRttMs),
           u.nodeId,
         ]);
       }

@@ -2,6 +2,8 @@
 export { createTesseraClient, CLIENT_DEFAULTS, isFinished, progressOf } from './tessera-client.ts';
 export type { JobProgress, JobSubmitted, ProbeOptions, ProbeResult, TesseraClient, TesseraClientOptions, WaitOptions } from './tessera-client.ts';
 export { pingUrl, type PingOptions } from './ping.ts';
+export { timeEdgePing } from './edge-ping.ts';
+export { localStorageProbeHistory, memoryProbeHistory, type ProbeHistoryStore, type ProbeMemory } from './probe-history.ts';
 export { readServerSentEvents, type ServerSentEvent } from './read-server-sent-events.ts';
 export { TesseraError, isTesseraError, type ErrorCode } from '../protocol/errors.ts';
 export type { JobRequestInput } from '../protocol/job-spec.ts';

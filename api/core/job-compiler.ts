@@ -4,7 +4,9 @@
  * its tiles are done; a frame of one tile is rendered by a `final` task that uploads the finished frame.
  */
 import type { JobRequirements } from '../protocol/latency.ts';
-import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
+import type { Projection } from '../protocol/projection.ts';
+import type { EncodeSpec, ViewSpec } from '../protocol/render-spec.ts';
+import { tileCount, tileGrid } from '../protocol/tile-grid.ts';
 import type { JobClientRecord, JobRecord, TaskRecord } from './job-store.ts';
 import { frameKey, tileKey } from './object-keys.ts';
 
@@ -32,28 +34,22 @@ export interface JobPlan {
  */
 export const STITCH_PIXEL_WEIGHT = 0.1;
 
-/** What a task costs in reference-tile pixels: its tile's pixels times the supersampling, or a stitch's share. */
-export function taskPixels(task: Pick<TaskRecord, 'kind' | 'tile'>, view: Pick<ViewSpec, 'width' | 'height' | 'ssaa'>): number {
-  if (task.kind === 'stitch' || !task.tile) return view.width * view.height * STITCH_PIXEL_WEIGHT;
-  return task.tile.width * task.tile.height * view.ssaa * view.ssaa;
-}
+/**
+ * Rough cost of an output pixel per projection, relative to a perspective pixel: an equirect pixel is resampled
+ * from cube faces rendered whole (and again by every tile that needs them); an omni-directional stereo pixel
+ * comes from one of many narrow slice renders, each drawing the whole scene. Only ranks nodes.
+ */
+export const PROJECTION_PIXEL_WEIGHT: Record<Projection, number> = { perspective: 1, stereo: 1, cube: 1, equirect: 2, 'equirect-stereo': 3 };
 
-/** Split a width × height frame into tiles of at most `tile` pixels per edge, row by row from the top-left. */
-export function splitFrame(width: number, height: number, tile: number | null): TileRect[] {
-  const edge = tile ?? Math.max(width, height);
-  const tiles: TileRect[] = [];
-  for (let y = 0; y < height; y += edge) {
-    for (let x = 0; x < width; x += edge) {
-      tiles.push({ x, y, width: Math.min(edge, width - x), height: Math.min(edge, height - y) });
-    }
-  }
-  return tiles;
+/** What a task costs in reference-tile pixels: its tile's pixels times the supersampling, or a stitch's share. */
+export function taskPixels(task: Pick<TaskRecord, 'kind' | 'tile'>, view: Pick<ViewSpec, 'width' | 'height' | 'ssaa'> & { projection?: Projection }): number {
+  if (task.kind === 'stitch' || !task.tile) return view.width * view.height * STITCH_PIXEL_WEIGHT;
+  return task.tile.width * task.tile.height * view.ssaa * view.ssaa * PROJECTION_PIXEL_WEIGHT[view.projection ?? 'perspective'];
 }
 
 /** How many tasks a plan compiles to, without building them (for the size cap). */
 export function countTasks(width: number, height: number, tile: number | null, frames: number): number {
-  const edge = tile ?? Math.max(width, height);
-  const perFrame = Math.ceil(width / edge) * Math.ceil(height / edge);
+  const perFrame = tileCount(width, height, tile);
   return frames * (perFrame > 1 ? perFrame + 1 : 1);
 }
 
@@ -78,7 +74,7 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
     routed: plan.routed ?? false,
     owner: plan.owner ?? null,
   };
-  const tiles = splitFrame(plan.view.width, plan.view.height, plan.tile);
+  const tiles = tileGrid(plan.view.width, plan.view.height, plan.tile);
   const final = tiles.length === 1;
   const blank = {
     jobId: plan.jobId,

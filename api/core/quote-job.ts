@@ -5,7 +5,8 @@
  * render time, the megapixels billed and the price.
  */
 import type { Quote } from '../protocol/metering.ts';
-import { splitFrame, STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
+import { tileCount } from '../protocol/tile-grid.ts';
+import { PROJECTION_PIXEL_WEIGHT, STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
 import type { NodeRecord } from './job-store.ts';
 import { REFERENCE_TILE_PIXELS } from './routing/router.ts';
 import type { PricingOptions } from './pricing.ts';
@@ -16,11 +17,13 @@ const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 *
 export function quoteJob(plan: Pick<JobPlan, 'view' | 'frames' | 'tile'>, nodes: NodeRecord[], sampleRate: number, pricing: PricingOptions): Quote {
   const { width, height, ssaa } = plan.view;
   const frames = plan.frames.length;
-  const perFrame = splitFrame(width, height, plan.tile).length;
+  const perFrame = tileCount(width, height, plan.tile);
   const renderPixels = frames * width * height * ssaa * ssaa;
+  // Panoramas cost more per output pixel than they bill in megapixels (see PROJECTION_PIXEL_WEIGHT).
+  const workPixels = renderPixels * PROJECTION_PIXEL_WEIGHT[plan.view.projection ?? 'perspective'];
   const stitchPixels = perFrame > 1 ? frames * width * height * STITCH_PIXEL_WEIGHT : 0;
   // Compute in reference tiles: what a card's tilesPerSecond measures.
-  const referenceTiles = (renderPixels * (1 + sampleRate) + stitchPixels) / REFERENCE_TILE_PIXELS;
+  const referenceTiles = (workPixels * (1 + sampleRate) + stitchPixels) / REFERENCE_TILE_PIXELS;
   const measured = nodes.filter((n) => n.card.tilesPerSecond > 0);
   const perProcess = measured.reduce((s, n) => s + n.card.tilesPerSecond, 0) / Math.max(1, measured.length);
   const farm = measured.reduce((s, n) => s + n.card.tilesPerSecond * n.card.concurrency, 0);

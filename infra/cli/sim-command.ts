@@ -4,10 +4,10 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { generateTopology, hostsCsv, rttCsvChunks, TOPOLOGY_DEFAULTS, type TopologyOptions } from '../../api/core/routing/sim/generate-topology.ts';
-import { parseHostsCsv, parseRttCsv } from '../../api/core/routing/sim/routing-csv.ts';
-import { REAL_MATRIX_TARGETS, topologyStats, type Quantiles, type TopologyStats } from '../../api/core/routing/sim/topology-stats.ts';
-import { METHODS, simulateRouting, SIM_DEFAULTS, type MethodResult, type SimReport } from '../../api/core/routing/sim/simulate-routing.ts';
+import { generateTopology, hostsCsv, rttCsvChunks, TOPOLOGY_DEFAULTS, type TopologyOptions } from '../../sim/generate-topology.ts';
+import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
+import { REAL_MATRIX_TARGETS, topologyStats, type Quantiles, type TopologyStats } from '../../sim/topology-stats.ts';
+import { METHODS, simulateRouting, SIM_DEFAULTS, type MethodResult, type SimReport } from '../../sim/simulate-routing.ts';
 
 /** The methods `--json` prints at its top level. */
 const JSON_METHODS = ['tessera', 'geo', 'random', 'coordsOnly', 'oracle'] as const;

@@ -1,7 +1,7 @@
-import { timeEdgePing } from '../../api/client/edge-ping.ts';
-import { pingUrl } from '../../api/client/ping.ts';
+import { timeEdgePing } from '../../api/protocol/time-edge-ping.ts';
 import type { EdgeSighting } from '../../api/protocol/edge.ts';
-import { RttFilter, nodeSideRttMs } from '../../api/core/routing/rtt-filter.ts';
+import { pingUrl } from '../../api/protocol/ping-url.ts';
+import { RttFilter, nodeSideRttMs } from '../../api/protocol/rtt-filter.ts';
 import type { Coordinate, ProbeCandidate, RttMeasurement } from '../../api/protocol/latency.ts';
 import type { Heartbeat, HeartbeatAck } from '../../api/protocol/node-messages.ts';
 

@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateTopology } from '../../api/core/routing/sim/generate-topology.ts';
-import { parseHostsCsv, parseRttCsv } from '../../api/core/routing/sim/routing-csv.ts';
-import { mergeSimReports, simulateRouting, type SimOptions } from '../../api/core/routing/sim/simulate-routing.ts';
-import { topologyStats } from '../../api/core/routing/sim/topology-stats.ts';
+import { generateTopology } from '../../sim/generate-topology.ts';
+import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
+import { mergeSimReports, simulateRouting, type SimOptions } from '../../sim/simulate-routing.ts';
+import { topologyStats } from '../../sim/topology-stats.ts';
 
 const dir = join(import.meta.dirname, 'data', 'wondernetwork-61');
 const hosts = parseHostsCsv(readFileSync(join(dir, 'hosts.csv'), 'utf8'));

@@ -287,7 +287,10 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
         query.set('popRttMs', String(edge.rttMs));
       }
       const nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
-      const explore = nearby.candidates.filter((c) => !remembered.has(c.nodeId)).slice(0, Math.max(0, count - known.length));
+      // Explore nodes it never measured first, then re-measure remembered ones (a stale RTT must not stick).
+      const knownIds = new Set(known.map((k) => k.nodeId));
+      const others = nearby.candidates.filter((c) => !knownIds.has(c.nodeId));
+      const explore = [...others.filter((c) => !remembered.has(c.nodeId)), ...others.filter((c) => remembered.has(c.nodeId))].slice(0, Math.max(0, count - known.length));
       const targets = [...known.map((k) => ({ nodeId: k.nodeId, probeUrl: k.probeUrl })), ...explore];
       const failed: ProbeResult['failed'] = [];
       const measured = await Promise.all(

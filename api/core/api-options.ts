@@ -1,4 +1,5 @@
 /** The edge API's options and its dependencies (ports), merged with defaults once in createApi. */
+import type { EdgePopConfig } from './routes/edge-routes.ts';
 import type { BlobStore } from './blob-store.ts';
 import { ROLE_LIMIT_DEFAULTS, type ConfiguredApiKey, type RoleLimits } from './client-keys.ts';
 import type { Clock } from './clock.ts';
@@ -80,9 +81,11 @@ export interface ApiOptions {
   apiKeys?: ConfiguredApiKey[];
   /** Request rate, burst and active-job limits per role, for keys that set none of their own. */
   keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
+  /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
+  edgePop?: EdgePopConfig;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -108,6 +111,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   publicUrl: string | undefined;
   apiKeys: ConfiguredApiKey[];
   keyLimits: RoleLimits;
+  edgePop: EdgePopConfig | undefined;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
@@ -138,5 +142,6 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
       client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
       admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },
     },
+    edgePop: rest.edgePop,
   };
 }

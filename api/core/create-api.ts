@@ -26,6 +26,7 @@ import { TaskRouter } from './task-router.ts';
 import { Verifier } from './verifier.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { CLIENT_AUTH, clientAuth } from './routes/client-auth.ts';
+import { registerEdgeRoutes } from './routes/edge-routes.ts';
 import { registerHealthRoutes } from './routes/health-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerKeyRoutes } from './routes/key-routes.ts';
@@ -100,6 +101,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   });
 
   registerHealthRoutes(app, ctx);
+  registerEdgeRoutes(app, ctx);
   registerSceneRoutes(app, ctx);
   registerJobRoutes(app, ctx);
   registerNodeRoutes(app, ctx);

@@ -95,6 +95,9 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
   { table: 'tasks', column: 'route', definition: 'TEXT' },
   { table: 'nodes', column: 'coordinate', definition: 'TEXT' },
   { table: 'nodes', column: 'rtt_to_api_ms', definition: 'REAL' },
+  // The node's PoP sighting and its measured peer RTTs (JSON), for latency routing.
+  { table: 'nodes', column: 'edge', definition: 'TEXT' },
+  { table: 'nodes', column: 'peer_rtts', definition: 'TEXT' },
   // Verification by re-issue. A verify task names the render task it verifies and its round; a render task
   // keeps its verification state, round, the nodes that agreed with and were outvoted on it, and the nodes
   // that may not lease it (as JSON arrays). leased_at bounds the render time a node may claim.

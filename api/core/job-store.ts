@@ -5,6 +5,7 @@
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
 import type { JobQuota, JobQuotaVerdict } from './job-quota.ts';
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
 import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
@@ -59,6 +60,8 @@ export interface JobClientRecord {
   rttMs: Record<string, number>;
   location: GeoPoint | null;
   coordinate: Coordinate | null;
+  /** The client's PoP and RTT to it, when it timed `GET /v1/edge/ping`. */
+  edge?: EdgeSighting;
 }
 
 /** Where a task was routed and why; `leasedAs` says how it was leased in the end. */
@@ -155,6 +158,10 @@ export interface NodeRecord {
   coordinate?: Coordinate | null;
   /** Filtered node ↔ API RTT (ms); null (or absent when registering) until measured. */
   rttToApiMs?: number | null;
+  /** The PoP its requests reach and its RTT to it (from its heartbeats); absent until reported. */
+  edge?: EdgeSighting;
+  /** Its latest filtered RTTs to peers it measured, or that measured it (ms, by node id): the measured matrix. */
+  peerRttMs?: Record<string, number>;
   /** Verified and outvoted results, blocklisting; absent when registering (a new node starts clean). */
   reputation?: NodeReputation;
   /** The secret its GET /ping answers challenges with (HMAC); null for nodes registered before probe keys. */
@@ -184,6 +191,9 @@ export interface NodeNetworkUpdate {
   nodeId: string;
   coordinate?: Coordinate;
   rttToApiMs?: number;
+  edge?: EdgeSighting;
+  /** Replaces the node's peer RTTs (the caller merges old and new). */
+  peerRttMs?: Record<string, number>;
 }
 
 /** A node's work in hand, counted from the tasks. */

@@ -7,6 +7,8 @@ import type { GeoPoint, NearbyNodes, NodeSearch, NodeView, ProbeCandidate } from
 import type { Clock } from './clock.ts';
 import type { JobStore, NodeRecord, NodeTaskCounts } from './job-store.ts';
 import { pickProbeCandidates, CANDIDATE_DEFAULTS } from './routing/candidates.ts';
+import { coloLocation } from './routing/edge-colos.ts';
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { RouterNode } from './routing/router.ts';
 import type { RoutingPolicy } from './routing-policy.ts';
 import { effectiveCard, measuredTilesPerSecond, onProbation, priorTilesPerSecond, TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
@@ -141,10 +143,12 @@ export class NodeDirectory {
    * `GET /v1/nodes/nearby`: up to `count` healthy nodes with a probe URL for a client to ping, best first:
    * nearest to `location` when known, else landmarks spread over the coordinate space.
    */
-  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now()): Promise<NearbyNodes> {
+  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now(), edge?: EdgeSighting): Promise<NearbyNodes> {
     const live = (await this.liveNodes(now)).filter((n) => n.record.card.probeUrl);
     const nodes = live.map((n) => n.router);
-    const picked = pickProbeCandidates(nodes, { measuredRttMs: {}, location: location ?? undefined }, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
+    // A client's PoP: nodes that reach the same PoP bound its RTT to them (and place it, without a location).
+    const client = { measuredRttMs: {}, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined };
+    const picked = pickProbeCandidates(nodes, client, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
     // The landmark ranking can name a node twice; keep each once, and fill up with the other nodes.
     const ids = [...new Set(picked)].slice(0, count);
     for (const n of live) if (ids.length < count && !ids.includes(n.record.nodeId)) ids.push(n.record.nodeId);
@@ -168,6 +172,8 @@ export function toLiveNode(record: NodeRecord, counts: NodeTaskCounts | undefine
     load,
     coord: record.coordinate ?? undefined,
     location: card.location,
+    peerRttMs: record.peerRttMs,
+    edge: record.edge ? { ...record.edge, location: coloLocation(record.edge.pop) } : undefined,
   };
   return { record, load, router };
 }

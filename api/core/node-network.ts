@@ -22,6 +22,18 @@ import type { RoutingPolicy } from './routing-policy.ts';
 
 /** Most node ↔ API RTT filters kept in memory. */
 const MAX_FILTERS = 10_000;
+/** Peer RTTs kept per node (the most recently measured). */
+const MAX_PEER_RTTS = 64;
+
+/** `old` with `peerId` set to `rttMs` as the newest entry, the oldest dropped past MAX_PEER_RTTS. */
+export function withPeerRtt(old: Readonly<Record<string, number>> | undefined, peerId: string, rttMs: number): Record<string, number> {
+  const next: Record<string, number> = { ...old };
+  delete next[peerId];
+  next[peerId] = rttMs;
+  const ids = Object.keys(next);
+  for (let i = 0; i < ids.length - MAX_PEER_RTTS; i++) delete next[ids[i]];
+  return next;
+}
 
 /** Where the API keeps its own coordinate. */
 export const API_COORDINATE_KEY = 'network.api-coordinate';
@@ -99,6 +111,8 @@ export class NodeNetwork {
     }
 
     const updates: NodeNetworkUpdate[] = [];
+    // The measured matrix is kept as measured (both ends), not only folded into coordinates.
+    let peerRttMs = node.peerRttMs;
     const offered = this.#offered.get(node.nodeId);
     let refused = 0;
     for (const m of hb.peers) {
@@ -119,9 +133,10 @@ export class NodeNetwork {
       const peerCoordinate = peer.coordinate ?? createCoordinate(vivaldi);
       const before = coordinate;
       coordinate = updateCoordinate(coordinate, peerCoordinate, rttMs, vivaldi, this.#rng);
-      updates.push({ nodeId, coordinate: updateCoordinate(peerCoordinate, before, rttMs, vivaldi, this.#rng) });
+      peerRttMs = withPeerRtt(peerRttMs, nodeId, rttMs);
+      updates.push({ nodeId, coordinate: updateCoordinate(peerCoordinate, before, rttMs, vivaldi, this.#rng), peerRttMs: withPeerRtt(peer.peerRttMs, node.nodeId, rttMs) });
     }
-    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs });
+    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs, edge: hb.edge, peerRttMs: peerRttMs === node.peerRttMs ? undefined : peerRttMs });
     await this.#jobs.updateNodeNetwork(updates);
     if (hb.peers.length) this.#logger.debug({ nodeId: node.nodeId, peers: hb.peers, refused, rttToApiMs }, 'peer RTTs recorded');
     if (refused) this.#logger.warn({ nodeId: node.nodeId, refused }, 'peer RTTs refused: not an assigned peer, or no valid probe proof');
@@ -198,7 +213,7 @@ export class NodeNetwork {
       if (updates.length) await this.#jobs.updateNodeNetwork(updates);
     }
     const routed = Object.keys(rttMs).length > 0 || coordinate !== undefined;
-    return { record: { rttMs, location: client.location ?? null, coordinate: coordinate ?? null }, routed };
+    return { record: { rttMs, location: client.location ?? null, coordinate: coordinate ?? null, ...(client.edge ? { edge: client.edge } : {}) }, routed };
   }
 
   /** Peers for a node to ping: half the nearest by coordinates (to refine its neighbourhood), half at random. */

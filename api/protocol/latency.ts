@@ -10,6 +10,7 @@ import { CoordinateSchema } from './coordinate.ts';
 import { GeoPointSchema } from './geo-point.ts';
 import { NodeCard } from './node-card.ts';
 import { ProbeNonce, ProbeProof } from './probe-proof.ts';
+import { EdgeSighting, PopCode } from './edge.ts';
 
 export { JobRequirements };
 
@@ -46,6 +47,8 @@ export const JobClient = z.object({
   rtts: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
   location: GeoPoint.optional(),
   coordinate: Coordinate.optional(),
+  /** The edge location the client's requests reach and its RTT to it (timed `GET /v1/edge/ping`). */
+  edge: EdgeSighting.optional(),
 });
 export type JobClient = z.infer<typeof JobClient>;
 export type JobClientInput = z.input<typeof JobClient>;
@@ -63,6 +66,9 @@ export const NearbyQuery = z.object({
   lat: z.coerce.number().min(-90).max(90).optional(),
   lon: z.coerce.number().min(-180).max(180).optional(),
   count: z.coerce.number().int().min(1).max(MAX_RTT_MEASUREMENTS).default(3),
+  /** The client's PoP and its RTT to it (`GET /v1/edge/ping`), to start from nodes that share it. */
+  pop: PopCode.optional(),
+  popRttMs: z.coerce.number().positive().max(60_000).optional(),
 });
 export type NearbyQuery = z.infer<typeof NearbyQuery>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EdgeSighting } from './edge.ts';
 import { Coordinate, MAX_RTT_MEASUREMENTS, ProbeCandidate, RttMeasurement } from './latency.ts';
 
 /** `POST /v1/nodes` response. The token authenticates every later node call (`Authorization: Bearer`). */
@@ -31,6 +32,8 @@ export const Heartbeat = z.object({
   echo: z.object({ serverTime: z.number(), heldMs: z.number().min(0).max(3_600_000) }).optional(),
   /** Filtered RTTs the node measured to peers (their GET /ping) since its last heartbeat. */
   peers: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
+  /** The edge location the node's requests reach and its RTT to it (timed `GET /v1/edge/ping`). */
+  edge: EdgeSighting.optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

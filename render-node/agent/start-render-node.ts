@@ -106,6 +106,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const registered = await register();
   log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url }, 'registered');
   const network = new NetworkMeasurements({
+    apiBaseUrl: opts.api,
     onPeerError: (peer, err) => log.debug({ peer: peer.nodeId, url: peer.probeUrl, err: (err as Error)?.message }, 'peer ping failed'),
   });
 

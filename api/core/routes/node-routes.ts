@@ -84,7 +84,8 @@ const nearby = createRoute({
   summary: 'Nodes a client should ping before submitting a job',
   description:
     'Healthy nodes with a probe URL, best first: nearest to the client when its location is known (Cloudflare\'s ' +
-    'request.cf, else ?lat=&lon=), else landmarks spread over the network. Ping each GET probeUrl a few times, ' +
+    'request.cf, else ?lat=&lon=), nodes that share the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping), ' +
+    'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',
   request: { query: NearbyQuery },
   responses: {
@@ -196,6 +197,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(nearby, async (c) => {
     const query = c.req.valid('query');
-    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count), 200);
+    const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
+    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, undefined, edge), 200);
   });
 }

@@ -33,6 +33,8 @@ export const JobRequest = z
     exposure: z.number().positive().max(100).default(1),
     environmentIntensity: z.number().min(0).max(100).default(1),
     keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    shadows: z.boolean().default(true),
+    ground: z.enum(['shadow', 'none']).default('none'),
     /** Higher runs first. */
     priority: z.number().int().min(0).max(100).default(50),
     /** What a node must have to get this job's tasks (RAM, texture size, regions, RTT to the client). */

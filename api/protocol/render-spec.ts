@@ -63,6 +63,10 @@ export const ViewSpec = z.object({
   environmentIntensity: z.number().min(0).max(100).default(1),
   /** Add a directional key light: `auto` adds one only when the scene has no punctual lights. */
   keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+  /** The key light and the glTF punctual lights cast soft shadows (every mesh casts and receives). */
+  shadows: z.boolean().default(true),
+  /** `shadow`: a ground plane under the scene that shows only the shadows cast on it (product shots). */
+  ground: z.enum(['shadow', 'none']).default('none'),
 });
 export type ViewSpec = z.infer<typeof ViewSpec>;
 export type ViewSpecInput = z.input<typeof ViewSpec>;

@@ -1,4 +1,4 @@
-import { ACESFilmicToneMapping, Color, NeutralToneMapping, NoToneMapping, SRGBColorSpace, WebGLRenderer, type DataTexture, type Scene } from 'three';
+import { ACESFilmicToneMapping, Color, NeutralToneMapping, NoToneMapping, PCFSoftShadowMap, SRGBColorSpace, WebGLRenderer, type DataTexture, type Scene } from 'three';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { GLBackend } from '../gl/gl-backend.ts';
@@ -61,6 +61,7 @@ export class FrameRenderer {
     });
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = SRGBColorSpace;
+    this.renderer.shadowMap.type = PCFSoftShadowMap;
     this.environment = createStudioEnvironment();
   }
 
@@ -100,6 +101,9 @@ export class FrameRenderer {
     r.setSize(fbW, fbH, false);
     r.toneMapping = TONE_MAPPING[view.toneMapping];
     r.toneMappingExposure = view.exposure;
+    // The shadow maps are drawn whole (no scissor) before every tile, so each tile sees the same maps.
+    r.shadowMap.enabled = view.shadows;
+    r.shadowMap.needsUpdate = true;
     if (view.background === 'transparent') {
       r.setClearColor(0x000000, 0);
       scene.background = null;

@@ -1,4 +1,4 @@
-import { ApiKeyCreated, ApiKeyList, ApiKeyView, type CreateApiKey } from '../protocol/api-keys.ts';
+import { ApiKeyCreated, ApiKeyList, ApiKeyView, KeyIdentity, type CreateApiKey } from '../protocol/api-keys.ts';
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
@@ -121,6 +121,8 @@ export interface TesseraClient {
   waitForJob(jobId: string, opts?: WaitOptions): Promise<JobStatus>;
   /** Download a finished frame from its presigned URL; with `sha256`, the bytes are checked against it. */
   downloadFrame(url: string, opts?: { sha256?: string; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** `GET /v1/keys/me`: the key this client sends (id, name, role, limits); `UNAUTHORIZED` for a wrong key. */
+  whoAmI(opts?: { signal?: AbortSignal }): Promise<KeyIdentity>;
   /** `POST /v1/keys` (admin key): a new API key, shown only in this answer. */
   createKey(input: CreateApiKey, opts?: { signal?: AbortSignal }): Promise<ApiKeyCreated>;
   /** `GET /v1/keys` (admin key): the stored keys, without the keys themselves. */
@@ -303,6 +305,8 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
 
     createKey: (input, { signal } = {}) =>
       json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
+
+    whoAmI: ({ signal } = {}) => json(KeyIdentity, 'GET', '/v1/keys/me', { idempotent: true, signal }),
 
     listKeys: async ({ signal } = {}) => (await json(ApiKeyList, 'GET', '/v1/keys', { idempotent: true, signal })).keys,
 

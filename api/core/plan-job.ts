@@ -101,6 +101,8 @@ export function planJob(req: JobRequest, info: SceneInfo, ids: { jobId: string }
     background: req.background,
     environmentIntensity: req.environmentIntensity,
     keyLight: req.keyLight,
+    projection: req.projection,
+    ipd: req.ipd,
     shadows: req.shadows,
     ground: req.ground,
   });

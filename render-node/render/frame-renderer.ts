@@ -67,6 +67,9 @@ export class FrameRenderer {
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = SRGBColorSpace;
     this.renderer.shadowMap.type = PCFSoftShadowMap;
+    // Shadow maps are drawn once per render() (prepare sets needsUpdate), not once per draw: a panorama or a
+    // stereo pair draws many views of the same posed scene, and the maps depend on the lights, not the view.
+    this.renderer.shadowMap.autoUpdate = false;
     this.environment = createStudioEnvironment();
   }
 
@@ -161,7 +164,7 @@ export class FrameRenderer {
     const r = this.renderer;
     r.toneMapping = TONE_MAPPING[view.toneMapping];
     r.toneMappingExposure = view.exposure;
-    // The shadow maps are drawn whole (no scissor) before every tile, so each tile sees the same maps.
+    // The shadow maps are drawn whole (no scissor) for every tile, so each tile sees the same maps.
     r.shadowMap.enabled = view.shadows;
     r.shadowMap.needsUpdate = true;
     if (view.background === 'transparent') {

@@ -29,7 +29,7 @@ import { startLocalS3 } from '../api/node/local-s3.ts';
 import { createNodeSceneInspector } from '../api/node/node-scene-inspector.ts';
 import { openSqliteDriver } from '../api/node/sqlite-job-store.ts';
 import { LeasedTask } from '../api/protocol/task.ts';
-import { nodeCard } from '../test/api/support/api-harness.ts';
+import { nodeCard } from '../test/support/api-harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({ options: { presigns: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '4' } } });

@@ -16,7 +16,7 @@ import { createTesseraClient, type TesseraClient } from '../api/client/index.ts'
 import { createRandom, randomInt } from '../api/core/routing/seeded-random.ts';
 import type { JobStatus } from '../api/protocol/job-status.ts';
 import type { RawImage } from '../render-node/render/frame-renderer.ts';
-import { TEST_API_KEY } from '../test/api/support/api-harness.ts';
+import { TEST_API_KEY } from '../test/support/api-harness.ts';
 import { checkJobFrames } from '../test/support/farm-checks.ts';
 import { startTestFarm } from '../test/support/farm.ts';
 import { createTestRenderer, scenePath } from '../test/support/renderer.ts';

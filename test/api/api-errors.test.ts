@@ -1,8 +1,8 @@
 /** Every bad input gets the right status and a `{code, message}` body that says what is wrong. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../api/protocol/errors.ts';
-import { call, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
-import { expectError } from './support/expect-error.ts';
+import { call, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
+import { expectError } from '../support/expect-error.ts';
 
 const SCENE_LIMIT = 64 * 1024;
 

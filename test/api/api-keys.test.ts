@@ -6,8 +6,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tessera } from '../support/tessera-cli.ts';
-import { call, ROOT, startHarness, TestNode, TEST_API_KEY, type Harness } from './support/api-harness.ts';
-import { expectError } from './support/expect-error.ts';
+import { call, ROOT, startHarness, TestNode, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
+import { expectError } from '../support/expect-error.ts';
 
 let h: Harness;
 const GLB = 'scenes/animated-trs.glb';

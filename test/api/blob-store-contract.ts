@@ -12,7 +12,7 @@ import { presignedPutHeaders, type BlobStore } from '../../api/core/blob-store.t
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
 import { checkPresigned } from '../support/sigv4-gate.ts';
-import { sha256 } from './support/api-harness.ts';
+import { sha256 } from '../support/api-harness.ts';
 
 /** A store on `s3` (or on the unreachable endpoint it names), and how to release it. */
 export type BlobStoreFactory = (s3: LocalS3) => Promise<{ store: BlobStore; close(): void }>;

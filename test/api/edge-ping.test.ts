@@ -10,7 +10,7 @@ import { EdgePing } from '../../api/protocol/edge.ts';
 import { readApiConfig } from '../../api/node/api-config.ts';
 import { NearbyNodes } from '../../api/protocol/latency.ts';
 import { HeartbeatAck } from '../../api/protocol/node-messages.ts';
-import { call, provenRtt, startHarness, TestNode, type Harness } from './support/api-harness.ts';
+import { call, provenRtt, startHarness, TestNode, type Harness } from '../support/api-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

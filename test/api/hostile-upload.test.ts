@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { editGlb, grayPng, packGlb, triangleGlb, triangleWithImageGlb } from '../hostile/glb-builder.ts';
-import { call } from './support/api-harness.ts';
+import { call } from '../support/api-harness.ts';
 import { startTestFarm } from '../support/farm.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;

@@ -16,7 +16,7 @@ import { NearbyNodes, NodeList } from '../../api/protocol/latency.ts';
 import type { NodeCardInput } from '../../api/protocol/node-card.ts';
 import { HeartbeatAck, NodeRegistered } from '../../api/protocol/node-messages.ts';
 import { TASK_POLICY_DEFAULTS } from '../../api/core/task-policy.ts';
-import { call, fakePng, nodeCard, provenRtt, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from './support/api-harness.ts';
+import { call, fakePng, nodeCard, provenRtt, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from '../support/api-harness.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GRACE_MS = 300;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
-import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 const LEASE_MS = 400;
 const RETRY_BASE_MS = 100;

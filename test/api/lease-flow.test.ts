@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3BlobStore } from '../../api/node/s3-blob-store.ts';
 import { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
-import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 beforeAll(async () => {

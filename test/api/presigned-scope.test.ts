@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnNode, type NodeProcess } from '../support/farm.ts';
 import { checkPresigned, startSigV4Gate, type SigV4Gate } from '../support/sigv4-gate.ts';
-import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 const NODE_URL_SECONDS = 120;
 let h: Harness;

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPrivateHost, refuseProbeUrl } from '../../api/core/probe-reachability.ts';
-import { call, startHarness, TestNode, type Harness } from './support/api-harness.ts';
-import { expectError } from './support/expect-error.ts';
+import { call, startHarness, TestNode, type Harness } from '../support/api-harness.ts';
+import { expectError } from '../support/expect-error.ts';
 
 /** A local HTTP server that records every request and answers with `handler`. */
 async function target(handler: (req: IncomingMessage) => { status: number; body?: string; headers?: Record<string, string> }) {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobEvent, JobStatus } from '../../api/protocol/job-status.ts';
-import { call, fakePng, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { call, fakePng, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 let sceneId: string;

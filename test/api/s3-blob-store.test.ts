@@ -9,7 +9,7 @@ import { isTesseraError } from '../../api/protocol/errors.ts';
 import { createS3BlobStore, S3BlobStore } from '../../api/node/s3-blob-store.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { describeBlobStoreContract } from './blob-store-contract.ts';
-import { sha256 } from './support/api-harness.ts';
+import { sha256 } from '../support/api-harness.ts';
 
 const running = describeBlobStoreContract('S3 (AWS SDK v3)', async (s3) => {
   // The unreachable endpoint has no bucket to check: construct without ensureBucket there.

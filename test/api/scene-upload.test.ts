@@ -8,7 +8,7 @@ import path from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../api/node/s3-blob-store.ts';
-import { call, ROOT, sha256, startHarness, TEST_AUTH, type Harness } from './support/api-harness.ts';
+import { call, ROOT, sha256, startHarness, TEST_AUTH, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 let files: Record<string, Uint8Array<ArrayBuffer>>;

@@ -13,7 +13,7 @@ import type { JobLedger, NodeLedger, Quote } from '../../api/protocol/metering.t
 import { createTesseraClient } from '../../api/client/index.ts';
 import { createSqliteJobStore } from '../../api/node/sqlite-job-store.ts';
 import { renderOnFarm } from '../../infra/cli/render-on-farm.ts';
-import { call, fakePng, ROOT, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from './support/api-harness.ts';
+import { call, fakePng, ROOT, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 let harness: Harness | undefined;
 afterEach(async () => {

@@ -11,7 +11,7 @@ import { createTesseraClient } from '../../api/client/index.ts';
 import { localStorageProbeHistory, memoryProbeHistory, parseProbeMemory, remember, MAX_REMEMBERED_NODES } from '../../api/client/probe-history.ts';
 import { fileProbeHistory } from '../../infra/cli/probe-history-file.ts';
 import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
-import { call, nodeCard, startHarness, TEST_API_KEY, type Harness } from '../api/support/api-harness.ts';
+import { call, nodeCard, startHarness, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
 
 let h: Harness;

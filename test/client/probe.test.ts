@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
 import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
-import { call, nodeCard, startHarness, TEST_API_KEY, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { call, nodeCard, startHarness, TEST_API_KEY, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
 
 let h: Harness;

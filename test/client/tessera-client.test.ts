@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, isTesseraError, TesseraError, type JobEvent, type TesseraClient } from '../../api/client/index.ts';
 import { scenePath, SCENES } from '../support/renderer.ts';
-import { TEST_API_KEY } from '../api/support/api-harness.ts';
+import { TEST_API_KEY } from '../support/api-harness.ts';
 import { spawnNode, startTestFarm, type NodeProcess } from '../support/farm.ts';
 
 // The SDK against the real API, S3 server and (for finished frames) a real render node, all on loopback.

@@ -14,7 +14,7 @@ import { EDGE_MAX_SCENE_BYTES } from '../../api/edge/edge-limits.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
-import { TEST_API_KEY, TEST_AUTH } from '../api/support/api-harness.ts';
+import { TEST_API_KEY, TEST_AUTH } from '../support/api-harness.ts';
 import { spawnNode, type NodeProcess } from '../support/farm.ts';
 import { packMeshopt } from '../support/meshopt-pack.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';

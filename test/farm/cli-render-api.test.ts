@@ -10,9 +10,9 @@ import { createTesseraClient } from '../../api/client/index.ts';
 import { startLocalS3 } from '../../api/node/local-s3.ts';
 import { startApi } from '../../api/node/start-api.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
-import { TEST_API_KEY, withTestKey } from '../api/support/api-harness.ts';
+import { TEST_API_KEY, withTestKey } from '../support/api-harness.ts';
 import { startTestFarm } from '../support/farm.ts';
-import { call, nodeCard } from '../api/support/api-harness.ts';
+import { call, nodeCard } from '../support/api-harness.ts';
 
 const tmp = (what: string) => mkdtempSync(join(tmpdir(), `tessera-${what}-`));
 

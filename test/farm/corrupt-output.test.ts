@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
-import { TEST_API_KEY } from '../api/support/api-harness.ts';
+import { TEST_API_KEY } from '../support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';

@@ -4,7 +4,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
-import { call } from '../api/support/api-harness.ts';
+import { call } from '../support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';

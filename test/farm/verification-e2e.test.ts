@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { NodeList } from '../../api/protocol/latency.ts';
 import type { JobLedger, Quote } from '../../api/protocol/metering.ts';
-import { call } from '../api/support/api-harness.ts';
+import { call } from '../support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';

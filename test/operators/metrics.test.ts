@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../../api/node/api-metrics.ts';
 import { serveMetrics, type MetricsServer } from '../../api/node/metrics-server.ts';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
-import { call } from '../api/support/api-harness.ts';
+import { call } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';

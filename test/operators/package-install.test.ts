@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, TEST_API_KEY } from '../api/support/api-harness.ts';
+import { call, TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { ROOT, tessera } from '../support/tessera-cli.ts';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDracoHeader } from '../../scene-check/check-draco-headers.ts';
 import { packGlb } from '../hostile/glb-builder.ts';
-import { call, ROOT, startHarness, type Harness } from '../api/support/api-harness.ts';
+import { call, ROOT, startHarness, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 let original: Uint8Array;

@@ -5,7 +5,7 @@
  * answer 2xx; honest callers still get their answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startHarness, TEST_AUTH, TestNode, type Harness } from '../api/support/api-harness.ts';
+import { call, startHarness, TEST_AUTH, TestNode, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 let node: TestNode;

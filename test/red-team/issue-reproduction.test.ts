@@ -15,7 +15,7 @@ import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { NodeList } from '../../api/protocol/latency.ts';
 import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
 import { NodeRegistered } from '../../api/protocol/node-messages.ts';
-import { call, nodeCard, TEST_API_KEY } from '../api/support/api-harness.ts';
+import { call, nodeCard, TEST_API_KEY } from '../support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';

@@ -15,7 +15,7 @@ import { NodeList, type NodeView } from '../../api/protocol/latency.ts';
 import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
 import { HeartbeatAck } from '../../api/protocol/node-messages.ts';
 import { newProbeNonce } from '../../api/protocol/probe-proof.ts';
-import { call, fakePng, nodeCard, provenRtt, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { call, fakePng, nodeCard, provenRtt, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GRACE_MS = 300;

@@ -16,7 +16,7 @@ import { createS3BlobStore, type S3BlobStore } from '../../api/node/s3-blob-stor
 import { decodeRaw, stitchTiles } from '../../render-node/output/stitch-tiles.ts';
 import { grayPng } from '../hostile/glb-builder.ts';
 import { createTesseraClient } from '../../api/client/index.ts';
-import { call, fakePng, ROOT, sha256, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { call, fakePng, ROOT, sha256, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 import { startSigV4Gate, type SigV4Gate } from '../support/sigv4-gate.ts';
 
 let h: Harness;

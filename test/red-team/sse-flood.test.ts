@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
-import { call, fakePng, ROOT, startHarness, TestNode, type Harness } from '../api/support/api-harness.ts';
+import { call, fakePng, ROOT, startHarness, TestNode, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 let node: TestNode;

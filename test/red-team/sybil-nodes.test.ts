@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { NodeList, type NodeView } from '../../api/protocol/latency.ts';
-import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from '../api/support/api-harness.ts';
+import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { deflateSync, strToU8, Zip, ZipDeflate, ZipPassThrough, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readZip, ZipRejected } from '../../api/core/zip-reader.ts';
-import { call, ROOT, startHarness, type Harness } from '../api/support/api-harness.ts';
+import { call, ROOT, startHarness, type Harness } from '../support/api-harness.ts';
 import { rawZip, zipCrc } from './support/raw-zip.ts';
 
 const MiB = 1024 * 1024;

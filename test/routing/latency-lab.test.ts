@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type JobStatus, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
 import { startApi, type RunningApi } from '../../api/node/start-api.ts';
-import { TEST_API_KEY, withTestKey } from '../api/support/api-harness.ts';
+import { TEST_API_KEY, withTestKey } from '../support/api-harness.ts';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
 import { BIN, ROOT } from '../support/tessera-cli.ts';
 import { scenePath } from '../support/renderer.ts';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SAMPLE_RATE } from '../../api/core/verification-policy.ts';
-import { startHarness, type HarnessOptions } from '../api/support/api-harness.ts';
+import { startHarness, type HarnessOptions } from './api-harness.ts';
 import { BIN, ROOT } from './tessera-cli.ts';
 
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TEST_API_KEY } from '../api/support/api-harness.ts';
+import { TEST_API_KEY } from './api-harness.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'infra', 'bin', 'tessera.mjs');

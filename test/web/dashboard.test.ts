@@ -11,7 +11,7 @@ import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
-import { TEST_API_KEY } from '../api/support/api-harness.ts';
+import { TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { ROOT, tessera } from '../support/tessera-cli.ts';

@@ -7,16 +7,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
-import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
-import { LeasedTask } from '../../../api/protocol/task.ts';
-import { newProbeNonce, probeProof } from '../../../api/protocol/probe-proof.ts';
-import type { RttMeasurement } from '../../../api/protocol/latency.ts';
-import { startLocalS3, type LocalS3 } from '../../../api/node/local-s3.ts';
-import { startApi, type RunningApi, type StartApiOptions } from '../../../api/node/start-api.ts';
-import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../support/fault-proxy.ts';
+import type { NodeCardInput } from '../../api/protocol/node-card.ts';
+import { NodeRegistered } from '../../api/protocol/node-messages.ts';
+import { LeasedTask } from '../../api/protocol/task.ts';
+import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
+import type { RttMeasurement } from '../../api/protocol/latency.ts';
+import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
+import { startApi, type RunningApi, type StartApiOptions } from '../../api/node/start-api.ts';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './fault-proxy.ts';
 
-export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export type HarnessOptions = Omit<StartApiOptions, 'dataDir' | 's3' | 'port' | 'host'> & {
   /** Put a fault-injecting proxy in front of s3rver, for the API and for every presigned URL. */

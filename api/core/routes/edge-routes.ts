@@ -11,6 +11,7 @@ import type { ApiContext } from '../api-context.ts';
 import type { RateLimit, RateLimiter } from '../rate-limiter.ts';
 import { coloLocation } from '../routing/edge-colos.ts';
 import { errorResponses } from './error-responses.ts';
+import { jsonResponse } from './route-shapes.ts';
 
 /** An API's own PoP when it is not behind Cloudflare: a name, and where it is when known. */
 export interface EdgePopConfig {
@@ -66,7 +67,7 @@ const ping = createRoute({
     'Answered by the edge itself (no store, no key). Time a few of these and send the minimum with the PoP as ' +
     'client.edge (jobs) or edge (heartbeats), and as ?pop=&popRttMs= to GET /v1/nodes/nearby.',
   responses: {
-    200: { description: 'The PoP, and where it is when known.', content: { 'application/json': { schema: EdgePing } } },
+    200: jsonResponse('The PoP, and where it is when known.', EdgePing),
     ...errorResponses('RATE_LIMITED'),
   },
 });

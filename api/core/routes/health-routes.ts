@@ -2,6 +2,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { ApiContext } from '../api-context.ts';
+import { jsonResponse } from './route-shapes.ts';
 
 const Health = z.object({ status: z.literal('ok'), version: z.string(), serverTime: z.number() });
 
@@ -10,7 +11,7 @@ const health = createRoute({
   path: '/v1/health',
   tags: ['health'],
   summary: 'Whether the API is up',
-  responses: { 200: { description: 'The API is up.', content: { 'application/json': { schema: Health } } } },
+  responses: { 200: jsonResponse('The API is up.', Health) },
 });
 
 /** Register the health route. */

@@ -22,6 +22,7 @@ import { mayAccess } from '../client-keys.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
 import { edgeLocation, withEdgeLocation } from './edge-location.ts';
 import { errorResponses } from './error-responses.ts';
+import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 /** Longest an event stream stays silent. */
 const SSE_KEEPALIVE_MS = 15_000;
@@ -51,9 +52,9 @@ const submitJob = createRoute({
   tags: ['jobs'],
   security: clientSecurity,
   summary: 'Submit a render job',
-  request: { body: { required: true, content: { 'application/json': { schema: JobRequest } } } },
+  request: { body: jsonBody(JobRequest) },
   responses: {
-    201: { description: 'Queued.', content: { 'application/json': { schema: JobCreated } } },
+    201: jsonResponse('Queued.', JobCreated),
     ...errorResponses(
       'BAD_REQUEST',
       'SCENE_UNKNOWN',
@@ -79,7 +80,7 @@ const getStatus = createRoute({
   description: 'Tasks come in pages (`tasksFrom`, `tasksLimit`, at most the API page size, 1000 by default); `tasksNext` is where the next page starts.',
   request: { params: JobParams, query: StatusQuery },
   responses: {
-    200: { description: 'The job.', content: { 'application/json': { schema: JobStatus } } },
+    200: jsonResponse('The job.', JobStatus),
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'BAD_REQUEST'),
   },
 });
@@ -107,7 +108,7 @@ const listFrames = createRoute({
   description: 'Frames come in pages in frame order (`after`: the last frame of the previous page; `limit`); `next` is the `after` of the next page.',
   request: { params: JobParams, query: FramesQuery },
   responses: {
-    200: { description: 'The frames finished so far.', content: { 'application/json': { schema: JobFrames } } },
+    200: jsonResponse('The frames finished so far.', JobFrames),
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'STORAGE_FAILED', 'BAD_REQUEST'),
   },
 });
@@ -121,7 +122,7 @@ const cancelJob = createRoute({
   description: 'Queued tasks are cancelled; nodes working on leased ones are told at their next heartbeat, and their results are refused.',
   request: { params: JobParams },
   responses: {
-    200: { description: 'Cancelled.', content: { 'application/json': { schema: JobStatus } } },
+    200: jsonResponse('Cancelled.', JobStatus),
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'JOB_FINISHED'),
   },
 });

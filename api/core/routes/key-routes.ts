@@ -10,6 +10,7 @@ import type { ApiContext } from '../api-context.ts';
 import type { ApiKeyRecord } from '../job-store.ts';
 import { clientSecurity, principalOf, requireAdmin } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
+import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 const KeyParams = z.object({ id: z.string().regex(/^key_[0-9a-f]{24}$/, 'a key id looks like key_ and 24 hex digits') });
 
@@ -19,9 +20,9 @@ const createKey = createRoute({
   tags: ['keys'],
   summary: 'Create an API key (admin)',
   security: clientSecurity,
-  request: { body: { required: true, content: { 'application/json': { schema: CreateApiKey } } } },
+  request: { body: jsonBody(CreateApiKey) },
   responses: {
-    201: { description: 'Created; `key` is shown only this once.', content: { 'application/json': { schema: ApiKeyCreated } } },
+    201: jsonResponse('Created; `key` is shown only this once.', ApiKeyCreated),
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED'),
   },
 });
@@ -34,7 +35,7 @@ const listKeys = createRoute({
   description: 'Keys configured at start-up (TESSERA_API_KEY, secrets) are not stored and not listed.',
   security: clientSecurity,
   responses: {
-    200: { description: 'The keys, never the keys themselves.', content: { 'application/json': { schema: ApiKeyList } } },
+    200: jsonResponse('The keys, never the keys themselves.', ApiKeyList),
     ...errorResponses('UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED'),
   },
 });
@@ -47,7 +48,7 @@ const revokeKey = createRoute({
   security: clientSecurity,
   request: { params: KeyParams },
   responses: {
-    200: { description: 'Revoked (or already revoked).', content: { 'application/json': { schema: ApiKeyView } } },
+    200: jsonResponse('Revoked (or already revoked).', ApiKeyView),
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'RATE_LIMITED'),
   },
 });
@@ -59,7 +60,7 @@ const whoAmI = createRoute({
   summary: 'The key this request carries: id, name, role, limits',
   security: clientSecurity,
   responses: {
-    200: { description: 'The key.', content: { 'application/json': { schema: KeyIdentity } } },
+    200: jsonResponse('The key.', KeyIdentity),
     ...errorResponses('UNAUTHORIZED', 'RATE_LIMITED'),
   },
 });

@@ -16,6 +16,7 @@ import { quoteJob } from '../quote-job.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf, requireAdmin } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
 import { requireJob, requireScene } from './job-routes.ts';
+import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 const JobParams = z.object({ id: z.string().min(1).max(128) });
 
@@ -28,9 +29,9 @@ const quote = createRoute({
   description:
     'The body is a job request, as for POST /v1/jobs. Render time comes from the measured speed of the healthy nodes; ' +
     'the verification re-renders (a sampled share of the tiles) are included in the time, the megapixels billed and the price.',
-  request: { body: { required: true, content: { 'application/json': { schema: JobRequest } } } },
+  request: { body: jsonBody(JobRequest) },
   responses: {
-    200: { description: 'The quote.', content: { 'application/json': { schema: Quote } } },
+    200: jsonResponse('The quote.', Quote),
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'BAD_REQUEST', 'SCENE_UNKNOWN', 'FRAME_OUT_OF_RANGE', 'CAMERA_NOT_FOUND', 'CLIP_NOT_FOUND', 'SCENE_INDEX_NOT_FOUND', 'UNAVAILABLE'),
   },
 });
@@ -44,7 +45,7 @@ const jobLedger = createRoute({
   description: 'Totals count credited entries only: accepted results that were not outvoted, and verifying renders that agreed.',
   request: { params: JobParams },
   responses: {
-    200: { description: 'The ledger of the job.', content: { 'application/json': { schema: JobLedger } } },
+    200: jsonResponse('The ledger of the job.', JobLedger),
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
   },
 });
@@ -57,7 +58,7 @@ const nodeLedger = createRoute({
   security: clientSecurity,
   request: { query: LedgerQuery },
   responses: {
-    200: { description: 'Credited totals per node.', content: { 'application/json': { schema: NodeLedger } } },
+    200: jsonResponse('Credited totals per node.', NodeLedger),
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'FORBIDDEN', 'BAD_REQUEST'),
   },
 });

@@ -19,6 +19,7 @@ import { errorResponses } from './error-responses.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
 import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
 const security = [{ [NODE_AUTH]: [] }];
@@ -28,9 +29,9 @@ const register = createRoute({
   path: '/v1/nodes',
   tags: ['nodes'],
   summary: 'Register a render node',
-  request: { body: { required: true, content: { 'application/json': { schema: NodeCard } } } },
+  request: { body: jsonBody(NodeCard) },
   responses: {
-    201: { description: 'Registered; keep the token.', content: { 'application/json': { schema: NodeRegistered } } },
+    201: jsonResponse('Registered; keep the token.', NodeRegistered),
     ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'),
   },
 });
@@ -41,9 +42,9 @@ const heartbeat = createRoute({
   tags: ['nodes'],
   summary: 'Report load and extend leases',
   security,
-  request: { params: NodeParams, body: { required: true, content: { 'application/json': { schema: Heartbeat } } } },
+  request: { params: NodeParams, body: jsonBody(Heartbeat) },
   responses: {
-    200: { description: 'Acknowledged, with the leases to stop working on.', content: { 'application/json': { schema: HeartbeatAck } } },
+    200: jsonResponse('Acknowledged, with the leases to stop working on.', HeartbeatAck),
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_NOT_FOUND'),
   },
 });
@@ -54,9 +55,9 @@ const lease = createRoute({
   tags: ['nodes'],
   summary: 'Wait for a task (long-poll)',
   security,
-  request: { params: NodeParams, body: { required: false, content: { 'application/json': { schema: LeaseRequest } } } },
+  request: { params: NodeParams, body: optionalJsonBody(LeaseRequest) },
   responses: {
-    200: { description: 'A task, with the presigned URLs it needs.', content: { 'application/json': { schema: LeasedTask } } },
+    200: jsonResponse('A task, with the presigned URLs it needs.', LeasedTask),
     204: { description: 'No task came within waitSeconds.' },
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
   },
@@ -71,7 +72,7 @@ const listNodes = createRoute({
   description: 'Each node with its card, load, filtered RTT to the API, network coordinate and when it was last heard from.',
   request: { query: NodeSearch },
   responses: {
-    200: { description: 'The matching nodes, in registration order.', content: { 'application/json': { schema: NodeList } } },
+    200: jsonResponse('The matching nodes, in registration order.', NodeList),
     ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS),
   },
 });
@@ -89,7 +90,7 @@ const nearby = createRoute({
     'keep the minimum, and send the results as client.rtts with the job.',
   request: { query: NearbyQuery },
   responses: {
-    200: { description: 'Candidates to ping.', content: { 'application/json': { schema: NearbyNodes } } },
+    200: jsonResponse('Candidates to ping.', NearbyNodes),
     ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS),
   },
 });

@@ -14,6 +14,7 @@ import { probeAnswers, refuseProbeUrl } from '../probe-reachability.ts';
 import { RateLimiter } from '../rate-limiter.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { jsonResponse } from './route-shapes.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
 
@@ -29,7 +30,7 @@ const reachability = createRoute({
   security: [{ [NODE_AUTH]: [] }],
   request: { params: NodeParams },
   responses: {
-    200: { description: 'Whether the probe URL answered.', content: { 'application/json': { schema: NodeReachability } } },
+    200: jsonResponse('Whether the probe URL answered.', NodeReachability),
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'RATE_LIMITED'),
   },
 });

@@ -15,6 +15,7 @@ import { uploadKey } from '../object-keys.ts';
 import { readSceneUpload, sceneBytes, type SceneUploadLimits } from '../scene-upload.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
+import { optionalJsonBody, jsonResponse } from './route-shapes.ts';
 
 const UploadParams = z.object({ id: z.string().regex(/^upl_[0-9a-f]{32}$/, 'an upload id looks like upl_ and 32 hex digits') });
 
@@ -50,7 +51,7 @@ const uploadScene = createRoute({
     },
   },
   responses: {
-    201: { description: 'Stored (or already stored).', content: { 'application/json': { schema: SceneUploaded } } },
+    201: jsonResponse('Stored (or already stored).', SceneUploaded),
     ...errorResponses(...SCENE_ERRORS),
   },
 });
@@ -71,9 +72,9 @@ const createUpload = createRoute({
   tags: ['scenes'],
   security: clientSecurity,
   summary: 'Get a presigned URL to PUT a large scene to',
-  request: { body: { required: false, content: { 'application/json': { schema: UploadRequest } } } },
+  request: { body: optionalJsonBody(UploadRequest) },
   responses: {
-    201: { description: 'PUT the scene to `url`, then POST …/complete.', content: { 'application/json': { schema: SceneUploadTicket } } },
+    201: jsonResponse('PUT the scene to `url`, then POST …/complete.', SceneUploadTicket),
     ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'STORAGE_FAILED', ...CLIENT_AUTH_ERRORS),
   },
 });
@@ -86,7 +87,7 @@ const completeUpload = createRoute({
   summary: 'Check and store a scene PUT to an upload URL',
   request: { params: UploadParams },
   responses: {
-    201: { description: 'Stored (or already stored).', content: { 'application/json': { schema: SceneUploaded } } },
+    201: jsonResponse('Stored (or already stored).', SceneUploaded),
     ...errorResponses(...SCENE_ERRORS, 'NOT_FOUND'),
   },
 });

@@ -15,6 +15,7 @@ import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
 import { acceptOutput } from '../accept-output.ts';
 import { attemptKey } from '../object-keys.ts';
+import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
 /** What a node learns after reporting: the task's and its job's state. */
@@ -27,9 +28,9 @@ const complete = createRoute({
   tags: ['tasks'],
   summary: 'Report a task done (after uploading its output)',
   security,
-  request: { params: TaskParams, body: { required: true, content: { 'application/json': { schema: TaskComplete } } } },
+  request: { params: TaskParams, body: jsonBody(TaskComplete) },
   responses: {
-    200: { description: 'Recorded.', content: { 'application/json': { schema: TaskAck } } },
+    200: jsonResponse('Recorded.', TaskAck),
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'OUTPUT_CORRUPT', 'STORAGE_FAILED'),
   },
 });
@@ -40,9 +41,9 @@ const fail = createRoute({
   tags: ['tasks'],
   summary: 'Report a failed attempt',
   security,
-  request: { params: TaskParams, body: { required: true, content: { 'application/json': { schema: TaskFail } } } },
+  request: { params: TaskParams, body: jsonBody(TaskFail) },
   responses: {
-    200: { description: 'Recorded; the task is retried or its job failed.', content: { 'application/json': { schema: TaskAck } } },
+    200: jsonResponse('Recorded; the task is retried or its job failed.', TaskAck),
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'TASK_NOT_FOUND', 'LEASE_LOST'),
   },
 });

@@ -191,7 +191,9 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           for (const t of await ctx.jobs.listFinishedFrames(jobId)) {
             if (sentFrames.has(t.frame)) continue;
             sentFrames.add(t.frame);
-            await send({ type: 'frame', jobId, frame: t.frame });
+            // Where to fetch it, so clients need no frame-list call per frame.
+            const url = await ctx.blobs.presignGet(attemptKey(t), ctx.options.urlSeconds);
+            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum });
           }
         }
         const progress = jobProgress(job, counts);

@@ -62,6 +62,10 @@ export const JobStatus = z.object({
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 
+/** `GET /v1/jobs/:id/summary`: the status without its task list (counted in the store, so a job of any size reads fast). */
+export const JobSummary = JobStatus.omit({ tasks: true });
+export type JobSummary = z.infer<typeof JobSummary>;
+
 /** `GET /v1/jobs/:id/frames`: finished frames with presigned GET URLs. */
 export const JobFrames = z.object({
   jobId: z.string(),

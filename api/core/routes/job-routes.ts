@@ -7,12 +7,12 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
 import { JobRequest } from '../../protocol/job-spec.ts';
-import { JobCreated, JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, JobSummary, type JobEvent } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { compileJob } from '../job-compiler.ts';
 import type { JobRecord, SceneRecord } from '../job-store.ts';
-import { jobProgress, toJobStatus } from '../job-status-view.ts';
+import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { attemptKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
@@ -61,6 +61,19 @@ const getStatus = createRoute({
   request: { params: JobParams },
   responses: {
     200: { description: 'The job.', content: { 'application/json': { schema: JobStatus } } },
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
+  },
+});
+
+const getSummary = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/summary',
+  tags: ['jobs'],
+  security: clientSecurity,
+  summary: 'Job status without the task list: state, progress, ETA (counted in the store; fast for any job size)',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'The job.', content: { 'application/json': { schema: JobSummary } } },
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
   },
 });
@@ -169,6 +182,11 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(getStatus, async (c) => {
     const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
     return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);
+  });
+
+  app.openapi(getSummary, async (c) => {
+    const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
+    return c.json(toJobSummary(job, await ctx.jobs.countTasks(job.jobId), ctx.clock.now()), 200);
   });
 
   app.openapi(followEvents, async (c) => {

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import type { GeoPoint } from '../../api/protocol/latency.ts';
 import { NetworkMeasurements } from './network-measurements.ts';
 import { NodeApi } from './node-api.ts';
+import { NodeMetrics, serveNodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import { isSceneFault } from './run-task.ts';
@@ -35,6 +36,9 @@ export interface RenderNodeOptions {
   probeUrl?: string;
   /** Where the node is (lat/lon): helps the API choose which nodes a located client should ping. */
   location?: GeoPoint;
+  /** Serve Prometheus `GET /metrics` on this port (0: a free one) of `metricsHost` (default 127.0.0.1); unset: off. */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -50,6 +54,10 @@ export const RENDER_NODE_DEFAULTS = {
 export interface RenderNodeHandle {
   nodeId: string;
   card: NodeCard;
+  /** The node's metrics (counted whether or not they are served). */
+  metrics: NodeMetrics;
+  /** Where `GET /metrics` is served, when metricsPort was given. */
+  metricsUrl: string | undefined;
   /** Stop leasing, finish (or hand back) running tasks, release the GL context. */
   stop(): Promise<void>;
   /** Settles when the node has stopped. */
@@ -85,9 +93,14 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl });
   const card = createResourceCard(await sandboxes[0].describe(), { name, region: opts.region, concurrency: opts.concurrency, probeUrl: probe.url, location: opts.location });
   const api = new NodeApi(opts.api);
+  // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
+  const metrics = new NodeMetrics();
+  const metricsServer = opts.metricsPort === undefined ? undefined : await serveNodeMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
+  if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
     probe.setNodeId(r.nodeId);
+    metrics.describe(r.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
     return r;
   };
   const registered = await register();
@@ -132,8 +145,10 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       try {
         task = await api.lease(opts.leaseWaitSeconds, stopLeasing.signal);
         backoff = 500;
+        metrics.leaseWaited((performance.now() - leaseStarted) / 1000, task ? 'task' : 'empty');
       } catch (err) {
         if (stopping) return;
+        metrics.leaseWaited((performance.now() - leaseStarted) / 1000, 'error');
         if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await register().catch(() => {});
         else log.warn({ worker: index, err: (err as Error).message }, 'lease failed; retrying');
         await sleep(backoff);
@@ -149,18 +164,27 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const execute = async (task: LeasedTask, slot: number, leaseMs: number) => {
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
+    metrics.taskStarted();
+    const started = performance.now();
+    let outcomeLabel: 'done' | 'failed' | 'abandoned' = 'failed';
+    let counted: Parameters<NodeMetrics['taskEnded']>[2];
     const where = { taskId: task.taskId, jobId: task.jobId, kind: task.kind, frame: task.frame, tile: task.tile, attempt: task.attempt };
     let reporting = false;
     try {
       const t0 = performance.now();
-      const outcome = await sandboxes[slot].run(task, abort.signal);
+      const { sceneCache, ...outcome } = await sandboxes[slot].run(task, abort.signal);
       const t1 = performance.now();
       reporting = true;
       await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
+      outcomeLabel = 'done';
+      counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
       const costs = { leaseMs: round1(leaseMs), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)), costs }, 'task done');
     } catch (err) {
-      if (abort.signal.aborted) return; // revoked: the API already moved on
+      if (abort.signal.aborted) {
+        outcomeLabel = 'abandoned';
+        return; // revoked: the API already moved on
+      }
       const reason = isTesseraError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       log.warn({ ...where, reason }, 'task failed');
       // The API refused the stored output and failed the attempt itself: there is no lease left to report on.
@@ -168,6 +192,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
     } finally {
       running.delete(task.leaseId);
+      metrics.taskEnded(task.kind, stopping && outcomeLabel === 'abandoned' ? 'handed_back' : outcomeLabel, counted);
     }
   };
 
@@ -191,10 +216,11 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       }
       clearInterval(heartbeatTimer);
       await probe.close();
+      await metricsServer?.close();
       for (const sandbox of sandboxes) sandbox.dispose();
       log.info('stopped');
     })());
-  return { nodeId: registered.nodeId, card, stop, get stopped() {
+  return { nodeId: registered.nodeId, card, metrics, metricsUrl: metricsServer?.url, stop, get stopped() {
     return stopPromise ?? Promise.all(workers).then(() => undefined);
   } };
 }

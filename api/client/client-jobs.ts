@@ -2,7 +2,7 @@ import { ApiKeyCreated, ApiKeyList, ApiKeyView, KeyIdentity, type CreateApiKey }
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
-import { JobCreated, JobFrames, JobStatus, SceneUploaded, SceneUploadTicket, type JobEvent, type JobState } from '../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, JobSummary, SceneUploaded, SceneUploadTicket, type JobEvent, type JobState } from '../protocol/job-status.ts';
 import type { JobClientInput } from '../protocol/latency.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
 import { sha256Hex } from '../protocol/sha256-hex.ts';
@@ -50,6 +50,8 @@ export interface ClientJobs {
   ledger(filter?: { node?: string }, opts?: { signal?: AbortSignal }): Promise<NodeLedger>;
   /** `GET /v1/jobs/:id`. */
   getJob(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobStatus>;
+  /** `GET /v1/jobs/:id/summary`: state, progress and ETA without the task list (fast for a job of any size). */
+  jobSummary(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobSummary>;
   /** The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts. */
   events(jobId: string, opts?: { signal?: AbortSignal }): AsyncGenerator<JobEvent>;
   /** `GET /v1/jobs/:id/frames`: finished frames with presigned download URLs. */
@@ -109,6 +111,7 @@ export function createClientJobs({ options: opts, send, json, backoff }: ClientT
       }
       return { ...status, tasksNext: null };
     },
+    jobSummary: (jobId, { signal } = {}) => json(JobSummary, 'GET', jobPath(jobId, '/summary'), { idempotent: true, signal }),
 
     // A quote changes nothing on the server: safe to retry.
     quote: (request, { signal } = {}) =>

@@ -14,6 +14,9 @@ import type { SceneInspector } from './scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskRouter } from './task-router.ts';
 import type { Verifier } from './verifier.ts';
+import type { Random } from './routing/seeded-random.ts';
+import type { SessionStore } from './session-store.ts';
+import type { SessionTickets } from './session-tickets.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -35,6 +38,12 @@ export interface ApiContext {
   keys: ClientKeys;
   /** Per-key request rate limits. */
   limiter: RateLimiter;
+  /** Interactive sessions; absent when this API serves none. */
+  sessions?: SessionStore;
+  /** Mints session tickets; hands nodes their ticket secrets. */
+  tickets: SessionTickets;
+  /** Breaks routing ties (seeded when routing.seed is set). */
+  rng: Random;
   /**
    * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, and delete the
    * superseded outputs of jobs that just finished.

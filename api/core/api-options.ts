@@ -9,6 +9,19 @@ import { ROUTING_POLICY_DEFAULTS, type RoutingPolicy } from './routing-policy.ts
 import type { SceneInspector } from './scene-inspector.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
 import type { ImageComparer } from './image-comparer.ts';
+import type { SessionStore } from './session-store.ts';
+import { SESSION_PLACEMENT_DEFAULTS, type SessionPlacementOptions } from './session-placement.ts';
+
+/** Interactive sessions. */
+export interface SessionOptions {
+  /** How long a session ticket is valid (a client must connect within it). */
+  ticketSeconds: number;
+  /** base64url of ≥ 32 random bytes: the farm's ticket key (e.g. a Workers secret); absent, one is made and kept in the store. */
+  ticketKey?: string;
+  placement: SessionPlacementOptions;
+}
+
+export const SESSION_DEFAULTS: SessionOptions = { ticketSeconds: 60, placement: SESSION_PLACEMENT_DEFAULTS };
 import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
 import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
 
@@ -27,6 +40,8 @@ export interface ApiDeps {
    * when bit-identical).
    */
   comparer?: ImageComparer;
+  /** Interactive sessions' records; without it, /v1/sessions answers 503. */
+  sessions?: SessionStore;
 }
 
 export interface ApiOptions {
@@ -72,9 +87,11 @@ export interface ApiOptions {
   apiKeys?: ConfiguredApiKey[];
   /** Request rate, burst and active-job limits per role, for keys that set none of their own. */
   keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
+  /** Interactive sessions: ticket lifetime and key, placement costs. */
+  sessions?: Partial<SessionOptions>;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'sessions'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -97,13 +114,14 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   publicUrl: string | undefined;
   apiKeys: ConfiguredApiKey[];
   keyLimits: RoleLimits;
+  sessions: SessionOptions;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, pricing, shutdown, publicUrl, apiKeys, keyLimits, ...rest } = options;
+  const { policy, routing, verification, pricing, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
@@ -121,6 +139,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     shutdown,
     publicUrl,
     apiKeys: apiKeys ?? [],
+    sessions: { ...SESSION_DEFAULTS, ...defined(sessions), placement: { ...SESSION_PLACEMENT_DEFAULTS, ...defined(sessions?.placement) } },
     keyLimits: {
       client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
       admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },

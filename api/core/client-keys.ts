@@ -25,8 +25,8 @@ export type RoleLimits = Record<ApiKeyRole, Required<ApiKeyLimits>>;
 
 export const ROLE_LIMIT_DEFAULTS: RoleLimits = {
   // 20 requests a second sustained (a polling client needs ~1), bursts of 200 (a 100-frame download).
-  client: { requestsPerMinute: 1200, burst: 200, maxActiveJobs: 100 },
-  admin: { requestsPerMinute: 60_000, burst: 10_000, maxActiveJobs: 10_000 },
+  client: { requestsPerMinute: 1200, burst: 200, maxActiveJobs: 100, maxOpenSessions: 4 },
+  admin: { requestsPerMinute: 60_000, burst: 10_000, maxActiveJobs: 10_000, maxOpenSessions: 1_000 },
 };
 
 /** The authenticated caller of a client route. */

@@ -14,6 +14,7 @@ import { createNodeSceneInspector } from './node-scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
+import { createSqliteSessionStore } from './sqlite-session-store.ts';
 
 export interface StartApiOptions {
   /** 0 (the default) picks a free port. */
@@ -47,16 +48,18 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const host = options.host ?? '127.0.0.1';
   await mkdir(options.dataDir, { recursive: true });
   const jobs = createSqliteJobStore(options.dataDir);
+  const sessions = createSqliteSessionStore(options.dataDir);
   let blobs;
   try {
     blobs = await createS3BlobStore(options.s3);
   } catch (err) {
+    sessions.close();
     await jobs.close();
     throw err;
   }
   const shutdown = new AbortController();
   const app = createApi(
-    { jobs, blobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(blobs) },
+    { jobs, sessions, blobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(blobs) },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },
@@ -72,6 +75,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     });
   } catch (err) {
     blobs.close();
+    sessions.close();
     await jobs.close();
     throw err;
   }
@@ -95,6 +99,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
       clearInterval(sweep);
       clearTimeout(timer);
       blobs.close();
+      sessions.close();
       await jobs.close();
       options.logger?.info({ url }, 'API stopped');
     })());

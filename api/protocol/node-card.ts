@@ -21,6 +21,13 @@ export const NodeCard = z.object({
   /** Tiles per second on the reference tile (256×256 of the textured sample scene). */
   tilesPerSecond: z.number().min(0),
   concurrency: z.number().int().min(1).max(64).default(1),
+  /** Interactive sessions the node serves at once (each holds one render process); 0: none. */
+  sessionSlots: z.number().int().min(0).max(64).optional(),
+  /**
+   * Where clients open session WebSockets (`ws://` or `wss://` base URL of the node's public server; the
+   * session id is appended as `/v1/sessions/<id>`). Required for sessionSlots > 0.
+   */
+  sessionUrl: z.string().url().regex(/^wss?:\/\//, 'a session URL is ws:// or wss://').max(512).optional(),
   /** Where clients and peers can reach the node's GET /ping (the full URL), if anywhere. */
   probeUrl: z.string().url().optional(),
   /** Where the node says it is: only used to choose which nodes a located client probes, never to route. */

@@ -10,6 +10,12 @@ import { NodeCard } from '../../protocol/node-card.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
 import { LeasedTask } from '../../protocol/task.ts';
+import { LeasedSession } from '../../protocol/session.ts';
+import type { NodeCard as NodeCardType } from '../../protocol/node-card.ts';
+import { sceneKey } from '../object-keys.ts';
+import type { SessionRecord } from '../session-store.ts';
+import type { BlobStore } from '../blob-store.ts';
+import { loggedSessions } from './session-routes.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
 import { presignLeasedTask } from '../leased-task.ts';
@@ -56,7 +62,7 @@ const lease = createRoute({
   security,
   request: { params: NodeParams, body: { required: false, content: { 'application/json': { schema: LeaseRequest } } } },
   responses: {
-    200: { description: 'A task, with the presigned URLs it needs.', content: { 'application/json': { schema: LeasedTask } } },
+    200: { description: 'A task (or, asked for with kinds, a session), with the presigned URLs it needs.', content: { 'application/json': { schema: z.union([LeasedTask, LeasedSession]) } } },
     204: { description: 'No task came within waitSeconds.' },
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
   },
@@ -118,7 +124,8 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     ctx.nodes.invalidate();
     ctx.router.invalidate();
     ctx.notifier.notify(TASKS_TOPIC);
-    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs }, 201);
+    const ticketSecret = await ctx.tickets.nodeSecretText(nodeId);
+    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs, ticketSecret }, 201);
   });
 
   app.openapi(heartbeat, async (c) => {
@@ -128,6 +135,13 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = c.req.valid('json');
     const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
+    let revokedSessions: string[] = [];
+    if (body.sessions?.length && ctx.sessions) {
+      const reported = await ctx.sessions.reportSessions({ nodeId: id, reports: body.sessions, now: receivedAt });
+      loggedSessions(ctx, reported.changes);
+      revokedSessions = reported.revoked;
+      if (revokedSessions.length) ctx.logger.info({ nodeId: id, sessions: revokedSessions }, 'sessions revoked');
+    }
     if (!ctx.nodes.isHealthy(node, receivedAt)) {
       // Back after a silence: it counts as capacity again.
       ctx.logger.info({ nodeId: id, silentMs: receivedAt - node.lastSeenAt }, 'node healthy again');
@@ -141,7 +155,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       return { coordinate: undefined, rttToApiMs: undefined, probePeers: [] };
     });
     // Stamped last: the node's next heartbeat echoes it, and the API times ack → heartbeat from here.
-    return c.json({ revoked, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime: ctx.clock.now() }, 200);
+    return c.json({ revoked, revokedSessions, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime: ctx.clock.now() }, 200);
   });
 
   app.openapi(lease, async (c) => {
@@ -149,17 +163,23 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const node = await authenticateNode(c, ctx, id);
     if (node.reputation?.blocklisted) throw blocklisted(node);
     // The body is optional: an empty one waits the default time.
-    const { waitSeconds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const { waitSeconds, kinds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const wantsTasks = kinds.includes('task');
+    const wantsSessions = kinds.includes('session') && ctx.sessions !== undefined && (node.card.sessionSlots ?? 0) > 0;
     const deadline = ctx.clock.now() + waitSeconds * 1000;
     const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
     const signal = AbortSignal.any(signals);
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
-      await ctx.applied(await ctx.jobs.expireLeases(now, policy));
-      await ctx.applied(await ctx.verifier.sweep(now));
-      if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
-      const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card });
+      if (wantsSessions) {
+        const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });
+        if (session) {
+          loggedSessions(ctx, session.changes);
+          return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
+        }
+      }
+      const leased = wantsTasks ? await leaseTask(ctx, id, node.card, now) : null;
       if (leased) {
         await ctx.applied(leased.changes);
         const { task, job } = leased;
@@ -179,4 +199,25 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const query = c.req.valid('query');
     return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count), 200);
   });
+}
+
+/** Sweep expired leases and verifications, route, and lease the node its next task. */
+async function leaseTask(ctx: ApiContext, nodeId: string, card: NodeCardType, now: number) {
+  const { policy } = ctx.options;
+  await ctx.applied(await ctx.jobs.expireLeases(now, policy));
+  await ctx.applied(await ctx.verifier.sweep(now));
+  if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
+  return ctx.jobs.leaseNext({ nodeId, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card });
+}
+
+/** A session lease as the node gets it: the render settings and a presigned GET of the scene, nothing else. */
+async function presignLeasedSession(s: SessionRecord, blobs: BlobStore, urlSeconds: number): Promise<LeasedSession> {
+  return {
+    kind: 'session',
+    sessionId: s.sessionId,
+    leaseId: s.leaseId!,
+    scene: { id: s.sceneId, url: await blobs.presignGet(sceneKey(s.sceneId), urlSeconds) },
+    render: s.render,
+    connectBy: s.connectBy,
+  };
 }

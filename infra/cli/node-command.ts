@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { startRenderNode } from '../../render-node/agent/start-render-node.ts';
 
@@ -38,7 +39,16 @@ export function nodeCommand(): Command {
       if (!(n >= 64)) throw new RangeError(`--task-memory needs at least 64 MiB (got "${v}")`);
       return n;
     })
+    .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 64) throw new RangeError(`--session-slots is 0 to 64 (got "${v}")`);
+      return n;
+    })
+    .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async (o) => {
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('--tls-cert and --tls-key go together');
+      const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } : undefined;
       let url: URL;
       try {
         url = new URL(o.api);
@@ -62,6 +72,8 @@ export function nodeCommand(): Command {
         probeHost: o.probeHost,
         probeUrl: o.probeUrl,
         location: o.location,
+        sessionSlots: o.sessionSlots,
+        tls,
         taskTimeCapMs: o.taskTimeout === undefined ? undefined : o.taskTimeout * 1000,
         taskMemoryCapBytes: o.taskMemory === undefined ? undefined : o.taskMemory * 1024 * 1024,
       });

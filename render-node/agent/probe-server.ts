@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface ProbeServerOptions {
@@ -8,12 +9,18 @@ export interface ProbeServerOptions {
   host?: string;
   /** The URL clients and peers should ping, when it differs from where this server listens (a proxy, NAT). */
   publicUrl?: string;
+  /** Serve https (and so wss:// sessions) with this PEM certificate and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface ProbeServer {
   /** The URL advertised in the node's card (the full URL of GET /ping). */
   readonly url: string;
   readonly port: number;
+  /** The node's public server itself (session WebSockets upgrade on it). */
+  readonly server: Server;
+  /** The base URL session WebSockets use: `ws://` or `wss://` as this server speaks plain HTTP or TLS. */
+  readonly sessionUrl: string;
   /** Answer pings with this node id (known after registration). */
   setNodeId(nodeId: string): void;
   close(): Promise<void>;
@@ -32,7 +39,7 @@ export function pingUrlOf(url: string): string {
  */
 export async function startProbeServer(options: ProbeServerOptions = {}): Promise<ProbeServer> {
   let body = JSON.stringify({ nodeId: null });
-  const server: Server = createServer((req, res) => {
+  const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     res.setHeader('access-control-allow-origin', '*');
     res.setHeader('timing-allow-origin', '*');
@@ -50,7 +57,9 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
     }
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  };
+  // https.Server is an http.Server with TLS underneath: the same handler and upgrade events.
+  const server: Server = options.tls ? (createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) as unknown as Server) : createServer(handler);
   // Pings are tiny and come in bursts from the same client: keep connections for the next sample.
   server.keepAliveTimeout = 10_000;
   const host = options.host ?? '0.0.0.0';
@@ -64,11 +73,15 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
   const port = (server.address() as AddressInfo).port;
   // Listening everywhere: advertise loopback unless told better (set the probe URL on a real farm).
   const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const url = pingUrlOf(options.publicUrl ?? `http://${advertisedHost}:${port}`);
+  const url = pingUrlOf(options.publicUrl ?? `${options.tls ? 'https' : 'http'}://${advertisedHost}:${port}`);
+  const base = new URL(url);
+  const sessionUrl = `${base.protocol === 'https:' ? 'wss' : 'ws'}://${base.host}`;
   server.unref();
   return {
     url,
     port,
+    server,
+    sessionUrl,
     setNodeId(nodeId) {
       body = JSON.stringify({ nodeId });
     },

@@ -88,29 +88,12 @@ export class FrameRenderer {
     }
     const t0 = performance.now();
     const { scene, camera } = this.director.setUp(loaded, view, frame);
-    if (!this.environments.has(scene)) {
-      this.environments.add(scene);
-      scene.environment = this.environment;
-    }
-
     const fbW = width * ssaa;
     const fbH = height * ssaa;
     const r = this.renderer;
     this.backend.resize(fbW, fbH);
     r.setSize(fbW, fbH, false);
-    r.toneMapping = TONE_MAPPING[view.toneMapping];
-    r.toneMappingExposure = view.exposure;
-    if (view.background === 'transparent') {
-      r.setClearColor(0x000000, 0);
-      scene.background = null;
-    } else if (view.background === 'environment') {
-      r.setClearColor(0x000000, 1);
-      scene.background = this.environment;
-      scene.backgroundIntensity = view.environmentIntensity;
-    } else {
-      r.setClearColor(new Color(view.background), 1);
-      scene.background = null;
-    }
+    this.prepareScene(scene, view);
     // Scissor, origin bottom-left in GL: only the tile's pixels are shaded and written.
     r.setScissorTest(true);
     r.setScissor(rect.x * ssaa, fbH - (rect.y + rect.height) * ssaa, rect.width * ssaa, rect.height * ssaa);
@@ -130,6 +113,29 @@ export class FrameRenderer {
     const data = resolvePixels(raw, rect.width, rect.height, ssaa, new Uint8Array(rect.width * rect.height * 4));
     const t4 = performance.now();
     return { data, width: rect.width, height: rect.height, timings: { pose: t1 - t0, render: t2 - t1, readback: t3 - t2, resolve: t4 - t3 } };
+  }
+
+  /** Apply a view's environment, tone mapping, exposure and background to the scene and renderer. */
+  prepareScene(scene: Scene, view: ViewSpec): void {
+    if (!this.environments.has(scene)) {
+      this.environments.add(scene);
+      scene.environment = this.environment;
+    }
+
+    const r = this.renderer;
+    r.toneMapping = TONE_MAPPING[view.toneMapping];
+    r.toneMappingExposure = view.exposure;
+    if (view.background === 'transparent') {
+      r.setClearColor(0x000000, 0);
+      scene.background = null;
+    } else if (view.background === 'environment') {
+      r.setClearColor(0x000000, 1);
+      scene.background = this.environment;
+      scene.backgroundIntensity = view.environmentIntensity;
+    } else {
+      r.setClearColor(new Color(view.background), 1);
+      scene.background = null;
+    }
   }
 
   dispose(): void {

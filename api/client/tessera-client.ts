@@ -1,3 +1,5 @@
+import { SessionCreated, SessionView, type SessionRequestInput } from '../protocol/session.ts';
+import { openSession, type InteractiveSession, type OpenSessionOptions } from './interactive-session.ts';
 import { ApiKeyCreated, ApiKeyList, ApiKeyView, type CreateApiKey } from '../protocol/api-keys.ts';
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
@@ -129,6 +131,17 @@ export interface TesseraClient {
   listKeys(opts?: { signal?: AbortSignal }): Promise<ApiKeyView[]>;
   /** `DELETE /v1/keys/:id` (admin key). */
   revokeKey(keyId: string, opts?: { signal?: AbortSignal }): Promise<ApiKeyView>;
+  /** `POST /v1/sessions`: place an interactive session; use {@link TesseraClient.openSession} to stream it. */
+  createSession(request: SessionRequestInput, opts?: { signal?: AbortSignal }): Promise<SessionCreated>;
+  /** `GET /v1/sessions/:id`. */
+  getSession(sessionId: string, opts?: { signal?: AbortSignal }): Promise<SessionView>;
+  /** `DELETE /v1/sessions/:id`. */
+  deleteSession(sessionId: string, opts?: { signal?: AbortSignal }): Promise<SessionView>;
+  /**
+   * Open an interactive (VR) session: probe, place it on the nearest capable node, connect to that node's
+   * WebSocket and stream poses → frames; re-opens on another node when its node dies.
+   */
+  openSession(options: OpenSessionOptions): Promise<InteractiveSession>;
 }
 
 const FINISHED: ReadonlySet<JobState> = new Set(['done', 'failed', 'cancelled']);
@@ -309,6 +322,12 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     listKeys: async ({ signal } = {}) => (await json(ApiKeyList, 'GET', '/v1/keys', { idempotent: true, signal })).keys,
 
     revokeKey: (keyId, { signal } = {}) => json(ApiKeyView, 'DELETE', `/v1/keys/${encodeURIComponent(keyId)}`, { idempotent: true, signal }),
+
+    createSession: (request, { signal } = {}) =>
+      json(SessionCreated, 'POST', '/v1/sessions', { body: JSON.stringify(request), contentType: 'application/json', signal }),
+    getSession: (sessionId, { signal } = {}) => json(SessionView, 'GET', `/v1/sessions/${encodeURIComponent(sessionId)}`, { idempotent: true, signal }),
+    deleteSession: (sessionId, { signal } = {}) => json(SessionView, 'DELETE', `/v1/sessions/${encodeURIComponent(sessionId)}`, { idempotent: true, signal }),
+    openSession: (options) => openSession(client, options),
 
     async cancel(jobId, { signal } = {}) {
       const res = await send('DELETE', jobPath(jobId), { idempotent: true, signal, timeout: true });

@@ -33,6 +33,8 @@ export interface SessionPlacementRequest {
   openSessions: Record<string, number>;
   /** Nodes that have the scene cached. */
   cachedOn: ReadonlySet<string>;
+  /** Nodes the client asked not to use. */
+  exclude?: readonly string[];
 }
 
 export type SessionPlacement =
@@ -46,8 +48,13 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
   let noSlots = 0, busy = 0, incapable = 0, tooFar = 0;
   type Scored = { node: LiveNode; score: number; rtt: ReturnType<typeof predictRtt>; load: number; renderMs: number; queueMs: number; cached: boolean };
   const scored: Scored[] = [];
+  let excluded = 0;
   for (const node of live) {
     const card = node.record.card;
+    if (req.exclude?.includes(node.record.nodeId)) {
+      excluded++;
+      continue;
+    }
     const slots = card.sessionSlots ?? 0;
     if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
       incapable++;
@@ -74,7 +81,7 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
     const queueMs = node.load.running >= Math.max(1, node.load.concurrency) ? expectedQueueMs(node.load, renderMs) : 0;
     scored.push({ node, score: rtt.rttMs + load + queueMs + renderMs, rtt, load, renderMs, queueMs, cached });
   }
-  const skipped = [noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`].filter(Boolean);
+  const skipped = [noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`, excluded && `${excluded} excluded by the client`].filter(Boolean);
   if (scored.length === 0) {
     return { ok: false, reason: `no node can take the session: ${live.length} healthy${skipped.length ? `, ${skipped.join(', ')}` : ''}` };
   }

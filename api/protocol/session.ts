@@ -117,6 +117,8 @@ export const SessionRequest = z
     environmentIntensity: z.number().min(0).max(100).default(1),
     keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
     requirements: JobRequirements.optional(),
+    /** Nodes not to use (the SDK re-opening a session whose node died names it here). */
+    excludeNodes: z.array(z.string().min(1).max(128)).max(16).default([]),
   })
   .strict();
 export type SessionRequest = z.infer<typeof SessionRequest>;
@@ -259,6 +261,8 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 /** Node → client (text): the session is set up (scene loaded); frames follow poses. */
 export const ReadyMessage = z.object({
   type: z.literal('ready'),
+  /** Where the session's camera starts (the request's camera): build first poses from it. */
+  start: z.object({ position: z.tuple([z.number(), z.number(), z.number()]), target: z.tuple([z.number(), z.number(), z.number()]), fov: z.number() }),
   protocol: z.number().int(),
   sessionId: z.string(),
   nodeId: z.string(),

@@ -18,11 +18,13 @@ export interface SpawnNodeOptions {
   concurrency?: number;
   /** Extra environment, e.g. `{ TESSERA_TEST_FAULT: 'truncate' }` for a misbehaving node. */
   env?: Record<string, string>;
+  /** Extra `tessera node start` arguments, e.g. `['--tls-cert', file, '--tls-key', file]`. */
+  args?: string[];
 }
 
 /** A real render node in its own process (`tessera node start`), as farm up runs it. */
 export function spawnNode(api: string, name: string, options: SpawnNodeOptions = {}): NodeProcess {
-  const args = ['node', 'start', '--api', api, '--name', name, '--concurrency', String(options.concurrency ?? 2), '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`)];
+  const args = ['node', 'start', '--api', api, '--name', name, '--concurrency', String(options.concurrency ?? 2), '--cache', join(tmpdir(), `tessera-test-cache-${name}-${process.pid}`), ...(options.args ?? [])];
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info', ...options.env },

@@ -79,11 +79,16 @@ export function loggedSessions(ctx: ApiContext, changes: SessionChange[]): void 
   for (const ch of changes) ctx.logger.info({ entity: ch.entity, id: ch.id, from: ch.from, to: ch.to, reason: ch.reason }, `session ${ch.id}: ${ch.from} → ${ch.to}`);
 }
 
-/** Close sessions whose node went silent or whose client never came. */
+/**
+ * Close sessions whose node went silent (for longer than a few health windows: a session is a person
+ * waiting, so a slow heartbeat must not cut it; the SDK re-opens on its own when the socket drops) or whose
+ * client never came.
+ */
 export async function sweepSessions(ctx: ApiContext, now = ctx.clock.now()): Promise<void> {
   if (!ctx.sessions) return;
-  const live = await ctx.nodes.healthyNodes(now);
-  loggedSessions(ctx, await ctx.sessions.expireSessions({ now, liveNodes: live.map((n) => n.nodeId) }));
+  const graceMs = Math.max(3 * ctx.nodes.healthWindowMs, 15_000);
+  const live = await ctx.jobs.listNodes({ seenSince: now - graceMs });
+  loggedSessions(ctx, await ctx.sessions.expireSessions({ now, liveNodes: live.filter((n) => !n.reputation?.blocklisted).map((n) => n.nodeId) }));
 }
 
 function toView(s: SessionRecord): SessionView {
@@ -128,6 +133,8 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const store = sessionStore(ctx);
     const req = c.req.valid('json');
     const principal = principalOf(c);
+    // Depth frames (RG8-packed millimetres) are in the protocol but not rendered by nodes yet: say so rather than send none.
+    if (req.depth) throw new TesseraError('BAD_REQUEST', 'depth frames are not served yet; open the session without depth.');
     const scene = await requireScene(ctx, req.sceneId, principal);
     const now = ctx.clock.now();
     await sweepSessions(ctx, now);
@@ -146,6 +153,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         sceneBytes: scene.bytes,
         openSessions,
         cachedOn: new Set(cachedOn),
+        exclude: req.excludeNodes,
       },
       ctx.rng,
       opts.placement,

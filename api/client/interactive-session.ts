@@ -199,6 +199,9 @@ export async function openSession(api: SessionApi, options: OpenSessionOptions):
       };
       socket.onclose = (ev) => {
         if (!entry.ready) {
+          // Unreachable or refusing: the next placement avoids it.
+          excluded.push(placed.nodeId);
+          void api.deleteSession(placed.sessionId).catch(() => {});
           reject(Object.assign(new Error(`the node refused the session at ${placed.url} (${ev.code}${ev.reason ? `: ${ev.reason}` : ''}${failure ? `; ${failure}` : ''})`), { code: ev.code, opened }));
           return;
         }

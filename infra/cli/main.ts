@@ -6,6 +6,7 @@ import { keysCommand } from './keys-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { renderCommand } from './render-command.ts';
 import { simCommand } from './sim-command.ts';
+import { sessionCommand } from './session-command.ts';
 
 /** Exit codes: 0 success, 2 bad input (one line on stderr), 1 any other failure. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
@@ -22,6 +23,7 @@ program.addCommand(farmCommand());
 program.addCommand(nodeCommand());
 program.addCommand(keysCommand());
 program.addCommand(simCommand());
+program.addCommand(sessionCommand());
 // addCommand() does not pass these settings down: every command reports errors through fail().
 const quiet = (command: Command): void => {
   command.exitOverride().configureOutput({ outputError: () => {} });

@@ -17,6 +17,7 @@ import { SESSION_CLOSE } from '../../api/protocol/session.ts';
 import { orbitPosition, stereoPose } from '../../api/protocol/session-pose.ts';
 import { TEST_API_KEY } from '../api/support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
+import { tessera } from '../support/tessera-cli.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
 
@@ -132,6 +133,17 @@ describe('an interactive session', () => {
     expect((await client.getSession(session.sessionId)).state).toBe('closed');
     const ledger = await client.ledger({ node: ids['sess-a'] });
     expect(ledger.nodes[0].renderSeconds).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('tessera session bench streams poses for a while and prints {fps, p50Ms, p95Ms, frames, dropped, nodeId}', async () => {
+    const r = await tessera('session', 'bench', '--api', farm.url, '--scene', 'scenes/textured-pbr.glb', '--eye', '128x128', '--seconds', '2', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out).sort()).toEqual(['dropped', 'fps', 'frames', 'nodeId', 'p50Ms', 'p95Ms']);
+    expect(out.frames).toBeGreaterThan(2);
+    expect(out.fps).toBeGreaterThan(1);
+    expect(out.p95Ms).toBeGreaterThanOrEqual(out.p50Ms);
+    expect(Object.values(ids)).toContain(out.nodeId);
   }, 120_000);
 
   it('refuses forged, other nodes\' and reused tickets, bad poses, unknown fields, big messages and floods, and keeps serving', async () => {

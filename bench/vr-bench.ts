@@ -92,7 +92,8 @@ try {
           } catch (err) {
             r = { error: (err as Error).message };
           }
-          const row = { scene: sceneName, eye, rttMs, sessions, ...r, batchP50Ms: median(batch), loadavg: loadavg()[0] };
+          const { sessions: perSession, ...summary } = 'error' in r ? { sessions: [], ...r } : r;
+          const row = { scene: sceneName, eye, rttMs, concurrent: sessions, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
           results.push(row);
           log(JSON.stringify(row));
         }
@@ -122,7 +123,7 @@ const table = results.map((r) => {
         ]
           .filter(Boolean)
           .join(' ');
-  return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.sessions} | ${row.fps ?? '-'} | ${row.p50Ms ?? '-'} | ${row.p95Ms ?? '-'} | ${row.dropped ?? '-'} | ${row.batchP50Ms?.toFixed(0) ?? '-'} | ${goals} |`;
+  return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${row.fps ?? '-'} | ${row.p50Ms ?? '-'} | ${row.p95Ms ?? '-'} | ${row.dropped ?? '-'} | ${row.batchP50Ms?.toFixed(0) ?? '-'} | ${goals} |`;
 });
 const header = '| scene | eye | RTT ms | sessions | fps/session | p50 ms | p95 ms | dropped poses | batch p50 ms | goals |\n|---|---|---|---|---|---|---|---|---|---|';
 process.stdout.write(`${header}\n${table.join('\n')}\n`);

@@ -67,4 +67,15 @@ describe('sessions on Workers', () => {
     const hb = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { sessions: [{ sessionId: s.sessionId, state: 'open', stats: { frames: 5, dropped: 0, skipped: 0, p50Ms: 9, p95Ms: 12, renderMs: 40 } }] }, nodeToken);
     expect(hb.body!.revokedSessions).toEqual([s.sessionId]);
   });
+
+  it('serves the sample WebXR page', async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request('https://api.example/sample/vr') as Request<unknown, IncomingRequestCfProperties>, env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toContain("requestSession('immersive-vr')");
+    expect(html).toContain('/v1/sessions');
+  });
 });

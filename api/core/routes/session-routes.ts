@@ -16,6 +16,7 @@ import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { placeSession } from '../session-placement.ts';
+import { VR_SAMPLE_PAGE } from '../sample/vr-page.ts';
 import type { SessionRecord, SessionStore } from '../session-store.ts';
 import type { SessionChange } from '../session-state.ts';
 import { errorResponses } from './error-responses.ts';
@@ -128,6 +129,9 @@ export function sessionUrlFor(base: string, sessionId: string): string {
 /** Register the session routes. */
 export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const opts = ctx.options.sessions;
+
+  // The sample WebXR page (no key needed to load it; it asks for ?key= and ?scene=).
+  app.get('/sample/vr', (c) => c.html(VR_SAMPLE_PAGE));
 
   app.openapi(create, async (c) => {
     const store = sessionStore(ctx);

@@ -26,7 +26,7 @@ import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.t
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
-import { readScene } from '../render-node/scene/read-scene.ts';
+import { readScene } from '../scene-check/read-scene.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Targets from the farm issue. */

@@ -18,9 +18,9 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { locateClient, pickProbeCandidates } from '../api/core/routing/candidates.ts';
 import { createRouterNode, freezeRouterNodes, routeTask, type ClientView, type RouterNode } from '../api/core/routing/router.ts';
 import { createRandom, randomInt } from '../api/core/routing/seeded-random.ts';
-import { generateTopology } from '../api/core/routing/sim/generate-topology.ts';
-import { pairRtt } from '../api/core/routing/sim/rtt-source.ts';
-import { convergeNodes, hostLocation, mergeSimReports, METHODS, simulateRouting, splitHosts, type SimOptions, type SimReport } from '../api/core/routing/sim/simulate-routing.ts';
+import { generateTopology } from '../sim/generate-topology.ts';
+import { pairRtt } from '../sim/rtt-source.ts';
+import { convergeNodes, hostLocation, mergeSimReports, METHODS, simulateRouting, splitHosts, type SimOptions, type SimReport } from '../sim/simulate-routing.ts';
 import type { NodeCard } from '../api/protocol/node-card.ts';
 import { startCpuMonitor } from './cpu-contention.ts';
 

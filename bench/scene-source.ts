@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** What Tessera's scene reader returns (render-node/scene/read-scene.ts); only what the bench uses. */
+/** What Tessera's scene reader returns (scene-check/read-scene.ts); only what the bench uses. */
 export interface SceneBytes {
   glb: Uint8Array;
   stats?: { triangles?: number; vertices?: number; textures?: number; animations?: number; [key: string]: unknown };
@@ -13,13 +13,13 @@ export interface SceneBytes {
 
 type ReadSceneFn = (source: { path: string }) => Promise<{ glb: Uint8Array; stats: SceneBytes['stats'] }>;
 
-const READ_SCENE_MODULE = fileURLToPath(new URL('../render-node/scene/read-scene.ts', import.meta.url));
+const READ_SCENE_MODULE = fileURLToPath(new URL('../scene-check/read-scene.ts', import.meta.url));
 let reader: Promise<ReadSceneFn | string> | undefined;
 
 /** Load readScene lazily: another engineer may still be writing it; the bench then reads raw bytes and says so. */
 function loadReader(): Promise<ReadSceneFn | string> {
   reader ??= (async () => {
-    if (!existsSync(READ_SCENE_MODULE)) return 'render-node/scene/read-scene.ts does not exist yet';
+    if (!existsSync(READ_SCENE_MODULE)) return 'scene-check/read-scene.ts does not exist yet';
     try {
       const mod = (await import(pathToFileURL(READ_SCENE_MODULE).href)) as { readScene?: ReadSceneFn };
       return typeof mod.readScene === 'function' ? mod.readScene : 'read-scene.ts exports no readScene';

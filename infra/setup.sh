@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs on Debian with Node 20, and only what is missing (safe to run again):
-# the packages headless-gl builds and runs with (X11/GL headers, pkg-config, a C++ toolchain, Xvfb), then npm deps.
+# the packages headless-gl builds and runs with (X11/GL headers, pkg-config, a C++ toolchain, Xvfb) and Chromium
+# for the browser tests, then npm deps, then the web dashboard's build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libxi-dev libx11-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config xvfb xauth python3 make g++)
+# chromium: the web dashboard's browser tests (test/web/, driven by playwright-core).
+APT_PACKAGES=(libxi-dev libx11-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config xvfb xauth python3 make g++ chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -32,4 +34,13 @@ fi
 if [[ ! -f node_modules/gl/build/Release/webgl.node ]]; then
   echo "setup: building headless-gl" >&2
   npm rebuild gl --loglevel=error
+fi
+
+# The web dashboard (web/ → web/dist), which the API serves at / on Node and Workers static assets on the edge:
+# built when missing or older than its sources or the lock file.
+stamp=web/dist/.built
+if [[ ! -f $stamp || package-lock.json -nt $stamp || -n $(find web api/client api/protocol -newer "$stamp" -not -path 'web/dist*' -print -quit) ]]; then
+  echo "setup: building the web dashboard" >&2
+  npm run --silent build:web
+  touch "$stamp"
 fi

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 bash infra/setup.sh
 npx tsc --noEmit -p .
 npx tsc --noEmit -p infra/tsconfig.workers.json
+npx tsc --noEmit -p web
 # The Env type must match infra/wrangler.jsonc (regenerate with `npm run types:edge`).
 npx wrangler types --config infra/wrangler.jsonc --include-runtime=false --strict-vars=false api/edge/worker-configuration.d.ts --check
 npx vitest run --config infra/vitest.config.ts "$@"

@@ -1,13 +1,15 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../api/protocol/errors.ts';
+import { frameFileName } from '../api/protocol/frame-list.ts';
 import { SCENE_LIMITS_DEFAULTS, type EncodeSpec, type SceneLimits, type ViewSpec } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from './gl/headless-gl-backend.ts';
 import { encodeAnimatedWebp, encodeImage, EXTENSIONS } from './output/encode-image.ts';
 import { stitchTiles } from './output/stitch-tiles.ts';
+import { writeAtomic } from './output/write-atomic.ts';
 import { FrameRenderer, type RawImage } from './render/frame-renderer.ts';
-import { tileGrid } from './render/tile-grid.ts';
-import { readScene } from './scene/read-scene.ts';
+import { tileGrid } from '../api/protocol/tile-grid.ts';
+import { readScene } from '../scene-check/read-scene.ts';
 
 export interface LocalRenderOptions {
   /** Path of a .glb or .gltf file. */
@@ -57,13 +59,13 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
     const frames = opts.frames ?? range(renderer.lastFrame(loaded, view) + 1);
     // Check every frame (and the camera, scene and clip) before spending time on any.
     for (const f of frames) renderer.plan(loaded, view, f);
-    const tiles = opts.tile ? tileGrid(view.width, view.height, opts.tile) : [{ x: 0, y: 0, width: view.width, height: view.height }];
+    const tiles = tileGrid(view.width, view.height, opts.tile ?? null);
     opts.onPlan?.({ frames, tiles: tiles.length });
     await mkdir(opts.outDir, { recursive: true });
     const ms = { load: tLoaded - t0, render: 0, readback: 0, resolve: 0, stitch: 0, encode: 0, total: 0 };
     const files: string[] = [];
     const kept: RawImage[] = [];
-    const pad = Math.max(4, String(frames[frames.length - 1] ?? 0).length);
+    const lastFrame = frames[frames.length - 1] ?? 0;
     const flatten = view.background.startsWith('#') ? view.background : '#ffffff';
     // Encoding runs on sharp's threads while the next frame renders on this one: at most one frame waits.
     let previous: Promise<void> = Promise.resolve();
@@ -81,7 +83,7 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
       const image = parts.length === 1 ? parts[0].image : await stitchTiles(view.width, view.height, parts);
       ms.stitch += performance.now() - ts;
       if (opts.animated) kept.push(image);
-      const file = join(opts.outDir, `frame-${String(frame).padStart(pad, '0')}.${EXTENSIONS[opts.encode.format]}`);
+      const file = join(opts.outDir, frameFileName(frame, lastFrame, EXTENSIONS[opts.encode.format]));
       const written = (async () => {
         const te = performance.now();
         const bytes = await encodeImage(image, opts.encode, { software: renderer.version, description: `frame ${frame}` }, flatten);
@@ -109,11 +111,4 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
-}
-
-/** Write via a temporary name and rename, so a crash never leaves a half-written frame under the real name. */
-async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, file);
 }

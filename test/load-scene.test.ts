@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ViewSpec } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
-import { readScene } from '../render-node/scene/read-scene.ts';
+import { readScene } from '../scene-check/read-scene.ts';
 import { mask, reddish } from './support/pictures.ts';
 
 let renderer: FrameRenderer;

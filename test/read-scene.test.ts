@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError, type ErrorCode } from '../api/protocol/errors.ts';
-import { readScene, type SceneSource } from '../render-node/scene/read-scene.ts';
-import { readImageSize } from '../render-node/scene/read-image-size.ts';
+import { readScene, type SceneSource } from '../scene-check/read-scene.ts';
+import { readImageSize } from '../scene-check/read-image-size.ts';
 import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import {
   bytesOf,

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { stitchTiles } from '../render-node/output/stitch-tiles.ts';
-import { tileGrid } from '../render-node/render/tile-grid.ts';
+import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { createTestRenderer } from './support/renderer.ts';
 
 let t: Awaited<ReturnType<typeof createTestRenderer>>;

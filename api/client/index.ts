@@ -1,7 +1,8 @@
 // The Tessera client SDK: fetch only, so it runs in Node, browsers, workers and VR web apps.
 export { createTesseraClient, CLIENT_DEFAULTS, isFinished, progressOf } from './tessera-client.ts';
+export type { KeyIdentity } from '../protocol/api-keys.ts';
 export type { JobProgress, JobSubmitted, ProbeOptions, ProbeResult, TesseraClient, TesseraClientOptions, WaitOptions } from './tessera-client.ts';
-export { pingUrl, type PingOptions } from './ping.ts';
+export { pingUrl, type PingOptions } from '../protocol/ping-url.ts';
 export { readServerSentEvents, type ServerSentEvent } from './read-server-sent-events.ts';
 export { TesseraError, isTesseraError, type ErrorCode } from '../protocol/errors.ts';
 export type { JobRequestInput } from '../protocol/job-spec.ts';

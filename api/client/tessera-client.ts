@@ -1,16 +1,16 @@
 import { SessionCreated, SessionView, type SessionRequestInput } from '../protocol/session.ts';
 import { openSession, type InteractiveSession, type OpenSessionOptions } from './interactive-session.ts';
-import { ApiKeyCreated, ApiKeyList, ApiKeyView, type CreateApiKey } from '../protocol/api-keys.ts';
+import { ApiKeyCreated, ApiKeyList, ApiKeyView, KeyIdentity, type CreateApiKey } from '../protocol/api-keys.ts';
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
-import { JobFrames, JobStatus, SceneUploaded, type JobEvent, type JobState } from '../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, SceneUploaded, SceneUploadTicket, type JobEvent, type JobState } from '../protocol/job-status.ts';
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
 import { sha256Hex } from '../protocol/sha256-hex.ts';
 import { RetriesExhaustedError, sleep, withRetries } from '../protocol/with-retries.ts';
-import { pingUrl, PING_DEFAULTS } from './ping.ts';
+import { pingUrl, PING_DEFAULTS } from '../protocol/ping-url.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
 // Runs wherever fetch does (Node 20+, browsers, workers, VR web apps): no node:* imports here.
@@ -48,10 +48,8 @@ export const CLIENT_DEFAULTS: Required<Omit<TesseraClientOptions, 'baseUrl' | 'a
 /** A `progress` event of a job (also what polling reports). */
 export type JobProgress = Extract<JobEvent, { type: 'progress' }>;
 
-/** What `POST /v1/jobs` answers. */
-export interface JobSubmitted {
-  jobId: string;
-}
+/** `submitJob`'s answer: the protocol's `JobCreated`. */
+export type JobSubmitted = JobCreated;
 
 export interface WaitOptions {
   /** Called with every progress report (from events, or from polling when events are unavailable). */
@@ -125,6 +123,8 @@ export interface TesseraClient {
   waitForJob(jobId: string, opts?: WaitOptions): Promise<JobStatus>;
   /** Download a finished frame from its presigned URL; with `sha256`, the bytes are checked against it. */
   downloadFrame(url: string, opts?: { sha256?: string; signal?: AbortSignal }): Promise<Uint8Array>;
+  /** `GET /v1/keys/me`: the key this client sends (id, name, role, limits); `UNAUTHORIZED` for a wrong key. */
+  whoAmI(opts?: { signal?: AbortSignal }): Promise<KeyIdentity>;
   /** `POST /v1/keys` (admin key): a new API key, shown only in this answer. */
   createKey(input: CreateApiKey, opts?: { signal?: AbortSignal }): Promise<ApiKeyCreated>;
   /** `GET /v1/keys` (admin key): the stored keys, without the keys themselves. */
@@ -257,13 +257,13 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       if (size <= opts.directUploadMaxBytes) {
         return json(SceneUploaded, 'POST', '/v1/scenes', { body, contentType: type, idempotent: true, signal, timeout: false });
       }
-      const upload = await json(UploadStarted, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, contentType: type }), contentType: 'application/json', signal });
-      await send('PUT', upload.url, { body, contentType: upload.headers?.['content-type'] ?? type, external: true, idempotent: true, signal });
+      const upload = await json(SceneUploadTicket, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, contentType: type }), contentType: 'application/json', signal });
+      await send('PUT', upload.url, { body, contentType: type, external: true, idempotent: true, signal });
       return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });
     },
 
     submitJob: (request, { signal } = {}) =>
-      json(JobSubmittedBody, 'POST', '/v1/jobs', { body: JSON.stringify({ ...request, client: clientPart(request.client) }), contentType: 'application/json', signal }),
+      json(JobCreated, 'POST', '/v1/jobs', { body: JSON.stringify({ ...request, client: clientPart(request.client) }), contentType: 'application/json', signal }),
 
     async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, signal } = {}) {
       const query = new URLSearchParams({ count: String(count) });
@@ -318,6 +318,8 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
 
     createKey: (input, { signal } = {}) =>
       json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
+
+    whoAmI: ({ signal } = {}) => json(KeyIdentity, 'GET', '/v1/keys/me', { idempotent: true, signal }),
 
     listKeys: async ({ signal } = {}) => (await json(ApiKeyList, 'GET', '/v1/keys', { idempotent: true, signal })).keys,
 
@@ -392,11 +394,8 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   return client;
 }
 
-// Answers api/protocol does not describe yet (their schemas sit in api/core's routes, which a client must not
-// import: they pull in hono). Kept loose, so a richer answer still parses.
+// The health answer is kept loose (any object), so a load balancer's or an older server's answer still parses.
 const HealthBody = z.record(z.string(), z.unknown());
-const JobSubmittedBody = z.object({ jobId: z.string() });
-const UploadStarted = z.object({ uploadId: z.string(), url: z.string().url(), headers: z.record(z.string(), z.string()).optional() });
 
 /** The part of a job's `client` the API takes (a probe result carries more, for the caller). */
 function clientPart(client: JobClientInput | (JobClientInput & Partial<ProbeResult>) | undefined): JobClientInput | undefined {

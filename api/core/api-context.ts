@@ -10,7 +10,7 @@ import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import { pruneSupersededOutputs } from './prune-outputs.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
-import type { SceneInspector } from './scene-inspector.ts';
+import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskRouter } from './task-router.ts';
 import type { Verifier } from './verifier.ts';

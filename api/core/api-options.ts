@@ -6,7 +6,7 @@ import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import type { Notifier } from './notifier.ts';
 import { ROUTING_POLICY_DEFAULTS, type RoutingPolicy } from './routing-policy.ts';
-import type { SceneInspector } from './scene-inspector.ts';
+import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
 import type { ImageComparer } from './image-comparer.ts';
 import type { SessionStore } from './session-store.ts';

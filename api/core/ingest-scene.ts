@@ -7,7 +7,7 @@ import type { SceneUploaded } from '../protocol/job-status.ts';
 import type { ApiContext } from './api-context.ts';
 import { sha256Hex } from './crypto-utils.ts';
 import { sceneKey } from './object-keys.ts';
-import type { SceneInput } from './scene-inspector.ts';
+import type { SceneInput } from '../../scene-check/scene-inspector.ts';
 
 /** Inspect, store and record a scene for `owner` (an API key id); throws the inspector's SCENE_* errors. */
 export async function ingestScene(ctx: ApiContext, input: SceneInput, owner: string): Promise<SceneUploaded> {

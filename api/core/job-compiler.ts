@@ -4,7 +4,8 @@
  * its tiles are done; a frame of one tile is rendered by a `final` task that uploads the finished frame.
  */
 import type { JobRequirements } from '../protocol/latency.ts';
-import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
+import type { EncodeSpec, ViewSpec } from '../protocol/render-spec.ts';
+import { tileCount, tileGrid } from '../protocol/tile-grid.ts';
 import type { JobClientRecord, JobRecord, TaskRecord } from './job-store.ts';
 import { frameKey, tileKey } from './object-keys.ts';
 
@@ -38,22 +39,9 @@ export function taskPixels(task: Pick<TaskRecord, 'kind' | 'tile'>, view: Pick<V
   return task.tile.width * task.tile.height * view.ssaa * view.ssaa;
 }
 
-/** Split a width × height frame into tiles of at most `tile` pixels per edge, row by row from the top-left. */
-export function splitFrame(width: number, height: number, tile: number | null): TileRect[] {
-  const edge = tile ?? Math.max(width, height);
-  const tiles: TileRect[] = [];
-  for (let y = 0; y < height; y += edge) {
-    for (let x = 0; x < width; x += edge) {
-      tiles.push({ x, y, width: Math.min(edge, width - x), height: Math.min(edge, height - y) });
-    }
-  }
-  return tiles;
-}
-
 /** How many tasks a plan compiles to, without building them (for the size cap). */
 export function countTasks(width: number, height: number, tile: number | null, frames: number): number {
-  const edge = tile ?? Math.max(width, height);
-  const perFrame = Math.ceil(width / edge) * Math.ceil(height / edge);
+  const perFrame = tileCount(width, height, tile);
   return frames * (perFrame > 1 ? perFrame + 1 : 1);
 }
 
@@ -78,7 +66,7 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
     routed: plan.routed ?? false,
     owner: plan.owner ?? null,
   };
-  const tiles = splitFrame(plan.view.width, plan.view.height, plan.tile);
+  const tiles = tileGrid(plan.view.width, plan.view.height, plan.tile);
   const final = tiles.length === 1;
   const blank = {
     jobId: plan.jobId,

@@ -10,7 +10,7 @@ import type { LedgerEntry } from '../protocol/metering.ts';
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
-import type { SceneInfo } from './scene-inspector.ts';
+import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import type { VerificationRules } from './verification-policy.ts';
@@ -277,7 +277,8 @@ export interface HeartbeatInput {
   policy: TaskPolicy;
 }
 
-export interface JobStore {
+/** Scenes and who may use them. */
+export interface SceneStore {
   /** Record a scene; if one with the same id exists, keep and return it (uploads are idempotent). */
   putScene(scene: SceneRecord): Promise<SceneRecord>;
   getScene(sceneId: string): Promise<SceneRecord | null>;
@@ -285,7 +286,10 @@ export interface JobStore {
   grantScene(sceneId: string, owner: string, now: number): Promise<void>;
   /** Whether `owner` uploaded the scene. */
   isSceneGranted(sceneId: string, owner: string): Promise<boolean>;
+}
 
+/** API keys, and the per-owner count their limits are checked against. */
+export interface ApiKeyStore {
   /** Store a new API key. */
   putApiKey(key: ApiKeyRecord): Promise<void>;
   /** The key with this sha256, revoked or not; null when there is none. */
@@ -295,7 +299,10 @@ export interface JobStore {
   revokeApiKey(keyId: string, now: number): Promise<ApiKeyRecord | null>;
   /** How many of the owner's jobs are queued or running. */
   countActiveJobs(owner: string): Promise<number>;
+}
 
+/** Jobs and their tasks: creation, reading, and the atomic queue operations (lease, complete, fail, expire, cancel). */
+export interface JobQueueStore {
   /** Insert a job with all its tasks, atomically. */
   createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void>;
   getJob(jobId: string): Promise<JobRecord | null>;
@@ -310,16 +317,6 @@ export interface JobStore {
   countTasks(jobId: string): Promise<TaskCounts>;
   /** Cancel the job and its unfinished tasks. Throws JOB_NOT_FOUND, or JOB_FINISHED when it has ended. */
   cancelJob(jobId: string, now: number): Promise<{ job: JobRecord; changes: StatusChange[] }>;
-
-  registerNode(node: NodeRecord): Promise<void>;
-  getNode(nodeId: string): Promise<NodeRecord | null>;
-  findNodeByTokenHash(tokenHash: string): Promise<NodeRecord | null>;
-  /**
-   * Record the node's load, extend the leases it lists that it still holds, and return the listed leases
-   * it must stop working on (job cancelled or failed, lease expired or taken over).
-   */
-  heartbeat(input: HeartbeatInput): Promise<{ revoked: string[] }>;
-
   /** Requeue (or fail) every task whose lease ran out, counting the attempt. */
   expireLeases(now: number, policy: TaskPolicy): Promise<StatusChange[]>;
   /**
@@ -330,13 +327,32 @@ export interface JobStore {
    * stitch task only once every tile of its frame is done. Null when none is available.
    */
   leaseNext(input: LeaseInput): Promise<TaskOutcome | null>;
+  /** Mark a leased task done. Throws TASK_NOT_FOUND, or LEASE_LOST unless the node holds that lease. */
+  completeTask(input: CompleteInput): Promise<TaskOutcome>;
+  /** Report a failed attempt: retry after a backoff, or fail the job. Throws like completeTask. */
+  failTask(input: FailInput): Promise<TaskOutcome>;
+}
 
+/** Render nodes: registration, signs of life, measured network facts and load. */
+export interface NodeStore {
+  registerNode(node: NodeRecord): Promise<void>;
+  getNode(nodeId: string): Promise<NodeRecord | null>;
+  findNodeByTokenHash(tokenHash: string): Promise<NodeRecord | null>;
+  /**
+   * Record the node's load, extend the leases it lists that it still holds, and return the listed leases
+   * it must stop working on (job cancelled or failed, lease expired or taken over).
+   */
+  heartbeat(input: HeartbeatInput): Promise<{ revoked: string[] }>;
   /** Nodes seen (heartbeat or lease call) at or after `seenSince`, or all of them. */
   listNodes(filter?: { seenSince?: number }): Promise<NodeRecord[]>;
   /** Record measured network facts about nodes. */
   updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void>;
   /** Queued-and-routed and leased task counts per node (nodes with neither are absent). */
   countNodeTasks(): Promise<Map<string, NodeTaskCounts>>;
+}
+
+/** What the router reads and writes: runnable jobs, routable tasks, routes, and the API's own kept values. */
+export interface RoutingStore {
   /** Nodes that queued tasks are routed to. */
   listRoutedNodes(): Promise<string[]>;
   /** Jobs that may hand out tasks, in lease order (highest priority, then oldest). */
@@ -351,11 +367,10 @@ export interface JobStore {
   /** A small value the API keeps across restarts (its own network coordinate); null when unset. */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
-  /** Mark a leased task done. Throws TASK_NOT_FOUND, or LEASE_LOST unless the node holds that lease. */
-  completeTask(input: CompleteInput): Promise<TaskOutcome>;
-  /** Report a failed attempt: retry after a backoff, or fail the job. Throws like completeTask. */
-  failTask(input: FailInput): Promise<TaskOutcome>;
+}
 
+/** Verification rounds, and blocklisting the nodes they disprove. */
+export interface VerificationStore {
   /**
    * What the verify task `taskId` is compared with: its target and the earlier results of its round. Null
    * when it is not a verify task of its target's current round (its vote is over).
@@ -371,9 +386,16 @@ export interface JobStore {
    * delivered in unfinished jobs is discarded and rendered again by others (its frames re-stitched).
    */
   blocklistNode(nodeId: string, reason: string, now: number): Promise<StatusChange[]>;
+}
+
+/** The ledger of work done per node. */
+export interface LedgerStore {
   /** Ledger entries in the order they were written. */
   listLedger(filter: LedgerFilter): Promise<LedgerEntry[]>;
+}
 
+/** The whole port: every concern, plus closing. A store implements it; callers may depend on one part. */
+export interface JobStore extends SceneStore, ApiKeyStore, JobQueueStore, NodeStore, RoutingStore, VerificationStore, LedgerStore {
   /** Release the underlying resources; the records stay. */
   close(): Promise<void>;
 }

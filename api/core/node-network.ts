@@ -13,7 +13,7 @@ import type { JobClientRecord, JobStore, NodeNetworkUpdate, NodeRecord } from '.
 import type { Logger } from './logger.ts';
 import { toCandidate, type NodeDirectory } from './node-directory.ts';
 import { CANDIDATE_DEFAULTS, locateClient } from './routing/candidates.ts';
-import { apiSideRttMs, RttFilter } from './routing/rtt-filter.ts';
+import { apiSideRttMs, RttFilter } from '../protocol/rtt-filter.ts';
 import { shuffleInPlace, type Random } from './routing/seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, type Coordinate } from './routing/vivaldi.ts';
 import type { RoutingPolicy } from './routing-policy.ts';

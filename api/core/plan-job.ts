@@ -8,7 +8,7 @@ import { MAX_FRAMES } from '../protocol/frame-list.ts';
 import { normalizeJobRequest, type JobRequest } from '../protocol/job-spec.ts';
 import { EncodeSpec, ViewSpec, type CameraSpec } from '../protocol/render-spec.ts';
 import { countTasks, type JobPlan } from './job-compiler.ts';
-import type { SceneInfo } from './scene-inspector.ts';
+import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 
 /** Most tasks one job may compile to: bounds the store's work per job. */
 export const MAX_JOB_TASKS = 100_000;

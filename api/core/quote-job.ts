@@ -5,7 +5,8 @@
  * render time, the megapixels billed and the price.
  */
 import type { Quote } from '../protocol/metering.ts';
-import { splitFrame, STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
+import { tileCount } from '../protocol/tile-grid.ts';
+import { STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
 import type { NodeRecord } from './job-store.ts';
 import { REFERENCE_TILE_PIXELS } from './routing/router.ts';
 import type { PricingOptions } from './pricing.ts';
@@ -16,7 +17,7 @@ const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 *
 export function quoteJob(plan: Pick<JobPlan, 'view' | 'frames' | 'tile'>, nodes: NodeRecord[], sampleRate: number, pricing: PricingOptions): Quote {
   const { width, height, ssaa } = plan.view;
   const frames = plan.frames.length;
-  const perFrame = splitFrame(width, height, plan.tile).length;
+  const perFrame = tileCount(width, height, plan.tile);
   const renderPixels = frames * width * height * ssaa * ssaa;
   const stitchPixels = perFrame > 1 ? frames * width * height * STITCH_PIXEL_WEIGHT : 0;
   // Compute in reference tiles: what a card's tilesPerSecond measures.

@@ -4,7 +4,7 @@
  */
 import type { CandidateOptions } from './routing/candidates.ts';
 import { ROUTE_DEFAULTS, type RouteOptions } from './routing/router.ts';
-import { RTT_FILTER_DEFAULTS, type RttFilterOptions } from './routing/rtt-filter.ts';
+import { RTT_FILTER_DEFAULTS, type RttFilterOptions } from '../protocol/rtt-filter.ts';
 import { VIVALDI_DEFAULTS, type VivaldiOptions } from './routing/vivaldi.ts';
 
 export interface RoutingPolicy {

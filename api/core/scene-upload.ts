@@ -5,7 +5,7 @@
  */
 import { unzipSync } from 'fflate';
 import { TesseraError } from '../protocol/errors.ts';
-import type { SceneInput } from './scene-inspector.ts';
+import type { SceneInput } from '../../scene-check/scene-inspector.ts';
 
 export interface SceneUploadLimits {
   /** Most files a zip or form may hold. */

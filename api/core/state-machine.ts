@@ -10,19 +10,27 @@
  *         leased | done → queued (requeue: its node was blocklisted, or its result was outvoted or
  *                                 inconclusive; the result is discarded, no attempt is counted as failed)
  *   job:  queued → running → done;  queued | running → failed | cancelled
+ *   verification (of a sampled render task's result; `none` = not sampled):
+ *         none | rerender → pending (held until another node's render agrees)
+ *         pending → verified (the round agreed) | skipped (no other node can check it)
+ *         rerender → skipped (a re-render nobody else can check)
+ *         none | pending | verified | skipped | rerender → rerender (result discarded, rendered again in a new round)
  */
 import { TesseraError } from '../protocol/errors.ts';
-import type { JobState, TaskState } from '../protocol/job-status.ts';
+import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
 import type { JobRecord, TaskRecord } from './job-store.ts';
 import { retryDelayMs, type TaskPolicy } from './task-policy.ts';
 
-/** One status change, for the log. */
+/** A task's verification state in a status change; `none` when its result was not sampled. */
+export type VerificationStatus = VerificationState | 'none';
+
+/** One status change, for the log. `verification`: a task's verification state (`id` is the task's). */
 export interface StatusChange {
-  entity: 'job' | 'task';
+  entity: 'job' | 'task' | 'verification';
   id: string;
   jobId: string;
-  from: JobState | TaskState;
-  to: JobState | TaskState;
+  from: JobState | TaskState | VerificationStatus;
+  to: JobState | TaskState | VerificationStatus;
   reason: string;
   at: number;
 }
@@ -191,4 +199,60 @@ export function stepJob(job: JobRecord, event: JobEventInput): JobStep {
         change: change('cancelled', 'cancelled by request'),
       };
   }
+}
+
+export type VerificationEvent =
+  /** Hold a result back until another node's render agrees (it was sampled, or is a re-render after a disproof). */
+  | { type: 'hold'; now: number }
+  /** Accept a result unchecked: a re-render nobody else can check, or a verification no node can take. */
+  | { type: 'skip'; reason: string; now: number }
+  /** The round agreed: `verifiedBy` rendered the same; `disproven` is every node outvoted on this task so far. */
+  | { type: 'verify'; verifiedBy: string[]; disproven: string[]; now: number }
+  /** The round outvoted the result: `disproven` is every node outvoted on this task so far (it is then rendered again). */
+  | { type: 'disprove'; disproven: string[]; now: number }
+  /** Discard the result and render the task again, in a new round whose result is always verified. */
+  | { type: 'rerender'; reason: string; now: number };
+
+export interface VerificationStep {
+  task: TaskRecord;
+  /** Null when the verification state stays the same (a disproof recorded before the re-render). */
+  change: StatusChange | null;
+}
+
+/** Apply `event` to a render task's verification. Throws INTERNAL on a transition the table above does not allow. */
+export function stepVerification(task: TaskRecord, event: VerificationEvent): VerificationStep {
+  const now = event.now;
+  const from: VerificationStatus = task.verification?.state ?? 'none';
+  const disproven = task.verification?.disproven ?? [];
+  const refuse = () => new TesseraError('INTERNAL', `cannot ${event.type} the verification of ${describeTask(task)} (${task.taskId}): it is ${from}`);
+  const step = (verification: NonNullable<TaskRecord['verification']>, reason: string, round = task.round): VerificationStep => {
+    const next: TaskRecord = { ...task, verification, round, updatedAt: now };
+    const change: StatusChange | null =
+      verification.state === from ? null : { entity: 'verification', id: task.taskId, jobId: task.jobId, from, to: verification.state, reason, at: now };
+    return { task: next, change };
+  };
+  switch (event.type) {
+    case 'hold':
+      if (from !== 'none' && from !== 'rerender') throw refuse();
+      return step({ state: 'pending', verifiedBy: [], disproven }, 'held until another node renders it the same');
+    case 'skip':
+      if (from !== 'pending' && from !== 'rerender') throw refuse();
+      return step({ ...task.verification!, state: 'skipped' }, event.reason);
+    case 'verify':
+      if (from !== 'pending') throw refuse();
+      return step({ state: 'verified', verifiedBy: event.verifiedBy, disproven: event.disproven }, `verified by nodes ${event.verifiedBy.join(' and ')}`);
+    case 'disprove':
+      if (from !== 'pending') throw refuse();
+      return step({ ...task.verification!, disproven: event.disproven }, 'outvoted');
+    case 'rerender':
+      return step({ state: 'rerender', verifiedBy: [], disproven }, event.reason, task.round + 1);
+  }
+}
+
+/**
+ * A queued task's routing, cleared for routing afresh: a routed job's render or stitch task waits for the
+ * router; a first-come job's task, and any verify task (never routed), is open to any capable node at once.
+ */
+export function reopenForRouting(task: TaskRecord, job: Pick<JobRecord, 'routed'>): TaskRecord {
+  return { ...task, route: null, openAt: job.routed && task.kind !== 'verify' ? null : 0 };
 }

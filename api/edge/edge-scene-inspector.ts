@@ -3,8 +3,8 @@
  * resource rule; a .gltf's files resolved among the uploaded ones) on glTF-Transform's WebIO with the same
  * Draco decoder, so a scene normalizes to the same bytes (and id) as on the Node API.
  */
-import { createReadSceneInspector } from '../../render-node/scene/read-scene-inspector.ts';
-import type { SceneInspector } from '../core/scene-inspector.ts';
+import { createReadSceneInspector } from '../../scene-check/read-scene-inspector.ts';
+import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
 import { webSceneIo } from './web-scene-io.ts';
 

@@ -9,7 +9,7 @@ import { Logger, WebIO, type PlatformIO } from '@gltf-transform/core';
 import { ALL_EXTENSIONS } from '@gltf-transform/extensions';
 import DracoDecoderModule from 'draco3dgltf/draco_decoder_gltf_nodejs.js';
 import decoderWasm from 'draco3dgltf/draco_decoder_gltf.wasm';
-import type { SceneIoProvider } from '../../render-node/scene/scene-io.ts';
+import type { SceneIoProvider } from '../../scene-check/scene-io.ts';
 
 let pending: Promise<PlatformIO> | undefined;
 

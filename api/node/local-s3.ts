@@ -23,6 +23,23 @@ export interface LocalS3 {
   close(): Promise<void>;
 }
 
+/**
+ * Browsers (the web dashboard) fetch frames and PUT large scenes straight to storage through presigned URLs, from
+ * the API's origin: the bucket must allow that cross-origin. Loopback only, so any origin; on R2/S3 allow your
+ * dashboard's origin (README, "Web dashboard").
+ */
+const BROWSER_CORS = `<CORSConfiguration>
+  <CORSRule>
+    <AllowedOrigin>*</AllowedOrigin>
+    <AllowedMethod>GET</AllowedMethod>
+    <AllowedMethod>HEAD</AllowedMethod>
+    <AllowedMethod>PUT</AllowedMethod>
+    <AllowedHeader>*</AllowedHeader>
+    <ExposeHeader>ETag</ExposeHeader>
+    <MaxAgeSeconds>600</MaxAgeSeconds>
+  </CORSRule>
+</CORSConfiguration>`;
+
 /** Start s3rver on 127.0.0.1 with one bucket. */
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const bucket = options.bucket ?? 'tessera';
@@ -32,7 +49,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     port: options.port ?? 0,
     silent: true,
     directory: options.dir,
-    configureBuckets: [{ name: bucket }],
+    configureBuckets: [{ name: bucket, configs: [BROWSER_CORS] }],
   });
   const address = await server.run();
   let closed: Promise<void> | undefined;

@@ -1,10 +1,10 @@
 /**
  * The Node SceneInspector: readScene with glTF-Transform's NodeIO and draco3dgltf (see
- * render-node/scene/read-scene-inspector.ts, shared with the Workers API).
+ * scene-check/read-scene-inspector.ts, shared with the Workers API).
  */
-import { createReadSceneInspector } from '../../render-node/scene/read-scene-inspector.ts';
-import { nodeSceneIo } from '../../render-node/scene/scene-io.ts';
-import type { SceneInspector } from '../core/scene-inspector.ts';
+import { createReadSceneInspector } from '../../scene-check/read-scene-inspector.ts';
+import { nodeSceneIo } from '../../scene-check/scene-io.ts';
+import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
 
 export interface NodeSceneInspectorOptions {

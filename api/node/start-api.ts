@@ -15,6 +15,7 @@ import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
 import { createSqliteSessionStore } from './sqlite-session-store.ts';
+import { hasWebAssets, WEB_DIST, withWebAssets } from './web-assets.ts';
 
 export interface StartApiOptions {
   /** 0 (the default) picks a free port. */
@@ -29,6 +30,11 @@ export interface StartApiOptions {
   logger?: Logger;
   /** Caps on what an uploaded scene may cost. */
   sceneLimits?: Partial<SceneLimits>;
+  /**
+   * The web dashboard's built files, served at `/` beside the API (default web/dist when it has been built;
+   * `false`: API only).
+   */
+  webRoot?: string | false;
   /** Everything else createApi takes (body limits, retry policy, re-check period…). */
   api?: Omit<ApiOptions, 'shutdown'>;
 }
@@ -67,7 +73,8 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     },
   );
 
-  const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host });
+  const webRoot = options.webRoot ?? (hasWebAssets() ? WEB_DIST : false);
+  const server = serve({ fetch: webRoot ? withWebAssets(app.fetch, webRoot) : app.fetch, port: options.port ?? 0, hostname: host });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

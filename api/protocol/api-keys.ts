@@ -45,5 +45,9 @@ export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
 
 export const ApiKeyList = z.object({ keys: z.array(ApiKeyView) });
 
+/** `GET /v1/keys/me`: the key a request carries, with the limits in force for it (its own or its role's). */
+export const KeyIdentity = ApiKeyView.pick({ keyId: true, name: true, role: true }).extend({ limits: ApiKeyView.shape.limits.unwrap().required() });
+export type KeyIdentity = z.infer<typeof KeyIdentity>;
+
 /** Keys look like `tsk_` and 64 hex digits, so they are easy to spot in a leaked log or file. */
 export const API_KEY_PREFIX = 'tsk_';

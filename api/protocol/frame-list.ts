@@ -28,3 +28,12 @@ export function parseSize(text: string): { width: number; height: number } {
   if (!m) throw new RangeError(`size "${text}" is not WIDTHxHEIGHT (e.g. 1920x1080)`);
   return { width: Number(m[1]), height: Number(m[2]) };
 }
+
+/**
+ * A frame's file name as the CLI writes it (locally or from the farm): `frame-` + the frame number padded
+ * to the digits of the last frame (at least 4) + the extension, e.g. `frame-0007.png`.
+ */
+export function frameFileName(frame: number, lastFrame: number, ext: string): string {
+  const pad = Math.max(4, String(lastFrame).length);
+  return `frame-${String(frame).padStart(pad, '0')}.${ext}`;
+}

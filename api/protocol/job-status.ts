@@ -77,6 +77,18 @@ export const SceneUploaded = z.object({
 });
 export type SceneUploaded = z.infer<typeof SceneUploaded>;
 
+/** `POST /v1/scenes/uploads` answer: where to PUT the scene, then which id to complete. */
+export const SceneUploadTicket = z.object({
+  uploadId: z.string(),
+  url: z.string().url(),
+  expiresAt: z.number(),
+});
+export type SceneUploadTicket = z.infer<typeof SceneUploadTicket>;
+
+/** `POST /v1/jobs` answer. */
+export const JobCreated = z.object({ jobId: z.string() });
+export type JobCreated = z.infer<typeof JobCreated>;
+
 /** One server-sent event on `GET /v1/jobs/:id/events` (event name = `type`). */
 export type JobEvent =
   | { type: 'progress'; jobId: string; state: JobState; frames: { done: number; total: number }; tiles: { done: number; total: number } }

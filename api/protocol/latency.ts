@@ -1,13 +1,13 @@
 /**
  * The wire shapes of latency routing: what a client measured, where it is, what its job demands, what a
- * node reports about its peers, and what the API says about its nodes. The routing core defines a few of
- * them (requirements, coordinates, locations) next to the code that uses them; they are re-exported here so
- * clients and nodes keep importing only `api/protocol/`.
+ * node reports about its peers, and what the API says about its nodes. Requirements, coordinates and
+ * locations have their own protocol files (the routing core imports them from there); they are re-exported
+ * here so one import gives the whole latency contract.
  */
 import { z } from 'zod';
-import { JobRequirements } from '../core/routing/requirements.ts';
-import { CoordinateSchema } from '../core/routing/vivaldi.ts';
-import { GeoPointSchema } from '../core/routing/geo.ts';
+import { JobRequirements } from './job-requirements.ts';
+import { CoordinateSchema } from './coordinate.ts';
+import { GeoPointSchema } from './geo-point.ts';
 import { NodeCard } from './node-card.ts';
 
 export { JobRequirements };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GeoPointSchema } from '../core/routing/geo.ts';
+import { GeoPointSchema } from './geo-point.ts';
 
 /**
  * A render node's resource card: what it is and what it can do, in one standard format. Nodes send it when

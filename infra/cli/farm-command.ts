@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { rename, rm, writeFile } from 'node:fs/promises';
+import { hasWebAssets } from '../../api/node/web-assets.ts';
 import { resolve } from 'node:path';
 import { FARM_DEFAULTS, startFarm, type Farm } from '../farm/start-farm.ts';
 
@@ -68,6 +69,7 @@ export function farmCommand(): Command {
         await rename(`${readyFile}.tmp`, readyFile);
       }
       log(`[farm] ready: API at ${farm.url} with ${farm.nodes.length} node(s); data in ${farm.dataDir}; Ctrl-C stops the farm`);
+      if (hasWebAssets()) log(`[farm] web dashboard: ${farm.url}/ (sign in with the API key below)`);
       const key = farm.apiKey;
       if (key.source === 'env') log('[farm] API key: TESSERA_API_KEY from the environment');
       else log(`[farm] API key (${key.source === 'created' ? 'new' : 'kept'} in ${key.file}): export TESSERA_API_KEY=${key.key}`);

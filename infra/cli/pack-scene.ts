@@ -2,7 +2,7 @@ import { zipSync, type Zippable } from 'fflate';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { resolveResourceUri } from '../../render-node/scene/resolve-resource-uri.ts';
+import { resolveResourceUri } from '../../scene-check/resolve-resource-uri.ts';
 
 /** A scene file ready to upload: the bytes, their content type, and which files went in. */
 export interface PackedScene {

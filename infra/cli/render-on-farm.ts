@@ -1,10 +1,12 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTesseraClient, type JobProgress, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
+import { frameFileName } from '../../api/protocol/frame-list.ts';
 import type { JobRequestInput } from '../../api/protocol/job-spec.ts';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
 import { EXTENSIONS } from '../../render-node/output/encode-image.ts';
+import { writeAtomic } from '../../render-node/output/write-atomic.ts';
 import { packScene } from './pack-scene.ts';
 
 export interface FarmRenderOptions {
@@ -170,8 +172,7 @@ async function frameNamer(client: TesseraClient, jobId: string, frames: JobReque
   if (Array.isArray(frames)) last = Math.max(...frames);
   else if (typeof frames === 'string') last = Math.max(...frames.split(/[,-]/).map(Number));
   else last = Math.max(0, ...(await client.getJob(jobId, { signal })).tasks.map((t) => t.frame));
-  const pad = Math.max(4, String(last).length);
-  return (frame) => `frame-${String(frame).padStart(pad, '0')}.${ext}`;
+  return (frame) => frameFileName(frame, last, ext);
 }
 
 /**
@@ -307,11 +308,4 @@ export function formatFrameList(frames: number[]): string {
     i = j + 1;
   }
   return parts.join(',');
-}
-
-/** Write via a temporary name and rename, so a crash never leaves a half-written frame under the real name. */
-async function writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, file);
 }

@@ -4,9 +4,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { generateTopology, hostsCsv, rttCsvChunks, TOPOLOGY_DEFAULTS, type TopologyOptions } from '../../api/core/routing/sim/generate-topology.ts';
-import { parseHostsCsv, parseRttCsv } from '../../api/core/routing/sim/routing-csv.ts';
-import { METHODS, simulateRouting, SIM_DEFAULTS, type SimReport } from '../../api/core/routing/sim/simulate-routing.ts';
+import { generateTopology, hostsCsv, rttCsvChunks, TOPOLOGY_DEFAULTS, type TopologyOptions } from '../../sim/generate-topology.ts';
+import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
+import { METHODS, simulateRouting, SIM_DEFAULTS, type SimReport } from '../../sim/simulate-routing.ts';
 
 /** Hosts `sim gen` writes at most: RTT.csv has hosts² lines (5,000 hosts ≈ 25 M lines, ~0.6 GB). */
 const GEN_MAX_HOSTS = 5000;

@@ -1,5 +1,5 @@
-import { pingUrl } from '../../api/client/ping.ts';
-import { RttFilter, nodeSideRttMs } from '../../api/core/routing/rtt-filter.ts';
+import { pingUrl } from '../../api/protocol/ping-url.ts';
+import { RttFilter, nodeSideRttMs } from '../../api/protocol/rtt-filter.ts';
 import type { Coordinate, ProbeCandidate, RttMeasurement } from '../../api/protocol/latency.ts';
 import type { Heartbeat, HeartbeatAck } from '../../api/protocol/node-messages.ts';
 

@@ -5,7 +5,7 @@ import { NodeCard } from '../../api/protocol/node-card.ts';
 import { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
-import { readScene } from '../scene/read-scene.ts';
+import { readScene } from '../../scene-check/read-scene.ts';
 
 const REFERENCE_SCENE = fileURLToPath(new URL('../../scenes/textured-pbr.glb', import.meta.url));
 /** The reference tile: 256×256 of the textured sample scene in a 1024×1024 frame, as a task would render it. */

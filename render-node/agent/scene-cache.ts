@@ -5,7 +5,7 @@ import { fetchObject } from './storage-fetch.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
-import { readScene } from '../scene/read-scene.ts';
+import { readScene } from '../../scene-check/read-scene.ts';
 
 export interface SceneCacheOptions {
   dir: string;

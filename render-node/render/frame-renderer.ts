@@ -8,7 +8,7 @@ import { resolvePixels } from './resolve-pixels.ts';
 import { SceneDirector, type FramePlan } from './scene-director.ts';
 import { createStudioEnvironment } from './studio-environment.ts';
 import { setupThree } from './three-setup.ts';
-import { tileFits } from './tile-grid.ts';
+import { tileFits } from '../../api/protocol/tile-grid.ts';
 
 /** Where the time of one render went, in milliseconds. */
 export interface RenderTimings {

@@ -596,7 +596,7 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.skipStrandedVerifications({ waitingSince: T0 + 50, eligible: [a], now: T0 + 1000 })).skipped).toEqual([]); // not waiting long enough
         const { skipped, changes } = await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: [a], now: T0 + 1000 });
         expect(skipped).toEqual([t.taskId]);
-        expect(changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:queued->cancelled', 'job:running->done']);
+        expect(changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:queued->cancelled', 'verification:pending->skipped', 'job:running->done']);
         expect((await store.getTask(t.taskId))!.verification!.state).toBe('skipped');
         expect((await store.listLedger({ jobId: job.jobId })).map((e) => e.state)).toEqual(['credited']);
 
@@ -616,7 +616,7 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         await done('x', (await take('x'))!, BAD);
         expect((await store.listFinishedFrames(job.jobId)).map((t) => t.frame)).toEqual([0]);
         const changes = await store.blocklistNode('x', 'caught', T0 + 120);
-        expect(changes.map((c) => `${c.id}:${c.from}->${c.to}`)).toEqual([`${tasks[0].taskId}:done->queued`]);
+        expect(changes.map((c) => `${c.id}:${c.from}->${c.to}`)).toEqual([`${tasks[0].taskId}:done->queued`, `${tasks[0].taskId}:none->rerender`]);
         expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
         const again = (await take('y'))!;
         expect(again).toMatchObject({ taskId: tasks[0].taskId, attempts: 2, excludeNodes: ['x'] });
@@ -632,7 +632,7 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         await store.createJob(job, tasks);
         const held = (await take('x'))!;
         const changes = await store.blocklistNode('x', 'test', T0 + 60);
-        expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual(['leased->queued']);
+        expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual(['leased->queued', 'none->rerender']);
         expect((await store.heartbeat({ nodeId: 'x', leaseIds: [held.leaseId!], load: 0, now: T0 + 61, policy })).revoked).toEqual([held.leaseId]);
         await expectCode(done('x', held, GOOD), 'LEASE_LOST');
         expect(await store.blocklistNode('x', 'again', T0 + 70)).toEqual([]);

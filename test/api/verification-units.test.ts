@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileJob } from '../../api/core/job-compiler.ts';
 import { attemptKey } from '../../api/core/object-keys.ts';
-import { stepTask } from '../../api/core/state-machine.ts';
+import { reopenForRouting, stepTask, stepVerification } from '../../api/core/state-machine.ts';
 import { isSampled } from '../../api/core/verification-policy.ts';
 import { tallyVote } from '../../api/core/verification-vote.ts';
 import { claimedRenderMs } from '../../api/core/claimed-render-ms.ts';
@@ -72,5 +72,33 @@ describe('attempt keys and requeue', () => {
     expect(again.change).toMatchObject({ from: 'done', to: 'queued', reason: 'outvoted' });
     expect(stepTask(leased, { type: 'requeue', reason: 'revoked', now: 30 }).task.state).toBe('queued');
     expect(() => stepTask(tasks[0], { type: 'requeue', reason: 'x', now: 30 })).toThrow(/cannot requeue/);
+  });
+
+  it('steps a verification through the state machine, each change logged as old → new, and refuses the rest', () => {
+    const done = stepTask(stepTask(tasks[0], { type: 'lease', nodeId: 'a', leaseId: 'l', now: 10, leaseMs: 100 }).task, { type: 'complete', result: { bytes: 1, checksum: 'c' }, now: 20 }).task;
+    const held = stepVerification(done, { type: 'hold', now: 30 });
+    expect(held.task.verification).toEqual({ state: 'pending', verifiedBy: [], disproven: [] });
+    expect(held.change).toMatchObject({ entity: 'verification', id: done.taskId, jobId: 'job_k', from: 'none', to: 'pending', at: 30 });
+    const verified = stepVerification(held.task, { type: 'verify', verifiedBy: ['a', 'b'], disproven: ['c'], now: 40 });
+    expect(verified.task).toMatchObject({ verification: { state: 'verified', verifiedBy: ['a', 'b'], disproven: ['c'] }, updatedAt: 40 });
+    expect(verified.change).toMatchObject({ from: 'pending', to: 'verified' });
+    const disproved = stepVerification(held.task, { type: 'disprove', disproven: ['a'], now: 40 });
+    expect(disproved.task.verification).toEqual({ state: 'pending', verifiedBy: [], disproven: ['a'] });
+    expect(disproved.change).toBeNull(); // no state change: the re-render that follows is the logged one
+    const again = stepVerification(disproved.task, { type: 'rerender', reason: 'outvoted', now: 50 });
+    expect(again.task).toMatchObject({ round: done.round + 1, verification: { state: 'rerender', verifiedBy: [], disproven: ['a'] } });
+    expect(again.change).toMatchObject({ from: 'pending', to: 'rerender', reason: 'outvoted' });
+    expect(stepVerification(again.task, { type: 'skip', reason: 'nobody else can check it', now: 60 }).change).toMatchObject({ from: 'rerender', to: 'skipped' });
+    expect(stepVerification(held.task, { type: 'skip', reason: 'stranded', now: 60 }).task.verification!.state).toBe('skipped');
+    expect(() => stepVerification(done, { type: 'verify', verifiedBy: ['a'], disproven: [], now: 60 })).toThrow(/cannot verify/);
+    expect(() => stepVerification(verified.task, { type: 'hold', now: 60 })).toThrow(/cannot hold/);
+    expect(() => stepVerification(done, { type: 'skip', reason: 'x', now: 60 })).toThrow(/cannot skip/);
+  });
+
+  it('re-opens a queued task for routing the one way: routed jobs wait for the router, verify tasks and first-come jobs are open', () => {
+    const routedTask = { ...tasks[0], route: { nodeId: 'n' } as never, openAt: 5 };
+    expect(reopenForRouting(routedTask, { routed: true })).toMatchObject({ route: null, openAt: null });
+    expect(reopenForRouting(routedTask, { routed: false })).toMatchObject({ route: null, openAt: 0 });
+    expect(reopenForRouting({ ...routedTask, kind: 'verify' }, { routed: true })).toMatchObject({ route: null, openAt: 0 });
   });
 });

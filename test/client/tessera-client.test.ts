@@ -88,6 +88,12 @@ describe('jobs', () => {
     expect(frames.code).toBe('FRAME_OUT_OF_RANGE');
   });
 
+  it('whoAmI names the key it sends, and a wrong key is UNAUTHORIZED (the dashboard signs in with it)', async () => {
+    expect(await client.whoAmI()).toMatchObject({ role: 'admin', keyId: expect.any(String), name: expect.any(String) });
+    const wrong = createTesseraClient({ baseUrl: farm.url, apiKey: 'tsk_wrong', retryDelayMs: 10 });
+    expect((await thrown(() => wrong.whoAmI())).code).toBe('UNAUTHORIZED');
+  });
+
   it('answers JOB_NOT_FOUND for an unknown job', async () => {
     expect((await thrown(() => client.getJob('no-such-job'))).code).toBe('JOB_NOT_FOUND');
   });

@@ -63,6 +63,18 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
     expect((await api('GET', '/v1/jobs/none')).json.code).toBe('JOB_NOT_FOUND');
   });
 
+  it('serves the web dashboard as static assets: hashed files immutable, the page revalidated', async () => {
+    const page = await fetch(new URL('/', edge.url));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const script = /src="(\/assets\/index-[\w-]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(new URL(script!, edge.url));
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    await asset.arrayBuffer();
+  });
+
   it('refuses scenes over the Worker\'s cap (an isolate has 128 MB) with 413', async () => {
     const res = await api('POST', '/v1/scenes', new Uint8Array(EDGE_MAX_SCENE_BYTES + 1));
     expect(res.status).toBe(413);

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { tessera } from '../support/tessera-cli.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { simCommand } from '../../infra/cli/sim-command.ts';
-import { generateTopology, hostsCsv, rttCsvChunks } from '../../api/core/routing/sim/generate-topology.ts';
-import { parseHostsCsv, parseRttCsv } from '../../api/core/routing/sim/routing-csv.ts';
-import { pairRtt } from '../../api/core/routing/sim/rtt-source.ts';
-import { mergeSimReports, simulateRouting } from '../../api/core/routing/sim/simulate-routing.ts';
+import { generateTopology, hostsCsv, rttCsvChunks } from '../../sim/generate-topology.ts';
+import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
+import { pairRtt } from '../../sim/rtt-source.ts';
+import { mergeSimReports, simulateRouting } from '../../sim/simulate-routing.ts';
 
 
 describe('simulateRouting', () => {

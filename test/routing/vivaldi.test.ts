@@ -1,7 +1,7 @@
 /** Vivaldi coordinates, the RTT filter and the seeded random numbers: the pure maths under routing. */
 import { describe, expect, it } from 'vitest';
 import { createCoordinate, CoordinateSchema, estimateRtt, updateCoordinate } from '../../api/core/routing/vivaldi.ts';
-import { apiSideRttMs, nodeSideRttMs, RttFilter } from '../../api/core/routing/rtt-filter.ts';
+import { apiSideRttMs, nodeSideRttMs, RttFilter } from '../../api/protocol/rtt-filter.ts';
 import { createRandom, hashUnit } from '../../api/core/routing/seeded-random.ts';
 
 describe('Vivaldi', () => {

@@ -18,7 +18,7 @@ export interface SpawnNodeOptions {
   concurrency?: number;
   /** Extra environment, e.g. `{ TESSERA_TEST_FAULT: 'truncate' }` for a misbehaving node. */
   env?: Record<string, string>;
-  /** Extra `tessera node start` arguments, e.g. `['--tls-cert', file, '--tls-key', file]`. */
+  /** More `tessera node start` options, e.g. `['--location', '52.37,4.90']`. */
   args?: string[];
 }
 

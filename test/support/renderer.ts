@@ -4,7 +4,7 @@ import { ViewSpec, type ViewSpecInput, type TileRect } from '../../api/protocol/
 import { createHeadlessGLBackend } from '../../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer, type RenderResult } from '../../render-node/render/frame-renderer.ts';
 import type { LoadedScene } from '../../render-node/scene/load-scene.ts';
-import { readScene } from '../../render-node/scene/read-scene.ts';
+import { readScene } from '../../scene-check/read-scene.ts';
 
 export const SCENES = fileURLToPath(new URL('../../scenes/', import.meta.url));
 export const scenePath = (name: string) => join(SCENES, name.includes('.') ? name : `${name}.glb`);

@@ -7,7 +7,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
 import { JobRequest } from '../../protocol/job-spec.ts';
-import { JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { compileJob } from '../job-compiler.ts';
@@ -27,7 +27,6 @@ import { errorResponses } from './error-responses.ts';
 const SSE_KEEPALIVE_MS = 15_000;
 
 const JobParams = z.object({ id: z.string().min(1).max(128) });
-const JobCreated = z.object({ jobId: z.string() });
 
 const submitJob = createRoute({
   method: 'post',

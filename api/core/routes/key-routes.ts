@@ -4,7 +4,7 @@
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { ApiKeyCreated, ApiKeyList, ApiKeyView, CreateApiKey } from '../../protocol/api-keys.ts';
+import { ApiKeyCreated, ApiKeyList, ApiKeyView, CreateApiKey, KeyIdentity } from '../../protocol/api-keys.ts';
 import { TesseraError } from '../../protocol/errors.ts';
 import type { ApiContext } from '../api-context.ts';
 import type { ApiKeyRecord } from '../job-store.ts';
@@ -12,7 +12,6 @@ import { clientSecurity, principalOf, requireAdmin } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
 
 const KeyParams = z.object({ id: z.string().regex(/^key_[0-9a-f]{24}$/, 'a key id looks like key_ and 24 hex digits') });
-const WhoAmI = ApiKeyView.pick({ keyId: true, name: true, role: true }).extend({ limits: ApiKeyView.shape.limits.unwrap().required() });
 
 const createKey = createRoute({
   method: 'post',
@@ -60,7 +59,7 @@ const whoAmI = createRoute({
   summary: 'The key this request carries: id, name, role, limits',
   security: clientSecurity,
   responses: {
-    200: { description: 'The key.', content: { 'application/json': { schema: WhoAmI } } },
+    200: { description: 'The key.', content: { 'application/json': { schema: KeyIdentity } } },
     ...errorResponses('UNAUTHORIZED', 'RATE_LIMITED'),
   },
 });

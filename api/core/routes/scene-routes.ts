@@ -6,7 +6,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
-import { SceneUploaded } from '../../protocol/job-status.ts';
+import { SceneUploaded, SceneUploadTicket } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { ingestScene } from '../ingest-scene.ts';
@@ -14,13 +14,6 @@ import { uploadKey } from '../object-keys.ts';
 import { readSceneUpload, sceneBytes, type SceneUploadLimits } from '../scene-upload.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
-
-/** `POST /v1/scenes/uploads` answer: where to PUT the scene, then which id to complete. */
-export const SceneUploadTicket = z.object({
-  uploadId: z.string(),
-  url: z.string().url(),
-  expiresAt: z.number(),
-});
 
 const UploadParams = z.object({ id: z.string().regex(/^upl_[0-9a-f]{32}$/, 'an upload id looks like upl_ and 32 hex digits') });
 

@@ -1,13 +1,8 @@
 /** Geography for probe-candidate choice and the geo-nearest baseline: never for the routing decision itself. */
-import { z } from 'zod';
+import { GeoPointSchema, type GeoPoint } from '../../protocol/geo-point.ts';
 
-/** A point on the Earth in degrees. */
-export interface GeoPoint {
-  readonly lat: number;
-  readonly lon: number;
-}
+export { GeoPointSchema, type GeoPoint };
 
-export const GeoPointSchema = z.object({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) });
 
 /** Mean Earth radius (km). */
 export const EARTH_RADIUS_KM = 6371;

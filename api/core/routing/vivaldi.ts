@@ -6,22 +6,11 @@
  * local coordinate a little towards agreeing with it, by a step scaled by how much the local node trusts
  * itself against the remote one (the adaptive timestep).
  */
-import { z } from 'zod';
+import { CoordinateSchema, type Coordinate } from '../../protocol/coordinate.ts';
 import type { Random } from './seeded-random.ts';
 
-/** A network coordinate: `vec` in milliseconds, `height` (ms, ≥ 0), `error` (relative, 0 = certain). */
-export interface Coordinate {
-  readonly vec: readonly number[];
-  readonly height: number;
-  readonly error: number;
-}
+export { CoordinateSchema, type Coordinate };
 
-/** The wire form of a coordinate (a client sends its session's coordinate with a job, for example). */
-export const CoordinateSchema = z.object({
-  vec: z.array(z.number().finite().min(-1e6).max(1e6)).min(1).max(16),
-  height: z.number().finite().min(0).max(1e6),
-  error: z.number().finite().min(0).max(100),
-});
 
 export interface VivaldiOptions {
   /** Euclidean dimensions (the height is extra). */

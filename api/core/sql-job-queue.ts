@@ -1,0 +1,255 @@
+/** The SQL job store's queue and leases: creating and reading jobs, leasing, expiring, failing and cancelling tasks, each step through the state machine (JobQueueStore, less completion, which spans verification: see sql-job-store.ts). */
+import { TesseraError } from '../protocol/errors.ts';
+import type { NodeCard } from '../protocol/node-card.ts';
+import { taskPixels } from './job-compiler.ts';
+import type { FailInput, JobRecord, LeaseInput, TaskCounts, TaskOutcome, TaskRecord, TaskRoute } from './job-store.ts';
+import { meetsRequirements } from './routing/requirements.ts';
+import { expectedRenderMs } from './routing/router.ts';
+import type { SqlDriver } from './sql-driver.ts';
+import { reopenForRouting, stepJob, stepTask, type StatusChange } from './state-machine.ts';
+import type { TaskPolicy } from './task-policy.ts';
+import { FRAME_DONE, INSERT_TASK, NEXT_FALLBACK_FOR_NODE, NEXT_OPEN_OF_ROUTED_JOB, NEXT_ROUTED_TO_NODE, NEXT_TASK_OF_JOB, RUNNABLE_JOBS, type Row, UNFINISHED_TASK, num, readJob, readTask, rowToJob, rowToTask, saveJob, saveTask, stateColumns, toJson } from './sql-job-rows.ts';
+
+export function createJob(db: SqlDriver, job: JobRecord, tasks: TaskRecord[]): void {
+  db.transaction(() => {
+    db.run(
+      `INSERT INTO jobs (job_id, scene_id, state, priority, view, encode, frames, tile, created_at, updated_at, started_at, finished_at, error,
+         requirements, client, routed, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        job.jobId,
+        job.sceneId,
+        job.state,
+        job.priority,
+        JSON.stringify(job.view),
+        JSON.stringify(job.encode),
+        JSON.stringify(job.frames),
+        job.tile,
+        job.createdAt,
+        job.updatedAt,
+        job.startedAt,
+        job.finishedAt,
+        job.error,
+        toJson(job.requirements),
+        toJson(job.client),
+        job.routed ? 1 : 0,
+        job.owner,
+      ],
+    );
+    for (const t of tasks) {
+      db.run(INSERT_TASK, [
+        t.taskId,
+        t.jobId,
+        t.kind,
+        t.frame,
+        t.index,
+        t.tile === null ? null : JSON.stringify(t.tile),
+        t.final ? 1 : 0,
+        t.outputKey,
+        t.verifies,
+        ...stateColumns(t),
+      ]);
+    }
+  });
+}
+
+export function getJob(db: SqlDriver, jobId: string): JobRecord | null {
+  return readJob(db, jobId);
+}
+
+export function listTasks(db: SqlDriver, jobId: string): TaskRecord[] {
+  return db.all<Row>(`SELECT * FROM tasks WHERE job_id = ? ORDER BY frame, kind, idx`, [jobId]).map(rowToTask);
+}
+
+export function getTask(db: SqlDriver, taskId: string): TaskRecord | null {
+  return readTask(db, taskId);
+}
+
+export function listFrameTasks(db: SqlDriver, jobId: string, frame: number): TaskRecord[] {
+  return db.all<Row>(`SELECT * FROM tasks WHERE job_id = ? AND frame = ? ORDER BY kind, idx`, [jobId, frame]).map(rowToTask);
+}
+
+export function listFinishedFrames(db: SqlDriver, jobId: string): TaskRecord[] {
+  return db
+    .all<Row>(`SELECT * FROM tasks WHERE job_id = ? AND ${FRAME_DONE} ORDER BY frame`, [jobId])
+    .map(rowToTask);
+}
+
+export function countTasks(db: SqlDriver, jobId: string): TaskCounts {
+  const row = db.all<Row>(
+    `SELECT COUNT(*) AS tasks,
+       COALESCE(SUM(state = 'done'), 0) AS tasks_done,
+       COALESCE(SUM(kind = 'render'), 0) AS renders,
+       COALESCE(SUM(kind = 'render' AND state = 'done'), 0) AS renders_done,
+       COALESCE(SUM(${FRAME_DONE}), 0) AS frames_done
+     FROM tasks WHERE job_id = ?`,
+    [jobId],
+  )[0];
+  return {
+    tasks: num(row.tasks),
+    tasksDone: num(row.tasks_done),
+    renders: num(row.renders),
+    rendersDone: num(row.renders_done),
+    framesDone: num(row.frames_done),
+  };
+}
+
+export function cancelJob(db: SqlDriver, jobId: string, now: number): { job: JobRecord; changes: StatusChange[] } {
+  return db.transaction(() => {
+    const job = readJob(db, jobId);
+    if (!job) throw new TesseraError('JOB_NOT_FOUND', `No job with id ${jobId}.`);
+    const step = stepJob(job, { type: 'cancel', now });
+    saveJob(db, step.job);
+    const changes = [step.change, ...cancelUnfinished(db, jobId, 'job cancelled', now)];
+    return { job: step.job, changes };
+  });
+}
+
+export function expireLeases(db: SqlDriver, now: number, policy: TaskPolicy): StatusChange[] {
+  return db.transaction(() => {
+    const expired = db
+      .all<Row>(`SELECT * FROM tasks WHERE state = 'leased' AND lease_expires_at < ? ORDER BY lease_expires_at`, [now])
+      .map(rowToTask);
+    const changes: StatusChange[] = [];
+    for (const task of expired) {
+      // A task of a job failed earlier in this loop is cancelled by then.
+      const current = readTask(db, task.taskId)!;
+      if (current.state !== 'leased') continue;
+      const nodeFailures = recordFailure(db, current, `lease expired on node ${current.nodeId}`, false, now);
+      changes.push(...applyTaskStep(db, current, stepTask(current, { type: 'expire', nodeFailures, now, policy }), now).changes);
+    }
+    return changes;
+  });
+}
+
+export function leaseNext(db: SqlDriver, input: LeaseInput): TaskOutcome | null {
+  return db.transaction(() => {
+    const { nodeId, now, card } = input;
+    // A node asking for work is alive, heartbeat or not.
+    db.run(`UPDATE nodes SET last_seen_at = ? WHERE node_id = ? AND last_seen_at < ?`, [now, nodeId, now]);
+    let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
+    let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId])[0];
+    if (!row) {
+      leasedAs = 'fallback';
+      row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId])[0];
+    }
+    let jobRow: Row | undefined;
+    if (!row) {
+      for (const j of db.all<Row>(RUNNABLE_JOBS)) {
+        const job = rowToJob(j);
+        if (card && !meetsRequirements(card, job.requirements ?? undefined)) continue;
+        row = job.routed
+          ? db.all<Row>(NEXT_OPEN_OF_ROUTED_JOB, [job.jobId, now, now, nodeId])[0]
+          : db.all<Row>(NEXT_TASK_OF_JOB, [job.jobId, now, nodeId])[0];
+        if (row) {
+          leasedAs = job.routed ? 'open' : 'first-free';
+          jobRow = j;
+          break;
+        }
+      }
+    }
+    if (!row) return null;
+    const task = rowToTask(row);
+    let job = jobRow ? rowToJob(jobRow) : readJob(db, task.jobId)!;
+    const step = stepTask(task, { type: 'lease', nodeId, leaseId: input.leaseId, now, leaseMs: input.policy.leaseMs });
+    const route: TaskRoute = task.route && leasedAs !== 'first-free' ? { ...task.route, leasedAs } : firstFreeRoute(task, job, nodeId, card, now);
+    const leased: TaskRecord = { ...step.task, route };
+    saveTask(db, leased);
+    const changes = [step.change];
+    if (job.state === 'queued') {
+      const started = stepJob(job, { type: 'start', now });
+      saveJob(db, started.job);
+      changes.push(started.change);
+      job = started.job;
+    }
+    return { task: leased, job, changes };
+  });
+}
+
+export function failTask(db: SqlDriver, input: FailInput): TaskOutcome {
+  return db.transaction(() => {
+    const task = heldTask(db, input.taskId, input.nodeId, input.leaseId);
+    const reason = input.sceneFault ? `scene fault: ${input.reason}` : input.reason;
+    const nodeFailures = recordFailure(db, task, reason, input.sceneFault, input.now);
+    const step = stepTask(task, { type: 'fail', reason, nodeFailures, now: input.now, policy: input.policy });
+    return applyTaskStep(db, task, step, input.now);
+  });
+}
+
+/** The task, if `nodeId` holds it under `leaseId`; throws TASK_NOT_FOUND or LEASE_LOST otherwise. */
+export function heldTask(db: SqlDriver, taskId: string, nodeId: string, leaseId: string): TaskRecord {
+  const task = readTask(db, taskId);
+  if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${taskId}.`);
+  // A task that is no longer leased gets the state machine's explanation (cancelled, requeued, done).
+  if (task.state === 'leased' && (task.leaseId !== leaseId || task.nodeId !== nodeId)) {
+    throw new TesseraError('LEASE_LOST', `Task ${taskId} is leased under another lease; this one expired or belongs to another node.`);
+  }
+  return task;
+}
+
+/** Record a failed attempt; returns how many different nodes have now failed the task. */
+export function recordFailure(db: SqlDriver, task: TaskRecord, reason: string, sceneFault: boolean, now: number): number {
+  db.run(
+    `INSERT OR REPLACE INTO task_failures (task_id, attempt, node_id, reason, scene_fault, at) VALUES (?, ?, ?, ?, ?, ?)`,
+    [task.taskId, task.attempts, task.nodeId ?? '', reason, sceneFault ? 1 : 0, now],
+  );
+  return db.all<{ n: number }>(`SELECT COUNT(DISTINCT node_id) AS n FROM task_failures WHERE task_id = ?`, [task.taskId])[0].n;
+}
+
+/** Save a task step; when it exhausts the task's retries, fail the job and cancel its other tasks. */
+export function applyTaskStep(db: SqlDriver, before: TaskRecord, step: ReturnType<typeof stepTask>, now: number): TaskOutcome {
+  let job = readJob(db, before.jobId)!;
+  // A requeued task is routed afresh (a routed job's task waits for the router; a first-come one is open).
+  // Verify tasks are never routed: open to any eligible node again.
+  const task = step.task.state === 'queued' ? reopenForRouting(step.task, job) : step.task;
+  saveTask(db, task);
+  step = { ...step, task };
+  const changes = [step.change];
+  if (step.jobFailure !== null && job.state !== 'failed' && job.state !== 'cancelled' && job.state !== 'done') {
+    const failed = stepJob(job, { type: 'fail', reason: step.jobFailure, now });
+    saveJob(db, failed.job);
+    changes.push(failed.change, ...cancelUnfinished(db, job.jobId, 'job failed', now));
+    job = failed.job;
+  }
+  return { task: step.task, job, changes };
+}
+
+export function cancelUnfinished(db: SqlDriver, jobId: string, reason: string, now: number): StatusChange[] {
+  const open = db.all<Row>(`SELECT * FROM tasks WHERE job_id = ? AND state IN ('queued', 'leased')`, [jobId]).map(rowToTask);
+  return open.map((task) => {
+    const step = stepTask(task, { type: 'cancel', reason, now });
+    saveTask(db, step.task);
+    return step.change;
+  });
+}
+
+/** Finish the job when nothing is left to run or verify; returns the job as it is now. */
+export function finishIfComplete(db: SqlDriver, jobId: string, now: number, changes: StatusChange[]): JobRecord {
+  const job = readJob(db, jobId)!;
+  if (job.state !== 'running') return job;
+  const left = db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE job_id = ? AND ${UNFINISHED_TASK}`, [jobId])[0].n;
+  if (left > 0) return job;
+  const finished = stepJob(job, { type: 'finish', now });
+  saveJob(db, finished.job);
+  changes.push(finished.change);
+  return finished.job;
+}
+
+/** The route record of a first-come task: who took it, and the render time the router would expect there. */
+function firstFreeRoute(task: TaskRecord, job: JobRecord, nodeId: string, card: NodeCard | undefined, now: number): TaskRoute {
+  const renderMs = card ? expectedRenderMs(card, taskPixels(task, job.view)) : 0;
+  const finite = Number.isFinite(renderMs) ? renderMs : 0;
+  return {
+    nodeId,
+    fallbackId: null,
+    predictedRttMs: null,
+    rttSource: 'unknown',
+    queueMs: 0,
+    renderMs: finite,
+    score: finite,
+    reason: 'the job brought no client RTTs, so its tasks go to the first capable node with a free slot (the earliest start)',
+    routedAt: now,
+    fallbackAt: null,
+    leasedAs: 'first-free',
+  };
+}

@@ -1,0 +1,26 @@
+/** The SQL job store's scenes and scene grants (SceneStore). */
+import type { SceneRecord } from './job-store.ts';
+import type { SqlDriver } from './sql-driver.ts';
+import { readScene } from './sql-job-rows.ts';
+
+export function putScene(db: SqlDriver, scene: SceneRecord): SceneRecord {
+  return db.transaction(() => {
+    db.run(
+      `INSERT INTO scenes (scene_id, bytes, stats, info, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (scene_id) DO NOTHING`,
+      [scene.sceneId, scene.bytes, JSON.stringify(scene.stats), JSON.stringify(scene.info), scene.createdAt],
+    );
+    return readScene(db, scene.sceneId)!;
+  });
+}
+
+export function getScene(db: SqlDriver, sceneId: string): SceneRecord | null {
+  return readScene(db, sceneId);
+}
+
+export function grantScene(db: SqlDriver, sceneId: string, owner: string, now: number): void {
+  db.run(`INSERT INTO scene_grants (scene_id, owner, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, [sceneId, owner, now]);
+}
+
+export function isSceneGranted(db: SqlDriver, sceneId: string, owner: string): boolean {
+  return db.all(`SELECT 1 FROM scene_grants WHERE scene_id = ? AND owner = ?`, [sceneId, owner]).length > 0;
+}

@@ -1,0 +1,17 @@
+/** What a job may demand of the node that renders it; the check of a card against it lives in `api/core/routing/requirements.ts`. */
+import { z } from 'zod';
+
+/** A job's requirements; every field is optional (absent = no constraint). Region labels match exactly. */
+export const JobRequirements = z
+  .object({
+    minRamBytes: z.number().int().min(0).optional(),
+    /** The node's GL maximum texture size must be at least this (pixels per side). */
+    minTextureSize: z.number().int().min(0).max(65_536).optional(),
+    /** When non-empty, only nodes whose region label is listed. */
+    allowedRegions: z.array(z.string().max(64)).max(256).optional(),
+    deniedRegions: z.array(z.string().max(64)).max(256).optional(),
+    /** The node's RTT to the client (measured, or else estimated) must not exceed this. */
+    maxRttMs: z.number().positive().max(60_000).optional(),
+  })
+  .strict();
+export type JobRequirements = z.infer<typeof JobRequirements>;

@@ -1,0 +1,47 @@
+/**
+ * Geometry cost from the JSON alone, before any buffer is read or Draco data decoded: vertices
+ * against maxVertices, and the bytes geometry will take once decoded (buffers plus one typed array
+ * per accessor) as the first part of the maxDecodedBytes estimate.
+ */
+import type { SceneLimits } from '../api/protocol/render-spec.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
+import { formatBytes } from './format-bytes.ts';
+import type { ValidatedGltf } from './validated-gltf.ts';
+
+export interface GeometryCost {
+  vertices: number;
+  triangles: number;
+  /** Estimated bytes of decoded geometry: buffer data plus every accessor as a typed array. */
+  geometryBytes: number;
+}
+
+export function checkGeometryLimits(gltf: ValidatedGltf, limits: SceneLimits): GeometryCost {
+  let vertices = 0;
+  let triangles = 0;
+  for (const prim of gltf.primitives) {
+    const position = prim.attributes.find(([semantic]) => semantic === 'POSITION');
+    const vertexCount = position ? gltf.accessors[position[1]].count : 0;
+    vertices += vertexCount;
+    const n = prim.indices !== undefined ? gltf.accessors[prim.indices].count : vertexCount;
+    if (prim.mode === 4) triangles += Math.floor(n / 3);
+    else if (prim.mode === 5 || prim.mode === 6) triangles += Math.max(0, n - 2);
+  }
+  if (vertices > limits.maxVertices) {
+    throw new TesseraError(
+      'SCENE_LIMIT_EXCEEDED',
+      `the scene has ${vertices} vertices, more than maxVertices ${limits.maxVertices}`,
+    );
+  }
+
+  let geometryBytes = 0;
+  for (const buffer of gltf.buffers) geometryBytes += buffer.byteLength;
+  for (const a of gltf.accessors) geometryBytes += a.count * a.components * a.componentBytes;
+  if (geometryBytes > limits.maxDecodedBytes) {
+    throw new TesseraError(
+      'SCENE_LIMIT_EXCEEDED',
+      `the scene's geometry would take about ${formatBytes(geometryBytes)} once decoded, ` +
+        `more than maxDecodedBytes ${formatBytes(limits.maxDecodedBytes)}`,
+    );
+  }
+  return { vertices, triangles, geometryBytes };
+}

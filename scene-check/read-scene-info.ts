@@ -1,0 +1,37 @@
+/**
+ * The names a job may use (cameras, clips, glTF scenes), read from a normalized GLB with glTF-Transform.
+ * Runtime-free: the IO comes from the caller (NodeIO in the Node API, a WebIO on Workers).
+ */
+import type { Document } from '@gltf-transform/core';
+import type { SceneInfo } from './scene-inspector.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
+import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
+
+const nameOf = (name: string): string | null => (name === '' ? null : name);
+
+/** The names a job may use, read from a normalized GLB. */
+export async function readSceneInfo(glb: Uint8Array, provider: SceneIoProvider = nodeSceneIo): Promise<SceneInfo> {
+  const io = await provider.get();
+  let doc: Document;
+  try {
+    doc = await io.readBinary(glb);
+  } catch (err) {
+    throw new TesseraError('SCENE_MALFORMED', `The normalized scene could not be read back: ${(err as Error).message}`, { cause: err });
+  }
+  const root = doc.getRoot();
+  const cameras = root.listCameras();
+  const nodes = root.listNodes();
+  const scenes = root.listScenes();
+  const defaultScene = root.getDefaultScene();
+  return {
+    cameras: cameras.map((c) => nameOf(c.getName())),
+    cameraNodes: cameras.map((c) => nameOf(nodes.find((n) => n.getCamera() === c)?.getName() ?? '')),
+    // A clip lasts until its last key, as three.js's AnimationClip measures it.
+    clips: root.listAnimations().map((a) => ({
+      name: nameOf(a.getName()),
+      duration: a.listSamplers().reduce((d, s) => Math.max(d, s.getInput()?.getMax([0])[0] ?? 0), 0),
+    })),
+    scenes: scenes.map((s) => nameOf(s.getName())),
+    defaultScene: defaultScene ? Math.max(0, scenes.indexOf(defaultScene)) : 0,
+  };
+}

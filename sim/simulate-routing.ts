@@ -1,0 +1,448 @@
+/**
+ * The routing simulator: an internet of hosts with known RTTs is split into render nodes and clients; the
+ * nodes' coordinates converge from a bounded number of node↔node measurements; then every client is
+ * routed by the real router (pickProbeCandidates → pings → locateClient → routeTask, the functions the API
+ * uses) and by baselines, and each choice is compared with the truly nearest node.
+ *
+ * Baselines: geo-nearest (great-circle distance; random where the client has no location), random,
+ * coordinates only (the node with the lowest estimated RTT to the client's session coordinate, which comes
+ * from Vivaldi measurements to nodes; no pings at routing time), and the oracle (knows every RTT).
+ *
+ * Every client draws its random numbers from its own seeded stream, so a run split into shards (one per
+ * worker thread, say) gives exactly the numbers of a run in one piece.
+ */
+import { geoNearest, locateClient, pickProbeCandidates, type CandidateOptions } from '../api/core/routing/candidates.ts';
+import { fitGeoLines, type GeoEdge, type GeoLine } from '../api/core/routing/geo-line.ts';
+import { isGeoPoint, type GeoPoint } from '../api/core/routing/geo.ts';
+import { RttFilter } from '../api/protocol/rtt-filter.ts';
+import { freezeRouterNodes, routeTask, type RouteOptions, type RouterNode } from '../api/core/routing/router.ts';
+import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
+import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../api/core/routing/vivaldi.ts';
+import type { NodeCard } from '../api/protocol/node-card.ts';
+import { pairRtt, type Host, type RttSource } from './rtt-source.ts';
+
+export interface SimOptions {
+  /** Hosts that become render nodes (the rest are clients). */
+  nodes?: number;
+  /** Pings each client may send before its job is routed. */
+  probes?: number;
+  seed?: number;
+  /** Route at most this many clients (all when absent). */
+  clients?: number;
+  /** Node↔node measurements per node while coordinates converge. */
+  rounds?: number;
+  /** Peers each node measures (half random, half the nearest it knows of). */
+  neighbours?: number;
+  /** Vivaldi updates per measurement: this one, then the node's stored filtered RTTs to its other peers (up to `neighbours`). */
+  replay?: number;
+  /** Fit nodes' geo lines (RTT against distance) from their measurements, for located clients' probe choice. */
+  geoLines?: boolean;
+  /** Ping one candidate at a time, each chosen knowing the RTTs before it (false: all at once). */
+  adaptive?: boolean;
+  /** Vivaldi measurements from each client to nodes for its session coordinate (the coordinates-only baseline). */
+  clientMeasurements?: number;
+  /** Mean relative queueing noise of one ping over the true RTT. */
+  jitter?: number;
+  /** Use hosts' lat/lon (false: act as if no host had one). */
+  useLocation?: boolean;
+  /** Tell clients their lat/lon (false: only nodes are located, clients are found by their RTTs). */
+  clientLocation?: boolean;
+  /** "Within" means chosen ≤ best × (1 + relative) or ≤ best + absoluteMs. */
+  withinRelative?: number;
+  withinAbsoluteMs?: number;
+  /** Route only clients whose position in the client list is `index` modulo `count`. */
+  shard?: { index: number; count: number };
+  vivaldi?: VivaldiOptions;
+  candidates?: CandidateOptions;
+  route?: RouteOptions;
+  /** Called now and then with progress. */
+  onProgress?: (done: number, total: number, phase: 'converge' | 'route') => void;
+}
+
+export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 'candidates' | 'route' | 'shard'>> = {
+  nodes: 60,
+  probes: 3,
+  seed: 1,
+  rounds: 64,
+  neighbours: 16,
+  replay: 16,
+  geoLines: true,
+  adaptive: true,
+  clientMeasurements: 16,
+  jitter: 0.05,
+  useLocation: true,
+  clientLocation: true,
+  withinRelative: 0.1,
+  withinAbsoluteMs: 5,
+  vivaldi: VIVALDI_DEFAULTS,
+};
+
+export type MethodName = 'tessera' | 'geo' | 'random' | 'coordsOnly' | 'oracle';
+export const METHODS: readonly MethodName[] = ['tessera', 'geo', 'random', 'coordsOnly', 'oracle'];
+
+export interface MethodResult {
+  /** Fraction of evaluated clients whose node was within 10% (or 5 ms) of the best true RTT. */
+  within10: number;
+  medianStretch: number;
+  p95Stretch: number;
+  /** Clients whose chosen node's true RTT is known. */
+  evaluated: number;
+  /** Clients routed to a node whose true RTT to them is missing from the data. */
+  unevaluated: number;
+}
+
+/** Raw counts of one method over some clients; tallies of shards add up (mergeTallies). */
+export interface MethodTally {
+  stretch: number[];
+  within: number;
+  unevaluated: number;
+}
+
+export interface SimSetup {
+  hosts: number;
+  nodes: number;
+  /** Clients routed (those with a true RTT to some node). */
+  clients: number;
+  probes: number;
+  seed: number;
+  nodeMeasurements: number;
+  clientSessionMeasurements: number;
+  locatedClients: number;
+  locatedNodes: number;
+  /** Pings Tessera sent (lost pings included). */
+  probesSent: number;
+  /** Clients with no true RTT to any node (not routed). */
+  skippedClients: number;
+}
+
+export interface SimReport {
+  tessera: MethodResult;
+  geo: MethodResult;
+  random: MethodResult;
+  coordsOnly: MethodResult;
+  oracle: MethodResult;
+  setup: SimSetup & { meanProbes: number };
+  /** Relative error of node↔node RTT estimates after convergence (a sample of pairs). */
+  coordinateError: { median: number; p90: number };
+  timing: { convergeMs: number; routeMs: number; perClientUs: number };
+  /** The raw counts, for merging shards. */
+  tallies: Record<MethodName, MethodTally>;
+}
+
+/** The card every simulated node gets: identical nodes, so the best choice is the lowest RTT. */
+const SIM_CARD: NodeCard = {
+  name: 'sim',
+  region: '',
+  version: 'sim',
+  cpu: { model: 'sim', cores: 8 },
+  ramBytes: 16 * 2 ** 30,
+  gl: { renderer: 'sim', vendor: 'sim', version: 'sim', maxTextureSize: 16384, maxViewport: [16384, 16384] },
+  tilesPerSecond: 10,
+  concurrency: 1,
+};
+const IDLE = { queued: 0, running: 0, concurrency: 1 };
+const TASK_PIXELS = 256 * 256;
+
+/** One ping: the true RTT plus queueing noise (exponential, mean `jitter` × RTT); NaN when unreachable. */
+function ping(truth: number, jitter: number, rng: Random): number {
+  return Number.isNaN(truth) ? NaN : truth * (1 + jitter * randomExponential(rng));
+}
+
+function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** Summary of one method's tally. */
+export function summarizeTally(t: MethodTally): MethodResult {
+  const s = Float64Array.from(t.stretch).sort();
+  const n = s.length;
+  return { within10: n ? t.within / n : NaN, medianStretch: quantile(s, 0.5), p95Stretch: quantile(s, 0.95), evaluated: n, unevaluated: t.unevaluated };
+}
+
+/** One report from the reports of shards of the same run (same options but `shard`). */
+export function mergeSimReports(reports: readonly SimReport[]): SimReport {
+  if (reports.length === 0) throw new RangeError('no reports to merge');
+  const first = reports[0];
+  const tallies = Object.fromEntries(
+    METHODS.map((m) => [m, { stretch: reports.flatMap((r) => r.tallies[m].stretch), within: sum(reports.map((r) => r.tallies[m].within)), unevaluated: sum(reports.map((r) => r.tallies[m].unevaluated)) }]),
+  ) as Record<MethodName, MethodTally>;
+  const clients = sum(reports.map((r) => r.setup.clients));
+  const probesSent = sum(reports.map((r) => r.setup.probesSent));
+  const routeMs = Math.max(...reports.map((r) => r.timing.routeMs));
+  return {
+    ...(Object.fromEntries(METHODS.map((m) => [m, summarizeTally(tallies[m])])) as Record<MethodName, MethodResult>),
+    setup: {
+      ...first.setup,
+      clients,
+      probesSent,
+      meanProbes: clients ? probesSent / clients : 0,
+      locatedClients: sum(reports.map((r) => r.setup.locatedClients)),
+      skippedClients: sum(reports.map((r) => r.setup.skippedClients)),
+    },
+    coordinateError: first.coordinateError,
+    timing: { convergeMs: Math.max(...reports.map((r) => r.timing.convergeMs)), routeMs, perClientUs: clients ? (sum(reports.map((r) => r.timing.routeMs)) * 1000) / clients : 0 },
+    tallies,
+  };
+}
+
+function sum(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+/** Runs the simulation. Pure and deterministic for a seed. */
+export function simulateRouting(hosts: readonly Host[], truth: RttSource, options: SimOptions = {}): SimReport {
+  const o = { ...SIM_DEFAULTS, ...options };
+  const H = hosts.length;
+  if (truth.size !== H) throw new RangeError(`the RTT source covers ${truth.size} hosts, the hosts list ${H}`);
+  if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes >= H) throw new RangeError(`--nodes must be 1 to ${H - 1} (there are ${H} hosts)`);
+  if (!Number.isInteger(o.probes) || o.probes < 0 || o.probes > 64) throw new RangeError(`--probes must be 0 to 64 (got ${o.probes})`);
+  const viv = { ...VIVALDI_DEFAULTS, ...o.vivaldi };
+  const seed = o.seed;
+  const { nodeHost, clientHosts } = splitHosts(H, o.nodes, seed, o.clients);
+  const N = nodeHost.length;
+  const locationOf = (h: number) => hostLocation(hosts[h], o.useLocation);
+
+  // ---- Coordinates converge from node↔node measurements ----
+  const t0 = performance.now();
+  const { nodes, coords, measurements } = convergeNodes(hosts, truth, nodeHost, o);
+  const idOf = new Map<string, number>(nodeHost.map((h, j) => [hosts[h].id, j]));
+  const convergeMs = performance.now() - t0;
+  const errs: number[] = [];
+  const qrng = createRandom(`quality:${seed}`);
+  for (let s = 0; s < Math.min(20_000, N * (N - 1)); s++) {
+    const a = randomInt(qrng, N);
+    const b = randomInt(qrng, N);
+    const t = a === b ? NaN : pairRtt(truth, nodeHost[a], nodeHost[b]);
+    if (!Number.isNaN(t)) errs.push(Math.abs(estimateRtt(coords[a], coords[b]) - t) / t);
+  }
+  errs.sort((x, y) => x - y);
+
+  // ---- Route every client ----
+  const t1 = performance.now();
+  const tallies = Object.fromEntries(METHODS.map((m): [MethodName, MethodTally] => [m, { stretch: [], within: 0, unevaluated: 0 }])) as Record<MethodName, MethodTally>;
+  let locatedNodes = 0;
+  for (let j = 0; j < N; j++) if (locationOf(nodeHost[j])) locatedNodes++;
+  // True RTTs are computed on demand (NaN = not yet; Infinity = missing), so a lower bound can skip most.
+  const trueRtt = new Float64Array(N).fill(NaN);
+  const touched: number[] = [];
+  let client = -1;
+  const truthOf = (j: number): number => {
+    let t = trueRtt[j];
+    if (Number.isNaN(t)) {
+      t = pairRtt(truth, client, nodeHost[j]);
+      trueRtt[j] = Number.isNaN(t) ? Infinity : t;
+      touched.push(j);
+    }
+    return t === Infinity ? NaN : t;
+  };
+  const lowerBound = truth.lowerBound?.bind(truth);
+  let best = Infinity;
+  const record = (m: MethodName, j: number) => {
+    const t = j >= 0 ? truthOf(j) : NaN;
+    const tally = tallies[m];
+    if (Number.isNaN(t)) {
+      tally.unevaluated++;
+      return;
+    }
+    tally.stretch.push(t / best);
+    if (t <= best * (1 + o.withinRelative) || t <= best + o.withinAbsoluteMs) tally.within++;
+  };
+  const shard = o.shard ?? { index: 0, count: 1 };
+  let probesSent = 0, skippedClients = 0, locatedClients = 0, routed = 0;
+  const M = clientHosts.length;
+  for (let c = shard.index; c < M; c += shard.count) {
+    client = clientHosts[c];
+    for (const j of touched) trueRtt[j] = NaN;
+    touched.length = 0;
+    best = Infinity;
+    let oracle = -1;
+    if (truth.nearestAmong) {
+      const near = truth.nearestAmong(client, nodeHost);
+      oracle = near.index;
+      best = near.rttMs;
+    } else {
+      for (let j = 0; j < N; j++) {
+        if (lowerBound && !(lowerBound(client, nodeHost[j]) < best)) continue;
+        const t = truthOf(j);
+        if (t < best) { best = t; oracle = j; }
+      }
+    }
+    if (oracle < 0) {
+      skippedClients++;
+      continue;
+    }
+    routed++;
+    const rng = createRandom(`client:${seed}:${c}`);
+    const location = o.clientLocation ? locationOf(client) : undefined;
+    if (location) locatedClients++;
+
+    // Tessera: adaptive probing (one ping per round), then the router.
+    const measured: Record<string, number> = {};
+    const lost: string[] = [];
+    for (let p = 0; p < o.probes; ) {
+      const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost }, o.adaptive ? 1 : o.probes - p, o.candidates);
+      if (ids.length === 0) break;
+      for (const id of ids) {
+        probesSent++;
+        p++;
+        const sample = ping(truthOf(idOf.get(id)!), o.jitter, rng);
+        if (Number.isNaN(sample)) lost.push(id);
+        else measured[id] = sample;
+      }
+    }
+    const coord = locateClient(nodes, { measuredRttMs: measured, location }, o.candidates);
+    const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord }, taskPixels: TASK_PIXELS }, rng, o.route);
+    record('tessera', decision ? idOf.get(decision.nodeId)! : -1);
+
+    // Coordinates only: a session coordinate from Vivaldi measurements (random nodes, and from halfway the
+    // nearest it then knows of), then the node with the lowest estimated RTT to it; no pings at routing time.
+    let session = createCoordinate(viv);
+    const cm = o.clientMeasurements;
+    for (let s = 0; s < cm; s++) {
+      let j = randomInt(rng, N);
+      if (s === cm >> 1 || (s > cm >> 1 && s % 4 === 0)) {
+        const [near] = pickProbeCandidates(nodes, { measuredRttMs: {}, coord: session }, 1, o.candidates);
+        if (near !== undefined) j = idOf.get(near)!;
+      }
+      const sample = ping(truthOf(j), o.jitter, rng);
+      if (!Number.isNaN(sample)) session = updateCoordinate(session, coords[j], sample, viv, rng);
+    }
+    const [byCoords] = pickProbeCandidates(nodes, { measuredRttMs: {}, coord: session }, 1, o.candidates);
+    record('coordsOnly', byCoords === undefined ? -1 : idOf.get(byCoords)!);
+
+    // Geo-nearest by great-circle distance; random when the client has no location.
+    const rnd = randomInt(rng, N);
+    const geoId = location ? geoNearest(nodes, location) : undefined;
+    const geo = geoId === undefined ? -1 : idOf.get(geoId)!;
+    record('geo', geo >= 0 ? geo : rnd);
+    record('random', rnd);
+    record('oracle', oracle);
+    if ((routed & 1023) === 0) o.onProgress?.(c + 1, M, 'route');
+  }
+  o.onProgress?.(M, M, 'route');
+  const routeMs = performance.now() - t1;
+
+  return {
+    ...(Object.fromEntries(METHODS.map((m) => [m, summarizeTally(tallies[m])])) as Record<MethodName, MethodResult>),
+    setup: {
+      hosts: H,
+      nodes: N,
+      clients: routed,
+      probes: o.probes,
+      seed,
+      nodeMeasurements: measurements,
+      clientSessionMeasurements: o.clientMeasurements,
+      locatedClients,
+      locatedNodes,
+      probesSent,
+      meanProbes: routed ? probesSent / routed : 0,
+      skippedClients,
+    },
+    coordinateError: { median: quantile(errs, 0.5), p90: quantile(errs, 0.9) },
+    timing: { convergeMs, routeMs, perClientUs: routed ? (routeMs * 1000) / routed : 0 },
+    tallies,
+  };
+}
+
+/** Which hosts (by index) become nodes and which clients: a seeded shuffle. */
+export function splitHosts(hosts: number, nodes: number, seed: number, maxClients?: number): { nodeHost: number[]; clientHosts: number[] } {
+  const order = shuffleInPlace(Array.from({ length: hosts }, (_, i) => i), createRandom(`split:${seed}`));
+  return { nodeHost: order.slice(0, nodes), clientHosts: order.slice(nodes, maxClients === undefined ? hosts : nodes + maxClients) };
+}
+
+/** A host's location, when it has one and locations are in use. */
+export function hostLocation(host: Host, useLocation = true): GeoPoint | undefined {
+  return useLocation && isGeoPoint(host as Partial<GeoPoint>) ? { lat: host.lat!, lon: host.lon! } : undefined;
+}
+
+/**
+ * The render nodes (hosts `nodeHost`) after their coordinates converged: `rounds` rounds in which every node
+ * pings one of its peers (half random, half the nearest its coordinate knows of, refreshed three times),
+ * filters the samples per peer, and updates its coordinate (Vivaldi) from them.
+ */
+export function convergeNodes(
+  hosts: readonly Host[],
+  truth: RttSource,
+  nodeHost: readonly number[],
+  options: Pick<SimOptions, 'seed' | 'rounds' | 'neighbours' | 'replay' | 'jitter' | 'useLocation' | 'geoLines' | 'vivaldi' | 'onProgress'> = {},
+): { nodes: readonly RouterNode[]; coords: Coordinate[]; measurements: number } {
+  const o = { ...SIM_DEFAULTS, ...options };
+  const viv = { ...VIVALDI_DEFAULTS, ...o.vivaldi };
+  const N = nodeHost.length;
+  const locationOf = (h: number) => hostLocation(hosts[h], o.useLocation);
+  const rng = createRandom(`converge:${o.seed}`);
+  const coords: Coordinate[] = nodeHost.map(() => createCoordinate(viv));
+  let lines: (GeoLine | undefined)[] = [];
+  const makeNodes = (): readonly RouterNode[] =>
+    freezeRouterNodes(nodeHost.map((h, j) => ({ id: hosts[h].id, card: SIM_CARD, healthy: true, load: IDLE, coord: coords[j], location: locationOf(h), geoLine: lines[j] })));
+  const K = Math.min(o.neighbours, N - 1);
+  const half = K >> 1;
+  const peers: Int32Array[] = [];
+  const filters: RttFilter[][] = [];
+  const randomPeer = (j: number) => {
+    let p = randomInt(rng, N - 1);
+    if (p >= j) p++;
+    return p;
+  };
+  for (let j = 0; j < N; j++) {
+    const list = new Int32Array(K);
+    for (let s = 0; s < K; s++) list[s] = randomPeer(j);
+    peers.push(list);
+    filters.push(Array.from({ length: K }, () => new RttFilter()));
+  }
+  const idOf = new Map<string, number>(nodeHost.map((h, j) => [hosts[h].id, j]));
+  let nodes = makeNodes();
+  const refreshAt = new Set([Math.floor(o.rounds / 4), Math.floor(o.rounds / 2), Math.floor((3 * o.rounds) / 4)]);
+  let measurements = 0;
+  for (let r = 0; r < o.rounds && K > 0; r++) {
+    if (refreshAt.has(r) && r > 0) {
+      // The near half of each node's peers: the nodes its coordinate says are nearest (what it would ask the API for).
+      nodes = makeNodes();
+      for (let j = 0; j < N; j++) {
+        const near = pickProbeCandidates(nodes, { measuredRttMs: {}, coord: coords[j], exclude: [nodes[j].id] }, K - half);
+        near.forEach((id, s) => {
+          const p = idOf.get(id)!;
+          if (peers[j][half + s] !== p) {
+            peers[j][half + s] = p;
+            filters[j][half + s] = new RttFilter();
+          }
+        });
+      }
+    }
+    for (let j = 0; j < N; j++) {
+      const s = r % K;
+      const p = peers[j][s];
+      const sample = ping(pairRtt(truth, nodeHost[j], nodeHost[p]), o.jitter, rng);
+      measurements++;
+      if (Number.isNaN(sample)) {
+        peers[j][s] = randomPeer(j);
+        filters[j][s] = new RttFilter();
+        continue;
+      }
+      filters[j][s].add(sample);
+      // Vivaldi update from this sample, and again from every peer's latest filtered RTT the node keeps
+      // (a replay: no extra measurement, so coordinates converge in fewer measurement rounds).
+      for (let q = 0; q < Math.max(1, Math.min(K, o.replay)); q++) {
+        const slot = (s + K - q) % K;
+        const v = filters[j][slot].value;
+        if (v !== undefined) coords[j] = updateCoordinate(coords[j], coords[peers[j][slot]], v, viv, rng);
+      }
+    }
+    o.onProgress?.(r + 1, o.rounds, 'converge');
+  }
+  // Geo lines from the same measurements (each node's latest filtered RTT to each peer).
+  const edges: GeoEdge[] = [];
+  for (let j = 0; j < N; j++) {
+    for (let s = 0; s < K; s++) {
+      const v = filters[j][s].value;
+      if (v !== undefined) edges.push({ a: j, b: peers[j][s], rttMs: v });
+    }
+  }
+  if (o.geoLines) lines = fitGeoLines(nodeHost.map(locationOf), edges);
+  return { nodes: makeNodes(), coords, measurements };
+}
+

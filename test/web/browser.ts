@@ -1,0 +1,41 @@
+/**
+ * Real Chromium for the dashboard's tests (Debian's /usr/bin/chromium driven by playwright-core), WebGL 2 on
+ * llvmpipe through ANGLE's EGL backend. Console errors and page errors are collected so a test can assert none.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { hasWebAssets } from '../../api/node/web-assets.ts';
+import { ROOT } from '../support/tessera-cli.ts';
+
+export const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
+export const SHOTS_DIR = join(ROOT, 'test', '.output', 'web');
+
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=gl-egl', '--ignore-gpu-blocklist'];
+
+/** Build the dashboard if this checkout has not yet (infra/setup.sh normally has). */
+export function ensureWebBuilt(): void {
+  if (!hasWebAssets()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium (infra/setup.sh installs it)`);
+  await mkdir(SHOTS_DIR, { recursive: true });
+  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+}
+
+/** Console errors and uncaught exceptions of a page, as they happen. */
+export function collectErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  return errors;
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  // From the top, so the sticky header sits where it belongs in the full-page picture.
+  await page.evaluate(() => scrollTo(0, 0));
+  await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
+}

@@ -290,7 +290,18 @@ export async function openSession(api: SessionApi, options: OpenSessionOptions):
     },
     async close() {
       closedByUser = true;
-      current.socket.close(1000, 'closed by the client');
+      // Let the node see the close before the API frees the slot (up to a second).
+      const socket = current.socket;
+      const gone = new Promise<void>((resolve) => {
+        const previous = socket.onclose;
+        socket.onclose = (ev) => {
+          previous?.(ev);
+          resolve();
+        };
+        setTimeout(resolve, 1000);
+      });
+      socket.close(1000, 'closed by the client');
+      await gone;
       await api.deleteSession(current.placed.sessionId).catch(() => {});
       resolveClosed({ code: 1000, reason: 'closed by the client' });
     },

@@ -161,9 +161,14 @@ export class SessionHost {
     s.connectTimer.unref();
     this.#sessions.set(lease.sessionId, s);
     log.info({ sessionId: lease.sessionId, scene: lease.scene.id.slice(0, 12), eye: lease.render.eye, format: lease.render.format }, 'session leased');
+    // The API counts a session closed when its client says so, a moment before the client's socket close
+    // reaches this node: give an ending session a few seconds to go before refusing the new one.
     if (this.active > this.#o.slots) {
-      this.#end(s, SESSION_CLOSE.NODE_FULL, 'the node has no free session slot');
-      return;
+      void (async () => {
+        const until = Date.now() + 3000;
+        while (this.active > this.#o.slots && Date.now() < until && !s.ended) await new Promise((r) => setTimeout(r, 50));
+        if (this.active > this.#o.slots) this.#end(s, SESSION_CLOSE.NODE_FULL, 'the node has no free session slot');
+      })();
     }
     void process.exited.then((why) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, why));
     loaded.then(

@@ -141,7 +141,8 @@ describe('session latency lab: three nodes behind 5/40/120 ms proxies, one sessi
     near.child.kill('SIGKILL');
     await near.proxy.kill();
     await waitFor('the session re-opened elsewhere', async () => (first.stats().reopens >= 1 && first.nodeId !== near.id ? true : undefined), 60_000);
-    expect(label(first.nodeId)).toBe('mid');
+    const reopened = await client.getSession(first.sessionId);
+    expect(label(first.nodeId), `${reopened.route.reason}\n${nodes.map((n) => `[${n.label}] ${n.log.filter((l) => /session/.test(l)).slice(-6).join('\n')}`).join('\n')}`).toBe('mid');
     await framesFrom(first, first.nodeId);
     await first.close();
   }, 180_000);

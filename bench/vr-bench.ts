@@ -96,6 +96,9 @@ try {
           const row = { scene: sceneName, eye, rttMs, concurrent: sessions, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
           results.push(row);
           log(JSON.stringify(row));
+          // Written after every row: a long run stopped early keeps what it measured.
+          await mkdir(args['results-dir']!, { recursive: true });
+          await writeFile(join(args['results-dir']!, 'vr-partial.json'), JSON.stringify({ at: new Date().toISOString(), partial: true, results }, null, 2));
         }
       }
     }

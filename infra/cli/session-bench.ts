@@ -42,6 +42,9 @@ function percentile(values: readonly number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+/** Longest the bench waits for a session's first frame. */
+const WARM_UP_TIMEOUT_MS = 120_000;
+
 const round = (x: number | null, d = 1) => (x === null ? null : Math.round(x * 10 ** d) / 10 ** d);
 
 /** Run the bench; sessions run at once. */
@@ -58,13 +61,18 @@ export async function runSessionBench(o: SessionBenchOptions): Promise<SessionBe
       const [ew, eh] = o.eye.split('x').map(Number);
       const pose = (t: number) => ({ eyes: stereoPose(orbitPosition(position, target, t, 25, 0.2), target, { fov, aspect: ew / eh }) });
       // Warm-up: the first frame (scene upload to the GPU, shader compiles) is not what a headset sees later.
-      await new Promise<void>((resolve) => {
-        const off = session.onFrame(() => {
+      await new Promise<void>((resolve, reject) => {
+        const done = (err?: Error) => {
           off();
           clearInterval(warm);
-          resolve();
-        });
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        };
+        const off = session.onFrame(() => done());
         const warm = setInterval(() => session.sendPose(pose(0)), 100);
+        const timer = setTimeout(() => done(new Error(`no first frame within ${WARM_UP_TIMEOUT_MS / 1000} s`)), WARM_UP_TIMEOUT_MS);
+        void session.closed.then((c) => done(new Error(`the session closed before its first frame (${c.code} ${c.reason})`)));
         session.sendPose(pose(0));
       });
       const latencies: number[] = [];

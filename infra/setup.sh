@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the web dashboard's browser tests (test/web/, driven by playwright-core).
-APT_PACKAGES=(libxi-dev libx11-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config xvfb xauth python3 make g++ chromium)
+# openssl: the session test makes a self-signed certificate for wss:// (test/farm/session-e2e.test.ts).
+APT_PACKAGES=(libxi-dev libx11-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config xvfb xauth python3 make g++ chromium openssl)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

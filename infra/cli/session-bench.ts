@@ -127,8 +127,9 @@ export async function runSessionBench(o: SessionBenchOptions): Promise<SessionBe
     const all = per.flatMap((p) => p);
     return {
       fps: round(all.reduce((s, p) => s + p.fps, 0) / all.length)!,
-      p50Ms: round(percentile(all.map((p) => p.p50Ms ?? Infinity), 0.5)),
-      p95Ms: round(Math.max(...all.map((p) => p.p95Ms ?? Infinity))),
+      // Sessions that got no frame in the window have no latency; one that got none at all makes the figure null.
+      p50Ms: all.some((p) => p.p50Ms === null) ? null : round(percentile(all.map((p) => p.p50Ms!), 0.5)),
+      p95Ms: all.some((p) => p.p95Ms === null) ? null : round(Math.max(...all.map((p) => p.p95Ms!))),
       frames: all.reduce((s, p) => s + p.frames, 0),
       dropped: all.reduce((s, p) => s + p.dropped, 0),
       nodeId: [...new Set(all.map((p) => p.nodeId))].join(','),

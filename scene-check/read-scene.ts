@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { GLTF, JSONDocument } from '@gltf-transform/core';
 import { TesseraError } from '../api/protocol/errors.ts';
 import { SCENE_LIMITS_DEFAULTS, SceneLimits } from '../api/protocol/render-spec.ts';
+import { checkDracoHeaders } from './check-draco-headers.ts';
 import { checkAccessorData } from './check-accessor-data.ts';
 import { checkGeometryLimits } from './check-geometry-limits.ts';
 import { checkGltfStructure } from './check-gltf-structure.ts';
@@ -216,6 +217,8 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
   });
   const textures = checkTextureLimits(resources.images, caps, geometry.geometryBytes);
   const data = checkAccessorData(gltf, resources.buffers, caps);
+  // Draco streams declare their own counts; they must match the (capped) accessors before any decoding.
+  checkDracoHeaders(gltf, resources.buffers);
 
   // The costly part: glTF-Transform reads everything, decodes Draco, writes one GLB.
   const normalized = await normalizeScene(prepareJsonDocument(gltf, resources, textures.sizes), gltf, io);

@@ -29,6 +29,17 @@ describe('tessera render --local', () => {
     expect(Buffer.compare(Buffer.from(t.data), Buffer.from(w.data))).toBe(0);
   });
 
+  it('--projection equirect-stereo --eye writes one 1:1 frame, left eye over right', async () => {
+    const dir = outDir();
+    const r = await tessera('render', 'scenes/textured-pbr.glb', '--local', '--projection', 'equirect-stereo', '--eye', '0,0.2,2.5', '--size', '128x128', '--out', dir);
+    expect(r.code).toBe(0);
+    const img = await decodeRaw(readFileSync(join(dir, 'frame-0000.png')));
+    expect([img.width, img.height]).toEqual([128, 128]);
+    // Looking along -Z from z = 2.5, the sphere is 26° to the left, a little below the horizon, in both eyes.
+    expect(img.data[(33 * 128 + 55) * 4 + 3]).toBe(255);
+    expect(img.data[(97 * 128 + 55) * 4 + 3]).toBe(255);
+  });
+
   it('writes WebP and JPEG, and an animated WebP of the range', async () => {
     const dir = outDir();
     const r = await tessera('render', 'scenes/morph.glb', '--local', '--frames', '0,12,24', '--size', '96x64', '--format', 'webp', '--animated', '--camera', 'auto', '--yaw', '10', '--out', dir);
@@ -55,6 +66,9 @@ describe('tessera render --local', () => {
     [['render', 'scenes/features.glb', '--local', '--scene', 'nope', '--out', '/tmp/x'], /SCENE_INDEX_NOT_FOUND.*"alt"/],
     [['render', 'package.json', '--local', '--out', '/tmp/x'], /SCENE_MALFORMED/],
     [['render', 'scenes/animated-trs.glb', '--out', '/tmp/x'], /--local/],
+    [['render', 'scenes/textured-pbr.glb', '--local', '--projection', 'equirect', '--size', '1000x400', '--out', '/tmp/x'], /2:1.*1000x500/],
+    [['render', 'scenes/textured-pbr.glb', '--local', '--projection', 'stereo', '--ipd', '3', '--size', '64x32', '--out', '/tmp/x'], /ipd is 0 to 1 m/],
+    [['render', 'scenes/textured-pbr.glb', '--local', '--projection', 'fisheye', '--out', '/tmp/x'], /projection/],
   ])('bad input %j exits 2 with one line naming the problem', async (args, message) => {
     const r = await tessera(...args);
     expect(r.code).toBe(2);

@@ -162,6 +162,8 @@ interface SendOptions {
   /** An absolute URL outside the API (presigned storage URL): no Authorization header. */
   external?: boolean;
   accept?: string;
+  /** More headers (e.g. the signed checksum of a presigned PUT). */
+  headers?: Record<string, string>;
 }
 
 /** A failed try of an idempotent request that is worth another (after the server's Retry-After, if any). */
@@ -186,7 +188,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   async function send(method: string, target: string, so: SendOptions = {}): Promise<Response> {
     const url = so.external ? target : `${baseUrl}${target}`;
     const what = so.external ? `${method} ${stripQuery(target)}` : `${method} ${target}`;
-    const headers: Record<string, string> = { accept: so.accept ?? 'application/json' };
+    const headers: Record<string, string> = { accept: so.accept ?? 'application/json', ...so.headers };
     if (so.contentType) headers['content-type'] = so.contentType;
     if (opts.apiKey && !so.external) headers.authorization = `Bearer ${opts.apiKey}`;
     const attempts = so.idempotent ? opts.retries + 1 : 1;
@@ -257,8 +259,11 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       if (size <= opts.directUploadMaxBytes) {
         return json(SceneUploaded, 'POST', '/v1/scenes', { body, contentType: type, idempotent: true, signal, timeout: false });
       }
-      const upload = await json(SceneUploadTicket, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, contentType: type }), contentType: 'application/json', signal });
-      await send('PUT', upload.url, { body, contentType: type, external: true, idempotent: true, signal });
+      // Announcing the size and SHA-256 gets a URL storage accepts only these bytes through.
+      const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer());
+      const sha256 = await sha256Hex(data);
+      const upload = await json(SceneUploadTicket, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, sha256, contentType: type }), contentType: 'application/json', signal });
+      await send('PUT', upload.url, { body: data as BodyInit, contentType: type, headers: upload.headers, external: true, idempotent: true, signal });
       return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });
     },
 
@@ -294,7 +299,16 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       return json(NodeList, 'GET', `/v1/nodes${query.size ? `?${query}` : ''}`, { idempotent: true, signal });
     },
 
-    getJob: (jobId, { signal } = {}) => json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal }),
+    // The API lists tasks a page at a time; the SDK follows the pages, so callers get every task.
+    async getJob(jobId, { signal } = {}) {
+      const status = await json(JobStatus, 'GET', jobPath(jobId), { idempotent: true, signal });
+      for (let next = status.tasksNext; next !== null && next !== undefined; ) {
+        const page = await json(JobStatus, 'GET', `${jobPath(jobId)}?tasksFrom=${next}`, { idempotent: true, signal });
+        status.tasks.push(...page.tasks);
+        next = page.tasksNext;
+      }
+      return { ...status, tasksNext: null };
+    },
 
     // A quote changes nothing on the server: safe to retry.
     quote: (request, { signal } = {}) =>
@@ -314,7 +328,16 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       }
     },
 
-    frames: (jobId, { signal } = {}) => json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal }),
+    // Frames come a page at a time, in frame order; the SDK follows the pages.
+    async frames(jobId, { signal } = {}) {
+      const list = await json(JobFrames, 'GET', jobPath(jobId, '/frames'), { idempotent: true, signal });
+      for (let next = list.next; next !== null && next !== undefined; ) {
+        const page = await json(JobFrames, 'GET', `${jobPath(jobId, '/frames')}?after=${next}`, { idempotent: true, signal });
+        list.frames.push(...page.frames);
+        next = page.next;
+      }
+      return { ...list, next: null };
+    },
 
     createKey: (input, { signal } = {}) =>
       json(ApiKeyCreated, 'POST', '/v1/keys', { body: JSON.stringify(input), contentType: 'application/json', signal }),
@@ -431,7 +454,8 @@ function toJobEvent(name: string, data: string): JobEvent | undefined {
 /** Errors after which waitForJob should poll instead of giving up: the stream broke, or this server has none. */
 function streamProblem(err: unknown): boolean {
   if (!isTesseraError(err)) return true;
-  return err.code === 'UNAVAILABLE' || err.code === 'NOT_FOUND' || err.code === 'INTERNAL' || err.code === 'RATE_LIMITED';
+  // QUOTA_EXCEEDED: the key holds its limit of open streams; polling still works.
+  return err.code === 'UNAVAILABLE' || err.code === 'NOT_FOUND' || err.code === 'INTERNAL' || err.code === 'RATE_LIMITED' || err.code === 'QUOTA_EXCEEDED';
 }
 
 async function sniffContentType(bytes: Uint8Array | Blob): Promise<string> {

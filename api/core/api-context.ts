@@ -12,6 +12,7 @@ import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
+import type { StreamSlots } from './stream-slots.ts';
 import type { TaskRouter } from './task-router.ts';
 import type { Verifier } from './verifier.ts';
 import type { Random } from './routing/seeded-random.ts';
@@ -44,6 +45,8 @@ export interface ApiContext {
   tickets: SessionTickets;
   /** Breaks routing ties (seeded when routing.seed is set). */
   rng: Random;
+  /** Per-key open event streams. */
+  streams: StreamSlots;
   /**
    * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, and delete the
    * superseded outputs of jobs that just finished.

@@ -23,6 +23,7 @@ export interface SessionOptions {
 
 export const SESSION_DEFAULTS: SessionOptions = { ticketSeconds: 60, placement: SESSION_PLACEMENT_DEFAULTS };
 import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
+import { PROBE_CHECK_DEFAULTS, type ProbeCheckOptions } from './probe-reachability.ts';
 import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
 
 /** The outside systems the API talks to. */
@@ -53,6 +54,8 @@ export interface ApiOptions {
   verification?: Partial<VerificationOptions>;
   /** Rates of the price quote. */
   pricing?: Partial<PricingOptions>;
+  /** How `POST /v1/nodes/:id/reachability` checks a node's probe URL (timeout, private addresses, rates). */
+  probeCheck?: Partial<ProbeCheckOptions>;
   /** Largest JSON request body. */
   maxJsonBytes?: number;
   /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
@@ -63,6 +66,8 @@ export interface ApiOptions {
   maxUnpackedBytes?: number;
   /** Lifetime of the presigned frame download URLs handed to clients. */
   urlSeconds?: number;
+  /** Most tasks (GET /v1/jobs/:id) or frames (GET /v1/jobs/:id/frames) one page lists; also the default page. */
+  maxPageSize?: number;
   /**
    * Lifetime of the presigned URLs a leased task carries (scene, tiles, output): each names one object
    * and one method. Short, but longer than a task may run (a node's --task-timeout, 600 s by default).
@@ -91,12 +96,13 @@ export interface ApiOptions {
   sessions?: Partial<SessionOptions>;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'sessions'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'sessions'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,
   urlSeconds: 3600,
+  maxPageSize: 1000,
   nodeUrlSeconds: 900,
   uploadUrlSeconds: 900,
   recheckMs: 1000,
@@ -110,6 +116,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   routing: RoutingPolicy;
   verification: VerificationOptions;
   pricing: PricingOptions;
+  probeCheck: ProbeCheckOptions;
   shutdown: AbortSignal | undefined;
   publicUrl: string | undefined;
   apiKeys: ConfiguredApiKey[];
@@ -121,7 +128,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, pricing, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
+  const { policy, routing, verification, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
@@ -129,6 +136,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
     verification: { ...VERIFICATION_DEFAULTS, ...defined(verification) },
     pricing: { ...PRICING_DEFAULTS, ...defined(pricing) },
+    probeCheck: { ...PROBE_CHECK_DEFAULTS, ...defined(probeCheck) },
     routing: {
       ...ROUTING_POLICY_DEFAULTS,
       ...r,

@@ -13,8 +13,31 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** A URL anyone may GET the object from for `expiresInSeconds`. */
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
-  /** A URL anyone may PUT the object to for `expiresInSeconds`. */
-  presignPut(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * A URL anyone may PUT the object to for `expiresInSeconds`. With `expect`, the URL is signed for exactly
+   * those bytes: their SHA-256 as `x-amz-checksum-sha256` (S3, R2 and MinIO refuse a body that does not match,
+   * which also pins its length) and, where the signer can, the `content-length`. The uploader must then send
+   * the headers `presignedPutHeaders(expect)` names.
+   */
+  presignPut(key: string, expiresInSeconds: number, expect?: ExpectedUpload): Promise<string>;
+}
+
+/** What a presigned PUT must carry: its exact length and SHA-256 (hex). */
+export interface ExpectedUpload {
+  bytes: number;
+  sha256: string;
+}
+
+/** The checksum header value S3 expects: the SHA-256 in base64. */
+export function sha256Base64(hex: string): string {
+  let binary = '';
+  for (let i = 0; i < hex.length; i += 2) binary += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  return btoa(binary);
+}
+
+/** The headers an uploader must send with a PUT presigned for `expect`. */
+export function presignedPutHeaders(expect: ExpectedUpload): Record<string, string> {
+  return { 'x-amz-checksum-sha256': sha256Base64(expect.sha256) };
 }
 
 export interface BlobHead {

@@ -18,6 +18,7 @@ import { NodeDirectory } from './node-directory.ts';
 import { NodeNetwork } from './node-network.ts';
 import { createNotifier } from './notifier.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { StreamSlots } from './stream-slots.ts';
 import { createRandom } from './routing/seeded-random.ts';
 import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
@@ -31,6 +32,7 @@ import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerKeyRoutes } from './routes/key-routes.ts';
 import { NODE_AUTH } from './routes/node-auth.ts';
 import { registerNodeRoutes } from './routes/node-routes.ts';
+import { registerReachabilityRoutes } from './routes/reachability-routes.ts';
 import { registerSceneRoutes } from './routes/scene-routes.ts';
 import { registerTaskRoutes } from './routes/task-routes.ts';
 
@@ -72,6 +74,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     sessions: deps.sessions,
     tickets: new SessionTickets(deps.jobs, opts.sessions.ticketKey),
     rng,
+    streams: new StreamSlots(),
   });
 
   const app = new OpenAPIHono({
@@ -103,6 +106,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   registerSceneRoutes(app, ctx);
   registerJobRoutes(app, ctx);
   registerNodeRoutes(app, ctx);
+  registerReachabilityRoutes(app, ctx);
   registerTaskRoutes(app, ctx);
   registerMeteringRoutes(app, ctx);
   registerKeyRoutes(app, ctx);

@@ -10,6 +10,9 @@ export interface ImageComparison {
 }
 
 export interface ImageComparer {
-  /** Compare the objects stored under `a` and `b`; throws STORAGE_FAILED when one cannot be read. */
-  compare(a: string, b: string): Promise<ImageComparison>;
+  /**
+   * Compare the objects stored under `a` and `b`, both renders of a `size` tile (an image of another size, or
+   * one claiming more pixels, is a difference and is never decoded); throws STORAGE_FAILED when one cannot be read.
+   */
+  compare(a: string, b: string, size: { width: number; height: number }): Promise<ImageComparison>;
 }

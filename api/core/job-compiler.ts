@@ -4,6 +4,7 @@
  * its tiles are done; a frame of one tile is rendered by a `final` task that uploads the finished frame.
  */
 import type { JobRequirements } from '../protocol/latency.ts';
+import type { Projection } from '../protocol/projection.ts';
 import type { EncodeSpec, ViewSpec } from '../protocol/render-spec.ts';
 import { tileCount, tileGrid } from '../protocol/tile-grid.ts';
 import type { JobClientRecord, JobRecord, TaskRecord } from './job-store.ts';
@@ -33,10 +34,17 @@ export interface JobPlan {
  */
 export const STITCH_PIXEL_WEIGHT = 0.1;
 
+/**
+ * Rough cost of an output pixel per projection, relative to a perspective pixel: an equirect pixel is resampled
+ * from cube faces rendered whole (and again by every tile that needs them); an omni-directional stereo pixel
+ * comes from one of many narrow slice renders, each drawing the whole scene. Only ranks nodes.
+ */
+export const PROJECTION_PIXEL_WEIGHT: Record<Projection, number> = { perspective: 1, stereo: 1, cube: 1, equirect: 2, 'equirect-stereo': 3 };
+
 /** What a task costs in reference-tile pixels: its tile's pixels times the supersampling, or a stitch's share. */
-export function taskPixels(task: Pick<TaskRecord, 'kind' | 'tile'>, view: Pick<ViewSpec, 'width' | 'height' | 'ssaa'>): number {
+export function taskPixels(task: Pick<TaskRecord, 'kind' | 'tile'>, view: Pick<ViewSpec, 'width' | 'height' | 'ssaa'> & { projection?: Projection }): number {
   if (task.kind === 'stitch' || !task.tile) return view.width * view.height * STITCH_PIXEL_WEIGHT;
-  return task.tile.width * task.tile.height * view.ssaa * view.ssaa;
+  return task.tile.width * task.tile.height * view.ssaa * view.ssaa * PROJECTION_PIXEL_WEIGHT[view.projection ?? 'perspective'];
 }
 
 /** How many tasks a plan compiles to, without building them (for the size cap). */

@@ -4,6 +4,7 @@
  * state machine (`state-machine.ts`); each operation returns the changes it made so the caller can log
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
+import type { JobQuota, JobQuotaVerdict } from './job-quota.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
 import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
@@ -305,6 +306,11 @@ export interface ApiKeyStore {
 export interface JobQueueStore {
   /** Insert a job with all its tasks, atomically. */
   createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void>;
+  /**
+   * Create the job only if its owner is within `quota` (active jobs, megapixels a day), counting and inserting
+   * as one step, so concurrent submissions cannot overrun it.
+   */
+  createJobWithinQuota(job: JobRecord & { owner: string }, tasks: TaskRecord[], quota: JobQuota): Promise<JobQuotaVerdict>;
   getJob(jobId: string): Promise<JobRecord | null>;
   /** The job's tasks in frame order, render tasks by tile index, then the frame's stitch task. */
   listTasks(jobId: string): Promise<TaskRecord[]>;

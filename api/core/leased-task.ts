@@ -2,13 +2,13 @@
  * Builds what a node receives for a lease: the task plus exactly the presigned URLs it needs and nothing
  * else (nodes never hold storage credentials). Render: GET of the scene, PUT of its tile (or of the frame,
  * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles with the sha256 each was
- * verified to have when it was completed, PUT of the frame. Each attempt writes to its own key (attemptKey),
- * and readers get the accepted attempt's.
+ * verified to have when it was completed, PUT of the frame. Each attempt writes to its own key (attemptKey);
+ * readers get the accepted copy (acceptedKey), which only the API writes.
  */
 import type { LeasedTask } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { JobRecord, TaskRecord } from './job-store.ts';
-import { attemptKey, sceneKey } from './object-keys.ts';
+import { acceptedKey, attemptKey, sceneKey } from './object-keys.ts';
 
 /** Presign the URLs of a freshly leased task; `frameTiles` are the render tasks of its frame (for stitch). */
 export async function presignLeasedTask(
@@ -43,7 +43,7 @@ export async function presignLeasedTask(
         .filter((t) => t.kind === 'render')
         .map(async (t) => {
           if (!t.result) throw new Error(`stitch task ${task.taskId} leased before tile task ${t.taskId} recorded its output`);
-          return { ...t.tile!, url: await blobs.presignGet(attemptKey(t), urlSeconds), checksum: t.result.checksum };
+          return { ...t.tile!, url: await blobs.presignGet(acceptedKey(t), urlSeconds), checksum: t.result.checksum };
         }),
     );
   }

@@ -30,12 +30,25 @@ export function verifyKey(jobId: string, frame: number, tile: TileRect, round: n
 }
 
 /**
- * Where attempt `attempts` of a task writes its output: the task's key for the first attempt, a key of its own
- * for each later one. A node whose lease was revoked still holds its presigned PUT URL, so a late upload
- * must never land where the accepted attempt's output is read from (the stitch, the frame list).
+ * Where attempt `attempts` of a task writes its output: always a key of its own (`….a<n>.<ext>`), never the
+ * task's output key. Nodes get PUT URLs only for attempt keys; a node keeps its URL after its result is
+ * accepted (it lives `nodeUrlSeconds`), so the key readers use must be one no node can write.
  */
 export function attemptKey(task: { outputKey: string; attempts: number }): string {
-  if (task.attempts <= 1) return task.outputKey;
   const dot = task.outputKey.lastIndexOf('.');
-  return `${task.outputKey.slice(0, dot)}.a${task.attempts}${task.outputKey.slice(dot)}`;
+  return `${task.outputKey.slice(0, dot)}.a${Math.max(1, task.attempts)}${task.outputKey.slice(dot)}`;
+}
+
+/**
+ * Where a task's accepted output lives: the API writes there the bytes it read back and checked from the
+ * attempt key, and stitchers, verifiers and clients read only from there. No node is ever given a URL to it.
+ */
+export function acceptedKey(task: { outputKey: string }): string {
+  return task.outputKey;
+}
+
+/** The content type of an output by its key's extension. */
+export function outputContentType(key: string): string {
+  const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+  return ext === 'jpg' || ext === 'jpeg' ? 'image/jpeg' : ext === 'webp' ? 'image/webp' : 'image/png';
 }

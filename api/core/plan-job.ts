@@ -101,6 +101,8 @@ export function planJob(req: JobRequest, info: SceneInfo, ids: { jobId: string }
     background: req.background,
     environmentIntensity: req.environmentIntensity,
     keyLight: req.keyLight,
+    projection: req.projection,
+    ipd: req.ipd,
   });
   const encode = EncodeSpec.parse({ format: req.format, quality: req.quality, lossless: req.lossless });
   if (req.requirements?.maxRttMs !== undefined && !(req.client?.rtts.length || req.client?.coordinate)) {

@@ -6,7 +6,7 @@
  */
 import type { Quote } from '../protocol/metering.ts';
 import { tileCount } from '../protocol/tile-grid.ts';
-import { STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
+import { PROJECTION_PIXEL_WEIGHT, STITCH_PIXEL_WEIGHT, type JobPlan } from './job-compiler.ts';
 import type { NodeRecord } from './job-store.ts';
 import { REFERENCE_TILE_PIXELS } from './routing/router.ts';
 import type { PricingOptions } from './pricing.ts';
@@ -19,9 +19,11 @@ export function quoteJob(plan: Pick<JobPlan, 'view' | 'frames' | 'tile'>, nodes:
   const frames = plan.frames.length;
   const perFrame = tileCount(width, height, plan.tile);
   const renderPixels = frames * width * height * ssaa * ssaa;
+  // Panoramas cost more per output pixel than they bill in megapixels (see PROJECTION_PIXEL_WEIGHT).
+  const workPixels = renderPixels * PROJECTION_PIXEL_WEIGHT[plan.view.projection ?? 'perspective'];
   const stitchPixels = perFrame > 1 ? frames * width * height * STITCH_PIXEL_WEIGHT : 0;
   // Compute in reference tiles: what a card's tilesPerSecond measures.
-  const referenceTiles = (renderPixels * (1 + sampleRate) + stitchPixels) / REFERENCE_TILE_PIXELS;
+  const referenceTiles = (workPixels * (1 + sampleRate) + stitchPixels) / REFERENCE_TILE_PIXELS;
   const measured = nodes.filter((n) => n.card.tilesPerSecond > 0);
   const perProcess = measured.reduce((s, n) => s + n.card.tilesPerSecond, 0) / Math.max(1, measured.length);
   const farm = measured.reduce((s, n) => s + n.card.tilesPerSecond * n.card.concurrency, 0);

@@ -1,11 +1,12 @@
 /**
  * Reads an uploaded scene into a SceneInput: a GLB (or a .gltf with data: URIs) as it is, a zip holding
  * one .gltf and its files, or multipart/form-data with the .gltf and its files. Zips are unpacked with
- * fflate (runtime-free) under a cap on the declared sizes, so a zip bomb cannot inflate past it.
+ * `readZip`, which trusts no declared size: it checks the zip's structure and counts the bytes each entry
+ * actually inflates to, in small chunks that never block the event loop for long (see zip-reader.ts).
  */
-import { unzipSync } from 'fflate';
 import { TesseraError } from '../protocol/errors.ts';
 import type { SceneInput } from '../../scene-check/scene-inspector.ts';
+import { readZip, ZipRejected } from './zip-reader.ts';
 
 export interface SceneUploadLimits {
   /** Most files a zip or form may hold. */
@@ -43,32 +44,29 @@ function mainFile(files: Map<string, Uint8Array>, where: string): string {
   throw new TesseraError('SCENE_MALFORMED', `The ${where} holds no .gltf file (or several .glb files); put exactly one scene file in it.`);
 }
 
-/** Unpack a zip upload. */
-export function unpackZip(bytes: Uint8Array, limits: SceneUploadLimits): SceneInput {
-  let count = 0;
-  let total = 0;
-  let entries: Record<string, Uint8Array>;
+/** Unpack a zip upload, counting what it inflates to (never what it declares). */
+export async function unpackZip(bytes: Uint8Array, limits: SceneUploadLimits): Promise<SceneInput> {
+  let entries: Map<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes, {
-      filter(file) {
-        if (cleanPath(file.name) === null) return false;
-        count += 1;
-        total += file.originalSize;
-        if (count > limits.maxFiles) {
-          throw new TesseraError('SCENE_LIMIT_EXCEEDED', `The zip holds more than ${limits.maxFiles} files.`);
-        }
-        if (total > limits.maxUnpackedBytes) {
-          throw new TesseraError('SCENE_LIMIT_EXCEEDED', `The zip unpacks to more than ${limits.maxUnpackedBytes} bytes.`);
-        }
-        return true;
-      },
+    entries = await readZip(bytes, {
+      // Directories and __MACOSX/ entries count towards the entry cap, so they cannot be used to pad either.
+      maxEntries: limits.maxFiles,
+      maxUnpackedBytes: limits.maxUnpackedBytes,
+      include: (name) => cleanPath(name) !== null,
     });
   } catch (err) {
     if (err instanceof TesseraError) throw err;
+    if (err instanceof ZipRejected && err.reason === 'limit') {
+      throw new TesseraError('SCENE_LIMIT_EXCEEDED', `The zip is refused: ${err.message}.`, { cause: err });
+    }
     throw new TesseraError('SCENE_MALFORMED', `The upload is not a readable zip: ${(err as Error).message}.`, { cause: err });
   }
   const files = new Map<string, Uint8Array>();
-  for (const [name, data] of Object.entries(entries)) files.set(cleanPath(name)!, data);
+  for (const [name, data] of entries) {
+    const path = cleanPath(name)!;
+    if (files.has(path)) throw new TesseraError('SCENE_MALFORMED', `The zip holds "${path.slice(0, 200)}" twice.`);
+    files.set(path, data);
+  }
   return { kind: 'files', main: mainFile(files, 'zip'), files };
 }
 
@@ -124,6 +122,6 @@ export async function readSceneUpload(request: Request, limits: SceneUploadLimit
 }
 
 /** A single uploaded object of unknown kind: a zip by its magic bytes, otherwise one scene file. */
-export function sceneBytes(bytes: Uint8Array, limits: SceneUploadLimits, name = 'scene.glb'): SceneInput {
+export async function sceneBytes(bytes: Uint8Array, limits: SceneUploadLimits, name = 'scene.glb'): Promise<SceneInput> {
   return isZip(bytes) ? unpackZip(bytes, limits) : { kind: 'bytes', bytes, name };
 }

@@ -16,6 +16,7 @@ import type { SqlDriver } from './sql-driver.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS } from './verification-policy.ts';
+import { checkJobQuota, type JobQuota, type JobQuotaVerdict } from './job-quota.ts';
 import { countActiveJobs, findApiKeyByHash, listApiKeys, putApiKey, revokeApiKey } from './sql-api-key-store.ts';
 import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
@@ -77,6 +78,13 @@ export class SqlJobStore implements JobStore {
 
   async countActiveJobs(owner: string): Promise<number> {
     return countActiveJobs(this.#db, owner);
+  }
+
+  async createJobWithinQuota(job: JobRecord & { owner: string }, tasks: TaskRecord[], quota: JobQuota): Promise<JobQuotaVerdict> {
+    // Count and insert with no await between them: no other call on this store runs in between.
+    const verdict = checkJobQuota(this.#db, job.owner, job, quota);
+    if (verdict.ok) createJob(this.#db, job, tasks);
+    return verdict;
   }
 
   async createJob(job: JobRecord, tasks: TaskRecord[]): Promise<void> {

@@ -1,5 +1,5 @@
 /** The SQL job store's verification rounds: issuing verify tasks, tallying votes, re-rendering, skipping stranded verifications and blocklisting (VerificationStore). Every verification change goes through the state machine's stepVerification. */
-import { attemptKey, verifyKey } from './object-keys.ts';
+import { acceptedKey, verifyKey } from './object-keys.ts';
 import type { NodeRecord, RoundResult, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -88,7 +88,7 @@ export function roundResults(db: SqlDriver, target: TaskRecord, except: string):
   const verifiers = db
     .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY task_id`, [target.taskId, target.round, except])
     .map(rowToTask);
-  return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: attemptKey(t) }));
+  return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: acceptedKey(t) }));
 }
 
 /** Tally the round the just-completed verify task `v` belongs to, and apply what it decides. */
@@ -99,7 +99,7 @@ export function vote(db: SqlDriver, v: TaskRecord, agrees: boolean[] | undefined
     setLedger(db, `task_id = ? AND state = 'pending'`, [v.taskId], 'voided');
     return undefined;
   }
-  const round = [...roundResults(db, target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: attemptKey(v) }];
+  const round = [...roundResults(db, target, v.taskId), { taskId: v.taskId, nodeId: v.nodeId!, checksum: v.result!.checksum, outputKey: acceptedKey(v) }];
   const earlier = round.slice(0, -1);
   // The API compared against the round as it read it; should the round have changed since, compare checksums.
   const agreement = agrees?.length === earlier.length ? agrees : earlier.map((r) => r.checksum === v.result!.checksum);

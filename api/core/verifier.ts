@@ -10,7 +10,7 @@ import { randomId } from './crypto-utils.ts';
 import type { ImageComparer } from './image-comparer.ts';
 import type { JobStore, NodeRecord, TaskRecord } from './job-store.ts';
 import type { Logger } from './logger.ts';
-import { attemptKey } from './object-keys.ts';
+import { acceptedKey } from './object-keys.ts';
 import type { NodeDirectory } from './node-directory.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import type { StatusChange } from './state-machine.ts';
@@ -66,7 +66,7 @@ export class Verifier {
       round.earlier.map(async (r) => {
         const other = await this.#jobs.getNode(r.nodeId);
         if (!this.#comparer || !other || other.card.version === node.card.version) return r.checksum === checksum;
-        const { diffRatio } = await this.#comparer.compare(r.outputKey, attemptKey(task));
+        const { diffRatio } = await this.#comparer.compare(r.outputKey, acceptedKey(task), task.tile!);
         const agrees = diffRatio <= this.#options.maxDiffRatio;
         this.#logger.info(
           { taskId: round.target.taskId, nodes: [r.nodeId, node.nodeId], versions: [other.card.version, node.card.version], diffRatio, agrees },

@@ -5,7 +5,7 @@
  * Node 20 both have fetch and WebCrypto. Path-style URLs, as the Node store uses, so loopback servers work.
  */
 import { AwsClient } from 'aws4fetch';
-import type { BlobHead, BlobStore, S3Endpoint } from '../core/blob-store.ts';
+import { presignedPutHeaders, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
 import { TesseraError } from '../protocol/errors.ts';
 
 export type FetchS3Config = S3Endpoint;
@@ -58,15 +58,16 @@ export class FetchS3BlobStore implements BlobStore {
     return this.#presign('GET', key, expiresInSeconds);
   }
 
-  presignPut(key: string, expiresInSeconds: number): Promise<string> {
-    return this.#presign('PUT', key, expiresInSeconds);
+  presignPut(key: string, expiresInSeconds: number, expect?: ExpectedUpload): Promise<string> {
+    // aws4fetch never signs content-length; the signed checksum pins the body (and so its length) instead.
+    return this.#presign('PUT', key, expiresInSeconds, expect ? presignedPutHeaders(expect) : undefined);
   }
 
-  async #presign(method: 'GET' | 'PUT', key: string, expiresInSeconds: number): Promise<string> {
+  async #presign(method: 'GET' | 'PUT', key: string, expiresInSeconds: number, headers?: Record<string, string>): Promise<string> {
     const url = new URL(this.#publicBase + encodeKey(key));
     url.searchParams.set('X-Amz-Expires', String(Math.max(1, Math.min(604_800, Math.round(expiresInSeconds)))));
     try {
-      return (await this.#aws.sign(url.toString(), { method, aws: { signQuery: true } })).url;
+      return (await this.#aws.sign(url.toString(), { method, headers, aws: { signQuery: true } })).url;
     } catch (err) {
       throw failed(`presigning ${key}`, err);
     }

@@ -26,6 +26,7 @@ const ALL: Record<JobStoreMethod, true> = {
   revokeApiKey: true,
   countActiveJobs: true,
   createJob: true,
+  createJobWithinQuota: true,
   getJob: true,
   listTasks: true,
   getTask: true,

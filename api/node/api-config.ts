@@ -15,6 +15,8 @@
  *   TESSERA_VERIFY_BLOCKLIST_AFTER         outvoted results that blocklist a node (3)
  *   TESSERA_PRICE_PER_RENDER_SECOND, TESSERA_PRICE_PER_MEGAPIXEL, TESSERA_PRICE_CURRENCY   quote rates
  *   TESSERA_API_KEY                        the operator's admin API key (else created once, kept in the data dir)
+ *   TESSERA_METRICS_PORT, TESSERA_METRICS_HOST   Prometheus /metrics on its own listener (off; host 127.0.0.1)
+ *   TESSERA_PROBE_ALLOW_PRIVATE            1: node reachability checks may fetch loopback/private addresses (0)
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
@@ -35,6 +37,10 @@ export interface ApiConfig {
   /** Unset fields keep the API's defaults. */
   verification: Partial<VerificationOptions>;
   pricing: Partial<PricingOptions>;
+  /** Where GET /metrics listens; undefined port: no metrics listener. */
+  metrics: { host: string; port: number | undefined };
+  /** Whether reachability checks may fetch loopback and private addresses (a farm on one machine or a LAN). */
+  probeAllowPrivate: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +58,14 @@ function numberVar(env: Env, name: string, min: number, max: number, integer: bo
 
 const integer = (env: Env, name: string, min: number, max: number) => numberVar(env, name, min, max, true);
 const decimal = (env: Env, name: string, min: number, max: number) => numberVar(env, name, min, max, false);
+
+/** A 0/1 (or false/true) variable, false when unset; throws naming it. */
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new TesseraError('BAD_REQUEST', `${name} must be 0 or 1, got "${env[name]}".`);
+}
 
 /** Read the configuration from `env`; throws BAD_REQUEST naming the variable that is wrong. */
 export function readApiConfig(env: Env = process.env): ApiConfig {
@@ -90,5 +104,7 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
       perMegapixel: decimal(env, 'TESSERA_PRICE_PER_MEGAPIXEL', 0, 1e9),
       currency: env.TESSERA_PRICE_CURRENCY || undefined,
     },
+    metrics: { host: env.TESSERA_METRICS_HOST || '127.0.0.1', port: integer(env, 'TESSERA_METRICS_PORT', 0, 65535) },
+    probeAllowPrivate: flag(env, 'TESSERA_PROBE_ALLOW_PRIVATE'),
   };
 }

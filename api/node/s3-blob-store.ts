@@ -23,7 +23,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { TesseraError } from '../protocol/errors.ts';
 import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
-import type { BlobHead, BlobStore, S3Endpoint } from '../core/blob-store.ts';
+import { sha256Base64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
 
 export interface S3Config extends S3Endpoint {
   /** Tries per storage call (default {@link RETRY_DEFAULTS}.attempts). */
@@ -141,8 +141,14 @@ export class S3BlobStore implements BlobStore {
     return this.#presign(new GetObjectCommand({ Bucket: this.#bucket, Key: key }), key, expiresInSeconds);
   }
 
-  presignPut(key: string, expiresInSeconds: number): Promise<string> {
-    return this.#presign(new PutObjectCommand({ Bucket: this.#bucket, Key: key }), key, expiresInSeconds);
+  presignPut(key: string, expiresInSeconds: number, expect?: ExpectedUpload): Promise<string> {
+    if (!expect) return this.#presign(new PutObjectCommand({ Bucket: this.#bucket, Key: key }), key, expiresInSeconds);
+    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: expect.bytes, ChecksumSHA256: sha256Base64(expect.sha256) });
+    // Both stay headers (signed), not query parameters: storage checks the body against them.
+    return this.#presign(command, key, expiresInSeconds, {
+      signableHeaders: new Set(['content-length', 'x-amz-checksum-sha256']),
+      unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
+    });
   }
 
   /** Release the SDK's sockets. */
@@ -151,9 +157,14 @@ export class S3BlobStore implements BlobStore {
     if (this.#presigner !== this.#s3) this.#presigner.destroy();
   }
 
-  async #presign(command: GetObjectCommand | PutObjectCommand, key: string, expiresIn: number): Promise<string> {
+  async #presign(
+    command: GetObjectCommand | PutObjectCommand,
+    key: string,
+    expiresIn: number,
+    headers: { signableHeaders?: Set<string>; unhoistableHeaders?: Set<string> } = {},
+  ): Promise<string> {
     try {
-      return await getSignedUrl(this.#presigner, command, { expiresIn });
+      return await getSignedUrl(this.#presigner, command, { expiresIn, ...headers });
     } catch (err) {
       throw this.#failed(`presigning ${key}`, err);
     }

@@ -4,16 +4,18 @@
  * and ends event streams at once, then releases the database and the S3 client.
  */
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApi } from '../core/create-api.ts';
 import type { ApiOptions } from '../core/api-options.ts';
 import type { Logger } from '../core/logger.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
+import type { ApiMetrics } from './api-metrics.ts';
 import { createNodeSceneInspector } from './node-scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
-import { createSqliteJobStore } from './sqlite-job-store.ts';
+import { createSqliteJobStore, JOB_DB_FILE } from './sqlite-job-store.ts';
 import { createSqliteSessionStore } from './sqlite-session-store.ts';
 import { hasWebAssets, WEB_DIST, withWebAssets } from './web-assets.ts';
 
@@ -37,6 +39,8 @@ export interface StartApiOptions {
   webRoot?: string | false;
   /** Everything else createApi takes (body limits, retry policy, re-check period…). */
   api?: Omit<ApiOptions, 'shutdown'>;
+  /** Count requests, lease latency, storage errors and database states into these metrics (see api-metrics.ts). */
+  metrics?: ApiMetrics;
 }
 
 export interface RunningApi {
@@ -64,8 +68,11 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     throw err;
   }
   const shutdown = new AbortController();
+  const metrics = options.metrics;
+  const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
+  metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(
-    { jobs, sessions, blobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(blobs) },
+    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs) },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },
@@ -74,7 +81,8 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   );
 
   const webRoot = options.webRoot ?? (hasWebAssets() ? WEB_DIST : false);
-  const server = serve({ fetch: webRoot ? withWebAssets(app.fetch, webRoot) : app.fetch, port: options.port ?? 0, hostname: host });
+  const fetch = webRoot ? withWebAssets(app.fetch, webRoot) : app.fetch;
+  const server = serve({ fetch: metrics ? metrics.instrumentFetch(fetch) : fetch, port: options.port ?? 0, hostname: host });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

@@ -18,6 +18,12 @@ export const ApiKeyLimits = z.object({
   maxActiveJobs: z.number().int().min(1).max(1_000_000).optional(),
   /** Interactive sessions open at the same time. */
   maxOpenSessions: z.number().int().min(1).max(100_000).optional(),
+  /** Highest job `priority` the key may ask for (jobs run highest priority first). */
+  maxPriority: z.number().int().min(0).max(100).optional(),
+  /** Megapixels (frames × width × height × ssaa²) the key's jobs submitted in the last 24 hours may add up to. */
+  megapixelsPerDay: z.number().min(0).max(1e12).optional(),
+  /** Server-sent event streams (`GET /v1/jobs/:id/events`) the key may hold open at once, per API process. */
+  maxEventStreams: z.number().int().min(1).max(100_000).optional(),
 });
 export type ApiKeyLimits = z.infer<typeof ApiKeyLimits>;
 

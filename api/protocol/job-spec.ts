@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseFrameList, parseSize, MAX_FRAMES } from './frame-list.ts';
 import { JobClient, JobRequirements } from './latency.ts';
+import { DEFAULT_IPD, MAX_IPD, Projection, projectionSizeProblem } from './projection.ts';
 import { Background, CameraSpec, ImageFormat, MAX_EDGE, ToneMapping } from './render-spec.ts';
 
 /** A scene id: the sha256 (hex) of the stored, normalized GLB. */
@@ -33,6 +34,10 @@ export const JobRequest = z
     exposure: z.number().positive().max(100).default(1),
     environmentIntensity: z.number().min(0).max(100).default(1),
     keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    /** `perspective`, `stereo` (left | right), `equirect` (2:1), `equirect-stereo` (left over right, 1:1), `cube` (6×1 strip). */
+    projection: Projection.default('perspective'),
+    /** Distance between the eyes in metres for `stereo` and `equirect-stereo`. */
+    ipd: z.number().min(0).max(MAX_IPD).default(DEFAULT_IPD),
     /** Higher runs first. */
     priority: z.number().int().min(0).max(100).default(50),
     /** What a node must have to get this job's tasks (RAM, texture size, regions, RTT to the client). */
@@ -59,6 +64,8 @@ export function normalizeJobRequest(req: JobRequest): {
   if (!(width >= 1 && width <= MAX_EDGE && height >= 1 && height <= MAX_EDGE)) {
     throw new RangeError(`size ${width}x${height} is out of range: each edge is 1 to ${MAX_EDGE} pixels`);
   }
+  const problem = projectionSizeProblem(req.projection, width, height, req.ssaa);
+  if (problem) throw new RangeError(problem);
   if (req.tile !== undefined && req.tile > Math.max(width, height)) {
     throw new RangeError(`tile ${req.tile} is larger than the ${width}x${height} frame`);
   }

@@ -59,6 +59,11 @@ export const JobStatus = z.object({
       verifies: z.string().nullable().optional(),
     }),
   ),
+  /**
+   * The tasks are one page (`?tasksFrom=&tasksLimit=`): where the next page starts, or null when this is the
+   * last. Absent from older servers, which always listed every task.
+   */
+  tasksNext: z.number().int().nullable().optional(),
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 
@@ -66,6 +71,8 @@ export type JobStatus = z.infer<typeof JobStatus>;
 export const JobFrames = z.object({
   jobId: z.string(),
   frames: z.array(z.object({ frame: z.number(), key: z.string(), url: z.string().url(), bytes: z.number(), checksum: z.string() })),
+  /** The frames are one page (`?after=&limit=`): the `after` of the next page, or null when this is the last. */
+  next: z.number().int().nullable().optional(),
 });
 export type JobFrames = z.infer<typeof JobFrames>;
 
@@ -82,6 +89,8 @@ export const SceneUploadTicket = z.object({
   uploadId: z.string(),
   url: z.string().url(),
   expiresAt: z.number(),
+  /** Headers the PUT must carry (with `bytes` and `sha256` announced: the signed checksum). */
+  headers: z.record(z.string(), z.string()).optional(),
 });
 export type SceneUploadTicket = z.infer<typeof SceneUploadTicket>;
 

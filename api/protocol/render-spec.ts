@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_IPD, MAX_IPD, Projection, projectionSizeProblem } from './projection.ts';
 
 /** Largest output edge in pixels (also the GL backend's viewport limit here). */
 export const MAX_EDGE = 16384;
@@ -46,24 +47,33 @@ export const Background = z.union([
 export type Background = z.infer<typeof Background>;
 
 /** Everything that decides what one frame looks like (the tile is chosen separately). */
-export const ViewSpec = z.object({
-  width: z.number().int().min(1, 'width must be at least 1 pixel').max(MAX_EDGE, `width must be at most ${MAX_EDGE} pixels`),
-  height: z.number().int().min(1, 'height must be at least 1 pixel').max(MAX_EDGE, `height must be at most ${MAX_EDGE} pixels`),
-  /** glTF scene by index or name; default: the file's default scene. */
-  scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
-  camera: CameraSpec.default({ kind: 'auto', yaw: 30, pitch: 15, fov: 40 }),
-  /** Animation clip by index or name, `all` to play every clip, `none` for the rest pose; default: the first clip. */
-  clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
-  fps: z.number().positive().max(1000).default(24),
-  /** Supersampling factor per axis. */
-  ssaa: z.number().int().min(1, 'ssaa is 1 to 4').max(4, 'ssaa is 1 to 4').default(1),
-  toneMapping: ToneMapping.default('neutral'),
-  exposure: z.number().positive().max(100).default(1),
-  background: Background.default('transparent'),
-  environmentIntensity: z.number().min(0).max(100).default(1),
-  /** Add a directional key light: `auto` adds one only when the scene has no punctual lights. */
-  keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
-});
+export const ViewSpec = z
+  .object({
+    width: z.number().int().min(1, 'width must be at least 1 pixel').max(MAX_EDGE, `width must be at most ${MAX_EDGE} pixels`),
+    height: z.number().int().min(1, 'height must be at least 1 pixel').max(MAX_EDGE, `height must be at most ${MAX_EDGE} pixels`),
+    /** glTF scene by index or name; default: the file's default scene. */
+    scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
+    camera: CameraSpec.default({ kind: 'auto', yaw: 30, pitch: 15, fov: 40 }),
+    /** Animation clip by index or name, `all` to play every clip, `none` for the rest pose; default: the first clip. */
+    clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
+    fps: z.number().positive().max(1000).default(24),
+    /** Supersampling factor per axis. */
+    ssaa: z.number().int().min(1, 'ssaa is 1 to 4').max(4, 'ssaa is 1 to 4').default(1),
+    toneMapping: ToneMapping.default('neutral'),
+    exposure: z.number().positive().max(100).default(1),
+    background: Background.default('transparent'),
+    environmentIntensity: z.number().min(0).max(100).default(1),
+    /** Add a directional key light: `auto` adds one only when the scene has no punctual lights. */
+    keyLight: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    /** How directions map to pixels: a perspective view, a stereo pair or a panorama (see projection.ts). */
+    projection: Projection.default('perspective'),
+    /** Distance between the eyes in world units (metres) for `stereo` and `equirect-stereo`. */
+    ipd: z.number().min(0, `ipd is 0 to ${MAX_IPD} m`).max(MAX_IPD, `ipd is 0 to ${MAX_IPD} m`).default(DEFAULT_IPD),
+  })
+  .superRefine((v, ctx) => {
+    const problem = projectionSizeProblem(v.projection, v.width, v.height, v.ssaa);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['projection'], message: problem });
+  });
 export type ViewSpec = z.infer<typeof ViewSpec>;
 export type ViewSpecInput = z.input<typeof ViewSpec>;
 

@@ -28,10 +28,20 @@ export function keysCommand(): Command {
     .option('--requests-per-minute <n>', 'sustained request rate', positive('requests-per-minute'))
     .option('--burst <n>', 'requests allowed at once above the rate', positive('burst'))
     .option('--max-active-jobs <n>', 'jobs queued or running at once', positive('max-active-jobs'))
+    .option('--max-priority <n>', 'highest job priority it may ask for (0-100; client keys: 50)', positive('max-priority'))
+    .option('--megapixels-per-day <n>', 'megapixels its jobs may add up to in 24 hours', positive('megapixels-per-day'))
+    .option('--max-event-streams <n>', 'event streams it may hold open at once', positive('max-event-streams'))
     .option('--json', 'print the answer as JSON')
     .action(async (o) => {
       const role = ApiKeyRole.parse(o.role);
-      const limits = { requestsPerMinute: o.requestsPerMinute, burst: o.burst, maxActiveJobs: o.maxActiveJobs };
+      const limits = {
+        requestsPerMinute: o.requestsPerMinute,
+        burst: o.burst,
+        maxActiveJobs: o.maxActiveJobs,
+        maxPriority: o.maxPriority,
+        megapixelsPerDay: o.megapixelsPerDay,
+        maxEventStreams: o.maxEventStreams,
+      };
       const created = await clientFor(o).createKey({ name: o.name, role, limits });
       if (o.json) process.stdout.write(JSON.stringify(created) + '\n');
       else process.stdout.write(`${created.key}\n`);

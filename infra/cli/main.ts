@@ -5,6 +5,8 @@ import { farmCommand } from './farm-command.ts';
 import { keysCommand } from './keys-command.ts';
 import { nodeCommand } from './node-command.ts';
 import { renderCommand } from './render-command.ts';
+import { setupCommand } from './setup-command.ts';
+import { apiCommand } from './api-command.ts';
 import { simCommand } from './sim-command.ts';
 import { sessionCommand } from './session-command.ts';
 
@@ -21,9 +23,11 @@ const program = new Command('tessera')
 program.addCommand(renderCommand());
 program.addCommand(farmCommand());
 program.addCommand(nodeCommand());
+program.addCommand(apiCommand());
 program.addCommand(keysCommand());
 program.addCommand(simCommand());
 program.addCommand(sessionCommand());
+program.addCommand(setupCommand());
 // addCommand() does not pass these settings down: every command reports errors through fail().
 const quiet = (command: Command): void => {
   command.exitOverride().configureOutput({ outputError: () => {} });

@@ -1,34 +1,61 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { TesseraError } from '../../api/protocol/errors.ts';
+import { createLogger } from '../../render-node/logger.ts';
+import { runDoctor, type Severity } from '../../render-node/agent/node-doctor.ts';
 import { startRenderNode } from '../../render-node/agent/start-render-node.ts';
+import { readNodeConfig, type NodeConfigFile } from './node-config.ts';
 
-/** `tessera node start --api URL …`: run a render node until SIGTERM/SIGINT, then drain and exit. */
-export function nodeCommand(): Command {
-  const node = new Command('node').description('Run a Tessera render node.');
-  node
-    .command('start')
-    .description('Register with a farm API and render its tasks until stopped (SIGTERM drains).')
-    .requiredOption('--api <url>', 'the edge API, e.g. http://127.0.0.1:8080')
+const integer = (flag: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`${flag} is ${min} to ${max} (got "${v}")`);
+  return n;
+};
+
+/** The options `node start` and `node doctor` share (all optional here: a --config file may give them). */
+function nodeOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'a JSON file with any of these settings (camelCase names, e.g. "probeUrl"); flags override it')
+    .option('--api <url>', 'the edge API, e.g. http://127.0.0.1:8080')
     .option('--name <name>', 'node name (default: host-pid)')
     .option('--region <region>', 'region label')
-    .option('--concurrency <n>', 'tasks in flight', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`--concurrency is 1 to 64 (got "${v}")`);
-      return n;
-    })
+    .option('--concurrency <n>', 'tasks in flight', integer('--concurrency', 1, 64))
     .option('--cache <dir>', 'scene cache folder')
-    .option('--probe-port <port>', 'port of the node\'s GET /ping, which clients and peers time (default: a free one)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`--probe-port is 0 to 65535 (got "${v}")`);
-      return n;
-    })
-    .option('--probe-host <host>', 'interface GET /ping listens on', '0.0.0.0')
+    .option('--probe-port <port>', "port of the node's GET /ping, which clients and peers time (default: a free one)", integer('--probe-port', 0, 65535))
+    .option('--probe-host <host>', 'interface GET /ping listens on (default 0.0.0.0)')
     .option('--probe-url <url>', 'the URL clients should ping, when they reach the node elsewhere (a proxy, NAT); default: http://127.0.0.1:PORT/ping')
     .option('--location <lat,lon>', 'where the node is, e.g. 52.37,4.90 (helps choose which nodes a located client pings)', (v) => {
       const [lat, lon] = v.split(',').map(Number);
       if (v.split(',').length !== 2 || !(Math.abs(lat) <= 90) || !(Math.abs(lon) <= 180)) throw new RangeError(`--location needs LAT,LON in degrees (got "${v}")`);
       return { lat, lon };
-    })
+    });
+}
+
+/** The file's settings, then every flag given on the command line over them; --api checked. */
+async function settings(command: Command): Promise<NodeConfigFile & { api: string }> {
+  const flags = command.opts() as NodeConfigFile & { config?: string };
+  const file = flags.config ? await readNodeConfig(flags.config) : {};
+  const given = Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && v !== undefined && command.getOptionValueSource(k) === 'cli'));
+  const merged = { ...file, ...given } as NodeConfigFile;
+  if (!merged.api) throw new TesseraError('BAD_REQUEST', 'say which API to join: --api URL (or "api" in the --config file)');
+  for (const [key, flag] of [['api', '--api'], ['probeUrl', '--probe-url']] as const) {
+    const value = merged[key];
+    if (value === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new RangeError(`${flag} "${value}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${flag} "${value}" must be an http(s) URL`);
+  }
+  return merged as NodeConfigFile & { api: string };
+}
+
+/** `tessera node start` (run a render node until SIGTERM/SIGINT, then drain) and `tessera node doctor`. */
+export function nodeCommand(): Command {
+  const node = new Command('node').description('Run a Tessera render node.');
+  nodeOptions(node.command('start').description('Register with a farm API and render its tasks until stopped (SIGTERM drains).'))
     .option('--task-timeout <seconds>', 'stop a task (and its render process) after this long (default 600)', (v) => {
       const n = Number(v);
       if (!(n > 0)) throw new RangeError(`--task-timeout needs a positive number of seconds (got "${v}")`);
@@ -39,31 +66,17 @@ export function nodeCommand(): Command {
       if (!(n >= 64)) throw new RangeError(`--task-memory needs at least 64 MiB (got "${v}")`);
       return n;
     })
-    .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 64) throw new RangeError(`--session-slots is 0 to 64 (got "${v}")`);
-      return n;
-    })
+    .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port (0: a free one; default off)', integer('--metrics-port', 0, 65535))
+    .option('--metrics-host <host>', 'interface of the metrics listener (default 127.0.0.1: only local scrapers)')
+    .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', integer('--session-slots', 0, 64))
     .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .action(async (o) => {
+    .action(async function (this: Command) {
+      const o = await settings(this);
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('--tls-cert and --tls-key go together');
-      const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } : undefined;
-      let url: URL;
-      try {
-        url = new URL(o.api);
-      } catch {
-        throw new RangeError(`--api "${o.api}" is not a URL`);
-      }
-      if (o.probeUrl !== undefined) {
-        try {
-          new URL(o.probeUrl);
-        } catch {
-          throw new RangeError(`--probe-url "${o.probeUrl}" is not a URL`);
-        }
-      }
+      const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey!) } : undefined;
       const handle = await startRenderNode({
-        api: url.toString(),
+        api: new URL(o.api).toString(),
         name: o.name,
         region: o.region,
         concurrency: o.concurrency,
@@ -72,11 +85,14 @@ export function nodeCommand(): Command {
         probeHost: o.probeHost,
         probeUrl: o.probeUrl,
         location: o.location,
-        sessionSlots: o.sessionSlots,
-        tls,
         taskTimeCapMs: o.taskTimeout === undefined ? undefined : o.taskTimeout * 1000,
         taskMemoryCapBytes: o.taskMemory === undefined ? undefined : o.taskMemory * 1024 * 1024,
+        metricsPort: o.metricsPort,
+        metricsHost: o.metricsHost,
+        sessionSlots: o.sessionSlots,
+        tls,
       });
+      if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);
       // Replace the CLI's default signal handling: drain first, then exit.
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         process.removeAllListeners(signal);
@@ -86,5 +102,31 @@ export function nodeCommand(): Command {
       }
       await handle.stopped;
     });
+  nodeOptions(
+    node
+      .command('doctor')
+      .description(
+        'Check this machine as a render node for the API: GL (renderer, reference tile speed), Xvfb, memory, cache disk, ' +
+          'whether the API reaches the probe URL, clock skew. Exit code 1 when the node would not work.',
+      ),
+  ).action(async function (this: Command) {
+    const o = await settings(this);
+    const findings = await runDoctor({
+      api: new URL(o.api).toString(),
+      name: o.name,
+      concurrency: o.concurrency,
+      cacheDir: o.cache,
+      probePort: o.probePort,
+      probeHost: o.probeHost,
+      probeUrl: o.probeUrl,
+      location: o.location,
+      log: createLogger('doctor', 'warn'),
+    });
+    const tag: Record<Severity, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+    for (const f of findings) process.stdout.write(`${tag[f.severity]}  ${f.check}: ${f.message}\n`);
+    const failed = findings.filter((f) => f.severity === 'fail').length;
+    process.stdout.write(failed ? `\n${failed} problem(s): this node would not work until they are fixed.\n` : '\nThis node is ready: tessera node start with the same settings.\n');
+    process.exit(failed ? 1 : 0);
+  });
   return node;
 }

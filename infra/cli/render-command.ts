@@ -6,6 +6,7 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import { parseFrameList, parseSize } from '../../api/protocol/frame-list.ts';
 import { JobRequest, normalizeJobRequest, type JobRequestInput } from '../../api/protocol/job-spec.ts';
 import { EncodeSpec, ViewSpec, type CameraSpec } from '../../api/protocol/render-spec.ts';
+import { DEFAULT_IPD } from '../../api/protocol/projection.ts';
 import { packScene } from './pack-scene.ts';
 import { formatFrameList, renderOnFarm, type FarmRenderSummary } from './render-on-farm.ts';
 
@@ -41,13 +42,15 @@ export function renderCommand(): Command {
     .option('--yaw <deg>', 'auto camera: angle around the vertical axis', number('yaw'))
     .option('--pitch <deg>', 'auto camera: angle above the horizon', number('pitch'))
     .option('--fov <deg>', 'vertical field of view of auto/explicit cameras', number('fov'))
-    .option('--eye <x,y,z>', 'explicit camera position (with --target)', vec3('eye'))
-    .option('--target <x,y,z>', 'explicit camera target', vec3('target'))
+    .option('--eye <x,y,z>', 'explicit camera position (looks along -Z unless --target is given)', vec3('eye'))
+    .option('--target <x,y,z>', 'explicit camera target: sets the forward direction (a panorama\'s center)', vec3('target'))
     .option('--up <x,y,z>', 'explicit camera up vector', vec3('up'))
     .option('--scene <name|index>', 'which glTF scene of the file (default: its default scene)')
     .option('--clip <name|index|all|none>', 'animation clip (default: the first)')
     .option('--fps <n>', 'frames per second: frame f is at time f/fps', number('fps'), 24)
     .option('--ssaa <n>', 'supersampling per axis, 1-4', integer('ssaa'), 1)
+    .option('--projection <kind>', 'perspective | stereo (left|right) | equirect (2:1) | equirect-stereo (left over right, 1:1) | cube (6×1 strip)', 'perspective')
+    .option('--ipd <m>', 'distance between the eyes in metres, for stereo and equirect-stereo', number('ipd'), DEFAULT_IPD)
     .addOption(new Option('--format <fmt>', 'image format').choices(['png', 'webp', 'jpeg']).default('png'))
     .option('--quality <q>', 'JPEG / lossy WebP quality 1-100', integer('quality'), 90)
     .option('--lossy', 'lossy WebP (default: lossless)')
@@ -85,6 +88,8 @@ function renderSpecFrom(o: Record<string, any>) {
     background: o.background,
     environmentIntensity: o.envIntensity,
     keyLight: o.keyLight === 'auto' ? 'auto' : o.keyLight === 'on',
+    projection: o.projection,
+    ipd: o.ipd,
   });
   const encode = EncodeSpec.parse({ format: o.format, quality: o.quality, lossless: !o.lossy });
   const frames = o.frames === undefined ? undefined : parseFrameList(o.frames);
@@ -168,6 +173,8 @@ async function renderWithApi(scene: string, o: Record<string, any>, { view, enco
     exposure: view.exposure,
     environmentIntensity: view.environmentIntensity,
     keyLight: view.keyLight,
+    projection: view.projection,
+    ipd: view.ipd,
   } satisfies Omit<JobRequestInput, 'sceneId'>;
   // Refuse what the protocol refuses before uploading anything (the API checks again, and checks the scene).
   normalizeJobRequest(JobRequest.parse({ ...request, sceneId: '0'.repeat(64) }));
@@ -261,8 +268,9 @@ async function writeAnimation(files: string[], outDir: string, fps: number, enco
 
 function cameraFrom(o: Record<string, any>): CameraSpec | undefined {
   if (o.eye || o.target) {
-    if (!o.eye || !o.target) throw new RangeError('an explicit camera needs both --eye and --target');
-    return { kind: 'look', position: o.eye, target: o.target, up: o.up ?? [0, 1, 0], fov: o.fov ?? 40 };
+    if (!o.eye) throw new RangeError('--target needs --eye (the camera position)');
+    const target = o.target ?? [o.eye[0], o.eye[1], o.eye[2] - 1];
+    return { kind: 'look', position: o.eye, target, up: o.up ?? [0, 1, 0], fov: o.fov ?? 40 };
   }
   if (o.camera === 'auto') return { kind: 'auto', yaw: o.yaw ?? 30, pitch: o.pitch ?? 15, fov: o.fov ?? 40 };
   if (/^\d+$/.test(o.camera)) return { kind: 'gltf', index: Number(o.camera) };

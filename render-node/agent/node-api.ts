@@ -2,6 +2,7 @@ import { errorFromResponse } from '../../api/protocol/error-from-response.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { NodeRegistered, HeartbeatAck, type Heartbeat } from '../../api/protocol/node-messages.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
+import { NodeReachability } from '../../api/protocol/node-reachability.ts';
 import { LeasedTask, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
 import { LeasedSession } from '../../api/protocol/session.ts';
 
@@ -41,6 +42,11 @@ export class NodeApi {
 
   async fail(taskId: string, body: TaskFail): Promise<void> {
     await this.call('POST', `/v1/tasks/${taskId}/fail`, body);
+  }
+
+  /** Ask the API to fetch this node's advertised probe URL (it must be registered). */
+  async reachability(): Promise<NodeReachability> {
+    return NodeReachability.parse(await this.call('POST', `/v1/nodes/${this.nodeId}/reachability`, {}, { timeoutMs: 30_000 }));
   }
 
   private async call(method: string, path: string, body: unknown, opts: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {

@@ -3,7 +3,7 @@ import type { LeasedTask } from '../../api/protocol/task.ts';
 import { encodeImage } from '../output/encode-image.ts';
 import { decodeRaw, stitchTiles } from '../output/stitch-tiles.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
-import { sha256, type SceneCache } from './scene-cache.ts';
+import { sha256, type SceneCache, type SceneSource } from './scene-cache.ts';
 import { fetchObject, putObject } from './storage-fetch.ts';
 import { bytesToUpload, pixelsToEncode } from './test-fault.ts';
 
@@ -14,6 +14,8 @@ export interface TaskOutcome {
   checksum: string;
   bytes: number;
   timings: Record<string, number>;
+  /** Render tasks: where the scene came from (for the node's metrics; not sent to the API). */
+  sceneCache?: SceneSource;
 }
 
 /** Error codes that mean the scene (not this node) is at fault: retrying elsewhere will not help. */
@@ -33,8 +35,9 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   let bytes: Uint8Array;
+  let sceneCache: SceneSource | undefined;
   if (task.kind === 'render') {
-    const loaded = await scenes.get(task.scene.id, task.scene.url);
+    const loaded = await scenes.get(task.scene.id, task.scene.url, (source) => (sceneCache = source));
     const t1 = performance.now();
     timings.load = t1 - t0;
     signal.throwIfAborted();
@@ -49,7 +52,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
   } else {
     if (!task.tiles?.length) throw new TesseraError('BAD_REQUEST', `stitch task ${task.taskId} lists no tiles`);
     const t1 = performance.now();
-    const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await downloadTile(tile, task.frame, signal)) })));
+    const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await downloadTile(tile, task.frame, signal), tile.width * tile.height) })));
     const t2 = performance.now();
     timings.download = t2 - t1;
     const image = await stitchTiles(task.view.width, task.view.height, parts);
@@ -62,7 +65,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
   const t4 = performance.now();
   await putObject(task.output.url, bytesToUpload(bytes), `the ${task.kind} output of frame ${task.frame}`, { signal });
   timings.upload = performance.now() - t4;
-  return { checksum: sha256(bytes), bytes: bytes.length, timings };
+  return { checksum: sha256(bytes), bytes: bytes.length, timings, ...(sceneCache ? { sceneCache } : {}) };
 }
 
 function flattenColor(task: LeasedTask): string {

@@ -7,6 +7,9 @@ import type { FrameRenderer } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
 
+/** Where a scene came from: already loaded in this render process, the node's disk cache, or storage. */
+export type SceneSource = 'memory' | 'disk' | 'download';
+
 export interface SceneCacheOptions {
   dir: string;
   /** Scenes kept loaded in GL memory; older ones are disposed. */
@@ -23,15 +26,16 @@ export class SceneCache {
 
   constructor(private readonly renderer: FrameRenderer, private readonly options: SceneCacheOptions) {}
 
-  /** The loaded scene `id`, downloading it from `url` when this node has never seen it. */
-  get(id: string, url: string): Promise<LoadedScene> {
+  /** The loaded scene `id`, downloading it from `url` when this node has never seen it; `onSource` learns from where. */
+  get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> {
     let entry = this.loaded.get(id);
     if (entry) {
       this.loaded.delete(id);
       this.loaded.set(id, entry); // most recent last
+      onSource?.('memory');
       return entry;
     }
-    entry = this.fetchBytes(id, url).then(async (bytes) => {
+    entry = this.fetchBytes(id, url, onSource).then(async (bytes) => {
       const { glb } = await readScene({ bytes, name: `scene ${id.slice(0, 12)}` });
       return this.renderer.loadScene(glb, { maxTexturePixels: this.options.maxTexturePixels });
     });
@@ -45,14 +49,18 @@ export class SceneCache {
     return entry;
   }
 
-  private async fetchBytes(id: string, url: string): Promise<Uint8Array> {
+  private async fetchBytes(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<Uint8Array> {
     const file = join(this.options.dir, `${id}.glb`);
     try {
       const bytes = new Uint8Array(await readFile(file));
-      if (sha256(bytes) === id) return bytes;
+      if (sha256(bytes) === id) {
+        onSource?.('disk');
+        return bytes;
+      }
     } catch {
       // not cached yet
     }
+    onSource?.('download');
     const bytes = await fetchObject(url, `scene ${id.slice(0, 12)}`, { timeoutMs: 120_000 });
     if (sha256(bytes) !== id) throw new TesseraError('STORAGE_FAILED', `scene ${id.slice(0, 12)} arrived corrupted (sha256 mismatch, ${bytes.length} bytes)`);
     await mkdir(this.options.dir, { recursive: true });

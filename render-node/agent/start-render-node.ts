@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import type { GeoPoint } from '../../api/protocol/latency.ts';
 import { NetworkMeasurements } from './network-measurements.ts';
 import { NodeApi } from './node-api.ts';
+import { NodeMetrics, serveNodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import { isSceneFault } from './run-task.ts';
@@ -41,6 +42,9 @@ export interface RenderNodeOptions {
   sessionSlots?: number;
   /** PEM certificate and key: the public server (GET /ping, session WebSockets) speaks https and wss://. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Serve Prometheus `GET /metrics` on this port (0: a free one) of `metricsHost` (default 127.0.0.1); unset: off. */
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -57,6 +61,10 @@ export const RENDER_NODE_DEFAULTS = {
 export interface RenderNodeHandle {
   nodeId: string;
   card: NodeCard;
+  /** The node's metrics (counted whether or not they are served). */
+  metrics: NodeMetrics;
+  /** Where `GET /metrics` is served, when metricsPort was given. */
+  metricsUrl: string | undefined;
   /** Stop leasing, finish (or hand back) running tasks, release the GL context. */
   stop(): Promise<void>;
   /** Settles when the node has stopped. */
@@ -100,10 +108,15 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     sessionUrl: probe.sessionUrl,
   });
   const api = new NodeApi(opts.api);
+  // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
+  const metrics = new NodeMetrics();
+  const metricsServer = opts.metricsPort === undefined ? undefined : await serveNodeMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
+  if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
   let identity: { nodeId: string; secret: Uint8Array | null } = { nodeId: '', secret: null };
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
     probe.setNodeId(r.nodeId);
+    metrics.describe(r.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
     identity = { nodeId: r.nodeId, secret: r.ticketSecret ? fromBase64Url(r.ticketSecret) : null };
     return r;
   };
@@ -156,11 +169,14 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     let backoff = 500;
     while (!stopping) {
       let task: LeasedTask | null;
+      const leaseStarted = performance.now();
       try {
         task = await api.lease(opts.leaseWaitSeconds, stopLeasing.signal);
         backoff = 500;
+        metrics.leaseWaited((performance.now() - leaseStarted) / 1000, task ? 'task' : 'empty');
       } catch (err) {
         if (stopping) return;
+        metrics.leaseWaited((performance.now() - leaseStarted) / 1000, 'error');
         if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await register().catch(() => {});
         else log.warn({ worker: index, err: (err as Error).message }, 'lease failed; retrying');
         await sleep(backoff);
@@ -175,15 +191,24 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const execute = async (task: LeasedTask, slot: number) => {
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
+    metrics.taskStarted();
+    const started = performance.now();
+    let outcomeLabel: 'done' | 'failed' | 'abandoned' = 'failed';
+    let counted: Parameters<NodeMetrics['taskEnded']>[2];
     const where = { taskId: task.taskId, jobId: task.jobId, kind: task.kind, frame: task.frame, tile: task.tile, attempt: task.attempt };
     let reporting = false;
     try {
-      const outcome = await sandboxes[slot].run(task, abort.signal);
+      const { sceneCache, ...outcome } = await sandboxes[slot].run(task, abort.signal);
       reporting = true;
       await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
+      outcomeLabel = 'done';
+      counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)) }, 'task done');
     } catch (err) {
-      if (abort.signal.aborted) return; // revoked: the API already moved on
+      if (abort.signal.aborted) {
+        outcomeLabel = 'abandoned';
+        return; // revoked: the API already moved on
+      }
       const reason = isTesseraError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       log.warn({ ...where, reason }, 'task failed');
       // The API refused the stored output and failed the attempt itself: there is no lease left to report on.
@@ -191,6 +216,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       await api.fail(task.taskId, { leaseId: task.leaseId, reason, sceneFault: isSceneFault(err) }).catch((e) => log.warn({ err: (e as Error).message }, 'could not report failure'));
     } finally {
       running.delete(task.leaseId);
+      metrics.taskEnded(task.kind, stopping && outcomeLabel === 'abandoned' ? 'handed_back' : outcomeLabel, counted);
     }
   };
 
@@ -234,10 +260,11 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       await heartbeat();
       clearInterval(heartbeatTimer);
       await probe.close();
+      await metricsServer?.close();
       for (const sandbox of sandboxes) sandbox.dispose();
       log.info('stopped');
     })());
-  return { nodeId: registered.nodeId, card, stop, get stopped() {
+  return { nodeId: registered.nodeId, card, metrics, metricsUrl: metricsServer?.url, stop, get stopped() {
     return stopPromise ?? Promise.all(workers).then(() => undefined);
   } };
 }

@@ -17,7 +17,8 @@ export async function stitchTiles(width: number, height: number, tiles: PlacedTi
   const out = new Uint8Array(width * height * 4);
   let covered = 0;
   for (const tile of tiles) {
-    const raw = isRaw(tile.image) ? tile.image : await decodeRaw(tile.image);
+    // A tile can hold at most the frame's pixels: sharp refuses a header claiming more before decoding it.
+    const raw = isRaw(tile.image) ? tile.image : await decodeRaw(tile.image, width * height);
     if (tile.x < 0 || tile.y < 0 || tile.x + raw.width > width || tile.y + raw.height > height) {
       throw new RangeError(`tile ${raw.width}×${raw.height} at ${tile.x},${tile.y} does not fit the ${width}×${height} frame`);
     }
@@ -35,8 +36,11 @@ function isRaw(image: Uint8Array | RawImage): image is RawImage {
   return !(image instanceof Uint8Array);
 }
 
-/** Decode an encoded image to straight-alpha RGBA8. */
-export async function decodeRaw(bytes: Uint8Array): Promise<RawImage> {
-  const { data, info } = await sharp(bytes).ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+/**
+ * Decode an encoded image to straight-alpha RGBA8. `maxPixels` (e.g. the tile's pixels) is passed to sharp
+ * as `limitInputPixels`, so an image whose header claims more is refused before any pixel is decoded.
+ */
+export async function decodeRaw(bytes: Uint8Array, maxPixels?: number): Promise<RawImage> {
+  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels ?? true }).ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }

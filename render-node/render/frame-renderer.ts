@@ -1,4 +1,5 @@
-import { ACESFilmicToneMapping, Color, NeutralToneMapping, NoToneMapping, SRGBColorSpace, WebGLRenderer, type DataTexture, type Scene } from 'three';
+import { ACESFilmicToneMapping, Box3, Color, NeutralToneMapping, NoToneMapping, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type DataTexture, type Scene } from 'three';
+import { projectionSizeProblem } from '../../api/protocol/projection.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { GLBackend } from '../gl/gl-backend.ts';
@@ -9,6 +10,10 @@ import { SceneDirector, type FramePlan } from './scene-director.ts';
 import { createStudioEnvironment } from './studio-environment.ts';
 import { setupThree } from './three-setup.ts';
 import { tileFits } from '../../api/protocol/tile-grid.ts';
+import { boundsSphere } from './camera-rig.ts';
+import { panoramaFrame, sourceCamera } from './source-camera.ts';
+import { cubePanes, equirectFaces, intersect, majorFace, odsSourcesFor, type SourceView } from './projection-sources.ts';
+import { resampleRect, sourceSampler, type SourceImage, type SourceSampler } from './panorama-resample.ts';
 
 /** Where the time of one render went, in milliseconds. */
 export interface RenderTimings {
@@ -82,46 +87,85 @@ export class FrameRenderer {
   /** Render `tile` (default: the whole frame) of frame `frame` of `loaded` as seen by `view`. */
   render(loaded: LoadedScene, view: ViewSpec, frame: number, tile?: TileRect): RenderResult {
     const { width, height, ssaa } = view;
+    const projection = view.projection ?? 'perspective';
     const rect = tile ?? { x: 0, y: 0, width, height };
     if (!tileFits(rect, width, height)) {
       throw new TesseraError('BAD_SPEC', `Tile ${rect.width}×${rect.height} at ${rect.x},${rect.y} lies outside the ${width}×${height} frame.`);
     }
+    const problem = projectionSizeProblem(projection, width, height, ssaa);
+    if (problem) throw new TesseraError('BAD_SPEC', `Cannot render ${projection}: ${problem}.`);
     const t0 = performance.now();
-    const { scene, camera } = this.director.setUp(loaded, view, frame);
-    const fbW = width * ssaa;
-    const fbH = height * ssaa;
-    const r = this.renderer;
-    this.backend.resize(fbW, fbH);
-    r.setSize(fbW, fbH, false);
-    this.prepareScene(scene, view);
-    // Scissor, origin bottom-left in GL: only the tile's pixels are shaded and written.
-    r.setScissorTest(true);
-    r.setScissor(rect.x * ssaa, fbH - (rect.y + rect.height) * ssaa, rect.width * ssaa, rect.height * ssaa);
-    const t1 = performance.now();
-    r.render(scene, camera);
-    const gl = this.backend.context;
-    gl.finish();
-    const glError = gl.getError();
-    if (glError !== gl.NO_ERROR && glError !== gl.CONTEXT_LOST_WEBGL) {
-      throw new TesseraError('RENDER_FAILED', `WebGL reported error 0x${glError.toString(16)} while rendering frame ${frame}.`);
+    const aspect = projection === 'stereo' ? width / 2 / height : projection === 'perspective' ? width / height : 1;
+    const { scene, camera, bounds } = this.director.setUp(loaded, view, frame, aspect);
+    if (!this.environments.has(scene)) {
+      this.environments.add(scene);
+      scene.environment = this.environment;
     }
-    const t2 = performance.now();
-    const samples = rect.width * ssaa * rect.height * ssaa * 4;
-    if (this.scratch.length < samples) this.scratch = new Uint8Array(samples);
-    const raw = this.backend.readPixels(rect.x * ssaa, rect.y * ssaa, rect.width * ssaa, rect.height * ssaa, this.scratch);
-    const t3 = performance.now();
-    const data = resolvePixels(raw, rect.width, rect.height, ssaa, new Uint8Array(rect.width * rect.height * 4));
-    const t4 = performance.now();
-    return { data, width: rect.width, height: rect.height, timings: { pose: t1 - t0, render: t2 - t1, readback: t3 - t2, resolve: t4 - t3 } };
+    this.prepare(view, scene);
+    const timings: RenderTimings = { pose: performance.now() - t0, render: 0, readback: 0, resolve: 0 };
+    const data = new Uint8Array(rect.width * rect.height * 4);
+    const context = { scene, frame, timings, ssaa };
+    if (projection === 'perspective' || projection === 'stereo' || projection === 'cube') {
+      for (const pane of this.panes(view, camera, bounds)) {
+        const part = intersect(pane.rect, rect);
+        if (!part) continue;
+        // The pane's own pixels, mirrored for GL cube faces; the framebuffer is always the whole pane.
+        const local = { x: part.x - pane.rect.x, y: part.y - pane.rect.y, width: part.width, height: part.height };
+        if (pane.mirrored) local.x = pane.rect.width - local.x - local.width;
+        const raw = this.draw(context, pane.camera, pane.rect.width * ssaa, pane.rect.height * ssaa, { x: local.x * ssaa, y: local.y * ssaa, width: local.width * ssaa, height: local.height * ssaa }, this.scratch);
+        const t = performance.now();
+        const piece = resolvePixels(raw, local.width, local.height, ssaa, part.width === rect.width && !pane.mirrored ? data.subarray(((part.y - rect.y) * rect.width) * 4) : undefined);
+        if (!(part.width === rect.width && !pane.mirrored)) placePiece(data, rect, part, piece, pane.mirrored);
+        timings.resolve += performance.now() - t;
+      }
+    } else {
+      const base = panoramaFrame(camera);
+      const sphere = boundsSphere(bounds);
+      // Draw `region` of a source's framebuffer (scissored: the same pixels as drawing it whole).
+      const renderSource = (source: SourceView, region: TileRect = { x: 0, y: 0, width: source.width, height: source.height }): SourceImage => {
+        const cam = sourceCamera(base, source, sphere);
+        const pixels = this.draw(context, cam, source.width, source.height, region, new Uint8Array(region.width * region.height * 4));
+        return { view: source, data: pixels, region };
+      };
+      if (projection === 'equirect') {
+        // First find which texels of which faces this tile samples, then draw just those and resample.
+        const faces = equirectFaces(width, ssaa);
+        const footprints = faces.map((view) => sourceSampler({ view, data: null, region: { x: 0, y: 0, width: view.width, height: view.height } }));
+        let t = performance.now();
+        const whole = rect.width === width && rect.height === height;
+        // The whole panorama needs (nearly) every texel of every face: skip the footprint pass.
+        if (!whole) resampleRect(null, rect, rect, width, 0, ssaa, (x, y, z) => footprints[majorFace(x, y, z)]);
+        timings.resolve += performance.now() - t;
+        const images = footprints.map((f, k) => {
+          const n = whole ? [0, 0, f.w - 1, f.h - 1] : f.needed;
+          return n ? sourceSampler(renderSource(faces[k], { x: n[0], y: n[1], width: n[2] - n[0] + 1, height: n[3] - n[1] + 1 })) : footprints[k];
+        });
+        t = performance.now();
+        resampleRect(data, rect, rect, width, 0, ssaa, (x, y, z) => images[majorFace(x, y, z)]);
+        timings.resolve += performance.now() - t;
+      } else {
+        for (const source of odsSourcesFor(width, ssaa, view.ipd, rect)) {
+          const image = sourceSampler(renderSource(source.view));
+          const t = performance.now();
+          resampleRect(data, rect, intersect(source.rect, rect)!, width, source.eye * (width / 2), ssaa, () => image);
+          timings.resolve += performance.now() - t;
+        }
+      }
+    }
+    return { data, width: rect.width, height: rect.height, timings };
   }
 
-  /** Apply a view's environment, tone mapping, exposure and background to the scene and renderer. */
+  /** The environment, tone mapping, exposure and background of `view` (session renders draw the scene themselves). */
   prepareScene(scene: Scene, view: ViewSpec): void {
     if (!this.environments.has(scene)) {
       this.environments.add(scene);
       scene.environment = this.environment;
     }
+    this.prepare(view, scene);
+  }
 
+  /** Tone mapping, exposure and background for `view`. */
+  private prepare(view: ViewSpec, scene: Scene): void {
     const r = this.renderer;
     r.toneMapping = TONE_MAPPING[view.toneMapping];
     r.toneMappingExposure = view.exposure;
@@ -138,6 +182,63 @@ export class FrameRenderer {
     }
   }
 
+  /**
+   * Draw `scene` from `camera` into a fbW × fbH framebuffer, shading only the scissor rectangle (framebuffer
+   * pixels, origin top-left), and read that rectangle back (premultiplied sRGB RGBA8, rows top-down) into `out`.
+   */
+  private draw(
+    ctx: { scene: Scene; frame: number; timings: RenderTimings },
+    camera: Camera,
+    fbW: number,
+    fbH: number,
+    scissor: TileRect,
+    out: Uint8Array,
+  ): Uint8Array {
+    const r = this.renderer;
+    this.backend.resize(fbW, fbH);
+    r.setSize(fbW, fbH, false);
+    // Scissor, origin bottom-left in GL: only the tile's pixels are shaded and written.
+    r.setScissorTest(true);
+    r.setScissor(scissor.x, fbH - (scissor.y + scissor.height), scissor.width, scissor.height);
+    const t1 = performance.now();
+    r.render(ctx.scene, camera);
+    const gl = this.backend.context;
+    gl.finish();
+    const glError = gl.getError();
+    if (glError !== gl.NO_ERROR && glError !== gl.CONTEXT_LOST_WEBGL) {
+      throw new TesseraError('RENDER_FAILED', `WebGL reported error 0x${glError.toString(16)} while rendering frame ${ctx.frame}.`);
+    }
+    const t2 = performance.now();
+    const samples = scissor.width * scissor.height * 4;
+    if (out === this.scratch && this.scratch.length < samples) out = this.scratch = new Uint8Array(samples);
+    const raw = this.backend.readPixels(scissor.x, scissor.y, scissor.width, scissor.height, out);
+    ctx.timings.render += t2 - t1;
+    ctx.timings.readback += performance.now() - t2;
+    return raw;
+  }
+
+  /** The rectangles of the output drawn straight from one camera each, and those cameras. */
+  private panes(view: ViewSpec, camera: Camera, bounds: Box3): { rect: TileRect; camera: Camera; mirrored: boolean }[] {
+    const { width, height } = view;
+    if (view.projection === 'stereo') {
+      const right = new Vector3().setFromMatrixColumn(camera.matrixWorld, 0).normalize();
+      return [-1, 1].map((side, i) => {
+        const eye = camera.clone();
+        eye.position.copy(camera.getWorldPosition(new Vector3())).addScaledVector(right, (side * view.ipd) / 2);
+        eye.quaternion.copy(camera.getWorldQuaternion(new Quaternion()));
+        eye.scale.set(1, 1, 1);
+        eye.updateMatrixWorld(true);
+        return { rect: { x: (i * width) / 2, y: 0, width: width / 2, height }, camera: eye, mirrored: false };
+      });
+    }
+    if (view.projection === 'cube') {
+      const base = panoramaFrame(camera);
+      const sphere = boundsSphere(bounds);
+      return cubePanes(height, view.ssaa).map((p) => ({ rect: p.rect, camera: sourceCamera(base, p.source, sphere), mirrored: p.mirrored }));
+    }
+    return [{ rect: { x: 0, y: 0, width, height }, camera, mirrored: false }];
+  }
+
   dispose(): void {
     this.environment.dispose();
     try {
@@ -150,3 +251,22 @@ export class FrameRenderer {
 
 }
 
+/** Copy a resolved piece into the tile's pixels at `part`, flipping its columns when `mirrored`. */
+function placePiece(data: Uint8Array, rect: TileRect, part: TileRect, piece: Uint8Array, mirrored: boolean): void {
+  for (let row = 0; row < part.height; row++) {
+    const dst = ((part.y - rect.y + row) * rect.width + (part.x - rect.x)) * 4;
+    const src = row * part.width * 4;
+    if (!mirrored) {
+      data.set(piece.subarray(src, src + part.width * 4), dst);
+      continue;
+    }
+    for (let i = 0; i < part.width; i++) {
+      const s = src + (part.width - 1 - i) * 4;
+      const d = dst + i * 4;
+      data[d] = piece[s];
+      data[d + 1] = piece[s + 1];
+      data[d + 2] = piece[s + 2];
+      data[d + 3] = piece[s + 3];
+    }
+  }
+}

@@ -4,14 +4,16 @@
  * output pixel depends only on its own block, so tiles resolve exactly like the whole frame.
  */
 
-const SRGB_TO_LINEAR = new Float32Array(256);
+/** sRGB byte → linear light. */
+export const SRGB_TO_LINEAR = new Float32Array(256);
 for (let i = 0; i < 256; i++) {
   const c = i / 255;
   SRGB_TO_LINEAR[i] = c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
 }
 
-const LINEAR_STEPS = 16384;
-const LINEAR_TO_SRGB = new Uint8Array(LINEAR_STEPS + 1);
+/** Linear light in LINEAR_STEPS steps → sRGB byte. */
+export const LINEAR_STEPS = 16384;
+export const LINEAR_TO_SRGB = new Uint8Array(LINEAR_STEPS + 1);
 for (let i = 0; i <= LINEAR_STEPS; i++) {
   const l = i / LINEAR_STEPS;
   const c = l <= 0.0031308 ? l * 12.92 : 1.055 * l ** (1 / 2.4) - 0.055;
@@ -19,7 +21,7 @@ for (let i = 0; i <= LINEAR_STEPS; i++) {
 }
 
 /** Straight alpha from premultiplied: c·255/a, rounded, for partly transparent pixels. */
-function unpremultiply(c: number, a: number): number {
+export function unpremultiply(c: number, a: number): number {
   if (a === 255 || a === 0) return a === 0 ? 0 : c;
   return Math.min(255, Math.round((c * 255) / a));
 }

@@ -54,19 +54,27 @@ export class SceneDirector {
     return Math.floor(duration * view.fps + 1e-9);
   }
 
-  /** Pose the scene for `frame` and place the camera and lights; returns what to render. */
-  setUp(loaded: LoadedScene, view: ViewSpec, frame: number): { scene: Scene; camera: Camera; target: Vector3; keyLightDirection: Vector3 | null } {
+  /**
+   * Pose the scene for `frame` and place the camera and lights; returns what to render. `aspect` is the camera's
+   * (default: the frame's; one eye's for stereo).
+   */
+  setUp(
+    loaded: LoadedScene,
+    view: ViewSpec,
+    frame: number,
+    aspect = view.width / view.height,
+  ): { scene: Scene; camera: Camera; target: Vector3; keyLightDirection: Vector3 | null; bounds: Box3 } {
     const plan = this.plan(loaded, view, frame);
     const scene = loaded.scenes[plan.sceneIndex];
     const state = this.stateFor(scene);
     this.pose(loaded, scene, state, plan);
     const bounds = this.framingBounds(loaded, scene, state, view, plan);
-    const camera = createCamera(loaded, view.camera, view.width / view.height, bounds);
+    const camera = createCamera(loaded, view.camera, aspect, bounds);
     this.light(loaded, scene, state, view, camera, bounds);
     const target = camera.getWorldDirection(new Vector3()).multiplyScalar(camera.position.distanceTo(boundsSphere(bounds).center)).add(camera.position);
     const key = state.keyLight;
     const keyLightDirection = key.visible ? key.target.position.clone().sub(key.position).normalize() : null;
-    return { scene, camera, target, keyLightDirection };
+    return { scene, camera, target, keyLightDirection, bounds };
   }
 
   private stateFor(scene: Scene): SceneState {

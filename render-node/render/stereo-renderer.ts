@@ -38,6 +38,8 @@ export function sessionViewSpec(render: SessionRender): ViewSpec {
     background: render.background,
     environmentIntensity: render.environmentIntensity,
     keyLight: render.keyLight,
+    projection: 'perspective',
+    ipd: 0.064,
   };
 }
 
@@ -57,7 +59,7 @@ export class StereoRenderer {
     this.#render = render;
     const view = sessionViewSpec(render);
     // setUp checks the scene index and clip, poses the scene, places the key light, and applies the background settings below.
-    const { scene, camera, target } = frames.director.setUp(loaded, view, 0);
+    const { scene, camera, target } = frames.director.setUp(loaded, view, 0, render.eye.width / render.eye.height);
     this.#scene = scene;
     this.#view = view;
     const p = camera.getWorldPosition(new Vector3());

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BlobStore } from '../../api/core/blob-store.ts';
+import { presignedPutHeaders, type BlobStore } from '../../api/core/blob-store.ts';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
 import { checkPresigned } from '../support/sigv4-gate.ts';
@@ -70,6 +70,21 @@ export function describeBlobStoreContract(name: string, open: BlobStoreFactory):
         expect(checkPresigned({ method: method === 'GET' ? 'PUT' : 'GET', url: pathname + search, host }, s3)).not.toBeNull();
         expect(checkPresigned({ method, url: pathname.replace(/\.bin$/, '.other') + search, host }, s3)).not.toBeNull();
       }
+    });
+
+    it('signs a PUT for announced bytes with their checksum header: other headers fail the signature', async () => {
+      const bytes = new Uint8Array(randomBytes(1000));
+      const expect_ = { bytes: bytes.length, sha256: sha256(bytes) };
+      const url = await store.presignPut('test/exact.bin', 60, expect_);
+      const { host, pathname, search } = new URL(url);
+      const headers = { ...presignedPutHeaders(expect_), 'content-length': String(bytes.length) };
+      expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toContain('x-amz-checksum-sha256');
+      expect(checkPresigned({ method: 'PUT', url: pathname + search, host, headers }, s3)).toBeNull();
+      expect(checkPresigned({ method: 'PUT', url: pathname + search, host, headers: { ...headers, 'x-amz-checksum-sha256': 'AAAA' } }, s3)).not.toBeNull();
+      expect(checkPresigned({ method: 'PUT', url: pathname + search, host, headers: {} }, s3)).not.toBeNull();
+      const put = await fetch(url, { method: 'PUT', body: bytes, headers: presignedPutHeaders(expect_) });
+      expect(put.status).toBe(200);
+      expect(sha256((await store.get('test/exact.bin'))!)).toBe(sha256(bytes));
     });
 
     it('refuses a presigned URL after it expires', async () => {

@@ -1,7 +1,7 @@
 /** Unit tests of verification's pure parts: seeded sampling, the vote, claimed render time, attempt keys, the state machine's requeue. */
 import { describe, expect, it } from 'vitest';
 import { compileJob } from '../../api/core/job-compiler.ts';
-import { attemptKey } from '../../api/core/object-keys.ts';
+import { acceptedKey, attemptKey } from '../../api/core/object-keys.ts';
 import { reopenForRouting, stepTask, stepVerification } from '../../api/core/state-machine.ts';
 import { isSampled } from '../../api/core/verification-policy.ts';
 import { tallyVote } from '../../api/core/verification-vote.ts';
@@ -57,10 +57,11 @@ describe('attempt keys and requeue', () => {
     0,
   );
 
-  it('gives each later attempt its own key, so a revoked node cannot overwrite the accepted output', () => {
-    expect(attemptKey({ outputKey: 'jobs/j/tiles/2/32_0.png', attempts: 1 })).toBe('jobs/j/tiles/2/32_0.png');
+  it('gives every attempt its own key, never the accepted output key, so no node can overwrite accepted output', () => {
+    expect(attemptKey({ outputKey: 'jobs/j/tiles/2/32_0.png', attempts: 1 })).toBe('jobs/j/tiles/2/32_0.a1.png');
     expect(attemptKey({ outputKey: 'jobs/j/tiles/2/32_0.png', attempts: 3 })).toBe('jobs/j/tiles/2/32_0.a3.png');
-    expect(attemptKey({ outputKey: 'jobs/j/frames/000002.webp', attempts: 0 })).toBe('jobs/j/frames/000002.webp');
+    expect(attemptKey({ outputKey: 'jobs/j/frames/000002.webp', attempts: 0 })).toBe('jobs/j/frames/000002.a1.webp');
+    for (const attempts of [0, 1, 2, 3]) expect(attemptKey({ outputKey: 'jobs/j/frames/000002.webp', attempts })).not.toBe(acceptedKey({ outputKey: 'jobs/j/frames/000002.webp' }));
   });
 
   it('requeues a done or leased task without counting a failure, and refuses other states', () => {

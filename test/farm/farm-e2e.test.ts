@@ -72,6 +72,23 @@ describe('the farm on loopback (real S3, API and render nodes)', () => {
     }
   });
 
+  it('renders tiled panoramas (equirect, omni-directional stereo, cube) equal to local untiled renders', async () => {
+    const cases = [
+      { size: '256x128', tile: 64, view: { width: 256, height: 128, projection: 'equirect', ssaa: 2 } },
+      { size: '128x128', tile: 48, view: { width: 128, height: 128, projection: 'equirect-stereo', ipd: 0.2 } },
+      { size: '288x48', tile: 100, view: { width: 288, height: 48, projection: 'cube' } },
+    ] as const;
+    for (const c of cases) {
+      const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '3', size: c.size, tile: c.tile, ...c.view, width: undefined, height: undefined });
+      await jobDone(jobId);
+      await expectFramesMatchLocal(jobId, [3], c.view);
+    }
+    // A panorama of the wrong shape is refused before anything runs.
+    const bad = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, frames: '0', size: '300x100', projection: 'equirect' } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/2:1/);
+  });
+
   it('survives an API restart mid-job without losing or duplicating a frame', async () => {
     const { jobId } = await api('POST', '/v1/jobs', { sceneId, frames: '8-23', size: '320x240', tile: 160 });
     await waitFor('first frame', async () => ((await api('GET', `/v1/jobs/${jobId}`)) as JobStatus).frames.done > 0 || undefined);

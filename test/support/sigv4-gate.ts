@@ -21,8 +21,12 @@ const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const hmac = (key: string | Buffer, s: string) => createHmac('sha256', key).update(s).digest();
 
-/** Why the request's presigned signature is not valid, or null when it is. */
-export function checkPresigned(req: { method: string; url: string; host: string }, credentials: { accessKeyId: string; secretAccessKey: string }, now = Date.now()): string | null {
+/** Why the request's presigned signature is not valid, or null when it is. Signed headers are checked by value. */
+export function checkPresigned(
+  req: { method: string; url: string; host: string; headers?: Record<string, string | string[] | undefined> },
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  now = Date.now(),
+): string | null {
   const url = new URL(req.url, `http://${req.host}`);
   const q = url.searchParams;
   const signature = q.get('X-Amz-Signature');
@@ -37,7 +41,11 @@ export function checkPresigned(req: { method: string; url: string; host: string 
   const expires = Number(q.get('X-Amz-Expires'));
   if (!(expires > 0) || now > signedAt + expires * 1000) return 'expired';
   const signedHeaders = (q.get('X-Amz-SignedHeaders') ?? '').split(';');
-  const headerValue = (name: string) => (name === 'host' ? req.host : '');
+  const headerValue = (name: string) => {
+    if (name === 'host') return req.host;
+    const v = req.headers?.[name];
+    return Array.isArray(v) ? v.join(',') : (v ?? '');
+  };
   const query = [...q.entries()]
     .filter(([k]) => k !== 'X-Amz-Signature')
     .map(([k, v]) => [rfc3986(k), rfc3986(v)])
@@ -66,20 +74,38 @@ export async function startSigV4Gate(target: string, credentials: { accessKeyId:
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0];
-    const reason = checkPresigned({ method, url: req.url ?? '/', host: req.headers.host ?? '' }, credentials);
+    const reason = checkPresigned({ method, url: req.url ?? '/', host: req.headers.host ?? '', headers: req.headers }, credentials);
     if (reason) {
       refused.push({ method, path, reason });
       req.resume();
       res.writeHead(403, { 'content-type': 'application/xml' }).end(`<Error><Code>AccessDenied</Code><Message>${reason}</Message></Error>`);
       return;
     }
-    passed.push({ method, path });
-    const upstream = request({ host: to.hostname, port: to.port, method, path: req.url, headers: { ...req.headers, host: to.host } }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
+    const forward = (body?: Buffer) => {
+      passed.push({ method, path });
+      const upstream = request({ host: to.hostname, port: to.port, method, path: req.url, headers: { ...req.headers, host: to.host } }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      if (body) upstream.end(body);
+      else req.pipe(upstream);
+    };
+    const checksum = req.headers['x-amz-checksum-sha256'];
+    if (typeof checksum !== 'string') return forward();
+    // As S3, R2 and MinIO do: a body whose SHA-256 is not the one sent (and signed) is refused.
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const actual = createHash('sha256').update(body).digest('base64');
+      if (actual !== checksum) {
+        refused.push({ method, path, reason: 'checksum mismatch' });
+        res.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>BadDigest</Code><Message>The SHA256 you specified did not match the calculated checksum.</Message></Error>');
+        return;
+      }
+      forward(body);
     });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -26,9 +26,12 @@ const CLIENT_PREFIXES = ['/v1/scenes', '/v1/jobs', '/v1/keys', '/v1/quote', '/v1
 /** Node routes clients read (search, which nodes to ping); the rest of /v1/nodes is for nodes. */
 const CLIENT_NODE_PATHS = new Set(['/v1/nodes', '/v1/nodes/nearby']);
 
-/** Whether a request goes to a client route. */
+/**
+ * Whether a request goes to a client route. Decided by path and never by "is it a GET": Hono answers HEAD
+ * with the GET handler, so only registration (POST /v1/nodes) is let through on the client node paths.
+ */
 export function needsApiKey(method: string, path: string): boolean {
-  if (method === 'GET' && CLIENT_NODE_PATHS.has(path)) return true;
+  if (CLIENT_NODE_PATHS.has(path)) return !(method === 'POST' && path === '/v1/nodes');
   return CLIENT_PREFIXES.some((p) => path === p || path.startsWith(p + '/'));
 }
 

@@ -14,7 +14,7 @@ import { compileJob } from '../job-compiler.ts';
 import type { JobRecord, SceneRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
-import { attemptKey } from '../object-keys.ts';
+import { acceptedKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
 import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
@@ -27,6 +27,23 @@ import { errorResponses } from './error-responses.ts';
 const SSE_KEEPALIVE_MS = 15_000;
 
 const JobParams = z.object({ id: z.string().min(1).max(128) });
+const StatusQuery = z.object({
+  tasksFrom: z.coerce.number().int().min(0).optional(),
+  tasksLimit: z.coerce.number().int().min(1).optional(),
+});
+const FramesQuery = z.object({
+  after: z.coerce.number().int().min(-1).optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+
+/** A page size the caller asked for, bounded by the API's page size (which is also the default). */
+function pageSize(asked: number | undefined, max: number): number {
+  if (asked !== undefined && asked > max) throw new TesseraError('BAD_REQUEST', `A page lists at most ${max} items; ask for fewer.`);
+  return asked ?? max;
+}
+
+/** Round a megapixel figure for a message. */
+const mp = (n: number) => (n < 10 ? n.toFixed(2) : Math.round(n).toLocaleString('en-US'));
 
 const submitJob = createRoute({
   method: 'post',
@@ -48,6 +65,7 @@ const submitJob = createRoute({
       'UNSUPPORTED_MEDIA_TYPE',
       ...CLIENT_AUTH_ERRORS,
       'QUOTA_EXCEEDED',
+      'FORBIDDEN',
     ),
   },
 });
@@ -58,10 +76,11 @@ const getStatus = createRoute({
   tags: ['jobs'],
   security: clientSecurity,
   summary: 'Job status: state, progress, ETA, tasks',
-  request: { params: JobParams },
+  description: 'Tasks come in pages (`tasksFrom`, `tasksLimit`, at most the API page size, 1000 by default); `tasksNext` is where the next page starts.',
+  request: { params: JobParams, query: StatusQuery },
   responses: {
     200: { description: 'The job.', content: { 'application/json': { schema: JobStatus } } },
-    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'BAD_REQUEST'),
   },
 });
 
@@ -75,7 +94,7 @@ const followEvents = createRoute({
   request: { params: JobParams },
   responses: {
     200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } },
-    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'QUOTA_EXCEEDED'),
   },
 });
 
@@ -85,10 +104,11 @@ const listFrames = createRoute({
   tags: ['jobs'],
   security: clientSecurity,
   summary: 'Finished frames with presigned download URLs',
-  request: { params: JobParams },
+  description: 'Frames come in pages in frame order (`after`: the last frame of the previous page; `limit`); `next` is the `after` of the next page.',
+  request: { params: JobParams, query: FramesQuery },
   responses: {
     200: { description: 'The frames finished so far.', content: { 'application/json': { schema: JobFrames } } },
-    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'STORAGE_FAILED'),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'STORAGE_FAILED', 'BAD_REQUEST'),
   },
 });
 
@@ -127,15 +147,13 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(submitJob, async (c) => {
     const req = c.req.valid('json');
     const principal = principalOf(c);
-    const scene = await requireScene(ctx, req.sceneId, principal);
-    const active = await ctx.jobs.countActiveJobs(principal.keyId);
-    if (active >= principal.limits.maxActiveJobs) {
+    if (req.priority > principal.limits.maxPriority) {
       throw new TesseraError(
-        'QUOTA_EXCEEDED',
-        `API key "${principal.name}" has ${active} jobs queued or running, its limit; submit more when some have finished.`,
-        { retryAfterSeconds: 30 },
+        'FORBIDDEN',
+        `API key "${principal.name}" may ask for priority up to ${principal.limits.maxPriority}, not ${req.priority}; higher priorities are the operator's to give.`,
       );
     }
+    const scene = await requireScene(ctx, req.sceneId, principal);
     const plan = { ...planJob(req, scene.info, { jobId: randomId('job') }), owner: principal.keyId };
     const now = ctx.clock.now();
     // No probes from the client: where Cloudflare's edge saw it (Workers) is the hint.
@@ -143,7 +161,25 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const hint = withEdgeLocation(req.client, edge);
     const { record: client, routed } = await ctx.network.locateClient(hint.client, now);
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);
-    await ctx.jobs.createJob(job, tasks);
+    const verdict = await ctx.jobs.createJobWithinQuota({ ...job, owner: principal.keyId }, tasks, {
+      maxActiveJobs: principal.limits.maxActiveJobs,
+      megapixelsPerDay: principal.limits.megapixelsPerDay,
+      now,
+    });
+    if (!verdict.ok && verdict.quota === 'maxActiveJobs') {
+      throw new TesseraError(
+        'QUOTA_EXCEEDED',
+        `API key "${principal.name}" has ${verdict.active} jobs queued or running, its limit; submit more when some have finished.`,
+        { retryAfterSeconds: 30 },
+      );
+    }
+    if (!verdict.ok) {
+      throw new TesseraError(
+        'QUOTA_EXCEEDED',
+        `API key "${principal.name}" may submit ${mp(principal.limits.megapixelsPerDay)} megapixels a day and has submitted ${mp(verdict.used)} in the last 24 hours; this job needs ${mp(verdict.needed)} more (frames × width × height × ssaa²).`,
+        { retryAfterSeconds: 3600 },
+      );
+    }
     ctx.logger.info(
       {
         jobId: job.jobId,
@@ -168,14 +204,40 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(getStatus, async (c) => {
     const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
-    return c.json(toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now()), 200);
+    const query = c.req.valid('query');
+    const from = query.tasksFrom ?? 0;
+    const limit = pageSize(query.tasksLimit, ctx.options.maxPageSize);
+    const status = toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now());
+    // Progress counts every task; the list is one page of them.
+    const page = status.tasks.slice(from, from + limit);
+    return c.json({ ...status, tasks: page, tasksNext: from + limit < status.tasks.length ? from + limit : null }, 200);
   });
 
   app.openapi(followEvents, async (c) => {
-    const jobId = (await requireJob(ctx, c.req.valid('param').id, principalOf(c))).jobId;
+    const principal = principalOf(c);
+    const jobId = (await requireJob(ctx, c.req.valid('param').id, principal)).jobId;
+    const release = ctx.streams.take(principal.keyId, principal.limits.maxEventStreams);
+    if (!release) {
+      throw new TesseraError(
+        'QUOTA_EXCEEDED',
+        `API key "${principal.name}" has ${principal.limits.maxEventStreams} event streams open, its limit; close one, or poll GET /v1/jobs/${jobId}.`,
+        { retryAfterSeconds: 5 },
+      );
+    }
     return streamSSE(c, async (stream) => {
       const stop = new AbortController();
-      stream.onAbort(() => stop.abort());
+      stream.onAbort(() => {
+        release();
+        stop.abort();
+      });
+      try {
+        await followJob(stream, stop);
+      } finally {
+        release();
+      }
+    });
+
+    async function followJob(stream: Parameters<Parameters<typeof streamSSE>[1]>[0], stop: AbortController): Promise<void> {
       const signal = ctx.options.shutdown ? AbortSignal.any([stop.signal, ctx.options.shutdown]) : stop.signal;
       let lastSent = ctx.clock.now();
       const send = (event: JobEvent): Promise<void> => {
@@ -212,22 +274,27 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         }
         await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal);
       }
-    });
+    }
   });
 
   app.openapi(listFrames, async (c) => {
     const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
-    const done = await ctx.jobs.listFinishedFrames(job.jobId);
+    const query = c.req.valid('query');
+    const limit = pageSize(query.limit, ctx.options.maxPageSize);
+    const after = query.after ?? -1;
+    const finished = (await ctx.jobs.listFinishedFrames(job.jobId)).filter((t) => t.frame > after).sort((a, b) => a.frame - b.frame);
+    const done = finished.slice(0, limit);
+    const next = finished.length > limit ? done[done.length - 1].frame : null;
     const frames = await Promise.all(
       done.map(async (t) => ({
         frame: t.frame,
-        key: attemptKey(t),
-        url: await ctx.blobs.presignGet(attemptKey(t), ctx.options.urlSeconds),
+        key: acceptedKey(t),
+        url: await ctx.blobs.presignGet(acceptedKey(t), ctx.options.urlSeconds),
         bytes: t.result!.bytes,
         checksum: t.result!.checksum,
       })),
     );
-    return c.json({ jobId: job.jobId, frames }, 200);
+    return c.json({ jobId: job.jobId, frames, next }, 200);
   });
 
   app.openapi(cancelJob, async (c) => {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
 import { SceneUploaded, SceneUploadTicket } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
+import { presignedPutHeaders } from '../blob-store.ts';
 import { randomId } from '../crypto-utils.ts';
 import { ingestScene } from '../ingest-scene.ts';
 import { uploadKey } from '../object-keys.ts';
@@ -54,9 +55,13 @@ const uploadScene = createRoute({
   },
 });
 
-/** Optional: announcing the size lets the API refuse a too-large scene before it is uploaded. */
+/**
+ * Optional: announcing the size lets the API refuse a too-large scene before it is uploaded; announcing the
+ * size and SHA-256 too gets a URL signed for exactly those bytes (storage refuses any other body).
+ */
 const UploadRequest = z.object({
   bytes: z.number().int().min(0).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex digits').optional(),
   contentType: z.string().max(256).optional(),
 });
 
@@ -96,14 +101,16 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   });
 
   app.openapi(createUpload, async (c) => {
-    const announced = (c.req.valid('json') as z.infer<typeof UploadRequest> | undefined)?.bytes;
+    const body = c.req.valid('json') as z.infer<typeof UploadRequest> | undefined;
+    const announced = body?.bytes;
     if (announced !== undefined && announced > ctx.options.maxSceneBytes) {
       throw new TesseraError('PAYLOAD_TOO_LARGE', `A scene of ${announced} bytes is more than the ${ctx.options.maxSceneBytes} allowed.`);
     }
     const uploadId = randomId('upl');
     const seconds = ctx.options.uploadUrlSeconds;
-    const url = await ctx.blobs.presignPut(uploadKey(uploadId), seconds);
-    return c.json({ uploadId, url, expiresAt: ctx.clock.now() + seconds * 1000 }, 201);
+    const expect = announced !== undefined && body?.sha256 ? { bytes: announced, sha256: body.sha256 } : undefined;
+    const url = await ctx.blobs.presignPut(uploadKey(uploadId), seconds, expect);
+    return c.json({ uploadId, url, expiresAt: ctx.clock.now() + seconds * 1000, ...(expect ? { headers: presignedPutHeaders(expect) } : {}) }, 201);
   });
 
   app.openapi(completeUpload, async (c) => {
@@ -118,7 +125,7 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const bytes = await ctx.blobs.get(key);
     if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
     try {
-      return c.json(await ingestScene(ctx, sceneBytes(bytes, limits), principalOf(c).keyId), 201);
+      return c.json(await ingestScene(ctx, await sceneBytes(bytes, limits), principalOf(c).keyId), 201);
     } finally {
       // Checked or refused, the raw upload has served its purpose.
       await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));

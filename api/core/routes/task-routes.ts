@@ -1,19 +1,19 @@
 /**
  * Task results from nodes. A completion is accepted only from the node holding the current lease, and
  * only once the output object exists in storage with the size and sha256 the node reported: the API reads
- * the object back and hashes it. An object that differs fails the attempt (counted against the node) so the
+ * the object back, hashes it and stores the checked bytes where no node can write (accept-output.ts). An object that differs fails the attempt (counted against the node) so the
  * task is retried; the consumers (stitch tasks, clients) check the recorded checksum again when they read.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
-import { sha256Hex } from '../crypto-utils.ts';
 import { JobState, TaskState } from '../../protocol/job-status.ts';
 import { TaskComplete, TaskFail } from '../../protocol/task.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
+import { acceptOutput } from '../accept-output.ts';
 import { attemptKey } from '../object-keys.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
@@ -58,7 +58,9 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (node.reputation?.blocklisted) throw blocklisted(node);
     // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
     if (task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId) {
-      const mismatch = await checkOutput(ctx, attemptKey(task), body);
+      // A render's size is its tile's; a stitch's is the frame's.
+      const size = task.tile ?? (await ctx.jobs.getJob(task.jobId))?.view ?? { width: 0, height: 0 };
+      const mismatch = await acceptOutput(ctx, task, body, size);
       if (mismatch) {
         // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
         const reason = `OUTPUT_CORRUPT: ${mismatch}`;
@@ -112,17 +114,4 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     await ctx.applied(outcome.changes);
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
   });
-}
-
-/**
- * Whether the object at `key` is what the node reported: null when it is, else why not. Throws
- * OUTPUT_MISSING when there is no object (the node may still upload it and report again).
- */
-async function checkOutput(ctx: ApiContext, key: string, reported: { bytes: number; checksum: string }): Promise<string | null> {
-  const stored = await ctx.blobs.get(key);
-  if (!stored) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; upload the output to its presigned URL first.`);
-  if (stored.length !== reported.bytes) return `the object at ${key} has ${stored.length} bytes, but the node reported ${reported.bytes}`;
-  const actual = await sha256Hex(stored);
-  if (actual !== reported.checksum) return `the object at ${key} has sha256 ${actual}, but the node reported ${reported.checksum}`;
-  return null;
 }

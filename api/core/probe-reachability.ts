@@ -1,0 +1,121 @@
+/**
+ * Reachability of a node's advertised probe URL, checked from the API so that a node behind NAT or a firewall
+ * learns it before it takes work. Bounded so the API cannot be used to scan or reach other services: only
+ * http(s) URLs whose path is `/ping`, no literal loopback, private or link-local addresses (unless allowed, for
+ * farms on one machine or a LAN), no redirects, a short timeout, a tiny body cap, and reachable only when the
+ * answer is exactly the node's own id. A negative answer is returned no sooner than the timeout, so its timing
+ * says nothing about whether something else listens there. Runtime-free: `fetch` comes in.
+ */
+
+export interface ProbeCheckOptions {
+  /** How long the API waits for the probe's answer; negative answers take exactly this long. */
+  timeoutMs: number;
+  /** Allow probe URLs naming loopback, private (RFC 1918, ULA) and link-local addresses. */
+  allowPrivateAddresses: boolean;
+  /** Checks per node per minute (burst 2). */
+  perNodePerMinute: number;
+  /** Checks per API process per minute (burst 10), whoever asks. */
+  perProcessPerMinute: number;
+}
+
+export const PROBE_CHECK_DEFAULTS: ProbeCheckOptions = {
+  timeoutMs: 3000,
+  allowPrivateAddresses: false,
+  perNodePerMinute: 6,
+  perProcessPerMinute: 60,
+};
+
+/** Largest probe answer read (a `{"nodeId": …}` is well under it). */
+const MAX_ANSWER_BYTES = 1024;
+
+/** Whether `hostname` (as URL.hostname gives it) is a literal loopback, private, link-local or unspecified address, or localhost. */
+export function isPrivateHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
+  }
+  if (h.includes(':')) {
+    if (h === '::' || h === '::1') return true;
+    // IPv4-mapped (::ffff:a.b.c.d, or as URL normalizes it ::ffff:XXXX:XXXX): judge by its IPv4 address.
+    const mapped = /^::ffff:(.+)$/.exec(h);
+    if (mapped) {
+      const rest = mapped[1];
+      if (rest.includes('.')) return isPrivateHost(rest);
+      const parts = rest.split(':').map((p) => parseInt(p, 16));
+      if (parts.length === 2) return isPrivateHost(`${parts[0] >> 8}.${parts[0] & 255}.${parts[1] >> 8}.${parts[1] & 255}`);
+      return true;
+    }
+    return /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('ff');
+  }
+  return false;
+}
+
+/** Why a probe URL may not be checked at all (a sentence), or null when it may. */
+export function refuseProbeUrl(probeUrl: string | undefined, options: Pick<ProbeCheckOptions, 'allowPrivateAddresses'>): string | null {
+  if (!probeUrl) return 'The node advertised no probe URL; start it with --probe-url set to the address clients reach.';
+  let url: URL;
+  try {
+    url = new URL(probeUrl);
+  } catch {
+    return `The probe URL ${probeUrl} is not a URL.`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `The probe URL must be http or https, not ${url.protocol}`;
+  if (url.username || url.password) return 'The probe URL may not carry credentials.';
+  if (url.pathname !== '/ping') return `The probe URL's path must be /ping (the node's probe server), not ${url.pathname}.`;
+  if (!options.allowPrivateAddresses && isPrivateHost(url.hostname)) {
+    return `The probe URL ${probeUrl} names a loopback or private address, which clients elsewhere cannot reach: set --probe-url to the node's public address (this API checks only public addresses).`;
+  }
+  return null;
+}
+
+/**
+ * Fetch `probeUrl` once and say whether it answered with `nodeId`. Never throws; negative answers resolve
+ * at `timeoutMs` after the start, whatever happened.
+ */
+export async function probeAnswers(probeUrl: string, nodeId: string, options: Pick<ProbeCheckOptions, 'timeoutMs'>, fetcher: typeof fetch = fetch): Promise<boolean> {
+  const started = Date.now();
+  const ok = await (async () => {
+    try {
+      const res = await fetcher(probeUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: 'application/json' } });
+      if (res.status !== 200 || !res.body) {
+        await res.body?.cancel().catch(() => {});
+        return false;
+      }
+      const reader = res.body.getReader();
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > MAX_ANSWER_BYTES) {
+          await reader.cancel().catch(() => {});
+          return false;
+        }
+        chunks.push(value);
+      }
+      const text = new TextDecoder().decode(concat(chunks, size));
+      return (JSON.parse(text) as { nodeId?: unknown })?.nodeId === nodeId;
+    } catch {
+      return false;
+    }
+  })();
+  if (!ok) {
+    const left = options.timeoutMs - (Date.now() - started);
+    if (left > 0) await new Promise((r) => setTimeout(r, left));
+  }
+  return ok;
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}

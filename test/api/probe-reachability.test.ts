@@ -1,0 +1,126 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPrivateHost, refuseProbeUrl } from '../../api/core/probe-reachability.ts';
+import { call, startHarness, TestNode, type Harness } from './support/api-harness.ts';
+import { expectError } from './support/expect-error.ts';
+
+/** A local HTTP server that records every request and answers with `handler`. */
+async function target(handler: (req: IncomingMessage) => { status: number; body?: string; headers?: Record<string, string> }) {
+  const hits: string[] = [];
+  const server: Server = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    const a = handler(req);
+    res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers }).end(a.body ?? '');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return { hits, port, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const reach = (h: Harness, node: TestNode, token = node.reg.nodeToken) => call(h.url, 'POST', `/v1/nodes/${node.id}/reachability`, { json: {}, token });
+
+describe('which probe URLs the API will fetch', () => {
+  it('knows loopback, private, link-local and mapped addresses', () => {
+    for (const h of ['127.0.0.1', 'localhost', 'a.localhost', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '0.0.0.0', '100.64.0.1', '[::1]', '[fd00::1]', '[fe80::1]', '[::ffff:7f00:1]', '[::ffff:10.0.0.1]']) {
+      expect(isPrivateHost(h), h).toBe(true);
+    }
+    for (const h of ['203.0.113.7', '8.8.8.8', '172.32.0.1', 'render-1.example.com', '[2001:db8::1]']) expect(isPrivateHost(h), h).toBe(false);
+  });
+
+  it('refuses other schemes, other paths, credentials and (unless allowed) private addresses', () => {
+    const strict = { allowPrivateAddresses: false };
+    expect(refuseProbeUrl('ftp://203.0.113.7/ping', strict)).toMatch(/http or https/);
+    expect(refuseProbeUrl('http://203.0.113.7/admin', strict)).toMatch(/path must be \/ping/);
+    expect(refuseProbeUrl('http://u:p@203.0.113.7/ping', strict)).toMatch(/credentials/);
+    expect(refuseProbeUrl('http://169.254.169.254/ping', strict)).toMatch(/private address/);
+    expect(refuseProbeUrl(undefined, strict)).toMatch(/no probe URL/);
+    expect(refuseProbeUrl('http://203.0.113.7:7070/ping', strict)).toBeNull();
+    expect(refuseProbeUrl('http://127.0.0.1:7070/ping', { allowPrivateAddresses: true })).toBeNull();
+  });
+});
+
+describe('POST /v1/nodes/:id/reachability', () => {
+  let strict: Harness;
+  let lan: Harness;
+  beforeAll(async () => {
+    strict = await startHarness({ api: { probeCheck: { timeoutMs: 500 } } });
+    lan = await startHarness({ api: { probeCheck: { timeoutMs: 500, allowPrivateAddresses: true, perNodePerMinute: 6 } } });
+  });
+  afterAll(async () => {
+    await strict?.close();
+    await lan?.close();
+  });
+
+  it('says yes when the probe URL answers with the node\'s own id', async () => {
+    let nodeId = '';
+    const probe = await target(() => ({ status: 200, body: JSON.stringify({ nodeId }) }));
+    const node = await TestNode.register(lan, 'reach-ok', { probeUrl: `${probe.url}/ping` });
+    nodeId = node.id;
+    const res = await reach(lan, node);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ reachable: true, probeUrl: `${probe.url}/ping` });
+    expect(probe.hits).toEqual(['GET /ping']);
+    await probe.close();
+  });
+
+  it('says no, after the full timeout, to a URL nothing answers and to a server that is not this node', async () => {
+    const closed = await target(() => ({ status: 200 }));
+    await closed.close();
+    const other = await target(() => ({ status: 200, body: JSON.stringify({ nodeId: 'node_someone_else' }) }));
+    for (const url of [`http://127.0.0.1:${closed.port}/ping`, `${other.url}/ping`]) {
+      const node = await TestNode.register(lan, 'reach-no', { probeUrl: url });
+      const t0 = Date.now();
+      const res = await reach(lan, node);
+      // A refused connection and a wrong answer take as long as a timeout: the answer's timing tells nothing.
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(480);
+      expect(res.body).toMatchObject({ reachable: false });
+      expect(res.body.message).toMatch(/firewall|NAT|--probe-url/);
+      // Only yes or no: no status code or body of whatever answered.
+      expect(Object.keys(res.body).sort()).toEqual(['message', 'probeUrl', 'reachable']);
+    }
+    expect(other.hits).toEqual(['GET /ping']);
+    await other.close();
+  });
+
+  it('never fetches a private address on an API that does not allow them (SSRF to the metadata service, loopback)', async () => {
+    const inside = await target(() => ({ status: 200, body: '{}' }));
+    const node = await TestNode.register(strict, 'reach-ssrf', { probeUrl: `${inside.url}/ping` });
+    const res = await reach(strict, node);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ reachable: false });
+    expect(res.body.message).toMatch(/loopback or private address/);
+    expect(inside.hits).toEqual([]);
+    await inside.close();
+  });
+
+  it('does not follow redirects', async () => {
+    const elsewhere = await target(() => ({ status: 200, body: '{}' }));
+    const redirecting = await target(() => ({ status: 302, headers: { location: `${elsewhere.url}/secret` } }));
+    const node = await TestNode.register(lan, 'reach-redirect', { probeUrl: `${redirecting.url}/ping` });
+    const res = await reach(lan, node);
+    expect(res.body).toMatchObject({ reachable: false });
+    expect(redirecting.hits).toEqual(['GET /ping']);
+    expect(elsewhere.hits).toEqual([]);
+    await redirecting.close();
+    await elsewhere.close();
+  });
+
+  it('fetches only the registered URL, for its own node, a few times a minute', async () => {
+    let nodeId = '';
+    const probe = await target(() => ({ status: 200, body: JSON.stringify({ nodeId }) }));
+    const node = await TestNode.register(lan, 'reach-rate', { probeUrl: `${probe.url}/ping` });
+    nodeId = node.id;
+    const intruder = await TestNode.register(lan, 'reach-intruder');
+    expectError(await reach(lan, node, intruder.reg.nodeToken), 'UNAUTHORIZED');
+    expectError(await call(lan.url, 'POST', `/v1/nodes/${node.id}/reachability`, { json: {} }), 'UNAUTHORIZED');
+    // Burst of 2, then 429 with Retry-After.
+    expect((await reach(lan, node)).body.reachable).toBe(true);
+    expect((await reach(lan, node)).body.reachable).toBe(true);
+    const limited = await reach(lan, node);
+    expectError(limited, 'RATE_LIMITED');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(probe.hits).toHaveLength(2);
+    await probe.close();
+  });
+});

@@ -11,11 +11,11 @@
  * Every client draws its random numbers from its own seeded stream, so a run split into shards (one per
  * worker thread, say) gives exactly the numbers of a run in one piece.
  */
-import { geoNearest, locateClient, pickProbeCandidates, type CandidateOptions } from '../api/core/routing/candidates.ts';
+import { geoNearest, geoNearestK, locateClient, pickProbeCandidates, type CandidateOptions } from '../api/core/routing/candidates.ts';
 import { fitGeoLines, type GeoEdge, type GeoLine } from '../api/core/routing/geo-line.ts';
 import { isGeoPoint, type GeoPoint } from '../api/core/routing/geo.ts';
 import { RttFilter } from '../api/protocol/rtt-filter.ts';
-import { freezeRouterNodes, routeTask, type RouteOptions, type RouterNode } from '../api/core/routing/router.ts';
+import { freezeRouterNodes, routeTask, type EdgeSighting, type RouteOptions, type RouterNode } from '../api/core/routing/router.ts';
 import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../api/core/routing/vivaldi.ts';
 import type { NodeCard } from '../api/protocol/node-card.ts';
@@ -55,6 +55,14 @@ export interface SimOptions {
   vivaldi?: VivaldiOptions;
   candidates?: CandidateOptions;
   route?: RouteOptions;
+  /** Hosts that act as edge PoPs (0: none); every host reaches the PoP it has the lowest RTT to. */
+  edgePops?: number;
+  /** Share of hosts (and clients) that anycast lands on another PoP than their nearest (the second nearest). */
+  anycastError?: number;
+  /** Times every client is routed; from the second on it starts from what it measured before. */
+  sessions?: number;
+  /** Of each later session's pings, how many re-probe the client's best known nodes (the rest explore). */
+  reprobes?: number;
   /** Called now and then with progress. */
   onProgress?: (done: number, total: number, phase: 'converge' | 'route') => void;
 }
@@ -74,11 +82,16 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   clientLocation: true,
   withinRelative: 0.1,
   withinAbsoluteMs: 5,
+  edgePops: 0,
+  anycastError: 0,
+  sessions: 1,
+  reprobes: 1,
   vivaldi: VIVALDI_DEFAULTS,
 };
 
-export type MethodName = 'tessera' | 'geo' | 'random' | 'coordsOnly' | 'oracle';
-export const METHODS: readonly MethodName[] = ['tessera', 'geo', 'random', 'coordsOnly', 'oracle'];
+export type MethodName = 'tessera' | 'geo' | 'geoTop3' | 'random' | 'coordsOnly' | 'oracle';
+/** Tessera (first session), geo-nearest, "ping the 3 geographically nearest, take the best", random, coordinates only, oracle. */
+export const METHODS: readonly MethodName[] = ['tessera', 'geo', 'geoTop3', 'random', 'coordsOnly', 'oracle'];
 
 export interface MethodResult {
   /** Fraction of evaluated clients whose node was within 10% (or 5 ms) of the best true RTT. */
@@ -118,6 +131,7 @@ export interface SimSetup {
 export interface SimReport {
   tessera: MethodResult;
   geo: MethodResult;
+  geoTop3: MethodResult;
   random: MethodResult;
   coordsOnly: MethodResult;
   oracle: MethodResult;
@@ -127,6 +141,11 @@ export interface SimReport {
   timing: { convergeMs: number; routeMs: number; perClientUs: number };
   /** The raw counts, for merging shards. */
   tallies: Record<MethodName, MethodTally>;
+  /** Tessera's result in each session (1..sessions; the first is `tessera`). */
+  bySession: MethodResult[];
+  sessionTallies: MethodTally[];
+  /** PoPs in use, and the share of hosts whose PoP is not their nearest. */
+  edge: { pops: number; misrouted: number };
 }
 
 /** The card every simulated node gets: identical nodes, so the best choice is the lowest RTT. */
@@ -167,9 +186,9 @@ export function summarizeTally(t: MethodTally): MethodResult {
 export function mergeSimReports(reports: readonly SimReport[]): SimReport {
   if (reports.length === 0) throw new RangeError('no reports to merge');
   const first = reports[0];
-  const tallies = Object.fromEntries(
-    METHODS.map((m) => [m, { stretch: reports.flatMap((r) => r.tallies[m].stretch), within: sum(reports.map((r) => r.tallies[m].within)), unevaluated: sum(reports.map((r) => r.tallies[m].unevaluated)) }]),
-  ) as Record<MethodName, MethodTally>;
+  const mergeTallies = (list: readonly MethodTally[]): MethodTally => ({ stretch: list.flatMap((t) => t.stretch), within: sum(list.map((t) => t.within)), unevaluated: sum(list.map((t) => t.unevaluated)) });
+  const tallies = Object.fromEntries(METHODS.map((m) => [m, mergeTallies(reports.map((r) => r.tallies[m]))])) as Record<MethodName, MethodTally>;
+  const sessionTallies = first.sessionTallies.map((_, s) => mergeTallies(reports.map((r) => r.sessionTallies[s])));
   const clients = sum(reports.map((r) => r.setup.clients));
   const probesSent = sum(reports.map((r) => r.setup.probesSent));
   const routeMs = Math.max(...reports.map((r) => r.timing.routeMs));
@@ -186,6 +205,9 @@ export function mergeSimReports(reports: readonly SimReport[]): SimReport {
     coordinateError: first.coordinateError,
     timing: { convergeMs: Math.max(...reports.map((r) => r.timing.convergeMs)), routeMs, perClientUs: clients ? (sum(reports.map((r) => r.timing.routeMs)) * 1000) / clients : 0 },
     tallies,
+    bySession: sessionTallies.map(summarizeTally),
+    sessionTallies,
+    edge: first.edge,
   };
 }
 
@@ -208,7 +230,8 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
 
   // ---- Coordinates converge from node↔node measurements ----
   const t0 = performance.now();
-  const { nodes, coords, measurements } = convergeNodes(hosts, truth, nodeHost, o);
+  const edge = assignEdgePops(hosts, truth, o);
+  const { nodes, coords, measurements } = convergeNodes(hosts, truth, nodeHost, { ...o, edgeOf: edge?.of });
   const idOf = new Map<string, number>(nodeHost.map((h, j) => [hosts[h].id, j]));
   const convergeMs = performance.now() - t0;
   const errs: number[] = [];
@@ -241,9 +264,10 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
   };
   const lowerBound = truth.lowerBound?.bind(truth);
   let best = Infinity;
-  const record = (m: MethodName, j: number) => {
+  const sessionTallies: MethodTally[] = Array.from({ length: Math.max(1, o.sessions) }, () => ({ stretch: [], within: 0, unevaluated: 0 }));
+  const record = (m: MethodName | MethodTally, j: number) => {
     const t = j >= 0 ? truthOf(j) : NaN;
-    const tally = tallies[m];
+    const tally = typeof m === 'string' ? tallies[m] : m;
     if (Number.isNaN(t)) {
       tally.unevaluated++;
       return;
@@ -277,26 +301,45 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     }
     routed++;
     const rng = createRandom(`client:${seed}:${c}`);
-    const location = o.clientLocation ? locationOf(client) : undefined;
-    if (location) locatedClients++;
+    const own = o.clientLocation ? locationOf(client) : undefined;
+    const clientEdge = edge?.of(client);
+    // Without a location of its own, a client is placed at its PoP when the PoP's location is known.
+    const location = own ?? clientEdge?.location;
+    if (own) locatedClients++;
 
-    // Tessera: adaptive probing (one ping per round), then the router.
-    const measured: Record<string, number> = {};
-    const lost: string[] = [];
-    for (let p = 0; p < o.probes; ) {
-      const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost }, o.adaptive ? 1 : o.probes - p, o.candidates);
-      if (ids.length === 0) break;
-      for (const id of ids) {
-        probesSent++;
+    // Tessera, session after session: adaptive probing (one ping per round), then the router. From the
+    // second session on, the client starts from what it kept: it re-probes its best known nodes and
+    // spends the rest of its pings exploring nodes it has not measured.
+    let history: Record<string, number> = {};
+    for (let session = 0; session < sessionTallies.length; session++) {
+      const measured: Record<string, number> = { ...history };
+      const lost: string[] = [];
+      let p = 0;
+      const ping1 = (id: string) => {
+        if (session === 0) probesSent++;
         p++;
         const sample = ping(truthOf(idOf.get(id)!), o.jitter, rng);
-        if (Number.isNaN(sample)) lost.push(id);
-        else measured[id] = sample;
+        if (Number.isNaN(sample)) {
+          lost.push(id);
+          delete measured[id];
+        } else measured[id] = Math.min(sample, measured[id] ?? Infinity);
+      };
+      if (session > 0) {
+        const best = Object.keys(history).sort((a, b) => history[a] - history[b]).slice(0, Math.min(o.reprobes, o.probes));
+        for (const id of best) ping1(id);
       }
+      while (p < o.probes) {
+        const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost, edge: clientEdge }, o.adaptive ? 1 : o.probes - p, o.candidates);
+        if (ids.length === 0) break;
+        for (const id of ids) ping1(id);
+      }
+      const coord = locateClient(nodes, { measuredRttMs: measured, location }, o.candidates);
+      const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord }, taskPixels: TASK_PIXELS }, rng, o.route);
+      const chosen = decision ? idOf.get(decision.nodeId)! : -1;
+      if (session === 0) record('tessera', chosen);
+      record(sessionTallies[session], chosen);
+      history = measured;
     }
-    const coord = locateClient(nodes, { measuredRttMs: measured, location }, o.candidates);
-    const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord }, taskPixels: TASK_PIXELS }, rng, o.route);
-    record('tessera', decision ? idOf.get(decision.nodeId)! : -1);
 
     // Coordinates only: a session coordinate from Vivaldi measurements (random nodes, and from halfway the
     // nearest it then knows of), then the node with the lowest estimated RTT to it; no pings at routing time.
@@ -314,11 +357,19 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     const [byCoords] = pickProbeCandidates(nodes, { measuredRttMs: {}, coord: session }, 1, o.candidates);
     record('coordsOnly', byCoords === undefined ? -1 : idOf.get(byCoords)!);
 
-    // Geo-nearest by great-circle distance; random when the client has no location.
+    // Geo-nearest by great-circle distance; random when the client has no location. Geo top-3: ping the
+    // three geographically nearest nodes (three random ones without a location) and take the fastest.
     const rnd = randomInt(rng, N);
-    const geoId = location ? geoNearest(nodes, location) : undefined;
+    const geoId = own ? geoNearest(nodes, own) : undefined;
     const geo = geoId === undefined ? -1 : idOf.get(geoId)!;
     record('geo', geo >= 0 ? geo : rnd);
+    const top3 = own ? geoNearestK(nodes, own, 3).map((id) => idOf.get(id)!) : [rnd, randomInt(rng, N), randomInt(rng, N)];
+    let top3Best = -1, top3Rtt = Infinity;
+    for (const j of top3) {
+      const sample = ping(truthOf(j), o.jitter, rng);
+      if (sample < top3Rtt) { top3Rtt = sample; top3Best = j; }
+    }
+    record('geoTop3', top3Best >= 0 ? top3Best : rnd);
     record('random', rnd);
     record('oracle', oracle);
     if ((routed & 1023) === 0) o.onProgress?.(c + 1, M, 'route');
@@ -345,7 +396,47 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     coordinateError: { median: quantile(errs, 0.5), p90: quantile(errs, 0.9) },
     timing: { convergeMs, routeMs, perClientUs: routed ? (routeMs * 1000) / routed : 0 },
     tallies,
+    bySession: sessionTallies.map(summarizeTally),
+    sessionTallies,
+    edge: { pops: edge?.pops ?? 0, misrouted: edge?.misrouted ?? 0 },
   };
+}
+
+/**
+ * Edge PoPs (`edgePops` hosts, a seeded pick): every host reaches the PoP it has the lowest RTT to, except
+ * a share `anycastError` that lands on its second nearest; each knows its PoP and a ping's RTT to it (a
+ * host that is a PoP reaches itself in 0.5 ms). A PoP's location is its host's, when locations are in use.
+ */
+export function assignEdgePops(
+  hosts: readonly Host[],
+  truth: RttSource,
+  options: Pick<SimOptions, 'edgePops' | 'anycastError' | 'seed' | 'jitter' | 'useLocation'>,
+): { of: (host: number) => EdgeSighting | undefined; pops: number; misrouted: number } | undefined {
+  const o = { ...SIM_DEFAULTS, ...options };
+  const H = hosts.length;
+  const P = Math.min(H, Math.max(0, Math.floor(o.edgePops)));
+  if (P === 0) return undefined;
+  const popHost = shuffleInPlace(Array.from({ length: H }, (_, i) => i), createRandom(`pops:${o.seed}`)).slice(0, P);
+  const sightings: (EdgeSighting | undefined)[] = new Array(H);
+  const popName = (h: number) => `pop-${hosts[h].id}`;
+  let misrouted = 0;
+  for (let h = 0; h < H; h++) {
+    const rng = createRandom(`anycast:${o.seed}:${h}`);
+    let first = -1, firstRtt = Infinity, second = -1, secondRtt = Infinity;
+    for (const p of popHost) {
+      const t = p === h ? 0.5 : pairRtt(truth, h, p);
+      if (!(t < secondRtt)) continue;
+      if (t < firstRtt) { second = first; secondRtt = firstRtt; first = p; firstRtt = t; }
+      else { second = p; secondRtt = t; }
+    }
+    if (first < 0) continue;
+    let p = first, t = firstRtt;
+    if (second >= 0 && rng() < o.anycastError) { p = second; t = secondRtt; misrouted++; }
+    const location = hostLocation(hosts[p], o.useLocation);
+    const rttMs = ping(t, o.jitter, rng);
+    sightings[h] = location ? { pop: popName(p), rttMs, location } : { pop: popName(p), rttMs };
+  }
+  return { of: (h) => sightings[h], pops: P, misrouted: misrouted / H };
 }
 
 /** Which hosts (by index) become nodes and which clients: a seeded shuffle. */
@@ -368,7 +459,10 @@ export function convergeNodes(
   hosts: readonly Host[],
   truth: RttSource,
   nodeHost: readonly number[],
-  options: Pick<SimOptions, 'seed' | 'rounds' | 'neighbours' | 'replay' | 'jitter' | 'useLocation' | 'geoLines' | 'vivaldi' | 'onProgress'> = {},
+  options: Pick<SimOptions, 'seed' | 'rounds' | 'neighbours' | 'replay' | 'jitter' | 'useLocation' | 'geoLines' | 'vivaldi' | 'onProgress'> & {
+    /** Each host's PoP sighting (assignEdgePops), given to its node. */
+    edgeOf?: (host: number) => EdgeSighting | undefined;
+  } = {},
 ): { nodes: readonly RouterNode[]; coords: Coordinate[]; measurements: number } {
   const o = { ...SIM_DEFAULTS, ...options };
   const viv = { ...VIVALDI_DEFAULTS, ...o.vivaldi };
@@ -377,8 +471,14 @@ export function convergeNodes(
   const rng = createRandom(`converge:${o.seed}`);
   const coords: Coordinate[] = nodeHost.map(() => createCoordinate(viv));
   let lines: (GeoLine | undefined)[] = [];
+  let peerRtts: (Record<string, number> | undefined)[] = [];
+  const edges = nodeHost.map((h) => options.edgeOf?.(h));
+  // A node without a location of its own is placed at its PoP when the PoP's location is known.
+  const placeOf = (h: number, j: number) => locationOf(h) ?? edges[j]?.location;
   const makeNodes = (): readonly RouterNode[] =>
-    freezeRouterNodes(nodeHost.map((h, j) => ({ id: hosts[h].id, card: SIM_CARD, healthy: true, load: IDLE, coord: coords[j], location: locationOf(h), geoLine: lines[j] })));
+    freezeRouterNodes(
+      nodeHost.map((h, j) => ({ id: hosts[h].id, card: SIM_CARD, healthy: true, load: IDLE, coord: coords[j], location: placeOf(h, j), geoLine: lines[j], peerRttMs: peerRtts[j], edge: edges[j] })),
+    );
   const K = Math.min(o.neighbours, N - 1);
   const half = K >> 1;
   const peers: Int32Array[] = [];
@@ -435,14 +535,20 @@ export function convergeNodes(
     o.onProgress?.(r + 1, o.rounds, 'converge');
   }
   // Geo lines from the same measurements (each node's latest filtered RTT to each peer).
-  const edges: GeoEdge[] = [];
+  const pairs: GeoEdge[] = [];
   for (let j = 0; j < N; j++) {
     for (let s = 0; s < K; s++) {
       const v = filters[j][s].value;
-      if (v !== undefined) edges.push({ a: j, b: peers[j][s], rttMs: v });
+      if (v !== undefined) pairs.push({ a: j, b: peers[j][s], rttMs: v });
     }
   }
-  if (o.geoLines) lines = fitGeoLines(nodeHost.map(locationOf), edges);
+  if (o.geoLines) lines = fitGeoLines(nodeHost.map(placeOf), pairs);
+  // The measured matrix, both ways: each node's filtered RTT to each peer it measured, or the peer's to it.
+  peerRtts = nodeHost.map(() => ({}));
+  for (const { a, b, rttMs } of pairs) {
+    peerRtts[a]![hosts[nodeHost[b]].id] = Math.min(rttMs, peerRtts[a]![hosts[nodeHost[b]].id] ?? Infinity);
+    peerRtts[b]![hosts[nodeHost[a]].id] = Math.min(rttMs, peerRtts[b]![hosts[nodeHost[a]].id] ?? Infinity);
+  }
   return { nodes: makeNodes(), coords, measurements };
 }
 

@@ -2,7 +2,9 @@
 export { createTesseraClient, CLIENT_DEFAULTS, isFinished, progressOf } from './tessera-client.ts';
 export type { KeyIdentity } from '../protocol/api-keys.ts';
 export type { JobProgress, JobSubmitted, ProbeOptions, ProbeResult, TesseraClient, TesseraClientOptions, WaitOptions } from './tessera-client.ts';
-export { pingUrl, type PingOptions } from '../protocol/ping-url.ts';
+export { pingUrl, pingProven, type PingOptions, type ProvenRtt } from '../protocol/ping-url.ts';
+export { timeEdgePing } from '../protocol/time-edge-ping.ts';
+export { localStorageProbeHistory, memoryProbeHistory, type ProbeHistoryStore, type ProbeMemory } from './probe-history.ts';
 export { readServerSentEvents, type ServerSentEvent } from './read-server-sent-events.ts';
 export { TesseraError, isTesseraError, type ErrorCode } from '../protocol/errors.ts';
 export type { JobRequestInput } from '../protocol/job-spec.ts';

@@ -10,7 +10,10 @@ import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
 import { sha256Hex } from '../protocol/sha256-hex.ts';
 import { RetriesExhaustedError, sleep, withRetries } from '../protocol/with-retries.ts';
-import { pingUrl, PING_DEFAULTS } from '../protocol/ping-url.ts';
+import { pingProven, PING_DEFAULTS } from '../protocol/ping-url.ts';
+import { timeEdgePing } from '../protocol/time-edge-ping.ts';
+import { bestRemembered, memoryProbeHistory, remember, type ProbeHistoryStore } from './probe-history.ts';
+import type { EdgeSighting } from '../protocol/edge.ts';
 import { readServerSentEvents } from './read-server-sent-events.ts';
 
 // Runs wherever fetch does (Node 20+, browsers, workers, VR web apps): no node:* imports here.
@@ -35,9 +38,15 @@ export interface TesseraClientOptions {
   timeoutMs?: number;
   /** How often {@link TesseraClient.waitForJob} polls when the event stream is unavailable. */
   pollIntervalMs?: number;
+  /**
+   * Where {@link TesseraClient.probe} keeps what it measured, per API, to route from its own history next
+   * time: in memory by default; `localStorageProbeHistory()` in browsers, `fileProbeHistory()` (infra/cli)
+   * in Node; false: remember nothing.
+   */
+  probeHistory?: ProbeHistoryStore | false;
 }
 
-export const CLIENT_DEFAULTS: Required<Omit<TesseraClientOptions, 'baseUrl' | 'apiKey' | 'fetch'>> = {
+export const CLIENT_DEFAULTS: Required<Omit<TesseraClientOptions, 'baseUrl' | 'apiKey' | 'fetch' | 'probeHistory'>> = {
   directUploadMaxBytes: 32 * 1024 * 1024,
   retries: 3,
   retryDelayMs: 250,
@@ -68,6 +77,8 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Where this client is, if it knows (helps the API choose candidates; Cloudflare's edge knows without it). */
   location?: GeoPoint;
+  /** Of `count` pings, how many go to the fastest nodes this client remembers (the rest explore new ones). */
+  reprobe?: number;
   signal?: AbortSignal;
 }
 
@@ -81,6 +92,8 @@ export interface ProbeResult {
   candidates: ProbeCandidate[];
   /** Candidates that did not answer, and why. */
   failed: { nodeId: string; error: string }[];
+  /** The API's edge location (PoP) this client reaches and its RTT to it, when the API knows its PoP. */
+  edge?: EdgeSighting;
 }
 
 export interface TesseraClient {
@@ -183,6 +196,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
   const opts = { ...CLIENT_DEFAULTS, apiKey: environmentApiKey(), ...given };
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
+  const history = opts.probeHistory === false ? undefined : (opts.probeHistory ?? memoryProbeHistory());
 
   /** One request with retries for idempotent ones; resolves only with a 2xx response. */
   async function send(method: string, target: string, so: SendOptions = {}): Promise<Response> {
@@ -270,18 +284,38 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
     submitJob: (request, { signal } = {}) =>
       json(JobCreated, 'POST', '/v1/jobs', { body: JSON.stringify({ ...request, client: clientPart(request.client) }), contentType: 'application/json', signal }),
 
-    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, signal } = {}) {
-      const query = new URLSearchParams({ count: String(count) });
+    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, reprobe, signal } = {}) {
+      // The edge first: its PoP and RTT are free landmarks that help the API choose whom to ping.
+      const edge = await timeEdgePing(baseUrl, { samples, timeoutMs, fetch: doFetch, signal }).catch((err) => {
+        if (signal?.aborted) throw err;
+        return undefined;
+      });
+      const memory = history ? await history.load(baseUrl).catch(() => undefined) : undefined;
+      // A client that comes back re-probes its best known nodes and explores a few new ones.
+      const known = bestRemembered(memory, Math.min(count, reprobe ?? Math.max(1, Math.floor(count / 3))));
+      const remembered = new Set(Object.keys(memory?.nodes ?? {}));
+      // Enough candidates that some are new to this client (the API does not know what it remembers).
+      const query = new URLSearchParams({ count: String(Math.min(16, count + remembered.size)) });
       if (location) {
         query.set('lat', String(location.lat));
         query.set('lon', String(location.lon));
       }
+      if (edge) {
+        query.set('pop', edge.pop);
+        query.set('popRttMs', String(edge.rttMs));
+      }
       const nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
+      // Explore nodes it never measured first, then re-measure remembered ones (a stale RTT must not stick).
+      const knownIds = new Set(known.map((k) => k.nodeId));
+      const others = nearby.candidates.filter((c) => !knownIds.has(c.nodeId));
+      const explore = [...others.filter((c) => !remembered.has(c.nodeId)), ...others.filter((c) => remembered.has(c.nodeId))].slice(0, Math.max(0, count - known.length));
+      const targets = [...known.map((k) => ({ nodeId: k.nodeId, probeUrl: k.probeUrl })), ...explore];
       const failed: ProbeResult['failed'] = [];
       const measured = await Promise.all(
-        nearby.candidates.map(async (c) => {
+        targets.map(async (c): Promise<(RttMeasurement & { probeUrl: string }) | undefined> => {
           try {
-            return { nodeId: c.nodeId, rttMs: await pingUrl(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal }) };
+            // The nonce and the node's answer travel with the RTT: the API credits it only when the answer checks out.
+            return { nodeId: c.nodeId, probeUrl: c.probeUrl, ...(await pingProven(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal })) };
           } catch (err) {
             if (signal?.aborted) throw signal.reason ?? err;
             failed.push({ nodeId: c.nodeId, error: (err as Error)?.message ?? String(err) });
@@ -289,9 +323,19 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
           }
         }),
       );
-      const rtts = measured.filter((m): m is RttMeasurement => m !== undefined).sort((a, b) => a.rttMs - b.rttMs);
+      const fresh = measured.filter((m): m is RttMeasurement & { probeUrl: string } => m !== undefined);
+      // A remembered node that did not answer is forgotten; one that did gets its fresh RTT.
+      let kept = memory;
+      if (kept) for (const f of failed) if (kept.nodes[f.nodeId]) kept = { ...kept, nodes: Object.fromEntries(Object.entries(kept.nodes).filter(([id]) => id !== f.nodeId)) };
+      const next = remember(kept, fresh, edge);
+      if (history) await history.save(baseUrl, next).catch(() => undefined);
+      // The job carries this session's RTTs and the best of what the client remembers (16 at most).
+      const rtts = Object.entries(next.nodes)
+        .map(([nodeId, n]) => ({ nodeId, rttMs: n.rttMs, ...(n.nonce ? { nonce: n.nonce } : {}), ...(n.proof ? { proof: n.proof } : {}) }))
+        .sort((a, b) => a.rttMs - b.rttMs)
+        .slice(0, 16);
       const where = nearby.location ? { lat: nearby.location.lat, lon: nearby.location.lon } : location;
-      return { rtts, ...(where ? { location: where } : {}), candidates: nearby.candidates, failed };
+      return { rtts, ...(where ? { location: where } : {}), ...(edge ? { edge } : {}), candidates: targets.map((t) => nearby.candidates.find((c) => c.nodeId === t.nodeId) ?? { nodeId: t.nodeId, probeUrl: t.probeUrl, region: '' }), failed };
     },
 
     nodes: (search = {}, { signal } = {}) => {
@@ -423,7 +467,7 @@ const HealthBody = z.record(z.string(), z.unknown());
 /** The part of a job's `client` the API takes (a probe result carries more, for the caller). */
 function clientPart(client: JobClientInput | (JobClientInput & Partial<ProbeResult>) | undefined): JobClientInput | undefined {
   if (!client) return undefined;
-  return { rtts: client.rtts, location: client.location, coordinate: client.coordinate };
+  return { rtts: client.rtts, location: client.location, coordinate: client.coordinate, ...(client.edge ? { edge: client.edge } : {}) };
 }
 
 /** A job status as a progress report. */

@@ -6,6 +6,7 @@ import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import type { NodeDirectory } from './node-directory.ts';
 import type { NodeNetwork } from './node-network.ts';
+import type { NodePolls } from './node-polls.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import { pruneSupersededOutputs } from './prune-outputs.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
@@ -37,7 +38,7 @@ export interface ApiContext {
   verifier: Verifier;
   /** Client API keys: who a bearer key is. */
   keys: ClientKeys;
-  /** Per-key request rate limits. */
+  /** Per-key request rate limits (client keys, node tokens, registrations). */
   limiter: RateLimiter;
   /** Interactive sessions; absent when this API serves none. */
   sessions?: SessionStore;
@@ -47,6 +48,8 @@ export interface ApiContext {
   rng: Random;
   /** Per-key open event streams. */
   streams: StreamSlots;
+  /** Open lease long-polls per node (at most its slots). */
+  polls: NodePolls;
   /**
    * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, and delete the
    * superseded outputs of jobs that just finished.

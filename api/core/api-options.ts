@@ -1,4 +1,5 @@
 /** The edge API's options and its dependencies (ports), merged with defaults once in createApi. */
+import type { EdgePopConfig } from './routes/edge-routes.ts';
 import type { BlobStore } from './blob-store.ts';
 import { ROLE_LIMIT_DEFAULTS, type ConfiguredApiKey, type RoleLimits } from './client-keys.ts';
 import type { Clock } from './clock.ts';
@@ -24,6 +25,7 @@ export interface SessionOptions {
 export const SESSION_DEFAULTS: SessionOptions = { ticketSeconds: 60, placement: SESSION_PLACEMENT_DEFAULTS };
 import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
 import { PROBE_CHECK_DEFAULTS, type ProbeCheckOptions } from './probe-reachability.ts';
+import { TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
 import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
 
 /** The outside systems the API talks to. */
@@ -52,6 +54,8 @@ export interface ApiOptions {
   routing?: Partial<RoutingPolicy>;
   /** Verification of untrusted nodes by re-issue: sample rate, blocklist threshold, waits. */
   verification?: Partial<VerificationOptions>;
+  /** How much a node's card is believed: the speed prior, when measurements take over, probation. */
+  trust?: Partial<TrustOptions>;
   /** Rates of the price quote. */
   pricing?: Partial<PricingOptions>;
   /** How `POST /v1/nodes/:id/reachability` checks a node's probe URL (timeout, private addresses, rates). */
@@ -94,9 +98,11 @@ export interface ApiOptions {
   keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
   /** Interactive sessions: ticket lifetime and key, placement costs. */
   sessions?: Partial<SessionOptions>;
+  /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
+  edgePop?: EdgePopConfig;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'sessions'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -115,6 +121,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   policy: TaskPolicy;
   routing: RoutingPolicy;
   verification: VerificationOptions;
+  trust: TrustOptions;
   pricing: PricingOptions;
   probeCheck: ProbeCheckOptions;
   shutdown: AbortSignal | undefined;
@@ -122,19 +129,21 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   apiKeys: ConfiguredApiKey[];
   keyLimits: RoleLimits;
   sessions: SessionOptions;
+  edgePop: EdgePopConfig | undefined;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
+  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
     ...defined(rest),
     policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
     verification: { ...VERIFICATION_DEFAULTS, ...defined(verification) },
+    trust: { ...TRUST_DEFAULTS, ...defined(trust) },
     pricing: { ...PRICING_DEFAULTS, ...defined(pricing) },
     probeCheck: { ...PROBE_CHECK_DEFAULTS, ...defined(probeCheck) },
     routing: {
@@ -152,5 +161,6 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
       client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
       admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },
     },
+    edgePop: rest.edgePop,
   };
 }

@@ -15,6 +15,7 @@ import { systemClock } from './clock.ts';
 import { createErrorHandler, notFound, validationError } from './error-handler.ts';
 import { silentLogger } from './logger.ts';
 import { NodeDirectory } from './node-directory.ts';
+import { NodePolls } from './node-polls.ts';
 import { NodeNetwork } from './node-network.ts';
 import { createNotifier } from './notifier.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -27,6 +28,7 @@ import { SessionTickets } from './session-tickets.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { CLIENT_AUTH, clientAuth } from './routes/client-auth.ts';
+import { registerEdgeRoutes } from './routes/edge-routes.ts';
 import { registerHealthRoutes } from './routes/health-routes.ts';
 import { registerJobRoutes } from './routes/job-routes.ts';
 import { registerKeyRoutes } from './routes/key-routes.ts';
@@ -56,7 +58,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   const logger = deps.logger ?? silentLogger;
   const clock = deps.clock ?? systemClock;
   const rng = opts.routing.seed === undefined ? Math.random : createRandom(opts.routing.seed);
-  const nodes = new NodeDirectory(deps.jobs, clock, opts.routing, heartbeatIntervalMs(opts.policy));
+  const nodes = new NodeDirectory(deps.jobs, clock, opts.routing, heartbeatIntervalMs(opts.policy), opts.trust);
   const ctx = createApiContext({
     jobs: deps.jobs,
     blobs: deps.blobs,
@@ -68,13 +70,14 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
-    verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger),
+    verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
     limiter: new RateLimiter(),
     sessions: deps.sessions,
     tickets: new SessionTickets(deps.jobs, opts.sessions.ticketKey),
     rng,
     streams: new StreamSlots(),
+    polls: new NodePolls(),
   });
 
   const app = new OpenAPIHono({
@@ -103,6 +106,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   });
 
   registerHealthRoutes(app, ctx);
+  registerEdgeRoutes(app, ctx);
   registerSceneRoutes(app, ctx);
   registerJobRoutes(app, ctx);
   registerNodeRoutes(app, ctx);

@@ -12,3 +12,8 @@ export function randomId(prefix: string): string {
 export function randomToken(): string {
   return toHex(crypto.getRandomValues(new Uint8Array(32)));
 }
+
+/** A task's opaque token (64 random bits): in its id and output key, so nothing about them tells a verifying render apart. */
+export function taskToken(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(8)));
+}

@@ -9,6 +9,7 @@ import type { EncodeSpec, ViewSpec } from '../protocol/render-spec.ts';
 import { tileCount, tileGrid } from '../protocol/tile-grid.ts';
 import type { JobClientRecord, JobRecord, TaskRecord } from './job-store.ts';
 import { frameKey, tileKey } from './object-keys.ts';
+import { taskToken } from './crypto-utils.ts';
 
 /** Everything the compiler needs, already validated against the scene (see plan-job.ts). */
 export interface JobPlan {
@@ -54,7 +55,7 @@ export function countTasks(width: number, height: number, tile: number | null, f
 }
 
 /** The job record and all its tasks, queued. */
-export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks: TaskRecord[] } {
+export function compileJob(plan: JobPlan, now: number, token: () => string = taskToken): { job: JobRecord; tasks: TaskRecord[] } {
   const job: JobRecord = {
     jobId: plan.jobId,
     sceneId: plan.sceneId,
@@ -99,27 +100,30 @@ export function compileJob(plan: JobPlan, now: number): { job: JobRecord; tasks:
   const tasks: TaskRecord[] = [];
   for (const frame of plan.frames) {
     tiles.forEach((tile, index) => {
+      // Opaque ids and keys: a verify task (issued later, with a token of its own) looks just like these.
+      const t = token();
       tasks.push({
         ...blank,
-        taskId: `${plan.jobId}.${frame}.${index}`,
+        taskId: `${plan.jobId}.${t}`,
         kind: 'render',
         frame,
         index,
         tile,
         final,
-        outputKey: final ? frameKey(plan.jobId, frame, plan.encode.format) : tileKey(plan.jobId, frame, tile),
+        outputKey: final ? frameKey(plan.jobId, frame, plan.encode.format, t) : tileKey(plan.jobId, frame, tile, t),
       });
     });
     if (!final) {
+      const t = token();
       tasks.push({
         ...blank,
-        taskId: `${plan.jobId}.${frame}.stitch`,
+        taskId: `${plan.jobId}.${t}`,
         kind: 'stitch',
         frame,
         index: 0,
         tile: null,
         final: false,
-        outputKey: frameKey(plan.jobId, frame, plan.encode.format),
+        outputKey: frameKey(plan.jobId, frame, plan.encode.format, t),
       });
     }
   }

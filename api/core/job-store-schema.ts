@@ -95,6 +95,9 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
   { table: 'tasks', column: 'route', definition: 'TEXT' },
   { table: 'nodes', column: 'coordinate', definition: 'TEXT' },
   { table: 'nodes', column: 'rtt_to_api_ms', definition: 'REAL' },
+  // The node's PoP sighting and its measured peer RTTs (JSON), for latency routing.
+  { table: 'nodes', column: 'edge', definition: 'TEXT' },
+  { table: 'nodes', column: 'peer_rtts', definition: 'TEXT' },
   // Verification by re-issue. A verify task names the render task it verifies and its round; a render task
   // keeps its verification state, round, the nodes that agreed with and were outvoted on it, and the nodes
   // that may not lease it (as JSON arrays). leased_at bounds the render time a node may claim.
@@ -153,6 +156,23 @@ CREATE TABLE IF NOT EXISTS meta (
   value TEXT NOT NULL
 );
 `;
+
+/**
+ * Columns of node trust, added after the routing schema (the ledger exists by then): the node's probe key
+ * (the API checks ping answers with it), when it last asked for work, the throughput measured from its
+ * accepted results (pixels and the wall time the API saw between lease and completion), and why its
+ * claimed location was refuted. Idempotent like JOB_STORE_ADDED_COLUMNS.
+ */
+export const JOB_STORE_TRUST_COLUMNS: { table: string; column: string; definition: string }[] = [
+  { table: 'nodes', column: 'probe_key', definition: 'TEXT' },
+  { table: 'nodes', column: 'last_lease_at', definition: 'INTEGER' },
+  { table: 'nodes', column: 'measured_pixels', definition: 'REAL NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_ms', definition: 'REAL NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_results', definition: 'INTEGER NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'measured_best', definition: 'REAL NOT NULL DEFAULT 0' },
+  { table: 'nodes', column: 'location_refuted', definition: 'TEXT' },
+  { table: 'ledger', column: 'wall_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
+];
 
 /** Client API keys and who may use which scene; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
 export const JOB_STORE_AUTH_SCHEMA = `

@@ -5,6 +5,7 @@
  * them. The shared contract suite in `test/api/job-store-contract.ts` runs against every implementation.
  */
 import type { JobQuota, JobQuotaVerdict } from './job-quota.ts';
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
 import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
@@ -59,6 +60,8 @@ export interface JobClientRecord {
   rttMs: Record<string, number>;
   location: GeoPoint | null;
   coordinate: Coordinate | null;
+  /** The client's PoP and RTT to it, when it timed `GET /v1/edge/ping`. */
+  edge?: EdgeSighting;
 }
 
 /** Where a task was routed and why; `leasedAs` says how it was leased in the end. */
@@ -155,8 +158,32 @@ export interface NodeRecord {
   coordinate?: Coordinate | null;
   /** Filtered node ↔ API RTT (ms); null (or absent when registering) until measured. */
   rttToApiMs?: number | null;
+  /** The PoP its requests reach and its RTT to it (from its heartbeats); absent until reported. */
+  edge?: EdgeSighting;
+  /** Its latest filtered RTTs to peers it measured, or that measured it (ms, by node id): the measured matrix. */
+  peerRttMs?: Record<string, number>;
   /** Verified and outvoted results, blocklisting; absent when registering (a new node starts clean). */
   reputation?: NodeReputation;
+  /** The secret its GET /ping answers challenges with (HMAC); null for nodes registered before probe keys. */
+  probeKey?: string | null;
+  /** When it last asked for work (lease call); null until it has. */
+  lastLeaseAt?: number | null;
+  /** What the API measured of its accepted render results (absent when registering: nothing yet). */
+  throughput?: NodeThroughput;
+  /** Why its claimed location is ignored (measured RTTs refuted it); null while not refuted. */
+  locationRefuted?: string | null;
+}
+
+/**
+ * A node's accepted render results: pixels, and the time charged for them (ms): per result its reported compute
+ * time, but never less than a share of the wall time the API saw from lease to completion (MIN_WALL_SHARE).
+ */
+export interface NodeThroughput {
+  pixels: number;
+  ms: number;
+  results: number;
+  /** The fastest single result, in reference tiles per second (warm-up results, such as a scene's first, are slow). */
+  best: number;
 }
 
 /** New network facts about a node (absent fields stay as they are). */
@@ -164,6 +191,9 @@ export interface NodeNetworkUpdate {
   nodeId: string;
   coordinate?: Coordinate;
   rttToApiMs?: number;
+  edge?: EdgeSighting;
+  /** Replaces the node's peer RTTs (the caller merges old and new). */
+  peerRttMs?: Record<string, number>;
 }
 
 /** A node's work in hand, counted from the tasks. */
@@ -210,6 +240,8 @@ export interface LeaseInput {
   policy: TaskPolicy;
   /** The leasing node's card: a task of a job whose requirements it fails is never handed to it. */
   card?: NodeCard;
+  /** Most tasks the node may hold leases on at once (its slots); none past it. Default: no cap. */
+  maxLeases?: number;
 }
 
 export interface CompleteInput {
@@ -353,6 +385,10 @@ export interface NodeStore {
   listNodes(filter?: { seenSince?: number }): Promise<NodeRecord[]>;
   /** Record measured network facts about nodes. */
   updateNodeNetwork(updates: NodeNetworkUpdate[]): Promise<void>;
+  /** Record that the node asked for work (a lease call) now: a sign of life and of a working node. */
+  recordLeaseCall(nodeId: string, now: number): Promise<void>;
+  /** Ignore the node's claimed location from now on (measurements refuted it); the first reason stays. */
+  refuteNodeLocation(nodeId: string, reason: string): Promise<void>;
   /** Queued-and-routed and leased task counts per node (nodes with neither are absent). */
   countNodeTasks(): Promise<Map<string, NodeTaskCounts>>;
 }

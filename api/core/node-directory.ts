@@ -7,8 +7,11 @@ import type { GeoPoint, NearbyNodes, NodeSearch, NodeView, ProbeCandidate } from
 import type { Clock } from './clock.ts';
 import type { JobStore, NodeRecord, NodeTaskCounts } from './job-store.ts';
 import { pickProbeCandidates, CANDIDATE_DEFAULTS } from './routing/candidates.ts';
+import { coloLocation } from './routing/edge-colos.ts';
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { RouterNode } from './routing/router.ts';
 import type { RoutingPolicy } from './routing-policy.ts';
+import { effectiveCard, measuredTilesPerSecond, onProbation, priorTilesPerSecond, TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
 
 /** A node's load as the router reads it; the router pass adds to `queued` as it routes. */
 export interface MutableLoad {
@@ -29,13 +32,20 @@ export class NodeDirectory {
   readonly #clock: Clock;
   readonly #policy: RoutingPolicy;
   readonly #healthWindowMs: number;
+  readonly #trust: TrustOptions;
   #cache: { at: number; nodes: NodeRecord[] } | undefined;
 
-  constructor(jobs: JobStore, clock: Clock, policy: RoutingPolicy, heartbeatIntervalMs: number) {
+  constructor(jobs: JobStore, clock: Clock, policy: RoutingPolicy, heartbeatIntervalMs: number, trust: TrustOptions = TRUST_DEFAULTS) {
     this.#jobs = jobs;
+    this.#trust = trust;
     this.#clock = clock;
     this.#policy = policy;
     this.#healthWindowMs = policy.healthIntervals * heartbeatIntervalMs;
+  }
+
+  /** How far nodes' cards are believed. */
+  get trust(): TrustOptions {
+    return this.#trust;
   }
 
   /** How long a node may stay silent and still count as healthy (ms). */
@@ -46,6 +56,15 @@ export class NodeDirectory {
   /** Whether a node was heard from recently enough. */
   isHealthy(node: Pick<NodeRecord, 'lastSeenAt'>, now: number): boolean {
     return now - node.lastSeenAt <= this.#healthWindowMs;
+  }
+
+  /**
+   * Whether the node is asking for work: it made a lease call within the health window, or holds a lease.
+   * A node that only heartbeats is no capacity: routing a task to it would leave the task waiting for a
+   * fallback. (Heartbeats prove a process, lease calls prove a worker.)
+   */
+  isAskingForWork(node: Pick<NodeRecord, 'lastLeaseAt'>, load: Pick<MutableLoad, 'running'>, now: number): boolean {
+    return load.running > 0 || (node.lastLeaseAt ?? -Infinity) >= now - this.#healthWindowMs;
   }
 
   /** Forget the cached node list (a node registered, or one came back). */
@@ -66,7 +85,23 @@ export class NodeDirectory {
   /** The healthy nodes with their current loads, as the router takes them. */
   async liveNodes(now = this.#clock.now()): Promise<LiveNode[]> {
     const [records, counts] = await Promise.all([this.healthyNodes(now), this.#jobs.countNodeTasks()]);
-    return records.map((record) => toLiveNode(record, counts.get(record.nodeId)));
+    const prior = priorTilesPerSecond(records, this.#trust);
+    return records.map((record) => toLiveNode(record, counts.get(record.nodeId), this.#trust, prior));
+  }
+
+  /**
+   * The healthy nodes that ask for work (see isAskingForWork): the ones that can verify a result. A node
+   * that only heartbeats would hold every verification open that it could in principle take.
+   */
+  async workingNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
+    return (await this.liveNodes(now)).filter((n) => this.isAskingForWork(n.record, n.load, now)).map((n) => n.record);
+  }
+
+  /** The healthy nodes with the cards the API believes (effectiveCard): for quotes. */
+  async believedNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
+    const records = await this.healthyNodes(now);
+    const prior = priorTilesPerSecond(records, this.#trust);
+    return records.map((r) => ({ ...r, card: effectiveCard(r, this.#trust, prior) }));
   }
 
   /** `GET /v1/nodes`: nodes whose cards match the search, with load, RTT to the API and coordinate. */
@@ -74,6 +109,7 @@ export class NodeDirectory {
     // Healthy-only searches read just the recent nodes; the rest reads every node ever registered.
     const records = query.healthy === true ? await this.#jobs.listNodes({ seenSince: now - this.#healthWindowMs }) : await this.#jobs.listNodes();
     const counts = await this.#jobs.countNodeTasks();
+    const prior = priorTilesPerSecond(records, this.#trust);
     const views: NodeView[] = [];
     for (const r of records) {
       const healthy = this.isHealthy(r, now);
@@ -91,6 +127,13 @@ export class NodeDirectory {
         coordinate: r.coordinate ?? null,
         lastSeen: r.lastSeenAt,
         reputation: r.reputation ?? { verified: 0, disproven: 0, blocklisted: null },
+        trust: {
+          tilesPerSecond: effectiveCard(r, this.#trust, prior).tilesPerSecond,
+          measuredTilesPerSecond: measuredTilesPerSecond(r, this.#trust) ?? null,
+          acceptedResults: r.throughput?.results ?? 0,
+          probation: onProbation(r, this.#trust),
+          locationRefuted: r.locationRefuted ?? null,
+        },
       });
     }
     return views;
@@ -100,10 +143,12 @@ export class NodeDirectory {
    * `GET /v1/nodes/nearby`: up to `count` healthy nodes with a probe URL for a client to ping, best first:
    * nearest to `location` when known, else landmarks spread over the coordinate space.
    */
-  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now()): Promise<NearbyNodes> {
+  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now(), edge?: EdgeSighting): Promise<NearbyNodes> {
     const live = (await this.liveNodes(now)).filter((n) => n.record.card.probeUrl);
     const nodes = live.map((n) => n.router);
-    const picked = pickProbeCandidates(nodes, { measuredRttMs: {}, location: location ?? undefined }, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
+    // A client's PoP: nodes that reach the same PoP bound its RTT to them (and place it, without a location).
+    const client = { measuredRttMs: {}, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined };
+    const picked = pickProbeCandidates(nodes, client, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
     // The landmark ranking can name a node twice; keep each once, and fill up with the other nodes.
     const ids = [...new Set(picked)].slice(0, count);
     for (const n of live) if (ids.length < count && !ids.includes(n.record.nodeId)) ids.push(n.record.nodeId);
@@ -113,16 +158,22 @@ export class NodeDirectory {
   }
 }
 
-/** A node record and its task counts as the router's node. */
-export function toLiveNode(record: NodeRecord, counts: NodeTaskCounts | undefined): LiveNode {
-  const load: MutableLoad = { queued: counts?.queued ?? 0, running: counts?.running ?? 0, concurrency: record.card.concurrency };
+/**
+ * A node record and its task counts as the router's node, with the card the API believes (measured speed,
+ * unrefuted location): what a node claims never routes by itself.
+ */
+export function toLiveNode(record: NodeRecord, counts: NodeTaskCounts | undefined, trust: TrustOptions = TRUST_DEFAULTS, prior = trust.priorTilesPerSecond): LiveNode {
+  const card = effectiveCard(record, trust, prior);
+  const load: MutableLoad = { queued: counts?.queued ?? 0, running: counts?.running ?? 0, concurrency: card.concurrency };
   const router: RouterNode = {
     id: record.nodeId,
-    card: record.card,
+    card,
     healthy: true,
     load,
     coord: record.coordinate ?? undefined,
-    location: record.card.location,
+    location: card.location,
+    peerRttMs: record.peerRttMs,
+    edge: record.edge ? { ...record.edge, location: coloLocation(record.edge.pop) } : undefined,
   };
   return { record, load, router };
 }

@@ -7,7 +7,9 @@
  *   - client ↔ node: the RTTs a job brings fit the client's coordinate, and nudge the nodes' coordinates.
  * The API itself is a host with a coordinate (kept across restarts in the store's meta table).
  */
-import type { JobClient, ProbeCandidate } from '../protocol/latency.ts';
+import type { JobClient, ProbeCandidate, RttMeasurement } from '../protocol/latency.ts';
+import { verifyProbeProof } from '../protocol/probe-proof.ts';
+import { locationsRefuted, refutedParties } from './node-trust.ts';
 import type { Heartbeat } from '../protocol/node-messages.ts';
 import type { JobClientRecord, JobStore, NodeNetworkUpdate, NodeRecord } from './job-store.ts';
 import type { Logger } from './logger.ts';
@@ -20,6 +22,18 @@ import type { RoutingPolicy } from './routing-policy.ts';
 
 /** Most node ↔ API RTT filters kept in memory. */
 const MAX_FILTERS = 10_000;
+/** Peer RTTs kept per node (the most recently measured). */
+const MAX_PEER_RTTS = 64;
+
+/** `old` with `peerId` set to `rttMs` as the newest entry, the oldest dropped past MAX_PEER_RTTS. */
+export function withPeerRtt(old: Readonly<Record<string, number>> | undefined, peerId: string, rttMs: number): Record<string, number> {
+  const next: Record<string, number> = { ...old };
+  delete next[peerId];
+  next[peerId] = rttMs;
+  const ids = Object.keys(next);
+  for (let i = 0; i < ids.length - MAX_PEER_RTTS; i++) delete next[ids[i]];
+  return next;
+}
 
 /** Where the API keeps its own coordinate. */
 export const API_COORDINATE_KEY = 'network.api-coordinate';
@@ -39,6 +53,10 @@ export class NodeNetwork {
   readonly #logger: Logger;
   /** The API side's RTT filter per node (min over a window, then EWMA). */
   readonly #apiRtt = new Map<string, RttFilter>();
+  /** The peers each node was last asked to ping (this offer and the one before): only those RTTs count. */
+  readonly #offered = new Map<string, { current: Set<string>; previous: Set<string> }>();
+  /** The serverTime of the last ack each node got: the only echo the API accepts from it. */
+  readonly #acks = new Map<string, number>();
   #apiCoordinate: Coordinate | undefined;
 
   constructor(jobs: JobStore, nodes: NodeDirectory, policy: RoutingPolicy, rng: Random, logger: Logger) {
@@ -72,11 +90,15 @@ export class NodeNetwork {
       this.#apiRtt.set(node.nodeId, (filter = new RttFilter(this.#policy.rttFilter)));
     }
     let sampled = false;
-    if (hb.echo) {
+    // Only the serverTime of the API's own last ack counts as an echo: a node cannot invent one. (heldMs
+    // stays the node's word; the API-side RTT is bounded below by zero, never by it.)
+    const echoed = hb.echo !== undefined && this.#acks.get(node.nodeId) === hb.echo.serverTime;
+    if (hb.echo && echoed) {
       const rtt = apiSideRttMs(hb.echo.serverTime, hb.echo.heldMs, receivedAt);
       if (rtt !== undefined) sampled = filter.add(rtt) !== undefined;
     }
-    if (hb.rttToApiMs !== undefined) sampled = filter.add(hb.rttToApiMs) !== undefined || sampled;
+    // The node's own figure is a claim: it counts only until the API has timed the path itself.
+    if (hb.rttToApiMs !== undefined && !echoed && filter.value === undefined) sampled = filter.add(hb.rttToApiMs) !== undefined || sampled;
     const rttToApiMs = filter.value;
 
     let coordinate = node.coordinate ?? createCoordinate(vivaldi);
@@ -89,20 +111,77 @@ export class NodeNetwork {
     }
 
     const updates: NodeNetworkUpdate[] = [];
-    for (const { nodeId, rttMs } of hb.peers) {
+    // The measured matrix is kept as measured (both ends), not only folded into coordinates.
+    let peerRttMs = node.peerRttMs;
+    const offered = this.#offered.get(node.nodeId);
+    let refused = 0;
+    for (const m of hb.peers) {
+      const { nodeId, rttMs } = m;
       if (nodeId === node.nodeId) continue;
+      // Only peers the API asked it to ping, and only with the peer's answer to the node's challenge.
+      if (!offered || !(offered.current.has(nodeId) || offered.previous.has(nodeId))) {
+        refused++;
+        continue;
+      }
       const peer = await this.#jobs.getNode(nodeId);
-      if (!peer) continue;
+      if (!peer || peer.reputation?.blocklisted || !(await provenRtt(peer, m))) {
+        refused++;
+        continue;
+      }
+      await this.#checkLocations(node, peer, rttMs);
       // Both ends learn from the one measurement, each weighted by its own confidence.
       const peerCoordinate = peer.coordinate ?? createCoordinate(vivaldi);
       const before = coordinate;
       coordinate = updateCoordinate(coordinate, peerCoordinate, rttMs, vivaldi, this.#rng);
-      updates.push({ nodeId, coordinate: updateCoordinate(peerCoordinate, before, rttMs, vivaldi, this.#rng) });
+      peerRttMs = withPeerRtt(peerRttMs, nodeId, rttMs);
+      updates.push({ nodeId, coordinate: updateCoordinate(peerCoordinate, before, rttMs, vivaldi, this.#rng), peerRttMs: withPeerRtt(peer.peerRttMs, node.nodeId, rttMs) });
     }
-    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs });
+    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs, edge: hb.edge, peerRttMs: peerRttMs === node.peerRttMs ? undefined : peerRttMs });
     await this.#jobs.updateNodeNetwork(updates);
-    if (hb.peers.length) this.#logger.debug({ nodeId: node.nodeId, peers: hb.peers, rttToApiMs }, 'peer RTTs recorded');
-    return { coordinate, rttToApiMs, probePeers: await this.#choosePeers(node.nodeId, coordinate, receivedAt) };
+    if (hb.peers.length) this.#logger.debug({ nodeId: node.nodeId, peers: hb.peers, refused, rttToApiMs }, 'peer RTTs recorded');
+    if (refused) this.#logger.warn({ nodeId: node.nodeId, refused }, 'peer RTTs refused: not an assigned peer, or no valid probe proof');
+    const probePeers = await this.#choosePeers(node.nodeId, coordinate, receivedAt);
+    const ids = new Set(probePeers.map((p) => p.nodeId));
+    this.#offered.delete(node.nodeId);
+    if (this.#offered.size >= MAX_FILTERS) this.#offered.delete(this.#offered.keys().next().value!);
+    this.#offered.set(node.nodeId, { current: ids, previous: offered?.current ?? new Set() });
+    return { coordinate, rttToApiMs, probePeers };
+  }
+
+  /** Remember the serverTime of the ack a node is about to get: its next heartbeat must echo exactly it. */
+  stampAck(nodeId: string, serverTime: number): void {
+    this.#acks.delete(nodeId);
+    if (this.#acks.size >= MAX_FILTERS) this.#acks.delete(this.#acks.keys().next().value!);
+    this.#acks.set(nodeId, serverTime);
+  }
+
+  /**
+   * A client's RTTs as far as the API believes them: an RTT to a known node counts only with that node's
+   * answer to the client's challenge (the HMAC of the nonce with its probe key), so a `data:` URL, a cache or
+   * a ping server that is not the node earns it nothing. RTTs naming no node are kept (they route nothing).
+   */
+  async provenClientRtts(rtts: readonly RttMeasurement[]): Promise<{ kept: RttMeasurement[]; refused: string[] }> {
+    const kept: RttMeasurement[] = [];
+    const refused: string[] = [];
+    for (const m of rtts) {
+      const node = await this.#jobs.getNode(m.nodeId);
+      if (!node || (await provenRtt(node, m))) kept.push(m);
+      else refused.push(m.nodeId);
+    }
+    return { kept, refused };
+  }
+
+  /** A proven RTT between two claimed locations that light could not cover: stop believing the weaker claim. */
+  async #checkLocations(a: NodeRecord, b: NodeRecord, rttMs: number): Promise<void> {
+    const la = a.card.location;
+    const lb = b.card.location;
+    if (!la || !lb || !locationsRefuted(la, lb, rttMs)) return;
+    for (const n of refutedParties(a, b)) {
+      const reason = `${rttMs} ms between ${a.nodeId} (claims ${la.lat},${la.lon}) and ${b.nodeId} (claims ${lb.lat},${lb.lon}) is faster than light in fibre`;
+      this.#logger.warn({ nodeId: n.nodeId, reason }, 'claimed location refuted by a measurement; ignored from now on');
+      await this.#jobs.refuteNodeLocation(n.nodeId, reason);
+    }
+    this.#nodes.invalidate();
   }
 
   /**
@@ -114,7 +193,9 @@ export class NodeNetwork {
   async locateClient(client: JobClient | undefined, now: number): Promise<{ record: JobClientRecord | null; routed: boolean }> {
     if (!client) return { record: null, routed: false };
     const rttMs: Record<string, number> = {};
-    for (const { nodeId, rttMs: rtt } of client.rtts) rttMs[nodeId] = Math.min(rtt, rttMs[nodeId] ?? Infinity);
+    const { kept, refused } = await this.provenClientRtts(client.rtts);
+    if (refused.length) this.#logger.warn({ nodes: refused }, 'client RTTs without a valid probe proof ignored');
+    for (const { nodeId, rttMs: rtt } of kept) rttMs[nodeId] = Math.min(rtt, rttMs[nodeId] ?? Infinity);
     const live = await this.#nodes.liveNodes(now);
     const view = { measuredRttMs: rttMs, coord: client.coordinate, location: client.location };
     const coordinate = locateClient(
@@ -132,7 +213,7 @@ export class NodeNetwork {
       if (updates.length) await this.#jobs.updateNodeNetwork(updates);
     }
     const routed = Object.keys(rttMs).length > 0 || coordinate !== undefined;
-    return { record: { rttMs, location: client.location ?? null, coordinate: coordinate ?? null }, routed };
+    return { record: { rttMs, location: client.location ?? null, coordinate: coordinate ?? null, ...(client.edge ? { edge: client.edge } : {}) }, routed };
   }
 
   /** Peers for a node to ping: half the nearest by coordinates (to refine its neighbourhood), half at random. */
@@ -152,4 +233,10 @@ export class NodeNetwork {
     );
     return [...near, ...rest].slice(0, k).map(toCandidate);
   }
+}
+
+/** Whether the measurement carries the node's valid answer to its nonce. */
+async function provenRtt(node: NodeRecord, m: RttMeasurement): Promise<boolean> {
+  if (!node.probeKey || !m.nonce || !m.proof) return false;
+  return verifyProbeProof(node.probeKey, m.nonce, m.proof);
 }

@@ -11,22 +11,28 @@ export function uploadKey(uploadId: string): string {
   return `uploads/${uploadId}`;
 }
 
-/** One rendered tile: always PNG, since the stitch task decodes it again. */
-export function tileKey(jobId: string, frame: number, tile: TileRect): string {
-  return `jobs/${jobId}/tiles/${frame}/${tile.x}_${tile.y}.png`;
+/**
+ * One rendered tile: always PNG, since the stitch task decodes it again. `token` is the task's opaque token:
+ * every task's output key (and id) carries one, so a verifying render's key looks like any render's.
+ */
+export function tileKey(jobId: string, frame: number, tile: TileRect, token: string): string {
+  return `jobs/${jobId}/tiles/${frame}/${tile.x}_${tile.y}.${token}.png`;
 }
 
-/** A finished frame; zero-padded so frames list in order. */
-export function frameKey(jobId: string, frame: number, format: ImageFormat): string {
-  return `jobs/${jobId}/frames/${String(frame).padStart(6, '0')}.${format === 'jpeg' ? 'jpg' : format}`;
+/** A finished frame; zero-padded so frames list in order; `token` as for tileKey. */
+export function frameKey(jobId: string, frame: number, format: ImageFormat, token: string): string {
+  return `jobs/${jobId}/frames/${String(frame).padStart(6, '0')}.${token}.${format === 'jpeg' ? 'jpg' : format}`;
 }
 
 /**
- * A verifying render of a task's output (round `round`, verifier `n`): beside the tiles, never over them, so
- * a verification can never replace the output it checks. Same extension as the output it verifies.
+ * A verifying render's key: the output key it verifies with another task's token in place of its own, so
+ * it is written beside that output, never over it, and a node cannot tell it from a render's key.
  */
-export function verifyKey(jobId: string, frame: number, tile: TileRect, round: number, n: number, ext: string): string {
-  return `jobs/${jobId}/verify/${frame}/${tile.x}_${tile.y}.r${round}.${n}.${ext}`;
+export function verifyKey(outputKey: string, token: string): string {
+  const m = /^(.*)\.([0-9a-f]+)(\.[a-z]+)$/.exec(outputKey);
+  // Keys from before tokens (no token segment): the token goes before the extension.
+  if (!m) return `${outputKey.slice(0, outputKey.lastIndexOf('.'))}.${token}${outputKey.slice(outputKey.lastIndexOf('.'))}`;
+  return `${m[1]}.${token}${m[3]}`;
 }
 
 /**

@@ -126,7 +126,12 @@ export function leaseNext(db: SqlDriver, input: LeaseInput): TaskOutcome | null 
   return db.transaction(() => {
     const { nodeId, now, card } = input;
     // A node asking for work is alive, heartbeat or not.
-    db.run(`UPDATE nodes SET last_seen_at = ? WHERE node_id = ? AND last_seen_at < ?`, [now, nodeId, now]);
+    db.run(`UPDATE nodes SET last_seen_at = MAX(last_seen_at, ?), last_lease_at = ? WHERE node_id = ?`, [now, now, nodeId]);
+    // No more leases than slots: a node cannot hoard tasks it is not working on.
+    if (input.maxLeases !== undefined) {
+      const held = db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'leased' AND node_id = ?`, [nodeId])[0].n;
+      if (held >= input.maxLeases) return null;
+    }
     let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
     let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId])[0];
     if (!row) {

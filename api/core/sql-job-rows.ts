@@ -1,5 +1,6 @@
 /** The SQL job store's rows: column mapping to and from records, the shared SQL fragments and queries, and reading and saving one record. */
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
+import type { EdgeSighting } from '../protocol/edge.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
 import type { Coordinate, JobRequirements, NodeReputation } from '../protocol/latency.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
@@ -129,7 +130,13 @@ export function rowToNode(r: Row): NodeRecord {
     // Unmeasured reads as absent, as a freshly registered record has it.
     coordinate: optJson<Coordinate>(r.coordinate) ?? undefined,
     rttToApiMs: r.rtt_to_api_ms === null || r.rtt_to_api_ms === undefined ? undefined : num(r.rtt_to_api_ms),
+    edge: optJson<EdgeSighting>(r.edge) ?? undefined,
+    peerRttMs: optJson<Record<string, number>>(r.peer_rtts) ?? undefined,
     reputation: rowToReputation(r),
+    probeKey: optStr(r.probe_key ?? null),
+    lastLeaseAt: optNum(r.last_lease_at ?? null),
+    throughput: { pixels: num(r.measured_pixels ?? 0), ms: num(r.measured_ms ?? 0), results: num(r.measured_results ?? 0), best: num(r.measured_best ?? 0) },
+    locationRefuted: optStr(r.location_refuted ?? null),
   };
 }
 

@@ -10,7 +10,7 @@
  * call to its module; completion, which spans the queue, verification and the ledger, is written here.
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
-import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA } from './job-store-schema.ts';
+import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
 import type { ApiKeyRecord, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
@@ -21,7 +21,7 @@ import { countActiveJobs, findApiKeyByHash, listApiKeys, putApiKey, revokeApiKey
 import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, listLedger } from './sql-ledger.ts';
-import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, registerNode, updateNodeNetwork } from './sql-node-store.ts';
+import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
 import { getMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
 import { getScene, grantScene, isSceneGranted, putScene } from './sql-scene-store.ts';
 import { blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
@@ -32,15 +32,10 @@ export class SqlJobStore implements JobStore {
   constructor(db: SqlDriver) {
     this.#db = db;
     db.exec(JOB_STORE_SCHEMA);
-    db.transaction(() => {
-      const columns = new Map<string, Set<string>>();
-      for (const { table, column, definition } of JOB_STORE_ADDED_COLUMNS) {
-        let have = columns.get(table);
-        if (!have) columns.set(table, (have = new Set(db.all<{ name: string }>(`PRAGMA table_info(${table})`).map((c) => c.name))));
-        if (!have.has(column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
-      }
-    });
+    addMissingColumns(db, JOB_STORE_ADDED_COLUMNS);
     db.exec(JOB_STORE_ROUTING_SCHEMA);
+    // Node trust columns, the ledger's included: after the routing schema has created the ledger.
+    addMissingColumns(db, JOB_STORE_TRUST_COLUMNS);
     db.exec(JOB_STORE_AUTH_SCHEMA);
   }
 
@@ -159,6 +154,14 @@ export class SqlJobStore implements JobStore {
     return updateNodeNetwork(this.#db, updates);
   }
 
+  async recordLeaseCall(nodeId: string, now: number): Promise<void> {
+    return recordLeaseCall(this.#db, nodeId, now);
+  }
+
+  async refuteNodeLocation(nodeId: string, reason: string): Promise<void> {
+    return refuteNodeLocation(this.#db, nodeId, reason);
+  }
+
   async countNodeTasks(): Promise<Map<string, NodeTaskCounts>> {
     return countNodeTasks(this.#db);
   }
@@ -206,6 +209,18 @@ export class SqlJobStore implements JobStore {
   async close(): Promise<void> {
     this.#db.close();
   }
+}
+
+/** Add the listed columns where a table lacks them (databases made by earlier versions). */
+function addMissingColumns(db: SqlDriver, list: readonly { table: string; column: string; definition: string }[]): void {
+  db.transaction(() => {
+    const columns = new Map<string, Set<string>>();
+    for (const { table, column, definition } of list) {
+      let have = columns.get(table);
+      if (!have) columns.set(table, (have = new Set(db.all<{ name: string }>(`PRAGMA table_info(${table})`).map((c) => c.name))));
+      if (!have.has(column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
+  });
 }
 
 /** Complete a leased task: the one operation that spans the queue, verification and the ledger. */

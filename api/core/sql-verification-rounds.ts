@@ -5,7 +5,8 @@ import { meetsRequirements } from './routing/requirements.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { describeTask, reopenForRouting, stepJob, stepTask, stepVerification, type StatusChange, type VerificationEvent } from './state-machine.ts';
 import { type VerificationRules } from './verification-policy.ts';
-import { tallyVote } from './verification-vote.ts';
+import { tallyVote, weighVote } from './verification-vote.ts';
+import { taskToken } from './crypto-utils.ts';
 import { cancelUnfinished, finishIfComplete } from './sql-job-queue.ts';
 import { INSERT_TASK, type Row, UNFINISHED_JOBS, num, readJob, readTask, rowToTask, saveJob, saveTask, stateColumns } from './sql-job-rows.ts';
 import { setLedger } from './sql-ledger.ts';
@@ -52,16 +53,17 @@ export function blocklistNode(db: SqlDriver, nodeId: string, reason: string, now
 
 /** Queue verify task `n` of the target's current round, for a node outside `exclude`. */
 export function issueVerification(db: SqlDriver, target: TaskRecord, n: number, exclude: string[], now: number): void {
-  const ext = target.outputKey.slice(target.outputKey.lastIndexOf('.') + 1);
+  // Id and key in the shape of any render's: a node cannot tell that it is checking another node's work.
+  const token = taskToken();
   const v: TaskRecord = {
-    taskId: `${target.taskId}.v${target.round}.${n}`,
+    taskId: `${target.jobId}.${token}`,
     jobId: target.jobId,
     kind: 'verify',
     frame: target.frame,
     index: target.index,
     tile: target.tile,
     final: target.final,
-    outputKey: verifyKey(target.jobId, target.frame, target.tile!, target.round, n, ext),
+    outputKey: verifyKey(target.outputKey, token),
     state: 'queued',
     attempts: 0,
     nodeId: null,
@@ -86,7 +88,7 @@ export function issueVerification(db: SqlDriver, target: TaskRecord, n: number, 
 /** The results of the target's current round, the original first, then its done verify tasks (but `except`). */
 export function roundResults(db: SqlDriver, target: TaskRecord, except: string): RoundResult[] {
   const verifiers = db
-    .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY task_id`, [target.taskId, target.round, except])
+    .all<Row>(`SELECT * FROM tasks WHERE verifies = ? AND verify_round = ? AND state = 'done' AND task_id <> ? ORDER BY rowid`, [target.taskId, target.round, except])
     .map(rowToTask);
   return [target, ...verifiers].map((t) => ({ taskId: t.taskId, nodeId: t.nodeId!, checksum: t.result!.checksum, outputKey: acceptedKey(t) }));
 }
@@ -103,7 +105,10 @@ export function vote(db: SqlDriver, v: TaskRecord, agrees: boolean[] | undefined
   const earlier = round.slice(0, -1);
   // The API compared against the round as it read it; should the round have changed since, compare checksums.
   const agreement = agrees?.length === earlier.length ? agrees : earlier.map((r) => r.checksum === v.result!.checksum);
-  const outcome = tallyVote(round.length, agreement);
+  // Votes weigh by record: fresh ids alone cannot outvote an established node (see weighVote).
+  const probation = rules.probationResults ?? 0;
+  const established = round.map((r) => num(db.all<Row>(`SELECT verified_count AS n FROM nodes WHERE node_id = ?`, [r.nodeId])[0]?.n ?? 0) >= probation);
+  const outcome = weighVote(tallyVote(round.length, agreement), established);
   const nodesOf = (ix: number[]) => ix.map((i) => round[i].nodeId);
   const verdict: VerificationVerdict = { taskId: target.taskId, outcome: 'escalated', winners: [], losers: [], blocklisted: [] };
   switch (outcome.kind) {
@@ -116,6 +121,8 @@ export function vote(db: SqlDriver, v: TaskRecord, agrees: boolean[] | undefined
       const losers = outcome.losers.map((i) => round[i]);
       for (const w of winners) setLedger(db, `task_id = ? AND node_id = ? AND state = 'pending'`, [w.taskId, w.nodeId], 'credited');
       for (const l of losers) setLedger(db, `task_id = ? AND node_id = ? AND state = 'pending'`, [l.taskId, l.nodeId], 'voided');
+      // Results neither credited nor blamed (a vote weighed down): void what is still pending.
+      voidRoundEntries(db, target);
       const disproven = [...new Set([...target.verification.disproven, ...nodesOf(outcome.losers)])];
       if (outcome.kind === 'verified') {
         saveTask(db, stepVerificationInto(target, { type: 'verify', verifiedBy: nodesOf(outcome.winners), disproven, now }, changes));

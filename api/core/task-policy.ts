@@ -9,6 +9,8 @@ export interface TaskPolicy {
   maxNodeFailures: number;
   /** A task leased this many times without finishing fails its job (e.g. one node failing it forever). */
   maxAttempts: number;
+  /** Heartbeats never extend a lease past this long after it began: a node cannot sit on a task forever. */
+  maxLeaseLifetimeMs: number;
 }
 
 export const LEASE_MS = 30_000;
@@ -16,6 +18,8 @@ export const RETRY_BASE_MS = 1_000;
 export const RETRY_MAX_MS = 30_000;
 export const MAX_NODE_FAILURES = 3;
 export const MAX_ATTEMPTS = 8;
+/** As long as the presigned URLs a task carries (nodeUrlSeconds): past it the node could not upload anyway. */
+export const MAX_LEASE_LIFETIME_MS = 15 * 60_000;
 
 export const TASK_POLICY_DEFAULTS: Required<TaskPolicy> = {
   leaseMs: LEASE_MS,
@@ -23,6 +27,7 @@ export const TASK_POLICY_DEFAULTS: Required<TaskPolicy> = {
   retryMaxMs: RETRY_MAX_MS,
   maxNodeFailures: MAX_NODE_FAILURES,
   maxAttempts: MAX_ATTEMPTS,
+  maxLeaseLifetimeMs: MAX_LEASE_LIFETIME_MS,
 };
 
 /** Delay before a task whose attempt `attempt` failed may be leased again. */

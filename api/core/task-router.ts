@@ -80,7 +80,8 @@ export class TaskRouter {
   async #pass(now: number): Promise<number> {
     const jobs = (await this.#jobs.listRunnableJobs()).filter((j) => j.routed);
     if (jobs.length === 0) return 0;
-    const live = await this.#nodes.liveNodes(now);
+    // Only nodes that ask for work: one that heartbeats but never leases would hold its tasks until a fallback.
+    const live = (await this.#nodes.liveNodes(now)).filter((n) => this.#nodes.isAskingForWork(n.record, n.load, now));
     if (live.length === 0) return 0;
     const healthy = new Set(live.map((n) => n.record.nodeId));
     const stale = (await this.#jobs.listRoutedNodes()).filter((id) => !healthy.has(id));

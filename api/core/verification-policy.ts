@@ -39,7 +39,10 @@ export const VERIFICATION_DEFAULTS: VerificationOptions = {
 };
 
 /** What the store needs to apply a vote. */
-export type VerificationRules = Pick<VerificationOptions, 'blocklistAfter' | 'maxRounds'>;
+export type VerificationRules = Pick<VerificationOptions, 'blocklistAfter' | 'maxRounds'> & {
+  /** Nodes with fewer verified results are on probation: their votes alone cannot outvote a node with a record. Absent: 0. */
+  probationResults?: number;
+};
 
 /** Whether the result of `taskId` in verification round `round` is re-issued: a seeded draw below `rate`. */
 export function isSampled(taskId: string, round: number, rate: number, seed: string): boolean {

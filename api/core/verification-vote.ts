@@ -16,6 +16,20 @@ export type VoteOutcome =
   | { kind: 'disproven'; winners: number[]; losers: number[] }
   | { kind: 'inconclusive' };
 
+/**
+ * Weigh a tally by the nodes' records (`established[i]`: result i's node has enough verified results to be
+ * off probation). Fresh identities are cheap, so they may not overturn a node with a record on their own: a
+ * disproof whose winners are all on probation while the original's node is established stands as the
+ * original's result, and nobody is blamed (an established liar is still caught by the next established
+ * node that renders one of its tiles). Everything else stands as tallied.
+ */
+export function weighVote(outcome: VoteOutcome, established: readonly boolean[]): VoteOutcome {
+  if (outcome.kind !== 'disproven') return outcome;
+  const [loser] = outcome.losers;
+  if (established[loser] && outcome.winners.every((i) => !established[i])) return { kind: 'verified', winners: [loser], losers: [] };
+  return outcome;
+}
+
 /** Tally a round of `count` results (the newest last); `agrees[i]`: the newest agrees with result i. */
 export function tallyVote(count: number, agrees: readonly boolean[]): VoteOutcome {
   if (count === 2) return agrees[0] ? { kind: 'verified', winners: [0, 1], losers: [] } : { kind: 'escalate' };

@@ -15,6 +15,7 @@ import type { NodeDirectory } from './node-directory.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import type { StatusChange } from './state-machine.ts';
 import { isSampled, type VerificationOptions } from './verification-policy.ts';
+import { onProbation, TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
 
 /** How often lease calls look for stranded verifications. */
 const SWEEP_INTERVAL_MS = 1000;
@@ -29,7 +30,18 @@ export class Verifier {
   readonly #seed: string;
   #lastSweep = -Infinity;
 
-  constructor(jobs: JobStore, nodes: NodeDirectory, comparer: ImageComparer | undefined, options: VerificationOptions, clock: Clock, logger: Logger) {
+  readonly #trust: TrustOptions;
+
+  constructor(
+    jobs: JobStore,
+    nodes: NodeDirectory,
+    comparer: ImageComparer | undefined,
+    options: VerificationOptions,
+    clock: Clock,
+    logger: Logger,
+    trust: TrustOptions = TRUST_DEFAULTS,
+  ) {
+    this.#trust = trust;
     this.#jobs = jobs;
     this.#nodes = nodes;
     this.#comparer = comparer;
@@ -46,9 +58,16 @@ export class Verifier {
    */
   async sampling(task: TaskRecord, nodeId: string): Promise<{ sample: boolean; verifiable: boolean }> {
     if (task.kind !== 'render') return { sample: false, verifiable: false };
-    const sample = isSampled(task.taskId, task.round, this.#options.sampleRate, this.#seed);
+    // A node on probation (too few verified results: a new identity, maybe a blocklisted one come back) is
+    // checked far more often than one with a record.
+    const node = await this.#jobs.getNode(nodeId);
+    // (A sample rate of 0 switches verification off, probation included.)
+    const base = this.#options.sampleRate;
+    const rate = base > 0 && node && onProbation(node, this.#trust) ? Math.max(base, this.#trust.probationSampleRate) : base;
+    const sample = isSampled(task.taskId, task.round, rate, this.#seed);
     if (!sample && task.verification?.state !== 'rerender') return { sample, verifiable: true };
-    const healthy = (await this.#nodes.healthyNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
+    // Only nodes that ask for work can verify: a node that just heartbeats would leave the frame waiting.
+    const healthy = (await this.#nodes.workingNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
     if (healthy.length === 0) return { sample, verifiable: false };
     const requirements = (await this.#jobs.getJob(task.jobId))?.requirements ?? undefined;
     return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements)) };
@@ -81,8 +100,9 @@ export class Verifier {
   async sweep(now: number): Promise<StatusChange[]> {
     if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return [];
     this.#lastSweep = now;
-    const eligible = await this.#nodes.healthyNodes(now);
-    // No healthy node at all: nothing runs anyway, so wait rather than accept results unverified.
+    // Eligible: nodes that ask for work (a node that only heartbeats never takes a verification).
+    const eligible = await this.#nodes.workingNodes(now);
+    // No working node at all: nothing runs anyway, so wait rather than accept results unverified.
     if (eligible.length === 0) return [];
     const { changes, skipped } = await this.#jobs.skipStrandedVerifications({ waitingSince: now - this.#options.abandonAfterMs, eligible, now });
     if (skipped.length) this.#logger.warn({ tasks: skipped }, 'verification skipped: no other healthy node could render these tiles; accepted unverified');

@@ -42,6 +42,8 @@ const ALL: Record<JobStoreMethod, true> = {
   leaseNext: true,
   listNodes: true,
   updateNodeNetwork: true,
+  refuteNodeLocation: true,
+  recordLeaseCall: true,
   countNodeTasks: true,
   listRoutedNodes: true,
   listRunnableJobs: true,

@@ -15,6 +15,8 @@ import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
 import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
+import { answerEdgePing } from '../core/routes/edge-routes.ts';
+import { RateLimiter } from '../core/rate-limiter.ts';
 
 export { JobCoordinator } from './job-coordinator.ts';
 
@@ -28,6 +30,9 @@ interface EdgeApp {
 }
 
 let built: { key: string; edge: EdgeApp } | undefined;
+
+/** Edge pings per client address, per isolate. */
+const pingLimiter = new RateLimiter();
 
 function build(env: Env): EdgeApp {
   const coordinator = () => coordinatorFor(env);
@@ -62,6 +67,8 @@ function build(env: Env): EdgeApp {
 
 export default {
   async fetch(request, env, ctx) {
+    // The edge as a landmark: answered here, before the app, touching neither the coordinator nor storage.
+    if (request.method === 'GET' && new URL(request.url).pathname === '/v1/edge/ping') return answerEdgePing(request, pingLimiter, undefined, Date.now());
     // One app per isolate, rebuilt only if the settings change (a new deployment).
     const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.TESSERA_API_KEY, env.LOG_LEVEL]);
     if (built?.key !== key) built = { key, edge: build(env) };

@@ -17,12 +17,15 @@
  *   TESSERA_API_KEY                        the operator's admin API key (else created once, kept in the data dir)
  *   TESSERA_METRICS_PORT, TESSERA_METRICS_HOST   Prometheus /metrics on its own listener (off; host 127.0.0.1)
  *   TESSERA_PROBE_ALLOW_PRIVATE            1: node reachability checks may fetch loopback/private addresses (0)
+ *   TESSERA_EDGE_POP                       this API's PoP for GET /v1/edge/ping: a colo code (placed by the
+ *                                          colo table) or CODE@lat,lon; unset: the PoP is unknown
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
 import type { PricingOptions } from '../core/pricing.ts';
 import type { VerificationOptions } from '../core/verification-policy.ts';
 import type { S3Config } from './s3-blob-store.ts';
+import type { EdgePopConfig } from '../core/routes/edge-routes.ts';
 
 export interface ApiConfig {
   host: string;
@@ -41,6 +44,7 @@ export interface ApiConfig {
   metrics: { host: string; port: number | undefined };
   /** Whether reachability checks may fetch loopback and private addresses (a farm on one machine or a LAN). */
   probeAllowPrivate: boolean;
+  edgePop: EdgePopConfig | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -106,5 +110,18 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     },
     metrics: { host: env.TESSERA_METRICS_HOST || '127.0.0.1', port: integer(env, 'TESSERA_METRICS_PORT', 0, 65535) },
     probeAllowPrivate: flag(env, 'TESSERA_PROBE_ALLOW_PRIVATE'),
+    edgePop: edgePopVar(env.TESSERA_EDGE_POP),
   };
+}
+
+/** TESSERA_EDGE_POP: `CODE` or `CODE@lat,lon`. */
+function edgePopVar(raw: string | undefined): EdgePopConfig | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^([A-Za-z0-9_-]{1,16})(?:@(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?))?$/.exec(raw.trim());
+  const lat = m?.[2] === undefined ? undefined : Number(m[2]);
+  const lon = m?.[3] === undefined ? undefined : Number(m[3]);
+  if (!m || (lat !== undefined && Math.abs(lat) > 90) || (lon !== undefined && Math.abs(lon) > 180)) {
+    throw new TesseraError('BAD_REQUEST', `TESSERA_EDGE_POP must be a PoP code (1–16 letters, digits, _ or -), optionally @lat,lon; got "${raw}".`);
+  }
+  return lat === undefined ? { pop: m[1] } : { pop: m[1], lat, lon };
 }

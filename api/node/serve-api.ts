@@ -51,6 +51,7 @@ export async function serveApi(config: ApiConfig, logger: Logger): Promise<Serve
       apiKeys: [{ key: admin.key, name: 'operator', role: 'admin' }],
       verification: config.verification,
       pricing: config.pricing,
+      edgePop: config.edgePop,
       probeCheck: { allowPrivateAddresses: config.probeAllowPrivate },
     },
   }).catch(async (err: unknown) => {

@@ -9,6 +9,8 @@ import { JobRequirements } from './job-requirements.ts';
 import { CoordinateSchema } from './coordinate.ts';
 import { GeoPointSchema } from './geo-point.ts';
 import { NodeCard } from './node-card.ts';
+import { ProbeNonce, ProbeProof } from './probe-proof.ts';
+import { EdgeSighting, PopCode } from './edge.ts';
 
 export { JobRequirements };
 
@@ -23,10 +25,17 @@ export type GeoPoint = z.infer<typeof GeoPoint>;
 /** Most RTT measurements one message may carry. */
 export const MAX_RTT_MEASUREMENTS = 16;
 
-/** One measured round-trip time (ms) to a node: the minimum of a few pings, or a filtered value. */
+/**
+ * One measured round-trip time (ms) to a node: the minimum of a few pings, or a filtered value. `nonce` and
+ * `proof` are the challenge of the ping that gave the minimum and the node's answer to it
+ * (HMAC-SHA256 with the node's probe key, see probe-proof.ts): the API credits an RTT to a known node only
+ * when the proof checks out, so only the real node can earn it.
+ */
 export const RttMeasurement = z.object({
   nodeId: z.string().min(1).max(128),
   rttMs: z.number().positive().max(60_000),
+  nonce: ProbeNonce.optional(),
+  proof: ProbeProof.optional(),
 });
 export type RttMeasurement = z.infer<typeof RttMeasurement>;
 
@@ -38,6 +47,8 @@ export const JobClient = z.object({
   rtts: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
   location: GeoPoint.optional(),
   coordinate: Coordinate.optional(),
+  /** The edge location the client's requests reach and its RTT to it (timed `GET /v1/edge/ping`). */
+  edge: EdgeSighting.optional(),
 });
 export type JobClient = z.infer<typeof JobClient>;
 export type JobClientInput = z.input<typeof JobClient>;
@@ -55,6 +66,9 @@ export const NearbyQuery = z.object({
   lat: z.coerce.number().min(-90).max(90).optional(),
   lon: z.coerce.number().min(-180).max(180).optional(),
   count: z.coerce.number().int().min(1).max(MAX_RTT_MEASUREMENTS).default(3),
+  /** The client's PoP and its RTT to it (`GET /v1/edge/ping`), to start from nodes that share it. */
+  pop: PopCode.optional(),
+  popRttMs: z.coerce.number().positive().max(60_000).optional(),
 });
 export type NearbyQuery = z.infer<typeof NearbyQuery>;
 
@@ -65,8 +79,8 @@ export const NearbyNodes = z.object({
 });
 export type NearbyNodes = z.infer<typeof NearbyNodes>;
 
-/** What `GET /ping` on a render node answers. */
-export const Pong = z.object({ nodeId: z.string().nullable() });
+/** What `GET /ping[?nonce=…]` on a render node answers: its id, and for a nonce, HMAC-SHA256(probe key, nonce). */
+export const Pong = z.object({ nodeId: z.string().nullable(), nonce: z.string().optional(), proof: z.string().optional() });
 export type Pong = z.infer<typeof Pong>;
 
 const QueryBoolean = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -89,6 +103,20 @@ export const NodeReputation = z.object({
 });
 export type NodeReputation = z.infer<typeof NodeReputation>;
 
+/** What the API believes of a node's card: the speed it routes on, measured or a prior, probation, location. */
+export const NodeTrust = z.object({
+  /** Reference tiles per second per slot that routing and quotes use. */
+  tilesPerSecond: z.number(),
+  /** Measured from its accepted results (lease to completion, as the API saw it); null with too few. */
+  measuredTilesPerSecond: z.number().nullable(),
+  acceptedResults: z.number(),
+  /** Too few verified results yet: sampled for verification more often. */
+  probation: z.boolean(),
+  /** Why its claimed location is ignored; null while believed. */
+  locationRefuted: z.string().nullable(),
+});
+export type NodeTrust = z.infer<typeof NodeTrust>;
+
 export const NodeView = z.object({
   nodeId: z.string(),
   card: NodeCard,
@@ -110,6 +138,8 @@ export const NodeView = z.object({
   lastSeen: z.number(),
   /** How its results fared when other nodes rendered the same tiles. Absent from older servers. */
   reputation: NodeReputation.optional(),
+  /** What the API believes of its card (the card is the node's claim). Absent from older servers. */
+  trust: NodeTrust.optional(),
 });
 export type NodeView = z.infer<typeof NodeView>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EdgeSighting } from './edge.ts';
 import { Coordinate, MAX_RTT_MEASUREMENTS, ProbeCandidate, RttMeasurement } from './latency.ts';
 import { SessionReport } from './session.ts';
 
@@ -10,6 +11,11 @@ export const NodeRegistered = z.object({
   /** The node's session-ticket secret (base64url): it checks the tickets the API mints for its sessions. */
   ticketSecret: z.string().optional(),
   leaseMs: z.number().int().positive(),
+  /**
+   * The node's probe key: its GET /ping answers `?nonce=` with HMAC-SHA256(probeKey, nonce), which the API
+   * checks before it trusts an RTT a client or peer measured to this node. Keep it secret. Absent from older servers.
+   */
+  probeKey: z.string().optional(),
 });
 export type NodeRegistered = z.infer<typeof NodeRegistered>;
 
@@ -31,6 +37,8 @@ export const Heartbeat = z.object({
   peers: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
   /** The sessions the node holds (stats), and those that ended since the last heartbeat. */
   sessions: z.array(SessionReport).max(128).optional(),
+  /** The edge location the node's requests reach and its RTT to it (timed `GET /v1/edge/ping`). */
+  edge: EdgeSighting.optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

@@ -1,6 +1,7 @@
 // Fetch only (browsers, workers, Node): times GET /ping on a render node. Used by the SDK's probe and by
 // render nodes measuring their peers.
 import { Pong } from './latency.ts';
+import { newProbeNonce } from './probe-proof.ts';
 
 export interface PingOptions {
   /** Pings sent one after the other; the minimum is kept (queueing only ever adds delay). */
@@ -15,23 +16,43 @@ export interface PingOptions {
 
 export const PING_DEFAULTS = { samples: 3, timeoutMs: 2000 };
 
+/** A timed ping: the minimum RTT, with the challenge of the ping that gave it and the node's answer. */
+export interface ProvenRtt {
+  rttMs: number;
+  nonce: string;
+  /** The node's HMAC of `nonce`; absent when the ping server answered without one (no routing credit). */
+  proof?: string;
+}
+
 /**
  * The round trip (ms) to a probe URL: the minimum of `samples` GETs. The first one may include a
  * connection set-up, which is why several are sent. Throws when no ping got a valid answer.
  */
 export async function pingUrl(url: string, options: PingOptions = {}): Promise<number> {
+  return (await pingProven(url, options)).rttMs;
+}
+
+/**
+ * Like pingUrl, but each GET carries a fresh `?nonce=`, and the nonce and answer (proof) of the fastest
+ * ping come back with its RTT: the API checks that proof against the node's probe key before it trusts the
+ * RTT, so a fast answer from something that is not the node earns nothing.
+ */
+export async function pingProven(url: string, options: PingOptions = {}): Promise<ProvenRtt> {
   const samples = Math.max(1, options.samples ?? PING_DEFAULTS.samples);
   const timeoutMs = options.timeoutMs ?? PING_DEFAULTS.timeoutMs;
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  let best = Infinity;
+  let best: ProvenRtt | undefined;
   let lastError: unknown;
   for (let i = 0; i < samples; i++) {
     options.signal?.throwIfAborted();
     const signals = [AbortSignal.timeout(timeoutMs)];
     if (options.signal) signals.push(options.signal);
     try {
+      const nonce = newProbeNonce();
+      const target = new URL(url);
+      target.searchParams.set('nonce', nonce);
       const t0 = performance.now();
-      const res = await doFetch(url, { method: 'GET', cache: 'no-store', signal: AbortSignal.any(signals) });
+      const res = await doFetch(target.toString(), { method: 'GET', cache: 'no-store', signal: AbortSignal.any(signals) });
       const text = await res.text();
       const rtt = performance.now() - t0;
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -39,15 +60,17 @@ export async function pingUrl(url: string, options: PingOptions = {}): Promise<n
       if (options.expectNodeId && pong.success && pong.data.nodeId && pong.data.nodeId !== options.expectNodeId) {
         throw new Error(`${url} answers for node ${pong.data.nodeId}, not ${options.expectNodeId}`);
       }
-      if (rtt < best) best = rtt;
+      const proof = pong.success && pong.data.nonce === nonce ? pong.data.proof : undefined;
+      // Sub-millisecond loopback pings would otherwise read as 0, which is no RTT.
+      const rttMs = Math.max(0.01, Math.round(rtt * 100) / 100);
+      if (!best || rttMs < best.rttMs) best = { rttMs, nonce, ...(proof ? { proof } : {}) };
     } catch (err) {
       if (options.signal?.aborted) throw err;
       lastError = err;
     }
   }
-  if (best === Infinity) throw new Error(`no answer from ${url}: ${(lastError as Error)?.message ?? lastError}`, { cause: lastError });
-  // Sub-millisecond loopback pings would otherwise read as 0, which is no RTT.
-  return Math.max(0.01, Math.round(best * 100) / 100);
+  if (!best) throw new Error(`no answer from ${url}: ${(lastError as Error)?.message ?? lastError}`, { cause: lastError });
+  return best;
 }
 
 function safeJson(text: string): unknown {

@@ -1,3 +1,4 @@
+import { fileProbeHistory } from './probe-history-file.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTesseraClient, type JobProgress, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
@@ -80,7 +81,7 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   const opts = { ...options, downloadConcurrency: options.downloadConcurrency ?? FARM_RENDER_DEFAULTS.downloadConcurrency };
   const { signal } = opts;
   const t0 = performance.now();
-  const client = createTesseraClient({ baseUrl: opts.api, apiKey: opts.apiKey });
+  const client = createTesseraClient({ baseUrl: opts.api, apiKey: opts.apiKey, probeHistory: fileProbeHistory() });
   const packed = await packScene(opts.scene);
   const tPacked = performance.now();
   // The probe runs during the upload; a failed probe only means the job goes without client RTTs.

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { generateTopology, hostsCsv, rttCsvChunks, TOPOLOGY_DEFAULTS, type TopologyOptions } from '../../sim/generate-topology.ts';
 import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
-import { METHODS, simulateRouting, SIM_DEFAULTS, type SimReport } from '../../sim/simulate-routing.ts';
+import { REAL_MATRIX_TARGETS, topologyStats, type Quantiles, type TopologyStats } from '../../sim/topology-stats.ts';
+import { METHODS, simulateRouting, SIM_DEFAULTS, type MethodResult, type SimReport } from '../../sim/simulate-routing.ts';
+
+/** The methods `--json` prints at its top level. */
+const JSON_METHODS = ['tessera', 'geo', 'random', 'coordsOnly', 'oracle'] as const;
 
 /** Hosts `sim gen` writes at most: RTT.csv has hosts² lines (5,000 hosts ≈ 25 M lines, ~0.6 GB). */
 const GEN_MAX_HOSTS = 5000;
@@ -46,6 +50,7 @@ const num = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(2));
 const LABELS: Record<(typeof METHODS)[number], string> = {
   tessera: 'Tessera (probes + router)',
   geo: 'geo-nearest',
+  geoTop3: 'geo top-3 + 3 probes',
   random: 'random',
   coordsOnly: 'coordinates only',
   oracle: 'oracle',
@@ -63,6 +68,8 @@ export function formatSimReport(r: SimReport): string {
     `${s.hosts} hosts: ${s.nodes} nodes (${s.locatedNodes} located), ${s.clients} clients (${s.locatedClients} located); seed ${s.seed}`,
     `coordinates from ${s.nodeMeasurements} node↔node measurements: median error ${pct(r.coordinateError.median)}, p90 ${pct(r.coordinateError.p90)}`,
     `Tessera: ${s.meanProbes.toFixed(2)} pings per client (at most ${s.probes}); coordinates-only clients: ${s.clientSessionMeasurements} session measurements, no pings`,
+    ...(r.bySession.length > 1 ? [`Tessera by session (within 10%/5 ms): ${r.bySession.map((b, i) => `${i + 1}: ${pct(b.within10)}`).join(', ')}`] : []),
+    ...(r.edge.pops > 0 ? [`edge: ${r.edge.pops} PoPs, ${pct(r.edge.misrouted)} of hosts anycast to another than their nearest`] : []),
     `time: converge ${(r.timing.convergeMs / 1000).toFixed(1)} s, route ${(r.timing.routeMs / 1000).toFixed(1)} s (${r.timing.perClientUs.toFixed(0)} µs per client, all methods)`,
   );
   if (s.skippedClients) lines.push(`${s.skippedClients} clients had no measured RTT to any node and were skipped`);
@@ -71,7 +78,26 @@ export function formatSimReport(r: SimReport): string {
   return lines.join('\n');
 }
 
-/** `tessera sim routing|gen`: the latency-routing simulator and its synthetic internet. */
+const q3 = (q: Quantiles | null, d = 1) => (q ? [q.p10, q.p50, q.p90].map((x) => x.toFixed(d)).join(' / ') : '—');
+
+/** `sim stats` as a table: this matrix beside the real matrices kept aside (DESIGN.md). */
+export function formatTopologyStats(s: TopologyStats, label: string): string {
+  const t = REAL_MATRIX_TARGETS;
+  const rows: [string, string, string][] = [
+    ['', label, 'real A (246 hosts, located)'],
+    ['RTT p10 / p50 / p90 / p99 (ms)', `${q3(s.rttMs, 0)} / ${s.rttMs.p99.toFixed(0)}`, `${t.rttMs.p10} / ${t.rttMs.p50} / ${t.rttMs.p90} / ${t.rttMs.p99}`],
+    ['triangle-inequality violations (by > 50%)', `${pct(s.triangleViolations.share)} (${pct(s.triangleViolations.over50)})`, `${pct(t.triangleViolations.share)} (${pct(t.triangleViolations.over50)})`],
+    ['RTT ÷ fibre over the great circle, pairs > 500 km: p10 / p50 / p90', q3(s.fibreRatio, 2), `${t.fibreRatio.p10} / ${t.fibreRatio.p50} / ${t.fibreRatio.p90}`],
+    ['pairs < 100 km apart: RTT p50 / p90 (ms)', s.closePairsMs ? `${s.closePairsMs.p50.toFixed(1)} / ${s.closePairsMs.p90.toFixed(1)} (${s.closePairsMs.pairs} pairs)` : '—', `${t.closePairsMs.p50} / ${t.closePairsMs.p90}`],
+    ['access delay per host: p10 / p50 / p90 (ms)', q3(s.accessDelayMs), ''],
+    ['per-host detour (median RTT ÷ fibre): p10 / p50 / p90', q3(s.hostDetour, 2), ''],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  return [...rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`), '', `${s.hosts} hosts, ${s.pairs} pairs with an RTT, ${s.triangleViolations.sampled} triangles sampled`].join('\n');
+}
+
+/** `tessera sim routing|gen|stats`: the latency-routing simulator and its synthetic internet. */
 export function simCommand(): Command {
   const sim = new Command('sim').description('Simulate latency routing on a real or synthetic RTT matrix.');
   sim
@@ -88,7 +114,10 @@ export function simCommand(): Command {
     .option('--no-location', 'ignore lat/lon (no geography for anyone)')
     .option('--no-client-location', 'hide clients’ lat/lon (nodes keep theirs; clients are placed by their RTTs)')
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
-    .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout')
+    .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
+    .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
+    .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
+    .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')
     .action(async (o) => {
       const hosts = parseHostsCsv(await readText(o.hosts), o.hosts);
@@ -105,17 +134,39 @@ export function simCommand(): Command {
         useLocation: o.location,
         clientLocation: o.clientLocation,
         adaptive: !o.parallelProbes,
+        edgePops: o.edgePops,
+        anycastError: o.anycastError,
+        sessions: o.sessions,
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,
       });
       if (progress) process.stderr.write('\r\x1b[K');
       if (o.report) {
-        const { tallies: _omit, ...full } = report;
+        const { tallies: _omit, sessionTallies: _omit2, ...full } = report;
         await writeFile(o.report, JSON.stringify(full, null, 2) + '\n');
       }
       if (o.json) {
-        const out = Object.fromEntries(METHODS.map((m) => [m, { within10: report[m].within10, medianStretch: report[m].medianStretch, p95Stretch: report[m].p95Stretch }]));
+        // The five keys of old (tessera, geo, random, coordsOnly, oracle); Tessera's later sessions and the
+        // "geo top-3 + 3 probes" baseline ride inside tessera and geo.
+        const brief = (m: MethodResult) => ({ within10: m.within10, medianStretch: m.medianStretch, p95Stretch: m.p95Stretch });
+        const out: Record<string, Record<string, unknown>> = Object.fromEntries(JSON_METHODS.map((m) => [m, brief(report[m])]));
+        out.tessera.bySession = report.bySession.map((b) => b.within10);
+        out.geo.top3 = brief(report.geoTop3);
         process.stdout.write(JSON.stringify(out) + '\n');
       } else process.stdout.write(formatSimReport(report) + '\n');
+    });
+
+  sim
+    .command('stats')
+    .description('What an RTT matrix looks like (RTT spread, triangle-inequality violations, RTT vs great-circle distance, close pairs, access delays, detours), beside the real matrices.')
+    .requiredOption('--hosts <file>', 'HOSTS.csv: id,name,lat,lon (lat/lon may be empty)')
+    .requiredOption('--rtt <file>', 'RTT.csv: src,dst,rtt_ms')
+    .option('--seed <n>', 'seed for the sampled triangles', integer('seed', 0, 2 ** 31 - 1), 1)
+    .option('--json', 'print the statistics as JSON')
+    .action(async (o) => {
+      const hosts = parseHostsCsv(await readText(o.hosts), o.hosts);
+      const truth = await parseRttCsv(streamText(o.rtt), hosts, o.rtt);
+      const stats = topologyStats(hosts, truth, { seed: o.seed });
+      process.stdout.write((o.json ? JSON.stringify(stats) : formatTopologyStats(stats, o.rtt)) + '\n');
     });
 
   const d = TOPOLOGY_DEFAULTS;
@@ -135,6 +186,12 @@ export function simCommand(): Command {
     .option('--missing <f>', 'fraction of directed pairs left out', number('missing', 0, 0.99), d.missing)
     .option('--unlocated <f>', 'fraction of hosts listed without lat/lon', number('unlocated', 0, 1), d.unlocated)
     .option('--spread-km <km>', 'typical distance of a host from its city centre', number('spread-km', 0, 5000), d.spreadKm)
+    .option('--congested-share <f>', 'share of cities behind a congested link', number('congested-share', 0, 1), d.congestedShare)
+    .option('--congestion-ms <ms>', 'mean extra RTT of a congested link', number('congestion-ms', 0, 1000), d.congestionMs)
+    .option('--hubs <n>', 'exchange hubs paths meet at (0: great circles)', integer('hubs', 0, 1000), d.hubs)
+    .option('--hub-miss <f>', 'share of hosts whose provider uses their second nearest hub', number('hub-miss', 0, 1), d.hubMiss)
+    .option('--peering <f>', 'share of pairs that peer directly instead of through their hubs', number('peering', 0, 1), d.peering)
+    .option('--path-factor <x>', 'path length over the great circle before inflation', number('path-factor', 1, 10), d.pathFactor)
     .action(async (o) => {
       const options: TopologyOptions = {
         hosts: o.hosts,
@@ -149,6 +206,12 @@ export function simCommand(): Command {
         missing: o.missing,
         unlocated: o.unlocated,
         spreadKm: o.spreadKm,
+        congestedShare: o.congestedShare,
+        congestionMs: o.congestionMs,
+        hubs: o.hubs,
+        hubMiss: o.hubMiss,
+        peering: o.peering,
+        pathFactor: o.pathFactor,
       };
       const topo = generateTopology(options);
       try {

@@ -1,4 +1,6 @@
-import { pingUrl } from '../../api/protocol/ping-url.ts';
+import { pingProven } from '../../api/protocol/ping-url.ts';
+import { timeEdgePing } from '../../api/protocol/time-edge-ping.ts';
+import type { EdgeSighting } from '../../api/protocol/edge.ts';
 import { RttFilter, nodeSideRttMs } from '../../api/protocol/rtt-filter.ts';
 import type { Coordinate, ProbeCandidate, RttMeasurement } from '../../api/protocol/latency.ts';
 import type { Heartbeat, HeartbeatAck } from '../../api/protocol/node-messages.ts';
@@ -11,6 +13,8 @@ export interface NetworkMeasurementOptions {
   pingTimeoutMs?: number;
   /** Called when a peer round fails for a peer (for the log). */
   onPeerError?(peer: ProbeCandidate, err: unknown): void;
+  /** The API's base URL: each peer round also times its `GET /v1/edge/ping` (the node's PoP and RTT to it). */
+  apiBaseUrl?: string;
 }
 
 export const NETWORK_MEASUREMENT_DEFAULTS = { peerProbeEvery: 3, pingSamples: 3, pingTimeoutMs: 2000 };
@@ -21,11 +25,13 @@ export const NETWORK_MEASUREMENT_DEFAULTS = { peerProbeEvery: 3, pingSamples: 3,
  * from its side, and RTTs to a few peers (their GET /ping) pinged now and then.
  */
 export class NetworkMeasurements {
-  readonly #opts: Required<Omit<NetworkMeasurementOptions, 'onPeerError'>> & Pick<NetworkMeasurementOptions, 'onPeerError'>;
+  readonly #opts: Required<Omit<NetworkMeasurementOptions, 'onPeerError' | 'apiBaseUrl'>> & Pick<NetworkMeasurementOptions, 'onPeerError' | 'apiBaseUrl'>;
+  /** The node's PoP and its RTT to it, from the latest edge pings. */
+  edge: EdgeSighting | undefined;
   readonly #api = new RttFilter();
   readonly #peers = new Map<string, RttFilter>();
-  /** Peer RTTs measured since the last heartbeat that carried them. */
-  #unsent = new Map<string, number>();
+  /** Peer RTTs measured since the last heartbeat that carried them, with the challenge the peer answered. */
+  #unsent = new Map<string, RttMeasurement>();
   #lastAck: { serverTime: number; at: number } | undefined;
   #beats = 0;
   #probing: Promise<void> | undefined;
@@ -39,12 +45,13 @@ export class NetworkMeasurements {
   }
 
   /** The measurement fields of the next heartbeat; `now` is performance.now(). */
-  heartbeatFields(now = performance.now()): Pick<Heartbeat, 'rttToApiMs' | 'echo' | 'peers'> {
-    const peers: RttMeasurement[] = [...this.#unsent].slice(0, 16).map(([nodeId, rttMs]) => ({ nodeId, rttMs }));
+  heartbeatFields(now = performance.now()): Pick<Heartbeat, 'rttToApiMs' | 'echo' | 'peers' | 'edge'> {
+    const peers: RttMeasurement[] = [...this.#unsent.values()].slice(0, 16);
     return {
       rttToApiMs: this.#api.value,
       echo: this.#lastAck ? { serverTime: this.#lastAck.serverTime, heldMs: Math.max(0, now - this.#lastAck.at) } : undefined,
       peers,
+      ...(this.edge ? { edge: this.edge } : {}),
     };
   }
 
@@ -57,11 +64,11 @@ export class NetworkMeasurements {
     const rtt = nodeSideRttMs(sentAt, receivedAt);
     if (rtt !== undefined) this.#api.add(rtt);
     this.#lastAck = { serverTime: ack.serverTime, at: receivedAt };
-    for (const p of sentPeers) if (this.#unsent.get(p.nodeId) === p.rttMs) this.#unsent.delete(p.nodeId);
+    for (const p of sentPeers) if (this.#unsent.get(p.nodeId) === p) this.#unsent.delete(p.nodeId);
     if (ack.coordinate) this.coordinate = ack.coordinate;
     if (ack.rttToApiMs !== undefined) this.apiRttMs = ack.rttToApiMs;
-    if (this.#beats++ % this.#opts.peerProbeEvery === 0 && ack.probePeers.length && !this.#probing) {
-      this.#probing = this.#probePeers(ack.probePeers).finally(() => (this.#probing = undefined));
+    if (this.#beats++ % this.#opts.peerProbeEvery === 0 && (ack.probePeers.length || this.#opts.apiBaseUrl) && !this.#probing) {
+      this.#probing = Promise.all([this.#probePeers(ack.probePeers), this.#timeEdge()]).then(() => undefined).finally(() => (this.#probing = undefined));
     }
   }
 
@@ -70,15 +77,22 @@ export class NetworkMeasurements {
     await this.#probing;
   }
 
+  async #timeEdge(): Promise<void> {
+    if (!this.#opts.apiBaseUrl) return;
+    const seen = await timeEdgePing(this.#opts.apiBaseUrl, { samples: this.#opts.pingSamples, timeoutMs: this.#opts.pingTimeoutMs });
+    if (seen) this.edge = seen;
+  }
+
   async #probePeers(peers: ProbeCandidate[]): Promise<void> {
     await Promise.all(
       peers.map(async (peer) => {
         try {
-          const rtt = await pingUrl(peer.probeUrl, { samples: this.#opts.pingSamples, timeoutMs: this.#opts.pingTimeoutMs, expectNodeId: peer.nodeId });
+          const ping = await pingProven(peer.probeUrl, { samples: this.#opts.pingSamples, timeoutMs: this.#opts.pingTimeoutMs, expectNodeId: peer.nodeId });
           let filter = this.#peers.get(peer.nodeId);
           if (!filter) this.#peers.set(peer.nodeId, (filter = new RttFilter()));
-          const filtered = filter.add(rtt);
-          if (filtered !== undefined) this.#unsent.set(peer.nodeId, Math.round(filtered * 100) / 100);
+          const filtered = filter.add(ping.rttMs);
+          // The peer's answer to this round's challenge goes with the filtered RTT: the API credits it only then.
+          if (filtered !== undefined) this.#unsent.set(peer.nodeId, { nodeId: peer.nodeId, rttMs: Math.round(filtered * 100) / 100, nonce: ping.nonce, ...(ping.proof ? { proof: ping.proof } : {}) });
         } catch (err) {
           this.#opts.onPeerError?.(peer, err);
         }

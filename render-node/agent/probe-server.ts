@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,8 +22,8 @@ export interface ProbeServer {
   readonly server: Server;
   /** The base URL session WebSockets use: `ws://` or `wss://` as this server speaks plain HTTP or TLS. */
   readonly sessionUrl: string;
-  /** Answer pings with this node id (known after registration). */
-  setNodeId(nodeId: string): void;
+  /** Answer pings with this node id (known after registration), and challenges with this probe key. */
+  setNodeId(nodeId: string, probeKey?: string): void;
   close(): Promise<void>;
 }
 
@@ -35,9 +36,13 @@ export function pingUrlOf(url: string): string {
 
 /**
  * The node's probe endpoint: `GET /ping` answers `{"nodeId": …}` at once, to anyone (CORS `*`, no auth,
- * no caching), so clients and peers can time a round trip to this node. Nothing else is served.
+ * no caching), so clients and peers can time a round trip to this node; `GET /ping?nonce=N` adds
+ * `proof` = HMAC-SHA256(probe key, N), the answer only this node can give (the API checks it before it
+ * trusts the RTT). Nothing else is served.
  */
 export async function startProbeServer(options: ProbeServerOptions = {}): Promise<ProbeServer> {
+  let nodeId: string | null = null;
+  let probeKey: string | undefined;
   let body = JSON.stringify({ nodeId: null });
   const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -55,8 +60,14 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
       res.writeHead(405, { allow: 'GET, HEAD, OPTIONS' }).end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    const nonce = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('nonce');
+    // Only well-formed nonces are answered (ProbeNonce's rule), so the server signs nothing of size.
+    const answer =
+      nonce && probeKey && /^[A-Za-z0-9_-]{16,128}$/.test(nonce)
+        ? JSON.stringify({ nodeId, nonce, proof: createHmac('sha256', probeKey).update(nonce).digest('hex') })
+        : body;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(answer) });
+    res.end(req.method === 'HEAD' ? undefined : answer);
   };
   // https.Server is an http.Server with TLS underneath: the same handler and upgrade events.
   const server: Server = options.tls ? (createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) as unknown as Server) : createServer(handler);
@@ -82,7 +93,9 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
     port,
     server,
     sessionUrl,
-    setNodeId(nodeId) {
+    setNodeId(id, key) {
+      nodeId = id;
+      probeKey = key;
       body = JSON.stringify({ nodeId });
     },
     close: () =>

@@ -115,7 +115,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   let identity: { nodeId: string; secret: Uint8Array | null } = { nodeId: '', secret: null };
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
-    probe.setNodeId(r.nodeId);
+    probe.setNodeId(r.nodeId, r.probeKey);
     metrics.describe(r.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
     identity = { nodeId: r.nodeId, secret: r.ticketSecret ? fromBase64Url(r.ticketSecret) : null };
     return r;
@@ -133,6 +133,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const registered = await register();
   log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url }, 'registered');
   const network = new NetworkMeasurements({
+    apiBaseUrl: opts.api,
     onPeerError: (peer, err) => log.debug({ peer: peer.nodeId, url: peer.probeUrl, err: (err as Error)?.message }, 'peer ping failed'),
   });
 

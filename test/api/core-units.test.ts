@@ -46,13 +46,16 @@ describe('job compiler', () => {
       '5:render:false',
       '5:stitch:false',
     ]);
-    expect(tiled.tasks[1].outputKey).toBe('jobs/job_x/tiles/0/32_0.png');
-    expect(tiled.tasks[9].outputKey).toBe('jobs/job_x/frames/000005.jpg');
+    // Every key carries its task's opaque token (a verifying render's key looks the same).
+    expect(tiled.tasks[1].outputKey).toMatch(/^jobs\/job_x\/tiles\/0\/32_0\.[0-9a-f]{16}\.png$/);
+    expect(tiled.tasks[1].taskId).toMatch(/^job_x\.[0-9a-f]{16}$/);
+    expect(new Set(tiled.tasks.map((t) => t.taskId)).size).toBe(tiled.tasks.length);
+    expect(tiled.tasks[9].outputKey).toMatch(/^jobs\/job_x\/frames\/000005\.[0-9a-f]{16}\.jpg$/);
     expect(countTasks(64, 64, 32, 2)).toBe(tiled.tasks.length);
 
     const whole = compileJob(plan(64, 64, null, [7]), 1);
     expect(whole.tasks).toHaveLength(1);
-    expect(whole.tasks[0]).toMatchObject({ kind: 'render', final: true, outputKey: 'jobs/job_x/frames/000007.jpg', state: 'queued' });
+    expect(whole.tasks[0]).toMatchObject({ kind: 'render', final: true, outputKey: expect.stringMatching(/^jobs\/job_x\/frames\/000007\.[0-9a-f]{16}\.jpg$/), state: 'queued' });
     expect(countTasks(64, 64, null, 1)).toBe(1);
     expect(whole.job).toMatchObject({ state: 'queued', createdAt: 1, startedAt: null });
   });

@@ -4,7 +4,7 @@
  */
 import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { compileJob, type JobPlan } from '../../api/core/job-compiler.ts';
-import type { JobStore, SceneRecord, TaskRecord, TaskRoute } from '../../api/core/job-store.ts';
+import type { JobStore, NodeRecord, SceneRecord, TaskRecord, TaskRoute } from '../../api/core/job-store.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from '../../api/core/task-policy.ts';
 import { isTesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
@@ -288,7 +288,15 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       const node = { nodeId: 'node_1', tokenHash: 'f'.repeat(64), card, registeredAt: T0, lastSeenAt: T0, load: 0 };
       await store.registerNode(node);
       // A new node starts with a clean reputation.
-      const stored = { ...node, reputation: { verified: 0, disproven: 0, blocklisted: null } };
+      // …and no probe key (none given), no lease call yet, nothing measured, its location believed.
+      const stored = {
+        ...node,
+        reputation: { verified: 0, disproven: 0, blocklisted: null },
+        probeKey: null,
+        lastLeaseAt: null,
+        throughput: { pixels: 0, ms: 0, results: 0, best: 0 },
+        locationRefuted: null,
+      };
       expect(await store.getNode('node_1')).toEqual(stored);
       expect(await store.findNodeByTokenHash('f'.repeat(64))).toEqual(stored);
       expect(await store.findNodeByTokenHash('0'.repeat(64))).toBeNull();
@@ -464,6 +472,79 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
     });
 
+    describe('node trust', () => {
+      const registerNode = (nodeId: string, extra: Partial<NodeRecord> = {}) =>
+        store.registerNode({ nodeId, tokenHash: nodeId.padEnd(64, '0'), card: nodeCardFor('eu'), registeredAt: T0, lastSeenAt: T0, load: 0, ...extra });
+
+      it('keeps the probe key and when a node last asked for work, across a restart', async () => {
+        await registerNode('p', { probeKey: 'k'.repeat(64) });
+        expect((await store.getNode('p'))!).toMatchObject({ probeKey: 'k'.repeat(64), lastLeaseAt: null });
+        expect(await lease('p', T0 + 5)).toBeNull();
+        store = await fx.reopen();
+        expect((await store.getNode('p'))!).toMatchObject({ probeKey: 'k'.repeat(64), lastLeaseAt: T0 + 5, lastSeenAt: T0 + 5 });
+        await store.recordLeaseCall('p', T0 + 9);
+        expect((await store.getNode('p'))!).toMatchObject({ lastLeaseAt: T0 + 9, lastSeenAt: T0 + 9 });
+      });
+
+      it('never leases more tasks to a node than maxLeases (its slots)', async () => {
+        await registerNode('h');
+        const { job, tasks } = makeJob({ frames: [0, 1, 2] });
+        await store.createJob(job, tasks);
+        const first = await store.leaseNext({ nodeId: 'h', leaseId: 'l1', now: T0, policy, maxLeases: 2 });
+        const second = await store.leaseNext({ nodeId: 'h', leaseId: 'l2', now: T0, policy, maxLeases: 2 });
+        expect([first?.task.frame, second?.task.frame]).toEqual([0, 1]);
+        expect(await store.leaseNext({ nodeId: 'h', leaseId: 'l3', now: T0, policy, maxLeases: 2 })).toBeNull();
+        // Another node gets the rest; a finished task frees a slot.
+        expect((await store.leaseNext({ nodeId: 'o', leaseId: 'l4', now: T0, policy, maxLeases: 2 }))?.task.frame).toBe(2);
+        await store.completeTask({ taskId: first!.task.taskId, nodeId: 'h', leaseId: 'l1', result, now: T0 + 1 });
+        const { job: job2, tasks: tasks2 } = makeJob({ frames: [7] });
+        await store.createJob(job2, tasks2);
+        expect((await store.leaseNext({ nodeId: 'h', leaseId: 'l5', now: T0 + 2, policy, maxLeases: 2 }))?.task.frame).toBe(7);
+      });
+
+      it('never extends a lease past its lifetime cap, however often the node heartbeats', async () => {
+        await registerNode('s');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        const capped: TaskPolicy = { ...policy, leaseMs: 1000, maxLeaseLifetimeMs: 2500 };
+        const held = (await store.leaseNext({ nodeId: 's', leaseId: 'ls', now: T0, policy: capped }))!.task;
+        for (const t of [T0 + 800, T0 + 1600, T0 + 2400]) expect((await store.heartbeat({ nodeId: 's', leaseIds: ['ls'], load: 1, now: t, policy: capped })).revoked).toEqual([]);
+        expect((await store.getTask(held.taskId))!.leaseExpiresAt).toBe(T0 + 2500);
+        const changes = await store.expireLeases(T0 + 2501, capped);
+        expect(changes.map((c) => `${c.id}:${c.from}->${c.to}`)).toEqual([`${held.taskId}:leased->queued`]);
+        expect((await store.heartbeat({ nodeId: 's', leaseIds: ['ls'], load: 1, now: T0 + 2600, policy: capped })).revoked).toEqual(['ls']);
+      });
+
+      it('measures throughput from accepted results only: reported compute time, at least a tenth of the wall time lease → completion', async () => {
+        await registerNode('m');
+        await registerNode('v');
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        await store.createJob(job, tasks);
+        const a = (await lease('m', T0))!.task;
+        await store.completeTask({ taskId: a.taskId, nodeId: 'm', leaseId: a.leaseId!, result, now: T0 + 400, renderMs: 5 });
+        const px = a.tile!.width * a.tile!.height;
+        expect((await store.getNode('m'))!.throughput).toEqual({ pixels: px, ms: 40, results: 1, best: px / 65536 / 0.04 }); // reported 5 ms, but 400 ms of wall time charge at least 40
+        // A sampled result counts only once another node's render agreed with it.
+        const b = (await lease('m', T0 + 500))!.task;
+        await store.completeTask({ taskId: b.taskId, nodeId: 'm', leaseId: b.leaseId!, result, now: T0 + 700, sample: true });
+        expect((await store.getNode('m'))!.throughput!.results).toBe(1);
+        const v = (await lease('v', T0 + 800))!.task;
+        expect(v.kind).toBe('verify');
+        await store.completeTask({ taskId: v.taskId, nodeId: 'v', leaseId: v.leaseId!, result, now: T0 + 900 });
+        expect((await store.getNode('m'))!.throughput).toEqual({ pixels: 2 * px, ms: 60, results: 2, best: px / 65536 / 0.02 });
+        expect((await store.getNode('v'))!.throughput).toEqual({ pixels: px, ms: 10, results: 1, best: px / 65536 / 0.01 });
+        store = await fx.reopen();
+        expect((await store.getNode('m'))!.throughput!.results).toBe(2);
+      });
+
+      it('refutes a claimed location once (the first reason stays)', async () => {
+        await registerNode('t');
+        await store.refuteNodeLocation('t', 'first');
+        await store.refuteNodeLocation('t', 'second');
+        expect((await store.getNode('t'))!.locationRefuted).toBe('first');
+      });
+    });
+
     describe('verification by re-issue', () => {
       const sum = (c: string) => ({ bytes: 10, checksum: c.repeat(64).slice(0, 64) });
       const GOOD = sum('a');
@@ -557,7 +638,9 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect(r0.t.taskId).toBe(bad0.taskId);
         expect(r0.out.task.verification).toMatchObject({ state: 'pending', disproven: ['liar'] });
         const rv = await finish('b');
-        expect(rv.t).toMatchObject({ kind: 'verify', taskId: `${bad0.taskId}.v1.1` });
+        expect(rv.t).toMatchObject({ kind: 'verify', verifies: bad0.taskId, round: 1 });
+        // Its id has a render's shape (the job id and an opaque token), nothing that names what it verifies.
+        expect(rv.t.taskId).toMatch(new RegExp(`^${job.jobId}\\.[0-9a-f]{16}$`));
         expect(rv.out.verdict).toMatchObject({ outcome: 'verified', winners: ['a', 'b'] });
         const kinds: string[] = [];
         let out = rv.out;

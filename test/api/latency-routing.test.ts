@@ -16,7 +16,7 @@ import { NearbyNodes, NodeList } from '../../api/protocol/latency.ts';
 import type { NodeCardInput } from '../../api/protocol/node-card.ts';
 import { HeartbeatAck, NodeRegistered } from '../../api/protocol/node-messages.ts';
 import { TASK_POLICY_DEFAULTS } from '../../api/core/task-policy.ts';
-import { call, fakePng, nodeCard, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from './support/api-harness.ts';
+import { call, fakePng, nodeCard, provenRtt, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from './support/api-harness.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GRACE_MS = 300;
@@ -25,7 +25,10 @@ const GRACE_MS = 300;
 async function register(h: Harness, name: string, card: Partial<NodeCardInput> = {}): Promise<TestNode> {
   const res = await call<NodeRegistered>(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), ...card } });
   if (res.status !== 201) throw new Error(`register: ${res.status} ${JSON.stringify(res.body)}`);
-  return new TestNode(h, NodeRegistered.parse(res.body));
+  const node = new TestNode(h, NodeRegistered.parse(res.body));
+  // A running node asks for work (real ones long-poll all the time): only such nodes are routed to.
+  expect(await node.lease(0)).toBeNull();
+  return node;
 }
 
 async function harness(options: HarnessOptions = {}) {
@@ -42,7 +45,8 @@ const submit = async (h: Harness, json: object) => {
   if (res.status !== 201) throw new Error(`submit: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.jobId as string;
 };
-const rtts = (entries: [TestNode, number][]) => entries.map(([n, rttMs]) => ({ nodeId: n.id, rttMs }));
+/** The client's RTTs, each with the node's answer to its challenge (the API ignores unproven RTTs). */
+const rtts = (entries: [TestNode, number][]) => Promise.all(entries.map(([n, rttMs]) => provenRtt(n, rttMs)));
 
 describe('routing decisions', () => {
   // A farm per test: a node the client did not measure still counts (at an assumed RTT), so nodes of
@@ -54,7 +58,7 @@ describe('routing decisions', () => {
 
   it('routes every task of a job to the node nearest its client, by measurement alone', async () => {
     const [near, mid, far] = [await register(h, 'near'), await register(h, 'mid'), await register(h, 'far')];
-    const jobId = await submit(h, { sceneId, size: '64x64', tile: 32, frames: '0', client: { rtts: rtts([[far, 120], [near, 5], [mid, 40]]) } });
+    const jobId = await submit(h, { sceneId, size: '64x64', tile: 32, frames: '0', client: { rtts: await rtts([[far, 120], [near, 5], [mid, 40]]) } });
     const s = await status(h, jobId);
     const renders = s.tasks.filter((t) => t.kind === 'render');
     expect(renders.map((t) => t.route?.nodeId)).toEqual([near.id, near.id, near.id, near.id]);
@@ -84,7 +88,7 @@ describe('routing decisions', () => {
     // 1 tile/s on the reference 256×256 tile: a 64×64 tile takes 62.5 ms; one task at a time.
     const card = { tilesPerSecond: 1, concurrency: 1 };
     const [a, b] = [await register(h, 'quick-a', card), await register(h, 'quick-b', card)];
-    const client = { rtts: rtts([[a, 5], [b, 40]]) };
+    const client = { rtts: await rtts([[a, 5], [b, 40]]) };
     const jobId = await submit(h, { sceneId, size: '128x128', tile: 64, frames: '0', client });
     const routes = (await status(h, jobId)).tasks.filter((t) => t.kind === 'render').map((t) => t.route!);
     // a: 5 + 0 + 62.5 = 67.5 · then a: 5 + 62.5 + 62.5 = 130 > b: 40 + 62.5 = 102.5 · a: 130 < b: 165 · b: 165 < a: 192.5
@@ -98,7 +102,7 @@ describe('routing decisions', () => {
   it('never fills a busy node: the rest waits and is routed as queues drain', async () => {
     const card = { tilesPerSecond: 1000, concurrency: 1 };
     const [a, b] = [await register(h, 'busy-a', card), await register(h, 'busy-b', card)];
-    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0-11', client: { rtts: rtts([[a, 1], [b, 900]]) } });
+    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0-11', client: { rtts: await rtts([[a, 1], [b, 900]]) } });
     const routed = (await status(h, jobId)).tasks.map((t) => t.route?.nodeId ?? null);
     // Four queued tasks per slot make a node busy.
     expect(routed.filter((id) => id === a.id)).toHaveLength(4);
@@ -116,13 +120,14 @@ describe('routing decisions', () => {
 
   it('never gives a task to a node that does not meet its job\'s requirements', async () => {
     const small = await register(h, 'small', { region: 'eu', ramBytes: 1 << 30 });
-    const big = await register(h, 'big', { region: 'us', ramBytes: 64 * 2 ** 30 });
+    // Three slots: it holds three leases at once below (no node may hold more leases than slots).
+    const big = await register(h, 'big', { region: 'us', ramBytes: 64 * 2 ** 30, concurrency: 3 });
     const jobId = await submit(h, {
       sceneId,
       size: '16x16',
       frames: '0-1',
       requirements: { minRamBytes: 32 * 2 ** 30 },
-      client: { rtts: rtts([[small, 1], [big, 200]]) },
+      client: { rtts: await rtts([[small, 1], [big, 200]]) },
     });
     expect((await status(h, jobId)).tasks.map((t) => t.route?.nodeId)).toEqual([big.id, big.id]);
     // Past every grace period the tasks are open to any capable node — which the small one is not.
@@ -143,7 +148,7 @@ describe('routing decisions', () => {
 
   it('keeps maxRttMs: nodes beyond it are skipped, and the limit needs measured RTTs', async () => {
     const [x, y] = [await register(h, 'rtt-x', { tilesPerSecond: 1, concurrency: 1 }), await register(h, 'rtt-y', { tilesPerSecond: 1, concurrency: 1 })];
-    const jobId = await submit(h, { sceneId, size: '128x128', tile: 64, frames: '0', requirements: { maxRttMs: 50 }, client: { rtts: rtts([[x, 10], [y, 80]]) } });
+    const jobId = await submit(h, { sceneId, size: '128x128', tile: 64, frames: '0', requirements: { maxRttMs: 50 }, client: { rtts: await rtts([[x, 10], [y, 80]]) } });
     const routes = (await status(h, jobId)).tasks.filter((t) => t.kind === 'render').map((t) => t.route!);
     // y would finish sooner for the later tiles, but it is 80 ms from the client.
     expect(routes.map((r) => r.nodeId)).toEqual([x.id, x.id, x.id, x.id]);
@@ -163,7 +168,7 @@ describe('how routed work moves', () => {
 
   it('lets the fallback take a task its chosen node did not lease within the grace period', async () => {
     const [slow, spare] = [await register(h, 'sleepy'), await register(h, 'spare')];
-    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0', client: { rtts: rtts([[slow, 5], [spare, 30]]) } });
+    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0', client: { rtts: await rtts([[slow, 5], [spare, 30]]) } });
     expect((await status(h, jobId)).tasks[0].route).toMatchObject({ nodeId: slow.id, fallbackId: spare.id });
     expect(await spare.lease(0)).toBeNull();
     await sleep(GRACE_MS + 100);
@@ -176,7 +181,7 @@ describe('how routed work moves', () => {
   it('routes again the tasks of a node that went silent', async () => {
     const card = { tilesPerSecond: 1000, concurrency: 1 };
     const [dead, alive, other] = [await register(h, 'doomed', card), await register(h, 'alive', card), await register(h, 'other', card)];
-    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0-2', client: { rtts: rtts([[dead, 2], [alive, 50], [other, 60]]) } });
+    const jobId = await submit(h, { sceneId, size: '16x16', frames: '0-2', client: { rtts: await rtts([[dead, 2], [alive, 50], [other, 60]]) } });
     expect((await status(h, jobId)).tasks.map((t) => t.route?.nodeId)).toEqual([dead.id, dead.id, dead.id]);
     // `dead` says nothing more; `alive` keeps heartbeating (and `other` stays quiet too, so it dies as well).
     const beat = setInterval(() => void alive.heartbeat([]), 200);
@@ -217,7 +222,7 @@ describe('measurements and the node directory', () => {
     // which leaves about one loopback round trip.
     await sleep(300);
     // The node's own (pretended) figure is far higher: the filter keeps the minimum, the API's timing.
-    const second = await beat(a, { echo: { serverTime: first.serverTime, heldMs: Date.now() - ackAt }, rttToApiMs: 900, peers: [{ nodeId: b.id, rttMs: 30 }] });
+    const second = await beat(a, { echo: { serverTime: first.serverTime, heldMs: Date.now() - ackAt }, rttToApiMs: 900, peers: [await provenRtt(b, 30)] });
     expect(second.rttToApiMs).toBeGreaterThan(0);
     expect(second.rttToApiMs).toBeLessThan(250);
     expect(second.coordinate!.vec.some((v) => v !== 0)).toBe(true);

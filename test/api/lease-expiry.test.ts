@@ -102,7 +102,8 @@ describe('failures', () => {
   });
 
   it('cancels the rest of a job that failed', async () => {
-    const nodes = [await TestNode.register(h, 'g1'), await TestNode.register(h, 'g2'), await TestNode.register(h, 'g3')];
+    // g1 holds two leases at once: two slots on its card (no node may hold more leases than slots).
+    const nodes = [await TestNode.register(h, 'g1', { concurrency: 2 }), await TestNode.register(h, 'g2'), await TestNode.register(h, 'g3')];
     const jobId = await submit({ frames: '0-1' });
     const other = (await nodes[0].lease(0))!; // frame 0, kept leased by heartbeats
     const keepAlive = setInterval(() => void nodes[0].heartbeat([other.leaseId]), LEASE_MS / 4);

@@ -33,7 +33,8 @@ describe('presigned URLs handed to nodes', () => {
   it('name the storage front, live NODE_URL_SECONDS, and open exactly their object for their method', async () => {
     const job = await submit({ size: '64x32', tile: 32 });
     expect(job.status).toBe(201);
-    const node = await TestNode.register(h, 'scoped');
+    // Two slots: it holds two leases at once (no node may hold more leases than slots).
+    const node = await TestNode.register(h, 'scoped', { concurrency: 2 });
     const a = (await node.lease())!;
     const b = (await node.lease())!;
     expect(a.kind).toBe('render');

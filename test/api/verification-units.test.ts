@@ -4,7 +4,8 @@ import { compileJob } from '../../api/core/job-compiler.ts';
 import { acceptedKey, attemptKey } from '../../api/core/object-keys.ts';
 import { reopenForRouting, stepTask, stepVerification } from '../../api/core/state-machine.ts';
 import { isSampled } from '../../api/core/verification-policy.ts';
-import { tallyVote } from '../../api/core/verification-vote.ts';
+import { tallyVote, weighVote } from '../../api/core/verification-vote.ts';
+import { effectiveTilesPerSecond, locationsRefuted, measuredTilesPerSecond, priorTilesPerSecond, refutedParties } from '../../api/core/node-trust.ts';
 import { claimedRenderMs } from '../../api/core/claimed-render-ms.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
@@ -101,5 +102,42 @@ describe('attempt keys and requeue', () => {
     expect(reopenForRouting(routedTask, { routed: true })).toMatchObject({ route: null, openAt: null });
     expect(reopenForRouting(routedTask, { routed: false })).toMatchObject({ route: null, openAt: 0 });
     expect(reopenForRouting({ ...routedTask, kind: 'verify' }, { routed: true })).toMatchObject({ route: null, openAt: 0 });
+  });
+});
+
+describe('votes weighed by record', () => {
+  it('lets no group of nodes on probation overturn an established node, and changes nothing else', () => {
+    const disproof = tallyVote(3, [false, true]);
+    expect(disproof.kind).toBe('disproven');
+    // The original's node has a record, both verifiers are fresh: the original stands, nobody is blamed.
+    expect(weighVote(disproof, [true, false, false])).toEqual({ kind: 'verified', winners: [0], losers: [] });
+    // One established winner is enough to disprove; so are fresh winners against a fresh original.
+    expect(weighVote(disproof, [true, true, false])).toEqual(disproof);
+    expect(weighVote(disproof, [false, false, false])).toEqual(disproof);
+    for (const other of [tallyVote(2, [true]), tallyVote(2, [false]), tallyVote(3, [true, false]), tallyVote(3, [false, false])]) {
+      expect(weighVote(other, [true, false, false])).toEqual(other);
+    }
+  });
+});
+
+describe('node trust', () => {
+  const card = { tilesPerSecond: 5000 } as never;
+  it('routes on measured speed; a claim is worth at most the prior, and never more than the slowest measured node', () => {
+    const fresh = { card, throughput: { pixels: 0, ms: 0, results: 0, best: 0 } };
+    const measured = { card, throughput: { pixels: 3 * 65536, ms: 1500, results: 3, best: 2 } };
+    expect(measuredTilesPerSecond(measured)).toBe(2);
+    expect(effectiveTilesPerSecond(fresh)).toBe(10);
+    expect(priorTilesPerSecond([fresh, measured])).toBe(2);
+    expect(effectiveTilesPerSecond(fresh, undefined, priorTilesPerSecond([fresh, measured]))).toBe(2);
+    expect(effectiveTilesPerSecond({ card: { tilesPerSecond: 0.5 } as never, throughput: fresh.throughput })).toBe(0.5);
+  });
+
+  it('refutes locations only when light in fibre could not cover the distance', () => {
+    const frankfurt = { lat: 50.11, lon: 8.68 };
+    const tokyo = { lat: 35.68, lon: 139.69 };
+    expect(locationsRefuted(frankfurt, tokyo, 1)).toBe(true); // ~9,300 km needs ≥ 93 ms
+    expect(locationsRefuted(frankfurt, tokyo, 120)).toBe(false);
+    expect(refutedParties({ nodeId: 'a', reputation: { verified: 9, disproven: 0, blocklisted: null } }, { nodeId: 'b' }).map((n) => n.nodeId)).toEqual(['b']);
+    expect(refutedParties({ nodeId: 'a' }, { nodeId: 'b' }).map((n) => n.nodeId)).toEqual(['a', 'b']);
   });
 });

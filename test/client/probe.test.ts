@@ -23,7 +23,9 @@ async function pingOnlyNode(name: string, delayMs: number, gone = false): Promis
   proxies.push(proxy);
   const res = await call(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), probeUrl: `${proxy.url}/ping` } });
   ids[name] = res.body.nodeId;
-  server.setNodeId(res.body.nodeId);
+  server.setNodeId(res.body.nodeId, res.body.probeKey);
+  // It asks for work once, as a running node does (routing places tasks only on nodes that ask).
+  await call(h.url, 'POST', `/v1/nodes/${res.body.nodeId}/lease`, { json: { waitSeconds: 0 }, token: res.body.nodeToken });
   if (gone) await proxy.kill();
 }
 

@@ -68,7 +68,8 @@ export function registerMeteringRoutes(app: OpenAPIHono, ctx: ApiContext): void 
     const req = c.req.valid('json');
     const scene = await requireScene(ctx, req.sceneId, principalOf(c));
     const plan = planJob(req, scene.info, { jobId: 'quote' });
-    const nodes = (await ctx.nodes.healthyNodes()).filter((n) => n.card.tilesPerSecond > 0);
+    // Speeds as the API believes them (measured, else a prior no claim can exceed), never the cards' claims.
+    const nodes = (await ctx.nodes.believedNodes()).filter((n) => n.card.tilesPerSecond > 0);
     if (nodes.length === 0) throw new TesseraError('UNAVAILABLE', 'No healthy render node has a measured speed to estimate from; start a node and ask again.');
     return c.json(quoteJob(plan, nodes, ctx.options.verification.sampleRate, ctx.options.pricing), 200);
   });

@@ -90,7 +90,8 @@ const nearby = createRoute({
   summary: 'Nodes a client should ping before submitting a job',
   description:
     'Healthy nodes with a probe URL, best first: nearest to the client when its location is known (Cloudflare\'s ' +
-    'request.cf, else ?lat=&lon=), else landmarks spread over the network. Ping each GET probeUrl a few times, ' +
+    'request.cf, else ?lat=&lon=), nodes that share the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping), ' +
+    'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',
   request: { query: NearbyQuery },
   responses: {
@@ -117,21 +118,25 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const slug = card.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
     const nodeId = randomId(slug ? `node_${slug}` : 'node');
     const nodeToken = randomToken();
+    // The secret its GET /ping answers challenges with: the API checks RTTs clients and peers report against it.
+    const probeKey = randomToken();
     const now = ctx.clock.now();
-    await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0 });
+    await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey });
     ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl }, 'node registered');
     // A new node is new capacity: routing may place waiting tasks on it.
     ctx.nodes.invalidate();
     ctx.router.invalidate();
     ctx.notifier.notify(TASKS_TOPIC);
     const ticketSecret = await ctx.tickets.nodeSecretText(nodeId);
-    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs, ticketSecret }, 201);
+    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs, probeKey, ticketSecret }, 201);
   });
 
   app.openapi(heartbeat, async (c) => {
     const receivedAt = ctx.clock.now();
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
+    // A blocklisted node is no capacity and no witness: its heartbeats (load, peer RTTs) are refused.
+    if (node.reputation?.blocklisted) throw blocklisted(node);
     const body = c.req.valid('json');
     const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
@@ -155,20 +160,31 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       return { coordinate: undefined, rttToApiMs: undefined, probePeers: [] };
     });
     // Stamped last: the node's next heartbeat echoes it, and the API times ack → heartbeat from here.
-    return c.json({ revoked, revokedSessions, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime: ctx.clock.now() }, 200);
+    const serverTime = ctx.clock.now();
+    ctx.network.stampAck(id, serverTime);
+    return c.json({ revoked, revokedSessions, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime }, 200);
   });
 
   app.openapi(lease, async (c) => {
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
     if (node.reputation?.blocklisted) throw blocklisted(node);
+    if (!ctx.nodes.isAskingForWork(node, { running: 0 }, ctx.clock.now())) {
+      // It starts (or resumes) asking for work: record that first, so this call's routing pass counts it.
+      await ctx.jobs.recordLeaseCall(id, ctx.clock.now());
+      ctx.nodes.invalidate();
+      ctx.router.invalidate();
+    }
     // The body is optional: an empty one waits the default time.
     const { waitSeconds, kinds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     const wantsTasks = kinds.includes('task');
     const wantsSessions = kinds.includes('session') && ctx.sessions !== undefined && (node.card.sessionSlots ?? 0) > 0;
     const deadline = ctx.clock.now() + waitSeconds * 1000;
-    const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
+    // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
+    const poll = ctx.polls.open(id, node.card.concurrency);
+    const signals = [c.req.raw.signal, ctx.options.shutdown, poll.signal].filter((s): s is AbortSignal => s !== undefined);
     const signal = AbortSignal.any(signals);
+    try {
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
@@ -191,13 +207,17 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       // Woken when tasks may have become available; the timer catches backoffs ending and other processes.
       await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, ctx.options.recheckMs), signal);
     }
+    } finally {
+      poll.close();
+    }
   });
 
   app.openapi(listNodes, async (c) => c.json({ nodes: await ctx.nodes.search(c.req.valid('query')) }, 200));
 
   app.openapi(nearby, async (c) => {
     const query = c.req.valid('query');
-    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count), 200);
+    const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
+    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, undefined, edge), 200);
   });
 }
 
@@ -207,7 +227,8 @@ async function leaseTask(ctx: ApiContext, nodeId: string, card: NodeCardType, no
   await ctx.applied(await ctx.jobs.expireLeases(now, policy));
   await ctx.applied(await ctx.verifier.sweep(now));
   if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
-  return ctx.jobs.leaseNext({ nodeId, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card });
+  // No more leases than slots: a node cannot hoard tasks it is not working on.
+  return ctx.jobs.leaseNext({ nodeId, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card, maxLeases: card.concurrency });
 }
 
 /** A session lease as the node gets it: the render settings and a presigned GET of the scene, nothing else. */

@@ -81,7 +81,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
       ...(holder ? await ctx.verifier.sampling(task, node.nodeId) : {}),
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
-      verification: ctx.options.verification,
+      verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
     });
     await ctx.applied(outcome.changes);
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');

@@ -42,6 +42,13 @@ export interface CandidateOptions {
   /** The mean of the prior on a client's height (ms): clients' last miles vary a lot. */
   heightPriorMs?: number;
   maxQueuePerSlot?: number;
+  /**
+   * How much of a triangle lower bound (|RTT to a probed node − that node's RTT to a peer|) to trust: real
+   * matrices violate the triangle inequality now and then, so a bound is a hint, not a fact.
+   */
+  triangleLowerWeight?: number;
+  /** Without a geo line, a bounded node's estimate is lower bound × triangleLowerWeight + upper bound × this. */
+  triangleUpperShare?: number;
   fit?: FitOptions;
 }
 
@@ -53,6 +60,8 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   sessionSpreadPerError: 50,
   heightPriorMs: 10,
   maxQueuePerSlot: ROUTE_DEFAULTS.maxQueuePerSlot,
+  triangleLowerWeight: 1,
+  triangleUpperShare: 0.2,
   fit: FIT_DEFAULTS,
 };
 
@@ -309,6 +318,183 @@ export function geoNearest(nodes: readonly RouterNode[], location: GeoPoint): st
   return best < 0 ? undefined : nodes[best].id;
 }
 
+/** The ids of up to `k` healthy located nodes nearest to `location` by great-circle distance, nearest first. */
+export function geoNearestK(nodes: readonly RouterNode[], location: GeoPoint, k: number): string[] {
+  if (k <= 0) return [];
+  const idx = indexFor(nodes);
+  const u = geoUnitVector(location, new Float64Array(3));
+  const top = new Int32Array(k).fill(-1);
+  const topDot = new Float64Array(k).fill(-2);
+  scanGrid(idx, u, (_cell, minKm) => minKm, () => (top[k - 1] < 0 ? Infinity : kmFromDot(topDot[k - 1])), (i) => {
+    if (!nodes[i].healthy) return;
+    const dot = idx.unit[i * 3] * u[0] + idx.unit[i * 3 + 1] * u[1] + idx.unit[i * 3 + 2] * u[2];
+    if (dot <= topDot[k - 1]) return;
+    let p = k - 1;
+    while (p > 0 && topDot[p - 1] < dot) { topDot[p] = topDot[p - 1]; top[p] = top[p - 1]; p--; }
+    topDot[p] = dot; top[p] = i;
+  });
+  const out: string[] = [];
+  for (const i of top) if (i >= 0) out.push(nodes[i].id);
+  return out;
+}
+
+/** Landmark orders learned from the measured matrix, per node array. */
+const matrixLandmarksOf = new WeakMap<readonly RouterNode[], number[]>();
+
+/**
+ * The first node to ping for a client that knows nothing, learned from the measured node↔node matrix:
+ * every sampled node plays a client (its own RTTs to its peers are the truth), pings a candidate first
+ * landmark, then two more nodes chosen by the triangle bounds as pickProbeCandidates would; the landmarks
+ * are ranked by how often that finds the pseudo-client's nearest peer (within 10% or 5 ms). Empty when too
+ * few nodes report peer RTTs. Computed once per node array.
+ */
+function matrixLandmarks(nodes: readonly RouterNode[]): number[] {
+  const cached = matrixLandmarksOf.get(nodes);
+  if (cached) return cached;
+  const n = nodes.length;
+  const peers: (Map<number, number> | undefined)[] = new Array(n);
+  const withPeers: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = nodes[i].peerRttMs;
+    if (!p || !nodes[i].healthy) continue;
+    const m = new Map<number, number>();
+    for (const id in p) {
+      const j = nodeIndex(nodes, id);
+      if (j >= 0 && j !== i && p[id] > 0) m.set(j, p[id]);
+    }
+    peers[i] = m;
+    if (m.size >= 2) withPeers.push(i);
+  }
+  const out: number[] = [];
+  matrixLandmarksOf.set(nodes, out);
+  if (withPeers.length < 4) return out;
+  const sample = (list: number[], max: number) => {
+    const step = Math.max(1, list.length / max);
+    const s: number[] = [];
+    for (let x = 0; x < list.length && s.length < max; x += step) s.push(list[Math.floor(x)]);
+    return s;
+  };
+  const pseudo = sample(withPeers, 256);
+  const candidates = sample(withPeers, 48);
+  const lo = new Float64Array(n), hi = new Float64Array(n), seen = new Int32Array(n).fill(-1);
+  let stamp = 0;
+  const wins = candidates.map((L) => {
+    let won = 0;
+    for (const c of pseudo) {
+      const row = peers[c]!;
+      const first = row.get(L);
+      if (c === L || first === undefined) continue;
+      let best = Infinity;
+      for (const d of row.values()) if (d < best) best = d;
+      const probed = [L];
+      let got = first;
+      for (let step = 1; step < 3; step++) {
+        stamp++;
+        let pick = -1, pickScore = Infinity;
+        for (const a of probed) {
+          const r = row.get(a)!;
+          for (const [j, d] of peers[a] ?? []) {
+            if (j === c || probed.includes(j)) continue;
+            if (seen[j] !== stamp) { seen[j] = stamp; lo[j] = 0; hi[j] = Infinity; }
+            lo[j] = Math.max(lo[j], Math.abs(r - d));
+            hi[j] = Math.min(hi[j], r + d);
+          }
+        }
+        for (const a of probed) {
+          for (const j of (peers[a] ?? new Map()).keys()) {
+            if (seen[j] !== stamp || !row.has(j) || probed.includes(j)) continue;
+            const score = lo[j] + 0.2 * hi[j];
+            if (score < pickScore) { pickScore = score; pick = j; }
+          }
+        }
+        if (pick < 0) break;
+        probed.push(pick);
+        got = Math.min(got, row.get(pick)!);
+      }
+      if (got <= best * 1.1 || got <= best + 5) won++;
+    }
+    return won;
+  });
+  const order = candidates.map((L, x) => ({ L, w: wins[x] })).sort((a, b) => b.w - a.w);
+  for (const { L } of order) out.push(L);
+  return out;
+}
+
+/** Per node: lower and upper triangle bounds on the client's RTT (valid where boundSet is 1). */
+let boundLo = new Float64Array(1024);
+let boundHi = new Float64Array(1024);
+let boundSet = new Uint8Array(1024);
+let boundSq = new Float64Array(1024);
+let boundN = new Float64Array(1024);
+
+/** Node indexes by PoP, per node array. */
+const popMembersOf = new WeakMap<readonly RouterNode[], Map<string, number[]>>();
+
+function popMembers(nodes: readonly RouterNode[], pop: string): readonly number[] {
+  let map = popMembersOf.get(nodes);
+  if (!map) {
+    map = new Map();
+    nodes.forEach((n, i) => {
+      if (!n.edge) return;
+      let list = map!.get(n.edge.pop);
+      if (!list) map!.set(n.edge.pop, (list = []));
+      list.push(i);
+    });
+    popMembersOf.set(nodes, map);
+  }
+  return map.get(pop) ?? [];
+}
+
+/**
+ * Fills boundLo/boundHi for every node the client's measurements reach through the measured matrix
+ * (|r − d| ≤ RTT ≤ r + d for a probed node at r with a peer at d), and through its PoP (the client and a
+ * node that reach the same PoP at r and d). Returns the indexes set; the caller clears boundSet.
+ */
+function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): number[] {
+  const n = nodes.length;
+  if (boundSet.length < n) {
+    const size = Math.max(n, boundSet.length * 2);
+    boundLo = new Float64Array(size);
+    boundHi = new Float64Array(size);
+    boundSet = new Uint8Array(size);
+    boundSq = new Float64Array(size);
+    boundN = new Float64Array(size);
+  }
+  const touched: number[] = [];
+  const add = (j: number, r: number, d: number) => {
+    if (!(d >= 0) || !Number.isFinite(d)) return;
+    if (!boundSet[j]) {
+      boundSet[j] = 1;
+      boundLo[j] = 0;
+      boundHi[j] = Infinity;
+      boundSq[j] = 0;
+      boundN[j] = 0;
+      touched.push(j);
+    }
+    const lo = Math.abs(r - d);
+    boundSq[j] += lo * lo;
+    boundN[j]++;
+    if (lo > boundLo[j]) boundLo[j] = lo;
+    if (r + d < boundHi[j]) boundHi[j] = r + d;
+  };
+  for (const id in client.measuredRttMs) {
+    const r = client.measuredRttMs[id];
+    if (!(r > 0) || !Number.isFinite(r)) continue;
+    const a = nodeIndex(nodes, id);
+    const peers = a >= 0 ? nodes[a].peerRttMs : undefined;
+    if (!peers) continue;
+    for (const pid in peers) {
+      const j = nodeIndex(nodes, pid);
+      if (j >= 0 && j !== a) add(j, r, peers[pid]);
+    }
+  }
+  const edge = client.edge;
+  if (edge && edge.rttMs >= 0 && Number.isFinite(edge.rttMs)) {
+    for (const j of popMembers(nodes, edge.pop)) add(j, edge.rttMs, nodes[j].edge!.rttMs);
+  }
+  return touched;
+}
+
 /**
  * The ids of up to `k` nodes the client should ping next, best first: healthy, not busy, able to run its
  * job, not measured yet. Serves `GET /v1/nodes/nearby` and the simulator alike.
@@ -337,9 +523,29 @@ export function pickProbeCandidates(nodes: readonly RouterNode[], client: ProbeC
   const topScore = new Float64Array(k).fill(Infinity);
   const offer = (i: number, score: number) => {
     if (!(score < topScore[k - 1]) || !eligible(i)) return;
+    // A node offered twice (by a scan and by its bounds) keeps its better score.
     let p = k - 1;
+    for (let t = 0; t < k; t++) {
+      if (top[t] !== i) continue;
+      if (topScore[t] <= score) return;
+      p = t;
+      break;
+    }
     while (p > 0 && topScore[p - 1] > score) { topScore[p] = topScore[p - 1]; top[p] = top[p - 1]; p--; }
     topScore[p] = score; top[p] = i;
+  };
+
+  // Triangle bounds from the measured matrix: the client's RTT to a probed node and that node's RTTs to its
+  // peers (and its RTT to its PoP and other nodes' RTTs to the same PoP) bound its RTT to those peers.
+  const bounded = triangleBounds(nodes, client);
+  const w = o.triangleLowerWeight;
+  const hiShare = o.triangleUpperShare;
+  /** Bounded nodes: a geo line's estimate kept within the bounds; a coordinate estimate (or none) gives way to them. */
+  let fromLine = false;
+  const clamp = (i: number, score: number): number => {
+    if (!boundSet[i]) return score;
+    if (fromLine && Number.isFinite(score)) return Math.min(Math.max(score, w * boundLo[i]), boundHi[i]);
+    return Math.min(w * boundLo[i] + hiShare * boundHi[i], boundHi[i]);
   };
 
   // An unlocated client that measured located nodes gets a location guessed from those RTTs.
@@ -349,50 +555,69 @@ export function pickProbeCandidates(nodes: readonly RouterNode[], client: ProbeC
   // A coordinate is needed unless every node is ranked by its line.
   const coord = (hasSamples || client.coord) && !(line && idx.lines === idx.n) ? locateClient(nodes, client, o) : undefined;
   const { unit, hasLine, hasCoord, lineA, lineS, height } = idx;
+  /** The estimate of the client's RTT to node i before the bounds (Infinity: no estimate). */
+  let base: (i: number) => number = () => Infinity;
   if (line) {
     const u = geoUnitVector(guessed ?? client.location!, new Float64Array(3));
-    const bar = () => topScore[k - 1];
-    const lineScore = (i: number) => {
-      if (!hasLine[i]) {
-        if (coord && hasCoord[i]) offer(i, Math.sqrt(dist2(idx, i, coord.vec)) + coord.height + height[i]);
-        return;
-      }
+    fromLine = true;
+    base = (i) => {
+      if (!hasLine[i]) return coord && hasCoord[i] ? Math.sqrt(dist2(idx, i, coord.vec)) + coord.height + height[i] : Infinity;
       const dot = unit[i * 3] * u[0] + unit[i * 3 + 1] * u[1] + unit[i * 3 + 2] * u[2];
-      const score = line.interceptMs + lineA[i] + (kmFromDot(dot) * (line.msPerKm + lineS[i])) / 2;
+      return line.interceptMs + lineA[i] + (kmFromDot(dot) * (line.msPerKm + lineS[i])) / 2;
+    };
+    const lineScore = (i: number) => {
+      const score = clamp(i, base(i));
       if (score < topScore[k - 1]) offer(i, score);
     };
     const grid = gridFor(idx);
     for (const i of grid.unlocated) lineScore(i);
-    scanGrid(idx, u, (cell, minKm) => line.interceptMs + grid.minA[cell] + (minKm * (line.msPerKm + grid.minS[cell])) / 2, bar, lineScore);
+    scanGrid(idx, u, (cell, minKm) => line.interceptMs + grid.minA[cell] + (minKm * (line.msPerKm + grid.minS[cell])) / 2, () => topScore[k - 1], lineScore);
   } else if (coord) {
     const dim = idx.dim;
     const vec = idx.vec;
     const cv = Float64Array.from({ length: dim }, (_, d) => coord.vec[d] ?? 0);
     const minHeight = derivedFor(idx, o).minHeight;
-    scanNearest(idx, cv, minHeight, () => topScore[k - 1], (i) => {
-      const base = i * dim;
+    base = (i) => {
+      if (!hasCoord[i]) return Infinity;
+      const b0 = i * dim;
       let s2 = 0;
       for (let d = 0; d < dim; d++) {
-        const x = vec[base + d] - cv[d];
+        const x = vec[b0 + d] - cv[d];
         s2 += x * x;
       }
-      const score = Math.sqrt(s2) + height[i];
+      return Math.sqrt(s2) + height[i];
+    };
+    scanNearest(idx, cv, minHeight, () => topScore[k - 1], (i) => {
+      const score = clamp(i, base(i));
       if (score < topScore[k - 1]) offer(i, score);
     });
   } else if (isGeoPoint(client.location)) {
     const u = geoUnitVector(client.location, new Float64Array(3));
     const msPerKm = derivedFor(idx, o).msPerKm;
     const grid = gridFor(idx);
-    scanGrid(idx, u, (cell, minKm) => minKm * msPerKm + grid.minH[cell], () => topScore[k - 1], (i) => {
+    base = (i) => {
+      if (!idx.hasLoc[i]) return Infinity;
       const dot = unit[i * 3] * u[0] + unit[i * 3 + 1] * u[1] + unit[i * 3 + 2] * u[2];
-      const score = kmFromDot(dot) * msPerKm + (hasCoord[i] ? height[i] : 0);
+      return kmFromDot(dot) * msPerKm + (hasCoord[i] ? height[i] : 0);
+    };
+    scanGrid(idx, u, (cell, minKm) => minKm * msPerKm + grid.minH[cell], () => topScore[k - 1], (i) => {
+      const score = clamp(i, base(i));
       if (score < topScore[k - 1]) offer(i, score);
     });
-  } else {
-    const { landmarks } = derivedFor(idx, o);
+  } else if (bounded.length === 0) {
+    // Nothing known: the landmarks learned from the measured matrix, else those from the coordinates.
+    const learned = matrixLandmarks(nodes);
+    const landmarks = learned.length ? learned : derivedFor(idx, o).landmarks;
     let rank = 0;
     for (const i of landmarks) if (eligible(i)) offer(i, rank++);
   }
+  // Nodes the bounds speak for, whether or not the scans above reached them (a low upper bound can make a
+  // node whose estimate was pruned the best candidate).
+  for (const i of bounded) {
+    const score = clamp(i, base(i));
+    if (score < topScore[k - 1]) offer(i, score);
+  }
+  for (const i of bounded) boundSet[i] = 0;
   // Too few ranked (no coordinates yet, say): fill with any eligible nodes in list order.
   const out: string[] = [];
   for (let t = 0; t < k; t++) if (top[t] >= 0) { out.push(nodes[top[t]].id); skipFlag[top[t]] = 1; marked.push(top[t]); }

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { NodeCardInput } from '../../../api/protocol/node-card.ts';
 import { NodeRegistered } from '../../../api/protocol/node-messages.ts';
 import { LeasedTask } from '../../../api/protocol/task.ts';
+import { newProbeNonce, probeProof } from '../../../api/protocol/probe-proof.ts';
+import type { RttMeasurement } from '../../../api/protocol/latency.ts';
 import { startLocalS3, type LocalS3 } from '../../../api/node/local-s3.ts';
 import { startApi, type RunningApi, type StartApiOptions } from '../../../api/node/start-api.ts';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../support/fault-proxy.ts';
@@ -188,6 +190,15 @@ export class TestNode {
       token: this.reg.nodeToken,
     });
   }
+}
+
+/**
+ * An RTT to `node` as a client or peer that pinged it reports it: with a fresh nonce and the node's answer
+ * (HMAC with the probe key it got at registration), which the API checks before it trusts the RTT.
+ */
+export async function provenRtt(node: TestNode, rttMs: number): Promise<RttMeasurement> {
+  const nonce = newProbeNonce();
+  return { nodeId: node.id, rttMs, nonce, proof: await probeProof(node.reg.probeKey!, nonce) };
 }
 
 /** Bytes that stand in for a PNG (the API never decodes outputs). */

@@ -1,0 +1,68 @@
+/**
+ * Routing on real RTTs: the WonderNetwork subset in test/routing/data (61 servers worldwide, measured
+ * 2020-07-19/20). Its statistics match the real matrices DESIGN.md describes, `sim gen`'s defaults come
+ * close to them, and the router holds up there: first contact, later sessions, no coordinates, PoPs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateTopology } from '../../sim/generate-topology.ts';
+import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
+import { mergeSimReports, simulateRouting, type SimOptions } from '../../sim/simulate-routing.ts';
+import { topologyStats } from '../../sim/topology-stats.ts';
+
+const dir = join(import.meta.dirname, 'data', 'wondernetwork-61');
+const hosts = parseHostsCsv(readFileSync(join(dir, 'hosts.csv'), 'utf8'));
+async function* text(t: string) {
+  yield t;
+}
+const truth = await parseRttCsv(text(readFileSync(join(dir, 'rtt.csv'), 'utf8')), hosts);
+
+/** Ten splits of the 61 hosts into 15 nodes and 46 clients, merged (one split is too few clients to tell). */
+function run(options: SimOptions) {
+  return mergeSimReports(Array.from({ length: 10 }, (_, s) => simulateRouting(hosts, truth, { nodes: 15, probes: 3, seed: s + 1, ...options })));
+}
+
+describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
+  it('looks like the real matrices of DESIGN.md, and sim gen comes close', () => {
+    const real = topologyStats(hosts, truth);
+    expect(real.pairs).toBe(1830);
+    expect(real.rttMs.p50).toBeGreaterThan(120);
+    expect(real.rttMs.p50).toBeLessThan(160);
+    expect(real.triangleViolations.share).toBeGreaterThan(0.03);
+    expect(real.triangleViolations.share).toBeLessThan(0.07);
+    expect(real.fibreRatio!.p50).toBeGreaterThan(1.8);
+    expect(real.fibreRatio!.p90).toBeGreaterThan(3);
+    const gen = generateTopology({ hosts: 500, seed: 1 });
+    const g = topologyStats(gen.hosts, gen);
+    expect(g.triangleViolations.share).toBeGreaterThan(0.03);
+    expect(g.triangleViolations.share).toBeLessThan(0.07);
+    expect(g.triangleViolations.over50).toBeLessThan(0.003);
+    expect(g.fibreRatio!.p10).toBeGreaterThan(1.4);
+    expect(g.fibreRatio!.p50).toBeGreaterThan(1.7);
+    expect(g.fibreRatio!.p90).toBeGreaterThan(2.6);
+    expect(g.closePairsMs!.p50).toBeLessThan(8);
+    expect(g.closePairsMs!.p90).toBeLessThan(20);
+  });
+
+  it('located clients: ≥ 92% within 10%/5 ms at first contact with 3 pings, p95 stretch ≤ 1.3, ≥ 97% by the third session', () => {
+    const r = run({ sessions: 3 });
+    expect(r.tessera.within10).toBeGreaterThanOrEqual(0.92);
+    expect(r.tessera.p95Stretch).toBeLessThanOrEqual(1.3);
+    expect(r.tessera.within10).toBeGreaterThan(r.geo.within10 + 0.15);
+    // Geo top-3 + 3 pings is as good as first contact gets here; Tessera stays within a point or two of it.
+    expect(r.tessera.within10).toBeGreaterThan(r.geoTop3.within10 - 0.02);
+    expect(r.bySession[2].within10).toBeGreaterThanOrEqual(0.97);
+    expect(r.bySession[2].within10).toBeGreaterThan(r.geoTop3.within10);
+  });
+
+  it('no coordinates anywhere: learns by the third session; PoPs help first contact', () => {
+    const blind = run({ useLocation: false, sessions: 3 });
+    expect(blind.tessera.within10).toBeGreaterThan(0.68);
+    expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.3);
+    expect(blind.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
+    const pops = run({ useLocation: false, edgePops: 30 });
+    expect(pops.edge.pops).toBe(30);
+    expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
+  });
+});

@@ -9,6 +9,7 @@ import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
 import worker from '../../api/edge/worker.ts';
 import { checkTicket, fromBase64Url } from '../../api/protocol/session-ticket.ts';
+import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
 
 const sceneId = 'c'.repeat(64);
 const card = {
@@ -39,10 +40,13 @@ describe('sessions on Workers', () => {
     };
     const reg = await call('POST', '/v1/nodes', card);
     expect(reg.status).toBe(201);
-    const { nodeId, nodeToken, ticketSecret } = reg.body!;
+    const { nodeId, nodeToken, ticketSecret, probeKey } = reg.body!;
+    // A client RTT counts only with the node's answer to the ping's challenge (as for jobs).
+    const nonce = newProbeNonce();
+    const rtt = { nodeId, rttMs: 12, nonce, proof: await probeProof(probeKey, nonce) };
     expect(typeof ticketSecret).toBe('string');
 
-    const created = await call('POST', '/v1/sessions', { sceneId, eye: '256x256', client: { rtts: [{ nodeId, rttMs: 12 }] } });
+    const created = await call('POST', '/v1/sessions', { sceneId, eye: '256x256', client: { rtts: [rtt] } });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const s = created.body!;
     expect(s).toMatchObject({ nodeId, route: { rttSource: 'measured', predictedRttMs: 12 } });
@@ -52,7 +56,7 @@ describe('sessions on Workers', () => {
     expect(await checkTicket(s.ticket, fromBase64Url(ticketSecret), 'node_other', Date.now())).toEqual({ ok: false, problem: 'wrong-node' });
 
     // The node's one slot is taken: a second session has nowhere to go.
-    const full = await call('POST', '/v1/sessions', { sceneId, client: { rtts: [{ nodeId, rttMs: 12 }] } });
+    const full = await call('POST', '/v1/sessions', { sceneId, client: { rtts: [rtt] } });
     expect(full.status).toBe(503);
     expect(full.body!.message).toMatch(/no free session slot/);
 

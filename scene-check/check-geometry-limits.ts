@@ -1,5 +1,5 @@
 /**
- * Geometry cost from the JSON alone, before any buffer is read or Draco data decoded: vertices
+ * Geometry cost from the JSON alone, before any buffer is read or Draco or meshopt data decoded: vertices
  * against maxVertices, and the bytes geometry will take once decoded (buffers plus one typed array
  * per accessor) as the first part of the maxDecodedBytes estimate.
  */
@@ -36,6 +36,9 @@ export function checkGeometryLimits(gltf: ValidatedGltf, limits: SceneLimits): G
   let geometryBytes = 0;
   for (const buffer of gltf.buffers) geometryBytes += buffer.byteLength;
   for (const a of gltf.accessors) geometryBytes += a.count * a.components * a.componentBytes;
+  // Meshopt views decode to count × byteStride each (the decoder's working memory), whatever their
+  // compressed size; overlapping views in one fallback buffer each count.
+  for (const view of gltf.bufferViews) if (view.meshopt) geometryBytes += view.meshopt.count * view.meshopt.byteStride;
   if (geometryBytes > limits.maxDecodedBytes) {
     throw new TesseraError(
       'SCENE_LIMIT_EXCEEDED',

@@ -10,6 +10,7 @@
  */
 import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import { TesseraError } from '../api/protocol/errors.ts';
+import { checkMeshoptView, isMeshoptFallback } from './check-meshopt-views.ts';
 import { checkNodeGraph } from './check-node-graph.ts';
 import {
   indexArray,
@@ -200,7 +201,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
   // Buffers and buffer views.
   const buffers: BufferInfo[] = bufferDefs.map((def, i) => {
     const where = `buffer ${i}`;
-    return { uri: optString(def, 'uri', where), byteLength: reqInt(def, 'byteLength', where) };
+    return { uri: optString(def, 'uri', where), byteLength: reqInt(def, 'byteLength', where), meshoptFallback: isMeshoptFallback(def, where) };
   });
   const bufferViews: BufferViewInfo[] = bufferViewDefs.map((def, i) => {
     const where = `bufferView ${i}`;
@@ -217,7 +218,8 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
         `${where}: byteOffset ${byteOffset} + byteLength ${byteLength} exceeds buffer ${buffer} length ${bufferLength}`,
       );
     }
-    return { buffer, byteOffset, byteLength, byteStride };
+    const info = { buffer, byteOffset, byteLength, byteStride };
+    return { ...info, meshopt: checkMeshoptView(def, where, info, buffers, extensionsUsed) };
   });
 
   // Accessors.
@@ -231,6 +233,9 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     const mimeType = optString(def, 'mimeType', where);
     if (uri === undefined && bufferView === undefined) throw malformed(`${where} has neither a uri nor a bufferView`);
     if (uri !== undefined && bufferView !== undefined) throw malformed(`${where} has both a uri and a bufferView`);
+    if (bufferView !== undefined && bufferViews[bufferView].meshopt) {
+      throw malformed(`${where}: bufferView ${bufferView} is meshopt-compressed, which images cannot be`);
+    }
     return { uri, bufferView, mimeType };
   });
   textures.forEach((def, i) => {

@@ -89,11 +89,15 @@ export async function readSceneResources(gltf: ValidatedGltf, context: SceneReso
   // Sequential on purpose: each file's size is checked against what the earlier ones left.
   const buffers: Uint8Array[] = [];
   for (let i = 0; i < gltf.buffers.length; i++) {
-    const { uri, byteLength } = gltf.buffers[i];
+    const { uri, byteLength, meshoptFallback } = gltf.buffers[i];
     const what = `buffer ${i}`;
     let data: Uint8Array;
     let source: string;
-    if (uri === undefined) {
+    if (uri === undefined && meshoptFallback) {
+      // Filled by decoding its meshopt views (decode-meshopt-views.ts), after the caps are checked.
+      buffers.push(new Uint8Array(0));
+      continue;
+    } else if (uri === undefined) {
       if (!context.isGlb || i !== 0) throw malformed(`${what} has no uri (only the first buffer of a GLB may omit it)`);
       if (!context.glbBin) throw malformed(`${what} has no uri and the GLB has no BIN chunk`);
       data = context.glbBin;

@@ -21,8 +21,9 @@ import { checkGeometryLimits } from './check-geometry-limits.ts';
 import { checkGltfStructure } from './check-gltf-structure.ts';
 import { checkTextureLimits } from './check-texture-limits.ts';
 import { isJsonObject, malformed, show, type JsonObject } from './gltf-fields.ts';
+import { decodeMeshoptViews } from './decode-meshopt-views.ts';
 import { normalizeScene } from './normalize-scene.ts';
-import type { SceneIoProvider } from './scene-io.ts';
+import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
 import { describeMagic, isGlb, parseGlb } from './parse-glb.ts';
 import { parseGltfJson } from './parse-gltf-json.ts';
 import type { ImageSize } from './read-image-size.ts';
@@ -216,12 +217,16 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
     maxFileBytes: caps.maxFileBytes,
   });
   const textures = checkTextureLimits(resources.images, caps, geometry.geometryBytes);
-  const data = checkAccessorData(gltf, resources.buffers, caps);
+  // Meshopt views decode into their fallback buffers (sizes already counted), then the data checks see plain data.
+  const provider = io ?? nodeSceneIo;
+  const plain = await decodeMeshoptViews(gltf, resources.buffers, () => provider.meshoptDecoder());
+  const data = checkAccessorData(plain.gltf, plain.buffers, caps);
   // Draco streams declare their own counts; they must match the (capped) accessors before any decoding.
-  checkDracoHeaders(gltf, resources.buffers);
+  checkDracoHeaders(plain.gltf, plain.buffers);
 
   // The costly part: glTF-Transform reads everything, decodes Draco, writes one GLB.
-  const normalized = await normalizeScene(prepareJsonDocument(gltf, resources, textures.sizes), gltf, io);
+  const prepared = prepareJsonDocument(plain.gltf, { ...resources, buffers: plain.buffers }, textures.sizes);
+  const normalized = await normalizeScene(prepared, plain.gltf, provider);
 
   const stats: SceneStats = {
     bytes: resources.bytesRead,

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { Logger, NodeIO, type PlatformIO } from '@gltf-transform/core';
 import { ALL_EXTENSIONS } from '@gltf-transform/extensions';
+import type { MeshoptDecoder } from './decode-meshopt-views.ts';
 
 interface Draco3d {
   createDecoderModule(options?: object): Promise<unknown>;
@@ -20,6 +21,8 @@ interface Draco3d {
 export interface SceneIoProvider {
   get(): Promise<PlatformIO>;
   reset(): void;
+  /** The meshopt decoder (meshoptimizer's wasm), loaded on first use. */
+  meshoptDecoder(): Promise<MeshoptDecoder>;
 }
 
 let pending: Promise<NodeIO> | undefined;
@@ -47,5 +50,11 @@ export function resetSceneIo(): void {
   pending = undefined;
 }
 
-/** The Node IO (NodeIO, Draco decoder and encoder from draco3dgltf). */
-export const nodeSceneIo: SceneIoProvider = { get: getSceneIo, reset: resetSceneIo };
+async function nodeMeshoptDecoder(): Promise<MeshoptDecoder> {
+  const { MeshoptDecoder } = await import('meshoptimizer/decoder');
+  await MeshoptDecoder.ready;
+  return MeshoptDecoder;
+}
+
+/** The Node IO (NodeIO, Draco decoder and encoder from draco3dgltf) and meshoptimizer's decoder. */
+export const nodeSceneIo: SceneIoProvider = { get: getSceneIo, reset: resetSceneIo, meshoptDecoder: nodeMeshoptDecoder };

@@ -1,10 +1,13 @@
 /**
  * glTF extensions a scene may list in `extensionsRequired`: those three.js r162's GLTFLoader
- * renders without extra decoders, plus Draco (decoded here before the renderer sees the scene).
+ * renders without extra decoders, plus Draco and meshopt (decoded here before the renderer sees the scene).
  * A scene may *use* any extension; unknown optional ones are dropped by the normalization.
  */
 export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
+  'EXT_mesh_gpu_instancing',
+  'EXT_meshopt_compression',
   'KHR_draco_mesh_compression',
+  'KHR_meshopt_compression',
   'KHR_lights_punctual',
   'KHR_materials_anisotropy',
   'KHR_materials_clearcoat',
@@ -25,4 +28,4 @@ export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
  * Extensions refused even when only used: their data cannot be read without a decoder this
  * module does not load, and the fallback they promise is often missing.
  */
-export const REFUSED_EXTENSIONS: ReadonlySet<string> = new Set(['EXT_meshopt_compression', 'KHR_meshopt_compression']);
+export const REFUSED_EXTENSIONS: ReadonlySet<string> = new Set<string>([]);

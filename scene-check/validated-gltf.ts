@@ -7,6 +7,26 @@ import type { JsonObject } from './gltf-fields.ts';
 export interface BufferInfo {
   uri: string | undefined;
   byteLength: number;
+  /**
+   * An EXT_meshopt_compression (or KHR_meshopt_compression) fallback buffer: its contents are what
+   * the compressed buffer views decode to, so it may come without data (no uri, even outside a GLB).
+   */
+  meshoptFallback: boolean;
+}
+
+/** A buffer view's EXT_meshopt_compression (or KHR_meshopt_compression) extension. */
+export interface MeshoptViewInfo {
+  /** The extension's name, for messages. */
+  extension: string;
+  /** Where the compressed bytes are. */
+  buffer: number;
+  byteOffset: number;
+  byteLength: number;
+  /** Decoded element size and count: the view decodes to byteStride × count bytes. */
+  byteStride: number;
+  count: number;
+  mode: 'ATTRIBUTES' | 'TRIANGLES' | 'INDICES';
+  filter: 'NONE' | 'OCTAHEDRAL' | 'QUATERNION' | 'EXPONENTIAL' | 'COLOR';
 }
 
 export interface BufferViewInfo {
@@ -14,6 +34,8 @@ export interface BufferViewInfo {
   byteOffset: number;
   byteLength: number;
   byteStride: number | undefined;
+  /** Set when the view's data is meshopt-compressed elsewhere (the view itself lies in a fallback buffer). */
+  meshopt: MeshoptViewInfo | undefined;
 }
 
 export interface SparseInfo {

@@ -12,6 +12,7 @@ import { buildCameras } from './lib/builders/cameras.ts';
 import { buildDraco } from './lib/builders/draco.ts';
 import { buildFeatures } from './lib/builders/features.ts';
 import { buildLights } from './lib/builders/lights.ts';
+import { buildMaterials } from './lib/builders/materials.ts';
 import { buildMillion } from './lib/builders/million.ts';
 import { buildMorph } from './lib/builders/morph.ts';
 import { buildSkinned } from './lib/builders/skinned.ts';
@@ -43,6 +44,7 @@ const JOBS: SceneJob[] = [
   { file: 'features.glb', build: buildFeatures, maxBytes: 1 << 20 },
   { file: 'draco.glb', build: buildDraco, maxBytes: 1 << 20 },
   { file: 'textured-gltf/scene.gltf', build: buildTexturedGltf, maxBytes: 1 << 20 },
+  { file: 'materials.glb', build: buildMaterials, maxBytes: 1 << 20 },
 ];
 
 /** Writes one scene; returns the paths written. */

@@ -103,6 +103,8 @@ export function planJob(req: JobRequest, info: SceneInfo, ids: { jobId: string }
     keyLight: req.keyLight,
     projection: req.projection,
     ipd: req.ipd,
+    shadows: req.shadows,
+    ground: req.ground,
   });
   const encode = EncodeSpec.parse({ format: req.format, quality: req.quality, lossless: req.lossless });
   if (req.requirements?.maxRttMs !== undefined && !(req.client?.rtts.length || req.client?.coordinate)) {

@@ -12,3 +12,9 @@ declare module 'draco3dgltf/draco_decoder_gltf.wasm' {
   const module: WebAssembly.Module;
   export default module;
 }
+
+/** meshoptimizer's decoder wasm, extracted by infra/extract-meshopt-wasm.ts; wrangler compiles it at deploy. */
+declare module '*/meshopt-decoder.wasm' {
+  const module: WebAssembly.Module;
+  export default module;
+}

@@ -38,6 +38,8 @@ export const JobRequest = z
     projection: Projection.default('perspective'),
     /** Distance between the eyes in metres for `stereo` and `equirect-stereo`. */
     ipd: z.number().min(0).max(MAX_IPD).default(DEFAULT_IPD),
+    shadows: z.boolean().default(true),
+    ground: z.enum(['shadow', 'none']).default('none'),
     /** Higher runs first. */
     priority: z.number().int().min(0).max(100).default(50),
     /** What a node must have to get this job's tasks (RAM, texture size, regions, RTT to the client). */

@@ -69,6 +69,10 @@ export const ViewSpec = z
     projection: Projection.default('perspective'),
     /** Distance between the eyes in world units (metres) for `stereo` and `equirect-stereo`. */
     ipd: z.number().min(0, `ipd is 0 to ${MAX_IPD} m`).max(MAX_IPD, `ipd is 0 to ${MAX_IPD} m`).default(DEFAULT_IPD),
+    /** The key light and the glTF punctual lights cast soft shadows (every mesh casts and receives). */
+    shadows: z.boolean().default(true),
+    /** `shadow`: a ground plane under the scene that shows only the shadows cast on it (product shots). */
+    ground: z.enum(['shadow', 'none']).default('none'),
   })
   .superRefine((v, ctx) => {
     const problem = projectionSizeProblem(v.projection, v.width, v.height, v.ssaa);

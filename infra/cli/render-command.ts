@@ -60,6 +60,8 @@ export function renderCommand(): Command {
     .option('--exposure <x>', 'exposure multiplier', number('exposure'), 1)
     .option('--env-intensity <x>', 'environment light intensity', number('env-intensity'), 1)
     .addOption(new Option('--key-light <mode>', 'directional key light').choices(['auto', 'on', 'off']).default('auto'))
+    .addOption(new Option('--shadows <mode>', 'soft shadows from the key light and the glTF lights').choices(['on', 'off']).default('on'))
+    .addOption(new Option('--ground <mode>', 'a ground plane under the scene showing only its shadow').choices(['shadow', 'none']).default('none'))
     .option('--out <dir>', 'output folder', 'out')
     .option('--quote', 'with --api: upload the scene and print what the job would cost, without submitting it')
     .option('--json', 'print the summary as JSON on stdout')
@@ -90,6 +92,8 @@ function renderSpecFrom(o: Record<string, any>) {
     keyLight: o.keyLight === 'auto' ? 'auto' : o.keyLight === 'on',
     projection: o.projection,
     ipd: o.ipd,
+    shadows: o.shadows === 'on',
+    ground: o.ground,
   });
   const encode = EncodeSpec.parse({ format: o.format, quality: o.quality, lossless: !o.lossy });
   const frames = o.frames === undefined ? undefined : parseFrameList(o.frames);
@@ -175,6 +179,8 @@ async function renderWithApi(scene: string, o: Record<string, any>, { view, enco
     keyLight: view.keyLight,
     projection: view.projection,
     ipd: view.ipd,
+    shadows: view.shadows,
+    ground: view.ground,
   } satisfies Omit<JobRequestInput, 'sceneId'>;
   // Refuse what the protocol refuses before uploading anything (the API checks again, and checks the scene).
   normalizeJobRequest(JobRequest.parse({ ...request, sceneId: '0'.repeat(64) }));

@@ -1,4 +1,4 @@
-import { ACESFilmicToneMapping, Box3, Color, NeutralToneMapping, NoToneMapping, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type DataTexture, type Scene } from 'three';
+import { ACESFilmicToneMapping, Box3, Color, NeutralToneMapping, NoToneMapping, PCFSoftShadowMap, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type DataTexture, type Scene } from 'three';
 import { projectionSizeProblem } from '../../api/protocol/projection.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
@@ -66,6 +66,10 @@ export class FrameRenderer {
     });
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = SRGBColorSpace;
+    this.renderer.shadowMap.type = PCFSoftShadowMap;
+    // Shadow maps are drawn once per render() (prepare sets needsUpdate), not once per draw: a panorama or a
+    // stereo pair draws many views of the same posed scene, and the maps depend on the lights, not the view.
+    this.renderer.shadowMap.autoUpdate = false;
     this.environment = createStudioEnvironment();
   }
 
@@ -169,6 +173,9 @@ export class FrameRenderer {
     const r = this.renderer;
     r.toneMapping = TONE_MAPPING[view.toneMapping];
     r.toneMappingExposure = view.exposure;
+    // The shadow maps are drawn whole (no scissor) for every tile, so each tile sees the same maps.
+    r.shadowMap.enabled = view.shadows;
+    r.shadowMap.needsUpdate = true;
     if (view.background === 'transparent') {
       r.setClearColor(0x000000, 0);
       scene.background = null;

@@ -1,8 +1,9 @@
-import { AnimationMixer, Box3, DirectionalLight, LoopOnce, Vector3, type AnimationClip, type Camera, type Material, type Mesh, type Scene } from 'three';
+import { AnimationMixer, Box3, DirectionalLight, LoopOnce, Vector3, type AnimationClip, type Camera, type Light, type Material, type Mesh, type Scene } from 'three';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { boundsSphere, createCamera } from './camera-rig.ts';
+import { GROUND_NAME, createGround, enableMeshShadows, fitShadow, placeGround, sceneLights } from './shadow-rig.ts';
 
 /** The frame time of `frame` and the clip it samples, after checking both against the scene. */
 export interface FramePlan {
@@ -22,6 +23,10 @@ interface SceneState {
   mixers: Map<string, { mixer: AnimationMixer; clips: AnimationClip[] }>;
   autoBounds: Map<string, Box3>;
   keyLight: DirectionalLight;
+  /** The ShadowMaterial plane of `ground: 'shadow'`. */
+  ground: Mesh;
+  /** The glTF punctual lights of this scene. */
+  lights: Light[];
   envIntensity: number;
 }
 
@@ -83,7 +88,10 @@ export class SceneDirector {
       const keyLight = new DirectionalLight(0xffffff, KEY_LIGHT_INTENSITY);
       keyLight.name = 'tessera.key-light';
       scene.add(keyLight, keyLight.target);
-      state = { mixers: new Map(), autoBounds: new Map(), keyLight, envIntensity: 1 };
+      enableMeshShadows(scene);
+      const ground = createGround();
+      scene.add(ground);
+      state = { mixers: new Map(), autoBounds: new Map(), keyLight, ground, lights: sceneLights(scene, keyLight), envIntensity: 1 };
       this.states.set(scene, state);
     }
     return state;
@@ -150,6 +158,15 @@ export class SceneDirector {
       state.keyLight.updateMatrixWorld(true);
       state.keyLight.target.updateMatrixWorld(true);
     }
+    // Shadow cameras fit the framing bounds (for an auto camera: the whole clip), so they hold still in an animation.
+    const radius = boundsSphere(bounds).radius;
+    state.ground.visible = view.ground === 'shadow' && !bounds.isEmpty();
+    if (state.ground.visible) placeGround(state.ground, bounds, radius);
+    const shadowBounds = state.ground.visible ? bounds.clone().expandByPoint(state.ground.position) : bounds;
+    for (const light of [state.keyLight, ...state.lights]) {
+      if (view.shadows && light.visible) fitShadow(light, shadowBounds, radius);
+      else light.castShadow = false;
+    }
     if (state.envIntensity !== view.environmentIntensity) {
       state.envIntensity = view.environmentIntensity;
       scene.traverse((o) => {
@@ -168,7 +185,7 @@ function meshBounds(scene: Scene): Box3 {
   scene.updateMatrixWorld(true);
   scene.traverseVisible((o) => {
     const mesh = o as Mesh;
-    if (!mesh.geometry || (o as any).isLight || o.name === 'tessera.key-light') return;
+    if (!mesh.geometry || (o as any).isLight || o.name === 'tessera.key-light' || o.name === GROUND_NAME) return;
     if (!mesh.geometry.boundingBox) mesh.geometry.computeBoundingBox();
     part.copy(mesh.geometry.boundingBox!).applyMatrix4(o.matrixWorld);
     if (part.min.toArray().every(Number.isFinite) && part.max.toArray().every(Number.isFinite)) box.union(part);

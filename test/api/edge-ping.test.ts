@@ -9,7 +9,8 @@ import { JOB_DB_FILE } from '../../api/node/sqlite-job-store.ts';
 import { EdgePing } from '../../api/protocol/edge.ts';
 import { readApiConfig } from '../../api/node/api-config.ts';
 import { NearbyNodes } from '../../api/protocol/latency.ts';
-import { call, startHarness, TestNode, type Harness } from './support/api-harness.ts';
+import { HeartbeatAck } from '../../api/protocol/node-messages.ts';
+import { call, provenRtt, startHarness, TestNode, type Harness } from './support/api-harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -51,15 +52,20 @@ describe('GET /v1/edge/ping on Node', () => {
   });
 
   it('keeps the PoPs nodes report in heartbeats and the RTTs they measured to peers; nearby starts from the client\'s PoP', async () => {
-    h = await startHarness();
+    // Every other node is a peer each node may be asked to ping (peer RTTs count only for assigned peers).
+    h = await startHarness({ api: { routing: { probePeers: 3 } } });
     const nodes: TestNode[] = [];
     for (const name of ['tokyo', 'frankfurt-a', 'frankfurt-b', 'paris']) nodes.push(await TestNode.register(h, name, { probeUrl: `http://${name}.example/ping` }));
     const beat = async (n: TestNode, json: object) => {
       const res = await call(h!.url, 'POST', `/v1/nodes/${n.id}/heartbeat`, { json, token: n.reg.nodeToken });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return HeartbeatAck.parse(res.body);
     };
     await beat(nodes[0], { edge: { pop: 'NRT', rttMs: 2 } });
-    await beat(nodes[1], { edge: { pop: 'FRA', rttMs: 9 }, peers: [{ nodeId: nodes[2].id, rttMs: 6 }] });
+    const assigned = await beat(nodes[1], { edge: { pop: 'FRA', rttMs: 9 } });
+    expect(assigned.probePeers.map((p) => p.nodeId)).toContain(nodes[2].id);
+    // A peer RTT as a node reports it: with the peer's answer to its challenge.
+    await beat(nodes[1], { edge: { pop: 'FRA', rttMs: 9 }, peers: [await provenRtt(nodes[2], 6)] });
     await beat(nodes[2], { edge: { pop: 'FRA', rttMs: 1.5 } });
     await beat(nodes[3], { edge: { pop: 'CDG', rttMs: 1 } });
     // A bad PoP code is refused like any bad field.

@@ -16,6 +16,7 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
 import { TEST_API_KEY, TEST_AUTH } from '../api/support/api-harness.ts';
 import { spawnNode, type NodeProcess } from '../support/farm.ts';
+import { packMeshopt } from '../support/meshopt-pack.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 let edge: EdgeDev;
@@ -90,6 +91,17 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
       expect(up.json.sceneId, name).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
       expect(up.json.bytes).toBe(onNode.glb.length);
       expect(up.json.stats).toEqual(onNode.stats);
+    }
+  });
+
+  it('decodes meshopt-packed scenes in the Worker (its own wasm module) to the very bytes the Node API makes', async () => {
+    for (const name of ['animated-trs', 'textured-pbr']) {
+      const bytes = await packMeshopt(scenePath(name));
+      const up = await api('POST', '/v1/scenes', bytes);
+      expect(up.status, JSON.stringify(up.json)).toBe(201);
+      expect(up.json.stats.extensionsUsed).toContain('EXT_meshopt_compression');
+      const onNode = await createNodeSceneInspector().inspect({ kind: 'bytes', bytes });
+      expect(up.json.sceneId, name).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
     }
   });
 

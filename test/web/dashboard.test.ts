@@ -166,7 +166,8 @@ describe('web dashboard', () => {
     await page.fill('form input:not([type])', 'web-test-client');
     await page.getByRole('button', { name: 'Create' }).click();
     await expect.poll(() => page.locator('.secret').textContent()).toMatch(/^tsk_[0-9a-f]{64}$/);
-    expect(await page.locator('table').textContent()).toMatch(/web-test-client/);
+    // The list is fetched again after the key is created: wait for it.
+    await expect.poll(() => page.locator('table').textContent()).toMatch(/web-test-client/);
     await screenshot(page, '06-keys');
     await page.click('nav >> text=Ledger');
     await page.waitForSelector('[data-testid=ledger] tbody tr');

@@ -24,6 +24,8 @@ export interface JobForm {
   backgroundMode: 'transparent' | 'environment' | 'color';
   color: string;
   keyLight: 'auto' | 'on' | 'off';
+  shadows: 'on' | 'off';
+  ground: 'shadow' | 'none';
   environmentIntensity: number;
   toneMapping: 'neutral' | 'aces' | 'none';
   exposure: number;
@@ -49,6 +51,8 @@ export const JOB_FORM_DEFAULTS: JobForm = {
   backgroundMode: 'transparent',
   color: '#20242c',
   keyLight: 'auto',
+  shadows: 'on',
+  ground: 'none',
   environmentIntensity: 1,
   toneMapping: 'neutral',
   exposure: 1,
@@ -76,6 +80,8 @@ export function jobRequest(sceneId: string, f: JobForm): JobRequestInput {
     camera,
     background: f.backgroundMode === 'color' ? f.color : f.backgroundMode,
     keyLight: f.keyLight === 'auto' ? 'auto' : f.keyLight === 'on',
+    shadows: f.shadows === 'on',
+    ground: f.ground,
     environmentIntensity: f.environmentIntensity,
     toneMapping: f.toneMapping,
     exposure: f.exposure,

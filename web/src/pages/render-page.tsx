@@ -304,6 +304,20 @@ export function RenderPage({ session }: { session: Session }) {
               </select>
             </label>
             <label>
+              shadows
+              <select name="shadows" value={form.shadows} onChange={(e) => set({ shadows: e.currentTarget.value as JobForm['shadows'] })}>
+                <option value="on">on</option>
+                <option value="off">off</option>
+              </select>
+            </label>
+            <label>
+              ground
+              <select name="ground" value={form.ground} onChange={(e) => set({ ground: e.currentTarget.value as JobForm['ground'] })}>
+                <option value="none">none</option>
+                <option value="shadow">contact shadow</option>
+              </select>
+            </label>
+            <label>
               environment{' '}
               <input type="number" name="environmentIntensity" min={0} max={100} step="any" value={form.environmentIntensity} onInput={(e) => set({ environmentIntensity: e.currentTarget.valueAsNumber })} />
             </label>

@@ -40,6 +40,9 @@ export function sessionViewSpec(render: SessionRender): ViewSpec {
     keyLight: render.keyLight,
     projection: 'perspective',
     ipd: 0.064,
+    // Shadow maps cost a pass per light per eye: not in a headset's frame budget (sessions do not offer them yet).
+    shadows: false,
+    ground: 'none',
   };
 }
 

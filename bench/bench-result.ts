@@ -36,6 +36,14 @@ export interface BenchRow {
   frames: FrameSample[];
   /** PNG size of a sample frame, and where it was written (for looking at the pictures side by side). */
   pngBytes?: number;
+  /**
+   * Frames per second of a whole animation (every frame rendered, encoded as PNG), end to end. Tessera pipelines
+   * it (frame N+1 draws while frame N encodes on sharp's threads), once per PNG effort; the others run serially.
+   */
+  animationFps?: number | null;
+  /** Tessera with the 'fast' PNG effort (zlib level 1): frames/s and the first frame's bytes. */
+  animationFpsFast?: number | null;
+  pngBytesFast?: number;
   image?: string;
   notes: string[];
   /** System-specific facts: versions, GL renderer strings, load breakdown. */

@@ -150,14 +150,51 @@ interface FarmRun {
   totalMs: number;
   summary: Omit<FarmRenderSummary, 'files' | 'frames'>;
   framesWithRawPixels: number;
-  single?: { repeats: number; medianMs: number; samplesMs: number[]; reuploadMs: number; nodes: string[] };
+  perTask: ReturnType<typeof costBreakdown>;
+  single?: { repeats: number; medianMs: number; samplesMs: number[]; reuploadMs: number; nodes: string[]; perTask: ReturnType<typeof costBreakdown> };
 }
 
 /**
  * `tessera farm up` in its own process, as a user runs it: storage and the API do not share this process's
  * event loop (or its CPU time) with the client, which runs here like `tessera render --api` does.
  */
-async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+/** What a node logs per task ('task done' costs=…): its lease call, its render process's run, its report. */
+interface TaskCost {
+  leaseMs: number;
+  runMs: number;
+  completeMs: number;
+  timings: Record<string, number>;
+}
+
+/**
+ * Per-task costs, medians over the tasks: the node's lease call (idle waiting included), its render process's
+ * parts (scene load, render, read-back, encode, upload: the render process's own timings), what the sandbox adds
+ * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's read-back and hash of
+ * the output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
+ */
+function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
+  if (!costs.length) return null;
+  const keys = [...new Set(costs.flatMap((c) => Object.keys(c.timings)))];
+  const med = (f: (c: TaskCost) => number) => Math.round(median(costs.map(f)) * 10) / 10;
+  const parts = Object.fromEntries(keys.map((k) => [k, med((c) => c.timings[k] ?? 0)]));
+  const sum = (c: TaskCost) => Object.values(c.timings).reduce((a, b) => a + b, 0);
+  return {
+    tasks: costs.length,
+    wallPerTaskMs: Math.round((wallMs * slots * 10) / costs.length) / 10,
+    leaseMs: med((c) => c.leaseMs),
+    runMs: med((c) => c.runMs),
+    parts,
+    sandboxMs: med((c) => c.runMs - sum(c)),
+    completeMs: med((c) => c.completeMs),
+  };
+}
+
+function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
+  const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}lease call ${b.leaseMs} ms (waiting included); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite)`;
+}
+
+async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
   const readyFile = join(dataDir, 'ready');
   // One admin key for the farm (it inherits the environment) and for the SDK in this process, which reads it too.
   process.env.TESSERA_API_KEY ||= newApiKey();
@@ -167,12 +204,22 @@ async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; st
   });
   let logTail = '';
   const keep = (d: Buffer) => (logTail = (logTail + d).slice(-4000));
+  const costs: TaskCost[] = [];
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const m = / task done .*costs=(\{\S*\})/.exec(line);
+      if (m) costs.push(JSON.parse(m[1]) as TaskCost);
+    }
+  });
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   for (const end = Date.now() + 180_000; ; ) {
     const url = await readFile(readyFile, 'utf8').then((t) => t.trim(), () => '');
-    if (url) return { url, stop: async () => void (child.kill('SIGTERM'), await exited) };
+    if (url) return { url, costs, stop: async () => void (child.kill('SIGTERM'), await exited) };
     if (child.exitCode !== null || Date.now() > end) {
       child.kill('SIGKILL');
       throw new Error(`farm up did not get ready:\n${logTail}`);
@@ -186,6 +233,7 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
   log(`farm with ${n} node(s): starting …`);
   const farm = await farmUp(n, join(work, `farm-${n}`));
   try {
+    const before = farm.costs.length;
     const { summary, totalMs } = await timed(`farm-${n}`, async () => {
       const t0 = performance.now();
       const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${n}-out`) });
@@ -195,7 +243,11 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
     let same = 0;
     for (let i = 0; i < rawFiles.length; i++) if (await samePixels(rawFiles[i], summary.files[i])) same++;
     const { files: _files, frames: _frames, ...rest } = summary;
-    const run: FarmRun = { nodes: n, totalMs, summary: rest, framesWithRawPixels: same };
+    // Let the last 'task done' lines arrive (they are logged after the completion report).
+    await new Promise((r) => setTimeout(r, 300));
+    const perTask = costBreakdown(farm.costs.slice(before), totalMs, n);
+    const run: FarmRun = { nodes: n, totalMs, summary: rest, framesWithRawPixels: same, perTask };
+    if (perTask) log(`per task (${n} node(s), medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
     log(`farm (${n} node(s)): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
     if (withSingle) {
       // The scene is stored and cached on the node, which has rendered it: the upload is a re-upload (deduplicated),
@@ -213,7 +265,8 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
           nodes.push(one.nodes.map((x) => x.node).join('+'));
         }
       });
-      run.single = { repeats: singleRepeats, medianMs: median(samplesMs), samplesMs, reuploadMs, nodes };
+      run.single = { repeats: singleRepeats, medianMs: median(samplesMs), samplesMs, reuploadMs, nodes, perTask: costBreakdown(farm.costs.slice(-singleRepeats), 0, 1) };
+      if (run.single.perTask) log(`per task (single frames): ${formatBreakdown(run.single.perTask)}`);
       log(`single frame ${singleFrame} (${n} node(s)): submit → file on disk, median ${ms(run.single.medianMs)} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
     }
     return run;
@@ -284,6 +337,8 @@ const report = {
 
 process.stdout.write(`\n${table}\n\n`);
 for (const c of checks) process.stdout.write(`${c.met === null ? 'n/a    ' : c.met ? 'met    ' : 'NOT MET'}  ${c.name}: ${c.measured ?? 'not measured'} (target ${c.required})\n`);
+for (const r of farmRuns) if (r.perTask) process.stdout.write(`per task, ${r.nodes} node(s): ${formatBreakdown(r.perTask)}\n`);
+if (single?.perTask) process.stdout.write(`per task, single warm frames: ${formatBreakdown(single.perTask)}\n`);
 const busiest = Math.max(0, ...Object.values(contention).map((v) => v ?? 0));
 if (busiest > 10) {
   const parts = Object.entries(contention).map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(0)}%`).join(', ');

@@ -15,6 +15,7 @@ export function summarizeFrames(row: BenchRow, frames: FrameSample[]): BenchRow 
   row.readbackMs = readback.length ? median(readback) : null;
   row.encodeMs = median(frames.map((f) => f.encodeMs));
   row.totalMs = median(frames.map((f) => f.totalMs));
+  if (row.animationFps === undefined && row.totalMs) row.animationFps = 1000 / row.totalMs;
   return row;
 }
 

@@ -207,6 +207,8 @@ async function main(): Promise<void> {
       encodeMs: round(r.encodeMs),
       totalMs: round(r.totalMs),
       vsTessera: round(r.vsTessera, 2),
+      animationFps: round(r.animationFps, 2),
+      animationFpsFast: round(r.animationFpsFast, 2),
       frames: r.frames.map((f) => ({
         ...f,
         renderMs: round(f.renderMs)!,

@@ -9,6 +9,12 @@ const ms = (x: number | null | undefined): string => {
 
 const ratio = (x: number | null): string => (x === null ? '—' : x >= 100 ? `${x.toFixed(0)}×` : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`);
 
+/** Animation frames/s: Tessera's pipelined default PNG / fast PNG; the others' 1000 ÷ total per frame. */
+const fps = (r: BenchRow): string => {
+  const one = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(1));
+  return r.animationFpsFast !== undefined ? `${one(r.animationFps)} / ${one(r.animationFpsFast)}` : one(r.animationFps);
+};
+
 function pad(cells: string[][], aligns: ('l' | 'r')[]): string[] {
   const widths = cells[0].map((_, c) => Math.max(...cells.map((r) => [...(r[c] ?? '')].length)));
   return cells.map((r) => r.map((cell, c) => (aligns[c] === 'r' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
@@ -16,7 +22,7 @@ function pad(cells: string[][], aligns: ('l' | 'r')[]): string[] {
 
 /** The table: one line per scene × size × system, times in ms per frame (medians of the timed frames). */
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['scene', 'size', 'system', 'load', '1st frame', 'render', 'readback', 'encode', 'total/frame', 'vs Tessera', 'Δ picture', 'note'];
+  const header = ['scene', 'size', 'system', 'load', '1st frame', 'render', 'readback', 'encode', 'total/frame', 'anim fps', 'vs Tessera', 'Δ picture', 'note'];
   const cells: string[][] = [header];
   let last = '';
   for (const r of rows) {
@@ -37,12 +43,13 @@ export function formatTable(rows: BenchRow[]): string {
       readback,
       ms(r.encodeMs),
       ms(r.totalMs),
+      fps(r),
       r.system === 'tessera' ? (r.status === 'ok' ? '1×' : '—') : ratio(r.vsTessera),
       diff ? `${diff.differentPct.toFixed(0)}% px` : '',
       note,
     ]);
   }
-  return pad(cells, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']).join('\n');
+  return pad(cells, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']).join('\n');
 }
 
 export function formatTargets(targets: TargetCheck[]): string {
@@ -57,6 +64,8 @@ const LEGEND = [
   'Times are milliseconds per frame (medians of the timed frames after one warm-up frame); load is once per scene.',
   'vs Tessera = that row\'s total per frame ÷ Tessera\'s (how many times faster Tessera is); Δ picture = share of',
   'scene pixels differing by > 32/255 from Tessera\'s picture of the same frame.',
+  'anim fps = frames per second of the whole timed animation, end to end; Tessera draws frame N+1 while sharp encodes',
+  'frame N on its threads, shown as default PNG (zlib 6) / fast PNG (zlib 1); the others run serially (1000 ÷ total).',
 ];
 
 export function legend(): string {

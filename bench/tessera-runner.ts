@@ -9,8 +9,33 @@ import { frameSequence, tesseraView } from './shared-view.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import type { LoadedScene } from '../render-node/scene/load-scene.ts';
+import type { ViewSpec } from '../api/protocol/render-spec.ts';
 
 export const TESSERA_LABEL = 'Tessera (headless-gl)';
+/** Frames in the pipelined animation pass (at least --frames). */
+const ANIMATION_FRAMES = 12;
+
+/**
+ * Render `frames` one after another and encode each as PNG with `effort`, pipelined: sharp encodes frame N on its
+ * libuv threads while this thread draws frame N+1 (at most one frame waits). Frames/s end to end, bytes summed.
+ */
+async function renderAnimation(fr: FrameRenderer, loaded: LoadedScene, view: ViewSpec, frames: number[], effort: 'fast' | 'small') {
+  const spec = { format: 'png', quality: 90, lossless: true, effort } as const;
+  const sizes: number[] = [];
+  let pending: Promise<void> = Promise.resolve();
+  const t0 = performance.now();
+  for (const [i, frame] of frames.entries()) {
+    const encoding = encodeImage(fr.render(loaded, view, frame), spec, { software: fr.version }).then((b) => {
+      sizes[i] = b.length;
+    });
+    await pending;
+    pending = encoding;
+  }
+  await pending;
+  const ms = performance.now() - t0;
+  return { fps: (frames.length * 1000) / ms, ms, bytes: sizes.reduce((a, b) => a + b, 0), firstBytes: sizes[0] };
+}
 
 /**
  * Tessera as a render node runs it: one GL backend and FrameRenderer for the whole run; per scene readScene +
@@ -80,6 +105,14 @@ export async function runTessera(plans: ScenePlan[], opts: BenchOptions, imagesD
             } else samples.push(sample);
           }
           summarizeFrames(row, samples);
+          // The whole animation as a node or `tessera render` runs it: pipelined, once per PNG effort.
+          const anim = frameSequence(plan.lastFrame, Math.max(ANIMATION_FRAMES, opts.frames));
+          const small = await renderAnimation(fr, loaded, view, anim, 'small');
+          const fast = await renderAnimation(fr, loaded, view, anim, 'fast');
+          row.animationFps = small.fps;
+          row.animationFpsFast = fast.fps;
+          row.pngBytesFast = fast.firstBytes;
+          row.info = { ...row.info, animation: { frames: anim.length, small, fast } };
         } catch (err) {
           row.status = 'failed';
           row.reason = `render failed: ${(err as Error).message}`;

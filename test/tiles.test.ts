@@ -55,6 +55,24 @@ describe('determinism', () => {
     expect(Buffer.compare(a, b)).toBe(0);
   });
 
+  it('the fast effort is deterministic, lossless for PNG and WebP, and its own (cheaper) encoding', async () => {
+    const img = await t.render('textured-pbr', { width: 320, height: 240, background: 'environment' });
+    const raw = async (bytes: Buffer) => new Uint8Array(await sharp(bytes).ensureAlpha().raw().toBuffer());
+    for (const format of ['png', 'webp', 'jpeg'] as const) {
+      const lossless = format !== 'jpeg';
+      const fast = { format, quality: 80, lossless, effort: 'fast' } as const;
+      const a = await encodeImage(img, fast, { software: 'test' });
+      const b = await encodeImage(img, fast, { software: 'test' });
+      expect(Buffer.compare(a, b), format).toBe(0);
+      const small = await encodeImage(img, { format, quality: 80, lossless }, { software: 'test' });
+      expect(Buffer.compare(a, small), `${format}: fast and small are different encodings`).not.toBe(0);
+      if (lossless) {
+        expect(same(await raw(a), img.data), format).toBe(true);
+        expect(same(await raw(small), img.data), format).toBe(true);
+      }
+    }
+  });
+
   it('records the renderer version in the output metadata', async () => {
     const img = await t.render('cameras', { width: 64, height: 48 });
     for (const format of ['png', 'webp', 'jpeg'] as const) {

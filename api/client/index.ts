@@ -9,7 +9,7 @@ export { readServerSentEvents, type ServerSentEvent } from './read-server-sent-e
 export { TesseraError, isTesseraError, type ErrorCode } from '../protocol/errors.ts';
 export type { JobRequestInput } from '../protocol/job-spec.ts';
 export type { ApiKeyCreated, ApiKeyView, CreateApiKey } from '../protocol/api-keys.ts';
-export type { JobEvent, JobFrames, JobStatus, SceneUploaded } from '../protocol/job-status.ts';
+export type { JobEvent, JobFrames, JobStatus, JobSummary, SceneUploaded } from '../protocol/job-status.ts';
 export type { JobClientInput, JobRequirements, NearbyNodes, NodeList, NodeReputation, NodeView, RttMeasurement, TaskRouteView } from '../protocol/latency.ts';
 export type { JobLedger, LedgerEntry, NodeLedger, Quote, Usage } from '../protocol/metering.ts';
 export { openSession, type InteractiveSession, type OpenSessionOptions, type PoseInput, type SessionFrame, type SessionStatsView } from './interactive-session.ts';

@@ -4,7 +4,7 @@ import { ApiKeyCreated, ApiKeyList, ApiKeyView, KeyIdentity, type CreateApiKey }
 import { z } from 'zod';
 import { TesseraError, isTesseraError } from '../protocol/errors.ts';
 import type { JobRequestInput } from '../protocol/job-spec.ts';
-import { JobCreated, JobFrames, JobStatus, SceneUploaded, SceneUploadTicket, type JobEvent, type JobState } from '../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, JobSummary, SceneUploaded, SceneUploadTicket, type JobEvent, type JobState } from '../protocol/job-status.ts';
 import { NearbyNodes, NodeList, type GeoPoint, type JobClientInput, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { errorFromResponse } from '../protocol/error-from-response.ts';
 import { JobLedger, NodeLedger, Quote } from '../protocol/metering.ts';
@@ -126,6 +126,8 @@ export interface TesseraClient {
   ledger(filter?: { node?: string }, opts?: { signal?: AbortSignal }): Promise<NodeLedger>;
   /** `GET /v1/jobs/:id`. */
   getJob(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobStatus>;
+  /** `GET /v1/jobs/:id/summary`: state, progress and ETA without the task list (fast for a job of any size). */
+  jobSummary(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobSummary>;
   /** The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts. */
   events(jobId: string, opts?: { signal?: AbortSignal }): AsyncGenerator<JobEvent>;
   /** `GET /v1/jobs/:id/frames`: finished frames with presigned download URLs. */
@@ -353,6 +355,7 @@ export function createTesseraClient(options: TesseraClientOptions): TesseraClien
       }
       return { ...status, tasksNext: null };
     },
+    jobSummary: (jobId, { signal } = {}) => json(JobSummary, 'GET', jobPath(jobId, '/summary'), { idempotent: true, signal }),
 
     // A quote changes nothing on the server: safe to retry.
     quote: (request, { signal } = {}) =>

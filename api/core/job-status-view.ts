@@ -1,5 +1,5 @@
 /** Turns job and task records into the client's views: JobStatus, progress counts and the ETA. */
-import type { JobStatus } from '../protocol/job-status.ts';
+import type { JobStatus, JobSummary } from '../protocol/job-status.ts';
 import { outputsFrame } from './job-compiler.ts';
 import type { JobRecord, TaskCounts, TaskRecord } from './job-store.ts';
 
@@ -37,9 +37,8 @@ export function estimateSeconds(job: JobRecord, counts: TaskCounts, now: number)
   return Math.round(perTask * (counts.tasks - counts.tasksDone) * 10) / 10;
 }
 
-/** `GET /v1/jobs/:id`. */
-export function toJobStatus(job: JobRecord, tasks: TaskRecord[], now: number): JobStatus {
-  const counts = countOf(tasks);
+/** `GET /v1/jobs/:id/summary`: from the store's counts, without reading the tasks. */
+export function toJobSummary(job: JobRecord, counts: TaskCounts, now: number): JobSummary {
   const progress = jobProgress(job, counts);
   return {
     jobId: job.jobId,
@@ -51,6 +50,13 @@ export function toJobStatus(job: JobRecord, tasks: TaskRecord[], now: number): J
     tiles: progress.tiles,
     etaSeconds: estimateSeconds(job, counts, now),
     error: job.error,
+  };
+}
+
+/** `GET /v1/jobs/:id`. */
+export function toJobStatus(job: JobRecord, tasks: TaskRecord[], now: number): JobStatus {
+  return {
+    ...toJobSummary(job, countOf(tasks), now),
     tasks: tasks.map((t) => ({
       taskId: t.taskId,
       kind: t.kind,

@@ -130,6 +130,8 @@ CREATE INDEX IF NOT EXISTS nodes_by_seen ON nodes (last_seen_at);
 
 -- A render task's verify tasks, by round.
 CREATE INDEX IF NOT EXISTS tasks_verifies ON tasks (verifies, verify_round);
+-- Covers countTasks (job progress, GET /v1/jobs/:id/summary): counted from the index, never the wide task rows.
+CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, kind, state, final, verify_state);
 
 -- The ledger: one row per result a node delivered, pending until verified, credited, or voided when the
 -- result was discarded (outvoted, or its node blocklisted while the job ran).

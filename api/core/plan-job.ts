@@ -106,7 +106,7 @@ export function planJob(req: JobRequest, info: SceneInfo, ids: { jobId: string }
     shadows: req.shadows,
     ground: req.ground,
   });
-  const encode = EncodeSpec.parse({ format: req.format, quality: req.quality, lossless: req.lossless });
+  const encode = EncodeSpec.parse({ format: req.format, quality: req.quality, lossless: req.lossless, ...(req.effort ? { effort: req.effort } : {}) });
   if (req.requirements?.maxRttMs !== undefined && !(req.client?.rtts.length || req.client?.coordinate)) {
     throw new TesseraError(
       'BAD_REQUEST',

@@ -29,6 +29,8 @@ export const JobRequest = z
     format: ImageFormat.default('png'),
     quality: z.number().int().min(1).max(100).default(90),
     lossless: z.boolean().default(true),
+    /** 'fast' for previews and short frames (bigger files), 'small' (default) for frames people keep. */
+    effort: z.enum(['fast', 'small']).optional(),
     background: Background.default('transparent'),
     toneMapping: ToneMapping.default('neutral'),
     exposure: z.number().positive().max(100).default(1),

@@ -67,6 +67,10 @@ export const JobStatus = z.object({
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 
+/** `GET /v1/jobs/:id/summary`: the status without its task list (counted in the store, so a job of any size reads fast). */
+export const JobSummary = JobStatus.omit({ tasks: true, tasksNext: true });
+export type JobSummary = z.infer<typeof JobSummary>;
+
 /** `GET /v1/jobs/:id/frames`: finished frames with presigned GET URLs. */
 export const JobFrames = z.object({
   jobId: z.string(),
@@ -101,5 +105,10 @@ export type JobCreated = z.infer<typeof JobCreated>;
 /** One server-sent event on `GET /v1/jobs/:id/events` (event name = `type`). */
 export type JobEvent =
   | { type: 'progress'; jobId: string; state: JobState; frames: { done: number; total: number }; tiles: { done: number; total: number } }
-  | { type: 'frame'; jobId: string; frame: number }
+  /**
+   * A frame finished. Servers since the throughput work add where to fetch it (a presigned GET URL, valid like
+   * the frame list's), its size and sha256, so a client downloads it without listing the frames; a client still
+   * reads the frame list once at the end (a frame can be stitched again after its job's nodes are verified).
+   */
+  | { type: 'frame'; jobId: string; frame: number; url?: string; bytes?: number; checksum?: string }
   | { type: 'end'; jobId: string; state: JobState; error: string | null };

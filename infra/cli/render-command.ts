@@ -54,6 +54,7 @@ export function renderCommand(): Command {
     .addOption(new Option('--format <fmt>', 'image format').choices(['png', 'webp', 'jpeg']).default('png'))
     .option('--quality <q>', 'JPEG / lossy WebP quality 1-100', integer('quality'), 90)
     .option('--lossy', 'lossy WebP (default: lossless)')
+    .addOption(new Option('--effort <effort>', 'encoder effort: small (final frames: PNG zlib 6, mozjpeg) or fast (previews: PNG zlib 1, plain libjpeg; bigger files)').choices(['small', 'fast']).default('small'))
     .option('--animated', 'also write animation.webp with every frame')
     .option('--background <bg>', 'transparent | environment | #rrggbb', 'transparent')
     .addOption(new Option('--tone-mapping <tm>', 'tone mapping').choices(['neutral', 'aces', 'none']).default('neutral'))
@@ -95,7 +96,7 @@ function renderSpecFrom(o: Record<string, any>) {
     shadows: o.shadows === 'on',
     ground: o.ground,
   });
-  const encode = EncodeSpec.parse({ format: o.format, quality: o.quality, lossless: !o.lossy });
+  const encode = EncodeSpec.parse({ format: o.format, quality: o.quality, lossless: !o.lossy, ...(o.effort === 'fast' ? { effort: 'fast' } : {}) });
   const frames = o.frames === undefined ? undefined : parseFrameList(o.frames);
   return { view, encode, frames, tile: o.tile as number | undefined };
 }
@@ -172,6 +173,7 @@ async function renderWithApi(scene: string, o: Record<string, any>, { view, enco
     format: encode.format,
     quality: encode.quality,
     lossless: encode.lossless,
+    ...(encode.effort ? { effort: encode.effort } : {}),
     background: view.background,
     toneMapping: view.toneMapping,
     exposure: view.exposure,

@@ -124,7 +124,12 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
         opts.onProgress?.(p);
         if (p.frames.done > saver.count) saver.sync();
       },
-      onEvent: (e) => e.type === 'frame' && saver.sync(),
+      // Servers that put the frame's URL in the event save a frame-list call per frame; older ones get one.
+      onEvent: (e) => {
+        if (e.type !== 'frame') return;
+        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum });
+        else saver.sync();
+      },
     })
     .catch(async (err) => {
       await saver.idle().catch(() => {});
@@ -197,6 +202,9 @@ class FrameSaver {
   private failure: unknown;
   private notBefore = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Frames announced with their URL, waiting for a download slot, and the downloads running for them. */
+  private readonly queue: { frame: number; url: string; checksum: string }[] = [];
+  private readonly direct = new Set<Promise<void>>();
 
   constructor(
     private readonly client: TesseraClient,
@@ -209,6 +217,28 @@ class FrameSaver {
   /** Frames listed so far (saved or being saved). */
   get count(): number {
     return this.started.size;
+  }
+
+  /** Download one frame announced with its URL and checksum (unless that version is saved or being saved). */
+  take(f: { frame: number; url: string; checksum: string }): void {
+    if (this.started.get(f.frame) === f.checksum) return;
+    this.started.set(f.frame, f.checksum);
+    this.queue.push(f);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.direct.size < this.concurrency && this.queue.length && this.failure === undefined) {
+      const run: Promise<void> = this.download(this.queue.shift()!)
+        .catch((err) => {
+          this.failure ??= err;
+        })
+        .finally(() => {
+          this.direct.delete(run);
+          this.pump();
+        });
+      this.direct.add(run);
+    }
   }
 
   /** Start a sync soon, or ask the running one to go round once more. */
@@ -244,7 +274,7 @@ class FrameSaver {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.again = false;
-    while (this.running) await this.running;
+    while (this.running || this.direct.size) await (this.running ?? Promise.all(this.direct));
   }
 
   /** One last sync after the job ended; throws the first download failure. */
@@ -267,18 +297,20 @@ class FrameSaver {
     for (const f of todo) this.started.set(f.frame, f.checksum);
     let next = 0;
     const worker = async () => {
-      while (next < todo.length) {
-        const f = todo[next++];
-        try {
-          const bytes = await this.client.downloadFrame(f.url, { sha256: f.checksum, signal: this.signal });
-          this.files.set(f.frame, await this.save(f.frame, bytes));
-        } catch (cause) {
-          this.started.delete(f.frame);
-          throw new TesseraError('STORAGE_FAILED', `downloading frame ${f.frame} of job ${this.jobId}: ${(cause as Error).message}`, { cause });
-        }
-      }
+      while (next < todo.length) await this.download(todo[next++]);
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, todo.length) }, worker));
+  }
+
+  private async download(f: { frame: number; url: string; checksum: string }): Promise<void> {
+    try {
+      const bytes = await this.client.downloadFrame(f.url, { sha256: f.checksum, signal: this.signal });
+      // A newer version of this frame may have been announced while this one downloaded: keep the newest.
+      if (this.started.get(f.frame) === f.checksum) this.files.set(f.frame, await this.save(f.frame, bytes));
+    } catch (cause) {
+      if (this.started.get(f.frame) === f.checksum) this.started.delete(f.frame);
+      throw new TesseraError('STORAGE_FAILED', `downloading frame ${f.frame} of job ${this.jobId}: ${(cause as Error).message}`, { cause });
+    }
   }
 }
 

@@ -7,8 +7,8 @@ import { sha256, type SceneCache, type SceneSource } from './scene-cache.ts';
 import { fetchObject, putObject } from './storage-fetch.ts';
 import { bytesToUpload, pixelsToEncode } from './test-fault.ts';
 
-/** Tiles travel losslessly and fast: PNG with light compression. */
-const TILE_ENCODING = { format: 'png', quality: 100, lossless: true } as const;
+/** Tiles travel losslessly and fast: PNG at zlib level 1 (they are decoded and re-encoded by the stitch). */
+const TILE_ENCODING = { format: 'png', quality: 100, lossless: true, effort: 'fast' } as const;
 
 export interface TaskOutcome {
   checksum: string;

@@ -185,11 +185,12 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         continue;
       }
       if (!task) continue;
-      await execute(task, index);
+      await execute(task, index, performance.now() - leaseStarted);
     }
   };
 
-  const execute = async (task: LeasedTask, slot: number) => {
+  /** `leaseMs`: the lease call that brought the task, waiting for work included (the per-task costs go in the log). */
+  const execute = async (task: LeasedTask, slot: number, leaseMs: number) => {
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     metrics.taskStarted();
@@ -199,12 +200,15 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     const where = { taskId: task.taskId, jobId: task.jobId, kind: task.kind, frame: task.frame, tile: task.tile, attempt: task.attempt };
     let reporting = false;
     try {
+      const t0 = performance.now();
       const { sceneCache, ...outcome } = await sandboxes[slot].run(task, abort.signal);
+      const t1 = performance.now();
       reporting = true;
       await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
       outcomeLabel = 'done';
       counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
-      log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)) }, 'task done');
+      const costs = { leaseMs: round1(leaseMs), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
+      log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)), costs }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) {
         outcomeLabel = 'abandoned';
@@ -287,4 +291,6 @@ function defaultMemoryCap(slots: number): number {
   return Math.max(2 * 1024 ** 3, Math.floor((totalmem() * 0.6) / slots));
 }
 
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const mapValues = (o: Record<string, number>, f: (x: number) => number) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());

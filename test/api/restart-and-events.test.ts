@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The API as a process that stops and starts: a restart on the same data dir mid-job loses nothing (jobs,
  * tasks, node tokens, leases), close() answers waiting long-polls at once, and the event stream reports
@@ -95,6 +96,15 @@ describe('events', () => {
     expect(types.at(-1)).toBe('end');
     expect(events.at(-1)!.data).toEqual({ type: 'end', jobId, state: 'done', error: null });
     expect(events.filter((e) => e.event === 'frame').map((e) => (e.data as { frame: number }).frame)).toEqual([0, 1]);
+    // Each frame event says where to fetch the frame: its URL serves exactly the bytes with the announced sha256.
+    const listed = (await call(h.url, 'GET', `/v1/jobs/${jobId}/frames`)).body as { frames: { frame: number; bytes: number; checksum: string }[] };
+    for (const e of events.filter((x) => x.event === 'frame')) {
+      const f = e.data as { frame: number; url: string; bytes: number; checksum: string };
+      const stored = new Uint8Array(await (await fetch(f.url)).arrayBuffer());
+      expect(stored.length).toBe(f.bytes);
+      expect(createHash('sha256').update(stored).digest('hex')).toBe(f.checksum);
+      expect(listed.frames.find((x) => x.frame === f.frame)).toMatchObject({ bytes: f.bytes, checksum: f.checksum });
+    }
     const progress = events.filter((e) => e.event === 'progress').map((e) => e.data as Extract<JobEvent, { type: 'progress' }>);
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress[0]).toMatchObject({ jobId, state: 'queued', tiles: { done: 0, total: 4 }, frames: { done: 0, total: 2 } });

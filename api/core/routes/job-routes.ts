@@ -7,12 +7,12 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
 import { JobRequest } from '../../protocol/job-spec.ts';
-import { JobCreated, JobFrames, JobStatus, type JobEvent } from '../../protocol/job-status.ts';
+import { JobCreated, JobFrames, JobStatus, JobSummary, type JobEvent } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { compileJob } from '../job-compiler.ts';
 import type { JobRecord, SceneRecord } from '../job-store.ts';
-import { jobProgress, toJobStatus } from '../job-status-view.ts';
+import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
@@ -81,6 +81,19 @@ const getStatus = createRoute({
   responses: {
     200: { description: 'The job.', content: { 'application/json': { schema: JobStatus } } },
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'BAD_REQUEST'),
+  },
+});
+
+const getSummary = createRoute({
+  method: 'get',
+  path: '/v1/jobs/{id}/summary',
+  tags: ['jobs'],
+  security: clientSecurity,
+  summary: 'Job status without the task list: state, progress, ETA (counted in the store; fast for any job size)',
+  request: { params: JobParams },
+  responses: {
+    200: { description: 'The job.', content: { 'application/json': { schema: JobSummary } } },
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND'),
   },
 });
 
@@ -213,6 +226,11 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     return c.json({ ...status, tasks: page, tasksNext: from + limit < status.tasks.length ? from + limit : null }, 200);
   });
 
+  app.openapi(getSummary, async (c) => {
+    const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
+    return c.json(toJobSummary(job, await ctx.jobs.countTasks(job.jobId), ctx.clock.now()), 200);
+  });
+
   app.openapi(followEvents, async (c) => {
     const principal = principalOf(c);
     const jobId = (await requireJob(ctx, c.req.valid('param').id, principal)).jobId;
@@ -253,7 +271,9 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           for (const t of await ctx.jobs.listFinishedFrames(jobId)) {
             if (sentFrames.has(t.frame)) continue;
             sentFrames.add(t.frame);
-            await send({ type: 'frame', jobId, frame: t.frame });
+            // Where to fetch it, so clients need no frame-list call per frame.
+            const url = await ctx.blobs.presignGet(acceptedKey(t), ctx.options.urlSeconds);
+            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum });
           }
         }
         const progress = jobProgress(job, counts);

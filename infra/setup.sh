@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the web dashboard's browser tests (test/web/, driven by playwright-core); not a render node's need.
-bash infra/install-system-packages.sh chromium
+# openssl: the session test makes a self-signed certificate for wss:// (test/farm/session-e2e.test.ts).
+bash infra/install-system-packages.sh chromium openssl
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if ((node_major < 20)); then echo "setup: Node 20 or newer is needed (found $(node -v))" >&2; exit 1; fi

@@ -12,3 +12,7 @@ export type { ApiKeyCreated, ApiKeyView, CreateApiKey } from '../protocol/api-ke
 export type { JobEvent, JobFrames, JobStatus, JobSummary, SceneUploaded } from '../protocol/job-status.ts';
 export type { JobClientInput, JobRequirements, NearbyNodes, NodeList, NodeReputation, NodeView, RttMeasurement, TaskRouteView } from '../protocol/latency.ts';
 export type { JobLedger, LedgerEntry, NodeLedger, Quote, Usage } from '../protocol/metering.ts';
+export { openSession, type InteractiveSession, type OpenSessionOptions, type PoseInput, type SessionFrame, type SessionStatsView } from './interactive-session.ts';
+export type { EyePose, ReadyMessage, SessionCreated, SessionRequestInput, SessionView } from '../protocol/session.ts';
+export { decodeFrame, type FrameHeader } from '../protocol/session-frame.ts';
+export { SESSION_CLOSE } from '../protocol/session.ts';

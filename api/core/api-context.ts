@@ -16,6 +16,9 @@ import type { StatusChange } from './state-machine.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import type { TaskRouter } from './task-router.ts';
 import type { Verifier } from './verifier.ts';
+import type { Random } from './routing/seeded-random.ts';
+import type { SessionStore } from './session-store.ts';
+import type { SessionTickets } from './session-tickets.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -37,6 +40,12 @@ export interface ApiContext {
   keys: ClientKeys;
   /** Per-key request rate limits (client keys, node tokens, registrations). */
   limiter: RateLimiter;
+  /** Interactive sessions; absent when this API serves none. */
+  sessions?: SessionStore;
+  /** Mints session tickets; hands nodes their ticket secrets. */
+  tickets: SessionTickets;
+  /** Breaks routing ties (seeded when routing.seed is set). */
+  rng: Random;
   /** Per-key open event streams. */
   streams: StreamSlots;
   /** Open lease long-polls per node (at most its slots). */

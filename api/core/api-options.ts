@@ -10,6 +10,19 @@ import { ROUTING_POLICY_DEFAULTS, type RoutingPolicy } from './routing-policy.ts
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from './task-policy.ts';
 import type { ImageComparer } from './image-comparer.ts';
+import type { SessionStore } from './session-store.ts';
+import { SESSION_PLACEMENT_DEFAULTS, type SessionPlacementOptions } from './session-placement.ts';
+
+/** Interactive sessions. */
+export interface SessionOptions {
+  /** How long a session ticket is valid (a client must connect within it). */
+  ticketSeconds: number;
+  /** base64url of ≥ 32 random bytes: the farm's ticket key (e.g. a Workers secret); absent, one is made and kept in the store. */
+  ticketKey?: string;
+  placement: SessionPlacementOptions;
+}
+
+export const SESSION_DEFAULTS: SessionOptions = { ticketSeconds: 60, placement: SESSION_PLACEMENT_DEFAULTS };
 import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
 import { PROBE_CHECK_DEFAULTS, type ProbeCheckOptions } from './probe-reachability.ts';
 import { TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
@@ -30,6 +43,8 @@ export interface ApiDeps {
    * when bit-identical).
    */
   comparer?: ImageComparer;
+  /** Interactive sessions' records; without it, /v1/sessions answers 503. */
+  sessions?: SessionStore;
 }
 
 export interface ApiOptions {
@@ -81,11 +96,13 @@ export interface ApiOptions {
   apiKeys?: ConfiguredApiKey[];
   /** Request rate, burst and active-job limits per role, for keys that set none of their own. */
   keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
+  /** Interactive sessions: ticket lifetime and key, placement costs. */
+  sessions?: Partial<SessionOptions>;
   /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
   edgePop?: EdgePopConfig;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -111,6 +128,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   publicUrl: string | undefined;
   apiKeys: ConfiguredApiKey[];
   keyLimits: RoleLimits;
+  sessions: SessionOptions;
   edgePop: EdgePopConfig | undefined;
 };
 
@@ -118,7 +136,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, ...rest } = options;
+  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
@@ -138,6 +156,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     shutdown,
     publicUrl,
     apiKeys: apiKeys ?? [],
+    sessions: { ...SESSION_DEFAULTS, ...defined(sessions), placement: { ...SESSION_PLACEMENT_DEFAULTS, ...defined(sessions?.placement) } },
     keyLimits: {
       client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
       admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },

@@ -26,8 +26,8 @@ export type RoleLimits = Record<ApiKeyRole, Required<ApiKeyLimits>>;
 export const ROLE_LIMIT_DEFAULTS: RoleLimits = {
   // 20 requests a second sustained (a polling client needs ~1), bursts of 200 (a 100-frame download).
   // Priority above the default (50) is the operator's to give; 100,000 MP a day is ~48,000 1080p frames.
-  client: { requestsPerMinute: 1200, burst: 200, maxActiveJobs: 100, maxPriority: 50, megapixelsPerDay: 100_000, maxEventStreams: 20 },
-  admin: { requestsPerMinute: 60_000, burst: 10_000, maxActiveJobs: 10_000, maxPriority: 100, megapixelsPerDay: 1e12, maxEventStreams: 10_000 },
+  client: { requestsPerMinute: 1200, burst: 200, maxActiveJobs: 100, maxPriority: 50, megapixelsPerDay: 100_000, maxEventStreams: 20, maxOpenSessions: 4 },
+  admin: { requestsPerMinute: 60_000, burst: 10_000, maxActiveJobs: 10_000, maxPriority: 100, megapixelsPerDay: 1e12, maxEventStreams: 10_000, maxOpenSessions: 1_000 },
 };
 
 /** The authenticated caller of a client route. */

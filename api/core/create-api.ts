@@ -24,6 +24,8 @@ import { createRandom } from './routing/seeded-random.ts';
 import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
 import { Verifier } from './verifier.ts';
+import { SessionTickets } from './session-tickets.ts';
+import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { CLIENT_AUTH, clientAuth } from './routes/client-auth.ts';
 import { registerEdgeRoutes } from './routes/edge-routes.ts';
@@ -71,6 +73,9 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
     limiter: new RateLimiter(),
+    sessions: deps.sessions,
+    tickets: new SessionTickets(deps.jobs, opts.sessions.ticketKey),
+    rng,
     streams: new StreamSlots(),
     polls: new NodePolls(),
   });
@@ -109,6 +114,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   registerTaskRoutes(app, ctx);
   registerMeteringRoutes(app, ctx);
   registerKeyRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
 
   app.openAPIRegistry.registerComponent('securitySchemes', NODE_AUTH, {
     type: 'http',

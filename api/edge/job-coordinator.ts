@@ -14,28 +14,37 @@ import type { JobStore } from '../core/job-store.ts';
 import { SqlJobStore } from '../core/sql-job-store.ts';
 import { isTesseraError } from '../protocol/errors.ts';
 import { createDurableObjectSqlDriver } from './durable-object-sql-driver.ts';
-import { JOB_STORE_METHODS, type CallResult, type JobStoreMethod } from './job-store-methods.ts';
+import { JOB_STORE_METHODS, SESSION_STORE_METHODS, type CallResult, type CoordinatorMethod, type JobStoreMethod } from './job-store-methods.ts';
+import { SqlSessionStore } from '../core/sql-session-store.ts';
+import type { SessionStore } from '../core/session-store.ts';
 
 export class JobCoordinator extends DurableObject<Env> {
   #store: JobStore;
+  #sessions: SessionStore;
   /** Wake-ups for long-polls waiting in any Worker: topic → resolvers (see edge-notifier.ts). */
   readonly #waiters = new Map<string, Set<() => void>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#store = this.#open();
+    this.#sessions = new SqlSessionStore(createDurableObjectSqlDriver(this.ctx.storage));
   }
 
   #open(): JobStore {
     return new SqlJobStore(createDurableObjectSqlDriver(this.ctx.storage));
   }
 
-  /** Run one JobStore operation. */
-  async call(method: JobStoreMethod, args: unknown[]): Promise<CallResult> {
-    if (!JOB_STORE_METHODS.includes(method)) return { ok: false, error: { code: 'INTERNAL', message: `No job store operation ${String(method)}.` } };
+  /** Run one JobStore or SessionStore operation. */
+  async call(method: CoordinatorMethod, args: unknown[]): Promise<CallResult> {
+    const target: object | undefined = JOB_STORE_METHODS.includes(method as JobStoreMethod)
+      ? this.#store
+      : SESSION_STORE_METHODS.includes(method as keyof SessionStore)
+        ? this.#sessions
+        : undefined;
+    if (!target) return { ok: false, error: { code: 'INTERNAL', message: `No store operation ${String(method)}.` } };
     try {
-      const fn = this.#store[method] as (...a: unknown[]) => Promise<unknown>;
-      return { ok: true, value: await fn.apply(this.#store, args) };
+      const fn = (target as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+      return { ok: true, value: await fn.apply(target, args) };
     } catch (err) {
       if (isTesseraError(err)) return { ok: false, error: { code: err.code, message: err.message, retryAfterSeconds: err.retryAfterSeconds } };
       return { ok: false, error: { code: null, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } };
@@ -46,6 +55,7 @@ export class JobCoordinator extends DurableObject<Env> {
   async reopen(): Promise<void> {
     await this.#store.close();
     this.#store = this.#open();
+    this.#sessions = new SqlSessionStore(createDurableObjectSqlDriver(this.ctx.storage));
   }
 
   /** Resolve after `notify(topic)` or `timeoutMs`; true when notified. */

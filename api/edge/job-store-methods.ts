@@ -1,5 +1,9 @@
-/** The JobStore operations the coordinator Durable Object serves over RPC (all but close), and their results. */
+/**
+ * The store operations the coordinator Durable Object serves over RPC: every JobStore operation but close,
+ * and every SessionStore operation; and their results.
+ */
 import type { JobStore } from '../core/job-store.ts';
+import type { SessionStore, SessionStoreMethod } from '../core/session-store.ts';
 import type { ErrorCode } from '../protocol/errors.ts';
 
 /** An operation's result as it crosses the RPC boundary: TesseraErrors travel as their code and message. */
@@ -8,6 +12,8 @@ export type CallResult =
   | { ok: false; error: { code: ErrorCode | null; message: string; retryAfterSeconds?: number } };
 
 export type JobStoreMethod = Exclude<keyof JobStore, 'close'>;
+/** Any operation the coordinator serves. */
+export type CoordinatorMethod = JobStoreMethod | SessionStoreMethod;
 
 const ALL: Record<JobStoreMethod, true> = {
   putScene: true,
@@ -55,3 +61,18 @@ const ALL: Record<JobStoreMethod, true> = {
 
 /** Every operation name; a Record above makes the compiler flag one added to JobStore but not here. */
 export const JOB_STORE_METHODS = Object.keys(ALL) as readonly JobStoreMethod[];
+
+const SESSION_ALL: Record<SessionStoreMethod, true> = {
+  createSession: true,
+  getSession: true,
+  countOpenSessions: true,
+  countNodeSessions: true,
+  nodesWithScene: true,
+  leaseSession: true,
+  reportSessions: true,
+  closeSession: true,
+  expireSessions: true,
+};
+
+/** Every SessionStore operation (a Record, so one added to SessionStore but not here fails to compile). */
+export const SESSION_STORE_METHODS = Object.keys(SESSION_ALL) as readonly (keyof SessionStore)[];

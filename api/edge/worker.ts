@@ -10,6 +10,7 @@ import { createApi } from '../core/create-api.ts';
 import { createConsoleLogger } from './console-logger.ts';
 import { coordinatorFor } from './coordinator-for.ts';
 import { createDurableJobStore } from './durable-job-store.ts';
+import { createDurableSessionStore } from './durable-session-store.ts';
 import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
@@ -39,6 +40,7 @@ function build(env: Env): EdgeApp {
   const app = createApi(
     {
       jobs: createDurableJobStore({ call: (method, args) => coordinator().call(method, args) }),
+      sessions: createDurableSessionStore({ call: (method, args) => coordinator().call(method, args) }),
       blobs: new FetchS3BlobStore({
         endpoint: env.S3_ENDPOINT,
         region: env.S3_REGION,

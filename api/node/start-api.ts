@@ -16,6 +16,7 @@ import { createNodeSceneInspector } from './node-scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
 import { createSqliteJobStore, JOB_DB_FILE } from './sqlite-job-store.ts';
+import { createSqliteSessionStore } from './sqlite-session-store.ts';
 import { hasWebAssets, WEB_DIST, withWebAssets } from './web-assets.ts';
 
 export interface StartApiOptions {
@@ -57,10 +58,12 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const host = options.host ?? '127.0.0.1';
   await mkdir(options.dataDir, { recursive: true });
   const jobs = createSqliteJobStore(options.dataDir);
+  const sessions = createSqliteSessionStore(options.dataDir);
   let blobs;
   try {
     blobs = await createS3BlobStore(options.s3);
   } catch (err) {
+    sessions.close();
     await jobs.close();
     throw err;
   }
@@ -69,7 +72,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
   metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(
-    { jobs, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs) },
+    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs) },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },
@@ -87,6 +90,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     });
   } catch (err) {
     blobs.close();
+    sessions.close();
     await jobs.close();
     throw err;
   }
@@ -110,6 +114,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
       clearInterval(sweep);
       clearTimeout(timer);
       blobs.close();
+      sessions.close();
       await jobs.close();
       options.logger?.info({ url }, 'API stopped');
     })());

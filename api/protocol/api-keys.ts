@@ -16,6 +16,8 @@ export const ApiKeyLimits = z.object({
   burst: z.number().int().min(1).max(100_000).optional(),
   /** Jobs queued or running at the same time. */
   maxActiveJobs: z.number().int().min(1).max(1_000_000).optional(),
+  /** Interactive sessions open at the same time. */
+  maxOpenSessions: z.number().int().min(1).max(100_000).optional(),
   /** Highest job `priority` the key may ask for (jobs run highest priority first). */
   maxPriority: z.number().int().min(0).max(100).optional(),
   /** Megapixels (frames × width × height × ssaa²) the key's jobs submitted in the last 24 hours may add up to. */

@@ -21,6 +21,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, exit: 2, message: 'No such resource.' },
   SCENE_UNKNOWN: { status: 404, exit: 2, message: 'No scene with that id has been uploaded.' },
   JOB_NOT_FOUND: { status: 404, exit: 2, message: 'No job with that id.' },
+  SESSION_NOT_FOUND: { status: 404, exit: 2, message: 'No session with that id.' },
   NODE_NOT_FOUND: { status: 404, exit: 2, message: 'No node with that id; register again.' },
   TASK_NOT_FOUND: { status: 404, exit: 2, message: 'No task with that id.' },
   LEASE_LOST: { status: 409, exit: 1, message: 'The lease on this task expired or belongs to another node.' },

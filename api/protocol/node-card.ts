@@ -38,6 +38,13 @@ export const NodeCard = z.object({
    */
   tilesPerSecond: z.number().min(0).max(MAX_TILES_PER_SECOND),
   concurrency: z.number().int().min(1).max(64).default(1),
+  /** Interactive sessions the node serves at once (each holds one render process); 0: none. */
+  sessionSlots: z.number().int().min(0).max(64).optional(),
+  /**
+   * Where clients open session WebSockets (`ws://` or `wss://` base URL of the node's public server; the
+   * session id is appended as `/v1/sessions/<id>`). Required for sessionSlots > 0.
+   */
+  sessionUrl: z.string().url().regex(/^wss?:\/\//, 'a session URL is ws:// or wss://').max(512).optional(),
   /** Where clients and peers can reach the node's GET /ping (the full http(s) URL), if anywhere. */
   probeUrl: ProbeUrl.optional(),
   /**

@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { EdgeSighting } from './edge.ts';
 import { Coordinate, MAX_RTT_MEASUREMENTS, ProbeCandidate, RttMeasurement } from './latency.ts';
+import { SessionReport } from './session.ts';
 
 /** `POST /v1/nodes` response. The token authenticates every later node call (`Authorization: Bearer`). */
 export const NodeRegistered = z.object({
   nodeId: z.string(),
   nodeToken: z.string(),
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The node's session-ticket secret (base64url): it checks the tickets the API mints for its sessions. */
+  ticketSecret: z.string().optional(),
   leaseMs: z.number().int().positive(),
   /**
    * The node's probe key: its GET /ping answers `?nonce=` with HMAC-SHA256(probeKey, nonce), which the API
@@ -32,6 +35,8 @@ export const Heartbeat = z.object({
   echo: z.object({ serverTime: z.number(), heldMs: z.number().min(0).max(3_600_000) }).optional(),
   /** Filtered RTTs the node measured to peers (their GET /ping) since its last heartbeat. */
   peers: z.array(RttMeasurement).max(MAX_RTT_MEASUREMENTS).default([]),
+  /** The sessions the node holds (stats), and those that ended since the last heartbeat. */
+  sessions: z.array(SessionReport).max(128).optional(),
   /** The edge location the node's requests reach and its RTT to it (timed `GET /v1/edge/ping`). */
   edge: EdgeSighting.optional(),
 });
@@ -47,11 +52,15 @@ export const HeartbeatAck = z.object({
   rttToApiMs: z.number().optional(),
   /** Peers worth pinging now and then (report the RTTs in `peers` of a later heartbeat). */
   probePeers: z.array(ProbeCandidate).max(MAX_RTT_MEASUREMENTS).default([]),
+  /** Sessions the node must end (deleted, expired, or not its own). */
+  revokedSessions: z.array(z.string()).default([]),
 });
 export type HeartbeatAck = z.infer<typeof HeartbeatAck>;
 
 /** `POST /v1/nodes/:id/lease`: wait up to `waitSeconds` (long-poll) for a task; 204 when none came. */
 export const LeaseRequest = z.object({
   waitSeconds: z.number().min(0).max(25).default(20),
+  /** What to wait for: render/stitch tasks, sessions, or both. */
+  kinds: z.array(z.enum(['task', 'session'])).min(1).max(2).default(['task']),
 });
 export type LeaseRequest = z.infer<typeof LeaseRequest>;

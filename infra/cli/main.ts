@@ -8,6 +8,7 @@ import { renderCommand } from './render-command.ts';
 import { setupCommand } from './setup-command.ts';
 import { apiCommand } from './api-command.ts';
 import { simCommand } from './sim-command.ts';
+import { sessionCommand } from './session-command.ts';
 
 /** Exit codes: 0 success, 2 bad input (one line on stderr), 1 any other failure. */
 export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
@@ -25,6 +26,7 @@ program.addCommand(nodeCommand());
 program.addCommand(apiCommand());
 program.addCommand(keysCommand());
 program.addCommand(simCommand());
+program.addCommand(sessionCommand());
 program.addCommand(setupCommand());
 // addCommand() does not pass these settings down: every command reports errors through fail().
 const quiet = (command: Command): void => {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { createLogger } from '../../render-node/logger.ts';
@@ -67,8 +68,13 @@ export function nodeCommand(): Command {
     })
     .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port (0: a free one; default off)', integer('--metrics-port', 0, 65535))
     .option('--metrics-host <host>', 'interface of the metrics listener (default 127.0.0.1: only local scrapers)')
+    .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', integer('--session-slots', 0, 64))
+    .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async function (this: Command) {
       const o = await settings(this);
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('--tls-cert and --tls-key go together');
+      const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey!) } : undefined;
       const handle = await startRenderNode({
         api: new URL(o.api).toString(),
         name: o.name,
@@ -83,6 +89,8 @@ export function nodeCommand(): Command {
         taskMemoryCapBytes: o.taskMemory === undefined ? undefined : o.taskMemory * 1024 * 1024,
         metricsPort: o.metricsPort,
         metricsHost: o.metricsHost,
+        sessionSlots: o.sessionSlots,
+        tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);
       // Replace the CLI's default signal handling: drain first, then exit.

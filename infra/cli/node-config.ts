@@ -40,6 +40,9 @@ export const NodeConfigFile = z
     taskMemory: z.number().min(64).max(1024 * 1024),
     metricsPort: port,
     metricsHost: z.string().min(1).max(255),
+    sessionSlots: z.number().int().min(0).max(64),
+    tlsCert: z.string().min(1).max(4096),
+    tlsKey: z.string().min(1).max(4096),
   })
   .partial()
   .strict();

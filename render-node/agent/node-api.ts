@@ -4,6 +4,7 @@ import { NodeRegistered, HeartbeatAck, type Heartbeat } from '../../api/protocol
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { NodeReachability } from '../../api/protocol/node-reachability.ts';
 import { LeasedTask, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
+import { LeasedSession } from '../../api/protocol/session.ts';
 
 /** The node side of the node ↔ API protocol: plain fetch calls, every failure a TesseraError. */
 export class NodeApi {
@@ -27,6 +28,12 @@ export class NodeApi {
   async lease(waitSeconds: number, signal?: AbortSignal): Promise<LeasedTask | null> {
     const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
     return body === null ? null : LeasedTask.parse(body);
+  }
+
+  /** Long-poll for a session placed on this node; `null` when none arrived in `waitSeconds`. */
+  async leaseSession(waitSeconds: number, signal?: AbortSignal): Promise<LeasedSession | null> {
+    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, kinds: ['session'] }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+    return body === null ? null : LeasedSession.parse(body);
   }
 
   async complete(taskId: string, body: TaskComplete): Promise<void> {

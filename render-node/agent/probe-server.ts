@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface ProbeServerOptions {
@@ -9,12 +10,18 @@ export interface ProbeServerOptions {
   host?: string;
   /** The URL clients and peers should ping, when it differs from where this server listens (a proxy, NAT). */
   publicUrl?: string;
+  /** Serve https (and so wss:// sessions) with this PEM certificate and key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface ProbeServer {
   /** The URL advertised in the node's card (the full URL of GET /ping). */
   readonly url: string;
   readonly port: number;
+  /** The node's public server itself (session WebSockets upgrade on it). */
+  readonly server: Server;
+  /** The base URL session WebSockets use: `ws://` or `wss://` as this server speaks plain HTTP or TLS. */
+  readonly sessionUrl: string;
   /** Answer pings with this node id (known after registration), and challenges with this probe key. */
   setNodeId(nodeId: string, probeKey?: string): void;
   close(): Promise<void>;
@@ -37,7 +44,7 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
   let nodeId: string | null = null;
   let probeKey: string | undefined;
   let body = JSON.stringify({ nodeId: null });
-  const server: Server = createServer((req, res) => {
+  const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     res.setHeader('access-control-allow-origin', '*');
     res.setHeader('timing-allow-origin', '*');
@@ -61,7 +68,9 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
         : body;
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(answer) });
     res.end(req.method === 'HEAD' ? undefined : answer);
-  });
+  };
+  // https.Server is an http.Server with TLS underneath: the same handler and upgrade events.
+  const server: Server = options.tls ? (createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) as unknown as Server) : createServer(handler);
   // Pings are tiny and come in bursts from the same client: keep connections for the next sample.
   server.keepAliveTimeout = 10_000;
   const host = options.host ?? '0.0.0.0';
@@ -75,11 +84,15 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
   const port = (server.address() as AddressInfo).port;
   // Listening everywhere: advertise loopback unless told better (set the probe URL on a real farm).
   const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const url = pingUrlOf(options.publicUrl ?? `http://${advertisedHost}:${port}`);
+  const url = pingUrlOf(options.publicUrl ?? `${options.tls ? 'https' : 'http'}://${advertisedHost}:${port}`);
+  const base = new URL(url);
+  const sessionUrl = `${base.protocol === 'https:' ? 'wss' : 'ws'}://${base.host}`;
   server.unref();
   return {
     url,
     port,
+    server,
+    sessionUrl,
     setNodeId(id, key) {
       nodeId = id;
       probeKey = key;

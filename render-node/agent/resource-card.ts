@@ -36,7 +36,7 @@ export interface RenderCapabilities {
 /** This node's resource card: CPU, memory, GL capabilities and measured speed. */
 export function createResourceCard(
   gl: RenderCapabilities,
-  opts: { name: string; region?: string; concurrency: number; probeUrl?: string; location?: { lat: number; lon: number } },
+  opts: { name: string; region?: string; concurrency: number; probeUrl?: string; location?: { lat: number; lon: number }; sessionSlots?: number; sessionUrl?: string },
 ): NodeCard {
   const { info } = gl;
   const cpu = cpus();
@@ -51,5 +51,7 @@ export function createResourceCard(
     concurrency: opts.concurrency,
     probeUrl: opts.probeUrl,
     location: opts.location,
+    sessionSlots: opts.sessionSlots,
+    sessionUrl: opts.sessionSlots ? opts.sessionUrl : undefined,
   });
 }

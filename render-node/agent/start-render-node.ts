@@ -12,6 +12,8 @@ import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
+import { SessionHost } from './session-host.ts';
+import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
 
 export interface RenderNodeOptions {
   /** Base URL of the edge API, e.g. http://127.0.0.1:8080 */
@@ -36,6 +38,10 @@ export interface RenderNodeOptions {
   probeUrl?: string;
   /** Where the node is (lat/lon): helps the API choose which nodes a located client should ping. */
   location?: GeoPoint;
+  /** Interactive sessions served at once (each in its own render process); 0 serves none. */
+  sessionSlots?: number;
+  /** PEM certificate and key: the public server (GET /ping, session WebSockets) speaks https and wss://. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   /** Serve Prometheus `GET /metrics` on this port (0: a free one) of `metricsHost` (default 127.0.0.1); unset: off. */
   metricsPort?: number;
   metricsHost?: string;
@@ -49,6 +55,7 @@ export const RENDER_NODE_DEFAULTS = {
   leaseWaitSeconds: 20,
   maxLoadedScenes: 4,
   maxTexturePixels: 256 * 1024 * 1024,
+  sessionSlots: 2,
 };
 
 export interface RenderNodeHandle {
@@ -90,19 +97,39 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       }),
   );
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
-  const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl });
-  const card = createResourceCard(await sandboxes[0].describe(), { name, region: opts.region, concurrency: opts.concurrency, probeUrl: probe.url, location: opts.location });
+  const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
+  const card = createResourceCard(await sandboxes[0].describe(), {
+    name,
+    region: opts.region,
+    concurrency: opts.concurrency,
+    probeUrl: probe.url,
+    location: opts.location,
+    sessionSlots: opts.sessionSlots,
+    sessionUrl: probe.sessionUrl,
+  });
   const api = new NodeApi(opts.api);
   // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
   const metrics = new NodeMetrics();
   const metricsServer = opts.metricsPort === undefined ? undefined : await serveNodeMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
+  let identity: { nodeId: string; secret: Uint8Array | null } = { nodeId: '', secret: null };
   const register = async () => {
     const r = await registerWithRetry(api, card, log);
     probe.setNodeId(r.nodeId, r.probeKey);
     metrics.describe(r.nodeId, card.version, card.gl.renderer, card.tilesPerSecond);
+    identity = { nodeId: r.nodeId, secret: r.ticketSecret ? fromBase64Url(r.ticketSecret) : null };
     return r;
   };
+  // Sessions: each in its own render process, clients connect to the public server with a ticket.
+  const sessions = new SessionHost({
+    slots: opts.sessionSlots,
+    identity: () => identity,
+    log,
+    cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
+    maxTexturePixels: opts.maxTexturePixels,
+    memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
+  });
+  sessions.attach(probe.server);
   const registered = await register();
   log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url }, 'registered');
   const network = new NetworkMeasurements({
@@ -118,8 +145,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     try {
       const fields = network.heartbeatFields();
       const sentAt = performance.now();
-      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now(), ...fields });
+      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), ...fields });
       network.onAck(ack, sentAt, performance.now(), fields.peers);
+      sessions.revoke(ack.revokedSessions);
       for (const leaseId of ack.revoked) {
         const r = running.get(leaseId);
         if (r) {
@@ -197,7 +225,24 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     }
   };
 
-  const workers = Array.from({ length: opts.concurrency }, (_, i) => worker(i));
+  /** Long-polls for sessions placed on this node (apart from the task slots, so a busy node still takes them). */
+  const sessionLeaser = async () => {
+    let backoff = 500;
+    while (!stopping && opts.sessionSlots > 0) {
+      try {
+        const lease = await api.leaseSession(opts.leaseWaitSeconds, stopLeasing.signal);
+        backoff = 500;
+        if (lease) sessions.accept(lease);
+      } catch (err) {
+        if (stopping) return;
+        if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await register().catch(() => {});
+        else log.warn({ err: (err as Error).message }, 'session lease failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  };
+  const workers = [...Array.from({ length: opts.concurrency }, (_, i) => worker(i)), sessionLeaser()];
   let stopPromise: Promise<void> | undefined;
   const stop = () =>
     (stopPromise ??= (async () => {
@@ -215,6 +260,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
           }),
         );
       }
+      await sessions.close();
+      // The API learns the sessions ended from one last heartbeat.
+      await heartbeat();
       clearInterval(heartbeatTimer);
       await probe.close();
       await metricsServer?.close();

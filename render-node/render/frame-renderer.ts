@@ -159,6 +159,15 @@ export class FrameRenderer {
     return { data, width: rect.width, height: rect.height, timings };
   }
 
+  /** The environment, tone mapping, exposure and background of `view` (session renders draw the scene themselves). */
+  prepareScene(scene: Scene, view: ViewSpec): void {
+    if (!this.environments.has(scene)) {
+      this.environments.add(scene);
+      scene.environment = this.environment;
+    }
+    this.prepare(view, scene);
+  }
+
   /** Tone mapping, exposure and background for `view`. */
   private prepare(view: ViewSpec, scene: Scene): void {
     const r = this.renderer;

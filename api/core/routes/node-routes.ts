@@ -10,6 +10,12 @@ import { NodeCard } from '../../protocol/node-card.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
 import { LeasedTask } from '../../protocol/task.ts';
+import { LeasedSession } from '../../protocol/session.ts';
+import type { NodeCard as NodeCardType } from '../../protocol/node-card.ts';
+import { sceneKey } from '../object-keys.ts';
+import type { SessionRecord } from '../session-store.ts';
+import type { BlobStore } from '../blob-store.ts';
+import { loggedSessions } from './session-routes.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
 import { presignLeasedTask } from '../leased-task.ts';
@@ -57,7 +63,7 @@ const lease = createRoute({
   security,
   request: { params: NodeParams, body: optionalJsonBody(LeaseRequest) },
   responses: {
-    200: jsonResponse('A task, with the presigned URLs it needs.', LeasedTask),
+    200: jsonResponse('A task (or, asked for with kinds, a session), with the presigned URLs it needs.', z.union([LeasedTask, LeasedSession])),
     204: { description: 'No task came within waitSeconds.' },
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
   },
@@ -122,7 +128,8 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     ctx.nodes.invalidate();
     ctx.router.invalidate();
     ctx.notifier.notify(TASKS_TOPIC);
-    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs, probeKey }, 201);
+    const ticketSecret = await ctx.tickets.nodeSecretText(nodeId);
+    return c.json({ nodeId, nodeToken, heartbeatIntervalMs: heartbeatIntervalMs(policy), leaseMs: policy.leaseMs, probeKey, ticketSecret }, 201);
   });
 
   app.openapi(heartbeat, async (c) => {
@@ -134,6 +141,13 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = c.req.valid('json');
     const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
+    let revokedSessions: string[] = [];
+    if (body.sessions?.length && ctx.sessions) {
+      const reported = await ctx.sessions.reportSessions({ nodeId: id, reports: body.sessions, now: receivedAt });
+      loggedSessions(ctx, reported.changes);
+      revokedSessions = reported.revoked;
+      if (revokedSessions.length) ctx.logger.info({ nodeId: id, sessions: revokedSessions }, 'sessions revoked');
+    }
     if (!ctx.nodes.isHealthy(node, receivedAt)) {
       // Back after a silence: it counts as capacity again.
       ctx.logger.info({ nodeId: id, silentMs: receivedAt - node.lastSeenAt }, 'node healthy again');
@@ -149,7 +163,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // Stamped last: the node's next heartbeat echoes it, and the API times ack → heartbeat from here.
     const serverTime = ctx.clock.now();
     ctx.network.stampAck(id, serverTime);
-    return c.json({ revoked, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime }, 200);
+    return c.json({ revoked, revokedSessions, coordinate: net.coordinate, rttToApiMs: net.rttToApiMs, probePeers: net.probePeers, serverTime }, 200);
   });
 
   app.openapi(lease, async (c) => {
@@ -163,7 +177,9 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       ctx.router.invalidate();
     }
     // The body is optional: an empty one waits the default time.
-    const { waitSeconds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const { waitSeconds, kinds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const wantsTasks = kinds.includes('task');
+    const wantsSessions = kinds.includes('session') && ctx.sessions !== undefined && (node.card.sessionSlots ?? 0) > 0;
     const deadline = ctx.clock.now() + waitSeconds * 1000;
     // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
     const poll = ctx.polls.open(id, node.card.concurrency);
@@ -173,11 +189,14 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     for (;;) {
       if (signal.aborted) return c.body(null, 204);
       const now = ctx.clock.now();
-      await ctx.applied(await ctx.jobs.expireLeases(now, policy));
-      await ctx.applied(await ctx.verifier.sweep(now));
-      if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
-      // No more leases than slots: a node cannot hoard tasks it is not working on.
-      const leased = await ctx.jobs.leaseNext({ nodeId: id, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card: node.card, maxLeases: node.card.concurrency });
+      if (wantsSessions) {
+        const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });
+        if (session) {
+          loggedSessions(ctx, session.changes);
+          return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
+        }
+      }
+      const leased = wantsTasks ? await leaseTask(ctx, id, node.card, now) : null;
       if (leased) {
         await ctx.applied(leased.changes);
         const { task, job } = leased;
@@ -201,4 +220,26 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
     return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, undefined, edge), 200);
   });
+}
+
+/** Sweep expired leases and verifications, route, and lease the node its next task. */
+async function leaseTask(ctx: ApiContext, nodeId: string, card: NodeCardType, now: number) {
+  const { policy } = ctx.options;
+  await ctx.applied(await ctx.jobs.expireLeases(now, policy));
+  await ctx.applied(await ctx.verifier.sweep(now));
+  if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
+  // No more leases than slots: a node cannot hoard tasks it is not working on.
+  return ctx.jobs.leaseNext({ nodeId, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card, maxLeases: card.concurrency });
+}
+
+/** A session lease as the node gets it: the render settings and a presigned GET of the scene, nothing else. */
+async function presignLeasedSession(s: SessionRecord, blobs: BlobStore, urlSeconds: number): Promise<LeasedSession> {
+  return {
+    kind: 'session',
+    sessionId: s.sessionId,
+    leaseId: s.leaseId!,
+    scene: { id: s.sceneId, url: await blobs.presignGet(sceneKey(s.sceneId), urlSeconds) },
+    render: s.render,
+    connectBy: s.connectBy,
+  };
 }

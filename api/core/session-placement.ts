@@ -1,0 +1,114 @@
+/**
+ * Where a session goes: the capable node with the earliest expected first frame,
+ *   RTT(client, node) + scene load (0 when the node has the scene cached) + queue + render of one stereo frame,
+ * with the router's RTT prediction (measured, else the network-coordinate estimate made pessimistic by its
+ * error) and render estimate (the node's measured reference-tile speed). Never a node that is unhealthy or
+ * blocklisted (callers pass live nodes only), that has no free session slot or a full task queue (busy), or
+ * that fails the requirements (incapable). Ties go to a random node; the runner-up is named as the fallback.
+ */
+import type { SessionRoute } from '../protocol/session.ts';
+import type { LiveNode } from './node-directory.ts';
+import { meetsRequirements, type JobRequirements } from './routing/requirements.ts';
+import { expectedQueueMs, expectedRenderMs, isBusy, predictRtt, ROUTE_DEFAULTS, type ClientView, type RouteOptions } from './routing/router.ts';
+import type { Random } from './routing/seeded-random.ts';
+
+export interface SessionPlacementOptions {
+  /** Fixed cost of loading a scene that is not cached (download start, parse, GPU upload), ms. */
+  sceneLoadBaseMs: number;
+  /** Scene download + parse throughput, bytes per ms (for the size-dependent part). */
+  sceneBytesPerMs: number;
+}
+
+export const SESSION_PLACEMENT_DEFAULTS: SessionPlacementOptions = {
+  sceneLoadBaseMs: 150,
+  sceneBytesPerMs: 20_000, // 20 MB/s
+};
+
+export interface SessionPlacementRequest {
+  client: ClientView;
+  requirements?: JobRequirements;
+  eye: { width: number; height: number };
+  sceneBytes: number;
+  /** Open sessions per node id. */
+  openSessions: Record<string, number>;
+  /** Nodes that have the scene cached. */
+  cachedOn: ReadonlySet<string>;
+  /** Nodes the client asked not to use. */
+  exclude?: readonly string[];
+}
+
+export type SessionPlacement =
+  | { ok: true; route: SessionRoute }
+  | { ok: false; reason: string };
+
+/** Place a session among `live` nodes (healthy, not blocklisted). */
+export function placeSession(live: readonly LiveNode[], req: SessionPlacementRequest, rng: Random, options: SessionPlacementOptions = SESSION_PLACEMENT_DEFAULTS, route: RouteOptions = ROUTE_DEFAULTS): SessionPlacement {
+  const o = { ...ROUTE_DEFAULTS, ...route };
+  const pixels = 2 * req.eye.width * req.eye.height;
+  let noSlots = 0, busy = 0, incapable = 0, tooFar = 0;
+  type Scored = { node: LiveNode; score: number; rtt: ReturnType<typeof predictRtt>; load: number; renderMs: number; queueMs: number; cached: boolean };
+  const scored: Scored[] = [];
+  let excluded = 0;
+  for (const node of live) {
+    const card = node.record.card;
+    if (req.exclude?.includes(node.record.nodeId)) {
+      excluded++;
+      continue;
+    }
+    const slots = card.sessionSlots ?? 0;
+    if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
+      incapable++;
+      continue;
+    }
+    if ((req.openSessions[node.record.nodeId] ?? 0) >= slots) {
+      noSlots++;
+      continue;
+    }
+    if (isBusy(node.load, o.maxQueuePerSlot)) {
+      busy++;
+      continue;
+    }
+    const rtt = predictRtt(node.router, req.client, o);
+    const maxRtt = req.requirements?.maxRttMs;
+    if (maxRtt !== undefined && (rtt.source === 'unknown' || rtt.rttMs > maxRtt)) {
+      tooFar++;
+      continue;
+    }
+    const cached = req.cachedOn.has(node.record.nodeId);
+    const load = cached ? 0 : options.sceneLoadBaseMs + req.sceneBytes / options.sceneBytesPerMs;
+    const renderMs = expectedRenderMs(card, pixels);
+    // A session renders in its own process, but shares the machine with the node's running tasks.
+    const queueMs = node.load.running >= Math.max(1, node.load.concurrency) ? expectedQueueMs(node.load, renderMs) : 0;
+    scored.push({ node, score: rtt.rttMs + load + queueMs + renderMs, rtt, load, renderMs, queueMs, cached });
+  }
+  const skipped = [noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`, excluded && `${excluded} excluded by the client`].filter(Boolean);
+  if (scored.length === 0) {
+    return { ok: false, reason: `no node can take the session: ${live.length} healthy${skipped.length ? `, ${skipped.join(', ')}` : ''}` };
+  }
+  scored.sort((a, b) => a.score - b.score);
+  const ties = scored.filter((s) => s.score <= scored[0].score + o.tieMs);
+  const best = ties[Math.floor(rng() * ties.length)] ?? scored[0];
+  const fallback = scored.find((s) => s !== best) ?? null;
+  const f = (x: number) => x.toFixed(1);
+  const reason =
+    `earliest expected first frame ${f(best.score)} ms = RTT ${f(best.rtt.rttMs)} ms (${best.rtt.source}) + scene load ${f(best.load)} ms` +
+    `${best.cached ? ' (cached)' : ''} + queue ${f(best.queueMs)} ms + render ${f(best.renderMs)} ms, best of ${scored.length} capable node${scored.length === 1 ? '' : 's'}` +
+    (ties.length > 1 ? ` (tie among ${ties.length}, broken at random)` : '') +
+    (fallback ? `; fallback ${fallback.node.record.nodeId} at ${f(fallback.score)} ms` : '; no fallback') +
+    (skipped.length ? `; passed over ${skipped.join(', ')}` : '');
+  return {
+    ok: true,
+    route: {
+      nodeId: best.node.record.nodeId,
+      fallbackId: fallback?.node.record.nodeId ?? null,
+      predictedRttMs: best.rtt.rttMs,
+      rttSource: best.rtt.source,
+      sceneLoadMs: best.load,
+      sceneCached: best.cached,
+      renderMs: best.renderMs,
+      queueMs: best.queueMs,
+      firstFrameMs: best.score,
+      reason,
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * `npm run bench:vr`: interactive sessions against the batch path, on this machine.
+ * A local farm (s3rver, API, one render node with 4 session slots) whose public server (GET /ping and the
+ * session WebSockets) sits behind a delay proxy: 0 ms ("loopback", through the user-space proxy) or 10 ms
+ * each way (20 ms RTT). For each scene (textured sample, 1M-triangle sample), eye size (512², 1024²) and
+ * number of concurrent sessions (1, 2, 4): `runSessionBench` (90 Hz smooth head motion, every frame
+ * decoded) gives fps per session and pose → frame-decoded p50/p95. Baseline, side by side: the batch path,
+ * a one-frame job per pose (same size and format, JPEG q80), submit → frame downloaded and decoded.
+ * Writes bench/results/vr-<timestamp>.json and vr-latest.json.
+ * Options: --seconds 5 --scenes textured-pbr,million --eyes 512,1024 --sessions 1,2,4 --batch-repeats 5
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { createTesseraClient } from '../api/client/index.ts';
+import { newApiKey } from '../api/core/client-keys.ts';
+import { startLocalS3 } from '../api/node/local-s3.ts';
+import { startApi } from '../api/node/start-api.ts';
+import { runSessionBench, type SessionBenchResult } from '../infra/cli/session-bench.ts';
+import { startDelayProxy } from '../test/support/delay-proxy.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    scenes: { type: 'string', default: 'textured-pbr,million' },
+    eyes: { type: 'string', default: '512,1024' },
+    sessions: { type: 'string', default: '1,2,4' },
+    'batch-repeats': { type: 'string', default: '5' },
+    'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
+  },
+});
+const log = (line: string) => process.stderr.write(line + '\n');
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : null;
+};
+
+const dir = await mkdtemp(join(tmpdir(), 'tessera-vr-bench-'));
+const apiKey = newApiKey();
+const s3 = await startLocalS3({ dir: join(dir, 's3') });
+const api = await startApi({ dataDir: join(dir, 'api'), s3, port: 0, api: { apiKeys: [{ key: apiKey, role: 'admin' }], verification: { sampleRate: 0 } } });
+const probePort = await freePort();
+const proxy = await startDelayProxy({ target: { port: probePort }, delayMs: 0 });
+const node = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'node', 'start', '--api', api.url, '--name', 'vr-bench', '--concurrency', '1', '--session-slots', '4', '--cache', join(dir, 'cache'), '--probe-host', '127.0.0.1', '--probe-port', String(probePort), '--probe-url', proxy.url], {
+  cwd: ROOT,
+  env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const client = createTesseraClient({ baseUrl: api.url, apiKey });
+const results: Record<string, unknown>[] = [];
+try {
+  for (let i = 0; ; i++) {
+    if ((await client.nodes({ healthy: true })).nodes.length) break;
+    if (i > 600) throw new Error('the node did not register');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const sceneName of args.scenes!.split(',')) {
+    const { sceneId } = await client.uploadScene(new Uint8Array(await readFile(join(ROOT, 'scenes', `${sceneName}.glb`))));
+    for (const edge of args.eyes!.split(',').map(Number)) {
+      const eye = `${edge}x${edge}`;
+      for (const rttMs of [0, 20]) {
+        proxy.setDelay(rttMs / 2);
+        // Baseline: the batch path, a one-frame job per pose (same pixels, JPEG q80), submit → decoded.
+        const batch: number[] = [];
+        for (let r = 0; r < Number(args['batch-repeats']); r++) {
+          const t0 = performance.now();
+          const { jobId } = await client.submitJob({ sceneId, frames: '0', size: `${2 * edge}x${edge}`, format: 'jpeg', quality: 80, camera: { kind: 'auto', yaw: 30 + r, pitch: 15, fov: 40 }, background: 'environment' });
+          const status = await client.waitForJob(jobId);
+          const frames = await client.frames(jobId);
+          const bytes = await client.downloadFrame(frames.frames[0].url);
+          await sharp(bytes).raw().toBuffer();
+          if (status.state === 'done') batch.push(performance.now() - t0);
+        }
+        for (const sessions of args.sessions!.split(',').map(Number)) {
+          log(`${sceneName} eye ${eye} RTT ${rttMs} ms: ${sessions} session(s)…`);
+          let r: SessionBenchResult | { error: string };
+          try {
+            r = await runSessionBench({ api: api.url, apiKey, sceneId, eye, seconds: Number(args.seconds), sessions, format: 'jpeg', quality: 80 });
+          } catch (err) {
+            r = { error: (err as Error).message };
+          }
+          const { sessions: perSession, ...summary } = 'error' in r ? { sessions: [], ...r } : r;
+          const row = { scene: sceneName, eye, rttMs, concurrent: sessions, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
+          results.push(row);
+          log(JSON.stringify(row));
+          // Written after every row: a long run stopped early keeps what it measured.
+          await mkdir(args['results-dir']!, { recursive: true });
+          await writeFile(join(args['results-dir']!, 'vr-partial.json'), JSON.stringify({ at: new Date().toISOString(), partial: true, results }, null, 2));
+        }
+      }
+    }
+  }
+} finally {
+  node.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 2000));
+  node.kill('SIGKILL');
+  await proxy.close();
+  await api.close();
+  await s3.close();
+}
+
+// Goals of the issue, checked per row where they apply.
+const table = results.map((r) => {
+  const row = r as Record<string, any>;
+  const goals =
+    row.error !== undefined
+      ? 'error'
+      : [
+          row.scene === 'textured-pbr' && row.eye === '512x512' ? (row.fps >= 30 ? 'fps≥30 ✓' : 'fps≥30 ✗') : '',
+          row.p50Ms <= row.rttMs + 25 ? 'p50 ✓' : 'p50 ✗',
+          row.p95Ms <= row.rttMs + 45 ? 'p95 ✓' : 'p95 ✗',
+          row.batchP50Ms !== null && row.batchP50Ms >= 10 * row.p50Ms ? '10× ✓' : '10× ✗',
+        ]
+          .filter(Boolean)
+          .join(' ');
+  return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${row.fps ?? '-'} | ${row.p50Ms ?? '-'} | ${row.p95Ms ?? '-'} | ${row.dropped ?? '-'} | ${row.batchP50Ms?.toFixed(0) ?? '-'} | ${goals} |`;
+});
+const header = '| scene | eye | RTT ms | sessions | fps/session | p50 ms | p95 ms | dropped poses | batch p50 ms | goals |\n|---|---|---|---|---|---|---|---|---|---|';
+process.stdout.write(`${header}\n${table.join('\n')}\n`);
+const out = { at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }, note: 'machine shared with other work (see loadavg per row)', seconds: Number(args.seconds), results };
+await mkdir(args['results-dir']!, { recursive: true });
+const stamp = out.at.replace(/[:.]/g, '-');
+await writeFile(join(args['results-dir']!, `vr-${stamp}.json`), JSON.stringify(out, null, 2));
+await writeFile(join(args['results-dir']!, 'vr-latest.json'), JSON.stringify(out, null, 2));
+process.exit(0);

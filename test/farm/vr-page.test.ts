@@ -1,0 +1,80 @@
+/**
+ * The sample WebXR page in real Chromium (Debian's chromium + playwright-core), desktop mode: it opens a
+ * session through the API, mouse-look drives the poses, frames arrive and are drawn (time-warped to the
+ * current head rotation), the picture changes when the view turns, and the page logs no console errors.
+ */
+import { readFile } from 'node:fs/promises';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTesseraClient } from '../../api/client/index.ts';
+import { TEST_API_KEY } from '../support/api-harness.ts';
+import { waitFor } from '../support/farm-checks.ts';
+import { startTestFarm } from '../support/farm.ts';
+import { scenePath } from '../support/renderer.ts';
+
+let farm: Awaited<ReturnType<typeof startTestFarm>>;
+let browser: Browser;
+let sceneId: string;
+
+beforeAll(async () => {
+  farm = await startTestFarm({ leaseMs: 3000 });
+  const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
+  sceneId = (await client.uploadScene(new Uint8Array(await readFile(scenePath('textured-pbr'))))).sceneId;
+  farm.spawnNode('vr-page', { concurrency: 1 });
+  await waitFor('a node', async () => ((await client.nodes({ healthy: true })).nodes.length ? true : undefined));
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await farm?.close();
+});
+
+describe('the sample WebXR page (desktop mode)', () => {
+  it('sends poses, gets frames, follows mouse-look, with no console errors', async () => {
+    const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${sceneId}&eye=256x256`);
+    const counters = () => page.evaluate(() => {
+      const t = (window as unknown as { tessera: { frames: number; posesSent: number; nodeId: string | null } }).tessera;
+      return t ? { frames: t.frames, posesSent: t.posesSent, nodeId: t.nodeId } : null;
+    });
+    await waitFor('frames in the page', async () => ((await counters())?.frames ?? 0) >= 3 ? true : undefined, 60_000);
+    const before = await page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+    const c1 = (await counters())!;
+    expect(c1.posesSent).toBeGreaterThan(0);
+    expect(c1.nodeId).toMatch(/^node_/);
+    // Turn the head 60° with the mouse; the picture follows.
+    await page.mouse.move(400, 240);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) await page.mouse.move(400 + i * 20, 240);
+    await page.mouse.up();
+    const framesAtTurn = (await counters())!.frames;
+    await waitFor('frames for the new pose', async () => ((await counters())!.frames >= framesAtTurn + 3 ? true : undefined), 60_000);
+    const after = await page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+    expect(after).not.toBe(before);
+    // The canvas shows a picture, not the clear colour: many distinct pixel values.
+    const distinct = await page.evaluate(() => {
+      const c = document.getElementById('view') as HTMLCanvasElement;
+      const probe = document.createElement('canvas');
+      probe.width = c.width;
+      probe.height = c.height;
+      const ctx = probe.getContext('2d')!;
+      ctx.drawImage(c, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+      return seen.size;
+    });
+    expect(distinct).toBeGreaterThan(50);
+    expect(await page.locator('#stats').textContent()).toMatch(/fps/);
+    expect(errors).toEqual([]);
+  }, 180_000);
+});

@@ -1,0 +1,85 @@
+/**
+ * Sessions through the Worker's fetch handler in workerd: a node registers (and gets its ticket secret),
+ * a client opens a session and gets that node's WebSocket URL and a ticket the node can check offline, the
+ * node leases the session through its long-poll, and DELETE closes it (the node learns at its heartbeat).
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
+import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
+import worker from '../../api/edge/worker.ts';
+import { checkTicket, fromBase64Url } from '../../api/protocol/session-ticket.ts';
+import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
+
+const sceneId = 'c'.repeat(64);
+const card = {
+  name: 'edge-node',
+  version: 'test',
+  cpu: { model: 'test', cores: 4 },
+  ramBytes: 8e9,
+  gl: { renderer: 'r', vendor: 'v', version: 'x', maxTextureSize: 8192, maxViewport: [8192, 8192] },
+  tilesPerSecond: 50,
+  sessionSlots: 1,
+  sessionUrl: 'wss://node.example:8443',
+  probeUrl: 'https://node.example:8443/ping',
+};
+
+describe('sessions on Workers', () => {
+  it('places a session on the node, mints a ticket only it accepts, leases it to the node and closes it', async () => {
+    const farmEnv = { ...env, FARM: `sessions-${Date.now()}` };
+    await createDurableJobStore(coordinatorFor(farmEnv)).putScene({ sceneId, bytes: 100, stats: {}, info: { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0 }, createdAt: Date.now() });
+    const call = async (method: string, path: string, body?: unknown, token = env.TESSERA_API_KEY) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`https://api.example${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }) as Request<unknown, IncomingRequestCfProperties>,
+        farmEnv,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) };
+    };
+    const reg = await call('POST', '/v1/nodes', card);
+    expect(reg.status).toBe(201);
+    const { nodeId, nodeToken, ticketSecret, probeKey } = reg.body!;
+    // A client RTT counts only with the node's answer to the ping's challenge (as for jobs).
+    const nonce = newProbeNonce();
+    const rtt = { nodeId, rttMs: 12, nonce, proof: await probeProof(probeKey, nonce) };
+    expect(typeof ticketSecret).toBe('string');
+
+    const created = await call('POST', '/v1/sessions', { sceneId, eye: '256x256', client: { rtts: [rtt] } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const s = created.body!;
+    expect(s).toMatchObject({ nodeId, route: { rttSource: 'measured', predictedRttMs: 12 } });
+    expect(s.url).toBe(`wss://node.example:8443/v1/sessions/${s.sessionId}`);
+    const checked = await checkTicket(s.ticket, fromBase64Url(ticketSecret), nodeId, Date.now());
+    expect(checked).toMatchObject({ ok: true, payload: { sid: s.sessionId, nid: nodeId } });
+    expect(await checkTicket(s.ticket, fromBase64Url(ticketSecret), 'node_other', Date.now())).toEqual({ ok: false, problem: 'wrong-node' });
+
+    // The node's one slot is taken: a second session has nowhere to go.
+    const full = await call('POST', '/v1/sessions', { sceneId, client: { rtts: [rtt] } });
+    expect(full.status).toBe(503);
+    expect(full.body!.message).toMatch(/no free session slot/);
+
+    const lease = await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, kinds: ['session'] }, nodeToken);
+    expect(lease.status).toBe(200);
+    expect(lease.body).toMatchObject({ kind: 'session', sessionId: s.sessionId, render: { eye: { width: 256, height: 256 }, format: 'jpeg', quality: 80 } });
+    expect(lease.body!.scene.url).toContain(sceneId);
+    expect((await call('GET', `/v1/sessions/${s.sessionId}`)).body).toMatchObject({ state: 'starting', nodeId });
+
+    const deleted = await call('DELETE', `/v1/sessions/${s.sessionId}`);
+    expect(deleted.body).toMatchObject({ state: 'closed' });
+    const hb = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { sessions: [{ sessionId: s.sessionId, state: 'open', stats: { frames: 5, dropped: 0, skipped: 0, p50Ms: 9, p95Ms: 12, renderMs: 40 } }] }, nodeToken);
+    expect(hb.body!.revokedSessions).toEqual([s.sessionId]);
+  });
+
+  it('serves the sample WebXR page', async () => {
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(new Request('https://api.example/sample/vr') as Request<unknown, IncomingRequestCfProperties>, env, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toContain("requestSession('immersive-vr')");
+    expect(html).toContain('/v1/sessions');
+  });
+});

@@ -3,7 +3,8 @@
  * keys (object-keys.ts `acceptedKey`) when they were checked, and the rest (a node killed after its upload, a
  * corrupt or outvoted result, a lease that expired mid-upload) were never accepted. Delete them all, and
  * storage holds exactly the job's accepted tiles and frames. Best effort: a failed delete is logged, never an
- * error for the node whose completion ended the job.
+ * error for the node whose completion ended the job. Verify tasks' accepted copies go too (they sit beside the
+ * outputs they checked, under the same prefixes, and only served the vote).
  */
 import type { ApiContext } from './api-context.ts';
 import { attemptKey } from './object-keys.ts';
@@ -13,6 +14,8 @@ export async function pruneSupersededOutputs(ctx: Pick<ApiContext, 'jobs' | 'blo
   const keys: string[] = [];
   for (const task of await ctx.jobs.listTasks(jobId)) {
     for (let attempt = 1; attempt <= task.attempts; attempt++) keys.push(attemptKey({ outputKey: task.outputKey, attempts: attempt }));
+    // A verifying render's accepted copy only served the vote: no frame or stitch reads it once the job is done.
+    if (task.verifies !== null) keys.push(task.outputKey);
   }
   await Promise.all(keys.map((key) => ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key, jobId }, 'could not delete a superseded output'))));
   if (keys.length) ctx.logger.debug({ jobId, keys: keys.length }, 'superseded outputs deleted');

@@ -104,7 +104,13 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-lab-'));
   s3 = await startLocalS3({ dir: join(dir, 's3') });
   // A routing lab: no verification re-renders, whose load would shift the routing decisions it checks.
-  api = await startApi({ dataDir: join(dir, 'api'), s3, leaseMs: LEASE_MS, port: 0, api: withTestKey({ verification: { sampleRate: 0 } }) });
+  api = await startApi({ dataDir: join(dir, 'api'), s3, leaseMs: LEASE_MS, port: 0, api: withTestKey({
+      verification: { sampleRate: 0 },
+      // A node leases no more tasks than its slots, so a routed task waits on the chosen node's first (cold: GL start,
+      // scene load) renders; on 2 busy cores that can outlast the default grace and hand it to the fallback. A longer
+      // grace keeps this lab about where work is routed, not how fast a cold node warms up.
+      routing: { graceMinMs: 6000, graceMaxMs: 8000 },
+    }) });
   client = createTesseraClient({ baseUrl: api.url, apiKey: TEST_API_KEY });
   nodes.push(await startLabNode('near', 5), await startLabNode('mid', 40), await startLabNode('far', 120));
   ({ sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs')))));

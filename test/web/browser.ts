@@ -31,6 +31,8 @@ export function collectErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  // The console names no URL for a failed load: record which request it was, so a failure says what to look at.
+  page.on('response', (r) => r.status() >= 500 && errors.push(`response: ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`));
   return errors;
 }
 

@@ -11,7 +11,8 @@ import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
-import { TEST_API_KEY } from '../support/api-harness.ts';
+import type { NodeList } from '../../api/protocol/latency.ts';
+import { call, TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { ROOT, tessera } from '../support/tessera-cli.ts';
@@ -40,6 +41,8 @@ describe('web dashboard', () => {
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     errors = collectErrors(page);
+    // The page quotes from the healthy nodes: a quote before the node has called in is a (retried) 503.
+    await waitFor('the render node', async () => ((await call<NodeList>(farm.url, 'GET', '/v1/nodes?healthy=true')).body.nodes.length === 1 ? true : undefined));
   });
   afterAll(async () => {
     await browser?.close();

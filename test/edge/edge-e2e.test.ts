@@ -14,7 +14,7 @@ import { EDGE_MAX_SCENE_BYTES } from '../../api/edge/edge-limits.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
-import { TEST_API_KEY, TEST_AUTH } from '../support/api-harness.ts';
+import { nodeCard, TEST_API_KEY, TEST_AUTH } from '../support/api-harness.ts';
 import { spawnNode, type NodeProcess } from '../support/farm.ts';
 import { packMeshopt } from '../support/meshopt-pack.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
@@ -147,5 +147,23 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
       const want = await local.render('animated-trs', { width: 160, height: 120 }, f.frame);
       expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data)), `frame ${f.frame}`).toBe(0);
     }
+  });
+
+  // Last: the extra node it registers would otherwise take a share of the render test's tasks.
+  it('ends a node\'s oldest long-poll when it opens more than its slots, without touching that request\'s I/O from another', async () => {
+    const reg = await fetch(new URL('/v1/nodes', edge.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...nodeCard('poll-flood'), concurrency: 1 }) });
+    expect(reg.status).toBe(201);
+    const { nodeId, nodeToken } = (await reg.json()) as { nodeId: string; nodeToken: string };
+    const lease = () =>
+      fetch(new URL(`/v1/nodes/${nodeId}/lease`, edge.url), { method: 'POST', headers: { authorization: `Bearer ${nodeToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ waitSeconds: 8 }) });
+    const started = Date.now();
+    const first = lease();
+    await new Promise((r) => setTimeout(r, 500));
+    const second = lease();
+    // The first answers 204 as soon as the second displaces it (not after its 8 s wait), and nothing fails.
+    expect((await first).status).toBe(204);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(log.join('\n')).not.toMatch(/different request/);
+    await second.then((r) => r.body?.cancel());
   });
 });

@@ -183,11 +183,13 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const deadline = ctx.clock.now() + waitSeconds * 1000;
     // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
     const poll = ctx.polls.open(id, node.card.concurrency);
-    const signals = [c.req.raw.signal, ctx.options.shutdown, poll.signal].filter((s): s is AbortSignal => s !== undefined);
+    // The displaced poll is waiting on the tasks topic: wake it so it sees its flag and answers now.
+    if (poll.displacedOthers) ctx.notifier.notify(TASKS_TOPIC);
+    const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
     const signal = AbortSignal.any(signals);
     try {
     for (;;) {
-      if (signal.aborted) return c.body(null, 204);
+      if (signal.aborted || poll.displaced) return c.body(null, 204);
       const now = ctx.clock.now();
       if (wantsSessions) {
         const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });

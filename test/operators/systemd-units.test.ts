@@ -61,6 +61,8 @@ const verify = (files: string[]) =>
   );
 
 describe('systemd units (infra/systemd)', () => {
+  // Skipped only on a machine without systemd's tools (no systemd-analyze, or no system units to verify against),
+  // e.g. a minimal container; Debian here and in CI has them, so this runs there.
   it.skipIf(!hasAnalyze || !SYSTEM_UNITS)('pass systemd-analyze verify without a warning; a misspelt key would not', async () => {
     const ok = await verify(UNITS.map((u) => join(root, 'etc/systemd/system', u)));
     expect(ok.out).toBe('');

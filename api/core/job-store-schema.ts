@@ -118,6 +118,26 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
 ];
 
 /** Indexes and tables of latency routing, verification and metering; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
+/**
+ * The ledger table, one definition for every store that writes it (the job store, and the session store,
+ * which also creates it so it can run on its own).
+ */
+export const LEDGER_TABLE = `
+CREATE TABLE IF NOT EXISTS ledger (
+  seq        INTEGER PRIMARY KEY,
+  task_id    TEXT NOT NULL,
+  job_id     TEXT NOT NULL,
+  node_id    TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  attempt    INTEGER NOT NULL,
+  render_ms  INTEGER NOT NULL,
+  pixels     INTEGER NOT NULL,
+  tiles      INTEGER NOT NULL,
+  state      TEXT NOT NULL,
+  at         INTEGER NOT NULL
+);
+`;
+
 export const JOB_STORE_ROUTING_SCHEMA = `
 -- A node's routed queue (lease phase 1), per-node load counts and routes to re-route: a few rows each.
 CREATE INDEX IF NOT EXISTS tasks_routed ON tasks (state, route_node);
@@ -135,19 +155,7 @@ CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, kind, state, final, ve
 
 -- The ledger: one row per result a node delivered, pending until verified, credited, or voided when the
 -- result was discarded (outvoted, or its node blocklisted while the job ran).
-CREATE TABLE IF NOT EXISTS ledger (
-  seq        INTEGER PRIMARY KEY,
-  task_id    TEXT NOT NULL,
-  job_id     TEXT NOT NULL,
-  node_id    TEXT NOT NULL,
-  kind       TEXT NOT NULL,
-  attempt    INTEGER NOT NULL,
-  render_ms  INTEGER NOT NULL,
-  pixels     INTEGER NOT NULL,
-  tiles      INTEGER NOT NULL,
-  state      TEXT NOT NULL,
-  at         INTEGER NOT NULL
-);
+${LEDGER_TABLE}
 CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id, seq);
 CREATE INDEX IF NOT EXISTS ledger_by_node ON ledger (node_id, state);
 CREATE INDEX IF NOT EXISTS ledger_by_task ON ledger (task_id, state);

@@ -5,6 +5,7 @@
  * the job store keeps (kind `session`), so metering sees it.
  */
 import { EMPTY_SESSION_STATS, type SessionRender, type SessionRoute, type SessionState, type SessionStats } from '../protocol/session.ts';
+import { LEDGER_TABLE } from './job-store-schema.ts';
 import type { SessionRecord, SessionReportInput, SessionStore } from './session-store.ts';
 import { sessionEventApplies, stepSession, type SessionChange, type SessionEvent } from './session-state.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
@@ -34,19 +35,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, state);
 CREATE INDEX IF NOT EXISTS sessions_by_node ON sessions (node_id, state, created_at);
 CREATE INDEX IF NOT EXISTS sessions_by_scene ON sessions (scene_id, node_id);
 
-CREATE TABLE IF NOT EXISTS ledger (
-  seq        INTEGER PRIMARY KEY,
-  task_id    TEXT NOT NULL,
-  job_id     TEXT NOT NULL,
-  node_id    TEXT NOT NULL,
-  kind       TEXT NOT NULL,
-  attempt    INTEGER NOT NULL,
-  render_ms  INTEGER NOT NULL,
-  pixels     INTEGER NOT NULL,
-  tiles      INTEGER NOT NULL,
-  state      TEXT NOT NULL,
-  at         INTEGER NOT NULL
-);
+${LEDGER_TABLE}
 `;
 
 function rowToSession(r: Row): SessionRecord {

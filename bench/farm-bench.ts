@@ -26,6 +26,7 @@ import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.t
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -126,7 +127,7 @@ async function rawRun(tag: string): Promise<RawRun> {
  * render + read back + encode + write, the median of `singleRepeats` after one untimed frame.
  */
 async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: number[] }> {
-  const renderer = new FrameRenderer(await createHeadlessGLBackend());
+  const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   try {
     const loaded = await renderer.loadScene((await readScene({ path: args.scene! })).glb, SCENE_LIMITS_DEFAULTS);
     await mkdir(join(work, 'raw-single'), { recursive: true });

@@ -16,6 +16,7 @@ import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { startCpuMonitor } from './cpu-contention.ts';
 
@@ -65,7 +66,7 @@ async function main() {
   const monitor = startCpuMonitor();
   const startedAt = new Date().toISOString();
   const read = await readScene({ path: join(ROOT, 'scenes/textured-pbr.glb') });
-  const renderer = new FrameRenderer(await createHeadlessGLBackend());
+  const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   const results: { name: string; size: string; goalS: number | null; warmup: Run; runs: Run[]; medianTotalMs: number; metGoal: boolean | null }[] = [];
   try {
     const loaded = await renderer.loadScene(read.glb, { maxTexturePixels: 256 * 1024 * 1024 });

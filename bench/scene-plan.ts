@@ -3,6 +3,7 @@ import type { SceneEntry } from './scene-catalog.ts';
 import { readSceneBytes } from './scene-source.ts';
 import { VIEW_DEFAULTS, sharedView, type SharedView } from './shared-view.ts';
 import { loadScene } from '../render-node/scene/load-scene.ts';
+import { sharpImageDecoder } from '../render-node/scene/sharp-image-decoder.ts';
 
 /** Everything the systems share about one scene: the views per size and which animation frames to render. */
 export interface ScenePlan {
@@ -22,7 +23,7 @@ export interface ScenePlan {
  */
 export async function planScene(scene: SceneEntry, sizes: FrameSize[]): Promise<ScenePlan> {
   const source = await readSceneBytes(scene.path);
-  const loaded = await loadScene(source.glb, { maxTextureSize: 16384, maxTexturePixels: 1e9 });
+  const loaded = await loadScene(source.glb, { images: sharpImageDecoder, maxTextureSize: 16384, maxTexturePixels: 1e9 });
   try {
     const fps = VIEW_DEFAULTS.fps;
     const clip = loaded.clips[0];

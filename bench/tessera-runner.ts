@@ -9,6 +9,7 @@ import { frameSequence, tesseraView } from './shared-view.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 import type { ViewSpec } from '../api/protocol/render-spec.ts';
 
@@ -45,7 +46,7 @@ export async function runTessera(plans: ScenePlan[], opts: BenchOptions, imagesD
   const rows: BenchRow[] = [];
   const t0 = performance.now();
   const backend = await createHeadlessGLBackend();
-  const fr = new FrameRenderer(backend);
+  const fr = new FrameRenderer(backend, NODE_RENDER_PLATFORM);
   const info: Record<string, unknown> = {
     backendInitMs: performance.now() - t0,
     version: fr.version,

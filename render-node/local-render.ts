@@ -8,6 +8,7 @@ import { encodeAnimatedWebp, encodeImage, EXTENSIONS } from './output/encode-ima
 import { stitchTiles } from './output/stitch-tiles.ts';
 import { writeAtomic } from './output/write-atomic.ts';
 import { FrameRenderer, type RawImage } from './render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from './render/node-render-platform.ts';
 import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 
@@ -52,7 +53,7 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
   }
   const read = await readScene({ path: opts.scene }, limits);
   const backend = await createHeadlessGLBackend();
-  const renderer = new FrameRenderer(backend);
+  const renderer = new FrameRenderer(backend, NODE_RENDER_PLATFORM);
   try {
     const loaded = await renderer.loadScene(read.glb, limits);
     const tLoaded = performance.now();

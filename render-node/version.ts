@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { RENDER_CORE_VERSION } from './render/renderer-identity.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -22,8 +23,7 @@ function versionOf(pkg: string): string {
   return 'unknown';
 }
 
-/** The renderer's own version: bump it whenever pictures may change. */
-export const RENDER_CORE_VERSION = '0.2.0';
+export { RENDER_CORE_VERSION } from './render/renderer-identity.ts';
 
 /** Everything that decides the bytes of a render, recorded in output metadata. */
 export const RENDERER_VERSION = `tessera-render/${RENDER_CORE_VERSION} three/${versionOf('three')} gl/${versionOf('gl')} sharp/${versionOf('sharp')}`;

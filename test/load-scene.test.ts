@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ViewSpec } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { mask, reddish } from './support/pictures.ts';
 
 let renderer: FrameRenderer;
 beforeAll(async () => {
-  renderer = new FrameRenderer(await createHeadlessGLBackend());
+  renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
 });
 afterAll(() => renderer?.dispose());
 

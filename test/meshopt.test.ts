@@ -4,6 +4,7 @@ import { TesseraError } from '../api/protocol/errors.ts';
 import { ViewSpec } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { editGlb } from './hostile/glb-builder.ts';
 import { packMeshopt } from './support/meshopt-pack.ts';
@@ -12,7 +13,7 @@ import { scenePath } from './support/renderer.ts';
 
 let renderer: FrameRenderer;
 beforeAll(async () => {
-  renderer = new FrameRenderer(await createHeadlessGLBackend());
+  renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
 });
 afterAll(() => renderer?.dispose());
 

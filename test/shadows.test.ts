@@ -3,6 +3,7 @@ import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer, type RawImage } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { OUTPUT_DIR, pixel, savePng } from './support/pictures.ts';
@@ -13,7 +14,7 @@ let renderer: FrameRenderer;
 let stage: LoadedScene;
 let floating: LoadedScene;
 beforeAll(async () => {
-  renderer = new FrameRenderer(await createHeadlessGLBackend());
+  renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   const load = async (bytes: Uint8Array) => renderer.loadScene((await readScene({ bytes, name: 'stage.glb' })).glb, { maxTexturePixels: 1 << 24 });
   stage = await load(await shadowStage());
   floating = await load(await shadowStage({ floor: false }));

@@ -9,6 +9,7 @@ import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { SessionRender } from '../../api/protocol/session.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render/node-render-platform.ts';
 import { StereoRenderer } from '../render/stereo-renderer.ts';
 import { isSceneFault } from './run-task.ts';
 import { SceneCache } from './scene-cache.ts';
@@ -18,7 +19,7 @@ const settings = JSON.parse(process.env.TESSERA_SESSION_SETTINGS ?? '{}') as Ses
 const send = (reply: SessionWorkerReply) => process.send?.(reply);
 process.on('disconnect', () => process.exit(0));
 
-const frames = new FrameRenderer(await createHeadlessGLBackend());
+const frames = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
 const scenes = new SceneCache(frames, { dir: settings.cacheDir, maxLoaded: 1, maxTexturePixels: settings.maxTexturePixels });
 let stereo: StereoRenderer | undefined;
 let render: SessionRender | undefined;

@@ -6,6 +6,7 @@ import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render/node-render-platform.ts';
 import { measureTilesPerSecond } from './resource-card.ts';
 import { isSceneFault, runTask } from './run-task.ts';
 import { SceneCache } from './scene-cache.ts';
@@ -15,7 +16,7 @@ const settings = JSON.parse(process.env.TESSERA_WORKER_SETTINGS ?? '{}') as Work
 const send = (reply: WorkerReply) => process.send?.(reply);
 process.on('disconnect', () => process.exit(0));
 
-const renderer = new FrameRenderer(await createHeadlessGLBackend());
+const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
 const scenes = new SceneCache(renderer, { dir: settings.cacheDir, maxLoaded: settings.maxLoadedScenes, maxTexturePixels: settings.maxTexturePixels });
 
 process.on('message', async (message: WorkerRequest) => {

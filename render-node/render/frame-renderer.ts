@@ -4,7 +4,7 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { GLBackend } from '../gl/gl-backend.ts';
 import { loadScene, type LoadedScene } from '../scene/load-scene.ts';
-import { RENDERER_VERSION } from '../version.ts';
+import type { RenderPlatform } from './render-platform.ts';
 import { resolvePixels } from './resolve-pixels.ts';
 import { SceneDirector, type FramePlan } from './scene-director.ts';
 import { createStudioEnvironment } from './studio-environment.ts';
@@ -45,16 +45,21 @@ const TONE_MAPPING = { aces: ACESFilmicToneMapping, neutral: NeutralToneMapping,
 export class FrameRenderer {
   readonly backend: GLBackend;
   readonly renderer: WebGLRenderer;
-  readonly version = RENDERER_VERSION;
+  /** The renderer identity (cards, output metadata): the platform's. */
+  readonly version: string;
+  private readonly platform: RenderPlatform;
   private readonly environment: DataTexture;
   /** Poses scenes and places cameras and lights; no GL. */
   readonly director = new SceneDirector();
   private readonly environments = new WeakSet<Scene>();
   private scratch = new Uint8Array(0);
 
-  constructor(backend: GLBackend) {
+  /** `platform`: the runtime's image decoder and identity (NODE_RENDER_PLATFORM on Node). */
+  constructor(backend: GLBackend, platform: RenderPlatform) {
     setupThree();
     this.backend = backend;
+    this.platform = platform;
+    this.version = platform.version;
     this.renderer = new WebGLRenderer({
       canvas: backend.canvas,
       context: backend.context as unknown as WebGLRenderingContext,
@@ -75,7 +80,7 @@ export class FrameRenderer {
 
   /** Parse a normalized GLB into a scene for this renderer. */
   loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }): Promise<LoadedScene> {
-    return loadScene(glb, { maxTextureSize: this.backend.info.maxTextureSize, maxTexturePixels: limits.maxTexturePixels });
+    return loadScene(glb, { images: this.platform.images, maxTextureSize: this.backend.info.maxTextureSize, maxTexturePixels: limits.maxTexturePixels });
   }
 
   /** Check the scene index, clip and frame of a request without rendering; throws the documented errors. */

@@ -2,9 +2,12 @@ import { AnimationClip, Box3, Camera, Material, Mesh, NoColorSpace, Object3D, Qu
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { boneTextureSize, setupThree } from '../render/three-setup.ts';
-import { sharpImageSource, type ImageFailure } from './sharp-image-source.ts';
+import type { ImageDecoder } from './image-decoder.ts';
+import { imageSource, type ImageFailure } from './image-source.ts';
 
 export interface LoadSceneOptions {
+  /** Decodes texture images (sharp on Node, createImageBitmap in a browser tab). */
+  images: ImageDecoder;
   maxTextureSize: number;
   maxTexturePixels: number;
 }
@@ -36,12 +39,12 @@ const TEXTURE_SLOTS: [(m: any) => unknown, string][] = [
   [(m) => m.emissiveTexture, 'emissiveMap'],
 ];
 
-/** Parse a normalized GLB (see readScene) with GLTFLoader, decoding images with sharp. */
+/** Parse a normalized GLB (see readScene) with GLTFLoader, decoding images with the injected decoder. */
 export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Promise<LoadedScene> {
   setupThree();
   const failures: ImageFailure[] = [];
   const loader = new GLTFLoader();
-  loader.register(sharpImageSource({ maxTextureSize: options.maxTextureSize, maxPixels: options.maxTexturePixels, failures }) as any);
+  loader.register(imageSource({ decoder: options.images, maxTextureSize: options.maxTextureSize, maxPixels: options.maxTexturePixels, failures }) as any);
   const buffer = glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer;
   let gltf: GLTF;
   try {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ViewSpec, type ViewSpecInput, type TileRect } from '../../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer, type RenderResult } from '../../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../../render-node/render/node-render-platform.ts';
 import type { LoadedScene } from '../../render-node/scene/load-scene.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
 
@@ -11,7 +12,7 @@ export const scenePath = (name: string) => join(SCENES, name.includes('.') ? nam
 
 /** One renderer per test file, with scenes read through the real pipeline (readScene → loadScene) and cached. */
 export async function createTestRenderer() {
-  const renderer = new FrameRenderer(await createHeadlessGLBackend());
+  const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   const cache = new Map<string, Promise<LoadedScene>>();
   const load = (name: string) => {
     let p = cache.get(name);

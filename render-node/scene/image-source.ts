@@ -1,6 +1,6 @@
-import sharp from 'sharp';
 import { DataTexture, RGBAFormat, UnsignedByteType } from 'three';
 import type { GLTFParser } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import type { ImageDecoder } from './image-decoder.ts';
 
 /** One image that failed to decode, kept so the loader can fail loudly instead of rendering untextured. */
 export interface ImageFailure {
@@ -9,7 +9,9 @@ export interface ImageFailure {
   cause: unknown;
 }
 
-export interface SharpImageSourceOptions {
+export interface ImageSourceOptions {
+  /** Decodes the encoded bytes (sharp on Node, createImageBitmap in a browser). */
+  decoder: ImageDecoder;
   /** Largest texture edge the GL backend accepts; bigger images are scaled down. */
   maxTextureSize: number;
   /** Refuse images with more pixels than this before decoding them (decompression bombs). */
@@ -20,12 +22,13 @@ export interface SharpImageSourceOptions {
 const nextPowerOfTwo = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
 /**
- * A GLTFLoader plugin that replaces the parser's image loading (DOM Image, `self.URL`, Blob: absent in Node)
- * with sharp: each glTF image is decoded to RGBA8, scaled to power-of-two edges (WebGL 1 can only mipmap and
- * repeat those) and handed over as a DataTexture. Samplers, texture transforms and color spaces are still
- * applied by GLTFLoader itself. Failures are recorded in `options.failures`, because GLTFLoader swallows them.
+ * A GLTFLoader plugin that replaces the parser's image loading (DOM Image, `self.URL`, Blob: absent in Node,
+ * and colour-managed differently in each browser) with the injected decoder: each glTF image is decoded to
+ * RGBA8, scaled to power-of-two edges (WebGL 1 can only mipmap and repeat those) and handed over as a
+ * DataTexture, the same way on every runtime. Samplers, texture transforms and color spaces are still applied
+ * by GLTFLoader itself. Failures are recorded in `options.failures`, because GLTFLoader swallows them.
  */
-export function sharpImageSource(options: SharpImageSourceOptions) {
+export function imageSource(options: ImageSourceOptions) {
   return (parser: GLTFParser) => {
     const p = parser as GLTFParser & {
       sourceCache: Record<number, Promise<DataTexture>>;
@@ -49,7 +52,7 @@ export function sharpImageSource(options: SharpImageSourceOptions) {
       return promise;
     };
     // GLTFLoader asks every plugin for a name; the image source needs no other hook.
-    return { name: 'TESSERA_sharp_image_source' };
+    return { name: 'TESSERA_image_source' };
   };
 }
 
@@ -62,25 +65,23 @@ async function imageBytes(parser: GLTFParser, def: { bufferView?: number; uri?: 
     const comma = def.uri.indexOf(',');
     const meta = def.uri.slice(5, comma);
     const body = def.uri.slice(comma + 1);
-    return meta.endsWith(';base64') ? Buffer.from(body, 'base64') : Buffer.from(decodeURIComponent(body), 'latin1');
+    const binary = meta.endsWith(';base64') ? atob(body) : decodeURIComponent(body);
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0) & 0xff);
   }
   throw new Error(`image has no embedded data (uri ${JSON.stringify(def.uri?.slice(0, 80))}); scenes are normalized to GLB before loading`);
 }
 
 /** Decode an encoded image to a power-of-two RGBA8 DataTexture. */
-export async function decodeTexture(bytes: Uint8Array, options: Pick<SharpImageSourceOptions, 'maxTextureSize' | 'maxPixels'>): Promise<DataTexture> {
-  const input = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error' });
-  const meta = await input.metadata();
-  if (!meta.width || !meta.height) throw new Error('image has no dimensions');
-  const width = Math.min(nextPowerOfTwo(meta.width), options.maxTextureSize);
-  const height = Math.min(nextPowerOfTwo(meta.height), options.maxTextureSize);
-  let pipeline = input.toColourspace('srgb').ensureAlpha();
-  if (width !== meta.width || height !== meta.height) pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: 'lanczos3' });
-  const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.channels !== 4 || info.width !== width || info.height !== height) {
-    throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${width}×${height}×4`);
+export async function decodeTexture(bytes: Uint8Array, options: Pick<ImageSourceOptions, 'decoder' | 'maxTextureSize' | 'maxPixels'>): Promise<DataTexture> {
+  let want = { width: 0, height: 0 };
+  const image = await options.decoder.decode(bytes, {
+    maxPixels: options.maxPixels,
+    fit: (w, h) => (want = { width: Math.min(nextPowerOfTwo(w), options.maxTextureSize), height: Math.min(nextPowerOfTwo(h), options.maxTextureSize) }),
+  });
+  if (image.width !== want.width || image.height !== want.height || image.data.length !== want.width * want.height * 4) {
+    throw new Error(`decoded to ${image.width}×${image.height} (${image.data.length} bytes), expected ${want.width}×${want.height}×4`);
   }
-  const texture = new DataTexture(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength), width, height, RGBAFormat, UnsignedByteType);
+  const texture = new DataTexture(image.data as Uint8Array<ArrayBuffer>, image.width, image.height, RGBAFormat, UnsignedByteType);
   texture.generateMipmaps = true;
   texture.needsUpdate = true;
   return texture;

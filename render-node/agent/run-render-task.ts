@@ -1,0 +1,50 @@
+/**
+ * One leased render task, on any runtime: load the scene, render the tile (or whole frame), encode, upload
+ * through the presigned URL, report size and sha256. The Node node (run-task.ts, with sharp) and a browser
+ * tab (web/src/join) run this same code with their own encoder, digest and scene cache.
+ */
+import type { LeasedTask } from '../../api/protocol/task.ts';
+import type { FrameRenderer, RenderResult } from '../render/frame-renderer.ts';
+import type { LoadedScene } from '../scene/load-scene.ts';
+import type { SceneSource } from './scene-cache.ts';
+import { putObject } from './storage-fetch.ts';
+
+export interface TaskOutcome {
+  checksum: string;
+  bytes: number;
+  timings: Record<string, number>;
+  /** Render tasks: where the scene came from (for the node's metrics; not sent to the API). */
+  sceneCache?: SceneSource;
+}
+
+export interface RenderTaskPorts {
+  /** Loaded scenes by content hash, fetched from the task's presigned URL when new. */
+  scenes: { get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> };
+  /** Encode the rendered pixels as the task asks (a tile: lossless PNG). */
+  encode(image: RenderResult, task: LeasedTask): Promise<Uint8Array>;
+  /** Lower-case hex sha256. */
+  sha256(bytes: Uint8Array): string | Promise<string>;
+  /** The bytes that go up for `bytes` (a test fault may change them; default: the same). */
+  toUpload?(bytes: Uint8Array): Uint8Array;
+}
+
+export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, ports: RenderTaskPorts, signal: AbortSignal): Promise<TaskOutcome> {
+  const timings: Record<string, number> = {};
+  const t0 = performance.now();
+  let sceneCache: SceneSource | undefined;
+  const loaded = await ports.scenes.get(task.scene.id, task.scene.url, (source) => (sceneCache = source));
+  const t1 = performance.now();
+  timings.load = t1 - t0;
+  signal.throwIfAborted();
+  const result = renderer.render(loaded, task.view, task.frame, task.tile);
+  const t2 = performance.now();
+  timings.render = result.timings.pose + result.timings.render;
+  timings.readback = result.timings.readback + result.timings.resolve;
+  const bytes = await ports.encode(result, task);
+  timings.encode = performance.now() - t2;
+  signal.throwIfAborted();
+  const t4 = performance.now();
+  await putObject(task.output.url, ports.toUpload ? ports.toUpload(bytes) : bytes, `the render output of frame ${task.frame}`, { signal });
+  timings.upload = performance.now() - t4;
+  return { checksum: await ports.sha256(bytes), bytes: bytes.length, timings, ...(sceneCache ? { sceneCache } : {}) };
+}

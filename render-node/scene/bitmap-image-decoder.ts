@@ -1,0 +1,62 @@
+/**
+ * The image decoder in a browser: the header is read first (scene-check's readImageSize) so a decompression
+ * bomb is refused before anything inflates it, then createImageBitmap decodes without colour management or
+ * premultiplication (the bytes as sharp gives them) and scales (high quality) when the size must change;
+ * a WebGL 2 context reads the pixels back unpremultiplied (a 2D canvas would premultiply and lose precision
+ * in translucent texels).
+ */
+import { readImageSize } from '../../scene-check/read-image-size.ts';
+import type { DecodedImage, ImageDecodeRequest, ImageDecoder } from './image-decoder.ts';
+
+export function createBitmapImageDecoder(): ImageDecoder {
+  let gl: WebGL2RenderingContext | null = null;
+  return {
+    async decode(bytes: Uint8Array, request: ImageDecodeRequest): Promise<DecodedImage> {
+      const size = readImageSize(bytes);
+      if ('problem' in size) throw new Error(size.problem);
+      if (size.pixels > request.maxPixels) throw new Error(`image claims ${size.width}×${size.height} pixels, over the limit of ${request.maxPixels}`);
+      const { width, height } = request.fit(size.width, size.height);
+      const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: size.mimeType });
+      const scaled = width !== size.width || height !== size.height;
+      const bitmap = await createImageBitmap(blob, {
+        premultiplyAlpha: 'none',
+        colorSpaceConversion: 'none',
+        imageOrientation: 'from-image',
+        ...(scaled ? { resizeWidth: width, resizeHeight: height, resizeQuality: 'high' as const } : {}),
+      });
+      try {
+        if (bitmap.width !== width || bitmap.height !== height) throw new Error(`decoded to ${bitmap.width}×${bitmap.height}, expected ${width}×${height}`);
+        gl ??= new OffscreenCanvas(1, 1).getContext('webgl2', { premultipliedAlpha: false });
+        if (!gl) throw new Error('no WebGL 2 context to read decoded images back with');
+        return { data: readBitmap(gl, bitmap), width, height };
+      } finally {
+        bitmap.close();
+      }
+    },
+  };
+}
+
+/** The bitmap's RGBA8 pixels, rows top-down, through a texture attached to a framebuffer. */
+function readBitmap(gl: WebGL2RenderingContext, bitmap: ImageBitmap): Uint8Array {
+  const texture = gl.createTexture();
+  const fb = gl.createFramebuffer();
+  try {
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    const out = new Uint8Array(bitmap.width * bitmap.height * 4);
+    // Texture row 0 is the image's top row, and readPixels starts at row 0: already top-down.
+    gl.readPixels(0, 0, bitmap.width, bitmap.height, gl.RGBA, gl.UNSIGNED_BYTE, out);
+    const err = gl.getError();
+    if (err !== gl.NO_ERROR) throw new Error(`WebGL error 0x${err.toString(16)} reading a decoded image`);
+    return out;
+  } finally {
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.deleteFramebuffer(fb);
+    gl.deleteTexture(texture);
+  }
+}

@@ -133,10 +133,11 @@ export function leaseNext(db: SqlDriver, input: LeaseInput): TaskOutcome | null 
       if (held >= input.maxLeases) return null;
     }
     let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
-    let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId])[0];
+    const tilesOnly = card?.tilesOnly ? 1 : 0;
+    let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId, tilesOnly])[0];
     if (!row) {
       leasedAs = 'fallback';
-      row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId])[0];
+      row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId, tilesOnly])[0];
     }
     let jobRow: Row | undefined;
     if (!row) {
@@ -144,8 +145,8 @@ export function leaseNext(db: SqlDriver, input: LeaseInput): TaskOutcome | null 
         const job = rowToJob(j);
         if (card && !meetsRequirements(card, job.requirements ?? undefined)) continue;
         row = job.routed
-          ? db.all<Row>(NEXT_OPEN_OF_ROUTED_JOB, [job.jobId, now, now, nodeId])[0]
-          : db.all<Row>(NEXT_TASK_OF_JOB, [job.jobId, now, nodeId])[0];
+          ? db.all<Row>(NEXT_OPEN_OF_ROUTED_JOB, [job.jobId, now, now, nodeId, tilesOnly])[0]
+          : db.all<Row>(NEXT_TASK_OF_JOB, [job.jobId, now, nodeId, tilesOnly])[0];
         if (row) {
           leasedAs = job.routed ? 'open' : 'first-free';
           jobRow = j;

@@ -194,6 +194,9 @@ export const READY = `(t.kind <> 'stitch' OR NOT EXISTS (
 /** The leasing node (the query's `?`) is not one the task excludes. */
 export const NOT_EXCLUDED = `(t.exclude_nodes IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.exclude_nodes) x WHERE x.value = ?))`;
 
+/** The task fits the leasing node (the query's `?`: 1 when the node takes tiles only, else 0). */
+export const FITS_NODE = `(? = 0 OR (t.kind <> 'stitch' AND t.final = 0))`;
+
 /** A finished frame: a done stitch, or a done one-tile render whose verification is not pending. */
 export const FRAME_DONE = `(state = 'done' AND (kind = 'stitch' OR (kind = 'render' AND final = 1 AND (verify_state IS NULL OR verify_state <> 'pending'))))`;
 
@@ -208,20 +211,20 @@ export const UNFINISHED_JOBS = `(SELECT job_id FROM jobs WHERE state IN ('queued
  * this reads a handful of rows through tasks_routed.
  */
 export const NEXT_ROUTED_TO_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job_id = t.job_id
-  WHERE t.state = 'queued' AND t.route_node = ? AND t.not_before <= ? AND j.state IN ('queued', 'running') AND ${NOT_EXCLUDED}
+  WHERE t.state = 'queued' AND t.route_node = ? AND t.not_before <= ? AND j.state IN ('queued', 'running') AND ${NOT_EXCLUDED} AND ${FITS_NODE}
   ORDER BY j.priority DESC, j.created_at, j.seq, t.frame, t.kind, t.idx
   LIMIT 1`;
 
 /** Lease phase 2: the first task whose chosen node let its grace period pass and whose fallback this node is. */
 export const NEXT_FALLBACK_FOR_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job_id = t.job_id
   WHERE t.state = 'queued' AND t.route_fallback = ? AND t.route_fallback_at <= ? AND t.not_before <= ?
-    AND j.state IN ('queued', 'running') AND ${NOT_EXCLUDED}
+    AND j.state IN ('queued', 'running') AND ${NOT_EXCLUDED} AND ${FITS_NODE}
   ORDER BY j.priority DESC, j.created_at, j.seq, t.frame, t.kind, t.idx
   LIMIT 1`;
 
 /** Lease phase 3 for a routed job: its first task open to any capable node (few: routed ones past their grace). */
 export const NEXT_OPEN_OF_ROUTED_JOB = `SELECT t.* FROM tasks t
-  WHERE t.job_id = ? AND t.state = 'queued' AND t.route_open_at <= ? AND t.not_before <= ? AND ${READY} AND ${NOT_EXCLUDED}
+  WHERE t.job_id = ? AND t.state = 'queued' AND t.route_open_at <= ? AND t.not_before <= ? AND ${READY} AND ${NOT_EXCLUDED} AND ${FITS_NODE}
   ORDER BY t.frame, t.kind, t.idx
   LIMIT 1`;
 
@@ -245,7 +248,7 @@ export const SET_ROUTE = `UPDATE tasks SET route_node = ?, route_fallback = ?, r
  * the first open tasks of the job, however many it has.
  */
 export const NEXT_TASK_OF_JOB = `SELECT t.* FROM tasks t
-  WHERE t.job_id = ? AND t.state = 'queued' AND t.not_before <= ? AND ${READY} AND ${NOT_EXCLUDED}
+  WHERE t.job_id = ? AND t.state = 'queued' AND t.not_before <= ? AND ${READY} AND ${NOT_EXCLUDED} AND ${FITS_NODE}
   ORDER BY t.frame, t.kind, t.idx
   LIMIT 1`;
 

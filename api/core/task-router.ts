@@ -86,6 +86,7 @@ export class TaskRouter {
     const healthy = new Set(live.map((n) => n.record.nodeId));
     const stale = (await this.#jobs.listRoutedNodes()).filter((id) => !healthy.has(id));
     const nodes = live.map((n) => n.router);
+    const framesNodes = live.filter((n) => !n.record.card.tilesOnly).map((n) => n.router);
     const byId = new Map(live.map((n) => [n.record.nodeId, n]));
     const maxQueue = this.#policy.route.maxQueuePerSlot ?? 4;
     let budget = Math.min(
@@ -107,12 +108,17 @@ export class TaskRouter {
       for (const { task, failedOn } of tasks) {
         // A retried task avoids the nodes it failed on, while another node can take it.
         let candidates: readonly RouterNode[] = nodes;
+        // A stitch or a one-tile frame goes only to nodes that encode finished frames (not tiles-only ones).
+        const needsFrames = task.kind === 'stitch' || task.final;
+        if (needsFrames) candidates = framesNodes;
         if (failedOn.length) {
-          const others = nodes.filter((n) => !failedOn.includes(n.id));
+          const others = candidates.filter((n) => !failedOn.includes(n.id));
           if (others.length) candidates = others;
         }
         const request = { requirements, client, taskPixels: taskPixels(task, job.view) };
         const decision = routeTask(candidates, request, this.#rng, this.#policy.route);
+        // No node that encodes frames can take it now: the job's tiles may still go to tiles-only nodes.
+        if (!decision && needsFrames) continue;
         if (!decision) {
           // Every capable node is busy (or none can run this job): the rest of the job waits for the next pass.
           if (summary.routed === 0) summary.unroutable = explainNoRoute(candidates, request, this.#policy.route);

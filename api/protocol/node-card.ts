@@ -31,7 +31,14 @@ export const NodeCard = z.object({
     version: z.string().max(256),
     maxTextureSize: z.number().int().min(0).max(MAX_TEXTURE_SIZE),
     maxViewport: z.tuple([z.number().int().min(0).max(MAX_TEXTURE_SIZE), z.number().int().min(0).max(MAX_TEXTURE_SIZE)]),
+    /** The GL backend (`headless-gl`, `browser-webgl2`, …): with the renderer, the node's renderer identity. */
+    backend: z.string().max(64).regex(/^[a-z0-9.-]+$/, 'a GL backend id is lower-case letters, digits, . and -').optional(),
   }),
+  /**
+   * The node renders tiles only: it takes no stitch task and no frame rendered as one tile, whose finished
+   * outputs it cannot encode (a browser tab: PNG tiles yes, EXIF'd WebP/JPEG frames no). Absent: it takes any task.
+   */
+  tilesOnly: z.boolean().optional(),
   /**
    * Tiles per second on the reference tile (256×256 of the textured sample scene), as the node measured it:
    * a claim. The API routes on the speed it measures from accepted results (a conservative prior until then).

@@ -5,6 +5,7 @@ import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { NodeReachability } from '../../api/protocol/node-reachability.ts';
 import { LeasedTask, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
 import { LeasedSession } from '../../api/protocol/session.ts';
+import { NodeLedger } from '../../api/protocol/metering.ts';
 
 /** The node side of the node ↔ API protocol: plain fetch calls, every failure a TesseraError. */
 export class NodeApi {
@@ -44,6 +45,24 @@ export class NodeApi {
     await this.call('POST', `/v1/tasks/${taskId}/fail`, body);
   }
 
+  /** This node's credited work (what it earned so far). */
+  async ledger(): Promise<NodeLedger> {
+    return NodeLedger.parse(await this.call('GET', `/v1/nodes/${this.nodeId}/ledger`, undefined));
+  }
+
+  /**
+   * Hand a task back while the page (or process) goes away: a keepalive request the browser still sends
+   * after the tab closed (no answer is awaited).
+   */
+  failOnUnload(taskId: string, body: TaskFail): void {
+    void fetch(new URL(`/v1/tasks/${taskId}/fail`, this.baseUrl), {
+      method: 'POST',
+      keepalive: true,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
+      body: JSON.stringify(body),
+    }).catch(() => {});
+  }
+
   /** Ask the API to fetch this node's advertised probe URL (it must be registered). */
   async reachability(): Promise<NodeReachability> {
     return NodeReachability.parse(await this.call('POST', `/v1/nodes/${this.nodeId}/reachability`, {}, { timeoutMs: 30_000 }));
@@ -56,8 +75,8 @@ export class NodeApi {
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
-        headers: { 'content-type': 'application/json', ...(opts.auth === false ? {} : { authorization: `Bearer ${this.token}` }) },
-        body: JSON.stringify(body),
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(opts.auth === false ? {} : { authorization: `Bearer ${this.token}` }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.any(signals),
       });
     } catch (cause) {

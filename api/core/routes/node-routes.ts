@@ -7,6 +7,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { NodeCard } from '../../protocol/node-card.ts';
+import { NodeLedger } from '../../protocol/metering.ts';
+import { toNodeLedger } from '../ledger-view.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
 import { LeasedTask } from '../../protocol/task.ts';
@@ -66,6 +68,19 @@ const lease = createRoute({
     200: jsonResponse('A task (or, asked for with kinds, a session), with the presigned URLs it needs.', z.union([LeasedTask, LeasedSession])),
     204: { description: 'No task came within waitSeconds.' },
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
+  },
+});
+
+const ownLedger = createRoute({
+  method: 'get',
+  path: '/v1/nodes/{id}/ledger',
+  tags: ['nodes', 'metering'],
+  summary: "The node's own credited work (what it earned), with its node token",
+  security,
+  request: { params: NodeParams },
+  responses: {
+    200: jsonResponse('Credited totals of this node (an empty list before its first accepted result).', NodeLedger),
+    ...errorResponses('UNAUTHORIZED', 'NODE_NOT_FOUND'),
   },
 });
 
@@ -213,6 +228,12 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     } finally {
       poll.close();
     }
+  });
+
+  app.openapi(ownLedger, async (c) => {
+    const { id } = c.req.valid('param');
+    const node = await authenticateNode(c, ctx, id);
+    return c.json(toNodeLedger(await ctx.jobs.listLedger({ nodeId: node.nodeId })), 200);
   });
 
   app.openapi(listNodes, async (c) => c.json({ nodes: await ctx.nodes.search(c.req.valid('query')) }, 200));

@@ -6,8 +6,10 @@
 import type { LeasedTask } from '../../api/protocol/task.ts';
 import type { FrameRenderer, RenderResult } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
-import type { SceneSource } from './scene-cache.ts';
 import { putObject } from './storage-fetch.ts';
+
+/** Where a scene came from: already loaded in this render process, the node's disk cache, or storage. */
+export type SceneSource = 'memory' | 'disk' | 'download';
 
 export interface TaskOutcome {
   checksum: string;
@@ -32,7 +34,8 @@ export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, p
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   let sceneCache: SceneSource | undefined;
-  const loaded = await ports.scenes.get(task.scene.id, task.scene.url, (source) => (sceneCache = source));
+  // A revoked or handed-back lease stops waiting for the scene at once (the download itself may finish for the cache).
+  const loaded = await untilAborted(ports.scenes.get(task.scene.id, task.scene.url, (source) => (sceneCache = source)), signal);
   const t1 = performance.now();
   timings.load = t1 - t0;
   signal.throwIfAborted();
@@ -47,4 +50,14 @@ export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, p
   await putObject(task.output.url, ports.toUpload ? ports.toUpload(bytes) : bytes, `the render output of frame ${task.frame}`, { signal });
   timings.upload = performance.now() - t4;
   return { checksum: await ports.sha256(bytes), bytes: bytes.length, timings, ...(sceneCache ? { sceneCache } : {}) };
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

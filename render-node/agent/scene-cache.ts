@@ -6,9 +6,9 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
+import type { SceneSource } from './run-render-task.ts';
 
-/** Where a scene came from: already loaded in this render process, the node's disk cache, or storage. */
-export type SceneSource = 'memory' | 'disk' | 'download';
+export type { SceneSource } from './run-render-task.ts';
 
 export interface SceneCacheOptions {
   dir: string;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { hasWebAssets } from '../../api/node/web-assets.ts';
+import { hasWebAssets, WEB_DIST } from '../../api/node/web-assets.ts';
 import { ROOT } from '../support/tessera-cli.ts';
 
 export const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
@@ -17,7 +17,7 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', 
 
 /** Build the dashboard if this checkout has not yet (infra/setup.sh normally has). */
 export function ensureWebBuilt(): void {
-  if (!hasWebAssets()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+  if (!hasWebAssets() || !existsSync(join(WEB_DIST, 'join.html'))) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
 }
 
 export async function launchBrowser(): Promise<Browser> {

@@ -191,9 +191,11 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
         const held = running;
         if (held) {
           held.abort.abort(new Error('node stopped'));
+          emit({ type: 'status', status: 'stopping', detail: 'handing the running task back' });
           await api.fail(held.task.taskId, { leaseId: held.task.leaseId, reason: 'node stopped', sceneFault: false }).catch(() => {});
         }
         // A render in progress runs to its end (WebGL cannot be interrupted); the loop then sees the stop.
+        emit({ type: 'status', status: 'stopping', detail: 'finishing the render in progress' });
         await loop;
         clearInterval(heartbeatTimer);
         // The API learns at once that nothing runs here any more.

@@ -1,0 +1,227 @@
+/**
+ * /join in real Chromium (WebGL 2 on llvmpipe through ANGLE/EGL): the tab joins a farm that has no other node
+ * and renders every tile of a tiled job with the shared pipeline; a headless node started afterwards stitches
+ * the frame and re-renders every tile to verify it (sample rate 1), comparing across backends by pixels, and
+ * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
+ * (headless-gl). Stop and closing the tab hand a held lease back at once.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pixelmatch from 'pixelmatch';
+import type { Browser, Page, Route } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_DIFF_RATIO } from '../../api/core/verification-policy.ts';
+import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
+import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { call } from '../support/api-harness.ts';
+import { waitFor } from '../support/farm-checks.ts';
+import { startTestFarm, type NodeProcess } from '../support/farm.ts';
+import { ROOT, tessera } from '../support/tessera-cli.ts';
+import { collectErrors, ensureWebBuilt, launchBrowser, screenshot } from './browser.ts';
+
+const SIZE = { width: 160, height: 120 };
+const JOB = { size: `${SIZE.width}x${SIZE.height}`, tile: 64, frames: [0], background: '#20242c' };
+/** pixelmatch's per-pixel threshold, as the API's comparer (api/node/pixel-image-comparer.ts) uses it. */
+const PIXEL_THRESHOLD = 0.1;
+
+describe('/join: a browser tab as a render node', () => {
+  let farm: Awaited<ReturnType<typeof startTestFarm>>;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+  let localDir: string;
+  let localRender: Promise<unknown>;
+  let tabId: string;
+  let jobId: string;
+  let stitcher: NodeProcess;
+
+  const upload = async (scene: string) => {
+    const res = await call<{ sceneId: string }>(farm.url, 'POST', '/v1/scenes', { body: readFileSync(join(ROOT, 'scenes', scene)), type: 'model/gltf-binary' });
+    if (res.status !== 201) throw new Error(`upload ${scene}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.sceneId;
+  };
+  const status = async (id: string) => (await call<JobStatus>(farm.url, 'GET', `/v1/jobs/${id}`)).body;
+  /** Click Join; the node id once this registration (not an earlier one) shows. */
+  const join_ = async (previous?: string) => {
+    await page.click('[data-testid=join]');
+    return waitFor('the tab to register', async () => {
+      const id = await page.locator('[data-testid=node-id]').textContent({ timeout: 1000 }).catch(() => null);
+      return id && id !== previous ? id : undefined;
+    }, 120_000);
+  };
+
+  const finished = (id: string) =>
+    waitFor('the job to finish', async () => {
+      const s = await status(id);
+      if (s.state === 'failed') throw Object.assign(new Error(`job failed: ${s.error}`), { fatal: true });
+      return s.state === 'done' ? s : undefined;
+    }, 280_000);
+  /** The job's frame against `tessera render --local` (headless-gl): within the verifier's tolerance. */
+  const compareWithLocal = async (id: string, what: string) => {
+    const frames = (await call<JobFrames>(farm.url, 'GET', `/v1/jobs/${id}/frames`)).body;
+    const got = await decodeRaw(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
+    await localRender;
+    const want = await decodeRaw(readFileSync(join(localDir, 'frame-0000.png')));
+    expect([got.width, got.height]).toEqual([SIZE.width, SIZE.height]);
+    expect([want.width, want.height]).toEqual([SIZE.width, SIZE.height]);
+    const pixels = SIZE.width * SIZE.height;
+    const differing = pixelmatch(got.data, want.data, undefined, SIZE.width, SIZE.height, { threshold: PIXEL_THRESHOLD, includeAA: false });
+    let maxDelta = 0;
+    let sumDelta = 0;
+    for (let i = 0; i < got.data.length; i++) {
+      const d = Math.abs(got.data[i] - want.data[i]);
+      maxDelta = Math.max(maxDelta, d);
+      sumDelta += d;
+    }
+    const meanDelta = sumDelta / got.data.length;
+    console.info(`join (${what}): farm frame vs headless-gl local render: ${differing}/${pixels} pixels differ (pixelmatch ${PIXEL_THRESHOLD}), channel delta mean ${meanDelta.toFixed(3)} max ${maxDelta}`);
+    expect(differing / pixels).toBeLessThanOrEqual(MAX_DIFF_RATIO);
+    expect(meanDelta).toBeLessThan(1);
+    // Not a blank frame: the scene covers much of it (the background is #20242c).
+    const bg = [0x20, 0x24, 0x2c];
+    let scenePixels = 0;
+    for (let p = 0; p < pixels; p++) if (Math.abs(got.data[p * 4] - bg[0]) + Math.abs(got.data[p * 4 + 1] - bg[1]) + Math.abs(got.data[p * 4 + 2] - bg[2]) > 30) scenePixels++;
+    expect(scenePixels).toBeGreaterThan(pixels / 10);
+  };
+
+  beforeAll(async () => {
+    ensureWebBuilt();
+    // Every tile verified by re-rendering on another node; verifications wait for that node instead of being skipped.
+    farm = await startTestFarm({ api: { verification: { sampleRate: 1, abandonAfterMs: 600_000 } } });
+    localDir = mkdtempSync(join(tmpdir(), 'tessera-join-local-'));
+    localRender = tessera('render', join(ROOT, 'scenes/textured-pbr.glb'), '--local', '--size', JOB.size, '--background', JOB.background, '--out', localDir).then((r) => {
+      if (r.code !== 0) throw new Error(`local render failed: ${r.stderr}`);
+    });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    errors = collectErrors(page);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await farm?.close();
+  });
+
+  it('serves /join and joins the farm with a card naming its WebGL 2 renderer', async () => {
+    const res = await fetch(`${farm.url}/join`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(await res.text()).toMatch(/src="\/assets\/join-[\w-]+\.js"/);
+    await page.goto(`${farm.url}/join`);
+    await page.fill('input[name=nodeName]', 'tab');
+    tabId = await join_();
+    expect(tabId).toMatch(/^node_tab/);
+    const gl = await page.locator('[data-testid=gl-renderer]').textContent();
+    expect(gl).toMatch(/^browser-webgl2 · \S/);
+    // The identity names the backend and the GL, so verification compares this node's results by pixels.
+    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(/tessera-render\/[\d.]+ three\/162 browser-webgl2\/.+ fast-png/);
+  });
+
+  it('renders every tile of a tiled job with no other node, and gets no stitch task', async () => {
+    const sceneId = await upload('textured-pbr.glb');
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB } });
+    expect(submitted.status).toBe(201);
+    jobId = submitted.body.jobId;
+    const rendered = await waitFor(
+      'the tab to render every tile',
+      async () => {
+        const s = await status(jobId);
+        const renders = s.tasks.filter((t) => t.kind === 'render');
+        return renders.length && renders.every((t) => t.state === 'done') ? s : undefined;
+      },
+      240_000,
+    );
+    const renders = rendered.tasks.filter((t) => t.kind === 'render');
+    expect(renders).toHaveLength(6); // 160×120 in 64-pixel tiles: 3 × 2
+    expect(new Set(renders.map((t) => t.node))).toEqual(new Set([tabId]));
+    // The stitch is ready but is not for a tiles-only node: it waits (so do the verifications, for another node).
+    const stitch = rendered.tasks.find((t) => t.kind === 'stitch')!;
+    expect(stitch.state).toBe('queued');
+    expect(rendered.frames.done).toBe(0);
+    await expect.poll(() => page.locator('[data-testid=tiles-done]').textContent(), { timeout: 30_000 }).toBe('6');
+    await screenshot(page, 'join-01-rendered');
+  }, 300_000);
+
+  it('gets its frame stitched by a headless-gl node, within the verifier\'s tolerance of the local render', async () => {
+    stitcher = farm.spawnNode('stitcher', { concurrency: 1 });
+    const done = await finished(jobId);
+    // Nobody else could verify the tab's tiles when it delivered them: accepted unverified, as for any lone node.
+    for (const t of done.tasks.filter((x) => x.kind === 'render')) expect(t.node).toBe(tabId);
+    expect(done.tasks.find((t) => t.kind === 'stitch')!.node).toMatch(/^node_stitcher/);
+    await compareWithLocal(jobId, 'tab only');
+    await screenshot(page, 'join-02-stitched');
+  }, 300_000);
+
+  it('has its tiles verified across backends by pixels (sample rate 1) and verifies the headless node\'s', async () => {
+    const sceneId = await upload('textured-pbr.glb');
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB, ssaa: 2 } });
+    expect(submitted.status).toBe(201);
+    const done = await finished(submitted.body.jobId);
+    const renders = done.tasks.filter((t) => t.kind === 'render');
+    const verifies = done.tasks.filter((t) => t.kind === 'verify' && t.state === 'done');
+    // Both nodes rendered and each re-rendered the other's tiles; every vote agreed (different identities: pixels compared).
+    expect(renders.some((t) => t.node === tabId), 'the tab rendered a tile').toBe(true);
+    expect(verifies.some((t) => t.node === tabId), 'the tab verified a tile').toBe(true);
+    for (const t of renders) {
+      expect(t.verification?.state, `tile ${JSON.stringify(t.tile)} by ${t.node}`).toBe('verified');
+      expect(t.verification?.disproven).toEqual([]);
+      expect(t.verification?.verifiedBy).toHaveLength(2);
+    }
+    // What the tab earned: credited tiles (its renders and its agreeing verifications) on its page.
+    await expect.poll(() => page.locator('[data-testid=ledger]').textContent(), { timeout: 30_000 }).toMatch(/^\d+ tiles · /);
+    const credited = Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent())!)![1]);
+    expect(credited).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
+    await screenshot(page, 'join-03-verified');
+  }, 300_000);
+
+  it('hands a held lease back at once when stopped, and when the tab is closed', async () => {
+    // From here the tab is alone again: a held lease can only be its own.
+    if (stitcher) {
+      stitcher.child.kill('SIGKILL');
+      await stitcher.exited;
+    }
+    const sceneId = await upload('animated-trs.glb');
+    // Hold the tab in the middle of its task: the scene download waits until the test lets it go.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const hold = async (route: Route) => {
+      await gate;
+      await route.continue().catch(() => {});
+    };
+    await page.route((url) => url.href.includes(sceneId), hold);
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB } });
+    expect(submitted.status).toBe(201);
+    const second = submitted.body.jobId as string;
+    const leasedBy = async (node: string) => {
+      const s = await status(second);
+      return s.tasks.find((t) => t.state === 'leased' && t.node === node);
+    };
+    const held = await waitFor('the tab to lease a tile', () => leasedBy(tabId), 60_000);
+
+    await page.click('[data-testid=stop]');
+    await expect.poll(() => page.locator('[data-testid=node-status]').textContent(), { timeout: 30_000 }).toBe('stopped');
+    const back = (await status(second)).tasks.find((t) => t.taskId === held.taskId)!;
+    expect(back).toMatchObject({ state: 'queued', attempts: 1 });
+    expect(back.error).toMatch(/node stopped/);
+    await screenshot(page, 'join-03-stopped');
+
+    // Join again (a new node), lease, and close the tab mid-task: pagehide sends the hand-back with keepalive.
+    const again = await join_(tabId);
+    expect(again).not.toBe(tabId);
+    const held2 = await waitFor('the new node to lease a tile', () => leasedBy(again), 60_000);
+    // Stop intercepting first (the held download stays held), so the page's last requests go out untouched.
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await page.close({ runBeforeUnload: true });
+    release();
+    const closed = await waitFor('the closed tab\'s lease to come back', async () => {
+      const t = (await status(second)).tasks.find((x) => x.taskId === held2.taskId)!;
+      return t.state === 'queued' && t.attempts >= 1 && /browser tab closed/.test(t.error ?? '') ? t : undefined;
+    }, 20_000);
+    expect(closed.state).toBe('queued');
+  }, 240_000);
+
+  it('logged no console errors', () => {
+    // Requests the test itself cut off (the held scene download when the tab closed) are not the page's errors.
+    expect(errors.filter((e) => !/ERR_ABORTED|ERR_FAILED/.test(e))).toEqual([]);
+  });
+});

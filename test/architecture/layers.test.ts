@@ -24,7 +24,12 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   'render-node': ['render-node', 'scene-check', 'api/protocol'],
   // The routing simulator drives the routing core offline; nothing of the API's runtime.
   sim: ['sim', 'api/core', 'scene-check', 'api/protocol'],
+  // The web pages: the dashboard talks through the SDK; /join runs the render node's isomorphic pipeline in the tab (and times the reference scene).
+  web: ['web', 'api/client', 'api/protocol', 'render-node', 'scene-check', 'scenes'],
 };
+
+/** Packages and builtins that exist only on Node: nothing a web page bundles may reach them. */
+const NODE_ONLY = /^(node:|sharp$|gl$|better-sqlite3$|pino$|prom-client$|@hono\/node|s3rver$|fs$|path$|os$|crypto$|child_process$)/;
 
 /** The layer a repository-relative path belongs to, or undefined for unlayered code (tests, infra, bench). */
 export function layerOf(relPath: string): string | undefined {
@@ -65,9 +70,35 @@ function sourceFiles(dir: string): string[] {
   for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
     const rel = path.posix.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...sourceFiles(rel));
-    else if (/\.(ts|mts|js|mjs)$/.test(entry.name)) out.push(rel);
+    else if (/\.(ts|tsx|mts|js|mjs)$/.test(entry.name) && !rel.startsWith('web/dist/')) out.push(rel);
   }
   return out;
+}
+
+/** Every import (relative or a package) of one source text, as written. */
+function allImports(source: string): string[] {
+  return ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
+}
+
+/**
+ * The Node-only packages the files reachable from `entries` (following relative imports) import, as
+ * `file imports package` lines: what would break (or bloat) a browser bundle of those entries.
+ */
+export function nodeOnlyReachable(entries: string[], read: (file: string) => string): string[] {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of allImports(read(file))) {
+      if (spec.startsWith('.')) {
+        const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)).replace(/\?.*$/, '');
+        if (/\.(ts|tsx)$/.test(target)) visit(target);
+      } else if (NODE_ONLY.test(spec)) found.push(`${file} imports ${spec}`);
+    }
+  };
+  entries.forEach(visit);
+  return found;
 }
 
 describe('layers', () => {
@@ -80,6 +111,14 @@ describe('layers', () => {
   it('has no import against the layers', () => {
     const violations = files.flatMap((file) => layerViolations(file, readFileSync(path.join(ROOT, file), 'utf8')));
     expect(violations.map((v) => `${v.file} (${v.fromLayer}) imports ${v.imports} (${v.toLayer})`)).toEqual([]);
+  });
+
+  it('keeps the web pages (the /join render node included) free of Node-only code', () => {
+    const entries = files.filter((f) => /^web\/src\/.*\.tsx?$/.test(f));
+    expect(entries).toContain('web/src/join/browser-node.ts');
+    expect(nodeOnlyReachable(entries, (f) => readFileSync(path.join(ROOT, f), 'utf8'))).toEqual([]);
+    // The check sees through relative imports: the Node render process does reach sharp.
+    expect(nodeOnlyReachable(['render-node/agent/task-worker.ts'], (f) => readFileSync(path.join(ROOT, f), 'utf8')).join('\n')).toMatch(/imports sharp/);
   });
 
   it('catches each kind of import that crosses a layer', () => {

@@ -13,6 +13,7 @@ import { createDurableJobStore } from './durable-job-store.ts';
 import { createDurableSessionStore } from './durable-session-store.ts';
 import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
+import { createPngImageComparer } from './png-image-comparer.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
 import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
 import { answerEdgePing } from '../core/routes/edge-routes.ts';
@@ -37,19 +38,22 @@ const pingLimiter = new RateLimiter();
 function build(env: Env): EdgeApp {
   const coordinator = () => coordinatorFor(env);
   const notifier = createEdgeNotifier(coordinator);
+  const blobs = new FetchS3BlobStore({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    bucket: env.S3_BUCKET,
+    accessKeyId: env.S3_ACCESS_KEY_ID,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+    publicEndpoint: env.S3_PUBLIC_ENDPOINT || undefined,
+  });
   const app = createApi(
     {
       jobs: createDurableJobStore({ call: (method, args) => coordinator().call(method, args) }),
       sessions: createDurableSessionStore({ call: (method, args) => coordinator().call(method, args) }),
-      blobs: new FetchS3BlobStore({
-        endpoint: env.S3_ENDPOINT,
-        region: env.S3_REGION,
-        bucket: env.S3_BUCKET,
-        accessKeyId: env.S3_ACCESS_KEY_ID,
-        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-        publicEndpoint: env.S3_PUBLIC_ENDPOINT || undefined,
-      }),
+      blobs,
       inspector: createEdgeSceneInspector(),
+      // Renders of different renderer identities (a browser tab's and a headless node's) are compared by pixels.
+      comparer: createPngImageComparer(blobs),
       logger: createConsoleLogger(env.LOG_LEVEL, { farm: env.FARM }),
       notifier,
     },

@@ -1,6 +1,6 @@
 /**
  * The Node ImageComparer across GL implementations: a silhouette rasterized one pixel apart (headless-gl vs a
- * browser's ANGLE) is not a difference; a tint, a repainted patch, a shifted picture or transparency where the
+ * browser's ANGLE) is not a difference, on Node and on Workers alike; a tint, a repainted patch, a shifted picture or transparency where the
  * other has opaque pixels still are.
  */
 import pixelmatch from 'pixelmatch';
@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../api/core/blob-store.ts';
 import { createPixelImageComparer } from '../../api/node/pixel-image-comparer.ts';
+import { createPngImageComparer } from '../../api/edge/png-image-comparer.ts';
 
 const W = 64;
 const H = 64;
@@ -26,7 +27,9 @@ function disc(cx: number, cy: number, r: number, paint?: (x: number, y: number, 
   return data;
 }
 
-async function compare(a: Uint8Array, b: Uint8Array): Promise<number> {
+type Comparer = typeof createPixelImageComparer;
+
+async function compareWith(create: Comparer, a: Uint8Array, b: Uint8Array): Promise<number> {
   const objects = new Map<string, Uint8Array>();
   objects.set('a', new Uint8Array(await sharp(a, { raw: { width: W, height: H, channels: 4 } }).png().toBuffer()));
   objects.set('b', new Uint8Array(await sharp(b, { raw: { width: W, height: H, channels: 4 } }).png().toBuffer()));
@@ -34,10 +37,15 @@ async function compare(a: Uint8Array, b: Uint8Array): Promise<number> {
     head: async (key: string) => (objects.has(key) ? { size: objects.get(key)!.length } : null),
     get: async (key: string) => objects.get(key) ?? null,
   } as unknown as BlobStore;
-  return (await createPixelImageComparer(blobs).compare('a', 'b', { width: W, height: H })).diffRatio;
+  return (await create(blobs).compare('a', 'b', { width: W, height: H })).diffRatio;
 }
 
-describe('pixel image comparer', () => {
+describe.each([
+  ['Node (sharp)', createPixelImageComparer],
+  ['Workers (fast-png)', createPngImageComparer],
+] as const)('pixel image comparer on %s', (_name, create) => {
+  const compare = (a: Uint8Array, b: Uint8Array) => compareWith(create, a, b);
+
   it('accepts a silhouette rasterized a pixel apart', async () => {
     const a = disc(32, 32, 20);
     const b = disc(32.6, 32.4, 20.3);
@@ -53,5 +61,16 @@ describe('pixel image comparer', () => {
     expect(patch).toBeCloseTo(100 / (W * H), 3);
     expect(await compare(a, disc(36, 32, 20))).toBeGreaterThan(0.01);
     expect(await compare(a, disc(32, 32, 20, (_x, _y, px) => (px[3] = 0)))).toBeGreaterThan(0.9);
+  });
+
+  it('counts a picture of another size, or one that is no image, as different', async () => {
+    const objects = new Map<string, Uint8Array>([
+      ['a', new Uint8Array(await sharp(disc(32, 32, 20), { raw: { width: W, height: H, channels: 4 } }).png().toBuffer())],
+      ['small', new Uint8Array(await sharp(disc(32, 32, 20), { raw: { width: W, height: H, channels: 4 } }).resize(32, 32).png().toBuffer())],
+      ['junk', new TextEncoder().encode('not a png at all')],
+    ]);
+    const blobs = { head: async (k: string) => ({ size: objects.get(k)!.length }), get: async (k: string) => objects.get(k)! } as unknown as BlobStore;
+    expect((await create(blobs).compare('a', 'small', { width: W, height: H })).diffRatio).toBe(1);
+    expect((await create(blobs).compare('a', 'junk', { width: W, height: H })).diffRatio).toBe(1);
   });
 });

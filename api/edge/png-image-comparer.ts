@@ -1,0 +1,53 @@
+/**
+ * The ImageComparer on Workers (no sharp there): tiles are always PNG, decoded in plain JavaScript (fast-png)
+ * after their header (scene-check's readImageSize) says they are exactly the tile's size; the same count as
+ * on Node (api/core/pixel-diff.ts). An output that is not an 8-bit RGB(A) PNG of the tile's size (a one-tile
+ * frame in WebP or JPEG, or anything malformed) is a difference, as an undecodable output is on Node.
+ */
+import { decode } from 'fast-png';
+import { maxOutputBytes } from '../core/accept-output.ts';
+import type { BlobStore } from '../core/blob-store.ts';
+import type { ImageComparer, ImageComparison } from '../core/image-comparer.ts';
+import { countDifferingPixels } from '../core/pixel-diff.ts';
+import { TesseraError } from '../protocol/errors.ts';
+import { readImageSize } from '../../scene-check/read-image-size.ts';
+
+async function decodeTile(blobs: BlobStore, key: string, size: { width: number; height: number }): Promise<Uint8Array | null> {
+  // HEAD before GET: an object larger than any encoding of the tile is not read at all.
+  const head = await blobs.head(key);
+  if (!head) throw new TesseraError('STORAGE_FAILED', `comparing renders: nothing is stored at ${key}`);
+  if (head.size > maxOutputBytes(size.width, size.height)) return null;
+  const bytes = await blobs.get(key);
+  if (!bytes) throw new TesseraError('STORAGE_FAILED', `comparing renders: nothing is stored at ${key}`);
+  const header = readImageSize(bytes);
+  if ('problem' in header || header.format !== 'png' || header.width !== size.width || header.height !== size.height) return null;
+  try {
+    const png = decode(bytes);
+    if (png.depth !== 8 || png.width !== size.width || png.height !== size.height || png.palette) return null;
+    const data = png.data as Uint8Array;
+    if (png.channels === 4) return data;
+    if (png.channels !== 3) return null;
+    const rgba = new Uint8Array(size.width * size.height * 4);
+    for (let p = 0, q = 0; p < data.length; p += 3, q += 4) {
+      rgba[q] = data[p];
+      rgba[q + 1] = data[p + 1];
+      rgba[q + 2] = data[p + 2];
+      rgba[q + 3] = 255;
+    }
+    return rgba;
+  } catch {
+    // An undecodable output is not the picture another node rendered.
+    return null;
+  }
+}
+
+/** Compare stored PNG renders pixel by pixel, with no native code. */
+export function createPngImageComparer(blobs: BlobStore): ImageComparer {
+  return {
+    async compare(a: string, b: string, size: { width: number; height: number }): Promise<ImageComparison> {
+      const [x, y] = await Promise.all([decodeTile(blobs, a, size), decodeTile(blobs, b, size)]);
+      if (!x || !y) return { diffRatio: 1 };
+      return { diffRatio: countDifferingPixels(x, y, size.width, size.height) / (size.width * size.height) };
+    },
+  };
+}

@@ -43,6 +43,7 @@ done
 url=$(cat "$ready")
 echo "demo: farm ready at $url" >&2
 echo "demo: web dashboard at $url/ (sign in with the API key in $data/api-key, or your TESSERA_API_KEY)" >&2
+echo "demo: open $url/join in a browser to make the tab a render node" >&2
 # The client uses the farm's admin key: yours (TESSERA_API_KEY), else the one farm up created and saved in $data.
 export TESSERA_API_KEY=${TESSERA_API_KEY:-$(cat "$data/api-key")}
 

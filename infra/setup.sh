@@ -23,9 +23,9 @@ if [[ ! -f node_modules/gl/build/Release/webgl.node ]]; then
 fi
 
 # The web dashboard (web/ → web/dist), which the API serves at / on Node and Workers static assets on the edge:
-# built when missing or older than its sources or the lock file.
+# built when missing or older than its sources (the /join page bundles render-node/ and scene-check/) or the lock file.
 stamp=web/dist/.built
-if [[ ! -f $stamp || package-lock.json -nt $stamp || -n $(find web api/client api/protocol -newer "$stamp" -not -path 'web/dist*' -print -quit) ]]; then
+if [[ ! -f $stamp || package-lock.json -nt $stamp || -n $(find web api/client api/protocol render-node scene-check -newer "$stamp" -not -path 'web/dist*' -print -quit) ]]; then
   echo "setup: building the web dashboard" >&2
   npm run --silent build:web
   touch "$stamp"

@@ -69,7 +69,7 @@ export function farmCommand(): Command {
         await rename(`${readyFile}.tmp`, readyFile);
       }
       log(`[farm] ready: API at ${farm.url} with ${farm.nodes.length} node(s); data in ${farm.dataDir}; Ctrl-C stops the farm`);
-      if (hasWebAssets()) log(`[farm] web dashboard: ${farm.url}/ (sign in with the API key below)`);
+      if (hasWebAssets()) log(`[farm] web dashboard: ${farm.url}/ (sign in with the API key below); a browser tab joins as a render node at ${farm.url}/join`);
       const key = farm.apiKey;
       if (key.source === 'env') log('[farm] API key: TESSERA_API_KEY from the environment');
       else log(`[farm] API key (${key.source === 'created' ? 'new' : 'kept'} in ${key.file}): export TESSERA_API_KEY=${key.key}`);

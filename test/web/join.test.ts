@@ -14,6 +14,7 @@ import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DIFF_RATIO } from '../../api/core/verification-policy.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
+import type { NodeList } from '../../api/protocol/latency.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { call } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
@@ -122,6 +123,13 @@ describe('/join: a browser tab as a render node', () => {
     expect(gl).toMatch(/^browser-webgl2 · \S/);
     // The identity names the backend and the GL, so verification compares this node's results by pixels.
     expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(/tessera-render\/[\d.]+ three\/162 browser-webgl2\/.+ fast-png/);
+    // The API's view of the card: tiles only, the backend and the unmasked renderer, a measured speed.
+    const nodes = (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes;
+    const card = nodes.find((n) => n.nodeId === tabId)!.card;
+    expect(card).toMatchObject({ tilesOnly: true, concurrency: 1, gl: { backend: 'browser-webgl2' } });
+    expect(gl).toContain(card.gl.renderer);
+    expect(card.gl.maxTextureSize).toBeGreaterThanOrEqual(2048);
+    expect(card.tilesPerSecond).toBeGreaterThan(0);
   });
 
   it('renders every tile of a tiled job with no other node, and gets no stitch task', async () => {
@@ -196,6 +204,9 @@ describe('/join: a browser tab as a render node', () => {
       await route.continue().catch(() => {});
     };
     await page.route((url) => url.href.includes(sceneId), hold);
+    const reportedLoad = async () => (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === tabId)?.load.reported;
+    // Idle now: its heartbeats (from a worker's timer) say so.
+    await waitFor('a heartbeat reporting the tab idle', async () => ((await reportedLoad()) === 0 ? true : undefined), 30_000);
     const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB } });
     expect(submitted.status).toBe(201);
     const second = submitted.body.jobId as string;
@@ -204,6 +215,8 @@ describe('/join: a browser tab as a render node', () => {
       return s.tasks.find((t) => t.state === 'leased' && t.node === node);
     };
     const held = await waitFor('the tab to lease a tile', () => leasedBy(tabId), 60_000);
+    // And busy while it holds the lease.
+    await waitFor('a heartbeat reporting the running task', async () => ((await reportedLoad()) === 1 ? true : undefined), 30_000);
 
     await page.click('[data-testid=stop]');
     await expect.poll(() => page.locator('[data-testid=node-status]').textContent(), { timeout: 30_000 }).toBe('stopped');

@@ -23,6 +23,7 @@ import { FrameRenderer, type RawImage } from '../../../render-node/render/frame-
 import { browserRendererIdentity } from '../../../render-node/render/renderer-identity.ts';
 import { createBitmapImageDecoder } from '../../../render-node/scene/bitmap-image-decoder.ts';
 import referenceSceneUrl from '../../../scenes/textured-pbr.glb?url';
+import { every } from './heartbeat-ticker.ts';
 
 export interface BrowserNodeOptions {
   /** The API's base URL (the page's own origin when the API serves it). */
@@ -104,7 +105,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
       emit({ type: 'error', message: `heartbeat failed: ${(err as Error).message}` });
     }
   };
-  const heartbeatTimer = setInterval(heartbeat, registered.heartbeatIntervalMs);
+  const stopHeartbeats = every(registered.heartbeatIntervalMs, () => void heartbeat());
 
   const refreshLedger = async () => {
     try {
@@ -197,7 +198,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
         // A render in progress runs to its end (WebGL cannot be interrupted); the loop then sees the stop.
         emit({ type: 'status', status: 'stopping', detail: 'finishing the render in progress' });
         await loop;
-        clearInterval(heartbeatTimer);
+        stopHeartbeats();
         // The API learns at once that nothing runs here any more.
         await heartbeat();
         removeEventListener('pagehide', onPageHide);

@@ -35,7 +35,7 @@ export function createResourceCard(
     version: gl.version,
     cpu: { model: cpu[0]?.model?.trim() || 'unknown', cores: Math.max(1, cpu.length) },
     ramBytes: totalmem(),
-    gl: { renderer: info.renderer, vendor: info.vendor, version: info.version, maxTextureSize: info.maxTextureSize, maxViewport: info.maxViewport },
+    gl: { renderer: info.renderer, vendor: info.vendor, version: info.version, maxTextureSize: info.maxTextureSize, maxViewport: info.maxViewport, backend: info.backend },
     tilesPerSecond: gl.tilesPerSecond,
     concurrency: opts.concurrency,
     probeUrl: opts.probeUrl,

@@ -117,8 +117,8 @@ export class TaskRouter {
         }
         const request = { requirements, client, taskPixels: taskPixels(task, job.view) };
         const decision = routeTask(candidates, request, this.#rng, this.#policy.route);
-        // No node that encodes frames can take it now: the job's tiles may still go to tiles-only nodes.
-        if (!decision && needsFrames) continue;
+        // No node that encodes frames can take it now: the job's later tiles may still go to tiles-only nodes.
+        if (!decision && needsFrames && framesNodes.length < nodes.length) continue;
         if (!decision) {
           // Every capable node is busy (or none can run this job): the rest of the job waits for the next pass.
           if (summary.routed === 0) summary.unroutable = explainNoRoute(candidates, request, this.#policy.route);

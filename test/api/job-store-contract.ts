@@ -676,6 +676,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.listLedger({ jobId: job.jobId })).every((e) => e.state === 'voided')).toBe(true);
       });
 
+      it('verifies a sampled stitch like a tile: a doctored stitch is outvoted, stitched again by another node, and the frame counts only once agreed', async () => {
+        await register('liar', 'a', 'b');
+        const { job, tasks } = makeJob({ frames: [0], width: 64, height: 32, tile: 32 });
+        await store.createJob(job, tasks);
+        await done('a', (await take('a'))!, GOOD);
+        await done('a', (await take('a'))!, GOOD);
+        const stitch = (await take('liar'))!;
+        expect(stitch.kind).toBe('stitch');
+        const held = await done('liar', stitch, BAD, { sample: true });
+        // Held back: the frame is not finished, the job not done, and a verify task stitches the same tiles elsewhere.
+        expect(held.task.verification).toEqual({ state: 'pending', verifiedBy: [], disproven: [] });
+        expect(held.job.state).toBe('running');
+        expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+        expect(await store.countTasks(job.jobId)).toMatchObject({ framesDone: 0 });
+        expect(await take('liar')).toBeNull();
+        const v1 = (await take('a'))!;
+        expect(v1).toMatchObject({ kind: 'verify', verifies: stitch.taskId, tile: null, frame: 0, excludeNodes: ['liar'], round: 0 });
+        expect(v1.outputKey).not.toBe(stitch.outputKey);
+        expect(await store.getVerificationRound(v1.taskId)).toMatchObject({ target: { taskId: stitch.taskId }, earlier: [{ nodeId: 'liar', checksum: BAD.checksum }] });
+        expect((await done('a', v1, GOOD)).verdict).toMatchObject({ outcome: 'escalated' });
+        const v2 = (await take('b'))!;
+        expect(v2).toMatchObject({ kind: 'verify', verifies: stitch.taskId, tile: null });
+        const voted = await done('b', v2, GOOD);
+        expect(voted.verdict).toEqual({ taskId: stitch.taskId, outcome: 'disproven', winners: ['a', 'b'], losers: ['liar'], blocklisted: ['liar'] });
+        expect((await store.getNode('liar'))!.reputation).toMatchObject({ verified: 0, disproven: 1, blocklisted: { reason: expect.stringMatching(/outvoted/) } });
+        // The stitch is queued again without the liar, in a new round whose result is always checked.
+        expect(await store.getTask(stitch.taskId)).toMatchObject({ state: 'queued', result: null, excludeNodes: ['liar'], verification: { state: 'rerender', disproven: ['liar'] }, round: 1 });
+        expect((await store.listLedger({ nodeId: 'liar' })).map((e) => [e.kind, e.state])).toEqual([['stitch', 'voided']]);
+        expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+        const again = (await lease('b', T0 + 300))!.task;
+        expect(again.taskId).toBe(stitch.taskId);
+        const pending = await store.completeTask({ taskId: again.taskId, nodeId: 'b', leaseId: again.leaseId!, result: GOOD, now: T0 + 310, renderMs: 10, verification: rules });
+        expect(pending.task.verification).toMatchObject({ state: 'pending' });
+        const check = (await lease('a', T0 + 320))!.task;
+        expect(check).toMatchObject({ kind: 'verify', verifies: stitch.taskId, round: 1 });
+        const final = await store.completeTask({ taskId: check.taskId, nodeId: 'a', leaseId: check.leaseId!, result: GOOD, now: T0 + 330, renderMs: 10, verification: rules });
+        expect(final.verdict).toMatchObject({ outcome: 'verified', winners: ['b', 'a'] });
+        expect(final.job.state).toBe('done');
+        expect((await store.listFinishedFrames(job.jobId)).map((t) => [t.taskId, t.nodeId, t.result!.checksum])).toEqual([[stitch.taskId, 'b', GOOD.checksum]]);
+      });
+
+      it('a tile re-rendered after its frame was stitched ends the stitch\'s open vote and stitches again', async () => {
+        await register('a', 'b', 'c');
+        const { job, tasks } = makeJob({ frames: [0], width: 64, height: 32, tile: 32 });
+        await store.createJob(job, tasks);
+        const t0 = (await take('a'))!;
+        await done('a', t0, GOOD);
+        await done('a', (await take('a'))!, GOOD);
+        const stitch = (await take('b'))!;
+        await done('b', stitch, GOOD, { sample: true });
+        const v = (await take('c'))!;
+        expect(v).toMatchObject({ kind: 'verify', verifies: stitch.taskId });
+        // a is blocklisted: its tiles are rendered again, the stitch's vote ends and the verify task is cancelled.
+        await store.blocklistNode('a', 'caught elsewhere', T0 + 200);
+        expect(await store.getTask(v.taskId)).toMatchObject({ state: 'cancelled' });
+        expect(await store.getTask(stitch.taskId)).toMatchObject({ state: 'queued', result: null, verification: { state: 'rerender' }, round: 1 });
+        await expectCode(done('c', v, GOOD), 'LEASE_LOST');
+        expect((await store.listLedger({ jobId: job.jobId })).filter((e) => e.kind === 'stitch').map((e) => e.state)).toEqual(['voided']);
+      });
+
       it('uses the agreement the API measured when given (perceptual comparison), else checksums', async () => {
         await register('a', 'b');
         const { job, tasks } = makeJob({ frames: [0] });

@@ -18,7 +18,7 @@ import type { BlobStore } from '../blob-store.ts';
 import { loggedSessions } from './session-routes.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
-import { presignLeasedTask } from '../leased-task.ts';
+import { presignLeasedTask, stitchesFrame } from '../leased-task.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
@@ -202,7 +202,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (leased) {
         await ctx.applied(leased.changes);
         const { task, job } = leased;
-        const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
+        const frameTiles = stitchesFrame(task) ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
         return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
       }
       const left = deadline - ctx.clock.now();

@@ -151,7 +151,8 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
   return {
     ...API_DEFAULTS,
     ...defined(rest),
-    policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
+    // Untrusted failures (task-policy.ts) are the trust options' probation, unless the policy says otherwise.
+    policy: { ...TASK_POLICY_DEFAULTS, trustedAfterVerified: trust?.probationResults ?? TRUST_DEFAULTS.probationResults, ...defined(policy) },
     verification: { ...VERIFICATION_DEFAULTS, ...defined(verification) },
     trust: { ...TRUST_DEFAULTS, ...defined(trust) },
     pricing: { ...PRICING_DEFAULTS, ...defined(pricing) },

@@ -229,6 +229,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect((await store.getJob(job.jobId))!.error).toMatch(new RegExp(`failed ${policy.maxAttempts} times`));
     });
 
+    it('weighs failures by record: fresh ids alone cannot fail a job while a trusted node is around', async () => {
+      const p: TaskPolicy = { ...policy, trustedAfterVerified: 1, maxAttempts: 4 };
+      const rules = { blocklistAfter: 1, maxRounds: 2 };
+      let now = T0;
+      const join = (nodeId: string) => store.registerNode({ nodeId, tokenHash: `h-${nodeId}`, card: nodeCardFor('eu'), registeredAt: now, lastSeenAt: now, load: 0 });
+      await join('t');
+      await join('w');
+      // t and w earn a record: w's render of t's sampled tile agrees.
+      const warm = makeJob();
+      await store.createJob(warm.job, warm.tasks);
+      const r = (await lease('t', now))!.task;
+      await store.completeTask({ taskId: r.taskId, nodeId: 't', leaseId: r.leaseId!, result, now, sample: true, verification: rules });
+      const v = (await lease('w', now))!.task;
+      expect((await store.completeTask({ taskId: v.taskId, nodeId: 'w', leaseId: v.leaseId!, result, now, verification: rules })).verdict).toMatchObject({ outcome: 'verified' });
+
+      const { job, tasks } = makeJob();
+      await store.createJob(job, tasks);
+      const failAs = async (nodeId: string) => {
+        const held = (await lease(nodeId, now))!.task;
+        expect(held.taskId).toBe(tasks[0].taskId);
+        return store.failTask({ taskId: held.taskId, nodeId, leaseId: held.leaseId!, reason: `${nodeId} says no`, sceneFault: true, now, policy: p });
+      };
+      // Six fresh ids fail it (more than maxNodeFailures, more than maxAttempts): the job runs on; each is
+      // closed out of the task it failed.
+      for (const s of ['s1', 's2', 's3', 's4', 's5', 's6']) {
+        await join(s);
+        const out = await failAs(s);
+        expect(out.task).toMatchObject({ state: 'queued' });
+        expect(out.task.excludeNodes).toContain(s);
+        expect(out.job.state).toBe('running');
+        now += p.retryMaxMs + 1;
+        await store.heartbeat({ nodeId: 't', leaseIds: [], load: 0, now, policy: p });
+      }
+      expect(await lease('s1', now)).toBeNull();
+      // A trusted node's failure counts, backed by one untrusted failure: 2 of 3.
+      expect((await failAs('t')).task.state).toBe('queued');
+      now += p.retryMaxMs + 1;
+      await store.heartbeat({ nodeId: 't', leaseIds: [], load: 0, now, policy: p });
+      // A second trusted node's failure fails the job.
+      const last = await failAs('w');
+      expect(last.task.state).toBe('failed');
+      expect(last.job).toMatchObject({ state: 'failed', error: expect.stringMatching(/failed on 4 different nodes/) });
+    });
+
+    it('counts every failure in a farm with no trusted node (nobody to wait for)', async () => {
+      const p: TaskPolicy = { ...policy, trustedAfterVerified: 1 };
+      const { job, tasks } = makeJob();
+      await store.createJob(job, tasks);
+      let now = T0;
+      let out;
+      for (const s of ['f1', 'f2', 'f3']) {
+        await store.registerNode({ nodeId: s, tokenHash: `h-${s}`, card: nodeCardFor('eu'), registeredAt: now, lastSeenAt: now, load: 0 });
+        const held = (await lease(s, now))!.task;
+        out = await store.failTask({ taskId: held.taskId, nodeId: s, leaseId: held.leaseId!, reason: 'broken scene', sceneFault: true, now, policy: p });
+        expect(held.taskId).toBe(tasks[0].taskId);
+        now += p.retryMaxMs + 1;
+      }
+      expect(out!.job).toMatchObject({ state: 'failed', error: expect.stringMatching(/3 different nodes/) });
+    });
+
     it('requeues expired leases with the attempt counted', async () => {
       const { job, tasks } = makeJob({ frames: [0, 1] });
       await store.createJob(job, tasks);

@@ -10,6 +10,7 @@ import { NodeApi } from './node-api.ts';
 import { NodeMetrics, serveNodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
+import { claimedTilesPerSecond } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { SessionHost } from './session-host.ts';
@@ -100,7 +101,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   );
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
-  const card = createResourceCard(await sandboxes[0].describe(), {
+  const described = await sandboxes[0].describe();
+  const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond) }, {
     name,
     region: opts.region,
     concurrency: opts.concurrency,

@@ -5,11 +5,14 @@
  * output it should have uploaded. `lie` tints every render before it is encoded: wrong pixels with a
  * matching checksum, which only verification by re-issue (another node rendering the same tile) catches.
  * `doctor-stitch` renders honestly but alters one tile's region of every frame it stitches (a red tint over the
- * first tile), again with a matching checksum: only verifying stitches catches it.
+ * first tile), again with a matching checksum: only verifying stitches catches it. `inflate-card` renders
+ * honestly but claims the fastest speed a card may (its lie is the claim, which routing must not believe).
  * Unset (always, outside tests), outputs go up untouched. This is the one place the switch is read.
  */
+import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
+
 const FAULT = process.env.TESSERA_TEST_FAULT;
-const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch'];
+const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card'];
 if (FAULT !== undefined && FAULT !== '' && !FAULTS.includes(FAULT)) {
   throw new Error(`TESSERA_TEST_FAULT must be one of ${FAULTS.join(', ')}, not ${JSON.stringify(FAULT)}`);
 }
@@ -20,6 +23,11 @@ export function pixelsToEncode<T extends { data: Uint8Array }>(image: T): T {
   const data = Uint8Array.from(image.data);
   for (let p = 0; p < data.length; p += 4) data[p] = Math.min(255, data[p] + 80);
   return { ...image, data };
+}
+
+/** The speed this node's card claims: what it measured, unless it inflates its card. */
+export function claimedTilesPerSecond(measured: number): number {
+  return FAULT === 'inflate-card' ? MAX_TILES_PER_SECOND : measured;
 }
 
 /** The pixels this node encodes for a stitched frame: the same, unless it doctors stitches (tints `region`). */

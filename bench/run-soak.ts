@@ -124,6 +124,8 @@ export interface SoakReport {
     s3Injected: Record<string, number>;
     attemptsRequeued: number;
     leaseExpiries: number;
+    /** Accepted results the API discarded and had done again (outvoted, a blocklisted node's work, re-stitches). */
+    resultsRedone: number;
     corruptOutputsRefused: number;
   };
   tasks: { total: number; retried: number };
@@ -329,6 +331,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       s3Injected: { ...faults.counts.injected },
       attemptsRequeued: recorder.requeued.total,
       leaseExpiries: recorder.requeued.leaseExpired,
+      resultsRedone: recorder.redone.total,
       corruptOutputsRefused: recorder.corruptOutputs.length,
     },
     tasks: { total: allTasks.length, retried: allTasks.filter((t) => t.attempts > 1).length },

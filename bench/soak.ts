@@ -86,6 +86,7 @@ function formatSoak(r: SoakReport): string {
     ['API restarts', String(r.faults.apiRestarts)],
     ['storage faults', `${Object.values(r.faults.s3Injected).reduce((a, b) => a + b, 0)} of ${r.faults.s3Requests} requests (${injected})`],
     ['attempts requeued', `${r.faults.attemptsRequeued} (${r.faults.leaseExpiries} lease expiries); ${r.tasks.retried} of ${r.tasks.total} tasks retried`],
+    ['results redone', `${r.faults.resultsRedone} accepted results discarded and done again (outvoted, blocklisted nodes' work, re-stitches)`],
   ];
   const l = r.liars;
   if (l) {

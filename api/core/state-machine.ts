@@ -10,7 +10,7 @@
  *         leased | done → queued (requeue: its node was blocklisted, or its result was outvoted or
  *                                 inconclusive; the result is discarded, no attempt is counted as failed)
  *   job:  queued → running → done;  queued | running → failed | cancelled
- *   verification (of a sampled render task's result; `none` = not sampled):
+ *   verification (of a sampled render or stitch task's result; `none` = not sampled):
  *         none | rerender → pending (held until another node's render agrees)
  *         pending → verified (the round agreed) | skipped (no other node can check it)
  *         rerender → skipped (a re-render nobody else can check)
@@ -222,7 +222,7 @@ export interface VerificationStep {
   change: StatusChange | null;
 }
 
-/** Apply `event` to a render task's verification. Throws INTERNAL on a transition the table above does not allow. */
+/** Apply `event` to a render or stitch task's verification. Throws INTERNAL on a transition the table above does not allow. */
 export function stepVerification(task: TaskRecord, event: VerificationEvent): VerificationStep {
   const now = event.now;
   const from: VerificationStatus = task.verification?.state ?? 'none';

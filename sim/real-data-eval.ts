@@ -59,7 +59,7 @@ export function runSplits(hosts: Parameters<typeof simulateRouting>[0], truth: P
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, seed: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' } } });
   const splits = Number(values.splits);
   const sessions = Number(values.sessions);
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     console.log('| within 10%/5 ms (p95 stretch) | Tessera, session 1 | session 2 | session 3 | geo top-3 + 3 probes | geo-nearest |');
     console.log('|---|---|---|---|---|---|');
     for (const sc of ds.scenarios) {
-      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...sc.options }, splits, Number(values.seed));
+      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}) }, splits, Number(values.seed));
       const s = r.bySession;
       console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) |`);
       out[`${ds.dir}: ${sc.name}`] = { tessera: r.tessera, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };

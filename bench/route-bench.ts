@@ -187,8 +187,10 @@ async function main(): Promise<void> {
     };
     await mkdir(args['results-dir']!, { recursive: true });
     const stamp = started.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
-    await writeFile(join(args['results-dir']!, `route-decisions-${stamp}.json`), JSON.stringify(result, null, 2) + '\n');
-    log(`wrote ${join(args['results-dir']!, `route-decisions-${stamp}.json`)}`);
+    const json = JSON.stringify(result, null, 2) + '\n';
+    await writeFile(join(args['results-dir']!, `route-decisions-${stamp}.json`), json);
+    await writeFile(join(args['results-dir']!, 'route-decisions-latest.json'), json);
+    log(`wrote ${join(args['results-dir']!, `route-decisions-${stamp}.json`)} and route-decisions-latest.json`);
     return;
   }
 

@@ -236,24 +236,29 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     if (bufferView !== undefined && bufferViews[bufferView].meshopt) {
       throw malformed(`${where}: bufferView ${bufferView} is meshopt-compressed, which images cannot be`);
     }
-    return { uri, bufferView, mimeType };
+    return { uri, bufferView, mimeType, basisu: false, plain: false };
   });
   textures.forEach((def, i) => {
     const where = `texture ${i}`;
     optIndex(def, 'sampler', where, samplers.length, N.sampler);
-    let usable = optIndex(def, 'source', where, images.length, N.image) !== undefined;
+    const core = optIndex(def, 'source', where, images.length, N.image);
+    let usable = core !== undefined;
+    if (core !== undefined) images[core].plain = true;
     const extensions = optObject(def, 'extensions', where);
     for (const [name, ext] of Object.entries(extensions ?? {})) {
       if (!isJsonObject(ext)) continue;
       const source = optIndex(ext, 'source', `${where} extensions.${name}`, images.length, N.image);
-      if (source !== undefined && SUPPORTED_EXTENSIONS.has(name)) usable = true; // EXT_texture_webp
+      if (source === undefined || !SUPPORTED_EXTENSIONS.has(name)) continue;
+      usable = true; // EXT_texture_webp, KHR_texture_basisu
+      if (name === 'KHR_texture_basisu') images[source].basisu = true;
+      else images[source].plain = true;
     }
     if (!usable) {
       const only = Object.keys(extensions ?? {}).filter((name) => name.startsWith('KHR_') || name.startsWith('EXT_'));
       throw new TesseraError(
         'SCENE_UNSUPPORTED',
         only.length
-          ? `${where} has no PNG, JPEG or WebP source, only ${only.join(', ')}, which this renderer does not decode`
+          ? `${where} has no PNG, JPEG, WebP or KTX2 (KHR_texture_basisu) source, only ${only.join(', ')}, which this renderer does not decode`
           : `${where} has no source image`,
       );
     }

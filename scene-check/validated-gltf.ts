@@ -63,6 +63,10 @@ export interface ImageInfo {
   uri: string | undefined;
   bufferView: number | undefined;
   mimeType: string | undefined;
+  /** Some texture uses it through KHR_texture_basisu (so it must be KTX2). */
+  basisu: boolean;
+  /** Some texture uses it as its core `source` or through EXT_texture_webp (so it must not be KTX2). */
+  plain: boolean;
 }
 
 export interface PrimitiveInfo {

@@ -1,0 +1,197 @@
+/**
+ * KHR_texture_basisu (KTX2, Basis Universal): scenes/ktx2.glb (ETC1S/BasisLZ, UASTC+Zstandard and plain UASTC
+ * textures, no PNG fallback) uploads, is transcoded to RGBA8 on the render node and renders like its PNG twin
+ * (the same builder with the PNG textures the KTX2 files were encoded from). Broken containers are refused on
+ * upload with SCENE_MALFORMED, oversized ones with SCENE_LIMIT_EXCEEDED before anything is transcoded, and the
+ * HTTP API answers them with 4xx {code, message}.
+ */
+import pixelmatch from 'pixelmatch';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TesseraError } from '../api/protocol/errors.ts';
+import { ViewSpec } from '../api/protocol/render-spec.ts';
+import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
+import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { readScene } from '../scene-check/read-scene.ts';
+import { readKtx2Header } from '../scene-check/read-ktx2-header.ts';
+import { buildKtx2Png } from '../scenes/lib/builders/ktx2.ts';
+import { createIO } from '../scenes/lib/io.ts';
+import { editGlb, grayPng, triangleWithImageGlb } from './hostile/glb-builder.ts';
+import { call, startHarness, type Harness } from './support/api-harness.ts';
+import { mask, OUTPUT_DIR, savePng } from './support/pictures.ts';
+import { scenePath } from './support/renderer.ts';
+
+let renderer: FrameRenderer;
+let ktx2Glb: Uint8Array;
+/** The first KTX2 image of scenes/ktx2.glb (ETC1S, 256², 9 levels). */
+let ktx2: Uint8Array;
+beforeAll(async () => {
+  renderer = new FrameRenderer(await createHeadlessGLBackend());
+  ktx2Glb = new Uint8Array(await readFile(scenePath('ktx2')));
+  ktx2 = glbImages(ktx2Glb)[0];
+});
+afterAll(() => renderer?.dispose());
+
+const VIEW = ViewSpec.parse({ width: 320, height: 200, background: '#303540', camera: { kind: 'auto', yaw: 30, pitch: 20 } });
+const LIMITS = { maxTexturePixels: 256 * 1024 * 1024 };
+const render = async (glb: Uint8Array) => renderer.render(await renderer.loadScene(glb, LIMITS), VIEW, 0);
+
+/** The bytes of every image of a GLB, in image order. */
+function glbImages(glb: Uint8Array): Uint8Array[] {
+  const view = new DataView(glb.buffer, glb.byteOffset, glb.byteLength);
+  const jsonLength = view.getUint32(12, true);
+  const json = JSON.parse(new TextDecoder().decode(glb.subarray(20, 20 + jsonLength)));
+  const bin = glb.subarray(20 + jsonLength + 8);
+  return json.images.map((image: { bufferView: number }) => {
+    const v = json.bufferViews[image.bufferView];
+    return bin.subarray(v.byteOffset ?? 0, (v.byteOffset ?? 0) + v.byteLength);
+  });
+}
+
+/** A one-triangle GLB whose only texture is `image` through KHR_texture_basisu (required). */
+function basisuGlb(image: Uint8Array): Uint8Array {
+  return editGlb(triangleWithImageGlb(image, 'image/ktx2'), (j) => {
+    j.extensionsUsed = ['KHR_texture_basisu'];
+    j.extensionsRequired = ['KHR_texture_basisu'];
+    j.textures = [{ extensions: { KHR_texture_basisu: { source: 0 } } }];
+  });
+}
+
+/** A copy of `bytes` with `edit` applied to a DataView of it. */
+function patched(bytes: Uint8Array, edit: (view: DataView) => void): Uint8Array {
+  const out = new Uint8Array(bytes);
+  edit(new DataView(out.buffer));
+  return out;
+}
+
+async function refusal(bytes: Uint8Array, limits?: object): Promise<TesseraError> {
+  const err = await readScene({ bytes, name: 'ktx2.glb' }, limits).then(() => undefined, (e: unknown) => e);
+  expect(err, 'the scene should have been refused').toBeInstanceOf(TesseraError);
+  return err as TesseraError;
+}
+
+describe('KHR_texture_basisu (scenes/ktx2.glb)', () => {
+  it('checks the three KTX2 containers from their headers and keeps them KTX2 through normalization', async () => {
+    const headers = glbImages(ktx2Glb).map(readKtx2Header);
+    expect(headers).toMatchObject([
+      { codec: 'ETC1S', supercompression: 1, width: 256, height: 256, levels: 9, srgb: true },
+      { codec: 'UASTC', supercompression: 2, width: 256, height: 256, levels: 9, srgb: true },
+      { codec: 'UASTC', supercompression: 0, width: 128, height: 128, levels: 8, srgb: false },
+    ]);
+    const read = await readScene({ bytes: ktx2Glb, name: 'ktx2.glb' });
+    expect(read.stats.extensionsRequired).toEqual(['KHR_texture_basisu']);
+    expect(read.stats.texturePixels).toBe(256 * 256 * 2 + 128 * 128);
+    expect(read.extensionsUsed).toContain('KHR_texture_basisu');
+    expect(glbImages(read.glb).map((img) => readKtx2Header(img))).toEqual(headers);
+  });
+
+  it('renders within a small pixel difference of the same scene with PNG textures', async () => {
+    const io = await createIO();
+    const pngTwin = await io.writeBinary(await buildKtx2Png());
+    const a = await render((await readScene({ bytes: pngTwin, name: 'png.glb' })).glb);
+    const b = await render((await readScene({ bytes: ktx2Glb, name: 'ktx2.glb' })).glb);
+    const diff = pixelmatch(a.data, b.data, undefined, a.width, a.height, { threshold: 0.1 });
+    const ratio = diff / (a.width * a.height);
+    if (ratio > 0.01 || process.env.TESSERA_SAVE_PICTURES === '1') {
+      await Promise.all([savePng(a, `${OUTPUT_DIR}/ktx2-png.png`), savePng(b, `${OUTPUT_DIR}/ktx2-ktx2.png`)]);
+    }
+    expect(ratio).toBeLessThanOrEqual(0.01);
+    // The textures are there: the cells' red, green, blue and yellow and the checker's orange all show.
+    const near = (c: number[], tol = 60) => (r: number, g: number, b: number) => Math.abs(r - c[0]) + Math.abs(g - c[1]) + Math.abs(b - c[2]) < tol;
+    for (const [name, color] of Object.entries({ red: [200, 30, 30], green: [30, 160, 60], blue: [30, 65, 200], yellow: [225, 190, 30], orange: [230, 130, 20] })) {
+      const lit = (r: number, g: number, b: number) => {
+        const m = Math.max(r, g, b) / Math.max(...color);
+        return m > 0.3 && near(color.map((c) => c * m), 90)(r, g, b);
+      };
+      expect(mask(b, lit).count, name).toBeGreaterThan(150);
+    }
+  }, 60_000);
+});
+
+describe('corrupt and oversized KTX2', () => {
+  const cases: [string, () => Uint8Array, RegExp][] = [
+    ['a truncated file', () => ktx2.subarray(0, 60), /KTX2 header is truncated/],
+    ['a level index cut short', () => ktx2.subarray(0, 80 + 24 * 3), /level index is truncated: 9 levels need 296 bytes/],
+    ['more levels than the size allows', () => patched(ktx2, (v) => v.setUint32(40, 30, true)), /levelCount 30 is more than the 9 levels/],
+    ['a level lying outside the file', () => patched(ktx2, (v) => v.setBigUint64(80 + 8, 1n << 40n, true)), /level 0 \(byteOffset \d+, byteLength 1099511627776\) lies outside/],
+    ['a GPU format instead of Basis Universal', () => patched(ktx2, (v) => v.setUint32(12, 37, true)), /vkFormat is 37/],
+    ['a cube map', () => patched(ktx2, (v) => v.setUint32(36, 6, true)), /is not a 2D texture/],
+    ['a size that is not a multiple of 4', () => patched(ktx2, (v) => v.setUint32(20, 254, true)), /not a multiple of 4/],
+    ['an unknown colour model', () => patched(ktx2, (v) => v.setUint8(v.getUint32(48, true) + 12, 1)), /colorModel 1/],
+    ['ETC1S without its codebooks', () => patched(ktx2, (v) => v.setBigUint64(72, 0n, true)), /no supercompression global data/],
+  ];
+  it.each(cases)('%s → SCENE_MALFORMED naming the image', async (_name, make, message) => {
+    const err = await refusal(basisuGlb(make()));
+    expect(err.code).toBe('SCENE_MALFORMED');
+    expect(err.message).toMatch(/^image 0: KTX2 /);
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses a PNG used through KHR_texture_basisu, and a KTX2 used as a plain source', async () => {
+    const png = await refusal(basisuGlb(grayPng(4, 4)));
+    expect(png.code).toBe('SCENE_MALFORMED');
+    expect(png.message).toBe('image 0 is used through KHR_texture_basisu but is not a KTX2 file');
+    const plain = await refusal(triangleWithImageGlb(ktx2, 'image/ktx2'));
+    expect(plain.code).toBe('SCENE_MALFORMED');
+    expect(plain.message).toMatch(/image 0 is KTX2, which a texture may only use through KHR_texture_basisu/);
+  });
+
+  it('refuses a KTX2 bomb by its header (a 65536² claim in a few KB) before transcoding', async () => {
+    const bomb = patched(ktx2, (v) => {
+      v.setUint32(20, 65536, true);
+      v.setUint32(24, 65536, true);
+    });
+    expect(bomb.length).toBeLessThan(20_000);
+    const edge = await refusal(basisuGlb(bomb));
+    expect(edge.code).toBe('SCENE_LIMIT_EXCEEDED');
+    expect(edge.message).toMatch(/image 0 is 65536×65536 pixels/);
+    const pixels = await refusal(basisuGlb(ktx2), { maxTexturePixels: 256 * 256 - 1 });
+    expect(pixels.code).toBe('SCENE_LIMIT_EXCEEDED');
+    expect(pixels.message).toMatch(/256×256 = 65536 pixels, more than maxTexturePixels/);
+  });
+
+  it('a container that passes the header check but holds garbage fails on the node with SCENE_TEXTURE_FAILED', async () => {
+    const header = readKtx2Header(ktx2);
+    expect('problem' in header).toBe(false);
+    const view = new DataView(ktx2.buffer, ktx2.byteOffset, ktx2.byteLength);
+    const sgdOffset = Number(view.getBigUint64(64, true));
+    const sgdLength = Number(view.getBigUint64(72, true));
+    // Overwrite the BasisLZ codebooks and every level with noise.
+    const garbage = patched(ktx2, (v) => {
+      for (let i = sgdOffset; i < sgdOffset + sgdLength; i++) v.setUint8(i, (i * 73 + 19) & 0xff);
+      const first = Number(view.getBigUint64(80 + 8 * 24, true)); // level 8, the smallest, is stored first
+      for (let i = first; i < ktx2.length; i++) if (i < sgdOffset || i >= sgdOffset + sgdLength) v.setUint8(i, (i * 151 + 7) & 0xff);
+    });
+    const read = await readScene({ bytes: basisuGlb(garbage), name: 'garbage.glb' });
+    const err = await renderer.loadScene(read.glb, LIMITS).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TesseraError);
+    expect((err as TesseraError).code).toBe('SCENE_TEXTURE_FAILED');
+    expect((err as TesseraError).message).toMatch(/KTX2/);
+    // And the transcoder still works for the next scene.
+    const ok = await renderer.loadScene((await readScene({ bytes: ktx2Glb, name: 'ktx2.glb' })).glb, LIMITS);
+    ok.dispose();
+  });
+});
+
+describe('KTX2 uploads through the HTTP API', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness();
+  });
+  afterAll(() => harness?.close());
+  const upload = (bytes: Uint8Array) =>
+    call<{ code?: string; message?: string; sceneId?: string }>(harness.url, 'POST', '/v1/scenes', { body: bytes as Uint8Array<ArrayBuffer>, type: 'model/gltf-binary' });
+
+  it('accepts scenes/ktx2.glb, answers a corrupt KTX2 with 422 SCENE_MALFORMED and a KTX2 bomb with 413', async () => {
+    const ok = await upload(ktx2Glb);
+    expect(ok.status).toBe(201);
+    expect(ok.body.sceneId).toMatch(/^[0-9a-f]{64}$/);
+    const corrupt = await upload(basisuGlb(ktx2.subarray(0, 200)));
+    expect(corrupt.status).toBe(422);
+    expect(corrupt.body.code).toBe('SCENE_MALFORMED');
+    expect(corrupt.body.message).toMatch(/^image 0: KTX2 /);
+    const bomb = await upload(basisuGlb(patched(ktx2, (v) => { v.setUint32(20, 65536, true); v.setUint32(24, 65536, true); })));
+    expect(bomb.status).toBe(413);
+    expect(bomb.body.code).toBe('SCENE_LIMIT_EXCEEDED');
+  });
+});

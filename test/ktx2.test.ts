@@ -16,8 +16,9 @@ import { readScene } from '../scene-check/read-scene.ts';
 import { readKtx2Header } from '../scene-check/read-ktx2-header.ts';
 import { buildKtx2Png } from '../scenes/lib/builders/ktx2.ts';
 import { createIO } from '../scenes/lib/io.ts';
-import { editGlb, grayPng, triangleWithImageGlb } from './hostile/glb-builder.ts';
+import { grayPng, triangleWithImageGlb } from './hostile/glb-builder.ts';
 import { call, startHarness, type Harness } from './support/api-harness.ts';
+import { basisuGlb, glbImages, patched } from './support/ktx2-samples.ts';
 import { mask, OUTPUT_DIR, savePng } from './support/pictures.ts';
 import { scenePath } from './support/renderer.ts';
 
@@ -35,34 +36,6 @@ afterAll(() => renderer?.dispose());
 const VIEW = ViewSpec.parse({ width: 320, height: 200, background: '#303540', camera: { kind: 'auto', yaw: 30, pitch: 20 } });
 const LIMITS = { maxTexturePixels: 256 * 1024 * 1024 };
 const render = async (glb: Uint8Array) => renderer.render(await renderer.loadScene(glb, LIMITS), VIEW, 0);
-
-/** The bytes of every image of a GLB, in image order. */
-function glbImages(glb: Uint8Array): Uint8Array[] {
-  const view = new DataView(glb.buffer, glb.byteOffset, glb.byteLength);
-  const jsonLength = view.getUint32(12, true);
-  const json = JSON.parse(new TextDecoder().decode(glb.subarray(20, 20 + jsonLength)));
-  const bin = glb.subarray(20 + jsonLength + 8);
-  return json.images.map((image: { bufferView: number }) => {
-    const v = json.bufferViews[image.bufferView];
-    return bin.subarray(v.byteOffset ?? 0, (v.byteOffset ?? 0) + v.byteLength);
-  });
-}
-
-/** A one-triangle GLB whose only texture is `image` through KHR_texture_basisu (required). */
-function basisuGlb(image: Uint8Array): Uint8Array {
-  return editGlb(triangleWithImageGlb(image, 'image/ktx2'), (j) => {
-    j.extensionsUsed = ['KHR_texture_basisu'];
-    j.extensionsRequired = ['KHR_texture_basisu'];
-    j.textures = [{ extensions: { KHR_texture_basisu: { source: 0 } } }];
-  });
-}
-
-/** A copy of `bytes` with `edit` applied to a DataView of it. */
-function patched(bytes: Uint8Array, edit: (view: DataView) => void): Uint8Array {
-  const out = new Uint8Array(bytes);
-  edit(new DataView(out.buffer));
-  return out;
-}
 
 async function refusal(bytes: Uint8Array, limits?: object): Promise<TesseraError> {
   const err = await readScene({ bytes, name: 'ktx2.glb' }, limits).then(() => undefined, (e: unknown) => e);

@@ -43,6 +43,7 @@ import type {
   BufferInfo,
   BufferViewInfo,
   ImageInfo,
+  InstancingInfo,
   PrimitiveInfo,
   SparseInfo,
   ValidatedGltf,
@@ -112,6 +113,11 @@ const TARGET_TYPES: Array<[RegExp, string[]]> = [
   [/^(POSITION|NORMAL|TANGENT)$/, ['VEC3']],
   [/^TEXCOORD_\d+$/, ['VEC2']],
   [/^COLOR_\d+$/, ['VEC3', 'VEC4']],
+];
+const INSTANCE_TYPES: Array<[RegExp, string[]]> = [
+  [/^(TRANSLATION|SCALE)$/, ['VEC3']],
+  [/^ROTATION$/, ['VEC4']],
+  [/^_COLOR_0$/, ['VEC3', 'VEC4']],
 ];
 const SEMANTIC = /^[A-Za-z0-9_]+$/;
 
@@ -335,10 +341,11 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
   });
 
   // Nodes.
+  const instancedNodes: InstancingInfo[] = [];
   const children: number[][] = nodes.map((def, i) => {
     const where = `node ${i}`;
     const kids = indexArray(def, 'children', where, nodes.length, N.node);
-    optIndex(def, 'mesh', where, meshes.length, N.mesh);
+    const mesh = optIndex(def, 'mesh', where, meshes.length, N.mesh);
     optIndex(def, 'skin', where, skins.length, N.skin);
     optIndex(def, 'camera', where, cameras.length, N.camera);
     optNumberArray(def, 'matrix', where, 16);
@@ -353,7 +360,17 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
       const instancing = optObject(extensions, 'EXT_mesh_gpu_instancing', `${where} extensions`);
       if (instancing) {
         const w = `${where} extensions.EXT_mesh_gpu_instancing`;
-        checkAttributes(indexRecord(instancing, 'attributes', w, accessors.length, N.accessor), w, accessors, []);
+        const attributes = indexRecord(instancing, 'attributes', w, accessors.length, N.accessor);
+        checkAttributes(attributes, w, accessors, INSTANCE_TYPES);
+        if (mesh === undefined) throw malformed(`${w}: the node has no mesh to instance`);
+        if (attributes.length === 0) throw malformed(`${w}: attributes is empty`);
+        const count = accessors[attributes[0][1]].count;
+        for (const [semantic, index] of attributes) {
+          if (accessors[index].count !== count) {
+            throw malformed(`${w}: ${semantic} accessor ${index} has ${accessors[index].count} elements, ${attributes[0][0]} has ${count}; every instance attribute needs one per instance`);
+          }
+        }
+        instancedNodes.push({ node: i, mesh, count });
       }
     }
     return kids;
@@ -425,6 +442,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     accessors,
     images,
     primitives,
+    instancedNodes,
     animationSamplers,
     counts: {
       scenes: scenes.length,

@@ -79,6 +79,14 @@ export interface PrimitiveInfo {
   dracoBufferView: number | undefined;
 }
 
+/** A node drawn many times by EXT_mesh_gpu_instancing. */
+export interface InstancingInfo {
+  node: number;
+  mesh: number;
+  /** Instances: the (equal) element count of its instance attributes. */
+  count: number;
+}
+
 export interface AnimationSamplerInfo {
   animation: number;
   sampler: number;
@@ -95,6 +103,7 @@ export interface ValidatedGltf {
   accessors: AccessorInfo[];
   images: ImageInfo[];
   primitives: PrimitiveInfo[];
+  instancedNodes: InstancingInfo[];
   animationSamplers: AnimationSamplerInfo[];
   counts: {
     scenes: number;

@@ -50,6 +50,12 @@ export interface TranscodeOptions {
 
 let pending: Promise<BasisModule> | undefined;
 
+/**
+ * A wasm heap only grows: after transcoding a texture bigger than this, the module is dropped (and garbage
+ * collected), so one huge texture does not keep its memory on the node for good.
+ */
+const KEEP_MODULE_BELOW_BYTES = 64 * 1024 * 1024;
+
 function basisFolder(): string {
   const require = createRequire(import.meta.url);
   return path.join(path.dirname(require.resolve('three')), '../examples/jsm/libs/basis');
@@ -114,5 +120,6 @@ export async function transcodeKtx2(bytes: Uint8Array, options: TranscodeOptions
   } finally {
     file.close();
     file.delete();
+    if (header.rgba8Bytes > KEEP_MODULE_BELOW_BYTES) pending = undefined;
   }
 }

@@ -5,6 +5,7 @@
  * upload with SCENE_MALFORMED, oversized ones with SCENE_LIMIT_EXCEEDED before anything is transcoded, and the
  * HTTP API answers them with 4xx {code, message}.
  */
+import { Format } from '@gltf-transform/core';
 import pixelmatch from 'pixelmatch';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,23 @@ describe('KHR_texture_basisu (scenes/ktx2.glb)', () => {
       expect(mask(b, lit).count, name).toBeGreaterThan(150);
     }
   }, 60_000);
+});
+
+describe('KTX2 as external files', () => {
+  it('reads a .gltf whose KTX2 images are separate .ktx2 files, to the same normalized scene as the GLB', async () => {
+    const io = await createIO();
+    const doc = await io.readBinary(ktx2Glb);
+    doc.getRoot().listTextures().forEach((texture, i) => texture.setURI(`texture-${i}.ktx2`));
+    doc.getRoot().listBuffers()[0].setURI('scene.bin');
+    const { json, resources } = await io.writeJSON(doc, { format: Format.GLTF });
+    const files = new Map<string, Uint8Array>([['model/scene.gltf', new TextEncoder().encode(JSON.stringify(json))]]);
+    for (const [uri, bytes] of Object.entries(resources)) files.set(`model/${uri}`, bytes);
+    expect([...files.keys()].filter((f) => f.endsWith('.ktx2'))).toHaveLength(3);
+    const fromFiles = await readScene({ files, main: 'model/scene.gltf' });
+    const fromGlb = await readScene({ bytes: ktx2Glb, name: 'ktx2.glb' });
+    expect(fromFiles.stats.texturePixels).toBe(fromGlb.stats.texturePixels);
+    expect(glbImages(fromFiles.glb)).toEqual(glbImages(fromGlb.glb));
+  });
 });
 
 describe('corrupt and oversized KTX2', () => {

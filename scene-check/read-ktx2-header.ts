@@ -16,6 +16,8 @@ const LEVEL_ENTRY_BYTES = 24;
 const MIN_DFD_BYTES = 44;
 const KHR_DF_MODEL_ETC1S = 163;
 const KHR_DF_MODEL_UASTC = 166;
+/** Bytes of one UASTC 4×4 block. */
+const UASTC_BLOCK_BYTES = 16;
 /** The largest edge a KTX2 header may claim here, whatever the caps (they apply later). */
 const MAX_EDGE = 1 << 16;
 
@@ -119,9 +121,23 @@ export function readKtx2Header(bytes: Uint8Array): Ktx2Header | Ktx2Problem {
     const at = HEADER_BYTES + level * LEVEL_ENTRY_BYTES;
     const offset = u64(at);
     const length = u64(at + 8);
+    const uncompressed = u64(at + 16);
     if (length === 0) return problem(`level ${level} is empty (byteLength 0)`);
     const outside = inside(`level ${level}`, offset, length);
     if (outside) return outside;
+    // What a level inflates to is fixed by its size: UASTC is 16 bytes per 4×4 block, so a Zstandard level cannot
+    // claim more (a zstd bomb); BasisLZ levels declare 0 (their ETC1S slices decode straight into the output).
+    const blocks = Math.ceil(Math.max(1, width >> level) / 4) * Math.ceil(Math.max(1, height >> level) / 4);
+    const uastcBytes = blocks * UASTC_BLOCK_BYTES;
+    if (codec === 'ETC1S' && uncompressed !== 0) {
+      return problem(`level ${level} declares uncompressedByteLength ${uncompressed}; a BasisLZ level declares 0`);
+    }
+    if (codec === 'UASTC' && uncompressed !== uastcBytes) {
+      return problem(`level ${level} declares uncompressedByteLength ${uncompressed}, but its ${blocks} UASTC blocks take ${uastcBytes} bytes`);
+    }
+    if (codec === 'UASTC' && supercompression === 0 && length !== uastcBytes) {
+      return problem(`level ${level} has byteLength ${length}, but its ${blocks} UASTC blocks take ${uastcBytes} bytes`);
+    }
   }
 
   return { width, height, levels, codec, supercompression, srgb: transfer === 2, rgba8Bytes: width * height * 4 };

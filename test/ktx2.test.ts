@@ -118,6 +118,18 @@ describe('corrupt and oversized KTX2', () => {
     expect(err.message).toMatch(message);
   });
 
+  it('refuses a UASTC+Zstandard level that claims to inflate to more than its blocks take (a zstd bomb)', async () => {
+    const uastc = glbImages(ktx2Glb)[1];
+    expect(readKtx2Header(uastc)).toMatchObject({ codec: 'UASTC', supercompression: 2 });
+    const bomb = patched(uastc, (v) => v.setBigUint64(80 + 16, 1n << 32n, true));
+    const err = await refusal(basisuGlb(bomb));
+    expect(err.code).toBe('SCENE_MALFORMED');
+    expect(err.message).toBe('image 0: KTX2 level 0 declares uncompressedByteLength 4294967296, but its 4096 UASTC blocks take 65536 bytes');
+    const plain = glbImages(ktx2Glb)[2];
+    const short = patched(plain, (v) => v.setBigUint64(80 + 8, v.getBigUint64(80 + 8, true) - 16n, true));
+    expect((await refusal(basisuGlb(short))).message).toMatch(/^image 0: KTX2 level 0 (has byteLength|declares uncompressedByteLength)/);
+  });
+
   it('refuses a PNG used through KHR_texture_basisu, and a KTX2 used as a plain source', async () => {
     const png = await refusal(basisuGlb(grayPng(4, 4)));
     expect(png.code).toBe('SCENE_MALFORMED');

@@ -8,6 +8,7 @@
 import { Format } from '@gltf-transform/core';
 import pixelmatch from 'pixelmatch';
 import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '../api/protocol/errors.ts';
 import { ViewSpec } from '../api/protocol/render-spec.ts';
@@ -17,7 +18,7 @@ import { readScene } from '../scene-check/read-scene.ts';
 import { readKtx2Header } from '../scene-check/read-ktx2-header.ts';
 import { buildKtx2Png } from '../scenes/lib/builders/ktx2.ts';
 import { createIO } from '../scenes/lib/io.ts';
-import { grayPng, triangleWithImageGlb } from './hostile/glb-builder.ts';
+import { grayPng, packGlb, triangleGltf, triangleWithImageGlb } from './hostile/glb-builder.ts';
 import { call, startHarness, type Harness } from './support/api-harness.ts';
 import { basisuGlb, glbImages, patched } from './support/ktx2-samples.ts';
 import { mask, OUTPUT_DIR, savePng } from './support/pictures.ts';
@@ -80,6 +81,32 @@ describe('KHR_texture_basisu (scenes/ktx2.glb)', () => {
       expect(mask(b, lit).count, name).toBeGreaterThan(150);
     }
   }, 60_000);
+});
+
+describe('KTX2 with a PNG fallback', () => {
+  it('renders the KTX2 image where a texture offers both (the fallback is for viewers without KTX2)', async () => {
+    // A texture whose core source is a red 4×4 PNG and whose KHR_texture_basisu source is the ETC1S cells.
+    const red = new Uint8Array(await sharp({ create: { width: 4, height: 4, channels: 3, background: '#ff0000' } }).png().toBuffer());
+    const { json, bin } = triangleGltf();
+    const all = new Uint8Array(bin.length + ktx2.length + red.length);
+    all.set(bin);
+    all.set(ktx2, bin.length);
+    all.set(red, bin.length + ktx2.length);
+    json.buffers[0].byteLength = all.length;
+    json.bufferViews.push({ buffer: 0, byteOffset: bin.length, byteLength: ktx2.length }, { buffer: 0, byteOffset: bin.length + ktx2.length, byteLength: red.length });
+    json.images = [{ bufferView: 1, mimeType: 'image/ktx2' }, { bufferView: 2, mimeType: 'image/png' }];
+    json.extensionsUsed = ['KHR_texture_basisu'];
+    json.textures = [{ source: 1, extensions: { KHR_texture_basisu: { source: 0 } } }];
+    json.materials = [{ pbrMetallicRoughness: { baseColorTexture: { index: 0 } } }];
+    json.meshes[0].primitives[0].material = 0;
+    const glb = packGlb(json, all);
+    const read = await readScene({ bytes: glb, name: 'fallback.glb' });
+    const loaded = await renderer.loadScene(read.glb, LIMITS);
+    let map: { image: { width: number; height: number } } | undefined;
+    loaded.scenes[0].traverse((o) => (map ??= (o as unknown as { material?: { map?: typeof map } }).material?.map ?? undefined));
+    expect(map?.image).toMatchObject({ width: 256, height: 256 });
+    loaded.dispose();
+  });
 });
 
 describe('KTX2 as external files', () => {

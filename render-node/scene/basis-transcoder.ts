@@ -101,8 +101,9 @@ export async function transcodeKtx2(bytes: Uint8Array, options: TranscodeOptions
   }
   const basis = await basisTranscoder();
   const format = basis.transcoder_texture_format.cTFRGBA32.value;
-  const file = new basis.KTX2File(bytes);
+  let file: Ktx2File | undefined;
   try {
+    file = new basis.KTX2File(bytes);
     if (!file.isValid()) throw new Error('KTX2 file is not valid for the Basis Universal transcoder');
     if (file.getWidth() !== width || file.getHeight() !== height) {
       throw new Error(`KTX2 transcoder reads a size of ${file.getWidth()}×${file.getHeight()}, the header says ${width}×${height}`);
@@ -118,8 +119,8 @@ export async function transcodeKtx2(bytes: Uint8Array, options: TranscodeOptions
     if (err instanceof WebAssembly.RuntimeError) pending = undefined;
     throw err;
   } finally {
-    file.close();
-    file.delete();
+    file?.close();
+    file?.delete();
     if (header.rgba8Bytes > KEEP_MODULE_BELOW_BYTES) pending = undefined;
   }
 }

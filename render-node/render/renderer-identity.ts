@@ -6,7 +6,7 @@
  */
 
 /** The renderer's own version: bump it whenever pictures may change. */
-export const RENDER_CORE_VERSION = '0.2.0';
+export const RENDER_CORE_VERSION = '0.3.0';
 
 /** A browser (or headless Chromium) backend's identity: its backend id and the GL it got, which decide the pixels. */
 export function browserRendererIdentity(parts: { backend: string; three: string; renderer: string; encoder: string }): string {

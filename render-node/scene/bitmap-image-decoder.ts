@@ -5,6 +5,7 @@
  * a WebGL 2 context reads the pixels back unpremultiplied (a 2D canvas would premultiply and lose precision
  * in translucent texels).
  */
+import { TesseraError } from '../../api/protocol/errors.ts';
 import { readImageSize } from '../../scene-check/read-image-size.ts';
 import type { DecodedImage, ImageDecodeRequest, ImageDecoder } from './image-decoder.ts';
 
@@ -14,6 +15,8 @@ export function createBitmapImageDecoder(): ImageDecoder {
     async decode(bytes: Uint8Array, request: ImageDecodeRequest): Promise<DecodedImage> {
       const size = readImageSize(bytes);
       if ('problem' in size) throw new Error(size.problem);
+      // The Basis transcoder (render-node/scene/basis-transcoder.ts) runs on Node only: another node renders this.
+      if (size.format === 'ktx2') throw new TesseraError('RENDER_FAILED', 'this browser node cannot transcode KTX2 (KHR_texture_basisu) textures');
       if (size.pixels > request.maxPixels) throw new Error(`image claims ${size.width}×${size.height} pixels, over the limit of ${request.maxPixels}`);
       const { width, height } = request.fit(size.width, size.height);
       const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: size.mimeType });

@@ -71,6 +71,22 @@ async function imageBytes(parser: GLTFParser, def: { bufferView?: number; uri?: 
   throw new Error(`image has no embedded data (uri ${JSON.stringify(def.uri?.slice(0, 80))}); scenes are normalized to GLB before loading`);
 }
 
+/**
+ * GLTFLoader's own KHR_texture_basisu plugin wants a KTX2Loader (GPU formats, a Web Worker); this one, under
+ * the same name so it replaces it, sends the KTX2 source through the image source above, whose decoder
+ * transcodes it to RGBA8 (on Node: basis-transcoder.ts). Samplers and the rest are applied by GLTFLoader as for any image.
+ */
+export function basisuTextureSource() {
+  return (parser: GLTFParser) => ({
+    name: 'KHR_texture_basisu',
+    loadTexture(textureIndex: number) {
+      const ext = parser.json.textures?.[textureIndex]?.extensions?.KHR_texture_basisu as { source?: number } | undefined;
+      if (ext?.source === undefined) return null;
+      return (parser as GLTFParser & { loadTextureImage(t: number, s: number, l: unknown): Promise<unknown> }).loadTextureImage(textureIndex, ext.source, null);
+    },
+  });
+}
+
 /** Decode an encoded image to a power-of-two RGBA8 DataTexture. */
 export async function decodeTexture(bytes: Uint8Array, options: Pick<ImageSourceOptions, 'decoder' | 'maxTextureSize' | 'maxPixels'>): Promise<DataTexture> {
   let want = { width: 0, height: 0 };

@@ -1,9 +1,9 @@
 import { AnimationClip, Box3, Camera, Material, Mesh, NoColorSpace, Object3D, Quaternion, Scene, SkinnedMesh, Texture, Vector3 } from 'three';
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { TesseraError, isTesseraError } from '../../api/protocol/errors.ts';
 import { boneTextureSize, setupThree } from '../render/three-setup.ts';
 import type { ImageDecoder } from './image-decoder.ts';
-import { imageSource, type ImageFailure } from './image-source.ts';
+import { basisuTextureSource, imageSource, type ImageFailure } from './image-source.ts';
 
 export interface LoadSceneOptions {
   /** Decodes texture images (sharp on Node, createImageBitmap in a browser tab). */
@@ -45,6 +45,7 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
   const failures: ImageFailure[] = [];
   const loader = new GLTFLoader();
   loader.register(imageSource({ decoder: options.images, maxTextureSize: options.maxTextureSize, maxPixels: options.maxTexturePixels, failures }) as any);
+  loader.register(basisuTextureSource() as any);
   const buffer = glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer;
   let gltf: GLTF;
   try {
@@ -53,6 +54,10 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     throw new TesseraError('SCENE_MALFORMED', `three.js could not build the scene: ${(cause as Error)?.message ?? cause}`, { cause });
   }
   if (failures.length) {
+    // A decoder that cannot handle a format on this runtime (KTX2 in a browser tab) is this node's limit, not
+    // the scene's fault: that error goes up as it is, so the task is retried on another node.
+    const limit = failures.find((x) => isTesseraError(x.cause, 'RENDER_FAILED'));
+    if (limit) throw limit.cause;
     const f = failures[0];
     throw new TesseraError(
       'SCENE_TEXTURE_FAILED',

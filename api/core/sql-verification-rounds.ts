@@ -1,4 +1,5 @@
 /** The SQL job store's verification rounds (of renders and of stitches alike): issuing verify tasks, tallying votes, re-rendering, skipping stranded verifications and blocklisting (VerificationStore). Every verification change goes through the state machine's stepVerification. */
+import { fitsNode } from './fits-node.ts';
 import { acceptedKey, verifyKey } from './object-keys.ts';
 import type { NodeRecord, RoundResult, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import { meetsRequirements } from './routing/requirements.ts';
@@ -29,7 +30,7 @@ export function skipStrandedVerifications(db: SqlDriver, input: { waitingSince: 
     const jobs = new Set<string>();
     for (const v of waiting) {
       const requirements = readJob(db, v.jobId)!.requirements ?? undefined;
-      if (input.eligible.some((n) => !v.excludeNodes.includes(n.nodeId) && meetsRequirements(n.card, requirements))) continue;
+      if (input.eligible.some((n) => !v.excludeNodes.includes(n.nodeId) && meetsRequirements(n.card, requirements) && fitsNode(n.card, v))) continue;
       const target = readTask(db, v.verifies!)!;
       const step = stepTask(v, { type: 'cancel', reason: 'no other node can verify it', now: input.now });
       saveTask(db, step.task);

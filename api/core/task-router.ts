@@ -11,6 +11,7 @@
  * finished, failed or was leased, a node came back) and at least every passIntervalMs (nodes dying).
  */
 import type { Clock } from './clock.ts';
+import { fitsNode } from './fits-node.ts';
 import { taskPixels } from './job-compiler.ts';
 import type { JobStore, RouteAssignment, TaskRoute } from './job-store.ts';
 import type { Logger } from './logger.ts';
@@ -109,7 +110,7 @@ export class TaskRouter {
         // A retried task avoids the nodes it failed on, while another node can take it.
         let candidates: readonly RouterNode[] = nodes;
         // A stitch or a one-tile frame goes only to nodes that encode finished frames (not tiles-only ones).
-        const needsFrames = task.kind === 'stitch' || task.final;
+        const needsFrames = !fitsNode({ tilesOnly: true }, task);
         if (needsFrames) candidates = framesNodes;
         if (failedOn.length) {
           const others = candidates.filter((n) => !failedOn.includes(n.id));

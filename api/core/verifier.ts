@@ -5,6 +5,7 @@
  * perceptual tolerance for different ones), and skips verifications no healthy node may take. The store
  * applies the votes atomically (JobStore.completeTask); see verification-vote.ts for what a vote decides.
  */
+import { fitsNode } from './fits-node.ts';
 import type { Clock } from './clock.ts';
 import { randomId } from './crypto-utils.ts';
 import type { ImageComparer } from './image-comparer.ts';
@@ -71,7 +72,8 @@ export class Verifier {
     const healthy = (await this.#nodes.workingNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
     if (healthy.length === 0) return { sample, verifiable: false };
     const requirements = (await this.#jobs.getJob(task.jobId))?.requirements ?? undefined;
-    return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements)) };
+    // …and only nodes whose card takes this kind of task (a tiles-only browser tab verifies no stitch).
+    return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements) && fitsNode(n.card, task)) };
   }
 
   /**

@@ -3,7 +3,7 @@
  * and renders every tile of a tiled job with the shared pipeline; a headless node started afterwards stitches
  * the frame and re-renders every tile to verify it (sample rate 1), comparing across backends by pixels, and
  * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
- * (headless-gl). Stop and closing the tab hand a held lease back at once.
+ * (headless-gl). Stop and leaving (closing) the tab hand a held lease back at once.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -231,13 +231,18 @@ describe('/join: a browser tab as a render node', () => {
     const held2 = await waitFor('the new node to lease a tile', () => leasedBy(again), 60_000);
     // Stop intercepting first (the held download stays held), so the page's last requests go out untouched.
     await page.unrouteAll({ behavior: 'ignoreErrors' });
-    await page.close({ runBeforeUnload: true });
+    // Leaving the page fires pagehide as closing the tab does (and, unlike a closing renderer process, reliably
+    // lets the keepalive request leave before the test looks).
+    await page.goto('about:blank');
     release();
     const closed = await waitFor('the closed tab\'s lease to come back', async () => {
       const t = (await status(second)).tasks.find((x) => x.taskId === held2.taskId)!;
       return t.state === 'queued' && t.attempts >= 1 && /browser tab closed/.test(t.error ?? '') ? t : undefined;
-    }, 20_000);
+    }, 20_000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}: ${JSON.stringify((await status(second)).tasks.find((x) => x.taskId === held2.taskId))}`);
+    });
     expect(closed.state).toBe('queued');
+    await page.close();
   }, 240_000);
 
   it('logged no console errors', () => {

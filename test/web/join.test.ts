@@ -16,7 +16,7 @@ import { MAX_DIFF_RATIO } from '../../api/core/verification-policy.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { NodeList } from '../../api/protocol/latency.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
-import { call } from '../support/api-harness.ts';
+import { call, startHarness, type Harness } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { ROOT, tessera } from '../support/tessera-cli.ts';
@@ -249,4 +249,37 @@ describe('/join: a browser tab as a render node', () => {
     // Requests the test itself cut off (the held scene download when the tab closed) are not the page's errors.
     expect(errors.filter((e) => !/ERR_ABORTED|ERR_FAILED/.test(e))).toEqual([]);
   });
+});
+
+describe('/join on a farm that requires join tokens', () => {
+  let harness: Harness;
+  let browser: Browser;
+  beforeAll(async () => {
+    ensureWebBuilt();
+    harness = await startHarness({ api: { requireJoinToken: true } });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await harness?.close();
+  });
+
+  it('is refused in words without a token and joins with one', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${harness.url}/join`);
+    await page.click('[data-testid=join]');
+    await expect.poll(() => page.locator('.error').first().textContent({ timeout: 1000 }).catch(() => ''), { timeout: 60_000 }).toMatch(/could not join: .*join token/);
+    const token = await call<{ key: string }>(harness.url, 'POST', '/v1/keys', { json: { name: 'browser tabs', role: 'node' } });
+    expect(token.status).toBe(201);
+    await page.fill('input[name=joinToken]', token.body.key);
+    await page.click('[data-testid=join]');
+    const id = await waitFor('the tab to register', async () => (await page.locator('[data-testid=node-id]').textContent({ timeout: 1000 }).catch(() => null)) || undefined, 60_000);
+    const nodes = (await call<NodeList>(harness.url, 'GET', '/v1/nodes')).body.nodes;
+    expect(nodes.map((n) => n.nodeId)).toContain(id);
+    // The token stays in the page: not in the URL, not in storage.
+    expect(page.url()).not.toContain(token.body.key);
+    expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
+    await page.click('[data-testid=stop]');
+    await expect.poll(() => page.locator('[data-testid=node-status]').textContent(), { timeout: 30_000 }).toBe('stopped');
+  }, 180_000);
 });

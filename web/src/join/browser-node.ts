@@ -29,6 +29,8 @@ export interface BrowserNodeOptions {
   /** The API's base URL (the page's own origin when the API serves it). */
   api: string;
   name: string;
+  /** The operator's join token, for an API that admits only nodes with one (kept in this page's memory only). */
+  joinToken?: string;
   /** The canvas the renderer draws into (it is resized to each framebuffer). */
   canvas: HTMLCanvasElement;
   onEvent(event: BrowserNodeEvent): void;
@@ -87,7 +89,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
     concurrency: 1,
     tilesOnly: true,
   });
-  const api = new NodeApi(options.api);
+  const api = new NodeApi(options.api, options.joinToken || undefined);
   const scenes = new MemorySceneCache(renderer, { maxLoaded: BROWSER_NODE_DEFAULTS.maxLoadedScenes, maxTexturePixels: BROWSER_NODE_DEFAULTS.maxTexturePixels });
   emit({ type: 'status', status: 'registering' });
   const registered = await api.register(card);

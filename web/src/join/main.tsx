@@ -22,6 +22,7 @@ function JoinPage() {
   const lastTile = useRef<HTMLCanvasElement>(null);
   const node = useRef<BrowserNode | null>(null);
   const [name, setName] = useState(() => `browser-${Math.random().toString(36).slice(2, 8)}`);
+  const [joinToken, setJoinToken] = useState('');
   const [phase, setPhase] = useState<Phase>('idle');
   const [status, setStatus] = useState('Not joined.');
   const [card, setCard] = useState<{ nodeId: string; card: NodeCard } | null>(null);
@@ -56,7 +57,7 @@ function JoinPage() {
     setPhase('starting');
     setErrors([]);
     try {
-      node.current = await startBrowserNode({ api: location.origin, name, canvas: canvas.current!, onEvent });
+      node.current = await startBrowserNode({ api: location.origin, name, joinToken: joinToken.trim(), canvas: canvas.current!, onEvent });
     } catch (err) {
       setErrors((x) => [`could not join: ${(err as Error).message}`, ...x]);
       setPhase('idle');
@@ -100,6 +101,18 @@ function JoinPage() {
           >
             <label>
               node name <input name="nodeName" value={name} maxLength={64} disabled={phase !== 'idle' && phase !== 'stopped'} onInput={(e) => setName(e.currentTarget.value)} />
+            </label>
+            <label>
+              join token{' '}
+              <input
+                name="joinToken"
+                type="password"
+                autocomplete="off"
+                placeholder="if the farm asks for one"
+                value={joinToken}
+                disabled={phase !== 'idle' && phase !== 'stopped'}
+                onInput={(e) => setJoinToken(e.currentTarget.value)}
+              />
             </label>
             {phase === 'running' || phase === 'stopping' ? (
               <button type="button" class="danger" data-testid="stop" disabled={phase === 'stopping'} onClick={() => void stop()}>

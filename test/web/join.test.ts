@@ -183,9 +183,9 @@ describe('/join: a browser tab as a render node', () => {
       expect(t.verification?.verifiedBy).toHaveLength(2);
     }
     // What the tab earned: credited tiles (its renders and its agreeing verifications) on its page.
-    await expect.poll(() => page.locator('[data-testid=ledger]').textContent(), { timeout: 30_000 }).toMatch(/^\d+ tiles · /);
-    const credited = Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent())!)![1]);
-    expect(credited).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
+    // (Credited once verified: the page refreshes its ledger after each task and with each heartbeat.)
+    const credited = async () => Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent()) ?? '')?.[1] ?? 0);
+    await expect.poll(credited, { timeout: 40_000 }).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
     await screenshot(page, 'join-03-verified');
   }, 300_000);
 

@@ -107,7 +107,6 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
       emit({ type: 'error', message: `heartbeat failed: ${(err as Error).message}` });
     }
   };
-  const stopHeartbeats = every(registered.heartbeatIntervalMs, () => void heartbeat());
 
   const refreshLedger = async () => {
     try {
@@ -117,6 +116,12 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
       emit({ type: 'error', message: `ledger: ${(err as Error).message}` });
     }
   };
+
+  // The ledger too: results are credited when verified, after the tab delivered them.
+  const stopHeartbeats = every(registered.heartbeatIntervalMs, () => {
+    void heartbeat();
+    void refreshLedger();
+  });
 
   // The tab closes: hand the running lease back with a request the browser sends even as the page goes away.
   const onPageHide = () => {

@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { SessionRender } from '../../api/protocol/session.ts';
+import { encodeDepthPng } from '../output/encode-image.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
 import { StereoRenderer } from '../render/stereo-renderer.ts';
@@ -48,8 +49,8 @@ process.on('message', async (message: SessionWorkerRequest) => {
   try {
     const frame = stereo.render(message.eyes);
     const t0 = performance.now();
-    const image = await encode(frame.data, frame.width, frame.height, render);
-    send({ type: 'frame', id: message.id, image, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0 });
+    const [image, depth] = await Promise.all([encode(frame.data, frame.width, frame.height, render), frame.depth ? encodeDepthPng(frame.depth, frame.width, frame.height) : null]);
+    send({ type: 'frame', id: message.id, image, depth, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0 });
   } catch (err) {
     send({ type: 'frame-failed', id: message.id, message: (err as Error)?.message ?? String(err) });
   }

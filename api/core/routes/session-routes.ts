@@ -138,8 +138,6 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const store = sessionStore(ctx);
     const req = c.req.valid('json');
     const principal = principalOf(c);
-    // Depth frames (RG8-packed millimetres) are in the protocol but not rendered by nodes yet: say so rather than send none.
-    if (req.depth) throw new TesseraError('BAD_REQUEST', 'depth frames are not served yet; open the session without depth.');
     const scene = await requireScene(ctx, req.sceneId, principal);
     const now = ctx.clock.now();
     await sweepSessions(ctx, now);
@@ -174,6 +172,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       format: req.format,
       quality: req.quality,
       depth: req.depth,
+      shadows: req.shadows,
       maxFps: req.maxFps,
       scene: req.scene,
       clip: req.clip,

@@ -181,6 +181,8 @@ export const JOB_STORE_TRUST_COLUMNS: { table: string; column: string; definitio
   { table: 'nodes', column: 'measured_results', definition: 'INTEGER NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'measured_best', definition: 'REAL NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'location_refuted', definition: 'TEXT' },
+  // The scene ids the node last reported in its cache (JSON array, bounded): a routing hint.
+  { table: 'nodes', column: 'cached_scenes', definition: 'TEXT' },
   { table: 'ledger', column: 'wall_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 

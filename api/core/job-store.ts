@@ -172,6 +172,8 @@ export interface NodeRecord {
   throughput?: NodeThroughput;
   /** Why its claimed location is ignored (measured RTTs refuted it); null while not refuted. */
   locationRefuted?: string | null;
+  /** Scene ids it last reported holding in its scene cache (a claim: a routing hint only); absent until reported. */
+  cachedScenes?: string[];
 }
 
 /**
@@ -194,6 +196,8 @@ export interface NodeNetworkUpdate {
   edge?: EdgeSighting;
   /** Replaces the node's peer RTTs (the caller merges old and new). */
   peerRttMs?: Record<string, number>;
+  /** Replaces the scene ids it reports cached. */
+  cachedScenes?: string[];
 }
 
 /** A node's work in hand, counted from the tasks. */

@@ -31,7 +31,7 @@ export interface SessionPlacementRequest {
   sceneBytes: number;
   /** Open sessions per node id. */
   openSessions: Record<string, number>;
-  /** Nodes that have the scene cached. */
+  /** Nodes believed to hold the scene: they served its sessions, or report it in their heartbeats' scene cache. */
   cachedOn: ReadonlySet<string>;
   /** Nodes the client asked not to use. */
   exclude?: readonly string[];

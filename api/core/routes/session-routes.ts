@@ -155,7 +155,8 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         eye: req.eye,
         sceneBytes: scene.bytes,
         openSessions,
-        cachedOn: new Set(cachedOn),
+        // Nodes that served this scene's sessions, and those whose heartbeats report it in their scene cache (a hint).
+        cachedOn: new Set([...cachedOn, ...live.filter((n) => n.record.cachedScenes?.includes(scene.sceneId)).map((n) => n.record.nodeId)]),
         exclude: req.excludeNodes,
       },
       ctx.rng,

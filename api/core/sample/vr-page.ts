@@ -106,11 +106,15 @@ async function decodeDepthPng(png) {
   for (let i = 0; i < w * h; i++) mm[i] = (px[i * ch] << 8) | px[i * ch + 1];
   return { width: w, height: h, mm };
 }
-const GRID = 48;
-const gridIndex = (() => { const ix = []; for (let y = 0; y < GRID; y++) for (let x = 0; x < GRID; x++) { const a = y * (GRID + 1) + x; ix.push(a, a + 1, a + GRID + 1, a + 1, a + GRID + 2, a + GRID + 1); } return new Uint16Array(ix); })();
-/** One eye's grid: vertices [x, y, z, w, u, v], each at its depth in the world (w = 0: the background, at infinity). */
+const GRID = 128;
+/**
+ * One eye's grid: vertices [x, y, z, w, u, v], each at its depth in the world (w = 0: the background, at
+ * infinity), and the triangles to draw: none across a depth edge (a near surface against a far one), which
+ * would smear into a wall when the head moves; what such a gap uncovers was not rendered, so it stays empty.
+ */
 function depthMesh(depth, e, eye, eyes) {
   const ew = depth.width / eyes, eh = depth.height, invP = invert(e.projection), invV = invert(e.view), out = new Float32Array((GRID + 1) * (GRID + 1) * 6);
+  const at = new Float32Array((GRID + 1) * (GRID + 1));
   let k = 0;
   for (let gy = 0; gy <= GRID; gy++) for (let gx = 0; gx <= GRID; gx++) {
     const px = Math.round(gx / GRID * (ew - 1)), py = Math.round(gy / GRID * (eh - 1));
@@ -122,15 +126,25 @@ function depthMesh(depth, e, eye, eyes) {
     const v = [dir[0] * s, dir[1] * s, dir[2] * s, far ? 0 : 1];
     for (let r = 0; r < 4; r++) out[k + r] = invV[r] * v[0] + invV[4 + r] * v[1] + invV[8 + r] * v[2] + invV[12 + r] * v[3];
     out[k + 4] = (eye * ew + px + 0.5) / depth.width; out[k + 5] = (py + 0.5) / eh;
+    at[k / 6] = far ? Infinity : mm;
     k += 6;
   }
-  return out;
+  const ix = [];
+  const joined = (a, b, c) => {
+    const lo = Math.min(at[a], at[b], at[c]), hi = Math.max(at[a], at[b], at[c]);
+    return hi === Infinity ? lo === Infinity : hi <= lo * 1.05 + 20;
+  };
+  for (let y = 0; y < GRID; y++) for (let x = 0; x < GRID; x++) {
+    const a = y * (GRID + 1) + x, b = a + 1, c = a + GRID + 1, d = c + 1;
+    if (joined(a, b, c)) ix.push(a, b, c);
+    if (joined(b, d, c)) ix.push(b, d, c);
+  }
+  return { vertices: out, indices: new Uint16Array(ix) };
 }
 const dvs = 'attribute vec4 p; attribute vec2 tuv; uniform mat4 nowVP; varying vec2 uv;' +
   'void main(){ gl_Position = nowVP * p; if (p.w == 0.0) gl_Position.z = gl_Position.w * 0.99999; uv = tuv; }';
 const dprog = gl.createProgram(); gl.attachShader(dprog, shader(gl.VERTEX_SHADER, dvs)); gl.attachShader(dprog, shader(gl.FRAGMENT_SHADER, fs)); gl.linkProgram(dprog);
 const meshBuf = gl.createBuffer(), indexBuf = gl.createBuffer();
-gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, indexBuf); gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, gridIndex, gl.STATIC_DRAW);
 
 function drawEye(i, nowView, nowProj, vp) {
   if (!shown) return;
@@ -140,15 +154,17 @@ function drawEye(i, nowView, nowProj, vp) {
     // Positional + rotational reprojection: the frame's surfaces where they are, seen from where the head is now.
     gl.enable(gl.DEPTH_TEST);
     gl.useProgram(dprog);
+    const mesh = shown.meshes[Math.min(i, shown.meshes.length - 1)];
     gl.bindBuffer(gl.ARRAY_BUFFER, meshBuf);
-    gl.bufferData(gl.ARRAY_BUFFER, shown.meshes[Math.min(i, shown.meshes.length - 1)], gl.STREAM_DRAW);
+    gl.bufferData(gl.ARRAY_BUFFER, mesh.vertices, gl.STREAM_DRAW);
     const lp = gl.getAttribLocation(dprog, 'p'), lt = gl.getAttribLocation(dprog, 'tuv');
     gl.enableVertexAttribArray(lp); gl.vertexAttribPointer(lp, 4, gl.FLOAT, false, 24, 0);
     gl.enableVertexAttribArray(lt); gl.vertexAttribPointer(lt, 2, gl.FLOAT, false, 24, 16);
     gl.uniformMatrix4fv(gl.getUniformLocation(dprog, 'nowVP'), false, mul(nowProj, nowView));
     gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, indexBuf);
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, mesh.indices, gl.STREAM_DRAW);
     gl.bindTexture(gl.TEXTURE_2D, tex);
-    gl.drawElements(gl.TRIANGLES, gridIndex.length, gl.UNSIGNED_SHORT, 0);
+    gl.drawElements(gl.TRIANGLES, mesh.indices.length, gl.UNSIGNED_SHORT, 0);
     gl.disableVertexAttribArray(lt);
     gl.disable(gl.DEPTH_TEST);
     return;

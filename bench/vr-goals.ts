@@ -106,9 +106,9 @@ export function checkVrGoals(rows: readonly VrRow[]): GoalVerdict[] {
   });
 }
 
-/** The goals as a Markdown table with PASS/FAIL. */
+/** The goals as a Markdown table: PASS, FAIL, or NOT MEASURED (no row it applies to; not a pass either). */
 export function goalsTable(verdicts: readonly GoalVerdict[]): string {
   const lines = ['| goal | rows meeting it | worst row | verdict |', '|---|---|---|---|'];
-  for (const v of verdicts) lines.push(`| ${v.goal.text} | ${v.passed}/${v.rows} | ${v.worst ?? '(no row measured it)'} | ${v.pass ? 'PASS' : 'FAIL'} |`);
+  for (const v of verdicts) lines.push(`| ${v.goal.text} | ${v.passed}/${v.rows} | ${v.worst ?? '(no row measured it)'} | ${v.pass ? 'PASS' : v.rows ? 'FAIL' : 'NOT MEASURED'} |`);
   return lines.join('\n');
 }

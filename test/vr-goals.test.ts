@@ -32,7 +32,8 @@ describe('bench:vr goals', () => {
     expect(table.split('\n')).toHaveLength(2 + VR_GOALS.length);
     expect(table).toMatch(/≥ 30 Hz.*\| 2\/2 \|.*\| PASS \|/);
     expect(table).toMatch(/p50 ≤ RTT \+ 25 ms \| 1\/3 \|.*\| FAIL \|/);
-    // Nothing measured is not a pass.
+    // Nothing measured is not a pass, and says so.
     expect(checkVrGoals([]).every((v) => !v.pass)).toBe(true);
+    expect(goalsTable(checkVrGoals([row({ batchP50Ms: null })]))).toMatch(/batch job per pose \(p50\) \| 0\/0 \| \(no row measured it\) \| NOT MEASURED \|/);
   });
 });

@@ -7,6 +7,7 @@
 import sharp from 'sharp';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { SessionRender } from '../../api/protocol/session.ts';
+import { stereoPose } from '../../api/protocol/session-pose.ts';
 import { encodeDepthPng } from '../output/encode-image.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
@@ -36,6 +37,10 @@ process.on('message', async (message: SessionWorkerRequest) => {
       const loaded = await scenes.get(message.scene.id, message.scene.url);
       render = message.render;
       stereo = new StereoRenderer(frames, loaded, render);
+      // Warm up from the start view while loading: shader compiles, texture uploads and the shadow maps (drawn once
+      // per session) happen here, under the load timeout, not in the client's first frame (which has the frame cap).
+      const { position, target, fov } = stereo.start;
+      stereo.render(stereoPose(position, target, { fov, aspect: render.eye.width / render.eye.height }));
       send({ type: 'loaded', start: stereo.start });
     } catch (err) {
       send({ type: 'load-failed', message: (err as Error)?.message ?? String(err), code: isTesseraError(err) ? err.code : undefined, sceneFault: isSceneFault(err) });

@@ -51,6 +51,11 @@ export async function decodeDepth(png: Uint8Array): Promise<DepthMap> {
     const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
     const out = pixels.subarray(y * stride, (y + 1) * stride);
     const up = y ? pixels.subarray((y - 1) * stride, y * stride) : null;
+    // Nodes write unfiltered rows (filter 0): a plain copy. Other filters are decoded too (any PNG encoder).
+    if (filter === 0) {
+      out.set(line);
+      continue;
+    }
     for (let i = 0; i < stride; i++) {
       const a = i >= channels ? out[i - channels] : 0;
       const b = up ? up[i] : 0;

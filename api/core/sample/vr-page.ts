@@ -95,6 +95,7 @@ async function decodeDepthPng(png) {
   const stride = w * ch, px = new Uint8Array(h * stride), mm = new Uint16Array(w * h);
   for (let y = 0; y < h; y++) {
     const f = raw[y * (stride + 1)], line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)), o = y * stride;
+    if (f === 0) { px.set(line, o); continue; }
     for (let i = 0; i < stride; i++) {
       const a = i >= ch ? px[o + i - ch] : 0, b = y ? px[o - stride + i] : 0, c = y && i >= ch ? px[o - stride + i - ch] : 0;
       let v = line[i];

@@ -6,6 +6,7 @@
  * - shadows: on by default as in batch renders, the cube's shadow lies on the floor, and it stays at the same
  *   place in the world when the head moves (the shadow frustum is fitted to the scene, not the view).
  */
+import sharp from 'sharp';
 import { Matrix4, Vector3 } from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDepth } from '../api/client/decode-depth.ts';
@@ -124,6 +125,9 @@ describe('session depth frames', () => {
     const decoded = await decodeDepth(png);
     expect([decoded.width, decoded.height]).toEqual([EYE * 2, EYE]);
     expect(decoded.mm).toEqual(mm);
+    // Any PNG encoder's row filters decode as well (sub, up, average, Paeth: adaptive filtering uses them all).
+    const filtered = await sharp(f.depth!, { raw: { width: f.width, height: f.height, channels: 4 } }).png({ adaptiveFiltering: true, compressionLevel: 9 }).toBuffer();
+    expect((await decodeDepth(filtered)).mm).toEqual(mm);
     await savePng({ data: f.data, width: f.width, height: f.height }, `${OUTPUT_DIR}/session-depth-colour.png`);
   });
 

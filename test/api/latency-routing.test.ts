@@ -144,6 +144,16 @@ describe('routing decisions', () => {
     expect((await report(b, Array.from({ length: 65 }, (_, i) => i.toString(16).padStart(64, '0')))).status).toBe(400);
     expect((await report(b, ['../../etc/passwd'])).status).toBe(400);
     expect((await report(b, [sceneId.toUpperCase()])).status).toBe(400);
+
+    // A depth session goes only to a node whose card lists the depth feature (an older node would send none).
+    const noDepth = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', depth: true, client } });
+    expect(noDepth.status).toBe(503);
+    expect(noDepth.body.message).toMatch(/2 unable to serve this session/);
+    const c = await register(h, 'depth', { ...card, sessionFeatures: ['depth'] });
+    await sleep(300);
+    const depth = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', depth: true, client } });
+    expect(depth.status, JSON.stringify(depth.body)).toBe(201);
+    expect(depth.body.nodeId).toBe(c.id);
   });
 
   it('never fills a busy node: the rest waits and is routed as queues drain', async () => {

@@ -21,6 +21,7 @@ const card = {
   tilesPerSecond: 50,
   sessionSlots: 1,
   sessionUrl: 'wss://node.example:8443',
+  sessionFeatures: ['depth'],
   probeUrl: 'https://node.example:8443/ping',
 };
 

@@ -153,6 +153,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined },
         requirements: req.requirements,
         eye: req.eye,
+        depth: req.depth,
         sceneBytes: scene.bytes,
         openSessions,
         // Nodes that served this scene's sessions, and those whose heartbeats report it in their scene cache (a hint).

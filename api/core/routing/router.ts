@@ -127,8 +127,8 @@ export interface RouteRequest {
   /** Pixels the task renders (tile width × height). */
   readonly taskPixels: number;
   /**
-   * The task's scene: its size, and the nodes believed to hold it already (their heartbeats' scene caches, and
-   * nodes routed work on it just now). Every other node's score gains the expected scene load (sceneLoadMs).
+   * The task's scene: its size, and the nodes believed to hold it already (their heartbeats' scene caches, a
+   * hint). Every other node's score gains the expected scene load (sceneLoadMs).
    */
   readonly scene?: { readonly bytes: number; readonly cachedOn: ReadonlySet<string> };
 }

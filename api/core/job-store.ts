@@ -323,6 +323,11 @@ export interface SceneStore {
   grantScene(sceneId: string, owner: string, now: number): Promise<void>;
   /** Whether `owner` uploaded the scene. */
   isSceneGranted(sceneId: string, owner: string): Promise<boolean>;
+  /**
+   * Nodes this API handed the scene to: those that leased a task of a job on it (so got its presigned URL).
+   * The evidence a node's claim to hold the scene in its cache is checked against.
+   */
+  nodesGivenScene(sceneId: string): Promise<string[]>;
 }
 
 /** API keys, and the per-owner count their limits are checked against. */

@@ -18,6 +18,7 @@ import type { Logger } from './logger.ts';
 import type { LiveNode, NodeDirectory } from './node-directory.ts';
 import { explainNoRoute, routeTask, type ClientView, type RouterNode } from './routing/router.ts';
 import type { Random } from './routing/seeded-random.ts';
+import { sceneHolders } from './scene-holders.ts';
 import { graceMs, type RoutingPolicy } from './routing-policy.ts';
 
 export class TaskRouter {
@@ -103,9 +104,11 @@ export class TaskRouter {
         location: job.client?.location ?? undefined,
       };
       const requirements = job.requirements ?? undefined;
-      // The scene term: nodes whose heartbeats say they hold the scene (a hint) save its load. When none does, the
-      // load is the same everywhere and changes no ranking: it is left out (scores stay RTT + queue + render).
-      const cachedOn = new Set(live.filter((n) => n.record.cachedScenes?.includes(job.sceneId)).map((n) => n.record.nodeId));
+      // The scene term: nodes whose heartbeats say they hold the scene, where this API handed it to them, save its
+      // load (scene-holders.ts). When none does, the load is the same everywhere and changes no ranking: it is left
+      // out (scores stay RTT + queue + render).
+      const claimed = live.some((n) => n.record.cachedScenes?.includes(job.sceneId));
+      const cachedOn = claimed ? sceneHolders(live, job.sceneId, { leasedTasks: await this.#jobs.nodesGivenScene(job.sceneId), servedSessions: [] }) : new Set<string>();
       const sceneRecord = cachedOn.size ? await this.#jobs.getScene(job.sceneId) : null;
       const scene = sceneRecord ? { bytes: sceneRecord.bytes, cachedOn } : undefined;
       const summary: (typeof perJob)[number] = { jobId: job.jobId, routed: 0, nodes: {} };

@@ -99,12 +99,17 @@ describe('routing decisions', () => {
     await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
   });
 
-  it('prefers the node whose heartbeats report the scene cached when RTTs tie, for sessions and tasks; the report is bounded', async () => {
+  it('prefers the node whose heartbeats report the scene cached when RTTs tie, for sessions and tasks; the report is bounded and checked', async () => {
     const card = { tilesPerSecond: 1, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' };
-    const [a, b] = [await register(h, 'plain', card), await register(h, 'cached', card)];
+    const [a, b] = [await register(h, 'liar', card), await register(h, 'cached', card)];
     const report = (n: TestNode, scenes: unknown) => call(h.url, 'POST', `/v1/nodes/${n.id}/heartbeat`, { json: { leaseIds: [], load: 0, scenes }, token: n.reg.nodeToken });
+    // b really got the scene: it rendered a task of a job on it (the lease carried the scene's URL). a never did.
+    await submit(h, { sceneId, size: '16x16', frames: '0' });
+    const warm = (await b.lease(0))!;
+    await b.finish(warm, fakePng(warm.taskId));
     const other = 'c'.repeat(64);
-    expect((await report(a, [other])).status).toBe(200);
+    // a claims the scene too, but this API never handed it to a: the claim does not count.
+    expect((await report(a, [other, sceneId])).status).toBe(200);
     expect((await report(b, [other, sceneId])).status).toBe(200);
     await sleep(300); // the API reuses its node list for 250 ms (nodeCacheMs)
     const client = { rtts: await rtts([[a, 20], [b, 20]]) };
@@ -128,7 +133,7 @@ describe('routing decisions', () => {
     expect(routes.filter((r) => r.nodeId === b.id).length).toBeGreaterThan(routes.filter((r) => r.nodeId === a.id).length);
     await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
 
-    // Once b no longer reports it, the tie is broken at random again: a gets some of the sessions.
+    // Once b no longer reports it (evicted), the tie is broken at random again: a gets some of the sessions.
     expect((await report(b, [])).status).toBe(200);
     await sleep(300);
     const after: string[] = [];

@@ -15,6 +15,7 @@ import type { ApiContext } from '../api-context.ts';
 import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
+import { sceneHolders } from '../scene-holders.ts';
 import { placeSession } from '../session-placement.ts';
 import { VR_SAMPLE_PAGE } from '../sample/vr-page.ts';
 import type { SessionRecord, SessionStore } from '../session-store.ts';
@@ -146,7 +147,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       throw new TesseraError('QUOTA_EXCEEDED', `API key "${principal.name}" has ${open} sessions open, its limit; close one first.`, { retryAfterSeconds: 10 });
     }
     const { record: client } = await ctx.network.locateClient(req.client, now);
-    const [live, openSessions, cachedOn] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId)]);
+    const [live, openSessions, servedSessions, leasedTasks] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId), ctx.jobs.nodesGivenScene(scene.sceneId)]);
     const placement = placeSession(
       live,
       {
@@ -156,8 +157,8 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         depth: req.depth,
         sceneBytes: scene.bytes,
         openSessions,
-        // Nodes that served this scene's sessions, and those whose heartbeats report it in their scene cache (a hint).
-        cachedOn: new Set([...cachedOn, ...live.filter((n) => n.record.cachedScenes?.includes(scene.sceneId)).map((n) => n.record.nodeId)]),
+        // Nodes whose heartbeats report the scene cached, where this API handed it to them (scene-holders.ts).
+        cachedOn: sceneHolders(live, scene.sceneId, { leasedTasks, servedSessions }),
         exclude: req.excludeNodes,
       },
       ctx.rng,

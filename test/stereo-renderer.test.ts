@@ -7,7 +7,7 @@
  *   place in the world when the head moves (the shadow frustum is fitted to the scene, not the view).
  */
 import sharp from 'sharp';
-import { Matrix4, Vector3 } from 'three';
+import { Matrix4, Vector3, type Mesh, type SkinnedMesh } from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDepth } from '../api/client/decode-depth.ts';
 import { DEPTH_FAR_MM, unpackDepthRg8 } from '../api/protocol/session-depth.ts';
@@ -20,6 +20,7 @@ import { StereoRenderer, type StereoFrame } from '../render-node/render/stereo-r
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { OUTPUT_DIR, savePng } from './support/pictures.ts';
+import { scenePath } from './support/renderer.ts';
 import { shadowStage } from './support/shadow-stage.ts';
 
 const EYE = 160;
@@ -129,6 +130,34 @@ describe('session depth frames', () => {
     const filtered = await sharp(f.depth!, { raw: { width: f.width, height: f.height, channels: 4 } }).png({ adaptiveFiltering: true, compressionLevel: 9 }).toBuffer();
     expect((await decodeDepth(filtered)).mm).toEqual(mm);
     await savePng({ data: f.data, width: f.width, height: f.height }, `${OUTPUT_DIR}/session-depth-colour.png`);
+  });
+
+  it('cover exactly what the colour pass drew, for skinned, morphed and instanced meshes too', async () => {
+    for (const name of ['skinned', 'morph', 'instancing']) {
+      const loaded = await frames.loadScene((await readScene({ path: scenePath(name) })).glb, { maxTexturePixels: 1 << 24 });
+      const stereo = new StereoRenderer(frames, loaded, renderSettings({ shadows: false, keyLight: 'auto', background: '#ff00ff' }));
+      // Away from the bind pose and the base shape, so a depth pass without skinning or morphing would miss.
+      for (const root of loaded.scenes) {
+        root.traverse((o) => {
+          const skinned = o as SkinnedMesh;
+          if (skinned.isSkinnedMesh) for (const bone of skinned.skeleton.bones.slice(1)) bone.rotation.z += 0.7;
+          const mesh = o as Mesh;
+          if (mesh.isMesh && mesh.morphTargetInfluences) mesh.morphTargetInfluences.fill(1);
+        });
+        root.updateMatrixWorld(true);
+      }
+      const f = stereo.render(stereoPose(stereo.start.position, stereo.start.target, { fov: stereo.start.fov }));
+      const mm = depthOf(f);
+      let drawn = 0, mismatched = 0;
+      for (let i = 0; i < mm.length; i++) {
+        const background = f.data[i * 4] === 255 && f.data[i * 4 + 1] === 0 && f.data[i * 4 + 2] === 255;
+        if (!background) drawn++;
+        if (background !== (mm[i] === DEPTH_FAR_MM)) mismatched++;
+      }
+      // The scene fills a good part of the view, and depth marks the same pixels (a sliver of edge pixels may differ).
+      expect(drawn, name).toBeGreaterThan(mm.length * 0.05);
+      expect(mismatched / drawn, name).toBeLessThan(0.01);
+    }
   });
 
   it('are absent without depth', () => {

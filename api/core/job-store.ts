@@ -70,10 +70,10 @@ export type TaskRoute = TaskRouteView & {
   fallbackAt: number | null;
 };
 
-/** `verify`: a render of another render task's tile by a different node, to compare with its result. */
+/** `verify`: a render of another render task's tile (or a stitch of a stitch task's tiles: no tile of its own) by a different node, to compare with its result. */
 export type TaskKind = 'render' | 'stitch' | 'verify';
 
-/** A sampled render task's verification (see VerificationState). */
+/** A sampled render or stitch task's verification (see VerificationState). */
 export interface TaskVerification {
   state: VerificationState;
   /** Nodes whose renders agreed with the accepted result, the renderer first. */
@@ -114,11 +114,11 @@ export interface TaskRecord {
    * grace periods for routed ones; null while only the routed node (and its fallback) may.
    */
   openAt: number | null;
-  /** A verify task: the render task it verifies; null otherwise. */
+  /** A verify task: the render or stitch task it verifies; null otherwise. */
   verifies: string | null;
   /** Verification round: of a render task, its current one; of a verify task, the one it belongs to. */
   round: number;
-  /** A sampled render task's verification; null when not sampled (and for other kinds). */
+  /** A sampled render or stitch task's verification; null when not sampled (and for verify tasks). */
   verification: TaskVerification | null;
   /** Nodes that may not lease the task (the nodes a verification compares, outvoted nodes). */
   excludeNodes: string[];
@@ -256,7 +256,7 @@ export interface CompleteInput {
   now: number;
   /** Compute time the node reported, clamped by the API (ms); for the ledger. */
   renderMs?: number;
-  /** A render task: re-issue its result to another node for verification (a re-render is verified anyway). */
+  /** A render or stitch task: re-issue its result to another node for verification (a re-render is verified anyway). */
   sample?: boolean;
   /**
    * False when no other node could verify the result (none healthy may run the job): it is accepted

@@ -243,12 +243,14 @@ function completeTask(db: SqlDriver, input: CompleteInput): TaskOutcome {
     let completed = step.task;
     let verdict: VerificationVerdict | undefined;
     const rerender = task.verification?.state === 'rerender';
-    if (task.kind === 'render' && rerender && input.verifiable === false) {
+    // Renders and stitches are checked alike: a stitch decides a whole frame, so one node's word is not enough.
+    const checkable = task.kind === 'render' || task.kind === 'stitch';
+    if (checkable && rerender && input.verifiable === false) {
       // A re-render nobody else can check: accepted as it is.
       completed = stepVerificationInto(completed, { type: 'skip', reason: 'a re-render no other node can check: accepted as it is', now: input.now }, changes);
       saveTask(db, completed);
       addLedger(db, completed, job, renderMs, 'credited', input.now);
-    } else if (task.kind === 'render' && input.verifiable !== false && (input.sample === true || rerender)) {
+    } else if (checkable && input.verifiable !== false && (input.sample === true || rerender)) {
       // Sampled (or a re-render after a disproof): held back until another node's render agrees.
       completed = stepVerificationInto(completed, { type: 'hold', now: input.now }, changes);
       saveTask(db, completed);

@@ -18,13 +18,14 @@ import type { BlobStore } from '../blob-store.ts';
 import { loggedSessions } from './session-routes.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
-import { presignLeasedTask } from '../leased-task.ts';
+import { presignLeasedTask, stitchesFrame } from '../leased-task.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
 import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { admitRegistration } from './node-admission.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
@@ -35,10 +36,13 @@ const register = createRoute({
   path: '/v1/nodes',
   tags: ['nodes'],
   summary: 'Register a render node',
+  description:
+    'Open unless the operator requires join tokens: then send one (a `node` key, `tessera keys create --role node`) as ' +
+    '`Authorization: Bearer <token>`. Registrations are rate limited per address and per join token.',
   request: { body: jsonBody(NodeCard) },
   responses: {
     201: jsonResponse('Registered; keep the token.', NodeRegistered),
-    ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'),
   },
 });
 
@@ -114,6 +118,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const { policy } = ctx.options;
 
   app.openapi(register, async (c) => {
+    const joinedWith = await admitRegistration(c, ctx);
     const card = c.req.valid('json');
     // The name in the id makes logs and job statuses readable; the random part keeps it unique.
     const slug = card.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
@@ -123,7 +128,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const probeKey = randomToken();
     const now = ctx.clock.now();
     await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey });
-    ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl }, 'node registered');
+    ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl, joinToken: joinedWith?.keyId }, 'node registered');
     // A new node is new capacity: routing may place waiting tasks on it.
     ctx.nodes.invalidate();
     ctx.router.invalidate();
@@ -202,7 +207,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (leased) {
         await ctx.applied(leased.changes);
         const { task, job } = leased;
-        const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
+        const frameTiles = stitchesFrame(task) ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
         return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
       }
       const left = deadline - ctx.clock.now();

@@ -172,6 +172,8 @@ export interface NodeRecord {
   throughput?: NodeThroughput;
   /** Why its claimed location is ignored (measured RTTs refuted it); null while not refuted. */
   locationRefuted?: string | null;
+  /** Scene ids it last reported holding in its scene cache (a claim: a routing hint only); absent until reported. */
+  cachedScenes?: string[];
 }
 
 /**
@@ -194,6 +196,8 @@ export interface NodeNetworkUpdate {
   edge?: EdgeSighting;
   /** Replaces the node's peer RTTs (the caller merges old and new). */
   peerRttMs?: Record<string, number>;
+  /** Replaces the scene ids it reports cached. */
+  cachedScenes?: string[];
 }
 
 /** A node's work in hand, counted from the tasks. */
@@ -319,6 +323,11 @@ export interface SceneStore {
   grantScene(sceneId: string, owner: string, now: number): Promise<void>;
   /** Whether `owner` uploaded the scene. */
   isSceneGranted(sceneId: string, owner: string): Promise<boolean>;
+  /**
+   * Nodes this API handed the scene to: those that leased a task of a job on it (so got its presigned URL).
+   * The evidence a node's claim to hold the scene in its cache is checked against.
+   */
+  nodesGivenScene(sceneId: string): Promise<string[]>;
 }
 
 /** API keys, and the per-owner count their limits are checked against. */

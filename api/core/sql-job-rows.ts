@@ -137,6 +137,7 @@ export function rowToNode(r: Row): NodeRecord {
     lastLeaseAt: optNum(r.last_lease_at ?? null),
     throughput: { pixels: num(r.measured_pixels ?? 0), ms: num(r.measured_ms ?? 0), results: num(r.measured_results ?? 0), best: num(r.measured_best ?? 0) },
     locationRefuted: optStr(r.location_refuted ?? null),
+    cachedScenes: optJson<string[]>(r.cached_scenes ?? null) ?? undefined,
   };
 }
 

@@ -23,7 +23,7 @@ import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, listLedger } from './sql-ledger.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
 import { getMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
-import { getScene, grantScene, isSceneGranted, putScene } from './sql-scene-store.ts';
+import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
 import { blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
 
 export class SqlJobStore implements JobStore {
@@ -45,6 +45,10 @@ export class SqlJobStore implements JobStore {
 
   async getScene(sceneId: string): Promise<SceneRecord | null> {
     return getScene(this.#db, sceneId);
+  }
+
+  async nodesGivenScene(sceneId: string): Promise<string[]> {
+    return nodesGivenScene(this.#db, sceneId);
   }
 
   async grantScene(sceneId: string, owner: string, now: number): Promise<void> {

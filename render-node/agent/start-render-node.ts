@@ -16,6 +16,8 @@ import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { SessionHost } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
+import { MAX_REPORTED_SCENES } from '../../api/protocol/node-messages.ts';
+import { cachedSceneIds } from './scene-cache.ts';
 
 export interface RenderNodeOptions {
   /** Base URL of the edge API, e.g. http://127.0.0.1:8080 */
@@ -150,7 +152,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     try {
       const fields = network.heartbeatFields();
       const sentAt = performance.now();
-      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), ...fields });
+      // The scene cache, so the API can prefer this node for work on scenes it already holds (a hint to the API).
+      const scenes = await cachedSceneIds(opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'), MAX_REPORTED_SCENES);
+      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), scenes, ...fields });
       network.onAck(ack, sentAt, performance.now(), fields.peers);
       sessions.revoke(ack.revokedSessions);
       for (const leaseId of ack.revoked) {

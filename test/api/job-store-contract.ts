@@ -83,6 +83,18 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(await store.getScene(scene.sceneId)).toEqual(scene);
     });
 
+    it('knows which nodes were handed a scene: those that leased a task of a job on it', async () => {
+      expect(await store.nodesGivenScene(scene.sceneId)).toEqual([]);
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      expect(await store.nodesGivenScene(scene.sceneId)).toEqual([]);
+      await lease('node_b');
+      await lease('node_a');
+      await lease('node_b');
+      expect(await store.nodesGivenScene(scene.sceneId)).toEqual(['node_a', 'node_b']);
+      expect(await store.nodesGivenScene('f'.repeat(64))).toEqual([]);
+    });
+
     it('stores a job with its tasks in frame order', async () => {
       const { job, tasks } = makeJob({ frames: [3, 1], width: 64, height: 32, tile: 32 });
       await store.createJob(job, tasks);

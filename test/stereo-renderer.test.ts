@@ -16,6 +16,7 @@ import { stereoPose } from '../api/protocol/session-pose.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { encodeDepthPng } from '../render-node/output/encode-image.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
+import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import { StereoRenderer, type StereoFrame } from '../render-node/render/stereo-renderer.ts';
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 import { readScene } from '../scene-check/read-scene.ts';
@@ -30,7 +31,7 @@ let stage: LoadedScene;
 let floating: LoadedScene;
 
 beforeAll(async () => {
-  frames = new FrameRenderer(await createHeadlessGLBackend());
+  frames = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   const load = async (bytes: Uint8Array) => frames.loadScene((await readScene({ bytes, name: 'stage.glb' })).glb, { maxTexturePixels: 1 << 24 });
   stage = await load(await shadowStage());
   floating = await load(await shadowStage({ floor: false }));

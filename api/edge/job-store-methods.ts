@@ -40,6 +40,7 @@ const ALL: Record<JobStoreMethod, true> = {
   heartbeat: true,
   expireLeases: true,
   leaseNext: true,
+  leaseMany: true,
   listNodes: true,
   updateNodeNetwork: true,
   refuteNodeLocation: true,

@@ -502,6 +502,43 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.leaseNext({ nodeId: 'h', leaseId: 'l5', now: T0 + 2, policy, maxLeases: 2 }))?.task.frame).toBe(7);
       });
 
+      it('leases several tasks in one call, never past maxLeases, in the order leaseNext would', async () => {
+        await registerNode('m');
+        const { job, tasks } = makeJob({ frames: [0, 1, 2, 3, 4] });
+        await store.createJob(job, tasks);
+        const first = await store.leaseMany({ nodeId: 'm', leaseIds: ['b1', 'b2', 'b3'], now: T0, policy, maxLeases: 2 });
+        expect(first.leased.map((o) => [o.task.frame, o.task.leaseId, o.task.leaseExpiresAt])).toEqual([
+          [0, 'b1', T0 + policy.leaseMs],
+          [1, 'b2', T0 + policy.leaseMs],
+        ]);
+        expect(first.expired).toEqual([]);
+        expect((await store.getJob(job.jobId))!.state).toBe('running');
+        // Slots full: nothing more, but the call still counts as a sign of life.
+        expect((await store.leaseMany({ nodeId: 'm', leaseIds: ['b4'], now: T0 + 3, policy, maxLeases: 2 })).leased).toEqual([]);
+        expect((await store.getNode('m'))!).toMatchObject({ lastLeaseAt: T0 + 3 });
+        // Without a cap it takes as many as it names lease ids for; the rest are left for others.
+        expect((await store.leaseMany({ nodeId: 'o', leaseIds: ['b5', 'b6'], now: T0, policy })).leased.map((o) => o.task.frame)).toEqual([2, 3]);
+        expect((await store.getTask(tasks[4].taskId))!.state).toBe('queued');
+      });
+
+      it('leases at most LEASE_AHEAD_MAX tasks ahead of the slots, on a short first lease', async () => {
+        await registerNode('a');
+        const { job, tasks } = makeJob({ frames: [0, 1, 2, 3] });
+        await store.createJob(job, tasks);
+        // Asking for 5 ahead gets one: the store bounds the allowance whatever the caller asks.
+        const got = await store.leaseMany({ nodeId: 'a', leaseIds: ['a1', 'a2', 'a3', 'a4'], now: T0, policy, maxLeases: 2, ahead: 5, aheadLeaseMs: 1000 });
+        expect(got.leased.map((o) => [o.task.frame, o.task.leaseExpiresAt])).toEqual([
+          [0, T0 + policy.leaseMs],
+          [1, T0 + policy.leaseMs],
+          [2, T0 + 1000],
+        ]);
+        expect(await store.leaseMany({ nodeId: 'a', leaseIds: ['a5'], now: T0, policy, maxLeases: 2, ahead: 1 })).toMatchObject({ leased: [] });
+        // Not started (no heartbeat lists it): the lease-ahead task comes back fast, in the same call that leases it again.
+        const again = await store.leaseMany({ nodeId: 'o', leaseIds: ['o1'], now: T0 + 1001, policy, expire: true });
+        expect(again.expired).toContainEqual(expect.objectContaining({ id: got.leased[2].task.taskId, to: 'queued' }));
+        expect(again.leased.map((o) => o.task.taskId)).toEqual([got.leased[2].task.taskId]);
+      });
+
       it('never extends a lease past its lifetime cap, however often the node heartbeats', async () => {
         await registerNode('s');
         const { job, tasks } = makeJob({ frames: [0] });

@@ -11,6 +11,7 @@ import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteVi
 import type { LedgerEntry } from '../protocol/metering.ts';
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
+import { LEASE_AHEAD_LIMIT } from '../protocol/task.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
@@ -269,8 +270,8 @@ export interface LeaseManyOutcome {
   expired: StatusChange[];
 }
 
-/** Most lease-ahead tasks a node may hold beyond its slots: one, so a hoarder gains one task at most. */
-export const LEASE_AHEAD_MAX = 1;
+/** Most lease-ahead tasks a node may hold beyond its slots: the protocol's bound, enforced again by the store. */
+export const LEASE_AHEAD_MAX = LEASE_AHEAD_LIMIT;
 
 export interface CompleteInput {
   taskId: string;

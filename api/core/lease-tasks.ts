@@ -1,0 +1,56 @@
+/**
+ * Leasing tasks to a node, shared by the lease long-poll and the completion that asks for its `next` tasks:
+ * sweep stranded verifications, route ready tasks, then expire leases and lease up to the node's free slots (and
+ * its lease-ahead allowance) in one store step (one Durable Object request on Workers), and presign each task.
+ */
+import type { LeasedTask } from '../protocol/task.ts';
+import type { ApiContext } from './api-context.ts';
+import { randomId } from './crypto-utils.ts';
+import type { NodeRecord } from './job-store.ts';
+import { presignLeasedTask } from './leased-task.ts';
+import { TASKS_TOPIC } from './notifier.ts';
+import { aheadLeaseMs } from './task-policy.ts';
+
+export interface LeaseWanted {
+  /** Most tasks to lease (the store stops at the node's slots). */
+  max: number;
+  /** Lease-ahead tasks beyond the slots (the store bounds it by LEASE_AHEAD_MAX). */
+  ahead: number;
+}
+
+/** Lease the node what it may have now (possibly nothing), presigned, in lease order. */
+export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: LeaseWanted): Promise<LeasedTask[]> {
+  const { policy } = ctx.options;
+  await ctx.applied(await ctx.verifier.sweep(ctx.clock.now()));
+  if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
+  const count = Math.max(0, Math.min(wanted.max, node.card.concurrency) + wanted.ahead);
+  const leaseOnce = async (expire: boolean) => {
+    const outcome = await ctx.jobs.leaseMany({
+      nodeId: node.nodeId,
+      leaseIds: Array.from({ length: count }, () => randomId('lease')),
+      now: ctx.clock.now(),
+      policy,
+      card: node.card,
+      // No more leases than slots (plus the bounded lease-ahead): a node cannot hoard tasks it is not working on.
+      maxLeases: node.card.concurrency,
+      ahead: wanted.ahead,
+      aheadLeaseMs: aheadLeaseMs(policy),
+      expire,
+    });
+    await ctx.applied([...outcome.expired, ...outcome.leased.flatMap((o) => o.changes)]);
+    return outcome;
+  };
+  let { leased, expired } = await leaseOnce(true);
+  if (expired.length > 0 && leased.length === 0) {
+    // Leases ran out in this very step: their tasks are queued again, but a routed job's wait for the router.
+    // Route them now and try once more, rather than leave this node waiting for a wake-up that already passed.
+    await ctx.router.routePending();
+    ({ leased } = await leaseOnce(false));
+  }
+  return Promise.all(
+    leased.map(async ({ task, job }) => {
+      const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
+      return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds);
+    }),
+  );
+}

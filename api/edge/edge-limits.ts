@@ -6,3 +6,6 @@
  * (100 MB on the Free and Pro plans) would allow more. Larger scenes go to the Node API.
  */
 export const EDGE_MAX_SCENE_BYTES = 32 * 1024 * 1024;
+
+/** Long-polls re-check the store this often when no wake-up came (wake-ups cross isolates). */
+export const EDGE_RECHECK_MS = 5000;

@@ -78,7 +78,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       result: { bytes: body.bytes, checksum: body.checksum },
       now,
       renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
-      ...(holder ? await ctx.verifier.sampling(task, node.nodeId) : {}),
+      ...(holder ? await ctx.verifier.sampling(task, node) : {}),
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
       verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
     });

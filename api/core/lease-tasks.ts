@@ -9,6 +9,7 @@ import { randomId } from './crypto-utils.ts';
 import type { NodeRecord } from './job-store.ts';
 import { presignLeasedTask } from './leased-task.ts';
 import { TASKS_TOPIC } from './notifier.ts';
+import type { StatusChange } from './state-machine.ts';
 import { aheadLeaseMs } from './task-policy.ts';
 
 export interface LeaseWanted {
@@ -18,39 +19,51 @@ export interface LeaseWanted {
   ahead: number;
 }
 
-/** Lease the node what it may have now (possibly nothing), presigned, in lease order. */
-export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: LeaseWanted): Promise<LeasedTask[]> {
+/**
+ * Lease the node what it may have now (possibly nothing), presigned, in lease order. `earlier`: status changes
+ * the caller made in the same request (a completion), logged and announced with the lease's own in one go, so
+ * the request sends one wake-up (one Durable Object request on Workers) rather than two.
+ */
+export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: LeaseWanted, earlier: StatusChange[] = []): Promise<LeasedTask[]> {
   const { policy } = ctx.options;
-  await ctx.applied(await ctx.verifier.sweep(ctx.clock.now()));
-  if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
-  const count = Math.max(0, Math.min(wanted.max, node.card.concurrency) + wanted.ahead);
-  const leaseOnce = async (expire: boolean) => {
-    const outcome = await ctx.jobs.leaseMany({
-      nodeId: node.nodeId,
-      leaseIds: Array.from({ length: count }, () => randomId('lease')),
-      now: ctx.clock.now(),
-      policy,
-      card: node.card,
-      // No more leases than slots (plus the bounded lease-ahead): a node cannot hoard tasks it is not working on.
-      maxLeases: node.card.concurrency,
-      ahead: wanted.ahead,
-      aheadLeaseMs: aheadLeaseMs(policy),
-      expire,
-    });
-    await ctx.applied([...outcome.expired, ...outcome.leased.flatMap((o) => o.changes)]);
-    return outcome;
-  };
-  let { leased, expired } = await leaseOnce(true);
-  if (expired.length > 0 && leased.length === 0) {
-    // Leases ran out in this very step: their tasks are queued again, but a routed job's wait for the router.
-    // Route them now and try once more, rather than leave this node waiting for a wake-up that already passed.
-    await ctx.router.routePending();
-    ({ leased } = await leaseOnce(false));
+  // Finished or freed tasks change queues: the routing pass below must see them.
+  if (earlier.length > 0) ctx.router.invalidate();
+  const changes = [...earlier, ...(await ctx.verifier.sweep(ctx.clock.now()))];
+  try {
+    if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
+    const count = Math.max(0, Math.min(wanted.max, node.card.concurrency) + wanted.ahead);
+    const leaseOnce = async (expire: boolean) => {
+      const outcome = await ctx.jobs.leaseMany({
+        nodeId: node.nodeId,
+        leaseIds: Array.from({ length: count }, () => randomId('lease')),
+        now: ctx.clock.now(),
+        policy,
+        card: node.card,
+        // No more leases than slots (plus the bounded lease-ahead): a node cannot hoard tasks it is not working on.
+        maxLeases: node.card.concurrency,
+        ahead: wanted.ahead,
+        aheadLeaseMs: aheadLeaseMs(policy),
+        expire,
+      });
+      changes.push(...outcome.expired, ...outcome.leased.flatMap((o) => o.changes));
+      return outcome;
+    };
+    let { leased, expired } = await leaseOnce(true);
+    if (expired.length > 0 && leased.length === 0) {
+      // Leases ran out in this very step: their tasks are queued again, but a routed job's wait for the router.
+      // Route them now and try once more, rather than leave this node waiting for a wake-up that already passed.
+      ctx.router.invalidate();
+      await ctx.router.routePending();
+      ({ leased } = await leaseOnce(false));
+    }
+    return await Promise.all(
+      leased.map(async ({ task, job }) => {
+        const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
+        return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds);
+      }),
+    );
+  } finally {
+    // Whatever happened after them, the changes made are logged and announced.
+    await ctx.applied(changes);
   }
-  return Promise.all(
-    leased.map(async ({ task, job }) => {
-      const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
-      return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds);
-    }),
-  );
 }

@@ -82,7 +82,9 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
       verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
     });
-    await ctx.applied(outcome.changes);
+    // With `next`, the completion's changes are announced together with the lease's (one wake-up per request).
+    const next = body.next && !outcome.verdict?.blocklisted.includes(node.nodeId) ? body.next : undefined;
+    if (!next) await ctx.applied(outcome.changes);
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
     const { verdict } = outcome;
     if (verdict) {
@@ -94,8 +96,8 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       }
     }
     // The node's next tasks in the same call (no lease round trip between tasks); none for a node this vote blocklisted.
-    const next = body.next && !verdict?.blocklisted.includes(node.nodeId) ? await leaseTasks(ctx, node, body.next) : undefined;
-    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(next ? { next } : {}) }, 200);
+    const leased = next ? await leaseTasks(ctx, node, next, outcome.changes) : undefined;
+    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : body.next ? { next: [] } : {}) }, 200);
   });
 
   app.openapi(fail, async (c) => {

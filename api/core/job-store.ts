@@ -268,6 +268,8 @@ export interface LeaseManyInput extends Omit<LeaseInput, 'leaseId'> {
 export interface LeaseManyOutcome {
   leased: TaskOutcome[];
   expired: StatusChange[];
+  /** Whether any runnable (queued or running) job is routed, after this step: the router need not run while none is. */
+  routedJobs: boolean;
 }
 
 /** Most lease-ahead tasks a node may hold beyond its slots: the protocol's bound, enforced again by the store. */

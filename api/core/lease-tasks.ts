@@ -32,10 +32,10 @@ export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: Leas
   try {
     if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
     const count = Math.max(0, Math.min(wanted.max, node.card.concurrency) + wanted.ahead);
-    const leaseOnce = async (expire: boolean) => {
+    const leaseOnce = async (expire: boolean, n: number) => {
       const outcome = await ctx.jobs.leaseMany({
         nodeId: node.nodeId,
-        leaseIds: Array.from({ length: count }, () => randomId('lease')),
+        leaseIds: Array.from({ length: n }, () => randomId('lease')),
         now: ctx.clock.now(),
         policy,
         card: node.card,
@@ -48,13 +48,17 @@ export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: Leas
       changes.push(...outcome.expired, ...outcome.leased.flatMap((o) => o.changes));
       return outcome;
     };
-    let { leased, expired } = await leaseOnce(true);
-    if (expired.length > 0 && leased.length === 0) {
-      // Leases ran out in this very step: their tasks are queued again, but a routed job's wait for the router.
-      // Route them now and try once more, rather than leave this node waiting for a wake-up that already passed.
+    const first = await leaseOnce(true, count);
+    const leased = [...first.leased];
+    // The router skips its passes while the store says no runnable job is routed; a routed job it did not know of
+    // (submitted through another isolate) means a pass and a second try now.
+    const routedAppeared = ctx.router.noteRoutedJobs(first.routedJobs);
+    if ((first.expired.length > 0 || routedAppeared) && leased.length < count) {
+      // Leases ran out in this very step, or routed work appeared: their tasks wait for the router. Route them now
+      // and try once more, rather than leave this node waiting for a wake-up that already passed.
       ctx.router.invalidate();
       await ctx.router.routePending();
-      ({ leased } = await leaseOnce(false));
+      leased.push(...(await leaseOnce(false, count - leased.length)).leased);
     }
     return await Promise.all(
       leased.map(async ({ task, job }) => {

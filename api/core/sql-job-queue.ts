@@ -155,7 +155,8 @@ export function leaseMany(db: SqlDriver, input: LeaseManyInput): LeaseManyOutcom
       leased.push(got);
       held++;
     }
-    return { leased, expired };
+    const routedJobs = db.all<Row>(`SELECT 1 AS x FROM jobs WHERE state IN ('queued', 'running') AND routed = 1 LIMIT 1`).length > 0;
+    return { leased, expired, routedJobs };
   });
 }
 

@@ -512,6 +512,8 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
           [1, 'b2', T0 + policy.leaseMs],
         ]);
         expect(first.expired).toEqual([]);
+        // No runnable job is routed (the router may skip its passes); a routed one is reported.
+        expect(first.routedJobs).toBe(false);
         expect((await store.getJob(job.jobId))!.state).toBe('running');
         // Slots full: nothing more, but the call still counts as a sign of life.
         expect((await store.leaseMany({ nodeId: 'm', leaseIds: ['b4'], now: T0 + 3, policy, maxLeases: 2 })).leased).toEqual([]);
@@ -519,6 +521,9 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         // Without a cap it takes as many as it names lease ids for; the rest are left for others.
         expect((await store.leaseMany({ nodeId: 'o', leaseIds: ['b5', 'b6'], now: T0, policy })).leased.map((o) => o.task.frame)).toEqual([2, 3]);
         expect((await store.getTask(tasks[4].taskId))!.state).toBe('queued');
+        const routed = makeJob({ frames: [0], routed: true });
+        await store.createJob(routed.job, routed.tasks);
+        expect((await store.leaseMany({ nodeId: 'm', leaseIds: ['b7'], now: T0 + 4, policy, maxLeases: 2 })).routedJobs).toBe(true);
       });
 
       it('leases at most LEASE_AHEAD_MAX tasks ahead of the slots, on a short first lease', async () => {

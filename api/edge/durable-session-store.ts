@@ -4,28 +4,12 @@
  * TesseraErrors, as with the job store.
  */
 import type { SessionStore } from '../core/session-store.ts';
-import { TesseraError } from '../protocol/errors.ts';
-import { SESSION_STORE_METHODS, type CallResult, type CoordinatorMethod } from './job-store-methods.ts';
-
-export interface SessionCoordinatorStub {
-  call(method: CoordinatorMethod, args: unknown[]): Promise<CallResult>;
-}
+import { coordinatorOperation, type CoordinatorStub } from './coordinator-rpc.ts';
+import { SESSION_STORE_METHODS } from './job-store-methods.ts';
 
 /** A SessionStore whose operations run in the coordinator behind `stub`. */
-export function createDurableSessionStore(stub: SessionCoordinatorStub): SessionStore {
+export function createDurableSessionStore(stub: CoordinatorStub): SessionStore {
   const store: Partial<SessionStore> = {};
-  for (const method of SESSION_STORE_METHODS) {
-    (store as Record<string, unknown>)[method] = async (...args: unknown[]) => {
-      let result: CallResult;
-      try {
-        result = await stub.call(method, args);
-      } catch (err) {
-        throw new TesseraError('UNAVAILABLE', `The job coordinator did not answer ${method}: ${(err as Error).message}`, { cause: err, retryAfterSeconds: 1 });
-      }
-      if (result.ok) return result.value;
-      if (result.error.code) throw new TesseraError(result.error.code, result.error.message, { retryAfterSeconds: result.error.retryAfterSeconds });
-      throw new Error(`Job coordinator ${method} failed: ${result.error.message}`);
-    };
-  }
+  for (const method of SESSION_STORE_METHODS) (store as Record<string, unknown>)[method] = coordinatorOperation(stub, method);
   return store as SessionStore;
 }

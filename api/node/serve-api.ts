@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ApiConfig } from './api-config.ts';
 import { createApiMetrics } from './api-metrics.ts';
 import { startLocalS3, type LocalS3 } from './local-s3.ts';
-import { serveMetrics, type MetricsServer } from './metrics-server.ts';
+import { serveMetrics, type MetricsServer } from '../../node-support/serve-metrics.ts';
 import { operatorKey } from './operator-key.ts';
 import { startApi } from './start-api.ts';
 

@@ -1,10 +1,8 @@
 /**
- * A render node's Prometheus metrics (prom-client) and their `GET /metrics` listener. The listener is separate
+ * A render node's Prometheus metrics (prom-client), served by `serveMetrics` (node-support). The listener is separate
  * from the public probe server (which anyone on the internet may ping) and binds 127.0.0.1 unless told
  * otherwise: task counts and timings are for the operator's Prometheus, not for clients.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import type { SceneSource } from './scene-cache.ts';
 
@@ -53,36 +51,4 @@ export class NodeMetrics {
     if (result.timings.encode !== undefined) this.#encodeMs.observe({ kind }, result.timings.encode);
     if (result.sceneCache) this.#sceneCache.inc({ result: result.sceneCache });
   }
-}
-
-/** Serve `GET /metrics` of `registry` on `host:port` (default 127.0.0.1); resolves with its URL and a close. */
-export async function serveNodeMetrics(registry: client.Registry, options: { host?: string; port: number }): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/metrics' || req.method !== 'GET') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
-      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error)?.message ?? err}\n`),
-    );
-  });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.unref();
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections?.();
-      }),
-  };
 }

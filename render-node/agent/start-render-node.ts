@@ -7,7 +7,8 @@ import { createLogger, type Logger } from '../logger.ts';
 import type { GeoPoint } from '../../api/protocol/latency.ts';
 import { NetworkMeasurements } from './network-measurements.ts';
 import { NodeApi } from './node-api.ts';
-import { NodeMetrics, serveNodeMetrics } from './node-metrics.ts';
+import { serveMetrics } from '../../node-support/serve-metrics.ts';
+import { NodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import { isSceneFault } from './run-task.ts';
@@ -122,7 +123,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const api = new NodeApi(opts.api);
   // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
   const metrics = new NodeMetrics();
-  const metricsServer = opts.metricsPort === undefined ? undefined : await serveNodeMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
+  const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
   if (metricsServer) log.info({ url: metricsServer.url }, 'metrics listening');
   let identity: { nodeId: string; secret: Uint8Array | null } = { nodeId: '', secret: null };
   const register = async () => {

@@ -16,12 +16,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** Each layered folder and the folders it may import from (itself included). */
 export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   'api/protocol': ['api/protocol'],
+  // Node-only helpers both Node processes share (the API on Node and the render node): imports nothing of ours.
+  'node-support': ['node-support'],
   'scene-check': ['scene-check', 'api/protocol'],
   'api/core': ['api/core', 'scene-check', 'api/protocol'],
-  'api/node': ['api/node', 'api/core', 'scene-check', 'api/protocol'],
+  'api/node': ['api/node', 'api/core', 'scene-check', 'api/protocol', 'node-support'],
   'api/edge': ['api/edge', 'api/core', 'scene-check', 'api/protocol'],
   'api/client': ['api/client', 'api/protocol'],
-  'render-node': ['render-node', 'scene-check', 'api/protocol'],
+  'render-node': ['render-node', 'scene-check', 'api/protocol', 'node-support'],
   // The routing simulator drives the routing core offline; nothing of the API's runtime.
   sim: ['sim', 'api/core', 'scene-check', 'api/protocol'],
 };

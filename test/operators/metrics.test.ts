@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../../api/node/api-metrics.ts';
-import { serveMetrics, type MetricsServer } from '../../api/node/metrics-server.ts';
+import { serveMetrics, type MetricsServer } from '../../node-support/serve-metrics.ts';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
 import { call } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';

@@ -9,75 +9,29 @@
  *   4. with the nearest node saturated (a big job queued on it), a new job's tasks spill over to the next
  *      node by expected finish time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTesseraClient, type JobStatus, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
-import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
-import { startApi, type RunningApi } from '../../api/node/start-api.ts';
-import { TEST_API_KEY, withTestKey } from '../support/api-harness.ts';
-import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
+import type { JobStatus, ProbeResult, TesseraClient } from '../../api/client/index.ts';
+import type { RunningApi } from '../../api/node/start-api.ts';
+import { TEST_API_KEY } from '../support/api-harness.ts';
+import { startLatencyLab, type LabNode, type LatencyLab } from '../support/latency-lab.ts';
 import { BIN, ROOT } from '../support/tessera-cli.ts';
 import { scenePath } from '../support/renderer.ts';
 
 /** Short leases: a silent node is unhealthy after 3 heartbeats of 1 s. */
 const LEASE_MS = 3000;
 
-interface LabNode {
-  label: string;
-  delayMs: number;
-  proxy: DelayProxy;
-  child: ChildProcess;
-  log: string[];
-  id: string;
-  exited: Promise<unknown>;
-}
-
+let lab: LatencyLab;
 let dir: string;
-let s3: LocalS3;
 let api: RunningApi;
 let client: TesseraClient;
 let sceneId: string;
-const nodes: LabNode[] = [];
-const byLabel = (label: string) => nodes.find((n) => n.label === label)!;
-
-/** A port free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A real render node whose GET /ping is reached through a delay proxy, as clients and peers see it. */
-async function startLabNode(label: string, delayMs: number): Promise<LabNode> {
-  const probePort = await freePort();
-  const proxy = await startDelayProxy({ target: { port: probePort }, delayMs });
-  const args = [BIN, 'node', 'start', '--api', api.url, '--name', label, '--region', label, '--concurrency', '2'];
-  args.push('--cache', join(dir, `cache-${label}`), '--probe-host', '127.0.0.1', '--probe-port', String(probePort), '--probe-url', proxy.url);
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  const log: string[] = [];
-  child.stderr!.on('data', (d) => log.push(...String(d).split('\n').filter(Boolean)));
-  const exited = new Promise((r) => child.on('exit', r));
-  return { label, delayMs, proxy, child, log, id: '', exited };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${nodes.map((n) => `[${n.label}] ${n.log.slice(-5).join('\n')}`).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let nodes: LabNode[];
+const byLabel = (label: string) => lab.byLabel(label);
+const waitFor: LatencyLab['waitFor'] = (...args) => lab.waitFor(...args);
 
 /** Probe like the SDK does for `tessera render --api`, and check what it found. */
 async function probe(): Promise<ProbeResult> {
@@ -101,29 +55,24 @@ const done = (jobId: string, timeoutMs = 40_000) =>
 const doers = (s: JobStatus) => s.tasks.map((t) => nodes.find((n) => n.id === t.node)?.label ?? t.node);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tessera-lab-'));
-  s3 = await startLocalS3({ dir: join(dir, 's3') });
-  // A routing lab: no verification re-renders, whose load would shift the routing decisions it checks.
-  api = await startApi({ dataDir: join(dir, 'api'), s3, leaseMs: LEASE_MS, port: 0, api: withTestKey({
+  lab = await startLatencyLab({
+    name: 'tessera-lab',
+    leaseMs: LEASE_MS,
+    api: {
+      // A routing lab: no verification re-renders, whose load would shift the routing decisions it checks.
       verification: { sampleRate: 0 },
       // A node leases no more tasks than its slots, so a routed task waits on the chosen node's first (cold: GL start,
       // scene load) renders; on 2 busy cores that can outlast the default grace and hand it to the fallback. A longer
       // grace keeps this lab about where work is routed, not how fast a cold node warms up.
       routing: { graceMinMs: 6000, graceMaxMs: 8000 },
-    }) });
-  client = createTesseraClient({ baseUrl: api.url, apiKey: TEST_API_KEY });
-  nodes.push(await startLabNode('near', 5), await startLabNode('mid', 40), await startLabNode('far', 120));
+    },
+    nodes: [{ label: 'near', delayMs: 5 }, { label: 'mid', delayMs: 40 }, { label: 'far', delayMs: 120 }],
+    nodeArgs: ['--concurrency', '2'],
+  });
+  ({ dir, api, client, nodes } = lab);
   ({ sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs')))));
   // Registered, and each advertising its proxy as its probe URL.
-  const listed = await waitFor('three healthy nodes', async () => {
-    const { nodes: up } = await client.nodes({ healthy: true });
-    return up.length === 3 ? up : undefined;
-  });
-  for (const n of nodes) {
-    const view = listed.find((v) => v.card.name === n.label)!;
-    expect(view.card.probeUrl).toBe(`${n.proxy.url}/ping`);
-    n.id = view.nodeId;
-  }
+  for (const n of nodes) expect(lab.listed.find((v) => v.nodeId === n.id)!.card.probeUrl).toBe(`${n.proxy.url}/ping`);
   // Warm-up: each node loads the scene once (a job only its region may run), so the lab times routing,
   // not first loads.
   const warm = await Promise.all(nodes.map((n) => client.submitJob({ sceneId, frames: '0', size: '32x32', requirements: { allowedRegions: [n.label] } })));
@@ -131,11 +80,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const n of nodes) n.child.kill('SIGKILL');
-  await Promise.all(nodes.map((n) => n.exited));
-  for (const n of nodes) await n.proxy.close();
-  await api?.close();
-  await s3?.close();
+  await lab?.close();
 });
 
 describe('latency lab: three real nodes behind delay proxies (5, 40, 120 ms each way)', () => {

@@ -8,9 +8,10 @@ export interface MetricsServer {
 }
 
 /**
- * `GET /metrics` (Prometheus text format) of `registry` on its own listener, nothing else. It has no auth of its
- * own: bind it to loopback or a private interface that only the Prometheus server reaches (the default host is
- * 127.0.0.1), which keeps scrapes off the public API and scrapers away from API keys.
+ * `GET /metrics` (Prometheus text format) of `registry` on its own listener, nothing else; the API and the render
+ * node both serve theirs with it. It has no auth of its own: bind it to loopback or a private interface that only
+ * the Prometheus server reaches (the default host is 127.0.0.1), which keeps scrapes off the public API and probe
+ * server and scrapers away from keys. The listener does not keep the process alive on its own (unref).
  */
 export async function serveMetrics(registry: Registry, options: { host?: string; port: number }): Promise<MetricsServer> {
   const server = createServer((req, res) => {
@@ -32,6 +33,7 @@ export async function serveMetrics(registry: Registry, options: { host?: string;
       resolve();
     });
   });
+  server.unref();
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,

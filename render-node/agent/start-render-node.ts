@@ -265,9 +265,13 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
 
   /** Batched leasing: queue leased tasks and start each on a free slot (queued ones wait there as lease-ahead). */
   const accept = (tasks: LeasedTask[]) => {
+    // A report that was on its way when the drain began may still bring tasks: hand them back at once.
+    if (stopping) return void handBack(tasks);
     queued.push(...tasks);
     dispatch();
   };
+  const handBack = (tasks: LeasedTask[]) =>
+    Promise.all(tasks.map((task) => api.fail(task.taskId, { leaseId: task.leaseId, reason: 'node shutting down', sceneFault: false }).catch(() => {})));
   const dispatch = () => {
     while (!stopping && queued.length > 0 && idleSlots.length > 0) {
       const task = queued.shift()!;
@@ -342,7 +346,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       roomChanged();
       log.info({ running: running.size, queued: queued.length }, 'draining');
       // Leased but not started: handed back at once, so another node takes them now instead of after expiry.
-      await Promise.all(queued.splice(0).map((task) => api.fail(task.taskId, { leaseId: task.leaseId, reason: 'node shutting down', sceneFault: false }).catch(() => {})));
+      await handBack(queued.splice(0));
       const drained = Promise.all(workers).then(() => true);
       const finished = await Promise.race([drained, sleep(opts.drainTimeoutMs).then(() => false)]);
       if (!finished) {

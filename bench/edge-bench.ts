@@ -36,7 +36,7 @@ import { LeaseBatch } from '../api/protocol/node-messages.ts';
 import { LeasedTask } from '../api/protocol/task.ts';
 import { createNotifier } from '../api/core/notifier.ts';
 import { createEdgeNotifier, type NotifyTarget } from '../api/edge/edge-notifier.ts';
-import { EDGE_RECHECK_MS } from '../api/edge/edge-limits.ts';
+import { EDGE_LEASE_RECHECK_MS, EDGE_RECHECK_MS } from '../api/edge/edge-limits.ts';
 import { nodeCard } from '../test/support/api-harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -162,7 +162,7 @@ async function edgeFarm() {
   const { store, calls } = countingStore(new SqlJobStore(driver));
   const { notifier, rpcs } = countingEdgeNotifier();
   const key = 'tsk_bench_operator_key';
-  const app = createApi({ jobs: store, blobs: new FetchS3BlobStore(s3), inspector: createNodeSceneInspector(), notifier }, { apiKeys: [{ key, name: 'bench', role: 'admin' }], recheckMs: EDGE_RECHECK_MS });
+  const app = createApi({ jobs: store, blobs: new FetchS3BlobStore(s3), inspector: createNodeSceneInspector(), notifier }, { apiKeys: [{ key, name: 'bench', role: 'admin' }], recheckMs: EDGE_RECHECK_MS, leaseRecheckMs: EDGE_LEASE_RECHECK_MS });
   const call = async (method: string, path: string, body?: unknown, token = key) => {
     const res = await app.request(path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     await notifier.flush();
@@ -277,7 +277,7 @@ async function idleBench(nodes: number, seconds: number) {
     return {
       nodes,
       seconds,
-      recheckMs: EDGE_RECHECK_MS,
+      leaseRecheckMs: EDGE_LEASE_RECHECK_MS,
       longPolls: polls,
       objectRequestsPerIdleNodePerSecond: round(farm.requests() / nodeSeconds, 3),
       storeCallsByOperation: Object.fromEntries([...farm.calls].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v / nodeSeconds, 3)])),
@@ -322,7 +322,7 @@ process.stdout.write(
     `${'Durable Object requests per task'.padEnd(34)} ${'total'.padStart(6)} ${'store'.padStart(8)} ${'notify'.padStart(8)} ${'tasks/s'.padStart(8)}`,
     row('per-slot (before batching)', perSlot),
     row('batched', batched),
-    `idle long-polls: ${idle.objectRequestsPerIdleNodePerSecond} requests per idle node per second (re-check every ${EDGE_RECHECK_MS} ms) → ${capacity(1).idleNodes} idle nodes per object`,
+    `idle long-polls: ${idle.objectRequestsPerIdleNodePerSecond} requests per idle node per second (timer re-check every ${EDGE_LEASE_RECHECK_MS} ms, else wake-ups and store deadlines only) → ${capacity(1).idleNodes} idle nodes per object`,
     '',
   ].join('\n'),
 );

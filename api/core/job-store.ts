@@ -270,6 +270,11 @@ export interface LeaseManyOutcome {
   expired: StatusChange[];
   /** Whether any runnable (queued or running) job is routed, after this step: the router need not run while none is. */
   routedJobs: boolean;
+  /**
+   * When it leased fewer than asked: the earliest time something may become leasable without a wake-up (a retry
+   * backoff or a routing grace period ending, a lease running out); null when nothing is pending, or when it leased all.
+   */
+  wakeAt: number | null;
 }
 
 /** Most lease-ahead tasks a node may hold beyond its slots: the protocol's bound, enforced again by the store. */

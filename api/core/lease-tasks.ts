@@ -19,12 +19,18 @@ export interface LeaseWanted {
   ahead: number;
 }
 
+/** The tasks leased, presigned, and when the store next has a deadline (see LeaseManyOutcome.wakeAt). */
+export interface LeasedTasks {
+  tasks: LeasedTask[];
+  wakeAt: number | null;
+}
+
 /**
  * Lease the node what it may have now (possibly nothing), presigned, in lease order. `earlier`: status changes
  * the caller made in the same request (a completion), logged and announced with the lease's own in one go, so
  * the request sends one wake-up (one Durable Object request on Workers) rather than two.
  */
-export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: LeaseWanted, earlier: StatusChange[] = []): Promise<LeasedTask[]> {
+export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: LeaseWanted, earlier: StatusChange[] = []): Promise<LeasedTasks> {
   const { policy } = ctx.options;
   // Finished or freed tasks change queues: the routing pass below must see them.
   if (earlier.length > 0) ctx.router.invalidate();
@@ -50,6 +56,7 @@ export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: Leas
     };
     const first = await leaseOnce(true, count);
     const leased = [...first.leased];
+    let { wakeAt } = first;
     // The router skips its passes while the store says no runnable job is routed; a routed job it did not know of
     // (submitted through another isolate) means a pass and a second try now.
     const routedAppeared = ctx.router.noteRoutedJobs(first.routedJobs);
@@ -58,14 +65,17 @@ export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: Leas
       // and try once more, rather than leave this node waiting for a wake-up that already passed.
       ctx.router.invalidate();
       await ctx.router.routePending();
-      leased.push(...(await leaseOnce(false, count - leased.length)).leased);
+      const again = await leaseOnce(false, count - leased.length);
+      leased.push(...again.leased);
+      wakeAt = again.wakeAt;
     }
-    return await Promise.all(
+    const tasks = await Promise.all(
       leased.map(async ({ task, job }) => {
         const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
         return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds);
       }),
     );
+    return { tasks, wakeAt };
   } finally {
     // Whatever happened after them, the changes made are logged and announced.
     await ctx.applied(changes);

@@ -156,8 +156,24 @@ export function leaseMany(db: SqlDriver, input: LeaseManyInput): LeaseManyOutcom
       held++;
     }
     const routedJobs = db.all<Row>(`SELECT 1 AS x FROM jobs WHERE state IN ('queued', 'running') AND routed = 1 LIMIT 1`).length > 0;
-    return { leased, expired, routedJobs };
+    return { leased, expired, routedJobs, wakeAt: leased.length < input.leaseIds.length ? nextDeadline(db, input.now) : null };
   });
+}
+
+/**
+ * The earliest time a task may become leasable with no event to announce it: a retry backoff or a routing grace
+ * period (fallback, open) ending, or a lease running out (expired leases are swept at the next lease call, hence +1).
+ */
+function nextDeadline(db: SqlDriver, now: number): number | null {
+  const row = db.all<{ t: number | null }>(
+    `SELECT MIN(t) AS t FROM (
+       SELECT MIN(lease_expires_at) + 1 AS t FROM tasks WHERE state = 'leased'
+       UNION ALL SELECT MIN(not_before) FROM tasks WHERE state = 'queued' AND not_before > ?
+       UNION ALL SELECT MIN(route_fallback_at) FROM tasks WHERE state = 'queued' AND route_fallback_at > ?
+       UNION ALL SELECT MIN(route_open_at) FROM tasks WHERE state = 'queued' AND route_open_at > ?)`,
+    [now, now, now],
+  )[0];
+  return row?.t === null || row?.t === undefined ? null : num(row.t);
 }
 
 /** A node asking for work is alive, heartbeat or not. */

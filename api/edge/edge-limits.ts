@@ -7,5 +7,11 @@
  */
 export const EDGE_MAX_SCENE_BYTES = 32 * 1024 * 1024;
 
-/** Long-polls re-check the store this often when no wake-up came (wake-ups cross isolates). */
+/** Event streams re-check the store this often when no wake-up came (wake-ups cross isolates). */
 export const EDGE_RECHECK_MS = 5000;
+
+/**
+ * Idle lease long-polls do not re-check on a timer: wake-ups reach every waiting isolate through the coordinator,
+ * and the store's next deadline (backoff, grace period, lease end) bounds each wait. The longest wait a node may ask.
+ */
+export const EDGE_LEASE_RECHECK_MS = 25_000;

@@ -11,7 +11,7 @@ import { createConsoleLogger } from './console-logger.ts';
 import { coordinatorFor } from './coordinator-for.ts';
 import { createDurableJobStore } from './durable-job-store.ts';
 import { createDurableSessionStore } from './durable-session-store.ts';
-import { EDGE_MAX_SCENE_BYTES, EDGE_RECHECK_MS } from './edge-limits.ts';
+import { EDGE_LEASE_RECHECK_MS, EDGE_MAX_SCENE_BYTES, EDGE_RECHECK_MS } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
 import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
@@ -53,6 +53,7 @@ function build(env: Env): EdgeApp {
     },
     {
       recheckMs: EDGE_RECHECK_MS,
+      leaseRecheckMs: EDGE_LEASE_RECHECK_MS,
       maxSceneBytes: EDGE_MAX_SCENE_BYTES,
       maxUnpackedBytes: EDGE_MAX_SCENE_BYTES,
       // The operator's admin key is a secret (`wrangler secret put TESSERA_API_KEY`); more keys are

@@ -512,6 +512,8 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
           [1, 'b2', T0 + policy.leaseMs],
         ]);
         expect(first.expired).toEqual([]);
+        // Fewer than asked: the next deadline is the first lease's end (its sweep), for a long-poll to wake at.
+        expect(first.wakeAt).toBe(T0 + policy.leaseMs + 1);
         // No runnable job is routed (the router may skip its passes); a routed one is reported.
         expect(first.routedJobs).toBe(false);
         expect((await store.getJob(job.jobId))!.state).toBe('running');
@@ -524,6 +526,22 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         const routed = makeJob({ frames: [0], routed: true });
         await store.createJob(routed.job, routed.tasks);
         expect((await store.leaseMany({ nodeId: 'm', leaseIds: ['b7'], now: T0 + 4, policy, maxLeases: 2 })).routedJobs).toBe(true);
+      });
+
+      it('tells an empty lease when a backoff ends, and nothing when it leased all it asked for', async () => {
+        await registerNode('w');
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        await store.createJob(job, tasks);
+        const got = await store.leaseMany({ nodeId: 'w', leaseIds: ['w1', 'w2'], now: T0, policy });
+        expect(got.wakeAt).toBeNull();
+        await store.failTask({ taskId: got.leased[0].task.taskId, nodeId: 'w', leaseId: 'w1', reason: 'boom', sceneFault: false, now: T0 + 10, policy });
+        await store.completeTask({ taskId: got.leased[1].task.taskId, nodeId: 'w', leaseId: 'w2', result, now: T0 + 10 });
+        const retry = (await store.getTask(got.leased[0].task.taskId))!;
+        expect(retry.notBefore).toBeGreaterThan(T0 + 10);
+        const empty = await store.leaseMany({ nodeId: 'w', leaseIds: ['w3'], now: T0 + 11, policy });
+        expect(empty.leased).toEqual([]);
+        expect(empty.wakeAt).toBe(retry.notBefore);
+        expect((await store.leaseMany({ nodeId: 'w', leaseIds: ['w4'], now: retry.notBefore, policy })).leased.map((o) => o.task.taskId)).toEqual([retry.taskId]);
       });
 
       it('leases at most LEASE_AHEAD_MAX tasks ahead of the slots, on a short first lease', async () => {

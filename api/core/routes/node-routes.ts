@@ -198,12 +198,15 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         }
       }
       // Without `max` (older nodes) one task, answered bare; with it a batch.
-      const tasks = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : [];
+      const { tasks, wakeAt } = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : { tasks: [], wakeAt: null };
       if (tasks.length > 0) return max === undefined ? c.json(tasks[0], 200) : c.json({ tasks }, 200);
-      const left = deadline - ctx.clock.now();
+      const checkedAt = ctx.clock.now();
+      const left = deadline - checkedAt;
       if (left <= 0) return c.body(null, 204);
-      // Woken when tasks may have become available; the timer catches backoffs ending and other processes.
-      await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, ctx.options.recheckMs), signal);
+      // Woken when tasks may have become available, and at the store's next deadline (a backoff or grace period
+      // ending, a lease running out); the re-check timer catches wake-ups that cannot reach this process.
+      const untilDeadline = wakeAt === null ? Infinity : Math.max(0, wakeAt - checkedAt);
+      await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
     }
     } finally {
       poll.close();

@@ -96,7 +96,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       }
     }
     // The node's next tasks in the same call (no lease round trip between tasks); none for a node this vote blocklisted.
-    const leased = next ? await leaseTasks(ctx, node, next, outcome.changes) : undefined;
+    const leased = next ? (await leaseTasks(ctx, node, next, outcome.changes)).tasks : undefined;
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : body.next ? { next: [] } : {}) }, 200);
   });
 

@@ -206,7 +206,9 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       // Woken when tasks may have become available, and at the store's next deadline (a backoff or grace period
       // ending, a lease running out); the re-check timer catches wake-ups that cannot reach this process.
       const untilDeadline = wakeAt === null ? Infinity : Math.max(0, wakeAt - checkedAt);
-      await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
+      const woken = await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
+      // The wait ran out with the long-poll and nothing woke it: nothing changed, so no last look at the store.
+      if (!woken && untilDeadline >= left && ctx.clock.now() >= deadline) return c.body(null, 204);
     }
     } finally {
       poll.close();

@@ -8,6 +8,11 @@
  *   objects stored that no listing names. (An object PUT again to its own key — a node retrying after a
  *   reset, or a task redone after its node died — is counted apart as a rewrite: it replaces the bytes, it
  *   cannot add a frame, and the API checks what is finally stored.)
+ * With `liars` (a share of the nodes), that many nodes lie (TESSERA_TEST_FAULT): in turn wrong pixels (`lie`),
+ * doctored stitches (`doctor-stitch`) and an inflated card (`inflate-card`). A liar that gets blocklisted comes
+ * back under a new id with the next trick, as an attacker would. Every result is then verified (sample rate 1
+ * unless `verifySampleRate` says otherwise), and the report adds what the liars got away with: frames wrong
+ * (must be 0), their credited render-seconds, how many were blocklisted and how fast, honest nodes blamed.
  * `npm run soak` runs the full size (bench/soak.ts); test/farm/soak.test.ts a small one.
  */
 import { readFile } from 'node:fs/promises';
@@ -48,10 +53,20 @@ export interface SoakOptions {
   /** A job not done this long after submission counts as lost. */
   jobTimeoutMs?: number;
   seed?: number;
+  /** Share of the nodes that lie (0 – 1; at least one node when above 0). */
+  liars?: number;
+  /** The API's verification sample rate; undefined: 1 with liars, else the farm's default. */
+  verifySampleRate?: number;
+  /** A blocklisted liar comes back under a new id (with the next trick) at most this many times. */
+  maxLiarReturns?: number;
   log?: (line: string) => void;
 }
 
-export const SOAK_DEFAULTS: Required<Omit<SoakOptions, 'log'>> = {
+/** The ways a soak liar lies, in the order it tries them (see render-node/agent/test-fault.ts). */
+export const LIAR_KINDS = ['lie', 'doctor-stitch', 'inflate-card'] as const;
+export type LiarKind = (typeof LIAR_KINDS)[number];
+
+export const SOAK_DEFAULTS: Required<Omit<SoakOptions, 'log' | 'verifySampleRate'>> & Pick<SoakOptions, 'verifySampleRate'> = {
   jobs: 200,
   nodes: 4,
   nodeConcurrency: 1,
@@ -67,13 +82,32 @@ export const SOAK_DEFAULTS: Required<Omit<SoakOptions, 'log'>> = {
   leaseMs: 4_000,
   jobTimeoutMs: 180_000,
   seed: 1,
+  liars: 0,
+  verifySampleRate: undefined,
+  maxLiarReturns: 6,
 };
 
 /** Frames of the sample animation a job may start at (it has more; these keep the reference renders few). */
 const FIRST_FRAMES = 24;
 
+export interface LiarReport {
+  /** Liar node processes started, by kind (a returning liar counts again). */
+  started: Record<LiarKind, number>;
+  /** Liar identities blocklisted, by kind, and seconds from their start to their blocklisting. */
+  blocklisted: Record<LiarKind, number>;
+  secondsToBlocklist: { median: number | null; max: number | null };
+  /** Their results outvoted by other nodes' renders. */
+  disproven: number;
+  /** Render-seconds credited to liar identities (all jobs), by kind: a doctor-stitch or inflate-card liar's honest renders may be credited; its lies never. */
+  creditedRenderSeconds: Record<LiarKind, number>;
+  /** Honest nodes blocklisted or outvoted (must be 0). */
+  honestBlamed: number;
+  /** The verification sample rate the API ran with. */
+  verifySampleRate: number;
+}
+
 export interface SoakReport {
-  options: Required<Omit<SoakOptions, 'log'>>;
+  options: Required<Omit<SoakOptions, 'log' | 'verifySampleRate'>> & Pick<SoakOptions, 'verifySampleRate'>;
   wallS: number;
   jobs: { submitted: number; done: number; failed: number; timedOut: number; completionRate: number };
   latencyMs: { p50: number | null; p99: number | null; max: number | null; mean: number | null };
@@ -90,21 +124,32 @@ export interface SoakReport {
     s3Injected: Record<string, number>;
     attemptsRequeued: number;
     leaseExpiries: number;
+    /** Accepted results the API discarded and had done again (outvoted, a blocklisted node's work, re-stitches). */
+    resultsRedone: number;
     corruptOutputsRefused: number;
   };
   tasks: { total: number; retried: number };
+  /** With liars only. */
+  liars?: LiarReport;
   problems: string[];
 }
 
 /** Run the soak; resolves with its figures (it throws only when the farm itself cannot start). */
 export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'log'));
-  const opts = { ...SOAK_DEFAULTS, ...given } as Required<Omit<SoakOptions, 'log'>>;
+  const opts = { ...SOAK_DEFAULTS, ...given } as SoakReport['options'];
   const log = options.log ?? (() => {});
   const random = createRandom(opts.seed);
   const started = performance.now();
   const recorder = createStatusRecorder();
-  const farm = await startTestFarm({ leaseMs: opts.leaseMs, logger: recorder, s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed } });
+  const liarSlots = opts.liars > 0 ? Math.max(1, Math.round(opts.nodes * opts.liars)) : 0;
+  const verifySampleRate = opts.verifySampleRate ?? (liarSlots > 0 ? 1 : undefined);
+  const farm = await startTestFarm({
+    leaseMs: opts.leaseMs,
+    logger: recorder,
+    s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed },
+    ...(verifySampleRate !== undefined ? { api: { verification: { sampleRate: verifySampleRate } } } : {}),
+  });
   const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
   const local = await createTestRenderer();
   const problems: string[] = [];
@@ -112,8 +157,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   let nodeKills = 0;
   let apiRestarts = 0;
   const nodes = farm.nodes;
-  const startNode = () => farm.spawnNode(`soak-${++nodeStarts}`, { concurrency: opts.nodeConcurrency });
-  for (let i = 0; i < opts.nodes; i++) startNode();
+  // Liars: which trick each node process plays (by its name), and when it started.
+  const liarKind = new Map<string, LiarKind>();
+  const startedAt = new Map<string, number>();
+  const startNode = (kind?: LiarKind) => {
+    const name = `soak-${++nodeStarts}`;
+    if (kind) liarKind.set(name, kind);
+    startedAt.set(name, Date.now());
+    return farm.spawnNode(name, { concurrency: opts.nodeConcurrency, ...(kind ? { env: { TESSERA_TEST_FAULT: kind } } : {}) });
+  };
+  for (let i = 0; i < opts.nodes; i++) startNode(i < liarSlots ? LIAR_KINDS[0] : undefined);
 
   // Reference pictures: one local render per frame number (tiled or not, the farm must match it exactly).
   const references = new Map<number, Promise<RawImage>>();
@@ -144,7 +197,35 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
             nodeKills++;
             log(`killed ${victim.name}`);
             await sleep(opts.restartAfterMs);
-            if (!stopChaos) startNode();
+            // A killed liar's replacement plays the same trick: the liars' share stays.
+            if (!stopChaos) startNode(liarKind.get(victim.name));
+          }
+        })(),
+      );
+    }
+
+    // A blocklisted liar comes back under a new id with its next trick (the last one, a lying card, stays).
+    let liarReturns = 0;
+    if (liarSlots > 0) {
+      chaos.push(
+        (async () => {
+          const returned = new Set<string>();
+          while (!stopChaos) {
+            await sleep(1000);
+            const listed = await client.nodes().catch(() => null);
+            for (const n of listed?.nodes ?? []) {
+              const kind = liarKind.get(n.card.name);
+              if (!kind || !n.reputation?.blocklisted || returned.has(n.card.name)) continue;
+              returned.add(n.card.name);
+              const proc = nodes.find((p) => p.name === n.card.name);
+              proc?.child.kill('SIGKILL');
+              log(`${n.card.name} (${kind}) blocklisted: ${n.reputation.blocklisted.reason}`);
+              const next = LIAR_KINDS[Math.min(LIAR_KINDS.indexOf(kind) + 1, LIAR_KINDS.length - 1)];
+              if (!stopChaos && liarReturns < opts.maxLiarReturns) {
+                liarReturns++;
+                log(`${startNode(next).name} joins as a new id (${next})`);
+              }
+            }
           }
         })(),
       );
@@ -215,6 +296,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   }
   s3.destroy();
 
+  const liars = liarSlots > 0 ? await liarReport(client, liarKind, startedAt, verifySampleRate ?? 1) : undefined;
   const faults = farm.faults!;
   const rewritten = [...faults.puts.values()].filter((n) => n > 1);
   const allTasks = results.flatMap((r) => r.status?.tasks ?? []);
@@ -249,12 +331,44 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       s3Injected: { ...faults.counts.injected },
       attemptsRequeued: recorder.requeued.total,
       leaseExpiries: recorder.requeued.leaseExpired,
+      resultsRedone: recorder.redone.total,
       corruptOutputsRefused: recorder.corruptOutputs.length,
     },
     tasks: { total: allTasks.length, retried: allTasks.filter((t) => t.attempts > 1).length },
-    problems,
+    ...(liars ? { liars } : {}),
+    problems: [...problems, ...(liars && liars.honestBlamed > 0 ? [`${liars.honestBlamed} honest nodes were outvoted or blocklisted`] : [])],
   };
 }
+
+/** What the liars got away with, from the API's node list and ledger (before the farm closes). */
+async function liarReport(client: TesseraClient, liarKind: Map<string, LiarKind>, startedAt: Map<string, number>, verifySampleRate: number): Promise<LiarReport> {
+  const zero = () => Object.fromEntries(LIAR_KINDS.map((k) => [k, 0])) as Record<LiarKind, number>;
+  const report: LiarReport = { started: zero(), blocklisted: zero(), secondsToBlocklist: { median: null, max: null }, disproven: 0, creditedRenderSeconds: zero(), honestBlamed: 0, verifySampleRate };
+  for (const kind of liarKind.values()) report.started[kind]++;
+  const { nodes } = await client.nodes();
+  const ledger = await client.ledger();
+  const credited = new Map(ledger.nodes.map((n) => [n.nodeId, n.renderSeconds]));
+  const waits: number[] = [];
+  for (const n of nodes) {
+    const kind = liarKind.get(n.card.name);
+    const rep = n.reputation;
+    if (!kind) {
+      if (rep && (rep.disproven > 0 || rep.blocklisted)) report.honestBlamed++;
+      continue;
+    }
+    report.disproven += rep?.disproven ?? 0;
+    report.creditedRenderSeconds[kind] = round3(report.creditedRenderSeconds[kind] + (credited.get(n.nodeId) ?? 0));
+    if (rep?.blocklisted) {
+      report.blocklisted[kind]++;
+      waits.push((rep.blocklisted.at - (startedAt.get(n.card.name) ?? rep.blocklisted.at)) / 1000);
+    }
+  }
+  waits.sort((a, b) => a - b);
+  report.secondsToBlocklist = { median: percentile(waits, 0.5), max: waits.at(-1) ?? null };
+  return report;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Nearest-rank percentile of sorted values; null when there are none. */
 function percentile(sorted: number[], q: number): number | null {

@@ -6,6 +6,9 @@
  * duplicated or wrong. Every figure is defined in bench/run-soak.ts.
  * Options: --jobs 200 --nodes 4 --node-concurrency 1 --in-flight 8 --size 96 --frames-per-job 3
  *          --tiled-share 0.5 --kill-every-ms 6000 --s3-failure-rate 0.2 --no-api-restart --seed 1 --results-dir DIR
+ *          --liars 0.2 (a share of the nodes lie: wrong pixels, doctored stitches, inflated cards; every result
+ *          is then verified unless --verify-sample-rate says otherwise) --max-liar-returns 6
+ * With liars it also exits 1 when an honest node was blamed.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -28,6 +31,9 @@ const { values: args } = parseArgs({
     's3-failure-rate': { type: 'string' },
     'no-api-restart': { type: 'boolean', default: false },
     seed: { type: 'string' },
+    liars: { type: 'string' },
+    'verify-sample-rate': { type: 'string' },
+    'max-liar-returns': { type: 'string' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
 });
@@ -46,6 +52,9 @@ const report = await runSoak({
   s3FailureRate: num(args['s3-failure-rate']),
   apiRestart: !args['no-api-restart'],
   seed: num(args.seed),
+  liars: num(args.liars),
+  verifySampleRate: num(args['verify-sample-rate']),
+  maxLiarReturns: num(args['max-liar-returns']),
   log: (line) => process.stderr.write(`soak: ${line}\n`),
 });
 
@@ -57,7 +66,7 @@ const file = join(args['results-dir']!, `soak-${stamp}.json`);
 await writeFile(file, json);
 await writeFile(join(args['results-dir']!, 'soak-latest.json'), json);
 process.stdout.write(`results: ${file}\n`);
-const clean = report.lost.jobs === 0 && report.lost.frames === 0 && report.duplicated.total === 0 && report.frames.wrongPixels === 0;
+const clean = report.lost.jobs === 0 && report.lost.frames === 0 && report.duplicated.total === 0 && report.frames.wrongPixels === 0 && (report.liars?.honestBlamed ?? 0) === 0;
 process.exit(clean ? 0 : 1);
 
 function formatSoak(r: SoakReport): string {
@@ -77,7 +86,20 @@ function formatSoak(r: SoakReport): string {
     ['API restarts', String(r.faults.apiRestarts)],
     ['storage faults', `${Object.values(r.faults.s3Injected).reduce((a, b) => a + b, 0)} of ${r.faults.s3Requests} requests (${injected})`],
     ['attempts requeued', `${r.faults.attemptsRequeued} (${r.faults.leaseExpiries} lease expiries); ${r.tasks.retried} of ${r.tasks.total} tasks retried`],
+    ['results redone', `${r.faults.resultsRedone} accepted results discarded and done again (outvoted, blocklisted nodes' work, re-stitches)`],
   ];
+  const l = r.liars;
+  if (l) {
+    const byKind = (rec: Record<string, number>) => Object.entries(rec).map(([k, v]) => `${k} ${v}`).join(', ');
+    const s = (v: number | null) => (v === null ? '—' : `${v.toFixed(1)} s`);
+    rows.push(
+      ['liars started', `${byKind(l.started)} (every result verified at rate ${l.verifySampleRate})`],
+      ['liars blocklisted', `${byKind(l.blocklisted)}; start → blocklist median ${s(l.secondsToBlocklist.median)}, max ${s(l.secondsToBlocklist.max)}`],
+      ['liars outvoted', `${l.disproven} results`],
+      ['liars credited', `${byKind(l.creditedRenderSeconds)} render-seconds (lies are never credited; honest renders may be)`],
+      ['honest nodes blamed', String(l.honestBlamed)],
+    );
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
   if (r.problems.length) lines.push('', 'problems:', ...r.problems.slice(0, 20).map((p) => `  ${p}`), ...(r.problems.length > 20 ? [`  … ${r.problems.length - 20} more`] : []));

@@ -23,7 +23,7 @@ function versionOf(pkg: string): string {
 }
 
 /** The renderer's own version: bump it whenever pictures may change. */
-export const RENDER_CORE_VERSION = '0.2.0';
+export const RENDER_CORE_VERSION = '0.3.0';
 
 /** Everything that decides the bytes of a render, recorded in output metadata. */
 export const RENDERER_VERSION = `tessera-render/${RENDER_CORE_VERSION} three/${versionOf('three')} gl/${versionOf('gl')} sharp/${versionOf('sharp')}`;

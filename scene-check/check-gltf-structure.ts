@@ -43,6 +43,7 @@ import type {
   BufferInfo,
   BufferViewInfo,
   ImageInfo,
+  InstancingInfo,
   PrimitiveInfo,
   SparseInfo,
   ValidatedGltf,
@@ -112,6 +113,11 @@ const TARGET_TYPES: Array<[RegExp, string[]]> = [
   [/^(POSITION|NORMAL|TANGENT)$/, ['VEC3']],
   [/^TEXCOORD_\d+$/, ['VEC2']],
   [/^COLOR_\d+$/, ['VEC3', 'VEC4']],
+];
+const INSTANCE_TYPES: Array<[RegExp, string[]]> = [
+  [/^(TRANSLATION|SCALE)$/, ['VEC3']],
+  [/^ROTATION$/, ['VEC4']],
+  [/^_COLOR_0$/, ['VEC3', 'VEC4']],
 ];
 const SEMANTIC = /^[A-Za-z0-9_]+$/;
 
@@ -236,24 +242,29 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     if (bufferView !== undefined && bufferViews[bufferView].meshopt) {
       throw malformed(`${where}: bufferView ${bufferView} is meshopt-compressed, which images cannot be`);
     }
-    return { uri, bufferView, mimeType };
+    return { uri, bufferView, mimeType, basisu: false, plain: false };
   });
   textures.forEach((def, i) => {
     const where = `texture ${i}`;
     optIndex(def, 'sampler', where, samplers.length, N.sampler);
-    let usable = optIndex(def, 'source', where, images.length, N.image) !== undefined;
+    const core = optIndex(def, 'source', where, images.length, N.image);
+    let usable = core !== undefined;
+    if (core !== undefined) images[core].plain = true;
     const extensions = optObject(def, 'extensions', where);
     for (const [name, ext] of Object.entries(extensions ?? {})) {
       if (!isJsonObject(ext)) continue;
       const source = optIndex(ext, 'source', `${where} extensions.${name}`, images.length, N.image);
-      if (source !== undefined && SUPPORTED_EXTENSIONS.has(name)) usable = true; // EXT_texture_webp
+      if (source === undefined || !SUPPORTED_EXTENSIONS.has(name)) continue;
+      usable = true; // EXT_texture_webp, KHR_texture_basisu
+      if (name === 'KHR_texture_basisu') images[source].basisu = true;
+      else images[source].plain = true;
     }
     if (!usable) {
       const only = Object.keys(extensions ?? {}).filter((name) => name.startsWith('KHR_') || name.startsWith('EXT_'));
       throw new TesseraError(
         'SCENE_UNSUPPORTED',
         only.length
-          ? `${where} has no PNG, JPEG or WebP source, only ${only.join(', ')}, which this renderer does not decode`
+          ? `${where} has no PNG, JPEG, WebP or KTX2 (KHR_texture_basisu) source, only ${only.join(', ')}, which this renderer does not decode`
           : `${where} has no source image`,
       );
     }
@@ -330,10 +341,11 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
   });
 
   // Nodes.
+  const instancedNodes: InstancingInfo[] = [];
   const children: number[][] = nodes.map((def, i) => {
     const where = `node ${i}`;
     const kids = indexArray(def, 'children', where, nodes.length, N.node);
-    optIndex(def, 'mesh', where, meshes.length, N.mesh);
+    const mesh = optIndex(def, 'mesh', where, meshes.length, N.mesh);
     optIndex(def, 'skin', where, skins.length, N.skin);
     optIndex(def, 'camera', where, cameras.length, N.camera);
     optNumberArray(def, 'matrix', where, 16);
@@ -348,7 +360,17 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
       const instancing = optObject(extensions, 'EXT_mesh_gpu_instancing', `${where} extensions`);
       if (instancing) {
         const w = `${where} extensions.EXT_mesh_gpu_instancing`;
-        checkAttributes(indexRecord(instancing, 'attributes', w, accessors.length, N.accessor), w, accessors, []);
+        const attributes = indexRecord(instancing, 'attributes', w, accessors.length, N.accessor);
+        checkAttributes(attributes, w, accessors, INSTANCE_TYPES);
+        if (mesh === undefined) throw malformed(`${w}: the node has no mesh to instance`);
+        if (attributes.length === 0) throw malformed(`${w}: attributes is empty`);
+        const count = accessors[attributes[0][1]].count;
+        for (const [semantic, index] of attributes) {
+          if (accessors[index].count !== count) {
+            throw malformed(`${w}: ${semantic} accessor ${index} has ${accessors[index].count} elements, ${attributes[0][0]} has ${count}; every instance attribute needs one per instance`);
+          }
+        }
+        instancedNodes.push({ node: i, mesh, count });
       }
     }
     return kids;
@@ -420,6 +442,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     accessors,
     images,
     primitives,
+    instancedNodes,
     animationSamplers,
     counts: {
       scenes: scenes.length,

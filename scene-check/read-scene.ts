@@ -216,7 +216,7 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
     bytesRead: bytes.length,
     maxFileBytes: caps.maxFileBytes,
   });
-  const textures = checkTextureLimits(resources.images, caps, geometry.geometryBytes);
+  const textures = checkTextureLimits(resources.images, caps, geometry.geometryBytes, gltf.images);
   // Meshopt views decode into their fallback buffers (sizes already counted), then the data checks see plain data.
   const provider = io ?? nodeSceneIo;
   const plain = await decodeMeshoptViews(gltf, resources.buffers, () => provider.meshoptDecoder());

@@ -1,6 +1,7 @@
 /**
  * glTF extensions a scene may list in `extensionsRequired`: those three.js r162's GLTFLoader
- * renders without extra decoders, plus Draco and meshopt (decoded here before the renderer sees the scene).
+ * renders without extra decoders, plus Draco and meshopt (decoded here before the renderer sees the scene)
+ * and KHR_texture_basisu (KTX2 containers checked here, transcoded to RGBA8 by the render node).
  * A scene may *use* any extension; unknown optional ones are dropped by the normalization.
  */
 export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -20,6 +21,7 @@ export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
   'KHR_materials_unlit',
   'KHR_materials_volume',
   'KHR_mesh_quantization',
+  'KHR_texture_basisu',
   'KHR_texture_transform',
   'EXT_texture_webp',
 ]);

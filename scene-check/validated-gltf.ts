@@ -63,6 +63,10 @@ export interface ImageInfo {
   uri: string | undefined;
   bufferView: number | undefined;
   mimeType: string | undefined;
+  /** Some texture uses it through KHR_texture_basisu (so it must be KTX2). */
+  basisu: boolean;
+  /** Some texture uses it as its core `source` or through EXT_texture_webp (so it must not be KTX2). */
+  plain: boolean;
 }
 
 export interface PrimitiveInfo {
@@ -73,6 +77,14 @@ export interface PrimitiveInfo {
   indices: number | undefined;
   /** Set when the primitive is KHR_draco_mesh_compression-compressed: the buffer view of its Draco data. */
   dracoBufferView: number | undefined;
+}
+
+/** A node drawn many times by EXT_mesh_gpu_instancing. */
+export interface InstancingInfo {
+  node: number;
+  mesh: number;
+  /** Instances: the (equal) element count of its instance attributes. */
+  count: number;
 }
 
 export interface AnimationSamplerInfo {
@@ -91,6 +103,7 @@ export interface ValidatedGltf {
   accessors: AccessorInfo[];
   images: ImageInfo[];
   primitives: PrimitiveInfo[];
+  instancedNodes: InstancingInfo[];
   animationSamplers: AnimationSamplerInfo[];
   counts: {
     scenes: number;

@@ -11,6 +11,8 @@ import { buildAnimatedTrs } from './lib/builders/animated-trs.ts';
 import { buildCameras } from './lib/builders/cameras.ts';
 import { buildDraco } from './lib/builders/draco.ts';
 import { buildFeatures } from './lib/builders/features.ts';
+import { buildInstancing } from './lib/builders/instancing.ts';
+import { buildKtx2 } from './lib/builders/ktx2.ts';
 import { buildLights } from './lib/builders/lights.ts';
 import { buildMaterials } from './lib/builders/materials.ts';
 import { buildMillion } from './lib/builders/million.ts';
@@ -45,6 +47,8 @@ const JOBS: SceneJob[] = [
   { file: 'draco.glb', build: buildDraco, maxBytes: 1 << 20 },
   { file: 'textured-gltf/scene.gltf', build: buildTexturedGltf, maxBytes: 1 << 20 },
   { file: 'materials.glb', build: buildMaterials, maxBytes: 1 << 20 },
+  { file: 'ktx2.glb', build: buildKtx2, maxBytes: 1 << 20 },
+  { file: 'instancing.glb', build: () => buildInstancing(), maxBytes: 1 << 20 },
 ];
 
 /** Writes one scene; returns the paths written. */

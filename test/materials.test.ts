@@ -55,10 +55,27 @@ function half(img: RawImage, side: 'left' | 'right'): Half {
   return { count, meanLuma: sum / count, maxLuma: max, rimLuma: rim / rimN, chroma: chroma / count, hueSpread: spread };
 }
 
-async function pair(scene: string): Promise<{ without: Half; with: Half }> {
+/** Shape of the highlight: spread (standard deviation, pixels) in x and y of the pixels within 10 luma of the brightest. */
+function highlight(img: RawImage, side: 'left' | 'right'): { sdX: number; sdY: number; count: number } {
+  const x0 = side === 'left' ? 0 : img.width / 2;
+  const opaque: [number, number, number][] = [];
+  for (let y = 0; y < img.height; y++) for (let x = x0; x < x0 + img.width / 2; x++) {
+    const p = (y * img.width + x) * 4;
+    if (img.data[p + 3] >= 250) opaque.push([x, y, luma(img.data[p], img.data[p + 1], img.data[p + 2])]);
+  }
+  const max = Math.max(...opaque.map(([, , l]) => l));
+  const bright = opaque.filter(([, , l]) => l >= max - 10);
+  const sd = (values: number[]) => {
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  };
+  return { sdX: sd(bright.map(([x]) => x)), sdY: sd(bright.map(([, y]) => y)), count: bright.length };
+}
+
+async function pair(scene: string): Promise<{ without: Half; with: Half; img: RawImage }> {
   const img = await t.render('materials', { width: 320, height: 160, ssaa: 2, background: 'transparent', scene, camera: { kind: 'auto', yaw: 0, pitch: 10, fov: 40 } });
   await savePng(img, `${OUTPUT_DIR}/materials-${scene}.png`);
-  const result = { without: half(img, 'left'), with: half(img, 'right') };
+  const result = { without: half(img, 'left'), with: half(img, 'right'), img };
   // Both spheres are in view, the same size.
   expect(result.without.count).toBeGreaterThan(3000);
   expect(Math.abs(result.with.count - result.without.count)).toBeLessThan(result.without.count * 0.05);
@@ -97,5 +114,16 @@ describe('KHR_materials_* look (scenes/materials.glb)', () => {
   it('emissive_strength 4 glows brighter than 1', async () => {
     const p = await pair('emissive-strength');
     expect(p.with.meanLuma).toBeGreaterThan(p.without.meanLuma + 30);
+  });
+
+  it('anisotropy stretches the highlight into a streak along the tangent (east, so horizontal)', async () => {
+    const { img } = await pair('anisotropy');
+    const round = highlight(img, 'left');
+    const streak = highlight(img, 'right');
+    expect(round.count).toBeGreaterThan(100);
+    expect(streak.count).toBeGreaterThan(100);
+    // Isotropic: a spot about as tall as wide (measured 0.7). Anisotropic: several times wider than tall (measured 4.0).
+    expect(round.sdX / round.sdY).toBeLessThan(1.5);
+    expect(streak.sdX / streak.sdY).toBeGreaterThan(2.5);
   });
 });

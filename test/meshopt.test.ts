@@ -24,6 +24,7 @@ describe('EXT_meshopt_compression + KHR_mesh_quantization', () => {
   const scenes: [string, number][] = [
     ['textured-pbr', 0], ['alpha', 0], ['animated-trs', 12], ['skinned', 18], ['morph', 18], ['cameras', 0],
     ['lights', 0], ['features', 0], ['draco', 0], ['textured-gltf/scene.gltf', 0], ['million', 0],
+    ['materials', 0], ['ktx2', 0], ['instancing', 0],
   ];
   it.each(scenes)('a meshopt-packed %s uploads and renders like the original', async (name, frame) => {
     const packed = await packMeshopt(scenePath(name));

@@ -684,11 +684,12 @@ describe('readScene: cost limits', () => {
 
   it('refuses a texture only available in a format the renderer cannot decode', async () => {
     const bytes = triangleWithImageGlb(grayPng(4, 4));
-    const basisOnly = editGlb(bytes, (j) => {
-      j.extensionsUsed = ['KHR_texture_basisu'];
-      j.textures = [{ extensions: { KHR_texture_basisu: { source: 0 } } }];
+    // (KHR_texture_basisu is decoded since KTX2 support: test/ktx2.test.ts; AVIF is not.)
+    const avifOnly = editGlb(bytes, (j) => {
+      j.extensionsUsed = ['EXT_texture_avif'];
+      j.textures = [{ extensions: { EXT_texture_avif: { source: 0 } } }];
     });
-    await expectRefused(glb(basisOnly), 'SCENE_UNSUPPORTED', 'texture 0 has no PNG, JPEG or WebP source, only KHR_texture_basisu');
+    await expectRefused(glb(avifOnly), 'SCENE_UNSUPPORTED', 'texture 0 has no PNG, JPEG, WebP or KTX2 (KHR_texture_basisu) source, only EXT_texture_avif');
   });
 
   it('refuses too many nodes', async () => {

@@ -16,3 +16,5 @@ export { openSession, type InteractiveSession, type OpenSessionOptions, type Pos
 export type { EyePose, ReadyMessage, SessionCreated, SessionRequestInput, SessionView } from '../protocol/session.ts';
 export { decodeFrame, type FrameHeader } from '../protocol/session-frame.ts';
 export { SESSION_CLOSE } from '../protocol/session.ts';
+export { decodeDepth, DEPTH_FAR_MM, type DepthMap } from './decode-depth.ts';
+export { depthMetres, unpackDepthRg8 } from '../protocol/session-depth.ts';

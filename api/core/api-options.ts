@@ -2,6 +2,7 @@
 import type { EdgePopConfig } from './routes/edge-routes.ts';
 import type { BlobStore } from './blob-store.ts';
 import { ROLE_LIMIT_DEFAULTS, type ConfiguredApiKey, type RoleLimits } from './client-keys.ts';
+import { NODE_RATE_LIMIT_DEFAULTS, type NodeRateLimits } from './routes/node-admission.ts';
 import type { Clock } from './clock.ts';
 import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
@@ -102,14 +103,21 @@ export interface ApiOptions {
    */
   apiKeys?: ConfiguredApiKey[];
   /** Request rate, burst and active-job limits per role, for keys that set none of their own. */
-  keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']> };
+  keyLimits?: { client?: Partial<RoleLimits['client']>; admin?: Partial<RoleLimits['admin']>; node?: Partial<RoleLimits['node']> };
+  /**
+   * Whether `POST /v1/nodes` needs a join token (`Authorization: Bearer <key>` of a `node` key, made with
+   * `tessera keys create --role node`, or an admin key). Off by default: anyone may offer a node, on probation.
+   */
+  requireJoinToken?: boolean;
+  /** Per-address limits on node registration and the node routes (429 past them); see NodeRateLimits. */
+  nodeRateLimits?: Partial<NodeRateLimits>;
   /** Interactive sessions: ticket lifetime and key, placement costs. */
   sessions?: Partial<SessionOptions>;
   /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
   edgePop?: EdgePopConfig;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -121,6 +129,7 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'ver
   recheckMs: 1000,
   corsOrigin: '*',
   version: '0.1.0',
+  requireJoinToken: false,
 };
 
 /** Options with every default filled in. */
@@ -138,18 +147,20 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   keyLimits: RoleLimits;
   sessions: SessionOptions;
   edgePop: EdgePopConfig | undefined;
+  nodeRateLimits: NodeRateLimits;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, ...rest } = options;
+  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, nodeRateLimits, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
     ...defined(rest),
-    policy: { ...TASK_POLICY_DEFAULTS, ...defined(policy) },
+    // Untrusted failures (task-policy.ts) are the trust options' probation, unless the policy says otherwise.
+    policy: { ...TASK_POLICY_DEFAULTS, trustedAfterVerified: trust?.probationResults ?? TRUST_DEFAULTS.probationResults, ...defined(policy) },
     verification: { ...VERIFICATION_DEFAULTS, ...defined(verification) },
     trust: { ...TRUST_DEFAULTS, ...defined(trust) },
     pricing: { ...PRICING_DEFAULTS, ...defined(pricing) },
@@ -169,7 +180,9 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     keyLimits: {
       client: { ...ROLE_LIMIT_DEFAULTS.client, ...defined(keyLimits?.client) },
       admin: { ...ROLE_LIMIT_DEFAULTS.admin, ...defined(keyLimits?.admin) },
+      node: { ...ROLE_LIMIT_DEFAULTS.node, ...defined(keyLimits?.node) },
     },
+    nodeRateLimits: { ...NODE_RATE_LIMIT_DEFAULTS, ...defined(nodeRateLimits) },
     edgePop: rest.edgePop,
   };
 }

@@ -139,6 +139,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 `;
 
 export const JOB_STORE_ROUTING_SCHEMA = `
+-- Jobs by scene: which nodes were handed a scene (checks their scene-cache claims).
+CREATE INDEX IF NOT EXISTS jobs_by_scene ON jobs (scene_id);
 -- A node's routed queue (lease phase 1), per-node load counts and routes to re-route: a few rows each.
 CREATE INDEX IF NOT EXISTS tasks_routed ON tasks (state, route_node);
 -- Tasks a node may take as the fallback once the chosen node's grace period has passed (lease phase 2).
@@ -181,6 +183,8 @@ export const JOB_STORE_TRUST_COLUMNS: { table: string; column: string; definitio
   { table: 'nodes', column: 'measured_results', definition: 'INTEGER NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'measured_best', definition: 'REAL NOT NULL DEFAULT 0' },
   { table: 'nodes', column: 'location_refuted', definition: 'TEXT' },
+  // The scene ids the node last reported in its cache (JSON array, bounded): a routing hint.
+  { table: 'nodes', column: 'cached_scenes', definition: 'TEXT' },
   { table: 'ledger', column: 'wall_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 

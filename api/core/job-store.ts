@@ -71,10 +71,10 @@ export type TaskRoute = TaskRouteView & {
   fallbackAt: number | null;
 };
 
-/** `verify`: a render of another render task's tile by a different node, to compare with its result. */
+/** `verify`: a render of another render task's tile (or a stitch of a stitch task's tiles: no tile of its own) by a different node, to compare with its result. */
 export type TaskKind = 'render' | 'stitch' | 'verify';
 
-/** A sampled render task's verification (see VerificationState). */
+/** A sampled render or stitch task's verification (see VerificationState). */
 export interface TaskVerification {
   state: VerificationState;
   /** Nodes whose renders agreed with the accepted result, the renderer first. */
@@ -115,11 +115,11 @@ export interface TaskRecord {
    * grace periods for routed ones; null while only the routed node (and its fallback) may.
    */
   openAt: number | null;
-  /** A verify task: the render task it verifies; null otherwise. */
+  /** A verify task: the render or stitch task it verifies; null otherwise. */
   verifies: string | null;
   /** Verification round: of a render task, its current one; of a verify task, the one it belongs to. */
   round: number;
-  /** A sampled render task's verification; null when not sampled (and for other kinds). */
+  /** A sampled render or stitch task's verification; null when not sampled (and for verify tasks). */
   verification: TaskVerification | null;
   /** Nodes that may not lease the task (the nodes a verification compares, outvoted nodes). */
   excludeNodes: string[];
@@ -173,6 +173,8 @@ export interface NodeRecord {
   throughput?: NodeThroughput;
   /** Why its claimed location is ignored (measured RTTs refuted it); null while not refuted. */
   locationRefuted?: string | null;
+  /** Scene ids it last reported holding in its scene cache (a claim: a routing hint only); absent until reported. */
+  cachedScenes?: string[];
 }
 
 /**
@@ -195,6 +197,8 @@ export interface NodeNetworkUpdate {
   edge?: EdgeSighting;
   /** Replaces the node's peer RTTs (the caller merges old and new). */
   peerRttMs?: Record<string, number>;
+  /** Replaces the scene ids it reports cached. */
+  cachedScenes?: string[];
 }
 
 /** A node's work in hand, counted from the tasks. */
@@ -288,7 +292,7 @@ export interface CompleteInput {
   now: number;
   /** Compute time the node reported, clamped by the API (ms); for the ledger. */
   renderMs?: number;
-  /** A render task: re-issue its result to another node for verification (a re-render is verified anyway). */
+  /** A render or stitch task: re-issue its result to another node for verification (a re-render is verified anyway). */
   sample?: boolean;
   /**
    * False when no other node could verify the result (none healthy may run the job): it is accepted
@@ -355,6 +359,11 @@ export interface SceneStore {
   grantScene(sceneId: string, owner: string, now: number): Promise<void>;
   /** Whether `owner` uploaded the scene. */
   isSceneGranted(sceneId: string, owner: string): Promise<boolean>;
+  /**
+   * Nodes this API handed the scene to: those that leased a task of a job on it (so got its presigned URL).
+   * The evidence a node's claim to hold the scene in its cache is checked against.
+   */
+  nodesGivenScene(sceneId: string): Promise<string[]>;
 }
 
 /** API keys, and the per-owner count their limits are checked against. */

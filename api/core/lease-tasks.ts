@@ -7,7 +7,7 @@ import type { LeasedTask } from '../protocol/task.ts';
 import type { ApiContext } from './api-context.ts';
 import { randomId } from './crypto-utils.ts';
 import type { NodeRecord } from './job-store.ts';
-import { presignLeasedTask } from './leased-task.ts';
+import { presignLeasedTask, stitchesFrame } from './leased-task.ts';
 import { TASKS_TOPIC } from './notifier.ts';
 import type { StatusChange } from './state-machine.ts';
 import { aheadLeaseMs } from './task-policy.ts';
@@ -71,7 +71,7 @@ export async function leaseTasks(ctx: ApiContext, node: NodeRecord, wanted: Leas
     }
     const tasks = await Promise.all(
       leased.map(async ({ task, job }) => {
-        const frameTiles = task.kind === 'stitch' ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
+        const frameTiles = stitchesFrame(task) ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
         return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds);
       }),
     );

@@ -10,6 +10,11 @@ import type { BlobStore } from './blob-store.ts';
 import type { JobRecord, TaskRecord } from './job-store.ts';
 import { acceptedKey, attemptKey, sceneKey } from './object-keys.ts';
 
+/** Whether the task stitches a frame: a stitch, or a verify task re-doing one (it has no tile of its own). */
+export function stitchesFrame(task: Pick<TaskRecord, 'kind' | 'tile'>): boolean {
+  return task.kind === 'stitch' || (task.kind === 'verify' && task.tile === null);
+}
+
 /** Presign the URLs of a freshly leased task; `frameTiles` are the render tasks of its frame (for stitch). */
 export async function presignLeasedTask(
   task: TaskRecord,
@@ -25,8 +30,9 @@ export async function presignLeasedTask(
     leaseId: task.leaseId!,
     leaseExpiresAt: task.leaseExpiresAt!,
     jobId: job.jobId,
-    // A verifying render looks like any render: a node cannot tell which of its results are being checked.
-    kind: task.kind === 'stitch' ? 'stitch' : 'render',
+    // A verifying render looks like any render, a verifying stitch like any stitch: a node cannot tell which
+    // of its results are being checked.
+    kind: stitchesFrame(task) ? 'stitch' : 'render',
     frame: task.frame,
     attempt: task.attempts,
     scene: { id: job.sceneId, url: sceneUrl },
@@ -35,7 +41,7 @@ export async function presignLeasedTask(
     final: task.final,
     output: { key: attemptKey(task), url: outputUrl },
   };
-  if (task.kind !== 'stitch') {
+  if (!stitchesFrame(task)) {
     leased.tile = task.tile!;
   } else {
     leased.tiles = await Promise.all(

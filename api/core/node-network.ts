@@ -10,7 +10,7 @@
 import type { JobClient, ProbeCandidate, RttMeasurement } from '../protocol/latency.ts';
 import { verifyProbeProof } from '../protocol/probe-proof.ts';
 import { locationsRefuted, refutedParties } from './node-trust.ts';
-import type { Heartbeat } from '../protocol/node-messages.ts';
+import { MAX_REPORTED_SCENES, type Heartbeat } from '../protocol/node-messages.ts';
 import type { JobClientRecord, JobStore, NodeNetworkUpdate, NodeRecord } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import { toCandidate, type NodeDirectory } from './node-directory.ts';
@@ -136,7 +136,9 @@ export class NodeNetwork {
       peerRttMs = withPeerRtt(peerRttMs, nodeId, rttMs);
       updates.push({ nodeId, coordinate: updateCoordinate(peerCoordinate, before, rttMs, vivaldi, this.#rng), peerRttMs: withPeerRtt(peer.peerRttMs, node.nodeId, rttMs) });
     }
-    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs, edge: hb.edge, peerRttMs: peerRttMs === node.peerRttMs ? undefined : peerRttMs });
+    // Its scene cache is a claim, kept bounded (the protocol's cap, no duplicates) and used only as a routing hint.
+    const cachedScenes = hb.scenes ? [...new Set(hb.scenes)].slice(0, MAX_REPORTED_SCENES) : undefined;
+    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs, edge: hb.edge, peerRttMs: peerRttMs === node.peerRttMs ? undefined : peerRttMs, cachedScenes });
     await this.#jobs.updateNodeNetwork(updates);
     if (hb.peers.length) this.#logger.debug({ nodeId: node.nodeId, peers: hb.peers, refused, rttToApiMs }, 'peer RTTs recorded');
     if (refused) this.#logger.warn({ nodeId: node.nodeId, refused }, 'peer RTTs refused: not an assigned peer, or no valid probe proof');

@@ -22,8 +22,8 @@ export function quoteJob(plan: Pick<JobPlan, 'view' | 'frames' | 'tile'>, nodes:
   // Panoramas cost more per output pixel than they bill in megapixels (see PROJECTION_PIXEL_WEIGHT).
   const workPixels = renderPixels * PROJECTION_PIXEL_WEIGHT[plan.view.projection ?? 'perspective'];
   const stitchPixels = perFrame > 1 ? frames * width * height * STITCH_PIXEL_WEIGHT : 0;
-  // Compute in reference tiles: what a card's tilesPerSecond measures.
-  const referenceTiles = (workPixels * (1 + sampleRate) + stitchPixels) / REFERENCE_TILE_PIXELS;
+  // Compute in reference tiles: what a card's tilesPerSecond measures. Stitches are sampled at the tiles' rate.
+  const referenceTiles = ((workPixels + stitchPixels) * (1 + sampleRate)) / REFERENCE_TILE_PIXELS;
   const measured = nodes.filter((n) => n.card.tilesPerSecond > 0);
   const perProcess = measured.reduce((s, n) => s + n.card.tilesPerSecond, 0) / Math.max(1, measured.length);
   const farm = measured.reduce((s, n) => s + n.card.tilesPerSecond * n.card.concurrency, 0);

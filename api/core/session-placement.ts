@@ -28,10 +28,12 @@ export interface SessionPlacementRequest {
   client: ClientView;
   requirements?: JobRequirements;
   eye: { width: number; height: number };
+  /** The session asks for depth frames: only nodes whose card lists the `depth` session feature qualify. */
+  depth?: boolean;
   sceneBytes: number;
   /** Open sessions per node id. */
   openSessions: Record<string, number>;
-  /** Nodes that have the scene cached. */
+  /** Nodes believed to hold the scene: they served its sessions, or report it in their heartbeats' scene cache. */
   cachedOn: ReadonlySet<string>;
   /** Nodes the client asked not to use. */
   exclude?: readonly string[];
@@ -56,7 +58,7 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
       continue;
     }
     const slots = card.sessionSlots ?? 0;
-    if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
+    if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || (req.depth && !card.sessionFeatures?.includes('depth')) || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
       incapable++;
       continue;
     }

@@ -119,8 +119,9 @@ function expireLeasesIn(db: SqlDriver, now: number, policy: TaskPolicy): StatusC
     // A task of a job failed earlier in this loop is cancelled by then.
     const current = readTask(db, task.taskId)!;
     if (current.state !== 'leased') continue;
-    const nodeFailures = recordFailure(db, current, `lease expired on node ${current.nodeId}`, false, now);
-    changes.push(...applyTaskStep(db, current, stepTask(current, { type: 'expire', nodeFailures, now, policy }), now).changes);
+    const counted = recordFailure(db, current, `lease expired on node ${current.nodeId}`, false, now, policy);
+    const step = stepTask(current, { type: 'expire', nodeFailures: counted.nodeFailures, attempts: counted.attempts, now, policy });
+    changes.push(...applyTaskStep(db, current, excludeIf(step, counted.exclude), now).changes);
   }
   return changes;
 }
@@ -231,9 +232,9 @@ export function failTask(db: SqlDriver, input: FailInput): TaskOutcome {
   return db.transaction(() => {
     const task = heldTask(db, input.taskId, input.nodeId, input.leaseId);
     const reason = input.sceneFault ? `scene fault: ${input.reason}` : input.reason;
-    const nodeFailures = recordFailure(db, task, reason, input.sceneFault, input.now);
-    const step = stepTask(task, { type: 'fail', reason, nodeFailures, now: input.now, policy: input.policy });
-    return applyTaskStep(db, task, step, input.now);
+    const counted = recordFailure(db, task, reason, input.sceneFault, input.now, input.policy);
+    const step = stepTask(task, { type: 'fail', reason, nodeFailures: counted.nodeFailures, attempts: counted.attempts, now: input.now, policy: input.policy });
+    return applyTaskStep(db, task, excludeIf(step, counted.exclude), input.now);
   });
 }
 
@@ -248,13 +249,51 @@ export function heldTask(db: SqlDriver, taskId: string, nodeId: string, leaseId:
   return task;
 }
 
-/** Record a failed attempt; returns how many different nodes have now failed the task. */
-export function recordFailure(db: SqlDriver, task: TaskRecord, reason: string, sceneFault: boolean, now: number): number {
+/** What a task's failures count toward its limits, weighed by the failing nodes' records (see TaskPolicy.trustedAfterVerified). */
+export interface CountedFailures {
+  /** Distinct nodes whose failures count toward maxNodeFailures. */
+  nodeFailures: number;
+  /** Attempts that count toward maxAttempts. */
+  attempts: number;
+  /** The failing node is untrusted while a trusted node is around: it does not get this task again. */
+  exclude: boolean;
+}
+
+/**
+ * Record a failed attempt and weigh the task's failures. Trusted nodes' failures count in full; untrusted
+ * nodes' count in full only in a farm with no trusted node seen within a lease, else at most as many as the
+ * trusted ones: fresh ids alone can never fail a job, nor turn one trusted node's failure into a job failure.
+ */
+export function recordFailure(db: SqlDriver, task: TaskRecord, reason: string, sceneFault: boolean, now: number, policy: TaskPolicy): CountedFailures {
   db.run(
     `INSERT OR REPLACE INTO task_failures (task_id, attempt, node_id, reason, scene_fault, at) VALUES (?, ?, ?, ?, ?, ?)`,
     [task.taskId, task.attempts, task.nodeId ?? '', reason, sceneFault ? 1 : 0, now],
   );
-  return db.all<{ n: number }>(`SELECT COUNT(DISTINCT node_id) AS n FROM task_failures WHERE task_id = ?`, [task.taskId])[0].n;
+  const trustAfter = policy.trustedAfterVerified ?? 0;
+  const rows = db.all<Row>(
+    `SELECT f.node_id AS node_id, COALESCE(n.verified_count, 0) AS verified FROM task_failures f LEFT JOIN nodes n ON n.node_id = f.node_id WHERE f.task_id = ?`,
+    [task.taskId],
+  );
+  const distinct = (list: Row[]) => new Set(list.map((r) => String(r.node_id))).size;
+  const trustedAround =
+    trustAfter > 0 &&
+    db.all<Row>(`SELECT 1 AS x FROM nodes WHERE verified_count >= ? AND blocklisted_at IS NULL AND last_seen_at >= ? LIMIT 1`, [trustAfter, now - policy.leaseMs]).length > 0;
+  if (!trustedAround) return { nodeFailures: distinct(rows), attempts: task.attempts, exclude: false };
+  const trusted = rows.filter((r) => num(r.verified) >= trustAfter);
+  const untrusted = rows.filter((r) => num(r.verified) < trustAfter);
+  const failer = rows.find((r) => String(r.node_id) === (task.nodeId ?? ''));
+  return {
+    nodeFailures: distinct(trusted) + Math.min(distinct(untrusted), distinct(trusted)),
+    attempts: trusted.length + Math.min(untrusted.length, trusted.length),
+    exclude: failer !== undefined && num(failer.verified) < trustAfter,
+  };
+}
+
+/** The step, its queued task closed to the node that failed it when `exclude`. */
+function excludeIf(step: ReturnType<typeof stepTask>, exclude: boolean): ReturnType<typeof stepTask> {
+  const nodeId = step.task.nodeId;
+  if (!exclude || step.task.state !== 'queued' || !nodeId) return step;
+  return { ...step, task: { ...step.task, excludeNodes: [...new Set([...step.task.excludeNodes, nodeId])] } };
 }
 
 /** Save a task step; when it exhausts the task's retries, fail the job and cancel its other tasks. */

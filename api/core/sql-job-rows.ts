@@ -137,6 +137,7 @@ export function rowToNode(r: Row): NodeRecord {
     lastLeaseAt: optNum(r.last_lease_at ?? null),
     throughput: { pixels: num(r.measured_pixels ?? 0), ms: num(r.measured_ms ?? 0), results: num(r.measured_results ?? 0), best: num(r.measured_best ?? 0) },
     locationRefuted: optStr(r.location_refuted ?? null),
+    cachedScenes: optJson<string[]>(r.cached_scenes ?? null) ?? undefined,
   };
 }
 
@@ -194,8 +195,8 @@ export const READY = `(t.kind <> 'stitch' OR NOT EXISTS (
 /** The leasing node (the query's `?`) is not one the task excludes. */
 export const NOT_EXCLUDED = `(t.exclude_nodes IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(t.exclude_nodes) x WHERE x.value = ?))`;
 
-/** A finished frame: a done stitch, or a done one-tile render whose verification is not pending. */
-export const FRAME_DONE = `(state = 'done' AND (kind = 'stitch' OR (kind = 'render' AND final = 1 AND (verify_state IS NULL OR verify_state <> 'pending'))))`;
+/** A finished frame: a done stitch, or a done one-tile render, whose verification is not pending. */
+export const FRAME_DONE = `(state = 'done' AND (verify_state IS NULL OR verify_state <> 'pending') AND (kind = 'stitch' OR (kind = 'render' AND final = 1)))`;
 
 /** Tasks that keep a job from finishing: open, failed, cancelled (bar verify tasks whose vote ended), or awaiting verification. */
 export const UNFINISHED_TASK = `(state IN ('queued', 'leased', 'failed') OR (state = 'cancelled' AND kind <> 'verify') OR verify_state = 'pending')`;

@@ -23,7 +23,7 @@ import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, listLedger } from './sql-ledger.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
 import { getMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
-import { getScene, grantScene, isSceneGranted, putScene } from './sql-scene-store.ts';
+import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
 import { blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
 
 export class SqlJobStore implements JobStore {
@@ -45,6 +45,10 @@ export class SqlJobStore implements JobStore {
 
   async getScene(sceneId: string): Promise<SceneRecord | null> {
     return getScene(this.#db, sceneId);
+  }
+
+  async nodesGivenScene(sceneId: string): Promise<string[]> {
+    return nodesGivenScene(this.#db, sceneId);
   }
 
   async grantScene(sceneId: string, owner: string, now: number): Promise<void> {
@@ -243,12 +247,14 @@ function completeTask(db: SqlDriver, input: CompleteInput): TaskOutcome {
     let completed = step.task;
     let verdict: VerificationVerdict | undefined;
     const rerender = task.verification?.state === 'rerender';
-    if (task.kind === 'render' && rerender && input.verifiable === false) {
+    // Renders and stitches are checked alike: a stitch decides a whole frame, so one node's word is not enough.
+    const checkable = task.kind === 'render' || task.kind === 'stitch';
+    if (checkable && rerender && input.verifiable === false) {
       // A re-render nobody else can check: accepted as it is.
       completed = stepVerificationInto(completed, { type: 'skip', reason: 'a re-render no other node can check: accepted as it is', now: input.now }, changes);
       saveTask(db, completed);
       addLedger(db, completed, job, renderMs, 'credited', input.now);
-    } else if (task.kind === 'render' && input.verifiable !== false && (input.sample === true || rerender)) {
+    } else if (checkable && input.verifiable !== false && (input.sample === true || rerender)) {
       // Sampled (or a re-render after a disproof): held back until another node's render agrees.
       completed = stepVerificationInto(completed, { type: 'hold', now: input.now }, changes);
       saveTask(db, completed);

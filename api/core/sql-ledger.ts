@@ -12,7 +12,7 @@ export function addLedger(db: SqlDriver, task: TaskRecord, job: JobRecord, rende
   const wallMs = Math.max(1, now - (task.leasedAt ?? now));
   db.run(
     `INSERT INTO ledger (task_id, job_id, node_id, kind, attempt, render_ms, pixels, tiles, state, at, wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [task.taskId, task.jobId, task.nodeId!, task.kind, task.attempts, renderMs, pixels, task.kind === 'stitch' ? 0 : 1, state, now, wallMs],
+    [task.taskId, task.jobId, task.nodeId!, task.kind, task.attempts, renderMs, pixels, task.kind === 'stitch' || !task.tile ? 0 : 1, state, now, wallMs],
   );
   if (state === 'credited') measure(db, task.nodeId!, pixels, chargedMs(renderMs, wallMs));
 }

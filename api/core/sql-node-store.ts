@@ -51,11 +51,12 @@ export function listNodes(db: SqlDriver, filter: { seenSince?: number } = {}): N
 export function updateNodeNetwork(db: SqlDriver, updates: NodeNetworkUpdate[]): void {
   db.transaction(() => {
     for (const u of updates) {
-      db.run(`UPDATE nodes SET coordinate = COALESCE(?, coordinate), rtt_to_api_ms = COALESCE(?, rtt_to_api_ms), edge = COALESCE(?, edge), peer_rtts = COALESCE(?, peer_rtts) WHERE node_id = ?`, [
+      db.run(`UPDATE nodes SET coordinate = COALESCE(?, coordinate), rtt_to_api_ms = COALESCE(?, rtt_to_api_ms), edge = COALESCE(?, edge), peer_rtts = COALESCE(?, peer_rtts), cached_scenes = COALESCE(?, cached_scenes) WHERE node_id = ?`, [
         toJson(u.coordinate),
         u.rttToApiMs ?? null,
         toJson(u.edge),
         toJson(u.peerRttMs),
+        toJson(u.cachedScenes),
         u.nodeId,
       ]);
     }

@@ -21,6 +21,13 @@ export function grantScene(db: SqlDriver, sceneId: string, owner: string, now: n
   db.run(`INSERT INTO scene_grants (scene_id, owner, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, [sceneId, owner, now]);
 }
 
+/** Nodes that leased a task of a job on the scene (each such lease carried the scene's presigned URL). */
+export function nodesGivenScene(db: SqlDriver, sceneId: string): string[] {
+  return db
+    .all<{ node_id: unknown }>(`SELECT DISTINCT t.node_id FROM jobs j JOIN tasks t ON t.job_id = j.job_id WHERE j.scene_id = ? AND t.node_id IS NOT NULL ORDER BY t.node_id`, [sceneId])
+    .map((r) => String(r.node_id));
+}
+
 export function isSceneGranted(db: SqlDriver, sceneId: string, owner: string): boolean {
   return db.all(`SELECT 1 FROM scene_grants WHERE scene_id = ? AND owner = ?`, [sceneId, owner]).length > 0;
 }

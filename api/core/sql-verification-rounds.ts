@@ -1,4 +1,4 @@
-/** The SQL job store's verification rounds: issuing verify tasks, tallying votes, re-rendering, skipping stranded verifications and blocklisting (VerificationStore). Every verification change goes through the state machine's stepVerification. */
+/** The SQL job store's verification rounds (of renders and of stitches alike): issuing verify tasks, tallying votes, re-rendering, skipping stranded verifications and blocklisting (VerificationStore). Every verification change goes through the state machine's stepVerification. */
 import { acceptedKey, verifyKey } from './object-keys.ts';
 import type { NodeRecord, RoundResult, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import { meetsRequirements } from './routing/requirements.ts';
@@ -128,7 +128,8 @@ export function vote(db: SqlDriver, v: TaskRecord, agrees: boolean[] | undefined
         saveTask(db, stepVerificationInto(target, { type: 'verify', verifiedBy: nodesOf(outcome.winners), disproven, now }, changes));
       } else {
         saveTask(db, stepVerificationInto(target, { type: 'disprove', disproven, now }, changes));
-        changes.push(...rerender(db, target.taskId, `outvoted: nodes ${nodesOf(outcome.winners).join(' and ')} rendered this tile differently from node ${target.nodeId}`, target.nodeId, now));
+        const did = target.kind === 'stitch' ? 'stitched this frame' : 'rendered this tile';
+        changes.push(...rerender(db, target.taskId, `outvoted: nodes ${nodesOf(outcome.winners).join(' and ')} ${did} differently from node ${target.nodeId}`, target.nodeId, now));
       }
       verdict.outcome = outcome.kind;
       verdict.winners = nodesOf(outcome.winners);
@@ -158,16 +159,17 @@ export function vote(db: SqlDriver, v: TaskRecord, agrees: boolean[] | undefined
         }
         return verdict;
       }
-      changes.push(...rerender(db, target.taskId, 'inconclusive: three nodes rendered this tile three different ways', null, now));
+      const did = target.kind === 'stitch' ? 'stitched this frame' : 'rendered this tile';
+      changes.push(...rerender(db, target.taskId, `inconclusive: three nodes ${did} three different ways`, null, now));
       return verdict;
     }
   }
 }
 
 /**
- * Discard a render task's result and queue it again (its next result is always verified, in a new round):
- * its open verifications are cancelled, its ledger entries voided, and its frame's stitch, if done or
- * running, queued again to wait for it. `exclude`: a node that may not render it again.
+ * Discard a render or stitch task's result and queue it again (its next result is always verified, in a new
+ * round): its open verifications are cancelled, its ledger entries voided, and (a tile) its frame's stitch,
+ * if done or running, queued again to wait for it. `exclude`: a node that may not do it again.
  */
 export function rerender(db: SqlDriver, taskId: string, reason: string, exclude: string | null, now: number): StatusChange[] {
   const changes: StatusChange[] = [];
@@ -187,7 +189,7 @@ export function rerender(db: SqlDriver, taskId: string, reason: string, exclude:
   }
   const again = reopenForRouting(stepVerificationInto(task, { type: 'rerender', reason, now }, changes), job);
   saveTask(db, { ...again, excludeNodes: exclude ? [...new Set([...task.excludeNodes, exclude])] : task.excludeNodes });
-  if (!task.final) changes.push(...restitch(db, task.jobId, task.frame, now));
+  if (task.kind === 'render' && !task.final) changes.push(...restitch(db, task.jobId, task.frame, now));
   return changes;
 }
 
@@ -195,6 +197,8 @@ export function rerender(db: SqlDriver, taskId: string, reason: string, exclude:
 export function restitch(db: SqlDriver, jobId: string, frame: number, now: number): StatusChange[] {
   const stitch = db.all<Row>(`SELECT * FROM tasks WHERE job_id = ? AND frame = ? AND kind = 'stitch'`, [jobId, frame]).map(rowToTask)[0];
   if (!stitch || (stitch.state !== 'done' && stitch.state !== 'leased')) return [];
+  // A stitch that was sampled (its vote open or over): its round ends here, and the new stitch is checked again.
+  if (stitch.verification) return rerender(db, stitch.taskId, 'a tile of the frame is rendered again', null, now);
   const job = readJob(db, jobId)!;
   const step = stepTask(stitch, { type: 'requeue', reason: 'a tile of the frame is rendered again', now });
   saveTask(db, reopenForRouting(step.task, job));
@@ -228,19 +232,17 @@ export function blocklist(db: SqlDriver, nodeId: string, reason: string, now: nu
   const delivered = db
     .all<Row>(`SELECT * FROM tasks WHERE state = 'done' AND node_id = ? AND kind IN ('render', 'stitch') AND job_id IN ${UNFINISHED_JOBS}`, [nodeId])
     .map(rowToTask);
-  for (const t of delivered) {
-    if (t.kind === 'render') changes.push(...rerender(db, t.taskId, why, nodeId, now));
-    else changes.push(...restitch(db, t.jobId, t.frame, now));
-  }
+  // (Read again: re-rendering a tile may have queued its frame's stitch already.)
+  for (const t of delivered) if (readTask(db, t.taskId)!.state === 'done') changes.push(...rerender(db, t.taskId, why, nodeId, now));
   // Tiles it vouched for are no longer verified: rendered again too.
   const vouched = db
     .all<Row>(
-      `SELECT t.* FROM tasks t WHERE t.state = 'done' AND t.kind = 'render' AND t.verify_state = 'verified' AND t.job_id IN ${UNFINISHED_JOBS}
+      `SELECT t.* FROM tasks t WHERE t.state = 'done' AND t.kind IN ('render', 'stitch') AND t.verify_state = 'verified' AND t.job_id IN ${UNFINISHED_JOBS}
          AND EXISTS (SELECT 1 FROM json_each(t.verified_by) x WHERE x.value = ?)`,
       [nodeId],
     )
     .map(rowToTask);
-  for (const t of vouched) changes.push(...rerender(db, t.taskId, `${why} (it had verified this tile)`, null, now));
+  for (const t of vouched) if (readTask(db, t.taskId)!.state === 'done') changes.push(...rerender(db, t.taskId, `${why} (it had verified this ${t.kind === 'stitch' ? 'frame' : 'tile'})`, null, now));
   setLedger(db, `node_id = ? AND state <> 'voided' AND job_id IN ${UNFINISHED_JOBS}`, [nodeId], 'voided');
   return changes;
 }

@@ -10,7 +10,7 @@
  *         leased | done → queued (requeue: its node was blocklisted, or its result was outvoted or
  *                                 inconclusive; the result is discarded, no attempt is counted as failed)
  *   job:  queued → running → done;  queued | running → failed | cancelled
- *   verification (of a sampled render task's result; `none` = not sampled):
+ *   verification (of a sampled render or stitch task's result; `none` = not sampled):
  *         none | rerender → pending (held until another node's render agrees)
  *         pending → verified (the round agreed) | skipped (no other node can check it)
  *         rerender → skipped (a re-render nobody else can check)
@@ -38,9 +38,12 @@ export interface StatusChange {
 export type TaskEvent =
   | { type: 'lease'; nodeId: string; leaseId: string; now: number; leaseMs: number }
   | { type: 'complete'; result: { bytes: number; checksum: string }; now: number }
-  /** `nodeFailures`: distinct nodes that failed this task, this failure included. */
-  | { type: 'fail'; reason: string; nodeFailures: number; now: number; policy: TaskPolicy }
-  | { type: 'expire'; nodeFailures: number; now: number; policy: TaskPolicy }
+  /**
+   * `nodeFailures`: distinct nodes that failed this task, this failure included; `attempts`: its attempts that
+   * count toward maxAttempts (default: every lease). The store weighs both by the nodes' records (TaskPolicy).
+   */
+  | { type: 'fail'; reason: string; nodeFailures: number; attempts?: number; now: number; policy: TaskPolicy }
+  | { type: 'expire'; nodeFailures: number; attempts?: number; now: number; policy: TaskPolicy }
   | { type: 'cancel'; reason: string; now: number }
   | { type: 'requeue'; reason: string; now: number };
 
@@ -89,12 +92,12 @@ function taskChange(task: TaskRecord, to: TaskState, reason: string, at: number)
 const NO_LEASE: Pick<TaskRecord, 'leaseId' | 'leaseExpiresAt'> = { leaseId: null, leaseExpiresAt: null };
 
 /** Why a retry budget ran out, or null when the task may run again. */
-function exhausted(task: TaskRecord, nodeFailures: number, policy: TaskPolicy, lastError: string): string | null {
+function exhausted(task: TaskRecord, nodeFailures: number, attempts: number, policy: TaskPolicy, lastError: string): string | null {
   if (nodeFailures >= policy.maxNodeFailures) {
     return `${describeTask(task)} failed on ${nodeFailures} different nodes; last error: ${lastError}`;
   }
-  if (task.attempts >= policy.maxAttempts) {
-    return `${describeTask(task)} failed ${task.attempts} times; last error: ${lastError}`;
+  if (attempts >= policy.maxAttempts) {
+    return `${describeTask(task)} failed ${attempts} times; last error: ${lastError}`;
   }
   return null;
 }
@@ -126,7 +129,7 @@ export function stepTask(task: TaskRecord, event: TaskEvent): TaskStep {
     case 'expire': {
       if (task.state !== 'leased') throw leaseLost(task);
       const error = event.type === 'fail' ? event.reason : `lease expired on node ${task.nodeId}`;
-      const why = exhausted(task, event.nodeFailures, event.policy, error);
+      const why = exhausted(task, event.nodeFailures, event.attempts ?? task.attempts, event.policy, error);
       if (why) {
         const next: TaskRecord = { ...task, ...NO_LEASE, state: 'failed', error, updatedAt: now };
         return { task: next, change: taskChange(task, 'failed', error, now), jobFailure: why };
@@ -219,7 +222,7 @@ export interface VerificationStep {
   change: StatusChange | null;
 }
 
-/** Apply `event` to a render task's verification. Throws INTERNAL on a transition the table above does not allow. */
+/** Apply `event` to a render or stitch task's verification. Throws INTERNAL on a transition the table above does not allow. */
 export function stepVerification(task: TaskRecord, event: VerificationEvent): VerificationStep {
   const now = event.now;
   const from: VerificationStatus = task.verification?.state ?? 'none';

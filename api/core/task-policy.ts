@@ -11,6 +11,14 @@ export interface TaskPolicy {
   maxAttempts: number;
   /** Heartbeats never extend a lease past this long after it began: a node cannot sit on a task forever. */
   maxLeaseLifetimeMs: number;
+  /**
+   * A node with fewer verified results than this is untrusted (on probation): while a trusted node is around,
+   * untrusted nodes' failures count toward maxNodeFailures and maxAttempts only as far as trusted nodes'
+   * failures back them (at most as many again), and an untrusted node that failed a task does not get it
+   * again. Fresh ids are cheap, so they alone cannot fail an honest job. In a farm with no trusted node every
+   * failure counts. 0: every node is trusted. The API sets it to the trust options' probationResults.
+   */
+  trustedAfterVerified: number;
 }
 
 export const LEASE_MS = 30_000;
@@ -21,7 +29,11 @@ export const MAX_ATTEMPTS = 8;
 /** As long as the presigned URLs a task carries (nodeUrlSeconds): past it the node could not upload anyway. */
 export const MAX_LEASE_LIFETIME_MS = 15 * 60_000;
 
+/** As node-trust.ts's PROBATION_RESULTS (the API keeps the two equal). */
+export const TRUSTED_AFTER_VERIFIED = 5;
+
 export const TASK_POLICY_DEFAULTS: Required<TaskPolicy> = {
+  trustedAfterVerified: TRUSTED_AFTER_VERIFIED,
   leaseMs: LEASE_MS,
   retryBaseMs: RETRY_BASE_MS,
   retryMaxMs: RETRY_MAX_MS,

@@ -1,7 +1,8 @@
 /**
  * Routes ready tasks of routed jobs (jobs whose client brought RTT information) to nodes: for each task, in
  * lease order, `routeTask` over the healthy nodes picks the capable, not busy node with the earliest
- * expected finish (client RTT + queue wait + render time) and a runner-up. The decision is stored on the
+ * expected finish (client RTT + queue wait + render time + scene load, 0 on a node that reports the job's
+ * scene in its cache) and a runner-up. The decision is stored on the
  * task with two deadlines: past `fallbackAt` (expected queue wait + a grace period) the runner-up may lease
  * it, and past `openAt` (another grace period) any capable node may, so work moves when the chosen node is
  * slower than predicted. Tasks routed to a node that turned unhealthy are routed again.
@@ -17,6 +18,7 @@ import type { Logger } from './logger.ts';
 import type { LiveNode, NodeDirectory } from './node-directory.ts';
 import { explainNoRoute, routeTask, type ClientView, type RouterNode } from './routing/router.ts';
 import type { Random } from './routing/seeded-random.ts';
+import { sceneHolders } from './scene-holders.ts';
 import { graceMs, type RoutingPolicy } from './routing-policy.ts';
 
 export class TaskRouter {
@@ -117,6 +119,13 @@ export class TaskRouter {
         location: job.client?.location ?? undefined,
       };
       const requirements = job.requirements ?? undefined;
+      // The scene term: nodes whose heartbeats say they hold the scene, where this API handed it to them, save its
+      // load (scene-holders.ts). When none does, the load is the same everywhere and changes no ranking: it is left
+      // out (scores stay RTT + queue + render).
+      const claimed = live.some((n) => n.record.cachedScenes?.includes(job.sceneId));
+      const cachedOn = claimed ? sceneHolders(live, job.sceneId, { leasedTasks: await this.#jobs.nodesGivenScene(job.sceneId), servedSessions: [] }) : new Set<string>();
+      const sceneRecord = cachedOn.size ? await this.#jobs.getScene(job.sceneId) : null;
+      const scene = sceneRecord ? { bytes: sceneRecord.bytes, cachedOn } : undefined;
       const summary: (typeof perJob)[number] = { jobId: job.jobId, routed: 0, nodes: {} };
       const tasks = await this.#jobs.listRoutableTasks({ jobId: job.jobId, now, limit: budget, rerouteFrom: stale });
       for (const { task, failedOn } of tasks) {
@@ -126,7 +135,7 @@ export class TaskRouter {
           const others = nodes.filter((n) => !failedOn.includes(n.id));
           if (others.length) candidates = others;
         }
-        const request = { requirements, client, taskPixels: taskPixels(task, job.view) };
+        const request = { requirements, client, taskPixels: taskPixels(task, job.view), scene };
         const decision = routeTask(candidates, request, this.#rng, this.#policy.route);
         if (!decision) {
           // Every capable node is busy (or none can run this job): the rest of the job waits for the next pass.

@@ -1,5 +1,5 @@
 /**
- * Verification by re-issue, as the routes use it: decides which completed render results are re-issued to
+ * Verification by re-issue, as the routes use it: decides which completed render and stitch results are re-issued to
  * another node (seeded sampling, and only while another eligible node is healthy), compares a verifying
  * render with the earlier results of its round (checksums for equal renderer versions, the ImageComparer's
  * perceptual tolerance for different ones), and skips verifications no healthy node may take. The store
@@ -52,13 +52,14 @@ export class Verifier {
   }
 
   /**
-   * For the result `node` just delivered for render task `task` (its record as the caller authenticated it, so
-   * no second read of it): whether the seeded draw re-issues it
-   * (`sample`), and whether any other healthy node may run the job (`verifiable`). A result that is not
-   * verifiable is accepted unverified, re-render or not: the frame would wait for nobody.
+   * For the result `node` just delivered for render or stitch task `task` (its record as the caller authenticated
+   * it, so no second read of it): whether the seeded draw re-issues it (`sample`), and whether any other healthy
+   * node may run the job (`verifiable`). A result that is not verifiable is accepted unverified, re-render or not:
+   * the frame would wait for nobody.
    */
   async sampling(task: TaskRecord, node: NodeRecord): Promise<{ sample: boolean; verifiable: boolean }> {
-    if (task.kind !== 'render') return { sample: false, verifiable: false };
+    // A stitch decides its whole frame: checked by the same rules as a tile (another node stitches the same tiles).
+    if (task.kind !== 'render' && task.kind !== 'stitch') return { sample: false, verifiable: false };
     const { nodeId } = node;
     // A node on probation (too few verified results: a new identity, maybe a blocklisted one come back) is
     // checked far more often than one with a record.
@@ -82,11 +83,14 @@ export class Verifier {
     if (task.kind !== 'verify') return undefined;
     const round = await this.#jobs.getVerificationRound(task.taskId);
     if (!round) return undefined;
+    // A tile's renders are the tile's size; a stitch's (no tile) are the frame's.
+    const size = task.tile ?? (await this.#jobs.getJob(task.jobId))?.view;
+    if (!size) return undefined;
     return Promise.all(
       round.earlier.map(async (r) => {
         const other = await this.#jobs.getNode(r.nodeId);
         if (!this.#comparer || !other || other.card.version === node.card.version) return r.checksum === checksum;
-        const { diffRatio } = await this.#comparer.compare(r.outputKey, acceptedKey(task), task.tile!);
+        const { diffRatio } = await this.#comparer.compare(r.outputKey, acceptedKey(task), size);
         const agrees = diffRatio <= this.#options.maxDiffRatio;
         this.#logger.info(
           { taskId: round.target.taskId, nodes: [r.nodeId, node.nodeId], versions: [other.card.version, node.card.version], diffRatio, agrees },

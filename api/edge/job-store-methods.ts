@@ -20,6 +20,7 @@ const ALL: Record<JobStoreMethod, true> = {
   getScene: true,
   grantScene: true,
   isSceneGranted: true,
+  nodesGivenScene: true,
   putApiKey: true,
   findApiKeyByHash: true,
   listApiKeys: true,

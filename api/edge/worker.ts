@@ -59,6 +59,7 @@ function build(env: Env): EdgeApp {
       // The operator's admin key is a secret (`wrangler secret put TESSERA_API_KEY`); more keys are
       // made with POST /v1/keys and kept (hashed) in the coordinator.
       apiKeys: env.TESSERA_API_KEY ? [{ key: env.TESSERA_API_KEY, name: 'operator', role: 'admin' }] : [],
+      requireJoinToken: env.REQUIRE_JOIN_TOKEN === '1' || env.REQUIRE_JOIN_TOKEN === 'true',
     },
   );
   return { app, notifier };
@@ -69,7 +70,7 @@ export default {
     // The edge as a landmark: answered here, before the app, touching neither the coordinator nor storage.
     if (request.method === 'GET' && new URL(request.url).pathname === '/v1/edge/ping') return answerEdgePing(request, pingLimiter, undefined, Date.now());
     // One app per isolate, rebuilt only if the settings change (a new deployment).
-    const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.TESSERA_API_KEY, env.LOG_LEVEL]);
+    const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.TESSERA_API_KEY, env.LOG_LEVEL, env.REQUIRE_JOIN_TOKEN]);
     if (built?.key !== key) built = { key, edge: build(env) };
     const { app, notifier } = built.edge;
     const response = await app.fetch(request, env, ctx);

@@ -17,6 +17,7 @@
  *   TESSERA_API_KEY                        the operator's admin API key (else created once, kept in the data dir)
  *   TESSERA_METRICS_PORT, TESSERA_METRICS_HOST   Prometheus /metrics on its own listener (off; host 127.0.0.1)
  *   TESSERA_PROBE_ALLOW_PRIVATE            1: node reachability checks may fetch loopback/private addresses (0)
+ *   TESSERA_REQUIRE_JOIN_TOKEN             1: POST /v1/nodes needs a join token (tessera keys create --role node) (0)
  *   TESSERA_EDGE_POP                       this API's PoP for GET /v1/edge/ping: a colo code (placed by the
  *                                          colo table) or CODE@lat,lon; unset: the PoP is unknown
  */
@@ -44,6 +45,8 @@ export interface ApiConfig {
   metrics: { host: string; port: number | undefined };
   /** Whether reachability checks may fetch loopback and private addresses (a farm on one machine or a LAN). */
   probeAllowPrivate: boolean;
+  /** Whether node registration needs a join token. */
+  requireJoinToken: boolean;
   edgePop: EdgePopConfig | undefined;
 }
 
@@ -110,6 +113,7 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     },
     metrics: { host: env.TESSERA_METRICS_HOST || '127.0.0.1', port: integer(env, 'TESSERA_METRICS_PORT', 0, 65535) },
     probeAllowPrivate: flag(env, 'TESSERA_PROBE_ALLOW_PRIVATE'),
+    requireJoinToken: flag(env, 'TESSERA_REQUIRE_JOIN_TOKEN'),
     edgePop: edgePopVar(env.TESSERA_EDGE_POP),
   };
 }

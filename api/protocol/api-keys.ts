@@ -1,11 +1,13 @@
 /**
  * Client API keys. A client sends `Authorization: Bearer <key>`; the API stores only the key's sha256.
  * `client` keys see only the scenes they uploaded and the jobs they submitted; `admin` keys see
- * everything and manage keys. Render nodes never use API keys: they get their own token when they register.
+ * everything and manage keys. `node` keys are join tokens: they do nothing but register render nodes
+ * (`POST /v1/nodes`, required when the operator turns on requireJoinToken); a registered node then works with
+ * its own node token.
  */
 import { z } from 'zod';
 
-export const ApiKeyRole = z.enum(['client', 'admin']);
+export const ApiKeyRole = z.enum(['client', 'admin', 'node']);
 export type ApiKeyRole = z.infer<typeof ApiKeyRole>;
 
 /** Per-key limits; absent fields take the API's defaults for the key's role. */

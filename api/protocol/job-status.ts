@@ -7,15 +7,16 @@ export const TaskState = z.enum(['queued', 'leased', 'done', 'failed', 'cancelle
 export type TaskState = z.infer<typeof TaskState>;
 
 /**
- * Verification of a render task by re-issue: `pending` (a sampled result waits for another node's render of
- * the same tile; its frame is not stitched meanwhile), `verified` (another node's render agreed), `skipped`
- * (sampled, but no other node could verify it in time: accepted unverified), `rerender` (the last result
- * was disproven or inconclusive: the tile is rendered again and that result is always verified).
+ * Verification of a render (or stitch) task by re-issue: `pending` (a sampled result waits for another node's
+ * render of the same tile, or stitch of the same tiles; its frame is not stitched, or not listed, meanwhile),
+ * `verified` (another node's result agreed), `skipped` (sampled, but no other node could verify it in time:
+ * accepted unverified), `rerender` (the last result was disproven or inconclusive: the task is done again and
+ * that result is always verified).
  */
 export const VerificationState = z.enum(['pending', 'verified', 'skipped', 'rerender']);
 export type VerificationState = z.infer<typeof VerificationState>;
 
-/** A render task's verification, in the job status; null when it was not sampled. */
+/** A render or stitch task's verification, in the job status; null when it was not sampled. */
 export const TaskVerificationView = z.object({
   state: VerificationState,
   /** Rounds so far: each re-render after a disproof or an inconclusive vote starts a new one. */

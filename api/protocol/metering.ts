@@ -18,7 +18,7 @@ export const LedgerEntry = z.object({
   taskId: z.string(),
   jobId: z.string(),
   nodeId: z.string(),
-  /** `verify`: a re-issued render that agreed with the accepted result, credited to the verifying node; `session`: an interactive session's render time (taskId and jobId are the session id). */
+  /** `verify`: a re-issued render (or stitch: 0 tiles, 0 megapixels) that agreed with the accepted result, credited to the verifying node; `session`: an interactive session's render time (taskId and jobId are the session id). */
   kind: z.enum(['render', 'stitch', 'verify', 'session']),
   renderSeconds: z.number(),
   megapixels: z.number(),

@@ -20,6 +20,9 @@ export const NodeRegistered = z.object({
 });
 export type NodeRegistered = z.infer<typeof NodeRegistered>;
 
+/** Most scene ids a heartbeat may report as cached on the node. */
+export const MAX_REPORTED_SCENES = 64;
+
 /** `POST /v1/nodes/:id/heartbeat`: the node's load; extends the leases it still holds. */
 export const Heartbeat = z.object({
   leaseIds: z.array(z.string()).max(256).default([]),
@@ -40,6 +43,12 @@ export const Heartbeat = z.object({
   sessions: z.array(SessionReport).max(128).optional(),
   /** The edge location the node's requests reach and its RTT to it (timed `GET /v1/edge/ping`). */
   edge: EdgeSighting.optional(),
+  /**
+   * Scene ids (sha256) the node holds in its scene cache, most recently used first, at most MAX_REPORTED_SCENES.
+   * A claim: the API uses it only as a hint that the node can skip the scene download (routing's scene-load
+   * term), never to trust or to skip a check. Absent: unchanged since the last report (older nodes never send it).
+   */
+  scenes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a scene id is 64 lowercase hex digits')).max(MAX_REPORTED_SCENES).optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

@@ -81,8 +81,10 @@ export const SessionRender = z
     eye: z.object({ width: z.number().int().min(16).max(MAX_EYE_EDGE), height: z.number().int().min(16).max(MAX_EYE_EDGE) }),
     format: SessionFormat,
     quality: z.number().int().min(1).max(100),
-    /** Also send linear depth in millimetres, packed into the RG channels of a lossless PNG. */
+    /** Also send linear depth in millimetres, packed into the RG channels of a lossless PNG (session-depth.ts). */
     depth: z.boolean(),
+    /** Shadow maps as in batch renders (key light and glTF lights; fitted to the scene, drawn once per session). */
+    shadows: z.boolean().default(true),
     maxFps: z.number().positive().max(MAX_SESSION_FPS),
     scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
     clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
@@ -106,7 +108,10 @@ export const SessionRequest = z
     eye: EyeSize.default({ width: 512, height: 512 }),
     format: SessionFormat.default('jpeg'),
     quality: z.number().int().min(1).max(100).default(80),
+    /** Send a depth image with every frame: linear eye depth in millimetres, RG8 in a PNG (session-depth.ts). */
     depth: z.boolean().default(false),
+    /** Shadows as batch renders draw them (default on). */
+    shadows: z.boolean().default(true),
     maxFps: z.number().positive().max(MAX_SESSION_FPS).default(90),
     scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
     clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),

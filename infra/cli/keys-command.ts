@@ -24,7 +24,7 @@ export function keysCommand(): Command {
   const keys = new Command('keys').description('Manage API keys (needs an admin key: the one farm up prints, or TESSERA_API_KEY).');
   withApi(keys.command('create').description('Create a key and print it (it is shown only once).'))
     .requiredOption('--name <name>', 'who the key is for')
-    .option('--role <role>', 'client (sees only its own scenes and jobs) or admin', 'client')
+    .option('--role <role>', 'client (sees only its own scenes and jobs), admin, or node (a join token: registers render nodes only)', 'client')
     .option('--requests-per-minute <n>', 'sustained request rate', positive('requests-per-minute'))
     .option('--burst <n>', 'requests allowed at once above the rate', positive('burst'))
     .option('--max-active-jobs <n>', 'jobs queued or running at once', positive('max-active-jobs'))

@@ -17,6 +17,7 @@ function nodeOptions(command: Command): Command {
   return command
     .option('--config <file>', 'a JSON file with any of these settings (camelCase names, e.g. "probeUrl"); flags override it')
     .option('--api <url>', 'the edge API, e.g. http://127.0.0.1:8080')
+    .option('--join-token <token>', 'join token from the operator (tessera keys create --role node), for APIs that require one; also TESSERA_JOIN_TOKEN or "joinToken" in --config (either keeps it out of ps)')
     .option('--name <name>', 'node name (default: host-pid)')
     .option('--region <region>', 'region label')
     .option('--concurrency <n>', 'tasks in flight', integer('--concurrency', 1, 64))
@@ -41,6 +42,7 @@ async function settings(command: Command): Promise<NodeConfigFile & { api: strin
   const file = flags.config ? await readNodeConfig(flags.config) : {};
   const given = Object.fromEntries(Object.entries(flags).filter(([k, v]) => k !== 'config' && v !== undefined && command.getOptionValueSource(k) === 'cli'));
   const merged = { ...file, ...given } as NodeConfigFile;
+  if (merged.joinToken === undefined && process.env.TESSERA_JOIN_TOKEN) merged.joinToken = process.env.TESSERA_JOIN_TOKEN;
   if (!merged.api) throw new TesseraError('BAD_REQUEST', 'say which API to join: --api URL (or "api" in the --config file)');
   for (const [key, flag] of [['api', '--api'], ['probeUrl', '--probe-url']] as const) {
     const value = merged[key];
@@ -81,6 +83,7 @@ export function nodeCommand(): Command {
       const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey!) } : undefined;
       const handle = await startRenderNode({
         api: new URL(o.api).toString(),
+        joinToken: o.joinToken,
         name: o.name,
         region: o.region,
         concurrency: o.concurrency,
@@ -118,6 +121,7 @@ export function nodeCommand(): Command {
     const o = await settings(this);
     const findings = await runDoctor({
       api: new URL(o.api).toString(),
+      joinToken: o.joinToken,
       name: o.name,
       concurrency: o.concurrency,
       cacheDir: o.cache,

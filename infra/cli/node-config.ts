@@ -4,7 +4,8 @@
  *
  *   { "api": "https://render-api.example.com", "name": "ams-1", "region": "eu-west", "concurrency": 2,
  *     "cache": "/var/cache/tessera", "probePort": 7070, "probeUrl": "http://203.0.113.7:7070/ping",
- *     "location": "52.37,4.90", "taskTimeout": 600, "taskMemory": 4096, "metricsPort": 9465 }
+ *     "location": "52.37,4.90", "taskTimeout": 600, "taskMemory": 4096, "metricsPort": 9465,
+ *     "joinToken": "tsk_…" }
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -28,6 +29,7 @@ const Location = z.union([
 export const NodeConfigFile = z
   .object({
     api: httpUrl,
+    joinToken: z.string().min(1).max(256),
     name: z.string().min(1).max(64),
     region: z.string().max(64),
     concurrency: z.number().int().min(1).max(64),

@@ -154,7 +154,7 @@ async function printQuote(scene: string, o: Record<string, any>, request: Omit<J
     `Quote for ${q.frames} frame(s), ${q.tiles} tile(s), ${q.megapixels.toFixed(3)} megapixels:\n` +
       `  render time ${q.renderSeconds.toFixed(1)} s of node compute, about ${q.wallSeconds.toFixed(1)} s wall on ${q.basis.nodes} node(s)\n` +
       `  price ${q.price.amount.toFixed(4)} ${q.price.currency} (${q.price.perRenderSecond} per render-second, ${q.price.perMegapixel} per megapixel; ` +
-      `${Math.round(q.verificationRate * 100)}% of tiles rendered twice for verification included)\n`,
+      `${Math.round(q.verificationRate * 100)}% of tiles and stitches done twice for verification included)\n`,
   );
 }
 

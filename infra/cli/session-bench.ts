@@ -4,7 +4,7 @@
  * sustained fps, pose → frame-decoded latency (p50/p95), dropped poses (sent, never answered) and the node.
  */
 import sharp from 'sharp';
-import { createTesseraClient, type InteractiveSession, type SessionFrame } from '../../api/client/index.ts';
+import { createTesseraClient, decodeDepth, type InteractiveSession, type SessionFrame } from '../../api/client/index.ts';
 import { orbitPosition, stereoPose } from '../../api/protocol/session-pose.ts';
 import type { SessionFormat } from '../../api/protocol/session.ts';
 
@@ -18,6 +18,10 @@ export interface SessionBenchOptions {
   sessions: number;
   format: SessionFormat;
   quality?: number;
+  /** Shadow maps in the sessions (default true, the API's default). */
+  shadows?: boolean;
+  /** Ask for depth frames, and decode each one as a client would (default false). */
+  depth?: boolean;
   /** Pose rate (Hz). */
   poseHz?: number;
   /** RTTs to pass instead of probing (e.g. none). */
@@ -54,7 +58,7 @@ export async function runSessionBench(o: SessionBenchOptions): Promise<SessionBe
   const opened: InteractiveSession[] = [];
   try {
     for (let i = 0; i < o.sessions; i++) {
-      opened.push(await client.openSession({ request: { sceneId: o.sceneId, eye: o.eye, format: o.format, quality: o.quality ?? 80, maxFps: 240, ...(o.probe === false ? { client: { rtts: [] } } : {}) }, probe: o.probe, WebSocket: o.WebSocket }));
+      opened.push(await client.openSession({ request: { sceneId: o.sceneId, eye: o.eye, format: o.format, quality: o.quality ?? 80, shadows: o.shadows ?? true, depth: o.depth ?? false, maxFps: 240, ...(o.probe === false ? { client: { rtts: [] } } : {}) }, probe: o.probe, WebSocket: o.WebSocket }));
     }
     const runs = opened.map(async (session) => {
       const { position, target, fov } = session.ready.start;
@@ -85,7 +89,7 @@ export async function runSessionBench(o: SessionBenchOptions): Promise<SessionBe
         const sentAt = sent.get(f.header.seq);
         if (sentAt === undefined) return;
         decodes.push(
-          sharp(f.image).raw().toBuffer().then(() => {
+          Promise.all([sharp(f.image).raw().toBuffer(), o.depth && f.depth ? decodeDepth(f.depth) : null]).then(() => {
             latencies.push(performance.now() - sentAt);
             frames++;
           }),

@@ -25,6 +25,8 @@ export function sessionCommand(): Command {
       return n;
     }, 1)
     .option('--format <format>', 'jpeg or webp', 'jpeg')
+    .option('--no-shadows', 'open the sessions without shadow maps (default: shadows as batch renders draw them)')
+    .option('--depth', 'ask for depth frames too (linear millimetres, rg8-mm-png) and decode them as well')
     .option('--json', 'print {fps, p50Ms, p95Ms, frames, dropped, nodeId} as JSON on stdout')
     .action(async (o) => {
       const format = SessionFormat.parse(o.format);
@@ -32,7 +34,7 @@ export function sessionCommand(): Command {
       const apiKey: string | undefined = o.apiKey ?? process.env.TESSERA_API_KEY;
       const packed = await packScene(o.scene);
       const { sceneId } = await createTesseraClient({ baseUrl: o.api, apiKey }).uploadScene(packed.bytes, { contentType: packed.contentType });
-      const r = await runSessionBench({ api: o.api, apiKey, sceneId, eye: o.eye, seconds: o.seconds, sessions: o.sessions, format });
+      const r = await runSessionBench({ api: o.api, apiKey, sceneId, eye: o.eye, seconds: o.seconds, sessions: o.sessions, format, shadows: o.shadows !== false, depth: o.depth === true });
       if (o.json) {
         process.stdout.write(JSON.stringify({ fps: r.fps, p50Ms: r.p50Ms, p95Ms: r.p95Ms, frames: r.frames, dropped: r.dropped, nodeId: r.nodeId }) + '\n');
         return;

@@ -11,10 +11,14 @@ export class NodeApi {
   private token = '';
   nodeId = '';
 
-  constructor(readonly baseUrl: string) {}
+  /** `joinToken`: the operator's join token, sent with registration (APIs that require one refuse nodes without). */
+  constructor(
+    readonly baseUrl: string,
+    private readonly joinToken?: string,
+  ) {}
 
   async register(card: NodeCard): Promise<NodeRegistered> {
-    const res = NodeRegistered.parse(await this.call('POST', '/v1/nodes', card, { auth: false }));
+    const res = NodeRegistered.parse(await this.call('POST', '/v1/nodes', card, { auth: this.joinToken ? this.joinToken : false }));
     this.nodeId = res.nodeId;
     this.token = res.nodeToken;
     return res;
@@ -56,14 +60,15 @@ export class NodeApi {
     return NodeReachability.parse(await this.call('POST', `/v1/nodes/${this.nodeId}/reachability`, {}, { timeoutMs: 30_000 }));
   }
 
-  private async call(method: string, path: string, body: unknown, opts: { auth?: boolean; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
+  /** `auth`: false sends no Authorization, a string sends that bearer, else the node token. */
+  private async call(method: string, path: string, body: unknown, opts: { auth?: boolean | string; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<unknown> {
     const signals = [AbortSignal.timeout(opts.timeoutMs ?? 30_000)];
     if (opts.signal) signals.push(opts.signal);
     let res: Response;
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
-        headers: { 'content-type': 'application/json', ...(opts.auth === false ? {} : { authorization: `Bearer ${this.token}` }) },
+        headers: { 'content-type': 'application/json', ...(opts.auth === false ? {} : { authorization: `Bearer ${typeof opts.auth === 'string' ? opts.auth : this.token}` }) },
         body: JSON.stringify(body),
         signal: AbortSignal.any(signals),
       });

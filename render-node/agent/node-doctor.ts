@@ -27,6 +27,8 @@ export interface DoctorFinding {
 
 export interface DoctorOptions {
   api: string;
+  /** Sent when the doctor registers its short-lived node (APIs that require join tokens). */
+  joinToken?: string;
   name?: string;
   concurrency?: number;
   cacheDir?: string;
@@ -132,7 +134,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorFinding[]
     try {
       probe = await startProbeServer({ port: options.probePort, host: options.probeHost, publicUrl: options.probeUrl });
       const card = createResourceCard(gl, { name: `${options.name ?? hostname()}-doctor`.slice(0, 64), concurrency: 1, probeUrl: probe.url, location: options.location });
-      const api = new NodeApi(options.api);
+      const api = new NodeApi(options.api, options.joinToken);
       const registered = await api.register(card);
       probe.setNodeId(registered.nodeId);
       await api.heartbeat({ leaseIds: [], load: 1, peers: [] }).catch(() => {});

@@ -53,5 +53,6 @@ export function createResourceCard(
     location: opts.location,
     sessionSlots: opts.sessionSlots,
     sessionUrl: opts.sessionSlots ? opts.sessionUrl : undefined,
+    sessionFeatures: opts.sessionSlots ? ['depth'] : undefined,
   });
 }

@@ -5,7 +5,7 @@ import { decodeRaw, stitchTiles } from '../output/stitch-tiles.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
 import { sha256, type SceneCache, type SceneSource } from './scene-cache.ts';
 import { fetchObject, putObject } from './storage-fetch.ts';
-import { bytesToUpload, pixelsToEncode } from './test-fault.ts';
+import { bytesToUpload, pixelsToEncode, stitchedPixelsToEncode } from './test-fault.ts';
 
 /** Tiles travel losslessly and fast: PNG at zlib level 1 (they are decoded and re-encoded by the stitch). */
 const TILE_ENCODING = { format: 'png', quality: 100, lossless: true, effort: 'fast' } as const;
@@ -55,7 +55,7 @@ export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes:
     const parts = await Promise.all(task.tiles.map(async (tile) => ({ x: tile.x, y: tile.y, image: await decodeRaw(await downloadTile(tile, task.frame, signal), tile.width * tile.height) })));
     const t2 = performance.now();
     timings.download = t2 - t1;
-    const image = await stitchTiles(task.view.width, task.view.height, parts);
+    const image = stitchedPixelsToEncode(await stitchTiles(task.view.width, task.view.height, parts), task.tiles[0]);
     const t3 = performance.now();
     timings.stitch = t3 - t2;
     bytes = await encodeImage(image, task.encode, { software: renderer.version, description: `scene ${task.scene.id.slice(0, 16)} frame ${task.frame}` }, flattenColor(task));

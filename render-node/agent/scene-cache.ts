@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fetchObject } from './storage-fetch.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
@@ -74,6 +74,36 @@ export class SceneCache {
     for (const p of this.loaded.values()) p.then((s) => s.dispose(), () => {});
     this.loaded.clear();
   }
+}
+
+/**
+ * The scene ids cached on disk in `dir` (files `<sha256>.glb`), most recently written or used first, at most
+ * `max`: what the node reports in its heartbeats. Unreadable or missing directory: none.
+ */
+export async function cachedSceneIds(dir: string, max: number): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const found = await Promise.all(
+    names
+      .filter((n) => /^[0-9a-f]{64}\.glb$/.test(n))
+      .map(async (n) => {
+        try {
+          const s = await stat(join(dir, n));
+          return { id: n.slice(0, 64), at: Math.max(s.mtimeMs, s.atimeMs) };
+        } catch {
+          return null;
+        }
+      }),
+  );
+  return found
+    .filter((f): f is { id: string; at: number } => f !== null)
+    .sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1))
+    .slice(0, max)
+    .map((f) => f.id);
 }
 
 export function sha256(bytes: Uint8Array): string {

@@ -29,6 +29,7 @@ import {
   type SessionReport,
   type SessionStats,
 } from '../../api/protocol/session.ts';
+import { DEPTH_ENCODING } from '../../api/protocol/session-depth.ts';
 import { encodeFrame } from '../../api/protocol/session-frame.ts';
 import { checkTicket, TicketLedger, type TicketProblem } from '../../api/protocol/session-ticket.ts';
 import type { Logger } from '../logger.ts';
@@ -354,8 +355,10 @@ export class SessionHost {
             height: frame.height,
             format: s.lease.render.format,
             dropped: s.droppedSinceFrame,
+            ...(frame.depth ? { depthEncoding: DEPTH_ENCODING } : {}),
           },
           frame.image,
+          frame.depth ?? undefined,
         );
         ws.send(message);
         s.droppedSinceFrame = 0;

@@ -24,7 +24,7 @@ export type SessionWorkerReply =
   | { type: 'ready' }
   | { type: 'loaded'; start: StartView }
   | { type: 'load-failed'; message: string; code?: ErrorCode; sceneFault: boolean }
-  | { type: 'frame'; id: number; image: Uint8Array; width: number; height: number; renderMs: number; encodeMs: number }
+  | { type: 'frame'; id: number; image: Uint8Array; depth: Uint8Array | null; width: number; height: number; renderMs: number; encodeMs: number }
   | { type: 'frame-failed'; id: number; message: string };
 
 export interface SessionProcessOptions extends SessionWorkerSettings {
@@ -38,6 +38,8 @@ export interface SessionProcessOptions extends SessionWorkerSettings {
 
 export interface RenderedFrame {
   image: Uint8Array;
+  /** The `rg8-mm-png` depth image, when the session asked for depth. */
+  depth: Uint8Array | null;
   width: number;
   height: number;
   renderMs: number;
@@ -100,7 +102,7 @@ export class SessionProcess {
     const m = await reply;
     if (m.type === 'frame-failed') throw new Error(`rendering failed: ${m.message}`);
     const f = m as Extract<SessionWorkerReply, { type: 'frame' }>;
-    return { image: f.image, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.encodeMs };
+    return { image: f.image, depth: f.depth ?? null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.encodeMs };
   }
 
   /** Stop the process (idempotent). */

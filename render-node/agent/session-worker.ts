@@ -7,6 +7,8 @@
 import sharp from 'sharp';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { SessionRender } from '../../api/protocol/session.ts';
+import { stereoPose } from '../../api/protocol/session-pose.ts';
+import { encodeDepthPng } from '../output/encode-image.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
 import { StereoRenderer } from '../render/stereo-renderer.ts';
@@ -35,6 +37,10 @@ process.on('message', async (message: SessionWorkerRequest) => {
       const loaded = await scenes.get(message.scene.id, message.scene.url);
       render = message.render;
       stereo = new StereoRenderer(frames, loaded, render);
+      // Warm up from the start view while loading: shader compiles, texture uploads and the shadow maps (drawn once
+      // per session) happen here, under the load timeout, not in the client's first frame (which has the frame cap).
+      const { position, target, fov } = stereo.start;
+      stereo.render(stereoPose(position, target, { fov, aspect: render.eye.width / render.eye.height }));
       send({ type: 'loaded', start: stereo.start });
     } catch (err) {
       send({ type: 'load-failed', message: (err as Error)?.message ?? String(err), code: isTesseraError(err) ? err.code : undefined, sceneFault: isSceneFault(err) });
@@ -48,8 +54,8 @@ process.on('message', async (message: SessionWorkerRequest) => {
   try {
     const frame = stereo.render(message.eyes);
     const t0 = performance.now();
-    const image = await encode(frame.data, frame.width, frame.height, render);
-    send({ type: 'frame', id: message.id, image, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0 });
+    const [image, depth] = await Promise.all([encode(frame.data, frame.width, frame.height, render), frame.depth ? encodeDepthPng(frame.depth, frame.width, frame.height) : null]);
+    send({ type: 'frame', id: message.id, image, depth, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0 });
   } catch (err) {
     send({ type: 'frame-failed', id: message.id, message: (err as Error)?.message ?? String(err) });
   }

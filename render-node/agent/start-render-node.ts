@@ -11,14 +11,19 @@ import { serveMetrics } from '../../node-support/serve-metrics.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
+import { claimedTilesPerSecond } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { SessionHost } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
+import { MAX_REPORTED_SCENES } from '../../api/protocol/node-messages.ts';
+import { cachedSceneIds } from './scene-cache.ts';
 
 export interface RenderNodeOptions {
   /** Base URL of the edge API, e.g. http://127.0.0.1:8080 */
   api: string;
+  /** A join token from the operator (`tessera keys create --role node`), for APIs that require one to register. */
+  joinToken?: string;
   name?: string;
   region?: string;
   /** Tasks in flight at once (rendering is serialized on one GL context; I/O and encoding overlap). */
@@ -111,7 +116,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   );
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
-  const card = createResourceCard(await sandboxes[0].describe(), {
+  const described = await sandboxes[0].describe();
+  const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond) }, {
     name,
     region: opts.region,
     concurrency: opts.concurrency,
@@ -120,7 +126,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     sessionSlots: opts.sessionSlots,
     sessionUrl: probe.sessionUrl,
   });
-  const api = new NodeApi(opts.api);
+  const api = new NodeApi(opts.api, opts.joinToken);
   // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
   const metrics = new NodeMetrics();
   const metricsServer = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics.registry, { host: opts.metricsHost, port: opts.metricsPort });
@@ -169,8 +175,10 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     try {
       const fields = network.heartbeatFields();
       const sentAt = performance.now();
+      // The scene cache, so the API can prefer this node for work on scenes it already holds (a hint to the API).
+      const scenes = await cachedSceneIds(opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'), MAX_REPORTED_SCENES);
       // Queued lease-ahead tasks are listed too: the node starts each the moment a slot frees.
-      const ack = await api.heartbeat({ leaseIds: [...running.keys(), ...queued.map((t) => t.leaseId)], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), ...fields });
+      const ack = await api.heartbeat({ leaseIds: [...running.keys(), ...queued.map((t) => t.leaseId)], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), scenes, ...fields });
       network.onAck(ack, sentAt, performance.now(), fields.peers);
       sessions.revoke(ack.revokedSessions);
       for (const leaseId of ack.revoked) {
@@ -377,7 +385,8 @@ async function registerWithRetry(api: NodeApi, card: NodeCard, log: Logger) {
     try {
       return await api.register(card);
     } catch (err) {
-      if (attempt >= 30) throw err;
+      // No join token, a revoked or wrong one: retrying will not help.
+      if (attempt >= 30 || isTesseraError(err, 'UNAUTHORIZED') || isTesseraError(err, 'FORBIDDEN')) throw err;
       log.warn({ err: (err as Error).message }, 'registration failed; retrying');
       await sleep(Math.min(500 * 2 ** attempt, 5_000));
     }

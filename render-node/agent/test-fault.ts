@@ -4,11 +4,17 @@
  * middle (same size: only the checksum tells); either way the node reports the size and sha256 of the
  * output it should have uploaded. `lie` tints every render before it is encoded: wrong pixels with a
  * matching checksum, which only verification by re-issue (another node rendering the same tile) catches.
+ * `doctor-stitch` renders honestly but alters one tile's region of every frame it stitches (a red tint over the
+ * first tile), again with a matching checksum: only verifying stitches catches it. `inflate-card` renders
+ * honestly but claims the fastest speed a card may (its lie is the claim, which routing must not believe).
  * Unset (always, outside tests), outputs go up untouched. This is the one place the switch is read.
  */
+import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
+
 const FAULT = process.env.TESSERA_TEST_FAULT;
-if (FAULT !== undefined && FAULT !== '' && FAULT !== 'truncate' && FAULT !== 'corrupt' && FAULT !== 'lie') {
-  throw new Error(`TESSERA_TEST_FAULT must be truncate, corrupt or lie, not ${JSON.stringify(FAULT)}`);
+const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card'];
+if (FAULT !== undefined && FAULT !== '' && !FAULTS.includes(FAULT)) {
+  throw new Error(`TESSERA_TEST_FAULT must be one of ${FAULTS.join(', ')}, not ${JSON.stringify(FAULT)}`);
 }
 
 /** The pixels this node encodes for a render: the same, unless it lies (a red tint over every pixel). */
@@ -16,6 +22,24 @@ export function pixelsToEncode<T extends { data: Uint8Array }>(image: T): T {
   if (FAULT !== 'lie') return image;
   const data = Uint8Array.from(image.data);
   for (let p = 0; p < data.length; p += 4) data[p] = Math.min(255, data[p] + 80);
+  return { ...image, data };
+}
+
+/** The speed this node's card claims: what it measured, unless it inflates its card. */
+export function claimedTilesPerSecond(measured: number): number {
+  return FAULT === 'inflate-card' ? MAX_TILES_PER_SECOND : measured;
+}
+
+/** The pixels this node encodes for a stitched frame: the same, unless it doctors stitches (tints `region`). */
+export function stitchedPixelsToEncode<T extends { data: Uint8Array; width: number }>(image: T, region: { x: number; y: number; width: number; height: number }): T {
+  if (FAULT !== 'doctor-stitch') return image;
+  const data = Uint8Array.from(image.data);
+  for (let y = region.y; y < region.y + region.height; y++) {
+    for (let x = region.x; x < region.x + region.width; x++) {
+      const p = (y * image.width + x) * 4;
+      data[p] = Math.min(255, data[p] + 80);
+    }
+  }
   return { ...image, data };
 }
 

@@ -27,6 +27,14 @@ export const PNG_OPTIONS = {
 } as const;
 
 /**
+ * A session depth pass's pixels (RGBA8, R·256 + G = millimetres) as the `rg8-mm-png` depth image: a lossless
+ * 8-bit RGB PNG, not interlaced (what clients' decoders take), with the fast zlib level (a frame budget).
+ */
+export function encodeDepthPng(data: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(data, { raw: { width, height, channels: 4 } }).removeAlpha().png({ ...PNG_OPTIONS.fast, progressive: false }).toBuffer();
+}
+
+/**
  * Encode straight-alpha RGBA8 pixels as PNG (8-bit RGBA), WebP (lossless or lossy) or JPEG (alpha flattened
  * onto `flatten`, default white) with `spec.effort` (default 'small'). Deterministic: same pixels and options give the same bytes.
  */

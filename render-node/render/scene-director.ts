@@ -1,4 +1,4 @@
-import { AnimationMixer, Box3, DirectionalLight, LoopOnce, Vector3, type AnimationClip, type Camera, type Light, type Material, type Mesh, type Scene } from 'three';
+import { AnimationMixer, Box3, DirectionalLight, LoopOnce, Vector3, type AnimationClip, type Camera, type InstancedMesh, type Light, type Material, type Mesh, type Scene } from 'three';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
@@ -178,7 +178,10 @@ export class SceneDirector {
   }
 }
 
-/** Bounds of the visible geometry only (lights and cameras carry no size). */
+/**
+ * Bounds of the visible geometry only (lights and cameras carry no size). An InstancedMesh (EXT_mesh_gpu_instancing)
+ * counts every instance: its own bounding box spans them all, its geometry's only the mesh at the node's origin.
+ */
 function meshBounds(scene: Scene): Box3 {
   const box = new Box3();
   const part = new Box3();
@@ -186,8 +189,15 @@ function meshBounds(scene: Scene): Box3 {
   scene.traverseVisible((o) => {
     const mesh = o as Mesh;
     if (!mesh.geometry || (o as any).isLight || o.name === 'tessera.key-light' || o.name === GROUND_NAME) return;
-    if (!mesh.geometry.boundingBox) mesh.geometry.computeBoundingBox();
-    part.copy(mesh.geometry.boundingBox!).applyMatrix4(o.matrixWorld);
+    const instanced = o as InstancedMesh;
+    if (instanced.isInstancedMesh) {
+      instanced.computeBoundingBox(); // instance matrices may have changed since the last frame
+      part.copy(instanced.boundingBox!);
+    } else {
+      if (!mesh.geometry.boundingBox) mesh.geometry.computeBoundingBox();
+      part.copy(mesh.geometry.boundingBox!);
+    }
+    part.applyMatrix4(o.matrixWorld);
     if (part.min.toArray().every(Number.isFinite) && part.max.toArray().every(Number.isFinite)) box.union(part);
   });
   return box;

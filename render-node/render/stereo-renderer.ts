@@ -3,11 +3,12 @@
  * its half through its own viewport and scissor rectangle (the tiles' scissor approach), then one readback.
  * The scene is posed and lit once per session (`prepare`); each frame only moves the eye cameras.
  */
-import { Matrix4, PerspectiveCamera, Vector3, type Scene } from 'three';
+import { Color, Matrix4, PerspectiveCamera, Vector3, type Scene, type ShaderMaterial } from 'three';
 import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
 import type { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import type { FrameRenderer, RawImage } from './frame-renderer.ts';
+import { createLinearDepthMaterial } from './linear-depth-material.ts';
 import { resolvePixels } from './resolve-pixels.ts';
 
 /** Where a session starts looking (the request's camera), for clients to build their first poses from. */
@@ -21,6 +22,13 @@ export interface StartView {
 export interface StereoFrame extends RawImage {
   renderMs: number;
   readbackMs: number;
+  /**
+   * With `depth` on: the depth pass's framebuffer pixels, RGBA8 rows top-down like `data`, R·256 + G = linear eye
+   * depth in millimetres (see api/protocol/session-depth.ts); B 0, A 255. Null without.
+   */
+  depth: Uint8Array | null;
+  /** Time of the depth pass and its readback (ms; also counted in renderMs/readbackMs). */
+  depthMs: number;
 }
 
 /** The ViewSpec a session's settings mean for the scene director (lights, environment, clip). */
@@ -40,8 +48,10 @@ export function sessionViewSpec(render: SessionRender): ViewSpec {
     keyLight: render.keyLight,
     projection: 'perspective',
     ipd: 0.064,
-    // Shadow maps cost a pass per light per eye: not in a headset's frame budget (sessions do not offer them yet).
-    shadows: false,
+    // Shadow maps as in batch renders: the key light stays where the request's camera put it and each shadow
+    // camera is fitted to the scene's bounds (not to the view), so shadows hold still while the head moves; the
+    // scene does not change during a session, so the maps are drawn on the first frame only (StereoRenderer).
+    shadows: render.shadows,
     ground: 'none',
   };
 }
@@ -55,6 +65,11 @@ export class StereoRenderer {
   readonly #eyes = [new PerspectiveCamera(), new PerspectiveCamera()];
   readonly #m = new Matrix4();
   #scratch = new Uint8Array(0);
+  #depthMaterial: ShaderMaterial | null = null;
+  /** Shadow maps are drawn (on the first frame) and then reused: the posed scene and its lights do not move. */
+  #shadowsDrawn = false;
+  readonly #clear = new Color();
+  static readonly #FAR = new Color(1, 1, 0);
 
   /** Pose and light `loaded` for the session (frame 0 of its clip) and remember its start view. */
   constructor(frames: FrameRenderer, loaded: LoadedScene, render: SessionRender) {
@@ -78,6 +93,8 @@ export class StereoRenderer {
     const backend = this.#frames.backend;
     const t0 = performance.now();
     this.#frames.prepareScene(this.#scene, this.#view);
+    r.shadowMap.needsUpdate = !this.#shadowsDrawn;
+    this.#shadowsDrawn = true;
     backend.resize(w, eh);
     r.setSize(w, eh, false);
     r.setScissorTest(true);
@@ -89,11 +106,8 @@ export class StereoRenderer {
       cam.updateMatrixWorld(true);
       cam.projectionMatrix.fromArray(eyes[i].projection);
       cam.projectionMatrixInverse.copy(cam.projectionMatrix).invert();
-      // GL origin is bottom-left; both eyes span the full height.
-      r.setViewport(i * ew, 0, ew, eh);
-      r.setScissor(i * ew, 0, ew, eh);
-      r.render(this.#scene, cam);
     }
+    this.#drawEyes(eyes.length);
     const gl = backend.context;
     gl.finish();
     const t1 = performance.now();
@@ -102,7 +116,47 @@ export class StereoRenderer {
     const raw = backend.readPixels(0, 0, w, eh, this.#scratch);
     const data = resolvePixels(raw, w, eh, 1, new Uint8Array(n));
     const t2 = performance.now();
-    return { data, width: w, height: eh, renderMs: t1 - t0, readbackMs: t2 - t1 };
+    const depth = this.#render.depth ? this.#depthPass(eyes.length, w, eh) : null;
+    const t3 = performance.now();
+    return { data, width: w, height: eh, renderMs: t1 - t0 + (t3 - t2), readbackMs: t2 - t1, depth, depthMs: t3 - t2 };
+  }
+
+  /** Draw the scene once per eye into its half of the framebuffer (viewport and scissor per eye). */
+  #drawEyes(count: number): void {
+    const { width: ew, height: eh } = this.#render.eye;
+    const r = this.#frames.renderer;
+    for (let i = 0; i < count; i++) {
+      // GL origin is bottom-left; both eyes span the full height.
+      r.setViewport(i * ew, 0, ew, eh);
+      r.setScissor(i * ew, 0, ew, eh);
+      r.render(this.#scene, this.#eyes[i]);
+    }
+  }
+
+  /**
+   * The same eyes again with every surface drawn by the linear-depth material over a "far" clear (R = G = 255:
+   * 65535 mm), no background, no shadow-map update; read back as RGBA8 rows top-down.
+   */
+  #depthPass(count: number, w: number, h: number): Uint8Array {
+    const r = this.#frames.renderer;
+    const scene = this.#scene;
+    this.#depthMaterial ??= createLinearDepthMaterial();
+    const background = scene.background;
+    const clearAlpha = r.getClearAlpha();
+    r.getClearColor(this.#clear);
+    scene.background = null;
+    scene.overrideMaterial = this.#depthMaterial;
+    r.setClearColor(StereoRenderer.#FAR, 1);
+    r.shadowMap.needsUpdate = false;
+    try {
+      this.#drawEyes(count);
+      this.#frames.backend.context.finish();
+      return this.#frames.backend.readPixels(0, 0, w, h, new Uint8Array(w * h * 4));
+    } finally {
+      scene.overrideMaterial = null;
+      scene.background = background;
+      r.setClearColor(this.#clear, clearAlpha);
+    }
   }
 }
 

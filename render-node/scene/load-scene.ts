@@ -2,7 +2,7 @@ import { AnimationClip, Box3, Camera, Material, Mesh, NoColorSpace, Object3D, Qu
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { boneTextureSize, setupThree } from '../render/three-setup.ts';
-import { sharpImageSource, type ImageFailure } from './sharp-image-source.ts';
+import { basisuTextureSource, sharpImageSource, type ImageFailure } from './sharp-image-source.ts';
 
 export interface LoadSceneOptions {
   maxTextureSize: number;
@@ -42,6 +42,7 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
   const failures: ImageFailure[] = [];
   const loader = new GLTFLoader();
   loader.register(sharpImageSource({ maxTextureSize: options.maxTextureSize, maxPixels: options.maxTexturePixels, failures }) as any);
+  loader.register(basisuTextureSource() as any);
   const buffer = glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer;
   let gltf: GLTF;
   try {

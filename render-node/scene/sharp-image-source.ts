@@ -1,6 +1,8 @@
 import sharp from 'sharp';
 import { DataTexture, RGBAFormat, UnsignedByteType } from 'three';
 import type { GLTFParser } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import { isKtx2 } from '../../scene-check/read-ktx2-header.ts';
+import { transcodeKtx2 } from './basis-transcoder.ts';
 
 /** One image that failed to decode, kept so the loader can fail loudly instead of rendering untextured. */
 export interface ImageFailure {
@@ -67,9 +69,32 @@ async function imageBytes(parser: GLTFParser, def: { bufferView?: number; uri?: 
   throw new Error(`image has no embedded data (uri ${JSON.stringify(def.uri?.slice(0, 80))}); scenes are normalized to GLB before loading`);
 }
 
-/** Decode an encoded image to a power-of-two RGBA8 DataTexture. */
+/**
+ * GLTFLoader's own KHR_texture_basisu plugin wants a KTX2Loader (GPU formats, a Web Worker); this one, under
+ * the same name so it replaces it, sends the KTX2 source through the image source above, which transcodes it
+ * to RGBA8 (basis-transcoder.ts). Samplers and the rest are applied by GLTFLoader as for any image.
+ */
+export function basisuTextureSource() {
+  return (parser: GLTFParser) => ({
+    name: 'KHR_texture_basisu',
+    loadTexture(textureIndex: number) {
+      const ext = parser.json.textures?.[textureIndex]?.extensions?.KHR_texture_basisu as { source?: number } | undefined;
+      if (ext?.source === undefined) return null;
+      return (parser as GLTFParser & { loadTextureImage(t: number, s: number, l: unknown): Promise<unknown> }).loadTextureImage(textureIndex, ext.source, null);
+    },
+  });
+}
+
+/** Decode an encoded image (PNG, JPEG, WebP, AVIF, or KTX2 by transcoding) to a power-of-two RGBA8 DataTexture. */
 export async function decodeTexture(bytes: Uint8Array, options: Pick<SharpImageSourceOptions, 'maxTextureSize' | 'maxPixels'>): Promise<DataTexture> {
-  const input = sharp(bytes, { limitInputPixels: options.maxPixels, failOn: 'error' });
+  let source = bytes;
+  let raw: { width: number; height: number; channels: 4 } | undefined;
+  if (isKtx2(bytes)) {
+    const image = await transcodeKtx2(bytes, { maxPixels: options.maxPixels });
+    source = image.data;
+    raw = { width: image.width, height: image.height, channels: 4 };
+  }
+  const input = sharp(source, { limitInputPixels: options.maxPixels, failOn: 'error', raw });
   const meta = await input.metadata();
   if (!meta.width || !meta.height) throw new Error('image has no dimensions');
   const width = Math.min(nextPowerOfTwo(meta.width), options.maxTextureSize);

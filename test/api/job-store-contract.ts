@@ -83,6 +83,18 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(await store.getScene(scene.sceneId)).toEqual(scene);
     });
 
+    it('knows which nodes were handed a scene: those that leased a task of a job on it', async () => {
+      expect(await store.nodesGivenScene(scene.sceneId)).toEqual([]);
+      const { job, tasks } = makeJob({ frames: [0, 1] });
+      await store.createJob(job, tasks);
+      expect(await store.nodesGivenScene(scene.sceneId)).toEqual([]);
+      await lease('node_b');
+      await lease('node_a');
+      await lease('node_b');
+      expect(await store.nodesGivenScene(scene.sceneId)).toEqual(['node_a', 'node_b']);
+      expect(await store.nodesGivenScene('f'.repeat(64))).toEqual([]);
+    });
+
     it('stores a job with its tasks in frame order', async () => {
       const { job, tasks } = makeJob({ frames: [3, 1], width: 64, height: 32, tile: 32 });
       await store.createJob(job, tasks);
@@ -227,6 +239,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         now += policy.retryMaxMs;
       }
       expect((await store.getJob(job.jobId))!.error).toMatch(new RegExp(`failed ${policy.maxAttempts} times`));
+    });
+
+    it('weighs failures by record: fresh ids alone cannot fail a job while a trusted node is around', async () => {
+      const p: TaskPolicy = { ...policy, trustedAfterVerified: 1, maxAttempts: 4 };
+      const rules = { blocklistAfter: 1, maxRounds: 2 };
+      let now = T0;
+      const join = (nodeId: string) => store.registerNode({ nodeId, tokenHash: `h-${nodeId}`, card: nodeCardFor('eu'), registeredAt: now, lastSeenAt: now, load: 0 });
+      await join('t');
+      await join('w');
+      // t and w earn a record: w's render of t's sampled tile agrees.
+      const warm = makeJob();
+      await store.createJob(warm.job, warm.tasks);
+      const r = (await lease('t', now))!.task;
+      await store.completeTask({ taskId: r.taskId, nodeId: 't', leaseId: r.leaseId!, result, now, sample: true, verification: rules });
+      const v = (await lease('w', now))!.task;
+      expect((await store.completeTask({ taskId: v.taskId, nodeId: 'w', leaseId: v.leaseId!, result, now, verification: rules })).verdict).toMatchObject({ outcome: 'verified' });
+
+      const { job, tasks } = makeJob();
+      await store.createJob(job, tasks);
+      const failAs = async (nodeId: string) => {
+        const held = (await lease(nodeId, now))!.task;
+        expect(held.taskId).toBe(tasks[0].taskId);
+        return store.failTask({ taskId: held.taskId, nodeId, leaseId: held.leaseId!, reason: `${nodeId} says no`, sceneFault: true, now, policy: p });
+      };
+      // Six fresh ids fail it (more than maxNodeFailures, more than maxAttempts): the job runs on; each is
+      // closed out of the task it failed.
+      for (const s of ['s1', 's2', 's3', 's4', 's5', 's6']) {
+        await join(s);
+        const out = await failAs(s);
+        expect(out.task).toMatchObject({ state: 'queued' });
+        expect(out.task.excludeNodes).toContain(s);
+        expect(out.job.state).toBe('running');
+        now += p.retryMaxMs + 1;
+        await store.heartbeat({ nodeId: 't', leaseIds: [], load: 0, now, policy: p });
+      }
+      expect(await lease('s1', now)).toBeNull();
+      // A trusted node's failure counts, backed by one untrusted failure: 2 of 3.
+      expect((await failAs('t')).task.state).toBe('queued');
+      now += p.retryMaxMs + 1;
+      await store.heartbeat({ nodeId: 't', leaseIds: [], load: 0, now, policy: p });
+      // A second trusted node's failure fails the job.
+      const last = await failAs('w');
+      expect(last.task.state).toBe('failed');
+      expect(last.job).toMatchObject({ state: 'failed', error: expect.stringMatching(/failed on 4 different nodes/) });
+    });
+
+    it('counts every failure in a farm with no trusted node (nobody to wait for)', async () => {
+      const p: TaskPolicy = { ...policy, trustedAfterVerified: 1 };
+      const { job, tasks } = makeJob();
+      await store.createJob(job, tasks);
+      let now = T0;
+      let out;
+      for (const s of ['f1', 'f2', 'f3']) {
+        await store.registerNode({ nodeId: s, tokenHash: `h-${s}`, card: nodeCardFor('eu'), registeredAt: now, lastSeenAt: now, load: 0 });
+        const held = (await lease(s, now))!.task;
+        out = await store.failTask({ taskId: held.taskId, nodeId: s, leaseId: held.leaseId!, reason: 'broken scene', sceneFault: true, now, policy: p });
+        expect(held.taskId).toBe(tasks[0].taskId);
+        now += p.retryMaxMs + 1;
+      }
+      expect(out!.job).toMatchObject({ state: 'failed', error: expect.stringMatching(/3 different nodes/) });
     });
 
     it('requeues expired leases with the attempt counted', async () => {
@@ -734,6 +806,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         }
         for (const id of ['a', 'b', 'c']) expect((await store.getNode(id))!.reputation).toMatchObject({ verified: 0, disproven: 0, blocklisted: null });
         expect((await store.listLedger({ jobId: job.jobId })).every((e) => e.state === 'voided')).toBe(true);
+      });
+
+      it('verifies a sampled stitch like a tile: a doctored stitch is outvoted, stitched again by another node, and the frame counts only once agreed', async () => {
+        await register('liar', 'a', 'b');
+        const { job, tasks } = makeJob({ frames: [0], width: 64, height: 32, tile: 32 });
+        await store.createJob(job, tasks);
+        await done('a', (await take('a'))!, GOOD);
+        await done('a', (await take('a'))!, GOOD);
+        const stitch = (await take('liar'))!;
+        expect(stitch.kind).toBe('stitch');
+        const held = await done('liar', stitch, BAD, { sample: true });
+        // Held back: the frame is not finished, the job not done, and a verify task stitches the same tiles elsewhere.
+        expect(held.task.verification).toEqual({ state: 'pending', verifiedBy: [], disproven: [] });
+        expect(held.job.state).toBe('running');
+        expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+        expect(await store.countTasks(job.jobId)).toMatchObject({ framesDone: 0 });
+        expect(await take('liar')).toBeNull();
+        const v1 = (await take('a'))!;
+        expect(v1).toMatchObject({ kind: 'verify', verifies: stitch.taskId, tile: null, frame: 0, excludeNodes: ['liar'], round: 0 });
+        expect(v1.outputKey).not.toBe(stitch.outputKey);
+        expect(await store.getVerificationRound(v1.taskId)).toMatchObject({ target: { taskId: stitch.taskId }, earlier: [{ nodeId: 'liar', checksum: BAD.checksum }] });
+        expect((await done('a', v1, GOOD)).verdict).toMatchObject({ outcome: 'escalated' });
+        const v2 = (await take('b'))!;
+        expect(v2).toMatchObject({ kind: 'verify', verifies: stitch.taskId, tile: null });
+        const voted = await done('b', v2, GOOD);
+        expect(voted.verdict).toEqual({ taskId: stitch.taskId, outcome: 'disproven', winners: ['a', 'b'], losers: ['liar'], blocklisted: ['liar'] });
+        expect((await store.getNode('liar'))!.reputation).toMatchObject({ verified: 0, disproven: 1, blocklisted: { reason: expect.stringMatching(/outvoted/) } });
+        // The stitch is queued again without the liar, in a new round whose result is always checked.
+        expect(await store.getTask(stitch.taskId)).toMatchObject({ state: 'queued', result: null, excludeNodes: ['liar'], verification: { state: 'rerender', disproven: ['liar'] }, round: 1 });
+        expect((await store.listLedger({ nodeId: 'liar' })).map((e) => [e.kind, e.state])).toEqual([['stitch', 'voided']]);
+        expect(await store.listFinishedFrames(job.jobId)).toEqual([]);
+        const again = (await lease('b', T0 + 300))!.task;
+        expect(again.taskId).toBe(stitch.taskId);
+        const pending = await store.completeTask({ taskId: again.taskId, nodeId: 'b', leaseId: again.leaseId!, result: GOOD, now: T0 + 310, renderMs: 10, verification: rules });
+        expect(pending.task.verification).toMatchObject({ state: 'pending' });
+        const check = (await lease('a', T0 + 320))!.task;
+        expect(check).toMatchObject({ kind: 'verify', verifies: stitch.taskId, round: 1 });
+        const final = await store.completeTask({ taskId: check.taskId, nodeId: 'a', leaseId: check.leaseId!, result: GOOD, now: T0 + 330, renderMs: 10, verification: rules });
+        expect(final.verdict).toMatchObject({ outcome: 'verified', winners: ['b', 'a'] });
+        expect(final.job.state).toBe('done');
+        expect((await store.listFinishedFrames(job.jobId)).map((t) => [t.taskId, t.nodeId, t.result!.checksum])).toEqual([[stitch.taskId, 'b', GOOD.checksum]]);
+      });
+
+      it('a tile re-rendered after its frame was stitched ends the stitch\'s open vote and stitches again', async () => {
+        await register('a', 'b', 'c');
+        const { job, tasks } = makeJob({ frames: [0], width: 64, height: 32, tile: 32 });
+        await store.createJob(job, tasks);
+        const t0 = (await take('a'))!;
+        await done('a', t0, GOOD);
+        await done('a', (await take('a'))!, GOOD);
+        const stitch = (await take('b'))!;
+        await done('b', stitch, GOOD, { sample: true });
+        const v = (await take('c'))!;
+        expect(v).toMatchObject({ kind: 'verify', verifies: stitch.taskId });
+        // a is blocklisted: its tiles are rendered again, the stitch's vote ends and the verify task is cancelled.
+        await store.blocklistNode('a', 'caught elsewhere', T0 + 200);
+        expect(await store.getTask(v.taskId)).toMatchObject({ state: 'cancelled' });
+        expect(await store.getTask(stitch.taskId)).toMatchObject({ state: 'queued', result: null, verification: { state: 'rerender' }, round: 1 });
+        await expectCode(done('c', v, GOOD), 'LEASE_LOST');
+        expect((await store.listLedger({ jobId: job.jobId })).filter((e) => e.kind === 'stitch').map((e) => e.state)).toEqual(['voided']);
       });
 
       it('uses the agreement the API measured when given (perceptual comparison), else checksums', async () => {

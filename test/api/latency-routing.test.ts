@@ -99,6 +99,68 @@ describe('routing decisions', () => {
     await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
   });
 
+  it('prefers the node whose heartbeats report the scene cached when RTTs tie, for sessions and tasks; the report is bounded and checked', async () => {
+    const card = { tilesPerSecond: 1, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' };
+    const [a, b] = [await register(h, 'liar', card), await register(h, 'cached', card)];
+    const report = (n: TestNode, scenes: unknown) => call(h.url, 'POST', `/v1/nodes/${n.id}/heartbeat`, { json: { leaseIds: [], load: 0, scenes }, token: n.reg.nodeToken });
+    // b really got the scene: it rendered a task of a job on it (the lease carried the scene's URL). a never did.
+    await submit(h, { sceneId, size: '16x16', frames: '0' });
+    const warm = (await b.lease(0))!;
+    await b.finish(warm, fakePng(warm.taskId));
+    const other = 'c'.repeat(64);
+    // a claims the scene too, but this API never handed it to a: the claim does not count.
+    expect((await report(a, [other, sceneId])).status).toBe(200);
+    expect((await report(b, [other, sceneId])).status).toBe(200);
+    await sleep(300); // the API reuses its node list for 250 ms (nodeCacheMs)
+    const client = { rtts: await rtts([[a, 20], [b, 20]]) };
+    const placed: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      placed.push(res.body.nodeId);
+      if (i === 0) {
+        expect(res.body.route).toMatchObject({ nodeId: b.id, sceneCached: true, sceneLoadMs: 0, predictedRttMs: 20 });
+        expect(res.body.route.reason).toMatch(/scene load 0\.0 ms \(cached\)/);
+      }
+      await call(h.url, 'DELETE', `/v1/sessions/${res.body.sessionId}`);
+    }
+    expect(placed).toEqual(Array(8).fill(b.id));
+    // Tasks: b saves the scene load (150 ms + bytes at 20 MB/s), so it takes tasks until its queue outweighs that.
+    const jobId = await submit(h, { sceneId, size: '128x128', tile: 64, frames: '0', client });
+    const routes = (await status(h, jobId)).tasks.filter((t) => t.kind === 'render').map((t) => t.route!);
+    expect(routes[0]).toMatchObject({ nodeId: b.id, score: 82.5 });
+    expect(routes[0].reason).toMatch(/scene load 0\.0 ms \(cached\)/);
+    expect(routes.filter((r) => r.nodeId === b.id).length).toBeGreaterThan(routes.filter((r) => r.nodeId === a.id).length);
+    await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
+
+    // Once b no longer reports it (evicted), the tie is broken at random again: a gets some of the sessions.
+    expect((await report(b, [])).status).toBe(200);
+    await sleep(300);
+    const after: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client } });
+      after.push(res.body.nodeId);
+      expect(res.body.route.sceneCached).toBe(false);
+      await call(h.url, 'DELETE', `/v1/sessions/${res.body.sessionId}`);
+    }
+    expect(after).toContain(a.id);
+
+    // The claim is bounded: at most 64 ids, each a sha256 in hex.
+    expect((await report(b, Array.from({ length: 65 }, (_, i) => i.toString(16).padStart(64, '0')))).status).toBe(400);
+    expect((await report(b, ['../../etc/passwd'])).status).toBe(400);
+    expect((await report(b, [sceneId.toUpperCase()])).status).toBe(400);
+
+    // A depth session goes only to a node whose card lists the depth feature (an older node would send none).
+    const noDepth = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', depth: true, client } });
+    expect(noDepth.status).toBe(503);
+    expect(noDepth.body.message).toMatch(/2 unable to serve this session/);
+    const c = await register(h, 'depth', { ...card, sessionFeatures: ['depth'] });
+    await sleep(300);
+    const depth = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', depth: true, client } });
+    expect(depth.status, JSON.stringify(depth.body)).toBe(201);
+    expect(depth.body.nodeId).toBe(c.id);
+  });
+
   it('never fills a busy node: the rest waits and is routed as queues drain', async () => {
     const card = { tilesPerSecond: 1000, concurrency: 1 };
     const [a, b] = [await register(h, 'busy-a', card), await register(h, 'busy-b', card)];

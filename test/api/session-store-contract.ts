@@ -24,7 +24,7 @@ export function sessionRecord(id: string, over: Partial<SessionRecord> = {}): Se
     nodeId: 'node_a',
     state: 'placed',
     render: {
-      eye: { width: 512, height: 512 }, format: 'jpeg', quality: 80, depth: false, maxFps: 90, toneMapping: 'neutral', exposure: 1,
+      eye: { width: 512, height: 512 }, format: 'jpeg', quality: 80, depth: false, shadows: true, maxFps: 90, toneMapping: 'neutral', exposure: 1,
       background: 'environment', environmentIntensity: 1, keyLight: 'auto', camera: { kind: 'auto', yaw: 30, pitch: 15, fov: 40 },
     },
     route: { nodeId: 'node_a', fallbackId: null, predictedRttMs: 5, rttSource: 'measured', sceneLoadMs: 0, sceneCached: true, renderMs: 4, queueMs: 0, firstFrameMs: 9, reason: 'test' },

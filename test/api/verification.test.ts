@@ -122,8 +122,8 @@ describe('verification through the API', () => {
     await TestNode.register(h, 'q2', { tilesPerSecond: 30, concurrency: 2 });
     const res = await call<Quote>(h.url, 'POST', '/v1/quote', { json: body });
     expect(res.status).toBe(200);
-    // 2 frames × 128×64 × ssaa² = 65536 px, twice (every tile verified), plus 2 stitches at 0.1 per pixel.
-    const refTiles = (2 * 128 * 64 * 4 * 2 + 2 * 128 * 64 * 0.1) / 65536;
+    // 2 frames × 128×64 × ssaa² = 65536 px, plus 2 stitches at 0.1 per pixel, each twice (every tile and stitch verified).
+    const refTiles = (2 * 128 * 64 * 4 * 2 + 2 * 128 * 64 * 0.1 * 2) / 65536;
     // Speeds as the API believes them: neither node has results yet, so q2's claimed 30 tiles/s counts as the
     // 10 tiles/s prior (a claim is never worth more): 10 per process, 10 + 2 × 10 for the farm.
     expect(res.body).toMatchObject({ frames: 2, tiles: 4, megapixels: 0.065536, verificationRate: 1, basis: { nodes: 2, tilesPerSecond: 30 } });

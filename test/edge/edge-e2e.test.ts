@@ -16,6 +16,8 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
 import { nodeCard, TEST_API_KEY, TEST_AUTH } from '../support/api-harness.ts';
 import { spawnNode, type NodeProcess } from '../support/farm.ts';
+import { editGlb } from '../hostile/glb-builder.ts';
+import { basisuGlb, glbImages } from '../support/ktx2-samples.ts';
 import { packMeshopt } from '../support/meshopt-pack.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
@@ -147,6 +149,54 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
       const want = await local.render('animated-trs', { width: 160, height: 120 }, f.frame);
       expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data)), `frame ${f.frame}`).toBe(0);
     }
+  });
+
+  it('takes a KTX2 (KHR_texture_basisu) scene in the Worker as the Node API does, refuses a corrupt one, and the node renders it', async () => {
+    const bytes = new Uint8Array(await readFile(scenePath('ktx2')));
+    const up = await api('POST', '/v1/scenes', bytes);
+    expect(up.status, JSON.stringify(up.json)).toBe(201);
+    expect(up.json.stats.extensionsRequired).toEqual(['KHR_texture_basisu']);
+    const onNode = await createNodeSceneInspector().inspect({ kind: 'bytes', bytes });
+    expect(up.json.sceneId).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
+
+    const corrupt = await api('POST', '/v1/scenes', basisuGlb(glbImages(bytes)[0].subarray(0, 200)));
+    expect(corrupt.status).toBe(422);
+    expect(corrupt.json.code).toBe('SCENE_MALFORMED');
+    expect(corrupt.json.message).toMatch(/^image 0: KTX2 level index is truncated/);
+
+    const submitted = await api('POST', '/v1/jobs', { sceneId: up.json.sceneId, frames: '0', size: '160x120' });
+    expect(submitted.status).toBe(201);
+    let status: JobStatus;
+    for (const end = Date.now() + 90_000; ; ) {
+      status = (await api<JobStatus>('GET', `/v1/jobs/${submitted.json.jobId}`)).json;
+      if (status.state === 'done' || status.state === 'failed') break;
+      if (Date.now() > end) throw new Error(`job still ${status.state}; node log:\n${node.log.slice(-30).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status.state, JSON.stringify(status)).toBe('done');
+    const [frame] = (await api<JobFrames>('GET', `/v1/jobs/${submitted.json.jobId}/frames`)).json.frames;
+    const got = await decodeRaw(new Uint8Array(await (await fetch(frame.url)).arrayBuffer()));
+    const want = await local.render('ktx2', { width: 160, height: 120 });
+    expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data))).toBe(0);
+  });
+
+  it('takes an EXT_mesh_gpu_instancing scene in the Worker as the Node API does, and refuses an instance bomb with 413', async () => {
+    const bytes = new Uint8Array(await readFile(scenePath('instancing')));
+    const up = await api('POST', '/v1/scenes', bytes);
+    expect(up.status, JSON.stringify(up.json)).toBe(201);
+    const onNode = await createNodeSceneInspector().inspect({ kind: 'bytes', bytes });
+    expect(up.json.sceneId).toBe(createHash('sha256').update(onNode.glb).digest('hex'));
+    const bomb = editGlb(bytes, (json) => {
+      const node = json.nodes.find((n: { extensions?: Record<string, unknown> }) => n.extensions?.EXT_mesh_gpu_instancing);
+      for (const index of Object.values(node.extensions.EXT_mesh_gpu_instancing.attributes as Record<string, number>)) {
+        json.accessors[index].count = 1_000_000_000;
+        delete json.accessors[index].bufferView;
+      }
+    });
+    const refused = await api('POST', '/v1/scenes', bomb);
+    expect(refused.status).toBe(413);
+    expect(refused.json.code).toBe('SCENE_LIMIT_EXCEEDED');
+    expect(refused.json.message).toMatch(/1000000000 times with EXT_mesh_gpu_instancing/);
   });
 
   // Last: the extra node it registers would otherwise take a share of the render test's tasks.

@@ -20,6 +20,8 @@ import { waitFor } from '../support/farm-checks.ts';
 import { tessera } from '../support/tessera-cli.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
+import { shadowStage } from '../support/shadow-stage.ts';
+import { decodeDepth, DEPTH_FAR_MM } from '../../api/client/decode-depth.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let client: TesseraClient;
@@ -133,6 +135,42 @@ describe('an interactive session', () => {
     expect((await client.getSession(session.sessionId)).state).toBe('closed');
     const ledger = await client.ledger({ node: ids['sess-a'] });
     expect(ledger.nodes[0].renderSeconds).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('sends depth frames with depth: true: linear millimetres, the cube\'s front face in both eyes, the background far', async () => {
+    // A known scene: a 1 m cube centred at (0, 1.2, 0), nothing else.
+    const cube = (await client.uploadScene(await shadowStage({ floor: false }))).sceneId;
+    const session = await client.openSession({ request: { sceneId: cube, eye: EYE, depth: true, background: '#303540', excludeNodes: [ids['sess-b']] } });
+    const fov = session.ready.start.fov;
+    const depthAt = async (z: number) => {
+      const f = await new Promise<SessionFrame>((resolve) => {
+        let seq = 0;
+        const off = session.onFrame((fr) => {
+          if (fr.header.seq !== seq) return;
+          off();
+          clearInterval(timer);
+          resolve(fr);
+        });
+        const send = () => (seq = session.sendPose({ eyes: stereoPose([0, 1.2, z], [0, 1.2, 0], { fov }) }));
+        send();
+        const timer = setInterval(send, 2000);
+      });
+      expect(f.header.depth).toMatchObject({ encoding: 'rg8-mm-png' });
+      expect(f.depth!.length).toBe(f.header.depth!.bytes);
+      const d = await decodeDepth(f.depth!);
+      expect([d.width, d.height]).toEqual([384, 192]);
+      return (eye: number, x: number, y: number) => d.mm[y * 384 + eye * 192 + x];
+    };
+    const far = await depthAt(5);
+    const near = await depthAt(3);
+    for (const eye of [0, 1]) {
+      // The front face (z = 0.5) at each eye's centre: 4.5 m away, then 2.5 m after the head moved 2 m closer.
+      expect(Math.abs(far(eye, 96, 96) - 4500)).toBeLessThanOrEqual(2);
+      expect(Math.abs(near(eye, 96, 96) - 2500)).toBeLessThanOrEqual(2);
+      expect(far(eye, 2, 2)).toBe(DEPTH_FAR_MM);
+      expect(near(eye, 189, 189)).toBe(DEPTH_FAR_MM);
+    }
+    await session.close();
   }, 120_000);
 
   it('tessera session bench streams poses for a while and prints {fps, p50Ms, p95Ms, frames, dropped, nodeId}', async () => {

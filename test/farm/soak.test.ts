@@ -2,6 +2,8 @@
  * The soak (bench/run-soak.ts), scaled down for CI: 20 small jobs on 2 nodes, one node SIGKILLed and
  * replaced, storage failing 20% of its requests, one API restart. Every job completes with its frames equal
  * to a local render, nothing lost, nothing duplicated. `npm run soak` runs the full size.
+ * With liars: one node of three lies (wrong pixels, then doctored stitches under a new id, then an inflated
+ * card): every frame still equals the local render, the pixel and stitch liars are blocklisted, their lies earn nothing.
  */
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../../bench/run-soak.ts';
@@ -18,4 +20,17 @@ describe('soak (small)', () => {
     expect(Object.values(report.faults.s3Injected).reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
     expect(report.latencyMs.p50).toBeGreaterThan(0);
   }, 90_000);
+
+  it('with liars (1 of 3 nodes, its tricks in turn): 0 lost, 0 wrong, liars blocklisted and unpaid, no honest node blamed', async () => {
+    const report = await runSoak({ jobs: 12, nodes: 3, liars: 0.34, killEveryMs: 0, s3FailureRate: 0, apiRestart: false, tiledShare: 1, inFlight: 4, seed: 5 });
+    expect(report.problems).toEqual([]);
+    expect(report.lost).toEqual({ jobs: 0, frames: 0 });
+    expect(report.frames).toMatchObject({ expected: 36, verified: 36, wrongPixels: 0 });
+    expect(report.duplicated.total).toBe(0);
+    expect(report.liars).toMatchObject({ verifySampleRate: 1, honestBlamed: 0, creditedRenderSeconds: { lie: 0 } });
+    expect(report.liars!.started.lie).toBe(1);
+    expect(report.liars!.blocklisted.lie).toBe(1);
+    expect(report.liars!.disproven).toBeGreaterThanOrEqual(3);
+    expect(report.faults.resultsRedone).toBeGreaterThan(0);
+  }, 240_000);
 });

@@ -11,15 +11,19 @@ import { TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
+import { shadowStage } from '../support/shadow-stage.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let browser: Browser;
 let sceneId: string;
+let cubeId: string;
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 3000 });
   const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
   sceneId = (await client.uploadScene(new Uint8Array(await readFile(scenePath('textured-pbr'))))).sceneId;
+  // A red 1 m cube floating in front of the environment: near against far, for the depth test.
+  cubeId = (await client.uploadScene(await shadowStage({ floor: false }))).sceneId;
   farm.spawnNode('vr-page', { concurrency: 1 });
   await waitFor('a node', async () => ((await client.nodes({ healthy: true })).nodes.length ? true : undefined));
   browser = await chromium.launch({
@@ -75,6 +79,66 @@ describe('the sample WebXR page (desktop mode)', () => {
     });
     expect(distinct).toBeGreaterThan(50);
     expect(await page.locator('#stats').textContent()).toMatch(/fps/);
+    // Rotational time-warp only: a head that moved sideways since the frame sees the same picture.
+    await page.evaluate(() => ((window as unknown as { tessera: { holdPoses: boolean } }).tessera.holdPoses = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    const held = await canvasData(page);
+    await page.evaluate(() => ((window as unknown as { tessera: { offset: number[] } }).tessera.offset = [0.5, 0, 0]));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await canvasData(page)).toBe(held);
+    expect(errors).toEqual([]);
+  }, 180_000);
+
+  it('with depth=1 decodes depth frames and reprojects positionally: near things move against the background when the head moves', async () => {
+    const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${cubeId}&eye=256x256&depth=1`);
+    type T = { depthFrames: number; centerDepthMm: number | null; holdPoses: boolean; offset: number[] };
+    const t = () => page.evaluate(() => (window as unknown as { tessera: T }).tessera && { ...(window as unknown as { tessera: T }).tessera });
+    await waitFor('depth frames in the page', async () => (((await t())?.depthFrames ?? 0) >= 3 ? true : undefined), 60_000);
+    // The start camera looks at the cube's centre: the centre pixel is the cube, a few metres away, not "far".
+    const centre = (await t())!.centerDepthMm!;
+    expect(centre).toBeGreaterThan(500);
+    expect(centre).toBeLessThan(20_000);
+    await page.evaluate(() => ((window as unknown as { tessera: T }).tessera.holdPoses = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = await redCentroid(page);
+    await page.evaluate(() => ((window as unknown as { tessera: T }).tessera.offset = [0.6, 0, 0]));
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await redCentroid(page);
+    // The head moved 0.6 m to the right: the cube (near) slides left in the picture, by many pixels.
+    expect(before.count).toBeGreaterThan(500);
+    expect(after.count).toBeGreaterThan(300);
+    expect(after.x).toBeLessThan(before.x - 10);
     expect(errors).toEqual([]);
   }, 180_000);
 });
+
+function canvasData(page: import('playwright-core').Page): Promise<string> {
+  return page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+}
+
+/** Centroid (x) and count of red pixels in the left eye's half of the page's canvas. */
+function redCentroid(page: import('playwright-core').Page): Promise<{ x: number; count: number }> {
+  return page.evaluate(() => {
+    const c = document.getElementById('view') as HTMLCanvasElement;
+    const probe = document.createElement('canvas');
+    probe.width = c.width;
+    probe.height = c.height;
+    const ctx = probe.getContext('2d')!;
+    ctx.drawImage(c, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width / 2, c.height).data;
+    let sx = 0, n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i] > 90 && d[i] > 1.6 * d[i + 1] && d[i] > 1.6 * d[i + 2]) {
+        sx += (i / 4) % (c.width / 2);
+        n++;
+      }
+    }
+    return { x: n ? sx / n : NaN, count: n };
+  });
+}

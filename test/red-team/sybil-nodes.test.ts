@@ -3,7 +3,9 @@
  *   - a blocklisted node that registers again under a new id is on probation: its results are verified
  *     (probationSampleRate) where an established node's would almost never be, so its first lie is caught;
  *   - two fresh ids that collude (return the same wrong tile) cannot outvote an established honest node:
- *     its result stands, the frame is the honest one.
+ *     its result stands, the frame is the honest one;
+ *   - fresh ids that each fail a task (more of them than a task may fail on) cannot fail the job while a
+ *     trusted node is around: the job runs on and the trusted node finishes it.
  * Each asserts the honest bytes are what the client downloads.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,8 +22,8 @@ afterEach(async () => {
 const RIGHT = fakePng('the right pixels');
 const WRONG = fakePng('tinted pixels');
 
-async function setup(trust: object, verification: object) {
-  h = await startHarness({ api: { verification: { blocklistAfter: 1, seed: 'sybil', ...verification }, trust } });
+async function setup(trust: object, verification: object, policy: object = {}) {
+  h = await startHarness({ api: { verification: { blocklistAfter: 1, seed: 'sybil', ...verification }, trust, policy } });
   const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
   const harness = h;
   const submit = async (frame: number) => (await call(harness.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: String(frame) } })).body.jobId as string;
@@ -99,4 +101,45 @@ describe('Sybil attacks', () => {
     const ledger = (await call(s.harness.url, 'GET', `/v1/jobs/${jobId}/ledger`)).body;
     expect(Object.keys(ledger.byNode)).toEqual([honest.id]);
   });
+  it('fresh ids cannot fail an honest job by failing its task, however many of them', async () => {
+    // Short retry backoffs, so the test need not wait out each failure's.
+    const s = await setup({ probationResults: 1, probationSampleRate: 1 }, { sampleRate: 1 }, { retryBaseMs: 10, retryMaxMs: 50 });
+    const [honest, witness] = [await s.node('honest'), await s.node('witness')];
+    await s.submit(0);
+    await s.deliver(honest, RIGHT);
+    await s.deliver(witness, RIGHT);
+    expect((await s.view(honest.id)).trust!.probation).toBe(false);
+
+    const jobId = await s.submit(1);
+    // Five fresh ids, each failing the task (3 nodes or 8 attempts fail a job otherwise).
+    for (let i = 1; i <= 5; i++) {
+      const sybil = await TestNode.register(s.harness, `sybil-${i}`);
+      await new Promise((r) => setTimeout(r, 60)); // past the last failure's backoff
+      const t = (await sybil.lease(0))!;
+      expect(t, `sybil-${i} got no task`).not.toBeNull();
+      expect((await sybil.fail(t, 'scene cannot be decoded', true)).status).toBe(200);
+      const now = await s.status(jobId);
+      expect(now.state, `after sybil-${i}`).toBe('running');
+      // Closed to the id that failed it.
+      expect(await sybil.lease(0)).toBeNull();
+      await call(s.harness.url, 'POST', `/v1/nodes/${honest.id}/heartbeat`, { json: { leaseIds: [], load: 0 }, token: honest.reg.nodeToken });
+    }
+    // The trusted node gets it (after the retry backoff) and finishes the job with the right frame.
+    let delivered = false;
+    for (let i = 0; i < 80 && !delivered; i++) {
+      const t = await honest.lease(0);
+      if (t) {
+        expect((await honest.finish(t, RIGHT)).status).toBe(200);
+        delivered = true;
+      } else await new Promise((r) => setTimeout(r, 250));
+    }
+    // (Its result is sampled: the witness checks it.)
+    for (let i = 0; i < 20 && (await s.status(jobId)).state !== 'done'; i++) {
+      const t = await witness.lease(0);
+      if (t) await witness.finish(t, RIGHT);
+      else await new Promise((r) => setTimeout(r, 250));
+    }
+    expect((await s.status(jobId)).state).toBe('done');
+    expect(await s.frameSha(jobId)).toBe(sha256(RIGHT));
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Routing on real RTTs: the WonderNetwork subset in test/routing/data (61 servers worldwide, measured
  * 2020-07-19/20). Its statistics match the real matrices DESIGN.md describes, `sim gen`'s defaults come
- * close to them, and the router holds up there: first contact, later sessions, no coordinates, PoPs.
+ * close to them, and the router holds up there: first contact, later sessions, no coordinates, PoPs. Then the
+ * Seattle subset (40 testbed hosts, no coordinates, NetLatency-Data), an independent and harder check.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +64,32 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
     expect(blind.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
     const pops = run({ useLocation: false, edgePops: 30 });
     expect(pops.edge.pops).toBe(30);
+    expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
+  });
+});
+
+describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independent of the WonderNetwork set', () => {
+  const seattle = join(import.meta.dirname, 'data', 'seattle-40');
+  const sHosts = parseHostsCsv(readFileSync(join(seattle, 'hosts.csv'), 'utf8'));
+  const sTruthP = parseRttCsv(text(readFileSync(join(seattle, 'rtt.csv'), 'utf8')), sHosts);
+  const runS = async (options: SimOptions) => {
+    const sTruth = await sTruthP;
+    return mergeSimReports(Array.from({ length: 10 }, (_, s) => simulateRouting(sHosts, sTruth, { nodes: 10, probes: 3, seed: s + 1, useLocation: false, ...options })));
+  };
+
+  it('is a harder internet than WonderNetwork: no coordinates, many triangle violations', async () => {
+    const s = topologyStats(sHosts, await sTruthP);
+    expect(sHosts.every((h) => h.lat === undefined)).toBe(true);
+    expect(s.pairs).toBe(779);
+    expect(s.triangleViolations.share).toBeGreaterThan(0.12);
+    expect(s.fibreRatio).toBeNull();
+  });
+
+  it('first contact well ahead of pinging 3 random nodes, learns by the third session, PoPs help', async () => {
+    const blind = await runS({ sessions: 3 });
+    expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.15);
+    expect(blind.bySession[2].within10).toBeGreaterThan(0.85);
+    const pops = await runS({ edgePops: 20 });
     expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
   });
 });

@@ -121,6 +121,28 @@ describe('routeTask', () => {
     expect(blind.rttSource).toBe('unknown');
   });
 
+  it('adds the scene load on nodes that do not hold the scene (plain and frozen alike), and leaves the flags clean', () => {
+    const nodes = [node('a', { x: 20 }), node('b', { x: 20 }), node('c', { x: 20 })];
+    const c = { measuredRttMs: { a: 20, b: 20, c: 20 } };
+    // 150 ms + 2 MB at 20 MB/s = 250 ms for the others; b holds the scene and wins every tie.
+    for (const list of [nodes, freezeRouterNodes(nodes)]) {
+      for (let seed = 1; seed <= 20; seed++) {
+        const d = routeTask(list, { client: c, taskPixels: TILE, scene: { bytes: 2_000_000, cachedOn: new Set(['b', 'unknown-node']) } }, createRandom(seed))!;
+        expect(d).toMatchObject({ nodeId: 'b', sceneLoadMs: 0, score: 120 });
+        expect(d.fallbackScore).toBe(370);
+        expect(d.reason).toMatch(/\+ scene load 0\.0 ms \(cached\)/);
+      }
+      // Without a scene, or with none holding it, the ranking is RTT + queue + render as before (a tie).
+      const chosen = new Set<string>();
+      for (let seed = 1; seed <= 20; seed++) {
+        chosen.add(routeTask(list, { client: c, taskPixels: TILE }, createRandom(seed))!.nodeId);
+        const none = routeTask(list, { client: c, taskPixels: TILE, scene: { bytes: 2_000_000, cachedOn: new Set() } }, createRandom(seed))!;
+        expect(none).toMatchObject({ sceneLoadMs: 250, score: 370 });
+      }
+      expect(chosen.size).toBeGreaterThan(1);
+    }
+  });
+
   it('decides the same on a frozen snapshot (typed-array index) as on a plain array, and tracks edits', () => {
     const rng = createRandom(3);
     const plain = Array.from({ length: 500 }, (_, i) => node(`n${i}`, { x: rng() * 200, coord: at(rng() * 200, rng() * 200, rng() * 0.5) }));

@@ -5,8 +5,14 @@
 import type { Logger } from '../../api/core/logger.ts';
 
 export interface StatusRecorder extends Logger {
-  /** Times each task went to done, by task id. */
+  /**
+   * Times each task went to done, by task id, less the times the API reopened it (done → queued: its result
+   * discarded because it was outvoted, its node blocklisted or a tile of its frame rendered again). Above 1:
+   * a task completed twice.
+   */
   readonly completions: Map<string, number>;
+  /** Results the API discarded and had done again (done → queued). */
+  readonly redone: { total: number };
   /** Completions refused because the stored output differed (task ids, one per refusal). */
   readonly corruptOutputs: string[];
   /** Attempts that ended without the task done (failed, lease expired), and how many of those were expiries. */
@@ -18,16 +24,22 @@ export function createStatusRecorder(forward?: Logger): StatusRecorder {
   const completions = new Map<string, number>();
   const corruptOutputs: string[] = [];
   const requeued = { total: 0, leaseExpired: 0 };
+  const redone = { total: 0 };
   const record = (obj: Record<string, unknown>, msg?: string) => {
     if (obj.entity === 'task' && obj.from === 'leased' && obj.to === 'queued') {
       requeued.total++;
       if (/lease expired/.test(String(obj.reason))) requeued.leaseExpired++;
     }
     if (obj.entity === 'task' && obj.to === 'done' && typeof obj.id === 'string') completions.set(obj.id, (completions.get(obj.id) ?? 0) + 1);
+    if (obj.entity === 'task' && obj.from === 'done' && obj.to === 'queued' && typeof obj.id === 'string') {
+      completions.set(obj.id, (completions.get(obj.id) ?? 0) - 1);
+      redone.total++;
+    }
     if (msg === 'task output corrupt; attempt failed' && typeof obj.taskId === 'string') corruptOutputs.push(obj.taskId);
   };
   return {
     completions,
+    redone,
     corruptOutputs,
     requeued,
     debug: (obj, msg) => forward?.debug(obj, msg),

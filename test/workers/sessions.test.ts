@@ -21,6 +21,7 @@ const card = {
   tilesPerSecond: 50,
   sessionSlots: 1,
   sessionUrl: 'wss://node.example:8443',
+  sessionFeatures: ['depth'],
   probeUrl: 'https://node.example:8443/ping',
 };
 
@@ -46,7 +47,7 @@ describe('sessions on Workers', () => {
     const rtt = { nodeId, rttMs: 12, nonce, proof: await probeProof(probeKey, nonce) };
     expect(typeof ticketSecret).toBe('string');
 
-    const created = await call('POST', '/v1/sessions', { sceneId, eye: '256x256', client: { rtts: [rtt] } });
+    const created = await call('POST', '/v1/sessions', { sceneId, eye: '256x256', depth: true, shadows: false, client: { rtts: [rtt] } });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const s = created.body!;
     expect(s).toMatchObject({ nodeId, route: { rttSource: 'measured', predictedRttMs: 12 } });
@@ -62,7 +63,7 @@ describe('sessions on Workers', () => {
 
     const lease = await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, kinds: ['session'] }, nodeToken);
     expect(lease.status).toBe(200);
-    expect(lease.body).toMatchObject({ kind: 'session', sessionId: s.sessionId, render: { eye: { width: 256, height: 256 }, format: 'jpeg', quality: 80 } });
+    expect(lease.body).toMatchObject({ kind: 'session', sessionId: s.sessionId, render: { eye: { width: 256, height: 256 }, format: 'jpeg', quality: 80, depth: true, shadows: false } });
     expect(lease.body!.scene.url).toContain(sceneId);
     expect((await call('GET', `/v1/sessions/${s.sessionId}`)).body).toMatchObject({ state: 'starting', nodeId });
 

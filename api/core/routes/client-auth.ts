@@ -2,7 +2,7 @@
  * Client authentication: routes clients use (scenes, jobs, keys, node search) need an API key as
  * `Authorization: Bearer <key>`; each key's requests are rate limited (429 + Retry-After). Node routes use
  * node tokens instead (node-auth.ts); health and the OpenAPI document are public, and so is node
- * registration, so that anyone can offer a render node.
+ * registration, so that anyone can offer a render node (unless the operator requires join tokens: node-admission.ts).
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { TesseraError } from '../../protocol/errors.ts';
@@ -40,6 +40,8 @@ export function clientAuth(ctx: ApiContext): MiddlewareHandler {
   return async function authenticateClient(c, next) {
     if (c.req.method === 'OPTIONS' || !needsApiKey(c.req.method, c.req.path)) return next();
     const principal = await ctx.keys.authenticate(c.req.header('authorization'));
+    // A join token registers nodes and does nothing else.
+    if (principal.role === 'node') throw new TesseraError('FORBIDDEN', `API key "${principal.name}" is a node join token; it can only register render nodes (POST /v1/nodes).`);
     const decision = ctx.limiter.take(principal.keyId, principal.limits, ctx.clock.now());
     if (!decision.ok) {
       const seconds = Math.ceil(decision.retryAfterMs / 1000);

@@ -7,6 +7,7 @@ import { TesseraError } from '../../protocol/errors.ts';
 import type { ApiContext } from '../api-context.ts';
 import { sha256Hex } from '../crypto-utils.ts';
 import type { NodeRecord } from '../job-store.ts';
+import { limitNodeCall } from './node-admission.ts';
 
 /** The security scheme name used in the OpenAPI document. */
 export const NODE_AUTH = 'nodeToken';
@@ -18,17 +19,19 @@ function bearer(c: Context): string {
   return m[1];
 }
 
-/** The node the request's token belongs to; when `nodeId` is given, the token must be that node's. */
+/** The node the request's token belongs to; when `nodeId` is given, the token must be that node's. Each call counts against the node's rate limit. */
 export async function authenticateNode(c: Context, ctx: ApiContext, nodeId?: string): Promise<NodeRecord> {
   const hash = await sha256Hex(bearer(c));
   if (nodeId !== undefined) {
     const node = await ctx.jobs.getNode(nodeId);
     if (!node) throw new TesseraError('NODE_NOT_FOUND', `No node with id ${nodeId}; register again.`);
     if (node.tokenHash !== hash) throw new TesseraError('UNAUTHORIZED', `The token is not node ${nodeId}'s.`);
+    limitNodeCall(ctx, node.nodeId);
     return node;
   }
   const node = await ctx.jobs.findNodeByTokenHash(hash);
   if (!node) throw new TesseraError('UNAUTHORIZED', 'The node token is not valid; register again.');
+  limitNodeCall(ctx, node.nodeId);
   return node;
 }
 

@@ -24,6 +24,7 @@ import { errorResponses } from './error-responses.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
 import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { admitRegistration } from './node-admission.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
@@ -34,10 +35,13 @@ const register = createRoute({
   path: '/v1/nodes',
   tags: ['nodes'],
   summary: 'Register a render node',
+  description:
+    'Open unless the operator requires join tokens: then send one (a `node` key, `tessera keys create --role node`) as ' +
+    '`Authorization: Bearer <token>`. Registrations are rate limited per address and per join token.',
   request: { body: jsonBody(NodeCard) },
   responses: {
     201: jsonResponse('Registered; keep the token.', NodeRegistered),
-    ...errorResponses('BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'),
   },
 });
 
@@ -113,6 +117,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const { policy } = ctx.options;
 
   app.openapi(register, async (c) => {
+    const joinedWith = await admitRegistration(c, ctx);
     const card = c.req.valid('json');
     // The name in the id makes logs and job statuses readable; the random part keeps it unique.
     const slug = card.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
@@ -122,7 +127,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const probeKey = randomToken();
     const now = ctx.clock.now();
     await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey });
-    ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl }, 'node registered');
+    ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl, joinToken: joinedWith?.keyId }, 'node registered');
     // A new node is new capacity: routing may place waiting tasks on it.
     ctx.nodes.invalidate();
     ctx.router.invalidate();

@@ -15,6 +15,7 @@ import type { ApiContext } from '../api-context.ts';
 import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
+import { sceneHolders } from '../scene-holders.ts';
 import { placeSession } from '../session-placement.ts';
 import { VR_SAMPLE_PAGE } from '../sample/vr-page.ts';
 import type { SessionRecord, SessionStore } from '../session-store.ts';
@@ -138,8 +139,6 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const store = sessionStore(ctx);
     const req = c.req.valid('json');
     const principal = principalOf(c);
-    // Depth frames (RG8-packed millimetres) are in the protocol but not rendered by nodes yet: say so rather than send none.
-    if (req.depth) throw new TesseraError('BAD_REQUEST', 'depth frames are not served yet; open the session without depth.');
     const scene = await requireScene(ctx, req.sceneId, principal);
     const now = ctx.clock.now();
     await sweepSessions(ctx, now);
@@ -148,16 +147,18 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       throw new TesseraError('QUOTA_EXCEEDED', `API key "${principal.name}" has ${open} sessions open, its limit; close one first.`, { retryAfterSeconds: 10 });
     }
     const { record: client } = await ctx.network.locateClient(req.client, now);
-    const [live, openSessions, cachedOn] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId)]);
+    const [live, openSessions, servedSessions, leasedTasks] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId), ctx.jobs.nodesGivenScene(scene.sceneId)]);
     const placement = placeSession(
       live,
       {
         client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined },
         requirements: req.requirements,
         eye: req.eye,
+        depth: req.depth,
         sceneBytes: scene.bytes,
         openSessions,
-        cachedOn: new Set(cachedOn),
+        // Nodes whose heartbeats report the scene cached, where this API handed it to them (scene-holders.ts).
+        cachedOn: sceneHolders(live, scene.sceneId, { leasedTasks, servedSessions }),
         exclude: req.excludeNodes,
       },
       ctx.rng,
@@ -174,6 +175,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       format: req.format,
       quality: req.quality,
       depth: req.depth,
+      shadows: req.shadows,
       maxFps: req.maxFps,
       scene: req.scene,
       clip: req.clip,

@@ -338,6 +338,9 @@ export function geoNearestK(nodes: readonly RouterNode[], location: GeoPoint, k:
   return out;
 }
 
+/** Part credit a landmark earns for a pseudo-client it did not serve, × (best + 5 ms) ÷ what it got. */
+const LANDMARK_NEAR_MISS_CREDIT = 0.5;
+
 /** Landmark orders learned from the measured matrix, per node array. */
 const matrixLandmarksOf = new WeakMap<readonly RouterNode[], number[]>();
 
@@ -345,7 +348,8 @@ const matrixLandmarksOf = new WeakMap<readonly RouterNode[], number[]>();
  * The first node to ping for a client that knows nothing, learned from the measured node↔node matrix:
  * every sampled node plays a client (its own RTTs to its peers are the truth), pings a candidate first
  * landmark, then two more nodes chosen by the triangle bounds as pickProbeCandidates would; the landmarks
- * are ranked by how often that finds the pseudo-client's nearest peer (within 10% or 5 ms). Empty when too
+ * are ranked by how often that finds the pseudo-client's nearest peer (within 10% or 5 ms; a near miss
+ * earns part credit, so landmarks that tie on whole wins are told apart by how close they came). Empty when too
  * few nodes report peer RTTs. Computed once per node array.
  */
 function matrixLandmarks(nodes: readonly RouterNode[]): number[] {
@@ -411,7 +415,9 @@ function matrixLandmarks(nodes: readonly RouterNode[]): number[] {
         probed.push(pick);
         got = Math.min(got, row.get(pick)!);
       }
+      // A near miss earns part credit: with few pseudo-clients, whole wins alone tie too often to rank by.
       if (got <= best * 1.1 || got <= best + 5) won++;
+      else won += LANDMARK_NEAR_MISS_CREDIT * Math.min(1, (best + 5) / got);
     }
     return won;
   });

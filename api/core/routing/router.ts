@@ -1,6 +1,7 @@
 /**
  * The router: each task goes to the capable node with the earliest expected finish,
- *   score = RTT(client, node) + queue wait + expected render time,
+ *   score = RTT(client, node) + queue wait + expected render time (+ expected scene load, 0 on a node that
+ *   holds the task's scene, when the request names the scene),
  * where the RTT is the client's measurement when it probed the node, else the network-coordinate
  * estimate made pessimistic by the coordinates' error (a measurement beats a guess unless the guess is
  * clearly better). Unhealthy, busy and incapable nodes are never chosen. Ties go to a random node (seeded
@@ -125,6 +126,11 @@ export interface RouteRequest {
   readonly client: ClientView;
   /** Pixels the task renders (tile width × height). */
   readonly taskPixels: number;
+  /**
+   * The task's scene: its size, and the nodes believed to hold it already (their heartbeats' scene caches, a
+   * hint). Every other node's score gains the expected scene load (sceneLoadMs).
+   */
+  readonly scene?: { readonly bytes: number; readonly cachedOn: ReadonlySet<string> };
 }
 
 /** Where the RTT in a decision came from. */
@@ -138,7 +144,9 @@ export interface RouteDecision {
   rttSource: RttSource;
   queueMs: number;
   renderMs: number;
-  /** predictedRttMs + queueMs + renderMs: the expected finish (ms from now). */
+  /** Expected scene load on the chosen node: 0 when it holds the scene (or the request named none). */
+  sceneLoadMs: number;
+  /** predictedRttMs + queueMs + renderMs + sceneLoadMs: the expected finish (ms from now). */
   score: number;
   fallbackScore: number | null;
   /** Nodes that could run the task. */
@@ -166,6 +174,10 @@ export interface RouteOptions {
   maxPenaltyError?: number;
   /** The RTT assumed (ms) for a node the client neither measured nor can estimate. */
   unknownRttMs?: number;
+  /** Fixed cost (ms) of loading a scene a node does not hold (download start, parse, GPU upload). */
+  sceneLoadBaseMs?: number;
+  /** Scene download + parse throughput (bytes per ms), for the size-dependent part of a scene load. */
+  sceneBytesPerMs?: number;
 }
 
 export const ROUTE_DEFAULTS: Required<RouteOptions> = {
@@ -174,7 +186,15 @@ export const ROUTE_DEFAULTS: Required<RouteOptions> = {
   estimatePenalty: 12,
   maxPenaltyError: 1,
   unknownRttMs: 100,
+  sceneLoadBaseMs: 150,
+  sceneBytesPerMs: 20_000, // 20 MB/s
 };
+
+/** Expected time (ms) to load a scene of `bytes` on a node that does not hold it. */
+export function sceneLoadMs(bytes: number, options: RouteOptions = ROUTE_DEFAULTS): number {
+  const o = options === ROUTE_DEFAULTS ? ROUTE_DEFAULTS : { ...ROUTE_DEFAULTS, ...options };
+  return o.sceneLoadBaseMs + bytes / o.sceneBytesPerMs;
+}
 
 /** Expected time (ms) for a node with this card to render `pixels`; Infinity when it has no measured speed. */
 export function expectedRenderMs(card: NodeCard, pixels: number): number {
@@ -199,6 +219,8 @@ export function isBusy(load: NodeLoad, maxQueuePerSlot: number): boolean {
 // ---- scratch shared by calls (the router never awaits, so calls cannot interleave) ----
 let measuredFlag = new Uint8Array(1024);
 let measuredRtt = new Float64Array(1024);
+/** 1 for nodes that hold the request's scene (only set while a call with `scene` runs). */
+let cachedFlag = new Uint8Array(1024);
 const indexCache = new WeakMap<readonly RouterNode[], Map<string, number>>();
 
 /**
@@ -247,6 +269,18 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
   if (measuredFlag.length < n) {
     measuredFlag = new Uint8Array(Math.max(n, measuredFlag.length * 2));
     measuredRtt = new Float64Array(measuredFlag.length);
+    cachedFlag = new Uint8Array(measuredFlag.length);
+  }
+  // The scene term: nodes holding the scene load nothing, the others the expected scene load.
+  const loadMs = request.scene ? sceneLoadMs(request.scene.bytes, o) : 0;
+  const cachedMarked: number[] = [];
+  if (request.scene) {
+    for (const id of request.scene.cachedOn) {
+      const i = nodeIndex(nodes, id);
+      if (i < 0) continue;
+      cachedFlag[i] = 1;
+      cachedMarked.push(i);
+    }
   }
   // Mark the measured nodes once, so the loop needs no string lookups.
   const marked: number[] = [];
@@ -332,7 +366,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
       capable++;
       const renderMs = pixelsMs / tps;
       const ahead = queued[i] + running[i] - slots + 1;
-      const score = rtt + (ahead > 0 ? (ahead / slots) * renderMs : 0) + renderMs;
+      const score = rtt + (ahead > 0 ? (ahead / slots) * renderMs : 0) + renderMs + (cachedFlag[i] === 1 ? 0 : loadMs);
       if (score <= secondScore + tieMs) consider(i, score);
     }
   } else {
@@ -364,22 +398,26 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
       capable++;
       const renderMs = pixelsMs / card.tilesPerSecond;
       const ahead = load.queued + load.running - slots + 1;
-      const score = rtt + (ahead > 0 ? (ahead / slots) * renderMs : 0) + renderMs;
+      const score = rtt + (ahead > 0 ? (ahead / slots) * renderMs : 0) + renderMs + (cachedFlag[i] === 1 ? 0 : loadMs);
       if (score <= secondScore + tieMs) consider(i, score);
     }
   }
   for (const i of marked) measuredFlag[i] = 0;
+  const bestCached = best >= 0 && cachedFlag[best] === 1;
+  for (const i of cachedMarked) cachedFlag[i] = 0;
   if (best < 0) return null;
 
   const node = nodes[best];
   const renderMs = expectedRenderMs(node.card, taskPixels);
   const queueMs = expectedQueueMs(node.load, renderMs);
   const { rttMs, source } = predictRtt(node, client, o);
-  const score = rttMs + queueMs + renderMs;
+  const load = request.scene && !bestCached ? loadMs : 0;
+  const score = rttMs + queueMs + renderMs + load;
   const fallbackId = second >= 0 ? nodes[second].id : null;
   const f = (x: number) => x.toFixed(1);
+  const sceneTerm = request.scene ? ` + scene load ${f(load)} ms${bestCached ? ' (cached)' : ''}` : '';
   const reason =
-    `earliest expected finish ${f(score)} ms = RTT ${f(rttMs)} ms (${source}) + queue ${f(queueMs)} ms + render ${f(renderMs)} ms, ` +
+    `earliest expected finish ${f(score)} ms = RTT ${f(rttMs)} ms (${source}) + queue ${f(queueMs)} ms + render ${f(renderMs)} ms${sceneTerm}, ` +
     `best of ${capable} capable node${capable === 1 ? '' : 's'}` +
     (ties > 1 ? ` (tie among ${ties}, broken at random)` : '') +
     (fallbackId ? `; fallback ${fallbackId} at ${f(secondScore)} ms` : '; no fallback');
@@ -390,6 +428,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     rttSource: source,
     queueMs,
     renderMs,
+    sceneLoadMs: load,
     score,
     fallbackScore: second >= 0 ? secondScore : null,
     capable,

@@ -6,6 +6,13 @@
  *  - With a headset (`immersive-vr`): the XR views' matrices are the poses; each eye sees its half.
  *  - Without: a desktop view with mouse-look (drag) drives the same poses (two eyes, side by side).
  * It shows RTT (ping), fps and pose→frame latency. `window.tessera` exposes the counters (tests read them).
+ *
+ * With `&depth=1` the session sends depth frames (linear millimetres, rg8-mm-png) and the page reprojects
+ * positionally as well: each eye's image becomes a grid mesh whose vertices sit at their depth in the world
+ * (unprojected with the pose the frame was rendered for; the background at infinity), drawn with the current
+ * view and projection and written to the depth buffer (which an XR compositor may use for its own
+ * reprojection unless the layer ignores depth values). Head translation between frames then shows parallax
+ * instead of a picture glued to the head.
  */
 export const VR_SAMPLE_PAGE = String.raw`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tessera VR session</title>
@@ -21,10 +28,11 @@ button{font:inherit}
 <div id="bar"><button id="enter" hidden>Enter VR</button><span id="stats">connecting…</span></div>
 <script type="module">
 const q = new URLSearchParams(location.search);
-const key = q.get('key'), sceneId = q.get('scene'), eyeSize = q.get('eye') || '512x512';
+const key = q.get('key'), sceneId = q.get('scene'), eyeSize = q.get('eye') || '512x512', wantDepth = q.get('depth') === '1';
 const statsEl = document.getElementById('stats');
 const canvas = document.getElementById('view');
-const state = { frames: 0, posesSent: 0, latencies: [], rttMs: null, fps: 0, arrivals: [], errors: [], nodeId: null, yaw: 0, pitch: 0 };
+// offset: a head translation applied to the drawing only (not to the poses sent), holdPoses: send none (tests).
+const state = { frames: 0, depthFrames: 0, centerDepthMm: null, posesSent: 0, latencies: [], rttMs: null, fps: 0, arrivals: [], errors: [], nodeId: null, yaw: 0, pitch: 0, offset: [0, 0, 0], holdPoses: false };
 window.tessera = state;
 
 // ---- 4×4 column-major math ----
@@ -69,12 +77,99 @@ const prog = gl.createProgram(); gl.attachShader(prog, shader(gl.VERTEX_SHADER, 
 const buf = gl.createBuffer(); gl.bindBuffer(gl.ARRAY_BUFFER, buf); gl.bufferData(gl.ARRAY_BUFFER, new Float32Array([-1,-1, 1,-1, -1,1, 1,1]), gl.STATIC_DRAW);
 const tex = gl.createTexture(); gl.bindTexture(gl.TEXTURE_2D, tex);
 for (const [p, v] of [[gl.TEXTURE_MIN_FILTER, gl.LINEAR], [gl.TEXTURE_MAG_FILTER, gl.LINEAR], [gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE], [gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE]]) gl.texParameteri(gl.TEXTURE_2D, p, v);
-let shown = null; // { eyes: [{view, projection}] } of the frame in the texture
+let shown = null; // { eyes: [{view, projection}], meshes: [Float32Array per eye] | null } of the frame in the texture
+
+// ---- depth: decode the rg8-mm-png (inflate + unfilter: exact bytes, no colour management) ----
+async function decodeDepthPng(png) {
+  const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let w = 0, h = 0, ch = 0; const idat = [];
+  for (let p = 8; p + 8 <= png.length;) {
+    const len = dv.getUint32(p), type = String.fromCharCode(png[p + 4], png[p + 5], png[p + 6], png[p + 7]);
+    if (type === 'IHDR') { w = dv.getUint32(p + 8); h = dv.getUint32(p + 12); ch = png[p + 17] === 2 ? 3 : png[p + 17] === 6 ? 4 : 0; }
+    else if (type === 'IDAT') idat.push(png.subarray(p + 8, p + 8 + len));
+    else if (type === 'IEND') break;
+    p += 12 + len;
+  }
+  if (!ch || png[24] !== 8) throw new Error('depth image is not an 8-bit RGB(A) PNG');
+  const raw = new Uint8Array(await new Response(new Blob(idat).stream().pipeThrough(new DecompressionStream('deflate'))).arrayBuffer());
+  const stride = w * ch, px = new Uint8Array(h * stride), mm = new Uint16Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const f = raw[y * (stride + 1)], line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1)), o = y * stride;
+    if (f === 0) { px.set(line, o); continue; }
+    for (let i = 0; i < stride; i++) {
+      const a = i >= ch ? px[o + i - ch] : 0, b = y ? px[o - stride + i] : 0, c = y && i >= ch ? px[o - stride + i - ch] : 0;
+      let v = line[i];
+      if (f === 1) v += a; else if (f === 2) v += b; else if (f === 3) v += (a + b) >> 1;
+      else if (f === 4) { const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c); v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
+      px[o + i] = v & 255;
+    }
+  }
+  for (let i = 0; i < w * h; i++) mm[i] = (px[i * ch] << 8) | px[i * ch + 1];
+  return { width: w, height: h, mm };
+}
+const GRID = 128;
+/**
+ * One eye's grid: vertices [x, y, z, w, u, v], each at its depth in the world (w = 0: the background, at
+ * infinity), and the triangles to draw: none across a depth edge (a near surface against a far one), which
+ * would smear into a wall when the head moves; what such a gap uncovers was not rendered, so it stays empty.
+ */
+function depthMesh(depth, e, eye, eyes) {
+  const ew = depth.width / eyes, eh = depth.height, invP = invert(e.projection), invV = invert(e.view), out = new Float32Array((GRID + 1) * (GRID + 1) * 6);
+  const at = new Float32Array((GRID + 1) * (GRID + 1));
+  let k = 0;
+  for (let gy = 0; gy <= GRID; gy++) for (let gx = 0; gx <= GRID; gx++) {
+    const px = Math.round(gx / GRID * (ew - 1)), py = Math.round(gy / GRID * (eh - 1));
+    const mm = depth.mm[py * depth.width + eye * ew + px];
+    const nx = (px + 0.5) / ew * 2 - 1, ny = 1 - (py + 0.5) / eh * 2;
+    const d = [invP[0]*nx + invP[4]*ny + invP[8] + invP[12], invP[1]*nx + invP[5]*ny + invP[9] + invP[13], invP[2]*nx + invP[6]*ny + invP[10] + invP[14], invP[3]*nx + invP[7]*ny + invP[11] + invP[15]];
+    const dir = [d[0] / d[3], d[1] / d[3], d[2] / d[3]];
+    const far = mm >= 65535, s = far ? 1 : (mm / 1000) / -dir[2];
+    const v = [dir[0] * s, dir[1] * s, dir[2] * s, far ? 0 : 1];
+    for (let r = 0; r < 4; r++) out[k + r] = invV[r] * v[0] + invV[4 + r] * v[1] + invV[8 + r] * v[2] + invV[12 + r] * v[3];
+    out[k + 4] = (eye * ew + px + 0.5) / depth.width; out[k + 5] = (py + 0.5) / eh;
+    at[k / 6] = far ? Infinity : mm;
+    k += 6;
+  }
+  const ix = [];
+  const joined = (a, b, c) => {
+    const lo = Math.min(at[a], at[b], at[c]), hi = Math.max(at[a], at[b], at[c]);
+    return hi === Infinity ? lo === Infinity : hi <= lo * 1.05 + 20;
+  };
+  for (let y = 0; y < GRID; y++) for (let x = 0; x < GRID; x++) {
+    const a = y * (GRID + 1) + x, b = a + 1, c = a + GRID + 1, d = c + 1;
+    if (joined(a, b, c)) ix.push(a, b, c);
+    if (joined(b, d, c)) ix.push(b, d, c);
+  }
+  return { vertices: out, indices: new Uint16Array(ix) };
+}
+const dvs = 'attribute vec4 p; attribute vec2 tuv; uniform mat4 nowVP; varying vec2 uv;' +
+  'void main(){ gl_Position = nowVP * p; if (p.w == 0.0) gl_Position.z = gl_Position.w * 0.99999; uv = tuv; }';
+const dprog = gl.createProgram(); gl.attachShader(dprog, shader(gl.VERTEX_SHADER, dvs)); gl.attachShader(dprog, shader(gl.FRAGMENT_SHADER, fs)); gl.linkProgram(dprog);
+const meshBuf = gl.createBuffer(), indexBuf = gl.createBuffer();
 
 function drawEye(i, nowView, nowProj, vp) {
   if (!shown) return;
   const e = shown.eyes[Math.min(i, shown.eyes.length - 1)];
   gl.viewport(vp.x, vp.y, vp.w, vp.h);
+  if (shown.meshes) {
+    // Positional + rotational reprojection: the frame's surfaces where they are, seen from where the head is now.
+    gl.enable(gl.DEPTH_TEST);
+    gl.useProgram(dprog);
+    const mesh = shown.meshes[Math.min(i, shown.meshes.length - 1)];
+    gl.bindBuffer(gl.ARRAY_BUFFER, meshBuf);
+    gl.bufferData(gl.ARRAY_BUFFER, mesh.vertices, gl.STREAM_DRAW);
+    const lp = gl.getAttribLocation(dprog, 'p'), lt = gl.getAttribLocation(dprog, 'tuv');
+    gl.enableVertexAttribArray(lp); gl.vertexAttribPointer(lp, 4, gl.FLOAT, false, 24, 0);
+    gl.enableVertexAttribArray(lt); gl.vertexAttribPointer(lt, 2, gl.FLOAT, false, 24, 16);
+    gl.uniformMatrix4fv(gl.getUniformLocation(dprog, 'nowVP'), false, mul(nowProj, nowView));
+    gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, indexBuf);
+    gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, mesh.indices, gl.STREAM_DRAW);
+    gl.bindTexture(gl.TEXTURE_2D, tex);
+    gl.drawElements(gl.TRIANGLES, mesh.indices.length, gl.UNSIGNED_SHORT, 0);
+    gl.disableVertexAttribArray(lt);
+    gl.disable(gl.DEPTH_TEST);
+    return;
+  }
   gl.useProgram(prog);
   gl.bindBuffer(gl.ARRAY_BUFFER, buf);
   const loc = gl.getAttribLocation(prog, 'c'); gl.enableVertexAttribArray(loc); gl.vertexAttribPointer(loc, 2, gl.FLOAT, false, 0, 0);
@@ -92,7 +187,7 @@ async function api(method, path, body) {
   if (!res.ok) throw new Error(json.code + ': ' + json.message);
   return json;
 }
-const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, client: { rtts: [] } });
+const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, depth: wantDepth, client: { rtts: [] } });
 state.nodeId = placed.nodeId; state.sessionId = placed.sessionId;
 const ws = new WebSocket(placed.url); ws.binaryType = 'arraybuffer';
 let ready = null, seq = 0;
@@ -110,9 +205,17 @@ ws.onmessage = async (ev) => {
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + n)));
   const image = bytes.subarray(4 + n, 4 + n + header.imageBytes);
   const bitmap = await createImageBitmap(new Blob([image], { type: 'image/' + header.format }));
+  let meshes = null;
+  if (header.depth) {
+    const depth = await decodeDepthPng(bytes.subarray(4 + n + header.imageBytes, 4 + n + header.imageBytes + header.depth.bytes));
+    meshes = header.eyes.map((e, i) => depthMesh(depth, e, i, header.eyes.length));
+    state.depthFrames++;
+    const ew = depth.width / header.eyes.length;
+    state.centerDepthMm = depth.mm[(depth.height >> 1) * depth.width + (ew >> 1)];
+  }
   gl.bindTexture(gl.TEXTURE_2D, tex);
   gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
-  shown = { eyes: header.eyes };
+  shown = { eyes: header.eyes, meshes };
   const now = performance.now();
   state.frames++;
   state.latencies.push(now - (sent.get(header.seq) ?? header.sentAt)); if (state.latencies.length > 120) state.latencies.shift();
@@ -121,7 +224,7 @@ ws.onmessage = async (ev) => {
 };
 setInterval(() => { if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'ping', id: ++seq, sentAt: performance.now() })); }, 1000);
 function sendPose(eyes) {
-  if (!ready || ws.readyState !== 1 || ws.bufferedAmount > 65536) return;
+  if (state.holdPoses || !ready || ws.readyState !== 1 || ws.bufferedAmount > 65536) return;
   const s = ++seq, t = performance.now();
   sent.set(s, t); if (sent.size > 500) sent.delete(sent.keys().next().value);
   ws.send(JSON.stringify({ type: 'pose', seq: s, sentAt: t, eyes: eyes.map((e) => ({ view: Array.from(e.view), projection: Array.from(e.projection) })) }));
@@ -161,9 +264,11 @@ function desktopLoop() {
       const eyes = desktopEyes();
       sendPose(eyes);
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
-      gl.clearColor(0.07, 0.07, 0.07, 1); gl.clear(gl.COLOR_BUFFER_BIT);
+      gl.clearColor(0.07, 0.07, 0.07, 1); gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
       const w = canvas.width / 2;
-      eyes.forEach((e, i) => drawEye(i, e.view, e.projection, { x: i * w, y: 0, w, h: canvas.height }));
+      // The drawing may see the head moved by state.offset since the poses were sent (tests of reprojection).
+      const o = state.offset, moved = [1,0,0,0, 0,1,0,0, 0,0,1,0, -o[0],-o[1],-o[2],1];
+      eyes.forEach((e, i) => drawEye(i, mul(e.view, moved), e.projection, { x: i * w, y: 0, w, h: canvas.height }));
     }
     requestAnimationFrame(desktopLoop);
   }
@@ -186,7 +291,7 @@ if (navigator.xr && await navigator.xr.isSessionSupported('immersive-vr').catch(
         sendPose(pose.views.map((v) => ({ view: v.transform.inverse.matrix, projection: v.projectionMatrix })));
         const layer = xrSession.renderState.baseLayer;
         gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
-        gl.clearColor(0, 0, 0, 1); gl.clear(gl.COLOR_BUFFER_BIT);
+        gl.clearColor(0, 0, 0, 1); gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
         pose.views.forEach((v, i) => { const vp = layer.getViewport(v); drawEye(i, v.transform.inverse.matrix, v.projectionMatrix, { x: vp.x, y: vp.y, w: vp.width, h: vp.height }); });
       }
       xrSession.requestAnimationFrame(onFrame);

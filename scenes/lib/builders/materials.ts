@@ -1,5 +1,6 @@
 import { Document, type Material } from '@gltf-transform/core';
 import {
+  KHRMaterialsAnisotropy,
   KHRMaterialsClearcoat,
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
@@ -21,11 +22,13 @@ export async function buildMaterials(): Promise<Document> {
   doc.createBuffer();
   // One sphere's accessors, shared by every mesh (each mesh only swaps the material).
   const sphere = primitiveFromData(doc, 'sphere', uvSphere({ radius: 1, segmentsU: 64, segmentsV: 32, uvs: false }));
-  const mesh = (name: string, material: Material) => doc.createMesh(name).addPrimitive(sphere.clone().setMaterial(material));
-  const pair = (name: string, left: Material, right: Material) => {
+  // Anisotropy is oriented by the tangent frame: that pair uses a sphere with UVs and TANGENT (u runs east).
+  const tangentSphere = primitiveFromData(doc, 'tangent-sphere', uvSphere({ radius: 1, segmentsU: 64, segmentsV: 32, uvs: true, tangents: true }));
+  const mesh = (name: string, material: Material, shape = sphere) => doc.createMesh(name).addPrimitive(shape.clone().setMaterial(material));
+  const pair = (name: string, left: Material, right: Material, shape = sphere) => {
     const scene = doc.createScene(name);
-    scene.addChild(doc.createNode(`${name}-without`).setMesh(mesh(`${name}-without`, left)).setTranslation([-1.2, 0, 0]));
-    scene.addChild(doc.createNode(`${name}-with`).setMesh(mesh(`${name}-with`, right)).setTranslation([1.2, 0, 0]));
+    scene.addChild(doc.createNode(`${name}-without`).setMesh(mesh(`${name}-without`, left, shape)).setTranslation([-1.2, 0, 0]));
+    scene.addChild(doc.createNode(`${name}-with`).setMesh(mesh(`${name}-with`, right, shape)).setTranslation([1.2, 0, 0]));
     return scene;
   };
   const base = (name: string, color: [number, number, number], roughness: number) =>
@@ -71,6 +74,13 @@ export async function buildMaterials(): Promise<Document> {
     return m.setExtension('KHR_materials_emissive_strength', strength.createEmissiveStrength().setEmissiveStrength(s));
   };
   pair('emissive-strength', glow('emissive-strength-1', 1), glow('emissive-strength-4', 4));
+
+  // Anisotropy: brushed metal → the key light's highlight stretches into a streak across the tangent (east) direction.
+  const anisotropy = doc.createExtension(KHRMaterialsAnisotropy);
+  const metal = (name: string) => doc.createMaterial(name).setBaseColorFactor([0.9, 0.9, 0.9, 1]).setMetallicFactor(1).setRoughnessFactor(0.35);
+  const brushed = metal('anisotropy-with');
+  brushed.setExtension('KHR_materials_anisotropy', anisotropy.createAnisotropy().setAnisotropyStrength(0.9).setAnisotropyRotation(0));
+  pair('anisotropy', metal('anisotropy-without'), brushed, tangentSphere);
 
   doc.getRoot().setDefaultScene(first);
   return doc;

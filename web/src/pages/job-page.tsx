@@ -85,7 +85,10 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
   const finished = isFinished(status.state);
   const renders = status.tasks.filter((t) => t.kind === 'render');
   const retries = status.tasks.reduce((n, t) => n + Math.max(0, t.attempts - 1), 0);
-  const verification = countBy(renders.map((t) => t.verification?.state ?? 'not sampled'));
+  // Stitches are sampled like tiles: both count here.
+  const checked = status.tasks.filter((t) => t.kind === 'render' || t.kind === 'stitch');
+  const stitches = checked.length - renders.length;
+  const verification = countBy(checked.map((t) => t.verification?.state ?? 'not sampled'));
   const nodes = countBy(status.tasks.filter((t) => t.node).map((t) => t.node!));
 
   return (
@@ -169,11 +172,11 @@ export function JobPage({ session, jobId }: { session: Session; jobId: string })
           </tbody>
         </table>
         <p>
-          Verification of {renders.length} render results (sampled tiles are outlined):{' '}
+          Verification of {renders.length} render{stitches ? ` and ${stitches} stitch` : ''} results (sampled tiles are outlined):{' '}
           {Object.entries(verification)
             .map(([s, n]) => `${n} ${s}`)
             .join(', ')}
-          {status.tasks.some((t) => t.kind === 'verify') ? ` · ${status.tasks.filter((t) => t.kind === 'verify').length} verify renders` : ''}
+          {status.tasks.some((t) => t.kind === 'verify') ? ` · ${status.tasks.filter((t) => t.kind === 'verify').length} verifying renders and stitches` : ''}
         </p>
       </section>
 

@@ -1,0 +1,83 @@
+/**
+ * `npx tsx sim/real-data-eval.ts`: routing on the real RTT fixtures in test/routing/data, every scenario
+ * of the routing issue, 20 splits (seeds 1–20) merged per row: the table the README's routing section
+ * shows. Accuracy only (no timing), so figures do not depend on how busy the machine is.
+ * Options: --splits 20 --sessions 3 --json --only wondernetwork-61|seattle-40
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseHostsCsv, parseRttCsv } from './routing-csv.ts';
+import { mergeSimReports, simulateRouting, type SimOptions, type SimReport } from './simulate-routing.ts';
+
+const DATA = fileURLToPath(new URL('../test/routing/data/', import.meta.url));
+
+/** A real fixture and the scenarios that apply to it. */
+export interface RealDataset {
+  dir: string;
+  nodes: number;
+  scenarios: { name: string; options: SimOptions }[];
+}
+
+export const REAL_DATASETS: RealDataset[] = [
+  {
+    dir: 'wondernetwork-61',
+    nodes: 15,
+    scenarios: [
+      { name: 'located clients and nodes', options: {} },
+      { name: 'no coordinates, no PoPs', options: { useLocation: false } },
+      { name: 'no coordinates, --edge-pops 30', options: { useLocation: false, edgePops: 30 } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1 } },
+    ],
+  },
+  {
+    dir: 'seattle-40',
+    nodes: 10,
+    scenarios: [
+      { name: 'no coordinates, no PoPs', options: { useLocation: false } },
+      { name: 'no coordinates, --edge-pops 20', options: { useLocation: false, edgePops: 20 } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1 } },
+    ],
+  },
+];
+
+async function* text(t: string) {
+  yield t;
+}
+
+/** Loads a fixture: its hosts and RTT source. */
+export async function loadRealDataset(dir: string) {
+  const hosts = parseHostsCsv(readFileSync(join(DATA, dir, 'hosts.csv'), 'utf8'));
+  const truth = await parseRttCsv(text(readFileSync(join(DATA, dir, 'rtt.csv'), 'utf8')), hosts);
+  return { hosts, truth };
+}
+
+/** One scenario over `splits` seeded splits, merged. */
+export function runSplits(hosts: Parameters<typeof simulateRouting>[0], truth: Parameters<typeof simulateRouting>[1], options: SimOptions, splits: number, firstSeed = 1): SimReport {
+  return mergeSimReports(Array.from({ length: splits }, (_, s) => simulateRouting(hosts, truth, { probes: 3, ...options, seed: firstSeed + s })));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' } } });
+  const splits = Number(values.splits);
+  const sessions = Number(values.sessions);
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const ds of REAL_DATASETS) {
+    if (values.only && values.only !== ds.dir) continue;
+    const { hosts, truth } = await loadRealDataset(ds.dir);
+    console.log(`\n${ds.dir}: ${hosts.length} hosts, ${ds.nodes} nodes, 3 pings, ${splits} splits (seeds ${values.seed}–${Number(values.seed) + splits - 1})`);
+    console.log('| within 10%/5 ms (p95 stretch) | Tessera, session 1 | session 2 | session 3 | geo top-3 + 3 probes | geo-nearest |');
+    console.log('|---|---|---|---|---|---|');
+    for (const sc of ds.scenarios) {
+      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}) }, splits, Number(values.seed));
+      const s = r.bySession;
+      console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) |`);
+      out[`${ds.dir}: ${sc.name}`] = { tessera: r.tessera, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };
+    }
+  }
+  if (values.json) console.log(JSON.stringify(out, null, 1));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

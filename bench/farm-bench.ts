@@ -1,11 +1,15 @@
 /**
  * `npm run bench:farm`: what the farm costs over rendering on this machine, in one run.
  *   1. raw: renderLocal (no farm) renders the animation into files;
- *   2. the farm end to end (pack + upload + submit + render + download every frame) with 1 node, then 2 nodes;
+ *   2. the farm end to end (pack + upload + submit + render + download every frame) with 1 node, then 2 nodes,
+ *      once per leasing mode of the nodes: `batched` (several tasks per lease call, the next ones with each report,
+ *      one task ahead) and `per-slot` (one lease call and one report per task: the farm before batching), so the
+ *      before/after of batching comes from one run on the same machine load;
  *   3. time to first frame: one frame as a job of its own on a warm node (scene uploaded and cached),
  *      from submitting to the file on disk, against render+encode+write of the same frame on a warm renderer.
  * Prints a table, writes bench/results/farm-<timestamp>.json and farm-latest.json.
- * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --single-repeats 5 --scene PATH
+ * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
+ *          --single-repeats 5 --scene PATH
  *          --quiet-wait S --results-dir DIR
  */
 import { spawn } from 'node:child_process';
@@ -43,6 +47,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1920x1080' },
     tile: { type: 'string' },
     nodes: { type: 'string', default: '1,2' },
+    /** The nodes' leasing modes to compare (RenderNodeOptions.leasing); the first is the one the targets judge. */
+    leasing: { type: 'string', default: 'batched,per-slot' },
     'single-frame': { type: 'string', default: '60' },
     'single-repeats': { type: 'string', default: '5' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
@@ -56,6 +62,11 @@ const { width, height } = parseSize(args.size!);
 const fps = Number(args.fps);
 const tile = args.tile ? Number(args.tile) : undefined;
 const nodeCounts = args.nodes!.split(',').map(Number);
+type Leasing = 'batched' | 'per-slot';
+const leasings = args.leasing!.split(',').map((m) => {
+  if (m !== 'batched' && m !== 'per-slot') throw new RangeError(`--leasing takes batched and/or per-slot (got "${m}")`);
+  return m as Leasing;
+});
 const singleFrame = Number(args['single-frame']);
 const singleRepeats = Number(args['single-repeats']);
 const ssaa = Number(args.ssaa);
@@ -148,6 +159,7 @@ async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: nu
 
 interface FarmRun {
   nodes: number;
+  leasing: Leasing;
   totalMs: number;
   summary: Omit<FarmRenderSummary, 'files' | 'frames'>;
   framesWithRawPixels: number;
@@ -159,7 +171,7 @@ interface FarmRun {
  * `tessera farm up` in its own process, as a user runs it: storage and the API do not share this process's
  * event loop (or its CPU time) with the client, which runs here like `tessera render --api` does.
  */
-/** What a node logs per task ('task done' costs=…): its lease call, its render process's run, its report. */
+/** What a node logs per task ('task done' costs=…): its slot's wait for it (lease call), its render process's run, its report. */
 interface TaskCost {
   leaseMs: number;
   runMs: number;
@@ -192,14 +204,14 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}lease call ${b.leaseMs} ms (waiting included); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite)`;
+  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
-async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
+async function farmUp(nodes: number, leasing: Leasing, dataDir: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
   const readyFile = join(dataDir, 'ready');
   // One admin key for the farm (it inherits the environment) and for the SDK in this process, which reads it too.
   process.env.TESSERA_API_KEY ||= newApiKey();
-  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--data', dataDir, '--ready-file', readyFile], {
+  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--node-leasing', leasing, '--data', dataDir, '--ready-file', readyFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -230,14 +242,15 @@ async function farmUp(nodes: number, dataDir: string): Promise<{ url: string; st
 }
 
 /** 2 and 3. The farm end to end, and (on the first farm) one frame at a time on a warm node. */
-async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Promise<FarmRun> {
-  log(`farm with ${n} node(s): starting …`);
-  const farm = await farmUp(n, join(work, `farm-${n}`));
+async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSingle: boolean): Promise<FarmRun> {
+  log(`farm with ${n} node(s), ${leasing} leasing: starting …`);
+  const tag = `${n}-${leasing}`;
+  const farm = await farmUp(n, leasing, join(work, `farm-${tag}`));
   try {
     const before = farm.costs.length;
-    const { summary, totalMs } = await timed(`farm-${n}`, async () => {
+    const { summary, totalMs } = await timed(`farm-${tag}`, async () => {
       const t0 = performance.now();
-      const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${n}-out`) });
+      const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${tag}-out`) });
       return { summary, totalMs: performance.now() - t0 };
     });
     // Same renderer, same options: the farm's frames must have the raw run's pixels (metadata may differ).
@@ -247,9 +260,9 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
     // Let the last 'task done' lines arrive (they are logged after the completion report).
     await new Promise((r) => setTimeout(r, 300));
     const perTask = costBreakdown(farm.costs.slice(before), totalMs, n);
-    const run: FarmRun = { nodes: n, totalMs, summary: rest, framesWithRawPixels: same, perTask };
-    if (perTask) log(`per task (${n} node(s), medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
-    log(`farm (${n} node(s)): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
+    const run: FarmRun = { nodes: n, leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
+    if (perTask) log(`per task (${n} node(s), ${leasing}, medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
+    log(`farm (${n} node(s), ${leasing}): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
     if (withSingle) {
       // The scene is stored and cached on the node, which has rendered it: the upload is a re-upload (deduplicated),
       // and the time counted is from submitting the job to the frame's file on disk.
@@ -259,16 +272,16 @@ async function farmRun(n: number, rawFiles: string[], withSingle: boolean): Prom
       const reuploadMs = performance.now() - tu;
       const samplesMs: number[] = [];
       const nodes: string[] = [];
-      await timed(`farm-${n}-single`, async () => {
+      await timed(`farm-${tag}-single`, async () => {
         for (let i = 0; i < singleRepeats; i++) {
-          const one = await renderOnFarm({ api: farm.url, scene: args.scene!, request: { ...request, frames: String(singleFrame), tile: undefined }, outDir: join(work, `single-${n}-${i}`) });
+          const one = await renderOnFarm({ api: farm.url, scene: args.scene!, request: { ...request, frames: String(singleFrame), tile: undefined }, outDir: join(work, `single-${tag}-${i}`) });
           samplesMs.push(one.ms.firstFrame);
           nodes.push(one.nodes.map((x) => x.node).join('+'));
         }
       });
       run.single = { repeats: singleRepeats, medianMs: median(samplesMs), samplesMs, reuploadMs, nodes, perTask: costBreakdown(farm.costs.slice(-singleRepeats), 0, 1) };
       if (run.single.perTask) log(`per task (single frames): ${formatBreakdown(run.single.perTask)}`);
-      log(`single frame ${singleFrame} (${n} node(s)): submit → file on disk, median ${ms(run.single.medianMs)} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
+      log(`single frame ${singleFrame} (${n} node(s), ${leasing}): submit → file on disk, median ${ms(run.single.medianMs)} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
     }
     return run;
   } finally {
@@ -281,7 +294,8 @@ const sourcesBefore = await hashSources();
 const rawBefore = await timed('raw-before', () => rawRun('before'));
 const singleBefore = await timed('raw-single-before', () => rawSingle('before'));
 const farmRuns: FarmRun[] = [];
-for (const n of nodeCounts) farmRuns.push(await farmRun(n, rawBefore.files, n === nodeCounts[0]));
+// Modes alternate per node count, so load that comes and goes hits both sides of the before/after alike.
+for (const n of nodeCounts) for (const leasing of leasings) farmRuns.push(await farmRun(n, leasing, rawBefore.files, n === nodeCounts[0]));
 const rawAfter = await timed('raw-after', () => rawRun('after'));
 const singleAfter = await timed('raw-single-after', () => rawSingle('after'));
 await monitor.stop();
@@ -294,14 +308,17 @@ const cells = (label: string, total: number, spread = ''): string[] => [label, s
 const rows: string[][] = [
   ['run', 'total', 'frames/s', 'vs raw'],
   cells('raw local (renderLocal), mean of before/after', rawMs, ` (${s(rawBefore.totalMs)} / ${s(rawAfter.totalMs)})`),
-  ...farmRuns.map((r) => cells(`farm end to end, ${r.nodes} node(s)`, r.totalMs)),
+  ...farmRuns.map((r) => cells(`farm end to end, ${r.nodes} node(s), ${r.leasing} leasing${r.leasing === 'per-slot' ? ' (before batching)' : ''}`, r.totalMs)),
 ];
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 const table = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');
 
-const one = farmRuns.find((r) => r.nodes === 1);
+// The targets judge the first leasing mode (the nodes' default, batched, unless --leasing says otherwise).
+const judged = farmRuns.filter((r) => r.leasing === leasings[0]);
+const one = judged.find((r) => r.nodes === 1);
+const two = judged.find((r) => r.nodes === 2);
 const overhead = one ? one.totalMs / rawMs - 1 : null;
-const single = farmRuns.find((r) => r.single)?.single;
+const single = judged.find((r) => r.single)?.single;
 const singleRatio = single ? single.medianMs / rawFrameMs : null;
 const checks = [
   {
@@ -309,6 +326,12 @@ const checks = [
     required: `≤ ${TARGETS.overhead * 100}%`,
     measured: overhead === null ? null : `${(overhead * 100).toFixed(1)}%`,
     met: overhead === null ? null : overhead <= TARGETS.overhead,
+  },
+  {
+    name: `2 nodes vs 1 node (${leasings[0]} leasing), end to end`,
+    required: '≤ 1.00×',
+    measured: one && two ? `${(two.totalMs / one.totalMs).toFixed(2)}× (${s(two.totalMs)} vs ${s(one.totalMs)})` : null,
+    met: one && two ? two.totalMs <= one.totalMs : null,
   },
   {
     name: `single ${width}×${height} frame on a warm node, submit → file, vs raw render+encode+write of one frame`,
@@ -322,7 +345,7 @@ const report = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
   host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg1mBefore: load0[0], loadAvg1mAfter: load1[0] },
-  options: { scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
+  options: { leasing: leasings, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
   raw: {
     meanMs: rawMs,
     singleFrameMs: rawFrameMs,
@@ -338,8 +361,8 @@ const report = {
 
 process.stdout.write(`\n${table}\n\n`);
 for (const c of checks) process.stdout.write(`${c.met === null ? 'n/a    ' : c.met ? 'met    ' : 'NOT MET'}  ${c.name}: ${c.measured ?? 'not measured'} (target ${c.required})\n`);
-for (const r of farmRuns) if (r.perTask) process.stdout.write(`per task, ${r.nodes} node(s): ${formatBreakdown(r.perTask)}\n`);
-if (single?.perTask) process.stdout.write(`per task, single warm frames: ${formatBreakdown(single.perTask)}\n`);
+for (const r of farmRuns) if (r.perTask) process.stdout.write(`per task, ${r.nodes} node(s), ${r.leasing}: ${formatBreakdown(r.perTask)}\n`);
+for (const r of farmRuns) if (r.single?.perTask) process.stdout.write(`per task, single warm frames, ${r.leasing}: ${formatBreakdown(r.single.perTask)}; submit → file median ${ms(r.single.medianMs)} (${(r.single.medianMs / rawFrameMs).toFixed(2)}× raw)\n`);
 const busiest = Math.max(0, ...Object.values(contention).map((v) => v ?? 0));
 if (busiest > 10) {
   const parts = Object.entries(contention).map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(0)}%`).join(', ');

@@ -82,6 +82,13 @@ export interface ApiOptions {
   uploadUrlSeconds?: number;
   /** How often long-polls and event streams re-check the store without a wake-up. */
   recheckMs?: number;
+  /**
+   * How often an idle lease long-poll re-checks without a wake-up (default: recheckMs). Besides wake-ups it
+   * always re-checks at the store's next deadline (a retry backoff, a routing grace period or a lease ending),
+   * so a deployment whose wake-ups reach every waiter (Workers: through the coordinator) can set it to the
+   * longest wait: no periodic re-checks.
+   */
+  leaseRecheckMs?: number;
   /** Allowed CORS origins. */
   corsOrigin?: string | string[];
   /** When it aborts, long-polls answer at once and event streams end (server shutdown). */
@@ -110,7 +117,7 @@ export interface ApiOptions {
   edgePop?: EdgePopConfig;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -134,6 +141,7 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   pricing: PricingOptions;
   probeCheck: ProbeCheckOptions;
   shutdown: AbortSignal | undefined;
+  leaseRecheckMs: number | undefined;
   publicUrl: string | undefined;
   apiKeys: ConfiguredApiKey[];
   keyLimits: RoleLimits;
@@ -165,6 +173,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
       rttFilter: { ...ROUTING_POLICY_DEFAULTS.rttFilter, ...r.rttFilter },
     },
     shutdown,
+    leaseRecheckMs: rest.leaseRecheckMs,
     publicUrl,
     apiKeys: apiKeys ?? [],
     sessions: { ...SESSION_DEFAULTS, ...defined(sessions), placement: { ...SESSION_PLACEMENT_DEFAULTS, ...defined(sessions?.placement) } },

@@ -11,6 +11,7 @@ import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteVi
 import type { LedgerEntry } from '../protocol/metering.ts';
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
+import { LEASE_AHEAD_LIMIT } from '../protocol/task.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
@@ -248,6 +249,41 @@ export interface LeaseInput {
   maxLeases?: number;
 }
 
+/**
+ * Lease up to `leaseIds.length` tasks in one step (one Durable Object request on Workers): optionally sweep
+ * expired leases first, then lease as `leaseNext` would, once per lease id, while the node holds fewer than
+ * `maxLeases`. Lease-ahead: up to `ahead` leases beyond `maxLeases` (bounded by LEASE_AHEAD_MAX), each with a
+ * short first lease (`aheadLeaseMs`): a task queued on the node so its next render starts while the previous
+ * one uploads, which comes back to the queue fast when the node does not start it (heartbeats extend only the
+ * leases a node lists, and an honest node lists only tasks it runs).
+ */
+export interface LeaseManyInput extends Omit<LeaseInput, 'leaseId'> {
+  /** One fresh lease id per task wanted: their number is the most tasks this call leases. */
+  leaseIds: string[];
+  /** Leases allowed beyond `maxLeases` (lease-ahead); 0 by default, never more than LEASE_AHEAD_MAX. */
+  ahead?: number;
+  /** The first lease of a lease-ahead task (ms); `policy.leaseMs` by default, never longer. */
+  aheadLeaseMs?: number;
+  /** Requeue (or fail) expired leases first, in the same step. */
+  expire?: boolean;
+}
+
+/** What `leaseMany` did: the tasks leased (in lease order) and the leases it expired first. */
+export interface LeaseManyOutcome {
+  leased: TaskOutcome[];
+  expired: StatusChange[];
+  /** Whether any runnable (queued or running) job is routed, after this step: the router need not run while none is. */
+  routedJobs: boolean;
+  /**
+   * When it leased fewer than asked: the earliest time something may become leasable without a wake-up (a retry
+   * backoff or a routing grace period ending, a lease running out); null when nothing is pending, or when it leased all.
+   */
+  wakeAt: number | null;
+}
+
+/** Most lease-ahead tasks a node may hold beyond its slots: the protocol's bound, enforced again by the store. */
+export const LEASE_AHEAD_MAX = LEASE_AHEAD_LIMIT;
+
 export interface CompleteInput {
   taskId: string;
   nodeId: string;
@@ -374,6 +410,8 @@ export interface JobQueueStore {
    * stitch task only once every tile of its frame is done. Null when none is available.
    */
   leaseNext(input: LeaseInput): Promise<TaskOutcome | null>;
+  /** Lease several tasks at once (see LeaseManyInput), optionally expiring leases first, as one atomic step. */
+  leaseMany(input: LeaseManyInput): Promise<LeaseManyOutcome>;
   /** Mark a leased task done. Throws TASK_NOT_FOUND, or LEASE_LOST unless the node holds that lease. */
   completeTask(input: CompleteInput): Promise<TaskOutcome>;
   /** Report a failed attempt: retry after a backoff, or fail the job. Throws like completeTask. */

@@ -2,7 +2,7 @@
 import { TesseraError } from '../protocol/errors.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import { taskPixels } from './job-compiler.ts';
-import type { FailInput, JobRecord, LeaseInput, TaskCounts, TaskOutcome, TaskRecord, TaskRoute } from './job-store.ts';
+import { LEASE_AHEAD_MAX, type FailInput, type JobRecord, type LeaseInput, type LeaseManyInput, type LeaseManyOutcome, type TaskCounts, type TaskOutcome, type TaskRecord, type TaskRoute } from './job-store.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import { expectedRenderMs } from './routing/router.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -106,71 +106,127 @@ export function cancelJob(db: SqlDriver, jobId: string, now: number): { job: Job
 }
 
 export function expireLeases(db: SqlDriver, now: number, policy: TaskPolicy): StatusChange[] {
-  return db.transaction(() => {
-    const expired = db
-      .all<Row>(`SELECT * FROM tasks WHERE state = 'leased' AND lease_expires_at < ? ORDER BY lease_expires_at`, [now])
-      .map(rowToTask);
-    const changes: StatusChange[] = [];
-    for (const task of expired) {
-      // A task of a job failed earlier in this loop is cancelled by then.
-      const current = readTask(db, task.taskId)!;
-      if (current.state !== 'leased') continue;
-      const counted = recordFailure(db, current, `lease expired on node ${current.nodeId}`, false, now, policy);
-      const step = stepTask(current, { type: 'expire', nodeFailures: counted.nodeFailures, attempts: counted.attempts, now, policy });
-      changes.push(...applyTaskStep(db, current, excludeIf(step, counted.exclude), now).changes);
-    }
-    return changes;
-  });
+  return db.transaction(() => expireLeasesIn(db, now, policy));
+}
+
+/** expireLeases inside the caller's transaction. */
+function expireLeasesIn(db: SqlDriver, now: number, policy: TaskPolicy): StatusChange[] {
+  const expired = db
+    .all<Row>(`SELECT * FROM tasks WHERE state = 'leased' AND lease_expires_at < ? ORDER BY lease_expires_at`, [now])
+    .map(rowToTask);
+  const changes: StatusChange[] = [];
+  for (const task of expired) {
+    // A task of a job failed earlier in this loop is cancelled by then.
+    const current = readTask(db, task.taskId)!;
+    if (current.state !== 'leased') continue;
+    const counted = recordFailure(db, current, `lease expired on node ${current.nodeId}`, false, now, policy);
+    const step = stepTask(current, { type: 'expire', nodeFailures: counted.nodeFailures, attempts: counted.attempts, now, policy });
+    changes.push(...applyTaskStep(db, current, excludeIf(step, counted.exclude), now).changes);
+  }
+  return changes;
 }
 
 export function leaseNext(db: SqlDriver, input: LeaseInput): TaskOutcome | null {
   return db.transaction(() => {
-    const { nodeId, now, card } = input;
-    // A node asking for work is alive, heartbeat or not.
-    db.run(`UPDATE nodes SET last_seen_at = MAX(last_seen_at, ?), last_lease_at = ? WHERE node_id = ?`, [now, now, nodeId]);
+    recordLeaseCallIn(db, input.nodeId, input.now);
     // No more leases than slots: a node cannot hoard tasks it is not working on.
-    if (input.maxLeases !== undefined) {
-      const held = db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'leased' AND node_id = ?`, [nodeId])[0].n;
-      if (held >= input.maxLeases) return null;
+    if (input.maxLeases !== undefined && heldLeases(db, input.nodeId) >= input.maxLeases) return null;
+    return leaseOne(db, input, input.policy.leaseMs);
+  });
+}
+
+/**
+ * Lease up to `leaseIds.length` tasks in one transaction (see LeaseManyInput): expired leases first when asked,
+ * then one task per lease id while the node holds fewer than its slots, and at most `ahead` (≤ LEASE_AHEAD_MAX)
+ * lease-ahead tasks past them, each on a short first lease.
+ */
+export function leaseMany(db: SqlDriver, input: LeaseManyInput): LeaseManyOutcome {
+  return db.transaction(() => {
+    const expired = input.expire ? expireLeasesIn(db, input.now, input.policy) : [];
+    recordLeaseCallIn(db, input.nodeId, input.now);
+    const ahead = Math.max(0, Math.min(LEASE_AHEAD_MAX, Math.floor(input.ahead ?? 0)));
+    const aheadLeaseMs = Math.max(1, Math.min(input.policy.leaseMs, input.aheadLeaseMs ?? input.policy.leaseMs));
+    const slots = input.maxLeases ?? Infinity;
+    let held = heldLeases(db, input.nodeId);
+    const leased: TaskOutcome[] = [];
+    for (const leaseId of input.leaseIds) {
+      if (held >= slots + ahead) break;
+      const got = leaseOne(db, { ...input, leaseId }, held >= slots ? aheadLeaseMs : input.policy.leaseMs);
+      if (!got) break;
+      leased.push(got);
+      held++;
     }
-    let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
-    const tilesOnly = card?.tilesOnly ? 1 : 0;
-    let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId, tilesOnly])[0];
-    if (!row) {
-      leasedAs = 'fallback';
-      row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId, tilesOnly])[0];
-    }
-    let jobRow: Row | undefined;
-    if (!row) {
-      for (const j of db.all<Row>(RUNNABLE_JOBS)) {
-        const job = rowToJob(j);
-        if (card && !meetsRequirements(card, job.requirements ?? undefined)) continue;
-        row = job.routed
-          ? db.all<Row>(NEXT_OPEN_OF_ROUTED_JOB, [job.jobId, now, now, nodeId, tilesOnly])[0]
-          : db.all<Row>(NEXT_TASK_OF_JOB, [job.jobId, now, nodeId, tilesOnly])[0];
-        if (row) {
-          leasedAs = job.routed ? 'open' : 'first-free';
-          jobRow = j;
-          break;
-        }
+    const routedJobs = db.all<Row>(`SELECT 1 AS x FROM jobs WHERE state IN ('queued', 'running') AND routed = 1 LIMIT 1`).length > 0;
+    return { leased, expired, routedJobs, wakeAt: leased.length < input.leaseIds.length ? nextDeadline(db, input.now) : null };
+  });
+}
+
+/**
+ * The earliest time a task may become leasable with no event to announce it: a retry backoff or a routing grace
+ * period (fallback, open) ending, or a lease running out (expired leases are swept at the next lease call, hence +1).
+ */
+function nextDeadline(db: SqlDriver, now: number): number | null {
+  const row = db.all<{ t: number | null }>(
+    `SELECT MIN(t) AS t FROM (
+       SELECT MIN(lease_expires_at) + 1 AS t FROM tasks WHERE state = 'leased'
+       UNION ALL SELECT MIN(not_before) FROM tasks WHERE state = 'queued' AND not_before > ?
+       UNION ALL SELECT MIN(route_fallback_at) FROM tasks WHERE state = 'queued' AND route_fallback_at > ?
+       UNION ALL SELECT MIN(route_open_at) FROM tasks WHERE state = 'queued' AND route_open_at > ?)`,
+    [now, now, now],
+  )[0];
+  return row?.t === null || row?.t === undefined ? null : num(row.t);
+}
+
+/** A node asking for work is alive, heartbeat or not. */
+function recordLeaseCallIn(db: SqlDriver, nodeId: string, now: number): void {
+  db.run(`UPDATE nodes SET last_seen_at = MAX(last_seen_at, ?), last_lease_at = ? WHERE node_id = ?`, [now, now, nodeId]);
+}
+
+/** How many tasks the node holds leases on. */
+function heldLeases(db: SqlDriver, nodeId: string): number {
+  return db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'leased' AND node_id = ?`, [nodeId])[0].n;
+}
+
+/** Lease the node its next available task for `leaseMs`, inside the caller's transaction; null when none is. */
+function leaseOne(db: SqlDriver, input: LeaseInput, leaseMs: number): TaskOutcome | null {
+  const { nodeId, now, card } = input;
+  let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
+  const tilesOnly = card?.tilesOnly ? 1 : 0;
+  let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId, tilesOnly])[0];
+  if (!row) {
+    leasedAs = 'fallback';
+    row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId, tilesOnly])[0];
+  }
+  let jobRow: Row | undefined;
+  if (!row) {
+    for (const j of db.all<Row>(RUNNABLE_JOBS)) {
+      const job = rowToJob(j);
+      if (card && !meetsRequirements(card, job.requirements ?? undefined)) continue;
+      row = job.routed
+        ? db.all<Row>(NEXT_OPEN_OF_ROUTED_JOB, [job.jobId, now, now, nodeId, tilesOnly])[0]
+        : db.all<Row>(NEXT_TASK_OF_JOB, [job.jobId, now, nodeId, tilesOnly])[0];
+      if (row) {
+        leasedAs = job.routed ? 'open' : 'first-free';
+        jobRow = j;
+        break;
       }
     }
-    if (!row) return null;
-    const task = rowToTask(row);
-    let job = jobRow ? rowToJob(jobRow) : readJob(db, task.jobId)!;
-    const step = stepTask(task, { type: 'lease', nodeId, leaseId: input.leaseId, now, leaseMs: input.policy.leaseMs });
-    const route: TaskRoute = task.route && leasedAs !== 'first-free' ? { ...task.route, leasedAs } : firstFreeRoute(task, job, nodeId, card, now);
-    const leased: TaskRecord = { ...step.task, route };
-    saveTask(db, leased);
-    const changes = [step.change];
-    if (job.state === 'queued') {
-      const started = stepJob(job, { type: 'start', now });
-      saveJob(db, started.job);
-      changes.push(started.change);
-      job = started.job;
-    }
-    return { task: leased, job, changes };
-  });
+  }
+  if (!row) return null;
+  const task = rowToTask(row);
+  let job = jobRow ? rowToJob(jobRow) : readJob(db, task.jobId)!;
+  const step = stepTask(task, { type: 'lease', nodeId, leaseId: input.leaseId, now, leaseMs });
+  const route: TaskRoute = task.route && leasedAs !== 'first-free' ? { ...task.route, leasedAs } : firstFreeRoute(task, job, nodeId, card, now);
+  const leased: TaskRecord = { ...step.task, route };
+  saveTask(db, leased);
+  const changes = [step.change];
+  if (job.state === 'queued') {
+    const started = stepJob(job, { type: 'start', now });
+    saveJob(db, started.job);
+    changes.push(started.change);
+    job = started.job;
+  }
+  return { task: leased, job, changes };
 }
 
 export function failTask(db: SqlDriver, input: FailInput): TaskOutcome {

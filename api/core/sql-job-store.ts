@@ -11,14 +11,14 @@
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import type { ApiKeyRecord, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS } from './verification-policy.ts';
 import { checkJobQuota, type JobQuota, type JobQuotaVerdict } from './job-quota.ts';
 import { countActiveJobs, findApiKeyByHash, listApiKeys, putApiKey, revokeApiKey } from './sql-api-key-store.ts';
-import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
+import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseMany, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, listLedger } from './sql-ledger.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
@@ -140,6 +140,10 @@ export class SqlJobStore implements JobStore {
 
   async leaseNext(input: LeaseInput): Promise<TaskOutcome | null> {
     return leaseNext(this.#db, input);
+  }
+
+  async leaseMany(input: LeaseManyInput): Promise<LeaseManyOutcome> {
+    return leaseMany(this.#db, input);
   }
 
   async completeTask(input: CompleteInput): Promise<TaskOutcome> {

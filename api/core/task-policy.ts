@@ -51,3 +51,12 @@ export function retryDelayMs(attempt: number, policy: TaskPolicy): number {
 export function heartbeatIntervalMs(policy: TaskPolicy): number {
   return Math.max(1, Math.floor(policy.leaseMs / 3));
 }
+
+/**
+ * The first lease of a lease-ahead task (a task leased beyond a node's slots): half a lease, so a node that
+ * vanishes right after leasing ahead gives it back soon, while one heartbeat (every third of a lease) still
+ * reaches it in time to extend it.
+ */
+export function aheadLeaseMs(policy: TaskPolicy): number {
+  return Math.max(1, Math.ceil(policy.leaseMs / 2));
+}

@@ -33,6 +33,8 @@ export class TaskRouter {
   #passedGeneration = -1;
   #lastPassAt = -Infinity;
   #running: Promise<number> | undefined;
+  /** Whether any runnable job is routed, as the store last said (with a lease); undefined: not known yet. */
+  #routedJobs: boolean | undefined;
 
   constructor(jobs: JobStore, nodes: NodeDirectory, clock: Clock, policy: RoutingPolicy, rng: Random, logger: Logger) {
     this.#jobs = jobs;
@@ -41,6 +43,18 @@ export class TaskRouter {
     this.#policy = policy;
     this.#rng = rng;
     this.#logger = logger;
+  }
+
+  /**
+   * What the store said with its latest lease: whether any runnable job is routed. While none is, passes are
+   * skipped (a pass would read the runnable jobs only to find none to route: one store call, a Durable Object
+   * request on Workers, per lease). Returns true when it says so anew: the caller routes and leases again.
+   */
+  noteRoutedJobs(present: boolean): boolean {
+    const appeared = present && this.#routedJobs === false;
+    this.#routedJobs = present;
+    if (appeared) this.#generation++;
+    return appeared;
   }
 
   /** Something changed that may make tasks routable (or routes stale): the next call runs a pass. */
@@ -55,6 +69,7 @@ export class TaskRouter {
    * rejects.
    */
   async routePending(): Promise<number> {
+    if (this.#routedJobs === false) return 0;
     for (;;) {
       if (this.#running) {
         await this.#running.catch(() => 0);

@@ -53,19 +53,20 @@ export class Verifier {
   }
 
   /**
-   * For the result `nodeId` just delivered for render or stitch task `task`: whether the seeded draw re-issues it
-   * (`sample`), and whether any other healthy node may run the job (`verifiable`). A result that is not
-   * verifiable is accepted unverified, re-render or not: the frame would wait for nobody.
+   * For the result `node` just delivered for render or stitch task `task` (its record as the caller authenticated
+   * it, so no second read of it): whether the seeded draw re-issues it (`sample`), and whether any other healthy
+   * node may run the job (`verifiable`). A result that is not verifiable is accepted unverified, re-render or not:
+   * the frame would wait for nobody.
    */
-  async sampling(task: TaskRecord, nodeId: string): Promise<{ sample: boolean; verifiable: boolean }> {
+  async sampling(task: TaskRecord, node: NodeRecord): Promise<{ sample: boolean; verifiable: boolean }> {
     // A stitch decides its whole frame: checked by the same rules as a tile (another node stitches the same tiles).
     if (task.kind !== 'render' && task.kind !== 'stitch') return { sample: false, verifiable: false };
+    const { nodeId } = node;
     // A node on probation (too few verified results: a new identity, maybe a blocklisted one come back) is
     // checked far more often than one with a record.
-    const node = await this.#jobs.getNode(nodeId);
     // (A sample rate of 0 switches verification off, probation included.)
     const base = this.#options.sampleRate;
-    const rate = base > 0 && node && onProbation(node, this.#trust) ? Math.max(base, this.#trust.probationSampleRate) : base;
+    const rate = base > 0 && onProbation(node, this.#trust) ? Math.max(base, this.#trust.probationSampleRate) : base;
     const sample = isSampled(task.taskId, task.round, rate, this.#seed);
     if (!sample && task.verification?.state !== 'rerender') return { sample, verifiable: true };
     // Only nodes that ask for work can verify: a node that just heartbeats would leave the frame waiting.

@@ -41,6 +41,7 @@ const ALL: Record<JobStoreMethod, true> = {
   heartbeat: true,
   expireLeases: true,
   leaseNext: true,
+  leaseMany: true,
   listNodes: true,
   updateNodeNetwork: true,
   refuteNodeLocation: true,

@@ -11,7 +11,7 @@ import { createConsoleLogger } from './console-logger.ts';
 import { coordinatorFor } from './coordinator-for.ts';
 import { createDurableJobStore } from './durable-job-store.ts';
 import { createDurableSessionStore } from './durable-session-store.ts';
-import { EDGE_MAX_SCENE_BYTES } from './edge-limits.ts';
+import { EDGE_LEASE_RECHECK_MS, EDGE_MAX_SCENE_BYTES, EDGE_RECHECK_MS } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createPngImageComparer } from './png-image-comparer.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
@@ -21,8 +21,6 @@ import { RateLimiter } from '../core/rate-limiter.ts';
 
 export { JobCoordinator } from './job-coordinator.ts';
 
-/** Long-polls re-check the store this often when no wake-up came (wake-ups cross isolates). */
-const EDGE_RECHECK_MS = 5000;
 
 
 interface EdgeApp {
@@ -59,6 +57,7 @@ function build(env: Env): EdgeApp {
     },
     {
       recheckMs: EDGE_RECHECK_MS,
+      leaseRecheckMs: EDGE_LEASE_RECHECK_MS,
       maxSceneBytes: EDGE_MAX_SCENE_BYTES,
       maxUnpackedBytes: EDGE_MAX_SCENE_BYTES,
       // The operator's admin key is a secret (`wrangler secret put TESSERA_API_KEY`); more keys are

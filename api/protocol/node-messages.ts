@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EdgeSighting } from './edge.ts';
 import { Coordinate, MAX_RTT_MEASUREMENTS, ProbeCandidate, RttMeasurement } from './latency.ts';
 import { SessionReport } from './session.ts';
+import { LEASE_AHEAD_LIMIT, LeasedTask, MAX_TASKS_PER_LEASE } from './task.ts';
 
 /** `POST /v1/nodes` response. The token authenticates every later node call (`Authorization: Bearer`). */
 export const NodeRegistered = z.object({
@@ -71,5 +72,20 @@ export const LeaseRequest = z.object({
   waitSeconds: z.number().min(0).max(25).default(20),
   /** What to wait for: render/stitch tasks, sessions, or both. */
   kinds: z.array(z.enum(['task', 'session'])).min(1).max(2).default(['task']),
+  /**
+   * Lease up to this many tasks in one call (never more than the node's free slots); the answer is then a
+   * LeaseBatch. Absent: one task, answered as a bare LeasedTask (what older nodes expect).
+   */
+  max: z.number().int().min(1).max(MAX_TASKS_PER_LEASE).optional(),
+  /**
+   * Lease-ahead: also take a task beyond the free slots (at most LEASE_AHEAD_LIMIT per node, held or not), so
+   * the next render starts while the previous one uploads and reports. Its first lease is short: it returns to
+   * the queue soon unless the node starts it (lists it in a heartbeat) or completes it first.
+   */
+  ahead: z.number().int().min(0).max(LEASE_AHEAD_LIMIT).default(0),
 });
 export type LeaseRequest = z.infer<typeof LeaseRequest>;
+
+/** The answer to a lease call with `max`: the tasks leased, in the order to run them. */
+export const LeaseBatch = z.object({ tasks: z.array(LeasedTask).min(1).max(MAX_TASKS_PER_LEASE + LEASE_AHEAD_LIMIT) });
+export type LeaseBatch = z.infer<typeof LeaseBatch>;

@@ -1,5 +1,11 @@
 import { z } from 'zod';
+import { JobState, TaskState } from './job-status.ts';
 import { EncodeSpec, TileRect, ViewSpec } from './render-spec.ts';
+
+/** Most tasks one lease call (or one completion's `next`) may ask for. */
+export const MAX_TASKS_PER_LEASE = 64;
+/** Most lease-ahead tasks a node may hold beyond its slots (a hoarder gains this many tasks at most). */
+export const LEASE_AHEAD_LIMIT = 1;
 
 /** A sha256 digest as 64 lowercase hex digits. */
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lowercase hex digits');
@@ -41,8 +47,23 @@ export const TaskComplete = z.object({
   checksum: Sha256Hex,
   bytes: z.number().int().min(0),
   timings: z.record(z.string(), z.number().min(0)).default({}),
+  /**
+   * Lease more tasks in the same call, without waiting (saves a lease round trip per task): up to `max`,
+   * within the node's free slots once this task is done, plus `ahead` lease-ahead (see LeaseRequest).
+   */
+  next: z.object({ max: z.number().int().min(1).max(MAX_TASKS_PER_LEASE), ahead: z.number().int().min(0).max(LEASE_AHEAD_LIMIT).default(0) }).optional(),
 });
 export type TaskComplete = z.infer<typeof TaskComplete>;
+
+/** What a node learns after reporting: the task's and its job's state, and the tasks `next` leased. */
+export const TaskAck = z.object({
+  taskId: z.string(),
+  state: TaskState,
+  jobState: JobState,
+  /** Tasks leased by the completion's `next` (absent when it asked for none; empty when none was free). */
+  next: z.array(LeasedTask).optional(),
+});
+export type TaskAck = z.infer<typeof TaskAck>;
 
 /** `POST /v1/tasks/:id/fail` body. */
 export const TaskFail = z.object({

@@ -27,6 +27,10 @@ export function farmCommand(): Command {
     .option('--host <host>', 'interface the API listens on', FARM_DEFAULTS.host)
     .option('--data <dir>', 'API database, stored objects and scene caches', FARM_DEFAULTS.dataDir)
     .option('--node-concurrency <n>', 'tasks each node runs at once', integer('node-concurrency', 1, 64), FARM_DEFAULTS.nodeConcurrency)
+    .option('--node-leasing <mode>', 'how nodes lease tasks: batched (default) or per-slot (one lease call per task, as before batching)', (v: string) => {
+      if (v !== 'batched' && v !== 'per-slot') throw new RangeError(`--node-leasing is batched or per-slot (got "${v}")`);
+      return v;
+    })
     .option('--verify-rate <share>', 'share of render results re-issued to another node to verify (0-1)', share('verify-rate'), FARM_DEFAULTS.verifyRate)
     .option('--ready-file <path>', 'write the API URL to this file once every node has registered (for scripts)')
     .action(async (o) => {
@@ -54,7 +58,7 @@ export function farmCommand(): Command {
       process.on('SIGTERM', onSignal);
       if (readyFile) await rm(readyFile, { force: true });
 
-      const farm = await startFarm({ nodes: o.nodes, port: o.port, host: o.host, dataDir: o.data, nodeConcurrency: o.nodeConcurrency, verifyRate: o.verifyRate, log });
+      const farm = await startFarm({ nodes: o.nodes, port: o.port, host: o.host, dataDir: o.data, nodeConcurrency: o.nodeConcurrency, nodeLeasing: o.nodeLeasing, verifyRate: o.verifyRate, log });
       farmRef = farm;
       if (signalled) return shutdown(0);
       try {

@@ -22,6 +22,10 @@ function nodeOptions(command: Command): Command {
     .option('--region <region>', 'region label')
     .option('--concurrency <n>', 'tasks in flight', integer('--concurrency', 1, 64))
     .option('--cache <dir>', 'scene cache folder')
+    .option('--leasing <mode>', 'batched (default: leases up to the free slots per call, the next tasks with each report, one task ahead) or per-slot (one lease call per task)', (v) => {
+      if (v !== 'batched' && v !== 'per-slot') throw new RangeError(`--leasing is batched or per-slot (got "${v}")`);
+      return v;
+    })
     .option('--probe-port <port>', "port of the node's GET /ping, which clients and peers time (default: a free one)", integer('--probe-port', 0, 65535))
     .option('--probe-host <host>', 'interface GET /ping listens on (default 0.0.0.0)')
     .option('--probe-url <url>', 'the URL clients should ping, when they reach the node elsewhere (a proxy, NAT); default: http://127.0.0.1:PORT/ping')
@@ -93,6 +97,7 @@ export function nodeCommand(): Command {
         metricsPort: o.metricsPort,
         metricsHost: o.metricsHost,
         sessionSlots: o.sessionSlots,
+        leasing: o.leasing,
         tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);

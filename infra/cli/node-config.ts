@@ -43,6 +43,7 @@ export const NodeConfigFile = z
     metricsPort: port,
     metricsHost: z.string().min(1).max(255),
     sessionSlots: z.number().int().min(0).max(64),
+    leasing: z.enum(['batched', 'per-slot']),
     tlsCert: z.string().min(1).max(4096),
     tlsKey: z.string().min(1).max(4096),
   })

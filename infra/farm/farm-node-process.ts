@@ -10,6 +10,8 @@ export interface FarmNodeOptions {
   api: string;
   cacheDir: string;
   concurrency?: number;
+  /** How the node leases tasks (its --leasing); the node's default when absent. */
+  leasing?: 'batched' | 'per-slot';
   /** Receives each output line of the node, formatted, without prefix. */
   log(line: string): void;
   /** A node that dies on its own is started again, at most this many times. */
@@ -54,9 +56,10 @@ export class FarmNodeProcess {
   }
 
   start(): void {
-    const { name, api, cacheDir, concurrency } = this.opts;
+    const { name, api, cacheDir, concurrency, leasing } = this.opts;
     const args = [BIN, 'node', 'start', '--api', api, '--name', name, '--cache', cacheDir];
     if (concurrency) args.push('--concurrency', String(concurrency));
+    if (leasing) args.push('--leasing', leasing);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: process.env });
     this.child = child;
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -19,6 +19,8 @@ export interface FarmOptions {
   dataDir?: string;
   /** Tasks each node runs at once: rendering is serialized on the node's GL context, encoding and I/O overlap. */
   nodeConcurrency?: number;
+  /** How the nodes lease tasks (see RenderNodeOptions.leasing); the node's default when absent. */
+  nodeLeasing?: 'batched' | 'per-slot';
   /** Receives each line of the combined log, prefixed by its source (`[api] …`, `[node-1] …`). */
   log?: (line: string) => void;
   /** Longest to wait for every node to register. */
@@ -32,6 +34,7 @@ export const FARM_DEFAULTS = {
   port: 8080,
   host: '127.0.0.1',
   nodeConcurrency: 2,
+  nodeLeasing: 'batched' as 'batched' | 'per-slot',
   dataDir: '.data/farm',
   readyTimeoutMs: 180_000,
   verifyRate: SAMPLE_RATE,
@@ -102,6 +105,7 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
         api: api.url,
         cacheDir: join(dataDir, 'cache', `node-${i + 1}`),
         concurrency: opts.nodeConcurrency,
+        leasing: opts.nodeLeasing,
         log: say(`node-${i + 1}`),
       }),
   );

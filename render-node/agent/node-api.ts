@@ -1,9 +1,9 @@
 import { errorFromResponse } from '../../api/protocol/error-from-response.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { NodeRegistered, HeartbeatAck, type Heartbeat } from '../../api/protocol/node-messages.ts';
+import { NodeRegistered, HeartbeatAck, LeaseBatch, type Heartbeat } from '../../api/protocol/node-messages.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { NodeReachability } from '../../api/protocol/node-reachability.ts';
-import { LeasedTask, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
+import { LeasedTask, TaskAck, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
 import { LeasedSession } from '../../api/protocol/session.ts';
 import { NodeLedger } from '../../api/protocol/metering.ts';
 
@@ -35,14 +35,21 @@ export class NodeApi {
     return body === null ? null : LeasedTask.parse(body);
   }
 
+  /** Long-poll for up to `max` tasks (the API stops at the free slots) plus `ahead` lease-ahead; [] when none came. */
+  async leaseBatch(waitSeconds: number, max: number, ahead: number, signal?: AbortSignal): Promise<LeasedTask[]> {
+    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, max, ahead }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+    return body === null ? [] : LeaseBatch.parse(body).tasks;
+  }
+
   /** Long-poll for a session placed on this node; `null` when none arrived in `waitSeconds`. */
   async leaseSession(waitSeconds: number, signal?: AbortSignal): Promise<LeasedSession | null> {
     const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, kinds: ['session'] }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
     return body === null ? null : LeasedSession.parse(body);
   }
 
-  async complete(taskId: string, body: TaskComplete): Promise<void> {
-    await this.call('POST', `/v1/tasks/${taskId}/complete`, body);
+  /** Report a task done; with `next`, the answer carries the tasks leased in the same call. */
+  async complete(taskId: string, body: TaskComplete): Promise<TaskAck> {
+    return TaskAck.parse(await this.call('POST', `/v1/tasks/${taskId}/complete`, body));
   }
 
   async fail(taskId: string, body: TaskFail): Promise<void> {

@@ -51,6 +51,16 @@ export interface RenderNodeOptions {
   /** Serve Prometheus `GET /metrics` on this port (0: a free one) of `metricsHost` (default 127.0.0.1); unset: off. */
   metricsPort?: number;
   metricsHost?: string;
+  /**
+   * How the node asks for work. `batched` (default): one long-poll leases up to the free slots, each completion
+   * leases the next tasks in the same call, and up to `leaseAhead` task waits on the node so a slot starts its
+   * next render the moment the previous one ends (its report travels meanwhile). `per-slot`: every slot
+   * long-polls for one task and reports it before asking again (what nodes did before batching; kept for the
+   * farm bench's before/after and for APIs that predate batching).
+   */
+  leasing?: 'batched' | 'per-slot';
+  /** Lease-ahead tasks to hold beyond the slots when batched: 0 or 1 (the API allows one). */
+  leaseAhead?: number;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -62,6 +72,8 @@ export const RENDER_NODE_DEFAULTS = {
   maxLoadedScenes: 4,
   maxTexturePixels: 256 * 1024 * 1024,
   sessionSlots: 2,
+  leasing: 'batched' as 'batched' | 'per-slot',
+  leaseAhead: 1,
 };
 
 export interface RenderNodeHandle {
@@ -145,6 +157,17 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   });
 
   const running = new Map<string, Running>();
+  /** Leased tasks no slot has started yet (batched leasing), in lease order. */
+  const queued: LeasedTask[] = [];
+  /** Slots whose render process is free (batched leasing). */
+  const idleSlots = Array.from({ length: opts.concurrency }, (_, i) => i);
+  /** When each slot last became free: the gap until its next task starts is that task's lease cost. */
+  const slotFreedAt = idleSlots.map(() => performance.now());
+  /** Wakes the batched leaser when a slot frees (it asks for work only while it has room). */
+  let roomChanged: () => void = () => {};
+  const ahead = Math.max(0, Math.min(1, Math.floor(opts.leaseAhead)));
+  /** Tasks the node may still take: free slots, plus the lease-ahead allowance. */
+  const room = () => opts.concurrency + ahead - running.size - queued.length;
   const stopLeasing = new AbortController();
   let stopping = false;
 
@@ -154,10 +177,13 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       const sentAt = performance.now();
       // The scene cache, so the API can prefer this node for work on scenes it already holds (a hint to the API).
       const scenes = await cachedSceneIds(opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'), MAX_REPORTED_SCENES);
-      const ack = await api.heartbeat({ leaseIds: [...running.keys()], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), scenes, ...fields });
+      // Queued lease-ahead tasks are listed too: the node starts each the moment a slot frees.
+      const ack = await api.heartbeat({ leaseIds: [...running.keys(), ...queued.map((t) => t.leaseId)], load: running.size / opts.concurrency, sentAt: Date.now(), sessions: sessions.reports(), scenes, ...fields });
       network.onAck(ack, sentAt, performance.now(), fields.peers);
       sessions.revoke(ack.revokedSessions);
       for (const leaseId of ack.revoked) {
+        const waiting = queued.findIndex((t) => t.leaseId === leaseId);
+        if (waiting >= 0) log.warn({ taskId: queued.splice(waiting, 1)[0].taskId }, 'lease revoked; dropping a queued task');
         const r = running.get(leaseId);
         if (r) {
           log.warn({ taskId: r.task.taskId }, 'lease revoked; abandoning task');
@@ -198,8 +224,12 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     }
   };
 
-  /** `leaseMs`: the lease call that brought the task, waiting for work included (the per-task costs go in the log). */
-  const execute = async (task: LeasedTask, slot: number, leaseMs: number) => {
+  /**
+   * `leaseMs`: how long the slot waited for this task: the lease call that brought it (per-slot leasing), or the gap
+   * since the slot's previous task left its render process (batched), waiting for work included. The per-task
+   * costs go in the log.
+   */
+  const execute = async (task: LeasedTask, slot: number, leaseMs: number, onRunEnd: () => void = () => {}) => {
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     metrics.taskStarted();
@@ -210,10 +240,17 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     let reporting = false;
     try {
       const t0 = performance.now();
-      const { sceneCache, ...outcome } = await sandboxes[slot].run(task, abort.signal);
+      const ran = sandboxes[slot].run(task, abort.signal);
+      // The render process is free once it answers, whatever the answer: the next task may start there.
+      void ran.then(onRunEnd, onRunEnd);
+      const { sceneCache, ...outcome } = await ran;
       const t1 = performance.now();
       reporting = true;
-      await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome });
+      // Batched: the report leases what the node has room for, so the next task needs no lease call of its own.
+      // This task's lease ends with the report: its place counts as room.
+      const wanted = opts.leasing === 'batched' && !stopping ? room() + 1 : 0;
+      const ack = await api.complete(task.taskId, { leaseId: task.leaseId, ...outcome, ...(wanted > 0 ? { next: { max: Math.min(wanted, opts.concurrency), ahead } } : {}) });
+      if (ack.next?.length) accept(ack.next);
       outcomeLabel = 'done';
       counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
       const costs = { leaseMs: round1(leaseMs), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
@@ -234,6 +271,62 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     }
   };
 
+  /** Batched leasing: queue leased tasks and start each on a free slot (queued ones wait there as lease-ahead). */
+  const accept = (tasks: LeasedTask[]) => {
+    // A report that was on its way when the drain began may still bring tasks: hand them back at once.
+    if (stopping) return void handBack(tasks);
+    queued.push(...tasks);
+    dispatch();
+  };
+  const handBack = (tasks: LeasedTask[]) =>
+    Promise.all(tasks.map((task) => api.fail(task.taskId, { leaseId: task.leaseId, reason: 'node shutting down', sceneFault: false }).catch(() => {})));
+  const dispatch = () => {
+    while (!stopping && queued.length > 0 && idleSlots.length > 0) {
+      const task = queued.shift()!;
+      const slot = idleSlots.shift()!;
+      let freed = false;
+      const free = () => {
+        if (freed) return;
+        freed = true;
+        slotFreedAt[slot] = performance.now();
+        idleSlots.push(slot);
+        dispatch();
+      };
+      void execute(task, slot, performance.now() - slotFreedAt[slot], free).finally(() => {
+        free();
+        roomChanged();
+      });
+    }
+  };
+  const batchedLeaser = async () => {
+    let backoff = 500;
+    while (!stopping) {
+      const wanted = room();
+      if (wanted <= 0) {
+        await new Promise<void>((resolve) => (roomChanged = resolve));
+        continue;
+      }
+      const leaseStarted = performance.now();
+      try {
+        const tasks = await api.leaseBatch(opts.leaseWaitSeconds, Math.min(wanted, opts.concurrency), ahead, stopLeasing.signal);
+        backoff = 500;
+        metrics.leaseWaited((performance.now() - leaseStarted) / 1000, tasks.length ? 'task' : 'empty');
+        accept(tasks);
+      } catch (err) {
+        if (stopping) return;
+        metrics.leaseWaited((performance.now() - leaseStarted) / 1000, 'error');
+        if (isTesseraError(err, 'NODE_NOT_FOUND') || isTesseraError(err, 'UNAUTHORIZED')) await register().catch(() => {});
+        else log.warn({ err: (err as Error).message }, 'lease failed; retrying');
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  };
+  /** Settles once every task the batched leaser took has ended. */
+  const batchedDrained = async () => {
+    while (running.size > 0) await new Promise<void>((resolve) => (roomChanged = resolve));
+  };
+
   /** Long-polls for sessions placed on this node (apart from the task slots, so a busy node still takes them). */
   const sessionLeaser = async () => {
     let backoff = 500;
@@ -251,13 +344,17 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       }
     }
   };
-  const workers = [...Array.from({ length: opts.concurrency }, (_, i) => worker(i)), sessionLeaser()];
+  const taskLoops = opts.leasing === 'batched' ? [batchedLeaser().then(batchedDrained)] : Array.from({ length: opts.concurrency }, (_, i) => worker(i));
+  const workers = [...taskLoops, sessionLeaser()];
   let stopPromise: Promise<void> | undefined;
   const stop = () =>
     (stopPromise ??= (async () => {
       stopping = true;
       stopLeasing.abort(new Error('draining'));
-      log.info({ running: running.size }, 'draining');
+      roomChanged();
+      log.info({ running: running.size, queued: queued.length }, 'draining');
+      // Leased but not started: handed back at once, so another node takes them now instead of after expiry.
+      await handBack(queued.splice(0));
       const drained = Promise.all(workers).then(() => true);
       const finished = await Promise.race([drained, sleep(opts.drainTimeoutMs).then(() => false)]);
       if (!finished) {

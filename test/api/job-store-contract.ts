@@ -574,6 +574,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.leaseNext({ nodeId: 'h', leaseId: 'l5', now: T0 + 2, policy, maxLeases: 2 }))?.task.frame).toBe(7);
       });
 
+      it('leases several tasks in one call, never past maxLeases, in the order leaseNext would', async () => {
+        await registerNode('m');
+        const { job, tasks } = makeJob({ frames: [0, 1, 2, 3, 4] });
+        await store.createJob(job, tasks);
+        const first = await store.leaseMany({ nodeId: 'm', leaseIds: ['b1', 'b2', 'b3'], now: T0, policy, maxLeases: 2 });
+        expect(first.leased.map((o) => [o.task.frame, o.task.leaseId, o.task.leaseExpiresAt])).toEqual([
+          [0, 'b1', T0 + policy.leaseMs],
+          [1, 'b2', T0 + policy.leaseMs],
+        ]);
+        expect(first.expired).toEqual([]);
+        // Fewer than asked: the next deadline is the first lease's end (its sweep), for a long-poll to wake at.
+        expect(first.wakeAt).toBe(T0 + policy.leaseMs + 1);
+        // No runnable job is routed (the router may skip its passes); a routed one is reported.
+        expect(first.routedJobs).toBe(false);
+        expect((await store.getJob(job.jobId))!.state).toBe('running');
+        // Slots full: nothing more, but the call still counts as a sign of life.
+        expect((await store.leaseMany({ nodeId: 'm', leaseIds: ['b4'], now: T0 + 3, policy, maxLeases: 2 })).leased).toEqual([]);
+        expect((await store.getNode('m'))!).toMatchObject({ lastLeaseAt: T0 + 3 });
+        // Without a cap it takes as many as it names lease ids for; the rest are left for others.
+        expect((await store.leaseMany({ nodeId: 'o', leaseIds: ['b5', 'b6'], now: T0, policy })).leased.map((o) => o.task.frame)).toEqual([2, 3]);
+        expect((await store.getTask(tasks[4].taskId))!.state).toBe('queued');
+        const routed = makeJob({ frames: [0], routed: true });
+        await store.createJob(routed.job, routed.tasks);
+        expect((await store.leaseMany({ nodeId: 'm', leaseIds: ['b7'], now: T0 + 4, policy, maxLeases: 2 })).routedJobs).toBe(true);
+      });
+
+      it('tells an empty lease when a backoff ends, and nothing when it leased all it asked for', async () => {
+        await registerNode('w');
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        await store.createJob(job, tasks);
+        const got = await store.leaseMany({ nodeId: 'w', leaseIds: ['w1', 'w2'], now: T0, policy });
+        expect(got.wakeAt).toBeNull();
+        await store.failTask({ taskId: got.leased[0].task.taskId, nodeId: 'w', leaseId: 'w1', reason: 'boom', sceneFault: false, now: T0 + 10, policy });
+        await store.completeTask({ taskId: got.leased[1].task.taskId, nodeId: 'w', leaseId: 'w2', result, now: T0 + 10 });
+        const retry = (await store.getTask(got.leased[0].task.taskId))!;
+        expect(retry.notBefore).toBeGreaterThan(T0 + 10);
+        const empty = await store.leaseMany({ nodeId: 'w', leaseIds: ['w3'], now: T0 + 11, policy });
+        expect(empty.leased).toEqual([]);
+        expect(empty.wakeAt).toBe(retry.notBefore);
+        expect((await store.leaseMany({ nodeId: 'w', leaseIds: ['w4'], now: retry.notBefore, policy })).leased.map((o) => o.task.taskId)).toEqual([retry.taskId]);
+      });
+
+      it('leases at most LEASE_AHEAD_MAX tasks ahead of the slots, on a short first lease', async () => {
+        await registerNode('a');
+        const { job, tasks } = makeJob({ frames: [0, 1, 2, 3] });
+        await store.createJob(job, tasks);
+        // Asking for 5 ahead gets one: the store bounds the allowance whatever the caller asks.
+        const got = await store.leaseMany({ nodeId: 'a', leaseIds: ['a1', 'a2', 'a3', 'a4'], now: T0, policy, maxLeases: 2, ahead: 5, aheadLeaseMs: 1000 });
+        expect(got.leased.map((o) => [o.task.frame, o.task.leaseExpiresAt])).toEqual([
+          [0, T0 + policy.leaseMs],
+          [1, T0 + policy.leaseMs],
+          [2, T0 + 1000],
+        ]);
+        expect(await store.leaseMany({ nodeId: 'a', leaseIds: ['a5'], now: T0, policy, maxLeases: 2, ahead: 1 })).toMatchObject({ leased: [] });
+        // Not started (no heartbeat lists it): the lease-ahead task comes back fast, in the same call that leases it again.
+        const again = await store.leaseMany({ nodeId: 'o', leaseIds: ['o1'], now: T0 + 1001, policy, expire: true });
+        expect(again.expired).toContainEqual(expect.objectContaining({ id: got.leased[2].task.taskId, to: 'queued' }));
+        expect(again.leased.map((o) => o.task.taskId)).toEqual([got.leased[2].task.taskId]);
+      });
+
       it('never extends a lease past its lifetime cap, however often the node heartbeats', async () => {
         await registerNode('s');
         const { job, tasks } = makeJob({ frames: [0] });

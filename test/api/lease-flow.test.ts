@@ -225,4 +225,34 @@ describe('lease flow', () => {
     expect(task?.frame).toBe(1);
     expect(Date.now() - started).toBeLessThan(3000);
   });
+
+  it('leases several tasks per call up to the free slots, and the next ones with a completion', async () => {
+    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+    const node = await TestNode.register(h, 'batch', { concurrency: 3 });
+    const submitted = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0-5' } });
+    const jobId: string = submitted.body.jobId;
+    // Asking for more than its slots gets its slots' worth, in frame order.
+    const first = await node.leaseBatch(8);
+    expect(first.map((t) => t.frame)).toEqual([0, 1, 2]);
+    expect(new Set(first.map((t) => t.leaseId)).size).toBe(3);
+    expect(await node.leaseBatch(1)).toEqual([]);
+    // A completion that asks for its next task gets it in the same answer: the slot it freed, no more.
+    const done = await node.finishAndLease(first[0], fakePng('f0'), { max: 4 });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ taskId: first[0].taskId, state: 'done', jobState: 'running' });
+    expect(done.body.next!.map((t) => t.frame)).toEqual([3]);
+    // The batched tasks are real leases: their presigned URLs work and they complete like any other.
+    const rest = [...first.slice(1), ...done.body.next!];
+    for (const [i, t] of rest.entries()) expect((await node.finish(t, fakePng(`r${i}`))).status).toBe(200);
+    const last = await node.leaseBatch(8);
+    expect(last.map((t) => t.frame)).toEqual([4, 5]);
+    const end = await node.finishAndLease(last[0], fakePng('f4'), { max: 1 });
+    expect(end.body.next).toEqual([]);
+    expect((await node.finish(last[1], fakePng('f5'))).status).toBe(200);
+    const status = await call<JobStatus>(h.url, 'GET', `/v1/jobs/${jobId}`);
+    expect(status.body.state).toBe('done');
+    // An old-style lease (no max) still gets one bare task.
+    await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0-1' } });
+    expect((await node.lease(0))?.frame).toBe(0);
+  });
 });

@@ -35,7 +35,9 @@ beforeAll(async () => {
   const metrics = createApiMetrics();
   farm = await startTestFarm({ leaseMs: 4000, metrics, api: { verification: { sampleRate: 0 } } });
   apiMetrics = await serveMetrics(metrics.registry, { port: 0 });
-  node = farm.spawnNode('metrics-1', { concurrency: 1, args: ['--metrics-port', '0'] });
+  // Per-slot leasing: one lease call per task, which the lease-call counts below assert (batched nodes take most
+  // tasks with their completions, so they make fewer lease calls than tasks).
+  node = farm.spawnNode('metrics-1', { concurrency: 1, args: ['--metrics-port', '0', '--leasing', 'per-slot'] });
   nodeMetricsUrl = await waitFor('the node metrics URL', async () => node.log.join('\n').match(/metrics on (http:\/\/\S+)/)?.[1]);
 }, 120_000);
 

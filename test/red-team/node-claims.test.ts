@@ -184,6 +184,34 @@ describe('hoarding', () => {
   });
 });
 
+describe('hoarding through batched leases', () => {
+  it('gives a batch no more than the free slots plus one lease-ahead task, which comes back in half a lease unless extended', async () => {
+    const hoarder = await TestNode.register(h, 'batch-hoarder', { concurrency: 2 });
+    const jobId = await submit({ frames: '0-5' });
+    // More lease-ahead than the protocol allows is refused outright.
+    const greedy = await call(h.url, 'POST', `/v1/nodes/${hoarder.id}/lease`, { json: { waitSeconds: 0, max: 8, ahead: 4 }, token: hoarder.reg.nodeToken });
+    expect(greedy.status).toBe(400);
+    expect(greedy.body.code).toBe('BAD_REQUEST');
+    const before = Date.now();
+    const held = await hoarder.leaseBatch(64, { ahead: 1 });
+    // Two slots, one ahead: three tasks, however many it asks for; the third on half a lease.
+    expect(held.map((t) => t.frame)).toEqual([0, 1, 2]);
+    expect(held[2].leaseExpiresAt - before).toBeLessThanOrEqual(600 + 200);
+    expect(held[0].leaseExpiresAt - before).toBeGreaterThan(1000);
+    expect(await hoarder.leaseBatch(64, { ahead: 1 })).toEqual([]);
+    // A completion's `next` is bounded the same way: one task freed, one task leased.
+    const done = await hoarder.finishAndLease(held[0], fakePng('h0'), { max: 64, ahead: 1 });
+    expect(done.body.next!.map((t) => t.frame)).toEqual([3]);
+    // The hoarder never lists the lease-ahead task it sits on: past half a lease another node gets it.
+    await sleep(700);
+    const honest = await TestNode.register(h, 'honest-batch');
+    const got = await honest.leaseBatch(4);
+    expect(got.map((t) => t.taskId)).toContain(held[2].taskId);
+    expect((await hoarder.finish(held[2], fakePng('too late'))).status).toBe(409);
+    expect((await status(jobId)).state).toBe('running');
+  });
+});
+
 describe('long-poll flood', () => {
   it('keeps one open long-poll per slot: extra ones end the oldest at once', async () => {
     const flooder = await TestNode.register(h, 'flooder', { concurrency: 1 });

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeCardInput } from '../../api/protocol/node-card.ts';
-import { NodeRegistered } from '../../api/protocol/node-messages.ts';
-import { LeasedTask } from '../../api/protocol/task.ts';
+import { LeaseBatch, NodeRegistered } from '../../api/protocol/node-messages.ts';
+import { LeasedTask, TaskAck } from '../../api/protocol/task.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
 import type { RttMeasurement } from '../../api/protocol/latency.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
@@ -164,6 +164,25 @@ export class TestNode {
     if (res.status !== 200) throw new Error(`lease: ${res.status} ${JSON.stringify(res.body)}`);
     // What a real node does with the answer: it must satisfy the protocol schema.
     return LeasedTask.parse(res.body);
+  }
+
+  /** Lease up to `max` tasks (plus `ahead` lease-ahead) in one call; [] on 204. */
+  async leaseBatch(max: number, opts: { ahead?: number; waitSeconds?: number } = {}): Promise<LeasedTask[]> {
+    const res = await call<LeaseBatch>(this.harness.url, 'POST', `/v1/nodes/${this.id}/lease`, { json: { waitSeconds: opts.waitSeconds ?? 0, max, ahead: opts.ahead ?? 0 }, token: this.reg.nodeToken });
+    if (res.status === 204) return [];
+    if (res.status !== 200) throw new Error(`lease: ${res.status} ${JSON.stringify(res.body)}`);
+    return LeaseBatch.parse(res.body).tasks;
+  }
+
+  /** PUT `bytes` to the task's output URL, report it done and lease up to `max` next tasks in the same call. */
+  async finishAndLease(task: LeasedTask, bytes: Uint8Array<ArrayBuffer>, next: { max: number; ahead?: number }): Promise<Answer<TaskAck>> {
+    const put = await fetch(task.output.url, { method: 'PUT', body: bytes });
+    if (put.status !== 200) throw new Error(`PUT ${task.output.key}: ${put.status} ${await put.text()}`);
+    const res = await call<TaskAck>(this.harness.url, 'POST', `/v1/tasks/${task.taskId}/complete`, {
+      json: { leaseId: task.leaseId, checksum: sha256(bytes), bytes: bytes.length, timings: { render: 1 }, next },
+      token: this.reg.nodeToken,
+    });
+    return res.status === 200 ? { ...res, body: TaskAck.parse(res.body) } : res;
   }
 
   heartbeat(leaseIds: string[]): Promise<Answer<{ serverTime: number; revoked: string[] }>> {

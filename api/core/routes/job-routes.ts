@@ -209,6 +209,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     );
     // Route its first tasks now, so the chosen nodes are woken and the status shows where they go.
     if (routed) {
+      ctx.router.noteRoutedJobs(true);
       ctx.router.invalidate();
       await ctx.router.routePending();
     }

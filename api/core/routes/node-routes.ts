@@ -1,7 +1,7 @@
 /**
  * Render nodes: register (get a token), heartbeat (load and RTT measurements; extends leases; learns of
- * revoked ones, its coordinate and peers to ping) and lease (long-poll for a task). A lease call sweeps
- * expired leases and routes ready tasks first, so a farm needs no separate timer. Clients search the nodes
+ * revoked ones, its coordinate and peers to ping) and lease (long-poll for tasks, several per call up to its
+ * free slots). A lease call sweeps expired leases and routes ready tasks first, so a farm needs no separate timer. Clients search the nodes
  * (`GET /v1/nodes`) and ask which to ping before submitting a job (`GET /v1/nodes/nearby`).
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
@@ -10,17 +10,16 @@ import { NodeCard } from '../../protocol/node-card.ts';
 import { NodeLedger } from '../../protocol/metering.ts';
 import { toNodeLedger } from '../ledger-view.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
-import { Heartbeat, HeartbeatAck, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
+import { Heartbeat, HeartbeatAck, LeaseBatch, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
 import { LeasedTask } from '../../protocol/task.ts';
 import { LeasedSession } from '../../protocol/session.ts';
-import type { NodeCard as NodeCardType } from '../../protocol/node-card.ts';
 import { sceneKey } from '../object-keys.ts';
 import type { SessionRecord } from '../session-store.ts';
 import type { BlobStore } from '../blob-store.ts';
 import { loggedSessions } from './session-routes.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
-import { presignLeasedTask, stitchesFrame } from '../leased-task.ts';
+import { leaseTasks } from '../lease-tasks.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
@@ -69,7 +68,7 @@ const lease = createRoute({
   security,
   request: { params: NodeParams, body: optionalJsonBody(LeaseRequest) },
   responses: {
-    200: jsonResponse('A task (or, asked for with kinds, a session), with the presigned URLs it needs.', z.union([LeasedTask, LeasedSession])),
+    200: jsonResponse('A task (a batch of them when asked for with max, or a session when asked for with kinds), with the presigned URLs each needs.', z.union([LeasedTask, LeaseBatch, LeasedSession])),
     204: { description: 'No task came within waitSeconds.' },
     ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
   },
@@ -197,7 +196,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       ctx.router.invalidate();
     }
     // The body is optional: an empty one waits the default time.
-    const { waitSeconds, kinds } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const { waitSeconds, kinds, max, ahead } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     const wantsTasks = kinds.includes('task');
     const wantsSessions = kinds.includes('session') && ctx.sessions !== undefined && (node.card.sessionSlots ?? 0) > 0;
     const deadline = ctx.clock.now() + waitSeconds * 1000;
@@ -218,17 +217,18 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
         }
       }
-      const leased = wantsTasks ? await leaseTask(ctx, id, node.card, now) : null;
-      if (leased) {
-        await ctx.applied(leased.changes);
-        const { task, job } = leased;
-        const frameTiles = stitchesFrame(task) ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
-        return c.json(await presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
-      }
-      const left = deadline - ctx.clock.now();
+      // Without `max` (older nodes) one task, answered bare; with it a batch.
+      const { tasks, wakeAt } = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : { tasks: [], wakeAt: null };
+      if (tasks.length > 0) return max === undefined ? c.json(tasks[0], 200) : c.json({ tasks }, 200);
+      const checkedAt = ctx.clock.now();
+      const left = deadline - checkedAt;
       if (left <= 0) return c.body(null, 204);
-      // Woken when tasks may have become available; the timer catches backoffs ending and other processes.
-      await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, ctx.options.recheckMs), signal);
+      // Woken when tasks may have become available, and at the store's next deadline (a backoff or grace period
+      // ending, a lease running out); the re-check timer catches wake-ups that cannot reach this process.
+      const untilDeadline = wakeAt === null ? Infinity : Math.max(0, wakeAt - checkedAt);
+      const woken = await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
+      // The wait ran out with the long-poll and nothing woke it: nothing changed, so no last look at the store.
+      if (!woken && untilDeadline >= left && ctx.clock.now() >= deadline) return c.body(null, 204);
     }
     } finally {
       poll.close();
@@ -248,16 +248,6 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
     return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, undefined, edge), 200);
   });
-}
-
-/** Sweep expired leases and verifications, route, and lease the node its next task. */
-async function leaseTask(ctx: ApiContext, nodeId: string, card: NodeCardType, now: number) {
-  const { policy } = ctx.options;
-  await ctx.applied(await ctx.jobs.expireLeases(now, policy));
-  await ctx.applied(await ctx.verifier.sweep(now));
-  if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
-  // No more leases than slots: a node cannot hoard tasks it is not working on.
-  return ctx.jobs.leaseNext({ nodeId, leaseId: randomId('lease'), now: ctx.clock.now(), policy, card, maxLeases: card.concurrency });
 }
 
 /** A session lease as the node gets it: the render settings and a presigned GET of the scene, nothing else. */

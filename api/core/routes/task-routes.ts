@@ -7,8 +7,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
-import { JobState, TaskState } from '../../protocol/job-status.ts';
-import { TaskComplete, TaskFail } from '../../protocol/task.ts';
+import { TaskAck, TaskComplete, TaskFail } from '../../protocol/task.ts';
+import { leaseTasks } from '../lease-tasks.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
@@ -18,15 +18,13 @@ import { attemptKey } from '../object-keys.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
-/** What a node learns after reporting: the task's and its job's state. */
-const TaskAck = z.object({ taskId: z.string(), state: TaskState, jobState: JobState });
 const security = [{ [NODE_AUTH]: [] }];
 
 const complete = createRoute({
   method: 'post',
   path: '/v1/tasks/{id}/complete',
   tags: ['tasks'],
-  summary: 'Report a task done (after uploading its output)',
+  summary: 'Report a task done (after uploading its output), and optionally lease the next tasks',
   security,
   request: { params: TaskParams, body: jsonBody(TaskComplete) },
   responses: {
@@ -80,11 +78,13 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       result: { bytes: body.bytes, checksum: body.checksum },
       now,
       renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
-      ...(holder ? await ctx.verifier.sampling(task, node.nodeId) : {}),
+      ...(holder ? await ctx.verifier.sampling(task, node) : {}),
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
       verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
     });
-    await ctx.applied(outcome.changes);
+    // With `next`, the completion's changes are announced together with the lease's (one wake-up per request).
+    const next = body.next && !outcome.verdict?.blocklisted.includes(node.nodeId) ? body.next : undefined;
+    if (!next) await ctx.applied(outcome.changes);
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
     const { verdict } = outcome;
     if (verdict) {
@@ -95,7 +95,9 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         ctx.nodes.invalidate();
       }
     }
-    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
+    // The node's next tasks in the same call (no lease round trip between tasks); none for a node this vote blocklisted.
+    const leased = next ? (await leaseTasks(ctx, node, next, outcome.changes)).tasks : undefined;
+    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : body.next ? { next: [] } : {}) }, 200);
   });
 
   app.openapi(fail, async (c) => {

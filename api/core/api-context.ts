@@ -73,8 +73,12 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       }
       // Tasks finished, freed or requeued: queues changed, so routing may place more.
       parts.router.invalidate();
-      for (const jobId of jobs) parts.notifier.notify(jobTopic(jobId));
-      parts.notifier.notify(TASKS_TOPIC);
+      // A store that announces its own changes (the coordinator object) has woken the farm already: only this
+      // process's waiters are left (no second request to the object).
+      const { notifier } = parts;
+      const wake = parts.jobs.announcesChanges && notifier.notifyLocal ? (t: string) => notifier.notifyLocal!(t) : (t: string) => notifier.notify(t);
+      for (const jobId of jobs) wake(jobTopic(jobId));
+      wake(TASKS_TOPIC);
       for (const ch of changes) if (ch.entity === 'job' && ch.to === 'done') await pruneSupersededOutputs(parts, ch.jobId);
     },
   };

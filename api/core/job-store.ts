@@ -350,6 +350,79 @@ export interface HeartbeatInput {
   policy: TaskPolicy;
 }
 
+/** Who a node call says it is: the sha256 of its bearer token, and the node id its route names (when it names one). */
+export interface NodeCredentials {
+  tokenHash: string;
+  nodeId?: string;
+}
+
+/**
+ * A node's lease call as one step (one Durable Object request on Workers): check its credentials (as
+ * `checkNodeCredentials`), then, unless it is blocklisted, lease as `leaseMany` with the node's own card and
+ * slots: at most `min(max, card.concurrency) + ahead` of `leaseIds`.
+ */
+export interface AuthenticateAndLeaseInput extends Omit<LeaseManyInput, 'nodeId' | 'card' | 'maxLeases'> {
+  credentials: NodeCredentials & { nodeId: string };
+  /** Most tasks wanted within the node's slots (the store caps it at the card's concurrency). */
+  max: number;
+  /**
+   * When it leased nothing, the longest the call may wait for a wake-up before answering (ms). Only a store that
+   * hears the farm's wake-ups itself (the coordinator object) waits, and only while the farm has no runnable job
+   * (so no routing or verification sweep is due in the caller); it says so in `waited`. Others answer at once.
+   */
+  waitMs?: number;
+}
+
+export interface AuthenticateAndLeaseOutcome {
+  /** The node as it was before this call (its previous lease call included). */
+  node: NodeRecord;
+  /** Null when the node is blocklisted: nothing was leased or recorded. */
+  lease: LeaseManyOutcome | null;
+  /** Whether any job is queued or running (when none is, there is nothing to route, verify or sweep). */
+  runnableJobs: boolean;
+  /** Set when the store waited after leasing nothing: whether a wake-up (rather than the time) ended the wait. */
+  waited?: { woken: boolean };
+}
+
+/** A completion with its node's next leases, as one step (see `completeAndLease`). */
+export interface CompleteAndLeaseInput {
+  complete: CompleteInput;
+  /** The node's next tasks, leased after the completion in the same step; skipped when the completion blocklisted the node. */
+  lease?: LeaseManyInput;
+}
+
+export interface CompleteAndLeaseOutcome {
+  completed: TaskOutcome;
+  /** Null when no lease was asked for, or the node was blocklisted by the completion's vote. */
+  lease: LeaseManyOutcome | null;
+}
+
+/** A node's completion, checked before its output is read: the node, the task and its job. */
+export interface AuthenticatedTask {
+  node: NodeRecord;
+  task: TaskRecord;
+  job: JobRecord;
+}
+
+export interface AuthenticateAndHeartbeatInput extends Omit<HeartbeatInput, 'nodeId'> {
+  credentials: NodeCredentials & { nodeId: string };
+}
+
+/** Composite node calls: each route's store work in one step (one transaction; one Durable Object request on Workers). */
+export interface NodeCallStore {
+  /** Check the node's credentials, then lease (see AuthenticateAndLeaseInput). Throws NODE_NOT_FOUND or UNAUTHORIZED. */
+  authenticateAndLease(input: AuthenticateAndLeaseInput): Promise<AuthenticateAndLeaseOutcome>;
+  /** The node whose token hash this is, with the task it reports on and its job. Throws UNAUTHORIZED, TASK_NOT_FOUND. */
+  authenticateTask(input: { tokenHash: string; taskId: string }): Promise<AuthenticatedTask>;
+  /** Complete the task, then lease the node's next tasks (see CompleteAndLeaseInput); all or nothing. */
+  completeAndLease(input: CompleteAndLeaseInput): Promise<CompleteAndLeaseOutcome>;
+  /**
+   * Check the node's credentials, then heartbeat as `heartbeat` unless it is blocklisted (`revoked` null then:
+   * nothing recorded). Returns the node as it was before. Throws NODE_NOT_FOUND or UNAUTHORIZED.
+   */
+  authenticateAndHeartbeat(input: AuthenticateAndHeartbeatInput): Promise<{ node: NodeRecord; revoked: string[] | null }>;
+}
+
 /** Scenes and who may use them. */
 export interface SceneStore {
   /** Record a scene; if one with the same id exists, keep and return it (uploads are idempotent). */
@@ -484,7 +557,12 @@ export interface LedgerStore {
 }
 
 /** The whole port: every concern, plus closing. A store implements it; callers may depend on one part. */
-export interface JobStore extends SceneStore, ApiKeyStore, JobQueueStore, NodeStore, RoutingStore, VerificationStore, LedgerStore {
+export interface JobStore extends SceneStore, ApiKeyStore, JobQueueStore, NodeStore, NodeCallStore, RoutingStore, VerificationStore, LedgerStore {
+  /**
+   * True when the store itself wakes the farm's waiters (TASKS_TOPIC and each job's topic) for the status changes
+   * its operations make (the coordinator object): callers then wake only their own process's waiters.
+   */
+  readonly announcesChanges?: boolean;
   /** Release the underlying resources; the records stay. */
   close(): Promise<void>;
 }

@@ -34,6 +34,8 @@ export class NodeDirectory {
   readonly #healthWindowMs: number;
   readonly #trust: TrustOptions;
   #cache: { at: number; nodes: NodeRecord[] } | undefined;
+  /** Task counts per node as workingNodes last read them (reused for nodeCacheMs, like the node list). */
+  #counts: { at: number; counts: Map<string, NodeTaskCounts> } | undefined;
 
   constructor(jobs: JobStore, clock: Clock, policy: RoutingPolicy, heartbeatIntervalMs: number, trust: TrustOptions = TRUST_DEFAULTS) {
     this.#jobs = jobs;
@@ -70,6 +72,7 @@ export class NodeDirectory {
   /** Forget the cached node list (a node registered, or one came back). */
   invalidate(): void {
     this.#cache = undefined;
+    this.#counts = undefined;
   }
 
   /** The healthy nodes, registration order; the list is reused for nodeCacheMs. */
@@ -94,7 +97,13 @@ export class NodeDirectory {
    * that only heartbeats would hold every verification open that it could in principle take.
    */
   async workingNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
-    return (await this.liveNodes(now)).filter((n) => this.isAskingForWork(n.record, n.load, now)).map((n) => n.record);
+    // Which nodes hold leases changes with every task, but a verification's eligibility needs no exact count: the
+    // counts are reused as briefly as the node list (each completion would otherwise read them again).
+    const cached = this.#counts;
+    if (!cached || now - cached.at > this.#policy.nodeCacheMs || now < cached.at) this.#counts = { at: now, counts: await this.#jobs.countNodeTasks() };
+    const counts = this.#counts!.counts;
+    const records = await this.healthyNodes(now);
+    return records.filter((r) => this.isAskingForWork(r, { running: counts.get(r.nodeId)?.running ?? 0 }, now));
   }
 
   /** The healthy nodes with the cards the API believes (effectiveCard): for quotes. */

@@ -8,6 +8,11 @@ export interface Notifier {
   wait(topic: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** Wake everyone waiting on `topic`. */
   notify(topic: string): void;
+  /**
+   * Wake only this process's waiters on `topic`: the topic was already announced where every process hears it
+   * (a store that announces its changes). Absent: `notify` is already local.
+   */
+  notifyLocal?(topic: string): void;
 }
 
 /** A Notifier for one process. */

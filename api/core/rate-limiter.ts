@@ -23,6 +23,12 @@ const MAX_KEYS = 10_000;
 export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
 
+  /** Whether `take` would allow one request now, taking nothing (a check before work that cannot be undone). */
+  peek(key: string, limit: RateLimit, now: number): boolean {
+    const old = this.#buckets.get(key);
+    return !old || Math.min(limit.burst, old.tokens + (now - old.at) * (limit.requestsPerMinute / 60_000)) >= 1;
+  }
+
   /** Take one token from `key`'s bucket. */
   take(key: string, limit: RateLimit, now: number): RateDecision {
     const perMs = limit.requestsPerMinute / 60_000;

@@ -11,8 +11,10 @@
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticatedTask, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
+import { checkNodeCredentials } from './check-node-credentials.ts';
+import { TesseraError } from '../protocol/errors.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS } from './verification-policy.ts';
@@ -152,6 +154,48 @@ export class SqlJobStore implements JobStore {
 
   async failTask(input: FailInput): Promise<TaskOutcome> {
     return failTask(this.#db, input);
+  }
+
+  async authenticateAndLease(input: AuthenticateAndLeaseInput): Promise<AuthenticateAndLeaseOutcome> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const { credentials, max, waitMs: _wait, ...lease } = input;
+      const node = checkNodeCredentials(credentials, getNode(db, credentials.nodeId));
+      const runnableJobs = db.all(`SELECT 1 AS x FROM jobs WHERE state IN ('queued', 'running') LIMIT 1`).length > 0;
+      if (node.reputation?.blocklisted) return { node, lease: null, runnableJobs };
+      const count = Math.max(0, Math.min(Math.floor(max), node.card.concurrency) + Math.floor(lease.ahead ?? 0));
+      const outcome = leaseMany(db, { ...lease, leaseIds: lease.leaseIds.slice(0, count), nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency });
+      return { node, lease: outcome, runnableJobs };
+    });
+  }
+
+  async authenticateTask(input: { tokenHash: string; taskId: string }): Promise<AuthenticatedTask> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const node = checkNodeCredentials({ tokenHash: input.tokenHash }, findNodeByTokenHash(db, input.tokenHash));
+      const task = getTask(db, input.taskId);
+      if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${input.taskId}.`);
+      return { node, task, job: getJob(db, task.jobId)! };
+    });
+  }
+
+  async completeAndLease(input: CompleteAndLeaseInput): Promise<CompleteAndLeaseOutcome> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const completed = completeTask(db, input.complete);
+      const lease = input.lease && !completed.verdict?.blocklisted.includes(input.lease.nodeId) ? leaseMany(db, input.lease) : null;
+      return { completed, lease };
+    });
+  }
+
+  async authenticateAndHeartbeat(input: AuthenticateAndHeartbeatInput): Promise<{ node: NodeRecord; revoked: string[] | null }> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const { credentials, ...beat } = input;
+      const node = checkNodeCredentials(credentials, getNode(db, credentials.nodeId));
+      if (node.reputation?.blocklisted) return { node, revoked: null };
+      return { node, revoked: heartbeat(db, { ...beat, nodeId: node.nodeId }).revoked };
+    });
   }
 
   async listNodes(filter: { seenSince?: number } = {}): Promise<NodeRecord[]> {

@@ -9,7 +9,7 @@ import { fitsNode } from './fits-node.ts';
 import type { Clock } from './clock.ts';
 import { randomId } from './crypto-utils.ts';
 import type { ImageComparer } from './image-comparer.ts';
-import type { JobStore, NodeRecord, TaskRecord } from './job-store.ts';
+import type { JobRecord, JobStore, NodeRecord, TaskRecord } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import { acceptedKey } from './object-keys.ts';
 import type { NodeDirectory } from './node-directory.ts';
@@ -30,6 +30,8 @@ export class Verifier {
   readonly #logger: Logger;
   readonly #seed: string;
   #lastSweep = -Infinity;
+  /** What the last lease call learned: whether any job is runnable (with none, nothing waits for verification). */
+  #runnableJobs = true;
 
   readonly #trust: TrustOptions;
 
@@ -58,7 +60,7 @@ export class Verifier {
    * node may run the job (`verifiable`). A result that is not verifiable is accepted unverified, re-render or not:
    * the frame would wait for nobody.
    */
-  async sampling(task: TaskRecord, node: NodeRecord): Promise<{ sample: boolean; verifiable: boolean }> {
+  async sampling(task: TaskRecord, node: NodeRecord, job?: JobRecord): Promise<{ sample: boolean; verifiable: boolean }> {
     // A stitch decides its whole frame: checked by the same rules as a tile (another node stitches the same tiles).
     if (task.kind !== 'render' && task.kind !== 'stitch') return { sample: false, verifiable: false };
     const { nodeId } = node;
@@ -72,7 +74,7 @@ export class Verifier {
     // Only nodes that ask for work can verify: a node that just heartbeats would leave the frame waiting.
     const healthy = (await this.#nodes.workingNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
     if (healthy.length === 0) return { sample, verifiable: false };
-    const requirements = (await this.#jobs.getJob(task.jobId))?.requirements ?? undefined;
+    const requirements = (job ?? (await this.#jobs.getJob(task.jobId)))?.requirements ?? undefined;
     // …and only nodes whose card takes this kind of task (a tiles-only browser tab verifies no stitch).
     return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements) && fitsNode(n.card, task)) };
   }
@@ -103,8 +105,15 @@ export class Verifier {
     );
   }
 
+  /** Note whether the store has any runnable job (a lease call's answer): sweeps are skipped while none is. */
+  noteRunnableJobs(present: boolean): void {
+    this.#runnableJobs = present;
+  }
+
   /** Skip verifications that waited abandonAfterMs while no healthy node could take them (at most once a second). */
   async sweep(now: number): Promise<StatusChange[]> {
+    // No runnable job when the store last said: no verification can be waiting (an idle farm costs no sweeps).
+    if (!this.#runnableJobs) return [];
     if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return [];
     this.#lastSweep = now;
     // Eligible: nodes that ask for work (a node that only heartbeats never takes a verification).

@@ -10,7 +10,9 @@ export type { CoordinatorStub } from './coordinator-rpc.ts';
 
 /** A JobStore whose operations run in the coordinator behind `stub`. */
 export function createDurableJobStore(stub: CoordinatorStub): JobStore {
-  const store: Partial<JobStore> = {
+  const store: Partial<JobStore> & { announcesChanges: boolean } = {
+    // The coordinator wakes the farm's waiters for the changes its operations make (coordinator-core.ts).
+    announcesChanges: true,
     async close() {},
   };
   for (const method of JOB_STORE_METHODS) (store as Record<string, unknown>)[method] = coordinatorOperation(stub, method);

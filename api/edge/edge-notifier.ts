@@ -52,6 +52,9 @@ export function createEdgeNotifier(target: () => NotifyTarget): EdgeNotifier {
         .finally(() => inFlight.delete(sent));
       inFlight.add(sent);
     },
+    notifyLocal(topic) {
+      local.notify(topic);
+    },
     async flush() {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },

@@ -11,7 +11,7 @@ export type CallResult =
   | { ok: true; value: unknown }
   | { ok: false; error: { code: ErrorCode | null; message: string; retryAfterSeconds?: number } };
 
-export type JobStoreMethod = Exclude<keyof JobStore, 'close'>;
+export type JobStoreMethod = Exclude<keyof JobStore, 'close' | 'announcesChanges'>;
 /** Any operation the coordinator serves. */
 export type CoordinatorMethod = JobStoreMethod | SessionStoreMethod;
 
@@ -42,6 +42,10 @@ const ALL: Record<JobStoreMethod, true> = {
   expireLeases: true,
   leaseNext: true,
   leaseMany: true,
+  authenticateAndLease: true,
+  authenticateTask: true,
+  completeAndLease: true,
+  authenticateAndHeartbeat: true,
   listNodes: true,
   updateNodeNetwork: true,
   refuteNodeLocation: true,

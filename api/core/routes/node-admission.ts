@@ -77,3 +77,13 @@ export function limitNodeCall(ctx: ApiContext, nodeId: string): void {
   const decision = ctx.limiter.take(`node:${nodeId}`, perNode, ctx.clock.now());
   if (!decision.ok) throw refuse(`Node ${nodeId} may make ${perNode.requestsPerMinute} calls a minute (bursts of ${perNode.burst})`, decision.retryAfterMs);
 }
+
+/** Whether the node's bucket allows one more call, taking nothing (checked before a store step that authenticates and acts at once). */
+export function nodeCallAllowed(ctx: ApiContext, nodeId: string): boolean {
+  return ctx.limiter.peek(`node:${nodeId}`, ctx.options.nodeRateLimits.perNode, ctx.clock.now());
+}
+
+/** Charge a call the node made that `nodeCallAllowed` let through (never throws: the work is done by now). */
+export function chargeNodeCall(ctx: ApiContext, nodeId: string): void {
+  ctx.limiter.take(`node:${nodeId}`, ctx.options.nodeRateLimits.perNode, ctx.clock.now());
+}

@@ -8,9 +8,15 @@ import type { ApiContext } from '../api-context.ts';
 import { sha256Hex } from '../crypto-utils.ts';
 import type { NodeRecord } from '../job-store.ts';
 import { limitNodeCall } from './node-admission.ts';
+import { checkNodeCredentials } from '../check-node-credentials.ts';
 
 /** The security scheme name used in the OpenAPI document. */
 export const NODE_AUTH = 'nodeToken';
+
+/** The sha256 of the request's bearer token (what the store keeps of a node token). */
+export async function bearerHash(c: Context): Promise<string> {
+  return sha256Hex(bearer(c));
+}
 
 function bearer(c: Context): string {
   const header = c.req.header('authorization') ?? '';
@@ -21,16 +27,9 @@ function bearer(c: Context): string {
 
 /** The node the request's token belongs to; when `nodeId` is given, the token must be that node's. Each call counts against the node's rate limit. */
 export async function authenticateNode(c: Context, ctx: ApiContext, nodeId?: string): Promise<NodeRecord> {
-  const hash = await sha256Hex(bearer(c));
-  if (nodeId !== undefined) {
-    const node = await ctx.jobs.getNode(nodeId);
-    if (!node) throw new TesseraError('NODE_NOT_FOUND', `No node with id ${nodeId}; register again.`);
-    if (node.tokenHash !== hash) throw new TesseraError('UNAUTHORIZED', `The token is not node ${nodeId}'s.`);
-    limitNodeCall(ctx, node.nodeId);
-    return node;
-  }
-  const node = await ctx.jobs.findNodeByTokenHash(hash);
-  if (!node) throw new TesseraError('UNAUTHORIZED', 'The node token is not valid; register again.');
+  const tokenHash = await bearerHash(c);
+  const found = nodeId !== undefined ? await ctx.jobs.getNode(nodeId) : await ctx.jobs.findNodeByTokenHash(tokenHash);
+  const node = checkNodeCredentials({ tokenHash, nodeId }, found);
   limitNodeCall(ctx, node.nodeId);
   return node;
 }

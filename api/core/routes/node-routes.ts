@@ -19,14 +19,16 @@ import type { BlobStore } from '../blob-store.ts';
 import { loggedSessions } from './session-routes.ts';
 import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
-import { leaseTasks } from '../lease-tasks.ts';
+import { leaseTasks, leaseWith } from '../lease-tasks.ts';
+import type { OpenPoll } from '../node-polls.ts';
+import type { Context } from 'hono';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
 import { edgeLocation } from './edge-location.ts';
-import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
-import { admitRegistration } from './node-admission.ts';
+import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { admitRegistration, chargeNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
@@ -154,11 +156,17 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(heartbeat, async (c) => {
     const receivedAt = ctx.clock.now();
     const { id } = c.req.valid('param');
-    const node = await authenticateNode(c, ctx, id);
-    // A blocklisted node is no capacity and no witness: its heartbeats (load, peer RTTs) are refused.
-    if (node.reputation?.blocklisted) throw blocklisted(node);
+    const tokenHash = await bearerHash(c);
+    // Over its rate limit: the plain check answers (429 for the token's owner, else 401/404), recording nothing first.
+    if (!nodeCallAllowed(ctx, id)) await authenticateNode(c, ctx, id);
     const body = c.req.valid('json');
-    const { revoked } = await ctx.jobs.heartbeat({ nodeId: id, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
+    // Authentication and the heartbeat (load, leases extended) in one store step.
+    const beat = await ctx.jobs.authenticateAndHeartbeat({ credentials: { nodeId: id, tokenHash }, leaseIds: body.leaseIds, load: body.load, now: receivedAt, policy });
+    chargeNodeCall(ctx, id);
+    const { node } = beat;
+    // A blocklisted node is no capacity and no witness: its heartbeats (load, peer RTTs) are refused (nothing was recorded).
+    if (beat.revoked === null) throw blocklisted(node);
+    const revoked = beat.revoked;
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
     let revokedSessions: string[] = [];
     if (body.sessions?.length && ctx.sessions) {
@@ -187,6 +195,74 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(lease, async (c) => {
     const { id } = c.req.valid('param');
+    // The body is optional: an empty one waits the default time.
+    const { waitSeconds, kinds, max, ahead } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    // A node that may lease sessions takes the general path (sessions first, then tasks, each its own call).
+    if (kinds.includes('session') && ctx.sessions !== undefined) return leaseWithSessions(c, id, { waitSeconds, kinds, max, ahead });
+    const tokenHash = await bearerHash(c);
+    // Over its rate limit: the plain check answers (429 for the token's owner, else 401/404), taking nothing first.
+    if (!nodeCallAllowed(ctx, id)) await authenticateNode(c, ctx, id);
+    const wanted = { max: max ?? 1, ahead: max === undefined ? 0 : ahead };
+    const deadline = ctx.clock.now() + waitSeconds * 1000;
+    const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
+    const signal = AbortSignal.any(signals);
+    let poll: OpenPoll | undefined;
+    try {
+      for (let first = true; ; first = false) {
+        if (signal.aborted || poll?.displaced) return c.body(null, 204);
+        const now = ctx.clock.now();
+        // Authentication, the expiry sweep and the lease in one store step; with nothing to lease in an idle farm, a
+        // store that hears wake-ups (the coordinator object) holds the call until one comes: one request per poll.
+        const waitMs = Math.max(0, Math.min(deadline - now, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs));
+        const seen: { resumed: boolean; waited?: { woken: boolean } } = { resumed: false };
+        const got = await leaseWith(ctx, wanted, async (input) => {
+          const out = await ctx.jobs.authenticateAndLease({ ...input, credentials: { nodeId: id, tokenHash }, max: wanted.max, waitMs });
+          ctx.verifier.noteRunnableJobs(out.runnableJobs);
+          seen.resumed = !ctx.nodes.isAskingForWork(out.node, { running: 0 }, now);
+          seen.waited = out.waited;
+          return { node: out.node, lease: out.lease, resumed: seen.resumed };
+        });
+        if (first) {
+          chargeNodeCall(ctx, id);
+          if (!got.lease) throw blocklisted(got.node);
+          // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
+          poll = ctx.polls.open(id, got.node.card.concurrency);
+          // The displaced poll is waiting on the tasks topic: wake it so it sees its flag and answers now.
+          if (poll.displacedOthers) ctx.notifier.notify(TASKS_TOPIC);
+        }
+        if (!got.lease) return c.body(null, 204);
+        if (seen.resumed) {
+          // It starts (or resumes) asking for work: it counts as capacity again.
+          ctx.nodes.invalidate();
+          ctx.router.invalidate();
+        }
+        if (got.tasks.length > 0) return max === undefined ? c.json(got.tasks[0], 200) : c.json({ tasks: got.tasks }, 200);
+        const checkedAt = ctx.clock.now();
+        if (deadline - checkedAt <= 0) return c.body(null, 204);
+        // The store waited already: a wake-up or its deadline means another look; else the time is up.
+        if (seen.waited) {
+          if (!seen.waited.woken && ctx.clock.now() >= deadline) return c.body(null, 204);
+          continue;
+        }
+        const woken = await waitForTasks(deadline, checkedAt, got.wakeAt, signal);
+        if (!woken && (got.wakeAt === null || got.wakeAt - checkedAt >= deadline - checkedAt) && ctx.clock.now() >= deadline) return c.body(null, 204);
+      }
+    } finally {
+      poll?.close();
+    }
+  });
+
+  /**
+   * Wait in this process until tasks may have become available, the store's next deadline (a backoff or grace period
+   * ending, a lease running out) or the long-poll's end; the re-check timer catches wake-ups that cannot reach it.
+   */
+  const waitForTasks = (deadline: number, checkedAt: number, wakeAt: number | null, signal: AbortSignal): Promise<boolean> => {
+    const untilDeadline = wakeAt === null ? Infinity : Math.max(0, wakeAt - checkedAt);
+    return ctx.notifier.wait(TASKS_TOPIC, Math.min(deadline - checkedAt, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
+  };
+
+  /** The lease long-poll of a node that may take sessions: sessions first, then tasks, each its own store call. */
+  const leaseWithSessions = async (c: Context, id: string, request: LeaseRequest): Promise<Response> => {
     const node = await authenticateNode(c, ctx, id);
     if (node.reputation?.blocklisted) throw blocklisted(node);
     if (!ctx.nodes.isAskingForWork(node, { running: 0 }, ctx.clock.now())) {
@@ -195,45 +271,38 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       ctx.nodes.invalidate();
       ctx.router.invalidate();
     }
-    // The body is optional: an empty one waits the default time.
-    const { waitSeconds, kinds, max, ahead } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const { waitSeconds, kinds, max, ahead } = request;
     const wantsTasks = kinds.includes('task');
-    const wantsSessions = kinds.includes('session') && ctx.sessions !== undefined && (node.card.sessionSlots ?? 0) > 0;
+    const wantsSessions = (node.card.sessionSlots ?? 0) > 0;
     const deadline = ctx.clock.now() + waitSeconds * 1000;
-    // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
     const poll = ctx.polls.open(id, node.card.concurrency);
-    // The displaced poll is waiting on the tasks topic: wake it so it sees its flag and answers now.
     if (poll.displacedOthers) ctx.notifier.notify(TASKS_TOPIC);
     const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
     const signal = AbortSignal.any(signals);
     try {
-    for (;;) {
-      if (signal.aborted || poll.displaced) return c.body(null, 204);
-      const now = ctx.clock.now();
-      if (wantsSessions) {
-        const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });
-        if (session) {
-          loggedSessions(ctx, session.changes);
-          return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
+      for (;;) {
+        if (signal.aborted || poll.displaced) return c.body(null, 204);
+        const now = ctx.clock.now();
+        if (wantsSessions) {
+          const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });
+          if (session) {
+            loggedSessions(ctx, session.changes);
+            return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
+          }
         }
+        // Without `max` (older nodes) one task, answered bare; with it a batch.
+        const { tasks, wakeAt } = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : { tasks: [], wakeAt: null };
+        if (tasks.length > 0) return max === undefined ? c.json(tasks[0], 200) : c.json({ tasks }, 200);
+        const checkedAt = ctx.clock.now();
+        if (deadline - checkedAt <= 0) return c.body(null, 204);
+        const woken = await waitForTasks(deadline, checkedAt, wakeAt, signal);
+        // The wait ran out with the long-poll and nothing woke it: nothing changed, so no last look at the store.
+        if (!woken && (wakeAt === null || wakeAt - checkedAt >= deadline - checkedAt) && ctx.clock.now() >= deadline) return c.body(null, 204);
       }
-      // Without `max` (older nodes) one task, answered bare; with it a batch.
-      const { tasks, wakeAt } = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : { tasks: [], wakeAt: null };
-      if (tasks.length > 0) return max === undefined ? c.json(tasks[0], 200) : c.json({ tasks }, 200);
-      const checkedAt = ctx.clock.now();
-      const left = deadline - checkedAt;
-      if (left <= 0) return c.body(null, 204);
-      // Woken when tasks may have become available, and at the store's next deadline (a backoff or grace period
-      // ending, a lease running out); the re-check timer catches wake-ups that cannot reach this process.
-      const untilDeadline = wakeAt === null ? Infinity : Math.max(0, wakeAt - checkedAt);
-      const woken = await ctx.notifier.wait(TASKS_TOPIC, Math.min(left, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
-      // The wait ran out with the long-poll and nothing woke it: nothing changed, so no last look at the store.
-      if (!woken && untilDeadline >= left && ctx.clock.now() >= deadline) return c.body(null, 204);
-    }
     } finally {
       poll.close();
     }
-  });
+  };
 
   app.openapi(ownLedger, async (c) => {
     const { id } = c.req.valid('param');

@@ -7,11 +7,13 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
-import { TaskAck, TaskComplete, TaskFail } from '../../protocol/task.ts';
-import { leaseTasks } from '../lease-tasks.ts';
+import { TaskAck, TaskComplete, TaskFail, type LeasedTask } from '../../protocol/task.ts';
+import { leaseWith } from '../lease-tasks.ts';
+import type { CompleteInput, TaskOutcome } from '../job-store.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
-import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { limitNodeCall } from './node-admission.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
 import { acceptOutput } from '../accept-output.ts';
 import { attemptKey } from '../object-keys.ts';
@@ -50,15 +52,16 @@ const fail = createRoute({
 export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(complete, async (c) => {
     const { id } = c.req.valid('param');
-    const node = await authenticateNode(c, ctx);
+    // The node, its task and the task's job in one store step (read only: nothing happens before the rate limit).
+    const { node, task, job } = await ctx.jobs.authenticateTask({ tokenHash: await bearerHash(c), taskId: id });
+    limitNodeCall(ctx, node.nodeId);
     const body = c.req.valid('json');
-    const task = await ctx.jobs.getTask(id);
-    if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
     if (node.reputation?.blocklisted) throw blocklisted(node);
+    const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
     // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
-    if (task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId) {
+    if (holder) {
       // A render's size is its tile's; a stitch's is the frame's.
-      const size = task.tile ?? (await ctx.jobs.getJob(task.jobId))?.view ?? { width: 0, height: 0 };
+      const size = task.tile ?? job.view;
       const mismatch = await acceptOutput(ctx, task, body, size);
       if (mismatch) {
         // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
@@ -69,22 +72,35 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         throw new TesseraError('OUTPUT_CORRUPT', `${mismatch}; this attempt failed and the task will be retried.`);
       }
     }
-    const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
     const now = ctx.clock.now();
-    const outcome = await ctx.jobs.completeTask({
+    const input: CompleteInput = {
       taskId: id,
       nodeId: node.nodeId,
       leaseId: body.leaseId,
       result: { bytes: body.bytes, checksum: body.checksum },
       now,
       renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
-      ...(holder ? await ctx.verifier.sampling(task, node) : {}),
+      ...(holder ? await ctx.verifier.sampling(task, node, job) : {}),
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
       verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
-    });
-    // With `next`, the completion's changes are announced together with the lease's (one wake-up per request).
-    const next = body.next && !outcome.verdict?.blocklisted.includes(node.nodeId) ? body.next : undefined;
-    if (!next) await ctx.applied(outcome.changes);
+    };
+    let outcome: TaskOutcome;
+    let leased: LeasedTask[] | undefined;
+    if (body.next) {
+      // The completion and the node's next tasks in one store step (no lease round trip between tasks; none for a
+      // node this vote blocklists); their changes are announced together (one wake-up per request).
+      let completed: TaskOutcome | undefined;
+      const got = await leaseWith(ctx, body.next, async (lease) => {
+        const out = await ctx.jobs.completeAndLease({ complete: input, lease: { ...lease, nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency, leaseIds: lease.leaseIds.slice(0, Math.max(0, Math.min(body.next!.max, node.card.concurrency) + body.next!.ahead)) } });
+        completed = out.completed;
+        return { node, lease: out.lease, changes: out.completed.changes };
+      });
+      outcome = completed!;
+      leased = got.tasks;
+    } else {
+      outcome = await ctx.jobs.completeTask(input);
+      await ctx.applied(outcome.changes);
+    }
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
     const { verdict } = outcome;
     if (verdict) {
@@ -95,9 +111,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         ctx.nodes.invalidate();
       }
     }
-    // The node's next tasks in the same call (no lease round trip between tasks); none for a node this vote blocklisted.
-    const leased = next ? (await leaseTasks(ctx, node, next, outcome.changes)).tasks : undefined;
-    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : body.next ? { next: [] } : {}) }, 200);
+    return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : {}) }, 200);
   });
 
   app.openapi(fail, async (c) => {

@@ -1,0 +1,123 @@
+/**
+ * What the coordinator Durable Object does, without the runtime (job-coordinator.ts is its thin adapter; the edge
+ * benchmark runs this same class in process): runs one JobStore or SessionStore operation per call, wakes the
+ * farm's waiters for the status changes an operation made (so Workers send no separate wake-up request), and
+ * holds a node's idle lease long-poll in the object (`authenticateAndLease` with `waitMs`), so waiting costs
+ * no request beyond the one call.
+ *
+ * Why the wait lives here: a Worker that waits elsewhere must still learn of wake-ups from the object, which costs a
+ * request per wait (an RPC held open) on top of the lease call; served here, an idle long-poll is one request
+ * however long it waits, and a Durable Object is billed for requests, its duration being the farm's anyway
+ * (the object is awake for the farm's calls). Waits end at a wake-up, at the store's next deadline, or at `waitMs`.
+ */
+import type { AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, JobStore, LeaseManyOutcome, TaskOutcome } from '../core/job-store.ts';
+import { createNotifier, jobTopic, TASKS_TOPIC } from '../core/notifier.ts';
+import type { SessionStore } from '../core/session-store.ts';
+import type { StatusChange } from '../core/state-machine.ts';
+import { isTesseraError } from '../protocol/errors.ts';
+import { JOB_STORE_METHODS, SESSION_STORE_METHODS, type CallResult, type CoordinatorMethod, type JobStoreMethod } from './job-store-methods.ts';
+
+/** Longest one wait may hold a call open. */
+export const MAX_WAIT_MS = 60_000;
+
+export interface CoordinatorStores {
+  jobs: JobStore;
+  sessions: SessionStore;
+}
+
+export class CoordinatorCore {
+  readonly #open: () => CoordinatorStores;
+  #stores: CoordinatorStores;
+  /** Wake-ups for waits held in the object: long-polls served here, and Workers' waits (edge-notifier.ts). */
+  readonly #waiters = createNotifier();
+
+  constructor(open: () => CoordinatorStores) {
+    this.#open = open;
+    this.#stores = open();
+  }
+
+  /** Run one JobStore or SessionStore operation; wake the waiters for the changes it made. */
+  async call(method: CoordinatorMethod, args: unknown[]): Promise<CallResult> {
+    const jobOp = JOB_STORE_METHODS.includes(method as JobStoreMethod);
+    const target: object | undefined = jobOp ? this.#stores.jobs : SESSION_STORE_METHODS.includes(method as keyof SessionStore) ? this.#stores.sessions : undefined;
+    if (!target) return { ok: false, error: { code: 'INTERNAL', message: `No store operation ${String(method)}.` } };
+    try {
+      const fn = (target as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+      let value = await fn.apply(target, args);
+      if (jobOp) this.#announce(changesOf(method as JobStoreMethod, value));
+      if (method === 'authenticateAndLease') value = await this.#waitForWork(args[0] as AuthenticateAndLeaseInput, value as AuthenticateAndLeaseOutcome);
+      return { ok: true, value };
+    } catch (err) {
+      if (isTesseraError(err)) return { ok: false, error: { code: err.code, message: err.message, retryAfterSeconds: err.retryAfterSeconds } };
+      return { ok: false, error: { code: null, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } };
+    }
+  }
+
+  /** Drop the open stores and open them again on the same storage (what a restart of the object does). */
+  async reopen(): Promise<void> {
+    await this.#stores.jobs.close();
+    this.#stores = this.#open();
+  }
+
+  /** Resolve after `notify(topic)` or `timeoutMs`; true when notified. */
+  wait(topic: string, timeoutMs: number): Promise<boolean> {
+    return this.#waiters.wait(topic, Math.max(0, Math.min(timeoutMs, MAX_WAIT_MS)));
+  }
+
+  /** Wake every wait on each topic. */
+  notify(topics: string[]): void {
+    for (const topic of topics) this.#waiters.notify(topic);
+  }
+
+  /**
+   * An idle lease call that asked to wait: held here until a wake-up, the store's next deadline or `waitMs`. Only
+   * while the farm has no runnable job: otherwise the Worker has routing and verification sweeps to run between
+   * tries, and waits itself.
+   */
+  async #waitForWork(input: AuthenticateAndLeaseInput, outcome: AuthenticateAndLeaseOutcome): Promise<AuthenticateAndLeaseOutcome> {
+    const waitMs = input.waitMs ?? 0;
+    if (waitMs <= 0 || !outcome.lease || outcome.lease.leased.length > 0 || outcome.runnableJobs || outcome.lease.expired.length > 0) return outcome;
+    const untilDeadline = outcome.lease.wakeAt === null ? Infinity : Math.max(0, outcome.lease.wakeAt - input.now);
+    const woken = await this.wait(TASKS_TOPIC, Math.min(waitMs, untilDeadline));
+    return { ...outcome, waited: { woken } };
+  }
+
+  /**
+   * Wake each changed job's waiters, and the nodes waiting for tasks unless every change is a task being leased
+   * (a lease makes nothing leasable: waking every idle node for it would cost a request per node).
+   */
+  #announce(changes: StatusChange[]): void {
+    if (changes.length === 0) return;
+    const jobs = new Set(changes.map((c) => c.jobId));
+    for (const jobId of jobs) this.#waiters.notify(jobTopic(jobId));
+    if (changes.some((c) => !(c.entity === 'task' && c.to === 'leased'))) this.#waiters.notify(TASKS_TOPIC);
+  }
+}
+
+const leaseChanges = (o: LeaseManyOutcome | null | undefined): StatusChange[] => (o ? [...o.expired, ...o.leased.flatMap((l) => l.changes)] : []);
+
+/** The status changes a JobStore operation's result reports (the same ones the API logs). */
+export function changesOf(method: JobStoreMethod, value: unknown): StatusChange[] {
+  switch (method) {
+    case 'completeTask':
+    case 'failTask':
+    case 'leaseNext':
+      return (value as TaskOutcome | null)?.changes ?? [];
+    case 'leaseMany':
+      return leaseChanges(value as LeaseManyOutcome);
+    case 'expireLeases':
+    case 'blocklistNode':
+      return value as StatusChange[];
+    case 'cancelJob':
+    case 'skipStrandedVerifications':
+      return (value as { changes: StatusChange[] }).changes;
+    case 'completeAndLease': {
+      const v = value as { completed: TaskOutcome; lease: LeaseManyOutcome | null };
+      return [...v.completed.changes, ...leaseChanges(v.lease)];
+    }
+    case 'authenticateAndLease':
+      return leaseChanges((value as AuthenticateAndLeaseOutcome).lease);
+    default:
+      return [];
+  }
+}

@@ -938,6 +938,112 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await lease('y', T0 + 80))!.task.taskId).toBe(held.taskId);
       });
     });
+
+    describe('composite node calls (one step each: one Durable Object request)', () => {
+      const hashOf = (nodeId: string) => nodeId.padEnd(64, '0');
+      const registerNode = (nodeId: string, concurrency = 2) =>
+        store.registerNode({ nodeId, tokenHash: hashOf(nodeId), card: { ...nodeCardFor('eu'), concurrency }, registeredAt: T0, lastSeenAt: T0, load: 0 });
+      const authLease = (nodeId: string, extra: { tokenHash?: string; max?: number; ahead?: number; now?: number; waitMs?: number } = {}) =>
+        store.authenticateAndLease({
+          credentials: { nodeId, tokenHash: extra.tokenHash ?? hashOf(nodeId) },
+          max: extra.max ?? 4,
+          ahead: extra.ahead ?? 0,
+          aheadLeaseMs: 1000,
+          leaseIds: Array.from({ length: 8 }, () => `cl_${++leaseSeq}`),
+          now: extra.now ?? T0,
+          policy,
+          expire: true,
+          waitMs: extra.waitMs,
+        });
+
+      it('authenticates and leases in one step: the node\'s slots cap it, expired leases are swept first, the call is recorded', async () => {
+        await registerNode('c1', 2);
+        await expectCode(authLease('c1', { tokenHash: 'e'.repeat(64) }), 'UNAUTHORIZED');
+        await expectCode(authLease('c_missing'), 'NODE_NOT_FOUND');
+        // Nothing to lease, no job at all: an idle farm.
+        const idle = await authLease('c1', { now: T0 + 1 });
+        expect(idle).toMatchObject({ runnableJobs: false, lease: { leased: [], expired: [] } });
+        expect(idle.node).toMatchObject({ nodeId: 'c1', lastLeaseAt: null });
+        const { job, tasks } = makeJob({ frames: [0, 1, 2, 3] });
+        await store.createJob(job, tasks);
+        // Asks for 4 and one ahead: gets its 2 slots and 1 ahead.
+        const got = await authLease('c1', { now: T0 + 2, ahead: 1 });
+        expect(got.runnableJobs).toBe(true);
+        expect(got.node.lastLeaseAt).toBe(T0 + 1);
+        expect(got.lease!.leased.map((o) => [o.task.frame, o.task.nodeId])).toEqual([
+          [0, 'c1'],
+          [1, 'c1'],
+          [2, 'c1'],
+        ]);
+        expect((await store.getNode('c1'))!.lastLeaseAt).toBe(T0 + 2);
+        // Another node's call, after the leases ran out, requeues them and leases in the same step.
+        await registerNode('c2', 4);
+        const later = await authLease('c2', { now: T0 + policy.leaseMs + 10 });
+        expect(later.lease!.expired.map((c) => c.id).sort()).toEqual(got.lease!.leased.map((o) => o.task.taskId).sort());
+        expect(later.lease!.leased.map((o) => o.task.frame)).toEqual([0, 1, 2, 3]);
+      });
+
+      it('leases nothing to a blocklisted node and records nothing; a store may hold an idle call only up to waitMs', async () => {
+        await registerNode('b1');
+        await store.blocklistNode('b1', 'test', T0);
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        const refused = await authLease('b1', { now: T0 + 5 });
+        expect(refused.lease).toBeNull();
+        expect((await store.getNode('b1'))!.lastLeaseAt).toBeNull();
+        expect((await store.getTask(tasks[0].taskId))!.state).toBe('queued');
+        // An idle farm (nothing runnable once the job is cancelled): the call answers within its wait, leasing nothing.
+        await store.cancelJob(job.jobId, T0 + 6);
+        await registerNode('w1');
+        const started = Date.now();
+        const idle = await authLease('w1', { now: T0 + 7, waitMs: 100 });
+        expect(idle.lease!.leased).toEqual([]);
+        expect(idle.waited === undefined || idle.waited.woken === false).toBe(true);
+        expect(Date.now() - started).toBeLessThan(5000);
+      });
+
+      it('checks a completion\'s node and task in one read, then completes and leases the next tasks in one step', async () => {
+        await registerNode('d1', 1);
+        const { job, tasks } = makeJob({ frames: [0, 1, 2] });
+        await store.createJob(job, tasks);
+        const held = (await authLease('d1')).lease!.leased[0].task;
+        await expectCode(store.authenticateTask({ tokenHash: 'e'.repeat(64), taskId: held.taskId }), 'UNAUTHORIZED');
+        await expectCode(store.authenticateTask({ tokenHash: hashOf('d1'), taskId: 'task_missing' }), 'TASK_NOT_FOUND');
+        const seen = await store.authenticateTask({ tokenHash: hashOf('d1'), taskId: held.taskId });
+        expect([seen.node.nodeId, seen.task.taskId, seen.task.leaseId, seen.job.jobId]).toEqual(['d1', held.taskId, held.leaseId, job.jobId]);
+        const nextLease = (ids: string[], now: number) => ({ nodeId: 'd1', leaseIds: ids, now, policy, card: { ...nodeCardFor('eu'), concurrency: 1 }, maxLeases: 1 });
+        // A lost lease: nothing is completed and nothing leased (all or nothing).
+        await expectCode(store.completeAndLease({ complete: { taskId: held.taskId, nodeId: 'd1', leaseId: 'lease_wrong', result, now: T0 + 1 }, lease: nextLease(['n0'], T0 + 1) }), 'LEASE_LOST');
+        expect((await store.listTasks(job.jobId)).filter((t) => t.state === 'leased').map((t) => t.taskId)).toEqual([held.taskId]);
+        const out = await store.completeAndLease({ complete: { taskId: held.taskId, nodeId: 'd1', leaseId: held.leaseId!, result, now: T0 + 2 }, lease: nextLease(['n1', 'n2'], T0 + 2) });
+        expect(out.completed.task).toMatchObject({ taskId: held.taskId, state: 'done' });
+        expect(out.completed.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->done']);
+        // Its one slot is free again: the next task (one: the slots cap it), leased in the same step.
+        expect(out.lease!.leased.map((o) => [o.task.frame, o.task.leaseId])).toEqual([[1, 'n1']]);
+        // Without a lease it only completes.
+        const plain = await store.completeAndLease({ complete: { taskId: out.lease!.leased[0].task.taskId, nodeId: 'd1', leaseId: 'n1', result, now: T0 + 3 } });
+        expect([plain.completed.task.state, plain.lease]).toEqual(['done', null]);
+      });
+
+      it('authenticates and heartbeats in one step; a blocklisted node\'s heartbeat records nothing', async () => {
+        await registerNode('h1');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        const held = (await authLease('h1')).lease!.leased[0].task;
+        const beat = (nodeId: string, tokenHash: string, now: number) => store.authenticateAndHeartbeat({ credentials: { nodeId, tokenHash }, leaseIds: [held.leaseId!, 'lease_other'], load: 0.25, now, policy });
+        await expectCode(beat('h1', 'e'.repeat(64), T0 + 1), 'UNAUTHORIZED');
+        await expectCode(beat('h_missing', hashOf('h_missing'), T0 + 1), 'NODE_NOT_FOUND');
+        const ack = await beat('h1', hashOf('h1'), T0 + 5000);
+        expect(ack.revoked).toEqual(['lease_other']);
+        expect(ack.node.load).toBe(0);
+        expect((await store.getTask(held.taskId))!.leaseExpiresAt).toBe(T0 + 5000 + policy.leaseMs);
+        expect(await store.getNode('h1')).toMatchObject({ load: 0.25, lastSeenAt: T0 + 5000 });
+        await store.blocklistNode('h1', 'test', T0 + 6000);
+        const refused = await beat('h1', hashOf('h1'), T0 + 7000);
+        expect(refused.revoked).toBeNull();
+        expect(await store.getNode('h1')).toMatchObject({ load: 0.25, lastSeenAt: T0 + 5000 });
+      });
+    });
   });
 }
 

@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import type { JobCoordinator } from '../../api/edge/job-coordinator.ts';
 import { describeJobStoreContract } from '../api/job-store-contract.ts';
+import { TASK_POLICY_DEFAULTS } from '../../api/core/task-policy.ts';
+import { compileJob } from '../../api/core/job-compiler.ts';
+import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
 const namespace = env.COORDINATOR as DurableObjectNamespace<JobCoordinator>;
 let count = 0;
@@ -58,5 +61,33 @@ describe('Durable Object job store', () => {
     expect(await waiting).toBe(true);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await stub.wait('tasks', 20)).toBe(false);
+  });
+
+  it('holds an idle lease call in the object until a wake-up, as one request, and wakes waiters for the changes it makes', async () => {
+    const stub = freshCoordinator();
+    const store = createDurableJobStore(stub);
+    const card = { name: 'n', region: 'eu', version: '1', cpu: { model: 'c', cores: 4 }, ramBytes: 1, gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 1, maxViewport: [1, 1] as [number, number] }, tilesPerSecond: 2, concurrency: 1 };
+    await store.registerNode({ nodeId: 'idle', tokenHash: 'i'.repeat(64), card, registeredAt: 1, lastSeenAt: 1, load: 0 });
+    const policy = { ...TASK_POLICY_DEFAULTS, leaseMs: 10_000 };
+    const before = await stub.requestCount();
+    const started = Date.now();
+    const polling = store.authenticateAndLease({ credentials: { nodeId: 'idle', tokenHash: 'i'.repeat(64) }, max: 1, leaseIds: ['l1'], now: Date.now(), policy, expire: true, waitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    // The long-poll is one request however long it waits; a wake-up (a job submitted elsewhere) ends it.
+    expect((await stub.requestCount()) - before).toBe(1);
+    await stub.notify(['tasks']);
+    const woken = await polling;
+    expect(woken).toMatchObject({ runnableJobs: false, lease: { leased: [] }, waited: { woken: true } });
+    expect(Date.now() - started).toBeLessThan(5000);
+    // Nothing wakes it: it answers at waitMs.
+    const quiet = await store.authenticateAndLease({ credentials: { nodeId: 'idle', tokenHash: 'i'.repeat(64) }, max: 1, leaseIds: ['l2'], now: Date.now(), policy, expire: true, waitMs: 50 });
+    expect(quiet.waited).toEqual({ woken: false });
+    // The object wakes its own waiters for the changes an operation makes (here a cancellation): no notify request.
+    const { job, tasks } = compileJob({ jobId: 'job_wake', sceneId: 's'.repeat(64), priority: 50, view: ViewSpec.parse({ width: 8, height: 8 }), encode: EncodeSpec.parse({}), frames: [0], tile: null }, 1);
+    await store.createJob(job, tasks);
+    const watching = stub.wait('job:job_wake', 10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    await store.cancelJob('job_wake', 2);
+    expect(await watching).toBe(true);
   });
 });

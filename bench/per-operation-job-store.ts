@@ -1,0 +1,47 @@
+/**
+ * The edge benchmark's "before": a JobStore whose composite node calls run as the separate operations they
+ * replace (each one a Durable Object request on Workers), as the routes made them before one call per route:
+ * authenticate (getNode / findNodeByTokenHash), then lease, complete or heartbeat; the task and its job read
+ * apart; no waiting in the store (the Worker waits with its own wait request) and no wake-ups announced by the
+ * store (the Worker sends a notify request). Every other operation is passed through.
+ */
+import { checkNodeCredentials } from '../api/core/check-node-credentials.ts';
+import type { JobStore } from '../api/core/job-store.ts';
+import { TesseraError } from '../api/protocol/errors.ts';
+
+export function perOperationJobStore(inner: JobStore): JobStore {
+  const composite: Pick<JobStore, 'authenticateAndLease' | 'authenticateTask' | 'completeAndLease' | 'authenticateAndHeartbeat'> & { announcesChanges: false } = {
+    announcesChanges: false,
+    async authenticateAndLease(input) {
+      const { credentials, max, waitMs: _wait, ...lease } = input;
+      const node = checkNodeCredentials(credentials, await inner.getNode(credentials.nodeId));
+      // Not known without another read: the Worker sweeps and waits as if jobs were runnable (as it did).
+      if (node.reputation?.blocklisted) return { node, lease: null, runnableJobs: true };
+      const count = Math.max(0, Math.min(max, node.card.concurrency) + (lease.ahead ?? 0));
+      const outcome = await inner.leaseMany({ ...lease, leaseIds: lease.leaseIds.slice(0, count), nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency });
+      return { node, lease: outcome, runnableJobs: true };
+    },
+    async authenticateTask({ tokenHash, taskId }) {
+      const node = checkNodeCredentials({ tokenHash }, await inner.findNodeByTokenHash(tokenHash));
+      const task = await inner.getTask(taskId);
+      if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${taskId}.`);
+      return { node, task, job: (await inner.getJob(task.jobId))! };
+    },
+    async completeAndLease({ complete, lease }) {
+      const completed = await inner.completeTask(complete);
+      const next = lease && !completed.verdict?.blocklisted.includes(lease.nodeId) ? await inner.leaseMany(lease) : null;
+      return { completed, lease: next };
+    },
+    async authenticateAndHeartbeat({ credentials, ...beat }) {
+      const node = checkNodeCredentials(credentials, await inner.getNode(credentials.nodeId));
+      if (node.reputation?.blocklisted) return { node, revoked: null };
+      return { node, revoked: (await inner.heartbeat({ ...beat, nodeId: node.nodeId })).revoked };
+    },
+  };
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (Object.hasOwn(composite, prop)) return (composite as Record<string | symbol, unknown>)[prop];
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}

@@ -18,8 +18,22 @@ import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
 import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
 import { answerEdgePing } from '../core/routes/edge-routes.ts';
 import { RateLimiter } from '../core/rate-limiter.ts';
+import { sha256Hex } from '../core/crypto-utils.ts';
 
 export { JobCoordinator } from './job-coordinator.ts';
+
+/**
+ * `GET /v1/admin/coordinator-requests` with the operator key: `{ requests }`, the calls, waits and notifies the
+ * farm's coordinator object served since it started (reading it is not counted).
+ */
+async function coordinatorRequests(request: Request, env: Env): Promise<Response> {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
+  // Compared as hashes: the time taken says nothing about the key.
+  if (!env.TESSERA_API_KEY || !m || (await sha256Hex(m[1])) !== (await sha256Hex(env.TESSERA_API_KEY))) {
+    return Response.json({ code: 'UNAUTHORIZED', message: "Send the operator's key as \"Authorization: Bearer <key>\"." }, { status: 401 });
+  }
+  return Response.json({ requests: await coordinatorFor(env).requestCount() });
+}
 
 
 
@@ -73,6 +87,8 @@ export default {
   async fetch(request, env, ctx) {
     // The edge as a landmark: answered here, before the app, touching neither the coordinator nor storage.
     if (request.method === 'GET' && new URL(request.url).pathname === '/v1/edge/ping') return answerEdgePing(request, pingLimiter, undefined, Date.now());
+    // The coordinator's request counter, for the operator (load tests count Durable Object requests with it).
+    if (request.method === 'GET' && new URL(request.url).pathname === '/v1/admin/coordinator-requests') return coordinatorRequests(request, env);
     // One app per isolate, rebuilt only if the settings change (a new deployment).
     const key = JSON.stringify([env.FARM, env.S3_ENDPOINT, env.S3_PUBLIC_ENDPOINT, env.S3_REGION, env.S3_BUCKET, env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.TESSERA_API_KEY, env.LOG_LEVEL, env.REQUIRE_JOIN_TOKEN]);
     if (built?.key !== key) built = { key, edge: build(env) };

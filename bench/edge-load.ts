@@ -1,0 +1,145 @@
+/**
+ * `npm run bench:edge-load`: a load test of the edge API under `wrangler dev` (workerd: the Worker and its
+ * coordinator Durable Object on local SQLite storage, s3rver for blobs). Simulated nodes (no rendering) lease
+ * tasks up to their slots and complete each with `next` after uploading placeholder bytes to its presigned URL;
+ * then idle nodes long-poll the empty farm. The coordinator counts the requests it serves (calls, waits,
+ * notifies), read through GET /v1/admin/coordinator-requests with the operator key. Reports Durable Object
+ * requests per task and per idle node per second, and from them the tasks/s and idle nodes one object sustains at
+ * Cloudflare's ~1,000 requests/s per object; also the tasks/s this machine reached through wrangler dev (a lower
+ * bound: one machine plays the nodes, workerd and S3).
+ * Writes bench/results/edge-load-<timestamp>.json and edge-load-latest.json.
+ * Options: --nodes 4 --jobs 6 --idle-nodes 20 --idle-seconds 50 --port 8797
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startEdgeDev } from '../infra/farm/start-edge-dev.ts';
+import { LeaseBatch } from '../api/protocol/node-messages.ts';
+import type { LeasedTask } from '../api/protocol/task.ts';
+import { nodeCard } from '../test/support/api-harness.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '4' },
+    jobs: { type: 'string', default: '6' },
+    'idle-nodes': { type: 'string', default: '20' },
+    'idle-seconds': { type: 'string', default: '50' },
+    port: { type: 'string', default: '8797' },
+  },
+});
+/** Cloudflare's guidance for one Durable Object: about 1,000 requests a second. */
+const OBJECT_REQUESTS_PER_SECOND = 1000;
+const round = (v: number, d = 0) => Math.round(v * 10 ** d) / 10 ** d;
+
+const dir = await mkdtemp(join(tmpdir(), 'tessera-edge-load-'));
+const edge = await startEdgeDev({ port: Number(args.port), dataDir: dir, apiKey: 'tsk_edge_load_operator_key', log: (line) => (/error/i.test(line) ? process.stderr.write(`${line}\n`) : undefined) });
+try {
+  const key = edge.apiKey.key;
+  const api = async (method: string, path: string, body?: unknown, token = key) => {
+    const res = await fetch(`${edge.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as any) };
+  };
+  const requests = async () => {
+    const r = await api('GET', '/v1/admin/coordinator-requests');
+    if (r.status !== 200) throw new Error(`coordinator-requests: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json.requests as number;
+  };
+  const register = async (name: string, concurrency: number) => {
+    const r = await api('POST', '/v1/nodes', { ...nodeCard(name), concurrency });
+    if (r.status !== 201) throw new Error(`register: ${r.status} ${JSON.stringify(r.json)}`);
+    return r.json as { nodeId: string; nodeToken: string };
+  };
+
+  // Work: jobs of one 512×512 frame in 64 px tiles (64 renders + 1 stitch each).
+  const scene = await fetch(`${edge.url}/v1/scenes`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'model/gltf-binary' }, body: new Uint8Array(await readFile(join(ROOT, 'scenes/animated-trs.glb'))) });
+  const { sceneId } = (await scene.json()) as { sceneId: string };
+  const busy = [];
+  for (let i = 0; i < Number(args.nodes); i++) busy.push(await register(`load-${i}`, 4));
+  for (let j = 0; j < Number(args.jobs); j++) {
+    const r = await api('POST', '/v1/jobs', { sceneId, frames: `${j}`, size: '512x512', tile: 64 });
+    if (r.status !== 201 && r.status !== 202 && r.status !== 200) throw new Error(`job: ${r.status} ${JSON.stringify(r.json)}`);
+  }
+  const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]);
+  const checksum = createHash('sha256').update(bytes).digest('hex');
+  let tasks = 0;
+  const startCount = await requests();
+  const started = performance.now();
+  await Promise.all(
+    busy.map(async ({ nodeId, nodeToken }) => {
+      for (;;) {
+        const leased = await api('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 4 }, nodeToken);
+        if (leased.status === 204) return;
+        if (leased.status !== 200) throw new Error(`lease: ${leased.status} ${JSON.stringify(leased.json)}`);
+        const queue: LeasedTask[] = LeaseBatch.parse(leased.json).tasks;
+        // Its slots kept full: each report brings the next task.
+        await Promise.all(
+          queue.map(async (first) => {
+            for (let task: LeasedTask | undefined = first; task; ) {
+              await fetch(task.output.url, { method: 'PUT', body: bytes });
+              const done = await api('POST', `/v1/tasks/${task.taskId}/complete`, { leaseId: task.leaseId, checksum, bytes: bytes.length, timings: { render: 1 }, next: { max: 1 } }, nodeToken);
+              if (done.status !== 200) throw new Error(`complete: ${done.status} ${JSON.stringify(done.json)}`);
+              tasks++;
+              task = (done.json.next as LeasedTask[])[0];
+            }
+          }),
+        );
+      }
+    }),
+  );
+  const wallS = (performance.now() - started) / 1000;
+  const taskRequests = (await requests()) - startCount;
+
+  // Idle: nodes long-polling the empty farm.
+  const idle = [];
+  for (let i = 0; i < Number(args['idle-nodes']); i++) idle.push(await register(`idle-${i}`, 2));
+  await Promise.all(idle.map((n) => api('POST', `/v1/nodes/${n.nodeId}/lease`, { waitSeconds: 0, max: 2 }, n.nodeToken)));
+  const idleStartCount = await requests();
+  const idleStarted = performance.now();
+  const end = idleStarted + Number(args['idle-seconds']) * 1000;
+  let polls = 0;
+  await Promise.all(
+    idle.map(async (n) => {
+      while (performance.now() < end - 50) {
+        const left = Math.max(0, Math.min(25, (end - performance.now()) / 1000));
+        const r = await api('POST', `/v1/nodes/${n.nodeId}/lease`, { waitSeconds: left, max: 2 }, n.nodeToken);
+        if (r.status !== 204) throw new Error(`idle lease: ${r.status} ${JSON.stringify(r.json)}`);
+        polls++;
+      }
+    }),
+  );
+  const nodeSeconds = (idle.length * (performance.now() - idleStarted)) / 1000;
+  const idleRequests = (await requests()) - idleStartCount;
+  const perTask = round(taskRequests / tasks, 2);
+  const perIdle = round(idleRequests / nodeSeconds, 4);
+  const result = {
+    at: new Date().toISOString(),
+    node: process.version,
+    runtime: 'wrangler dev (workerd), coordinator Durable Object on local SQLite storage, s3rver',
+    busy: { nodes: busy.length, slotsPerNode: 4, jobs: Number(args.jobs), tasks, wallSeconds: round(wallS, 1), tasksPerSecondHere: round(tasks / wallS, 1), objectRequests: taskRequests, objectRequestsPerTask: perTask },
+    idle: { nodes: idle.length, seconds: Number(args['idle-seconds']), longPolls: polls, objectRequests: idleRequests, objectRequestsPerIdleNodePerSecond: perIdle },
+    perObject: {
+      assumedRequestsPerSecond: OBJECT_REQUESTS_PER_SECOND,
+      tasksPerSecond: Math.round(OBJECT_REQUESTS_PER_SECOND / perTask),
+      idleNodes: Math.round(OBJECT_REQUESTS_PER_SECOND / Math.max(perIdle, 1e-6)),
+      goals: { requestsPerTask: 2, requestsPerIdleNodePerSecond: 0.05, tasksPerSecond: 500, idleNodes: 10_000 },
+    },
+  };
+  const outDir = join(ROOT, 'bench/results');
+  await mkdir(outDir, { recursive: true });
+  const json = JSON.stringify(result, null, 2) + '\n';
+  await writeFile(join(outDir, `edge-load-${result.at.replace(/[:.]/g, '-')}.json`), json);
+  await writeFile(join(outDir, 'edge-load-latest.json'), json);
+  process.stdout.write(json);
+  process.stdout.write(
+    `\nwrangler dev: ${perTask} Durable Object requests per task (goal ≤ 2), ${perIdle} per idle node per second (goal ≤ 0.05)` +
+      ` → one object sustains ~${result.perObject.tasksPerSecond} tasks/s and ~${result.perObject.idleNodes} idle nodes at ${OBJECT_REQUESTS_PER_SECOND} requests/s` +
+      ` (this machine pushed ${result.busy.tasksPerSecondHere} tasks/s through wrangler dev)\n`,
+  );
+} finally {
+  await edge.close();
+  await rm(dir, { recursive: true, force: true });
+}

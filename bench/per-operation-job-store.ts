@@ -7,7 +7,6 @@
  */
 import { checkNodeCredentials } from '../api/core/check-node-credentials.ts';
 import type { JobStore } from '../api/core/job-store.ts';
-import { TesseraError } from '../api/protocol/errors.ts';
 
 export function perOperationJobStore(inner: JobStore): JobStore {
   const composite: Pick<JobStore, 'authenticateAndLease' | 'authenticateTask' | 'completeAndLease' | 'authenticateAndHeartbeat'> & { announcesChanges: false } = {
@@ -24,8 +23,7 @@ export function perOperationJobStore(inner: JobStore): JobStore {
     async authenticateTask({ tokenHash, taskId }) {
       const node = checkNodeCredentials({ tokenHash }, await inner.findNodeByTokenHash(tokenHash));
       const task = await inner.getTask(taskId);
-      if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${taskId}.`);
-      return { node, task, job: (await inner.getJob(task.jobId))! };
+      return { node, task, job: task ? await inner.getJob(task.jobId) : null };
     },
     async completeAndLease({ complete, lease }) {
       const completed = await inner.completeTask(complete);

@@ -397,11 +397,11 @@ export interface CompleteAndLeaseOutcome {
   lease: LeaseManyOutcome | null;
 }
 
-/** A node's completion, checked before its output is read: the node, the task and its job. */
+/** A node's completion, checked before its output is read: the node, the task (null: no such task) and its job. */
 export interface AuthenticatedTask {
   node: NodeRecord;
-  task: TaskRecord;
-  job: JobRecord;
+  task: TaskRecord | null;
+  job: JobRecord | null;
 }
 
 export interface AuthenticateAndHeartbeatInput extends Omit<HeartbeatInput, 'nodeId'> {
@@ -412,7 +412,7 @@ export interface AuthenticateAndHeartbeatInput extends Omit<HeartbeatInput, 'nod
 export interface NodeCallStore {
   /** Check the node's credentials, then lease (see AuthenticateAndLeaseInput). Throws NODE_NOT_FOUND or UNAUTHORIZED. */
   authenticateAndLease(input: AuthenticateAndLeaseInput): Promise<AuthenticateAndLeaseOutcome>;
-  /** The node whose token hash this is, with the task it reports on and its job. Throws UNAUTHORIZED, TASK_NOT_FOUND. */
+  /** The node whose token hash this is, with the task it reports on and its job (null when there is no such task). Throws UNAUTHORIZED. */
   authenticateTask(input: { tokenHash: string; taskId: string }): Promise<AuthenticatedTask>;
   /** Complete the task, then lease the node's next tasks (see CompleteAndLeaseInput); all or nothing. */
   completeAndLease(input: CompleteAndLeaseInput): Promise<CompleteAndLeaseOutcome>;

@@ -14,7 +14,6 @@ import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEM
 import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticatedTask, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { checkNodeCredentials } from './check-node-credentials.ts';
-import { TesseraError } from '../protocol/errors.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS } from './verification-policy.ts';
@@ -174,8 +173,7 @@ export class SqlJobStore implements JobStore {
     return db.transaction(() => {
       const node = checkNodeCredentials({ tokenHash: input.tokenHash }, findNodeByTokenHash(db, input.tokenHash));
       const task = getTask(db, input.taskId);
-      if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${input.taskId}.`);
-      return { node, task, job: getJob(db, task.jobId)! };
+      return { node, task, job: task ? getJob(db, task.jobId) : null };
     });
   }
 

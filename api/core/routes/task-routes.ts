@@ -55,13 +55,14 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // The node, its task and the task's job in one store step (read only: nothing happens before the rate limit).
     const { node, task, job } = await ctx.jobs.authenticateTask({ tokenHash: await bearerHash(c), taskId: id });
     limitNodeCall(ctx, node.nodeId);
+    if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
     const body = c.req.valid('json');
     if (node.reputation?.blocklisted) throw blocklisted(node);
     const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
     // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
     if (holder) {
       // A render's size is its tile's; a stitch's is the frame's.
-      const size = task.tile ?? job.view;
+      const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
       const mismatch = await acceptOutput(ctx, task, body, size);
       if (mismatch) {
         // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
@@ -80,27 +81,28 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       result: { bytes: body.bytes, checksum: body.checksum },
       now,
       renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
-      ...(holder ? await ctx.verifier.sampling(task, node, job) : {}),
+      ...(holder ? await ctx.verifier.sampling(task, node, job ?? undefined) : {}),
       agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
       verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
     };
-    let outcome: TaskOutcome;
-    let leased: LeasedTask[] | undefined;
-    if (body.next) {
+    const next = body.next;
+    const done: { outcome?: TaskOutcome; leased?: LeasedTask[] } = {};
+    if (next) {
       // The completion and the node's next tasks in one store step (no lease round trip between tasks; none for a
       // node this vote blocklists); their changes are announced together (one wake-up per request).
-      let completed: TaskOutcome | undefined;
-      const got = await leaseWith(ctx, body.next, async (lease) => {
-        const out = await ctx.jobs.completeAndLease({ complete: input, lease: { ...lease, nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency, leaseIds: lease.leaseIds.slice(0, Math.max(0, Math.min(body.next!.max, node.card.concurrency) + body.next!.ahead)) } });
-        completed = out.completed;
+      const got = await leaseWith(ctx, next, async (lease) => {
+        const leaseIds = lease.leaseIds.slice(0, Math.max(0, Math.min(next.max, node.card.concurrency) + next.ahead));
+        const out = await ctx.jobs.completeAndLease({ complete: input, lease: { ...lease, leaseIds, nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency } });
+        done.outcome = out.completed;
         return { node, lease: out.lease, changes: out.completed.changes };
       });
-      outcome = completed!;
-      leased = got.tasks;
+      done.leased = got.tasks;
     } else {
-      outcome = await ctx.jobs.completeTask(input);
-      await ctx.applied(outcome.changes);
+      done.outcome = await ctx.jobs.completeTask(input);
+      await ctx.applied(done.outcome.changes);
     }
+    const outcome = done.outcome!;
+    const { leased } = done;
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
     const { verdict } = outcome;
     if (verdict) {

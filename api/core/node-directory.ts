@@ -27,6 +27,9 @@ export interface LiveNode {
   router: RouterNode;
 }
 
+/** How long workingNodes' answer is reused (ms). */
+const WORKING_NODES_CACHE_MS = 1000;
+
 export class NodeDirectory {
   readonly #jobs: JobStore;
   readonly #clock: Clock;
@@ -34,8 +37,8 @@ export class NodeDirectory {
   readonly #healthWindowMs: number;
   readonly #trust: TrustOptions;
   #cache: { at: number; nodes: NodeRecord[] } | undefined;
-  /** Task counts per node as workingNodes last read them (reused for nodeCacheMs, like the node list). */
-  #counts: { at: number; counts: Map<string, NodeTaskCounts> } | undefined;
+  /** The working nodes as last read (see workingNodes). */
+  #working: { at: number; nodes: NodeRecord[] } | undefined;
 
   constructor(jobs: JobStore, clock: Clock, policy: RoutingPolicy, heartbeatIntervalMs: number, trust: TrustOptions = TRUST_DEFAULTS) {
     this.#jobs = jobs;
@@ -72,7 +75,7 @@ export class NodeDirectory {
   /** Forget the cached node list (a node registered, or one came back). */
   invalidate(): void {
     this.#cache = undefined;
-    this.#counts = undefined;
+    this.#working = undefined;
   }
 
   /** The healthy nodes, registration order; the list is reused for nodeCacheMs. */
@@ -97,13 +100,14 @@ export class NodeDirectory {
    * that only heartbeats would hold every verification open that it could in principle take.
    */
   async workingNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
-    // Which nodes hold leases changes with every task, but a verification's eligibility needs no exact count: the
-    // counts are reused as briefly as the node list (each completion would otherwise read them again).
-    const cached = this.#counts;
-    if (!cached || now - cached.at > this.#policy.nodeCacheMs || now < cached.at) this.#counts = { at: now, counts: await this.#jobs.countNodeTasks() };
-    const counts = this.#counts!.counts;
-    const records = await this.healthyNodes(now);
-    return records.filter((r) => this.isAskingForWork(r, { running: counts.get(r.nodeId)?.running ?? 0 }, now));
+    // Asked on every sampled result and every verification sweep, and no exact count is needed: which nodes may verify
+    // changes when nodes come, go or start asking for work (each invalidates), so the answer is reused for a second.
+    const cached = this.#working;
+    if (cached && now >= cached.at && now - cached.at <= WORKING_NODES_CACHE_MS) return cached.nodes;
+    const [records, counts] = await Promise.all([this.healthyNodes(now), this.#jobs.countNodeTasks()]);
+    const nodes = records.filter((r) => this.isAskingForWork(r, { running: counts.get(r.nodeId)?.running ?? 0 }, now));
+    this.#working = { at: now, nodes };
+    return nodes;
   }
 
   /** The healthy nodes with the cards the API believes (effectiveCard): for quotes. */

@@ -21,7 +21,6 @@ import type { ApiContext } from '../api-context.ts';
 import { randomId, randomToken, sha256Hex } from '../crypto-utils.ts';
 import { leaseTasks, leaseWith } from '../lease-tasks.ts';
 import type { OpenPoll } from '../node-polls.ts';
-import type { Context } from 'hono';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
@@ -197,8 +196,49 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const { id } = c.req.valid('param');
     // The body is optional: an empty one waits the default time.
     const { waitSeconds, kinds, max, ahead } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    /** The lease long-poll of a node that may take sessions: sessions first, then tasks, each its own store call. */
+    const leaseWithSessions = async () => {
+      const node = await authenticateNode(c, ctx, id);
+      if (node.reputation?.blocklisted) throw blocklisted(node);
+      if (!ctx.nodes.isAskingForWork(node, { running: 0 }, ctx.clock.now())) {
+        // It starts (or resumes) asking for work: record that first, so this call's routing pass counts it.
+        await ctx.jobs.recordLeaseCall(id, ctx.clock.now());
+        ctx.nodes.invalidate();
+        ctx.router.invalidate();
+      }
+      const wantsTasks = kinds.includes('task');
+      const wantsSessions = (node.card.sessionSlots ?? 0) > 0;
+      const deadline = ctx.clock.now() + waitSeconds * 1000;
+      const poll = ctx.polls.open(id, node.card.concurrency);
+      if (poll.displacedOthers) ctx.notifier.notify(TASKS_TOPIC);
+      const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
+      const signal = AbortSignal.any(signals);
+      try {
+        for (;;) {
+          if (signal.aborted || poll.displaced) return c.body(null, 204);
+          const now = ctx.clock.now();
+          if (wantsSessions) {
+            const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });
+            if (session) {
+              loggedSessions(ctx, session.changes);
+              return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
+            }
+          }
+          // Without `max` (older nodes) one task, answered bare; with it a batch.
+          const { tasks, wakeAt } = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : { tasks: [], wakeAt: null };
+          if (tasks.length > 0) return max === undefined ? c.json(tasks[0], 200) : c.json({ tasks }, 200);
+          const checkedAt = ctx.clock.now();
+          if (deadline - checkedAt <= 0) return c.body(null, 204);
+          const woken = await waitForTasks(deadline, checkedAt, wakeAt, signal);
+          // The wait ran out with the long-poll and nothing woke it: nothing changed, so no last look at the store.
+          if (!woken && (wakeAt === null || wakeAt - checkedAt >= deadline - checkedAt) && ctx.clock.now() >= deadline) return c.body(null, 204);
+        }
+      } finally {
+        poll.close();
+      }
+    };
     // A node that may lease sessions takes the general path (sessions first, then tasks, each its own call).
-    if (kinds.includes('session') && ctx.sessions !== undefined) return leaseWithSessions(c, id, { waitSeconds, kinds, max, ahead });
+    if (kinds.includes('session') && ctx.sessions !== undefined) return leaseWithSessions();
     const tokenHash = await bearerHash(c);
     // Over its rate limit: the plain check answers (429 for the token's owner, else 401/404), taking nothing first.
     if (!nodeCallAllowed(ctx, id)) await authenticateNode(c, ctx, id);
@@ -259,49 +299,6 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const waitForTasks = (deadline: number, checkedAt: number, wakeAt: number | null, signal: AbortSignal): Promise<boolean> => {
     const untilDeadline = wakeAt === null ? Infinity : Math.max(0, wakeAt - checkedAt);
     return ctx.notifier.wait(TASKS_TOPIC, Math.min(deadline - checkedAt, untilDeadline, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs), signal);
-  };
-
-  /** The lease long-poll of a node that may take sessions: sessions first, then tasks, each its own store call. */
-  const leaseWithSessions = async (c: Context, id: string, request: LeaseRequest): Promise<Response> => {
-    const node = await authenticateNode(c, ctx, id);
-    if (node.reputation?.blocklisted) throw blocklisted(node);
-    if (!ctx.nodes.isAskingForWork(node, { running: 0 }, ctx.clock.now())) {
-      // It starts (or resumes) asking for work: record that first, so this call's routing pass counts it.
-      await ctx.jobs.recordLeaseCall(id, ctx.clock.now());
-      ctx.nodes.invalidate();
-      ctx.router.invalidate();
-    }
-    const { waitSeconds, kinds, max, ahead } = request;
-    const wantsTasks = kinds.includes('task');
-    const wantsSessions = (node.card.sessionSlots ?? 0) > 0;
-    const deadline = ctx.clock.now() + waitSeconds * 1000;
-    const poll = ctx.polls.open(id, node.card.concurrency);
-    if (poll.displacedOthers) ctx.notifier.notify(TASKS_TOPIC);
-    const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
-    const signal = AbortSignal.any(signals);
-    try {
-      for (;;) {
-        if (signal.aborted || poll.displaced) return c.body(null, 204);
-        const now = ctx.clock.now();
-        if (wantsSessions) {
-          const session = await ctx.sessions!.leaseSession({ nodeId: id, leaseId: randomId('slease'), now });
-          if (session) {
-            loggedSessions(ctx, session.changes);
-            return c.json(await presignLeasedSession(session.session, ctx.blobs, ctx.options.nodeUrlSeconds), 200);
-          }
-        }
-        // Without `max` (older nodes) one task, answered bare; with it a batch.
-        const { tasks, wakeAt } = wantsTasks ? await leaseTasks(ctx, node, { max: max ?? 1, ahead: max === undefined ? 0 : ahead }) : { tasks: [], wakeAt: null };
-        if (tasks.length > 0) return max === undefined ? c.json(tasks[0], 200) : c.json({ tasks }, 200);
-        const checkedAt = ctx.clock.now();
-        if (deadline - checkedAt <= 0) return c.body(null, 204);
-        const woken = await waitForTasks(deadline, checkedAt, wakeAt, signal);
-        // The wait ran out with the long-poll and nothing woke it: nothing changed, so no last look at the store.
-        if (!woken && (wakeAt === null || wakeAt - checkedAt >= deadline - checkedAt) && ctx.clock.now() >= deadline) return c.body(null, 204);
-      }
-    } finally {
-      poll.close();
-    }
   };
 
   app.openapi(ownLedger, async (c) => {

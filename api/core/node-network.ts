@@ -138,8 +138,11 @@ export class NodeNetwork {
     }
     // Its scene cache is a claim, kept bounded (the protocol's cap, no duplicates) and used only as a routing hint.
     const cachedScenes = hb.scenes ? [...new Set(hb.scenes)].slice(0, MAX_REPORTED_SCENES) : undefined;
-    updates.push({ nodeId: node.nodeId, coordinate, rttToApiMs, edge: hb.edge, peerRttMs: peerRttMs === node.peerRttMs ? undefined : peerRttMs, cachedScenes });
-    await this.#jobs.updateNodeNetwork(updates);
+    const own: NodeNetworkUpdate = { nodeId: node.nodeId, coordinate, rttToApiMs, edge: hb.edge, peerRttMs: peerRttMs === node.peerRttMs ? undefined : peerRttMs, cachedScenes };
+    // Nothing new about the node (no measurement, no sighting, no scene list): no write (no store request) for it.
+    const unchanged = coordinate === node.coordinate && rttToApiMs === (node.rttToApiMs ?? undefined) && !hb.edge && own.peerRttMs === undefined && !cachedScenes;
+    if (!unchanged) updates.push(own);
+    if (updates.length) await this.#jobs.updateNodeNetwork(updates);
     if (hb.peers.length) this.#logger.debug({ nodeId: node.nodeId, peers: hb.peers, refused, rttToApiMs }, 'peer RTTs recorded');
     if (refused) this.#logger.warn({ nodeId: node.nodeId, refused }, 'peer RTTs refused: not an assigned peer, or no valid probe proof');
     const probePeers = await this.#choosePeers(node.nodeId, coordinate, receivedAt);

@@ -367,8 +367,8 @@ export interface AuthenticateAndLeaseInput extends Omit<LeaseManyInput, 'nodeId'
   max: number;
   /**
    * When it leased nothing, the longest the call may wait for a wake-up before answering (ms). Only a store that
-   * hears the farm's wake-ups itself (the coordinator object) waits, and only while the farm has no runnable job
-   * (so no routing or verification sweep is due in the caller); it says so in `waited`. Others answer at once.
+   * hears the farm's wake-ups itself (the coordinator object) waits, and only while no runnable job is routed and no
+   * lease just expired (so no routing pass is due in the caller); it says so in `waited`. Others answer at once.
    */
   waitMs?: number;
 }

@@ -70,13 +70,13 @@ export class CoordinatorCore {
   }
 
   /**
-   * An idle lease call that asked to wait: held here until a wake-up, the store's next deadline or `waitMs`. Only
-   * while the farm has no runnable job: otherwise the Worker has routing and verification sweeps to run between
-   * tries, and waits itself.
+   * An idle lease call that asked to wait: held here until a wake-up, the store's next deadline or `waitMs`. Not
+   * while a runnable job is routed, nor when leases just expired: the Worker then has a routing pass to run before
+   * the next try, and waits itself. (Verification sweeps run at each try and on completions, at most once a second.)
    */
   async #waitForWork(input: AuthenticateAndLeaseInput, outcome: AuthenticateAndLeaseOutcome): Promise<AuthenticateAndLeaseOutcome> {
     const waitMs = input.waitMs ?? 0;
-    if (waitMs <= 0 || !outcome.lease || outcome.lease.leased.length > 0 || outcome.runnableJobs || outcome.lease.expired.length > 0) return outcome;
+    if (waitMs <= 0 || !outcome.lease || outcome.lease.leased.length > 0 || outcome.lease.routedJobs || outcome.lease.expired.length > 0) return outcome;
     const untilDeadline = outcome.lease.wakeAt === null ? Infinity : Math.max(0, outcome.lease.wakeAt - input.now);
     const woken = await this.wait(TASKS_TOPIC, Math.min(waitMs, untilDeadline));
     return { ...outcome, waited: { woken } };

@@ -1,0 +1,66 @@
+/**
+ * One Durable Object request per node route, counted by the coordinator itself through the Worker's
+ * `GET /v1/admin/coordinator-requests` (operator key only): an idle node's long-poll in an empty farm is one
+ * request however long it waits, a heartbeat one request. Each test runs on a farm (coordinator) of its own.
+ */
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../../api/edge/worker.ts';
+
+function caller(farmEnv: typeof env) {
+  return async (method: string, path: string, body: unknown, token: string | null) => {
+    const ctx = createExecutionContext();
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await worker.fetch(
+      new Request(`https://api.example${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }) as Request<unknown, IncomingRequestCfProperties>,
+      farmEnv,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) };
+  };
+}
+
+const card = {
+  name: 'counted',
+  region: 'eu',
+  version: '1',
+  cpu: { model: 'c', cores: 4 },
+  ramBytes: 1_000_000_000,
+  gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 4096, maxViewport: [4096, 4096] },
+  tilesPerSecond: 2,
+  concurrency: 2,
+};
+
+describe('coordinator requests per route on Workers', () => {
+  it('answers the counter only to the operator key', async () => {
+    const call = caller({ ...env, FARM: `count-auth-${Date.now()}` });
+    expect(await call('GET', '/v1/admin/coordinator-requests', undefined, null)).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+    expect(await call('GET', '/v1/admin/coordinator-requests', undefined, 'tsk_not_the_operator')).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+    const ok = await call('GET', '/v1/admin/coordinator-requests', undefined, env.TESSERA_API_KEY);
+    expect(ok.status).toBe(200);
+    expect(typeof ok.body!.requests).toBe('number');
+  });
+
+  it('an idle long-poll in an empty farm is one request, and so is a heartbeat', async () => {
+    const call = caller({ ...env, FARM: `count-idle-${Date.now()}` });
+    const count = async () => (await call('GET', '/v1/admin/coordinator-requests', undefined, env.TESSERA_API_KEY)).body!.requests as number;
+    const reg = await call('POST', '/v1/nodes', card, null);
+    expect(reg.status).toBe(201);
+    const { nodeId, nodeToken } = reg.body as { nodeId: string; nodeToken: string };
+    // A first lease call warms the isolate's view (routing, the verifier's sweep): then the steady state is counted.
+    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 2 }, nodeToken)).status).toBe(204);
+    const before = await count();
+    const started = Date.now();
+    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 1, max: 2 }, nodeToken)).status).toBe(204);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect((await count()) - before).toBe(1);
+    const beat = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { leaseIds: [], load: 0 }, nodeToken);
+    expect(beat.status).toBe(200);
+    expect((await count()) - before).toBe(2);
+    // A wrong token is refused by the same one request.
+    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0 }, 'not-the-token')).status).toBe(401);
+    expect((await count()) - before).toBe(3);
+  });
+});

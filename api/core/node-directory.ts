@@ -78,10 +78,10 @@ export class NodeDirectory {
     this.#working = undefined;
   }
 
-  /** The healthy nodes, registration order; the list is reused for nodeCacheMs. */
-  async healthyNodes(now = this.#clock.now()): Promise<NodeRecord[]> {
+  /** The healthy nodes, registration order; the list is reused for nodeCacheMs (or `maxAgeMs`, for callers that take an older one). */
+  async healthyNodes(now = this.#clock.now(), maxAgeMs = this.#policy.nodeCacheMs): Promise<NodeRecord[]> {
     const cached = this.#cache;
-    if (!cached || now - cached.at > this.#policy.nodeCacheMs || now < cached.at) {
+    if (!cached || now - cached.at > maxAgeMs || now < cached.at) {
       this.#cache = { at: now, nodes: await this.#jobs.listNodes({ seenSince: now - this.#healthWindowMs }) };
     }
     // A blocklisted node still calls in, but is no capacity: nothing is routed to it.

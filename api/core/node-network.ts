@@ -21,6 +21,8 @@ import { createCoordinate, estimateRtt, updateCoordinate, type Coordinate } from
 import type { RoutingPolicy } from './routing-policy.ts';
 
 /** Most node ↔ API RTT filters kept in memory. */
+/** How old a node list may be when choosing a node's peers to ping (ms). */
+const PEER_LIST_MAX_AGE_MS = 5000;
 const MAX_FILTERS = 10_000;
 /** Peer RTTs kept per node (the most recently measured). */
 const MAX_PEER_RTTS = 64;
@@ -224,7 +226,8 @@ export class NodeNetwork {
   /** Peers for a node to ping: half the nearest by coordinates (to refine its neighbourhood), half at random. */
   async #choosePeers(self: string, coordinate: Coordinate, now: number): Promise<ProbeCandidate[]> {
     const k = this.#policy.probePeers;
-    const others = (await this.#nodes.healthyNodes(now)).filter((n) => n.nodeId !== self && n.card.probeUrl);
+    // Peers to ping are a hint: a list a few seconds old will do (a heartbeat need not read every node).
+    const others = (await this.#nodes.healthyNodes(now, PEER_LIST_MAX_AGE_MS)).filter((n) => n.nodeId !== self && n.card.probeUrl);
     if (others.length <= k) return others.map(toCandidate);
     const near = others
       .filter((n) => n.coordinate)

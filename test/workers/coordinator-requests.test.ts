@@ -51,6 +51,8 @@ describe('coordinator requests per route on Workers', () => {
     const { nodeId, nodeToken } = reg.body as { nodeId: string; nodeToken: string };
     // A first lease call warms the isolate's view (routing, the verifier's sweep): then the steady state is counted.
     expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 2 }, nodeToken)).status).toBe(204);
+    // …and a first heartbeat stores the node's starting network coordinate.
+    expect((await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { leaseIds: [], load: 0 }, nodeToken)).status).toBe(200);
     const before = await count();
     const started = Date.now();
     expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 1, max: 2 }, nodeToken)).status).toBe(204);

@@ -20,9 +20,9 @@ import { shuffleInPlace, type Random } from './routing/seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, type Coordinate } from './routing/vivaldi.ts';
 import type { RoutingPolicy } from './routing-policy.ts';
 
-/** Most node ↔ API RTT filters kept in memory. */
 /** How old a node list may be when choosing a node's peers to ping (ms). */
 const PEER_LIST_MAX_AGE_MS = 5000;
+/** Most node ↔ API RTT filters kept in memory. */
 const MAX_FILTERS = 10_000;
 /** Peer RTTs kept per node (the most recently measured). */
 const MAX_PEER_RTTS = 64;

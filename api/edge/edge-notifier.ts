@@ -3,7 +3,9 @@
  * coordinator Durable Object, so a task queued through any location wakes a node waiting in any other.
  * Notifications are batched per microtask into one `notify` RPC, kept alive past the response through
  * `flush()` (the Worker hands it to `ctx.waitUntil`). Waiting in the object costs one request per wait
- * and no duration of its own (the object is awake for the farm's calls anyway).
+ * and no duration of its own (the object is awake for the farm's calls anyway). Changes the coordinator made are
+ * announced by the coordinator itself (`notifyLocal` then wakes only this isolate), and an idle lease long-poll
+ * waits inside the coordinator's own call (coordinator-core.ts), so neither costs a request here.
  */
 import { createNotifier, type Notifier } from '../core/notifier.ts';
 

@@ -201,7 +201,8 @@ async function coordinatorBench(jobs: number, mode: Mode) {
     let leaseCalls = 0;
     const started = performance.now();
     const complete = async (task: LeasedTask, next?: { max: number }) => {
-      await fetch(task.output.url, { method: 'PUT', body: bytes });
+      const put = await fetch(task.output.url, { method: 'PUT', body: bytes });
+      if (!put.ok) throw new Error(`PUT ${task.output.url}: ${put.status} ${await put.text()}`);
       const done = await call('POST', `/v1/tasks/${task.taskId}/complete`, { leaseId: task.leaseId, checksum, bytes: bytes.length, timings: { render: 1 }, ...(next ? { next } : {}) }, nodeToken);
       if (done.status !== 200) throw new Error(`complete: ${done.status} ${JSON.stringify(done.json)}`);
       tasks++;

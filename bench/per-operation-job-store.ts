@@ -12,10 +12,15 @@ export function perOperationJobStore(inner: JobStore): JobStore {
   const composite: Pick<JobStore, 'authenticateAndLease' | 'authenticateTask' | 'completeAndLease' | 'authenticateAndHeartbeat'> & { announcesChanges: false } = {
     announcesChanges: false,
     async authenticateAndLease(input) {
-      const { credentials, max, waitMs: _wait, ...lease } = input;
+      const { credentials, max, waitMs: _wait, resumeBefore, ...lease } = input;
       const node = checkNodeCredentials(credentials, await inner.getNode(credentials.nodeId));
       // Not known without another read: the Worker sweeps and waits as if jobs were runnable (as it did).
       if (node.reputation?.blocklisted) return { node, lease: null, runnableJobs: true };
+      if (resumeBefore !== undefined && (node.lastLeaseAt ?? -Infinity) < resumeBefore) {
+        // As the route did: record the lease call on its own first, then route and lease.
+        await inner.recordLeaseCall(node.nodeId, lease.now);
+        return { node, lease: { leased: [], expired: [], routedJobs: true, wakeAt: null }, runnableJobs: true, resumed: true };
+      }
       const count = Math.max(0, Math.min(max, node.card.concurrency) + (lease.ahead ?? 0));
       const outcome = await inner.leaseMany({ ...lease, leaseIds: lease.leaseIds.slice(0, count), nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency });
       return { node, lease: outcome, runnableJobs: true };

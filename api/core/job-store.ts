@@ -371,6 +371,12 @@ export interface AuthenticateAndLeaseInput extends Omit<LeaseManyInput, 'nodeId'
    * lease just expired (so no routing pass is due in the caller); it says so in `waited`. Others answer at once.
    */
   waitMs?: number;
+  /**
+   * A node whose previous lease call is older than this (and that holds no lease) resumes asking for work: while a
+   * runnable job is routed, the call only records it and leases nothing (`resumed`), so the caller's routing pass
+   * can count the node before it leases.
+   */
+  resumeBefore?: number;
 }
 
 export interface AuthenticateAndLeaseOutcome {
@@ -382,6 +388,8 @@ export interface AuthenticateAndLeaseOutcome {
   runnableJobs: boolean;
   /** Set when the store waited after leasing nothing: whether a wake-up (rather than the time) ended the wait. */
   waited?: { woken: boolean };
+  /** The node resumed asking for work (see `resumeBefore`) and nothing was leased: route, then lease. */
+  resumed?: boolean;
 }
 
 /** A completion with its node's next leases, as one step (see `completeAndLease`). */

@@ -106,6 +106,8 @@ export async function leaseWith(
       // for the router. Route them now and try once more, rather than leave this node waiting for a wake-up that
       // already passed.
       ctx.router.invalidate();
+      // A node back as capacity: the routing pass must read it afresh.
+      if (first.resumed) ctx.nodes.invalidate();
       await ctx.router.routePending();
       const again = await ctx.jobs.leaseMany(leaseManyInput(node, input(count - leased.length, false), wanted));
       changes.push(...again.leased.flatMap((o) => o.changes));

@@ -158,10 +158,18 @@ export class SqlJobStore implements JobStore {
   async authenticateAndLease(input: AuthenticateAndLeaseInput): Promise<AuthenticateAndLeaseOutcome> {
     const db = this.#db;
     return db.transaction(() => {
-      const { credentials, max, waitMs: _wait, ...lease } = input;
+      const { credentials, max, waitMs: _wait, resumeBefore, ...lease } = input;
       const node = checkNodeCredentials(credentials, getNode(db, credentials.nodeId));
       const runnableJobs = db.all(`SELECT 1 AS x FROM jobs WHERE state IN ('queued', 'running') LIMIT 1`).length > 0;
       if (node.reputation?.blocklisted) return { node, lease: null, runnableJobs };
+      if (resumeBefore !== undefined && (node.lastLeaseAt ?? -Infinity) < resumeBefore) {
+        const held = db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'leased' AND node_id = ?`, [node.nodeId])[0].n;
+        const routed = db.all(`SELECT 1 AS x FROM jobs WHERE state IN ('queued', 'running') AND routed = 1 LIMIT 1`).length > 0;
+        if (held === 0 && routed) {
+          recordLeaseCall(db, node.nodeId, lease.now);
+          return { node, lease: { leased: [], expired: [], routedJobs: true, wakeAt: null }, runnableJobs, resumed: true };
+        }
+      }
       const count = Math.max(0, Math.min(Math.floor(max), node.card.concurrency) + Math.floor(lease.ahead ?? 0));
       const outcome = leaseMany(db, { ...lease, leaseIds: lease.leaseIds.slice(0, count), nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency });
       return { node, lease: outcome, runnableJobs };

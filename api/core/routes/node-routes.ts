@@ -256,9 +256,10 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         const waitMs = Math.max(0, Math.min(deadline - now, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs));
         const seen: { resumed: boolean; waited?: { woken: boolean } } = { resumed: false };
         const got = await leaseWith(ctx, wanted, async (input) => {
-          const out = await ctx.jobs.authenticateAndLease({ ...input, credentials: { nodeId: id, tokenHash }, max: wanted.max, waitMs });
+          // A node that resumes asking for work is only recorded while routed jobs wait: routing counts it, then it leases.
+          const out = await ctx.jobs.authenticateAndLease({ ...input, credentials: { nodeId: id, tokenHash }, max: wanted.max, waitMs, resumeBefore: now - ctx.nodes.healthWindowMs });
           ctx.verifier.noteRunnableJobs(out.runnableJobs);
-          seen.resumed = !ctx.nodes.isAskingForWork(out.node, { running: 0 }, now);
+          seen.resumed = out.resumed === true || !ctx.nodes.isAskingForWork(out.node, { running: 0 }, now);
           seen.waited = out.waited;
           return { node: out.node, lease: out.lease, resumed: seen.resumed };
         });

@@ -386,8 +386,11 @@ export interface AuthenticateAndLeaseOutcome {
   lease: LeaseManyOutcome | null;
   /** Whether any job is queued or running (when none is, there is nothing to route, verify or sweep). */
   runnableJobs: boolean;
-  /** Set when the store waited after leasing nothing: whether a wake-up (rather than the time) ended the wait. */
-  waited?: { woken: boolean };
+  /**
+   * Set when the store waited after leasing nothing: whether a wake-up (rather than the time) ended the wait, and
+   * whether a newer poll of the same node ended it (more waiting polls than its slots): then answer at once.
+   */
+  waited?: { woken: boolean; displaced?: boolean };
   /** The node resumed asking for work (see `resumeBefore`) and nothing was leased: route, then lease. */
   resumed?: boolean;
 }

@@ -30,6 +30,8 @@ export class CoordinatorCore {
   #stores: CoordinatorStores;
   /** Wake-ups for waits held in the object: long-polls served here, and Workers' waits (edge-notifier.ts). */
   readonly #waiters = createNotifier();
+  /** Idle lease calls waiting here, per node, oldest first (each ends early when displaced). */
+  readonly #polls = new Map<string, AbortController[]>();
 
   constructor(open: () => CoordinatorStores) {
     this.#open = open;
@@ -78,8 +80,21 @@ export class CoordinatorCore {
     const waitMs = input.waitMs ?? 0;
     if (waitMs <= 0 || !outcome.lease || outcome.lease.leased.length > 0 || outcome.lease.routedJobs || outcome.lease.expired.length > 0) return outcome;
     const untilDeadline = outcome.lease.wakeAt === null ? Infinity : Math.max(0, outcome.lease.wakeAt - input.now);
-    const woken = await this.wait(TASKS_TOPIC, Math.min(waitMs, untilDeadline));
-    return { ...outcome, waited: { woken } };
+    // At most one waiting poll per slot, across every Worker: a further one ends the node's oldest at once.
+    const { nodeId } = outcome.node;
+    const stop = new AbortController();
+    let polls = this.#polls.get(nodeId);
+    if (!polls) this.#polls.set(nodeId, (polls = []));
+    polls.push(stop);
+    while (polls.length > Math.max(1, outcome.node.card.concurrency)) polls.shift()!.abort();
+    try {
+      const woken = await this.#waiters.wait(TASKS_TOPIC, Math.max(0, Math.min(waitMs, untilDeadline, MAX_WAIT_MS)), stop.signal);
+      return { ...outcome, waited: { woken: woken || stop.signal.aborted, ...(stop.signal.aborted ? { displaced: true } : {}) } };
+    } finally {
+      const i = polls.indexOf(stop);
+      if (i >= 0) polls.splice(i, 1);
+      if (polls.length === 0 && this.#polls.get(nodeId) === polls) this.#polls.delete(nodeId);
+    }
   }
 
   /**

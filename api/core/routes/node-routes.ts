@@ -257,7 +257,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         // Authentication, the expiry sweep and the lease in one store step; with nothing to lease in an idle farm, a
         // store that hears wake-ups (the coordinator object) holds the call until one comes: one request per poll.
         const waitMs = Math.max(0, Math.min(deadline - now, ctx.options.leaseRecheckMs ?? ctx.options.recheckMs));
-        const seen: { resumed: boolean; waited?: { woken: boolean } } = { resumed: false };
+        const seen: { resumed: boolean; waited?: { woken: boolean; displaced?: boolean } } = { resumed: false };
         const got = await leaseWith(ctx, wanted, async (input) => {
           // A node that resumes asking for work is only recorded while routed jobs wait: routing counts it, then it leases.
           const out = await ctx.jobs.authenticateAndLease({ ...input, credentials: { nodeId: id, tokenHash }, max: wanted.max, waitMs, resumeBefore: now - ctx.nodes.healthWindowMs });
@@ -285,6 +285,8 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         if (deadline - checkedAt <= 0) return c.body(null, 204);
         // The store waited already: a wake-up or its deadline means another look; else the time is up.
         if (seen.waited) {
+          // A newer poll of this node displaced this one where it waited (the coordinator counts polls across Workers).
+          if (seen.waited.displaced) return c.body(null, 204);
           if (!seen.waited.woken && ctx.clock.now() >= deadline) return c.body(null, 204);
           continue;
         }

@@ -82,6 +82,14 @@ describe('Durable Object job store', () => {
     // Nothing wakes it: it answers at waitMs.
     const quiet = await store.authenticateAndLease({ credentials: { nodeId: 'idle', tokenHash: 'i'.repeat(64) }, max: 1, leaseIds: ['l2'], now: Date.now(), policy, expire: true, waitMs: 50 });
     expect(quiet.waited).toEqual({ woken: false });
+    // A newer waiting poll of the same node beyond its slots (1) ends the oldest at once, whichever Worker holds it.
+    const older = store.authenticateAndLease({ credentials: { nodeId: 'idle', tokenHash: 'i'.repeat(64) }, max: 1, leaseIds: ['l3'], now: Date.now(), policy, expire: true, waitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const newer = store.authenticateAndLease({ credentials: { nodeId: 'idle', tokenHash: 'i'.repeat(64) }, max: 1, leaseIds: ['l4'], now: Date.now(), policy, expire: true, waitMs: 200 });
+    const displacedAt = Date.now();
+    expect((await older).waited).toEqual({ woken: true, displaced: true });
+    expect(Date.now() - displacedAt).toBeLessThan(5000);
+    expect((await newer).waited).toEqual({ woken: false });
     // The object wakes its own waiters for the changes an operation makes (here a cancellation): no notify request.
     const { job, tasks } = compileJob({ jobId: 'job_wake', sceneId: 's'.repeat(64), priority: 50, view: ViewSpec.parse({ width: 8, height: 8 }), encode: EncodeSpec.parse({}), frames: [0], tile: null }, 1);
     await store.createJob(job, tasks);

@@ -116,6 +116,8 @@ export function simCommand(): Command {
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
     .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
     .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
+    .option('--pop-learning', 'PoPs learn: the other clients route first and teach their PoP which nodes were best (needs --edge-pops)')
+    .option('--edge-rtts', 'the edge times its requests to nodes: every PoP knows its RTT to every node (needs --edge-pops)')
     .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
     .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')
@@ -136,6 +138,8 @@ export function simCommand(): Command {
         adaptive: !o.parallelProbes,
         edgePops: o.edgePops,
         anycastError: o.anycastError,
+        popLearning: o.popLearning === true,
+        edgeRtts: o.edgeRtts === true,
         sessions: o.sessions,
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,
       });

@@ -246,7 +246,10 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(nearby, async (c) => {
     const query = c.req.valid('query');
     const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
-    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, undefined, edge), 200);
+    // What earlier clients of the same PoP found best is pinged first.
+    const now = ctx.clock.now();
+    const learned = await ctx.pops.suggest(ctx.pops.askingPop(c.req.raw, query.pop), now);
+    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned), 200);
   });
 }
 

@@ -69,7 +69,7 @@ export function formatSimReport(r: SimReport): string {
     `coordinates from ${s.nodeMeasurements} node↔node measurements: median error ${pct(r.coordinateError.median)}, p90 ${pct(r.coordinateError.p90)}`,
     `Tessera: ${s.meanProbes.toFixed(2)} pings per client (at most ${s.probes}); coordinates-only clients: ${s.clientSessionMeasurements} session measurements, no pings`,
     ...(r.bySession.length > 1 ? [`Tessera by session (within 10%/5 ms): ${r.bySession.map((b, i) => `${i + 1}: ${pct(b.within10)}`).join(', ')}`] : []),
-    ...(r.edge.pops > 0 ? [`edge: ${r.edge.pops} PoPs, ${pct(r.edge.misrouted)} of hosts anycast to another than their nearest`] : []),
+    ...(r.edge.pops > 0 ? [`edge: ${r.edge.pops} PoPs, ${pct(r.edge.misrouted)} of hosts anycast to another than their nearest${r.edge.withPrior ? `; ${pct(r.edge.withPrior / r.setup.clients)} of clients reach a PoP that learned from earlier ones` : ''}`] : []),
     `time: converge ${(r.timing.convergeMs / 1000).toFixed(1)} s, route ${(r.timing.routeMs / 1000).toFixed(1)} s (${r.timing.perClientUs.toFixed(0)} µs per client, all methods)`,
   );
   if (s.skippedClients) lines.push(`${s.skippedClients} clients had no measured RTT to any node and were skipped`);

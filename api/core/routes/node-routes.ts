@@ -108,7 +108,8 @@ const nearby = createRoute({
   security: clientSecurity,
   summary: 'Nodes a client should ping before submitting a job',
   description:
-    'Healthy nodes with a probe URL, best first: nearest to the client when its location is known (Cloudflare\'s ' +
+    'Healthy nodes with a probe URL, best first: first the node earlier clients of the same PoP found best (the ' +
+    'edge\'s colo on Workers, else ?pop=), then nearest to the client when its location is known (Cloudflare\'s ' +
     'request.cf, else ?lat=&lon=), nodes that share the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping), ' +
     'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',

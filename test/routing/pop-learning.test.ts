@@ -11,12 +11,13 @@ const DAY = 24 * 3600 * 1000;
 describe('learnPop / suggestFromPop', () => {
   it('credits the nodes within 10% (or 5 ms) of a client’s best RTT, and ranks by wins over trials', () => {
     let r: PopRecord | undefined;
-    // Three clients of one PoP: b is best twice, a once and close once; c always far.
+    // Three clients of one PoP: b wins every time (once within 5 ms of a), a wins once; c and d never.
     r = learnPop(r, { a: 30, b: 20, c: 90 }, all, 0);
     r = learnPop(r, { a: 12, b: 14, c: 80 }, all, 0); // b within 5 ms of a: both win
     r = learnPop(r, { b: 9, c: 70, d: 60 }, all, 0);
     expect(r!.nodes.b).toEqual({ wins: 3, trials: 3, at: 0 });
-    expect(r!.nodes.a).toEqual({ wins: 1, trials: 2, at: 0 });
+    // a lost to the first client, but it was not in the table yet: only winners enter.
+    expect(r!.nodes.a).toEqual({ wins: 1, trials: 1, at: 0 });
     // Nodes that never won do not enter the table.
     expect(r!.nodes.c).toBeUndefined();
     expect(r!.nodes.d).toBeUndefined();

@@ -80,23 +80,25 @@ describe('pickProbeCandidates with what the PoP learned', () => {
   const nodes = freezeRouterNodes([node('n0', { x: 0 }), node('n1', { x: 10 }), node('n2', { x: 200 }), node('n3', { x: 300 }), node('sick', { x: 300, healthy: false }), node('small', { x: 300, card: card({ ramBytes: 1 }) })]);
   const client = { measuredRttMs: {}, coord: at(0) };
 
-  it('pings the learned node first, then chooses as before', () => {
+  it('pings the learned nodes first (learnedProbes of them), then chooses as before', () => {
     const plain = pickProbeCandidates(nodes, client, 3);
     expect(plain[0]).toBe('n0');
-    const learned = pickProbeCandidates(nodes, { ...client, learned: ['n3', 'n2'] }, 3);
-    expect(learned).toEqual(['n3', ...plain.filter((id) => id !== 'n3').slice(0, 2)]);
-    expect(pickProbeCandidates(nodes, { ...client, learned: ['n3', 'n2'] }, 3, { learnedProbes: 2 }).slice(0, 2)).toEqual(['n3', 'n2']);
+    const one = pickProbeCandidates(nodes, { ...client, learned: ['n3', 'n2'] }, 3, { learnedProbes: 1 });
+    expect(one).toEqual(['n3', ...plain.filter((id) => id !== 'n3').slice(0, 2)]);
+    expect(pickProbeCandidates(nodes, { ...client, learned: ['n3', 'n2'] }, 3)).toEqual(['n3', 'n2', 'n0']);
   });
 
   it('skips learned nodes that are unhealthy, incapable, excluded or unknown, and stops leading once the client measured enough', () => {
     expect(pickProbeCandidates(nodes, { ...client, learned: ['ghost', 'sick', 'small', 'n3'], requirements: { minRamBytes: 1024 } }, 1)).toEqual(['n3']);
     expect(pickProbeCandidates(nodes, { ...client, learned: ['n3'], exclude: ['n3'] }, 1)).toEqual(['n0']);
-    // Adaptive probing: after one ping the learned lead (learnedProbes 1) is spent.
-    expect(pickProbeCandidates(nodes, { measuredRttMs: { n1: 3 }, coord: at(0), learned: ['n3'] }, 1)).not.toEqual(['n3']);
+    // Adaptive probing: the learned lead counts the client's pings so far (learnedProbes 2 by default).
+    expect(pickProbeCandidates(nodes, { measuredRttMs: { n1: 3 }, coord: at(0), learned: ['n3'] }, 1)).toEqual(['n3']);
+    expect(pickProbeCandidates(nodes, { measuredRttMs: { n1: 3 }, coord: at(0), learned: ['n3'] }, 1, { learnedProbes: 1 })).not.toEqual(['n3']);
+    expect(pickProbeCandidates(nodes, { measuredRttMs: { n1: 3, n0: 1 }, coord: at(0), learned: ['n3'] }, 1)).not.toEqual(['n3']);
   });
 });
 
-describe('pickProbeCandidates with the edge's own RTTs to nodes', () => {
+describe('pickProbeCandidates with the edge’s own RTTs to nodes', () => {
   it('bounds the client’s RTT to every node the PoP timed: the one near the PoP comes first', () => {
     const nodes = freezeRouterNodes(['n0', 'n1', 'n2', 'n3'].map((id) => node(id, { coord: undefined })));
     const edge = { pop: 'FRA', rttMs: 4, nodeRttMs: { n0: 150, n1: 90, n2: 3, n3: 60 } };

@@ -69,7 +69,7 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   maxQueuePerSlot: ROUTE_DEFAULTS.maxQueuePerSlot,
   triangleLowerWeight: 1,
   triangleUpperShare: 0.2,
-  learnedProbes: 1,
+  learnedProbes: 2,
   fit: FIT_DEFAULTS,
 };
 

@@ -9,6 +9,7 @@ import { silentLogger } from '../../api/core/logger.ts';
 import { NearbyNodes, type RttMeasurement } from '../../api/protocol/latency.ts';
 import { NodeRegistered } from '../../api/protocol/node-messages.ts';
 import { createSqliteJobStore } from '../../api/node/sqlite-job-store.ts';
+import { readApiConfig } from '../../api/node/api-config.ts';
 import { call, nodeCard, provenRtt, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from '../support/api-harness.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -123,6 +124,9 @@ describe('which PoP is trusted', () => {
       expect(strict.trustedPop(onWorkers, 'NRT')).toBe('CDG');
       expect(strict.trustedPop(onNode, 'NRT')).toBeUndefined();
       expect(strict.askingPop(onNode, 'nrt')).toBe('NRT');
+      // The Node API trusts a named PoP only when the operator says so.
+      expect(readApiConfig({}).trustClientPop).toBe(false);
+      expect(readApiConfig({ TESSERA_TRUST_CLIENT_POP: '1' }).trustClientPop).toBe(true);
       const trusting = new PopLearner(store, silentLogger, { trustClientPop: true });
       expect(trusting.trustedPop(onNode, 'nrt')).toBe('NRT');
       expect(trusting.trustedPop(onWorkers, 'NRT')).toBe('CDG');

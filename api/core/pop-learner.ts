@@ -66,6 +66,16 @@ export class PopLearner {
     this.#logger.debug({ pop, nodes: Object.keys(next[pop]?.nodes ?? {}) }, 'PoP learned from a client');
   }
 
+  /**
+   * What a job or session request teaches: its client's proven RTTs (`rttMs`, NodeNetwork.locateClient's
+   * record) under the trusted PoP of the request, if any; `known` lists the nodes the API knows now.
+   */
+  async teach(raw: Request, claimedPop: string | undefined, rttMs: Readonly<Record<string, number>> | undefined, known: () => Promise<Iterable<string>>, now: number): Promise<void> {
+    const pop = this.trustedPop(raw, claimedPop);
+    if (!pop || !rttMs || Object.keys(rttMs).length < this.#o.minRtts) return;
+    await this.learn(pop, rttMs, new Set(await known()), now);
+  }
+
   /** The nodes earlier clients of `pop` found best, best first (empty when it has learned nothing). */
   async suggest(pop: string | undefined, now: number): Promise<string[]> {
     if (!pop) return [];

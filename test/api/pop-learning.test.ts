@@ -100,6 +100,18 @@ describe('per-PoP learning (trusted PoP)', () => {
   });
 });
 
+describe('per-PoP learning from sessions', () => {
+  it('a session request’s proven RTTs teach its PoP as a job’s do', async () => {
+    const { h, nodes, sceneId } = await farm({ api: { routing: { popLearning: { trustClientPop: true } } } });
+    const rtts = await Promise.all([provenRtt(nodes[3], 6), provenRtt(nodes[1], 80)]);
+    // Placed or not (these nodes never ask for work), the measurement has been taken in.
+    const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client: { rtts, edge: { pop: 'SYD', rttMs: 2 } } } });
+    expect([201, 503]).toContain(res.status);
+    expect((await nearby(h, 'pop=SYD&popRttMs=2&count=1'))[0]).toBe(nodes[3].id);
+    expect(Object.keys((await storedTable(h))!.SYD.nodes)).toEqual([nodes[3].id]);
+  });
+});
+
 describe('per-PoP learning (Node, client PoP not trusted)', () => {
   it('a PoP the client merely names teaches nothing', async () => {
     const { h, nodes, sceneId } = await farm();

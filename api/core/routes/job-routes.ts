@@ -175,11 +175,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const hint = withEdgeLocation(req.client, edge);
     const { record: client, routed } = await ctx.network.locateClient(hint.client, now);
     // Its proven RTTs teach its PoP (the edge's colo; a claimed PoP only where the operator trusts it).
-    const pop = ctx.pops.trustedPop(c.req.raw, req.client?.edge?.pop);
-    if (pop && client && Object.keys(client.rttMs).length) {
-      const known = new Set((await ctx.nodes.healthyNodes(now)).map((n) => n.nodeId));
-      await ctx.pops.learn(pop, client.rttMs, known, now);
-    }
+    await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => (await ctx.nodes.healthyNodes(now)).map((n) => n.nodeId), now);
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);
     const verdict = await ctx.jobs.createJobWithinQuota({ ...job, owner: principal.keyId }, tasks, {
       maxActiveJobs: principal.limits.maxActiveJobs,

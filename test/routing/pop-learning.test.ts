@@ -98,6 +98,20 @@ describe('pickProbeCandidates with what the PoP learned', () => {
   });
 });
 
+describe('pickProbeCandidates where nodes share the client’s PoP', () => {
+  it('lets the PoP’s own bounds lead (learned nodes only with learnedWherePopServesNodes)', () => {
+    const nodes = freezeRouterNodes([
+      { ...node('near', { coord: undefined }), edge: { pop: 'FRA', rttMs: 2 } },
+      node('far', { coord: undefined }),
+      node('popular', { coord: undefined }),
+    ]);
+    const client = { measuredRttMs: {}, edge: { pop: 'FRA', rttMs: 3 }, learned: ['popular'] };
+    expect(pickProbeCandidates(nodes, client, 1)).toEqual(['near']);
+    expect(pickProbeCandidates(nodes, client, 1, { learnedWherePopServesNodes: true })).toEqual(['popular']);
+    expect(pickProbeCandidates(nodes, { ...client, edge: { pop: 'AMS', rttMs: 3 } }, 1)).toEqual(['popular']);
+  });
+});
+
 describe('pickProbeCandidates with the edge’s own RTTs to nodes', () => {
   it('bounds the client’s RTT to every node the PoP timed: the one near the PoP comes first', () => {
     const nodes = freezeRouterNodes(['n0', 'n1', 'n2', 'n3'].map((id) => node(id, { coord: undefined })));

@@ -56,6 +56,8 @@ export interface CandidateOptions {
   triangleUpperShare?: number;
   /** Of a client's first pings, how many go to the nodes its PoP's earlier clients found best (`learned`). */
   learnedProbes?: number;
+  /** Lead with learned nodes even when nodes share the client's PoP (whose RTTs to it bound the client's already). */
+  learnedWherePopServesNodes?: boolean;
   fit?: FitOptions;
 }
 
@@ -70,6 +72,7 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   triangleLowerWeight: 1,
   triangleUpperShare: 0.2,
   learnedProbes: 2,
+  learnedWherePopServesNodes: false,
   fit: FIT_DEFAULTS,
 };
 
@@ -521,7 +524,8 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): numb
 export function pickProbeCandidates(nodes: readonly RouterNode[], client: ProbeClient, k: number, options: CandidateOptions = CANDIDATE_DEFAULTS): string[] {
   const o = options === CANDIDATE_DEFAULTS ? CANDIDATE_DEFAULTS : { ...CANDIDATE_DEFAULTS, ...options };
   if (k <= 0 || nodes.length === 0) return [];
-  if (!client.learned?.length) return pickRanked(nodes, client, k, o);
+  // A PoP that serves nodes bounds the client's RTT to them already: its earlier clients add little there.
+  if (!client.learned?.length || (!o.learnedWherePopServesNodes && client.edge && popMembers(nodes, client.edge.pop).length > 0)) return pickRanked(nodes, client, k, o);
   // What the PoP's earlier clients found best comes first, as far as the client has not pinged that many yet.
   const lead = learnedLead(nodes, client, Math.min(k, o.learnedProbes - Object.keys(client.measuredRttMs).length), o);
   if (lead.length >= k) return lead;

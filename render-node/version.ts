@@ -6,7 +6,7 @@ import { RENDER_CORE_VERSION } from './render/renderer-identity.ts';
 const require = createRequire(import.meta.url);
 
 /** A dependency's installed version (three hides its package.json from `exports`, so read it from disk). */
-function versionOf(pkg: string): string {
+export function versionOf(pkg: string): string {
   try {
     let dir = dirname(require.resolve(pkg));
     for (let i = 0; i < 4; i++, dir = dirname(dir)) {

@@ -20,7 +20,7 @@ export const CHROMIUM_UNSUPPORTED_EXTENSIONS: readonly string[] = ['KHR_texture_
 
 export interface BackendDecision {
   backend: RenderBackend;
-  /** Why, when the choice drops something (auto without Chromium, or headless-gl forced on a WebGL 2 scene). */
+  /** Why auto fell back to headless-gl for a scene that needs WebGL 2. */
   warning?: string;
 }
 
@@ -43,7 +43,8 @@ export function chooseBackend(choice: RenderBackendChoice, extensionsUsed: reado
     return { backend: 'chromium' };
   }
   const without = needs.length ? `${needs.join(', ')} need${needs.length === 1 ? 's' : ''} WebGL 2; headless-gl renders the scene without transmission (opaque)` : '';
-  if (choice === 'headless-gl') return needs.length ? { backend: 'headless-gl', warning: without } : { backend: 'headless-gl' };
+  // Forced headless-gl: the scene loader names each material it renders without transmission.
+  if (choice === 'headless-gl') return { backend: 'headless-gl' };
   if (!needs.length) return { backend: 'headless-gl' };
   if (blocks.length) return { backend: 'headless-gl', warning: `${without}: the scene also uses ${blocks.join(', ')}, which the Chromium backend cannot decode` };
   if (chromiumProblem) return { backend: 'headless-gl', warning: `${without}: the Chromium backend is unavailable (${chromiumProblem})` };

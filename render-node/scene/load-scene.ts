@@ -11,8 +11,9 @@ export interface LoadSceneOptions {
   maxTextureSize: number;
   maxTexturePixels: number;
   /**
-   * Whether the GL backend is WebGL 2 (Chromium, a browser tab). On WebGL 1 (headless-gl) transmission and
-   * volume are dropped with a warning; on WebGL 2 three r162 renders them (default false).
+   * Whether the GL backend is WebGL 2 and transmission is wanted (see RenderPlatform.transmission). Otherwise
+   * transmission and volume are dropped with a warning, as WebGL 1 (headless-gl) needs; on WebGL 2 three r162
+   * renders them (default false).
    */
   webgl2?: boolean;
 }

@@ -52,7 +52,7 @@ const api: RenderHostApi = {
         const canvas = document.getElementById('gl') as HTMLCanvasElement;
         const backend = createCanvasGLBackend(canvas, { backend: 'chromium' });
         const version = browserRendererIdentity({ backend: backend.info.backend, three: REVISION, renderer: backend.info.renderer, encoder });
-        renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version });
+        renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version, transmission: true });
       }
       return { info: renderer.backend.info as GLBackendInfo, version: renderer.version };
     }),

@@ -25,5 +25,8 @@ export function versionOf(pkg: string): string {
 
 export { RENDER_CORE_VERSION } from './render/renderer-identity.ts';
 
-/** Everything that decides the bytes of a render, recorded in output metadata. */
-export const RENDERER_VERSION = `tessera-render/${RENDER_CORE_VERSION} three/${versionOf('three')} gl/${versionOf('gl')} sharp/${versionOf('sharp')}`;
+/**
+ * Everything that decides the bytes of a headless-gl render, recorded in output metadata: the backend is named
+ * (`headless-gl/` + the gl package's version), as the Chromium backend's identity names `chromium/` (renderer-identity.ts).
+ */
+export const RENDERER_VERSION = `tessera-render/${RENDER_CORE_VERSION} three/${versionOf('three')} headless-gl/${versionOf('gl')} sharp/${versionOf('sharp')}`;

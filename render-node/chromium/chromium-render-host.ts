@@ -116,7 +116,10 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     const call = async <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
       let result: HostResult<HostValue<M>>;
       try {
-        result = await page.evaluate(([m, a]) => (window as any).tesseraRenderHost[m](...a), [method, args] as const);
+        result = (await page.evaluate(
+          ([m, a]: [string, unknown[]]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).tesseraRenderHost[m](...a),
+          [method, args as unknown[]] as [string, unknown[]],
+        )) as HostResult<HostValue<M>>;
       } catch (cause) {
         throw new TesseraError('RENDER_FAILED', `The Chromium backend failed during ${method}: ${(cause as Error).message.split('\n')[0]}`, { cause });
       }

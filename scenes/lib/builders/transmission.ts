@@ -33,8 +33,8 @@ export async function buildTransmission(): Promise<Document> {
   const materials = TRANSMISSION_BAR_COLORS.map(([name, rgb]) =>
     doc.createMaterial(`bar-${name}`).setBaseColorFactor([...rgb, 1]).setMetallicFactor(0).setRoughnessFactor(1).setExtension('KHR_materials_unlit', unlit.createUnlit()),
   );
-  const count = 8;
-  const width = 0.75;
+  const count = 12;
+  const width = 0.5;
   for (let i = 0; i < count; i++) {
     const x = (i - (count - 1) / 2) * width;
     bars.addPrimitive(primitiveFromData(doc, `bar-${i}`, box({ size: [width, 7, 0.1], center: [x, 0, -2.5] }), { material: materials[i % materials.length] }));

@@ -35,6 +35,42 @@ const DISC_RADIUS = (Math.tan(Math.asin(1 / 6)) / Math.tan((20 * Math.PI) / 180)
 const GLASS_VIEW: ViewSpecInput = { width: SIZE, height: SIZE, camera: { kind: 'gltf', name: 'front' }, background: '#808080' };
 
 const HUES = { red: reddish, green: greenish, blue: blueish, yellow: yellowish };
+const BAR_HUES = ['red', 'green', 'blue', 'yellow'];
+
+/** The hue of the bar a straight (unrefracted) ray through column `x` hits: bars 0.5 wide from x=−3, at z=−2.5, camera at z=6. */
+function straightBarHue(x: number): string | null {
+  const ndc = (x + 0.5) / (SIZE / 2) - 1;
+  const world = ndc * Math.tan((20 * Math.PI) / 180) * 8.5;
+  const bar = Math.floor((world + 3) / 0.5);
+  return bar >= 0 && bar < 12 ? BAR_HUES[bar % 4] : null;
+}
+
+/**
+ * Pixels between radii `r0` and `r1` of the frame's centre showing a bar hue: how many, what share of them show
+ * the hue a straight ray would hit, and the mean colour of each hue.
+ */
+function barsSeen(img: RawImage, r0: number, r1: number) {
+  let coloured = 0;
+  let straight = 0;
+  const sums: Record<string, [number, number, number, number]> = Object.fromEntries(BAR_HUES.map((h) => [h, [0, 0, 0, 0]]));
+  const c = img.width / 2;
+  for (let y = 0; y < img.height; y++) {
+    for (let x = 0; x < img.width; x++) {
+      const d = Math.hypot(x + 0.5 - c, y + 0.5 - c);
+      if (d < r0 || d > r1) continue;
+      const p = (y * img.width + x) * 4;
+      const [r, g, b, a] = [img.data[p], img.data[p + 1], img.data[p + 2], img.data[p + 3]];
+      const hue = BAR_HUES.find((h) => HUES[h as keyof typeof HUES](r, g, b, a));
+      if (!hue) continue;
+      coloured++;
+      if (hue === straightBarHue(x)) straight++;
+      const s = sums[hue];
+      s[0] += r; s[1] += g; s[2] += b; s[3]++;
+    }
+  }
+  const mean = Object.fromEntries(Object.entries(sums).map(([h, s]) => [h, s[3] ? [s[0] / s[3], s[1] / s[3], s[2] / s[3]] : null]));
+  return { coloured, straightShare: coloured ? straight / coloured : 0, mean };
+}
 
 /** Statistics of the pixels within `radius` of the frame's centre: share of each bar hue and mean chroma. */
 function disc(img: RawImage, radius: number) {
@@ -109,6 +145,18 @@ describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
     // Opaque fallback: no bar colour inside the disc, nearly grey.
     expect(flat.hues).toBe(0);
     expect(flat.chroma).toBeLessThan(seen.chroma / 3);
+    // Refracted: inside the disc most bar pixels show another bar than a straight ray would hit (the ball is a
+    // lens); outside it, where nothing refracts, they all do. Tinted: the pale cyan volume takes red away, so red
+    // bars seen through the glass are darker than the same bars beside it, more than blue ones are.
+    const through = barsSeen(glass, 0, inner);
+    const beside = barsSeen(glass, DISC_RADIUS * 1.25, SIZE / 2);
+    console.info(`transmission: through the ball ${through.coloured} bar pixels, ${(through.straightShare * 100).toFixed(0)}% where a straight ray lands, means ${JSON.stringify(through.mean)}; beside it ${beside.coloured}, ${(beside.straightShare * 100).toFixed(0)}%, means ${JSON.stringify(beside.mean)}`);
+    expect(beside.straightShare).toBeGreaterThan(0.95);
+    expect(through.straightShare).toBeLessThan(0.6);
+    const redKept = through.mean.red![0] / beside.mean.red![0];
+    const blueKept = through.mean.blue![2] / beside.mean.blue![2];
+    expect(redKept).toBeLessThan(0.95);
+    expect(redKept).toBeLessThan(blueKept);
     // Outside the ball (a ring beyond its edge) both backends draw the same unlit bars.
     const ringDiff = ringDifference(glass, opaque, DISC_RADIUS * 1.25, SIZE / 2);
     expect(ringDiff).toBeLessThan(0.01);

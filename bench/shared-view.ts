@@ -31,6 +31,8 @@ export const VIEW_DEFAULTS = {
   toneMapping: 'neutral',
   background: '#808080',
   fps: 24,
+  // The baselines (Blender Workbench/EEVEE settings, three.js in Chromium) draw no shadow maps: compare like with like.
+  shadows: false,
 } as const;
 
 /** Tessera's key light intensity, for the baselines to match. */

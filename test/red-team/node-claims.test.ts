@@ -231,6 +231,20 @@ describe('long-poll flood', () => {
     expect(last.res.status).toBe(200);
     expect(last.res.body.jobId).toBe(jobId);
   });
+  it('counts a node\'s session long-poll apart from its task slots: a 1-slot node with a session slot keeps both open', async () => {
+    // A real node long-polls for tasks and, separately, for sessions. Were both counted against its one task slot,
+    // each would end the other at once and the node would spin on the lease route (hundreds of calls a second).
+    const node = await TestNode.register(h, 'task-and-session-polls', { concurrency: 1, sessionSlots: 1 });
+    const started = Date.now();
+    const poll = (kinds: string[]) =>
+      call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json: { waitSeconds: 2, kinds }, token: node.reg.nodeToken }).then((res) => ({ status: res.status, at: Date.now() - started }));
+    const [tasks, sessions] = await Promise.all([poll(['task']), sleep(100).then(() => poll(['session']))]);
+    expect(tasks.status).toBe(204);
+    expect(sessions.status).toBe(204);
+    // Both waited out their 2 s: neither displaced the other.
+    expect(tasks.at).toBeGreaterThan(1800);
+    expect(sessions.at).toBeGreaterThan(1800);
+  });
 });
 
 describe('poisoned coordinates', () => {

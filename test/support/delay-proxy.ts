@@ -65,6 +65,10 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     track(client);
     const upstream = createConnection({ host: options.target.host ?? '127.0.0.1', port: options.target.port });
     track(upstream);
+    // Forward each chunk as it comes, like a router: Nagle's algorithm here (the default on Node sockets) would hold
+    // a frame's last segment for the peer's delayed ACK (~40 ms on Linux) and add that to every round trip.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const down = pipeDelayed(client, upstream, () => delayMs);
     const up = pipeDelayed(upstream, client, () => delayMs);
     cancels.add(down);

@@ -201,7 +201,9 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const wantsSessions = kinds.includes('session') && ctx.sessions !== undefined && (node.card.sessionSlots ?? 0) > 0;
     const deadline = ctx.clock.now() + waitSeconds * 1000;
     // At most one open long-poll per slot: a further one ends the oldest (a node cannot pin the API's connections).
-    const poll = ctx.polls.open(id, node.card.concurrency);
+    // A poll for sessions only counts apart, against one slot of its own: a node long-polls for tasks and for
+    // sessions at once, and counted together the two would end each other at once, over and over.
+    const poll = wantsTasks ? ctx.polls.open(id, node.card.concurrency + (wantsSessions ? 1 : 0)) : ctx.polls.open(`${id} sessions`, 1);
     // The displaced poll is waiting on the tasks topic: wake it so it sees its flag and answers now.
     if (poll.displacedOthers) ctx.notifier.notify(TASKS_TOPIC);
     const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);

@@ -1,9 +1,9 @@
 /**
  * The two GL backends behind `tessera render --local --backend`: headless-gl (WebGL 1, in process) and headless
  * Chromium (WebGL 2 on llvmpipe through ANGLE/EGL, the same bundled pipeline as the /join tab).
- * - scenes/transmission.glb: with Chromium the coloured bars show THROUGH the glass ball (several bar colours
- *   inside its disc, saturated); with headless-gl transmission is dropped (a warning) and the disc is an
- *   opaque, unsaturated glossy ball. Outside the ball both backends draw the same unlit bars.
+ * - scenes/transmission.glb: with Chromium the coloured bars show THROUGH the glass ball (bar colours inside
+ *   its disc, magnified by the lens and tinted by the volume); with headless-gl transmission is dropped (a
+ *   warning) and the disc is an opaque, unsaturated glossy ball. Outside the ball both backends draw the same bars.
  * - Tiles from the Chromium backend stitch into the whole frame bit for bit.
  * - A scene without WebGL 2 features (textured-pbr.glb) renders within the verifier's pixel tolerance on both.
  * - The renderer identity names the backend; `auto` picks Chromium only for WebGL 2 scenes.
@@ -37,21 +37,10 @@ const GLASS_VIEW: ViewSpecInput = { width: SIZE, height: SIZE, camera: { kind: '
 const HUES = { red: reddish, green: greenish, blue: blueish, yellow: yellowish };
 const BAR_HUES = ['red', 'green', 'blue', 'yellow'];
 
-/** The hue of the bar a straight (unrefracted) ray through column `x` hits: bars 0.5 wide from x=−3, at z=−2.5, camera at z=6. */
-function straightBarHue(x: number): string | null {
-  const ndc = (x + 0.5) / (SIZE / 2) - 1;
-  const world = ndc * Math.tan((20 * Math.PI) / 180) * 8.5;
-  const bar = Math.floor((world + 3) / 0.5);
-  return bar >= 0 && bar < 12 ? BAR_HUES[bar % 4] : null;
-}
-
 /**
- * Pixels between radii `r0` and `r1` of the frame's centre showing a bar hue: how many, what share of them show
- * the hue a straight ray would hit, and the mean colour of each hue.
+ * Pixels between radii `r0` and `r1` of the frame's centre that show a bar hue: the mean colour of each hue.
  */
-function barsSeen(img: RawImage, r0: number, r1: number) {
-  let coloured = 0;
-  let straight = 0;
+function barColours(img: RawImage, r0: number, r1: number) {
   const sums: Record<string, [number, number, number, number]> = Object.fromEntries(BAR_HUES.map((h) => [h, [0, 0, 0, 0]]));
   const c = img.width / 2;
   for (let y = 0; y < img.height; y++) {
@@ -62,14 +51,30 @@ function barsSeen(img: RawImage, r0: number, r1: number) {
       const [r, g, b, a] = [img.data[p], img.data[p + 1], img.data[p + 2], img.data[p + 3]];
       const hue = BAR_HUES.find((h) => HUES[h as keyof typeof HUES](r, g, b, a));
       if (!hue) continue;
-      coloured++;
-      if (hue === straightBarHue(x)) straight++;
       const s = sums[hue];
       s[0] += r; s[1] += g; s[2] += b; s[3]++;
     }
   }
-  const mean = Object.fromEntries(Object.entries(sums).map(([h, s]) => [h, s[3] ? [s[0] / s[3], s[1] / s[3], s[2] / s[3]] : null]));
-  return { coloured, straightShare: coloured ? straight / coloured : 0, mean };
+  return Object.fromEntries(Object.entries(sums).map(([h, s]) => [h, s[3] ? [s[0] / s[3], s[1] / s[3], s[2] / s[3]] : null])) as Record<string, [number, number, number] | null>;
+}
+
+/** Mean length in pixels of the runs of one bar hue along row `y` between columns `x0` and `x1` (runs cut by the ends count too). */
+function meanRun(img: RawImage, y: number, x0: number, x1: number): number {
+  const runs: number[] = [];
+  let hue: string | undefined;
+  let len = 0;
+  for (let x = Math.round(x0); x < Math.round(x1); x++) {
+    const p = (y * img.width + x) * 4;
+    const h = BAR_HUES.find((k) => HUES[k as keyof typeof HUES](img.data[p], img.data[p + 1], img.data[p + 2], img.data[p + 3]));
+    if (h === hue) len++;
+    else {
+      if (hue && len) runs.push(len);
+      hue = h;
+      len = 1;
+    }
+  }
+  if (hue && len) runs.push(len);
+  return runs.reduce((a, b) => a + b, 0) / Math.max(1, runs.length);
 }
 
 /** Statistics of the pixels within `radius` of the frame's centre: share of each bar hue and mean chroma. */
@@ -139,24 +144,28 @@ describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
     const seen = disc(glass, inner);
     const flat = disc(opaque, inner);
     console.info(`transmission disc (r=${inner.toFixed(0)} px): chromium hues ${JSON.stringify(seen.share)} chroma ${seen.chroma.toFixed(1)}; headless-gl hues ${JSON.stringify(flat.share)} chroma ${flat.chroma.toFixed(1)}`);
-    // Through the glass: at least three of the four bar colours, and saturated on average.
-    expect(seen.hues).toBeGreaterThanOrEqual(3);
+    // Through the glass: bar colours (two or more), saturated on average.
+    expect(seen.hues).toBeGreaterThanOrEqual(2);
     expect(seen.chroma).toBeGreaterThan(60);
     // Opaque fallback: no bar colour inside the disc, nearly grey.
     expect(flat.hues).toBe(0);
     expect(flat.chroma).toBeLessThan(seen.chroma / 3);
-    // Refracted: inside the disc most bar pixels show another bar than a straight ray would hit (the ball is a
-    // lens); outside it, where nothing refracts, they all do. Tinted: the pale cyan volume takes red away, so red
-    // bars seen through the glass are darker than the same bars beside it, more than blue ones are.
-    const through = barsSeen(glass, 0, inner);
-    const beside = barsSeen(glass, DISC_RADIUS * 1.25, SIZE / 2);
-    console.info(`transmission: through the ball ${through.coloured} bar pixels, ${(through.straightShare * 100).toFixed(0)}% where a straight ray lands, means ${JSON.stringify(through.mean)}; beside it ${beside.coloured}, ${(beside.straightShare * 100).toFixed(0)}%, means ${JSON.stringify(beside.mean)}`);
-    expect(beside.straightShare).toBeGreaterThan(0.95);
-    expect(through.straightShare).toBeLessThan(0.6);
-    const redKept = through.mean.red![0] / beside.mean.red![0];
-    const blueKept = through.mean.blue![2] / beside.mean.blue![2];
-    expect(redKept).toBeLessThan(0.95);
-    expect(redKept).toBeLessThan(blueKept);
+    // Refracted: the ball is a lens that magnifies the bars behind it: along the middle row, a bar seen through
+    // the ball is at least 1.8 times as wide as the same bars seen beside it (three's thickness model, as in the
+    // Khronos Sample Viewer). Tinted: the cyan volume absorbs red and some green, so bars seen through the glass
+    // keep less of their green than of their blue.
+    const c = SIZE / 2;
+    const throughRun = meanRun(glass, c, c - inner, c + inner);
+    const besideRun = (meanRun(glass, c, 0, c - DISC_RADIUS * 1.1) + meanRun(glass, c, c + DISC_RADIUS * 1.1, SIZE)) / 2;
+    const through = barColours(glass, 0, inner);
+    const beside = barColours(glass, DISC_RADIUS * 1.25, SIZE / 2);
+    console.info(`transmission: bar width through the ball ${throughRun.toFixed(1)} px, beside it ${besideRun.toFixed(1)} px; bar colours through ${JSON.stringify(through)}, beside ${JSON.stringify(beside)}`);
+    expect(throughRun).toBeGreaterThan(besideRun * 1.8);
+    // The central bars behind the ball are green and blue: the cyan attenuation (0.4, 0.8, 1) dims green, not blue.
+    const greenKept = through.green![1] / beside.green![1];
+    const blueKept = through.blue![2] / beside.blue![2];
+    expect(greenKept).toBeLessThan(0.95);
+    expect(greenKept).toBeLessThan(blueKept - 0.05);
     // Outside the ball (a ring beyond its edge) both backends draw the same unlit bars.
     const ringDiff = ringDifference(glass, opaque, DISC_RADIUS * 1.25, SIZE / 2);
     expect(ringDiff).toBeLessThan(0.01);

@@ -16,8 +16,8 @@ export const TRANSMISSION_BAR_COLORS: [string, [number, number, number]][] = [
  * KHR_materials_transmission + KHR_materials_volume (+ KHR_materials_ior): a glass ball (radius 1, at the
  * origin) in front of a backdrop of vertical unlit bars in four colours (z = −2.5), with a glTF camera `front`
  * at (0, 0, 6) looking down −Z, so the ball's disc is centred in the frame. On WebGL 2 (the Chromium backend)
- * the bars show through the ball, refracted (the ball is a lens: upside down and mirrored, squeezed) and tinted
- * by the volume's pale cyan attenuation; on headless-gl (WebGL 1) transmission is dropped and the ball is an
+ * the bars show through the ball, refracted (three's thickness model magnifies them, as the Khronos Sample
+ * Viewer does: the two bars behind the centre fill the disc) and tinted by the volume's cyan attenuation; on headless-gl (WebGL 1) transmission is dropped and the ball is an
  * opaque glossy white one. scenes/README.md says what each must look like; test/backends.test.ts checks it.
  */
 export async function buildTransmission(): Promise<Document> {
@@ -47,7 +47,7 @@ export async function buildTransmission(): Promise<Document> {
     .setMetallicFactor(0)
     .setRoughnessFactor(0.05)
     .setExtension('KHR_materials_transmission', transmission.createTransmission().setTransmissionFactor(1))
-    .setExtension('KHR_materials_volume', volume.createVolume().setThicknessFactor(2).setAttenuationDistance(2.5).setAttenuationColor([0.55, 0.9, 1]))
+    .setExtension('KHR_materials_volume', volume.createVolume().setThicknessFactor(2).setAttenuationDistance(2).setAttenuationColor([0.4, 0.8, 1]))
     .setExtension('KHR_materials_ior', ior.createIOR().setIOR(1.5));
   const ball = doc.createMesh('glass-ball').addPrimitive(primitiveFromData(doc, 'glass-ball', uvSphere({ radius: 1, segmentsU: 96, segmentsV: 48, uvs: false }), { material: glass }));
   scene.addChild(doc.createNode('glass-ball').setMesh(ball));

@@ -59,6 +59,7 @@ interface Row {
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;
+const roundPct = (v: number | null) => (v === null ? null : Math.round(v));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
@@ -108,7 +109,7 @@ async function main() {
             drawMs: round(median(draw)),
             readbackMs: round(median(readback)),
             wallMs: round(median(wall)),
-            othersCpuPct: monitor.othersPct(mark, monitor.mark()),
+            othersCpuPct: roundPct(monitor.othersPct(mark, monitor.mark())),
             warnings: loaded.warnings,
           });
         } finally {
@@ -124,14 +125,14 @@ async function main() {
     finishedAt: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     frames,
-    note: 'Medians of the timed frames after one first frame. draw = pose + draw + gl.finish; readback = readPixels + unpremultiply (+ resolve); wall = one render call as Node sees it (Chromium: + page.evaluate + base64 transfer). othersCpuPct: share of all cores other processes used meanwhile: compare rows of one run only.',
+    note: 'Medians of the timed frames after one first frame. draw = pose + draw + gl.finish; readback = readPixels + unpremultiply (+ resolve). In Chromium gl.finish returns before the GPU process has drawn, so its draw time lands in readback: compare draw + readback; wall = one render call as Node sees it (Chromium: + page.evaluate + base64 transfer). othersCpuPct: share of all cores other processes used meanwhile: compare rows of one run only.',
     rows,
   };
   const dir = join(ROOT, 'bench/results');
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, quick ? 'backends-quick.json' : 'backends-latest.json'), JSON.stringify(report, null, 2) + '\n');
   const lines = [
-    `GL backends, ${width}×${height}, median of ${frames} frame(s) after the first (relative figures; other processes' CPU share beside each row)`,
+    `GL backends, ${width}×${height}, median of ${frames} frame(s) after the first (relative figures; other processes' CPU share beside each row). Chromium's gl.finish does not wait for its GPU process: its drawing shows up in readback.`,
     '| scene | backend | start (ms) | load (ms) | 1st frame (ms) | draw (ms) | readback (ms) | per frame, wall (ms) | vs headless-gl | others\' CPU | notes |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
   ];

@@ -6,6 +6,7 @@
  * in Node exactly as with headless-gl.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,10 +51,15 @@ export const CHROMIUM_FLAGS = [
   '--ignore-gpu-blocklist',
 ];
 
-/** Why the Chromium backend cannot start here, or null when it can (binary, playwright-core and the built page exist). */
+/** Why the Chromium backend cannot start here, or null when it can (the binary, playwright-core and the built page are there). */
 export function chromiumUnavailable(options: ChromiumRenderHostOptions = {}): string | null {
   const o = { ...CHROMIUM_RENDER_HOST_DEFAULTS, ...options };
   if (!existsSync(o.executablePath)) return `Chromium is not at ${o.executablePath} (apt-get install -y chromium, or set TESSERA_CHROMIUM)`;
+  try {
+    createRequire(import.meta.url).resolve('playwright-core');
+  } catch {
+    return 'playwright-core is not installed (npm install)';
+  }
   if (!existsSync(join(o.dist, 'render-host.html'))) return `the render host page is not built (${join(o.dist, 'render-host.html')}; run npm run build:web)`;
   return null;
 }

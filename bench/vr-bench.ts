@@ -13,6 +13,7 @@
  *          --batch-repeats 5 (0: no batch baseline) --strict (exit 1 when a goal fails)
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ import { createTesseraClient } from '../api/client/index.ts';
 import { newApiKey } from '../api/core/client-keys.ts';
 import { startLocalS3 } from '../api/node/local-s3.ts';
 import { startApi } from '../api/node/start-api.ts';
-import { runSessionBench, type SessionBenchResult } from '../infra/cli/session-bench.ts';
+import { runSessionBench, STAGES, type SessionBenchResult } from '../infra/cli/session-bench.ts';
 import { startDelayProxy } from '../test/support/delay-proxy.ts';
 import { checkVrGoals, goalsTable, rowMeets, VR_GOALS, type VrRow } from './vr-goals.ts';
 
@@ -55,6 +56,34 @@ const median = (xs: number[]) => {
   const v = [...xs].sort((a, b) => a - b);
   return v.length ? v[Math.floor(v.length / 2)] : null;
 };
+
+/**
+ * CPU time (ms) of a process and its descendants: its own and its reaped children's (utime, stime, cutime, cstime),
+ * plus the live descendants' own. Linux /proc, clock ticks of 10 ms (USER_HZ 100).
+ */
+function treeCpuMs(root: number): number {
+  const stats = new Map<number, { ppid: number; own: number; reaped: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      // After "pid (comm) ": state ppid … utime (14th field overall → index 11 here) stime cutime cstime.
+      stats.set(Number(name), { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let ticks = 0;
+  const walk = (pid: number, top: boolean) => {
+    const st = stats.get(pid);
+    if (!st) return;
+    ticks += st.own + (top ? st.reaped : 0);
+    for (const [child, c] of stats) if (c.ppid === pid) walk(child, false);
+  };
+  walk(root, true);
+  return ticks * 10;
+}
 
 const dir = await mkdtemp(join(tmpdir(), 'tessera-vr-bench-'));
 const apiKey = newApiKey();
@@ -96,7 +125,7 @@ try {
           log(`${sceneName} eye ${eye} RTT ${rttMs} ms: ${sessions} session(s), shadows ${shadows ? 'on' : 'off'}${args.depth ? ', depth' : ''}…`);
           let r: SessionBenchResult | { error: string };
           try {
-            r = await runSessionBench({ api: api.url, apiKey, sceneId, eye, seconds: Number(args.seconds), sessions, format: 'jpeg', quality: 80, shadows, depth: args.depth });
+            r = await runSessionBench({ api: api.url, apiKey, sceneId, eye, seconds: Number(args.seconds), sessions, format: 'jpeg', quality: 80, shadows, depth: args.depth, serverCpuMs: () => treeCpuMs(node.pid!) });
           } catch (err) {
             r = { error: (err as Error).message };
           }
@@ -129,6 +158,16 @@ const table = results.map((r) => {
 });
 const header = '| scene | eye | RTT ms | sessions | shadows | fps/session | p50 ms | p95 ms | dropped poses | batch p50 ms | load avg | goals |\n|---|---|---|---|---|---|---|---|---|---|---|---|';
 const verdicts = checkVrGoals(results as unknown as VrRow[]);
+// Where the time went: per-stage p50 (mean) over every session's frames, and CPU per frame on each side.
+const stageHeader = `| scene | eye | RTT ms | sessions | ${STAGES.join(' | ')} | total | node CPU ms/frame | bench CPU ms/frame |\n|${'---|'.repeat(STAGES.length + 7)}`;
+const cell = (v: { p50: number | null; mean: number | null } | undefined) => (v?.p50 == null ? '-' : `${v.p50.toFixed(1)} (${v.mean!.toFixed(1)})`);
+const stageRows = results
+  .filter((r) => (r as Record<string, any>).stages)
+  .map((r) => {
+    const row = r as Record<string, any>;
+    return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${STAGES.map((k) => cell(row.stages[k])).join(' | ')} | ${cell(row.stages.total)} | ${row.serverCpuMsPerFrame ?? '-'} | ${row.clientCpuMsPerFrame ?? '-'} |`;
+  });
+process.stdout.write(`\nPer-stage pose → frame-decoded, ms, p50 (mean):\n${stageHeader}\n${stageRows.join('\n')}\n\n`);
 process.stdout.write(`${header}\n${table.join('\n')}\n\nGoals (machine load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: figures from a loaded machine say little):\n${goalsTable(verdicts)}\n`);
 const goals = verdicts.map((v) => ({ goal: v.goal.id, text: v.goal.text, rows: v.rows, passed: v.passed, worst: v.worst, pass: v.pass }));
 const out = { at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }, note: 'machine shared with other work (see loadavg per row)', seconds: Number(args.seconds), goals, results };

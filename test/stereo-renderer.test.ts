@@ -216,3 +216,34 @@ describe('session shadows', () => {
     expect(Math.hypot(a.centre.x, a.centre.z)).toBeLessThan(2);
   });
 });
+
+describe('session environment background', () => {
+  it('drawn after the scene, depth-tested, gives the very pixels of three\'s background drawn under it, sky and scene both in view', () => {
+    const poses = [stereoPose([0, 1.5, 5], [0, 1.2, 0], { fov: FOV }), stereoPose([2.5, 0.8, 3.5], [0, 0.8, 0], { fov: FOV })];
+    const settings = renderSettings({ background: 'environment', shadows: true });
+    const three = new StereoRenderer(frames, stage, settings, { depthTestedBackground: false });
+    const threeFrames = poses.map((p) => three.render(p));
+    const tested = new StereoRenderer(frames, stage, settings, { depthTestedBackground: true });
+    const testedFrames = poses.map((p) => tested.render(p));
+    for (let i = 0; i < poses.length; i++) {
+      const a = threeFrames[i];
+      const b = testedFrames[i];
+      expect(b.width).toBe(a.width);
+      let differing = 0;
+      for (let k = 0; k < a.data.length; k++) if (a.data[k] !== b.data[k]) differing++;
+      expect(differing).toBe(0);
+      // Both sky (far depth, lit by the environment: not the black clear colour) and scene are in the picture.
+      const mm = depthOf(b);
+      let sky = 0;
+      let litSky = 0;
+      for (let p = 0; p < mm.length; p++) {
+        if (mm[p] !== DEPTH_FAR_MM) continue;
+        sky++;
+        if (b.data[p * 4] + b.data[p * 4 + 1] + b.data[p * 4 + 2] > 30) litSky++;
+      }
+      expect(sky).toBeGreaterThan(mm.length / 10);
+      expect(sky).toBeLessThan(mm.length * 0.9);
+      expect(litSky).toBe(sky);
+    }
+  });
+});

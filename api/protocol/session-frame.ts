@@ -21,7 +21,20 @@ export const FrameHeader = z.object({
   /** The pose's sentAt (client clock), echoed. */
   sentAt: z.number(),
   eyes: z.array(EyePose).min(1).max(2),
-  timings: z.object({ queueMs: z.number(), renderMs: z.number(), encodeMs: z.number() }),
+  /**
+   * Where the node's time went (ms): waiting for the render process (`queueMs`: pose received → sent to it), `renderMs`
+   * (draw + readback), `encodeMs`, `ipcMs` (the round trip to the render process less its own work: both IPC hops and
+   * its event loop). `nodeInAt`/`nodeOutAt`: pose received and frame handed to the socket, as epoch ms with sub-ms
+   * resolution (performance.timeOrigin + performance.now()): comparable with a client's clock on the same host only.
+   */
+  timings: z.object({
+    queueMs: z.number(),
+    renderMs: z.number(),
+    encodeMs: z.number(),
+    ipcMs: z.number().optional(),
+    nodeInAt: z.number().optional(),
+    nodeOutAt: z.number().optional(),
+  }),
   layout: z.literal('side-by-side'),
   /** The whole image: eyes × eye width, by eye height. */
   width: z.number().int().positive(),

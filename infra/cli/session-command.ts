@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { createTesseraClient } from '../../api/client/index.ts';
 import { SessionFormat } from '../../api/protocol/session.ts';
 import { packScene } from './pack-scene.ts';
-import { runSessionBench } from './session-bench.ts';
+import { runSessionBench, STAGES } from './session-bench.ts';
 
 /** `tessera session bench`: measure interactive sessions on a farm. */
 export function sessionCommand(): Command {
@@ -41,7 +41,9 @@ export function sessionCommand(): Command {
       }
       process.stdout.write(
         `${o.sessions} session${o.sessions === 1 ? '' : 's'} × ${o.seconds} s, eye ${o.eye}, ${format}\n` +
-          `fps ${r.fps} per session   pose→frame p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms   frames ${r.frames}   dropped poses ${r.dropped}   node ${r.nodeId}\n`,
+          `fps ${r.fps} per session   pose→frame p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms   frames ${r.frames}   dropped poses ${r.dropped}   node ${r.nodeId}\n` +
+          `where it went, p50 ms: ${STAGES.map((k) => `${k} ${r.stages[k].p50 ?? '-'}`).join('  ')}   (uplink/downlink: exact only with client and node on one host)\n` +
+          `this client's CPU per frame: ${r.clientCpuMsPerFrame ?? '-'} ms\n`,
       );
     });
   return session;

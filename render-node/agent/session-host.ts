@@ -70,7 +70,8 @@ interface HostedSession {
   pending: { pose: PoseMessage; receivedAt: number } | null;
   droppedSinceFrame: number;
   rendering: boolean;
-  lastFrameAt: number;
+  /** When the last frame's render started: maxFps spaces render starts, not the gaps between frames. */
+  lastRenderAt: number;
   ended: { reason: string; reported: number } | null;
   connectTimer: NodeJS.Timeout;
 }
@@ -153,7 +154,7 @@ export class SessionHost {
       pending: null,
       droppedSinceFrame: 0,
       rendering: false,
-      lastFrameAt: 0,
+      lastRenderAt: 0,
       ended: null,
       connectTimer: setTimeout(() => {
         if (!s.socket) this.#end(s, SESSION_CLOSE.SESSION_ENDED, 'no client connected in time');
@@ -321,13 +322,17 @@ export class SessionHost {
     void this.#pump(s);
   }
 
-  /** Render waiting poses one at a time, newest first, paced by maxFps. */
+  /**
+   * Render waiting poses one at a time, newest first, paced by maxFps: a render starts no sooner than 1000/maxFps ms
+   * after the previous one started (pacing from the previous frame's end instead added that much idle time to every
+   * frame: +11 ms at the default 90, whatever the render took).
+   */
   async #pump(s: HostedSession): Promise<void> {
     if (s.rendering || s.ended || !(s as HostedSession & { ready?: boolean }).ready) return;
     s.rendering = true;
     try {
       while (s.pending && !s.ended) {
-        const wait = s.lastFrameAt + 1000 / s.lease.render.maxFps - performance.now();
+        const wait = s.lastRenderAt + 1000 / s.lease.render.maxFps - performance.now();
         if (wait > 1) {
           await new Promise((r) => setTimeout(r, wait));
           continue; // a newer pose may have replaced the waiting one meanwhile
@@ -342,6 +347,7 @@ export class SessionHost {
           continue;
         }
         const started = performance.now();
+        s.lastRenderAt = started;
         const frame = await s.process.frame(pose.eyes);
         if (s.ended || ws.readyState !== ws.OPEN) break;
         const message = encodeFrame(
@@ -349,7 +355,14 @@ export class SessionHost {
             seq: pose.seq,
             sentAt: pose.sentAt,
             eyes: pose.eyes,
-            timings: { queueMs: started - receivedAt, renderMs: frame.renderMs, encodeMs: frame.encodeMs },
+            timings: {
+              queueMs: started - receivedAt,
+              renderMs: frame.renderMs,
+              encodeMs: frame.encodeMs,
+              ipcMs: frame.ipcMs,
+              nodeInAt: performance.timeOrigin + receivedAt,
+              nodeOutAt: performance.timeOrigin + performance.now(),
+            },
             layout: 'side-by-side',
             width: frame.width,
             height: frame.height,
@@ -362,10 +375,9 @@ export class SessionHost {
         );
         ws.send(message);
         s.droppedSinceFrame = 0;
-        s.lastFrameAt = performance.now();
         s.stats.frames++;
         s.stats.renderMs += frame.renderMs + frame.encodeMs;
-        s.latencies.push(s.lastFrameAt - receivedAt);
+        s.latencies.push(performance.now() - receivedAt);
         if (s.latencies.length > LATENCY_WINDOW) s.latencies.shift();
       }
     } catch (err) {

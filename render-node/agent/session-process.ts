@@ -24,7 +24,7 @@ export type SessionWorkerReply =
   | { type: 'ready' }
   | { type: 'loaded'; start: StartView }
   | { type: 'load-failed'; message: string; code?: ErrorCode; sceneFault: boolean }
-  | { type: 'frame'; id: number; image: Uint8Array; depth: Uint8Array | null; width: number; height: number; renderMs: number; encodeMs: number }
+  | { type: 'frame'; id: number; image: Uint8Array; depth: Uint8Array | null; width: number; height: number; renderMs: number; encodeMs: number; workMs: number }
   | { type: 'frame-failed'; id: number; message: string };
 
 export interface SessionProcessOptions extends SessionWorkerSettings {
@@ -44,6 +44,8 @@ export interface RenderedFrame {
   height: number;
   renderMs: number;
   encodeMs: number;
+  /** The round trip to the render process less its own work (both IPC hops, its event loop's wait). */
+  ipcMs: number;
 }
 
 const WORKER = fileURLToPath(new URL('./session-worker.ts', import.meta.url));
@@ -97,12 +99,14 @@ export class SessionProcess {
   /** Render and encode one pose. */
   async frame(eyes: EyePose[]): Promise<RenderedFrame> {
     const id = this.#nextId++;
+    const t0 = performance.now();
     const reply = this.#wait((m) => (m.type === 'frame' || m.type === 'frame-failed') && m.id === id, this.#options.frameTimeoutMs, 'frame');
     this.#child.send({ type: 'frame', id, eyes } satisfies SessionWorkerRequest);
     const m = await reply;
     if (m.type === 'frame-failed') throw new Error(`rendering failed: ${m.message}`);
     const f = m as Extract<SessionWorkerReply, { type: 'frame' }>;
-    return { image: f.image, depth: f.depth ?? null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.encodeMs };
+    const ipcMs = Math.max(0, performance.now() - t0 - (f.workMs ?? 0));
+    return { image: f.image, depth: f.depth ?? null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.encodeMs, ipcMs };
   }
 
   /** Stop the process (idempotent). */

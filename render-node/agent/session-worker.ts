@@ -52,11 +52,12 @@ process.on('message', async (message: SessionWorkerRequest) => {
     send({ type: 'frame-failed', id: message.id, message: 'no scene loaded' });
     return;
   }
+  const arrived = performance.now();
   try {
     const frame = stereo.render(message.eyes);
     const t0 = performance.now();
     const [image, depth] = await Promise.all([encode(frame.data, frame.width, frame.height, render), frame.depth ? encodeDepthPng(frame.depth, frame.width, frame.height) : null]);
-    send({ type: 'frame', id: message.id, image, depth, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0 });
+    send({ type: 'frame', id: message.id, image, depth, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0, workMs: performance.now() - arrived });
   } catch (err) {
     send({ type: 'frame-failed', id: message.id, message: (err as Error)?.message ?? String(err) });
   }

@@ -137,6 +137,37 @@ describe('an interactive session', () => {
     expect(ledger.nodes[0].renderSeconds).toBeGreaterThan(0);
   }, 120_000);
 
+  it('starts renders no more often than maxFps, however fast poses come, and says where each frame\'s time went', async () => {
+    const maxFps = 8;
+    const session = await client.openSession({ request: { sceneId, eye: EYE, maxFps, excludeNodes: [ids['sess-b']] } });
+    const { position, target } = session.ready.start;
+    await frameFor(session, position, target);
+    const frames: SessionFrame[] = [];
+    const off = session.onFrame((f) => frames.push(f));
+    const t0 = Date.now();
+    let k = 0;
+    const timer = setInterval(() => session.sendPose({ eyes: stereoPose(orbitPosition(position, target, k++ / 90, 25, 0.2), target, { fov: session.ready.start.fov }) }), 1000 / 90);
+    await new Promise((r) => setTimeout(r, 2000));
+    clearInterval(timer);
+    await new Promise((r) => setTimeout(r, 500));
+    off();
+    const seconds = (Date.now() - t0) / 1000;
+    expect(frames.length).toBeGreaterThan(2);
+    expect(frames.length).toBeLessThanOrEqual(Math.ceil(seconds * maxFps) + 1);
+    // Render starts (pose received + queue, on the node's clock) at least 1000/maxFps ms apart.
+    const starts = frames.map((f) => f.header.timings.nodeInAt! + f.header.timings.queueMs);
+    for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(1000 / maxFps - 1);
+    for (const f of frames) {
+      const t = f.header.timings;
+      expect(t.renderMs).toBeGreaterThan(0);
+      expect(t.encodeMs).toBeGreaterThan(0);
+      expect(t.ipcMs).toBeGreaterThanOrEqual(0);
+      // Received → sent on the node covers queue, render, encode and IPC.
+      expect(t.nodeOutAt! - t.nodeInAt!).toBeGreaterThanOrEqual(t.queueMs + t.renderMs + t.encodeMs + t.ipcMs! - 0.5);
+    }
+    await session.close();
+  }, 120_000);
+
   it('sends depth frames with depth: true: linear millimetres, the cube\'s front face in both eyes, the background far', async () => {
     // A known scene: a 1 m cube centred at (0, 1.2, 0), nothing else.
     const cube = (await client.uploadScene(await shadowStage({ floor: false }))).sceneId;

@@ -127,6 +127,8 @@ describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
   it('the identities name the backend: Chromium is WebGL 2, headless-gl WebGL 1', () => {
     expect(r.chromium.info.webgl2).toBe(true);
     expect(r.chromium.info.backend).toBe('chromium');
+    // Mesa's llvmpipe through ANGLE's EGL backend (with --disable-gpu Chromium would fall back to SwiftShader).
+    expect(r.chromium.info.renderer).toMatch(/llvmpipe/);
     expect(r.chromium.version).toMatch(/^tessera-render\/\S+ three\/162 chromium\/.+ sharp\/\S+$/);
     expect(r['headless-gl'].info.webgl2).toBe(false);
     expect(r['headless-gl'].version).toMatch(/^tessera-render\/\S+ three\/0\.162\.\d+ headless-gl\/\S+ sharp\/\S+$/);

@@ -38,11 +38,13 @@ export const CHROMIUM_RENDER_HOST_DEFAULTS = {
   startTimeoutMs: 60_000,
 } satisfies Required<ChromiumRenderHostOptions>;
 
-/** Chromium flags: headless, no sandbox (root in CI), WebGL 2 on llvmpipe through ANGLE/EGL, nothing phoning home. */
+/**
+ * Chromium flags: headless, no sandbox (root in CI), WebGL 2 on Mesa llvmpipe through ANGLE/EGL, nothing phoning
+ * home. No --disable-gpu: with it Chromium draws on SwiftShader instead of llvmpipe (slower here, and other pixels).
+ */
 export const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
-  '--disable-gpu',
   '--no-first-run',
   '--disable-background-networking',
   '--disable-component-update',

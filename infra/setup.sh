@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium: the web dashboard's browser tests (test/web/, driven by playwright-core); not a render node's need.
+# chromium: the web dashboard's browser tests (test/web/, driven by playwright-core) and the WebGL 2 render backend
+# (`tessera render --local --backend chromium|auto`, test/backends.test.ts); a farm node does not need it.
 # openssl: the session test makes a self-signed certificate for wss:// (test/farm/session-e2e.test.ts).
 bash infra/install-system-packages.sh chromium openssl
 

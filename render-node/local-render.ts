@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { TesseraError } from '../api/protocol/errors.ts';
 import { frameFileName } from '../api/protocol/frame-list.ts';
 import { SCENE_LIMITS_DEFAULTS, type EncodeSpec, type SceneLimits, type ViewSpec } from '../api/protocol/render-spec.ts';
+import { chooseBackend, type RenderBackend, type RenderBackendChoice } from './chromium/choose-backend.ts';
+import { chromiumUnavailable, startChromiumRenderHost } from './chromium/chromium-render-host.ts';
 import { createHeadlessGLBackend } from './gl/headless-gl-backend.ts';
 import { encodeAnimatedWebp, encodeImage, EXTENSIONS } from './output/encode-image.ts';
 import { stitchTiles } from './output/stitch-tiles.ts';
 import { writeAtomic } from './output/write-atomic.ts';
 import { FrameRenderer, type RawImage } from './render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from './render/node-render-platform.ts';
+import { frameRendererScenes, type SceneRenderer } from './render/scene-renderer.ts';
 import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 
@@ -25,6 +28,11 @@ export interface LocalRenderOptions {
   /** Also write the frames as one looping animated WebP (`animation.webp`). */
   animated?: boolean;
   limits?: Partial<SceneLimits>;
+  /**
+   * The GL backend: headless-gl (WebGL 1, in process), chromium (WebGL 2 in headless Chromium), or auto
+   * (chromium for scenes that need WebGL 2 when it can start here, else headless-gl with a warning). Default auto.
+   */
+  backend?: RenderBackendChoice;
   onFrame?(event: { frame: number; index: number; total: number; file: string; ms: number }): void;
   onPlan?(event: { frames: number[]; tiles: number }): void;
 }
@@ -35,6 +43,8 @@ export interface LocalRenderSummary {
   tilesPerFrame: number;
   renderer: string;
   gl: string;
+  /** The backend that rendered. */
+  backend: RenderBackend;
   /** What the renderer could not reproduce exactly in this scene. */
   warnings: string[];
   ms: { load: number; render: number; readback: number; resolve: number; stitch: number; encode: number; total: number };
@@ -52,14 +62,16 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
     throw new TesseraError('BAD_SPEC', `Tile size ${opts.tile} is larger than the ${view.width}×${view.height} frame.`);
   }
   const read = await readScene({ path: opts.scene }, limits);
-  const backend = await createHeadlessGLBackend();
-  const renderer = new FrameRenderer(backend, NODE_RENDER_PLATFORM);
+  const choice = opts.backend ?? 'auto';
+  const decision = chooseBackend(choice, read.extensionsUsed, choice === 'headless-gl' ? null : chromiumUnavailable());
+  const renderer = await startSceneRenderer(decision.backend);
   try {
-    const loaded = await renderer.loadScene(read.glb, limits);
+    const loaded = await renderer.load(read.glb, limits);
+    const warnings = decision.warning ? [decision.warning, ...loaded.warnings] : loaded.warnings;
     const tLoaded = performance.now();
-    const frames = opts.frames ?? range(renderer.lastFrame(loaded, view) + 1);
+    const frames = opts.frames ?? range((await renderer.lastFrame(loaded, view)) + 1);
     // Check every frame (and the camera, scene and clip) before spending time on any.
-    for (const f of frames) renderer.plan(loaded, view, f);
+    for (const f of frames) await renderer.plan(loaded, view, f);
     const tiles = tileGrid(view.width, view.height, opts.tile ?? null);
     opts.onPlan?.({ frames, tiles: tiles.length });
     await mkdir(opts.outDir, { recursive: true });
@@ -73,13 +85,14 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i];
       const tf = performance.now();
-      const parts = tiles.map((tile) => {
-        const r = renderer.render(loaded, view, frame, tile);
+      const parts: { x: number; y: number; image: RawImage }[] = [];
+      for (const tile of tiles) {
+        const r = await renderer.render(loaded, view, frame, tile);
         ms.render += r.timings.pose + r.timings.render;
         ms.readback += r.timings.readback;
         ms.resolve += r.timings.resolve;
-        return { x: tile.x, y: tile.y, image: r as RawImage };
-      });
+        parts.push({ x: tile.x, y: tile.y, image: r });
+      }
       const ts = performance.now();
       const image = parts.length === 1 ? parts[0].image : await stitchTiles(view.width, view.height, parts);
       ms.stitch += performance.now() - ts;
@@ -104,10 +117,16 @@ export async function renderLocal(opts: LocalRenderOptions): Promise<LocalRender
       files.push(file);
     }
     ms.total = performance.now() - t0;
-    return { files, frames, tilesPerFrame: tiles.length, renderer: renderer.version, gl: backend.info.renderer, warnings: loaded.warnings, ms };
+    return { files, frames, tilesPerFrame: tiles.length, renderer: renderer.version, gl: renderer.info.renderer, backend: decision.backend, warnings, ms };
   } finally {
-    renderer.dispose();
+    await renderer.dispose();
   }
+}
+
+/** The render pipeline on `backend`: in this process on headless-gl, or in headless Chromium. */
+export async function startSceneRenderer(backend: RenderBackend): Promise<SceneRenderer> {
+  if (backend === 'chromium') return startChromiumRenderHost();
+  return frameRendererScenes(new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM));
 }
 
 function range(n: number): number[] {

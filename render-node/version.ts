@@ -6,7 +6,7 @@ import { RENDER_CORE_VERSION } from './render/renderer-identity.ts';
 const require = createRequire(import.meta.url);
 
 /** A dependency's installed version (three hides its package.json from `exports`, so read it from disk). */
-function versionOf(pkg: string): string {
+export function versionOf(pkg: string): string {
   try {
     let dir = dirname(require.resolve(pkg));
     for (let i = 0; i < 4; i++, dir = dirname(dir)) {
@@ -25,5 +25,8 @@ function versionOf(pkg: string): string {
 
 export { RENDER_CORE_VERSION } from './render/renderer-identity.ts';
 
-/** Everything that decides the bytes of a render, recorded in output metadata. */
-export const RENDERER_VERSION = `tessera-render/${RENDER_CORE_VERSION} three/${versionOf('three')} gl/${versionOf('gl')} sharp/${versionOf('sharp')}`;
+/**
+ * Everything that decides the bytes of a headless-gl render, recorded in output metadata: the backend is named
+ * (`headless-gl/` + the gl package's version), as the Chromium backend's identity names `chromium/` (renderer-identity.ts).
+ */
+export const RENDERER_VERSION = `tessera-render/${RENDER_CORE_VERSION} three/${versionOf('three')} headless-gl/${versionOf('gl')} sharp/${versionOf('sharp')}`;

@@ -20,6 +20,7 @@ import { buildMorph } from './lib/builders/morph.ts';
 import { buildSkinned } from './lib/builders/skinned.ts';
 import { buildTexturedGltf } from './lib/builders/textured-gltf.ts';
 import { buildTexturedPbr } from './lib/builders/textured-pbr.ts';
+import { buildTransmission } from './lib/builders/transmission.ts';
 import { packGlb } from './lib/glb-pack.ts';
 import { createIO } from './lib/io.ts';
 import { applySparseSubstitutions } from './lib/sparse-accessor.ts';
@@ -49,6 +50,7 @@ const JOBS: SceneJob[] = [
   { file: 'materials.glb', build: buildMaterials, maxBytes: 1 << 20 },
   { file: 'ktx2.glb', build: buildKtx2, maxBytes: 1 << 20 },
   { file: 'instancing.glb', build: () => buildInstancing(), maxBytes: 1 << 20 },
+  { file: 'transmission.glb', build: buildTransmission, maxBytes: 1 << 20 },
 ];
 
 /** Writes one scene; returns the paths written. */

@@ -2,7 +2,7 @@
  * `npx tsx sim/real-data-eval.ts`: routing on the real RTT fixtures in test/routing/data, every scenario
  * of the routing issue, 20 splits (seeds 1–20) merged per row: the table the README's routing section
  * shows. Accuracy only (no timing), so figures do not depend on how busy the machine is.
- * Options: --splits 20 --sessions 3 --json --only wondernetwork-61|seattle-40
+ * Options: --splits 20 --sessions 3 --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +29,10 @@ export const REAL_DATASETS: RealDataset[] = [
       { name: 'no coordinates, no PoPs', options: { useLocation: false } },
       { name: 'no coordinates, --edge-pops 30', options: { useLocation: false, edgePops: 30 } },
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1 } },
+      { name: 'no coordinates, --edge-pops 30 --pop-learning', options: { useLocation: false, edgePops: 30, popLearning: true } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1, popLearning: true } },
+      { name: 'no coordinates, --edge-pops 30 --edge-rtts', options: { useLocation: false, edgePops: 30, edgeRtts: true } },
+      { name: 'no coordinates, --edge-pops 30 --edge-rtts --pop-learning', options: { useLocation: false, edgePops: 30, edgeRtts: true, popLearning: true } },
     ],
   },
   {
@@ -38,6 +42,10 @@ export const REAL_DATASETS: RealDataset[] = [
       { name: 'no coordinates, no PoPs', options: { useLocation: false } },
       { name: 'no coordinates, --edge-pops 20', options: { useLocation: false, edgePops: 20 } },
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1 } },
+      { name: 'no coordinates, --edge-pops 20 --pop-learning', options: { useLocation: false, edgePops: 20, popLearning: true } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, popLearning: true } },
+      { name: 'no coordinates, --edge-pops 20 --edge-rtts', options: { useLocation: false, edgePops: 20, edgeRtts: true } },
+      { name: 'no coordinates, --edge-pops 20 --edge-rtts --pop-learning', options: { useLocation: false, edgePops: 20, edgeRtts: true, popLearning: true } },
     ],
   },
 ];
@@ -59,7 +67,7 @@ export function runSplits(hosts: Parameters<typeof simulateRouting>[0], truth: P
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' } } });
+  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' } } });
   const splits = Number(values.splits);
   const sessions = Number(values.sessions);
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -68,12 +76,13 @@ async function main(): Promise<void> {
     if (values.only && values.only !== ds.dir) continue;
     const { hosts, truth } = await loadRealDataset(ds.dir);
     console.log(`\n${ds.dir}: ${hosts.length} hosts, ${ds.nodes} nodes, 3 pings, ${splits} splits (seeds ${values.seed}–${Number(values.seed) + splits - 1})`);
-    console.log('| within 10%/5 ms (p95 stretch) | Tessera, session 1 | session 2 | session 3 | geo top-3 + 3 probes | geo-nearest |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| within 10%/5 ms (p95 stretch) | Tessera, session 1 | session 2 | session 3 | geo top-3 + 3 probes | geo-nearest | clients whose PoP learned |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const sc of ds.scenarios) {
+      if (values.scenario && !sc.name.includes(values.scenario) && !JSON.stringify(sc.options).includes(values.scenario)) continue;
       const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}) }, splits, Number(values.seed));
       const s = r.bySession;
-      console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) |`);
+      console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) | ${sc.options.popLearning ? pct(r.edge.withPrior / r.setup.clients) : '—'} |`);
       out[`${ds.dir}: ${sc.name}`] = { tessera: r.tessera, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };
     }
   }

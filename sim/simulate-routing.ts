@@ -15,6 +15,7 @@ import { geoNearest, geoNearestK, locateClient, pickProbeCandidates, type Candid
 import { fitGeoLines, type GeoEdge, type GeoLine } from '../api/core/routing/geo-line.ts';
 import { isGeoPoint, type GeoPoint } from '../api/core/routing/geo.ts';
 import { RttFilter } from '../api/protocol/rtt-filter.ts';
+import { learnPop, suggestFromPop, type PopRecord } from '../api/core/routing/pop-learning.ts';
 import { freezeRouterNodes, routeTask, type EdgeSighting, type RouteOptions, type RouterNode } from '../api/core/routing/router.ts';
 import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../api/core/routing/vivaldi.ts';
@@ -63,6 +64,14 @@ export interface SimOptions {
   sessions?: number;
   /** Of each later session's pings, how many re-probe the client's best known nodes (the rest explore). */
   reprobes?: number;
+  /**
+   * Per-PoP learning: every other client of the split comes first, routes once (first contact, without
+   * learning) and teaches its PoP what it measured; the routed client is then suggested what its PoP's
+   * earlier clients found best (its own data never in its prior). Needs edgePops.
+   */
+  popLearning?: boolean;
+  /** The edge times its requests to nodes: every PoP's RTT to every node is known (a bound on each). Needs edgePops. */
+  edgeRtts?: boolean;
   /** Called now and then with progress. */
   onProgress?: (done: number, total: number, phase: 'converge' | 'route') => void;
 }
@@ -86,6 +95,8 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   anycastError: 0,
   sessions: 1,
   reprobes: 1,
+  popLearning: false,
+  edgeRtts: false,
   vivaldi: VIVALDI_DEFAULTS,
 };
 
@@ -144,8 +155,8 @@ export interface SimReport {
   /** Tessera's result in each session (1..sessions; the first is `tessera`). */
   bySession: MethodResult[];
   sessionTallies: MethodTally[];
-  /** PoPs in use, and the share of hosts whose PoP is not their nearest. */
-  edge: { pops: number; misrouted: number };
+  /** PoPs in use, the share of hosts whose PoP is not their nearest, and routed clients whose PoP had learned something (popLearning). */
+  edge: { pops: number; misrouted: number; withPrior: number };
 }
 
 /** The card every simulated node gets: identical nodes, so the best choice is the lowest RTT. */
@@ -207,7 +218,7 @@ export function mergeSimReports(reports: readonly SimReport[]): SimReport {
     tallies,
     bySession: sessionTallies.map(summarizeTally),
     sessionTallies,
-    edge: first.edge,
+    edge: { ...first.edge, withPrior: sum(reports.map((r) => r.edge.withPrior)) },
   };
 }
 
@@ -234,6 +245,61 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
   const { nodes, coords, measurements } = convergeNodes(hosts, truth, nodeHost, { ...o, edgeOf: edge?.of });
   const idOf = new Map<string, number>(nodeHost.map((h, j) => [hosts[h].id, j]));
   const convergeMs = performance.now() - t0;
+
+  // ---- The edge times its requests to nodes (edgeRtts): each PoP's RTT row to the nodes is known ----
+  const popNodeRtts = new Map<string, Record<string, number>>();
+  const edgeView = (h: number): EdgeSighting | undefined => {
+    const s = edge?.of(h);
+    if (!s || !o.edgeRtts) return s;
+    let row = popNodeRtts.get(s.pop);
+    if (!row) {
+      row = {};
+      const p = edge!.hostOf(s.pop);
+      const prng = createRandom(`edge-rtts:${seed}:${p}`);
+      for (let j = 0; j < N; j++) {
+        const sample = ping(p === nodeHost[j] ? 0.5 : pairRtt(truth, p, nodeHost[j]), o.jitter, prng);
+        if (!Number.isNaN(sample)) row[hosts[nodeHost[j]].id] = sample;
+      }
+      popNodeRtts.set(s.pop, row);
+    }
+    return { ...s, nodeRttMs: row };
+  };
+
+  // ---- Per-PoP learning: the split's other clients come first and teach their PoPs what they measured ----
+  const teachersOf = new Map<string, { c: number; rtt: Record<string, number> }[]>();
+  if (o.popLearning && edge) {
+    for (let c2 = 0; c2 < clientHosts.length; c2++) {
+      const h = clientHosts[c2];
+      const sighting = edgeView(h);
+      if (!sighting) continue;
+      const trng = createRandom(`teach:${seed}:${c2}`);
+      const where = (o.clientLocation ? locationOf(h) : undefined) ?? sighting.location;
+      const measured: Record<string, number> = {};
+      const lost: string[] = [];
+      for (let p = 0; p < o.probes; ) {
+        const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location: where, exclude: lost, edge: sighting }, o.adaptive ? 1 : o.probes - p, o.candidates);
+        if (ids.length === 0) break;
+        for (const id of ids) {
+          p++;
+          const sample = ping(pairRtt(truth, h, nodeHost[idOf.get(id)!]), o.jitter, trng);
+          if (Number.isNaN(sample)) lost.push(id);
+          else measured[id] = Math.min(sample, measured[id] ?? Infinity);
+        }
+      }
+      let list = teachersOf.get(sighting.pop);
+      if (!list) teachersOf.set(sighting.pop, (list = []));
+      list.push({ c: c2, rtt: measured });
+    }
+  }
+  /** What client c's PoP learned from the split's other clients (never from c itself). */
+  const learnedFor = (c: number, pop: string | undefined): string[] | undefined => {
+    if (!pop) return undefined;
+    let record: PopRecord | undefined;
+    for (const t of teachersOf.get(pop) ?? []) if (t.c !== c) record = learnPop(record, t.rtt, () => true, 0);
+    const s = suggestFromPop(record, 0);
+    return s.length ? s : undefined;
+  };
+  let withPrior = 0;
   const errs: number[] = [];
   const qrng = createRandom(`quality:${seed}`);
   for (let s = 0; s < Math.min(20_000, N * (N - 1)); s++) {
@@ -302,7 +368,9 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     routed++;
     const rng = createRandom(`client:${seed}:${c}`);
     const own = o.clientLocation ? locationOf(client) : undefined;
-    const clientEdge = edge?.of(client);
+    const clientEdge = edgeView(client);
+    const learned = o.popLearning ? learnedFor(c, clientEdge?.pop) : undefined;
+    if (learned) withPrior++;
     // Without a location of its own, a client is placed at its PoP when the PoP's location is known.
     const location = own ?? clientEdge?.location;
     if (own) locatedClients++;
@@ -329,7 +397,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
         for (const id of best) ping1(id);
       }
       while (p < o.probes) {
-        const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost, edge: clientEdge }, o.adaptive ? 1 : o.probes - p, o.candidates);
+        const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost, edge: clientEdge, learned }, o.adaptive ? 1 : o.probes - p, o.candidates);
         if (ids.length === 0) break;
         for (const id of ids) ping1(id);
       }
@@ -398,7 +466,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     tallies,
     bySession: sessionTallies.map(summarizeTally),
     sessionTallies,
-    edge: { pops: edge?.pops ?? 0, misrouted: edge?.misrouted ?? 0 },
+    edge: { pops: edge?.pops ?? 0, misrouted: edge?.misrouted ?? 0, withPrior },
   };
 }
 
@@ -411,7 +479,7 @@ export function assignEdgePops(
   hosts: readonly Host[],
   truth: RttSource,
   options: Pick<SimOptions, 'edgePops' | 'anycastError' | 'seed' | 'jitter' | 'useLocation'>,
-): { of: (host: number) => EdgeSighting | undefined; pops: number; misrouted: number } | undefined {
+): { of: (host: number) => EdgeSighting | undefined; hostOf: (pop: string) => number; pops: number; misrouted: number } | undefined {
   const o = { ...SIM_DEFAULTS, ...options };
   const H = hosts.length;
   const P = Math.min(H, Math.max(0, Math.floor(o.edgePops)));
@@ -436,7 +504,8 @@ export function assignEdgePops(
     const rttMs = ping(t, o.jitter, rng);
     sightings[h] = location ? { pop: popName(p), rttMs, location } : { pop: popName(p), rttMs };
   }
-  return { of: (h) => sightings[h], pops: P, misrouted: misrouted / H };
+  const hostByPop = new Map(popHost.map((p) => [popName(p), p]));
+  return { of: (h) => sightings[h], hostOf: (pop) => hostByPop.get(pop) ?? -1, pops: P, misrouted: misrouted / H };
 }
 
 /** Which hosts (by index) become nodes and which clients: a seeded shuffle. */

@@ -81,7 +81,7 @@ describe('determinism', () => {
       expect(meta.format).toBe(format);
       expect(meta.exif?.toString('latin1')).toContain(t.renderer.version);
     }
-    expect(t.renderer.version).toMatch(/^tessera-render\/\S+ three\/0\.162\.\d+ gl\/8\.\S+ sharp\/\S+$/);
+    expect(t.renderer.version).toMatch(/^tessera-render\/\S+ three\/0\.162\.\d+ headless-gl\/8\.\S+ sharp\/\S+$/);
   });
 });
 

@@ -20,7 +20,7 @@ export default defineConfig({
     sourcemap: false,
     chunkSizeWarningLimit: 1200,
     rollupOptions: {
-      input: { index: here('index.html'), join: here('join.html') },
+      input: { index: here('index.html'), join: here('join.html'), renderHost: here('render-host.html') },
       // zod's sources carry /*#__PURE__*/ comments where Rollup cannot use them; harmless.
       onwarn: (warning, warn) => (warning.code === 'INVALID_ANNOTATION' ? undefined : warn(warning)),
       output: {

@@ -7,6 +7,7 @@ import type { Logger } from './logger.ts';
 import type { NodeDirectory } from './node-directory.ts';
 import type { NodeNetwork } from './node-network.ts';
 import type { NodePolls } from './node-polls.ts';
+import type { PopLearner } from './pop-learner.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import { pruneSupersededOutputs } from './prune-outputs.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
@@ -32,6 +33,8 @@ export interface ApiContext {
   nodes: NodeDirectory;
   /** Measurements → network coordinates. */
   network: NodeNetwork;
+  /** What earlier clients of each edge PoP found best, suggested to the next. */
+  pops: PopLearner;
   /** Routes ready tasks of routed jobs to nodes. */
   router: TaskRouter;
   /** Re-issues sampled render results to other nodes and compares them. */

@@ -171,6 +171,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
       route: { ...ROUTING_POLICY_DEFAULTS.route, ...r.route },
       vivaldi: { ...ROUTING_POLICY_DEFAULTS.vivaldi, ...r.vivaldi },
       rttFilter: { ...ROUTING_POLICY_DEFAULTS.rttFilter, ...r.rttFilter },
+      popLearning: { ...ROUTING_POLICY_DEFAULTS.popLearning, ...r.popLearning },
     },
     shutdown,
     leaseRecheckMs: rest.leaseRecheckMs,

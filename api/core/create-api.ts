@@ -17,6 +17,7 @@ import { silentLogger } from './logger.ts';
 import { NodeDirectory } from './node-directory.ts';
 import { NodePolls } from './node-polls.ts';
 import { NodeNetwork } from './node-network.ts';
+import { PopLearner } from './pop-learner.ts';
 import { createNotifier } from './notifier.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { StreamSlots } from './stream-slots.ts';
@@ -69,6 +70,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     options: opts,
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
+    pops: new PopLearner(deps.jobs, logger, opts.routing.popLearning),
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
     verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),

@@ -154,13 +154,15 @@ export class NodeDirectory {
 
   /**
    * `GET /v1/nodes/nearby`: up to `count` healthy nodes with a probe URL for a client to ping, best first:
-   * nearest to `location` when known, else landmarks spread over the coordinate space.
+   * first what earlier clients of its PoP found best (`learned`), then nearest to `location` when known,
+   * else landmarks spread over the coordinate space.
    */
-  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now(), edge?: EdgeSighting): Promise<NearbyNodes> {
+  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now(), edge?: EdgeSighting, learned?: readonly string[]): Promise<NearbyNodes> {
     const live = (await this.liveNodes(now)).filter((n) => n.record.card.probeUrl);
     const nodes = live.map((n) => n.router);
     // A client's PoP: nodes that reach the same PoP bound its RTT to them (and place it, without a location).
-    const client = { measuredRttMs: {}, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined };
+    // Nodes the PoP's earlier clients found best lead (CandidateOptions.learnedProbes of them).
+    const client = { measuredRttMs: {}, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined, learned };
     const picked = pickProbeCandidates(nodes, client, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
     // The landmark ranking can name a node twice; keep each once, and fill up with the other nodes.
     const ids = [...new Set(picked)].slice(0, count);

@@ -3,6 +3,7 @@
  * once in resolveApiOptions. The maths lives in `routing/` (router, Vivaldi, RTT filter, probe candidates).
  */
 import type { CandidateOptions } from './routing/candidates.ts';
+import { POP_LEARNER_DEFAULTS, type PopLearnerOptions } from './pop-learner.ts';
 import { ROUTE_DEFAULTS, type RouteOptions } from './routing/router.ts';
 import { RTT_FILTER_DEFAULTS, type RttFilterOptions } from '../protocol/rtt-filter.ts';
 import { VIVALDI_DEFAULTS, type VivaldiOptions } from './routing/vivaldi.ts';
@@ -33,6 +34,8 @@ export interface RoutingPolicy {
   vivaldi: VivaldiOptions;
   rttFilter: RttFilterOptions;
   candidates: CandidateOptions | undefined;
+  /** Per-PoP learning: which PoP is trusted, bounds, decay (pop-learner.ts). */
+  popLearning: PopLearnerOptions;
 }
 
 export const ROUTING_POLICY_DEFAULTS: RoutingPolicy = {
@@ -49,6 +52,7 @@ export const ROUTING_POLICY_DEFAULTS: RoutingPolicy = {
   vivaldi: VIVALDI_DEFAULTS,
   rttFilter: RTT_FILTER_DEFAULTS,
   candidates: undefined,
+  popLearning: POP_LEARNER_DEFAULTS,
 };
 
 /** Grace period (ms) for a task routed to a node with this RTT to the API (ms; null when unmeasured). */

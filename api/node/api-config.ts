@@ -20,6 +20,9 @@
  *   TESSERA_REQUIRE_JOIN_TOKEN             1: POST /v1/nodes needs a join token (tessera keys create --role node) (0)
  *   TESSERA_EDGE_POP                       this API's PoP for GET /v1/edge/ping: a colo code (placed by the
  *                                          colo table) or CODE@lat,lon; unset: the PoP is unknown
+ *   TESSERA_TRUST_CLIENT_POP               1: jobs teach the PoP their client names (client.edge.pop) which nodes
+ *                                          were best; only for clients the operator trusts: on Node no edge
+ *                                          vouches for a client's PoP (on Workers it is request.cf.colo) (0)
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
@@ -48,6 +51,8 @@ export interface ApiConfig {
   /** Whether node registration needs a join token. */
   requireJoinToken: boolean;
   edgePop: EdgePopConfig | undefined;
+  /** Whether jobs teach the PoP their client names (per-PoP learning; see pop-learner.ts). */
+  trustClientPop: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -115,6 +120,7 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     probeAllowPrivate: flag(env, 'TESSERA_PROBE_ALLOW_PRIVATE'),
     requireJoinToken: flag(env, 'TESSERA_REQUIRE_JOIN_TOKEN'),
     edgePop: edgePopVar(env.TESSERA_EDGE_POP),
+    trustClientPop: flag(env, 'TESSERA_TRUST_CLIENT_POP'),
   };
 }
 

@@ -52,6 +52,7 @@ export async function serveApi(config: ApiConfig, logger: Logger): Promise<Serve
       verification: config.verification,
       pricing: config.pricing,
       edgePop: config.edgePop,
+      routing: { popLearning: { trustClientPop: config.trustClientPop } },
       requireJoinToken: config.requireJoinToken,
       probeCheck: { allowPrivateAddresses: config.probeAllowPrivate },
     },

@@ -32,6 +32,7 @@ export function renderCommand(): Command {
     .description('Render frames of a glTF/GLB scene into image files (one per frame).')
     .argument('<scene>', 'a .glb file, or a .gltf file with its resources beside it')
     .option('--local', 'render on this machine, without a farm')
+    .addOption(new Option('--backend <backend>', 'with --local: GL backend: headless-gl (WebGL 1), chromium (WebGL 2 in headless Chromium: transmission, volume), or auto (chromium only for scenes that need WebGL 2)').choices(['auto', 'chromium', 'headless-gl']).default('auto'))
     .option('--api <url>', 'render on a Tessera farm: the API\'s URL, e.g. http://127.0.0.1:8080')
     .option('--api-key <key>', 'API key for --api (default: $TESSERA_API_KEY)')
     .option('--no-probe', 'with --api: do not ping the farm\'s nearest nodes first (tasks then go to any free node)')
@@ -120,6 +121,7 @@ async function renderHere(scene: string, o: Record<string, any>, { view, encode,
     tile,
     outDir: resolve(o.out),
     animated: o.animated,
+    backend: o.backend,
     onPlan: ({ frames }) => {
       started = true;
       bar.start(frames.length, 0, { last: '-' });
@@ -135,7 +137,7 @@ async function renderHere(scene: string, o: Record<string, any>, { view, encode,
     process.stdout.write(
       `Rendered ${n} frame(s) of ${width}×${height}${summary.tilesPerFrame > 1 ? ` in ${summary.tilesPerFrame} tiles each` : ''} into ${o.out} in ${(summary.ms.total / 1000).toFixed(2)} s\n` +
         `  per frame: render ${per(summary.ms.render)} ms, read-back ${per(summary.ms.readback)} ms, resolve ${per(summary.ms.resolve)} ms, stitch ${per(summary.ms.stitch)} ms, encode ${per(summary.ms.encode)} ms; load ${summary.ms.load.toFixed(0)} ms once\n` +
-        `  ${summary.renderer} on ${summary.gl}\n`,
+        `  ${summary.renderer} on ${summary.gl} (backend ${summary.backend})\n`,
     );
   }
 }

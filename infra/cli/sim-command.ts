@@ -69,7 +69,7 @@ export function formatSimReport(r: SimReport): string {
     `coordinates from ${s.nodeMeasurements} node↔node measurements: median error ${pct(r.coordinateError.median)}, p90 ${pct(r.coordinateError.p90)}`,
     `Tessera: ${s.meanProbes.toFixed(2)} pings per client (at most ${s.probes}); coordinates-only clients: ${s.clientSessionMeasurements} session measurements, no pings`,
     ...(r.bySession.length > 1 ? [`Tessera by session (within 10%/5 ms): ${r.bySession.map((b, i) => `${i + 1}: ${pct(b.within10)}`).join(', ')}`] : []),
-    ...(r.edge.pops > 0 ? [`edge: ${r.edge.pops} PoPs, ${pct(r.edge.misrouted)} of hosts anycast to another than their nearest`] : []),
+    ...(r.edge.pops > 0 ? [`edge: ${r.edge.pops} PoPs, ${pct(r.edge.misrouted)} of hosts anycast to another than their nearest${r.edge.withPrior ? `; ${pct(r.edge.withPrior / r.setup.clients)} of clients reach a PoP that learned from earlier ones` : ''}`] : []),
     `time: converge ${(r.timing.convergeMs / 1000).toFixed(1)} s, route ${(r.timing.routeMs / 1000).toFixed(1)} s (${r.timing.perClientUs.toFixed(0)} µs per client, all methods)`,
   );
   if (s.skippedClients) lines.push(`${s.skippedClients} clients had no measured RTT to any node and were skipped`);
@@ -116,6 +116,8 @@ export function simCommand(): Command {
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
     .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
     .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
+    .option('--pop-learning', 'PoPs learn: the other clients route first and teach their PoP which nodes were best (needs --edge-pops)')
+    .option('--edge-rtts', 'the edge times its requests to nodes: every PoP knows its RTT to every node (needs --edge-pops)')
     .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
     .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')
@@ -136,6 +138,8 @@ export function simCommand(): Command {
         adaptive: !o.parallelProbes,
         edgePops: o.edgePops,
         anycastError: o.anycastError,
+        popLearning: o.popLearning === true,
+        edgeRtts: o.edgeRtts === true,
         sessions: o.sessions,
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,
       });

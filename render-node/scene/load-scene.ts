@@ -10,6 +10,12 @@ export interface LoadSceneOptions {
   images: ImageDecoder;
   maxTextureSize: number;
   maxTexturePixels: number;
+  /**
+   * Whether the GL backend is WebGL 2 and transmission is wanted (see RenderPlatform.transmission). Otherwise
+   * transmission and volume are dropped with a warning, as WebGL 1 (headless-gl) needs; on WebGL 2 three r162
+   * renders them (default false).
+   */
+  webgl2?: boolean;
 }
 
 /** A glTF file parsed into three.js objects, ready to pose and render many times. */
@@ -76,7 +82,8 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     return s;
   });
   const warnings: string[] = [];
-  for (const s of scenes) s.traverse((o) => adaptForWebGL1(o, warnings));
+  const webgl2 = options.webgl2 === true;
+  for (const s of scenes) s.traverse((o) => adaptForBackend(o, webgl2, warnings));
   const cameras: Camera[] = await Promise.all((json.cameras ?? []).map((_: unknown, i: number) => gltf.parser.getDependency('camera', i)));
   // getDependency returns the camera object placed in the graph for nodes; map by association instead.
   const placed = new Map<number, Camera>();
@@ -122,15 +129,18 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
 }
 
 /**
- * Per-object fixes for WebGL 1: skinned meshes get their bone texture size as a shader define (see
- * three-setup.ts), cloning a material shared by skeletons of different sizes; skinned and morphed meshes move
- * outside their bind-pose bounds, so they are never frustum-culled.
+ * Per-object fixes for the backend: on WebGL 1, transmission (and with it volume and dispersion, which only
+ * act through it) is dropped with a warning; skinned meshes get their bone texture size as a shader define
+ * (see three-setup.ts; the patched chunk works on both backends), cloning a material shared by skeletons of
+ * different sizes; skinned and morphed meshes move outside their bind-pose bounds, so they are never
+ * frustum-culled.
  */
-function adaptForWebGL1(o: Object3D, warnings: string[]): void {
+function adaptForBackend(o: Object3D, webgl2: boolean, warnings: string[]): void {
   const mesh = o as SkinnedMesh;
   for (const m of (Array.isArray(mesh.material) ? mesh.material : mesh.material ? [mesh.material] : []) as (Material & { transmission?: number })[]) {
     // Transmission samples a mip chain with textureSize(), which GLSL ES 1.0 lacks: the shader would not compile.
-    if (m.transmission && m.transmission > 0) {
+    // WebGL 2 (GLSL ES 3.0) has it, and three r162 renders the transmission pass there.
+    if (!webgl2 && m.transmission && m.transmission > 0) {
       m.transmission = 0;
       const note = `material "${m.name}": KHR_materials_transmission needs WebGL 2; rendered without transmission`;
       if (!warnings.includes(note)) warnings.push(note);

@@ -66,6 +66,23 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
     expect(pops.edge.pops).toBe(30);
     expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
   });
+
+  it('PoPs that learn from earlier clients, and an edge that times its requests to nodes, help first contact more', () => {
+    const pops = run({ useLocation: false, edgePops: 30 });
+    const learning = run({ useLocation: false, edgePops: 30, popLearning: true });
+    expect(learning.edge.withPrior).toBeGreaterThan(0);
+    expect(learning.tessera.within10).toBeGreaterThan(pops.tessera.within10);
+    const timed = run({ useLocation: false, edgePops: 30, edgeRtts: true });
+    expect(timed.tessera.within10).toBeGreaterThan(pops.tessera.within10);
+  });
+
+  it('per-PoP learning holds the routed client out: alone at its PoP, it learns nothing and routes as without', () => {
+    // Every host is a PoP and reaches itself: no client shares its PoP, so its prior could only be its own data.
+    const one = (popLearning: boolean) => simulateRouting(hosts, truth, { nodes: 15, probes: 3, seed: 3, useLocation: false, edgePops: hosts.length, popLearning });
+    const alone = one(true);
+    expect(alone.edge.withPrior).toBe(0);
+    expect(alone.tallies.tessera).toEqual(one(false).tallies.tessera);
+  });
 });
 
 describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independent of the WonderNetwork set', () => {

@@ -174,6 +174,8 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const edge = edgeLocation(c.req.raw);
     const hint = withEdgeLocation(req.client, edge);
     const { record: client, routed } = await ctx.network.locateClient(hint.client, now);
+    // Its proven RTTs teach its PoP (the edge's colo; a claimed PoP only where the operator trusts it).
+    await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => (await ctx.nodes.healthyNodes(now)).map((n) => n.nodeId), now);
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);
     const verdict = await ctx.jobs.createJobWithinQuota({ ...job, owner: principal.keyId }, tasks, {
       maxActiveJobs: principal.limits.maxActiveJobs,

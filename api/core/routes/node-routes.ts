@@ -109,7 +109,8 @@ const nearby = createRoute({
   security: clientSecurity,
   summary: 'Nodes a client should ping before submitting a job',
   description:
-    'Healthy nodes with a probe URL, best first: nearest to the client when its location is known (Cloudflare\'s ' +
+    'Healthy nodes with a probe URL, best first: first the node earlier clients of the same PoP found best (the ' +
+    'edge\'s colo on Workers, else ?pop=), then nearest to the client when its location is known (Cloudflare\'s ' +
     'request.cf, else ?lat=&lon=), nodes that share the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping), ' +
     'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',
@@ -318,7 +319,10 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(nearby, async (c) => {
     const query = c.req.valid('query');
     const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
-    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, undefined, edge), 200);
+    // What earlier clients of the same PoP found best is pinged first.
+    const now = ctx.clock.now();
+    const learned = await ctx.pops.suggest(ctx.pops.askingPop(c.req.raw, query.pop), now);
+    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned), 200);
   });
 }
 

@@ -148,6 +148,8 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }
     const { record: client } = await ctx.network.locateClient(req.client, now);
     const [live, openSessions, servedSessions, leasedTasks] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId), ctx.jobs.nodesGivenScene(scene.sceneId)]);
+    // A session's proven RTTs teach its PoP as a job's do.
+    await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => live.map((n) => n.record.nodeId), now);
     const placement = placeSession(
       live,
       {

@@ -27,6 +27,11 @@ export interface ProbeClient extends ClientView {
   readonly requirements?: JobRequirements;
   /** Node ids never to return (a node choosing neighbours excludes itself). */
   readonly exclude?: readonly string[];
+  /**
+   * Nodes earlier clients of the same PoP found best, best first (pop-learning.ts): the first
+   * `learnedProbes` pings go to those, the rest are chosen as usual knowing what they measured.
+   */
+  readonly learned?: readonly string[];
 }
 
 export interface CandidateOptions {
@@ -49,6 +54,10 @@ export interface CandidateOptions {
   triangleLowerWeight?: number;
   /** Without a geo line, a bounded node's estimate is lower bound × triangleLowerWeight + upper bound × this. */
   triangleUpperShare?: number;
+  /** Of a client's first pings, how many go to the nodes its PoP's earlier clients found best (`learned`). */
+  learnedProbes?: number;
+  /** Lead with learned nodes even when nodes share the client's PoP (whose RTTs to it bound the client's already). */
+  learnedWherePopServesNodes?: boolean;
   fit?: FitOptions;
 }
 
@@ -62,6 +71,8 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   maxQueuePerSlot: ROUTE_DEFAULTS.maxQueuePerSlot,
   triangleLowerWeight: 1,
   triangleUpperShare: 0.2,
+  learnedProbes: 2,
+  learnedWherePopServesNodes: false,
   fit: FIT_DEFAULTS,
 };
 
@@ -497,6 +508,11 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): numb
   const edge = client.edge;
   if (edge && edge.rttMs >= 0 && Number.isFinite(edge.rttMs)) {
     for (const j of popMembers(nodes, edge.pop)) add(j, edge.rttMs, nodes[j].edge!.rttMs);
+    // The PoP's own RTTs to nodes bound the client's RTT to each of them.
+    for (const id in edge.nodeRttMs ?? {}) {
+      const j = nodeIndex(nodes, id);
+      if (j >= 0) add(j, edge.rttMs, edge.nodeRttMs![id]);
+    }
   }
   return touched;
 }
@@ -508,6 +524,34 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): numb
 export function pickProbeCandidates(nodes: readonly RouterNode[], client: ProbeClient, k: number, options: CandidateOptions = CANDIDATE_DEFAULTS): string[] {
   const o = options === CANDIDATE_DEFAULTS ? CANDIDATE_DEFAULTS : { ...CANDIDATE_DEFAULTS, ...options };
   if (k <= 0 || nodes.length === 0) return [];
+  // A PoP that serves nodes bounds the client's RTT to them already: its earlier clients add little there.
+  if (!client.learned?.length || (!o.learnedWherePopServesNodes && client.edge && popMembers(nodes, client.edge.pop).length > 0)) return pickRanked(nodes, client, k, o);
+  // What the PoP's earlier clients found best comes first, as far as the client has not pinged that many yet.
+  const lead = learnedLead(nodes, client, Math.min(k, o.learnedProbes - Object.keys(client.measuredRttMs).length), o);
+  if (lead.length >= k) return lead;
+  const rest = pickRanked(nodes, { ...client, learned: undefined, exclude: [...(client.exclude ?? []), ...lead] }, k - lead.length, o);
+  return [...lead, ...rest];
+}
+
+/** Up to `k` of the client's learned nodes, in order: eligible, not measured, not excluded. */
+function learnedLead(nodes: readonly RouterNode[], client: ProbeClient, k: number, o: Required<CandidateOptions>): string[] {
+  const out: string[] = [];
+  if (k <= 0) return out;
+  const skip = new Set(client.exclude ?? []);
+  for (const id of client.learned ?? []) {
+    if (out.length >= k) break;
+    if (skip.has(id) || id in client.measuredRttMs || out.includes(id)) continue;
+    const i = nodeIndex(nodes, id);
+    if (i < 0) continue;
+    const node = nodes[i];
+    const req = client.requirements;
+    if (node.healthy && node.card.tilesPerSecond > 0 && !isBusy(node.load, o.maxQueuePerSlot) && (!req || meetsRequirements(node.card, req))) out.push(id);
+  }
+  return out;
+}
+
+/** pickProbeCandidates without the learned lead. */
+function pickRanked(nodes: readonly RouterNode[], client: ProbeClient, k: number, o: Required<CandidateOptions>): string[] {
   const idx = indexFor(nodes);
   const req = client.requirements;
   if (skipFlag.length < idx.n) skipFlag = new Uint8Array(Math.max(idx.n, skipFlag.length * 2));

@@ -59,6 +59,8 @@ export interface EdgeSighting {
   readonly rttMs: number;
   /** Where the PoP is, when known (the colo table). */
   readonly location?: GeoPoint;
+  /** RTTs the PoP itself measured to nodes (ms by node id): the edge as a landmark with a bound on each. */
+  readonly nodeRttMs?: Readonly<Record<string, number>>;
 }
 
 /**

@@ -1,0 +1,169 @@
+/**
+ * The WebGL 2 backend: headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core) running the
+ * shared render pipeline bundled by Vite (web/render-host.html → web/dist, `npm run build:web`), on llvmpipe
+ * through ANGLE's EGL backend. The page is served from web/dist by request interception (no port, no network);
+ * scenes go in and RGBA8 pixels come out through page.evaluate, so checking, tiling, stitching and encoding stay
+ * in Node exactly as with headless-gl.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { ERRORS, TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
+import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
+import type { GLBackendInfo } from '../gl/gl-backend.ts';
+import type { RenderResult } from '../render/frame-renderer.ts';
+import type { SceneHandle, SceneRenderer } from '../render/scene-renderer.ts';
+import { versionOf } from '../version.ts';
+import type { HostResult, RenderHostApi } from './render-host-api.ts';
+
+/** Where `npm run build:web` writes the render host page and its bundle. */
+export const RENDER_HOST_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+const ORIGIN = 'http://render-host.tessera.invalid';
+
+export interface ChromiumRenderHostOptions {
+  /** The Chromium binary (default `$TESSERA_CHROMIUM` or /usr/bin/chromium). */
+  executablePath?: string;
+  /** The built web assets holding render-host.html (default web/dist). */
+  dist?: string;
+  /** How long Chromium may take to start and the page to initialise, in ms. */
+  startTimeoutMs?: number;
+}
+
+export const CHROMIUM_RENDER_HOST_DEFAULTS = {
+  executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium',
+  dist: RENDER_HOST_DIST,
+  startTimeoutMs: 60_000,
+} satisfies Required<ChromiumRenderHostOptions>;
+
+/**
+ * Chromium flags: headless, no sandbox (root in CI), WebGL 2 on Mesa llvmpipe through ANGLE/EGL, nothing phoning
+ * home. No --disable-gpu: with it Chromium draws on SwiftShader instead of llvmpipe (slower here, and other pixels).
+ */
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-angle=gl-egl',
+  '--ignore-gpu-blocklist',
+];
+
+/** Why the Chromium backend cannot start here, or null when it can (the binary, playwright-core and the built page are there). */
+export function chromiumUnavailable(options: ChromiumRenderHostOptions = {}): string | null {
+  const o = { ...CHROMIUM_RENDER_HOST_DEFAULTS, ...options };
+  if (!existsSync(o.executablePath)) return `Chromium is not at ${o.executablePath} (apt-get install -y chromium, or set TESSERA_CHROMIUM)`;
+  try {
+    createRequire(import.meta.url).resolve('playwright-core');
+  } catch {
+    return 'playwright-core is not installed (npm install)';
+  }
+  if (!existsSync(join(o.dist, 'render-host.html'))) return `the render host page is not built (${join(o.dist, 'render-host.html')}; run npm run build:web)`;
+  return null;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+};
+
+type HostValue<M extends keyof RenderHostApi> = Awaited<ReturnType<RenderHostApi[M]>> extends HostResult<infer T> ? T : never;
+
+interface ChromiumScene extends SceneHandle {
+  readonly id: number;
+}
+
+/** Start headless Chromium with the render host page; throws GL_UNAVAILABLE with the reason when it cannot. */
+export async function startChromiumRenderHost(options: ChromiumRenderHostOptions = {}): Promise<SceneRenderer> {
+  const o = { ...CHROMIUM_RENDER_HOST_DEFAULTS, ...options };
+  const why = chromiumUnavailable(o);
+  if (why) throw new TesseraError('GL_UNAVAILABLE', `The Chromium backend is unavailable: ${why}.`);
+  let chromium: typeof import('playwright-core').chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (cause) {
+    throw new TesseraError('GL_UNAVAILABLE', 'The Chromium backend needs playwright-core (npm install).', { cause });
+  }
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath: o.executablePath, args: CHROMIUM_FLAGS, timeout: o.startTimeoutMs });
+  } catch (cause) {
+    throw new TesseraError('GL_UNAVAILABLE', `Could not start Chromium at ${o.executablePath}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
+  try {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const root = normalize(o.dist + sep);
+    await page.route(`${ORIGIN}/**`, async (route) => {
+      const path = decodeURIComponent(new URL(route.request().url()).pathname);
+      const file = normalize(join(root, path));
+      if (!file.startsWith(root) || !/^[\w./-]+$/.test(path)) return route.fulfill({ status: 404, body: 'not found' });
+      try {
+        const body = await readFile(file);
+        return route.fulfill({ status: 200, body, headers: { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream' } });
+      } catch {
+        return route.fulfill({ status: 404, body: 'not found' });
+      }
+    });
+    // Anything else (there should be nothing) is refused: the page renders offline.
+    await page.route((url) => !url.href.startsWith(ORIGIN), (route) => route.abort());
+    await page.goto(`${ORIGIN}/render-host.html`, { timeout: o.startTimeoutMs });
+    await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: o.startTimeoutMs }).catch((cause) => {
+      throw new Error(`the render host page did not start${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`, { cause });
+    });
+    /** Call `method` of the page's render host; a TesseraError from the page comes back with its code. */
+    const call = async <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
+      let result: HostResult<HostValue<M>>;
+      try {
+        result = (await page.evaluate(
+          ([m, a]: [string, unknown[]]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).tesseraRenderHost[m](...a),
+          [method, args as unknown[]] as [string, unknown[]],
+        )) as HostResult<HostValue<M>>;
+      } catch (cause) {
+        throw new TesseraError('RENDER_FAILED', `The Chromium backend failed during ${method}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+      }
+      if (result.ok) return result.value;
+      const code = result.error.code && result.error.code in ERRORS ? (result.error.code as ErrorCode) : 'RENDER_FAILED';
+      throw new TesseraError(code, result.error.code ? result.error.message : `${method} in Chromium: ${result.error.message}`);
+    };
+    const { info, version } = await call('init', `sharp/${versionOf('sharp')}`);
+    const idOf = (scene: SceneHandle) => (scene as ChromiumScene).id;
+    let disposed = false;
+    const host: SceneRenderer = {
+      version,
+      info: info as GLBackendInfo,
+      async load(glb, limits) {
+        const r = await call('load', Buffer.from(glb.buffer, glb.byteOffset, glb.byteLength).toString('base64'), limits.maxTexturePixels);
+        return { id: r.id, warnings: r.warnings } satisfies ChromiumScene;
+      },
+      lastFrame: (scene, view) => call('lastFrame', idOf(scene), view),
+      async plan(scene, view, frame) {
+        await call('plan', idOf(scene), view, frame);
+      },
+      async render(scene: SceneHandle, view: ViewSpec, frame: number, tile?: TileRect): Promise<RenderResult> {
+        const r = await call('render', idOf(scene), view, frame, tile);
+        const data = new Uint8Array(Buffer.from(r.data, 'base64'));
+        return { data, width: r.width, height: r.height, timings: r.timings };
+      },
+      async dispose() {
+        if (disposed) return;
+        disposed = true;
+        await browser.close().catch(() => undefined);
+      },
+    };
+    return host;
+  } catch (err) {
+    await browser.close().catch(() => undefined);
+    if (err instanceof TesseraError) throw err;
+    throw new TesseraError('GL_UNAVAILABLE', `The Chromium backend could not start: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -64,7 +64,11 @@ describe('a node that uploads a corrupt output', () => {
       expect(task.node).toContain('honest');
     }
     expect([...recorder.completions.values()].every((n) => n === 1)).toBe(true);
-    expect(recorder.completions.size).toBe(status.tasks.length);
+    // Every task that ran completed exactly once. Verify tasks sampled for the honest node's first results may be
+    // cancelled unrun when no other node is left to verify them (the liars are dead): those never complete.
+    const ran = status.tasks.filter((t) => !(t.kind === 'verify' && t.state === 'cancelled'));
+    expect(ran.every((t) => t.state === 'done')).toBe(true);
+    expect(recorder.completions.size).toBe(ran.length);
 
     const listed = await client.frames(jobId);
     const check = await checkJobFrames(listed, [0, 1], (frame) => local.render('animated-trs', view, frame));

@@ -73,7 +73,12 @@ describe('/metrics on the API and a render node', () => {
     expect(sample(api, 'tessera_api_nodes', { set: 'recent' })).toBe(1);
     expect(sample(api, 'tessera_api_storage_errors_total', { op: 'get' })).toBe(0);
 
-    const after = await scrape(nodeMetricsUrl);
+    // The node counts a task once its completion call returns, which can be just after the API marked the job done.
+    const after = await waitFor('the node to count its last task', async () => {
+      const text = await scrape(nodeMetricsUrl);
+      const done = (kind: string) => sample(text, 'tessera_node_tasks_total', { kind, outcome: 'done' }) ?? 0;
+      return done('render') + done('stitch') >= 10 && sample(text, 'tessera_node_running_tasks') === 0 ? text : undefined;
+    });
     expect(sample(after, 'tessera_node_tasks_total', { kind: 'render', outcome: 'done' })).toBe(8);
     expect(sample(after, 'tessera_node_tasks_total', { kind: 'stitch', outcome: 'done' })).toBe(2);
     expect(sample(after, 'tessera_node_render_ms_count')).toBe(8);

@@ -5,7 +5,7 @@
  * that decides the pixels.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { flipRows } from './flip-rows.ts';
+import { readPixelsTopDown } from './read-pixels-top-down.ts';
 import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
 
 export interface CanvasGLBackendOptions {
@@ -56,13 +56,7 @@ export function createCanvasGLBackend(canvas: HTMLCanvasElement | OffscreenCanva
       cur = { width: w, height: h };
     },
     readPixels(x, y, w, h, out) {
-      const bytes = w * h * 4;
-      const buf = out && out.length >= bytes ? out : new Uint8Array(bytes);
-      // GL's origin is bottom-left: read the mirrored rectangle, then flip rows to top-down.
-      gl.bindFramebuffer(gl.FRAMEBUFFER, null);
-      gl.readPixels(x, cur.height - y - h, w, h, gl.RGBA, gl.UNSIGNED_BYTE, buf);
-      flipRows(buf, w, h);
-      return buf;
+      return readPixelsTopDown(gl, cur.height, x, y, w, h, out);
     },
     dispose() {
       if (disposed) return;

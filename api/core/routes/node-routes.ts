@@ -349,7 +349,11 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // This PoP (the edge's colo, or the Node API's configured PoP) times a few more nodes, after the answer.
     const measuring = ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop);
     if (measuring) {
-      const work = ctx.nodes.healthyNodes(now).then((nodes) => ctx.edgeRtts.measure(measuring, nodes, now, answer.candidates.map((x) => x.nodeId)));
+      // The nodes the client was just told to ping first, then those that claim this PoP (their claims are checked).
+      const work = ctx.nodes.healthyNodes(now).then((nodes) => {
+        const claiming = nodes.filter((n) => n.edge?.pop.toUpperCase() === measuring).map((n) => n.nodeId);
+        return ctx.edgeRtts.measure(measuring, nodes, now, [...answer.candidates.map((x) => x.nodeId), ...claiming]);
+      });
       inBackground(c, work, ctx);
     }
     return c.json(answer, 200);

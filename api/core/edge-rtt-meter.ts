@@ -36,8 +36,10 @@ export interface EdgeRttMeterOptions extends EdgeRttOptions {
 
 export const EDGE_RTT_METER_DEFAULTS: Required<EdgeRttMeterOptions> = { ...EDGE_RTT_DEFAULTS, enabled: true, cacheMs: 2000, allowPrivateAddresses: false };
 
-/** PoPs whose cached rows and run times one process keeps. */
+/** PoPs whose cached rows one process keeps. */
 const MAX_CACHED_POPS = 512;
+/** Failed (pop, node) pairs one process remembers. */
+const MAX_FAILURES = 10_000;
 
 /** A PoP code as the meter keys it. */
 function popKey(pop: string): string | undefined {
@@ -51,6 +53,8 @@ export class EdgeRttMeter {
   readonly #fetch: typeof fetch;
   readonly #cache = new Map<string, { at: number; row: EdgeRttRow }>();
   readonly #running = new Set<string>();
+  /** When a node last gave this process no proven answer, by "pop nodeId". */
+  readonly #failures = new Map<string, number>();
 
   constructor(jobs: JobStore, logger: Logger, options: EdgeRttMeterOptions = {}, fetcher?: typeof fetch) {
     this.#jobs = jobs;
@@ -96,11 +100,13 @@ export class EdgeRttMeter {
     this.#running.add(key);
     try {
       const byId = new Map<string, NodeRecord>();
-      for (const n of nodes) if (n.probeKey && n.card.probeUrl && !refuseProbeUrl(n.card.probeUrl, this.#o)) byId.set(n.nodeId, n);
+      for (const n of nodes) {
+        if (n.probeKey && n.card.probeUrl && !refuseProbeUrl(n.card.probeUrl, this.#o) && !this.#recentlyFailed(key, n.nodeId, now)) byId.set(n.nodeId, n);
+      }
       const row = await this.row(key, now);
       const due = nodesToMeasure(row, [...byId.keys()], now, this.#o.measureBudget, this.#o, prefer);
       if (due.length === 0) return 0;
-      const results = await Promise.all(due.map((id) => this.#time(byId.get(id)!)));
+      const results = await Promise.all(due.map((id) => this.#time(key, byId.get(id)!, now)));
       // Re-read before writing (another process may have written meanwhile), then add what was proven.
       this.#cache.delete(key);
       let next = parseEdgeRttRow(await this.#jobs.getMeta(EDGE_RTT_KEY_PREFIX + key), this.#o);
@@ -122,18 +128,40 @@ export class EdgeRttMeter {
     }
   }
 
-  /** One node's RTT from here, when its answers prove it is the node; undefined otherwise. */
-  async #time(node: NodeRecord): Promise<number | undefined> {
-    try {
-      const pong = await pingProven(node.card.probeUrl!, { samples: this.#o.samples, timeoutMs: this.#o.timeoutMs, expectNodeId: node.nodeId, fetch: this.#fetch });
-      if (!pong.proof || !(await verifyProbeProof(node.probeKey!, pong.nonce, pong.proof))) {
-        this.#logger.warn({ nodeId: node.nodeId }, 'edge ping answered without a valid probe proof: not recorded');
-        return undefined;
+  /**
+   * One node's RTT from here: the minimum of its proven answers (one ping first; the rest only when it
+   * answered, so an unreachable node costs one timeout). Undefined when no answer proved it is the node.
+   */
+  async #time(pop: string, node: NodeRecord, now: number): Promise<number | undefined> {
+    let best: number | undefined;
+    let unproven = false;
+    for (let i = 0; i < this.#o.samples; i++) {
+      let pong;
+      try {
+        pong = await pingProven(node.card.probeUrl!, { samples: 1, timeoutMs: this.#o.timeoutMs, expectNodeId: node.nodeId, fetch: this.#fetch });
+      } catch {
+        if (i === 0) break;
+        continue;
       }
-      return pong.rttMs;
-    } catch {
-      return undefined;
+      if (pong.proof && (await verifyProbeProof(node.probeKey!, pong.nonce, pong.proof))) best = Math.min(pong.rttMs, best ?? Infinity);
+      else unproven = true;
     }
+    if (unproven) this.#logger.warn({ pop, nodeId: node.nodeId }, 'edge ping answered without a valid probe proof: not counted');
+    if (best === undefined) this.#failed(pop, node.nodeId, now);
+    return best;
+  }
+
+  /** Remember (per process, bounded) that a node gave no proven answer: it is not tried again for refreshMs. */
+  #failed(pop: string, nodeId: string, now: number): void {
+    const key = `${pop} ${nodeId}`;
+    this.#failures.delete(key);
+    if (this.#failures.size >= MAX_FAILURES) this.#failures.delete(this.#failures.keys().next().value!);
+    this.#failures.set(key, now);
+  }
+
+  #recentlyFailed(pop: string, nodeId: string, now: number): boolean {
+    const at = this.#failures.get(`${pop} ${nodeId}`);
+    return at !== undefined && now >= at && now - at < this.#o.refreshMs;
   }
 
   #remember(key: string, at: number, row: EdgeRttRow): void {

@@ -141,9 +141,10 @@ describe('the Node API as one PoP, timing real nodes', () => {
     const settled = await row();
     expect(settled.nodes.map((x) => x.nodeId)).toEqual([near.n.id, far.n.id]);
     const rtt = Object.fromEntries(settled.nodes.map((x) => [x.nodeId, x.rttMs]));
-    expect(rtt[near.n.id]).toBeGreaterThanOrEqual(10);
+    // 2 × the proxy's delay, less a timer's early firing.
+    expect(rtt[near.n.id]).toBeGreaterThan(8);
     expect(rtt[near.n.id]).toBeLessThan(40);
-    expect(rtt[far.n.id]).toBeGreaterThanOrEqual(80);
+    expect(rtt[far.n.id]).toBeGreaterThan(72);
     // The client at the PoP is sent to the truly nearest node first; the liars' claims count for nothing.
     expect((await nearby('count=1&pop=TST&popRttMs=0.5'))[0]).toBe(near.n.id);
     // The near node now delays its answers (60 ms each way): it is measured farther, and loses its place.
@@ -151,7 +152,7 @@ describe('the Node API as one PoP, timing real nodes', () => {
     for (let i = 0; i < 100; i++) {
       await nearby();
       const now = Object.fromEntries((await row()).nodes.map((x) => [x.nodeId, x.rttMs]));
-      if (now[near.n.id] >= 120) break;
+      if (now[near.n.id] > 110) break;
       await new Promise((res) => setTimeout(res, 100));
     }
     const after = await row();

@@ -30,7 +30,7 @@ beforeAll(async () => {
       probeCheck: { allowPrivateAddresses: true },
       verification: { sampleRate: 0 },
       // A cold node's first renders can outlast the default grace on 2 busy cores (see latency-lab.test.ts).
-      routing: { graceMinMs: 6000, graceMaxMs: 8000 },
+      routing: { graceMinMs: 6000, graceMaxMs: 8000, edgeRtts: { refreshMs: 1000 } },
     },
     nodes: [
       { label: 'far', delayMs: 120, args: ['--location', '50.11,8.68'] },
@@ -54,19 +54,20 @@ describe('edge latency lab: the PoP times nodes itself where locations mislead',
   });
 
   it('the PoP measures each node through its proxy, and one probe at first contact finds the 5 ms node; the job runs there', async () => {
-    // Clients' nearby requests have the PoP time the nodes in the background; wait until it timed all three.
+    // Clients' nearby requests have the PoP time the nodes in the background; wait until it timed all three
+    // about as the proxies delay them (on a busy machine one round can come out slow: nodes are re-timed
+    // every second here, and the latest measurement counts).
+    const inBand = (n: { nodeId: string; rttMs: number }) => {
+      const delay = lab.byLabel(label(n.nodeId)).delayMs;
+      return n.rttMs > 2 * delay - 2 && n.rttMs < 2 * delay + 60;
+    };
     const row = await lab.waitFor('the PoP timed every node', async () => {
       await call(lab.api.url, 'GET', `/v1/nodes/nearby?count=1&pop=FRA&popRttMs=1`);
       const r = EdgeRtts.parse((await call(lab.api.url, 'GET', '/v1/edge/rtts')).body);
-      return r.nodes.length === 3 ? r : undefined;
+      return r.nodes.length === 3 && r.nodes.every(inBand) ? r : undefined;
     });
     expect(row.pop).toBe('FRA');
     expect(row.nodes.map((n) => label(n.nodeId))).toEqual(['near', 'mid', 'far']);
-    for (const n of row.nodes) {
-      const delay = lab.byLabel(label(n.nodeId)).delayMs;
-      expect(n.rttMs).toBeGreaterThan(2 * delay - 2);
-      expect(n.rttMs).toBeLessThan(2 * delay + 60);
-    }
     // Nodes' own ~1 ms sightings of the PoP are claims the edge's measurements replace.
     const { nodes: listed } = await lab.client.nodes({ healthy: true });
     expect(listed).toHaveLength(3);

@@ -28,6 +28,8 @@ export interface RenderTaskPorts {
   sha256(bytes: Uint8Array): string | Promise<string>;
   /** The bytes that go up for `bytes` (a test fault may change them; default: the same). */
   toUpload?(bytes: Uint8Array): Uint8Array;
+  /** The pixels are drawn and read back: the renderer may take the next task while this one encodes and uploads. */
+  onDrawn?(): void;
 }
 
 export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, ports: RenderTaskPorts, signal: AbortSignal): Promise<TaskOutcome> {
@@ -43,6 +45,7 @@ export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, p
   const t2 = performance.now();
   timings.render = result.timings.pose + result.timings.render;
   timings.readback = result.timings.readback + result.timings.resolve;
+  ports.onDrawn?.();
   const bytes = await ports.encode(result, task);
   timings.encode = performance.now() - t2;
   signal.throwIfAborted();

@@ -17,12 +17,14 @@ export { SceneFaultError, isSceneFault } from './scene-fault.ts';
 
 /**
  * Do one leased task: render a tile (or a whole frame) or stitch a frame (from tiles checked against the
- * sha256 the API verified), upload it, return its size and sha256.
+ * sha256 the API verified), upload it, return its size and sha256. `onDrawn`: a render task's pixels are drawn
+ * (the GL context is free again); a stitch task never calls it.
  */
-export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes: SceneCache, signal: AbortSignal): Promise<TaskOutcome> {
+export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes: SceneCache, signal: AbortSignal, onDrawn?: () => void): Promise<TaskOutcome> {
   if (task.kind === 'render') {
     return runRenderTask(task, renderer, {
       scenes,
+      onDrawn,
       encode: (result, t) =>
         t.final
           ? encodeImage(pixelsToEncode(result), t.encode, { software: renderer.version, description: `scene ${t.scene.id.slice(0, 16)} frame ${t.frame}` }, flattenColor(t))

@@ -227,7 +227,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   /**
    * `leaseMs`: how long the slot waited for this task: the lease call that brought it (per-slot leasing), or the gap
    * since the slot's previous task left its render process (batched), waiting for work included. The per-task
-   * costs go in the log.
+   * costs go in the log: `slotMs`, how long it held its render slot (until drawn, batched); `runMs`, until its render
+   * process answered (encode and upload included); `completeMs`, its report.
    */
   const execute = async (task: LeasedTask, slot: number, leaseMs: number, onRunEnd: () => void = () => {}) => {
     const abort = new AbortController();
@@ -240,8 +241,13 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     let reporting = false;
     try {
       const t0 = performance.now();
-      const ran = sandboxes[slot].run(task, abort.signal);
-      // The render process is free once it answers, whatever the answer: the next task may start there.
+      let slotMs: number | undefined;
+      // The render process is free for the next task once this one's pixels are drawn (it encodes and uploads
+      // meanwhile, as `tessera render --local` overlaps them), or once it answers, whatever the answer.
+      const ran = sandboxes[slot].run(task, abort.signal, () => {
+        slotMs = performance.now() - t0;
+        onRunEnd();
+      });
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;
       const t1 = performance.now();
@@ -253,7 +259,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       if (ack.next?.length) accept(ack.next);
       outcomeLabel = 'done';
       counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
-      const costs = { leaseMs: round1(leaseMs), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
+      const costs = { leaseMs: round1(leaseMs), slotMs: round1(slotMs ?? t1 - t0), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)), costs }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) {

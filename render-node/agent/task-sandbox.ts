@@ -19,6 +19,8 @@ export type WorkerRequest = { type: 'describe'; id: number } | { type: 'run'; id
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number }
+  /** A render task's pixels are drawn and read back: the GL context is free for the next task (encode and upload go on). */
+  | { type: 'drawn'; id: number }
   | { type: 'done'; id: number; outcome: TaskOutcome }
   | { type: 'failed'; id: number; code?: ErrorCode; message: string; sceneFault: boolean };
 
@@ -54,10 +56,14 @@ export class TaskSandbox {
     return reply;
   }
 
-  /** Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). */
-  async run(task: LeasedTask, signal: AbortSignal): Promise<TaskOutcome> {
+  /**
+   * Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). `onDrawn`: called when a
+   * render task's pixels are drawn, so the caller may send the next task while this one encodes and uploads (the
+   * render process draws one task at a time; its encoding runs on sharp's threads, its upload on the event loop).
+   */
+  async run(task: LeasedTask, signal: AbortSignal, onDrawn?: () => void): Promise<TaskOutcome> {
     const what = `${task.kind} task of frame ${task.frame}${task.tile ? ` tile ${task.tile.x},${task.tile.y}` : ''}`;
-    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal);
+    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal, onDrawn);
     if (reply.type === 'done') return reply.outcome;
     if (reply.type === 'failed') {
       const code = reply.code ?? 'RENDER_FAILED';
@@ -71,7 +77,7 @@ export class TaskSandbox {
     this.child = undefined;
   }
 
-  private request(message: WorkerRequest, capMs: number, what: string, signal?: AbortSignal): Promise<WorkerReply> {
+  private request(message: WorkerRequest, capMs: number, what: string, signal?: AbortSignal, onDrawn?: () => void): Promise<WorkerReply> {
     return this.process().then(
       (child) =>
         new Promise<WorkerReply>((resolve, reject) => {
@@ -92,14 +98,25 @@ export class TaskSandbox {
             child.kill('SIGKILL');
             finish(() => reject(err));
           };
+          // Once drawn, the process may be drawing the next task: giving up on this one must not kill that one.
+          let drawn = false;
           const onMessage = (reply: WorkerReply) => {
-            if ('id' in reply && reply.id === id) finish(() => resolve(reply));
+            if (!('id' in reply) || reply.id !== id) return;
+            if (reply.type === 'drawn') {
+              drawn = true;
+              onDrawn?.();
+            } else finish(() => resolve(reply));
           };
           const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
             this.forget(child);
             finish(() => reject(new SceneFaultError('RENDER_FAILED', `the render process died during the ${what} (${sig ?? `exit code ${code}`})`)));
           };
-          const onAbort = () => kill(new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`));
+          const onAbort = () => {
+            const err = new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`);
+            // Its encode and upload end on their own (their result is dropped); an undrawn task's process is stopped.
+            if (drawn) finish(() => reject(err));
+            else kill(err);
+          };
           const timer = setTimeout(() => kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
           const poll = setInterval(async () => {
             const rss = await residentBytes(child.pid);

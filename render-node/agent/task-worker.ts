@@ -1,6 +1,8 @@
 /**
- * The render process: one GL context that runs the tasks a TaskSandbox sends it, one at a time. It holds no
- * API credentials and exits when its parent goes away.
+ * The render process: one GL context that runs the tasks a TaskSandbox sends it. It draws one task at a time
+ * (drawing is synchronous on this thread) and says `drawn` as soon as a task's pixels are read back, so the next
+ * task may arrive and draw while the previous one encodes (on sharp's threads) and uploads. It holds no API
+ * credentials and exits when its parent goes away.
  */
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
@@ -26,7 +28,7 @@ process.on('message', async (message: WorkerRequest) => {
   }
   const task = message.task as LeasedTask;
   try {
-    const outcome = await runTask(task, renderer, scenes, new AbortController().signal);
+    const outcome = await runTask(task, renderer, scenes, new AbortController().signal, () => send({ type: 'drawn', id: message.id }));
     send({ type: 'done', id: message.id, outcome });
   } catch (err) {
     send({

@@ -17,6 +17,9 @@ let server: Server;
 let base = '';
 let sceneId = '';
 const uploads = new Map<string, Buffer>();
+/** PUTs to a URL containing `/held/` wait for this before storage answers (a slow upload). */
+let releaseHeld: () => void = () => {};
+let held = new Promise<void>((r) => (releaseHeld = r));
 
 beforeAll(async () => {
   const glb = await readFile(scenePath('textured-pbr'));
@@ -26,7 +29,8 @@ beforeAll(async () => {
     if (req.method === 'PUT') {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
+        if (req.url!.includes('/held/')) await held;
         uploads.set(req.url!, Buffer.concat(chunks));
         res.end();
       });
@@ -41,7 +45,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 let n = 0;
-const task = (view: object): LeasedTask => ({
+const task = (view: object, dir = 'out'): LeasedTask => ({
   taskId: `t${++n}`,
   leaseId: `l${n}`,
   leaseExpiresAt: Date.now() + 60_000,
@@ -53,7 +57,7 @@ const task = (view: object): LeasedTask => ({
   view: ViewSpec.parse(view),
   encode: EncodeSpec.parse({}),
   final: true,
-  output: { key: `out/${n}.png`, url: `${base}/out/${n}.png` },
+  output: { key: `${dir}/${n}.png`, url: `${base}/${dir}/${n}.png` },
 });
 
 const sandbox = (caps: { timeCapMs?: number; memoryCapBytes?: number }) =>
@@ -76,6 +80,52 @@ describe('render tasks run in a separate process with caps', () => {
       expect(outcome.checksum).toBe(createHash('sha256').update(uploaded).digest('hex'));
       expect((await decodeRaw(uploaded)).width).toBe(96);
     } finally {
+      box.dispose();
+    }
+  });
+
+  it('draws the next task while the previous one uploads (pipelined), and giving up a drawn task spares the next', async () => {
+    const box = sandbox({});
+    held = new Promise<void>((r) => (releaseHeld = r));
+    try {
+      await box.run(task({ width: 32, height: 32 }), new AbortController().signal); // process start, scene load
+      // A's upload is held by storage; B starts when A is drawn, and finishes (drawn, encoded, uploaded) first.
+      const a = task({ width: 96, height: 64 }, 'held');
+      let b: Promise<Awaited<ReturnType<TaskSandbox['run']>>> | undefined;
+      const startedB = new Promise<void>((resolve) => {
+        void box.run(a, new AbortController().signal, () => {
+          b = box.run(task({ width: 80, height: 48 }), new AbortController().signal);
+          resolve();
+        }).then((outcome) => (aOutcome = outcome));
+      });
+      let aOutcome: Awaited<ReturnType<TaskSandbox['run']>> | undefined;
+      await startedB;
+      const bOutcome = await b!;
+      expect(aOutcome).toBeUndefined();
+      const bBytes = uploads.get(`/out/${n}.png`)!;
+      expect(bOutcome.checksum).toBe(createHash('sha256').update(bBytes).digest('hex'));
+      expect((await decodeRaw(bBytes)).width).toBe(80);
+      // Abandoning a drawn task (its lease revoked) must not kill the process drawing the next one.
+      const c = task({ width: 64, height: 64 }, 'held');
+      const abortC = new AbortController();
+      let d: Promise<Awaited<ReturnType<TaskSandbox['run']>>> | undefined;
+      const cResult = await new Promise<unknown>((resolve) => {
+        box.run(c, abortC.signal, () => {
+          d = box.run(task({ width: 72, height: 40 }), new AbortController().signal);
+          abortC.abort(new Error('lease revoked'));
+        }).then(resolve, resolve);
+      });
+      expect(cResult).toMatchObject({ code: 'LEASE_LOST' });
+      const dOutcome = await d!;
+      expect((await decodeRaw(uploads.get(`/out/${n}.png`)!)).width).toBe(72);
+      expect(dOutcome.bytes).toBe(uploads.get(`/out/${n}.png`)!.length);
+      releaseHeld();
+      await expect.poll(() => aOutcome).toBeDefined();
+      const aBytes = uploads.get(`/held/${a.taskId.slice(1)}.png`)!;
+      expect(aOutcome!.checksum).toBe(createHash('sha256').update(aBytes).digest('hex'));
+      expect((await decodeRaw(aBytes)).width).toBe(96);
+    } finally {
+      releaseHeld();
       box.dispose();
     }
   });

@@ -9,7 +9,7 @@
  *      from submitting to the file on disk, against render+encode+write of the same frame on a warm renderer.
  * Prints a table, writes bench/results/farm-<timestamp>.json and farm-latest.json.
  * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
- *          --single-repeats 5 --scene PATH
+ *          --single-repeats 5 --scene PATH --node-concurrency N
  *          --quiet-wait S --results-dir DIR
  *          --cpu-profile DIR: CPU-profile the farm's processes (API + storage, each node, its render processes;
  *            bench/cpu-profile-preload.mjs) per farm run into DIR/<run>/, and print and record each role's top
@@ -51,6 +51,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1920x1080' },
     tile: { type: 'string' },
     nodes: { type: 'string', default: '1,2' },
+    /** Render slots per node (farm up --node-concurrency); the farm's default when absent. */
+    'node-concurrency': { type: 'string' },
     /** The nodes' leasing modes to compare (RenderNodeOptions.leasing); the first is the one the targets judge. */
     leasing: { type: 'string', default: 'batched,per-slot' },
     'single-frame': { type: 'string', default: '60' },
@@ -181,6 +183,8 @@ interface FarmRun {
 /** What a node logs per task ('task done' costs=…): its slot's wait for it (lease call), its render process's run, its report. */
 interface TaskCost {
   leaseMs: number;
+  /** How long the task held its render slot (until drawn, when the node pipelines; absent from older nodes). */
+  slotMs?: number;
   runMs: number;
   completeMs: number;
   timings: Record<string, number>;
@@ -202,6 +206,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
     tasks: costs.length,
     wallPerTaskMs: Math.round((wallMs * slots * 10) / costs.length) / 10,
     leaseMs: med((c) => c.leaseMs),
+    slotMs: med((c) => c.slotMs ?? c.runMs),
     runMs: med((c) => c.runMs),
     parts,
     sandboxMs: med((c) => c.runMs - sum(c)),
@@ -211,14 +216,14 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
   const readyFile = join(dataDir, 'ready');
   // One admin key for the farm (it inherits the environment) and for the SDK in this process, which reads it too.
   process.env.TESSERA_API_KEY ||= newApiKey();
-  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--node-leasing', leasing, '--data', dataDir, '--ready-file', readyFile], {
+  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--node-leasing', leasing, ...(args['node-concurrency'] ? ['--node-concurrency', args['node-concurrency']] : []), '--data', dataDir, '--ready-file', readyFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: profileDir
@@ -364,7 +369,7 @@ const report = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
   host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg1mBefore: load0[0], loadAvg1mAfter: load1[0] },
-  options: { leasing: leasings, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
+  options: { leasing: leasings, nodeConcurrency: args['node-concurrency'] ? Number(args['node-concurrency']) : null, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
   raw: {
     meanMs: rawMs,
     singleFrameMs: rawFrameMs,

@@ -188,6 +188,8 @@ interface TaskCost {
   runMs: number;
   completeMs: number;
   timings: Record<string, number>;
+  /** render, stitch, or verify (a re-render of another node's result: new nodes' first results are checked often). */
+  kind?: string;
 }
 
 /**
@@ -204,6 +206,8 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
   const sum = (c: TaskCost) => Object.values(c.timings).reduce((a, b) => a + b, 0);
   return {
     tasks: costs.length,
+    /** Of those, verification re-renders (work the farm adds on top of the frames). */
+    verifyTasks: costs.filter((c) => c.kind === 'verify').length,
     wallPerTaskMs: Math.round((wallMs * slots * 10) / costs.length) / 10,
     leaseMs: med((c) => c.leaseMs),
     slotMs: med((c) => c.slotMs ?? c.runMs),
@@ -216,7 +220,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.verifyTasks} verification re-renders); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
@@ -239,7 +243,7 @@ async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileD
     partial = lines.pop()!;
     for (const line of lines) {
       const m = / task done .*costs=(\{\S*\})/.exec(line);
-      if (m) costs.push(JSON.parse(m[1]) as TaskCost);
+      if (m) costs.push({ ...(JSON.parse(m[1]) as TaskCost), kind: / kind=(\w+)/.exec(line)?.[1] ?? 'render' });
     }
   });
   child.stdout!.on('data', keep);

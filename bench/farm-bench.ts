@@ -188,8 +188,6 @@ interface TaskCost {
   runMs: number;
   completeMs: number;
   timings: Record<string, number>;
-  /** render, stitch, or verify (a re-render of another node's result: new nodes' first results are checked often). */
-  kind?: string;
 }
 
 /**
@@ -198,7 +196,7 @@ interface TaskCost {
  * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's read-back and hash of
  * the output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
  */
-function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
+function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTasks = costs.length) {
   if (!costs.length) return null;
   const keys = [...new Set(costs.flatMap((c) => Object.keys(c.timings)))];
   const med = (f: (c: TaskCost) => number) => Math.round(median(costs.map(f)) * 10) / 10;
@@ -206,8 +204,11 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
   const sum = (c: TaskCost) => Object.values(c.timings).reduce((a, b) => a + b, 0);
   return {
     tasks: costs.length,
-    /** Of those, verification re-renders (work the farm adds on top of the frames). */
-    verifyTasks: costs.filter((c) => c.kind === 'verify').length,
+    /**
+     * Tasks run beyond the job's own (frames × tiles): verification re-renders (a new node's first results are
+     * re-rendered by another node far more often: probation) and retries. Nodes cannot tell which is which.
+     */
+    extraTasks: costs.length - jobTasks,
     wallPerTaskMs: Math.round((wallMs * slots * 10) / costs.length) / 10,
     leaseMs: med((c) => c.leaseMs),
     slotMs: med((c) => c.slotMs ?? c.runMs),
@@ -220,7 +221,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.tasks} tasks (${b.verifyTasks} verification re-renders); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
@@ -243,7 +244,7 @@ async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileD
     partial = lines.pop()!;
     for (const line of lines) {
       const m = / task done .*costs=(\{\S*\})/.exec(line);
-      if (m) costs.push({ ...(JSON.parse(m[1]) as TaskCost), kind: / kind=(\w+)/.exec(line)?.[1] ?? 'render' });
+      if (m) costs.push(JSON.parse(m[1]) as TaskCost);
     }
   });
   child.stdout!.on('data', keep);
@@ -283,7 +284,7 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
     const { files: _files, frames: _frames, ...rest } = summary;
     // Let the last 'task done' lines arrive (they are logged after the completion report).
     await new Promise((r) => setTimeout(r, 300));
-    const perTask = costBreakdown(farm.costs.slice(before), totalMs, n);
+    const perTask = costBreakdown(farm.costs.slice(before), totalMs, n, summary.frames.length * summary.tilesPerFrame + summary.frames.length * (summary.tilesPerFrame > 1 ? 1 : 0));
     run = { nodes: n, leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
     if (perTask) log(`per task (${n} node(s), ${leasing}, medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
     log(`farm (${n} node(s), ${leasing}): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);

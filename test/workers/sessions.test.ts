@@ -8,17 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
 import worker from '../../api/edge/worker.ts';
+import { EDGE_NODE_CARD, workerCaller } from './support/worker-caller.ts';
 import { checkTicket, fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
 
 const sceneId = 'c'.repeat(64);
 const card = {
-  name: 'edge-node',
-  version: 'test',
-  cpu: { model: 'test', cores: 4 },
-  ramBytes: 8e9,
-  gl: { renderer: 'r', vendor: 'v', version: 'x', maxTextureSize: 8192, maxViewport: [8192, 8192] },
-  tilesPerSecond: 50,
+  ...EDGE_NODE_CARD,
   sessionSlots: 1,
   sessionUrl: 'wss://node.example:8443',
   sessionFeatures: ['depth'],
@@ -29,16 +25,7 @@ describe('sessions on Workers', () => {
   it('places a session on the node, mints a ticket only it accepts, leases it to the node and closes it', async () => {
     const farmEnv = { ...env, FARM: `sessions-${Date.now()}` };
     await createDurableJobStore(coordinatorFor(farmEnv)).putScene({ sceneId, bytes: 100, stats: {}, info: { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0 }, createdAt: Date.now() });
-    const call = async (method: string, path: string, body?: unknown, token = env.TESSERA_API_KEY) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`https://api.example${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }) as Request<unknown, IncomingRequestCfProperties>,
-        farmEnv,
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) };
-    };
+    const call = workerCaller(farmEnv);
     const reg = await call('POST', '/v1/nodes', card);
     expect(reg.status).toBe(201);
     const { nodeId, nodeToken, ticketSecret, probeKey } = reg.body!;

@@ -5,6 +5,8 @@
  * that decides the pixels.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
+import { checkFramebufferAllocated, checkFramebufferFits } from './check-framebuffer-size.ts';
+import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
 import { readPixelsTopDown } from './read-pixels-top-down.ts';
 import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
 
@@ -15,15 +17,7 @@ export interface CanvasGLBackendOptions {
 
 /** Create the backend on `canvas`; throws GL_UNAVAILABLE when the browser gives no WebGL 2 context. */
 export function createCanvasGLBackend(canvas: HTMLCanvasElement | OffscreenCanvas, options: CanvasGLBackendOptions = {}): GLBackend {
-  const gl = canvas.getContext('webgl2', {
-    alpha: true,
-    depth: true,
-    stencil: true,
-    antialias: false,
-    premultipliedAlpha: true,
-    preserveDrawingBuffer: true,
-    powerPreference: 'high-performance',
-  }) as WebGL2RenderingContext | null;
+  const gl = canvas.getContext('webgl2', { ...GL_CONTEXT_ATTRIBUTES, powerPreference: 'high-performance' }) as WebGL2RenderingContext | null;
   if (!gl) throw new TesseraError('GL_UNAVAILABLE', 'This browser gives no WebGL 2 context (hardware acceleration off, or the GPU is blocklisted).');
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const viewport = gl.getParameter(gl.MAX_VIEWPORT_DIMS) as Int32Array;
@@ -45,14 +39,10 @@ export function createCanvasGLBackend(canvas: HTMLCanvasElement | OffscreenCanva
     canvas: canvas as HTMLCanvasElement,
     resize(w, h) {
       if (w === cur.width && h === cur.height) return;
-      if (w > info.maxViewport[0] || h > info.maxViewport[1]) {
-        throw new TesseraError('RENDER_FAILED', `A ${w}×${h} framebuffer exceeds this GL's limit of ${info.maxViewport.join('×')}; lower the size or the supersampling.`);
-      }
+      checkFramebufferFits(info, w, h);
       canvas.width = w;
       canvas.height = h;
-      if (gl.drawingBufferWidth !== w || gl.drawingBufferHeight !== h) {
-        throw new TesseraError('RENDER_FAILED', `Could not allocate a ${w}×${h} framebuffer (got ${gl.drawingBufferWidth}×${gl.drawingBufferHeight}); lower the size or the supersampling.`);
-      }
+      checkFramebufferAllocated(gl, w, h);
       cur = { width: w, height: h };
     },
     readPixels(x, y, w, h, out) {

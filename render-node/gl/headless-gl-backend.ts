@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
 import { createFakeCanvas } from './fake-canvas.ts';
+import { checkFramebufferAllocated, checkFramebufferFits } from './check-framebuffer-size.ts';
+import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
 import { readPixelsTopDown } from './read-pixels-top-down.ts';
 import { acquireDisplay } from './xvfb.ts';
 
@@ -16,14 +18,7 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
   } catch (cause) {
     throw new TesseraError('GL_UNAVAILABLE', 'The headless-gl module (gl) is not built; run the README set-up command.', { cause });
   }
-  const gl = createGL(width, height, {
-    alpha: true,
-    depth: true,
-    stencil: true,
-    antialias: false,
-    premultipliedAlpha: true,
-    preserveDrawingBuffer: true,
-  });
+  const gl = createGL(width, height, GL_CONTEXT_ATTRIBUTES);
   if (!gl) {
     throw new TesseraError('GL_UNAVAILABLE', `headless-gl could not create a context on display ${display}.`);
   }
@@ -49,14 +44,10 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
     canvas,
     resize(w, h) {
       if (w === cur.width && h === cur.height) return;
-      if (w > info.maxViewport[0] || h > info.maxViewport[1]) {
-        throw new TesseraError('RENDER_FAILED', `A ${w}×${h} framebuffer exceeds this GL's limit of ${info.maxViewport.join('×')}; lower the size or the supersampling.`);
-      }
+      checkFramebufferFits(info, w, h);
       if (!resizer) throw new TesseraError('GL_UNAVAILABLE', 'headless-gl lacks STACKGL_resize_drawingbuffer.');
       resizer.resize(w, h);
-      if (gl.drawingBufferWidth !== w || gl.drawingBufferHeight !== h) {
-        throw new TesseraError('RENDER_FAILED', `Could not allocate a ${w}×${h} framebuffer (got ${gl.drawingBufferWidth}×${gl.drawingBufferHeight}); lower the size or the supersampling.`);
-      }
+      checkFramebufferAllocated(gl, w, h);
       canvas.width = w;
       canvas.height = h;
       cur = { width: w, height: h };

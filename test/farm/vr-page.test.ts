@@ -4,7 +4,7 @@
  * current head rotation), the picture changes when the view turns, and the page logs no console errors.
  */
 import { readFile } from 'node:fs/promises';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
 import { TEST_API_KEY } from '../support/api-harness.ts';
@@ -39,13 +39,7 @@ afterAll(async () => {
 
 describe('the sample WebXR page (desktop mode)', () => {
   it('sends poses, gets frames, follows mouse-look, with no console errors', async () => {
-    const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${sceneId}&eye=256x256`);
+    const { page, errors } = await openVrPage(`scene=${sceneId}&eye=256x256`);
     const counters = () => page.evaluate(() => {
       const t = (window as unknown as { tessera: { frames: number; posesSent: number; nodeId: string | null } }).tessera;
       return t ? { frames: t.frames, posesSent: t.posesSent, nodeId: t.nodeId } : null;
@@ -90,13 +84,7 @@ describe('the sample WebXR page (desktop mode)', () => {
   }, 180_000);
 
   it('with depth=1 decodes depth frames and reprojects positionally: near things move against the background when the head moves', async () => {
-    const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${cubeId}&eye=256x256&depth=1`);
+    const { page, errors } = await openVrPage(`scene=${cubeId}&eye=256x256&depth=1`);
     type T = { depthFrames: number; centerDepthMm: number | null; holdPoses: boolean; offset: number[] };
     const t = () => page.evaluate(() => (window as unknown as { tessera: T }).tessera && { ...(window as unknown as { tessera: T }).tessera });
     await waitFor('depth frames in the page', async () => (((await t())?.depthFrames ?? 0) >= 3 ? true : undefined), 60_000);
@@ -118,12 +106,24 @@ describe('the sample WebXR page (desktop mode)', () => {
   }, 180_000);
 });
 
-function canvasData(page: import('playwright-core').Page): Promise<string> {
+/** A fresh 800×480 page on the farm's sample VR page with the operator key and `query`, and its console errors and page errors as they happen. */
+async function openVrPage(query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&${query}`);
+  return { page, errors };
+}
+
+function canvasData(page: Page): Promise<string> {
   return page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
 }
 
 /** Centroid (x) and count of red pixels in the left eye's half of the page's canvas. */
-function redCentroid(page: import('playwright-core').Page): Promise<{ x: number; count: number }> {
+function redCentroid(page: Page): Promise<{ x: number; count: number }> {
   return page.evaluate(() => {
     const c = document.getElementById('view') as HTMLCanvasElement;
     const probe = document.createElement('canvas');

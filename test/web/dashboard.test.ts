@@ -4,8 +4,7 @@
  * (and in its zip) pixel for pixel equal to the CLI's local render; the map shows the node. Screenshots of
  * every page go to test/.output/web/.
  */
-import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
@@ -15,8 +14,8 @@ import type { NodeList } from '../../api/protocol/latency.ts';
 import { call, TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
-import { ROOT, tessera } from '../support/tessera-cli.ts';
-import { collectErrors, ensureWebBuilt, launchBrowser, screenshot } from './browser.ts';
+import { ROOT, startLocalRender } from '../support/tessera-cli.ts';
+import { ensureWebBuilt, openBrowserPage, screenshot } from './browser.ts';
 
 const FRAMES = [0, 1, 2];
 const JOB = ['--frames', '0-2', '--size', '160x90', '--background', '#20242c'];
@@ -34,13 +33,8 @@ describe('web dashboard', () => {
     farm = await startTestFarm();
     farm.spawnNode('web-node', { args: ['--location', '52.37,4.90'] });
     // The reference: the CLI rendering the same frames on this machine, untiled.
-    localDir = mkdtempSync(join(tmpdir(), 'tessera-web-local-'));
-    localRender = tessera('render', join(ROOT, 'scenes/animated-trs.glb'), '--local', ...JOB, '--out', localDir).then((r) => {
-      if (r.code !== 0) throw new Error(`local render failed: ${r.stderr}`);
-    });
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    errors = collectErrors(page);
+    ({ dir: localDir, done: localRender } = startLocalRender(join(ROOT, 'scenes/animated-trs.glb'), ...JOB));
+    ({ browser, page, errors } = await openBrowserPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true }));
     // The page quotes from the healthy nodes: a quote before the node has called in is a (retried) 503.
     await waitFor('the render node', async () => ((await call<NodeList>(farm.url, 'GET', '/v1/nodes?healthy=true')).body.nodes.length === 1 ? true : undefined));
   });

@@ -5,10 +5,9 @@
  * that decides the pixels.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { checkFramebufferAllocated, checkFramebufferFits } from './check-framebuffer-size.ts';
-import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
-import { readPixelsTopDown } from './read-pixels-top-down.ts';
 import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
+import { glContextBackend } from './gl-context-backend.ts';
+import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
 
 export interface CanvasGLBackendOptions {
   /** Backend id in cards and outputs (default `browser-webgl2`). */
@@ -31,27 +30,14 @@ export function createCanvasGLBackend(canvas: HTMLCanvasElement | OffscreenCanva
     maxViewport: [Math.min(viewport[0], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number), Math.min(viewport[1], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number)],
     extensions: gl.getSupportedExtensions() ?? [],
   };
-  let cur = { width: canvas.width, height: canvas.height };
-  let disposed = false;
-  return {
+  return glContextBackend({
     info,
-    context: gl as unknown as WebGLRenderingContext,
-    canvas: canvas as HTMLCanvasElement,
-    resize(w, h) {
-      if (w === cur.width && h === cur.height) return;
-      checkFramebufferFits(info, w, h);
+    gl,
+    canvas,
+    resizeDrawingBuffer(w, h) {
       canvas.width = w;
       canvas.height = h;
-      checkFramebufferAllocated(gl, w, h);
-      cur = { width: w, height: h };
     },
-    readPixels(x, y, w, h, out) {
-      return readPixelsTopDown(gl, cur.height, x, y, w, h, out);
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      gl.getExtension('WEBGL_lose_context')?.loseContext();
-    },
-  };
+    release: () => gl.getExtension('WEBGL_lose_context')?.loseContext(),
+  });
 }

@@ -2,9 +2,8 @@ import { createRequire } from 'node:module';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
 import { createFakeCanvas } from './fake-canvas.ts';
-import { checkFramebufferAllocated, checkFramebufferFits } from './check-framebuffer-size.ts';
+import { glContextBackend } from './gl-context-backend.ts';
 import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
-import { readPixelsTopDown } from './read-pixels-top-down.ts';
 import { acquireDisplay } from './xvfb.ts';
 
 const require = createRequire(import.meta.url);
@@ -36,29 +35,14 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
     maxViewport: [viewport[0], viewport[1]],
     extensions: gl.getSupportedExtensions() ?? [],
   };
-  let cur = { width, height };
-  let disposed = false;
-  return {
+  return glContextBackend({
     info,
-    context: gl,
+    gl,
     canvas,
-    resize(w, h) {
-      if (w === cur.width && h === cur.height) return;
-      checkFramebufferFits(info, w, h);
+    resizeDrawingBuffer(w, h) {
       if (!resizer) throw new TesseraError('GL_UNAVAILABLE', 'headless-gl lacks STACKGL_resize_drawingbuffer.');
       resizer.resize(w, h);
-      checkFramebufferAllocated(gl, w, h);
-      canvas.width = w;
-      canvas.height = h;
-      cur = { width: w, height: h };
     },
-    readPixels(x, y, w, h, out) {
-      return readPixelsTopDown(gl, cur.height, x, y, w, h, out);
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      destroyer?.destroy();
-      },
-  };
+    release: () => destroyer?.destroy(),
+  });
 }

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
 import { TEST_API_KEY } from '../support/api-harness.ts';
@@ -45,7 +46,7 @@ describe('the sample WebXR page (desktop mode)', () => {
       return t ? { frames: t.frames, posesSent: t.posesSent, nodeId: t.nodeId } : null;
     });
     await waitFor('frames in the page', async () => ((await counters())?.frames ?? 0) >= 3 ? true : undefined, 60_000);
-    const before = await page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+    const before = await canvasData(page);
     const c1 = (await counters())!;
     expect(c1.posesSent).toBeGreaterThan(0);
     expect(c1.nodeId).toMatch(/^node_/);
@@ -56,21 +57,13 @@ describe('the sample WebXR page (desktop mode)', () => {
     await page.mouse.up();
     const framesAtTurn = (await counters())!.frames;
     await waitFor('frames for the new pose', async () => ((await counters())!.frames >= framesAtTurn + 3 ? true : undefined), 60_000);
-    const after = await page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+    const after = await canvasData(page);
     expect(after).not.toBe(before);
     // The canvas shows a picture, not the clear colour: many distinct pixel values.
-    const distinct = await page.evaluate(() => {
-      const c = document.getElementById('view') as HTMLCanvasElement;
-      const probe = document.createElement('canvas');
-      probe.width = c.width;
-      probe.height = c.height;
-      const ctx = probe.getContext('2d')!;
-      ctx.drawImage(c, 0, 0);
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      const seen = new Set<number>();
-      for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-      return seen.size;
-    });
+    const { data: d } = await canvasPixels(page);
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    const distinct = seen.size;
     expect(distinct).toBeGreaterThan(50);
     expect(await page.locator('#stats').textContent()).toMatch(/fps/);
     // Rotational time-warp only: a head that moved sideways since the frame sees the same picture.
@@ -118,27 +111,29 @@ async function openVrPage(query: string): Promise<{ page: Page; errors: string[]
   return { page, errors };
 }
 
+/** The view canvas as a PNG data URL. */
 function canvasData(page: Page): Promise<string> {
   return page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
 }
 
+/** The view canvas's RGBA pixels, rows top-down (decoded from its lossless PNG). */
+async function canvasPixels(page: Page): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const png = Buffer.from((await canvasData(page)).replace(/^data:image\/png;base64,/, ''), 'base64');
+  const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
 /** Centroid (x) and count of red pixels in the left eye's half of the page's canvas. */
-function redCentroid(page: Page): Promise<{ x: number; count: number }> {
-  return page.evaluate(() => {
-    const c = document.getElementById('view') as HTMLCanvasElement;
-    const probe = document.createElement('canvas');
-    probe.width = c.width;
-    probe.height = c.height;
-    const ctx = probe.getContext('2d')!;
-    ctx.drawImage(c, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width / 2, c.height).data;
-    let sx = 0, n = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i] > 90 && d[i] > 1.6 * d[i + 1] && d[i] > 1.6 * d[i + 2]) {
-        sx += (i / 4) % (c.width / 2);
-        n++;
-      }
+async function redCentroid(page: Page): Promise<{ x: number; count: number }> {
+  const { data: d, width } = await canvasPixels(page);
+  const half = Math.floor(width / 2); // as getImageData(0, 0, width / 2, …) took it
+  let sx = 0, n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const x = (i / 4) % width;
+    if (x < half && d[i] > 90 && d[i] > 1.6 * d[i + 1] && d[i] > 1.6 * d[i + 2]) {
+      sx += x;
+      n++;
     }
-    return { x: n ? sx / n : NaN, count: n };
-  });
+  }
+  return { x: n ? sx / n : NaN, count: n };
 }

@@ -25,15 +25,15 @@ describe('web dashboard', () => {
   let browser: Browser;
   let page: Page;
   let errors: string[];
-  let localDir: string;
-  let localRender: Promise<unknown>;
+  /** The CLI's local render of the same frames: the reference. */
+  let local: ReturnType<typeof startLocalRender>;
 
   beforeAll(async () => {
     ensureWebBuilt();
     farm = await startTestFarm();
     farm.spawnNode('web-node', { args: ['--location', '52.37,4.90'] });
     // The reference: the CLI rendering the same frames on this machine, untiled.
-    ({ dir: localDir, done: localRender } = startLocalRender(join(ROOT, 'scenes/animated-trs.glb'), ...JOB));
+    local = startLocalRender(join(ROOT, 'scenes/animated-trs.glb'), ...JOB);
     ({ browser, page, errors } = await openBrowserPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true }));
     // The page quotes from the healthy nodes: a quote before the node has called in is a (retried) 503.
     await waitFor('the render node', async () => ((await call<NodeList>(farm.url, 'GET', '/v1/nodes?healthy=true')).body.nodes.length === 1 ? true : undefined));
@@ -123,8 +123,8 @@ describe('web dashboard', () => {
   });
 
   it('has every frame in the gallery and in its zip pixel for pixel equal to the CLI local render', async () => {
-    await localRender;
-    const reference = async (frame: number) => decodeRaw(readFileSync(join(localDir, `frame-${String(frame).padStart(4, '0')}.png`)));
+    await local.done;
+    const reference = async (frame: number) => decodeRaw(readFileSync(join(local.dir, `frame-${String(frame).padStart(4, '0')}.png`)));
     const shown = await page.locator('[data-testid=gallery-frame]').evaluateAll((imgs) =>
       imgs.map((img) => ({ frame: Number(img.getAttribute('data-frame')), url: (img as HTMLImageElement).src, loaded: (img as HTMLImageElement).naturalWidth })),
     );

@@ -31,8 +31,8 @@ describe('/join: a browser tab as a render node', () => {
   let browser: Browser;
   let page: Page;
   let errors: string[];
-  let localDir: string;
-  let localRender: Promise<unknown>;
+  /** The CLI's local render of the same frames: the reference. */
+  let local: ReturnType<typeof startLocalRender>;
   let tabId: string;
   let jobId: string;
   let stitcher: NodeProcess;
@@ -64,8 +64,8 @@ describe('/join: a browser tab as a render node', () => {
   const compareWithLocal = async (id: string, what: string) => {
     const frames = (await call<JobFrames>(farm.url, 'GET', `/v1/jobs/${id}/frames`)).body;
     const got = await decodeRaw(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
-    await localRender;
-    const want = await decodeRaw(readFileSync(join(localDir, 'frame-0000.png')));
+    await local.done;
+    const want = await decodeRaw(readFileSync(join(local.dir, 'frame-0000.png')));
     expect([got.width, got.height]).toEqual([SIZE.width, SIZE.height]);
     expect([want.width, want.height]).toEqual([SIZE.width, SIZE.height]);
     const pixels = SIZE.width * SIZE.height;
@@ -96,7 +96,7 @@ describe('/join: a browser tab as a render node', () => {
     ensureWebBuilt();
     // Every tile verified by re-rendering on another node; verifications wait for that node instead of being skipped.
     farm = await startTestFarm({ api: { verification: { sampleRate: 1, abandonAfterMs: 600_000 } } });
-    ({ dir: localDir, done: localRender } = startLocalRender(join(ROOT, 'scenes/textured-pbr.glb'), '--size', JOB.size, '--background', JOB.background));
+    local = startLocalRender(join(ROOT, 'scenes/textured-pbr.glb'), '--size', JOB.size, '--background', JOB.background);
     ({ browser, page, errors } = await openBrowserPage({ viewport: { width: 1100, height: 900 } }));
   });
   afterAll(async () => {

@@ -5,7 +5,7 @@
  * that decides the pixels.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
-import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
+import type { GLBackend } from './gl-backend.ts';
 import { glContextBackend } from './gl-context-backend.ts';
 import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
 
@@ -20,18 +20,15 @@ export function createCanvasGLBackend(canvas: HTMLCanvasElement | OffscreenCanva
   if (!gl) throw new TesseraError('GL_UNAVAILABLE', 'This browser gives no WebGL 2 context (hardware acceleration off, or the GPU is blocklisted).');
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const viewport = gl.getParameter(gl.MAX_VIEWPORT_DIMS) as Int32Array;
-  const info: GLBackendInfo = {
-    backend: options.backend ?? 'browser-webgl2',
-    vendor: String(debug ? gl.getParameter(debug.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR)),
-    renderer: String(debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER)),
-    version: String(gl.getParameter(gl.VERSION)),
-    webgl2: true,
-    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) as number,
-    maxViewport: [Math.min(viewport[0], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number), Math.min(viewport[1], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number)],
-    extensions: gl.getSupportedExtensions() ?? [],
-  };
   return glContextBackend({
-    info,
+    identity: {
+      backend: options.backend ?? 'browser-webgl2',
+      vendor: String(debug ? gl.getParameter(debug.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR)),
+      renderer: String(debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER)),
+      version: String(gl.getParameter(gl.VERSION)),
+      webgl2: true,
+      maxViewport: [Math.min(viewport[0], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number), Math.min(viewport[1], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number)],
+    },
     gl,
     canvas,
     resizeDrawingBuffer(w, h) {

@@ -7,7 +7,8 @@ import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
 import { readPixelsTopDown } from './read-pixels-top-down.ts';
 
 export interface GLContextBackendOptions {
-  info: GLBackendInfo;
+  /** Who the backend is; the limits and extensions are read from `gl`, except the viewport (backends bound it differently). */
+  identity: Omit<GLBackendInfo, 'maxTextureSize' | 'extensions'>;
   gl: WebGLRenderingContext | WebGL2RenderingContext;
   /** The canvas three.js holds; its size follows the drawing buffer's. */
   canvas: HTMLCanvasElement | OffscreenCanvas;
@@ -19,7 +20,17 @@ export interface GLContextBackendOptions {
 
 /** The GLBackend over a created context `gl` whose drawing buffer is `canvas`'s current size. */
 export function glContextBackend(options: GLContextBackendOptions): GLBackend {
-  const { info, gl, canvas } = options;
+  const { identity, gl, canvas } = options;
+  const info: GLBackendInfo = {
+    backend: identity.backend,
+    vendor: identity.vendor,
+    renderer: identity.renderer,
+    version: identity.version,
+    webgl2: identity.webgl2,
+    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) as number,
+    maxViewport: identity.maxViewport,
+    extensions: gl.getSupportedExtensions() ?? [],
+  };
   let cur = { width: canvas.width, height: canvas.height };
   let disposed = false;
   return {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
+import type { GLBackend } from './gl-backend.ts';
 import { createFakeCanvas } from './fake-canvas.ts';
 import { glContextBackend } from './gl-context-backend.ts';
 import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
@@ -25,18 +25,15 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
   const destroyer = gl.getExtension('STACKGL_destroy_context') as { destroy(): void } | null;
   const canvas = createFakeCanvas(width, height);
   const viewport = gl.getParameter(gl.MAX_VIEWPORT_DIMS) as Int32Array;
-  const info: GLBackendInfo = {
-    backend: 'headless-gl',
-    vendor: String(gl.getParameter(gl.VENDOR)),
-    renderer: String(gl.getParameter(gl.RENDERER)),
-    version: String(gl.getParameter(gl.VERSION)),
-    webgl2: false,
-    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) as number,
-    maxViewport: [viewport[0], viewport[1]],
-    extensions: gl.getSupportedExtensions() ?? [],
-  };
   return glContextBackend({
-    info,
+    identity: {
+      backend: 'headless-gl',
+      vendor: String(gl.getParameter(gl.VENDOR)),
+      renderer: String(gl.getParameter(gl.RENDERER)),
+      version: String(gl.getParameter(gl.VERSION)),
+      webgl2: false,
+      maxViewport: [viewport[0], viewport[1]],
+    },
     gl,
     canvas,
     resizeDrawingBuffer(w, h) {

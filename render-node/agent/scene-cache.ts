@@ -29,6 +29,7 @@ async function diskSceneGlb(dir: string, id: string, url: string, onSource?: (so
   return glb;
 }
 
+/** Scene `id`'s verified bytes: from `dir` when cached there, else downloaded and written there atomically. */
 async function diskSceneBytes(dir: string, id: string, url: string, onSource?: (source: SceneSource) => void): Promise<Uint8Array> {
   const file = join(dir, `${id}.glb`);
   try {

@@ -3,12 +3,11 @@
  * a client opens a session and gets that node's WebSocket URL and a ticket the node can check offline, the
  * node leases the session through its long-poll, and DELETE closes it (the node learns at its heartbeat).
  */
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
-import worker from '../../api/edge/worker.ts';
-import { EDGE_NODE_CARD, workerCaller } from './support/worker-caller.ts';
+import { EDGE_NODE_CARD, fetchWorker, workerCaller } from './support/worker-caller.ts';
 import { checkTicket, fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
 
@@ -61,9 +60,7 @@ describe('sessions on Workers', () => {
   });
 
   it('serves the sample WebXR page', async () => {
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request('https://api.example/sample/vr') as Request<unknown, IncomingRequestCfProperties>, env, ctx);
-    await waitOnExecutionContext(ctx);
+    const res = await fetchWorker(new Request('https://api.example/sample/vr'), env);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const html = await res.text();

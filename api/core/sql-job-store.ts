@@ -11,7 +11,7 @@
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticatedTask, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { checkNodeCredentials } from './check-node-credentials.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
@@ -192,6 +192,19 @@ export class SqlJobStore implements JobStore {
       const lease = input.lease && !completed.verdict?.blocklisted.includes(input.lease.nodeId) ? leaseMany(db, input.lease) : null;
       return { completed, lease };
     });
+  }
+
+  async authenticateAndComplete(input: { tokenHash: string; taskId: string }, decide: (read: AuthenticatedTask) => Promise<CompletionDecision>): Promise<AuthenticateAndCompleteOutcome> {
+    const read = await this.authenticateTask(input);
+    // Not one transaction: the decision waits on storage. What it records checks the lease again (completeTask, failTask).
+    const decision = await decide(read);
+    if ('stop' in decision) return { read, completed: null, failed: null, lease: null };
+    if ('fail' in decision) {
+      const { fail } = decision;
+      return { read, completed: null, failed: failTask(this.#db, fail), lease: null };
+    }
+    const { completed, lease } = await this.completeAndLease({ complete: decision.complete, lease: decision.lease });
+    return { read, completed, failed: null, lease };
   }
 
   async authenticateAndHeartbeat(input: AuthenticateAndHeartbeatInput): Promise<{ node: NodeRecord; revoked: string[] | null }> {

@@ -45,6 +45,7 @@ const ALL: Record<JobStoreMethod, true> = {
   authenticateAndLease: true,
   authenticateTask: true,
   completeAndLease: true,
+  authenticateAndComplete: true,
   authenticateAndHeartbeat: true,
   listNodes: true,
   updateNodeNetwork: true,

@@ -53,7 +53,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(complete, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const tokenHash = await bearerHash(c);
+    const tokenHash = await bearerHash(c, ctx);
     /** An answer the route gives of its own once the store step is back (nothing is recorded then). */
     let refused: { err: unknown } | undefined;
     /** Why the output was refused, when it was (the attempt is failed in the same step). */

@@ -56,8 +56,8 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const tokenHash = await bearerHash(c, ctx);
     /** An answer the route gives of its own once the store step is back (nothing is recorded then). */
     let refused: { err: unknown } | undefined;
-    /** Why the output was refused, when it was (the attempt is failed in the same step). */
-    let mismatch: string | null = null;
+    /** Why the output was refused, when it was (the attempt is failed in the same step), and where it was read. */
+    let corrupt: { mismatch: string; key: string; nodeId: string } | undefined;
     /**
      * What to record, decided while the store step waits (one Durable Object request on Workers: this is called back
      * over RPC): the node, its task and the task's job were read in the same step. Never throws: an error would lose
@@ -74,10 +74,10 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         if (holder) {
           // A render's size is its tile's; a stitch's is the frame's.
           const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
-          mismatch = await acceptOutput(ctx, task, body, size);
+          const mismatch = await acceptOutput(ctx, task, body, size);
           if (mismatch) {
             // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
-            ctx.logger.warn({ taskId: id, nodeId: node.nodeId, key: attemptKey(task), reason: mismatch }, 'task output corrupt; attempt failed');
+            corrupt = { mismatch, key: attemptKey(task), nodeId: node.nodeId };
             return { fail: { taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason: `OUTPUT_CORRUPT: ${mismatch}`, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy } };
           }
         }
@@ -105,9 +105,10 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     /** The store step's outcome as the route answers it: an error of the route's own, or a refused output. */
     const settle = async (out: AuthenticateAndCompleteOutcome): Promise<TaskOutcome> => {
       if (refused) throw refused.err;
-      if (out.failed) {
+      if (out.failed && corrupt) {
+        ctx.logger.warn({ taskId: id, nodeId: corrupt.nodeId, key: corrupt.key, reason: `OUTPUT_CORRUPT: ${corrupt.mismatch}` }, 'task output corrupt; attempt failed');
         await ctx.applied(out.failed.changes);
-        throw new TesseraError('OUTPUT_CORRUPT', `${mismatch}; this attempt failed and the task will be retried.`);
+        throw new TesseraError('OUTPUT_CORRUPT', `${corrupt.mismatch}; this attempt failed and the task will be retried.`);
       }
       return out.completed!;
     };

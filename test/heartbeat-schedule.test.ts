@@ -4,7 +4,7 @@
  * meanwhile, but only where a poll alone keeps it inside the API's health window (3 intervals).
  */
 import { describe, expect, it } from 'vitest';
-import { heartbeatDue, IDLE_HEARTBEAT_EVERY, type HeartbeatState } from '../render-node/agent/heartbeat-schedule.ts';
+import { HEALTH_INTERVALS, heartbeatDue, IDLE_HEARTBEAT_EVERY, POLL_SLACK_MS, type HeartbeatState } from '../render-node/agent/heartbeat-schedule.ts';
 import { heartbeatIntervalMs, TASK_POLICY_DEFAULTS } from '../api/core/task-policy.ts';
 import { ROUTING_POLICY_DEFAULTS } from '../api/core/routing-policy.ts';
 import { RENDER_NODE_DEFAULTS } from '../render-node/agent/start-render-node.ts';
@@ -25,12 +25,12 @@ const sent = (state: HeartbeatState, ticks: number) => {
 };
 
 describe('heartbeat schedule', () => {
-  it('with the default leases, an idle node long-polls inside the health window, so it heartbeats every 6th interval', () => {
-    // The premise: a default long-poll (20 s) is shorter than the window's slack (2 of its 3 intervals).
-    expect(idle.leaseWaitMs).toBeLessThanOrEqual(2 * interval);
-    expect(ROUTING_POLICY_DEFAULTS.healthIntervals * interval).toBeGreaterThanOrEqual(idle.leaseWaitMs + interval);
-    expect(sent(idle, 24)).toEqual([6, 12, 18, 24]);
-    expect(IDLE_HEARTBEAT_EVERY).toBe(6);
+  it('with the default leases, an idle node long-polls inside the health window, so it heartbeats every 12th interval', () => {
+    // The premise: a default long-poll (25 s) leaves 5 s of the API's health window (3 intervals of 10 s).
+    expect(HEALTH_INTERVALS).toBe(ROUTING_POLICY_DEFAULTS.healthIntervals);
+    expect(idle.leaseWaitMs + POLL_SLACK_MS).toBeLessThanOrEqual(ROUTING_POLICY_DEFAULTS.healthIntervals * interval);
+    expect(sent(idle, 48)).toEqual([12, 24, 36, 48]);
+    expect(IDLE_HEARTBEAT_EVERY).toBe(12);
   });
 
   it('busy (leases or sessions) or with measurements to send, every interval', () => {

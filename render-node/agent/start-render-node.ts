@@ -69,7 +69,8 @@ export const RENDER_NODE_DEFAULTS = {
   taskTimeCapMs: 10 * 60_000,
   concurrency: 2,
   drainTimeoutMs: 60_000,
-  leaseWaitSeconds: 20,
+  // The API's longest: idle, a node's polls are what proves it alive (heartbeat-schedule.ts), one request each.
+  leaseWaitSeconds: 25,
   maxLoadedScenes: 4,
   maxTexturePixels: 256 * 1024 * 1024,
   sessionSlots: 2,

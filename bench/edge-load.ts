@@ -93,12 +93,14 @@ try {
   const started = performance.now();
   await Promise.all(
     busy.map(async ({ nodeId, nodeToken }) => {
+      let idling = false;
       for (;;) {
-        const leased = await api('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 4 }, nodeToken);
-        // Nothing now: done when every job is (a retry after a lease lost under load may be waiting out its backoff).
+        const leased = await api('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: idling ? 2 : 0, max: 4 }, nodeToken);
+        // Nothing now: done when every job is (a retry after a lease lost under load may be waiting out its backoff);
+        // else long-poll (one request per poll, woken by the work other nodes finish) rather than ask again and again.
+        idling = leased.status === 204;
         if (leased.status === 204) {
           if (await allDone()) return;
-          await new Promise((r) => setTimeout(r, 200));
           continue;
         }
         if (leased.status !== 200) throw new Error(`lease: ${brief(leased)}`);

@@ -1,10 +1,15 @@
 /**
  * Signed node tokens: what `POST /v1/nodes` hands a node is `tn1.<nodeId>.<expiry>.<nonce>.<mac>`, the MAC an
  * HMAC-SHA256 under the farm's credential key, so an API process (a Worker in any location) knows whose token it is
- * and that it is unexpired without asking the store: a forged, altered or expired token, or one sent for another
- * is refused (401) before any store call (on Workers, before any Durable Object request). The store
- * still keeps only the token's sha256 and every node call checks it there, in the call that does the work, so
- * what the store decides (a node blocklisted, a token no longer the node's) holds whatever the signature says.
+ * and that it is unexpired without asking the store: a forged, altered (another node's id under its MAC) or expired
+ * token is refused (401) before any store call (on Workers, before any Durable Object request). The store still
+ * keeps only the token's sha256 and every node call checks it there, in the call that does the work, so what the
+ * store decides (a node blocklisted, a token not the route's node's, an unknown node: 404) holds whatever the
+ * signature says.
+ *
+ * Two API processes making the key at the same first moment may each keep their own (the meta write is not
+ * insert-if-absent, as for the session ticket key): a token one issued is then refused by the other, and the
+ * node registers again. Setting `nodeCredentials.key` avoids it.
  *
  * The key: `nodeCredentials.key` (base64url of ≥ 32 bytes; a Workers secret), else one made on first use and kept in
  * the store's meta table, so every API process and restart shares it. An expired token gets 401 like an unknown

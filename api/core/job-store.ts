@@ -564,6 +564,8 @@ export interface RoutingStore {
   /** A small value the API keeps across restarts (its own network coordinate); null when unset. */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+  /** Store `value` unless the key has one; returns the stored value (whoever stored first wins: a farm's keys). */
+  initMeta(key: string, value: string): Promise<string>;
 }
 
 /** Verification rounds, and blocklisting the nodes they disprove. */

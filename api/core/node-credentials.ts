@@ -6,10 +6,7 @@
  * keeps only the token's sha256 and every node call checks it there, in the call that does the work, so what the
  * store decides (a node blocklisted, a token not the route's node's, an unknown node: 404) holds whatever the
  * signature says.
- *
- * Two API processes making the key at the same first moment may each keep their own (the meta write is not
- * insert-if-absent, as for the session ticket key): a token one issued is then refused by the other, and the
- * node registers again. Setting `nodeCredentials.key` avoids it.
+
  *
  * The key: `nodeCredentials.key` (base64url of ≥ 32 bytes; a Workers secret), else one made on first use and kept in
  * the store's meta table, so every API process and restart shares it. An expired token gets 401 like an unknown
@@ -77,11 +74,8 @@ export class NodeCredentials {
       if (key.length < 32) throw new RangeError('the node credential key must be at least 32 bytes (base64url)');
       return key;
     }
-    const stored = await this.#jobs.getMeta(CREDENTIAL_KEY_META);
-    if (stored) return fromBase64Url(stored);
-    await this.#jobs.setMeta(CREDENTIAL_KEY_META, toBase64Url(crypto.getRandomValues(new Uint8Array(32))));
-    // Read back: when two API processes raced to make one, both use whichever was stored last.
-    return fromBase64Url((await this.#jobs.getMeta(CREDENTIAL_KEY_META))!);
+    // Insert-if-absent: API processes racing to make the first key all keep the one stored first.
+    return fromBase64Url(await this.#jobs.initMeta(CREDENTIAL_KEY_META, toBase64Url(crypto.getRandomValues(new Uint8Array(32)))));
   }
 
   /** A new token for `nodeId`, valid `ttlMs` from `now`. */

@@ -23,7 +23,7 @@ import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfCompl
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, listLedger } from './sql-ledger.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
-import { getMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
+import { getMeta, initMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
 import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
 import { blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
 
@@ -255,6 +255,10 @@ export class SqlJobStore implements JobStore {
 
   async getMeta(key: string): Promise<string | null> {
     return getMeta(this.#db, key);
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    return initMeta(this.#db, key, value);
   }
 
   async setMeta(key: string, value: string): Promise<void> {

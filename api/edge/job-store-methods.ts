@@ -58,6 +58,7 @@ const ALL: Record<JobStoreMethod, true> = {
   setTaskRoutes: true,
   getMeta: true,
   setMeta: true,
+  initMeta: true,
   completeTask: true,
   failTask: true,
   getVerificationRound: true,

@@ -541,6 +541,10 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       await store.setMeta('k', 'v2');
       store = await fx.reopen();
       expect(await store.getMeta('k')).toBe('v2');
+      // Insert-if-absent: the first value stored stays, and every caller gets it.
+      expect(await store.initMeta('first', 'a')).toBe('a');
+      expect(await store.initMeta('first', 'b')).toBe('a');
+      expect(await store.initMeta('k', 'v3')).toBe('v2');
       expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
     });
 

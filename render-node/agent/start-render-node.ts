@@ -119,6 +119,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
   const described = await sandboxes[0].describe();
+  // The other slots' render processes start now, not when the first job's tasks arrive (seconds of start-up
+  // that would otherwise compete with that job's first renders); a failure shows again at the first task.
+  for (const sandbox of sandboxes.slice(1)) void sandbox.warm().catch((err) => log.warn({ err: (err as Error).message }, 'render process did not start; will retry with a task'));
   const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond) }, {
     name,
     region: opts.region,

@@ -56,6 +56,11 @@ export class TaskSandbox {
     return reply;
   }
 
+  /** Start the render process now (GL context, modules) rather than when the first task arrives. */
+  async warm(): Promise<void> {
+    await this.process();
+  }
+
   /**
    * Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). `onDrawn`: called when a
    * render task's pixels are drawn, so the caller may send the next task while this one encodes and uploads (the

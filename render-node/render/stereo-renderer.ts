@@ -89,7 +89,6 @@ export class StereoRenderer {
   readonly start: StartView;
   readonly #eyes = [new PerspectiveCamera(), new PerspectiveCamera()];
   readonly #m = new Matrix4();
-  #scratch = new Uint8Array(0);
   #depthMaterial: ShaderMaterial | null = null;
   /**
    * The environment background, drawn after the opaque surfaces: three's shader (`full`), or a cube of its colours
@@ -122,8 +121,11 @@ export class StereoRenderer {
     for (const eye of this.#eyes) eye.matrixAutoUpdate = true;
   }
 
-  /** Render one or two eyes side by side; straight-alpha RGBA rows top-down, eyes × width by height. */
-  render(eyes: readonly EyePose[]): StereoFrame {
+  /**
+   * Render one or two eyes side by side; straight-alpha RGBA rows top-down, eyes × width by height, into `out` when
+   * it is exactly that size (the caller's buffer: read back and resolved in place, no per-frame allocation).
+   */
+  render(eyes: readonly EyePose[], out?: Uint8Array): StereoFrame {
     const { width: ew, height: eh } = this.#render.eye;
     const w = ew * eyes.length;
     const r = this.#frames.renderer;
@@ -151,9 +153,9 @@ export class StereoRenderer {
     gl.finish();
     const t1 = performance.now();
     const n = w * eh * 4;
-    if (this.#scratch.length < n) this.#scratch = new Uint8Array(n);
-    const raw = backend.readPixels(0, 0, w, eh, this.#scratch);
-    const data = resolvePixels(raw, w, eh, 1, new Uint8Array(n));
+    // Read straight into the frame's buffer and un-premultiply in place (resolvePixels allows it at ssaa 1).
+    const data: Uint8Array = out?.length === n ? out : new Uint8Array(n);
+    resolvePixels(backend.readPixels(0, 0, w, eh, data), w, eh, 1, data as Uint8Array<ArrayBuffer>);
     const t2 = performance.now();
     const depth = this.#render.depth ? this.#depthPass(eyes.length, w, eh) : null;
     const t3 = performance.now();

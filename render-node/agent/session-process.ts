@@ -32,7 +32,7 @@ export type SessionWorkerReply =
   | { type: 'loaded'; start: StartView }
   | { type: 'load-failed'; message: string; code?: ErrorCode; sceneFault: boolean }
   /** The frame is drawn and read back (its encoded image follows on the frame pipe); the GL thread is free. */
-  | { type: 'rendered'; id: number; width: number; height: number; renderMs: number; workMs: number }
+  | { type: 'rendered'; id: number; width: number; height: number; renderMs: number }
   | { type: 'frame-failed'; id: number; message: string };
 
 export interface SessionProcessOptions extends SessionWorkerSettings {

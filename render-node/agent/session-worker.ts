@@ -69,11 +69,10 @@ process.on('message', async (message: SessionWorkerRequest) => {
     send({ type: 'frame-failed', id: message.id, message: 'no scene loaded' });
     return;
   }
-  const arrived = performance.now();
   try {
     const { width, height } = render.eye;
     const frame = stereo.render(message.eyes, pixelBuffer(width * message.eyes.length * height * 4));
-    send({ type: 'rendered', id: message.id, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, workMs: performance.now() - arrived });
+    send({ type: 'rendered', id: message.id, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs });
     const job: EncodeRequest = { id: message.id, data: frame.data, depth: frame.depth, width: frame.width, height: frame.height, render: { format: render.format, quality: render.quality } };
     encoder.postMessage(job, [frame.data.buffer as ArrayBuffer, ...(frame.depth ? [frame.depth.buffer as ArrayBuffer] : [])]);
   } catch (err) {

@@ -86,6 +86,11 @@ export const SceneUploaded = z.object({
   sceneId: z.string(),
   bytes: z.number(),
   stats: z.record(z.string(), z.unknown()),
+  /**
+   * Extensions the scene uses that render only on WebGL 2 (transmission, volume): its jobs go only to nodes
+   * with a WebGL 2 backend. Empty when none.
+   */
+  webgl2: z.array(z.string()).optional(),
 });
 export type SceneUploaded = z.infer<typeof SceneUploaded>;
 

@@ -4,16 +4,13 @@
  * headless-gl, with a warning naming what will be rendered without.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
+import { WEBGL2_EXTENSIONS } from '../../scene-check/supported-extensions.ts';
+
+export { WEBGL2_EXTENSIONS };
 
 export const RENDER_BACKENDS = ['auto', 'chromium', 'headless-gl'] as const;
 export type RenderBackendChoice = (typeof RENDER_BACKENDS)[number];
 export type RenderBackend = Exclude<RenderBackendChoice, 'auto'>;
-
-/**
- * Extensions three r162 renders only on WebGL 2 (volume acts through the transmission pass).
- * KHR_materials_dispersion is not here: three renders it from r163 on, and the normalization drops it (optional).
- */
-export const WEBGL2_EXTENSIONS: readonly string[] = ['KHR_materials_transmission', 'KHR_materials_volume'];
 
 /** Extensions the Chromium backend cannot render (its image decoder has no Basis transcoder). */
 export const CHROMIUM_UNSUPPORTED_EXTENSIONS: readonly string[] = ['KHR_texture_basisu'];

@@ -42,6 +42,11 @@ export const JobStatus = z.object({
   /** Seconds until done, estimated from progress so far; null until something finished. */
   etaSeconds: z.number().nullable(),
   error: z.string().nullable(),
+  /**
+   * Why the job waits with no node able to take it (no connected node meets its requirements: a scene that needs
+   * WebGL 2 and no node with a WebGL 2 backend, say); absent or null while some node can.
+   */
+  waiting: z.string().nullable().optional(),
   tasks: z.array(
     z.object({
       taskId: z.string(),

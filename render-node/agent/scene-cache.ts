@@ -3,7 +3,6 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { fetchObject } from './storage-fetch.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import type { FrameRenderer } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
 import type { SceneSource } from './run-render-task.ts';
@@ -17,17 +16,22 @@ export interface SceneCacheOptions {
   maxTexturePixels: number;
 }
 
+/** What loads a scene's normalized GLB into GL: a FrameRenderer, or a node's backends (which pick one by its extensions). */
+export interface SceneLoader<S extends { dispose(): void }> {
+  loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }, extensionsUsed?: readonly string[]): Promise<S>;
+}
+
 /**
  * Scenes by content hash: bytes on disk (downloaded once per node, verified against their sha256 id) and a
  * few parsed scenes in memory, least recently used first out.
  */
-export class SceneCache {
-  private readonly loaded = new Map<string, Promise<LoadedScene>>();
+export class SceneCache<S extends { dispose(): void } = LoadedScene> {
+  private readonly loaded = new Map<string, Promise<S>>();
 
-  constructor(private readonly renderer: FrameRenderer, private readonly options: SceneCacheOptions) {}
+  constructor(private readonly renderer: SceneLoader<S>, private readonly options: SceneCacheOptions) {}
 
   /** The loaded scene `id`, downloading it from `url` when this node has never seen it; `onSource` learns from where. */
-  get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> {
+  get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<S> {
     let entry = this.loaded.get(id);
     if (entry) {
       this.loaded.delete(id);
@@ -36,8 +40,8 @@ export class SceneCache {
       return entry;
     }
     entry = this.fetchBytes(id, url, onSource).then(async (bytes) => {
-      const { glb } = await readScene({ bytes, name: `scene ${id.slice(0, 12)}` });
-      return this.renderer.loadScene(glb, { maxTexturePixels: this.options.maxTexturePixels });
+      const { glb, extensionsUsed } = await readScene({ bytes, name: `scene ${id.slice(0, 12)}` });
+      return this.renderer.loadScene(glb, { maxTexturePixels: this.options.maxTexturePixels }, extensionsUsed);
     });
     entry.catch(() => this.loaded.delete(id));
     this.loaded.set(id, entry);

@@ -81,6 +81,11 @@ export function nodeCommand(): Command {
       'GL backends each render process runs: headless-gl (WebGL 1, default), chromium (WebGL 2 in headless Chromium for every scene) or auto (both: Chromium for scenes that need WebGL 2, i.e. transmission and volume); the card lists them, and only nodes with WebGL 2 are given such scenes',
       (v) => parseBackendChoice(v),
     )
+    .option('--chromium-timeout <seconds>', 'with a Chromium backend: kill Chromium when one call into its page (a scene load, a tile) takes longer, failing the task so it is retried elsewhere (default 300; capped below --task-timeout)', (v) => {
+      const n = Number(v);
+      if (!(n > 0) || n > 86_400) throw new RangeError(`--chromium-timeout needs a positive number of seconds (got "${v}")`);
+      return n;
+    })
     .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async function (this: Command) {
@@ -105,6 +110,7 @@ export function nodeCommand(): Command {
         sessionSlots: o.sessionSlots,
         leasing: o.leasing,
         backend: o.backend,
+        chromiumCallTimeoutMs: o.chromiumTimeout === undefined ? undefined : o.chromiumTimeout * 1000,
         tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);

@@ -123,7 +123,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         maxTexturePixels: opts.maxTexturePixels,
         backend: opts.backend,
         // Below the task cap, so a hung page fails the task as a render failure (retried elsewhere), not a scene fault.
-        chromiumCallTimeoutMs: Math.min(opts.chromiumCallTimeoutMs, Math.max(1000, opts.taskTimeCapMs - 5000)),
+        chromiumCallTimeoutMs: Math.min(opts.chromiumCallTimeoutMs, Math.max(opts.taskTimeCapMs - 5000, opts.taskTimeCapMs * 0.8)),
         timeCapMs: opts.taskTimeCapMs,
         memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
         log,

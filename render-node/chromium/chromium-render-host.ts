@@ -7,7 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -107,8 +108,11 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     throw new TesseraError('GL_UNAVAILABLE', 'The Chromium backend needs playwright-core (npm install).', { cause });
   }
   let browser: Browser;
+  // An unknown switch Chromium ignores: it finds this browser's processes to kill them (playwright's close is
+  // graceful, and waits for a page stuck in a render).
+  const marker = randomUUID();
   try {
-    browser = await chromium.launch({ executablePath: o.executablePath, args: CHROMIUM_FLAGS, timeout: o.startTimeoutMs });
+    browser = await chromium.launch({ executablePath: o.executablePath, args: [...CHROMIUM_FLAGS, `--tessera-render-host=${marker}`], timeout: o.startTimeoutMs });
   } catch (cause) {
     throw new TesseraError('GL_UNAVAILABLE', `Could not start Chromium at ${o.executablePath}: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }
@@ -137,7 +141,9 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     let closed = false;
     browser.on('disconnected', () => (closed = true));
     /** Call `method` of the page's render host; a TesseraError from the page comes back with its code. */
-    const call = async <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
+    const call = <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => callWithin(o.callTimeoutMs, method, ...args);
+    /** `call` with its own time limit (initialising the page counts as starting, not as a render call). */
+    const callWithin = async <M extends keyof RenderHostApi>(timeoutMs: number, method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
       if (closed) throw new TesseraError('RENDER_FAILED', `The Chromium backend is closed (${method}); a new one must be started.`);
       let result: HostResult<HostValue<M>>;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -145,9 +151,9 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
         timer = setTimeout(() => {
           // A hung page: kill Chromium (the only way to stop a page stuck in script or in the GPU process).
           closed = true;
-          browser.close().catch(() => undefined);
-          reject(new TesseraError('RENDER_FAILED', `The Chromium backend's ${method} ran past ${o.callTimeoutMs} ms; Chromium was killed.`));
-        }, o.callTimeoutMs);
+          killProcessesWith(marker).finally(() => browser.close().catch(() => undefined));
+          reject(new TesseraError('RENDER_FAILED', `The Chromium backend's ${method} ran past ${timeoutMs} ms; Chromium was killed.`));
+        }, timeoutMs);
       });
       try {
         const evaluated = page.evaluate(
@@ -166,7 +172,7 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
       const code = result.error.code && result.error.code in ERRORS ? (result.error.code as ErrorCode) : 'RENDER_FAILED';
       throw new TesseraError(code, result.error.code ? result.error.message : `${method} in Chromium: ${result.error.message}`);
     };
-    const { info, version } = await call('init', `sharp/${versionOf('sharp')}`);
+    const { info, version } = await callWithin(o.startTimeoutMs, 'init', `sharp/${versionOf('sharp')}`);
     const idOf = (scene: SceneHandle) => (scene as ChromiumScene).id;
     let disposed = false;
     const host: ChromiumSceneRenderer = {
@@ -204,4 +210,26 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     if (err instanceof TesseraError) throw err;
     throw new TesseraError('GL_UNAVAILABLE', `The Chromium backend could not start: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * SIGKILL every process whose command line holds `marker` (this browser's, by the switch it was launched with).
+ * Linux /proc; elsewhere nothing is found and playwright's close is all there is.
+ */
+async function killProcessesWith(marker: string): Promise<void> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return;
+  }
+  await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        if ((await readFile(`/proc/${pid}/cmdline`, 'latin1')).includes(marker)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone already, or not ours to read
+      }
+    }),
+  );
 }

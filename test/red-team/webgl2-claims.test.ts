@@ -134,6 +134,15 @@ describe('a node lying about WebGL 2', () => {
     expect(s.tasks.find((t) => t.kind === 'render')!.verification).toMatchObject({ state: 'verified', disproven: [] });
   });
 
+  it('a session of a WebGL 2 scene is refused with a clear reason (session render processes are headless-gl)', async () => {
+    const sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('transmission'))), type: 'model/gltf-binary' })).body.sceneId;
+    // Even with a node claiming WebGL 2 and session slots registered, no session is placed.
+    await TestNode.register(h, 'session-node', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' });
+    const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64' } });
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ code: 'SCENE_UNSUPPORTED', message: expect.stringMatching(/sessions render on WebGL 1.*KHR_materials_transmission.*POST \/v1\/jobs/) });
+  });
+
   it('refuses cards whose backends list is unbounded, repeated or malformed', async () => {
     const backend = (i: number) => ({ id: `b${i}`, webgl2: true, version: 'v' });
     for (const backends of [

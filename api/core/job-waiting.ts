@@ -14,8 +14,8 @@ export function jobWaitingReason(job: Pick<JobRecord, 'state' | 'requirements'>,
   // WebGL 2 is what is missing (every other requirement some node meets, or there is no node at all): name it.
   if (req.webgl2 && (healthy.length === 0 || healthy.some((n) => meetsRequirements(n.card, { ...req, webgl2: false })))) {
     const needs = scene?.info.webgl2?.length ? `the scene uses ${scene.info.webgl2.join(', ')}, which render${scene.info.webgl2.length === 1 ? 's' : ''} only on WebGL 2` : 'the job requires WebGL 2';
-    const nodes = healthy.length === 1 ? 'the one connected node has' : `none of the ${healthy.length} connected nodes has`;
-    return `waiting for a node with WebGL 2: ${needs}, and ${nodes} a WebGL 2 backend (start one with \`tessera node start --backend auto\` or \`--backend chromium\`)`;
+    const nodes = healthy.length === 1 ? 'the one connected node has no' : `none of the ${healthy.length} connected nodes has a`;
+    return `waiting for a node with WebGL 2: ${needs}, and ${nodes} WebGL 2 backend (start one with \`tessera node start --backend auto\` or \`--backend chromium\`)`;
   }
   if (healthy.length === 0) return null;
   const why = [...new Set(healthy.map((n) => unmetRequirement(n.card, req)).filter((r): r is string => r !== null))].slice(0, 4);

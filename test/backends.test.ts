@@ -8,8 +8,7 @@
  * - A scene without WebGL 2 features (textured-pbr.glb) renders within the verifier's pixel tolerance on both.
  * - The renderer identity names the backend; `auto` picks Chromium only for WebGL 2 scenes.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pixelmatch from 'pixelmatch';
@@ -19,15 +18,16 @@ import { MAX_DIFF_RATIO } from '../api/core/verification-policy.ts';
 import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { chooseBackend } from '../render-node/chromium/choose-backend.ts';
-import { chromiumUnavailable, RENDER_HOST_DIST } from '../render-node/chromium/chromium-render-host.ts';
+import { chromiumUnavailable } from '../render-node/chromium/chromium-render-host.ts';
 import { startSceneRenderer } from '../render-node/local-render.ts';
 import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
 import type { RawImage, RenderResult } from '../render-node/render/frame-renderer.ts';
 import type { SceneHandle, SceneRenderer } from '../render-node/render/scene-renderer.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { blueish, greenish, OUTPUT_DIR, reddish, savePng, yellowish } from './support/pictures.ts';
+import { ensureRenderHostBuilt } from './support/render-host.ts';
 import { scenePath } from './support/renderer.ts';
-import { ROOT, tessera } from './support/tessera-cli.ts';
+import { tessera } from './support/tessera-cli.ts';
 
 const SIZE = 256;
 /** The ball (radius 1) seen from 6 units with a 40° vertical field of view: its disc's radius in pixels. */
@@ -97,9 +97,6 @@ function disc(img: RawImage, radius: number) {
   return { share, chroma: chroma / n, hues: Object.values(share).filter((s) => s >= 0.01).length };
 }
 
-function ensureRenderHostBuilt(): void {
-  if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
   const r: Record<'chromium' | 'headless-gl', SceneRenderer> = {} as never;

@@ -49,10 +49,10 @@ describe('the WebGL 2 requirement (scenes with transmission or volume)', () => {
     const nodes = [node('near-gl1', { x: 5 }), node('mid-gl1', { x: 20 }), node('far-gl2', { x: 120, card: webgl2 })];
     const rtts = { 'near-gl1': 5, 'mid-gl1': 20, 'far-gl2': 120 };
     for (const list of [nodes, freezeRouterNodes(nodes)]) {
-      expect(route(list, { measuredRttMs: rtts })!.nodeId).toBe('near-gl1');
-      const d = route(list, { measuredRttMs: rtts }, { webgl2: true })!;
-      expect(d.nodeId).toBe('far-gl2');
-      expect(route(list.slice(0, 2), { measuredRttMs: rtts }, { webgl2: true })).toBeNull();
+      const pick = (req?: JobRequirements, only = list) => routeTask(only, { client: { measuredRttMs: rtts }, taskPixels: TILE, requirements: req }, createRandom(1));
+      expect(pick()!.nodeId).toBe('near-gl1');
+      expect(pick({ webgl2: true })!.nodeId).toBe('far-gl2');
+      expect(pick({ webgl2: true }, list === nodes ? nodes.slice(0, 2) : freezeRouterNodes(nodes.slice(0, 2)))).toBeNull();
     }
     expect(explainNoRoute(nodes.slice(0, 2), { client: { measuredRttMs: rtts }, taskPixels: TILE, requirements: { webgl2: true } })).toMatch(/2 lack the requirements/);
   });

@@ -10,6 +10,7 @@
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { CardBackend } from '../../api/protocol/node-card.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
+import { glbExtensionsUsed } from '../../scene-check/glb-extensions-used.ts';
 import { webgl2ExtensionsOf } from '../../scene-check/supported-extensions.ts';
 import { chromiumUnavailable, startChromiumRenderHost, type ChromiumRenderHostOptions, type ChromiumSceneRenderer } from '../chromium/chromium-render-host.ts';
 import { RENDER_BACKENDS, type RenderBackend, type RenderBackendChoice } from '../chromium/choose-backend.ts';
@@ -107,8 +108,11 @@ export class NodeBackends {
     return this.backends.some((b) => b.webgl2);
   }
 
-  /** Load a normalized GLB on the backend for it: Chromium when it needs WebGL 2 (or is the only one), else headless-gl. */
-  async loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }, extensionsUsed: readonly string[] = []): Promise<BackendScene> {
+  /**
+   * Load a normalized GLB on the backend for it: Chromium when it needs WebGL 2 (or is the only one), else
+   * headless-gl. `extensionsUsed` defaults to what the GLB's JSON lists.
+   */
+  async loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }, extensionsUsed: readonly string[] = glbExtensionsUsed(glb)): Promise<BackendScene> {
     const needsWebgl2 = webgl2ExtensionsOf(extensionsUsed).length > 0;
     const onChromium = !this.#headless || (needsWebgl2 && this.backends.some((b) => b.id === 'chromium'));
     if (!onChromium) {

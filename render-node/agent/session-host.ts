@@ -117,6 +117,11 @@ export class SessionHost {
     return n;
   }
 
+  /** Sessions open, or ended and still to report in heartbeats. */
+  get reporting(): number {
+    return this.#sessions.size;
+  }
+
   /** Serve session WebSockets on `server` (the node's public server). */
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

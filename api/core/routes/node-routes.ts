@@ -127,7 +127,9 @@ const nearby = createRoute({
     'edge\'s colo on Workers, else ?pop=), then nearest to the client when its location is known (Cloudflare\'s ' +
     'request.cf, else ?lat=&lon=), bounded by the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping): the PoP\'s ' +
     'own timed RTTs to nodes (GET /v1/edge/rtts), else nodes\' RTTs to the same PoP; ' +
-    'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
+    'else landmarks learned from the nodes\' measured RTTs. Sequential probing: ask for one, ping it, ask again ' +
+    'with ?rtts=nodeId:ms,... (and ?exclude= for nodes that did not answer): each answer is chosen knowing those ' +
+    'RTTs (profile matching against the nodes\' measured matrix). Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',
   request: { query: NearbyQuery },
   responses: {
@@ -345,7 +347,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const nodeRttMs = asking === query.pop.toUpperCase() ? await ctx.edgeRtts.rtts(asking, now) : {};
       edge = { pop: query.pop, rttMs: query.popRttMs, ...(Object.keys(nodeRttMs).length ? { nodeRttMs } : {}) };
     }
-    const answer = await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned);
+    const answer = await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned, query.rtts, query.exclude);
     // This PoP (the edge's colo, or the Node API's configured PoP) times a few more nodes, after the answer.
     const measuring = ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop);
     if (measuring) {

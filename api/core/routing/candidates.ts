@@ -65,6 +65,8 @@ export interface CandidateOptions {
    * row ÷ the mean of all rows, × the pseudo-clients' count) weighs against its pseudo-clients' wins.
    */
   landmarkCentrality?: number;
+  /** Unlocated client, no geo lines: pairs missing from the measured matrix take the coordinates' estimate in the profile score. */
+  coordinateFill?: boolean;
   /** Of a client's first pings, how many go to the nodes its PoP's earlier clients found best (`learned`). */
   learnedProbes?: number;
   /** Lead with learned nodes even when nodes share the client's PoP (whose RTTs to it bound the client's already). */
@@ -84,6 +86,7 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   triangleUpperShare: 0.2,
   profileMaxShare: 1,
   landmarkCentrality: 0.5,
+  coordinateFill: false,
   learnedProbes: 2,
   learnedWherePopServesNodes: false,
   fit: FIT_DEFAULTS,
@@ -512,7 +515,7 @@ function popMembers(nodes: readonly RouterNode[], pop: string): readonly number[
  * (|r − d| ≤ RTT ≤ r + d for a probed node at r with a peer at d), and through its PoP (the client and a
  * node that reach the same PoP at r and d). Returns the indexes set; the caller clears boundSet.
  */
-function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): number[] {
+function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient, fill?: NodeIndex): number[] {
   const n = nodes.length;
   if (boundSet.length < n) {
     const size = Math.max(n, boundSet.length * 2);
@@ -548,6 +551,27 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): numb
     for (const pid in peers) {
       const j = nodeIndex(nodes, pid);
       if (j >= 0 && j !== a) add(j, r, peers[pid]);
+    }
+  }
+  if (fill) {
+    // Pairs nobody measured: the coordinates' estimate stands in for the measured RTT, so every node with a
+    // coordinate gets a profile score of the same kind as its measured peers (a sparse matrix bounds only
+    // some nodes per probe; the rest would be ranked by a coordinate fitted to one or two RTTs).
+    const { dim, vec, height, hasCoord } = fill;
+    for (const id in client.measuredRttMs) {
+      const r = client.measuredRttMs[id];
+      const a = nodeIndex(nodes, id);
+      if (!(r > 0) || !Number.isFinite(r) || a < 0 || !hasCoord[a]) continue;
+      const peers = nodes[a].peerRttMs ?? {};
+      for (let j = 0; j < n; j++) {
+        if (j === a || !hasCoord[j] || nodes[j].id in peers) continue;
+        let s2 = 0;
+        for (let k = 0; k < dim; k++) {
+          const x = vec[a * dim + k] - vec[j * dim + k];
+          s2 += x * x;
+        }
+        add(j, r, Math.sqrt(s2) + height[a] + height[j]);
+      }
     }
   }
   const edge = client.edge;
@@ -637,7 +661,7 @@ function pickRanked(nodes: readonly RouterNode[], client: ProbeClient, k: number
 
   // Triangle bounds from the measured matrix: the client's RTT to a probed node and that node's RTTs to its
   // peers (and its RTT to its PoP and other nodes' RTTs to the same PoP) bound its RTT to those peers.
-  const bounded = triangleBounds(nodes, client);
+  const bounded = triangleBounds(nodes, client, o.coordinateFill && !isGeoPoint(client.location) && idx.lines === 0 ? idx : undefined);
   const w = o.triangleLowerWeight;
   /** Bounded nodes: a geo line's estimate kept within the bounds; a coordinate estimate (or none) gives way to them. */
   let fromLine = false;

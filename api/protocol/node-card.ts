@@ -54,9 +54,10 @@ export const NodeCard = z.object({
   sessionUrl: z.string().url().regex(/^wss?:\/\//, 'a session URL is ws:// or wss://').max(512).optional(),
   /**
    * What the node's sessions can send beyond colour frames: `depth` (rg8-mm-png depth images). A session asking
-   * for depth is placed only on nodes that list it (older nodes would send frames without depth).
+   * for depth is placed only on nodes that list it (older nodes would send frames without depth); `fast`: the
+   * `fidelity: "fast"` session look (older nodes would refuse the lease).
    */
-  sessionFeatures: z.array(z.enum(['depth'])).max(8).optional(),
+  sessionFeatures: z.array(z.enum(['depth', 'fast'])).max(8).optional(),
   /** Where clients and peers can reach the node's GET /ping (the full http(s) URL), if anywhere. */
   probeUrl: ProbeUrl.optional(),
   /**

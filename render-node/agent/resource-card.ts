@@ -42,6 +42,6 @@ export function createResourceCard(
     location: opts.location,
     sessionSlots: opts.sessionSlots,
     sessionUrl: opts.sessionSlots ? opts.sessionUrl : undefined,
-    sessionFeatures: opts.sessionSlots ? ['depth'] : undefined,
+    sessionFeatures: opts.sessionSlots ? ['depth', 'fast'] : undefined,
   });
 }

@@ -14,6 +14,7 @@ import { createResourceCard } from './resource-card.ts';
 import { claimedTilesPerSecond } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
+import { heartbeatDue } from './heartbeat-schedule.ts';
 import { SessionHost } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { MAX_REPORTED_SCENES } from '../../api/protocol/node-messages.ts';
@@ -68,7 +69,8 @@ export const RENDER_NODE_DEFAULTS = {
   taskTimeCapMs: 10 * 60_000,
   concurrency: 2,
   drainTimeoutMs: 60_000,
-  leaseWaitSeconds: 20,
+  // The API's longest: idle, a node's polls are what proves it alive (heartbeat-schedule.ts), one request each.
+  leaseWaitSeconds: 25,
   maxLoadedScenes: 4,
   maxTexturePixels: 256 * 1024 * 1024,
   sessionSlots: 2,
@@ -197,7 +199,24 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       } else log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   };
-  const heartbeatTimer = setInterval(heartbeat, registered.heartbeatIntervalMs);
+  // Idle, the long-polls prove the node alive: heartbeats only now and then (heartbeat-schedule.ts).
+  let intervalsSinceLast = 0;
+  const tick = () => {
+    intervalsSinceLast++;
+    const due = heartbeatDue({
+      leases: running.size + queued.length,
+      sessions: sessions.reporting,
+      unsentMeasurements: network.unsent,
+      intervalsSinceLast,
+      leaseWaitMs: opts.leaseWaitSeconds * 1000,
+      heartbeatIntervalMs: registered.heartbeatIntervalMs,
+      pollsForTasks: opts.concurrency > 0,
+    });
+    if (!due) return;
+    intervalsSinceLast = 0;
+    void heartbeat();
+  };
+  const heartbeatTimer = setInterval(tick, registered.heartbeatIntervalMs);
   // One at once: the RTT measurements, the coordinate and the peers to ping start a heartbeat earlier.
   void heartbeat();
 

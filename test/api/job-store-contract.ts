@@ -541,6 +541,10 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       await store.setMeta('k', 'v2');
       store = await fx.reopen();
       expect(await store.getMeta('k')).toBe('v2');
+      // Insert-if-absent: the first value stored stays, and every caller gets it.
+      expect(await store.initMeta('first', 'a')).toBe('a');
+      expect(await store.initMeta('first', 'b')).toBe('a');
+      expect(await store.initMeta('k', 'v3')).toBe('v2');
       expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
     });
 
@@ -1023,6 +1027,60 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         // Without a lease it only completes.
         const plain = await store.completeAndLease({ complete: { taskId: out.lease!.leased[0].task.taskId, nodeId: 'd1', leaseId: 'n1', result, now: T0 + 3 } });
         expect([plain.completed.task.state, plain.lease]).toEqual(['done', null]);
+      });
+
+      it('completes in one call: reads node, task and job, asks the route, records its decision (other calls may run meanwhile)', async () => {
+        await registerNode('k1', 1);
+        const { job, tasks } = makeJob({ frames: [0, 1, 2] });
+        await store.createJob(job, tasks);
+        const held = (await authLease('k1')).lease!.leased[0].task;
+        const nextLease = (ids: string[], now: number) => ({ nodeId: 'k1', leaseIds: ids, now, policy, card: { ...nodeCardFor('eu'), concurrency: 1 }, maxLeases: 1 });
+        const complete = (now: number, leaseId = held.leaseId!) => ({ taskId: held.taskId, nodeId: 'k1', leaseId, result, now });
+        let asked = 0;
+        // A wrong token: refused before the route is asked anything.
+        await expectCode(
+          store.authenticateAndComplete({ tokenHash: 'e'.repeat(64), taskId: held.taskId }, async () => {
+            asked++;
+            return { stop: true };
+          }),
+          'UNAUTHORIZED',
+        );
+        expect(asked).toBe(0);
+        // The route stops (an error of its own): nothing recorded. It saw the node, task and job, and could call the store meanwhile.
+        const stopped = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async (read) => {
+          expect([read.node.nodeId, read.task?.taskId, read.task?.leaseId, read.job?.jobId]).toEqual(['k1', held.taskId, held.leaseId, job.jobId]);
+          expect((await store.getTask(held.taskId))!.state).toBe('leased');
+          return { stop: true };
+        });
+        expect([stopped.completed, stopped.failed, stopped.lease]).toEqual([null, null, null]);
+        expect((await store.getTask(held.taskId))!.state).toBe('leased');
+        const missing = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: 'task_missing' }, async (read) => {
+          expect([read.task, read.job]).toEqual([null, null]);
+          return { stop: true };
+        });
+        expect(missing.read.node.nodeId).toBe('k1');
+        // A lost lease: nothing completed, nothing leased.
+        await expectCode(store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async () => ({ complete: complete(T0 + 1, 'lease_wrong'), lease: nextLease(['m0'], T0 + 1) })), 'LEASE_LOST');
+        expect((await store.listTasks(job.jobId)).filter((t) => t.state === 'leased').map((t) => t.taskId)).toEqual([held.taskId]);
+        // Completed, and the next task leased in the same call.
+        const out = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async () => ({ complete: complete(T0 + 2), lease: nextLease(['m1', 'm2'], T0 + 2) }));
+        expect(out.completed!.task).toMatchObject({ taskId: held.taskId, state: 'done' });
+        expect(out.completed!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->done']);
+        expect(out.lease!.leased.map((o) => [o.task.frame, o.task.leaseId])).toEqual([[1, 'm1']]);
+        // The same completion again (a retried request): nothing changes.
+        const again = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async (read) => {
+          expect(read.task!.state).toBe('done');
+          return { complete: complete(T0 + 3) };
+        });
+        expect(again.completed!.changes).toEqual([]);
+        // A refused output fails the attempt: the task is queued again, counted against the node.
+        const second = out.lease!.leased[0].task;
+        const failed = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: second.taskId }, async () => ({
+          fail: { taskId: second.taskId, nodeId: 'k1', leaseId: 'm1', reason: 'OUTPUT_CORRUPT: test', sceneFault: false, now: T0 + 4, policy },
+        }));
+        expect([failed.completed, failed.lease]).toEqual([null, null]);
+        expect(failed.failed!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->queued']);
+        expect((await store.getTask(second.taskId))!.state).toBe('queued');
       });
 
       it('authenticates and heartbeats in one step; a blocklisted node\'s heartbeat records nothing', async () => {

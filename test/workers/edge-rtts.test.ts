@@ -7,20 +7,12 @@
  * render node runs inside workerd), answering like the real probe server (render-node/agent/probe-server.ts).
  */
 import { createHmac } from 'node:crypto';
-import { createExecutionContext, env, fetchMock, waitOnExecutionContext } from 'cloudflare:test';
+import { env, fetchMock } from 'cloudflare:test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import worker from '../../api/edge/worker.ts';
 import { EdgeRtts } from '../../api/protocol/edge.ts';
+import { coloCaller, EDGE_NODE_CARD } from './support/worker-caller.ts';
 
-const card = (i: number) => ({
-  name: `edge-rtt-node-${i}`,
-  version: 'test',
-  cpu: { model: 'test', cores: 4 },
-  ramBytes: 8e9,
-  gl: { renderer: 'r', vendor: 'v', version: 'x', maxTextureSize: 8192, maxViewport: [8192, 8192] },
-  tilesPerSecond: 50,
-  probeUrl: `https://edge-rtt-node-${i}.example/ping`,
-});
+const card = (i: number) => ({ ...EDGE_NODE_CARD, name: `edge-rtt-node-${i}`, probeUrl: `https://edge-rtt-node-${i}.example/ping` });
 
 beforeAll(() => {
   fetchMock.activate();
@@ -44,22 +36,8 @@ function probeServer(i: number, nodeId: string, key: string, delayMs: number) {
 describe('the edge’s own RTTs to nodes on Workers', () => {
   it('times nodes’ challenge pings after a nearby answer, keeps the proven ones under request.cf.colo, and routes the colo’s next client by them', async () => {
     const farmEnv = { ...env, FARM: `edge-rtts-${Date.now()}`, REQUIRE_JOIN_TOKEN: '0' };
-    const call = async (method: string, path: string, body: unknown, cf?: object) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`https://api.example${path}`, {
-          method,
-          headers: { ...(path === '/v1/nodes' ? {} : { authorization: `Bearer ${env.TESSERA_API_KEY}` }), 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          ...(cf ? { cf } : {}),
-        }) as Request<unknown, IncomingRequestCfProperties>,
-        farmEnv,
-        ctx,
-      );
-      // The measurement runs in waitUntil: this waits for it.
-      await waitOnExecutionContext(ctx);
-      return { status: res.status, body: (await res.json()) as Record<string, any> };
-    };
+    // Each call returns once the Worker's waitUntil work (the measurement) is done too.
+    const call = coloCaller(farmEnv);
     const nodes: { nodeId: string; probeKey: string }[] = [];
     for (let i = 0; i < 3; i++) {
       const reg = await call('POST', '/v1/nodes', card(i), undefined);

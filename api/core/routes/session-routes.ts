@@ -103,6 +103,7 @@ function toView(s: SessionRecord): SessionView {
     url: s.url,
     eye: s.render.eye,
     format: s.render.format,
+    fidelity: s.render.fidelity ?? 'full',
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     closedAt: s.closedAt,
@@ -157,6 +158,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         requirements: req.requirements,
         eye: req.eye,
         depth: req.depth,
+        fast: req.fidelity === 'fast',
         sceneBytes: scene.bytes,
         openSessions,
         // Nodes whose heartbeats report the scene cached, where this API handed it to them (scene-holders.ts).
@@ -178,6 +180,8 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       quality: req.quality,
       depth: req.depth,
       shadows: req.shadows,
+      // Absent for full: nodes that predate `fidelity` refuse a lease with a field they do not know.
+      ...(req.fidelity === 'fast' ? { fidelity: 'fast' as const } : {}),
       maxFps: req.maxFps,
       scene: req.scene,
       clip: req.clip,

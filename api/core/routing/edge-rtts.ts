@@ -9,6 +9,7 @@
  * is due for a new measurement `refreshMs` after its last. Pure and serializable: the API keeps one row per
  * PoP in the job store's meta table (edge-rtt-meter.ts), the simulator in memory (sim/simulate-routing.ts).
  */
+import { parseStoredObject, safeKey } from './stored-hint.ts';
 
 export interface EdgeRttOptions {
   /** Nodes kept per PoP (the nearest). */
@@ -48,11 +49,6 @@ const MAX_RTT_MS = 60_000;
 
 function merged(options: EdgeRttOptions | undefined): Required<EdgeRttOptions> {
   return options ? { ...EDGE_RTT_DEFAULTS, ...options } : EDGE_RTT_DEFAULTS;
-}
-
-/** Keys that would reach Object.prototype through `obj[key]`. */
-function safeKey(key: string): boolean {
-  return key !== '__proto__' && key !== 'constructor' && key !== 'prototype';
 }
 
 function fresh(e: EdgeRttEntry, now: number, maxAgeMs: number): boolean {
@@ -121,17 +117,11 @@ export function nodesToMeasure(row: EdgeRttRow | undefined, nodes: readonly stri
 
 /** A stored row, junk dropped (anything malformed reads as nothing: the row is only a hint). */
 export function parseEdgeRttRow(text: string | null, options?: EdgeRttOptions): EdgeRttRow {
-  if (!text) return {};
+  const raw = parseStoredObject(text);
+  if (!raw) return {};
   const o = merged(options);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
   const row: EdgeRttRow = {};
-  for (const [id, e] of Object.entries(raw as Record<string, unknown>).slice(0, o.maxNodesPerPop)) {
+  for (const [id, e] of Object.entries(raw).slice(0, o.maxNodesPerPop)) {
     const r = e as Partial<EdgeRttEntry> | null;
     if (id.length > 128 || !safeKey(id) || !r || typeof r.rttMs !== 'number' || !isEdgeRtt(r.rttMs) || typeof r.at !== 'number' || !Number.isFinite(r.at)) continue;
     row[id] = { rttMs: r.rttMs, at: r.at };

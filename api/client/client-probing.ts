@@ -117,7 +117,12 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
           if (exclude.length) q.set('exclude', exclude.join(','));
           const answer = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${q}`, { idempotent: true, signal });
           first ??= answer;
-          const next = answer.candidates.find((c) => !targets.some((t) => t.nodeId === c.nodeId));
+          let next: { nodeId: string; probeUrl: string } | undefined = answer.candidates.find((c) => !targets.some((t) => t.nodeId === c.nodeId));
+          // No node it has not measured: re-measure remembered ones, best first (a stale RTT must not stick).
+          next ??= Object.entries(memory?.nodes ?? {})
+            .filter(([id]) => !targets.some((t) => t.nodeId === id) && !failed.some((f) => f.nodeId === id))
+            .sort((a, b) => a[1].rttMs - b[1].rttMs)
+            .map(([nodeId, n]) => ({ nodeId, probeUrl: n.probeUrl }))[0];
           if (!next) break;
           targets.push(next);
           measured.push(await pingOne(next));

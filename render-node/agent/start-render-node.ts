@@ -11,7 +11,8 @@ import { serveMetrics } from '../../node-support/serve-metrics.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
-import { claimedTilesPerSecond } from './test-fault.ts';
+import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
+import { claimedBackends, claimedTilesPerSecond } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
@@ -62,6 +63,15 @@ export interface RenderNodeOptions {
   leasing?: 'batched' | 'per-slot';
   /** Lease-ahead tasks to hold beyond the slots when batched: 0 or 1 (the API allows one). */
   leaseAhead?: number;
+  /**
+   * The GL backends each render process runs (`tessera node start --backend`): `headless-gl` (WebGL 1, the
+   * default), `chromium` (WebGL 2 in headless Chromium, for every scene) or `auto` (both: Chromium only for scenes
+   * that need WebGL 2, and only when Chromium starts here). The card lists them; with a WebGL 2 one, the node is
+   * given transmission and volume scenes.
+   */
+  backend?: RenderBackendChoice;
+  /** Longest one render call into Chromium may take before Chromium is killed and the task fails (ms). */
+  chromiumCallTimeoutMs?: number;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -76,6 +86,8 @@ export const RENDER_NODE_DEFAULTS = {
   sessionSlots: 2,
   leasing: 'batched' as 'batched' | 'per-slot',
   leaseAhead: 1,
+  backend: 'headless-gl' as RenderBackendChoice,
+  chromiumCallTimeoutMs: 5 * 60_000,
 };
 
 export interface RenderNodeHandle {
@@ -111,6 +123,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
         maxLoadedScenes: opts.maxLoadedScenes,
         maxTexturePixels: opts.maxTexturePixels,
+        backend: opts.backend,
+        // Below the task cap, so a hung page fails the task as a render failure (retried elsewhere), not a scene fault.
+        chromiumCallTimeoutMs: Math.min(opts.chromiumCallTimeoutMs, Math.max(opts.taskTimeCapMs - 5000, opts.taskTimeCapMs * 0.8)),
         timeCapMs: opts.taskTimeCapMs,
         memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
         log,
@@ -119,7 +134,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
   const described = await sandboxes[0].describe();
-  const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond) }, {
+  const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond), backends: claimedBackends(described.backends) }, {
     name,
     region: opts.region,
     concurrency: opts.concurrency,

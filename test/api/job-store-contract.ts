@@ -491,6 +491,39 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(got.route!.renderMs).toBeGreaterThan(0);
     });
 
+    it('gives a WebGL 2 job (a transmission scene) only to nodes whose card lists a WebGL 2 backend, first-come and routed-open alike', async () => {
+      const webgl1 = card('eu');
+      const webgl2 = { ...card('eu'), backends: [{ id: 'headless-gl', webgl2: false, version: '1' }, { id: 'chromium', webgl2: true, version: '2' }] };
+      const { job, tasks } = makeJob({ frames: [0, 1], requirements: { webgl2: true } });
+      await store.createJob(job, tasks);
+      expect((await store.getJob(job.jobId))!.requirements).toEqual({ webgl2: true });
+      // First come, first served: the WebGL 1 node gets nothing, one-by-one or batched.
+      expect(await store.leaseNext({ nodeId: 'gl1', leaseId: 'l-1', now: T0, policy, card: webgl1 })).toBeNull();
+      expect((await store.leaseMany({ nodeId: 'gl1', leaseIds: ['m1', 'm2'], now: T0, policy, card: webgl1 })).leased).toEqual([]);
+      expect((await store.leaseMany({ nodeId: 'gl2', leaseIds: ['m3', 'm4'], now: T0, policy, card: webgl2, maxLeases: 2 })).leased.map((o) => o.task.taskId)).toEqual([tasks[0].taskId, tasks[1].taskId]);
+      // A job of a plain scene still goes to either.
+      const plain = makeJob({ frames: [0], now: T0 + 1 });
+      await store.createJob(plain.job, plain.tasks);
+      expect((await store.leaseNext({ nodeId: 'gl1', leaseId: 'l-2', now: T0, policy, card: webgl1 }))!.task.jobId).toBe(plain.job.jobId);
+
+      // Routed: a task opened to any node (openAt) still goes only to a capable one.
+      const routed = makeJob({ frames: [0], routed: true, requirements: { webgl2: true }, now: T0 + 2 });
+      await store.createJob(routed.job, routed.tasks);
+      await store.setTaskRoutes([{ taskId: routed.tasks[0].taskId, expectNode: null, route: route('gone', 'gone-too', T0 + 10), openAt: T0 + 20 }]);
+      expect(await store.leaseNext({ nodeId: 'gl1', leaseId: 'l-3', now: T0 + 30, policy, card: webgl1 })).toBeNull();
+      expect((await store.leaseNext({ nodeId: 'gl2', leaseId: 'l-4', now: T0 + 30, policy, card: webgl2 }))!.task.taskId).toBe(routed.tasks[0].taskId);
+    });
+
+    it('stores the WebGL 2 flag with the scene, and a re-upload of the same bytes refreshes a record stored without it', async () => {
+      const glass: SceneRecord = { ...scene, sceneId: 'b'.repeat(64), info: { ...scene.info } };
+      await store.putScene(glass);
+      expect((await store.getScene(glass.sceneId))!.info.webgl2).toBeUndefined();
+      const flagged = { ...glass, info: { ...glass.info, webgl2: ['KHR_materials_transmission', 'KHR_materials_volume'] } };
+      expect((await store.putScene({ ...flagged, createdAt: T0 + 9 })).info.webgl2).toEqual(['KHR_materials_transmission', 'KHR_materials_volume']);
+      store = await fx.reopen();
+      expect(await store.getScene(glass.sceneId)).toEqual(flagged);
+    });
+
     it('keeps API keys (by hash), scene grants and per-owner active job counts, across a restart', async () => {
       const key = { keyId: 'key_1', keyHash: 'f'.repeat(64), name: 'studio', role: 'client' as const, limits: { burst: 5 }, createdAt: T0, revokedAt: null };
       await store.putApiKey(key);

@@ -41,7 +41,7 @@ const create = createRoute({
   request: { body: jsonBody(SessionRequest) },
   responses: {
     201: jsonResponse('Placed.', SessionCreated),
-    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'QUOTA_EXCEEDED', 'UNAVAILABLE'),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'SCENE_UNSUPPORTED', 'QUOTA_EXCEEDED', 'UNAVAILABLE'),
   },
 });
 
@@ -141,6 +141,14 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const req = c.req.valid('json');
     const principal = principalOf(c);
     const scene = await requireScene(ctx, req.sceneId, principal);
+    // Session render processes draw on headless-gl (WebGL 1): a scene flagged at upload as needing WebGL 2 would
+    // lose its glass, so it is refused rather than placed (jobs of it go to WebGL 2 nodes).
+    if (scene.info.webgl2?.length) {
+      throw new TesseraError(
+        'SCENE_UNSUPPORTED',
+        `Interactive sessions render on WebGL 1 (headless-gl) only, and this scene uses ${scene.info.webgl2.join(', ')}, which needs WebGL 2; render it as a job (POST /v1/jobs), which goes to a node with a WebGL 2 backend.`,
+      );
+    }
     const now = ctx.clock.now();
     await sweepSessions(ctx, now);
     const open = await store.countOpenSessions(principal.keyId);

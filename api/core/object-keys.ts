@@ -46,6 +46,17 @@ export function attemptKey(task: { outputKey: string; attempts: number }): strin
 }
 
 /**
+ * The object an attempt's reported output is uploaded to: its attempt key with the reported sha256 in it. Its
+ * PUT URL is signed for exactly those bytes, so the object under this name, when there is one, holds them: a
+ * node that reports twice gets two names, never two contents under one name (no claim has to be recorded).
+ */
+export function claimedAttemptKey(task: { outputKey: string; attempts: number }, sha256: string): string {
+  const key = attemptKey(task);
+  const dot = key.lastIndexOf('.');
+  return `${key.slice(0, dot)}.${sha256}${key.slice(dot)}`;
+}
+
+/**
  * Where a task's accepted output lives: the API writes there the bytes it read back and checked from the
  * attempt key, and stitchers, verifiers and clients read only from there. No node is ever given a URL to it.
  */

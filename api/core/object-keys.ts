@@ -19,6 +19,11 @@ export function tileKey(jobId: string, frame: number, tile: TileRect, token: str
   return `jobs/${jobId}/tiles/${frame}/${tile.x}_${tile.y}.${token}.png`;
 }
 
+/** The prefix every object of a job is stored under (its tiles, frames and every attempt's uploads). */
+export function jobPrefix(jobId: string): string {
+  return `jobs/${jobId}/`;
+}
+
 /** A finished frame; zero-padded so frames list in order; `token` as for tileKey. */
 export function frameKey(jobId: string, frame: number, format: ImageFormat, token: string): string {
   return `jobs/${jobId}/frames/${String(frame).padStart(6, '0')}.${token}.${format === 'jpeg' ? 'jpg' : format}`;

@@ -31,12 +31,15 @@ export const TaskOutput = z.object({
   key: z.string(),
   /** The most bytes an output of this task may have (its pixels' bound); a larger report is refused. */
   maxBytes: z.number().int().min(0),
+  /** The lease's upload capability: send it with the report (opaque to the node). */
+  token: z.string().max(4096),
 });
 export type TaskOutput = z.infer<typeof TaskOutput>;
 
 /** `POST /v1/tasks/:id/upload` body: what the node is about to upload, measured on the encoded bytes. */
 export const UploadRequest = z.object({
-  leaseId: z.string(),
+  /** The lease's `output.token`. */
+  token: z.string().max(4096),
   /** Exact size of the encoded output; at most the task's `output.maxBytes`. */
   bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /** sha256 hex of those bytes. */

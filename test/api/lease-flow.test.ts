@@ -154,8 +154,16 @@ describe('lease flow', () => {
     expect(missing.status).toBe(422);
     expect(missing.body.code).toBe('OUTPUT_MISSING');
 
-    // Same size, other bytes: only the sha256 tells. The attempt fails at once and counts against the node.
-    await fetch(first.output.url, { method: 'PUT', body: fakePng('AAAA') });
+    // Same size, other bytes, through the URL signed for the reported ones: storage refuses the body (BadDigest).
+    const store = await createS3BlobStore(h.s3);
+    const claimed = await liar.uploadTicket(first, fakePng('BBBB'));
+    const refused = await fetch(claimed.url, { method: 'PUT', body: fakePng('AAAA'), headers: claimed.headers });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/<Code>BadDigest<\/Code>/);
+    expect(await store.head(claimed.key)).toBeNull();
+    // A store that checks nothing (no checksum kept) lets such bytes in: the API then reads them back and hashes
+    // them. Only the sha256 tells; the attempt fails at once and counts against the node.
+    await store.put(claimed.key, fakePng('AAAA'));
     const corrupt = await liar.complete(first, fakePng('BBBB'));
     expect(corrupt.status).toBe(422);
     expect(corrupt.body.code).toBe('OUTPUT_CORRUPT');
@@ -166,11 +174,16 @@ describe('lease flow', () => {
     // Its lease is gone: it cannot report the task done after all.
     expect((await liar.complete(first, fakePng('AAAA'))).status).toBe(409);
 
-    // A truncated upload reported at full size is refused the same way.
+    // A truncated upload reported at full size is refused the same way (by storage; and by the API where storage
+    // let it in).
     const second = (await liar.lease(0))!;
     expect(second.taskId).not.toBe(first.taskId);
     const full = fakePng('the whole tile');
-    await fetch(second.output.url, { method: 'PUT', body: full.slice(0, 10) });
+    const ticket2 = await liar.uploadTicket(second, full);
+    const cut = await fetch(ticket2.url, { method: 'PUT', body: full.slice(0, 10), headers: ticket2.headers });
+    expect(cut.status).toBe(400);
+    await cut.arrayBuffer();
+    await store.put(ticket2.key, full.slice(0, 10));
     const truncated = await liar.complete(second, full);
     expect(truncated.body.code).toBe('OUTPUT_CORRUPT');
     expect(truncated.body.message).toMatch(/10 bytes/);
@@ -195,10 +208,10 @@ describe('lease flow', () => {
     }
     // The refused uploads were the first attempts' own objects; once the job is done they are deleted, so
     // storage holds exactly what was accepted.
-    const store = await createS3BlobStore(h.s3);
     try {
-      for (const t of [first, second]) expect(await store.head(t.output.key), t.output.key).toBeNull();
+      for (const key of [claimed.key, ticket2.key]) expect(await store.head(key), key).toBeNull();
       for (const f of frames) expect(await store.head(f.key), f.key).not.toBeNull();
+      expect((await store.list(`jobs/${jobId}/`)).sort()).toEqual(frames.map((f) => f.key).sort());
     } finally {
       store.close();
     }

@@ -79,7 +79,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }
     const key = claimedAttemptKey({ outputKey: grant.outputKey, attempts: grant.attempt }, body.checksum);
     const expect = { bytes: body.bytes, sha256: body.checksum, contentType: outputContentType(key) };
-    const seconds = Math.max(1, Math.min(ctx.options.nodeUrlSeconds, Math.floor((grant.expiresAt - now) / 1000)));
+    const seconds = Math.max(1, Math.min(ctx.options.nodeUrlSeconds, Math.ceil((grant.expiresAt - now) / 1000)));
     const url = await ctx.blobs.presignPut(key, seconds, expect);
     return c.json({ key, url, headers: presignedPutHeaders(expect), expiresAt: now + seconds * 1000 }, 200);
   });

@@ -217,14 +217,23 @@ describe('lease flow', () => {
     }
   });
 
-  it('leases with an empty body (the default wait)', async () => {
+  it('leases with only the protocol in the body (the default wait); an empty body (a protocol 1 node) is told to upgrade', async () => {
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
     const node = await TestNode.register(h, 'Quiet Node #1');
     expect(node.id).toMatch(/^node_quiet-node-1_[0-9a-f]{32}$/);
     await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '2' } });
-    const res = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { token: node.reg.nodeToken });
+    // A node from before report-then-upload sends no protocol: it gets no task it could not upload, and says why.
+    for (const json of [undefined, { waitSeconds: 0 }, { waitSeconds: 0, max: 2, ahead: 1 }]) {
+      const old = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json, token: node.reg.nodeToken });
+      expect(old.status, JSON.stringify(json)).toBe(426);
+      expect(old.body.code).toBe('NODE_OUTDATED');
+      expect(old.body.message).toMatch(/protocol 2 .*this node speaks protocol 1\. Upgrade tessera on the node/);
+    }
+    const res = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json: { protocol: 2 }, token: node.reg.nodeToken });
     expect(res.status).toBe(200);
     expect(res.body.frame).toBe(2);
+    expect(res.body.output).toMatchObject({ maxBytes: 16 * 16 * 4 + 16 + 1024 * 1024 });
+    expect(res.body.output.url).toBeUndefined();
   });
 
   it('wakes a waiting long-poll as soon as a job arrives', async () => {

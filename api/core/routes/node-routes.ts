@@ -198,8 +198,11 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const { id } = c.req.valid('param');
     // The body is optional: an empty one waits the default time.
     const { waitSeconds, kinds, max, ahead, protocol } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
-    // A node from before report-then-upload would look for an upload URL its lease no longer carries.
+    // A node from before report-then-upload would look for an upload URL its lease no longer carries. Its
+    // credentials are checked first (401/404/429/403 as for any node call); only such nodes pay that extra look.
     if (kinds.includes('task') && protocol < NODE_PROTOCOL_VERSION) {
+      const node = await authenticateNode(c, ctx, id);
+      if (node.reputation?.blocklisted) throw blocklisted(node);
       throw new TesseraError(
         'NODE_OUTDATED',
         `This API hands out tasks to nodes of protocol ${NODE_PROTOCOL_VERSION} (outputs reported by size and sha256, then uploaded through a URL signed for exactly those bytes); this node speaks protocol ${protocol}. Upgrade tessera on the node.`,

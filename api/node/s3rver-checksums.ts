@@ -37,6 +37,8 @@ interface KoaContext {
 
 function s3Error(ctx: KoaContext, status: number, code: string, message: string): void {
   ctx.status = status;
+  // The local bucket allows any origin (local-s3.ts): a browser node reads the refusal rather than a network error.
+  if (ctx.get('origin')) ctx.set('Access-Control-Allow-Origin', '*');
   ctx.type = 'application/xml';
   ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 }

@@ -24,6 +24,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { locateClient, pickProbeCandidates } from '../api/core/routing/candidates.ts';
 import { createRouterNode, freezeRouterNodes, routeTask, type ClientView, type RouterNode } from '../api/core/routing/router.ts';
 import { createRandom, randomInt } from '../api/core/routing/seeded-random.ts';
+import { edgeRttView, recordEdgeRtt, type EdgeRttRow } from '../api/core/routing/edge-rtts.ts';
 import { generateTopology } from '../sim/generate-topology.ts';
 import { pairRtt } from '../sim/rtt-source.ts';
 import { convergeNodes, hostLocation, mergeSimReports, METHODS, simulateRouting, splitHosts, type SimOptions, type SimReport } from '../sim/simulate-routing.ts';
@@ -109,6 +110,16 @@ async function main(): Promise<void> {
   const clients: ClientView[] = [];
   const pickTimes: number[] = [];
   const locateTimes: number[] = [];
+  // A PoP's own row (routing/edge-rtts.ts): one host as the PoP, its RTTs to the nodes, capped to the nearest
+  // maxNodesPerPop as the API keeps them; a first pick from it (no location, no measurement) is timed too.
+  const popHost = clientHosts[clientHosts.length - 1];
+  let popRow: EdgeRttRow = {};
+  for (let j = 0; j < N; j++) {
+    const t = pairRtt(topo, popHost, nodeHost[j]);
+    if (!Number.isNaN(t)) popRow = recordEdgeRtt(popRow, varied[j].id, Math.max(0.5, t), 0);
+  }
+  const popRtts = edgeRttView(popRow, 0);
+  const edgePickTimes: number[] = [];
   for (let c = 0; c < Math.min(decisions, clientHosts.length); c++) {
     const h = clientHosts[c % clientHosts.length];
     const location = hostLocation(topo.hosts[h]);
@@ -118,6 +129,12 @@ async function main(): Promise<void> {
       const [id] = pickProbeCandidates(frozen, { measuredRttMs: measured, location }, 1);
       pickTimes.push(performance.now() - t);
       measured[id] = pairRtt(topo, h, nodeHost[indexOf.get(id)!]);
+    }
+    const toPop = pairRtt(topo, h, popHost);
+    if (!Number.isNaN(toPop)) {
+      const t0 = performance.now();
+      pickProbeCandidates(frozen, { measuredRttMs: {}, edge: { pop: 'bench', rttMs: Math.max(0.5, toPop), nodeRttMs: popRtts } }, 1);
+      edgePickTimes.push(performance.now() - t0);
     }
     const t = performance.now();
     const coord = locateClient(frozen, { measuredRttMs: measured, location });
@@ -159,6 +176,7 @@ async function main(): Promise<void> {
   const decisionFrozen = timeDecisions(frozen);
   const decisionPlain = timeDecisions(varied);
   const pick = quantiles(pickTimes);
+  const edgePick = quantiles(edgePickTimes);
   const locate = quantiles(locateTimes);
   log('');
   const decisionOthersPct = monitor.othersPct(mark0, monitor.mark());
@@ -170,6 +188,7 @@ async function main(): Promise<void> {
         name, ms(d.p50), ms(d.p99), ms(d.medianRoundP99), ms(d.max), ms(d.cpu.p50), ms(d.cpu.p99), ms(d.medianRoundCpuP99), target,
       ]),
       ['pickProbeCandidates (k=1)', ms(pick.p50), ms(pick.p99), '', ms(pick.max), '', '', '', ''],
+      [`pickProbeCandidates (k=1, PoP row of ${Object.keys(popRtts).length})`, ms(edgePick.p50), ms(edgePick.p99), '', ms(edgePick.max), '', '', '', ''],
       ['locateClient (3 RTTs)', ms(locate.p50), ms(locate.p99), '', ms(locate.max), '', '', '', ''],
     ]),
   );
@@ -183,7 +202,7 @@ async function main(): Promise<void> {
       finishedAt: new Date().toISOString(),
       host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), othersCpuPctDuringDecisions: decisionOthersPct },
       options: { nodes: N, decisions, rounds: timedRounds, seed, decisionsOnly: true },
-      decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, locateClient: locate },
+      decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, locateClient: locate },
     };
     await mkdir(args['results-dir']!, { recursive: true });
     const stamp = started.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
@@ -272,7 +291,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), othersCpuPctDuringSim: othersPct, othersCpuPctWhole: monitor.othersPct(mark0, monitor.mark()) },
     options: { nodes: N, clients: C, workers, decisions, seed },
-    decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, locateClient: locate },
+    decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, locateClient: locate },
     simulator: { wallS: simWallS, workers, report: bigReport },
     quality,
     targets,

@@ -15,6 +15,7 @@ import { geoNearest, geoNearestK, locateClient, pickProbeCandidates, type Candid
 import { fitGeoLines, type GeoEdge, type GeoLine } from '../api/core/routing/geo-line.ts';
 import { isGeoPoint, type GeoPoint } from '../api/core/routing/geo.ts';
 import { RttFilter } from '../api/protocol/rtt-filter.ts';
+import { EDGE_RTT_DEFAULTS, edgeRttView, recordEdgeRtt, type EdgeRttRow } from '../api/core/routing/edge-rtts.ts';
 import { learnPop, suggestFromPop, type PopRecord } from '../api/core/routing/pop-learning.ts';
 import { freezeRouterNodes, routeTask, type EdgeSighting, type RouteOptions, type RouterNode } from '../api/core/routing/router.ts';
 import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
@@ -70,7 +71,10 @@ export interface SimOptions {
    * earlier clients found best (its own data never in its prior). Needs edgePops.
    */
   popLearning?: boolean;
-  /** The edge times its requests to nodes: every PoP's RTT to every node is known (a bound on each). Needs edgePops. */
+  /**
+   * The edge times its own challenge pings to nodes (the API's EdgeRttMeter): every PoP's RTT to every node
+   * is known, the minimum of EDGE_RTT_DEFAULTS.samples pings each (a bound on each). Needs edgePops.
+   */
   edgeRtts?: boolean;
   /** Called now and then with progress. */
   onProgress?: (done: number, total: number, phase: 'converge' | 'route') => void;
@@ -253,13 +257,18 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     if (!s || !o.edgeRtts) return s;
     let row = popNodeRtts.get(s.pop);
     if (!row) {
-      row = {};
+      // What the API's EdgeRttMeter does at a PoP: time each node's challenge ping `samples` times, keep the
+      // minimum, and record it through the same pure row (routing/edge-rtts.ts: caps, expiry) it reads back.
+      let measured: EdgeRttRow = {};
       const p = edge!.hostOf(s.pop);
       const prng = createRandom(`edge-rtts:${seed}:${p}`);
+      const truthMs = (j: number) => (p === nodeHost[j] ? 0.5 : pairRtt(truth, p, nodeHost[j]));
       for (let j = 0; j < N; j++) {
-        const sample = ping(p === nodeHost[j] ? 0.5 : pairRtt(truth, p, nodeHost[j]), o.jitter, prng);
-        if (!Number.isNaN(sample)) row[hosts[nodeHost[j]].id] = sample;
+        let sample = Infinity;
+        for (let k = 0; k < EDGE_RTT_DEFAULTS.samples; k++) sample = Math.min(sample, ping(truthMs(j), o.jitter, prng));
+        if (!Number.isNaN(sample)) measured = recordEdgeRtt(measured, hosts[nodeHost[j]].id, sample, 0);
       }
+      row = edgeRttView(measured, 0);
       popNodeRtts.set(s.pop, row);
     }
     return { ...s, nodeRttMs: row };

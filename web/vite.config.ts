@@ -1,16 +1,36 @@
 // Builds the dashboard (web/src) into web/dist: the API serves it at `/` on Node (api/node/web-assets.ts) and
 // Workers static assets serve the same files on the edge (infra/wrangler.jsonc `assets`). Hashed files land
 // in web/dist/assets/ (immutable); the pages themselves are revalidated (web/public/_headers).
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+/** Where a page takes the shared head. */
+const PAGE_HEAD = /^[ \t]*<!-- page-head: .*-->\n/m;
+
+/**
+ * The head the dashboard and /join share (web/page-head.html: charset, viewport, referrer, the CSP, the icon),
+ * put in place of a page's `<!-- page-head: … -->` line before Vite adds its scripts, so the CSP comes first.
+ * The render host keeps its own, narrower policy.
+ */
+function pageHead(): Plugin {
+  return {
+    name: 'tessera-page-head',
+    transformIndexHtml: {
+      order: 'pre',
+      handler: (html) => html.replace(PAGE_HEAD, () => readFileSync(here('page-head.html'), 'utf8')),
+    },
+  };
+}
 
 export default defineConfig({
   root: here('.'),
   base: '/',
   // The page imports the SDK and protocol (api/client, api/protocol) from outside web/.
   server: { fs: { allow: [here('..')] }, proxy: { '/v1': process.env.TESSERA_API ?? 'http://127.0.0.1:8080' } },
+  plugins: [pageHead()],
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   build: {
     outDir: here('dist'),

@@ -3,6 +3,7 @@
 // localStorage, or a file (Node CLI: infra/cli/probe-history-file.ts). Everything read back is a claim.
 import { z } from 'zod';
 import { EdgeSighting } from '../protocol/edge.ts';
+import { parseJsonClaim } from '../protocol/parse-json-claim.ts';
 import { ProbeNonce, ProbeProof } from '../protocol/probe-proof.ts';
 
 /** Nodes remembered per API at most (the fastest are kept). */
@@ -36,14 +37,7 @@ export interface ProbeHistoryStore {
 
 /** Parses stored text; anything malformed reads as no history (never an error). */
 export function parseProbeMemory(text: string | null | undefined, now = Date.now()): ProbeMemory | undefined {
-  if (!text) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const parsed = ProbeMemory.safeParse(raw);
+  const parsed = ProbeMemory.safeParse(parseJsonClaim(text));
   if (!parsed.success) return undefined;
   return prune(parsed.data, now);
 }

@@ -8,6 +8,7 @@ import type { NodeDirectory } from './node-directory.ts';
 import type { NodeNetwork } from './node-network.ts';
 import type { NodePolls } from './node-polls.ts';
 import type { PopLearner } from './pop-learner.ts';
+import type { EdgeRttMeter } from './edge-rtt-meter.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import { pruneSupersededOutputs } from './prune-outputs.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
@@ -35,6 +36,8 @@ export interface ApiContext {
   network: NodeNetwork;
   /** What earlier clients of each edge PoP found best, suggested to the next. */
   pops: PopLearner;
+  /** The edge's own RTTs to nodes, per PoP: measured here, never claimed. */
+  edgeRtts: EdgeRttMeter;
   /** Routes ready tasks of routed jobs to nodes. */
   router: TaskRouter;
   /** Re-issues sampled render results to other nodes and compares them. */

@@ -172,6 +172,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
       vivaldi: { ...ROUTING_POLICY_DEFAULTS.vivaldi, ...r.vivaldi },
       rttFilter: { ...ROUTING_POLICY_DEFAULTS.rttFilter, ...r.rttFilter },
       popLearning: { ...ROUTING_POLICY_DEFAULTS.popLearning, ...r.popLearning },
+      edgeRtts: { ...ROUTING_POLICY_DEFAULTS.edgeRtts, ...r.edgeRtts },
     },
     shutdown,
     leaseRecheckMs: rest.leaseRecheckMs,

@@ -8,8 +8,7 @@ import type { Clock } from './clock.ts';
 import type { JobStore, NodeRecord, NodeTaskCounts } from './job-store.ts';
 import { pickProbeCandidates, CANDIDATE_DEFAULTS } from './routing/candidates.ts';
 import { coloLocation } from './routing/edge-colos.ts';
-import type { EdgeSighting } from '../protocol/edge.ts';
-import type { RouterNode } from './routing/router.ts';
+import type { EdgeSighting, RouterNode } from './routing/router.ts';
 import type { RoutingPolicy } from './routing-policy.ts';
 import { effectiveCard, measuredTilesPerSecond, onProbation, priorTilesPerSecond, TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
 

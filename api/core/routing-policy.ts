@@ -3,6 +3,7 @@
  * once in resolveApiOptions. The maths lives in `routing/` (router, Vivaldi, RTT filter, probe candidates).
  */
 import type { CandidateOptions } from './routing/candidates.ts';
+import type { EdgeRttMeterOptions } from './edge-rtt-meter.ts';
 import { POP_LEARNER_DEFAULTS, type PopLearnerOptions } from './pop-learner.ts';
 import { ROUTE_DEFAULTS, type RouteOptions } from './routing/router.ts';
 import { RTT_FILTER_DEFAULTS, type RttFilterOptions } from '../protocol/rtt-filter.ts';
@@ -36,6 +37,11 @@ export interface RoutingPolicy {
   candidates: CandidateOptions | undefined;
   /** Per-PoP learning: which PoP is trusted, bounds, decay (pop-learner.ts). */
   popLearning: PopLearnerOptions;
+  /**
+   * The edge's own RTTs to nodes (edge-rtt-meter.ts): caps, expiry, budget per request. Probe URLs with
+   * private addresses are pinged when probeCheck.allowPrivateAddresses is set, unless this says otherwise.
+   */
+  edgeRtts: EdgeRttMeterOptions;
 }
 
 export const ROUTING_POLICY_DEFAULTS: RoutingPolicy = {
@@ -53,6 +59,7 @@ export const ROUTING_POLICY_DEFAULTS: RoutingPolicy = {
   rttFilter: RTT_FILTER_DEFAULTS,
   candidates: undefined,
   popLearning: POP_LEARNER_DEFAULTS,
+  edgeRtts: {},
 };
 
 /** Grace period (ms) for a task routed to a node with this RTT to the API (ms; null when unmeasured). */

@@ -25,3 +25,15 @@ export const EdgePing = z.object({
   serverTime: z.number(),
 });
 export type EdgePing = z.infer<typeof EdgePing>;
+
+/** `GET /v1/edge/rtts` query: whose row (default: the PoP that takes the request). */
+export const EdgeRttsQuery = z.object({ pop: PopCode.optional() });
+export type EdgeRttsQuery = z.infer<typeof EdgeRttsQuery>;
+
+/** `GET /v1/edge/rtts`: the RTTs a PoP measured itself to nodes (their challenge pings), nearest first. */
+export const EdgeRtts = z.object({
+  /** The PoP (null: this request's edge location is unknown and none was named). */
+  pop: z.string().nullable(),
+  nodes: z.array(z.object({ nodeId: z.string(), rttMs: z.number(), measuredAt: z.number() })),
+});
+export type EdgeRtts = z.infer<typeof EdgeRtts>;

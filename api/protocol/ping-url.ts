@@ -52,7 +52,9 @@ export async function pingProven(url: string, options: PingOptions = {}): Promis
       const target = new URL(url);
       target.searchParams.set('nonce', nonce);
       const t0 = performance.now();
-      const res = await doFetch(target.toString(), { method: 'GET', cache: 'no-store', signal: AbortSignal.any(signals) });
+      // `cache` is missing from Workers' RequestInit type; workerd honours 'no-store' (the edge times nodes with this too).
+      const init = { method: 'GET', cache: 'no-store', signal: AbortSignal.any(signals) } as RequestInit;
+      const res = await doFetch(target.toString(), init);
       const text = await res.text();
       const rtt = performance.now() - t0;
       if (!res.ok) throw new Error(`HTTP ${res.status}`);

@@ -36,6 +36,21 @@ function nodeOptions(command: Command): Command {
     });
 }
 
+/** What `node start` and `node doctor` both pass on from the settings: where the API is, who the node is, its probe. */
+function sharedNodeSettings(o: NodeConfigFile & { api: string }) {
+  return {
+    api: new URL(o.api).toString(),
+    joinToken: o.joinToken,
+    name: o.name,
+    concurrency: o.concurrency,
+    cacheDir: o.cache,
+    probePort: o.probePort,
+    probeHost: o.probeHost,
+    probeUrl: o.probeUrl,
+    location: o.location,
+  };
+}
+
 /** The file's settings, then every flag given on the command line over them; --api checked. */
 async function settings(command: Command): Promise<NodeConfigFile & { api: string }> {
   const flags = command.opts() as NodeConfigFile & { config?: string };
@@ -82,16 +97,8 @@ export function nodeCommand(): Command {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('--tls-cert and --tls-key go together');
       const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey!) } : undefined;
       const handle = await startRenderNode({
-        api: new URL(o.api).toString(),
-        joinToken: o.joinToken,
-        name: o.name,
+        ...sharedNodeSettings(o),
         region: o.region,
-        concurrency: o.concurrency,
-        cacheDir: o.cache,
-        probePort: o.probePort,
-        probeHost: o.probeHost,
-        probeUrl: o.probeUrl,
-        location: o.location,
         taskTimeCapMs: o.taskTimeout === undefined ? undefined : o.taskTimeout * 1000,
         taskMemoryCapBytes: o.taskMemory === undefined ? undefined : o.taskMemory * 1024 * 1024,
         metricsPort: o.metricsPort,
@@ -120,15 +127,7 @@ export function nodeCommand(): Command {
   ).action(async function (this: Command) {
     const o = await settings(this);
     const findings = await runDoctor({
-      api: new URL(o.api).toString(),
-      joinToken: o.joinToken,
-      name: o.name,
-      concurrency: o.concurrency,
-      cacheDir: o.cache,
-      probePort: o.probePort,
-      probeHost: o.probeHost,
-      probeUrl: o.probeUrl,
-      location: o.location,
+      ...sharedNodeSettings(o),
       log: createLogger('doctor', 'warn'),
     });
     const tag: Record<Severity, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };

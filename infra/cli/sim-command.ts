@@ -117,7 +117,7 @@ export function simCommand(): Command {
     .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
     .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
     .option('--pop-learning', 'PoPs learn: the other clients route first and teach their PoP which nodes were best (needs --edge-pops)')
-    .option('--edge-rtts', 'the edge times its requests to nodes: every PoP knows its RTT to every node (needs --edge-pops)')
+    .option('--edge-rtts', 'the edge times nodes\' challenge pings itself (as the API does): every PoP knows its RTT to every node (needs --edge-pops)')
     .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
     .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')

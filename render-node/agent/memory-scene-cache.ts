@@ -5,36 +5,40 @@ import { digestSha256 } from './digest-sha256.ts';
 import type { SceneSource } from './run-render-task.ts';
 import { fetchObject } from './storage-fetch.ts';
 
+/** The GLB to load for scene `id` (its sha256), from `url` or a layer of the node's own; `onSource` learns from where. */
+export type SceneGlbSource = (id: string, url: string, onSource?: (source: SceneSource) => void) => Promise<Uint8Array>;
+
 export interface MemorySceneCacheOptions {
   /** Scenes kept loaded in GL memory; older ones are disposed. */
   maxLoaded: number;
   maxTexturePixels: number;
+  /** Where a scene not loaded yet comes from; default: downloaded from its URL ({@link downloadScene}). */
+  glb?: SceneGlbSource;
 }
 
 /**
- * Scenes by content hash for a node without a disk (a browser tab): downloaded from the task's presigned URL,
- * refused unless their sha256 is the scene id, parsed by the shared loader; the least recently used is disposed.
- * The stored GLB is the API's normalized one, so it loads with no further normalization.
+ * Loaded scenes by content hash, the least recently used disposed first. Without a `glb` layer (a browser tab,
+ * no disk) a new scene is downloaded from the task's presigned URL, refused unless its sha256 is the scene id,
+ * and parsed by the shared loader as it is: the stored GLB is the API's normalized one. A node with a disk
+ * passes its disk layer (scene-cache.ts).
  */
 export class MemorySceneCache {
   private readonly loaded = new Map<string, Promise<LoadedScene>>();
 
   constructor(private readonly renderer: FrameRenderer, private readonly options: MemorySceneCacheOptions) {}
 
+  /** The loaded scene `id`, fetched from `url` when it is not loaded; `onSource` learns from where. */
   get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> {
     let entry = this.loaded.get(id);
     if (entry) {
       this.loaded.delete(id);
-      this.loaded.set(id, entry);
+      this.loaded.set(id, entry); // most recent last
       onSource?.('memory');
       return entry;
     }
-    onSource?.('download');
-    entry = (async () => {
-      const bytes = await fetchObject(url, `scene ${id.slice(0, 12)}`, { timeoutMs: 120_000 });
-      if ((await digestSha256(bytes)) !== id) throw new TesseraError('STORAGE_FAILED', `scene ${id.slice(0, 12)} arrived corrupted (sha256 mismatch, ${bytes.length} bytes)`);
-      return this.renderer.loadScene(bytes, { maxTexturePixels: this.options.maxTexturePixels });
-    })();
+    entry = (this.options.glb ?? downloadScene)(id, url, onSource).then((glb) =>
+      this.renderer.loadScene(glb, { maxTexturePixels: this.options.maxTexturePixels }),
+    );
     entry.catch(() => this.loaded.delete(id));
     this.loaded.set(id, entry);
     while (this.loaded.size > this.options.maxLoaded) {
@@ -49,4 +53,12 @@ export class MemorySceneCache {
     for (const p of this.loaded.values()) p.then((s) => s.dispose(), () => {});
     this.loaded.clear();
   }
+}
+
+/** Scene `id`'s bytes from storage at `url`, refused (STORAGE_FAILED) unless their sha256 is `id`. */
+export async function downloadScene(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<Uint8Array> {
+  onSource?.('download');
+  const bytes = await fetchObject(url, `scene ${id.slice(0, 12)}`, { timeoutMs: 120_000 });
+  if ((await digestSha256(bytes)) !== id) throw new TesseraError('STORAGE_FAILED', `scene ${id.slice(0, 12)} arrived corrupted (sha256 mismatch, ${bytes.length} bytes)`);
+  return bytes;
 }

@@ -1,79 +1,52 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fetchObject } from './storage-fetch.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
 import type { FrameRenderer } from '../render/frame-renderer.ts';
-import type { LoadedScene } from '../scene/load-scene.ts';
+import { downloadScene, MemorySceneCache, type MemorySceneCacheOptions } from './memory-scene-cache.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
 import type { SceneSource } from './run-render-task.ts';
 
 export type { SceneSource } from './run-render-task.ts';
 
-export interface SceneCacheOptions {
+export interface SceneCacheOptions extends Omit<MemorySceneCacheOptions, 'glb'> {
   dir: string;
-  /** Scenes kept loaded in GL memory; older ones are disposed. */
-  maxLoaded: number;
-  maxTexturePixels: number;
 }
 
 /**
  * Scenes by content hash: bytes on disk (downloaded once per node, verified against their sha256 id) and a
  * few parsed scenes in memory, least recently used first out.
  */
-export class SceneCache {
-  private readonly loaded = new Map<string, Promise<LoadedScene>>();
-
-  constructor(private readonly renderer: FrameRenderer, private readonly options: SceneCacheOptions) {}
-
-  /** The loaded scene `id`, downloading it from `url` when this node has never seen it; `onSource` learns from where. */
-  get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> {
-    let entry = this.loaded.get(id);
-    if (entry) {
-      this.loaded.delete(id);
-      this.loaded.set(id, entry); // most recent last
-      onSource?.('memory');
-      return entry;
-    }
-    entry = this.fetchBytes(id, url, onSource).then(async (bytes) => {
-      const { glb } = await readScene({ bytes, name: `scene ${id.slice(0, 12)}` });
-      return this.renderer.loadScene(glb, { maxTexturePixels: this.options.maxTexturePixels });
-    });
-    entry.catch(() => this.loaded.delete(id));
-    this.loaded.set(id, entry);
-    while (this.loaded.size > this.options.maxLoaded) {
-      const [oldest, promise] = this.loaded.entries().next().value!;
-      this.loaded.delete(oldest);
-      promise.then((s) => s.dispose(), () => {});
-    }
-    return entry;
+export class SceneCache extends MemorySceneCache {
+  constructor(renderer: FrameRenderer, options: SceneCacheOptions) {
+    super(renderer, { ...options, glb: (id, url, onSource) => diskSceneGlb(options.dir, id, url, onSource) });
   }
+}
 
-  private async fetchBytes(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<Uint8Array> {
-    const file = join(this.options.dir, `${id}.glb`);
-    try {
-      const bytes = new Uint8Array(await readFile(file));
-      if (sha256(bytes) === id) {
-        onSource?.('disk');
-        return bytes;
-      }
-    } catch {
-      // not cached yet
+/** Scene `id` normalized for the loader, its bytes from `dir` when cached there, else downloaded and cached. */
+async function diskSceneGlb(dir: string, id: string, url: string, onSource?: (source: SceneSource) => void): Promise<Uint8Array> {
+  const bytes = await diskSceneBytes(dir, id, url, onSource);
+  const { glb } = await readScene({ bytes, name: `scene ${id.slice(0, 12)}` });
+  return glb;
+}
+
+/** Scene `id`'s verified bytes: from `dir` when cached there, else downloaded and written there atomically. */
+async function diskSceneBytes(dir: string, id: string, url: string, onSource?: (source: SceneSource) => void): Promise<Uint8Array> {
+  const file = join(dir, `${id}.glb`);
+  try {
+    const bytes = new Uint8Array(await readFile(file));
+    if (sha256(bytes) === id) {
+      onSource?.('disk');
+      return bytes;
     }
-    onSource?.('download');
-    const bytes = await fetchObject(url, `scene ${id.slice(0, 12)}`, { timeoutMs: 120_000 });
-    if (sha256(bytes) !== id) throw new TesseraError('STORAGE_FAILED', `scene ${id.slice(0, 12)} arrived corrupted (sha256 mismatch, ${bytes.length} bytes)`);
-    await mkdir(this.options.dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-    return bytes;
+  } catch {
+    // not cached yet
   }
-
-  dispose(): void {
-    for (const p of this.loaded.values()) p.then((s) => s.dispose(), () => {});
-    this.loaded.clear();
-  }
+  const bytes = await downloadScene(id, url, onSource);
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+  return bytes;
 }
 
 /**

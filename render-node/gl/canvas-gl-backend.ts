@@ -5,8 +5,9 @@
  * that decides the pixels.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
-import { readPixelsTopDown } from './read-pixels-top-down.ts';
-import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
+import type { GLBackend } from './gl-backend.ts';
+import { glContextBackend } from './gl-context-backend.ts';
+import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
 
 export interface CanvasGLBackendOptions {
   /** Backend id in cards and outputs (default `browser-webgl2`). */
@@ -15,53 +16,25 @@ export interface CanvasGLBackendOptions {
 
 /** Create the backend on `canvas`; throws GL_UNAVAILABLE when the browser gives no WebGL 2 context. */
 export function createCanvasGLBackend(canvas: HTMLCanvasElement | OffscreenCanvas, options: CanvasGLBackendOptions = {}): GLBackend {
-  const gl = canvas.getContext('webgl2', {
-    alpha: true,
-    depth: true,
-    stencil: true,
-    antialias: false,
-    premultipliedAlpha: true,
-    preserveDrawingBuffer: true,
-    powerPreference: 'high-performance',
-  }) as WebGL2RenderingContext | null;
+  const gl = canvas.getContext('webgl2', { ...GL_CONTEXT_ATTRIBUTES, powerPreference: 'high-performance' }) as WebGL2RenderingContext | null;
   if (!gl) throw new TesseraError('GL_UNAVAILABLE', 'This browser gives no WebGL 2 context (hardware acceleration off, or the GPU is blocklisted).');
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const viewport = gl.getParameter(gl.MAX_VIEWPORT_DIMS) as Int32Array;
-  const info: GLBackendInfo = {
-    backend: options.backend ?? 'browser-webgl2',
-    vendor: String(debug ? gl.getParameter(debug.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR)),
-    renderer: String(debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER)),
-    version: String(gl.getParameter(gl.VERSION)),
-    webgl2: true,
-    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) as number,
-    maxViewport: [Math.min(viewport[0], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number), Math.min(viewport[1], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number)],
-    extensions: gl.getSupportedExtensions() ?? [],
-  };
-  let cur = { width: canvas.width, height: canvas.height };
-  let disposed = false;
-  return {
-    info,
-    context: gl as unknown as WebGLRenderingContext,
-    canvas: canvas as HTMLCanvasElement,
-    resize(w, h) {
-      if (w === cur.width && h === cur.height) return;
-      if (w > info.maxViewport[0] || h > info.maxViewport[1]) {
-        throw new TesseraError('RENDER_FAILED', `A ${w}×${h} framebuffer exceeds this GL's limit of ${info.maxViewport.join('×')}; lower the size or the supersampling.`);
-      }
+  return glContextBackend({
+    identity: {
+      backend: options.backend ?? 'browser-webgl2',
+      vendor: String(debug ? gl.getParameter(debug.UNMASKED_VENDOR_WEBGL) : gl.getParameter(gl.VENDOR)),
+      renderer: String(debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER)),
+      version: String(gl.getParameter(gl.VERSION)),
+      webgl2: true,
+      maxViewport: [Math.min(viewport[0], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number), Math.min(viewport[1], gl.getParameter(gl.MAX_RENDERBUFFER_SIZE) as number)],
+    },
+    gl,
+    canvas,
+    resizeDrawingBuffer(w, h) {
       canvas.width = w;
       canvas.height = h;
-      if (gl.drawingBufferWidth !== w || gl.drawingBufferHeight !== h) {
-        throw new TesseraError('RENDER_FAILED', `Could not allocate a ${w}×${h} framebuffer (got ${gl.drawingBufferWidth}×${gl.drawingBufferHeight}); lower the size or the supersampling.`);
-      }
-      cur = { width: w, height: h };
     },
-    readPixels(x, y, w, h, out) {
-      return readPixelsTopDown(gl, cur.height, x, y, w, h, out);
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      gl.getExtension('WEBGL_lose_context')?.loseContext();
-    },
-  };
+    release: () => gl.getExtension('WEBGL_lose_context')?.loseContext(),
+  });
 }

@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
 import { TesseraError } from '../../api/protocol/errors.ts';
-import type { GLBackend, GLBackendInfo } from './gl-backend.ts';
+import type { GLBackend } from './gl-backend.ts';
 import { createFakeCanvas } from './fake-canvas.ts';
-import { readPixelsTopDown } from './read-pixels-top-down.ts';
+import { glContextBackend } from './gl-context-backend.ts';
+import { GL_CONTEXT_ATTRIBUTES } from './gl-context-attributes.ts';
 import { acquireDisplay } from './xvfb.ts';
 
 const require = createRequire(import.meta.url);
@@ -16,14 +17,7 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
   } catch (cause) {
     throw new TesseraError('GL_UNAVAILABLE', 'The headless-gl module (gl) is not built; run the README set-up command.', { cause });
   }
-  const gl = createGL(width, height, {
-    alpha: true,
-    depth: true,
-    stencil: true,
-    antialias: false,
-    premultipliedAlpha: true,
-    preserveDrawingBuffer: true,
-  });
+  const gl = createGL(width, height, GL_CONTEXT_ATTRIBUTES);
   if (!gl) {
     throw new TesseraError('GL_UNAVAILABLE', `headless-gl could not create a context on display ${display}.`);
   }
@@ -31,43 +25,21 @@ export async function createHeadlessGLBackend(width = 64, height = 64): Promise<
   const destroyer = gl.getExtension('STACKGL_destroy_context') as { destroy(): void } | null;
   const canvas = createFakeCanvas(width, height);
   const viewport = gl.getParameter(gl.MAX_VIEWPORT_DIMS) as Int32Array;
-  const info: GLBackendInfo = {
-    backend: 'headless-gl',
-    vendor: String(gl.getParameter(gl.VENDOR)),
-    renderer: String(gl.getParameter(gl.RENDERER)),
-    version: String(gl.getParameter(gl.VERSION)),
-    webgl2: false,
-    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) as number,
-    maxViewport: [viewport[0], viewport[1]],
-    extensions: gl.getSupportedExtensions() ?? [],
-  };
-  let cur = { width, height };
-  let disposed = false;
-  return {
-    info,
-    context: gl,
+  return glContextBackend({
+    identity: {
+      backend: 'headless-gl',
+      vendor: String(gl.getParameter(gl.VENDOR)),
+      renderer: String(gl.getParameter(gl.RENDERER)),
+      version: String(gl.getParameter(gl.VERSION)),
+      webgl2: false,
+      maxViewport: [viewport[0], viewport[1]],
+    },
+    gl,
     canvas,
-    resize(w, h) {
-      if (w === cur.width && h === cur.height) return;
-      if (w > info.maxViewport[0] || h > info.maxViewport[1]) {
-        throw new TesseraError('RENDER_FAILED', `A ${w}×${h} framebuffer exceeds this GL's limit of ${info.maxViewport.join('×')}; lower the size or the supersampling.`);
-      }
+    resizeDrawingBuffer(w, h) {
       if (!resizer) throw new TesseraError('GL_UNAVAILABLE', 'headless-gl lacks STACKGL_resize_drawingbuffer.');
       resizer.resize(w, h);
-      if (gl.drawingBufferWidth !== w || gl.drawingBufferHeight !== h) {
-        throw new TesseraError('RENDER_FAILED', `Could not allocate a ${w}×${h} framebuffer (got ${gl.drawingBufferWidth}×${gl.drawingBufferHeight}); lower the size or the supersampling.`);
-      }
-      canvas.width = w;
-      canvas.height = h;
-      cur = { width: w, height: h };
     },
-    readPixels(x, y, w, h, out) {
-      return readPixelsTopDown(gl, cur.height, x, y, w, h, out);
-    },
-    dispose() {
-      if (disposed) return;
-      disposed = true;
-      destroyer?.destroy();
-      },
-  };
+    release: () => destroyer?.destroy(),
+  });
 }

@@ -10,23 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
 import { localStorageProbeHistory, memoryProbeHistory, parseProbeMemory, remember, MAX_REMEMBERED_NODES } from '../../api/client/probe-history.ts';
 import { fileProbeHistory } from '../../infra/cli/probe-history-file.ts';
-import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
-import { call, nodeCard, startHarness, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
-import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
+import { startHarness, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
+import { PingOnlyNodes } from '../support/ping-only-nodes.ts';
 
 let h: Harness;
-const servers: ProbeServer[] = [];
-const proxies: DelayProxy[] = [];
-const ids: Record<string, string> = {};
+const nodes = new PingOnlyNodes();
+const ids = nodes.ids;
 
 async function pingOnlyNode(name: string, delayMs: number): Promise<void> {
-  const server = await startProbeServer({ host: '127.0.0.1' });
-  servers.push(server);
-  const proxy = await startDelayProxy({ target: { port: server.port }, delayMs });
-  proxies.push(proxy);
-  const res = await call(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), probeUrl: `${proxy.url}/ping` } });
-  ids[name] = res.body.nodeId;
-  server.setNodeId(res.body.nodeId);
+  const node = await nodes.add(h.url, name, delayMs);
+  node.server.setNodeId(node.nodeId);
 }
 
 beforeAll(async () => {
@@ -38,8 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of proxies) await p.close();
-  for (const s of servers) await s.close();
+  await nodes.close();
   await h?.close();
 });
 

@@ -5,28 +5,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
-import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
-import { call, nodeCard, startHarness, TEST_API_KEY, uploadSceneFile, type Harness } from '../support/api-harness.ts';
-import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
+import { call, startHarness, TEST_API_KEY, uploadSceneFile, type Harness } from '../support/api-harness.ts';
+import { PingOnlyNodes } from '../support/ping-only-nodes.ts';
 
 let h: Harness;
 let client: TesseraClient;
-const servers: ProbeServer[] = [];
-const proxies: DelayProxy[] = [];
-const ids: Record<string, string> = {};
+const nodes = new PingOnlyNodes();
+const ids = nodes.ids;
 
 /** A node that only answers pings, `delayMs` each way from here (or not at all when `gone`). */
 async function pingOnlyNode(name: string, delayMs: number, gone = false): Promise<void> {
-  const server = await startProbeServer({ host: '127.0.0.1' });
-  servers.push(server);
-  const proxy = await startDelayProxy({ target: { port: server.port }, delayMs });
-  proxies.push(proxy);
-  const res = await call(h.url, 'POST', '/v1/nodes', { json: { ...nodeCard(name), probeUrl: `${proxy.url}/ping` } });
-  ids[name] = res.body.nodeId;
-  server.setNodeId(res.body.nodeId, res.body.probeKey);
+  const node = await nodes.add(h.url, name, delayMs);
+  node.server.setNodeId(node.nodeId, node.probeKey);
   // It asks for work once, as a running node does (routing places tasks only on nodes that ask).
-  await call(h.url, 'POST', `/v1/nodes/${res.body.nodeId}/lease`, { json: { waitSeconds: 0 }, token: res.body.nodeToken });
-  if (gone) await proxy.kill();
+  await call(h.url, 'POST', `/v1/nodes/${node.nodeId}/lease`, { json: { waitSeconds: 0 }, token: node.nodeToken });
+  if (gone) await node.proxy.kill();
 }
 
 beforeAll(async () => {
@@ -38,8 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of proxies) await p.close();
-  for (const s of servers) await s.close();
+  await nodes.close();
   await h?.close();
 });
 

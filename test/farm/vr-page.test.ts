@@ -4,7 +4,8 @@
  * current head rotation), the picture changes when the view turns, and the page logs no console errors.
  */
 import { readFile } from 'node:fs/promises';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
 import { TEST_API_KEY } from '../support/api-harness.ts';
@@ -39,19 +40,13 @@ afterAll(async () => {
 
 describe('the sample WebXR page (desktop mode)', () => {
   it('sends poses, gets frames, follows mouse-look, with no console errors', async () => {
-    const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${sceneId}&eye=256x256`);
+    const { page, errors } = await openVrPage(`scene=${sceneId}&eye=256x256`);
     const counters = () => page.evaluate(() => {
       const t = (window as unknown as { tessera: { frames: number; posesSent: number; nodeId: string | null } }).tessera;
       return t ? { frames: t.frames, posesSent: t.posesSent, nodeId: t.nodeId } : null;
     });
     await waitFor('frames in the page', async () => ((await counters())?.frames ?? 0) >= 3 ? true : undefined, 60_000);
-    const before = await page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+    const before = await canvasData(page);
     const c1 = (await counters())!;
     expect(c1.posesSent).toBeGreaterThan(0);
     expect(c1.nodeId).toMatch(/^node_/);
@@ -62,21 +57,13 @@ describe('the sample WebXR page (desktop mode)', () => {
     await page.mouse.up();
     const framesAtTurn = (await counters())!.frames;
     await waitFor('frames for the new pose', async () => ((await counters())!.frames >= framesAtTurn + 3 ? true : undefined), 60_000);
-    const after = await page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
+    const after = await canvasData(page);
     expect(after).not.toBe(before);
     // The canvas shows a picture, not the clear colour: many distinct pixel values.
-    const distinct = await page.evaluate(() => {
-      const c = document.getElementById('view') as HTMLCanvasElement;
-      const probe = document.createElement('canvas');
-      probe.width = c.width;
-      probe.height = c.height;
-      const ctx = probe.getContext('2d')!;
-      ctx.drawImage(c, 0, 0);
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      const seen = new Set<number>();
-      for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-      return seen.size;
-    });
+    const { data: d } = await canvasPixels(page);
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    const distinct = seen.size;
     expect(distinct).toBeGreaterThan(50);
     expect(await page.locator('#stats').textContent()).toMatch(/fps/);
     // Rotational time-warp only: a head that moved sideways since the frame sees the same picture.
@@ -90,13 +77,7 @@ describe('the sample WebXR page (desktop mode)', () => {
   }, 180_000);
 
   it('with depth=1 decodes depth frames and reprojects positionally: near things move against the background when the head moves', async () => {
-    const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${cubeId}&eye=256x256&depth=1`);
+    const { page, errors } = await openVrPage(`scene=${cubeId}&eye=256x256&depth=1`);
     type T = { depthFrames: number; centerDepthMm: number | null; holdPoses: boolean; offset: number[] };
     const t = () => page.evaluate(() => (window as unknown as { tessera: T }).tessera && { ...(window as unknown as { tessera: T }).tessera });
     await waitFor('depth frames in the page', async () => (((await t())?.depthFrames ?? 0) >= 3 ? true : undefined), 60_000);
@@ -118,27 +99,41 @@ describe('the sample WebXR page (desktop mode)', () => {
   }, 180_000);
 });
 
-function canvasData(page: import('playwright-core').Page): Promise<string> {
+/** A fresh 800×480 page on the farm's sample VR page with the operator key and `query`, and its console errors and page errors as they happen. */
+async function openVrPage(query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&${query}`);
+  return { page, errors };
+}
+
+/** The view canvas as a PNG data URL. */
+function canvasData(page: Page): Promise<string> {
   return page.evaluate(() => (document.getElementById('view') as HTMLCanvasElement).toDataURL('image/png'));
 }
 
+/** The view canvas's RGBA pixels, rows top-down (decoded from its lossless PNG). */
+async function canvasPixels(page: Page): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const png = Buffer.from((await canvasData(page)).replace(/^data:image\/png;base64,/, ''), 'base64');
+  const { data, info } = await sharp(png).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
 /** Centroid (x) and count of red pixels in the left eye's half of the page's canvas. */
-function redCentroid(page: import('playwright-core').Page): Promise<{ x: number; count: number }> {
-  return page.evaluate(() => {
-    const c = document.getElementById('view') as HTMLCanvasElement;
-    const probe = document.createElement('canvas');
-    probe.width = c.width;
-    probe.height = c.height;
-    const ctx = probe.getContext('2d')!;
-    ctx.drawImage(c, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width / 2, c.height).data;
-    let sx = 0, n = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i] > 90 && d[i] > 1.6 * d[i + 1] && d[i] > 1.6 * d[i + 2]) {
-        sx += (i / 4) % (c.width / 2);
-        n++;
-      }
+async function redCentroid(page: Page): Promise<{ x: number; count: number }> {
+  const { data: d, width } = await canvasPixels(page);
+  const half = Math.floor(width / 2); // as getImageData(0, 0, width / 2, …) took it
+  let sx = 0, n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const x = (i / 4) % width;
+    if (x < half && d[i] > 90 && d[i] > 1.6 * d[i + 1] && d[i] > 1.6 * d[i + 2]) {
+      sx += x;
+      n++;
     }
-    return { x: n ? sx / n : NaN, count: n };
-  });
+  }
+  return { x: n ? sx / n : NaN, count: n };
 }

@@ -34,7 +34,8 @@ export interface LatencyLabOptions {
   leaseMs: number;
   /** API options (the test key is added). */
   api?: StartApiOptions['api'];
-  nodes: ReadonlyArray<{ label: string; delayMs: number }>;
+  /** The lab's nodes: a label, the delay of each direction to its public server, and flags of its own (e.g. `--location`). */
+  nodes: ReadonlyArray<{ label: string; delayMs: number; args?: readonly string[] }>;
   /** Extra `tessera node start` flags for every node (e.g. `--concurrency 1`). */
   nodeArgs: readonly string[];
 }
@@ -74,10 +75,10 @@ export async function startLatencyLab(options: LatencyLabOptions): Promise<Laten
   const nodes: LabNode[] = [];
 
   /** A real render node whose public server is reached through a delay proxy, as clients and peers see it. */
-  async function startNode(label: string, delayMs: number): Promise<LabNode> {
+  async function startNode(label: string, delayMs: number, own: readonly string[] = []): Promise<LabNode> {
     const probePort = await freePort();
     const proxy = await startDelayProxy({ target: { port: probePort }, delayMs });
-    const args = [BIN, 'node', 'start', '--api', api.url, '--name', label, '--region', label, ...options.nodeArgs];
+    const args = [BIN, 'node', 'start', '--api', api.url, '--name', label, '--region', label, ...options.nodeArgs, ...own];
     args.push('--cache', join(dir, `cache-${label}`), '--probe-host', '127.0.0.1', '--probe-port', String(probePort), '--probe-url', proxy.url);
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
     const log: string[] = [];
@@ -95,7 +96,7 @@ export async function startLatencyLab(options: LatencyLabOptions): Promise<Laten
     }
   }
 
-  for (const n of options.nodes) nodes.push(await startNode(n.label, n.delayMs));
+  for (const n of options.nodes) nodes.push(await startNode(n.label, n.delayMs, n.args));
   const listed = await waitFor(`${nodes.length} healthy nodes`, async () => {
     const { nodes: up } = await client.nodes({ healthy: true });
     return up.length === nodes.length ? up : undefined;

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_API_KEY } from './api-harness.ts';
@@ -16,4 +18,16 @@ export function tessera(...args: string[]): Promise<{ code: number; stdout: stri
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/**
+ * Start `tessera render SCENE --local ARGS --out DIR` into a fresh temporary folder: the reference frames a test
+ * compares the farm's with. `done` rejects with the CLI's stderr when the render fails.
+ */
+export function startLocalRender(scene: string, ...args: string[]): { dir: string; done: Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-local-render-'));
+  const done = tessera('render', scene, '--local', ...args, '--out', dir).then((r) => {
+    if (r.code !== 0) throw new Error(`local render failed: ${r.stderr}`);
+  });
+  return { dir, done };
 }

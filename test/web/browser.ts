@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { hasWebAssets, WEB_DIST } from '../../api/node/web-assets.ts';
 import { ROOT } from '../support/tessera-cli.ts';
 
@@ -24,6 +24,13 @@ export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium (infra/setup.sh installs it)`);
   await mkdir(SHOTS_DIR, { recursive: true });
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+}
+
+/** Chromium (launchBrowser) with one new page of `options`, whose errors are collected from the start (collectErrors). */
+export async function openBrowserPage(options: BrowserContextOptions = {}): Promise<{ browser: Browser; page: Page; errors: string[] }> {
+  const browser = await launchBrowser();
+  const page = await browser.newPage(options);
+  return { browser, page, errors: collectErrors(page) };
 }
 
 /** Console errors and uncaught exceptions of a page, as they happen. */

@@ -4,8 +4,7 @@
  * (and in its zip) pixel for pixel equal to the CLI's local render; the map shows the node. Screenshots of
  * every page go to test/.output/web/.
  */
-import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
@@ -15,8 +14,8 @@ import type { NodeList } from '../../api/protocol/latency.ts';
 import { call, TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
-import { ROOT, tessera } from '../support/tessera-cli.ts';
-import { collectErrors, ensureWebBuilt, launchBrowser, screenshot } from './browser.ts';
+import { ROOT, startLocalRender } from '../support/tessera-cli.ts';
+import { ensureWebBuilt, openBrowserPage, screenshot } from './browser.ts';
 
 const FRAMES = [0, 1, 2];
 const JOB = ['--frames', '0-2', '--size', '160x90', '--background', '#20242c'];
@@ -26,21 +25,16 @@ describe('web dashboard', () => {
   let browser: Browser;
   let page: Page;
   let errors: string[];
-  let localDir: string;
-  let localRender: Promise<unknown>;
+  /** The CLI's local render of the same frames: the reference. */
+  let local: ReturnType<typeof startLocalRender>;
 
   beforeAll(async () => {
     ensureWebBuilt();
     farm = await startTestFarm();
     farm.spawnNode('web-node', { args: ['--location', '52.37,4.90'] });
     // The reference: the CLI rendering the same frames on this machine, untiled.
-    localDir = mkdtempSync(join(tmpdir(), 'tessera-web-local-'));
-    localRender = tessera('render', join(ROOT, 'scenes/animated-trs.glb'), '--local', ...JOB, '--out', localDir).then((r) => {
-      if (r.code !== 0) throw new Error(`local render failed: ${r.stderr}`);
-    });
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-    errors = collectErrors(page);
+    local = startLocalRender(join(ROOT, 'scenes/animated-trs.glb'), ...JOB);
+    ({ browser, page, errors } = await openBrowserPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true }));
     // The page quotes from the healthy nodes: a quote before the node has called in is a (retried) 503.
     await waitFor('the render node', async () => ((await call<NodeList>(farm.url, 'GET', '/v1/nodes?healthy=true')).body.nodes.length === 1 ? true : undefined));
   });
@@ -129,8 +123,8 @@ describe('web dashboard', () => {
   });
 
   it('has every frame in the gallery and in its zip pixel for pixel equal to the CLI local render', async () => {
-    await localRender;
-    const reference = async (frame: number) => decodeRaw(readFileSync(join(localDir, `frame-${String(frame).padStart(4, '0')}.png`)));
+    await local.done;
+    const reference = async (frame: number) => decodeRaw(readFileSync(join(local.dir, `frame-${String(frame).padStart(4, '0')}.png`)));
     const shown = await page.locator('[data-testid=gallery-frame]').evaluateAll((imgs) =>
       imgs.map((img) => ({ frame: Number(img.getAttribute('data-frame')), url: (img as HTMLImageElement).src, loaded: (img as HTMLImageElement).naturalWidth })),
     );

@@ -5,8 +5,7 @@
  * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
  * (headless-gl). Stop and leaving (closing) the tab hand a held lease back at once.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pixelmatch from 'pixelmatch';
 import sharp from 'sharp';
@@ -19,8 +18,8 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { call, startHarness, type Harness } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
-import { ROOT, tessera } from '../support/tessera-cli.ts';
-import { collectErrors, ensureWebBuilt, launchBrowser, screenshot, SHOTS_DIR } from './browser.ts';
+import { ROOT, startLocalRender } from '../support/tessera-cli.ts';
+import { ensureWebBuilt, launchBrowser, openBrowserPage, screenshot, SHOTS_DIR } from './browser.ts';
 
 const SIZE = { width: 160, height: 120 };
 const JOB = { size: `${SIZE.width}x${SIZE.height}`, tile: 64, frames: [0], background: '#20242c' };
@@ -32,8 +31,8 @@ describe('/join: a browser tab as a render node', () => {
   let browser: Browser;
   let page: Page;
   let errors: string[];
-  let localDir: string;
-  let localRender: Promise<unknown>;
+  /** The CLI's local render of the same frames: the reference. */
+  let local: ReturnType<typeof startLocalRender>;
   let tabId: string;
   let jobId: string;
   let stitcher: NodeProcess;
@@ -65,8 +64,8 @@ describe('/join: a browser tab as a render node', () => {
   const compareWithLocal = async (id: string, what: string) => {
     const frames = (await call<JobFrames>(farm.url, 'GET', `/v1/jobs/${id}/frames`)).body;
     const got = await decodeRaw(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
-    await localRender;
-    const want = await decodeRaw(readFileSync(join(localDir, 'frame-0000.png')));
+    await local.done;
+    const want = await decodeRaw(readFileSync(join(local.dir, 'frame-0000.png')));
     expect([got.width, got.height]).toEqual([SIZE.width, SIZE.height]);
     expect([want.width, want.height]).toEqual([SIZE.width, SIZE.height]);
     const pixels = SIZE.width * SIZE.height;
@@ -97,13 +96,8 @@ describe('/join: a browser tab as a render node', () => {
     ensureWebBuilt();
     // Every tile verified by re-rendering on another node; verifications wait for that node instead of being skipped.
     farm = await startTestFarm({ api: { verification: { sampleRate: 1, abandonAfterMs: 600_000 } } });
-    localDir = mkdtempSync(join(tmpdir(), 'tessera-join-local-'));
-    localRender = tessera('render', join(ROOT, 'scenes/textured-pbr.glb'), '--local', '--size', JOB.size, '--background', JOB.background, '--out', localDir).then((r) => {
-      if (r.code !== 0) throw new Error(`local render failed: ${r.stderr}`);
-    });
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    errors = collectErrors(page);
+    local = startLocalRender(join(ROOT, 'scenes/textured-pbr.glb'), '--size', JOB.size, '--background', JOB.background);
+    ({ browser, page, errors } = await openBrowserPage({ viewport: { width: 1100, height: 900 } }));
   });
   afterAll(async () => {
     await browser?.close();

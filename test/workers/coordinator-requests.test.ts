@@ -3,25 +3,10 @@
  * `GET /v1/admin/coordinator-requests` (operator key only): an idle node's long-poll in an empty farm is one
  * request however long it waits, a heartbeat one request. Each test runs on a farm (coordinator) of its own.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../../api/edge/worker.ts';
 import { NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
-
-function caller(farmEnv: typeof env) {
-  return async (method: string, path: string, body: unknown, token: string | null) => {
-    const ctx = createExecutionContext();
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (token) headers.authorization = `Bearer ${token}`;
-    const res = await worker.fetch(
-      new Request(`https://api.example${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }) as Request<unknown, IncomingRequestCfProperties>,
-      farmEnv,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) };
-  };
-}
+import { workerCaller } from './support/worker-caller.ts';
 
 const card = {
   name: 'counted',
@@ -36,7 +21,7 @@ const card = {
 
 describe('coordinator requests per route on Workers', () => {
   it('answers the counter only to the operator key', async () => {
-    const call = caller({ ...env, FARM: `count-auth-${Date.now()}` });
+    const call = workerCaller({ ...env, FARM: `count-auth-${Date.now()}` });
     expect(await call('GET', '/v1/admin/coordinator-requests', undefined, null)).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
     expect(await call('GET', '/v1/admin/coordinator-requests', undefined, 'tsk_not_the_operator')).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
     const ok = await call('GET', '/v1/admin/coordinator-requests', undefined, env.TESSERA_API_KEY);
@@ -45,7 +30,7 @@ describe('coordinator requests per route on Workers', () => {
   });
 
   it('an idle long-poll in an empty farm is one request, and so is a heartbeat', async () => {
-    const call = caller({ ...env, FARM: `count-idle-${Date.now()}` });
+    const call = workerCaller({ ...env, FARM: `count-idle-${Date.now()}` });
     const count = async () => (await call('GET', '/v1/admin/coordinator-requests', undefined, env.TESSERA_API_KEY)).body!.requests as number;
     const reg = await call('POST', '/v1/nodes', card, null);
     expect(reg.status).toBe(201);

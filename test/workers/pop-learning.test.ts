@@ -3,23 +3,15 @@
  * that took its request (request.cf.colo), whatever PoP the client names, and `GET /v1/nodes/nearby` from that
  * colo suggests first what its earlier clients found best; another colo is untouched.
  */
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
-import worker from '../../api/edge/worker.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
+import { coloCaller, EDGE_NODE_CARD } from './support/worker-caller.ts';
 
 const sceneId = 'c'.repeat(64);
-const card = (i: number) => ({
-  name: `pop-node-${i}`,
-  version: 'test',
-  cpu: { model: 'test', cores: 4 },
-  ramBytes: 8e9,
-  gl: { renderer: 'r', vendor: 'v', version: 'x', maxTextureSize: 8192, maxViewport: [8192, 8192] },
-  tilesPerSecond: 50,
-  probeUrl: `https://node-${i}.example/ping`,
-});
+const card = (i: number) => ({ ...EDGE_NODE_CARD, name: `pop-node-${i}`, probeUrl: `https://node-${i}.example/ping` });
 
 describe('per-PoP learning on Workers', () => {
   it('learns under the colo that took the job, not the PoP the client names, and suggests it to that colo’s next client', async () => {
@@ -31,22 +23,7 @@ describe('per-PoP learning on Workers', () => {
       info: { cameras: [], cameraNodes: [], clips: [{ name: 'move', duration: 2 }], scenes: [null], defaultScene: 0 },
       createdAt: Date.now(),
     });
-    const call = async (method: string, path: string, body: unknown, cf?: object) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`https://api.example${path}`, {
-          method,
-          // Registration is public: the node goes without a key.
-          headers: { ...(path === '/v1/nodes' ? {} : { authorization: `Bearer ${env.TESSERA_API_KEY}` }), 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          ...(cf ? { cf } : {}),
-        }) as Request<unknown, IncomingRequestCfProperties>,
-        farmEnv,
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      return { status: res.status, body: (await res.json()) as Record<string, any> };
-    };
+    const call = coloCaller(farmEnv);
     const nodes: { nodeId: string; probeKey: string }[] = [];
     for (let i = 0; i < 4; i++) {
       const reg = await call('POST', '/v1/nodes', card(i), undefined);

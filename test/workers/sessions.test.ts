@@ -3,22 +3,17 @@
  * a client opens a session and gets that node's WebSocket URL and a ticket the node can check offline, the
  * node leases the session through its long-poll, and DELETE closes it (the node learns at its heartbeat).
  */
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
-import worker from '../../api/edge/worker.ts';
+import { EDGE_NODE_CARD, fetchWorker, workerCaller } from './support/worker-caller.ts';
 import { checkTicket, fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
 
 const sceneId = 'c'.repeat(64);
 const card = {
-  name: 'edge-node',
-  version: 'test',
-  cpu: { model: 'test', cores: 4 },
-  ramBytes: 8e9,
-  gl: { renderer: 'r', vendor: 'v', version: 'x', maxTextureSize: 8192, maxViewport: [8192, 8192] },
-  tilesPerSecond: 50,
+  ...EDGE_NODE_CARD,
   sessionSlots: 1,
   sessionUrl: 'wss://node.example:8443',
   sessionFeatures: ['depth'],
@@ -29,16 +24,7 @@ describe('sessions on Workers', () => {
   it('places a session on the node, mints a ticket only it accepts, leases it to the node and closes it', async () => {
     const farmEnv = { ...env, FARM: `sessions-${Date.now()}` };
     await createDurableJobStore(coordinatorFor(farmEnv)).putScene({ sceneId, bytes: 100, stats: {}, info: { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0 }, createdAt: Date.now() });
-    const call = async (method: string, path: string, body?: unknown, token = env.TESSERA_API_KEY) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`https://api.example${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }) as Request<unknown, IncomingRequestCfProperties>,
-        farmEnv,
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      return { status: res.status, body: res.status === 204 ? null : ((await res.json()) as Record<string, any>) };
-    };
+    const call = workerCaller(farmEnv);
     const reg = await call('POST', '/v1/nodes', card);
     expect(reg.status).toBe(201);
     const { nodeId, nodeToken, ticketSecret, probeKey } = reg.body!;
@@ -74,9 +60,7 @@ describe('sessions on Workers', () => {
   });
 
   it('serves the sample WebXR page', async () => {
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request('https://api.example/sample/vr') as Request<unknown, IncomingRequestCfProperties>, env, ctx);
-    await waitOnExecutionContext(ctx);
+    const res = await fetchWorker(new Request('https://api.example/sample/vr'), env);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const html = await res.text();

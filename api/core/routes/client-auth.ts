@@ -23,8 +23,8 @@ export const clientSecurity = [{ [CLIENT_AUTH]: [] }];
 
 /** Path prefixes of client routes. */
 const CLIENT_PREFIXES = ['/v1/scenes', '/v1/jobs', '/v1/keys', '/v1/quote', '/v1/ledger', '/v1/sessions'];
-/** Node routes clients read (search, which nodes to ping); the rest of /v1/nodes is for nodes. */
-const CLIENT_NODE_PATHS = new Set(['/v1/nodes', '/v1/nodes/nearby']);
+/** Node routes clients read (search, which nodes to ping, a PoP's RTTs to nodes); the rest of /v1/nodes is for nodes. */
+const CLIENT_NODE_PATHS = new Set(['/v1/nodes', '/v1/nodes/nearby', '/v1/edge/rtts']);
 
 /**
  * Whether a request goes to a client route. Decided by path and never by "is it a GET": Hono answers HEAD

@@ -5,12 +5,14 @@
  * (TESSERA_EDGE_POP), else unknown. Unauthenticated, so it is rate-limited per client address.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { EdgePing } from '../../protocol/edge.ts';
+import { EdgePing, EdgeRtts, EdgeRttsQuery } from '../../protocol/edge.ts';
 import { TesseraError } from '../../protocol/errors.ts';
 import type { ApiContext } from '../api-context.ts';
 import type { RateLimit, RateLimiter } from '../rate-limiter.ts';
 import { coloLocation } from '../routing/edge-colos.ts';
+import { edgeRttView } from '../routing/edge-rtts.ts';
 import { errorResponses } from './error-responses.ts';
+import { CLIENT_AUTH_ERRORS, clientSecurity, requireAdmin } from './client-auth.ts';
 import { jsonResponse } from './route-shapes.ts';
 
 /** An API's own PoP when it is not behind Cloudflare: a name, and where it is when known. */
@@ -72,7 +74,35 @@ const ping = createRoute({
   },
 });
 
-/** Register the edge ping route. */
+const rtts = createRoute({
+  method: 'get',
+  path: '/v1/edge/rtts',
+  tags: ['edge'],
+  security: clientSecurity,
+  summary: "A PoP's own RTTs to render nodes (admin)",
+  description:
+    'What the edge measured itself, timing nodes\' challenge pings from this PoP (request.cf.colo on Workers, the ' +
+    'configured PoP on Node), or from ?pop=: nearest first. GET /v1/nodes/nearby uses them as bounds.',
+  request: { query: EdgeRttsQuery },
+  responses: {
+    200: jsonResponse("The PoP's measured RTTs.", EdgeRtts),
+    ...errorResponses('BAD_REQUEST', 'FORBIDDEN', ...CLIENT_AUTH_ERRORS),
+  },
+});
+
+/** Register the edge ping route and the PoP's RTT row. */
 export function registerEdgeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(ping, (c) => answerEdgePing(c.req.raw, ctx.limiter, ctx.options.edgePop, ctx.clock.now()) as never);
+  app.openapi(rtts, async (c) => {
+    requireAdmin(c);
+    const query = c.req.valid('query');
+    const pop = query.pop?.toUpperCase() ?? ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop) ?? null;
+    const now = ctx.clock.now();
+    const row = pop ? await ctx.edgeRtts.row(pop, now) : {};
+    const view = edgeRttView(row, now, ctx.edgeRtts.options);
+    const nodes = Object.keys(view)
+      .map((nodeId) => ({ nodeId, rttMs: view[nodeId], measuredAt: row[nodeId].at }))
+      .sort((a, b) => a.rttMs - b.rttMs);
+    return c.json({ pop, nodes }, 200);
+  });
 }

@@ -5,6 +5,8 @@
  * (`GET /v1/nodes`) and ask which to ping before submitting a job (`GET /v1/nodes/nearby`).
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { EdgeSighting } from '../routing/router.ts';
 import { z } from 'zod';
 import { NodeCard } from '../../protocol/node-card.ts';
 import { NodeLedger } from '../../protocol/metering.ts';
@@ -30,6 +32,18 @@ import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { admitRegistration, chargeNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
+
+/** Run `work` after the response: waitUntil on Workers, a detached promise on Node; failures are logged. */
+function inBackground(c: Context, work: Promise<unknown>, ctx: ApiContext): void {
+  const logged = work.catch((err: unknown) => ctx.logger.warn({ err: (err as Error)?.message }, 'background work failed'));
+  let execution: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    execution = c.executionCtx;
+  } catch {
+    execution = undefined; // Node: no execution context
+  }
+  execution?.waitUntil(logged);
+}
 
 const NodeParams = z.object({ id: z.string().min(1).max(128) });
 const security = [{ [NODE_AUTH]: [] }];
@@ -112,7 +126,8 @@ const nearby = createRoute({
   description:
     'Healthy nodes with a probe URL, best first: first the node earlier clients of the same PoP found best (the ' +
     'edge\'s colo on Workers, else ?pop=), then nearest to the client when its location is known (Cloudflare\'s ' +
-    'request.cf, else ?lat=&lon=), nodes that share the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping), ' +
+    'request.cf, else ?lat=&lon=), bounded by the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping): the PoP\'s ' +
+    'own timed RTTs to nodes (GET /v1/edge/rtts), else nodes\' RTTs to the same PoP; ' +
     'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',
   request: { query: NearbyQuery },
@@ -329,11 +344,30 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(nearby, async (c) => {
     const query = c.req.valid('query');
-    const edge = query.pop !== undefined && query.popRttMs !== undefined ? { pop: query.pop, rttMs: query.popRttMs } : undefined;
     // What earlier clients of the same PoP found best is pinged first.
     const now = ctx.clock.now();
-    const learned = await ctx.pops.suggest(ctx.pops.askingPop(c.req.raw, query.pop), now);
-    return c.json(await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned), 200);
+    const asking = ctx.pops.askingPop(c.req.raw, query.pop);
+    const learned = await ctx.pops.suggest(asking, now);
+    // The client's PoP and its RTT to it, with the PoP's own RTTs to nodes (client → PoP + PoP → node: a
+    // bound on the client's RTT to each). The row of the PoP that took the request (or that the client names,
+    // on Node): a client naming another PoP only misleads itself.
+    let edge: EdgeSighting | undefined;
+    if (query.pop !== undefined && query.popRttMs !== undefined) {
+      const nodeRttMs = asking === query.pop.toUpperCase() ? await ctx.edgeRtts.rtts(asking, now) : {};
+      edge = { pop: query.pop, rttMs: query.popRttMs, ...(Object.keys(nodeRttMs).length ? { nodeRttMs } : {}) };
+    }
+    const answer = await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned);
+    // This PoP (the edge's colo, or the Node API's configured PoP) times a few more nodes, after the answer.
+    const measuring = ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop);
+    if (measuring) {
+      // The nodes the client was just told to ping first, then those that claim this PoP (their claims are checked).
+      const work = ctx.nodes.healthyNodes(now).then((nodes) => {
+        const claiming = nodes.filter((n) => n.edge?.pop.toUpperCase() === measuring).map((n) => n.nodeId);
+        return ctx.edgeRtts.measure(measuring, nodes, now, [...answer.candidates.map((x) => x.nodeId), ...claiming]);
+      });
+      inBackground(c, work, ctx);
+    }
+    return c.json(answer, 200);
   });
 }
 

@@ -507,12 +507,17 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient): numb
   }
   const edge = client.edge;
   if (edge && edge.rttMs >= 0 && Number.isFinite(edge.rttMs)) {
-    for (const j of popMembers(nodes, edge.pop)) add(j, edge.rttMs, nodes[j].edge!.rttMs);
-    // The PoP's own RTTs to nodes bound the client's RTT to each of them.
+    // The PoP's own RTTs to nodes (the edge timed their challenge pings) bound the client's RTT to each of
+    // them. Nodes' own word on their RTTs to the PoP (their heartbeats' sightings) counts only while the PoP
+    // has measured nothing: measured, not claimed (a node that claims to sit at the PoP, or fails to prove
+    // its ping, gets no bound from its claim).
+    let measuredAny = false;
     for (const id in edge.nodeRttMs ?? {}) {
+      measuredAny = true;
       const j = nodeIndex(nodes, id);
       if (j >= 0) add(j, edge.rttMs, edge.nodeRttMs![id]);
     }
+    if (!measuredAny) for (const j of popMembers(nodes, edge.pop)) add(j, edge.rttMs, nodes[j].edge!.rttMs);
   }
   return touched;
 }

@@ -10,6 +10,7 @@
  * table keeps at most `maxPops` PoPs, the least recently taught dropped first. Pure and serializable: the
  * API keeps it in the job store's meta table (pop-learner.ts), the simulator in memory.
  */
+import { parseStoredObject, safeKey } from './stored-hint.ts';
 
 export interface PopLearningOptions {
   /** Nodes kept per PoP. */
@@ -57,11 +58,6 @@ function decayed(r: PopNodeRecord, now: number, halfLifeMs: number): PopNodeReco
   const dt = Math.max(0, now - r.at);
   const f = dt > 0 ? 2 ** (-dt / halfLifeMs) : 1;
   return { wins: r.wins * f, trials: r.trials * f, at: Math.max(now, r.at) };
-}
-
-/** Keys that would reach Object.prototype through `obj[key]`. */
-function safeKey(key: string): boolean {
-  return key !== '__proto__' && key !== 'constructor' && key !== 'prototype';
 }
 
 function score(r: PopNodeRecord): number {
@@ -134,18 +130,12 @@ export function suggestFromPop(record: PopRecord | undefined, now: number, optio
 
 /** Whether a stored value is a well-formed table (anything else reads as empty: the table is only a hint). */
 export function parsePopTable(text: string | null, options?: PopLearningOptions): PopTable {
-  if (!text) return {};
+  const raw = parseStoredObject(text);
+  if (!raw) return {};
   const o = merged(options);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
   const table: PopTable = {};
   const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
-  for (const [pop, rec] of Object.entries(raw as Record<string, unknown>).slice(0, o.maxPops)) {
+  for (const [pop, rec] of Object.entries(raw).slice(0, o.maxPops)) {
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(pop) || !safeKey(pop) || !rec || typeof rec !== 'object') continue;
     const { at, nodes } = rec as { at?: unknown; nodes?: unknown };
     if (!num(at) || !nodes || typeof nodes !== 'object') continue;

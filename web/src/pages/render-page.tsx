@@ -233,14 +233,7 @@ export function RenderPage({ session }: { session: Session }) {
                 ))}
               </select>
             </label>
-            <label>
-              format
-              <select name="format" value={form.format} onChange={(e) => set({ format: e.currentTarget.value as JobForm['format'] })}>
-                <option value="png">PNG</option>
-                <option value="webp">WebP</option>
-                <option value="jpeg">JPEG</option>
-              </select>
-            </label>
+            <FormChoice label="format" field="format" options={[['png', 'PNG'], ['webp', 'WebP'], ['jpeg', 'JPEG']]} form={form} set={set} />
             {form.format !== 'png' && (
               <label>
                 quality <input type="number" name="quality" min={1} max={100} value={form.quality} onInput={(e) => set({ quality: e.currentTarget.valueAsNumber })} />
@@ -286,49 +279,16 @@ export function RenderPage({ session }: { session: Session }) {
           </fieldset>
           <fieldset>
             <legend>Look</legend>
-            <label>
-              background
-              <select name="background" value={form.backgroundMode} onChange={(e) => set({ backgroundMode: e.currentTarget.value as JobForm['backgroundMode'] })}>
-                <option value="transparent">transparent</option>
-                <option value="environment">environment</option>
-                <option value="color">colour</option>
-              </select>
-            </label>
+            <FormChoice label="background" field="backgroundMode" name="background" options={[['transparent', 'transparent'], ['environment', 'environment'], ['color', 'colour']]} form={form} set={set} />
             {form.backgroundMode === 'color' && <input type="color" aria-label="background colour" value={form.color} onInput={(e) => set({ color: e.currentTarget.value })} />}
-            <label>
-              key light
-              <select name="keyLight" value={form.keyLight} onChange={(e) => set({ keyLight: e.currentTarget.value as JobForm['keyLight'] })}>
-                <option value="auto">auto</option>
-                <option value="on">on</option>
-                <option value="off">off</option>
-              </select>
-            </label>
-            <label>
-              shadows
-              <select name="shadows" value={form.shadows} onChange={(e) => set({ shadows: e.currentTarget.value as JobForm['shadows'] })}>
-                <option value="on">on</option>
-                <option value="off">off</option>
-              </select>
-            </label>
-            <label>
-              ground
-              <select name="ground" value={form.ground} onChange={(e) => set({ ground: e.currentTarget.value as JobForm['ground'] })}>
-                <option value="none">none</option>
-                <option value="shadow">contact shadow</option>
-              </select>
-            </label>
+            <FormChoice label="key light" field="keyLight" options={[['auto', 'auto'], ['on', 'on'], ['off', 'off']]} form={form} set={set} />
+            <FormChoice label="shadows" field="shadows" options={[['on', 'on'], ['off', 'off']]} form={form} set={set} />
+            <FormChoice label="ground" field="ground" options={[['none', 'none'], ['shadow', 'contact shadow']]} form={form} set={set} />
             <label>
               environment{' '}
               <input type="number" name="environmentIntensity" min={0} max={100} step="any" value={form.environmentIntensity} onInput={(e) => set({ environmentIntensity: e.currentTarget.valueAsNumber })} />
             </label>
-            <label>
-              tone mapping
-              <select name="toneMapping" value={form.toneMapping} onChange={(e) => set({ toneMapping: e.currentTarget.value as JobForm['toneMapping'] })}>
-                <option value="neutral">neutral</option>
-                <option value="aces">ACES</option>
-                <option value="none">none</option>
-              </select>
-            </label>
+            <FormChoice label="tone mapping" field="toneMapping" options={[['neutral', 'neutral'], ['aces', 'ACES'], ['none', 'none']]} form={form} set={set} />
             <label>
               exposure <input type="number" name="exposure" min={0.01} max={100} step="any" value={form.exposure} onInput={(e) => set({ exposure: e.currentTarget.valueAsNumber })} />
             </label>
@@ -374,4 +334,22 @@ export function formatBytes(n: number): string {
 /** Three significant digits, without exponent notation for small values. */
 export function formatNumber(n: number): string {
   return n === 0 ? '0' : n >= 100 ? n.toFixed(0) : Number(n.toPrecision(3)).toString();
+}
+
+/** The form's fields whose values are one of a few strings. */
+type ChoiceField = { [K in keyof JobForm]-?: JobForm[K] extends string ? K : never }[keyof JobForm];
+
+/** A labelled select for one such field (its `name` the field's unless given), options as [value, text]. */
+function FormChoice<K extends ChoiceField>(props: { label: string; field: K; name?: string; options: [JobForm[K], string][]; form: JobForm; set: (patch: Partial<JobForm>) => void }) {
+  const { label, field, options, form, set } = props;
+  return (
+    <label>
+      {label}
+      <select name={props.name ?? field} value={form[field] as string} onChange={(e) => set({ [field]: e.currentTarget.value } as Partial<JobForm>)}>
+        {options.map(([value, text]) => (
+          <option value={value}>{text}</option>
+        ))}
+      </select>
+    </label>
+  );
 }

@@ -146,8 +146,10 @@ async function edgeFarm(mode: Mode) {
   const durable = createDurableJobStore({
     call: async (method, a) => {
       calls.set(method, (calls.get(method) ?? 0) + 1);
-      // As across the RPC boundary: the object gets and answers copies.
-      return structuredClone(await core.call(method, structuredClone(a)));
+      // As across the RPC boundary: the object gets and answers copies; a function goes as a stub the object calls
+      // back (the completion's decision), its arguments and answer copied too, and is no request to the object.
+      const args = a.map((v) => (typeof v === 'function' ? async (...x: unknown[]) => structuredClone(await v(...structuredClone(x))) : structuredClone(v)));
+      return structuredClone(await core.call(method, args));
     },
   });
   const store = mode === 'one-call' ? durable : perOperationJobStore(durable);

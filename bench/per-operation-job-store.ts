@@ -9,7 +9,7 @@ import { checkNodeCredentials } from '../api/core/check-node-credentials.ts';
 import type { JobStore } from '../api/core/job-store.ts';
 
 export function perOperationJobStore(inner: JobStore): JobStore {
-  const composite: Pick<JobStore, 'authenticateAndLease' | 'authenticateTask' | 'completeAndLease' | 'authenticateAndHeartbeat'> & { announcesChanges: false } = {
+  const composite: Pick<JobStore, 'authenticateAndLease' | 'authenticateTask' | 'completeAndLease' | 'authenticateAndComplete' | 'authenticateAndHeartbeat'> & { announcesChanges: false } = {
     announcesChanges: false,
     async authenticateAndLease(input) {
       const { credentials, max, waitMs: _wait, resumeBefore, ...lease } = input;
@@ -34,6 +34,15 @@ export function perOperationJobStore(inner: JobStore): JobStore {
       const completed = await inner.completeTask(complete);
       const next = lease && !completed.verdict?.blocklisted.includes(lease.nodeId) ? await inner.leaseMany(lease) : null;
       return { completed, lease: next };
+    },
+    async authenticateAndComplete(input, decide) {
+      // As the routes did: read the node, task and job apart, check the output, then complete (or fail) apart.
+      const read = await composite.authenticateTask(input);
+      const decision = await decide(read);
+      if ('stop' in decision) return { read, completed: null, failed: null, lease: null };
+      if ('fail' in decision) return { read, completed: null, failed: await inner.failTask(decision.fail), lease: null };
+      const { completed, lease } = await composite.completeAndLease(decision);
+      return { read, completed, failed: null, lease };
     },
     async authenticateAndHeartbeat({ credentials, ...beat }) {
       const node = checkNodeCredentials(credentials, await inner.getNode(credentials.nodeId));

@@ -10,6 +10,7 @@
  * issue's goals, PASS/FAIL, bench/vr-goals.ts).
  * Options: --seconds 5 --scenes textured-pbr,million --eyes 512,1024 --sessions 1,2,4 --rtts 0,20
  *          --shadows on (or off, or on,off: sessions with and without shadow maps side by side) --depth
+ *          --fidelity full (or fast, or full,fast: both session looks side by side; goals are checked per look)
  *          --batch-repeats 5 (0: no batch baseline) --strict (exit 1 when a goal fails)
  */
 import { spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { createTesseraClient } from '../api/client/index.ts';
+import { SessionFidelity } from '../api/protocol/session.ts';
 import { newApiKey } from '../api/core/client-keys.ts';
 import { startLocalS3 } from '../api/node/local-s3.ts';
 import { startApi } from '../api/node/start-api.ts';
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     sessions: { type: 'string', default: '1,2,4' },
     rtts: { type: 'string', default: '0,20' },
     shadows: { type: 'string', default: 'on' },
+    fidelity: { type: 'string', default: 'full' },
     depth: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     'batch-repeats': { type: 'string', default: '5' },
@@ -121,16 +124,17 @@ try {
           await sharp(bytes).raw().toBuffer();
           if (status.state === 'done') batch.push(performance.now() - t0);
         }
-        for (const sessions of args.sessions!.split(',').map(Number)) for (const shadows of args.shadows!.split(',').map((v) => v !== 'off')) {
-          log(`${sceneName} eye ${eye} RTT ${rttMs} ms: ${sessions} session(s), shadows ${shadows ? 'on' : 'off'}${args.depth ? ', depth' : ''}…`);
+        const looks = args.fidelity!.split(',').map((v) => SessionFidelity.parse(v));
+        for (const sessions of args.sessions!.split(',').map(Number)) for (const shadows of args.shadows!.split(',').map((v) => v !== 'off')) for (const fidelity of looks) {
+          log(`${sceneName} eye ${eye} RTT ${rttMs} ms: ${sessions} session(s), ${fidelity}, shadows ${shadows ? 'on' : 'off'}${args.depth ? ', depth' : ''}…`);
           let r: SessionBenchResult | { error: string };
           try {
-            r = await runSessionBench({ api: api.url, apiKey, sceneId, eye, seconds: Number(args.seconds), sessions, format: 'jpeg', quality: 80, shadows, depth: args.depth, serverCpuMs: () => treeCpuMs(node.pid!) });
+            r = await runSessionBench({ api: api.url, apiKey, sceneId, eye, seconds: Number(args.seconds), sessions, format: 'jpeg', quality: 80, shadows, depth: args.depth, fidelity, serverCpuMs: () => treeCpuMs(node.pid!) });
           } catch (err) {
             r = { error: (err as Error).message };
           }
           const { sessions: perSession, ...summary } = 'error' in r ? { sessions: [], ...r } : r;
-          const row = { scene: sceneName, eye, rttMs, concurrent: sessions, shadows, depth: args.depth, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
+          const row = { scene: sceneName, eye, rttMs, concurrent: sessions, fidelity, shadows, depth: args.depth, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
           results.push(row);
           log(JSON.stringify(row));
           // Written after every row: a long run stopped early keeps what it measured.
@@ -154,23 +158,28 @@ const short = { fps: 'fps≥30', p50: 'p50', p95: 'p95', batch: '10×' } as cons
 const table = results.map((r) => {
   const row = r as Record<string, any>;
   const goals = row.error !== undefined ? `error: ${String(row.error).slice(0, 80)}` : VR_GOALS.map((g) => ({ g, ok: rowMeets(g, row as VrRow) })).filter((x) => x.ok !== null).map((x) => `${short[x.g.id]} ${x.ok ? '✓' : '✗'}`).join(' ');
-  return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${row.shadows ? 'on' : 'off'} | ${row.fps ?? '-'} | ${row.p50Ms ?? '-'} | ${row.p95Ms ?? '-'} | ${row.dropped ?? '-'} | ${row.batchP50Ms?.toFixed(0) ?? '-'} | ${row.loadavg.toFixed(1)} | ${goals} |`;
+  return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${row.fidelity} | ${row.shadows ? 'on' : 'off'} | ${row.fps ?? '-'} | ${row.p50Ms ?? '-'} | ${row.p95Ms ?? '-'} | ${row.dropped ?? '-'} | ${row.batchP50Ms?.toFixed(0) ?? '-'} | ${row.loadavg.toFixed(1)} | ${goals} |`;
 });
-const header = '| scene | eye | RTT ms | sessions | shadows | fps/session | p50 ms | p95 ms | dropped poses | batch p50 ms | load avg | goals |\n|---|---|---|---|---|---|---|---|---|---|---|---|';
+const header = '| scene | eye | RTT ms | sessions | fidelity | shadows | fps/session | p50 ms | p95 ms | dropped poses | batch p50 ms | load avg | goals |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 const verdicts = checkVrGoals(results as unknown as VrRow[]);
+// The developer chooses the look per session: the goals per look too (all rows together above).
+const lookNames = [...new Set(results.map((r) => (r as Record<string, any>).fidelity as string))];
+const byLook = lookNames.map((look) => ({ look, verdicts: checkVrGoals(results.filter((r) => (r as Record<string, any>).fidelity === look) as unknown as VrRow[]) }));
 // Where the time went: per-stage p50 (mean) over every session's frames, and CPU per frame on each side.
-const stageHeader = `| scene | eye | RTT ms | sessions | ${STAGES.join(' | ')} | total | node CPU ms/frame | bench CPU ms/frame |\n|${'---|'.repeat(STAGES.length + 7)}`;
+const stageHeader = `| scene | eye | RTT ms | sessions | fidelity | ${STAGES.join(' | ')} | total | node CPU ms/frame | bench CPU ms/frame |\n|${'---|'.repeat(STAGES.length + 8)}`;
 const cell = (v: { p50: number | null; mean: number | null } | undefined) => (v?.p50 == null ? '-' : `${v.p50.toFixed(1)} (${v.mean!.toFixed(1)})`);
 const stageRows = results
   .filter((r) => (r as Record<string, any>).stages)
   .map((r) => {
     const row = r as Record<string, any>;
-    return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${STAGES.map((k) => cell(row.stages[k])).join(' | ')} | ${cell(row.stages.total)} | ${row.serverCpuMsPerFrame ?? '-'} | ${row.clientCpuMsPerFrame ?? '-'} |`;
+    return `| ${row.scene} | ${row.eye} | ${row.rttMs} | ${row.concurrent} | ${row.fidelity} | ${STAGES.map((k) => cell(row.stages[k])).join(' | ')} | ${cell(row.stages.total)} | ${row.serverCpuMsPerFrame ?? '-'} | ${row.clientCpuMsPerFrame ?? '-'} |`;
   });
 process.stdout.write(`\nPer-stage pose → frame-decoded, ms, p50 (mean):\n${stageHeader}\n${stageRows.join('\n')}\n\n`);
 process.stdout.write(`${header}\n${table.join('\n')}\n\nGoals (machine load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: figures from a loaded machine say little):\n${goalsTable(verdicts)}\n`);
+if (byLook.length > 1) for (const { look, verdicts: v } of byLook) process.stdout.write(`\nGoals, ${look} sessions only:\n${goalsTable(v)}\n`);
 const goals = verdicts.map((v) => ({ goal: v.goal.id, text: v.goal.text, rows: v.rows, passed: v.passed, worst: v.worst, pass: v.pass }));
-const out = { at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }, note: 'machine shared with other work (see loadavg per row)', seconds: Number(args.seconds), goals, results };
+const goalsByFidelity = Object.fromEntries(byLook.map(({ look, verdicts: v }) => [look, v.map((x) => ({ goal: x.goal.id, rows: x.rows, passed: x.passed, worst: x.worst, pass: x.pass }))]));
+const out = { at: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }, note: 'machine shared with other work (see loadavg per row)', seconds: Number(args.seconds), goals, goalsByFidelity, results };
 await mkdir(args['results-dir']!, { recursive: true });
 const stamp = out.at.replace(/[:.]/g, '-');
 await writeFile(join(args['results-dir']!, `vr-${stamp}.json`), JSON.stringify(out, null, 2));

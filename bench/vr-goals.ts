@@ -15,6 +15,8 @@ export interface VrRow {
   rttMs: number;
   concurrent: number;
   shadows?: boolean;
+  /** The sessions' look (`full` when absent). */
+  fidelity?: 'full' | 'fast';
   fps?: number | null;
   p50Ms?: number | null;
   p95Ms?: number | null;
@@ -72,7 +74,7 @@ export interface GoalVerdict {
   pass: boolean;
 }
 
-const describe = (r: VrRow) => `${r.scene} ${r.eye} ${r.rttMs} ms RTT ×${r.concurrent}${r.shadows === false ? ' no shadows' : ''}`;
+const describe = (r: VrRow) => `${r.scene} ${r.eye} ${r.rttMs} ms RTT ×${r.concurrent}${r.shadows === false ? ' no shadows' : ''}${r.fidelity === 'fast' ? ' fast' : ''}`;
 
 /** Whether a row meets a goal (null: the goal does not apply). */
 export function rowMeets(goal: VrGoal, row: VrRow): boolean | null {

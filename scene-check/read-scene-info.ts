@@ -6,6 +6,7 @@ import type { Document } from '@gltf-transform/core';
 import type { SceneInfo } from './scene-inspector.ts';
 import { TesseraError } from '../api/protocol/errors.ts';
 import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
+import { webgl2ExtensionsOf } from './supported-extensions.ts';
 
 const nameOf = (name: string): string | null => (name === '' ? null : name);
 
@@ -33,5 +34,7 @@ export async function readSceneInfo(glb: Uint8Array, provider: SceneIoProvider =
     })),
     scenes: scenes.map((s) => nameOf(s.getName())),
     defaultScene: defaultScene ? Math.max(0, scenes.indexOf(defaultScene)) : 0,
+    // The flag that routes the scene's jobs to WebGL 2 nodes, from what the normalized GLB keeps.
+    webgl2: webgl2ExtensionsOf(root.listExtensionsUsed().map((e) => e.extensionName)),
   };
 }

@@ -27,6 +27,12 @@ export interface SceneInfo {
   scenes: (string | null)[];
   /** The file's default scene index. */
   defaultScene: number;
+  /**
+   * Extensions the scene uses that render only on WebGL 2 (KHR_materials_transmission, KHR_materials_volume):
+   * when any, its jobs and sessions go only to nodes with a WebGL 2 backend. Absent in records stored before
+   * the flag existed (read as none).
+   */
+  webgl2?: string[];
 }
 
 export interface InspectedScene {

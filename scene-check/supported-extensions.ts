@@ -31,3 +31,15 @@ export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
  * module does not load, and the fallback they promise is often missing.
  */
 export const REFUSED_EXTENSIONS: ReadonlySet<string> = new Set<string>([]);
+
+/**
+ * Extensions three r162 renders only on WebGL 2 (volume acts through the transmission pass). A scene that uses
+ * one is flagged at upload (SceneInfo.webgl2) and its jobs go only to nodes with a WebGL 2 backend.
+ * KHR_materials_dispersion is not here: three renders it from r163 on, and the normalization drops it (optional).
+ */
+export const WEBGL2_EXTENSIONS: readonly string[] = ['KHR_materials_transmission', 'KHR_materials_volume'];
+
+/** The extensions of `extensionsUsed` that need WebGL 2, in WEBGL2_EXTENSIONS order. */
+export function webgl2ExtensionsOf(extensionsUsed: readonly string[]): string[] {
+  return WEBGL2_EXTENSIONS.filter((e) => extensionsUsed.includes(e));
+}

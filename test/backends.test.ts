@@ -8,8 +8,7 @@
  * - A scene without WebGL 2 features (textured-pbr.glb) renders within the verifier's pixel tolerance on both.
  * - The renderer identity names the backend; `auto` picks Chromium only for WebGL 2 scenes.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pixelmatch from 'pixelmatch';
@@ -19,15 +18,16 @@ import { MAX_DIFF_RATIO } from '../api/core/verification-policy.ts';
 import { ViewSpec, type ViewSpecInput } from '../api/protocol/render-spec.ts';
 import { tileGrid } from '../api/protocol/tile-grid.ts';
 import { chooseBackend } from '../render-node/chromium/choose-backend.ts';
-import { chromiumUnavailable, RENDER_HOST_DIST } from '../render-node/chromium/chromium-render-host.ts';
+import { chromiumUnavailable } from '../render-node/chromium/chromium-render-host.ts';
 import { startSceneRenderer } from '../render-node/local-render.ts';
 import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
 import type { RawImage, RenderResult } from '../render-node/render/frame-renderer.ts';
 import type { SceneHandle, SceneRenderer } from '../render-node/render/scene-renderer.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { blueish, greenish, OUTPUT_DIR, reddish, savePng, yellowish } from './support/pictures.ts';
+import { ensureRenderHostBuilt } from './support/render-host.ts';
 import { scenePath } from './support/renderer.ts';
-import { ROOT, tessera } from './support/tessera-cli.ts';
+import { tessera } from './support/tessera-cli.ts';
 
 const SIZE = 256;
 /** The ball (radius 1) seen from 6 units with a 40° vertical field of view: its disc's radius in pixels. */
@@ -97,9 +97,6 @@ function disc(img: RawImage, radius: number) {
   return { share, chroma: chroma / n, hues: Object.values(share).filter((s) => s >= 0.01).length };
 }
 
-function ensureRenderHostBuilt(): void {
-  if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
   const r: Record<'chromium' | 'headless-gl', SceneRenderer> = {} as never;
@@ -185,6 +182,22 @@ describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
     expect(Buffer.from(stitched).equals(Buffer.from(whole.data))).toBe(true);
   }, 120_000);
 
+  it('KTX2 (KHR_texture_basisu): the page transcodes with three\'s Basis transcoder; scenes/ktx2.glb on Chromium is within 1% of headless-gl', async () => {
+    const view = { width: 160, height: 100, background: '#303540', camera: { kind: 'auto' as const, yaw: 30, pitch: 20 } };
+    const a = await render('chromium', 'ktx2', view);
+    const b = await render('headless-gl', 'ktx2', view);
+    await savePng(a, join(OUTPUT_DIR, 'backends-ktx2-chromium.png'));
+    expect((await load('chromium', 'ktx2')).warnings).toEqual([]);
+    const pixels = 160 * 100;
+    const differing = pixelmatch(a.data, b.data, new Uint8Array(a.data.length), 160, 100, { threshold: 0.1, includeAA: false });
+    console.info(`ktx2: chromium vs headless-gl: ${differing}/${pixels} pixels differ (pixelmatch 0.1)`);
+    expect(differing / pixels).toBeLessThanOrEqual(0.01);
+    // Not a blank frame: the textured objects cover much of it (the background is #303540).
+    let scene = 0;
+    for (let p = 0; p < pixels; p++) if (Math.abs(a.data[p * 4] - 0x30) + Math.abs(a.data[p * 4 + 1] - 0x35) + Math.abs(a.data[p * 4 + 2] - 0x40) > 30) scene++;
+    expect(scene).toBeGreaterThan(pixels / 10);
+  }, 120_000);
+
   it('a scene without WebGL 2 features renders within the verifier tolerance on both backends', async () => {
     const view = { width: 160, height: 120, background: '#20242c' };
     const a = await render('chromium', 'textured-pbr', view);
@@ -225,11 +238,12 @@ describe('choosing a backend', () => {
     const fallback = chooseBackend('auto', ['KHR_materials_transmission'], 'Chromium is not at /nowhere');
     expect(fallback.backend).toBe('headless-gl');
     expect(fallback.warning).toMatch(/KHR_materials_transmission needs WebGL 2.*Chromium backend is unavailable \(Chromium is not at \/nowhere\)/);
-    // KTX2 textures have no transcoder in the page: headless-gl, saying why.
-    expect(chooseBackend('auto', ['KHR_materials_transmission', 'KHR_texture_basisu'], null)).toMatchObject({ backend: 'headless-gl', warning: expect.stringMatching(/KHR_texture_basisu/) });
+    // KTX2 textures are transcoded in the page too: a glass scene with KTX2 textures goes to Chromium.
+    expect(chooseBackend('auto', ['KHR_materials_transmission', 'KHR_texture_basisu'], null)).toEqual({ backend: 'chromium' });
+    expect(chooseBackend('auto', ['KHR_texture_basisu'], null)).toEqual({ backend: 'headless-gl' });
     expect(chooseBackend('headless-gl', ['KHR_materials_transmission'], null)).toEqual({ backend: 'headless-gl' });
     expect(() => chooseBackend('chromium', [], 'Chromium is not at /nowhere')).toThrow(/--backend chromium: Chromium is not at \/nowhere/);
-    expect(() => chooseBackend('chromium', ['KHR_texture_basisu'], null)).toThrow(/KHR_texture_basisu/);
+    expect(chooseBackend('chromium', ['KHR_texture_basisu'], null)).toEqual({ backend: 'chromium' });
   });
 
   it('tessera render --local: auto renders transmission.glb on Chromium and names it in the PNG; without Chromium it falls back with a warning', async () => {

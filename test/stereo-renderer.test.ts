@@ -4,10 +4,12 @@
  *   front face of a cube, the floor along rays computed from the pose), the background is DEPTH_FAR_MM, depth
  *   grows monotonically up the floor, and the PNG the node sends decodes (SDK decodeDepth) to the same values;
  * - shadows: on by default as in batch renders, the cube's shadow lies on the floor, and it stays at the same
- *   place in the world when the head moves (the shadow frustum is fitted to the scene, not the view).
+ *   place in the world when the head moves (the shadow frustum is fitted to the scene, not the view);
+ * - fidelity: `full` is the batch render's picture byte for byte; `fast` keeps the sky within a few levels, the
+ *   surfaces' shading, and the cube's shadow where full puts it, on a shadow map sized to the eye.
  */
 import sharp from 'sharp';
-import { Matrix4, Vector3, type Mesh, type SkinnedMesh } from 'three';
+import { Matrix4, Vector3, type DirectionalLight, type Mesh, type SkinnedMesh } from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDepth } from '../api/client/decode-depth.ts';
 import { DEPTH_FAR_MM, unpackDepthRg8 } from '../api/protocol/session-depth.ts';
@@ -17,7 +19,7 @@ import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.t
 import { encodeDepthPng } from '../render-node/output/encode-image.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
-import { StereoRenderer, type StereoFrame } from '../render-node/render/stereo-renderer.ts';
+import { sessionShadowOptions, sessionViewSpec, StereoRenderer, type StereoFrame } from '../render-node/render/stereo-renderer.ts';
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 import { readScene } from '../scene-check/read-scene.ts';
 import { OUTPUT_DIR, savePng } from './support/pictures.ts';
@@ -167,32 +169,32 @@ describe('session depth frames', () => {
   });
 });
 
-describe('session shadows', () => {
-  /** Floor points (world x, z) that are darker with shadows on than off, found through the depth pass. */
-  function shadowOnFloor(on: StereoFrame, off: StereoFrame, pose: EyePose[]) {
-    const mm = depthOf(on);
-    const points: Vector3[] = [];
-    let unchangedFloor = 0;
-    let changedFloor = 0;
-    for (const eye of [0, 1]) {
-      for (let y = 0; y < EYE; y++) {
-        for (let x = 0; x < EYE; x++) {
-          const expected = floorDepthMm(pose[eye], x, y);
-          if (expected === null || Math.abs(at(mm, eye, x, y) - expected) > 5) continue; // not the floor
-          const p = (y * EYE * 2 + eye * EYE + x) * 4;
-          const luma = (d: Uint8Array) => 0.2126 * d[p] + 0.7152 * d[p + 1] + 0.0722 * d[p + 2];
-          if (luma(off.data) - luma(on.data) > 12) {
-            const { origin, dir } = pixelRay(pose[eye], x, y);
-            points.push(origin.addScaledVector(dir, expected / 1000));
-            changedFloor++;
-          } else unchangedFloor++;
-        }
+/** Floor points (world x, z) that are darker with shadows on than off, found through the depth pass. */
+function shadowOnFloor(on: StereoFrame, off: StereoFrame, pose: EyePose[]) {
+  const mm = depthOf(on);
+  const points: Vector3[] = [];
+  let unchangedFloor = 0;
+  let changedFloor = 0;
+  for (const eye of [0, 1]) {
+    for (let y = 0; y < EYE; y++) {
+      for (let x = 0; x < EYE; x++) {
+        const expected = floorDepthMm(pose[eye], x, y);
+        if (expected === null || Math.abs(at(mm, eye, x, y) - expected) > 5) continue; // not the floor
+        const p = (y * EYE * 2 + eye * EYE + x) * 4;
+        const luma = (d: Uint8Array) => 0.2126 * d[p] + 0.7152 * d[p + 1] + 0.0722 * d[p + 2];
+        if (luma(off.data) - luma(on.data) > 12) {
+          const { origin, dir } = pixelRay(pose[eye], x, y);
+          points.push(origin.addScaledVector(dir, expected / 1000));
+          changedFloor++;
+        } else unchangedFloor++;
       }
     }
-    const centre = points.reduce((s, v) => s.add(v), new Vector3()).divideScalar(Math.max(1, points.length));
-    return { count: points.length, centre, changedFloor, unchangedFloor };
   }
+  const centre = points.reduce((s, v) => s.add(v), new Vector3()).divideScalar(Math.max(1, points.length));
+  return { count: points.length, centre, changedFloor, unchangedFloor };
+}
 
+describe('session shadows', () => {
   it('are on by default, fall on the floor, and stay put in the world while the head moves', async () => {
     expect(renderSettings({}).shadows).toBe(true);
     const poses = [stereoPose([0, 3, 4.5], [0, 0.5, 0], { fov: FOV }), stereoPose([2.2, 3.4, 3.8], [0.3, 0.4, 0], { fov: FOV })];
@@ -245,5 +247,84 @@ describe('session environment background', () => {
       expect(sky).toBeLessThan(mm.length * 0.9);
       expect(litSky).toBe(sky);
     }
+  });
+});
+
+describe('session fidelity', () => {
+  /** Per channel |a − b| over the pixels `where` picks: max, mean and count. */
+  function diff(a: Uint8Array, b: Uint8Array, where: (pixel: number) => boolean) {
+    let max = 0, sum = 0, n = 0;
+    for (let p = 0; p < a.length / 4; p++) {
+      if (!where(p)) continue;
+      for (let c = 0; c < 3; c++) {
+        const d = Math.abs(a[p * 4 + c] - b[p * 4 + c]);
+        max = Math.max(max, d);
+        sum += d;
+        n++;
+      }
+    }
+    return { max, mean: sum / Math.max(1, n), n: n / 3 };
+  }
+
+  it('full gives the batch render\'s pixels: a stereo job from the same eyes, byte for byte', async () => {
+    const settings = renderSettings({ background: 'environment', shadows: true, depth: false });
+    const stereo = new StereoRenderer(frames, stage, settings);
+    // The batch path's stereo eyes (FrameRenderer: the request's camera, ±ipd/2 along its right axis), as poses.
+    const view = { ...sessionViewSpec(settings), projection: 'stereo' as const };
+    const batch = frames.render(stage, view, 0);
+    const { camera } = frames.director.setUp(stage, view, 0, EYE / EYE);
+    const right = new Vector3().setFromMatrixColumn(camera.matrixWorld, 0).normalize();
+    const eyes = [-1, 1].map((side) => {
+      const eye = camera.clone();
+      eye.position.copy(camera.getWorldPosition(new Vector3())).addScaledVector(right, (side * view.ipd) / 2);
+      eye.updateMatrixWorld(true);
+      return { view: [...eye.matrixWorldInverse.elements], projection: [...camera.projectionMatrix.elements] };
+    });
+    const f = stereo.render(eyes);
+    expect([f.width, f.height]).toEqual([batch.width, batch.height]);
+    const d = diff(batch.data, f.data, () => true);
+    expect(d.max, `max ${d.max}, mean ${d.mean}`).toBe(0);
+  });
+
+  it('fast: the sky within a few levels of full, the shadow still under the cube, a map sized to the eye', async () => {
+    expect(sessionShadowOptions({ eye: { width: 512, height: 512 }, fidelity: 'fast' }).mapSize).toBe(512);
+    expect(sessionShadowOptions({ eye: { width: 1024, height: 768 }, fidelity: 'fast' }).mapSize).toBe(1024);
+    expect(sessionShadowOptions({ eye: { width: 2048, height: 2048 }, fidelity: 'fast' }).mapSize).toBe(2048);
+    expect(sessionShadowOptions({ eye: { width: 512, height: 512 } }).mapSize).toBe(2048);
+    const poses = [stereoPose([0, 3, 4.5], [0, 0.5, 0], { fov: FOV }), stereoPose([2.5, 0.8, 3.5], [0, 2.5, -2], { fov: FOV })];
+    const look = (extra: Partial<SessionRender>) => renderSettings({ background: 'environment', ...extra });
+    // Without shadows first (the renderer made last sets the lights of the shared scene).
+    const offFrames = poses.map((p) => new StereoRenderer(frames, stage, look({ shadows: false })).render(p));
+    const full = new StereoRenderer(frames, stage, look({}));
+    const fullFrames = poses.map((p) => full.render(p));
+    const fast = new StereoRenderer(frames, stage, look({ fidelity: 'fast' }));
+    const fastFrames = poses.map((p) => fast.render(p));
+    const key = stage.scenes[0].getObjectByName('tessera.key-light') as DirectionalLight;
+    expect(key.shadow.mapSize.x).toBe(512);
+    expect(key.shadow.map?.width).toBe(512);
+    for (let i = 0; i < poses.length; i++) {
+      await savePng({ data: fastFrames[i].data, width: fastFrames[i].width, height: fastFrames[i].height }, `${OUTPUT_DIR}/session-fast-${i}.png`);
+      const mm = depthOf(fastFrames[i]);
+      // Depth is the same pass in both looks.
+      expect(depthOf(fullFrames[i])).toEqual(mm);
+      const sky = diff(fullFrames[i].data, fastFrames[i].data, (p) => mm[p] === DEPTH_FAR_MM);
+      const scene = diff(fullFrames[i].data, fastFrames[i].data, (p) => mm[p] !== DEPTH_FAR_MM);
+      expect(sky.n).toBeGreaterThan(mm.length / 10);
+      expect(sky.mean, `sky: mean ${sky.mean}, max ${sky.max}`).toBeLessThan(1);
+      expect(sky.max, `sky: mean ${sky.mean}, max ${sky.max}`).toBeLessThanOrEqual(4);
+      // The sky is the environment's, not the black clear colour: lit everywhere.
+      let dark = 0;
+      for (let p = 0; p < mm.length; p++) if (mm[p] === DEPTH_FAR_MM && fastFrames[i].data[p * 4] + fastFrames[i].data[p * 4 + 1] + fastFrames[i].data[p * 4 + 2] <= 30) dark++;
+      expect(dark).toBe(0);
+      // Surfaces: the same shading; only shadow edges (softer on the smaller map) move.
+      expect(scene.mean, `scene: mean ${scene.mean}, max ${scene.max}`).toBeLessThan(1);
+    }
+    // The cube's shadow on the floor, in the same place as full's.
+    const a = shadowOnFloor(fastFrames[0], offFrames[0], poses[0]);
+    const b = shadowOnFloor(fullFrames[0], offFrames[0], poses[0]);
+    expect(a.count).toBeGreaterThan(300);
+    expect(a.unchangedFloor).toBeGreaterThan(a.changedFloor * 3);
+    expect(Math.abs(a.count - b.count)).toBeLessThan(b.count * 0.15);
+    expect(a.centre.distanceTo(b.centre)).toBeLessThan(0.05);
   });
 });

@@ -21,6 +21,7 @@ import type { Verifier } from './verifier.ts';
 import type { Random } from './routing/seeded-random.ts';
 import type { SessionStore } from './session-store.ts';
 import type { SessionTickets } from './session-tickets.ts';
+import type { NodeCredentials } from './node-credentials.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -48,6 +49,8 @@ export interface ApiContext {
   limiter: RateLimiter;
   /** Interactive sessions; absent when this API serves none. */
   sessions?: SessionStore;
+  /** Issues node tokens and checks their signatures without the store. */
+  credentials: NodeCredentials;
   /** Mints session tickets; hands nodes their ticket secrets. */
   tickets: SessionTickets;
   /** Breaks routing ties (seeded when routing.seed is set). */

@@ -27,6 +27,7 @@ export const SESSION_DEFAULTS: SessionOptions = { ticketSeconds: 60, placement: 
 import { PRICING_DEFAULTS, type PricingOptions } from './pricing.ts';
 import { PROBE_CHECK_DEFAULTS, type ProbeCheckOptions } from './probe-reachability.ts';
 import { TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
+import { NODE_CREDENTIAL_DEFAULTS, type NodeCredentialOptions } from './node-credentials.ts';
 import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
 
 /** The outside systems the API talks to. */
@@ -113,11 +114,13 @@ export interface ApiOptions {
   nodeRateLimits?: Partial<NodeRateLimits>;
   /** Interactive sessions: ticket lifetime and key, placement costs. */
   sessions?: Partial<SessionOptions>;
+  /** Signed node tokens: lifetime, key, whether unsigned (older) tokens are still accepted. */
+  nodeCredentials?: Partial<NodeCredentialOptions>;
   /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
   edgePop?: EdgePopConfig;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials'>> = {
   maxJsonBytes: 1024 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
@@ -148,13 +151,14 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   sessions: SessionOptions;
   edgePop: EdgePopConfig | undefined;
   nodeRateLimits: NodeRateLimits;
+  nodeCredentials: NodeCredentialOptions;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, nodeRateLimits, ...rest } = options;
+  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, nodeRateLimits, nodeCredentials, ...rest } = options;
   const r = defined(routing);
   return {
     ...API_DEFAULTS,
@@ -185,6 +189,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
       node: { ...ROLE_LIMIT_DEFAULTS.node, ...defined(keyLimits?.node) },
     },
     nodeRateLimits: { ...NODE_RATE_LIMIT_DEFAULTS, ...defined(nodeRateLimits) },
+    nodeCredentials: { ...NODE_CREDENTIAL_DEFAULTS, ...defined(nodeCredentials) },
     edgePop: rest.edgePop,
   };
 }

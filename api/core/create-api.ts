@@ -27,6 +27,7 @@ import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
 import { Verifier } from './verifier.ts';
 import { SessionTickets } from './session-tickets.ts';
+import { NodeCredentials } from './node-credentials.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
 import { CLIENT_AUTH, clientAuth } from './routes/client-auth.ts';
@@ -79,6 +80,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     limiter: new RateLimiter(),
     sessions: deps.sessions,
     tickets: new SessionTickets(deps.jobs, opts.sessions.ticketKey),
+    credentials: new NodeCredentials(deps.jobs, opts.nodeCredentials),
     rng,
     streams: new StreamSlots(),
     polls: new NodePolls(),

@@ -25,6 +25,7 @@ export async function ingestScene(ctx: ApiContext, input: SceneInput, owner: str
   });
   // Uploading the bytes proves the uploader has the scene, so a second key uploading it may use it too.
   await ctx.jobs.grantScene(sceneId, owner, ctx.clock.now());
-  ctx.logger.info({ sceneId, bytes: record.bytes }, 'scene stored');
-  return { sceneId, bytes: record.bytes, stats: record.stats };
+  ctx.logger.info({ sceneId, bytes: record.bytes, ...(record.info.webgl2?.length ? { webgl2: record.info.webgl2 } : {}) }, 'scene stored');
+  // The WebGL 2 flag is stored in the record's info: it routes the scene's jobs (plan-job.ts sceneRequirements).
+  return { sceneId, bytes: record.bytes, stats: record.stats, webgl2: record.info.webgl2 ?? [] };
 }

@@ -415,6 +415,23 @@ export interface AuthenticatedTask {
   job: JobRecord | null;
 }
 
+/**
+ * What a completion's route decides once the store has read the node, its task and the task's job (the
+ * `AuthenticatedTask`), having checked the output in storage meanwhile: complete it (and lease the node's next
+ * tasks), fail the attempt (the output was not what the node reported), or record nothing (`stop`: the route
+ * answers an error of its own, e.g. a rate limit or a blocklisted node).
+ */
+export type CompletionDecision = { complete: CompleteInput; lease?: LeaseManyInput } | { fail: FailInput } | { stop: true };
+
+/** What `authenticateAndComplete` did: what it read, and the outcome of the decision (null where not taken). */
+export interface AuthenticateAndCompleteOutcome {
+  read: AuthenticatedTask;
+  completed: TaskOutcome | null;
+  failed: TaskOutcome | null;
+  /** The next leases (null: none asked for, or the completion's vote blocklisted the node). */
+  lease: LeaseManyOutcome | null;
+}
+
 export interface AuthenticateAndHeartbeatInput extends Omit<HeartbeatInput, 'nodeId'> {
   credentials: NodeCredentials & { nodeId: string };
 }
@@ -427,6 +444,13 @@ export interface NodeCallStore {
   authenticateTask(input: { tokenHash: string; taskId: string }): Promise<AuthenticatedTask>;
   /** Complete the task, then lease the node's next tasks (see CompleteAndLeaseInput); all or nothing. */
   completeAndLease(input: CompleteAndLeaseInput): Promise<CompleteAndLeaseOutcome>;
+  /**
+   * A completion in one call: read as `authenticateTask` (throws UNAUTHORIZED), ask `decide` (the route checks the
+   * output in storage meanwhile; other calls may run while it does), then record its decision as `completeAndLease`
+   * or `failTask` do, with their checks (LEASE_LOST when the lease was lost meanwhile). On Workers one Durable Object
+   * request: `decide` is called back over RPC in the Worker that made the call.
+   */
+  authenticateAndComplete(input: { tokenHash: string; taskId: string }, decide: (read: AuthenticatedTask) => Promise<CompletionDecision>): Promise<AuthenticateAndCompleteOutcome>;
   /**
    * Check the node's credentials, then heartbeat as `heartbeat` unless it is blocklisted (`revoked` null then:
    * nothing recorded). Returns the node as it was before. Throws NODE_NOT_FOUND or UNAUTHORIZED.
@@ -540,6 +564,8 @@ export interface RoutingStore {
   /** A small value the API keeps across restarts (its own network coordinate); null when unset. */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+  /** Store `value` unless the key has one; returns the stored value (whoever stored first wins: a farm's keys). */
+  initMeta(key: string, value: string): Promise<string>;
 }
 
 /** Verification rounds, and blocklisting the nodes they disprove. */

@@ -2,7 +2,7 @@
  * Leasing tasks to a node, shared by the lease long-poll and the completion that asks for its `next` tasks:
  * sweep stranded verifications, route ready tasks, then expire leases and lease up to the node's free slots (and
  * its lease-ahead allowance) in one store step, and presign each task. The store step may carry the route's own
- * work (authenticating the node, completing its task: `authenticateAndLease`, `completeAndLease`), so a route is
+ * work (authenticating the node, completing its task: `authenticateAndLease`, `authenticateAndComplete`), so a route is
  * one Durable Object request on Workers.
  */
 import type { LeasedTask } from '../protocol/task.ts';

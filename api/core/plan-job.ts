@@ -6,6 +6,7 @@
 import { TesseraError } from '../protocol/errors.ts';
 import { MAX_FRAMES } from '../protocol/frame-list.ts';
 import { normalizeJobRequest, type JobRequest } from '../protocol/job-spec.ts';
+import type { JobRequirements } from '../protocol/job-requirements.ts';
 import { EncodeSpec, ViewSpec, type CameraSpec } from '../protocol/render-spec.ts';
 import { countTasks, type JobPlan } from './job-compiler.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
@@ -113,5 +114,14 @@ export function planJob(req: JobRequest, info: SceneInfo, ids: { jobId: string }
       'Invalid job: requirements.maxRttMs needs the client\'s RTTs to nodes in client.rtts (the SDK\'s client.probe() measures them).',
     );
   }
-  return { jobId: ids.jobId, sceneId: req.sceneId, priority: req.priority, view, encode, frames, tile, requirements: req.requirements ?? null };
+  return { jobId: ids.jobId, sceneId: req.sceneId, priority: req.priority, view, encode, frames, tile, requirements: sceneRequirements(req.requirements, info) };
+}
+
+/**
+ * The job's requirements with what its scene needs added: a scene flagged at upload as needing WebGL 2
+ * (transmission, volume) requires `webgl2`, so its tasks go only to nodes with a WebGL 2 backend.
+ */
+export function sceneRequirements(requirements: JobRequirements | undefined, info: Pick<SceneInfo, 'webgl2'>): JobRequirements | null {
+  if (info.webgl2?.length) return { ...requirements, webgl2: true };
+  return requirements ?? null;
 }

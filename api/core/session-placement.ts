@@ -30,6 +30,8 @@ export interface SessionPlacementRequest {
   eye: { width: number; height: number };
   /** The session asks for depth frames: only nodes whose card lists the `depth` session feature qualify. */
   depth?: boolean;
+  /** The session asks for the `fast` look: only nodes whose card lists the `fast` session feature qualify. */
+  fast?: boolean;
   sceneBytes: number;
   /** Open sessions per node id. */
   openSessions: Record<string, number>;
@@ -58,7 +60,7 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
       continue;
     }
     const slots = card.sessionSlots ?? 0;
-    if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || (req.depth && !card.sessionFeatures?.includes('depth')) || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
+    if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || (req.depth && !card.sessionFeatures?.includes('depth')) || (req.fast && !card.sessionFeatures?.includes('fast')) || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
       incapable++;
       continue;
     }

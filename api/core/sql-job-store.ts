@@ -11,7 +11,7 @@
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticatedTask, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { checkNodeCredentials } from './check-node-credentials.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
@@ -23,7 +23,7 @@ import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfCompl
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, listLedger } from './sql-ledger.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
-import { getMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
+import { getMeta, initMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
 import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
 import { blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
 
@@ -194,6 +194,19 @@ export class SqlJobStore implements JobStore {
     });
   }
 
+  async authenticateAndComplete(input: { tokenHash: string; taskId: string }, decide: (read: AuthenticatedTask) => Promise<CompletionDecision>): Promise<AuthenticateAndCompleteOutcome> {
+    const read = await this.authenticateTask(input);
+    // Not one transaction: the decision waits on storage. What it records checks the lease again (completeTask, failTask).
+    const decision = await decide(read);
+    if ('stop' in decision) return { read, completed: null, failed: null, lease: null };
+    if ('fail' in decision) {
+      const { fail } = decision;
+      return { read, completed: null, failed: failTask(this.#db, fail), lease: null };
+    }
+    const { completed, lease } = await this.completeAndLease({ complete: decision.complete, lease: decision.lease });
+    return { read, completed, failed: null, lease };
+  }
+
   async authenticateAndHeartbeat(input: AuthenticateAndHeartbeatInput): Promise<{ node: NodeRecord; revoked: string[] | null }> {
     const db = this.#db;
     return db.transaction(() => {
@@ -242,6 +255,10 @@ export class SqlJobStore implements JobStore {
 
   async getMeta(key: string): Promise<string | null> {
     return getMeta(this.#db, key);
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    return initMeta(this.#db, key, value);
   }
 
   async setMeta(key: string, value: string): Promise<void> {

@@ -40,6 +40,13 @@ export function getMeta(db: SqlDriver, key: string): string | null {
   return row ? str(row.value) : null;
 }
 
+export function initMeta(db: SqlDriver, key: string, value: string): string {
+  return db.transaction(() => {
+    db.run(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, [key, value]);
+    return getMeta(db, key)!;
+  });
+}
+
 export function setMeta(db: SqlDriver, key: string, value: string): void {
   db.run(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, value]);
 }

@@ -3,10 +3,14 @@ import type { SceneRecord } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { readScene } from './sql-job-rows.ts';
 
+/**
+ * Record a scene; the same content again keeps its first record, except its info, which is read afresh from the
+ * same bytes (so a record stored before a field existed, such as the WebGL 2 flag, gains it on re-upload).
+ */
 export function putScene(db: SqlDriver, scene: SceneRecord): SceneRecord {
   return db.transaction(() => {
     db.run(
-      `INSERT INTO scenes (scene_id, bytes, stats, info, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (scene_id) DO NOTHING`,
+      `INSERT INTO scenes (scene_id, bytes, stats, info, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (scene_id) DO UPDATE SET info = excluded.info`,
       [scene.sceneId, scene.bytes, JSON.stringify(scene.stats), JSON.stringify(scene.info), scene.createdAt],
     );
     return readScene(db, scene.sceneId)!;

@@ -14,6 +14,7 @@ import type { Logger } from './logger.ts';
 import { acceptedKey } from './object-keys.ts';
 import type { NodeDirectory } from './node-directory.ts';
 import { meetsRequirements } from './routing/requirements.ts';
+import { cardRendererIdentity } from '../protocol/node-card.ts';
 import type { StatusChange } from './state-machine.ts';
 import { isSampled, type VerificationOptions } from './verification-policy.ts';
 import { onProbation, TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
@@ -90,14 +91,18 @@ export class Verifier {
     // A tile's renders are the tile's size; a stitch's (no tile) are the frame's.
     const size = task.tile ?? (await this.#jobs.getJob(task.jobId))?.view;
     if (!size) return undefined;
+    // Each node's identity for this job's scene: an auto node renders a WebGL 2 scene on Chromium, any other on headless-gl.
+    const webgl2 = (await this.#jobs.getJob(task.jobId))?.requirements?.webgl2 ?? false;
+    const mine = cardRendererIdentity(node.card, webgl2);
     return Promise.all(
       round.earlier.map(async (r) => {
         const other = await this.#jobs.getNode(r.nodeId);
-        if (!this.#comparer || !other || other.card.version === node.card.version) return r.checksum === checksum;
+        const theirs = other && cardRendererIdentity(other.card, webgl2);
+        if (!this.#comparer || !other || theirs === mine) return r.checksum === checksum;
         const { diffRatio } = await this.#comparer.compare(r.outputKey, acceptedKey(task), size);
         const agrees = diffRatio <= this.#options.maxDiffRatio;
         this.#logger.info(
-          { taskId: round.target.taskId, nodes: [r.nodeId, node.nodeId], versions: [other.card.version, node.card.version], diffRatio, agrees },
+          { taskId: round.target.taskId, nodes: [r.nodeId, node.nodeId], versions: [theirs, mine], diffRatio, agrees },
           'renderer versions differ: compared pixels',
         );
         return agrees;

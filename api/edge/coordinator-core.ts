@@ -10,7 +10,7 @@
  * however long it waits, and a Durable Object is billed for requests, its duration being the farm's anyway
  * (the object is awake for the farm's calls). Waits end at a wake-up, at the store's next deadline, or at `waitMs`.
  */
-import type { AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, JobStore, LeaseManyOutcome, TaskOutcome } from '../core/job-store.ts';
+import type { AuthenticateAndCompleteOutcome, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, JobStore, LeaseManyOutcome, TaskOutcome } from '../core/job-store.ts';
 import { createNotifier, jobTopic, TASKS_TOPIC } from '../core/notifier.ts';
 import type { SessionStore } from '../core/session-store.ts';
 import type { StatusChange } from '../core/state-machine.ts';
@@ -129,6 +129,10 @@ export function changesOf(method: JobStoreMethod, value: unknown): StatusChange[
     case 'completeAndLease': {
       const v = value as { completed: TaskOutcome; lease: LeaseManyOutcome | null };
       return [...v.completed.changes, ...leaseChanges(v.lease)];
+    }
+    case 'authenticateAndComplete': {
+      const v = value as AuthenticateAndCompleteOutcome;
+      return [...(v.completed?.changes ?? []), ...(v.failed?.changes ?? []), ...leaseChanges(v.lease)];
     }
     case 'authenticateAndLease':
       return leaseChanges((value as AuthenticateAndLeaseOutcome).lease);

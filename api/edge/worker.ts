@@ -78,6 +78,10 @@ function build(env: Env): EdgeApp {
       // made with POST /v1/keys and kept (hashed) in the coordinator.
       apiKeys: env.TESSERA_API_KEY ? [{ key: env.TESSERA_API_KEY, name: 'operator', role: 'admin' }] : [],
       requireJoinToken: env.REQUIRE_JOIN_TOKEN === '1' || env.REQUIRE_JOIN_TOKEN === 'true',
+      // Node tokens are signed (node-credentials.ts; the key is kept in the coordinator): a forged or expired one is
+      // refused here without a Durable Object request. Unsigned tokens (nodes registered before) would each cost one,
+      // so they are refused too, and such nodes register again.
+      nodeCredentials: { acceptUnsigned: false },
     },
   );
   return { app, notifier };

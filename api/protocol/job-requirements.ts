@@ -7,6 +7,11 @@ export const JobRequirements = z
     minRamBytes: z.number().int().min(0).optional(),
     /** The node's GL maximum texture size must be at least this (pixels per side). */
     minTextureSize: z.number().int().min(0).max(65_536).optional(),
+    /**
+     * Only nodes whose card lists a WebGL 2 backend. The API sets it for every job of a scene that needs WebGL 2
+     * (KHR_materials_transmission, KHR_materials_volume); a client may ask for it too. `false` is the same as absent.
+     */
+    webgl2: z.boolean().optional(),
     /** When non-empty, only nodes whose region label is listed. */
     allowedRegions: z.array(z.string().max(64)).max(256).optional(),
     deniedRegions: z.array(z.string().max(64)).max(256).optional(),

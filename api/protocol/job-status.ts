@@ -42,6 +42,11 @@ export const JobStatus = z.object({
   /** Seconds until done, estimated from progress so far; null until something finished. */
   etaSeconds: z.number().nullable(),
   error: z.string().nullable(),
+  /**
+   * Why the job waits with no node able to take it (no connected node meets its requirements: a scene that needs
+   * WebGL 2 and no node with a WebGL 2 backend, say); absent or null while some node can.
+   */
+  waiting: z.string().nullable().optional(),
   tasks: z.array(
     z.object({
       taskId: z.string(),
@@ -86,6 +91,11 @@ export const SceneUploaded = z.object({
   sceneId: z.string(),
   bytes: z.number(),
   stats: z.record(z.string(), z.unknown()),
+  /**
+   * Extensions the scene uses that render only on WebGL 2 (transmission, volume): its jobs go only to nodes
+   * with a WebGL 2 backend. Empty when none.
+   */
+  webgl2: z.array(z.string()).optional(),
 });
 export type SceneUploaded = z.infer<typeof SceneUploaded>;
 

@@ -6,6 +6,27 @@ export const MAX_TILES_PER_SECOND = 10_000;
 export const MAX_RAM_BYTES = 2 ** 46;
 export const MAX_TEXTURE_SIZE = 65_536;
 export const MAX_PROBE_URL_LENGTH = 512;
+/** The most GL backends one card may list (a node has headless-gl, Chromium, or both). */
+export const MAX_CARD_BACKENDS = 4;
+
+/** A GL backend id (`headless-gl`, `chromium`, `browser-webgl2`, …). */
+export const GlBackendId = z.string().min(1).max(64).regex(/^[a-z0-9.-]+$/, 'a GL backend id is lower-case letters, digits, . and -');
+
+/**
+ * One GL backend a node renders on: whether it has WebGL 2 (transmission, volume) and the renderer identity of
+ * its outputs. A claim like the rest of the card: a node that says WebGL 2 and returns opaque glass is caught by
+ * verification, which compares its outputs with another WebGL 2 node's by pixels (different identities) or by
+ * checksum (equal ones).
+ */
+export const CardBackend = z
+  .object({
+    id: GlBackendId,
+    webgl2: z.boolean(),
+    /** The renderer identity of what this backend renders (as the card's `version` for the first backend). */
+    version: z.string().min(1).max(256),
+  })
+  .strict();
+export type CardBackend = z.infer<typeof CardBackend>;
 
 /** A probe URL: http or https only (no `data:`, `file:` or `blob:` a fetch would answer locally), length-capped. */
 export const ProbeUrl = z
@@ -32,8 +53,19 @@ export const NodeCard = z.object({
     maxTextureSize: z.number().int().min(0).max(MAX_TEXTURE_SIZE),
     maxViewport: z.tuple([z.number().int().min(0).max(MAX_TEXTURE_SIZE), z.number().int().min(0).max(MAX_TEXTURE_SIZE)]),
     /** The GL backend (`headless-gl`, `browser-webgl2`, …): with the renderer, the node's renderer identity. */
-    backend: z.string().max(64).regex(/^[a-z0-9.-]+$/, 'a GL backend id is lower-case letters, digits, . and -').optional(),
+    backend: GlBackendId.optional(),
   }),
+  /**
+   * The GL backends the node renders on, the one it uses by default first: a scene that needs WebGL 2 goes to
+   * the first backend with `webgl2`, any other scene to the first one. Absent: one WebGL 1 backend (`gl`,
+   * identity `version`), as cards were before backends were listed.
+   */
+  backends: z
+    .array(CardBackend)
+    .min(1)
+    .max(MAX_CARD_BACKENDS)
+    .refine((list) => new Set(list.map((b) => b.id)).size === list.length, 'each backend is listed once')
+    .optional(),
   /**
    * The node renders tiles only: it takes no stitch task and no frame rendered as one tile, whose finished
    * outputs it cannot encode (a browser tab: PNG tiles yes, EXIF'd WebP/JPEG frames no). Absent: it takes any task.
@@ -54,9 +86,10 @@ export const NodeCard = z.object({
   sessionUrl: z.string().url().regex(/^wss?:\/\//, 'a session URL is ws:// or wss://').max(512).optional(),
   /**
    * What the node's sessions can send beyond colour frames: `depth` (rg8-mm-png depth images). A session asking
-   * for depth is placed only on nodes that list it (older nodes would send frames without depth).
+   * for depth is placed only on nodes that list it (older nodes would send frames without depth); `fast`: the
+   * `fidelity: "fast"` session look (older nodes would refuse the lease).
    */
-  sessionFeatures: z.array(z.enum(['depth'])).max(8).optional(),
+  sessionFeatures: z.array(z.enum(['depth', 'fast'])).max(8).optional(),
   /** Where clients and peers can reach the node's GET /ping (the full http(s) URL), if anywhere. */
   probeUrl: ProbeUrl.optional(),
   /**
@@ -67,3 +100,17 @@ export const NodeCard = z.object({
 });
 export type NodeCard = z.infer<typeof NodeCard>;
 export type NodeCardInput = z.input<typeof NodeCard>;
+
+/** Whether the card says the node renders on WebGL 2 (through any of its backends). */
+export function cardHasWebgl2(card: Pick<NodeCard, 'backends'>): boolean {
+  return card.backends?.some((b) => b.webgl2) ?? false;
+}
+
+/**
+ * The renderer identity the node's card gives for a scene that needs WebGL 2 (`webgl2`) or not: the version of
+ * the backend it renders such a scene on. Verification compares two results by checksum only when these agree.
+ */
+export function cardRendererIdentity(card: Pick<NodeCard, 'backends' | 'version'>, webgl2: boolean): string {
+  const backend = webgl2 ? card.backends?.find((b) => b.webgl2) : card.backends?.[0];
+  return backend?.version ?? card.version;
+}

@@ -75,6 +75,16 @@ export const EyeSize = z
 export const SessionFormat = z.enum(['jpeg', 'webp']);
 export type SessionFormat = z.infer<typeof SessionFormat>;
 
+/**
+ * How a session trades look for speed. `full`: the batch render's look, pixel for pixel. `fast`: the environment
+ * background is drawn from a cube of its final colours baked once per session (one cube lookup per sky pixel instead
+ * of three's cube-UV filtering and tone mapping), and shadow maps are sized to the eye (512² for 512² eyes) instead
+ * of 2048², so their lookups stay in cache; the same lights, shadow filter (PCF soft), materials and tone mapping.
+ * The look differs from `full` by a few levels of 8 bits in the sky and slightly softer shadow edges.
+ */
+export const SessionFidelity = z.enum(['full', 'fast']);
+export type SessionFidelity = z.infer<typeof SessionFidelity>;
+
 /** What a session renders and how, as the node gets it. */
 export const SessionRender = z
   .object({
@@ -85,6 +95,8 @@ export const SessionRender = z
     depth: z.boolean(),
     /** Shadow maps as in batch renders (key light and glTF lights; fitted to the scene, drawn once per session). */
     shadows: z.boolean().default(true),
+    /** `fast` (SessionFidelity); absent means `full`, so nodes that predate it still accept full sessions. */
+    fidelity: z.literal('fast').optional(),
     maxFps: z.number().positive().max(MAX_SESSION_FPS),
     scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
     clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
@@ -112,6 +124,8 @@ export const SessionRequest = z
     depth: z.boolean().default(false),
     /** Shadows as batch renders draw them (default on). */
     shadows: z.boolean().default(true),
+    /** `full` (the batch render's look) or `fast` (cheaper background and shadows; SessionFidelity). */
+    fidelity: SessionFidelity.default('full'),
     maxFps: z.number().positive().max(MAX_SESSION_FPS).default(90),
     scene: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
     clip: z.union([z.number().int().min(0), z.string().min(1).max(256)]).optional(),
@@ -192,6 +206,7 @@ export const SessionView = z.object({
   url: z.string(),
   eye: z.object({ width: z.number(), height: z.number() }),
   format: SessionFormat,
+  fidelity: SessionFidelity.default('full'),
   createdAt: z.number(),
   updatedAt: z.number(),
   closedAt: z.number().nullable(),

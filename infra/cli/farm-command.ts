@@ -31,6 +31,10 @@ export function farmCommand(): Command {
       if (v !== 'batched' && v !== 'per-slot') throw new RangeError(`--node-leasing is batched or per-slot (got "${v}")`);
       return v;
     })
+    .option('--node-backend <backend>', 'the nodes\' GL backends: headless-gl (default), chromium or auto (Chromium for scenes that need WebGL 2: transmission, volume)', (v: string) => {
+      if (v !== 'auto' && v !== 'chromium' && v !== 'headless-gl') throw new RangeError(`--node-backend is auto, chromium or headless-gl (got "${v}")`);
+      return v;
+    })
     .option('--verify-rate <share>', 'share of render results re-issued to another node to verify (0-1)', share('verify-rate'), FARM_DEFAULTS.verifyRate)
     .option('--ready-file <path>', 'write the API URL to this file once every node has registered (for scripts)')
     .action(async (o) => {
@@ -58,7 +62,7 @@ export function farmCommand(): Command {
       process.on('SIGTERM', onSignal);
       if (readyFile) await rm(readyFile, { force: true });
 
-      const farm = await startFarm({ nodes: o.nodes, port: o.port, host: o.host, dataDir: o.data, nodeConcurrency: o.nodeConcurrency, nodeLeasing: o.nodeLeasing, verifyRate: o.verifyRate, log });
+      const farm = await startFarm({ nodes: o.nodes, port: o.port, host: o.host, dataDir: o.data, nodeConcurrency: o.nodeConcurrency, nodeLeasing: o.nodeLeasing, nodeBackend: o.nodeBackend, verifyRate: o.verifyRate, log });
       farmRef = farm;
       if (signalled) return shutdown(0);
       try {

@@ -5,6 +5,7 @@ import { createLogger } from '../../render-node/logger.ts';
 import { runDoctor, type Severity } from '../../render-node/agent/node-doctor.ts';
 import { startRenderNode } from '../../render-node/agent/start-render-node.ts';
 import { readNodeConfig, type NodeConfigFile } from './node-config.ts';
+import { parseBackendChoice } from '../../render-node/chromium/choose-backend.ts';
 
 const integer = (flag: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -90,6 +91,16 @@ export function nodeCommand(): Command {
     .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port (0: a free one; default off)', integer('--metrics-port', 0, 65535))
     .option('--metrics-host <host>', 'interface of the metrics listener (default 127.0.0.1: only local scrapers)')
     .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', integer('--session-slots', 0, 64))
+    .option(
+      '--backend <backend>',
+      'GL backends each render process runs: headless-gl (WebGL 1, default), chromium (WebGL 2 in headless Chromium for every scene) or auto (both: Chromium for scenes that need WebGL 2, i.e. transmission and volume); the card lists them, and only nodes with WebGL 2 are given such scenes',
+      (v) => parseBackendChoice(v),
+    )
+    .option('--chromium-timeout <seconds>', 'with a Chromium backend: kill Chromium when one call into its page (a scene load, a tile) takes longer, failing the task so it is retried elsewhere (default 300; capped below --task-timeout)', (v) => {
+      const n = Number(v);
+      if (!(n > 0) || n > 86_400) throw new RangeError(`--chromium-timeout needs a positive number of seconds (got "${v}")`);
+      return n;
+    })
     .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async function (this: Command) {
@@ -105,6 +116,8 @@ export function nodeCommand(): Command {
         metricsHost: o.metricsHost,
         sessionSlots: o.sessionSlots,
         leasing: o.leasing,
+        backend: o.backend,
+        chromiumCallTimeoutMs: o.chromiumTimeout === undefined ? undefined : o.chromiumTimeout * 1000,
         tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);

@@ -44,6 +44,8 @@ export const NodeConfigFile = z
     metricsHost: z.string().min(1).max(255),
     sessionSlots: z.number().int().min(0).max(64),
     leasing: z.enum(['batched', 'per-slot']),
+    backend: z.enum(['auto', 'chromium', 'headless-gl']),
+    chromiumTimeout: z.number().positive().max(86_400),
     tlsCert: z.string().min(1).max(4096),
     tlsKey: z.string().min(1).max(4096),
   })

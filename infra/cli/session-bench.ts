@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { createTesseraClient, decodeDepth, type InteractiveSession, type SessionFrame } from '../../api/client/index.ts';
 import { orbitPosition, stereoPose } from '../../api/protocol/session-pose.ts';
-import type { SessionFormat } from '../../api/protocol/session.ts';
+import type { SessionFidelity, SessionFormat } from '../../api/protocol/session.ts';
 
 export interface SessionBenchOptions {
   api: string;
@@ -22,6 +22,8 @@ export interface SessionBenchOptions {
   shadows?: boolean;
   /** Ask for depth frames, and decode each one as a client would (default false). */
   depth?: boolean;
+  /** The sessions' look: `full` (the API's default, the batch render's look) or `fast` (SessionFidelity). */
+  fidelity?: SessionFidelity;
   /** Pose rate (Hz). */
   poseHz?: number;
   /** RTTs to pass instead of probing (e.g. none). */
@@ -86,7 +88,7 @@ export async function runSessionBench(o: SessionBenchOptions): Promise<SessionBe
   const opened: InteractiveSession[] = [];
   try {
     for (let i = 0; i < o.sessions; i++) {
-      opened.push(await client.openSession({ request: { sceneId: o.sceneId, eye: o.eye, format: o.format, quality: o.quality ?? 80, shadows: o.shadows ?? true, depth: o.depth ?? false, maxFps: 240, ...(o.probe === false ? { client: { rtts: [] } } : {}) }, probe: o.probe, WebSocket: o.WebSocket }));
+      opened.push(await client.openSession({ request: { sceneId: o.sceneId, eye: o.eye, format: o.format, quality: o.quality ?? 80, shadows: o.shadows ?? true, depth: o.depth ?? false, fidelity: o.fidelity ?? 'full', maxFps: 240, ...(o.probe === false ? { client: { rtts: [] } } : {}) }, probe: o.probe, WebSocket: o.WebSocket }));
     }
     // Every session warms up first, then all measure together (CPU time is taken over the measuring window).
     let startMeasuring!: () => void;

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createTesseraClient } from '../../api/client/index.ts';
-import { SessionFormat } from '../../api/protocol/session.ts';
+import { SessionFidelity, SessionFormat } from '../../api/protocol/session.ts';
 import { packScene } from './pack-scene.ts';
 import { runSessionBench, STAGES } from './session-bench.ts';
 
@@ -26,21 +26,23 @@ export function sessionCommand(): Command {
     }, 1)
     .option('--format <format>', 'jpeg or webp', 'jpeg')
     .option('--no-shadows', 'open the sessions without shadow maps (default: shadows as batch renders draw them)')
+    .option('--fidelity <look>', 'full (the batch render\'s look) or fast (baked background, shadow maps sized to the eye)', 'full')
     .option('--depth', 'ask for depth frames too (linear millimetres, rg8-mm-png) and decode them as well')
     .option('--json', 'print {fps, p50Ms, p95Ms, frames, dropped, nodeId} as JSON on stdout')
     .action(async (o) => {
       const format = SessionFormat.parse(o.format);
+      const fidelity = SessionFidelity.parse(o.fidelity);
       if (!/^\d{1,4}x\d{1,4}$/.test(o.eye)) throw new RangeError(`--eye is WIDTHxHEIGHT (got "${o.eye}")`);
       const apiKey: string | undefined = o.apiKey ?? process.env.TESSERA_API_KEY;
       const packed = await packScene(o.scene);
       const { sceneId } = await createTesseraClient({ baseUrl: o.api, apiKey }).uploadScene(packed.bytes, { contentType: packed.contentType });
-      const r = await runSessionBench({ api: o.api, apiKey, sceneId, eye: o.eye, seconds: o.seconds, sessions: o.sessions, format, shadows: o.shadows !== false, depth: o.depth === true });
+      const r = await runSessionBench({ api: o.api, apiKey, sceneId, eye: o.eye, seconds: o.seconds, sessions: o.sessions, format, shadows: o.shadows !== false, depth: o.depth === true, fidelity });
       if (o.json) {
         process.stdout.write(JSON.stringify({ fps: r.fps, p50Ms: r.p50Ms, p95Ms: r.p95Ms, frames: r.frames, dropped: r.dropped, nodeId: r.nodeId }) + '\n');
         return;
       }
       process.stdout.write(
-        `${o.sessions} session${o.sessions === 1 ? '' : 's'} × ${o.seconds} s, eye ${o.eye}, ${format}\n` +
+        `${o.sessions} session${o.sessions === 1 ? '' : 's'} × ${o.seconds} s, eye ${o.eye}, ${format}, ${fidelity}\n` +
           `fps ${r.fps} per session   pose→frame p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms   frames ${r.frames}   dropped poses ${r.dropped}   node ${r.nodeId}\n` +
           `where it went, p50 ms: ${STAGES.map((k) => `${k} ${r.stages[k].p50 ?? '-'}`).join('  ')}   (uplink/downlink: exact only with client and node on one host)\n` +
           `this client's CPU per frame: ${r.clientCpuMsPerFrame ?? '-'} ms\n`,

@@ -12,6 +12,8 @@ export interface FarmNodeOptions {
   concurrency?: number;
   /** How the node leases tasks (its --leasing); the node's default when absent. */
   leasing?: 'batched' | 'per-slot';
+  /** The node's GL backends (its --backend); the node's default (headless-gl) when absent. */
+  backend?: 'auto' | 'chromium' | 'headless-gl';
   /** Receives each output line of the node, formatted, without prefix. */
   log(line: string): void;
   /** A node that dies on its own is started again, at most this many times. */
@@ -56,10 +58,11 @@ export class FarmNodeProcess {
   }
 
   start(): void {
-    const { name, api, cacheDir, concurrency, leasing } = this.opts;
+    const { name, api, cacheDir, concurrency, leasing, backend } = this.opts;
     const args = [BIN, 'node', 'start', '--api', api, '--name', name, '--cache', cacheDir];
     if (concurrency) args.push('--concurrency', String(concurrency));
     if (leasing) args.push('--leasing', leasing);
+    if (backend) args.push('--backend', backend);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: process.env });
     this.child = child;
     for (const stream of [child.stdout!, child.stderr!]) {

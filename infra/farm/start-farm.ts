@@ -21,6 +21,8 @@ export interface FarmOptions {
   nodeConcurrency?: number;
   /** How the nodes lease tasks (see RenderNodeOptions.leasing); the node's default when absent. */
   nodeLeasing?: 'batched' | 'per-slot';
+  /** The nodes' GL backends (see RenderNodeOptions.backend); the node's default (headless-gl) when absent. */
+  nodeBackend?: 'auto' | 'chromium' | 'headless-gl';
   /** Receives each line of the combined log, prefixed by its source (`[api] …`, `[node-1] …`). */
   log?: (line: string) => void;
   /** Longest to wait for every node to register. */
@@ -35,6 +37,7 @@ export const FARM_DEFAULTS = {
   host: '127.0.0.1',
   nodeConcurrency: 2,
   nodeLeasing: 'batched' as 'batched' | 'per-slot',
+  nodeBackend: 'headless-gl' as 'auto' | 'chromium' | 'headless-gl',
   dataDir: '.data/farm',
   readyTimeoutMs: 180_000,
   verifyRate: SAMPLE_RATE,
@@ -106,6 +109,7 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
         cacheDir: join(dataDir, 'cache', `node-${i + 1}`),
         concurrency: opts.nodeConcurrency,
         leasing: opts.nodeLeasing,
+        backend: opts.nodeBackend,
         log: say(`node-${i + 1}`),
       }),
   );

@@ -1,5 +1,4 @@
 import { TesseraError } from '../../api/protocol/errors.ts';
-import type { FrameRenderer } from '../render/frame-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { digestSha256 } from './digest-sha256.ts';
 import type { SceneSource } from './run-render-task.ts';
@@ -7,6 +6,14 @@ import { fetchObject } from './storage-fetch.ts';
 
 /** The GLB to load for scene `id` (its sha256), from `url` or a layer of the node's own; `onSource` learns from where. */
 export type SceneGlbSource = (id: string, url: string, onSource?: (source: SceneSource) => void) => Promise<Uint8Array>;
+
+/**
+ * What loads a scene's normalized GLB into GL: a FrameRenderer, or a render node's backends (node-backends.ts,
+ * which pick headless-gl or Chromium by the scene's extensions).
+ */
+export interface SceneLoader<S extends { dispose(): void }> {
+  loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }): Promise<S>;
+}
 
 export interface MemorySceneCacheOptions {
   /** Scenes kept loaded in GL memory; older ones are disposed. */
@@ -22,13 +29,13 @@ export interface MemorySceneCacheOptions {
  * and parsed by the shared loader as it is: the stored GLB is the API's normalized one. A node with a disk
  * passes its disk layer (scene-cache.ts).
  */
-export class MemorySceneCache {
-  private readonly loaded = new Map<string, Promise<LoadedScene>>();
+export class MemorySceneCache<S extends { dispose(): void } = LoadedScene> {
+  private readonly loaded = new Map<string, Promise<S>>();
 
-  constructor(private readonly renderer: FrameRenderer, private readonly options: MemorySceneCacheOptions) {}
+  constructor(private readonly renderer: SceneLoader<S>, private readonly options: MemorySceneCacheOptions) {}
 
   /** The loaded scene `id`, fetched from `url` when it is not loaded; `onSource` learns from where. */
-  get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> {
+  get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<S> {
     let entry = this.loaded.get(id);
     if (entry) {
       this.loaded.delete(id);

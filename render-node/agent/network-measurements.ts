@@ -72,6 +72,11 @@ export class NetworkMeasurements {
     }
   }
 
+  /** Peer RTTs measured and not yet sent. */
+  get unsent(): number {
+    return this.#unsent.size;
+  }
+
   /** Settles when no peer round is running. */
   async idle(): Promise<void> {
     await this.#probing;

@@ -4,13 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { NodeCard } from '../../api/protocol/node-card.ts';
 import { measureReferenceTile } from './reference-tile.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
-import type { FrameRenderer } from '../render/frame-renderer.ts';
+import type { CardBackend } from '../../api/protocol/node-card.ts';
+import type { MeasurableRenderer } from './reference-tile.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
 
 const REFERENCE_SCENE = fileURLToPath(new URL('../../scenes/textured-pbr.glb', import.meta.url));
 
 /** Measure tiles per second on the reference tile (after one warm-up render). */
-export async function measureTilesPerSecond(renderer: FrameRenderer, samples = 5): Promise<number> {
+export async function measureTilesPerSecond<S extends { dispose(): void }>(renderer: MeasurableRenderer<S>, samples = 5): Promise<number> {
   const { glb } = await readScene({ bytes: new Uint8Array(await readFile(REFERENCE_SCENE)) });
   return measureReferenceTile(renderer, glb, samples);
 }
@@ -20,6 +21,8 @@ export interface RenderCapabilities {
   info: GLBackendInfo;
   version: string;
   tilesPerSecond: number;
+  /** The GL backends the node renders on, its default first (absent: the one in `info`, WebGL 1). */
+  backends?: CardBackend[];
 }
 
 /** This node's resource card: CPU, memory, GL capabilities and measured speed. */
@@ -36,12 +39,13 @@ export function createResourceCard(
     cpu: { model: cpu[0]?.model?.trim() || 'unknown', cores: Math.max(1, cpu.length) },
     ramBytes: totalmem(),
     gl: { renderer: info.renderer, vendor: info.vendor, version: info.version, maxTextureSize: info.maxTextureSize, maxViewport: info.maxViewport, backend: info.backend },
+    backends: gl.backends,
     tilesPerSecond: gl.tilesPerSecond,
     concurrency: opts.concurrency,
     probeUrl: opts.probeUrl,
     location: opts.location,
     sessionSlots: opts.sessionSlots,
     sessionUrl: opts.sessionSlots ? opts.sessionUrl : undefined,
-    sessionFeatures: opts.sessionSlots ? ['depth'] : undefined,
+    sessionFeatures: opts.sessionSlots ? ['depth', 'fast'] : undefined,
   });
 }

@@ -5,8 +5,8 @@
  * way of asking the API for the upload URL (a render process asks its parent, which holds the credentials).
  */
 import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
-import type { FrameRenderer, RenderResult } from '../render/frame-renderer.ts';
-import type { LoadedScene } from '../scene/load-scene.ts';
+import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
+import type { RenderResult } from '../render/frame-renderer.ts';
 import { putObject } from './storage-fetch.ts';
 
 /** Where a scene came from: already loaded in this render process, the node's disk cache, or storage. */
@@ -20,11 +20,19 @@ export interface TaskOutcome {
   sceneCache?: SceneSource;
 }
 
-export interface RenderTaskPorts {
+/**
+ * What renders a loaded scene: a FrameRenderer in this process (headless-gl, a browser tab's canvas), or a node's
+ * backends (node-backends.ts), whose Chromium backend answers asynchronously.
+ */
+export interface TaskRenderer<S> {
+  render(scene: S, view: ViewSpec, frame: number, tile?: TileRect): RenderResult | Promise<RenderResult>;
+}
+
+export interface RenderTaskPorts<S> {
   /** Loaded scenes by content hash, fetched from the task's presigned URL when new. */
-  scenes: { get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<LoadedScene> };
-  /** Encode the rendered pixels as the task asks (a tile: lossless PNG). */
-  encode(image: RenderResult, task: LeasedTask): Promise<Uint8Array>;
+  scenes: { get(id: string, url: string, onSource?: (source: SceneSource) => void): Promise<S> };
+  /** Encode the rendered pixels as the task asks (a tile: lossless PNG); `scene` is the one rendered. */
+  encode(image: RenderResult, task: LeasedTask, scene: S): Promise<Uint8Array>;
   /** Lower-case hex sha256. */
   sha256(bytes: Uint8Array): string | Promise<string>;
   /** The bytes that go up for `bytes` (a test fault may change them; default: the same). */
@@ -58,7 +66,7 @@ export async function uploadOutput(
   timings.upload = performance.now() - t1;
 }
 
-export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, ports: RenderTaskPorts, signal: AbortSignal): Promise<TaskOutcome> {
+export async function runRenderTask<S>(task: LeasedTask, renderer: TaskRenderer<S>, ports: RenderTaskPorts<S>, signal: AbortSignal): Promise<TaskOutcome> {
   const timings: Record<string, number> = {};
   const t0 = performance.now();
   let sceneCache: SceneSource | undefined;
@@ -67,11 +75,11 @@ export async function runRenderTask(task: LeasedTask, renderer: FrameRenderer, p
   const t1 = performance.now();
   timings.load = t1 - t0;
   signal.throwIfAborted();
-  const result = renderer.render(loaded, task.view, task.frame, task.tile);
+  const result = await renderer.render(loaded, task.view, task.frame, task.tile);
   const t2 = performance.now();
   timings.render = result.timings.pose + result.timings.render;
   timings.readback = result.timings.readback + result.timings.resolve;
-  const bytes = await ports.encode(result, task);
+  const bytes = await ports.encode(result, task, loaded);
   timings.encode = performance.now() - t2;
   signal.throwIfAborted();
   const checksum = await ports.sha256(bytes);

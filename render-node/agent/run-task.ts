@@ -2,7 +2,7 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
 import { encodeImage } from '../output/encode-image.ts';
 import { decodeRaw, stitchTiles } from '../output/stitch-tiles.ts';
-import type { FrameRenderer } from '../render/frame-renderer.ts';
+import type { BackendScene, NodeBackends } from './node-backends.ts';
 import { runRenderTask, uploadOutput, type RequestUpload, type TaskOutcome } from './run-render-task.ts';
 import { sha256, type SceneCache } from './scene-cache.ts';
 import { fetchObject } from './storage-fetch.ts';
@@ -19,14 +19,15 @@ export { SceneFaultError, isSceneFault } from './scene-fault.ts';
  * Do one leased task: render a tile (or a whole frame) or stitch a frame (from tiles checked against the
  * sha256 the API verified), upload it, return its size and sha256.
  */
-export async function runTask(task: LeasedTask, renderer: FrameRenderer, scenes: SceneCache, requestUpload: RequestUpload, signal: AbortSignal): Promise<TaskOutcome> {
+export async function runTask(task: LeasedTask, renderer: Pick<NodeBackends, 'render' | 'version'>, scenes: SceneCache<BackendScene>, requestUpload: RequestUpload, signal: AbortSignal): Promise<TaskOutcome> {
   if (task.kind === 'render') {
     return runRenderTask(task, renderer, {
       scenes,
-      encode: (result, t) =>
+      // The identity of the backend that rendered the scene (an auto node renders a WebGL 2 scene on Chromium).
+      encode: (result, t, scene) =>
         t.final
-          ? encodeImage(pixelsToEncode(result), t.encode, { software: renderer.version, description: `scene ${t.scene.id.slice(0, 16)} frame ${t.frame}` }, flattenColor(t))
-          : encodeImage(pixelsToEncode(result), TILE_ENCODING, { software: renderer.version }),
+          ? encodeImage(pixelsToEncode(result), t.encode, { software: scene.version, description: `scene ${t.scene.id.slice(0, 16)} frame ${t.frame}` }, flattenColor(t))
+          : encodeImage(pixelsToEncode(result), TILE_ENCODING, { software: scene.version }),
       sha256,
       toUpload: bytesToUpload,
       requestUpload,

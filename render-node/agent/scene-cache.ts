@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FrameRenderer } from '../render/frame-renderer.ts';
-import { downloadScene, MemorySceneCache, type MemorySceneCacheOptions } from './memory-scene-cache.ts';
+import type { LoadedScene } from '../scene/load-scene.ts';
+import { downloadScene, MemorySceneCache, type MemorySceneCacheOptions, type SceneLoader } from './memory-scene-cache.ts';
 import { readScene } from '../../scene-check/read-scene.ts';
 import type { SceneSource } from './run-render-task.ts';
 
@@ -16,8 +16,8 @@ export interface SceneCacheOptions extends Omit<MemorySceneCacheOptions, 'glb'> 
  * Scenes by content hash: bytes on disk (downloaded once per node, verified against their sha256 id) and a
  * few parsed scenes in memory, least recently used first out.
  */
-export class SceneCache extends MemorySceneCache {
-  constructor(renderer: FrameRenderer, options: SceneCacheOptions) {
+export class SceneCache<S extends { dispose(): void } = LoadedScene> extends MemorySceneCache<S> {
+  constructor(renderer: SceneLoader<S>, options: SceneCacheOptions) {
     super(renderer, { ...options, glb: (id, url, onSource) => diskSceneGlb(options.dir, id, url, onSource) });
   }
 }

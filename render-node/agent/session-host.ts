@@ -34,7 +34,7 @@ import { encodeFrame } from '../../api/protocol/session-frame.ts';
 import { checkTicket, TicketLedger, type TicketProblem } from '../../api/protocol/session-ticket.ts';
 import type { Logger } from '../logger.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
-import { SessionProcess, type SessionProcessOptions } from './session-process.ts';
+import { SessionProcess, type RenderedFrame, type SessionProcessOptions } from './session-process.ts';
 
 export interface SessionHostOptions extends Omit<SessionProcessOptions, 'loadTimeoutMs' | 'frameTimeoutMs'> {
   /** Sessions at once. */
@@ -70,6 +70,8 @@ interface HostedSession {
   pending: { pose: PoseMessage; receivedAt: number } | null;
   droppedSinceFrame: number;
   rendering: boolean;
+  /** Frames rendered and still encoding (or being sent), oldest first. */
+  encoding: Promise<void>[];
   /** When the last frame's render started: maxFps spaces render starts, not the gaps between frames. */
   lastRenderAt: number;
   ended: { reason: string; reported: number } | null;
@@ -117,6 +119,11 @@ export class SessionHost {
     return n;
   }
 
+  /** Sessions open, or ended and still to report in heartbeats. */
+  get reporting(): number {
+    return this.#sessions.size;
+  }
+
   /** Serve session WebSockets on `server` (the node's public server). */
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -154,6 +161,7 @@ export class SessionHost {
       pending: null,
       droppedSinceFrame: 0,
       rendering: false,
+      encoding: [],
       lastRenderAt: 0,
       ended: null,
       connectTimer: setTimeout(() => {
@@ -325,7 +333,9 @@ export class SessionHost {
   /**
    * Render waiting poses one at a time, newest first, paced by maxFps: a render starts no sooner than 1000/maxFps ms
    * after the previous one started (pacing from the previous frame's end instead added that much idle time to every
-   * frame: +11 ms at the default 90, whatever the render took).
+   * frame: +11 ms at the default 90, whatever the render took). A frame is encoded (in the render process's encoder
+   * thread) while the next one renders; at most one frame waits for its encode while another renders, and frames
+   * leave in pose order.
    */
   async #pump(s: HostedSession): Promise<void> {
     if (s.rendering || s.ended || !(s as HostedSession & { ready?: boolean }).ready) return;
@@ -336,6 +346,11 @@ export class SessionHost {
         if (wait > 1) {
           await new Promise((r) => setTimeout(r, wait));
           continue; // a newer pose may have replaced the waiting one meanwhile
+        }
+        // One frame encoding while the next renders, not more: wait for the older of two.
+        if (s.encoding.length > 1) {
+          await s.encoding[0];
+          continue;
         }
         const { pose, receivedAt } = s.pending;
         s.pending = null;
@@ -348,43 +363,55 @@ export class SessionHost {
         }
         const started = performance.now();
         s.lastRenderAt = started;
-        const frame = await s.process.frame(pose.eyes);
-        if (s.ended || ws.readyState !== ws.OPEN) break;
-        const message = encodeFrame(
-          {
-            seq: pose.seq,
-            sentAt: pose.sentAt,
-            eyes: pose.eyes,
-            timings: {
-              queueMs: started - receivedAt,
-              renderMs: frame.renderMs,
-              encodeMs: frame.encodeMs,
-              ipcMs: frame.ipcMs,
-              nodeInAt: performance.timeOrigin + receivedAt,
-              nodeOutAt: performance.timeOrigin + performance.now(),
-            },
-            layout: 'side-by-side',
-            width: frame.width,
-            height: frame.height,
-            format: s.lease.render.format,
-            dropped: s.droppedSinceFrame,
-            ...(frame.depth ? { depthEncoding: DEPTH_ENCODING } : {}),
-          },
-          frame.image,
-          frame.depth ?? undefined,
-        );
-        ws.send(message);
-        s.droppedSinceFrame = 0;
-        s.stats.frames++;
-        s.stats.renderMs += frame.renderMs + frame.encodeMs;
-        s.latencies.push(performance.now() - receivedAt);
-        if (s.latencies.length > LATENCY_WINDOW) s.latencies.shift();
+        const job = s.process.frame(pose.eyes);
+        const failed = (err: Error) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, err?.message ?? String(err));
+        const sent: Promise<void> = job.done
+          .then((frame) => this.#sendFrame(s, pose, receivedAt, started, frame))
+          .catch(failed)
+          .finally(() => s.encoding.splice(s.encoding.indexOf(sent) >>> 0, 1));
+        s.encoding.push(sent);
+        await job.rendered;
       }
     } catch (err) {
       this.#end(s, SESSION_CLOSE.SCENE_FAILED, (err as Error)?.message ?? String(err));
     } finally {
       s.rendering = false;
     }
+  }
+
+  /** Send an encoded frame answering `pose` (in pose order: the render process encodes in order). */
+  #sendFrame(s: HostedSession, pose: PoseMessage, receivedAt: number, started: number, frame: RenderedFrame): void {
+    const ws = s.socket;
+    if (s.ended || !ws || ws.readyState !== ws.OPEN) return;
+    const message = encodeFrame(
+      {
+        seq: pose.seq,
+        sentAt: pose.sentAt,
+        eyes: pose.eyes,
+        timings: {
+          queueMs: started - receivedAt,
+          renderMs: frame.renderMs,
+          encodeMs: frame.encodeMs,
+          ipcMs: frame.ipcMs,
+          nodeInAt: performance.timeOrigin + receivedAt,
+          nodeOutAt: performance.timeOrigin + performance.now(),
+        },
+        layout: 'side-by-side',
+        width: frame.width,
+        height: frame.height,
+        format: s.lease.render.format,
+        dropped: s.droppedSinceFrame,
+        ...(frame.depth ? { depthEncoding: DEPTH_ENCODING } : {}),
+      },
+      frame.image,
+      frame.depth ?? undefined,
+    );
+    ws.send(message);
+    s.droppedSinceFrame = 0;
+    s.stats.frames++;
+    s.stats.renderMs += frame.renderMs + frame.encodeMs;
+    s.latencies.push(performance.now() - receivedAt);
+    if (s.latencies.length > LATENCY_WINDOW) s.latencies.shift();
   }
 
   #refreshPercentiles(s: HostedSession): void {

@@ -1,6 +1,8 @@
 /**
  * The parent's handle on a session's render process (session-worker.ts): start it, load the scene, render
- * poses one at a time. A process that crashes, blows its memory cap or takes too long for a frame is
+ * poses. A frame comes back in two steps: `rendered` (the process's GL thread is free: send it the next pose)
+ * and `done` (the encoded frame, from the process's encoder thread over the frame pipe), so one frame is encoded
+ * while the next one renders. A process that crashes, blows its memory cap or takes too long for a frame is
  * killed; the session then ends with a reason (the node itself carries on).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -10,6 +12,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ErrorCode } from '../../api/protocol/errors.ts';
 import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
+import { RecordReader } from './frame-records.ts';
+import type { FrameRecordHeader } from './session-encoder.ts';
+
+/** The render process's end of the frame pipe (after stdin, stdout, stderr and the IPC channel). */
+export const FRAME_PIPE_FD = 4;
 
 export interface SessionWorkerSettings {
   cacheDir: string;
@@ -24,7 +31,8 @@ export type SessionWorkerReply =
   | { type: 'ready' }
   | { type: 'loaded'; start: StartView }
   | { type: 'load-failed'; message: string; code?: ErrorCode; sceneFault: boolean }
-  | { type: 'frame'; id: number; image: Uint8Array; depth: Uint8Array | null; width: number; height: number; renderMs: number; encodeMs: number; workMs: number }
+  /** The frame is drawn and read back (its encoded image follows on the frame pipe); the GL thread is free. */
+  | { type: 'rendered'; id: number; width: number; height: number; renderMs: number }
   | { type: 'frame-failed'; id: number; message: string };
 
 export interface SessionProcessOptions extends SessionWorkerSettings {
@@ -44,8 +52,26 @@ export interface RenderedFrame {
   height: number;
   renderMs: number;
   encodeMs: number;
-  /** The round trip to the render process less its own work (both IPC hops, its event loop's wait). */
+  /** The round trip to the render process less its render and encode (IPC hops, the threads' waits). */
   ipcMs: number;
+}
+
+/** One frame in the render process: drawn first, then encoded. */
+export interface FrameJob {
+  /** Settles when the render process may take the next pose (rejects when the frame failed). */
+  rendered: Promise<{ renderMs: number }>;
+  /** Settles with the encoded frame. */
+  done: Promise<RenderedFrame>;
+}
+
+interface PendingFrame {
+  sentAt: number;
+  renderMs: number | null;
+  width: number;
+  height: number;
+  rendered: { resolve: (v: { renderMs: number }) => void; reject: (e: Error) => void };
+  done: { resolve: (v: RenderedFrame) => void; reject: (e: Error) => void };
+  timer: NodeJS.Timeout;
 }
 
 const WORKER = fileURLToPath(new URL('./session-worker.ts', import.meta.url));
@@ -58,6 +84,7 @@ export class SessionProcess {
   #nextId = 1;
   #dead: string | null = null;
   readonly #memoryTimer: NodeJS.Timeout;
+  readonly #frames = new Map<number, PendingFrame>();
   /** Settles when the process exits, with why. */
   readonly exited: Promise<string>;
 
@@ -67,7 +94,8 @@ export class SessionProcess {
     this.#child = fork(WORKER, [], {
       execArgv: ['--import', TSX],
       env: { ...process.env, TESSERA_SESSION_SETTINGS: JSON.stringify(settings) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // fd 4: the frame pipe its encoder thread writes encoded frames to (FRAME_PIPE_FD).
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
       // Frames travel as binary, not as JSON arrays of numbers.
       serialization: 'advanced',
     });
@@ -75,10 +103,22 @@ export class SessionProcess {
       this.#child.once('exit', (code, sig) => {
         this.#dead ??= `the session's render process exited (${sig ?? `exit code ${code}`})`;
         clearInterval(this.#memoryTimer);
+        this.#failFrames(new Error(this.#dead));
         resolve(this.#dead);
       });
     });
     this.#ready = this.#wait((m) => m.type === 'ready', options.loadTimeoutMs, 'start').then(() => undefined);
+    this.#child.on('message', (m: SessionWorkerReply) => this.#onReply(m));
+    const reader = new RecordReader();
+    const pipe = this.#child.stdio[FRAME_PIPE_FD]!;
+    pipe.on('error', () => {});
+    pipe.on('data', (chunk: Buffer) => {
+      try {
+        for (const { header, parts } of reader.push(chunk)) this.#onEncoded(header as unknown as FrameRecordHeader, parts);
+      } catch (err) {
+        this.kill(`the session's render process sent a malformed frame: ${(err as Error).message}`);
+      }
+    });
     this.#memoryTimer = setInterval(async () => {
       const rss = await residentBytes(this.#child.pid);
       if (rss > options.memoryCapBytes) this.kill(`the session's render process used ${Math.round(rss / 2 ** 20)} MiB, over its cap of ${Math.round(options.memoryCapBytes / 2 ** 20)} MiB`);
@@ -96,23 +136,75 @@ export class SessionProcess {
     return (m as Extract<SessionWorkerReply, { type: 'loaded' }>).start;
   }
 
-  /** Render and encode one pose. */
-  async frame(eyes: EyePose[]): Promise<RenderedFrame> {
+  /** Render and encode one pose: `rendered` when the process can take the next pose, `done` with the frame. */
+  frame(eyes: EyePose[]): FrameJob {
     const id = this.#nextId++;
-    const t0 = performance.now();
-    const reply = this.#wait((m) => (m.type === 'frame' || m.type === 'frame-failed') && m.id === id, this.#options.frameTimeoutMs, 'frame');
+    let rendered!: PendingFrame['rendered'];
+    let done!: PendingFrame['done'];
+    const job: FrameJob = {
+      rendered: new Promise((resolve, reject) => (rendered = { resolve, reject })),
+      done: new Promise((resolve, reject) => (done = { resolve, reject })),
+    };
+    // Whoever awaits only one of them must not leave the other's rejection unhandled.
+    job.rendered.catch(() => {});
+    job.done.catch(() => {});
+    if (this.#dead) {
+      const err = new Error(this.#dead);
+      rendered.reject(err);
+      done.reject(err);
+      return job;
+    }
+    const timeoutMs = this.#options.frameTimeoutMs;
+    const timer = setTimeout(() => {
+      const err = new Error(`the frame took longer than ${timeoutMs} ms`);
+      this.#settle(id, err);
+      this.kill(err.message);
+    }, timeoutMs);
+    this.#frames.set(id, { sentAt: performance.now(), renderMs: null, width: 0, height: 0, rendered, done, timer });
     this.#child.send({ type: 'frame', id, eyes } satisfies SessionWorkerRequest);
-    const m = await reply;
-    if (m.type === 'frame-failed') throw new Error(`rendering failed: ${m.message}`);
-    const f = m as Extract<SessionWorkerReply, { type: 'frame' }>;
-    const ipcMs = Math.max(0, performance.now() - t0 - (f.workMs ?? 0));
-    return { image: f.image, depth: f.depth ?? null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.encodeMs, ipcMs };
+    return job;
+  }
+
+  #onReply(m: SessionWorkerReply): void {
+    if (m.type === 'rendered') {
+      const f = this.#frames.get(m.id);
+      if (!f) return;
+      f.renderMs = m.renderMs;
+      f.width = m.width;
+      f.height = m.height;
+      f.rendered.resolve({ renderMs: m.renderMs });
+    } else if (m.type === 'frame-failed') this.#settle(m.id, new Error(`rendering failed: ${m.message}`));
+  }
+
+  #onEncoded(header: FrameRecordHeader, parts: Buffer[]): void {
+    const f = this.#frames.get(header.id);
+    if (!f) return;
+    if (!header.ok || f.renderMs === null || !parts[0]) return this.#settle(header.id, new Error(`encoding failed: ${header.message ?? 'no image'}`));
+    clearTimeout(f.timer);
+    this.#frames.delete(header.id);
+    const ipcMs = Math.max(0, performance.now() - f.sentAt - f.renderMs - header.encodeMs);
+    f.done.resolve({ image: parts[0], depth: parts[1] ?? null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: header.encodeMs, ipcMs });
+  }
+
+  /** Fail frame `id` (both steps; a step that settled already stays so). */
+  #settle(id: number, err: Error): void {
+    const f = this.#frames.get(id);
+    if (!f) return;
+    clearTimeout(f.timer);
+    this.#frames.delete(id);
+    f.rendered.reject(err);
+    f.done.reject(err);
+  }
+
+  #failFrames(err: Error): void {
+    for (const id of [...this.#frames.keys()]) this.#settle(id, err);
   }
 
   /** Stop the process (idempotent). */
   kill(reason = 'session ended'): void {
     this.#dead ??= reason;
     clearInterval(this.#memoryTimer);
+    this.#failFrames(new Error(this.#dead));
     this.#child.kill('SIGKILL');
   }
 

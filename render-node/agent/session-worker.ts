@@ -1,21 +1,24 @@
 /**
  * A session's render process: one GL context serving one interactive session. It loads the session's
- * scene (through the node's scene cache on disk), then renders and encodes each pose its parent sends:
- * both eyes in one pass, JPEG (libjpeg-turbo, not mozjpeg: ~5× faster per frame) or WebP. It holds no
- * credentials and exits when its parent goes away.
+ * scene (through the node's scene cache on disk), then renders each pose its parent sends (both eyes in one
+ * pass), tells the parent at once that the render is done (so the parent can send the next pose), and hands
+ * the pixels to its encoder thread (session-encoder.ts: JPEG with libjpeg-turbo, not mozjpeg: ~5× faster per
+ * frame, or WebP), which sends the encoded frame to the parent on the frame pipe (fd 4) while this thread
+ * draws the next pose: encoding overlaps the next render. It holds no credentials and exits when its parent
+ * goes away.
  */
-import sharp from 'sharp';
+import { Worker } from 'node:worker_threads';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { SessionRender } from '../../api/protocol/session.ts';
 import { stereoPose } from '../../api/protocol/session-pose.ts';
-import { encodeDepthPng } from '../output/encode-image.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from '../render/node-render-platform.ts';
 import { StereoRenderer } from '../render/stereo-renderer.ts';
 import { isSceneFault } from './run-task.ts';
 import { SceneCache } from './scene-cache.ts';
-import type { SessionWorkerReply, SessionWorkerRequest, SessionWorkerSettings } from './session-process.ts';
+import type { EncodeRequest, EncoderReturn } from './session-encoder.ts';
+import { FRAME_PIPE_FD, type SessionWorkerReply, type SessionWorkerRequest, type SessionWorkerSettings } from './session-process.ts';
 
 const settings = JSON.parse(process.env.TESSERA_SESSION_SETTINGS ?? '{}') as SessionWorkerSettings;
 const send = (reply: SessionWorkerReply) => process.send?.(reply);
@@ -26,10 +29,24 @@ const scenes = new SceneCache(frames, { dir: settings.cacheDir, maxLoaded: 1, ma
 let stereo: StereoRenderer | undefined;
 let render: SessionRender | undefined;
 
-/** Encode straight-alpha RGBA as the session's format. */
-async function encode(data: Uint8Array, width: number, height: number, r: SessionRender): Promise<Buffer> {
-  const img = sharp(data, { raw: { width, height, channels: 4 } }).removeAlpha();
-  return r.format === 'webp' ? img.webp({ quality: r.quality, effort: 0 }).toBuffer() : img.jpeg({ quality: r.quality, mozjpeg: false, chromaSubsampling: '4:2:0' }).toBuffer();
+// tsx's loader does not follow into worker threads: register it there, then load the encoder.
+const encoderUrl = new URL('./session-encoder.ts', import.meta.url).href;
+const tsxApi = import.meta.resolve('tsx/esm/api');
+const encoder = new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(encoderUrl)}); });`, { eval: true, workerData: { fd: FRAME_PIPE_FD } });
+encoder.on('error', (err) => {
+  process.stderr.write(`session encoder thread failed: ${err?.message ?? err}\n`);
+  process.exit(1);
+});
+encoder.on('exit', () => process.exit(1));
+/** Pixel buffers the encoder is done with, for the next frames (a frame's buffer is transferred, not copied). */
+const spare: ArrayBuffer[] = [];
+encoder.on('message', (m: EncoderReturn) => {
+  if (m.type === 'buffer' && spare.length < 3) spare.push(m.buffer);
+});
+/** A buffer of exactly `bytes` for a frame's pixels: a spare one, else a new one. */
+function pixelBuffer(bytes: number): Uint8Array {
+  for (let i = spare.length - 1; i >= 0; i--) if (spare[i].byteLength === bytes) return new Uint8Array(spare.splice(i, 1)[0]);
+  return new Uint8Array(bytes);
 }
 
 process.on('message', async (message: SessionWorkerRequest) => {
@@ -52,12 +69,12 @@ process.on('message', async (message: SessionWorkerRequest) => {
     send({ type: 'frame-failed', id: message.id, message: 'no scene loaded' });
     return;
   }
-  const arrived = performance.now();
   try {
-    const frame = stereo.render(message.eyes);
-    const t0 = performance.now();
-    const [image, depth] = await Promise.all([encode(frame.data, frame.width, frame.height, render), frame.depth ? encodeDepthPng(frame.depth, frame.width, frame.height) : null]);
-    send({ type: 'frame', id: message.id, image, depth, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs, encodeMs: performance.now() - t0, workMs: performance.now() - arrived });
+    const { width, height } = render.eye;
+    const frame = stereo.render(message.eyes, pixelBuffer(width * message.eyes.length * height * 4));
+    send({ type: 'rendered', id: message.id, width: frame.width, height: frame.height, renderMs: frame.renderMs + frame.readbackMs });
+    const job: EncodeRequest = { id: message.id, data: frame.data, depth: frame.depth, width: frame.width, height: frame.height, render: { format: render.format, quality: render.quality } };
+    encoder.postMessage(job, [frame.data.buffer as ArrayBuffer, ...(frame.depth ? [frame.depth.buffer as ArrayBuffer] : [])]);
   } catch (err) {
     send({ type: 'frame-failed', id: message.id, message: (err as Error)?.message ?? String(err) });
   }

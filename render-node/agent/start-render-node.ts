@@ -11,9 +11,11 @@ import { serveMetrics } from '../../node-support/serve-metrics.ts';
 import { NodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
-import { claimedTilesPerSecond } from './test-fault.ts';
+import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
+import { claimedBackends, claimedTilesPerSecond } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
+import { heartbeatDue } from './heartbeat-schedule.ts';
 import { SessionHost } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { MAX_REPORTED_SCENES } from '../../api/protocol/node-messages.ts';
@@ -61,6 +63,15 @@ export interface RenderNodeOptions {
   leasing?: 'batched' | 'per-slot';
   /** Lease-ahead tasks to hold beyond the slots when batched: 0 or 1 (the API allows one). */
   leaseAhead?: number;
+  /**
+   * The GL backends each render process runs (`tessera node start --backend`): `headless-gl` (WebGL 1, the
+   * default), `chromium` (WebGL 2 in headless Chromium, for every scene) or `auto` (both: Chromium only for scenes
+   * that need WebGL 2, and only when Chromium starts here). The card lists them; with a WebGL 2 one, the node is
+   * given transmission and volume scenes.
+   */
+  backend?: RenderBackendChoice;
+  /** Longest one render call into Chromium may take before Chromium is killed and the task fails (ms). */
+  chromiumCallTimeoutMs?: number;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -68,12 +79,15 @@ export const RENDER_NODE_DEFAULTS = {
   taskTimeCapMs: 10 * 60_000,
   concurrency: 2,
   drainTimeoutMs: 60_000,
-  leaseWaitSeconds: 20,
+  // The API's longest: idle, a node's polls are what proves it alive (heartbeat-schedule.ts), one request each.
+  leaseWaitSeconds: 25,
   maxLoadedScenes: 4,
   maxTexturePixels: 256 * 1024 * 1024,
   sessionSlots: 2,
   leasing: 'batched' as 'batched' | 'per-slot',
   leaseAhead: 1,
+  backend: 'headless-gl' as RenderBackendChoice,
+  chromiumCallTimeoutMs: 5 * 60_000,
 };
 
 export interface RenderNodeHandle {
@@ -109,6 +123,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
         maxLoadedScenes: opts.maxLoadedScenes,
         maxTexturePixels: opts.maxTexturePixels,
+        backend: opts.backend,
+        // Below the task cap, so a hung page fails the task as a render failure (retried elsewhere), not a scene fault.
+        chromiumCallTimeoutMs: Math.min(opts.chromiumCallTimeoutMs, Math.max(opts.taskTimeCapMs - 5000, opts.taskTimeCapMs * 0.8)),
         timeCapMs: opts.taskTimeCapMs,
         memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
         log,
@@ -117,7 +134,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
   const described = await sandboxes[0].describe();
-  const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond) }, {
+  const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond), backends: claimedBackends(described.backends) }, {
     name,
     region: opts.region,
     concurrency: opts.concurrency,
@@ -197,7 +214,24 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       } else log.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
   };
-  const heartbeatTimer = setInterval(heartbeat, registered.heartbeatIntervalMs);
+  // Idle, the long-polls prove the node alive: heartbeats only now and then (heartbeat-schedule.ts).
+  let intervalsSinceLast = 0;
+  const tick = () => {
+    intervalsSinceLast++;
+    const due = heartbeatDue({
+      leases: running.size + queued.length,
+      sessions: sessions.reporting,
+      unsentMeasurements: network.unsent,
+      intervalsSinceLast,
+      leaseWaitMs: opts.leaseWaitSeconds * 1000,
+      heartbeatIntervalMs: registered.heartbeatIntervalMs,
+      pollsForTasks: opts.concurrency > 0,
+    });
+    if (!due) return;
+    intervalsSinceLast = 0;
+    void heartbeat();
+  };
+  const heartbeatTimer = setInterval(tick, registered.heartbeatIntervalMs);
   // One at once: the RTT measurements, the coordinate and the peers to ping start a heartbeat earlier.
   void heartbeat();
 

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
+import type { CardBackend } from '../../api/protocol/node-card.ts';
 import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
+import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { Logger } from '../logger.ts';
 import { SceneFaultError, type TaskOutcome } from './run-task.ts';
@@ -14,6 +16,10 @@ export interface WorkerSettings {
   cacheDir: string;
   maxLoadedScenes: number;
   maxTexturePixels: number;
+  /** The GL backends the render process starts (default headless-gl). */
+  backend?: RenderBackendChoice;
+  /** Longest one call into the Chromium page may take before Chromium is killed (ms). */
+  chromiumCallTimeoutMs?: number;
 }
 
 /**
@@ -27,7 +33,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'upload'; id: number; claim: { bytes: number; checksum: string } }
-  | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number }
+  | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number; backends: CardBackend[] }
   | { type: 'done'; id: number; outcome: TaskOutcome }
   | { type: 'failed'; id: number; code?: ErrorCode; message: string; sceneFault: boolean };
 
@@ -57,7 +63,7 @@ export class TaskSandbox {
   constructor(private readonly options: TaskSandboxOptions) {}
 
   /** GL facts and measured speed of a render process, for the resource card. */
-  async describe(): Promise<{ info: GLBackendInfo; version: string; tilesPerSecond: number }> {
+  async describe(): Promise<{ info: GLBackendInfo; version: string; tilesPerSecond: number; backends: CardBackend[] }> {
     const reply = await this.request({ type: 'describe', id: this.nextId++ }, STARTUP_TIMEOUT_MS, 'measuring the reference tile');
     if (reply.type !== 'described') throw new TesseraError('INTERNAL', `render process answered ${reply.type} to describe`);
     return reply;
@@ -148,7 +154,8 @@ export class TaskSandbox {
   private process(): Promise<ChildProcess> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return Promise.resolve(this.child);
     this.starting ??= new Promise<ChildProcess>((resolve, reject) => {
-      const settings: WorkerSettings = { cacheDir: this.options.cacheDir, maxLoadedScenes: this.options.maxLoadedScenes, maxTexturePixels: this.options.maxTexturePixels };
+      const { cacheDir, maxLoadedScenes, maxTexturePixels, backend, chromiumCallTimeoutMs } = this.options;
+      const settings: WorkerSettings = { cacheDir, maxLoadedScenes, maxTexturePixels, backend, chromiumCallTimeoutMs };
       const child = fork(WORKER, [], {
         execArgv: ['--import', TSX],
         env: { ...process.env, TESSERA_WORKER_SETTINGS: JSON.stringify(settings) },

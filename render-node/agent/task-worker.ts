@@ -8,6 +8,7 @@ import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from '../render/node-render-platform.ts';
+import { NodeBackends } from './node-backends.ts';
 import { measureTilesPerSecond } from './resource-card.ts';
 import { isSceneFault, runTask } from './run-task.ts';
 import { SceneCache } from './scene-cache.ts';
@@ -15,10 +16,20 @@ import type { WorkerReply, WorkerRequest, WorkerSettings } from './task-sandbox.
 
 const settings = JSON.parse(process.env.TESSERA_WORKER_SETTINGS ?? '{}') as WorkerSettings;
 const send = (reply: WorkerReply) => process.send?.(reply);
-process.on('disconnect', () => process.exit(0));
+let backends: NodeBackends | undefined;
+// The parent went away: close Chromium (if any) before going too.
+process.on('disconnect', () => void (backends?.dispose() ?? Promise.resolve()).finally(() => process.exit(0)));
 
-const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
+// headless-gl in this process, headless Chromium beside it, or both (`auto`): see node-backends.ts.
+const renderer = (backends = await NodeBackends.start({
+  choice: settings.backend ?? 'headless-gl',
+  headlessGl: async () => new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM),
+  chromium: settings.chromiumCallTimeoutMs ? { callTimeoutMs: settings.chromiumCallTimeoutMs } : {},
+  log: (message) => process.stderr.write(`${message}\n`),
+}));
 const scenes = new SceneCache(renderer, { dir: settings.cacheDir, maxLoaded: settings.maxLoadedScenes, maxTexturePixels: settings.maxTexturePixels });
+// Chromium goes with this process: a SIGTERM from the sandbox closes it (a SIGKILL closes its DevTools pipe, which ends it too).
+process.on('SIGTERM', () => void renderer.dispose().finally(() => process.exit(0)));
 
 /** Upload tickets the parent is fetching, by run id (one task runs at a time). */
 const tickets = new Map<number, { resolve(t: UploadTicket): void; reject(e: Error): void }>();
@@ -32,7 +43,7 @@ process.on('message', async (message: WorkerRequest) => {
     return;
   }
   if (message.type === 'describe') {
-    send({ type: 'described', id: message.id, info: renderer.backend.info, version: renderer.version, tilesPerSecond: await measureTilesPerSecond(renderer) });
+    send({ type: 'described', id: message.id, info: renderer.info, version: renderer.version, tilesPerSecond: await measureTilesPerSecond(renderer), backends: renderer.backends });
     return;
   }
   const task = message.task as LeasedTask;

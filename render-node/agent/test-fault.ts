@@ -7,12 +7,14 @@
  * `doctor-stitch` renders honestly but alters one tile's region of every frame it stitches (a red tint over the
  * first tile), again with a matching checksum: only verifying stitches catches it. `inflate-card` renders
  * honestly but claims the fastest speed a card may (its lie is the claim, which routing must not believe).
+ * `claim-webgl2` renders on its real backends but its card says every one has WebGL 2: it is given transmission
+ * scenes and returns them opaque, which only verification (another WebGL 2 node's pixels) catches.
  * Unset (always, outside tests), outputs go up untouched. This is the one place the switch is read.
  */
-import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
+import { MAX_TILES_PER_SECOND, type CardBackend } from '../../api/protocol/node-card.ts';
 
 const FAULT = process.env.TESSERA_TEST_FAULT;
-const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card'];
+const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card', 'claim-webgl2'];
 if (FAULT !== undefined && FAULT !== '' && !FAULTS.includes(FAULT)) {
   throw new Error(`TESSERA_TEST_FAULT must be one of ${FAULTS.join(', ')}, not ${JSON.stringify(FAULT)}`);
 }
@@ -52,4 +54,9 @@ export function bytesToUpload(bytes: Uint8Array): Uint8Array {
     return out;
   }
   return bytes;
+}
+
+/** The backends this node's card lists: the real ones, unless it claims WebGL 2 it does not have. */
+export function claimedBackends(actual: CardBackend[]): CardBackend[] {
+  return FAULT === 'claim-webgl2' ? actual.map((b) => ({ ...b, webgl2: true })) : actual;
 }

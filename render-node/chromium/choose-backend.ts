@@ -4,19 +4,19 @@
  * headless-gl, with a warning naming what will be rendered without.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
+import { WEBGL2_EXTENSIONS } from '../../scene-check/supported-extensions.ts';
+
+export { WEBGL2_EXTENSIONS };
 
 export const RENDER_BACKENDS = ['auto', 'chromium', 'headless-gl'] as const;
 export type RenderBackendChoice = (typeof RENDER_BACKENDS)[number];
 export type RenderBackend = Exclude<RenderBackendChoice, 'auto'>;
 
 /**
- * Extensions three r162 renders only on WebGL 2 (volume acts through the transmission pass).
- * KHR_materials_dispersion is not here: three renders it from r163 on, and the normalization drops it (optional).
+ * Extensions the Chromium backend cannot render: none now (its page transcodes KTX2 with three's Basis
+ * transcoder, web/src/render-host/browser-basis.ts). Kept as the place to name one.
  */
-export const WEBGL2_EXTENSIONS: readonly string[] = ['KHR_materials_transmission', 'KHR_materials_volume'];
-
-/** Extensions the Chromium backend cannot render (its image decoder has no Basis transcoder). */
-export const CHROMIUM_UNSUPPORTED_EXTENSIONS: readonly string[] = ['KHR_texture_basisu'];
+export const CHROMIUM_UNSUPPORTED_EXTENSIONS: readonly string[] = [];
 
 export interface BackendDecision {
   backend: RenderBackend;
@@ -39,7 +39,7 @@ export function chooseBackend(choice: RenderBackendChoice, extensionsUsed: reado
   const blocks = extensionsUsed.filter((e) => CHROMIUM_UNSUPPORTED_EXTENSIONS.includes(e));
   if (choice === 'chromium') {
     if (chromiumProblem) throw new TesseraError('GL_UNAVAILABLE', `--backend chromium: ${chromiumProblem}.`);
-    if (blocks.length) throw new TesseraError('SCENE_UNSUPPORTED', `--backend chromium cannot render ${blocks.join(', ')} (no Basis transcoder in the browser); use --backend headless-gl.`);
+    if (blocks.length) throw new TesseraError('SCENE_UNSUPPORTED', `--backend chromium cannot render ${blocks.join(', ')}; use --backend headless-gl.`);
     return { backend: 'chromium' };
   }
   const without = needs.length ? `${needs.join(', ')} need${needs.length === 1 ? 's' : ''} WebGL 2; headless-gl renders the scene without transmission (opaque)` : '';

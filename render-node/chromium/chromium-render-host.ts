@@ -7,7 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -30,12 +31,18 @@ export interface ChromiumRenderHostOptions {
   dist?: string;
   /** How long Chromium may take to start and the page to initialise, in ms. */
   startTimeoutMs?: number;
+  /**
+   * Longest one call into the page (a scene load, a tile) may take, in ms: past it Chromium is killed (a hung
+   * page, a GPU process stuck in a shader) and the call fails with RENDER_FAILED; the host is closed after that.
+   */
+  callTimeoutMs?: number;
 }
 
 export const CHROMIUM_RENDER_HOST_DEFAULTS = {
   executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium',
   dist: RENDER_HOST_DIST,
   startTimeoutMs: 60_000,
+  callTimeoutMs: 5 * 60_000,
 } satisfies Required<ChromiumRenderHostOptions>;
 
 /**
@@ -81,8 +88,16 @@ interface ChromiumScene extends SceneHandle {
   readonly id: number;
 }
 
+/** The Chromium backend: a SceneRenderer that can be killed by a call running too long, or lose its browser. */
+export interface ChromiumSceneRenderer extends SceneRenderer {
+  /** The browser is gone (disposed, killed after a call ran past callTimeoutMs, or crashed): every call now fails. */
+  readonly closed: boolean;
+  /** Forget a loaded scene in the page. */
+  unload(scene: SceneHandle): Promise<void>;
+}
+
 /** Start headless Chromium with the render host page; throws GL_UNAVAILABLE with the reason when it cannot. */
-export async function startChromiumRenderHost(options: ChromiumRenderHostOptions = {}): Promise<SceneRenderer> {
+export async function startChromiumRenderHost(options: ChromiumRenderHostOptions = {}): Promise<ChromiumSceneRenderer> {
   const o = { ...CHROMIUM_RENDER_HOST_DEFAULTS, ...options };
   const why = chromiumUnavailable(o);
   if (why) throw new TesseraError('GL_UNAVAILABLE', `The Chromium backend is unavailable: ${why}.`);
@@ -93,8 +108,11 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     throw new TesseraError('GL_UNAVAILABLE', 'The Chromium backend needs playwright-core (npm install).', { cause });
   }
   let browser: Browser;
+  // An unknown switch Chromium ignores: it finds this browser's processes to kill them (playwright's close is
+  // graceful, and waits for a page stuck in a render).
+  const marker = randomUUID();
   try {
-    browser = await chromium.launch({ executablePath: o.executablePath, args: CHROMIUM_FLAGS, timeout: o.startTimeoutMs });
+    browser = await chromium.launch({ executablePath: o.executablePath, args: [...CHROMIUM_FLAGS, `--tessera-render-host=${marker}`], timeout: o.startTimeoutMs });
   } catch (cause) {
     throw new TesseraError('GL_UNAVAILABLE', `Could not start Chromium at ${o.executablePath}: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }
@@ -120,25 +138,47 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: o.startTimeoutMs }).catch((cause) => {
       throw new Error(`the render host page did not start${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`, { cause });
     });
+    let closed = false;
+    browser.on('disconnected', () => (closed = true));
     /** Call `method` of the page's render host; a TesseraError from the page comes back with its code. */
-    const call = async <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
+    const call = <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => callWithin(o.callTimeoutMs, method, ...args);
+    /** `call` with its own time limit (initialising the page counts as starting, not as a render call). */
+    const callWithin = async <M extends keyof RenderHostApi>(timeoutMs: number, method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
+      if (closed) throw new TesseraError('RENDER_FAILED', `The Chromium backend is closed (${method}); a new one must be started.`);
       let result: HostResult<HostValue<M>>;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // A hung page: kill Chromium (the only way to stop a page stuck in script or in the GPU process).
+          closed = true;
+          killProcessesWith(marker).finally(() => browser.close().catch(() => undefined));
+          reject(new TesseraError('RENDER_FAILED', `The Chromium backend's ${method} ran past ${timeoutMs} ms; Chromium was killed.`));
+        }, timeoutMs);
+      });
       try {
-        result = (await page.evaluate(
+        const evaluated = page.evaluate(
           ([m, a]: [string, unknown[]]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).tesseraRenderHost[m](...a),
           [method, args as unknown[]] as [string, unknown[]],
-        )) as HostResult<HostValue<M>>;
+        ) as Promise<HostResult<HostValue<M>>>;
+        evaluated.catch(() => undefined);
+        result = await Promise.race([evaluated, timedOut]);
       } catch (cause) {
+        if (cause instanceof TesseraError) throw cause;
         throw new TesseraError('RENDER_FAILED', `The Chromium backend failed during ${method}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+      } finally {
+        clearTimeout(timer);
       }
       if (result.ok) return result.value;
       const code = result.error.code && result.error.code in ERRORS ? (result.error.code as ErrorCode) : 'RENDER_FAILED';
       throw new TesseraError(code, result.error.code ? result.error.message : `${method} in Chromium: ${result.error.message}`);
     };
-    const { info, version } = await call('init', `sharp/${versionOf('sharp')}`);
+    const { info, version } = await callWithin(o.startTimeoutMs, 'init', `sharp/${versionOf('sharp')}`);
     const idOf = (scene: SceneHandle) => (scene as ChromiumScene).id;
     let disposed = false;
-    const host: SceneRenderer = {
+    const host: ChromiumSceneRenderer = {
+      get closed() {
+        return closed;
+      },
       version,
       info: info as GLBackendInfo,
       async load(glb, limits) {
@@ -154,9 +194,13 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
         const data = new Uint8Array(Buffer.from(r.data, 'base64'));
         return { data, width: r.width, height: r.height, timings: r.timings };
       },
+      async unload(scene) {
+        if (!closed) await call('unload', idOf(scene));
+      },
       async dispose() {
         if (disposed) return;
         disposed = true;
+        closed = true;
         await browser.close().catch(() => undefined);
       },
     };
@@ -166,4 +210,26 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     if (err instanceof TesseraError) throw err;
     throw new TesseraError('GL_UNAVAILABLE', `The Chromium backend could not start: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * SIGKILL every process whose command line holds `marker` (this browser's, by the switch it was launched with).
+ * Linux /proc; elsewhere nothing is found and playwright's close is all there is.
+ */
+async function killProcessesWith(marker: string): Promise<void> {
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return;
+  }
+  await Promise.all(
+    pids.map(async (pid) => {
+      try {
+        if ((await readFile(`/proc/${pid}/cmdline`, 'latin1')).includes(marker)) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone already, or not ours to read
+      }
+    }),
+  );
 }

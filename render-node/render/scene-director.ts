@@ -3,7 +3,7 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import type { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { boundsSphere, createCamera } from './camera-rig.ts';
-import { GROUND_NAME, createGround, enableMeshShadows, fitShadow, placeGround, sceneLights } from './shadow-rig.ts';
+import { GROUND_NAME, SHADOW_DEFAULTS, createGround, enableMeshShadows, fitShadow, placeGround, sceneLights, type ShadowOptions } from './shadow-rig.ts';
 
 /** The frame time of `frame` and the clip it samples, after checking both against the scene. */
 export interface FramePlan {
@@ -61,13 +61,15 @@ export class SceneDirector {
 
   /**
    * Pose the scene for `frame` and place the camera and lights; returns what to render. `aspect` is the camera's
-   * (default: the frame's; one eye's for stereo).
+   * (default: the frame's; one eye's for stereo). `shadowOptions`: shadow map sizes and filtering (sessions' `fast`
+   * look uses smaller maps).
    */
   setUp(
     loaded: LoadedScene,
     view: ViewSpec,
     frame: number,
     aspect = view.width / view.height,
+    shadowOptions: ShadowOptions = SHADOW_DEFAULTS,
   ): { scene: Scene; camera: Camera; target: Vector3; keyLightDirection: Vector3 | null; bounds: Box3 } {
     const plan = this.plan(loaded, view, frame);
     const scene = loaded.scenes[plan.sceneIndex];
@@ -75,7 +77,7 @@ export class SceneDirector {
     this.pose(loaded, scene, state, plan);
     const bounds = this.framingBounds(loaded, scene, state, view, plan);
     const camera = createCamera(loaded, view.camera, aspect, bounds);
-    this.light(loaded, scene, state, view, camera, bounds);
+    this.light(loaded, scene, state, view, camera, bounds, shadowOptions);
     const target = camera.getWorldDirection(new Vector3()).multiplyScalar(camera.position.distanceTo(boundsSphere(bounds).center)).add(camera.position);
     const key = state.keyLight;
     const keyLightDirection = key.visible ? key.target.position.clone().sub(key.position).normalize() : null;
@@ -147,7 +149,7 @@ export class SceneDirector {
     return box;
   }
 
-  private light(loaded: LoadedScene, scene: Scene, state: SceneState, view: ViewSpec, camera: Camera, bounds: Box3): void {
+  private light(loaded: LoadedScene, scene: Scene, state: SceneState, view: ViewSpec, camera: Camera, bounds: Box3, shadowOptions: ShadowOptions): void {
     const wantKey = view.keyLight === 'auto' ? !loaded.hasPunctualLights : view.keyLight;
     state.keyLight.visible = wantKey;
     if (wantKey) {
@@ -164,7 +166,7 @@ export class SceneDirector {
     if (state.ground.visible) placeGround(state.ground, bounds, radius);
     const shadowBounds = state.ground.visible ? bounds.clone().expandByPoint(state.ground.position) : bounds;
     for (const light of [state.keyLight, ...state.lights]) {
-      if (view.shadows && light.visible) fitShadow(light, shadowBounds, radius);
+      if (view.shadows && light.visible) fitShadow(light, shadowBounds, radius, shadowOptions);
       else light.castShadow = false;
     }
     if (state.envIntensity !== view.environmentIntensity) {

@@ -145,6 +145,13 @@ export function fitShadow(light: Light, bounds: Box3, radius: number, options: S
     shadow.bias = options.bias;
     cam.updateProjectionMatrix();
   }
+  // three allocates a light's map once (when it is null) and never resizes it: drop one of another size (a point
+  // light's map holds its six faces side by side: frame extents × mapSize).
+  const extents = shadow.getFrameExtents();
+  if (shadow.map && (shadow.map.width !== shadow.mapSize.x * extents.x || shadow.map.height !== shadow.mapSize.y * extents.y)) {
+    shadow.map.dispose();
+    shadow.map = null;
+  }
   shadow.needsUpdate = true;
 }
 

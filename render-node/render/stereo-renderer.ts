@@ -8,9 +8,11 @@ import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
 import type { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import type { FrameRenderer, RawImage } from './frame-renderer.ts';
+import { BakedBackground } from './baked-background.ts';
 import { DepthTestedBackground } from './depth-tested-background.ts';
 import { createLinearDepthMaterial } from './linear-depth-material.ts';
 import { resolvePixels } from './resolve-pixels.ts';
+import { SHADOW_DEFAULTS, type ShadowOptions } from './shadow-rig.ts';
 
 /** Where a session starts looking (the request's camera), for clients to build their first poses from. */
 export interface StartView {
@@ -41,6 +43,18 @@ export interface StereoRendererOptions {
 }
 
 export const STEREO_RENDERER_DEFAULTS: Required<StereoRendererOptions> = { depthTestedBackground: true };
+
+/**
+ * Shadow maps for a session's look. `full`: as batch renders (2048², PCF soft). `fast`: the same filter on maps about
+ * one texel per eye pixel (the eye's larger edge rounded up to a power of two, 512 to 2048): on llvmpipe a 2048² map's
+ * 16 lookups per pixel miss the cache at every pixel (~9 ms of a 2×512² frame of the textured sample; 512²: ~4 ms).
+ */
+export function sessionShadowOptions(render: Pick<SessionRender, 'eye' | 'fidelity'>): ShadowOptions {
+  if (render.fidelity !== 'fast') return SHADOW_DEFAULTS;
+  const edge = Math.max(render.eye.width, render.eye.height);
+  const mapSize = Math.min(SHADOW_DEFAULTS.mapSize, Math.max(512, 2 ** Math.ceil(Math.log2(edge))));
+  return { ...SHADOW_DEFAULTS, mapSize, pointMapSize: Math.min(SHADOW_DEFAULTS.pointMapSize, mapSize / 2) };
+}
 
 /** The ViewSpec a session's settings mean for the scene director (lights, environment, clip). */
 export function sessionViewSpec(render: SessionRender): ViewSpec {
@@ -75,10 +89,12 @@ export class StereoRenderer {
   readonly start: StartView;
   readonly #eyes = [new PerspectiveCamera(), new PerspectiveCamera()];
   readonly #m = new Matrix4();
-  #scratch = new Uint8Array(0);
   #depthMaterial: ShaderMaterial | null = null;
-  /** The environment background, drawn after the opaque surfaces (null: three's own, drawn under everything). */
-  readonly #background: DepthTestedBackground | null;
+  /**
+   * The environment background, drawn after the opaque surfaces: three's shader (`full`), or a cube of its colours
+   * baked on the first frame (`fast`); null: three's own, drawn under everything.
+   */
+  readonly #background: DepthTestedBackground | BakedBackground | null;
   /** Shadow maps are drawn (on the first frame) and then reused: the posed scene and its lights do not move. */
   #shadowsDrawn = false;
   readonly #clear = new Color();
@@ -87,11 +103,17 @@ export class StereoRenderer {
   /** Pose and light `loaded` for the session (frame 0 of its clip) and remember its start view. */
   constructor(frames: FrameRenderer, loaded: LoadedScene, render: SessionRender, options: StereoRendererOptions = {}) {
     this.#frames = frames;
-    this.#background = { ...STEREO_RENDERER_DEFAULTS, ...options }.depthTestedBackground ? new DepthTestedBackground() : null;
+    this.#background =
+      render.fidelity === 'fast'
+        ? new BakedBackground({ faceSize: Math.min(512, Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(render.eye.width, render.eye.height) / 2)))) })
+        : { ...STEREO_RENDERER_DEFAULTS, ...options }.depthTestedBackground
+          ? new DepthTestedBackground()
+          : null;
     this.#render = render;
     const view = sessionViewSpec(render);
-    // setUp checks the scene index and clip, poses the scene, places the key light, and applies the background settings below.
-    const { scene, camera, target } = frames.director.setUp(loaded, view, 0, render.eye.width / render.eye.height);
+    // setUp checks the scene index and clip, poses the scene, places the key light (and fits its shadow map to the
+    // look's size), and applies the background settings below.
+    const { scene, camera, target } = frames.director.setUp(loaded, view, 0, render.eye.width / render.eye.height, sessionShadowOptions(render));
     this.#scene = scene;
     this.#view = view;
     const p = camera.getWorldPosition(new Vector3());
@@ -99,14 +121,18 @@ export class StereoRenderer {
     for (const eye of this.#eyes) eye.matrixAutoUpdate = true;
   }
 
-  /** Render one or two eyes side by side; straight-alpha RGBA rows top-down, eyes × width by height. */
-  render(eyes: readonly EyePose[]): StereoFrame {
+  /**
+   * Render one or two eyes side by side; straight-alpha RGBA rows top-down, eyes × width by height, into `out` when
+   * it is exactly that size (the caller's buffer: read back and resolved in place, no per-frame allocation).
+   */
+  render(eyes: readonly EyePose[], out?: Uint8Array): StereoFrame {
     const { width: ew, height: eh } = this.#render.eye;
     const w = ew * eyes.length;
     const r = this.#frames.renderer;
     const backend = this.#frames.backend;
     const t0 = performance.now();
     this.#frames.prepareScene(this.#scene, this.#view);
+    if (this.#background instanceof BakedBackground && !this.#background.baked && DepthTestedBackground.handles(this.#scene)) this.#background.bake(this.#frames, this.#scene);
     r.shadowMap.needsUpdate = !this.#shadowsDrawn;
     this.#shadowsDrawn = true;
     backend.resize(w, eh);
@@ -127,9 +153,9 @@ export class StereoRenderer {
     gl.finish();
     const t1 = performance.now();
     const n = w * eh * 4;
-    if (this.#scratch.length < n) this.#scratch = new Uint8Array(n);
-    const raw = backend.readPixels(0, 0, w, eh, this.#scratch);
-    const data = resolvePixels(raw, w, eh, 1, new Uint8Array(n));
+    // Read straight into the frame's buffer and un-premultiply in place (resolvePixels allows it at ssaa 1).
+    const data: Uint8Array = out?.length === n ? out : new Uint8Array(n);
+    resolvePixels(backend.readPixels(0, 0, w, eh, data), w, eh, 1, data as Uint8Array<ArrayBuffer>);
     const t2 = performance.now();
     const depth = this.#render.depth ? this.#depthPass(eyes.length, w, eh) : null;
     const t3 = performance.now();

@@ -8,20 +8,34 @@
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { readImageSize } from '../../scene-check/read-image-size.ts';
 import type { DecodedImage, ImageDecodeRequest, ImageDecoder } from './image-decoder.ts';
+import type { TranscodedImage, TranscodeOptions } from './ktx2-transcoder.ts';
 
-export function createBitmapImageDecoder(): ImageDecoder {
+export interface BitmapImageDecoderOptions {
+  /**
+   * Transcodes KTX2 (KHR_texture_basisu) level 0 to RGBA8 (ktx2-transcoder.ts over a page-loaded module: the
+   * Chromium backend's page has one). Absent: a KTX2 texture fails the render, and another node renders it.
+   */
+  transcodeKtx2?: (bytes: Uint8Array, options: TranscodeOptions) => Promise<TranscodedImage>;
+}
+
+export function createBitmapImageDecoder(options: BitmapImageDecoderOptions = {}): ImageDecoder {
   let gl: WebGL2RenderingContext | null = null;
   return {
     async decode(bytes: Uint8Array, request: ImageDecodeRequest): Promise<DecodedImage> {
       const size = readImageSize(bytes);
       if ('problem' in size) throw new Error(size.problem);
-      // The Basis transcoder (render-node/scene/basis-transcoder.ts) runs on Node only: another node renders this.
-      if (size.format === 'ktx2') throw new TesseraError('RENDER_FAILED', 'this browser node cannot transcode KTX2 (KHR_texture_basisu) textures');
+      if (size.format === 'ktx2' && !options.transcodeKtx2) throw new TesseraError('RENDER_FAILED', 'this browser node cannot transcode KTX2 (KHR_texture_basisu) textures');
       if (size.pixels > request.maxPixels) throw new Error(`image claims ${size.width}×${size.height} pixels, over the limit of ${request.maxPixels}`);
       const { width, height } = request.fit(size.width, size.height);
-      const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: size.mimeType });
+      let source: Blob | ImageData;
+      if (size.format === 'ktx2') {
+        // Level 0 as straight RGBA8 (the container checked and its size bounded first), then sized like any image.
+        const image = await options.transcodeKtx2!(bytes, { maxPixels: request.maxPixels });
+        if (image.width === width && image.height === height) return image;
+        source = new ImageData(new Uint8ClampedArray(image.data.buffer as ArrayBuffer, image.data.byteOffset, image.data.byteLength), image.width, image.height);
+      } else source = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: size.mimeType });
       const scaled = width !== size.width || height !== size.height;
-      const bitmap = await createImageBitmap(blob, {
+      const bitmap = await createImageBitmap(source, {
         premultiplyAlpha: 'none',
         colorSpaceConversion: 'none',
         imageOrientation: 'from-image',

@@ -491,6 +491,39 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(got.route!.renderMs).toBeGreaterThan(0);
     });
 
+    it('gives a WebGL 2 job (a transmission scene) only to nodes whose card lists a WebGL 2 backend, first-come and routed-open alike', async () => {
+      const webgl1 = card('eu');
+      const webgl2 = { ...card('eu'), backends: [{ id: 'headless-gl', webgl2: false, version: '1' }, { id: 'chromium', webgl2: true, version: '2' }] };
+      const { job, tasks } = makeJob({ frames: [0, 1], requirements: { webgl2: true } });
+      await store.createJob(job, tasks);
+      expect((await store.getJob(job.jobId))!.requirements).toEqual({ webgl2: true });
+      // First come, first served: the WebGL 1 node gets nothing, one-by-one or batched.
+      expect(await store.leaseNext({ nodeId: 'gl1', leaseId: 'l-1', now: T0, policy, card: webgl1 })).toBeNull();
+      expect((await store.leaseMany({ nodeId: 'gl1', leaseIds: ['m1', 'm2'], now: T0, policy, card: webgl1 })).leased).toEqual([]);
+      expect((await store.leaseMany({ nodeId: 'gl2', leaseIds: ['m3', 'm4'], now: T0, policy, card: webgl2, maxLeases: 2 })).leased.map((o) => o.task.taskId)).toEqual([tasks[0].taskId, tasks[1].taskId]);
+      // A job of a plain scene still goes to either.
+      const plain = makeJob({ frames: [0], now: T0 + 1 });
+      await store.createJob(plain.job, plain.tasks);
+      expect((await store.leaseNext({ nodeId: 'gl1', leaseId: 'l-2', now: T0, policy, card: webgl1 }))!.task.jobId).toBe(plain.job.jobId);
+
+      // Routed: a task opened to any node (openAt) still goes only to a capable one.
+      const routed = makeJob({ frames: [0], routed: true, requirements: { webgl2: true }, now: T0 + 2 });
+      await store.createJob(routed.job, routed.tasks);
+      await store.setTaskRoutes([{ taskId: routed.tasks[0].taskId, expectNode: null, route: route('gone', 'gone-too', T0 + 10), openAt: T0 + 20 }]);
+      expect(await store.leaseNext({ nodeId: 'gl1', leaseId: 'l-3', now: T0 + 30, policy, card: webgl1 })).toBeNull();
+      expect((await store.leaseNext({ nodeId: 'gl2', leaseId: 'l-4', now: T0 + 30, policy, card: webgl2 }))!.task.taskId).toBe(routed.tasks[0].taskId);
+    });
+
+    it('stores the WebGL 2 flag with the scene, and a re-upload of the same bytes refreshes a record stored without it', async () => {
+      const glass: SceneRecord = { ...scene, sceneId: 'b'.repeat(64), info: { ...scene.info } };
+      await store.putScene(glass);
+      expect((await store.getScene(glass.sceneId))!.info.webgl2).toBeUndefined();
+      const flagged = { ...glass, info: { ...glass.info, webgl2: ['KHR_materials_transmission', 'KHR_materials_volume'] } };
+      expect((await store.putScene({ ...flagged, createdAt: T0 + 9 })).info.webgl2).toEqual(['KHR_materials_transmission', 'KHR_materials_volume']);
+      store = await fx.reopen();
+      expect(await store.getScene(glass.sceneId)).toEqual(flagged);
+    });
+
     it('keeps API keys (by hash), scene grants and per-owner active job counts, across a restart', async () => {
       const key = { keyId: 'key_1', keyHash: 'f'.repeat(64), name: 'studio', role: 'client' as const, limits: { burst: 5 }, createdAt: T0, revokedAt: null };
       await store.putApiKey(key);
@@ -541,6 +574,10 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       await store.setMeta('k', 'v2');
       store = await fx.reopen();
       expect(await store.getMeta('k')).toBe('v2');
+      // Insert-if-absent: the first value stored stays, and every caller gets it.
+      expect(await store.initMeta('first', 'a')).toBe('a');
+      expect(await store.initMeta('first', 'b')).toBe('a');
+      expect(await store.initMeta('k', 'v3')).toBe('v2');
       expect(await store.getNode('new')).toMatchObject({ coordinate, rttToApiMs: 4 });
     });
 
@@ -1023,6 +1060,60 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         // Without a lease it only completes.
         const plain = await store.completeAndLease({ complete: { taskId: out.lease!.leased[0].task.taskId, nodeId: 'd1', leaseId: 'n1', result, now: T0 + 3 } });
         expect([plain.completed.task.state, plain.lease]).toEqual(['done', null]);
+      });
+
+      it('completes in one call: reads node, task and job, asks the route, records its decision (other calls may run meanwhile)', async () => {
+        await registerNode('k1', 1);
+        const { job, tasks } = makeJob({ frames: [0, 1, 2] });
+        await store.createJob(job, tasks);
+        const held = (await authLease('k1')).lease!.leased[0].task;
+        const nextLease = (ids: string[], now: number) => ({ nodeId: 'k1', leaseIds: ids, now, policy, card: { ...nodeCardFor('eu'), concurrency: 1 }, maxLeases: 1 });
+        const complete = (now: number, leaseId = held.leaseId!) => ({ taskId: held.taskId, nodeId: 'k1', leaseId, result, now });
+        let asked = 0;
+        // A wrong token: refused before the route is asked anything.
+        await expectCode(
+          store.authenticateAndComplete({ tokenHash: 'e'.repeat(64), taskId: held.taskId }, async () => {
+            asked++;
+            return { stop: true };
+          }),
+          'UNAUTHORIZED',
+        );
+        expect(asked).toBe(0);
+        // The route stops (an error of its own): nothing recorded. It saw the node, task and job, and could call the store meanwhile.
+        const stopped = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async (read) => {
+          expect([read.node.nodeId, read.task?.taskId, read.task?.leaseId, read.job?.jobId]).toEqual(['k1', held.taskId, held.leaseId, job.jobId]);
+          expect((await store.getTask(held.taskId))!.state).toBe('leased');
+          return { stop: true };
+        });
+        expect([stopped.completed, stopped.failed, stopped.lease]).toEqual([null, null, null]);
+        expect((await store.getTask(held.taskId))!.state).toBe('leased');
+        const missing = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: 'task_missing' }, async (read) => {
+          expect([read.task, read.job]).toEqual([null, null]);
+          return { stop: true };
+        });
+        expect(missing.read.node.nodeId).toBe('k1');
+        // A lost lease: nothing completed, nothing leased.
+        await expectCode(store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async () => ({ complete: complete(T0 + 1, 'lease_wrong'), lease: nextLease(['m0'], T0 + 1) })), 'LEASE_LOST');
+        expect((await store.listTasks(job.jobId)).filter((t) => t.state === 'leased').map((t) => t.taskId)).toEqual([held.taskId]);
+        // Completed, and the next task leased in the same call.
+        const out = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async () => ({ complete: complete(T0 + 2), lease: nextLease(['m1', 'm2'], T0 + 2) }));
+        expect(out.completed!.task).toMatchObject({ taskId: held.taskId, state: 'done' });
+        expect(out.completed!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->done']);
+        expect(out.lease!.leased.map((o) => [o.task.frame, o.task.leaseId])).toEqual([[1, 'm1']]);
+        // The same completion again (a retried request): nothing changes.
+        const again = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: held.taskId }, async (read) => {
+          expect(read.task!.state).toBe('done');
+          return { complete: complete(T0 + 3) };
+        });
+        expect(again.completed!.changes).toEqual([]);
+        // A refused output fails the attempt: the task is queued again, counted against the node.
+        const second = out.lease!.leased[0].task;
+        const failed = await store.authenticateAndComplete({ tokenHash: hashOf('k1'), taskId: second.taskId }, async () => ({
+          fail: { taskId: second.taskId, nodeId: 'k1', leaseId: 'm1', reason: 'OUTPUT_CORRUPT: test', sceneFault: false, now: T0 + 4, policy },
+        }));
+        expect([failed.completed, failed.lease]).toEqual([null, null]);
+        expect(failed.failed!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->queued']);
+        expect((await store.getTask(second.taskId))!.state).toBe('queued');
       });
 
       it('authenticates and heartbeats in one step; a blocklisted node\'s heartbeat records nothing', async () => {

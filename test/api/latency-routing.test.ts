@@ -159,6 +159,18 @@ describe('routing decisions', () => {
     const depth = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', depth: true, client } });
     expect(depth.status, JSON.stringify(depth.body)).toBe(201);
     expect(depth.body.nodeId).toBe(c.id);
+
+    // Likewise a fast-look session: only a node listing `fast` (an older node would refuse the lease's field).
+    const noFast = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', fidelity: 'fast', client } });
+    expect(noFast.status).toBe(503);
+    expect(noFast.body.message).toMatch(/3 unable to serve this session/);
+    const f = await register(h, 'fast', { ...card, sessionFeatures: ['depth', 'fast'] });
+    await sleep(300);
+    const fast = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', fidelity: 'fast', client } });
+    expect(fast.status, JSON.stringify(fast.body)).toBe(201);
+    expect(fast.body.nodeId).toBe(f.id);
+    expect((await call(h.url, 'GET', `/v1/sessions/${fast.body.sessionId}`)).body.fidelity).toBe('fast');
+    expect((await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', fidelity: 'pretty', client } })).status).toBe(400);
   });
 
   it('never fills a busy node: the rest waits and is routed as queues drain', async () => {

@@ -3,7 +3,7 @@
  * arrive for poses and the picture follows the pose; stats and the ledger record the session; every attack
  * on a node's session socket (forged, other node's, reused tickets; NaN and non-invertible matrices; unknown
  * fields; oversized messages; floods) is refused with its close code while the node keeps serving; wss://
- * with a self-signed certificate the client trusts.
+ * with a self-signed certificate the client trusts; the `fast` look gives the full look's picture within JPEG noise.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -135,6 +135,23 @@ describe('an interactive session', () => {
     expect((await client.getSession(session.sessionId)).state).toBe('closed');
     const ledger = await client.ledger({ node: ids['sess-a'] });
     expect(ledger.nodes[0].renderSeconds).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('with fidelity fast, streams frames that look like the full look\'s for the same pose, and GET says fast', async () => {
+    const full = await client.openSession({ request: { sceneId, eye: EYE, excludeNodes: [ids['sess-b']] } });
+    const { position, target } = full.ready.start;
+    const pose = orbitPosition(position, target, 1, 40, 0.25);
+    const a = await pixels((await frameFor(full, pose, target)).image);
+    await full.close();
+    const fast = await client.openSession({ request: { sceneId, eye: EYE, fidelity: 'fast', excludeNodes: [ids['sess-b']] } });
+    expect((await client.getSession(fast.sessionId)).fidelity).toBe('fast');
+    const b = await pixels((await frameFor(fast, pose, target)).image);
+    const c = await pixels((await frameFor(fast, position, target)).image);
+    await fast.close();
+    expect([b.width, b.height]).toEqual([a.width, a.height]);
+    // The same picture within JPEG noise (the baked sky is a few levels off at most); another pose differs clearly.
+    expect(meanAbsDiff(a.data, b.data)).toBeLessThan(1.5);
+    expect(meanAbsDiff(b.data, c.data)).toBeGreaterThan(4);
   }, 120_000);
 
   it('starts renders no more often than maxFps, however fast poses come, and says where each frame\'s time went', async () => {

@@ -36,6 +36,28 @@ describe('requirements', () => {
   });
 });
 
+describe('the WebGL 2 requirement (scenes with transmission or volume)', () => {
+  const webgl2 = card({ backends: [{ id: 'headless-gl', webgl2: false, version: 'a' }, { id: 'chromium', webgl2: true, version: 'b' }] });
+  it('only a card listing a WebGL 2 backend meets it', () => {
+    expect(meetsRequirements(webgl2, { webgl2: true })).toBe(true);
+    expect(meetsRequirements(card(), { webgl2: true })).toBe(false);
+    expect(meetsRequirements(card({ backends: [{ id: 'headless-gl', webgl2: false, version: 'a' }] }), { webgl2: true })).toBe(false);
+    expect(meetsRequirements(card(), { webgl2: false })).toBe(true);
+    expect(unmetRequirement(card(), { webgl2: true })).toMatch(/no WebGL 2 backend/);
+  });
+  it('routes past nearer WebGL 1 nodes to the WebGL 2 one, on a live list and on a frozen snapshot alike', () => {
+    const nodes = [node('near-gl1', { x: 5 }), node('mid-gl1', { x: 20 }), node('far-gl2', { x: 120, card: webgl2 })];
+    const rtts = { 'near-gl1': 5, 'mid-gl1': 20, 'far-gl2': 120 };
+    for (const list of [nodes, freezeRouterNodes(nodes)]) {
+      const pick = (req?: JobRequirements, only = list) => routeTask(only, { client: { measuredRttMs: rtts }, taskPixels: TILE, requirements: req }, createRandom(1));
+      expect(pick()!.nodeId).toBe('near-gl1');
+      expect(pick({ webgl2: true })!.nodeId).toBe('far-gl2');
+      expect(pick({ webgl2: true }, list === nodes ? nodes.slice(0, 2) : freezeRouterNodes(nodes.slice(0, 2)))).toBeNull();
+    }
+    expect(explainNoRoute(nodes.slice(0, 2), { client: { measuredRttMs: rtts }, taskPixels: TILE, requirements: { webgl2: true } })).toMatch(/2 lack the requirements/);
+  });
+});
+
 describe('routeTask', () => {
   it('expects render time from tiles/s and the task size, queue wait from load and slots', () => {
     expect(expectedRenderMs(card({ tilesPerSecond: 4 }), TILE)).toBe(250);

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pixelmatch from 'pixelmatch';
 import sharp from 'sharp';
 import type { Browser, Page, Route } from 'playwright-core';
@@ -182,6 +183,54 @@ describe('/join: a browser tab as a render node', () => {
     await expect.poll(credited, { timeout: 40_000 }).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
     await screenshot(page, 'join-03-verified');
   }, 300_000);
+
+  it('advertises WebGL 2 and renders transmission: the glass shows in its tiles; the headless-gl node gets none of them', async () => {
+    const card = (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === tabId)!.card;
+    expect(card.backends).toEqual([{ id: 'browser-webgl2', webgl2: true, version: card.version }]);
+    const sceneId = await upload('transmission.glb');
+    // 96×96 in 48-pixel tiles: the ball's disc (radius ~13 px) sits on the corner the four tiles share.
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, size: '96x96', tile: 48, frames: [0], camera: 'front', background: '#808080' } });
+    expect(submitted.status).toBe(201);
+    const glassJob = submitted.body.jobId as string;
+    const rendered = await waitFor(
+      'the tab to render the glass tiles',
+      async () => {
+        const s = await status(glassJob);
+        const renders = s.tasks.filter((t) => t.kind === 'render');
+        return renders.length && renders.every((t) => t.state === 'done') ? s : undefined;
+      },
+      120_000,
+    );
+    // Only the tab has WebGL 2 here: it rendered every tile; the headless-gl stitcher took none (nor, its
+    // stitch needing a WebGL 2 node too, the stitch: that waits for a Chromium node).
+    expect(new Set(rendered.tasks.filter((t) => t.kind === 'render').map((t) => t.node))).toEqual(new Set([tabId]));
+    expect(rendered.tasks.filter((t) => t.node && t.node !== tabId)).toEqual([]);
+    // Its tiles, as stored: around the shared corner the bars show through the ball (saturated colour), where an
+    // opaque WebGL 1 ball is grey.
+    const s3 = new S3Client({ endpoint: farm.s3.endpoint, region: farm.s3.region, forcePathStyle: true, credentials: { accessKeyId: farm.s3.accessKeyId, secretAccessKey: farm.s3.secretAccessKey } });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: farm.s3.bucket, Prefix: `jobs/${glassJob}/tiles/0/` }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => /\/\d+_\d+\.[^.]+\.png$/.test(k));
+    expect(keys.length).toBeGreaterThanOrEqual(4);
+    let chroma = 0;
+    let n = 0;
+    for (const key of keys) {
+      const [, x, y] = /\/(\d+)_(\d+)\./.exec(key)!.map(Number);
+      const img = await decodeRaw(await (await s3.send(new GetObjectCommand({ Bucket: farm.s3.bucket, Key: key }))).Body!.transformToByteArray());
+      for (let py = 0; py < img.height; py++) {
+        for (let px = 0; px < img.width; px++) {
+          if (Math.hypot(x + px + 0.5 - 48, y + py + 0.5 - 48) > 9) continue;
+          const p = (py * img.width + px) * 4;
+          chroma += Math.max(img.data[p], img.data[p + 1], img.data[p + 2]) - Math.min(img.data[p], img.data[p + 1], img.data[p + 2]);
+          n++;
+        }
+      }
+    }
+    console.info(`join: glass disc in the tab's tiles: mean chroma ${(chroma / n).toFixed(1)} over ${n} px`);
+    expect(n).toBeGreaterThan(200);
+    expect(chroma / n).toBeGreaterThan(60);
+    // The stitch would wait for a WebGL 2 node that encodes frames: cancel, so the tab is idle again.
+    expect((await call(farm.url, 'DELETE', `/v1/jobs/${glassJob}`)).status).toBe(200);
+  }, 180_000);
 
   it('hands a held lease back at once when stopped, and when the tab is closed', async () => {
     // From here the tab is alone again: a held lease can only be its own.

@@ -1,7 +1,8 @@
 /**
  * One Durable Object request per node route, counted by the coordinator itself through the Worker's
  * `GET /v1/admin/coordinator-requests` (operator key only): an idle node's long-poll in an empty farm is one
- * request however long it waits, a heartbeat one request. Each test runs on a farm (coordinator) of its own.
+ * request however long it waits, a heartbeat one request, and a forged node token none. Each test runs on a farm
+ * (coordinator) of its own.
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
@@ -47,8 +48,20 @@ describe('coordinator requests per route on Workers', () => {
     const beat = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { leaseIds: [], load: 0 }, nodeToken);
     expect(beat.status).toBe(200);
     expect((await count()) - before).toBe(2);
-    // A wrong token is refused by the same one request.
-    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0 }, 'not-the-token')).status).toBe(401);
-    expect((await count()) - before).toBe(3);
+    // Wrong tokens are refused in the Worker, without a request: made up, forged (its MAC altered), a valid MAC
+    // re-pointed at another node, or of the older unsigned form (which only the store could check).
+    const [prefix, , exp, nonce, mac] = nodeToken.split('.');
+    const forged = [
+      'not-the-token',
+      `${prefix}.${nodeId}.${exp}.${nonce}.${mac.slice(0, -2)}${mac.at(-2) === 'A' ? 'B' : 'A'}${mac.at(-1)}`,
+      `${prefix}.node_other_0123.${exp}.${nonce}.${mac}`,
+      'e'.repeat(64),
+    ];
+    for (const token of forged) {
+      expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0 }, token)).status).toBe(401);
+      expect((await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { leaseIds: [], load: 0 }, token)).status).toBe(401);
+      expect((await call('POST', '/v1/tasks/task_x/complete', { leaseId: 'lease_x', checksum: '0'.repeat(64), bytes: 1 }, token)).status).toBe(401);
+    }
+    expect((await count()) - before).toBe(2);
   });
 });

@@ -16,6 +16,7 @@ import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
+import { jobWaitingReason } from '../job-waiting.ts';
 import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
 import { mayAccess } from '../client-keys.ts';
@@ -149,6 +150,14 @@ export async function requireScene(ctx: ApiContext, sceneId: string, principal: 
   return scene;
 }
 
+/** Why `job` waits for a capable node (jobWaitingReason over the healthy nodes), or null; reads the scene only then. */
+async function waitingFor(ctx: ApiContext, job: JobRecord): Promise<string | null> {
+  if (!job.requirements || (job.state !== 'queued' && job.state !== 'running')) return null;
+  const healthy = await ctx.nodes.healthyNodes(ctx.clock.now());
+  if (jobWaitingReason(job, healthy, null) === null) return null;
+  return jobWaitingReason(job, healthy, await ctx.jobs.getScene(job.sceneId));
+}
+
 /** The job, if the caller may see it; another key's job is as unknown as a missing one. */
 export async function requireJob(ctx: ApiContext, jobId: string, principal: Principal): Promise<JobRecord> {
   const job = await ctx.jobs.getJob(jobId);
@@ -227,12 +236,12 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const status = toJobStatus(job, await ctx.jobs.listTasks(job.jobId), ctx.clock.now());
     // Progress counts every task; the list is one page of them.
     const page = status.tasks.slice(from, from + limit);
-    return c.json({ ...status, tasks: page, tasksNext: from + limit < status.tasks.length ? from + limit : null }, 200);
+    return c.json({ ...status, waiting: await waitingFor(ctx, job), tasks: page, tasksNext: from + limit < status.tasks.length ? from + limit : null }, 200);
   });
 
   app.openapi(getSummary, async (c) => {
     const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
-    return c.json(toJobSummary(job, await ctx.jobs.countTasks(job.jobId), ctx.clock.now()), 200);
+    return c.json({ ...toJobSummary(job, await ctx.jobs.countTasks(job.jobId), ctx.clock.now()), waiting: await waitingFor(ctx, job) }, 200);
   });
 
   app.openapi(followEvents, async (c) => {

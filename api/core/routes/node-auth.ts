@@ -1,6 +1,8 @@
 /**
- * Node authentication: every node call carries `Authorization: Bearer <nodeToken>` from registration.
- * Only the token's sha256 is stored, so a leaked database does not leak working tokens.
+ * Node authentication: every node call carries `Authorization: Bearer <nodeToken>` from registration. The token is
+ * signed (node-credentials.ts): its signature, expiry and node are checked here without the store, and a token that
+ * fails is refused before any store call. Only the token's sha256 is stored, so a leaked database does not leak
+ * working tokens, and the store checks it in every node call (a blocklisted node's valid token gets it nowhere).
  */
 import type { Context } from 'hono';
 import { TesseraError } from '../../protocol/errors.ts';
@@ -13,9 +15,14 @@ import { checkNodeCredentials } from '../check-node-credentials.ts';
 /** The security scheme name used in the OpenAPI document. */
 export const NODE_AUTH = 'nodeToken';
 
-/** The sha256 of the request's bearer token (what the store keeps of a node token). */
-export async function bearerHash(c: Context): Promise<string> {
-  return sha256Hex(bearer(c));
+/**
+ * The sha256 of the request's bearer token (what the store keeps of a node token), once its signature and expiry
+ * check out. Throws UNAUTHORIZED. Whose node the route names is left to the store (404 for a node it does not know).
+ */
+export async function bearerHash(c: Context, ctx: Pick<ApiContext, 'credentials' | 'clock'>): Promise<string> {
+  const token = bearer(c);
+  await ctx.credentials.check(token, ctx.clock.now());
+  return sha256Hex(token);
 }
 
 function bearer(c: Context): string {
@@ -27,7 +34,7 @@ function bearer(c: Context): string {
 
 /** The node the request's token belongs to; when `nodeId` is given, the token must be that node's. Each call counts against the node's rate limit. */
 export async function authenticateNode(c: Context, ctx: ApiContext, nodeId?: string): Promise<NodeRecord> {
-  const tokenHash = await bearerHash(c);
+  const tokenHash = await bearerHash(c, ctx);
   const found = nodeId !== undefined ? await ctx.jobs.getNode(nodeId) : await ctx.jobs.findNodeByTokenHash(tokenHash);
   const node = checkNodeCredentials({ tokenHash, nodeId }, found);
   limitNodeCall(ctx, node.nodeId);

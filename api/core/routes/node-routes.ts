@@ -155,10 +155,11 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // The name in the id makes logs and job statuses readable; the random part keeps it unique.
     const slug = card.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 32);
     const nodeId = randomId(slug ? `node_${slug}` : 'node');
-    const nodeToken = randomToken();
     // The secret its GET /ping answers challenges with: the API checks RTTs clients and peers report against it.
     const probeKey = randomToken();
     const now = ctx.clock.now();
+    // Signed: any API process checks it without the store (node-credentials.ts); the store keeps its hash.
+    const nodeToken = await ctx.credentials.issue(nodeId, now);
     await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey });
     ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl, joinToken: joinedWith?.keyId }, 'node registered');
     // A new node is new capacity: routing may place waiting tasks on it.
@@ -172,7 +173,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(heartbeat, async (c) => {
     const receivedAt = ctx.clock.now();
     const { id } = c.req.valid('param');
-    const tokenHash = await bearerHash(c);
+    const tokenHash = await bearerHash(c, ctx);
     // Over its rate limit: the plain check answers (429 for the token's owner, else 401/404), recording nothing first.
     if (!nodeCallAllowed(ctx, id)) await authenticateNode(c, ctx, id);
     const body = c.req.valid('json');
@@ -269,7 +270,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     };
     // A node that may lease sessions takes the general path (sessions first, then tasks, each its own call).
     if (kinds.includes('session') && ctx.sessions !== undefined) return leaseWithSessions();
-    const tokenHash = await bearerHash(c);
+    const tokenHash = await bearerHash(c, ctx);
     // Over its rate limit: the plain check answers (429 for the token's owner, else 401/404), taking nothing first.
     if (!nodeCallAllowed(ctx, id)) await authenticateNode(c, ctx, id);
     const wanted = { max: max ?? 1, ahead: max === undefined ? 0 : ahead };

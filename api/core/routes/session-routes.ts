@@ -41,7 +41,7 @@ const create = createRoute({
   request: { body: jsonBody(SessionRequest) },
   responses: {
     201: jsonResponse('Placed.', SessionCreated),
-    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'QUOTA_EXCEEDED', 'UNAVAILABLE'),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'SCENE_UNSUPPORTED', 'QUOTA_EXCEEDED', 'UNAVAILABLE'),
   },
 });
 
@@ -103,6 +103,7 @@ function toView(s: SessionRecord): SessionView {
     url: s.url,
     eye: s.render.eye,
     format: s.render.format,
+    fidelity: s.render.fidelity ?? 'full',
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
     closedAt: s.closedAt,
@@ -140,6 +141,14 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const req = c.req.valid('json');
     const principal = principalOf(c);
     const scene = await requireScene(ctx, req.sceneId, principal);
+    // Session render processes draw on headless-gl (WebGL 1): a scene flagged at upload as needing WebGL 2 would
+    // lose its glass, so it is refused rather than placed (jobs of it go to WebGL 2 nodes).
+    if (scene.info.webgl2?.length) {
+      throw new TesseraError(
+        'SCENE_UNSUPPORTED',
+        `Interactive sessions render on WebGL 1 (headless-gl) only, and this scene uses ${scene.info.webgl2.join(', ')}, which needs WebGL 2; render it as a job (POST /v1/jobs), which goes to a node with a WebGL 2 backend.`,
+      );
+    }
     const now = ctx.clock.now();
     await sweepSessions(ctx, now);
     const open = await store.countOpenSessions(principal.keyId);
@@ -157,6 +166,7 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         requirements: req.requirements,
         eye: req.eye,
         depth: req.depth,
+        fast: req.fidelity === 'fast',
         sceneBytes: scene.bytes,
         openSessions,
         // Nodes whose heartbeats report the scene cached, where this API handed it to them (scene-holders.ts).
@@ -178,6 +188,8 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       quality: req.quality,
       depth: req.depth,
       shadows: req.shadows,
+      // Absent for full: nodes that predate `fidelity` refuse a lease with a field they do not know.
+      ...(req.fidelity === 'fast' ? { fidelity: 'fast' as const } : {}),
       maxFps: req.maxFps,
       scene: req.scene,
       clip: req.clip,

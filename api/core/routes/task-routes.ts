@@ -13,8 +13,8 @@ import { TesseraError } from '../../protocol/errors.ts';
 import { TaskAck, TaskComplete, TaskFail, UploadRequest, UploadTicket, type LeasedTask } from '../../protocol/task.ts';
 import { presignedPutHeaders } from '../blob-store.ts';
 import { checkUploadToken, UPLOAD_CAPABILITY_PURPOSE } from '../upload-capability.ts';
-import { leaseWith } from '../lease-tasks.ts';
-import type { CompleteInput, TaskOutcome } from '../job-store.ts';
+import { leaseWith, type LeaseStepInput } from '../lease-tasks.ts';
+import type { AuthenticateAndCompleteOutcome, AuthenticatedTask, CompleteInput, CompletionDecision, NodeRecord, TaskOutcome } from '../job-store.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
@@ -86,55 +86,85 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(complete, async (c) => {
     const { id } = c.req.valid('param');
-    // The node, its task and the task's job in one store step (read only: nothing happens before the rate limit).
-    const { node, task, job } = await ctx.jobs.authenticateTask({ tokenHash: await bearerHash(c), taskId: id });
-    limitNodeCall(ctx, node.nodeId);
-    if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
     const body = c.req.valid('json');
-    if (node.reputation?.blocklisted) throw blocklisted(node);
-    const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
-    // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST below.
-    if (holder) {
-      // A render's size is its tile's; a stitch's is the frame's.
-      const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
-      const mismatch = await acceptOutput(ctx, task, body, size);
-      if (mismatch) {
-        // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
-        const reason = `OUTPUT_CORRUPT: ${mismatch}`;
-        const failed = await ctx.jobs.failTask({ taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy });
-        ctx.logger.warn({ taskId: id, nodeId: node.nodeId, key: attemptKey(task), reason }, 'task output corrupt; attempt failed');
-        await ctx.applied(failed.changes);
-        throw new TesseraError('OUTPUT_CORRUPT', `${mismatch}; this attempt failed and the task will be retried.`);
+    const tokenHash = await bearerHash(c, ctx);
+    /** An answer the route gives of its own once the store step is back (nothing is recorded then). */
+    let refused: { err: unknown } | undefined;
+    /** Why the output was refused, when it was (the attempt is failed in the same step), and where it was read. */
+    let corrupt: { mismatch: string; key: string; nodeId: string } | undefined;
+    /**
+     * What to record, decided while the store step waits (one Durable Object request on Workers: this is called back
+     * over RPC): the node, its task and the task's job were read in the same step. Never throws: an error would lose
+     * its code crossing the RPC, so it is kept here and thrown once the step is back.
+     */
+    const decide = async ({ node, task, job }: AuthenticatedTask, lease?: LeaseStepInput, wanted?: { max: number; ahead: number }): Promise<CompletionDecision> => {
+      try {
+        // Counted once the token checks out (nothing is read from storage before the rate limit).
+        limitNodeCall(ctx, node.nodeId);
+        if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task with id ${id}.`);
+        if (node.reputation?.blocklisted) throw blocklisted(node);
+        const holder = task.state === 'leased' && task.leaseId === body.leaseId && task.nodeId === node.nodeId;
+        // Check storage only for the lease holder; anyone else gets the store's LEASE_LOST.
+        if (holder) {
+          // A render's size is its tile's; a stitch's is the frame's.
+          const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
+          const mismatch = await acceptOutput(ctx, task, body, size);
+          if (mismatch) {
+            // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
+            corrupt = { mismatch, key: attemptKey(task), nodeId: node.nodeId };
+            return { fail: { taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason: `OUTPUT_CORRUPT: ${mismatch}`, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy } };
+          }
+        }
+        const now = ctx.clock.now();
+        const input: CompleteInput = {
+          taskId: id,
+          nodeId: node.nodeId,
+          leaseId: body.leaseId,
+          result: { bytes: body.bytes, checksum: body.checksum },
+          now,
+          renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
+          ...(holder ? await ctx.verifier.sampling(task, node, job ?? undefined) : {}),
+          agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
+          verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
+        };
+        if (!lease || !wanted) return { complete: input };
+        const leaseIds = lease.leaseIds.slice(0, Math.max(0, Math.min(wanted.max, node.card.concurrency) + wanted.ahead));
+        // Leased as of the completion (the output check took time since the lease input was made).
+        return { complete: input, lease: { ...lease, now, leaseIds, nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency } };
+      } catch (err) {
+        refused = { err };
+        return { stop: true };
       }
-    }
-    const now = ctx.clock.now();
-    const input: CompleteInput = {
-      taskId: id,
-      nodeId: node.nodeId,
-      leaseId: body.leaseId,
-      result: { bytes: body.bytes, checksum: body.checksum },
-      now,
-      renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
-      ...(holder ? await ctx.verifier.sampling(task, node, job ?? undefined) : {}),
-      agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
-      verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
+    };
+    /** The store step's outcome as the route answers it: an error of the route's own, or a refused output. */
+    const settle = async (out: AuthenticateAndCompleteOutcome): Promise<TaskOutcome> => {
+      if (refused) throw refused.err;
+      if (out.failed && corrupt) {
+        ctx.logger.warn({ taskId: id, nodeId: corrupt.nodeId, key: corrupt.key, reason: `OUTPUT_CORRUPT: ${corrupt.mismatch}` }, 'task output corrupt; attempt failed');
+        await ctx.applied(out.failed.changes);
+        throw new TesseraError('OUTPUT_CORRUPT', `${corrupt.mismatch}; this attempt failed and the task will be retried.`);
+      }
+      return out.completed!;
     };
     const next = body.next;
-    const done: { outcome?: TaskOutcome; leased?: LeasedTask[] } = {};
+    const done: { outcome?: TaskOutcome; leased?: LeasedTask[]; node?: NodeRecord } = {};
     if (next) {
-      // The completion and the node's next tasks in one store step (no lease round trip between tasks; none for a
-      // node this vote blocklists); their changes are announced together (one wake-up per request).
+      // Authentication, the output check, the completion and the node's next tasks in one store step (no lease round
+      // trip between tasks; none for a node this vote blocklists); their changes are announced together.
       const got = await leaseWith(ctx, next, async (lease) => {
-        const leaseIds = lease.leaseIds.slice(0, Math.max(0, Math.min(next.max, node.card.concurrency) + next.ahead));
-        const out = await ctx.jobs.completeAndLease({ complete: input, lease: { ...lease, leaseIds, nodeId: node.nodeId, card: node.card, maxLeases: node.card.concurrency } });
-        done.outcome = out.completed;
-        return { node, lease: out.lease, changes: out.completed.changes };
+        const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read, lease, next));
+        done.outcome = await settle(out);
+        done.node = out.read.node;
+        return { node: out.read.node, lease: out.lease, changes: done.outcome.changes };
       });
       done.leased = got.tasks;
     } else {
-      done.outcome = await ctx.jobs.completeTask(input);
+      const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read));
+      done.outcome = await settle(out);
+      done.node = out.read.node;
       await ctx.applied(done.outcome.changes);
     }
+    const node = done.node!;
     const outcome = done.outcome!;
     const { leased } = done;
     ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');

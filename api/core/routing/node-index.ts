@@ -4,6 +4,7 @@
  * frozen nodes (freezeRouterNodes) is indexed once, any other array is checked for changed references on
  * every use (one pointer comparison per node and field).
  */
+import { cardHasWebgl2 } from '../../protocol/node-card.ts';
 import { geoUnitVector, isGeoPoint, kmFromDot, type GeoPoint } from './geo.ts';
 import type { GeoLine } from './geo-line.ts';
 import type { RouterNode } from './router.ts';
@@ -299,6 +300,8 @@ export interface RoutingArrays {
   slots: Float64Array;
   ramBytes: Float64Array;
   maxTextureSize: Float64Array;
+  /** 1 where the card lists a WebGL 2 backend. */
+  webgl2: Uint8Array;
   /** Index into `regions` of each node's region label. */
   region: Int32Array;
   regions: Map<string, number>;
@@ -311,7 +314,7 @@ export function routingArraysFor(idx: NodeIndex, nodes: readonly RouterNode[]): 
   const n = idx.n;
   const r: RoutingArrays = {
     healthy: new Uint8Array(n), tilesPerSecond: new Float64Array(n), queued: new Float64Array(n), running: new Float64Array(n),
-    slots: new Float64Array(n), ramBytes: new Float64Array(n), maxTextureSize: new Float64Array(n), region: new Int32Array(n), regions: new Map(),
+    slots: new Float64Array(n), ramBytes: new Float64Array(n), maxTextureSize: new Float64Array(n), webgl2: new Uint8Array(n), region: new Int32Array(n), regions: new Map(),
   };
   for (let i = 0; i < n; i++) {
     const node = nodes[i];
@@ -322,6 +325,7 @@ export function routingArraysFor(idx: NodeIndex, nodes: readonly RouterNode[]): 
     r.slots[i] = Math.max(1, node.load.concurrency);
     r.ramBytes[i] = node.card.ramBytes;
     r.maxTextureSize[i] = node.card.gl.maxTextureSize;
+    r.webgl2[i] = cardHasWebgl2(node.card) ? 1 : 0;
     let id = r.regions.get(node.card.region);
     if (id === undefined) r.regions.set(node.card.region, (id = r.regions.size));
     r.region[i] = id;

@@ -300,7 +300,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
   const ch = cc ? cc.height : 0;
   const ce = cc ? cc.error : 0;
   const maxRtt = req?.maxRttMs ?? Infinity;
-  const checkCard = req !== undefined && (req.minRamBytes !== undefined || req.minTextureSize !== undefined || (req.allowedRegions?.length ?? 0) > 0 || (req.deniedRegions?.length ?? 0) > 0);
+  const checkCard = req !== undefined && (req.webgl2 === true || req.minRamBytes !== undefined || req.minTextureSize !== undefined || (req.allowedRegions?.length ?? 0) > 0 || (req.deniedRegions?.length ?? 0) > 0);
   const maxQueuePerSlot = o.maxQueuePerSlot, tieMs = o.tieMs, penalty = o.estimatePenalty, maxErr = o.maxPenaltyError, unknownRtt = o.unknownRttMs;
   const pixelsMs = (1000 * taskPixels) / REFERENCE_TILE_PIXELS;
 
@@ -331,12 +331,13 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
   const arrays = idx ? routingArraysFor(idx, nodes) : null;
   if (idx && arrays) {
     const dim = idx.dim, ivec = idx.vec, iheight = idx.height, ierror = idx.error, ihas = idx.hasCoord;
-    const { healthy, tilesPerSecond, queued, running, slots: slotsOf, ramBytes, maxTextureSize, region, regions } = arrays;
+    const { healthy, tilesPerSecond, queued, running, slots: slotsOf, ramBytes, maxTextureSize, webgl2, region, regions } = arrays;
     const cvf = new Float64Array(dim);
     if (cv) for (let k = 0; k < dim; k++) cvf[k] = cv[k] ?? 0;
     // Requirements compiled to numbers and region flags.
     const minRam = req?.minRamBytes ?? -Infinity;
     const minTex = req?.minTextureSize ?? -Infinity;
+    const needsWebgl2 = req?.webgl2 === true;
     let regionOk: Uint8Array | null = null;
     if (checkCard && ((req!.allowedRegions?.length ?? 0) > 0 || (req!.deniedRegions?.length ?? 0) > 0)) {
       regionOk = new Uint8Array(regions.size).fill(req!.allowedRegions?.length ? 0 : 1);
@@ -346,7 +347,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     for (let i = 0; i < n; i++) {
       if (healthy[i] === 0) { unhealthy++; continue; }
       const tps = tilesPerSecond[i];
-      if (tps <= 0 || ramBytes[i] < minRam || maxTextureSize[i] < minTex || (regionOk !== null && regionOk[region[i]] === 0)) { incapable++; continue; }
+      if (tps <= 0 || ramBytes[i] < minRam || maxTextureSize[i] < minTex || (needsWebgl2 && webgl2[i] === 0) || (regionOk !== null && regionOk[region[i]] === 0)) { incapable++; continue; }
       const slots = slotsOf[i];
       if (queued[i] >= maxQueuePerSlot * slots) { busy++; continue; }
       let rtt: number;

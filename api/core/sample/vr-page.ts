@@ -7,6 +7,7 @@
  *  - Without: a desktop view with mouse-look (drag) drives the same poses (two eyes, side by side).
  * It shows RTT (ping), fps and pose→frame latency. `window.tessera` exposes the counters (tests read them).
  *
+ * With `&fidelity=fast` the session draws the fast look (SessionFidelity: baked sky, shadow maps sized to the eye).
  * With `&depth=1` the session sends depth frames (linear millimetres, rg8-mm-png) and the page reprojects
  * positionally as well: each eye's image becomes a grid mesh whose vertices sit at their depth in the world
  * (unprojected with the pose the frame was rendered for; the background at infinity), drawn with the current
@@ -28,7 +29,7 @@ button{font:inherit}
 <div id="bar"><button id="enter" hidden>Enter VR</button><span id="stats">connecting…</span></div>
 <script type="module">
 const q = new URLSearchParams(location.search);
-const key = q.get('key'), sceneId = q.get('scene'), eyeSize = q.get('eye') || '512x512', wantDepth = q.get('depth') === '1';
+const key = q.get('key'), sceneId = q.get('scene'), eyeSize = q.get('eye') || '512x512', wantDepth = q.get('depth') === '1', fidelity = q.get('fidelity') === 'fast' ? 'fast' : 'full';
 const statsEl = document.getElementById('stats');
 const canvas = document.getElementById('view');
 // offset: a head translation applied to the drawing only (not to the poses sent), holdPoses: send none (tests).
@@ -187,7 +188,7 @@ async function api(method, path, body) {
   if (!res.ok) throw new Error(json.code + ': ' + json.message);
   return json;
 }
-const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, depth: wantDepth, client: { rtts: [] } });
+const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, depth: wantDepth, fidelity, client: { rtts: [] } });
 state.nodeId = placed.nodeId; state.sessionId = placed.sessionId;
 const ws = new WebSocket(placed.url); ws.binaryType = 'arraybuffer';
 let ready = null, seq = 0;

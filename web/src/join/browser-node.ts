@@ -73,7 +73,9 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
   const emit = options.onEvent;
   const backend = createCanvasGLBackend(options.canvas);
   const version = browserRendererIdentity({ backend: backend.info.backend, three: REVISION, renderer: backend.info.renderer, encoder: 'fast-png' });
-  const renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version });
+  // A WebGL 2 tab renders transmission and volume (three's transmission pass), as the Chromium backend does, and
+  // says so in its card: it is then given scenes that need WebGL 2.
+  const renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version, transmission: backend.info.webgl2 });
   emit({ type: 'status', status: 'measuring', detail: 'timing the reference tile' });
   const reference = new Uint8Array(await (await fetch(referenceSceneUrl)).arrayBuffer());
   const tilesPerSecond = await measureReferenceTile(renderer, reference, 3);
@@ -85,6 +87,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
     // navigator.deviceMemory (GiB, rounded and capped at 8 by the browser; Chromium only): a floor, not a measure.
     ramBytes: Math.round(((navigator as Navigator & { deviceMemory?: number }).deviceMemory ?? 1) * 1024 ** 3),
     gl: { renderer: info.renderer.slice(0, 256), vendor: info.vendor.slice(0, 256), version: info.version.slice(0, 256), maxTextureSize: info.maxTextureSize, maxViewport: info.maxViewport, backend: info.backend },
+    backends: [{ id: info.backend, webgl2: info.webgl2, version }],
     tilesPerSecond: Math.min(tilesPerSecond, 10_000),
     concurrency: 1,
     tilesOnly: true,

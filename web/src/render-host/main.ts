@@ -14,6 +14,7 @@ import { browserRendererIdentity } from '../../../render-node/render/renderer-id
 import type { LoadedScene } from '../../../render-node/scene/load-scene.ts';
 import { createBitmapImageDecoder } from '../../../render-node/scene/bitmap-image-decoder.ts';
 import { hostCall, type RenderHostApi } from '../../../render-node/chromium/render-host-api.ts';
+import { transcodeKtx2InPage } from './browser-basis.ts';
 
 // The page's CSP allows no eval: zod must not probe for it.
 zodConfig({ jitless: true });
@@ -52,7 +53,8 @@ const api: RenderHostApi = {
         const canvas = document.getElementById('gl') as HTMLCanvasElement;
         const backend = createCanvasGLBackend(canvas, { backend: 'chromium' });
         const version = browserRendererIdentity({ backend: backend.info.backend, three: REVISION, renderer: backend.info.renderer, encoder });
-        renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version, transmission: true });
+        // KTX2 textures are transcoded in the page with three's Basis transcoder, as headless-gl nodes do in Node.
+        renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder({ transcodeKtx2: transcodeKtx2InPage }), version, transmission: true });
       }
       return { info: renderer.backend.info as GLBackendInfo, version: renderer.version };
     }),

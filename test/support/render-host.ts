@@ -1,0 +1,20 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { RENDER_HOST_DIST } from '../../render-node/chromium/chromium-render-host.ts';
+import { ROOT } from './tessera-cli.ts';
+
+/** Whether web/dist holds the render host page and the Basis transcoder it loads (a build from before KTX2 on Chromium lacks it). */
+function renderHostBuilt(): boolean {
+  if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) return false;
+  try {
+    return readdirSync(join(RENDER_HOST_DIST, 'assets')).some((f) => /^basis_transcoder-.*\.wasm$/.test(f));
+  } catch {
+    return false;
+  }
+}
+
+/** Build the Chromium backend's page (web/dist/render-host.html and its assets) when it is missing or stale. */
+export function ensureRenderHostBuilt(): void {
+  if (!renderHostBuilt()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+}

@@ -274,7 +274,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     let reporting = false;
     try {
       const t0 = performance.now();
-      const ran = sandboxes[slot].run(task, abort.signal);
+      // The render process reports its output; this process (the one with the node token) asks for its upload URL.
+      const ran = sandboxes[slot].run(task, abort.signal, (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal));
       // The render process is free once it answers, whatever the answer: the next task may start there.
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;

@@ -4,11 +4,12 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
 import type { CardBackend } from '../../api/protocol/node-card.ts';
-import type { LeasedTask } from '../../api/protocol/task.ts';
+import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { Logger } from '../logger.ts';
 import { SceneFaultError, type TaskOutcome } from './run-task.ts';
+import type { RequestUpload } from './run-render-task.ts';
 
 /** What a render process needs to know, passed in its environment. */
 export interface WorkerSettings {
@@ -21,9 +22,17 @@ export interface WorkerSettings {
   chromiumCallTimeoutMs?: number;
 }
 
-export type WorkerRequest = { type: 'describe'; id: number } | { type: 'run'; id: number; task: LeasedTask };
+/**
+ * Parent → render process. `ticket` answers the process's `upload` request of run `id`: the render process holds
+ * no credentials, so the parent (the node agent) asks the API for the upload URL of the bytes it reports.
+ */
+export type WorkerRequest =
+  | { type: 'describe'; id: number }
+  | { type: 'run'; id: number; task: LeasedTask }
+  | { type: 'ticket'; id: number; ticket?: UploadTicket; code?: ErrorCode; message?: string };
 export type WorkerReply =
   | { type: 'ready' }
+  | { type: 'upload'; id: number; claim: { bytes: number; checksum: string } }
   | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number; backends: CardBackend[] }
   | { type: 'done'; id: number; outcome: TaskOutcome }
   | { type: 'failed'; id: number; code?: ErrorCode; message: string; sceneFault: boolean };
@@ -60,10 +69,18 @@ export class TaskSandbox {
     return reply;
   }
 
-  /** Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). */
-  async run(task: LeasedTask, signal: AbortSignal): Promise<TaskOutcome> {
+  /**
+   * Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). `requestUpload` answers
+   * the render process's request for the upload URL of its output (it runs here, in the agent, with the credentials).
+   */
+  async run(task: LeasedTask, signal: AbortSignal, requestUpload: RequestUpload): Promise<TaskOutcome> {
     const what = `${task.kind} task of frame ${task.frame}${task.tile ? ` tile ${task.tile.x},${task.tile.y}` : ''}`;
-    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal);
+    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal, (claim, child, id) => {
+      requestUpload(task, claim, signal).then(
+        (ticket) => child.connected && child.send({ type: 'ticket', id, ticket } satisfies WorkerRequest),
+        (err: unknown) => child.connected && child.send({ type: 'ticket', id, code: err instanceof TesseraError ? err.code : 'UNAVAILABLE', message: (err as Error)?.message ?? String(err) } satisfies WorkerRequest),
+      );
+    });
     if (reply.type === 'done') return reply.outcome;
     if (reply.type === 'failed') {
       const code = reply.code ?? 'RENDER_FAILED';
@@ -77,7 +94,13 @@ export class TaskSandbox {
     this.child = undefined;
   }
 
-  private request(message: WorkerRequest, capMs: number, what: string, signal?: AbortSignal): Promise<WorkerReply> {
+  private request(
+    message: WorkerRequest,
+    capMs: number,
+    what: string,
+    signal?: AbortSignal,
+    onUpload?: (claim: { bytes: number; checksum: string }, child: ChildProcess, id: number) => void,
+  ): Promise<WorkerReply> {
     return this.process().then(
       (child) =>
         new Promise<WorkerReply>((resolve, reject) => {
@@ -99,7 +122,9 @@ export class TaskSandbox {
             finish(() => reject(err));
           };
           const onMessage = (reply: WorkerReply) => {
-            if ('id' in reply && reply.id === id) finish(() => resolve(reply));
+            if (!('id' in reply) || reply.id !== id) return;
+            if (reply.type === 'upload') onUpload?.(reply.claim, child, id);
+            else finish(() => resolve(reply));
           };
           const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
             this.forget(child);

@@ -17,6 +17,7 @@ let server: Server;
 let base = '';
 let sceneId = '';
 const uploads = new Map<string, Buffer>();
+const uploadHeaders = new Map<string, string | undefined>();
 
 beforeAll(async () => {
   const glb = await readFile(scenePath('textured-pbr'));
@@ -28,6 +29,7 @@ beforeAll(async () => {
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
         uploads.set(req.url!, Buffer.concat(chunks));
+        uploadHeaders.set(req.url!, req.headers['x-amz-checksum-sha256'] as string | undefined);
         res.end();
       });
       return;
@@ -53,8 +55,19 @@ const task = (view: object): LeasedTask => ({
   view: ViewSpec.parse(view),
   encode: EncodeSpec.parse({}),
   final: true,
-  output: { key: `out/${n}.png`, url: `${base}/out/${n}.png` },
+  output: { key: `out/${n}.png`, maxBytes: 64 * 1024 * 1024, token: `token-${n}` },
 });
+
+/**
+ * What the agent does for its render process: answers the output's report with an upload ticket (here the
+ * stand-in storage's URL), remembering each claim.
+ */
+const claims = new Map<string, { bytes: number; checksum: string; token: string }>();
+const requestUpload = async (t: LeasedTask, claim: { bytes: number; checksum: string }) => {
+  claims.set(t.taskId, { ...claim, token: t.output.token });
+  const key = `out/${t.taskId}.png`;
+  return { key, url: `${base}/${key}`, headers: { 'x-amz-checksum-sha256': Buffer.from(claim.checksum, 'hex').toString('base64') }, expiresAt: Date.now() + 60_000 };
+};
 
 const sandbox = (caps: { timeCapMs?: number; memoryCapBytes?: number }) =>
   new TaskSandbox({
@@ -71,9 +84,14 @@ describe('render tasks run in a separate process with caps', () => {
     const box = sandbox({});
     try {
       const t = task({ width: 96, height: 64 });
-      const outcome = await box.run(t, new AbortController().signal);
-      const uploaded = uploads.get(`/out/${n}.png`)!;
+      const outcome = await box.run(t, new AbortController().signal, requestUpload);
+      const uploaded = uploads.get(`/out/${t.taskId}.png`)!;
       expect(outcome.checksum).toBe(createHash('sha256').update(uploaded).digest('hex'));
+      // The render process reported the output it then uploaded (the agent asked for the URL with the lease's token),
+      // and sent the ticket's checksum header with it.
+      expect(claims.get(t.taskId)).toEqual({ bytes: uploaded.length, checksum: outcome.checksum, token: t.output.token });
+      expect(uploadHeaders.get(`/out/${t.taskId}.png`)).toBe(createHash('sha256').update(uploaded).digest('base64'));
+      expect(outcome.timings.report).toBeGreaterThanOrEqual(0);
       expect((await decodeRaw(uploaded)).width).toBe(96);
     } finally {
       box.dispose();
@@ -84,13 +102,13 @@ describe('render tasks run in a separate process with caps', () => {
     const box = sandbox({ timeCapMs: 20_000 });
     try {
       // Warm up (process start, scene load), then a 4K frame with 4×4 supersampling under a tiny cap.
-      await box.run(task({ width: 64, height: 64 }), new AbortController().signal);
+      await box.run(task({ width: 64, height: 64 }), new AbortController().signal, requestUpload);
       (box as unknown as { options: { timeCapMs: number } }).options.timeCapMs = 30;
-      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal).catch((e) => e);
+      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal, requestUpload).catch((e) => e);
       expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
       expect(err.message).toMatch(/time cap/);
       (box as unknown as { options: { timeCapMs: number } }).options.timeCapMs = 60_000;
-      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal);
+      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal, requestUpload);
       expect(outcome.bytes).toBeGreaterThan(0);
     } finally {
       box.dispose();
@@ -100,14 +118,14 @@ describe('render tasks run in a separate process with caps', () => {
   it('stops a render process that passes the memory cap, and keeps serving', async () => {
     const box = sandbox({});
     try {
-      await box.run(task({ width: 64, height: 64 }), new AbortController().signal);
+      await box.run(task({ width: 64, height: 64 }), new AbortController().signal, requestUpload);
       // A 4K frame at 4×4 supersampling needs a 15360×8640 framebuffer: well over 1 GiB more than idle.
       const idle = 1.2 * 1024 ** 3;
       (box as unknown as { options: { memoryCapBytes: number } }).options.memoryCapBytes = idle;
-      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal).catch((e) => e);
+      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal, requestUpload).catch((e) => e);
       expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
       expect(err.message).toMatch(/memory cap of 1229 MiB/);
-      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal);
+      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal, requestUpload);
       expect(outcome.bytes).toBeGreaterThan(0);
     } finally {
       box.dispose();

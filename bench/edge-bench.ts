@@ -35,7 +35,7 @@ import { startLocalS3 } from '../api/node/local-s3.ts';
 import { createNodeSceneInspector } from '../api/node/node-scene-inspector.ts';
 import { openSqliteDriver } from '../api/node/sqlite-job-store.ts';
 import { LeaseBatch } from '../api/protocol/node-messages.ts';
-import { LeasedTask } from '../api/protocol/task.ts';
+import { LeasedTask, NODE_PROTOCOL_VERSION } from '../api/protocol/task.ts';
 import { createEdgeNotifier, type NotifyTarget } from '../api/edge/edge-notifier.ts';
 import { CoordinatorCore } from '../api/edge/coordinator-core.ts';
 import { createDurableJobStore } from '../api/edge/durable-job-store.ts';
@@ -203,8 +203,11 @@ async function coordinatorBench(jobs: number, mode: Mode) {
     let leaseCalls = 0;
     const started = performance.now();
     const complete = async (task: LeasedTask, next?: { max: number }) => {
-      const put = await fetch(task.output.url, { method: 'PUT', body: bytes });
-      if (!put.ok) throw new Error(`PUT ${task.output.url}: ${put.status} ${await put.text()}`);
+      // Report, then PUT through the URL signed for exactly these bytes (node protocol 2).
+      const ticket = await call('POST', `/v1/tasks/${task.taskId}/upload`, { token: task.output.token, bytes: bytes.length, checksum }, nodeToken);
+      if (ticket.status !== 200) throw new Error(`upload ticket: ${ticket.status} ${JSON.stringify(ticket.json)}`);
+      const put = await fetch(ticket.json.url, { method: 'PUT', body: bytes, headers: ticket.json.headers });
+      if (!put.ok) throw new Error(`PUT ${ticket.json.url}: ${put.status} ${await put.text()}`);
       const done = await call('POST', `/v1/tasks/${task.taskId}/complete`, { leaseId: task.leaseId, checksum, bytes: bytes.length, timings: { render: 1 }, ...(next ? { next } : {}) }, nodeToken);
       if (done.status !== 200) throw new Error(`complete: ${done.status} ${JSON.stringify(done.json)}`);
       tasks++;
@@ -212,7 +215,7 @@ async function coordinatorBench(jobs: number, mode: Mode) {
     };
     // One slot's worth at a time, as a node with work keeps its slots full: each report leases the next task.
     for (;;) {
-      const leased = await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 4 }, nodeToken);
+      const leased = await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 4, protocol: NODE_PROTOCOL_VERSION }, nodeToken);
       leaseCalls++;
       if (leased.status === 204) break;
       const queue = LeaseBatch.parse(leased.json).tasks;
@@ -264,7 +267,7 @@ async function idleBench(nodes: number, seconds: number, mode: Mode) {
     const regs = [];
     for (let i = 0; i < nodes; i++) regs.push((await farm.call('POST', '/v1/nodes', nodeCard(`idle-${i}`))).json as { nodeId: string; nodeToken: string });
     // Every node has asked once (a node starting up), then the counting starts.
-    await Promise.all(regs.map((r) => farm.call('POST', `/v1/nodes/${r.nodeId}/lease`, { waitSeconds: 0, max: 2 }, r.nodeToken)));
+    await Promise.all(regs.map((r) => farm.call('POST', `/v1/nodes/${r.nodeId}/lease`, { waitSeconds: 0, max: 2, protocol: NODE_PROTOCOL_VERSION }, r.nodeToken)));
     farm.reset();
     const started = performance.now();
     const end = started + seconds * 1000;
@@ -273,7 +276,7 @@ async function idleBench(nodes: number, seconds: number, mode: Mode) {
       regs.map(async (r) => {
         while (performance.now() < end - 50) {
           const left = Math.max(0, Math.min(25, (end - performance.now()) / 1000));
-          await farm.call('POST', `/v1/nodes/${r.nodeId}/lease`, { waitSeconds: left, max: 2 }, r.nodeToken);
+          await farm.call('POST', `/v1/nodes/${r.nodeId}/lease`, { waitSeconds: left, max: 2, protocol: NODE_PROTOCOL_VERSION }, r.nodeToken);
           polls++;
         }
       }),

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startEdgeDev } from '../infra/farm/start-edge-dev.ts';
 import { LeaseBatch } from '../api/protocol/node-messages.ts';
-import type { LeasedTask } from '../api/protocol/task.ts';
+import { NODE_PROTOCOL_VERSION, type LeasedTask } from '../api/protocol/task.ts';
 import { nodeCard } from '../test/support/api-harness.ts';
 import { IDLE_HEARTBEAT_EVERY } from '../render-node/agent/heartbeat-schedule.ts';
 
@@ -95,7 +95,7 @@ try {
     busy.map(async ({ nodeId, nodeToken }) => {
       let idling = false;
       for (;;) {
-        const leased = await api('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: idling ? 2 : 0, max: 4 }, nodeToken);
+        const leased = await api('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: idling ? 2 : 0, max: 4, protocol: NODE_PROTOCOL_VERSION }, nodeToken);
         // Nothing now: done when every job is (a retry after a lease lost under load may be waiting out its backoff);
         // else long-poll (one request per poll, woken by the work other nodes finish) rather than ask again and again.
         idling = leased.status === 204;
@@ -109,7 +109,11 @@ try {
         await Promise.all(
           queue.map(async (first) => {
             for (let task: LeasedTask | undefined = first; task; ) {
-              await fetch(task.output.url, { method: 'PUT', body: bytes });
+              // Report, then PUT through the URL signed for exactly these bytes (node protocol 2).
+              const ticket = await api('POST', `/v1/tasks/${task.taskId}/upload`, { token: task.output.token, bytes: bytes.length, checksum }, nodeToken);
+              if (ticket.status !== 200) throw new Error(`upload ticket: ${ticket.status} ${JSON.stringify(ticket.json)}`);
+              const put = await fetch(ticket.json.url, { method: 'PUT', body: bytes, headers: ticket.json.headers });
+              if (!put.ok) throw new Error(`PUT: ${put.status} ${await put.text()}`);
               const done = await api('POST', `/v1/tasks/${task.taskId}/complete`, { leaseId: task.leaseId, checksum, bytes: bytes.length, timings: { render: 1 }, next: { max: 1 } }, nodeToken);
               if (done.status !== 200) throw new Error(`complete: ${brief(done)}`);
               tasks++;
@@ -128,7 +132,7 @@ try {
   // Idle: nodes long-polling the empty farm.
   const idle = [];
   for (let i = 0; i < Number(args['idle-nodes']); i++) idle.push(await register(`idle-${i}`, 2));
-  await Promise.all(idle.map((n) => api('POST', `/v1/nodes/${n.nodeId}/lease`, { waitSeconds: 0, max: 2 }, n.nodeToken)));
+  await Promise.all(idle.map((n) => api('POST', `/v1/nodes/${n.nodeId}/lease`, { waitSeconds: 0, max: 2, protocol: NODE_PROTOCOL_VERSION }, n.nodeToken)));
   const idleStartCount = await requests();
   const idleStarted = performance.now();
   const end = idleStarted + Number(args['idle-seconds']) * 1000;
@@ -137,7 +141,7 @@ try {
     idle.map(async (n) => {
       while (performance.now() < end - 50) {
         const left = Math.max(0, Math.min(25, (end - performance.now()) / 1000));
-        const r = await api('POST', `/v1/nodes/${n.nodeId}/lease`, { waitSeconds: left, max: 2 }, n.nodeToken);
+        const r = await api('POST', `/v1/nodes/${n.nodeId}/lease`, { waitSeconds: left, max: 2, protocol: NODE_PROTOCOL_VERSION }, n.nodeToken);
         if (r.status !== 204) throw new Error(`idle lease: ${brief(r)}`);
         polls++;
       }

@@ -192,7 +192,7 @@ interface TaskCost {
 
 /**
  * Per-task costs, medians over the tasks: the node's lease call (idle waiting included), its render process's
- * parts (scene load, render, read-back, encode, upload: the render process's own timings), what the sandbox adds
+ * parts (scene load, render, read-back, encode, report for the upload URL, upload: the render process's own timings), what the sandbox adds
  * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's read-back and hash of
  * the output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
  */
@@ -221,7 +221,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTask
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, output read-back + hash, SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's HEAD and copy in storage (read-back + hash where storage reports no checksum), SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {

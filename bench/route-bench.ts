@@ -120,6 +120,12 @@ async function main(): Promise<void> {
   }
   const popRtts = edgeRttView(popRow, 0);
   const edgePickTimes: number[] = [];
+  // The same nodes with no location (no geo lines): a client that knows nothing probes by profile matching
+  // against the measured matrix (its first pick: the landmark learned once per node array; later picks: triangle
+  // bounds on the probed nodes' peers, coordinate estimates for pairs nobody measured).
+  const unlocated = freezeRouterNodes(varied.map((n) => createRouterNode({ ...n, location: undefined, geoLine: undefined })));
+  pickProbeCandidates(unlocated, { measuredRttMs: {} }, 1);
+  const blindPickTimes: number[] = [];
   for (let c = 0; c < Math.min(decisions, clientHosts.length); c++) {
     const h = clientHosts[c % clientHosts.length];
     const location = hostLocation(topo.hosts[h]);
@@ -129,6 +135,13 @@ async function main(): Promise<void> {
       const [id] = pickProbeCandidates(frozen, { measuredRttMs: measured, location }, 1);
       pickTimes.push(performance.now() - t);
       measured[id] = pairRtt(topo, h, nodeHost[indexOf.get(id)!]);
+    }
+    const blind: Record<string, number> = {};
+    for (let p = 0; p < 3; p++) {
+      const t = performance.now();
+      const [id] = pickProbeCandidates(unlocated, { measuredRttMs: blind }, 1);
+      blindPickTimes.push(performance.now() - t);
+      blind[id] = pairRtt(topo, h, nodeHost[indexOf.get(id)!]);
     }
     const toPop = pairRtt(topo, h, popHost);
     if (!Number.isNaN(toPop)) {
@@ -177,6 +190,7 @@ async function main(): Promise<void> {
   const decisionPlain = timeDecisions(varied);
   const pick = quantiles(pickTimes);
   const edgePick = quantiles(edgePickTimes);
+  const blindPick = quantiles(blindPickTimes);
   const locate = quantiles(locateTimes);
   log('');
   const decisionOthersPct = monitor.othersPct(mark0, monitor.mark());
@@ -189,6 +203,7 @@ async function main(): Promise<void> {
       ]),
       ['pickProbeCandidates (k=1)', ms(pick.p50), ms(pick.p99), '', ms(pick.max), '', '', '', ''],
       [`pickProbeCandidates (k=1, PoP row of ${Object.keys(popRtts).length})`, ms(edgePick.p50), ms(edgePick.p99), '', ms(edgePick.max), '', '', '', ''],
+      ['pickProbeCandidates (k=1, no locations: profile matching)', ms(blindPick.p50), ms(blindPick.p99), '', ms(blindPick.max), '', '', '', ''],
       ['locateClient (3 RTTs)', ms(locate.p50), ms(locate.p99), '', ms(locate.max), '', '', '', ''],
     ]),
   );
@@ -202,7 +217,7 @@ async function main(): Promise<void> {
       finishedAt: new Date().toISOString(),
       host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), othersCpuPctDuringDecisions: decisionOthersPct },
       options: { nodes: N, decisions, rounds: timedRounds, seed, decisionsOnly: true },
-      decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, locateClient: locate },
+      decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, pickUnlocated: blindPick, locateClient: locate },
     };
     await mkdir(args['results-dir']!, { recursive: true });
     const stamp = started.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
@@ -291,7 +306,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), othersCpuPctDuringSim: othersPct, othersCpuPctWhole: monitor.othersPct(mark0, monitor.mark()) },
     options: { nodes: N, clients: C, workers, decisions, seed },
-    decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, locateClient: locate },
+    decision: { nodes: N, frozen: decisionFrozen, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, pickUnlocated: blindPick, locateClient: locate },
     simulator: { wallS: simWallS, workers, report: bigReport },
     quality,
     targets,

@@ -1,4 +1,4 @@
-import { NearbyNodes, NodeList, type GeoPoint, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
+import { MAX_RTT_MEASUREMENTS, NearbyNodes, NodeList, type GeoPoint, type NodeSearch, type ProbeCandidate, type RttMeasurement } from '../protocol/latency.ts';
 import { pingProven, PING_DEFAULTS } from '../protocol/ping-url.ts';
 import { timeEdgePing } from '../protocol/time-edge-ping.ts';
 import type { EdgeSighting } from '../protocol/edge.ts';
@@ -19,6 +19,12 @@ export interface ProbeOptions {
   location?: GeoPoint;
   /** Of `count` pings, how many go to the fastest nodes this client remembers (the rest explore new ones). */
   reprobe?: number;
+  /**
+   * Ping one node at a time, asking the API for the next knowing the RTTs so far (default; what `tessera sim
+   * routing` measures: one API request per ping); false: ask once and ping all candidates at once (faster,
+   * routes worse without coordinates).
+   */
+  sequential?: boolean;
   signal?: AbortSignal;
 }
 
@@ -53,7 +59,7 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
   const history = opts.probeHistory === false ? undefined : (opts.probeHistory ?? memoryProbeHistory());
 
   return {
-    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, reprobe, signal } = {}) {
+    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, reprobe, sequential = true, signal } = {}) {
       // The edge first: its PoP and RTT are free landmarks that help the API choose whom to ping.
       const edge = await timeEdgePing(baseUrl, { samples, timeoutMs, fetch: doFetch, signal }).catch((err) => {
         if (signal?.aborted) throw err;
@@ -73,25 +79,64 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
         query.set('pop', edge.pop);
         query.set('popRttMs', String(edge.rttMs));
       }
-      const nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
-      // Explore nodes it never measured first, then re-measure remembered ones (a stale RTT must not stick).
-      const knownIds = new Set(known.map((k) => k.nodeId));
-      const others = nearby.candidates.filter((c) => !knownIds.has(c.nodeId));
-      const explore = [...others.filter((c) => !remembered.has(c.nodeId)), ...others.filter((c) => remembered.has(c.nodeId))].slice(0, Math.max(0, count - known.length));
-      const targets = [...known.map((k) => ({ nodeId: k.nodeId, probeUrl: k.probeUrl })), ...explore];
       const failed: ProbeResult['failed'] = [];
-      const measured = await Promise.all(
-        targets.map(async (c): Promise<(RttMeasurement & { probeUrl: string }) | undefined> => {
-          try {
-            // The nonce and the node's answer travel with the RTT: the API credits it only when the answer checks out.
-            return { nodeId: c.nodeId, probeUrl: c.probeUrl, ...(await pingProven(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal })) };
-          } catch (err) {
-            if (signal?.aborted) throw signal.reason ?? err;
-            failed.push({ nodeId: c.nodeId, error: (err as Error)?.message ?? String(err) });
-            return undefined;
-          }
-        }),
-      );
+      const pingOne = async (c: { nodeId: string; probeUrl: string }): Promise<(RttMeasurement & { probeUrl: string }) | undefined> => {
+        try {
+          // The nonce and the node's answer travel with the RTT: the API credits it only when the answer checks out.
+          return { nodeId: c.nodeId, probeUrl: c.probeUrl, ...(await pingProven(c.probeUrl, { samples, timeoutMs, expectNodeId: c.nodeId, fetch: doFetch, signal })) };
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason ?? err;
+          failed.push({ nodeId: c.nodeId, error: (err as Error)?.message ?? String(err) });
+          return undefined;
+        }
+      };
+      const knownIds = new Set(known.map((k) => k.nodeId));
+      let measured: ((RttMeasurement & { probeUrl: string }) | undefined)[];
+      let targets: { nodeId: string; probeUrl: string }[];
+      let nearby: NearbyNodes;
+      if (sequential) {
+        // One node at a time, each asked for knowing every RTT before it (the API's probe choice is adaptive:
+        // what the simulator measures). The best remembered nodes are re-probed first.
+        measured = await Promise.all(known.map((k) => pingOne(k)));
+        targets = known.map((k) => ({ nodeId: k.nodeId, probeUrl: k.probeUrl }));
+        const rttsNow = (): Record<string, number> => {
+          const all: Record<string, number> = {};
+          for (const [id, n] of Object.entries(memory?.nodes ?? {})) all[id] = n.rttMs;
+          for (const m of measured) if (m) all[m.nodeId] = m.rttMs;
+          for (const f of failed) delete all[f.nodeId];
+          const best = Object.entries(all).sort((a, b) => a[1] - b[1]).slice(0, MAX_RTT_MEASUREMENTS);
+          return Object.fromEntries(best);
+        };
+        let first: NearbyNodes | undefined;
+        while (targets.length < count) {
+          const q = new URLSearchParams(query);
+          q.set('count', '1');
+          const rtts = rttsNow();
+          if (Object.keys(rtts).length) q.set('rtts', Object.entries(rtts).map(([id, ms]) => `${id}:${Math.max(0.01, Math.round(ms * 100) / 100)}`).join(','));
+          const exclude = [...new Set([...failed.map((f) => f.nodeId), ...targets.map((t) => t.nodeId)])].slice(-MAX_RTT_MEASUREMENTS);
+          if (exclude.length) q.set('exclude', exclude.join(','));
+          const answer = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${q}`, { idempotent: true, signal });
+          first ??= answer;
+          let next: { nodeId: string; probeUrl: string } | undefined = answer.candidates.find((c) => !targets.some((t) => t.nodeId === c.nodeId));
+          // No node it has not measured: re-measure remembered ones, best first (a stale RTT must not stick).
+          next ??= Object.entries(memory?.nodes ?? {})
+            .filter(([id]) => !targets.some((t) => t.nodeId === id) && !failed.some((f) => f.nodeId === id))
+            .sort((a, b) => a[1].rttMs - b[1].rttMs)
+            .map(([nodeId, n]) => ({ nodeId, probeUrl: n.probeUrl }))[0];
+          if (!next) break;
+          targets.push(next);
+          measured.push(await pingOne(next));
+        }
+        nearby = { candidates: [...(first?.candidates ?? [])], location: first?.location ?? null };
+        for (const t of targets) if (!nearby.candidates.some((c) => c.nodeId === t.nodeId) && 'region' in t) nearby.candidates.push(t as ProbeCandidate);
+      } else {
+        nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
+        // Explore nodes it never measured first, then re-measure remembered ones (a stale RTT must not stick).
+        const others = nearby.candidates.filter((c) => !knownIds.has(c.nodeId));
+        const explore = [...others.filter((c) => !remembered.has(c.nodeId)), ...others.filter((c) => remembered.has(c.nodeId))].slice(0, Math.max(0, count - known.length));
+        targets = [...known.map((k) => ({ nodeId: k.nodeId, probeUrl: k.probeUrl })), ...explore];
+        measured = await Promise.all(targets.map((c) => pingOne(c)));
+      }
       const fresh = measured.filter((m): m is RttMeasurement & { probeUrl: string } => m !== undefined);
       // A remembered node that did not answer is forgotten; one that did gets its fresh RTT.
       let kept = memory;

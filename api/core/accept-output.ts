@@ -1,14 +1,14 @@
 /**
- * Accepting a task's output: read back what the node stored at its attempt key, check it is what the node
- * reported (size and sha256), and write those very bytes to the accepted key, which no node can write. The
- * copy is made from the bytes that were checked, not by a server-side copy, so nothing the node uploads later
- * (its PUT URL is still valid) can reach what stitchers, verifiers and clients read.
+ * Accepting a task's output: check that what the node stored at its claimed attempt key is what it reported
+ * (size and sha256) and put it at the accepted key, which no node can write, so nothing the node uploads later
+ * (its PUT URLs stay valid a while) can reach what stitchers, verifiers and clients read. See acceptOutput for
+ * when storage's own check stands in for reading the object back.
  */
 import { TesseraError } from '../protocol/errors.ts';
 import type { ApiContext } from './api-context.ts';
 import { sha256Hex } from './crypto-utils.ts';
 import type { TaskRecord } from './job-store.ts';
-import { acceptedKey, attemptKey, outputContentType } from './object-keys.ts';
+import { acceptedKey, claimedAttemptKey, outputContentType } from './object-keys.ts';
 
 /**
  * The most bytes an encoded output of width × height may take: raw RGBA plus PNG's per-row filter byte, with
@@ -19,9 +19,15 @@ export function maxOutputBytes(width: number, height: number): number {
 }
 
 /**
- * Check the output of `task`'s current attempt and, when it is what the node reported, store it at the
- * accepted key; returns null then, else why it was refused. Throws OUTPUT_MISSING when there is no object
- * (the node may still upload it and report again).
+ * Check the output of `task`'s current attempt and, when it is what the node reported, store it at the accepted
+ * key; returns null then, else why it was refused. Throws OUTPUT_MISSING when there is no object (the node may
+ * still upload it and report again).
+ *
+ * The node uploaded to the key named by its reported sha256 (claimedAttemptKey) through a PUT signed for exactly
+ * those bytes, so storage itself refused any other body. A HEAD that answers the reported size and the SHA-256
+ * storage checked is then proof enough: the object is copied to the accepted key in storage, and the API reads
+ * no byte of it. Where the store does not report the checksum it checked (or checks none), the API reads the
+ * object back and hashes it, as it always did.
  */
 export async function acceptOutput(
   ctx: Pick<ApiContext, 'blobs'>,
@@ -29,19 +35,27 @@ export async function acceptOutput(
   reported: { bytes: number; checksum: string },
   size: { width: number; height: number },
 ): Promise<string | null> {
-  const key = attemptKey(task);
-  const head = await ctx.blobs.head(key);
-  if (!head) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; upload the output to its presigned URL first.`);
-  // HEAD before GET: an object larger than reported, or than any honest encoding of its pixels, is refused unread.
   const max = maxOutputBytes(size.width, size.height);
+  if (reported.bytes > max) return `the node reported ${reported.bytes} bytes, more than a ${size.width}×${size.height} image can take (${max})`;
+  const key = claimedAttemptKey(task, reported.checksum);
+  const missing = () => new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; report the output to POST /v1/tasks/${task.taskId}/upload and PUT it to the URL that answers first.`);
+  const head = await ctx.blobs.head(key);
+  if (!head) throw missing();
+  // HEAD before anything else: an object larger than reported, or than any honest encoding of its pixels, is refused unread.
   if (head.size > max) return `the object at ${key} has ${head.size} bytes, more than a ${size.width}×${size.height} image can take (${max})`;
   if (head.size !== reported.bytes) return `the object at ${key} has ${head.size} bytes, but the node reported ${reported.bytes}`;
+  const accepted = acceptedKey(task);
+  if (head.sha256 !== undefined) {
+    if (head.sha256 !== reported.checksum) return `the object at ${key} has sha256 ${head.sha256} (as storage checked it), but the node reported ${reported.checksum}`;
+    // Checked by storage on upload: copy it in storage.
+    if (!(await ctx.blobs.copy(key, accepted))) throw missing();
+    return null;
+  }
   const stored = await ctx.blobs.get(key);
-  if (!stored) throw new TesseraError('OUTPUT_MISSING', `Nothing is stored at ${key}; upload the output to its presigned URL first.`);
+  if (!stored) throw missing();
   if (stored.length !== reported.bytes) return `the object at ${key} has ${stored.length} bytes, but the node reported ${reported.bytes}`;
   const actual = await sha256Hex(stored);
   if (actual !== reported.checksum) return `the object at ${key} has sha256 ${actual}, but the node reported ${reported.checksum}`;
-  const accepted = acceptedKey(task);
   await ctx.blobs.put(accepted, stored, { contentType: outputContentType(accepted) });
   return null;
 }

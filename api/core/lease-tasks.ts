@@ -13,6 +13,7 @@ import { presignLeasedTask, stitchesFrame } from './leased-task.ts';
 import { TASKS_TOPIC } from './notifier.ts';
 import type { StatusChange } from './state-machine.ts';
 import { aheadLeaseMs } from './task-policy.ts';
+import { UPLOAD_CAPABILITY_PURPOSE } from './upload-capability.ts';
 
 export interface LeaseWanted {
   /** Most tasks to lease (the store stops at the node's slots). */
@@ -114,10 +115,12 @@ export async function leaseWith(
       leased.push(...again.leased);
       wakeAt = again.wakeAt;
     }
+    const uploadKey = leased.length ? await ctx.tickets.derivedKey(UPLOAD_CAPABILITY_PURPOSE) : new Uint8Array();
+    const now = ctx.clock.now();
     const tasks = await Promise.all(
       leased.map(async ({ task, job }) => {
         const frameTiles = stitchesFrame(task) ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
-        return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds);
+        return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds, uploadKey, node.nodeId, now);
       }),
     );
     return { node, lease, tasks, wakeAt };

@@ -1,14 +1,17 @@
 /**
  * Builds what a node receives for a lease: the task plus exactly the presigned URLs it needs and nothing
- * else (nodes never hold storage credentials). Render: GET of the scene, PUT of its tile (or of the frame,
- * when the frame is one tile). Stitch: GET of the scene, GETs of the frame's tiles with the sha256 each was
- * verified to have when it was completed, PUT of the frame. Each attempt writes to its own key (attemptKey);
- * readers get the accepted copy (acceptedKey), which only the API writes.
+ * else (nodes never hold storage credentials). Render: GET of the scene. Stitch: GET of the scene, GETs of the
+ * frame's tiles with the sha256 each was verified to have when it was completed. No PUT URL: the node reports
+ * its encoded output's size and sha256 first (`POST /v1/tasks/:id/upload`, upload-ticket.ts) and gets a PUT
+ * signed for exactly those bytes, to a key of the attempt's own (claimedAttemptKey); readers get the accepted
+ * copy (acceptedKey), which only the API writes.
  */
 import type { LeasedTask } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { JobRecord, TaskRecord } from './job-store.ts';
 import { acceptedKey, attemptKey, sceneKey } from './object-keys.ts';
+import { maxOutputBytes } from './accept-output.ts';
+import { mintUploadToken } from './upload-capability.ts';
 
 /** Whether the task stitches a frame: a stitch, or a verify task re-doing one (it has no tile of its own). */
 export function stitchesFrame(task: Pick<TaskRecord, 'kind' | 'tile'>): boolean {
@@ -22,9 +25,15 @@ export async function presignLeasedTask(
   frameTiles: TaskRecord[],
   blobs: BlobStore,
   urlSeconds: number,
+  uploadKey: Uint8Array,
+  nodeId: string,
+  now: number,
 ): Promise<LeasedTask> {
   const scene = sceneKey(job.sceneId);
-  const [sceneUrl, outputUrl] = await Promise.all([blobs.presignGet(scene, urlSeconds), blobs.presignPut(attemptKey(task), urlSeconds)]);
+  const sceneUrl = await blobs.presignGet(scene, urlSeconds);
+  // A render's output is its tile's size (or the frame's, when the frame is one tile); a stitch's the frame's.
+  const size = stitchesFrame(task) ? job.view : task.tile!;
+  const maxBytes = maxOutputBytes(size.width, size.height);
   const leased: LeasedTask = {
     taskId: task.taskId,
     leaseId: task.leaseId!,
@@ -39,7 +48,7 @@ export async function presignLeasedTask(
     view: job.view,
     encode: job.encode,
     final: task.final,
-    output: { key: attemptKey(task), url: outputUrl },
+    output: { key: attemptKey(task), maxBytes, token: await mintUploadToken(uploadKey, { taskId: task.taskId, leaseId: task.leaseId!, nodeId, key: attemptKey(task), attempt: Math.max(1, task.attempts), outputKey: task.outputKey, maxBytes, expiresAt: now + urlSeconds * 1000 }) },
   };
   if (!stitchesFrame(task)) {
     leased.tile = task.tile!;

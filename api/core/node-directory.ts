@@ -156,16 +156,26 @@ export class NodeDirectory {
    * first what earlier clients of its PoP found best (`learned`), then nearest to `location` when known,
    * else landmarks spread over the coordinate space.
    */
-  async nearby(location: (GeoPoint & { source: 'cf' | 'query' }) | null, count: number, now = this.#clock.now(), edge?: EdgeSighting, learned?: readonly string[]): Promise<NearbyNodes> {
+  async nearby(
+    location: (GeoPoint & { source: 'cf' | 'query' }) | null,
+    count: number,
+    now = this.#clock.now(),
+    edge?: EdgeSighting,
+    learned?: readonly string[],
+    /** What the client measured so far (sequential probing): the candidates are chosen knowing it, and exclude it. */
+    measuredRttMs: Readonly<Record<string, number>> = {},
+    exclude: readonly string[] = [],
+  ): Promise<NearbyNodes> {
     const live = (await this.liveNodes(now)).filter((n) => n.record.card.probeUrl);
     const nodes = live.map((n) => n.router);
     // A client's PoP: nodes that reach the same PoP bound its RTT to them (and place it, without a location).
     // Nodes the PoP's earlier clients found best lead (CandidateOptions.learnedProbes of them).
-    const client = { measuredRttMs: {}, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined, learned };
+    const client = { measuredRttMs, exclude, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined, learned };
     const picked = pickProbeCandidates(nodes, client, Math.min(nodes.length, 2 * count), this.#policy.candidates ?? CANDIDATE_DEFAULTS);
     // The landmark ranking can name a node twice; keep each once, and fill up with the other nodes.
     const ids = [...new Set(picked)].slice(0, count);
-    for (const n of live) if (ids.length < count && !ids.includes(n.record.nodeId)) ids.push(n.record.nodeId);
+    const skip = new Set([...Object.keys(measuredRttMs), ...exclude]);
+    for (const n of live) if (ids.length < count && !ids.includes(n.record.nodeId) && !skip.has(n.record.nodeId)) ids.push(n.record.nodeId);
     const byId = new Map(live.map((n) => [n.record.nodeId, n.record]));
     const candidates = ids.map((id) => toCandidate(byId.get(id)!));
     return { candidates, location };

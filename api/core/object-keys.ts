@@ -19,6 +19,11 @@ export function tileKey(jobId: string, frame: number, tile: TileRect, token: str
   return `jobs/${jobId}/tiles/${frame}/${tile.x}_${tile.y}.${token}.png`;
 }
 
+/** The prefix every object of a job is stored under (its tiles, frames and every attempt's uploads). */
+export function jobPrefix(jobId: string): string {
+  return `jobs/${jobId}/`;
+}
+
 /** A finished frame; zero-padded so frames list in order; `token` as for tileKey. */
 export function frameKey(jobId: string, frame: number, format: ImageFormat, token: string): string {
   return `jobs/${jobId}/frames/${String(frame).padStart(6, '0')}.${token}.${format === 'jpeg' ? 'jpg' : format}`;
@@ -43,6 +48,17 @@ export function verifyKey(outputKey: string, token: string): string {
 export function attemptKey(task: { outputKey: string; attempts: number }): string {
   const dot = task.outputKey.lastIndexOf('.');
   return `${task.outputKey.slice(0, dot)}.a${Math.max(1, task.attempts)}${task.outputKey.slice(dot)}`;
+}
+
+/**
+ * The object an attempt's reported output is uploaded to: its attempt key with the reported sha256 in it. Its
+ * PUT URL is signed for exactly those bytes, so the object under this name, when there is one, holds them: a
+ * node that reports twice gets two names, never two contents under one name (no claim has to be recorded).
+ */
+export function claimedAttemptKey(task: { outputKey: string; attempts: number }, sha256: string): string {
+  const key = attemptKey(task);
+  const dot = key.lastIndexOf('.');
+  return `${key.slice(0, dot)}.${sha256}${key.slice(dot)}`;
 }
 
 /**

@@ -3,7 +3,7 @@
  * farm, kept in the store's meta table (or given as an option, e.g. a Workers secret) so every API process
  * and every restart derives the same per-node secrets; a node's secret is handed to it when it registers.
  */
-import { deriveNodeTicketSecret, fromBase64Url, mintTicket, toBase64Url } from '../protocol/session-ticket.ts';
+import { deriveNodeTicketSecret, fromBase64Url, hmacSha256, mintTicket, toBase64Url } from '../protocol/session-ticket.ts';
 import type { JobStore } from './job-store.ts';
 
 /** Where the ticket key is kept. */
@@ -14,6 +14,7 @@ export class SessionTickets {
   readonly #configured: string | undefined;
   #key: Promise<Uint8Array> | undefined;
   readonly #secrets = new Map<string, Promise<Uint8Array>>();
+  readonly #derived = new Map<string, Promise<Uint8Array>>();
 
   /** `configuredKey`: base64url of at least 32 bytes; absent, one is made and stored on first use. */
   constructor(jobs: JobStore, configuredKey?: string) {
@@ -52,6 +53,17 @@ export class SessionTickets {
       s.catch(() => this.#secrets.delete(nodeId));
     }
     return s;
+  }
+
+  /** A key for `purpose` derived from the farm's ticket key (the same in every API process and after restarts). */
+  derivedKey(purpose: string): Promise<Uint8Array> {
+    let k = this.#derived.get(purpose);
+    if (!k) {
+      k = this.#apiKey().then((key) => hmacSha256(key, new TextEncoder().encode(`tessera ${purpose}`)));
+      this.#derived.set(purpose, k);
+      k.catch(() => this.#derived.delete(purpose));
+    }
+    return k;
   }
 
   /** The node's secret as handed to it at registration. */

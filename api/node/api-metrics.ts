@@ -100,6 +100,8 @@ export function createApiMetrics(): ApiMetrics {
         put: counted('put', blobs.put.bind(blobs)),
         get: counted('get', blobs.get.bind(blobs)),
         head: counted('head', blobs.head.bind(blobs)),
+        copy: counted('copy', blobs.copy.bind(blobs)),
+        list: counted('list', blobs.list.bind(blobs)),
         delete: counted('delete', blobs.delete.bind(blobs)),
         presignGet: counted('presign', blobs.presignGet.bind(blobs)),
         presignPut: counted('presign', blobs.presignPut.bind(blobs)),

@@ -1,9 +1,12 @@
 /**
  * An S3-compatible server in this process (s3rver) on loopback, for tests and a one-machine farm.
- * Its credentials are s3rver's fixed ones; it accepts path-style requests and presigned URLs.
+ * Its credentials are s3rver's fixed ones; it accepts path-style requests and presigned URLs. Uploads with
+ * `x-amz-checksum-sha256` are checked as S3 checks them (s3rver-checksums.ts), so the farm's storage-verified
+ * outputs are verified here too.
  */
 import { mkdir } from 'node:fs/promises';
 import S3rver from 's3rver';
+import { s3rverChecksums } from './s3rver-checksums.ts';
 
 export interface LocalS3Options {
   /** 0 (the default) picks a free port. */
@@ -51,6 +54,8 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     directory: options.dir,
     configureBuckets: [{ name: bucket, configs: [BROWSER_CORS] }],
   });
+  // First in s3rver's Koa stack (composed when it starts listening): the body is checked before s3rver stores it.
+  server.middleware.unshift(s3rverChecksums());
   const address = await server.run();
   let closed: Promise<void> | undefined;
   return {

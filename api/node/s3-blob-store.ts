@@ -11,11 +11,13 @@
  * runs dry when storage fails often for a while, so the SDK makes one attempt per try.
  */
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -23,7 +25,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { TesseraError } from '../protocol/errors.ts';
 import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
-import { sha256Base64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
+import { sha256Base64, sha256HexFromBase64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
 
 export interface S3Config extends S3Endpoint {
   /** Tries per storage call (default {@link RETRY_DEFAULTS}.attempts). */
@@ -121,12 +123,42 @@ export class S3BlobStore implements BlobStore {
 
   async head(key: string): Promise<BlobHead | null> {
     try {
-      const out = await this.#call(`checking ${key}`, () => this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key })));
-      return { size: out.ContentLength ?? 0, contentType: out.ContentType };
+      // ChecksumMode: the SHA-256 storage checked when the object was PUT with one (S3, MinIO, the local s3rver).
+      const out = await this.#call(`checking ${key}`, () => this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: key, ChecksumMode: 'ENABLED' })));
+      const sha256 = sha256HexFromBase64(out.ChecksumSHA256);
+      return { size: out.ContentLength ?? 0, contentType: out.ContentType, ...(sha256 ? { sha256 } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw this.#failed(`checking ${key}`, err);
     }
+  }
+
+  async copy(from: string, to: string): Promise<boolean> {
+    try {
+      const source = `${this.#bucket}/${from.split('/').map(encodeURIComponent).join('/')}`;
+      await this.#call(`copying ${from} to ${to}`, () => this.#s3.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: to, CopySource: source })));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw this.#failed(`copying ${from} to ${to}`, err);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.#call(`listing ${prefix}`, () =>
+          this.#s3.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: prefix, ContinuationToken: token })),
+        );
+        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.#failed(`listing ${prefix}`, err);
+    }
+    return keys;
   }
 
   async delete(key: string): Promise<void> {
@@ -143,10 +175,10 @@ export class S3BlobStore implements BlobStore {
 
   presignPut(key: string, expiresInSeconds: number, expect?: ExpectedUpload): Promise<string> {
     if (!expect) return this.#presign(new PutObjectCommand({ Bucket: this.#bucket, Key: key }), key, expiresInSeconds);
-    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: expect.bytes, ChecksumSHA256: sha256Base64(expect.sha256) });
+    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: expect.bytes, ChecksumSHA256: sha256Base64(expect.sha256), ContentType: expect.contentType });
     // Both stay headers (signed), not query parameters: storage checks the body against them.
     return this.#presign(command, key, expiresInSeconds, {
-      signableHeaders: new Set(['content-length', 'x-amz-checksum-sha256']),
+      signableHeaders: new Set(['content-length', 'x-amz-checksum-sha256', ...(expect.contentType ? ['content-type'] : [])]),
       unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
     });
   }

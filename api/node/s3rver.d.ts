@@ -16,6 +16,8 @@ declare module 's3rver' {
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
     httpServer?: import('node:http').Server;
+    /** Koa's middleware stack (s3rver extends Koa), composed when the server starts listening. */
+    middleware: unknown[];
   }
   export default S3rver;
 }

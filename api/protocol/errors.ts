@@ -17,6 +17,7 @@ export const ERRORS = {
   FRAME_OUT_OF_RANGE: { status: 422, exit: 2, message: 'A requested frame is outside the animation.' },
   UNAUTHORIZED: { status: 401, exit: 2, message: 'Missing or invalid credentials.' },
   FORBIDDEN: { status: 403, exit: 2, message: 'These credentials may not do that.' },
+  NODE_OUTDATED: { status: 426, exit: 1, message: 'This render node speaks an older node protocol than this API; upgrade tessera on the node.' },
   NODE_BLOCKLISTED: { status: 403, exit: 1, message: 'This node is blocklisted: its results disagreed with other nodes too often.' },
   NOT_FOUND: { status: 404, exit: 2, message: 'No such resource.' },
   SCENE_UNKNOWN: { status: 404, exit: 2, message: 'No scene with that id has been uploaded.' },

@@ -69,6 +69,48 @@ export const NearbyQuery = z.object({
   /** The client's PoP and its RTT to it (`GET /v1/edge/ping`), to start from nodes that share it. */
   pop: PopCode.optional(),
   popRttMs: z.coerce.number().positive().max(60_000).optional(),
+  /**
+   * What the client measured so far, `nodeId:ms` comma-separated (at most MAX_RTT_MEASUREMENTS): sequential
+   * probing asks again after each ping, and the answer is chosen knowing those RTTs (measured nodes are not
+   * suggested again). A client that lies here only misleads itself.
+   */
+  rtts: z
+    .string()
+    .max(MAX_RTT_MEASUREMENTS * 160)
+    .optional()
+    .transform((raw, ctx) => {
+      const out: Record<string, number> = {};
+      if (!raw) return out;
+      const parts = raw.split(',');
+      if (parts.length > MAX_RTT_MEASUREMENTS) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `at most ${MAX_RTT_MEASUREMENTS} RTTs` });
+        return z.NEVER;
+      }
+      for (const part of parts) {
+        const at = part.lastIndexOf(':');
+        const id = part.slice(0, at);
+        const ms = Number(part.slice(at + 1));
+        if (at < 1 || id.length > 128 || !(ms > 0) || ms > 60_000) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'each RTT is nodeId:ms with 0 < ms ≤ 60000' });
+          return z.NEVER;
+        }
+        out[id] = ms;
+      }
+      return out;
+    }),
+  /** Nodes not to suggest (comma-separated ids, at most MAX_RTT_MEASUREMENTS): those that did not answer. */
+  exclude: z
+    .string()
+    .max(MAX_RTT_MEASUREMENTS * 130)
+    .optional()
+    .transform((raw, ctx) => {
+      const ids = raw ? raw.split(',') : [];
+      if (ids.length > MAX_RTT_MEASUREMENTS || ids.some((id) => id.length < 1 || id.length > 128)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `at most ${MAX_RTT_MEASUREMENTS} node ids` });
+        return z.NEVER;
+      }
+      return ids;
+    }),
 });
 export type NearbyQuery = z.infer<typeof NearbyQuery>;
 

@@ -83,6 +83,11 @@ export const LeaseRequest = z.object({
    * the queue soon unless the node starts it (lists it in a heartbeat) or completes it first.
    */
   ahead: z.number().int().min(0).max(LEASE_AHEAD_LIMIT).default(0),
+  /**
+   * The node protocol the node speaks (NODE_PROTOCOL_VERSION). Absent: 1 (nodes from before report-then-upload),
+   * which is refused task leases with NODE_OUTDATED.
+   */
+  protocol: z.number().int().min(1).max(1000).default(1),
 });
 export type LeaseRequest = z.infer<typeof LeaseRequest>;
 

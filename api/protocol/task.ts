@@ -15,8 +15,54 @@ export const PresignedObject = z.object({ key: z.string(), url: z.string().url()
 export type PresignedObject = z.infer<typeof PresignedObject>;
 
 /**
+ * The node ↔ API protocol version this module describes. 2: outputs are reported before they are uploaded
+ * (`POST /v1/tasks/:id/upload` with their size and sha256) and go up through a PUT signed for exactly those
+ * bytes; a lease carries no upload URL. Nodes send it with every lease call; the API refuses task leases to
+ * nodes that send less (NODE_OUTDATED), since they would look for an upload URL the lease no longer carries.
+ */
+export const NODE_PROTOCOL_VERSION = 2;
+
+/**
+ * Where a leased task's output goes, without a URL: the node reports the encoded output's size and sha256 to
+ * `POST /v1/tasks/:id/upload` and gets a PUT URL signed for exactly those bytes (an UploadTicket).
+ */
+export const TaskOutput = z.object({
+  /** The attempt's key (for logs); the ticket names the object actually written. */
+  key: z.string(),
+  /** The most bytes an output of this task may have (its pixels' bound); a larger report is refused. */
+  maxBytes: z.number().int().min(0),
+  /** The lease's upload capability: send it with the report (opaque to the node). */
+  token: z.string().max(4096),
+});
+export type TaskOutput = z.infer<typeof TaskOutput>;
+
+/** `POST /v1/tasks/:id/upload` body: what the node is about to upload, measured on the encoded bytes. */
+export const UploadRequest = z.object({
+  /** The lease's `output.token`. */
+  token: z.string().max(4096),
+  /** Exact size of the encoded output; at most the task's `output.maxBytes`. */
+  bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** sha256 hex of those bytes. */
+  checksum: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 is 64 lowercase hex digits'),
+});
+export type UploadRequest = z.infer<typeof UploadRequest>;
+
+/**
+ * The answer: PUT the reported bytes to `url` with exactly `headers` (their checksum; the length is the body's).
+ * Storage checks both against the signature and refuses any other body (S3 `BadDigest`, or a signature error).
+ */
+export const UploadTicket = z.object({
+  key: z.string(),
+  url: z.string().url(),
+  headers: z.record(z.string(), z.string()),
+  /** Epoch ms after which the URL no longer works. */
+  expiresAt: z.number(),
+});
+export type UploadTicket = z.infer<typeof UploadTicket>;
+
+/**
  * What a node gets when it leases a task: everything needed to do it and nothing more (no credentials).
- * - `render`: render `tile` of `frame`; upload the tile as PNG to `output` — or, when `final` is true (the
+ * - `render`: render `tile` of `frame`; upload the tile as PNG (see `output`) — or, when `final` is true (the
  *   frame is one tile), encode it as `encode` says and upload the finished frame.
  * - `stitch`: download `tiles`, check each against its `checksum` (the sha256 the API verified when the tile
  *   was completed), stitch them into the frame, encode as `encode` says, upload to `output`.
@@ -36,14 +82,15 @@ export const LeasedTask = z.object({
   tile: TileRect.optional(),
   final: z.boolean().default(false),
   tiles: z.array(TileRect.extend({ url: z.string().url(), checksum: Sha256Hex })).optional(),
-  output: PresignedObject,
+  /** Report the output to `POST /v1/tasks/:id/upload` for its PUT URL (protocol 2; there is no URL here). */
+  output: TaskOutput,
 });
 export type LeasedTask = z.infer<typeof LeasedTask>;
 
-/** `POST /v1/tasks/:id/complete` body. */
+/** `POST /v1/tasks/:id/complete` body, after the PUT through the upload ticket succeeded. */
 export const TaskComplete = z.object({
   leaseId: z.string(),
-  /** sha256 hex of the uploaded object's bytes. */
+  /** sha256 hex of the uploaded object's bytes (as reported for the upload ticket). */
   checksum: Sha256Hex,
   bytes: z.number().int().min(0),
   timings: z.record(z.string(), z.number().min(0)).default({}),

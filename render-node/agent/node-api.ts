@@ -3,7 +3,7 @@ import { TesseraError } from '../../api/protocol/errors.ts';
 import { NodeRegistered, HeartbeatAck, LeaseBatch, type Heartbeat } from '../../api/protocol/node-messages.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { NodeReachability } from '../../api/protocol/node-reachability.ts';
-import { LeasedTask, TaskAck, type TaskComplete, type TaskFail } from '../../api/protocol/task.ts';
+import { LeasedTask, NODE_PROTOCOL_VERSION, TaskAck, UploadTicket, type TaskComplete, type TaskFail, type UploadRequest } from '../../api/protocol/task.ts';
 import { LeasedSession } from '../../api/protocol/session.ts';
 import { NodeLedger } from '../../api/protocol/metering.ts';
 
@@ -31,20 +31,25 @@ export class NodeApi {
 
   /** Long-poll for a task; `null` when none arrived in `waitSeconds`. */
   async lease(waitSeconds: number, signal?: AbortSignal): Promise<LeasedTask | null> {
-    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, protocol: NODE_PROTOCOL_VERSION }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
     return body === null ? null : LeasedTask.parse(body);
   }
 
   /** Long-poll for up to `max` tasks (the API stops at the free slots) plus `ahead` lease-ahead; [] when none came. */
   async leaseBatch(waitSeconds: number, max: number, ahead: number, signal?: AbortSignal): Promise<LeasedTask[]> {
-    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, max, ahead }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, max, ahead, protocol: NODE_PROTOCOL_VERSION }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
     return body === null ? [] : LeaseBatch.parse(body).tasks;
   }
 
   /** Long-poll for a session placed on this node; `null` when none arrived in `waitSeconds`. */
   async leaseSession(waitSeconds: number, signal?: AbortSignal): Promise<LeasedSession | null> {
-    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, kinds: ['session'] }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
+    const body = await this.call('POST', `/v1/nodes/${this.nodeId}/lease`, { waitSeconds, kinds: ['session'], protocol: NODE_PROTOCOL_VERSION }, { signal, timeoutMs: (waitSeconds + 15) * 1000 });
     return body === null ? null : LeasedSession.parse(body);
+  }
+
+  /** Report an output's size and sha256 before uploading it: the answer is a PUT signed for exactly those bytes. */
+  async uploadTicket(taskId: string, body: UploadRequest, signal?: AbortSignal): Promise<UploadTicket> {
+    return UploadTicket.parse(await this.call('POST', `/v1/tasks/${taskId}/upload`, body, { signal }));
   }
 
   /** Report a task done; with `next`, the answer carries the tasks leased in the same call. */

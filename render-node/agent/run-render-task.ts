@@ -1,9 +1,10 @@
 /**
- * One leased render task, on any runtime: load the scene, render the tile (or whole frame), encode, upload
- * through the presigned URL, report size and sha256. The Node node (run-task.ts, with sharp) and a browser
- * tab (web/src/join) run this same code with their own encoder, digest and scene cache.
+ * One leased render task, on any runtime: load the scene, render the tile (or whole frame), encode, report the
+ * output's size and sha256 for a PUT signed for exactly those bytes, upload. The Node node (run-task.ts, with
+ * sharp) and a browser tab (web/src/join) run this same code with their own encoder, digest, scene cache and
+ * way of asking the API for the upload URL (a render process asks its parent, which holds the credentials).
  */
-import type { LeasedTask } from '../../api/protocol/task.ts';
+import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { RenderResult } from '../render/frame-renderer.ts';
 import { putObject } from './storage-fetch.ts';
@@ -38,6 +39,33 @@ export interface RenderTaskPorts<S> {
   toUpload?(bytes: Uint8Array): Uint8Array;
   /** The pixels are drawn and read back: the renderer may take the next task while this one encodes and uploads. */
   onDrawn?(): void;
+  /** The PUT URL for exactly these bytes (`POST /v1/tasks/:id/upload` with the lease's upload token). */
+  requestUpload: RequestUpload;
+}
+
+/** Asks the API for the PUT URL of an output of `claim.bytes` bytes with sha256 `claim.checksum`. */
+export type RequestUpload = (task: LeasedTask, claim: { bytes: number; checksum: string }, signal: AbortSignal) => Promise<UploadTicket>;
+
+/**
+ * Report `bytes` (their size and `checksum`) for an upload ticket, then PUT `sent` (the same bytes, unless a
+ * test fault changes them) with the ticket's headers. Adds `report` and `upload` to `timings`.
+ */
+export async function uploadOutput(
+  task: LeasedTask,
+  bytes: Uint8Array,
+  checksum: string,
+  sent: Uint8Array,
+  requestUpload: RequestUpload,
+  what: string,
+  timings: Record<string, number>,
+  signal: AbortSignal,
+): Promise<void> {
+  const t0 = performance.now();
+  const ticket = await requestUpload(task, { bytes: bytes.length, checksum }, signal);
+  const t1 = performance.now();
+  timings.report = t1 - t0;
+  await putObject(ticket.url, sent, what, { signal, headers: ticket.headers });
+  timings.upload = performance.now() - t1;
 }
 
 export async function runRenderTask<S>(task: LeasedTask, renderer: TaskRenderer<S>, ports: RenderTaskPorts<S>, signal: AbortSignal): Promise<TaskOutcome> {
@@ -57,10 +85,10 @@ export async function runRenderTask<S>(task: LeasedTask, renderer: TaskRenderer<
   const bytes = await ports.encode(result, task, loaded);
   timings.encode = performance.now() - t2;
   signal.throwIfAborted();
-  const t4 = performance.now();
-  await putObject(task.output.url, ports.toUpload ? ports.toUpload(bytes) : bytes, `the render output of frame ${task.frame}`, { signal });
-  timings.upload = performance.now() - t4;
-  return { checksum: await ports.sha256(bytes), bytes: bytes.length, timings, ...(sceneCache ? { sceneCache } : {}) };
+  const checksum = await ports.sha256(bytes);
+  const sent = ports.toUpload ? ports.toUpload(bytes) : bytes;
+  await uploadOutput(task, bytes, checksum, sent, ports.requestUpload, `the render output of frame ${task.frame}`, timings, signal);
+  return { checksum, bytes: bytes.length, timings, ...(sceneCache ? { sceneCache } : {}) };
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */

@@ -3,9 +3,9 @@ import type { LeasedTask } from '../../api/protocol/task.ts';
 import { encodeImage } from '../output/encode-image.ts';
 import { decodeRaw, stitchTiles } from '../output/stitch-tiles.ts';
 import type { BackendScene, NodeBackends } from './node-backends.ts';
-import { runRenderTask, type TaskOutcome } from './run-render-task.ts';
+import { runRenderTask, uploadOutput, type RequestUpload, type TaskOutcome } from './run-render-task.ts';
 import { sha256, type SceneCache } from './scene-cache.ts';
-import { fetchObject, putObject } from './storage-fetch.ts';
+import { fetchObject } from './storage-fetch.ts';
 import { bytesToUpload, pixelsToEncode, stitchedPixelsToEncode } from './test-fault.ts';
 
 /** Tiles travel losslessly and fast: PNG at zlib level 1 (they are decoded and re-encoded by the stitch). */
@@ -20,7 +20,14 @@ export { SceneFaultError, isSceneFault } from './scene-fault.ts';
  * sha256 the API verified), upload it, return its size and sha256. `onDrawn`: a render task's pixels are drawn
  * (the GL context is free again); a stitch task never calls it.
  */
-export async function runTask(task: LeasedTask, renderer: Pick<NodeBackends, 'render' | 'version'>, scenes: SceneCache<BackendScene>, signal: AbortSignal, onDrawn?: () => void): Promise<TaskOutcome> {
+export async function runTask(
+  task: LeasedTask,
+  renderer: Pick<NodeBackends, 'render' | 'version'>,
+  scenes: SceneCache<BackendScene>,
+  requestUpload: RequestUpload,
+  signal: AbortSignal,
+  onDrawn?: () => void,
+): Promise<TaskOutcome> {
   if (task.kind === 'render') {
     return runRenderTask(task, renderer, {
       scenes,
@@ -32,6 +39,7 @@ export async function runTask(task: LeasedTask, renderer: Pick<NodeBackends, 're
           : encodeImage(pixelsToEncode(result), TILE_ENCODING, { software: scene.version }),
       sha256,
       toUpload: bytesToUpload,
+      requestUpload,
     }, signal);
   }
   const timings: Record<string, number> = {};
@@ -46,10 +54,9 @@ export async function runTask(task: LeasedTask, renderer: Pick<NodeBackends, 're
   const bytes = await encodeImage(image, task.encode, { software: renderer.version, description: `scene ${task.scene.id.slice(0, 16)} frame ${task.frame}` }, flattenColor(task));
   timings.encode = performance.now() - t3;
   signal.throwIfAborted();
-  const t4 = performance.now();
-  await putObject(task.output.url, bytesToUpload(bytes), `the stitched frame ${task.frame}`, { signal });
-  timings.upload = performance.now() - t4;
-  return { checksum: sha256(bytes), bytes: bytes.length, timings };
+  const checksum = sha256(bytes);
+  await uploadOutput(task, bytes, checksum, bytesToUpload(bytes), requestUpload, `the stitched frame ${task.frame}`, timings, signal);
+  return { checksum, bytes: bytes.length, timings };
 }
 
 function flattenColor(task: LeasedTask): string {

@@ -279,12 +279,18 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     try {
       const t0 = performance.now();
       let slotMs: number | undefined;
+      // The render process reports its output; this process (the one with the node token) asks for its upload URL.
       // The render process is free for the next task once this one's pixels are drawn (it encodes and uploads
       // meanwhile, as `tessera render --local` overlaps them), or once it answers, whatever the answer.
-      const ran = sandboxes[slot].run(task, abort.signal, () => {
-        slotMs = performance.now() - t0;
-        onRunEnd();
-      });
+      const ran = sandboxes[slot].run(
+        task,
+        abort.signal,
+        (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal),
+        () => {
+          slotMs = performance.now() - t0;
+          onRunEnd();
+        },
+      );
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;
       const t1 = performance.now();

@@ -28,10 +28,13 @@ export function fetchObject(url: string, what: string, options: StorageFetchOpti
   });
 }
 
-/** PUT `bytes` to a presigned URL (a repeated PUT of the same bytes is harmless). */
-export function putObject(url: string, bytes: Uint8Array, what: string, options: StorageFetchOptions = {}): Promise<void> {
+/**
+ * PUT `bytes` to a presigned URL (a repeated PUT of the same bytes is harmless), with the headers it was signed
+ * for (an upload ticket's checksum and content type). Storage refusing the body (400 BadDigest) is permanent.
+ */
+export function putObject(url: string, bytes: Uint8Array, what: string, options: StorageFetchOptions & { headers?: Record<string, string> } = {}): Promise<void> {
   return storageCall(`uploading ${what}`, options, async (signal) => {
-    const res = await fetch(url, { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, signal });
+    const res = await fetch(url, { method: 'PUT', body: bytes as Uint8Array<ArrayBuffer>, headers: options.headers, signal });
     await throwUnlessOk(res);
     await res.body?.cancel();
   });

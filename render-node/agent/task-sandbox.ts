@@ -4,11 +4,12 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
 import type { CardBackend } from '../../api/protocol/node-card.ts';
-import type { LeasedTask } from '../../api/protocol/task.ts';
+import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { Logger } from '../logger.ts';
 import { SceneFaultError, type TaskOutcome } from './run-task.ts';
+import type { RequestUpload } from './run-render-task.ts';
 
 /** What a render process needs to know, passed in its environment. */
 export interface WorkerSettings {
@@ -21,9 +22,17 @@ export interface WorkerSettings {
   chromiumCallTimeoutMs?: number;
 }
 
-export type WorkerRequest = { type: 'describe'; id: number } | { type: 'run'; id: number; task: LeasedTask };
+/**
+ * Parent → render process. `ticket` answers the process's `upload` request of run `id`: the render process holds
+ * no credentials, so the parent (the node agent) asks the API for the upload URL of the bytes it reports.
+ */
+export type WorkerRequest =
+  | { type: 'describe'; id: number }
+  | { type: 'run'; id: number; task: LeasedTask }
+  | { type: 'ticket'; id: number; ticket?: UploadTicket; code?: ErrorCode; message?: string };
 export type WorkerReply =
   | { type: 'ready' }
+  | { type: 'upload'; id: number; claim: { bytes: number; checksum: string } }
   | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number; backends: CardBackend[] }
   /** A render task's pixels are drawn and read back: the GL context is free for the next task (encode and upload go on). */
   | { type: 'drawn'; id: number }
@@ -68,13 +77,19 @@ export class TaskSandbox {
   }
 
   /**
-   * Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). `onDrawn`: called when a
-   * render task's pixels are drawn, so the caller may send the next task while this one encodes and uploads (the
-   * render process draws one task at a time; its encoding runs on sharp's threads, its upload on the event loop).
+   * Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). `requestUpload` answers
+   * the render process's request for the upload URL of its output (it runs here, in the agent, with the credentials).
+   * `onDrawn`: called when a render task's pixels are drawn, so the caller may send the next task while this one
+   * encodes and uploads (the render process draws one task at a time; its encoding runs on sharp's threads).
    */
-  async run(task: LeasedTask, signal: AbortSignal, onDrawn?: () => void): Promise<TaskOutcome> {
+  async run(task: LeasedTask, signal: AbortSignal, requestUpload: RequestUpload, onDrawn?: () => void): Promise<TaskOutcome> {
     const what = `${task.kind} task of frame ${task.frame}${task.tile ? ` tile ${task.tile.x},${task.tile.y}` : ''}`;
-    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal, onDrawn);
+    const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal, (claim, child, id) => {
+      requestUpload(task, claim, signal).then(
+        (ticket) => child.connected && child.send({ type: 'ticket', id, ticket } satisfies WorkerRequest),
+        (err: unknown) => child.connected && child.send({ type: 'ticket', id, code: err instanceof TesseraError ? err.code : 'UNAVAILABLE', message: (err as Error)?.message ?? String(err) } satisfies WorkerRequest),
+      );
+    }, onDrawn);
     if (reply.type === 'done') return reply.outcome;
     if (reply.type === 'failed') {
       const code = reply.code ?? 'RENDER_FAILED';
@@ -88,7 +103,14 @@ export class TaskSandbox {
     this.child = undefined;
   }
 
-  private request(message: WorkerRequest, capMs: number, what: string, signal?: AbortSignal, onDrawn?: () => void): Promise<WorkerReply> {
+  private request(
+    message: WorkerRequest,
+    capMs: number,
+    what: string,
+    signal?: AbortSignal,
+    onUpload?: (claim: { bytes: number; checksum: string }, child: ChildProcess, id: number) => void,
+    onDrawn?: () => void,
+  ): Promise<WorkerReply> {
     return this.process().then(
       (child) =>
         new Promise<WorkerReply>((resolve, reject) => {
@@ -116,7 +138,8 @@ export class TaskSandbox {
             if (reply.type === 'drawn') {
               drawn = true;
               onDrawn?.();
-            } else finish(() => resolve(reply));
+            } else if (reply.type === 'upload') onUpload?.(reply.claim, child, id);
+            else finish(() => resolve(reply));
           };
           const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
             this.forget(child);
@@ -124,9 +147,16 @@ export class TaskSandbox {
           };
           const onAbort = () => {
             const err = new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`);
-            // Its encode and upload end on their own (their result is dropped); an undrawn task's process is stopped.
-            if (drawn) finish(() => reject(err));
-            else kill(err);
+            // A drawn task's encode ends on its own and its upload is refused (its result is dropped); an undrawn
+            // task's process is stopped.
+            if (!drawn) return kill(err);
+            const refuse = (reply: WorkerReply) => {
+              if (!('id' in reply) || reply.id !== id) return;
+              if (reply.type === 'upload' && child.connected) child.send({ type: 'ticket', id, code: 'LEASE_LOST', message: err.message } satisfies WorkerRequest);
+              if (reply.type === 'done' || reply.type === 'failed' || reply.type === 'upload') child.off('message', refuse);
+            };
+            child.on('message', refuse);
+            finish(() => reject(err));
           };
           const timer = setTimeout(() => kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
           const poll = setInterval(async () => {

@@ -2,7 +2,7 @@
  * TEST ONLY: a render node that misbehaves on purpose, so tests and the soak can prove the API catches it.
  * `TESSERA_TEST_FAULT=truncate` uploads the first half of every output, `corrupt` flips one byte in the
  * middle (same size: only the checksum tells); either way the node reports the size and sha256 of the
- * output it should have uploaded. `lie` tints every render before it is encoded: wrong pixels with a
+ * output it should have uploaded (and storage, checking the PUT against them, refuses the body). `lie` tints every render before it is encoded: wrong pixels with a
  * matching checksum, which only verification by re-issue (another node rendering the same tile) catches.
  * `doctor-stitch` renders honestly but alters one tile's region of every frame it stitches (a red tint over the
  * first tile), again with a matching checksum: only verifying stitches catches it. `inflate-card` renders

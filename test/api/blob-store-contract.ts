@@ -87,6 +87,48 @@ export function describeBlobStoreContract(name: string, open: BlobStoreFactory):
       expect(sha256((await store.get('test/exact.bin'))!)).toBe(sha256(bytes));
     });
 
+    it('a PUT signed for announced bytes stores only them: storage refuses other bytes (BadDigest), HEAD answers the checksum it checked', async () => {
+      const bytes = new Uint8Array(randomBytes(4096));
+      const expect_ = { bytes: bytes.length, sha256: sha256(bytes), contentType: 'image/png' };
+      const url = await store.presignPut('test/checked.png', 60, expect_);
+      // Both the length and the checksum are signed headers (the gate and S3 refuse a request that changes either).
+      expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')!.split(';')).toEqual(expect.arrayContaining(['content-length', 'x-amz-checksum-sha256', 'content-type']));
+      const other = new Uint8Array(bytes);
+      other[100] ^= 1;
+      for (const [what, body] of [['same size, one bit flipped', other], ['longer', new Uint8Array(8192)], ['shorter', bytes.subarray(0, 100)]] as const) {
+        const res = await fetch(url, { method: 'PUT', body, headers: presignedPutHeaders(expect_) });
+        expect(res.status, what).toBe(400);
+        expect(await res.text(), what).toMatch(/<Code>BadDigest<\/Code>/);
+        expect(await store.head('test/checked.png'), what).toBeNull();
+      }
+      const ok = await fetch(url, { method: 'PUT', body: bytes, headers: presignedPutHeaders(expect_) });
+      expect(ok.status).toBe(200);
+      expect(await store.head('test/checked.png')).toEqual({ size: bytes.length, contentType: 'image/png', sha256: sha256(bytes) });
+      // A later refused PUT leaves the stored object as it was.
+      expect((await fetch(url, { method: 'PUT', body: other, headers: presignedPutHeaders(expect_) })).status).toBe(400);
+      expect(sha256((await store.get('test/checked.png'))!)).toBe(sha256(bytes));
+      // An object stored without a checksum reports none (the API then reads it back to check it).
+      await store.put('test/unchecked.png', bytes);
+      expect((await store.head('test/unchecked.png'))!.sha256).toBeUndefined();
+    });
+
+    it('copies an object in storage (keeping its checksum), false when the source is missing', async () => {
+      const bytes = new Uint8Array(randomBytes(2048));
+      const expect_ = { bytes: bytes.length, sha256: sha256(bytes), contentType: 'image/png' };
+      expect((await fetch(await store.presignPut('test/copy a.png', 60, expect_), { method: 'PUT', body: bytes, headers: presignedPutHeaders(expect_) })).status).toBe(200);
+      expect(await store.copy('test/copy a.png', 'test/copied/ü b.png')).toBe(true);
+      expect(await store.head('test/copied/ü b.png')).toMatchObject({ size: bytes.length, contentType: 'image/png' });
+      expect(sha256((await store.get('test/copied/ü b.png'))!)).toBe(sha256(bytes));
+      expect(await store.copy('test/no such object', 'test/copied/none')).toBe(false);
+      expect(await store.head('test/copied/none')).toBeNull();
+    });
+
+    it('lists the keys under a prefix', async () => {
+      for (const k of ['list/a/1.png', 'list/a/ü 2.png', 'list/b/3.png']) await store.put(k, new Uint8Array([1]));
+      expect((await store.list('list/a/')).sort()).toEqual(['list/a/1.png', 'list/a/ü 2.png']);
+      expect(await store.list('list/none/')).toEqual([]);
+    });
+
     it('refuses a presigned URL after it expires', async () => {
       await store.put('test/short.bin', new Uint8Array([1]));
       const url = await store.presignGet('test/short.bin', 1);

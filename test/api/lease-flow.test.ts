@@ -154,8 +154,16 @@ describe('lease flow', () => {
     expect(missing.status).toBe(422);
     expect(missing.body.code).toBe('OUTPUT_MISSING');
 
-    // Same size, other bytes: only the sha256 tells. The attempt fails at once and counts against the node.
-    await fetch(first.output.url, { method: 'PUT', body: fakePng('AAAA') });
+    // Same size, other bytes, through the URL signed for the reported ones: storage refuses the body (BadDigest).
+    const store = await createS3BlobStore(h.s3);
+    const claimed = await liar.uploadTicket(first, fakePng('BBBB'));
+    const refused = await fetch(claimed.url, { method: 'PUT', body: fakePng('AAAA'), headers: claimed.headers });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/<Code>BadDigest<\/Code>/);
+    expect(await store.head(claimed.key)).toBeNull();
+    // A store that checks nothing (no checksum kept) lets such bytes in: the API then reads them back and hashes
+    // them. Only the sha256 tells; the attempt fails at once and counts against the node.
+    await store.put(claimed.key, fakePng('AAAA'));
     const corrupt = await liar.complete(first, fakePng('BBBB'));
     expect(corrupt.status).toBe(422);
     expect(corrupt.body.code).toBe('OUTPUT_CORRUPT');
@@ -166,11 +174,16 @@ describe('lease flow', () => {
     // Its lease is gone: it cannot report the task done after all.
     expect((await liar.complete(first, fakePng('AAAA'))).status).toBe(409);
 
-    // A truncated upload reported at full size is refused the same way.
+    // A truncated upload reported at full size is refused the same way (by storage; and by the API where storage
+    // let it in).
     const second = (await liar.lease(0))!;
     expect(second.taskId).not.toBe(first.taskId);
     const full = fakePng('the whole tile');
-    await fetch(second.output.url, { method: 'PUT', body: full.slice(0, 10) });
+    const ticket2 = await liar.uploadTicket(second, full);
+    const cut = await fetch(ticket2.url, { method: 'PUT', body: full.slice(0, 10), headers: ticket2.headers });
+    expect(cut.status).toBe(400);
+    await cut.arrayBuffer();
+    await store.put(ticket2.key, full.slice(0, 10));
     const truncated = await liar.complete(second, full);
     expect(truncated.body.code).toBe('OUTPUT_CORRUPT');
     expect(truncated.body.message).toMatch(/10 bytes/);
@@ -195,23 +208,32 @@ describe('lease flow', () => {
     }
     // The refused uploads were the first attempts' own objects; once the job is done they are deleted, so
     // storage holds exactly what was accepted.
-    const store = await createS3BlobStore(h.s3);
     try {
-      for (const t of [first, second]) expect(await store.head(t.output.key), t.output.key).toBeNull();
+      for (const key of [claimed.key, ticket2.key]) expect(await store.head(key), key).toBeNull();
       for (const f of frames) expect(await store.head(f.key), f.key).not.toBeNull();
+      expect((await store.list(`jobs/${jobId}/`)).sort()).toEqual(frames.map((f) => f.key).sort());
     } finally {
       store.close();
     }
   });
 
-  it('leases with an empty body (the default wait)', async () => {
+  it('leases with only the protocol in the body (the default wait); an empty body (a protocol 1 node) is told to upgrade', async () => {
     const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
     const node = await TestNode.register(h, 'Quiet Node #1');
     expect(node.id).toMatch(/^node_quiet-node-1_[0-9a-f]{32}$/);
     await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '2' } });
-    const res = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { token: node.reg.nodeToken });
+    // A node from before report-then-upload sends no protocol: it gets no task it could not upload, and says why.
+    for (const json of [undefined, { waitSeconds: 0 }, { waitSeconds: 0, max: 2, ahead: 1 }]) {
+      const old = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json, token: node.reg.nodeToken });
+      expect(old.status, JSON.stringify(json)).toBe(426);
+      expect(old.body.code).toBe('NODE_OUTDATED');
+      expect(old.body.message).toMatch(/protocol 2 .*this node speaks protocol 1\. Upgrade tessera on the node/);
+    }
+    const res = await call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json: { protocol: 2 }, token: node.reg.nodeToken });
     expect(res.status).toBe(200);
     expect(res.body.frame).toBe(2);
+    expect(res.body.output).toMatchObject({ maxBytes: 16 * 16 * 4 + 16 + 1024 * 1024 });
+    expect(res.body.output.url).toBeUndefined();
   });
 
   it('wakes a waiting long-poll as soon as a job arrives', async () => {

@@ -38,23 +38,30 @@ describe('presigned URLs handed to nodes', () => {
     const a = (await node.lease())!;
     const b = (await node.lease())!;
     expect(a.kind).toBe('render');
-    for (const url of [a.scene.url, a.output.url]) {
+    // The output's PUT URL comes from reporting the output (node protocol 2), signed for exactly those bytes.
+    const ta = await node.uploadTicket(a, fakePng('a'));
+    const tb = await node.uploadTicket(b, fakePng('x'));
+    expect(new URL(a.scene.url).searchParams.get('X-Amz-Expires')).toBe(String(NODE_URL_SECONDS));
+    for (const url of [a.scene.url, ta.url]) {
       expect(url.startsWith(gate.url + '/')).toBe(true);
-      expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe(String(NODE_URL_SECONDS));
+      const expires = Number(new URL(url).searchParams.get('X-Amz-Expires'));
+      expect(expires).toBeLessThanOrEqual(NODE_URL_SECONDS);
+      expect(expires).toBeGreaterThan(NODE_URL_SECONDS - 10);
     }
 
     // The URLs work as given.
     expect((await fetch(a.scene.url)).status).toBe(200);
-    expect((await fetch(a.output.url, { method: 'PUT', body: fakePng('a') })).status).toBe(200);
+    expect((await fetch(ta.url, { method: 'PUT', body: fakePng('a'), headers: ta.headers })).status).toBe(200);
     const refusedBefore = gate.refused.length;
 
     // …and for nothing else: another task's output, the scene, another job's files, another method.
     const tamper: [string, string, RequestInit][] = [
-      ['PUT to another tile', withKey(a.output.url, a.output.key, b.output.key), { method: 'PUT', body: fakePng('x') }],
-      ['PUT over the scene', withKey(a.output.url, a.output.key, `scenes/${sceneId}.glb`), { method: 'PUT', body: fakePng('x') }],
+      ['PUT to another tile', withKey(ta.url, ta.key, tb.key), { method: 'PUT', body: fakePng('a'), headers: ta.headers }],
+      ['PUT over the scene', withKey(ta.url, ta.key, `scenes/${sceneId}.glb`), { method: 'PUT', body: fakePng('a'), headers: ta.headers }],
+      ['PUT without the signed checksum header', ta.url, { method: 'PUT', body: fakePng('a') }],
       ['scene URL used to PUT', a.scene.url, { method: 'PUT', body: fakePng('x') }],
-      ['output URL used to GET', a.output.url, { method: 'GET' }],
-      ['output URL used to DELETE', a.output.url, { method: 'DELETE' }],
+      ['output URL used to GET', ta.url, { method: 'GET' }],
+      ['output URL used to DELETE', ta.url, { method: 'DELETE' }],
       ['GET of another object', withKey(a.scene.url, `scenes/${sceneId}.glb`, a.output.key.replace(/[^/]+$/, '9_9.png')), { method: 'GET' }],
       ['no signature', a.scene.url.replace(/X-Amz-Signature=[0-9a-f]+/, ''), { method: 'GET' }],
     ];

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts';
 import { EDGE_MAX_SCENE_BYTES } from '../../api/edge/edge-limits.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
+import { NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { startEdgeDev, type EdgeDev } from '../../infra/farm/start-edge-dev.ts';
 import { nodeCard, TEST_API_KEY, TEST_AUTH } from '../support/api-harness.ts';
@@ -205,7 +206,7 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
     expect(reg.status).toBe(201);
     const { nodeId, nodeToken } = (await reg.json()) as { nodeId: string; nodeToken: string };
     const lease = () =>
-      fetch(new URL(`/v1/nodes/${nodeId}/lease`, edge.url), { method: 'POST', headers: { authorization: `Bearer ${nodeToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ waitSeconds: 8 }) });
+      fetch(new URL(`/v1/nodes/${nodeId}/lease`, edge.url), { method: 'POST', headers: { authorization: `Bearer ${nodeToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ waitSeconds: 8, protocol: NODE_PROTOCOL_VERSION }) });
     const started = Date.now();
     const first = lease();
     await new Promise((r) => setTimeout(r, 500));

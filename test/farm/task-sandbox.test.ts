@@ -17,6 +17,7 @@ let server: Server;
 let base = '';
 let sceneId = '';
 const uploads = new Map<string, Buffer>();
+const uploadHeaders = new Map<string, string | undefined>();
 /** PUTs to a URL containing `/held/` wait for this before storage answers (a slow upload). */
 let releaseHeld: () => void = () => {};
 let held = new Promise<void>((r) => (releaseHeld = r));
@@ -32,6 +33,7 @@ beforeAll(async () => {
       req.on('end', async () => {
         if (req.url!.includes('/held/')) await held;
         uploads.set(req.url!, Buffer.concat(chunks));
+        uploadHeaders.set(req.url!, req.headers['x-amz-checksum-sha256'] as string | undefined);
         res.end();
       });
       return;
@@ -57,8 +59,19 @@ const task = (view: object, dir = 'out'): LeasedTask => ({
   view: ViewSpec.parse(view),
   encode: EncodeSpec.parse({}),
   final: true,
-  output: { key: `${dir}/${n}.png`, url: `${base}/${dir}/${n}.png` },
+  output: { key: `${dir}/${n}.png`, maxBytes: 64 * 1024 * 1024, token: `token-${n}` },
 });
+
+/**
+ * What the agent does for its render process: answers the output's report with an upload ticket (here the
+ * stand-in storage's URL), remembering each claim.
+ */
+const claims = new Map<string, { bytes: number; checksum: string; token: string }>();
+const requestUpload = async (t: LeasedTask, claim: { bytes: number; checksum: string }) => {
+  claims.set(t.taskId, { ...claim, token: t.output.token });
+  const key = `${t.output.key.split('/')[0]}/${t.taskId}.png`;
+  return { key, url: `${base}/${key}`, headers: { 'x-amz-checksum-sha256': Buffer.from(claim.checksum, 'hex').toString('base64') }, expiresAt: Date.now() + 60_000 };
+};
 
 const sandbox = (caps: { timeCapMs?: number; memoryCapBytes?: number }) =>
   new TaskSandbox({
@@ -75,9 +88,14 @@ describe('render tasks run in a separate process with caps', () => {
     const box = sandbox({});
     try {
       const t = task({ width: 96, height: 64 });
-      const outcome = await box.run(t, new AbortController().signal);
-      const uploaded = uploads.get(`/out/${n}.png`)!;
+      const outcome = await box.run(t, new AbortController().signal, requestUpload);
+      const uploaded = uploads.get(`/out/${t.taskId}.png`)!;
       expect(outcome.checksum).toBe(createHash('sha256').update(uploaded).digest('hex'));
+      // The render process reported the output it then uploaded (the agent asked for the URL with the lease's token),
+      // and sent the ticket's checksum header with it.
+      expect(claims.get(t.taskId)).toEqual({ bytes: uploaded.length, checksum: outcome.checksum, token: t.output.token });
+      expect(uploadHeaders.get(`/out/${t.taskId}.png`)).toBe(createHash('sha256').update(uploaded).digest('base64'));
+      expect(outcome.timings.report).toBeGreaterThanOrEqual(0);
       expect((await decodeRaw(uploaded)).width).toBe(96);
     } finally {
       box.dispose();
@@ -88,13 +106,13 @@ describe('render tasks run in a separate process with caps', () => {
     const box = sandbox({});
     held = new Promise<void>((r) => (releaseHeld = r));
     try {
-      await box.run(task({ width: 32, height: 32 }), new AbortController().signal); // process start, scene load
+      await box.run(task({ width: 32, height: 32 }), new AbortController().signal, requestUpload); // process start, scene load
       // A's upload is held by storage; B starts when A is drawn, and finishes (drawn, encoded, uploaded) first.
       const a = task({ width: 96, height: 64 }, 'held');
       let b: Promise<Awaited<ReturnType<TaskSandbox['run']>>> | undefined;
       const startedB = new Promise<void>((resolve) => {
-        void box.run(a, new AbortController().signal, () => {
-          b = box.run(task({ width: 80, height: 48 }), new AbortController().signal);
+        void box.run(a, new AbortController().signal, requestUpload, () => {
+          b = box.run(task({ width: 80, height: 48 }), new AbortController().signal, requestUpload);
           resolve();
         }).then((outcome) => (aOutcome = outcome));
       });
@@ -102,7 +120,7 @@ describe('render tasks run in a separate process with caps', () => {
       await startedB;
       const bOutcome = await b!;
       expect(aOutcome).toBeUndefined();
-      const bBytes = uploads.get(`/out/${n}.png`)!;
+      const bBytes = uploads.get(`/out/t${n}.png`)!;
       expect(bOutcome.checksum).toBe(createHash('sha256').update(bBytes).digest('hex'));
       expect((await decodeRaw(bBytes)).width).toBe(80);
       // Abandoning a drawn task (its lease revoked) must not kill the process drawing the next one.
@@ -110,18 +128,18 @@ describe('render tasks run in a separate process with caps', () => {
       const abortC = new AbortController();
       let d: Promise<Awaited<ReturnType<TaskSandbox['run']>>> | undefined;
       const cResult = await new Promise<unknown>((resolve) => {
-        box.run(c, abortC.signal, () => {
-          d = box.run(task({ width: 72, height: 40 }), new AbortController().signal);
+        box.run(c, abortC.signal, requestUpload, () => {
+          d = box.run(task({ width: 72, height: 40 }), new AbortController().signal, requestUpload);
           abortC.abort(new Error('lease revoked'));
         }).then(resolve, resolve);
       });
       expect(cResult).toMatchObject({ code: 'LEASE_LOST' });
       const dOutcome = await d!;
-      expect((await decodeRaw(uploads.get(`/out/${n}.png`)!)).width).toBe(72);
-      expect(dOutcome.bytes).toBe(uploads.get(`/out/${n}.png`)!.length);
+      expect((await decodeRaw(uploads.get(`/out/t${n}.png`)!)).width).toBe(72);
+      expect(dOutcome.bytes).toBe(uploads.get(`/out/t${n}.png`)!.length);
       releaseHeld();
       await expect.poll(() => aOutcome).toBeDefined();
-      const aBytes = uploads.get(`/held/${a.taskId.slice(1)}.png`)!;
+      const aBytes = uploads.get(`/held/${a.taskId}.png`)!;
       expect(aOutcome!.checksum).toBe(createHash('sha256').update(aBytes).digest('hex'));
       expect((await decodeRaw(aBytes)).width).toBe(96);
     } finally {
@@ -134,13 +152,13 @@ describe('render tasks run in a separate process with caps', () => {
     const box = sandbox({ timeCapMs: 20_000 });
     try {
       // Warm up (process start, scene load), then a 4K frame with 4×4 supersampling under a tiny cap.
-      await box.run(task({ width: 64, height: 64 }), new AbortController().signal);
+      await box.run(task({ width: 64, height: 64 }), new AbortController().signal, requestUpload);
       (box as unknown as { options: { timeCapMs: number } }).options.timeCapMs = 30;
-      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal).catch((e) => e);
+      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal, requestUpload).catch((e) => e);
       expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
       expect(err.message).toMatch(/time cap/);
       (box as unknown as { options: { timeCapMs: number } }).options.timeCapMs = 60_000;
-      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal);
+      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal, requestUpload);
       expect(outcome.bytes).toBeGreaterThan(0);
     } finally {
       box.dispose();
@@ -150,14 +168,14 @@ describe('render tasks run in a separate process with caps', () => {
   it('stops a render process that passes the memory cap, and keeps serving', async () => {
     const box = sandbox({});
     try {
-      await box.run(task({ width: 64, height: 64 }), new AbortController().signal);
+      await box.run(task({ width: 64, height: 64 }), new AbortController().signal, requestUpload);
       // A 4K frame at 4×4 supersampling needs a 15360×8640 framebuffer: well over 1 GiB more than idle.
       const idle = 1.2 * 1024 ** 3;
       (box as unknown as { options: { memoryCapBytes: number } }).options.memoryCapBytes = idle;
-      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal).catch((e) => e);
+      const err = await box.run(task({ width: 3840, height: 2160, ssaa: 4 }), new AbortController().signal, requestUpload).catch((e) => e);
       expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
       expect(err.message).toMatch(/memory cap of 1229 MiB/);
-      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal);
+      const outcome = await box.run(task({ width: 64, height: 48 }), new AbortController().signal, requestUpload);
       expect(outcome.bytes).toBeGreaterThan(0);
     } finally {
       box.dispose();

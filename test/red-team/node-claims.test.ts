@@ -15,6 +15,7 @@ import { NodeList, type NodeView } from '../../api/protocol/latency.ts';
 import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
 import { HeartbeatAck } from '../../api/protocol/node-messages.ts';
 import { newProbeNonce } from '../../api/protocol/probe-proof.ts';
+import { NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
 import { call, fakePng, nodeCard, provenRtt, sha256, startHarness, TestNode, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -189,7 +190,7 @@ describe('hoarding through batched leases', () => {
     const hoarder = await TestNode.register(h, 'batch-hoarder', { concurrency: 2 });
     const jobId = await submit({ frames: '0-5' });
     // More lease-ahead than the protocol allows is refused outright.
-    const greedy = await call(h.url, 'POST', `/v1/nodes/${hoarder.id}/lease`, { json: { waitSeconds: 0, max: 8, ahead: 4 }, token: hoarder.reg.nodeToken });
+    const greedy = await call(h.url, 'POST', `/v1/nodes/${hoarder.id}/lease`, { json: { waitSeconds: 0, max: 8, ahead: 4, protocol: NODE_PROTOCOL_VERSION }, token: hoarder.reg.nodeToken });
     expect(greedy.status).toBe(400);
     expect(greedy.body.code).toBe('BAD_REQUEST');
     const before = Date.now();
@@ -217,7 +218,7 @@ describe('long-poll flood', () => {
     const flooder = await TestNode.register(h, 'flooder', { concurrency: 1 });
     const started = Date.now();
     const polls = Array.from({ length: 5 }, (_, i) =>
-      sleep(i * 50).then(async () => ({ i, res: await call(h.url, 'POST', `/v1/nodes/${flooder.id}/lease`, { json: { waitSeconds: 4 }, token: flooder.reg.nodeToken }), at: Date.now() - started })),
+      sleep(i * 50).then(async () => ({ i, res: await call(h.url, 'POST', `/v1/nodes/${flooder.id}/lease`, { json: { waitSeconds: 4, protocol: NODE_PROTOCOL_VERSION }, token: flooder.reg.nodeToken }), at: Date.now() - started })),
     );
     const first4 = await Promise.all(polls.slice(0, 4));
     // Each of the first four was ended by the next one, long before its 4 s wait.
@@ -237,7 +238,7 @@ describe('long-poll flood', () => {
     const node = await TestNode.register(h, 'task-and-session-polls', { concurrency: 1, sessionSlots: 1 });
     const started = Date.now();
     const poll = (kinds: string[]) =>
-      call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json: { waitSeconds: 2, kinds }, token: node.reg.nodeToken }).then((res) => ({ status: res.status, at: Date.now() - started }));
+      call(h.url, 'POST', `/v1/nodes/${node.id}/lease`, { json: { waitSeconds: 2, kinds, protocol: NODE_PROTOCOL_VERSION }, token: node.reg.nodeToken }).then((res) => ({ status: res.status, at: Date.now() - started }));
     const [tasks, sessions] = await Promise.all([poll(['task']), sleep(100).then(() => poll(['session']))]);
     expect(tasks.status).toBe(204);
     expect(sessions.status).toBe(204);

@@ -32,20 +32,26 @@ describe('post-acceptance overwrite', () => {
     const jobId = job.body.jobId;
     const tiles = new Map<string, Uint8Array>();
     const mine: LeasedTask[] = [];
+    const written = new Set<string>();
     for (let t = await liar.lease(0); t && t.kind === 'render'; t = mine.length < 2 ? await liar.lease(0) : null) {
       const bytes = fakePng(`tile ${t.tile!.x}`);
+      written.add((await liar.uploadTicket(t, bytes)).key);
       expect((await liar.finish(t, bytes)).status).toBe(200);
       tiles.set(`${t.tile!.x}_${t.tile!.y}`, bytes);
       mine.push(t);
     }
     expect(mine).toHaveLength(2);
-    // The attack: after acceptance, PUT something else through the same URLs. Storage takes it…
-    for (const t of mine) expect((await fetch(t.output.url, { method: 'PUT', body: fakePng('EVIL') })).status).toBe(200);
+    // The attack: after acceptance, report other bytes with the lease's still valid upload token and PUT them.
+    // Storage takes them (under a key named by their sha256)…
+    for (const t of mine) {
+      const evil = await liar.uploadTicket(t, fakePng('EVIL'));
+      written.add(evil.key);
+      expect((await fetch(evil.url, { method: 'PUT', body: fakePng('EVIL'), headers: evil.headers })).status).toBe(200);
+    }
 
     // …but the stitcher's tile URLs name other keys, and serve the accepted bytes with their checksums.
     const stitch = await honest.lease(0);
     expect(stitch!.kind).toBe('stitch');
-    const written = new Set(mine.map((t) => t.output.key));
     for (const tile of stitch!.tiles!) {
       expect(written.has(new URL(tile.url).pathname.split('/').slice(2).join('/'))).toBe(false);
       const got = await get(tile.url);
@@ -70,11 +76,16 @@ describe('post-acceptance overwrite', () => {
       leased.push(t);
     }
     expect(leased).toHaveLength(2);
-    for (const t of leased) await fetch(t.output.url, { method: 'PUT', body: fakePng('EVIL EVIL') });
+    const evilKeys: string[] = [];
+    for (const t of leased) {
+      const evil = await liar.uploadTicket(t, fakePng('EVIL EVIL'));
+      evilKeys.push(evil.key, (await liar.uploadTicket(t, good.get(t.frame)!)).key);
+      await fetch(evil.url, { method: 'PUT', body: fakePng('EVIL EVIL'), headers: evil.headers });
+    }
     const frames = await call(h.url, 'GET', `/v1/jobs/${jobId}/frames`);
     expect(frames.body.frames).toHaveLength(2);
     for (const f of frames.body.frames) {
-      expect(leased.map((t) => t.output.key)).not.toContain(f.key);
+      expect(evilKeys).not.toContain(f.key);
       const got = await get(f.url);
       expect(got).toEqual(good.get(f.frame));
       expect(sha256(got)).toBe(f.checksum);
@@ -94,14 +105,15 @@ describe('post-acceptance overwrite', () => {
     const writes = new Set<string>();
     const reads = new Set<string>();
     for (let t = await honest.lease(0); t; t = await honest.lease(0)) {
-      writes.add(t.output.key);
+      // The only key a node may write: the one its report names (the same claim always names the same key).
+      writes.add((await honest.uploadTicket(t, fakePng(t.taskId))).key);
       for (const tile of t.tiles ?? []) reads.add(new URL(tile.url).pathname);
       expect((await honest.finish(t, fakePng(t.taskId))).status).toBe(200);
     }
     const frames = await call(h.url, 'GET', `/v1/jobs/${job.body.jobId}/frames`);
     for (const f of frames.body.frames) reads.add(f.key);
     for (const w of writes) {
-      expect(w).toMatch(/\.a\d+\.\w+$/);
+      expect(w).toMatch(/\.a\d+\.[0-9a-f]{64}\.\w+$/);
       for (const r of reads) expect(r.endsWith(w)).toBe(false);
     }
     expect(frames.body.frames).toHaveLength(2);

@@ -48,12 +48,19 @@ const png = (w: number, h: number, gray: number) =>
   sharp({ create: { width: w, height: h, channels: 4, background: { r: gray, g: gray, b: gray, alpha: 1 } } }).png().toBuffer().then((b) => new Uint8Array(b));
 
 describe('oversized outputs', () => {
-  it('an output larger than its tile can take → OUTPUT_CORRUPT, refused from its HEAD; the retry with an honest output completes', async () => {
+  it('an output larger than its tile can take → no upload URL (PAYLOAD_TOO_LARGE); stored anyway → OUTPUT_CORRUPT, refused from its HEAD; the retry with an honest output completes', async () => {
     const job = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0' } });
     const task = (await node.lease(0))!;
     const huge = new Uint8Array(maxOutputBytes(16, 16) + 1);
     huge.set(fakePng('x'));
-    const res = await node.finish(task, huge);
+    const ticket = await node.reportUpload(task, huge);
+    expect(ticket.status).toBe(413);
+    expect(ticket.body.code).toBe('PAYLOAD_TOO_LARGE');
+    // A store that let such an object in under the key its sha256 names (as if reported small): the API refuses it
+    // from its HEAD, unread.
+    const key = task.output.key.replace(/(\.\w+)$/, `.${sha256(huge)}$1`);
+    await store.put(key, huge);
+    const res = await call(h.url, 'POST', `/v1/tasks/${task.taskId}/complete`, { json: { leaseId: task.leaseId, checksum: sha256(huge), bytes: 9, timings: {} }, token: node.reg.nodeToken });
     expect(res.body.code).toBe('OUTPUT_CORRUPT');
     expect(res.body.message).toMatch(/more than a 16×16 image can take/);
     // The task is retried (after its backoff); an honest output is accepted.

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeCardInput } from '../../api/protocol/node-card.ts';
 import { LeaseBatch, NodeRegistered } from '../../api/protocol/node-messages.ts';
-import { LeasedTask, TaskAck } from '../../api/protocol/task.ts';
+import { LeasedTask, NODE_PROTOCOL_VERSION, TaskAck, UploadTicket } from '../../api/protocol/task.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
 import type { RttMeasurement } from '../../api/protocol/latency.ts';
 import { startLocalS3, type LocalS3 } from '../../api/node/local-s3.ts';
@@ -159,7 +159,7 @@ export class TestNode {
 
   /** Long-poll for a task; null on 204. */
   async lease(waitSeconds = 0): Promise<LeasedTask | null> {
-    const res = await call<LeasedTask>(this.harness.url, 'POST', `/v1/nodes/${this.id}/lease`, { json: { waitSeconds }, token: this.reg.nodeToken });
+    const res = await call<LeasedTask>(this.harness.url, 'POST', `/v1/nodes/${this.id}/lease`, { json: { waitSeconds, protocol: NODE_PROTOCOL_VERSION }, token: this.reg.nodeToken });
     if (res.status === 204) return null;
     if (res.status !== 200) throw new Error(`lease: ${res.status} ${JSON.stringify(res.body)}`);
     // What a real node does with the answer: it must satisfy the protocol schema.
@@ -168,15 +168,36 @@ export class TestNode {
 
   /** Lease up to `max` tasks (plus `ahead` lease-ahead) in one call; [] on 204. */
   async leaseBatch(max: number, opts: { ahead?: number; waitSeconds?: number } = {}): Promise<LeasedTask[]> {
-    const res = await call<LeaseBatch>(this.harness.url, 'POST', `/v1/nodes/${this.id}/lease`, { json: { waitSeconds: opts.waitSeconds ?? 0, max, ahead: opts.ahead ?? 0 }, token: this.reg.nodeToken });
+    const res = await call<LeaseBatch>(this.harness.url, 'POST', `/v1/nodes/${this.id}/lease`, { json: { waitSeconds: opts.waitSeconds ?? 0, max, ahead: opts.ahead ?? 0, protocol: NODE_PROTOCOL_VERSION }, token: this.reg.nodeToken });
     if (res.status === 204) return [];
     if (res.status !== 200) throw new Error(`lease: ${res.status} ${JSON.stringify(res.body)}`);
     return LeaseBatch.parse(res.body).tasks;
   }
 
-  /** PUT `bytes` to the task's output URL, report it done and lease up to `max` next tasks in the same call. */
+  /** Report `bytes` (their size and sha256, or `claim`) for an upload ticket: the raw answer. */
+  reportUpload(task: LeasedTask, bytes: Uint8Array, claim: { bytes?: number; checksum?: string } = {}): Promise<Answer> {
+    return call(this.harness.url, 'POST', `/v1/tasks/${task.taskId}/upload`, {
+      json: { token: task.output.token, bytes: claim.bytes ?? bytes.length, checksum: claim.checksum ?? sha256(bytes) },
+      token: null,
+    });
+  }
+
+  /** The upload ticket for `bytes` (throws unless the API gives one). */
+  async uploadTicket(task: LeasedTask, bytes: Uint8Array): Promise<UploadTicket> {
+    const res = await this.reportUpload(task, bytes);
+    if (res.status !== 200) throw new Error(`upload ticket: ${res.status} ${JSON.stringify(res.body)}`);
+    return UploadTicket.parse(res.body);
+  }
+
+  /** Report `bytes`, PUT them through the ticket's URL with its headers (as a node does); the PUT's answer. */
+  async upload(task: LeasedTask, bytes: Uint8Array<ArrayBuffer>): Promise<Response> {
+    const ticket = await this.uploadTicket(task, bytes);
+    return fetch(ticket.url, { method: 'PUT', body: bytes, headers: ticket.headers });
+  }
+
+  /** Report, PUT `bytes` through the upload ticket, report it done and lease up to `max` next tasks in the same call. */
   async finishAndLease(task: LeasedTask, bytes: Uint8Array<ArrayBuffer>, next: { max: number; ahead?: number }): Promise<Answer<TaskAck>> {
-    const put = await fetch(task.output.url, { method: 'PUT', body: bytes });
+    const put = await this.upload(task, bytes);
     if (put.status !== 200) throw new Error(`PUT ${task.output.key}: ${put.status} ${await put.text()}`);
     const res = await call<TaskAck>(this.harness.url, 'POST', `/v1/tasks/${task.taskId}/complete`, {
       json: { leaseId: task.leaseId, checksum: sha256(bytes), bytes: bytes.length, timings: { render: 1 }, next },
@@ -189,9 +210,9 @@ export class TestNode {
     return call(this.harness.url, 'POST', `/v1/nodes/${this.id}/heartbeat`, { json: { leaseIds, load: 0.5 }, token: this.reg.nodeToken });
   }
 
-  /** PUT `bytes` to the task's output URL and report it done. */
+  /** Report and PUT `bytes` through the task's upload ticket, and report it done. */
   async finish(task: LeasedTask, bytes: Uint8Array<ArrayBuffer>): Promise<Answer> {
-    const put = await fetch(task.output.url, { method: 'PUT', body: bytes });
+    const put = await this.upload(task, bytes);
     if (put.status !== 200) throw new Error(`PUT ${task.output.key}: ${put.status} ${await put.text()}`);
     return this.complete(task, bytes);
   }

@@ -2,7 +2,8 @@
  * A storage gate for tests: an HTTP proxy in front of s3rver that lets through only requests carrying a
  * valid SigV4 presigned query signature (right key, method, host, not expired), as S3, R2 and MinIO do.
  * s3rver itself does not check presigned signatures, so this is what lets a test prove that a node's URL
- * opens one object for one method, and nothing else. Nodes only ever see presigned URLs, so the gate stands
+ * opens one object for one method, and nothing else; a PUT signed for announced bytes (content-length and
+ * x-amz-checksum-sha256 as signed headers) passes only with exactly those bytes. Nodes only ever see presigned URLs, so the gate stands
  * where they reach storage (the store's public endpoint); the API's own calls go to s3rver directly.
  */
 import { createHash, createHmac } from 'node:crypto';
@@ -93,11 +94,24 @@ export async function startSigV4Gate(target: string, credentials: { accessKeyId:
     };
     const checksum = req.headers['x-amz-checksum-sha256'];
     if (typeof checksum !== 'string') return forward();
-    // As S3, R2 and MinIO do: a body whose SHA-256 is not the one sent (and signed) is refused.
+    // As S3, R2 and MinIO do: a checked PUT names its length (signed, when the URL signs content-length), and a
+    // body whose SHA-256 is not the one sent (and signed) is refused.
+    const declared = req.headers['content-length'];
+    if (declared === undefined) {
+      refused.push({ method, path, reason: 'no content-length' });
+      req.resume();
+      res.writeHead(411, { 'content-type': 'application/xml' }).end('<Error><Code>MissingContentLength</Code><Message>You must provide the Content-Length HTTP header.</Message></Error>');
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      if (body.length !== Number(declared)) {
+        refused.push({ method, path, reason: 'incomplete body' });
+        res.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>IncompleteBody</Code><Message>You did not provide the number of bytes specified by the Content-Length HTTP header.</Message></Error>');
+        return;
+      }
       const actual = createHash('sha256').update(body).digest('base64');
       if (actual !== checksum) {
         refused.push({ method, path, reason: 'checksum mismatch' });

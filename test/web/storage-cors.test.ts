@@ -27,6 +27,25 @@ describe('local S3 CORS for the dashboard', () => {
     expect(res.headers.get('access-control-allow-methods')).toMatch(/PUT/);
   });
 
+  it('allows a browser node\'s checked PUT (signed checksum and content type headers), and lets it read a refusal', async () => {
+    const preflight = await fetch(`${s3.endpoint}/${s3.bucket}/jobs/j/tiles/0/0_0.t.a1.png`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type,x-amz-checksum-sha256' },
+    });
+    expect(preflight.status).toBe(200);
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toMatch(/x-amz-checksum-sha256|\*/);
+    const body = new Uint8Array([1, 2, 3]);
+    const checksum = Buffer.from(await crypto.subtle.digest('SHA-256', body)).toString('base64');
+    const put = await fetch(`${s3.endpoint}/${s3.bucket}/cors/ok.png`, { method: 'PUT', body, headers: { origin: ORIGIN, 'content-type': 'image/png', 'x-amz-checksum-sha256': checksum } });
+    await put.arrayBuffer();
+    expect(put.status).toBe(200);
+    expect(put.headers.get('access-control-allow-origin')).toMatch(/^(\*|http:\/\/127\.0\.0\.1:8080)$/);
+    const bad = await fetch(`${s3.endpoint}/${s3.bucket}/cors/bad.png`, { method: 'PUT', body: new Uint8Array([9, 9, 9]), headers: { origin: ORIGIN, 'content-type': 'image/png', 'x-amz-checksum-sha256': checksum } });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await bad.text()).toMatch(/<Code>BadDigest<\/Code>/);
+  });
+
   it('tags GET answers so the page may read frame bytes (download, zip)', async () => {
     const res = await fetch(`${s3.endpoint}/${s3.bucket}/missing.png`, { headers: { origin: ORIGIN } });
     await res.arrayBuffer();

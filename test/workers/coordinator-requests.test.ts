@@ -6,6 +6,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
 import { workerCaller } from './support/worker-caller.ts';
 
 const card = {
@@ -36,12 +37,12 @@ describe('coordinator requests per route on Workers', () => {
     expect(reg.status).toBe(201);
     const { nodeId, nodeToken } = reg.body as { nodeId: string; nodeToken: string };
     // A first lease call warms the isolate's view (routing, the verifier's sweep): then the steady state is counted.
-    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 2 }, nodeToken)).status).toBe(204);
+    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 0, max: 2, protocol: NODE_PROTOCOL_VERSION }, nodeToken)).status).toBe(204);
     // …and a first heartbeat stores the node's starting network coordinate.
     expect((await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { leaseIds: [], load: 0 }, nodeToken)).status).toBe(200);
     const before = await count();
     const started = Date.now();
-    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 1, max: 2 }, nodeToken)).status).toBe(204);
+    expect((await call('POST', `/v1/nodes/${nodeId}/lease`, { waitSeconds: 1, max: 2, protocol: NODE_PROTOCOL_VERSION }, nodeToken)).status).toBe(204);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect((await count()) - before).toBe(1);
     const beat = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { leaseIds: [], load: 0 }, nodeToken);

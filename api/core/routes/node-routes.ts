@@ -13,7 +13,8 @@ import { NodeLedger } from '../../protocol/metering.ts';
 import { toNodeLedger } from '../ledger-view.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseBatch, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
-import { LeasedTask } from '../../protocol/task.ts';
+import { LeasedTask, NODE_PROTOCOL_VERSION } from '../../protocol/task.ts';
+import { TesseraError } from '../../protocol/errors.ts';
 import { LeasedSession } from '../../protocol/session.ts';
 import { sceneKey } from '../object-keys.ts';
 import type { SessionRecord } from '../session-store.ts';
@@ -85,7 +86,7 @@ const lease = createRoute({
   responses: {
     200: jsonResponse('A task (a batch of them when asked for with max, or a session when asked for with kinds), with the presigned URLs each needs.', z.union([LeasedTask, LeaseBatch, LeasedSession])),
     204: { description: 'No task came within waitSeconds.' },
-    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'STORAGE_FAILED'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'NODE_NOT_FOUND', 'NODE_OUTDATED', 'STORAGE_FAILED'),
   },
 });
 
@@ -127,7 +128,9 @@ const nearby = createRoute({
     'edge\'s colo on Workers, else ?pop=), then nearest to the client when its location is known (Cloudflare\'s ' +
     'request.cf, else ?lat=&lon=), bounded by the client\'s PoP (?pop=&popRttMs= from GET /v1/edge/ping): the PoP\'s ' +
     'own timed RTTs to nodes (GET /v1/edge/rtts), else nodes\' RTTs to the same PoP; ' +
-    'else landmarks learned from the nodes\' measured RTTs. Ping each GET probeUrl a few times, ' +
+    'else landmarks learned from the nodes\' measured RTTs. Sequential probing: ask for one, ping it, ask again ' +
+    'with ?rtts=nodeId:ms,... (and ?exclude= for nodes that did not answer): each answer is chosen knowing those ' +
+    'RTTs (profile matching against the nodes\' measured matrix). Ping each GET probeUrl a few times, ' +
     'keep the minimum, and send the results as client.rtts with the job.',
   request: { query: NearbyQuery },
   responses: {
@@ -212,7 +215,17 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(lease, async (c) => {
     const { id } = c.req.valid('param');
     // The body is optional: an empty one waits the default time.
-    const { waitSeconds, kinds, max, ahead } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    const { waitSeconds, kinds, max, ahead, protocol } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
+    // A node from before report-then-upload would look for an upload URL its lease no longer carries. Its
+    // credentials are checked first (401/404/429/403 as for any node call); only such nodes pay that extra look.
+    if (kinds.includes('task') && protocol < NODE_PROTOCOL_VERSION) {
+      const node = await authenticateNode(c, ctx, id);
+      if (node.reputation?.blocklisted) throw blocklisted(node);
+      throw new TesseraError(
+        'NODE_OUTDATED',
+        `This API hands out tasks to nodes of protocol ${NODE_PROTOCOL_VERSION} (outputs reported by size and sha256, then uploaded through a URL signed for exactly those bytes); this node speaks protocol ${protocol}. Upgrade tessera on the node.`,
+      );
+    }
     /** The lease long-poll of a node that may take sessions: sessions first, then tasks, each its own store call. */
     const leaseWithSessions = async () => {
       const node = await authenticateNode(c, ctx, id);
@@ -346,7 +359,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const nodeRttMs = asking === query.pop.toUpperCase() ? await ctx.edgeRtts.rtts(asking, now) : {};
       edge = { pop: query.pop, rttMs: query.popRttMs, ...(Object.keys(nodeRttMs).length ? { nodeRttMs } : {}) };
     }
-    const answer = await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned);
+    const answer = await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned, query.rtts, query.exclude);
     // This PoP (the edge's colo, or the Node API's configured PoP) times a few more nodes, after the answer.
     const measuring = ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop);
     if (measuring) {

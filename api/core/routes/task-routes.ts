@@ -1,13 +1,18 @@
 /**
- * Task results from nodes. A completion is accepted only from the node holding the current lease, and
- * only once the output object exists in storage with the size and sha256 the node reported: the API reads
- * the object back, hashes it and stores the checked bytes where no node can write (accept-output.ts). An object that differs fails the attempt (counted against the node) so the
- * task is retried; the consumers (stitch tasks, clients) check the recorded checksum again when they read.
+ * Task results from nodes, in two steps. Upload: the node reports its encoded output's size and sha256 with the
+ * lease's upload token and gets a PUT URL signed for exactly those bytes (storage refuses any other body), to a
+ * key named by that sha256; a size over the task's bound is refused before any URL exists. Complete: accepted
+ * only from the node holding the current lease, and only once the object exists in storage with the size and
+ * sha256 the node reported (HEAD; see accept-output.ts), then copied where no node can write. An object that
+ * differs fails the attempt (counted against the node) so the task is retried; the consumers (stitch tasks,
+ * clients) check the recorded checksum again when they read.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
-import { TaskAck, TaskComplete, TaskFail, type LeasedTask } from '../../protocol/task.ts';
+import { TaskAck, TaskComplete, TaskFail, UploadRequest, UploadTicket, type LeasedTask } from '../../protocol/task.ts';
+import { presignedPutHeaders } from '../blob-store.ts';
+import { checkUploadToken, UPLOAD_CAPABILITY_PURPOSE } from '../upload-capability.ts';
 import { leaseWith, type LeaseStepInput } from '../lease-tasks.ts';
 import type { AuthenticateAndCompleteOutcome, AuthenticatedTask, CompleteInput, CompletionDecision, NodeRecord, TaskOutcome } from '../job-store.ts';
 import type { ApiContext } from '../api-context.ts';
@@ -16,7 +21,7 @@ import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-aut
 import { limitNodeCall } from './node-admission.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
 import { acceptOutput } from '../accept-output.ts';
-import { attemptKey } from '../object-keys.ts';
+import { attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
@@ -35,6 +40,18 @@ const complete = createRoute({
   },
 });
 
+const upload = createRoute({
+  method: 'post',
+  path: '/v1/tasks/{id}/upload',
+  tags: ['tasks'],
+  summary: "Report an output's size and sha256 before uploading it; answers a PUT URL signed for exactly those bytes",
+  request: { params: TaskParams, body: jsonBody(UploadRequest) },
+  responses: {
+    200: jsonResponse('PUT the reported bytes to `url` with `headers`.', UploadTicket),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'PAYLOAD_TOO_LARGE', 'RATE_LIMITED', 'STORAGE_FAILED'),
+  },
+});
+
 const fail = createRoute({
   method: 'post',
   path: '/v1/tasks/{id}/fail',
@@ -50,6 +67,23 @@ const fail = createRoute({
 
 /** Register the task routes. */
 export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
+  app.openapi(upload, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    // The lease's token is the credential (checked without the store: no Durable Object request on Workers).
+    const now = ctx.clock.now();
+    const grant = await checkUploadToken(await ctx.tickets.derivedKey(UPLOAD_CAPABILITY_PURPOSE), body.token, id, now);
+    limitNodeCall(ctx, grant.nodeId);
+    if (body.bytes > grant.maxBytes) {
+      throw new TesseraError('PAYLOAD_TOO_LARGE', `An output of ${body.bytes} bytes is more than this task's ${grant.maxBytes} (its pixels' bound); no upload URL was made.`);
+    }
+    const key = claimedAttemptKey({ outputKey: grant.outputKey, attempts: grant.attempt }, body.checksum);
+    const expect = { bytes: body.bytes, sha256: body.checksum, contentType: outputContentType(key) };
+    const seconds = Math.max(1, Math.min(ctx.options.nodeUrlSeconds, Math.ceil((grant.expiresAt - now) / 1000)));
+    const url = await ctx.blobs.presignPut(key, seconds, expect);
+    return c.json({ key, url, headers: presignedPutHeaders(expect), expiresAt: now + seconds * 1000 }, 200);
+  });
+
   app.openapi(complete, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');

@@ -151,6 +151,8 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
           return encodePngTile(result);
         },
         sha256: digestSha256,
+        // A tab is its own node process: it asks the API for the upload URL of the bytes it reports.
+        requestUpload: (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal),
       }, abort.signal);
       const { sceneCache: _source, ...report } = outcome;
       await api.complete(task.taskId, { leaseId: task.leaseId, ...report });

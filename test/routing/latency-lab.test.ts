@@ -128,8 +128,17 @@ describe('latency lab: three real nodes behind delay proxies (5, 40, 120 ms each
     const probed = await run('--json');
     expect(probed.code, probed.stderr).toBe(0);
     const summary = JSON.parse(probed.stdout);
-    expect(summary.probe.rtts[0].nodeId).toBe(byLabel('near').id);
-    expect(summary.nodes).toEqual([{ node: byLabel('near').id, tiles: 4, stitches: 1, frames: [0] }]);
+    const near = byLabel('near').id;
+    expect(summary.probe.rtts[0].nodeId).toBe(near);
+    // The probe decides the route: every task of the job is routed to the 5 ms node by measurement.
+    const status = await client.getJob(summary.jobId);
+    const routes = JSON.stringify(status.tasks.map((t) => ({ node: t.node, route: t.route })), null, 1);
+    for (const t of status.tasks) expect(t.route, routes).toMatchObject({ nodeId: near, rttSource: 'measured' });
+    // And runs there, but for a task its node did not lease within the grace period, which the runner-up may take
+    // by design (seen once under full CI load on 2 cores; the grace itself is tested in latency-routing.test.ts).
+    for (const t of status.tasks) if (t.node !== near) expect(t.route!.leasedAs, routes).not.toBe('chosen');
+    expect(summary.nodes.find((n: { node: string }) => n.node === near), routes).toMatchObject({ stitches: 1, frames: [0] });
+    expect(status.tasks.filter((t) => t.node === near).length, routes).toBeGreaterThanOrEqual(4);
     const skipped = await run('--json', '--no-probe');
     expect(skipped.code, skipped.stderr).toBe(0);
     expect(JSON.parse(skipped.stdout).probe).toBeNull();

@@ -12,7 +12,7 @@ import { NodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
-import { claimedBackends, claimedTilesPerSecond } from './test-fault.ts';
+import { claimedBackends, claimedTilesPerSecond, hoardsTasks, holdUntilRevoked } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
@@ -275,7 +275,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     try {
       const t0 = performance.now();
       // The render process reports its output; this process (the one with the node token) asks for its upload URL.
-      const ran = sandboxes[slot].run(task, abort.signal, (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal));
+      // (A test hoarder holds the lease and never runs the task: test-fault.ts.)
+      const ran = hoardsTasks() ? holdUntilRevoked(abort.signal) : sandboxes[slot].run(task, abort.signal, (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal));
       // The render process is free once it answers, whatever the answer: the next task may start there.
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;

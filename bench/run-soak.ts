@@ -120,13 +120,13 @@ export interface LiarReport {
    * Fake-probe liars: tasks routed to them (route.nodeId), of those on a measured RTT (a probe believed: must be
    * 0), tasks they completed, and their share of all completed tasks beside an honest node's average share.
    */
-  fakeProbe: { routed: number; routedOnMeasuredRtt: number; tasksDone: number; shareDone: number; honestShareDone: number | null };
+  fakeProbe: { routed: number; routedOnMeasuredRtt: number; tasksDone: number; shareDone: number; honestShareDone: number | null; tasksPerMinuteUp: number | null; honestTasksPerMinuteUp: number | null };
   /**
    * Hoarders: leases they took, leases taken back (expired at the lifetime cap or on revocation; each task
    * then went to another node), tasks they completed (must be 0), and the longest any job took (its latency
    * against the lease lifetime cap).
    */
-  hoard: { leased: number; takenBack: number; tasksDone: number; leaseLifetimeMs: number };
+  hoard: { leased: number; takenBack: number; tasksDone: number; leaseLifetimeMs: number; longestHoldS: number | null };
   /** The verification sample rate the API ran with. */
   verifySampleRate: number;
 }
@@ -188,6 +188,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   // Liars: which trick each node process plays (by its name), and when it started.
   const liarKind = new Map<string, LiarKind>();
   const startedAt = new Map<string, number>();
+  /** When a node process was killed (a liar leaving, or the node killer), by name. */
+  const stoppedAt = new Map<string, number>();
   const startNode = (kind?: LiarKind) => {
     const name = `soak-${++nodeStarts}`;
     if (kind) liarKind.set(name, kind);
@@ -223,6 +225,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
             if (stopChaos || alive.length === 0) break;
             const victim = alive[randomInt(random, alive.length)];
             victim.child.kill('SIGKILL');
+            stoppedAt.set(victim.name, Date.now());
             nodeKills++;
             log(`killed ${victim.name}`);
             await sleep(opts.restartAfterMs);
@@ -251,6 +254,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
               if (!n.reputation?.blocklisted && !turnOver) continue;
               returned.add(n.card.name);
               proc?.child.kill('SIGKILL');
+              if (!stoppedAt.has(n.card.name)) stoppedAt.set(n.card.name, Date.now());
               log(n.reputation?.blocklisted ? `${n.card.name} (${kind}) blocklisted: ${n.reputation.blocklisted.reason}` : `${n.card.name} (${kind}) held off for its turn; leaving`);
               const next = LIAR_KINDS[Math.min(LIAR_KINDS.indexOf(kind) + 1, LIAR_KINDS.length - 1)];
               if (!stopChaos && liarReturns < opts.maxLiarReturns) {
@@ -330,7 +334,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   }
   s3.destroy();
 
-  const liars = liarSlots > 0 ? await liarReport(client, liarKind, startedAt, verifySampleRate ?? 1, results, recorder, opts.leaseLifetimeMs) : undefined;
+  const liars = liarSlots > 0 ? await liarReport(client, liarKind, startedAt, stoppedAt, verifySampleRate ?? 1, results, recorder, opts.leaseLifetimeMs) : undefined;
   const faults = farm.faults!;
   const rewritten = [...faults.puts.values()].filter((n) => n > 1);
   const allTasks = results.flatMap((r) => r.status?.tasks ?? []);
@@ -382,6 +386,9 @@ export function liarProblems(l: LiarReport): string[] {
     ...(l.creditedRenderSeconds.hoard > 0 ? [`hoarders credited ${l.creditedRenderSeconds.hoard} render-seconds`] : []),
     ...(l.fakeProbe.routedOnMeasuredRtt > 0 ? [`${l.fakeProbe.routedOnMeasuredRtt} tasks routed to a fake-probe node on its forged RTT`] : []),
     ...(l.hoard.tasksDone > 0 ? [`hoarders completed ${l.hoard.tasksDone} tasks`] : []),
+    // A hoarded lease comes back at the lifetime cap, or at the expiry after a lease without heartbeats (+1 s of sweep).
+    ...(l.hoard.longestHoldS !== null && l.hoard.longestHoldS * 1000 > l.hoard.leaseLifetimeMs + 1000 ? [`a hoarder held a task ${l.hoard.longestHoldS} s, past the ${l.hoard.leaseLifetimeMs / 1000} s lease lifetime cap`] : []),
+    ...(l.fakeProbe.tasksPerMinuteUp !== null && l.fakeProbe.honestTasksPerMinuteUp !== null && l.fakeProbe.tasksPerMinuteUp > l.fakeProbe.honestTasksPerMinuteUp * 1.5 ? [`fake-probe nodes did ${l.fakeProbe.tasksPerMinuteUp} tasks a minute, above an honest node's ${l.fakeProbe.honestTasksPerMinuteUp}`] : []),
   ];
 }
 
@@ -390,6 +397,7 @@ async function liarReport(
   client: TesseraClient,
   liarKind: Map<string, LiarKind>,
   startedAt: Map<string, number>,
+  stoppedAt: Map<string, number>,
   verifySampleRate: number,
   results: { status: JobStatus | null }[],
   recorder: ReturnType<typeof createStatusRecorder>,
@@ -404,8 +412,8 @@ async function liarReport(
     creditedRenderSeconds: zero(),
     honestBlamed: 0,
     verifySampleRate,
-    fakeProbe: { routed: 0, routedOnMeasuredRtt: 0, tasksDone: 0, shareDone: 0, honestShareDone: null },
-    hoard: { leased: 0, takenBack: 0, tasksDone: 0, leaseLifetimeMs },
+    fakeProbe: { routed: 0, routedOnMeasuredRtt: 0, tasksDone: 0, shareDone: 0, honestShareDone: null, tasksPerMinuteUp: null, honestTasksPerMinuteUp: null },
+    hoard: { leased: 0, takenBack: 0, tasksDone: 0, leaseLifetimeMs, longestHoldS: null },
   };
   for (const kind of liarKind.values()) report.started[kind]++;
   const { nodes } = await client.nodes();
@@ -451,6 +459,18 @@ async function liarReport(
   }
   for (const [nodeId, n] of recorder.leasesByNode) if (kindOf.get(nodeId) === 'hoard') report.hoard.leased += n;
   for (const [nodeId, n] of recorder.takenBackByNode) if (kindOf.get(nodeId) === 'hoard') report.hoard.takenBack += n;
+  for (const [nodeId, ms] of recorder.longestTakenBackHoldMsByNode) if (kindOf.get(nodeId) === 'hoard') report.hoard.longestHoldS = round3(Math.max(report.hoard.longestHoldS ?? 0, ms / 1000));
+  // Work per minute up (a liar plays a trick for its turn only; honest nodes run throughout).
+  const perMinute = (ids: string[]) => {
+    const minutes = ids.reduce((a, id) => a + upMs(id) / 60_000, 0);
+    return minutes > 0 ? round3(ids.reduce((a, id) => a + (doneBy.get(id) ?? 0), 0) / minutes) : null;
+  };
+  const upMs = (nodeId: string) => {
+    const name = nodes.find((n) => n.nodeId === nodeId)!.card.name;
+    return (stoppedAt.get(name) ?? Date.now()) - (startedAt.get(name) ?? Date.now());
+  };
+  report.fakeProbe.tasksPerMinuteUp = perMinute(nodes.filter((n) => kindOf.get(n.nodeId) === 'fake-probe').map((n) => n.nodeId));
+  report.fakeProbe.honestTasksPerMinuteUp = perMinute(honestIds);
   return report;
 }
 

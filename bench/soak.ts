@@ -104,8 +104,8 @@ function formatSoak(r: SoakReport): string {
       ['liars blocklisted', `${byKind(l.blocklisted)}; start → blocklist median ${s(l.secondsToBlocklist.median)}, max ${s(l.secondsToBlocklist.max)}`],
       ['liars outvoted', `${l.disproven} results`],
       ['liars credited', `${byKind(l.creditedRenderSeconds)} render-seconds (lies are never credited; honest renders may be)`],
-      ['fake probes', `${l.fakeProbe.routed} tasks routed to them, ${l.fakeProbe.routedOnMeasuredRtt} on their forged RTT; they did ${(l.fakeProbe.shareDone * 100).toFixed(1)}% of tasks (an honest node ${l.fakeProbe.honestShareDone === null ? '—' : `${(l.fakeProbe.honestShareDone * 100).toFixed(1)}%`})`],
-      ['hoarders', `${l.hoard.leased} leases taken, ${l.hoard.takenBack} taken back and reassigned (lifetime cap ${(l.hoard.leaseLifetimeMs / 1000).toFixed(0)} s), ${l.hoard.tasksDone} completed`],
+      ['fake probes', `${l.fakeProbe.routed} tasks routed to them, ${l.fakeProbe.routedOnMeasuredRtt} on their forged RTT; they did ${(l.fakeProbe.shareDone * 100).toFixed(1)}% of tasks (an honest node ${l.fakeProbe.honestShareDone === null ? '—' : `${(l.fakeProbe.honestShareDone * 100).toFixed(1)}%`}), ${l.fakeProbe.tasksPerMinuteUp ?? '—'} tasks a minute up (an honest node ${l.fakeProbe.honestTasksPerMinuteUp ?? '—'})`],
+      ['hoarders', `${l.hoard.leased} leases taken, ${l.hoard.takenBack} taken back and reassigned (lifetime cap ${(l.hoard.leaseLifetimeMs / 1000).toFixed(0)} s; longest hold ${l.hoard.longestHoldS === null ? '—' : `${l.hoard.longestHoldS.toFixed(1)} s`}), ${l.hoard.tasksDone} completed`],
       ['honest nodes blamed', String(l.honestBlamed)],
     );
   }

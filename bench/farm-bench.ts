@@ -9,8 +9,11 @@
  *      from submitting to the file on disk, against render+encode+write of the same frame on a warm renderer.
  * Prints a table, writes bench/results/farm-<timestamp>.json and farm-latest.json.
  * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
- *          --single-repeats 5 --scene PATH
+ *          --single-repeats 5 --scene PATH --node-concurrency N
  *          --quiet-wait S --results-dir DIR
+ *          --cpu-profile DIR: CPU-profile the farm's processes (API + storage, each node, its render processes;
+ *            bench/cpu-profile-preload.mjs) per farm run into DIR/<run>/, and print and record each role's top
+ *            self-time functions (profiling slows the farm: time such a run for the profile, not the figures)
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,6 +28,7 @@ import { parseFrameList, parseSize } from '../api/protocol/frame-list.ts';
 import { EncodeSpec, SCENE_LIMITS_DEFAULTS, ViewSpec } from '../api/protocol/render-spec.ts';
 import { renderOnFarm, type FarmRenderSummary } from '../infra/cli/render-on-farm.ts';
 import { startCpuMonitor, waitForQuiet } from './cpu-contention.ts';
+import { formatProfiles, summarizeProfiles, type RoleSummary } from './summarize-cpu-profiles.ts';
 import { renderLocal } from '../render-node/local-render.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { encodeImage } from '../render-node/output/encode-image.ts';
@@ -47,6 +51,8 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '1920x1080' },
     tile: { type: 'string' },
     nodes: { type: 'string', default: '1,2' },
+    /** Render slots per node (farm up --node-concurrency); the farm's default when absent. */
+    'node-concurrency': { type: 'string' },
     /** The nodes' leasing modes to compare (RenderNodeOptions.leasing); the first is the one the targets judge. */
     leasing: { type: 'string', default: 'batched,per-slot' },
     'single-frame': { type: 'string', default: '60' },
@@ -54,6 +60,7 @@ const { values: args } = parseArgs({
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
     /** Before each timed part, wait up to this many seconds for other processes to use under 15% of the CPUs. */
     'quiet-wait': { type: 'string', default: '120' },
+    'cpu-profile': { type: 'string' },
   },
 });
 
@@ -164,6 +171,8 @@ interface FarmRun {
   summary: Omit<FarmRenderSummary, 'files' | 'frames'>;
   framesWithRawPixels: number;
   perTask: ReturnType<typeof costBreakdown>;
+  /** With --cpu-profile: each process role's busy time and top self-time functions during the timed farm part (121 frames). */
+  profile?: RoleSummary[];
   single?: { repeats: number; medianMs: number; samplesMs: number[]; reuploadMs: number; nodes: string[]; perTask: ReturnType<typeof costBreakdown> };
 }
 
@@ -174,6 +183,8 @@ interface FarmRun {
 /** What a node logs per task ('task done' costs=…): its slot's wait for it (lease call), its render process's run, its report. */
 interface TaskCost {
   leaseMs: number;
+  /** How long the task held its render slot (until drawn, when the node pipelines; absent from older nodes). */
+  slotMs?: number;
   runMs: number;
   completeMs: number;
   timings: Record<string, number>;
@@ -185,7 +196,7 @@ interface TaskCost {
  * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's read-back and hash of
  * the output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
  */
-function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
+function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTasks = costs.length) {
   if (!costs.length) return null;
   const keys = [...new Set(costs.flatMap((c) => Object.keys(c.timings)))];
   const med = (f: (c: TaskCost) => number) => Math.round(median(costs.map(f)) * 10) / 10;
@@ -193,8 +204,14 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
   const sum = (c: TaskCost) => Object.values(c.timings).reduce((a, b) => a + b, 0);
   return {
     tasks: costs.length,
+    /**
+     * Tasks run beyond the job's own (frames × tiles): verification re-renders (a new node's first results are
+     * re-rendered by another node far more often: probation) and retries. Nodes cannot tell which is which.
+     */
+    extraTasks: costs.length - jobTasks,
     wallPerTaskMs: Math.round((wallMs * slots * 10) / costs.length) / 10,
     leaseMs: med((c) => c.leaseMs),
+    slotMs: med((c) => c.slotMs ?? c.runMs),
     runMs: med((c) => c.runMs),
     parts,
     sandboxMs: med((c) => c.runMs - sum(c)),
@@ -204,16 +221,19 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number) {
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's HEAD and copy in storage (read-back + hash where storage reports no checksum), SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's HEAD and copy in storage (read-back + hash where storage reports no checksum), SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
-async function farmUp(nodes: number, leasing: Leasing, dataDir: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
+async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
   const readyFile = join(dataDir, 'ready');
   // One admin key for the farm (it inherits the environment) and for the SDK in this process, which reads it too.
   process.env.TESSERA_API_KEY ||= newApiKey();
-  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--node-leasing', leasing, '--data', dataDir, '--ready-file', readyFile], {
+  const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--node-leasing', leasing, ...(args['node-concurrency'] ? ['--node-concurrency', args['node-concurrency']] : []), '--data', dataDir, '--ready-file', readyFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: profileDir
+      ? { ...process.env, TESSERA_CPU_PROFILE_DIR: profileDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(ROOT, 'bench', 'cpu-profile-preload.mjs')}`.trim() }
+      : process.env,
   });
   let logTail = '';
   const keep = (d: Buffer) => (logTail = (logTail + d).slice(-4000));
@@ -245,22 +265,27 @@ async function farmUp(nodes: number, leasing: Leasing, dataDir: string): Promise
 async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSingle: boolean): Promise<FarmRun> {
   log(`farm with ${n} node(s), ${leasing} leasing: starting …`);
   const tag = `${n}-${leasing}`;
-  const farm = await farmUp(n, leasing, join(work, `farm-${tag}`));
+  const profileDir = args['cpu-profile'] ? join(args['cpu-profile'], `farm-${tag}`) : undefined;
+  const farm = await farmUp(n, leasing, join(work, `farm-${tag}`), profileDir);
+  let run: FarmRun | undefined;
+  let window: { fromUs: number; toUs: number } | undefined;
   try {
     const before = farm.costs.length;
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const { summary, totalMs } = await timed(`farm-${tag}`, async () => {
       const t0 = performance.now();
       const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${tag}-out`) });
       return { summary, totalMs: performance.now() - t0 };
     });
     // Same renderer, same options: the farm's frames must have the raw run's pixels (metadata may differ).
+    window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
     let same = 0;
     for (let i = 0; i < rawFiles.length; i++) if (await samePixels(rawFiles[i], summary.files[i])) same++;
     const { files: _files, frames: _frames, ...rest } = summary;
     // Let the last 'task done' lines arrive (they are logged after the completion report).
     await new Promise((r) => setTimeout(r, 300));
-    const perTask = costBreakdown(farm.costs.slice(before), totalMs, n);
-    const run: FarmRun = { nodes: n, leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
+    const perTask = costBreakdown(farm.costs.slice(before), totalMs, n, summary.frames.length * summary.tilesPerFrame + summary.frames.length * (summary.tilesPerFrame > 1 ? 1 : 0));
+    run = { nodes: n, leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
     if (perTask) log(`per task (${n} node(s), ${leasing}, medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
     log(`farm (${n} node(s), ${leasing}): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
     if (withSingle) {
@@ -286,6 +311,10 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
     return run;
   } finally {
     await farm.stop();
+    if (profileDir && run && window) {
+      run.profile = await summarizeProfiles(profileDir, 15, window);
+      log(`CPU profiles (${n} node(s), ${leasing}):\n${formatProfiles(run.profile)}`);
+    }
   }
 }
 
@@ -345,7 +374,7 @@ const report = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
   host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg1mBefore: load0[0], loadAvg1mAfter: load1[0] },
-  options: { leasing: leasings, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
+  options: { leasing: leasings, nodeConcurrency: args['node-concurrency'] ? Number(args['node-concurrency']) : null, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
   raw: {
     meanMs: rawMs,
     singleFrameMs: rawFrameMs,

@@ -152,6 +152,8 @@ CREATE INDEX IF NOT EXISTS nodes_by_seen ON nodes (last_seen_at);
 
 -- A render task's verify tasks, by round.
 CREATE INDEX IF NOT EXISTS tasks_verifies ON tasks (verifies, verify_round);
+-- Verifications waiting for a node (lease phase 0): a handful of rows, whatever the size of the jobs.
+CREATE INDEX IF NOT EXISTS tasks_verify_queue ON tasks (state, not_before) WHERE kind = 'verify';
 -- Covers countTasks (job progress, GET /v1/jobs/:id/summary): counted from the index, never the wide task rows.
 CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, kind, state, final, verify_state);
 

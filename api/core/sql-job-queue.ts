@@ -8,7 +8,7 @@ import { expectedRenderMs } from './routing/router.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { reopenForRouting, stepJob, stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
-import { FRAME_DONE, INSERT_TASK, NEXT_FALLBACK_FOR_NODE, NEXT_OPEN_OF_ROUTED_JOB, NEXT_ROUTED_TO_NODE, NEXT_TASK_OF_JOB, RUNNABLE_JOBS, type Row, UNFINISHED_TASK, num, readJob, readTask, rowToJob, rowToTask, saveJob, saveTask, stateColumns, toJson } from './sql-job-rows.ts';
+import { FRAME_DONE, INSERT_TASK, NEXT_FALLBACK_FOR_NODE, NEXT_VERIFICATION_FOR_NODE, NEXT_OPEN_OF_ROUTED_JOB, NEXT_ROUTED_TO_NODE, NEXT_TASK_OF_JOB, RUNNABLE_JOBS, type Row, UNFINISHED_TASK, num, readJob, readTask, rowToJob, rowToTask, saveJob, saveTask, stateColumns, toJson } from './sql-job-rows.ts';
 
 export function createJob(db: SqlDriver, job: JobRecord, tasks: TaskRecord[]): void {
   db.transaction(() => {
@@ -193,6 +193,17 @@ function leaseOne(db: SqlDriver, input: LeaseInput, leaseMs: number): TaskOutcom
   let leasedAs: NonNullable<TaskRoute['leasedAs']> = 'chosen';
   const tilesOnly = card?.tilesOnly ? 1 : 0;
   let row = db.all<Row>(NEXT_ROUTED_TO_NODE, [nodeId, now, nodeId, tilesOnly])[0];
+  // A node with routed work takes a verification waiting for it first (unless the routed work is of a more
+  // urgent job): else verifications would wait for routed queues to run dry (phase 3), at the job's end. Without
+  // routed work the phases below already take a frame's verification before later frames.
+  if (row) {
+    const routedPriority = num(db.all<Row>(`SELECT priority FROM jobs WHERE job_id = ?`, [row.job_id])[0]?.priority ?? 0);
+    const verification = db.all<Row>(NEXT_VERIFICATION_FOR_NODE, [now, routedPriority, nodeId, tilesOnly])[0];
+    if (verification) {
+      row = verification;
+      leasedAs = 'open';
+    }
+  }
   if (!row) {
     leasedAs = 'fallback';
     row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId, tilesOnly])[0];

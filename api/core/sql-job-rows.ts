@@ -219,6 +219,18 @@ export const NEXT_ROUTED_TO_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job
   ORDER BY j.priority DESC, j.created_at, j.seq, t.frame, t.kind, t.idx
   LIMIT 1`;
 
+/**
+ * Lease phase 0 (for a node with routed work): the first verification this node may run (not its own result's),
+ * of a runnable job of at least the given priority. Verify tasks are never routed, so without this phase nodes
+ * would take them only once their routed queues ran dry, at the job's end: new nodes' probation (half their results re-rendered) would then last
+ * the whole job, and every verified frame would wait for the end. Reads the few rows of tasks_verify_queue.
+ */
+export const NEXT_VERIFICATION_FOR_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job_id = t.job_id
+  WHERE t.kind = 'verify' AND t.state = 'queued' AND t.not_before <= ? AND j.state IN ('queued', 'running') AND j.priority >= ?
+    AND ${NOT_EXCLUDED} AND ${FITS_NODE}
+  ORDER BY j.priority DESC, j.created_at, j.seq, t.frame, t.idx
+  LIMIT 1`;
+
 /** Lease phase 2: the first task whose chosen node let its grace period pass and whose fallback this node is. */
 export const NEXT_FALLBACK_FOR_NODE = `SELECT t.* FROM tasks t JOIN jobs j ON j.job_id = t.job_id
   WHERE t.state = 'queued' AND t.route_fallback = ? AND t.route_fallback_at <= ? AND t.not_before <= ?

@@ -37,6 +37,8 @@ export interface RenderTaskPorts<S> {
   sha256(bytes: Uint8Array): string | Promise<string>;
   /** The bytes that go up for `bytes` (a test fault may change them; default: the same). */
   toUpload?(bytes: Uint8Array): Uint8Array;
+  /** The pixels are drawn and read back: the renderer may take the next task while this one encodes and uploads. */
+  onDrawn?(): void;
   /** The PUT URL for exactly these bytes (`POST /v1/tasks/:id/upload` with the lease's upload token). */
   requestUpload: RequestUpload;
 }
@@ -79,6 +81,7 @@ export async function runRenderTask<S>(task: LeasedTask, renderer: TaskRenderer<
   const t2 = performance.now();
   timings.render = result.timings.pose + result.timings.render;
   timings.readback = result.timings.readback + result.timings.resolve;
+  ports.onDrawn?.();
   const bytes = await ports.encode(result, task, loaded);
   timings.encode = performance.now() - t2;
   signal.throwIfAborted();

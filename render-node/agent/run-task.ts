@@ -17,12 +17,21 @@ export { SceneFaultError, isSceneFault } from './scene-fault.ts';
 
 /**
  * Do one leased task: render a tile (or a whole frame) or stitch a frame (from tiles checked against the
- * sha256 the API verified), upload it, return its size and sha256.
+ * sha256 the API verified), upload it, return its size and sha256. `onDrawn`: a render task's pixels are drawn
+ * (the GL context is free again); a stitch task never calls it.
  */
-export async function runTask(task: LeasedTask, renderer: Pick<NodeBackends, 'render' | 'version'>, scenes: SceneCache<BackendScene>, requestUpload: RequestUpload, signal: AbortSignal): Promise<TaskOutcome> {
+export async function runTask(
+  task: LeasedTask,
+  renderer: Pick<NodeBackends, 'render' | 'version'>,
+  scenes: SceneCache<BackendScene>,
+  requestUpload: RequestUpload,
+  signal: AbortSignal,
+  onDrawn?: () => void,
+): Promise<TaskOutcome> {
   if (task.kind === 'render') {
     return runRenderTask(task, renderer, {
       scenes,
+      onDrawn,
       // The identity of the backend that rendered the scene (an auto node renders a WebGL 2 scene on Chromium).
       encode: (result, t, scene) =>
         t.final

@@ -134,6 +134,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
   const described = await sandboxes[0].describe();
+  // The other slots' render processes start now, not when the first job's tasks arrive (seconds of start-up
+  // that would otherwise compete with that job's first renders); a failure shows again at the first task.
+  for (const sandbox of sandboxes.slice(1)) void sandbox.warm().catch((err) => log.warn({ err: (err as Error).message }, 'render process did not start; will retry with a task'));
   const card = createResourceCard({ ...described, tilesPerSecond: claimedTilesPerSecond(described.tilesPerSecond), backends: claimedBackends(described.backends) }, {
     name,
     region: opts.region,
@@ -261,7 +264,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   /**
    * `leaseMs`: how long the slot waited for this task: the lease call that brought it (per-slot leasing), or the gap
    * since the slot's previous task left its render process (batched), waiting for work included. The per-task
-   * costs go in the log.
+   * costs go in the log: `slotMs`, how long it held its render slot (until drawn, batched); `runMs`, until its render
+   * process answered (encode and upload included); `completeMs`, its report.
    */
   const execute = async (task: LeasedTask, slot: number, leaseMs: number, onRunEnd: () => void = () => {}) => {
     const abort = new AbortController();
@@ -274,10 +278,22 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     let reporting = false;
     try {
       const t0 = performance.now();
+      let slotMs: number | undefined;
       // The render process reports its output; this process (the one with the node token) asks for its upload URL.
+      // The render process is free for the next task once this one's pixels are drawn (it encodes and uploads
+      // meanwhile, as `tessera render --local` overlaps them), or once it answers, whatever the answer.
       // (A test hoarder holds the lease and never runs the task: test-fault.ts.)
-      const ran = hoardsTasks() ? holdUntilRevoked(abort.signal) : sandboxes[slot].run(task, abort.signal, (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal));
-      // The render process is free once it answers, whatever the answer: the next task may start there.
+      const ran = hoardsTasks()
+        ? holdUntilRevoked(abort.signal)
+        : sandboxes[slot].run(
+          task,
+          abort.signal,
+          (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal),
+          () => {
+            slotMs = performance.now() - t0;
+            onRunEnd();
+          },
+        );
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;
       const t1 = performance.now();
@@ -289,7 +305,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       if (ack.next?.length) accept(ack.next);
       outcomeLabel = 'done';
       counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
-      const costs = { leaseMs: round1(leaseMs), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
+      const costs = { leaseMs: round1(leaseMs), slotMs: round1(slotMs ?? t1 - t0), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)), costs }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) {

@@ -34,6 +34,8 @@ export type WorkerReply =
   | { type: 'ready' }
   | { type: 'upload'; id: number; claim: { bytes: number; checksum: string } }
   | { type: 'described'; id: number; info: GLBackendInfo; version: string; tilesPerSecond: number; backends: CardBackend[] }
+  /** A render task's pixels are drawn and read back: the GL context is free for the next task (encode and upload go on). */
+  | { type: 'drawn'; id: number }
   | { type: 'done'; id: number; outcome: TaskOutcome }
   | { type: 'failed'; id: number; code?: ErrorCode; message: string; sceneFault: boolean };
 
@@ -69,18 +71,25 @@ export class TaskSandbox {
     return reply;
   }
 
+  /** Start the render process now (GL context, modules) rather than when the first task arrives. */
+  async warm(): Promise<void> {
+    await this.process();
+  }
+
   /**
    * Run one task; throws TesseraError (SceneFaultError when a cap or a crash stopped it). `requestUpload` answers
    * the render process's request for the upload URL of its output (it runs here, in the agent, with the credentials).
+   * `onDrawn`: called when a render task's pixels are drawn, so the caller may send the next task while this one
+   * encodes and uploads (the render process draws one task at a time; its encoding runs on sharp's threads).
    */
-  async run(task: LeasedTask, signal: AbortSignal, requestUpload: RequestUpload): Promise<TaskOutcome> {
+  async run(task: LeasedTask, signal: AbortSignal, requestUpload: RequestUpload, onDrawn?: () => void): Promise<TaskOutcome> {
     const what = `${task.kind} task of frame ${task.frame}${task.tile ? ` tile ${task.tile.x},${task.tile.y}` : ''}`;
     const reply = await this.request({ type: 'run', id: this.nextId++, task }, this.options.timeCapMs, what, signal, (claim, child, id) => {
       requestUpload(task, claim, signal).then(
         (ticket) => child.connected && child.send({ type: 'ticket', id, ticket } satisfies WorkerRequest),
         (err: unknown) => child.connected && child.send({ type: 'ticket', id, code: err instanceof TesseraError ? err.code : 'UNAVAILABLE', message: (err as Error)?.message ?? String(err) } satisfies WorkerRequest),
       );
-    });
+    }, onDrawn);
     if (reply.type === 'done') return reply.outcome;
     if (reply.type === 'failed') {
       const code = reply.code ?? 'RENDER_FAILED';
@@ -100,6 +109,7 @@ export class TaskSandbox {
     what: string,
     signal?: AbortSignal,
     onUpload?: (claim: { bytes: number; checksum: string }, child: ChildProcess, id: number) => void,
+    onDrawn?: () => void,
   ): Promise<WorkerReply> {
     return this.process().then(
       (child) =>
@@ -121,16 +131,33 @@ export class TaskSandbox {
             child.kill('SIGKILL');
             finish(() => reject(err));
           };
+          // Once drawn, the process may be drawing the next task: giving up on this one must not kill that one.
+          let drawn = false;
           const onMessage = (reply: WorkerReply) => {
             if (!('id' in reply) || reply.id !== id) return;
-            if (reply.type === 'upload') onUpload?.(reply.claim, child, id);
+            if (reply.type === 'drawn') {
+              drawn = true;
+              onDrawn?.();
+            } else if (reply.type === 'upload') onUpload?.(reply.claim, child, id);
             else finish(() => resolve(reply));
           };
           const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
             this.forget(child);
             finish(() => reject(new SceneFaultError('RENDER_FAILED', `the render process died during the ${what} (${sig ?? `exit code ${code}`})`)));
           };
-          const onAbort = () => kill(new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`));
+          const onAbort = () => {
+            const err = new TesseraError('LEASE_LOST', `the ${what} was abandoned: ${String(signal?.reason ?? 'aborted')}`);
+            // A drawn task's encode ends on its own and its upload is refused (its result is dropped); an undrawn
+            // task's process is stopped.
+            if (!drawn) return kill(err);
+            const refuse = (reply: WorkerReply) => {
+              if (!('id' in reply) || reply.id !== id) return;
+              if (reply.type === 'upload' && child.connected) child.send({ type: 'ticket', id, code: 'LEASE_LOST', message: err.message } satisfies WorkerRequest);
+              if (reply.type === 'done' || reply.type === 'failed' || reply.type === 'upload') child.off('message', refuse);
+            };
+            child.on('message', refuse);
+            finish(() => reject(err));
+          };
           const timer = setTimeout(() => kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
           const poll = setInterval(async () => {
             const rss = await residentBytes(child.pid);

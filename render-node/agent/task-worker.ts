@@ -1,7 +1,9 @@
 /**
- * The render process: one GL context that runs the tasks a TaskSandbox sends it, one at a time. It holds no
- * API credentials and exits when its parent goes away: for an output's upload URL it reports the output's size
- * and sha256 to its parent, which asks the API (`upload` → `ticket` messages).
+ * The render process: the GL context(s) that run the tasks a TaskSandbox sends it. It draws one task at a time
+ * (the node sends the next only once the current one is drawn) and says `drawn` as soon as a task's pixels are
+ * read back, so the next task may arrive and draw while the previous one encodes (on sharp's threads) and
+ * uploads. It holds no API credentials and exits when its parent goes away: for an output's upload URL it
+ * reports the output's size and sha256 to its parent, which asks the API (`upload` → `ticket` messages).
  */
 import { isTesseraError, TesseraError } from '../../api/protocol/errors.ts';
 import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
@@ -31,7 +33,7 @@ const scenes = new SceneCache(renderer, { dir: settings.cacheDir, maxLoaded: set
 // Chromium goes with this process: a SIGTERM from the sandbox closes it (a SIGKILL closes its DevTools pipe, which ends it too).
 process.on('SIGTERM', () => void renderer.dispose().finally(() => process.exit(0)));
 
-/** Upload tickets the parent is fetching, by run id (one task runs at a time). */
+/** Upload tickets the parent is fetching, by run id (a drawn task's upload may overlap the next task's draw). */
 const tickets = new Map<number, { resolve(t: UploadTicket): void; reject(e: Error): void }>();
 
 process.on('message', async (message: WorkerRequest) => {
@@ -53,7 +55,7 @@ process.on('message', async (message: WorkerRequest) => {
         tickets.set(message.id, { resolve, reject });
         send({ type: 'upload', id: message.id, claim });
       });
-    const outcome = await runTask(task, renderer, scenes, requestUpload, new AbortController().signal);
+    const outcome = await runTask(task, renderer, scenes, requestUpload, new AbortController().signal, () => send({ type: 'drawn', id: message.id }));
     send({ type: 'done', id: message.id, outcome });
   } catch (err) {
     send({

@@ -761,6 +761,34 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.getNode('b'))!.reputation).toEqual({ verified: 1, disproven: 0, blocklisted: null });
       });
 
+      it('a node with routed work takes a verification waiting for it first (else it would wait for the job to end)', async () => {
+        await register('a', 'b');
+        const route = (nodeId: string): TaskRoute => ({ nodeId, fallbackId: null, fallbackAt: null, predictedRttMs: 5, rttSource: 'measured', queueMs: 0, renderMs: 1, score: 6, reason: 'test', routedAt: T0, leasedAs: null });
+        const { job, tasks } = makeJob({ frames: [0, 1, 2, 3], routed: true });
+        await store.createJob(job, tasks);
+        // Frames 0 and 1 routed to a, 2 and 3 to b.
+        for (const [i, node] of [[0, 'a'], [1, 'a'], [2, 'b'], [3, 'b']] as const) {
+          await store.setTaskRoutes([{ taskId: tasks[i].taskId, expectNode: null, route: route(node), openAt: null }]);
+        }
+        const a0 = (await take('a'))!;
+        expect(a0.taskId).toBe(tasks[0].taskId);
+        await done('a', a0, GOOD, { sample: true });
+        // b still has frames 2 and 3 routed to it: a's result is checked first, then b's own frames.
+        const v = (await take('b'))!;
+        expect(v).toMatchObject({ kind: 'verify', verifies: a0.taskId, excludeNodes: ['a'] });
+        expect((await done('b', v, GOOD)).verdict).toMatchObject({ outcome: 'verified', winners: ['a', 'b'] });
+        expect((await take('b'))!.taskId).toBe(tasks[2].taskId);
+        // A more urgent job's routed work goes before a verification of a less urgent one.
+        const urgent = makeJob({ frames: [0], routed: true, priority: 90 });
+        await store.createJob(urgent.job, urgent.tasks);
+        await store.setTaskRoutes([{ taskId: urgent.tasks[0].taskId, expectNode: null, route: route('b'), openAt: null }]);
+        const a1 = (await take('a'))!;
+        expect(a1.taskId).toBe(tasks[1].taskId);
+        await done('a', a1, GOOD, { sample: true });
+        expect((await take('b'))!.taskId).toBe(urgent.tasks[0].taskId);
+        expect((await take('b'))!).toMatchObject({ kind: 'verify', verifies: a1.taskId });
+      });
+
       it('sends a disagreement to a third node; the majority wins, the liar is blocklisted and its work redone', async () => {
         await register('liar', 'a', 'b');
         // Frame 0: 3 tiles; frame 1: 1 tile of 3 done by the liar and already stitched by b.

@@ -18,6 +18,9 @@ let base = '';
 let sceneId = '';
 const uploads = new Map<string, Buffer>();
 const uploadHeaders = new Map<string, string | undefined>();
+/** PUTs to a URL containing `/held/` wait for this before storage answers (a slow upload). */
+let releaseHeld: () => void = () => {};
+let held = new Promise<void>((r) => (releaseHeld = r));
 
 beforeAll(async () => {
   const glb = await readFile(scenePath('textured-pbr'));
@@ -27,7 +30,8 @@ beforeAll(async () => {
     if (req.method === 'PUT') {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
+        if (req.url!.includes('/held/')) await held;
         uploads.set(req.url!, Buffer.concat(chunks));
         uploadHeaders.set(req.url!, req.headers['x-amz-checksum-sha256'] as string | undefined);
         res.end();
@@ -43,7 +47,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 let n = 0;
-const task = (view: object): LeasedTask => ({
+const task = (view: object, dir = 'out'): LeasedTask => ({
   taskId: `t${++n}`,
   leaseId: `l${n}`,
   leaseExpiresAt: Date.now() + 60_000,
@@ -55,7 +59,7 @@ const task = (view: object): LeasedTask => ({
   view: ViewSpec.parse(view),
   encode: EncodeSpec.parse({}),
   final: true,
-  output: { key: `out/${n}.png`, maxBytes: 64 * 1024 * 1024, token: `token-${n}` },
+  output: { key: `${dir}/${n}.png`, maxBytes: 64 * 1024 * 1024, token: `token-${n}` },
 });
 
 /**
@@ -65,7 +69,7 @@ const task = (view: object): LeasedTask => ({
 const claims = new Map<string, { bytes: number; checksum: string; token: string }>();
 const requestUpload = async (t: LeasedTask, claim: { bytes: number; checksum: string }) => {
   claims.set(t.taskId, { ...claim, token: t.output.token });
-  const key = `out/${t.taskId}.png`;
+  const key = `${t.output.key.split('/')[0]}/${t.taskId}.png`;
   return { key, url: `${base}/${key}`, headers: { 'x-amz-checksum-sha256': Buffer.from(claim.checksum, 'hex').toString('base64') }, expiresAt: Date.now() + 60_000 };
 };
 
@@ -94,6 +98,52 @@ describe('render tasks run in a separate process with caps', () => {
       expect(outcome.timings.report).toBeGreaterThanOrEqual(0);
       expect((await decodeRaw(uploaded)).width).toBe(96);
     } finally {
+      box.dispose();
+    }
+  });
+
+  it('draws the next task while the previous one uploads (pipelined), and giving up a drawn task spares the next', async () => {
+    const box = sandbox({});
+    held = new Promise<void>((r) => (releaseHeld = r));
+    try {
+      await box.run(task({ width: 32, height: 32 }), new AbortController().signal, requestUpload); // process start, scene load
+      // A's upload is held by storage; B starts when A is drawn, and finishes (drawn, encoded, uploaded) first.
+      const a = task({ width: 96, height: 64 }, 'held');
+      let b: Promise<Awaited<ReturnType<TaskSandbox['run']>>> | undefined;
+      const startedB = new Promise<void>((resolve) => {
+        void box.run(a, new AbortController().signal, requestUpload, () => {
+          b = box.run(task({ width: 80, height: 48 }), new AbortController().signal, requestUpload);
+          resolve();
+        }).then((outcome) => (aOutcome = outcome));
+      });
+      let aOutcome: Awaited<ReturnType<TaskSandbox['run']>> | undefined;
+      await startedB;
+      const bOutcome = await b!;
+      expect(aOutcome).toBeUndefined();
+      const bBytes = uploads.get(`/out/t${n}.png`)!;
+      expect(bOutcome.checksum).toBe(createHash('sha256').update(bBytes).digest('hex'));
+      expect((await decodeRaw(bBytes)).width).toBe(80);
+      // Abandoning a drawn task (its lease revoked) must not kill the process drawing the next one.
+      const c = task({ width: 64, height: 64 }, 'held');
+      const abortC = new AbortController();
+      let d: Promise<Awaited<ReturnType<TaskSandbox['run']>>> | undefined;
+      const cResult = await new Promise<unknown>((resolve) => {
+        box.run(c, abortC.signal, requestUpload, () => {
+          d = box.run(task({ width: 72, height: 40 }), new AbortController().signal, requestUpload);
+          abortC.abort(new Error('lease revoked'));
+        }).then(resolve, resolve);
+      });
+      expect(cResult).toMatchObject({ code: 'LEASE_LOST' });
+      const dOutcome = await d!;
+      expect((await decodeRaw(uploads.get(`/out/t${n}.png`)!)).width).toBe(72);
+      expect(dOutcome.bytes).toBe(uploads.get(`/out/t${n}.png`)!.length);
+      releaseHeld();
+      await expect.poll(() => aOutcome).toBeDefined();
+      const aBytes = uploads.get(`/held/${a.taskId}.png`)!;
+      expect(aOutcome!.checksum).toBe(createHash('sha256').update(aBytes).digest('hex'));
+      expect((await decodeRaw(aBytes)).width).toBe(96);
+    } finally {
+      releaseHeld();
       box.dispose();
     }
   });

@@ -65,7 +65,7 @@ export interface SoakOptions {
   maxLiarReturns?: number;
   /** How long a liar plays a trick the API holds off without blocklisting (fake-probe, hoard) before the next. */
   liarTurnMs?: number;
-  /** The API's lease lifetime cap (ms): heartbeats never extend a lease past it (what a hoarder runs into). */
+  /** With liars, the API's lease lifetime cap (ms): heartbeats never extend a lease past it (what a hoarder runs into). */
   leaseLifetimeMs?: number;
   log?: (line: string) => void;
 }
@@ -174,7 +174,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     logger: recorder,
     s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed },
     api: {
-      policy: { maxLeaseLifetimeMs: opts.leaseLifetimeMs },
+      // The lifetime cap is what a hoarder runs into; without liars the farm's default stands.
+      ...(liarSlots > 0 ? { policy: { maxLeaseLifetimeMs: opts.leaseLifetimeMs } } : {}),
       ...(verifySampleRate !== undefined ? { verification: { sampleRate: verifySampleRate } } : {}),
     },
   });

@@ -72,15 +72,16 @@ export function farmCommand(): Command {
         return shutdown(1);
       }
       if (signalled) return;
-      if (readyFile) {
-        await writeFile(`${readyFile}.tmp`, farm.url + '\n');
-        await rename(`${readyFile}.tmp`, readyFile);
-      }
       log(`[farm] ready: API at ${farm.url} with ${farm.nodes.length} node(s); data in ${farm.dataDir}; Ctrl-C stops the farm`);
       if (hasWebAssets()) log(`[farm] web dashboard: ${farm.url}/ (sign in with the API key below); a browser tab joins as a render node at ${farm.url}/join`);
       const key = farm.apiKey;
       if (key.source === 'env') log('[farm] API key: TESSERA_API_KEY from the environment');
       else log(`[farm] API key (${key.source === 'created' ? 'new' : 'kept'} in ${key.file}): export TESSERA_API_KEY=${key.key}`);
+      // The ready file comes last: whoever waits for it has every ready line printed before it.
+      if (readyFile) {
+        await writeFile(`${readyFile}.tmp`, farm.url + '\n');
+        await rename(`${readyFile}.tmp`, readyFile);
+      }
       // Runs until a signal: the servers keep the process alive.
     });
   return farm;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
 import { call, startHarness, TEST_API_KEY, uploadSceneFile, type Harness } from '../support/api-harness.ts';
 import { PingOnlyNodes } from '../support/ping-only-nodes.ts';
+import { NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
 
 let h: Harness;
 let client: TesseraClient;
@@ -18,7 +19,7 @@ async function pingOnlyNode(name: string, delayMs: number, gone = false): Promis
   const node = await nodes.add(h.url, name, delayMs);
   node.server.setNodeId(node.nodeId, node.probeKey);
   // It asks for work once, as a running node does (routing places tasks only on nodes that ask).
-  await call(h.url, 'POST', `/v1/nodes/${node.nodeId}/lease`, { json: { waitSeconds: 0 }, token: node.nodeToken });
+  await call(h.url, 'POST', `/v1/nodes/${node.nodeId}/lease`, { json: { waitSeconds: 0, protocol: NODE_PROTOCOL_VERSION }, token: node.nodeToken });
   if (gone) await node.proxy.kill();
 }
 

@@ -134,7 +134,8 @@ describe('tessera farm up + tessera render --api (2 nodes, real processes)', () 
     farmExit = new Promise((r) => farm.on('exit', (code) => r(code)));
     url = await until('the farm to be ready', () => {
       if (farm.exitCode !== null) throw new Error(`farm up exited with ${farm.exitCode}:\n${farmLog}`);
-      return existsSync(readyFile) ? readFileSync(readyFile, 'utf8').trim() : undefined;
+      // The ready file is written after the ready lines; the pipe may still be delivering them.
+      return existsSync(readyFile) && /export TESSERA_API_KEY=/.test(farmLog) ? readFileSync(readyFile, 'utf8').trim() : undefined;
     }, 150_000);
     key = readFileSync(join(data, 'api-key'), 'utf8').trim();
   }, 160_000);

@@ -65,8 +65,8 @@ describe('session latency lab: three nodes behind 5/40/120 ms proxies, one sessi
     expect(probe.rtts.map((r) => label(r.nodeId)), JSON.stringify(probe.rtts)).toEqual(['near', 'mid', 'far']);
 
     const first = await client.openSession({ request: { sceneId, eye: '128x128', client: probe } });
-    expect(label(first.nodeId)).toBe('near');
     const placed = await client.getSession(first.sessionId);
+    expect(label(first.nodeId), JSON.stringify(placed.route)).toBe('near');
     expect(placed.route).toMatchObject({ rttSource: 'measured' });
     expect(placed.route.reason).toMatch(/earliest expected first frame/);
     await framesFrom(first, first.nodeId);

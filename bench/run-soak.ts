@@ -9,8 +9,12 @@
  *   reset, or a task redone after its node died — is counted apart as a rewrite: it replaces the bytes, it
  *   cannot add a frame, and the API checks what is finally stored.)
  * With `liars` (a share of the nodes), that many nodes lie (TESSERA_TEST_FAULT): in turn wrong pixels (`lie`),
- * doctored stitches (`doctor-stitch`) and an inflated card (`inflate-card`). A liar that gets blocklisted comes
- * back under a new id with the next trick, as an attacker would. Every result is then verified (sample rate 1
+ * doctored stitches (`doctor-stitch`), a probe server that forges the ping challenge (`fake-probe`), leases held
+ * without ever rendering (`hoard`, with HOARDER_SLOTS slots) and an inflated card (`inflate-card`). A liar that
+ * gets blocklisted comes back under a new id with the next trick, as an attacker would; a trick the API holds
+ * off without blocklisting (a fake probe, hoarding) gets `liarTurnMs`, then the next trick takes over under a
+ * new id. With liars, every job is submitted with the client's probe RTTs (so a fake probe could win routing if
+ * it were believed) and leases live at most `leaseLifetimeMs`, heartbeats or not. Every result is then verified (sample rate 1
  * unless `verifySampleRate` says otherwise), and the report adds what the liars got away with: frames wrong
  * (must be 0), their credited render-seconds, how many were blocklisted and how fast, honest nodes blamed.
  * `npm run soak` runs the full size (bench/soak.ts); test/farm/soak.test.ts a small one.
@@ -59,12 +63,20 @@ export interface SoakOptions {
   verifySampleRate?: number;
   /** A blocklisted liar comes back under a new id (with the next trick) at most this many times. */
   maxLiarReturns?: number;
+  /** How long a liar plays a trick the API holds off without blocklisting (fake-probe, hoard) before the next. */
+  liarTurnMs?: number;
+  /** With liars, the API's lease lifetime cap (ms): heartbeats never extend a lease past it (what a hoarder runs into). */
+  leaseLifetimeMs?: number;
   log?: (line: string) => void;
 }
 
 /** The ways a soak liar lies, in the order it tries them (see render-node/agent/test-fault.ts). */
-export const LIAR_KINDS = ['lie', 'doctor-stitch', 'inflate-card'] as const;
+export const LIAR_KINDS = ['lie', 'doctor-stitch', 'fake-probe', 'hoard', 'inflate-card'] as const;
 export type LiarKind = (typeof LIAR_KINDS)[number];
+/** Tricks the API answers by holding the node off (no routing on its probes, leases taken back), not a blocklisting. */
+const HELD_OFF_KINDS: readonly LiarKind[] = ['fake-probe', 'hoard'];
+/** A hoarder claims this many slots: it leases as many tasks as the API lets it. */
+export const HOARDER_SLOTS = 4;
 
 export const SOAK_DEFAULTS: Required<Omit<SoakOptions, 'log' | 'verifySampleRate'>> & Pick<SoakOptions, 'verifySampleRate'> = {
   jobs: 200,
@@ -85,6 +97,8 @@ export const SOAK_DEFAULTS: Required<Omit<SoakOptions, 'log' | 'verifySampleRate
   liars: 0,
   verifySampleRate: undefined,
   maxLiarReturns: 6,
+  liarTurnMs: 30_000,
+  leaseLifetimeMs: 12_000,
 };
 
 /** Frames of the sample animation a job may start at (it has more; these keep the reference renders few). */
@@ -102,6 +116,17 @@ export interface LiarReport {
   creditedRenderSeconds: Record<LiarKind, number>;
   /** Honest nodes blocklisted or outvoted (must be 0). */
   honestBlamed: number;
+  /**
+   * Fake-probe liars: tasks routed to them (route.nodeId), of those on a measured RTT (a probe believed: must be
+   * 0), tasks they completed, and their share of all completed tasks beside an honest node's average share.
+   */
+  fakeProbe: { routed: number; routedOnMeasuredRtt: number; tasksDone: number; shareDone: number; honestShareDone: number | null; tasksPerMinuteUp: number | null; honestTasksPerMinuteUp: number | null };
+  /**
+   * Hoarders: leases they took, leases taken back (expired at the lifetime cap or on revocation; each task
+   * then went to another node), tasks they completed (must be 0), and the longest any job took (its latency
+   * against the lease lifetime cap).
+   */
+  hoard: { leased: number; takenBack: number; tasksDone: number; leaseLifetimeMs: number; leaseMs: number; longestHoldS: number | null };
   /** The verification sample rate the API ran with. */
   verifySampleRate: number;
 }
@@ -148,7 +173,11 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     leaseMs: opts.leaseMs,
     logger: recorder,
     s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed },
-    ...(verifySampleRate !== undefined ? { api: { verification: { sampleRate: verifySampleRate } } } : {}),
+    api: {
+      // The lifetime cap is what a hoarder runs into; without liars the farm's default stands.
+      ...(liarSlots > 0 ? { policy: { maxLeaseLifetimeMs: opts.leaseLifetimeMs } } : {}),
+      ...(verifySampleRate !== undefined ? { verification: { sampleRate: verifySampleRate } } : {}),
+    },
   });
   const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
   const local = await createTestRenderer();
@@ -160,13 +189,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   // Liars: which trick each node process plays (by its name), and when it started.
   const liarKind = new Map<string, LiarKind>();
   const startedAt = new Map<string, number>();
+  /** When a node process was killed (a liar leaving, or the node killer), by name. */
+  const stoppedAt = new Map<string, number>();
   const startNode = (kind?: LiarKind) => {
     const name = `soak-${++nodeStarts}`;
     if (kind) liarKind.set(name, kind);
     startedAt.set(name, Date.now());
-    return farm.spawnNode(name, { concurrency: opts.nodeConcurrency, ...(kind ? { env: { TESSERA_TEST_FAULT: kind } } : {}) });
+    return farm.spawnNode(name, { concurrency: kind === 'hoard' ? HOARDER_SLOTS : opts.nodeConcurrency, ...(kind ? { env: { TESSERA_TEST_FAULT: kind } } : {}) });
   };
-  for (let i = 0; i < opts.nodes; i++) startNode(i < liarSlots ? LIAR_KINDS[0] : undefined);
+  // Several liars start on different tricks; one liar plays them all in turn.
+  for (let i = 0; i < opts.nodes; i++) startNode(i < liarSlots ? LIAR_KINDS[i % LIAR_KINDS.length] : undefined);
 
   // Reference pictures: one local render per frame number (tiled or not, the farm must match it exactly).
   const references = new Map<number, Promise<RawImage>>();
@@ -194,6 +226,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
             if (stopChaos || alive.length === 0) break;
             const victim = alive[randomInt(random, alive.length)];
             victim.child.kill('SIGKILL');
+            stoppedAt.set(victim.name, Date.now());
             nodeKills++;
             log(`killed ${victim.name}`);
             await sleep(opts.restartAfterMs);
@@ -204,7 +237,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       );
     }
 
-    // A blocklisted liar comes back under a new id with its next trick (the last one, a lying card, stays).
+    // A blocklisted liar comes back under a new id with its next trick (the last one, a lying card, stays);
+    // a held-off trick (fake probe, hoarding) makes way for the next after its turn.
     let liarReturns = 0;
     if (liarSlots > 0) {
       chaos.push(
@@ -215,11 +249,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
             const listed = await client.nodes().catch(() => null);
             for (const n of listed?.nodes ?? []) {
               const kind = liarKind.get(n.card.name);
-              if (!kind || !n.reputation?.blocklisted || returned.has(n.card.name)) continue;
-              returned.add(n.card.name);
+              if (!kind || returned.has(n.card.name)) continue;
               const proc = nodes.find((p) => p.name === n.card.name);
+              const turnOver = HELD_OFF_KINDS.includes(kind) && Date.now() - (startedAt.get(n.card.name) ?? Date.now()) > opts.liarTurnMs && proc?.child.exitCode === null && proc.child.signalCode === null;
+              if (!n.reputation?.blocklisted && !turnOver) continue;
+              returned.add(n.card.name);
               proc?.child.kill('SIGKILL');
-              log(`${n.card.name} (${kind}) blocklisted: ${n.reputation.blocklisted.reason}`);
+              if (!stoppedAt.has(n.card.name)) stoppedAt.set(n.card.name, Date.now());
+              log(n.reputation?.blocklisted ? `${n.card.name} (${kind}) blocklisted: ${n.reputation.blocklisted.reason}` : `${n.card.name} (${kind}) held off for its turn; leaving`);
               const next = LIAR_KINDS[Math.min(LIAR_KINDS.indexOf(kind) + 1, LIAR_KINDS.length - 1)];
               if (!stopChaos && liarReturns < opts.maxLiarReturns) {
                 liarReturns++;
@@ -255,7 +292,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         let jobId: string;
         const t0 = performance.now();
         try {
-          ({ jobId } = await client.submitJob({ sceneId, frames, size: `${opts.size}x${opts.size}`, ...(tiled ? { tile: opts.size / 2 } : {}) }));
+          // With liars the client probes first: a fake probe server is then in the race for "nearest".
+          const probed = liarSlots > 0 ? await client.probe({ count: opts.nodes }).catch(() => undefined) : undefined;
+          ({ jobId } = await client.submitJob({ sceneId, frames, size: `${opts.size}x${opts.size}`, ...(tiled ? { tile: opts.size / 2 } : {}), ...(probed ? { client: probed } : {}) }));
         } finally {
           submitting--;
         }
@@ -296,7 +335,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   }
   s3.destroy();
 
-  const liars = liarSlots > 0 ? await liarReport(client, liarKind, startedAt, verifySampleRate ?? 1) : undefined;
+  const liars = liarSlots > 0 ? await liarReport(client, liarKind, startedAt, stoppedAt, verifySampleRate ?? 1, results, recorder, opts.leaseLifetimeMs, opts.leaseMs) : undefined;
   const faults = farm.faults!;
   const rewritten = [...faults.puts.values()].filter((n) => n > 1);
   const allTasks = results.flatMap((r) => r.status?.tasks ?? []);
@@ -336,14 +375,49 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     },
     tasks: { total: allTasks.length, retried: allTasks.filter((t) => t.attempts > 1).length },
     ...(liars ? { liars } : {}),
-    problems: [...problems, ...(liars && liars.honestBlamed > 0 ? [`${liars.honestBlamed} honest nodes were outvoted or blocklisted`] : [])],
+    problems: [...problems, ...(liars ? liarProblems(liars) : [])],
   };
 }
 
-/** What the liars got away with, from the API's node list and ledger (before the farm closes). */
-async function liarReport(client: TesseraClient, liarKind: Map<string, LiarKind>, startedAt: Map<string, number>, verifySampleRate: number): Promise<LiarReport> {
+/** What the liars got away with that the soak fails on. */
+export function liarProblems(l: LiarReport): string[] {
+  return [
+    ...(l.honestBlamed > 0 ? [`${l.honestBlamed} honest nodes were outvoted or blocklisted`] : []),
+    ...(l.creditedRenderSeconds.lie > 0 ? [`pixel liars credited ${l.creditedRenderSeconds.lie} render-seconds`] : []),
+    ...(l.creditedRenderSeconds.hoard > 0 ? [`hoarders credited ${l.creditedRenderSeconds.hoard} render-seconds`] : []),
+    ...(l.fakeProbe.routedOnMeasuredRtt > 0 ? [`${l.fakeProbe.routedOnMeasuredRtt} tasks routed to a fake-probe node on its forged RTT`] : []),
+    ...(l.hoard.tasksDone > 0 ? [`hoarders completed ${l.hoard.tasksDone} tasks`] : []),
+    // A hoarded lease comes back at the lifetime cap (or sooner, when the hoarder leaves), noticed at the next
+    // lease call after it: up to half a lease of slack (2 s at the soak's 4 s leases) before that is a delay.
+    ...(l.hoard.longestHoldS !== null && l.hoard.longestHoldS * 1000 > l.hoard.leaseLifetimeMs + l.hoard.leaseMs / 2 ? [`a hoarder held a task ${l.hoard.longestHoldS} s, past the ${l.hoard.leaseLifetimeMs / 1000} s lease lifetime cap`] : []),
+    ...(l.fakeProbe.tasksPerMinuteUp !== null && l.fakeProbe.honestTasksPerMinuteUp !== null && l.fakeProbe.tasksPerMinuteUp > l.fakeProbe.honestTasksPerMinuteUp * 1.5 ? [`fake-probe nodes did ${l.fakeProbe.tasksPerMinuteUp} tasks a minute, above an honest node's ${l.fakeProbe.honestTasksPerMinuteUp}`] : []),
+  ];
+}
+
+/** What the liars got away with, from the API's node list and ledger (before the farm closes) and the jobs' routes. */
+async function liarReport(
+  client: TesseraClient,
+  liarKind: Map<string, LiarKind>,
+  startedAt: Map<string, number>,
+  stoppedAt: Map<string, number>,
+  verifySampleRate: number,
+  results: { status: JobStatus | null }[],
+  recorder: ReturnType<typeof createStatusRecorder>,
+  leaseLifetimeMs: number,
+  leaseMs: number,
+): Promise<LiarReport> {
   const zero = () => Object.fromEntries(LIAR_KINDS.map((k) => [k, 0])) as Record<LiarKind, number>;
-  const report: LiarReport = { started: zero(), blocklisted: zero(), secondsToBlocklist: { median: null, max: null }, disproven: 0, creditedRenderSeconds: zero(), honestBlamed: 0, verifySampleRate };
+  const report: LiarReport = {
+    started: zero(),
+    blocklisted: zero(),
+    secondsToBlocklist: { median: null, max: null },
+    disproven: 0,
+    creditedRenderSeconds: zero(),
+    honestBlamed: 0,
+    verifySampleRate,
+    fakeProbe: { routed: 0, routedOnMeasuredRtt: 0, tasksDone: 0, shareDone: 0, honestShareDone: null, tasksPerMinuteUp: null, honestTasksPerMinuteUp: null },
+    hoard: { leased: 0, takenBack: 0, tasksDone: 0, leaseLifetimeMs, leaseMs, longestHoldS: null },
+  };
   for (const kind of liarKind.values()) report.started[kind]++;
   const { nodes } = await client.nodes();
   const ledger = await client.ledger();
@@ -365,6 +439,41 @@ async function liarReport(client: TesseraClient, liarKind: Map<string, LiarKind>
   }
   waits.sort((a, b) => a - b);
   report.secondsToBlocklist = { median: percentile(waits, 0.5), max: waits.at(-1) ?? null };
+
+  // Routes and work of the fake-probe liars and the hoarders, from every finished job's tasks.
+  const kindOf = new Map(nodes.map((n) => [n.nodeId, liarKind.get(n.card.name)]));
+  const honestIds = nodes.filter((n) => !liarKind.has(n.card.name)).map((n) => n.nodeId);
+  const doneBy = new Map<string, number>();
+  let doneTotal = 0;
+  for (const t of results.flatMap((r) => r.status?.tasks ?? [])) {
+    if (t.route && kindOf.get(t.route.nodeId) === 'fake-probe') {
+      report.fakeProbe.routed++;
+      if (t.route.rttSource === 'measured') report.fakeProbe.routedOnMeasuredRtt++;
+    }
+    if (t.state !== 'done' || !t.node) continue;
+    doneTotal++;
+    doneBy.set(t.node, (doneBy.get(t.node) ?? 0) + 1);
+    if (kindOf.get(t.node) === 'fake-probe') report.fakeProbe.tasksDone++;
+    if (kindOf.get(t.node) === 'hoard') report.hoard.tasksDone++;
+  }
+  if (doneTotal > 0) {
+    report.fakeProbe.shareDone = round3(report.fakeProbe.tasksDone / doneTotal);
+    if (honestIds.length) report.fakeProbe.honestShareDone = round3(honestIds.reduce((a, id) => a + (doneBy.get(id) ?? 0), 0) / honestIds.length / doneTotal);
+  }
+  for (const [nodeId, n] of recorder.leasesByNode) if (kindOf.get(nodeId) === 'hoard') report.hoard.leased += n;
+  for (const [nodeId, n] of recorder.takenBackByNode) if (kindOf.get(nodeId) === 'hoard') report.hoard.takenBack += n;
+  for (const [nodeId, ms] of recorder.longestTakenBackHoldMsByNode) if (kindOf.get(nodeId) === 'hoard') report.hoard.longestHoldS = round3(Math.max(report.hoard.longestHoldS ?? 0, ms / 1000));
+  // Work per minute up (a liar plays a trick for its turn only; honest nodes run throughout).
+  const perMinute = (ids: string[]) => {
+    const minutes = ids.reduce((a, id) => a + upMs(id) / 60_000, 0);
+    return minutes > 0 ? round3(ids.reduce((a, id) => a + (doneBy.get(id) ?? 0), 0) / minutes) : null;
+  };
+  const upMs = (nodeId: string) => {
+    const name = nodes.find((n) => n.nodeId === nodeId)!.card.name;
+    return (stoppedAt.get(name) ?? Date.now()) - (startedAt.get(name) ?? Date.now());
+  };
+  report.fakeProbe.tasksPerMinuteUp = perMinute(nodes.filter((n) => kindOf.get(n.nodeId) === 'fake-probe').map((n) => n.nodeId));
+  report.fakeProbe.honestTasksPerMinuteUp = perMinute(honestIds);
   return report;
 }
 

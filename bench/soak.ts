@@ -6,16 +6,19 @@
  * duplicated or wrong. Every figure is defined in bench/run-soak.ts.
  * Options: --jobs 200 --nodes 4 --node-concurrency 1 --in-flight 8 --size 96 --frames-per-job 3
  *          --tiled-share 0.5 --kill-every-ms 6000 --s3-failure-rate 0.2 --no-api-restart --seed 1 --results-dir DIR
- *          --liars 0.2 (a share of the nodes lie: wrong pixels, doctored stitches, inflated cards; every result
- *          is then verified unless --verify-sample-rate says otherwise) --max-liar-returns 6
- * With liars it also exits 1 when an honest node was blamed.
+ *          --liars 0.2 (a share of the nodes lie: wrong pixels, doctored stitches, forged probe answers, hoarded
+ *          leases, inflated cards; every result is then verified unless --verify-sample-rate says otherwise)
+ *          --max-liar-returns 6 --liar-turn-ms 30000 --lease-lifetime-ms 12000
+ * With liars it writes soak-liars-latest.json instead of soak-latest.json, and also exits 1 when an honest
+ * node was blamed, a pixel liar or a hoarder was credited, a hoarder completed a task or a task was routed
+ * to a fake-probe node on its forged RTT.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runSoak, type SoakReport } from './run-soak.ts';
+import { liarProblems, runSoak, type SoakReport } from './run-soak.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -34,6 +37,8 @@ const { values: args } = parseArgs({
     liars: { type: 'string' },
     'verify-sample-rate': { type: 'string' },
     'max-liar-returns': { type: 'string' },
+    'liar-turn-ms': { type: 'string' },
+    'lease-lifetime-ms': { type: 'string' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
 });
@@ -55,6 +60,8 @@ const report = await runSoak({
   liars: num(args.liars),
   verifySampleRate: num(args['verify-sample-rate']),
   maxLiarReturns: num(args['max-liar-returns']),
+  liarTurnMs: num(args['liar-turn-ms']),
+  leaseLifetimeMs: num(args['lease-lifetime-ms']),
   log: (line) => process.stderr.write(`soak: ${line}\n`),
 });
 
@@ -64,9 +71,9 @@ await mkdir(args['results-dir']!, { recursive: true });
 const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
 const file = join(args['results-dir']!, `soak-${stamp}.json`);
 await writeFile(file, json);
-await writeFile(join(args['results-dir']!, 'soak-latest.json'), json);
+await writeFile(join(args['results-dir']!, report.liars ? 'soak-liars-latest.json' : 'soak-latest.json'), json);
 process.stdout.write(`results: ${file}\n`);
-const clean = report.lost.jobs === 0 && report.lost.frames === 0 && report.duplicated.total === 0 && report.frames.wrongPixels === 0 && (report.liars?.honestBlamed ?? 0) === 0;
+const clean = report.lost.jobs === 0 && report.lost.frames === 0 && report.duplicated.total === 0 && report.frames.wrongPixels === 0 && (report.liars ? liarProblems(report.liars).length === 0 : true);
 process.exit(clean ? 0 : 1);
 
 function formatSoak(r: SoakReport): string {
@@ -97,6 +104,8 @@ function formatSoak(r: SoakReport): string {
       ['liars blocklisted', `${byKind(l.blocklisted)}; start → blocklist median ${s(l.secondsToBlocklist.median)}, max ${s(l.secondsToBlocklist.max)}`],
       ['liars outvoted', `${l.disproven} results`],
       ['liars credited', `${byKind(l.creditedRenderSeconds)} render-seconds (lies are never credited; honest renders may be)`],
+      ['fake probes', `${l.fakeProbe.routed} tasks routed to them, ${l.fakeProbe.routedOnMeasuredRtt} on their forged RTT; they did ${(l.fakeProbe.shareDone * 100).toFixed(1)}% of tasks (an honest node ${l.fakeProbe.honestShareDone === null ? '—' : `${(l.fakeProbe.honestShareDone * 100).toFixed(1)}%`}), ${l.fakeProbe.tasksPerMinuteUp ?? '—'} tasks a minute up (an honest node ${l.fakeProbe.honestTasksPerMinuteUp ?? '—'})`],
+      ['hoarders', `${l.hoard.leased} leases taken, ${l.hoard.takenBack} taken back and reassigned (lifetime cap ${(l.hoard.leaseLifetimeMs / 1000).toFixed(0)} s; longest hold ${l.hoard.longestHoldS === null ? '—' : `${l.hoard.longestHoldS.toFixed(1)} s`}), ${l.hoard.tasksDone} completed`],
       ['honest nodes blamed', String(l.honestBlamed)],
     );
   }

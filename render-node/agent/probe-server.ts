@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { probeProof } from './test-fault.ts';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -64,7 +64,7 @@ export async function startProbeServer(options: ProbeServerOptions = {}): Promis
     // Only well-formed nonces are answered (ProbeNonce's rule), so the server signs nothing of size.
     const answer =
       nonce && probeKey && /^[A-Za-z0-9_-]{16,128}$/.test(nonce)
-        ? JSON.stringify({ nodeId, nonce, proof: createHmac('sha256', probeKey).update(nonce).digest('hex') })
+        ? JSON.stringify({ nodeId, nonce, proof: probeProof(probeKey, nonce) })
         : body;
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(answer) });
     res.end(req.method === 'HEAD' ? undefined : answer);

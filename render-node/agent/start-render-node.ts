@@ -12,7 +12,7 @@ import { NodeMetrics } from './node-metrics.ts';
 import { startProbeServer } from './probe-server.ts';
 import { createResourceCard } from './resource-card.ts';
 import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
-import { claimedBackends, claimedTilesPerSecond } from './test-fault.ts';
+import { claimedBackends, claimedTilesPerSecond, hoardsTasks, holdUntilRevoked } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
@@ -282,15 +282,18 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       // The render process reports its output; this process (the one with the node token) asks for its upload URL.
       // The render process is free for the next task once this one's pixels are drawn (it encodes and uploads
       // meanwhile, as `tessera render --local` overlaps them), or once it answers, whatever the answer.
-      const ran = sandboxes[slot].run(
-        task,
-        abort.signal,
-        (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal),
-        () => {
-          slotMs = performance.now() - t0;
-          onRunEnd();
-        },
-      );
+      // (A test hoarder holds the lease and never runs the task: test-fault.ts.)
+      const ran = hoardsTasks()
+        ? holdUntilRevoked(abort.signal)
+        : sandboxes[slot].run(
+          task,
+          abort.signal,
+          (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal),
+          () => {
+            slotMs = performance.now() - t0;
+            onRunEnd();
+          },
+        );
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;
       const t1 = performance.now();

@@ -9,12 +9,18 @@
  * honestly but claims the fastest speed a card may (its lie is the claim, which routing must not believe).
  * `claim-webgl2` renders on its real backends but its card says every one has WebGL 2: it is given transmission
  * scenes and returns them opaque, which only verification (another WebGL 2 node's pixels) catches.
+ * `fake-probe` renders honestly but its probe server forges the ping challenge: it answers every nonce at once
+ * with a proof made with a key that is not its own (a client or peer timing it measures nothing it can trust),
+ * so it must never be routed to as a client's nearest node. `hoard` leases every task its slots allow and sits
+ * on them: it heartbeats their leases but never renders or completes, so only the lease lifetime cap and the
+ * expiry sweep get the work back.
  * Unset (always, outside tests), outputs go up untouched. This is the one place the switch is read.
  */
+import { createHmac } from 'node:crypto';
 import { MAX_TILES_PER_SECOND, type CardBackend } from '../../api/protocol/node-card.ts';
 
 const FAULT = process.env.TESSERA_TEST_FAULT;
-const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card', 'claim-webgl2'];
+const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card', 'claim-webgl2', 'fake-probe', 'hoard'];
 if (FAULT !== undefined && FAULT !== '' && !FAULTS.includes(FAULT)) {
   throw new Error(`TESSERA_TEST_FAULT must be one of ${FAULTS.join(', ')}, not ${JSON.stringify(FAULT)}`);
 }
@@ -59,4 +65,22 @@ export function bytesToUpload(bytes: Uint8Array): Uint8Array {
 /** The backends this node's card lists: the real ones, unless it claims WebGL 2 it does not have. */
 export function claimedBackends(actual: CardBackend[]): CardBackend[] {
   return FAULT === 'claim-webgl2' ? actual.map((b) => ({ ...b, webgl2: true })) : actual;
+}
+
+/** The proof this node's probe server sends for `nonce`: HMAC-SHA256(its probe key), unless it fakes probes. */
+export function probeProof(probeKey: string, nonce: string): string {
+  return createHmac('sha256', FAULT === 'fake-probe' ? `not-${probeKey}` : probeKey).update(nonce).digest('hex');
+}
+
+/** Whether this node hoards: leases tasks and holds them (heartbeating) without ever rendering them. */
+export function hoardsTasks(): boolean {
+  return FAULT === 'hoard';
+}
+
+/** What a hoarder does instead of running a task: nothing, until its lease is revoked (rejects then). */
+export function holdUntilRevoked(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

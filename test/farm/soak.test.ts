@@ -2,8 +2,10 @@
  * The soak (bench/run-soak.ts), scaled down for CI: 20 small jobs on 2 nodes, one node SIGKILLed and
  * replaced, storage failing 20% of its requests, one API restart. Every job completes with its frames equal
  * to a local render, nothing lost, nothing duplicated. `npm run soak` runs the full size.
- * With liars: one node of three lies (wrong pixels, then doctored stitches under a new id, then an inflated
- * card): every frame still equals the local render, the pixel and stitch liars are blocklisted, their lies earn nothing.
+ * With liars: one node of three lies (wrong pixels, then doctored stitches under a new id, then a forged probe,
+ * hoarding and an inflated card, each under a new id, as far as the 12 jobs last): every frame still equals the
+ * local render, the pixel and stitch liars are blocklisted, their lies earn nothing (the soak's problems list
+ * also catches a hoarder completing or being credited, or a task routed on a forged probe RTT).
  */
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../../bench/run-soak.ts';

@@ -17,6 +17,12 @@ export interface StatusRecorder extends Logger {
   readonly corruptOutputs: string[];
   /** Attempts that ended without the task done (failed, lease expired), and how many of those were expiries. */
   readonly requeued: { total: number; leaseExpired: number };
+  /** Leases taken, by node id (from "leased to node X"). */
+  readonly leasesByNode: Map<string, number>;
+  /** Leases that expired (the lifetime cap, a revocation, a dead node) and went back to the queue, by node id. */
+  readonly takenBackByNode: Map<string, number>;
+  /** The longest a lease was held before it expired and went back to the queue (ms, wall clock), by node id. */
+  readonly longestTakenBackHoldMsByNode: Map<string, number>;
 }
 
 /** A recording logger; with `forward`, entries also go there. */
@@ -25,10 +31,26 @@ export function createStatusRecorder(forward?: Logger): StatusRecorder {
   const corruptOutputs: string[] = [];
   const requeued = { total: 0, leaseExpired: 0 };
   const redone = { total: 0 };
+  const leasesByNode = new Map<string, number>();
+  const takenBackByNode = new Map<string, number>();
+  const longestTakenBackHoldMsByNode = new Map<string, number>();
+  /** When each leased task was leased (task id → ms). */
+  const leasedAt = new Map<string, number>();
+  const count = (map: Map<string, number>, key: string | undefined) => key && map.set(key, (map.get(key) ?? 0) + 1);
   const record = (obj: Record<string, unknown>, msg?: string) => {
     if (obj.entity === 'task' && obj.from === 'leased' && obj.to === 'queued') {
       requeued.total++;
       if (/lease expired/.test(String(obj.reason))) requeued.leaseExpired++;
+    }
+    if (obj.entity === 'task' && obj.from === 'leased' && /^lease expired on node /.test(String(obj.reason))) {
+      const nodeId = /on node (\S+)/.exec(String(obj.reason))?.[1];
+      count(takenBackByNode, nodeId);
+      const since = leasedAt.get(String(obj.id));
+      if (nodeId && since !== undefined) longestTakenBackHoldMsByNode.set(nodeId, Math.max(longestTakenBackHoldMsByNode.get(nodeId) ?? 0, Date.now() - since));
+    }
+    if (obj.entity === 'task' && obj.to === 'leased') {
+      count(leasesByNode, /^leased to node (\S+)/.exec(String(obj.reason))?.[1]);
+      leasedAt.set(String(obj.id), Date.now());
     }
     if (obj.entity === 'task' && obj.to === 'done' && typeof obj.id === 'string') completions.set(obj.id, (completions.get(obj.id) ?? 0) + 1);
     if (obj.entity === 'task' && obj.from === 'done' && obj.to === 'queued' && typeof obj.id === 'string') {
@@ -42,6 +64,9 @@ export function createStatusRecorder(forward?: Logger): StatusRecorder {
     redone,
     corruptOutputs,
     requeued,
+    leasesByNode,
+    takenBackByNode,
+    longestTakenBackHoldMsByNode,
     debug: (obj, msg) => forward?.debug(obj, msg),
     info(obj, msg) {
       record(obj as Record<string, unknown>, msg);

@@ -88,7 +88,15 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       const wake = parts.jobs.announcesChanges && notifier.notifyLocal ? (t: string) => notifier.notifyLocal!(t) : (t: string) => notifier.notify(t);
       for (const jobId of jobs) wake(jobTopic(jobId));
       wake(TASKS_TOPIC);
-      for (const ch of changes) if (ch.entity === 'job' && ch.to === 'done') await pruneSupersededOutputs(parts, ch.jobId);
+      for (const ch of changes) {
+        if (ch.entity !== 'job' || ch.to !== 'done') continue;
+        await pruneSupersededOutputs(parts, ch.jobId);
+        // An attempt whose lease was taken back may still hold an upload URL (it lives until its lease's end, at
+        // most nodeUrlSeconds) and PUT after the job is done: prune once more when every such URL has expired.
+        // Best effort: a timer that does not keep the process alive (an isolate or a restart may drop it).
+        const later = setTimeout(() => void pruneSupersededOutputs(parts, ch.jobId).catch(() => {}), (parts.options.nodeUrlSeconds + 5) * 1000);
+        (later as { unref?: () => void }).unref?.();
+      }
     },
   };
 }

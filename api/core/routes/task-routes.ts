@@ -92,6 +92,8 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     let refused: { err: unknown } | undefined;
     /** Why the output was refused, when it was (the attempt is failed in the same step), and where it was read. */
     let corrupt: { mismatch: string; key: string; nodeId: string } | undefined;
+    /** The attempt object copied to the accepted key: garbage once the completion is recorded. */
+    let copiedFrom: string | undefined;
     /**
      * What to record, decided while the store step waits (one Durable Object request on Workers: this is called back
      * over RPC): the node, its task and the task's job were read in the same step. Never throws: an error would lose
@@ -114,6 +116,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
             corrupt = { mismatch, key: attemptKey(task), nodeId: node.nodeId };
             return { fail: { taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason: `OUTPUT_CORRUPT: ${mismatch}`, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy } };
           }
+          copiedFrom = claimedAttemptKey(task, body.checksum);
         }
         const now = ctx.clock.now();
         const input: CompleteInput = {
@@ -164,6 +167,10 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       done.node = out.read.node;
       await ctx.applied(done.outcome.changes);
     }
+    // Its accepted copy is what everyone reads: delete the attempt's object now rather than only when the job ends
+    // (a restart between a job's last completion and that clean-up would leave every attempt object behind). Not
+    // awaited and best effort: the job-end clean-up deletes whatever this misses.
+    if (copiedFrom) void ctx.blobs.delete(copiedFrom).catch((err: unknown) => ctx.logger.warn({ err, key: copiedFrom }, 'could not delete an accepted attempt\'s object'));
     const node = done.node!;
     const outcome = done.outcome!;
     const { leased } = done;

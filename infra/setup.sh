@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # chromium: the web dashboard's browser tests (test/web/, driven by playwright-core) and the WebGL 2 render backend
 # (`tessera render --local --backend chromium|auto`, test/backends.test.ts); a farm node does not need it.
 # openssl: the session test makes a self-signed certificate for wss:// (test/farm/session-e2e.test.ts).
-bash infra/install-system-packages.sh chromium openssl
+# systemd: systemd-analyze and the system units the shipped unit files are verified against
+# (test/operators/systemd-units.test.ts); installing it does not make it the machine's init.
+bash infra/install-system-packages.sh chromium openssl systemd
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if ((node_major < 20)); then echo "setup: Node 20 or newer is needed (found $(node -v))" >&2; exit 1; fi

@@ -28,10 +28,8 @@ import {
   Vector3,
   type Texture,
 } from 'three';
+import { skyBoxMesh } from './sky-box-mesh.ts';
 import type { FrameRenderer } from './frame-renderer.ts';
-
-/** Render order that puts the background after every opaque surface of a scene (as DepthTestedBackground). */
-const LAST = 2 ** 30;
 
 /** GL's cube faces: major axis, and the directions s and t grow along (GL spec, table "cube map face selection"). */
 const FACES: { axis: [number, number, number]; s: [number, number, number]; t: [number, number, number] }[] = [
@@ -81,18 +79,7 @@ export class BakedBackground {
       toneMapped: false,
       fog: false,
     });
-    const geometry = new BoxGeometry(1, 1, 1);
-    geometry.deleteAttribute('normal');
-    geometry.deleteAttribute('uv');
-    this.#mesh = new Mesh(geometry, material);
-    this.#mesh.name = 'tessera:baked-background';
-    this.#mesh.renderOrder = LAST;
-    this.#mesh.frustumCulled = false;
-    this.#mesh.castShadow = false;
-    this.#mesh.receiveShadow = false;
-    this.#mesh.onBeforeRender = (_r, _s, camera) => {
-      this.#mesh.matrixWorld.copyPosition(camera.matrixWorld);
-    };
+    this.#mesh = skyBoxMesh(material, 'tessera:baked-background');
   }
 
   /** Whether a cube is baked. */

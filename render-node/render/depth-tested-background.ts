@@ -26,9 +26,7 @@ import {
   type Scene,
   type Texture,
 } from 'three';
-
-/** Render order that puts the background after every opaque surface of a scene. */
-const LAST = 2 ** 30;
+import { skyBoxMesh } from './sky-box-mesh.ts';
 
 export class DepthTestedBackground {
   readonly #mesh: Mesh<BoxGeometry, ShaderMaterial>;
@@ -51,18 +49,7 @@ export class DepthTestedBackground {
     });
     // As three does: an `envMap` property so the program gets the cube-UV defines (ENVMAP_TYPE_CUBE_UV, texel sizes).
     Object.defineProperty(material, 'envMap', { get: () => material.uniforms.envMap.value });
-    const geometry = new BoxGeometry(1, 1, 1);
-    geometry.deleteAttribute('normal');
-    geometry.deleteAttribute('uv');
-    this.#mesh = new Mesh(geometry, material);
-    this.#mesh.name = 'tessera:background';
-    this.#mesh.renderOrder = LAST;
-    this.#mesh.frustumCulled = false;
-    this.#mesh.castShadow = false;
-    this.#mesh.receiveShadow = false;
-    this.#mesh.onBeforeRender = (_r, _s, camera) => {
-      this.#mesh.matrixWorld.copyPosition(camera.matrixWorld);
-    };
+    this.#mesh = skyBoxMesh(material, 'tessera:background');
   }
 
   /** Whether `scene`'s background is one this can draw (the cube-UV environment of FrameRenderer). */

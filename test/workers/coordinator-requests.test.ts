@@ -7,18 +7,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
-import { workerCaller } from './support/worker-caller.ts';
+import { EDGE_NODE_CARD, workerCaller } from './support/worker-caller.ts';
 
-const card = {
-  name: 'counted',
-  region: 'eu',
-  version: '1',
-  cpu: { model: 'c', cores: 4 },
-  ramBytes: 1_000_000_000,
-  gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 4096, maxViewport: [4096, 4096] },
-  tilesPerSecond: 2,
-  concurrency: 2,
-};
+/** The shared edge card, with two slots (a long-poll per slot is what the counts below depend on). */
+const card = { ...EDGE_NODE_CARD, name: 'counted', region: 'eu', tilesPerSecond: 2, concurrency: 2 };
 
 describe('coordinator requests per route on Workers', () => {
   it('answers the counter only to the operator key', async () => {

@@ -9,6 +9,7 @@ import { createEdgeSceneInspector } from '../../api/edge/edge-scene-inspector.ts
 import { sceneRequirements } from '../../api/core/plan-job.ts';
 import { meetsRequirements } from '../../api/core/routing/requirements.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
+import { EDGE_NODE_CARD } from './support/worker-caller.ts';
 
 /** A one-triangle .gltf (data: URI buffer) whose material has `extensions`. */
 function triangleGltf(extensions: Record<string, unknown>): Uint8Array {
@@ -30,17 +31,7 @@ function triangleGltf(extensions: Record<string, unknown>): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(gltf));
 }
 
-const card = (backends?: NodeCard['backends']): NodeCard => ({
-  name: 'n',
-  region: '',
-  version: '1',
-  cpu: { model: 'c', cores: 1 },
-  ramBytes: 1,
-  gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 4096, maxViewport: [4096, 4096] },
-  tilesPerSecond: 1,
-  concurrency: 1,
-  ...(backends ? { backends } : {}),
-});
+const card = (backends?: NodeCard['backends']): NodeCard => ({ ...EDGE_NODE_CARD, gl: { ...EDGE_NODE_CARD.gl, maxViewport: [8192, 8192] }, region: '', concurrency: 1, ...(backends ? { backends } : {}) });
 
 describe('the WebGL 2 flag in the Worker', () => {
   it('flags transmission and volume at upload; a plain scene is not flagged', async () => {

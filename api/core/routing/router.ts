@@ -223,6 +223,10 @@ let measuredFlag = new Uint8Array(1024);
 let measuredRtt = new Float64Array(1024);
 /** 1 for nodes that hold the request's scene (only set while a call with `scene` runs). */
 let cachedFlag = new Uint8Array(1024);
+/** Nodes the client's edge row bounds (edgeBound), and the bounds. */
+let boundFlag = new Uint8Array(1024);
+let boundLo = new Float64Array(1024);
+let boundHi = new Float64Array(1024);
 const indexCache = new WeakMap<readonly RouterNode[], Map<string, number>>();
 
 /**
@@ -252,12 +256,26 @@ export function predictRtt(node: RouterNode, client: ClientView, options: RouteO
   if (m !== undefined && m > 0) return { rttMs: m, source: 'measured' };
   const a = client.coord;
   const b = node.coord;
-  if (!a || !b) return { rttMs: o.unknownRttMs, source: 'unknown' };
+  const bound = edgeBound(client, node.id);
+  if (!a || !b) return bound ? { rttMs: bound.hi, source: 'estimated' } : { rttMs: o.unknownRttMs, source: 'unknown' };
   const err = Math.min(o.maxPenaltyError, (a.error + b.error) / 2);
   const n = Math.min(a.vec.length, b.vec.length);
   let s = 0;
   for (let i = 0; i < n; i++) s += (a.vec[i] - b.vec[i]) ** 2;
-  return { rttMs: (Math.sqrt(s) + a.height + b.height) * (1 + o.estimatePenalty * err), source: 'estimated' };
+  const est = (Math.sqrt(s) + a.height + b.height) * (1 + o.estimatePenalty * err);
+  return { rttMs: bound ? Math.min(Math.max(est, bound.lo), bound.hi) : est, source: 'estimated' };
+}
+
+/**
+ * The client's edge row as a bound on its RTT to one node: the client reaches its PoP in r ms, the PoP timed
+ * the node at d ms (the edge's own proven measurement, EdgeSighting.nodeRttMs), so |r − d| ≤ RTT ≤ r + d.
+ * Undefined without a row entry for the node.
+ */
+export function edgeBound(client: ClientView, nodeId: string): { lo: number; hi: number } | undefined {
+  const e = client.edge;
+  const d = e?.nodeRttMs?.[nodeId];
+  if (!e || d === undefined || !(d >= 0) || !Number.isFinite(d) || !(e.rttMs >= 0) || !Number.isFinite(e.rttMs)) return undefined;
+  return { lo: Math.abs(e.rttMs - d), hi: e.rttMs + d };
 }
 
 /**
@@ -272,6 +290,9 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     measuredFlag = new Uint8Array(Math.max(n, measuredFlag.length * 2));
     measuredRtt = new Float64Array(measuredFlag.length);
     cachedFlag = new Uint8Array(measuredFlag.length);
+    boundFlag = new Uint8Array(measuredFlag.length);
+    boundLo = new Float64Array(measuredFlag.length);
+    boundHi = new Float64Array(measuredFlag.length);
   }
   // The scene term: nodes holding the scene load nothing, the others the expected scene load.
   const loadMs = request.scene ? sceneLoadMs(request.scene.bytes, o) : 0;
@@ -294,6 +315,21 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     measuredFlag[i] = 1;
     measuredRtt[i] = v;
     marked.push(i);
+  }
+  // The edge's RTTs to nodes bound the client's RTT to the nodes it did not measure (edgeBound).
+  const bounded: number[] = [];
+  const row = client.edge?.nodeRttMs;
+  if (row) {
+    for (const id in row) {
+      const i = nodeIndex(nodes, id);
+      if (i < 0 || measuredFlag[i] === 1) continue;
+      const b = edgeBound(client, id);
+      if (!b) continue;
+      boundFlag[i] = 1;
+      boundLo[i] = b.lo;
+      boundHi[i] = b.hi;
+      bounded.push(i);
+    }
   }
   const cc = client.coord;
   const cv = cc ? cc.vec : undefined;
@@ -356,6 +392,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
       else if (cv === undefined || ihas[i] === 0) {
         rtt = unknownRtt;
         known = false;
+        if (boundFlag[i] === 1) { rtt = boundHi[i]; known = true; }
       } else {
         const base = i * dim;
         let s = 0;
@@ -363,6 +400,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
         let err = (ce + ierror[i]) * 0.5;
         if (err > maxErr) err = maxErr;
         rtt = (Math.sqrt(s) + ch + iheight[i]) * (1 + penalty * err);
+        if (boundFlag[i] === 1) rtt = rtt < boundLo[i] ? boundLo[i] : rtt > boundHi[i] ? boundHi[i] : rtt;
       }
       // An unknown RTT cannot be shown to meet maxRttMs.
       if (rtt > maxRtt || (!known && maxRtt !== Infinity)) { tooFar++; continue; }
@@ -388,6 +426,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
       else if (cv === undefined || nc === undefined) {
         rtt = unknownRtt;
         known = false;
+        if (boundFlag[i] === 1) { rtt = boundHi[i]; known = true; }
       } else {
         const nv = nc.vec;
         const d = cv.length < nv.length ? cv.length : nv.length;
@@ -396,6 +435,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
         let err = (ce + nc.error) * 0.5;
         if (err > maxErr) err = maxErr;
         rtt = (Math.sqrt(s) + ch + nc.height) * (1 + penalty * err);
+        if (boundFlag[i] === 1) rtt = rtt < boundLo[i] ? boundLo[i] : rtt > boundHi[i] ? boundHi[i] : rtt;
       }
       if (rtt > maxRtt || (!known && maxRtt !== Infinity)) { tooFar++; continue; }
       capable++;
@@ -406,6 +446,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     }
   }
   for (const i of marked) measuredFlag[i] = 0;
+  for (const i of bounded) boundFlag[i] = 0;
   const bestCached = best >= 0 && cachedFlag[best] === 1;
   for (const i of cachedMarked) cachedFlag[i] = 0;
   if (best < 0) return null;

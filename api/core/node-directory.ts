@@ -158,7 +158,7 @@ export class NodeDirectory {
    * The healthy nodes with a probe URL as the candidate search takes them: one array kept while the same nodes
    * are healthy, up to probeViewMs, with loads (busy nodes are not suggested) refreshed on every call.
    */
-  async #probeNodes(now: number): Promise<{ live: LiveNode[]; nodes: RouterNode[] }> {
+  async probeNodes(now = this.#clock.now()): Promise<{ live: LiveNode[]; nodes: RouterNode[] }> {
     const [records, counts] = await Promise.all([this.healthyNodes(now), this.#jobs.countNodeTasks()]);
     const probing = records.filter((r) => r.card.probeUrl);
     const ids = idsOf(probing);
@@ -192,7 +192,7 @@ export class NodeDirectory {
     measuredRttMs: Readonly<Record<string, number>> = {},
     exclude: readonly string[] = [],
   ): Promise<NearbyNodes> {
-    const { live, nodes } = await this.#probeNodes(now);
+    const { live, nodes } = await this.probeNodes(now);
     // A client's PoP: nodes that reach the same PoP bound its RTT to them (and place it, without a location).
     // Nodes the PoP's earlier clients found best lead (CandidateOptions.learnedProbes of them).
     const client = { measuredRttMs, exclude, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined, learned };

@@ -111,9 +111,12 @@ export class TaskRouter {
    * PoP's row applies, as GET /v1/nodes/nearby does): the client's RTT to every node the PoP timed is bounded,
    * |r − d| ≤ RTT ≤ r + d, for the nodes it did not measure itself (routeTask). Rows are cached by the meter.
    */
-  async #clientEdge(edge: EdgeSighting | undefined, now: number): Promise<EdgeSighting | undefined> {
+  async #clientEdge(edge: EdgeSighting | undefined, now: number, rows: Map<string, Promise<Readonly<Record<string, number>>>>): Promise<EdgeSighting | undefined> {
     if (!edge || !this.#edgeRow) return undefined;
-    const nodeRttMs = await this.#edgeRow(edge.pop, now);
+    // One row object per PoP and pass: the router caches its node indexes per row object.
+    let row = rows.get(edge.pop);
+    if (!row) rows.set(edge.pop, (row = this.#edgeRow(edge.pop, now)));
+    const nodeRttMs = await row;
     return Object.keys(nodeRttMs).length ? { pop: edge.pop, rttMs: edge.rttMs, nodeRttMs } : undefined;
   }
 
@@ -134,6 +137,7 @@ export class TaskRouter {
       live.reduce((sum, n) => sum + Math.max(0, maxQueue * Math.max(1, n.load.concurrency) - n.load.queued), 0),
     );
     const assignments: RouteAssignment[] = [];
+    const edgeRows = new Map<string, Promise<Readonly<Record<string, number>>>>();
     const perJob: { jobId: string; routed: number; nodes: Record<string, number>; unroutable?: string }[] = [];
     for (const job of jobs) {
       if (budget <= 0) break;
@@ -141,7 +145,7 @@ export class TaskRouter {
         measuredRttMs: job.client?.rttMs ?? {},
         coord: job.client?.coordinate ?? undefined,
         location: job.client?.location ?? undefined,
-        edge: await this.#clientEdge(job.client?.edge, now),
+        edge: await this.#clientEdge(job.client?.edge, now, edgeRows),
       };
       const requirements = job.requirements ?? undefined;
       // The scene term: nodes whose heartbeats say they hold the scene, where this API handed it to them, save its

@@ -228,6 +228,28 @@ let boundFlag = new Uint8Array(1024);
 let boundLo = new Float64Array(1024);
 let boundHi = new Float64Array(1024);
 const indexCache = new WeakMap<readonly RouterNode[], Map<string, number>>();
+/** A PoP row's entries as node indexes and RTTs, per row object and node array (rows are reused across decisions). */
+const rowIndexCache = new WeakMap<object, WeakMap<readonly RouterNode[], { at: Int32Array; rtt: Float64Array }>>();
+
+/** The valid entries of a PoP row (known nodes, finite RTTs ≥ 0) as node indexes and RTTs. */
+function rowIndex(nodes: readonly RouterNode[], row: Readonly<Record<string, number>>): { at: Int32Array; rtt: Float64Array } {
+  let byNodes = rowIndexCache.get(row);
+  const hit = byNodes?.get(nodes);
+  if (hit) return hit;
+  const at: number[] = [];
+  const rtt: number[] = [];
+  for (const id in row) {
+    const d = row[id];
+    const i = nodeIndex(nodes, id);
+    if (i < 0 || !(d >= 0) || !Number.isFinite(d)) continue;
+    at.push(i);
+    rtt.push(d);
+  }
+  const out = { at: Int32Array.from(at), rtt: Float64Array.from(rtt) };
+  if (!byNodes) rowIndexCache.set(row, (byNodes = new WeakMap()));
+  byNodes.set(nodes, out);
+  return out;
+}
 
 /**
  * The index of node `id` in `nodes` (-1 when absent), via a map cached per array. The map is checked on
@@ -318,16 +340,17 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
   }
   // The edge's RTTs to nodes bound the client's RTT to the nodes it did not measure (edgeBound).
   const bounded: number[] = [];
-  const row = client.edge?.nodeRttMs;
-  if (row) {
-    for (const id in row) {
-      const i = nodeIndex(nodes, id);
-      if (i < 0 || measuredFlag[i] === 1) continue;
-      const b = edgeBound(client, id);
-      if (!b) continue;
+  const e = client.edge;
+  if (e?.nodeRttMs && e.rttMs >= 0 && Number.isFinite(e.rttMs)) {
+    const { at, rtt } = rowIndex(nodes, e.nodeRttMs);
+    const r = e.rttMs;
+    for (let k = 0; k < at.length; k++) {
+      const i = at[k];
+      if (measuredFlag[i] === 1) continue;
+      const d = rtt[k];
       boundFlag[i] = 1;
-      boundLo[i] = b.lo;
-      boundHi[i] = b.hi;
+      boundLo[i] = r > d ? r - d : d - r;
+      boundHi[i] = r + d;
       bounded.push(i);
     }
   }

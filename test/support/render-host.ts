@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RENDER_HOST_DIST } from '../../render-node/chromium/chromium-render-host.ts';
 import { ROOT } from './tessera-cli.ts';
@@ -18,3 +18,9 @@ function renderHostBuilt(): boolean {
 export function ensureRenderHostBuilt(): void {
   if (!renderHostBuilt()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
 }
+
+/**
+ * The three.js revision the browser pages run (`three-latest`, which web/vite.config.ts puts in place of `three`):
+ * what the Chromium backend's and a /join tab's identity name (`three/187`).
+ */
+export const BROWSER_THREE_REVISION = String((JSON.parse(readFileSync(join(ROOT, 'node_modules', 'three-latest', 'package.json'), 'utf8')) as { version: string }).version.split('.')[1]);

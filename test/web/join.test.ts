@@ -19,6 +19,7 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { call, startHarness, type Harness } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
+import { BROWSER_THREE_REVISION } from '../support/render-host.ts';
 import { ROOT, startLocalRender } from '../support/tessera-cli.ts';
 import { ensureWebBuilt, launchBrowser, openBrowserPage, screenshot, SHOTS_DIR } from './browser.ts';
 
@@ -117,7 +118,7 @@ describe('/join: a browser tab as a render node', () => {
     const gl = await page.locator('[data-testid=gl-renderer]').textContent();
     expect(gl).toMatch(/^browser-webgl2 · \S/);
     // The identity names the backend and the GL, so verification compares this node's results by pixels.
-    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(/tessera-render\/[\d.]+ three\/162 browser-webgl2\/.+ fast-png/);
+    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(new RegExp(`tessera-render/[\\d.]+ three/${BROWSER_THREE_REVISION} browser-webgl2/.+ fast-png`));
     // The API's view of the card: tiles only, the backend and the unmasked renderer, a measured speed.
     const nodes = (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes;
     const card = nodes.find((n) => n.nodeId === tabId)!.card;

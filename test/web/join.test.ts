@@ -3,7 +3,7 @@
  * and renders every tile of a tiled job with the shared pipeline; a headless node started afterwards stitches
  * the frame and re-renders every tile to verify it (sample rate 1), comparing across backends by pixels, and
  * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
- * (headless-gl). Stop and leaving (closing) the tab hand a held lease back at once.
+ * (headless-gl). KTX2 textures are transcoded in the tab's Basis worker (the page itself keeps eval off). Stop and leaving (closing) the tab hand a held lease back at once.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -183,6 +183,25 @@ describe('/join: a browser tab as a render node', () => {
     const credited = async () => Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent()) ?? '')?.[1] ?? 0);
     await expect.poll(credited, { timeout: 40_000 }).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
     await screenshot(page, 'join-03-verified');
+  }, 300_000);
+
+  it('transcodes KTX2 (KHR_texture_basisu) in its Basis worker: every tile of a KTX2 job has the tab\'s render agreeing with the headless node\'s', async () => {
+    const sceneId = await upload('ktx2.glb');
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB, frames: [0], background: '#303540' } });
+    expect(submitted.status).toBe(201);
+    const done = await finished(submitted.body.jobId);
+    const renders = done.tasks.filter((t) => t.kind === 'render');
+    expect(renders.length).toBeGreaterThanOrEqual(6);
+    // Sample rate 1 and two nodes: each tile was rendered by one and re-rendered by the other, and the two agreed
+    // (by pixels: different identities). The tab is among the agreeing nodes of every tile, so it transcoded the
+    // KTX2 textures itself (a tab without a transcoder fails such tiles, and no other node could confirm them).
+    for (const t of renders) {
+      expect(t.verification?.state, `tile ${JSON.stringify(t.tile)} by ${t.node}`).toBe('verified');
+      expect(t.verification?.disproven).toEqual([]);
+      expect(t.verification?.verifiedBy).toContain(tabId);
+      expect(t.verification?.verifiedBy.some((n) => n !== tabId)).toBe(true);
+    }
+    await screenshot(page, 'join-03b-ktx2');
   }, 300_000);
 
   it('advertises WebGL 2 and renders transmission: the glass shows in its tiles; the headless-gl node gets none of them', async () => {

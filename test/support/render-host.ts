@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import { RENDER_HOST_DIST } from '../../render-node/chromium/chromium-render-host.ts';
 import { ROOT } from './tessera-cli.ts';
 
-/** Whether web/dist holds the render host page and the Basis transcoder it loads (a build from before KTX2 on Chromium lacks it). */
+/**
+ * Whether web/dist holds the render host page, the Basis transcoder it loads (a build from before KTX2 on Chromium
+ * lacks it) and /join's Basis worker (a build from before the pages ran the current three lacks it).
+ */
 function renderHostBuilt(): boolean {
   if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) return false;
   try {
-    return readdirSync(join(RENDER_HOST_DIST, 'assets')).some((f) => /^basis_transcoder-.*\.wasm$/.test(f));
+    const assets = readdirSync(join(RENDER_HOST_DIST, 'assets'));
+    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f));
   } catch {
     return false;
   }

@@ -212,6 +212,14 @@ describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
     console.info(`textured-pbr: chromium vs headless-gl: ${differing}/${pixels} pixels differ (pixelmatch 0.1), channel delta mean ${(sum / a.data.length).toFixed(3)}`);
     expect(differing / pixels).toBeLessThanOrEqual(MAX_DIFF_RATIO);
     expect(sum / a.data.length).toBeLessThan(1);
+    // The studio environment as the background too: three r187 draws it from the mipmapped cube (three-compat.ts),
+    // r162 from the cube-UV atlas; the same sky either way.
+    const sky = { width: 160, height: 120, background: 'environment' as const };
+    const c = await render('chromium', 'textured-pbr', sky);
+    const d = await render('headless-gl', 'textured-pbr', sky);
+    const skyDiffering = pixelmatch(c.data, d.data, new Uint8Array(c.data.length), 160, 120, { threshold: 0.1, includeAA: false });
+    console.info(`textured-pbr, environment background: chromium vs headless-gl: ${skyDiffering}/${pixels} pixels differ (pixelmatch 0.1)`);
+    expect(skyDiffering / pixels).toBeLessThanOrEqual(MAX_DIFF_RATIO);
   }, 120_000);
 });
 

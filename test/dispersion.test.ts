@@ -18,6 +18,7 @@ import { startSceneRenderer } from '../render-node/local-render.ts';
 import type { RawImage } from '../render-node/render/frame-renderer.ts';
 import type { SceneHandle, SceneRenderer } from '../render-node/render/scene-renderer.ts';
 import { readScene } from '../scene-check/read-scene.ts';
+import { readSceneInfo } from '../scene-check/read-scene-info.ts';
 import { webgl2ExtensionsOf } from '../scene-check/supported-extensions.ts';
 import { DISPERSION_PRISMS } from '../scenes/lib/builders/dispersion.ts';
 import { OUTPUT_DIR, savePng } from './support/pictures.ts';
@@ -80,9 +81,11 @@ describe('KHR_materials_dispersion: a dispersive prism splits the stripes behind
     await r['headless-gl']?.dispose();
   });
 
-  it('the upload keeps the extension and flags the scene for WebGL 2; auto picks Chromium', () => {
+  it('the upload keeps the extension and flags the scene for WebGL 2; auto picks Chromium', async () => {
     expect(extensionsUsed).toContain('KHR_materials_dispersion');
     expect(webgl2ExtensionsOf(extensionsUsed)).toEqual(['KHR_materials_transmission', 'KHR_materials_volume', 'KHR_materials_dispersion']);
+    // The stored scene info that routes its jobs (the same code on Node and in the Worker).
+    expect((await readSceneInfo(glb)).webgl2).toEqual(['KHR_materials_transmission', 'KHR_materials_volume', 'KHR_materials_dispersion']);
     expect(chooseBackend('auto', extensionsUsed, null)).toEqual({ backend: 'chromium' });
     expect(chooseBackend('auto', ['KHR_materials_dispersion'], null)).toEqual({ backend: 'chromium' });
   });

@@ -194,7 +194,9 @@ describe('/join: a browser tab as a render node', () => {
     expect(renders.length).toBeGreaterThanOrEqual(6);
     // Sample rate 1 and two nodes: each tile was rendered by one and re-rendered by the other, and the two agreed
     // (by pixels: different identities). The tab is among the agreeing nodes of every tile, so it transcoded the
-    // KTX2 textures itself (a tab without a transcoder fails such tiles, and no other node could confirm them).
+    // KTX2 textures itself. (Checked against a build without the worker: there the tab took and failed the same
+    // tile again and again, and the job failed: "failed 8 times; last error: RENDER_FAILED: this browser node cannot
+    // transcode KTX2".)
     for (const t of renders) {
       expect(t.verification?.state, `tile ${JSON.stringify(t.tile)} by ${t.node}`).toBe('verified');
       expect(t.verification?.disproven).toEqual([]);

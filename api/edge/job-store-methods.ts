@@ -65,6 +65,9 @@ const ALL: Record<JobStoreMethod, true> = {
   skipStrandedVerifications: true,
   blocklistNode: true,
   listLedger: true,
+  listDuePrunes: true,
+  settlePrune: true,
+  nextPruneDueAt: true,
 };
 
 /** Every operation name; a Record above makes the compiler flag one added to JobStore but not here. */

@@ -7,6 +7,7 @@ import { compileJob, type JobPlan } from '../../api/core/job-compiler.ts';
 import type { JobStore, NodeRecord, SceneRecord, TaskRecord, TaskRoute } from '../../api/core/job-store.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from '../../api/core/task-policy.ts';
+import { PRUNE_DELAY_DEFAULT_MS } from '../../api/core/prune-schedule.ts';
 import { isTesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
@@ -424,6 +425,59 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       const next = (await lease('n1', T0 + 2))!.task;
       const last = await store.completeTask({ taskId: next.taskId, nodeId: 'n1', leaseId: next.leaseId!, result, now: T0 + 3 });
       expect(last.job.state).toBe('done');
+    });
+
+    it("marks an ended job's storage clean-up as due once its upload URLs have expired; a sweep settles the mark, across a restart", async () => {
+      const delay = PRUNE_DELAY_DEFAULT_MS;
+      const { job, tasks } = makeJob({ frames: [0] });
+      await store.createJob(job, tasks);
+      const held = (await lease('n1'))!.task;
+      // A running job has nothing due.
+      expect(await store.nextPruneDueAt()).toBeNull();
+      expect(await store.listDuePrunes({ now: T0 + 10 * delay, limit: 10 })).toEqual([]);
+      const done = await store.completeTask({ taskId: held.taskId, nodeId: 'n1', leaseId: held.leaseId!, result, now: T0 + 100 });
+      expect(done.job.state).toBe('done');
+      const dueAt = T0 + 100 + delay;
+      expect(await store.nextPruneDueAt()).toBe(dueAt);
+      expect(await store.listDuePrunes({ now: dueAt - 1, limit: 10 })).toEqual([]);
+      expect(await store.listDuePrunes({ now: dueAt, limit: 10 })).toEqual([{ jobId: job.jobId, dueAt }]);
+
+      // Cancelled and failed jobs are marked as they end, too (whichever operation ends them).
+      const cancelled = makeJob({ frames: [0] });
+      await store.createJob(cancelled.job, cancelled.tasks);
+      await store.cancelJob(cancelled.job.jobId, T0 + 50);
+      const failing = makeJob({ frames: [0] });
+      await store.createJob(failing.job, failing.tasks);
+      const doomed = (await lease('n1', T0 + 60))!.task;
+      const failed = await store.failTask({ taskId: doomed.taskId, nodeId: 'n1', leaseId: doomed.leaseId!, reason: 'broken', sceneFault: true, now: T0 + 70, policy: { ...policy, maxNodeFailures: 1 } });
+      expect(failed.job.state).toBe('failed');
+      // Earliest first, and never more than the limit.
+      expect(await store.listDuePrunes({ now: dueAt, limit: 2 })).toEqual([
+        { jobId: cancelled.job.jobId, dueAt: T0 + 50 + delay },
+        { jobId: failing.job.jobId, dueAt: T0 + 70 + delay },
+      ]);
+      expect(await store.nextPruneDueAt()).toBe(T0 + 50 + delay);
+
+      // The marks survive a restart.
+      store = await fx.reopen();
+      expect((await store.listDuePrunes({ now: dueAt, limit: 10 })).map((d) => d.jobId)).toEqual([cancelled.job.jobId, failing.job.jobId, job.jobId]);
+
+      // Settled only while the mark still holds the due time read: a second settle (another sweep) changes nothing.
+      expect(await store.settlePrune({ jobId: cancelled.job.jobId, dueAt: T0 + 1, retryAt: null })).toBe(false);
+      expect(await store.settlePrune({ jobId: cancelled.job.jobId, dueAt: T0 + 50 + delay, retryAt: null })).toBe(true);
+      expect(await store.settlePrune({ jobId: cancelled.job.jobId, dueAt: T0 + 50 + delay, retryAt: null })).toBe(false);
+      // Storage failed: due again later, behind the others.
+      expect(await store.settlePrune({ jobId: failing.job.jobId, dueAt: T0 + 70 + delay, retryAt: dueAt + 60_000 })).toBe(true);
+      expect(await store.listDuePrunes({ now: dueAt, limit: 10 })).toEqual([{ jobId: job.jobId, dueAt }]);
+      expect(await store.settlePrune({ jobId: job.jobId, dueAt, retryAt: null })).toBe(true);
+      expect(await store.nextPruneDueAt()).toBe(dueAt + 60_000);
+      expect(await store.listDuePrunes({ now: dueAt + 60_000, limit: 10 })).toEqual([{ jobId: failing.job.jobId, dueAt: dueAt + 60_000 }]);
+      expect(await store.settlePrune({ jobId: failing.job.jobId, dueAt: dueAt + 60_000, retryAt: null })).toBe(true);
+      expect(await store.nextPruneDueAt()).toBeNull();
+      expect(await store.listDuePrunes({ now: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual([]);
+      // A job ends once: its mark is never stamped again.
+      await expectCode(store.cancelJob(job.jobId, T0 + 10 * delay), 'JOB_FINISHED');
+      expect(await store.nextPruneDueAt()).toBeNull();
     });
 
     const card = (region: string) => ({ ...nodeCardFor(region) });

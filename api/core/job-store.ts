@@ -436,6 +436,12 @@ export interface AuthenticateAndHeartbeatInput extends Omit<HeartbeatInput, 'nod
   credentials: NodeCredentials & { nodeId: string };
 }
 
+/** A node's report of a failed attempt, with the credentials it came with (see `authenticateAndFail`). */
+export interface AuthenticateAndFailInput extends Omit<FailInput, 'nodeId'> {
+  /** The node's token hash, and its id when the token names it (a signed token); without one, found by the hash. */
+  credentials: NodeCredentials;
+}
+
 /** Composite node calls: each route's store work in one step (one transaction; one Durable Object request on Workers). */
 export interface NodeCallStore {
   /** Check the node's credentials, then lease (see AuthenticateAndLeaseInput). Throws NODE_NOT_FOUND or UNAUTHORIZED. */
@@ -456,6 +462,11 @@ export interface NodeCallStore {
    * nothing recorded). Returns the node as it was before. Throws NODE_NOT_FOUND or UNAUTHORIZED.
    */
   authenticateAndHeartbeat(input: AuthenticateAndHeartbeatInput): Promise<{ node: NodeRecord; revoked: string[] | null }>;
+  /**
+   * Check the node's credentials, then record its failed attempt as `failTask` (all or nothing). Returns the node and
+   * the outcome. Throws NODE_NOT_FOUND or UNAUTHORIZED (nothing recorded), else as `failTask`.
+   */
+  authenticateAndFail(input: AuthenticateAndFailInput): Promise<{ node: NodeRecord; failed: TaskOutcome }>;
 }
 
 /** Scenes and who may use them. */

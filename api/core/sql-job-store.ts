@@ -11,7 +11,7 @@
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, PruneDue, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import type { ApiKeyRecord, AuthenticateAndFailInput, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, PruneDue, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { checkNodeCredentials } from './check-node-credentials.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
@@ -229,6 +229,16 @@ export class SqlJobStore implements JobStore {
       const node = checkNodeCredentials(credentials, getNode(db, credentials.nodeId));
       if (node.reputation?.blocklisted) return { node, revoked: null };
       return { node, revoked: heartbeat(db, { ...beat, nodeId: node.nodeId }).revoked };
+    });
+  }
+
+  async authenticateAndFail(input: AuthenticateAndFailInput): Promise<{ node: NodeRecord; failed: TaskOutcome }> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const { credentials, ...fail } = input;
+      const found = credentials.nodeId !== undefined ? getNode(db, credentials.nodeId) : findNodeByTokenHash(db, credentials.tokenHash);
+      const node = checkNodeCredentials(credentials, found);
+      return { node, failed: failTask(db, { ...fail, nodeId: node.nodeId }) };
     });
   }
 

@@ -196,6 +196,8 @@ export function changesOf(method: JobStoreMethod, value: unknown): StatusChange[
       const v = value as AuthenticateAndCompleteOutcome;
       return [...(v.completed?.changes ?? []), ...(v.failed?.changes ?? []), ...leaseChanges(v.lease)];
     }
+    case 'authenticateAndFail':
+      return (value as { failed: TaskOutcome }).failed.changes;
     case 'authenticateAndLease':
       return leaseChanges((value as AuthenticateAndLeaseOutcome).lease);
     default:

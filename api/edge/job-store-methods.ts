@@ -47,6 +47,7 @@ const ALL: Record<JobStoreMethod, true> = {
   completeAndLease: true,
   authenticateAndComplete: true,
   authenticateAndHeartbeat: true,
+  authenticateAndFail: true,
   listNodes: true,
   updateNodeNetwork: true,
   refuteNodeLocation: true,

@@ -1201,6 +1201,35 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.getTask(second.taskId))!.state).toBe('queued');
       });
 
+      it('authenticates and fails an attempt in one step; bad credentials or a lost lease record nothing', async () => {
+        await registerNode('f1');
+        await registerNode('f2');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        const held = (await authLease('f1')).lease!.leased[0].task;
+        const failAs = (credentials: { tokenHash: string; nodeId?: string }, leaseId = held.leaseId!, now = T0 + 10) =>
+          store.authenticateAndFail({ credentials, taskId: held.taskId, leaseId, reason: 'gl context lost', sceneFault: false, now, policy });
+        // Wrong token, unknown node, another node's token, a stale lease: refused, and the task stays leased.
+        await expectCode(failAs({ nodeId: 'f1', tokenHash: hashOf('f2') }), 'UNAUTHORIZED');
+        await expectCode(failAs({ tokenHash: 'e'.repeat(64) }), 'UNAUTHORIZED');
+        await expectCode(failAs({ nodeId: 'f_missing', tokenHash: hashOf('f_missing') }), 'NODE_NOT_FOUND');
+        await expectCode(failAs({ nodeId: 'f2', tokenHash: hashOf('f2') }), 'LEASE_LOST');
+        await expectCode(failAs({ nodeId: 'f1', tokenHash: hashOf('f1') }, 'lease_stale'), 'LEASE_LOST');
+        await expectCode(store.authenticateAndFail({ credentials: { nodeId: 'f1', tokenHash: hashOf('f1') }, taskId: 'task_missing', leaseId: held.leaseId!, reason: 'x', sceneFault: false, now: T0 + 10, policy }), 'TASK_NOT_FOUND');
+        expect(await store.getTask(held.taskId)).toMatchObject({ state: 'leased', nodeId: 'f1', attempts: 1 });
+        // The holder (found by its id, or by its token hash alone): the attempt fails as failTask would, retried after a backoff.
+        const out = await failAs({ tokenHash: hashOf('f1') });
+        expect(out.node.nodeId).toBe('f1');
+        expect(out.failed.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->queued']);
+        expect(out.failed.task).toMatchObject({ state: 'queued', notBefore: T0 + 10 + policy.retryBaseMs * 2 });
+        expect(out.failed.job.state).toBe('running');
+        // Failing it again is a lost lease: the failure counted once.
+        await expectCode(failAs({ nodeId: 'f1', tokenHash: hashOf('f1') }), 'LEASE_LOST');
+        const again = (await authLease('f2', { now: T0 + 60_000 })).lease!.leased[0].task;
+        expect(again.taskId).toBe(held.taskId);
+        expect(again.attempts).toBe(2);
+      });
+
       it('authenticates and heartbeats in one step; a blocklisted node\'s heartbeat records nothing', async () => {
         await registerNode('h1');
         const { job, tasks } = makeJob({ frames: [0] });

@@ -3,7 +3,8 @@
  * benchmark runs this same class in process): runs one JobStore or SessionStore operation per call, wakes the
  * farm's waiters for the status changes an operation made (so Workers send no separate wake-up request), and
  * holds a node's idle lease long-poll in the object (`authenticateAndLease` with `waitMs`), so waiting costs
- * no request beyond the one call.
+ * no request beyond the one call. It also runs the farm's storage clean-up on the object's alarm (`sweepCleanups`): a
+ * call that ends a job sets the alarm for that job's clean-up, which the store marked in the same step.
  *
  * Why the wait lives here: a Worker that waits elsewhere must still learn of wake-ups from the object, which costs a
  * request per wait (an RPC held open) on top of the lease call; served here, an idle long-poll is one request

@@ -8,6 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3BlobStore, type S3BlobStore } from '../../api/node/s3-blob-store.ts';
 import { call, fakePng, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from '../support/api-harness.ts';
 
+/**
+ * The node URLs' lifetime: short, so the clean-up falls due within the test, yet long enough for a lease's upload
+ * (signed with second resolution) to go through on a loaded machine. The clean-up is due 5 s after it.
+ */
+const URL_SECONDS = 4;
+const DUE_AFTER_MS = (URL_SECONDS + 5) * 1000;
+
 /** A harness, a direct client of its storage, and a scene. */
 function setUp(options: HarnessOptions) {
   const env = {} as { h: Harness; store: S3BlobStore; sceneId: string };
@@ -53,14 +60,14 @@ async function waitGone(store: S3BlobStore, jobId: string, key: string, ms: numb
 }
 
 describe('outputs uploaded after a job has ended', () => {
-  const env = setUp({ api: { nodeUrlSeconds: 1 }, pruneSweepMs: 250 });
+  const env = setUp({ api: { nodeUrlSeconds: URL_SECONDS }, pruneSweepMs: 250 });
 
   it('are deleted once every upload URL of the job has expired; the accepted frame stays', async () => {
     const { h, store, sceneId } = env;
     const { jobId, accepted, good } = await finishJob(h, store, sceneId, 'finisher');
     // A late attempt's object lands under the job after it finished (and after the first prune).
     const late = await lateUpload(store, jobId);
-    // nodeUrlSeconds (1 s) + 5 s later the sweep removes it; what was accepted is kept and still served.
+    // nodeUrlSeconds + 5 s after the job ended the sweep removes it; what was accepted is kept and still served.
     expect(await waitGone(store, jobId, late, 30_000)).toEqual(accepted.sort());
     const frames = await call(h.url, 'GET', `/v1/jobs/${jobId}/frames`);
     expect(new Uint8Array(await (await fetch(frames.body.frames[0].url)).arrayBuffer())).toEqual(good);
@@ -79,14 +86,14 @@ describe('outputs uploaded after a job has ended', () => {
 
 describe('a late upload and an API restart before its clean-up was due', () => {
   // The sweep runs at start and then hourly: only the restarted API's start-up sweep can remove the late object.
-  const env = setUp({ api: { nodeUrlSeconds: 1 }, pruneSweepMs: 3_600_000 });
+  const env = setUp({ api: { nodeUrlSeconds: URL_SECONDS }, pruneSweepMs: 3_600_000 });
 
   it('is still deleted: the clean-up is recorded in the job store, and the restarted API sweeps it', async () => {
     const { h, store, sceneId } = env;
     const { jobId, accepted, good } = await finishJob(h, store, sceneId, 'before-restart');
     const late = await lateUpload(store, jobId);
-    // Down across the due time (job end + 1 s + 5 s): nothing in the old process could have pruned it since.
-    await h.restart(7_000);
+    // Down across the due time (job end + nodeUrlSeconds + 5 s): nothing in the old process could have pruned it since.
+    await h.restart(DUE_AFTER_MS + 1000);
     expect(await waitGone(store, jobId, late, 30_000)).toEqual(accepted.sort());
     const frames = await call(h.url, 'GET', `/v1/jobs/${jobId}/frames`);
     expect(new Uint8Array(await (await fetch(frames.body.frames[0].url)).arrayBuffer())).toEqual(good);

@@ -387,11 +387,13 @@ const matrixLandmarksOf = new WeakMap<readonly RouterNode[], Map<string, number[
 
 /**
  * The first node to ping for a client that knows nothing, learned from the measured node↔node matrix:
- * every sampled node plays a client (its own RTTs to its peers are the truth), pings a candidate first
- * landmark, then two more nodes chosen by the triangle bounds as pickProbeCandidates would; the landmarks
- * are ranked by how often that finds the pseudo-client's nearest peer (within 10% or 5 ms; a near miss
- * earns part credit, so landmarks that tie on whole wins are told apart by how close they came). Empty when too
- * few nodes report peer RTTs. Computed once per node array.
+ * every sampled node plays a client (its own RTTs to its peers are the truth; it is never its own candidate)
+ * and pings a candidate landmark (then `landmarkPings` − 1 more nodes chosen by the triangle bounds as
+ * pickProbeCandidates would); the landmarks are ranked by how often that finds the pseudo-client's nearest
+ * peer (within 10% or 5 ms; a near miss earns part credit, so landmarks that tie on whole wins are told apart
+ * by how close they came). With `landmarkPings` 1 (the default) that is the node nearest the best peer of most
+ * other nodes: later pings simulated on node rows (which lack the pseudo-client's own node) chose worse first
+ * pings on the real matrices. Empty when too few nodes report peer RTTs. Computed once per node array.
  */
 function matrixLandmarks(nodes: readonly RouterNode[], o: Required<CandidateOptions>): number[] {
   const key = `${o.landmarkPings}:${o.landmarkCentrality}:${o.beyondWeight}:${o.triangleUpperShare}:${o.triangleLowerWeight}`;

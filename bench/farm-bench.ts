@@ -192,9 +192,10 @@ interface TaskCost {
 
 /**
  * Per-task costs, medians over the tasks: the node's lease call (idle waiting included), its render process's
- * parts (scene load, render, read-back, encode, report for the upload URL, upload: the render process's own timings), what the sandbox adds
- * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's read-back and hash of
- * the output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
+ * parts (scene load, render, read-back, encode, then either `inline`: the output readied to go inside the
+ * completion, or `report` for the upload URL and `upload`: the render process's own timings), what the sandbox adds
+ * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's check and store of the
+ * output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
  */
 function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTasks = costs.length) {
   if (!costs.length) return null;
@@ -221,7 +222,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTask
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's HEAD and copy in storage (read-back + hash where storage reports no checksum), SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's check and store: sha256 and one write for an inline output, HEAD and copy in storage for an uploaded one; SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {

@@ -68,7 +68,10 @@ export interface ApiOptions {
   /**
    * Largest task output a node may send inside its completion (protocol 3), which the API hashes and stores
    * itself: one round trip after drawing instead of three (upload report, PUT, completion). Larger outputs go
-   * through the storage-checked upload. 0 turns it off; at most INLINE_OUTPUT_LIMIT (8 MiB).
+   * through the storage-checked upload. 0 turns it off; at most INLINE_OUTPUT_LIMIT (8 MiB). Default 512 KiB:
+   * on loopback (`npm run bench:upload-check`) inline costs the API less CPU and the node less waiting up to
+   * ~256 KiB, and more waiting by 1 MB (base64 and JSON of the bytes); across a real network every round trip
+   * saved is worth an RTT, so a deployment whose nodes are far away may raise it.
    */
   inlineOutputBytes?: number;
   /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
@@ -129,7 +132,7 @@ export interface ApiOptions {
 
 export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials'>> = {
   maxJsonBytes: 1024 * 1024,
-  inlineOutputBytes: 1024 * 1024,
+  inlineOutputBytes: 512 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,

@@ -28,7 +28,7 @@ export const NODE_PROTOCOL_MIN = 2;
 
 /**
  * The most output bytes any API takes inside a completion (`TaskComplete.inline`); an API offers at most this
- * per lease (`output.inlineMaxBytes`, its `inlineOutputBytes` option, 1 MiB by default). Bigger outputs go up
+ * per lease (`output.inlineMaxBytes`, its `inlineOutputBytes` option, 512 KiB by default). Bigger outputs go up
  * through the storage-checked upload.
  */
 export const INLINE_OUTPUT_LIMIT = 8 * 1024 * 1024;

@@ -92,7 +92,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = c.req.valid('json');
     // An inline output over what this API takes is refused before anything is read or recorded (the node may
     // upload it instead); within that, the task's own bound is checked for the lease holder below.
-    const inline = body.inline === undefined ? undefined : base64ToBytes(body.inline);
+    const inline = body.inline === undefined ? undefined : decodeInline(body.inline);
     if (inline && inline.length > ctx.options.inlineOutputBytes) throw inlineTooLarge(id, inline.length, ctx.options.inlineOutputBytes);
     const tokenHash = await bearerHash(c, ctx);
     /** An answer the route gives of its own once the store step is back (nothing is recorded then). */
@@ -212,6 +212,14 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     await ctx.applied(outcome.changes);
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
   });
+}
+
+function decodeInline(text: string): Uint8Array {
+  try {
+    return base64ToBytes(text);
+  } catch (cause) {
+    throw new TesseraError('BAD_REQUEST', 'Invalid request body: `inline` is not padded standard base64.', { cause });
+  }
 }
 
 function inlineTooLarge(taskId: string, bytes: number, max: number): TesseraError {

@@ -27,6 +27,7 @@ import { newApiKey } from '../api/core/client-keys.ts';
 import { parseFrameList, parseSize } from '../api/protocol/frame-list.ts';
 import { EncodeSpec, SCENE_LIMITS_DEFAULTS, ViewSpec } from '../api/protocol/render-spec.ts';
 import { renderOnFarm, type FarmRenderSummary } from '../infra/cli/render-on-farm.ts';
+import { farmNodeConcurrency } from '../infra/farm/start-farm.ts';
 import { startCpuMonitor, waitForQuiet } from './cpu-contention.ts';
 import { formatProfiles, summarizeProfiles, type RoleSummary } from './summarize-cpu-profiles.ts';
 import { renderLocal } from '../render-node/local-render.ts';
@@ -166,6 +167,8 @@ async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: nu
 
 interface FarmRun {
   nodes: number;
+  /** Render slots per node (--node-concurrency, else farm up's default: the cores shared by the nodes). */
+  slotsPerNode: number;
   leasing: Leasing;
   totalMs: number;
   summary: Omit<FarmRenderSummary, 'files' | 'frames'>;
@@ -286,7 +289,7 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
     // Let the last 'task done' lines arrive (they are logged after the completion report).
     await new Promise((r) => setTimeout(r, 300));
     const perTask = costBreakdown(farm.costs.slice(before), totalMs, n, summary.frames.length * summary.tilesPerFrame + summary.frames.length * (summary.tilesPerFrame > 1 ? 1 : 0));
-    run = { nodes: n, leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
+    run = { nodes: n, slotsPerNode: args['node-concurrency'] ? Number(args['node-concurrency']) : farmNodeConcurrency(n), leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
     if (perTask) log(`per task (${n} node(s), ${leasing}, medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
     log(`farm (${n} node(s), ${leasing}): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
     if (withSingle) {
@@ -338,7 +341,7 @@ const cells = (label: string, total: number, spread = ''): string[] => [label, s
 const rows: string[][] = [
   ['run', 'total', 'frames/s', 'vs raw'],
   cells('raw local (renderLocal), mean of before/after', rawMs, ` (${s(rawBefore.totalMs)} / ${s(rawAfter.totalMs)})`),
-  ...farmRuns.map((r) => cells(`farm end to end, ${r.nodes} node(s), ${r.leasing} leasing${r.leasing === 'per-slot' ? ' (before batching)' : ''}`, r.totalMs)),
+  ...farmRuns.map((r) => cells(`farm end to end, ${r.nodes} node(s) × ${r.slotsPerNode} slot(s), ${r.leasing} leasing${r.leasing === 'per-slot' ? ' (before batching)' : ''}`, r.totalMs)),
 ];
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 const table = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');

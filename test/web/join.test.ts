@@ -3,7 +3,7 @@
  * and renders every tile of a tiled job with the shared pipeline; a headless node started afterwards stitches
  * the frame and re-renders every tile to verify it (sample rate 1), comparing across backends by pixels, and
  * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
- * (headless-gl). Stop and leaving (closing) the tab hand a held lease back at once.
+ * (headless-gl). KTX2 textures are transcoded in the tab's Basis worker (the page itself keeps eval off). Stop and leaving (closing) the tab hand a held lease back at once.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { call, startHarness, type Harness } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
+import { BROWSER_THREE_REVISION } from '../support/render-host.ts';
 import { ROOT, startLocalRender } from '../support/tessera-cli.ts';
 import { ensureWebBuilt, launchBrowser, openBrowserPage, screenshot, SHOTS_DIR } from './browser.ts';
 
@@ -117,7 +118,7 @@ describe('/join: a browser tab as a render node', () => {
     const gl = await page.locator('[data-testid=gl-renderer]').textContent();
     expect(gl).toMatch(/^browser-webgl2 · \S/);
     // The identity names the backend and the GL, so verification compares this node's results by pixels.
-    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(/tessera-render\/[\d.]+ three\/162 browser-webgl2\/.+ fast-png/);
+    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(new RegExp(`tessera-render/[\\d.]+ three/${BROWSER_THREE_REVISION} browser-webgl2/.+ fast-png`));
     // The API's view of the card: tiles only, the backend and the unmasked renderer, a measured speed.
     const nodes = (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes;
     const card = nodes.find((n) => n.nodeId === tabId)!.card;
@@ -182,6 +183,27 @@ describe('/join: a browser tab as a render node', () => {
     const credited = async () => Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent()) ?? '')?.[1] ?? 0);
     await expect.poll(credited, { timeout: 40_000 }).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
     await screenshot(page, 'join-03-verified');
+  }, 300_000);
+
+  it('transcodes KTX2 (KHR_texture_basisu) in its Basis worker: every tile of a KTX2 job has the tab\'s render agreeing with the headless node\'s', async () => {
+    const sceneId = await upload('ktx2.glb');
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB, frames: [0], background: '#303540' } });
+    expect(submitted.status).toBe(201);
+    const done = await finished(submitted.body.jobId);
+    const renders = done.tasks.filter((t) => t.kind === 'render');
+    expect(renders.length).toBeGreaterThanOrEqual(6);
+    // Sample rate 1 and two nodes: each tile was rendered by one and re-rendered by the other, and the two agreed
+    // (by pixels: different identities). The tab is among the agreeing nodes of every tile, so it transcoded the
+    // KTX2 textures itself. (Checked against a build without the worker: there the tab took and failed the same
+    // tile again and again, and the job failed: "failed 8 times; last error: RENDER_FAILED: this browser node cannot
+    // transcode KTX2".)
+    for (const t of renders) {
+      expect(t.verification?.state, `tile ${JSON.stringify(t.tile)} by ${t.node}`).toBe('verified');
+      expect(t.verification?.disproven).toEqual([]);
+      expect(t.verification?.verifiedBy).toContain(tabId);
+      expect(t.verification?.verifiedBy.some((n) => n !== tabId)).toBe(true);
+    }
+    await screenshot(page, 'join-03b-ktx2');
   }, 300_000);
 
   it('advertises WebGL 2 and renders transmission: the glass shows in its tiles; the headless-gl node gets none of them', async () => {

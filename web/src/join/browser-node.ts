@@ -24,6 +24,7 @@ import { browserRendererIdentity } from '../../../render-node/render/renderer-id
 import { createBitmapImageDecoder } from '../../../render-node/scene/bitmap-image-decoder.ts';
 import referenceSceneUrl from '../../../scenes/textured-pbr.glb?url';
 import { every } from './heartbeat-ticker.ts';
+import { createWorkerKtx2Transcoder } from './worker-ktx2.ts';
 
 export interface BrowserNodeOptions {
   /** The API's base URL (the page's own origin when the API serves it). */
@@ -75,7 +76,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
   const version = browserRendererIdentity({ backend: backend.info.backend, three: REVISION, renderer: backend.info.renderer, encoder: 'fast-png' });
   // A WebGL 2 tab renders transmission and volume (three's transmission pass), as the Chromium backend does, and
   // says so in its card: it is then given scenes that need WebGL 2.
-  const renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version, transmission: backend.info.webgl2 });
+  const renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder({ transcodeKtx2: createWorkerKtx2Transcoder() }), version, transmission: backend.info.webgl2 });
   emit({ type: 'status', status: 'measuring', detail: 'timing the reference tile' });
   const reference = new Uint8Array(await (await fetch(referenceSceneUrl)).arrayBuffer());
   const tilesPerSecond = await measureReferenceTile(renderer, reference, 3);

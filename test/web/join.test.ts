@@ -3,7 +3,8 @@
  * and renders every tile of a tiled job with the shared pipeline; a headless node started afterwards stitches
  * the frame and re-renders every tile to verify it (sample rate 1), comparing across backends by pixels, and
  * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
- * (headless-gl). KTX2 textures are transcoded in the tab's Basis worker (the page itself keeps eval off). Stop and leaving (closing) the tab hand a held lease back at once.
+ * (headless-gl). KTX2 textures are transcoded in the tab's Basis worker (the page itself keeps eval off). Idle,
+ * the tab heartbeats on the render node's schedule. Stop and leaving (closing) the tab hand a held lease back at once.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -179,7 +180,7 @@ describe('/join: a browser tab as a render node', () => {
       expect(t.verification?.verifiedBy).toHaveLength(2);
     }
     // What the tab earned: credited tiles (its renders and its agreeing verifications) on its page.
-    // (Credited once verified: the page refreshes its ledger after each task and with each heartbeat.)
+    // (Credited once verified: the page refreshes its ledger after each task, every interval for a while after, and with each heartbeat.)
     const credited = async () => Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent()) ?? '')?.[1] ?? 0);
     await expect.poll(credited, { timeout: 40_000 }).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
     await screenshot(page, 'join-03-verified');
@@ -272,6 +273,16 @@ describe('/join: a browser tab as a render node', () => {
     const reportedLoad = async () => (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === tabId)?.load.reported;
     // Idle now: its heartbeats (from a worker's timer) say so.
     await waitFor('a heartbeat reporting the tab idle', async () => ((await reportedLoad()) === 0 ? true : undefined), 30_000);
+    // Idle, it heartbeats as render nodes do: its long-polls prove it alive, so with the default leases (10 s
+    // heartbeat interval) only every 12th interval. Over 30 s (3 intervals: 3 heartbeats on the old every-interval
+    // schedule) at most one is sent (one may fall due in the window), and the API still counts the tab healthy.
+    const beats: string[] = [];
+    const onRequest = (req: { url(): string }) => void (/\/v1\/nodes\/[^/]+\/heartbeat$/.test(req.url()) && beats.push(req.url()));
+    page.on('request', onRequest);
+    await new Promise((r) => setTimeout(r, 30_000));
+    page.off('request', onRequest);
+    expect(beats.length, 'heartbeats sent by the idle tab in 30 s').toBeLessThanOrEqual(1);
+    expect((await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === tabId)).toMatchObject({ healthy: true });
     const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB } });
     expect(submitted.status).toBe(201);
     const second = submitted.body.jobId as string;
@@ -308,7 +319,7 @@ describe('/join: a browser tab as a render node', () => {
     });
     expect(closed.state).toBe('queued');
     await page.close();
-  }, 240_000);
+  }, 300_000);
 
   it('logged no console errors', () => {
     // Requests the test itself cut off (the held scene download when the tab closed) are not the page's errors.

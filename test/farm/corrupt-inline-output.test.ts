@@ -42,6 +42,8 @@ describe('a node that sends a corrupt output inline', () => {
     // Wait until the API has refused an inline output of each liar, remembering which tasks.
     const refused = new Map<string, string>();
     const refusedBy = new Set<string>();
+    // Every refusal seen (a task refused for one liar may be refused again for the other before the next look).
+    const seen = new Set<string>();
     await waitFor('both liars refused', async () => {
       const job = await client.getJob(jobId);
       if (job.state !== 'running' && job.state !== 'queued') throw Object.assign(new Error(`job ${job.state}: ${job.error}`), { fatal: true });
@@ -49,13 +51,16 @@ describe('a node that sends a corrupt output inline', () => {
         if (!t.error) continue;
         expect(t.error).toMatch(/^OUTPUT_CORRUPT: the inline output has (\d+ bytes|sha256 [0-9a-f]{64}), but the node reported/);
         refused.set(t.taskId, t.error);
+        seen.add(t.error);
         refusedBy.add(t.node!.includes('liar-truncate') ? 'truncate' : 'corrupt');
       }
-      return refusedBy.size === 2 ? true : undefined;
+      // Both liars refused, and both ways: the truncated bytes by their length, the flipped ones by their sha256.
+      const both = [...seen].some((e) => /inline output has \d+ bytes/.test(e)) && [...seen].some((e) => /inline output has sha256/.test(e));
+      return refusedBy.size === 2 && both ? true : undefined;
     });
     // The truncated tile is caught by its length, the flipped one (same length) by its sha256.
-    expect([...refused.values()].some((e) => /inline output has \d+ bytes/.test(e))).toBe(true);
-    expect([...refused.values()].some((e) => /inline output has sha256/.test(e))).toBe(true);
+    expect([...seen].some((e) => /inline output has \d+ bytes/.test(e)), [...seen].join('\n')).toBe(true);
+    expect([...seen].some((e) => /inline output has sha256/.test(e)), [...seen].join('\n')).toBe(true);
     for (const liar of [truncating, flipping]) liar.child.kill('SIGKILL');
     farm.spawnNode('honest', { concurrency: 2 });
 

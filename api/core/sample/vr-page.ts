@@ -221,7 +221,8 @@ async function reopen(excludeNodes) {
     }
   }
 }
-await open([]);
+// The first open retries the same way while the farm has no room (503) or cannot be reached.
+await open([]).catch((err) => { state.closed = 'opening the session: ' + err.message; return reopen([]); });
 async function onMessage(ev) {
   if (typeof ev.data === 'string') {
     const m = JSON.parse(ev.data);

@@ -18,6 +18,7 @@ import { NodeDirectory } from './node-directory.ts';
 import { NodePolls } from './node-polls.ts';
 import { NodeNetwork } from './node-network.ts';
 import { PopLearner } from './pop-learner.ts';
+import { convictNode } from './convict-node.ts';
 import { EdgeRttMeter } from './edge-rtt-meter.ts';
 import { createNotifier } from './notifier.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -73,7 +74,8 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
     pops: new PopLearner(deps.jobs, logger, opts.routing.popLearning),
-    edgeRtts: new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts }),
+    // A probe URL that forges the meter's challenge convicts its node (called once ctx exists).
+    edgeRtts: new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts }, undefined, (nodeId, reason) => convictNode(ctx, nodeId, reason)),
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
     verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),

@@ -706,6 +706,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.getNode('m'))!.throughput!.results).toBe(2);
       });
 
+      const claims = { inflatedClaimFactor: 100, inflatedClaimPeerFactor: 20, inflatedClaimAfter: 5 };
+      /** One single-frame job rendered by `nodeId`: leased at `at`, done a second later with 0.5 s of compute. */
+      const renderOne = async (nodeId: string, at: number) => {
+        const { job, tasks } = makeJob({ frames: [0], now: at });
+        await store.createJob(job, tasks);
+        const t = (await store.leaseNext({ nodeId, leaseId: `l-${nodeId}-${at}`, now: at, policy }))!.task;
+        expect(t.jobId).toBe(job.jobId);
+        return store.completeTask({ taskId: t.taskId, nodeId, leaseId: t.leaseId!, result, now: at + 1000, renderMs: 500, claims });
+      };
+
+      it('proves an inflated card against its measured speed and its peers\', blocklists it and forfeits all it earned', async () => {
+        await registerNode('honest-1');
+        await registerNode('honest-2');
+        await registerNode('inflated', { card: { ...nodeCardFor('eu'), tilesPerSecond: 10_000 } });
+        let at = T0;
+        // Alone, nothing is proven: a farm of one cannot tell a heavy scene from a lie.
+        for (let i = 0; i < 5; i++) expect((await renderOne('inflated', (at += 2000))).blocklisted).toBeUndefined();
+        expect((await store.getNode('inflated'))!.reputation!.blocklisted).toBeNull();
+        // Honest nodes (claims 16× their measured speed on this work) are measured, and never proven anything.
+        for (let i = 0; i < 10; i++) for (const id of ['honest-1', 'honest-2']) expect((await renderOne(id, (at += 2000))).blocklisted).toBeUndefined();
+        // At its next check (its 10th result) the claim is compared with theirs: 80,000× against 16×.
+        for (let i = 0; i < 4; i++) expect((await renderOne('inflated', (at += 2000))).blocklisted).toBeUndefined();
+        const caught = await renderOne('inflated', (at += 2000));
+        expect(caught.blocklisted).toEqual([{ nodeId: 'inflated', reason: expect.stringMatching(/^inflated card: it claims 10000 tiles\/s, 80000× the 0.125 tiles\/s measured from its fastest of 10/) }]);
+        expect((await store.getNode('inflated'))!.reputation!.blocklisted).toMatchObject({ reason: expect.stringMatching(/^inflated card/) });
+        // The task it just completed is done again by others; everything else it was credited for is forfeited.
+        expect(caught.task).toMatchObject({ state: 'queued', result: null, excludeNodes: ['inflated'] });
+        const entries = await store.listLedger({ nodeId: 'inflated' });
+        expect(entries.map((e) => e.state)).toEqual([...Array(9).fill('forfeited'), 'voided']);
+        // The honest nodes keep every credit.
+        for (const id of ['honest-1', 'honest-2']) {
+          expect((await store.listLedger({ nodeId: id })).map((e) => e.state)).toEqual(Array(10).fill('credited'));
+          expect((await store.getNode(id))!.reputation!.blocklisted).toBeNull();
+        }
+      });
+
+      it('blocklisting forfeits what a node earned in finished jobs too, pending entries included; voided ones stay void', async () => {
+        await registerNode('cheat');
+        await registerNode('other');
+        const earlier = await renderOne('cheat', T0);
+        expect(earlier.job.state).toBe('done');
+        await renderOne('other', T0 + 10);
+        // A sampled result awaiting its vote, in a running job.
+        const { job, tasks } = makeJob({ frames: [0, 1], now: T0 + 20 });
+        await store.createJob(job, tasks);
+        const t = (await store.leaseNext({ nodeId: 'cheat', leaseId: 'l-pending', now: T0 + 20, policy }))!.task;
+        await store.completeTask({ taskId: t.taskId, nodeId: 'cheat', leaseId: 'l-pending', result, now: T0 + 30, renderMs: 5, sample: true });
+        expect((await store.listLedger({ nodeId: 'cheat' })).map((e) => e.state)).toEqual(['credited', 'pending']);
+        await store.blocklistNode('cheat', 'forged probe: test', T0 + 40);
+        // The running job's result is discarded and redone (voided); the finished job's credit is forfeited.
+        expect((await store.listLedger({ nodeId: 'cheat' })).map((e) => [e.jobId, e.state])).toEqual([
+          [earlier.job.jobId, 'forfeited'],
+          [job.jobId, 'voided'],
+        ]);
+        expect((await store.listLedger({ nodeId: 'other' })).map((e) => e.state)).toEqual(['credited']);
+        // Once is enough: blocklisting again changes nothing.
+        expect(await store.blocklistNode('cheat', 'again', T0 + 50)).toEqual([]);
+        expect((await store.getNode('cheat'))!.reputation!.blocklisted).toEqual({ at: T0 + 40, reason: 'forged probe: test' });
+      });
+
       it('refutes a claimed location once (the first reason stays)', async () => {
         await registerNode('t');
         await store.refuteNodeLocation('t', 'first');

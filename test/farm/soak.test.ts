@@ -29,7 +29,8 @@ describe('soak (small)', () => {
     expect(report.lost).toEqual({ jobs: 0, frames: 0 });
     expect(report.frames).toMatchObject({ expected: 36, verified: 36, wrongPixels: 0 });
     expect(report.duplicated.total).toBe(0);
-    expect(report.liars).toMatchObject({ verifySampleRate: 1, honestBlamed: 0, creditedRenderSeconds: { lie: 0 } });
+    expect(report.liars).toMatchObject({ verifySampleRate: 1, honestBlamed: 0, creditedRenderSeconds: { lie: 0, 'doctor-stitch': 0, 'fake-probe': 0, hoard: 0, 'inflate-card': 0 } });
+    expect(report.liars!.honestCreditedRenderSeconds).toBeGreaterThan(0);
     expect(report.liars!.started.lie).toBe(1);
     expect(report.liars!.blocklisted.lie).toBe(1);
     expect(report.liars!.disproven).toBeGreaterThanOrEqual(3);

@@ -18,7 +18,8 @@ import { JobLedger, NodeLedger } from '../../api/protocol/metering.ts';
 import { MAX_TILES_PER_SECOND } from '../../api/protocol/node-card.ts';
 import { LeasedTask, NODE_PROTOCOL_VERSION } from '../../api/protocol/task.ts';
 import { startProbeServer, type ProbeServer } from '../../render-node/agent/probe-server.ts';
-import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from '../support/api-harness.ts';
+import { call, fakePng, sha256, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Harness, type HarnessOptions } from '../support/api-harness.ts';
+import { tessera } from '../support/tessera-cli.ts';
 import { waitFor } from '../support/farm-checks.ts';
 
 let h: Harness | undefined;
@@ -125,6 +126,13 @@ describe('a fake probe, proven by a wrong HMAC', () => {
     const honestAfter = await nodeLedger(honest);
     expect(honestAfter).toMatchObject({ standing: 'good' });
     expect(honestAfter.tiles).toBe(honestBefore.tiles + 4);
+    // `tessera ledger` shows it: the liar forfeited, the honest node in good standing.
+    const cli = await tessera('ledger', '--api', h!.url, '--api-key', TEST_API_KEY);
+    expect(cli.code, cli.stderr).toBe(0);
+    const line = (id: string) => cli.stdout.split('\n').find((l) => l.startsWith(id))!.split(/\s{2,}/);
+    expect(line(liar.id).slice(0, 3)).toEqual([liar.id, 'forfeited', '0.000 s']);
+    expect(line(liar.id)[6]).not.toBe('0.000 s');
+    expect(line(honest.id).slice(0, 2)).toEqual([honest.id, 'good']);
     // The honest node's own proof was recorded by the PoP (the meter measured it, and believed it).
     const rtts = (await call(h!.url, 'GET', '/v1/edge/rtts')).body as { nodes: { nodeId: string }[] };
     expect(rtts.nodes.map((n) => n.nodeId)).toEqual([honest.id]);

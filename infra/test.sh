@@ -8,6 +8,12 @@ npx tsc --noEmit -p infra/tsconfig.workers.json
 npx tsc --noEmit -p web
 # The Env type must match infra/wrangler.jsonc (regenerate with `npm run types:edge`).
 npx wrangler types --config infra/wrangler.jsonc --include-runtime=false --strict-vars=false api/edge/worker-configuration.d.ts --check
-npx vitest run --config infra/vitest.config.ts "$@"
-# Tests inside workerd (the Durable Object job store); a file filter for the Node suite skips them.
-if [ "$#" -eq 0 ]; then npx vitest run --config infra/vitest.workers.config.ts; fi
+if [ "$#" -eq 0 ]; then
+  # Everything but the timing-sensitive files (2 at a time), then those one at a time (infra/timing-tests.txt).
+  TESSERA_TEST_PHASE=main npx vitest run --config infra/vitest.config.ts
+  TESSERA_TEST_PHASE=timing npx vitest run --config infra/vitest.config.ts
+  # Tests inside workerd (the Durable Object job store); a file filter for the Node suite skips them.
+  npx vitest run --config infra/vitest.workers.config.ts
+else
+  npx vitest run --config infra/vitest.config.ts "$@"
+fi

@@ -21,6 +21,11 @@ export const MAX_EYE_EDGE = 2048;
 export const MAX_CLIENT_MESSAGE_BYTES = 8 * 1024;
 /** Most messages per second a client may send over one session socket (poses and pings together). */
 export const MAX_CLIENT_MESSAGES_PER_SECOND = 240;
+/**
+ * Messages a client may have sent ahead of that rate (a token bucket's depth). A node whose event loop
+ * stalled reads what piled up in one go: a 60 Hz client's poses over a 15 s stall must not read as a flood.
+ */
+export const CLIENT_MESSAGE_BURST = 960;
 /** Most frames per second a session may ask for. */
 export const MAX_SESSION_FPS = 240;
 

@@ -18,6 +18,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   MAX_CLIENT_MESSAGE_BYTES,
+  CLIENT_MESSAGE_BURST,
   MAX_CLIENT_MESSAGES_PER_SECOND,
   parseClientMessage,
   SESSION_CLOSE,
@@ -235,10 +236,10 @@ export class SessionHost {
     };
     ws.on('error', () => {});
     // The rate limit and message checks apply from the first message on, the hello included.
-    const limiter = { tokens: MAX_CLIENT_MESSAGES_PER_SECOND, at: performance.now() };
+    const limiter = { tokens: CLIENT_MESSAGE_BURST, at: performance.now() };
     const allow = (): boolean => {
       const now = performance.now();
-      limiter.tokens = Math.min(MAX_CLIENT_MESSAGES_PER_SECOND, limiter.tokens + ((now - limiter.at) * MAX_CLIENT_MESSAGES_PER_SECOND) / 1000);
+      limiter.tokens = Math.min(CLIENT_MESSAGE_BURST, limiter.tokens + ((now - limiter.at) * MAX_CLIENT_MESSAGES_PER_SECOND) / 1000);
       limiter.at = now;
       if (limiter.tokens < 1) return false;
       limiter.tokens--;

@@ -73,6 +73,17 @@ describe('the sample WebXR page (desktop mode)', () => {
     await page.evaluate(() => ((window as unknown as { tessera: { offset: number[] } }).tessera.offset = [0.5, 0, 0]));
     await new Promise((r) => setTimeout(r, 300));
     expect(await canvasData(page)).toBe(held);
+    // A session the API ends (here deleted; a node gone silent is the same close) is re-opened and frames resume.
+    await page.evaluate(() => ((window as unknown as { tessera: { holdPoses: boolean } }).tessera.holdPoses = false));
+    const first = await page.evaluate(() => (window as unknown as { tessera: { sessionId: string } }).tessera.sessionId);
+    const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
+    await client.deleteSession(first);
+    const reopened = await waitFor('the page re-opened its session', async () => {
+      const t = await page.evaluate(() => (window as unknown as { tessera: { sessionId: string; reopens: number; frames: number } }).tessera);
+      return t.sessionId !== first && t.reopens === 1 ? t : undefined;
+    }, 60_000);
+    await waitFor('frames from the re-opened session', async () => ((await counters())!.frames >= reopened.frames + 3 ? true : undefined), 60_000);
+    expect((await client.getSession(reopened.sessionId)).state).toMatch(/^(starting|open)$/);
     expect(errors).toEqual([]);
   }, 180_000);
 

@@ -82,7 +82,12 @@ describe('edge latency lab: the PoP times nodes itself where locations mislead',
       if (st.state === 'failed' || st.state === 'cancelled') throw new Error(`job ${jobId} ${st.state}: ${st.error}`);
       return st.state === 'done' ? st : undefined;
     }, 90_000);
-    expect(s.tasks.map((t) => label(t.node ?? undefined))).toEqual(['near']);
-    expect(s.tasks[0].route).toMatchObject({ nodeId: lab.byLabel('near').id, rttSource: 'measured' });
+    // The probe decides the route: the task is routed to the 5 ms node by measurement, and runs there unless
+    // that node did not lease it within the grace period, when the runner-up may take it by design (seen once
+    // under full CI load on 2 cores; the grace itself is tested in latency-routing.test.ts).
+    const routes = JSON.stringify(s.tasks.map((t) => ({ node: label(t.node ?? undefined), route: t.route })), null, 1);
+    expect(s.tasks).toHaveLength(1);
+    expect(s.tasks[0].route, routes).toMatchObject({ nodeId: lab.byLabel('near').id, rttSource: 'measured' });
+    if (s.tasks[0].node !== lab.byLabel('near').id) expect(s.tasks[0].route!.leasedAs, routes).not.toBe('chosen');
   }, 150_000);
 });

@@ -33,7 +33,7 @@ const key = q.get('key'), sceneId = q.get('scene'), eyeSize = q.get('eye') || '5
 const statsEl = document.getElementById('stats');
 const canvas = document.getElementById('view');
 // offset: a head translation applied to the drawing only (not to the poses sent), holdPoses: send none (tests).
-const state = { frames: 0, depthFrames: 0, centerDepthMm: null, posesSent: 0, latencies: [], rttMs: null, fps: 0, arrivals: [], errors: [], nodeId: null, yaw: 0, pitch: 0, offset: [0, 0, 0], holdPoses: false };
+const state = { frames: 0, depthFrames: 0, centerDepthMm: null, posesSent: 0, reopens: 0, closed: null, latencies: [], rttMs: null, fps: 0, arrivals: [], errors: [], nodeId: null, yaw: 0, pitch: 0, offset: [0, 0, 0], holdPoses: false };
 window.tessera = state;
 
 // ---- 4×4 column-major math ----
@@ -188,14 +188,29 @@ async function api(method, path, body) {
   if (!res.ok) throw new Error(json.code + ': ' + json.message);
   return json;
 }
-const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, depth: wantDepth, fidelity, client: { rtts: [] } });
-state.nodeId = placed.nodeId; state.sessionId = placed.sessionId;
-const ws = new WebSocket(placed.url); ws.binaryType = 'arraybuffer';
-let ready = null, seq = 0;
+// A session whose node stopped, lost the connection or dropped the session is re-opened through the API on
+// another node (as the SDK does), at most 3 times; bad input (codes 4000–4013, 1009) is not retried.
+const REOPEN = new Set([1001, 1006, 1011, 4020, 4021, 4022]);
+let ws = null, ready = null, seq = 0, reopens = 0;
 const sent = new Map();
-ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', ticket: placed.ticket }));
-ws.onclose = (ev) => { statsEl.textContent = 'session closed: ' + ev.code + ' ' + ev.reason; };
-ws.onmessage = async (ev) => {
+async function open(excludeNodes) {
+  const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, depth: wantDepth, fidelity, client: { rtts: [] }, ...(excludeNodes.length ? { excludeNodes } : {}) });
+  state.nodeId = placed.nodeId; state.sessionId = placed.sessionId;
+  ready = null; state.closed = null;
+  ws = new WebSocket(placed.url); ws.binaryType = 'arraybuffer';
+  ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', ticket: placed.ticket }));
+  ws.onclose = (ev) => {
+    state.closed = 'session closed: ' + ev.code + ' ' + ev.reason;
+    if (!REOPEN.has(ev.code) || reopens >= 3) return;
+    reopens++; state.reopens = reopens;
+    state.closed += ' · re-opening';
+    // Elsewhere if another node can take it, else on the same one.
+    setTimeout(() => open(ev.code === 4020 ? [] : [placed.nodeId]).catch(() => open([])).catch((err) => { state.closed = 'could not re-open the session: ' + err.message; }), 500 * reopens);
+  };
+  ws.onmessage = onMessage;
+}
+await open([]);
+async function onMessage(ev) {
   if (typeof ev.data === 'string') {
     const m = JSON.parse(ev.data);
     if (m.type === 'ready') ready = m;
@@ -222,10 +237,10 @@ ws.onmessage = async (ev) => {
   state.latencies.push(now - (sent.get(header.seq) ?? header.sentAt)); if (state.latencies.length > 120) state.latencies.shift();
   state.arrivals.push(now); while (state.arrivals[0] < now - 1000) state.arrivals.shift();
   state.fps = state.arrivals.length;
-};
-setInterval(() => { if (ws.readyState === 1) ws.send(JSON.stringify({ type: 'ping', id: ++seq, sentAt: performance.now() })); }, 1000);
+}
+setInterval(() => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'ping', id: ++seq, sentAt: performance.now() })); }, 1000);
 function sendPose(eyes) {
-  if (state.holdPoses || !ready || ws.readyState !== 1 || ws.bufferedAmount > 65536) return;
+  if (state.holdPoses || !ready || !ws || ws.readyState !== 1 || ws.bufferedAmount > 65536) return;
   const s = ++seq, t = performance.now();
   sent.set(s, t); if (sent.size > 500) sent.delete(sent.keys().next().value);
   ws.send(JSON.stringify({ type: 'pose', seq: s, sentAt: t, eyes: eyes.map((e) => ({ view: Array.from(e.view), projection: Array.from(e.projection) })) }));
@@ -233,6 +248,7 @@ function sendPose(eyes) {
 }
 setInterval(() => {
   const l = [...state.latencies].sort((a, b) => a - b);
+  if (state.closed) { statsEl.textContent = state.closed; return; }
   statsEl.textContent = 'node ' + state.nodeId + ' · RTT ' + (state.rttMs?.toFixed(0) ?? '–') + ' ms · ' + state.fps + ' fps · pose→frame p50 ' + (l.length ? l[l.length >> 1].toFixed(0) : '–') + ' ms';
 }, 250);
 

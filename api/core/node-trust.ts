@@ -48,8 +48,8 @@ export const PROBATION_SAMPLE_RATE = 0.5;
 /**
  * Bounds of the inflated-card proof. A card's speed is the node's own benchmark of a 256×256 reference tile; what
  * it measures on real work is slower by the work's fixed costs (small tiles, heavy scenes, a loaded machine), so
- * honest nodes' claims run ahead of their measured speed by a factor that depends on the work (about 2–40× on
- * the soak's 48×48 tiles here under contention). The same work slows every node alike, hence the comparison with
+ * honest nodes' claims run ahead of their measured speed by a factor that depends on the work (2.2–2.4× as the
+ * median of the honest nodes on the soak's 48×48 tiles here, on 2 cores at load 19–28). The same work slows every node alike, hence the comparison with
  * the other nodes' ratio; the absolute floor keeps a farm of modest claims from convicting an honest node that
  * is merely a few times slower than its own benchmark.
  */

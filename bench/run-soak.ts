@@ -328,7 +328,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         const latencyMs = performance.now() - t0;
         results.push({ jobId, status, latencyMs, frames });
         if (status?.state !== 'done') {
-          problems.push(`job ${jobId} ${status ? `${status.state}: ${status.error}` : 'did not finish in time'}`);
+          problems.push(`job ${jobId} ${status ? `${status.state}: ${status.error}` : `did not finish in time; ${await unfinished(client, jobId)}`}`);
           continue;
         }
         const check = await checkJobFrames(await listFrames(client, jobId), frames, reference);
@@ -518,6 +518,15 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 function percentile(sorted: number[], q: number): number | null {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** What a job that did not finish had left: each unfinished task's kind, state, node, attempts, verification and route. */
+async function unfinished(client: TesseraClient, jobId: string): Promise<string> {
+  const s = await client.getJob(jobId).catch(() => null);
+  if (!s) return 'its status could not be read';
+  const left = s.tasks.filter((t) => t.state !== 'done' || (t.verification && t.verification.state === 'pending'));
+  const desc = left.map((t) => `${t.kind} f${t.frame} ${t.state} node=${t.node ?? '-'} attempts=${t.attempts}${t.verification ? ` verification=${t.verification.state}/r${t.verification.round}` : ''}${t.route ? ` route=${t.route.nodeId}/${t.route.leasedAs ?? '-'}` : ''}${t.error ? ` error=${t.error.slice(0, 80)}` : ''}`);
+  return `${s.state}, ${s.frames.done}/${s.frames.total} frames; left: ${desc.slice(0, 8).join('; ')}${desc.length > 8 ? `; … ${desc.length - 8} more` : ''}`;
 }
 
 /** Poll until the job ends (null when `timeoutMs` passes first); errors (an API restarting) mean "ask again". */

@@ -40,6 +40,8 @@ const CASES: Case[] = [
   { scene: 'textured-pbr', view: { width, height, background: '#808080' } },
   // Transmission: WebGL 2 draws the scene twice (the opaque pass into a mip-mapped target, then the glass).
   { scene: 'transmission', view: { width, height, background: '#808080', camera: { kind: 'gltf', name: 'front' } } },
+  // Dispersion (three r187, WebGL 2 only): the transmission pass sampled once per colour channel.
+  { scene: 'dispersion', view: { width, height, background: '#808080', camera: { kind: 'gltf', name: 'front' } } },
 ];
 
 interface Row {

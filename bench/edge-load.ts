@@ -2,8 +2,9 @@
  * `npm run bench:edge-load`: a load test of the edge API under `wrangler dev` (workerd: the Worker and its
  * coordinator Durable Object on local SQLite storage, s3rver for blobs). Simulated nodes (no rendering) lease
  * tasks up to their slots and complete each with `next` after uploading placeholder bytes to its presigned URL;
- * then idle nodes long-poll the empty farm, and heartbeat with nothing new (what one costs, counted apart); then
- * forged node tokens are sent to every node route. The coordinator counts the requests it serves (calls, waits,
+ * then a node reports failed attempts (what one report costs, counted apart); then idle nodes long-poll the empty
+ * farm, and heartbeat with nothing new (what one costs, counted apart); then forged node tokens are sent to every
+ * node route. The coordinator counts the requests it serves (calls, waits,
  * notifies), read through GET /v1/admin/coordinator-requests with the operator key (job status reads that check
  * the busy phase is over are counted apart and left out). Reports Durable Object requests per task, per idle
  * node per second (long-polls alone, and with heartbeats every interval as nodes sent them before, or idle
@@ -11,7 +12,7 @@
  * the tasks/s and idle nodes one object sustains at Cloudflare's ~1,000 requests/s per object; also the tasks/s
  * this machine reached through wrangler dev (a lower bound: one machine plays the nodes, workerd and S3).
  * Writes bench/results/edge-load-<timestamp>.json and edge-load-latest.json (--out-name NAME: NAME-… instead).
- * Options: --nodes 4 --jobs 6 --idle-nodes 20 --idle-seconds 50 --port 8797 --label after
+ * Options: --nodes 4 --jobs 6 --fail-rounds 5 --idle-nodes 20 --idle-seconds 50 --port 8797 --label after
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '8797' },
     label: { type: 'string', default: '' },
     'out-name': { type: 'string', default: 'edge-load' },
+    'fail-rounds': { type: 'string', default: '5' },
   },
 });
 /** Cloudflare's guidance for one Durable Object: about 1,000 requests a second. */
@@ -129,6 +131,32 @@ try {
   const perTask = round(taskRequests / tasks, 2);
   process.stdout.write(`${args.label} busy: ${tasks} tasks, ${taskRequests} Durable Object requests (${perTask} per task; ${statusRequests} status reads left out), ${round(tasks / wallS, 1)} tasks/s here\n`);
 
+  // Failed attempts: a node leases tasks up to its slots and reports each failed (a GL context lost, say); what one
+  // report costs, counted around the reports alone. Then the job is cancelled, so the farm is empty for the idle phase.
+  const failer = await register('failer', 4);
+  const failJob = await api('POST', '/v1/jobs', { sceneId, frames: '0', size: '512x512', tile: 64 });
+  if (failJob.status !== 201 && failJob.status !== 202 && failJob.status !== 200) throw new Error(`job: ${brief(failJob)}`);
+  let fails = 0;
+  let failRequests = 0;
+  for (let r = 0; r < Number(args['fail-rounds']); r++) {
+    const leased = await api('POST', `/v1/nodes/${failer.nodeId}/lease`, { waitSeconds: 0, max: 4, protocol: NODE_PROTOCOL_VERSION }, failer.nodeToken);
+    if (leased.status !== 200) throw new Error(`fail-phase lease: ${brief(leased)}`);
+    const held: LeasedTask[] = LeaseBatch.parse(leased.json).tasks;
+    const before = await requests();
+    await Promise.all(
+      held.map(async (task) => {
+        const r = await api('POST', `/v1/tasks/${task.taskId}/fail`, { leaseId: task.leaseId, reason: 'edge-load: simulated failure', sceneFault: false }, failer.nodeToken);
+        if (r.status !== 200) throw new Error(`fail: ${brief(r)}`);
+        fails++;
+      }),
+    );
+    failRequests += (await requests()) - before;
+  }
+  const perFail = round(failRequests / Math.max(1, fails), 2);
+  const cancelled = await api('DELETE', `/v1/jobs/${failJob.json.jobId}`);
+  if (cancelled.status !== 200) throw new Error(`cancel: ${brief(cancelled)}`);
+  process.stdout.write(`${args.label} fail: ${fails} failed attempts reported, ${failRequests} Durable Object requests (${perFail} per report)\n`);
+
   // Idle: nodes long-polling the empty farm.
   const idle = [];
   for (let i = 0; i < Number(args['idle-nodes']); i++) idle.push(await register(`idle-${i}`, 2));
@@ -183,6 +211,7 @@ try {
         ['POST', `/v1/nodes/${victim.nodeId}/lease`, { waitSeconds: 0 }],
         ['POST', `/v1/nodes/${victim.nodeId}/heartbeat`, { leaseIds: [], load: 0 }],
         ['POST', '/v1/tasks/task_forged/complete', { leaseId: 'lease_forged', checksum: '0'.repeat(64), bytes: 1 }],
+        ['POST', '/v1/tasks/task_forged/fail', { leaseId: 'lease_forged', reason: 'forged', sceneFault: false }],
       ] as const) {
         const r = await api(method, path, body, token);
         if (r.status !== 401) throw new Error(`forged ${path}: ${brief(r)}`);
@@ -213,6 +242,7 @@ try {
       objectRequestsPerIdleNodePerSecond: perIdle,
       idleHeartbeatEveryIntervals: IDLE_HEARTBEAT_EVERY,
     },
+    fail: { reports: fails, objectRequests: failRequests, objectRequestsPerReport: perFail },
     forged: { calls: forged, objectRequestsPerCall: perForged },
     perObject: {
       assumedRequestsPerSecond: OBJECT_REQUESTS_PER_SECOND,
@@ -231,7 +261,7 @@ try {
   process.stdout.write(json);
   process.stdout.write(
     `\nwrangler dev${args.label ? ` (${args.label})` : ''}: ${perTask} Durable Object requests per task (goal ≤ 2), ${perIdle} per idle node per second with its heartbeats (goal ≤ 0.05;` +
-      ` ${perPoll} long-polls alone, ${withBeats(1)} heartbeating every interval), ${perBeat} per heartbeat, ${perForged} per forged node call` +
+      ` ${perPoll} long-polls alone, ${withBeats(1)} heartbeating every interval), ${perBeat} per heartbeat, ${perFail} per failed-attempt report, ${perForged} per forged node call` +
       ` → one object sustains ~${result.perObject.tasksPerSecond} tasks/s and ~${result.perObject.idleNodes} idle nodes at ${OBJECT_REQUESTS_PER_SECOND} requests/s` +
       ` (this machine pushed ${result.busy.tasksPerSecondHere} tasks/s through wrangler dev)\n`,
   );

@@ -1,6 +1,6 @@
 /**
- * glTF extensions a scene may list in `extensionsRequired`: those three.js r162's GLTFLoader
- * renders without extra decoders, plus Draco and meshopt (decoded here before the renderer sees the scene)
+ * glTF extensions a scene may list in `extensionsRequired`: those three.js's GLTFLoader renders without extra
+ * decoders (r162 on headless-gl; the current three on WebGL 2 nodes adds KHR_materials_dispersion), plus Draco and meshopt (decoded here before the renderer sees the scene)
  * and KHR_texture_basisu (KTX2 containers checked here, transcoded to RGBA8 by the render node).
  * A scene may *use* any extension; unknown optional ones are dropped by the normalization.
  */
@@ -12,6 +12,7 @@ export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
   'KHR_lights_punctual',
   'KHR_materials_anisotropy',
   'KHR_materials_clearcoat',
+  'KHR_materials_dispersion',
   'KHR_materials_emissive_strength',
   'KHR_materials_ior',
   'KHR_materials_iridescence',
@@ -33,11 +34,12 @@ export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
 export const REFUSED_EXTENSIONS: ReadonlySet<string> = new Set<string>([]);
 
 /**
- * Extensions three r162 renders only on WebGL 2 (volume acts through the transmission pass). A scene that uses
- * one is flagged at upload (SceneInfo.webgl2) and its jobs go only to nodes with a WebGL 2 backend.
- * KHR_materials_dispersion is not here: three renders it from r163 on, and the normalization drops it (optional).
+ * Extensions rendered only on WebGL 2 nodes (volume and dispersion act through three's transmission pass, which
+ * needs WebGL 2; dispersion is drawn by three from r163 on, and every WebGL 2 backend runs the current three, see
+ * web/vite.config.ts). A scene that uses one is flagged at upload (SceneInfo.webgl2) and its jobs go only to nodes
+ * with a WebGL 2 backend. headless-gl (three 0.162, WebGL 1) draws such materials opaque, without dispersion.
  */
-export const WEBGL2_EXTENSIONS: readonly string[] = ['KHR_materials_transmission', 'KHR_materials_volume'];
+export const WEBGL2_EXTENSIONS: readonly string[] = ['KHR_materials_transmission', 'KHR_materials_volume', 'KHR_materials_dispersion'];
 
 /** The extensions of `extensionsUsed` that need WebGL 2, in WEBGL2_EXTENSIONS order. */
 export function webgl2ExtensionsOf(extensionsUsed: readonly string[]): string[] {

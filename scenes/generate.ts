@@ -9,6 +9,7 @@ import { type Document, Format, type GLTF } from '@gltf-transform/core';
 import { buildAlpha } from './lib/builders/alpha.ts';
 import { buildAnimatedTrs } from './lib/builders/animated-trs.ts';
 import { buildCameras } from './lib/builders/cameras.ts';
+import { buildDispersion } from './lib/builders/dispersion.ts';
 import { buildDraco } from './lib/builders/draco.ts';
 import { buildFeatures } from './lib/builders/features.ts';
 import { buildInstancing } from './lib/builders/instancing.ts';
@@ -51,6 +52,7 @@ const JOBS: SceneJob[] = [
   { file: 'ktx2.glb', build: buildKtx2, maxBytes: 1 << 20 },
   { file: 'instancing.glb', build: () => buildInstancing(), maxBytes: 1 << 20 },
   { file: 'transmission.glb', build: buildTransmission, maxBytes: 1 << 20 },
+  { file: 'dispersion.glb', build: buildDispersion, maxBytes: 1 << 20 },
 ];
 
 /** Writes one scene; returns the paths written. */

@@ -25,9 +25,19 @@ function pageHead(): Plugin {
   };
 }
 
+/**
+ * Every page here renders on WebGL 2 (the render host, /join tabs, the dashboard's preview), so they all run the
+ * current three.js: `three` (and `three/examples/...`) resolve to the `three-latest` package (three 0.187 under
+ * an npm alias). Only Node's headless-gl backend keeps three 0.162, the last release with WebGL 1. The render
+ * pipeline modules (render-node/render, render-node/scene) are the same source in both; the identity in cards
+ * and outputs names the three revision (`three/187`), so verification compares the two by pixels.
+ */
+export const BROWSER_THREE = 'three-latest';
+
 export default defineConfig({
   root: here('.'),
   base: '/',
+  resolve: { alias: [{ find: /^three(?=\/|$)/, replacement: BROWSER_THREE }] },
   // The page imports the SDK and protocol (api/client, api/protocol) from outside web/.
   server: { fs: { allow: [here('..')] }, proxy: { '/v1': process.env.TESSERA_API ?? 'http://127.0.0.1:8080' } },
   plugins: [pageHead()],
@@ -45,7 +55,7 @@ export default defineConfig({
       onwarn: (warning, warn) => (warning.code === 'INVALID_ANNOTATION' ? undefined : warn(warning)),
       output: {
         // three.js is most of the bytes and changes rarely: its own hashed chunk stays cached across releases.
-        manualChunks: (id) => (id.includes('node_modules/three/') ? 'three' : id.includes('node_modules/') ? 'vendor' : undefined),
+        manualChunks: (id) => (id.includes(`node_modules/${BROWSER_THREE}/`) ? 'three' : id.includes('node_modules/') ? 'vendor' : undefined),
       },
     },
   },

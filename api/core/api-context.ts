@@ -14,7 +14,8 @@ import { pruneSupersededOutputs } from './prune-outputs.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
-import type { StatusChange } from './state-machine.ts';
+import { isJobFinished, type StatusChange } from './state-machine.ts';
+import type { JobState } from '../protocol/job-status.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import type { TaskRouter } from './task-router.ts';
 import type { Verifier } from './verifier.ts';
@@ -61,7 +62,7 @@ export interface ApiContext {
   polls: NodePolls;
   /**
    * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, and delete the
-   * superseded outputs of jobs that just finished.
+   * superseded outputs of jobs that just ended (the store's clean-up mark makes the sweep do it again later).
    */
   applied(changes: StatusChange[]): Promise<void>;
 }
@@ -89,13 +90,11 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       for (const jobId of jobs) wake(jobTopic(jobId));
       wake(TASKS_TOPIC);
       for (const ch of changes) {
-        if (ch.entity !== 'job' || ch.to !== 'done') continue;
+        if (ch.entity !== 'job' || !isJobFinished(ch.to as JobState)) continue;
         await pruneSupersededOutputs(parts, ch.jobId);
-        // An attempt whose lease was taken back may still hold an upload URL (it lives until its lease's end, at
-        // most nodeUrlSeconds) and PUT after the job is done: prune once more when every such URL has expired.
-        // Best effort: a timer that does not keep the process alive (an isolate or a restart may drop it).
-        const later = setTimeout(() => void pruneSupersededOutputs(parts, ch.jobId).catch(() => {}), (parts.options.nodeUrlSeconds + 5) * 1000);
-        (later as { unref?: () => void }).unref?.();
+        // An attempt whose lease was taken back may still hold an upload URL and PUT after the job has ended: the
+        // store marked the job's clean-up as due once every such URL has expired, and the sweep (prune-sweep.ts)
+        // prunes again then, whatever restarts in between.
       }
     },
   };

@@ -115,6 +115,8 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
   { table: 'nodes', column: 'blocklist_reason', definition: 'TEXT' },
   // Who submitted the job: the API key's id (null for jobs from before keys; only admins see those).
   { table: 'jobs', column: 'owner', definition: 'TEXT' },
+  // When an ended job's storage clean-up is due (prune-schedule.ts); null while it runs and once swept.
+  { table: 'jobs', column: 'prune_due_at', definition: 'INTEGER' },
 ];
 
 /** Indexes and tables of latency routing, verification and metering; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
@@ -147,6 +149,8 @@ CREATE INDEX IF NOT EXISTS tasks_routed ON tasks (state, route_node);
 CREATE INDEX IF NOT EXISTS tasks_fallback ON tasks (state, route_fallback, route_fallback_at);
 -- A routed job's tasks open to any capable node (lease phase 3).
 CREATE INDEX IF NOT EXISTS tasks_open ON tasks (job_id, state, route_open_at);
+-- Ended jobs whose storage clean-up is pending, by due time (the sweep reads a few rows).
+CREATE INDEX IF NOT EXISTS jobs_prune_due ON jobs (prune_due_at) WHERE prune_due_at IS NOT NULL;
 -- Healthy nodes: those seen recently.
 CREATE INDEX IF NOT EXISTS nodes_by_seen ON nodes (last_seen_at);
 

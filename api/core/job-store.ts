@@ -447,6 +447,12 @@ export interface AuthenticateAndHeartbeatInput extends Omit<HeartbeatInput, 'nod
   credentials: NodeCredentials & { nodeId: string };
 }
 
+/** A node's report of a failed attempt, with the credentials it came with (see `authenticateAndFail`). */
+export interface AuthenticateAndFailInput extends Omit<FailInput, 'nodeId'> {
+  /** The node's token hash, and its id when the token names it (a signed token); without one, found by the hash. */
+  credentials: NodeCredentials;
+}
+
 /** Composite node calls: each route's store work in one step (one transaction; one Durable Object request on Workers). */
 export interface NodeCallStore {
   /** Check the node's credentials, then lease (see AuthenticateAndLeaseInput). Throws NODE_NOT_FOUND or UNAUTHORIZED. */
@@ -467,6 +473,11 @@ export interface NodeCallStore {
    * nothing recorded). Returns the node as it was before. Throws NODE_NOT_FOUND or UNAUTHORIZED.
    */
   authenticateAndHeartbeat(input: AuthenticateAndHeartbeatInput): Promise<{ node: NodeRecord; revoked: string[] | null }>;
+  /**
+   * Check the node's credentials, then record its failed attempt as `failTask` (all or nothing). Returns the node and
+   * the outcome. Throws NODE_NOT_FOUND or UNAUTHORIZED (nothing recorded), else as `failTask`.
+   */
+  authenticateAndFail(input: AuthenticateAndFailInput): Promise<{ node: NodeRecord; failed: TaskOutcome }>;
 }
 
 /** Scenes and who may use them. */
@@ -598,6 +609,28 @@ export interface VerificationStore {
   blocklistNode(nodeId: string, reason: string, now: number): Promise<StatusChange[]>;
 }
 
+/** An ended job whose storage clean-up is due (prune-schedule.ts): the job, and the due time the mark holds. */
+export interface PruneDue {
+  jobId: string;
+  dueAt: number;
+}
+
+/**
+ * Storage clean-up marks: every way a job ends records when its clean-up is due (in the same step), and a periodic
+ * sweep (prune-sweep.ts) prunes the due jobs and settles their marks, so no restart loses one.
+ */
+export interface CleanupStore {
+  /** Ended jobs whose clean-up is due by `now`, earliest first, at most `limit`. */
+  listDuePrunes(input: { now: number; limit: number }): Promise<PruneDue[]>;
+  /**
+   * Clear the job's mark (`retryAt` null: cleaned up) or move it to `retryAt` (storage failed), only if it still
+   * holds `dueAt` (another sweep may have settled it). Returns whether it changed.
+   */
+  settlePrune(input: { jobId: string; dueAt: number; retryAt: number | null }): Promise<boolean>;
+  /** The earliest clean-up due, or null when none is pending (when the coordinator's next alarm is). */
+  nextPruneDueAt(): Promise<number | null>;
+}
+
 /** The ledger of work done per node. */
 export interface LedgerStore {
   /** Ledger entries in the order they were written. */
@@ -605,7 +638,7 @@ export interface LedgerStore {
 }
 
 /** The whole port: every concern, plus closing. A store implements it; callers may depend on one part. */
-export interface JobStore extends SceneStore, ApiKeyStore, JobQueueStore, NodeStore, NodeCallStore, RoutingStore, VerificationStore, LedgerStore {
+export interface JobStore extends SceneStore, ApiKeyStore, JobQueueStore, NodeStore, NodeCallStore, RoutingStore, VerificationStore, LedgerStore, CleanupStore {
   /**
    * True when the store itself wakes the farm's waiters (TASKS_TOPIC and each job's topic) for the status changes
    * its operations make (the coordinator object): callers then wake only their own process's waiters.

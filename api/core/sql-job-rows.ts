@@ -9,6 +9,8 @@ import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts'
 import type { ApiKeyRecord, JobClientRecord, JobRecord, NodeRecord, SceneRecord, TaskKind, TaskRecord, TaskRoute } from './job-store.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
+import { markPruneDue } from './sql-prune-marks.ts';
+import { isJobFinished } from './state-machine.ts';
 
 
 
@@ -291,4 +293,6 @@ export function saveTask(db: SqlDriver, t: TaskRecord): void {
 
 export function saveJob(db: SqlDriver, j: JobRecord): void {
   db.run(UPDATE_JOB, [j.state, j.updatedAt, j.startedAt, j.finishedAt, j.error, j.jobId]);
+  // Every way a job ends passes here: its storage clean-up is scheduled in the same transaction (prune-schedule.ts).
+  if (isJobFinished(j.state)) markPruneDue(db, j.jobId, j.finishedAt ?? j.updatedAt);
 }

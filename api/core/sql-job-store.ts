@@ -11,7 +11,7 @@
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import type { ApiKeyRecord, AuthenticateAndFailInput, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, PruneDue, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { checkNodeCredentials } from './check-node-credentials.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
@@ -22,15 +22,29 @@ import { countActiveJobs, findApiKeyByHash, listApiKeys, putApiKey, revokeApiKey
 import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseMany, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, inflatedClaims, listLedger } from './sql-ledger.ts';
+import { listDuePrunes, nextPruneDueAt, setPruneDelay, settlePrune } from './sql-prune-marks.ts';
+import { PRUNE_DELAY_DEFAULT_MS } from './prune-schedule.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
 import { getMeta, initMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
 import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
 import { blocklist, blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
 
+export interface SqlJobStoreOptions {
+  /**
+   * How long after a job ends its storage clean-up is due (prune-schedule.ts: the API's upload URL lifetime plus a
+   * margin); kept in the database, so jobs ending from now on are stamped with it.
+   */
+  pruneDelayMs?: number;
+}
+
+export const SQL_JOB_STORE_DEFAULTS: Required<SqlJobStoreOptions> = {
+  pruneDelayMs: PRUNE_DELAY_DEFAULT_MS,
+};
+
 export class SqlJobStore implements JobStore {
   readonly #db: SqlDriver;
 
-  constructor(db: SqlDriver) {
+  constructor(db: SqlDriver, options: SqlJobStoreOptions = {}) {
     this.#db = db;
     db.exec(JOB_STORE_SCHEMA);
     addMissingColumns(db, JOB_STORE_ADDED_COLUMNS);
@@ -38,6 +52,7 @@ export class SqlJobStore implements JobStore {
     // Node trust columns, the ledger's included: after the routing schema has created the ledger.
     addMissingColumns(db, JOB_STORE_TRUST_COLUMNS);
     db.exec(JOB_STORE_AUTH_SCHEMA);
+    setPruneDelay(db, options.pruneDelayMs ?? SQL_JOB_STORE_DEFAULTS.pruneDelayMs);
   }
 
   async putScene(scene: SceneRecord): Promise<SceneRecord> {
@@ -217,6 +232,16 @@ export class SqlJobStore implements JobStore {
     });
   }
 
+  async authenticateAndFail(input: AuthenticateAndFailInput): Promise<{ node: NodeRecord; failed: TaskOutcome }> {
+    const db = this.#db;
+    return db.transaction(() => {
+      const { credentials, ...fail } = input;
+      const found = credentials.nodeId !== undefined ? getNode(db, credentials.nodeId) : findNodeByTokenHash(db, credentials.tokenHash);
+      const node = checkNodeCredentials(credentials, found);
+      return { node, failed: failTask(db, { ...fail, nodeId: node.nodeId }) };
+    });
+  }
+
   async listNodes(filter: { seenSince?: number } = {}): Promise<NodeRecord[]> {
     return listNodes(this.#db, filter);
   }
@@ -275,6 +300,18 @@ export class SqlJobStore implements JobStore {
 
   async blocklistNode(nodeId: string, reason: string, now: number): Promise<StatusChange[]> {
     return blocklistNode(this.#db, nodeId, reason, now);
+  }
+
+  async listDuePrunes(input: { now: number; limit: number }): Promise<PruneDue[]> {
+    return listDuePrunes(this.#db, input);
+  }
+
+  async settlePrune(input: { jobId: string; dueAt: number; retryAt: number | null }): Promise<boolean> {
+    return settlePrune(this.#db, input);
+  }
+
+  async nextPruneDueAt(): Promise<number | null> {
+    return nextPruneDueAt(this.#db);
   }
 
   async listLedger(filter: LedgerFilter): Promise<LedgerEntry[]> {

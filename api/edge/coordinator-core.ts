@@ -3,7 +3,8 @@
  * benchmark runs this same class in process): runs one JobStore or SessionStore operation per call, wakes the
  * farm's waiters for the status changes an operation made (so Workers send no separate wake-up request), and
  * holds a node's idle lease long-poll in the object (`authenticateAndLease` with `waitMs`), so waiting costs
- * no request beyond the one call.
+ * no request beyond the one call. It also runs the farm's storage clean-up on the object's alarm (`sweepCleanups`): a
+ * call that ends a job sets the alarm for that job's clean-up, which the store marked in the same step.
  *
  * Why the wait lives here: a Worker that waits elsewhere must still learn of wake-ups from the object, which costs a
  * request per wait (an RPC held open) on top of the lease call; served here, an idle long-poll is one request
@@ -16,6 +17,11 @@ import type { SessionStore } from '../core/session-store.ts';
 import type { StatusChange } from '../core/state-machine.ts';
 import { isTesseraError } from '../protocol/errors.ts';
 import { JOB_STORE_METHODS, SESSION_STORE_METHODS, type CallResult, type CoordinatorMethod, type JobStoreMethod } from './job-store-methods.ts';
+import type { BlobStore } from '../core/blob-store.ts';
+import type { Logger } from '../core/logger.ts';
+import { sweepDuePrunes, type PruneSweepResult } from '../core/prune-sweep.ts';
+import { isJobFinished } from '../core/state-machine.ts';
+import type { JobState } from '../protocol/job-status.ts';
 
 /** Longest one wait may hold a call open. */
 export const MAX_WAIT_MS = 60_000;
@@ -23,6 +29,24 @@ export const MAX_WAIT_MS = 60_000;
 export interface CoordinatorStores {
   jobs: JobStore;
   sessions: SessionStore;
+}
+
+/** The object's alarm (a Durable Object has one): when it next runs `sweepCleanups`. */
+export interface CoordinatorAlarm {
+  /** The time it is set for, or null when unset. */
+  get(): Promise<number | null>;
+  /** Set it (replacing any other time). */
+  set(at: number): Promise<void>;
+}
+
+/**
+ * What the storage clean-up sweep needs in the object: its alarm, the farm's storage (made on first use) and a
+ * logger. Absent (the edge benchmark), no clean-up is scheduled.
+ */
+export interface CoordinatorCleanup {
+  alarm: CoordinatorAlarm;
+  blobs: () => BlobStore;
+  logger: Logger;
 }
 
 export class CoordinatorCore {
@@ -33,9 +57,12 @@ export class CoordinatorCore {
   /** Idle lease calls waiting here, per node, oldest first (each ends early when displaced). */
   readonly #polls = new Map<string, AbortController[]>();
 
-  constructor(open: () => CoordinatorStores) {
+  readonly #cleanup: CoordinatorCleanup | undefined;
+
+  constructor(open: () => CoordinatorStores, cleanup?: CoordinatorCleanup) {
     this.#open = open;
     this.#stores = open();
+    this.#cleanup = cleanup;
   }
 
   /** Run one JobStore or SessionStore operation; wake the waiters for the changes it made. */
@@ -46,12 +73,48 @@ export class CoordinatorCore {
     try {
       const fn = (target as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
       let value = await fn.apply(target, args);
-      if (jobOp) this.#announce(changesOf(method as JobStoreMethod, value));
+      if (jobOp) {
+        const changes = changesOf(method as JobStoreMethod, value);
+        this.#announce(changes);
+        if (changes.some((c) => c.entity === 'job' && isJobFinished(c.to as JobState))) await this.#scheduleCleanup();
+      }
       if (method === 'authenticateAndLease') value = await this.#waitForWork(args[0] as AuthenticateAndLeaseInput, value as AuthenticateAndLeaseOutcome);
       return { ok: true, value };
     } catch (err) {
       if (isTesseraError(err)) return { ok: false, error: { code: err.code, message: err.message, retryAfterSeconds: err.retryAfterSeconds } };
       return { ok: false, error: { code: null, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) } };
+    }
+  }
+
+  /**
+   * The alarm's work: prune the ended jobs whose clean-up is due by `now` (at most a sweep's limit), then set the
+   * alarm for the next one due (at once when the sweep stopped at its limit). A failure is thrown: the runtime
+   * retries a failed alarm.
+   */
+  async sweepCleanups(now: number): Promise<PruneSweepResult | null> {
+    const cleanup = this.#cleanup;
+    if (!cleanup) return null;
+    const jobs = this.#stores.jobs;
+    const result = await sweepDuePrunes({ jobs, blobs: cleanup.blobs(), logger: cleanup.logger }, now);
+    const next = result.more ? now : await jobs.nextPruneDueAt();
+    if (next !== null) await cleanup.alarm.set(Math.max(now, next));
+    return result;
+  }
+
+  /**
+   * A job ended: make sure the alarm runs no later than the earliest clean-up due (the job store marked it in the
+   * same step). Best effort: a failure is logged, the mark stays, and the next job to end (or sweep) sets the alarm.
+   */
+  async #scheduleCleanup(): Promise<void> {
+    const cleanup = this.#cleanup;
+    if (!cleanup) return;
+    try {
+      const next = await this.#stores.jobs.nextPruneDueAt();
+      if (next === null) return;
+      const current = await cleanup.alarm.get();
+      if (current === null || current > next) await cleanup.alarm.set(next);
+    } catch (err) {
+      cleanup.logger.warn({ err }, 'could not schedule the storage clean-up alarm');
     }
   }
 
@@ -134,6 +197,8 @@ export function changesOf(method: JobStoreMethod, value: unknown): StatusChange[
       const v = value as AuthenticateAndCompleteOutcome;
       return [...(v.completed?.changes ?? []), ...(v.failed?.changes ?? []), ...leaseChanges(v.lease)];
     }
+    case 'authenticateAndFail':
+      return (value as { failed: TaskOutcome }).failed.changes;
     case 'authenticateAndLease':
       return leaseChanges((value as AuthenticateAndLeaseOutcome).lease);
     default:

@@ -16,6 +16,9 @@ import { SqlSessionStore } from '../core/sql-session-store.ts';
 import { CoordinatorCore } from './coordinator-core.ts';
 import { createDurableObjectSqlDriver } from './durable-object-sql-driver.ts';
 import type { CallResult, CoordinatorMethod } from './job-store-methods.ts';
+import { createConsoleLogger } from './console-logger.ts';
+import { createEdgeBlobStore } from './edge-blob-store.ts';
+import type { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
 
 export class JobCoordinator extends DurableObject<Env> {
   readonly #core: CoordinatorCore;
@@ -24,10 +27,25 @@ export class JobCoordinator extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.#core = new CoordinatorCore(() => ({
-      jobs: new SqlJobStore(createDurableObjectSqlDriver(this.ctx.storage)),
-      sessions: new SqlSessionStore(createDurableObjectSqlDriver(this.ctx.storage)),
-    }));
+    let blobs: FetchS3BlobStore | undefined;
+    this.#core = new CoordinatorCore(
+      () => ({
+        // The Workers API presigns node URLs for API_DEFAULTS.nodeUrlSeconds: the store's default clean-up delay.
+        jobs: new SqlJobStore(createDurableObjectSqlDriver(this.ctx.storage)),
+        sessions: new SqlSessionStore(createDurableObjectSqlDriver(this.ctx.storage)),
+      }),
+      {
+        // The object's alarm runs the storage clean-up sweep (alarm() below); it survives restarts of the object.
+        alarm: { get: () => this.ctx.storage.getAlarm(), set: (at) => this.ctx.storage.setAlarm(at) },
+        blobs: () => (blobs ??= createEdgeBlobStore(env)),
+        logger: createConsoleLogger(env.LOG_LEVEL, { farm: env.FARM, in: 'coordinator' }),
+      },
+    );
+  }
+
+  /** The alarm: prune the ended jobs whose storage clean-up is due, and set the alarm for the next one. */
+  async alarm(): Promise<void> {
+    await this.#core.sweepCleanups(Date.now());
   }
 
   /** Run one JobStore or SessionStore operation. */

@@ -47,6 +47,7 @@ const ALL: Record<JobStoreMethod, true> = {
   completeAndLease: true,
   authenticateAndComplete: true,
   authenticateAndHeartbeat: true,
+  authenticateAndFail: true,
   listNodes: true,
   updateNodeNetwork: true,
   refuteNodeLocation: true,
@@ -65,6 +66,9 @@ const ALL: Record<JobStoreMethod, true> = {
   skipStrandedVerifications: true,
   blocklistNode: true,
   listLedger: true,
+  listDuePrunes: true,
+  settlePrune: true,
+  nextPruneDueAt: true,
 };
 
 /** Every operation name; a Record above makes the compiler flag one added to JobStore but not here. */

@@ -15,7 +15,7 @@ import { EDGE_LEASE_RECHECK_MS, EDGE_MAX_SCENE_BYTES, EDGE_RECHECK_MS } from './
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
 import { createPngImageComparer } from './png-image-comparer.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
-import { FetchS3BlobStore } from './fetch-s3-blob-store.ts';
+import { createEdgeBlobStore } from './edge-blob-store.ts';
 import { answerEdgePing } from '../core/routes/edge-routes.ts';
 import { RateLimiter } from '../core/rate-limiter.ts';
 import { sha256Hex } from '../core/crypto-utils.ts';
@@ -50,14 +50,7 @@ const pingLimiter = new RateLimiter();
 function build(env: Env): EdgeApp {
   const coordinator = () => coordinatorFor(env);
   const notifier = createEdgeNotifier(coordinator);
-  const blobs = new FetchS3BlobStore({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    bucket: env.S3_BUCKET,
-    accessKeyId: env.S3_ACCESS_KEY_ID,
-    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-    publicEndpoint: env.S3_PUBLIC_ENDPOINT || undefined,
-  });
+  const blobs = createEdgeBlobStore(env);
   const app = createApi(
     {
       jobs: createDurableJobStore({ call: (method, args) => coordinator().call(method, args) }),

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { TesseraError } from '../protocol/errors.ts';
 import type { JobStore } from '../core/job-store.ts';
 import type { SqlDriver, SqlValue } from '../core/sql-driver.ts';
-import { SqlJobStore } from '../core/sql-job-store.ts';
+import { SqlJobStore, type SqlJobStoreOptions } from '../core/sql-job-store.ts';
 
 /** The database file inside a data dir. */
 export const JOB_DB_FILE = 'tessera.sqlite';
@@ -49,7 +49,7 @@ function busy<T>(fn: () => T): T {
 }
 
 /** The job store kept in `<dataDir>/tessera.sqlite`. */
-export function createSqliteJobStore(dataDir: string): JobStore {
+export function createSqliteJobStore(dataDir: string, options: SqlJobStoreOptions = {}): JobStore {
   mkdirSync(dataDir, { recursive: true });
-  return new SqlJobStore(openSqliteDriver(path.join(dataDir, JOB_DB_FILE)));
+  return new SqlJobStore(openSqliteDriver(path.join(dataDir, JOB_DB_FILE)), options);
 }

@@ -9,7 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApi } from '../core/create-api.ts';
 import type { ApiOptions } from '../core/api-options.ts';
-import type { Logger } from '../core/logger.ts';
+import { silentLogger, type Logger } from '../core/logger.ts';
+import { API_DEFAULTS } from '../core/api-options.ts';
+import type { ApiContext } from '../core/api-context.ts';
+import { pruneDelayMs } from '../core/prune-schedule.ts';
+import { PRUNE_SWEEP_INTERVAL_MS, sweepDuePrunes } from '../core/prune-sweep.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import { createNodeSceneInspector } from './node-scene-inspector.ts';
@@ -41,6 +45,11 @@ export interface StartApiOptions {
   api?: Omit<ApiOptions, 'shutdown'>;
   /** Count requests, lease latency, storage errors and database states into these metrics (see api-metrics.ts). */
   metrics?: ApiMetrics;
+  /**
+   * How often the storage clean-up sweep runs (ms; default PRUNE_SWEEP_INTERVAL_MS): it prunes ended jobs whose
+   * upload URLs have all expired (prune-sweep.ts). It also runs once at start, for what came due while the API was down.
+   */
+  pruneSweepMs?: number;
 }
 
 export interface RunningApi {
@@ -57,7 +66,7 @@ const CLOSE_GRACE_MS = 2000;
 export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const host = options.host ?? '127.0.0.1';
   await mkdir(options.dataDir, { recursive: true });
-  const jobs = createSqliteJobStore(options.dataDir);
+  const jobs = createSqliteJobStore(options.dataDir, { pruneDelayMs: pruneDelayMs(options.api?.nodeUrlSeconds ?? API_DEFAULTS.nodeUrlSeconds) });
   const sessions = createSqliteSessionStore(options.dataDir);
   let blobs;
   try {
@@ -95,6 +104,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     throw err;
   }
   const port = (server.address() as AddressInfo).port;
+  const sweeper = startPruneSweeper({ jobs, blobs: apiBlobs, logger: options.logger ?? silentLogger }, options.pruneSweepMs ?? PRUNE_SWEEP_INTERVAL_MS);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   options.logger?.info({ url }, 'API listening');
 
@@ -102,6 +112,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       shutdown.abort();
+      await sweeper.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Answered long-polls leave keep-alive connections idle after close() began; keep closing those.
       const sweep = setInterval(() => {
@@ -120,4 +131,36 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     })());
 
   return { url, port, close };
+}
+
+/**
+ * Run the storage clean-up sweep now and every `intervalMs`, one sweep at a time (a sweep stopped at its limit is
+ * followed by another at once). The timer does not keep the process alive: the marks are in the store, so a sweep
+ * missed by a stop is made by the next start. `stop()` waits for the sweep in progress.
+ */
+function startPruneSweeper(ctx: Pick<ApiContext, 'jobs' | 'blobs' | 'logger'>, intervalMs: number): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const sweep = (): void => {
+    if (running || stopped) return;
+    running = (async () => {
+      try {
+        while (!stopped && (await sweepDuePrunes(ctx, Date.now())).more);
+      } catch (err) {
+        ctx.logger.warn({ err }, 'storage clean-up sweep failed; trying again at the next one');
+      } finally {
+        running = undefined;
+      }
+    })();
+  };
+  const timer = setInterval(sweep, Math.max(10, intervalMs));
+  timer.unref();
+  sweep();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

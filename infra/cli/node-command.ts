@@ -107,7 +107,19 @@ export function nodeCommand(): Command {
       const o = await settings(this);
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new RangeError('--tls-cert and --tls-key go together');
       const tls = o.tlsCert ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey!) } : undefined;
-      const handle = await startRenderNode({
+      // Replace the CLI's default signal handling before starting: a signal during start-up (registration, render
+      // processes, Chromium) stops the node as soon as it is up: drain first, then exit.
+      let handle: Awaited<ReturnType<typeof startRenderNode>> | undefined;
+      let stopRequested = false;
+      const stopNode = (h: NonNullable<typeof handle>) => h.stop().then(() => process.exit(0), () => process.exit(1));
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.removeAllListeners(signal);
+        process.once(signal, () => {
+          stopRequested = true;
+          if (handle) void stopNode(handle);
+        });
+      }
+      handle = await startRenderNode({
         ...sharedNodeSettings(o),
         region: o.region,
         taskTimeCapMs: o.taskTimeout === undefined ? undefined : o.taskTimeout * 1000,
@@ -121,13 +133,7 @@ export function nodeCommand(): Command {
         tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);
-      // Replace the CLI's default signal handling: drain first, then exit.
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        process.removeAllListeners(signal);
-        process.once(signal, () => {
-          handle.stop().then(() => process.exit(0), () => process.exit(1));
-        });
-      }
+      if (stopRequested) void stopNode(handle);
       await handle.stopped;
     });
   nodeOptions(

@@ -112,7 +112,16 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
   // graceful, and waits for a page stuck in a render).
   const marker = randomUUID();
   try {
-    browser = await chromium.launch({ executablePath: o.executablePath, args: [...CHROMIUM_FLAGS, `--tessera-render-host=${marker}`], timeout: o.startTimeoutMs });
+    // Signals are the node's to handle (it drains, then closes Chromium): Playwright's own SIGTERM handler would
+    // take a signal that arrives while the node starts, close the browser and leave the process running.
+    browser = await chromium.launch({
+      executablePath: o.executablePath,
+      args: [...CHROMIUM_FLAGS, `--tessera-render-host=${marker}`],
+      timeout: o.startTimeoutMs,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+    });
   } catch (cause) {
     throw new TesseraError('GL_UNAVAILABLE', `Could not start Chromium at ${o.executablePath}: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }

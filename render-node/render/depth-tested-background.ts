@@ -14,7 +14,6 @@ import {
   BackSide,
   BoxGeometry,
   ColorManagement,
-  CubeUVReflectionMapping,
   Euler,
   LessEqualDepth,
   Matrix4,
@@ -27,6 +26,7 @@ import {
   type Texture,
 } from 'three';
 import { skyBoxMesh } from './sky-box-mesh.ts';
+import { CUBE_UV_REFLECTION_MAPPING } from './three-compat.ts';
 
 export class DepthTestedBackground {
   readonly #mesh: Mesh<BoxGeometry, ShaderMaterial>;
@@ -55,7 +55,7 @@ export class DepthTestedBackground {
   /** Whether `scene`'s background is one this can draw (the cube-UV environment of FrameRenderer). */
   static handles(scene: Scene): boolean {
     const bg = scene.background as Texture | null;
-    return !!bg && (bg as Texture).isTexture === true && bg.mapping === CubeUVReflectionMapping;
+    return !!bg && (bg as Texture).isTexture === true && bg.mapping === CUBE_UV_REFLECTION_MAPPING;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ACESFilmicToneMapping, Box3, Color, NeutralToneMapping, NoToneMapping, PCFSoftShadowMap, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type DataTexture, type Scene } from 'three';
+import { ACESFilmicToneMapping, Box3, Color, NeutralToneMapping, NoToneMapping, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type Scene, type Texture } from 'three';
 import { projectionSizeProblem } from '../../api/protocol/projection.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
@@ -9,6 +9,7 @@ import { resolvePixels } from './resolve-pixels.ts';
 import { SceneDirector, type FramePlan } from './scene-director.ts';
 import { createStudioEnvironment } from './studio-environment.ts';
 import { setupThree } from './three-setup.ts';
+import { softShadowMapType } from './three-compat.ts';
 import { tileFits } from '../../api/protocol/tile-grid.ts';
 import { boundsSphere } from './camera-rig.ts';
 import { panoramaFrame, sourceCamera } from './source-camera.ts';
@@ -48,7 +49,7 @@ export class FrameRenderer {
   /** The renderer identity (cards, output metadata): the platform's. */
   readonly version: string;
   private readonly platform: RenderPlatform;
-  private readonly environment: DataTexture;
+  private readonly environment: Texture;
   /** Poses scenes and places cameras and lights; no GL. */
   readonly director = new SceneDirector();
   private readonly environments = new WeakSet<Scene>();
@@ -71,7 +72,7 @@ export class FrameRenderer {
     });
     this.renderer.setPixelRatio(1);
     this.renderer.outputColorSpace = SRGBColorSpace;
-    this.renderer.shadowMap.type = PCFSoftShadowMap;
+    this.renderer.shadowMap.type = softShadowMapType();
     // Shadow maps are drawn once per render() (prepare sets needsUpdate), not once per draw: a panorama or a
     // stereo pair draws many views of the same posed scene, and the maps depend on the lights, not the view.
     this.renderer.shadowMap.autoUpdate = false;

@@ -1,4 +1,5 @@
-import { CubeUVReflectionMapping, DataTexture, FloatType, LinearFilter, LinearSRGBColorSpace, RGBAFormat } from 'three';
+import { CubeTexture, DataTexture, DataUtils, FloatType, HalfFloatType, LinearFilter, LinearMipmapLinearFilter, LinearSRGBColorSpace, RGBAFormat, type Texture } from 'three';
+import { CUBE_UV_REFLECTION_MAPPING, pmremIsCubeMap } from './three-compat.ts';
 
 /**
  * Image-based lighting without render-to-float.
@@ -132,10 +133,135 @@ export function studioRadiance(options: Partial<StudioEnvironmentOptions> = {}, 
 }
 
 /**
- * Build the cubeUV atlas (RGBA float, rows bottom-up as GL expects) for the studio environment,
- * ready to use as `scene.environment` / `scene.background`.
+ * The studio environment, ready to use as `scene.environment` / `scene.background`, in the form this three
+ * samples: three 0.162's cube-UV atlas (createStudioAtlas), or the current three's mipmapped cube map
+ * (createStudioCube).
  */
-export function createStudioEnvironment(options: Partial<StudioEnvironmentOptions> = {}): DataTexture {
+export function createStudioEnvironment(options: Partial<StudioEnvironmentOptions> = {}): Texture {
+  return pmremIsCubeMap() ? createStudioCube(options) : createStudioAtlas(options);
+}
+
+// three 0.162's roughnessToMip (cube_uv_reflection_fragment): the atlas level, fractional, a roughness is read at.
+const CUBE_UV_MIPS: [number, number][] = [
+  [1.0, -2.0],
+  [0.8, -1.0],
+  [0.4, 2.0],
+  [0.305, 3.0],
+  [0.21, 4.0],
+];
+function cubeUVMip(roughness: number, lodMax: number): number {
+  let mip: number;
+  const k = CUBE_UV_MIPS.findIndex(([r], i) => i > 0 && roughness >= r);
+  if (k > 0) {
+    const [r0, m0] = CUBE_UV_MIPS[k - 1];
+    const [r1, m1] = CUBE_UV_MIPS[k];
+    mip = ((r0 - roughness) * (m1 - m0)) / (r0 - r1) + m0;
+  } else mip = -2 * Math.log2(1.16 * roughness);
+  return Math.min(Math.max(mip, -2), lodMax);
+}
+
+/**
+ * Radiance as three 0.162 reads the atlas at `roughness`: the two atlas levels around its fractional level,
+ * mixed. Atlas level i (cubeUVLevels) is what the shader calls mip lodMax − i, down to −2 for the extra blurs.
+ */
+function atlasRadianceAt(options: StudioEnvironmentOptions, roughness: number): (x: number, y: number, z: number, out: Float64Array) => void {
+  const levels = cubeUVLevels(options.lodMax);
+  const mip = cubeUVMip(roughness, options.lodMax);
+  const whole = Math.floor(mip);
+  const f = mip - whole;
+  const a = studioRadiance(options, levels[options.lodMax - whole].sigma);
+  if (f === 0) return a;
+  const b = studioRadiance(options, levels[options.lodMax - whole - 1].sigma);
+  const other = new Float64Array(3);
+  return (x, y, z, out) => {
+    a(x, y, z, out);
+    b(x, y, z, other);
+    for (let c = 0; c < 3; c++) out[c] += (other[c] - out[c]) * f;
+  };
+}
+
+/** GL's cube faces (+X −X +Y −Y +Z −Z): the direction of face texel coordinates a, b in [−1, 1] (GL spec table). */
+function glFaceDirection(face: number, a: number, b: number, out: Float64Array): void {
+  let x: number, y: number, z: number;
+  switch (face) {
+    case 0: x = 1; y = -b; z = -a; break;
+    case 1: x = -1; y = -b; z = a; break;
+    case 2: x = a; y = 1; z = b; break;
+    case 3: x = a; y = -1; z = -b; break;
+    case 4: x = a; y = -b; z = 1; break;
+    default: x = -a; y = -b; z = -1; break;
+  }
+  const len = Math.hypot(x, y, z);
+  out[0] = x / len;
+  out[1] = y / len;
+  out[2] = z / len;
+}
+
+// The current three's PMREM: the roughest level has faces of 2^3 texels (PMREMGenerator's LOD_MIN).
+const CUBE_LOD_MIN = 3;
+
+/**
+ * The studio as the current three's PMREM: a half-float cube map whose mip level L of M holds the radiance for
+ * roughness 1 − √(1 − L/M) (PMREMGenerator.lodToRoughness, which its shaders invert), flagged `isPMREMTexture` so
+ * three samples it as it is. Each level holds what three 0.162 reads from the cube-UV atlas at that roughness
+ * (the same closed-form blurs, mixed the same way), so both backends light a surface alike.
+ *
+ * three samples a CubeTexture at (−x, y, z) for a world direction (x, y, z) (the mirrored skybox convention), so a
+ * texel at GL cube direction g holds the radiance of (−g.x, g.y, g.z).
+ */
+export function createStudioCube(options: Partial<StudioEnvironmentOptions> = {}): CubeTexture {
+  const opts = { ...STUDIO_ENVIRONMENT_DEFAULTS, ...options };
+  const maxLod = opts.lodMax - CUBE_LOD_MIN;
+  const dir = new Float64Array(3);
+  const rgb = new Float64Array(3);
+  const level = (lod: number, radianceLod: number) => {
+    const size = 2 ** (opts.lodMax - lod);
+    const radiance = atlasRadianceAt(opts, maxLod > 0 ? 1 - Math.sqrt(1 - radianceLod / maxLod) : 0);
+    return Array.from({ length: 6 }, (_, face) => {
+      const data = new Uint16Array(size * size * 4);
+      for (let j = 0; j < size; j++) {
+        for (let i = 0; i < size; i++) {
+          glFaceDirection(face, (2 * (i + 0.5)) / size - 1, (2 * (j + 0.5)) / size - 1, dir);
+          radiance(-dir[0], dir[1], dir[2], rgb);
+          const p = (j * size + i) * 4;
+          data[p] = DataUtils.toHalfFloat(rgb[0]);
+          data[p + 1] = DataUtils.toHalfFloat(rgb[1]);
+          data[p + 2] = DataUtils.toHalfFloat(rgb[2]);
+          data[p + 3] = DataUtils.toHalfFloat(1);
+        }
+      }
+      return { data, width: size, height: size };
+    });
+  };
+  const faces = level(0, 0).map((image) => {
+    const t = new DataTexture(image.data, image.width, image.height, RGBAFormat, HalfFloatType);
+    return t;
+  });
+  // Three counts a PMREM's levels as `mipmaps.length` (a render target lists its base level there), but uploads a
+  // data cube's `mipmaps` as the levels after the base: so one more, smallest, level follows the roughest one
+  // (the same radiance), and the shader's last level is still the roughest.
+  const mipmaps = [];
+  for (let lod = 1; lod <= maxLod + 1; lod++) mipmaps.push({ image: level(lod, Math.min(lod, maxLod)).map((image) => ({ image })) });
+  const cube = new CubeTexture(faces as unknown as HTMLImageElement[]);
+  cube.mipmaps = mipmaps as unknown as CubeTexture['mipmaps'];
+  (cube as unknown as { isPMREMTexture: boolean }).isPMREMTexture = true;
+  cube.format = RGBAFormat;
+  cube.type = HalfFloatType;
+  cube.colorSpace = LinearSRGBColorSpace;
+  cube.magFilter = LinearFilter;
+  cube.minFilter = LinearMipmapLinearFilter;
+  cube.generateMipmaps = false;
+  cube.flipY = false;
+  cube.name = 'tessera.studio-environment';
+  cube.needsUpdate = true;
+  return cube;
+}
+
+/**
+ * Build the cubeUV atlas (RGBA float, rows bottom-up as GL expects) for the studio environment, as three 0.162's
+ * PMREMGenerator lays it out.
+ */
+export function createStudioAtlas(options: Partial<StudioEnvironmentOptions> = {}): DataTexture {
   const opts = { ...STUDIO_ENVIRONMENT_DEFAULTS, ...options };
   const cubeSize = 2 ** opts.lodMax;
   const width = 3 * Math.max(cubeSize, 16 * 7);
@@ -166,7 +292,7 @@ export function createStudioEnvironment(options: Partial<StudioEnvironmentOption
   }
 
   const texture = new DataTexture(data, width, height, RGBAFormat, FloatType);
-  texture.mapping = CubeUVReflectionMapping;
+  texture.mapping = CUBE_UV_REFLECTION_MAPPING as DataTexture['mapping'];
   texture.colorSpace = LinearSRGBColorSpace;
   texture.magFilter = LinearFilter;
   texture.minFilter = LinearFilter;

@@ -12,8 +12,8 @@ import type { TranscodedImage, TranscodeOptions } from './ktx2-transcoder.ts';
 
 export interface BitmapImageDecoderOptions {
   /**
-   * Transcodes KTX2 (KHR_texture_basisu) level 0 to RGBA8 (ktx2-transcoder.ts over a page-loaded module: the
-   * Chromium backend's page has one). Absent: a KTX2 texture fails the render, and another node renders it.
+   * Transcodes KTX2 (KHR_texture_basisu) level 0 to RGBA8 (ktx2-transcoder.ts: in the Chromium backend's page,
+   * or in a /join tab's Basis worker). Absent: a KTX2 texture fails the render, and another node renders it.
    */
   transcodeKtx2?: (bytes: Uint8Array, options: TranscodeOptions) => Promise<TranscodedImage>;
 }

@@ -11,6 +11,8 @@ import { stepJob, stepTask } from '../../api/core/state-machine.ts';
 import { retryDelayMs, TASK_POLICY_DEFAULTS } from '../../api/core/task-policy.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
+import { API_DEFAULTS } from '../../api/core/api-options.ts';
+import { PRUNE_DELAY_DEFAULT_MS, PRUNE_MARGIN_MS, pruneDelayMs } from '../../api/core/prune-schedule.ts';
 
 const plan = (width: number, height: number, tile: number | null, frames = [0]) => ({
   jobId: 'job_x',
@@ -146,5 +148,12 @@ describe('error handler', () => {
     expect(JSON.stringify(bug.body)).not.toMatch(/secret|srv/);
     expect(logged).toHaveLength(1);
     expect((await answer('/missing')).body.code).toBe('NOT_FOUND');
+  });
+});
+
+describe('storage clean-up schedule', () => {
+  it("is due when the API's upload URLs have all expired, plus a margin (the default follows API_DEFAULTS)", () => {
+    expect(pruneDelayMs(1)).toBe(1000 + PRUNE_MARGIN_MS);
+    expect(PRUNE_DELAY_DEFAULT_MS).toBe(pruneDelayMs(API_DEFAULTS.nodeUrlSeconds));
   });
 });

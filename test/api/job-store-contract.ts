@@ -7,6 +7,7 @@ import { compileJob, type JobPlan } from '../../api/core/job-compiler.ts';
 import type { JobStore, NodeRecord, SceneRecord, TaskRecord, TaskRoute } from '../../api/core/job-store.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from '../../api/core/task-policy.ts';
+import { PRUNE_DELAY_DEFAULT_MS } from '../../api/core/prune-schedule.ts';
 import { isTesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
@@ -424,6 +425,62 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       const next = (await lease('n1', T0 + 2))!.task;
       const last = await store.completeTask({ taskId: next.taskId, nodeId: 'n1', leaseId: next.leaseId!, result, now: T0 + 3 });
       expect(last.job.state).toBe('done');
+    });
+
+    it("marks an ended job's storage clean-up as due once its upload URLs have expired; a sweep settles the mark, across a restart", async () => {
+      const delay = PRUNE_DELAY_DEFAULT_MS;
+      // Times far ahead: a store that sweeps on its own when a clean-up comes due (the coordinator's alarm) keeps
+      // these marks as they are while the test reads them.
+      const T = T0 + 100 * 365 * 86_400_000;
+      const { job, tasks } = makeJob({ frames: [0] });
+      await store.createJob(job, tasks);
+      const held = (await lease('n1', T))!.task;
+      // A running job has nothing due.
+      expect(await store.nextPruneDueAt()).toBeNull();
+      expect(await store.listDuePrunes({ now: T + 10 * delay, limit: 10 })).toEqual([]);
+      const done = await store.completeTask({ taskId: held.taskId, nodeId: 'n1', leaseId: held.leaseId!, result, now: T + 100 });
+      expect(done.job.state).toBe('done');
+      const dueAt = T + 100 + delay;
+      expect(await store.nextPruneDueAt()).toBe(dueAt);
+      expect(await store.listDuePrunes({ now: dueAt - 1, limit: 10 })).toEqual([]);
+      expect(await store.listDuePrunes({ now: dueAt, limit: 10 })).toEqual([{ jobId: job.jobId, dueAt }]);
+
+      // Cancelled and failed jobs are marked as they end, too (whichever operation ends them).
+      const cancelled = makeJob({ frames: [0] });
+      await store.createJob(cancelled.job, cancelled.tasks);
+      await store.cancelJob(cancelled.job.jobId, T + 50);
+      const failing = makeJob({ frames: [0] });
+      await store.createJob(failing.job, failing.tasks);
+      const doomed = (await lease('n1', T + 60))!.task;
+      const failed = await store.failTask({ taskId: doomed.taskId, nodeId: 'n1', leaseId: doomed.leaseId!, reason: 'broken', sceneFault: true, now: T + 70, policy: { ...policy, maxNodeFailures: 1 } });
+      expect(failed.job.state).toBe('failed');
+      // Earliest first, and never more than the limit.
+      expect(await store.listDuePrunes({ now: dueAt, limit: 2 })).toEqual([
+        { jobId: cancelled.job.jobId, dueAt: T + 50 + delay },
+        { jobId: failing.job.jobId, dueAt: T + 70 + delay },
+      ]);
+      expect(await store.nextPruneDueAt()).toBe(T + 50 + delay);
+
+      // The marks survive a restart.
+      store = await fx.reopen();
+      expect((await store.listDuePrunes({ now: dueAt, limit: 10 })).map((d) => d.jobId)).toEqual([cancelled.job.jobId, failing.job.jobId, job.jobId]);
+
+      // Settled only while the mark still holds the due time read: a second settle (another sweep) changes nothing.
+      expect(await store.settlePrune({ jobId: cancelled.job.jobId, dueAt: T + 1, retryAt: null })).toBe(false);
+      expect(await store.settlePrune({ jobId: cancelled.job.jobId, dueAt: T + 50 + delay, retryAt: null })).toBe(true);
+      expect(await store.settlePrune({ jobId: cancelled.job.jobId, dueAt: T + 50 + delay, retryAt: null })).toBe(false);
+      // Storage failed: due again later, behind the others.
+      expect(await store.settlePrune({ jobId: failing.job.jobId, dueAt: T + 70 + delay, retryAt: dueAt + 60_000 })).toBe(true);
+      expect(await store.listDuePrunes({ now: dueAt, limit: 10 })).toEqual([{ jobId: job.jobId, dueAt }]);
+      expect(await store.settlePrune({ jobId: job.jobId, dueAt, retryAt: null })).toBe(true);
+      expect(await store.nextPruneDueAt()).toBe(dueAt + 60_000);
+      expect(await store.listDuePrunes({ now: dueAt + 60_000, limit: 10 })).toEqual([{ jobId: failing.job.jobId, dueAt: dueAt + 60_000 }]);
+      expect(await store.settlePrune({ jobId: failing.job.jobId, dueAt: dueAt + 60_000, retryAt: null })).toBe(true);
+      expect(await store.nextPruneDueAt()).toBeNull();
+      expect(await store.listDuePrunes({ now: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual([]);
+      // A job ends once: its mark is never stamped again.
+      await expectCode(store.cancelJob(job.jobId, T + 10 * delay), 'JOB_FINISHED');
+      expect(await store.nextPruneDueAt()).toBeNull();
     });
 
     const card = (region: string) => ({ ...nodeCardFor(region) });
@@ -1202,6 +1259,35 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect([failed.completed, failed.lease]).toEqual([null, null]);
         expect(failed.failed!.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->queued']);
         expect((await store.getTask(second.taskId))!.state).toBe('queued');
+      });
+
+      it('authenticates and fails an attempt in one step; bad credentials or a lost lease record nothing', async () => {
+        await registerNode('f1');
+        await registerNode('f2');
+        const { job, tasks } = makeJob({ frames: [0] });
+        await store.createJob(job, tasks);
+        const held = (await authLease('f1')).lease!.leased[0].task;
+        const failAs = (credentials: { tokenHash: string; nodeId?: string }, leaseId = held.leaseId!, now = T0 + 10) =>
+          store.authenticateAndFail({ credentials, taskId: held.taskId, leaseId, reason: 'gl context lost', sceneFault: false, now, policy });
+        // Wrong token, unknown node, another node's token, a stale lease: refused, and the task stays leased.
+        await expectCode(failAs({ nodeId: 'f1', tokenHash: hashOf('f2') }), 'UNAUTHORIZED');
+        await expectCode(failAs({ tokenHash: 'e'.repeat(64) }), 'UNAUTHORIZED');
+        await expectCode(failAs({ nodeId: 'f_missing', tokenHash: hashOf('f_missing') }), 'NODE_NOT_FOUND');
+        await expectCode(failAs({ nodeId: 'f2', tokenHash: hashOf('f2') }), 'LEASE_LOST');
+        await expectCode(failAs({ nodeId: 'f1', tokenHash: hashOf('f1') }, 'lease_stale'), 'LEASE_LOST');
+        await expectCode(store.authenticateAndFail({ credentials: { nodeId: 'f1', tokenHash: hashOf('f1') }, taskId: 'task_missing', leaseId: held.leaseId!, reason: 'x', sceneFault: false, now: T0 + 10, policy }), 'TASK_NOT_FOUND');
+        expect(await store.getTask(held.taskId)).toMatchObject({ state: 'leased', nodeId: 'f1', attempts: 1 });
+        // The holder (found by its id, or by its token hash alone): the attempt fails as failTask would, retried after a backoff.
+        const out = await failAs({ tokenHash: hashOf('f1') });
+        expect(out.node.nodeId).toBe('f1');
+        expect(out.failed.changes.map((c) => `${c.entity}:${c.from}->${c.to}`)).toEqual(['task:leased->queued']);
+        expect(out.failed.task).toMatchObject({ state: 'queued', notBefore: T0 + 10 + policy.retryBaseMs * 2 });
+        expect(out.failed.job.state).toBe('running');
+        // Failing it again is a lost lease: the failure counted once.
+        await expectCode(failAs({ nodeId: 'f1', tokenHash: hashOf('f1') }), 'LEASE_LOST');
+        const again = (await authLease('f2', { now: T0 + 60_000 })).lease!.leased[0].task;
+        expect(again.taskId).toBe(held.taskId);
+        expect(again.attempts).toBe(2);
       });
 
       it('authenticates and heartbeats in one step; a blocklisted node\'s heartbeat records nothing', async () => {

@@ -83,6 +83,17 @@ describe('tessera node start --config', () => {
     expect(code, node.out.join('').slice(-4000)).toBe(0);
   }, 180_000);
 
+  it('stops cleanly on a SIGTERM that arrives while it starts (before it has registered)', async () => {
+    const node = start(['node', 'start', '--api', apiUrl, '--name', 'early-stop', '--concurrency', '1', '--metrics-port', '0', '--cache', join(dir, 'cache-early')]);
+    started.push(node);
+    // Its metrics server listens before it registers: the signal lands in the middle of the start-up.
+    await waitFor('the node to start', async () => (node.out.join('').includes('metrics listening') ? true : undefined), 90_000);
+    node.child.kill('SIGTERM');
+    const code = await Promise.race([node.exited, new Promise<string>((r) => setTimeout(() => r('still running 60 s after SIGTERM'), 60_000))]);
+    expect(code, node.out.join('').slice(-4000)).toBe(0);
+    expect(node.out.join('')).toMatch(/"msg":"stopped"/);
+  }, 180_000);
+
   it('names the field of a bad file (exit 2), typos included', async () => {
     const config = join(dir, 'typo.json');
     await writeFile(config, JSON.stringify({ api: apiUrl, concurency: 2 }));

@@ -31,7 +31,7 @@ const png = (data: Uint8Array, level = 6) =>
     .toBuffer()
     .then((b) => new Uint8Array(b) as Uint8Array<ArrayBuffer>);
 
-const CHROMIUM = 'tessera-render/test three/162 chromium/ANGLE (llvmpipe) sharp/test';
+const CHROMIUM = 'tessera-render/test three/187 chromium/ANGLE (llvmpipe) sharp/test';
 const HEADLESS_GL = 'tessera-render/test three/0.162.0 headless-gl/test sharp/test';
 
 let glass: Uint8Array<ArrayBuffer>;

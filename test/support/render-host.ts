@@ -1,14 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RENDER_HOST_DIST } from '../../render-node/chromium/chromium-render-host.ts';
 import { ROOT } from './tessera-cli.ts';
 
-/** Whether web/dist holds the render host page and the Basis transcoder it loads (a build from before KTX2 on Chromium lacks it). */
+/**
+ * Whether web/dist holds the render host page, the Basis transcoder it loads (a build from before KTX2 on Chromium
+ * lacks it) and /join's Basis worker (a build from before the pages ran the current three lacks it).
+ */
 function renderHostBuilt(): boolean {
   if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) return false;
   try {
-    return readdirSync(join(RENDER_HOST_DIST, 'assets')).some((f) => /^basis_transcoder-.*\.wasm$/.test(f));
+    const assets = readdirSync(join(RENDER_HOST_DIST, 'assets'));
+    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f));
   } catch {
     return false;
   }
@@ -18,3 +22,9 @@ function renderHostBuilt(): boolean {
 export function ensureRenderHostBuilt(): void {
   if (!renderHostBuilt()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
 }
+
+/**
+ * The three.js revision the browser pages run (`three-latest`, which web/vite.config.ts puts in place of `three`):
+ * what the Chromium backend's and a /join tab's identity name (`three/187`).
+ */
+export const BROWSER_THREE_REVISION = String((JSON.parse(readFileSync(join(ROOT, 'node_modules', 'three-latest', 'package.json'), 'utf8')) as { version: string }).version.split('.')[1]);

@@ -3,7 +3,7 @@
  * llvmpipe through ANGLE's EGL backend. Console errors and page errors are collected so a test can assert none.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
@@ -15,9 +15,10 @@ export const SHOTS_DIR = join(ROOT, 'test', '.output', 'web');
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=gl-egl', '--ignore-gpu-blocklist'];
 
-/** Build the dashboard if this checkout has not yet (infra/setup.sh normally has). */
+/** Build the dashboard if this checkout has not yet, or built it before /join had its Basis worker (infra/setup.sh normally has). */
 export function ensureWebBuilt(): void {
-  if (!hasWebAssets() || !existsSync(join(WEB_DIST, 'join.html'))) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+  const basisWorker = () => existsSync(join(WEB_DIST, 'assets')) && readdirSync(join(WEB_DIST, 'assets')).some((f) => /^basis-worker-.*\.js$/.test(f));
+  if (!hasWebAssets() || !existsSync(join(WEB_DIST, 'join.html')) || !basisWorker()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
 }
 
 export async function launchBrowser(): Promise<Browser> {

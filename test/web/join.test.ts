@@ -3,7 +3,8 @@
  * and renders every tile of a tiled job with the shared pipeline; a headless node started afterwards stitches
  * the frame and re-renders every tile to verify it (sample rate 1), comparing across backends by pixels, and
  * accepts the tab's tiles. The stitched frame is within the verifier's tolerance of `tessera render --local`
- * (headless-gl). Stop and leaving (closing) the tab hand a held lease back at once.
+ * (headless-gl). KTX2 textures are transcoded in the tab's Basis worker (the page itself keeps eval off). Idle,
+ * the tab heartbeats on the render node's schedule. Stop and leaving (closing) the tab hand a held lease back at once.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
 import { call, startHarness, type Harness } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
+import { BROWSER_THREE_REVISION } from '../support/render-host.ts';
 import { ROOT, startLocalRender } from '../support/tessera-cli.ts';
 import { ensureWebBuilt, launchBrowser, openBrowserPage, screenshot, SHOTS_DIR } from './browser.ts';
 
@@ -117,7 +119,7 @@ describe('/join: a browser tab as a render node', () => {
     const gl = await page.locator('[data-testid=gl-renderer]').textContent();
     expect(gl).toMatch(/^browser-webgl2 · \S/);
     // The identity names the backend and the GL, so verification compares this node's results by pixels.
-    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(/tessera-render\/[\d.]+ three\/162 browser-webgl2\/.+ fast-png/);
+    expect(await page.locator('[data-testid=node-card]').textContent()).toMatch(new RegExp(`tessera-render/[\\d.]+ three/${BROWSER_THREE_REVISION} browser-webgl2/.+ fast-png`));
     // The API's view of the card: tiles only, the backend and the unmasked renderer, a measured speed.
     const nodes = (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes;
     const card = nodes.find((n) => n.nodeId === tabId)!.card;
@@ -178,10 +180,31 @@ describe('/join: a browser tab as a render node', () => {
       expect(t.verification?.verifiedBy).toHaveLength(2);
     }
     // What the tab earned: credited tiles (its renders and its agreeing verifications) on its page.
-    // (Credited once verified: the page refreshes its ledger after each task and with each heartbeat.)
+    // (Credited once verified: the page refreshes its ledger after each task, every interval for a while after, and with each heartbeat.)
     const credited = async () => Number(/^(\d+) tiles/.exec((await page.locator('[data-testid=ledger]').textContent()) ?? '')?.[1] ?? 0);
     await expect.poll(credited, { timeout: 40_000 }).toBeGreaterThanOrEqual(6 + renders.filter((t) => t.node === tabId).length);
     await screenshot(page, 'join-03-verified');
+  }, 300_000);
+
+  it('transcodes KTX2 (KHR_texture_basisu) in its Basis worker: every tile of a KTX2 job has the tab\'s render agreeing with the headless node\'s', async () => {
+    const sceneId = await upload('ktx2.glb');
+    const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB, frames: [0], background: '#303540' } });
+    expect(submitted.status).toBe(201);
+    const done = await finished(submitted.body.jobId);
+    const renders = done.tasks.filter((t) => t.kind === 'render');
+    expect(renders.length).toBeGreaterThanOrEqual(6);
+    // Sample rate 1 and two nodes: each tile was rendered by one and re-rendered by the other, and the two agreed
+    // (by pixels: different identities). The tab is among the agreeing nodes of every tile, so it transcoded the
+    // KTX2 textures itself. (Checked against a build without the worker: there the tab took and failed the same
+    // tile again and again, and the job failed: "failed 8 times; last error: RENDER_FAILED: this browser node cannot
+    // transcode KTX2".)
+    for (const t of renders) {
+      expect(t.verification?.state, `tile ${JSON.stringify(t.tile)} by ${t.node}`).toBe('verified');
+      expect(t.verification?.disproven).toEqual([]);
+      expect(t.verification?.verifiedBy).toContain(tabId);
+      expect(t.verification?.verifiedBy.some((n) => n !== tabId)).toBe(true);
+    }
+    await screenshot(page, 'join-03b-ktx2');
   }, 300_000);
 
   it('advertises WebGL 2 and renders transmission: the glass shows in its tiles; the headless-gl node gets none of them', async () => {
@@ -250,6 +273,16 @@ describe('/join: a browser tab as a render node', () => {
     const reportedLoad = async () => (await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === tabId)?.load.reported;
     // Idle now: its heartbeats (from a worker's timer) say so.
     await waitFor('a heartbeat reporting the tab idle', async () => ((await reportedLoad()) === 0 ? true : undefined), 30_000);
+    // Idle, it heartbeats as render nodes do: its long-polls prove it alive, so with the default leases (10 s
+    // heartbeat interval) only every 12th interval. Over 30 s (3 intervals: 3 heartbeats on the old every-interval
+    // schedule) at most one is sent (one may fall due in the window), and the API still counts the tab healthy.
+    const beats: string[] = [];
+    const onRequest = (req: { url(): string }) => void (/\/v1\/nodes\/[^/]+\/heartbeat$/.test(req.url()) && beats.push(req.url()));
+    page.on('request', onRequest);
+    await new Promise((r) => setTimeout(r, 30_000));
+    page.off('request', onRequest);
+    expect(beats.length, 'heartbeats sent by the idle tab in 30 s').toBeLessThanOrEqual(1);
+    expect((await call<NodeList>(farm.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === tabId)).toMatchObject({ healthy: true });
     const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId, ...JOB } });
     expect(submitted.status).toBe(201);
     const second = submitted.body.jobId as string;
@@ -286,7 +319,7 @@ describe('/join: a browser tab as a render node', () => {
     });
     expect(closed.state).toBe('queued');
     await page.close();
-  }, 240_000);
+  }, 300_000);
 
   it('logged no console errors', () => {
     // Requests the test itself cut off (the held scene download when the tab closed) are not the page's errors.

@@ -4,13 +4,14 @@
  * gets a coordinator of its own (a fresh name); a restart drops the object's store and opens it again on
  * the same storage, migrations and all.
  */
-import { env, runInDurableObject } from 'cloudflare:test';
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createDurableJobStore } from '../../api/edge/durable-job-store.ts';
 import type { JobCoordinator } from '../../api/edge/job-coordinator.ts';
 import { describeJobStoreContract } from '../api/job-store-contract.ts';
 import { TASK_POLICY_DEFAULTS } from '../../api/core/task-policy.ts';
 import { compileJob } from '../../api/core/job-compiler.ts';
+import { PRUNE_DELAY_DEFAULT_MS } from '../../api/core/prune-schedule.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
 const namespace = env.COORDINATOR as DurableObjectNamespace<JobCoordinator>;
@@ -97,5 +98,38 @@ describe('Durable Object job store', () => {
     await new Promise((r) => setTimeout(r, 50));
     await store.cancelJob('job_wake', 2);
     expect(await watching).toBe(true);
+  });
+
+  it('sets its alarm for the earliest storage clean-up due as jobs end; the alarm sweeps what is due and sets the next', async () => {
+    const stub = freshCoordinator();
+    const store = createDurableJobStore(stub);
+    const alarm = () => runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
+    const makeJob = (jobId: string) => compileJob({ jobId, sceneId: 's'.repeat(64), priority: 50, view: ViewSpec.parse({ width: 8, height: 8 }), encode: EncodeSpec.parse({}), frames: [0], tile: null }, 1);
+    expect(await alarm()).toBeNull();
+    const now = Date.now();
+    const recent = makeJob('job_recent');
+    await store.createJob(recent.job, recent.tasks);
+    await store.cancelJob('job_recent', now);
+    // Ending the job (one call) set the alarm for its clean-up: when every upload URL it handed out has expired.
+    expect(await alarm()).toBe(now + PRUNE_DELAY_DEFAULT_MS);
+
+    // A job whose clean-up is due already brings the alarm forward; the alarm (run here if it has not fired on its
+    // own) sweeps it: pruned, or, where the test's storage cannot be reached, due again later. Never lost, nor stuck.
+    const old = makeJob('job_old');
+    await store.createJob(old.job, old.tasks);
+    await store.cancelJob('job_old', now - PRUNE_DELAY_DEFAULT_MS - 1000);
+    const deadline = Date.now() + 30_000;
+    while ((await store.listDuePrunes({ now, limit: 10 })).length > 0 && Date.now() < deadline) {
+      await runDurableObjectAlarm(stub);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await store.listDuePrunes({ now, limit: 10 })).toEqual([]);
+    const pending = await store.listDuePrunes({ now: Number.MAX_SAFE_INTEGER, limit: 10 });
+    expect(pending.map((p) => p.jobId)).toContain('job_recent');
+    expect(pending.find((p) => p.jobId === 'job_recent')!.dueAt).toBe(now + PRUNE_DELAY_DEFAULT_MS);
+    const retried = pending.find((p) => p.jobId === 'job_old');
+    if (retried) expect(retried.dueAt).toBeGreaterThan(now);
+    // The alarm is set for what is due next.
+    expect(await alarm()).toBe(await store.nextPruneDueAt());
   });
 });

@@ -34,7 +34,8 @@ export class ScenePreview {
   private readonly orbit: THREE.PerspectiveCamera;
   private readonly controls: OrbitControls;
   private readonly resize: ResizeObserver;
-  private readonly clock = new THREE.Clock();
+  /** When the last frame was drawn (ms): the animation's time step (three's Clock is deprecated in the current three). */
+  private lastTick = performance.now();
   private gltf?: GLTF;
   private mixer?: THREE.AnimationMixer;
   private active: THREE.Camera;
@@ -62,7 +63,9 @@ export class ScenePreview {
     this.fitCanvas();
     const tick = () => {
       this.frame = requestAnimationFrame(tick);
-      const dt = this.clock.getDelta();
+      const now = performance.now();
+      const dt = (now - this.lastTick) / 1000;
+      this.lastTick = now;
       if (this.playing) this.mixer?.update(dt);
       if (this.active === this.orbit) this.controls.update();
       this.renderer.render(this.scene, this.active);

@@ -25,6 +25,17 @@ export async function bearerHash(c: Context, ctx: Pick<ApiContext, 'credentials'
   return sha256Hex(token);
 }
 
+/**
+ * The request's node credentials, checked as `bearerHash` does: the token's sha256, and the node id a signed token
+ * names (absent for an unsigned token, which only the store can place). Throws UNAUTHORIZED.
+ */
+export async function bearerCredentials(c: Context, ctx: Pick<ApiContext, 'credentials' | 'clock'>): Promise<{ tokenHash: string; nodeId?: string }> {
+  const token = bearer(c);
+  const claims = await ctx.credentials.check(token, ctx.clock.now());
+  const tokenHash = await sha256Hex(token);
+  return claims ? { tokenHash, nodeId: claims.nodeId } : { tokenHash };
+}
+
 function bearer(c: Context): string {
   const header = c.req.header('authorization') ?? '';
   const m = /^Bearer\s+([^\s]+)\s*$/i.exec(header);

@@ -17,8 +17,8 @@ import { leaseWith, type LeaseStepInput } from '../lease-tasks.ts';
 import type { AuthenticateAndCompleteOutcome, AuthenticatedTask, CompleteInput, CompletionDecision, NodeRecord, TaskOutcome } from '../job-store.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
-import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
-import { limitNodeCall } from './node-admission.ts';
+import { authenticateNode, bearerCredentials, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
+import { chargeNodeCall, limitNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
 import { acceptOutput } from '../accept-output.ts';
 import { attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
@@ -192,11 +192,20 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.openapi(fail, async (c) => {
     const { id } = c.req.valid('param');
-    const node = await authenticateNode(c, ctx);
     const body = c.req.valid('json');
-    const outcome = await ctx.jobs.failTask({
+    let credentials = await bearerCredentials(c, ctx);
+    // Over its rate limit (or an unsigned token, whose node only the store knows): the plain check answers (429 for
+    // the token's owner, else 401/404) or names the node, recording nothing. Otherwise authentication and the failed
+    // attempt are one store step (one Durable Object request on Workers).
+    if (credentials.nodeId === undefined || !nodeCallAllowed(ctx, credentials.nodeId)) {
+      const node = await authenticateNode(c, ctx, credentials.nodeId);
+      credentials = { tokenHash: credentials.tokenHash, nodeId: node.nodeId };
+    } else {
+      chargeNodeCall(ctx, credentials.nodeId);
+    }
+    const { node, failed: outcome } = await ctx.jobs.authenticateAndFail({
+      credentials,
       taskId: id,
-      nodeId: node.nodeId,
       leaseId: body.leaseId,
       reason: body.reason,
       sceneFault: body.sceneFault,

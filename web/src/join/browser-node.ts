@@ -1,6 +1,6 @@
 /**
  * A browser tab as a render node, on the same protocol as `tessera node start` (render-node/agent): register
- * with a card naming the tab's WebGL 2 renderer and limits, heartbeat, long-poll for leases, render tiles with
+ * with a card naming the tab's WebGL 2 renderer and limits, heartbeat (on the render node's schedule), long-poll for leases, render tiles with
  * the shared pipeline (FrameRenderer, scene loader, studio environment, tiling) on a WebGL 2 canvas, upload
  * PNG tiles through the presigned URLs, report. The card says `tilesOnly`: a tab encodes lossless PNG tiles
  * but not finished frames, so it never gets a stitch or a one-tile frame. Stop hands running leases back;
@@ -23,7 +23,9 @@ import { FrameRenderer, type RawImage } from '../../../render-node/render/frame-
 import { browserRendererIdentity } from '../../../render-node/render/renderer-identity.ts';
 import { createBitmapImageDecoder } from '../../../render-node/scene/bitmap-image-decoder.ts';
 import referenceSceneUrl from '../../../scenes/textured-pbr.glb?url';
+import { heartbeatDue, IDLE_HEARTBEAT_EVERY } from '../../../render-node/agent/heartbeat-schedule.ts';
 import { every } from './heartbeat-ticker.ts';
+import { createWorkerKtx2Transcoder } from './worker-ktx2.ts';
 
 export interface BrowserNodeOptions {
   /** The API's base URL (the page's own origin when the API serves it). */
@@ -75,7 +77,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
   const version = browserRendererIdentity({ backend: backend.info.backend, three: REVISION, renderer: backend.info.renderer, encoder: 'fast-png' });
   // A WebGL 2 tab renders transmission and volume (three's transmission pass), as the Chromium backend does, and
   // says so in its card: it is then given scenes that need WebGL 2.
-  const renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder(), version, transmission: backend.info.webgl2 });
+  const renderer = new FrameRenderer(backend, { images: createBitmapImageDecoder({ transcodeKtx2: createWorkerKtx2Transcoder() }), version, transmission: backend.info.webgl2 });
   emit({ type: 'status', status: 'measuring', detail: 'timing the reference tile' });
   const reference = new Uint8Array(await (await fetch(referenceSceneUrl)).arrayBuffer());
   const tilesPerSecond = await measureReferenceTile(renderer, reference, 3);
@@ -102,9 +104,13 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
   let stopping = false;
   const stopLeasing = new AbortController();
 
+  /** The load the last heartbeat reported (null before the first). */
+  let reportedLoad: number | null = null;
   const heartbeat = async () => {
     try {
-      const ack = await api.heartbeat({ leaseIds: running ? [running.task.leaseId] : [], load: running ? 1 : 0, sentAt: Date.now(), peers: [] });
+      const load = running ? 1 : 0;
+      reportedLoad = load;
+      const ack = await api.heartbeat({ leaseIds: running ? [running.task.leaseId] : [], load, sentAt: Date.now(), peers: [] });
       if (running && ack.revoked.includes(running.task.leaseId)) running.abort.abort(new Error('lease revoked'));
     } catch (err) {
       emit({ type: 'error', message: `heartbeat failed: ${(err as Error).message}` });
@@ -120,10 +126,32 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
     }
   };
 
-  // The ledger too: results are credited when verified, after the tab delivered them.
+  // As `tessera node start` does (render-node/agent/heartbeat-schedule.ts): every interval while it holds a lease;
+  // idle, its long-polls prove it alive, so every IDLE_HEARTBEAT_EVERY intervals (where a poll alone keeps it inside
+  // the API's health window), and at the first interval after it went idle, so the API does not keep a stale load.
+  // The ledger with each heartbeat, and every interval for a while after a task (results are credited when verified,
+  // after the tab delivered them).
+  let intervalsSinceBeat = 0;
+  let intervalsSinceTask = Infinity;
   const stopHeartbeats = every(registered.heartbeatIntervalMs, () => {
-    void heartbeat();
-    void refreshLedger();
+    intervalsSinceBeat++;
+    intervalsSinceTask++;
+    const due =
+      reportedLoad !== (running ? 1 : 0) ||
+      heartbeatDue({
+        leases: running ? 1 : 0,
+        sessions: 0,
+        unsentMeasurements: 0,
+        intervalsSinceLast: intervalsSinceBeat,
+        leaseWaitMs: BROWSER_NODE_DEFAULTS.leaseWaitSeconds * 1000,
+        heartbeatIntervalMs: registered.heartbeatIntervalMs,
+        pollsForTasks: true,
+      });
+    if (due) {
+      intervalsSinceBeat = 0;
+      void heartbeat();
+    }
+    if (due || intervalsSinceTask <= IDLE_HEARTBEAT_EVERY) void refreshLedger();
   });
 
   // The tab closes: hand the running lease back with a request the browser sends even as the page goes away.
@@ -166,6 +194,7 @@ export async function startBrowserNode(options: BrowserNodeOptions): Promise<Bro
       await api.fail(task.taskId, { leaseId: task.leaseId, reason: reason.slice(0, 2000), sceneFault: isSceneFault(err) }).catch(() => {});
     } finally {
       running = null;
+      intervalsSinceTask = 0;
     }
   };
 

@@ -527,7 +527,10 @@ async function unfinished(client: TesseraClient, jobId: string): Promise<string>
   if (!s) return 'its status could not be read';
   const left = s.tasks.filter((t) => t.state !== 'done' || (t.verification && t.verification.state === 'pending'));
   const desc = left.map((t) => `${t.kind} f${t.frame} ${t.state} node=${t.node ?? '-'} attempts=${t.attempts}${t.verification ? ` verification=${t.verification.state}/r${t.verification.round}` : ''}${t.route ? ` route=${t.route.nodeId}/${t.route.leasedAs ?? '-'}` : ''}${t.error ? ` error=${t.error.slice(0, 80)}` : ''}`);
-  return `${s.state}, ${s.frames.done}/${s.frames.total} frames; left: ${desc.slice(0, 8).join('; ')}${desc.length > 8 ? `; … ${desc.length - 8} more` : ''}`;
+  // And the nodes' queues as the router counts them (routed-and-queued, leased), to tell a full queue from an idle farm.
+  const listed = await client.nodes().catch(() => null);
+  const queues = (listed?.nodes ?? []).filter((n) => n.healthy).map((n) => `${n.card.name}${n.reputation?.blocklisted ? '(blocklisted)' : ''} q${n.load.queued}/r${n.load.running}`);
+  return `${s.state}, ${s.frames.done}/${s.frames.total} frames; left: ${desc.slice(0, 8).join('; ')}${desc.length > 8 ? `; … ${desc.length - 8} more` : ''}; healthy nodes: ${queues.join(', ') || 'none'}`;
 }
 
 /** Poll until the job ends (null when `timeoutMs` passes first); errors (an API restarting) mean "ask again". */

@@ -3,8 +3,9 @@
  * of the routing issue, 20 splits (seeds 1–20) merged per row: the table the README's routing section
  * shows. Accuracy only (no timing), so figures do not depend on how busy the machine is.
  * Options: --splits 20 --sessions 3 --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
+ *          --out FILE (the figures as JSON, with the datasets, splits and seeds: bench/results/routing-real-latest.json)
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -69,7 +70,7 @@ export function runSplits(hosts: Parameters<typeof simulateRouting>[0], truth: P
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' } } });
+  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' }, out: { type: 'string' } } });
   const splits = Number(values.splits);
   const sessions = Number(values.sessions);
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -89,6 +90,25 @@ async function main(): Promise<void> {
     }
   }
   if (values.json) console.log(JSON.stringify(out, null, 1));
+  if (values.out) {
+    const datasets = REAL_DATASETS.filter((ds) => !values.only || values.only === ds.dir).map((ds) => ({
+      dir: `test/routing/data/${ds.dir}`,
+      source: readFileSync(join(DATA, ds.dir, 'README.md'), 'utf8').split('\n')[0].replace(/^#\s*/, ''),
+      nodes: ds.nodes,
+    }));
+    const report = {
+      what: 'routing on real RTT matrices: share of clients within 10% (or 5 ms) of their best node, p95 stretch, by session (sim/real-data-eval.ts)',
+      at: new Date().toISOString(),
+      probes: 3,
+      splits: Number(values.splits),
+      seeds: [Number(values.seed), Number(values.seed) + Number(values.splits) - 1],
+      sessions,
+      datasets,
+      scenarios: out,
+    };
+    writeFileSync(values.out, JSON.stringify(report, null, 1) + '\n');
+    console.log(`wrote ${values.out}`);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -411,7 +411,8 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
         for (const id of ids) ping1(id);
       }
       const coord = locateClient(nodes, { measuredRttMs: measured, location }, o.candidates);
-      const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord }, taskPixels: TASK_PIXELS }, rng, o.route);
+      // The job carries the client's PoP and RTT to it: with the edge's row, a bound on every node (the API's job route does the same).
+      const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord, edge: clientEdge }, taskPixels: TASK_PIXELS }, rng, o.route);
       const chosen = decision ? idOf.get(decision.nodeId)! : -1;
       if (session === 0) record('tessera', chosen);
       record(sessionTallies[session], chosen);

@@ -63,6 +63,8 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   const clock = deps.clock ?? systemClock;
   const rng = opts.routing.seed === undefined ? Math.random : createRandom(opts.routing.seed);
   const nodes = new NodeDirectory(deps.jobs, clock, opts.routing, heartbeatIntervalMs(opts.policy), opts.trust);
+  // A probe URL that forges the meter's challenge convicts its node (called once ctx exists).
+  const edgeRtts = new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts }, undefined, (nodeId, reason) => convictNode(ctx, nodeId, reason));
   const ctx = createApiContext({
     jobs: deps.jobs,
     blobs: deps.blobs,
@@ -74,9 +76,8 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     nodes,
     network: new NodeNetwork(deps.jobs, nodes, opts.routing, rng, logger),
     pops: new PopLearner(deps.jobs, logger, opts.routing.popLearning),
-    // A probe URL that forges the meter's challenge convicts its node (called once ctx exists).
-    edgeRtts: new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts }, undefined, (nodeId, reason) => convictNode(ctx, nodeId, reason)),
-    router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger),
+    edgeRtts,
+    router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger, (pop, now) => edgeRtts.rtts(pop, now)),
     verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
     limiter: new RateLimiter(),

@@ -36,6 +36,8 @@ export class NodeDirectory {
   readonly #healthWindowMs: number;
   readonly #trust: TrustOptions;
   #cache: { at: number; nodes: NodeRecord[] } | undefined;
+  /** The probe-able nodes as nearby() last built them (see RoutingPolicy.probeViewMs). */
+  #probeView: { at: number; ids: string; live: LiveNode[]; nodes: RouterNode[] } | undefined;
   /** The working nodes as last read (see workingNodes). */
   #working: { at: number; nodes: NodeRecord[] } | undefined;
 
@@ -75,6 +77,7 @@ export class NodeDirectory {
   invalidate(): void {
     this.#cache = undefined;
     this.#working = undefined;
+    this.#probeView = undefined;
   }
 
   /** The healthy nodes, registration order; the list is reused for nodeCacheMs (or `maxAgeMs`, for callers that take an older one). */
@@ -152,6 +155,29 @@ export class NodeDirectory {
   }
 
   /**
+   * The healthy nodes with a probe URL as the candidate search takes them: one array kept while the same nodes
+   * are healthy, up to probeViewMs, with loads (busy nodes are not suggested) refreshed on every call.
+   */
+  async probeNodes(now = this.#clock.now()): Promise<{ live: LiveNode[]; nodes: RouterNode[] }> {
+    const [records, counts] = await Promise.all([this.healthyNodes(now), this.#jobs.countNodeTasks()]);
+    const probing = records.filter((r) => r.card.probeUrl);
+    const ids = idsOf(probing);
+    const view = this.#probeView;
+    if (view && view.ids === ids && now >= view.at && now - view.at <= this.#policy.probeViewMs) {
+      for (const n of view.live) {
+        const c = counts.get(n.record.nodeId);
+        n.load.queued = c?.queued ?? 0;
+        n.load.running = c?.running ?? 0;
+      }
+      return view;
+    }
+    const prior = priorTilesPerSecond(records, this.#trust);
+    const live = probing.map((record) => toLiveNode(record, counts.get(record.nodeId), this.#trust, prior));
+    this.#probeView = { at: now, ids, live, nodes: live.map((n) => n.router) };
+    return this.#probeView;
+  }
+
+  /**
    * `GET /v1/nodes/nearby`: up to `count` healthy nodes with a probe URL for a client to ping, best first:
    * first what earlier clients of its PoP found best (`learned`), then nearest to `location` when known,
    * else landmarks spread over the coordinate space.
@@ -166,8 +192,7 @@ export class NodeDirectory {
     measuredRttMs: Readonly<Record<string, number>> = {},
     exclude: readonly string[] = [],
   ): Promise<NearbyNodes> {
-    const live = (await this.liveNodes(now)).filter((n) => n.record.card.probeUrl);
-    const nodes = live.map((n) => n.router);
+    const { live, nodes } = await this.probeNodes(now);
     // A client's PoP: nodes that reach the same PoP bound its RTT to them (and place it, without a location).
     // Nodes the PoP's earlier clients found best lead (CandidateOptions.learnedProbes of them).
     const client = { measuredRttMs, exclude, location: location ?? undefined, edge: edge ? { ...edge, location: coloLocation(edge.pop) } : undefined, learned };
@@ -180,6 +205,11 @@ export class NodeDirectory {
     const candidates = ids.map((id) => toCandidate(byId.get(id)!));
     return { candidates, location };
   }
+}
+
+/** The ids of `records`, one string (equal strings: the same nodes in the same order). */
+function idsOf(records: readonly NodeRecord[]): string {
+  return records.map((r) => r.nodeId).join('\n');
 }
 
 /**

@@ -29,6 +29,13 @@ export interface RoutingPolicy {
   probePeers: number;
   /** How long the list of nodes read from the store is reused between heartbeats and lease calls. */
   nodeCacheMs: number;
+  /**
+   * How long `GET /v1/nodes/nearby` keeps one array of probe-able nodes while the same nodes are healthy (their
+   * loads are read fresh every time): the candidate search caches what it derives from the array (index,
+   * learned landmark, nodes by PoP) per array, so a new array per request would redo that work every time.
+   * Coordinates, peer RTTs and PoP sightings may be this much older than the store's.
+   */
+  probeViewMs: number;
   /** Seeds the router's tie-breaking (tests); random when absent. */
   seed: number | undefined;
   route: RouteOptions;
@@ -53,6 +60,7 @@ export const ROUTING_POLICY_DEFAULTS: RoutingPolicy = {
   maxRoutesPerPass: 2000,
   probePeers: 3,
   nodeCacheMs: 250,
+  probeViewMs: 2000,
   seed: undefined,
   route: ROUTE_DEFAULTS,
   vivaldi: VIVALDI_DEFAULTS,

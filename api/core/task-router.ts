@@ -17,7 +17,7 @@ import { taskPixels } from './job-compiler.ts';
 import type { JobStore, RouteAssignment, TaskRoute } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import type { LiveNode, NodeDirectory } from './node-directory.ts';
-import { explainNoRoute, routeTask, type ClientView, type RouterNode } from './routing/router.ts';
+import { explainNoRoute, routeTask, type ClientView, type EdgeSighting, type RouterNode } from './routing/router.ts';
 import type { Random } from './routing/seeded-random.ts';
 import { sceneHolders } from './scene-holders.ts';
 import { graceMs, type RoutingPolicy } from './routing-policy.ts';
@@ -29,6 +29,8 @@ export class TaskRouter {
   readonly #policy: RoutingPolicy;
   readonly #rng: Random;
   readonly #logger: Logger;
+  /** A PoP's own RTTs to nodes (EdgeRttMeter.rtts): with a job client's PoP and RTT to it, a bound on each. */
+  readonly #edgeRow: ((pop: string, now: number) => Promise<Readonly<Record<string, number>>>) | undefined;
   #generation = 0;
   #passedGeneration = -1;
   #lastPassAt = -Infinity;
@@ -36,7 +38,16 @@ export class TaskRouter {
   /** Whether any runnable job is routed, as the store last said (with a lease); undefined: not known yet. */
   #routedJobs: boolean | undefined;
 
-  constructor(jobs: JobStore, nodes: NodeDirectory, clock: Clock, policy: RoutingPolicy, rng: Random, logger: Logger) {
+  constructor(
+    jobs: JobStore,
+    nodes: NodeDirectory,
+    clock: Clock,
+    policy: RoutingPolicy,
+    rng: Random,
+    logger: Logger,
+    edgeRow?: (pop: string, now: number) => Promise<Readonly<Record<string, number>>>,
+  ) {
+    this.#edgeRow = edgeRow;
     this.#jobs = jobs;
     this.#nodes = nodes;
     this.#clock = clock;
@@ -95,6 +106,20 @@ export class TaskRouter {
     }
   }
 
+  /**
+   * A job client's PoP sighting with the PoP's own RTTs to nodes (the job route keeps `edge` only where that
+   * PoP's row applies, as GET /v1/nodes/nearby does): the client's RTT to every node the PoP timed is bounded,
+   * |r − d| ≤ RTT ≤ r + d, for the nodes it did not measure itself (routeTask). Rows are cached by the meter.
+   */
+  async #clientEdge(edge: EdgeSighting | undefined, now: number, rows: Map<string, Promise<Readonly<Record<string, number>>>>): Promise<EdgeSighting | undefined> {
+    if (!edge || !this.#edgeRow) return undefined;
+    // One row object per PoP and pass: the router caches its node indexes per row object.
+    let row = rows.get(edge.pop);
+    if (!row) rows.set(edge.pop, (row = this.#edgeRow(edge.pop, now)));
+    const nodeRttMs = await row;
+    return Object.keys(nodeRttMs).length ? { pop: edge.pop, rttMs: edge.rttMs, nodeRttMs } : undefined;
+  }
+
   async #pass(now: number): Promise<number> {
     const jobs = (await this.#jobs.listRunnableJobs()).filter((j) => j.routed);
     if (jobs.length === 0) return 0;
@@ -112,6 +137,7 @@ export class TaskRouter {
       live.reduce((sum, n) => sum + Math.max(0, maxQueue * Math.max(1, n.load.concurrency) - n.load.queued), 0),
     );
     const assignments: RouteAssignment[] = [];
+    const edgeRows = new Map<string, Promise<Readonly<Record<string, number>>>>();
     const perJob: { jobId: string; routed: number; nodes: Record<string, number>; unroutable?: string }[] = [];
     for (const job of jobs) {
       if (budget <= 0) break;
@@ -119,6 +145,7 @@ export class TaskRouter {
         measuredRttMs: job.client?.rttMs ?? {},
         coord: job.client?.coordinate ?? undefined,
         location: job.client?.location ?? undefined,
+        edge: await this.#clientEdge(job.client?.edge, now, edgeRows),
       };
       const requirements = job.requirements ?? undefined;
       // The scene term: nodes whose heartbeats say they hold the scene, where this API handed it to them, save its

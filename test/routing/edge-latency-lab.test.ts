@@ -90,4 +90,30 @@ describe('edge latency lab: the PoP times nodes itself where locations mislead',
     expect(s.tasks[0].route, routes).toMatchObject({ nodeId: lab.byLabel('near').id, rttSource: 'measured' });
     if (s.tasks[0].node !== lab.byLabel('near').id) expect(s.tasks[0].route!.leasedAs, routes).not.toBe('chosen');
   }, 150_000);
+
+  it("a job whose client pinged only the 40 ms node runs on the 5 ms node: the job route bounds it by the PoP's row", async () => {
+    // The PoP's row is in place (the test above waited for it). A client that measured only "mid" (a proven RTT)
+    // and names its PoP: the PoP timed "near" at ~10 ms and the client is ~1 ms from it, so near is at most
+    // ~11 ms away (client → PoP + PoP → node), a bound well under mid's ~80 ms.
+    // On a busy machine a slow round can inflate a timing: wait for a probe whose bound on near (the client's edge
+    // RTT + the row's RTT to near) is clearly under its own RTT to mid, so the route is decided by the bound.
+    const { p, mid } = await lab.waitFor('a probe and a row that bound near under mid', async () => {
+      const row = EdgeRtts.parse((await call(lab.api.url, 'GET', '/v1/edge/rtts')).body);
+      const toNear = row.nodes.find((n) => label(n.nodeId) === 'near')?.rttMs;
+      const probe = await lab.client.probe({ count: 3, location: FRANKFURT });
+      const toMid = probe.rtts.filter((r) => label(r.nodeId) === 'mid');
+      if (!probe.edge || toNear === undefined || toMid.length !== 1) return undefined;
+      return probe.edge.rttMs + toNear < 0.6 * toMid[0].rttMs ? { p: probe, mid: toMid } : undefined;
+    });
+    expect(p.edge?.pop).toBe('FRA');
+    const { jobId } = await lab.client.submitJob({ sceneId, frames: '0', size: '64x64', client: { ...p, rtts: mid, location: undefined } });
+    const s = await lab.waitFor(`job ${jobId}`, async () => {
+      const st = await lab.client.getJob(jobId);
+      if (st.state === 'failed' || st.state === 'cancelled') throw new Error(`job ${jobId} ${st.state}: ${st.error}`);
+      return st.state === 'done' ? st : undefined;
+    }, 90_000);
+    // Routed to near by the bound (its fallback may take it on a stalled machine: the route is what is asserted).
+    expect(s.tasks[0].route).toMatchObject({ nodeId: lab.byLabel('near').id, rttSource: 'estimated' });
+    expect(s.tasks[0].route!.predictedRttMs).toBeLessThan(2 * lab.byLabel('mid').delayMs);
+  }, 150_000);
 });

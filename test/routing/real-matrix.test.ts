@@ -59,7 +59,7 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
 
   it('no coordinates anywhere: learns by the third session; PoPs help first contact', () => {
     const blind = run({ useLocation: false, sessions: 3 });
-    expect(blind.tessera.within10).toBeGreaterThan(0.68);
+    expect(blind.tessera.within10).toBeGreaterThan(0.7);
     expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.3);
     expect(blind.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
     const pops = run({ useLocation: false, edgePops: 30 });
@@ -74,6 +74,10 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
     expect(learning.tessera.within10).toBeGreaterThan(pops.tessera.within10);
     const timed = run({ useLocation: false, edgePops: 30, edgeRtts: true });
     expect(timed.tessera.within10).toBeGreaterThan(pops.tessera.within10);
+    // With the PoP's row bounding the nodes the client did not ping (jobs route by it, as the API's job route
+    // does), first contact meets the goal of 90%, also with 10% of clients anycast to their second PoP.
+    expect(timed.tessera.within10).toBeGreaterThanOrEqual(0.9);
+    expect(run({ useLocation: false, edgePops: 30, edgeRtts: true, anycastError: 0.1 }).tessera.within10).toBeGreaterThanOrEqual(0.9);
   });
 
   it('per-PoP learning holds the routed client out: alone at its PoP, it learns nothing and routes as without', () => {

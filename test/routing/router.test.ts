@@ -16,7 +16,7 @@ import { at, card, node } from './routing-fixtures.ts';
 
 const TILE = 256 * 256;
 const client = (measuredRttMs: Record<string, number> = {}, x = 0): ClientView => ({ measuredRttMs, coord: at(x, 0, 0) });
-const route = (nodes: RouterNode[], c: ClientView, req?: JobRequirements, seed = 1) => routeTask(nodes, { client: c, taskPixels: TILE, requirements: req }, createRandom(seed));
+const route = (nodes: readonly RouterNode[], c: ClientView, req?: JobRequirements, seed = 1) => routeTask(nodes, { client: c, taskPixels: TILE, requirements: req }, createRandom(seed));
 
 describe('requirements', () => {
   const big = card({ ramBytes: 64 * 2 ** 30, region: 'us-east', gl: { ...card().gl, maxTextureSize: 16384 } });
@@ -195,4 +195,29 @@ describe('routeTask', () => {
     // Generous for a shared CI machine; bench:route measures the real p50/p99.
     expect(times[150]).toBeLessThan(5);
   });
+});
+
+describe("the client's edge row bounds the nodes it did not ping", () => {
+  // The client pinged only "far" (80 ms). Its PoP is 2 ms away and timed "near" at 3 ms and "off" at 200 ms:
+  // near is at most 5 ms away (r + d), off at least 198 ms (|r − d|), whatever the coordinates say.
+  const edge = { pop: 'FRA', rttMs: 2, nodeRttMs: { near: 3, off: 200, far: 70 } };
+  const build = () => [node('far', { x: 80 }), node('near', { x: 150 }), node('off', { x: 1 }), node('plain', { x: 120 })];
+
+  for (const frozen of [false, true]) {
+    it(`routes by the bounds where they beat the estimates (${frozen ? 'frozen snapshot' : 'live array'})`, () => {
+      const nodes = frozen ? freezeRouterNodes(build()) : build();
+      // Without the row the coordinates decide: off looks 1 ms away (estimated), near 150 ms.
+      const plain = route(nodes, { measuredRttMs: { far: 80 }, coord: at(0, 0, 0.1) });
+      expect(plain).toMatchObject({ nodeId: 'off', rttSource: 'estimated' });
+      const bounded = route(nodes, { measuredRttMs: { far: 80 }, coord: at(0, 0, 0.1), edge });
+      expect(bounded).toMatchObject({ nodeId: 'near', rttSource: 'estimated', predictedRttMs: 5 });
+      // The measured RTT stands for a node the client pinged, whatever its row says; off never wins on its coordinate.
+      const noCoord = route(nodes, { measuredRttMs: { far: 80 }, edge: { ...edge, nodeRttMs: { far: 1, off: 200 } } });
+      expect(noCoord?.nodeId).toBe('far');
+      expect(noCoord?.predictedRttMs).toBe(80);
+      // Junk in the row bounds nothing (the coordinates decide again).
+      const junk = route(nodes, { measuredRttMs: { far: 80 }, coord: at(0, 0, 0.1), edge: { ...edge, rttMs: Number.NaN } });
+      expect(junk?.nodeId).toBe('off');
+    });
+  }
 });

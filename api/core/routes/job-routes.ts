@@ -11,7 +11,7 @@ import { JobCreated, JobFrames, JobStatus, JobSummary, type JobEvent } from '../
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { compileJob } from '../job-compiler.ts';
-import type { JobRecord, SceneRecord } from '../job-store.ts';
+import type { JobClientRecord, JobRecord, SceneRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
@@ -21,6 +21,7 @@ import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
 import { mayAccess } from '../client-keys.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
+import { clientEdgePop } from './client-edge.ts';
 import { edgeLocation, withEdgeLocation } from './edge-location.ts';
 import { errorResponses } from './error-responses.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
@@ -158,6 +159,12 @@ async function waitingFor(ctx: ApiContext, job: JobRecord): Promise<string | nul
   return jobWaitingReason(job, healthy, await ctx.jobs.getScene(job.sceneId));
 }
 
+/** The client record with its PoP sighting only where the PoP's row applies (`pop`, clientEdgePop), named by that PoP. */
+function withEdgeRow(record: JobClientRecord, pop: string | undefined): JobClientRecord {
+  const { edge, ...rest } = record;
+  return edge && pop ? { ...rest, edge: { pop, rttMs: edge.rttMs } } : rest;
+}
+
 /** The job, if the caller may see it; another key's job is as unknown as a missing one. */
 export async function requireJob(ctx: ApiContext, jobId: string, principal: Principal): Promise<JobRecord> {
   const job = await ctx.jobs.getJob(jobId);
@@ -182,7 +189,10 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // No probes from the client: where Cloudflare's edge saw it (Workers) is the hint.
     const edge = edgeLocation(c.req.raw);
     const hint = withEdgeLocation(req.client, edge);
-    const { record: client, routed } = await ctx.network.locateClient(hint.client, now);
+    const { record: located, routed } = await ctx.network.locateClient(hint.client, now);
+    // Its PoP and RTT to it: kept (under the PoP's code) where that PoP's own RTTs to nodes apply, so the router
+    // bounds the client's RTT to the nodes it did not ping by them, as GET /v1/nodes/nearby does (TaskRouter).
+    const client = located && withEdgeRow(located, clientEdgePop(ctx, c.req.raw, req.client?.edge));
     // Its proven RTTs teach its PoP (the edge's colo; a claimed PoP only where the operator trusts it).
     await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => (await ctx.nodes.healthyNodes(now)).map((n) => n.nodeId), now);
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);

@@ -6,7 +6,6 @@
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { EdgeSighting } from '../routing/router.ts';
 import { z } from 'zod';
 import { NodeCard } from '../../protocol/node-card.ts';
 import { NodeLedger } from '../../protocol/metering.ts';
@@ -29,6 +28,7 @@ import { TASKS_TOPIC } from '../notifier.ts';
 import { heartbeatIntervalMs } from '../task-policy.ts';
 import { errorResponses } from './error-responses.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
+import { clientEdge } from './client-edge.ts';
 import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { admitRegistration, chargeNodeCall, nodeCallAllowed } from './node-admission.ts';
@@ -356,11 +356,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     // The client's PoP and its RTT to it, with the PoP's own RTTs to nodes (client → PoP + PoP → node: a
     // bound on the client's RTT to each). The row of the PoP that took the request (or that the client names,
     // on Node): a client naming another PoP only misleads itself.
-    let edge: EdgeSighting | undefined;
-    if (query.pop !== undefined && query.popRttMs !== undefined) {
-      const nodeRttMs = asking === query.pop.toUpperCase() ? await ctx.edgeRtts.rtts(asking, now) : {};
-      edge = { pop: query.pop, rttMs: query.popRttMs, ...(Object.keys(nodeRttMs).length ? { nodeRttMs } : {}) };
-    }
+    const edge = query.pop !== undefined && query.popRttMs !== undefined ? await clientEdge(ctx, c.req.raw, { pop: query.pop, rttMs: query.popRttMs }, now) : undefined;
     const answer = await ctx.nodes.nearby(clientLocation(c.req.raw, query), query.count, now, edge, learned, query.rtts, query.exclude);
     // This PoP (the edge's colo, or the Node API's configured PoP) times a few more nodes, after the answer.
     const measuring = ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop);

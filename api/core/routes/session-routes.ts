@@ -12,6 +12,7 @@ import { TesseraError } from '../../protocol/errors.ts';
 import { EMPTY_SESSION_STATS, SessionCreated, SessionRequest, SessionView, type SessionRender } from '../../protocol/session.ts';
 import type { CameraSpec } from '../../protocol/render-spec.ts';
 import type { ApiContext } from '../api-context.ts';
+import { clientEdge } from './client-edge.ts';
 import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
@@ -156,13 +157,15 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       throw new TesseraError('QUOTA_EXCEEDED', `API key "${principal.name}" has ${open} sessions open, its limit; close one first.`, { retryAfterSeconds: 10 });
     }
     const { record: client } = await ctx.network.locateClient(req.client, now);
+    // Its PoP's own RTTs to nodes bound its RTT to the nodes it did not ping (client-edge.ts), as for jobs.
+    const edge = await clientEdge(ctx, c.req.raw, req.client?.edge, now);
     const [live, openSessions, servedSessions, leasedTasks] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId), ctx.jobs.nodesGivenScene(scene.sceneId)]);
     // A session's proven RTTs teach its PoP as a job's do.
     await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => live.map((n) => n.record.nodeId), now);
     const placement = placeSession(
       live,
       {
-        client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined },
+        client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined, edge },
         requirements: req.requirements,
         eye: req.eye,
         depth: req.depth,

@@ -55,11 +55,14 @@ export interface CandidateOptions {
   /** Without a geo line, a bounded node's estimate is lower bound × triangleLowerWeight + upper bound × this. */
   triangleUpperShare?: number;
   /**
-   * Without a geo line, how a bounded node's estimate weighs its worst profile mismatch (the triangle lower
-   * bound, max |r − d| over probed nodes) against its typical one (root mean square of |r − d|): 1 is the
-   * bound alone; lower trusts the profile as a whole over one probed node that violates the triangle inequality.
+   * Without a geo line, how much more a candidate lying beyond a probed node counts against it than one lying
+   * on the way to it. For a probed node at r and a candidate at d from it, r − d > 0 puts the candidate between
+   * the client and the probed node (its RTT then is about r − d: the lower bound is tight), d − r > 0 puts
+   * it farther from the probed node than the client is: on the far side as often as near the client, so its
+   * lower bound d − r is loose. The mismatch is max(r − d, 0) + beyondWeight × max(d − r, 0), worst over
+   * probed nodes for each side (1: the plain triangle lower bound, both sides alike).
    */
-  profileMaxShare?: number;
+  beyondWeight?: number;
   /**
    * The first landmark (no location, no PoP): how much a candidate's centrality (the mean of its measured
    * row ÷ the mean of all rows, × the pseudo-clients' count) weighs against its pseudo-clients' wins.
@@ -71,6 +74,12 @@ export interface CandidateOptions {
    * 10,000 nodes, unlocated), so larger farms rank unbounded nodes by the client's fitted coordinate instead.
    */
   coordinateFillMaxNodes?: number;
+  /**
+   * The first landmark (no location, no PoP): how many pings a pseudo-client makes when a candidate is tried,
+   * the candidate first and the rest chosen as pickProbeCandidates would. 1 ranks candidates by how close the
+   * candidate alone comes to each pseudo-client's nearest peer: a node near the best of many others.
+   */
+  landmarkPings?: number;
   /** Of a client's first pings, how many go to the nodes its PoP's earlier clients found best (`learned`). */
   learnedProbes?: number;
   /** Lead with learned nodes even when nodes share the client's PoP (whose RTTs to it bound the client's already). */
@@ -87,9 +96,10 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   heightPriorMs: 10,
   maxQueuePerSlot: ROUTE_DEFAULTS.maxQueuePerSlot,
   triangleLowerWeight: 1,
-  triangleUpperShare: 0.2,
-  profileMaxShare: 1,
-  landmarkCentrality: 0.5,
+  triangleUpperShare: 0,
+  beyondWeight: 1.5,
+  landmarkCentrality: 0,
+  landmarkPings: 1,
   coordinateFillMaxNodes: 512,
   learnedProbes: 2,
   learnedWherePopServesNodes: false,
@@ -377,14 +387,16 @@ const matrixLandmarksOf = new WeakMap<readonly RouterNode[], Map<string, number[
 
 /**
  * The first node to ping for a client that knows nothing, learned from the measured node↔node matrix:
- * every sampled node plays a client (its own RTTs to its peers are the truth), pings a candidate first
- * landmark, then two more nodes chosen by the triangle bounds as pickProbeCandidates would; the landmarks
- * are ranked by how often that finds the pseudo-client's nearest peer (within 10% or 5 ms; a near miss
- * earns part credit, so landmarks that tie on whole wins are told apart by how close they came). Empty when too
- * few nodes report peer RTTs. Computed once per node array.
+ * every sampled node plays a client (its own RTTs to its peers are the truth; it is never its own candidate)
+ * and pings a candidate landmark (then `landmarkPings` − 1 more nodes chosen by the triangle bounds as
+ * pickProbeCandidates would); the landmarks are ranked by how often that finds the pseudo-client's nearest
+ * peer (within 10% or 5 ms; a near miss earns part credit, so landmarks that tie on whole wins are told apart
+ * by how close they came). With `landmarkPings` 1 (the default) that is the node nearest the best peer of most
+ * other nodes: later pings simulated on node rows (which lack the pseudo-client's own node) chose worse first
+ * pings on the real matrices. Empty when too few nodes report peer RTTs. Computed once per node array.
  */
 function matrixLandmarks(nodes: readonly RouterNode[], o: Required<CandidateOptions>): number[] {
-  const key = `${o.landmarkCentrality}:${o.profileMaxShare}:${o.triangleUpperShare}:${o.triangleLowerWeight}`;
+  const key = `${o.landmarkPings}:${o.landmarkCentrality}:${o.beyondWeight}:${o.triangleUpperShare}:${o.triangleLowerWeight}`;
   let byKey = matrixLandmarksOf.get(nodes);
   if (!byKey) matrixLandmarksOf.set(nodes, (byKey = new Map()));
   const cached = byKey.get(key);
@@ -414,7 +426,7 @@ function matrixLandmarks(nodes: readonly RouterNode[], o: Required<CandidateOpti
   };
   const pseudo = sample(withPeers, 256);
   const candidates = sample(withPeers, 48);
-  const lo = new Float64Array(n), hi = new Float64Array(n), sq = new Float64Array(n), cnt = new Float64Array(n), seen = new Int32Array(n).fill(-1);
+  const on = new Float64Array(n), beyond = new Float64Array(n), hi = new Float64Array(n), seen = new Int32Array(n).fill(-1);
   let stamp = 0;
   const wins = candidates.map((L) => {
     let won = 0;
@@ -426,25 +438,23 @@ function matrixLandmarks(nodes: readonly RouterNode[], o: Required<CandidateOpti
       for (const d of row.values()) if (d < best) best = d;
       const probed = [L];
       let got = first;
-      for (let step = 1; step < 3; step++) {
+      for (let step = 1; step < o.landmarkPings; step++) {
         stamp++;
         let pick = -1, pickScore = Infinity;
         for (const a of probed) {
           const r = row.get(a)!;
           for (const [j, d] of peers[a] ?? []) {
             if (j === c || probed.includes(j)) continue;
-            if (seen[j] !== stamp) { seen[j] = stamp; lo[j] = 0; hi[j] = Infinity; sq[j] = 0; cnt[j] = 0; }
-            const e = Math.abs(r - d);
-            lo[j] = Math.max(lo[j], e);
-            sq[j] += e * e;
-            cnt[j]++;
+            if (seen[j] !== stamp) { seen[j] = stamp; on[j] = -Infinity; beyond[j] = -Infinity; hi[j] = Infinity; }
+            on[j] = Math.max(on[j], r - d);
+            beyond[j] = Math.max(beyond[j], d - r);
             hi[j] = Math.min(hi[j], r + d);
           }
         }
         for (const a of probed) {
           for (const j of (peers[a] ?? new Map()).keys()) {
             if (seen[j] !== stamp || !row.has(j) || probed.includes(j)) continue;
-            const score = boundedScore(lo[j], sq[j], cnt[j], hi[j], o);
+            const score = boundedScore(on[j], beyond[j], hi[j], o);
             if (score < pickScore) { pickScore = score; pick = j; }
           }
         }
@@ -479,13 +489,12 @@ function matrixLandmarks(nodes: readonly RouterNode[], o: Required<CandidateOpti
 }
 
 /**
- * A bounded node's estimated RTT without a geo line, from the client's profile mismatch with its row: the
- * worst |r − d| over probed nodes (the triangle lower bound), the sum of their squares over `n` of them, and
- * the least r + d (the upper bound).
+ * A bounded node's estimated RTT without a geo line, from the client's profile mismatch with its row: `on`,
+ * the worst r − d over probed nodes (the candidate on the way to a probed node), `beyond`, the worst d − r
+ * (the candidate beyond one), and the least r + d (the upper bound). See `beyondWeight`.
  */
-function boundedScore(lo: number, sq: number, n: number, hi: number, o: Required<CandidateOptions>): number {
-  const a = o.profileMaxShare;
-  const mismatch = a >= 1 || n <= 0 ? lo : a * lo + (1 - a) * Math.sqrt(sq / n);
+function boundedScore(on: number, beyond: number, hi: number, o: Required<CandidateOptions>): number {
+  const mismatch = Math.max(on, 0) + o.beyondWeight * Math.max(beyond, 0);
   return Math.min(o.triangleLowerWeight * mismatch + o.triangleUpperShare * hi, hi);
 }
 
@@ -493,8 +502,9 @@ function boundedScore(lo: number, sq: number, n: number, hi: number, o: Required
 let boundLo = new Float64Array(1024);
 let boundHi = new Float64Array(1024);
 let boundSet = new Uint8Array(1024);
-let boundSq = new Float64Array(1024);
-let boundN = new Float64Array(1024);
+/** Per node: the worst r − d (on the way) and d − r (beyond) over probed nodes (boundedScore). */
+let boundOn = new Float64Array(1024);
+let boundBeyond = new Float64Array(1024);
 
 /** Node indexes by PoP, per node array. */
 const popMembersOf = new WeakMap<readonly RouterNode[], Map<string, number[]>>();
@@ -526,8 +536,8 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient, fill?
     boundLo = new Float64Array(size);
     boundHi = new Float64Array(size);
     boundSet = new Uint8Array(size);
-    boundSq = new Float64Array(size);
-    boundN = new Float64Array(size);
+    boundOn = new Float64Array(size);
+    boundBeyond = new Float64Array(size);
   }
   const touched: number[] = [];
   const add = (j: number, r: number, d: number) => {
@@ -536,13 +546,13 @@ function triangleBounds(nodes: readonly RouterNode[], client: ProbeClient, fill?
       boundSet[j] = 1;
       boundLo[j] = 0;
       boundHi[j] = Infinity;
-      boundSq[j] = 0;
-      boundN[j] = 0;
+      boundOn[j] = -Infinity;
+      boundBeyond[j] = -Infinity;
       touched.push(j);
     }
     const lo = Math.abs(r - d);
-    boundSq[j] += lo * lo;
-    boundN[j]++;
+    if (r - d > boundOn[j]) boundOn[j] = r - d;
+    if (d - r > boundBeyond[j]) boundBeyond[j] = d - r;
     if (lo > boundLo[j]) boundLo[j] = lo;
     if (r + d < boundHi[j]) boundHi[j] = r + d;
   };
@@ -672,7 +682,7 @@ function pickRanked(nodes: readonly RouterNode[], client: ProbeClient, k: number
   const clamp = (i: number, score: number): number => {
     if (!boundSet[i]) return score;
     if (fromLine && Number.isFinite(score)) return Math.min(Math.max(score, w * boundLo[i]), boundHi[i]);
-    return boundedScore(boundLo[i], boundSq[i], boundN[i], boundHi[i], o);
+    return boundedScore(boundOn[i], boundBeyond[i], boundHi[i], o);
   };
 
   // An unlocated client that measured located nodes gets a location guessed from those RTTs.

@@ -223,7 +223,33 @@ let measuredFlag = new Uint8Array(1024);
 let measuredRtt = new Float64Array(1024);
 /** 1 for nodes that hold the request's scene (only set while a call with `scene` runs). */
 let cachedFlag = new Uint8Array(1024);
+/** Nodes the client's edge row bounds (edgeBound), and the bounds. */
+let boundFlag = new Uint8Array(1024);
+let boundLo = new Float64Array(1024);
+let boundHi = new Float64Array(1024);
 const indexCache = new WeakMap<readonly RouterNode[], Map<string, number>>();
+/** A PoP row's entries as node indexes and RTTs, per row object and node array (rows are reused across decisions). */
+const rowIndexCache = new WeakMap<object, WeakMap<readonly RouterNode[], { at: Int32Array; rtt: Float64Array }>>();
+
+/** The valid entries of a PoP row (known nodes, finite RTTs ≥ 0) as node indexes and RTTs. */
+function rowIndex(nodes: readonly RouterNode[], row: Readonly<Record<string, number>>): { at: Int32Array; rtt: Float64Array } {
+  let byNodes = rowIndexCache.get(row);
+  const hit = byNodes?.get(nodes);
+  if (hit) return hit;
+  const at: number[] = [];
+  const rtt: number[] = [];
+  for (const id in row) {
+    const d = row[id];
+    const i = nodeIndex(nodes, id);
+    if (i < 0 || !(d >= 0) || !Number.isFinite(d)) continue;
+    at.push(i);
+    rtt.push(d);
+  }
+  const out = { at: Int32Array.from(at), rtt: Float64Array.from(rtt) };
+  if (!byNodes) rowIndexCache.set(row, (byNodes = new WeakMap()));
+  byNodes.set(nodes, out);
+  return out;
+}
 
 /**
  * The index of node `id` in `nodes` (-1 when absent), via a map cached per array. The map is checked on
@@ -252,12 +278,26 @@ export function predictRtt(node: RouterNode, client: ClientView, options: RouteO
   if (m !== undefined && m > 0) return { rttMs: m, source: 'measured' };
   const a = client.coord;
   const b = node.coord;
-  if (!a || !b) return { rttMs: o.unknownRttMs, source: 'unknown' };
+  const bound = edgeBound(client, node.id);
+  if (!a || !b) return bound ? { rttMs: bound.hi, source: 'estimated' } : { rttMs: o.unknownRttMs, source: 'unknown' };
   const err = Math.min(o.maxPenaltyError, (a.error + b.error) / 2);
   const n = Math.min(a.vec.length, b.vec.length);
   let s = 0;
   for (let i = 0; i < n; i++) s += (a.vec[i] - b.vec[i]) ** 2;
-  return { rttMs: (Math.sqrt(s) + a.height + b.height) * (1 + o.estimatePenalty * err), source: 'estimated' };
+  const est = (Math.sqrt(s) + a.height + b.height) * (1 + o.estimatePenalty * err);
+  return { rttMs: bound ? Math.min(Math.max(est, bound.lo), bound.hi) : est, source: 'estimated' };
+}
+
+/**
+ * The client's edge row as a bound on its RTT to one node: the client reaches its PoP in r ms, the PoP timed
+ * the node at d ms (the edge's own proven measurement, EdgeSighting.nodeRttMs), so |r − d| ≤ RTT ≤ r + d.
+ * Undefined without a row entry for the node.
+ */
+export function edgeBound(client: ClientView, nodeId: string): { lo: number; hi: number } | undefined {
+  const e = client.edge;
+  const d = e?.nodeRttMs?.[nodeId];
+  if (!e || d === undefined || !(d >= 0) || !Number.isFinite(d) || !(e.rttMs >= 0) || !Number.isFinite(e.rttMs)) return undefined;
+  return { lo: Math.abs(e.rttMs - d), hi: e.rttMs + d };
 }
 
 /**
@@ -272,6 +312,9 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     measuredFlag = new Uint8Array(Math.max(n, measuredFlag.length * 2));
     measuredRtt = new Float64Array(measuredFlag.length);
     cachedFlag = new Uint8Array(measuredFlag.length);
+    boundFlag = new Uint8Array(measuredFlag.length);
+    boundLo = new Float64Array(measuredFlag.length);
+    boundHi = new Float64Array(measuredFlag.length);
   }
   // The scene term: nodes holding the scene load nothing, the others the expected scene load.
   const loadMs = request.scene ? sceneLoadMs(request.scene.bytes, o) : 0;
@@ -294,6 +337,22 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     measuredFlag[i] = 1;
     measuredRtt[i] = v;
     marked.push(i);
+  }
+  // The edge's RTTs to nodes bound the client's RTT to the nodes it did not measure (edgeBound).
+  const bounded: number[] = [];
+  const e = client.edge;
+  if (e?.nodeRttMs && e.rttMs >= 0 && Number.isFinite(e.rttMs)) {
+    const { at, rtt } = rowIndex(nodes, e.nodeRttMs);
+    const r = e.rttMs;
+    for (let k = 0; k < at.length; k++) {
+      const i = at[k];
+      if (measuredFlag[i] === 1) continue;
+      const d = rtt[k];
+      boundFlag[i] = 1;
+      boundLo[i] = r > d ? r - d : d - r;
+      boundHi[i] = r + d;
+      bounded.push(i);
+    }
   }
   const cc = client.coord;
   const cv = cc ? cc.vec : undefined;
@@ -356,6 +415,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
       else if (cv === undefined || ihas[i] === 0) {
         rtt = unknownRtt;
         known = false;
+        if (boundFlag[i] === 1) { rtt = boundHi[i]; known = true; }
       } else {
         const base = i * dim;
         let s = 0;
@@ -363,6 +423,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
         let err = (ce + ierror[i]) * 0.5;
         if (err > maxErr) err = maxErr;
         rtt = (Math.sqrt(s) + ch + iheight[i]) * (1 + penalty * err);
+        if (boundFlag[i] === 1) rtt = rtt < boundLo[i] ? boundLo[i] : rtt > boundHi[i] ? boundHi[i] : rtt;
       }
       // An unknown RTT cannot be shown to meet maxRttMs.
       if (rtt > maxRtt || (!known && maxRtt !== Infinity)) { tooFar++; continue; }
@@ -388,6 +449,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
       else if (cv === undefined || nc === undefined) {
         rtt = unknownRtt;
         known = false;
+        if (boundFlag[i] === 1) { rtt = boundHi[i]; known = true; }
       } else {
         const nv = nc.vec;
         const d = cv.length < nv.length ? cv.length : nv.length;
@@ -396,6 +458,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
         let err = (ce + nc.error) * 0.5;
         if (err > maxErr) err = maxErr;
         rtt = (Math.sqrt(s) + ch + nc.height) * (1 + penalty * err);
+        if (boundFlag[i] === 1) rtt = rtt < boundLo[i] ? boundLo[i] : rtt > boundHi[i] ? boundHi[i] : rtt;
       }
       if (rtt > maxRtt || (!known && maxRtt !== Infinity)) { tooFar++; continue; }
       capable++;
@@ -406,6 +469,7 @@ export function routeTask(nodes: readonly RouterNode[], request: RouteRequest, r
     }
   }
   for (const i of marked) measuredFlag[i] = 0;
+  for (const i of bounded) boundFlag[i] = 0;
   const bestCached = best >= 0 && cachedFlag[best] === 1;
   for (const i of cachedMarked) cachedFlag[i] = 0;
   if (best < 0) return null;

@@ -538,6 +538,47 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect((await store.listRoutableTasks({ jobId: job.jobId, now: later, limit: 10, rerouteFrom: [] })).map((r) => [r.task.taskId, r.failedOn])).toEqual([[byChosen.taskId, ['a']]]);
     });
 
+    it('keeps lease order across first-come and routed jobs: an older first-come job\'s ready stitch goes before a younger job\'s routed work', async () => {
+      // The soak's lost jobs: a first-come job (submitted before the client had RTTs) was leased only once a node's
+      // routed queue ran dry, so under steady routed work its stitch, ready once its tiles were verified, sat queued
+      // (never leased, no route) until the job's time limit.
+      for (const id of ['a', 'b']) await store.registerNode({ nodeId: id, tokenHash: `h${id}`, card: card('eu'), registeredAt: T0, lastSeenAt: T0, load: 0 });
+      const first = makeJob({ frames: [0], tile: 32, now: T0 });
+      await store.createJob(first.job, first.tasks);
+      const routed = makeJob({ frames: [0, 1, 2, 3], routed: true, now: T0 + 1 });
+      await store.createJob(routed.job, routed.tasks);
+      for (const t of routed.tasks) expect(await store.setTaskRoutes([{ taskId: t.taskId, expectNode: null, route: route('a', null, null), openAt: null }])).toBe(1);
+      // Node b has no routed work: it takes the first-come job's four tiles; the last one is sampled.
+      const tiles = first.tasks.filter((t) => t.kind === 'render');
+      const stitch = first.tasks.find((t) => t.kind === 'stitch')!;
+      expect(tiles).toHaveLength(4);
+      for (const [i, tile] of tiles.entries()) {
+        const got = (await lease('b', T0 + 10))!.task;
+        expect(got.taskId).toBe(tile.taskId);
+        await store.completeTask({ taskId: got.taskId, nodeId: 'b', leaseId: got.leaseId!, result, now: T0 + 20, sample: i === 3 });
+      }
+      // Node a has routed work, and takes the verification first (lease phase 0): the frame's tiles are then all verified.
+      const check = (await lease('a', T0 + 30))!.task;
+      expect(check).toMatchObject({ kind: 'verify', verifies: tiles[3].taskId });
+      await store.completeTask({ taskId: check.taskId, nodeId: 'a', leaseId: check.leaseId!, result, now: T0 + 40 });
+      expect((await store.getTask(tiles[3].taskId))!.verification!.state).toBe('verified');
+      // The stitch is ready, and its job is older than the routed one: node a takes it before its routed queue.
+      const next = (await lease('a', T0 + 50))!.task;
+      expect(next).toMatchObject({ taskId: stitch.taskId, nodeId: 'a', route: { nodeId: 'a', leasedAs: 'first-free' } });
+      expect((await lease('a', T0 + 50))!.task).toMatchObject({ taskId: routed.tasks[0].taskId, route: { nodeId: 'a', leasedAs: 'chosen' } });
+      // A younger first-come job waits behind the older routed job's work, as lease order says.
+      const younger = makeJob({ frames: [0], now: T0 + 2 });
+      await store.createJob(younger.job, younger.tasks);
+      expect((await lease('a', T0 + 60))!.task).toMatchObject({ taskId: routed.tasks[1].taskId, route: { leasedAs: 'chosen' } });
+      // Priority still comes first: a more urgent first-come job goes before routed work of any age.
+      const urgent = makeJob({ frames: [0], priority: 90, now: T0 + 3 });
+      await store.createJob(urgent.job, urgent.tasks);
+      expect((await lease('a', T0 + 70))!.task).toMatchObject({ taskId: urgent.tasks[0].taskId, route: { leasedAs: 'first-free' } });
+      // The completion of the stitch finishes the first-come job.
+      const done = await store.completeTask({ taskId: next.taskId, nodeId: 'a', leaseId: next.leaseId!, result, now: T0 + 80 });
+      expect(done.job.state).toBe('done');
+    });
+
     it('never leases a task to a node whose card fails its job\'s requirements, and records first-come leases', async () => {
       const { job, tasks } = makeJob({ frames: [0], requirements: { allowedRegions: ['us'] } });
       await store.createJob(job, tasks);

@@ -27,6 +27,7 @@ import { newApiKey } from '../api/core/client-keys.ts';
 import { parseFrameList, parseSize } from '../api/protocol/frame-list.ts';
 import { EncodeSpec, SCENE_LIMITS_DEFAULTS, ViewSpec } from '../api/protocol/render-spec.ts';
 import { renderOnFarm, type FarmRenderSummary } from '../infra/cli/render-on-farm.ts';
+import { farmNodeConcurrency } from '../infra/farm/start-farm.ts';
 import { startCpuMonitor, waitForQuiet } from './cpu-contention.ts';
 import { formatProfiles, summarizeProfiles, type RoleSummary } from './summarize-cpu-profiles.ts';
 import { renderLocal } from '../render-node/local-render.ts';
@@ -166,6 +167,8 @@ async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: nu
 
 interface FarmRun {
   nodes: number;
+  /** Render slots per node (--node-concurrency, else farm up's default: the cores shared by the nodes). */
+  slotsPerNode: number;
   leasing: Leasing;
   totalMs: number;
   summary: Omit<FarmRenderSummary, 'files' | 'frames'>;
@@ -192,9 +195,10 @@ interface TaskCost {
 
 /**
  * Per-task costs, medians over the tasks: the node's lease call (idle waiting included), its render process's
- * parts (scene load, render, read-back, encode, report for the upload URL, upload: the render process's own timings), what the sandbox adds
- * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's read-back and hash of
- * the output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
+ * parts (scene load, render, read-back, encode, then either `inline`: the output readied to go inside the
+ * completion, or `report` for the upload URL and `upload`: the render process's own timings), what the sandbox adds
+ * (IPC, process hops: run − the parts) and the completion report (HTTP hop, auth, the API's check and store of the
+ * output, SQLite). `wallPerTaskMs` is the farm's end-to-end time per task per node slot.
  */
 function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTasks = costs.length) {
   if (!costs.length) return null;
@@ -221,7 +225,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTask
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's HEAD and copy in storage (read-back + hash where storage reports no checksum), SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's check and store: sha256 and one write for an inline output, HEAD and copy in storage for an uploaded one; SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[] }> {
@@ -285,7 +289,7 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
     // Let the last 'task done' lines arrive (they are logged after the completion report).
     await new Promise((r) => setTimeout(r, 300));
     const perTask = costBreakdown(farm.costs.slice(before), totalMs, n, summary.frames.length * summary.tilesPerFrame + summary.frames.length * (summary.tilesPerFrame > 1 ? 1 : 0));
-    run = { nodes: n, leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
+    run = { nodes: n, slotsPerNode: args['node-concurrency'] ? Number(args['node-concurrency']) : farmNodeConcurrency(n), leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
     if (perTask) log(`per task (${n} node(s), ${leasing}, medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
     log(`farm (${n} node(s), ${leasing}): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
     if (withSingle) {
@@ -337,7 +341,7 @@ const cells = (label: string, total: number, spread = ''): string[] => [label, s
 const rows: string[][] = [
   ['run', 'total', 'frames/s', 'vs raw'],
   cells('raw local (renderLocal), mean of before/after', rawMs, ` (${s(rawBefore.totalMs)} / ${s(rawAfter.totalMs)})`),
-  ...farmRuns.map((r) => cells(`farm end to end, ${r.nodes} node(s), ${r.leasing} leasing${r.leasing === 'per-slot' ? ' (before batching)' : ''}`, r.totalMs)),
+  ...farmRuns.map((r) => cells(`farm end to end, ${r.nodes} node(s) × ${r.slotsPerNode} slot(s), ${r.leasing} leasing${r.leasing === 'per-slot' ? ' (before batching)' : ''}`, r.totalMs)),
 ];
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 const table = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');

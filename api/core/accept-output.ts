@@ -59,3 +59,28 @@ export async function acceptOutput(
   await ctx.blobs.put(accepted, stored, { contentType: outputContentType(accepted) });
   return null;
 }
+
+/**
+ * Check an output the node sent inside its completion (protocol 3) and store it at the accepted key; null then,
+ * else why it was refused. The API holds the bytes, so it measures them itself: their length and sha256 must be
+ * what the node reported, and they must fit the task's pixels. One write, through the BlobStore port (S3, R2),
+ * straight to the key readers use; nothing is uploaded by the node, so there is no attempt object to copy or
+ * delete. Called only for the lease holder (as acceptOutput), so a retried completion of a recorded task writes
+ * nothing again.
+ */
+export async function acceptInlineOutput(
+  ctx: Pick<ApiContext, 'blobs'>,
+  task: TaskRecord,
+  reported: { bytes: number; checksum: string },
+  bytes: Uint8Array,
+  size: { width: number; height: number },
+): Promise<string | null> {
+  const max = maxOutputBytes(size.width, size.height);
+  if (bytes.length > max) return `the inline output has ${bytes.length} bytes, more than a ${size.width}×${size.height} image can take (${max})`;
+  if (bytes.length !== reported.bytes) return `the inline output has ${bytes.length} bytes, but the node reported ${reported.bytes}`;
+  const actual = await sha256Hex(bytes);
+  if (actual !== reported.checksum) return `the inline output has sha256 ${actual}, but the node reported ${reported.checksum}`;
+  const accepted = acceptedKey(task);
+  await ctx.blobs.put(accepted, bytes, { contentType: outputContentType(accepted) });
+  return null;
+}

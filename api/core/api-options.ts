@@ -1,5 +1,6 @@
 /** The edge API's options and its dependencies (ports), merged with defaults once in createApi. */
 import type { EdgePopConfig } from './routes/edge-routes.ts';
+import { INLINE_OUTPUT_LIMIT } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
 import { ROLE_LIMIT_DEFAULTS, type ConfiguredApiKey, type RoleLimits } from './client-keys.ts';
 import { NODE_RATE_LIMIT_DEFAULTS, type NodeRateLimits } from './routes/node-admission.ts';
@@ -62,8 +63,17 @@ export interface ApiOptions {
   pricing?: Partial<PricingOptions>;
   /** How `POST /v1/nodes/:id/reachability` checks a node's probe URL (timeout, private addresses, rates). */
   probeCheck?: Partial<ProbeCheckOptions>;
-  /** Largest JSON request body. */
+  /** Largest JSON request body (a completion may be larger by its inline output: see inlineOutputBytes). */
   maxJsonBytes?: number;
+  /**
+   * Largest task output a node may send inside its completion (protocol 3), which the API hashes and stores
+   * itself: one round trip after drawing instead of three (upload report, PUT, completion). Larger outputs go
+   * through the storage-checked upload. 0 turns it off; at most INLINE_OUTPUT_LIMIT (8 MiB). Default 512 KiB:
+   * on loopback (`npm run bench:upload-check`) inline costs the API less CPU and the node less waiting up to
+   * ~256 KiB, and more waiting by 1 MB (base64 and JSON of the bytes); across a real network every round trip
+   * saved is worth an RTT, so a deployment whose nodes are far away may raise it.
+   */
+  inlineOutputBytes?: number;
   /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
   maxSceneBytes?: number;
   /** Most files in a zip or multipart scene upload. */
@@ -122,6 +132,7 @@ export interface ApiOptions {
 
 export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials'>> = {
   maxJsonBytes: 1024 * 1024,
+  inlineOutputBytes: 512 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,
@@ -160,6 +171,10 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
   const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, nodeRateLimits, nodeCredentials, ...rest } = options;
   const r = defined(routing);
+  const inline = rest.inlineOutputBytes ?? API_DEFAULTS.inlineOutputBytes;
+  if (!Number.isInteger(inline) || inline < 0 || inline > INLINE_OUTPUT_LIMIT) {
+    throw new RangeError(`inlineOutputBytes must be a whole number from 0 to ${INLINE_OUTPUT_LIMIT} (got ${inline})`);
+  }
   return {
     ...API_DEFAULTS,
     ...defined(rest),

@@ -6,6 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { base64Length } from '../protocol/task.ts';
 import { cors } from 'hono/cors';
 import { TesseraError } from '../protocol/errors.ts';
 import { createApiContext } from './api-context.ts';
@@ -44,17 +45,25 @@ import { registerTaskRoutes } from './routes/task-routes.ts';
 
 const TARGETS: Record<string, string> = { json: 'request body', param: 'path', query: 'query', header: 'headers', form: 'form' };
 
-/** Scene uploads may be large; every other body is JSON and small. */
+/** Scene uploads may be large; a completion may carry its output inline (base64); every other body is JSON and small. */
 function limitBodies(opts: ResolvedApiOptions): MiddlewareHandler {
-  const tooLarge = (max: number) => (): never => {
-    throw new TesseraError('PAYLOAD_TOO_LARGE', `The request body is larger than the ${max} bytes allowed here.`);
+  const tooLarge = (max: number, hint = '') => (): never => {
+    throw new TesseraError('PAYLOAD_TOO_LARGE', `The request body is larger than the ${max} bytes allowed here${hint}.`);
   };
   const scene = bodyLimit({ maxSize: opts.maxSceneBytes, onError: tooLarge(opts.maxSceneBytes) });
   const json = bodyLimit({ maxSize: opts.maxJsonBytes, onError: tooLarge(opts.maxJsonBytes) });
+  const completeMax = opts.maxJsonBytes + base64Length(opts.inlineOutputBytes);
+  const complete = bodyLimit({
+    maxSize: completeMax,
+    onError: tooLarge(completeMax, ` (an inline output may have at most ${opts.inlineOutputBytes} bytes; upload a larger one through POST /v1/tasks/:id/upload)`),
+  });
   return function limitBody(c, next) {
-    return (c.req.method === 'POST' && c.req.path === '/v1/scenes' ? scene : json)(c, next);
+    if (c.req.method !== 'POST') return json(c, next);
+    if (c.req.path === '/v1/scenes') return scene(c, next);
+    return (COMPLETE_PATH.test(c.req.path) ? complete : json)(c, next);
   };
 }
+const COMPLETE_PATH = /^\/v1\/tasks\/[^/]+\/complete$/;
 
 /** The edge API; see the module comment. Serves its OpenAPI document at `/v1/openapi.json`. */
 export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {

@@ -3,8 +3,9 @@
  * else (nodes never hold storage credentials). Render: GET of the scene. Stitch: GET of the scene, GETs of the
  * frame's tiles with the sha256 each was verified to have when it was completed. No PUT URL: the node reports
  * its encoded output's size and sha256 first (`POST /v1/tasks/:id/upload`, upload-ticket.ts) and gets a PUT
- * signed for exactly those bytes, to a key of the attempt's own (claimedAttemptKey); readers get the accepted
- * copy (acceptedKey), which only the API writes.
+ * signed for exactly those bytes, to a key of the attempt's own (claimedAttemptKey), or (protocol 3) sends an
+ * output of at most `output.inlineMaxBytes` inside its completion; readers get the accepted copy (acceptedKey),
+ * which only the API writes.
  */
 import type { LeasedTask } from '../protocol/task.ts';
 import type { BlobStore } from './blob-store.ts';
@@ -28,6 +29,8 @@ export async function presignLeasedTask(
   uploadKey: Uint8Array,
   nodeId: string,
   now: number,
+  /** The API's inline output cap (ApiOptions.inlineOutputBytes): the lease offers the smaller of it and the bound. */
+  inlineOutputBytes = 0,
 ): Promise<LeasedTask> {
   const scene = sceneKey(job.sceneId);
   const sceneUrl = await blobs.presignGet(scene, urlSeconds);
@@ -48,7 +51,7 @@ export async function presignLeasedTask(
     view: job.view,
     encode: job.encode,
     final: task.final,
-    output: { key: attemptKey(task), maxBytes, token: await mintUploadToken(uploadKey, { taskId: task.taskId, leaseId: task.leaseId!, nodeId, key: attemptKey(task), attempt: Math.max(1, task.attempts), outputKey: task.outputKey, maxBytes, expiresAt: now + urlSeconds * 1000 }) },
+    output: { key: attemptKey(task), maxBytes, inlineMaxBytes: Math.min(maxBytes, inlineOutputBytes), token: await mintUploadToken(uploadKey, { taskId: task.taskId, leaseId: task.leaseId!, nodeId, key: attemptKey(task), attempt: Math.max(1, task.attempts), outputKey: task.outputKey, maxBytes, expiresAt: now + urlSeconds * 1000 }) },
   };
   if (!stitchesFrame(task)) {
     leased.tile = task.tile!;

@@ -52,8 +52,22 @@ export function fromBase64Url(text: string): Uint8Array {
   return out;
 }
 
-async function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', secret as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+/**
+ * Imported HMAC keys by their secret's array: the API signs and checks with a few long-lived secrets (the node
+ * credential key, the upload-capability key) on every node request, and importing one costs as much as the MAC.
+ * Keyed by the array itself (weakly), so a secret made for one call is never looked up, and never kept.
+ */
+const importedKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
+  let key = importedKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', secret as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    importedKeys.set(secret, key);
+    // A failed import is not kept (the next call tries again).
+    key.catch(() => importedKeys.delete(secret));
+  }
+  return key;
 }
 
 /** HMAC-SHA256 of `data` under `secret`. */

@@ -17,10 +17,26 @@ export type PresignedObject = z.infer<typeof PresignedObject>;
 /**
  * The node ↔ API protocol version this module describes. 2: outputs are reported before they are uploaded
  * (`POST /v1/tasks/:id/upload` with their size and sha256) and go up through a PUT signed for exactly those
- * bytes; a lease carries no upload URL. Nodes send it with every lease call; the API refuses task leases to
- * nodes that send less (NODE_OUTDATED), since they would look for an upload URL the lease no longer carries.
+ * bytes; a lease carries no upload URL. 3: a small output may instead travel inside its completion
+ * (`TaskComplete.inline`, up to the lease's `output.inlineMaxBytes`), which the API checks and stores itself.
+ * Nodes send it with every lease call; the API refuses task leases to nodes that send less than
+ * NODE_PROTOCOL_MIN (NODE_OUTDATED), since they would look for an upload URL the lease no longer carries.
  */
-export const NODE_PROTOCOL_VERSION = 2;
+export const NODE_PROTOCOL_VERSION = 3;
+/** The oldest node protocol the API still leases tasks to (3 only adds inline outputs, which 2 never sends). */
+export const NODE_PROTOCOL_MIN = 2;
+
+/**
+ * The most output bytes any API takes inside a completion (`TaskComplete.inline`); an API offers at most this
+ * per lease (`output.inlineMaxBytes`, its `inlineOutputBytes` option, 512 KiB by default). Bigger outputs go up
+ * through the storage-checked upload.
+ */
+export const INLINE_OUTPUT_LIMIT = 8 * 1024 * 1024;
+
+/** Characters of the base64 (with padding) of `bytes` bytes. */
+export function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
 
 /**
  * Where a leased task's output goes, without a URL: the node reports the encoded output's size and sha256 to
@@ -33,6 +49,12 @@ export const TaskOutput = z.object({
   maxBytes: z.number().int().min(0),
   /** The lease's upload capability: send it with the report (opaque to the node). */
   token: z.string().max(4096),
+  /**
+   * Protocol 3: an output of at most this many bytes may go inside the completion (`TaskComplete.inline`)
+   * instead of through the upload report and PUT: one round trip after drawing instead of three. 0 (or absent,
+   * from older APIs): always upload.
+   */
+  inlineMaxBytes: z.number().int().min(0).max(INLINE_OUTPUT_LIMIT).optional(),
 });
 export type TaskOutput = z.infer<typeof TaskOutput>;
 
@@ -87,12 +109,26 @@ export const LeasedTask = z.object({
 });
 export type LeasedTask = z.infer<typeof LeasedTask>;
 
-/** `POST /v1/tasks/:id/complete` body, after the PUT through the upload ticket succeeded. */
+/**
+ * `POST /v1/tasks/:id/complete` body, after the PUT through the upload ticket succeeded, or (protocol 3) with
+ * the output itself in `inline` when it is at most the lease's `output.inlineMaxBytes`.
+ */
 export const TaskComplete = z.object({
   leaseId: z.string(),
-  /** sha256 hex of the uploaded object's bytes (as reported for the upload ticket). */
+  /** sha256 hex of the output's bytes (as reported for the upload ticket, or of the `inline` bytes). */
   checksum: Sha256Hex,
   bytes: z.number().int().min(0),
+  /**
+   * The output's bytes in base64 (padded), instead of uploading them: at most the lease's `output.inlineMaxBytes`
+   * (a larger one is 413 PAYLOAD_TOO_LARGE and changes nothing). The API hashes them: bytes that are not `bytes`
+   * long with sha256 `checksum` are OUTPUT_CORRUPT (the attempt fails, as for a stored object that differs).
+   */
+  inline: z
+    .string()
+    .max(base64Length(INLINE_OUTPUT_LIMIT))
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'inline output must be base64')
+    .refine((s) => s.length % 4 === 0, 'inline output must be padded base64')
+    .optional(),
   timings: z.record(z.string(), z.number().min(0)).default({}),
   /**
    * Lease more tasks in the same call, without waiting (saves a lease round trip per task): up to `max`,

@@ -26,7 +26,7 @@ export function farmCommand(): Command {
     .option('--port <port>', 'API port (0: any free port)', integer('port', 0, 65535), FARM_DEFAULTS.port)
     .option('--host <host>', 'interface the API listens on', FARM_DEFAULTS.host)
     .option('--data <dir>', 'API database, stored objects and scene caches', FARM_DEFAULTS.dataDir)
-    .option('--node-concurrency <n>', 'tasks each node runs at once', integer('node-concurrency', 1, 64), FARM_DEFAULTS.nodeConcurrency)
+    .option('--node-concurrency <n>', `tasks each node runs at once (default: the machine's cores shared by the nodes, 1 to ${FARM_DEFAULTS.nodeConcurrency})`, integer('node-concurrency', 1, 64))
     .option('--node-leasing <mode>', 'how nodes lease tasks: batched (default) or per-slot (one lease call per task, as before batching)', (v: string) => {
       if (v !== 'batched' && v !== 'per-slot') throw new RangeError(`--node-leasing is batched or per-slot (got "${v}")`);
       return v;

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { startApi } from '../../api/node/start-api.ts';
@@ -17,7 +18,10 @@ export interface FarmOptions {
   host?: string;
   /** Where the API database, the stored objects and the nodes' scene caches go. */
   dataDir?: string;
-  /** Tasks each node runs at once: rendering is serialized on the node's GL context, encoding and I/O overlap. */
+  /**
+   * Tasks each node runs at once: rendering is serialized on the node's GL context, encoding and I/O overlap.
+   * Absent: farmNodeConcurrency (the nodes share this machine's cores rather than each taking two).
+   */
   nodeConcurrency?: number;
   /** How the nodes lease tasks (see RenderNodeOptions.leasing); the node's default when absent. */
   nodeLeasing?: 'batched' | 'per-slot';
@@ -35,6 +39,7 @@ export const FARM_DEFAULTS = {
   nodes: 2,
   port: 8080,
   host: '127.0.0.1',
+  /** Most tasks one node runs at once when nodeConcurrency is not given (see farmNodeConcurrency). */
   nodeConcurrency: 2,
   nodeLeasing: 'batched' as 'batched' | 'per-slot',
   nodeBackend: 'headless-gl' as 'auto' | 'chromium' | 'headless-gl',
@@ -57,6 +62,15 @@ export interface Farm {
   stop(): Promise<void>;
   /** Kill the nodes at once (a second Ctrl-C); the servers end with this process. */
   kill(): void;
+}
+
+/**
+ * Slots per node when `farm up` is not told: the farm's nodes all render on this machine, so they share its
+ * cores (at least one slot each, at most FARM_DEFAULTS.nodeConcurrency). Two nodes on two cores get one slot
+ * each rather than two apiece: four render processes on two cores only took turns (`npm run bench:farm`).
+ */
+export function farmNodeConcurrency(nodes: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(FARM_DEFAULTS.nodeConcurrency, Math.floor(cores / Math.max(1, nodes))));
 }
 
 /**
@@ -107,7 +121,7 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
         name: `node-${i + 1}`,
         api: api.url,
         cacheDir: join(dataDir, 'cache', `node-${i + 1}`),
-        concurrency: opts.nodeConcurrency,
+        concurrency: options.nodeConcurrency ?? farmNodeConcurrency(opts.nodes),
         leasing: opts.nodeLeasing,
         backend: opts.nodeBackend,
         log: say(`node-${i + 1}`),

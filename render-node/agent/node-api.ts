@@ -1,11 +1,15 @@
 import { errorFromResponse } from '../../api/protocol/error-from-response.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
+import { isTesseraError, TesseraError } from '../../api/protocol/errors.ts';
+import { RetriesExhaustedError, withRetries } from '../../api/protocol/with-retries.ts';
 import { NodeRegistered, HeartbeatAck, LeaseBatch, type Heartbeat } from '../../api/protocol/node-messages.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { NodeReachability } from '../../api/protocol/node-reachability.ts';
 import { LeasedTask, NODE_PROTOCOL_VERSION, TaskAck, UploadTicket, type TaskComplete, type TaskFail, type UploadRequest } from '../../api/protocol/task.ts';
 import { LeasedSession } from '../../api/protocol/session.ts';
 import { NodeLedger } from '../../api/protocol/metering.ts';
+
+/** Tries of one completion in all (the first included), and the backoff between them. */
+const COMPLETE_RETRIES = { attempts: 3, baseDelayMs: 250, maxDelayMs: 2000 };
 
 /** The node side of the node ↔ API protocol: plain fetch calls, every failure a TesseraError. */
 export class NodeApi {
@@ -52,9 +56,22 @@ export class NodeApi {
     return UploadTicket.parse(await this.call('POST', `/v1/tasks/${taskId}/upload`, body, { signal }));
   }
 
-  /** Report a task done; with `next`, the answer carries the tasks leased in the same call. */
+  /**
+   * Report a task done; with `next`, the answer carries the tasks leased in the same call. Tried again when the API
+   * could not be reached or its storage failed for a moment: a completion is safe to repeat (the API answers one
+   * it already recorded the same way and writes and credits nothing again), and one that carries its output
+   * inline would otherwise lose the output with it.
+   */
   async complete(taskId: string, body: TaskComplete): Promise<TaskAck> {
-    return TaskAck.parse(await this.call('POST', `/v1/tasks/${taskId}/complete`, body));
+    try {
+      return await withRetries(`POST /v1/tasks/${taskId}/complete`, async () => TaskAck.parse(await this.call('POST', `/v1/tasks/${taskId}/complete`, body)), {
+        ...COMPLETE_RETRIES,
+        retryable: (err) => isTesseraError(err, 'UNAVAILABLE') || isTesseraError(err, 'STORAGE_FAILED'),
+      });
+    } catch (err) {
+      // The last failure as it was (callers look at its code).
+      throw err instanceof RetriesExhaustedError ? err.cause : err;
+    }
   }
 
   async fail(taskId: string, body: TaskFail): Promise<void> {

@@ -1,9 +1,11 @@
 /**
- * One leased render task, on any runtime: load the scene, render the tile (or whole frame), encode, report the
- * output's size and sha256 for a PUT signed for exactly those bytes, upload. The Node node (run-task.ts, with
+ * One leased render task, on any runtime: load the scene, render the tile (or whole frame), encode, and hand the
+ * output over: inside the completion when the lease allows it (protocol 3, `output.inlineMaxBytes`: no round
+ * trip before the completion), else report its size and sha256 for a PUT signed for exactly those bytes, upload. The Node node (run-task.ts, with
  * sharp) and a browser tab (web/src/join) run this same code with their own encoder, digest, scene cache and
  * way of asking the API for the upload URL (a render process asks its parent, which holds the credentials).
  */
+import { bytesToBase64 } from '../../api/protocol/base64-bytes.ts';
 import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { RenderResult } from '../render/frame-renderer.ts';
@@ -16,6 +18,8 @@ export interface TaskOutcome {
   checksum: string;
   bytes: number;
   timings: Record<string, number>;
+  /** The output itself (base64), when it goes inside the completion (TaskComplete.inline) instead of up to storage. */
+  inline?: string;
   /** Render tasks: where the scene came from (for the node's metrics; not sent to the API). */
   sceneCache?: SceneSource;
 }
@@ -47,8 +51,10 @@ export interface RenderTaskPorts<S> {
 export type RequestUpload = (task: LeasedTask, claim: { bytes: number; checksum: string }, signal: AbortSignal) => Promise<UploadTicket>;
 
 /**
- * Report `bytes` (their size and `checksum`) for an upload ticket, then PUT `sent` (the same bytes, unless a
- * test fault changes them) with the ticket's headers. Adds `report` and `upload` to `timings`.
+ * Hand the output over. Small enough for the lease's `output.inlineMaxBytes` (protocol 3): it goes inside the
+ * completion, returned here as base64, with no call now (adds `inline` to `timings`). Otherwise: report `bytes`
+ * (their size and `checksum`) for an upload ticket, then PUT `sent` (the same bytes, unless a test fault changes
+ * them) with the ticket's headers (adds `report` and `upload`); returns undefined.
  */
 export async function uploadOutput(
   task: LeasedTask,
@@ -59,13 +65,19 @@ export async function uploadOutput(
   what: string,
   timings: Record<string, number>,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<string | undefined> {
   const t0 = performance.now();
+  if (sent.length <= (task.output.inlineMaxBytes ?? 0)) {
+    const inline = bytesToBase64(sent);
+    timings.inline = performance.now() - t0;
+    return inline;
+  }
   const ticket = await requestUpload(task, { bytes: bytes.length, checksum }, signal);
   const t1 = performance.now();
   timings.report = t1 - t0;
   await putObject(ticket.url, sent, what, { signal, headers: ticket.headers });
   timings.upload = performance.now() - t1;
+  return undefined;
 }
 
 export async function runRenderTask<S>(task: LeasedTask, renderer: TaskRenderer<S>, ports: RenderTaskPorts<S>, signal: AbortSignal): Promise<TaskOutcome> {
@@ -87,8 +99,8 @@ export async function runRenderTask<S>(task: LeasedTask, renderer: TaskRenderer<
   signal.throwIfAborted();
   const checksum = await ports.sha256(bytes);
   const sent = ports.toUpload ? ports.toUpload(bytes) : bytes;
-  await uploadOutput(task, bytes, checksum, sent, ports.requestUpload, `the render output of frame ${task.frame}`, timings, signal);
-  return { checksum, bytes: bytes.length, timings, ...(sceneCache ? { sceneCache } : {}) };
+  const inline = await uploadOutput(task, bytes, checksum, sent, ports.requestUpload, `the render output of frame ${task.frame}`, timings, signal);
+  return { checksum, bytes: bytes.length, timings, ...(inline === undefined ? {} : { inline }), ...(sceneCache ? { sceneCache } : {}) };
 }
 
 /** `promise`, or a rejection with the signal's reason as soon as it aborts. */

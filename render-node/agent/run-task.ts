@@ -17,7 +17,7 @@ export { SceneFaultError, isSceneFault } from './scene-fault.ts';
 
 /**
  * Do one leased task: render a tile (or a whole frame) or stitch a frame (from tiles checked against the
- * sha256 the API verified), upload it, return its size and sha256. `onDrawn`: a render task's pixels are drawn
+ * sha256 the API verified), upload it (or keep it for the completion: `inline`), return its size and sha256. `onDrawn`: a render task's pixels are drawn
  * (the GL context is free again); a stitch task never calls it.
  */
 export async function runTask(
@@ -55,8 +55,8 @@ export async function runTask(
   timings.encode = performance.now() - t3;
   signal.throwIfAborted();
   const checksum = sha256(bytes);
-  await uploadOutput(task, bytes, checksum, bytesToUpload(bytes), requestUpload, `the stitched frame ${task.frame}`, timings, signal);
-  return { checksum, bytes: bytes.length, timings };
+  const inline = await uploadOutput(task, bytes, checksum, bytesToUpload(bytes), requestUpload, `the stitched frame ${task.frame}`, timings, signal);
+  return { checksum, bytes: bytes.length, timings, ...(inline === undefined ? {} : { inline }) };
 }
 
 function flattenColor(task: LeasedTask): string {

@@ -187,6 +187,8 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       // The same completion again (the node lost the answer) is answered, not refused; another is refused.
       expect((await store.completeTask({ taskId: task.taskId, nodeId: 'n1', leaseId: task.leaseId!, result, now: T0 })).changes).toEqual([]);
       await expectCode(store.completeTask({ taskId: task.taskId, nodeId: 'n2', leaseId: 'l', result, now: T0 }), 'LEASE_LOST');
+      // …and metered once: the repeat credits nothing.
+      expect((await store.listLedger({ jobId: job.jobId })).filter((e) => e.taskId === task.taskId)).toHaveLength(1);
     });
 
     it('retries a failed task after a backoff and fails the job when 3 different nodes failed it', async () => {

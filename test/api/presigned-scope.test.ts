@@ -1,7 +1,9 @@
 /**
  * Nodes hold no storage credentials: each leased task carries presigned URLs that open one object for one
  * method, for a short time. Proven against a gate that checks SigV4 signatures the way S3/R2/MinIO do
- * (s3rver does not), standing where nodes reach storage.
+ * (s3rver does not), standing where nodes reach storage. The first farm takes no output inline (every output
+ * goes up through its PUT URL); the second takes small outputs inside the completion (node protocol 3), so its
+ * node writes nothing to storage at all.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnNode, type NodeProcess } from '../support/farm.ts';
@@ -15,7 +17,7 @@ let sceneId: string;
 
 beforeAll(async () => {
   h = await startHarness({
-    api: { nodeUrlSeconds: NODE_URL_SECONDS },
+    api: { nodeUrlSeconds: NODE_URL_SECONDS, inlineOutputBytes: 0 },
     storageFront: async (s3) => (gate = await startSigV4Gate(s3.endpoint, s3)),
   });
   sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
@@ -24,7 +26,29 @@ afterAll(async () => {
   await h?.close();
 });
 
-const submit = (json: object) => call(h.url, 'POST', '/v1/jobs', { json: { sceneId, frames: '0', ...json } });
+const submit = (json: object, harness = h) => call(harness.url, 'POST', '/v1/jobs', { json: { sceneId, frames: '0', ...json } });
+
+/** Run a 2×2-tile job with a real render node against `harness` (storage behind `gateOf()`); the gate's answers meanwhile. */
+async function gatedJob(harness: Harness, gateOf: () => SigV4Gate, name: string) {
+  const refusedBefore = gateOf().refused.length;
+  const passedBefore = gateOf().passed.length;
+  const job = await submit({ size: '96x64', tile: 48 }, harness);
+  let proc: NodeProcess | undefined;
+  try {
+    proc = spawnNode(harness.url, name);
+    let state = '';
+    for (const end = Date.now() + 90_000; Date.now() < end && state !== 'done' && state !== 'failed'; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      state = (await call(harness.url, 'GET', `/v1/jobs/${job.body.jobId}`)).body.state;
+    }
+    expect(state, proc.log.slice(-20).join('\n')).toBe('done');
+  } finally {
+    proc?.child.kill('SIGKILL');
+    await proc?.exited;
+  }
+  const used = gateOf().passed.slice(passedBefore).map((r) => `${r.method} ${r.path.replace(/^\/tessera\//, '').replace(/^jobs\/job_[0-9a-f]+/, 'JOB')}`);
+  return { refused: gateOf().refused.slice(refusedBefore), used };
+}
 
 /** Swap the object key in a presigned URL, keeping its signature. */
 const withKey = (url: string, from: string, to: string) => url.replace(encodeURI(from), encodeURI(to));
@@ -80,28 +104,36 @@ describe('presigned URLs handed to nodes', () => {
   });
 
   it('a real render node does a whole tiled job through the gate with nothing refused', async () => {
-    const refusedBefore = gate.refused.length;
-    const passedBefore = gate.passed.length;
-    const job = await submit({ size: '96x64', tile: 48 });
-    let proc: NodeProcess | undefined;
-    try {
-      proc = spawnNode(h.url, 'gated');
-      let state = '';
-      for (const end = Date.now() + 90_000; Date.now() < end && state !== 'done' && state !== 'failed'; ) {
-        await new Promise((r) => setTimeout(r, 250));
-        state = (await call(h.url, 'GET', `/v1/jobs/${job.body.jobId}`)).body.state;
-      }
-      expect(state, proc.log.slice(-20).join('\n')).toBe('done');
-    } finally {
-      proc?.child.kill('SIGKILL');
-      await proc?.exited;
-    }
-    expect(gate.refused.slice(refusedBefore)).toEqual([]);
-    const used = gate.passed.slice(passedBefore).map((r) => `${r.method} ${r.path.replace(/^\/tessera\//, '').replace(/^jobs\/job_[0-9a-f]+/, 'JOB')}`);
+    const { refused, used } = await gatedJob(h, () => gate, 'gated');
+    expect(refused).toEqual([]);
     // 2×2 tiles: the node reads the scene once (its cache), PUTs each tile; the stitch reads the four tiles and PUTs the frame.
     expect(used.filter((r) => r.startsWith('PUT JOB/tiles/')), used.join('\n')).toHaveLength(4);
     expect(used.filter((r) => r.startsWith('GET JOB/tiles/'))).toHaveLength(4);
     expect(used.filter((r) => r.startsWith('PUT JOB/frames/'))).toHaveLength(1);
     expect(used.every((r) => /^(GET|PUT) (scenes\/[0-9a-f]{64}\.glb|JOB\/(tiles|frames)\/)/.test(r)), used.join('\n')).toBe(true);
+  }, 120_000);
+});
+
+describe('presigned URLs handed to nodes, with small outputs inline (protocol 3)', () => {
+  let inlineFarm: Harness;
+  let inlineGate: SigV4Gate;
+  beforeAll(async () => {
+    inlineFarm = await startHarness({
+      api: { nodeUrlSeconds: NODE_URL_SECONDS },
+      storageFront: async (s3) => (inlineGate = await startSigV4Gate(s3.endpoint, s3)),
+    });
+    await uploadSceneFile(inlineFarm, 'scenes/animated-trs.glb');
+  });
+  afterAll(async () => {
+    await inlineFarm?.close();
+  });
+
+  it('a real render node only reads from storage: its tiles and frame go inside the completions', async () => {
+    const { refused, used } = await gatedJob(inlineFarm, () => inlineGate, 'gated-inline');
+    expect(refused).toEqual([]);
+    // The scene once, the four tiles for the stitch; no PUT of any kind reaches storage from the node.
+    expect(used.filter((r) => r.startsWith('GET JOB/tiles/')), used.join('\n')).toHaveLength(4);
+    expect(used.filter((r) => !r.startsWith('GET ')), used.join('\n')).toEqual([]);
+    expect(used.every((r) => /^GET (scenes\/[0-9a-f]{64}\.glb|JOB\/tiles\/)/.test(r)), used.join('\n')).toBe(true);
   }, 120_000);
 });

@@ -139,6 +139,14 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
     expect(status.state).toBe('done');
     expect(status.tiles).toEqual({ done: 8, total: 8 });
     expect(new Set(status.tasks.map((t) => t.node))).toEqual(new Set([expect.stringContaining('edge-1')]));
+    // Node protocol 3 through the Worker: every tile and stitched frame went inside its completion (the Worker
+    // hashed it and wrote it to storage through its BlobStore), none through the upload report and PUT.
+    const done = node.log.map((line) => { try { return JSON.parse(line); } catch { return null; } }).filter((e) => e?.msg === 'task done' && e.jobId === jobId);
+    expect(done.length).toBeGreaterThanOrEqual(10);
+    for (const e of done) {
+      expect(e.costs.timings.inline, JSON.stringify(e.costs)).toBeGreaterThanOrEqual(0);
+      expect(e.costs.timings.upload).toBeUndefined();
+    }
 
     const listed = (await api<JobFrames>('GET', `/v1/jobs/${jobId}/frames`)).json;
     expect(listed.frames.map((f) => f.frame)).toEqual([3, 9]);

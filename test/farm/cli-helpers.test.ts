@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { farmNodeConcurrency } from '../../infra/farm/start-farm.ts';
 import { formatLogLine } from '../../infra/farm/format-log-line.ts';
 import { formatFrameList } from '../../infra/cli/render-on-farm.ts';
 import { parseFrameList } from '../../api/protocol/frame-list.ts';
@@ -20,5 +21,15 @@ describe('formatLogLine (the combined farm log)', () => {
 describe('formatFrameList', () => {
   it.each(['0', '0-3', '0-3,10,20-22', '1,3,5', '0-120'])('writes %s back as parseFrameList reads it', (text) => {
     expect(formatFrameList(parseFrameList(text))).toBe(text);
+  });
+});
+
+describe('farmNodeConcurrency (farm up without --node-concurrency)', () => {
+  it("shares the machine's cores among its nodes: at least one slot each, at most two", () => {
+    expect(farmNodeConcurrency(1, 2)).toBe(2);
+    expect(farmNodeConcurrency(2, 2)).toBe(1);
+    expect(farmNodeConcurrency(3, 2)).toBe(1);
+    expect(farmNodeConcurrency(2, 16)).toBe(2);
+    expect(farmNodeConcurrency(0, 2)).toBe(2);
   });
 });

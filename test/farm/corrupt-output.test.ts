@@ -4,7 +4,8 @@
  * URLs are signed for the reported bytes, so storage itself refuses the bodies (400 BadDigest, as S3 does):
  * nothing broken is ever stored, the API never even sees a corrupt object, the liars' attempts fail, an honest
  * node redoes those tasks, the liars are credited nothing, and the job's frames equal a local render pixel for
- * pixel.
+ * pixel. This farm takes no output inline (`inlineOutputBytes: 0`), so every output goes through the
+ * storage-checked upload; corrupt-inline-output.test.ts is the same lie told inside the completion.
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ let local: Awaited<ReturnType<typeof createTestRenderer>>;
 
 beforeAll(async () => {
   // Liars burn attempts fast: allow enough of them that the job outlives the liars.
-  farm = await startTestFarm({ leaseMs: 4000, logger: recorder, api: { policy: { retryBaseMs: 250, retryMaxMs: 2000, maxAttempts: 40 } } });
+  farm = await startTestFarm({ leaseMs: 4000, logger: recorder, api: { inlineOutputBytes: 0, policy: { retryBaseMs: 250, retryMaxMs: 2000, maxAttempts: 40 } } });
   client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
   local = await createTestRenderer();
 }, 60_000);

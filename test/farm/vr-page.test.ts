@@ -18,6 +18,7 @@ let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let browser: Browser;
 let sceneId: string;
 let cubeId: string;
+let node: ReturnType<typeof farm.spawnNode>;
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 3000 });
@@ -25,7 +26,7 @@ beforeAll(async () => {
   sceneId = (await client.uploadScene(new Uint8Array(await readFile(scenePath('textured-pbr'))))).sceneId;
   // A red 1 m cube floating in front of the environment: near against far, for the depth test.
   cubeId = (await client.uploadScene(await shadowStage({ floor: false }))).sceneId;
-  farm.spawnNode('vr-page', { concurrency: 1 });
+  node = farm.spawnNode('vr-page', { concurrency: 1 });
   await waitFor('a node', async () => ((await client.nodes({ healthy: true })).nodes.length ? true : undefined));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -78,10 +79,14 @@ describe('the sample WebXR page (desktop mode)', () => {
     const first = await page.evaluate(() => (window as unknown as { tessera: { sessionId: string } }).tessera.sessionId);
     const client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY });
     await client.deleteSession(first);
+    type PageState = { sessionId: string; reopens: number; frames: number; closed: string | null };
+    const pageState = () => page.evaluate(() => { const t = (window as unknown as { tessera: PageState }).tessera; return { sessionId: t.sessionId, reopens: t.reopens, frames: t.frames, closed: t.closed }; });
     const reopened = await waitFor('the page re-opened its session', async () => {
-      const t = await page.evaluate(() => (window as unknown as { tessera: { sessionId: string; reopens: number; frames: number } }).tessera);
-      return t.sessionId !== first && t.reopens === 1 ? t : undefined;
-    }, 60_000);
+      const t = await pageState();
+      return t.sessionId !== first && t.reopens >= 1 ? t : undefined;
+    }, 60_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}: the page says ${JSON.stringify(await pageState())}; the API says ${JSON.stringify(await client.getSession(first))}; the node said:\n${node.log.filter((l) => /session/i.test(l)).slice(-15).join('\n')}`);
+    });
     await waitFor('frames from the re-opened session', async () => ((await counters())!.frames >= reopened.frames + 3 ? true : undefined), 60_000);
     expect((await client.getSession(reopened.sessionId)).state).toMatch(/^(starting|open)$/);
     expect(errors).toEqual([]);

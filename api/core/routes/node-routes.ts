@@ -13,7 +13,7 @@ import { toNodeLedger } from '../ledger-view.ts';
 import { creditStanding } from '../node-trust.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseBatch, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
-import { LeasedTask, NODE_PROTOCOL_VERSION } from '../../protocol/task.ts';
+import { LeasedTask, NODE_PROTOCOL_MIN } from '../../protocol/task.ts';
 import { TesseraError } from '../../protocol/errors.ts';
 import { LeasedSession } from '../../protocol/session.ts';
 import { sceneKey } from '../object-keys.ts';
@@ -219,12 +219,12 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const { waitSeconds, kinds, max, ahead, protocol } = LeaseRequest.parse((c.req.valid('json') as unknown) ?? {});
     // A node from before report-then-upload would look for an upload URL its lease no longer carries. Its
     // credentials are checked first (401/404/429/403 as for any node call); only such nodes pay that extra look.
-    if (kinds.includes('task') && protocol < NODE_PROTOCOL_VERSION) {
+    if (kinds.includes('task') && protocol < NODE_PROTOCOL_MIN) {
       const node = await authenticateNode(c, ctx, id);
       if (node.reputation?.blocklisted) throw blocklisted(node);
       throw new TesseraError(
         'NODE_OUTDATED',
-        `This API hands out tasks to nodes of protocol ${NODE_PROTOCOL_VERSION} (outputs reported by size and sha256, then uploaded through a URL signed for exactly those bytes); this node speaks protocol ${protocol}. Upgrade tessera on the node.`,
+        `This API hands out tasks to nodes of protocol ${NODE_PROTOCOL_MIN} or later (outputs reported by size and sha256, then uploaded through a URL signed for exactly those bytes); this node speaks protocol ${protocol}. Upgrade tessera on the node.`,
       );
     }
     /** The lease long-poll of a node that may take sessions: sessions first, then tasks, each its own store call. */

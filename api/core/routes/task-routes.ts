@@ -5,7 +5,9 @@
  * only from the node holding the current lease, and only once the object exists in storage with the size and
  * sha256 the node reported (HEAD; see accept-output.ts), then copied where no node can write. An object that
  * differs fails the attempt (counted against the node) so the task is retried; the consumers (stitch tasks,
- * clients) check the recorded checksum again when they read.
+ * clients) check the recorded checksum again when they read. Protocol 3: a small output (at most the lease's
+ * `output.inlineMaxBytes`) may come inside the completion instead: no report, no PUT, and the API hashes and
+ * stores it itself (accept-output.ts acceptInlineOutput), under the same rules.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
@@ -20,7 +22,8 @@ import { errorResponses } from './error-responses.ts';
 import { authenticateNode, bearerCredentials, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { chargeNodeCall, limitNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
-import { acceptOutput } from '../accept-output.ts';
+import { acceptInlineOutput, acceptOutput, maxOutputBytes } from '../accept-output.ts';
+import { base64ToBytes } from '../../protocol/base64-bytes.ts';
 import { attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
 
@@ -31,12 +34,12 @@ const complete = createRoute({
   method: 'post',
   path: '/v1/tasks/{id}/complete',
   tags: ['tasks'],
-  summary: 'Report a task done (after uploading its output), and optionally lease the next tasks',
+  summary: 'Report a task done (after uploading its output, or with it inline), and optionally lease the next tasks',
   security,
   request: { params: TaskParams, body: jsonBody(TaskComplete) },
   responses: {
     200: jsonResponse('Recorded.', TaskAck),
-    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'OUTPUT_MISSING', 'OUTPUT_CORRUPT', 'STORAGE_FAILED'),
+    ...errorResponses('BAD_REQUEST', 'UNAUTHORIZED', 'NODE_BLOCKLISTED', 'TASK_NOT_FOUND', 'LEASE_LOST', 'PAYLOAD_TOO_LARGE', 'OUTPUT_MISSING', 'OUTPUT_CORRUPT', 'STORAGE_FAILED'),
   },
 });
 
@@ -87,6 +90,10 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(complete, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
+    // An inline output over what this API takes is refused before anything is read or recorded (the node may
+    // upload it instead); within that, the task's own bound is checked for the lease holder below.
+    const inline = body.inline === undefined ? undefined : decodeInline(body.inline);
+    if (inline && inline.length > ctx.options.inlineOutputBytes) throw inlineTooLarge(id, inline.length, ctx.options.inlineOutputBytes);
     const tokenHash = await bearerHash(c, ctx);
     /** An answer the route gives of its own once the store step is back (nothing is recorded then). */
     let refused: { err: unknown } | undefined;
@@ -110,13 +117,14 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         if (holder) {
           // A render's size is its tile's; a stitch's is the frame's.
           const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
-          const mismatch = await acceptOutput(ctx, task, body, size);
+          if (inline && inline.length > maxOutputBytes(size.width, size.height)) throw inlineTooLarge(id, inline.length, maxOutputBytes(size.width, size.height));
+          const mismatch = inline ? await acceptInlineOutput(ctx, task, body, inline, size) : await acceptOutput(ctx, task, body, size);
           if (mismatch) {
             // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
             corrupt = { mismatch, key: attemptKey(task), nodeId: node.nodeId };
             return { fail: { taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason: `OUTPUT_CORRUPT: ${mismatch}`, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy } };
           }
-          copiedFrom = claimedAttemptKey(task, body.checksum);
+          if (!inline) copiedFrom = claimedAttemptKey(task, body.checksum);
         }
         const now = ctx.clock.now();
         const input: CompleteInput = {
@@ -175,7 +183,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const node = done.node!;
     const outcome = done.outcome!;
     const { leased } = done;
-    ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, timings: body.timings }, 'task result');
+    ctx.logger.debug({ taskId: id, nodeId: node.nodeId, bytes: body.bytes, inline: inline !== undefined, timings: body.timings }, 'task result');
     const { verdict } = outcome;
     if (verdict) {
       const log = verdict.outcome === 'verified' && verdict.losers.length === 0 ? ctx.logger.info : ctx.logger.warn;
@@ -216,4 +224,19 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     await ctx.applied(outcome.changes);
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state }, 200);
   });
+}
+
+function decodeInline(text: string): Uint8Array {
+  try {
+    return base64ToBytes(text);
+  } catch (cause) {
+    throw new TesseraError('BAD_REQUEST', 'Invalid request body: `inline` is not padded standard base64.', { cause });
+  }
+}
+
+function inlineTooLarge(taskId: string, bytes: number, max: number): TesseraError {
+  return new TesseraError(
+    'PAYLOAD_TOO_LARGE',
+    `An inline output of ${bytes} bytes is more than the ${max} this completion may carry; nothing was recorded. Report it to POST /v1/tasks/${taskId}/upload and PUT it to the URL that answers, then complete without \`inline\`.`,
+  );
 }

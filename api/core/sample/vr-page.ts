@@ -204,10 +204,22 @@ async function open(excludeNodes) {
     if (!REOPEN.has(ev.code) || reopens >= 3) return;
     reopens++; state.reopens = reopens;
     state.closed += ' · re-opening';
-    // Elsewhere if another node can take it, else on the same one.
-    setTimeout(() => open(ev.code === 4020 ? [] : [placed.nodeId]).catch(() => open([])).catch((err) => { state.closed = 'could not re-open the session: ' + err.message; }), 500 * reopens);
+    void reopen(ev.code === 4020 ? [] : [placed.nodeId]);
   };
   ws.onmessage = onMessage;
+}
+// Elsewhere if another node can take it, else anywhere (the same node once it has reported its slot free),
+// backing off from 0.5 s to 8 s over about half a minute before giving up.
+async function reopen(excludeNodes) {
+  for (let attempt = 0; ; attempt++) {
+    await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** attempt, 8000)));
+    try {
+      return await open(attempt === 0 ? excludeNodes : []);
+    } catch (err) {
+      if (attempt >= 6) { state.closed = 'could not re-open the session: ' + err.message; return; }
+      state.closed = 'session closed · re-opening (' + err.message + ')';
+    }
+  }
 }
 await open([]);
 async function onMessage(ev) {

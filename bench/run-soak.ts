@@ -15,8 +15,11 @@
  * off without blocklisting (a fake probe, hoarding) gets `liarTurnMs`, then the next trick takes over under a
  * new id. With liars, every job is submitted with the client's probe RTTs (so a fake probe could win routing if
  * it were believed) and leases live at most `leaseLifetimeMs`, heartbeats or not. Every result is then verified (sample rate 1
- * unless `verifySampleRate` says otherwise), and the report adds what the liars got away with: frames wrong
- * (must be 0), their credited render-seconds, how many were blocklisted and how fast, honest nodes blamed.
+ * unless `verifySampleRate` says otherwise), the API is a PoP of its own (its edge RTT meter challenges probe URLs:
+ * a forged answer blocklists the node) and holds new identities' credit until they have a verified record; the
+ * report adds what the liars got away with: frames wrong (must be 0), their credited render-seconds (must be 0 for
+ * every kind: proven liars forfeit everything), held and forfeited, how many were blocklisted and how fast,
+ * honest nodes blamed and the honest nodes' credit.
  * `npm run soak` runs the full size (bench/soak.ts); test/farm/soak.test.ts a small one.
  */
 import { readFile } from 'node:fs/promises';
@@ -73,7 +76,10 @@ export interface SoakOptions {
 /** The ways a soak liar lies, in the order it tries them (see render-node/agent/test-fault.ts). */
 export const LIAR_KINDS = ['lie', 'doctor-stitch', 'fake-probe', 'hoard', 'inflate-card'] as const;
 export type LiarKind = (typeof LIAR_KINDS)[number];
-/** Tricks the API answers by holding the node off (no routing on its probes, leases taken back), not a blocklisting. */
+/**
+ * Tricks the API may only hold off (a hoarder's leases are taken back; a fake probe is blocklisted once a ping
+ * proves it, which needs a client to ask for nearby nodes): after its turn such a liar makes way for the next.
+ */
 const HELD_OFF_KINDS: readonly LiarKind[] = ['fake-probe', 'hoard'];
 /** A hoarder claims this many slots: it leases as many tasks as the API lets it. */
 export const HOARDER_SLOTS = 4;
@@ -112,8 +118,19 @@ export interface LiarReport {
   secondsToBlocklist: { median: number | null; max: number | null };
   /** Their results outvoted by other nodes' renders. */
   disproven: number;
-  /** Render-seconds credited to liar identities (all jobs), by kind: a doctor-stitch or inflate-card liar's honest renders may be credited; its lies never. */
+  /**
+   * Render-seconds credited to liar identities (all jobs), by kind: must be 0 for every kind, even for liars whose
+   * every render is honest (a fake probe, an inflated card, a doctored stitch's other work): a proven liar forfeits
+   * everything it earned, and a new identity's credit is held until it has a verified record.
+   */
   creditedRenderSeconds: Record<LiarKind, number>;
+  /** Render-seconds of liar identities held (not credited: still on probation when the soak ended), by kind. */
+  heldRenderSeconds: Record<LiarKind, number>;
+  /** Render-seconds liar identities had earned and forfeited when they were proven liars, by kind. */
+  forfeitedRenderSeconds: Record<LiarKind, number>;
+  /** Render-seconds credited to honest nodes (they keep their credit: must be above 0), and held for them. */
+  honestCreditedRenderSeconds: number;
+  honestHeldRenderSeconds: number;
   /** Honest nodes blocklisted or outvoted (must be 0). */
   honestBlamed: number;
   /**
@@ -174,8 +191,17 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     logger: recorder,
     s3Faults: { failureRate: opts.s3FailureRate, seed: opts.seed },
     api: {
-      // The lifetime cap is what a hoarder runs into; without liars the farm's default stands.
-      ...(liarSlots > 0 ? { policy: { maxLeaseLifetimeMs: opts.leaseLifetimeMs } } : {}),
+      // The lifetime cap is what a hoarder runs into; without liars the farm's default stands. With liars the API
+      // is a PoP of its own, so its edge RTT meter challenges nodes' probe URLs (on loopback) and proves forged
+      // ones, and it holds new identities' credit until they have a verified record (pending credit).
+      ...(liarSlots > 0
+        ? {
+            policy: { maxLeaseLifetimeMs: opts.leaseLifetimeMs },
+            edgePop: { pop: 'SOAK' },
+            probeCheck: { allowPrivateAddresses: true },
+            trust: { holdCreditOnProbation: true },
+          }
+        : {}),
       ...(verifySampleRate !== undefined ? { verification: { sampleRate: verifySampleRate } } : {}),
     },
   });
@@ -302,7 +328,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
         const latencyMs = performance.now() - t0;
         results.push({ jobId, status, latencyMs, frames });
         if (status?.state !== 'done') {
-          problems.push(`job ${jobId} ${status ? `${status.state}: ${status.error}` : 'did not finish in time'}`);
+          problems.push(`job ${jobId} ${status ? `${status.state}: ${status.error}` : `did not finish in time; ${await unfinished(client, jobId)}`}`);
           continue;
         }
         const check = await checkJobFrames(await listFrames(client, jobId), frames, reference);
@@ -383,8 +409,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
 export function liarProblems(l: LiarReport): string[] {
   return [
     ...(l.honestBlamed > 0 ? [`${l.honestBlamed} honest nodes were outvoted or blocklisted`] : []),
-    ...(l.creditedRenderSeconds.lie > 0 ? [`pixel liars credited ${l.creditedRenderSeconds.lie} render-seconds`] : []),
-    ...(l.creditedRenderSeconds.hoard > 0 ? [`hoarders credited ${l.creditedRenderSeconds.hoard} render-seconds`] : []),
+    ...LIAR_KINDS.filter((k) => l.creditedRenderSeconds[k] > 0).map((k) => `${k} liars credited ${l.creditedRenderSeconds[k]} render-seconds`),
+    ...(l.honestCreditedRenderSeconds > 0 ? [] : ['honest nodes were credited nothing']),
     ...(l.fakeProbe.routedOnMeasuredRtt > 0 ? [`${l.fakeProbe.routedOnMeasuredRtt} tasks routed to a fake-probe node on its forged RTT`] : []),
     ...(l.hoard.tasksDone > 0 ? [`hoarders completed ${l.hoard.tasksDone} tasks`] : []),
     // A hoarded lease comes back at the lifetime cap (or sooner, when the hoarder leaves), noticed at the next
@@ -414,6 +440,10 @@ async function liarReport(
     secondsToBlocklist: { median: null, max: null },
     disproven: 0,
     creditedRenderSeconds: zero(),
+    heldRenderSeconds: zero(),
+    forfeitedRenderSeconds: zero(),
+    honestCreditedRenderSeconds: 0,
+    honestHeldRenderSeconds: 0,
     honestBlamed: 0,
     verifySampleRate,
     fakeProbe: { routed: 0, routedOnMeasuredRtt: 0, tasksDone: 0, shareDone: 0, honestShareDone: null, tasksPerMinuteUp: null, honestTasksPerMinuteUp: null },
@@ -422,17 +452,22 @@ async function liarReport(
   for (const kind of liarKind.values()) report.started[kind]++;
   const { nodes } = await client.nodes();
   const ledger = await client.ledger();
-  const credited = new Map(ledger.nodes.map((n) => [n.nodeId, n.renderSeconds]));
+  const byId = new Map(ledger.nodes.map((n) => [n.nodeId, n]));
   const waits: number[] = [];
   for (const n of nodes) {
     const kind = liarKind.get(n.card.name);
     const rep = n.reputation;
+    const l = byId.get(n.nodeId);
     if (!kind) {
       if (rep && (rep.disproven > 0 || rep.blocklisted)) report.honestBlamed++;
+      report.honestCreditedRenderSeconds = round3(report.honestCreditedRenderSeconds + (l?.renderSeconds ?? 0));
+      report.honestHeldRenderSeconds = round3(report.honestHeldRenderSeconds + (l?.held?.renderSeconds ?? 0));
       continue;
     }
     report.disproven += rep?.disproven ?? 0;
-    report.creditedRenderSeconds[kind] = round3(report.creditedRenderSeconds[kind] + (credited.get(n.nodeId) ?? 0));
+    report.creditedRenderSeconds[kind] = round3(report.creditedRenderSeconds[kind] + (l?.renderSeconds ?? 0));
+    report.heldRenderSeconds[kind] = round3(report.heldRenderSeconds[kind] + (l?.held?.renderSeconds ?? 0));
+    report.forfeitedRenderSeconds[kind] = round3(report.forfeitedRenderSeconds[kind] + (l?.forfeited?.renderSeconds ?? 0));
     if (rep?.blocklisted) {
       report.blocklisted[kind]++;
       waits.push((rep.blocklisted.at - (startedAt.get(n.card.name) ?? rep.blocklisted.at)) / 1000);
@@ -484,6 +519,18 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 function percentile(sorted: number[], q: number): number | null {
   if (!sorted.length) return null;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** What a job that did not finish had left: each unfinished task's kind, state, node, attempts, verification and route. */
+async function unfinished(client: TesseraClient, jobId: string): Promise<string> {
+  const s = await client.getJob(jobId).catch(() => null);
+  if (!s) return 'its status could not be read';
+  const left = s.tasks.filter((t) => t.state !== 'done' || (t.verification && t.verification.state === 'pending'));
+  const desc = left.map((t) => `${t.kind} f${t.frame} ${t.state} node=${t.node ?? '-'} attempts=${t.attempts}${t.verification ? ` verification=${t.verification.state}/r${t.verification.round}` : ''}${t.route ? ` route=${t.route.nodeId}/${t.route.leasedAs ?? '-'}` : ''}${t.error ? ` error=${t.error.slice(0, 80)}` : ''}`);
+  // And the nodes' queues as the router counts them (routed-and-queued, leased), to tell a full queue from an idle farm.
+  const listed = await client.nodes().catch(() => null);
+  const queues = (listed?.nodes ?? []).filter((n) => n.healthy).map((n) => `${n.card.name}${n.reputation?.blocklisted ? '(blocklisted)' : ''} q${n.load.queued}/r${n.load.running}`);
+  return `${s.state}, ${s.frames.done}/${s.frames.total} frames; left: ${desc.slice(0, 8).join('; ')}${desc.length > 8 ? `; … ${desc.length - 8} more` : ''}; healthy nodes: ${queues.join(', ') || 'none'}`;
 }
 
 /** Poll until the job ends (null when `timeoutMs` passes first); errors (an API restarting) mean "ask again". */

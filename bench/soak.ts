@@ -10,8 +10,8 @@
  *          leases, inflated cards; every result is then verified unless --verify-sample-rate says otherwise)
  *          --max-liar-returns 6 --liar-turn-ms 30000 --lease-lifetime-ms 12000
  * With liars it writes soak-liars-latest.json instead of soak-latest.json, and also exits 1 when an honest
- * node was blamed, a pixel liar or a hoarder was credited, a hoarder completed a task or a task was routed
- * to a fake-probe node on its forged RTT.
+ * node was blamed, any liar was credited a render-second (or the honest nodes nothing), a hoarder completed a
+ * task or a task was routed to a fake-probe node on its forged RTT.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -103,7 +103,9 @@ function formatSoak(r: SoakReport): string {
       ['liars started', `${byKind(l.started)} (every result verified at rate ${l.verifySampleRate})`],
       ['liars blocklisted', `${byKind(l.blocklisted)}; start → blocklist median ${s(l.secondsToBlocklist.median)}, max ${s(l.secondsToBlocklist.max)}`],
       ['liars outvoted', `${l.disproven} results`],
-      ['liars credited', `${byKind(l.creditedRenderSeconds)} render-seconds (lies are never credited; honest renders may be)`],
+      ['liars credited', `${byKind(l.creditedRenderSeconds)} render-seconds (must all be 0: proven liars forfeit everything, new identities' credit is held)`],
+      ['liars forfeited', `${byKind(l.forfeitedRenderSeconds)} render-seconds; held (on probation at the end) ${byKind(l.heldRenderSeconds)}`],
+      ['honest credit', `${l.honestCreditedRenderSeconds.toFixed(3)} render-seconds credited, ${l.honestHeldRenderSeconds.toFixed(3)} held`],
       ['fake probes', `${l.fakeProbe.routed} tasks routed to them, ${l.fakeProbe.routedOnMeasuredRtt} on their forged RTT; they did ${(l.fakeProbe.shareDone * 100).toFixed(1)}% of tasks (an honest node ${l.fakeProbe.honestShareDone === null ? '—' : `${(l.fakeProbe.honestShareDone * 100).toFixed(1)}%`}), ${l.fakeProbe.tasksPerMinuteUp ?? '—'} tasks a minute up (an honest node ${l.fakeProbe.honestTasksPerMinuteUp ?? '—'})`],
       ['hoarders', `${l.hoard.leased} leases taken, ${l.hoard.takenBack} taken back and reassigned (lifetime cap ${(l.hoard.leaseLifetimeMs / 1000).toFixed(0)} s; longest hold ${l.hoard.longestHoldS === null ? '—' : `${l.hoard.longestHoldS.toFixed(1)} s`}), ${l.hoard.tasksDone} completed`],
       ['honest nodes blamed', String(l.honestBlamed)],

@@ -19,6 +19,7 @@ import { NodeDirectory } from './node-directory.ts';
 import { NodePolls } from './node-polls.ts';
 import { NodeNetwork } from './node-network.ts';
 import { PopLearner } from './pop-learner.ts';
+import { convictNode } from './convict-node.ts';
 import { EdgeRttMeter } from './edge-rtt-meter.ts';
 import { createNotifier } from './notifier.ts';
 import { RateLimiter } from './rate-limiter.ts';
@@ -71,7 +72,8 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   const clock = deps.clock ?? systemClock;
   const rng = opts.routing.seed === undefined ? Math.random : createRandom(opts.routing.seed);
   const nodes = new NodeDirectory(deps.jobs, clock, opts.routing, heartbeatIntervalMs(opts.policy), opts.trust);
-  const edgeRtts = new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts });
+  // A probe URL that forges the meter's challenge convicts its node (called once ctx exists).
+  const edgeRtts = new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts }, undefined, (nodeId, reason) => convictNode(ctx, nodeId, reason));
   const ctx = createApiContext({
     jobs: deps.jobs,
     blobs: deps.blobs,

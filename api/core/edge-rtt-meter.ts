@@ -5,7 +5,8 @@
  * How: the edge times the node's challenge ping itself (`GET <probeUrl>?nonce=`, the minimum of a few) and
  * keeps the RTT only when the answer is the node's HMAC of the edge's fresh nonce under the node's probe key:
  * a ping server that is not the node (a cache, a fast front) earns nothing, and a node that delays its answer
- * only looks farther away. Nodes never report these RTTs; nothing a node sends is written here.
+ * only looks farther away. An answer that speaks as the node (names it, or echoes the nonce) without the node's
+ * HMAC proves the probe URL is not the node: the node is convicted (blocklisted, its credit forfeited). Nodes never report these RTTs; nothing a node sends is written here.
  *
  * Which PoP: on Workers the colo that took the request (`request.cf.colo`: the Worker runs there, so its
  * `fetch` leaves from there); on Node the API's configured PoP (TESSERA_EDGE_POP), the API being one PoP.
@@ -18,6 +19,7 @@ import { pingProven } from '../protocol/ping-url.ts';
 import { verifyProbeProof } from '../protocol/probe-proof.ts';
 import type { JobStore, NodeRecord } from './job-store.ts';
 import type { Logger } from './logger.ts';
+import { forgedProbeReason } from './node-trust.ts';
 import { refuseProbeUrl } from './probe-reachability.ts';
 import { edgeColo } from './pop-learner.ts';
 import { EDGE_RTT_DEFAULTS, edgeRttView, nodesToMeasure, parseEdgeRttRow, recordEdgeRtt, type EdgeRttOptions, type EdgeRttRow } from './routing/edge-rtts.ts';
@@ -55,12 +57,18 @@ export class EdgeRttMeter {
   readonly #running = new Set<string>();
   /** When a node last gave this process no proven answer, by "pop nodeId". */
   readonly #failures = new Map<string, number>();
+  readonly #convict: (nodeId: string, reason: string) => Promise<void>;
 
-  constructor(jobs: JobStore, logger: Logger, options: EdgeRttMeterOptions = {}, fetcher?: typeof fetch) {
+  /**
+   * `convict`: what is done with a node whose probe URL forged the challenge (answered as the node without its
+   * proof): the API blocklists it and forfeits its credit (convict-node.ts); by default the store blocklists it.
+   */
+  constructor(jobs: JobStore, logger: Logger, options: EdgeRttMeterOptions = {}, fetcher?: typeof fetch, convict?: (nodeId: string, reason: string) => Promise<void>) {
     this.#jobs = jobs;
     this.#logger = logger;
     this.#o = { ...EDGE_RTT_METER_DEFAULTS, ...options };
     this.#fetch = fetcher ?? ((input, init) => globalThis.fetch(input, init));
+    this.#convict = convict ?? (async (nodeId, reason) => void (await jobs.blocklistNode(nodeId, reason, Date.now())));
   }
 
   get options(): Required<EdgeRttMeterOptions> {
@@ -101,7 +109,7 @@ export class EdgeRttMeter {
     try {
       const byId = new Map<string, NodeRecord>();
       for (const n of nodes) {
-        if (n.probeKey && n.card.probeUrl && !refuseProbeUrl(n.card.probeUrl, this.#o) && !this.#recentlyFailed(key, n.nodeId, now)) byId.set(n.nodeId, n);
+        if (n.probeKey && n.card.probeUrl && !n.reputation?.blocklisted && !refuseProbeUrl(n.card.probeUrl, this.#o) && !this.#recentlyFailed(key, n.nodeId, now)) byId.set(n.nodeId, n);
       }
       const row = await this.row(key, now);
       const due = nodesToMeasure(row, [...byId.keys()], now, this.#o.measureBudget, this.#o, prefer);
@@ -135,6 +143,7 @@ export class EdgeRttMeter {
   async #time(pop: string, node: NodeRecord, now: number): Promise<number | undefined> {
     let best: number | undefined;
     let unproven = false;
+    let forged = false;
     for (let i = 0; i < this.#o.samples; i++) {
       let pong;
       try {
@@ -144,7 +153,19 @@ export class EdgeRttMeter {
         continue;
       }
       if (pong.proof && (await verifyProbeProof(node.probeKey!, pong.nonce, pong.proof))) best = Math.min(pong.rttMs, best ?? Infinity);
-      else unproven = true;
+      else if (pong.claimed) {
+        // It answered as the node (its id, or our nonce) with a wrong or missing HMAC: only the node holds the key
+        // (the API handed it out at registration), so whatever answers there is not the node. Proof of a lie.
+        forged = true;
+        break;
+      } else unproven = true;
+    }
+    if (forged) {
+      const reason = forgedProbeReason(node.card.probeUrl!, 'edge RTT meter');
+      this.#logger.warn({ pop, nodeId: node.nodeId, probeUrl: node.card.probeUrl }, 'edge ping answered as the node without its probe key\'s proof: forged probe, node convicted');
+      this.#failed(pop, node.nodeId, now);
+      await this.#convict(node.nodeId, reason).catch((err: unknown) => this.#logger.warn({ nodeId: node.nodeId, err: (err as Error).message }, 'could not blocklist a node with a forged probe'));
+      return undefined;
     }
     if (unproven) this.#logger.warn({ pop, nodeId: node.nodeId }, 'edge ping answered without a valid probe proof: not counted');
     if (best === undefined) this.#failed(pop, node.nodeId, now);

@@ -15,6 +15,7 @@ import { LEASE_AHEAD_LIMIT } from '../protocol/task.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import type { StatusChange } from './state-machine.ts';
+import type { ClaimRules } from './node-trust.ts';
 import type { TaskPolicy } from './task-policy.ts';
 import type { VerificationRules } from './verification-policy.ts';
 
@@ -230,6 +231,11 @@ export interface TaskOutcome {
   changes: StatusChange[];
   /** Set when completing a verify task decided (or advanced) a vote. */
   verdict?: VerificationVerdict;
+  /**
+   * Nodes this completion proved liars and blocklisted, with why: its vote's losers past the blocklist threshold,
+   * and nodes whose cards it proved inflated (CompleteInput.claims). Absent when none.
+   */
+  blocklisted?: { nodeId: string; reason: string }[];
 }
 
 /** Ledger entries to list: a job's, a node's, or all. */
@@ -306,6 +312,11 @@ export interface CompleteInput {
   agrees?: boolean[];
   /** Blocklist threshold and round limit; defaults apply when absent. */
   verification?: VerificationRules;
+  /**
+   * Check the cards of the nodes this completion measures (the completing node, and those its vote credits):
+   * a card proven inflated (node-trust.ts inflatedClaim) blocklists its node. Absent: no check.
+   */
+  claims?: ClaimRules;
 }
 
 /** One result of a verification round: who delivered it and where it is. */
@@ -404,7 +415,7 @@ export interface CompleteAndLeaseInput {
 
 export interface CompleteAndLeaseOutcome {
   completed: TaskOutcome;
-  /** Null when no lease was asked for, or the node was blocklisted by the completion's vote. */
+  /** Null when no lease was asked for, or the node was blocklisted by the completion (its vote or its card check). */
   lease: LeaseManyOutcome | null;
 }
 

@@ -3,9 +3,12 @@
  * learns it before it takes work. Bounded so the API cannot be used to scan or reach other services: only
  * http(s) URLs whose path is `/ping`, no literal loopback, private or link-local addresses (unless allowed, for
  * farms on one machine or a LAN), no redirects, a short timeout, a tiny body cap, and reachable only when the
- * answer is exactly the node's own id. A negative answer is returned no sooner than the timeout, so its timing
- * says nothing about whether something else listens there. Runtime-free: `fetch` comes in.
+ * answer is the node's own: its id and its HMAC of the API's nonce under the probe key only it holds. An answer
+ * that speaks as the node without that proof is a forgery (the route convicts the node). A negative answer is
+ * returned no sooner than the timeout, so its timing says nothing about whether something else listens there.
+ * Runtime-free: `fetch` comes in.
  */
+import { newProbeNonce, verifyProbeProof } from '../protocol/probe-proof.ts';
 
 export interface ProbeCheckOptions {
   /** How long the API waits for the probe's answer; negative answers take exactly this long. */
@@ -72,17 +75,33 @@ export function refuseProbeUrl(probeUrl: string | undefined, options: Pick<Probe
 }
 
 /**
- * Fetch `probeUrl` once and say whether it answered with `nodeId`. Never throws; negative answers resolve
- * at `timeoutMs` after the start, whatever happened.
+ * What a reachability check found: `answered` (the node's own answer: its id and, when it has a probe key, its
+ * HMAC of the API's nonce), `forged` (an answer speaking as the node — its id, or the nonce — without its key's
+ * proof: whatever answers there is not the node), or `unreachable` (nothing, or something else, answered).
  */
-export async function probeAnswers(probeUrl: string, nodeId: string, options: Pick<ProbeCheckOptions, 'timeoutMs'>, fetcher: typeof fetch = fetch): Promise<boolean> {
+export type ProbeVerdict = 'answered' | 'forged' | 'unreachable';
+
+/**
+ * Fetch `probeUrl` once with a fresh challenge (`?nonce=`) and judge the answer (see ProbeVerdict); a node without
+ * a probe key (registered before keys) only has to name itself. Never throws; a verdict other than `answered`
+ * resolves at `timeoutMs` after the start, whatever happened.
+ */
+export async function probeChallenge(
+  probeUrl: string,
+  node: { nodeId: string; probeKey?: string | null },
+  options: Pick<ProbeCheckOptions, 'timeoutMs'>,
+  fetcher: typeof fetch = fetch,
+): Promise<ProbeVerdict> {
   const started = Date.now();
-  const ok = await (async () => {
+  const verdict = await (async (): Promise<ProbeVerdict> => {
     try {
-      const res = await fetcher(probeUrl, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: 'application/json' } });
+      const nonce = newProbeNonce();
+      const target = new URL(probeUrl);
+      target.searchParams.set('nonce', nonce);
+      const res = await fetcher(target.toString(), { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: 'application/json' } });
       if (res.status !== 200 || !res.body) {
         await res.body?.cancel().catch(() => {});
-        return false;
+        return 'unreachable';
       }
       const reader = res.body.getReader();
       const chunks: Uint8Array[] = [];
@@ -93,21 +112,25 @@ export async function probeAnswers(probeUrl: string, nodeId: string, options: Pi
         size += value.byteLength;
         if (size > MAX_ANSWER_BYTES) {
           await reader.cancel().catch(() => {});
-          return false;
+          return 'unreachable';
         }
         chunks.push(value);
       }
-      const text = new TextDecoder().decode(concat(chunks, size));
-      return (JSON.parse(text) as { nodeId?: unknown })?.nodeId === nodeId;
+      const answer = JSON.parse(new TextDecoder().decode(concat(chunks, size))) as { nodeId?: unknown; nonce?: unknown; proof?: unknown } | null;
+      const named = answer?.nodeId === node.nodeId;
+      const echoed = answer?.nonce === nonce;
+      if (!node.probeKey) return named ? 'answered' : 'unreachable';
+      if (echoed && typeof answer?.proof === 'string' && (await verifyProbeProof(node.probeKey, nonce, answer.proof))) return 'answered';
+      return named || echoed ? 'forged' : 'unreachable';
     } catch {
-      return false;
+      return 'unreachable';
     }
   })();
-  if (!ok) {
+  if (verdict !== 'answered') {
     const left = options.timeoutMs - (Date.now() - started);
     if (left > 0) await new Promise((r) => setTimeout(r, left));
   }
-  return ok;
+  return verdict;
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

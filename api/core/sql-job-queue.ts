@@ -8,7 +8,7 @@ import { expectedRenderMs } from './routing/router.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { reopenForRouting, stepJob, stepTask, type StatusChange } from './state-machine.ts';
 import type { TaskPolicy } from './task-policy.ts';
-import { FRAME_DONE, INSERT_TASK, NEXT_FALLBACK_FOR_NODE, NEXT_VERIFICATION_FOR_NODE, NEXT_OPEN_OF_ROUTED_JOB, NEXT_ROUTED_TO_NODE, NEXT_TASK_OF_JOB, RUNNABLE_JOBS, type Row, UNFINISHED_TASK, num, readJob, readTask, rowToJob, rowToTask, saveJob, saveTask, stateColumns, toJson } from './sql-job-rows.ts';
+import { FIRST_COME_JOBS_AHEAD_OF, FRAME_DONE, INSERT_TASK, NEXT_FALLBACK_FOR_NODE, NEXT_VERIFICATION_FOR_NODE, NEXT_OPEN_OF_ROUTED_JOB, NEXT_ROUTED_TO_NODE, NEXT_TASK_OF_JOB, RUNNABLE_JOBS, type Row, UNFINISHED_TASK, num, readJob, readTask, rowToJob, rowToTask, saveJob, saveTask, stateColumns, str, toJson } from './sql-job-rows.ts';
 
 export function createJob(db: SqlDriver, job: JobRecord, tasks: TaskRecord[]): void {
   db.transaction(() => {
@@ -209,6 +209,14 @@ function leaseOne(db: SqlDriver, input: LeaseInput, leaseMs: number): TaskOutcom
     row = db.all<Row>(NEXT_FALLBACK_FOR_NODE, [nodeId, now, now, nodeId, tilesOnly])[0];
   }
   let jobRow: Row | undefined;
+  // Routed work (chosen or fallback) waits for an older first-come job's ready task: lease order holds across both.
+  if (row && leasedAs !== 'open') {
+    const ahead = firstComeTaskAhead(db, str(row.job_id), input, tilesOnly);
+    if (ahead) {
+      ({ row, jobRow } = ahead);
+      leasedAs = 'first-free';
+    }
+  }
   if (!row) {
     for (const j of db.all<Row>(RUNNABLE_JOBS)) {
       const job = rowToJob(j);
@@ -345,6 +353,21 @@ export function finishIfComplete(db: SqlDriver, jobId: string, now: number, chan
   saveJob(db, finished.job);
   changes.push(finished.change);
   return finished.job;
+}
+
+/**
+ * The next ready task of a first-come job ahead of `jobId` in lease order (FIRST_COME_JOBS_AHEAD_OF) that this node
+ * may take, with its job's row; undefined when there is none.
+ */
+function firstComeTaskAhead(db: SqlDriver, jobId: string, input: LeaseInput, tilesOnly: number): { row: Row; jobRow: Row } | undefined {
+  const of = db.all<Row>(`SELECT priority, created_at, seq FROM jobs WHERE job_id = ?`, [jobId])[0];
+  if (!of) return undefined;
+  for (const j of db.all<Row>(FIRST_COME_JOBS_AHEAD_OF, [of.priority, of.priority, of.created_at, of.created_at, of.seq])) {
+    if (input.card && !meetsRequirements(input.card, rowToJob(j).requirements ?? undefined)) continue;
+    const row = db.all<Row>(NEXT_TASK_OF_JOB, [str(j.job_id), input.now, input.nodeId, tilesOnly])[0];
+    if (row) return { row, jobRow: j };
+  }
+  return undefined;
 }
 
 /** The route record of a first-come task: who took it, and the render time the router would expect there. */

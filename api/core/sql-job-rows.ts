@@ -212,6 +212,17 @@ export const UNFINISHED_TASK = `(state IN ('queued', 'leased', 'failed') OR (sta
 export const UNFINISHED_JOBS = `(SELECT job_id FROM jobs WHERE state IN ('queued', 'running'))`;
 
 /**
+ * First-come jobs (no client RTTs: never routed) ahead of a job in lease order (the query's priority, created_at
+ * and seq: those of the job whose routed task a node would lease next). Their tasks are open to any capable node,
+ * but only in lease phase 3, which a node reaches once its routed queue is empty: under steady routed work an older
+ * first-come job would wait behind every younger routed one (a frame's stitch, ready only once its tiles were
+ * verified, sat queued past its job's time limit). So a node takes such a job's ready task before younger routed work.
+ */
+export const FIRST_COME_JOBS_AHEAD_OF = `SELECT * FROM jobs WHERE state IN ('queued', 'running') AND routed = 0
+  AND (priority > ? OR (priority = ? AND (created_at < ? OR (created_at = ? AND seq < ?))))
+  ORDER BY priority DESC, created_at, seq`;
+
+/**
  * Lease phase 1: the first task routed to this node, across runnable jobs in lease order. Routed tasks
  * were ready when routed, and a node's routed queue is short (the router never fills a busy node), so
  * this reads a handful of rows through tasks_routed.

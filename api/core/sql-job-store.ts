@@ -21,13 +21,13 @@ import { checkJobQuota, type JobQuota, type JobQuotaVerdict } from './job-quota.
 import { countActiveJobs, findApiKeyByHash, listApiKeys, putApiKey, revokeApiKey } from './sql-api-key-store.ts';
 import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseMany, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
-import { addLedger, listLedger } from './sql-ledger.ts';
+import { addLedger, inflatedClaims, listLedger } from './sql-ledger.ts';
 import { listDuePrunes, nextPruneDueAt, setPruneDelay, settlePrune } from './sql-prune-marks.ts';
 import { PRUNE_DELAY_DEFAULT_MS } from './prune-schedule.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
 import { getMeta, initMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
 import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
-import { blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
+import { blocklist, blocklistNode, getVerificationRound, issueVerification, skipStrandedVerifications, stepVerificationInto, vote } from './sql-verification-rounds.ts';
 
 export interface SqlJobStoreOptions {
   /**
@@ -204,7 +204,7 @@ export class SqlJobStore implements JobStore {
     const db = this.#db;
     return db.transaction(() => {
       const completed = completeTask(db, input.complete);
-      const lease = input.lease && !completed.verdict?.blocklisted.includes(input.lease.nodeId) ? leaseMany(db, input.lease) : null;
+      const lease = input.lease && !completed.blocklisted?.some((b) => b.nodeId === input.lease!.nodeId) ? leaseMany(db, input.lease) : null;
       return { completed, lease };
     });
   }
@@ -372,7 +372,15 @@ function completeTask(db: SqlDriver, input: CompleteInput): TaskOutcome {
       saveTask(db, completed);
       addLedger(db, completed, job, renderMs, 'credited', input.now);
     }
+    // The nodes this completion measured (a credited render result): a card that claims far more than they prove is a lie.
+    const blocklisted = (verdict?.blocklisted ?? []).map((nodeId) => ({ nodeId, reason: getNode(db, nodeId)?.reputation?.blocklisted?.reason ?? 'outvoted' }));
+    if (input.claims) {
+      for (const { nodeId, reason } of inflatedClaims(db, [input.nodeId, ...(verdict?.winners ?? [])], input.claims)) {
+        changes.push(...blocklist(db, nodeId, reason, input.now));
+        blocklisted.push({ nodeId, reason });
+      }
+    }
     const finished = finishIfComplete(db, task.jobId, input.now, changes);
-    return { task: readTask(db, task.taskId)!, job: finished, changes, verdict };
+    return { task: readTask(db, task.taskId)!, job: finished, changes, verdict, ...(blocklisted.length ? { blocklisted } : {}) };
   });
 }

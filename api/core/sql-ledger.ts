@@ -1,9 +1,14 @@
-/** The SQL job store's ledger: a line per completed task, credited, pending or voided as verification decides. */
+/**
+ * The SQL job store's ledger: a line per completed task, credited, pending or voided as verification decides, and
+ * forfeited when its node is proven a liar. Crediting a render result measures its node; a node whose card claims
+ * far more than it measures is proven to lie (checkClaims).
+ */
 import type { LedgerEntry } from '../protocol/metering.ts';
 import type { JobRecord, LedgerFilter, TaskRecord } from './job-store.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
-import { num, type Row, rowToLedger, str } from './sql-job-rows.ts';
-import { chargedMs } from './node-trust.ts';
+import { num, type Row, rowToLedger, rowToNode, str } from './sql-job-rows.ts';
+import { chargedMs, inflatedClaim, type ClaimRules } from './node-trust.ts';
+import { getNode } from './sql-node-store.ts';
 import { REFERENCE_TILE_PIXELS } from './routing/router.ts';
 
 /** Write a ledger line for the node that completed `task`; `wall_ms` is what the API saw, lease to completion. */
@@ -47,4 +52,30 @@ export function listLedger(db: SqlDriver, filter: LedgerFilter): LedgerEntry[] {
       filter.nodeId ?? null,
     ])
     .map(rowToLedger);
+}
+
+/** Peers an inflated-claim check compares with: the most recently seen measured nodes. */
+const CLAIM_PEERS = 64;
+
+/**
+ * Of `nodeIds` (nodes just measured), those whose cards are proven inflated now, with why (node-trust.ts
+ * inflatedClaim): not blocklisted, with enough accepted results, compared with the other measured nodes in good
+ * standing. Checked at the thresholds (the `inflatedClaimAfter`th result, its next three multiples, then powers of
+ * two): a node's fastest result only gets faster, so its claim looks worst early, and the check stays cheap.
+ */
+export function inflatedClaims(db: SqlDriver, nodeIds: readonly string[], rules: ClaimRules): { nodeId: string; reason: string }[] {
+  const out: { nodeId: string; reason: string }[] = [];
+  for (const nodeId of new Set(nodeIds)) {
+    const node = getNode(db, nodeId);
+    const results = node?.throughput?.results ?? 0;
+    if (!node || node.reputation?.blocklisted || results < rules.inflatedClaimAfter) continue;
+    const due = results <= 4 * rules.inflatedClaimAfter ? results % rules.inflatedClaimAfter === 0 : (results & (results - 1)) === 0;
+    if (!due) continue;
+    const peers = db
+      .all<Row>(`SELECT * FROM nodes WHERE node_id <> ? AND blocklisted_at IS NULL AND measured_results > 0 ORDER BY last_seen_at DESC LIMIT ?`, [nodeId, CLAIM_PEERS])
+      .map(rowToNode);
+    const reason = inflatedClaim(node, peers, rules);
+    if (reason) out.push({ nodeId, reason });
+  }
+  return out;
 }

@@ -212,7 +212,7 @@ export function voidRoundEntries(db: SqlDriver, target: TaskRecord): void {
   setLedger(db, `state = 'pending' AND task_id IN (SELECT task_id FROM tasks WHERE verifies = ?)`, [target.taskId], 'voided');
 }
 
-/** Blocklist a node (once): see JobStore.blocklistNode. */
+/** Blocklist a node (once): see JobStore.blocklistNode. Its ledger entries are voided (work redone) or forfeited. */
 export function blocklist(db: SqlDriver, nodeId: string, reason: string, now: number): StatusChange[] {
   const marked = db.run(`UPDATE nodes SET blocklisted_at = ?, blocklist_reason = ? WHERE node_id = ? AND blocklisted_at IS NULL`, [now, reason, nodeId]);
   if (marked === 0) return [];
@@ -245,6 +245,9 @@ export function blocklist(db: SqlDriver, nodeId: string, reason: string, now: nu
     .map(rowToTask);
   for (const t of vouched) if (readTask(db, t.taskId)!.state === 'done') changes.push(...rerender(db, t.taskId, `${why} (it had verified this ${t.kind === 'stitch' ? 'frame' : 'tile'})`, null, now));
   setLedger(db, `node_id = ? AND state <> 'voided' AND job_id IN ${UNFINISHED_JOBS}`, [nodeId], 'voided');
+  // A proven liar earns nothing: whatever else it was credited or awaits (finished jobs, verifying renders,
+  // sessions) is forfeited, as a trusted compute network withholds a cheat's credit.
+  setLedger(db, `node_id = ? AND state IN ('pending', 'credited')`, [nodeId], 'forfeited');
   return changes;
 }
 

@@ -23,6 +23,8 @@
  *   TESSERA_TRUST_CLIENT_POP               1: jobs teach the PoP their client names (client.edge.pop) which nodes
  *                                          were best; only for clients the operator trusts: on Node no edge
  *                                          vouches for a client's PoP (on Workers it is request.cf.colo) (0)
+ *   TESSERA_HOLD_CREDIT                    1: a new node's accepted work is held (not credited) until it has a
+ *                                          verified record (trust.holdCreditOnProbation; pending credit) (0)
  */
 import path from 'node:path';
 import { TesseraError } from '../protocol/errors.ts';
@@ -53,6 +55,8 @@ export interface ApiConfig {
   edgePop: EdgePopConfig | undefined;
   /** Whether jobs teach the PoP their client names (per-PoP learning; see pop-learner.ts). */
   trustClientPop: boolean;
+  /** Whether new nodes' credit is held until they have a verified record (node-trust.ts holdCreditOnProbation). */
+  holdCredit: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -121,6 +125,7 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     requireJoinToken: flag(env, 'TESSERA_REQUIRE_JOIN_TOKEN'),
     edgePop: edgePopVar(env.TESSERA_EDGE_POP),
     trustClientPop: flag(env, 'TESSERA_TRUST_CLIENT_POP'),
+    holdCredit: flag(env, 'TESSERA_HOLD_CREDIT'),
   };
 }
 

@@ -55,6 +55,7 @@ export async function serveApi(config: ApiConfig, logger: Logger): Promise<Serve
       routing: { popLearning: { trustClientPop: config.trustClientPop } },
       requireJoinToken: config.requireJoinToken,
       probeCheck: { allowPrivateAddresses: config.probeAllowPrivate },
+      trust: { holdCreditOnProbation: config.holdCredit },
     },
   }).catch(async (err: unknown) => {
     await localS3?.close();

@@ -25,9 +25,12 @@ export const LedgerEntry = z.object({
   tiles: z.number(),
   /**
    * `pending`: awaiting verification (not counted yet); `credited`: counted; `voided`: disproven, or its node
-   * was blocklisted while the job ran (the work was redone by others).
+   * was blocklisted while the job ran (the work was redone by others); `forfeited`: accepted, but its node was
+   * proven a liar (blocklisted: outvoted, a forged probe answer, an inflated card), so none of its work is
+   * credited, whenever it was done; `held` (in views only): accepted, but its node is not in good standing yet
+   * (on probation, where the API holds new identities' credit): counted once it is.
    */
-  state: z.enum(['pending', 'credited', 'voided']),
+  state: z.enum(['pending', 'credited', 'voided', 'forfeited', 'held']),
   at: z.number(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
@@ -37,14 +40,34 @@ export const JobLedger = z.object({
   jobId: z.string(),
   total: Usage,
   byNode: z.record(z.string(), Usage),
+  /** Accepted work not credited: held (its node not in good standing yet) and forfeited (its node a proven liar). Absent from older servers. */
+  held: Usage.optional(),
+  forfeited: Usage.optional(),
   entries: z.array(LedgerEntry),
 });
 export type JobLedger = z.infer<typeof JobLedger>;
 
 /** `GET /v1/ledger?node=`: credited totals per node (one node when `node` is given). */
 export const LedgerQuery = z.object({ node: z.string().min(1).max(128).optional() });
+/**
+ * A node's standing for credit: `good` (its accepted work is credited), `probation` (a new identity whose
+ * credit the API holds until it has a verified record), `forfeited` (a proven liar: blocklisted, everything it
+ * earned forfeited).
+ */
+export const CreditStanding = z.enum(['good', 'probation', 'forfeited']);
+export type CreditStanding = z.infer<typeof CreditStanding>;
+
 export const NodeLedger = z.object({
-  nodes: z.array(Usage.extend({ nodeId: z.string(), jobs: z.number() })),
+  nodes: z.array(
+    Usage.extend({
+      nodeId: z.string(),
+      jobs: z.number(),
+      /** Absent from older servers. */
+      standing: CreditStanding.optional(),
+      held: Usage.optional(),
+      forfeited: Usage.optional(),
+    }),
+  ),
 });
 export type NodeLedger = z.infer<typeof NodeLedger>;
 

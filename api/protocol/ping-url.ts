@@ -22,6 +22,12 @@ export interface ProvenRtt {
   nonce: string;
   /** The node's HMAC of `nonce`; absent when the ping server answered without one (no routing credit). */
   proof?: string;
+  /**
+   * Whether that answer spoke as the node: it named `expectNodeId`, or echoed the nonce. Such an answer without the
+   * node's proof is a forgery (the API, which knows the key, convicts the node of it); an answer naming nobody is a
+   * node that does not know its id yet.
+   */
+  claimed?: boolean;
 }
 
 /**
@@ -63,9 +69,10 @@ export async function pingProven(url: string, options: PingOptions = {}): Promis
         throw new Error(`${url} answers for node ${pong.data.nodeId}, not ${options.expectNodeId}`);
       }
       const proof = pong.success && pong.data.nonce === nonce ? pong.data.proof : undefined;
+      const claimed = pong.success && ((options.expectNodeId !== undefined && pong.data.nodeId === options.expectNodeId) || pong.data.nonce === nonce);
       // Sub-millisecond loopback pings would otherwise read as 0, which is no RTT.
       const rttMs = Math.max(0.01, Math.round(rtt * 100) / 100);
-      if (!best || rttMs < best.rttMs) best = { rttMs, nonce, ...(proof ? { proof } : {}) };
+      if (!best || rttMs < best.rttMs) best = { rttMs, nonce, ...(proof ? { proof } : {}), ...(claimed ? { claimed } : {}) };
     } catch (err) {
       if (options.signal?.aborted) throw err;
       lastError = err;

@@ -136,7 +136,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorFinding[]
       const card = createResourceCard(gl, { name: `${options.name ?? hostname()}-doctor`.slice(0, 64), concurrency: 1, probeUrl: probe.url, location: options.location });
       const api = new NodeApi(options.api, options.joinToken);
       const registered = await api.register(card);
-      probe.setNodeId(registered.nodeId);
+      probe.setNodeId(registered.nodeId, registered.probeKey);
       await api.heartbeat({ leaseIds: [], load: 1, peers: [] }).catch(() => {});
       const r = await api.reachability();
       add('probe', r.reachable ? 'ok' : 'fail', r.reachable ? `probe URL ${r.probeUrl} is reachable from the API` : `probe URL ${r.probeUrl} is not reachable from the API: ${r.message}`);

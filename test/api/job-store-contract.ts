@@ -540,6 +540,47 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect((await store.listRoutableTasks({ jobId: job.jobId, now: later, limit: 10, rerouteFrom: [] })).map((r) => [r.task.taskId, r.failedOn])).toEqual([[byChosen.taskId, ['a']]]);
     });
 
+    it('keeps lease order across first-come and routed jobs: an older first-come job\'s ready stitch goes before a younger job\'s routed work', async () => {
+      // The soak's lost jobs: a first-come job (submitted before the client had RTTs) was leased only once a node's
+      // routed queue ran dry, so under steady routed work its stitch, ready once its tiles were verified, sat queued
+      // (never leased, no route) until the job's time limit.
+      for (const id of ['a', 'b']) await store.registerNode({ nodeId: id, tokenHash: `h${id}`, card: card('eu'), registeredAt: T0, lastSeenAt: T0, load: 0 });
+      const first = makeJob({ frames: [0], tile: 32, now: T0 });
+      await store.createJob(first.job, first.tasks);
+      const routed = makeJob({ frames: [0, 1, 2, 3], routed: true, now: T0 + 1 });
+      await store.createJob(routed.job, routed.tasks);
+      for (const t of routed.tasks) expect(await store.setTaskRoutes([{ taskId: t.taskId, expectNode: null, route: route('a', null, null), openAt: null }])).toBe(1);
+      // Node b has no routed work: it takes the first-come job's four tiles; the last one is sampled.
+      const tiles = first.tasks.filter((t) => t.kind === 'render');
+      const stitch = first.tasks.find((t) => t.kind === 'stitch')!;
+      expect(tiles).toHaveLength(4);
+      for (const [i, tile] of tiles.entries()) {
+        const got = (await lease('b', T0 + 10))!.task;
+        expect(got.taskId).toBe(tile.taskId);
+        await store.completeTask({ taskId: got.taskId, nodeId: 'b', leaseId: got.leaseId!, result, now: T0 + 20, sample: i === 3 });
+      }
+      // Node a has routed work, and takes the verification first (lease phase 0): the frame's tiles are then all verified.
+      const check = (await lease('a', T0 + 30))!.task;
+      expect(check).toMatchObject({ kind: 'verify', verifies: tiles[3].taskId });
+      await store.completeTask({ taskId: check.taskId, nodeId: 'a', leaseId: check.leaseId!, result, now: T0 + 40 });
+      expect((await store.getTask(tiles[3].taskId))!.verification!.state).toBe('verified');
+      // The stitch is ready, and its job is older than the routed one: node a takes it before its routed queue.
+      const next = (await lease('a', T0 + 50))!.task;
+      expect(next).toMatchObject({ taskId: stitch.taskId, nodeId: 'a', route: { nodeId: 'a', leasedAs: 'first-free' } });
+      expect((await lease('a', T0 + 50))!.task).toMatchObject({ taskId: routed.tasks[0].taskId, route: { nodeId: 'a', leasedAs: 'chosen' } });
+      // A younger first-come job waits behind the older routed job's work, as lease order says.
+      const younger = makeJob({ frames: [0], now: T0 + 2 });
+      await store.createJob(younger.job, younger.tasks);
+      expect((await lease('a', T0 + 60))!.task).toMatchObject({ taskId: routed.tasks[1].taskId, route: { leasedAs: 'chosen' } });
+      // Priority still comes first: a more urgent first-come job goes before routed work of any age.
+      const urgent = makeJob({ frames: [0], priority: 90, now: T0 + 3 });
+      await store.createJob(urgent.job, urgent.tasks);
+      expect((await lease('a', T0 + 70))!.task).toMatchObject({ taskId: urgent.tasks[0].taskId, route: { leasedAs: 'first-free' } });
+      // The completion of the stitch finishes the first-come job.
+      const done = await store.completeTask({ taskId: next.taskId, nodeId: 'a', leaseId: next.leaseId!, result, now: T0 + 80 });
+      expect(done.job.state).toBe('done');
+    });
+
     it('never leases a task to a node whose card fails its job\'s requirements, and records first-come leases', async () => {
       const { job, tasks } = makeJob({ frames: [0], requirements: { allowedRegions: ['us'] } });
       await store.createJob(job, tasks);
@@ -763,6 +804,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         expect((await store.getNode('v'))!.throughput).toEqual({ pixels: px, ms: 10, results: 1, best: px / 65536 / 0.01 });
         store = await fx.reopen();
         expect((await store.getNode('m'))!.throughput!.results).toBe(2);
+      });
+
+      const claims = { inflatedClaimFactor: 100, inflatedClaimPeerFactor: 20, inflatedClaimAfter: 5 };
+      /** One single-frame job rendered by `nodeId`: leased at `at`, done a second later with 0.5 s of compute. */
+      const renderOne = async (nodeId: string, at: number) => {
+        const { job, tasks } = makeJob({ frames: [0], now: at });
+        await store.createJob(job, tasks);
+        const t = (await store.leaseNext({ nodeId, leaseId: `l-${nodeId}-${at}`, now: at, policy }))!.task;
+        expect(t.jobId).toBe(job.jobId);
+        return store.completeTask({ taskId: t.taskId, nodeId, leaseId: t.leaseId!, result, now: at + 1000, renderMs: 500, claims });
+      };
+
+      it('proves an inflated card against its measured speed and its peers\', blocklists it and forfeits all it earned', async () => {
+        await registerNode('honest-1');
+        await registerNode('honest-2');
+        await registerNode('inflated', { card: { ...nodeCardFor('eu'), tilesPerSecond: 10_000 } });
+        let at = T0;
+        // Alone, nothing is proven: a farm of one cannot tell a heavy scene from a lie.
+        for (let i = 0; i < 5; i++) expect((await renderOne('inflated', (at += 2000))).blocklisted).toBeUndefined();
+        expect((await store.getNode('inflated'))!.reputation!.blocklisted).toBeNull();
+        // Honest nodes (claims 16× their measured speed on this work) are measured, and never proven anything.
+        for (let i = 0; i < 10; i++) for (const id of ['honest-1', 'honest-2']) expect((await renderOne(id, (at += 2000))).blocklisted).toBeUndefined();
+        // At its next check (its 10th result) the claim is compared with theirs: 80,000× against 16×.
+        for (let i = 0; i < 4; i++) expect((await renderOne('inflated', (at += 2000))).blocklisted).toBeUndefined();
+        const caught = await renderOne('inflated', (at += 2000));
+        expect(caught.blocklisted).toEqual([{ nodeId: 'inflated', reason: expect.stringMatching(/^inflated card: it claims 10000 tiles\/s, 80000× the 0.125 tiles\/s measured from its fastest of 10/) }]);
+        expect((await store.getNode('inflated'))!.reputation!.blocklisted).toMatchObject({ reason: expect.stringMatching(/^inflated card/) });
+        // The task it just completed is done again by others; everything else it was credited for is forfeited.
+        expect(caught.task).toMatchObject({ state: 'queued', result: null, excludeNodes: ['inflated'] });
+        const entries = await store.listLedger({ nodeId: 'inflated' });
+        expect(entries.map((e) => e.state)).toEqual([...Array(9).fill('forfeited'), 'voided']);
+        // The honest nodes keep every credit.
+        for (const id of ['honest-1', 'honest-2']) {
+          expect((await store.listLedger({ nodeId: id })).map((e) => e.state)).toEqual(Array(10).fill('credited'));
+          expect((await store.getNode(id))!.reputation!.blocklisted).toBeNull();
+        }
+      });
+
+      it('blocklisting forfeits what a node earned in finished jobs too, pending entries included; voided ones stay void', async () => {
+        await registerNode('cheat');
+        await registerNode('other');
+        const earlier = await renderOne('cheat', T0);
+        expect(earlier.job.state).toBe('done');
+        await renderOne('other', T0 + 10);
+        // A sampled result awaiting its vote, in a running job.
+        const { job, tasks } = makeJob({ frames: [0, 1], now: T0 + 20 });
+        await store.createJob(job, tasks);
+        const t = (await store.leaseNext({ nodeId: 'cheat', leaseId: 'l-pending', now: T0 + 20, policy }))!.task;
+        await store.completeTask({ taskId: t.taskId, nodeId: 'cheat', leaseId: 'l-pending', result, now: T0 + 30, renderMs: 5, sample: true });
+        expect((await store.listLedger({ nodeId: 'cheat' })).map((e) => e.state)).toEqual(['credited', 'pending']);
+        await store.blocklistNode('cheat', 'forged probe: test', T0 + 40);
+        // The running job's result is discarded and redone (voided); the finished job's credit is forfeited.
+        expect((await store.listLedger({ nodeId: 'cheat' })).map((e) => [e.jobId, e.state])).toEqual([
+          [earlier.job.jobId, 'forfeited'],
+          [job.jobId, 'voided'],
+        ]);
+        expect((await store.listLedger({ nodeId: 'other' })).map((e) => e.state)).toEqual(['credited']);
+        // Once is enough: blocklisting again changes nothing.
+        expect(await store.blocklistNode('cheat', 'again', T0 + 50)).toEqual([]);
+        expect((await store.getNode('cheat'))!.reputation!.blocklisted).toEqual({ at: T0 + 40, reason: 'forged probe: test' });
       });
 
       it('refutes a claimed location once (the first reason stays)', async () => {

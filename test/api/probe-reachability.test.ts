@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,13 @@ async function target(handler: (req: IncomingMessage) => { status: number; body?
   const port = (server.address() as AddressInfo).port;
   return { hits, port, url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
+
+/** The node's own answer to a ping: its id, and for a challenge the nonce and HMAC-SHA256(probe key, nonce). */
+function nodeAnswer(req: IncomingMessage, node: { id: string; key: string }): string {
+  const nonce = new URL(req.url ?? '/', 'http://x').searchParams.get('nonce');
+  return JSON.stringify(nonce ? { nodeId: node.id, nonce, proof: createHmac('sha256', node.key).update(nonce).digest('hex') } : { nodeId: node.id });
+}
+const CHALLENGE = /^GET \/ping\?nonce=[0-9a-f]{36}$/;
 
 const reach = (h: Harness, node: TestNode, token = node.reg.nodeToken) => call(h.url, 'POST', `/v1/nodes/${node.id}/reachability`, { json: {}, token });
 
@@ -52,16 +60,41 @@ describe('POST /v1/nodes/:id/reachability', () => {
     await lan?.close();
   });
 
-  it('says yes when the probe URL answers with the node\'s own id', async () => {
-    let nodeId = '';
-    const probe = await target(() => ({ status: 200, body: JSON.stringify({ nodeId }) }));
+  it('says yes when the probe URL answers the challenge as the node (its id and its HMAC of the nonce)', async () => {
+    const me = { id: '', key: '' };
+    const probe = await target((req) => ({ status: 200, body: nodeAnswer(req, me) }));
     const node = await TestNode.register(lan, 'reach-ok', { probeUrl: `${probe.url}/ping` });
-    nodeId = node.id;
+    Object.assign(me, { id: node.id, key: node.reg.probeKey! });
     const res = await reach(lan, node);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ reachable: true, probeUrl: `${probe.url}/ping` });
-    expect(probe.hits).toEqual(['GET /ping']);
+    expect(probe.hits).toHaveLength(1);
+    expect(probe.hits[0]).toMatch(CHALLENGE);
     await probe.close();
+  });
+
+  it('proves a forged probe: an answer as the node without its proof blocklists the node (after the full timeout)', async () => {
+    for (const forge of [
+      (req: IncomingMessage, id: string) => JSON.stringify({ nodeId: id }),
+      (req: IncomingMessage, id: string) => JSON.stringify({ nodeId: id, nonce: new URL(req.url ?? '/', 'http://x').searchParams.get('nonce'), proof: 'ab'.repeat(32) }),
+      (req: IncomingMessage) => JSON.stringify({ nodeId: null, nonce: new URL(req.url ?? '/', 'http://x').searchParams.get('nonce'), proof: createHmac('sha256', 'not-its-key').update('x').digest('hex') }),
+    ]) {
+      let id = '';
+      const probe = await target((req) => ({ status: 200, body: forge(req, id) }));
+      const node = await TestNode.register(lan, 'reach-forged', { probeUrl: `${probe.url}/ping` });
+      id = node.id;
+      const t0 = Date.now();
+      const res = await reach(lan, node);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(480);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ reachable: false });
+      expect(res.body.message).toMatch(/not this node.*blocklisted/);
+      const listed = (await call(lan.url, 'GET', '/v1/nodes')).body.nodes.find((n: { nodeId: string }) => n.nodeId === node.id);
+      expect(listed.reputation.blocklisted.reason).toMatch(/^forged probe: .* reachability check/);
+      // A blocklisted node asks in vain.
+      expectError(await reach(lan, node), 'NODE_BLOCKLISTED');
+      await probe.close();
+    }
   });
 
   it('says no, after the full timeout, to a URL nothing answers and to a server that is not this node', async () => {
@@ -79,7 +112,11 @@ describe('POST /v1/nodes/:id/reachability', () => {
       // Only yes or no: no status code or body of whatever answered.
       expect(Object.keys(res.body).sort()).toEqual(['message', 'probeUrl', 'reachable']);
     }
-    expect(other.hits).toEqual(['GET /ping']);
+    expect(other.hits).toHaveLength(1);
+    expect(other.hits[0]).toMatch(CHALLENGE);
+    // Someone else's answer is no forgery by this node: nobody is blocklisted.
+    const { nodes } = (await call(lan.url, 'GET', '/v1/nodes')).body;
+    for (const n of nodes.filter((x: { card: { name: string } }) => x.card.name === 'reach-no')) expect(n.reputation.blocklisted).toBeNull();
     await other.close();
   });
 
@@ -100,17 +137,18 @@ describe('POST /v1/nodes/:id/reachability', () => {
     const node = await TestNode.register(lan, 'reach-redirect', { probeUrl: `${redirecting.url}/ping` });
     const res = await reach(lan, node);
     expect(res.body).toMatchObject({ reachable: false });
-    expect(redirecting.hits).toEqual(['GET /ping']);
+    expect(redirecting.hits).toHaveLength(1);
+    expect(redirecting.hits[0]).toMatch(CHALLENGE);
     expect(elsewhere.hits).toEqual([]);
     await redirecting.close();
     await elsewhere.close();
   });
 
   it('fetches only the registered URL, for its own node, a few times a minute', async () => {
-    let nodeId = '';
-    const probe = await target(() => ({ status: 200, body: JSON.stringify({ nodeId }) }));
+    const me = { id: '', key: '' };
+    const probe = await target((req) => ({ status: 200, body: nodeAnswer(req, me) }));
     const node = await TestNode.register(lan, 'reach-rate', { probeUrl: `${probe.url}/ping` });
-    nodeId = node.id;
+    Object.assign(me, { id: node.id, key: node.reg.probeKey! });
     const intruder = await TestNode.register(lan, 'reach-intruder');
     expectError(await reach(lan, node, intruder.reg.nodeToken), 'UNAUTHORIZED');
     expectError(await call(lan.url, 'POST', `/v1/nodes/${node.id}/reachability`, { json: {} }), 'UNAUTHORIZED');

@@ -98,6 +98,17 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
       expect(ledger).toEqual([expect.objectContaining({ kind: 'session', taskId: 'ses_1', jobId: 'ses_1', renderSeconds: 1.5, tiles: 100, state: 'credited', megapixels: (100 * 512 * 512 * 2) / 1e6 })]);
     });
 
+    it('forfeits a session\'s credit when its node is proven a liar (blocklisted)', async () => {
+      const card = { name: 'a', region: 'eu', version: '1', cpu: { model: 'c', cores: 4 }, ramBytes: 1, gl: { renderer: 'r', vendor: 'v', version: '1', maxTextureSize: 1, maxViewport: [1, 1] as [number, number] }, tilesPerSecond: 2, concurrency: 1 };
+      await f.jobs.registerNode({ nodeId: 'node_a', tokenHash: 'a'.repeat(64), card, registeredAt: T0, lastSeenAt: T0, load: 0 });
+      await f.sessions.createSession(sessionRecord('ses_1'));
+      await f.sessions.leaseSession({ nodeId: 'node_a', leaseId: 'l1', now: T0 });
+      await f.sessions.reportSessions({ nodeId: 'node_a', reports: [{ sessionId: 'ses_1', state: 'closed', reason: 'done', stats: { frames: 10, dropped: 0, skipped: 0, p50Ms: 10, p95Ms: 15, renderMs: 500 } }], now: T0 + 9000 });
+      expect((await f.jobs.listLedger({ nodeId: 'node_a' })).map((e) => e.state)).toEqual(['credited']);
+      await f.jobs.blocklistNode('node_a', 'forged probe: test', T0 + 10_000);
+      expect((await f.jobs.listLedger({ nodeId: 'node_a' })).map((e) => [e.kind, e.state])).toEqual([['session', 'forfeited']]);
+    });
+
     it('expires sessions on silent nodes and sessions nobody connected to', async () => {
       await f.sessions.createSession(sessionRecord('ses_1'));
       await f.sessions.createSession(sessionRecord('ses_2', { nodeId: 'node_b', connectBy: T0 + 1000 }));

@@ -5,7 +5,8 @@ import { acceptedKey, attemptKey } from '../../api/core/object-keys.ts';
 import { reopenForRouting, stepTask, stepVerification } from '../../api/core/state-machine.ts';
 import { isSampled } from '../../api/core/verification-policy.ts';
 import { tallyVote, weighVote } from '../../api/core/verification-vote.ts';
-import { effectiveTilesPerSecond, locationsRefuted, measuredTilesPerSecond, priorTilesPerSecond, refutedParties } from '../../api/core/node-trust.ts';
+import { creditStanding, effectiveTilesPerSecond, inflatedClaim, locationsRefuted, measuredTilesPerSecond, priorTilesPerSecond, refutedParties } from '../../api/core/node-trust.ts';
+import { toJobLedger, toNodeLedger } from '../../api/core/ledger-view.ts';
 import { claimedRenderMs } from '../../api/core/claimed-render-ms.ts';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 
@@ -139,5 +140,43 @@ describe('node trust', () => {
     expect(locationsRefuted(frankfurt, tokyo, 120)).toBe(false);
     expect(refutedParties({ nodeId: 'a', reputation: { verified: 9, disproven: 0, blocklisted: null } }, { nodeId: 'b' }).map((n) => n.nodeId)).toEqual(['b']);
     expect(refutedParties({ nodeId: 'a' }, { nodeId: 'b' }).map((n) => n.nodeId)).toEqual(['a', 'b']);
+  });
+
+  it('proves an inflated card only far beyond its measured speed and its peers\' ratio, with enough results', () => {
+    const node = (claim: number, best: number, results = 5) => ({ card: { tilesPerSecond: claim } as never, throughput: { pixels: 1, ms: 1, results, best } });
+    const peers = [node(30, 1), node(20, 1), node(40, 0.5)]; // claims 20–80× their measured speed: small tiles
+    expect(inflatedClaim(node(10_000, 1), peers)).toMatch(/^inflated card: it claims 10000 tiles\/s, 10000× the 1\.00 tiles\/s measured from its fastest of 5 accepted results \(other nodes' claims run 30\.0× ahead/);
+    expect(inflatedClaim(node(10_000, 1, 4), peers)).toBeNull(); // too few results
+    expect(inflatedClaim(node(10_000, 1), [])).toBeNull(); // nobody to compare with
+    expect(inflatedClaim(node(500, 1), peers)).toBeNull(); // 500× but under 20 × the peers' 30×
+    expect(inflatedClaim(node(90, 1), [node(1, 1)])).toBeNull(); // the peers claim honestly, but 90× is under the 100× floor
+    expect(inflatedClaim(node(10_000, 1), [node(10_000, 1)])).toBeNull(); // the same work, the same ratio: no proof
+  });
+
+  it('stands for credit: forfeited when blocklisted, on probation only where credit is held and verification runs', () => {
+    const fresh = { reputation: { verified: 1, disproven: 0, blocklisted: null } };
+    const hold = { probationResults: 5, holdCreditOnProbation: true };
+    expect(creditStanding(fresh, true, hold)).toBe('probation');
+    expect(creditStanding(fresh, false, hold)).toBe('good');
+    expect(creditStanding(fresh, true, { ...hold, holdCreditOnProbation: false })).toBe('good');
+    expect(creditStanding({ reputation: { verified: 5, disproven: 0, blocklisted: null } }, true, hold)).toBe('good');
+    expect(creditStanding({ reputation: { verified: 9, disproven: 3, blocklisted: { at: 1, reason: 'x' } } }, true, hold)).toBe('forfeited');
+  });
+
+  it('ledger views count credited work of nodes in good standing; held and forfeited work is shown apart', () => {
+    const e = (nodeId: string, state: 'credited' | 'forfeited' | 'voided', jobId = 'j') => ({ taskId: `t-${nodeId}`, jobId, nodeId, kind: 'render' as const, renderSeconds: 1, megapixels: 0.5, tiles: 1, state, at: 0 });
+    const standing = (id: string) => (id === 'new' ? 'probation' : id === 'liar' ? 'forfeited' : 'good') as never;
+    const entries = [e('good', 'credited'), e('new', 'credited'), e('liar', 'forfeited'), e('liar', 'credited'), e('good', 'voided')];
+    const job = toJobLedger('j', entries, standing);
+    expect(job.total).toEqual({ renderSeconds: 1, megapixels: 0.5, tiles: 1 });
+    expect(job.held).toEqual({ renderSeconds: 1, megapixels: 0.5, tiles: 1 });
+    expect(job.forfeited).toEqual({ renderSeconds: 2, megapixels: 1, tiles: 2 });
+    expect(job.entries.map((x) => x.state)).toEqual(['credited', 'held', 'forfeited', 'forfeited', 'voided']);
+    expect(Object.keys(job.byNode)).toEqual(['good']);
+    expect(toNodeLedger(entries, standing).nodes.map((n) => [n.nodeId, n.standing, n.tiles, n.held!.tiles, n.forfeited!.tiles, n.jobs])).toEqual([
+      ['good', 'good', 1, 0, 0, 1],
+      ['liar', 'forfeited', 0, 0, 2, 0],
+      ['new', 'probation', 0, 1, 0, 0],
+    ]);
   });
 });

@@ -4,8 +4,9 @@
  * to a local render, nothing lost, nothing duplicated. `npm run soak` runs the full size.
  * With liars: one node of three lies (wrong pixels, then doctored stitches under a new id, then a forged probe,
  * hoarding and an inflated card, each under a new id, as far as the 12 jobs last): every frame still equals the
- * local render, the pixel and stitch liars are blocklisted, their lies earn nothing (the soak's problems list
- * also catches a hoarder completing or being credited, or a task routed on a forged probe RTT).
+ * local render, the pixel and stitch liars are blocklisted, and no liar is credited a render-second, not even
+ * for honest renders (proven liars forfeit everything, new identities' credit is held), while the honest nodes
+ * are credited (the soak's problems list also catches a hoarder completing, or a task routed on a forged probe RTT).
  */
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../../bench/run-soak.ts';
@@ -29,7 +30,8 @@ describe('soak (small)', () => {
     expect(report.lost).toEqual({ jobs: 0, frames: 0 });
     expect(report.frames).toMatchObject({ expected: 36, verified: 36, wrongPixels: 0 });
     expect(report.duplicated.total).toBe(0);
-    expect(report.liars).toMatchObject({ verifySampleRate: 1, honestBlamed: 0, creditedRenderSeconds: { lie: 0 } });
+    expect(report.liars).toMatchObject({ verifySampleRate: 1, honestBlamed: 0, creditedRenderSeconds: { lie: 0, 'doctor-stitch': 0, 'fake-probe': 0, hoard: 0, 'inflate-card': 0 } });
+    expect(report.liars!.honestCreditedRenderSeconds).toBeGreaterThan(0);
     expect(report.liars!.started.lie).toBe(1);
     expect(report.liars!.blocklisted.lie).toBe(1);
     expect(report.liars!.disproven).toBeGreaterThanOrEqual(3);

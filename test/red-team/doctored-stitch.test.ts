@@ -4,14 +4,15 @@
  * renderer as the nodes, in this process) and then stitches them with one tile's region tinted: a valid PNG
  * of the right size whose checksum matches what it uploaded, so only a second stitch of the same tiles tells.
  * Two real render nodes (`tessera node start`) stitch it again; the liar is outvoted and blocklisted, its work
- * is redone, it earns nothing, and the frame the client downloads equals a local render pixel for pixel.
+ * is redone, it earns nothing — not even for the honest frame it rendered in an earlier, finished job: a proven
+ * liar forfeits all its credit — and the frame the client downloads equals a local render pixel for pixel.
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { NodeList } from '../../api/protocol/latency.ts';
-import type { JobLedger } from '../../api/protocol/metering.ts';
+import type { JobLedger, NodeLedger } from '../../api/protocol/metering.ts';
 import { ViewSpec } from '../../api/protocol/render-spec.ts';
 import { decodeRaw, stitchTiles } from '../../render-node/output/stitch-tiles.ts';
 import { call, sha256, TestNode, type Harness } from '../support/api-harness.ts';
@@ -47,6 +48,14 @@ describe('a node that doctors the frames it stitches', () => {
     expect(up.status).toBe(201);
     const liar = await TestNode.register(harness, 'stitch-liar');
     expect(await liar.lease(0)).toBeNull(); // a working node
+
+    // Earlier, honest work: a whole frame rendered right, accepted (alone, unverifiable) and credited; its job done.
+    const earlierJob = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId: up.body.sceneId, frames: '1', size: '64x32' } });
+    expect(earlierJob.status).toBe(201);
+    const whole = (await liar.lease())!;
+    expect((await liar.finish(whole, await png(await local.render('animated-trs', ViewSpec.parse({ width: 64, height: 32 }), whole.frame)))).status).toBe(200);
+    expect((await call<JobStatus>(farm.url, 'GET', `/v1/jobs/${earlierJob.body.jobId}`)).body.state).toBe('done');
+    expect((await call<NodeLedger>(farm.url, 'GET', `/v1/ledger?node=${liar.id}`)).body.nodes[0]).toMatchObject({ tiles: 1, standing: 'good' });
     const submitted = await call(farm.url, 'POST', '/v1/jobs', { json: { sceneId: up.body.sceneId, frames: '2', size: '128x64', tile: 64 } });
     expect(submitted.status).toBe(201);
     const { jobId } = submitted.body;
@@ -110,6 +119,18 @@ describe('a node that doctors the frames it stitches', () => {
     const ledger = (await call<JobLedger>(farm.url, 'GET', `/v1/jobs/${jobId}/ledger`)).body;
     expect(ledger.entries.filter((e) => e.nodeId === liar.id).map((e) => e.state)).toEqual(['voided', 'voided', 'voided']);
     expect(Object.keys(ledger.byNode)).not.toContain(liar.id);
+    // Caught once, it forfeits what it had earned before too: the earlier job's credit, though that frame was right.
+    const earlier = (await call<JobLedger>(farm.url, 'GET', `/v1/jobs/${earlierJob.body.jobId}/ledger`)).body;
+    expect(earlier.entries.filter((e) => e.nodeId === liar.id).map((e) => e.state)).toEqual(['forfeited']);
+    expect(earlier).toMatchObject({ total: { tiles: 0 }, forfeited: { tiles: 1 } });
+    expect((await call<NodeLedger>(farm.url, 'GET', `/v1/ledger?node=${liar.id}`)).body.nodes).toEqual([
+      expect.objectContaining({ nodeId: liar.id, standing: 'forfeited', renderSeconds: 0, tiles: 0, forfeited: expect.objectContaining({ tiles: 1 }) }),
+    ]);
+    // The honest nodes keep their credit for the frame.
+    const credited = (await call<NodeLedger>(farm.url, 'GET', '/v1/ledger')).body.nodes.filter((n) => n.nodeId !== liar.id);
+    expect(credited.length).toBeGreaterThan(0);
+    for (const n of credited) expect(n).toMatchObject({ standing: 'good', renderSeconds: expect.any(Number) });
+    expect(credited.reduce((a, n) => a + n.renderSeconds, 0)).toBeGreaterThan(0);
     // Its lease calls are refused.
     const refused = await call(farm.url, 'POST', `/v1/nodes/${liar.id}/lease`, { json: { waitSeconds: 0 }, token: liar.reg.nodeToken });
     expect(refused.body).toMatchObject({ code: 'NODE_BLOCKLISTED' });

@@ -147,6 +147,11 @@ describe('the Node API as one PoP, timing real nodes', () => {
     expect(rtt[far.n.id]).toBeGreaterThan(72);
     // The client at the PoP is sent to the truly nearest node first; the liars' claims count for nothing.
     expect((await nearby('count=1&pop=TST&popRttMs=0.5'))[0]).toBe(near.n.id);
+    // The forger answered the edge's challenge as itself with a wrong proof: proven a liar and blocklisted. The
+    // front answered for another node (no lie of its own) and the honest nodes stay in good standing.
+    const reputation = async (id: string) => (await call(h!.url, 'GET', '/v1/nodes')).body.nodes.find((x: { nodeId: string }) => x.nodeId === id).reputation;
+    expect((await reputation(forger.n.id)).blocklisted.reason).toMatch(/^forged probe: .* edge RTT meter/);
+    for (const n of [near.n, far.n, front.n]) expect((await reputation(n.id)).blocklisted).toBeNull();
     // The near node now delays its answers (60 ms each way): it is measured farther, and loses its place.
     near.proxy.setDelay(60);
     for (let i = 0; i < 100; i++) {

@@ -10,6 +10,7 @@ import { TesseraError } from '../../protocol/errors.ts';
 import { JobRequest } from '../../protocol/job-spec.ts';
 import { JobLedger, LedgerQuery, NodeLedger, Quote } from '../../protocol/metering.ts';
 import type { ApiContext } from '../api-context.ts';
+import { creditStandings } from '../credit-standings.ts';
 import { toJobLedger, toNodeLedger } from '../ledger-view.ts';
 import { planJob } from '../plan-job.ts';
 import { quoteJob } from '../quote-job.ts';
@@ -42,7 +43,9 @@ const jobLedger = createRoute({
   tags: ['metering'],
   summary: "A job's accepted work: render-seconds, megapixels and tiles, per node",
   security: clientSecurity,
-  description: 'Totals count credited entries only: accepted results that were not outvoted, and verifying renders that agreed.',
+  description:
+    'Totals count credited entries only: accepted results that were not outvoted, and verifying renders that agreed, of nodes in good standing. ' +
+    'Work of a node on probation is shown held (when the API holds new identities\' credit); all work of a node proven a liar (blocklisted) is forfeited.',
   request: { params: JobParams },
   responses: {
     200: jsonResponse('The ledger of the job.', JobLedger),
@@ -77,12 +80,16 @@ export function registerMeteringRoutes(app: OpenAPIHono, ctx: ApiContext): void 
 
   app.openapi(jobLedger, async (c) => {
     const job = await requireJob(ctx, c.req.valid('param').id, principalOf(c));
-    return c.json(toJobLedger(job.jobId, await ctx.jobs.listLedger({ jobId: job.jobId })), 200);
+    const entries = await ctx.jobs.listLedger({ jobId: job.jobId });
+    const standing = await creditStandings(ctx.jobs, entries.map((e) => e.nodeId), ctx.options.verification.sampleRate > 0, ctx.options.trust);
+    return c.json(toJobLedger(job.jobId, entries, standing), 200);
   });
 
   app.openapi(nodeLedger, async (c) => {
     requireAdmin(c);
     const { node } = c.req.valid('query');
-    return c.json(toNodeLedger(await ctx.jobs.listLedger({ nodeId: node })), 200);
+    const entries = await ctx.jobs.listLedger({ nodeId: node });
+    const standing = await creditStandings(ctx.jobs, node === undefined ? undefined : [node], ctx.options.verification.sampleRate > 0, ctx.options.trust);
+    return c.json(toNodeLedger(entries, standing), 200);
   });
 }

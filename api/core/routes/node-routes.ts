@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { NodeCard } from '../../protocol/node-card.ts';
 import { NodeLedger } from '../../protocol/metering.ts';
 import { toNodeLedger } from '../ledger-view.ts';
+import { creditStanding } from '../node-trust.ts';
 import { NearbyNodes, NearbyQuery, NodeList, NodeSearch, type GeoPoint } from '../../protocol/latency.ts';
 import { Heartbeat, HeartbeatAck, LeaseBatch, LeaseRequest, NodeRegistered } from '../../protocol/node-messages.ts';
 import { LeasedTask, NODE_PROTOCOL_MIN } from '../../protocol/task.ts';
@@ -340,7 +341,8 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(ownLedger, async (c) => {
     const { id } = c.req.valid('param');
     const node = await authenticateNode(c, ctx, id);
-    return c.json(toNodeLedger(await ctx.jobs.listLedger({ nodeId: node.nodeId })), 200);
+    const standing = creditStanding(node, ctx.options.verification.sampleRate > 0, ctx.options.trust);
+    return c.json(toNodeLedger(await ctx.jobs.listLedger({ nodeId: node.nodeId }), () => standing), 200);
   });
 
   app.openapi(listNodes, async (c) => c.json({ nodes: await ctx.nodes.search(c.req.valid('query')) }, 200));

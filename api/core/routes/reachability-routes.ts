@@ -10,7 +10,9 @@ import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
 import { NodeReachability } from '../../protocol/node-reachability.ts';
 import type { ApiContext } from '../api-context.ts';
-import { probeAnswers, refuseProbeUrl } from '../probe-reachability.ts';
+import { convictNode } from '../convict-node.ts';
+import { forgedProbeReason } from '../node-trust.ts';
+import { probeChallenge, refuseProbeUrl } from '../probe-reachability.ts';
 import { RateLimiter } from '../rate-limiter.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, blocklisted, NODE_AUTH } from './node-auth.ts';
@@ -24,8 +26,9 @@ const reachability = createRoute({
   tags: ['nodes'],
   summary: "Check from the API that the node's advertised probe URL answers",
   description:
-    "The API GETs the probe URL in the node's card (never one from the request) once and answers whether the node's own " +
-    '{"nodeId"} came back. Only /ping over http(s), public addresses unless the API allows private ones, no redirects; ' +
+    "The API GETs the probe URL in the node's card (never one from the request) once, with a fresh ?nonce=, and answers whether the node's own " +
+    '{"nodeId", "nonce", "proof"} came back (proof: HMAC-SHA256 of the nonce under its probe key). An answer speaking as the node without that proof ' +
+    'blocklists the node (the probe URL is not the node) and forfeits its credit. Only /ping over http(s), public addresses unless the API allows private ones, no redirects; ' +
     'a negative answer always takes the full timeout. Rate limited per node and per API process.',
   security: [{ [NODE_AUTH]: [] }],
   request: { params: NodeParams },
@@ -56,10 +59,17 @@ export function registerReachabilityRoutes(app: OpenAPIHono, ctx: ApiContext): v
     if (refused) return c.json({ probeUrl: probeUrl ?? '', reachable: false, message: refused }, 200);
     take(`node:${id}`, limits.perNodePerMinute, 2);
     take('process', limits.perProcessPerMinute, 10);
-    const reachable = await probeAnswers(probeUrl!, id, limits);
-    ctx.logger.info({ nodeId: id, probeUrl, reachable }, 'probe reachability checked');
+    const verdict = await probeChallenge(probeUrl!, node, limits);
+    ctx.logger.info({ nodeId: id, probeUrl, verdict }, 'probe reachability checked');
+    if (verdict === 'forged') {
+      // Whatever answers there spoke as this node without its key's proof: the probe URL is not the node. A lie.
+      await convictNode(ctx, id, forgedProbeReason(probeUrl!, 'reachability check'));
+      const message = `The probe URL ${probeUrl} answered as this node without its probe key's proof: it is not this node. The node is blocklisted and its credit forfeited.`;
+      return c.json({ probeUrl: probeUrl!, reachable: false, message }, 200);
+    }
+    const reachable = verdict === 'answered';
     const message = reachable
-      ? 'The API reached the probe URL and the node answered.'
+      ? 'The API reached the probe URL and the node answered its challenge.'
       : `The API could not get this node's answer from ${probeUrl} within ${limits.timeoutMs} ms: open that port to the internet in the firewall (TCP), forward it on the NAT router, or set --probe-url to the address clients reach.`;
     return c.json({ probeUrl: probeUrl!, reachable, message }, 200);
   });

@@ -137,6 +137,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           ...(holder ? await ctx.verifier.sampling(task, node, job ?? undefined) : {}),
           agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
           verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
+          claims: ctx.options.trust,
         };
         if (!lease || !wanted) return { complete: input };
         const leaseIds = lease.leaseIds.slice(0, Math.max(0, Math.min(wanted.max, node.card.concurrency) + wanted.ahead));
@@ -187,10 +188,12 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (verdict) {
       const log = verdict.outcome === 'verified' && verdict.losers.length === 0 ? ctx.logger.info : ctx.logger.warn;
       log.call(ctx.logger, { ...verdict }, `verification of ${verdict.taskId}: ${verdict.outcome}`);
-      if (verdict.blocklisted.length) {
-        ctx.logger.warn({ nodes: verdict.blocklisted }, 'nodes blocklisted');
-        ctx.nodes.invalidate();
-      }
+    }
+    // Liars this completion proved (outvoted past the threshold, or a card inflated far beyond what they measure):
+    // blocklisted, everything they earned forfeited.
+    if (outcome.blocklisted?.length) {
+      for (const b of outcome.blocklisted) ctx.logger.warn({ nodeId: b.nodeId, reason: b.reason }, 'node proven a liar: blocklisted, its credit forfeited');
+      ctx.nodes.invalidate();
     }
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : {}) }, 200);
   });

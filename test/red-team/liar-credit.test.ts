@@ -83,6 +83,31 @@ async function expectFramesFrom(jobId: string, honest: TestNode[]): Promise<void
 }
 
 describe('a fake probe, proven by a wrong HMAC', () => {
+  it('is timed from its first heartbeats (a new identity), so it is proven though no client asks about nearby nodes', async () => {
+    await start({ edgePop: { pop: 'TST' }, probeCheck: { allowPrivateAddresses: true } });
+    const honestPing = await startProbeServer({ host: '127.0.0.1' });
+    const liarPing = await startProbeServer({ host: '127.0.0.1' });
+    servers.push(honestPing, liarPing);
+    const honest = await TestNode.register(h!, 'honest', { probeUrl: honestPing.url });
+    const liar = await TestNode.register(h!, 'fake-probe', { probeUrl: liarPing.url });
+    honestPing.setNodeId(honest.id, honest.reg.probeKey!);
+    liarPing.setNodeId(liar.id, `not-${liar.reg.probeKey}`);
+    // Heartbeats only: no nearby call, no job. (Repeated: a busy machine may time a ping out, which proves nothing.)
+    await waitFor('the fake probe proven', async () => {
+      await honest.heartbeat([]);
+      if ((await reputation(liar)).blocklisted) return true;
+      await liar.heartbeat([]);
+      return undefined;
+    }, 60_000);
+    expect((await reputation(liar)).blocklisted!.reason).toMatch(/^forged probe: .* edge RTT meter/);
+    expect((await reputation(honest)).blocklisted).toBeNull();
+    // The honest node's proof was recorded by the PoP.
+    await waitFor('the honest node measured', async () => {
+      const nodes = ((await call(h!.url, 'GET', '/v1/edge/rtts')).body as { nodes: { nodeId: string }[] }).nodes.map((n) => n.nodeId);
+      return nodes.includes(honest.id) ? true : void (await honest.heartbeat([]));
+    }, 60_000);
+  });
+
   it('is blocklisted by the edge RTT meter, earns 0, and forfeits what it earned before; the honest node keeps its credit', async () => {
     const { sceneId } = await start({ edgePop: { pop: 'TST' }, probeCheck: { allowPrivateAddresses: true }, routing: { edgeRtts: { refreshMs: 0, measureBudget: 8 } } });
     // Real probe servers: the honest one answers with its probe key, the liar's with a key that is not its own.

@@ -35,6 +35,9 @@ import { admitRegistration, chargeNodeCall, nodeCallAllowed } from './node-admis
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 
 /** Run `work` after the response: waitUntil on Workers, a detached promise on Node; failures are logged. */
+/** How long after registering a node's heartbeats have this PoP time its probe (see the heartbeat route). */
+const NEW_NODE_METER_MS = 5 * 60_000;
+
 function inBackground(c: Context, work: Promise<unknown>, ctx: ApiContext): void {
   const logged = work.catch((err: unknown) => ctx.logger.warn({ err: (err as Error)?.message }, 'background work failed'));
   let execution: { waitUntil(p: Promise<unknown>): void } | undefined;
@@ -188,6 +191,12 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (beat.revoked === null) throw blocklisted(node);
     const revoked = beat.revoked;
     if (revoked.length) ctx.logger.info({ nodeId: id, revoked }, 'leases revoked');
+    // A new identity's probe is timed by this PoP (the edge's colo, or the Node API's configured PoP) in its first
+    // minutes, from its first heartbeat on (it holds its probe key by then): a forged probe is proven before the
+    // node has earned much, whether or not a client asks about nearby nodes meanwhile. Only this node, once per
+    // refresh (the meter's row says when it is due).
+    const measuring = ctx.edgeRtts.measuringPop(c.req.raw, ctx.options.edgePop?.pop);
+    if (measuring && receivedAt - node.registeredAt < NEW_NODE_METER_MS) inBackground(c, ctx.edgeRtts.measure(measuring, [node], receivedAt, [id]), ctx);
     let revokedSessions: string[] = [];
     if (body.sessions?.length && ctx.sessions) {
       const reported = await ctx.sessions.reportSessions({ nodeId: id, reports: body.sessions, now: receivedAt });

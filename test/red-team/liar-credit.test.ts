@@ -82,16 +82,22 @@ async function expectFramesFrom(jobId: string, honest: TestNode[]): Promise<void
   }
 }
 
+/** Two nodes with real probe servers: the honest one answers with its probe key, the liar's with a key that is not its own. */
+async function honestAndFakeProbe(): Promise<{ honest: TestNode; liar: TestNode }> {
+  const honestPing = await startProbeServer({ host: '127.0.0.1' });
+  const liarPing = await startProbeServer({ host: '127.0.0.1' });
+  servers.push(honestPing, liarPing);
+  const honest = await TestNode.register(h!, 'honest', { probeUrl: honestPing.url });
+  const liar = await TestNode.register(h!, 'fake-probe', { probeUrl: liarPing.url });
+  honestPing.setNodeId(honest.id, honest.reg.probeKey!);
+  liarPing.setNodeId(liar.id, `not-${liar.reg.probeKey}`);
+  return { honest, liar };
+}
+
 describe('a fake probe, proven by a wrong HMAC', () => {
   it('is timed from its first heartbeats (a new identity), so it is proven though no client asks about nearby nodes', async () => {
     await start({ edgePop: { pop: 'TST' }, probeCheck: { allowPrivateAddresses: true } });
-    const honestPing = await startProbeServer({ host: '127.0.0.1' });
-    const liarPing = await startProbeServer({ host: '127.0.0.1' });
-    servers.push(honestPing, liarPing);
-    const honest = await TestNode.register(h!, 'honest', { probeUrl: honestPing.url });
-    const liar = await TestNode.register(h!, 'fake-probe', { probeUrl: liarPing.url });
-    honestPing.setNodeId(honest.id, honest.reg.probeKey!);
-    liarPing.setNodeId(liar.id, `not-${liar.reg.probeKey}`);
+    const { honest, liar } = await honestAndFakeProbe();
     // Heartbeats only: no nearby call, no job. (Repeated: a busy machine may time a ping out, which proves nothing.)
     await waitFor('the fake probe proven', async () => {
       await honest.heartbeat([]);
@@ -110,14 +116,7 @@ describe('a fake probe, proven by a wrong HMAC', () => {
 
   it('is blocklisted by the edge RTT meter, earns 0, and forfeits what it earned before; the honest node keeps its credit', async () => {
     const { sceneId } = await start({ edgePop: { pop: 'TST' }, probeCheck: { allowPrivateAddresses: true }, routing: { edgeRtts: { refreshMs: 0, measureBudget: 8 } } });
-    // Real probe servers: the honest one answers with its probe key, the liar's with a key that is not its own.
-    const honestPing = await startProbeServer({ host: '127.0.0.1' });
-    const liarPing = await startProbeServer({ host: '127.0.0.1' });
-    servers.push(honestPing, liarPing);
-    const honest = await TestNode.register(h!, 'honest', { probeUrl: honestPing.url });
-    const liar = await TestNode.register(h!, 'fake-probe', { probeUrl: liarPing.url });
-    honestPing.setNodeId(honest.id, honest.reg.probeKey!);
-    liarPing.setNodeId(liar.id, `not-${liar.reg.probeKey}`);
+    const { honest, liar } = await honestAndFakeProbe();
 
     // Both render honestly for a while before anyone pings: the liar is credited for its work like anyone.
     const before = await submit(sceneId, { frames: '0-5' });

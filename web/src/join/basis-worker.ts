@@ -7,8 +7,7 @@
  * transcoder runs here, with no access to the page, its DOM or its token; bytes come in and RGBA8 goes out.
  * Transcoding is render-node/scene/ktx2-transcoder.ts, as on Node and in the Chromium backend's page.
  */
-import basisScriptUrl from 'three/examples/jsm/libs/basis/basis_transcoder.js?url';
-import basisWasmUrl from 'three/examples/jsm/libs/basis/basis_transcoder.wasm?url';
+import { basisScriptUrl, instantiateBasis } from '../render-host/basis-module.ts';
 import { createKtx2Transcoder, type BasisFactory, type BasisModule } from '../../../render-node/scene/ktx2-transcoder.ts';
 import type { Ktx2Reply, Ktx2Request } from './worker-ktx2.ts';
 
@@ -16,13 +15,7 @@ const scope = self as unknown as DedicatedWorkerGlobalScope & { BASIS?: BasisFac
 
 async function loadWorkerBasis(): Promise<BasisModule> {
   if (!scope.BASIS) scope.importScripts(basisScriptUrl);
-  const factory = scope.BASIS;
-  if (typeof factory !== 'function') throw new Error(`${basisScriptUrl} did not define the BASIS module factory`);
-  const res = await fetch(basisWasmUrl);
-  if (!res.ok) throw new Error(`the Basis transcoder wasm did not load from ${basisWasmUrl}: HTTP ${res.status}`);
-  const basis = await factory({ wasmBinary: new Uint8Array(await res.arrayBuffer()) });
-  basis.initializeBasis();
-  return basis;
+  return instantiateBasis(scope.BASIS);
 }
 
 const transcode = createKtx2Transcoder(loadWorkerBasis);

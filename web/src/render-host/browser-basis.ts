@@ -5,8 +5,7 @@
  * The script is a classic one that defines `BASIS`: it is added as a <script> (no eval), and the .wasm is
  * fetched and handed over as bytes. Transcoding is render-node/scene/ktx2-transcoder.ts, as on Node.
  */
-import basisScriptUrl from 'three/examples/jsm/libs/basis/basis_transcoder.js?url';
-import basisWasmUrl from 'three/examples/jsm/libs/basis/basis_transcoder.wasm?url';
+import { basisScriptUrl, instantiateBasis } from './basis-module.ts';
 import { createKtx2Transcoder, type BasisFactory, type BasisModule } from '../../../render-node/scene/ktx2-transcoder.ts';
 
 async function loadBrowserBasis(): Promise<BasisModule> {
@@ -20,13 +19,7 @@ async function loadBrowserBasis(): Promise<BasisModule> {
       document.head.append(script);
     });
   }
-  const factory = global.BASIS;
-  if (typeof factory !== 'function') throw new Error(`${basisScriptUrl} did not define the BASIS module factory`);
-  const res = await fetch(basisWasmUrl);
-  if (!res.ok) throw new Error(`the Basis transcoder wasm did not load from ${basisWasmUrl}: HTTP ${res.status}`);
-  const basis = await factory({ wasmBinary: new Uint8Array(await res.arrayBuffer()) });
-  basis.initializeBasis();
-  return basis;
+  return instantiateBasis(global.BASIS);
 }
 
 /** KTX2 level 0 to RGBA8 in this page (the module loads on first use). */

@@ -118,8 +118,8 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   learnedWherePopServesNodes: false,
   posteriorMinMeasured: 3,
   posteriorShortlist: 8,
-  posteriorSigmaShare: 0.1,
-  posteriorSigmaMs: 5,
+  posteriorSigmaShare: 0.25,
+  posteriorSigmaMs: 10,
   fit: FIT_DEFAULTS,
 };
 

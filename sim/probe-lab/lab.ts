@@ -1,12 +1,12 @@
 /**
  * Scratch lab: probe policies without coordinates, on the real fixtures, with pluggable pickers.
  */
-import { pickProbeCandidates, locateClient } from '../api/core/routing/candidates.ts';
-import { routeTask, type RouterNode } from '../api/core/routing/router.ts';
-import { createRandom, randomExponential } from '../api/core/routing/seeded-random.ts';
-import { loadRealDataset } from './real-data-eval.ts';
-import { convergeNodes, splitHosts, SIM_DEFAULTS } from './simulate-routing.ts';
-import { pairRtt } from './rtt-source.ts';
+import { pickProbeCandidates, locateClient } from '../../api/core/routing/candidates.ts';
+import { routeTask, type RouterNode } from '../../api/core/routing/router.ts';
+import { createRandom, randomExponential } from '../../api/core/routing/seeded-random.ts';
+import { loadRealDataset } from '../real-data-eval.ts';
+import { convergeNodes, splitHosts, SIM_DEFAULTS } from '../simulate-routing.ts';
+import { pairRtt } from '../rtt-source.ts';
 
 export interface Ctx { nodes: readonly RouterNode[]; N: number; D: Float64Array; }
 export type Picker = (ctx: Ctx, measured: Record<string, number>, lost: string[]) => string | undefined;

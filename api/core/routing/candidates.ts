@@ -541,9 +541,13 @@ function rankByCoverage(nodes: readonly RouterNode[], idx: NodeIndex, probed: re
   }
   const sigma = rtts.map((r) => o.posteriorSigmaShare * r + o.posteriorSigmaMs);
   const x = new Float64Array(m);
-  const score = new Float64Array(cand.length);
-  const scoreW: number[] = [];
-  const scoreOk: Uint8Array[] = [];
+  const C = cand.length;
+  const score = new Float64Array(C);
+  // One row per pseudo-client: its log-likelihood, and which candidates would bring it within 10% / 5 ms.
+  const most = ((m * (m - 1)) / 2) * POSTERIOR_LAMBDAS.length * POSTERIOR_ACCESS_MS.length;
+  const lls = new Float64Array(most);
+  const oks = new Uint8Array(most * C);
+  let count = 0;
   let maxLl = -Infinity;
   for (let a = 0; a < m; a++) {
     for (let b = a + 1; b < m; b++) {
@@ -570,22 +574,19 @@ function rankByCoverage(nodes: readonly RouterNode[], idx: NodeIndex, probed: re
             if (v < cur) cur = v;
           }
           for (let j = 0; j < m; j++) if (x[j] + acc < best) best = x[j] + acc;
-          const ok = new Uint8Array(cand.length);
-          for (let c = 0; c < cand.length; c++) {
+          for (let c = 0; c < C; c++) {
             const g = Math.min(cur, x[P + c] + acc);
-            ok[c] = g <= best * 1.1 || g <= best + 5 ? 1 : 0;
+            oks[count * C + c] = g <= best * 1.1 || g <= best + 5 ? 1 : 0;
           }
-          scoreW.push(ll);
-          scoreOk.push(ok);
+          lls[count++] = ll;
           if (ll > maxLl) maxLl = ll;
         }
       }
     }
   }
-  for (let q = 0; q < scoreW.length; q++) {
-    const w = Math.exp(scoreW[q] - maxLl);
-    const ok = scoreOk[q];
-    for (let c = 0; c < cand.length; c++) if (ok[c]) score[c] += w;
+  for (let q = 0; q < count; q++) {
+    const w = Math.exp(lls[q] - maxLl);
+    for (let c = 0; c < C; c++) if (oks[q * C + c]) score[c] += w;
   }
   // Ties (no pseudo-client speaks for either) keep the shortlist's order.
   return cand.map((i, c) => ({ id: nodes[i].id, s: score[c], c })).sort((p, q) => q.s - p.s || p.c - q.c).map((e) => e.id);

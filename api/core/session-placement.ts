@@ -30,6 +30,11 @@ export interface SessionPlacementRequest {
   eye: { width: number; height: number };
   /** The session asks for depth frames: only nodes whose card lists the `depth` session feature qualify. */
   depth?: boolean;
+  /**
+   * What of the scene needs WebGL 2 (its flagged extensions), to name in the reason when no node can serve it. The
+   * requirement itself is `requirements.webgl2`: only nodes whose card lists the `webgl2` session feature qualify.
+   */
+  webgl2Extensions?: readonly string[];
   /** The session asks for the `fast` look: only nodes whose card lists the `fast` session feature qualify. */
   fast?: boolean;
   sceneBytes: number;
@@ -49,7 +54,7 @@ export type SessionPlacement =
 export function placeSession(live: readonly LiveNode[], req: SessionPlacementRequest, rng: Random, options: SessionPlacementOptions = SESSION_PLACEMENT_DEFAULTS, route: RouteOptions = ROUTE_DEFAULTS): SessionPlacement {
   const o = { ...ROUTE_DEFAULTS, ...route };
   const pixels = 2 * req.eye.width * req.eye.height;
-  let noSlots = 0, busy = 0, incapable = 0, tooFar = 0;
+  let noSlots = 0, busy = 0, incapable = 0, tooFar = 0, noWebgl2 = 0;
   type Scored = { node: LiveNode; score: number; rtt: ReturnType<typeof predictRtt>; load: number; renderMs: number; queueMs: number; cached: boolean };
   const scored: Scored[] = [];
   let excluded = 0;
@@ -60,6 +65,12 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
       continue;
     }
     const slots = card.sessionSlots ?? 0;
+    // Sessions render where the node's card says: `webgl2` among its session features, not just a WebGL 2 backend for
+    // batch tasks (a node from before sessions ran on Chromium has one, and would render the scene without it).
+    if (slots > 0 && card.sessionUrl && req.requirements?.webgl2 && !card.sessionFeatures?.includes('webgl2')) {
+      noWebgl2++;
+      continue;
+    }
     if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || (req.depth && !card.sessionFeatures?.includes('depth')) || (req.fast && !card.sessionFeatures?.includes('fast')) || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
       incapable++;
       continue;
@@ -85,7 +96,10 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
     const queueMs = node.load.running >= Math.max(1, node.load.concurrency) ? expectedQueueMs(node.load, renderMs) : 0;
     scored.push({ node, score: rtt.rttMs + load + queueMs + renderMs, rtt, load, renderMs, queueMs, cached });
   }
-  const skipped = [noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`, excluded && `${excluded} excluded by the client`].filter(Boolean);
+  const needs = req.webgl2Extensions?.length ? `the scene uses ${req.webgl2Extensions.join(', ')}` : 'the session requires WebGL 2';
+  const skipped = [
+    noWebgl2 && `${noWebgl2} without WebGL 2 sessions (${needs}; a node serves them with \`tessera node start --backend chromium\` or \`--backend auto\`)`,
+    noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`, excluded && `${excluded} excluded by the client`].filter(Boolean);
   if (scored.length === 0) {
     return { ok: false, reason: `no node can take the session: ${live.length} healthy${skipped.length ? `, ${skipped.join(', ')}` : ''}` };
   }

@@ -145,6 +145,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     location: opts.location,
     sessionSlots: opts.sessionSlots,
     sessionUrl: probe.sessionUrl,
+    // Sessions render where batch renders do: a node with Chromium (--backend chromium or auto) serves WebGL 2 scenes.
+    sessionWebgl2: described.backends?.some((b) => b.id === 'chromium' && b.webgl2) ?? false,
   });
   const api = new NodeApi(opts.api, opts.joinToken);
   // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
@@ -167,6 +169,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
     maxTexturePixels: opts.maxTexturePixels,
     memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
+    backend: opts.backend,
+    // A scene load in the page; each frame has the session's own cap (frameTimeoutMs), which kills the process.
+    chromiumCallTimeoutMs: opts.chromiumCallTimeoutMs,
   });
   sessions.attach(probe.server);
   const registered = await register();

@@ -26,6 +26,7 @@ let renderer: FrameRenderer | null = null;
 const scenes = new Map<number, LoadedScene>();
 let nextId = 1;
 /** The interactive session this page renders (a session's render process drives one page). */
+const onePixel = new Uint8Array(4);
 let session: { stereo: StereoRenderer; render: SessionRender } | null = null;
 
 function need(): FrameRenderer {
@@ -119,7 +120,12 @@ const api: RenderHostApi = {
         return { image: toBase64(f.data), depth: f.depth ? toBase64(f.depth) : null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.readbackMs };
       }
       const canvas = need().backend.canvas as HTMLCanvasElement;
+      const t0 = performance.now();
       const colour = stereo.drawColour(eyes);
+      // Chromium's finish() does not wait for the GPU process: a one-pixel readback does, so renderMs is the render.
+      const gl = need().backend.context;
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
+      colour.ms = performance.now() - t0;
       // Both encodes start from snapshots taken here and run while the depth pass draws (and each other).
       const t1 = performance.now();
       const image = canvasBlob(canvas, render.format === 'webp' ? 'image/webp' : 'image/jpeg', render.quality / 100);
@@ -128,6 +134,7 @@ const api: RenderHostApi = {
       if (render.depth) {
         const d0 = performance.now();
         stereo.drawDepth(eyes.length, false);
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
         depthMs = performance.now() - d0;
         depth = canvasBlob(canvas, 'image/png');
       }

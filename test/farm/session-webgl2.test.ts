@@ -113,7 +113,7 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
       expect(session.nodeId).toBe(node.nodeId);
       const { position, target } = session.ready.start;
       const a = await frameFor(session, position, target);
-      expect(a.header).toMatchObject({ layout: 'side-by-side', width: 2 * EW, height: EH, format: 'jpeg', depthEncoding: 'rg8-mm-png' });
+      expect(a.header).toMatchObject({ layout: 'side-by-side', width: 2 * EW, height: EH, format: 'jpeg', depth: { encoding: 'rg8-mm-png' } });
       expect([a.image[0], a.image[1]]).toEqual([0xff, 0xd8]);
       const pa = await rgb(a.image);
       expect([pa.width, pa.height]).toEqual([2 * EW, EH]);

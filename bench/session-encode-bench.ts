@@ -12,7 +12,7 @@
  * this process and of Chromium's processes per frame (from /proc). On a shared machine the others' CPU share is
  * recorded. Writes a table to stdout and bench/results/session-encode-latest.json.
  *
- *   npx tsx bench/session-encode-bench.ts [--frames 30] [--rounds 3] [--eye 512x512] [--scenes dispersion,textured-pbr] [--format jpeg]
+ *   npx tsx bench/session-encode-bench.ts [--gpu-process] [--frames 30] [--rounds 3] [--eye 512x512] [--scenes dispersion,textured-pbr] [--format jpeg]
  */
 import { readdir, readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SessionRender } from '../api/protocol/session.ts';
 import { orbitPosition, stereoPose } from '../api/protocol/session-pose.ts';
-import { startChromiumRenderHost } from '../render-node/chromium/chromium-render-host.ts';
+import { CHROMIUM_SESSION_FLAGS, startChromiumRenderHost } from '../render-node/chromium/chromium-render-host.ts';
 import type { SessionEncodeIn } from '../render-node/chromium/render-host-api.ts';
 import { encodeSessionImage } from '../render-node/agent/session-encoder.ts';
 import { readScene } from '../scene-check/read-scene.ts';
@@ -80,7 +80,8 @@ interface Row {
 
 const cpu = startCpuMonitor();
 const mark0 = cpu.mark();
-const host = await startChromiumRenderHost();
+// As a session's render process starts it (--gpu-process: with a GPU process of its own, as batch renders do).
+const host = await startChromiumRenderHost({ extraArgs: args.includes('--gpu-process') ? [] : CHROMIUM_SESSION_FLAGS });
 const rows: Row[] = [];
 try {
   for (const name of scenes) {

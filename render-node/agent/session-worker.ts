@@ -20,7 +20,7 @@ import type { SessionRender } from '../../api/protocol/session.ts';
 import { stereoPose } from '../../api/protocol/session-pose.ts';
 import { glbExtensionsUsed } from '../../scene-check/glb-extensions-used.ts';
 import { chooseBackend, type RenderBackend } from '../chromium/choose-backend.ts';
-import { chromiumUnavailable, startChromiumRenderHost, type ChromiumSceneRenderer } from '../chromium/chromium-render-host.ts';
+import { CHROMIUM_SESSION_FLAGS, chromiumUnavailable, startChromiumRenderHost, type ChromiumSceneRenderer } from '../chromium/chromium-render-host.ts';
 import { createHeadlessGLBackend } from '../gl/headless-gl-backend.ts';
 import { FrameRenderer } from '../render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from '../render/node-render-platform.ts';
@@ -48,7 +48,7 @@ type SessionScene = { backend: 'headless-gl'; loaded: LoadedScene; dispose(): vo
 
 const loader = {
   async loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }): Promise<SessionScene> {
-    const chromiumOptions = settings.chromiumCallTimeoutMs ? { callTimeoutMs: settings.chromiumCallTimeoutMs } : {};
+    const chromiumOptions = { extraArgs: CHROMIUM_SESSION_FLAGS, ...(settings.chromiumCallTimeoutMs ? { callTimeoutMs: settings.chromiumCallTimeoutMs } : {}) };
     const decision = chooseBackend(choice, glbExtensionsUsed(glb), choice === 'headless-gl' ? 'not used' : chromiumUnavailable(chromiumOptions));
     const backend: RenderBackend = frames ? decision.backend : 'chromium';
     if (decision.warning) process.stderr.write(`session scene: ${decision.warning}\n`);

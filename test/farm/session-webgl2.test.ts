@@ -10,7 +10,7 @@
  *   eyes, the plain one does not; the start pose's frame is a batch `stereo` job's picture of the same eyes on the
  *   same node within JPEG noise; depth frames come too.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { createTesseraClient, type SessionFrame, type TesseraClient } from '../.
 import { decodeDepth, DEPTH_FAR_MM } from '../../api/client/decode-depth.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import { orbitPosition, stereoPose } from '../../api/protocol/session-pose.ts';
+import { CHROMIUM_SESSION_FLAGS } from '../../render-node/chromium/chromium-render-host.ts';
 import { call, TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
@@ -170,13 +171,31 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
 
       const stats = session.stats();
       expect(stats.frames).toBeGreaterThanOrEqual(3);
+      // The session's own Chromium (launched with the session switch) runs while the session does…
+      expect((await sessionChromiums()).length).toBeGreaterThan(0);
     } finally {
       await session.close();
     }
+    // …and is gone once it ends (the render process is SIGKILLed; its browser goes with the pipe it drove it by).
+    await waitFor('the session Chromium to exit', async () => ((await sessionChromiums()).length === 0 ? true : undefined), 60_000);
     // The headless-gl node was never given the session.
     expect(glNode.log.join('\n')).not.toMatch(/session leased/);
   }, 600_000);
 });
+
+/** Pids of Chromium processes started for sessions (CHROMIUM_SESSION_FLAGS, with the render host's marker switch). */
+async function sessionChromiums(): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'latin1');
+      if (cmd.includes('--tessera-render-host=') && CHROMIUM_SESSION_FLAGS.every((f) => cmd.includes(f))) out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
 
 function addAlpha(rgbData: Uint8Array): Uint8Array {
   const out = new Uint8Array((rgbData.length / 3) * 4);

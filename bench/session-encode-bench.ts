@@ -12,7 +12,7 @@
  * this process and of Chromium's processes per frame (from /proc). On a shared machine the others' CPU share is
  * recorded. Writes a table to stdout and bench/results/session-encode-latest.json.
  *
- *   npx tsx bench/session-encode-bench.ts [--gpu-process] [--frames 30] [--rounds 3] [--eye 512x512] [--scenes dispersion,textured-pbr] [--format jpeg]
+ *   npm run bench:session-encode -- [--gpu-process] [--frames 30] [--rounds 3] [--eye 512x512] [--scenes dispersion,textured-pbr] [--format jpeg]
  */
 import { readdir, readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';

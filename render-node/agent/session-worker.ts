@@ -49,8 +49,9 @@ type SessionScene = { backend: 'headless-gl'; loaded: LoadedScene; dispose(): vo
 const loader = {
   async loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }): Promise<SessionScene> {
     const chromiumOptions = { extraArgs: CHROMIUM_SESSION_FLAGS, ...(settings.chromiumCallTimeoutMs ? { callTimeoutMs: settings.chromiumCallTimeoutMs } : {}) };
-    const decision = chooseBackend(choice, glbExtensionsUsed(glb), choice === 'headless-gl' ? 'not used' : chromiumUnavailable(chromiumOptions));
-    const backend: RenderBackend = frames ? decision.backend : 'chromium';
+    // The decision of batch rendering (choose-backend.ts): `chromium` fails without Chromium, `auto` falls back.
+    const decision = chooseBackend(choice, glbExtensionsUsed(glb), choice === 'headless-gl' ? null : chromiumUnavailable(chromiumOptions));
+    const backend: RenderBackend = decision.backend;
     if (decision.warning) process.stderr.write(`session scene: ${decision.warning}\n`);
     if (backend === 'headless-gl') {
       const loaded = await frames!.loadScene(glb, limits);

@@ -198,6 +198,9 @@ describe('routing decisions', () => {
       // The farther node: the nearer two cannot render the scene's glass in a session.
       expect(placed.body.nodeId).toBe(webgl2.id);
       expect(placed.body.route.reason).toMatch(/passed over 2 without WebGL 2 sessions/);
+      // Its session starts a Chromium of its own: that start is part of the expected first frame.
+      expect(placed.body.route.sceneLoadMs).toBeGreaterThanOrEqual(2000);
+      expect(placed.body.route.reason).toMatch(/with Chromium's start, 2000\.0 ms/);
       await call(h.url, 'DELETE', `/v1/sessions/${placed.body.sessionId}`);
     }
     // A client may ask for WebGL 2 for any scene: the same check.
@@ -205,6 +208,15 @@ describe('routing decisions', () => {
     expect(asked.status, JSON.stringify(asked.body)).toBe(201);
     expect(asked.body.nodeId).toBe(webgl2.id);
     expect(asked.body.route.reason).toMatch(/the session requires WebGL 2/);
+    await call(h.url, 'DELETE', `/v1/sessions/${asked.body.sessionId}`);
+    // A plain scene: the WebGL 1 nodes pay no Chromium start (so at equal RTT they come first).
+    const client3 = { rtts: await rtts([[gl1, 5], [older, 5], [webgl2, 5]]) };
+    for (let i = 0; i < 6; i++) {
+      const p = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client: client3 } });
+      expect(p.status, JSON.stringify(p.body)).toBe(201);
+      expect(p.body.nodeId).not.toBe(webgl2.id);
+      await call(h.url, 'DELETE', `/v1/sessions/${p.body.sessionId}`);
+    }
   });
 
   it('never fills a busy node: the rest waits and is routed as queues drain', async () => {

@@ -128,6 +128,12 @@ export interface ApiOptions {
   nodeCredentials?: Partial<NodeCredentialOptions>;
   /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
   edgePop?: EdgePopConfig;
+  /**
+   * Log a `timeline` line (epoch-ms stamp) at each step of a task's way through the API: job submitted, tasks
+   * leased, completion received / output checked and stored / recorded / answered, frame event sent
+   * (`timeline.ts`; `npm run bench:farm` turns it on with TESSERA_TIMELINE=1 to print its per-hop breakdown).
+   */
+  timeline?: boolean;
 }
 
 export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials'>> = {
@@ -144,6 +150,7 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'ver
   corsOrigin: '*',
   version: '0.1.0',
   requireJoinToken: false,
+  timeline: false,
 };
 
 /** Options with every default filled in. */

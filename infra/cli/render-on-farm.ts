@@ -31,6 +31,12 @@ export interface FarmRenderOptions {
   onSubmitted?(event: { jobId: string }): void;
   onProgress?(progress: JobProgress): void;
   onFrameSaved?(event: { frame: number; file: string }): void;
+  /**
+   * Epoch-ms stamps (performance.timeOrigin + performance.now()) of the client's steps: `submit-sent`, `submitted`,
+   * `frame-event` (a frame's event arrived), `downloaded` (its bytes fetched and checked), `written` (its file
+   * saved); `npm run bench:farm` lines them up with the API's and the node's (api/core/timeline.ts).
+   */
+  onTimeline?(step: string, at: number, frame?: number): void;
 }
 
 export const FARM_RENDER_DEFAULTS = { downloadConcurrency: 4 };
@@ -101,8 +107,11 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   const tUploaded = performance.now();
   const job = { ...opts.request, sceneId: uploaded.sceneId };
   if (probe?.rtts.length && !job.client) job.client = { rtts: probe.rtts };
+  const stamp = opts.onTimeline ? (step: string, at: number, frame?: number) => opts.onTimeline!(step, performance.timeOrigin + at, frame) : () => {};
+  stamp('submit-sent', performance.now());
   const { jobId } = await client.submitJob(job, { signal });
   const tSubmitted = performance.now();
+  stamp('submitted', tSubmitted);
   opts.onSubmitted?.({ jobId });
 
   const format = opts.request.format ?? 'png';
@@ -110,9 +119,11 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   await mkdir(opts.outDir, { recursive: true });
   let firstFrameAt = 0;
   const saver = new FrameSaver(client, jobId, opts.downloadConcurrency, signal, async (frame, bytes) => {
+    stamp('downloaded', performance.now(), frame);
     const file = join(opts.outDir, frameNames(frame));
     await writeAtomic(file, bytes);
     firstFrameAt ||= performance.now();
+    stamp('written', performance.now(), frame);
     opts.onFrameSaved?.({ frame, file });
     return file;
   });
@@ -127,6 +138,7 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
       // Servers that put the frame's URL in the event save a frame-list call per frame; older ones get one.
       onEvent: (e) => {
         if (e.type !== 'frame') return;
+        stamp('frame-event', performance.now(), e.frame);
         if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum });
         else saver.sync();
       },

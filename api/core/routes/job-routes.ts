@@ -17,6 +17,7 @@ import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
 import { planJob } from '../plan-job.ts';
 import { jobWaitingReason } from '../job-waiting.ts';
+import { epochMs, stampTimeline } from '../timeline.ts';
 import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
 import { mayAccess } from '../client-keys.ts';
@@ -175,6 +176,7 @@ export async function requireJob(ctx: ApiContext, jobId: string, principal: Prin
 /** Register the job routes. */
 export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(submitJob, async (c) => {
+    const receivedAt = epochMs();
     const req = c.req.valid('json');
     const principal = principalOf(c);
     if (req.priority > principal.limits.maxPriority) {
@@ -215,6 +217,8 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         { retryAfterSeconds: 3600 },
       );
     }
+    stampTimeline(ctx.options.timeline, ctx.logger, 'job-received', { jobId: job.jobId }, receivedAt);
+    stampTimeline(ctx.options.timeline, ctx.logger, 'job-created', { jobId: job.jobId });
     ctx.logger.info(
       {
         jobId: job.jobId,
@@ -235,6 +239,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       await ctx.router.routePending();
     }
     ctx.notifier.notify(TASKS_TOPIC);
+    stampTimeline(ctx.options.timeline, ctx.logger, 'job-answered', { jobId: job.jobId });
     return c.json({ jobId: job.jobId }, 201);
   });
 
@@ -297,6 +302,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
             // Where to fetch it, so clients need no frame-list call per frame.
             const url = await ctx.blobs.presignGet(acceptedKey(t), ctx.options.urlSeconds);
             await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum });
+            stampTimeline(ctx.options.timeline, ctx.logger, 'frame-sent', { jobId, taskId: t.taskId, frame: t.frame });
           }
         }
         const progress = jobProgress(job, counts);
@@ -315,7 +321,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           lastSent = ctx.clock.now();
           await stream.write(': keep-alive\n\n');
         }
-        await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal);
+        if (await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal)) stampTimeline(ctx.options.timeline, ctx.logger, 'events-woken', { jobId });
       }
     }
   });

@@ -23,6 +23,7 @@ import type { Random } from './routing/seeded-random.ts';
 import type { SessionStore } from './session-store.ts';
 import type { SessionTickets } from './session-tickets.ts';
 import type { NodeCredentials } from './node-credentials.ts';
+import type { RecentFrames } from './recent-frames.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -58,6 +59,8 @@ export interface ApiContext {
   rng: Random;
   /** Per-key open event streams. */
   streams: StreamSlots;
+  /** Finished frames still in memory from their inline completions, for frame events that carry them. */
+  recentFrames: RecentFrames;
   /** Open lease long-polls per node (at most its slots). */
   polls: NodePolls;
   /**

@@ -145,21 +145,31 @@ async function rawRun(tag: string): Promise<RawRun> {
  * The raw cost of one frame on a warm renderer, as a warm node has it (GL up, scene loaded, shaders compiled):
  * render + read back + encode + write, the median of `singleRepeats` after one untimed frame.
  */
-async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: number[] }> {
+async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: number[]; partsMs: Record<string, number> }> {
   const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   try {
     const loaded = await renderer.loadScene((await readScene({ path: args.scene! })).glb, SCENE_LIMITS_DEFAULTS);
     await mkdir(join(work, 'raw-single'), { recursive: true });
     const samplesMs: number[] = [];
+    const parts: Record<'render' | 'readback' | 'encode' | 'write', number[]> = { render: [], readback: [], encode: [], write: [] };
     for (let i = 0; i <= singleRepeats; i++) {
       const t0 = performance.now();
       const image = renderer.render(loaded, view, singleFrame);
+      const t1 = performance.now();
       const bytes = await encodeImage(image, encode, { software: renderer.version, description: `frame ${singleFrame}` });
+      const t2 = performance.now();
       await writeFile(join(work, 'raw-single', `${tag}-${i}.png`), bytes);
-      if (i > 0) samplesMs.push(performance.now() - t0);
+      if (i === 0) continue;
+      samplesMs.push(performance.now() - t0);
+      // The same parts as a node's render process reports (render = pose + draw, readback = read + resolve).
+      parts.render.push(image.timings.pose + image.timings.render);
+      parts.readback.push(image.timings.readback + image.timings.resolve);
+      parts.encode.push(t2 - t1);
+      parts.write.push(performance.now() - t2);
     }
-    log(`raw single frame ${singleFrame} (${tag}, warm): render+encode+write median ${ms(median(samplesMs))} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
-    return { medianMs: median(samplesMs), samplesMs };
+    const partsMs = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, Math.round(median(v) * 10) / 10]));
+    log(`raw single frame ${singleFrame} (${tag}, warm): render+encode+write median ${ms(median(samplesMs))} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms (medians: ${Object.entries(partsMs).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+    return { medianMs: median(samplesMs), samplesMs, partsMs };
   } finally {
     renderer.dispose();
   }

@@ -356,7 +356,7 @@ function singleTimeline(jobId: string, clientStamps: TimelineStamp[], apiStamps:
     cursor = at;
   }
   const side: Record<string, number> = {};
-  for (const step of ['submitted', 'job-answered', 'complete-answered', 'node-acked']) {
+  for (const step of ['submitted', 'job-answered', 'prune-start', 'prune-end', 'complete-answered', 'node-acked', 'frame-sent']) {
     const at = all.find((x) => x.step === step)?.at;
     if (at !== undefined) side[step] = Math.round((at - start) * 10) / 10;
   }

@@ -11,6 +11,7 @@ import type { PopLearner } from './pop-learner.ts';
 import type { EdgeRttMeter } from './edge-rtt-meter.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import { pruneSupersededOutputs } from './prune-outputs.ts';
+import { stampTimeline } from './timeline.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
@@ -94,7 +95,9 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       wake(TASKS_TOPIC);
       for (const ch of changes) {
         if (ch.entity !== 'job' || !isJobFinished(ch.to as JobState)) continue;
+        stampTimeline(parts.options.timeline, parts.logger, 'prune-start', { jobId: ch.jobId });
         await pruneSupersededOutputs(parts, ch.jobId);
+        stampTimeline(parts.options.timeline, parts.logger, 'prune-end', { jobId: ch.jobId });
         // An attempt whose lease was taken back may still hold an upload URL and PUT after the job has ended: the
         // store marked the job's clean-up as due once every such URL has expired, and the sweep (prune-sweep.ts)
         // prunes again then, whatever restarts in between.

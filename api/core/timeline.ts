@@ -19,10 +19,26 @@ export function epochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** Log one timeline stamp when `on`; `at` defaults to now. */
+/** Stamps waiting to be logged, per logger: logged together a moment later, off the path they time. */
+const pending = new Map<Logger, object[]>();
+
+/**
+ * Record one timeline stamp when `on` (`at` defaults to now). The line is logged a moment later with the others
+ * stamped meanwhile, not here: a log line costs a synchronous write in the farm (more on a busy machine), which
+ * would lengthen the very hops the timeline measures.
+ */
 export function stampTimeline(on: boolean, logger: Logger, step: string, ids: TimelineIds, at = epochMs()): void {
   if (!on) return;
-  logger.info({ timeline: { step, ...ids, at: Math.round(at * 100) / 100 } }, 'timeline');
+  let list = pending.get(logger);
+  if (!list) {
+    pending.set(logger, (list = []));
+    const timer = setTimeout(() => {
+      pending.delete(logger);
+      for (const timeline of list!) logger.info({ timeline }, 'timeline');
+    }, 200);
+    (timer as { unref?: () => void }).unref?.();
+  }
+  list.push({ step, ...ids, at: Math.round(at * 100) / 100 });
 }
 
 /** Stamp tasks handed to a node (`lease-answered`, and `lease-woken` when a wake-up ended its long-poll's wait). */

@@ -71,6 +71,9 @@ export interface ApiContext {
   applied(changes: StatusChange[]): Promise<void>;
 }
 
+/** How long an ended job's prune waits, so the job's event streams go first (ms). */
+const PRUNE_AFTER_MS = 20;
+
 /** Build the context; `applied` is the one place status changes are logged. */
 export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext {
   return {
@@ -93,8 +96,11 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       const wake = parts.jobs.announcesChanges && notifier.notifyLocal ? (t: string) => notifier.notifyLocal!(t) : (t: string) => notifier.notify(t);
       for (const jobId of jobs) wake(jobTopic(jobId));
       wake(TASKS_TOPIC);
-      for (const ch of changes) {
-        if (ch.entity !== 'job' || !isJobFinished(ch.to as JobState)) continue;
+      const ended = changes.filter((ch) => ch.entity === 'job' && isJobFinished(ch.to as JobState));
+      // The woken event streams send the job's last frame and its end before the prune's storage calls compete with
+      // them for this process (a frame's file is what the client waits for; the prune only tidies storage).
+      if (ended.length) await new Promise((resolve) => setTimeout(resolve, PRUNE_AFTER_MS));
+      for (const ch of ended) {
         stampTimeline(parts.options.timeline, parts.logger, 'prune-start', { jobId: ch.jobId });
         await pruneSupersededOutputs(parts, ch.jobId);
         stampTimeline(parts.options.timeline, parts.logger, 'prune-end', { jobId: ch.jobId });

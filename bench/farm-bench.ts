@@ -403,8 +403,8 @@ async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileD
     for (const line of lines) {
       const m = / task done .*costs=(\{\S*\})/.exec(line);
       if (m) costs.push({ ...(JSON.parse(m[1]) as TaskCost), jobId: / jobId=(\S+)/.exec(line)?.[1] });
-      const t = / timeline=(\{\S*\})/.exec(line);
-      if (t) stamps.push(JSON.parse(t[1]) as TimelineStamp);
+      const t = / timeline=(\[\S*\])/.exec(line);
+      if (t) stamps.push(...(JSON.parse(t[1]) as TimelineStamp[]));
     }
   });
   child.stdout!.on('data', keep);

@@ -44,7 +44,12 @@ export function checkTargets(rows: BenchRow[]): TargetCheck[] {
         continue;
       }
       const measured = tessFps / bestChromium.animationFps!;
-      checks.push({ ...base, measured, met: measured >= TARGETS.animation, detail: `Tessera ${tessFps.toFixed(1)} fps vs ${bestChromium.label} ${bestChromium.animationFps!.toFixed(1)} fps → ${measured.toFixed(2)}× (need ≥ ${TARGETS.animation}×)` });
+      // What each side used of the machine: CPU per frame (all processes and threads) and cores busy on average.
+      const pass = (t?.info?.animation as Record<string, { processes: number; cpuMsPerFrame: number | null; coresUsed: number | null }> | undefined)?.[effort === 'fast PNG' ? 'fast' : 'small'];
+      const cpu = (ms: unknown, cores: unknown) => (typeof ms === 'number' && typeof cores === 'number' ? `, CPU ${ms.toFixed(0)} ms/frame on ${cores.toFixed(2)} cores` : '');
+      const tess = `Tessera ${tessFps.toFixed(1)} fps (${pass?.processes ?? 1} render process${(pass?.processes ?? 1) > 1 ? 'es' : ''}${cpu(pass?.cpuMsPerFrame, pass?.coresUsed)})`;
+      const chrome = `${bestChromium.label} ${bestChromium.animationFps!.toFixed(1)} fps (serial${cpu(bestChromium.info?.cpuMsPerFrame, bestChromium.info?.coresUsed)})`;
+      checks.push({ ...base, measured, met: measured >= TARGETS.animation, detail: `${tess} vs ${chrome} → ${measured.toFixed(2)}× (need ≥ ${TARGETS.animation}×)` });
     }
   }
   return checks;

@@ -46,8 +46,11 @@ export interface LocalRenderOptions {
 }
 
 export const LOCAL_RENDER_DEFAULTS = {
-  /** One render process per core: what a node with one slot per core does with an animation. */
-  processes: availableParallelism(),
+  /**
+   * One render process per core, as a node with one slot per core renders an animation; at most 8 (each holds
+   * a GL context, the scene and frame buffers, and llvmpipe already spreads one process's draw over threads).
+   */
+  processes: Math.min(availableParallelism(), 8),
 } as const;
 
 /** Each render process holds a GL context, the scene and frame buffers: a bound on what one command starts. */

@@ -7,7 +7,7 @@ import { emptyRow, type BenchRow, type FrameSample } from './bench-result.ts';
 import { summarizeFrames } from './frame-stats.ts';
 import type { ScenePlan } from './scene-plan.ts';
 import { KEY_LIGHT_INTENSITY, VIEW_DEFAULTS, frameSequence } from './shared-view.ts';
-import { processTreeCpuMs } from './process-cpu.ts';
+import { processTreeCpuMs } from './process-tree-cpu.ts';
 import { startStaticServer } from './static-server.ts';
 import type { ThreeLatest } from './three-latest.ts';
 

@@ -12,7 +12,7 @@ import { drainInProcess, FrameQueue, type LocalFrameDone, type LocalFrameJob } f
 import { LocalRenderHelper } from '../render-node/local-render-helper.ts';
 import { encodeImage } from '../render-node/output/encode-image.ts';
 import { frameRendererScenes, type SceneHandle, type SceneRenderer } from '../render-node/render/scene-renderer.ts';
-import { processTreeCpuMs } from './process-cpu.ts';
+import { processTreeCpuMs } from './process-tree-cpu.ts';
 import { FrameRenderer } from '../render-node/render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import { SCENE_LIMITS_DEFAULTS, type ViewSpec } from '../api/protocol/render-spec.ts';

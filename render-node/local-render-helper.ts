@@ -1,4 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError, type ErrorCode } from '../api/protocol/errors.ts';
@@ -46,6 +48,8 @@ export class LocalRenderHelper {
   private onDone?: (d: LocalFrameDone) => void;
   private failure?: Error;
   private settled?: () => void;
+  /** Removing the temporary files a dead helper left half-written. */
+  private cleanup: Promise<void> = Promise.resolve();
   /** Frames this helper wrote. */
   framesDone = 0;
   /** Why it stopped helping, if it did (a note for the summary, not an error). */
@@ -107,6 +111,7 @@ export class LocalRenderHelper {
    */
   async settle(): Promise<void> {
     if (this.held.size && !this.gone && !this.failure) await new Promise<void>((resolve) => (this.settled = resolve));
+    await this.cleanup;
     if (this.failure) throw this.failure;
   }
 
@@ -143,6 +148,9 @@ export class LocalRenderHelper {
     if (this.gone) return;
     this.gone = true;
     this.lostReason = reason;
+    // A frame it was writing stays a temporary file (writeAtomic never leaves a partial frame under the real
+    // name): remove it, the frame is rendered again from the queue.
+    if (this.job && this.child.pid) this.cleanup = removeTempFiles(this.job.outDir, this.child.pid);
     if (this.held.size) this.queue?.putBack([...this.held.values()]);
     this.held.clear();
     this.settled?.();
@@ -152,4 +160,11 @@ export class LocalRenderHelper {
     if (!this.child.connected) return;
     this.child.send(m, (err) => err && this.lost(`could not talk to the helper render process: ${err.message}`));
   }
+}
+
+/** Remove `dir`'s temporary files written by process `pid` (writeAtomic's `NAME.PID-N.tmp`). */
+async function removeTempFiles(dir: string, pid: number): Promise<void> {
+  const mine = new RegExp(`\\.${pid}-\\d+\\.tmp$`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => mine.test(n)).map((n) => rm(join(dir, n), { force: true })));
 }

@@ -38,6 +38,8 @@ export interface BenchOptions {
   waitScenesS: number;
   /** Before each system's phase, wait up to this many seconds for other processes to use < 10 % of the CPUs. */
   waitQuietS: number;
+  /** Chromium phases: 2 runs them before and after Tessera's and keeps each row's faster run (a shared machine's load moves). */
+  chromiumRuns: number;
   /** Kill an external render process (one Blender run, one browser step) after this many seconds. */
   processTimeoutS: number;
   resultsDir: string;
@@ -70,6 +72,7 @@ on the same GLB, size, camera and lighting. Options (environment variable in bra
   --blender-samples N     EEVEE samples / Workbench AA (default 1, like Tessera's ssaa 1) [BENCH_BLENDER_SAMPLES]
   --wait-scenes S         wait up to S seconds for the scenes to be generated (default 120)
   --wait-quiet S          before each system, wait up to S s for other processes to use < 10% CPU (default 0) [BENCH_WAIT_QUIET]
+  --chromium-runs N       1: Chromium after Tessera; 2: before and after, each row keeping its faster run (default 2) [BENCH_CHROMIUM_RUNS]
   --timeout S             per external process step (default 600)
   --results DIR           where render-<timestamp>.json goes (default bench/results)
   --tmp DIR               scratch folder: jobs, browser profiles, images-<run>/ with every system's pictures (default ${join(tmpdir(), 'tessera-bench')})
@@ -115,6 +118,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
       'blender-samples': { type: 'string' },
       'wait-scenes': { type: 'string' },
       'wait-quiet': { type: 'string' },
+      'chromium-runs': { type: 'string' },
       timeout: { type: 'string' },
       results: { type: 'string' },
       tmp: { type: 'string' },
@@ -144,6 +148,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     blenderSamples: count('blender-samples', values['blender-samples'] ?? env.BENCH_BLENDER_SAMPLES, 1, 1),
     waitScenesS: count('wait-scenes', values['wait-scenes'], 120),
     waitQuietS: count('wait-quiet', values['wait-quiet'] ?? env.BENCH_WAIT_QUIET, 0),
+    chromiumRuns: count('chromium-runs', values['chromium-runs'] ?? env.BENCH_CHROMIUM_RUNS, 2, 1),
     processTimeoutS: count('timeout', values.timeout, 600, 1),
     resultsDir: values.results ?? join(repoRoot, 'bench', 'results'),
     tmpDir: values.tmp ?? join(tmpdir(), 'tessera-bench'),

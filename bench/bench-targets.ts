@@ -44,7 +44,15 @@ export function checkTargets(rows: BenchRow[]): TargetCheck[] {
         continue;
       }
       const measured = tessFps / bestChromium.animationFps!;
-      checks.push({ ...base, measured, met: measured >= TARGETS.animation, detail: `Tessera ${tessFps.toFixed(1)} fps vs ${bestChromium.label} ${bestChromium.animationFps!.toFixed(1)} fps → ${measured.toFixed(2)}× (need ≥ ${TARGETS.animation}×)` });
+      // What each side used of the machine: CPU per frame (all processes and threads) and cores busy on average.
+      const pass = (t?.info?.animation as Record<string, { processes: number; cpuMsPerFrame: number | null; coresUsed: number | null }> | undefined)?.[effort === 'fast PNG' ? 'fast' : 'small'];
+      const cpu = (ms: unknown, cores: unknown) => (typeof ms === 'number' && typeof cores === 'number' ? `, CPU ${ms.toFixed(0)} ms/frame on ${cores.toFixed(2)} cores` : '');
+      const tess = `Tessera ${tessFps.toFixed(1)} fps (${pass?.processes ?? 1} render process${(pass?.processes ?? 1) > 1 ? 'es' : ''}${cpu(pass?.cpuMsPerFrame, pass?.coresUsed)})`;
+      const ca = bestChromium.info?.animation as { best: string; serialFps: number | null; pipelined: { fps: number; cpuMsPerFrame?: number; coresUsed?: number } } | undefined;
+      const chrome = ca
+        ? `${bestChromium.label} ${bestChromium.animationFps!.toFixed(1)} fps (${ca.best}; serial ${ca.serialFps?.toFixed(1) ?? '—'}${cpu(bestChromium.info?.cpuMsPerFrame, bestChromium.info?.coresUsed)}, overlapped ${ca.pipelined.fps.toFixed(1)}${cpu(ca.pipelined.cpuMsPerFrame, ca.pipelined.coresUsed)})`
+        : `${bestChromium.label} ${bestChromium.animationFps!.toFixed(1)} fps (serial${cpu(bestChromium.info?.cpuMsPerFrame, bestChromium.info?.coresUsed)})`;
+      checks.push({ ...base, measured, met: measured >= TARGETS.animation, detail: `${tess} vs ${chrome} → ${measured.toFixed(2)}× (need ≥ ${TARGETS.animation}×)` });
     }
   }
   return checks;

@@ -20,6 +20,44 @@ function toBase64(blob) {
   });
 }
 
+function toBlob(canvas) {
+  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('canvas.toBlob gave null'))), 'image/png'));
+}
+
+/** Pose the clip at `o.time`, place the camera and key light, render; returns performance.now() after render(). */
+function draw(o) {
+  const { canvas, renderer, scene, light, mixer, action, camera } = state;
+  if (canvas.width !== o.width || canvas.height !== o.height) renderer.setSize(o.width, o.height, false);
+  if (mixer) {
+    action.reset();
+    action.play();
+    mixer.setTime(o.time);
+  }
+  const c = o.camera;
+  camera.fov = c.fovDeg;
+  camera.aspect = o.width / o.height;
+  camera.near = c.near;
+  camera.far = c.far;
+  camera.position.fromArray(c.position);
+  camera.up.set(0, 1, 0);
+  camera.lookAt(new THREE.Vector3().fromArray(c.target));
+  camera.updateProjectionMatrix();
+  if (light && o.keyLight) {
+    light.target.position.fromArray(c.target);
+    light.position.fromArray(c.target).addScaledVector(new THREE.Vector3().fromArray(o.keyLight.direction), -10);
+  }
+  renderer.render(scene, camera);
+  return performance.now();
+}
+
+/** readPixels of the whole canvas (what makes the frame finish on these backends). */
+function readPixels(o) {
+  const gl = state.renderer.getContext();
+  const bytes = o.width * o.height * 4;
+  if (!state.pixels || state.pixels.length !== bytes) state.pixels = new Uint8Array(bytes);
+  gl.readPixels(0, 0, o.width, o.height, gl.RGBA, gl.UNSIGNED_BYTE, state.pixels);
+}
+
 window.benchApi = {
   info() {
     const gl = document.createElement('canvas').getContext('webgl2');
@@ -95,35 +133,13 @@ window.benchApi = {
 
   /** One frame: pose, render, readPixels (what makes the frame finish), PNG encode with canvas.toBlob. */
   async frame(o) {
-    const { canvas, renderer, scene, light, mixer, action, camera } = state;
+    const { canvas } = state;
     const t0 = performance.now();
-    if (canvas.width !== o.width || canvas.height !== o.height) renderer.setSize(o.width, o.height, false);
-    if (mixer) {
-      action.reset();
-      action.play();
-      mixer.setTime(o.time);
-    }
-    const c = o.camera;
-    camera.fov = c.fovDeg;
-    camera.aspect = o.width / o.height;
-    camera.near = c.near;
-    camera.far = c.far;
-    camera.position.fromArray(c.position);
-    camera.up.set(0, 1, 0);
-    camera.lookAt(new THREE.Vector3().fromArray(c.target));
-    camera.updateProjectionMatrix();
-    if (light && o.keyLight) {
-      light.target.position.fromArray(c.target);
-      light.position.fromArray(c.target).addScaledVector(new THREE.Vector3().fromArray(o.keyLight.direction), -10);
-    }
-    renderer.render(scene, camera);
-    const t1 = performance.now();
-    const gl = renderer.getContext();
-    const bytes = o.width * o.height * 4;
-    if (!state.pixels || state.pixels.length !== bytes) state.pixels = new Uint8Array(bytes);
-    gl.readPixels(0, 0, o.width, o.height, gl.RGBA, gl.UNSIGNED_BYTE, state.pixels);
+    const t1 = draw(o);
+    const gl = state.renderer.getContext();
+    readPixels(o);
     const t2 = performance.now();
-    const blob = await new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('canvas.toBlob gave null'))), 'image/png'));
+    const blob = await toBlob(canvas);
     const t3 = performance.now();
     const error = gl.getError();
     return {
@@ -135,6 +151,26 @@ window.benchApi = {
       glError: error,
       png: o.wantPng ? await toBase64(blob) : undefined,
     };
+  },
+
+  /**
+   * A whole animation, overlapped as far as the page allows: frame N+1 is posed, drawn and read back while
+   * frame N's canvas.toBlob PNG encode is pending (at most one waits), as Tessera pipelines its own.
+   */
+  async animation(o) {
+    const t0 = performance.now();
+    let previous = Promise.resolve(0);
+    let bytes = 0;
+    for (const time of o.times) {
+      draw({ ...o, time });
+      readPixels(o);
+      const blob = toBlob(state.canvas).then((b) => b.size);
+      bytes += await previous;
+      previous = blob;
+    }
+    bytes += await previous;
+    const ms = performance.now() - t0;
+    return { ms, fps: (o.times.length * 1000) / ms, bytes, glError: state.renderer.getContext().getError() };
   },
 
   dispose() {

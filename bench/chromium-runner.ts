@@ -7,6 +7,7 @@ import { emptyRow, type BenchRow, type FrameSample } from './bench-result.ts';
 import { summarizeFrames } from './frame-stats.ts';
 import type { ScenePlan } from './scene-plan.ts';
 import { KEY_LIGHT_INTENSITY, VIEW_DEFAULTS, frameSequence } from './shared-view.ts';
+import { processTreeCpuMs } from './process-tree-cpu.ts';
 import { startStaticServer } from './static-server.ts';
 import type { ThreeLatest } from './three-latest.ts';
 
@@ -15,6 +16,10 @@ export const CHROMIUM_CONFIGS: { id: SystemId; name: string; args: string[]; exp
   { id: 'chromium-swiftshader', name: 'SwiftShader, default flags', args: [], expect: /swiftshader/i },
   { id: 'chromium-llvmpipe', name: 'ANGLE GL-EGL, Mesa llvmpipe', args: ['--use-angle=gl-egl', '--ignore-gpu-blocklist'], expect: /llvmpipe/i },
 ];
+
+const isChromium = (comm: string) => /chrom/i.test(comm);
+/** Frames of the overlapped animation pass (Tessera's passes have as many). */
+const ANIMATION_FRAMES = 24;
 
 /** Flags for a machine with no network: nothing phones home, nothing updates. */
 const QUIET_ARGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'];
@@ -158,8 +163,16 @@ export async function runChromiumSystems(plans: ScenePlan[], opts: BenchOptions,
             const view = plan.views.get(size.label)!;
             const frames = frameSequence(plan.lastFrame, 1 + opts.frames);
             const samples: FrameSample[] = [];
+            // CPU of every Chromium process (browser, GPU process with its llvmpipe/SwiftShader threads, renderer)
+            // over the timed frames: what the baseline uses of the machine, beside its wall time.
+            let cpu0: number | null = null;
+            let wall0 = 0;
             try {
               for (let i = 0; i < frames.length; i++) {
+                if (i === 1) {
+                  cpu0 = processTreeCpuMs(process.pid, isChromium);
+                  wall0 = performance.now();
+                }
                 const r = (await page.evaluate((o) => (window as any).benchApi.frame(o), {
                   width: size.width,
                   height: size.height,
@@ -187,6 +200,22 @@ export async function runChromiumSystems(plans: ScenePlan[], opts: BenchOptions,
                 } else samples.push(sample);
               }
               summarizeFrames(row, samples);
+              const cpu1 = processTreeCpuMs(process.pid, isChromium);
+              if (cpu0 !== null && cpu1 !== null && samples.length) {
+                const wall = performance.now() - wall0;
+                row.info = { ...row.info, cpuMsPerFrame: (cpu1 - cpu0) / samples.length, coresUsed: (cpu1 - cpu0) / wall };
+              }
+              // The animation overlapped too (frame N+1 draws while frame N's toBlob is pending), as many frames
+              // as Tessera's pass: the baseline's frames/s is the faster of the two ways.
+              const times = frameSequence(plan.lastFrame, Math.max(ANIMATION_FRAMES, opts.frames)).map((f) => f / plan.fps);
+              const a0 = processTreeCpuMs(process.pid, isChromium);
+              const anim = (await page.evaluate((o) => (window as any).benchApi.animation(o), { width: size.width, height: size.height, times, camera: view.camera, keyLight: view.keyLight })) as { ms: number; fps: number; bytes: number; glError: number };
+              const a1 = processTreeCpuMs(process.pid, isChromium);
+              if (anim.glError) row.notes.push(`WebGL error 0x${anim.glError.toString(16)} in the animation pass`);
+              const serialFps = row.animationFps ?? null;
+              const pipelined = { frames: times.length, fps: anim.fps, ms: anim.ms, bytesPerFrame: anim.bytes / times.length, ...(a0 !== null && a1 !== null ? { cpuMsPerFrame: (a1 - a0) / times.length, coresUsed: (a1 - a0) / anim.ms } : {}) };
+              row.animationFps = Math.max(serialFps ?? 0, anim.fps);
+              row.info = { ...row.info, animation: { serialFps, pipelined, best: serialFps !== null && serialFps >= anim.fps ? 'serial' : 'pipelined' } };
             } catch (err) {
               row.status = 'failed';
               row.reason = `render failed: ${(err as Error).message.split('\n')[0]}`;

@@ -64,8 +64,10 @@ const LEGEND = [
   'Times are milliseconds per frame (medians of the timed frames after one warm-up frame); load is once per scene.',
   'vs Tessera = that row\'s total per frame ÷ Tessera\'s (how many times faster Tessera is); Δ picture = share of',
   'scene pixels differing by > 32/255 from Tessera\'s picture of the same frame.',
-  'anim fps = frames per second of the whole timed animation, end to end; Tessera draws frame N+1 while sharp encodes',
-  'frame N on its threads, shown as default PNG (zlib 6) / fast PNG (zlib 1); the others run serially (1000 ÷ total).',
+  'anim fps = frames per second of the whole timed animation, end to end: Tessera as renderLocal / a node with one',
+  'slot per core runs it (one render process per core sharing the frames, each drawing frame N+1 while frame N encodes',
+  'on its libuv threads), default PNG (zlib 6) / fast PNG (zlib 1); Chromium: the faster of serial (1000 ÷ total)',
+  'and overlapped (frame N+1 drawn while frame N\'s toBlob is pending); Blender serially (1000 ÷ total).',
 ];
 
 export function legend(): string {

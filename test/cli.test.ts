@@ -66,6 +66,7 @@ describe('tessera render --local', () => {
     [['render', 'scenes/features.glb', '--local', '--scene', 'nope', '--out', '/tmp/x'], /SCENE_INDEX_NOT_FOUND.*"alt"/],
     [['render', 'package.json', '--local', '--out', '/tmp/x'], /SCENE_MALFORMED/],
     [['render', 'scenes/animated-trs.glb', '--out', '/tmp/x'], /--local/],
+    [['render', 'scenes/animated-trs.glb', '--local', '--processes', '0', '--out', '/tmp/x'], /BAD_SPEC.*from 1 to 64/],
     [['render', 'scenes/textured-pbr.glb', '--local', '--projection', 'equirect', '--size', '1000x400', '--out', '/tmp/x'], /2:1.*1000x500/],
     [['render', 'scenes/textured-pbr.glb', '--local', '--projection', 'stereo', '--ipd', '3', '--size', '64x32', '--out', '/tmp/x'], /ipd is 0 to 1 m/],
     [['render', 'scenes/textured-pbr.glb', '--local', '--projection', 'fisheye', '--out', '/tmp/x'], /projection/],

@@ -57,6 +57,7 @@ export function renderCommand(): Command {
     .option('--lossy', 'lossy WebP (default: lossless)')
     .addOption(new Option('--effort <effort>', 'encoder effort: small (final frames: PNG zlib 6, mozjpeg) or fast (previews: PNG zlib 1, plain libjpeg; bigger files)').choices(['small', 'fast']).default('small'))
     .option('--animated', 'also write animation.webp with every frame')
+    .option('--processes <n>', 'with --local: render processes for an animation, frames shared out (default: one per core; headless-gl)', integer('processes'))
     .option('--background <bg>', 'transparent | environment | #rrggbb', 'transparent')
     .addOption(new Option('--tone-mapping <tm>', 'tone mapping').choices(['neutral', 'aces', 'none']).default('neutral'))
     .option('--exposure <x>', 'exposure multiplier', number('exposure'), 1)
@@ -122,11 +123,12 @@ async function renderHere(scene: string, o: Record<string, any>, { view, encode,
     outDir: resolve(o.out),
     animated: o.animated,
     backend: o.backend,
+    processes: o.processes,
     onPlan: ({ frames }) => {
       started = true;
       bar.start(frames.length, 0, { last: '-' });
     },
-    onFrame: ({ index, ms }) => bar.update(index + 1, { last: Math.round(ms) }),
+    onFrame: ({ completed, ms }) => bar.update(completed, { last: Math.round(ms) }),
   }).finally(() => started && bar.stop());
   for (const warning of summary.warnings) process.stderr.write(`tessera: warning: ${warning}\n`);
   if (o.json) {
@@ -137,7 +139,7 @@ async function renderHere(scene: string, o: Record<string, any>, { view, encode,
     process.stdout.write(
       `Rendered ${n} frame(s) of ${width}×${height}${summary.tilesPerFrame > 1 ? ` in ${summary.tilesPerFrame} tiles each` : ''} into ${o.out} in ${(summary.ms.total / 1000).toFixed(2)} s\n` +
         `  per frame: render ${per(summary.ms.render)} ms, read-back ${per(summary.ms.readback)} ms, resolve ${per(summary.ms.resolve)} ms, stitch ${per(summary.ms.stitch)} ms, encode ${per(summary.ms.encode)} ms; load ${summary.ms.load.toFixed(0)} ms once\n` +
-        `  ${summary.renderer} on ${summary.gl} (backend ${summary.backend})\n`,
+        `  ${summary.renderer} on ${summary.gl} (backend ${summary.backend}, ${summary.processes} render process${summary.processes > 1 ? 'es' : ''})\n`,
     );
   }
 }

@@ -23,10 +23,11 @@ export interface GLBackend {
   /** Resize the default framebuffer to exactly width × height pixels. */
   resize(width: number, height: number): void;
   /**
-   * Read a rectangle of the default framebuffer as RGBA8, rows top-down.
+   * Read a rectangle of the default framebuffer as RGBA8, rows top-down (or, with `rows: 'bottom-up'`, in GL's
+   * own order, for a caller that reverses them in a pass it makes anyway, such as resolvePixels).
    * `x`, `y` are in pixels from the top-left of the framebuffer.
    */
-  readPixels(x: number, y: number, width: number, height: number, out?: Uint8Array): Uint8Array;
+  readPixels(x: number, y: number, width: number, height: number, out?: Uint8Array, rows?: 'top-down' | 'bottom-up'): Uint8Array;
   /** Release the context (and anything the backend started for it). */
   dispose(): void;
 }

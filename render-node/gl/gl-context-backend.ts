@@ -51,8 +51,8 @@ export function glContextBackend(options: GLContextBackendOptions): GLBackend {
       if (canvas.height !== h) canvas.height = h;
       cur = { width: w, height: h };
     },
-    readPixels(x, y, w, h, out) {
-      return readPixelsTopDown(gl, cur.height, x, y, w, h, out);
+    readPixels(x, y, w, h, out, rows = 'top-down') {
+      return readPixelsTopDown(gl, cur.height, x, y, w, h, out, rows === 'top-down');
     },
     dispose() {
       if (disposed) return;

@@ -122,9 +122,10 @@ export class FrameRenderer {
         // The pane's own pixels, mirrored for GL cube faces; the framebuffer is always the whole pane.
         const local = { x: part.x - pane.rect.x, y: part.y - pane.rect.y, width: part.width, height: part.height };
         if (pane.mirrored) local.x = pane.rect.width - local.x - local.width;
-        const raw = this.draw(context, pane.camera, pane.rect.width * ssaa, pane.rect.height * ssaa, { x: local.x * ssaa, y: local.y * ssaa, width: local.width * ssaa, height: local.height * ssaa }, this.scratch);
+        // Read back in GL's row order: resolvePixels reverses the rows in its own pass (no separate flip).
+        const raw = this.draw(context, pane.camera, pane.rect.width * ssaa, pane.rect.height * ssaa, { x: local.x * ssaa, y: local.y * ssaa, width: local.width * ssaa, height: local.height * ssaa }, this.scratch, 'bottom-up');
         const t = performance.now();
-        const piece = resolvePixels(raw, local.width, local.height, ssaa, part.width === rect.width && !pane.mirrored ? data.subarray(((part.y - rect.y) * rect.width) * 4) : undefined);
+        const piece = resolvePixels(raw, local.width, local.height, ssaa, part.width === rect.width && !pane.mirrored ? data.subarray(((part.y - rect.y) * rect.width) * 4) : undefined, true);
         if (!(part.width === rect.width && !pane.mirrored)) placePiece(data, rect, part, piece, pane.mirrored);
         timings.resolve += performance.now() - t;
       }
@@ -197,7 +198,8 @@ export class FrameRenderer {
 
   /**
    * Draw `scene` from `camera` into a fbW × fbH framebuffer, shading only the scissor rectangle (framebuffer
-   * pixels, origin top-left), and read that rectangle back (premultiplied sRGB RGBA8, rows top-down) into `out`.
+   * pixels, origin top-left), and read that rectangle back (premultiplied sRGB RGBA8, rows top-down unless
+   * `rows` is 'bottom-up') into `out`.
    */
   private draw(
     ctx: { scene: Scene; frame: number; timings: RenderTimings },
@@ -206,6 +208,7 @@ export class FrameRenderer {
     fbH: number,
     scissor: TileRect,
     out: Uint8Array,
+    rows: 'top-down' | 'bottom-up' = 'top-down',
   ): Uint8Array {
     const r = this.renderer;
     this.backend.resize(fbW, fbH);
@@ -224,7 +227,7 @@ export class FrameRenderer {
     const t2 = performance.now();
     const samples = scissor.width * scissor.height * 4;
     if (out === this.scratch && this.scratch.length < samples) out = this.scratch = new Uint8Array(samples);
-    const raw = this.backend.readPixels(scissor.x, scissor.y, scissor.width, scissor.height, out);
+    const raw = this.backend.readPixels(scissor.x, scissor.y, scissor.width, scissor.height, out, rows);
     ctx.timings.render += t2 - t1;
     ctx.timings.readback += performance.now() - t2;
     return raw;

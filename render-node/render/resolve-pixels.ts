@@ -27,47 +27,66 @@ export function unpremultiply(c: number, a: number): number {
 }
 
 /**
- * Resolve a `width·ssaa × height·ssaa` premultiplied buffer into `width × height` straight-alpha pixels.
- * `out` may alias `src` when ssaa is 1.
+ * Resolve a `width·ssaa × height·ssaa` premultiplied buffer into `width × height` straight-alpha pixels, rows
+ * top-down. `bottomUp`: `src`'s rows are in GL's order (bottom row first), reversed here in the same pass (no
+ * separate flip). `out` may alias `src` when ssaa is 1 and `bottomUp` is false.
  */
-export function resolvePixels(src: Uint8Array, width: number, height: number, ssaa: number, out = new Uint8Array(width * height * 4)): Uint8Array {
+export function resolvePixels(src: Uint8Array, width: number, height: number, ssaa: number, out = new Uint8Array(width * height * 4), bottomUp = false): Uint8Array {
   if (ssaa === 1) {
-    const pixels = width * height;
     if (src.byteOffset % 4 === 0 && out.byteOffset % 4 === 0) {
-      // Word at a time (little-endian RGBA: alpha is the top byte): opaque and empty pixels are copied as is.
-      const s32 = new Uint32Array(src.buffer, src.byteOffset, pixels);
-      const o32 = new Uint32Array(out.buffer, out.byteOffset, pixels);
-      for (let i = 0; i < pixels; i++) {
-        const w = s32[i];
-        const a = w >>> 24;
-        if (a === 255) o32[i] = w;
-        else if (a === 0) o32[i] = 0;
-        else {
-          const p = i * 4;
-          out[p] = unpremultiply(src[p], a);
-          out[p + 1] = unpremultiply(src[p + 1], a);
-          out[p + 2] = unpremultiply(src[p + 2], a);
-          out[p + 3] = a;
+      // Word at a time (little-endian RGBA: alpha is the top byte). A row whose pixels are all opaque (the AND
+      // of its words has alpha 255) is copied as is in one move; other rows pixel by pixel.
+      const s32 = new Uint32Array(src.buffer, src.byteOffset, width * height);
+      const o32 = new Uint32Array(out.buffer, out.byteOffset, width * height);
+      for (let y = 0; y < height; y++) {
+        const so = (bottomUp ? height - 1 - y : y) * width;
+        const oo = y * width;
+        let all = 0xffffffff;
+        for (let x = 0; x < width; x++) all &= s32[so + x];
+        if (all >>> 24 === 255) {
+          o32.set(s32.subarray(so, so + width), oo);
+          continue;
+        }
+        for (let x = 0; x < width; x++) {
+          const w = s32[so + x];
+          const a = w >>> 24;
+          if (a === 255) o32[oo + x] = w;
+          else if (a === 0) o32[oo + x] = 0;
+          else {
+            const p = (so + x) * 4;
+            const q = (oo + x) * 4;
+            out[q] = unpremultiply(src[p], a);
+            out[q + 1] = unpremultiply(src[p + 1], a);
+            out[q + 2] = unpremultiply(src[p + 2], a);
+            out[q + 3] = a;
+          }
         }
       }
       return out;
     }
-    for (let i = 0; i < pixels * 4; i += 4) {
-      const a = src[i + 3];
-      out[i] = unpremultiply(src[i], a);
-      out[i + 1] = unpremultiply(src[i + 1], a);
-      out[i + 2] = unpremultiply(src[i + 2], a);
-      out[i + 3] = a;
+    const stride = width * 4;
+    for (let y = 0; y < height; y++) {
+      const so = (bottomUp ? height - 1 - y : y) * stride;
+      const oo = y * stride;
+      for (let x = 0; x < stride; x += 4) {
+        const a = src[so + x + 3];
+        out[oo + x] = unpremultiply(src[so + x], a);
+        out[oo + x + 1] = unpremultiply(src[so + x + 1], a);
+        out[oo + x + 2] = unpremultiply(src[so + x + 2], a);
+        out[oo + x + 3] = a;
+      }
     }
     return out;
   }
   const srcStride = width * ssaa * 4;
+  const srcRows = height * ssaa;
   const n = ssaa * ssaa;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let r = 0, g = 0, b = 0, alpha = 0;
       for (let sy = 0; sy < ssaa; sy++) {
-        let p = (y * ssaa + sy) * srcStride + x * ssaa * 4;
+        const row = y * ssaa + sy;
+        let p = (bottomUp ? srcRows - 1 - row : row) * srcStride + x * ssaa * 4;
         for (let sx = 0; sx < ssaa; sx++, p += 4) {
           const a = src[p + 3];
           if (a === 0) continue;
@@ -92,4 +111,3 @@ export function resolvePixels(src: Uint8Array, width: number, height: number, ss
   }
   return out;
 }
-

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, ROOT } from '../support/tessera-cli.ts';
@@ -53,8 +53,8 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs: num
   }
 }
 
-describe.skipIf(process.platform !== 'linux')('tessera farm up killed outright (SIGKILL)', () => {
-  it('its render nodes and their render processes exit instead of staying behind as orphans', async () => {
+describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () => {
+  it('render without per-core llvmpipe threads when they fill the cores, and exit when farm up is killed outright (SIGKILL) instead of staying behind as orphans', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tessera-farm-orphan-'));
     const readyFile = join(data, 'ready');
     const farm = spawn(process.execPath, [BIN, 'farm', 'up', '--nodes', '2', '--node-concurrency', '1', '--port', '0', '--data', data, '--ready-file', readyFile], {
@@ -78,6 +78,15 @@ describe.skipIf(process.platform !== 'linux')('tessera farm up killed outright (
       expect(nodes, log).toHaveLength(2);
       expect(renderProcesses.length, log).toBeGreaterThanOrEqual(2);
       everyone = [...tree.keys()];
+      // Two render processes on this machine's cores: when they fill the cores (CI's 2), farm up gives each no
+      // llvmpipe rasterizer threads of its own (LP_NUM_THREADS=0) rather than one per core each.
+      if (!process.env.LP_NUM_THREADS && availableParallelism() <= 2) {
+        for (const pid of renderProcesses) {
+          expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('LP_NUM_THREADS=0');
+          const threads = readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+          expect(threads.filter((name) => /^llvmpipe/.test(name)), threads.join(',')).toEqual([]);
+        }
+      }
 
       farm.kill('SIGKILL');
       // The nodes see their stdin end, drain (at most a few seconds: the API died with farm up) and exit; their

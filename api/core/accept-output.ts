@@ -69,7 +69,7 @@ export async function acceptOutput(
  * nothing again.
  */
 export async function acceptInlineOutput(
-  ctx: Pick<ApiContext, 'blobs'>,
+  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentOutputs'>>,
   task: TaskRecord,
   reported: { bytes: number; checksum: string },
   bytes: Uint8Array,
@@ -82,5 +82,7 @@ export async function acceptInlineOutput(
   if (actual !== reported.checksum) return `the inline output has sha256 ${actual}, but the node reported ${reported.checksum}`;
   const accepted = acceptedKey(task);
   await ctx.blobs.put(accepted, bytes, { contentType: outputContentType(accepted) });
+  // Stored: an event stream may now hand these bytes to the job's client (keyed by their sha256, so only if recorded).
+  ctx.recentOutputs?.put(accepted, actual, bytes);
   return null;
 }

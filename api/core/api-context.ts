@@ -23,6 +23,7 @@ import type { Random } from './routing/seeded-random.ts';
 import type { SessionStore } from './session-store.ts';
 import type { SessionTickets } from './session-tickets.ts';
 import type { NodeCredentials } from './node-credentials.ts';
+import type { RecentOutputs } from './recent-outputs.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -58,6 +59,8 @@ export interface ApiContext {
   rng: Random;
   /** Per-key open event streams. */
   streams: StreamSlots;
+  /** Outputs this API stored moments ago, for event streams to carry (ApiOptions.eventFrameBytes). */
+  recentOutputs: RecentOutputs;
   /** Open lease long-polls per node (at most its slots). */
   polls: NodePolls;
   /**

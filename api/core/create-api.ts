@@ -29,6 +29,7 @@ import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
 import { Verifier } from './verifier.ts';
 import { SessionTickets } from './session-tickets.ts';
+import { RecentOutputs } from './recent-outputs.ts';
 import { NodeCredentials } from './node-credentials.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
@@ -95,6 +96,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     credentials: new NodeCredentials(deps.jobs, opts.nodeCredentials),
     rng,
     streams: new StreamSlots(),
+    recentOutputs: new RecentOutputs(opts.eventFrameBytes, opts.recentOutputBytes),
     polls: new NodePolls(),
   });
 

@@ -121,5 +121,17 @@ export type JobEvent =
    * the frame list's), its size and sha256, so a client downloads it without listing the frames; a client still
    * reads the frame list once at the end (a frame can be stitched again after its job's nodes are verified).
    */
-  | { type: 'frame'; jobId: string; frame: number; url?: string; bytes?: number; checksum?: string }
+  | {
+    type: 'frame';
+    jobId: string;
+    frame: number;
+    url?: string;
+    bytes?: number;
+    checksum?: string;
+    /**
+     * The frame itself (standard base64), when the server has it at hand and it is small (ApiOptions.eventFrameBytes):
+     * a client that checks its sha256 against `checksum` needs no GET. Its URL comes too.
+     */
+    data?: string;
+  }
   | { type: 'end'; jobId: string; state: JobState; error: string | null };

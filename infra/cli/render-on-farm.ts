@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTesseraClient, type JobProgress, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
+import { base64ToBytes } from '../../api/protocol/base64-bytes.ts';
+import { sha256Hex } from '../../api/protocol/sha256-hex.ts';
 import { frameFileName } from '../../api/protocol/frame-list.ts';
 import type { JobRequestInput } from '../../api/protocol/job-spec.ts';
 import type { JobStatus } from '../../api/protocol/job-status.ts';
@@ -127,7 +129,7 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
       // Servers that put the frame's URL in the event save a frame-list call per frame; older ones get one.
       onEvent: (e) => {
         if (e.type !== 'frame') return;
-        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum });
+        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum, data: e.data });
         else saver.sync();
       },
     })
@@ -219,12 +221,42 @@ class FrameSaver {
     return this.started.size;
   }
 
-  /** Download one frame announced with its URL and checksum (unless that version is saved or being saved). */
-  take(f: { frame: number; url: string; checksum: string }): void {
+  /**
+   * Save one frame announced with its URL and checksum (unless that version is saved or being saved): from the
+   * event's own `data` when it came with the frame and has that sha256, else downloaded from the URL.
+   */
+  take(f: { frame: number; url: string; checksum: string; data?: string }): void {
     if (this.started.get(f.frame) === f.checksum) return;
     this.started.set(f.frame, f.checksum);
-    this.queue.push(f);
-    this.pump();
+    const { data, ...where } = f;
+    if (data === undefined) {
+      this.queue.push(where);
+      return this.pump();
+    }
+    const run: Promise<void> = this.saveCarried(where, data)
+      .catch((err) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.direct.delete(run);
+        this.pump();
+      });
+    this.direct.add(run);
+  }
+
+  /** A frame the event carried: checked against the announced sha256 as a download is; otherwise downloaded. */
+  private async saveCarried(f: { frame: number; url: string; checksum: string }, data: string): Promise<void> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = base64ToBytes(data);
+    } catch {
+      bytes = undefined;
+    }
+    if (!bytes || (await sha256Hex(bytes)) !== f.checksum.toLowerCase()) {
+      this.queue.push(f);
+      return;
+    }
+    if (this.started.get(f.frame) === f.checksum) this.files.set(f.frame, await this.save(f.frame, bytes));
   }
 
   private pump(): void {

@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3BlobStore, type S3BlobStore } from '../../api/node/s3-blob-store.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
-import { call, fakePng, sha256, startHarness, TestNode, uploadSceneFile, type Answer, type Harness } from '../support/api-harness.ts';
+import { call, fakePng, sha256, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Answer, type Harness } from '../support/api-harness.ts';
+import { createTesseraClient } from '../../api/client/index.ts';
+import type { JobEvent } from '../../api/protocol/job-status.ts';
 
 /** This farm takes outputs of up to 4 KiB inline (the default is 1 MiB). */
 const INLINE_MAX = 4096;
@@ -50,7 +52,37 @@ async function taskState(jobId: string, taskId: string): Promise<{ state: string
   return status.body.tasks.find((t: { taskId: string }) => t.taskId === taskId);
 }
 
+/** Every event of a job's stream, from the start (the job has ended, so the stream ends). */
+async function jobEvents(jobId: string): Promise<JobEvent[]> {
+  const client = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY });
+  const events: JobEvent[] = [];
+  for await (const e of client.events(jobId)) events.push(e);
+  return events;
+}
+
 describe('inline outputs (node protocol 3)', () => {
+  it("the job's event stream carries a frame the API stored inline (its sha256 checked), beside its URL; an uploaded one only by URL", async () => {
+    const { node, task, jobId } = await oneTask('inline-event');
+    const png = fakePng('carried frame');
+    expect((await completeInline(node, task, b64(png), claimOf(png))).status).toBe(200);
+    const [frame] = (await jobEvents(jobId)).filter((e) => e.type === 'frame') as Extract<JobEvent, { type: 'frame' }>[];
+    expect(frame).toMatchObject({ frame: 0, bytes: png.length, checksum: sha256(png), data: b64(png) });
+    expect(new Uint8Array(await (await fetch(frame.url!)).arrayBuffer())).toEqual(png);
+
+    // Through the storage-checked upload the API never holds the bytes: the event has the URL only.
+    const other = await oneTask('uploaded-event');
+    const big = fakePng('uploaded frame');
+    const ticket = await call(h.url, 'POST', `/v1/tasks/${other.task.taskId}/upload`, { json: { token: other.task.output.token, ...claimOf(big) }, token: other.node.reg.nodeToken });
+    expect(ticket.status, JSON.stringify(ticket.body)).toBe(200);
+    expect((await fetch(ticket.body.url, { method: 'PUT', body: big, headers: ticket.body.headers })).status).toBe(200);
+    const done = await call(h.url, 'POST', `/v1/tasks/${other.task.taskId}/complete`, { json: { leaseId: other.task.leaseId, ...claimOf(big), timings: { render: 5 } }, token: other.node.reg.nodeToken });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    const [uploaded] = (await jobEvents(other.jobId)).filter((e) => e.type === 'frame') as Extract<JobEvent, { type: 'frame' }>[];
+    expect(uploaded).toMatchObject({ frame: 0, checksum: sha256(big) });
+    expect(uploaded.data).toBeUndefined();
+    expect(new Uint8Array(await (await fetch(uploaded.url!)).arrayBuffer())).toEqual(big);
+  });
+
   it('a lease offers the smaller of the API cap and the task bound; an inline completion stores exactly its bytes and nothing else', async () => {
     const { node, task, jobId } = await oneTask('inline-ok');
     expect(task.output.inlineMaxBytes).toBe(INLINE_MAX);

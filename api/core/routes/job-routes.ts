@@ -15,6 +15,7 @@ import type { JobClientRecord, JobRecord, SceneRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
+import { bytesToBase64 } from '../../protocol/base64-bytes.ts';
 import { planJob } from '../plan-job.ts';
 import { jobWaitingReason } from '../job-waiting.ts';
 import { isJobFinished } from '../state-machine.ts';
@@ -294,9 +295,13 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           for (const t of await ctx.jobs.listFinishedFrames(jobId)) {
             if (sentFrames.has(t.frame)) continue;
             sentFrames.add(t.frame);
-            // Where to fetch it, so clients need no frame-list call per frame.
-            const url = await ctx.blobs.presignGet(acceptedKey(t), ctx.options.urlSeconds);
-            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum });
+            // Where to fetch it, so clients need no frame-list call per frame; and the frame itself when this API
+            // stored it moments ago and it is small (no GET from storage for the client: recent-outputs.ts).
+            const key = acceptedKey(t);
+            const url = await ctx.blobs.presignGet(key, ctx.options.urlSeconds);
+            const recent = ctx.recentOutputs.get(key, t.result!.checksum);
+            const data = recent && recent.length <= ctx.options.eventFrameBytes ? bytesToBase64(recent) : undefined;
+            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum, ...(data ? { data } : {}) });
           }
         }
         const progress = jobProgress(job, counts);

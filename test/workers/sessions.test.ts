@@ -10,6 +10,7 @@ import { coordinatorFor } from '../../api/edge/coordinator-for.ts';
 import { EDGE_NODE_CARD, fetchWorker, workerCaller } from './support/worker-caller.ts';
 import { checkTicket, fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { newProbeNonce, probeProof } from '../../api/protocol/probe-proof.ts';
+import { VR_SAMPLE_PAGE } from '../../api/core/sample/vr-page.ts';
 
 const sceneId = 'c'.repeat(64);
 const card = {
@@ -66,5 +67,7 @@ describe('sessions on Workers', () => {
     const html = await res.text();
     expect(html).toContain("requestSession('immersive-vr')");
     expect(html).toContain('/v1/sessions');
+    // The very page test/farm/vr-page.test.ts drives in Chromium (desktop and immersive-vr), byte for byte.
+    expect(html).toBe(VR_SAMPLE_PAGE);
   });
 });

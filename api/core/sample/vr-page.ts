@@ -3,7 +3,10 @@
  * alike: it is one string). Plain browser JavaScript, no build: it opens a session, streams poses and shows
  * each frame on a quad locked to the pose it was rendered for, seen through the current head rotation
  * (rotational time-warp), so the picture stays put while the head moves between frames.
- *  - With a headset (`immersive-vr`): the XR views' matrices are the poses; each eye sees its half.
+ *  - With a headset (`immersive-vr`): the XR views' matrices are the poses, with the XR 'local' space anchored
+ *    at the session's start camera (the head's first position and heading put where that camera stands, facing
+ *    its target); each eye sees its half of the frame in the XR layer. Tested with an emulated Meta Quest 3
+ *    (Meta's `iwer` runtime injected into real Chromium: test/farm/vr-page.test.ts).
  *  - Without: a desktop view with mouse-look (drag) drives the same poses (two eyes, side by side).
  * It shows RTT (ping), fps and pose→frame latency. `window.tessera` exposes the counters (tests read them).
  *
@@ -68,9 +71,11 @@ function lookAt(eye, target) {
 }
 
 // ---- GL: a quad per eye, at infinity in the direction the frame was rendered, seen through today's rotation ----
+// Each corner's direction is unprojected through the frame's near plane (z = -1), which stays finite for a
+// projection with an infinite far plane (some XR runtimes report one), where the far plane's w would be 0.
 const gl = canvas.getContext('webgl', { preserveDrawingBuffer: true, xrCompatible: true });
 const vs = 'attribute vec2 c; uniform mat4 frameInvVP; uniform mat4 nowVP; uniform vec2 uv0; varying vec2 uv;' +
-  'void main(){ vec4 d = frameInvVP * vec4(c, 1.0, 1.0); vec3 dir = d.xyz / d.w; gl_Position = nowVP * vec4(dir, 0.0); gl_Position.z = 0.0;' +
+  'void main(){ vec4 d = frameInvVP * vec4(c, -1.0, 1.0); vec3 dir = d.xyz / d.w; gl_Position = nowVP * vec4(dir, 0.0); gl_Position.z = 0.0;' +
   ' uv = vec2(uv0.x + (c.x * 0.5 + 0.5) * uv0.y, 1.0 - (c.y * 0.5 + 0.5)); }';
 const fs = 'precision mediump float; varying vec2 uv; uniform sampler2D t; void main(){ gl_FragColor = texture2D(t, uv); }';
 function shader(type, src) { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s); if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s)); return s; }
@@ -261,7 +266,7 @@ function sendPose(eyes) {
 }
 setInterval(() => {
   const l = [...state.latencies].sort((a, b) => a - b);
-  if (state.closed) { statsEl.textContent = state.closed; return; }
+  if (state.closed || state.xrError) { statsEl.textContent = state.closed || state.xrError; return; }
   statsEl.textContent = 'node ' + state.nodeId + ' · RTT ' + (state.rttMs?.toFixed(0) ?? '–') + ' ms · ' + state.fps + ' fps · pose→frame p50 ' + (l.length ? l[l.length >> 1].toFixed(0) : '–') + ' ms';
 }, 250);
 
@@ -307,27 +312,56 @@ let xrSession = null;
 requestAnimationFrame(desktopLoop);
 
 // ---- immersive-vr: the XR views are the poses; each eye sees its half, time-warped to today's rotation ----
+// The XR 'local' space is anchored in the scene at the session's start camera: the head's first pose (its
+// position and heading, not its tilt) is put where the start camera stands, facing its target, so a headset
+// starts where the desktop view starts and head motion moves from there (scene units taken as metres). A
+// recentre (the space's 'reset') anchors again at the next frame. The poses sent and the time-warp both use
+// the anchored views, so the quad stays locked to the pose each frame was rendered for.
+const yawAt = (yaw, p) => { const c = Math.cos(yaw), s = Math.sin(yaw); return [c,0,-s,0, 0,1,0,0, s,0,c,0, p[0],p[1],p[2],1]; }; // rotate about +Y, then move to p
+function xrAnchor(viewer, start) {
+  const m = viewer.transform.matrix, heading = Math.atan2(m[8], m[10]); // the head's forward is -z: (-sin h, ·, -cos h)
+  const d = [start.target[0] - start.position[0], start.target[2] - start.position[2]];
+  const startHeading = Math.atan2(-d[0], -d[1]);
+  // view_scene = view_xr · (scene ← xr)⁻¹ = view_xr · head0 · start⁻¹
+  return mul(yawAt(heading, [m[12], m[13], m[14]]), invert(yawAt(startHeading, start.position)));
+}
+state.immersive = false; state.xrFrames = 0; state.xrError = null;
 if (navigator.xr && await navigator.xr.isSessionSupported('immersive-vr').catch(() => false)) {
   const button = document.getElementById('enter');
   button.hidden = false;
   button.onclick = async () => {
-    xrSession = await navigator.xr.requestSession('immersive-vr');
-    await gl.makeXRCompatible();
-    xrSession.updateRenderState({ baseLayer: new XRWebGLLayer(xrSession, gl) });
-    const space = await xrSession.requestReferenceSpace('local');
-    const onFrame = (t, frame) => {
-      const pose = frame.getViewerPose(space);
-      if (pose && ready) {
-        sendPose(pose.views.map((v) => ({ view: v.transform.inverse.matrix, projection: v.projectionMatrix })));
-        const layer = xrSession.renderState.baseLayer;
+    if (xrSession) return;
+    let session = null;
+    try {
+      session = await navigator.xr.requestSession('immersive-vr');
+      xrSession = session; // stops the desktop loop: the XR frames draw from now on
+      await gl.makeXRCompatible();
+      session.updateRenderState({ baseLayer: new XRWebGLLayer(session, gl) });
+      const space = await session.requestReferenceSpace('local');
+      let anchor = null;
+      space.addEventListener('reset', () => { anchor = null; });
+      const onFrame = (t, frame) => {
+        session.requestAnimationFrame(onFrame);
+        const pose = frame.getViewerPose(space);
+        const layer = session.renderState.baseLayer;
         gl.bindFramebuffer(gl.FRAMEBUFFER, layer.framebuffer);
         gl.clearColor(0, 0, 0, 1); gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
-        pose.views.forEach((v, i) => { const vp = layer.getViewport(v); drawEye(i, v.transform.inverse.matrix, v.projectionMatrix, { x: vp.x, y: vp.y, w: vp.width, h: vp.height }); });
-      }
-      xrSession.requestAnimationFrame(onFrame);
-    };
-    xrSession.addEventListener('end', () => { xrSession = null; requestAnimationFrame(desktopLoop); });
-    xrSession.requestAnimationFrame(onFrame);
+        if (!pose || !ready) return;
+        if (!anchor) anchor = xrAnchor(pose, ready.start);
+        // The protocol carries two eyes at most: a device's extra (secondary) views are not sent.
+        const views = pose.views.slice(0, 2), eyes = views.map((v) => ({ view: mul(v.transform.inverse.matrix, anchor), projection: Array.from(v.projectionMatrix) }));
+        sendPose(eyes);
+        state.xrFrames++;
+        const o = state.offset, moved = [1,0,0,0, 0,1,0,0, 0,0,1,0, -o[0],-o[1],-o[2],1];
+        views.forEach((v, i) => { const vp = layer.getViewport(v); drawEye(i, mul(eyes[i].view, moved), eyes[i].projection, { x: vp.x, y: vp.y, w: vp.width, h: vp.height }); });
+      };
+      session.addEventListener('end', () => { xrSession = null; state.immersive = false; requestAnimationFrame(desktopLoop); });
+      state.immersive = true; state.xrError = null;
+      session.requestAnimationFrame(onFrame);
+    } catch (err) {
+      state.xrError = 'entering VR: ' + err.message;
+      if (session) { xrSession = null; session.end().catch(() => {}); requestAnimationFrame(desktopLoop); }
+    }
   };
 }
 </script></body></html>`;

@@ -169,21 +169,31 @@ async function rawRun(tag: string): Promise<RawRun> {
  * The raw cost of one frame on a warm renderer, as a warm node has it (GL up, scene loaded, shaders compiled):
  * render + read back + encode + write, the median of `singleRepeats` after one untimed frame.
  */
-async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: number[] }> {
+async function rawSingle(tag: string): Promise<{ medianMs: number; samplesMs: number[]; partsMs: Record<string, number> }> {
   const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_PLATFORM);
   try {
     const loaded = await renderer.loadScene((await readScene({ path: args.scene! })).glb, SCENE_LIMITS_DEFAULTS);
     await mkdir(join(work, 'raw-single'), { recursive: true });
     const samplesMs: number[] = [];
+    const parts: Record<'render' | 'readback' | 'encode' | 'write', number[]> = { render: [], readback: [], encode: [], write: [] };
     for (let i = 0; i <= singleRepeats; i++) {
       const t0 = performance.now();
       const image = renderer.render(loaded, view, singleFrame);
+      const t1 = performance.now();
       const bytes = await encodeImage(image, encode, { software: renderer.version, description: `frame ${singleFrame}` });
+      const t2 = performance.now();
       await writeFile(join(work, 'raw-single', `${tag}-${i}.png`), bytes);
-      if (i > 0) samplesMs.push(performance.now() - t0);
+      if (i === 0) continue;
+      samplesMs.push(performance.now() - t0);
+      // The same parts as a node's render process reports (render = pose + draw, readback = read + resolve).
+      parts.render.push(image.timings.pose + image.timings.render);
+      parts.readback.push(image.timings.readback + image.timings.resolve);
+      parts.encode.push(t2 - t1);
+      parts.write.push(performance.now() - t2);
     }
-    log(`raw single frame ${singleFrame} (${tag}, warm): render+encode+write median ${ms(median(samplesMs))} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
-    return { medianMs: median(samplesMs), samplesMs };
+    const partsMs = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, Math.round(median(v) * 10) / 10]));
+    log(`raw single frame ${singleFrame} (${tag}, warm): render+encode+write median ${ms(median(samplesMs))} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms (medians: ${Object.entries(partsMs).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+    return { medianMs: median(samplesMs), samplesMs, partsMs };
   } finally {
     renderer.dispose();
   }
@@ -200,13 +210,25 @@ interface FarmRun {
   perTask: ReturnType<typeof costBreakdown>;
   /**
    * CPU seconds by process role during the timed farm part (Linux /proc; null elsewhere): the client (this process:
-   * upload, submit, downloads; its CPU monitor thread too, ~1%), farm up (API + storage), the nodes' main processes,
-   * their render processes, Xvfb.
+   * upload, submit, event stream, downloads; its CPU monitor thread too, ~1%), farm up (API + storage), the nodes'
+   * main processes, their render processes, Xvfb.
    */
   cpu: RoleCpu[] | null;
   /** With --cpu-profile: each process role's busy time and top self-time functions during the timed farm part (121 frames). */
   profile?: RoleSummary[];
-  single?: { repeats: number; medianMs: number; samplesMs: number[]; reuploadMs: number; nodes: string[]; perTask: ReturnType<typeof costBreakdown> };
+  single?: {
+    repeats: number;
+    medianMs: number;
+    samplesMs: number[];
+    reuploadMs: number;
+    nodes: string[];
+    perTask: ReturnType<typeof costBreakdown>;
+    /** Per-hop medians of the single frames' timelines (submit request sent → file written), and each job's. */
+    timeline?: ReturnType<typeof medianTimeline>;
+    timelines: SingleTimeline[];
+    /** CPU ms per single-frame job of each of the bench's processes (this client, the farm, node, render process). */
+    cpuPerFrameMs: Record<string, number>;
+  };
 }
 
 /**
@@ -215,6 +237,10 @@ interface FarmRun {
  */
 /** What a node logs per task ('task done' costs=…): its slot's wait for it (lease call), its render process's run, its report. */
 interface TaskCost {
+  /** The task's job (from the log line). */
+  jobId?: string;
+  /** Epoch-ms stamps: the task reached the node, its render process started and answered, its completion was acknowledged. */
+  at?: { received: number; started: number; ran: number; acked: number };
   leaseMs: number;
   /** How long the task held its render slot (until drawn, when the node pipelines; absent from older nodes). */
   slotMs?: number;
@@ -258,27 +284,157 @@ function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): stri
   return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's check and store: sha256 and one write for an inline output, HEAD and copy in storage for an uploaded one; SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
-async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[]; pid: number }> {
+/**
+ * CPU time (ms, utime + stime from /proc) of this process and each of its descendants, by pid, with a role read from
+ * the command line: where a single frame's CPU goes on this 2-core machine (llvmpipe draws on every core, so any
+ * other process's work during the draw slows it). Linux only: empty elsewhere.
+ */
+async function ourCpuMs(): Promise<Map<number, { role: string; ms: number }>> {
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    procs.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+  }
+  const ours = new Set([process.pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of procs) if (!ours.has(pid) && ours.has(p.ppid)) (ours.add(pid), (grew = true));
+  }
+  const out = new Map<number, { role: string; ms: number }>();
+  for (const pid of ours) {
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean);
+    const text = cmd.join(' ');
+    const role =
+      pid === process.pid ? 'client (bench)'
+      : / farm up /.test(text) ? 'farm (API + storage)'
+      : /task-worker|render-process|sandbox/.test(text) ? 'render process'
+      : /node start|farm-node|render-node/.test(text) ? 'node'
+      : basename(cmd[0] ?? '?') + (cmd[1] ? ` ${basename(cmd[1])}` : '');
+    out.set(pid, { role, ms: procs.get(pid)!.ticks * 10 });
+  }
+  return out;
+}
+
+/** CPU ms per role between two ourCpuMs() readings, divided by `per`. */
+function cpuDelta(a: Map<number, { role: string; ms: number }>, b: Map<number, { role: string; ms: number }>, per: number): Record<string, number> {
+  const roles: Record<string, number> = {};
+  for (const [pid, x] of b) roles[x.role] = (roles[x.role] ?? 0) + (x.ms - (a.get(pid)?.ms ?? 0)) / per;
+  return Object.fromEntries(Object.entries(roles).filter(([, v]) => v > 0).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+}
+
+/** One stamp of the API's timeline (api/core/timeline.ts) or the client's (renderOnFarm's onTimeline). */
+interface TimelineStamp {
+  step: string;
+  jobId?: string;
+  taskId?: string;
+  frame?: number;
+  at: number;
+}
+
+/**
+ * The way of one single-frame job, hop by hop, from the client's submit request to its file on disk: each hop runs
+ * from one step's stamp to the next's, across the three processes (client here, API + storage in the farm process,
+ * the node and its render process). Stamps come from each process's high-resolution clock on this host.
+ */
+const TIMELINE_HOPS: { name: string; to: string; process: string }[] = [
+  { name: 'submit request reaches the API (HTTP, auth, body check)', to: 'job-received', process: 'client → API' },
+  { name: 'job created (scene check, plan, SQLite)', to: 'job-created', process: 'API' },
+  { name: "node's waiting long-poll woken", to: 'lease-woken', process: 'API' },
+  { name: 'lease step (sweep, route, SQLite lease, presign)', to: 'lease-answered', process: 'API' },
+  { name: 'lease answer reaches the node (HTTP, JSON, zod)', to: 'node-received', process: 'API → node' },
+  { name: 'task to its render slot', to: 'node-started', process: 'node' },
+  { name: 'render process (render, read-back, encode, IPC)', to: 'node-ran', process: 'render process' },
+  { name: 'completion reaches the API (base64, JSON, HTTP)', to: 'complete-received', process: 'node → API' },
+  { name: 'completion authenticated and read (store step start)', to: 'output-check', process: 'API' },
+  { name: 'inline output hashed and written to storage', to: 'output-stored', process: 'API + storage' },
+  { name: 'completion recorded (SQLite)', to: 'complete-recorded', process: 'API' },
+  { name: 'event stream woken', to: 'events-woken', process: 'API' },
+  { name: 'frame event made and sent (store reads, presign)', to: 'frame-sent', process: 'API' },
+  { name: 'frame event reaches the client (SSE)', to: 'frame-event', process: 'API → client' },
+  { name: 'frame downloaded from storage and checked (sha256)', to: 'downloaded', process: 'client + storage' },
+  { name: 'file written', to: 'written', process: 'client' },
+];
+
+interface SingleTimeline {
+  jobId: string;
+  /** Submit request sent → file written (the bench's figure starts at the 201, `submitted`). */
+  totalMs: number;
+  hops: Record<string, number>;
+  /** Steps off the frame's path: when the client had its 201, the node its completion's acknowledgement (ms after submit-sent). */
+  side: Record<string, number>;
+  /** The render process's own parts (render, readback, encode, …). */
+  renderParts: Record<string, number>;
+}
+
+function singleTimeline(jobId: string, clientStamps: TimelineStamp[], apiStamps: TimelineStamp[], cost: TaskCost | undefined): SingleTimeline | null {
+  const all = [...clientStamps, ...apiStamps.filter((x) => x.jobId === jobId)];
+  if (cost?.at) for (const [k, v] of Object.entries(cost.at)) all.push({ step: `node-${k}`, jobId, at: v });
+  const start = all.find((x) => x.step === 'submit-sent')?.at;
+  if (start === undefined) return null;
+  const hops: Record<string, number> = {};
+  let cursor = start;
+  for (const hop of TIMELINE_HOPS) {
+    // A step stamped more than once (the event stream wakes at each change) counts from the first after the last hop;
+    // 2 ms of slack for the clocks of different processes.
+    const found = all.filter((x) => x.step === hop.to).map((x) => x.at).sort((a, b) => a - b);
+    const at = found.find((v) => v >= cursor - 2) ?? found[found.length - 1];
+    if (at === undefined) continue;
+    hops[hop.name] = Math.round((at - cursor) * 10) / 10;
+    cursor = at;
+  }
+  const side: Record<string, number> = {};
+  for (const step of ['submitted', 'job-answered', 'prune-start', 'prune-end', 'complete-answered', 'node-acked', 'frame-sent']) {
+    const at = all.find((x) => x.step === step)?.at;
+    if (at !== undefined) side[step] = Math.round((at - start) * 10) / 10;
+  }
+  return { jobId, totalMs: Math.round((cursor - start) * 10) / 10, hops, side, renderParts: cost?.timings ?? {} };
+}
+
+/** Medians per hop over the single frames' timelines. */
+function medianTimeline(timelines: SingleTimeline[]) {
+  const med = (xs: number[]) => Math.round(median(xs) * 10) / 10;
+  const pick = (f: (t: SingleTimeline) => Record<string, number>) => {
+    const keys = [...new Set(timelines.flatMap((t) => Object.keys(f(t))))];
+    return Object.fromEntries(keys.map((k) => [k, med(timelines.map((t) => f(t)[k]).filter((v) => v !== undefined))]));
+  };
+  return { jobs: timelines.length, totalMs: med(timelines.map((t) => t.totalMs)), hops: pick((t) => t.hops), side: pick((t) => t.side), renderParts: pick((t) => t.renderParts) };
+}
+
+function formatTimeline(t: ReturnType<typeof medianTimeline>): string {
+  const lines = TIMELINE_HOPS.filter((h) => t.hops[h.name] !== undefined).map((h) => `  ${String(t.hops[h.name]).padStart(6)} ms  ${h.process.padEnd(17)} ${h.name}`);
+  const parts = Object.entries(t.renderParts).map(([k, v]) => `${k} ${v}`).join(', ');
+  const side = Object.entries(t.side).map(([k, v]) => `${k} +${v}`).join(', ');
+  return `timeline of a single warm frame, medians of ${t.jobs} (submit request sent → file written ${t.totalMs} ms):\n${lines.join('\n')}\n  render process parts: ${parts}\n  off the path (ms after the submit was sent): ${side}`;
+}
+
+async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileDir?: string): Promise<{ url: string; stop(): Promise<void>; costs: TaskCost[]; stamps: TimelineStamp[] }> {
   const readyFile = join(dataDir, 'ready');
   // One admin key for the farm (it inherits the environment) and for the SDK in this process, which reads it too.
   process.env.TESSERA_API_KEY ||= newApiKey();
   const child = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'farm', 'up', '--nodes', String(nodes), '--port', '0', '--node-leasing', leasing, ...(args['node-concurrency'] ? ['--node-concurrency', args['node-concurrency']] : []), '--data', dataDir, '--ready-file', readyFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // TESSERA_TIMELINE: the API logs each task's per-hop stamps (api/core/timeline.ts) for the single frames' timeline.
     env: profileDir
-      ? { ...process.env, TESSERA_CPU_PROFILE_DIR: profileDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(ROOT, 'bench', 'cpu-profile-preload.mjs')}`.trim() }
-      : process.env,
+      ? { ...process.env, TESSERA_TIMELINE: '1', TESSERA_CPU_PROFILE_DIR: profileDir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(ROOT, 'bench', 'cpu-profile-preload.mjs')}`.trim() }
+      : { ...process.env, TESSERA_TIMELINE: '1' },
   });
   let logTail = '';
   const keep = (d: Buffer) => (logTail = (logTail + d).slice(-4000));
   const costs: TaskCost[] = [];
+  const stamps: TimelineStamp[] = [];
   let partial = '';
   child.stdout!.on('data', (d: Buffer) => {
     const lines = (partial + d).split('\n');
     partial = lines.pop()!;
     for (const line of lines) {
       const m = / task done .*costs=(\{\S*\})/.exec(line);
-      if (m) costs.push(JSON.parse(m[1]) as TaskCost);
+      if (m) costs.push({ ...(JSON.parse(m[1]) as TaskCost), jobId: / jobId=(\S+)/.exec(line)?.[1] });
+      const t = / timeline=(\[\S*\])/.exec(line);
+      if (t) stamps.push(...(JSON.parse(t[1]) as TimelineStamp[]));
     }
   });
   child.stdout!.on('data', keep);
@@ -286,7 +442,7 @@ async function farmUp(nodes: number, leasing: Leasing, dataDir: string, profileD
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   for (const end = Date.now() + 180_000; ; ) {
     const url = await readFile(readyFile, 'utf8').then((t) => t.trim(), () => '');
-    if (url) return { url, costs, pid: child.pid!, stop: async () => void (child.kill('SIGTERM'), await exited) };
+    if (url) return { url, costs, stamps, stop: async () => void (child.kill('SIGTERM'), await exited) };
     if (child.exitCode !== null || Date.now() > end) {
       child.kill('SIGKILL');
       throw new Error(`farm up did not get ready:\n${logTail}`);
@@ -336,15 +492,43 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
       const reuploadMs = performance.now() - tu;
       const samplesMs: number[] = [];
       const nodes: string[] = [];
+      const jobs: { jobId: string; stamps: TimelineStamp[] }[] = [];
+      const cpu0 = await ourCpuMs();
       await timed(`farm-${tag}-single`, async () => {
         for (let i = 0; i < singleRepeats; i++) {
-          const one = await renderOnFarm({ api: farm.url, scene: args.scene!, request: { ...request, frames: String(singleFrame), tile: undefined }, outDir: join(work, `single-${tag}-${i}`) });
+          const stamps: TimelineStamp[] = [];
+          const one = await renderOnFarm({
+            api: farm.url,
+            scene: args.scene!,
+            request: { ...request, frames: String(singleFrame), tile: undefined },
+            outDir: join(work, `single-${tag}-${i}`),
+            onTimeline: (step, at, frame) => stamps.push({ step, at, frame }),
+          });
           samplesMs.push(one.ms.firstFrame);
           nodes.push(one.nodes.map((x) => x.node).join('+'));
+          jobs.push({ jobId: one.jobId, stamps });
         }
       });
-      run.single = { repeats: singleRepeats, medianMs: median(samplesMs), samplesMs, reuploadMs, nodes, perTask: costBreakdown(farm.costs.slice(-singleRepeats), 0, 1) };
+      const cpuPerFrame = cpuDelta(cpu0, await ourCpuMs(), singleRepeats);
+      log(`CPU per single frame (ms, /proc, whole job: upload of the cached scene, probe, submit, render, download): ${Object.entries(cpuPerFrame).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      // Let the last 'task done' and timeline lines arrive.
+      await new Promise((r) => setTimeout(r, 300));
+      const timelines = jobs
+        .map((j) => singleTimeline(j.jobId, j.stamps, farm.stamps, farm.costs.find((c) => c.jobId === j.jobId)))
+        .filter((t): t is SingleTimeline => t !== null);
+      run.single = {
+        repeats: singleRepeats,
+        medianMs: median(samplesMs),
+        samplesMs,
+        reuploadMs,
+        nodes,
+        perTask: costBreakdown(farm.costs.slice(-singleRepeats), 0, 1),
+        timeline: timelines.length ? medianTimeline(timelines) : undefined,
+        cpuPerFrameMs: cpuPerFrame,
+        timelines,
+      };
       if (run.single.perTask) log(`per task (single frames): ${formatBreakdown(run.single.perTask)}`);
+      if (run.single.timeline) log(formatTimeline(run.single.timeline));
       log(`single frame ${singleFrame} (${n} node(s), ${leasing}): submit → file on disk, median ${ms(run.single.medianMs)} of ${samplesMs.map((v) => v.toFixed(0)).join(', ')} ms`);
     }
     return run;
@@ -433,6 +617,7 @@ for (const r of farmRuns) if (r.perTask) process.stdout.write(`per task, ${r.nod
 for (const raw of [rawBefore, rawAfter]) if (raw.cpu) process.stdout.write(`CPU by process, raw: ${formatRoleCpu(raw.cpu, raw.totalMs, frames.length)}\n`);
 for (const r of farmRuns) if (r.cpu) process.stdout.write(`CPU by process, ${r.nodes} node(s) × ${r.slotsPerNode} slot(s), ${r.leasing}: ${formatRoleCpu(r.cpu, r.totalMs, frames.length)}\n`);
 for (const r of farmRuns) if (r.single?.perTask) process.stdout.write(`per task, single warm frames, ${r.leasing}: ${formatBreakdown(r.single.perTask)}; submit → file median ${ms(r.single.medianMs)} (${(r.single.medianMs / rawFrameMs).toFixed(2)}× raw)\n`);
+for (const r of farmRuns) if (r.single?.timeline) process.stdout.write(`${r.nodes} node(s), ${r.leasing}: ${formatTimeline(r.single.timeline)}\n`);
 const busiest = Math.max(0, ...Object.values(contention).map((v) => v ?? 0));
 if (busiest > 10) {
   const parts = Object.entries(contention).map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(0)}%`).join(', ');

@@ -25,6 +25,8 @@ export interface WaitOptions {
   onProgress?(progress: JobProgress): void;
   /** Called with every event of the stream (progress, frame, end). */
   onEvent?(event: JobEvent): void;
+  /** Ask for small frames inside their `frame` events (`inline`, see {@link ClientJobs.events}). */
+  inlineFrames?: boolean;
   signal?: AbortSignal;
 }
 
@@ -52,8 +54,12 @@ export interface ClientJobs {
   getJob(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobStatus>;
   /** `GET /v1/jobs/:id/summary`: state, progress and ETA without the task list (fast for a job of any size). */
   jobSummary(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobSummary>;
-  /** The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts. */
-  events(jobId: string, opts?: { signal?: AbortSignal }): AsyncGenerator<JobEvent>;
+  /**
+   * The job's server-sent events, parsed, until the server closes the stream (after `end`) or `signal` aborts.
+   * `inlineFrames`: `frame` events carry small frames themselves (base64 `inline`, sha256 `checksum`) while the API
+   * still holds them, so the caller need not download those (older servers ignore the ask).
+   */
+  events(jobId: string, opts?: { signal?: AbortSignal; inlineFrames?: boolean }): AsyncGenerator<JobEvent>;
   /** `GET /v1/jobs/:id/frames`: finished frames with presigned download URLs. */
   frames(jobId: string, opts?: { signal?: AbortSignal }): Promise<JobFrames>;
   /** `DELETE /v1/jobs/:id`. */
@@ -122,8 +128,8 @@ export function createClientJobs({ options: opts, send, json, backoff }: ClientT
     ledger: ({ node } = {}, { signal } = {}) =>
       json(NodeLedger, 'GET', `/v1/ledger${node ? `?node=${encodeURIComponent(node)}` : ''}`, { idempotent: true, signal }),
 
-    async *events(jobId, { signal } = {}) {
-      const res = await send('GET', jobPath(jobId, '/events'), { idempotent: true, signal, accept: 'text/event-stream' });
+    async *events(jobId, { signal, inlineFrames } = {}) {
+      const res = await send('GET', jobPath(jobId, `/events${inlineFrames ? '?inline=1' : ''}`), { idempotent: true, signal, accept: 'text/event-stream' });
       if (!res.body) return;
       for await (const message of readServerSentEvents(res.body)) {
         const event = toJobEvent(message.event, message.data);
@@ -156,11 +162,11 @@ export function createClientJobs({ options: opts, send, json, backoff }: ClientT
       await res.body?.cancel().catch(() => {});
     },
 
-    async waitForJob(jobId, { onProgress, onEvent, signal } = {}) {
+    async waitForJob(jobId, { onProgress, onEvent, inlineFrames, signal } = {}) {
       let streamFailures = 0;
       while (streamFailures < MAX_STREAM_FAILURES) {
         try {
-          for await (const event of jobs.events(jobId, { signal })) {
+          for await (const event of jobs.events(jobId, { signal, inlineFrames })) {
             streamFailures = 0;
             onEvent?.(event);
             if (event.type === 'progress') onProgress?.(event);

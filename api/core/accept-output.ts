@@ -69,7 +69,7 @@ export async function acceptOutput(
  * nothing again.
  */
 export async function acceptInlineOutput(
-  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentOutputs'>>,
+  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentFrames'>>,
   task: TaskRecord,
   reported: { bytes: number; checksum: string },
   bytes: Uint8Array,
@@ -82,7 +82,7 @@ export async function acceptInlineOutput(
   if (actual !== reported.checksum) return `the inline output has sha256 ${actual}, but the node reported ${reported.checksum}`;
   const accepted = acceptedKey(task);
   await ctx.blobs.put(accepted, bytes, { contentType: outputContentType(accepted) });
-  // Stored: an event stream may now hand these bytes to the job's client (keyed by their sha256, so only if recorded).
-  ctx.recentOutputs?.put(accepted, actual, bytes);
+  // Stored: a frame (a whole-frame render or a stitch, not a tile) may now ride in its frame event (recent-frames.ts).
+  if ((task.kind === 'render' && task.final) || task.kind === 'stitch') ctx.recentFrames?.put(accepted, actual, bytes);
   return null;
 }

@@ -11,6 +11,7 @@ import type { PopLearner } from './pop-learner.ts';
 import type { EdgeRttMeter } from './edge-rtt-meter.ts';
 import { jobTopic, TASKS_TOPIC, type Notifier } from './notifier.ts';
 import { pruneSupersededOutputs } from './prune-outputs.ts';
+import { stampTimeline } from './timeline.ts';
 import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
@@ -23,7 +24,7 @@ import type { Random } from './routing/seeded-random.ts';
 import type { SessionStore } from './session-store.ts';
 import type { SessionTickets } from './session-tickets.ts';
 import type { NodeCredentials } from './node-credentials.ts';
-import type { RecentOutputs } from './recent-outputs.ts';
+import type { RecentFrames } from './recent-frames.ts';
 
 export interface ApiContext {
   jobs: JobStore;
@@ -59,8 +60,8 @@ export interface ApiContext {
   rng: Random;
   /** Per-key open event streams. */
   streams: StreamSlots;
-  /** Outputs this API stored moments ago, for event streams to carry (ApiOptions.eventFrameBytes). */
-  recentOutputs: RecentOutputs;
+  /** Finished frames still in memory from their inline completions, for frame events that carry them. */
+  recentFrames: RecentFrames;
   /** Open lease long-polls per node (at most its slots). */
   polls: NodePolls;
   /**
@@ -69,6 +70,9 @@ export interface ApiContext {
    */
   applied(changes: StatusChange[]): Promise<void>;
 }
+
+/** How long an ended job's prune waits, so the job's event streams go first (ms). */
+const PRUNE_AFTER_MS = 20;
 
 /** Build the context; `applied` is the one place status changes are logged. */
 export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext {
@@ -92,9 +96,14 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
       const wake = parts.jobs.announcesChanges && notifier.notifyLocal ? (t: string) => notifier.notifyLocal!(t) : (t: string) => notifier.notify(t);
       for (const jobId of jobs) wake(jobTopic(jobId));
       wake(TASKS_TOPIC);
-      for (const ch of changes) {
-        if (ch.entity !== 'job' || !isJobFinished(ch.to as JobState)) continue;
+      const ended = changes.filter((ch) => ch.entity === 'job' && isJobFinished(ch.to as JobState));
+      // The woken event streams send the job's last frame and its end before the prune's storage calls compete with
+      // them for this process (a frame's file is what the client waits for; the prune only tidies storage).
+      if (ended.length) await new Promise((resolve) => setTimeout(resolve, PRUNE_AFTER_MS));
+      for (const ch of ended) {
+        stampTimeline(parts.options.timeline, parts.logger, 'prune-start', { jobId: ch.jobId });
         await pruneSupersededOutputs(parts, ch.jobId);
+        stampTimeline(parts.options.timeline, parts.logger, 'prune-end', { jobId: ch.jobId });
         // An attempt whose lease was taken back may still hold an upload URL and PUT after the job has ended: the
         // store marked the job's clean-up as due once every such URL has expired, and the sweep (prune-sweep.ts)
         // prunes again then, whatever restarts in between.

@@ -136,6 +136,19 @@ export interface ApiOptions {
   nodeCredentials?: Partial<NodeCredentialOptions>;
   /** This API's PoP for `GET /v1/edge/ping` when it is not behind Cloudflare (Node: TESSERA_EDGE_POP). */
   edgePop?: EdgePopConfig;
+  /**
+   * Log a `timeline` line (epoch-ms stamp) at each step of a task's way through the API: job submitted, tasks
+   * leased, completion received / output checked and stored / recorded / answered, frame event sent
+   * (`timeline.ts`; `npm run bench:farm` turns it on with TESSERA_TIMELINE=1 to print its per-hop breakdown).
+   */
+  timeline?: boolean;
+  /**
+   * Frames up to this many bytes go inside their `frame` event (base64 `inline`) to clients that ask for it
+   * (`GET /v1/jobs/:id/events?inline=1`, as `tessera render --api` does), while this API process still holds them
+   * from their inline completion (recent-frames.ts, at most 64 such frames' bytes): the client saves the frame
+   * without a storage GET. 0 turns it off. Default 256 KiB.
+   */
+  eventInlineBytes?: number;
 }
 
 export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials'>> = {
@@ -154,6 +167,8 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'ver
   corsOrigin: '*',
   version: '0.1.0',
   requireJoinToken: false,
+  timeline: false,
+  eventInlineBytes: 256 * 1024,
 };
 
 /** Options with every default filled in. */
@@ -184,6 +199,10 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
   const inline = rest.inlineOutputBytes ?? API_DEFAULTS.inlineOutputBytes;
   if (!Number.isInteger(inline) || inline < 0 || inline > INLINE_OUTPUT_LIMIT) {
     throw new RangeError(`inlineOutputBytes must be a whole number from 0 to ${INLINE_OUTPUT_LIMIT} (got ${inline})`);
+  }
+  const inEvents = rest.eventInlineBytes ?? API_DEFAULTS.eventInlineBytes;
+  if (!Number.isInteger(inEvents) || inEvents < 0 || inEvents > INLINE_OUTPUT_LIMIT) {
+    throw new RangeError(`eventInlineBytes must be a whole number from 0 to ${INLINE_OUTPUT_LIMIT} (got ${inEvents})`);
   }
   return {
     ...API_DEFAULTS,

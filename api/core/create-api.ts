@@ -9,6 +9,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { base64Length } from '../protocol/task.ts';
 import { cors } from 'hono/cors';
 import { TesseraError } from '../protocol/errors.ts';
+import { RecentFrames } from './recent-frames.ts';
 import { createApiContext } from './api-context.ts';
 import { resolveApiOptions, type ApiDeps, type ApiOptions, type ResolvedApiOptions } from './api-options.ts';
 import { ClientKeys } from './client-keys.ts';
@@ -29,7 +30,6 @@ import { heartbeatIntervalMs } from './task-policy.ts';
 import { TaskRouter } from './task-router.ts';
 import { Verifier } from './verifier.ts';
 import { SessionTickets } from './session-tickets.ts';
-import { RecentOutputs } from './recent-outputs.ts';
 import { NodeCredentials } from './node-credentials.ts';
 import { registerSessionRoutes } from './routes/session-routes.ts';
 import { registerMeteringRoutes } from './routes/metering-routes.ts';
@@ -96,7 +96,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     credentials: new NodeCredentials(deps.jobs, opts.nodeCredentials),
     rng,
     streams: new StreamSlots(),
-    recentOutputs: new RecentOutputs(opts.eventFrameBytes, opts.recentOutputBytes),
+    recentFrames: new RecentFrames(64 * opts.eventInlineBytes, opts.eventInlineBytes),
     polls: new NodePolls(),
   });
 

@@ -17,11 +17,17 @@ export interface SessionPlacementOptions {
   sceneLoadBaseMs: number;
   /** Scene download + parse throughput, bytes per ms (for the size-dependent part). */
   sceneBytesPerMs: number;
+  /**
+   * Starting the headless Chromium a session renders in on the Chromium backend (each session starts its own, cached
+   * scene or not): 1.4–3.2 s measured on a quiet 2-core machine (README, `npm run bench:backends`).
+   */
+  chromiumStartMs: number;
 }
 
 export const SESSION_PLACEMENT_DEFAULTS: SessionPlacementOptions = {
   sceneLoadBaseMs: 150,
   sceneBytesPerMs: 20_000, // 20 MB/s
+  chromiumStartMs: 2000,
 };
 
 export interface SessionPlacementRequest {
@@ -30,6 +36,11 @@ export interface SessionPlacementRequest {
   eye: { width: number; height: number };
   /** The session asks for depth frames: only nodes whose card lists the `depth` session feature qualify. */
   depth?: boolean;
+  /**
+   * What of the scene needs WebGL 2 (its flagged extensions), to name in the reason when no node can serve it. The
+   * requirement itself is `requirements.webgl2`: only nodes whose card lists the `webgl2` session feature qualify.
+   */
+  webgl2Extensions?: readonly string[];
   /** The session asks for the `fast` look: only nodes whose card lists the `fast` session feature qualify. */
   fast?: boolean;
   sceneBytes: number;
@@ -49,8 +60,8 @@ export type SessionPlacement =
 export function placeSession(live: readonly LiveNode[], req: SessionPlacementRequest, rng: Random, options: SessionPlacementOptions = SESSION_PLACEMENT_DEFAULTS, route: RouteOptions = ROUTE_DEFAULTS): SessionPlacement {
   const o = { ...ROUTE_DEFAULTS, ...route };
   const pixels = 2 * req.eye.width * req.eye.height;
-  let noSlots = 0, busy = 0, incapable = 0, tooFar = 0;
-  type Scored = { node: LiveNode; score: number; rtt: ReturnType<typeof predictRtt>; load: number; renderMs: number; queueMs: number; cached: boolean };
+  let noSlots = 0, busy = 0, incapable = 0, tooFar = 0, noWebgl2 = 0;
+  type Scored = { node: LiveNode; score: number; rtt: ReturnType<typeof predictRtt>; load: number; renderMs: number; queueMs: number; cached: boolean; chromium: boolean };
   const scored: Scored[] = [];
   let excluded = 0;
   for (const node of live) {
@@ -60,6 +71,12 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
       continue;
     }
     const slots = card.sessionSlots ?? 0;
+    // Sessions render where the node's card says: `webgl2` among its session features, not just a WebGL 2 backend for
+    // batch tasks (a node from before sessions ran on Chromium has one, and would render the scene without it).
+    if (slots > 0 && card.sessionUrl && req.requirements?.webgl2 && !card.sessionFeatures?.includes('webgl2')) {
+      noWebgl2++;
+      continue;
+    }
     if (slots <= 0 || !card.sessionUrl || card.tilesPerSecond <= 0 || (req.depth && !card.sessionFeatures?.includes('depth')) || (req.fast && !card.sessionFeatures?.includes('fast')) || !meetsRequirements(card, req.requirements) || card.gl.maxViewport[0] < 2 * req.eye.width || card.gl.maxViewport[1] < req.eye.height) {
       incapable++;
       continue;
@@ -79,13 +96,19 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
       continue;
     }
     const cached = req.cachedOn.has(node.record.nodeId);
-    const load = cached ? 0 : options.sceneLoadBaseMs + req.sceneBytes / options.sceneBytesPerMs;
+    // The session renders in a Chromium of its own when the scene needs WebGL 2 or Chromium is the node's default
+    // backend (`--backend chromium`; such a node lists the webgl2 session feature): that start comes first.
+    const chromium = !!card.sessionFeatures?.includes('webgl2') && (!!req.requirements?.webgl2 || card.backends?.[0]?.id === 'chromium');
+    const load = (cached ? 0 : options.sceneLoadBaseMs + req.sceneBytes / options.sceneBytesPerMs) + (chromium ? options.chromiumStartMs : 0);
     const renderMs = expectedRenderMs(card, pixels);
     // A session renders in its own process, but shares the machine with the node's running tasks.
     const queueMs = node.load.running >= Math.max(1, node.load.concurrency) ? expectedQueueMs(node.load, renderMs) : 0;
-    scored.push({ node, score: rtt.rttMs + load + queueMs + renderMs, rtt, load, renderMs, queueMs, cached });
+    scored.push({ node, score: rtt.rttMs + load + queueMs + renderMs, rtt, load, renderMs, queueMs, cached, chromium });
   }
-  const skipped = [noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`, excluded && `${excluded} excluded by the client`].filter(Boolean);
+  const needs = req.webgl2Extensions?.length ? `the scene uses ${req.webgl2Extensions.join(', ')}` : 'the session requires WebGL 2';
+  const skipped = [
+    noWebgl2 && `${noWebgl2} without WebGL 2 sessions (${needs}; a node serves them with \`tessera node start --backend chromium\` or \`--backend auto\`)`,
+    noSlots && `${noSlots} with no free session slot`, busy && `${busy} busy`, incapable && `${incapable} unable to serve this session`, tooFar && `${tooFar} beyond maxRttMs`, excluded && `${excluded} excluded by the client`].filter(Boolean);
   if (scored.length === 0) {
     return { ok: false, reason: `no node can take the session: ${live.length} healthy${skipped.length ? `, ${skipped.join(', ')}` : ''}` };
   }
@@ -96,7 +119,7 @@ export function placeSession(live: readonly LiveNode[], req: SessionPlacementReq
   const f = (x: number) => x.toFixed(1);
   const reason =
     `earliest expected first frame ${f(best.score)} ms = RTT ${f(best.rtt.rttMs)} ms (${best.rtt.source}) + scene load ${f(best.load)} ms` +
-    `${best.cached ? ' (cached)' : ''} + queue ${f(best.queueMs)} ms + render ${f(best.renderMs)} ms, best of ${scored.length} capable node${scored.length === 1 ? '' : 's'}` +
+    `${best.cached ? ' (cached)' : ''}${best.chromium ? ` (with Chromium's start, ${f(options.chromiumStartMs)} ms)` : ''} + queue ${f(best.queueMs)} ms + render ${f(best.renderMs)} ms, best of ${scored.length} capable node${scored.length === 1 ? '' : 's'}` +
     (ties.length > 1 ? ` (tie among ${ties.length}, broken at random)` : '') +
     (fallback ? `; fallback ${fallback.node.record.nodeId} at ${f(fallback.score)} ms` : '; no fallback') +
     (skipped.length ? `; passed over ${skipped.join(', ')}` : '');

@@ -1,6 +1,6 @@
 /**
  * The BlobStore on any S3-compatible service (AWS S3, Cloudflare R2, MinIO, s3rver) with the AWS SDK v3; its
- * presigned URLs are signed as the Worker's store signs them (aws4fetch: far less CPU per URL than the SDK's).
+ * presigned URLs are signed with aws4fetch (SigV4 query signing, as the Workers store does: several times cheaper).
  *
  * Checksums are computed and validated only when an operation requires them: otherwise the SDK sends
  * bodies `aws-chunked` with trailing checksums, which s3rver stores inside the object (verified here),
@@ -23,10 +23,10 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { FetchS3BlobStore } from '../edge/fetch-s3-blob-store.ts';
+import { AwsClient } from 'aws4fetch';
 import { TesseraError } from '../protocol/errors.ts';
 import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
-import { sha256Base64, sha256HexFromBase64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
+import { presignedPutHeaders, sha256HexFromBase64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
 
 export interface S3Config extends S3Endpoint {
   /** Tries per storage call (default {@link RETRY_DEFAULTS}.attempts). */
@@ -64,17 +64,20 @@ function isNotFound(err: unknown): boolean {
 export class S3BlobStore implements BlobStore {
   readonly #s3: S3Client;
   /**
-   * Presigns with aws4fetch's SigV4 (the Worker's store, runtime-free): a few HMACs, ~0.3 ms of CPU a URL against
-   * ~0.9 ms for the SDK's presigner and its middleware stack. The API presigns twice per task (the scene's GET in
-   * each lease, the frame's GET in each frame event), so on a one-machine farm this was CPU taken from rendering.
+   * Presigning is SigV4 query signing, a few HMACs: aws4fetch's signer (as the Workers store uses) costs ~0.3 ms of
+   * CPU a URL where the SDK's presigner costs 1–3 ms on a busy machine, and a single frame's way through the farm
+   * presigns twice (its lease's scene URL, its frame event's URL).
    */
-  readonly #signer: FetchS3BlobStore;
+  readonly #signer: AwsClient;
+  /** `<public endpoint>/<bucket>/`: where presigned URLs point (path-style, as the SDK's requests). */
+  readonly #publicBase: string;
   readonly #bucket: string;
   readonly #retry: RetryOptions;
 
   constructor(config: S3Config) {
     this.#s3 = client(config, config.endpoint);
-    this.#signer = new FetchS3BlobStore(config);
+    this.#signer = new AwsClient({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, service: 's3', region: config.region, retries: 0 });
+    this.#publicBase = `${(config.publicEndpoint || config.endpoint).replace(/\/+$/, '')}/${encodeURIComponent(config.bucket)}/`;
     this.#bucket = config.bucket;
     this.#retry = { attempts: config.attempts, retryable: isTransient };
   }
@@ -176,17 +179,27 @@ export class S3BlobStore implements BlobStore {
   }
 
   presignGet(key: string, expiresInSeconds: number): Promise<string> {
-    return this.#signer.presignGet(key, expiresInSeconds);
+    return this.#presign('GET', key, expiresInSeconds);
   }
 
-  /** With `expect`, the length and checksum are signed headers: storage refuses other bytes. */
   presignPut(key: string, expiresInSeconds: number, expect?: ExpectedUpload): Promise<string> {
-    return this.#signer.presignPut(key, expiresInSeconds, expect);
+    // The length, the SHA-256 and the type stay headers (signed), not query parameters: storage checks the body against them.
+    return this.#presign('PUT', key, expiresInSeconds, expect ? { ...presignedPutHeaders(expect), 'content-length': String(expect.bytes) } : undefined);
   }
 
   /** Release the SDK's sockets. */
   close(): void {
     this.#s3.destroy();
+  }
+
+  async #presign(method: 'GET' | 'PUT', key: string, expiresInSeconds: number, headers?: Record<string, string>): Promise<string> {
+    const url = new URL(this.#publicBase + key.split('/').map(encodeURIComponent).join('/'));
+    url.searchParams.set('X-Amz-Expires', String(Math.max(1, Math.min(604_800, Math.round(expiresInSeconds)))));
+    try {
+      return (await this.#signer.sign(url.toString(), { method, headers, aws: { signQuery: true, allHeaders: headers !== undefined } })).url;
+    } catch (err) {
+      throw this.#failed(`presigning ${key}`, err);
+    }
   }
 
   #failed(what: string, err: unknown): TesseraError {

@@ -120,18 +120,8 @@ export type JobEvent =
    * A frame finished. Servers since the throughput work add where to fetch it (a presigned GET URL, valid like
    * the frame list's), its size and sha256, so a client downloads it without listing the frames; a client still
    * reads the frame list once at the end (a frame can be stitched again after its job's nodes are verified).
+   * `inline`: the frame itself (base64), on streams opened with `?inline=1`, when it is small and the API still
+   * holds it from its completion; its sha256 is `checksum` (clients check it, and download from `url` otherwise).
    */
-  | {
-    type: 'frame';
-    jobId: string;
-    frame: number;
-    url?: string;
-    bytes?: number;
-    checksum?: string;
-    /**
-     * The frame itself (standard base64), when the server has it at hand and it is small (ApiOptions.eventFrameBytes):
-     * a client that checks its sha256 against `checksum` needs no GET. Its URL comes too.
-     */
-    data?: string;
-  }
+  | { type: 'frame'; jobId: string; frame: number; url?: string; bytes?: number; checksum?: string; inline?: string }
   | { type: 'end'; jobId: string; state: JobState; error: string | null };

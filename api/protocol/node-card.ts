@@ -87,9 +87,11 @@ export const NodeCard = z.object({
   /**
    * What the node's sessions can send beyond colour frames: `depth` (rg8-mm-png depth images). A session asking
    * for depth is placed only on nodes that list it (older nodes would send frames without depth); `fast`: the
-   * `fidelity: "fast"` session look (older nodes would refuse the lease).
+   * `fidelity: "fast"` session look (older nodes would refuse the lease); `webgl2`: sessions of scenes that need
+   * WebGL 2 (KHR_materials_transmission/volume/dispersion) render on a WebGL 2 backend (Chromium); a session of such
+   * a scene is placed only on nodes that list it.
    */
-  sessionFeatures: z.array(z.enum(['depth', 'fast'])).max(8).optional(),
+  sessionFeatures: z.array(z.enum(['depth', 'fast', 'webgl2'])).max(8).optional(),
   /** Where clients and peers can reach the node's GET /ping (the full http(s) URL), if anywhere. */
   probeUrl: ProbeUrl.optional(),
   /**

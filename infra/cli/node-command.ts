@@ -97,7 +97,7 @@ export function nodeCommand(): Command {
     .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', integer('--session-slots', 0, 64))
     .option(
       '--backend <backend>',
-      'GL backends each render process runs: headless-gl (WebGL 1, default), chromium (WebGL 2 in headless Chromium for every scene) or auto (both: Chromium for scenes that need WebGL 2, i.e. transmission and volume); the card lists them, and only nodes with WebGL 2 are given such scenes',
+      'GL backends each render process runs: headless-gl (WebGL 1, default), chromium (WebGL 2 in headless Chromium for every scene) or auto (both: Chromium for scenes that need WebGL 2, i.e. transmission, volume and dispersion); the card lists them, and only nodes with WebGL 2 are given such scenes; sessions render on the backend a batch render of their scene would use (a session\'s own Chromium)',
       (v) => parseBackendChoice(v),
     )
     .option('--chromium-timeout <seconds>', 'with a Chromium backend: kill Chromium when one call into its page (a scene load, a tile) takes longer, failing the task so it is retried elsewhere (default 300; capped below --task-timeout)', (v) => {

@@ -2,8 +2,8 @@ import { fileProbeHistory } from './probe-history-file.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTesseraClient, type JobProgress, type ProbeResult, type TesseraClient } from '../../api/client/index.ts';
-import { TesseraError } from '../../api/protocol/errors.ts';
 import { base64ToBytes } from '../../api/protocol/base64-bytes.ts';
+import { TesseraError } from '../../api/protocol/errors.ts';
 import { sha256Hex } from '../../api/protocol/sha256-hex.ts';
 import { frameFileName } from '../../api/protocol/frame-list.ts';
 import type { JobRequestInput } from '../../api/protocol/job-spec.ts';
@@ -33,6 +33,12 @@ export interface FarmRenderOptions {
   onSubmitted?(event: { jobId: string }): void;
   onProgress?(progress: JobProgress): void;
   onFrameSaved?(event: { frame: number; file: string }): void;
+  /**
+   * Epoch-ms stamps (performance.timeOrigin + performance.now()) of the client's steps: `submit-sent`, `submitted`,
+   * `frame-event` (a frame's event arrived), `downloaded` (its bytes fetched and checked), `written` (its file
+   * saved); `npm run bench:farm` lines them up with the API's and the node's (api/core/timeline.ts).
+   */
+  onTimeline?(step: string, at: number, frame?: number): void;
 }
 
 export const FARM_RENDER_DEFAULTS = { downloadConcurrency: 4 };
@@ -103,8 +109,11 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   const tUploaded = performance.now();
   const job = { ...opts.request, sceneId: uploaded.sceneId };
   if (probe?.rtts.length && !job.client) job.client = { rtts: probe.rtts };
+  const stamp = opts.onTimeline ? (step: string, at: number, frame?: number) => opts.onTimeline!(step, performance.timeOrigin + at, frame) : () => {};
+  stamp('submit-sent', performance.now());
   const { jobId } = await client.submitJob(job, { signal });
   const tSubmitted = performance.now();
+  stamp('submitted', tSubmitted);
   opts.onSubmitted?.({ jobId });
 
   const format = opts.request.format ?? 'png';
@@ -112,9 +121,11 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   await mkdir(opts.outDir, { recursive: true });
   let firstFrameAt = 0;
   const saver = new FrameSaver(client, jobId, opts.downloadConcurrency, signal, async (frame, bytes) => {
+    stamp('downloaded', performance.now(), frame);
     const file = join(opts.outDir, frameNames(frame));
     await writeAtomic(file, bytes);
     firstFrameAt ||= performance.now();
+    stamp('written', performance.now(), frame);
     opts.onFrameSaved?.({ frame, file });
     return file;
   });
@@ -122,6 +133,8 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
   const status = await client
     .waitForJob(jobId, {
       signal,
+      // Small frames come inside their events: saved with no download (checked against their sha256 like one).
+      inlineFrames: true,
       onProgress: (p) => {
         opts.onProgress?.(p);
         if (p.frames.done > saver.count) saver.sync();
@@ -129,7 +142,8 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
       // Servers that put the frame's URL in the event save a frame-list call per frame; older ones get one.
       onEvent: (e) => {
         if (e.type !== 'frame') return;
-        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum, data: e.data });
+        stamp('frame-event', performance.now(), e.frame);
+        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum, inline: e.inline });
         else saver.sync();
       },
     })
@@ -205,7 +219,7 @@ class FrameSaver {
   private notBefore = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Frames announced with their URL, waiting for a download slot, and the downloads running for them. */
-  private readonly queue: { frame: number; url: string; checksum: string }[] = [];
+  private readonly queue: AnnouncedFrame[] = [];
   private readonly direct = new Set<Promise<void>>();
 
   constructor(
@@ -221,42 +235,12 @@ class FrameSaver {
     return this.started.size;
   }
 
-  /**
-   * Save one frame announced with its URL and checksum (unless that version is saved or being saved): from the
-   * event's own `data` when it came with the frame and has that sha256, else downloaded from the URL.
-   */
-  take(f: { frame: number; url: string; checksum: string; data?: string }): void {
+  /** Download one frame announced with its URL and checksum (unless that version is saved or being saved). */
+  take(f: AnnouncedFrame): void {
     if (this.started.get(f.frame) === f.checksum) return;
     this.started.set(f.frame, f.checksum);
-    const { data, ...where } = f;
-    if (data === undefined) {
-      this.queue.push(where);
-      return this.pump();
-    }
-    const run: Promise<void> = this.saveCarried(where, data)
-      .catch((err) => {
-        this.failure ??= err;
-      })
-      .finally(() => {
-        this.direct.delete(run);
-        this.pump();
-      });
-    this.direct.add(run);
-  }
-
-  /** A frame the event carried: checked against the announced sha256 as a download is; otherwise downloaded. */
-  private async saveCarried(f: { frame: number; url: string; checksum: string }, data: string): Promise<void> {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = base64ToBytes(data);
-    } catch {
-      bytes = undefined;
-    }
-    if (!bytes || (await sha256Hex(bytes)) !== f.checksum.toLowerCase()) {
-      this.queue.push(f);
-      return;
-    }
-    if (this.started.get(f.frame) === f.checksum) this.files.set(f.frame, await this.save(f.frame, bytes));
+    this.queue.push(f);
+    this.pump();
   }
 
   private pump(): void {
@@ -334,9 +318,11 @@ class FrameSaver {
     await Promise.all(Array.from({ length: Math.min(this.concurrency, todo.length) }, worker));
   }
 
-  private async download(f: { frame: number; url: string; checksum: string }): Promise<void> {
+  private async download(f: AnnouncedFrame): Promise<void> {
     try {
-      const bytes = await this.client.downloadFrame(f.url, { sha256: f.checksum, signal: this.signal });
+      // A frame that came inside its event is saved as it is when its sha256 is the announced one; else downloaded.
+      const inline = f.inline === undefined ? undefined : await checkedInline(f.inline, f.checksum);
+      const bytes = inline ?? (await this.client.downloadFrame(f.url, { sha256: f.checksum, signal: this.signal }));
       // A newer version of this frame may have been announced while this one downloaded: keep the newest.
       if (this.started.get(f.frame) === f.checksum) this.files.set(f.frame, await this.save(f.frame, bytes));
     } catch (cause) {
@@ -344,6 +330,25 @@ class FrameSaver {
       throw new TesseraError('STORAGE_FAILED', `downloading frame ${f.frame} of job ${this.jobId}: ${(cause as Error).message}`, { cause });
     }
   }
+}
+
+/** A finished frame as its event announced it: where to download it, its sha256, and maybe the frame itself (base64). */
+interface AnnouncedFrame {
+  frame: number;
+  url: string;
+  checksum: string;
+  inline?: string;
+}
+
+/** The bytes of an event's `inline` frame when they decode and their sha256 is `checksum`; undefined otherwise. */
+async function checkedInline(inline: string, checksum: string): Promise<Uint8Array | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64ToBytes(inline);
+  } catch {
+    return undefined;
+  }
+  return (await sha256Hex(bytes)) === checksum.toLowerCase() ? bytes : undefined;
 }
 
 /** Who rendered what, from the job's finished tasks. */

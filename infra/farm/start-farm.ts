@@ -105,6 +105,8 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
         verification: { sampleRate: opts.verifyRate },
         // Every node of a farm on one machine advertises a loopback probe URL: let `tessera node doctor` check it.
         probeCheck: { allowPrivateAddresses: true },
+        // Per-hop stamps of each task for `npm run bench:farm` (api/core/timeline.ts).
+        timeline: process.env.TESSERA_TIMELINE === '1',
       },
     });
   } catch (cause) {

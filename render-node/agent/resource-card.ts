@@ -28,7 +28,7 @@ export interface RenderCapabilities {
 /** This node's resource card: CPU, memory, GL capabilities and measured speed. */
 export function createResourceCard(
   gl: RenderCapabilities,
-  opts: { name: string; region?: string; concurrency: number; probeUrl?: string; location?: { lat: number; lon: number }; sessionSlots?: number; sessionUrl?: string },
+  opts: { name: string; region?: string; concurrency: number; probeUrl?: string; location?: { lat: number; lon: number }; sessionSlots?: number; sessionUrl?: string; sessionWebgl2?: boolean },
 ): NodeCard {
   const { info } = gl;
   const cpu = cpus();
@@ -46,6 +46,6 @@ export function createResourceCard(
     location: opts.location,
     sessionSlots: opts.sessionSlots,
     sessionUrl: opts.sessionSlots ? opts.sessionUrl : undefined,
-    sessionFeatures: opts.sessionSlots ? ['depth', 'fast'] : undefined,
+    sessionFeatures: opts.sessionSlots ? ['depth', 'fast', ...(opts.sessionWebgl2 ? (['webgl2'] as const) : [])] : undefined,
   });
 }

@@ -23,6 +23,15 @@ export interface EncodeRequest {
   render: Pick<SessionRender, 'format' | 'quality'>;
 }
 
+/**
+ * Main thread → encoder: a frame encoded already (by the Chromium page, in the session's format; depth as an RGBA PNG),
+ * to go out on the frame pipe in its turn, after the frames before it.
+ */
+export interface EncodedFrame {
+  id: number;
+  encoded: { image: Uint8Array; depth: Uint8Array | null; encodeMs: number };
+}
+
 /** Encoder → main thread: a pixel buffer to reuse. */
 export interface EncoderReturn {
   type: 'buffer';
@@ -49,7 +58,13 @@ if (parentPort) {
   // The node went away: the process is ending anyway.
   pipe.on('error', () => {});
   let queue = Promise.resolve();
-  port.on('message', (m: EncodeRequest) => {
+  port.on('message', (m: EncodeRequest | EncodedFrame) => {
+    if ('encoded' in m) {
+      const { image, depth, encodeMs } = m.encoded;
+      const header: FrameRecordHeader = { id: m.id, ok: true, encodeMs };
+      queue = queue.then(() => void pipe.write(encodeRecord(header, depth ? [image, depth] : [image])));
+      return;
+    }
     queue = queue.then(async () => {
       const t0 = performance.now();
       let record: Buffer;

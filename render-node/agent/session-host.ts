@@ -147,10 +147,16 @@ export class SessionHost {
       cacheDir: this.#o.cacheDir,
       maxTexturePixels: this.#o.maxTexturePixels,
       memoryCapBytes: this.#o.memoryCapBytes,
+      backend: this.#o.backend,
+      chromiumCallTimeoutMs: this.#o.chromiumCallTimeoutMs,
+      encodeIn: this.#o.encodeIn,
       loadTimeoutMs: this.#o.loadTimeoutMs,
       frameTimeoutMs: this.#o.frameTimeoutMs,
     });
-    const loaded = process.load(lease.scene, lease.render);
+    const loaded = process.load(lease.scene, lease.render).then(({ start, backend }) => {
+      this.#o.log.info({ sessionId: lease.sessionId, backend }, 'session backend');
+      return start;
+    });
     loaded.catch(() => {});
     const s: HostedSession = {
       lease,

@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ErrorCode } from '../../api/protocol/errors.ts';
 import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
+import type { RenderBackend, RenderBackendChoice } from '../chromium/choose-backend.ts';
+import type { SessionEncodeIn } from '../chromium/render-host-api.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
 import { RecordReader } from './frame-records.ts';
 import type { FrameRecordHeader } from './session-encoder.ts';
@@ -21,6 +23,12 @@ export const FRAME_PIPE_FD = 4;
 export interface SessionWorkerSettings {
   cacheDir: string;
   maxTexturePixels: number;
+  /** The node's `--backend`: a session's scene renders on the backend batch rendering would choose for it. */
+  backend?: RenderBackendChoice;
+  /** Longest one call into the Chromium page may take (a frame, the scene load), ms. */
+  chromiumCallTimeoutMs?: number;
+  /** On Chromium, where frames are encoded: in the page (canvas.toBlob, default) or here (pixels read back, sharp). */
+  encodeIn?: SessionEncodeIn;
 }
 
 export type SessionWorkerRequest =
@@ -29,7 +37,7 @@ export type SessionWorkerRequest =
 
 export type SessionWorkerReply =
   | { type: 'ready' }
-  | { type: 'loaded'; start: StartView }
+  | { type: 'loaded'; start: StartView; backend: RenderBackend }
   | { type: 'load-failed'; message: string; code?: ErrorCode; sceneFault: boolean }
   /** The frame is drawn and read back (its encoded image follows on the frame pipe); the GL thread is free. */
   | { type: 'rendered'; id: number; width: number; height: number; renderMs: number }
@@ -90,7 +98,7 @@ export class SessionProcess {
 
   constructor(options: SessionProcessOptions) {
     this.#options = options;
-    const settings: SessionWorkerSettings = { cacheDir: options.cacheDir, maxTexturePixels: options.maxTexturePixels };
+    const settings: SessionWorkerSettings = { cacheDir: options.cacheDir, maxTexturePixels: options.maxTexturePixels, backend: options.backend, chromiumCallTimeoutMs: options.chromiumCallTimeoutMs, encodeIn: options.encodeIn };
     this.#child = fork(WORKER, [], {
       execArgv: ['--import', TSX],
       env: { ...process.env, TESSERA_SESSION_SETTINGS: JSON.stringify(settings) },
@@ -126,14 +134,15 @@ export class SessionProcess {
     this.#memoryTimer.unref();
   }
 
-  /** Load the scene; resolves with the session's start view, rejects with why it failed. */
-  async load(scene: { id: string; url: string }, render: SessionRender): Promise<StartView> {
+  /** Load the scene; resolves with the session's start view and the backend it renders on, rejects with why it failed. */
+  async load(scene: { id: string; url: string }, render: SessionRender): Promise<{ start: StartView; backend: RenderBackend }> {
     await this.#ready;
     const reply = this.#wait((m) => m.type === 'loaded' || m.type === 'load-failed', this.#options.loadTimeoutMs, 'scene load');
     this.#child.send({ type: 'load', scene, render } satisfies SessionWorkerRequest);
     const m = await reply;
     if (m.type === 'load-failed') throw new Error(`the scene could not be loaded: ${m.message}`);
-    return (m as Extract<SessionWorkerReply, { type: 'loaded' }>).start;
+    const { start, backend } = m as Extract<SessionWorkerReply, { type: 'loaded' }>;
+    return { start, backend };
   }
 
   /** Render and encode one pose: `rendered` when the process can take the next pose, `done` with the frame. */

@@ -154,6 +154,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     location: opts.location,
     sessionSlots: opts.sessionSlots,
     sessionUrl: probe.sessionUrl,
+    // Sessions render where batch renders do: a node with Chromium (--backend chromium or auto) serves WebGL 2 scenes.
+    sessionWebgl2: described.backends?.some((b) => b.id === 'chromium' && b.webgl2) ?? false,
   });
   const api = new NodeApi(opts.api, opts.joinToken);
   // Before registering: a metrics port that is taken fails the start without leaving a registered node behind.
@@ -176,6 +178,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
     maxTexturePixels: opts.maxTexturePixels,
     memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
+    backend: opts.backend,
+    // A scene load in the page; each frame has the session's own cap (frameTimeoutMs), which kills the process.
+    chromiumCallTimeoutMs: opts.chromiumCallTimeoutMs,
   });
   sessions.attach(probe.server);
   const registered = await register();
@@ -186,6 +191,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   });
 
   const running = new Map<string, Running>();
+  /** When each leased task reached this node (epoch ms), by lease id, until it starts. */
+  const arrivedAt = new Map<string, number>();
   /** Leased tasks no slot has started yet (batched leasing), in lease order. */
   const queued: LeasedTask[] = [];
   /** Slots whose render process is free (batched leasing). */
@@ -213,6 +220,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       for (const leaseId of ack.revoked) {
         const waiting = queued.findIndex((t) => t.leaseId === leaseId);
         if (waiting >= 0) log.warn({ taskId: queued.splice(waiting, 1)[0].taskId }, 'lease revoked; dropping a queued task');
+        arrivedAt.delete(leaseId);
         const r = running.get(leaseId);
         if (r) {
           log.warn({ taskId: r.task.taskId }, 'lease revoked; abandoning task');
@@ -266,6 +274,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         continue;
       }
       if (!task) continue;
+      arrivedAt.set(task.leaseId, epochMs());
       await execute(task, index, performance.now() - leaseStarted);
     }
   };
@@ -277,6 +286,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
    * process answered (encode and upload included); `completeMs`, its report.
    */
   const execute = async (task: LeasedTask, slot: number, leaseMs: number, onRunEnd: () => void = () => {}) => {
+    const receivedAt = arrivedAt.get(task.leaseId) ?? epochMs();
+    arrivedAt.delete(task.leaseId);
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     metrics.taskStarted();
@@ -287,6 +298,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     let reporting = false;
     try {
       const t0 = performance.now();
+      const startedAt = epochMs();
       let slotMs: number | undefined;
       // The render process reports its output; this process (the one with the node token) asks for its upload URL.
       // The render process is free for the next task once this one's pixels are drawn (it encodes and uploads
@@ -306,6 +318,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       void ran.then(onRunEnd, onRunEnd);
       const { sceneCache, ...outcome } = await ran;
       const t1 = performance.now();
+      const ranAt = epochMs();
       reporting = true;
       // Batched: the report leases what the node has room for, so the next task needs no lease call of its own.
       // This task's lease ends with the report: its place counts as room.
@@ -314,7 +327,10 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       if (ack.next?.length) accept(ack.next);
       outcomeLabel = 'done';
       counted = { timings: outcome.timings, sceneCache, totalMs: performance.now() - started };
-      const costs = { leaseMs: round1(leaseMs), slotMs: round1(slotMs ?? t1 - t0), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1) };
+      // `at`: epoch-ms stamps (high-resolution clock) of the task's arrival, its render process's start and answer and
+      // the completion's acknowledgement, which bench:farm lines up with the API's and the client's (timeline.ts).
+      const at = { received: round2(receivedAt), started: round2(startedAt), ran: round2(ranAt), acked: round2(epochMs()) };
+      const costs = { leaseMs: round1(leaseMs), slotMs: round1(slotMs ?? t1 - t0), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1), at };
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)), costs }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) {
@@ -336,6 +352,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const accept = (tasks: LeasedTask[]) => {
     // A report that was on its way when the drain began may still bring tasks: hand them back at once.
     if (stopping) return void handBack(tasks);
+    const now = epochMs();
+    for (const t of tasks) arrivedAt.set(t.leaseId, now);
     queued.push(...tasks);
     dispatch();
   };
@@ -460,5 +478,8 @@ function defaultMemoryCap(slots: number): number {
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+/** Epoch milliseconds from the high-resolution clock (fractional): lines up with other processes' stamps on this host. */
+const epochMs = () => performance.timeOrigin + performance.now();
 const mapValues = (o: Record<string, number>, f: (x: number) => number) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());

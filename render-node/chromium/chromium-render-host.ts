@@ -18,7 +18,9 @@ import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { RenderResult } from '../render/frame-renderer.ts';
 import type { SceneHandle, SceneRenderer } from '../render/scene-renderer.ts';
 import { versionOf } from '../version.ts';
-import type { HostResult, RenderHostApi } from './render-host-api.ts';
+import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
+import type { StartView } from '../render/stereo-renderer.ts';
+import type { HostResult, RenderHostApi, SessionEncodeIn } from './render-host-api.ts';
 
 /** Where `npm run build:web` writes the render host page and its bundle. */
 export const RENDER_HOST_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -36,13 +38,25 @@ export interface ChromiumRenderHostOptions {
    * page, a GPU process stuck in a shader) and the call fails with RENDER_FAILED; the host is closed after that.
    */
   callTimeoutMs?: number;
+  /** Switches added to CHROMIUM_FLAGS (sessions add `--in-process-gpu`: see CHROMIUM_SESSION_FLAGS). */
+  extraArgs?: readonly string[];
 }
+
+/**
+ * What a session's Chromium adds: the GPU thread in the browser process instead of a GPU process of its own. A session
+ * frame crosses from the GPU side to the page once (the canvas snapshot that toBlob encodes) and back to the
+ * driver as a small encoded image; in process that hop is a thread switch, not a process switch. Measured with
+ * bench/session-encode-bench.ts (textured-pbr 2×512², 10 frames, loaded 2-core machine, runs alternated): 99 and
+ * 112 ms per frame in process against 268 and 138 ms with a GPU process, the same Chromium CPU per frame (~75 ms).
+ */
+export const CHROMIUM_SESSION_FLAGS = ['--in-process-gpu'] as const;
 
 export const CHROMIUM_RENDER_HOST_DEFAULTS = {
   executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium',
   dist: RENDER_HOST_DIST,
   startTimeoutMs: 60_000,
   callTimeoutMs: 5 * 60_000,
+  extraArgs: [] as readonly string[],
 } satisfies Required<ChromiumRenderHostOptions>;
 
 /**
@@ -94,6 +108,23 @@ export interface ChromiumSceneRenderer extends SceneRenderer {
   readonly closed: boolean;
   /** Forget a loaded scene in the page. */
   unload(scene: SceneHandle): Promise<void>;
+  /** Start an interactive session on a loaded scene in the page (its render process drives one page per session). */
+  startSession(scene: SceneHandle, render: SessionRender): Promise<StartView>;
+  /** One pose of the session: both eyes side by side, encoded in the page or read back as RGBA8 (see SessionEncodeIn). */
+  sessionFrame(eyes: EyePose[], encodeIn: SessionEncodeIn): Promise<ChromiumSessionFrame>;
+}
+
+/** A session frame from the page: `image` is the encoded frame (`page`) or straight-alpha RGBA8 rows (`node`). */
+export interface ChromiumSessionFrame {
+  image: Uint8Array;
+  depth: Uint8Array | null;
+  width: number;
+  height: number;
+  renderMs: number;
+  /** Encoding in the page (`page`), or reading back (`node`). */
+  encodeMs: number;
+  /** The page.evaluate round trip less the page's own work: the transfer (base64 both ways), CDP hops. */
+  transferMs: number;
 }
 
 /** Start headless Chromium with the render host page; throws GL_UNAVAILABLE with the reason when it cannot. */
@@ -116,7 +147,7 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     // take a signal that arrives while the node starts, close the browser and leave the process running.
     browser = await chromium.launch({
       executablePath: o.executablePath,
-      args: [...CHROMIUM_FLAGS, `--tessera-render-host=${marker}`],
+      args: [...CHROMIUM_FLAGS, ...o.extraArgs, `--tessera-render-host=${marker}`],
       timeout: o.startTimeoutMs,
       handleSIGINT: false,
       handleSIGTERM: false,
@@ -205,6 +236,15 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
       },
       async unload(scene) {
         if (!closed) await call('unload', idOf(scene));
+      },
+      startSession: (scene, render) => call('sessionStart', idOf(scene), render),
+      async sessionFrame(eyes, encodeIn) {
+        const t0 = performance.now();
+        const r = await call('sessionFrame', eyes, encodeIn);
+        const image = new Uint8Array(Buffer.from(r.image, 'base64'));
+        const depth = r.depth === null ? null : new Uint8Array(Buffer.from(r.depth, 'base64'));
+        const transferMs = Math.max(0, performance.now() - t0 - r.renderMs - r.encodeMs);
+        return { image, depth, width: r.width, height: r.height, renderMs: r.renderMs, encodeMs: r.encodeMs, transferMs };
       },
       async dispose() {
         if (disposed) return;

@@ -7,6 +7,25 @@ import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { RenderTimings } from '../render/frame-renderer.ts';
+import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
+import type { StartView } from '../render/stereo-renderer.ts';
+
+/** Where a Chromium session's frames are encoded: in the page (canvas.toBlob) or in Node (pixels read back, sharp). */
+export type SessionEncodeIn = 'page' | 'node';
+
+/** One session frame out of the page: both eyes side by side, encoded (`page`) or as straight-alpha RGBA8 (`node`), base64. */
+export interface HostSessionFrame {
+  /** The session's image format (`page`) or raw RGBA8 rows top-down (`node`). */
+  image: string;
+  /** With depth: the `rg8-mm-png` depth image (`page`: an RGBA PNG from the canvas) or its RGBA8 pixels (`node`). */
+  depth: string | null;
+  width: number;
+  height: number;
+  /** Drawing both eyes (and the depth pass), GL finished. */
+  renderMs: number;
+  /** `page`: the canvas encodes; `node`: the colour readback. */
+  encodeMs: number;
+}
 
 export type HostResult<T> = { ok: true; value: T } | { ok: false; error: { code: string | null; message: string } };
 
@@ -20,6 +39,13 @@ export interface RenderHostApi {
   /** Render a tile (default the whole frame): straight-alpha sRGB RGBA8 rows top-down, base64. */
   render(id: number, view: ViewSpec, frame: number, tile?: TileRect): Promise<HostResult<{ data: string; width: number; height: number; timings: RenderTimings }>>;
   unload(id: number): Promise<HostResult<null>>;
+  /**
+   * Start an interactive session on a loaded scene (one at a time per page: a new one replaces the last): pose and
+   * light it, draw the start view once (shader compiles, texture uploads, shadow maps), return the start view.
+   */
+  sessionStart(id: number, render: SessionRender): Promise<HostResult<StartView>>;
+  /** Render one pose of the session: both eyes in one pass (two scissored viewports), then the depth pass if asked. */
+  sessionFrame(eyes: EyePose[], encodeIn: SessionEncodeIn): Promise<HostResult<HostSessionFrame>>;
 }
 
 /** Run `fn`, turning a throw into an error result that keeps a TesseraError's code. */

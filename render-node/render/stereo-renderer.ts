@@ -97,6 +97,8 @@ export class StereoRenderer {
   readonly #background: DepthTestedBackground | BakedBackground | null;
   /** Shadow maps are drawn (on the first frame) and then reused: the posed scene and its lights do not move. */
   #shadowsDrawn = false;
+  /** Eyes the last drawColour drew. */
+  #drawn = 2;
   readonly #clear = new Color();
   static readonly #FAR = new Color(1, 1, 0);
 
@@ -126,6 +128,20 @@ export class StereoRenderer {
    * it is exactly that size (the caller's buffer: read back and resolved in place, no per-frame allocation).
    */
   render(eyes: readonly EyePose[], out?: Uint8Array): StereoFrame {
+    const { width: w, height: eh, ms } = this.drawColour(eyes);
+    const t1 = performance.now();
+    const data = this.readColour(out);
+    const t2 = performance.now();
+    const depth = this.#render.depth ? this.drawDepth(eyes.length) : null;
+    const t3 = performance.now();
+    return { data, width: w, height: eh, renderMs: ms + (t3 - t2), readbackMs: t2 - t1, depth, depthMs: t3 - t2 };
+  }
+
+  /**
+   * Draw both eyes' colour into the framebuffer (eyes × eye width by eye height) and wait for GL to finish; nothing is
+   * read back. A page can then encode the canvas itself (the Chromium backend's sessions) or `readColour` it.
+   */
+  drawColour(eyes: readonly EyePose[]): { width: number; height: number; ms: number } {
     const { width: ew, height: eh } = this.#render.eye;
     const w = ew * eyes.length;
     const r = this.#frames.renderer;
@@ -147,19 +163,31 @@ export class StereoRenderer {
       cam.projectionMatrix.fromArray(eyes[i].projection);
       cam.projectionMatrixInverse.copy(cam.projectionMatrix).invert();
     }
+    this.#drawn = eyes.length;
     if (this.#background) this.#background.around(this.#scene, () => this.#drawEyes(eyes.length));
     else this.#drawEyes(eyes.length);
-    const gl = backend.context;
-    gl.finish();
-    const t1 = performance.now();
+    backend.context.finish();
+    return { width: w, height: eh, ms: performance.now() - t0 };
+  }
+
+  /** Read back what `drawColour` drew: straight-alpha RGBA rows top-down, into `out` when it is exactly that size. */
+  readColour(out?: Uint8Array): Uint8Array {
+    const { width: ew, height: eh } = this.#render.eye;
+    const w = ew * this.#drawn;
     const n = w * eh * 4;
     // Read straight into the frame's buffer and un-premultiply in place (resolvePixels allows it at ssaa 1).
     const data: Uint8Array = out?.length === n ? out : new Uint8Array(n);
-    resolvePixels(backend.readPixels(0, 0, w, eh, data), w, eh, 1, data as Uint8Array<ArrayBuffer>);
-    const t2 = performance.now();
-    const depth = this.#render.depth ? this.#depthPass(eyes.length, w, eh) : null;
-    const t3 = performance.now();
-    return { data, width: w, height: eh, renderMs: t1 - t0 + (t3 - t2), readbackMs: t2 - t1, depth, depthMs: t3 - t2 };
+    resolvePixels(this.#frames.backend.readPixels(0, 0, w, eh, data), w, eh, 1, data as Uint8Array<ArrayBuffer>);
+    return data;
+  }
+
+  /**
+   * The depth pass over the eyes `drawColour` last posed (it replaces the colour in the framebuffer): read back as
+   * RGBA8 rows top-down, or left in the framebuffer (`readBack: false`) for a page to encode.
+   */
+  drawDepth(count: number, readBack = true): Uint8Array | null {
+    const { width: ew, height: eh } = this.#render.eye;
+    return this.#depthPass(count, ew * count, eh, readBack);
   }
 
   /** Draw the scene once per eye into its half of the framebuffer (viewport and scissor per eye). */
@@ -178,7 +206,7 @@ export class StereoRenderer {
    * The same eyes again with every surface drawn by the linear-depth material over a "far" clear (R = G = 255:
    * 65535 mm), no background, no shadow-map update; read back as RGBA8 rows top-down.
    */
-  #depthPass(count: number, w: number, h: number): Uint8Array {
+  #depthPass(count: number, w: number, h: number, readBack: boolean): Uint8Array | null {
     const r = this.#frames.renderer;
     const scene = this.#scene;
     this.#depthMaterial ??= createLinearDepthMaterial();
@@ -192,7 +220,7 @@ export class StereoRenderer {
     try {
       this.#drawEyes(count);
       this.#frames.backend.context.finish();
-      return this.#frames.backend.readPixels(0, 0, w, h, new Uint8Array(w * h * 4));
+      return readBack ? this.#frames.backend.readPixels(0, 0, w, h, new Uint8Array(w * h * 4)) : null;
     } finally {
       scene.overrideMaterial = null;
       scene.background = background;

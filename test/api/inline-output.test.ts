@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3BlobStore, type S3BlobStore } from '../../api/node/s3-blob-store.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
-import { call, fakePng, sha256, startHarness, TEST_API_KEY, TestNode, uploadSceneFile, type Answer, type Harness } from '../support/api-harness.ts';
-import { createTesseraClient } from '../../api/client/index.ts';
 import type { JobEvent } from '../../api/protocol/job-status.ts';
+import { call, fakePng, sha256, startHarness, TEST_AUTH, TestNode, uploadSceneFile, type Answer, type Harness } from '../support/api-harness.ts';
 
 /** This farm takes outputs of up to 4 KiB inline (the default is 1 MiB). */
 const INLINE_MAX = 4096;
@@ -52,37 +51,7 @@ async function taskState(jobId: string, taskId: string): Promise<{ state: string
   return status.body.tasks.find((t: { taskId: string }) => t.taskId === taskId);
 }
 
-/** Every event of a job's stream, from the start (the job has ended, so the stream ends). */
-async function jobEvents(jobId: string): Promise<JobEvent[]> {
-  const client = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY });
-  const events: JobEvent[] = [];
-  for await (const e of client.events(jobId)) events.push(e);
-  return events;
-}
-
 describe('inline outputs (node protocol 3)', () => {
-  it("the job's event stream carries a frame the API stored inline (its sha256 checked), beside its URL; an uploaded one only by URL", async () => {
-    const { node, task, jobId } = await oneTask('inline-event');
-    const png = fakePng('carried frame');
-    expect((await completeInline(node, task, b64(png), claimOf(png))).status).toBe(200);
-    const [frame] = (await jobEvents(jobId)).filter((e) => e.type === 'frame') as Extract<JobEvent, { type: 'frame' }>[];
-    expect(frame).toMatchObject({ frame: 0, bytes: png.length, checksum: sha256(png), data: b64(png) });
-    expect(new Uint8Array(await (await fetch(frame.url!)).arrayBuffer())).toEqual(png);
-
-    // Through the storage-checked upload the API never holds the bytes: the event has the URL only.
-    const other = await oneTask('uploaded-event');
-    const big = fakePng('uploaded frame');
-    const ticket = await call(h.url, 'POST', `/v1/tasks/${other.task.taskId}/upload`, { json: { token: other.task.output.token, ...claimOf(big) }, token: other.node.reg.nodeToken });
-    expect(ticket.status, JSON.stringify(ticket.body)).toBe(200);
-    expect((await fetch(ticket.body.url, { method: 'PUT', body: big, headers: ticket.body.headers })).status).toBe(200);
-    const done = await call(h.url, 'POST', `/v1/tasks/${other.task.taskId}/complete`, { json: { leaseId: other.task.leaseId, ...claimOf(big), timings: { render: 5 } }, token: other.node.reg.nodeToken });
-    expect(done.status, JSON.stringify(done.body)).toBe(200);
-    const [uploaded] = (await jobEvents(other.jobId)).filter((e) => e.type === 'frame') as Extract<JobEvent, { type: 'frame' }>[];
-    expect(uploaded).toMatchObject({ frame: 0, checksum: sha256(big) });
-    expect(uploaded.data).toBeUndefined();
-    expect(new Uint8Array(await (await fetch(uploaded.url!)).arrayBuffer())).toEqual(big);
-  });
-
   it('a lease offers the smaller of the API cap and the task bound; an inline completion stores exactly its bytes and nothing else', async () => {
     const { node, task, jobId } = await oneTask('inline-ok');
     expect(task.output.inlineMaxBytes).toBe(INLINE_MAX);
@@ -177,5 +146,63 @@ describe('inline outputs (node protocol 3)', () => {
     expect(await store.list(`jobs/${jobId}/`)).toEqual([]);
     expect((await taskState(jobId, task.taskId)).state).toBe('leased');
     expect((await completeInline(node, task, b64(png), claimOf(png))).status).toBe(200);
+  });
+});
+
+/** The frame events of a finished job's stream (it ends after `end`), opened with `query`. */
+async function frameEvents(jobId: string, query = ''): Promise<Extract<JobEvent, { type: 'frame' }>[]> {
+  const res = await fetch(`${h.url}/v1/jobs/${jobId}/events${query}`, { headers: { accept: 'text/event-stream', ...TEST_AUTH } });
+  expect(res.status).toBe(200);
+  const blocks = (await res.text()).split('\n\n').filter((b) => /^event: frame$/m.test(b));
+  return blocks.map((b) => JSON.parse(/^data: (.*)$/m.exec(b)![1]));
+}
+
+describe('frames inside their events (GET /v1/jobs/:id/events?inline=1)', () => {
+  it('a frame completed inline rides in its event as exactly its stored bytes, only for a stream that asks', async () => {
+    const { node, task, jobId } = await oneTask('inline-event');
+    const png = fakePng('frame in its event');
+    expect((await completeInline(node, task, b64(png), claimOf(png))).status).toBe(200);
+    const [asked] = await frameEvents(jobId, '?inline=1');
+    expect(asked).toMatchObject({ type: 'frame', jobId, frame: 0, bytes: png.length, checksum: sha256(png) });
+    const carried = new Uint8Array(Buffer.from(asked.inline!, 'base64'));
+    expect(carried).toEqual(png);
+    // The same bytes as storage holds at the frame's URL (which the event still names).
+    expect(new Uint8Array(await (await fetch(asked.url!)).arrayBuffer())).toEqual(carried);
+    const [plain] = await frameEvents(jobId);
+    expect(plain.inline).toBeUndefined();
+    expect(plain.checksum).toBe(sha256(png));
+    const [off] = await frameEvents(jobId, '?inline=0');
+    expect(off.inline).toBeUndefined();
+  });
+
+  it('a frame uploaded to storage, a corrupt inline attempt and its honest retry: events carry only the recorded bytes', async () => {
+    // Uploaded (the API never held its bytes): the URL alone.
+    const up = await oneTask('uploaded-event');
+    const uploaded = fakePng('uploaded frame');
+    expect((await up.node.finish(up.task, uploaded)).status).toBe(200);
+    const [viaUrl] = await frameEvents(up.jobId, '?inline=1');
+    expect(viaUrl.inline).toBeUndefined();
+    expect(new Uint8Array(await (await fetch(viaUrl.url!)).arrayBuffer())).toEqual(uploaded);
+    // A lie is refused before anything is kept; the retry's honest bytes are what the event carries.
+    const { node, task, jobId } = await oneTask('inline-event-liar');
+    const honest = fakePng('honest frame');
+    const lie = await completeInline(node, task, b64(fakePng('a lie')), claimOf(honest));
+    expect(lie.status).toBe(422);
+    // The retry (after its backoff) goes to another node.
+    const other = await TestNode.register(h, 'inline-event-honest');
+    const retry = (await other.lease(10))!;
+    expect(retry.taskId).toBe(task.taskId);
+    expect((await completeInline(other, retry, b64(honest), claimOf(honest))).status).toBe(200);
+    const [ev] = await frameEvents(jobId, '?inline=1');
+    expect(ev.checksum).toBe(sha256(honest));
+    expect(new Uint8Array(Buffer.from(ev.inline!, 'base64'))).toEqual(honest);
+  });
+
+  it('refuses an inline ask other than 0 or 1 (400)', async () => {
+    const { jobId } = await oneTask('inline-event-bad-ask');
+    const res = await fetch(`${h.url}/v1/jobs/${jobId}/events?inline=yes`, { headers: { accept: 'text/event-stream', ...TEST_AUTH } });
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe('BAD_REQUEST');
+    await call(h.url, 'DELETE', `/v1/jobs/${jobId}`);
   });
 });

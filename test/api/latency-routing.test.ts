@@ -173,6 +173,52 @@ describe('routing decisions', () => {
     expect((await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', fidelity: 'pretty', client } })).status).toBe(400);
   });
 
+  it('places a session of a WebGL 2 scene only on a node whose sessions render on WebGL 2 (its card lists the webgl2 session feature)', async () => {
+    const dispersion = await uploadSceneFile(h, 'scenes/dispersion.glb');
+    const card = { tilesPerSecond: 10, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' };
+    // A WebGL 1 node, and a node with a WebGL 2 batch backend whose sessions (an older node) render on headless-gl.
+    const gl1 = await register(h, 'gl1', { ...card, sessionFeatures: ['depth', 'fast'] });
+    const older = await register(h, 'older', { ...card, sessionFeatures: ['depth', 'fast'], backends: [{ id: 'headless-gl', webgl2: false, version: 'a' }, { id: 'chromium', webgl2: true, version: 'b' }] });
+    await sleep(300);
+    const client = { rtts: await rtts([[gl1, 5], [older, 5]]) };
+    const refused = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId: dispersion, eye: '64x64', client } });
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('UNAVAILABLE');
+    expect(refused.body.message).toMatch(/2 without WebGL 2 sessions \(the scene uses [^)]*KHR_materials_dispersion[^)]*--backend chromium/);
+    // A scene without WebGL 2 features still goes to either.
+    const plain = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client } });
+    expect(plain.status, JSON.stringify(plain.body)).toBe(201);
+    await call(h.url, 'DELETE', `/v1/sessions/${plain.body.sessionId}`);
+    const webgl2 = await register(h, 'webgl2', { ...card, sessionFeatures: ['depth', 'fast', 'webgl2'], backends: [{ id: 'chromium', webgl2: true, version: 'b' }] });
+    await sleep(300);
+    const client2 = { rtts: await rtts([[gl1, 5], [older, 5], [webgl2, 80]]) };
+    for (const extra of [{}, { depth: true }, { fidelity: 'fast' }]) {
+      const placed = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId: dispersion, eye: '64x64', client: client2, ...extra } });
+      expect(placed.status, JSON.stringify(placed.body)).toBe(201);
+      // The farther node: the nearer two cannot render the scene's glass in a session.
+      expect(placed.body.nodeId).toBe(webgl2.id);
+      expect(placed.body.route.reason).toMatch(/passed over 2 without WebGL 2 sessions/);
+      // Its session starts a Chromium of its own: that start is part of the expected first frame.
+      expect(placed.body.route.sceneLoadMs).toBeGreaterThanOrEqual(2000);
+      expect(placed.body.route.reason).toMatch(/with Chromium's start, 2000\.0 ms/);
+      await call(h.url, 'DELETE', `/v1/sessions/${placed.body.sessionId}`);
+    }
+    // A client may ask for WebGL 2 for any scene: the same check.
+    const asked = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client: client2, requirements: { webgl2: true } } });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(201);
+    expect(asked.body.nodeId).toBe(webgl2.id);
+    expect(asked.body.route.reason).toMatch(/the session requires WebGL 2/);
+    await call(h.url, 'DELETE', `/v1/sessions/${asked.body.sessionId}`);
+    // A plain scene: the WebGL 1 nodes pay no Chromium start (so at equal RTT they come first).
+    const client3 = { rtts: await rtts([[gl1, 5], [older, 5], [webgl2, 5]]) };
+    for (let i = 0; i < 6; i++) {
+      const p = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client: client3 } });
+      expect(p.status, JSON.stringify(p.body)).toBe(201);
+      expect(p.body.nodeId).not.toBe(webgl2.id);
+      await call(h.url, 'DELETE', `/v1/sessions/${p.body.sessionId}`);
+    }
+  });
+
   it('never fills a busy node: the rest waits and is routed as queues drain', async () => {
     const card = { tilesPerSecond: 1000, concurrency: 1 };
     const [a, b] = [await register(h, 'busy-a', card), await register(h, 'busy-b', card)];

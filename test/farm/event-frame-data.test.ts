@@ -1,5 +1,5 @@
 /**
- * `tessera render --api` saves a frame from its event's `data` only when those bytes have the sha256 the event
+ * `tessera render --api` saves a frame from its event's `inline` bytes only when those bytes have the sha256 the event
  * announces: a stream that carries other bytes (a proxy, a bug) gets the frame downloaded from its URL instead.
  */
 import { createServer, type Server } from 'node:http';
@@ -19,7 +19,7 @@ const seen = { frames: 0, tampered: 0 };
 
 beforeAll(async () => {
   h = await startHarness();
-  // Passes everything to the API; in event streams it swaps each frame's `data` for other (valid base64) bytes.
+  // Passes everything to the API; in event streams it swaps each frame's `inline` bytes for other (valid base64) bytes.
   proxy = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -42,9 +42,9 @@ beforeAll(async () => {
       if (end < 0) continue;
       let events = pending.slice(0, end + 2);
       pending = pending.slice(end + 2);
-      events = events.replace(/"data":"[^"]*"/g, () => {
+      events = events.replace(/"inline":"[^"]*"/g, () => {
         seen.tampered++;
-        return `"data":"${Buffer.from('not the frame').toString('base64')}"`;
+        return `"inline":"${Buffer.from('not the frame').toString('base64')}"`;
       });
       seen.frames += (events.match(/^event: frame$/gm) ?? []).length;
       res.write(events);
@@ -60,7 +60,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe("a frame event's data", () => {
+describe("a frame event's inline bytes", () => {
   it('is written only when it has the announced sha256; other bytes are ignored and the frame is downloaded', async () => {
     const png = fakePng('the real frame');
     const node = await TestNode.register(h, 'inline-node');

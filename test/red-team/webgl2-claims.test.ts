@@ -134,13 +134,22 @@ describe('a node lying about WebGL 2', () => {
     expect(s.tasks.find((t) => t.kind === 'render')!.verification).toMatchObject({ state: 'verified', disproven: [] });
   });
 
-  it('a session of a WebGL 2 scene is refused with a clear reason (session render processes are headless-gl)', async () => {
+  it('a session of a WebGL 2 scene goes only to a node whose sessions render on WebGL 2; with none, it is refused with a clear reason', async () => {
     const sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('transmission'))), type: 'model/gltf-binary' })).body.sceneId;
-    // Even with a node claiming WebGL 2 and session slots registered, no session is placed.
-    await TestNode.register(h, 'session-node', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' });
+    // A node with a WebGL 2 backend for batch tasks and session slots, but whose sessions render on headless-gl (no
+    // `webgl2` session feature: a node from before sessions ran on Chromium): no session is placed on it.
+    const older = await TestNode.register(h, 'session-node', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' });
+    expect(await older.lease(0)).toBeNull();
     const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64' } });
-    expect(res.status).toBe(422);
-    expect(res.body).toMatchObject({ code: 'SCENE_UNSUPPORTED', message: expect.stringMatching(/sessions render on WebGL 1.*KHR_materials_transmission.*POST \/v1\/jobs/) });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/without WebGL 2 sessions \(the scene uses KHR_materials_transmission.*--backend chromium/) });
+    // A node listing the feature takes it.
+    const webgl2 = await TestNode.register(h, 'webgl2-sessions', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast', 'webgl2'] });
+    expect(await webgl2.lease(0)).toBeNull();
+    await new Promise((r) => setTimeout(r, 300)); // the API reuses its node list for 250 ms
+    const placed = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64' } });
+    expect(placed.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.body.nodeId).toBe(webgl2.id);
   });
 
   it('refuses cards whose backends list is unbounded, repeated or malformed', async () => {

@@ -5,6 +5,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
+import { bytesToBase64 } from '../../protocol/base64-bytes.ts';
 import { TesseraError } from '../../protocol/errors.ts';
 import { JobRequest } from '../../protocol/job-spec.ts';
 import { JobCreated, JobFrames, JobStatus, JobSummary, type JobEvent } from '../../protocol/job-status.ts';
@@ -15,9 +16,9 @@ import type { JobClientRecord, JobRecord, SceneRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
-import { bytesToBase64 } from '../../protocol/base64-bytes.ts';
 import { planJob } from '../plan-job.ts';
 import { jobWaitingReason } from '../job-waiting.ts';
+import { epochMs, stampTimeline } from '../timeline.ts';
 import { isJobFinished } from '../state-machine.ts';
 import type { Principal } from '../client-keys.ts';
 import { mayAccess } from '../client-keys.ts';
@@ -34,6 +35,10 @@ const JobParams = z.object({ id: z.string().min(1).max(128) });
 const StatusQuery = z.object({
   tasksFrom: z.coerce.number().int().min(0).optional(),
   tasksLimit: z.coerce.number().int().min(1).optional(),
+});
+const EventsQuery = z.object({
+  /** `1`: frame events carry the frame itself (base64 `inline`) when the API still holds it (ApiOptions.eventInlineBytes). */
+  inline: z.enum(['0', '1']).optional(),
 });
 const FramesQuery = z.object({
   after: z.coerce.number().int().min(-1).optional(),
@@ -107,8 +112,9 @@ const followEvents = createRoute({
   tags: ['jobs'],
   security: clientSecurity,
   summary: 'Server-sent events: progress, frame, end',
-  description: 'Each event is named after its `type` and carries a JobEvent as JSON. The stream ends after `end`.',
-  request: { params: JobParams },
+  description:
+    'Each event is named after its `type` and carries a JobEvent as JSON. The stream ends after `end`. With `inline=1`, a `frame` event also carries the frame itself (base64 `inline`, its sha256 the event\'s `checksum`) when it is small and the API still holds it from its completion: no download needed.',
+  request: { params: JobParams, query: EventsQuery },
   responses: {
     200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } },
     ...errorResponses(...CLIENT_AUTH_ERRORS, 'JOB_NOT_FOUND', 'QUOTA_EXCEEDED'),
@@ -176,6 +182,7 @@ export async function requireJob(ctx: ApiContext, jobId: string, principal: Prin
 /** Register the job routes. */
 export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(submitJob, async (c) => {
+    const receivedAt = epochMs();
     const req = c.req.valid('json');
     const principal = principalOf(c);
     if (req.priority > principal.limits.maxPriority) {
@@ -216,6 +223,8 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         { retryAfterSeconds: 3600 },
       );
     }
+    stampTimeline(ctx.options.timeline, ctx.logger, 'job-received', { jobId: job.jobId }, receivedAt);
+    stampTimeline(ctx.options.timeline, ctx.logger, 'job-created', { jobId: job.jobId });
     ctx.logger.info(
       {
         jobId: job.jobId,
@@ -236,6 +245,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       await ctx.router.routePending();
     }
     ctx.notifier.notify(TASKS_TOPIC);
+    stampTimeline(ctx.options.timeline, ctx.logger, 'job-answered', { jobId: job.jobId });
     return c.json({ jobId: job.jobId }, 201);
   });
 
@@ -258,6 +268,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(followEvents, async (c) => {
     const principal = principalOf(c);
     const jobId = (await requireJob(ctx, c.req.valid('param').id, principal)).jobId;
+    const inlineFrames = c.req.valid('query').inline === '1' && ctx.options.eventInlineBytes > 0;
     const release = ctx.streams.take(principal.keyId, principal.limits.maxEventStreams);
     if (!release) {
       throw new TesseraError(
@@ -295,13 +306,13 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           for (const t of await ctx.jobs.listFinishedFrames(jobId)) {
             if (sentFrames.has(t.frame)) continue;
             sentFrames.add(t.frame);
-            // Where to fetch it, so clients need no frame-list call per frame; and the frame itself when this API
-            // stored it moments ago and it is small (no GET from storage for the client: recent-outputs.ts).
+            // Where to fetch it, so clients need no frame-list call per frame.
             const key = acceptedKey(t);
             const url = await ctx.blobs.presignGet(key, ctx.options.urlSeconds);
-            const recent = ctx.recentOutputs.get(key, t.result!.checksum);
-            const data = recent && recent.length <= ctx.options.eventFrameBytes ? bytesToBase64(recent) : undefined;
-            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum, ...(data ? { data } : {}) });
+            // The frame itself when asked for and still held (exactly the stored bytes: looked up by the recorded sha256).
+            const held = inlineFrames ? ctx.recentFrames.get(key, t.result!.checksum) : undefined;
+            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum, ...(held ? { inline: bytesToBase64(held) } : {}) });
+            stampTimeline(ctx.options.timeline, ctx.logger, 'frame-sent', { jobId, taskId: t.taskId, frame: t.frame });
           }
         }
         const progress = jobProgress(job, counts);
@@ -320,7 +331,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           lastSent = ctx.clock.now();
           await stream.write(': keep-alive\n\n');
         }
-        await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal);
+        if (await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal)) stampTimeline(ctx.options.timeline, ctx.logger, 'events-woken', { jobId });
       }
     }
   });

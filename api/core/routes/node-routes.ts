@@ -33,6 +33,7 @@ import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { admitRegistration, chargeNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
+import { epochMs, stampLeased } from '../timeline.ts';
 
 /** Run `work` after the response: waitUntil on Workers, a detached promise on Node; failures are logged. */
 /** How long after registering a node's heartbeats have this PoP time its probe (see the heartbeat route). */
@@ -290,6 +291,8 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const signals = [c.req.raw.signal, ctx.options.shutdown].filter((s): s is AbortSignal => s !== undefined);
     const signal = AbortSignal.any(signals);
     let poll: OpenPoll | undefined;
+    /** When a wake-up last ended this poll's wait (for the timeline). */
+    let wokenAt: number | undefined;
     try {
       for (let first = true; ; first = false) {
         if (signal.aborted || poll?.displaced) return c.body(null, 204);
@@ -320,7 +323,10 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           ctx.nodes.invalidate();
           ctx.router.invalidate();
         }
-        if (got.tasks.length > 0) return max === undefined ? c.json(got.tasks[0], 200) : c.json({ tasks: got.tasks }, 200);
+        if (got.tasks.length > 0) {
+          stampLeased(ctx, got.tasks, wokenAt);
+          return max === undefined ? c.json(got.tasks[0], 200) : c.json({ tasks: got.tasks }, 200);
+        }
         const checkedAt = ctx.clock.now();
         if (deadline - checkedAt <= 0) return c.body(null, 204);
         // The store waited already: a wake-up or its deadline means another look; else the time is up.
@@ -331,6 +337,7 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           continue;
         }
         const woken = await waitForTasks(deadline, checkedAt, got.wakeAt, signal);
+        wokenAt = woken ? epochMs() : undefined;
         if (!woken && (got.wakeAt === null || got.wakeAt - checkedAt >= deadline - checkedAt) && ctx.clock.now() >= deadline) return c.body(null, 204);
       }
     } finally {

@@ -17,6 +17,7 @@ import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { sceneHolders } from '../scene-holders.ts';
+import { sceneRequirements } from '../plan-job.ts';
 import { placeSession } from '../session-placement.ts';
 import { VR_SAMPLE_PAGE } from '../sample/vr-page.ts';
 import type { SessionRecord, SessionStore } from '../session-store.ts';
@@ -142,14 +143,6 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const req = c.req.valid('json');
     const principal = principalOf(c);
     const scene = await requireScene(ctx, req.sceneId, principal);
-    // Session render processes draw on headless-gl (WebGL 1): a scene flagged at upload as needing WebGL 2 would
-    // lose its glass, so it is refused rather than placed (jobs of it go to WebGL 2 nodes).
-    if (scene.info.webgl2?.length) {
-      throw new TesseraError(
-        'SCENE_UNSUPPORTED',
-        `Interactive sessions render on WebGL 1 (headless-gl) only, and this scene uses ${scene.info.webgl2.join(', ')}, which needs WebGL 2; render it as a job (POST /v1/jobs), which goes to a node with a WebGL 2 backend.`,
-      );
-    }
     const now = ctx.clock.now();
     await sweepSessions(ctx, now);
     const open = await store.countOpenSessions(principal.keyId);
@@ -166,7 +159,10 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       live,
       {
         client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined, edge },
-        requirements: req.requirements,
+        // As for jobs: a scene flagged at upload as needing WebGL 2 requires it (the session then goes only to a node
+        // whose sessions render on a WebGL 2 backend: its card lists the `webgl2` session feature).
+        requirements: sceneRequirements(req.requirements, scene.info) ?? undefined,
+        webgl2Extensions: scene.info.webgl2 ?? [],
         eye: req.eye,
         depth: req.depth,
         fast: req.fidelity === 'fast',

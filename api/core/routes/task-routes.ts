@@ -26,6 +26,7 @@ import { acceptInlineOutput, acceptOutput, maxOutputBytes } from '../accept-outp
 import { base64ToBytes } from '../../protocol/base64-bytes.ts';
 import { attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
+import { epochMs, stampLeased, stampTimeline } from '../timeline.ts';
 
 const TaskParams = z.object({ id: z.string().min(1).max(256) });
 const security = [{ [NODE_AUTH]: [] }];
@@ -88,8 +89,11 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   });
 
   app.openapi(complete, async (c) => {
+    const receivedAt = epochMs();
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
+    /** Stamps of this completion's steps, logged once its job is known (the API's `timeline` option). */
+    const stamps: [string, number][] = [['complete-received', receivedAt]];
     // An inline output over what this API takes is refused before anything is read or recorded (the node may
     // upload it instead); within that, the task's own bound is checked for the lease holder below.
     const inline = body.inline === undefined ? undefined : decodeInline(body.inline);
@@ -118,7 +122,9 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           // A render's size is its tile's; a stitch's is the frame's.
           const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
           if (inline && inline.length > maxOutputBytes(size.width, size.height)) throw inlineTooLarge(id, inline.length, maxOutputBytes(size.width, size.height));
+          stamps.push(['output-check', epochMs()]);
           const mismatch = inline ? await acceptInlineOutput(ctx, task, body, inline, size) : await acceptOutput(ctx, task, body, size);
+          stamps.push(['output-stored', epochMs()]);
           if (mismatch) {
             // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
             corrupt = { mismatch, key: attemptKey(task), nodeId: node.nodeId };
@@ -165,6 +171,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       // trip between tasks; none for a node this vote blocklists); their changes are announced together.
       const got = await leaseWith(ctx, next, async (lease) => {
         const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read, lease, next));
+        stamps.push(['complete-recorded', epochMs()]);
         done.outcome = await settle(out);
         done.node = out.read.node;
         return { node: out.read.node, lease: out.lease, changes: done.outcome.changes };
@@ -172,10 +179,12 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       done.leased = got.tasks;
     } else {
       const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read));
+      stamps.push(['complete-recorded', epochMs()]);
       done.outcome = await settle(out);
       done.node = out.read.node;
       await ctx.applied(done.outcome.changes);
     }
+    stamps.push(['complete-applied', epochMs()]);
     // Its accepted copy is what everyone reads: delete the attempt's object now rather than only when the job ends
     // (a restart between a job's last completion and that clean-up would leave every attempt object behind). Not
     // awaited and best effort: the job-end clean-up deletes whatever this misses.
@@ -194,6 +203,11 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (outcome.blocklisted?.length) {
       for (const b of outcome.blocklisted) ctx.logger.warn({ nodeId: b.nodeId, reason: b.reason }, 'node proven a liar: blocklisted, its credit forfeited');
       ctx.nodes.invalidate();
+    }
+    if (ctx.options.timeline) {
+      const ids = { jobId: outcome.task.jobId, taskId: id, frame: outcome.task.frame };
+      for (const [step, at] of [...stamps, ['complete-answered', epochMs()] as [string, number]]) stampTimeline(true, ctx.logger, step, ids, at);
+      if (leased) stampLeased(ctx, leased);
     }
     return c.json({ taskId: id, state: outcome.task.state, jobState: outcome.job.state, ...(leased ? { next: leased } : {}) }, 200);
   });

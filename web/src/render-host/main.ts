@@ -15,6 +15,9 @@ import type { LoadedScene } from '../../../render-node/scene/load-scene.ts';
 import { createBitmapImageDecoder } from '../../../render-node/scene/bitmap-image-decoder.ts';
 import { hostCall, type RenderHostApi } from '../../../render-node/chromium/render-host-api.ts';
 import { transcodeKtx2InPage } from './browser-basis.ts';
+import type { EyePose, SessionRender } from '../../../api/protocol/session.ts';
+import { stereoPose } from '../../../api/protocol/session-pose.ts';
+import { StereoRenderer } from '../../../render-node/render/stereo-renderer.ts';
 
 // The page's CSP allows no eval: zod must not probe for it.
 zodConfig({ jitless: true });
@@ -22,6 +25,9 @@ zodConfig({ jitless: true });
 let renderer: FrameRenderer | null = null;
 const scenes = new Map<number, LoadedScene>();
 let nextId = 1;
+/** The interactive session this page renders (a session's render process drives one page). */
+const onePixel = new Uint8Array(4);
+let session: { stereo: StereoRenderer; render: SessionRender } | null = null;
 
 function need(): FrameRenderer {
   if (!renderer) throw new Error('the render host is not initialised (call init first)');
@@ -39,6 +45,20 @@ function fromBase64(b64: string): Uint8Array {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
+/** The canvas as an image file, snapshotted now (the spec copies the bitmap when toBlob is called), encoded later. */
+function canvasBlob(canvas: HTMLCanvasElement, type: string, quality?: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) =>
+    canvas.toBlob(
+      (blob) => {
+        if (!blob) return reject(new Error(`the canvas could not be encoded as ${type}`));
+        blob.arrayBuffer().then((b) => resolve(new Uint8Array(b)), reject);
+      },
+      type,
+      quality,
+    ),
+  );
+}
+
 function toBase64(bytes: Uint8Array): string {
   let bin = '';
   const step = 0x8000;
@@ -81,6 +101,46 @@ const api: RenderHostApi = {
       scenes.get(id)?.dispose();
       scenes.delete(id);
       return null;
+    }),
+  sessionStart: (id: number, render: SessionRender) =>
+    hostCall(() => {
+      const stereo = new StereoRenderer(need(), scene(id), render);
+      session = { stereo, render };
+      // Warm up from the start view: shader compiles, texture uploads and the shadow maps (drawn once per session).
+      const { position, target, fov } = stereo.start;
+      stereo.render(stereoPose(position, target, { fov, aspect: render.eye.width / render.eye.height }));
+      return stereo.start;
+    }),
+  sessionFrame: (eyes: EyePose[], encodeIn: 'page' | 'node') =>
+    hostCall(async () => {
+      if (!session) throw new Error('no session started in the render host');
+      const { stereo, render } = session;
+      if (encodeIn === 'node') {
+        const f = stereo.render(eyes);
+        return { image: toBase64(f.data), depth: f.depth ? toBase64(f.depth) : null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.readbackMs };
+      }
+      const canvas = need().backend.canvas as HTMLCanvasElement;
+      const t0 = performance.now();
+      const colour = stereo.drawColour(eyes);
+      // Chromium's finish() does not wait for the GPU process: a one-pixel readback does, so renderMs is the render.
+      const gl = need().backend.context;
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
+      colour.ms = performance.now() - t0;
+      // Both encodes start from snapshots taken here and run while the depth pass draws (and each other).
+      const t1 = performance.now();
+      const image = canvasBlob(canvas, render.format === 'webp' ? 'image/webp' : 'image/jpeg', render.quality / 100);
+      let depthMs = 0;
+      let depth: Promise<Uint8Array> | null = null;
+      if (render.depth) {
+        const d0 = performance.now();
+        stereo.drawDepth(eyes.length, false);
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
+        depthMs = performance.now() - d0;
+        depth = canvasBlob(canvas, 'image/png');
+      }
+      const [img, dep] = await Promise.all([image, depth]);
+      const encodeMs = performance.now() - t1 - depthMs;
+      return { image: toBase64(img), depth: dep ? toBase64(dep) : null, width: colour.width, height: colour.height, renderMs: colour.ms + depthMs, encodeMs };
     }),
 };
 

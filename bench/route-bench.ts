@@ -126,6 +126,8 @@ async function main(): Promise<void> {
   const unlocated = freezeRouterNodes(varied.map((n) => createRouterNode({ ...n, location: undefined, geoLine: undefined })));
   pickProbeCandidates(unlocated, { measuredRttMs: {} }, 1);
   const blindPickTimes: number[] = [];
+  // A returning client without a location (3 to 5 RTTs kept): its picks rank a shortlist by coverage over pseudo-clients.
+  const returningPickTimes: number[] = [];
   const edgeClients: ClientView[] = [];
   for (let c = 0; c < Math.min(decisions, clientHosts.length); c++) {
     const h = clientHosts[c % clientHosts.length];
@@ -138,10 +140,10 @@ async function main(): Promise<void> {
       measured[id] = pairRtt(topo, h, nodeHost[indexOf.get(id)!]);
     }
     const blind: Record<string, number> = {};
-    for (let p = 0; p < 3; p++) {
+    for (let p = 0; p < 6; p++) {
       const t = performance.now();
       const [id] = pickProbeCandidates(unlocated, { measuredRttMs: blind }, 1);
-      blindPickTimes.push(performance.now() - t);
+      (p < 3 ? blindPickTimes : returningPickTimes).push(performance.now() - t);
       blind[id] = pairRtt(topo, h, nodeHost[indexOf.get(id)!]);
     }
     const toPop = pairRtt(topo, h, popHost);
@@ -196,6 +198,7 @@ async function main(): Promise<void> {
   const pick = quantiles(pickTimes);
   const edgePick = quantiles(edgePickTimes);
   const blindPick = quantiles(blindPickTimes);
+  const returningPick = quantiles(returningPickTimes);
   const locate = quantiles(locateTimes);
   log('');
   const decisionOthersPct = monitor.othersPct(mark0, monitor.mark());
@@ -209,6 +212,7 @@ async function main(): Promise<void> {
       ['pickProbeCandidates (k=1)', ms(pick.p50), ms(pick.p99), '', ms(pick.max), '', '', '', ''],
       [`pickProbeCandidates (k=1, PoP row of ${Object.keys(popRtts).length})`, ms(edgePick.p50), ms(edgePick.p99), '', ms(edgePick.max), '', '', '', ''],
       ['pickProbeCandidates (k=1, no locations: profile matching)', ms(blindPick.p50), ms(blindPick.p99), '', ms(blindPick.max), '', '', '', ''],
+      ['pickProbeCandidates (k=1, no locations, 3–5 RTTs kept: coverage)', ms(returningPick.p50), ms(returningPick.p99), '', ms(returningPick.max), '', '', '', ''],
       ['locateClient (3 RTTs)', ms(locate.p50), ms(locate.p99), '', ms(locate.max), '', '', '', ''],
     ]),
   );
@@ -222,7 +226,7 @@ async function main(): Promise<void> {
       finishedAt: new Date().toISOString(),
       host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), othersCpuPctDuringDecisions: decisionOthersPct },
       options: { nodes: N, decisions, rounds: timedRounds, seed, decisionsOnly: true },
-      decision: { nodes: N, frozen: decisionFrozen, frozenWithPopRow: decisionEdge, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, pickUnlocated: blindPick, locateClient: locate },
+      decision: { nodes: N, frozen: decisionFrozen, frozenWithPopRow: decisionEdge, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, pickUnlocated: blindPick, pickUnlocatedReturning: returningPick, locateClient: locate },
     };
     await mkdir(args['results-dir']!, { recursive: true });
     const stamp = started.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
@@ -311,7 +315,7 @@ async function main(): Promise<void> {
     finishedAt: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg(), othersCpuPctDuringSim: othersPct, othersCpuPctWhole: monitor.othersPct(mark0, monitor.mark()) },
     options: { nodes: N, clients: C, workers, decisions, seed },
-    decision: { nodes: N, frozen: decisionFrozen, frozenWithPopRow: decisionEdge, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, pickUnlocated: blindPick, locateClient: locate },
+    decision: { nodes: N, frozen: decisionFrozen, frozenWithPopRow: decisionEdge, plain: decisionPlain, pickProbeCandidates: pick, pickWithPopRow: edgePick, pickUnlocated: blindPick, pickUnlocatedReturning: returningPick, locateClient: locate },
     simulator: { wallS: simWallS, workers, report: bigReport },
     quality,
     targets,

@@ -86,7 +86,9 @@ async function main(): Promise<void> {
       const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}) }, splits, Number(values.seed));
       const s = r.bySession;
       console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) | ${sc.options.popLearning ? pct(r.edge.withPrior / r.setup.clients) : '—'} |`);
-      out[`${ds.dir}: ${sc.name}`] = { tessera: r.tessera, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };
+      // "same, ..." rows share a name: keyed by their options too, so none overwrites another.
+      const key = sc.name.startsWith('same,') ? `${ds.dir}: ${sc.name} ${JSON.stringify(sc.options)}` : `${ds.dir}: ${sc.name}`;
+      out[key] = { tessera: r.tessera, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };
     }
   }
   if (values.json) console.log(JSON.stringify(out, null, 1));

@@ -84,6 +84,19 @@ export interface CandidateOptions {
   learnedProbes?: number;
   /** Lead with learned nodes even when nodes share the client's PoP (whose RTTs to it bound the client's already). */
   learnedWherePopServesNodes?: boolean;
+  /**
+   * A client without a location that measured at least this many nodes (a returning client: its history
+   * plus this session's pings) explores by coverage rather than by the lowest bounded score (0: never):
+   * the `posteriorShortlist` best-scored candidates are ranked by how likely each is to bring the client
+   * within 10% (or 5 ms) of its best node, over pseudo-clients that sit between two nodes of the shortlist
+   * or the probed set (λ × one row + (1 − λ) × the other, plus an access delay), weighted by how well they
+   * match the client's RTTs (Cauchy, scale `posteriorSigmaShare` × RTT + `posteriorSigmaMs`). First contact
+   * (fewer pings) is unchanged: there the lowest bound ranks better on the real matrices.
+   */
+  posteriorMinMeasured?: number;
+  posteriorShortlist?: number;
+  posteriorSigmaShare?: number;
+  posteriorSigmaMs?: number;
   fit?: FitOptions;
 }
 
@@ -103,6 +116,10 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   coordinateFillMaxNodes: 512,
   learnedProbes: 2,
   learnedWherePopServesNodes: false,
+  posteriorMinMeasured: 3,
+  posteriorShortlist: 8,
+  posteriorSigmaShare: 0.25,
+  posteriorSigmaMs: 10,
   fit: FIT_DEFAULTS,
 };
 
@@ -498,6 +515,83 @@ function boundedScore(on: number, beyond: number, hi: number, o: Required<Candid
   return Math.min(o.triangleLowerWeight * mismatch + o.triangleUpperShare * hi, hi);
 }
 
+/** Where pseudo-clients sit between two nodes (λ of the way from the second to the first), and their access delays. */
+const POSTERIOR_LAMBDAS = [0.25, 0.5, 0.75];
+const POSTERIOR_ACCESS_MS = [3, 15, 40];
+
+/**
+ * The shortlist (node ids) reordered by the posterior chance that pinging each brings the client within
+ * 10% (or 5 ms) of its best node (see `posteriorMinMeasured`). Pseudo-clients are built over the pool of
+ * shortlisted and probed nodes only, so a call costs O(pool² × pool), whatever the farm's size.
+ */
+function rankByCoverage(nodes: readonly RouterNode[], idx: NodeIndex, probed: readonly number[], rtts: readonly number[], shortlist: readonly string[], o: Required<CandidateOptions>): string[] {
+  const cand = shortlist.map((id) => nodeIndex(nodes, id));
+  const pool = [...probed, ...cand];
+  const P = probed.length, m = pool.length;
+  // The node↔node RTTs of the pool: measured (either end), else the coordinates' estimate, else NaN.
+  const D = new Float64Array(m * m).fill(NaN);
+  for (let a = 0; a < m; a++) {
+    const ia = pool[a];
+    for (let b = a + 1; b < m; b++) {
+      const ib = pool[b];
+      let d = nodes[ia].peerRttMs?.[nodes[ib].id] ?? nodes[ib].peerRttMs?.[nodes[ia].id];
+      if (d === undefined && idx.hasCoord[ia] && idx.hasCoord[ib]) d = Math.sqrt(dist2(idx, ia, idx.vec, ib * idx.dim)) + idx.height[ia] + idx.height[ib];
+      if (d !== undefined && d >= 0 && Number.isFinite(d)) D[a * m + b] = D[b * m + a] = d;
+    }
+  }
+  const sigma = rtts.map((r) => o.posteriorSigmaShare * r + o.posteriorSigmaMs);
+  const x = new Float64Array(m);
+  const C = cand.length;
+  const score = new Float64Array(C);
+  // One row per pseudo-client: its log-likelihood, and which candidates would bring it within 10% / 5 ms.
+  const most = ((m * (m - 1)) / 2) * POSTERIOR_LAMBDAS.length * POSTERIOR_ACCESS_MS.length;
+  const lls = new Float64Array(most);
+  const oks = new Uint8Array(most * C);
+  let count = 0;
+  let maxLl = -Infinity;
+  for (let a = 0; a < m; a++) {
+    for (let b = a + 1; b < m; b++) {
+      const dab = D[a * m + b];
+      if (Number.isNaN(dab)) continue;
+      for (const lam of POSTERIOR_LAMBDAS) {
+        let complete = true;
+        for (let j = 0; j < m && complete; j++) {
+          if (j === a) x[j] = (1 - lam) * dab;
+          else if (j === b) x[j] = lam * dab;
+          else {
+            const v = lam * D[a * m + j] + (1 - lam) * D[b * m + j];
+            if (Number.isNaN(v)) complete = false;
+            x[j] = v;
+          }
+        }
+        if (!complete) continue;
+        for (const acc of POSTERIOR_ACCESS_MS) {
+          let ll = 0, cur = Infinity, best = Infinity;
+          for (let s = 0; s < P; s++) {
+            const v = x[s] + acc;
+            const z = (v - rtts[s]) / sigma[s];
+            ll -= Math.log1p(z * z);
+            if (v < cur) cur = v;
+          }
+          for (let j = 0; j < m; j++) if (x[j] + acc < best) best = x[j] + acc;
+          for (let c = 0; c < C; c++) {
+            const g = Math.min(cur, x[P + c] + acc);
+            oks[count * C + c] = g <= best * 1.1 || g <= best + 5 ? 1 : 0;
+          }
+          lls[count++] = ll;
+          if (ll > maxLl) maxLl = ll;
+        }
+      }
+    }
+  }
+  for (let q = 0; q < count; q++) {
+    const w = Math.exp(lls[q] - maxLl);
+    for (let c = 0; c < C; c++) if (oks[q * C + c]) score[c] += w;
+  }
+  // Ties (no pseudo-client speaks for either) keep the shortlist's order.
+  return cand.map((i, c) => ({ id: nodes[i].id, s: score[c], c })).sort((p, q) => q.s - p.s || p.c - q.c).map((e) => e.id);
+}
+
 /** Per node: lower and upper triangle bounds on the client's RTT (valid where boundSet is 1). */
 let boundLo = new Float64Array(1024);
 let boundHi = new Float64Array(1024);
@@ -641,6 +735,19 @@ function learnedLead(nodes: readonly RouterNode[], client: ProbeClient, k: numbe
 /** pickProbeCandidates without the learned lead. */
 function pickRanked(nodes: readonly RouterNode[], client: ProbeClient, k: number, o: Required<CandidateOptions>): string[] {
   const idx = indexFor(nodes);
+  if (o.posteriorMinMeasured > 0 && !isGeoPoint(client.location) && idx.lines === 0) {
+    const probed: number[] = [];
+    const rtts: number[] = [];
+    for (const id in client.measuredRttMs) {
+      const r = client.measuredRttMs[id];
+      const i = nodeIndex(nodes, id);
+      if (i >= 0 && r > 0 && Number.isFinite(r)) { probed.push(i); rtts.push(r); }
+    }
+    if (probed.length >= o.posteriorMinMeasured) {
+      const shortlist = pickRanked(nodes, client, Math.max(k, o.posteriorShortlist), { ...o, posteriorMinMeasured: 0 });
+      return shortlist.length <= k ? shortlist : rankByCoverage(nodes, idx, probed, rtts, shortlist, o).slice(0, k);
+    }
+  }
   const req = client.requirements;
   if (skipFlag.length < idx.n) skipFlag = new Uint8Array(Math.max(idx.n, skipFlag.length * 2));
   const marked: number[] = [];

@@ -82,14 +82,6 @@ export interface ApiOptions {
   maxUnpackedBytes?: number;
   /** Lifetime of the presigned frame download URLs handed to clients. */
   urlSeconds?: number;
-  /**
-   * Largest frame a job's event stream carries inside its `frame` event (base64 `data`), when this API stored it
-   * itself moments before (an inline output: recent-outputs.ts): the client writes it without a GET from storage.
-   * 0 turns it off. Default 256 KiB (as inline outputs: beyond that, base64 in JSON costs more than the GET).
-   */
-  eventFrameBytes?: number;
-  /** Most bytes of recent outputs kept in memory for event streams (see eventFrameBytes). */
-  recentOutputBytes?: number;
   /** Most tasks (GET /v1/jobs/:id) or frames (GET /v1/jobs/:id/frames) one page lists; also the default page. */
   maxPageSize?: number;
   /**
@@ -158,8 +150,6 @@ export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'ver
   maxSceneFiles: 1000,
   maxUnpackedBytes: 512 * 1024 * 1024,
   urlSeconds: 3600,
-  eventFrameBytes: 256 * 1024,
-  recentOutputBytes: 16 * 1024 * 1024,
   maxPageSize: 1000,
   nodeUrlSeconds: 900,
   uploadUrlSeconds: 900,

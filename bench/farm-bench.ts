@@ -7,6 +7,9 @@
  *      before/after of batching comes from one run on the same machine load;
  *   3. time to first frame: one frame as a job of its own on a warm node (scene uploaded and cached),
  *      from submitting to the file on disk, against render+encode+write of the same frame on a warm renderer.
+ * Each timed part also records the CPU seconds of every process it used, by role (bench/process-cpu.ts): the
+ * client (this process: the CLI's upload, submit and downloads, or the raw renderer), `farm up` (API + local
+ * storage), each node's main process, its render processes, Xvfb.
  * Prints a table, writes bench/results/farm-<timestamp>.json and farm-latest.json.
  * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
  *          --single-repeats 5 --scene PATH --node-concurrency N
@@ -29,6 +32,7 @@ import { EncodeSpec, SCENE_LIMITS_DEFAULTS, ViewSpec } from '../api/protocol/ren
 import { renderOnFarm, type FarmRenderSummary } from '../infra/cli/render-on-farm.ts';
 import { farmNodeConcurrency } from '../infra/farm/start-farm.ts';
 import { startCpuMonitor, waitForQuiet } from './cpu-contention.ts';
+import { cpuByRole, formatRoleCpu, snapshot, type RoleCpu } from './process-cpu.ts';
 import { formatProfiles, summarizeProfiles, type RoleSummary } from './summarize-cpu-profiles.ts';
 import { renderLocal } from '../render-node/local-render.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
@@ -128,17 +132,37 @@ log(`farm bench: ${basename(args.scene!)}, ${frames.length} frames ${width}×${h
 // already has its GL context (an untimed warm-up frame starts it) and loads the scene inside the timing. It runs
 // before and after the farm runs and the baseline is their mean: load from other work on this machine that comes
 // and goes then shows up as the spread between the two rather than skewing one side.
+/** The role of a process of this bench's tree, from its command line (see bench/process-cpu.ts). */
+const roleOf = (cmdline: string, pid: number): string =>
+  pid === process.pid
+    ? 'client'
+    : /task-worker/.test(cmdline)
+      ? 'render process'
+      : /session-(process|worker)/.test(cmdline)
+        ? 'session process'
+        : / node start /.test(cmdline)
+          ? 'node main'
+          : / farm up /.test(cmdline)
+            ? 'farm up (API + storage)'
+            : /Xvfb/.test(cmdline)
+              ? 'Xvfb'
+              : `other (${cmdline.split(' ')[0].split('/').pop()})`;
+
 interface RawRun {
   totalMs: number;
+  /** CPU seconds by process role during the run (this process renders; Xvfb beside it). */
+  cpu: RoleCpu[] | null;
   ms: Awaited<ReturnType<typeof renderLocal>>['ms'];
   files: string[];
   renderer: string;
   gl: string;
 }
 async function rawRun(tag: string): Promise<RawRun> {
+  const before = snapshot(process.pid, roleOf);
   const r = await renderLocal({ scene: args.scene!, frames, view, encode, tile, outDir: join(work, `raw-${tag}`) });
-  log(`raw (${tag}): ${s(r.ms.total)} for ${r.frames.length} frames (scene load ${ms(r.ms.load)})`);
-  return { totalMs: r.ms.total, ms: r.ms, files: r.files, renderer: r.renderer, gl: r.gl };
+  const cpu = cpuByRole(before, snapshot(process.pid, roleOf));
+  log(`raw (${tag}): ${s(r.ms.total)} for ${r.frames.length} frames (scene load ${ms(r.ms.load)})${cpu ? `; ${formatRoleCpu(cpu, r.ms.total, r.frames.length)}` : ''}`);
+  return { totalMs: r.ms.total, cpu, ms: r.ms, files: r.files, renderer: r.renderer, gl: r.gl };
 }
 
 /**
@@ -184,6 +208,12 @@ interface FarmRun {
   summary: Omit<FarmRenderSummary, 'files' | 'frames'>;
   framesWithRawPixels: number;
   perTask: ReturnType<typeof costBreakdown>;
+  /**
+   * CPU seconds by process role during the timed farm part (Linux /proc; null elsewhere): the client (this process:
+   * upload, submit, event stream, downloads; its CPU monitor thread too, ~1%), farm up (API + storage), the nodes'
+   * main processes, their render processes, Xvfb.
+   */
+  cpu: RoleCpu[] | null;
   /** With --cpu-profile: each process role's busy time and top self-time functions during the timed farm part (121 frames). */
   profile?: RoleSummary[];
   single?: {
@@ -432,10 +462,14 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
   try {
     const before = farm.costs.length;
     const fromUs = Number(process.hrtime.bigint() / 1000n);
+    let cpu: RoleCpu[] | null = null;
     const { summary, totalMs } = await timed(`farm-${tag}`, async () => {
       const t0 = performance.now();
+      const cpu0 = snapshot(process.pid, roleOf);
       const summary = await renderOnFarm({ api: farm.url, scene: args.scene!, request, outDir: join(work, `farm-${tag}-out`) });
-      return { summary, totalMs: performance.now() - t0 };
+      const totalMs = performance.now() - t0;
+      cpu = cpuByRole(cpu0, snapshot(process.pid, roleOf));
+      return { summary, totalMs };
     });
     // Same renderer, same options: the farm's frames must have the raw run's pixels (metadata may differ).
     window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
@@ -445,7 +479,8 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
     // Let the last 'task done' lines arrive (they are logged after the completion report).
     await new Promise((r) => setTimeout(r, 300));
     const perTask = costBreakdown(farm.costs.slice(before), totalMs, n, summary.frames.length * summary.tilesPerFrame + summary.frames.length * (summary.tilesPerFrame > 1 ? 1 : 0));
-    run = { nodes: n, slotsPerNode: args['node-concurrency'] ? Number(args['node-concurrency']) : farmNodeConcurrency(n), leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask };
+    run = { nodes: n, slotsPerNode: args['node-concurrency'] ? Number(args['node-concurrency']) : farmNodeConcurrency(n), leasing, totalMs, summary: rest, framesWithRawPixels: same, perTask, cpu };
+    if (cpu) log(`CPU by process (${n} node(s), ${leasing}): ${formatRoleCpu(cpu, totalMs, summary.frames.length)}`);
     if (perTask) log(`per task (${n} node(s), ${leasing}, medians of ${perTask.tasks}): ${formatBreakdown(perTask)}`);
     log(`farm (${n} node(s), ${leasing}): ${s(totalMs)} end to end (job ${s(summary.ms.job)}, first frame ${ms(summary.ms.firstFrame)}); ${same}/${rawFiles.length} frames with the raw run's pixels`);
     if (withSingle) {
@@ -579,6 +614,8 @@ const report = {
 process.stdout.write(`\n${table}\n\n`);
 for (const c of checks) process.stdout.write(`${c.met === null ? 'n/a    ' : c.met ? 'met    ' : 'NOT MET'}  ${c.name}: ${c.measured ?? 'not measured'} (target ${c.required})\n`);
 for (const r of farmRuns) if (r.perTask) process.stdout.write(`per task, ${r.nodes} node(s), ${r.leasing}: ${formatBreakdown(r.perTask)}\n`);
+for (const raw of [rawBefore, rawAfter]) if (raw.cpu) process.stdout.write(`CPU by process, raw: ${formatRoleCpu(raw.cpu, raw.totalMs, frames.length)}\n`);
+for (const r of farmRuns) if (r.cpu) process.stdout.write(`CPU by process, ${r.nodes} node(s) × ${r.slotsPerNode} slot(s), ${r.leasing}: ${formatRoleCpu(r.cpu, r.totalMs, frames.length)}\n`);
 for (const r of farmRuns) if (r.single?.perTask) process.stdout.write(`per task, single warm frames, ${r.leasing}: ${formatBreakdown(r.single.perTask)}; submit → file median ${ms(r.single.medianMs)} (${(r.single.medianMs / rawFrameMs).toFixed(2)}× raw)\n`);
 for (const r of farmRuns) if (r.single?.timeline) process.stdout.write(`${r.nodes} node(s), ${r.leasing}: ${formatTimeline(r.single.timeline)}\n`);
 const busiest = Math.max(0, ...Object.values(contention).map((v) => v ?? 0));

@@ -6,6 +6,10 @@ import { runDoctor, type Severity } from '../../render-node/agent/node-doctor.ts
 import { startRenderNode } from '../../render-node/agent/start-render-node.ts';
 import { readNodeConfig, type NodeConfigFile } from './node-config.ts';
 import { parseBackendChoice } from '../../render-node/chromium/choose-backend.ts';
+import { STOP_ON_STDIN_END } from '../farm/farm-node-process.ts';
+
+/** Longest a farm's node drains once its farm process is gone (its tasks' reports have nowhere to go). */
+const PARENT_GONE_DRAIN_MS = 5_000;
 
 const integer = (flag: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -118,6 +122,19 @@ export function nodeCommand(): Command {
           stopRequested = true;
           if (handle) void stopNode(handle);
         });
+      }
+      // A farm's node (`tessera farm up`): its parent holds the other end of stdin; when the parent dies, however,
+      // stdin ends and the node stops (drains for at most PARENT_GONE_DRAIN_MS: the farm's API died with it) rather
+      // than orphan. The variable is dropped so the node's own children do not inherit it.
+      if (process.env[STOP_ON_STDIN_END] === '1') {
+        delete process.env[STOP_ON_STDIN_END];
+        const parentGone = () => {
+          process.stderr.write('tessera node: the farm process is gone (stdin closed): stopping\n');
+          setTimeout(() => process.exit(1), PARENT_GONE_DRAIN_MS).unref();
+          stopRequested = true;
+          if (handle) void stopNode(handle);
+        };
+        process.stdin.once('end', parentGone).once('error', parentGone).resume();
       }
       handle = await startRenderNode({
         ...sharedNodeSettings(o),

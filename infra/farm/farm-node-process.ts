@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { formatLogLine } from './format-log-line.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tessera.mjs', import.meta.url));
+/** Set for a farm's nodes: stop when stdin ends (the farm process that holds its other end is gone). */
+export const STOP_ON_STDIN_END = 'TESSERA_NODE_STOP_ON_STDIN_END';
 
 export interface FarmNodeOptions {
   name: string;
@@ -14,6 +16,8 @@ export interface FarmNodeOptions {
   leasing?: 'batched' | 'per-slot';
   /** The node's GL backends (its --backend); the node's default (headless-gl) when absent. */
   backend?: 'auto' | 'chromium' | 'headless-gl';
+  /** llvmpipe threads per render process (LP_NUM_THREADS in the node's environment); the node's choice when absent. */
+  rasterThreads?: number;
   /** Receives each output line of the node, formatted, without prefix. */
   log(line: string): void;
   /** A node that dies on its own is started again, at most this many times. */
@@ -27,7 +31,7 @@ export const FARM_NODE_DEFAULTS = { maxRestarts: 3, stopTimeoutMs: 75_000, resta
 /**
  * One render node of a local farm, in its own process (`tessera node start`): one GL context per process.
  * It runs in its own process group, so a Ctrl-C in the terminal reaches only the farm, which then stops the
- * nodes one signal each, in order.
+ * nodes one signal each, in order; it stops on its own when the farm process dies (its stdin pipe closes).
  */
 export class FarmNodeProcess {
   private child: ChildProcess | undefined;
@@ -63,7 +67,11 @@ export class FarmNodeProcess {
     if (concurrency) args.push('--concurrency', String(concurrency));
     if (leasing) args.push('--leasing', leasing);
     if (backend) args.push('--backend', backend);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: process.env });
+    // Its stdin is a pipe from this process that nothing writes to: when this process ends, however it ends (a
+    // SIGKILL included), the kernel closes it and the node, told by TESSERA_NODE_STOP_ON_STDIN_END, stops too
+    // rather than orphan (it is detached, so no terminal signal reaches it).
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...(this.opts.rasterThreads === undefined ? {} : { LP_NUM_THREADS: String(this.opts.rasterThreads) }), [STOP_ON_STDIN_END]: '1' } });
+    child.stdin!.on('error', () => {});
     this.child = child;
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {

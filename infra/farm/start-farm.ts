@@ -8,6 +8,7 @@ import { startLocalS3 } from '../../api/node/local-s3.ts';
 import { operatorKey, type OperatorKey } from '../../api/node/operator-key.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import { FarmNodeProcess } from './farm-node-process.ts';
+import { rasterThreadsFor } from '../../render-node/agent/raster-threads.ts';
 import { formatLogLine } from './format-log-line.ts';
 
 export interface FarmOptions {
@@ -116,6 +117,10 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
     throw cause;
   }
 
+  const concurrency = options.nodeConcurrency ?? farmNodeConcurrency(opts.nodes);
+  // The nodes' render processes share this machine: when their slots together fill its cores, each draws on its
+  // own thread rather than start a rasterizer thread per core (an LP_NUM_THREADS of the operator's wins).
+  const rasterThreads = process.env.LP_NUM_THREADS?.trim() ? undefined : rasterThreadsFor(opts.nodes * concurrency);
   const nodes = Array.from(
     { length: opts.nodes },
     (_, i) =>
@@ -123,7 +128,8 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
         name: `node-${i + 1}`,
         api: api.url,
         cacheDir: join(dataDir, 'cache', `node-${i + 1}`),
-        concurrency: options.nodeConcurrency ?? farmNodeConcurrency(opts.nodes),
+        concurrency,
+        rasterThreads,
         leasing: opts.nodeLeasing,
         backend: opts.nodeBackend,
         log: say(`node-${i + 1}`),

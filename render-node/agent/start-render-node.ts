@@ -15,6 +15,7 @@ import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import { claimedBackends, claimedTilesPerSecond, hoardsTasks, holdUntilRevoked } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
+import { rasterThreadsFor } from './raster-threads.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
 import { SessionHost } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
@@ -72,6 +73,11 @@ export interface RenderNodeOptions {
   backend?: RenderBackendChoice;
   /** Longest one render call into Chromium may take before Chromium is killed and the task fails (ms). */
   chromiumCallTimeoutMs?: number;
+  /**
+   * llvmpipe rasterizer threads per render process (LP_NUM_THREADS; 0: each draws on its own thread). Absent:
+   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency)`.
+   */
+  rasterThreads?: number;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -115,6 +121,8 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const opts = { ...RENDER_NODE_DEFAULTS, ...given };
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const log = opts.logger ?? createLogger(`node:${name}`);
+  const envThreads = process.env.LP_NUM_THREADS?.trim() ? Number(process.env.LP_NUM_THREADS) : undefined;
+  const rasterThreads = opts.rasterThreads ?? (envThreads !== undefined && Number.isInteger(envThreads) && envThreads >= 0 ? envThreads : rasterThreadsFor(opts.concurrency));
   // Every worker slot renders in its own process with time and memory caps: a hostile scene kills only that.
   const sandboxes = Array.from(
     { length: opts.concurrency },
@@ -128,6 +136,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         chromiumCallTimeoutMs: Math.min(opts.chromiumCallTimeoutMs, Math.max(opts.taskTimeCapMs - 5000, opts.taskTimeCapMs * 0.8)),
         timeCapMs: opts.taskTimeCapMs,
         memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
+        rasterThreads,
         log,
       }),
   );
@@ -175,7 +184,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   });
   sessions.attach(probe.server);
   const registered = await register();
-  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url }, 'registered');
+  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url, rasterThreads: rasterThreads ?? 'per core' }, 'registered');
   const network = new NetworkMeasurements({
     apiBaseUrl: opts.api,
     onPeerError: (peer, err) => log.debug({ peer: peer.nodeId, url: peer.probeUrl, err: (err as Error)?.message }, 'peer ping failed'),

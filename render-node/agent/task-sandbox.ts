@@ -44,6 +44,11 @@ export interface TaskSandboxOptions extends WorkerSettings {
   timeCapMs: number;
   /** A render process whose resident memory passes this is killed and its task fails. */
   memoryCapBytes: number;
+  /**
+   * llvmpipe's rasterizer threads per render process (its LP_NUM_THREADS; 0: it draws on the render process's own
+   * thread). Absent: the environment's LP_NUM_THREADS, else Mesa's default (one per core).
+   */
+  rasterThreads?: number;
   log: Logger;
 }
 
@@ -185,7 +190,7 @@ export class TaskSandbox {
       const settings: WorkerSettings = { cacheDir, maxLoadedScenes, maxTexturePixels, backend, chromiumCallTimeoutMs };
       const child = fork(WORKER, [], {
         execArgv: ['--import', TSX],
-        env: { ...process.env, TESSERA_WORKER_SETTINGS: JSON.stringify(settings) },
+        env: { ...process.env, ...(this.options.rasterThreads === undefined ? {} : { LP_NUM_THREADS: String(this.options.rasterThreads) }), TESSERA_WORKER_SETTINGS: JSON.stringify(settings) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       const timer = setTimeout(() => {

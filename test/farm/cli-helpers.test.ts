@@ -3,6 +3,7 @@ import { farmNodeConcurrency } from '../../infra/farm/start-farm.ts';
 import { formatLogLine } from '../../infra/farm/format-log-line.ts';
 import { formatFrameList } from '../../infra/cli/render-on-farm.ts';
 import { parseFrameList } from '../../api/protocol/frame-list.ts';
+import { rasterThreadsFor } from '../../render-node/agent/raster-threads.ts';
 
 describe('formatLogLine (the combined farm log)', () => {
   it('turns a pino line into time, level, message and fields, leaving out what the prefix says', () => {
@@ -31,5 +32,14 @@ describe('farmNodeConcurrency (farm up without --node-concurrency)', () => {
     expect(farmNodeConcurrency(3, 2)).toBe(1);
     expect(farmNodeConcurrency(2, 16)).toBe(2);
     expect(farmNodeConcurrency(0, 2)).toBe(2);
+  });
+});
+
+describe('rasterThreadsFor (llvmpipe threads per render process when LP_NUM_THREADS is unset)', () => {
+  it('draws on the render process itself once the render processes fill the cores, else keeps Mesa\'s default', () => {
+    expect(rasterThreadsFor(2, 2)).toBe(0);
+    expect(rasterThreadsFor(3, 2)).toBe(0);
+    expect(rasterThreadsFor(1, 2)).toBeUndefined();
+    expect(rasterThreadsFor(2, 16)).toBeUndefined();
   });
 });

@@ -1,0 +1,12 @@
+import { availableParallelism } from 'node:os';
+
+/**
+ * llvmpipe threads per render process when nobody said: Mesa starts one rasterizer thread per core in every
+ * process, so `slots` render processes on as many cores (or fewer) run slots × cores rasterizer threads that only
+ * take turns and wake each other for every draw. With at least one render process per core, each draws on its own thread (0);
+ * with fewer, Mesa's default (undefined: one per core). The sum over the machine's render processes is what counts:
+ * `tessera farm up` passes LP_NUM_THREADS=0 to its nodes when their slots together fill the cores.
+ */
+export function rasterThreadsFor(slots: number, cores = availableParallelism()): number | undefined {
+  return slots >= cores ? 0 : undefined;
+}

@@ -3,6 +3,9 @@
  * store (its SQLite storage), so both keep the same records. Idempotent: safe to run on every start.
  * JSON columns hold protocol shapes (ViewSpec, EncodeSpec, TileRect, NodeCard, SceneInfo) as they are.
  */
+/** A finished frame: a done stitch, or a done one-tile render, whose verification is not pending (columns of `tasks`, unqualified). */
+export const FRAME_DONE = `(state = 'done' AND (verify_state IS NULL OR verify_state <> 'pending') AND (kind = 'stitch' OR (kind = 'render' AND final = 1)))`;
+
 export const JOB_STORE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS scenes (
   scene_id    TEXT PRIMARY KEY,
@@ -77,12 +80,20 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 `;
 
+/** A column added after the first schema; `backfill` (SQL) runs in the same transaction as its ALTER TABLE, once. */
+export interface AddedColumn {
+  table: string;
+  column: string;
+  definition: string;
+  backfill?: string;
+}
+
 /**
  * Columns added after the first schema, for latency routing. A database made by an earlier version gets
  * them on its next start (ALTER TABLE … ADD COLUMN only where missing), so old records stay and read as
  * "not routed": old tasks are open to any node (route_open_at 0), old jobs are first-come (routed 0).
  */
-export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+export const JOB_STORE_ADDED_COLUMNS: readonly AddedColumn[] = [
   { table: 'jobs', column: 'requirements', definition: 'TEXT' },
   { table: 'jobs', column: 'client', definition: 'TEXT' },
   { table: 'jobs', column: 'routed', definition: 'INTEGER NOT NULL DEFAULT 0' },
@@ -117,6 +128,11 @@ export const JOB_STORE_ADDED_COLUMNS: readonly { table: string; column: string; 
   { table: 'jobs', column: 'owner', definition: 'TEXT' },
   // When an ended job's storage clean-up is due (prune-schedule.ts); null while it runs and once swept.
   { table: 'jobs', column: 'prune_due_at', definition: 'INTEGER' },
+  // When a frame task last finished its frame, as a per-job sequence (1, 2, …: one more than the job's highest,
+  // set by saveTask as the task enters FRAME_DONE; kept when it leaves, renewed when it enters again), so an event
+  // stream reads only the frames finished since its cursor (listFinishedFramesSince). Frames finished before the
+  // column existed get frame + 1: distinct within their job, in frame order, below anything assigned later.
+  { table: 'tasks', column: 'finished_seq', definition: 'INTEGER', backfill: `UPDATE tasks SET finished_seq = frame + 1 WHERE ${FRAME_DONE}` },
 ];
 
 /** Indexes and tables of latency routing, verification and metering; run after JOB_STORE_ADDED_COLUMNS exist. Idempotent. */
@@ -158,6 +174,10 @@ CREATE INDEX IF NOT EXISTS nodes_by_seen ON nodes (last_seen_at);
 CREATE INDEX IF NOT EXISTS tasks_verifies ON tasks (verifies, verify_round);
 -- Verifications waiting for a node (lease phase 0): a handful of rows, whatever the size of the jobs.
 CREATE INDEX IF NOT EXISTS tasks_verify_queue ON tasks (state, not_before) WHERE kind = 'verify';
+-- Finished frames by finish sequence: an event stream's cursor, and the job's highest sequence for the next one, read
+-- from a few index rows whatever the size of the job. (By frame number, GET /v1/jobs/:id/frames?after= walks
+-- tasks_queue: the job's done tasks in frame order.)
+CREATE INDEX IF NOT EXISTS tasks_finished_seq ON tasks (job_id, finished_seq) WHERE finished_seq IS NOT NULL;
 -- Covers countTasks (job progress, GET /v1/jobs/:id/summary): counted from the index, never the wide task rows.
 CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, kind, state, final, verify_state);
 

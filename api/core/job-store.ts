@@ -137,6 +137,15 @@ export interface TaskCounts {
   framesDone: number;
 }
 
+/** The cursor listFinishedFramesSince starts from: before the first finished frame. */
+export const FINISHED_FRAMES_START = 0;
+
+/** A page of listFinishedFramesSince: finished frame tasks in finish order, and the cursor after the last (`after` when none). */
+export interface FinishedFramesSince {
+  tasks: TaskRecord[];
+  cursor: number;
+}
+
 /** A client API key as stored: its sha256, never the key. */
 export interface ApiKeyRecord {
   keyId: string;
@@ -526,6 +535,15 @@ export interface JobQueueStore {
   listFrameTasks(jobId: string, frame: number): Promise<TaskRecord[]>;
   /** The done tasks that produced a finished frame (stitch, or a frame's only render), in frame order. */
   listFinishedFrames(jobId: string): Promise<TaskRecord[]>;
+  /**
+   * Up to `limit` of the frames listFinishedFrames lists that finished after the cursor `after`
+   * (FINISHED_FRAMES_START: from the first), in the order they finished, with the cursor to pass next. A frame
+   * that finishes again (re-rendered after a verification or a blocklist) comes again, with a later cursor; one that
+   * finishes after later-numbered frames comes after them. What an event stream reads on each wake-up.
+   */
+  listFinishedFramesSince(jobId: string, after: number, limit: number): Promise<FinishedFramesSince>;
+  /** Up to `limit` of the frames listFinishedFrames lists whose frame number is above `afterFrame`, in frame order. */
+  listFinishedFramesAfter(jobId: string, afterFrame: number, limit: number): Promise<TaskRecord[]>;
   /** Progress counts without reading every task (status streams ask often). */
   countTasks(jobId: string): Promise<TaskCounts>;
   /** Cancel the job and its unfinished tasks. Throws JOB_NOT_FOUND, or JOB_FINISHED when it has ended. */

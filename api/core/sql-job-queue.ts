@@ -2,7 +2,7 @@
 import { TesseraError } from '../protocol/errors.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import { taskPixels } from './job-compiler.ts';
-import { LEASE_AHEAD_MAX, type FailInput, type JobRecord, type LeaseInput, type LeaseManyInput, type LeaseManyOutcome, type TaskCounts, type TaskOutcome, type TaskRecord, type TaskRoute } from './job-store.ts';
+import { LEASE_AHEAD_MAX, type FailInput, type FinishedFramesSince, type JobRecord, type LeaseInput, type LeaseManyInput, type LeaseManyOutcome, type TaskCounts, type TaskOutcome, type TaskRecord, type TaskRoute } from './job-store.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import { expectedRenderMs } from './routing/router.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -73,6 +73,18 @@ export function listFinishedFrames(db: SqlDriver, jobId: string): TaskRecord[] {
   return db
     .all<Row>(`SELECT * FROM tasks WHERE job_id = ? AND ${FRAME_DONE} ORDER BY frame`, [jobId])
     .map(rowToTask);
+}
+
+export function listFinishedFramesSince(db: SqlDriver, jobId: string, after: number, limit: number): FinishedFramesSince {
+  const rows = db.all<Row>(
+    `SELECT * FROM tasks WHERE job_id = ? AND finished_seq IS NOT NULL AND finished_seq > ? AND ${FRAME_DONE} ORDER BY finished_seq LIMIT ?`,
+    [jobId, after, limit],
+  );
+  return { tasks: rows.map(rowToTask), cursor: rows.length ? num(rows[rows.length - 1].finished_seq) : after };
+}
+
+export function listFinishedFramesAfter(db: SqlDriver, jobId: string, afterFrame: number, limit: number): TaskRecord[] {
+  return db.all<Row>(`SELECT * FROM tasks WHERE job_id = ? AND frame > ? AND ${FRAME_DONE} ORDER BY frame LIMIT ?`, [jobId, afterFrame, limit]).map(rowToTask);
 }
 
 export function countTasks(db: SqlDriver, jobId: string): TaskCounts {

@@ -8,6 +8,7 @@ import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
 import type { ApiKeyRecord, JobClientRecord, JobRecord, NodeRecord, SceneRecord, TaskKind, TaskRecord, TaskRoute } from './job-store.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
+import { FRAME_DONE } from './job-store-schema.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { markPruneDue } from './sql-prune-marks.ts';
 import { isJobFinished } from './state-machine.ts';
@@ -152,7 +153,18 @@ export const INSERT_TASK = `INSERT INTO tasks (task_id, job_id, kind, frame, idx
 export const UPDATE_TASK = `UPDATE tasks SET state = ?, attempts = ?, node_id = ?, lease_id = ?, lease_expires_at = ?, not_before = ?,
   error = ?, result_bytes = ?, result_checksum = ?, updated_at = ?,
   route_node = ?, route_fallback = ?, route_fallback_at = ?, route_open_at = ?, route = ?,
-  verify_round = ?, verify_state = ?, verified_by = ?, disproven = ?, exclude_nodes = ?, leased_at = ? WHERE task_id = ?`;
+  verify_round = ?, verify_state = ?, verified_by = ?, disproven = ?, exclude_nodes = ?, leased_at = ?,
+  finished_seq = CASE WHEN ? = 0 OR ${FRAME_DONE} THEN finished_seq
+    ELSE (SELECT COALESCE(MAX(f.finished_seq), 0) + 1 FROM tasks f WHERE f.job_id = tasks.job_id AND f.finished_seq IS NOT NULL) END
+  WHERE task_id = ?`;
+
+/*
+ * UPDATE_TASK's finished_seq: the right-hand sides of SET read the row as it was, so FRAME_DONE there is "was finished
+ * before this write" and the parameter (isFrameDone of the new record) "is finished after it". A task that enters
+ * FRAME_DONE gets one more than the highest sequence of its job; one that stays in or out keeps its own. Every task
+ * write goes through here, inside the operation's transaction, so sequences are handed out in commit order and a
+ * cursor never passes a frame that finishes later (whatever its frame number).
+ */
 
 /** A task's changing columns, in the order INSERT_TASK (after output_key) and UPDATE_TASK list them. */
 export function stateColumns(t: TaskRecord): SqlValue[] {
@@ -203,8 +215,12 @@ export const NOT_EXCLUDED = `(t.exclude_nodes IS NULL OR NOT EXISTS (SELECT 1 FR
  */
 export const FITS_NODE = `(? = 0 OR (t.kind <> 'stitch' AND t.tile IS NOT NULL AND t.final = 0))`;
 
-/** A finished frame: a done stitch, or a done one-tile render, whose verification is not pending. */
-export const FRAME_DONE = `(state = 'done' AND (verify_state IS NULL OR verify_state <> 'pending') AND (kind = 'stitch' OR (kind = 'render' AND final = 1)))`;
+export { FRAME_DONE };
+
+/** FRAME_DONE of a record: the same condition, for the task saveTask is about to write. */
+export function isFrameDone(t: TaskRecord): boolean {
+  return t.state === 'done' && t.verification?.state !== 'pending' && (t.kind === 'stitch' || (t.kind === 'render' && t.final));
+}
 
 /** Tasks that keep a job from finishing: open, failed, cancelled (bar verify tasks whose vote ended), or awaiting verification. */
 export const UNFINISHED_TASK = `(state IN ('queued', 'leased', 'failed') OR (state = 'cancelled' AND kind <> 'verify') OR verify_state = 'pending')`;
@@ -299,7 +315,7 @@ export function readTask(db: SqlDriver, taskId: string): TaskRecord | null {
 }
 
 export function saveTask(db: SqlDriver, t: TaskRecord): void {
-  db.run(UPDATE_TASK, [...stateColumns(t), t.taskId]);
+  db.run(UPDATE_TASK, [...stateColumns(t), isFrameDone(t) ? 1 : 0, t.taskId]);
 }
 
 export function saveJob(db: SqlDriver, j: JobRecord): void {

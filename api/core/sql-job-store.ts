@@ -10,8 +10,8 @@
  * call to its module; completion, which spans the queue, verification and the ledger, is written here.
  */
 import type { LedgerEntry } from '../protocol/metering.ts';
-import { JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
-import type { ApiKeyRecord, AuthenticateAndFailInput, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, PruneDue, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
+import { type AddedColumn, JOB_STORE_ADDED_COLUMNS, JOB_STORE_AUTH_SCHEMA, JOB_STORE_ROUTING_SCHEMA, JOB_STORE_SCHEMA, JOB_STORE_TRUST_COLUMNS } from './job-store-schema.ts';
+import type { ApiKeyRecord, AuthenticateAndFailInput, AuthenticateAndHeartbeatInput, AuthenticateAndLeaseInput, AuthenticateAndLeaseOutcome, AuthenticateAndCompleteOutcome, AuthenticatedTask, CompletionDecision, CompleteAndLeaseInput, CompleteAndLeaseOutcome, CompleteInput, FailInput, FinishedFramesSince, HeartbeatInput, JobRecord, JobStore, LeaseInput, LeaseManyInput, LeaseManyOutcome, LedgerFilter, NodeNetworkUpdate, PruneDue, NodeRecord, NodeTaskCounts, RoutableTask, RouteAssignment, SceneRecord, TaskCounts, TaskOutcome, TaskRecord, VerificationRound, VerificationVerdict } from './job-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { checkNodeCredentials } from './check-node-credentials.ts';
 import { stepTask, type StatusChange } from './state-machine.ts';
@@ -19,7 +19,7 @@ import type { TaskPolicy } from './task-policy.ts';
 import { VERIFICATION_DEFAULTS } from './verification-policy.ts';
 import { checkJobQuota, type JobQuota, type JobQuotaVerdict } from './job-quota.ts';
 import { countActiveJobs, findApiKeyByHash, listApiKeys, putApiKey, revokeApiKey } from './sql-api-key-store.ts';
-import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseMany, leaseNext, listFinishedFrames, listFrameTasks, listTasks } from './sql-job-queue.ts';
+import { cancelJob, countTasks, createJob, expireLeases, failTask, finishIfComplete, getJob, getTask, heldTask, leaseMany, leaseNext, listFinishedFrames, listFinishedFramesAfter, listFinishedFramesSince, listFrameTasks, listTasks } from './sql-job-queue.ts';
 import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, inflatedClaims, listLedger } from './sql-ledger.ts';
 import { listDuePrunes, nextPruneDueAt, setPruneDelay, settlePrune } from './sql-prune-marks.ts';
@@ -120,6 +120,14 @@ export class SqlJobStore implements JobStore {
 
   async listFrameTasks(jobId: string, frame: number): Promise<TaskRecord[]> {
     return listFrameTasks(this.#db, jobId, frame);
+  }
+
+  async listFinishedFramesSince(jobId: string, after: number, limit: number): Promise<FinishedFramesSince> {
+    return listFinishedFramesSince(this.#db, jobId, after, limit);
+  }
+
+  async listFinishedFramesAfter(jobId: string, afterFrame: number, limit: number): Promise<TaskRecord[]> {
+    return listFinishedFramesAfter(this.#db, jobId, afterFrame, limit);
   }
 
   async listFinishedFrames(jobId: string): Promise<TaskRecord[]> {
@@ -324,13 +332,15 @@ export class SqlJobStore implements JobStore {
 }
 
 /** Add the listed columns where a table lacks them (databases made by earlier versions). */
-function addMissingColumns(db: SqlDriver, list: readonly { table: string; column: string; definition: string }[]): void {
+function addMissingColumns(db: SqlDriver, list: readonly AddedColumn[]): void {
   db.transaction(() => {
     const columns = new Map<string, Set<string>>();
-    for (const { table, column, definition } of list) {
+    for (const { table, column, definition, backfill } of list) {
       let have = columns.get(table);
       if (!have) columns.set(table, (have = new Set(db.all<{ name: string }>(`PRAGMA table_info(${table})`).map((c) => c.name))));
-      if (!have.has(column)) db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      if (have.has(column)) continue;
+      db.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+      if (backfill) db.run(backfill);
     }
   });
 }

@@ -33,6 +33,8 @@ const ALL: Record<JobStoreMethod, true> = {
   getTask: true,
   listFrameTasks: true,
   listFinishedFrames: true,
+  listFinishedFramesSince: true,
+  listFinishedFramesAfter: true,
   countTasks: true,
   cancelJob: true,
   registerNode: true,

@@ -4,7 +4,7 @@
  */
 import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { compileJob, type JobPlan } from '../../api/core/job-compiler.ts';
-import type { JobStore, NodeRecord, SceneRecord, TaskRecord, TaskRoute } from '../../api/core/job-store.ts';
+import { FINISHED_FRAMES_START, type JobStore, type NodeRecord, type SceneRecord, type TaskRecord, type TaskRoute } from '../../api/core/job-store.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
 import { TASK_POLICY_DEFAULTS, type TaskPolicy } from '../../api/core/task-policy.ts';
 import { PRUNE_DELAY_DEFAULT_MS } from '../../api/core/prune-schedule.ts';
@@ -123,6 +123,66 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       const finished = await store.listFinishedFrames(job.jobId);
       expect(finished.map((t) => [t.frame, t.kind, t.result])).toEqual([[0, 'stitch', result]]);
       expect(await store.countTasks('job_missing')).toEqual({ tasks: 0, tasksDone: 0, renders: 0, rendersDone: 0, framesDone: 0 });
+    });
+
+    it('lists finished frames after a cursor in the order they finished (an earlier frame finishing last included), and after a frame number in frame order', async () => {
+      const { job, tasks } = makeJob({ frames: [0, 1, 2, 3] });
+      const tiled = makeJob({ frames: [5], width: 64, height: 32, tile: 32, now: T0 + 1 });
+      await store.createJob(job, tasks);
+      await store.createJob(tiled.job, tiled.tasks);
+      const held = new Map<number, TaskRecord>();
+      for (let i = 0; i < 4; i++) {
+        const { task } = (await lease('n1'))!;
+        held.set(task.frame, task);
+      }
+      expect([...held.keys()].sort()).toEqual([0, 1, 2, 3]);
+      const complete = (frame: number, now: number) => store.completeTask({ taskId: held.get(frame)!.taskId, nodeId: 'n1', leaseId: held.get(frame)!.leaseId!, result, now });
+      const since = async (after: number, limit = 10, jobId = job.jobId) => {
+        const page = await store.listFinishedFramesSince(jobId, after, limit);
+        return { frames: page.tasks.map((t) => t.frame), cursor: page.cursor };
+      };
+      expect(await since(FINISHED_FRAMES_START)).toEqual({ frames: [], cursor: FINISHED_FRAMES_START });
+      await complete(2, T0 + 10);
+      await complete(3, T0 + 11);
+      await complete(1, T0 + 12);
+      const first = await since(FINISHED_FRAMES_START);
+      expect(first.frames).toEqual([2, 3, 1]);
+      expect(first.cursor).toBeGreaterThan(FINISHED_FRAMES_START);
+      expect(await since(first.cursor)).toEqual({ frames: [], cursor: first.cursor });
+      // The records are listFinishedFrames' own.
+      expect([...(await store.listFinishedFramesSince(job.jobId, FINISHED_FRAMES_START, 10)).tasks].sort((a, b) => a.frame - b.frame)).toEqual(await store.listFinishedFrames(job.jobId));
+      // Pages of `limit` follow on from each other.
+      const page1 = await since(FINISHED_FRAMES_START, 2);
+      expect(page1.frames).toEqual([2, 3]);
+      expect(await since(page1.cursor, 2)).toEqual({ frames: [1], cursor: first.cursor });
+
+      // Across a restart, frame 0 finishes last: it comes after the cursor though its number is below every frame read.
+      store = await fx.reopen();
+      await complete(0, T0 + 13);
+      const next = await since(first.cursor);
+      expect(next.frames).toEqual([0]);
+      expect(next.cursor).toBeGreaterThan(first.cursor);
+      expect(await since(next.cursor)).toEqual({ frames: [], cursor: next.cursor });
+
+      // Another job's frames are its own; a tiled frame counts once its stitch is done, not its tiles.
+      expect(await since(FINISHED_FRAMES_START, 10, tiled.job.jobId)).toEqual({ frames: [], cursor: FINISHED_FRAMES_START });
+      for (let i = 0; i < 3; i++) {
+        const { task } = (await lease('n1', T0 + 20))!;
+        expect(task.jobId).toBe(tiled.job.jobId);
+        await store.completeTask({ taskId: task.taskId, nodeId: 'n1', leaseId: task.leaseId!, result, now: T0 + 20 });
+      }
+      expect((await store.listFinishedFramesSince(tiled.job.jobId, FINISHED_FRAMES_START, 10)).tasks.map((t) => [t.frame, t.kind])).toEqual([[5, 'stitch']]);
+      expect(await since(next.cursor)).toEqual({ frames: [], cursor: next.cursor });
+
+      // By frame number: above `afterFrame`, in frame order, at most `limit`.
+      const after = async (afterFrame: number, limit: number) => (await store.listFinishedFramesAfter(job.jobId, afterFrame, limit)).map((t) => t.frame);
+      expect(await after(-1, 2)).toEqual([0, 1]);
+      expect(await after(1, 10)).toEqual([2, 3]);
+      expect(await after(3, 10)).toEqual([]);
+      expect(await store.listFinishedFramesAfter(job.jobId, -1, 10)).toEqual(await store.listFinishedFrames(job.jobId));
+      expect((await store.listFinishedFramesAfter(tiled.job.jobId, -1, 10)).map((t) => [t.frame, t.kind])).toEqual([[5, 'stitch']]);
+      expect(await store.listFinishedFramesAfter('job_missing', -1, 10)).toEqual([]);
+      expect(await store.listFinishedFramesSince('job_missing', FINISHED_FRAMES_START, 10)).toEqual({ tasks: [], cursor: FINISHED_FRAMES_START });
     });
 
     it('leases by priority, then job age, then frame; stitches only after their tiles', async () => {
@@ -1129,6 +1189,30 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         await done('a', u, GOOD, { sample: true });
         const us = { nodeId: 'b', card: card('us') };
         expect((await store.skipStrandedVerifications({ waitingSince: T0 + 1000, eligible: [a, us], now: T0 + 1000 })).skipped).toEqual([u.taskId]);
+      });
+
+      it('a frame finished again after a blocklist comes again after the cursor, with its new result', async () => {
+        await register('x', 'y');
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        await store.createJob(job, tasks);
+        await done('x', (await take('x'))!, BAD);
+        const first = await store.listFinishedFramesSince(job.jobId, FINISHED_FRAMES_START, 10);
+        expect(first.tasks.map((t) => [t.frame, t.nodeId, t.result!.checksum])).toEqual([[0, 'x', BAD.checksum]]);
+        await store.blocklistNode('x', 'caught', T0 + 120);
+        // No longer finished: neither list has it.
+        expect((await store.listFinishedFramesSince(job.jobId, FINISHED_FRAMES_START, 10)).tasks).toEqual([]);
+        expect(await store.listFinishedFramesAfter(job.jobId, -1, 10)).toEqual([]);
+        const again = (await take('y'))!;
+        expect(again.taskId).toBe(tasks[0].taskId);
+        await store.completeTask({ taskId: again.taskId, nodeId: 'y', leaseId: again.leaseId!, result: GOOD, now: T0 + 200, verifiable: false, verification: rules });
+        const next = await store.listFinishedFramesSince(job.jobId, first.cursor, 10);
+        expect(next.tasks.map((t) => [t.frame, t.nodeId, t.result!.checksum])).toEqual([[0, 'y', GOOD.checksum]]);
+        expect(next.cursor).toBeGreaterThan(first.cursor);
+        // A sampled result is not finished until its vote: it comes once verified.
+        const one = (await take('y'))!;
+        expect(one.frame).toBe(1);
+        await store.completeTask({ taskId: one.taskId, nodeId: 'y', leaseId: one.leaseId!, result: GOOD, now: T0 + 210, renderMs: 500, verification: rules, sample: true });
+        expect(await store.listFinishedFramesSince(job.jobId, next.cursor, 10)).toEqual({ tasks: [], cursor: next.cursor });
       });
 
       it('re-renders what a blocklisted node delivered; a re-render nobody else can check is accepted unverified', async () => {

@@ -12,7 +12,7 @@ import { JobCreated, JobFrames, JobStatus, JobSummary, type JobEvent } from '../
 import type { ApiContext } from '../api-context.ts';
 import { randomId } from '../crypto-utils.ts';
 import { compileJob } from '../job-compiler.ts';
-import type { JobClientRecord, JobRecord, SceneRecord } from '../job-store.ts';
+import { FINISHED_FRAMES_START, type JobClientRecord, type JobRecord, type SceneRecord, type TaskRecord } from '../job-store.ts';
 import { jobProgress, toJobStatus, toJobSummary } from '../job-status-view.ts';
 import { jobTopic, TASKS_TOPIC } from '../notifier.ts';
 import { acceptedKey } from '../object-keys.ts';
@@ -30,6 +30,8 @@ import { jsonBody, jsonResponse } from './route-shapes.ts';
 
 /** Longest an event stream stays silent. */
 const SSE_KEEPALIVE_MS = 15_000;
+/** Finished frames an event stream reads per store call (it reads pages until it has every new one). */
+const FINISHED_FRAMES_PAGE = 1000;
 
 const JobParams = z.object({ id: z.string().min(1).max(128) });
 const StatusQuery = z.object({
@@ -298,12 +300,23 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         return stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
       };
       const sentFrames = new Set<number>();
+      // Where this stream's reading of finished frames stands: each wake-up reads only the frames finished since.
+      let cursor = FINISHED_FRAMES_START;
       let last = '';
       for (;;) {
         const job = (await ctx.jobs.getJob(jobId))!;
         const counts = await ctx.jobs.countTasks(jobId);
         if (counts.framesDone > sentFrames.size) {
-          for (const t of await ctx.jobs.listFinishedFrames(jobId)) {
+          const fresh: TaskRecord[] = [];
+          for (;;) {
+            const page = await ctx.jobs.listFinishedFramesSince(jobId, cursor, FINISHED_FRAMES_PAGE);
+            fresh.push(...page.tasks);
+            cursor = page.cursor;
+            if (page.tasks.length < FINISHED_FRAMES_PAGE) break;
+          }
+          // Sent in frame order, as they were when every wake-up read every finished frame.
+          fresh.sort((a, b) => a.frame - b.frame);
+          for (const t of fresh) {
             if (sentFrames.has(t.frame)) continue;
             sentFrames.add(t.frame);
             // Where to fetch it, so clients need no frame-list call per frame.
@@ -341,7 +354,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const query = c.req.valid('query');
     const limit = pageSize(query.limit, ctx.options.maxPageSize);
     const after = query.after ?? -1;
-    const finished = (await ctx.jobs.listFinishedFrames(job.jobId)).filter((t) => t.frame > after).sort((a, b) => a.frame - b.frame);
+    const finished = await ctx.jobs.listFinishedFramesAfter(job.jobId, after, limit + 1);
     const done = finished.slice(0, limit);
     const next = finished.length > limit ? done[done.length - 1].frame : null;
     const frames = await Promise.all(

@@ -112,6 +112,42 @@ describe('events', () => {
     for (const e of events) expect(e.data.type).toBe(e.event);
   });
 
+  it('sends every frame once when frames finish out of frame order across wake-ups, and pages the frame list by frame number', async () => {
+    const node = await TestNode.register(h, 'shuffler', { concurrency: 4 });
+    const { body } = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0-3' } });
+    const jobId: string = body.jobId;
+    const held = new Map<number, Awaited<ReturnType<typeof node.lease>> & object>();
+    while (held.size < 4) {
+      const t = (await node.lease(0))!;
+      if (t.jobId === jobId) held.set(t.frame, t);
+      else await node.finish(t, fakePng(t.taskId));
+    }
+    const stream = readEvents(`${h.url}/v1/jobs/${jobId}/events`);
+    await new Promise((r) => setTimeout(r, 100));
+    // Later frames first, then the earliest, then the one between: each wake-up's reading must not pass over frame 0 or 1.
+    for (const frame of [3, 2, 0, 1]) {
+      expect((await node.finish(held.get(frame)!, fakePng(`${jobId} ${frame}`))).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const events = await stream;
+    const frames = events.filter((e) => e.event === 'frame').map((e) => e.data as { frame: number; checksum: string });
+    expect(frames.map((f) => f.frame).sort()).toEqual([0, 1, 2, 3]);
+    expect(events.at(-1)!.data).toMatchObject({ type: 'end', state: 'done' });
+    // A stream opened once the job is done reads every frame at once: in frame order.
+    const replay = await readEvents(`${h.url}/v1/jobs/${jobId}/events`);
+    expect(replay.filter((e) => e.event === 'frame').map((e) => (e.data as { frame: number }).frame)).toEqual([0, 1, 2, 3]);
+    // The frame list, a page at a time: `next` is the last frame of a page followed by more.
+    const page = async (query: string) => (await call(h.url, 'GET', `/v1/jobs/${jobId}/frames${query}`)).body as { frames: { frame: number; checksum: string }[]; next: number | null };
+    const first = await page('?limit=2');
+    expect(first.frames.map((f) => f.frame)).toEqual([0, 1]);
+    expect(first.next).toBe(1);
+    const second = await page(`?limit=2&after=${first.next}`);
+    expect(second.frames.map((f) => f.frame)).toEqual([2, 3]);
+    expect(second.next).toBeNull();
+    expect((await page('?after=3')).frames).toEqual([]);
+    for (const f of [...first.frames, ...second.frames]) expect(frames.find((e) => e.frame === f.frame)!.checksum).toBe(f.checksum);
+  });
+
   it('ends the stream of a cancelled job, and at once for a finished one', async () => {
     const { body } = await call(h.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0-3' } });
     const stream = readEvents(`${h.url}/v1/jobs/${body.jobId}/events`);

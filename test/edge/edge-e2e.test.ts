@@ -141,7 +141,10 @@ describe('the edge API in workerd (wrangler dev, Durable Object, s3rver, a real 
     expect(new Set(status.tasks.map((t) => t.node))).toEqual(new Set([expect.stringContaining('edge-1')]));
     // Node protocol 3 through the Worker: every tile and stitched frame went inside its completion (the Worker
     // hashed it and wrote it to storage through its BlobStore), none through the upload report and PUT.
-    const done = node.log.map((line) => { try { return JSON.parse(line); } catch { return null; } }).filter((e) => e?.msg === 'task done' && e.jobId === jobId);
+    // The node logs a task's 'task done' once the API answered its completion: the job can read done first.
+    const doneLines = () => node.log.map((line) => { try { return JSON.parse(line); } catch { return null; } }).filter((e) => e?.msg === 'task done' && e.jobId === jobId);
+    for (const end = Date.now() + 30_000; doneLines().length < 10 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+    const done = doneLines();
     expect(done.length).toBeGreaterThanOrEqual(10);
     for (const e of done) {
       expect(e.costs.timings.inline, JSON.stringify(e.costs)).toBeGreaterThanOrEqual(0);

@@ -21,6 +21,7 @@ import { tessera } from '../support/tessera-cli.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
 import { shadowStage } from '../support/shadow-stage.ts';
+import { frameFor, meanAbsDiff } from '../support/session-frames.ts';
 import { decodeDepth, DEPTH_FAR_MM } from '../../api/client/decode-depth.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
@@ -38,28 +39,7 @@ async function pixels(image: Uint8Array) {
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-function meanAbsDiff(a: Buffer, b: Buffer): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
-  return s / a.length;
-}
 
-/** The next frame for a pose (the pose is re-sent until a frame answers it). */
-async function frameFor(session: Awaited<ReturnType<TesseraClient['openSession']>>, position: [number, number, number], target: [number, number, number]): Promise<SessionFrame> {
-  return new Promise((resolve) => {
-    let seq = 0;
-    const off = session.onFrame((f) => {
-      if (f.header.seq === seq) {
-        off();
-        clearInterval(timer);
-        resolve(f);
-      }
-    });
-    const send = () => (seq = session.sendPose({ eyes: stereoPose(position, target, { fov: session.ready.start.fov }) }));
-    send();
-    const timer = setInterval(send, 2000);
-  });
-}
 
 /** Open a raw socket to a session URL and collect its close code. */
 function rawSocket(url: string) {

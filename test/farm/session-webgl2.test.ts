@@ -12,12 +12,11 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTesseraClient, type SessionFrame, type TesseraClient } from '../../api/client/index.ts';
+import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
 import { decodeDepth, DEPTH_FAR_MM } from '../../api/client/decode-depth.ts';
 import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
-import { orbitPosition, stereoPose } from '../../api/protocol/session-pose.ts';
+import { orbitPosition } from '../../api/protocol/session-pose.ts';
 import { CHROMIUM_SESSION_FLAGS } from '../../render-node/chromium/chromium-render-host.ts';
 import { call, TEST_API_KEY } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
@@ -25,6 +24,7 @@ import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { OUTPUT_DIR, savePng } from '../support/pictures.ts';
 import { ensureRenderHostBuilt } from '../support/render-host.ts';
 import { scenePath } from '../support/renderer.ts';
+import { frameFor, meanAbsDiff, rgbPixels } from '../support/session-frames.ts';
 
 const EW = 256;
 const EH = 192;
@@ -44,11 +44,6 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => farm?.close());
 
-/** Decode a frame's JPEG to raw RGB. */
-async function rgb(image: Uint8Array) {
-  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data), width: info.width, height: info.height };
-}
 
 /** Red-fringe and blue-fringe shares, and mean chroma, in a rectangle of an RGB image. */
 function fringes(img: { data: Uint8Array; width: number }, x0: number, x1: number, y0: number, y1: number) {
@@ -66,28 +61,7 @@ function fringes(img: { data: Uint8Array; width: number }, x0: number, x1: numbe
   return { red: red / n, blue: blue / n, chroma: chroma / n };
 }
 
-function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
-  return s / a.length;
-}
 
-/** The next frame answering a pose (re-sent until one does). */
-function frameFor(session: Awaited<ReturnType<TesseraClient['openSession']>>, position: [number, number, number], target: [number, number, number]): Promise<SessionFrame> {
-  return new Promise((resolve) => {
-    let seq = 0;
-    const off = session.onFrame((f) => {
-      if (f.header.seq === seq) {
-        off();
-        clearInterval(timer);
-        resolve(f);
-      }
-    });
-    const send = () => (seq = session.sendPose({ eyes: stereoPose(position, target, { fov: session.ready.start.fov, aspect: EW / EH }) }));
-    send();
-    const timer = setInterval(send, 3000);
-  });
-}
 
 const REQUEST = { eye: `${EW}x${EH}`, camera: 'front', background: '#808080' as const, shadows: false };
 
@@ -113,10 +87,10 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
     try {
       expect(session.nodeId).toBe(node.nodeId);
       const { position, target } = session.ready.start;
-      const a = await frameFor(session, position, target);
+      const a = await frameFor(session, position, target, { aspect: EW / EH, resendMs: 3000 });
       expect(a.header).toMatchObject({ layout: 'side-by-side', width: 2 * EW, height: EH, format: 'jpeg', depth: { encoding: 'rg8-mm-png' } });
       expect([a.image[0], a.image[1]]).toEqual([0xff, 0xd8]);
-      const pa = await rgb(a.image);
+      const pa = await rgbPixels(a.image);
       expect([pa.width, pa.height]).toEqual([2 * EW, EH]);
       await savePng({ data: addAlpha(pa.data), width: pa.width, height: pa.height }, join(OUTPUT_DIR, 'session-webgl2-dispersion.png'));
       // The material: in each eye the right prism (dispersion 10) splits the stripes into red and blue, the left
@@ -140,10 +114,10 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
       expect(prism).toBeLessThan(DEPTH_FAR_MM);
 
       // The picture follows the head: a 30° turn changes it a lot, the start pose again does not.
-      const b = await frameFor(session, orbitPosition(position, target, 1, 30, 0.25), target);
-      const pb = await rgb(b.image);
-      const a2 = await frameFor(session, position, target);
-      const pa2 = await rgb(a2.image);
+      const b = await frameFor(session, orbitPosition(position, target, 1, 30, 0.25), target, { aspect: EW / EH, resendMs: 3000 });
+      const pb = await rgbPixels(b.image);
+      const a2 = await frameFor(session, position, target, { aspect: EW / EH, resendMs: 3000 });
+      const pa2 = await rgbPixels(a2.image);
       expect(meanAbsDiff(pa.data, pb.data)).toBeGreaterThan(8);
       expect(meanAbsDiff(pa.data, pa2.data)).toBeLessThan(2);
 
@@ -163,7 +137,7 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
         240_000,
       );
       const frames = (await call<JobFrames>(farm.url, 'GET', `/v1/jobs/${job.body.jobId}/frames`)).body;
-      const batch = await rgb(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
+      const batch = await rgbPixels(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
       await savePng({ data: addAlpha(batch.data), width: batch.width, height: batch.height }, join(OUTPUT_DIR, 'session-webgl2-batch.png'));
       const d = meanAbsDiff(pa.data, batch.data);
       console.info(`session frame vs batch stereo job: mean channel delta ${d.toFixed(2)}`);

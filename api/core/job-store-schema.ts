@@ -3,9 +3,6 @@
  * store (its SQLite storage), so both keep the same records. Idempotent: safe to run on every start.
  * JSON columns hold protocol shapes (ViewSpec, EncodeSpec, TileRect, NodeCard, SceneInfo) as they are.
  */
-/** A finished frame: a done stitch, or a done one-tile render, whose verification is not pending (columns of `tasks`, unqualified). */
-export const FRAME_DONE = `(state = 'done' AND (verify_state IS NULL OR verify_state <> 'pending') AND (kind = 'stitch' OR (kind = 'render' AND final = 1)))`;
-
 export const JOB_STORE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS scenes (
   scene_id    TEXT PRIMARY KEY,
@@ -79,6 +76,9 @@ CREATE TABLE IF NOT EXISTS nodes (
   load          REAL NOT NULL DEFAULT 0
 );
 `;
+
+/** A finished frame: a done stitch, or a done one-tile render, whose verification is not pending (columns of `tasks`, unqualified). */
+export const FRAME_DONE = `(state = 'done' AND (verify_state IS NULL OR verify_state <> 'pending') AND (kind = 'stitch' OR (kind = 'render' AND final = 1)))`;
 
 /** A column added after the first schema; `backfill` (SQL) runs in the same transaction as its ALTER TABLE, once. */
 export interface AddedColumn {

@@ -10,6 +10,8 @@ import { STOP_ON_STDIN_END } from '../farm/farm-node-process.ts';
 
 /** Longest a farm's node drains once its farm process is gone (its tasks' reports have nowhere to go). */
 const PARENT_GONE_DRAIN_MS = 5_000;
+/** How often a farm's node checks that its parent is still the farm process. */
+const PARENT_WATCH_MS = 1_000;
 
 const integer = (flag: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
@@ -128,13 +130,23 @@ export function nodeCommand(): Command {
       // than orphan. The variable is dropped so the node's own children do not inherit it.
       if (process.env[STOP_ON_STDIN_END] === '1') {
         delete process.env[STOP_ON_STDIN_END];
-        const parentGone = () => {
-          process.stderr.write('tessera node: the farm process is gone (stdin closed): stopping\n');
-          setTimeout(() => process.exit(1), PARENT_GONE_DRAIN_MS).unref();
+        // Also watch the parent's pid: a farm killed outright re-parents its nodes, whatever became of the pipe.
+        const parent = process.ppid;
+        let gone = false;
+        const parentGone = (why: string) => {
+          if (gone) return;
+          gone = true;
+          clearInterval(watch);
+          // Its stdout and stderr went with it (EPIPE): nothing to tell, and no write may stop the exit.
+          for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+          process.stderr.write(`tessera node: the farm process is gone (${why}): stopping\n`);
+          setTimeout(() => process.exit(1), PARENT_GONE_DRAIN_MS);
           stopRequested = true;
           if (handle) void stopNode(handle);
         };
-        process.stdin.once('end', parentGone).once('error', parentGone).resume();
+        const watch = setInterval(() => process.ppid !== parent && parentGone(`re-parented from pid ${parent}`), PARENT_WATCH_MS);
+        watch.unref();
+        process.stdin.once('end', () => parentGone('stdin closed')).once('error', () => parentGone('stdin failed')).resume();
       }
       handle = await startRenderNode({
         ...sharedNodeSettings(o),

@@ -80,6 +80,8 @@ interface PendingFrame {
   rendered: { resolve: (v: { renderMs: number }) => void; reject: (e: Error) => void };
   done: { resolve: (v: RenderedFrame) => void; reject: (e: Error) => void };
   timer: NodeJS.Timeout;
+  /** The encoded frame, when it came on the frame pipe before the render process's `rendered` reply (IPC). */
+  encoded?: { header: FrameRecordHeader; parts: Buffer[] };
 }
 
 const WORKER = fileURLToPath(new URL('./session-worker.ts', import.meta.url));
@@ -182,13 +184,20 @@ export class SessionProcess {
       f.width = m.width;
       f.height = m.height;
       f.rendered.resolve({ renderMs: m.renderMs });
+      if (f.encoded) this.#onEncoded(f.encoded.header, f.encoded.parts);
     } else if (m.type === 'frame-failed') this.#settle(m.id, new Error(`rendering failed: ${m.message}`));
   }
 
   #onEncoded(header: FrameRecordHeader, parts: Buffer[]): void {
     const f = this.#frames.get(header.id);
     if (!f) return;
-    if (!header.ok || f.renderMs === null || !parts[0]) return this.#settle(header.id, new Error(`encoding failed: ${header.message ?? 'no image'}`));
+    if (!header.ok || !parts[0]) return this.#settle(header.id, new Error(`encoding failed: ${header.message ?? 'no image'}`));
+    // The frame pipe and the IPC channel are separate: on a busy machine the encoded frame can arrive before the
+    // `rendered` reply that precedes it. Keep it until that reply comes (the frame's timeout still applies).
+    if (f.renderMs === null) {
+      f.encoded = { header, parts };
+      return;
+    }
     clearTimeout(f.timer);
     this.#frames.delete(header.id);
     const ipcMs = Math.max(0, performance.now() - f.sentAt - f.renderMs - header.encodeMs);

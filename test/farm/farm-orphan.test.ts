@@ -53,6 +53,8 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs: num
   }
 }
 
+// Linux only: it finds farm up's descendants, their environments and their threads in /proc (CI and every render
+// node the project supports run Linux; the behaviour it checks, a stdin pipe and a parent-pid watch, is not Linux-specific).
 describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () => {
   it('render without per-core llvmpipe threads when they fill the cores, and exit when farm up is killed outright (SIGKILL) instead of staying behind as orphans', async () => {
     const data = mkdtempSync(join(tmpdir(), 'tessera-farm-orphan-'));

@@ -107,6 +107,11 @@ export function nodeCommand(): Command {
       if (!(n > 0) || n > 86_400) throw new RangeError(`--chromium-timeout needs a positive number of seconds (got "${v}")`);
       return n;
     })
+    .option(
+      '--raster-threads <n>',
+      "llvmpipe rasterizer threads per batch render process (LP_NUM_THREADS; 0: each draws on its own thread); default: LP_NUM_THREADS when set, else 0 when the slots fill the cores, else one per core. Session render processes keep Mesa's one per core (a person waits on each of their frames) unless LP_NUM_THREADS is set",
+      integer('--raster-threads', 0, 256),
+    )
     .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async function (this: Command) {
@@ -159,6 +164,7 @@ export function nodeCommand(): Command {
         leasing: o.leasing,
         backend: o.backend,
         chromiumCallTimeoutMs: o.chromiumTimeout === undefined ? undefined : o.chromiumTimeout * 1000,
+        rasterThreads: o.rasterThreads,
         tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);

@@ -74,8 +74,10 @@ export interface RenderNodeOptions {
   /** Longest one render call into Chromium may take before Chromium is killed and the task fails (ms). */
   chromiumCallTimeoutMs?: number;
   /**
-   * llvmpipe rasterizer threads per render process (LP_NUM_THREADS; 0: each draws on its own thread). Absent:
-   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency)`.
+   * llvmpipe rasterizer threads per batch render process (LP_NUM_THREADS; 0: each draws on its own thread). Absent:
+   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency)`. Session render processes
+   * are not given it: they inherit the environment (LP_NUM_THREADS when the operator set it, else Mesa's one
+   * rasterizer thread per core), because a session is latency-bound.
    */
   rasterThreads?: number;
 }

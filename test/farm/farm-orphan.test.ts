@@ -83,6 +83,12 @@ describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () 
       // Two render processes on this machine's cores: when they fill the cores (CI's 2), farm up gives each no
       // llvmpipe rasterizer threads of its own (LP_NUM_THREADS=0) rather than one per core each.
       if (!process.env.LP_NUM_THREADS && availableParallelism() <= 2) {
+        // Through the node's --raster-threads, not its environment: a session's render process inherits the node's
+        // environment and keeps Mesa's rasterizer thread per core (a person waits on each session frame).
+        for (const pid of nodes) {
+          expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')).toContain('--raster-threads 0');
+          expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.startsWith('LP_NUM_THREADS='))).toEqual([]);
+        }
         for (const pid of renderProcesses) {
           expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('LP_NUM_THREADS=0');
           const threads = readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());

@@ -7,15 +7,16 @@ import { ROOT } from './tessera-cli.ts';
 /**
  * Whether web/dist holds the render host page, the Basis transcoder it loads (a build from before KTX2 on Chromium
  * lacks it), /join's Basis worker (a build from before the pages ran the current three lacks it) and the session
- * calls of the render host (a build from before sessions ran on Chromium lacks them).
+ * calls of the render host (a build from before sessions ran on Chromium, or before sessionDraw, lacks them).
  */
 function renderHostBuilt(): boolean {
   if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) return false;
   try {
     const assets = readdirSync(join(RENDER_HOST_DIST, 'assets'));
-    // A build from before sessions ran on Chromium has no sessionFrame in its render host bundle.
+    // A build from before sessions ran on Chromium has no sessionFrame in its render host bundle; one from before their
+    // encode overlapped the next draw, no sessionDraw.
     const host = assets.find((f) => /^renderHost-.*\.js$/.test(f));
-    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && !!host && readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8').includes('sessionFrame');
+    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && !!host && readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8').includes('sessionFrame') && readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8').includes('sessionDraw');
   } catch {
     return false;
   }

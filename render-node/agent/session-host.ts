@@ -49,13 +49,23 @@ export interface SessionHostOptions extends Omit<SessionProcessOptions, 'loadTim
   maxBufferedBytes?: number;
   /** How long a connected client may take to send its ticket (hello), and a connection waits for its lease. */
   helloTimeoutMs?: number;
+  /**
+   * `overlap` (default): a frame is encoded (the render process's encoder thread) while the next pose renders, at most
+   * one frame waiting for its encode; `serial`: the next pose renders once the last frame is encoded, so the encode
+   * does not share the cores with the next render (a lower pose→frame latency per frame where the rasterizer threads
+   * fill the cores, fewer frames per second). `tessera node start --session-encode`.
+   */
+  encode?: SessionEncodePipeline;
 }
+
+export type SessionEncodePipeline = 'overlap' | 'serial';
 
 export const SESSION_HOST_DEFAULTS = {
   loadTimeoutMs: 120_000,
   frameTimeoutMs: 10_000,
   maxBufferedBytes: 1024 * 1024,
   helloTimeoutMs: 10_000,
+  encode: 'overlap' as SessionEncodePipeline,
 };
 
 /** Latencies kept for p50/p95. */
@@ -354,8 +364,8 @@ export class SessionHost {
           await new Promise((r) => setTimeout(r, wait));
           continue; // a newer pose may have replaced the waiting one meanwhile
         }
-        // One frame encoding while the next renders, not more: wait for the older of two.
-        if (s.encoding.length > 1) {
+        // One frame encoding while the next renders, not more: wait for the older of two (serial: for the last one).
+        if (s.encoding.length > (this.#o.encode === 'serial' ? 0 : 1)) {
           await s.encoding[0];
           continue;
         }

@@ -17,7 +17,7 @@ import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { rasterThreadsFor } from './raster-threads.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
-import { SessionHost } from './session-host.ts';
+import { SessionHost, type SessionEncodePipeline } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { MAX_REPORTED_SCENES } from '../../api/protocol/node-messages.ts';
 import { cachedSceneIds } from './scene-cache.ts';
@@ -80,6 +80,8 @@ export interface RenderNodeOptions {
    * rasterizer thread per core), because a session is latency-bound.
    */
   rasterThreads?: number;
+  /** Whether a session frame's encode overlaps the next pose's render (SessionHostOptions.encode; default overlap). */
+  sessionEncode?: SessionEncodePipeline;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -183,6 +185,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     backend: opts.backend,
     // A scene load in the page; each frame has the session's own cap (frameTimeoutMs), which kills the process.
     chromiumCallTimeoutMs: opts.chromiumCallTimeoutMs,
+    encode: opts.sessionEncode,
   });
   sessions.attach(probe.server);
   const registered = await register();

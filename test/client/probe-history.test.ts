@@ -78,6 +78,11 @@ describe('probe history', () => {
     expect(await once(remembered(60_000), 30_000)).toEqual([ids.mid]);
     // Fresh, but measured from another PoP: its network changed, so it re-probes.
     expect(await once(remembered(60_000, 'ELSEWHERE'))).toEqual([ids.mid]);
+    // All at once (sequential: false): the same rule, decided before any ping.
+    const allAtOnce = async (m: ProbeMemory) =>
+      (await createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: fixed(m) }).probe({ count: 1, timeoutMs: 2000, sequential: false })).candidates.map((c) => c.nodeId);
+    expect(await allAtOnce(remembered(60_000))).toEqual([ids.near]);
+    expect(await allAtOnce(remembered(2 * 3600_000))).toEqual([ids.mid]);
   });
 
   it('keeps history in a file per API (the CLI) and in localStorage-like storage; junk reads as none', async () => {

@@ -92,7 +92,7 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
       expect([a.image[0], a.image[1]]).toEqual([0xff, 0xd8]);
       const pa = await rgbPixels(a.image);
       expect([pa.width, pa.height]).toEqual([2 * EW, EH]);
-      await savePng({ data: addAlpha(pa.data), width: pa.width, height: pa.height }, join(OUTPUT_DIR, 'session-webgl2-dispersion.png'));
+      await savePng(pa, join(OUTPUT_DIR, 'session-webgl2-dispersion.png'));
       // The material: in each eye the right prism (dispersion 10) splits the stripes into red and blue, the left
       // one (dispersion 0) keeps them black and white (on WebGL 1 both would be opaque, with no fringe at all).
       for (const eye of [0, 1]) {
@@ -138,7 +138,7 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
       );
       const frames = (await call<JobFrames>(farm.url, 'GET', `/v1/jobs/${job.body.jobId}/frames`)).body;
       const batch = await rgbPixels(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
-      await savePng({ data: addAlpha(batch.data), width: batch.width, height: batch.height }, join(OUTPUT_DIR, 'session-webgl2-batch.png'));
+      await savePng(batch, join(OUTPUT_DIR, 'session-webgl2-batch.png'));
       const d = meanAbsDiff(pa.data, batch.data);
       console.info(`session frame vs batch stereo job: mean channel delta ${d.toFixed(2)}`);
       expect(d).toBeLessThan(4);
@@ -167,17 +167,6 @@ async function sessionChromiums(): Promise<string[]> {
     } catch {
       // gone
     }
-  }
-  return out;
-}
-
-function addAlpha(rgbData: Uint8Array): Uint8Array {
-  const out = new Uint8Array((rgbData.length / 3) * 4);
-  for (let i = 0, j = 0; i < rgbData.length; i += 3, j += 4) {
-    out[j] = rgbData[i];
-    out[j + 1] = rgbData[i + 1];
-    out[j + 2] = rgbData[i + 2];
-    out[j + 3] = 255;
   }
   return out;
 }

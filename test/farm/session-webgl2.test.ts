@@ -2,7 +2,7 @@
  * Interactive sessions of a WebGL 2 scene on a real farm (API, s3rver, render node processes, real Chromium):
  * scenes/dispersion.glb (two glass prisms before black and white stripes; the right one with dispersion 10) is
  * flagged at upload as needing WebGL 2.
- * - With only a `--backend headless-gl` node, a session of it is refused (503 UNAVAILABLE, the reason naming
+ * - With only a `--backend headless-gl` node, a session of it is refused (422 NO_CAPABLE_NODE, the reason naming
  *   WebGL 2 and the extension): that node's sessions render on WebGL 1.
  * - A `--backend chromium` node lists the `webgl2` session feature; the session goes there, its render process
  *   drives a Chromium page (three r187, WebGL 2) that draws both eyes in one pass and encodes the frame, and the
@@ -72,9 +72,10 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
     expect(node.card.sessionSlots).toBeGreaterThan(0);
     expect(node.card.sessionFeatures).not.toContain('webgl2');
     const r = await call<{ code: string; message: string }>(farm.url, 'POST', '/v1/sessions', { json: { sceneId, ...REQUEST } });
-    expect(r.status).toBe(503);
-    expect(r.body.code).toBe('UNAVAILABLE');
-    expect(r.body.message).toMatch(/1 without WebGL 2 sessions \(the scene uses .*KHR_materials_dispersion.*--backend chromium/);
+    // No registered node renders sessions on WebGL 2: retrying cannot help (422, not 503).
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('NO_CAPABLE_NODE');
+    expect(r.body.message).toMatch(/the scene uses .*KHR_materials_dispersion.*only on WebGL 2, and the one registered node does not render sessions on it.*--backend chromium/);
   }, 120_000);
 
   it('streams frames from a chromium node that follow the pose and show the dispersion', async () => {

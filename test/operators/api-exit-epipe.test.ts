@@ -21,7 +21,7 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-/** Start the API with `args`, wait until it logs that it listens, break its stderr pipe, SIGTERM it: how it ended, or 'still running' after 10 s. */
+/** Start the API with `args`, wait until it logs that it listens, break its stderr pipe, SIGTERM it: how it ended, or 'still running' after 20 s. */
 async function exitWithBrokenStderr(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'still running'> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-epipe-'));
   dirs.push(dir);
@@ -38,7 +38,7 @@ async function exitWithBrokenStderr(args: string[]): Promise<{ code: number | nu
   // The reader goes away: every later write to stderr fails with EPIPE.
   child.stderr!.destroy();
   child.kill('SIGTERM');
-  const ended = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 10_000))]);
+  const ended = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 20_000))]);
   if (ended === 'still running') child.kill('SIGKILL');
   return ended;
 }

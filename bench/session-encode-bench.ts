@@ -10,12 +10,12 @@
  * Per mode: median render (both eyes, GL finished), encode (page: toBlob; node: readback + sharp), transfer
  * (page.evaluate round trip less the page's work) and wall time per frame, the bytes that crossed, and the CPU of
  * this process and of Chromium's processes per frame (from /proc). On a shared machine the others' CPU share is
- * recorded. Writes a table to stdout and bench/results/session-encode-latest.json.
+ * recorded. Writes a table to stdout and bench/results/session-encode-latest.json (or `--out NAME` there).
  *
  * - `page-overlap`: as `page`, but the next pose is drawn while the page still encodes the last (sessionDraw: what
  *   sessions do); its wall/frame is the time between frames, `draw → encoded` each frame's own latency.
  *
- *   npm run bench:session-encode -- [--modes page-overlap,page,node] [--gpu-process] [--frames 30] [--rounds 3] [--eye 512x512] [--scenes dispersion,textured-pbr] [--format jpeg]
+ *   npm run bench:session-encode -- [--modes page-overlap,page,node] [--out session-encode-overlap-latest.json] [--gpu-process] [--frames 30] [--rounds 3] [--eye 512x512] [--scenes dispersion,textured-pbr] [--format jpeg]
  */
 import { readdir, readFile, mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -179,4 +179,4 @@ console.log('| scene | encode in | render | encode | transfer | wall/frame | dra
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.scene} | ${r.mode} | ${f1(r.renderMs)} ms | ${f1(r.encodeMs)} ms | ${f1(r.transferMs)} ms | ${f1(r.wallMs)} ms | ${f1(r.latencyMs)} ms | ${Math.round(r.bytes / 1024)} KiB | ${f1(r.nodeCpuMsPerFrame)} ms | ${f1(r.chromiumCpuMsPerFrame)} ms |`);
 await mkdir(join(ROOT, 'bench', 'results'), { recursive: true });
-await writeFile(join(ROOT, 'bench', 'results', 'session-encode-latest.json'), JSON.stringify({ at: new Date().toISOString(), eye: { width: ew, height: eh }, format, frames, rounds, othersCpuPct: others, rows }, null, 2));
+await writeFile(join(ROOT, 'bench', 'results', arg('--out') ?? 'session-encode-latest.json'), JSON.stringify({ at: new Date().toISOString(), eye: { width: ew, height: eh }, format, frames, rounds, othersCpuPct: others, rows }, null, 2));

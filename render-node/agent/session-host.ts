@@ -32,6 +32,9 @@ import {
 } from '../../api/protocol/session.ts';
 import { DEPTH_ENCODING } from '../../api/protocol/session-depth.ts';
 import { encodeFrame } from '../../api/protocol/session-frame.ts';
+import { FRAME_MAC_PURPOSE, frameMacMessage } from '../../api/protocol/session-sample.ts';
+import { createHash, createHmac } from 'node:crypto';
+import { sessionImageToSend } from './test-fault.ts';
 import { checkTicket, TicketLedger, type TicketProblem } from '../../api/protocol/session-ticket.ts';
 import type { Logger } from '../logger.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
@@ -103,6 +106,7 @@ export class SessionHost {
   /** Connections waiting for their session's lease. */
   readonly #waiting = new Map<string, Set<() => void>>();
   readonly #tickets = new TicketLedger();
+  #macKey: { secret: Uint8Array; key: Buffer } | null = null;
   readonly #wss: WebSocketServer;
   #closing = false;
 
@@ -390,6 +394,7 @@ export class SessionHost {
   #sendFrame(s: HostedSession, pose: PoseMessage, receivedAt: number, started: number, frame: RenderedFrame): void {
     const ws = s.socket;
     if (s.ended || !ws || ws.readyState !== ws.OPEN) return;
+    const image = sessionImageToSend(s.lease.sessionId, frame.image);
     const message = encodeFrame(
       {
         seq: pose.seq,
@@ -408,9 +413,10 @@ export class SessionHost {
         height: frame.height,
         format: s.lease.render.format,
         dropped: s.droppedSinceFrame,
+        ...this.#frameMac(s, pose, frame, image),
         ...(frame.depth ? { depthEncoding: DEPTH_ENCODING } : {}),
       },
-      frame.image,
+      image,
       frame.depth ?? undefined,
     );
     ws.send(message);
@@ -419,6 +425,19 @@ export class SessionHost {
     s.stats.renderMs += frame.renderMs + frame.encodeMs;
     s.latencies.push(performance.now() - receivedAt);
     if (s.latencies.length > LATENCY_WINDOW) s.latencies.shift();
+  }
+
+  /**
+   * This node's signature over a frame (session-sample.ts): a client reports sampled frames with it and the API
+   * checks it, so nobody but this node can be held to a frame, and this node cannot disown one it sent.
+   */
+  #frameMac(s: HostedSession, pose: PoseMessage, frame: RenderedFrame, image: Uint8Array): { mac?: string } {
+    const { secret } = this.#o.identity();
+    if (!secret) return {};
+    if (this.#macKey?.secret !== secret) this.#macKey = { secret, key: createHmac('sha256', secret).update(FRAME_MAC_PURPOSE).digest() };
+    const imageSha256 = createHash('sha256').update(image).digest('hex');
+    const message = frameMacMessage({ sessionId: s.lease.sessionId, seq: pose.seq, eyes: pose.eyes, width: frame.width, height: frame.height, format: s.lease.render.format, imageSha256 });
+    return { mac: createHmac('sha256', this.#macKey.key).update(message).digest('base64url') };
   }
 
   #refreshPercentiles(s: HostedSession): void {

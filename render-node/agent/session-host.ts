@@ -191,13 +191,14 @@ export class SessionHost {
         if (this.active > this.#o.slots) this.#end(s, SESSION_CLOSE.NODE_FULL, 'the node has no free session slot');
       })();
     }
-    void process.exited.then((why) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, why));
+    // A process stopped over the memory cap ends the session with its own close code; any other failure is the scene's.
+    void process.exited.then((why) => this.#end(s, process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, why));
     loaded.then(
       (start) => {
         log.info({ sessionId: lease.sessionId, start }, 'session scene loaded');
         if (s.socket) this.#sendReady(s, start);
       },
-      (err: Error) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, err.message),
+      (err: Error) => this.#end(s, process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, err.message),
     );
     for (const wake of this.#waiting.get(lease.sessionId) ?? []) wake();
   }
@@ -375,7 +376,7 @@ export class SessionHost {
         const started = performance.now();
         s.lastRenderAt = started;
         const job = s.process.frame(pose.eyes);
-        const failed = (err: Error) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, err?.message ?? String(err));
+        const failed = (err: Error) => this.#end(s, s.process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, err?.message ?? String(err));
         const sent: Promise<void> = job.done
           .then((frame) => this.#sendFrame(s, pose, receivedAt, started, frame))
           .catch(failed)

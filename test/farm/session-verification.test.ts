@@ -83,8 +83,9 @@ describe('session frame verification', () => {
 
   it('a node streaming stale frames is disproven by two others, uncredited and blocklisted; the SDK moves to an honest node', async () => {
     const verdicts: SessionSampleView[] = [];
+    const onLiar = [ids['honest-1'], ids['honest-2']];
     const session = await client.openSession({
-      request: { sceneId, eye: EYE, excludeNodes: [ids['honest-1'], ids['honest-2']] },
+      request: { sceneId, eye: EYE, excludeNodes: onLiar },
       verify: { first: 3, every: 1000, max: 1, pollMs: 300 },
       onVerdict: (v) => {
         if ('sampleId' in v) verdicts.push(v);
@@ -92,6 +93,9 @@ describe('session frame verification', () => {
     });
     try {
       expect(session.nodeId).toBe(ids.liar);
+      // The placement was steered onto the liar; from here any node may take the session (the SDK reads the request's
+      // exclusions at each placement).
+      onLiar.splice(0);
       const liarSession = session.sessionId;
       const { position, target } = session.ready.start;
       const first = await frameFor(session, position, target);

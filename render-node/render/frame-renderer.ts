@@ -106,6 +106,7 @@ export class FrameRenderer {
     if (problem) throw new TesseraError('BAD_SPEC', `Cannot render ${projection}: ${problem}.`);
     const t0 = performance.now();
     const aspect = projection === 'stereo' ? width / 2 / height : projection === 'perspective' ? width / height : 1;
+    if (view.pose && projection !== 'perspective') throw new TesseraError('BAD_SPEC', 'A session pose is drawn in the perspective projection only.');
     const posed = this.director.setUp(loaded, view, frame, aspect);
     const { scene, bounds } = posed;
     const camera = view.pose ? poseCamera(view.pose) : posed.camera;

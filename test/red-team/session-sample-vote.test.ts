@@ -137,6 +137,8 @@ describe('session frame samples: who must agree', () => {
     const sessionId = await openSession();
     const s = await report(sessionId, RED);
     await renderReference(refs[2], GREEN);
+    // The API moves a sample on when it is asked (the SDK polls) or when sessions are swept.
+    expect((await sample(sessionId, s.sampleId)).state).toBe('second-opinion');
     await renderReference(refs[0], GREEN);
     const v = await sample(sessionId, s.sampleId);
     expect(v).toMatchObject({ state: 'disproven', nodeId: sessionNode.id, referenceNodes: [refs[2].id, refs[0].id], reason: expect.stringMatching(/disproven/) });

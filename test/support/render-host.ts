@@ -16,8 +16,10 @@ function renderHostBuilt(): boolean {
     // A build from before sessions ran on Chromium has no sessionFrame in its render host bundle.
     const host = assets.find((f) => /^renderHost-.*\.js$/.test(f));
     // …and one from before batch renders took a session pose (ViewSpec.pose, to verify session frames) ignores it.
+    // (FrameRenderer may sit in a chunk shared with other pages: look in every script.)
     const code = host ? readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8') : '';
-    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && code.includes('sessionFrame') && code.includes('A session pose is drawn');
+    const knowsPose = assets.some((f) => f.endsWith('.js') && readFileSync(join(RENDER_HOST_DIST, 'assets', f), 'utf8').includes('A session pose is drawn'));
+    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && code.includes('sessionFrame') && knowsPose;
   } catch {
     return false;
   }

@@ -37,6 +37,7 @@ export const ERRORS = {
   QUOTA_EXCEEDED: { status: 429, exit: 1, message: 'This API key has reached a quota; retry when some of its jobs have finished.' },
   JOB_FAILED: { status: 500, exit: 1, message: 'The job failed.' },
   STORAGE_FAILED: { status: 502, exit: 1, message: 'The storage service failed.' },
+  NO_CAPABLE_NODE: { status: 422, exit: 1, message: 'No registered render node can do this; retrying will not help until the operator starts one that can.' },
   UNAVAILABLE: { status: 503, exit: 1, message: 'The service is busy or starting; retry later.' },
   GL_UNAVAILABLE: { status: 503, exit: 1, message: 'No GL context could be created on this machine.' },
   RENDER_FAILED: { status: 500, exit: 1, message: 'Rendering failed.' },

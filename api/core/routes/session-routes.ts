@@ -17,6 +17,7 @@ import type { ApiContext } from '../api-context.ts';
 import { clientEdge } from './client-edge.ts';
 import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
+import { noWebgl2SessionNodeReason } from '../no-webgl2-session-node.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { sceneHolders } from '../scene-holders.ts';
 import { sceneRequirements } from '../plan-job.ts';
@@ -76,7 +77,7 @@ const create = createRoute({
   request: { body: jsonBody(SessionRequest) },
   responses: {
     201: jsonResponse('Placed.', SessionCreated),
-    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'SCENE_UNSUPPORTED', 'QUOTA_EXCEEDED', 'UNAVAILABLE'),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'SCENE_UNSUPPORTED', 'QUOTA_EXCEEDED', 'NO_CAPABLE_NODE', 'UNAVAILABLE'),
   },
 });
 
@@ -117,6 +118,11 @@ export function loggedSessions(ctx: ApiContext, changes: SessionChange[]): void 
   for (const ch of changes) ctx.logger.info({ entity: ch.entity, id: ch.id, from: ch.from, to: ch.to, reason: ch.reason }, `session ${ch.id}: ${ch.from} → ${ch.to}`);
 }
 
+/** How long a silent node keeps its sessions (and counts as still there for placement's answers): a few health windows. */
+function sessionGraceMs(ctx: ApiContext): number {
+  return Math.max(3 * ctx.nodes.healthWindowMs, 15_000);
+}
+
 /**
  * Close sessions whose node went silent (for longer than a few health windows: a session is a person
  * waiting, so a slow heartbeat must not cut it; the SDK re-opens on its own when the socket drops) or whose
@@ -124,9 +130,8 @@ export function loggedSessions(ctx: ApiContext, changes: SessionChange[]): void 
  */
 export async function sweepSessions(ctx: ApiContext, now = ctx.clock.now()): Promise<void> {
   if (!ctx.sessions) return;
-  const graceMs = Math.max(3 * ctx.nodes.healthWindowMs, 15_000);
   await advanceSamples(ctx);
-  const live = await ctx.jobs.listNodes({ seenSince: now - graceMs });
+  const live = await ctx.jobs.listNodes({ seenSince: now - sessionGraceMs(ctx) });
   loggedSessions(ctx, await ctx.sessions.expireSessions({ now, liveNodes: live.filter((n) => !n.reputation?.blocklisted).map((n) => n.nodeId) }));
 }
 
@@ -189,13 +194,14 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const [live, openSessions, servedSessions, leasedTasks] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId), ctx.jobs.nodesGivenScene(scene.sceneId)]);
     // A session's proven RTTs teach its PoP as a job's do.
     await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => live.map((n) => n.record.nodeId), now);
+    // As for jobs: a scene flagged at upload as needing WebGL 2 requires it (the session then goes only to a node
+    // whose sessions render on a WebGL 2 backend: its card lists the `webgl2` session feature).
+    const requirements = sceneRequirements(req.requirements, scene.info) ?? undefined;
     const placement = placeSession(
       live,
       {
         client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined, edge },
-        // As for jobs: a scene flagged at upload as needing WebGL 2 requires it (the session then goes only to a node
-        // whose sessions render on a WebGL 2 backend: its card lists the `webgl2` session feature).
-        requirements: sceneRequirements(req.requirements, scene.info) ?? undefined,
+        requirements,
         webgl2Extensions: scene.info.webgl2 ?? [],
         eye: req.eye,
         depth: req.depth,
@@ -210,7 +216,16 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       opts.placement,
       ctx.options.routing.route,
     );
-    if (!placement.ok) throw new TesseraError('UNAVAILABLE', `${placement.reason}; retry shortly.`, { retryAfterSeconds: 2 });
+    if (!placement.ok) {
+      // No node with WebGL 2 sessions at all (not busy, full or briefly silent: none seen within the sessions' grace),
+      // so retrying cannot help: 422, as clear as a batch job's "waiting for a node with WebGL 2".
+      if (requirements?.webgl2) {
+        const registered = (await ctx.jobs.listNodes({ seenSince: now - sessionGraceMs(ctx) })).filter((n) => !n.reputation?.blocklisted);
+        const never = noWebgl2SessionNodeReason(registered, scene.info.webgl2);
+        if (never) throw new TesseraError('NO_CAPABLE_NODE', `${never}.`);
+      }
+      throw new TesseraError('UNAVAILABLE', `${placement.reason}; retry shortly.`, { retryAfterSeconds: 2 });
+    }
     const { route } = placement;
     const node = live.find((n) => n.record.nodeId === route.nodeId)!.record;
     const sessionId = randomId('ses');

@@ -1,7 +1,7 @@
 /**
  * A session on the Chromium backend is under the node's memory cap, Chromium included (session-process.ts with
- * process-tree-memory.ts), with real processes and real Chromium: the render process's own resident memory leaves
- * Chromium's processes out, so the cap counts the whole tree. A cap between the render process's own memory and the
+ * process-tree-memory.ts), with real processes and real Chromium: the render process's own resident memory (VmRSS,
+ * all the cap counted before) leaves Chromium's processes out, so the cap counts the whole tree (Pss). A cap between the render process's own memory and the
  * tree's stops the session with close code 4023 (OVER_MEMORY_CAP) and a reason naming the cap, and leaves no
  * process of its tree (Chromium's included) behind.
  */

@@ -1,5 +1,5 @@
 /**
- * Resident memory of a process and all its descendants (Linux /proc). A session's render process on the Chromium
+ * Resident memory of a process and all its descendants (Linux /proc), shared pages split between their sharers (Pss). A session's render process on the Chromium
  * backend launches Chromium (its browser, renderer and utility processes), whose memory the process's own VmRSS does
  * not count: the cap must cover the whole tree. Descendants come from /proc/PID/task/TID/children (every thread's
  * children); where the kernel lacks that file, from a scan of every process's parent in /proc/N/stat.
@@ -9,7 +9,18 @@ import { readdir, readFile } from 'node:fs/promises';
 /** Most processes one tree may count (a runaway fork bomb is stopped by its memory long before). */
 const MAX_TREE = 512;
 
+/**
+ * A process's share of resident memory: its proportional set size (Pss, /proc/PID/smaps_rollup: a page shared by n
+ * processes counts 1/n in each), so Chromium's processes, which share most of their code and some memory, are not
+ * counted several times over; VmRSS where the kernel has no smaps_rollup (before 4.14).
+ */
 async function residentOf(pid: number): Promise<number> {
+  try {
+    const pss = /^Pss:\s+(\d+)\s+kB/m.exec(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    if (pss) return Number(pss[1]) * 1024;
+  } catch {
+    // no smaps_rollup here (or the process is gone): try status
+  }
   try {
     const m = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
@@ -67,7 +78,7 @@ export async function processTree(pid: number): Promise<number[]> {
   return seen;
 }
 
-/** Resident bytes of `pid` and its descendants together (0 when it is gone). */
+/** Resident bytes (proportional: shared pages split between their sharers) of `pid` and its descendants together (0 when it is gone). */
 export async function treeResidentBytes(pid: number | undefined): Promise<number> {
   if (!pid) return 0;
   let total = 0;

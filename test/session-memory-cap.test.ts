@@ -91,7 +91,7 @@ describe.runIf(process.platform === 'linux')("a Chromium session's memory", () =
       for (let i = 0; i < 200; i++) await tight.frame(stereoPose(v.position, v.target, { fov: v.fov, aspect: EW / EH })).done;
       return 'rendered on';
     })().catch((err: Error) => err.message);
-    expect(outcome).toMatch(/over the node's memory cap of \d+ MiB/);
+    expect(outcome).toMatch(/^memory cap: .* used \d+ MiB, over the node's cap of \d+ MiB$/);
     expect(tight.closeCode).toBe(SESSION_CLOSE.OVER_MEMORY_CAP);
     await tight.exited;
     if (!tightPids.length) tightPids = [tight.pid!];

@@ -135,7 +135,8 @@ export class SessionProcess {
       const rss = await treeResidentBytes(this.#child.pid);
       if (rss > options.memoryCapBytes && !this.#dead) {
         this.#closeCode = SESSION_CLOSE.OVER_MEMORY_CAP;
-        this.kill(`the session's render process and the processes it started (Chromium, on that backend) used ${Math.round(rss / 2 ** 20)} MiB, over the node's memory cap of ${Math.round(options.memoryCapBytes / 2 ** 20)} MiB`);
+        // Short: a close reason holds 123 bytes.
+        this.kill(`memory cap: the session's processes (Chromium included) used ${Math.round(rss / 2 ** 20)} MiB, over the node's cap of ${Math.round(options.memoryCapBytes / 2 ** 20)} MiB`);
       }
     }, 500);
     this.#memoryTimer.unref();

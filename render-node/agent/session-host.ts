@@ -13,6 +13,7 @@
  *
  * Stats (frames, dropped, skipped, pose → frame-sent p50/p95, render time) go to the API in heartbeats.
  */
+import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -33,12 +34,11 @@ import {
 import { DEPTH_ENCODING } from '../../api/protocol/session-depth.ts';
 import { encodeFrame } from '../../api/protocol/session-frame.ts';
 import { FRAME_MAC_PURPOSE, frameMacMessage } from '../../api/protocol/session-sample.ts';
-import { createHash, createHmac } from 'node:crypto';
-import { sessionImageToSend } from './test-fault.ts';
 import { checkTicket, TicketLedger, type TicketProblem } from '../../api/protocol/session-ticket.ts';
 import type { Logger } from '../logger.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
 import { SessionProcess, type RenderedFrame, type SessionProcessOptions } from './session-process.ts';
+import { sessionImageToSend } from './test-fault.ts';
 
 export interface SessionHostOptions extends Omit<SessionProcessOptions, 'loadTimeoutMs' | 'frameTimeoutMs'> {
   /** Sessions at once. */

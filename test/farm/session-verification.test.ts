@@ -5,9 +5,11 @@
  * two other nodes render its pose as batch tasks and agree with each other, not with the frame: the session is
  * closed and its render time voided, the liar blocklisted, and the SDK carries on on an honest node whose frames
  * follow the pose and pass the same check. A client cannot frame an honest node: a frame whose bytes or pose it
- * altered does not carry the node's signature and is refused, blaming nobody.
+ * altered does not carry the node's signature and is refused, blaming nobody. The sample WebXR page reports frames
+ * the same way (in real Chromium) and gets its verdict.
  */
 import { readFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type SessionFrame, type TesseraClient } from '../../api/client/index.ts';
 import { bytesToBase64 } from '../../api/protocol/base64-bytes.ts';
@@ -137,4 +139,32 @@ describe('session frame verification', () => {
     const { nodes } = await client.nodes();
     for (const n of nodes.filter((n) => n.nodeId !== ids.liar)) expect(n.reputation?.blocklisted ?? null, n.card.name).toBeNull();
   }, 360_000);
+
+  it('the sample WebXR page reports a frame and gets its verdict', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${sceneId}&eye=${EYE}&verifyFirst=3`);
+      type V = { reported: number; agreed: number; disproven: number; inconclusive: number; refused: number };
+      const verification = () => page.evaluate(() => ({ ...(window as unknown as { tessera: { verification: V } }).tessera.verification }));
+      const v = await waitFor('the page\'s verdict', async () => {
+        const now = (await page.evaluate(() => (window as unknown as { tessera?: unknown }).tessera)) ? await verification() : null;
+        return now && now.agreed + now.disproven + now.inconclusive + now.refused >= 1 ? now : undefined;
+      }, 180_000);
+      expect(v).toMatchObject({ reported: 1, agreed: 1, disproven: 0, refused: 0 });
+      const nodeId = await page.evaluate(() => (window as unknown as { tessera: { nodeId: string } }).tessera.nodeId);
+      expect([ids['honest-1'], ids['honest-2']]).toContain(nodeId);
+      expect(errors, errors.join('\n')).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 240_000);
 });

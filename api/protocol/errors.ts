@@ -23,6 +23,8 @@ export const ERRORS = {
   SCENE_UNKNOWN: { status: 404, exit: 2, message: 'No scene with that id has been uploaded.' },
   JOB_NOT_FOUND: { status: 404, exit: 2, message: 'No job with that id.' },
   SESSION_NOT_FOUND: { status: 404, exit: 2, message: 'No session with that id.' },
+  SAMPLE_UNSIGNED: { status: 422, exit: 2, message: 'The reported frame does not carry its node\'s signature over these bytes and this pose.' },
+  SAMPLE_UNVERIFIABLE: { status: 422, exit: 2, message: 'Frames of this session cannot be checked against a batch render.' },
   NODE_NOT_FOUND: { status: 404, exit: 2, message: 'No node with that id; register again.' },
   TASK_NOT_FOUND: { status: 404, exit: 2, message: 'No task with that id.' },
   LEASE_LOST: { status: 409, exit: 1, message: 'The lease on this task expired or belongs to another node.' },

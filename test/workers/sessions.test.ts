@@ -54,6 +54,12 @@ describe('sessions on Workers', () => {
     expect(lease.body!.scene.url).toContain(sceneId);
     expect((await call('GET', `/v1/sessions/${s.sessionId}`)).body).toMatchObject({ state: 'starting', nodeId });
 
+    // Frame samples: the Worker's image comparer decodes PNG only, so it cannot check a JPEG frame: a clear 422.
+    const sample = { seq: 1, eyes: [{ view: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -3, 1], projection: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, -1, 0, 0, -0.1, 0] }], width: 256, height: 256, format: 'jpeg', image: 'AAAA', mac: 'A'.repeat(43) };
+    const sampled = await call('POST', `/v1/sessions/${s.sessionId}/samples`, sample);
+    expect(sampled.status, JSON.stringify(sampled.body)).toBe(422);
+    expect(sampled.body).toMatchObject({ code: 'SAMPLE_UNVERIFIABLE' });
+
     const deleted = await call('DELETE', `/v1/sessions/${s.sessionId}`);
     expect(deleted.body).toMatchObject({ state: 'closed' });
     const hb = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { sessions: [{ sessionId: s.sessionId, state: 'open', stats: { frames: 5, dropped: 0, skipped: 0, p50Ms: 9, p95Ms: 12, renderMs: 40 } }] }, nodeToken);

@@ -9,6 +9,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
+import { SessionSampleRequest, SessionSampleView } from '../../protocol/session-sample.ts';
+import { advanceSample, advanceSamples, sampleView, submitSample } from '../session-verification.ts';
 import { EMPTY_SESSION_STATS, SessionCreated, SessionRequest, SessionView, type SessionRender } from '../../protocol/session.ts';
 import type { CameraSpec } from '../../protocol/render-spec.ts';
 import type { ApiContext } from '../api-context.ts';
@@ -30,6 +32,37 @@ import { requireScene } from './job-routes.ts';
 import type { Principal } from '../client-keys.ts';
 
 const SessionParams = z.object({ id: z.string().min(1).max(128) });
+const SampleParams = z.object({ id: z.string().min(1).max(128), sampleId: z.string().min(1).max(128) });
+
+const postSample = createRoute({
+  method: 'post',
+  path: '/v1/sessions/{id}/samples',
+  tags: ['sessions'],
+  security: clientSecurity,
+  summary: 'Report a received frame for verification',
+  description:
+    'A frame as the node sent it (its header\'s seq, eyes, size, format and mac, and the image bytes in base64). The API checks ' +
+    'the node\'s signature, then has other nodes render the same pose and compares (session-verification.ts). Poll the ' +
+    'sample with GET for the verdict.',
+  request: { params: SessionParams, body: jsonBody(SessionSampleRequest) },
+  responses: {
+    201: jsonResponse('Accepted: its check is under way.', SessionSampleView),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SESSION_NOT_FOUND', 'SAMPLE_UNSIGNED', 'SAMPLE_UNVERIFIABLE', 'QUOTA_EXCEEDED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'),
+  },
+});
+
+const getSample = createRoute({
+  method: 'get',
+  path: '/v1/sessions/{id}/samples/{sampleId}',
+  tags: ['sessions'],
+  security: clientSecurity,
+  summary: 'A reported frame\'s verification: checking, second-opinion, agreed, disproven or inconclusive',
+  request: { params: SampleParams },
+  responses: {
+    200: jsonResponse('The sample.', SessionSampleView),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'SESSION_NOT_FOUND', 'NOT_FOUND'),
+  },
+});
 
 const create = createRoute({
   method: 'post',
@@ -97,6 +130,7 @@ function sessionGraceMs(ctx: ApiContext): number {
  */
 export async function sweepSessions(ctx: ApiContext, now = ctx.clock.now()): Promise<void> {
   if (!ctx.sessions) return;
+  await advanceSamples(ctx);
   const live = await ctx.jobs.listNodes({ seenSince: now - sessionGraceMs(ctx) });
   loggedSessions(ctx, await ctx.sessions.expireSessions({ now, liveNodes: live.filter((n) => !n.reputation?.blocklisted).map((n) => n.nodeId) }));
 }
@@ -243,6 +277,20 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     await sweepSessions(ctx);
     const s = await requireSession(ctx, c.req.valid('param').id, principalOf(c));
     return c.json(toView(s), 200);
+  });
+
+  app.openapi(postSample, async (c) => {
+    const s = await requireSession(ctx, c.req.valid('param').id, principalOf(c));
+    const sample = await submitSample(ctx, s, c.req.valid('json'));
+    return c.json(sampleView(sample), 201);
+  });
+
+  app.openapi(getSample, async (c) => {
+    const { id, sampleId } = c.req.valid('param');
+    const s = await requireSession(ctx, id, principalOf(c));
+    const sample = await sessionStore(ctx).getSample(sampleId);
+    if (!sample || sample.sessionId !== s.sessionId) throw new TesseraError('NOT_FOUND', `Session ${s.sessionId} has no sample ${sampleId}.`);
+    return c.json(sampleView(await advanceSample(ctx, sample)), 200);
   });
 
   app.openapi(remove, async (c) => {

@@ -3,7 +3,7 @@
  * top-left); each tile is a render task. A frame of several tiles gets one stitch task, leased only once
  * its tiles are done; a frame of one tile is rendered by a `final` task that uploads the finished frame.
  */
-import type { JobRequirements } from '../protocol/latency.ts';
+import type { TaskRequirements } from '../protocol/job-requirements.ts';
 import type { Projection } from '../protocol/projection.ts';
 import type { EncodeSpec, ViewSpec } from '../protocol/render-spec.ts';
 import { tileCount, tileGrid } from '../protocol/tile-grid.ts';
@@ -21,7 +21,7 @@ export interface JobPlan {
   frames: number[];
   /** Tile edge in pixels; null renders whole frames. */
   tile: number | null;
-  requirements?: JobRequirements | null;
+  requirements?: TaskRequirements | null;
   client?: JobClientRecord | null;
   /** Route each task by the client's RTTs (true), or hand tasks to the first capable free node (false). */
   routed?: boolean;

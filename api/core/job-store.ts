@@ -7,7 +7,8 @@
 import type { JobQuota, JobQuotaVerdict } from './job-quota.ts';
 import type { EdgeSighting } from '../protocol/edge.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
-import type { Coordinate, GeoPoint, JobRequirements, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
+import type { Coordinate, GeoPoint, NodeReputation, TaskRouteView } from '../protocol/latency.ts';
+import type { TaskRequirements } from '../protocol/job-requirements.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
@@ -45,7 +46,7 @@ export interface JobRecord {
   finishedAt: number | null;
   error: string | null;
   /** What a node must have to get this job's tasks; null: any node. */
-  requirements: JobRequirements | null;
+  requirements: TaskRequirements | null;
   /** The client's network position, as the job brought it (RTTs by node id) and as the API fitted it. */
   client: JobClientRecord | null;
   /**

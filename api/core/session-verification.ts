@@ -16,6 +16,7 @@
  * standing.
  */
 import { TesseraError } from '../protocol/errors.ts';
+import type { TaskRequirements } from '../protocol/job-requirements.ts';
 import { JobRequest } from '../protocol/job-spec.ts';
 import { FRAME_MAC_PURPOSE, frameMacMessage, MAX_SAMPLE_IMAGE_BYTES, MAX_SAMPLES_PER_SESSION, sampleSettled, type SessionSampleRequest, type SessionSampleView } from '../protocol/session-sample.ts';
 import { hmacSha256, toBase64Url } from '../protocol/session-ticket.ts';
@@ -24,9 +25,12 @@ import { base64ToBytes } from '../protocol/base64-bytes.ts';
 import type { ApiContext } from './api-context.ts';
 import { convictNode } from './convict-node.ts';
 import { randomId } from './crypto-utils.ts';
+import { fitsNode } from './fits-node.ts';
 import { compileJob } from './job-compiler.ts';
+import type { NodeRecord, SceneRecord } from './job-store.ts';
 import { TASKS_TOPIC } from './notifier.ts';
-import { planJob } from './plan-job.ts';
+import { planJob, sceneRequirements } from './plan-job.ts';
+import { meetsRequirements } from './routing/requirements.ts';
 import type { SessionRecord, SessionSampleRecord } from './session-store.ts';
 import type { SessionChange } from './session-state.ts';
 
@@ -84,8 +88,11 @@ export async function submitSample(ctx: Ctx, session: SessionRecord, req: Sessio
     throw new TesseraError('BAD_REQUEST', 'image: not base64.', { cause });
   }
   if (bytes.length > MAX_SAMPLE_IMAGE_BYTES) throw new TesseraError('BAD_REQUEST', `image: ${bytes.length} bytes; at most ${MAX_SAMPLE_IMAGE_BYTES}.`);
-  const others = (await ctx.nodes.healthyNodes(ctx.clock.now())).filter((n) => n.nodeId !== session.nodeId);
-  if (!others.length) throw new TesseraError('SAMPLE_UNVERIFIABLE', `No healthy node other than ${session.nodeId} could render this pose now; retry later.`, { retryAfterSeconds: 30 });
+  const scene = await ctx.jobs.getScene(session.sceneId);
+  if (!scene) throw new TesseraError('SCENE_UNKNOWN', `The session's scene ${session.sceneId} is gone.`);
+  // Two capable nodes may be needed (a second opinion), but one that agrees decides alone: refuse only with none.
+  const capable = await referenceNodes(ctx, scene.info, [session.nodeId]);
+  if (!capable.length) throw new TesseraError('SAMPLE_UNVERIFIABLE', `No healthy node other than ${session.nodeId} can render this pose now (a reference needs a node whose card lists the view-pose render feature${scene.info.webgl2?.length ? ' and a WebGL 2 backend' : ''}; older nodes would draw the start view); retry later.`, { retryAfterSeconds: 30 });
   // The node's signature: nobody else (the client included) can have made it.
   const secret = await ctx.tickets.nodeSecret(session.nodeId);
   const key = await hmacSha256(secret, new TextEncoder().encode(FRAME_MAC_PURPOSE));
@@ -134,10 +141,31 @@ async function step(ctx: Ctx, before: SessionSampleRecord, after: SessionSampleR
   return (await ctx.sessions!.getSample(before.sampleId)) ?? before;
 }
 
-/** A one-frame batch job rendering the sample's left eye pose with the session's look, on none of `exclude`. */
+/**
+ * What a reference render needs of its node: what the scene needs (WebGL 2), and `viewPose`. A node of an older Tessera
+ * strips the `pose` it does not know and draws the session's start view; two of them would agree with each other
+ * against an honest frame of any other pose, so only nodes that say they draw the pose (`view-pose`) are asked.
+ */
+function referenceRequirements(info: SceneRecord['info']): TaskRequirements {
+  return { ...sceneRequirements(undefined, info), viewPose: true };
+}
+
+/** The healthy nodes, none of `exclude`, that may render a reference of this scene (a one-tile frame: no tiles-only tab). */
+async function referenceNodes(ctx: Ctx, info: SceneRecord['info'], exclude: readonly string[]): Promise<NodeRecord[]> {
+  const req = referenceRequirements(info);
+  return (await ctx.nodes.healthyNodes(ctx.clock.now())).filter((n) => !exclude.includes(n.nodeId) && meetsRequirements(n.card, req) && fitsNode(n.card, { kind: 'render', tile: null, final: true }));
+}
+
+/**
+ * A one-frame batch job rendering the sample's left eye pose with the session's look, on none of `exclude`, only on
+ * nodes that draw the pose; SAMPLE_UNVERIFIABLE when no healthy node may take it now (it would only time out).
+ */
 async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSampleRecord, exclude: string[], options: SessionVerificationOptions): Promise<string> {
   const scene = await ctx.jobs.getScene(session.sceneId);
   if (!scene) throw new TesseraError('SCENE_UNKNOWN', `The session's scene ${session.sceneId} is gone.`);
+  if (!(await referenceNodes(ctx, scene.info, exclude)).length) {
+    throw new TesseraError('SAMPLE_UNVERIFIABLE', `no healthy node besides ${exclude.join(', ')} lists the view-pose render feature${scene.info.webgl2?.length ? ' with a WebGL 2 backend' : ''} (older nodes would draw the start view, not the pose)`);
+  }
   const r = session.render;
   const req = JobRequest.parse({
     sceneId: session.sceneId,
@@ -155,7 +183,8 @@ async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSam
     format: 'png',
     priority: options.referencePriority,
   });
-  const plan = { ...planJob(req, scene.info, { jobId: randomId('job') }), owner: session.owner };
+  const planned = planJob(req, scene.info, { jobId: randomId('job') });
+  const plan = { ...planned, owner: session.owner, requirements: { ...planned.requirements, ...referenceRequirements(scene.info) } };
   plan.view = { ...plan.view, pose: { view: sample.eyes[0].view, projection: sample.eyes[0].projection } };
   const now = ctx.clock.now();
   const { job, tasks } = compileJob({ ...plan, client: null, routed: false }, now);

@@ -2,7 +2,8 @@
 import type { ApiKeyLimits, ApiKeyRole } from '../protocol/api-keys.ts';
 import type { EdgeSighting } from '../protocol/edge.ts';
 import type { JobState, TaskState, VerificationState } from '../protocol/job-status.ts';
-import type { Coordinate, JobRequirements, NodeReputation } from '../protocol/latency.ts';
+import type { Coordinate, NodeReputation } from '../protocol/latency.ts';
+import type { TaskRequirements } from '../protocol/job-requirements.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
@@ -49,7 +50,7 @@ export function rowToJob(r: Row): JobRecord {
     startedAt: optNum(r.started_at),
     finishedAt: optNum(r.finished_at),
     error: optStr(r.error),
-    requirements: optJson<JobRequirements>(r.requirements),
+    requirements: optJson<TaskRequirements>(r.requirements),
     client: optJson<JobClientRecord>(r.client),
     routed: num(r.routed ?? 0) === 1,
     owner: optStr(r.owner ?? null),

@@ -20,3 +20,12 @@ export const JobRequirements = z
   })
   .strict();
 export type JobRequirements = z.infer<typeof JobRequirements>;
+
+/**
+ * A job's requirements as the API stores and checks them: what a client may ask (JobRequirements) and what only the
+ * API sets. `viewPose`: only nodes whose card lists the `view-pose` render feature (they draw ViewSpec `pose`; an older
+ * node would strip it and draw the start view), set on session frames' reference renders. A client cannot ask for it
+ * (JobRequirements is strict), nor needs to: no client job carries a pose.
+ */
+export const TaskRequirements = JobRequirements.extend({ viewPose: z.boolean().optional() });
+export type TaskRequirements = z.infer<typeof TaskRequirements>;

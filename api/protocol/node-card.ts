@@ -9,6 +9,16 @@ export const MAX_PROBE_URL_LENGTH = 512;
 /** The most GL backends one card may list (a node has headless-gl, Chromium, or both). */
 export const MAX_CARD_BACKENDS = 4;
 
+/** The most render features one card may list. */
+export const MAX_RENDER_FEATURES = 16;
+
+/**
+ * What this version's nodes honour in a batch task beyond what every node does: `view-pose` (ViewSpec `pose`: draw
+ * from the given matrices; an older node strips the field it does not know and draws the job's camera instead).
+ */
+export const RENDER_FEATURES = ['view-pose'] as const;
+export type RenderFeature = (typeof RENDER_FEATURES)[number];
+
 /** A GL backend id (`headless-gl`, `chromium`, `browser-webgl2`, …). */
 export const GlBackendId = z.string().min(1).max(64).regex(/^[a-z0-9.-]+$/, 'a GL backend id is lower-case letters, digits, . and -');
 
@@ -92,6 +102,12 @@ export const NodeCard = z.object({
    * a scene is placed only on nodes that list it.
    */
   sessionFeatures: z.array(z.enum(['depth', 'fast', 'webgl2'])).max(8).optional(),
+  /**
+   * What the node's batch renders honour beyond the base task (RENDER_FEATURES): `view-pose`: ViewSpec `pose`. A task
+   * that needs one (a session frame's reference render) goes only to nodes that list it. Any bounded id is accepted,
+   * so a newer node's card listing a feature this API does not know still registers.
+   */
+  renderFeatures: z.array(z.string().min(1).max(32).regex(/^[a-z0-9-]+$/, 'a render feature is lower-case letters, digits and -')).max(MAX_RENDER_FEATURES).optional(),
   /** Where clients and peers can reach the node's GET /ping (the full http(s) URL), if anywhere. */
   probeUrl: ProbeUrl.optional(),
   /**
@@ -102,6 +118,11 @@ export const NodeCard = z.object({
 });
 export type NodeCard = z.infer<typeof NodeCard>;
 export type NodeCardInput = z.input<typeof NodeCard>;
+
+/** Whether the card says the node's batch renders honour `feature`. */
+export function cardHasRenderFeature(card: Pick<NodeCard, 'renderFeatures'>, feature: RenderFeature): boolean {
+  return card.renderFeatures?.includes(feature) ?? false;
+}
 
 /** Whether the card says the node renders on WebGL 2 (through any of its backends). */
 export function cardHasWebgl2(card: Pick<NodeCard, 'backends'>): boolean {

@@ -1,7 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { NodeCard } from '../../api/protocol/node-card.ts';
+import { NodeCard, RENDER_FEATURES } from '../../api/protocol/node-card.ts';
 import { measureReferenceTile } from './reference-tile.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { CardBackend } from '../../api/protocol/node-card.ts';
@@ -41,6 +41,8 @@ export function createResourceCard(
     gl: { renderer: info.renderer, vendor: info.vendor, version: info.version, maxTextureSize: info.maxTextureSize, maxViewport: info.maxViewport, backend: info.backend },
     backends: gl.backends,
     tilesPerSecond: gl.tilesPerSecond,
+    // Both backends draw ViewSpec.pose (FrameRenderer): the API may give this node session frames' reference renders.
+    renderFeatures: [...RENDER_FEATURES],
     concurrency: opts.concurrency,
     probeUrl: opts.probeUrl,
     location: opts.location,

@@ -33,7 +33,9 @@ beforeAll(async () => {
   h = await startHarness();
   sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('textured-pbr'))), type: 'model/gltf-binary' })).body.sceneId;
   sessionNode = await TestNode.register(h, 'session-node', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast'] });
-  refs = [await TestNode.register(h, 'ref-1'), await TestNode.register(h, 'ref-2'), await TestNode.register(h, 'ref-3')];
+  // Reference nodes draw ViewSpec.pose (as this version's nodes say in their card; session-reference-version.test.ts: older ones are never asked).
+  const ref = (name: string) => TestNode.register(h, name, { renderFeatures: ['view-pose'] });
+  refs = [await ref('ref-1'), await ref('ref-2'), await ref('ref-3')];
 }, 60_000);
 afterAll(async () => h?.close());
 

@@ -17,14 +17,14 @@ import { fitClientCoordinate, FIT_DEFAULTS, type ClientPrior, type FitOptions, t
 import { geoUnitVector, isGeoPoint, kmFromDot, type GeoPoint } from './geo.ts';
 import { dist2, gridFor, indexNodes as indexFor, scanGrid, scanNearest, type NodeIndex } from './node-index.ts';
 import { fitGeoLine, GEO_LINE_DEFAULTS, type GeoLine, type GeoLineSample } from './geo-line.ts';
-import { meetsRequirements, type JobRequirements } from './requirements.ts';
+import { meetsRequirements, type TaskRequirements } from './requirements.ts';
 import { isBusy, nodeIndex, ROUTE_DEFAULTS, type ClientView, type RouterNode } from './router.ts';
 import { VIVALDI_DEFAULTS, type Coordinate } from './vivaldi.ts';
 
 /** A client asking whom to probe: what it measured so far, and what it knows of itself. */
 export interface ProbeClient extends ClientView {
   /** Only nodes that can run the client's job are worth probing. */
-  readonly requirements?: JobRequirements;
+  readonly requirements?: TaskRequirements;
   /** Node ids never to return (a node choosing neighbours excludes itself). */
   readonly exclude?: readonly string[];
   /**

@@ -1,13 +1,14 @@
 /** What a job may demand of the node that renders it, and the check of one resource card against it. */
-import { JobRequirements } from '../../protocol/job-requirements.ts';
-import { cardHasWebgl2, type NodeCard } from '../../protocol/node-card.ts';
+import { JobRequirements, TaskRequirements } from '../../protocol/job-requirements.ts';
+import { cardHasRenderFeature, cardHasWebgl2, type NodeCard } from '../../protocol/node-card.ts';
 
-export { JobRequirements };
+export { JobRequirements, TaskRequirements };
 
 
 /** Why a card fails the requirements (one sentence), or null when it meets them. RTT is checked by the router. */
-export function unmetRequirement(card: NodeCard, req: JobRequirements | undefined): string | null {
+export function unmetRequirement(card: NodeCard, req: TaskRequirements | undefined): string | null {
   if (!req) return null;
+  if (req.viewPose && !cardHasRenderFeature(card, 'view-pose')) return 'does not declare the view-pose render feature (an older Tessera, which would draw the start view instead of the pose)';
   if (req.webgl2 && !cardHasWebgl2(card)) return 'no WebGL 2 backend (the scene needs WebGL 2)';
   if (req.minRamBytes !== undefined && card.ramBytes < req.minRamBytes) return `RAM ${card.ramBytes} B < required ${req.minRamBytes} B`;
   if (req.minTextureSize !== undefined && card.gl.maxTextureSize < req.minTextureSize) return `max texture ${card.gl.maxTextureSize} < required ${req.minTextureSize}`;
@@ -17,8 +18,9 @@ export function unmetRequirement(card: NodeCard, req: JobRequirements | undefine
 }
 
 /** Whether a node with this card may run a job with these requirements (all but `maxRttMs`, which needs the client). */
-export function meetsRequirements(card: NodeCard, req: JobRequirements | undefined): boolean {
+export function meetsRequirements(card: NodeCard, req: TaskRequirements | undefined): boolean {
   if (!req) return true;
+  if (req.viewPose && !cardHasRenderFeature(card, 'view-pose')) return false;
   if (req.webgl2 && !cardHasWebgl2(card)) return false;
   if (req.minRamBytes !== undefined && card.ramBytes < req.minRamBytes) return false;
   if (req.minTextureSize !== undefined && card.gl.maxTextureSize < req.minTextureSize) return false;

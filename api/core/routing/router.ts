@@ -14,7 +14,7 @@ import type { NodeCard } from '../../protocol/node-card.ts';
 import type { GeoPoint } from './geo.ts';
 import type { GeoLine } from './geo-line.ts';
 import { indexNodes, routingArraysFor } from './node-index.ts';
-import { meetsRequirements, type JobRequirements } from './requirements.ts';
+import { meetsRequirements, type TaskRequirements } from './requirements.ts';
 import type { Random } from './seeded-random.ts';
 import type { Coordinate } from './vivaldi.ts';
 
@@ -124,7 +124,7 @@ export interface ClientView {
 }
 
 export interface RouteRequest {
-  readonly requirements?: JobRequirements;
+  readonly requirements?: TaskRequirements;
   readonly client: ClientView;
   /** Pixels the task renders (tile width × height). */
   readonly taskPixels: number;

@@ -4,6 +4,8 @@
  * pictures agree). Decoding pixels needs a runtime library, so api/core holds only this interface; the Node
  * adapter implements it with sharp and pixelmatch (api/node/pixel-image-comparer.ts).
  */
+import type { SessionFormat } from '../protocol/session.ts';
+
 export interface ImageComparison {
   /** Share of pixels that differ beyond the per-pixel color threshold (1 when the sizes differ). */
   diffRatio: number;
@@ -19,9 +21,12 @@ export interface ImageComparer {
    * Compare the left eye of a session frame (stored under `frame`, a `frameSize` image of eyes side by side, JPEG or
    * WebP) with a batch render of that eye (`reference`, `eye` sized): both are reduced by SESSION_COMPARE_SCALE per axis
    * (averaging away JPEG's block noise and a pixel's shift on silhouettes) and a reduced pixel differs when a channel
-   * differs by more than SESSION_COMPARE_LEVELS of 255. Absent where the runtime cannot decode lossy images (Workers).
+   * differs by more than SESSION_COMPARE_LEVELS of 255 (reduceEye and countReducedDifferences in session-eye-diff.ts
+   * for adapters that decode to raw pixels). `frame` may also be a PNG (two references compared with each other).
    */
   compareEye?(frame: string, reference: string, frameSize: { width: number; height: number }, eye: { width: number; height: number }): Promise<ImageComparison>;
+  /** The session frame formats compareEye decodes (Node: JPEG and WebP; Workers: JPEG, no WebP decoder runs there). */
+  sessionFormats?: readonly SessionFormat[];
 }
 
 /** How much a session frame and its reference are reduced (per axis) before comparing. */

@@ -76,6 +76,9 @@ export async function submitSample(ctx: Ctx, session: SessionRecord, req: Sessio
   const store = ctx.sessions!;
   const { render } = session;
   if (!ctx.comparer?.compareEye) throw new TesseraError('SAMPLE_UNVERIFIABLE', 'This API cannot decode session frames to compare them (no image comparer for JPEG/WebP here).');
+  if (!ctx.comparer.sessionFormats?.includes(render.format)) {
+    throw new TesseraError('SAMPLE_UNVERIFIABLE', `This API cannot decode ${render.format} session frames to compare them (it decodes ${ctx.comparer.sessionFormats?.join(', ') || 'none'}); open sessions with format ${ctx.comparer.sessionFormats?.[0] ?? 'jpeg'} to have frames checked here.`);
+  }
   if (render.fidelity === 'fast') throw new TesseraError('SAMPLE_UNVERIFIABLE', 'A `fast` session\'s look differs from a batch render by design; only `full` sessions are checked.');
   if (render.quality < options.minQuality) throw new TesseraError('SAMPLE_UNVERIFIABLE', `Frames encoded below quality ${options.minQuality} are too noisy to check (this session: ${render.quality}).`);
   if (req.format !== render.format || req.height !== render.eye.height || req.width !== render.eye.width * req.eyes.length) {

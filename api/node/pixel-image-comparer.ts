@@ -26,6 +26,7 @@ async function decode(blobs: BlobStore, key: string, size: { width: number; heig
 /** Compare stored renders pixel by pixel (api/core/pixel-diff.ts decides what counts as a difference). */
 export function createPixelImageComparer(blobs: BlobStore): ImageComparer {
   return {
+    sessionFormats: ['jpeg', 'webp'],
     async compare(a: string, b: string, size: { width: number; height: number }): Promise<ImageComparison> {
       const [x, y] = await Promise.all([decode(blobs, a, size), decode(blobs, b, size)]);
       if (!x || !y || x.info.width !== y.info.width || x.info.height !== y.info.height) return { diffRatio: 1 };

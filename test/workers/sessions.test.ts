@@ -54,7 +54,7 @@ describe('sessions on Workers', () => {
     expect(lease.body!.scene.url).toContain(sceneId);
     expect((await call('GET', `/v1/sessions/${s.sessionId}`)).body).toMatchObject({ state: 'starting', nodeId });
 
-    // Frame samples: the Worker's image comparer decodes PNG only, so it cannot check a JPEG frame: a clear 422.
+    // Frame samples: no other node here could render the pose (session-samples.test.ts checks JPEG frames on Workers): a clear 422.
     const sample = { seq: 1, eyes: [{ view: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -3, 1], projection: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, -1, 0, 0, -0.1, 0] }], width: 256, height: 256, format: 'jpeg', image: 'AAAA', mac: 'A'.repeat(43) };
     const sampled = await call('POST', `/v1/sessions/${s.sessionId}/samples`, sample);
     expect(sampled.status, JSON.stringify(sampled.body)).toBe(422);

@@ -198,9 +198,13 @@ function drawEye(i, nowView, nowProj, vp) {
 async function api(method, path, body) {
   const res = await fetch(path, { method, headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
   const json = await res.json();
-  if (!res.ok) throw new Error(json.code + ': ' + json.message);
+  if (!res.ok) throw Object.assign(new Error(json.code + ': ' + json.message), { status: res.status, code: json.code });
   return json;
 }
+// Worth asking again: the farm is full or busy (503), this key is over its rate or quota (429), the API failed (5xx)
+// or could not be reached (no status). Any other 4xx (422 NO_CAPABLE_NODE: no registered node can render this
+// scene's session; a bad key or an unknown scene) will answer the same however often the page asks.
+const retryable = (err) => err.status === undefined || err.status === 408 || err.status === 429 || err.status >= 500;
 // A session whose node stopped, lost the connection or dropped the session is re-opened through the API on
 // another node (as the SDK does), at most 3 times; bad input (codes 4000–4013, 1009) is not retried.
 const REOPEN = new Set([1001, 1006, 1011, 4020, 4021, 4022]);
@@ -229,13 +233,19 @@ async function reopen(excludeNodes) {
     try {
       return await open(attempt === 0 ? excludeNodes : []);
     } catch (err) {
+      if (!retryable(err)) { state.closed = 'could not open the session: ' + err.message; return; }
       if (attempt >= 6) { state.closed = 'could not re-open the session: ' + err.message; return; }
       state.closed = 'session closed · re-opening (' + err.message + ')';
     }
   }
 }
-// The first open retries the same way while the farm has no room (503) or cannot be reached.
-await open([]).catch((err) => { state.closed = 'opening the session: ' + err.message; return reopen([]); });
+// The first open retries the same way while the farm has no room (503), limits this key (429) or cannot be reached;
+// an answer that retrying cannot change (422 NO_CAPABLE_NODE, other 4xx) stops it at once, with the API's message.
+await open([]).catch((err) => {
+  if (!retryable(err)) { state.closed = 'could not open the session: ' + err.message; return; }
+  state.closed = 'opening the session: ' + err.message;
+  return reopen([]);
+});
 async function onMessage(ev) {
   if (typeof ev.data === 'string') {
     const m = JSON.parse(ev.data);

@@ -18,6 +18,8 @@ export interface FarmNodeOptions {
   backend?: 'auto' | 'chromium' | 'headless-gl';
   /** llvmpipe threads per render process (LP_NUM_THREADS in the node's environment); the node's choice when absent. */
   rasterThreads?: number;
+  /** CPU cores the node's render processes may use (its share of the machine: `--cores`); all when absent. */
+  cores?: number;
   /** Receives each output line of the node, formatted, without prefix. */
   log(line: string): void;
   /** A node that dies on its own is started again, at most this many times. */
@@ -62,9 +64,10 @@ export class FarmNodeProcess {
   }
 
   start(): void {
-    const { name, api, cacheDir, concurrency, leasing, backend } = this.opts;
+    const { name, api, cacheDir, concurrency, cores, leasing, backend } = this.opts;
     const args = [BIN, 'node', 'start', '--api', api, '--name', name, '--cache', cacheDir];
     if (concurrency) args.push('--concurrency', String(concurrency));
+    if (cores) args.push('--cores', String(cores));
     if (leasing) args.push('--leasing', leasing);
     if (backend) args.push('--backend', backend);
     // Its stdin is a pipe from this process that nothing writes to: when this process ends, however it ends (a

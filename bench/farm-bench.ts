@@ -14,7 +14,9 @@
  * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
  *          --single-repeats 5 --scene PATH --node-concurrency N
  *          --quiet-wait S --results-dir DIR
- *          --warm-up-frames N: before timing each farm, render N frames of the scene at 320×180 on it, untimed: new
+ *          --warm-up-frames N: before timing each farm, render N frames of another scene (--warm-up-scene, default
+ *            scenes/skinned.glb, so the timed job still loads its own scene in the render processes, as the raw run
+ *            does) at 320×180 on it, untimed: new
  *            nodes are on probation (the API re-renders about half of a new node's first results on another node to
  *            verify them), so a farm of 2 fresh nodes does ~10% more tasks than 1 node, which nothing can verify;
  *            after a warm-up the timed job sees established nodes, as a long-running farm has (default 0: fresh)
@@ -71,6 +73,7 @@ const { values: args } = parseArgs({
     'quiet-wait': { type: 'string', default: '120' },
     'cpu-profile': { type: 'string' },
     'warm-up-frames': { type: 'string', default: '0' },
+    'warm-up-scene': { type: 'string', default: join(ROOT, 'scenes', 'skinned.glb') },
   },
 });
 
@@ -472,8 +475,8 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
     const warmUpFrames = Number(args['warm-up-frames']);
     if (warmUpFrames > 0) {
       const w0 = performance.now();
-      const warm = await renderOnFarm({ api: farm.url, scene: args.scene!, request: { ...request, frames: `0-${warmUpFrames - 1}`, size: { width: 320, height: 180 }, tile: undefined }, outDir: join(work, `warm-${tag}`) });
-      log(`warm-up (untimed): ${warmUpFrames} frames at 320×180 in ${s(performance.now() - w0)}, ${farm.costs.length} tasks (nodes: ${warm.nodes.map((x) => `${x.node.slice(0, 16)} ${x.tiles}`).join(', ')})`);
+      const warm = await renderOnFarm({ api: farm.url, scene: args['warm-up-scene']!, request: { ...request, frames: `0-${warmUpFrames - 1}`, size: { width: 320, height: 180 }, tile: undefined }, outDir: join(work, `warm-${tag}`) });
+      log(`warm-up (untimed): ${warmUpFrames} frames of ${basename(args['warm-up-scene']!)} at 320×180 in ${s(performance.now() - w0)}, ${farm.costs.length} tasks (nodes: ${warm.nodes.map((x) => `${x.node.slice(0, 16)} ${x.tiles}`).join(', ')})`);
       await new Promise((r) => setTimeout(r, 300));
     }
     const before = farm.costs.length;
@@ -613,7 +616,7 @@ const report = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
   host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg1mBefore: load0[0], loadAvg1mAfter: load1[0] },
-  options: { warmUpFrames: Number(args['warm-up-frames']), leasing: leasings, nodeConcurrency: args['node-concurrency'] ? Number(args['node-concurrency']) : null, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
+  options: { warmUpFrames: Number(args['warm-up-frames']), warmUpScene: basename(args['warm-up-scene']!), leasing: leasings, nodeConcurrency: args['node-concurrency'] ? Number(args['node-concurrency']) : null, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
   raw: {
     meanMs: rawMs,
     singleFrameMs: rawFrameMs,

@@ -301,8 +301,9 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     const receivedAt = arrivedAt.get(task.leaseId) ?? epochMs();
     arrivedAt.delete(task.leaseId);
     // Alone on the node (nothing else drawing, encoding or reporting, nothing queued): the wide render process draws
-    // it on every core. While it runs, `running` is not empty, so the wide process never has two tasks at once.
-    const sandbox = wide && running.size === 0 && queued.length === 0 ? wide : sandboxes[slot];
+    // it on every core, once it holds the task's scene (warmWide). While it runs, `running` is not empty, so the
+    // wide process never has two tasks at once.
+    const sandbox = wide && !wideBusy && running.size === 0 && queued.length === 0 && (task.kind !== 'render' || wideScenes.has(task.scene.id)) ? wide : sandboxes[slot];
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     metrics.taskStarted();
@@ -360,7 +361,43 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     } finally {
       running.delete(task.leaseId);
       metrics.taskEnded(task.kind, stopping && outcomeLabel === 'abandoned' ? 'handed_back' : outcomeLabel, counted);
+      if (sandbox === wide && outcomeLabel !== 'done') wideScenes.clear(); // it may have been killed: its scenes went with it
+      warmWide(task);
     }
+  };
+
+  /**
+   * Scenes the wide render process holds (loaded, shaders compiled), oldest first, as many as its scene cache keeps.
+   * A lone task goes there only for one of these: a first draw there would load the scene and compile its shaders
+   * (hundreds of ms), more than drawing on one thread costs.
+   */
+  const wideScenes = new Set<string>();
+  let wideBusy = false;
+  /**
+   * Once the node is idle after a render task whose scene the wide process lacks: draw a small frame of it there
+   * (untimed, unreported), so the next lone task of that scene is drawn wide. A task that arrives meanwhile goes to
+   * a slot.
+   */
+  const warmWide = (task: LeasedTask) => {
+    if (!wide || wideBusy || stopping || task.kind !== 'render' || running.size > 0 || queued.length > 0 || wideScenes.has(task.scene.id)) return;
+    wideBusy = true;
+    // The same view (projection, shadows, ssaa: the same shader programs) at about 160 pixels wide.
+    const d = Math.max(1, Math.ceil(task.view.width / 160));
+    const small: LeasedTask = { ...task, tile: undefined, final: true, view: { ...task.view, width: Math.max(1, Math.floor(task.view.width / d)), height: Math.max(1, Math.floor(task.view.height / d)) }, output: { ...task.output, inlineMaxBytes: task.output.maxBytes } };
+    const started = performance.now();
+    wide
+      .run(small, stopLeasing.signal, () => Promise.reject(new Error('a warm-up frame is never uploaded')))
+      .then(
+        () => log.info({ scene: task.scene.id, ms: round1(performance.now() - started) }, 'wide render process warmed'),
+        (err: unknown) => log.debug?.({ scene: task.scene.id, err: (err as Error)?.message }, 'wide render process warm-up failed'),
+      )
+      .finally(() => {
+        // Held from now on either way (a failed warm-up still loaded the scene, or the draw will show the problem).
+        wideScenes.delete(task.scene.id);
+        wideScenes.add(task.scene.id);
+        while (wideScenes.size > opts.maxLoadedScenes) wideScenes.delete(wideScenes.values().next().value!);
+        wideBusy = false;
+      });
   };
 
   /** Batched leasing: queue leased tasks and start each on a free slot (queued ones wait there as lease-ahead). */

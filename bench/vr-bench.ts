@@ -12,6 +12,7 @@
  *          --shadows on (or off, or on,off: sessions with and without shadow maps side by side) --depth
  *          --fidelity full (or fast, or full,fast: both session looks side by side; goals are checked per look)
  *          --batch-repeats 5 (0: no batch baseline) --strict (exit 1 when a goal fails)
+ *          --session-encode overlap (the node's `--session-encode`: serial renders the next pose once a frame is encoded)
  *          --backend headless-gl (the node's `--backend`: chromium renders every session in a Chromium page, auto
  *          those of WebGL 2 scenes such as dispersion; results then go to vr-<backend>-latest.json)
  */
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     depth: { type: 'boolean', default: false },
     strict: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'headless-gl' },
+    'session-encode': { type: 'string', default: 'overlap' },
     'batch-repeats': { type: 'string', default: '5' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
@@ -97,7 +99,7 @@ const s3 = await startLocalS3({ dir: join(dir, 's3') });
 const api = await startApi({ dataDir: join(dir, 'api'), s3, port: 0, api: { apiKeys: [{ key: apiKey, role: 'admin' }], verification: { sampleRate: 0 } } });
 const probePort = await freePort();
 const proxy = await startDelayProxy({ target: { port: probePort }, delayMs: 0 });
-const node = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'node', 'start', '--api', api.url, '--name', 'vr-bench', '--concurrency', '1', '--session-slots', '4', '--cache', join(dir, 'cache'), '--probe-host', '127.0.0.1', '--probe-port', String(probePort), '--probe-url', proxy.url, '--backend', args.backend!], {
+const node = spawn(process.execPath, [join(ROOT, 'infra', 'bin', 'tessera.mjs'), 'node', 'start', '--api', api.url, '--name', 'vr-bench', '--concurrency', '1', '--session-slots', '4', '--cache', join(dir, 'cache'), '--probe-host', '127.0.0.1', '--probe-port', String(probePort), '--probe-url', proxy.url, '--backend', args.backend!, '--session-encode', args['session-encode']!], {
   cwd: ROOT,
   env: { ...process.env, DISPLAY: '', TESSERA_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -137,7 +139,7 @@ try {
             r = { error: (err as Error).message };
           }
           const { sessions: perSession, ...summary } = 'error' in r ? { sessions: [], ...r } : r;
-          const row = { scene: sceneName, backend: args.backend, eye, rttMs, concurrent: sessions, fidelity, shadows, depth: args.depth, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
+          const row = { scene: sceneName, backend: args.backend, sessionEncode: args['session-encode'], eye, rttMs, concurrent: sessions, fidelity, shadows, depth: args.depth, ...summary, perSession, batchP50Ms: median(batch), loadavg: loadavg()[0] };
           results.push(row);
           log(JSON.stringify(row));
           // Written after every row: a long run stopped early keeps what it measured.
@@ -182,7 +184,7 @@ process.stdout.write(`${header}\n${table.join('\n')}\n\nGoals (machine load aver
 if (byLook.length > 1) for (const { look, verdicts: v } of byLook) process.stdout.write(`\nGoals, ${look} sessions only:\n${goalsTable(v)}\n`);
 const goals = verdicts.map((v) => ({ goal: v.goal.id, text: v.goal.text, rows: v.rows, passed: v.passed, worst: v.worst, pass: v.pass }));
 const goalsByFidelity = Object.fromEntries(byLook.map(({ look, verdicts: v }) => [look, v.map((x) => ({ goal: x.goal.id, rows: x.rows, passed: x.passed, worst: x.worst, pass: x.pass }))]));
-const out = { at: new Date().toISOString(), backend: args.backend, machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }, note: 'machine shared with other work (see loadavg per row)', seconds: Number(args.seconds), goals, goalsByFidelity, results };
+const out = { at: new Date().toISOString(), backend: args.backend, sessionEncode: args['session-encode'], machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() }, note: 'machine shared with other work (see loadavg per row)', seconds: Number(args.seconds), goals, goalsByFidelity, results };
 await mkdir(args['results-dir']!, { recursive: true });
 const stamp = out.at.replace(/[:.]/g, '-');
 const prefix = args.backend === 'headless-gl' ? 'vr' : `vr-${args.backend}`;

@@ -21,6 +21,7 @@ import { freezeRouterNodes, routeTask, type EdgeSighting, type RouteOptions, typ
 import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../api/core/routing/vivaldi.ts';
 import type { NodeCard } from '../api/protocol/node-card.ts';
+import { nextReprobe, type ReprobeOptions } from '../api/protocol/reprobe-plan.ts';
 import { pairRtt, type Host, type RttSource } from './rtt-source.ts';
 
 export interface SimOptions {
@@ -63,8 +64,15 @@ export interface SimOptions {
   anycastError?: number;
   /** Times every client is routed; from the second on it starts from what it measured before. */
   sessions?: number;
-  /** Of each later session's pings, how many re-probe the client's best known nodes (the rest explore). */
+  /**
+   * Of each later session's pings, at most how many re-probe a node measured before: the last ones, each only
+   * when the fastest RTT the client holds is a stale remembered one (nextReprobe, the SDK's rule); else it explores.
+   */
   reprobes?: number;
+  /** Time between a client's sessions (ms): with the default (a day) every remembered RTT is stale by the next. */
+  sessionGapMs?: number;
+  /** When a remembered RTT is stale enough to re-probe (the SDK's REPROBE_DEFAULTS). */
+  reprobe?: ReprobeOptions;
   /**
    * Per-PoP learning: every other client of the split comes first, routes once (first contact, without
    * learning) and teaches its PoP what it measured; the routed client is then suggested what its PoP's
@@ -80,7 +88,7 @@ export interface SimOptions {
   onProgress?: (done: number, total: number, phase: 'converge' | 'route') => void;
 }
 
-export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 'candidates' | 'route' | 'shard'>> = {
+export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 'candidates' | 'route' | 'shard' | 'reprobe'>> = {
   nodes: 60,
   probes: 3,
   seed: 1,
@@ -99,6 +107,7 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   anycastError: 0,
   sessions: 1,
   reprobes: 1,
+  sessionGapMs: 24 * 3600 * 1000,
   popLearning: false,
   edgeRtts: false,
   vivaldi: VIVALDI_DEFAULTS,
@@ -385,12 +394,18 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     if (own) locatedClients++;
 
     // Tessera, session after session: adaptive probing (one ping per round), then the router. From the
-    // second session on, the client starts from what it kept: it re-probes its best known nodes and
-    // spends the rest of its pings exploring nodes it has not measured.
+    // second session on, the client starts from what it kept: it explores nodes it has not measured and, last,
+    // re-probes the RTT that would decide its route if that one is stale (nextReprobe).
+    // What the client keeps, as the SDK's probe history does: each node's latest RTT and when it was measured
+    // (a fresh RTT replaces the old one; a node that did not answer is forgotten).
     let history: Record<string, number> = {};
+    let measuredAt: Record<string, number> = {};
     for (let session = 0; session < sessionTallies.length; session++) {
+      const now = session * o.sessionGapMs;
       const measured: Record<string, number> = { ...history };
+      const at: Record<string, number> = { ...measuredAt };
       const lost: string[] = [];
+      const pinged = new Set<string>();
       let p = 0;
       const ping1 = (id: string) => {
         if (session === 0) probesSent++;
@@ -399,14 +414,28 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
         if (Number.isNaN(sample)) {
           lost.push(id);
           delete measured[id];
-        } else measured[id] = Math.min(sample, measured[id] ?? Infinity);
+          delete at[id];
+        } else {
+          measured[id] = pinged.has(id) ? Math.min(sample, measured[id]) : sample;
+          at[id] = now;
+        }
+        pinged.add(id);
       };
-      if (session > 0) {
-        const best = Object.keys(history).sort((a, b) => history[a] - history[b]).slice(0, Math.min(o.reprobes, o.probes));
-        for (const id of best) ping1(id);
-      }
+      // The last `reprobes` pings may re-probe: the fastest RTT the client holds, when it is a stale remembered one.
+      const reprobeSlots = session > 0 ? Math.min(o.reprobes, o.probes) : 0;
+      const known = () => Object.keys(measured).map((nodeId) => ({ nodeId, rttMs: measured[nodeId], at: at[nodeId] }));
       while (p < o.probes) {
-        const ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost, edge: clientEdge, learned }, o.adaptive ? 1 : o.probes - p, o.candidates);
+        if (p >= o.probes - reprobeSlots) {
+          const again = nextReprobe(known(), pinged, now, false, o.reprobe);
+          if (again !== undefined) {
+            ping1(again);
+            continue;
+          }
+        }
+        const want = o.adaptive ? 1 : (p < o.probes - reprobeSlots ? o.probes - reprobeSlots : o.probes) - p;
+        let ids = pickProbeCandidates(nodes, { measuredRttMs: measured, location, exclude: lost, edge: clientEdge, learned }, want, o.candidates);
+        // No node it has not measured: re-measure remembered ones, best first (the SDK does the same).
+        if (ids.length === 0) ids = Object.keys(history).filter((id) => !pinged.has(id) && !lost.includes(id)).sort((a, b) => history[a] - history[b]).slice(0, 1);
         if (ids.length === 0) break;
         for (const id of ids) ping1(id);
       }
@@ -417,6 +446,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
       if (session === 0) record('tessera', chosen);
       record(sessionTallies[session], chosen);
       history = measured;
+      measuredAt = at;
     }
 
     // Coordinates only: a session coordinate from Vivaldi measurements (random nodes, and from halfway the

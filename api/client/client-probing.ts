@@ -2,7 +2,8 @@ import { MAX_RTT_MEASUREMENTS, NearbyNodes, NodeList, type GeoPoint, type NodeSe
 import { pingProven, PING_DEFAULTS } from '../protocol/ping-url.ts';
 import { timeEdgePing } from '../protocol/time-edge-ping.ts';
 import type { EdgeSighting } from '../protocol/edge.ts';
-import { bestRemembered, memoryProbeHistory, remember } from './probe-history.ts';
+import { nextReprobe, REPROBE_DEFAULTS, type RememberedRtt } from '../protocol/reprobe-plan.ts';
+import { memoryProbeHistory, remember } from './probe-history.ts';
 import type { ClientTransport } from './client-transport.ts';
 
 // The SDK's probing: measure this client's RTTs to the farm (the edge first, then the API's nearby
@@ -17,8 +18,14 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Where this client is, if it knows (helps the API choose candidates; Cloudflare's edge knows without it). */
   location?: GeoPoint;
-  /** Of `count` pings, how many go to the fastest nodes this client remembers (the rest explore new ones). */
+  /**
+   * Of `count` pings, at most how many may re-probe a node this client remembers: the last ones, each only when
+   * the fastest RTT the client holds is a stale remembered one (older than `reprobeAfterMs`, or measured before
+   * the client reached another edge PoP); otherwise they explore new nodes (nextReprobe, the simulator's rule).
+   */
   reprobe?: number;
+  /** A remembered RTT younger than this is trusted without a re-probe (REPROBE_DEFAULTS.freshForMs; 0: never trusted). */
+  reprobeAfterMs?: number;
   /**
    * Ping one node at a time, asking the API for the next knowing the RTTs so far (default; what `tessera sim
    * routing` measures: one API request per ping); false: ask once and ping all candidates at once (faster,
@@ -59,15 +66,18 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
   const history = opts.probeHistory === false ? undefined : (opts.probeHistory ?? memoryProbeHistory());
 
   return {
-    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, reprobe, sequential = true, signal } = {}) {
+    async probe({ count = 3, samples = PING_DEFAULTS.samples, timeoutMs = PING_DEFAULTS.timeoutMs, location, reprobe, reprobeAfterMs = REPROBE_DEFAULTS.freshForMs, sequential = true, signal } = {}) {
       // The edge first: its PoP and RTT are free landmarks that help the API choose whom to ping.
       const edge = await timeEdgePing(baseUrl, { samples, timeoutMs, fetch: doFetch, signal }).catch((err) => {
         if (signal?.aborted) throw err;
         return undefined;
       });
       const memory = history ? await history.load(baseUrl).catch(() => undefined) : undefined;
-      // A client that comes back re-probes its best known nodes and explores a few new ones.
-      const known = bestRemembered(memory, Math.min(count, reprobe ?? Math.max(1, Math.floor(count / 3))));
+      const startedAt = Date.now();
+      // A client that comes back explores first and re-probes last, only a stale RTT that would decide its route.
+      const reprobeSlots = Math.min(count, reprobe ?? Math.max(1, Math.floor(count / 3)));
+      // Another PoP than when it measured: the client's network changed, so its remembered RTTs may be off.
+      const networkChanged = !!(edge && memory?.edge && memory.edge.pop !== edge.pop);
       const remembered = new Set(Object.keys(memory?.nodes ?? {}));
       // Enough candidates that some are new to this client (the API does not know what it remembers).
       const query = new URLSearchParams({ count: String(Math.min(16, count + remembered.size)) });
@@ -90,15 +100,23 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
           return undefined;
         }
       };
-      const knownIds = new Set(known.map((k) => k.nodeId));
+      const remembers = (): RememberedRtt[] => Object.entries(memory?.nodes ?? {}).map(([nodeId, n]) => ({ nodeId, rttMs: n.rttMs, at: n.at }));
+      const reprobeOptions = { freshForMs: reprobeAfterMs };
       let measured: ((RttMeasurement & { probeUrl: string }) | undefined)[];
       let targets: { nodeId: string; probeUrl: string }[];
       let nearby: NearbyNodes;
       if (sequential) {
         // One node at a time, each asked for knowing every RTT before it (the API's probe choice is adaptive:
-        // what the simulator measures). The best remembered nodes are re-probed first.
-        measured = await Promise.all(known.map((k) => pingOne(k)));
-        targets = known.map((k) => ({ nodeId: k.nodeId, probeUrl: k.probeUrl }));
+        // what the simulator measures). The last `reprobeSlots` pings re-probe the fastest RTT it holds when
+        // that one is remembered and stale (nextReprobe); otherwise they explore too.
+        measured = [];
+        targets = [];
+        const knownNow = (): RememberedRtt[] => {
+          const all = new Map(remembers().map((r) => [r.nodeId, r]));
+          for (const m of measured) if (m) all.set(m.nodeId, { nodeId: m.nodeId, rttMs: m.rttMs, at: startedAt });
+          for (const f of failed) all.delete(f.nodeId);
+          return [...all.values()];
+        };
         const rttsNow = (): Record<string, number> => {
           const all: Record<string, number> = {};
           for (const [id, n] of Object.entries(memory?.nodes ?? {})) all[id] = n.rttMs;
@@ -109,6 +127,15 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
         };
         let first: NearbyNodes | undefined;
         while (targets.length < count) {
+          if (targets.length >= count - reprobeSlots) {
+            const again = nextReprobe(knownNow(), new Set(targets.map((t) => t.nodeId)), startedAt, networkChanged, reprobeOptions);
+            const node = again === undefined ? undefined : memory?.nodes[again];
+            if (again !== undefined && node) {
+              targets.push({ nodeId: again, probeUrl: node.probeUrl });
+              measured.push(await pingOne({ nodeId: again, probeUrl: node.probeUrl }));
+              continue;
+            }
+          }
           const q = new URLSearchParams(query);
           q.set('count', '1');
           const rtts = rttsNow();
@@ -131,6 +158,10 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
         for (const t of targets) if (!nearby.candidates.some((c) => c.nodeId === t.nodeId) && 'region' in t) nearby.candidates.push(t as ProbeCandidate);
       } else {
         nearby = await json(NearbyNodes, 'GET', `/v1/nodes/nearby?${query}`, { idempotent: true, signal });
+        // All at once, so no ping informs another: the fastest remembered RTT is re-probed when stale.
+        const again = reprobeSlots > 0 ? nextReprobe(remembers(), new Set(), startedAt, networkChanged, reprobeOptions) : undefined;
+        const known = again === undefined ? [] : [{ nodeId: again, probeUrl: memory!.nodes[again].probeUrl }];
+        const knownIds = new Set(known.map((k) => k.nodeId));
         // Explore nodes it never measured first, then re-measure remembered ones (a stale RTT must not stick).
         const others = nearby.candidates.filter((c) => !knownIds.has(c.nodeId));
         const explore = [...others.filter((c) => !remembered.has(c.nodeId)), ...others.filter((c) => remembered.has(c.nodeId))].slice(0, Math.max(0, count - known.length));

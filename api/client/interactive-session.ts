@@ -9,6 +9,8 @@
 import { decodeFrame, type DecodedFrame } from '../protocol/session-frame.ts';
 import { NodeTextMessage, SESSION_CLOSE, type EyePose, type ReadyMessage, type SessionCreated, type SessionRequestInput, type SessionView } from '../protocol/session.ts';
 import type { ProbeResult } from './client-probing.ts';
+import { bytesToBase64 } from '../protocol/base64-bytes.ts';
+import { sampleSettled, type SessionSampleRequest, type SessionSampleView } from '../protocol/session-sample.ts';
 
 /** What openSession needs of the client. */
 export interface SessionApi {
@@ -16,7 +18,25 @@ export interface SessionApi {
   createSession(request: SessionRequestInput): Promise<SessionCreated>;
   getSession(sessionId: string): Promise<SessionView>;
   deleteSession(sessionId: string): Promise<SessionView>;
+  /** Report a received frame for verification (absent: frames are not verified). */
+  reportSessionSample?(sessionId: string, sample: SessionSampleRequest): Promise<SessionSampleView>;
+  getSessionSample?(sessionId: string, sampleId: string): Promise<SessionSampleView>;
 }
+
+/**
+ * Which received frames the SDK reports to the API for verification (session-sample.ts): the `first`-th frame of each
+ * node's session, then every `every`-th, at most `max` per session. A frame shown to be a lie (`disproven`), or one whose
+ * signature does not check out, moves the session to another node.
+ */
+export interface SessionVerifyOptions {
+  first?: number;
+  every?: number;
+  max?: number;
+  /** How often to ask for a reported frame's verdict (ms). */
+  pollMs?: number;
+}
+
+export const SESSION_VERIFY_DEFAULTS: Required<SessionVerifyOptions> = { first: 600, every: 5400, max: 3, pollMs: 1000 };
 
 /** The subset of the WebSocket API used here (browsers' WebSocket and `ws` both have it). */
 interface SocketLike {
@@ -45,6 +65,10 @@ export interface OpenSessionOptions {
   onReady?: (ready: ReadyMessage, placed: SessionCreated) => void;
   /** Called when the session ends for good (closed, or could not be re-opened). */
   onClose?: (info: { code: number; reason: string }) => void;
+  /** Report sampled frames for verification (default SESSION_VERIFY_DEFAULTS); `false`: never. */
+  verify?: SessionVerifyOptions | false;
+  /** Called with each reported frame's verdict once final (or its refusal). */
+  onVerdict?: (verdict: SessionSampleView | { sessionId: string; nodeId: string; seq: number; state: 'refused'; reason: string }) => void;
 }
 
 export interface SessionFrame extends DecodedFrame {
@@ -76,6 +100,8 @@ export interface SessionStatsView {
   /** Last ping round trip to the node (ms). */
   rttMs: number | null;
   reopens: number;
+  /** Frames reported for verification, and their verdicts so far. */
+  verification: { reported: number; agreed: number; disproven: number; inconclusive: number; refused: number; unsigned: number };
 }
 
 export interface InteractiveSession {
@@ -89,6 +115,8 @@ export interface InteractiveSession {
   /** Time a round trip to the node. */
   ping(): Promise<number>;
   stats(): SessionStatsView;
+  /** Report `frame` for verification now and wait for its verdict (a disproven frame moves the session). */
+  verifyFrame(frame: SessionFrame): Promise<SessionSampleView>;
   /** Close the session (socket and API record). */
   close(): Promise<void>;
   /** Settles when the session has ended for good. */
@@ -133,9 +161,54 @@ export async function openSession(api: SessionApi, options: OpenSessionOptions):
   let reopens = 0;
   let rttMs: number | null = null;
   let closedByUser = false;
+  const verify = options.verify === false || !api.reportSessionSample || !api.getSessionSample ? null : { ...SESSION_VERIFY_DEFAULTS, ...options.verify };
+  const verification = { reported: 0, agreed: 0, disproven: 0, inconclusive: 0, refused: 0, unsigned: 0 };
   const excluded: string[] = [];
   let waitingPose: string | null = null;
-  let current!: { placed: SessionCreated; socket: SocketLike; ready: ReadyMessage | null };
+  type Entry = { placed: SessionCreated; socket: SocketLike; ready: ReadyMessage | null; frames: number; samples: number };
+  let current!: Entry;
+
+  /** Leave `entry`'s node for another (its frame was disproven, or its signature did not check out). */
+  const moveOff = (entry: Entry, why: string) => {
+    if (current !== entry || closedByUser) return;
+    entry.socket.onclose = null;
+    try {
+      entry.socket.close(1000, why.slice(0, 120));
+    } catch {
+      // already closing
+    }
+    void onLost(SESSION_CLOSE.SESSION_ENDED, why);
+  };
+
+  /** Report `frame` (received on `entry`) and poll for its verdict. */
+  const report = async (entry: Entry, frame: SessionFrame): Promise<SessionSampleView> => {
+    const { header } = frame;
+    const sessionId = entry.placed.sessionId;
+    if (!header.mac) throw new Error(`frame ${header.seq} carries no signature (its node predates frame verification)`);
+    verification.reported++;
+    let view: SessionSampleView;
+    try {
+      view = await api.reportSessionSample!(sessionId, { seq: header.seq, eyes: header.eyes, width: header.width, height: header.height, format: header.format, image: bytesToBase64(frame.image), mac: header.mac });
+    } catch (err) {
+      verification.refused++;
+      const code = (err as { code?: string }).code;
+      options.onVerdict?.({ sessionId, nodeId: entry.placed.nodeId, seq: header.seq, state: 'refused', reason: String((err as Error).message) });
+      // A signature that does not check out: this client cannot trust the node's frames (nobody is blamed).
+      if (code === 'SAMPLE_UNSIGNED') moveOff(entry, 'its frame signature did not check out');
+      throw err;
+    }
+    const pollMs = verify?.pollMs ?? SESSION_VERIFY_DEFAULTS.pollMs;
+    while (!sampleSettled(view.state)) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      view = await api.getSessionSample!(sessionId, view.sampleId);
+    }
+    if (view.state === 'agreed') verification.agreed++;
+    else if (view.state === 'disproven') verification.disproven++;
+    else verification.inconclusive++;
+    options.onVerdict?.(view);
+    if (view.state === 'disproven') moveOff(entry, `its frame ${header.seq} was disproven`);
+    return view;
+  };
   let resolveClosed!: (v: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
 
@@ -145,7 +218,7 @@ export async function openSession(api: SessionApi, options: OpenSessionOptions):
     await new Promise<void>((resolve, reject) => {
       const socket = new Socket(placed.url);
       socket.binaryType = 'arraybuffer';
-      const entry = { placed, socket, ready: null as ReadyMessage | null };
+      const entry: Entry = { placed, socket, ready: null, frames: 0, samples: 0 };
       let opened = false;
       let failure = '';
       socket.onopen = () => {
@@ -196,6 +269,13 @@ export async function openSession(api: SessionApi, options: OpenSessionOptions):
         while (arrivals.length && arrivals[0] < now - 1000) arrivals.shift();
         const frame: SessionFrame = { ...decoded, receivedAt: now, latencyMs, nodeId: placed.nodeId };
         for (const cb of listeners) cb(frame);
+        entry.frames++;
+        if (!decoded.header.mac) verification.unsigned++;
+        else if (verify && entry.samples < verify.max && entry.frames >= verify.first && (entry.frames - verify.first) % verify.every === 0) {
+          entry.samples++;
+          // The bytes are the socket's own buffer: report a copy.
+          void report(entry, { ...frame, image: frame.image.slice() }).catch(() => {});
+        }
       };
       socket.onclose = (ev) => {
         if (!entry.ready) {
@@ -286,7 +366,13 @@ export async function openSession(api: SessionApi, options: OpenSessionOptions):
         p95Ms: percentile(latencies, 0.95),
         rttMs,
         reopens,
+        verification: { ...verification },
       };
+    },
+    verifyFrame(frame) {
+      if (!api.reportSessionSample || !api.getSessionSample) return Promise.reject(new Error('this client cannot report frames'));
+      if (frame.nodeId !== current.placed.nodeId) return Promise.reject(new Error(`the frame came from node ${frame.nodeId}; the session is on ${current.placed.nodeId} now`));
+      return report(current, frame);
     },
     async close() {
       closedByUser = true;

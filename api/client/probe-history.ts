@@ -1,5 +1,5 @@
 // Runs wherever fetch does: what a client measured per API, kept between sessions so it routes from its own
-// history (re-probe the best nodes it knows, explore a few new ones). Stores: in memory, the browser's
+// history (explore new nodes, re-probe a stale best: api/protocol/reprobe-plan.ts). Stores: in memory, the browser's
 // localStorage, or a file (Node CLI: infra/cli/probe-history-file.ts). Everything read back is a claim.
 import { z } from 'zod';
 import { EdgeSighting } from '../protocol/edge.ts';
@@ -49,15 +49,6 @@ export function prune(memory: ProbeMemory, now = Date.now()): ProbeMemory {
     .sort((a, b) => a[1].rttMs - b[1].rttMs)
     .slice(0, MAX_REMEMBERED_NODES);
   return { version: 1, nodes: Object.fromEntries(fresh), ...(memory.edge ? { edge: memory.edge } : {}) };
-}
-
-/** The nodes to re-probe: the `count` fastest remembered. */
-export function bestRemembered(memory: ProbeMemory | undefined, count: number): { nodeId: string; probeUrl: string; rttMs: number }[] {
-  if (!memory || count <= 0) return [];
-  return Object.entries(memory.nodes)
-    .sort((a, b) => a[1].rttMs - b[1].rttMs)
-    .slice(0, count)
-    .map(([nodeId, n]) => ({ nodeId, probeUrl: n.probeUrl, rttMs: n.rttMs }));
 }
 
 /** `memory` with this session's measurements: a fresh RTT replaces the old one (the path may have changed). */

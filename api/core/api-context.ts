@@ -20,6 +20,7 @@ import type { JobState } from '../protocol/job-status.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import type { TaskRouter } from './task-router.ts';
 import type { Verifier } from './verifier.ts';
+import type { ImageComparer } from './image-comparer.ts';
 import type { Random } from './routing/seeded-random.ts';
 import type { SessionStore } from './session-store.ts';
 import type { SessionTickets } from './session-tickets.ts';
@@ -46,6 +47,8 @@ export interface ApiContext {
   router: TaskRouter;
   /** Re-issues sampled render results to other nodes and compares them. */
   verifier: Verifier;
+  /** Compares pictures (verification; session frames against batch renders); absent where none is configured. */
+  comparer?: ImageComparer;
   /** Client API keys: who a bearer key is. */
   keys: ClientKeys;
   /** Per-key request rate limits (client keys, node tokens, registrations). */

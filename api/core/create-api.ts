@@ -6,6 +6,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { MAX_SAMPLE_IMAGE_BYTES } from '../protocol/session-sample.ts';
 import { base64Length } from '../protocol/task.ts';
 import { cors } from 'hono/cors';
 import { TesseraError } from '../protocol/errors.ts';
@@ -58,13 +59,17 @@ function limitBodies(opts: ResolvedApiOptions): MiddlewareHandler {
     maxSize: completeMax,
     onError: tooLarge(completeMax, ` (an inline output may have at most ${opts.inlineOutputBytes} bytes; upload a larger one through POST /v1/tasks/:id/upload)`),
   });
+  const sampleMax = opts.maxJsonBytes + base64Length(MAX_SAMPLE_IMAGE_BYTES);
+  const sample = bodyLimit({ maxSize: sampleMax, onError: tooLarge(sampleMax, ` (a sampled frame may have at most ${MAX_SAMPLE_IMAGE_BYTES} bytes)`) });
   return function limitBody(c, next) {
     if (c.req.method !== 'POST') return json(c, next);
     if (c.req.path === '/v1/scenes') return scene(c, next);
+    if (SAMPLE_PATH.test(c.req.path)) return sample(c, next);
     return (COMPLETE_PATH.test(c.req.path) ? complete : json)(c, next);
   };
 }
 const COMPLETE_PATH = /^\/v1\/tasks\/[^/]+\/complete$/;
+const SAMPLE_PATH = /^\/v1\/sessions\/[^/]+\/samples$/;
 
 /** The edge API; see the module comment. Serves its OpenAPI document at `/v1/openapi.json`. */
 export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
@@ -89,6 +94,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     edgeRtts,
     router: new TaskRouter(deps.jobs, nodes, clock, opts.routing, rng, logger, (pop, now) => edgeRtts.rtts(pop, now)),
     verifier: new Verifier(deps.jobs, nodes, deps.comparer, opts.verification, clock, logger, opts.trust),
+    comparer: deps.comparer,
     keys: new ClientKeys(deps.jobs, clock, opts.apiKeys, opts.keyLimits),
     limiter: new RateLimiter(),
     sessions: deps.sessions,

@@ -15,4 +15,16 @@ export interface ImageComparer {
    * one claiming more pixels, is a difference and is never decoded); throws STORAGE_FAILED when one cannot be read.
    */
   compare(a: string, b: string, size: { width: number; height: number }): Promise<ImageComparison>;
+  /**
+   * Compare the left eye of a session frame (stored under `frame`, a `frameSize` image of eyes side by side, JPEG or
+   * WebP) with a batch render of that eye (`reference`, `eye` sized): both are reduced by SESSION_COMPARE_SCALE per axis
+   * (averaging away JPEG's block noise and a pixel's shift on silhouettes) and a reduced pixel differs when a channel
+   * differs by more than SESSION_COMPARE_LEVELS of 255. Absent where the runtime cannot decode lossy images (Workers).
+   */
+  compareEye?(frame: string, reference: string, frameSize: { width: number; height: number }, eye: { width: number; height: number }): Promise<ImageComparison>;
 }
+
+/** How much a session frame and its reference are reduced (per axis) before comparing. */
+export const SESSION_COMPARE_SCALE = 4;
+/** A reduced pixel differs when one channel differs by more than this (of 255). */
+export const SESSION_COMPARE_LEVELS = 40;

@@ -5,7 +5,8 @@
  * `test/api/session-store-contract.ts` runs against every implementation (SQLite on Node, the coordinator
  * Durable Object on Workers).
  */
-import type { SessionRender, SessionReport, SessionRoute, SessionState, SessionStats } from '../protocol/session.ts';
+import type { EyePose, SessionFormat, SessionRender, SessionReport, SessionRoute, SessionState, SessionStats } from '../protocol/session.ts';
+import type { SessionSampleState } from '../protocol/session-sample.ts';
 import type { SessionChange } from './session-state.ts';
 
 export interface SessionRecord {
@@ -28,6 +29,33 @@ export interface SessionRecord {
   closedAt: number | null;
   closeReason: string | null;
   stats: SessionStats;
+  /** One of its frames was disproven (session-verification.ts): its render time is not credited. */
+  disproven?: boolean;
+}
+
+/** A sampled session frame and its verification (session-verification.ts). */
+export interface SessionSampleRecord {
+  sampleId: string;
+  sessionId: string;
+  /** The node that streamed (and signed) the frame. */
+  nodeId: string;
+  owner: string;
+  seq: number;
+  eyes: EyePose[];
+  width: number;
+  height: number;
+  format: SessionFormat;
+  /** Where the API keeps the frame's bytes. */
+  imageKey: string;
+  state: SessionSampleState;
+  referenceJobs: string[];
+  referenceNodes: string[];
+  /** The references' accepted outputs, in order. */
+  referenceKeys: string[];
+  diffs: number[];
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export interface SessionReportInput {
@@ -60,6 +88,15 @@ export interface SessionStore {
    * sessions on nodes not in `liveNodes` (their node went silent).
    */
   expireSessions(input: { now: number; liveNodes: string[] }): Promise<SessionChange[]>;
+  /** Insert a sample unless its session has `maxPerSession` already. */
+  addSample(sample: SessionSampleRecord, maxPerSession: number): Promise<{ ok: true } | { ok: false; count: number }>;
+  getSample(sampleId: string): Promise<SessionSampleRecord | null>;
+  /** Samples whose verdict is not final, oldest first. */
+  listUnsettledSamples(limit: number): Promise<SessionSampleRecord[]>;
+  /** Store a sample's next step unless another process stored one since `expectedUpdatedAt` (false then). */
+  updateSample(sample: SessionSampleRecord, expectedUpdatedAt: number): Promise<boolean>;
+  /** A frame of the session was disproven: close it (if open) and void its ledger credit, now and when it closes. */
+  disproveSession(input: { sessionId: string; reason: string; now: number }): Promise<{ changes: SessionChange[] }>;
 }
 
 /** SessionStore operations, for the Workers coordinator's RPC list. */

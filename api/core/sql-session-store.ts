@@ -6,7 +6,8 @@
  */
 import { EMPTY_SESSION_STATS, type SessionRender, type SessionRoute, type SessionState, type SessionStats } from '../protocol/session.ts';
 import { LEDGER_TABLE } from './job-store-schema.ts';
-import type { SessionRecord, SessionReportInput, SessionStore } from './session-store.ts';
+import type { SessionRecord, SessionReportInput, SessionSampleRecord, SessionStore } from './session-store.ts';
+import { sampleSettled } from '../protocol/session-sample.ts';
 import { sessionEventApplies, stepSession, type SessionChange, type SessionEvent } from './session-state.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, state);
 CREATE INDEX IF NOT EXISTS sessions_by_node ON sessions (node_id, state, created_at);
 CREATE INDEX IF NOT EXISTS sessions_by_scene ON sessions (scene_id, node_id);
+CREATE TABLE IF NOT EXISTS session_samples (
+  sample_id  TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  settled    INTEGER NOT NULL,
+  record     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS session_samples_by_session ON session_samples (session_id);
+CREATE INDEX IF NOT EXISTS session_samples_open ON session_samples (settled);
 
 ${LEDGER_TABLE}
 `;
@@ -55,6 +64,7 @@ function rowToSession(r: Row): SessionRecord {
     closedAt: r.closed_at === null ? null : Number(r.closed_at),
     closeReason: r.close_reason === null ? null : String(r.close_reason),
     stats: JSON.parse(String(r.stats)) as SessionStats,
+    ...(Number(r.disproven ?? 0) ? { disproven: true } : {}),
   };
 }
 
@@ -64,6 +74,8 @@ export class SqlSessionStore implements SessionStore {
   constructor(db: SqlDriver) {
     this.#db = db;
     db.exec(SESSION_STORE_SCHEMA);
+    // Added with session verification: databases made before it lack the column.
+    if (!db.all<{ name: string }>(`PRAGMA table_info(sessions)`).some((c) => c.name === 'disproven')) db.run(`ALTER TABLE sessions ADD COLUMN disproven INTEGER NOT NULL DEFAULT 0`);
   }
 
   async createSession(s: SessionRecord): Promise<void> {
@@ -146,6 +158,46 @@ export class SqlSessionStore implements SessionStore {
     });
   }
 
+  async addSample(sample: SessionSampleRecord, maxPerSession: number): Promise<{ ok: true } | { ok: false; count: number }> {
+    return this.#db.transaction(() => {
+      const count = Number(this.#db.all<Row>(`SELECT COUNT(*) AS n FROM session_samples WHERE session_id = ?`, [sample.sessionId])[0].n);
+      if (count >= maxPerSession) return { ok: false as const, count };
+      this.#db.run(`INSERT INTO session_samples (sample_id, session_id, settled, record) VALUES (?, ?, ?, ?)`, [sample.sampleId, sample.sessionId, sampleSettled(sample.state) ? 1 : 0, JSON.stringify(sample)]);
+      return { ok: true as const };
+    });
+  }
+
+  async getSample(sampleId: string): Promise<SessionSampleRecord | null> {
+    const row = this.#db.all<Row>(`SELECT record FROM session_samples WHERE sample_id = ?`, [sampleId])[0];
+    return row ? (JSON.parse(String(row.record)) as SessionSampleRecord) : null;
+  }
+
+  async listUnsettledSamples(limit: number): Promise<SessionSampleRecord[]> {
+    return this.#db.all<Row>(`SELECT record FROM session_samples WHERE settled = 0 ORDER BY sample_id LIMIT ?`, [limit]).map((r) => JSON.parse(String(r.record)) as SessionSampleRecord);
+  }
+
+  async updateSample(sample: SessionSampleRecord, expectedUpdatedAt: number): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const row = this.#db.all<Row>(`SELECT record FROM session_samples WHERE sample_id = ?`, [sample.sampleId])[0];
+      // Another API process advanced it meanwhile: its step stands.
+      if (!row || (JSON.parse(String(row.record)) as SessionSampleRecord).updatedAt !== expectedUpdatedAt) return false;
+      this.#db.run(`UPDATE session_samples SET settled = ?, record = ? WHERE sample_id = ?`, [sampleSettled(sample.state) ? 1 : 0, JSON.stringify(sample), sample.sampleId]);
+      return true;
+    });
+  }
+
+  async disproveSession(input: { sessionId: string; reason: string; now: number }): Promise<{ changes: SessionChange[] }> {
+    return this.#db.transaction(() => {
+      const session = this.#get(input.sessionId);
+      if (!session) return { changes: [] };
+      this.#db.run(`UPDATE sessions SET disproven = 1 WHERE session_id = ?`, [input.sessionId]);
+      const changes = session.state === 'closed' ? [] : [this.#close({ ...session, disproven: true }, input.reason, input.now)];
+      // A line written before (the session had closed): its credit goes.
+      this.#db.run(`UPDATE ledger SET state = 'voided' WHERE task_id = ? AND kind = 'session'`, [input.sessionId]);
+      return { changes };
+    });
+  }
+
   async expireSessions(input: { now: number; liveNodes: string[] }): Promise<SessionChange[]> {
     return this.#db.transaction(() => {
       const live = new Set(input.liveNodes);
@@ -179,9 +231,10 @@ export class SqlSessionStore implements SessionStore {
     const { stats, render } = session;
     if (stats.frames > 0 || stats.renderMs > 0) {
       const pixels = stats.frames * render.eye.width * render.eye.height * 2;
+      // A session one of whose frames was disproven (session-verification.ts) earns nothing.
       this.#db.run(
-        `INSERT INTO ledger (task_id, job_id, node_id, kind, attempt, render_ms, pixels, tiles, state, at) VALUES (?, ?, ?, 'session', 1, ?, ?, ?, 'credited', ?)`,
-        [session.sessionId, session.sessionId, session.nodeId, Math.round(stats.renderMs), pixels, stats.frames, now],
+        `INSERT INTO ledger (task_id, job_id, node_id, kind, attempt, render_ms, pixels, tiles, state, at) VALUES (?, ?, ?, 'session', 1, ?, ?, ?, ?, ?)`,
+        [session.sessionId, session.sessionId, session.nodeId, Math.round(stats.renderMs), pixels, stats.frames, session.disproven ? 'voided' : 'credited', now],
       );
     }
     return change;

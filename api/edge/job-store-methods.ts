@@ -86,6 +86,11 @@ const SESSION_ALL: Record<SessionStoreMethod, true> = {
   reportSessions: true,
   closeSession: true,
   expireSessions: true,
+  addSample: true,
+  getSample: true,
+  listUnsettledSamples: true,
+  updateSample: true,
+  disproveSession: true,
 };
 
 /** Every SessionStore operation (a Record, so one added to SessionStore but not here fails to compile). */

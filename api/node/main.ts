@@ -6,13 +6,14 @@
  * and kept in the data dir.
  */
 import pino from 'pino';
+import { stderrLogDestination } from '../../node-support/stderr-log-destination.ts';
 import { isTesseraError } from '../protocol/errors.ts';
 import { readApiConfig } from './api-config.ts';
 import { serveApi } from './serve-api.ts';
 
 async function main(): Promise<void> {
   const config = readApiConfig();
-  const logger = pino({ name: 'tessera-api', level: config.logLevel }, pino.destination(2));
+  const logger = pino({ name: 'tessera-api', level: config.logLevel }, stderrLogDestination());
   const api = await serveApi(config, logger);
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

@@ -73,8 +73,18 @@ export const ViewSpec = z
     shadows: z.boolean().default(true),
     /** `shadow`: a ground plane under the scene that shows only the shadows cast on it (product shots). */
     ground: z.enum(['shadow', 'none']).default('none'),
+    /**
+     * Draw from these matrices (column-major, a session pose's eye: `view` world → eye, `projection` eye → clip) instead
+     * of `camera`, which still poses the key light and fits the shadows as it does for a session. The API sets it to
+     * render a session frame's pose as a batch task, to verify the frame (session-sample.ts). Perspective only.
+     */
+    pose: z
+      .object({ view: z.array(z.number().finite().min(-1e7).max(1e7)).length(16), projection: z.array(z.number().finite().min(-1e7).max(1e7)).length(16) })
+      .strict()
+      .optional(),
   })
   .superRefine((v, ctx) => {
+    if (v.pose && v.projection !== 'perspective') ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pose'], message: 'a pose is drawn in the perspective projection only' });
     const problem = projectionSizeProblem(v.projection, v.width, v.height, v.ssaa);
     if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['projection'], message: problem });
   });

@@ -45,6 +45,11 @@ export const FrameHeader = z.object({
   depth: z.object({ encoding: z.literal('rg8-mm-png'), bytes: z.number().int().min(0) }).nullable(),
   /** Poses dropped on the node since the previous frame (a newer one arrived). */
   dropped: z.number().int().min(0),
+  /**
+   * The node's signature over this frame (session-sample.ts `frameMacMessage`): HMAC-SHA256 under a key only the node
+   * and the API hold, base64url. A client reports sampled frames with it; absent from nodes that predate it.
+   */
+  mac: z.string().max(64).optional(),
 });
 export type FrameHeader = z.infer<typeof FrameHeader>;
 

@@ -60,6 +60,11 @@ export const SESSION_CLOSE = {
   SCENE_FAILED: 4021,
   /** The node has no free session slot. */
   NODE_FULL: 4022,
+  /**
+   * The session's render process (with the Chromium it drives, on that backend) used more memory than the node's cap:
+   * the scene is too heavy for the node's sessions (re-opening elsewhere will not help unless that node's cap is larger).
+   */
+  OVER_MEMORY_CAP: 4023,
 } as const;
 export type SessionCloseCode = (typeof SESSION_CLOSE)[keyof typeof SESSION_CLOSE];
 

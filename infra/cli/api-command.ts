@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import pino from 'pino';
+import { stderrLogDestination } from '../../node-support/stderr-log-destination.ts';
 import { readApiConfig } from '../../api/node/api-config.ts';
 import { backupDatabase } from '../../api/node/backup-database.ts';
 import { serveApi } from '../../api/node/serve-api.ts';
@@ -51,7 +52,7 @@ export function apiCommand(): Command {
         if (value !== undefined) env[name] = value;
       }
       const config = readApiConfig(env);
-      const logger = pino({ name: 'tessera-api', level: config.logLevel }, pino.destination(2));
+      const logger = pino({ name: 'tessera-api', level: config.logLevel }, stderrLogDestination());
       const served = await serveApi(config, logger);
       process.stdout.write(`tessera api: listening on ${served.url}${served.metricsUrl ? `, metrics on ${served.metricsUrl}` : ''}\n`);
       await new Promise<void>((resolve) => {

@@ -108,6 +108,15 @@ export function nodeCommand(): Command {
       if (!(n > 0) || n > 86_400) throw new RangeError(`--chromium-timeout needs a positive number of seconds (got "${v}")`);
       return n;
     })
+    .option(
+      '--raster-threads <n>',
+      "llvmpipe rasterizer threads per batch render process (LP_NUM_THREADS; 0: each draws on its own thread); default: LP_NUM_THREADS when set, else 0 when the slots fill the cores, else one per core. Session render processes keep Mesa's one per core (a person waits on each of their frames) unless LP_NUM_THREADS is set",
+      integer('--raster-threads', 0, 256),
+    )
+    .option('--session-encode <mode>', "overlap (default: a session frame is encoded while the next pose renders) or serial (the next pose renders once the frame is encoded: lower latency per frame where the rasterizer threads fill the cores, fewer frames per second)", (v) => {
+      if (v !== 'overlap' && v !== 'serial') throw new RangeError(`--session-encode is overlap or serial (got "${v}")`);
+      return v;
+    })
     .option('--tls-cert <file>', 'PEM certificate: serve GET /ping over https and sessions over wss:// (with --tls-key)')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .action(async function (this: Command) {
@@ -161,6 +170,8 @@ export function nodeCommand(): Command {
         leasing: o.leasing,
         backend: o.backend,
         chromiumCallTimeoutMs: o.chromiumTimeout === undefined ? undefined : o.chromiumTimeout * 1000,
+        rasterThreads: o.rasterThreads,
+        sessionEncode: o.sessionEncode,
         tls,
       });
       if (handle.metricsUrl) process.stderr.write(`tessera node: metrics on ${handle.metricsUrl}\n`);

@@ -47,6 +47,8 @@ export const NodeConfigFile = z
     leasing: z.enum(['batched', 'per-slot']),
     backend: z.enum(['auto', 'chromium', 'headless-gl']),
     chromiumTimeout: z.number().positive().max(86_400),
+    rasterThreads: z.number().int().min(0).max(256),
+    sessionEncode: z.enum(['overlap', 'serial']),
     tlsCert: z.string().min(1).max(4096),
     tlsKey: z.string().min(1).max(4096),
   })

@@ -119,6 +119,7 @@ export function simCommand(): Command {
     .option('--pop-learning', 'PoPs learn: the other clients route first and teach their PoP which nodes were best (needs --edge-pops)')
     .option('--edge-rtts', 'the edge times nodes\' challenge pings itself (as the API does): every PoP knows its RTT to every node (needs --edge-pops)')
     .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
+    .option('--session-gap-min <m>', 'minutes between a client\'s sessions (default a day): a remembered RTT younger than an hour is not re-probed', number('session-gap-min', 0, 525_600))
     .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
     .option('--report <file>', 'also write the full report (setup, coordinate error, timings) as JSON')
     .action(async (o) => {
@@ -141,6 +142,7 @@ export function simCommand(): Command {
         popLearning: o.popLearning === true,
         edgeRtts: o.edgeRtts === true,
         sessions: o.sessions,
+        ...(o.sessionGapMin === undefined ? {} : { sessionGapMs: o.sessionGapMin * 60_000 }),
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,
       });
       if (progress) process.stderr.write('\r\x1b[K');

@@ -16,7 +16,11 @@ export interface FarmNodeOptions {
   leasing?: 'batched' | 'per-slot';
   /** The node's GL backends (its --backend); the node's default (headless-gl) when absent. */
   backend?: 'auto' | 'chromium' | 'headless-gl';
-  /** llvmpipe threads per render process (LP_NUM_THREADS in the node's environment); the node's choice when absent. */
+  /**
+   * llvmpipe threads per batch render process (the node's --raster-threads); the node's choice when absent. Not
+   * LP_NUM_THREADS in the node's environment: its session render processes would inherit that, and a session's
+   * frame time is what a person waits on (they keep Mesa's one thread per core unless the operator set it).
+   */
   rasterThreads?: number;
   /** CPU cores the node's render processes may use (its share of the machine: `--cores`); all when absent. */
   cores?: number;
@@ -70,10 +74,11 @@ export class FarmNodeProcess {
     if (cores) args.push('--cores', String(cores));
     if (leasing) args.push('--leasing', leasing);
     if (backend) args.push('--backend', backend);
+    if (this.opts.rasterThreads !== undefined) args.push('--raster-threads', String(this.opts.rasterThreads));
     // Its stdin is a pipe from this process that nothing writes to: when this process ends, however it ends (a
     // SIGKILL included), the kernel closes it and the node, told by TESSERA_NODE_STOP_ON_STDIN_END, stops too
     // rather than orphan (it is detached, so no terminal signal reaches it).
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...(this.opts.rasterThreads === undefined ? {} : { LP_NUM_THREADS: String(this.opts.rasterThreads) }), [STOP_ON_STDIN_END]: '1' } });
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, [STOP_ON_STDIN_END]: '1' } });
     child.stdin!.on('error', () => {});
     this.child = child;
     for (const stream of [child.stdout!, child.stderr!]) {

@@ -5,7 +5,9 @@ import { availableParallelism } from 'node:os';
  * process, so `slots` render processes on as many cores (or fewer) run slots × cores rasterizer threads that only
  * take turns and wake each other for every draw. With at least one render process per core, each draws on its own thread (0);
  * with fewer, Mesa's default (undefined: one per core). The sum over the machine's render processes is what counts:
- * `tessera farm up` passes LP_NUM_THREADS=0 to its nodes when their slots together fill the cores.
+ * `tessera farm up` passes `--raster-threads 0` to its nodes when their slots together fill the cores. Batch render
+ * processes only: a session's render process keeps Mesa's one thread per core (unless the operator set
+ * LP_NUM_THREADS), since its frame time is what a person in a headset waits on.
  */
 export function rasterThreadsFor(slots: number, cores = availableParallelism()): number | undefined {
   return slots >= cores ? 0 : undefined;

@@ -13,6 +13,7 @@
  *
  * Stats (frames, dropped, skipped, pose → frame-sent p50/p95, render time) go to the API in heartbeats.
  */
+import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -32,10 +33,12 @@ import {
 } from '../../api/protocol/session.ts';
 import { DEPTH_ENCODING } from '../../api/protocol/session-depth.ts';
 import { encodeFrame } from '../../api/protocol/session-frame.ts';
+import { FRAME_MAC_PURPOSE, frameMacMessage } from '../../api/protocol/session-sample.ts';
 import { checkTicket, TicketLedger, type TicketProblem } from '../../api/protocol/session-ticket.ts';
 import type { Logger } from '../logger.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
 import { SessionProcess, type RenderedFrame, type SessionProcessOptions } from './session-process.ts';
+import { sessionImageToSend } from './test-fault.ts';
 
 export interface SessionHostOptions extends Omit<SessionProcessOptions, 'loadTimeoutMs' | 'frameTimeoutMs'> {
   /** Sessions at once. */
@@ -49,13 +52,23 @@ export interface SessionHostOptions extends Omit<SessionProcessOptions, 'loadTim
   maxBufferedBytes?: number;
   /** How long a connected client may take to send its ticket (hello), and a connection waits for its lease. */
   helloTimeoutMs?: number;
+  /**
+   * `overlap` (default): a frame is encoded (the render process's encoder thread) while the next pose renders, at most
+   * one frame waiting for its encode; `serial`: the next pose renders once the last frame is encoded, so the encode
+   * does not share the cores with the next render (a lower pose→frame latency per frame where the rasterizer threads
+   * fill the cores, fewer frames per second). `tessera node start --session-encode`.
+   */
+  encode?: SessionEncodePipeline;
 }
+
+export type SessionEncodePipeline = 'overlap' | 'serial';
 
 export const SESSION_HOST_DEFAULTS = {
   loadTimeoutMs: 120_000,
   frameTimeoutMs: 10_000,
   maxBufferedBytes: 1024 * 1024,
   helloTimeoutMs: 10_000,
+  encode: 'overlap' as SessionEncodePipeline,
 };
 
 /** Latencies kept for p50/p95. */
@@ -103,6 +116,7 @@ export class SessionHost {
   /** Connections waiting for their session's lease. */
   readonly #waiting = new Map<string, Set<() => void>>();
   readonly #tickets = new TicketLedger();
+  #macKey: { secret: Uint8Array; key: Buffer } | null = null;
   readonly #wss: WebSocketServer;
   #closing = false;
 
@@ -187,13 +201,14 @@ export class SessionHost {
         if (this.active > this.#o.slots) this.#end(s, SESSION_CLOSE.NODE_FULL, 'the node has no free session slot');
       })();
     }
-    void process.exited.then((why) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, why));
+    // A process stopped over the memory cap ends the session with its own close code; any other failure is the scene's.
+    void process.exited.then((why) => this.#end(s, process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, why));
     loaded.then(
       (start) => {
         log.info({ sessionId: lease.sessionId, start }, 'session scene loaded');
         if (s.socket) this.#sendReady(s, start);
       },
-      (err: Error) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, err.message),
+      (err: Error) => this.#end(s, process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, err.message),
     );
     for (const wake of this.#waiting.get(lease.sessionId) ?? []) wake();
   }
@@ -354,8 +369,8 @@ export class SessionHost {
           await new Promise((r) => setTimeout(r, wait));
           continue; // a newer pose may have replaced the waiting one meanwhile
         }
-        // One frame encoding while the next renders, not more: wait for the older of two.
-        if (s.encoding.length > 1) {
+        // One frame encoding while the next renders, not more: wait for the older of two (serial: for the last one).
+        if (s.encoding.length > (this.#o.encode === 'serial' ? 0 : 1)) {
           await s.encoding[0];
           continue;
         }
@@ -371,7 +386,7 @@ export class SessionHost {
         const started = performance.now();
         s.lastRenderAt = started;
         const job = s.process.frame(pose.eyes);
-        const failed = (err: Error) => this.#end(s, SESSION_CLOSE.SCENE_FAILED, err?.message ?? String(err));
+        const failed = (err: Error) => this.#end(s, s.process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, err?.message ?? String(err));
         const sent: Promise<void> = job.done
           .then((frame) => this.#sendFrame(s, pose, receivedAt, started, frame))
           .catch(failed)
@@ -390,6 +405,7 @@ export class SessionHost {
   #sendFrame(s: HostedSession, pose: PoseMessage, receivedAt: number, started: number, frame: RenderedFrame): void {
     const ws = s.socket;
     if (s.ended || !ws || ws.readyState !== ws.OPEN) return;
+    const image = sessionImageToSend(s.lease.sessionId, frame.image);
     const message = encodeFrame(
       {
         seq: pose.seq,
@@ -408,9 +424,10 @@ export class SessionHost {
         height: frame.height,
         format: s.lease.render.format,
         dropped: s.droppedSinceFrame,
+        ...this.#frameMac(s, pose, frame, image),
         ...(frame.depth ? { depthEncoding: DEPTH_ENCODING } : {}),
       },
-      frame.image,
+      image,
       frame.depth ?? undefined,
     );
     ws.send(message);
@@ -419,6 +436,19 @@ export class SessionHost {
     s.stats.renderMs += frame.renderMs + frame.encodeMs;
     s.latencies.push(performance.now() - receivedAt);
     if (s.latencies.length > LATENCY_WINDOW) s.latencies.shift();
+  }
+
+  /**
+   * This node's signature over a frame (session-sample.ts): a client reports sampled frames with it and the API
+   * checks it, so nobody but this node can be held to a frame, and this node cannot disown one it sent.
+   */
+  #frameMac(s: HostedSession, pose: PoseMessage, frame: RenderedFrame, image: Uint8Array): { mac?: string } {
+    const { secret } = this.#o.identity();
+    if (!secret) return {};
+    if (this.#macKey?.secret !== secret) this.#macKey = { secret, key: createHmac('sha256', secret).update(FRAME_MAC_PURPOSE).digest() };
+    const imageSha256 = createHash('sha256').update(image).digest('hex');
+    const message = frameMacMessage({ sessionId: s.lease.sessionId, seq: pose.seq, eyes: pose.eyes, width: frame.width, height: frame.height, format: s.lease.render.format, imageSha256 });
+    return { mac: createHmac('sha256', this.#macKey.key).update(message).digest('base64url') };
   }
 
   #refreshPercentiles(s: HostedSession): void {

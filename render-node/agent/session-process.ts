@@ -6,11 +6,11 @@
  * killed; the session then ends with a reason (the node itself carries on).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ErrorCode } from '../../api/protocol/errors.ts';
-import type { EyePose, SessionRender } from '../../api/protocol/session.ts';
+import { SESSION_CLOSE, type EyePose, type SessionCloseCode, type SessionRender } from '../../api/protocol/session.ts';
+import { processTree, treeResidentBytes } from './process-tree-memory.ts';
 import type { RenderBackend, RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { SessionEncodeIn } from '../chromium/render-host-api.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
@@ -93,6 +93,7 @@ export class SessionProcess {
   readonly #ready: Promise<void>;
   #nextId = 1;
   #dead: string | null = null;
+  #closeCode: SessionCloseCode | undefined;
   readonly #memoryTimer: NodeJS.Timeout;
   readonly #frames = new Map<number, PendingFrame>();
   /** Settles when the process exits, with why. */
@@ -129,9 +130,14 @@ export class SessionProcess {
         this.kill(`the session's render process sent a malformed frame: ${(err as Error).message}`);
       }
     });
+    // The cap covers the process and everything it started: on the Chromium backend, Chromium's own processes.
     this.#memoryTimer = setInterval(async () => {
-      const rss = await residentBytes(this.#child.pid);
-      if (rss > options.memoryCapBytes) this.kill(`the session's render process used ${Math.round(rss / 2 ** 20)} MiB, over its cap of ${Math.round(options.memoryCapBytes / 2 ** 20)} MiB`);
+      const rss = await treeResidentBytes(this.#child.pid);
+      if (rss > options.memoryCapBytes && !this.#dead) {
+        this.#closeCode = SESSION_CLOSE.OVER_MEMORY_CAP;
+        // Short: a close reason holds 123 bytes.
+        this.kill(`memory cap: the session's processes (Chromium included) used ${Math.round(rss / 2 ** 20)} MiB, over the node's cap of ${Math.round(options.memoryCapBytes / 2 ** 20)} MiB`);
+      }
     }, 500);
     this.#memoryTimer.unref();
   }
@@ -223,7 +229,26 @@ export class SessionProcess {
     this.#dead ??= reason;
     clearInterval(this.#memoryTimer);
     this.#failFrames(new Error(this.#dead));
-    this.#child.kill('SIGKILL');
+    // Chromium (on that backend) goes with it: SIGKILL leaves the process no time to close it, so end its children too.
+    void processTree(this.#child.pid ?? 0).then((pids) => {
+      for (const pid of pids.slice(1)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }).catch(() => {}).finally(() => this.#child.kill('SIGKILL'));
+  }
+
+  /** The render process's pid (undefined once it could not start). */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** The close code the session's end calls for, when its process was stopped for a reason with its own (memory). */
+  get closeCode(): SessionCloseCode | undefined {
+    return this.#closeCode;
   }
 
   /** Wait for a reply matching `match`, or fail on timeout or process exit. */
@@ -252,15 +277,5 @@ export class SessionProcess {
       this.#child.on('message', onMessage);
       this.#child.on('exit', onExit);
     });
-  }
-}
-
-async function residentBytes(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
   }
 }

@@ -29,11 +29,13 @@ import { StereoRenderer, type StartView } from '../render/stereo-renderer.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
 import { isSceneFault } from './run-task.ts';
 import { SceneCache } from './scene-cache.ts';
+import { renderedReplyDelayMs } from './test-fault.ts';
 import type { EncodedFrame, EncodeRequest, EncoderReturn } from './session-encoder.ts';
 import { FRAME_PIPE_FD, type SessionWorkerReply, type SessionWorkerRequest, type SessionWorkerSettings } from './session-process.ts';
 
 const settings = JSON.parse(process.env.TESSERA_SESSION_SETTINGS ?? '{}') as SessionWorkerSettings;
-const send = (reply: SessionWorkerReply) => process.send?.(reply);
+const lateRenderedMs = renderedReplyDelayMs(); // TEST ONLY (TESSERA_TEST_FAULT=late-rendered); 0 otherwise
+const send = (reply: SessionWorkerReply) => (reply.type === 'rendered' && lateRenderedMs > 0 ? void setTimeout(() => process.send?.(reply), lateRenderedMs) : process.send?.(reply));
 let chromium: ChromiumSceneRenderer | null = null;
 // Chromium (when this session renders there) is closed first: it must not outlive the process.
 process.on('disconnect', () => void Promise.resolve(chromium?.dispose()).finally(() => process.exit(0)));

@@ -17,7 +17,7 @@ import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
 import { rasterThreadsFor, wideRasterThreadsFor } from './raster-threads.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
-import { SessionHost } from './session-host.ts';
+import { SessionHost, type SessionEncodePipeline } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
 import { MAX_REPORTED_SCENES } from '../../api/protocol/node-messages.ts';
 import { cachedSceneIds } from './scene-cache.ts';
@@ -74,18 +74,22 @@ export interface RenderNodeOptions {
   /** Longest one render call into Chromium may take before Chromium is killed and the task fails (ms). */
   chromiumCallTimeoutMs?: number;
   /**
-   * llvmpipe rasterizer threads per render process (LP_NUM_THREADS; 0: each draws on its own thread). Absent:
-   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency, cores)`.
+   * llvmpipe rasterizer threads per batch render process (LP_NUM_THREADS; 0: each draws on its own thread). Absent:
+   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency, cores)`. Session render processes
+   * are not given it: they inherit the environment (LP_NUM_THREADS when the operator set it, else Mesa's one
+   * rasterizer thread per core), because a session is latency-bound.
    */
   rasterThreads?: number;
   /**
    * CPU cores this node's render processes may use (`tessera node start --cores`; default: all of this machine's).
    * `tessera farm up` gives each of its nodes its share. When the slots' render processes draw on one rasterizer
-   * thread each (so busy slots do not take turns on the cores), the node keeps one more, *wide* render process
+   * thread each (so busy slots do not take turns on the cores), the node keeps one more, *wide* batch render process
    * with a rasterizer thread per core for a task that runs alone on the node (a single frame, a job's last frame):
    * `wideRasterThreadsFor` (raster-threads.ts).
    */
   cores?: number;
+  /** Whether a session frame's encode overlaps the next pose's render (SessionHostOptions.encode; default overlap). */
+  sessionEncode?: SessionEncodePipeline;
 }
 
 export const RENDER_NODE_DEFAULTS = {
@@ -193,6 +197,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     backend: opts.backend,
     // A scene load in the page; each frame has the session's own cap (frameTimeoutMs), which kills the process.
     chromiumCallTimeoutMs: opts.chromiumCallTimeoutMs,
+    encode: opts.sessionEncode,
   });
   sessions.attach(probe.server);
   const registered = await register();

@@ -13,14 +13,18 @@
  * with a proof made with a key that is not its own (a client or peer timing it measures nothing it can trust),
  * so it must never be routed to as a client's nearest node. `hoard` leases every task its slots allow and sits
  * on them: it heartbeats their leases but never renders or completes, so only the lease lifetime cap and the
- * expiry sweep get the work back.
+ * expiry sweep get the work back. `late-rendered` holds a session render process's 'rendered' reply (IPC) for
+ * LATE_RENDERED_MS, so each encoded frame reaches the node on the frame pipe before it: the order a busy machine
+ * sometimes gives, which the node must take (session-process.ts keeps the frame until the reply comes).
+ * `stale-session` renders batch tasks honestly but streams every session the first frame it rendered for it, whatever
+ * the pose (a stale frame, signed like any other): only verifying session frames (session-sample.ts) catches it.
  * Unset (always, outside tests), outputs go up untouched. This is the one place the switch is read.
  */
 import { createHmac } from 'node:crypto';
 import { MAX_TILES_PER_SECOND, type CardBackend } from '../../api/protocol/node-card.ts';
 
 const FAULT = process.env.TESSERA_TEST_FAULT;
-const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card', 'claim-webgl2', 'fake-probe', 'hoard'];
+const FAULTS = ['truncate', 'corrupt', 'lie', 'doctor-stitch', 'inflate-card', 'claim-webgl2', 'fake-probe', 'hoard', 'late-rendered', 'stale-session'];
 if (FAULT !== undefined && FAULT !== '' && !FAULTS.includes(FAULT)) {
   throw new Error(`TESSERA_TEST_FAULT must be one of ${FAULTS.join(', ')}, not ${JSON.stringify(FAULT)}`);
 }
@@ -72,6 +76,14 @@ export function probeProof(probeKey: string, nonce: string): string {
   return createHmac('sha256', FAULT === 'fake-probe' ? `not-${probeKey}` : probeKey).update(nonce).digest('hex');
 }
 
+/** How long `late-rendered` holds a 'rendered' reply: far longer than encoding a test frame takes. */
+export const LATE_RENDERED_MS = 500;
+
+/** How long a session render process holds each 'rendered' reply before sending it: 0, unless `late-rendered`. */
+export function renderedReplyDelayMs(): number {
+  return FAULT === 'late-rendered' ? LATE_RENDERED_MS : 0;
+}
+
 /** Whether this node hoards: leases tasks and holds them (heartbeating) without ever rendering them. */
 export function hoardsTasks(): boolean {
   return FAULT === 'hoard';
@@ -83,4 +95,16 @@ export function holdUntilRevoked(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
+}
+
+const staleFrames = new Map<string, Uint8Array>();
+
+/** The image a session frame carries: the one rendered, unless this node streams stale frames (its first, always). */
+export function sessionImageToSend(sessionId: string, image: Uint8Array): Uint8Array {
+  if (FAULT !== 'stale-session') return image;
+  if (!staleFrames.has(sessionId)) {
+    if (staleFrames.size > 64) staleFrames.clear();
+    staleFrames.set(sessionId, image);
+  }
+  return staleFrames.get(sessionId)!;
 }

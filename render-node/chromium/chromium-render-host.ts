@@ -112,6 +112,23 @@ export interface ChromiumSceneRenderer extends SceneRenderer {
   startSession(scene: SceneHandle, render: SessionRender): Promise<StartView>;
   /** One pose of the session: both eyes side by side, encoded in the page or read back as RGBA8 (see SessionEncodeIn). */
   sessionFrame(eyes: EyePose[], encodeIn: SessionEncodeIn): Promise<ChromiumSessionFrame>;
+  /**
+   * One pose of the session, encoded in the page, in two steps: resolves once both eyes are drawn and the canvas is
+   * snapshotted for encoding (the page can draw the next pose), with `encoded`, the page's encode of this one.
+   * Measured against `sessionFrame` (bench:session-encode, `page-overlap`): drawing the next pose while the page
+   * encodes made frames slower and later on 2 cores (the encode shares Chromium's threads with the draw), so
+   * sessions do not use it; kept for the bench.
+   */
+  sessionDraw(eyes: EyePose[]): Promise<ChromiumSessionDrawn>;
+}
+
+/** A session frame drawn in the page whose encode is still running there (`sessionDraw`). */
+export interface ChromiumSessionDrawn {
+  width: number;
+  height: number;
+  renderMs: number;
+  /** The encoded image (and depth image), and the page's encode time. */
+  encoded: Promise<{ image: Uint8Array; depth: Uint8Array | null; encodeMs: number }>;
 }
 
 /** A session frame from the page: `image` is the encoded frame (`page`) or straight-alpha RGBA8 rows (`node`). */
@@ -245,6 +262,17 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
         const depth = r.depth === null ? null : new Uint8Array(Buffer.from(r.depth, 'base64'));
         const transferMs = Math.max(0, performance.now() - t0 - r.renderMs - r.encodeMs);
         return { image, depth, width: r.width, height: r.height, renderMs: r.renderMs, encodeMs: r.encodeMs, transferMs };
+      },
+      async sessionDraw(eyes) {
+        const d = await call('sessionDraw', eyes);
+        // Asked for at once: the page answers when its encode is done, while it draws the next pose meanwhile.
+        const encoded = call('sessionEncoded', d.id).then((e) => ({
+          image: new Uint8Array(Buffer.from(e.image, 'base64')),
+          depth: e.depth === null ? null : new Uint8Array(Buffer.from(e.depth, 'base64')),
+          encodeMs: e.encodeMs,
+        }));
+        encoded.catch(() => undefined);
+        return { width: d.width, height: d.height, renderMs: d.renderMs, encoded };
       },
       async dispose() {
         if (disposed) return;

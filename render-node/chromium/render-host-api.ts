@@ -27,6 +27,24 @@ export interface HostSessionFrame {
   encodeMs: number;
 }
 
+/** A session frame drawn in the page (`sessionDraw`): its encode runs on in the page until `sessionEncoded` takes it. */
+export interface HostSessionDrawn {
+  /** Hand this to `sessionEncoded`. */
+  id: number;
+  width: number;
+  height: number;
+  /** Drawing both eyes (and the depth pass), GL finished. */
+  renderMs: number;
+}
+
+/** The encoded images of a frame `sessionDraw` drew, base64 (as in HostSessionFrame with `page`). */
+export interface HostSessionEncoded {
+  image: string;
+  depth: string | null;
+  /** From the canvas snapshot to the encoded image (it may have waited behind the next frame's draw). */
+  encodeMs: number;
+}
+
 export type HostResult<T> = { ok: true; value: T } | { ok: false; error: { code: string | null; message: string } };
 
 export interface RenderHostApi {
@@ -46,6 +64,13 @@ export interface RenderHostApi {
   sessionStart(id: number, render: SessionRender): Promise<HostResult<StartView>>;
   /** Render one pose of the session: both eyes in one pass (two scissored viewports), then the depth pass if asked. */
   sessionFrame(eyes: EyePose[], encodeIn: SessionEncodeIn): Promise<HostResult<HostSessionFrame>>;
+  /**
+   * `sessionFrame` with the page's encode in two steps: draw one pose and snapshot the canvas for encoding (toBlob),
+   * answering as soon as the snapshot is taken, so the next pose can be drawn while this one encodes; its encoded
+   * images come from `sessionEncoded(id)` (each id once; a drawn frame not taken is kept until it is).
+   */
+  sessionDraw(eyes: EyePose[]): Promise<HostResult<HostSessionDrawn>>;
+  sessionEncoded(id: number): Promise<HostResult<HostSessionEncoded>>;
 }
 
 /** Run `fn`, turning a throw into an error result that keeps a TesseraError's code. */

@@ -1,4 +1,4 @@
-import { ACESFilmicToneMapping, Box3, Color, NeutralToneMapping, NoToneMapping, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type Scene, type Texture } from 'three';
+import { ACESFilmicToneMapping, Box3, Color, Matrix4, NeutralToneMapping, PerspectiveCamera, NoToneMapping, Quaternion, SRGBColorSpace, Vector3, WebGLRenderer, type Camera, type Scene, type Texture } from 'three';
 import { projectionSizeProblem } from '../../api/protocol/projection.ts';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { TileRect, ViewSpec } from '../../api/protocol/render-spec.ts';
@@ -106,7 +106,10 @@ export class FrameRenderer {
     if (problem) throw new TesseraError('BAD_SPEC', `Cannot render ${projection}: ${problem}.`);
     const t0 = performance.now();
     const aspect = projection === 'stereo' ? width / 2 / height : projection === 'perspective' ? width / height : 1;
-    const { scene, camera, bounds } = this.director.setUp(loaded, view, frame, aspect);
+    if (view.pose && projection !== 'perspective') throw new TesseraError('BAD_SPEC', 'A session pose is drawn in the perspective projection only.');
+    const posed = this.director.setUp(loaded, view, frame, aspect);
+    const { scene, bounds } = posed;
+    const camera = view.pose ? poseCamera(view.pose) : posed.camera;
     if (!this.environments.has(scene)) {
       this.environments.add(scene);
       scene.environment = this.environment;
@@ -285,4 +288,14 @@ function placePiece(data: Uint8Array, rect: TileRect, part: TileRect, piece: Uin
       data[d + 3] = piece[s + 3];
     }
   }
+}
+
+/** A camera drawing from a session pose's matrices (ViewSpec `pose`), as the session's StereoRenderer sets its eyes. */
+function poseCamera(pose: { view: number[]; projection: number[] }): PerspectiveCamera {
+  const cam = new PerspectiveCamera();
+  new Matrix4().fromArray(pose.view).invert().decompose(cam.position, cam.quaternion, cam.scale);
+  cam.updateMatrixWorld(true);
+  cam.projectionMatrix.fromArray(pose.projection);
+  cam.projectionMatrixInverse.copy(cam.projectionMatrix).invert();
+  return cam;
 }

@@ -182,9 +182,10 @@ describe('routing decisions', () => {
     await sleep(300);
     const client = { rtts: await rtts([[gl1, 5], [older, 5]]) };
     const refused = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId: dispersion, eye: '64x64', client } });
-    expect(refused.status).toBe(503);
-    expect(refused.body.code).toBe('UNAVAILABLE');
-    expect(refused.body.message).toMatch(/2 without WebGL 2 sessions \(the scene uses [^)]*KHR_materials_dispersion[^)]*--backend chromium/);
+    // Neither renders sessions on WebGL 2, so no retry can help: 422 NO_CAPABLE_NODE, in a batch job's words.
+    expect(refused.status).toBe(422);
+    expect(refused.body.code).toBe('NO_CAPABLE_NODE');
+    expect(refused.body.message).toMatch(/the scene uses [^)]*KHR_materials_dispersion, which render only on WebGL 2, and none of the 2 registered nodes renders sessions on it \(start one with `tessera node start --backend auto` or `--backend chromium`\)/);
     // A scene without WebGL 2 features still goes to either.
     const plain = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client } });
     expect(plain.status, JSON.stringify(plain.body)).toBe(201);
@@ -203,6 +204,15 @@ describe('routing decisions', () => {
       expect(placed.body.route.reason).toMatch(/with Chromium's start, 2000\.0 ms/);
       await call(h.url, 'DELETE', `/v1/sessions/${placed.body.sessionId}`);
     }
+    // Its two slots taken, the next session has a node that will serve it once a slot is free: 503, retry.
+    const held = [];
+    for (let i = 0; i < 2; i++) held.push(await call(h.url, 'POST', '/v1/sessions', { json: { sceneId: dispersion, eye: '64x64', client: client2 } }));
+    expect(held.map((r) => [r.status, r.body.nodeId])).toEqual([[201, webgl2.id], [201, webgl2.id]]);
+    const full = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId: dispersion, eye: '64x64', client: client2 } });
+    expect(full.status, JSON.stringify(full.body)).toBe(503);
+    expect(full.body.code).toBe('UNAVAILABLE');
+    expect(full.body.message).toMatch(/1 with no free session slot.*retry shortly/);
+    for (const r of held) await call(h.url, 'DELETE', `/v1/sessions/${r.body.sessionId}`);
     // A client may ask for WebGL 2 for any scene: the same check.
     const asked = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64', client: client2, requirements: { webgl2: true } } });
     expect(asked.status, JSON.stringify(asked.body)).toBe(201);

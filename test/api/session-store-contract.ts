@@ -3,7 +3,7 @@
  * Object in workerd). Time is passed in explicitly.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SessionRecord, SessionStore } from '../../api/core/session-store.ts';
+import type { SessionRecord, SessionSampleRecord, SessionStore } from '../../api/core/session-store.ts';
 import type { JobStore } from '../../api/core/job-store.ts';
 import { EMPTY_SESSION_STATS } from '../../api/protocol/session.ts';
 
@@ -107,6 +107,41 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
       expect((await f.jobs.listLedger({ nodeId: 'node_a' })).map((e) => e.state)).toEqual(['credited']);
       await f.jobs.blocklistNode('node_a', 'forged probe: test', T0 + 10_000);
       expect((await f.jobs.listLedger({ nodeId: 'node_a' })).map((e) => [e.kind, e.state])).toEqual([['session', 'forfeited']]);
+    });
+
+    it('keeps samples (at most N per session), advances them only from the state they were read in', async () => {
+      await f.sessions.createSession(sessionRecord('ses_1'));
+      const sample = (id: string): SessionSampleRecord => ({
+        sampleId: id, sessionId: 'ses_1', nodeId: 'node_a', owner: 'key_a', seq: 3, eyes: [{ view: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -2, 1], projection: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, -1, 0, 0, -0.1, 0] }],
+        width: 512, height: 512, format: 'jpeg', imageKey: `session-samples/ses_1/${id}`, state: 'checking', referenceJobs: ['job_1'], referenceNodes: [], referenceKeys: [], diffs: [], reason: null, createdAt: T0, updatedAt: T0,
+      });
+      expect(await f.sessions.addSample(sample('smp_1'), 2)).toEqual({ ok: true });
+      expect(await f.sessions.addSample(sample('smp_2'), 2)).toEqual({ ok: true });
+      expect(await f.sessions.addSample(sample('smp_3'), 2)).toEqual({ ok: false, count: 2 });
+      expect((await f.sessions.listUnsettledSamples(10)).map((s) => s.sampleId)).toEqual(['smp_1', 'smp_2']);
+      const agreed = { ...sample('smp_1'), state: 'agreed' as const, referenceNodes: ['node_b'], diffs: [0.001], updatedAt: T0 + 5 };
+      expect(await f.sessions.updateSample(agreed, T0)).toBe(true);
+      // Read in a state that is gone: refused, the stored step stands.
+      expect(await f.sessions.updateSample({ ...agreed, state: 'inconclusive', updatedAt: T0 + 6 }, T0)).toBe(false);
+      expect(await f.sessions.getSample('smp_1')).toEqual(agreed);
+      expect((await f.sessions.listUnsettledSamples(10)).map((s) => s.sampleId)).toEqual(['smp_2']);
+      expect(await f.sessions.getSample('smp_x')).toBeNull();
+    });
+
+    it('a disproven session closes and earns nothing, whether it was open or had closed and been credited', async () => {
+      await f.sessions.createSession(sessionRecord('ses_1'));
+      await f.sessions.createSession(sessionRecord('ses_2', { createdAt: T0 + 1 }));
+      await f.sessions.leaseSession({ nodeId: 'node_a', leaseId: 'l1', now: T0 });
+      await f.sessions.leaseSession({ nodeId: 'node_a', leaseId: 'l2', now: T0 });
+      const stats = { frames: 10, dropped: 0, skipped: 0, p50Ms: 10, p95Ms: 15, renderMs: 500 };
+      await f.sessions.reportSessions({ nodeId: 'node_a', reports: [{ sessionId: 'ses_1', state: 'open', stats }, { sessionId: 'ses_2', state: 'closed', reason: 'done', stats }], now: T0 + 1000 });
+      expect((await f.jobs.listLedger({ nodeId: 'node_a' })).map((e) => [e.taskId, e.state])).toEqual([['ses_2', 'credited']]);
+      const open = await f.sessions.disproveSession({ sessionId: 'ses_1', reason: 'frame 3 disproven', now: T0 + 2000 });
+      expect(open.changes).toEqual([expect.objectContaining({ id: 'ses_1', from: 'open', to: 'closed', reason: 'frame 3 disproven' })]);
+      const closed = await f.sessions.disproveSession({ sessionId: 'ses_2', reason: 'frame 9 disproven', now: T0 + 2000 });
+      expect(closed.changes).toEqual([]);
+      expect((await f.jobs.listLedger({ nodeId: 'node_a' })).map((e) => [e.taskId, e.state]).sort()).toEqual([['ses_1', 'voided'], ['ses_2', 'voided']]);
+      expect(await f.sessions.getSession('ses_1')).toMatchObject({ state: 'closed', disproven: true });
     });
 
     it('expires sessions on silent nodes and sessions nobody connected to', async () => {

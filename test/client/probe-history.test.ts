@@ -1,6 +1,6 @@
 /**
  * Clients that learn: `client.probe()` keeps what it measured per API (memory, localStorage-like storage,
- * or the CLI's file) and comes back to it — it re-probes its best known nodes and explores new ones, and
+ * or the CLI's file) and comes back to it — it explores new nodes and re-probes the best it knows when stale, and
  * the job carries everything it knows. Stored history is a claim: junk reads as none.
  */
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
-import { localStorageProbeHistory, memoryProbeHistory, parseProbeMemory, remember, MAX_REMEMBERED_NODES } from '../../api/client/probe-history.ts';
+import { localStorageProbeHistory, memoryProbeHistory, parseProbeMemory, remember, MAX_REMEMBERED_NODES, type ProbeHistoryStore, type ProbeMemory } from '../../api/client/probe-history.ts';
 import { fileProbeHistory } from '../../infra/cli/probe-history-file.ts';
 import { startHarness, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
 import { PingOnlyNodes } from '../support/ping-only-nodes.ts';
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe('probe history', () => {
-  it('re-probes the best node it knows and explores new ones each time; the job carries all it knows', async () => {
+  it('explores new nodes first each time and re-measures what it knows last; the job carries all it knows', async () => {
     const client = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: memoryProbeHistory() });
     const first = await client.probe({ count: 2, timeoutMs: 2000 });
     expect(first.edge).toMatchObject({ pop: 'LAB' });
@@ -44,17 +44,45 @@ describe('probe history', () => {
     const firstIds = first.candidates.map((c) => c.nodeId);
     expect(firstIds).toHaveLength(2);
     const second = await client.probe({ count: 2, timeoutMs: 2000 });
-    // One ping re-probes the best of the first session, the other goes to a node not measured before.
+    // The first ping goes to the node not measured before; with none left new, the other re-measures the best
+    // remembered one (a stale RTT must not stick).
     const best = first.rtts[0].nodeId;
-    expect(second.candidates[0].nodeId).toBe(best);
-    const fresh = second.candidates.slice(1).map((c) => c.nodeId);
-    expect(fresh.every((id) => !firstIds.includes(id))).toBe(true);
+    expect(firstIds).not.toContain(second.candidates[0].nodeId);
+    expect(second.candidates.map((c) => c.nodeId)).toEqual([second.candidates[0].nodeId, best]);
     // By now it has measured all three and knows the near one is nearest.
     expect(second.rtts.map((r) => r.nodeId).sort()).toEqual(Object.values(ids).sort());
     expect(second.rtts[0].nodeId).toBe(ids.near);
     // Another client (no shared history) starts over.
     const other = createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: false });
     expect((await other.probe({ count: 2, timeoutMs: 2000 })).rtts).toHaveLength(2);
+  });
+
+  it('re-probes a remembered node only when it is the fastest it holds and stale (older than reprobeAfterMs, or another PoP); else explores', async () => {
+    const store = memoryProbeHistory();
+    await createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: store }).probe({ count: 3, timeoutMs: 2000 });
+    const full = (await store.load(h.url))!;
+    expect(Object.keys(full.nodes).sort()).toEqual(Object.values(ids).sort());
+    // What it remembers: the mid and far nodes (not the near one), measured `ageMs` ago, at PoP `pop`.
+    const remembered = (ageMs: number, pop = full.edge!.pop): ProbeMemory => ({
+      version: 1,
+      nodes: Object.fromEntries(Object.entries(full.nodes).filter(([id]) => id !== ids.near).map(([id, n]) => [id, { ...n, at: Date.now() - ageMs }])),
+      edge: { ...full.edge!, pop },
+    });
+    const fixed = (m: ProbeMemory): ProbeHistoryStore => ({ load: async () => m, save: async () => {} });
+    const once = async (m: ProbeMemory, reprobeAfterMs?: number) =>
+      (await createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: fixed(m) }).probe({ count: 1, timeoutMs: 2000, reprobeAfterMs })).candidates.map((c) => c.nodeId);
+    // Fresh history: its one ping explores (the near node, never measured).
+    expect(await once(remembered(60_000))).toEqual([ids.near]);
+    // Two hours old (the default window is one): it re-probes its fastest remembered node, the mid one.
+    expect(await once(remembered(2 * 3600_000))).toEqual([ids.mid]);
+    expect(await once(remembered(60_000), 30_000)).toEqual([ids.mid]);
+    // Fresh, but measured from another PoP: its network changed, so it re-probes.
+    expect(await once(remembered(60_000, 'ELSEWHERE'))).toEqual([ids.mid]);
+    // All at once (sequential: false): the same rule, decided before any ping.
+    const allAtOnce = async (m: ProbeMemory) =>
+      (await createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: fixed(m) }).probe({ count: 1, timeoutMs: 2000, sequential: false })).candidates.map((c) => c.nodeId);
+    expect(await allAtOnce(remembered(60_000))).toEqual([ids.near]);
+    expect(await allAtOnce(remembered(2 * 3600_000))).toEqual([ids.mid]);
   });
 
   it('keeps history in a file per API (the CLI) and in localStorage-like storage; junk reads as none', async () => {

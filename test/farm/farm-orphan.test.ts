@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../support/farm-checks.ts';
 import { BIN, ROOT } from '../support/tessera-cli.ts';
 
 /** Every live descendant of `root` with its command line (Linux /proc). */
@@ -44,15 +45,6 @@ const alive = (pid: number) => {
   }
 };
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-  for (const end = Date.now() + timeoutMs; ; ) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 // Linux only: it finds farm up's descendants, their environments and their threads in /proc (CI and every render
 // node the project supports run Linux; the behaviour it checks, a stdin pipe and a parent-pid watch, is not Linux-specific).
 describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () => {
@@ -69,8 +61,8 @@ describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () 
     farm.stderr!.on('data', (d) => (log += d));
     let everyone: number[] = [];
     try {
-      await until('the farm to be ready', () => {
-        if (farm.exitCode !== null) throw new Error(`farm up exited with ${farm.exitCode}:\n${log}`);
+      await waitFor('the farm to be ready', async () => {
+        if (farm.exitCode !== null) throw Object.assign(new Error(`farm up exited with ${farm.exitCode}:\n${log}`), { fatal: true });
         return existsSync(readyFile) ? true : undefined;
       }, 170_000);
       const tree = descendants(farm.pid!);
@@ -83,6 +75,12 @@ describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () 
       // Two render processes on this machine's cores: when they fill the cores (CI's 2), farm up gives each no
       // llvmpipe rasterizer threads of its own (LP_NUM_THREADS=0) rather than one per core each.
       if (!process.env.LP_NUM_THREADS && availableParallelism() <= 2) {
+        // Through the node's --raster-threads, not its environment: a session's render process inherits the node's
+        // environment and keeps Mesa's rasterizer thread per core (a person waits on each session frame).
+        for (const pid of nodes) {
+          expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')).toContain('--raster-threads 0');
+          expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.startsWith('LP_NUM_THREADS='))).toEqual([]);
+        }
         for (const pid of renderProcesses) {
           expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('LP_NUM_THREADS=0');
           const threads = readdirSync(`/proc/${pid}/task`).map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
@@ -93,7 +91,7 @@ describe.skipIf(process.platform !== 'linux')("tessera farm up's processes", () 
       farm.kill('SIGKILL');
       // The nodes see their stdin end, drain (at most a few seconds: the API died with farm up) and exit; their
       // render processes see the IPC channel close and exit too. Generous: CI's 2 cores may be busy.
-      const left = await until('the nodes and their render processes to exit', () => {
+      const left = await waitFor('the nodes and their render processes to exit', async () => {
         const still = everyone.filter(alive);
         return still.length === 0 ? still : undefined;
       }, 60_000).catch(() => everyone.filter(alive));

@@ -21,7 +21,7 @@ import { tessera } from '../support/tessera-cli.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
 import { shadowStage } from '../support/shadow-stage.ts';
-import { frameFor, meanAbsDiff } from '../support/session-frames.ts';
+import { frameFor, meanAbsDiff, rgbPixels } from '../support/session-frames.ts';
 import { decodeDepth, DEPTH_FAR_MM } from '../../api/client/decode-depth.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
@@ -65,7 +65,8 @@ beforeAll(async () => {
   // A self-signed certificate for 127.0.0.1, made here; the test's client trusts it explicitly.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tlsDir, 'key.pem'), '-out', join(tlsDir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   nodeA = farm.spawnNode('sess-a', { concurrency: 1 });
-  nodeB = farm.spawnNode('sess-b', { concurrency: 1, args: ['--tls-cert', join(tlsDir, 'cert.pem'), '--tls-key', join(tlsDir, 'key.pem')] });
+  // sess-b also renders its sessions' poses one after the other's encode (--session-encode serial; sess-a overlaps).
+  nodeB = farm.spawnNode('sess-b', { concurrency: 1, args: ['--tls-cert', join(tlsDir, 'cert.pem'), '--tls-key', join(tlsDir, 'key.pem'), '--session-encode', 'serial'] });
   ids = await waitFor('two nodes', async () => {
     const { nodes } = await client.nodes({ healthy: true });
     if (nodes.length < 2) return undefined;
@@ -274,7 +275,7 @@ describe('an interactive session', () => {
     expect(nodeA.child.exitCode).toBeNull();
   }, 180_000);
 
-  it('serves wss:// with --tls-cert/--tls-key, and the session URL says wss', async () => {
+  it('serves wss:// with --tls-cert/--tls-key, and the session URL says wss (and, with --session-encode serial, frames that follow the pose)', async () => {
     const ca = await readFile(join(tlsDir, 'cert.pem'));
     class TrustingSocket extends WebSocket {
       constructor(url: string) {
@@ -286,6 +287,13 @@ describe('an interactive session', () => {
     expect((await client.getSession(session.sessionId)).url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/v1\/sessions\//);
     const f = await frameFor(session, session.ready.start.position, session.ready.start.target);
     expect(f.header.width).toBe(384);
+    // The serial pipeline's frames answer their poses as the overlapped ones do: a 70° turn changes the picture.
+    const { position, target } = session.ready.start;
+    const turned = await frameFor(session, orbitPosition(position, target, 1, 70, 0.25), target);
+    const again = await frameFor(session, position, target);
+    const [pf, pt, pa] = await Promise.all([f, turned, again].map((x) => rgbPixels(x.image)));
+    expect(meanAbsDiff(pf.data, pt.data)).toBeGreaterThan(8);
+    expect(meanAbsDiff(pf.data, pa.data)).toBeLessThan(2);
     await session.close();
     // Without trusting the certificate, the connection is refused by the client.
     const s = await client.createSession({ sceneId, eye: EYE, excludeNodes: [ids['sess-a']], client: { rtts: [] } });

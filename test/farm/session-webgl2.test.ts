@@ -2,7 +2,7 @@
  * Interactive sessions of a WebGL 2 scene on a real farm (API, s3rver, render node processes, real Chromium):
  * scenes/dispersion.glb (two glass prisms before black and white stripes; the right one with dispersion 10) is
  * flagged at upload as needing WebGL 2.
- * - With only a `--backend headless-gl` node, a session of it is refused (503 UNAVAILABLE, the reason naming
+ * - With only a `--backend headless-gl` node, a session of it is refused (422 NO_CAPABLE_NODE, the reason naming
  *   WebGL 2 and the extension): that node's sessions render on WebGL 1.
  * - A `--backend chromium` node lists the `webgl2` session feature; the session goes there, its render process
  *   drives a Chromium page (three r187, WebGL 2) that draws both eyes in one pass and encodes the frame, and the
@@ -72,9 +72,10 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
     expect(node.card.sessionSlots).toBeGreaterThan(0);
     expect(node.card.sessionFeatures).not.toContain('webgl2');
     const r = await call<{ code: string; message: string }>(farm.url, 'POST', '/v1/sessions', { json: { sceneId, ...REQUEST } });
-    expect(r.status).toBe(503);
-    expect(r.body.code).toBe('UNAVAILABLE');
-    expect(r.body.message).toMatch(/1 without WebGL 2 sessions \(the scene uses .*KHR_materials_dispersion.*--backend chromium/);
+    // No registered node renders sessions on WebGL 2: retrying cannot help (422, not 503).
+    expect(r.status).toBe(422);
+    expect(r.body.code).toBe('NO_CAPABLE_NODE');
+    expect(r.body.message).toMatch(/the scene uses .*KHR_materials_dispersion.*only on WebGL 2, and the one registered node does not render sessions on it.*--backend chromium/);
   }, 120_000);
 
   it('streams frames from a chromium node that follow the pose and show the dispersion', async () => {
@@ -92,7 +93,7 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
       expect([a.image[0], a.image[1]]).toEqual([0xff, 0xd8]);
       const pa = await rgbPixels(a.image);
       expect([pa.width, pa.height]).toEqual([2 * EW, EH]);
-      await savePng({ data: addAlpha(pa.data), width: pa.width, height: pa.height }, join(OUTPUT_DIR, 'session-webgl2-dispersion.png'));
+      await savePng(pa, join(OUTPUT_DIR, 'session-webgl2-dispersion.png'));
       // The material: in each eye the right prism (dispersion 10) splits the stripes into red and blue, the left
       // one (dispersion 0) keeps them black and white (on WebGL 1 both would be opaque, with no fringe at all).
       for (const eye of [0, 1]) {
@@ -138,7 +139,7 @@ describe('a session of a WebGL 2 scene (KHR_materials_dispersion)', () => {
       );
       const frames = (await call<JobFrames>(farm.url, 'GET', `/v1/jobs/${job.body.jobId}/frames`)).body;
       const batch = await rgbPixels(new Uint8Array(await (await fetch(frames.frames[0].url)).arrayBuffer()));
-      await savePng({ data: addAlpha(batch.data), width: batch.width, height: batch.height }, join(OUTPUT_DIR, 'session-webgl2-batch.png'));
+      await savePng(batch, join(OUTPUT_DIR, 'session-webgl2-batch.png'));
       const d = meanAbsDiff(pa.data, batch.data);
       console.info(`session frame vs batch stereo job: mean channel delta ${d.toFixed(2)}`);
       expect(d).toBeLessThan(4);
@@ -167,17 +168,6 @@ async function sessionChromiums(): Promise<string[]> {
     } catch {
       // gone
     }
-  }
-  return out;
-}
-
-function addAlpha(rgbData: Uint8Array): Uint8Array {
-  const out = new Uint8Array((rgbData.length / 3) * 4);
-  for (let i = 0, j = 0; i < rgbData.length; i += 3, j += 4) {
-    out[j] = rgbData[i];
-    out[j + 1] = rgbData[i + 1];
-    out[j + 2] = rgbData[i + 2];
-    out[j + 3] = 255;
   }
   return out;
 }

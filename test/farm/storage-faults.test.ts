@@ -6,37 +6,22 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTesseraClient, type TesseraClient } from '../../api/client/index.ts';
-import { TEST_API_KEY } from '../support/api-harness.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkJobFrames } from '../support/farm-checks.ts';
-import { startTestFarm } from '../support/farm.ts';
-import { createTestRenderer, scenePath } from '../support/renderer.ts';
-import { createStatusRecorder } from '../support/status-recorder.ts';
+import { useRecordedFarm } from '../support/recorded-farm.ts';
+import { scenePath } from '../support/renderer.ts';
 
-const recorder = createStatusRecorder();
-let farm: Awaited<ReturnType<typeof startTestFarm>>;
-let client: TesseraClient;
-let local: Awaited<ReturnType<typeof createTestRenderer>>;
-
-beforeAll(async () => {
-  farm = await startTestFarm({ leaseMs: 4000, logger: recorder, s3Faults: { failureRate: 0.2, seed: 6 }, api: { policy: { retryBaseMs: 250 } } });
-  client = createTesseraClient({ baseUrl: farm.url, apiKey: TEST_API_KEY, retries: 6 });
-  for (const name of ['flaky-1', 'flaky-2']) farm.spawnNode(name);
-  local = await createTestRenderer();
-}, 60_000);
-
-afterAll(async () => {
-  local?.dispose();
-  await farm?.close();
+const f = useRecordedFarm({ leaseMs: 4000, s3Faults: { failureRate: 0.2, seed: 6 }, api: { policy: { retryBaseMs: 250 } } }, 6);
+beforeAll(() => {
+  for (const name of ['flaky-1', 'flaky-2']) f.farm.spawnNode(name);
 });
 
 describe('storage failing 20% of requests', () => {
   it('completes a tiled 6-frame job with every frame right, 0 lost and 0 duplicated', async () => {
-    const { sceneId } = await client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs'))));
+    const { sceneId } = await f.client.uploadScene(new Uint8Array(await readFile(scenePath('animated-trs'))));
     const frames = [0, 1, 2, 3, 4, 5];
-    const { jobId } = await client.submitJob({ sceneId, frames: '0-5', size: '160x120', tile: 80 });
-    const status = await client.waitForJob(jobId);
+    const { jobId } = await f.client.submitJob({ sceneId, frames: '0-5', size: '160x120', tile: 80 });
+    const status = await f.client.waitForJob(jobId);
     expect(status.state, status.error ?? '').toBe('done');
     expect(status.frames).toEqual({ done: 6, total: 6 });
     expect(status.tiles).toEqual({ done: 24, total: 24 });
@@ -44,19 +29,19 @@ describe('storage failing 20% of requests', () => {
     // Each task completed exactly once: 24 tiles and 6 stitches, plus any sampled verifying renders (3%).
     const taskIds = status.tasks.map((t) => t.taskId);
     expect(status.tasks.filter((t) => t.kind !== 'verify')).toHaveLength(30);
-    expect(taskIds.map((id) => recorder.completions.get(id) ?? 0)).toEqual(taskIds.map(() => 1));
+    expect(taskIds.map((id) => f.recorder.completions.get(id) ?? 0)).toEqual(taskIds.map(() => 1));
 
     // Each frame listed once, stored once (no stray objects), right to the pixel.
-    const listed = await client.frames(jobId);
-    const check = await checkJobFrames(listed, frames, (frame) => local.render('animated-trs', { width: 160, height: 120 }, frame));
+    const listed = await f.client.frames(jobId);
+    const check = await checkJobFrames(listed, frames, (frame) => f.local.render('animated-trs', { width: 160, height: 120 }, frame));
     expect(check).toEqual({ duplicated: [], missing: [], problems: [] });
-    const s3 = new S3Client({ endpoint: farm.s3.endpoint, region: farm.s3.region, forcePathStyle: true, credentials: { accessKeyId: farm.s3.accessKeyId, secretAccessKey: farm.s3.secretAccessKey } });
-    const stored = await s3.send(new ListObjectsV2Command({ Bucket: farm.s3.bucket, Prefix: `jobs/${jobId}/frames/` }));
+    const s3 = new S3Client({ endpoint: f.farm.s3.endpoint, region: f.farm.s3.region, forcePathStyle: true, credentials: { accessKeyId: f.farm.s3.accessKeyId, secretAccessKey: f.farm.s3.secretAccessKey } });
+    const stored = await s3.send(new ListObjectsV2Command({ Bucket: f.farm.s3.bucket, Prefix: `jobs/${jobId}/frames/` }));
     s3.destroy();
-    expect(stored.Contents?.map((o) => o.Key).sort()).toEqual(listed.frames.map((f) => f.key).sort());
+    expect(stored.Contents?.map((o) => o.Key).sort()).toEqual(listed.frames.map((frame) => frame.key).sort());
 
     // The faults really happened, of every kind.
-    const { injected, requests } = farm.faults!.counts;
+    const { injected, requests } = f.farm.faults!.counts;
     const total = Object.values(injected).reduce((a, b) => a + b, 0);
     expect(requests).toBeGreaterThan(50);
     expect(total / requests).toBeGreaterThan(0.1);

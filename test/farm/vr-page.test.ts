@@ -260,6 +260,49 @@ describe('the sample WebXR page (immersive-vr on an emulated Meta Quest 3)', () 
   }, 180_000);
 });
 
+describe('the sample WebXR page (immersive-vr with depth)', () => {
+  it('with depth=1 gets depth frames in immersive-vr and reprojects the held frame positionally: the near cube slides against the background as the head moves', async () => {
+    const context = await browser.newContext({ viewport: { width: 800, height: 480 } });
+    await context.addInitScript({
+      content: `${iwerBundle}\n;(() => { const device = new IWER.XRDevice(IWER.metaQuest3, { stereoEnabled: true }); device.installRuntime({ forceInstall: true }); window.__xrDevice = device; })();`,
+    });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${farm.url}/sample/vr?key=${TEST_API_KEY}&scene=${cubeId}&eye=256x256&depth=1`);
+    type T = { frames: number; depthFrames: number; centerDepthMm: number | null; immersive: boolean; xrFrames: number; xrError: string | null; holdPoses: boolean };
+    const t = () => page.evaluate(() => { const s = (window as unknown as { tessera?: T }).tessera; return s ? { ...s } : null; });
+    await waitFor('desktop depth frames before entering VR', async () => (((await t())?.depthFrames ?? 0) >= 1 ? true : undefined), 60_000);
+    await page.locator('#enter').click({ timeout: 30_000 });
+    await waitFor('the immersive session running', async () => {
+      const s = await t();
+      if (s?.xrError) throw new Error(s.xrError);
+      return s?.immersive && s.xrFrames >= 10 ? true : undefined;
+    }, 60_000);
+    // Depth frames keep coming for the XR poses; the centre of the view (the head faces the cube) is the cube, metres away.
+    const atEntry = (await t())!.depthFrames;
+    await waitFor('depth frames in VR', async () => ((await t())!.depthFrames >= atEntry + 3 ? true : undefined), 60_000);
+    const centre = (await t())!.centerDepthMm!;
+    expect(centre).toBeGreaterThan(500);
+    expect(centre).toBeLessThan(20_000);
+    // Hold the poses (no new frames), then move the head 0.3 m to the right (XR x): the held frame's depth mesh is
+    // drawn from where the head is now, so the near cube slides left in the left eye's viewport.
+    await page.evaluate(() => ((window as unknown as { tessera: T }).tessera.holdPoses = true));
+    await waitForStableFrames(page);
+    const framesHeld = (await t())!.frames;
+    const before = await redCentroid(page);
+    const xrAtMove = (await t())!.xrFrames;
+    await setHead(page, { yawDeg: 0, x: 0.3 });
+    await waitFor('the XR loop drawing the moved head', async () => ((await t())!.xrFrames >= xrAtMove + 5 ? true : undefined), 30_000);
+    const after = await redCentroid(page);
+    expect((await t())!.frames).toBe(framesHeld); // the same frame, seen from the moved head
+    expect(before.count).toBeGreaterThan(300);
+    expect(after.count).toBeGreaterThan(200);
+    expect(after.x).toBeLessThan(before.x - 5);
+    expect(errors, errors.join('\n')).toEqual([]);
+    await context.close();
+  }, 180_000);
+});
+
 type PoseSent = { type: 'pose'; seq: number; eyes: { view: number[]; projection: number[] }[] };
 type Vec = number[];
 type Pixels = { data: Uint8Array; width: number; height: number };

@@ -141,8 +141,9 @@ describe('a node lying about WebGL 2', () => {
     const older = await TestNode.register(h, 'session-node', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' });
     expect(await older.lease(0)).toBeNull();
     const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64' } });
-    expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/without WebGL 2 sessions \(the scene uses KHR_materials_transmission.*--backend chromium/) });
+    // No node renders sessions on WebGL 2 at all: retrying cannot help (422, not 503).
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ code: 'NO_CAPABLE_NODE', message: expect.stringMatching(/the scene uses KHR_materials_transmission.*only on WebGL 2, and none of the \d+ registered nodes renders sessions on it \(start one with `tessera node start --backend auto` or `--backend chromium`\)/) });
     // A node listing the feature takes it.
     const webgl2 = await TestNode.register(h, 'webgl2-sessions', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast', 'webgl2'] });
     expect(await webgl2.lease(0)).toBeNull();

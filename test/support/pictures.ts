@@ -43,9 +43,12 @@ export function pixel(img: RawImage, x: number, y: number): number[] {
   return Array.from(img.data.subarray(p, p + 4));
 }
 
+/** Write `img` (RGBA, or RGB: its size says which) as a PNG, making the folder. */
 export async function savePng(img: RawImage, file: string): Promise<void> {
+  const channels = img.data.length / (img.width * img.height);
+  if (channels !== 3 && channels !== 4) throw new Error(`savePng: ${img.data.length} bytes is neither RGB nor RGBA at ${img.width}x${img.height}`);
   mkdirSync(dirname(file), { recursive: true });
-  await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 4 } }).png().toFile(file);
+  await sharp(img.data, { raw: { width: img.width, height: img.height, channels } }).png().toFile(file);
 }
 
 /**

@@ -7,15 +7,20 @@ import { ROOT } from './tessera-cli.ts';
 /**
  * Whether web/dist holds the render host page, the Basis transcoder it loads (a build from before KTX2 on Chromium
  * lacks it), /join's Basis worker (a build from before the pages ran the current three lacks it) and the session
- * calls of the render host (a build from before sessions ran on Chromium lacks them).
+ * calls of the render host (a build from before sessions ran on Chromium, or before sessionDraw, lacks them).
  */
 function renderHostBuilt(): boolean {
   if (!existsSync(join(RENDER_HOST_DIST, 'render-host.html'))) return false;
   try {
     const assets = readdirSync(join(RENDER_HOST_DIST, 'assets'));
-    // A build from before sessions ran on Chromium has no sessionFrame in its render host bundle.
+    // A build from before sessions ran on Chromium has no sessionFrame in its render host bundle; one from before their
+    // encode overlapped the next draw, no sessionDraw.
     const host = assets.find((f) => /^renderHost-.*\.js$/.test(f));
-    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && !!host && readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8').includes('sessionFrame');
+    // …and one from before batch renders took a session pose (ViewSpec.pose, to verify session frames) ignores it.
+    // (FrameRenderer may sit in a chunk shared with other pages: look in every script.)
+    const code = host ? readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8') : '';
+    const knowsPose = assets.some((f) => f.endsWith('.js') && readFileSync(join(RENDER_HOST_DIST, 'assets', f), 'utf8').includes('A session pose is drawn'));
+    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && code.includes('sessionFrame') && code.includes('sessionDraw') && knowsPose;
   } catch {
     return false;
   }

@@ -54,10 +54,42 @@ describe('sessions on Workers', () => {
     expect(lease.body!.scene.url).toContain(sceneId);
     expect((await call('GET', `/v1/sessions/${s.sessionId}`)).body).toMatchObject({ state: 'starting', nodeId });
 
+    // Frame samples: the Worker's image comparer decodes PNG only, so it cannot check a JPEG frame: a clear 422.
+    const sample = { seq: 1, eyes: [{ view: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, -3, 1], projection: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, -1, -1, 0, 0, -0.1, 0] }], width: 256, height: 256, format: 'jpeg', image: 'AAAA', mac: 'A'.repeat(43) };
+    const sampled = await call('POST', `/v1/sessions/${s.sessionId}/samples`, sample);
+    expect(sampled.status, JSON.stringify(sampled.body)).toBe(422);
+    expect(sampled.body).toMatchObject({ code: 'SAMPLE_UNVERIFIABLE' });
+
     const deleted = await call('DELETE', `/v1/sessions/${s.sessionId}`);
     expect(deleted.body).toMatchObject({ state: 'closed' });
     const hb = await call('POST', `/v1/nodes/${nodeId}/heartbeat`, { sessions: [{ sessionId: s.sessionId, state: 'open', stats: { frames: 5, dropped: 0, skipped: 0, p50Ms: 9, p95Ms: 12, renderMs: 40 } }] }, nodeToken);
     expect(hb.body!.revokedSessions).toEqual([s.sessionId]);
+  });
+
+  it('refuses a WebGL 2 scene\'s session with 422 NO_CAPABLE_NODE while no node renders sessions on WebGL 2, 503 while the one that does is full', async () => {
+    const farmEnv = { ...env, FARM: `sessions-webgl2-${Date.now()}` };
+    const glass = 'd'.repeat(64);
+    const info = { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0, webgl2: ['KHR_materials_dispersion'] };
+    await createDurableJobStore(coordinatorFor(farmEnv)).putScene({ sceneId: glass, bytes: 100, stats: {}, info, createdAt: Date.now() });
+    const call = workerCaller(farmEnv);
+    // No node at all, then a node whose sessions render on WebGL 1 only: retrying cannot help.
+    const none = await call('POST', '/v1/sessions', { sceneId: glass });
+    expect(none.status, JSON.stringify(none.body)).toBe(422);
+    expect(none.body).toMatchObject({ code: 'NO_CAPABLE_NODE', message: expect.stringMatching(/the scene uses KHR_materials_dispersion, which renders only on WebGL 2, and no node is registered \(start one with `tessera node start --backend auto` or `--backend chromium`\)/) });
+    expect((await call('POST', '/v1/nodes', { ...card, name: 'gl1' })).status).toBe(201);
+    const gl1 = await call('POST', '/v1/sessions', { sceneId: glass });
+    expect(gl1.status, JSON.stringify(gl1.body)).toBe(422);
+    expect(gl1.body).toMatchObject({ code: 'NO_CAPABLE_NODE', message: expect.stringMatching(/KHR_materials_dispersion.*the one registered node does not render sessions on it/) });
+    // A node with WebGL 2 sessions: placed there; while its one slot is taken, a retry may help (503).
+    const webgl2 = await call('POST', '/v1/nodes', { ...card, name: 'webgl2', sessionFeatures: ['depth', 'webgl2'], backends: [{ id: 'chromium', webgl2: true, version: 'b' }] });
+    expect(webgl2.status).toBe(201);
+    await new Promise((r) => setTimeout(r, 300)); // the API reuses its node list for 250 ms
+    const placed = await call('POST', '/v1/sessions', { sceneId: glass });
+    expect(placed.status, JSON.stringify(placed.body)).toBe(201);
+    expect(placed.body!.nodeId).toBe(webgl2.body!.nodeId);
+    const full = await call('POST', '/v1/sessions', { sceneId: glass });
+    expect(full.status, JSON.stringify(full.body)).toBe(503);
+    expect(full.body).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/1 with no free session slot.*retry shortly/) });
   });
 
   it('serves the sample WebXR page', async () => {

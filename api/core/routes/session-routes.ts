@@ -9,12 +9,15 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { TesseraError } from '../../protocol/errors.ts';
+import { SessionSampleRequest, SessionSampleView } from '../../protocol/session-sample.ts';
+import { advanceSample, advanceSamples, sampleView, submitSample } from '../session-verification.ts';
 import { EMPTY_SESSION_STATS, SessionCreated, SessionRequest, SessionView, type SessionRender } from '../../protocol/session.ts';
 import type { CameraSpec } from '../../protocol/render-spec.ts';
 import type { ApiContext } from '../api-context.ts';
 import { clientEdge } from './client-edge.ts';
 import { mayAccess } from '../client-keys.ts';
 import { randomId } from '../crypto-utils.ts';
+import { noWebgl2SessionNodeReason } from '../no-webgl2-session-node.ts';
 import { TASKS_TOPIC } from '../notifier.ts';
 import { sceneHolders } from '../scene-holders.ts';
 import { sceneRequirements } from '../plan-job.ts';
@@ -29,6 +32,37 @@ import { requireScene } from './job-routes.ts';
 import type { Principal } from '../client-keys.ts';
 
 const SessionParams = z.object({ id: z.string().min(1).max(128) });
+const SampleParams = z.object({ id: z.string().min(1).max(128), sampleId: z.string().min(1).max(128) });
+
+const postSample = createRoute({
+  method: 'post',
+  path: '/v1/sessions/{id}/samples',
+  tags: ['sessions'],
+  security: clientSecurity,
+  summary: 'Report a received frame for verification',
+  description:
+    'A frame as the node sent it (its header\'s seq, eyes, size, format and mac, and the image bytes in base64). The API checks ' +
+    'the node\'s signature, then has other nodes render the same pose and compares (session-verification.ts). Poll the ' +
+    'sample with GET for the verdict.',
+  request: { params: SessionParams, body: jsonBody(SessionSampleRequest) },
+  responses: {
+    201: jsonResponse('Accepted: its check is under way.', SessionSampleView),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SESSION_NOT_FOUND', 'SAMPLE_UNSIGNED', 'SAMPLE_UNVERIFIABLE', 'QUOTA_EXCEEDED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'),
+  },
+});
+
+const getSample = createRoute({
+  method: 'get',
+  path: '/v1/sessions/{id}/samples/{sampleId}',
+  tags: ['sessions'],
+  security: clientSecurity,
+  summary: 'A reported frame\'s verification: checking, second-opinion, agreed, disproven or inconclusive',
+  request: { params: SampleParams },
+  responses: {
+    200: jsonResponse('The sample.', SessionSampleView),
+    ...errorResponses(...CLIENT_AUTH_ERRORS, 'SESSION_NOT_FOUND', 'NOT_FOUND'),
+  },
+});
 
 const create = createRoute({
   method: 'post',
@@ -43,7 +77,7 @@ const create = createRoute({
   request: { body: jsonBody(SessionRequest) },
   responses: {
     201: jsonResponse('Placed.', SessionCreated),
-    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'SCENE_UNSUPPORTED', 'QUOTA_EXCEEDED', 'UNAVAILABLE'),
+    ...errorResponses('BAD_REQUEST', ...CLIENT_AUTH_ERRORS, 'SCENE_UNKNOWN', 'SCENE_UNSUPPORTED', 'QUOTA_EXCEEDED', 'NO_CAPABLE_NODE', 'UNAVAILABLE'),
   },
 });
 
@@ -84,6 +118,11 @@ export function loggedSessions(ctx: ApiContext, changes: SessionChange[]): void 
   for (const ch of changes) ctx.logger.info({ entity: ch.entity, id: ch.id, from: ch.from, to: ch.to, reason: ch.reason }, `session ${ch.id}: ${ch.from} → ${ch.to}`);
 }
 
+/** How long a silent node keeps its sessions (and counts as still there for placement's answers): a few health windows. */
+function sessionGraceMs(ctx: ApiContext): number {
+  return Math.max(3 * ctx.nodes.healthWindowMs, 15_000);
+}
+
 /**
  * Close sessions whose node went silent (for longer than a few health windows: a session is a person
  * waiting, so a slow heartbeat must not cut it; the SDK re-opens on its own when the socket drops) or whose
@@ -91,8 +130,8 @@ export function loggedSessions(ctx: ApiContext, changes: SessionChange[]): void 
  */
 export async function sweepSessions(ctx: ApiContext, now = ctx.clock.now()): Promise<void> {
   if (!ctx.sessions) return;
-  const graceMs = Math.max(3 * ctx.nodes.healthWindowMs, 15_000);
-  const live = await ctx.jobs.listNodes({ seenSince: now - graceMs });
+  await advanceSamples(ctx);
+  const live = await ctx.jobs.listNodes({ seenSince: now - sessionGraceMs(ctx) });
   loggedSessions(ctx, await ctx.sessions.expireSessions({ now, liveNodes: live.filter((n) => !n.reputation?.blocklisted).map((n) => n.nodeId) }));
 }
 
@@ -155,13 +194,14 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const [live, openSessions, servedSessions, leasedTasks] = await Promise.all([ctx.nodes.liveNodes(now), store.countNodeSessions(), store.nodesWithScene(scene.sceneId), ctx.jobs.nodesGivenScene(scene.sceneId)]);
     // A session's proven RTTs teach its PoP as a job's do.
     await ctx.pops.teach(c.req.raw, req.client?.edge?.pop, client?.rttMs, async () => live.map((n) => n.record.nodeId), now);
+    // As for jobs: a scene flagged at upload as needing WebGL 2 requires it (the session then goes only to a node
+    // whose sessions render on a WebGL 2 backend: its card lists the `webgl2` session feature).
+    const requirements = sceneRequirements(req.requirements, scene.info) ?? undefined;
     const placement = placeSession(
       live,
       {
         client: { measuredRttMs: client?.rttMs ?? {}, coord: client?.coordinate ?? undefined, location: client?.location ?? undefined, edge },
-        // As for jobs: a scene flagged at upload as needing WebGL 2 requires it (the session then goes only to a node
-        // whose sessions render on a WebGL 2 backend: its card lists the `webgl2` session feature).
-        requirements: sceneRequirements(req.requirements, scene.info) ?? undefined,
+        requirements,
         webgl2Extensions: scene.info.webgl2 ?? [],
         eye: req.eye,
         depth: req.depth,
@@ -176,7 +216,16 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       opts.placement,
       ctx.options.routing.route,
     );
-    if (!placement.ok) throw new TesseraError('UNAVAILABLE', `${placement.reason}; retry shortly.`, { retryAfterSeconds: 2 });
+    if (!placement.ok) {
+      // No node with WebGL 2 sessions at all (not busy, full or briefly silent: none seen within the sessions' grace),
+      // so retrying cannot help: 422, as clear as a batch job's "waiting for a node with WebGL 2".
+      if (requirements?.webgl2) {
+        const registered = (await ctx.jobs.listNodes({ seenSince: now - sessionGraceMs(ctx) })).filter((n) => !n.reputation?.blocklisted);
+        const never = noWebgl2SessionNodeReason(registered, scene.info.webgl2);
+        if (never) throw new TesseraError('NO_CAPABLE_NODE', `${never}.`);
+      }
+      throw new TesseraError('UNAVAILABLE', `${placement.reason}; retry shortly.`, { retryAfterSeconds: 2 });
+    }
     const { route } = placement;
     const node = live.find((n) => n.record.nodeId === route.nodeId)!.record;
     const sessionId = randomId('ses');
@@ -228,6 +277,20 @@ export function registerSessionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     await sweepSessions(ctx);
     const s = await requireSession(ctx, c.req.valid('param').id, principalOf(c));
     return c.json(toView(s), 200);
+  });
+
+  app.openapi(postSample, async (c) => {
+    const s = await requireSession(ctx, c.req.valid('param').id, principalOf(c));
+    const sample = await submitSample(ctx, s, c.req.valid('json'));
+    return c.json(sampleView(sample), 201);
+  });
+
+  app.openapi(getSample, async (c) => {
+    const { id, sampleId } = c.req.valid('param');
+    const s = await requireSession(ctx, id, principalOf(c));
+    const sample = await sessionStore(ctx).getSample(sampleId);
+    if (!sample || sample.sessionId !== s.sessionId) throw new TesseraError('NOT_FOUND', `Session ${s.sessionId} has no sample ${sampleId}.`);
+    return c.json(sampleView(await advanceSample(ctx, sample)), 200);
   });
 
   app.openapi(remove, async (c) => {

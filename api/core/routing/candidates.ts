@@ -97,6 +97,9 @@ export interface CandidateOptions {
   posteriorShortlist?: number;
   posteriorSigmaShare?: number;
   posteriorSigmaMs?: number;
+  /** Where the coverage ranking's pseudo-clients sit between two nodes (λ of the way), and their access delays (ms). */
+  posteriorLambdas?: readonly number[];
+  posteriorAccessMs?: readonly number[];
   fit?: FitOptions;
 }
 
@@ -120,6 +123,8 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   posteriorShortlist: 8,
   posteriorSigmaShare: 0.25,
   posteriorSigmaMs: 10,
+  posteriorLambdas: [0.25, 0.5, 0.75],
+  posteriorAccessMs: [3, 15, 40],
   fit: FIT_DEFAULTS,
 };
 
@@ -515,9 +520,6 @@ function boundedScore(on: number, beyond: number, hi: number, o: Required<Candid
   return Math.min(o.triangleLowerWeight * mismatch + o.triangleUpperShare * hi, hi);
 }
 
-/** Where pseudo-clients sit between two nodes (λ of the way from the second to the first), and their access delays. */
-const POSTERIOR_LAMBDAS = [0.25, 0.5, 0.75];
-const POSTERIOR_ACCESS_MS = [3, 15, 40];
 
 /**
  * The shortlist (node ids) reordered by the posterior chance that pinging each brings the client within
@@ -543,6 +545,7 @@ function rankByCoverage(nodes: readonly RouterNode[], idx: NodeIndex, probed: re
   const x = new Float64Array(m);
   const C = cand.length;
   const score = new Float64Array(C);
+  const POSTERIOR_LAMBDAS = o.posteriorLambdas, POSTERIOR_ACCESS_MS = o.posteriorAccessMs;
   // One row per pseudo-client: its log-likelihood, and which candidates would bring it within 10% / 5 ms.
   const most = ((m * (m - 1)) / 2) * POSTERIOR_LAMBDAS.length * POSTERIOR_ACCESS_MS.length;
   const lls = new Float64Array(most);

@@ -17,6 +17,10 @@
  * view and projection and written to the depth buffer (which an XR compositor may use for its own
  * reprojection unless the layer ignores depth values). Head translation between frames then shows parallax
  * instead of a picture glued to the head.
+ *
+ * Like the SDK, the page reports frames for verification (session-sample.ts): the `verifyFirst`-th frame of each
+ * node's session (default 600; `&verifyFirst=N`), then every 5400th, at most 3; a frame the API disproves moves the
+ * session to another node. `window.tessera.verification` counts the verdicts.
  */
 export const VR_SAMPLE_PAGE = String.raw`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tessera VR session</title>
@@ -38,6 +42,10 @@ const canvas = document.getElementById('view');
 // offset: a head translation applied to the drawing only (not to the poses sent), holdPoses: send none (tests).
 const state = { frames: 0, depthFrames: 0, centerDepthMm: null, posesSent: 0, reopens: 0, closed: null, latencies: [], rttMs: null, fps: 0, arrivals: [], errors: [], nodeId: null, yaw: 0, pitch: 0, offset: [0, 0, 0], holdPoses: false };
 window.tessera = state;
+// Frame verification, as the SDK does it: which frames of each node's session are reported, and the verdicts.
+const verifyFirst = Math.max(1, Number(q.get('verifyFirst')) || 600), verifyEvery = 5400, verifyMax = 3;
+let sessionFrames = 0, sessionSamples = 0;
+state.verification = { reported: 0, agreed: 0, disproven: 0, inconclusive: 0, refused: 0 };
 
 // ---- 4×4 column-major math ----
 const mul = (a, b) => { const o = new Array(16); for (let c = 0; c < 4; c++) for (let r = 0; r < 4; r++) { let s = 0; for (let k = 0; k < 4; k++) s += a[k * 4 + r] * b[c * 4 + k]; o[c * 4 + r] = s; } return o; };
@@ -201,7 +209,7 @@ const sent = new Map();
 async function open(excludeNodes) {
   const placed = await api('POST', '/v1/sessions', { sceneId, eye: eyeSize, depth: wantDepth, fidelity, client: { rtts: [] }, ...(excludeNodes.length ? { excludeNodes } : {}) });
   state.nodeId = placed.nodeId; state.sessionId = placed.sessionId;
-  ready = null; state.closed = null;
+  ready = null; state.closed = null; sessionFrames = 0; sessionSamples = 0;
   ws = new WebSocket(placed.url); ws.binaryType = 'arraybuffer';
   ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', ticket: placed.ticket }));
   ws.onclose = (ev) => {
@@ -252,9 +260,38 @@ async function onMessage(ev) {
   shown = { eyes: header.eyes, meshes };
   const now = performance.now();
   state.frames++;
+  sessionFrames++;
+  if (header.mac && sessionSamples < verifyMax && sessionFrames >= verifyFirst && (sessionFrames - verifyFirst) % verifyEvery === 0) {
+    sessionSamples++;
+    void verifyFrame(ws, state.sessionId, state.nodeId, header, image.slice());
+  }
   state.latencies.push(now - (sent.get(header.seq) ?? header.sentAt)); if (state.latencies.length > 120) state.latencies.shift();
   state.arrivals.push(now); while (state.arrivals[0] < now - 1000) state.arrivals.shift();
   state.fps = state.arrivals.length;
+}
+// Report a frame (its bytes, its pose and the node's signature) and wait for the verdict; a disproven frame's node is left.
+async function verifyFrame(socket, sessionId, nodeId, header, image) {
+  const v = state.verification;
+  let text = '';
+  for (let i = 0; i < image.length; i += 0x8000) text += String.fromCharCode.apply(null, image.subarray(i, i + 0x8000));
+  v.reported++;
+  let sample;
+  try {
+    sample = await api('POST', '/v1/sessions/' + sessionId + '/samples', { seq: header.seq, eyes: header.eyes, width: header.width, height: header.height, format: header.format, image: btoa(text), mac: header.mac });
+    while (!['agreed', 'disproven', 'inconclusive'].includes(sample.state)) {
+      await new Promise((r) => setTimeout(r, 1000));
+      sample = await api('GET', '/v1/sessions/' + sessionId + '/samples/' + sample.sampleId);
+    }
+  } catch (err) {
+    v.refused++; // unverifiable here (one node, a fast session), or unsigned
+    return;
+  }
+  v[sample.state]++;
+  if (sample.state === 'disproven' && ws === socket) {
+    socket.onclose = null; socket.close(1000, 'a frame was disproven');
+    reopens++; state.reopens = reopens; state.closed = 'a frame of node ' + nodeId + ' was disproven · re-opening';
+    void reopen([nodeId]);
+  }
 }
 setInterval(() => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'ping', id: ++seq, sentAt: performance.now() })); }, 1000);
 function sendPose(eyes) {

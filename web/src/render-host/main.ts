@@ -114,35 +114,65 @@ const api: RenderHostApi = {
   sessionFrame: (eyes: EyePose[], encodeIn: 'page' | 'node') =>
     hostCall(async () => {
       if (!session) throw new Error('no session started in the render host');
-      const { stereo, render } = session;
+      const { stereo } = session;
       if (encodeIn === 'node') {
         const f = stereo.render(eyes);
         return { image: toBase64(f.data), depth: f.depth ? toBase64(f.depth) : null, width: f.width, height: f.height, renderMs: f.renderMs, encodeMs: f.readbackMs };
       }
-      const canvas = need().backend.canvas as HTMLCanvasElement;
-      const t0 = performance.now();
-      const colour = stereo.drawColour(eyes);
-      // Chromium's finish() does not wait for the GPU process: a one-pixel readback does, so renderMs is the render.
-      const gl = need().backend.context;
-      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
-      colour.ms = performance.now() - t0;
-      // Both encodes start from snapshots taken here and run while the depth pass draws (and each other).
-      const t1 = performance.now();
-      const image = canvasBlob(canvas, render.format === 'webp' ? 'image/webp' : 'image/jpeg', render.quality / 100);
-      let depthMs = 0;
-      let depth: Promise<Uint8Array> | null = null;
-      if (render.depth) {
-        const d0 = performance.now();
-        stereo.drawDepth(eyes.length, false);
-        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
-        depthMs = performance.now() - d0;
-        depth = canvasBlob(canvas, 'image/png');
-      }
-      const [img, dep] = await Promise.all([image, depth]);
-      const encodeMs = performance.now() - t1 - depthMs;
-      return { image: toBase64(img), depth: dep ? toBase64(dep) : null, width: colour.width, height: colour.height, renderMs: colour.ms + depthMs, encodeMs };
+      const drawn = drawSession(eyes);
+      const encoded = await drawn.encoded;
+      return { ...encoded, width: drawn.width, height: drawn.height, renderMs: drawn.renderMs };
+    }),
+  sessionDraw: (eyes: EyePose[]) =>
+    hostCall(() => {
+      const { encoded, ...drawn } = drawSession(eyes);
+      const id = nextDrawn++;
+      encoded.catch(() => undefined);
+      drawnFrames.set(id, encoded);
+      return { id, ...drawn };
+    }),
+  sessionEncoded: (id: number) =>
+    hostCall(async () => {
+      const encoded = drawnFrames.get(id);
+      if (!encoded) throw new Error(`no drawn session frame ${id} in the render host`);
+      drawnFrames.delete(id);
+      return encoded;
     }),
 };
+
+/** Frames `sessionDraw` drew, encoding (or encoded) until `sessionEncoded` takes them. */
+const drawnFrames = new Map<number, Promise<{ image: string; depth: string | null; encodeMs: number }>>();
+let nextDrawn = 1;
+
+/**
+ * Draw one pose of the session and snapshot the canvas for encoding (and the depth pass and its snapshot): returns
+ * when the snapshots are taken, with the encode still running (`encoded`).
+ */
+function drawSession(eyes: EyePose[]) {
+  if (!session) throw new Error('no session started in the render host');
+  const { stereo, render } = session;
+  const canvas = need().backend.canvas as HTMLCanvasElement;
+  const t0 = performance.now();
+  const colour = stereo.drawColour(eyes);
+  // Chromium's finish() does not wait for the GPU process: a one-pixel readback does, so renderMs is the render.
+  const gl = need().backend.context;
+  gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
+  colour.ms = performance.now() - t0;
+  // Both encodes start from snapshots taken here and run while the depth pass draws (and each other).
+  const t1 = performance.now();
+  const image = canvasBlob(canvas, render.format === 'webp' ? 'image/webp' : 'image/jpeg', render.quality / 100);
+  let depthMs = 0;
+  let depth: Promise<Uint8Array> | null = null;
+  if (render.depth) {
+    const d0 = performance.now();
+    stereo.drawDepth(eyes.length, false);
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, onePixel);
+    depthMs = performance.now() - d0;
+    depth = canvasBlob(canvas, 'image/png');
+  }
+  const encoded = Promise.all([image, depth]).then(([img, dep]) => ({ image: toBase64(img), depth: dep ? toBase64(dep) : null, encodeMs: performance.now() - t1 - depthMs }));
+  return { width: colour.width, height: colour.height, renderMs: colour.ms + depthMs, encoded };
+}
 
 (window as unknown as { tesseraRenderHost: RenderHostApi }).tesseraRenderHost = api;
 document.documentElement.dataset.ready = 'true';

@@ -1,0 +1,152 @@
+/**
+ * Who must agree before a session's node is penalised (api/core/session-verification.ts), with the real API and
+ * s3rver and scripted nodes: the session's node signs frames with its ticket secret as a node does, and reference
+ * nodes lease the reference renders and upload the pictures each case needs.
+ * - One reference agrees: `agreed`.
+ * - The first reference disagrees, a second (neither) agrees with the frame: `agreed`, nobody blamed.
+ * - The references disagree with the frame and with each other: `inconclusive`, nobody blamed.
+ * - Both references agree with each other against the signed frame: `disproven`; the node is blocklisted, its session
+ *   closed and its session credit voided.
+ * And bounds: an unsigned sample, a `fast` session's, and samples past the per-session limit are refused.
+ */
+import { createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeList } from '../../api/protocol/latency.ts';
+import type { SceneUploaded } from '../../api/protocol/job-status.ts';
+import { FRAME_MAC_PURPOSE, frameMacMessage, MAX_SAMPLES_PER_SESSION, type SessionSampleView } from '../../api/protocol/session-sample.ts';
+import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
+import { stereoPose } from '../../api/protocol/session-pose.ts';
+import { call, startHarness, TestNode, type Harness } from '../support/api-harness.ts';
+import { expectError } from '../support/expect-error.ts';
+import { scenePath } from '../support/renderer.ts';
+
+const EYE = 64;
+let h: Harness;
+let sceneId: string;
+let sessionNode: TestNode;
+let refs: TestNode[];
+
+beforeAll(async () => {
+  h = await startHarness();
+  sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('textured-pbr'))), type: 'model/gltf-binary' })).body.sceneId;
+  sessionNode = await TestNode.register(h, 'session-node', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast'] });
+  refs = [await TestNode.register(h, 'ref-1'), await TestNode.register(h, 'ref-2'), await TestNode.register(h, 'ref-3')];
+}, 60_000);
+afterAll(async () => h?.close());
+
+type Rgb = [number, number, number];
+const solid = (width: number, rgb: Rgb) => sharp({ create: { width, height: EYE, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
+const RED: Rgb = [200, 30, 30], GREEN: Rgb = [30, 200, 30], BLUE: Rgb = [30, 30, 200], YELLOW: Rgb = [220, 220, 20];
+
+async function openSession(extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: `${EYE}x${EYE}`, ...extra } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  expect(res.body.nodeId).toBe(sessionNode.id);
+  return res.body.sessionId;
+}
+
+let seq = 0;
+/** A frame of `rgb` as the session's node sends it: JPEG, both eyes, signed with the node's secret. */
+async function signedFrame(sessionId: string, rgb: Rgb, sign: Uint8Array = fromBase64Url(sessionNode.reg.ticketSecret!)) {
+  const image = new Uint8Array(await solid(2 * EYE, rgb).jpeg({ quality: 90 }).toBuffer());
+  const eyes = stereoPose([0, 1, 3], [0, 0, 0]);
+  const s = ++seq;
+  const key = createHmac('sha256', sign).update(FRAME_MAC_PURPOSE).digest();
+  const mac = createHmac('sha256', key).update(frameMacMessage({ sessionId, seq: s, eyes, width: 2 * EYE, height: EYE, format: 'jpeg', imageSha256: createHash('sha256').update(image).digest('hex') })).digest('base64url');
+  return { seq: s, eyes, width: 2 * EYE, height: EYE, format: 'jpeg', image: Buffer.from(image).toString('base64'), mac };
+}
+
+async function report(sessionId: string, rgb: Rgb): Promise<SessionSampleView> {
+  const res = await call<SessionSampleView>(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: await signedFrame(sessionId, rgb) });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  expect(res.body.state).toBe('checking');
+  return res.body;
+}
+
+/** `node` leases the waiting reference render and delivers a picture of `rgb`. */
+async function renderReference(node: TestNode, rgb: Rgb): Promise<void> {
+  const task = await node.lease(0);
+  expect(task, `${node.reg.nodeId} leases the reference`).not.toBeNull();
+  expect(task!.kind).toBe('render');
+  expect(task!.view.pose).toBeDefined();
+  expect([task!.view.width, task!.view.height]).toEqual([EYE, EYE]);
+  const res = await node.finish(task!, new Uint8Array(await solid(EYE, rgb).png().toBuffer()));
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
+const sample = async (sessionId: string, id: string) => (await call<SessionSampleView>(h.url, 'GET', `/v1/sessions/${sessionId}/samples/${id}`)).body;
+const reputation = async (node: TestNode) => (await call<NodeList>(h.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === node.id)!.reputation;
+
+describe('session frame samples: who must agree', () => {
+  it('refuses a sample not signed by the session\'s node, a fast session\'s, and more than the limit', async () => {
+    const sessionId = await openSession();
+    // Signed with another node's secret (a client cannot know the session node's).
+    const forged = await signedFrame(sessionId, RED, fromBase64Url(refs[0].reg.ticketSecret!));
+    expectError(await call(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: forged }), 'SAMPLE_UNSIGNED');
+    // A frame size this session does not stream.
+    expectError(await call(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: { ...(await signedFrame(sessionId, RED)), width: 3 * EYE } }), 'BAD_REQUEST');
+    const fast = await openSession({ fidelity: 'fast' });
+    expectError(await call(h.url, 'POST', `/v1/sessions/${fast}/samples`, { json: await signedFrame(fast, RED) }), 'SAMPLE_UNVERIFIABLE');
+    // Unknown session, unknown sample.
+    expectError(await call(h.url, 'POST', '/v1/sessions/ses_nope/samples', { json: await signedFrame('ses_nope', RED) }), 'SESSION_NOT_FOUND');
+    expectError(await call(h.url, 'GET', `/v1/sessions/${sessionId}/samples/smp_nope`), 'NOT_FOUND');
+    for (let i = 0; i < MAX_SAMPLES_PER_SESSION; i++) await report(sessionId, RED);
+    expectError(await call(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: await signedFrame(sessionId, RED) }), 'QUOTA_EXCEEDED');
+    // Clear the queue of reference renders those made (another node's picture each; they agree).
+    for (let i = 0; i < MAX_SAMPLES_PER_SESSION; i++) await renderReference(refs[i % 3], RED);
+    expect(await reputation(sessionNode)).toMatchObject({ blocklisted: null });
+  });
+
+  it('one agreeing reference: agreed', async () => {
+    const sessionId = await openSession();
+    const s = await report(sessionId, RED);
+    await renderReference(refs[0], RED);
+    expect(await sample(sessionId, s.sampleId)).toMatchObject({ state: 'agreed', referenceNodes: [refs[0].id] });
+  });
+
+  it('a lying first reference is outweighed by a second: agreed, nobody blamed', async () => {
+    const sessionId = await openSession();
+    const s = await report(sessionId, BLUE);
+    await renderReference(refs[0], GREEN);
+    expect(await sample(sessionId, s.sampleId)).toMatchObject({ state: 'second-opinion', referenceNodes: [refs[0].id] });
+    // The second reference goes to neither the session's node nor the first reference's.
+    expect(await refs[0].lease(0)).toBeNull();
+    await renderReference(refs[1], BLUE);
+    const v = await sample(sessionId, s.sampleId);
+    expect(v).toMatchObject({ state: 'agreed', referenceNodes: [refs[0].id, refs[1].id] });
+    expect(v.diffs[0]).toBeGreaterThan(0.5);
+    expect(v.diffs[1]).toBeLessThan(0.03);
+    expect(await reputation(sessionNode)).toMatchObject({ blocklisted: null });
+  });
+
+  it('references that disagree with each other: inconclusive, nobody blamed', async () => {
+    const sessionId = await openSession();
+    const s = await report(sessionId, RED);
+    await renderReference(refs[1], GREEN);
+    expect((await sample(sessionId, s.sampleId)).state).toBe('second-opinion');
+    await renderReference(refs[2], YELLOW);
+    expect(await sample(sessionId, s.sampleId)).toMatchObject({ state: 'inconclusive', reason: expect.stringMatching(/differ from each other/) });
+    expect(await reputation(sessionNode)).toMatchObject({ blocklisted: null });
+    expect((await call(h.url, 'GET', `/v1/sessions/${sessionId}`)).body.state).not.toBe('closed');
+  });
+
+  it('two references agreeing against the signed frame: disproven, the node blocklisted, its session closed and uncredited', async () => {
+    const sessionId = await openSession();
+    const s = await report(sessionId, RED);
+    await renderReference(refs[2], GREEN);
+    // The API moves a sample on when it is asked (the SDK polls) or when sessions are swept.
+    expect((await sample(sessionId, s.sampleId)).state).toBe('second-opinion');
+    await renderReference(refs[0], GREEN);
+    const v = await sample(sessionId, s.sampleId);
+    expect(v).toMatchObject({ state: 'disproven', nodeId: sessionNode.id, referenceNodes: [refs[2].id, refs[0].id], reason: expect.stringMatching(/disproven/) });
+    expect(await reputation(sessionNode)).toMatchObject({ blocklisted: { reason: expect.stringMatching(/disproven/) } });
+    for (const r of refs) expect(await reputation(r)).toMatchObject({ blocklisted: null });
+    const session = (await call(h.url, 'GET', `/v1/sessions/${sessionId}`)).body;
+    expect(session).toMatchObject({ state: 'closed', closeReason: expect.stringMatching(/disproven/) });
+    // A verdict is final: asking again changes nothing.
+    expect(await sample(sessionId, s.sampleId)).toEqual(v);
+  });
+});

@@ -14,6 +14,12 @@
  * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
  *          --single-repeats 5 --scene PATH --node-concurrency N
  *          --quiet-wait S --results-dir DIR
+ *          --warm-up-frames N: before timing each farm, render N frames of another scene (--warm-up-scene, default
+ *            scenes/skinned.glb, so the timed job still loads its own scene in the render processes, as the raw run
+ *            does) at 320×180 on it, untimed: new
+ *            nodes are on probation (the API re-renders about half of a new node's first results on another node to
+ *            verify them), so a farm of 2 fresh nodes does ~10% more tasks than 1 node, which nothing can verify;
+ *            after a warm-up the timed job sees established nodes, as a long-running farm has (default 0: fresh)
  *          --cpu-profile DIR: CPU-profile the farm's processes (API + storage, each node, its render processes;
  *            bench/cpu-profile-preload.mjs) per farm run into DIR/<run>/, and print and record each role's top
  *            self-time functions (profiling slows the farm: time such a run for the profile, not the figures)
@@ -66,6 +72,8 @@ const { values: args } = parseArgs({
     /** Before each timed part, wait up to this many seconds for other processes to use under 15% of the CPUs. */
     'quiet-wait': { type: 'string', default: '120' },
     'cpu-profile': { type: 'string' },
+    'warm-up-frames': { type: 'string', default: '0' },
+    'warm-up-scene': { type: 'string', default: join(ROOT, 'scenes', 'skinned.glb') },
   },
 });
 
@@ -242,6 +250,8 @@ interface TaskCost {
   /** Epoch-ms stamps: the task reached the node, its render process started and answered, its completion was acknowledged. */
   at?: { received: number; started: number; ran: number; acked: number };
   leaseMs: number;
+  /** The task ran on the node's wide render process (a rasterizer thread per core: it ran alone on the node). */
+  wide?: boolean;
   /** How long the task held its render slot (until drawn, when the node pipelines; absent from older nodes). */
   slotMs?: number;
   runMs: number;
@@ -269,6 +279,8 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTask
      * re-rendered by another node far more often: probation) and retries. Nodes cannot tell which is which.
      */
     extraTasks: costs.length - jobTasks,
+    /** Tasks drawn by a node's wide render process (alone on their node: a rasterizer thread per core). */
+    wideTasks: costs.filter((c) => c.wide).length,
     wallPerTaskMs: Math.round((wallMs * slots * 10) / costs.length) / 10,
     leaseMs: med((c) => c.leaseMs),
     slotMs: med((c) => c.slotMs ?? c.runMs),
@@ -281,7 +293,7 @@ function costBreakdown(costs: TaskCost[], wallMs: number, slots: number, jobTask
 
 function formatBreakdown(b: NonNullable<ReturnType<typeof costBreakdown>>): string {
   const parts = Object.entries(b.parts).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's check and store: sha256 and one write for an inline output, HEAD and copy in storage for an uploaded one; SQLite; batched: the next lease too, while the slot renders its next task)`;
+  return `${b.tasks} tasks (${b.extraTasks} beyond the job's: verification re-renders, retries; ${b.wideTasks} drawn alone on a node's wide render process); ${b.wallPerTaskMs ? `wall ${b.wallPerTaskMs} ms per task per node; ` : ''}slot idle before the task ${b.leaseMs} ms (its lease call, or batched the gap since the slot's previous task; waiting for work included); slot held ${b.slotMs} ms (until drawn: encode and upload overlap the next task); render process ${b.runMs} ms (${parts}; sandbox hop ${b.sandboxMs}); completion report ${b.completeMs} ms (HTTP, auth, the output's check and store: sha256 and one write for an inline output, HEAD and copy in storage for an uploaded one; SQLite; batched: the next lease too, while the slot renders its next task)`;
 }
 
 /**
@@ -460,6 +472,13 @@ async function farmRun(n: number, leasing: Leasing, rawFiles: string[], withSing
   let run: FarmRun | undefined;
   let window: { fromUs: number; toUs: number } | undefined;
   try {
+    const warmUpFrames = Number(args['warm-up-frames']);
+    if (warmUpFrames > 0) {
+      const w0 = performance.now();
+      const warm = await renderOnFarm({ api: farm.url, scene: args['warm-up-scene']!, request: { ...request, frames: `0-${warmUpFrames - 1}`, size: { width: 320, height: 180 }, tile: undefined }, outDir: join(work, `warm-${tag}`) });
+      log(`warm-up (untimed): ${warmUpFrames} frames of ${basename(args['warm-up-scene']!)} at 320×180 in ${s(performance.now() - w0)}, ${farm.costs.length} tasks (nodes: ${warm.nodes.map((x) => `${x.node.slice(0, 16)} ${x.tiles}`).join(', ')})`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
     const before = farm.costs.length;
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     let cpu: RoleCpu[] | null = null;
@@ -597,7 +616,7 @@ const report = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
   host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg1mBefore: load0[0], loadAvg1mAfter: load1[0] },
-  options: { leasing: leasings, nodeConcurrency: args['node-concurrency'] ? Number(args['node-concurrency']) : null, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
+  options: { warmUpFrames: Number(args['warm-up-frames']), warmUpScene: basename(args['warm-up-scene']!), leasing: leasings, nodeConcurrency: args['node-concurrency'] ? Number(args['node-concurrency']) : null, scene: basename(args.scene!), frames: args.frames, frameCount: frames.length, fps, width, height, ssaa, tile: tile ?? null, format: 'png', singleFrame, singleRepeats },
   raw: {
     meanMs: rawMs,
     singleFrameMs: rawFrameMs,

@@ -96,6 +96,7 @@ export function nodeCommand(): Command {
     })
     .option('--metrics-port <port>', 'serve Prometheus GET /metrics on this port (0: a free one; default off)', integer('--metrics-port', 0, 65535))
     .option('--metrics-host <host>', 'interface of the metrics listener (default 127.0.0.1: only local scrapers)')
+    .option('--cores <n>', "CPU cores this node's render processes may use (default: all of this machine's); with slots that fill them, each slot draws on one rasterizer thread and a task alone on the node on all of them", integer('--cores', 1, 1024))
     .option('--session-slots <n>', 'interactive (VR) sessions served at once, each in its own render process (default 2; 0: none)', integer('--session-slots', 0, 64))
     .option(
       '--backend <backend>',
@@ -165,6 +166,7 @@ export function nodeCommand(): Command {
         metricsPort: o.metricsPort,
         metricsHost: o.metricsHost,
         sessionSlots: o.sessionSlots,
+        cores: o.cores,
         leasing: o.leasing,
         backend: o.backend,
         chromiumCallTimeoutMs: o.chromiumTimeout === undefined ? undefined : o.chromiumTimeout * 1000,

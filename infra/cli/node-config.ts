@@ -43,6 +43,7 @@ export const NodeConfigFile = z
     metricsPort: port,
     metricsHost: z.string().min(1).max(255),
     sessionSlots: z.number().int().min(0).max(64),
+    cores: z.number().int().min(1).max(1024),
     leasing: z.enum(['batched', 'per-slot']),
     backend: z.enum(['auto', 'chromium', 'headless-gl']),
     chromiumTimeout: z.number().positive().max(86_400),

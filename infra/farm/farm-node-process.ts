@@ -22,6 +22,8 @@ export interface FarmNodeOptions {
    * frame time is what a person waits on (they keep Mesa's one thread per core unless the operator set it).
    */
   rasterThreads?: number;
+  /** CPU cores the node's render processes may use (its share of the machine: `--cores`); all when absent. */
+  cores?: number;
   /** Receives each output line of the node, formatted, without prefix. */
   log(line: string): void;
   /** A node that dies on its own is started again, at most this many times. */
@@ -66,9 +68,10 @@ export class FarmNodeProcess {
   }
 
   start(): void {
-    const { name, api, cacheDir, concurrency, leasing, backend } = this.opts;
+    const { name, api, cacheDir, concurrency, cores, leasing, backend } = this.opts;
     const args = [BIN, 'node', 'start', '--api', api, '--name', name, '--cache', cacheDir];
     if (concurrency) args.push('--concurrency', String(concurrency));
+    if (cores) args.push('--cores', String(cores));
     if (leasing) args.push('--leasing', leasing);
     if (backend) args.push('--backend', backend);
     if (this.opts.rasterThreads !== undefined) args.push('--raster-threads', String(this.opts.rasterThreads));

@@ -130,6 +130,9 @@ export async function startFarm(options: FarmOptions = {}): Promise<Farm> {
         cacheDir: join(dataDir, 'cache', `node-${i + 1}`),
         concurrency,
         rasterThreads,
+        // Each node's share of the cores: a node alone may draw a lone task on all of them (its wide render
+        // process), co-located nodes only on theirs, so two busy nodes never run a rasterizer thread per core each.
+        cores: Math.max(1, Math.floor(availableParallelism() / opts.nodes)),
         leasing: opts.nodeLeasing,
         backend: opts.nodeBackend,
         log: say(`node-${i + 1}`),

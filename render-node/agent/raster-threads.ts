@@ -12,3 +12,14 @@ import { availableParallelism } from 'node:os';
 export function rasterThreadsFor(slots: number, cores = availableParallelism()): number | undefined {
   return slots >= cores ? 0 : undefined;
 }
+
+/**
+ * Rasterizer threads of a node's *wide* render process, or undefined for none. When the slots' render processes
+ * each draw on one thread (`slotThreads` 0, so that several busy slots do not take turns on the cores), a task
+ * that runs alone on the node would leave all but one of its cores idle: such a task goes to one more render
+ * process that draws on a thread per core of the node (`cores`: the cores the node's render processes may use,
+ * e.g. its share of a machine shared with other nodes). None with one core or one slot (nothing to widen).
+ */
+export function wideRasterThreadsFor(slots: number, slotThreads: number | undefined, cores = availableParallelism()): number | undefined {
+  return slotThreads === 0 && slots >= 2 && cores >= 2 ? cores : undefined;
+}

@@ -1,4 +1,4 @@
-import { hostname, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, hostname, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { isTesseraError } from '../../api/protocol/errors.ts';
 import type { NodeCard } from '../../api/protocol/node-card.ts';
@@ -15,7 +15,7 @@ import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import { claimedBackends, claimedTilesPerSecond, hoardsTasks, holdUntilRevoked } from './test-fault.ts';
 import { isSceneFault } from './run-task.ts';
 import { TaskSandbox } from './task-sandbox.ts';
-import { rasterThreadsFor } from './raster-threads.ts';
+import { rasterThreadsFor, wideRasterThreadsFor } from './raster-threads.ts';
 import { heartbeatDue } from './heartbeat-schedule.ts';
 import { SessionHost, type SessionEncodePipeline } from './session-host.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
@@ -75,11 +75,19 @@ export interface RenderNodeOptions {
   chromiumCallTimeoutMs?: number;
   /**
    * llvmpipe rasterizer threads per batch render process (LP_NUM_THREADS; 0: each draws on its own thread). Absent:
-   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency)`. Session render processes
+   * LP_NUM_THREADS from the environment when set, else `rasterThreadsFor(concurrency, cores)`. Session render processes
    * are not given it: they inherit the environment (LP_NUM_THREADS when the operator set it, else Mesa's one
    * rasterizer thread per core), because a session is latency-bound.
    */
   rasterThreads?: number;
+  /**
+   * CPU cores this node's render processes may use (`tessera node start --cores`; default: all of this machine's).
+   * `tessera farm up` gives each of its nodes its share. When the slots' render processes draw on one rasterizer
+   * thread each (so busy slots do not take turns on the cores), the node keeps one more, *wide* batch render process
+   * with a rasterizer thread per core for a task that runs alone on the node (a single frame, a job's last frame):
+   * `wideRasterThreadsFor` (raster-threads.ts).
+   */
+  cores?: number;
   /** Whether a session frame's encode overlaps the next pose's render (SessionHostOptions.encode; default overlap). */
   sessionEncode?: SessionEncodePipeline;
 }
@@ -126,11 +134,14 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const log = opts.logger ?? createLogger(`node:${name}`);
   const envThreads = process.env.LP_NUM_THREADS?.trim() ? Number(process.env.LP_NUM_THREADS) : undefined;
-  const rasterThreads = opts.rasterThreads ?? (envThreads !== undefined && Number.isInteger(envThreads) && envThreads >= 0 ? envThreads : rasterThreadsFor(opts.concurrency));
+  const cores = Math.max(1, Math.floor(opts.cores ?? availableParallelism()));
+  const rasterThreads = opts.rasterThreads ?? (envThreads !== undefined && Number.isInteger(envThreads) && envThreads >= 0 ? envThreads : rasterThreadsFor(opts.concurrency, cores));
+  const wideThreads = wideRasterThreadsFor(opts.concurrency, rasterThreads, cores);
   // Every worker slot renders in its own process with time and memory caps: a hostile scene kills only that.
+  // With `wideThreads`, one more (the last): the wide render process, for a task that runs alone on the node.
   const sandboxes = Array.from(
-    { length: opts.concurrency },
-    () =>
+    { length: opts.concurrency + (wideThreads === undefined ? 0 : 1) },
+    (_, i) =>
       new TaskSandbox({
         cacheDir: opts.cacheDir ?? join(tmpdir(), 'tessera-scene-cache'),
         maxLoadedScenes: opts.maxLoadedScenes,
@@ -140,10 +151,11 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
         chromiumCallTimeoutMs: Math.min(opts.chromiumCallTimeoutMs, Math.max(opts.taskTimeCapMs - 5000, opts.taskTimeCapMs * 0.8)),
         timeCapMs: opts.taskTimeCapMs,
         memoryCapBytes: opts.taskMemoryCapBytes ?? defaultMemoryCap(opts.concurrency),
-        rasterThreads,
+        rasterThreads: i < opts.concurrency ? rasterThreads : wideThreads,
         log,
       }),
   );
+  const wide = wideThreads === undefined ? undefined : sandboxes[opts.concurrency];
   // Clients and peers time round trips to this node through GET /ping; its URL goes in the card.
   const probe = await startProbeServer({ port: opts.probePort, host: opts.probeHost, publicUrl: opts.probeUrl, tls: opts.tls });
   const described = await sandboxes[0].describe();
@@ -189,7 +201,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   });
   sessions.attach(probe.server);
   const registered = await register();
-  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url, rasterThreads: rasterThreads ?? 'per core' }, 'registered');
+  log.info({ nodeId: registered.nodeId, tilesPerSecond: card.tilesPerSecond, gl: card.gl.renderer, probeUrl: probe.url, rasterThreads: rasterThreads ?? 'per core', ...(wideThreads === undefined ? {} : { wideRasterThreads: wideThreads }) }, 'registered');
   const network = new NetworkMeasurements({
     apiBaseUrl: opts.api,
     onPeerError: (peer, err) => log.debug({ peer: peer.nodeId, url: peer.probeUrl, err: (err as Error)?.message }, 'peer ping failed'),
@@ -293,6 +305,10 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
   const execute = async (task: LeasedTask, slot: number, leaseMs: number, onRunEnd: () => void = () => {}) => {
     const receivedAt = arrivedAt.get(task.leaseId) ?? epochMs();
     arrivedAt.delete(task.leaseId);
+    // Alone on the node (nothing else drawing, encoding or reporting, nothing queued): the wide render process draws
+    // it on every core, once it holds the task's scene (warmWide). While it runs, `running` is not empty, so the
+    // wide process never has two tasks at once.
+    const sandbox = wide && !wideBusy && running.size === 0 && queued.length === 0 && (task.kind !== 'render' || wideScenes.has(task.scene.id)) ? wide : sandboxes[slot];
     const abort = new AbortController();
     running.set(task.leaseId, { task, abort });
     metrics.taskStarted();
@@ -311,7 +327,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       // (A test hoarder holds the lease and never runs the task: test-fault.ts.)
       const ran = hoardsTasks()
         ? holdUntilRevoked(abort.signal)
-        : sandboxes[slot].run(
+        : sandbox.run(
           task,
           abort.signal,
           (t, claim, signal) => api.uploadTicket(t.taskId, { token: t.output.token, ...claim }, signal),
@@ -335,7 +351,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       // `at`: epoch-ms stamps (high-resolution clock) of the task's arrival, its render process's start and answer and
       // the completion's acknowledgement, which bench:farm lines up with the API's and the client's (timeline.ts).
       const at = { received: round2(receivedAt), started: round2(startedAt), ran: round2(ranAt), acked: round2(epochMs()) };
-      const costs = { leaseMs: round1(leaseMs), slotMs: round1(slotMs ?? t1 - t0), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1), at };
+      const costs = { ...(sandbox === wide ? { wide: true } : {}), leaseMs: round1(leaseMs), slotMs: round1(slotMs ?? t1 - t0), runMs: round1(t1 - t0), completeMs: round1(performance.now() - t1), timings: mapValues(outcome.timings, round1), at };
       log.info({ ...where, ms: Math.round(Object.values(outcome.timings).reduce((a, b) => a + b, 0)), costs }, 'task done');
     } catch (err) {
       if (abort.signal.aborted) {
@@ -350,7 +366,43 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
     } finally {
       running.delete(task.leaseId);
       metrics.taskEnded(task.kind, stopping && outcomeLabel === 'abandoned' ? 'handed_back' : outcomeLabel, counted);
+      if (sandbox === wide && outcomeLabel !== 'done') wideScenes.clear(); // it may have been killed: its scenes went with it
+      warmWide(task);
     }
+  };
+
+  /**
+   * Scenes the wide render process holds (loaded, shaders compiled), oldest first, as many as its scene cache keeps.
+   * A lone task goes there only for one of these: a first draw there would load the scene and compile its shaders
+   * (hundreds of ms), more than drawing on one thread costs.
+   */
+  const wideScenes = new Set<string>();
+  let wideBusy = false;
+  /**
+   * Once the node is idle after a render task whose scene the wide process lacks: draw a small frame of it there
+   * (untimed, unreported), so the next lone task of that scene is drawn wide. A task that arrives meanwhile goes to
+   * a slot.
+   */
+  const warmWide = (task: LeasedTask) => {
+    if (!wide || wideBusy || stopping || task.kind !== 'render' || running.size > 0 || queued.length > 0 || wideScenes.has(task.scene.id)) return;
+    wideBusy = true;
+    // The same view (projection, shadows, ssaa: the same shader programs) at about 160 pixels wide.
+    const d = Math.max(1, Math.ceil(task.view.width / 160));
+    const small: LeasedTask = { ...task, tile: undefined, final: true, view: { ...task.view, width: Math.max(1, Math.floor(task.view.width / d)), height: Math.max(1, Math.floor(task.view.height / d)) }, output: { ...task.output, inlineMaxBytes: task.output.maxBytes } };
+    const started = performance.now();
+    wide
+      .run(small, stopLeasing.signal, () => Promise.reject(new Error('a warm-up frame is never uploaded')))
+      .then(
+        () => log.info({ scene: task.scene.id, ms: round1(performance.now() - started) }, 'wide render process warmed'),
+        (err: unknown) => log.debug?.({ scene: task.scene.id, err: (err as Error)?.message }, 'wide render process warm-up failed'),
+      )
+      .finally(() => {
+        // Held from now on either way (a failed warm-up still loaded the scene, or the draw will show the problem).
+        wideScenes.delete(task.scene.id);
+        wideScenes.add(task.scene.id);
+        while (wideScenes.size > opts.maxLoadedScenes) wideScenes.delete(wideScenes.values().next().value!);
+        wideBusy = false;
+      });
   };
 
   /** Batched leasing: queue leased tasks and start each on a free slot (queued ones wait there as lease-ahead). */

@@ -3,7 +3,7 @@ import { farmNodeConcurrency } from '../../infra/farm/start-farm.ts';
 import { formatLogLine } from '../../infra/farm/format-log-line.ts';
 import { formatFrameList } from '../../infra/cli/render-on-farm.ts';
 import { parseFrameList } from '../../api/protocol/frame-list.ts';
-import { rasterThreadsFor } from '../../render-node/agent/raster-threads.ts';
+import { rasterThreadsFor, wideRasterThreadsFor } from '../../render-node/agent/raster-threads.ts';
 
 describe('formatLogLine (the combined farm log)', () => {
   it('turns a pino line into time, level, message and fields, leaving out what the prefix says', () => {
@@ -41,5 +41,17 @@ describe('rasterThreadsFor (llvmpipe threads per render process when LP_NUM_THRE
     expect(rasterThreadsFor(3, 2)).toBe(0);
     expect(rasterThreadsFor(1, 2)).toBeUndefined();
     expect(rasterThreadsFor(2, 16)).toBeUndefined();
+  });
+});
+
+describe("wideRasterThreadsFor (a node's render process for a task that runs alone)", () => {
+  it('gives a thread per core when the slots draw on one thread each, and none when there is nothing to widen', () => {
+    expect(wideRasterThreadsFor(2, 0, 2)).toBe(2);
+    expect(wideRasterThreadsFor(4, 0, 4)).toBe(4);
+    // One core (e.g. a node's share of a machine with other nodes), one slot, or slots already on Mesa's default.
+    expect(wideRasterThreadsFor(2, 0, 1)).toBeUndefined();
+    expect(wideRasterThreadsFor(1, 0, 2)).toBeUndefined();
+    expect(wideRasterThreadsFor(2, undefined, 16)).toBeUndefined();
+    expect(wideRasterThreadsFor(2, 2, 2)).toBeUndefined();
   });
 });

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionRender } from '../api/protocol/session.ts';
 import { stereoPose } from '../api/protocol/session-pose.ts';
 import type { RenderBackendChoice } from '../render-node/chromium/choose-backend.ts';
 import { SessionProcess } from '../render-node/agent/session-process.ts';
 import { ensureRenderHostBuilt } from './support/render-host.ts';
 import { scenePath } from './support/renderer.ts';
+import { testSessionRender } from './support/session-frames.ts';
 
 const EW = 192;
 const EH = 144;
@@ -37,10 +37,7 @@ afterAll(() => {
   for (const p of live) p.kill();
 });
 
-const render = SessionRender.parse({
-  eye: { width: EW, height: EH }, format: 'jpeg', quality: 90, depth: false, shadows: false, maxFps: 90, toneMapping: 'neutral', exposure: 1,
-  background: '#808080', environmentIntensity: 1, keyLight: 'auto', camera: { kind: 'gltf', name: 'front' },
-});
+const render = testSessionRender({ width: EW, height: EH });
 
 async function session(backend: RenderBackendChoice, scene: string) {
   const p = new SessionProcess({ cacheDir, maxTexturePixels: 4096 * 4096, memoryCapBytes: 2 * 2 ** 30, loadTimeoutMs: 120_000, frameTimeoutMs: 60_000, backend });

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SessionRender } from '../api/protocol/session.ts';
 import { stereoPose } from '../api/protocol/session-pose.ts';
 import { SessionProcess, type RenderedFrame } from '../render-node/agent/session-process.ts';
 import { scenePath } from './support/renderer.ts';
+import { testSessionRender } from './support/session-frames.ts';
 
 const EW = 160;
 const EH = 120;
@@ -35,10 +35,7 @@ afterAll(() => {
   for (const p of live) p.kill();
 });
 
-const render = SessionRender.parse({
-  eye: { width: EW, height: EH }, format: 'jpeg', quality: 90, depth: false, shadows: false, maxFps: 90, toneMapping: 'neutral', exposure: 1,
-  background: '#808080', environmentIntensity: 1, keyLight: 'auto', camera: { kind: 'auto', yaw: 30, pitch: 15, fov: 40 },
-});
+const render = testSessionRender({ width: EW, height: EH }, { kind: 'auto', yaw: 30, pitch: 15, fov: 40 });
 
 /** Three frames of the scene, orbiting, as the node asks for them (the next pose once the last one is rendered). */
 async function threeFrames(fault: string | undefined): Promise<RenderedFrame[]> {

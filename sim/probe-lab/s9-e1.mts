@@ -1,4 +1,4 @@
-import { evalPolicy, currentExplorer, range, SETS } from '/work/wt/s9-route/sim/probe-lab/s9-lab.mts';
+import { evalPolicy, currentExplorer, range, SETS } from './s9-lab.mts';
 const seeds = range(101, 100);
 for (const [ds, n] of SETS) {
   console.log(ds, 'current       ', await evalPolicy(ds, n, seeds, { explore: currentExplorer(), reprobes: () => 1 }));

@@ -7,12 +7,13 @@
  * - 503 (no node with a free session slot yet): the page keeps asking, and opens the session once a node can take it.
  */
 import { readFile } from 'node:fs/promises';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SceneUploaded } from '../../api/protocol/job-status.ts';
 import { call, startHarness, TEST_API_KEY, TestNode, type Harness } from '../support/api-harness.ts';
 import { waitFor } from '../support/farm-checks.ts';
 import { scenePath } from '../support/renderer.ts';
+import { BASE_FLAGS, launchBrowser } from '../web/browser.ts';
 
 let h: Harness;
 let browser: Browser;
@@ -24,10 +25,7 @@ beforeAll(async () => {
   const upload = async (name: string) => (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath(name))), type: 'model/gltf-binary' })).body.sceneId;
   glass = await upload('transmission');
   textured = await upload('textured-pbr');
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser(BASE_FLAGS);
 }, 120_000);
 
 afterAll(async () => {

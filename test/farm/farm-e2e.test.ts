@@ -6,6 +6,7 @@ import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
 import type { ViewSpecInput } from '../../api/protocol/render-spec.ts';
 import { call } from '../support/api-harness.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
+import { farmApi } from '../support/farm-api.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
@@ -15,19 +16,7 @@ let nodes: NodeProcess[] = [];
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 let sceneId: string;
 
-/** A client call (the harness's, with the test key) that must succeed; its JSON answer. */
-const api = async (method: string, path: string, body?: unknown) => {
-  const res = await call(farm.url, method, path, body instanceof Uint8Array ? { body: body as Uint8Array<ArrayBuffer>, type: 'model/gltf-binary' } : { json: body });
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-};
-
-const jobDone = (jobId: string) =>
-  waitFor(`job ${jobId}`, async () => {
-    const s = (await api('GET', `/v1/jobs/${jobId}`)) as JobStatus;
-    if (s.state === 'failed' || s.state === 'cancelled') throw Object.assign(new Error(`job ${s.state}: ${s.error}`), { fatal: true });
-    return s.state === 'done' ? s : undefined;
-  });
+const { api, jobDone } = farmApi(() => farm.url);
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 4000 });

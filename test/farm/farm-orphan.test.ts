@@ -4,37 +4,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../support/farm-checks.ts';
+import { descendants } from '../support/process-tree.ts';
 import { BIN, ROOT } from '../support/tessera-cli.ts';
-
-/** Every live descendant of `root` with its command line (Linux /proc). */
-function descendants(root: number): Map<number, string> {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // A zombie (state Z) has ended: it only waits for its parent to reap it.
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state !== 'Z') parent.set(Number(name), Number(ppid));
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  const ours = new Map<number, string>();
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (ours.has(pid) || (ppid !== root && !ours.has(ppid))) continue;
-      let cmdline = '';
-      try {
-        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      } catch {}
-      ours.set(pid, cmdline);
-      grew = true;
-    }
-  }
-  return ours;
-}
 
 const alive = (pid: number) => {
   try {

@@ -9,7 +9,6 @@
  * the same way (in real Chromium) and gets its verdict.
  */
 import { readFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient, type SessionFrame, type TesseraClient } from '../../api/client/index.ts';
 import { bytesToBase64 } from '../../api/protocol/base64-bytes.ts';
@@ -21,6 +20,7 @@ import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
 import { frameFor, meanAbsDiff, rgbPixels } from '../support/session-frames.ts';
+import { BASE_FLAGS, launchBrowser } from '../web/browser.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let client: TesseraClient;
@@ -141,10 +141,7 @@ describe('session frame verification', () => {
   }, 360_000);
 
   it('the sample WebXR page reports a frame and gets its verdict', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchBrowser(BASE_FLAGS);
     try {
       const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
       const errors: string[] = [];

@@ -11,7 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTesseraClient } from '../../api/client/index.ts';
@@ -20,6 +20,7 @@ import { waitFor } from '../support/farm-checks.ts';
 import { startTestFarm } from '../support/farm.ts';
 import { scenePath } from '../support/renderer.ts';
 import { shadowStage } from '../support/shadow-stage.ts';
+import { BASE_FLAGS, launchBrowser } from '../web/browser.ts';
 
 let farm: Awaited<ReturnType<typeof startTestFarm>>;
 let browser: Browser;
@@ -35,10 +36,7 @@ beforeAll(async () => {
   cubeId = (await client.uploadScene(await shadowStage({ floor: false }))).sceneId;
   node = farm.spawnNode('vr-page', { concurrency: 1 });
   await waitFor('a node', async () => ((await client.nodes({ healthy: true })).nodes.length ? true : undefined));
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser(BASE_FLAGS);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobFrames, JobStatus } from '../../api/protocol/job-status.ts';
-import { call } from '../support/api-harness.ts';
+import type { JobFrames } from '../../api/protocol/job-status.ts';
 import { checkJobFrames, waitFor } from '../support/farm-checks.ts';
+import { farmApi } from '../support/farm-api.ts';
 import { startTestFarm, type NodeProcess } from '../support/farm.ts';
+import { descendants } from '../support/process-tree.ts';
 import { createTestRenderer, scenePath } from '../support/renderer.ts';
 
 /**
@@ -17,50 +18,13 @@ let node: NodeProcess;
 let local: Awaited<ReturnType<typeof createTestRenderer>>;
 let sceneId: string;
 
-const api = async (method: string, path: string, body?: unknown) => {
-  const res = await call(farm.url, method, path, body instanceof Uint8Array ? { body: body as Uint8Array<ArrayBuffer>, type: 'model/gltf-binary' } : { json: body });
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-};
-
-const jobDone = (jobId: string) =>
-  waitFor(`job ${jobId}`, async () => {
-    const s = (await api('GET', `/v1/jobs/${jobId}`)) as JobStatus;
-    if (s.state === 'failed' || s.state === 'cancelled') throw Object.assign(new Error(`job ${s.state}: ${s.error}`), { fatal: true });
-    return s.state === 'done' ? s : undefined;
-  });
+const { api, jobDone } = farmApi(() => farm.url);
 
 /** The node's `task done` lines of a job: whether each ran on the wide render process. */
 const tasksOf = (jobId: string) =>
   node.log
     .filter((line) => line.includes('"msg":"task done"') && line.includes(jobId))
     .map((line) => JSON.parse(line) as { frame: number; costs: { wide?: boolean } });
-
-/** pid → command line of every descendant of `root` (Linux /proc). */
-function descendants(root: number): Map<number, string> {
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out = new Map<number, string>();
-  for (let grew = true, ours = new Set([root]); grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (ours.has(ppid) && !ours.has(pid)) {
-        ours.add(pid);
-        grew = true;
-        out.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
-      }
-    }
-  }
-  return out;
-}
 
 beforeAll(async () => {
   farm = await startTestFarm({ leaseMs: 6000 });

@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import type { SessionFrame, TesseraClient } from '../../api/client/index.ts';
+import { SessionRender } from '../../api/protocol/session.ts';
 import { stereoPose } from '../../api/protocol/session-pose.ts';
 
 type Session = Awaited<ReturnType<TesseraClient['openSession']>>;
@@ -36,4 +37,12 @@ export function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
   return s / a.length;
+}
+
+/** The session look the render-process tests use: JPEG 90 of `eye`, no depth or shadows, from `camera` (the scene's `front`). */
+export function testSessionRender(eye: { width: number; height: number }, camera: SessionRender['camera'] = { kind: 'gltf', name: 'front' }): SessionRender {
+  return SessionRender.parse({
+    eye, format: 'jpeg', quality: 90, depth: false, shadows: false, maxFps: 90, toneMapping: 'neutral', exposure: 1,
+    background: '#808080', environmentIntensity: 1, keyLight: 'auto', camera,
+  });
 }

@@ -13,7 +13,10 @@ import { ROOT } from '../support/tessera-cli.ts';
 export const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
 export const SHOTS_DIR = join(ROOT, 'test', '.output', 'web');
 
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=gl-egl', '--ignore-gpu-blocklist'];
+/** Headless Chromium with nothing running beside the page (the sample VR page's tests use these alone). */
+export const BASE_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** …and WebGL 2 on llvmpipe through ANGLE's EGL backend (the dashboard's pages). */
+const FLAGS = [...BASE_FLAGS, '--use-angle=gl-egl', '--ignore-gpu-blocklist'];
 
 /** Build the dashboard if this checkout has not yet, or built it before /join had its Basis worker (infra/setup.sh normally has). */
 export function ensureWebBuilt(): void {
@@ -21,10 +24,10 @@ export function ensureWebBuilt(): void {
   if (!hasWebAssets() || !existsSync(join(WEB_DIST, 'join.html')) || !basisWorker()) execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
 }
 
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(args: string[] = FLAGS): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not at ${CHROMIUM}: apt-get install -y chromium (infra/setup.sh installs it)`);
   await mkdir(SHOTS_DIR, { recursive: true });
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  return chromium.launch({ executablePath: CHROMIUM, args });
 }
 
 /** Chromium (launchBrowser) with one new page of `options`, whose errors are collected from the start (collectErrors). */

@@ -72,10 +72,16 @@ export class Verifier {
     const rate = base > 0 && onProbation(node, this.#trust) ? Math.max(base, this.#trust.probationSampleRate) : base;
     const sample = isSampled(task.taskId, task.round, rate, this.#seed);
     if (!sample && task.verification?.state !== 'rerender') return { sample, verifiable: true };
+    const record = job ?? (await this.#jobs.getJob(task.jobId));
+    // A session sample's reference render (the only job that asks for `viewPose`) is a vote already: two other nodes
+    // must agree before a session frame is disproven, and references that disagree leave it inconclusive
+    // (session-verification.ts). Re-rendering it too would only hold the verdict back (a probationary node's
+    // reference would wait for a third node), so it is accepted as delivered.
+    if (record?.requirements?.viewPose) return { sample: false, verifiable: true };
     // Only nodes that ask for work can verify: a node that just heartbeats would leave the frame waiting.
     const healthy = (await this.#nodes.workingNodes(this.#clock.now())).filter((n) => n.nodeId !== nodeId);
     if (healthy.length === 0) return { sample, verifiable: false };
-    const requirements = (job ?? (await this.#jobs.getJob(task.jobId)))?.requirements ?? undefined;
+    const requirements = record?.requirements ?? undefined;
     // …and only nodes whose card takes this kind of task (a tiles-only browser tab verifies no stitch).
     return { sample, verifiable: healthy.some((n) => meetsRequirements(n.card, requirements) && fitsNode(n.card, task)) };
   }

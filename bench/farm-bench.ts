@@ -363,6 +363,7 @@ const TIMELINE_HOPS: { name: string; to: string; process: string }[] = [
   { name: 'completion authenticated and read (store step start)', to: 'output-check', process: 'API' },
   { name: 'inline output hashed and written to storage', to: 'output-stored', process: 'API + storage' },
   { name: 'completion recorded (SQLite)', to: 'complete-recorded', process: 'API' },
+  { name: 'inline output checked (length, sha256), offered to the event streams', to: 'output-offered', process: 'API' },
   { name: 'event stream woken', to: 'events-woken', process: 'API' },
   { name: 'frame event made and sent (store reads, presign)', to: 'frame-sent', process: 'API' },
   { name: 'frame event reaches the client (SSE)', to: 'frame-event', process: 'API → client' },
@@ -388,7 +389,10 @@ function singleTimeline(jobId: string, clientStamps: TimelineStamp[], apiStamps:
   if (start === undefined) return null;
   const hops: Record<string, number> = {};
   let cursor = start;
-  for (const hop of TIMELINE_HOPS) {
+  // A frame offered to the event streams ahead of its store and record goes out while both run: they leave its path.
+  const offered = all.some((x) => x.step === 'output-offered');
+  const offPath = offered ? ['output-stored', 'complete-recorded'] : ['output-offered'];
+  for (const hop of TIMELINE_HOPS.filter((h) => !offPath.includes(h.to))) {
     // A step stamped more than once (the event stream wakes at each change) counts from the first after the last hop;
     // 2 ms of slack for the clocks of different processes.
     const found = all.filter((x) => x.step === hop.to).map((x) => x.at).sort((a, b) => a - b);
@@ -398,7 +402,7 @@ function singleTimeline(jobId: string, clientStamps: TimelineStamp[], apiStamps:
     cursor = at;
   }
   const side: Record<string, number> = {};
-  for (const step of ['submitted', 'job-answered', 'prune-start', 'prune-end', 'complete-answered', 'node-acked', 'frame-sent']) {
+  for (const step of ['submitted', 'job-answered', ...(offered ? ['output-stored', 'complete-recorded'] : []), 'prune-start', 'prune-end', 'complete-answered', 'node-acked', 'frame-sent']) {
     const at = all.find((x) => x.step === step)?.at;
     if (at !== undefined) side[step] = Math.round((at - start) * 10) / 10;
   }

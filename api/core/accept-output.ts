@@ -61,16 +61,11 @@ export async function acceptOutput(
 }
 
 /**
- * Check an output the node sent inside its completion (protocol 3) and store it at the accepted key; null then,
- * else why it was refused. The API holds the bytes, so it measures them itself: their length and sha256 must be
- * what the node reported, and they must fit the task's pixels. One write, through the BlobStore port (S3, R2),
- * straight to the key readers use; nothing is uploaded by the node, so there is no attempt object to copy or
- * delete. Called only for the lease holder (as acceptOutput), so a retried completion of a recorded task writes
- * nothing again.
+ * Check an output the node sent inside its completion (protocol 3); null when it is what the node reported, else why
+ * it was refused. The API holds the bytes, so it measures them itself: their length and sha256 must be what the node
+ * reported, and they must fit the task's pixels. Nothing is written (storeInlineOutput does that).
  */
-export async function acceptInlineOutput(
-  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentFrames'>>,
-  task: TaskRecord,
+export async function checkInlineOutput(
   reported: { bytes: number; checksum: string },
   bytes: Uint8Array,
   size: { width: number; height: number },
@@ -80,9 +75,45 @@ export async function acceptInlineOutput(
   if (bytes.length !== reported.bytes) return `the inline output has ${bytes.length} bytes, but the node reported ${reported.bytes}`;
   const actual = await sha256Hex(bytes);
   if (actual !== reported.checksum) return `the inline output has sha256 ${actual}, but the node reported ${reported.checksum}`;
+  return null;
+}
+
+/**
+ * Store an inline output checkInlineOutput passed (its sha256 `checksum`) at the accepted key: one write, through the
+ * BlobStore port (S3, R2), straight to the key readers use; nothing is uploaded by the node, so there is no attempt
+ * object to copy or delete. Called only for the lease holder (as acceptOutput), so a retried completion of a
+ * recorded task writes nothing again.
+ */
+export async function storeInlineOutput(
+  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentFrames'>>,
+  task: TaskRecord,
+  checksum: string,
+  bytes: Uint8Array,
+): Promise<void> {
   const accepted = acceptedKey(task);
   await ctx.blobs.put(accepted, bytes, { contentType: outputContentType(accepted) });
   // Stored: a frame (a whole-frame render or a stitch, not a tile) may now ride in its frame event (recent-frames.ts).
-  if ((task.kind === 'render' && task.final) || task.kind === 'stitch') ctx.recentFrames?.put(accepted, actual, bytes);
+  if (isFrameOutput(task)) ctx.recentFrames?.put(accepted, checksum, bytes);
+}
+
+/** Whether `task`'s output is a whole frame (a whole-frame render or a stitch), not a tile or a verification. */
+export function isFrameOutput(task: Pick<TaskRecord, 'kind' | 'final'>): boolean {
+  return (task.kind === 'render' && task.final) || task.kind === 'stitch';
+}
+
+/**
+ * Check an output the node sent inside its completion (protocol 3) and store it at the accepted key; null then,
+ * else why it was refused (checkInlineOutput, then storeInlineOutput).
+ */
+export async function acceptInlineOutput(
+  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentFrames'>>,
+  task: TaskRecord,
+  reported: { bytes: number; checksum: string },
+  bytes: Uint8Array,
+  size: { width: number; height: number },
+): Promise<string | null> {
+  const mismatch = await checkInlineOutput(reported, bytes, size);
+  if (mismatch) return mismatch;
+  await storeInlineOutput(ctx, task, reported.checksum, bytes);
   return null;
 }

@@ -13,11 +13,17 @@ export interface Notifier {
    * (a store that announces its changes). Absent: `notify` is already local.
    */
   notifyLocal?(topic: string): void;
+  /**
+   * Call `listener` on every wake-up of `topic` in this process (notify, notifyLocal) until the returned function is
+   * called: a waiter that reads between its waits learns of what it would otherwise miss while it was not waiting.
+   */
+  listen?(topic: string, listener: () => void): () => void;
 }
 
 /** A Notifier for one process. */
 export function createNotifier(): Notifier {
   const waiters = new Map<string, Set<(notified: boolean) => void>>();
+  const listeners = new Map<string, Set<() => void>>();
   return {
     wait(topic, timeoutMs, signal) {
       return new Promise<boolean>((resolve) => {
@@ -38,9 +44,20 @@ export function createNotifier(): Notifier {
       });
     },
     notify(topic) {
+      for (const listener of [...(listeners.get(topic) ?? [])]) listener();
       const set = waiters.get(topic);
       if (!set) return;
       for (const done of [...set]) done(true);
+    },
+    listen(topic, listener) {
+      let set = listeners.get(topic);
+      if (!set) listeners.set(topic, (set = new Set()));
+      const own = (): void => listener();
+      set.add(own);
+      return () => {
+        set!.delete(own);
+        if (set!.size === 0 && listeners.get(topic) === set) listeners.delete(topic);
+      };
     },
   };
 }

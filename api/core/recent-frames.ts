@@ -9,6 +9,9 @@
 export class RecentFrames {
   readonly #frames = new Map<string, { checksum: string; bytes: Uint8Array }>();
   #held = 0;
+  /** Frames offered ahead of their store (see offer), by accepted key. */
+  readonly #offers = new Map<string, OfferedFrame>();
+  #offered = 0;
 
   /** `maxBytes`: most bytes held in all; `maxFrameBytes`: larger frames are not kept (0: none is). */
   constructor(
@@ -42,8 +45,49 @@ export class RecentFrames {
     this.#held -= f.bytes.length;
   }
 
+  /**
+   * Offer a frame whose completion is being recorded: its bytes checked (length, sha256 measured by the caller) and
+   * its completion one that finishes the frame as it stands (no verification hold), but not yet written to storage
+   * nor recorded. An event stream that asks for inline frames may send it at once (the frame's file is what a client
+   * waits for; the storage write and the record then overlap the event instead of preceding it). Nothing is recorded
+   * by an offer: if the API stops before the record, the task's lease runs out and it is rendered again, and a
+   * completion that ends up not finishing the frame (refused, held, its node blocklisted) is withdrawn. Returns false
+   * (nothing offered) when the frame is larger than this holder keeps or the offers would pass `maxBytes`.
+   */
+  offer(frame: OfferedFrame): boolean {
+    if (frame.bytes.length > this.maxFrameBytes || this.#offered + frame.bytes.length > this.maxBytes) return false;
+    this.withdraw(frame.key);
+    this.#offers.set(frame.key, frame);
+    this.#offered += frame.bytes.length;
+    return true;
+  }
+
+  /** The frames of `jobId` on offer now (see offer). */
+  offers(jobId: string): OfferedFrame[] {
+    return [...this.#offers.values()].filter((f) => f.jobId === jobId);
+  }
+
+  /** End the offer of the frame at `key`: its completion was recorded, or not (either way the store now speaks). */
+  withdraw(key: string): void {
+    const f = this.#offers.get(key);
+    if (!f) return;
+    this.#offers.delete(key);
+    this.#offered -= f.bytes.length;
+  }
+
   /** Bytes held now. */
   get heldBytes(): number {
     return this.#held;
   }
+}
+
+/** A frame offered to event streams ahead of its store (RecentFrames.offer). */
+export interface OfferedFrame {
+  jobId: string;
+  frame: number;
+  /** Its accepted key (where it is being stored). */
+  key: string;
+  /** The sha256 of `bytes`, measured. */
+  checksum: string;
+  bytes: Uint8Array;
 }

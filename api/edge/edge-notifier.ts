@@ -57,6 +57,9 @@ export function createEdgeNotifier(target: () => NotifyTarget): EdgeNotifier {
     notifyLocal(topic) {
       local.notify(topic);
     },
+    listen(topic, listener) {
+      return local.listen!(topic, listener);
+    },
     async flush() {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },

@@ -299,14 +299,46 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         lastSent = ctx.clock.now();
         return stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
       };
-      const sentFrames = new Set<number>();
+      /** The frames sent, with the sha256 of the version sent (a frame finished again with other bytes is sent again). */
+      const sentFrames = new Map<number, string>();
+      /** The finished frames read from the store. */
+      const readFrames = new Set<number>();
+      /** Frames sent from their offer whose record this stream has not read yet. */
+      const offeredEarly = new Set<number>();
+      const sendFrame = async (t: { taskId?: string; frame: number; key: string; bytes: number; checksum: string }, held: Uint8Array | undefined): Promise<void> => {
+        sentFrames.set(t.frame, t.checksum);
+        // Where to fetch it, so clients need no frame-list call per frame.
+        const url = await ctx.blobs.presignGet(t.key, ctx.options.urlSeconds);
+        await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.bytes, checksum: t.checksum, ...(held ? { inline: bytesToBase64(held) } : {}) });
+        stampTimeline(ctx.options.timeline, ctx.logger, 'frame-sent', { jobId, taskId: t.taskId, frame: t.frame });
+      };
       // Where this stream's reading of finished frames stands: each wake-up reads only the frames finished since.
       let cursor = FINISHED_FRAMES_START;
       let last = '';
-      for (;;) {
+      // A change announced while a round reads and sends (no wait is open then) starts the next round at once.
+      let missed = false;
+      const unlisten = ctx.notifier.listen?.(jobTopic(jobId), () => {
+        missed = true;
+      });
+      try {
+        for (;;) {
+          missed = false;
+          if (await followRound()) return;
+          if (missed) {
+            stampTimeline(ctx.options.timeline, ctx.logger, 'events-woken', { jobId });
+            continue;
+          }
+          if (await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal)) stampTimeline(ctx.options.timeline, ctx.logger, 'events-woken', { jobId });
+        }
+      } finally {
+        unlisten?.();
+      }
+
+      /** One round of reads and sends; true when the stream is over. */
+      async function followRound(): Promise<boolean> {
         const job = (await ctx.jobs.getJob(jobId))!;
         const counts = await ctx.jobs.countTasks(jobId);
-        if (counts.framesDone > sentFrames.size) {
+        if (counts.framesDone > readFrames.size) {
           const fresh: TaskRecord[] = [];
           for (;;) {
             const page = await ctx.jobs.listFinishedFramesSince(jobId, cursor, FINISHED_FRAMES_PAGE);
@@ -317,15 +349,29 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           // Sent in frame order, as they were when every wake-up read every finished frame.
           fresh.sort((a, b) => a.frame - b.frame);
           for (const t of fresh) {
-            if (sentFrames.has(t.frame)) continue;
-            sentFrames.add(t.frame);
-            // Where to fetch it, so clients need no frame-list call per frame.
+            readFrames.add(t.frame);
+            // Sent already, these bytes (maybe ahead of their record, below).
+            if (sentFrames.get(t.frame) === t.result!.checksum) {
+              offeredEarly.delete(t.frame);
+              continue;
+            }
+            // Sent already with other bytes: only an offered frame is sent again (as before, a frame finished again
+            // after it was sent is not: the client lists frames once the job has ended).
+            if (sentFrames.has(t.frame) && !offeredEarly.has(t.frame)) continue;
             const key = acceptedKey(t);
-            const url = await ctx.blobs.presignGet(key, ctx.options.urlSeconds);
             // The frame itself when asked for and still held (exactly the stored bytes: looked up by the recorded sha256).
             const held = inlineFrames ? ctx.recentFrames.get(key, t.result!.checksum) : undefined;
-            await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.result!.bytes, checksum: t.result!.checksum, ...(held ? { inline: bytesToBase64(held) } : {}) });
-            stampTimeline(ctx.options.timeline, ctx.logger, 'frame-sent', { jobId, taskId: t.taskId, frame: t.frame });
+            await sendFrame({ taskId: t.taskId, frame: t.frame, key, bytes: t.result!.bytes, checksum: t.result!.checksum }, held);
+            offeredEarly.delete(t.frame);
+          }
+        }
+        // Frames checked and being stored and recorded (recent-frames.ts offer): a stream that takes frames inline sends
+        // them now; the store's record follows (and is not sent again with the same bytes).
+        if (inlineFrames) {
+          for (const o of ctx.recentFrames.offers(jobId).sort((a, b) => a.frame - b.frame)) {
+            if (sentFrames.has(o.frame)) continue;
+            offeredEarly.add(o.frame);
+            await sendFrame({ frame: o.frame, key: o.key, bytes: o.bytes.length, checksum: o.checksum }, o.bytes);
           }
         }
         const progress = jobProgress(job, counts);
@@ -336,15 +382,15 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         }
         if (isJobFinished(job.state)) {
           await send({ type: 'end', jobId, state: job.state, error: job.error });
-          return;
+          return true;
         }
-        if (signal.aborted) return;
+        if (signal.aborted) return true;
         // A comment line now and then keeps proxies from closing a quiet stream.
         if (ctx.clock.now() - lastSent >= SSE_KEEPALIVE_MS) {
           lastSent = ctx.clock.now();
           await stream.write(': keep-alive\n\n');
         }
-        if (await ctx.notifier.wait(jobTopic(jobId), ctx.options.recheckMs, signal)) stampTimeline(ctx.options.timeline, ctx.logger, 'events-woken', { jobId });
+        return false;
       }
     }
   });

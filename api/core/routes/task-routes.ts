@@ -16,15 +16,16 @@ import { TaskAck, TaskComplete, TaskFail, UploadRequest, UploadTicket, type Leas
 import { presignedPutHeaders } from '../blob-store.ts';
 import { checkUploadToken, UPLOAD_CAPABILITY_PURPOSE } from '../upload-capability.ts';
 import { leaseWith, type LeaseStepInput } from '../lease-tasks.ts';
-import type { AuthenticateAndCompleteOutcome, AuthenticatedTask, CompleteInput, CompletionDecision, NodeRecord, TaskOutcome } from '../job-store.ts';
+import type { AuthenticateAndCompleteOutcome, AuthenticatedTask, CompleteInput, CompletionDecision, NodeRecord, TaskOutcome, TaskRecord } from '../job-store.ts';
 import type { ApiContext } from '../api-context.ts';
 import { errorResponses } from './error-responses.ts';
 import { authenticateNode, bearerCredentials, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { chargeNodeCall, limitNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
-import { acceptInlineOutput, acceptOutput, maxOutputBytes } from '../accept-output.ts';
+import { acceptOutput, checkInlineOutput, isFrameOutput, maxOutputBytes, storeInlineOutput } from '../accept-output.ts';
 import { base64ToBytes } from '../../protocol/base64-bytes.ts';
-import { attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
+import { acceptedKey, attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
+import { jobTopic } from '../notifier.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
 import { epochMs, stampLeased, stampTimeline } from '../timeline.ts';
 
@@ -105,6 +106,20 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     let corrupt: { mismatch: string; key: string; nodeId: string } | undefined;
     /** The attempt object copied to the accepted key: garbage once the completion is recorded. */
     let copiedFrom: string | undefined;
+    /** The lease holder's verification draw (made once its output checked out). */
+    let sampling: { sample: boolean; verifiable: boolean } | undefined;
+    /** The frame offered to event streams ahead of its store and record (withdrawn once the store step is back). */
+    let offered: { key: string; jobId: string } | undefined;
+    const offerFrame = (task: TaskRecord, checksum: string, bytes: Uint8Array): void => {
+      const key = acceptedKey(task);
+      if (!ctx.recentFrames.offer({ jobId: task.jobId, frame: task.frame, key, checksum, bytes })) return;
+      offered = { key, jobId: task.jobId };
+      stamps.push(['output-offered', epochMs()]);
+      // Only this process's streams can send it (the offer is in its memory).
+      const { notifier } = ctx;
+      if (notifier.notifyLocal) notifier.notifyLocal(jobTopic(task.jobId));
+      else notifier.notify(jobTopic(task.jobId));
+    };
     /**
      * What to record, decided while the store step waits (one Durable Object request on Workers: this is called back
      * over RPC): the node, its task and the task's job were read in the same step. Never throws: an error would lose
@@ -123,14 +138,21 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           const size = task.tile ?? job?.view ?? { width: 0, height: 0 };
           if (inline && inline.length > maxOutputBytes(size.width, size.height)) throw inlineTooLarge(id, inline.length, maxOutputBytes(size.width, size.height));
           stamps.push(['output-check', epochMs()]);
-          const mismatch = inline ? await acceptInlineOutput(ctx, task, body, inline, size) : await acceptOutput(ctx, task, body, size);
-          stamps.push(['output-stored', epochMs()]);
+          const mismatch = inline ? await checkInlineOutput(body, inline, size) : await acceptOutput(ctx, task, body, size);
           if (mismatch) {
+            stamps.push(['output-stored', epochMs()]);
             // The node's word is worth nothing here: fail its attempt now (counted against it) so the task is retried.
             corrupt = { mismatch, key: attemptKey(task), nodeId: node.nodeId };
             return { fail: { taskId: id, nodeId: node.nodeId, leaseId: body.leaseId, reason: `OUTPUT_CORRUPT: ${mismatch}`, sceneFault: false, now: ctx.clock.now(), policy: ctx.options.policy } };
           }
-          if (!inline) copiedFrom = claimedAttemptKey(task, body.checksum);
+          sampling = await ctx.verifier.sampling(task, node, job ?? undefined);
+          if (inline) {
+            // A frame this completion finishes as it stands goes to the job's event streams now, while it is stored and
+            // recorded (recent-frames.ts offer): the file a client waits for no longer waits on the storage write.
+            if (isFrameOutput(task) && finishesAsItStands(task, sampling)) offerFrame(task, body.checksum, inline);
+            await storeInlineOutput(ctx, task, body.checksum, inline);
+          } else copiedFrom = claimedAttemptKey(task, body.checksum);
+          stamps.push(['output-stored', epochMs()]);
         }
         const now = ctx.clock.now();
         const input: CompleteInput = {
@@ -140,7 +162,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           result: { bytes: body.bytes, checksum: body.checksum },
           now,
           renderMs: claimedRenderMs(body.timings, task, now, ctx.options.policy.leaseMs),
-          ...(holder ? await ctx.verifier.sampling(task, node, job ?? undefined) : {}),
+          ...(sampling ?? {}),
           agrees: holder ? await ctx.verifier.agreement(task, node, body.checksum) : undefined,
           verification: { ...ctx.options.verification, probationResults: ctx.options.trust.probationResults },
           claims: ctx.options.trust,
@@ -166,23 +188,29 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     };
     const next = body.next;
     const done: { outcome?: TaskOutcome; leased?: LeasedTask[]; node?: NodeRecord } = {};
-    if (next) {
-      // Authentication, the output check, the completion and the node's next tasks in one store step (no lease round
-      // trip between tasks; none for a node this vote blocklists); their changes are announced together.
-      const got = await leaseWith(ctx, next, async (lease) => {
-        const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read, lease, next));
+    try {
+      if (next) {
+        // Authentication, the output check, the completion and the node's next tasks in one store step (no lease round
+        // trip between tasks; none for a node this vote blocklists); their changes are announced together.
+        const got = await leaseWith(ctx, next, async (lease) => {
+          const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read, lease, next));
+          stamps.push(['complete-recorded', epochMs()]);
+          done.outcome = await settle(out);
+          done.node = out.read.node;
+          return { node: out.read.node, lease: out.lease, changes: done.outcome.changes };
+        });
+        done.leased = got.tasks;
+      } else {
+        const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read));
         stamps.push(['complete-recorded', epochMs()]);
         done.outcome = await settle(out);
         done.node = out.read.node;
-        return { node: out.read.node, lease: out.lease, changes: done.outcome.changes };
-      });
-      done.leased = got.tasks;
-    } else {
-      const out = await ctx.jobs.authenticateAndComplete({ tokenHash, taskId: id }, (read) => decide(read));
-      stamps.push(['complete-recorded', epochMs()]);
-      done.outcome = await settle(out);
-      done.node = out.read.node;
-      await ctx.applied(done.outcome.changes);
+        await ctx.applied(done.outcome.changes);
+      }
+    } finally {
+      // The store speaks for the offered frame now: recorded (the woken streams read it from the store) or not (a stream
+      // that sent it early sends the frame again if it is finished with other bytes).
+      if (offered) ctx.recentFrames.withdraw(offered.key);
     }
     stamps.push(['complete-applied', epochMs()]);
     // Its accepted copy is what everyone reads: delete the attempt's object now rather than only when the job ends
@@ -253,4 +281,14 @@ function inlineTooLarge(taskId: string, bytes: number, max: number): TesseraErro
     'PAYLOAD_TOO_LARGE',
     `An inline output of ${bytes} bytes is more than the ${max} this completion may carry; nothing was recorded. Report it to POST /v1/tasks/${taskId}/upload and PUT it to the URL that answers, then complete without \`inline\`.`,
   );
+}
+
+/**
+ * Whether a completion of render or stitch `task` with this verification draw finishes it as it stands, as the store
+ * decides it (completeTask): a sampled result, or a re-render after a disproof, is held until another node's render
+ * agrees, unless no other node can check it.
+ */
+function finishesAsItStands(task: TaskRecord, sampling: { sample: boolean; verifiable: boolean }): boolean {
+  const rerender = task.verification?.state === 'rerender';
+  return !sampling.verifiable || (!sampling.sample && !rerender);
 }

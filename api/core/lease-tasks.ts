@@ -11,6 +11,7 @@ import { randomId } from './crypto-utils.ts';
 import type { LeaseManyInput, LeaseManyOutcome, NodeRecord } from './job-store.ts';
 import { presignLeasedTask, stitchesFrame } from './leased-task.ts';
 import { TASKS_TOPIC } from './notifier.ts';
+import { epochMs, stampTimeline } from './timeline.ts';
 import type { StatusChange } from './state-machine.ts';
 import { aheadLeaseMs } from './task-policy.ts';
 import { UPLOAD_CAPABILITY_PURPOSE } from './upload-capability.ts';
@@ -78,11 +79,17 @@ export async function leaseWith(
   earlier: StatusChange[] = [],
 ): Promise<LeasedTasks & { node: NodeRecord; lease: LeaseManyOutcome | null }> {
   const { policy } = ctx.options;
+  /** Where the step's time goes, for the timeline (stamped on the tasks leased). */
+  const marks: [string, number][] = [];
+  const mark = ctx.options.timeline ? (step: string) => marks.push([step, epochMs()]) : () => {};
   // Finished or freed tasks change queues: the routing pass below must see them.
   if (earlier.length > 0) ctx.router.invalidate();
   const changes = [...earlier, ...(await ctx.verifier.sweep(ctx.clock.now()))];
+  mark('lease-swept');
+  let leasedIds: { jobId: string; taskId: string; frame: number }[] = [];
   try {
     if ((await ctx.router.routePending()) > 0) ctx.notifier.notify(TASKS_TOPIC);
+    mark('lease-routed');
     const input = (n: number, expire: boolean): LeaseStepInput => ({
       leaseIds: Array.from({ length: n }, () => randomId('lease')),
       now: ctx.clock.now(),
@@ -92,6 +99,7 @@ export async function leaseWith(
       expire,
     });
     const first = await step(input(Math.max(0, wanted.max + wanted.ahead), true));
+    mark('lease-stored');
     const { node, lease } = first;
     changes.push(...(first.changes ?? []));
     if (!lease) return { node, lease, tasks: [], wakeAt: null };
@@ -123,9 +131,12 @@ export async function leaseWith(
         return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds, uploadKey, node.nodeId, now, ctx.options.inlineOutputBytes);
       }),
     );
+    mark('lease-presigned');
+    leasedIds = tasks;
     return { node, lease, tasks, wakeAt };
   } finally {
     // Whatever happened after them, the changes made are logged and announced.
     await ctx.applied(changes);
+    for (const t of leasedIds) for (const [step, at] of marks) stampTimeline(true, ctx.logger, step, { jobId: t.jobId, taskId: t.taskId, frame: t.frame }, at);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The BlobStore on any S3-compatible service (AWS S3, Cloudflare R2, MinIO, s3rver) with the AWS SDK v3; its
- * presigned URLs are signed with aws4fetch (SigV4 query signing, as the Workers store does: several times cheaper).
+ * presigned URLs are signed as aws4fetch signs them (SigV4 query signing, as the Workers store does: several times
+ * cheaper), with node:crypto's synchronous hashes (sync-query-signer.ts).
  *
  * Checksums are computed and validated only when an operation requires them: otherwise the SDK sends
  * bodies `aws-chunked` with trailing checksums, which s3rver stores inside the object (verified here),
@@ -23,9 +24,9 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { AwsClient } from 'aws4fetch';
 import { TesseraError } from '../protocol/errors.ts';
 import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
+import { SyncQuerySigner } from './sync-query-signer.ts';
 import { presignedPutHeaders, sha256HexFromBase64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
 
 export interface S3Config extends S3Endpoint {
@@ -64,11 +65,11 @@ function isNotFound(err: unknown): boolean {
 export class S3BlobStore implements BlobStore {
   readonly #s3: S3Client;
   /**
-   * Presigning is SigV4 query signing, a few HMACs: aws4fetch's signer (as the Workers store uses) costs ~0.3 ms of
-   * CPU a URL where the SDK's presigner costs 1–3 ms on a busy machine, and a single frame's way through the farm
-   * presigns twice (its lease's scene URL, its frame event's URL).
+   * Presigning is SigV4 query signing, a few HMACs: aws4fetch's canonical request (as the Workers store uses) with
+   * node:crypto's synchronous hashes costs a few hundredths of a millisecond a URL and never yields to the event loop,
+   * where the SDK's presigner costs 1–3 ms on a busy machine and WebCrypto's hashes each take a thread-pool trip.
    */
-  readonly #signer: AwsClient;
+  readonly #credentials: { accessKeyId: string; secretAccessKey: string; region: string };
   /** `<public endpoint>/<bucket>/`: where presigned URLs point (path-style, as the SDK's requests). */
   readonly #publicBase: string;
   readonly #bucket: string;
@@ -76,7 +77,7 @@ export class S3BlobStore implements BlobStore {
 
   constructor(config: S3Config) {
     this.#s3 = client(config, config.endpoint);
-    this.#signer = new AwsClient({ accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, service: 's3', region: config.region, retries: 0 });
+    this.#credentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, region: config.region };
     this.#publicBase = `${(config.publicEndpoint || config.endpoint).replace(/\/+$/, '')}/${encodeURIComponent(config.bucket)}/`;
     this.#bucket = config.bucket;
     this.#retry = { attempts: config.attempts, retryable: isTransient };
@@ -196,7 +197,8 @@ export class S3BlobStore implements BlobStore {
     const url = new URL(this.#publicBase + key.split('/').map(encodeURIComponent).join('/'));
     url.searchParams.set('X-Amz-Expires', String(Math.max(1, Math.min(604_800, Math.round(expiresInSeconds)))));
     try {
-      return (await this.#signer.sign(url.toString(), { method, headers, aws: { signQuery: true, allHeaders: headers !== undefined } })).url;
+      const signer = new SyncQuerySigner({ url: url.toString(), method, headers, ...this.#credentials, service: 's3', allHeaders: headers !== undefined });
+      return (await signer.sign()).url.toString();
     } catch (err) {
       throw this.#failed(`presigning ${key}`, err);
     }

@@ -110,15 +110,16 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     let sampling: { sample: boolean; verifiable: boolean } | undefined;
     /** The frame offered to event streams ahead of its store and record (withdrawn once the store step is back). */
     let offered: { key: string; jobId: string } | undefined;
-    const offerFrame = (task: TaskRecord, checksum: string, bytes: Uint8Array): void => {
+    const offerFrame = (task: TaskRecord, checksum: string, bytes: Uint8Array): boolean => {
       const key = acceptedKey(task);
-      if (!ctx.recentFrames.offer({ jobId: task.jobId, frame: task.frame, key, checksum, bytes })) return;
+      if (!ctx.recentFrames.offer({ jobId: task.jobId, frame: task.frame, key, checksum, bytes })) return false;
       offered = { key, jobId: task.jobId };
       stamps.push(['output-offered', epochMs()]);
       // Only this process's streams can send it (the offer is in its memory).
       const { notifier } = ctx;
       if (notifier.notifyLocal) notifier.notifyLocal(jobTopic(task.jobId));
       else notifier.notify(jobTopic(task.jobId));
+      return true;
     };
     /**
      * What to record, decided while the store step waits (one Durable Object request on Workers: this is called back
@@ -149,7 +150,10 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           if (inline) {
             // A frame this completion finishes as it stands goes to the job's event streams now, while it is stored and
             // recorded (recent-frames.ts offer): the file a client waits for no longer waits on the storage write.
-            if (isFrameOutput(task) && finishesAsItStands(task, sampling)) offerFrame(task, body.checksum, inline);
+            if (isFrameOutput(task) && finishesAsItStands(task, sampling) && offerFrame(task, body.checksum, inline)) {
+              // The woken streams send it in this turn of the event loop (no I/O on their way); storage's work after it.
+              await nextTurn();
+            }
             await storeInlineOutput(ctx, task, body.checksum, inline);
           } else copiedFrom = claimedAttemptKey(task, body.checksum);
           stamps.push(['output-stored', epochMs()]);
@@ -291,4 +295,10 @@ function inlineTooLarge(taskId: string, bytes: number, max: number): TesseraErro
 function finishesAsItStands(task: TaskRecord, sampling: { sample: boolean; verifiable: boolean }): boolean {
   const rerender = task.verification?.state === 'rerender';
   return !sampling.verifiable || (!sampling.sample && !rerender);
+}
+
+/** Resolves in the event loop's next turn (setImmediate where the runtime has it; else at once). */
+function nextTurn(): Promise<void> {
+  const { setImmediate } = globalThis as { setImmediate?: (fn: () => void) => unknown };
+  return setImmediate ? new Promise((resolve) => void setImmediate(resolve)) : Promise.resolve();
 }

@@ -122,6 +122,10 @@ export type JobEvent =
    * reads the frame list once at the end (a frame can be stitched again after its job's nodes are verified).
    * `inline`: the frame itself (base64), on streams opened with `?inline=1`, when it is small and the API still
    * holds it from its completion; its sha256 is `checksum` (clients check it, and download from `url` otherwise).
+   * `storing`: sent with `inline` as soon as its completion checked out, while the API stores and records it (the
+   * frame is done once recorded; an API that stops before then renders it again). Its `url` answers once it is
+   * stored: a client that cannot use `inline` takes the frame from the frame list once it is listed (a later
+   * `progress`, or the list at the job's end) rather than downloading it now.
    */
-  | { type: 'frame'; jobId: string; frame: number; url?: string; bytes?: number; checksum?: string; inline?: string }
+  | { type: 'frame'; jobId: string; frame: number; url?: string; bytes?: number; checksum?: string; inline?: string; storing?: boolean }
   | { type: 'end'; jobId: string; state: JobState; error: string | null };

@@ -143,7 +143,7 @@ export async function renderOnFarm(options: FarmRenderOptions): Promise<FarmRend
       onEvent: (e) => {
         if (e.type !== 'frame') return;
         stamp('frame-event', performance.now(), e.frame);
-        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum, inline: e.inline });
+        if (e.url && e.checksum) saver.take({ frame: e.frame, url: e.url, checksum: e.checksum, inline: e.inline, storing: e.storing });
         else saver.sync();
       },
     })
@@ -322,6 +322,13 @@ class FrameSaver {
     try {
       // A frame that came inside its event is saved as it is when its sha256 is the announced one; else downloaded.
       const inline = f.inline === undefined ? undefined : await checkedInline(f.inline, f.checksum);
+      if (inline === undefined && f.storing) {
+        // Sent ahead of its store, and its bytes are not the announced ones: its URL may not answer yet. It is taken
+        // from the frame list once listed (the progress that counts it, or the list at the job's end).
+        if (this.started.get(f.frame) === f.checksum) this.started.delete(f.frame);
+        this.sync();
+        return;
+      }
       const bytes = inline ?? (await this.client.downloadFrame(f.url, { sha256: f.checksum, signal: this.signal }));
       // A newer version of this frame may have been announced while this one downloaded: keep the newest.
       if (this.started.get(f.frame) === f.checksum) this.files.set(f.frame, await this.save(f.frame, bytes));
@@ -338,6 +345,8 @@ interface AnnouncedFrame {
   url: string;
   checksum: string;
   inline?: string;
+  /** Sent ahead of its store (JobEvent `storing`): its URL may not answer yet. */
+  storing?: boolean;
 }
 
 /** The bytes of an event's `inline` frame when they decode and their sha256 is `checksum`; undefined otherwise. */

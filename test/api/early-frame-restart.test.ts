@@ -137,7 +137,7 @@ describe('a frame sent to its client before it is stored and recorded', () => {
     const pending = completeInline(task, first.url).catch((err: unknown) => err);
     const early = await event;
     // The client has the frame, exactly its bytes…
-    expect(early).toMatchObject({ type: 'frame', jobId, frame: 0, bytes: png.length, checksum: sha256(png) });
+    expect(early).toMatchObject({ type: 'frame', jobId, frame: 0, bytes: png.length, checksum: sha256(png), storing: true });
     expect(new Uint8Array(Buffer.from(early.inline!, 'base64'))).toEqual(png);
     // …while storage holds nothing yet and the task is still the node's lease: nothing is done.
     await waitFor('the held storage write', async () => (proxy.held.length > 0 ? true : undefined), 10_000);
@@ -172,6 +172,7 @@ describe('a frame sent to its client before it is stored and recorded', () => {
     expect(await store.get(frames.body.frames[0].key)).toEqual(png);
     const replayed = await firstFrameEvent(second.url, jobId);
     expect(replayed).toMatchObject({ frame: 0, checksum: sha256(png) });
+    expect(replayed.storing).toBeUndefined();
     expect(new Uint8Array(await (await fetch(replayed.url!)).arrayBuffer())).toEqual(png);
   }, 180_000);
 

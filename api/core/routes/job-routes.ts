@@ -115,7 +115,7 @@ const followEvents = createRoute({
   security: clientSecurity,
   summary: 'Server-sent events: progress, frame, end',
   description:
-    'Each event is named after its `type` and carries a JobEvent as JSON. The stream ends after `end`. With `inline=1`, a `frame` event also carries the frame itself (base64 `inline`, its sha256 the event\'s `checksum`) when it is small and the API still holds it from its completion: no download needed.',
+    'Each event is named after its `type` and carries a JobEvent as JSON. The stream ends after `end`. With `inline=1`, a `frame` event also carries the frame itself (base64 `inline`, its sha256 the event\'s `checksum`) when it is small and the API still holds it from its completion: no download needed. Such a frame may be sent with `storing: true` as soon as its completion checks out, while the API stores and records it (its `url` answers once stored).',
   request: { params: JobParams, query: EventsQuery },
   responses: {
     200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } },
@@ -305,11 +305,11 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const readFrames = new Set<number>();
       /** Frames sent from their offer whose record this stream has not read yet. */
       const offeredEarly = new Set<number>();
-      const sendFrame = async (t: { taskId?: string; frame: number; key: string; bytes: number; checksum: string }, held: Uint8Array | undefined): Promise<void> => {
+      const sendFrame = async (t: { taskId?: string; frame: number; key: string; bytes: number; checksum: string; storing?: boolean }, held: Uint8Array | undefined): Promise<void> => {
         sentFrames.set(t.frame, t.checksum);
         // Where to fetch it, so clients need no frame-list call per frame.
         const url = await ctx.blobs.presignGet(t.key, ctx.options.urlSeconds);
-        await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.bytes, checksum: t.checksum, ...(held ? { inline: bytesToBase64(held) } : {}) });
+        await send({ type: 'frame', jobId, frame: t.frame, url, bytes: t.bytes, checksum: t.checksum, ...(held ? { inline: bytesToBase64(held) } : {}), ...(t.storing ? { storing: true } : {}) });
         stampTimeline(ctx.options.timeline, ctx.logger, 'frame-sent', { jobId, taskId: t.taskId, frame: t.frame });
       };
       // Where this stream's reading of finished frames stands: each wake-up reads only the frames finished since.
@@ -371,7 +371,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           for (const o of ctx.recentFrames.offers(jobId).sort((a, b) => a.frame - b.frame)) {
             if (sentFrames.has(o.frame)) continue;
             offeredEarly.add(o.frame);
-            await sendFrame({ frame: o.frame, key: o.key, bytes: o.bytes.length, checksum: o.checksum }, o.bytes);
+            await sendFrame({ frame: o.frame, key: o.key, bytes: o.bytes.length, checksum: o.checksum, storing: true }, o.bytes);
           }
         }
         const progress = jobProgress(job, counts);

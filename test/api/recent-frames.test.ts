@@ -41,4 +41,26 @@ describe('RecentFrames', () => {
     off.put('k', 's', bytes(1, 1));
     expect(off.get('k', 's')).toBeUndefined();
   });
+
+  it('offers frames per job until withdrawn, within the same bounds, apart from the frames it holds', () => {
+    const held = new RecentFrames(300, 200);
+    const offer = (jobId: string, frame: number, n: number) => held.offer({ jobId, frame, key: `jobs/${jobId}/${frame}.png`, checksum: `s${frame}`, bytes: bytes(n, frame) });
+    expect(offer('a', 0, 100)).toBe(true);
+    expect(offer('a', 1, 100)).toBe(true);
+    expect(offer('b', 0, 100)).toBe(true);
+    expect(held.offers('a').map((f) => f.frame)).toEqual([0, 1]);
+    expect(held.offers('b')[0]).toMatchObject({ jobId: 'b', frame: 0, key: 'jobs/b/0.png', checksum: 's0' });
+    // Past the bytes in all, or over the per-frame cap: not offered (the frame goes out once recorded, as before).
+    expect(offer('c', 0, 1)).toBe(false);
+    expect(offer('c', 1, 201)).toBe(false);
+    expect(held.offers('c')).toEqual([]);
+    // An offer is not a held frame: nothing is handed out for it by key and sha256.
+    expect(held.get('jobs/a/0.png', 's0')).toBeUndefined();
+    expect(held.heldBytes).toBe(0);
+    held.withdraw('jobs/a/0.png');
+    expect(held.offers('a').map((f) => f.frame)).toEqual([1]);
+    expect(offer('c', 0, 100)).toBe(true);
+    held.withdraw('jobs/unknown.png');
+    expect(held.offers('c')).toHaveLength(1);
+  });
 });

@@ -111,6 +111,19 @@ describe('notifier', () => {
     expect(await aborted).toBe(false);
     n.notify('nobody');
   });
+
+  it('tells a listener of every wake-up of its topic until it stops listening (changes between waits are not lost)', () => {
+    const n = createNotifier();
+    let heard = 0;
+    const stop = n.listen!('a', () => heard++);
+    n.notify('a');
+    n.notify('b');
+    n.notify('a');
+    expect(heard).toBe(2);
+    stop();
+    n.notify('a');
+    expect(heard).toBe(2);
+  });
 });
 
 describe('error handler', () => {

@@ -2,7 +2,7 @@
  * `npx tsx sim/real-data-eval.ts`: routing on the real RTT fixtures in test/routing/data, every scenario
  * of the routing issue, 20 splits (seeds 1–20) merged per row: the table the README's routing section
  * shows. Accuracy only (no timing), so figures do not depend on how busy the machine is.
- * Options: --splits 20 --sessions 3 --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
+ * Options: --splits 20 --sessions 3 --reprobe JSON (ReprobeOptions, e.g. '{"stableFactor":0}') --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
  *          --out FILE (the figures as JSON, with the datasets, splits and seeds: bench/results/routing-real-latest.json)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -70,7 +70,7 @@ export function runSplits(hosts: Parameters<typeof simulateRouting>[0], truth: P
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' }, out: { type: 'string' }, 'session-gap-min': { type: 'string' } } });
+  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' }, out: { type: 'string' }, 'session-gap-min': { type: 'string' }, reprobe: { type: 'string' } } });
   const gap = values['session-gap-min'] === undefined ? {} : { sessionGapMs: Number(values['session-gap-min']) * 60_000 };
   const splits = Number(values.splits);
   const sessions = Number(values.sessions);
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|');
     for (const sc of ds.scenarios) {
       if (values.scenario && !sc.name.includes(values.scenario) && !JSON.stringify(sc.options).includes(values.scenario)) continue;
-      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...gap, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}) }, splits, Number(values.seed));
+      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...gap, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}), ...(values.reprobe ? { reprobe: JSON.parse(values.reprobe) } : {}) }, splits, Number(values.seed));
       const s = r.bySession;
       console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) | ${sc.options.popLearning ? pct(r.edge.withPrior / r.setup.clients) : '—'} |`);
       // "same, ..." rows share a name: keyed by their options too, so none overwrites another.

@@ -127,8 +127,10 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
   it('a returning client explores first and re-probes last, only a stale RTT that decides its route (nextReprobe, the SDK\'s rule)', async () => {
     // Sessions a day apart: every remembered RTT is stale, so the last ping re-probes the fastest one unless a
     // node explored this session beat it. Ten minutes apart: nothing is stale, every ping explores.
-    const daily = await runS({ sessions: 3 });
-    const close = await runS({ sessions: 3, sessionGapMs: 10 * 60_000 });
+    // (The one-hour window alone here: stableFactor 0; the stable-path rule is the next test.)
+    const plain = { stableFactor: 0 };
+    const daily = await runS({ sessions: 3, reprobe: plain });
+    const close = await runS({ sessions: 3, sessionGapMs: 10 * 60_000, reprobe: plain });
     const never = await runS({ sessions: 3, reprobes: 0 });
     expect(close.tallies.tessera).toEqual(daily.tallies.tessera);
     expect(close.sessionTallies).toEqual(never.sessionTallies);
@@ -136,5 +138,16 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
     expect(close.bySession[2].within10).toBeGreaterThanOrEqual(daily.bySession[2].within10 + 0.02);
     expect(daily.bySession[2].within10).toBeGreaterThanOrEqual(0.9);
     expect(close.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('a best RTT confirmed a day later is trusted for two days (rememberRtt): the third session explores instead of re-probing it', async () => {
+    const stable = await runS({ sessions: 3 });
+    const plain = await runS({ sessions: 3, reprobe: { stableFactor: 0 } });
+    // Nothing is confirmed before the third session: the first two are the same pings and routes.
+    expect(stable.tallies.tessera).toEqual(plain.tallies.tessera);
+    expect(stable.sessionTallies.slice(0, 2)).toEqual(plain.sessionTallies.slice(0, 2));
+    // 100 tuning splits: 93.3 -> 95.2% in the third session; here at least level and ≥ 0.93.
+    expect(stable.bySession[2].within10).toBeGreaterThanOrEqual(plain.bySession[2].within10);
+    expect(stable.bySession[2].within10).toBeGreaterThanOrEqual(0.93);
   });
 });

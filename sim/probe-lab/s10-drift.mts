@@ -1,16 +1,9 @@
 // Session 10: sessions on the Seattle set's real time slices (1, 344, 688) instead of their median, to see what
 // re-probing buys under real drift. Tuning splits only. Usage: npx tsx sim/probe-lab/s10-drift.mts [splits] [firstSeed] [json options]
-import { readFileSync } from 'node:fs';
 import { loadRealDataset } from '../real-data-eval.ts';
 import { mergeSimReports, simulateRouting, type SimOptions } from '../simulate-routing.ts';
-import type { RttSource } from '../rtt-source.ts';
+import { sliceSource } from './s10-slices.ts';
 
-const dir = 'test/routing/data/seattle-40/raw';
-/** A published slice (rows: from, columns: to, seconds; 0 off the diagonal: no measurement) as an RTT source. */
-export function sliceSource(k: number): RttSource {
-  const rows = readFileSync(`${dir}/SeattleData_${k}.first40.csv`, 'utf8').trim().split('\n').map((l) => l.split(',').map(Number));
-  return { size: rows.length, rtt: (a, b) => (a === b ? 0 : rows[a][b] > 0 ? rows[a][b] * 1000 : NaN) };
-}
 const slices = [1, 344, 688].map(sliceSource);
 const splits = Number(process.argv[2] ?? 50);
 const first = Number(process.argv[3] ?? 101);

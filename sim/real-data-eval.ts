@@ -1,7 +1,7 @@
 /**
  * `npx tsx sim/real-data-eval.ts`: routing on the real RTT fixtures in test/routing/data, every scenario
- * of the routing issue, 20 splits (seeds 1–20) merged per row: the table the README's routing section
- * shows. Accuracy only (no timing), so figures do not depend on how busy the machine is.
+ * of the routing issue, 20 splits (seeds 1–20) merged per row: the tables docs/routing.md
+ * shows (the README's routing section keeps the goals). Accuracy only (no timing), so figures do not depend on how busy the machine is.
  * Options: --splits 20 --sessions 3 --reprobe JSON (ReprobeOptions, e.g. '{"stableFactor":0}') --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
  *          --out FILE (the figures as JSON, with the datasets, splits and seeds: bench/results/routing-real-latest.json)
  */

@@ -30,7 +30,7 @@ export interface ReprobeOptions {
   /**
    * A path seen stable over a span S (stableSince … at) is trusted for `stableFactor` × S after its last
    * measurement (and at least `freshForMs`), at most `stableMaxMs`: how long a path has held is the best guide
-   * to how long it will (0: off, every RTT is fresh for `freshForMs` only).
+   * to how long it will (0: off, every RTT is fresh for `freshForMs` only; with `freshForMs` 0 nothing is fresh).
    */
   stableFactor?: number;
   stableMaxMs?: number;
@@ -64,7 +64,9 @@ export function rememberRtt(prev: RememberedRtt | undefined, nodeId: string, rtt
 /** How long after its measurement `r` stays fresh. */
 export function freshFor(r: RememberedRtt, options: ReprobeOptions = REPROBE_DEFAULTS): number {
   const o = { ...REPROBE_DEFAULTS, ...options };
-  const base = o.freshForMs > 0 ? o.freshForMs : 0;
+  // freshForMs 0 means "trust nothing remembered", stable or not.
+  if (!(o.freshForMs > 0)) return 0;
+  const base = o.freshForMs;
   if (!(o.stableFactor > 0) || r.stableSince === undefined || !(r.stableSince <= r.at)) return base;
   return Math.max(base, Math.min(o.stableFactor * (r.at - r.stableSince), o.stableMaxMs));
 }

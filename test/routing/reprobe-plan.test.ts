@@ -68,6 +68,9 @@ describe('nextReprobe', () => {
     expect(rememberRtt({ nodeId: 'a', rttMs: 10, at: now - day }, 'a', 14, now).stableSince).toBe(now - day); // 4 ms: within 5 ms
     // Off: the plain window.
     expect(freshFor(second, { ...REPROBE_DEFAULTS, stableFactor: 0 })).toBe(REPROBE_DEFAULTS.freshForMs);
+    // A client that trusts nothing remembered (freshForMs 0) re-probes a stable path too.
+    expect(freshFor(second, { freshForMs: 0 })).toBe(0);
+    expect(nextReprobe([second], new Set(), now, false, { freshForMs: 0 })).toBe('a');
   });
 
   it('bounds stored stability claims: capped at stableMaxMs, ignored when after the measurement, and junk starts nothing', () => {

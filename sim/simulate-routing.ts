@@ -87,7 +87,8 @@ export interface SimOptions {
   /**
    * Real drift: the true RTTs in session k are `sessionTruths[k]` (time slices of the same matrix, same hosts):
    * the client's pings and that session's tally use them (nodes still converge on `truth`; the `tessera`
-   * method stays on `truth`). Sessions past the list's end use its last entry.
+   * method scores session 1's route on `truth`, `bySession[0]` on the first slice). Sessions past the list's
+   * end use its last entry.
    */
   sessionTruths?: readonly RttSource[];
   /** Called now and then with progress. */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateTopology } from '../../sim/generate-topology.ts';
+import { loadSlice } from '../../sim/real-data-eval.ts';
 import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
 import { mergeSimReports, simulateRouting, type SimOptions } from '../../sim/simulate-routing.ts';
 import { topologyStats } from '../../sim/topology-stats.ts';
@@ -149,5 +150,22 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
     // 100 tuning splits: 93.3 -> 95.2% in the third session; here at least level and ≥ 0.93.
     expect(stable.bySession[2].within10).toBeGreaterThanOrEqual(plain.bySession[2].within10);
     expect(stable.bySession[2].within10).toBeGreaterThanOrEqual(0.93);
+  });
+
+  it('sessions on the published time slices (real drift): each session pings and is scored on its own slice', async () => {
+    const slices = [1, 344, 688].map((k) => loadSlice('seattle-40', `raw/SeattleData_${k}.first40.csv`, sHosts.length));
+    // The slices are the published matrices (seconds, 10 ms steps; 0: not measured).
+    expect(slices[0].rtt(0, 1)).toBeCloseTo(170, 6);
+    expect(slices[0].rtt(0, 0)).toBe(0);
+    expect(Number.isNaN(slices[0].rtt(1, 23))).toBe(false);
+    // The same truth in every session gives the same sessions as no slices at all.
+    const sTruth = await sTruthP;
+    const same = await runS({ sessions: 3, sessionTruths: [sTruth] });
+    const plain = await runS({ sessions: 3 });
+    expect(same.sessionTallies).toEqual(plain.sessionTallies);
+    // Real drift: the paths move between slices (median |change| 50–70%), so later sessions gain much less.
+    const drift = await runS({ sessions: 3, sessionTruths: slices });
+    expect(drift.bySession[1].within10).toBeLessThan(plain.bySession[1].within10);
+    expect(drift.bySession[1].within10).toBeGreaterThan(drift.bySession[0].within10 - 0.05);
   });
 });

@@ -81,7 +81,9 @@ export interface SimOptions {
   popLearning?: boolean;
   /**
    * The edge times its own challenge pings to nodes (the API's EdgeRttMeter): every PoP's RTT to every node
-   * is known, the minimum of EDGE_RTT_DEFAULTS.samples pings each (a bound on each). Needs edgePops.
+   * is known, the minimum of EDGE_RTT_DEFAULTS.samples pings each (a bound on each). Needs edgePops. On by
+   * default, as the API runs (EDGE_RTT_METER_DEFAULTS.enabled): a PoP's row is assumed full, i.e. the PoP served
+   * enough requests to time every node within the meter's expiry (it times a few nodes per request).
    */
   edgeRtts?: boolean;
   /**
@@ -116,7 +118,7 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   reprobes: 1,
   sessionGapMs: 24 * 3600 * 1000,
   popLearning: false,
-  edgeRtts: false,
+  edgeRtts: true,
   vivaldi: VIVALDI_DEFAULTS,
 };
 

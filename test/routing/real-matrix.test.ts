@@ -63,18 +63,20 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
     expect(blind.tessera.within10).toBeGreaterThan(0.7);
     expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.3);
     expect(blind.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
-    const pops = run({ useLocation: false, edgePops: 30 });
+    const pops = run({ useLocation: false, edgePops: 30, edgeRtts: false });
     expect(pops.edge.pops).toBe(30);
     expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
   });
 
   it('PoPs that learn from earlier clients, and an edge that times its requests to nodes, help first contact more', () => {
-    const pops = run({ useLocation: false, edgePops: 30 });
-    const learning = run({ useLocation: false, edgePops: 30, popLearning: true });
+    const pops = run({ useLocation: false, edgePops: 30, edgeRtts: false });
+    const learning = run({ useLocation: false, edgePops: 30, edgeRtts: false, popLearning: true });
     expect(learning.edge.withPrior).toBeGreaterThan(0);
     expect(learning.tessera.within10).toBeGreaterThan(pops.tessera.within10);
-    const timed = run({ useLocation: false, edgePops: 30, edgeRtts: true });
+    const timed = run({ useLocation: false, edgePops: 30 });
     expect(timed.tessera.within10).toBeGreaterThan(pops.tessera.within10);
+    // The default, as the API runs: the same as asking for the edge's RTTs.
+    expect(timed.tallies.tessera).toEqual(run({ useLocation: false, edgePops: 30, edgeRtts: true }).tallies.tessera);
     // With the PoP's row bounding the nodes the client did not ping (jobs route by it, as the API's job route
     // does), first contact meets the goal of 90%, also with 10% of clients anycast to their second PoP.
     expect(timed.tessera.within10).toBeGreaterThanOrEqual(0.9);
@@ -83,7 +85,7 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
 
   it('per-PoP learning holds the routed client out: alone at its PoP, it learns nothing and routes as without', () => {
     // Every host is a PoP and reaches itself: no client shares its PoP, so its prior could only be its own data.
-    const one = (popLearning: boolean) => simulateRouting(hosts, truth, { nodes: 15, probes: 3, seed: 3, useLocation: false, edgePops: hosts.length, popLearning });
+    const one = (popLearning: boolean) => simulateRouting(hosts, truth, { nodes: 15, probes: 3, seed: 3, useLocation: false, edgePops: hosts.length, edgeRtts: false, popLearning });
     const alone = one(true);
     expect(alone.edge.withPrior).toBe(0);
     expect(alone.tallies.tessera).toEqual(one(false).tallies.tessera);
@@ -111,7 +113,7 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
     const blind = await runS({ sessions: 3 });
     expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.15);
     expect(blind.bySession[2].within10).toBeGreaterThan(0.85);
-    const pops = await runS({ edgePops: 20 });
+    const pops = await runS({ edgePops: 20, edgeRtts: false });
     expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
   });
 

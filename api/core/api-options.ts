@@ -48,6 +48,12 @@ export interface ApiDeps {
   comparer?: ImageComparer;
   /** Interactive sessions' records; without it, /v1/sessions answers 503. */
   sessions?: SessionStore;
+  /**
+   * HMAC-SHA256 computed at once where the runtime has it (node:crypto): the upload token each lease carries is signed
+   * without a trip through WebCrypto's thread pool, during which other requests' work would slip into the lease's
+   * answer. Absent (Workers): WebCrypto.
+   */
+  hmacSha256Sync?: (key: Uint8Array, data: Uint8Array) => Uint8Array;
 }
 
 export interface ApiOptions {

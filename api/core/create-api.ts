@@ -103,6 +103,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     rng,
     streams: new StreamSlots(),
     recentFrames: new RecentFrames(64 * opts.eventInlineBytes, opts.eventInlineBytes),
+    hmacSha256Sync: deps.hmacSha256Sync,
     polls: new NodePolls(),
   });
 

@@ -128,7 +128,7 @@ export async function leaseWith(
     const tasks = await Promise.all(
       leased.map(async ({ task, job }) => {
         const frameTiles = stitchesFrame(task) ? await ctx.jobs.listFrameTasks(job.jobId, task.frame) : [];
-        return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds, uploadKey, node.nodeId, now, ctx.options.inlineOutputBytes);
+        return presignLeasedTask(task, job, frameTiles, ctx.blobs, ctx.options.nodeUrlSeconds, uploadKey, node.nodeId, now, ctx.options.inlineOutputBytes, ctx.hmacSha256Sync);
       }),
     );
     mark('lease-presigned');

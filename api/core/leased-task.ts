@@ -31,6 +31,8 @@ export async function presignLeasedTask(
   now: number,
   /** The API's inline output cap (ApiOptions.inlineOutputBytes): the lease offers the smaller of it and the bound. */
   inlineOutputBytes = 0,
+  /** HMAC-SHA256 at once for the upload token (ApiDeps.hmacSha256Sync); absent: WebCrypto. */
+  hmacSync?: (key: Uint8Array, data: Uint8Array) => Uint8Array,
 ): Promise<LeasedTask> {
   const scene = sceneKey(job.sceneId);
   const sceneUrl = await blobs.presignGet(scene, urlSeconds);
@@ -51,7 +53,7 @@ export async function presignLeasedTask(
     view: job.view,
     encode: job.encode,
     final: task.final,
-    output: { key: attemptKey(task), maxBytes, inlineMaxBytes: Math.min(maxBytes, inlineOutputBytes), token: await mintUploadToken(uploadKey, { taskId: task.taskId, leaseId: task.leaseId!, nodeId, key: attemptKey(task), attempt: Math.max(1, task.attempts), outputKey: task.outputKey, maxBytes, expiresAt: now + urlSeconds * 1000 }) },
+    output: { key: attemptKey(task), maxBytes, inlineMaxBytes: Math.min(maxBytes, inlineOutputBytes), token: await mintUploadToken(uploadKey, { taskId: task.taskId, leaseId: task.leaseId!, nodeId, key: attemptKey(task), attempt: Math.max(1, task.attempts), outputKey: task.outputKey, maxBytes, expiresAt: now + urlSeconds * 1000 }, hmacSync) },
   };
   if (!stitchesFrame(task)) {
     leased.tile = task.tile!;

@@ -29,10 +29,14 @@ export const UploadGrant = z.object({
 });
 export type UploadGrant = z.infer<typeof UploadGrant>;
 
-/** Sign `grant` with `key` (SessionTickets.derivedKey of this module's purpose). */
-export async function mintUploadToken(key: Uint8Array, grant: UploadGrant): Promise<string> {
+/**
+ * Sign `grant` with `key` (SessionTickets.derivedKey of this module's purpose); `hmacSync`: the same HMAC-SHA256
+ * computed at once (ApiDeps.hmacSha256Sync), else WebCrypto's.
+ */
+export async function mintUploadToken(key: Uint8Array, grant: UploadGrant, hmacSync?: (key: Uint8Array, data: Uint8Array) => Uint8Array): Promise<string> {
   const body = toBase64Url(enc.encode(JSON.stringify(grant)));
-  return `${body}.${toBase64Url(await hmacSha256(key, enc.encode(body)))}`;
+  const data = enc.encode(body);
+  return `${body}.${toBase64Url(hmacSync ? hmacSync(key, data) : await hmacSha256(key, data))}`;
 }
 
 /** The grant `token` carries for task `taskId`; UNAUTHORIZED when it is forged, for another task, or expired. */

@@ -3,6 +3,7 @@
  * served by @hono/node-server. `close()` stops accepting connections, answers waiting long-polls (204)
  * and ends event streams at once, then releases the database and the S3 client.
  */
+import { createHmac } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -81,7 +82,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
   metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(
-    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs) },
+    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },
@@ -163,4 +164,9 @@ function startPruneSweeper(ctx: Pick<ApiContext, 'jobs' | 'blobs' | 'logger'>, i
       await running;
     },
   };
+}
+
+/** HMAC-SHA256 with node:crypto, at once (ApiDeps.hmacSha256Sync). */
+function hmacSha256Sync(key: Uint8Array, data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHmac('sha256', key).update(data).digest());
 }

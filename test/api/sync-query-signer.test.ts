@@ -31,3 +31,15 @@ describe('SyncQuerySigner', () => {
     }
   });
 });
+
+describe('upload tokens signed with a synchronous HMAC', () => {
+  it('are the tokens WebCrypto signs, and the upload route checks them alike', async () => {
+    const { createHmac } = await import('node:crypto');
+    const { checkUploadToken, mintUploadToken } = await import('../../api/core/upload-capability.ts');
+    const key = new Uint8Array(32).map((_, i) => i * 7);
+    const grant = { taskId: 'job_1.t', leaseId: 'lease_1', nodeId: 'node_1', key: 'jobs/job_1/attempts/t.1', attempt: 1, outputKey: 'jobs/job_1/frames/0.png', maxBytes: 1000, expiresAt: 2_000_000_000_000 };
+    const sync = await mintUploadToken(key, grant, (k, d) => new Uint8Array(createHmac('sha256', k).update(d).digest()));
+    expect(sync).toBe(await mintUploadToken(key, grant));
+    expect(await checkUploadToken(key, sync, grant.taskId, 1_000)).toEqual(grant);
+  });
+});

@@ -369,7 +369,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         // them now; the store's record follows (and is not sent again with the same bytes).
         if (inlineFrames) {
           for (const o of ctx.recentFrames.offers(jobId).sort((a, b) => a.frame - b.frame)) {
-            if (sentFrames.has(o.frame)) continue;
+            if (sentFrames.get(o.frame) === o.checksum) continue;
             offeredEarly.add(o.frame);
             await sendFrame({ frame: o.frame, key: o.key, bytes: o.bytes.length, checksum: o.checksum, storing: true }, o.bytes);
           }

@@ -47,7 +47,22 @@ export interface SessionVerificationOptions {
 
 export const SESSION_VERIFICATION_DEFAULTS: SessionVerificationOptions = { maxDiffRatio: 0.03, minQuality: 50, referenceTimeoutMs: 180_000, referencePriority: 90 };
 
-type Ctx = Pick<ApiContext, 'jobs' | 'blobs' | 'clock' | 'logger' | 'nodes' | 'applied' | 'tickets' | 'notifier' | 'comparer' | 'sessions'>;
+type Ctx = Pick<ApiContext, 'jobs' | 'blobs' | 'clock' | 'logger' | 'nodes' | 'applied' | 'tickets' | 'notifier' | 'comparer' | 'sessions' | 'options'>;
+
+/**
+ * A reference render's job id names its sample and its place in the vote (`ref_<the sample id's hex>_<1|2>`), so the
+ * job's end finds its sample with one read and no other job's end costs a store call (advanceOnJobEnd). Unique per
+ * sample and place: two processes moving one sample on at once cannot queue the same reference twice.
+ */
+export function referenceJobId(sampleId: string, place: number): string {
+  return `ref_${sampleId.replace(/^smp_/, '')}_${place}`;
+}
+
+/** The sample a reference render's job id names (referenceJobId), or null for any other job. */
+export function referenceSampleId(jobId: string): string | null {
+  const m = /^ref_([0-9a-f]{32})_[12]$/.exec(jobId);
+  return m ? `smp_${m[1]}` : null;
+}
 
 /** The key a sampled frame's bytes are kept under (only the API writes there). */
 function sampleKey(sessionId: string, sampleId: string): string {
@@ -186,7 +201,7 @@ async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSam
     format: 'png',
     priority: options.referencePriority,
   });
-  const planned = planJob(req, scene.info, { jobId: randomId('job') });
+  const planned = planJob(req, scene.info, { jobId: referenceJobId(sample.sampleId, sample.referenceJobs.length + 1) });
   const plan = { ...planned, owner: session.owner, requirements: { ...planned.requirements, ...referenceRequirements(scene.info) } };
   plan.view = { ...plan.view, pose: { view: sample.eyes[0].view, projection: sample.eyes[0].projection } };
   const now = ctx.clock.now();
@@ -256,6 +271,25 @@ async function penalise(ctx: Ctx, sample: SessionSampleRecord, reason: string): 
   for (const ch of changes) ctx.logger.info({ entity: ch.entity, id: ch.id, from: ch.from, to: ch.to, reason: ch.reason }, `session ${ch.id}: ${ch.from} → ${ch.to}`);
   await convictNode(ctx, sample.nodeId, reason);
   return changes;
+}
+
+/**
+ * Jobs ended (ApiContext.applied, where every status change lands, on Node and on Workers): move on each sample
+ * whose latest reference render one of them was, so a verdict (and a disproven node's penalty) follows the reference
+ * result at once, with nobody polling. Best effort: a failure is logged and the next poll or sweep tries again.
+ */
+export async function advanceOnJobEnd(ctx: Ctx, jobIds: readonly string[]): Promise<void> {
+  if (!ctx.sessions || !ctx.comparer?.compareEye) return;
+  for (const jobId of jobIds) {
+    const sampleId = referenceSampleId(jobId);
+    if (!sampleId) continue;
+    try {
+      const sample = await ctx.sessions.getSample(sampleId);
+      if (sample && sample.referenceJobs.at(-1) === jobId) await advanceSample(ctx, sample);
+    } catch (err) {
+      ctx.logger.warn({ sampleId, jobId, err: (err as Error).message }, 'session sample: could not advance it on its reference\'s end');
+    }
+  }
 }
 
 /** Advance every unsettled sample (a few at a time). */

@@ -7,6 +7,8 @@
  * - The references disagree with the frame and with each other: `inconclusive`, nobody blamed.
  * - Both references agree with each other against the signed frame: `disproven`; the node is blocklisted, its session
  *   closed and its session credit voided.
+ * - Nobody polls: the verdict follows the reference renders by themselves (the second reference is queued when the
+ *   first one's job ends, the node blocklisted when the second's does).
  * And bounds: an unsigned sample, a `fast` session's, and samples past the per-session limit are refused.
  */
 import { createHmac } from 'node:crypto';
@@ -150,5 +152,29 @@ describe('session frame samples: who must agree', () => {
     expect(session).toMatchObject({ state: 'closed', closeReason: expect.stringMatching(/disproven/) });
     // A verdict is final: asking again changes nothing.
     expect(await sample(sessionId, s.sampleId)).toEqual(v);
+  });
+
+  it('nobody polls: the references\' ends move the sample on, and the node is blocklisted all the same', async () => {
+    // A session node of its own (the one above is blocklisted by now).
+    const liar = await TestNode.register(h, 'session-node-2', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/' });
+    const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: `${EYE}x${EYE}` } });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.nodeId).toBe(liar.id);
+    const sessionId = res.body.sessionId as string;
+    const posted = await call<SessionSampleView>(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: await signedFrame(sessionId, RED, fromBase64Url(liar.reg.ticketSecret!)) });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    // No GET of the sample or the session from here on (those move a sample on too): only the nodes' own calls.
+    await renderReference(refs[0], GREEN);
+    // The first reference's end queued the second (for neither the session's node nor the first reference's).
+    expect(await refs[0].lease(0)).toBeNull();
+    await renderReference(refs[1], GREEN);
+    expect(await reputation(liar)).toMatchObject({ blocklisted: { reason: expect.stringMatching(/disproven/) } });
+    for (const r of refs) expect(await reputation(r)).toMatchObject({ blocklisted: null });
+    // The store holds the verdict already (read now, after the fact) and the session is closed.
+    const asked = Date.now();
+    const v = await sample(sessionId, posted.body.sampleId);
+    expect(v).toMatchObject({ state: 'disproven', referenceNodes: [refs[0].id, refs[1].id] });
+    expect(v.updatedAt).toBeLessThanOrEqual(asked);
+    expect((await call(h.url, 'GET', `/v1/sessions/${sessionId}`)).body).toMatchObject({ state: 'closed', closeReason: expect.stringMatching(/disproven/) });
   });
 });

@@ -8,7 +8,9 @@
  * one, nor move a real frame onto another pose: a sample that fails the check is refused and blames nobody); a first
  * other node renders the pose (never the session's node); when it disagrees, a second other node (neither) renders it
  * too. Only when both references agree with each other and both disagree with the signed frame is the frame
- * disproven: the session is closed (its node ends the socket at its next heartbeat; the SDK reopens elsewhere, having
+ * disproven — when they are also a vote the node's standing may rest on (session-vote-trust.ts: a node with a verified
+ * record is convicted only by references with records of their own, and references sharing a join token or a network
+ * the node does not share count as one voice; otherwise the sample is inconclusive) —: the session is closed (its node ends the socket at its next heartbeat; the SDK reopens elsewhere, having
  * heard the verdict), its render time is voided in the ledger, and the node is blocklisted (it signed a picture of
  * that pose that two other nodes, agreeing, did not draw). A reference that fails, or references that disagree with
  * each other, leave the sample inconclusive: nobody is blamed. A client can thus cost the farm two batch renders per
@@ -33,6 +35,7 @@ import { planJob, sceneRequirements } from './plan-job.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import type { SessionRecord, SessionSampleRecord } from './session-store.ts';
 import type { SessionChange } from './session-state.ts';
+import { sessionVoteTrust } from './session-vote-trust.ts';
 
 export interface SessionVerificationOptions {
   /** Share of reduced pixels that may differ (image-comparer.ts SESSION_COMPARE_*) for a frame to agree with a reference. */
@@ -259,6 +262,12 @@ export async function advanceSample(ctx: Ctx, sample: SessionSampleRecord, optio
   const between = await ctx.comparer!.compareEye!(k1, k2, eye, eye).catch(() => ({ diffRatio: 1 }));
   if (between.diffRatio > options.maxDiffRatio) {
     return step(ctx, sample, { ...seen, state: 'inconclusive', reason: `the two references (nodes ${seen.referenceNodes.join(', ')}) differ from each other too; nobody is blamed` });
+  }
+  // …and only if they are a vote the node's standing may rest on: records of their own, not one operator's voice.
+  const [accused, ...voters] = await Promise.all([sample.nodeId, ...seen.referenceNodes].map((id) => ctx.jobs.getNode(id)));
+  const trusted = sessionVoteTrust(accused, voters, ctx.options.trust);
+  if (!trusted.ok) {
+    return step(ctx, sample, { ...seen, state: 'inconclusive', reason: `nodes ${seen.referenceNodes.join(' and ')} agree with each other against node ${sample.nodeId}'s frame, but ${trusted.why}; nobody is blamed` });
   }
   const reason = `session frame ${sample.seq} disproven: nodes ${seen.referenceNodes.join(' and ')} agree on the pose's picture and node ${sample.nodeId}'s signed frame differs (${pct(Math.min(...seen.diffs))} of pixels)`;
   // Only the process whose step is stored penalises (once).

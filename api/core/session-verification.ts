@@ -35,7 +35,7 @@ import { planJob, sceneRequirements } from './plan-job.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import type { SessionRecord, SessionSampleRecord } from './session-store.ts';
 import type { SessionChange } from './session-state.ts';
-import { sessionVoteTrust } from './session-vote-trust.ts';
+import { mayVote, sessionVoteTrust } from './session-vote-trust.ts';
 
 export interface SessionVerificationOptions {
   /** Share of reduced pixels that may differ (image-comparer.ts SESSION_COMPARE_*) for a frame to agree with a reference. */
@@ -184,9 +184,14 @@ async function referenceNodes(ctx: Ctx, info: SceneRecord['info'], exclude: read
 async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSampleRecord, exclude: string[], options: SessionVerificationOptions): Promise<string> {
   const scene = await ctx.jobs.getScene(session.sceneId);
   if (!scene) throw new TesseraError('SCENE_UNKNOWN', `The session's scene ${session.sceneId} is gone.`);
-  if (!(await referenceNodes(ctx, scene.info, exclude)).length) {
+  const candidates = await referenceNodes(ctx, scene.info, exclude);
+  if (!candidates.length) {
     throw new TesseraError('SAMPLE_UNVERIFIABLE', `no healthy node besides ${exclude.join(', ')} lists the view-pose render feature${scene.info.webgl2?.length ? ' with a WebGL 2 backend' : ''} (older nodes would draw the start view, not the pose)`);
   }
+  // Drawn from the nodes whose vote could count against the session's node (session-vote-trust.ts) while any is
+  // healthy: the others are excluded too (a bounded list; past it, any capable node may draw it and the vote decides).
+  const passed = await preferredVoters(ctx, session.nodeId, sample.referenceNodes[0] ?? null, candidates);
+  if (passed.length && passed.length <= MAX_PASSED_OVER) exclude = [...exclude, ...passed];
   const r = session.render;
   const req = JobRequest.parse({
     sceneId: session.sceneId,
@@ -214,6 +219,17 @@ async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSam
   ctx.logger.info({ sessionId: session.sessionId, sampleId: sample.sampleId, jobId: job.jobId, exclude }, 'session sample: reference render queued');
   ctx.notifier.notify(TASKS_TOPIC);
   return job.jobId;
+}
+
+/** Most capable nodes a reference may pass over for want of a vote that counts (beyond it, none are). */
+const MAX_PASSED_OVER = 64;
+
+/** The `candidates` to pass over: those whose vote would not count, when some other candidate's would (else none). */
+async function preferredVoters(ctx: Ctx, accusedId: string, firstId: string | null, candidates: NodeRecord[]): Promise<string[]> {
+  const [accused, first] = await Promise.all([ctx.jobs.getNode(accusedId), firstId ? ctx.jobs.getNode(firstId) : null]);
+  if (!accused) return [];
+  const passed = candidates.filter((c) => !mayVote(accused, first, c, ctx.options.trust)).map((c) => c.nodeId);
+  return passed.length < candidates.length ? passed : [];
 }
 
 /** Move a sample on: read its latest reference, compare, ask a second node, or decide. */
@@ -251,7 +267,7 @@ export async function advanceSample(ctx: Ctx, sample: SessionSampleRecord, optio
     // One other node disagrees: either may lie. A second one, neither of them, decides.
     let second: string;
     try {
-      second = await referenceJob(ctx, session, sample, [sample.nodeId, frame.nodeId], options);
+      second = await referenceJob(ctx, session, seen, [sample.nodeId, frame.nodeId], options);
     } catch (err) {
       return step(ctx, sample, { ...seen, state: 'inconclusive', reason: `node ${frame.nodeId}'s reference differs and no second could be queued: ${(err as Error).message}` });
     }

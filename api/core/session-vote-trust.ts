@@ -25,17 +25,31 @@ export function sessionVoteTrust(accused: NodeRecord | null, references: readonl
   if (!onProbation(accused, trust) && fresh.length) {
     return { ok: false, why: `node ${accused.nodeId} has a verified record and ${fresh.map((r) => r.nodeId).join(' and ')} ${fresh.length > 1 ? 'are' : 'is'} on probation (fewer than ${trust.probationResults} verified results): fresh identities do not convict an established node` };
   }
-  const [a, b] = refs;
-  const shared: string[] = [];
-  const mine = accused.origin ?? null;
-  if (a.origin && b.origin) {
-    const key = a.origin.joinKey;
-    if (key !== null && key === b.origin.joinKey && mine?.joinKey !== key) shared.push(`a join token (${key})`);
-    const net = a.origin.network;
-    if (net !== 'unknown' && net === b.origin.network && mine?.network !== net) shared.push(`a network (${net})`);
-  }
+  const shared = sharedAgainst(refs[0], refs[1], accused);
   if (shared.length) {
     return { ok: false, why: `the references share ${shared.join(' and ')} that node ${accused.nodeId} does not: they may be one operator, one voice` };
   }
   return { ok: true };
+}
+
+/** What references `a` and `b` share (a join token, a network) that `accused` does not: empty when they are two voices. */
+function sharedAgainst(a: NodeRecord, b: NodeRecord, accused: NodeRecord): string[] {
+  const shared: string[] = [];
+  const mine = accused.origin ?? null;
+  if (!a.origin || !b.origin) return shared;
+  const key = a.origin.joinKey;
+  if (key !== null && key === b.origin.joinKey && mine?.joinKey !== key) shared.push(`a join token (${key})`);
+  const net = a.origin.network;
+  if (net !== 'unknown' && net === b.origin.network && mine?.network !== net) shared.push(`a network (${net})`);
+  return shared;
+}
+
+/**
+ * Whether `candidate` could be a reference whose vote counts against `accused` (with `first`, the first reference,
+ * when it asks for the second): the references are drawn from such nodes while any is healthy (session-verification.ts),
+ * so a liar is not let off for want of a trusted vote where one could be had.
+ */
+export function mayVote(accused: NodeRecord, first: NodeRecord | null, candidate: NodeRecord, trust: Pick<TrustOptions, 'probationResults'>): boolean {
+  if (!onProbation(accused, trust) && onProbation(candidate, trust)) return false;
+  return !first || sharedAgainst(first, candidate, accused).length === 0;
 }

@@ -68,21 +68,26 @@ async function setup(api: object = {}) {
   };
   const view = async (n: TestNode) => NodeList.parse((await call(harness.url, 'GET', '/v1/nodes')).body).nodes.find((v) => v.nodeId === n.id)!;
   let seq = 0;
-  /** Open a session on `on` (the others excluded), report a RED frame it signed, have `refs` draw GREEN: the sample. */
-  const frame = async (on: TestNode, others: TestNode[], refs: [TestNode, TestNode]) => {
+  /** Open a session on `on` (`others` excluded) and report a RED frame it signed: the sample's ids. */
+  const report = async (on: TestNode, others: TestNode[]) => {
     const res = await call(harness.url, 'POST', '/v1/sessions', { json: { sceneId, eye: `${EYE}x${EYE}`, excludeNodes: others.map((o) => o.id) } });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.nodeId).toBe(on.id);
     const sessionId = res.body.sessionId as string;
     const posted = await call<SessionSampleView>(harness.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: await signedFrame(sessionId, ++seq, RED, fromBase64Url(on.reg.ticketSecret!), EYE) });
     expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    return { sessionId, sampleId: posted.body.sampleId };
+  };
+  const sample = async (ids: { sessionId: string; sampleId: string }) => (await call<SessionSampleView>(harness.url, 'GET', `/v1/sessions/${ids.sessionId}/samples/${ids.sampleId}`)).body;
+  /** Report a RED frame of `on`, have `refs` draw GREEN: the sample and its session. */
+  const frame = async (on: TestNode, others: TestNode[], refs: [TestNode, TestNode]) => {
+    const ids = await report(on, others);
     await renderReference(refs[0], GREEN, EYE);
     await renderReference(refs[1], GREEN, EYE);
-    const sample = (await call<SessionSampleView>(harness.url, 'GET', `/v1/sessions/${sessionId}/samples/${posted.body.sampleId}`)).body;
-    const session = (await call(harness.url, 'GET', `/v1/sessions/${sessionId}`)).body;
-    return { sample, session };
+    const session = (await call(harness.url, 'GET', `/v1/sessions/${ids.sessionId}`)).body;
+    return { sample: await sample(ids), session };
   };
-  return { node, establish, view, frame };
+  return { node, establish, view, report, sample, frame };
 }
 
 describe('framing an honest session node', () => {
@@ -110,6 +115,22 @@ describe('framing an honest session node', () => {
     expect(sample).toMatchObject({ state: 'inconclusive', reason: expect.stringMatching(/share a join token .* one voice; nobody is blamed/) });
     expect((await s.view(honest)).reputation).toMatchObject({ blocklisted: null, disproven: 0 });
     expect(session.state).not.toBe('closed');
+  });
+
+  it('the second reference goes to another operator\'s node when one is healthy: the colluder is passed over, the frame agreed', async () => {
+    const s = await setup({ requireJoinToken: true });
+    const witness = await s.node('witness', { operator: 'op-w', reference: false });
+    const honest = await s.node('honest', { operator: 'op-y', session: true });
+    const [c1, c2, other] = [await s.node('colluder-1', { operator: 'op-x' }), await s.node('colluder-2', { operator: 'op-x' }), await s.node('other', { operator: 'op-z' })];
+    for (const n of [honest, c1, c2, other]) await s.establish(n, witness);
+    const sample = await s.report(honest, []);
+    await renderReference(c1, GREEN, EYE);
+    // The second reference is not c2's to take (it shares c1's join token, which the honest node does not)...
+    expect(await c2.lease(0)).toBeNull();
+    // ...but the other operator's: it draws what the honest node streamed.
+    await renderReference(other, RED, EYE);
+    expect(await s.sample(sample)).toMatchObject({ state: 'agreed', referenceNodes: [c1.id, other.id] });
+    expect((await s.view(honest)).reputation).toMatchObject({ blocklisted: null, disproven: 0 });
   });
 
   it('one operator\'s nodes still convict that operator\'s own liar, and fresh references a fresh liar', async () => {

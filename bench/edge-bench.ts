@@ -1,6 +1,6 @@
 /**
- * `npm run bench:edge`: the numbers behind the Workers design choices (README, "Run the API on Cloudflare
- * Workers").
+ * `npm run bench:edge`: the numbers behind the Workers design choices (docs/workers-edge.md; the README's
+ * "Run the API on Cloudflare Workers" has the goals table).
  *   1. Presigning in a Worker: bundle size (esbuild, minified, workerd conditions; raw and gzip) and CPU per
  *      presigned URL of @aws-sdk/s3-request-presigner (with the S3 client it needs) and of aws4fetch.
  *   2. The coordinator's load per task: the real API (createApi) in process, built as the Worker builds it: the

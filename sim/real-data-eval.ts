@@ -1,8 +1,8 @@
 /**
  * `npx tsx sim/real-data-eval.ts`: routing on the real RTT fixtures in test/routing/data, every scenario
- * of the routing issue, 20 splits (seeds 1–20) merged per row: the table the README's routing section
- * shows. Accuracy only (no timing), so figures do not depend on how busy the machine is.
- * Options: --splits 20 --sessions 3 --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
+ * of the routing issue, 20 splits (seeds 1–20) merged per row: the tables docs/routing.md
+ * shows (the README's routing section keeps the goals). Accuracy only (no timing), so figures do not depend on how busy the machine is.
+ * Options: --splits 20 --sessions 3 --reprobe JSON (ReprobeOptions, e.g. '{"stableFactor":0}') --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
  *          --out FILE (the figures as JSON, with the datasets, splits and seeds: bench/results/routing-real-latest.json)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseHostsCsv, parseRttCsv } from './routing-csv.ts';
+import type { RttSource } from './rtt-source.ts';
 import { mergeSimReports, simulateRouting, type SimOptions, type SimReport } from './simulate-routing.ts';
 
 const DATA = fileURLToPath(new URL('../test/routing/data/', import.meta.url));
@@ -18,7 +19,12 @@ const DATA = fileURLToPath(new URL('../test/routing/data/', import.meta.url));
 export interface RealDataset {
   dir: string;
   nodes: number;
-  scenarios: { name: string; options: SimOptions }[];
+  /**
+   * `slices`: real drift, the client's sessions on these published time slices of the matrix (files under the
+   * fixture's folder: from × to in seconds, 0 = not measured), one per session; that row's session-1 figure is
+   * on the first slice (every other row's on rtt.csv).
+   */
+  scenarios: { name: string; options: SimOptions; slices?: string[] }[];
 }
 
 export const REAL_DATASETS: RealDataset[] = [
@@ -28,13 +34,13 @@ export const REAL_DATASETS: RealDataset[] = [
     scenarios: [
       { name: 'located clients and nodes', options: {} },
       { name: 'no coordinates, no PoPs', options: { useLocation: false } },
-      { name: 'no coordinates, --edge-pops 30', options: { useLocation: false, edgePops: 30 } },
-      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1 } },
-      { name: 'no coordinates, --edge-pops 30 --pop-learning', options: { useLocation: false, edgePops: 30, popLearning: true } },
-      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1, popLearning: true } },
-      { name: 'no coordinates, --edge-pops 30 --edge-rtts', options: { useLocation: false, edgePops: 30, edgeRtts: true } },
+      { name: 'no coordinates, --edge-pops 30 --no-edge-rtts', options: { useLocation: false, edgePops: 30, edgeRtts: false } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1, edgeRtts: false } },
+      { name: 'no coordinates, --edge-pops 30 --no-edge-rtts --pop-learning', options: { useLocation: false, edgePops: 30, edgeRtts: false, popLearning: true } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1, edgeRtts: false, popLearning: true } },
+      { name: 'no coordinates, --edge-pops 30 (the edge times nodes, default)', options: { useLocation: false, edgePops: 30, edgeRtts: true } },
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1, edgeRtts: true } },
-      { name: 'no coordinates, --edge-pops 30 --edge-rtts --pop-learning', options: { useLocation: false, edgePops: 30, edgeRtts: true, popLearning: true } },
+      { name: 'no coordinates, --edge-pops 30 --pop-learning', options: { useLocation: false, edgePops: 30, edgeRtts: true, popLearning: true } },
     ],
   },
   {
@@ -42,13 +48,14 @@ export const REAL_DATASETS: RealDataset[] = [
     nodes: 10,
     scenarios: [
       { name: 'no coordinates, no PoPs', options: { useLocation: false } },
-      { name: 'no coordinates, --edge-pops 20', options: { useLocation: false, edgePops: 20 } },
-      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1 } },
-      { name: 'no coordinates, --edge-pops 20 --pop-learning', options: { useLocation: false, edgePops: 20, popLearning: true } },
-      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, popLearning: true } },
-      { name: 'no coordinates, --edge-pops 20 --edge-rtts', options: { useLocation: false, edgePops: 20, edgeRtts: true } },
+      { name: 'no coordinates, --edge-pops 20 --no-edge-rtts', options: { useLocation: false, edgePops: 20, edgeRtts: false } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, edgeRtts: false } },
+      { name: 'no coordinates, --edge-pops 20 --no-edge-rtts --pop-learning', options: { useLocation: false, edgePops: 20, edgeRtts: false, popLearning: true } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, edgeRtts: false, popLearning: true } },
+      { name: 'no coordinates, --edge-pops 20 (the edge times nodes, default)', options: { useLocation: false, edgePops: 20, edgeRtts: true } },
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, edgeRtts: true } },
-      { name: 'no coordinates, --edge-pops 20 --edge-rtts --pop-learning', options: { useLocation: false, edgePops: 20, edgeRtts: true, popLearning: true } },
+      { name: 'no coordinates, --edge-pops 20 --pop-learning', options: { useLocation: false, edgePops: 20, edgeRtts: true, popLearning: true } },
+      { name: 'no coordinates, no PoPs, sessions on time slices 1 / 344 / 688 (real drift)', options: { useLocation: false }, slices: [1, 344, 688].map((k) => `raw/SeattleData_${k}.first40.csv`) },
     ],
   },
 ];
@@ -64,13 +71,20 @@ export async function loadRealDataset(dir: string) {
   return { hosts, truth };
 }
 
+/** A published time slice: a square matrix, rows from, columns to, RTTs in seconds, 0 off the diagonal: not measured. */
+export function loadSlice(dir: string, file: string, size: number): RttSource {
+  const rows = readFileSync(join(DATA, dir, file), 'utf8').trim().split('\n').map((l) => l.split(',').map(Number));
+  if (rows.length !== size || rows.some((r) => r.length !== size)) throw new Error(`${dir}/${file}: expected a ${size}×${size} matrix`);
+  return { size, rtt: (a, b) => (a === b ? 0 : rows[a][b] > 0 && Number.isFinite(rows[a][b]) ? rows[a][b] * 1000 : NaN) };
+}
+
 /** One scenario over `splits` seeded splits, merged. */
 export function runSplits(hosts: Parameters<typeof simulateRouting>[0], truth: Parameters<typeof simulateRouting>[1], options: SimOptions, splits: number, firstSeed = 1): SimReport {
   return mergeSimReports(Array.from({ length: splits }, (_, s) => simulateRouting(hosts, truth, { probes: 3, ...options, seed: firstSeed + s })));
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' }, out: { type: 'string' }, 'session-gap-min': { type: 'string' } } });
+  const { values } = parseArgs({ options: { splits: { type: 'string', default: '20' }, sessions: { type: 'string', default: '3' }, json: { type: 'boolean', default: false }, only: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string', default: '1' }, scenario: { type: 'string' }, out: { type: 'string' }, 'session-gap-min': { type: 'string' }, reprobe: { type: 'string' } } });
   const gap = values['session-gap-min'] === undefined ? {} : { sessionGapMs: Number(values['session-gap-min']) * 60_000 };
   const splits = Number(values.splits);
   const sessions = Number(values.sessions);
@@ -84,12 +98,14 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|');
     for (const sc of ds.scenarios) {
       if (values.scenario && !sc.name.includes(values.scenario) && !JSON.stringify(sc.options).includes(values.scenario)) continue;
-      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...gap, ...sc.options, ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}) }, splits, Number(values.seed));
+      const slices = sc.slices?.map((f) => loadSlice(ds.dir, f, hosts.length));
+      const r = runSplits(hosts, truth, { nodes: ds.nodes, sessions, ...gap, ...sc.options, ...(slices ? { sessionTruths: slices } : {}), ...(values.candidates ? { candidates: JSON.parse(values.candidates) } : {}), ...(values.reprobe ? { reprobe: JSON.parse(values.reprobe) } : {}) }, splits, Number(values.seed));
       const s = r.bySession;
-      console.log(`| ${sc.name} | ${pct(r.tessera.within10)} (${r.tessera.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)}) | ${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)}) | ${sc.options.popLearning ? pct(r.edge.withPrior / r.setup.clients) : '—'} |`);
+      const first = slices ? s[0] : r.tessera;
+      console.log(`| ${sc.name} | ${pct(first.within10)} (${first.p95Stretch.toFixed(2)}) | ${s[1] ? pct(s[1].within10) : '—'} | ${s[2] ? pct(s[2].within10) : '—'} | ${slices ? '—' : `${pct(r.geoTop3.within10)} (${r.geoTop3.p95Stretch.toFixed(2)})`} | ${slices ? '—' : `${pct(r.geo.within10)} (${r.geo.p95Stretch.toFixed(2)})`} | ${sc.options.popLearning ? pct(r.edge.withPrior / r.setup.clients) : '—'} |`);
       // "same, ..." rows share a name: keyed by their options too, so none overwrites another.
       const key = sc.name.startsWith('same,') ? `${ds.dir}: ${sc.name} ${JSON.stringify(sc.options)}` : `${ds.dir}: ${sc.name}`;
-      out[key] = { tessera: r.tessera, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };
+      out[key] = { ...(sc.slices ? { slices: sc.slices } : {}), tessera: first, bySession: s.map((x) => x.within10), geoTop3: r.geoTop3, geo: r.geo, coordsOnly: r.coordsOnly.within10 };
     }
   }
   if (values.json) console.log(JSON.stringify(out, null, 1));

@@ -21,7 +21,7 @@ import { freezeRouterNodes, routeTask, type EdgeSighting, type RouteOptions, typ
 import { createRandom, randomExponential, randomInt, shuffleInPlace, type Random } from '../api/core/routing/seeded-random.ts';
 import { createCoordinate, estimateRtt, updateCoordinate, VIVALDI_DEFAULTS, type Coordinate, type VivaldiOptions } from '../api/core/routing/vivaldi.ts';
 import type { NodeCard } from '../api/protocol/node-card.ts';
-import { nextReprobe, type ReprobeOptions } from '../api/protocol/reprobe-plan.ts';
+import { nextReprobe, rememberRtt, type RememberedRtt, type ReprobeOptions } from '../api/protocol/reprobe-plan.ts';
 import { pairRtt, type Host, type RttSource } from './rtt-source.ts';
 
 export interface SimOptions {
@@ -81,14 +81,23 @@ export interface SimOptions {
   popLearning?: boolean;
   /**
    * The edge times its own challenge pings to nodes (the API's EdgeRttMeter): every PoP's RTT to every node
-   * is known, the minimum of EDGE_RTT_DEFAULTS.samples pings each (a bound on each). Needs edgePops.
+   * is known, the minimum of EDGE_RTT_DEFAULTS.samples pings each (a bound on each). Needs edgePops. On by
+   * default, as the API runs (EDGE_RTT_METER_DEFAULTS.enabled): a PoP's row is assumed full, i.e. the PoP served
+   * enough requests to time every node within the meter's expiry (it times a few nodes per request).
    */
   edgeRtts?: boolean;
+  /**
+   * Real drift: the true RTTs in session k are `sessionTruths[k]` (time slices of the same matrix, same hosts):
+   * the client's pings and that session's tally use them (nodes still converge on `truth`; the `tessera`
+   * method scores session 1's route on `truth`, `bySession[0]` on the first slice). Sessions past the list's
+   * end use its last entry.
+   */
+  sessionTruths?: readonly RttSource[];
   /** Called now and then with progress. */
   onProgress?: (done: number, total: number, phase: 'converge' | 'route') => void;
 }
 
-export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 'candidates' | 'route' | 'shard' | 'reprobe'>> = {
+export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 'candidates' | 'route' | 'shard' | 'reprobe' | 'sessionTruths'>> = {
   nodes: 60,
   probes: 3,
   seed: 1,
@@ -109,7 +118,7 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   reprobes: 1,
   sessionGapMs: 24 * 3600 * 1000,
   popLearning: false,
-  edgeRtts: false,
+  edgeRtts: true,
   vivaldi: VIVALDI_DEFAULTS,
 };
 
@@ -398,32 +407,44 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     // re-probes the RTT that would decide its route if that one is stale (nextReprobe).
     // What the client keeps, as the SDK's probe history does: each node's latest RTT and when it was measured
     // (a fresh RTT replaces the old one; a node that did not answer is forgotten).
+    // A run of agreeing RTTs to a node is kept too (rememberRtt: how long the path has held, the SDK's rule).
     let history: Record<string, number> = {};
-    let measuredAt: Record<string, number> = {};
+    let kept: Record<string, RememberedRtt> = {};
     for (let session = 0; session < sessionTallies.length; session++) {
       const now = session * o.sessionGapMs;
+      // The truth this session (real drift: a time slice), and its best node's RTT.
+      const slice = o.sessionTruths?.length ? o.sessionTruths[Math.min(session, o.sessionTruths.length - 1)] : undefined;
+      const truthNow = (j: number) => (slice ? pairRtt(slice, client, nodeHost[j]) : truthOf(j));
+      let bestNow = best;
+      if (slice) {
+        bestNow = Infinity;
+        for (let j = 0; j < N; j++) {
+          const t = truthNow(j);
+          if (t < bestNow) bestNow = t;
+        }
+      }
       const measured: Record<string, number> = { ...history };
-      const at: Record<string, number> = { ...measuredAt };
+      const held: Record<string, RememberedRtt> = { ...kept };
       const lost: string[] = [];
       const pinged = new Set<string>();
       let p = 0;
       const ping1 = (id: string) => {
         if (session === 0) probesSent++;
         p++;
-        const sample = ping(truthOf(idOf.get(id)!), o.jitter, rng);
+        const sample = ping(truthNow(idOf.get(id)!), o.jitter, rng);
         if (Number.isNaN(sample)) {
           lost.push(id);
           delete measured[id];
-          delete at[id];
+          delete held[id];
         } else {
           measured[id] = pinged.has(id) ? Math.min(sample, measured[id]) : sample;
-          at[id] = now;
+          held[id] = pinged.has(id) ? { ...held[id], rttMs: measured[id] } : rememberRtt(kept[id], id, sample, now, o.reprobe);
         }
         pinged.add(id);
       };
       // The last `reprobes` pings may re-probe: the fastest RTT the client holds, when it is a stale remembered one.
       const reprobeSlots = session > 0 ? Math.min(o.reprobes, o.probes) : 0;
-      const known = () => Object.keys(measured).map((nodeId) => ({ nodeId, rttMs: measured[nodeId], at: at[nodeId] }));
+      const known = () => Object.values(held);
       while (p < o.probes) {
         if (p >= o.probes - reprobeSlots) {
           const again = nextReprobe(known(), pinged, now, false, o.reprobe);
@@ -444,9 +465,18 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
       const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord, edge: clientEdge }, taskPixels: TASK_PIXELS }, rng, o.route);
       const chosen = decision ? idOf.get(decision.nodeId)! : -1;
       if (session === 0) record('tessera', chosen);
-      record(sessionTallies[session], chosen);
+      if (!slice) record(sessionTallies[session], chosen);
+      else {
+        const t = chosen >= 0 ? truthNow(chosen) : NaN;
+        const tally = sessionTallies[session];
+        if (Number.isNaN(t) || !(bestNow < Infinity)) tally.unevaluated++;
+        else {
+          tally.stretch.push(t / bestNow);
+          if (t <= bestNow * (1 + o.withinRelative) || t <= bestNow + o.withinAbsoluteMs) tally.within++;
+        }
+      }
       history = measured;
-      measuredAt = at;
+      kept = held;
     }
 
     // Coordinates only: a session coordinate from Vivaldi measurements (random nodes, and from halfway the

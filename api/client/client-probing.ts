@@ -100,7 +100,7 @@ export function createClientProbing({ options: opts, json }: ClientTransport): C
           return undefined;
         }
       };
-      const remembers = (): RememberedRtt[] => Object.entries(memory?.nodes ?? {}).map(([nodeId, n]) => ({ nodeId, rttMs: n.rttMs, at: n.at }));
+      const remembers = (): RememberedRtt[] => Object.entries(memory?.nodes ?? {}).map(([nodeId, n]) => ({ nodeId, rttMs: n.rttMs, at: n.at, ...(n.stableSince !== undefined ? { stableSince: n.stableSince } : {}) }));
       const reprobeOptions = { freshForMs: reprobeAfterMs };
       let measured: ((RttMeasurement & { probeUrl: string }) | undefined)[];
       let targets: { nodeId: string; probeUrl: string }[];

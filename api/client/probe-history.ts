@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { EdgeSighting } from '../protocol/edge.ts';
 import { parseJsonClaim } from '../protocol/parse-json-claim.ts';
 import { ProbeNonce, ProbeProof } from '../protocol/probe-proof.ts';
+import { rememberRtt } from '../protocol/reprobe-plan.ts';
 
 /** Nodes remembered per API at most (the fastest are kept). */
 export const MAX_REMEMBERED_NODES = 64;
@@ -15,6 +16,8 @@ const RememberedNode = z.object({
   probeUrl: z.string().url().max(2048),
   rttMs: z.number().positive().max(60_000),
   at: z.number().int().nonnegative(),
+  /** Since when the path has held this RTT (rememberRtt, api/protocol/reprobe-plan.ts): a stable path is re-probed less often. */
+  stableSince: z.number().int().nonnegative().optional(),
   /** The challenge and the node's answer of the ping that measured it: the API credits the RTT only with them. */
   nonce: ProbeNonce.optional(),
   proof: ProbeProof.optional(),
@@ -51,10 +54,17 @@ export function prune(memory: ProbeMemory, now = Date.now()): ProbeMemory {
   return { version: 1, nodes: Object.fromEntries(fresh), ...(memory.edge ? { edge: memory.edge } : {}) };
 }
 
-/** `memory` with this session's measurements: a fresh RTT replaces the old one (the path may have changed). */
+/**
+ * `memory` with this session's measurements: a fresh RTT replaces the old one (the path may have changed); when
+ * it agrees with the old one, the path's stable run goes on (stableSince, rememberRtt), else it starts again.
+ */
 export function remember(memory: ProbeMemory | undefined, measured: readonly { nodeId: string; probeUrl: string; rttMs: number; nonce?: string; proof?: string }[], edge: EdgeSighting | undefined, now = Date.now()): ProbeMemory {
   const nodes = { ...memory?.nodes };
-  for (const m of measured) nodes[m.nodeId] = { probeUrl: m.probeUrl, rttMs: m.rttMs, at: now, ...(m.nonce ? { nonce: m.nonce } : {}), ...(m.proof ? { proof: m.proof } : {}) };
+  for (const m of measured) {
+    const prev = nodes[m.nodeId];
+    const { stableSince } = rememberRtt(prev && { nodeId: m.nodeId, rttMs: prev.rttMs, at: prev.at, stableSince: prev.stableSince }, m.nodeId, m.rttMs, now);
+    nodes[m.nodeId] = { probeUrl: m.probeUrl, rttMs: m.rttMs, at: now, ...(stableSince !== undefined ? { stableSince } : {}), ...(m.nonce ? { nonce: m.nonce } : {}), ...(m.proof ? { proof: m.proof } : {}) };
+  }
   const e = edge ?? memory?.edge;
   return prune({ version: 1, nodes, ...(e ? { edge: e } : {}) }, now);
 }

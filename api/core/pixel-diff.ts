@@ -4,7 +4,7 @@
  * (headless-gl on Mesa, a browser's ANGLE on SwiftShader or a GPU) rasterize a silhouette's edge pixels a pixel
  * apart, so a flagged pixel counts only when no pixel within one pixel of it in the other image matches it,
  * either way round. A tinted, shifted or repainted picture still differs everywhere. Pure: Node and Workers
- * adapters decode the images (api/node/pixel-image-comparer.ts, api/edge/png-image-comparer.ts).
+ * adapters decode the images (api/node/pixel-image-comparer.ts, api/edge/edge-image-comparer.ts).
  */
 import pixelmatch from 'pixelmatch';
 

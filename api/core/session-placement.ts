@@ -19,7 +19,7 @@ export interface SessionPlacementOptions {
   sceneBytesPerMs: number;
   /**
    * Starting the headless Chromium a session renders in on the Chromium backend (each session starts its own, cached
-   * scene or not): 1.4–3.2 s measured on a quiet 2-core machine (README, `npm run bench:backends`).
+   * scene or not): 1.4–3.2 s measured on a quiet 2-core machine (docs/rendering.md, `npm run bench:backends`).
    */
   chromiumStartMs: number;
 }

@@ -1,7 +1,7 @@
 /**
  * The BlobStore on any S3 API (R2's S3 API, AWS S3, MinIO, s3rver) with fetch and aws4fetch's SigV4
- * signer: no SDK, so the Worker bundle stays small and presigning costs a few HMACs (README: "Presigning
- * in the Worker" has the measurements against @aws-sdk/s3-request-presigner). Runtime-free: Workers and
+ * signer: no SDK, so the Worker bundle stays small and presigning costs a few HMACs (docs/workers-edge.md: "Presigning:
+ * aws4fetch" has the measurements against @aws-sdk/s3-request-presigner). Runtime-free: Workers and
  * Node 20 both have fetch and WebCrypto. Path-style URLs, as the Node store uses, so loopback servers work.
  */
 import { AwsClient } from 'aws4fetch';

@@ -2,8 +2,8 @@
  * The farm's coordinator: a Durable Object with SQLite storage that hosts the shared SqlJobStore (same
  * schema and SQL as the Node store). Workers in every location run the API and reach the store through
  * `call` (one RPC per JobStore operation, the composite node calls included: see durable-job-store.ts). One
- * object holds a farm's whole queue because leasing picks across jobs; the README's "Durable Objects" section
- * gives its measured limits and the plan for sharding past them. What it does per call (wake-ups for the changes
+ * object holds a farm's whole queue because leasing picks across jobs; docs/workers-edge.md ("One coordinator Durable Object
+ * per farm") gives its measured limits and the plan for sharding past them. What it does per call (wake-ups for the changes
  * made, idle long-polls held here) is in coordinator-core.ts; this is the runtime adapter.
  *
  * Each JobStore operation is synchronous SQL inside `transactionSync`, so calls never interleave inside

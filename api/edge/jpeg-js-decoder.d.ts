@@ -1,4 +1,4 @@
-/** jpeg-js's decoder alone (api/edge/png-image-comparer.ts), without its encoder: its CommonJS `module.exports = decode`. */
+/** jpeg-js's decoder alone (api/edge/edge-image-comparer.ts), without its encoder: its CommonJS `module.exports = decode`. */
 declare module 'jpeg-js/lib/decoder.js' {
   const decode: (
     jpegData: Uint8Array,

@@ -13,7 +13,7 @@ import { createDurableJobStore } from './durable-job-store.ts';
 import { createDurableSessionStore } from './durable-session-store.ts';
 import { EDGE_LEASE_RECHECK_MS, EDGE_MAX_SCENE_BYTES, EDGE_RECHECK_MS } from './edge-limits.ts';
 import { createEdgeNotifier, type EdgeNotifier } from './edge-notifier.ts';
-import { createPngImageComparer } from './png-image-comparer.ts';
+import { createEdgeImageComparer } from './edge-image-comparer.ts';
 import { createEdgeSceneInspector } from './edge-scene-inspector.ts';
 import { createEdgeBlobStore } from './edge-blob-store.ts';
 import { answerEdgePing } from '../core/routes/edge-routes.ts';
@@ -58,7 +58,7 @@ function build(env: Env): EdgeApp {
       blobs,
       inspector: createEdgeSceneInspector(),
       // Renders of different renderer identities (a browser tab's and a headless node's) are compared by pixels.
-      comparer: createPngImageComparer(blobs),
+      comparer: createEdgeImageComparer(blobs),
       logger: createConsoleLogger(env.LOG_LEVEL, { farm: env.FARM }),
       notifier,
     },

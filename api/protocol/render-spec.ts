@@ -111,7 +111,7 @@ export const EncodeSpec = z.object({
   /**
    * Encoder effort. 'small' (the default when absent): PNG zlib level 6, JPEG through mozjpeg, WebP effort 4 —
    * final frames people keep. 'fast': PNG zlib level 1, plain libjpeg, WebP effort 1 — interactive and short
-   * frames, previews, tiles in transit: several times faster for bigger files (README, Render bench).
+   * frames, previews, tiles in transit: several times faster for bigger files (README, Throughput: "Encoder effort").
    */
   effort: z.enum(['fast', 'small']).optional(),
 });

@@ -117,7 +117,8 @@ export function simCommand(): Command {
     .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
     .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
     .option('--pop-learning', 'PoPs learn: the other clients route first and teach their PoP which nodes were best (needs --edge-pops)')
-    .option('--edge-rtts', 'the edge times nodes\' challenge pings itself (as the API does): every PoP knows its RTT to every node (needs --edge-pops)')
+    .option('--edge-rtts', 'the edge times nodes\' challenge pings itself, as the API does by default: every PoP knows its RTT to every node (with --edge-pops; the default)')
+    .option('--no-edge-rtts', 'PoPs know only their own RTT to each host, not to nodes (an API run with routing.edgeRtts.enabled false)')
     .option('--sessions <k>', 'route every client k times, each time keeping what it measured before', integer('sessions', 1, 100), SIM_DEFAULTS.sessions)
     .option('--session-gap-min <m>', 'minutes between a client\'s sessions (default a day): a remembered RTT younger than an hour is not re-probed', number('session-gap-min', 0, 525_600))
     .option('--json', 'print {tessera, geo, random, coordsOnly, oracle} as JSON on stdout (tessera.bySession: within10 per session; geo.top3: the geo top-3 + 3 probes baseline)')
@@ -140,7 +141,7 @@ export function simCommand(): Command {
         edgePops: o.edgePops,
         anycastError: o.anycastError,
         popLearning: o.popLearning === true,
-        edgeRtts: o.edgeRtts === true,
+        edgeRtts: o.edgeRtts !== false,
         sessions: o.sessions,
         ...(o.sessionGapMin === undefined ? {} : { sessionGapMs: o.sessionGapMin * 60_000 }),
         onProgress: progress ? (done, total, phase) => process.stderr.write(`\r${phase} ${done}/${total}   `) : undefined,

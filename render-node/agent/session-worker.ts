@@ -12,7 +12,7 @@
  * render host, three r187 on WebGL 2) instead: the page draws both eyes in one pass with the same StereoRenderer and
  * encodes the canvas itself (canvas.toBlob, JPEG/WebP; depth as an RGBA PNG), and the encoded frame goes out through
  * the encoder thread's pipe like any other (`encodeIn: 'node'` reads the pixels back and encodes them with sharp
- * here instead; see the README for which costs less).
+ * here instead; see docs/vr-sessions.md for which costs less).
  */
 import { Worker } from 'node:worker_threads';
 import { isTesseraError } from '../../api/protocol/errors.ts';

@@ -19,7 +19,7 @@ function provenance(meta: ImageProvenance) {
 
 /**
  * zlib level per effort, no adaptive filtering (it costs ~7× the encode time for ~30% smaller files). Measured on
- * the 1080p textured sample (README, Render bench): level 1 encodes ~3× faster than level 6 for ~45% more bytes (level 3: ~2×, +5%).
+ * the 1080p textured sample (README, Throughput: "Encoder effort"): level 1 encodes ~3× faster than level 6 for ~45% more bytes (level 3: ~2×, +5%).
  */
 export const PNG_OPTIONS = {
   small: { compressionLevel: 6, adaptiveFiltering: false, palette: false },

@@ -26,9 +26,8 @@ import {
   ShaderMaterial,
   UnsignedByteType,
   Vector3,
-  type Texture,
 } from 'three';
-import { skyBoxMesh } from './sky-box-mesh.ts';
+import { drawWithSky, skyBoxMesh } from './sky-box-mesh.ts';
 import type { FrameRenderer } from './frame-renderer.ts';
 
 /** GL's cube faces: major axis, and the directions s and t grow along (GL spec, table "cube map face selection"). */
@@ -155,16 +154,8 @@ export class BakedBackground {
    * off and put back after. Without a baked cube, or a scene without a background, just runs `draw`.
    */
   around<T>(scene: Scene, draw: () => T): T {
-    const background = scene.background as Texture | null;
-    if (!this.#cube || !background) return draw();
-    scene.background = null;
-    scene.add(this.#mesh);
-    try {
-      return draw();
-    } finally {
-      scene.remove(this.#mesh);
-      scene.background = background;
-    }
+    if (!this.#cube || !scene.background) return draw();
+    return drawWithSky(scene, this.#mesh, draw);
   }
 
   dispose(): void {

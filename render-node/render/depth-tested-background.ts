@@ -25,7 +25,7 @@ import {
   type Scene,
   type Texture,
 } from 'three';
-import { skyBoxMesh } from './sky-box-mesh.ts';
+import { drawWithSky, skyBoxMesh } from './sky-box-mesh.ts';
 import { CUBE_UV_REFLECTION_MAPPING } from './three-compat.ts';
 
 export class DepthTestedBackground {
@@ -83,14 +83,7 @@ export class DepthTestedBackground {
       this.#texture = texture;
       this.#toneMapped = toneMapped;
     }
-    scene.background = null;
-    scene.add(this.#mesh);
-    try {
-      return draw();
-    } finally {
-      scene.remove(this.#mesh);
-      scene.background = texture;
-    }
+    return drawWithSky(scene, this.#mesh, draw);
   }
 
   dispose(): void {

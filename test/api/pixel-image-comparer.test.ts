@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../api/core/blob-store.ts';
 import { createPixelImageComparer } from '../../api/node/pixel-image-comparer.ts';
-import { createPngImageComparer } from '../../api/edge/png-image-comparer.ts';
+import { createEdgeImageComparer } from '../../api/edge/edge-image-comparer.ts';
 
 const W = 64;
 const H = 64;
@@ -42,7 +42,7 @@ async function compareWith(create: Comparer, a: Uint8Array, b: Uint8Array): Prom
 
 describe.each([
   ['Node (sharp)', createPixelImageComparer],
-  ['Workers (fast-png)', createPngImageComparer],
+  ['Workers (fast-png, jpeg-js)', createEdgeImageComparer],
 ] as const)('pixel image comparer on %s', (_name, create) => {
   const compare = (a: Uint8Array, b: Uint8Array) => compareWith(create, a, b);
 

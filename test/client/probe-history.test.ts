@@ -83,6 +83,30 @@ describe('probe history', () => {
       (await createTesseraClient({ baseUrl: h.url, apiKey: TEST_API_KEY, probeHistory: fixed(m) }).probe({ count: 1, timeoutMs: 2000, sequential: false })).candidates.map((c) => c.nodeId);
     expect(await allAtOnce(remembered(60_000))).toEqual([ids.near]);
     expect(await allAtOnce(remembered(2 * 3600_000))).toEqual([ids.mid]);
+    // A day old but stable for a day before (stableSince: two agreeing measurements a day apart): trusted for
+    // two days, so it explores; stable for an hour only: re-probed.
+    const stable = (spanMs: number): ProbeMemory => {
+      const m = remembered(24 * 3600_000);
+      return { ...m, nodes: Object.fromEntries(Object.entries(m.nodes).map(([id, n]) => [id, { ...n, stableSince: n.at - spanMs }])) };
+    };
+    expect(await once(stable(24 * 3600_000))).toEqual([ids.near]);
+    expect(await allAtOnce(stable(24 * 3600_000))).toEqual([ids.near]);
+    expect(await once(stable(3600_000))).toEqual([ids.mid]);
+  });
+
+  it('keeps how long a path held its RTT: an agreeing re-measurement extends the run, one that moved ends it', () => {
+    const day = 24 * 3600_000;
+    const t0 = 1_000_000_000_000;
+    const url = 'http://a.example/ping';
+    const m1 = remember(undefined, [{ nodeId: 'a', probeUrl: url, rttMs: 100 }], undefined, t0);
+    expect(m1.nodes.a.stableSince).toBeUndefined();
+    const m2 = remember(m1, [{ nodeId: 'a', probeUrl: url, rttMs: 95 }], undefined, t0 + day);
+    expect(m2.nodes.a).toMatchObject({ rttMs: 95, at: t0 + day, stableSince: t0 });
+    // It survives the store's parse (a claim, bounded by the schema).
+    expect(parseProbeMemory(JSON.stringify(m2), t0 + day)!.nodes.a.stableSince).toBe(t0);
+    expect(parseProbeMemory(JSON.stringify({ ...m2, nodes: { a: { ...m2.nodes.a, stableSince: -1 } } }), t0 + day)).toBeUndefined();
+    const m3 = remember(m2, [{ nodeId: 'a', probeUrl: url, rttMs: 150 }], undefined, t0 + 2 * day);
+    expect(m3.nodes.a.stableSince).toBeUndefined();
   });
 
   it('keeps history in a file per API (the CLI) and in localStorage-like storage; junk reads as none', async () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateTopology } from '../../sim/generate-topology.ts';
+import { loadSlice } from '../../sim/real-data-eval.ts';
 import { parseHostsCsv, parseRttCsv } from '../../sim/routing-csv.ts';
 import { mergeSimReports, simulateRouting, type SimOptions } from '../../sim/simulate-routing.ts';
 import { topologyStats } from '../../sim/topology-stats.ts';
@@ -62,18 +63,20 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
     expect(blind.tessera.within10).toBeGreaterThan(0.7);
     expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.3);
     expect(blind.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
-    const pops = run({ useLocation: false, edgePops: 30 });
+    const pops = run({ useLocation: false, edgePops: 30, edgeRtts: false });
     expect(pops.edge.pops).toBe(30);
     expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
   });
 
   it('PoPs that learn from earlier clients, and an edge that times its requests to nodes, help first contact more', () => {
-    const pops = run({ useLocation: false, edgePops: 30 });
-    const learning = run({ useLocation: false, edgePops: 30, popLearning: true });
+    const pops = run({ useLocation: false, edgePops: 30, edgeRtts: false });
+    const learning = run({ useLocation: false, edgePops: 30, edgeRtts: false, popLearning: true });
     expect(learning.edge.withPrior).toBeGreaterThan(0);
     expect(learning.tessera.within10).toBeGreaterThan(pops.tessera.within10);
-    const timed = run({ useLocation: false, edgePops: 30, edgeRtts: true });
+    const timed = run({ useLocation: false, edgePops: 30 });
     expect(timed.tessera.within10).toBeGreaterThan(pops.tessera.within10);
+    // The default, as the API runs: the same as asking for the edge's RTTs.
+    expect(timed.tallies.tessera).toEqual(run({ useLocation: false, edgePops: 30, edgeRtts: true }).tallies.tessera);
     // With the PoP's row bounding the nodes the client did not ping (jobs route by it, as the API's job route
     // does), first contact meets the goal of 90%, also with 10% of clients anycast to their second PoP.
     expect(timed.tessera.within10).toBeGreaterThanOrEqual(0.9);
@@ -82,7 +85,7 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
 
   it('per-PoP learning holds the routed client out: alone at its PoP, it learns nothing and routes as without', () => {
     // Every host is a PoP and reaches itself: no client shares its PoP, so its prior could only be its own data.
-    const one = (popLearning: boolean) => simulateRouting(hosts, truth, { nodes: 15, probes: 3, seed: 3, useLocation: false, edgePops: hosts.length, popLearning });
+    const one = (popLearning: boolean) => simulateRouting(hosts, truth, { nodes: 15, probes: 3, seed: 3, useLocation: false, edgePops: hosts.length, edgeRtts: false, popLearning });
     const alone = one(true);
     expect(alone.edge.withPrior).toBe(0);
     expect(alone.tallies.tessera).toEqual(one(false).tallies.tessera);
@@ -110,7 +113,7 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
     const blind = await runS({ sessions: 3 });
     expect(blind.tessera.within10).toBeGreaterThan(blind.geoTop3.within10 + 0.15);
     expect(blind.bySession[2].within10).toBeGreaterThan(0.85);
-    const pops = await runS({ edgePops: 20 });
+    const pops = await runS({ edgePops: 20, edgeRtts: false });
     expect(pops.tessera.within10).toBeGreaterThan(blind.tessera.within10);
   });
 
@@ -127,8 +130,10 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
   it('a returning client explores first and re-probes last, only a stale RTT that decides its route (nextReprobe, the SDK\'s rule)', async () => {
     // Sessions a day apart: every remembered RTT is stale, so the last ping re-probes the fastest one unless a
     // node explored this session beat it. Ten minutes apart: nothing is stale, every ping explores.
-    const daily = await runS({ sessions: 3 });
-    const close = await runS({ sessions: 3, sessionGapMs: 10 * 60_000 });
+    // (The one-hour window alone here: stableFactor 0; the stable-path rule is the next test.)
+    const plain = { stableFactor: 0 };
+    const daily = await runS({ sessions: 3, reprobe: plain });
+    const close = await runS({ sessions: 3, sessionGapMs: 10 * 60_000, reprobe: plain });
     const never = await runS({ sessions: 3, reprobes: 0 });
     expect(close.tallies.tessera).toEqual(daily.tallies.tessera);
     expect(close.sessionTallies).toEqual(never.sessionTallies);
@@ -136,5 +141,33 @@ describe('real RTT matrix (Seattle testbed, 40 hosts, no coordinates): independe
     expect(close.bySession[2].within10).toBeGreaterThanOrEqual(daily.bySession[2].within10 + 0.02);
     expect(daily.bySession[2].within10).toBeGreaterThanOrEqual(0.9);
     expect(close.bySession[2].within10).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('a best RTT confirmed a day later is trusted for two days (rememberRtt): the third session explores instead of re-probing it', async () => {
+    const stable = await runS({ sessions: 3 });
+    const plain = await runS({ sessions: 3, reprobe: { stableFactor: 0 } });
+    // Nothing is confirmed before the third session: the first two are the same pings and routes.
+    expect(stable.tallies.tessera).toEqual(plain.tallies.tessera);
+    expect(stable.sessionTallies.slice(0, 2)).toEqual(plain.sessionTallies.slice(0, 2));
+    // 100 tuning splits: 93.3 -> 95.2% in the third session; here at least level and ≥ 0.93.
+    expect(stable.bySession[2].within10).toBeGreaterThanOrEqual(plain.bySession[2].within10);
+    expect(stable.bySession[2].within10).toBeGreaterThanOrEqual(0.93);
+  });
+
+  it('sessions on the published time slices (real drift): each session pings and is scored on its own slice', async () => {
+    const slices = [1, 344, 688].map((k) => loadSlice('seattle-40', `raw/SeattleData_${k}.first40.csv`, sHosts.length));
+    // The slices are the published matrices (seconds, 10 ms steps; 0: not measured).
+    expect(slices[0].rtt(0, 1)).toBeCloseTo(170, 6);
+    expect(slices[0].rtt(0, 0)).toBe(0);
+    expect(Number.isNaN(slices[0].rtt(1, 23))).toBe(false);
+    // The same truth in every session gives the same sessions as no slices at all.
+    const sTruth = await sTruthP;
+    const same = await runS({ sessions: 3, sessionTruths: [sTruth] });
+    const plain = await runS({ sessions: 3 });
+    expect(same.sessionTallies).toEqual(plain.sessionTallies);
+    // Real drift: the paths move between slices (median |change| 50–70%), so later sessions gain much less.
+    const drift = await runS({ sessions: 3, sessionTruths: slices });
+    expect(drift.bySession[1].within10).toBeLessThan(plain.bySession[1].within10);
+    expect(drift.bySession[1].within10).toBeGreaterThan(drift.bySession[0].within10 - 0.05);
   });
 });

@@ -3,7 +3,7 @@
  * simulator): only the fastest RTT it holds, only when that one is remembered and stale; else it explores.
  */
 import { describe, expect, it } from 'vitest';
-import { nextReprobe, REPROBE_DEFAULTS } from '../../api/protocol/reprobe-plan.ts';
+import { freshFor, nextReprobe, rememberRtt, REPROBE_DEFAULTS } from '../../api/protocol/reprobe-plan.ts';
 
 const now = 1_000_000_000_000;
 const hour = 3600_000;
@@ -45,5 +45,46 @@ describe('nextReprobe', () => {
     const junk = [{ nodeId: 'z', rttMs: Number.NaN, at: 0 }, { nodeId: 'y', rttMs: -5, at: 0 }, { nodeId: 'x', rttMs: Infinity, at: 0 }];
     expect(nextReprobe([...junk, { nodeId: 'a', rttMs: 50, at: 0 }], new Set(), now)).toBe('a');
     expect(nextReprobe(junk, new Set(), now)).toBeUndefined();
+  });
+
+  it('trusts a path that held its RTT for twice as long as it held, at most a week (rememberRtt, freshFor)', () => {
+    const day = 24 * hour;
+    const first = rememberRtt(undefined, 'a', 100, now - 2 * day);
+    expect(first.stableSince).toBeUndefined();
+    // A day later within 10% (or 5 ms): the run goes on from the first measurement.
+    const second = rememberRtt(first, 'a', 108, now - day);
+    expect(second).toEqual({ nodeId: 'a', rttMs: 108, at: now - day, stableSince: now - 2 * day });
+    expect(freshFor(second)).toBe(2 * day);
+    // So a day after that it is still fresh: the client explores with every ping.
+    expect(nextReprobe([second], new Set(), now)).toBeUndefined();
+    // Measured once, the same age: stale (the one-hour window), re-probed.
+    expect(nextReprobe([{ nodeId: 'a', rttMs: 108, at: now - day }], new Set(), now)).toBe('a');
+    // Past twice its stable span, or after the network changed: re-probed.
+    expect(nextReprobe([second], new Set(), now + day + 1)).toBe('a');
+    expect(nextReprobe([second], new Set(), now, true)).toBe('a');
+    // A measurement that moved ends the run; a third agreeing one extends it.
+    expect(rememberRtt(second, 'a', 130, now).stableSince).toBeUndefined();
+    expect(rememberRtt(second, 'a', 105, now).stableSince).toBe(now - 2 * day);
+    expect(rememberRtt({ nodeId: 'a', rttMs: 10, at: now - day }, 'a', 14, now).stableSince).toBe(now - day); // 4 ms: within 5 ms
+    // Off: the plain window.
+    expect(freshFor(second, { ...REPROBE_DEFAULTS, stableFactor: 0 })).toBe(REPROBE_DEFAULTS.freshForMs);
+    // A client that trusts nothing remembered (freshForMs 0) re-probes a stable path too.
+    expect(freshFor(second, { freshForMs: 0 })).toBe(0);
+    expect(nextReprobe([second], new Set(), now, false, { freshForMs: 0 })).toBe('a');
+  });
+
+  it('bounds stored stability claims: capped at stableMaxMs, ignored when after the measurement, and junk starts nothing', () => {
+    // A history that claims a path stable for a year is trusted for a week at most.
+    expect(freshFor({ nodeId: 'a', rttMs: 20, at: now, stableSince: now - 365 * 24 * hour })).toBe(REPROBE_DEFAULTS.stableMaxMs);
+    expect(nextReprobe([{ nodeId: 'a', rttMs: 20, at: now - 8 * 24 * hour, stableSince: 0 }], new Set(), now)).toBe('a');
+    // stableSince after `at` means nothing.
+    expect(freshFor({ nodeId: 'a', rttMs: 20, at: now - day(3), stableSince: now })).toBe(REPROBE_DEFAULTS.freshForMs);
+    // Another node's record, a future previous measurement or a junk RTT start a new run.
+    expect(rememberRtt({ nodeId: 'b', rttMs: 20, at: now - hour }, 'a', 20, now).stableSince).toBeUndefined();
+    expect(rememberRtt({ nodeId: 'a', rttMs: 20, at: now + hour }, 'a', 20, now).stableSince).toBeUndefined();
+    expect(rememberRtt({ nodeId: 'a', rttMs: Number.NaN, at: now - hour }, 'a', 20, now).stableSince).toBeUndefined();
+    function day(n: number) {
+      return n * 24 * hour;
+    }
   });
 });

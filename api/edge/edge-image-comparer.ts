@@ -63,7 +63,7 @@ function decodeJpegFrame(bytes: Uint8Array, size: { width: number; height: numbe
 }
 
 /** Compare stored PNG renders pixel by pixel, and JPEG session frames with PNG references, with no native code. */
-export function createPngImageComparer(blobs: BlobStore): ImageComparer {
+export function createEdgeImageComparer(blobs: BlobStore): ImageComparer {
   return {
     sessionFormats: ['jpeg'],
     async compareEye(frame, reference, frameSize, eye) {

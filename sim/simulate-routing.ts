@@ -14,6 +14,7 @@
 import { geoNearest, geoNearestK, locateClient, pickProbeCandidates, type CandidateOptions } from '../api/core/routing/candidates.ts';
 import { fitGeoLines, type GeoEdge, type GeoLine } from '../api/core/routing/geo-line.ts';
 import { isGeoPoint, type GeoPoint } from '../api/core/routing/geo.ts';
+import { PING_DEFAULTS } from '../api/protocol/ping-url.ts';
 import { RttFilter } from '../api/protocol/rtt-filter.ts';
 import { EDGE_RTT_DEFAULTS, edgeRttView, recordEdgeRtt, type EdgeRttRow } from '../api/core/routing/edge-rtts.ts';
 import { learnPop, suggestFromPop, type PopRecord } from '../api/core/routing/pop-learning.ts';
@@ -46,6 +47,11 @@ export interface SimOptions {
   clientMeasurements?: number;
   /** Mean relative queueing noise of one ping over the true RTT. */
   jitter?: number;
+  /**
+   * Pings a client sends to each node it probes, keeping the minimum: the SDK's `probe()` sends
+   * PING_DEFAULTS.samples (3) and so does the geo top-3 baseline here. 1 = one noisy sample per probed node.
+   */
+  pingSamples?: number;
   /** Use hosts' lat/lon (false: act as if no host had one). */
   useLocation?: boolean;
   /** Tell clients their lat/lon (false: only nodes are located, clients are found by their RTTs). */
@@ -108,6 +114,7 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   adaptive: true,
   clientMeasurements: 16,
   jitter: 0.05,
+  pingSamples: PING_DEFAULTS.samples,
   useLocation: true,
   clientLocation: true,
   withinRelative: 0.1,
@@ -198,6 +205,13 @@ const TASK_PIXELS = 256 * 256;
 /** One ping: the true RTT plus queueing noise (exponential, mean `jitter` × RTT); NaN when unreachable. */
 function ping(truth: number, jitter: number, rng: Random): number {
   return Number.isNaN(truth) ? NaN : truth * (1 + jitter * randomExponential(rng));
+}
+
+/** A client's probe of one node: the minimum of `samples` pings, as the SDK's probe() measures it. */
+function probeRtt(truth: number, jitter: number, samples: number, rng: Random): number {
+  let best = ping(truth, jitter, rng);
+  for (let k = 1; k < samples; k++) best = Math.min(best, ping(truth, jitter, rng));
+  return best;
 }
 
 function quantile(sorted: ArrayLike<number>, q: number): number {
@@ -308,7 +322,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
         if (ids.length === 0) break;
         for (const id of ids) {
           p++;
-          const sample = ping(pairRtt(truth, h, nodeHost[idOf.get(id)!]), o.jitter, trng);
+          const sample = probeRtt(pairRtt(truth, h, nodeHost[idOf.get(id)!]), o.jitter, o.pingSamples, trng);
           if (Number.isNaN(sample)) lost.push(id);
           else measured[id] = Math.min(sample, measured[id] ?? Infinity);
         }
@@ -431,7 +445,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
       const ping1 = (id: string) => {
         if (session === 0) probesSent++;
         p++;
-        const sample = ping(truthNow(idOf.get(id)!), o.jitter, rng);
+        const sample = probeRtt(truthNow(idOf.get(id)!), o.jitter, o.pingSamples, rng);
         if (Number.isNaN(sample)) {
           lost.push(id);
           delete measured[id];
@@ -504,7 +518,7 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
     const top3 = own ? geoNearestK(nodes, own, 3).map((id) => idOf.get(id)!) : [rnd, randomInt(rng, N), randomInt(rng, N)];
     let top3Best = -1, top3Rtt = Infinity;
     for (const j of top3) {
-      const sample = ping(truthOf(j), o.jitter, rng);
+      const sample = probeRtt(truthOf(j), o.jitter, o.pingSamples, rng);
       if (sample < top3Rtt) { top3Rtt = sample; top3Best = j; }
     }
     record('geoTop3', top3Best >= 0 ? top3Best : rnd);

@@ -6,7 +6,6 @@
  * process of its tree (Chromium's included) behind.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { stereoPose } from '../api/protocol/session-pose.ts';
 import { processTree, treeResidentBytes } from '../render-node/agent/process-tree-memory.ts';
 import { SessionProcess } from '../render-node/agent/session-process.ts';
 import { waitFor } from './support/farm-checks.ts';
+import { anyAlive } from './support/process-tree.ts';
 import { ensureRenderHostBuilt } from './support/render-host.ts';
 import { scenePath } from './support/renderer.ts';
 import { testSessionRender } from './support/session-frames.ts';
@@ -48,18 +48,6 @@ function start(memoryCapBytes: number) {
 async function ownResident(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
   return Number(m![1]) * 1024;
-}
-
-/** Whether any of `pids` is still running (a zombie, dead but not yet reaped by its new parent, is not). */
-function anyAlive(pids: number[]): boolean {
-  return pids.some((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 }
 
 describe.runIf(process.platform === 'linux')("a Chromium session's memory", () => {

@@ -16,6 +16,7 @@ import type { ResolvedApiOptions } from './api-options.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import { isJobFinished, type StatusChange } from './state-machine.ts';
+import { advanceOnJobEnd } from './session-verification.ts';
 import type { JobState } from '../protocol/job-status.ts';
 import type { StreamSlots } from './stream-slots.ts';
 import type { TaskRouter } from './task-router.ts';
@@ -70,8 +71,9 @@ export interface ApiContext {
   /** Open lease long-polls per node (at most its slots). */
   polls: NodePolls;
   /**
-   * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, and delete the
-   * superseded outputs of jobs that just ended (the store's clean-up mark makes the sweep do it again later).
+   * Log each status change as old → new, wake whoever waits on the jobs and tasks involved, delete the
+   * superseded outputs of jobs that just ended (the store's clean-up mark makes the sweep do it again later), and
+   * move on the session samples whose reference render just ended (a verdict with nobody polling).
    */
   applied(changes: StatusChange[]): Promise<void>;
 }
@@ -81,7 +83,7 @@ const PRUNE_AFTER_MS = 20;
 
 /** Build the context; `applied` is the one place status changes are logged. */
 export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext {
-  return {
+  const ctx: ApiContext = {
     ...parts,
     async applied(changes) {
       if (changes.length === 0) return;
@@ -113,6 +115,10 @@ export function createApiContext(parts: Omit<ApiContext, 'applied'>): ApiContext
         // store marked the job's clean-up as due once every such URL has expired, and the sweep (prune-sweep.ts)
         // prunes again then, whatever restarts in between.
       }
+      // A session sample's reference render ended: its verdict (and a disproven node's penalty) follows now, not at
+      // the client's next poll (session-verification.ts). Other jobs' ends cost nothing here (the id tells).
+      if (ended.length) await advanceOnJobEnd(ctx, ended.map((ch) => ch.jobId));
     },
   };
+  return ctx;
 }

@@ -211,6 +211,8 @@ export const JOB_STORE_TRUST_COLUMNS: { table: string; column: string; definitio
   { table: 'nodes', column: 'location_refuted', definition: 'TEXT' },
   // The scene ids the node last reported in its cache (JSON array, bounded): a routing hint.
   { table: 'nodes', column: 'cached_scenes', definition: 'TEXT' },
+  // Where it registered from (JSON NodeOrigin: its address's network and its join token's id): session votes.
+  { table: 'nodes', column: 'origin', definition: 'TEXT' },
   { table: 'ledger', column: 'wall_ms', definition: 'INTEGER NOT NULL DEFAULT 0' },
 ];
 

@@ -186,6 +186,19 @@ export interface NodeRecord {
   locationRefuted?: string | null;
   /** Scene ids it last reported holding in its scene cache (a claim: a routing hint only); absent until reported. */
   cachedScenes?: string[];
+  /**
+   * Where it registered from, as the API saw it (never a claim of the node's): who may be one operator with whom
+   * (session-vote-trust.ts). Null or absent for nodes registered before this was kept.
+   */
+  origin?: NodeOrigin | null;
+}
+
+/** What the API saw of a node's registration: its address's network, and the join token it registered with. */
+export interface NodeOrigin {
+  /** The registering address's network (IPv4 /24, IPv6 /48; see node-origin.ts), or `unknown`. */
+  network: string;
+  /** The id of the join token (a `node` or admin key) it registered with; null where registration is open. */
+  joinKey: string | null;
 }
 
 /**

@@ -8,7 +8,9 @@
  * one, nor move a real frame onto another pose: a sample that fails the check is refused and blames nobody); a first
  * other node renders the pose (never the session's node); when it disagrees, a second other node (neither) renders it
  * too. Only when both references agree with each other and both disagree with the signed frame is the frame
- * disproven: the session is closed (its node ends the socket at its next heartbeat; the SDK reopens elsewhere, having
+ * disproven — when they are also a vote the node's standing may rest on (session-vote-trust.ts: a node with a verified
+ * record is convicted only by references with records of their own, and references sharing a join token or a network
+ * the node does not share count as one voice; otherwise the sample is inconclusive) —: the session is closed (its node ends the socket at its next heartbeat; the SDK reopens elsewhere, having
  * heard the verdict), its render time is voided in the ledger, and the node is blocklisted (it signed a picture of
  * that pose that two other nodes, agreeing, did not draw). A reference that fails, or references that disagree with
  * each other, leave the sample inconclusive: nobody is blamed. A client can thus cost the farm two batch renders per
@@ -33,6 +35,7 @@ import { planJob, sceneRequirements } from './plan-job.ts';
 import { meetsRequirements } from './routing/requirements.ts';
 import type { SessionRecord, SessionSampleRecord } from './session-store.ts';
 import type { SessionChange } from './session-state.ts';
+import { mayVote, sessionVoteTrust } from './session-vote-trust.ts';
 
 export interface SessionVerificationOptions {
   /** Share of reduced pixels that may differ (image-comparer.ts SESSION_COMPARE_*) for a frame to agree with a reference. */
@@ -47,7 +50,22 @@ export interface SessionVerificationOptions {
 
 export const SESSION_VERIFICATION_DEFAULTS: SessionVerificationOptions = { maxDiffRatio: 0.03, minQuality: 50, referenceTimeoutMs: 180_000, referencePriority: 90 };
 
-type Ctx = Pick<ApiContext, 'jobs' | 'blobs' | 'clock' | 'logger' | 'nodes' | 'applied' | 'tickets' | 'notifier' | 'comparer' | 'sessions'>;
+type Ctx = Pick<ApiContext, 'jobs' | 'blobs' | 'clock' | 'logger' | 'nodes' | 'applied' | 'tickets' | 'notifier' | 'comparer' | 'sessions' | 'options'>;
+
+/**
+ * A reference render's job id names its sample and its place in the vote (`ref_<the sample id's hex>_<1|2>`), so the
+ * job's end finds its sample with one read and no other job's end costs a store call (advanceOnJobEnd). Unique per
+ * sample and place: two processes moving one sample on at once cannot queue the same reference twice.
+ */
+export function referenceJobId(sampleId: string, place: number): string {
+  return `ref_${sampleId.replace(/^smp_/, '')}_${place}`;
+}
+
+/** The sample a reference render's job id names (referenceJobId), or null for any other job. */
+export function referenceSampleId(jobId: string): string | null {
+  const m = /^ref_([0-9a-f]{32})_[12]$/.exec(jobId);
+  return m ? `smp_${m[1]}` : null;
+}
 
 /** The key a sampled frame's bytes are kept under (only the API writes there). */
 function sampleKey(sessionId: string, sampleId: string): string {
@@ -166,9 +184,14 @@ async function referenceNodes(ctx: Ctx, info: SceneRecord['info'], exclude: read
 async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSampleRecord, exclude: string[], options: SessionVerificationOptions): Promise<string> {
   const scene = await ctx.jobs.getScene(session.sceneId);
   if (!scene) throw new TesseraError('SCENE_UNKNOWN', `The session's scene ${session.sceneId} is gone.`);
-  if (!(await referenceNodes(ctx, scene.info, exclude)).length) {
+  const candidates = await referenceNodes(ctx, scene.info, exclude);
+  if (!candidates.length) {
     throw new TesseraError('SAMPLE_UNVERIFIABLE', `no healthy node besides ${exclude.join(', ')} lists the view-pose render feature${scene.info.webgl2?.length ? ' with a WebGL 2 backend' : ''} (older nodes would draw the start view, not the pose)`);
   }
+  // Drawn from the nodes whose vote could count against the session's node (session-vote-trust.ts) while any is
+  // healthy: the others are excluded too (a bounded list; past it, any capable node may draw it and the vote decides).
+  const passed = await preferredVoters(ctx, session.nodeId, sample.referenceNodes[0] ?? null, candidates);
+  if (passed.length && passed.length <= MAX_PASSED_OVER) exclude = [...exclude, ...passed];
   const r = session.render;
   const req = JobRequest.parse({
     sceneId: session.sceneId,
@@ -186,7 +209,7 @@ async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSam
     format: 'png',
     priority: options.referencePriority,
   });
-  const planned = planJob(req, scene.info, { jobId: randomId('job') });
+  const planned = planJob(req, scene.info, { jobId: referenceJobId(sample.sampleId, sample.referenceJobs.length + 1) });
   const plan = { ...planned, owner: session.owner, requirements: { ...planned.requirements, ...referenceRequirements(scene.info) } };
   plan.view = { ...plan.view, pose: { view: sample.eyes[0].view, projection: sample.eyes[0].projection } };
   const now = ctx.clock.now();
@@ -196,6 +219,17 @@ async function referenceJob(ctx: Ctx, session: SessionRecord, sample: SessionSam
   ctx.logger.info({ sessionId: session.sessionId, sampleId: sample.sampleId, jobId: job.jobId, exclude }, 'session sample: reference render queued');
   ctx.notifier.notify(TASKS_TOPIC);
   return job.jobId;
+}
+
+/** Most capable nodes a reference may pass over for want of a vote that counts (beyond it, none are). */
+const MAX_PASSED_OVER = 64;
+
+/** The `candidates` to pass over: those whose vote would not count, when some other candidate's would (else none). */
+async function preferredVoters(ctx: Ctx, accusedId: string, firstId: string | null, candidates: NodeRecord[]): Promise<string[]> {
+  const [accused, first] = await Promise.all([ctx.jobs.getNode(accusedId), firstId ? ctx.jobs.getNode(firstId) : null]);
+  if (!accused) return [];
+  const passed = candidates.filter((c) => !mayVote(accused, first, c, ctx.options.trust)).map((c) => c.nodeId);
+  return passed.length < candidates.length ? passed : [];
 }
 
 /** Move a sample on: read its latest reference, compare, ask a second node, or decide. */
@@ -233,7 +267,7 @@ export async function advanceSample(ctx: Ctx, sample: SessionSampleRecord, optio
     // One other node disagrees: either may lie. A second one, neither of them, decides.
     let second: string;
     try {
-      second = await referenceJob(ctx, session, sample, [sample.nodeId, frame.nodeId], options);
+      second = await referenceJob(ctx, session, seen, [sample.nodeId, frame.nodeId], options);
     } catch (err) {
       return step(ctx, sample, { ...seen, state: 'inconclusive', reason: `node ${frame.nodeId}'s reference differs and no second could be queued: ${(err as Error).message}` });
     }
@@ -244,6 +278,12 @@ export async function advanceSample(ctx: Ctx, sample: SessionSampleRecord, optio
   const between = await ctx.comparer!.compareEye!(k1, k2, eye, eye).catch(() => ({ diffRatio: 1 }));
   if (between.diffRatio > options.maxDiffRatio) {
     return step(ctx, sample, { ...seen, state: 'inconclusive', reason: `the two references (nodes ${seen.referenceNodes.join(', ')}) differ from each other too; nobody is blamed` });
+  }
+  // …and only if they are a vote the node's standing may rest on: records of their own, not one operator's voice.
+  const [accused, ...voters] = await Promise.all([sample.nodeId, ...seen.referenceNodes].map((id) => ctx.jobs.getNode(id)));
+  const trusted = sessionVoteTrust(accused, voters, ctx.options.trust);
+  if (!trusted.ok) {
+    return step(ctx, sample, { ...seen, state: 'inconclusive', reason: `nodes ${seen.referenceNodes.join(' and ')} agree with each other against node ${sample.nodeId}'s frame, but ${trusted.why}; nobody is blamed` });
   }
   const reason = `session frame ${sample.seq} disproven: nodes ${seen.referenceNodes.join(' and ')} agree on the pose's picture and node ${sample.nodeId}'s signed frame differs (${pct(Math.min(...seen.diffs))} of pixels)`;
   // Only the process whose step is stored penalises (once).
@@ -256,6 +296,25 @@ async function penalise(ctx: Ctx, sample: SessionSampleRecord, reason: string): 
   for (const ch of changes) ctx.logger.info({ entity: ch.entity, id: ch.id, from: ch.from, to: ch.to, reason: ch.reason }, `session ${ch.id}: ${ch.from} → ${ch.to}`);
   await convictNode(ctx, sample.nodeId, reason);
   return changes;
+}
+
+/**
+ * Jobs ended (ApiContext.applied, where every status change lands, on Node and on Workers): move on each sample
+ * whose latest reference render one of them was, so a verdict (and a disproven node's penalty) follows the reference
+ * result at once, with nobody polling. Best effort: a failure is logged and the next poll or sweep tries again.
+ */
+export async function advanceOnJobEnd(ctx: Ctx, jobIds: readonly string[]): Promise<void> {
+  if (!ctx.sessions || !ctx.comparer?.compareEye) return;
+  for (const jobId of jobIds) {
+    const sampleId = referenceSampleId(jobId);
+    if (!sampleId) continue;
+    try {
+      const sample = await ctx.sessions.getSample(sampleId);
+      if (sample && sample.referenceJobs.at(-1) === jobId) await advanceSample(ctx, sample);
+    } catch (err) {
+      ctx.logger.warn({ sampleId, jobId, err: (err as Error).message }, 'session sample: could not advance it on its reference\'s end');
+    }
+  }
 }
 
 /** Advance every unsettled sample (a few at a time). */

@@ -7,7 +7,7 @@ import type { TaskRequirements } from '../protocol/job-requirements.ts';
 import type { LedgerEntry } from '../protocol/metering.ts';
 import type { NodeCard } from '../protocol/node-card.ts';
 import type { EncodeSpec, TileRect, ViewSpec } from '../protocol/render-spec.ts';
-import type { ApiKeyRecord, JobClientRecord, JobRecord, NodeRecord, SceneRecord, TaskKind, TaskRecord, TaskRoute } from './job-store.ts';
+import type { ApiKeyRecord, JobClientRecord, JobRecord, NodeOrigin, NodeRecord, SceneRecord, TaskKind, TaskRecord, TaskRoute } from './job-store.ts';
 import type { SceneInfo } from '../../scene-check/scene-inspector.ts';
 import { FRAME_DONE } from './job-store-schema.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
@@ -142,6 +142,7 @@ export function rowToNode(r: Row): NodeRecord {
     throughput: { pixels: num(r.measured_pixels ?? 0), ms: num(r.measured_ms ?? 0), results: num(r.measured_results ?? 0), best: num(r.measured_best ?? 0) },
     locationRefuted: optStr(r.location_refuted ?? null),
     cachedScenes: optJson<string[]>(r.cached_scenes ?? null) ?? undefined,
+    origin: optJson<NodeOrigin>(r.origin ?? null) ?? undefined,
   };
 }
 

@@ -6,8 +6,8 @@ import { type Row, num, rowToNode, str, toJson } from './sql-job-rows.ts';
 
 export function registerNode(db: SqlDriver, node: NodeRecord): void {
   db.run(
-    `INSERT INTO nodes (node_id, token_hash, card, registered_at, last_seen_at, load, coordinate, rtt_to_api_ms, probe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [node.nodeId, node.tokenHash, JSON.stringify(node.card), node.registeredAt, node.lastSeenAt, node.load, toJson(node.coordinate), node.rttToApiMs ?? null, node.probeKey ?? null],
+    `INSERT INTO nodes (node_id, token_hash, card, registered_at, last_seen_at, load, coordinate, rtt_to_api_ms, probe_key, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [node.nodeId, node.tokenHash, JSON.stringify(node.card), node.registeredAt, node.lastSeenAt, node.load, toJson(node.coordinate), node.rttToApiMs ?? null, node.probeKey ?? null, toJson(node.origin)],
   );
 }
 

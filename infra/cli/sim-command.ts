@@ -111,6 +111,7 @@ export function simCommand(): Command {
     .option('--clients <n>', 'route at most this many clients', integer('clients', 1, 10_000_000))
     .option('--rounds <n>', 'node↔node measurements per node while coordinates converge', integer('rounds', 0, 100_000), SIM_DEFAULTS.rounds)
     .option('--jitter <x>', 'mean queueing noise of a ping, relative to its RTT', number('jitter', 0, 10), SIM_DEFAULTS.jitter)
+    .option('--ping-samples <n>', 'pings per probed node, keeping the minimum (the SDK sends 3)', integer('ping-samples', 1, 16), SIM_DEFAULTS.pingSamples)
     .option('--no-location', 'ignore lat/lon (no geography for anyone)')
     .option('--no-client-location', 'hide clients’ lat/lon (nodes keep theirs; clients are placed by their RTTs)')
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
@@ -135,6 +136,7 @@ export function simCommand(): Command {
         clients: o.clients,
         rounds: o.rounds,
         jitter: o.jitter,
+        pingSamples: o.pingSamples,
         useLocation: o.location,
         clientLocation: o.clientLocation,
         adaptive: !o.parallelProbes,

@@ -101,7 +101,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorFinding[]
   } catch (err) {
     add('gl', 'fail', `no GL context renders here (${(err as Error).message}): run \`tessera setup\`, then \`npm rebuild gl\` where Tessera is installed`);
   } finally {
-    sandbox.dispose();
+    await sandbox.dispose();
   }
 
   // 4. Memory: what the kernel says is available (MemAvailable), against the slots.

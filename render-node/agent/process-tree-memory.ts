@@ -1,7 +1,8 @@
 /**
- * Resident memory of a process and all its descendants (Linux /proc), shared pages split between their sharers (Pss). A session's render process on the Chromium
- * backend launches Chromium (its browser, renderer and utility processes), whose memory the process's own VmRSS does
- * not count: the cap must cover the whole tree. Descendants come from /proc/PID/task/TID/children (every thread's
+ * Resident memory of a process and all its descendants (Linux /proc), shared pages split between their sharers (Pss). A render process (a
+ * session's, session-process.ts, or a batch slot's, task-sandbox.ts) on the Chromium backend launches Chromium (its
+ * browser, GPU, renderer and utility processes), whose memory the process's own VmRSS does not count: the memory cap
+ * must cover the whole tree, and stopping the process must stop the tree (killProcessTree). Descendants come from /proc/PID/task/TID/children (every thread's
  * children); where the kernel lacks that file, from a scan of every process's parent in /proc/N/stat.
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -84,4 +85,25 @@ export async function treeResidentBytes(pid: number | undefined): Promise<number
   let total = 0;
   for (const p of await processTree(pid)) total += await residentOf(p);
   return total;
+}
+
+/**
+ * Stop `pid`'s descendants (SIGKILL: Chromium's processes, which a SIGKILLed parent cannot close and which would
+ * otherwise live on as orphans) and then the process itself with `killRoot` (its ChildProcess's own kill, so Node
+ * records how it ended). Descendants go first: once the root is gone they are re-parented and no longer found.
+ */
+export async function killProcessTree(pid: number | undefined, killRoot: () => void): Promise<void> {
+  try {
+    for (const p of pid ? (await processTree(pid)).slice(1) : []) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  } catch {
+    // /proc unreadable: the root still goes
+  } finally {
+    killRoot();
+  }
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ErrorCode } from '../../api/protocol/errors.ts';
 import { SESSION_CLOSE, type EyePose, type SessionCloseCode, type SessionRender } from '../../api/protocol/session.ts';
-import { processTree, treeResidentBytes } from './process-tree-memory.ts';
+import { killProcessTree, treeResidentBytes } from './process-tree-memory.ts';
 import type { RenderBackend, RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { SessionEncodeIn } from '../chromium/render-host-api.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
@@ -230,15 +230,7 @@ export class SessionProcess {
     clearInterval(this.#memoryTimer);
     this.#failFrames(new Error(this.#dead));
     // Chromium (on that backend) goes with it: SIGKILL leaves the process no time to close it, so end its children too.
-    void processTree(this.#child.pid ?? 0).then((pids) => {
-      for (const pid of pids.slice(1)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
-    }).catch(() => {}).finally(() => this.#child.kill('SIGKILL'));
+    void killProcessTree(this.#child.pid, () => this.#child.kill('SIGKILL'));
   }
 
   /** The render process's pid (undefined once it could not start). */

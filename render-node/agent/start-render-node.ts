@@ -508,7 +508,7 @@ export async function startRenderNode(options: RenderNodeOptions): Promise<Rende
       clearInterval(heartbeatTimer);
       await probe.close();
       await metricsServer?.close();
-      for (const sandbox of sandboxes) sandbox.dispose();
+      await Promise.all(sandboxes.map((sandbox) => sandbox.dispose()));
       log.info('stopped');
     })());
   return { nodeId: registered.nodeId, card, metrics, metricsUrl: metricsServer?.url, stop, get stopped() {

@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TesseraError, type ErrorCode } from '../../api/protocol/errors.ts';
@@ -8,6 +7,7 @@ import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { Logger } from '../logger.ts';
+import { killProcessTree, treeResidentBytes } from './process-tree-memory.ts';
 import { SceneFaultError, type TaskOutcome } from './run-task.ts';
 import type { RequestUpload } from './run-render-task.ts';
 
@@ -42,7 +42,10 @@ export type WorkerReply =
 export interface TaskSandboxOptions extends WorkerSettings {
   /** A task running longer than this is killed (with its process) and fails. */
   timeCapMs: number;
-  /** A render process whose resident memory passes this is killed and its task fails. */
+  /**
+   * A render process whose resident memory passes this, with every process it started (Chromium's on that backend,
+   * Pss: shared pages split between their sharers), is killed with them and its task fails.
+   */
   memoryCapBytes: number;
   /**
    * llvmpipe's rasterizer threads per render process (its LP_NUM_THREADS; 0: it draws on the render process's own
@@ -66,6 +69,8 @@ export class TaskSandbox {
   private child?: ChildProcess;
   private starting?: Promise<ChildProcess>;
   private nextId = 1;
+  /** Render processes stopped over the memory cap, with the bytes they used (their tasks' exit handlers say so). */
+  private readonly overCap = new WeakMap<ChildProcess, number>();
 
   constructor(private readonly options: TaskSandboxOptions) {}
 
@@ -103,9 +108,11 @@ export class TaskSandbox {
     throw new TesseraError('INTERNAL', `render process answered ${reply.type} to a task`);
   }
 
-  dispose(): void {
-    this.child?.kill('SIGKILL');
+  /** Stop the render process and every process it started (Chromium's); resolves once they were sent SIGKILL. */
+  async dispose(): Promise<void> {
+    const child = this.child;
     this.child = undefined;
+    if (child) await killProcessTree(child.pid, () => child.kill('SIGKILL'));
   }
 
   private request(
@@ -125,7 +132,6 @@ export class TaskSandbox {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            clearInterval(poll);
             child.off('message', onMessage);
             child.off('exit', onExit);
             signal?.removeEventListener('abort', onAbort);
@@ -133,7 +139,8 @@ export class TaskSandbox {
           };
           const kill = (err: TesseraError) => {
             this.forget(child);
-            child.kill('SIGKILL');
+            // Chromium's processes (on that backend) go with it: a SIGKILLed render process cannot close them.
+            void killProcessTree(child.pid, () => child.kill('SIGKILL'));
             finish(() => reject(err));
           };
           // Once drawn, the process may be drawing the next task: giving up on this one must not kill that one.
@@ -148,6 +155,10 @@ export class TaskSandbox {
           };
           const onExit = (code: number | null, sig: NodeJS.Signals | null) => {
             this.forget(child);
+            const over = this.overCap.get(child);
+            if (over !== undefined) {
+              return finish(() => reject(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} used ${mib(over)} MiB (its render process and the processes it started, Chromium's included), over the memory cap of ${mib(this.options.memoryCapBytes)} MiB, and was stopped`)));
+            }
             finish(() => reject(new SceneFaultError('RENDER_FAILED', `the render process died during the ${what} (${sig ?? `exit code ${code}`})`)));
           };
           const onAbort = () => {
@@ -164,18 +175,36 @@ export class TaskSandbox {
             finish(() => reject(err));
           };
           const timer = setTimeout(() => kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} ran past the time cap of ${Math.round(capMs / 1000)} s and was stopped`)), capMs);
-          const poll = setInterval(async () => {
-            const rss = await residentBytes(child.pid);
-            if (rss > this.options.memoryCapBytes) {
-              kill(new SceneFaultError('SCENE_LIMIT_EXCEEDED', `the ${what} used ${mib(rss)} MiB, over the memory cap of ${mib(this.options.memoryCapBytes)} MiB, and was stopped`));
-            }
-          }, MEMORY_POLL_MS);
           child.on('message', onMessage);
           child.on('exit', onExit);
           signal?.addEventListener('abort', onAbort, { once: true });
           child.send(message);
         }),
     );
+  }
+
+  /**
+   * The memory cap, for the process's whole life (a task shorter than a poll is still measured: the tree's memory
+   * stays after it, Chromium's above all): every MEMORY_POLL_MS, the render process and every process it started
+   * (Pss, as a session's: process-tree-memory.ts; on the Chromium backend most of a task's memory is in Chromium's GPU
+   * and renderer processes, not the render process's own). Over the cap, the tree is stopped; the task it was running
+   * fails with SCENE_LIMIT_EXCEEDED (its exit handler reads why here) and the next task gets a fresh process.
+   */
+  private watchMemory(child: ChildProcess): void {
+    let measuring = false;
+    const poll = setInterval(async () => {
+      if (measuring || this.overCap.has(child)) return;
+      measuring = true;
+      const bytes = await treeResidentBytes(child.pid).finally(() => (measuring = false));
+      if (bytes > this.options.memoryCapBytes && child.exitCode === null && child.signalCode === null && !this.overCap.has(child)) {
+        this.overCap.set(child, bytes);
+        this.options.log.warn({ pid: child.pid, mib: mib(bytes), capMib: mib(this.options.memoryCapBytes) }, 'render process over the memory cap: stopped with the processes it started');
+        this.forget(child);
+        void killProcessTree(child.pid, () => child.kill('SIGKILL'));
+      }
+    }, MEMORY_POLL_MS);
+    poll.unref();
+    child.once('exit', () => clearInterval(poll));
   }
 
   private forget(child: ChildProcess): void {
@@ -210,6 +239,7 @@ export class TaskSandbox {
       (child) => {
         this.starting = undefined;
         this.child = child;
+        this.watchMemory(child);
         this.options.log.debug?.({ pid: child.pid }, 'render process started');
         return child;
       },
@@ -219,18 +249,6 @@ export class TaskSandbox {
       },
     );
     return this.starting;
-  }
-}
-
-/** Resident memory of a process (Linux /proc), 0 when it cannot be read. */
-async function residentBytes(pid: number | undefined): Promise<number> {
-  if (!pid) return 0;
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
   }
 }
 

@@ -436,6 +436,10 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       expect(await store.findNodeByTokenHash('f'.repeat(64))).toEqual(stored);
       expect(await store.findNodeByTokenHash('0'.repeat(64))).toBeNull();
       expect(await store.getNode('node_2')).toBeNull();
+      // Where a node registered from (session votes: node-origin.ts) is kept as given.
+      const origin = { network: '203.0.113.0/24', joinKey: 'key_op' };
+      await store.registerNode({ ...node, nodeId: 'node_3', tokenHash: 'e'.repeat(64), origin });
+      expect(await store.getNode('node_3')).toEqual({ ...stored, nodeId: 'node_3', tokenHash: 'e'.repeat(64), origin });
     });
 
     it('never hands one task to two concurrent lease calls', async () => {

@@ -164,4 +164,39 @@ describe('session frame verification', () => {
       await browser.close();
     }
   }, 240_000);
+
+  it('nobody polls: a reported stale frame is disproven and its node blocklisted when the references are done', async () => {
+    // A liar of its own (the first one is blocklisted by now); the SDK checks nothing and polls nothing.
+    farm.spawnNode('liar-2', { concurrency: 1, env: { TESSERA_TEST_FAULT: 'stale-session' } });
+    const liar = await waitFor('liar-2', async () => (await client.nodes({ healthy: true })).nodes.find((n) => n.card.name === 'liar-2')?.nodeId, 120_000);
+    const session = await client.openSession({ request: { sceneId, eye: EYE, excludeNodes: [ids['honest-1'], ids['honest-2']] }, verify: false });
+    let sampleId: string;
+    try {
+      expect(session.nodeId).toBe(liar);
+      const { position, target } = session.ready.start;
+      const first = await frameFor(session, position, target);
+      const turned = orbitPosition(position, target, 1, 70, 0.25);
+      const stale = await frameFor(session, turned, target);
+      expect(Buffer.from(stale.image).equals(Buffer.from(first.image))).toBe(true);
+      // Reported once, by hand; from here no GET of the sample or of any session (they move samples on too).
+      const posted = await call<SessionSampleView>(farm.url, 'POST', `/v1/sessions/${session.sessionId}/samples`, { json: sampleOf(stale) });
+      expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+      sampleId = posted.body.sampleId;
+      // The honest nodes render the pose (the second reference queued when the first one's job ended) and the liar is
+      // blocklisted: only the node list is read meanwhile.
+      const blocked = await waitFor('the liar blocklisted', async () => (await client.nodes()).nodes.find((n) => n.nodeId === liar)?.reputation?.blocklisted ?? undefined, 240_000);
+      expect(blocked.reason).toMatch(/disproven/);
+    } finally {
+      await session.close().catch(() => {});
+    }
+    const asked = Date.now();
+    const verdict = (await call<SessionSampleView>(farm.url, 'GET', `/v1/sessions/${session.sessionId}/samples/${sampleId!}`)).body;
+    expect(verdict).toMatchObject({ state: 'disproven', nodeId: liar });
+    expect(verdict.updatedAt).toBeLessThanOrEqual(asked);
+    expect(new Set(verdict.referenceNodes)).toEqual(new Set([ids['honest-1'], ids['honest-2']]));
+    const ledger = await client.ledger({ node: liar });
+    expect(ledger.nodes[0]?.renderSeconds ?? 0).toBe(0);
+    const { nodes } = await client.nodes();
+    for (const n of nodes.filter((n) => n.card.name.startsWith('honest'))) expect(n.reputation?.blocklisted ?? null, n.card.name).toBeNull();
+  }, 420_000);
 });

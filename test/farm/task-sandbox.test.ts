@@ -7,15 +7,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncodeSpec, ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LeasedTask } from '../../api/protocol/task.ts';
+import { processTree, treeResidentBytes } from '../../render-node/agent/process-tree-memory.ts';
 import { TaskSandbox } from '../../render-node/agent/task-sandbox.ts';
+import type { RenderBackendChoice } from '../../render-node/chromium/choose-backend.ts';
 import { createLogger } from '../../render-node/logger.ts';
 import { decodeRaw } from '../../render-node/output/stitch-tiles.ts';
+import { waitFor } from '../support/farm-checks.ts';
+import { anyAlive } from '../support/process-tree.ts';
+import { ensureRenderHostBuilt } from '../support/render-host.ts';
 import { scenePath } from '../support/renderer.ts';
 
 // A real HTTP server standing in for storage: it serves the scene and keeps what tasks upload.
 let server: Server;
 let base = '';
 let sceneId = '';
+/** A scene that needs WebGL 2 (KHR_materials_dispersion): the `auto` backend draws it in Chromium. */
+let webgl2SceneId = '';
 const uploads = new Map<string, Buffer>();
 const uploadHeaders = new Map<string, string | undefined>();
 /** PUTs to a URL containing `/held/` wait for this before storage answers (a slow upload). */
@@ -25,8 +32,11 @@ let held = new Promise<void>((r) => (releaseHeld = r));
 beforeAll(async () => {
   const glb = await readFile(scenePath('textured-pbr'));
   sceneId = createHash('sha256').update(glb).digest('hex');
+  const webgl2 = await readFile(scenePath('dispersion'));
+  webgl2SceneId = createHash('sha256').update(webgl2).digest('hex');
   server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/scene') return void res.end(glb);
+    if (req.method === 'GET' && req.url === '/scene-webgl2') return void res.end(webgl2);
     if (req.method === 'PUT') {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
@@ -47,7 +57,7 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 let n = 0;
-const task = (view: object, dir = 'out'): LeasedTask => ({
+const task = (view: object, dir = 'out', scene = { id: sceneId, url: `${base}/scene` }): LeasedTask => ({
   taskId: `t${++n}`,
   leaseId: `l${n}`,
   leaseExpiresAt: Date.now() + 60_000,
@@ -55,7 +65,7 @@ const task = (view: object, dir = 'out'): LeasedTask => ({
   kind: 'render',
   frame: 0,
   attempt: 1,
-  scene: { id: sceneId, url: `${base}/scene` },
+  scene,
   view: ViewSpec.parse(view),
   encode: EncodeSpec.parse({}),
   final: true,
@@ -73,8 +83,9 @@ const requestUpload = async (t: LeasedTask, claim: { bytes: number; checksum: st
   return { key, url: `${base}/${key}`, headers: { 'x-amz-checksum-sha256': Buffer.from(claim.checksum, 'hex').toString('base64') }, expiresAt: Date.now() + 60_000 };
 };
 
-const sandbox = (caps: { timeCapMs?: number; memoryCapBytes?: number }) =>
+const sandbox = (caps: { timeCapMs?: number; memoryCapBytes?: number }, backend?: RenderBackendChoice) =>
   new TaskSandbox({
+    backend,
     cacheDir: join(tmpdir(), `tessera-sandbox-test-${process.pid}`),
     maxLoadedScenes: 2,
     maxTexturePixels: 64 * 1024 * 1024,
@@ -181,4 +192,43 @@ describe('render tasks run in a separate process with caps', () => {
       box.dispose();
     }
   });
+
+  // Linux /proc only (the cap reads the process tree's Pss there).
+  it.runIf(process.platform === 'linux')("counts Chromium's processes under the cap: a WebGL 2 task blowing it in Chromium fails alone, its whole tree stopped, and the slot serves on", async () => {
+    ensureRenderHostBuilt();
+    const box = sandbox({ memoryCapBytes: 64 * 1024 ** 3 }, 'auto');
+    const cap = (bytes: number) => ((box as unknown as { options: { memoryCapBytes: number } }).options.memoryCapBytes = bytes);
+    const renderPid = () => (box as unknown as { child?: { pid?: number } }).child?.pid;
+    const webgl2 = (size: number) => task({ width: size, height: size }, 'out', { id: webgl2SceneId, url: `${base}/scene-webgl2` });
+    try {
+      // Measure: the render process alone, and with the Chromium it drives (GPU, renderer and utility processes).
+      expect((await box.run(webgl2(64), new AbortController().signal, requestUpload)).bytes).toBeGreaterThan(0);
+      const pid = renderPid()!;
+      const ownMatch = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+      const own = Number(ownMatch![1]) * 1024;
+      const tree = await treeResidentBytes(pid);
+      const pids = await processTree(pid);
+      expect(pids.length, 'Chromium runs under the render process').toBeGreaterThan(2);
+      // Chromium's processes hold much of the task's memory: a cap on the render process alone (all it counted before) misses them.
+      expect(tree - own).toBeGreaterThan(100 * 2 ** 20);
+
+      // A cap between the two: the render process alone stays under it, with Chromium it does not.
+      cap(Math.round(own + (tree - own) / 2));
+      // Tasks until the cap's poll (every 200 ms) finds one running: a warm task may end before the first poll.
+      let err: { code?: string; sceneFault?: boolean; message: string } | undefined;
+      for (let i = 0; i < 100 && !err; i++) err = await box.run(webgl2(256), new AbortController().signal, requestUpload).then(() => undefined, (e) => e);
+      expect(err).toMatchObject({ code: 'SCENE_LIMIT_EXCEEDED', sceneFault: true });
+      expect(err!.message).toMatch(/used \d+ MiB \(its render process and the processes it started, Chromium's included\), over the memory cap of \d+ MiB, and was stopped/);
+      // The whole tree went with it: no Chromium process outlives its render process.
+      await waitFor('the capped tree to go', async () => (anyAlive(pids) ? undefined : true), 20_000);
+
+      // The slot serves on: a fresh render process (and a fresh Chromium) takes the next task.
+      cap(64 * 1024 ** 3);
+      const next = await box.run(webgl2(64), new AbortController().signal, requestUpload);
+      expect(next.bytes).toBeGreaterThan(0);
+      expect(renderPid()).not.toBe(pid);
+    } finally {
+      await box.dispose();
+    }
+  }, 300_000);
 });

@@ -7,21 +7,20 @@
  * - The references disagree with the frame and with each other: `inconclusive`, nobody blamed.
  * - Both references agree with each other against the signed frame: `disproven`; the node is blocklisted, its session
  *   closed and its session credit voided.
+ * - Nobody polls: the verdict follows the reference renders by themselves (the second reference is queued when the
+ *   first one's job ends, the node blocklisted when the second's does).
  * And bounds: an unsigned sample, a `fast` session's, and samples past the per-session limit are refused.
  */
-import { createHmac } from 'node:crypto';
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeList } from '../../api/protocol/latency.ts';
 import type { SceneUploaded } from '../../api/protocol/job-status.ts';
-import { FRAME_MAC_PURPOSE, frameMacMessage, MAX_SAMPLES_PER_SESSION, type SessionSampleView } from '../../api/protocol/session-sample.ts';
+import { MAX_SAMPLES_PER_SESSION, type SessionSampleView } from '../../api/protocol/session-sample.ts';
 import { fromBase64Url } from '../../api/protocol/session-ticket.ts';
-import { stereoPose } from '../../api/protocol/session-pose.ts';
 import { call, startHarness, TestNode, type Harness } from '../support/api-harness.ts';
 import { expectError } from '../support/expect-error.ts';
 import { scenePath } from '../support/renderer.ts';
+import { BLUE, GREEN, RED, renderReference as renderReferenceAs, type Rgb, signedFrame as signedFrameAs, YELLOW } from '../support/session-samples.ts';
 
 const EYE = 64;
 let h: Harness;
@@ -39,10 +38,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => h?.close());
 
-type Rgb = [number, number, number];
-const solid = (width: number, rgb: Rgb) => sharp({ create: { width, height: EYE, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
-const RED: Rgb = [200, 30, 30], GREEN: Rgb = [30, 200, 30], BLUE: Rgb = [30, 30, 200], YELLOW: Rgb = [220, 220, 20];
-
 async function openSession(extra: Record<string, unknown> = {}): Promise<string> {
   const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: `${EYE}x${EYE}`, ...extra } });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -52,14 +47,7 @@ async function openSession(extra: Record<string, unknown> = {}): Promise<string>
 
 let seq = 0;
 /** A frame of `rgb` as the session's node sends it: JPEG, both eyes, signed with the node's secret. */
-async function signedFrame(sessionId: string, rgb: Rgb, sign: Uint8Array = fromBase64Url(sessionNode.reg.ticketSecret!)) {
-  const image = new Uint8Array(await solid(2 * EYE, rgb).jpeg({ quality: 90 }).toBuffer());
-  const eyes = stereoPose([0, 1, 3], [0, 0, 0]);
-  const s = ++seq;
-  const key = createHmac('sha256', sign).update(FRAME_MAC_PURPOSE).digest();
-  const mac = createHmac('sha256', key).update(frameMacMessage({ sessionId, seq: s, eyes, width: 2 * EYE, height: EYE, format: 'jpeg', imageSha256: createHash('sha256').update(image).digest('hex') })).digest('base64url');
-  return { seq: s, eyes, width: 2 * EYE, height: EYE, format: 'jpeg', image: Buffer.from(image).toString('base64'), mac };
-}
+const signedFrame = (sessionId: string, rgb: Rgb, sign: Uint8Array = fromBase64Url(sessionNode.reg.ticketSecret!)) => signedFrameAs(sessionId, ++seq, rgb, sign, EYE);
 
 async function report(sessionId: string, rgb: Rgb): Promise<SessionSampleView> {
   const res = await call<SessionSampleView>(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: await signedFrame(sessionId, rgb) });
@@ -69,15 +57,7 @@ async function report(sessionId: string, rgb: Rgb): Promise<SessionSampleView> {
 }
 
 /** `node` leases the waiting reference render and delivers a picture of `rgb`. */
-async function renderReference(node: TestNode, rgb: Rgb): Promise<void> {
-  const task = await node.lease(0);
-  expect(task, `${node.reg.nodeId} leases the reference`).not.toBeNull();
-  expect(task!.kind).toBe('render');
-  expect(task!.view.pose).toBeDefined();
-  expect([task!.view.width, task!.view.height]).toEqual([EYE, EYE]);
-  const res = await node.finish(task!, new Uint8Array(await solid(EYE, rgb).png().toBuffer()));
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-}
+const renderReference = (node: TestNode, rgb: Rgb) => renderReferenceAs(node, rgb, EYE);
 
 const sample = async (sessionId: string, id: string) => (await call<SessionSampleView>(h.url, 'GET', `/v1/sessions/${sessionId}/samples/${id}`)).body;
 const reputation = async (node: TestNode) => (await call<NodeList>(h.url, 'GET', '/v1/nodes')).body.nodes.find((n) => n.nodeId === node.id)!.reputation;
@@ -150,5 +130,29 @@ describe('session frame samples: who must agree', () => {
     expect(session).toMatchObject({ state: 'closed', closeReason: expect.stringMatching(/disproven/) });
     // A verdict is final: asking again changes nothing.
     expect(await sample(sessionId, s.sampleId)).toEqual(v);
+  });
+
+  it('nobody polls: the references\' ends move the sample on, and the node is blocklisted all the same', async () => {
+    // A session node of its own (the one above is blocklisted by now).
+    const liar = await TestNode.register(h, 'session-node-2', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/' });
+    const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: `${EYE}x${EYE}` } });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.nodeId).toBe(liar.id);
+    const sessionId = res.body.sessionId as string;
+    const posted = await call<SessionSampleView>(h.url, 'POST', `/v1/sessions/${sessionId}/samples`, { json: await signedFrame(sessionId, RED, fromBase64Url(liar.reg.ticketSecret!)) });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    // No GET of the sample or the session from here on (those move a sample on too): only the nodes' own calls.
+    await renderReference(refs[0], GREEN);
+    // The first reference's end queued the second (for neither the session's node nor the first reference's).
+    expect(await refs[0].lease(0)).toBeNull();
+    await renderReference(refs[1], GREEN);
+    expect(await reputation(liar)).toMatchObject({ blocklisted: { reason: expect.stringMatching(/disproven/) } });
+    for (const r of refs) expect(await reputation(r)).toMatchObject({ blocklisted: null });
+    // The store holds the verdict already (read now, after the fact) and the session is closed.
+    const asked = Date.now();
+    const v = await sample(sessionId, posted.body.sampleId);
+    expect(v).toMatchObject({ state: 'disproven', referenceNodes: [refs[0].id, refs[1].id] });
+    expect(v.updatedAt).toBeLessThanOrEqual(asked);
+    expect((await call(h.url, 'GET', `/v1/sessions/${sessionId}`)).body).toMatchObject({ state: 'closed', closeReason: expect.stringMatching(/disproven/) });
   });
 });

@@ -30,3 +30,15 @@ export function descendants(root: number): Map<number, string> {
   }
   return ours;
 }
+
+/** Whether any of `pids` is still running (a zombie, dead but not yet reaped by its new parent, is not). */
+export function anyAlive(pids: readonly number[]): boolean {
+  return pids.some((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+}

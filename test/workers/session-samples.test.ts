@@ -8,6 +8,8 @@
  * - A frame both references (agreeing with each other) show differently: `second-opinion`, then `disproven`; the
  *   session's node is blocklisted.
  * - A WebP session's frame: 422 SAMPLE_UNVERIFIABLE (no WebP decoder runs in workerd).
+ * - Nobody polls: the reference renders' ends move the sample on inside the Worker (the second reference is queued,
+ *   then the node blocklisted) with no GET of the sample or the session.
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +25,7 @@ import { EDGE_NODE_CARD, workerCaller } from './support/worker-caller.ts';
 
 const sceneId = 'd'.repeat(64);
 const farmEnv = { ...env, FARM: `session-samples-${Date.now()}` };
-const call = workerCaller(farmEnv);
+let call = workerCaller(farmEnv);
 
 type Node = { nodeId: string; nodeToken: string; ticketSecret: string };
 
@@ -99,5 +101,28 @@ describe('session frame samples on Workers', () => {
     const nodes = (await call('GET', '/v1/nodes')).body!.nodes as { nodeId: string; reputation: { blocklisted: unknown } }[];
     expect(nodes.find((n) => n.nodeId === sessionNode.nodeId)!.reputation.blocklisted).not.toBeNull();
     for (const r of refs) expect(nodes.find((n) => n.nodeId === r.nodeId)!.reputation.blocklisted).toBeNull();
+  });
+
+  it('nobody polls: the references\' ends move the sample on, and the node is blocklisted', async () => {
+    const quiet = { ...env, FARM: `session-samples-quiet-${Date.now()}` };
+    call = workerCaller(quiet);
+    await createDurableJobStore(coordinatorFor(quiet)).putScene({ sceneId, bytes: 100, stats: {}, info: { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0 }, createdAt: Date.now() });
+    const sessionNode = await register('session-node', { sessionSlots: 4, sessionUrl: 'wss://node.example:8443', sessionFeatures: ['depth'], renderFeatures: ['view-pose'] });
+    const refs = [await register('ref-1', { renderFeatures: ['view-pose'] }), await register('ref-2', { renderFeatures: ['view-pose'] })];
+    const created = await call('POST', '/v1/sessions', { sceneId, eye: `${EYE}x${EYE}`, format: 'jpeg', quality: 80 });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const sessionId = created.body!.sessionId as string;
+    const posted = await call('POST', `/v1/sessions/${sessionId}/samples`, await signedSample(sessionId, sessionNode, 3));
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    // From here only the nodes call: no GET of the sample or of the session.
+    await renderReference(refs[0], REF_B_PNG);
+    await renderReference(refs[1], REF_B_PNG);
+    const nodes = (await call('GET', '/v1/nodes')).body!.nodes as { nodeId: string; reputation: { blocklisted: { reason: string } | null } }[];
+    expect(nodes.find((n) => n.nodeId === sessionNode.nodeId)!.reputation.blocklisted).toMatchObject({ reason: expect.stringMatching(/disproven/) });
+    for (const r of refs) expect(nodes.find((n) => n.nodeId === r.nodeId)!.reputation.blocklisted).toBeNull();
+    const asked = Date.now();
+    const verdict = (await call('GET', `/v1/sessions/${sessionId}/samples/${posted.body!.sampleId}`)).body!;
+    expect(verdict).toMatchObject({ state: 'disproven', referenceNodes: [refs[0].nodeId, refs[1].nodeId] });
+    expect(verdict.updatedAt).toBeLessThanOrEqual(asked);
   });
 });

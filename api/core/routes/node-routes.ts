@@ -31,7 +31,8 @@ import { CLIENT_AUTH_ERRORS, clientSecurity } from './client-auth.ts';
 import { clientEdge } from './client-edge.ts';
 import { edgeLocation } from './edge-location.ts';
 import { authenticateNode, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
-import { admitRegistration, chargeNodeCall, nodeCallAllowed } from './node-admission.ts';
+import { admitRegistration, chargeNodeCall, clientAddress, nodeCallAllowed } from './node-admission.ts';
+import { nodeOrigin } from '../node-origin.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 import { epochMs, stampLeased } from '../timeline.ts';
 
@@ -167,7 +168,9 @@ export function registerNodeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const now = ctx.clock.now();
     // Signed: any API process checks it without the store (node-credentials.ts); the store keeps its hash.
     const nodeToken = await ctx.credentials.issue(nodeId, now);
-    await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey });
+    // Where it came from (its address's network, its join token): references sharing either are one voice in a session vote.
+    const origin = nodeOrigin(clientAddress(c), joinedWith?.keyId ?? null);
+    await ctx.jobs.registerNode({ nodeId, tokenHash: await sha256Hex(nodeToken), card, registeredAt: now, lastSeenAt: now, load: 0, probeKey, origin });
     ctx.logger.info({ nodeId, name: card.name, region: card.region, probeUrl: card.probeUrl, joinToken: joinedWith?.keyId }, 'node registered');
     // A new node is new capacity: routing may place waiting tasks on it.
     ctx.nodes.invalidate();

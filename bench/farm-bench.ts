@@ -69,12 +69,13 @@ const { values: args } = parseArgs({
     'single-frame': { type: 'string', default: '60' },
     'single-repeats': { type: 'string', default: '5' },
     /**
-     * Idle time (ms) before each timed raw single frame, as a warm node's render process has before a lone job's
-     * frame (bench:farm's single frames reach it ~180 ms apart; the median gap is printed). A frame drawn after
-     * idle takes a few ms longer than one drawn right after another (bench/draw-ab.ts measures both, in-process and
-     * in a render process); the raw frames back to back (gap 0, the bench's figure before) are reported beside.
+     * Idle time (ms) before each timed raw single frame, as a warm node's render process has before each of the
+     * single frames here (its answer to one → the next task's start: ~65-70 ms measured, printed with the result).
+     * A frame drawn after idle takes a few ms longer than one drawn right after another, in this process as in a
+     * render process (bench/draw-ab.ts measures both); the raw frames back to back (gap 0: the bench's baseline
+     * before) are timed and reported beside.
      */
-    'single-gap': { type: 'string', default: '200' },
+    'single-gap': { type: 'string', default: '70' },
     'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
     /** Before each timed part, wait up to this many seconds for other processes to use under 15% of the CPUs. */
     'quiet-wait': { type: 'string', default: '120' },

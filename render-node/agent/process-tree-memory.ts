@@ -87,6 +87,35 @@ export async function treeResidentBytes(pid: number | undefined): Promise<number
   return total;
 }
 
+/** A process's VmRSS (/proc/PID/status), 0 when it is gone or the file lacks it. */
+async function rssOf(pid: number): Promise<number> {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0; // gone meanwhile
+  }
+}
+
+/**
+ * `treeResidentBytes(pid)` when it passes `capBytes`, else null, read cheaply: a process's Pss is at most its VmRSS,
+ * so a tree whose VmRSS sum (/proc/PID/status: ~0.1 ms a process) is within the cap is within it by Pss too, and
+ * only a tree whose VmRSS sum passes the cap has its Pss read. smaps_rollup walks every mapping of its process in
+ * the kernel: ~7-10 ms of CPU per read of a render process holding a 1080p context, which a memory poll every
+ * 200 ms took from the draws it watched (llvmpipe draws on every core). The decision is the same as comparing
+ * treeResidentBytes with the cap.
+ */
+export async function treeResidentBytesOver(pid: number | undefined, capBytes: number): Promise<number | null> {
+  if (!pid) return null;
+  const tree = await processTree(pid);
+  let rss = 0;
+  for (const p of tree) rss += await rssOf(p);
+  if (rss <= capBytes) return null;
+  let pss = 0;
+  for (const p of tree) pss += await residentOf(p);
+  return pss > capBytes ? pss : null;
+}
+
 /**
  * Stop `pid`'s descendants (SIGKILL: Chromium's processes, which a SIGKILLed parent cannot close and which would
  * otherwise live on as orphans) and then the process itself with `killRoot` (its ChildProcess's own kill, so Node

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ErrorCode } from '../../api/protocol/errors.ts';
 import { SESSION_CLOSE, type EyePose, type SessionCloseCode, type SessionRender } from '../../api/protocol/session.ts';
-import { killProcessTree, treeResidentBytes } from './process-tree-memory.ts';
+import { killProcessTree, treeResidentBytesOver } from './process-tree-memory.ts';
 import type { RenderBackend, RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { SessionEncodeIn } from '../chromium/render-host-api.ts';
 import type { StartView } from '../render/stereo-renderer.ts';
@@ -132,8 +132,9 @@ export class SessionProcess {
     });
     // The cap covers the process and everything it started: on the Chromium backend, Chromium's own processes.
     this.#memoryTimer = setInterval(async () => {
-      const rss = await treeResidentBytes(this.#child.pid);
-      if (rss > options.memoryCapBytes && !this.#dead) {
+      // Pss read only when the tree's VmRSS passes the cap (process-tree-memory.ts): smaps_rollup costs the frames CPU.
+      const rss = await treeResidentBytesOver(this.#child.pid, options.memoryCapBytes);
+      if (rss !== null && !this.#dead) {
         this.#closeCode = SESSION_CLOSE.OVER_MEMORY_CAP;
         // Short: a close reason holds 123 bytes.
         this.kill(`memory cap: the session's processes (Chromium included) used ${Math.round(rss / 2 ** 20)} MiB, over the node's cap of ${Math.round(options.memoryCapBytes / 2 ** 20)} MiB`);

@@ -7,7 +7,7 @@ import type { LeasedTask, UploadTicket } from '../../api/protocol/task.ts';
 import type { RenderBackendChoice } from '../chromium/choose-backend.ts';
 import type { GLBackendInfo } from '../gl/gl-backend.ts';
 import type { Logger } from '../logger.ts';
-import { killProcessTree, treeResidentBytes } from './process-tree-memory.ts';
+import { killProcessTree, treeResidentBytesOver } from './process-tree-memory.ts';
 import { SceneFaultError, type TaskOutcome } from './run-task.ts';
 import type { RequestUpload } from './run-render-task.ts';
 
@@ -71,6 +71,10 @@ export class TaskSandbox {
   private nextId = 1;
   /** Render processes stopped over the memory cap, with the bytes they used (their tasks' exit handlers say so). */
   private readonly overCap = new WeakMap<ChildProcess, number>();
+  /** Requests (tasks, describe) sent and not yet answered: the memory poll runs while there are any. */
+  private inFlight = 0;
+  /** The tree was measured since the last request ended: an idle process's memory does not grow, so polls pause. */
+  private idleMeasured = false;
 
   constructor(private readonly options: TaskSandboxOptions) {}
 
@@ -128,9 +132,12 @@ export class TaskSandbox {
         new Promise<WorkerReply>((resolve, reject) => {
           const id = message.id;
           let settled = false;
+          this.inFlight++;
+          this.idleMeasured = false;
           const finish = (fn: () => void) => {
             if (settled) return;
             settled = true;
+            this.inFlight--;
             clearTimeout(timer);
             child.off('message', onMessage);
             child.off('exit', onExit);
@@ -185,18 +192,22 @@ export class TaskSandbox {
 
   /**
    * The memory cap, for the process's whole life (a task shorter than a poll is still measured: the tree's memory
-   * stays after it, Chromium's above all): every MEMORY_POLL_MS, the render process and every process it started
-   * (Pss, as a session's: process-tree-memory.ts; on the Chromium backend most of a task's memory is in Chromium's GPU
-   * and renderer processes, not the render process's own). Over the cap, the tree is stopped; the task it was running
-   * fails with SCENE_LIMIT_EXCEEDED (its exit handler reads why here) and the next task gets a fresh process.
+   * stays after it, Chromium's above all): every MEMORY_POLL_MS while a request is in flight, and once more after the
+   * last one ended (then none until the next: an idle process's memory does not grow), the render process and every
+   * process it started (Pss, as a session's: process-tree-memory.ts, read only when their VmRSS passes the cap; on the
+   * Chromium backend most of a task's memory is in Chromium's GPU and renderer processes, not the render process's
+   * own). Over the cap, the tree is stopped; the task it was running fails with SCENE_LIMIT_EXCEEDED (its exit
+   * handler reads why here) and the next task gets a fresh process.
    */
   private watchMemory(child: ChildProcess): void {
     let measuring = false;
     const poll = setInterval(async () => {
-      if (measuring || this.overCap.has(child)) return;
+      if (measuring || this.overCap.has(child) || (this.inFlight === 0 && this.idleMeasured)) return;
       measuring = true;
-      const bytes = await treeResidentBytes(child.pid).finally(() => (measuring = false));
-      if (bytes > this.options.memoryCapBytes && child.exitCode === null && child.signalCode === null && !this.overCap.has(child)) {
+      const idle = this.inFlight === 0;
+      const bytes = await treeResidentBytesOver(child.pid, this.options.memoryCapBytes).finally(() => (measuring = false));
+      if (idle && this.inFlight === 0) this.idleMeasured = true;
+      if (bytes !== null && child.exitCode === null && child.signalCode === null && !this.overCap.has(child)) {
         this.overCap.set(child, bytes);
         this.options.log.warn({ pid: child.pid, mib: mib(bytes), capMib: mib(this.options.memoryCapBytes) }, 'render process over the memory cap: stopped with the processes it started');
         this.forget(child);
@@ -239,6 +250,7 @@ export class TaskSandbox {
       (child) => {
         this.starting = undefined;
         this.child = child;
+        this.idleMeasured = false; // a new process: measured at its first poll
         this.watchMemory(child);
         this.options.log.debug?.({ pid: child.pid }, 'render process started');
         return child;

@@ -24,6 +24,7 @@ import { readJob, readTask, saveTask } from './sql-job-rows.ts';
 import { addLedger, inflatedClaims, listLedger } from './sql-ledger.ts';
 import { listDuePrunes, nextPruneDueAt, setPruneDelay, settlePrune } from './sql-prune-marks.ts';
 import { PRUNE_DELAY_DEFAULT_MS } from './prune-schedule.ts';
+import { heldForVerification } from './verification-hold.ts';
 import { countNodeTasks, findNodeByTokenHash, getNode, heartbeat, listNodes, recordLeaseCall, refuteNodeLocation, registerNode, updateNodeNetwork } from './sql-node-store.ts';
 import { getMeta, initMeta, listRoutableTasks, listRoutedNodes, listRunnableJobs, setMeta, setTaskRoutes } from './sql-routing-store.ts';
 import { getScene, grantScene, isSceneGranted, nodesGivenScene, putScene } from './sql-scene-store.ts';
@@ -368,7 +369,7 @@ function completeTask(db: SqlDriver, input: CompleteInput): TaskOutcome {
       completed = stepVerificationInto(completed, { type: 'skip', reason: 'a re-render no other node can check: accepted as it is', now: input.now }, changes);
       saveTask(db, completed);
       addLedger(db, completed, job, renderMs, 'credited', input.now);
-    } else if (checkable && input.verifiable !== false && (input.sample === true || rerender)) {
+    } else if (heldForVerification(task, input)) {
       // Sampled (or a re-render after a disproof): held back until another node's render agrees.
       completed = stepVerificationInto(completed, { type: 'hold', now: input.now }, changes);
       saveTask(db, completed);

@@ -104,27 +104,35 @@ async function firstFrameEvent(url: string, jobId: string): Promise<Extract<JobE
   }
 }
 
+/**
+ * A fresh data dir, s3rver behind a holding proxy, an API process with `leaseMs` leases, a registered scripted node
+ * and a one-frame job whose task that node has leased.
+ */
+async function startOneFrameLeased(nodeName: string, leaseMs: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-early-frame-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const s3 = await startLocalS3({ dir: join(dir, 's3') });
+  cleanups.push(() => s3.close());
+  const proxy = await startHoldingProxy(s3.endpoint);
+  cleanups.push(() => proxy.close());
+  const store = await createS3BlobStore(s3);
+  cleanups.push(() => store.close());
+  const api = await startApiProcess(join(dir, 'api'), s3, proxy.url, 0, leaseMs);
+  const h = { url: api.url } as Harness;
+  const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
+  const node = await TestNode.register(h, nodeName);
+  const job = await call(api.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0' } });
+  expect(job.status).toBe(201);
+  const jobId: string = job.body.jobId;
+  const task = (await node.lease(0))!;
+  expect(task.jobId).toBe(jobId);
+  return { dir, s3, proxy, store, api, node, jobId, task };
+}
+
 describe('a frame sent to its client before it is stored and recorded', () => {
   it('is not lost when the API is killed in between: the task runs again and the frame is stored and recorded', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tessera-early-frame-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const s3 = await startLocalS3({ dir: join(dir, 's3') });
-    cleanups.push(() => s3.close());
-    const proxy = await startHoldingProxy(s3.endpoint);
-    cleanups.push(() => proxy.close());
-    const store = await createS3BlobStore(s3);
-    cleanups.push(() => store.close());
-
     // Short leases: the task taken back from the killed API's node comes round again soon.
-    const first = await startApiProcess(join(dir, 'api'), s3, proxy.url, 0, 3000);
-    const h = { url: first.url } as Harness;
-    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
-    const node = await TestNode.register(h, 'early-frame');
-    const job = await call(first.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0' } });
-    expect(job.status).toBe(201);
-    const jobId: string = job.body.jobId;
-    const task = (await node.lease(0))!;
-    expect(task.jobId).toBe(jobId);
+    const { dir, s3, proxy, store, api: first, node, jobId, task } = await startOneFrameLeased('early-frame', 3000);
 
     // The completion carries the frame; its storage write is held, so the completion waits in the API.
     const png = fakePng('sent before stored');
@@ -179,19 +187,7 @@ describe('a frame sent to its client before it is stored and recorded', () => {
   }, 180_000);
 
   it('is sent again with the bytes finally recorded when its first completion is not (the storage write failed)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tessera-early-frame-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const s3 = await startLocalS3({ dir: join(dir, 's3') });
-    cleanups.push(() => s3.close());
-    const proxy = await startHoldingProxy(s3.endpoint);
-    cleanups.push(() => proxy.close());
-    const api = await startApiProcess(join(dir, 'api'), s3, proxy.url, 0, 60_000);
-    const h = { url: api.url } as Harness;
-    const sceneId = await uploadSceneFile(h, 'scenes/animated-trs.glb');
-    const node = await TestNode.register(h, 'early-frame-retry');
-    const job = await call(api.url, 'POST', '/v1/jobs', { json: { sceneId, size: '16x16', frames: '0' } });
-    const jobId: string = job.body.jobId;
-    const task = (await node.lease(0))!;
+    const { proxy, api, node, jobId, task } = await startOneFrameLeased('early-frame-retry', 60_000);
     const complete = (png: Uint8Array) =>
       call(api.url, 'POST', `/v1/tasks/${task.taskId}/complete`, {
         json: { leaseId: task.leaseId, bytes: png.length, checksum: sha256(png), inline: Buffer.from(png).toString('base64'), timings: { render: 5 } },

@@ -36,10 +36,10 @@ import { nodeOrigin } from '../node-origin.ts';
 import { jsonBody, optionalJsonBody, jsonResponse } from './route-shapes.ts';
 import { epochMs, stampLeased } from '../timeline.ts';
 
-/** Run `work` after the response: waitUntil on Workers, a detached promise on Node; failures are logged. */
 /** How long after registering a node's heartbeats have this PoP time its probe (see the heartbeat route). */
 const NEW_NODE_METER_MS = 5 * 60_000;
 
+/** Run `work` after the response: waitUntil on Workers, a detached promise on Node; failures are logged. */
 function inBackground(c: Context, work: Promise<unknown>, ctx: ApiContext): void {
   const logged = work.catch((err: unknown) => ctx.logger.warn({ err: (err as Error)?.message }, 'background work failed'));
   let execution: { waitUntil(p: Promise<unknown>): void } | undefined;

@@ -26,6 +26,7 @@ import { acceptOutput, checkInlineOutput, isFrameOutput, maxOutputBytes, storeIn
 import { base64ToBytes } from '../../protocol/base64-bytes.ts';
 import { acceptedKey, attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
 import { jobTopic } from '../notifier.ts';
+import { heldForVerification } from '../verification-hold.ts';
 import { jsonBody, jsonResponse } from './route-shapes.ts';
 import { epochMs, stampLeased, stampTimeline } from '../timeline.ts';
 
@@ -150,7 +151,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           if (inline) {
             // A frame this completion finishes as it stands goes to the job's event streams now, while it is stored and
             // recorded (recent-frames.ts offer): the file a client waits for no longer waits on the storage write.
-            if (isFrameOutput(task) && finishesAsItStands(task, sampling) && offerFrame(task, body.checksum, inline)) {
+            if (isFrameOutput(task) && !heldForVerification(task, sampling) && offerFrame(task, body.checksum, inline)) {
               // The woken streams send it in this turn of the event loop (no I/O on their way); storage's work after it.
               await nextTurn();
             }
@@ -285,16 +286,6 @@ function inlineTooLarge(taskId: string, bytes: number, max: number): TesseraErro
     'PAYLOAD_TOO_LARGE',
     `An inline output of ${bytes} bytes is more than the ${max} this completion may carry; nothing was recorded. Report it to POST /v1/tasks/${taskId}/upload and PUT it to the URL that answers, then complete without \`inline\`.`,
   );
-}
-
-/**
- * Whether a completion of render or stitch `task` with this verification draw finishes it as it stands, as the store
- * decides it (completeTask): a sampled result, or a re-render after a disproof, is held until another node's render
- * agrees, unless no other node can check it.
- */
-function finishesAsItStands(task: TaskRecord, sampling: { sample: boolean; verifiable: boolean }): boolean {
-  const rerender = task.verification?.state === 'rerender';
-  return !sampling.verifiable || (!sampling.sample && !rerender);
 }
 
 /** Resolves in the event loop's next turn (setImmediate where the runtime has it; else at once). */

@@ -6,6 +6,7 @@
  * as bench:farm's raw single frames were timed), and the raw renderer after `--gap` ms of this thread spinning.
  * Prints each case's medians of render (pose + draw calls), readback (read + resolve) and encode, and the renders.
  * Options: --repeats N (rounds) --gap MS --frame N --size WxH --threads N (the sandbox's LP_NUM_THREADS) --scene PATH
+ *          --idle N: idle render processes beside it (LP_NUM_THREADS 0, warmed), as a node's slots (default 2)
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     frame: { type: 'string', default: '60' },
     size: { type: 'string', default: '1920x1080' },
     threads: { type: 'string', default: String(availableParallelism()) },
+    idle: { type: 'string', default: '2' },
   },
 });
 const [width, height] = args.size!.split('x').map(Number);
@@ -54,6 +56,8 @@ const renderer = new FrameRenderer(await createHeadlessGLBackend(), NODE_RENDER_
 const loaded = await renderer.loadScene((await readScene({ path: args.scene! })).glb, SCENE_LIMITS_DEFAULTS);
 const log = { info() {}, warn() {}, error() {}, debug() {} } as never;
 const sandbox = new TaskSandbox({ cacheDir, maxLoadedScenes: 2, maxTexturePixels: 4096 * 4096, timeCapMs: 60_000, memoryCapBytes: 8 * 2 ** 30, rasterThreads: Number(args.threads), log });
+// Idle render processes beside it, as a node's slots (LP_NUM_THREADS 0), each started and warmed with one task.
+const idleBoxes = Array.from({ length: Number(args.idle) }, () => new TaskSandbox({ cacheDir, maxLoadedScenes: 2, maxTexturePixels: 4096 * 4096, timeCapMs: 60_000, memoryCapBytes: 8 * 2 ** 30, rasterThreads: 0, log }));
 const task = (n: number): LeasedTask => ({
   taskId: `t${n}`, leaseId: `l${n}`, leaseExpiresAt: Date.now() + 60_000, jobId: 'j', kind: 'render', frame, attempt: 1,
   scene: { id, url: 'http://127.0.0.1:9/scene.glb' }, view, encode, final: true,
@@ -84,6 +88,7 @@ async function boxOnce(name?: string) {
 const spin = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
 // Warm both (scene loaded, shaders compiled, 1080p buffers allocated).
 for (let i = 0; i < 2; i++) { await rawOnce(); await boxOnce(); }
+for (const b of idleBoxes) await b.run(task(1000), new AbortController().signal, noUpload);
 for (let i = 0; i < repeats; i++) {
   await sleep(gap); await rawOnce('raw after idle'); await rawOnce('raw back-to-back');
   await sleep(gap); await boxOnce('sandbox after idle'); await boxOnce('sandbox back-to-back');
@@ -94,5 +99,6 @@ let text = `gap ${gap} ms, ${repeats} rounds, sandbox LP_NUM_THREADS=${args.thre
 for (const [k, p] of Object.entries(sides)) text += ` ${k.padEnd(22)} ${fmt(p)}   [render ${p.render.map((v) => v.toFixed(0)).join(',')}]\n`;
 process.stdout.write(text);
 await sandbox.dispose();
+for (const b of idleBoxes) await b.dispose();
 renderer.dispose();
 process.exit(0);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { treeResidentBytes, treeResidentBytesOver } from '../../render-node/agent/process-tree-memory.ts';
 
+// Linux /proc only: the memory cap reads VmRSS and Pss of the process tree there.
 describe.runIf(process.platform === 'linux')('a process tree against a memory cap', () => {
   it('reads Pss only past the VmRSS pre-check, with the same answer as treeResidentBytes', async () => {
     // A child holding 64 MiB of touched memory, so the tree has two processes and a known floor.

@@ -7,6 +7,7 @@
 import { TesseraError } from '../protocol/errors.ts';
 import type { ApiContext } from './api-context.ts';
 import { sha256Hex } from './crypto-utils.ts';
+import { outputsFrame } from './job-compiler.ts';
 import type { TaskRecord } from './job-store.ts';
 import { acceptedKey, claimedAttemptKey, outputContentType } from './object-keys.ts';
 
@@ -93,27 +94,5 @@ export async function storeInlineOutput(
   const accepted = acceptedKey(task);
   await ctx.blobs.put(accepted, bytes, { contentType: outputContentType(accepted) });
   // Stored: a frame (a whole-frame render or a stitch, not a tile) may now ride in its frame event (recent-frames.ts).
-  if (isFrameOutput(task)) ctx.recentFrames?.put(accepted, checksum, bytes);
-}
-
-/** Whether `task`'s output is a whole frame (a whole-frame render or a stitch), not a tile or a verification. */
-export function isFrameOutput(task: Pick<TaskRecord, 'kind' | 'final'>): boolean {
-  return (task.kind === 'render' && task.final) || task.kind === 'stitch';
-}
-
-/**
- * Check an output the node sent inside its completion (protocol 3) and store it at the accepted key; null then,
- * else why it was refused (checkInlineOutput, then storeInlineOutput).
- */
-export async function acceptInlineOutput(
-  ctx: Pick<ApiContext, 'blobs'> & Partial<Pick<ApiContext, 'recentFrames'>>,
-  task: TaskRecord,
-  reported: { bytes: number; checksum: string },
-  bytes: Uint8Array,
-  size: { width: number; height: number },
-): Promise<string | null> {
-  const mismatch = await checkInlineOutput(reported, bytes, size);
-  if (mismatch) return mismatch;
-  await storeInlineOutput(ctx, task, reported.checksum, bytes);
-  return null;
+  if (outputsFrame(task)) ctx.recentFrames?.put(accepted, checksum, bytes);
 }

@@ -13,6 +13,7 @@ import { FRAME_DONE } from './job-store-schema.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
 import { markPruneDue } from './sql-prune-marks.ts';
 import { isJobFinished } from './state-machine.ts';
+import { outputsFrame } from './job-compiler.ts';
 
 
 
@@ -221,7 +222,7 @@ export { FRAME_DONE };
 
 /** FRAME_DONE of a record: the same condition, for the task saveTask is about to write. */
 export function isFrameDone(t: TaskRecord): boolean {
-  return t.state === 'done' && t.verification?.state !== 'pending' && (t.kind === 'stitch' || (t.kind === 'render' && t.final));
+  return t.state === 'done' && t.verification?.state !== 'pending' && outputsFrame(t);
 }
 
 /** Tasks that keep a job from finishing: open, failed, cancelled (bar verify tasks whose vote ended), or awaiting verification. */

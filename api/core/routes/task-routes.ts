@@ -7,7 +7,7 @@
  * differs fails the attempt (counted against the node) so the task is retried; the consumers (stitch tasks,
  * clients) check the recorded checksum again when they read. Protocol 3: a small output (at most the lease's
  * `output.inlineMaxBytes`) may come inside the completion instead: no report, no PUT, and the API hashes and
- * stores it itself (accept-output.ts acceptInlineOutput), under the same rules.
+ * stores it itself (accept-output.ts checkInlineOutput, storeInlineOutput), under the same rules.
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
@@ -22,7 +22,8 @@ import { errorResponses } from './error-responses.ts';
 import { authenticateNode, bearerCredentials, bearerHash, blocklisted, NODE_AUTH } from './node-auth.ts';
 import { chargeNodeCall, limitNodeCall, nodeCallAllowed } from './node-admission.ts';
 import { claimedRenderMs } from '../claimed-render-ms.ts';
-import { acceptOutput, checkInlineOutput, isFrameOutput, maxOutputBytes, storeInlineOutput } from '../accept-output.ts';
+import { acceptOutput, checkInlineOutput, maxOutputBytes, storeInlineOutput } from '../accept-output.ts';
+import { outputsFrame } from '../job-compiler.ts';
 import { base64ToBytes } from '../../protocol/base64-bytes.ts';
 import { acceptedKey, attemptKey, claimedAttemptKey, outputContentType } from '../object-keys.ts';
 import { jobTopic } from '../notifier.ts';
@@ -151,7 +152,7 @@ export function registerTaskRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           if (inline) {
             // A frame this completion finishes as it stands goes to the job's event streams now, while it is stored and
             // recorded (recent-frames.ts offer): the file a client waits for no longer waits on the storage write.
-            if (isFrameOutput(task) && !heldForVerification(task, sampling) && offerFrame(task, body.checksum, inline)) {
+            if (outputsFrame(task) && !heldForVerification(task, sampling) && offerFrame(task, body.checksum, inline)) {
               // The woken streams send it in this turn of the event loop (no I/O on their way); storage's work after it.
               await nextTurn();
             }

@@ -395,7 +395,9 @@ export class SessionHost {
         await job.rendered;
       }
     } catch (err) {
-      this.#end(s, SESSION_CLOSE.SCENE_FAILED, (err as Error)?.message ?? String(err));
+      // A process stopped for a reason with its own close code (memory) ends the session with that code, whichever of
+      // the frame's two promises reports the stop first.
+      this.#end(s, s.process.closeCode ?? SESSION_CLOSE.SCENE_FAILED, (err as Error)?.message ?? String(err));
     } finally {
       s.rendering = false;
     }

@@ -12,6 +12,7 @@ import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import { TesseraError } from '../api/protocol/errors.ts';
 import { checkMeshoptView, isMeshoptFallback } from './check-meshopt-views.ts';
 import { checkNodeGraph } from './check-node-graph.ts';
+import { countGltfObjects } from './count-gltf-objects.ts';
 import {
   indexArray,
   indexEntries,
@@ -168,6 +169,13 @@ function checkExtensions(json: JsonObject): { used: string[]; required: string[]
 export function checkGltfStructure(json: JsonObject, limits: SceneLimits): ValidatedGltf {
   checkAsset(json);
   const { used: extensionsUsed, required: extensionsRequired } = checkExtensions(json);
+  const objects = countGltfObjects(json);
+  if (objects > limits.maxObjects) {
+    throw new TesseraError(
+      'SCENE_LIMIT_EXCEEDED',
+      `the scene declares ${objects} glTF objects (nodes, meshes, primitives, materials, accessors, animation channels…), more than maxObjects ${limits.maxObjects}`,
+    );
+  }
 
   const scenes = objectArray(json, 'scenes', '');
   const nodes = objectArray(json, 'nodes', '');

@@ -697,6 +697,21 @@ describe('readScene: cost limits', () => {
     await expectRefused(glb(bytes), 'SCENE_LIMIT_EXCEEDED', 'the scene has 6 nodes, more than maxNodes 5', { maxNodes: 5 });
   });
 
+  it('refuses more glTF objects than maxObjects, counting primitives, morph targets, skin joints, lights and animation channels', async () => {
+    // The triangle declares 7 objects (scene, node, mesh, primitive, accessor, bufferView, buffer).
+    await expect(readScene(glb(triangleGlb()), { maxObjects: 7 })).resolves.toBeDefined();
+    const nested: Array<[string, (j: Json) => void]> = [
+      ['a second primitive', (j) => j.meshes[0].primitives.push({ attributes: { POSITION: 0 } })],
+      ['a morph target', (j) => (j.meshes[0].primitives[0].targets = [{ POSITION: 0 }])],
+      ['a skin joint', (j) => (j.skins = [{ joints: [0] }])], // the skin and its joint: 9, against 8
+      ['a light', (j) => (j.extensions = { KHR_lights_punctual: { lights: [{ type: 'point' }] } })],
+    ];
+    for (const [what, edit] of nested) {
+      const limits = { maxObjects: what === 'a skin joint' ? 8 : 7 };
+      await expectRefused(glb(triangleGlb(edit)), 'SCENE_LIMIT_EXCEEDED', `more than maxObjects ${limits.maxObjects}`, limits);
+    }
+  });
+
   it('refuses a node hierarchy too deep to traverse recursively', async () => {
     const bytes = triangleGlb((j) => {
       j.nodes = Array.from({ length: 5000 }, (_, i) => (i < 4999 ? { children: [i + 1] } : {}));

@@ -125,6 +125,11 @@ export const SceneLimits = z.object({
   maxTextureEdge: z.number().int().positive().default(16384),
   maxDecodedBytes: z.number().int().positive().default(2 * 1024 * 1024 * 1024),
   maxNodes: z.number().int().positive().default(100_000),
+  /**
+   * Every glTF object the scene declares (see scene-check/count-gltf-objects.ts): each becomes a glTF-Transform
+   * property in the API and a three.js object on the node, at kilobytes apiece, for tens of bytes of JSON.
+   */
+  maxObjects: z.number().int().positive().default(200_000),
   maxAnimationSeconds: z.number().positive().default(3600),
   maxJsonBytes: z.number().int().positive().default(64 * 1024 * 1024),
 });

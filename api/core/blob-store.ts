@@ -1,3 +1,5 @@
+import { TesseraError } from '../protocol/errors.ts';
+
 /**
  * The object storage port (S3, R2, MinIO, s3rver). Keys are plain relative paths like `scenes/<sha>.glb`.
  * Implementations turn their failures into TesseraError STORAGE_FAILED with the cause kept.
@@ -5,8 +7,13 @@
 export interface BlobStore {
   /** Store `body` under `key`, replacing what was there. */
   put(key: string, body: Uint8Array, options?: { contentType?: string }): Promise<void>;
-  /** The object's bytes, or null when there is no such object. */
-  get(key: string): Promise<Uint8Array | null>;
+  /**
+   * The object's bytes, or null when there is no such object. With `maxBytes`, the read itself is bounded: an object
+   * whose GET answers a larger length, or whose body runs past `maxBytes`, throws PAYLOAD_TOO_LARGE (see
+   * {@link tooLargeToRead}) with no more than that held, whatever an earlier HEAD said, since anyone holding an unsized
+   * presigned PUT URL may replace the object in between. (Not a ranged GET: s3rver resets a range of an empty object.)
+   */
+  get(key: string, options?: GetOptions): Promise<Uint8Array | null>;
   /**
    * The object's size (and the SHA-256 storage verified when it was PUT with `x-amz-checksum-sha256`, where the
    * store reports it), or null when there is no such object.
@@ -27,6 +34,16 @@ export interface BlobStore {
    * the headers `presignedPutHeaders(expect)` names (and the body's own length).
    */
   presignPut(key: string, expiresInSeconds: number, expect?: ExpectedUpload): Promise<string>;
+}
+
+export interface GetOptions {
+  /** Refuse (PAYLOAD_TOO_LARGE) an object larger than this, holding no more than this of it. */
+  maxBytes?: number;
+}
+
+/** The error for an object larger than a bounded read allows. */
+export function tooLargeToRead(key: string, maxBytes: number): TesseraError {
+  return new TesseraError('PAYLOAD_TOO_LARGE', `The object ${key} is larger than the ${maxBytes} bytes allowed here.`);
 }
 
 /** What a presigned PUT must carry: its exact length and SHA-256 (hex), and the content type it is stored with. */

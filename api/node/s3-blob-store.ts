@@ -24,10 +24,10 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { TesseraError } from '../protocol/errors.ts';
+import { isTesseraError, TesseraError } from '../protocol/errors.ts';
 import { RetriesExhaustedError, withRetries, type RetryOptions } from '../protocol/with-retries.ts';
 import { SyncQuerySigner } from './sync-query-signer.ts';
-import { presignedPutHeaders, sha256HexFromBase64, type BlobHead, type BlobStore, type ExpectedUpload, type S3Endpoint } from '../core/blob-store.ts';
+import { presignedPutHeaders, sha256HexFromBase64, tooLargeToRead, type BlobHead, type BlobStore, type ExpectedUpload, type GetOptions, type S3Endpoint } from '../core/blob-store.ts';
 
 export interface S3Config extends S3Endpoint {
   /** Tries per storage call (default {@link RETRY_DEFAULTS}.attempts). */
@@ -49,6 +49,7 @@ function client(config: S3Config, endpoint: string): S3Client {
 
 /** A failure that may go away: 5xx, 429 or no answer at all (reset, refused, timeout, cut body). */
 function isTransient(err: unknown): boolean {
+  if (isTesseraError(err)) return false; // our own verdict on what storage sent (a bounded read's PAYLOAD_TOO_LARGE)
   if (err instanceof S3ServiceException) {
     const status = err.$metadata.httpStatusCode ?? 0;
     return status >= 500 || status === 429 || status === 0;
@@ -114,10 +115,17 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async get(key: string): Promise<Uint8Array | null> {
+  async get(key: string, options?: GetOptions): Promise<Uint8Array | null> {
+    const max = options?.maxBytes;
     try {
       return await this.#call(`reading ${key}`, async () => {
         const out = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+        // The length of what this GET sends (checked against the body below): refused before a byte of it is read.
+        // S3 always names it; a bounded read of a body without one is refused rather than read blind.
+        if (max !== undefined && (out.ContentLength === undefined || out.ContentLength > max)) {
+          await out.Body?.transformToWebStream().cancel().catch(() => {});
+          throw tooLargeToRead(key, max);
+        }
         const bytes = out.Body ? await out.Body.transformToByteArray() : new Uint8Array(0);
         // A connection cut mid-body can end the stream early without an error: that is a failed read too.
         if (out.ContentLength !== undefined && bytes.length !== out.ContentLength) {
@@ -127,6 +135,7 @@ export class S3BlobStore implements BlobStore {
       });
     } catch (err) {
       if (isNotFound(err)) return null;
+      if (isTesseraError(err, 'PAYLOAD_TOO_LARGE')) throw err;
       throw this.#failed(`reading ${key}`, err);
     }
   }

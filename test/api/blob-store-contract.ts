@@ -159,6 +159,17 @@ export function describeBlobStoreContract(name: string, open: BlobStoreFactory):
       expect((await store.get('test/empty'))!.length).toBe(0);
     });
 
+    it('bounds a read by maxBytes: no more than one byte past it is read, a larger object is PAYLOAD_TOO_LARGE', async () => {
+      const bytes = new Uint8Array(randomBytes(64 * 1024));
+      await store.put('test/bounded.bin', bytes);
+      expect(sha256((await store.get('test/bounded.bin', { maxBytes: bytes.length }))!)).toBe(sha256(bytes));
+      const err = await store.get('test/bounded.bin', { maxBytes: bytes.length - 1 }).catch((e: unknown) => e);
+      expect(isTesseraError(err, 'PAYLOAD_TOO_LARGE'), String(err)).toBe(true);
+      await store.put('test/bounded-empty', new Uint8Array(0));
+      expect((await store.get('test/bounded-empty', { maxBytes: 10 }))!.length).toBe(0);
+      expect(await store.get('test/bounded-missing', { maxBytes: 10 })).toBeNull();
+    });
+
     it('reports an unreachable service as STORAGE_FAILED with the cause kept', async () => {
       const dead = await open({ ...s3, endpoint: 'http://127.0.0.1:9' });
       try {

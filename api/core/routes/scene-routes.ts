@@ -5,7 +5,7 @@
  */
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { TesseraError } from '../../protocol/errors.ts';
+import { isTesseraError, TesseraError } from '../../protocol/errors.ts';
 import { SceneUploaded, SceneUploadTicket } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { presignedPutHeaders } from '../blob-store.ts';
@@ -123,9 +123,13 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       await ctx.blobs.delete(key);
       throw new TesseraError('PAYLOAD_TOO_LARGE', `The upload is ${head.size} bytes, more than the ${ctx.options.maxSceneBytes} allowed.`);
     }
-    const bytes = await ctx.blobs.get(key);
-    if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
     try {
+      // The URL is still open: the object may have been replaced since the HEAD, so the read is bounded too.
+      const bytes = await ctx.blobs.get(key, { maxBytes: ctx.options.maxSceneBytes }).catch((err: unknown) => {
+        if (!isTesseraError(err, 'PAYLOAD_TOO_LARGE')) throw err;
+        throw new TesseraError('PAYLOAD_TOO_LARGE', `The upload is more than the ${ctx.options.maxSceneBytes} bytes allowed.`, { cause: err });
+      });
+      if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
       return c.json(await ingestScene(ctx, await sceneBytes(bytes, limits), principalOf(c).keyId), 201);
     } finally {
       // Checked or refused, the raw upload has served its purpose.

@@ -49,20 +49,21 @@ export function checkAccessorData(gltf: ValidatedGltf, buffers: Uint8Array[], li
     }
   });
 
-  // Vertex indices, except Draco-compressed primitives (their indices come out of the decoder).
-  const checked = new Set<string>();
+  // Vertex indices, except Draco-compressed primitives (their indices come out of the decoder). Each accessor is
+  // read once, however many primitives share it: a file may point thousands of primitives at one large accessor.
+  const maxIndex = new Map<number, number>();
   for (const prim of gltf.primitives) {
     if (prim.indices === undefined || prim.dracoBufferView !== undefined) continue;
-    const a = gltf.accessors[prim.indices];
     const vertexCount = gltf.accessors[prim.attributes[0][1]].count;
-    const key = `${prim.indices}:${vertexCount}`;
-    if (checked.has(key)) continue;
-    checked.add(key);
-    let max = 0;
-    for (const values of scalarParts(gltf, buffers, a)) {
-      for (let k = 0; k < values.length; k++) {
-        if (values[k] > max) max = values[k];
+    let max = maxIndex.get(prim.indices);
+    if (max === undefined) {
+      max = 0;
+      for (const values of scalarParts(gltf, buffers, gltf.accessors[prim.indices])) {
+        for (let k = 0; k < values.length; k++) {
+          if (values[k] > max) max = values[k];
+        }
       }
+      maxIndex.set(prim.indices, max);
     }
     if (max >= vertexCount) {
       throw malformed(
@@ -71,20 +72,25 @@ export function checkAccessorData(gltf: ValidatedGltf, buffers: Uint8Array[], li
     }
   }
 
-  // Animation key times.
+  // Animation key times, each input accessor read once however many samplers share it.
   const seconds = new Map<number, number>();
+  const lastTime = new Map<number, number>();
   for (const s of gltf.animationSamplers) {
-    let last = 0;
-    for (const times of scalarParts(gltf, buffers, gltf.accessors[s.input])) {
-      for (let k = 0; k < times.length; k++) {
-        const t = times[k];
-        if (!Number.isFinite(t)) {
-          throw malformed(
-            `animation ${s.animation} sampler ${s.sampler}: key time ${t} (key ${k} of accessor ${s.input}) is not a finite number`,
-          );
+    let last = lastTime.get(s.input);
+    if (last === undefined) {
+      last = 0;
+      for (const times of scalarParts(gltf, buffers, gltf.accessors[s.input])) {
+        for (let k = 0; k < times.length; k++) {
+          const t = times[k];
+          if (!Number.isFinite(t)) {
+            throw malformed(
+              `animation ${s.animation} sampler ${s.sampler}: key time ${t} (key ${k} of accessor ${s.input}) is not a finite number`,
+            );
+          }
+          if (t > last) last = t;
         }
-        if (t > last) last = t;
       }
+      lastTime.set(s.input, last);
     }
     seconds.set(s.animation, Math.max(seconds.get(s.animation) ?? 0, last));
   }

@@ -22,6 +22,7 @@ import { checkGltfStructure } from './check-gltf-structure.ts';
 import { checkTextureLimits } from './check-texture-limits.ts';
 import { isJsonObject, malformed, show, type JsonObject } from './gltf-fields.ts';
 import { decodeMeshoptViews } from './decode-meshopt-views.ts';
+import { formatBytes } from './format-bytes.ts';
 import { normalizeScene } from './normalize-scene.ts';
 import { nodeSceneIo, type SceneIoProvider } from './scene-io.ts';
 import { describeMagic, isGlb, parseGlb } from './parse-glb.ts';
@@ -169,6 +170,14 @@ function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, siz
   return { json: json as unknown as GLTF.IGLTF, resources: map as JSONDocument['resources'] };
 }
 
+/** Bytes the normalized GLB will hold, before padding and JSON: each accessor's elements, tightly packed, and each image. */
+function writtenBytes(gltf: ValidatedGltf, images: Uint8Array[]): number {
+  let bytes = 0;
+  for (const a of gltf.accessors) bytes += a.count * a.components * a.componentBytes;
+  for (const image of images) bytes += image.length;
+  return bytes;
+}
+
 /**
  * Reads, checks and normalizes a glTF 2.0 scene. See the module comment for what is checked. `io`
  * replaces the Node glTF-Transform IO (the Workers API passes a WebIO).
@@ -224,9 +233,23 @@ export async function readScene(source: SceneSource, limits?: Partial<SceneLimit
   // Draco streams declare their own counts; they must match the (capped) accessors before any decoding.
   checkDracoHeaders(plain.gltf, plain.buffers);
 
+  // glTF-Transform writes every accessor's elements out on their own (accessors aliasing one view become copies)
+  // and every image whole: that is the GLB nodes will load, so it is held to the same file cap before it is built.
+  const written = writtenBytes(plain.gltf, resources.images);
+  if (written > caps.maxFileBytes) {
+    throw new TesseraError(
+      'SCENE_LIMIT_EXCEEDED',
+      `the normalized scene would be about ${formatBytes(written)} (each accessor is written out on its own, aliased or not), ` +
+        `more than maxFileBytes ${formatBytes(caps.maxFileBytes)}`,
+    );
+  }
+
   // The costly part: glTF-Transform reads everything, decodes Draco, writes one GLB.
   const prepared = prepareJsonDocument(plain.gltf, { ...resources, buffers: plain.buffers }, textures.sizes);
   const normalized = await normalizeScene(prepared, plain.gltf, provider);
+  if (normalized.glb.length > caps.maxFileBytes) {
+    throw new TesseraError('SCENE_LIMIT_EXCEEDED', `the normalized scene is ${normalized.glb.length} bytes, more than maxFileBytes ${caps.maxFileBytes}`);
+  }
 
   const stats: SceneStats = {
     bytes: resources.bytesRead,

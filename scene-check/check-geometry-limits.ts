@@ -4,7 +4,8 @@
  * per accessor) as the first part of the maxDecodedBytes estimate. A node instanced by
  * EXT_mesh_gpu_instancing draws its mesh's vertices once per instance: instances × vertices counts against
  * maxVertices (so a few bytes of instance data cannot ask for billions of vertices), and each instance's
- * matrix (and colour) the renderer builds counts against maxDecodedBytes.
+ * matrix (and colour) the renderer builds counts against maxDecodedBytes. What a frame draws in all (every node's
+ * mesh, each primitive by its indices, times instances) counts against maxDrawnVertices.
  */
 import type { SceneLimits } from '../api/protocol/render-spec.ts';
 import { TesseraError } from '../api/protocol/errors.ts';
@@ -64,6 +65,26 @@ export function checkGeometryLimits(gltf: ValidatedGltf, limits: SceneLimits): G
     throw new TesseraError(
       'SCENE_LIMIT_EXCEEDED',
       `the scene draws ${drawnVertices} vertices counting every EXT_mesh_gpu_instancing instance, more than maxVertices ${limits.maxVertices}`,
+    );
+  }
+
+  // What one frame draws: each node's mesh (many nodes may share one), each primitive by its indices (many
+  // primitives may share one large index accessor), times the node's instances.
+  const meshDrawn = new Map<number, number>();
+  for (const prim of gltf.primitives) {
+    const position = prim.attributes.find(([semantic]) => semantic === 'POSITION');
+    const n = prim.indices !== undefined ? gltf.accessors[prim.indices].count : position ? gltf.accessors[position[1]].count : 0;
+    meshDrawn.set(prim.mesh, (meshDrawn.get(prim.mesh) ?? 0) + n);
+  }
+  const instances = new Map(gltf.instancedNodes.map(({ node, count }) => [node, count]));
+  let drawn = 0;
+  gltf.nodeMeshes.forEach((mesh, node) => {
+    if (mesh >= 0) drawn += (meshDrawn.get(mesh) ?? 0) * (instances.get(node) ?? 1);
+  });
+  if (drawn > limits.maxDrawnVertices) {
+    throw new TesseraError(
+      'SCENE_LIMIT_EXCEEDED',
+      `the scene draws ${drawn} vertices a frame (every node's mesh, by its indices, with its instances), more than maxDrawnVertices ${limits.maxDrawnVertices}`,
     );
   }
 

@@ -350,10 +350,12 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
 
   // Nodes.
   const instancedNodes: InstancingInfo[] = [];
+  const nodeMeshes: number[] = [];
   const children: number[][] = nodes.map((def, i) => {
     const where = `node ${i}`;
     const kids = indexArray(def, 'children', where, nodes.length, N.node);
     const mesh = optIndex(def, 'mesh', where, meshes.length, N.mesh);
+    nodeMeshes.push(mesh ?? -1);
     optIndex(def, 'skin', where, skins.length, N.skin);
     optIndex(def, 'camera', where, cameras.length, N.camera);
     optNumberArray(def, 'matrix', where, 16);
@@ -451,6 +453,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
     images,
     primitives,
     instancedNodes,
+    nodeMeshes,
     animationSamplers,
     counts: {
       scenes: scenes.length,

@@ -104,6 +104,8 @@ export interface ValidatedGltf {
   images: ImageInfo[];
   primitives: PrimitiveInfo[];
   instancedNodes: InstancingInfo[];
+  /** Each node's mesh, or -1 for a node without one. */
+  nodeMeshes: number[];
   animationSamplers: AnimationSamplerInfo[];
   counts: {
     scenes: number;

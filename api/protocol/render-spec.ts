@@ -121,6 +121,11 @@ export type EncodeSpec = z.infer<typeof EncodeSpec>;
 export const SceneLimits = z.object({
   maxFileBytes: z.number().int().positive().default(512 * 1024 * 1024),
   maxVertices: z.number().int().positive().default(20_000_000),
+  /**
+   * Vertices one frame draws: every node's mesh, each primitive by its indices (or its vertices), times its
+   * EXT_mesh_gpu_instancing instances. Nodes sharing a mesh and primitives sharing indices cost nothing in the file.
+   */
+  maxDrawnVertices: z.number().int().positive().default(200_000_000),
   maxTexturePixels: z.number().int().positive().default(128 * 1024 * 1024),
   maxTextureEdge: z.number().int().positive().default(16384),
   maxDecodedBytes: z.number().int().positive().default(2 * 1024 * 1024 * 1024),

@@ -26,10 +26,11 @@ export type RoleLimits = Record<ApiKeyRole, Required<ApiKeyLimits>>;
 export const ROLE_LIMIT_DEFAULTS: RoleLimits = {
   // 20 requests a second sustained (a polling client needs ~1), bursts of 200 (a 100-frame download).
   // Priority above the default (50) is the operator's to give; 100,000 MP a day is ~48,000 1080p frames.
-  client: { requestsPerMinute: 1200, burst: 200, maxActiveJobs: 100, maxPriority: 50, megapixelsPerDay: 100_000, maxEventStreams: 20, maxOpenSessions: 4 },
-  admin: { requestsPerMinute: 60_000, burst: 10_000, maxActiveJobs: 10_000, maxPriority: 100, megapixelsPerDay: 1e12, maxEventStreams: 10_000, maxOpenSessions: 1_000 },
+  // 200,000 active tasks: two jobs of the most tasks one job may have (MAX_JOB_TASKS), or 100 jobs of 2,000.
+  client: { requestsPerMinute: 1200, burst: 200, maxActiveJobs: 100, maxActiveTasks: 200_000, maxPriority: 50, megapixelsPerDay: 100_000, maxEventStreams: 20, maxOpenSessions: 4 },
+  admin: { requestsPerMinute: 60_000, burst: 10_000, maxActiveJobs: 10_000, maxActiveTasks: 1e9, maxPriority: 100, megapixelsPerDay: 1e12, maxEventStreams: 10_000, maxOpenSessions: 1_000 },
   // Join tokens register nodes and nothing else: a registration a second, in bursts of 30 (a farm coming up).
-  node: { requestsPerMinute: 60, burst: 30, maxActiveJobs: 0, maxPriority: 0, megapixelsPerDay: 0, maxEventStreams: 0, maxOpenSessions: 0 },
+  node: { requestsPerMinute: 60, burst: 30, maxActiveJobs: 0, maxActiveTasks: 0, maxPriority: 0, megapixelsPerDay: 0, maxEventStreams: 0, maxOpenSessions: 0 },
 };
 
 /** The authenticated caller of a client route. */

@@ -1,6 +1,7 @@
 /**
- * Per-key job quotas, checked and spent in one step: jobs queued or running at once (`maxActiveJobs`) and
- * megapixels submitted in a rolling day (`megapixelsPerDay`). The store counts and inserts in one
+ * Per-key job quotas, checked and spent in one step: jobs queued or running at once (`maxActiveJobs`), their
+ * tasks not yet done (`maxActiveTasks`, counted from the task rows) and megapixels submitted in a rolling day
+ * (`megapixelsPerDay`). The store counts and inserts in one
  * synchronous unit (one SQLite transaction on Node, one coordinator call on Workers), so two submissions
  * racing each other cannot both take the last slot.
  */
@@ -12,6 +13,7 @@ export const QUOTA_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export interface JobQuota {
   maxActiveJobs: number;
+  maxActiveTasks: number;
   megapixelsPerDay: number;
   /** Now, by the API's clock: the megapixel window ends here. */
   now: number;
@@ -21,6 +23,7 @@ export interface JobQuota {
 export type JobQuotaVerdict =
   | { ok: true }
   | { ok: false; quota: 'maxActiveJobs'; active: number }
+  | { ok: false; quota: 'maxActiveTasks'; active: number; needed: number }
   | { ok: false; quota: 'megapixelsPerDay'; used: number; needed: number };
 
 /** Megapixels a job asks for: frames × width × height × ssaa² (what nodes shade, verification aside). */
@@ -34,12 +37,17 @@ const USED_SQL = `SELECT COALESCE(SUM(json_array_length(frames) * json_extract(v
     * COALESCE(json_extract(view, '$.ssaa'), 1) * COALESCE(json_extract(view, '$.ssaa'), 1)), 0) / 1e6 AS mp
   FROM jobs WHERE owner = ? AND created_at > ?`;
 const ACTIVE_SQL = `SELECT COUNT(*) AS n FROM jobs WHERE owner = ? AND state IN ('queued', 'running')`;
+const ACTIVE_TASKS_SQL = `SELECT COUNT(*) AS n FROM tasks WHERE state IN ('queued', 'leased')
+  AND job_id IN (SELECT job_id FROM jobs WHERE owner = ? AND state IN ('queued', 'running'))`;
 
 /** Whether `owner` may add `job` under `quota`; synchronous, so the caller can insert before anyone else runs. */
-export function checkJobQuota(db: SqlDriver, owner: string, job: Pick<JobRecord, 'frames' | 'view'>, quota: JobQuota): JobQuotaVerdict {
+export function checkJobQuota(db: SqlDriver, owner: string, job: Pick<JobRecord, 'frames' | 'view'>, quota: JobQuota, tasks: number): JobQuotaVerdict {
   const [active] = db.all<{ n: number }>(ACTIVE_SQL, [owner]);
   const n = Number(active?.n ?? 0);
   if (n >= quota.maxActiveJobs) return { ok: false, quota: 'maxActiveJobs', active: n };
+  const [open] = db.all<{ n: number }>(ACTIVE_TASKS_SQL, [owner]);
+  const openTasks = Number(open?.n ?? 0);
+  if (openTasks + tasks > quota.maxActiveTasks) return { ok: false, quota: 'maxActiveTasks', active: openTasks, needed: tasks };
   const [used] = db.all<{ mp: number }>(USED_SQL, [owner, quota.now - QUOTA_WINDOW_MS]);
   const mp = Number(used?.mp ?? 0);
   const needed = jobMegapixels(job);

@@ -98,7 +98,7 @@ export class SqlJobStore implements JobStore {
 
   async createJobWithinQuota(job: JobRecord & { owner: string }, tasks: TaskRecord[], quota: JobQuota): Promise<JobQuotaVerdict> {
     // Count and insert with no await between them: no other call on this store runs in between.
-    const verdict = checkJobQuota(this.#db, job.owner, job, quota);
+    const verdict = checkJobQuota(this.#db, job.owner, job, quota, tasks.length);
     if (verdict.ok) createJob(this.#db, job, tasks);
     return verdict;
   }

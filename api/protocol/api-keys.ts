@@ -22,6 +22,11 @@ export const ApiKeyLimits = z.object({
   maxOpenSessions: z.number().int().min(1).max(100_000).optional(),
   /** Highest job `priority` the key may ask for (jobs run highest priority first). */
   maxPriority: z.number().int().min(0).max(100).optional(),
+  /**
+   * Render and stitch tasks not yet done across the key's queued and running jobs: the farm's cost is per task
+   * (a lease, a render, an upload, a database row), which megapixels alone do not bound (small tiles).
+   */
+  maxActiveTasks: z.number().int().min(1).max(1e9).optional(),
   /** Megapixels (frames × width × height × ssaa²) the key's jobs submitted in the last 24 hours may add up to. */
   megapixelsPerDay: z.number().min(0).max(1e12).optional(),
   /** Server-sent event streams (`GET /v1/jobs/:id/events`) the key may hold open at once, per API process. */

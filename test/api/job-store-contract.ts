@@ -456,14 +456,14 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
         const { job, tasks } = makeJob(opts);
         return { job: { ...job, owner: 'key_q' }, tasks };
       };
-      const quota = { maxActiveJobs: 3, megapixelsPerDay: 1e9, now: T0 };
+      const quota = { maxActiveJobs: 3, maxActiveTasks: 1e9, megapixelsPerDay: 1e9, now: T0 };
       const verdicts = await Promise.all(Array.from({ length: 12 }, () => owned()).map(({ job, tasks }) => store.createJobWithinQuota(job, tasks, quota)));
       expect(verdicts.filter((v) => v.ok)).toHaveLength(3);
       expect(verdicts.filter((v) => !v.ok && v.quota === 'maxActiveJobs')).toHaveLength(9);
       expect(await store.countActiveJobs('key_q')).toBe(3);
 
       // Megapixels: 1000×1000 a frame; 3 MP already submitted (64×64 jobs are ~0.004 MP each).
-      const mp = { maxActiveJobs: 100, megapixelsPerDay: 5, now: T0 };
+      const mp = { maxActiveJobs: 100, maxActiveTasks: 1e9, megapixelsPerDay: 5, now: T0 };
       const big = await Promise.all([0, 1, 2, 3].map(() => owned({ width: 1000, height: 1000, frames: [0, 1] })).map(({ job, tasks }) => store.createJobWithinQuota(job, tasks, mp)));
       expect(big.filter((v) => v.ok)).toHaveLength(2);
       const refused = big.find((v) => !v.ok);
@@ -471,6 +471,18 @@ export function describeJobStoreContract(name: string, factory: () => Promise<Jo
       // A day later the window has moved on.
       const later = owned({ width: 1000, height: 1000, frames: [0, 1] });
       expect(await store.createJobWithinQuota(later.job, later.tasks, { ...mp, now: T0 + 24 * 3600_000 + 1 })).toEqual({ ok: true });
+    });
+
+    it('counts the tasks not yet done of a key’s active jobs against maxActiveTasks, in the same step', async () => {
+      const owned = () => {
+        const { job, tasks } = makeJob({ frames: [0, 1] });
+        return { job: { ...job, owner: 'key_t' }, tasks };
+      };
+      const perJob = owned().tasks.length;
+      const quota = { maxActiveJobs: 100, maxActiveTasks: 2 * perJob, megapixelsPerDay: 1e9, now: T0 };
+      const verdicts = await Promise.all([0, 1, 2, 3].map(() => owned()).map(({ job, tasks }) => store.createJobWithinQuota(job, tasks, quota)));
+      expect(verdicts.filter((v) => v.ok)).toHaveLength(2);
+      expect(verdicts.find((v) => !v.ok)).toMatchObject({ ok: false, quota: 'maxActiveTasks', active: 2 * perJob, needed: perJob });
     });
 
     it('keeps everything across a restart', async () => {

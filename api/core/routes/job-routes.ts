@@ -208,6 +208,7 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     const { job, tasks } = compileJob({ ...plan, client, routed }, now);
     const verdict = await ctx.jobs.createJobWithinQuota({ ...job, owner: principal.keyId }, tasks, {
       maxActiveJobs: principal.limits.maxActiveJobs,
+      maxActiveTasks: principal.limits.maxActiveTasks,
       megapixelsPerDay: principal.limits.megapixelsPerDay,
       now,
     });
@@ -215,6 +216,13 @@ export function registerJobRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       throw new TesseraError(
         'QUOTA_EXCEEDED',
         `API key "${principal.name}" has ${verdict.active} jobs queued or running, its limit; submit more when some have finished.`,
+        { retryAfterSeconds: 30 },
+      );
+    }
+    if (!verdict.ok && verdict.quota === 'maxActiveTasks') {
+      throw new TesseraError(
+        'QUOTA_EXCEEDED',
+        `API key "${principal.name}" has ${verdict.active} tasks not yet done and may have ${principal.limits.maxActiveTasks} (maxActiveTasks); this job needs ${verdict.needed} more: use larger tiles, or submit when some have finished.`,
         { retryAfterSeconds: 30 },
       );
     }

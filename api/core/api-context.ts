@@ -66,6 +66,8 @@ export interface ApiContext {
   streams: StreamSlots;
   /** Finished frames still in memory from their inline completions, for frame events that carry them. */
   recentFrames: RecentFrames;
+  /** The fetch for probe URLs that must be public (ApiDeps.publicFetch); absent: the global fetch. */
+  publicFetch?: typeof fetch;
   /** HMAC-SHA256 at once, where the runtime has it (ApiDeps.hmacSha256Sync). */
   hmacSha256Sync?: (key: Uint8Array, data: Uint8Array) => Uint8Array;
   /** Open lease long-polls per node (at most its slots). */

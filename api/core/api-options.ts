@@ -54,6 +54,12 @@ export interface ApiDeps {
    * answer. Absent (Workers): WebCrypto.
    */
   hmacSha256Sync?: (key: Uint8Array, data: Uint8Array) => Uint8Array;
+  /**
+   * The fetch for nodes' probe URLs where private addresses are not allowed: one that refuses to connect to a private
+   * address whatever the name (Node: public-only-fetch.ts). Absent (Workers, whose fetch reaches no private network):
+   * the global fetch, behind the URL check alone.
+   */
+  publicFetch?: typeof fetch;
 }
 
 export interface ApiOptions {

@@ -79,7 +79,9 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
   const rng = opts.routing.seed === undefined ? Math.random : createRandom(opts.routing.seed);
   const nodes = new NodeDirectory(deps.jobs, clock, opts.routing, heartbeatIntervalMs(opts.policy), opts.trust);
   // A probe URL that forges the meter's challenge convicts its node (called once ctx exists).
-  const edgeRtts = new EdgeRttMeter(deps.jobs, logger, { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts }, undefined, (nodeId, reason) => convictNode(ctx, nodeId, reason));
+  const meterOptions = { allowPrivateAddresses: opts.probeCheck.allowPrivateAddresses, ...opts.routing.edgeRtts };
+  const meterFetch = meterOptions.allowPrivateAddresses ? undefined : deps.publicFetch;
+  const edgeRtts = new EdgeRttMeter(deps.jobs, logger, meterOptions, meterFetch, (nodeId, reason) => convictNode(ctx, nodeId, reason));
   const ctx = createApiContext({
     jobs: deps.jobs,
     blobs: deps.blobs,
@@ -104,6 +106,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     streams: new StreamSlots(),
     recentFrames: new RecentFrames(64 * opts.eventInlineBytes, opts.eventInlineBytes),
     hmacSha256Sync: deps.hmacSha256Sync,
+    publicFetch: deps.publicFetch,
     polls: new NodePolls(),
   });
 

@@ -19,6 +19,7 @@ import type { SceneLimits } from '../protocol/render-spec.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import { createNodeSceneInspector } from './node-scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
+import { createPublicOnlyFetch } from './public-only-fetch.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
 import { createSqliteJobStore, JOB_DB_FILE } from './sqlite-job-store.ts';
 import { createSqliteSessionStore } from './sqlite-session-store.ts';
@@ -82,7 +83,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
   metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(
-    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync },
+    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync, publicFetch: createPublicOnlyFetch() },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },

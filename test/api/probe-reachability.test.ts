@@ -1,8 +1,11 @@
 import { createHmac } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPrivateHost, refuseProbeUrl } from '../../api/core/probe-reachability.ts';
+import { createPublicOnlyFetch } from '../../api/node/public-only-fetch.ts';
 import { call, startHarness, TestNode, type Harness } from '../support/api-harness.ts';
 import { expectError } from '../support/expect-error.ts';
 
@@ -45,6 +48,21 @@ describe('which probe URLs the API will fetch', () => {
     expect(refuseProbeUrl(undefined, strict)).toMatch(/no probe URL/);
     expect(refuseProbeUrl('http://203.0.113.7:7070/ping', strict)).toBeNull();
     expect(refuseProbeUrl('http://127.0.0.1:7070/ping', { allowPrivateAddresses: true })).toBeNull();
+  });
+});
+
+describe('the Node API’s public-only probe fetch', () => {
+  it('refuses a name if any address it resolves to is private (mixed answers, IPv6, mapped), and literal private addresses', async () => {
+    const answers: Record<string, Array<{ address: string; family: number }>> = {
+      'mixed.test': [{ address: '203.0.113.7', family: 4 }, { address: '10.0.0.1', family: 4 }],
+      'six.test': [{ address: 'fd00::1', family: 6 }],
+      'mapped.test': [{ address: '::ffff:127.0.0.1', family: 6 }],
+    };
+    const publicFetch = createPublicOnlyFetch((name, callback) => callback(null, answers[name] ?? []));
+    for (const url of ['http://mixed.test/ping', 'http://six.test/ping', 'http://mapped.test/ping', 'http://nothing.test/ping', 'http://127.0.0.1:9/ping', 'http://[::1]:9/ping']) {
+      const err = await publicFetch(url).then(() => null, (e: unknown) => e as NodeJS.ErrnoException);
+      expect(err?.code ?? (err?.cause as NodeJS.ErrnoException | undefined)?.code, url).toBe('EPRIVATEADDRESS');
+    }
   });
 });
 
@@ -129,6 +147,35 @@ describe('POST /v1/nodes/:id/reachability', () => {
     expect(res.body.message).toMatch(/loopback or private address/);
     expect(inside.hits).toEqual([]);
     await inside.close();
+  });
+
+  // A DNS name is judged by the addresses it resolves to when the API connects, not by its spelling: this host's own
+  // name resolves to a loopback or private address here (127.0.0.1 in /etc/hosts), as on most machines and containers.
+  it('never connects to a DNS name that resolves to a private address (the host’s own name, re-pointed names)', async () => {
+    const name = hostname();
+    const addresses = await lookup(name, { all: true }).catch(() => []);
+    // Without a name that resolves privately there is nothing to show on this machine.
+    if (!addresses.length || !addresses.every((a) => isPrivateHost(a.family === 6 ? `[${a.address}]` : a.address))) return;
+    const me = { id: '', key: '' };
+    const inside = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(nodeAnswer(req, me));
+    });
+    const hits: string[] = [];
+    await new Promise<void>((r) => inside.listen(0, addresses[0].address, () => r()));
+    const port = (inside.address() as AddressInfo).port;
+    const node = await TestNode.register(strict, 'reach-dns', { probeUrl: `http://${name}:${port}/ping` });
+    Object.assign(me, { id: node.id, key: node.reg.probeKey! });
+    const res = await reach(strict, node);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ reachable: false });
+    expect(hits).toEqual([]);
+    // The same name on an API that allows private addresses (a LAN farm) is reached.
+    const lanNode = await TestNode.register(lan, 'reach-dns-lan', { probeUrl: `http://${name}:${port}/ping` });
+    Object.assign(me, { id: lanNode.id, key: lanNode.reg.probeKey! });
+    expect((await reach(lan, lanNode)).body).toMatchObject({ reachable: true });
+    expect(hits).toHaveLength(1);
+    await new Promise<void>((r) => inside.close(() => r()));
   });
 
   it('does not follow redirects', async () => {

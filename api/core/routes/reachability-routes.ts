@@ -59,7 +59,7 @@ export function registerReachabilityRoutes(app: OpenAPIHono, ctx: ApiContext): v
     if (refused) return c.json({ probeUrl: probeUrl ?? '', reachable: false, message: refused }, 200);
     take(`node:${id}`, limits.perNodePerMinute, 2);
     take('process', limits.perProcessPerMinute, 10);
-    const verdict = await probeChallenge(probeUrl!, node, limits);
+    const verdict = await probeChallenge(probeUrl!, node, limits, limits.allowPrivateAddresses ? undefined : ctx.publicFetch);
     ctx.logger.info({ nodeId: id, probeUrl, verdict }, 'probe reachability checked');
     if (verdict === 'forged') {
       // Whatever answers there spoke as this node without its key's proof: the probe URL is not the node. A lie.

@@ -38,12 +38,21 @@ export const CardBackend = z
   .strict();
 export type CardBackend = z.infer<typeof CardBackend>;
 
-/** A probe URL: http or https only (no `data:`, `file:` or `blob:` a fetch would answer locally), length-capped. */
+/**
+ * A probe URL: http or https only (no `data:`, `file:` or `blob:` a fetch would answer locally), length-capped, and
+ * naming the node's probe endpoint `/ping` with no credentials, query or fragment: peers and clients GET it from
+ * their own networks, so a card must not be able to point them at any other path (a router's admin page, a cloud
+ * metadata service).
+ */
 export const ProbeUrl = z
   .string()
   .max(MAX_PROBE_URL_LENGTH)
   .url()
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'a probe URL must be http or https');
+  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'a probe URL must be http or https')
+  .refine((u) => {
+    const url = new URL(u);
+    return url.pathname === '/ping' && !url.username && !url.password && !url.search && !url.hash;
+  }, 'a probe URL names the node\'s /ping, with no credentials, query or fragment');
 
 /**
  * A render node's resource card: what it is and what it can do, in one standard format. Nodes send it when

@@ -81,6 +81,10 @@ describe('lying cards', () => {
       ['a data: probe URL', { probeUrl: 'data:application/json,{}' }],
       ['a file: probe URL', { probeUrl: 'file:///etc/passwd' }],
       ['a 4 KiB probe URL', { probeUrl: `http://127.0.0.1:9/${'x'.repeat(4096)}` }],
+      // Peers and clients GET a node's probe URL from their own networks: only /ping may be named.
+      ['a probe URL with another path (the metadata service)', { probeUrl: 'http://169.254.169.254/latest/meta-data/iam/' }],
+      ['a probe URL with a query', { probeUrl: 'http://203.0.113.7/ping?action=reboot' }],
+      ['a probe URL with credentials', { probeUrl: 'http://admin:admin@203.0.113.7/ping' }],
       ['2^60 bytes of RAM', { ramBytes: 2 ** 60 }],
       ['a 2^20 texture size', { gl: { ...base().gl, maxTextureSize: 2 ** 20 } }],
       ['a region with markup', { region: '<script>' }],

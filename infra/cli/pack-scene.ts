@@ -13,6 +13,11 @@ export interface PackedScene {
 }
 
 /** Image formats that deflate cannot shrink: stored as they are, which is faster. */
+/**
+ * Every entry's zip timestamp: fixed, so the same files pack to the same bytes and the API recognizes a scene it
+ * has seen (the SDK asks by the bytes' sha256 before it uploads them again).
+ */
+const ZIP_MTIME = Date.UTC(2000, 0, 1);
 const STORED = /\.(png|jpe?g|webp|ktx2|glb|zip)$/i;
 
 /**
@@ -44,7 +49,7 @@ export async function packScene(file: string): Promise<PackedScene> {
   }
   const folder = await realpath(path.dirname(path.resolve(file)));
   const main = path.basename(file);
-  const entries: Zippable = { [main]: [bytes, { level: 6 }] };
+  const entries: Zippable = { [main]: [bytes, { level: 6, mtime: ZIP_MTIME }] };
   const files = [main];
   const refs = [
     ...(gltf.buffers ?? []).map((b, i) => [b?.uri, `buffer ${i}`] as const),
@@ -56,7 +61,7 @@ export async function packScene(file: string): Promise<PackedScene> {
     // The API resolves the URI the same way: percent-decoded, `/`-separated, relative to the .gltf.
     const name = path.posix.normalize(decodeURIComponent(uri).replace(/\\/g, '/'));
     if (name in entries) continue;
-    entries[name] = [await readFile(resource.path), { level: STORED.test(name) ? 0 : 6 }];
+    entries[name] = [await readFile(resource.path), { level: STORED.test(name) ? 0 : 6, mtime: ZIP_MTIME }];
     files.push(name);
   }
   return { bytes: zipSync(entries), contentType: 'application/zip', files };

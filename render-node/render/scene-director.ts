@@ -128,6 +128,7 @@ export class SceneDirector {
       }
       entry.mixer.setTime(plan.time);
     }
+    loaded.updateMorphs();
     scene.updateMatrixWorld(true);
   }
 

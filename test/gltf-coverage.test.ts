@@ -4,18 +4,20 @@
  * - more morph targets than WebGL 1 draws (16; 6 with normals) all apply, animated and per node (CPU morphing);
  * - COLOR_0 morph targets apply (WebGL 1 three ignores them);
  * - EXT_texture_webp loads (GLTFLoader's WebP probe needs a DOM Image, so the scene failed to load on Node);
- * - a JPEG's EXIF orientation is applied, as browsers (and the Chromium backend) do.
+ * - a JPEG's EXIF orientation is applied, as browsers (and the Chromium backend) do;
+ * - the auto camera frames a skinned mesh as posed by its skeleton.
  * test/backends.test.ts renders the same scene on Chromium and compares.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ViewSpec } from '../api/protocol/render-spec.ts';
 import { createHeadlessGLBackend } from '../render-node/gl/headless-gl-backend.ts';
 import { FrameRenderer, type RawImage } from '../render-node/render/frame-renderer.ts';
 import { NODE_RENDER_PLATFORM } from '../render-node/render/node-render-platform.ts';
 import type { LoadedScene } from '../render-node/scene/load-scene.ts';
 import { readScene } from '../scene-check/read-scene.ts';
-import { COVERAGE_VIEW, coverageGlb, coveragePixel, MORPH16_SQUARES, MORPH_NORMALS_SQUARES } from './support/gltf-coverage-scene.ts';
-import { OUTPUT_DIR, pixel, savePng } from './support/pictures.ts';
+import { COVERAGE_SIZE, COVERAGE_VIEW, coverageGlb, coveragePixel, MORPH16_SQUARES, MORPH_NORMALS_SQUARES } from './support/gltf-coverage-scene.ts';
+import { mask, OUTPUT_DIR, pixel, savePng } from './support/pictures.ts';
 
 const near = (rgb: number[], want: number[], tol = 24) => want.every((v, i) => Math.abs(rgb[i] - v) <= tol);
 const ORANGE = [255, 188, 0];
@@ -74,6 +76,18 @@ describe('glTF features of other models on headless-gl', () => {
     expect(near(at(img, -2, -2.1), [255, 255, 0])).toBe(true);
     expect(near(at(img, -3, -3.1), [255, 255, 0])).toBe(true);
     expect(near(at(img, -2, -3.1), [0, 0, 255])).toBe(true);
+  });
+
+  it('frames a skinned mesh as its skeleton poses it, not as its bind-pose geometry lies', async () => {
+    const img = renderer.render(loaded, ViewSpec.parse({ width: COVERAGE_SIZE, height: COVERAGE_SIZE, scene: 'skinned-z-up', camera: { kind: 'auto', yaw: 0, pitch: 0 }, toneMapping: 'none' }), 0);
+    await savePng(img, join(OUTPUT_DIR, 'gltf-coverage-skinned-z-up.png'));
+    const column = mask(img, (r, g, b) => g > 200 && r < 60 && b < 60);
+    // The whole 4-unit column, upright, inside the frame with a margin, centred.
+    expect(column.minY).toBeGreaterThan(2);
+    expect(column.maxY).toBeLessThan(COVERAGE_SIZE - 3);
+    expect(column.h).toBeGreaterThan(COVERAGE_SIZE / 2);
+    expect(column.h).toBeGreaterThan(column.w * 4);
+    expect(Math.abs(column.cy - COVERAGE_SIZE / 2)).toBeLessThan(4);
   });
 
   it("applies a JPEG's EXIF orientation, as browsers do", () => {

@@ -20,6 +20,10 @@
  * - "exif-jpeg": a 2×2 square at (1, −2.6), a 24×12 JPEG (so it is resized: to 16×32 once upright) whose pixels hold red top-left, green top-right and blue
  *   along the bottom half, with EXIF orientation 6 (rotate 90° clockwise to display), which browsers (and so three.js viewers
  *   and the Chromium backend) apply: blue on the left half, red top-right, green bottom-right.
+ * Scene 1 "skinned-z-up" (CesiumMan, BrainStem: Z-up geometry stood up by the skeleton): an unlit green 0.6 × 0.6 × 4
+ * column skinned to one joint "root"; its bind-pose geometry lies along +Z from z = 0 to 4, the joint turns it −90°
+ * about X, so it stands from y = 0 to 4 (the mesh node itself is not transformed). An auto camera must frame the
+ * standing column (auto framing used the bind-pose bounds: it aimed at (0, 0, 2) and cut the column's top half off).
  */
 import { Document, Format } from '@gltf-transform/core';
 import { EXTTextureWebP, KHRMaterialsUnlit } from '@gltf-transform/extensions';
@@ -27,6 +31,7 @@ import sharp from 'sharp';
 import { ViewSpec } from '../../api/protocol/render-spec.ts';
 import { packGlb } from '../../scenes/lib/glb-pack.ts';
 import { createIO } from '../../scenes/lib/io.ts';
+import { box } from '../../scenes/lib/box.ts';
 import { gridPlane } from '../../scenes/lib/grid-plane.ts';
 import { createAccessor, primitiveFromData } from '../../scenes/lib/primitive-from-data.ts';
 
@@ -130,6 +135,15 @@ export async function buildCoverageScene(): Promise<Document> {
   const output = createAccessor(doc, 'close-even:output', new Float32Array([...MORPH16_SQUARES.map(() => 1), ...MORPH16_SQUARES.map((_, k) => k % 2)]), 1);
   const sampler = doc.createAnimationSampler().setInput(input).setOutput(output).setInterpolation('LINEAR');
   doc.createAnimation('close-even').addSampler(sampler).addChannel(doc.createAnimationChannel().setTargetNode(n16).setTargetPath('weights').setSampler(sampler));
+
+  const zUp = doc.createScene('skinned-z-up');
+  const column = box({ size: [0.6, 0.6, 4], center: [0, 0, 2] });
+  const vertices = column.attributes.POSITION.length / 3;
+  column.attributes.JOINTS_0 = new Uint8Array(vertices * 4);
+  column.attributes.WEIGHTS_0 = new Float32Array(vertices * 4).map((_, i) => (i % 4 === 0 ? 1 : 0));
+  const columnPrim = primitiveFromData(doc, 'skinned-column', column, { material: unlit('green', [0, 1, 0]) });
+  const root = doc.createNode('root').setRotation([-Math.SQRT1_2, 0, 0, Math.SQRT1_2]);
+  zUp.addChild(root).addChild(doc.createNode('skinned-column').setMesh(doc.createMesh('skinned-column').addPrimitive(columnPrim)).setSkin(doc.createSkin('column').addJoint(root)));
 
   const camera = doc.createCamera('front').setType('orthographic').setXMag(4).setYMag(4).setZNear(0.1).setZFar(20);
   scene.addChild(doc.createNode('front').setCamera(camera).setTranslation([0, 0, 10]));

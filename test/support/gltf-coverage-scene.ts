@@ -20,6 +20,10 @@
  * - "exif-jpeg": a 2×2 square at (1, −2.6), a 24×12 JPEG (so it is resized: to 16×32 once upright) whose pixels hold red top-left, green top-right and blue
  *   along the bottom half, with EXIF orientation 6 (rotate 90° clockwise to display), which browsers (and so three.js viewers
  *   and the Chromium backend) apply: blue on the left half, red top-right, green bottom-right.
+ * - "avif": a 1.2 square at (3.2, −2.6) whose texture has an EXT_texture_avif (optional) source, a black 16×16 AVIF, and
+ *   a PNG fallback: magenta (255,0,255) on its left half and cyan (0,255,255) on its right. Tessera does not decode
+ *   AVIF (scene-check refuses a texture with no other source), so both backends draw the fallback (GLTFLoader's AVIF
+ *   probe needed a DOM Image: the scene failed to load on Node).
  * Scene 1 "skinned-z-up" (CesiumMan, BrainStem: Z-up geometry stood up by the skeleton): an unlit green 0.6 × 0.6 × 4
  * column skinned to one joint "root"; its bind-pose geometry lies along +Z from z = 0 to 4, the joint turns it −90°
  * about X, so it stands from y = 0 to 4 (the mesh node itself is not transformed). An auto camera must frame the
@@ -122,7 +126,12 @@ export async function buildCoverageScene(): Promise<Document> {
   const jpeg = doc.createTexture('quadrants-exif').setImage(new Uint8Array(jpegBytes)).setMimeType('image/jpeg');
   const jpegMat = unlit('exif-jpeg', [1, 1, 1]).setBaseColorTexture(jpeg);
 
+  const halvesPng = await (await rgbImage(16, 16, (x) => (x < 8 ? [255, 0, 255] : [0, 255, 255]))).png().toBuffer();
+  const avif = doc.createTexture(AVIF_FALLBACK).setImage(new Uint8Array(halvesPng)).setMimeType('image/png');
+  const avifMat = unlit('avif', [1, 1, 1]).setBaseColorTexture(avif);
+
   scene
+    .addChild(doc.createNode('avif').setMesh(doc.createMesh('avif').addPrimitive(square(doc, 'avif', 3.2, -2.6, 1.2).setMaterial(avifMat))))
     .addChild(n16)
     .addChild(again)
     .addChild(doc.createNode('morph-normals-6').setMesh(mn))
@@ -151,8 +160,19 @@ export async function buildCoverageScene(): Promise<Document> {
   return doc;
 }
 
-/** The coverage scene as GLB bytes. */
+const AVIF_FALLBACK = 'halves-png-fallback';
+
+/** The coverage scene as GLB bytes (the AVIF source is added here: glTF-Transform writes no fallbacks). */
 export async function coverageGlb(): Promise<Uint8Array> {
   const io = await createIO();
-  return packGlb(await io.writeJSON(await buildCoverageScene(), { format: Format.GLB }));
+  const written = await io.writeJSON(await buildCoverageScene(), { format: Format.GLB });
+  const json = written.json;
+  const black = await (await rgbImage(16, 16, () => [0, 0, 0])).avif({ lossless: true }).toBuffer();
+  const images = (json.images ??= []);
+  const fallback = images.findIndex((i) => i.name === AVIF_FALLBACK);
+  images.push({ name: 'black-avif', mimeType: 'image/avif', uri: `data:image/avif;base64,${black.toString('base64')}` });
+  const texture = json.textures!.find((t) => t.source === fallback)!;
+  texture.extensions = { EXT_texture_avif: { source: images.length - 1 } };
+  json.extensionsUsed = [...(json.extensionsUsed ?? []), 'EXT_texture_avif'];
+  return packGlb(written);
 }

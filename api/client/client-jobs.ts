@@ -92,13 +92,24 @@ export function createClientJobs({ options: opts, send, json, backoff }: ClientT
       const size = bytes instanceof Uint8Array ? bytes.byteLength : bytes.size;
       const type = contentType ?? (await sniffContentType(bytes));
       const body = bytes as BodyInit;
+      const direct = size <= opts.directUploadMaxBytes;
+      // Web Crypto is missing on a page served over plain http from another host: small scenes then just upload.
+      const asking = size >= opts.askBeforeUploadMinBytes && (!direct || (typeof crypto !== 'undefined' && !!crypto.subtle));
+      const data = asking || !direct ? (bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer())) : undefined;
+      const sha256 = data ? await sha256Hex(data) : undefined;
+      if (asking && sha256) {
+        // Bytes this key uploaded before are not sent again. Any failure here (an older API: 404) just uploads.
+        const known = await json(SceneUploaded, 'GET', `/v1/scenes/uploaded/${sha256}`, { idempotent: true, signal }).catch((err: unknown) => {
+          if (signal?.aborted) throw err;
+          return undefined;
+        });
+        if (known) return known;
+      }
       // Content-addressed: sending the same bytes twice stores one scene, so uploads may be retried.
-      if (size <= opts.directUploadMaxBytes) {
+      if (direct || !data || !sha256) {
         return json(SceneUploaded, 'POST', '/v1/scenes', { body, contentType: type, idempotent: true, signal, timeout: false });
       }
       // Announcing the size and SHA-256 gets a URL storage accepts only these bytes through.
-      const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(await bytes.arrayBuffer());
-      const sha256 = await sha256Hex(data);
       const upload = await json(SceneUploadTicket, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, sha256, contentType: type }), contentType: 'application/json', signal });
       await send('PUT', upload.url, { body: data as BodyInit, contentType: type, headers: upload.headers, external: true, idempotent: true, signal });
       return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });

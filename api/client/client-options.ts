@@ -14,6 +14,12 @@ export interface TesseraClientOptions {
   fetch?: typeof fetch;
   /** Scenes up to this size go in one `POST /v1/scenes`; larger ones straight to storage via a presigned URL. */
   directUploadMaxBytes?: number;
+  /**
+   * Scenes of at least this size are first asked for by the sha256 of their bytes (`GET /v1/scenes/uploaded/…`):
+   * bytes this key uploaded before are not sent again. Smaller ones are sent at once (the API still skips checking
+   * bytes it has seen). Infinity: never ask.
+   */
+  askBeforeUploadMinBytes?: number;
   /** How many times an idempotent request is retried after a network failure or a 429/502/503/504. */
   retries?: number;
   /** First retry delay; doubles each time (a Retry-After header wins when it is shorter than 30 s). */
@@ -32,6 +38,7 @@ export interface TesseraClientOptions {
 
 export const CLIENT_DEFAULTS: Required<Omit<TesseraClientOptions, 'baseUrl' | 'apiKey' | 'fetch' | 'probeHistory'>> = {
   directUploadMaxBytes: 32 * 1024 * 1024,
+  askBeforeUploadMinBytes: 256 * 1024,
   retries: 3,
   retryDelayMs: 250,
   timeoutMs: 30_000,

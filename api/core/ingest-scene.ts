@@ -6,8 +6,14 @@
 import type { SceneUploaded } from '../protocol/job-status.ts';
 import type { ApiContext } from './api-context.ts';
 import { sha256Hex } from './crypto-utils.ts';
+import type { SceneRecord } from './job-store.ts';
 import { sceneKey } from './object-keys.ts';
 import type { SceneInput } from '../../scene-check/scene-inspector.ts';
+
+/** What an upload answers for a stored scene. */
+export function sceneUploadedOf(record: SceneRecord): SceneUploaded {
+  return { sceneId: record.sceneId, bytes: record.bytes, stats: record.stats, webgl2: record.info.webgl2 ?? [] };
+}
 
 /** Inspect, store and record a scene for `owner` (an API key id); throws the inspector's SCENE_* errors. */
 export async function ingestScene(ctx: ApiContext, input: SceneInput, owner: string): Promise<SceneUploaded> {
@@ -27,5 +33,5 @@ export async function ingestScene(ctx: ApiContext, input: SceneInput, owner: str
   await ctx.jobs.grantScene(sceneId, owner, ctx.clock.now());
   ctx.logger.info({ sceneId, bytes: record.bytes, ...(record.info.webgl2?.length ? { webgl2: record.info.webgl2 } : {}) }, 'scene stored');
   // The WebGL 2 flag is stored in the record's info: it routes the scene's jobs (plan-job.ts sceneRequirements).
-  return { sceneId, bytes: record.bytes, stats: record.stats, webgl2: record.info.webgl2 ?? [] };
+  return sceneUploadedOf(record);
 }

@@ -6,6 +6,14 @@ export function sceneKey(sceneId: string): string {
   return `scenes/${sceneId}.glb`;
 }
 
+/**
+ * Which scene an upload's raw bytes (a GLB, .gltf or zip as the client sent it, by their sha256) made: a small
+ * JSON record, so the same bytes sent again are not checked and normalized again (uploaded-scenes.ts).
+ */
+export function uploadedSceneKey(rawSha256: string): string {
+  return `scene-uploads/${rawSha256}.json`;
+}
+
 /** A large scene a client PUT through a presigned URL, before it is checked. */
 export function uploadKey(uploadId: string): string {
   return `uploads/${uploadId}`;

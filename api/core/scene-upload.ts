@@ -97,28 +97,44 @@ export const SCENE_CONTENT_TYPES = [
   'multipart/form-data',
 ] as const;
 
-/** Read a scene upload by its content type (zip also recognized by its magic bytes). */
-export async function readSceneUpload(request: Request, limits: SceneUploadLimits): Promise<SceneInput> {
+/**
+ * An upload's body as it came: the raw bytes of a GLB, .gltf or zip (hashed to find an earlier upload of the
+ * same bytes, uploaded-scenes.ts), or a multipart form (its boundary differs per request: never matched).
+ */
+export type UploadedBody = { raw: Uint8Array; name: string; zip?: true } | { form: FormData };
+
+/** Read an upload's body by its content type; UNSUPPORTED_MEDIA_TYPE for any other. */
+export async function readUploadedBody(request: Request): Promise<UploadedBody> {
   const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
   switch (type) {
     case 'multipart/form-data':
-      return readFormFiles(await request.formData(), limits);
+      return { form: await request.formData() };
     case 'application/zip':
     case 'application/x-zip-compressed':
-      return unpackZip(new Uint8Array(await request.arrayBuffer()), limits);
+      return { raw: new Uint8Array(await request.arrayBuffer()), name: 'scene.zip', zip: true };
     case 'model/gltf-binary':
-    case 'model/gltf+json':
     case 'application/octet-stream':
-    case 'application/json': {
-      const bytes = new Uint8Array(await request.arrayBuffer());
-      return sceneBytes(bytes, limits, type === 'model/gltf+json' || type === 'application/json' ? 'scene.gltf' : 'scene.glb');
-    }
+      return { raw: new Uint8Array(await request.arrayBuffer()), name: 'scene.glb' };
+    case 'model/gltf+json':
+    case 'application/json':
+      return { raw: new Uint8Array(await request.arrayBuffer()), name: 'scene.gltf' };
     default:
       throw new TesseraError(
         'UNSUPPORTED_MEDIA_TYPE',
         `A scene upload must be ${SCENE_CONTENT_TYPES.join(', ')}; got ${type ? `"${type.slice(0, 100)}"` : 'no content type'}.`,
       );
   }
+}
+
+/** The scene an upload's body holds (a zip recognized by its magic bytes, whatever its content type). */
+export function sceneInputOf(body: UploadedBody, limits: SceneUploadLimits): Promise<SceneInput> {
+  if ('form' in body) return readFormFiles(body.form, limits);
+  return body.zip ? unpackZip(body.raw, limits) : sceneBytes(body.raw, limits, body.name);
+}
+
+/** Read a scene upload by its content type (zip also recognized by its magic bytes). */
+export async function readSceneUpload(request: Request, limits: SceneUploadLimits): Promise<SceneInput> {
+  return sceneInputOf(await readUploadedBody(request), limits);
 }
 
 /** A single uploaded object of unknown kind: a zip by its magic bytes, otherwise one scene file. */

@@ -1,4 +1,5 @@
 import { zipSync, type Zippable } from 'fflate';
+import { SCENE_ZIP_MTIME } from '../../api/protocol/scene-zip-mtime.ts';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { TesseraError } from '../../api/protocol/errors.ts';
@@ -44,7 +45,7 @@ export async function packScene(file: string): Promise<PackedScene> {
   }
   const folder = await realpath(path.dirname(path.resolve(file)));
   const main = path.basename(file);
-  const entries: Zippable = { [main]: [bytes, { level: 6 }] };
+  const entries: Zippable = { [main]: [bytes, { level: 6, mtime: SCENE_ZIP_MTIME }] };
   const files = [main];
   const refs = [
     ...(gltf.buffers ?? []).map((b, i) => [b?.uri, `buffer ${i}`] as const),
@@ -56,7 +57,7 @@ export async function packScene(file: string): Promise<PackedScene> {
     // The API resolves the URI the same way: percent-decoded, `/`-separated, relative to the .gltf.
     const name = path.posix.normalize(decodeURIComponent(uri).replace(/\\/g, '/'));
     if (name in entries) continue;
-    entries[name] = [await readFile(resource.path), { level: STORED.test(name) ? 0 : 6 }];
+    entries[name] = [await readFile(resource.path), { level: STORED.test(name) ? 0 : 6, mtime: SCENE_ZIP_MTIME }];
     files.push(name);
   }
   return { bytes: zipSync(entries), contentType: 'application/zip', files };

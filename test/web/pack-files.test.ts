@@ -28,6 +28,8 @@ describe('packFiles', () => {
     expect(Object.keys(mine).sort()).toEqual(Object.keys(theirs).sort());
     for (const name of Object.keys(theirs)) expect(Buffer.compare(Buffer.from(mine[name]), Buffer.from(theirs[name])), name).toBe(0);
     expect([...packed.files.keys()].sort()).toEqual(cli.files.sort());
+    // Packed again, the same bytes (fixed entry timestamps): the API recognizes an upload it has seen.
+    expect(Buffer.compare(Buffer.from((await packFiles(folderFiles())).bytes), Buffer.from(packed.bytes))).toBe(0);
   });
 
   it('names the resource that was not dropped', async () => {

@@ -4,6 +4,7 @@
  * each resource under the path its URI names, images stored, the rest deflated). The same files feed the preview.
  */
 import { unzipSync, zipSync, type Zippable } from 'fflate';
+import { SCENE_ZIP_MTIME } from '../../api/protocol/scene-zip-mtime.ts';
 
 /** A dropped or picked file with its path inside what was dropped (`/`-separated; a folder's name first). */
 export interface PickedFile {
@@ -55,7 +56,7 @@ async function packGltf(main: string, bytes: Uint8Array, byPath: Map<string, Fil
   const folder = dirName(main);
   const name = baseName(main);
   const files = new Map<string, Uint8Array>([[name, bytes]]);
-  const entries: Zippable = { [name]: [bytes, { level: 6 }] };
+  const entries: Zippable = { [name]: [bytes, { level: 6, mtime: SCENE_ZIP_MTIME }] };
   const refs = [
     ...(gltf.buffers ?? []).map((b, i) => [b?.uri, `buffer ${i}`] as const),
     ...(gltf.images ?? []).map((im, i) => [im?.uri, `image ${i}`] as const),
@@ -71,7 +72,7 @@ async function packGltf(main: string, bytes: Uint8Array, byPath: Map<string, Fil
     if (!file) throw new Error(`${name} needs ${what} "${rel}", which was not among the dropped files: drop the scene's whole folder, or all its files together.`);
     const data = new Uint8Array(await file.arrayBuffer());
     files.set(rel, data);
-    entries[rel] = [data, { level: STORED.test(rel) ? 0 : 6 }];
+    entries[rel] = [data, { level: STORED.test(rel) ? 0 : 6, mtime: SCENE_ZIP_MTIME }];
   }
   return { bytes: zipSync(entries), contentType: 'application/zip', name, main: name, files };
 }

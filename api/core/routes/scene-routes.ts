@@ -9,13 +9,16 @@ import { isTesseraError, TesseraError } from '../../protocol/errors.ts';
 import { SceneUploaded, SceneUploadTicket } from '../../protocol/job-status.ts';
 import type { ApiContext } from '../api-context.ts';
 import { presignedPutHeaders } from '../blob-store.ts';
-import { randomId } from '../crypto-utils.ts';
-import { ingestScene } from '../ingest-scene.ts';
+import { randomId, sha256Hex } from '../crypto-utils.ts';
+import { sceneUploadedOf } from '../ingest-scene.ts';
 import { uploadKey } from '../object-keys.ts';
-import { readSceneUpload, sceneBytes, type SceneUploadLimits } from '../scene-upload.ts';
+import { readUploadedBody, sceneBytes, sceneInputOf, type SceneUploadLimits } from '../scene-upload.ts';
+import { findUploadedScene, ingestUpload } from '../uploaded-scenes.ts';
 import { CLIENT_AUTH_ERRORS, clientSecurity, principalOf } from './client-auth.ts';
 import { errorResponses } from './error-responses.ts';
 import { optionalJsonBody, jsonResponse } from './route-shapes.ts';
+
+const Sha256Param = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 is 64 lowercase hex digits') });
 
 const UploadParams = z.object({ id: z.string().regex(/^upl_[0-9a-f]{32}$/, 'an upload id looks like upl_ and 32 hex digits') });
 
@@ -43,7 +46,8 @@ const uploadScene = createRoute({
   description:
     'The body is a GLB (model/gltf-binary or application/octet-stream), a .gltf with data: URIs (model/gltf+json), a zip ' +
     'holding one .gltf and its files (application/zip), or multipart/form-data with the .gltf and its files (each ' +
-    "part's filename is its path). The scene is checked, normalized to one GLB and stored by its sha256.",
+    "part's filename is its path). The scene is checked, normalized to one GLB and stored by its sha256. The same " +
+    'bytes sent again (not as a form) are not checked again: the answer is the scene they made.',
   request: {
     body: {
       required: true,
@@ -92,13 +96,41 @@ const completeUpload = createRoute({
   },
 });
 
+const uploadedScene = createRoute({
+  method: 'get',
+  path: '/v1/scenes/uploaded/{sha256}',
+  tags: ['scenes'],
+  security: clientSecurity,
+  summary: 'The scene these bytes made, if you uploaded them before',
+  description:
+    'By the sha256 of a GLB, .gltf or zip exactly as it was uploaded (`POST /v1/scenes` or a presigned upload): the ' +
+    'scene those bytes made, when this key may use it, so the client need not send them again. 404 otherwise ' +
+    '(never uploaded, uploaded by another key only, or as a multipart form): upload the scene.',
+  request: { params: Sha256Param },
+  responses: {
+    200: jsonResponse('Uploaded before: use this scene.', SceneUploaded),
+    ...errorResponses('NOT_FOUND', 'STORAGE_FAILED', ...CLIENT_AUTH_ERRORS),
+  },
+});
+
 /** Register the scene routes. */
 export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const limits: SceneUploadLimits = { maxFiles: ctx.options.maxSceneFiles, maxUnpackedBytes: ctx.options.maxUnpackedBytes };
 
   app.openapi(uploadScene, async (c) => {
-    const input = await readSceneUpload(c.req.raw, limits);
-    return c.json(await ingestScene(ctx, input, principalOf(c).keyId), 201);
+    const body = await readUploadedBody(c.req.raw);
+    const rawSha256 = 'raw' in body ? await sha256Hex(body.raw) : undefined;
+    return c.json(await ingestUpload(ctx, rawSha256, () => sceneInputOf(body, limits), principalOf(c).keyId), 201);
+  });
+
+  app.openapi(uploadedScene, async (c) => {
+    const { sha256 } = c.req.valid('param');
+    const known = await findUploadedScene(ctx, sha256);
+    // Another key's upload answers as if unknown: a hash is no proof of holding the bytes.
+    if (!known || !(await ctx.jobs.isSceneGranted(known.sceneId, principalOf(c).keyId))) {
+      throw new TesseraError('NOT_FOUND', `No scene of this key was uploaded as bytes with sha256 ${sha256}: upload the scene.`);
+    }
+    return c.json(sceneUploadedOf(known), 200);
   });
 
   app.openapi(createUpload, async (c) => {
@@ -130,7 +162,7 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         throw new TesseraError('PAYLOAD_TOO_LARGE', `The upload is more than the ${ctx.options.maxSceneBytes} bytes allowed.`, { cause: err });
       });
       if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
-      return c.json(await ingestScene(ctx, await sceneBytes(bytes, limits), principalOf(c).keyId), 201);
+      return c.json(await ingestUpload(ctx, await sha256Hex(bytes), () => sceneBytes(bytes, limits), principalOf(c).keyId), 201);
     } finally {
       // Checked or refused, the raw upload has served its purpose.
       await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));

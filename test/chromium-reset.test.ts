@@ -81,6 +81,17 @@ describe('Chromium backend: a render that throws in the page does not poison the
     expect(differingPixels(after.image, before.image)).toBe(0);
   }, 120_000);
 
+  it('a scene load that fails in the page resets it too, and the scenes loaded before render on', async () => {
+    const honest = await host.load(await glbOf('textured-pbr'), LIMITS);
+    const before = await host.render(honest, VIEW, 0);
+    const resets = host.resets;
+    // Not a GLB: the page's loader throws (Node checks scenes before they get here; the host must not count on it).
+    await expect(host.load(new TextEncoder().encode('glTF but not really'), LIMITS)).rejects.toMatchObject({ code: expect.any(String) });
+    expect(host.resets).toBe(resets);
+    expect(differingPixels((await host.render(honest, VIEW, 0)).data, before.data)).toBe(0);
+    expect(host.resets).toBe(resets + 1);
+  }, 120_000);
+
   it('what the other resets cost: starting Chromium again (for the record; the page reset is what runs)', async () => {
     const t0 = performance.now();
     const other = await startChromiumRenderHost();

@@ -120,6 +120,8 @@ export interface ChromiumSceneRenderer extends SceneRenderer {
    * page again; the scenes and the session loaded in it are loaded again as they are next used.
    */
   readonly lastResetMs: number | null;
+  /** How many times the page was reset so far. */
+  readonly resets: number;
   /** Forget a loaded scene in the page. */
   unload(scene: SceneHandle): Promise<void>;
   /** Start an interactive session on a loaded scene in the page (its render process drives one page per session). */
@@ -274,13 +276,17 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     /** The session the page runs (to start it again in a reset page), and the generation it was started in. */
     let session: { scene: ChromiumScene; render: SessionRender; generation: number } | null = null;
     /**
-     * Reset a poisoned page: load it again and initialise it (a new WebGL context and renderer, no scenes). Chosen
-     * over recreating the renderer in the page (which would keep the page's JS state, three's module caches
-     * included, and the context's GL state) and over restarting Chromium (the same clean page, slower): see
-     * test/chromium-reset.test.ts for what each costs.
+     * Reset a poisoned page: load it again and initialise it (a new document, WebGL context and renderer, no scenes).
+     * Measured (test/chromium-reset.test.ts, 2 loaded cores): 420–640 ms, of which the page load 260–370 ms and init
+     * 115–220 ms; starting Chromium again costs 1.3–2.4 s for the same clean page. Recreating the renderer in the
+     * page would cost about the init alone, but keeps the page's JS state (three's module-level caches, the session,
+     * the renderer's scratch objects) from the call that failed: a reset must not depend on knowing what a throw
+     * left behind, and failures are rare enough for the ~300 ms more.
      */
     const reset = async () => {
       const t0 = performance.now();
+      // From here on, a call still running in the old page that fails (cut off by the reload) poisons nothing.
+      generation++;
       try {
         await openPage();
         const again = await callPage(o.startTimeoutMs, 'init', encoder);
@@ -291,11 +297,12 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
         killProcessesWith(marker).finally(() => browser.close().catch(() => undefined));
         throw new TesseraError('RENDER_FAILED', `The Chromium backend's page could not be reset after a failed call: ${(cause as Error).message.split('\n')[0]}`, { cause });
       }
-      generation++;
       poisoned = false;
+      resets++;
       lastResetMs = performance.now() - t0;
     };
     let lastResetMs: number | null = null;
+    let resets = 0;
     /** Wait for a reset under way, or reset the page when the last call failed. */
     const ready = async (): Promise<void> => {
       while (poisoned || resetting) {
@@ -336,6 +343,9 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
       info: info as GLBackendInfo,
       get lastResetMs() {
         return lastResetMs;
+      },
+      get resets() {
+        return resets;
       },
       async load(glb, limits) {
         await ready();

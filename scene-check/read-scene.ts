@@ -29,6 +29,7 @@ import { parseGltfJson } from './parse-gltf-json.ts';
 import type { ImageSize } from './read-image-size.ts';
 import { memorySceneFiles } from './memory-scene-files.ts';
 import { readSceneResources, type SceneFiles, type SceneResources } from './read-scene-resources.ts';
+import { SUPPORTED_EXTENSIONS } from './supported-extensions.ts';
 import type { SceneStats } from './scene-stats.ts';
 import type { ValidatedGltf } from './validated-gltf.ts';
 
@@ -134,6 +135,20 @@ function looksLikeJson(bytes: Uint8Array): boolean {
 }
 
 /** The JSON to hand to glTF-Transform: resources replaced by in-memory keys, version pinned to 2.0. */
+/**
+ * A texture with a core `source` (its fallback) and an extension source this renderer does not decode
+ * (EXT_texture_avif): the extension is dropped, so the fallback is drawn. glTF-Transform would keep the extension's
+ * image and drop the fallback, leaving a texture no backend could load ("Image is not defined" on Node).
+ */
+function keepFallbackSource(def: JsonObject): JsonObject {
+  if (def.source === undefined || !isJsonObject(def.extensions)) return def;
+  const extensions: JsonObject = { ...def.extensions };
+  const undecodable = Object.keys(extensions).filter((name) => isJsonObject(extensions[name]) && extensions[name].source !== undefined && !SUPPORTED_EXTENSIONS.has(name));
+  if (!undecodable.length) return def;
+  for (const name of undecodable) delete extensions[name];
+  return { ...def, extensions };
+}
+
 function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, sizes: ImageSize[]): JSONDocument {
   const json: JsonObject = { ...gltf.json };
   const asset: JsonObject = { ...(gltf.json.asset as JsonObject), version: '2.0' };
@@ -147,6 +162,7 @@ function prepareJsonDocument(gltf: ValidatedGltf, resources: SceneResources, siz
       return rest;
     });
   }
+  if (Array.isArray(gltf.json.textures)) json.textures = (gltf.json.textures as JsonObject[]).map(keepFallbackSource);
   const map: Record<string, Uint8Array> = {};
   if (Array.isArray(gltf.json.buffers)) {
     json.buffers = (gltf.json.buffers as JsonObject[]).map((def, i) => {

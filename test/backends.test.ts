@@ -7,6 +7,7 @@
  * - Tiles from the Chromium backend stitch into the whole frame bit for bit.
  * - A scene without WebGL 2 features (textured-pbr.glb) renders within the verifier's pixel tolerance on both.
  * - The renderer identity names the backend; `auto` picks Chromium only for WebGL 2 scenes.
+ * - Features of other models (many morph targets, colour targets, WebP, EXIF orientation) draw the same on both.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,9 +25,10 @@ import { decodeRaw } from '../render-node/output/stitch-tiles.ts';
 import type { RawImage, RenderResult } from '../render-node/render/frame-renderer.ts';
 import type { SceneHandle, SceneRenderer } from '../render-node/render/scene-renderer.ts';
 import { readScene } from '../scene-check/read-scene.ts';
-import { blueish, greenish, OUTPUT_DIR, reddish, savePng, yellowish } from './support/pictures.ts';
+import { blueish, greenish, OUTPUT_DIR, pixel, reddish, savePng, yellowish } from './support/pictures.ts';
 import { BROWSER_THREE_REVISION, ensureRenderHostBuilt } from './support/render-host.ts';
 import { scenePath } from './support/renderer.ts';
+import { COVERAGE_SIZE, COVERAGE_VIEW, coverageGlb, coveragePixel } from './support/gltf-coverage-scene.ts';
 import { tessera } from './support/tessera-cli.ts';
 
 const SIZE = 256;
@@ -221,7 +223,36 @@ describe('GL backends: headless-gl (WebGL 1) and Chromium (WebGL 2)', () => {
     console.info(`textured-pbr, environment background: chromium vs headless-gl: ${skyDiffering}/${pixels} pixels differ (pixelmatch 0.1)`);
     expect(skyDiffering / pixels).toBeLessThanOrEqual(MAX_DIFF_RATIO);
   }, 120_000);
+
+  it('glTF features of other models (test/support/gltf-coverage-scene.ts) draw the same on both backends', async () => {
+    // 16 morph targets, 6 with normals, a COLOR_0 target (three r187 threw on it), WebP, an EXIF-oriented JPEG;
+    // frame 12 is halfway through the weight animation. test/gltf-coverage.test.ts checks the picture itself.
+    const glb = (await readScene({ bytes: await coverageGlb(), name: 'coverage.glb' })).glb;
+    const pixels = COVERAGE_SIZE * COVERAGE_SIZE;
+    const handles = { chromium: await r.chromium.load(glb, { maxTexturePixels: 1 << 20 }), 'headless-gl': await r['headless-gl'].load(glb, { maxTexturePixels: 1 << 20 }) };
+    for (const frame of [0, 12]) {
+      const a = await r.chromium.render(handles.chromium, COVERAGE_VIEW, frame);
+      const b = await r['headless-gl'].render(handles['headless-gl'], COVERAGE_VIEW, frame);
+      await savePng(a, join(OUTPUT_DIR, `backends-coverage-f${frame}-chromium.png`));
+      // The EXIF JPEG is upscaled (12×24 upright to 16×32), by Lanczos-3 (sharp) or Chromium's own filter: its colour
+      // edges differ by a few pixels, so that square is checked by colour, and blanked for the comparison.
+      const [jx0, jy0] = coveragePixel(0, -1.6);
+      const [jx1, jy1] = coveragePixel(2, -3.6);
+      expect(near(pixel(a, ...coveragePixel(0.5, -2.6)), [0, 0, 255])).toBe(true);
+      expect(near(pixel(a, ...coveragePixel(1.5, -2.1)), [255, 0, 0])).toBe(true);
+      expect(near(pixel(a, ...coveragePixel(1.5, -3.1)), [0, 255, 0])).toBe(true);
+      for (const img of [a, b]) for (let y = jy0; y < jy1; y++) img.data.fill(0, (y * COVERAGE_SIZE + jx0) * 4, (y * COVERAGE_SIZE + jx1) * 4);
+      const differing = pixelmatch(a.data, b.data, new Uint8Array(a.data.length), COVERAGE_SIZE, COVERAGE_SIZE, { threshold: 0.1, includeAA: false });
+      console.info(`coverage frame ${frame}: chromium vs headless-gl: ${differing}/${pixels} pixels differ (pixelmatch 0.1)`);
+      expect(differing / pixels).toBeLessThanOrEqual(MAX_DIFF_RATIO);
+    }
+    expect(handles.chromium.warnings).toEqual([]);
+    expect(handles['headless-gl'].warnings).toEqual([]);
+  }, 120_000);
 });
+
+/** Whether the RGB of `rgba` is within 40 of `want` in every channel. */
+const near = (rgba: number[], want: number[]) => want.every((v, i) => Math.abs(rgba[i] - v) <= 40);
 
 /** Share of pixels in the ring from `r0` to `r1` around the centre whose colours differ by more than 24 in a channel. */
 function ringDifference(a: RawImage, b: RawImage, r0: number, r1: number): number {

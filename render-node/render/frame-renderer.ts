@@ -81,7 +81,7 @@ export class FrameRenderer {
 
   /** Parse a normalized GLB into a scene for this renderer. */
   loadScene(glb: Uint8Array, limits: { maxTexturePixels: number }): Promise<LoadedScene> {
-    return loadScene(glb, { images: this.platform.images, maxTextureSize: this.backend.info.maxTextureSize, maxTexturePixels: limits.maxTexturePixels, webgl2: this.backend.info.webgl2 && this.platform.transmission === true });
+    return loadScene(glb, { images: this.platform.images, maxTextureSize: this.backend.info.maxTextureSize, maxTexturePixels: limits.maxTexturePixels, webgl2: this.backend.info.webgl2 && this.platform.transmission === true, morphTextures: this.backend.info.webgl2 });
   }
 
   /** Check the scene index, clip and frame of a request without rendering; throws the documented errors. */

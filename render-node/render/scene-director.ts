@@ -1,4 +1,4 @@
-import { AnimationMixer, Box3, DirectionalLight, LoopOnce, Vector3, type AnimationClip, type Camera, type InstancedMesh, type Light, type Material, type Mesh, type Scene } from 'three';
+import { AnimationMixer, Box3, DirectionalLight, LoopOnce, Vector3, type AnimationClip, type Camera, type InstancedMesh, type Light, type Material, type Mesh, type Scene, type SkinnedMesh } from 'three';
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { ViewSpec } from '../../api/protocol/render-spec.ts';
 import type { LoadedScene } from '../scene/load-scene.ts';
@@ -128,6 +128,7 @@ export class SceneDirector {
       }
       entry.mixer.setTime(plan.time);
     }
+    loaded.updateMorphs();
     scene.updateMatrixWorld(true);
   }
 
@@ -195,6 +196,8 @@ function meshBounds(scene: Scene): Box3 {
     if (instanced.isInstancedMesh) {
       instanced.computeBoundingBox(); // instance matrices may have changed since the last frame
       part.copy(instanced.boundingBox!);
+    } else if ((o as SkinnedMesh).isSkinnedMesh) {
+      posedSkinBounds(o as SkinnedMesh, part);
     } else {
       if (!mesh.geometry.boundingBox) mesh.geometry.computeBoundingBox();
       part.copy(mesh.geometry.boundingBox!);
@@ -203,6 +206,23 @@ function meshBounds(scene: Scene): Box3 {
     if (part.min.toArray().every(Number.isFinite) && part.max.toArray().every(Number.isFinite)) box.union(part);
   });
   return box;
+}
+
+/** Vertices a skinned mesh's posed bounds are taken from, at most (evenly spread; the camera's framing has margin). */
+const SKINNED_BOUNDS_VERTICES = 20_000;
+const _vertex = new Vector3();
+
+/**
+ * A skinned mesh's bounds as its skeleton poses it now, in the mesh's local space. Its geometry's bounds are the
+ * bind pose's, which can lie anywhere: Z-up models stood up by their root joint (CesiumMan, BrainStem) were framed
+ * lying down, their top half cut off.
+ */
+function posedSkinBounds(mesh: SkinnedMesh, target: Box3): Box3 {
+  target.makeEmpty();
+  const count = mesh.geometry.getAttribute('position')?.count ?? 0;
+  const step = Math.max(1, Math.ceil(count / SKINNED_BOUNDS_VERTICES));
+  for (let i = 0; i < count; i += step) target.expandByPoint(mesh.getVertexPosition(i, _vertex));
+  return target;
 }
 
 function resolveSceneIndex(loaded: LoadedScene, scene: ViewSpec['scene']): number {

@@ -1,8 +1,9 @@
 /**
  * The image decoder in a browser: the header is read first (scene-check's readImageSize) so a decompression
  * bomb is refused before anything inflates it, then createImageBitmap decodes without colour management or
- * premultiplication (the bytes as sharp gives them) and scales (high quality) when the size must change;
- * a WebGL 2 context reads the pixels back unpremultiplied (a 2D canvas would premultiply and lose precision
+ * premultiplication (the bytes as sharp gives them), turned upright by its EXIF orientation (as sharp-image-decoder.ts
+ * does), and scales (high quality) when the size must change, decoding twice then: the size to fit is the upright
+ * one, which the header does not tell (orientations 5–8 swap width and height); a WebGL 2 context reads the pixels back unpremultiplied (a 2D canvas would premultiply and lose precision
  * in translucent texels).
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
@@ -26,21 +27,21 @@ export function createBitmapImageDecoder(options: BitmapImageDecoderOptions = {}
       if ('problem' in size) throw new Error(size.problem);
       if (size.format === 'ktx2' && !options.transcodeKtx2) throw new TesseraError('RENDER_FAILED', 'this browser node cannot transcode KTX2 (KHR_texture_basisu) textures');
       if (size.pixels > request.maxPixels) throw new Error(`image claims ${size.width}×${size.height} pixels, over the limit of ${request.maxPixels}`);
-      const { width, height } = request.fit(size.width, size.height);
       let source: Blob | ImageData;
       if (size.format === 'ktx2') {
         // Level 0 as straight RGBA8 (the container checked and its size bounded first), then sized like any image.
         const image = await options.transcodeKtx2!(bytes, { maxPixels: request.maxPixels });
-        if (image.width === width && image.height === height) return image;
+        const fitted = request.fit(image.width, image.height);
+        if (image.width === fitted.width && image.height === fitted.height) return image;
         source = new ImageData(new Uint8ClampedArray(image.data.buffer as ArrayBuffer, image.data.byteOffset, image.data.byteLength), image.width, image.height);
       } else source = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: size.mimeType });
-      const scaled = width !== size.width || height !== size.height;
-      const bitmap = await createImageBitmap(source, {
-        premultiplyAlpha: 'none',
-        colorSpaceConversion: 'none',
-        imageOrientation: 'from-image',
-        ...(scaled ? { resizeWidth: width, resizeHeight: height, resizeQuality: 'high' as const } : {}),
-      });
+      const upright = { premultiplyAlpha: 'none', colorSpaceConversion: 'none', imageOrientation: 'from-image' } as const;
+      let bitmap = await createImageBitmap(source, upright);
+      const { width, height } = request.fit(bitmap.width, bitmap.height);
+      if (bitmap.width !== width || bitmap.height !== height) {
+        bitmap.close();
+        bitmap = await createImageBitmap(source, { ...upright, resizeWidth: width, resizeHeight: height, resizeQuality: 'high' });
+      }
       try {
         if (bitmap.width !== width || bitmap.height !== height) throw new Error(`decoded to ${bitmap.width}×${bitmap.height}, expected ${width}×${height}`);
         gl ??= new OffscreenCanvas(1, 1).getContext('webgl2', { premultipliedAlpha: false });

@@ -72,15 +72,22 @@ async function imageBytes(parser: GLTFParser, def: { bufferView?: number; uri?: 
 }
 
 /**
- * GLTFLoader's own KHR_texture_basisu plugin wants a KTX2Loader (GPU formats, a Web Worker); this one, under
- * the same name so it replaces it, sends the KTX2 source through the image source above, whose decoder
- * transcodes it to RGBA8 (on Node: basis-transcoder.ts). Samplers and the rest are applied by GLTFLoader as for any image.
+ * The texture extensions whose image the injected decoder reads itself (sharp on Node, createImageBitmap in a
+ * browser): KHR_texture_basisu (KTX2, transcoded to RGBA8; on Node by basis-transcoder.ts) and EXT_texture_webp.
  */
-export function basisuTextureSource() {
+export const DECODED_TEXTURE_EXTENSIONS = ['KHR_texture_basisu', 'EXT_texture_webp'] as const;
+
+/**
+ * A GLTFLoader plugin for one of DECODED_TEXTURE_EXTENSIONS, under the extension's name so it replaces GLTFLoader's
+ * own: that wants a KTX2Loader (GPU formats, a Web Worker) for KTX2, and for WebP probes the browser with a DOM
+ * `Image`, absent in Node (the whole scene failed to load with "Image is not defined"). This one sends the
+ * extension's source through the image source above; samplers and the rest are applied by GLTFLoader as for any image.
+ */
+export function extensionTextureSource(name: (typeof DECODED_TEXTURE_EXTENSIONS)[number]) {
   return (parser: GLTFParser) => ({
-    name: 'KHR_texture_basisu',
+    name,
     loadTexture(textureIndex: number) {
-      const ext = parser.json.textures?.[textureIndex]?.extensions?.KHR_texture_basisu as { source?: number } | undefined;
+      const ext = parser.json.textures?.[textureIndex]?.extensions?.[name] as { source?: number } | undefined;
       if (ext?.source === undefined) return null;
       return (parser as GLTFParser & { loadTextureImage(t: number, s: number, l: unknown): Promise<unknown> }).loadTextureImage(textureIndex, ext.source, null);
     },

@@ -2,8 +2,9 @@ import { AnimationClip, Box3, Camera, Material, Mesh, NoColorSpace, Object3D, Qu
 import { GLTFLoader, type GLTF } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { TesseraError, isTesseraError } from '../../api/protocol/errors.ts';
 import { boneTextureSize, setupThree } from '../render/three-setup.ts';
+import { CpuMorph, gpuCannotMorph } from './cpu-morph.ts';
 import type { ImageDecoder } from './image-decoder.ts';
-import { basisuTextureSource, imageSource, type ImageFailure } from './image-source.ts';
+import { DECODED_TEXTURE_EXTENSIONS, extensionTextureSource, imageSource, type ImageFailure } from './image-source.ts';
 
 export interface LoadSceneOptions {
   /** Decodes texture images (sharp on Node, createImageBitmap in a browser tab). */
@@ -16,6 +17,12 @@ export interface LoadSceneOptions {
    * renders them (default false).
    */
   webgl2?: boolean;
+  /**
+   * Whether the GL backend is WebGL 2, where three morphs any number of targets from a texture. Otherwise (WebGL 1,
+   * default) meshes with more morph targets than three can morph there are morphed on the CPU (cpu-morph.ts), as
+   * are, on either, meshes whose targets three cannot morph at all.
+   */
+  morphTextures?: boolean;
 }
 
 /** A glTF file parsed into three.js objects, ready to pose and render many times. */
@@ -33,6 +40,8 @@ export interface LoadedScene {
   warnings: string[];
   /** Put every node and morph weight back to its loaded (rest) state. */
   restorePose(): void;
+  /** Bring CPU-morphed meshes (see cpu-morph.ts) up to their current morph weights; call after posing. */
+  updateMorphs(): void;
   dispose(): void;
 }
 
@@ -51,7 +60,7 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
   const failures: ImageFailure[] = [];
   const loader = new GLTFLoader();
   loader.register(imageSource({ decoder: options.images, maxTextureSize: options.maxTextureSize, maxPixels: options.maxTexturePixels, failures }) as any);
-  loader.register(basisuTextureSource() as any);
+  for (const name of DECODED_TEXTURE_EXTENSIONS) loader.register(extensionTextureSource(name) as any);
   const buffer = glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer;
   let gltf: GLTF;
   try {
@@ -83,7 +92,8 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
   });
   const warnings: string[] = [];
   const webgl2 = options.webgl2 === true;
-  for (const s of scenes) s.traverse((o) => adaptForBackend(o, webgl2, warnings));
+  const cpuMorphs: CpuMorph[] = [];
+  for (const s of scenes) s.traverse((o) => adaptForBackend(o, webgl2, warnings, options.morphTextures === true, cpuMorphs));
   const cameras: Camera[] = await Promise.all((json.cameras ?? []).map((_: unknown, i: number) => gltf.parser.getDependency('camera', i)));
   // getDependency returns the camera object placed in the graph for nodes; map by association instead.
   const placed = new Map<number, Camera>();
@@ -110,6 +120,9 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
     hasPunctualLights,
     warnings,
     restorePose: restState,
+    updateMorphs() {
+      for (const m of cpuMorphs) m.update();
+    },
     dispose() {
       const textures = new Set<Texture>();
       for (const s of scenes) {
@@ -133,9 +146,10 @@ export async function loadScene(glb: Uint8Array, options: LoadSceneOptions): Pro
  * act through it) is dropped with a warning; skinned meshes get their bone texture size as a shader define
  * (see three-setup.ts; the patched chunk works on both backends), cloning a material shared by skeletons of
  * different sizes; skinned and morphed meshes move outside their bind-pose bounds, so they are never
- * frustum-culled.
+ * frustum-culled. Meshes whose morph targets three cannot draw on this GL (`morphTextures`: WebGL 2) are morphed
+ * on the CPU, into `cpuMorphs`.
  */
-function adaptForBackend(o: Object3D, webgl2: boolean, warnings: string[]): void {
+function adaptForBackend(o: Object3D, webgl2: boolean, warnings: string[], morphTextures: boolean, cpuMorphs: CpuMorph[]): void {
   const mesh = o as SkinnedMesh;
   for (const m of (Array.isArray(mesh.material) ? mesh.material : mesh.material ? [mesh.material] : []) as (Material & { transmission?: number })[]) {
     // Transmission samples a mip chain with textureSize(), which GLSL ES 1.0 lacks: the shader would not compile.
@@ -161,6 +175,7 @@ function adaptForBackend(o: Object3D, webgl2: boolean, warnings: string[]): void
     mesh.material = Array.isArray(mesh.material) ? mesh.material.map(fix) : fix(mesh.material);
   }
   if (mesh.isSkinnedMesh || (mesh.morphTargetInfluences && mesh.morphTargetInfluences.length)) o.frustumCulled = false;
+  if (mesh.isMesh && mesh.morphTargetInfluences?.length && gpuCannotMorph(mesh.geometry, morphTextures)) cpuMorphs.push(new CpuMorph(mesh));
 }
 
 /**

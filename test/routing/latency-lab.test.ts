@@ -130,13 +130,19 @@ describe('latency lab: three real nodes behind delay proxies (5, 40, 120 ms each
     const summary = JSON.parse(probed.stdout);
     const near = byLabel('near').id;
     expect(summary.probe.rtts[0].nodeId).toBe(near);
-    // The probe decides the route: every task of the job is routed to the 5 ms node by measurement.
+    // The probe decides the route: the job's tasks are routed to the 5 ms node by measurement.
     const status = await client.getJob(summary.jobId);
     const routes = JSON.stringify(status.tasks.map((t) => ({ node: t.node, route: t.route })), null, 1);
-    for (const t of status.tasks) expect(t.route, routes).toMatchObject({ nodeId: near, rttSource: 'measured' });
+    // A tile may go to the runner-up when the 5 ms node's queue of this job's own tiles makes it finish later (the
+    // speed behind that estimate is measured, so it grows on a loaded machine): then the 5 ms node is its fallback.
+    for (const t of status.tasks) {
+      expect(t.route, routes).toMatchObject({ rttSource: 'measured' });
+      if (t.route!.nodeId !== near) expect(t.route, routes).toMatchObject({ fallbackId: near });
+    }
+    expect(status.tasks.filter((t) => t.route!.nodeId === near).length, routes).toBeGreaterThanOrEqual(4);
     // And runs there, but for a task its node did not lease within the grace period, which the runner-up may take
     // by design (seen once under full CI load on 2 cores; the grace itself is tested in latency-routing.test.ts).
-    for (const t of status.tasks) if (t.node !== near) expect(t.route!.leasedAs, routes).not.toBe('chosen');
+    for (const t of status.tasks) if (t.node !== near && t.route!.nodeId === near) expect(t.route!.leasedAs, routes).not.toBe('chosen');
     expect(summary.nodes.find((n: { node: string }) => n.node === near), routes).toMatchObject({ stitches: 1, frames: [0] });
     expect(status.tasks.filter((t) => t.node === near).length, routes).toBeGreaterThanOrEqual(4);
     const skipped = await run('--json', '--no-probe');

@@ -5,7 +5,9 @@
  * scene remembers the backend and renderer identity it renders with (the EXIF `Software` of its frames).
  *
  * Chromium is started with the render process and started again after it dies (a call that ran past its timeout
- * kills it): scenes loaded in the dead one are loaded again into the new one on their next render.
+ * kills it): scenes loaded in the dead one are loaded again into the new one on their next render. A call that fails
+ * inside the page (a render or load that threw) does not kill Chromium: the host loads its page again before the next
+ * call and loads its scenes again itself (chromium-render-host.ts), so honest tasks never meet a poisoned page.
  */
 import { TesseraError } from '../../api/protocol/errors.ts';
 import type { CardBackend } from '../../api/protocol/node-card.ts';

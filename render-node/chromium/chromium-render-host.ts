@@ -98,14 +98,30 @@ const CONTENT_TYPES: Record<string, string> = {
 
 type HostValue<M extends keyof RenderHostApi> = Awaited<ReturnType<RenderHostApi[M]>> extends HostResult<infer T> ? T : never;
 
+/**
+ * A scene loaded in the page. The host keeps its GLB so that it can load it again into a reset page (see `reset`):
+ * `id` is the page's id for it in page generation `generation`.
+ */
 interface ChromiumScene extends SceneHandle {
-  readonly id: number;
+  id: number;
+  generation: number;
+  readonly glb: Uint8Array;
+  readonly maxTexturePixels: number;
+  unloaded: boolean;
 }
 
 /** The Chromium backend: a SceneRenderer that can be killed by a call running too long, or lose its browser. */
 export interface ChromiumSceneRenderer extends SceneRenderer {
   /** The browser is gone (disposed, killed after a call ran past callTimeoutMs, or crashed): every call now fails. */
   readonly closed: boolean;
+  /**
+   * How long the last reset of the page took, in ms (null: none yet). After any call into the page fails (a render
+   * or a scene load that threw: it may have left WebGL or three.js state half-changed), the next call first loads the
+   * page again; the scenes and the session loaded in it are loaded again as they are next used.
+   */
+  readonly lastResetMs: number | null;
+  /** How many times the page was reset so far. */
+  readonly resets: number;
   /** Forget a loaded scene in the page. */
   unload(scene: SceneHandle): Promise<void>;
   /** Start an interactive session on a loaded scene in the page (its render process drives one page per session). */
@@ -120,6 +136,8 @@ export interface ChromiumSceneRenderer extends SceneRenderer {
    * sessions do not use it; kept for the bench.
    */
   sessionDraw(eyes: EyePose[]): Promise<ChromiumSessionDrawn>;
+  /** TEST ONLY: the next `render` meets this fault in the page (see RenderHostApi.testFault). */
+  testFault(kind: 'throw-in-draw'): Promise<void>;
 }
 
 /** A session frame drawn in the page whose encode is still running there (`sessionDraw`). */
@@ -191,17 +209,41 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     });
     // Anything else (there should be nothing) is refused: the page renders offline.
     await page.route((url) => !url.href.startsWith(ORIGIN), (route) => route.abort());
-    await page.goto(`${ORIGIN}/render-host.html`, { timeout: o.startTimeoutMs });
-    await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: o.startTimeoutMs }).catch((cause) => {
-      throw new Error(`the render host page did not start${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`, { cause });
-    });
+    /** Load the render host page (again): a new document, a new WebGL context, nothing of the last page's state. */
+    const openPage = async () => {
+      await page.goto(`${ORIGIN}/render-host.html`, { timeout: o.startTimeoutMs });
+      await page.waitForFunction(() => document.documentElement.dataset.ready === 'true', null, { timeout: o.startTimeoutMs }).catch((cause) => {
+        throw new Error(`the render host page did not start${pageErrors.length ? `: ${pageErrors.join('; ')}` : ''}`, { cause });
+      });
+    };
+    await openPage();
     let closed = false;
+    /** Which load of the page this is: scenes and the session loaded in an earlier one are gone from it. */
+    let generation = 0;
+    /**
+     * A call failed in this generation of the page: it may have left WebGL or three.js state half-changed (a throw
+     * mid-render leaves the renderer drawing into a shadow map, its state stacks pushed), and the next call would
+     * draw wrong pixels without an error. The next call resets the page first (`reset`).
+     */
+    let poisoned = false;
+    let resetting: Promise<void> | null = null;
     browser.on('disconnected', () => (closed = true));
     /** Call `method` of the page's render host; a TesseraError from the page comes back with its code. */
     const call = <M extends keyof RenderHostApi>(method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => callWithin(o.callTimeoutMs, method, ...args);
     /** `call` with its own time limit (initialising the page counts as starting, not as a render call). */
     const callWithin = async <M extends keyof RenderHostApi>(timeoutMs: number, method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
       if (closed) throw new TesseraError('RENDER_FAILED', `The Chromium backend is closed (${method}); a new one must be started.`);
+      if (method !== 'init') await ready();
+      const calledIn = generation;
+      try {
+        return await callPage(timeoutMs, method, ...args);
+      } catch (err) {
+        // Only a failure in the current page poisons it (a call cut off by a reset failed because of the reset).
+        if (calledIn === generation) poisoned = true;
+        throw err;
+      }
+    };
+    const callPage = async <M extends keyof RenderHostApi>(timeoutMs: number, method: M, ...args: Parameters<RenderHostApi[M]>): Promise<HostValue<M>> => {
       let result: HostResult<HostValue<M>>;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<never>((_, reject) => {
@@ -229,8 +271,69 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
       const code = result.error.code && result.error.code in ERRORS ? (result.error.code as ErrorCode) : 'RENDER_FAILED';
       throw new TesseraError(code, result.error.code ? result.error.message : `${method} in Chromium: ${result.error.message}`);
     };
-    const { info, version } = await callWithin(o.startTimeoutMs, 'init', `sharp/${versionOf('sharp')}`);
-    const idOf = (scene: SceneHandle) => (scene as ChromiumScene).id;
+    const encoder = `sharp/${versionOf('sharp')}`;
+    const { info, version } = await callWithin(o.startTimeoutMs, 'init', encoder);
+    /** The session the page runs (to start it again in a reset page), and the generation it was started in. */
+    let session: { scene: ChromiumScene; render: SessionRender; generation: number } | null = null;
+    /**
+     * Reset a poisoned page: load it again and initialise it (a new document, WebGL context and renderer, no scenes).
+     * Measured (test/chromium-reset.test.ts, 2 loaded cores): 420–640 ms, of which the page load 260–370 ms and init
+     * 115–220 ms; starting Chromium again costs 1.3–2.4 s for the same clean page. Recreating the renderer in the
+     * page would cost about the init alone, but keeps the page's JS state (three's module-level caches, the session,
+     * the renderer's scratch objects) from the call that failed: a reset must not depend on knowing what a throw
+     * left behind, and failures are rare enough for the ~300 ms more.
+     */
+    const reset = async () => {
+      const t0 = performance.now();
+      // From here on, a call still running in the old page that fails (cut off by the reload) poisons nothing.
+      generation++;
+      try {
+        await openPage();
+        const again = await callPage(o.startTimeoutMs, 'init', encoder);
+        if (again.version !== version) throw new Error(`the reset page renders as ${again.version}, not ${version}`);
+      } catch (cause) {
+        // A page that does not come back: this host is done (a node starts Chromium again, see node-backends.ts).
+        closed = true;
+        killProcessesWith(marker).finally(() => browser.close().catch(() => undefined));
+        throw new TesseraError('RENDER_FAILED', `The Chromium backend's page could not be reset after a failed call: ${(cause as Error).message.split('\n')[0]}`, { cause });
+      }
+      poisoned = false;
+      resets++;
+      lastResetMs = performance.now() - t0;
+    };
+    let lastResetMs: number | null = null;
+    let resets = 0;
+    /** Wait for a reset under way, or reset the page when the last call failed. */
+    const ready = async (): Promise<void> => {
+      while (poisoned || resetting) {
+        resetting ??= reset().finally(() => (resetting = null));
+        await resetting;
+      }
+    };
+    /** The page's id for `scene`, loading it (again) into a page that was reset since it was loaded. */
+    const idOf = async (handle: SceneHandle): Promise<number> => {
+      const scene = handle as ChromiumScene;
+      if (scene.unloaded) throw new TesseraError('RENDER_FAILED', 'The scene was unloaded from the Chromium backend.');
+      await ready();
+      if (scene.generation !== generation) {
+        const loadedIn = generation;
+        const r = await call('load', base64Of(scene.glb), scene.maxTexturePixels);
+        if (loadedIn === generation) {
+          scene.id = r.id;
+          scene.generation = generation;
+        } else return idOf(handle); // reset again while it loaded
+      }
+      return scene.id;
+    };
+    /** The session started again in a page that was reset since it was started. */
+    const sessionReady = async () => {
+      await ready();
+      if (session && session.generation !== generation) {
+        const { scene, render } = session;
+        await call('sessionStart', await idOf(scene), render);
+        session.generation = generation;
+      }
+    };
     let disposed = false;
     const host: ChromiumSceneRenderer = {
       get closed() {
@@ -238,24 +341,43 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
       },
       version,
       info: info as GLBackendInfo,
-      async load(glb, limits) {
-        const r = await call('load', Buffer.from(glb.buffer, glb.byteOffset, glb.byteLength).toString('base64'), limits.maxTexturePixels);
-        return { id: r.id, warnings: r.warnings } satisfies ChromiumScene;
+      get lastResetMs() {
+        return lastResetMs;
       },
-      lastFrame: (scene, view) => call('lastFrame', idOf(scene), view),
+      get resets() {
+        return resets;
+      },
+      async load(glb, limits) {
+        await ready();
+        const loadedIn = generation;
+        const r = await call('load', base64Of(glb), limits.maxTexturePixels);
+        return { id: r.id, generation: loadedIn, warnings: r.warnings, glb, maxTexturePixels: limits.maxTexturePixels, unloaded: false } satisfies ChromiumScene;
+      },
+      lastFrame: async (scene, view) => call('lastFrame', await idOf(scene), view),
       async plan(scene, view, frame) {
-        await call('plan', idOf(scene), view, frame);
+        await call('plan', await idOf(scene), view, frame);
       },
       async render(scene: SceneHandle, view: ViewSpec, frame: number, tile?: TileRect): Promise<RenderResult> {
-        const r = await call('render', idOf(scene), view, frame, tile);
+        const r = await call('render', await idOf(scene), view, frame, tile);
         const data = new Uint8Array(Buffer.from(r.data, 'base64'));
         return { data, width: r.width, height: r.height, timings: r.timings };
       },
-      async unload(scene) {
-        if (!closed) await call('unload', idOf(scene));
+      async unload(handle) {
+        const scene = handle as ChromiumScene;
+        if (scene.unloaded) return;
+        scene.unloaded = true;
+        if (session?.scene === scene) session = null;
+        // A scene loaded in an earlier page is gone with it.
+        if (!closed && !poisoned && scene.generation === generation) await call('unload', scene.id);
       },
-      startSession: (scene, render) => call('sessionStart', idOf(scene), render),
+      async startSession(handle, render) {
+        const scene = handle as ChromiumScene;
+        const start = await call('sessionStart', await idOf(scene), render);
+        session = { scene, render, generation };
+        return start;
+      },
       async sessionFrame(eyes, encodeIn) {
+        await sessionReady();
         const t0 = performance.now();
         const r = await call('sessionFrame', eyes, encodeIn);
         const image = new Uint8Array(Buffer.from(r.image, 'base64'));
@@ -264,6 +386,7 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
         return { image, depth, width: r.width, height: r.height, renderMs: r.renderMs, encodeMs: r.encodeMs, transferMs };
       },
       async sessionDraw(eyes) {
+        await sessionReady();
         const d = await call('sessionDraw', eyes);
         // Asked for at once: the page answers when its encode is done, while it draws the next pose meanwhile.
         const encoded = call('sessionEncoded', d.id).then((e) => ({
@@ -273,6 +396,9 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
         }));
         encoded.catch(() => undefined);
         return { width: d.width, height: d.height, renderMs: d.renderMs, encoded };
+      },
+      async testFault(kind) {
+        await call('testFault', kind);
       },
       async dispose() {
         if (disposed) return;
@@ -287,6 +413,10 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
     if (err instanceof TesseraError) throw err;
     throw new TesseraError('GL_UNAVAILABLE', `The Chromium backend could not start: ${(err as Error).message}`, { cause: err });
   }
+}
+
+function base64Of(glb: Uint8Array): string {
+  return Buffer.from(glb.buffer, glb.byteOffset, glb.byteLength).toString('base64');
 }
 
 /**

@@ -71,6 +71,11 @@ export interface RenderHostApi {
    */
   sessionDraw(eyes: EyePose[]): Promise<HostResult<HostSessionDrawn>>;
   sessionEncoded(id: number): Promise<HostResult<HostSessionEncoded>>;
+  /**
+   * TEST ONLY: arm a fault for the next `render` (`throw-in-draw`: the scene's meshes throw from inside three's draw,
+   * leaving the renderer mid-render, as a scene that makes three throw does). Only the Node driver can call it.
+   */
+  testFault(kind: 'throw-in-draw'): Promise<HostResult<null>>;
 }
 
 /** Run `fn`, turning a throw into an error result that keeps a TesseraError's code. */

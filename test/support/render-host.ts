@@ -16,11 +16,12 @@ function renderHostBuilt(): boolean {
     // A build from before sessions ran on Chromium has no sessionFrame in its render host bundle; one from before their
     // encode overlapped the next draw, no sessionDraw.
     const host = assets.find((f) => /^renderHost-.*\.js$/.test(f));
+    // (One from before the page's test fault hook, testFault, cannot show a poisoned page being reset.)
     // …and one from before batch renders took a session pose (ViewSpec.pose, to verify session frames) ignores it.
     // (FrameRenderer may sit in a chunk shared with other pages: look in every script.)
     const code = host ? readFileSync(join(RENDER_HOST_DIST, 'assets', host), 'utf8') : '';
     const knowsPose = assets.some((f) => f.endsWith('.js') && readFileSync(join(RENDER_HOST_DIST, 'assets', f), 'utf8').includes('A session pose is drawn'));
-    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && code.includes('sessionFrame') && code.includes('sessionDraw') && knowsPose;
+    return assets.some((f) => /^basis_transcoder-.*\.wasm$/.test(f)) && assets.some((f) => /^basis-worker-.*\.js$/.test(f)) && code.includes('sessionFrame') && code.includes('sessionDraw') && code.includes('testFault') && knowsPose;
   } catch {
     return false;
   }

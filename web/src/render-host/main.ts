@@ -93,8 +93,15 @@ const api: RenderHostApi = {
     }),
   render: (id: number, view: ViewSpec, frame: number, tile?: TileRect) =>
     hostCall(() => {
-      const r = need().render(scene(id), view, frame, tile);
-      return { data: toBase64(r.data), width: r.width, height: r.height, timings: r.timings };
+      const loaded = scene(id);
+      const undoFault = testFault === 'throw-in-draw' ? throwInDraw(loaded) : null;
+      testFault = null;
+      try {
+        const r = need().render(loaded, view, frame, tile);
+        return { data: toBase64(r.data), width: r.width, height: r.height, timings: r.timings };
+      } finally {
+        undoFault?.();
+      }
     }),
   unload: (id: number) =>
     hostCall(() => {
@@ -131,6 +138,11 @@ const api: RenderHostApi = {
       drawnFrames.set(id, encoded);
       return { id, ...drawn };
     }),
+  testFault: (kind: 'throw-in-draw') =>
+    hostCall(() => {
+      testFault = kind;
+      return null;
+    }),
   sessionEncoded: (id: number) =>
     hostCall(async () => {
       const encoded = drawnFrames.get(id);
@@ -139,6 +151,34 @@ const api: RenderHostApi = {
       return encoded;
     }),
 };
+
+/** TEST ONLY (`testFault`): the fault the next render meets. */
+let testFault: 'throw-in-draw' | null = null;
+
+/**
+ * TEST ONLY: make every mesh of `loaded` throw from inside three's draw (the shadow pass's onBeforeShadow first, else
+ * the main pass's onBeforeRender), as three r187 itself threw for a mesh with COLOR_0 morph targets only: the
+ * renderer is left mid-render. Returns what puts the meshes back.
+ */
+function throwInDraw(loaded: LoadedScene): () => void {
+  const undo: (() => void)[] = [];
+  const fail = () => {
+    throw new Error('test fault: a mesh threw inside three.js\'s draw');
+  };
+  for (const root of loaded.scenes) {
+    root.traverse((o) => {
+      if (!(o as { isMesh?: boolean }).isMesh) return;
+      const { onBeforeShadow, onBeforeRender } = o;
+      o.onBeforeShadow = fail;
+      o.onBeforeRender = fail;
+      undo.push(() => {
+        o.onBeforeShadow = onBeforeShadow;
+        o.onBeforeRender = onBeforeRender;
+      });
+    });
+  }
+  return () => undo.forEach((u) => u());
+}
 
 /** Frames `sessionDraw` drew, encoding (or encoded) until `sessionEncoded` takes them. */
 const drawnFrames = new Map<number, Promise<{ image: string; depth: string | null; encodeMs: number }>>();

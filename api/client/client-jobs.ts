@@ -112,7 +112,8 @@ export function createClientJobs({ options: opts, send, json, backoff }: ClientT
       // Announcing the size and SHA-256 gets a URL storage accepts only these bytes through.
       const upload = await json(SceneUploadTicket, 'POST', '/v1/scenes/uploads', { body: JSON.stringify({ bytes: size, sha256, contentType: type }), contentType: 'application/json', signal });
       await send('PUT', upload.url, { body: data as BodyInit, contentType: type, headers: upload.headers, external: true, idempotent: true, signal });
-      return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { signal, timeout: false });
+      // Retried like the direct upload: a busy API (503, no inspection slot) keeps the upload for the next try.
+      return json(SceneUploaded, 'POST', `/v1/scenes/uploads/${encodeURIComponent(upload.uploadId)}/complete`, { idempotent: true, signal, timeout: false });
     },
 
     submitJob: (request, { signal } = {}) =>

@@ -27,11 +27,14 @@ import type { SessionStore } from './session-store.ts';
 import type { SessionTickets } from './session-tickets.ts';
 import type { NodeCredentials } from './node-credentials.ts';
 import type { RecentFrames } from './recent-frames.ts';
+import type { InspectionSlots } from './inspection-slots.ts';
 
 export interface ApiContext {
   jobs: JobStore;
   blobs: BlobStore;
   inspector: SceneInspector;
+  /** Bounds the scene inspections this process runs at once (503 past its queue). */
+  inspections: InspectionSlots;
   clock: Clock;
   logger: Logger;
   notifier: Notifier;

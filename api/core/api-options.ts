@@ -30,6 +30,7 @@ import { PROBE_CHECK_DEFAULTS, type ProbeCheckOptions } from './probe-reachabili
 import { TRUST_DEFAULTS, type TrustOptions } from './node-trust.ts';
 import { NODE_CREDENTIAL_DEFAULTS, type NodeCredentialOptions } from './node-credentials.ts';
 import { VERIFICATION_DEFAULTS, type VerificationOptions } from './verification-policy.ts';
+import { INSPECTION_SLOT_DEFAULTS, type InspectionSlotOptions } from './inspection-slots.ts';
 
 /** The outside systems the API talks to. */
 export interface ApiDeps {
@@ -88,6 +89,11 @@ export interface ApiOptions {
   inlineOutputBytes?: number;
   /** Largest scene upload (POST /v1/scenes body, or a presigned upload). */
   maxSceneBytes?: number;
+  /**
+   * Scene inspections (check + normalize) one API process runs at once, and how many uploads may wait for one; past
+   * that an upload answers 503 UNAVAILABLE with Retry-After (inspection-slots.ts). Default 2 at once, 4 waiting.
+   */
+  sceneInspections?: Partial<InspectionSlotOptions>;
   /** Most files in a zip or multipart scene upload. */
   maxSceneFiles?: number;
   /** Most bytes a zip upload may unpack to. */
@@ -155,7 +161,7 @@ export interface ApiOptions {
   eventInlineBytes?: number;
 }
 
-export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials'>> = {
+export const API_DEFAULTS: Required<Omit<ApiOptions, 'policy' | 'routing' | 'verification' | 'trust' | 'pricing' | 'probeCheck' | 'shutdown' | 'leaseRecheckMs' | 'publicUrl' | 'apiKeys' | 'keyLimits' | 'edgePop' | 'sessions' | 'nodeRateLimits' | 'nodeCredentials' | 'sceneInspections'>> = {
   maxJsonBytes: 1024 * 1024,
   inlineOutputBytes: 512 * 1024,
   maxSceneBytes: 256 * 1024 * 1024,
@@ -190,13 +196,14 @@ export type ResolvedApiOptions = typeof API_DEFAULTS & {
   edgePop: EdgePopConfig | undefined;
   nodeRateLimits: NodeRateLimits;
   nodeCredentials: NodeCredentialOptions;
+  sceneInspections: InspectionSlotOptions;
 };
 
 /** Merge `options` over the defaults (undefined values keep the default). */
 export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions {
   const defined = <T extends object>(o: T | undefined): Partial<T> =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, nodeRateLimits, nodeCredentials, ...rest } = options;
+  const { policy, routing, verification, trust, pricing, probeCheck, shutdown, publicUrl, apiKeys, keyLimits, sessions, nodeRateLimits, nodeCredentials, sceneInspections, ...rest } = options;
   const r = defined(routing);
   const inline = rest.inlineOutputBytes ?? API_DEFAULTS.inlineOutputBytes;
   if (!Number.isInteger(inline) || inline < 0 || inline > INLINE_OUTPUT_LIMIT) {
@@ -236,6 +243,7 @@ export function resolveApiOptions(options: ApiOptions = {}): ResolvedApiOptions 
     },
     nodeRateLimits: { ...NODE_RATE_LIMIT_DEFAULTS, ...defined(nodeRateLimits) },
     nodeCredentials: { ...NODE_CREDENTIAL_DEFAULTS, ...defined(nodeCredentials) },
+    sceneInspections: { ...INSPECTION_SLOT_DEFAULTS, ...defined(sceneInspections) },
     edgePop: rest.edgePop,
   };
 }

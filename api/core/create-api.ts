@@ -4,6 +4,7 @@
  * logger) comes in through `deps`, so no runtime-specific module is imported here.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { createInspectionSlots } from './inspection-slots.ts';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { MAX_SAMPLE_IMAGE_BYTES } from '../protocol/session-sample.ts';
@@ -86,6 +87,7 @@ export function createApi(deps: ApiDeps, options?: ApiOptions): OpenAPIHono {
     jobs: deps.jobs,
     blobs: deps.blobs,
     inspector: deps.inspector,
+    inspections: createInspectionSlots(opts.sceneInspections),
     clock,
     logger,
     notifier: deps.notifier ?? createNotifier(),

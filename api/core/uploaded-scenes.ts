@@ -35,7 +35,8 @@ export async function findUploadedScene(ctx: ApiContext, rawSha256: string): Pro
 /**
  * Store an uploaded scene for `owner`: when the same raw bytes (`rawSha256`, computed here from what arrived, never
  * taken from the client) made a stored scene before, grant that one without reading the upload again; otherwise
- * read it (`read`), check, normalize and store it (ingestScene) and remember which scene these bytes made.
+ * read it (`read`), check, normalize and store it (ingestScene, in one of ctx.inspections' slots: 503 UNAVAILABLE when
+ * they and their queue are full) and remember which scene these bytes made.
  */
 export async function ingestUpload(ctx: ApiContext, rawSha256: string | undefined, read: () => Promise<SceneInput>, owner: string): Promise<SceneUploaded> {
   if (rawSha256) {
@@ -51,7 +52,8 @@ export async function ingestUpload(ctx: ApiContext, rawSha256: string | undefine
       return sceneUploadedOf(known);
     }
   }
-  const uploaded = await ingestScene(ctx, await read(), owner);
+  // Unpacking and inspecting are what cost seconds and memory: both wait for a slot (503 when none is near).
+  const uploaded = await ctx.inspections.run(async () => ingestScene(ctx, await read(), owner));
   if (rawSha256) {
     await ctx.blobs
       .put(uploadedSceneKey(rawSha256), new TextEncoder().encode(JSON.stringify({ sceneId: uploaded.sceneId })), { contentType: 'application/json' })

@@ -18,6 +18,7 @@ import { PRUNE_SWEEP_INTERVAL_MS, sweepDuePrunes } from '../core/prune-sweep.ts'
 import type { SceneLimits } from '../protocol/render-spec.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 import { createNodeSceneInspector } from './node-scene-inspector.ts';
+import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createPublicOnlyFetch } from './public-only-fetch.ts';
 import { createS3BlobStore, type S3Config } from './s3-blob-store.ts';
@@ -43,6 +44,8 @@ export interface StartApiOptions {
    * `false`: API only).
    */
   webRoot?: string | false;
+  /** The scene inspector (default: readScene on NodeIO under sceneLimits); tests wrap it. */
+  inspector?: SceneInspector;
   /** Everything else createApi takes (body limits, retry policy, re-check period…). */
   api?: Omit<ApiOptions, 'shutdown'>;
   /** Count requests, lease latency, storage errors and database states into these metrics (see api-metrics.ts). */
@@ -83,7 +86,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
   metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(
-    { jobs, sessions, blobs: apiBlobs, inspector: createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync, publicFetch: createPublicOnlyFetch() },
+    { jobs, sessions, blobs: apiBlobs, inspector: options.inspector ?? createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync, publicFetch: createPublicOnlyFetch() },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },

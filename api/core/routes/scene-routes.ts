@@ -34,6 +34,7 @@ const SCENE_ERRORS = [
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
   'STORAGE_FAILED',
+  'UNAVAILABLE',
   ...CLIENT_AUTH_ERRORS,
 ] as const;
 
@@ -118,6 +119,8 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const limits: SceneUploadLimits = { maxFiles: ctx.options.maxSceneFiles, maxUnpackedBytes: ctx.options.maxUnpackedBytes };
 
   app.openapi(uploadScene, async (c) => {
+    // Refused before the body is read, when the upload could only be refused after (ingestUpload checks again).
+    ctx.inspections.checkRoom();
     const body = await readUploadedBody(c.req.raw);
     const rawSha256 = 'raw' in body ? await sha256Hex(body.raw) : undefined;
     return c.json(await ingestUpload(ctx, rawSha256, () => sceneInputOf(body, limits), principalOf(c).keyId), 201);
@@ -155,6 +158,7 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       await ctx.blobs.delete(key);
       throw new TesseraError('PAYLOAD_TOO_LARGE', `The upload is ${head.size} bytes, more than the ${ctx.options.maxSceneBytes} allowed.`);
     }
+    let keep = false;
     try {
       // The URL is still open: the object may have been replaced since the HEAD, so the read is bounded too.
       const bytes = await ctx.blobs.get(key, { maxBytes: ctx.options.maxSceneBytes }).catch((err: unknown) => {
@@ -163,9 +167,13 @@ export function registerSceneRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       });
       if (!bytes) throw new TesseraError('NOT_FOUND', `Nothing was uploaded for ${id}: PUT the scene to its URL first.`);
       return c.json(await ingestUpload(ctx, await sha256Hex(bytes), () => sceneBytes(bytes, limits), principalOf(c).keyId), 201);
+    } catch (err) {
+      // Busy (no inspection slot, storage unavailable): the client retries the complete, so the upload stays.
+      keep = isTesseraError(err, 'UNAVAILABLE');
+      throw err;
     } finally {
       // Checked or refused, the raw upload has served its purpose.
-      await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));
+      if (!keep) await ctx.blobs.delete(key).catch((err: unknown) => ctx.logger.warn({ err, key }, 'could not delete an upload'));
     }
   });
 }

@@ -55,6 +55,32 @@ export const ProbeUrl = z
   }, 'a probe URL names the node\'s /ping, with no credentials, query or fragment');
 
 /**
+ * Why `sessionUrl` may not be advertised beside `probeUrl`, or null: it must be ws:// or wss:// with no credentials,
+ * query or fragment (the session path is appended to it), and name the probe URL's host (any port: a node may serve
+ * sessions behind another listener), so it needs a probe URL.
+ */
+export function sessionUrlProblem(sessionUrl: string | undefined, probeUrl: string | undefined): string | null {
+  if (sessionUrl === undefined) return null;
+  let session: URL;
+  try {
+    session = new URL(sessionUrl);
+  } catch {
+    return 'a session URL must be a URL';
+  }
+  if (session.protocol !== 'ws:' && session.protocol !== 'wss:') return 'a session URL is ws:// or wss://';
+  if (session.username || session.password || session.search || session.hash) return 'a session URL has no credentials, query or fragment';
+  if (!probeUrl) return 'a session URL needs a probe URL on the same host (clients measure the node there)';
+  let probeHost: string;
+  try {
+    probeHost = new URL(probeUrl).hostname;
+  } catch {
+    return null; // The probe URL's own check names the problem.
+  }
+  if (session.hostname !== probeHost) return `a session URL must name the probe URL's host ${probeHost} (got ${session.hostname})`;
+  return null;
+}
+
+/**
  * A render node's resource card: what it is and what it can do, in one standard format. Nodes send it when
  * they register; the API matches jobs to cards.
  */
@@ -124,6 +150,11 @@ export const NodeCard = z.object({
    * route; ignored once measured RTTs refute it (faster than light in fibre allows).
    */
   location: GeoPointSchema.optional(),
+}).superRefine((card, ctx) => {
+  // Clients' browsers open this URL: bound to the host whose probe URL the API and clients measure, so a card cannot
+  // point them at any other ws:// address (a router, a service on the client's own network, someone else's server).
+  const problem = sessionUrlProblem(card.sessionUrl, card.probeUrl);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['sessionUrl'], message: problem });
 });
 export type NodeCard = z.infer<typeof NodeCard>;
 export type NodeCardInput = z.input<typeof NodeCard>;

@@ -100,7 +100,7 @@ describe('routing decisions', () => {
   });
 
   it('prefers the node whose heartbeats report the scene cached when RTTs tie, for sessions and tasks; the report is bounded and checked', async () => {
-    const card = { tilesPerSecond: 1, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' };
+    const card = { tilesPerSecond: 1, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping' };
     const [a, b] = [await register(h, 'liar', card), await register(h, 'cached', card)];
     const report = (n: TestNode, scenes: unknown) => call(h.url, 'POST', `/v1/nodes/${n.id}/heartbeat`, { json: { leaseIds: [], load: 0, scenes }, token: n.reg.nodeToken });
     // b really got the scene: it rendered a task of a job on it (the lease carried the scene's URL). a never did.
@@ -175,7 +175,7 @@ describe('routing decisions', () => {
 
   it('places a session of a WebGL 2 scene only on a node whose sessions render on WebGL 2 (its card lists the webgl2 session feature)', async () => {
     const dispersion = await uploadSceneFile(h, 'scenes/dispersion.glb');
-    const card = { tilesPerSecond: 10, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' };
+    const card = { tilesPerSecond: 10, concurrency: 1, sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping' };
     // A WebGL 1 node, and a node with a WebGL 2 batch backend whose sessions (an older node) render on headless-gl.
     const gl1 = await register(h, 'gl1', { ...card, sessionFeatures: ['depth', 'fast'] });
     const older = await register(h, 'older', { ...card, sessionFeatures: ['depth', 'fast'], backends: [{ id: 'headless-gl', webgl2: false, version: 'a' }, { id: 'chromium', webgl2: true, version: 'b' }] });

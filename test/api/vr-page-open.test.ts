@@ -51,7 +51,7 @@ const settle = () => new Promise((r) => setTimeout(r, 4000));
 describe('the sample WebXR page opening a session', () => {
   it('stops at once on 422 NO_CAPABLE_NODE and shows why', async () => {
     // A session node on WebGL 1 only: the glass scene's session has nowhere to go, however often the page asks.
-    await TestNode.register(h, 'gl1-sessions', { sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast'] });
+    await TestNode.register(h, 'gl1-sessions', { sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping', sessionFeatures: ['depth', 'fast'] });
     const { page, opens } = await openPage(glass);
     await waitFor('the 422', async () => (opens.length ? true : undefined), 30_000);
     expect(opens[0]).toBe(422);
@@ -85,7 +85,7 @@ describe('the sample WebXR page opening a session', () => {
     await waitFor('two 503s', async () => (opens.filter((s) => s === 503).length >= 2 ? true : undefined), 30_000);
     expect(opens.every((s) => s === 503)).toBe(true);
     // A node with room arrives: the page's next try places the session.
-    await TestNode.register(h, 'roomy', { sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast'] });
+    await TestNode.register(h, 'roomy', { sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping', sessionFeatures: ['depth', 'fast'] });
     await waitFor('a placed session', async () => (opens.includes(201) ? true : undefined), 60_000);
     await page.close();
   });

@@ -46,7 +46,7 @@ async function setup(api: object = {}) {
   };
   /** Register a node (with `operator`'s join token when given); session nodes serve sessions, references draw poses. */
   const node = async (name: string, opts: { operator?: string; session?: boolean; reference?: boolean } = {}) => {
-    const card = { ...nodeCard(name), ...(opts.session ? { sessionSlots: 4, sessionUrl: 'ws://127.0.0.1:9/' } : {}), ...(opts.reference === false ? {} : { renderFeatures: ['view-pose'] }) };
+    const card = { ...nodeCard(name), ...(opts.session ? { sessionSlots: 4, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping' } : {}), ...(opts.reference === false ? {} : { renderFeatures: ['view-pose'] }) };
     const res = await call(harness.url, 'POST', '/v1/nodes', { json: card, token: opts.operator ? await joinToken(opts.operator) : undefined });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const n = new TestNode(harness, NodeRegistered.parse(res.body));

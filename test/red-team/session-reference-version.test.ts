@@ -32,7 +32,7 @@ let ref1: TestNode;
 beforeAll(async () => {
   h = await startHarness();
   sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('textured-pbr'))), type: 'model/gltf-binary' })).body.sceneId;
-  sessionNode = await TestNode.register(h, 'session-node', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast'], renderFeatures: ['view-pose'] });
+  sessionNode = await TestNode.register(h, 'session-node', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping', sessionFeatures: ['depth', 'fast'], renderFeatures: ['view-pose'] });
   // Cards as nodes of an older Tessera send them: no renderFeatures (a newer feature they do not have is no help either).
   old = [await TestNode.register(h, 'old-1'), await TestNode.register(h, 'old-2', { renderFeatures: ['some-other-feature'] })];
 }, 60_000);

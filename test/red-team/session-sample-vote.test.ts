@@ -31,7 +31,7 @@ let refs: TestNode[];
 beforeAll(async () => {
   h = await startHarness();
   sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('textured-pbr'))), type: 'model/gltf-binary' })).body.sceneId;
-  sessionNode = await TestNode.register(h, 'session-node', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast'] });
+  sessionNode = await TestNode.register(h, 'session-node', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping', sessionFeatures: ['depth', 'fast'] });
   // Reference nodes draw ViewSpec.pose (as this version's nodes say in their card; session-reference-version.test.ts: older ones are never asked).
   const ref = (name: string) => TestNode.register(h, name, { renderFeatures: ['view-pose'] });
   refs = [await ref('ref-1'), await ref('ref-2'), await ref('ref-3')];
@@ -134,7 +134,7 @@ describe('session frame samples: who must agree', () => {
 
   it('nobody polls: the references\' ends move the sample on, and the node is blocklisted all the same', async () => {
     // A session node of its own (the one above is blocklisted by now).
-    const liar = await TestNode.register(h, 'session-node-2', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/' });
+    const liar = await TestNode.register(h, 'session-node-2', { sessionSlots: 8, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping' });
     const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: `${EYE}x${EYE}` } });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.nodeId).toBe(liar.id);

@@ -138,14 +138,14 @@ describe('a node lying about WebGL 2', () => {
     const sceneId = (await call<SceneUploaded>(h.url, 'POST', '/v1/scenes', { body: new Uint8Array(await readFile(scenePath('transmission'))), type: 'model/gltf-binary' })).body.sceneId;
     // A node with a WebGL 2 backend for batch tasks and session slots, but whose sessions render on headless-gl (no
     // `webgl2` session feature: a node from before sessions ran on Chromium): no session is placed on it.
-    const older = await TestNode.register(h, 'session-node', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/' });
+    const older = await TestNode.register(h, 'session-node', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping' });
     expect(await older.lease(0)).toBeNull();
     const res = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64' } });
     // No node renders sessions on WebGL 2 at all: retrying cannot help (422, not 503).
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ code: 'NO_CAPABLE_NODE', message: expect.stringMatching(/the scene uses KHR_materials_transmission.*only on WebGL 2, and none of the \d+ registered nodes renders sessions on it \(start one with `tessera node start --backend auto` or `--backend chromium`\)/) });
     // A node listing the feature takes it.
-    const webgl2 = await TestNode.register(h, 'webgl2-sessions', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', sessionFeatures: ['depth', 'fast', 'webgl2'] });
+    const webgl2 = await TestNode.register(h, 'webgl2-sessions', { backends: [{ id: 'chromium', webgl2: true, version: CHROMIUM }], sessionSlots: 2, sessionUrl: 'ws://127.0.0.1:9/', probeUrl: 'http://127.0.0.1:9/ping', sessionFeatures: ['depth', 'fast', 'webgl2'] });
     expect(await webgl2.lease(0)).toBeNull();
     await new Promise((r) => setTimeout(r, 300)); // the API reuses its node list for 250 ms
     const placed = await call(h.url, 'POST', '/v1/sessions', { json: { sceneId, eye: '64x64' } });

@@ -62,7 +62,7 @@ async function renderReference(node: Node, pngBase64: string): Promise<void> {
 describe('session frame samples on Workers', () => {
   it('compares a JPEG frame with PNG references in workerd: agreed when the pose matches, disproven when two references agree against it', async () => {
     await createDurableJobStore(coordinatorFor(farmEnv)).putScene({ sceneId, bytes: 100, stats: {}, info: { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0 }, createdAt: Date.now() });
-    const sessionNode = await register('session-node', { sessionSlots: 4, sessionUrl: 'wss://node.example:8443', sessionFeatures: ['depth'], renderFeatures: ['view-pose'] });
+    const sessionNode = await register('session-node', { sessionSlots: 4, sessionUrl: 'wss://node.example:8443', probeUrl: 'https://node.example:8443/ping', sessionFeatures: ['depth'], renderFeatures: ['view-pose'] });
     const refs = [await register('ref-1', { renderFeatures: ['view-pose'] }), await register('ref-2', { renderFeatures: ['view-pose'] })];
 
     const open = async (format: 'jpeg' | 'webp') => {
@@ -107,7 +107,7 @@ describe('session frame samples on Workers', () => {
     const quiet = { ...env, FARM: `session-samples-quiet-${Date.now()}` };
     call = workerCaller(quiet);
     await createDurableJobStore(coordinatorFor(quiet)).putScene({ sceneId, bytes: 100, stats: {}, info: { cameras: [], cameraNodes: [], clips: [], scenes: [null], defaultScene: 0 }, createdAt: Date.now() });
-    const sessionNode = await register('session-node', { sessionSlots: 4, sessionUrl: 'wss://node.example:8443', sessionFeatures: ['depth'], renderFeatures: ['view-pose'] });
+    const sessionNode = await register('session-node', { sessionSlots: 4, sessionUrl: 'wss://node.example:8443', probeUrl: 'https://node.example:8443/ping', sessionFeatures: ['depth'], renderFeatures: ['view-pose'] });
     const refs = [await register('ref-1', { renderFeatures: ['view-pose'] }), await register('ref-2', { renderFeatures: ['view-pose'] })];
     const created = await call('POST', '/v1/sessions', { sceneId, eye: `${EYE}x${EYE}`, format: 'jpeg', quality: 80 });
     expect(created.status, JSON.stringify(created.body)).toBe(201);

@@ -3,12 +3,26 @@ import { parseFrameList, parseSize, MAX_FRAMES } from './frame-list.ts';
 import { JobClient, JobRequirements } from './latency.ts';
 import { DEFAULT_IPD, MAX_IPD, Projection, projectionSizeProblem } from './projection.ts';
 import { Background, CameraSpec, ImageFormat, MAX_EDGE, ToneMapping } from './render-spec.ts';
+import { tileCount } from './tile-grid.ts';
 
 /** A scene id: the sha256 (hex) of the stored, normalized GLB. */
 export const SceneId = z.string().regex(/^[0-9a-f]{64}$/, 'a scene id is 64 lowercase hex digits (sha256)');
 
 /** Smallest tile edge a job may ask for. */
 export const MIN_TILE = 16;
+
+/**
+ * Most tiles one frame may split into: its stitch task downloads every one (100k tiles were possible within a job's
+ * task cap). 4096 is the largest frame (MAX_EDGE² = 16384²) at 256 px tiles, 64 × 64.
+ */
+export const MAX_TILES_PER_FRAME = 4096;
+
+/** The smallest tile edge (≥ MIN_TILE) that splits a width × height frame into at most MAX_TILES_PER_FRAME tiles. */
+export function smallestTileFor(width: number, height: number): number {
+  let tile = Math.max(MIN_TILE, Math.ceil(Math.sqrt((width * height) / MAX_TILES_PER_FRAME)));
+  while (tileCount(width, height, tile) > MAX_TILES_PER_FRAME) tile++;
+  return tile;
+}
 
 /**
  * `POST /v1/jobs`: what a client asks for. Sizes are `"1920x1080"` or `{width, height}`; frames are a list
@@ -72,6 +86,11 @@ export function normalizeJobRequest(req: JobRequest): {
   if (problem) throw new RangeError(problem);
   if (req.tile !== undefined && req.tile > Math.max(width, height)) {
     throw new RangeError(`tile ${req.tile} is larger than the ${width}x${height} frame`);
+  }
+  if (req.tile !== undefined && tileCount(width, height, req.tile) > MAX_TILES_PER_FRAME) {
+    throw new RangeError(
+      `tile ${req.tile} splits the ${width}x${height} frame into ${tileCount(width, height, req.tile)} tiles, more than ${MAX_TILES_PER_FRAME} (each frame's stitch downloads them all): use tiles of at least ${smallestTileFor(width, height)} px`,
+    );
   }
   const frames = req.frames === undefined ? undefined : typeof req.frames === 'string' ? parseFrameList(req.frames) : [...new Set(req.frames)].sort((a, b) => a - b);
   const camera: CameraSpec =

@@ -46,6 +46,14 @@ export interface StartApiOptions {
   webRoot?: string | false;
   /** The scene inspector (default: readScene on NodeIO under sceneLimits); tests wrap it. */
   inspector?: SceneInspector;
+  /**
+   * Most time a request may take to arrive, headers and body (Node's requestTimeout; default
+   * REQUEST_TIMEOUT_MS): a client that trickles a body is cut off with 408 then. Answers (long-polls, event
+   * streams) are not counted: the clock stops once the request has arrived.
+   */
+  requestTimeoutMs?: number;
+  /** Most time a request's headers may take to arrive (Node's headersTimeout; default HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs?: number;
   /** Everything else createApi takes (body limits, retry policy, re-check period…). */
   api?: Omit<ApiOptions, 'shutdown'>;
   /** Count requests, lease latency, storage errors and database states into these metrics (see api-metrics.ts). */
@@ -63,6 +71,18 @@ export interface RunningApi {
   /** Stop serving and release everything; safe to call twice. */
   close(): Promise<void>;
 }
+
+/**
+ * Node's own default lets a request arrive over 300 s, so a client that sends headers and then a byte at a time holds
+ * a connection and its buffered body for five minutes (slowloris). The largest body the API reads itself is a direct
+ * scene upload; the SDK sends those only up to 32 MiB (directUploadMaxBytes) and larger scenes to storage through a
+ * presigned PUT, so 120 s allows 32 MiB at 2.2 Mbit/s (a maxSceneBytes body of 256 MiB needs 18 Mbit/s: slower
+ * links use the presigned upload, which storage times). Every other body (JSON, inline outputs ≤ 8 MiB, sampled
+ * frames) is smaller still.
+ */
+export const REQUEST_TIMEOUT_MS = 120_000;
+/** Honest clients send their headers in one packet: 20 s covers any real round trip with retransmits. */
+export const HEADERS_TIMEOUT_MS = 20_000;
 
 /** How long close() lets in-flight requests finish before cutting their connections. */
 const CLOSE_GRACE_MS = 2000;
@@ -96,7 +116,16 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
 
   const webRoot = options.webRoot ?? (hasWebAssets() ? WEB_DIST : false);
   const fetch = webRoot ? withWebAssets(app.fetch, webRoot) : app.fetch;
-  const server = serve({ fetch: metrics ? metrics.instrumentFetch(fetch) : fetch, port: options.port ?? 0, hostname: host });
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS, requestTimeout);
+  const server = serve({
+    fetch: metrics ? metrics.instrumentFetch(fetch) : fetch,
+    port: options.port ?? 0,
+    hostname: host,
+    // Node checks both timeouts every connectionsCheckingInterval (30 s by default): a quarter of the shorter one.
+    serverOptions: { requestTimeout, headersTimeout, connectionsCheckingInterval: Math.max(25, Math.min(30_000, Math.floor(headersTimeout / 4))) },
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);

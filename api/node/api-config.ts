@@ -10,6 +10,7 @@
  *   TESSERA_S3_ACCESS_KEY_ID, TESSERA_S3_SECRET_ACCESS_KEY
  *   TESSERA_LEASE_MS                       task lease length (30000)
  *   TESSERA_MAX_SCENE_BYTES                largest scene upload (268435456)
+ *   TESSERA_REQUEST_TIMEOUT_MS             most time a request (headers and body) may take to arrive (120000)
  *   TESSERA_LOG_LEVEL                      pino level (info)
  *   TESSERA_VERIFY_SAMPLE_RATE             share of render results re-issued to another node (0.03)
  *   TESSERA_VERIFY_BLOCKLIST_AFTER         outvoted results that blocklist a node (3)
@@ -42,6 +43,8 @@ export interface ApiConfig {
   s3: S3Config | null;
   leaseMs: number | undefined;
   maxSceneBytes: number | undefined;
+  /** Node's requestTimeout (start-api.ts REQUEST_TIMEOUT_MS when unset): raise it for clients on slow links. */
+  requestTimeoutMs: number | undefined;
   logLevel: string;
   /** Unset fields keep the API's defaults. */
   verification: Partial<VerificationOptions>;
@@ -110,6 +113,7 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     s3,
     leaseMs: integer(env, 'TESSERA_LEASE_MS', 1000, 3_600_000),
     maxSceneBytes: integer(env, 'TESSERA_MAX_SCENE_BYTES', 1024, 8 * 1024 ** 3),
+    requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT_MS', 1000, 3_600_000),
     logLevel: env.TESSERA_LOG_LEVEL || 'info',
     verification: {
       sampleRate: decimal(env, 'TESSERA_VERIFY_SAMPLE_RATE', 0, 1),

@@ -43,6 +43,7 @@ export async function serveApi(config: ApiConfig, logger: Logger): Promise<Serve
     dataDir: config.dataDir,
     s3,
     leaseMs: config.leaseMs,
+    requestTimeoutMs: config.requestTimeoutMs,
     logger,
     metrics,
     api: {

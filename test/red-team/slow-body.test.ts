@@ -8,6 +8,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readApiConfig } from '../../api/node/api-config.ts';
 import { triangleGlb } from '../hostile/glb-builder.ts';
 import { call, startHarness, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
 
@@ -65,5 +66,11 @@ describe('a client that trickles its request', () => {
   it('headers that trickle in are cut off too', async () => {
     const cut = await trickle(`POST /v1/scenes HTTP/1.1\r\nHost: x\r\nX-Slow: `);
     expect(cut.answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('an operator whose clients upload over slow links raises the timeout with TESSERA_REQUEST_TIMEOUT_MS', () => {
+    expect(readApiConfig({ TESSERA_REQUEST_TIMEOUT_MS: '600000' }).requestTimeoutMs).toBe(600_000);
+    expect(readApiConfig({}).requestTimeoutMs).toBeUndefined();
+    expect(() => readApiConfig({ TESSERA_REQUEST_TIMEOUT_MS: '5' })).toThrow(/TESSERA_REQUEST_TIMEOUT_MS/);
   });
 });

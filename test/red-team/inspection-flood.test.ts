@@ -7,10 +7,11 @@
  * The slow inspections are the real inspector held at a gate, so the test needs no timing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTesseraClient } from '../../api/client/tessera-client.ts';
 import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import { triangleGlb } from '../hostile/glb-builder.ts';
-import { call, startHarness, type Harness } from '../support/api-harness.ts';
+import { call, startHarness, TEST_API_KEY, type Harness } from '../support/api-harness.ts';
 
 let h: Harness;
 let gate: Promise<void> = Promise.resolve();
@@ -41,7 +42,7 @@ function scene(i: number): Uint8Array {
 const upload = (i: number) => call(h.url, 'POST', '/v1/scenes', { body: scene(i) as Uint8Array<ArrayBuffer>, type: 'model/gltf-binary' });
 
 beforeAll(async () => {
-  h = await startHarness({ inspector: slowInspector, api: { sceneInspections: { concurrent: 2, queued: 1, retryAfterSeconds: 3 } } });
+  h = await startHarness({ inspector: slowInspector, api: { sceneInspections: { concurrent: 2, queued: 1, retryAfterSeconds: 1 } } });
 });
 afterAll(async () => {
   openGate();
@@ -67,7 +68,7 @@ describe('a flood of concurrent scene inspections', () => {
     for (const a of refused) {
       expect(a.status).toBe(503);
       expect(a.body.code).toBe('UNAVAILABLE');
-      expect(a.headers.get('retry-after')).toBe('3');
+      expect(a.headers.get('retry-after')).toBe('1');
     }
     const health = await call(h.url, 'GET', '/v1/health');
     expect(health.status).toBe(200);
@@ -98,5 +99,36 @@ describe('a flood of concurrent scene inspections', () => {
     const done = await call(h.url, 'POST', `/v1/scenes/uploads/${ticket.body.uploadId}/complete`);
     expect(done.status).toBe(201);
     expect(done.body.sceneId).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('the SDK retries an upload refused as busy (direct, and a presigned one\'s complete) after Retry-After, and it is stored', async () => {
+    for (const directUploadMaxBytes of [1 << 20, 1]) {
+      closeGate();
+      entered = 0;
+      const holders = [20, 21, 22].map((i) => upload(i + directUploadMaxBytes));
+      await untilEntered(2);
+      const busy: string[] = [];
+      const client = createTesseraClient({
+        baseUrl: h.url,
+        apiKey: TEST_API_KEY,
+        directUploadMaxBytes,
+        askBeforeUploadMinBytes: Infinity,
+        // Sees the API's answers as the SDK does; the first 503 frees the slots, so the SDK's retry finds room.
+        fetch: async (input, init) => {
+          const res = await fetch(input, init);
+          if (res.status === 503) {
+            busy.push(`${init?.method} ${new URL(String(input)).pathname}`);
+            openGate();
+          }
+          return res;
+        },
+      });
+      const stored = await client.uploadScene(scene(30 + directUploadMaxBytes), { contentType: 'model/gltf-binary' });
+      expect(stored.sceneId).toMatch(/^[0-9a-f]{64}$/);
+      // At least one refusal, each of the call the SDK retried (more only if the holders were slow to finish).
+      expect(busy.length).toBeGreaterThanOrEqual(1);
+      for (const what of busy) expect(what).toMatch(directUploadMaxBytes > 1 ? /^POST \/v1\/scenes$/ : /^POST \/v1\/scenes\/uploads\/upl_[0-9a-f]{32}\/complete$/);
+      expect((await Promise.all(holders)).map((a) => a.status)).toEqual([201, 201, 201]);
+    }
   });
 });

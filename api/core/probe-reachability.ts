@@ -9,6 +9,7 @@
  * Runtime-free: `fetch` comes in.
  */
 import { newProbeNonce, verifyProbeProof } from '../protocol/probe-proof.ts';
+import { readAtMost } from '../protocol/read-at-most.ts';
 
 export interface ProbeCheckOptions {
   /** How long the API waits for the probe's answer; negative answers take exactly this long. */
@@ -103,20 +104,9 @@ export async function probeChallenge(
         await res.body?.cancel().catch(() => {});
         return 'unreachable';
       }
-      const reader = res.body.getReader();
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > MAX_ANSWER_BYTES) {
-          await reader.cancel().catch(() => {});
-          return 'unreachable';
-        }
-        chunks.push(value);
-      }
-      const answer = JSON.parse(new TextDecoder().decode(concat(chunks, size))) as { nodeId?: unknown; nonce?: unknown; proof?: unknown } | null;
+      const body = await readAtMost(res, MAX_ANSWER_BYTES);
+      if (!body) return 'unreachable';
+      const answer = JSON.parse(new TextDecoder().decode(body)) as { nodeId?: unknown; nonce?: unknown; proof?: unknown } | null;
       const named = answer?.nodeId === node.nodeId;
       const echoed = answer?.nonce === nonce;
       if (!node.probeKey) return named ? 'answered' : 'unreachable';
@@ -131,14 +121,4 @@ export async function probeChallenge(
     if (left > 0) await new Promise((r) => setTimeout(r, left));
   }
   return verdict;
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

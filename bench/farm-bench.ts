@@ -12,7 +12,7 @@
  * storage), each node's main process, its render processes, Xvfb.
  * Prints a table, writes bench/results/farm-<timestamp>.json and farm-latest.json.
  * Options: --frames 0-120 --fps 60 --size 1920x1080 --tile N --ssaa N --nodes 1,2 --leasing batched,per-slot
- *          --single-repeats 5 --scene PATH --node-concurrency N
+ *          --single-repeats 15 --scene PATH --node-concurrency N
  *          --quiet-wait S --results-dir DIR
  *          --warm-up-frames N: before timing each farm, render N frames of another scene (--warm-up-scene, default
  *            scenes/skinned.glb, so the timed job still loads its own scene in the render processes, as the raw run
@@ -67,7 +67,7 @@ const { values: args } = parseArgs({
     /** The nodes' leasing modes to compare (RenderNodeOptions.leasing); the first is the one the targets judge. */
     leasing: { type: 'string', default: 'batched,per-slot' },
     'single-frame': { type: 'string', default: '60' },
-    'single-repeats': { type: 'string', default: '5' },
+    'single-repeats': { type: 'string', default: '15' },
     /**
      * Idle time (ms) before each timed raw single frame, as a warm node's render process has before each of the
      * single frames here (its answer to one → the next task's start: ~65-70 ms measured, printed with the result).

@@ -263,7 +263,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
       if (!isJsonObject(ext)) continue;
       const source = optIndex(ext, 'source', `${where} extensions.${name}`, images.length, N.image);
       if (source === undefined || !SUPPORTED_EXTENSIONS.has(name)) continue;
-      usable = true; // EXT_texture_webp, KHR_texture_basisu
+      usable = true; // EXT_texture_webp, EXT_texture_avif, KHR_texture_basisu
       if (name === 'KHR_texture_basisu') images[source].basisu = true;
       else images[source].plain = true;
     }
@@ -272,7 +272,7 @@ export function checkGltfStructure(json: JsonObject, limits: SceneLimits): Valid
       throw new TesseraError(
         'SCENE_UNSUPPORTED',
         only.length
-          ? `${where} has no PNG, JPEG, WebP or KTX2 (KHR_texture_basisu) source, only ${only.join(', ')}, which this renderer does not decode`
+          ? `${where} has no PNG, JPEG, WebP, AVIF or KTX2 (KHR_texture_basisu) source, only ${only.join(', ')}, which this renderer does not decode`
           : `${where} has no source image`,
       );
     }

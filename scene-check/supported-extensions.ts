@@ -1,7 +1,8 @@
 /**
  * glTF extensions a scene may list in `extensionsRequired`: those three.js's GLTFLoader renders without extra
  * decoders (r162 on headless-gl; the current three on WebGL 2 nodes adds KHR_materials_dispersion), plus Draco and meshopt (decoded here before the renderer sees the scene)
- * and KHR_texture_basisu (KTX2 containers checked here, transcoded to RGBA8 by the render node).
+ * and KHR_texture_basisu (KTX2 containers checked here, transcoded to RGBA8 by the render node), EXT_texture_webp and
+ * EXT_texture_avif (decoded by the render node: sharp on Node, the browser in a tab).
  * A scene may *use* any extension; unknown optional ones are dropped by the normalization.
  */
 export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -25,6 +26,7 @@ export const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set([
   'KHR_texture_basisu',
   'KHR_texture_transform',
   'EXT_texture_webp',
+  'EXT_texture_avif',
 ]);
 
 /**

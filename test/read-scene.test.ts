@@ -684,12 +684,22 @@ describe('readScene: cost limits', () => {
 
   it('refuses a texture only available in a format the renderer cannot decode', async () => {
     const bytes = triangleWithImageGlb(grayPng(4, 4));
-    // (KHR_texture_basisu is decoded since KTX2 support: test/ktx2.test.ts; AVIF is not.)
-    const avifOnly = editGlb(bytes, (j) => {
-      j.extensionsUsed = ['EXT_texture_avif'];
-      j.textures = [{ extensions: { EXT_texture_avif: { source: 0 } } }];
+    // (KHR_texture_basisu, EXT_texture_webp and EXT_texture_avif are decoded: test/ktx2.test.ts, test/gltf-coverage.test.ts.
+    // A source only in an extension this renderer does not know, e.g. a JPEG XL one, is not.)
+    const jxlOnly = editGlb(bytes, (j) => {
+      j.extensionsUsed = ['EXT_texture_jxl'];
+      j.textures = [{ extensions: { EXT_texture_jxl: { source: 0 } } }];
     });
-    await expectRefused(glb(avifOnly), 'SCENE_UNSUPPORTED', 'texture 0 has no PNG, JPEG, WebP or KTX2 (KHR_texture_basisu) source, only EXT_texture_avif');
+    await expectRefused(glb(jxlOnly), 'SCENE_UNSUPPORTED', 'texture 0 has no PNG, JPEG, WebP, AVIF or KTX2 (KHR_texture_basisu) source, only EXT_texture_jxl');
+    // With a core source beside it, that fallback is what the normalized scene keeps.
+    const withFallback = editGlb(bytes, (j) => {
+      j.extensionsUsed = ['EXT_texture_jxl'];
+      j.textures = [{ source: 0, extensions: { EXT_texture_jxl: { source: 0 } } }];
+    });
+    const kept = await readScene({ bytes: withFallback });
+    const json = JSON.parse(new TextDecoder().decode(kept.glb.subarray(20, 20 + new DataView(kept.glb.buffer, kept.glb.byteOffset).getUint32(12, true))));
+    expect(json.textures).toMatchObject([{ source: 0 }]);
+    expect(json.textures[0].extensions).toBeUndefined();
   });
 
   it('refuses too many nodes', async () => {

@@ -9,6 +9,8 @@
  * Runtime-free: `fetch` comes in.
  */
 import { newProbeNonce, verifyProbeProof } from '../protocol/probe-proof.ts';
+import { embeddedIpv4, parseIpAddress } from '../protocol/parse-ip-address.ts';
+import { readAtMost } from '../protocol/read-at-most.ts';
 
 export interface ProbeCheckOptions {
   /** How long the API waits for the probe's answer; negative answers take exactly this long. */
@@ -31,29 +33,26 @@ export const PROBE_CHECK_DEFAULTS: ProbeCheckOptions = {
 /** Largest probe answer read (a `{"nodeId": …}` is well under it). */
 const MAX_ANSWER_BYTES = 1024;
 
-/** Whether `hostname` (as URL.hostname gives it) is a literal loopback, private, link-local or unspecified address, or localhost. */
+/**
+ * Whether `hostname` (as URL.hostname gives it, or an address a name resolved to) is localhost or a literal loopback,
+ * private, shared (100.64/10), link-local, unspecified or multicast address, IPv4 carried in IPv6 (mapped,
+ * IPv4-compatible, NAT64, 6to4) judged by its IPv4. A name is not judged here: public-only-fetch.ts resolves it.
+ */
 export function isPrivateHost(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  if (v4) {
-    const [a, b] = [Number(v4[1]), Number(v4[2])];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
-  }
-  if (h.includes(':')) {
-    if (h === '::' || h === '::1') return true;
-    // IPv4-mapped (::ffff:a.b.c.d, or as URL normalizes it ::ffff:XXXX:XXXX): judge by its IPv4 address.
-    const mapped = /^::ffff:(.+)$/.exec(h);
-    if (mapped) {
-      const rest = mapped[1];
-      if (rest.includes('.')) return isPrivateHost(rest);
-      const parts = rest.split(':').map((p) => parseInt(p, 16));
-      if (parts.length === 2) return isPrivateHost(`${parts[0] >> 8}.${parts[0] & 255}.${parts[1] >> 8}.${parts[1] & 255}`);
-      return true;
-    }
-    return /^f[cd]/.test(h) || /^fe[89ab]/.test(h) || h.startsWith('ff');
-  }
-  return false;
+  const ip = parseIpAddress(h);
+  if (!ip) return false;
+  if ('v4' in ip) return isPrivateV4(ip.v4);
+  const g = ip.v6;
+  if (g.slice(0, 7).every((x) => x === 0) && g[7] <= 1) return true; // :: and ::1
+  const v4 = embeddedIpv4(g);
+  if (v4) return isPrivateV4(v4);
+  return (g[0] & 0xfe00) === 0xfc00 || (g[0] & 0xffc0) === 0xfe80 || (g[0] & 0xff00) === 0xff00;
+}
+
+function isPrivateV4([a, b]: readonly number[]): boolean {
+  return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
 }
 
 /** Why a probe URL may not be checked at all (a sentence), or null when it may. */
@@ -103,20 +102,9 @@ export async function probeChallenge(
         await res.body?.cancel().catch(() => {});
         return 'unreachable';
       }
-      const reader = res.body.getReader();
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > MAX_ANSWER_BYTES) {
-          await reader.cancel().catch(() => {});
-          return 'unreachable';
-        }
-        chunks.push(value);
-      }
-      const answer = JSON.parse(new TextDecoder().decode(concat(chunks, size))) as { nodeId?: unknown; nonce?: unknown; proof?: unknown } | null;
+      const body = await readAtMost(res, MAX_ANSWER_BYTES);
+      if (!body) return 'unreachable';
+      const answer = JSON.parse(new TextDecoder().decode(body)) as { nodeId?: unknown; nonce?: unknown; proof?: unknown } | null;
       const named = answer?.nodeId === node.nodeId;
       const echoed = answer?.nonce === nonce;
       if (!node.probeKey) return named ? 'answered' : 'unreachable';
@@ -131,14 +119,4 @@ export async function probeChallenge(
     if (left > 0) await new Promise((r) => setTimeout(r, left));
   }
   return verdict;
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

@@ -7,6 +7,7 @@
 import { AwsClient } from 'aws4fetch';
 import { presignedPutHeaders, sha256HexFromBase64, tooLargeToRead, type BlobHead, type BlobStore, type ExpectedUpload, type GetOptions, type S3Endpoint } from '../core/blob-store.ts';
 import { TesseraError } from '../protocol/errors.ts';
+import { readAtMost } from '../protocol/read-at-most.ts';
 
 export type FetchS3Config = S3Endpoint;
 
@@ -42,7 +43,9 @@ export class FetchS3BlobStore implements BlobStore {
     if (res.status === 404) return drained(res, null);
     await this.#expectOk('reading', key, res, false);
     if (max === undefined) return new Uint8Array(await res.arrayBuffer());
-    return readAtMost(res, max, () => tooLargeToRead(key, max));
+    const body = await readAtMost(res, max);
+    if (!body) throw tooLargeToRead(key, max);
+    return body;
   }
 
   async head(key: string): Promise<BlobHead | null> {
@@ -143,35 +146,3 @@ function failed(what: string, err: unknown): TesseraError {
   return new TesseraError('STORAGE_FAILED', `Storage failed ${what}: ${detail}`, { cause: err });
 }
 
-/**
- * The body of `res`, counted as it arrives: a content-length past `max` is refused unread, and a body that runs past
- * `max` anyway (no length given) is cancelled there; either way `tooLarge()` is thrown.
- */
-async function readAtMost(res: Response, max: number, tooLarge: () => Error): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max || !res.body) {
-    await res.body?.cancel().catch(() => {});
-    if (declared > max) throw tooLarge();
-    return new Uint8Array(0);
-  }
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}

@@ -40,6 +40,8 @@ export interface ChromiumRenderHostOptions {
   callTimeoutMs?: number;
   /** Switches added to CHROMIUM_FLAGS (sessions add `--in-process-gpu`: see CHROMIUM_SESSION_FLAGS). */
   extraArgs?: readonly string[];
+  /** Where the host says what it did on its own (a page reset after a failed call); default: a line on stderr. */
+  log?: (message: string) => void;
 }
 
 /**
@@ -57,6 +59,7 @@ export const CHROMIUM_RENDER_HOST_DEFAULTS = {
   startTimeoutMs: 60_000,
   callTimeoutMs: 5 * 60_000,
   extraArgs: [] as readonly string[],
+  log: (message: string) => void process.stderr.write(`${message}\n`),
 } satisfies Required<ChromiumRenderHostOptions>;
 
 /**
@@ -300,6 +303,7 @@ export async function startChromiumRenderHost(options: ChromiumRenderHostOptions
       poisoned = false;
       resets++;
       lastResetMs = performance.now() - t0;
+      o.log(`Chromium backend: the page was loaded again after a failed call (${Math.round(lastResetMs)} ms; ${resets} reset(s) so far)`);
     };
     let lastResetMs: number | null = null;
     let resets = 0;

@@ -73,9 +73,10 @@ async function imageBytes(parser: GLTFParser, def: { bufferView?: number; uri?: 
 
 /**
  * The texture extensions whose image the injected decoder reads itself (sharp on Node, createImageBitmap in a
- * browser): KHR_texture_basisu (KTX2, transcoded to RGBA8; on Node by basis-transcoder.ts) and EXT_texture_webp.
+ * browser): KHR_texture_basisu (KTX2, transcoded to RGBA8; on Node by basis-transcoder.ts), EXT_texture_webp and
+ * EXT_texture_avif (its size read from the header's ispe boxes before decoding, like any image's).
  */
-export const DECODED_TEXTURE_EXTENSIONS = ['KHR_texture_basisu', 'EXT_texture_webp'] as const;
+export const DECODED_TEXTURE_EXTENSIONS = ['KHR_texture_basisu', 'EXT_texture_webp', 'EXT_texture_avif'] as const;
 
 /**
  * A GLTFLoader plugin for one of DECODED_TEXTURE_EXTENSIONS, under the extension's name so it replaces GLTFLoader's

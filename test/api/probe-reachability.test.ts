@@ -39,6 +39,13 @@ describe('which probe URLs the API will fetch', () => {
     for (const h of ['203.0.113.7', '8.8.8.8', '172.32.0.1', 'render-1.example.com', '[2001:db8::1]']) expect(isPrivateHost(h), h).toBe(false);
   });
 
+  it('reads IPv4 carried in IPv6 (IPv4-compatible, NAT64, 6to4) and unabbreviated IPv6 the same way', () => {
+    for (const h of ['[::127.0.0.1]', '[64:ff9b::a00:1]', '[2002:c0a8:101::1]', '[0:0:0:0:0:0:0:1]', '[0000:0000:0000:0000:0000:ffff:7f00:0001]', '[fe80::1%25eth0]', '[ff02::1]']) {
+      expect(isPrivateHost(h), h).toBe(true);
+    }
+    for (const h of ['[64:ff9b::808:808]', '[2002:cb00:7107::1]', '[::ffff:203.0.113.7]', '[2606:4700::1111]']) expect(isPrivateHost(h), h).toBe(false);
+  });
+
   it('refuses other schemes, other paths, credentials and (unless allowed) private addresses', () => {
     const strict = { allowPrivateAddresses: false };
     expect(refuseProbeUrl('ftp://203.0.113.7/ping', strict)).toMatch(/http or https/);

@@ -164,6 +164,9 @@ describe('registration networks', () => {
     expect(addressNetwork('2001:0db8:abcd:ffff:1:2:3:4')).toBe('2001:db8:abcd::/48');
     expect(addressNetwork('2001:db8:abce::1')).not.toBe(addressNetwork('2001:db8:abcd::1'));
     expect(addressNetwork('::1')).toBe('0:0:0::/48');
+    // IPv4 in any IPv6 spelling groups with that IPv4.
+    expect(addressNetwork('::ffff:cb00:7107')).toBe('203.0.113.0/24');
+    expect(addressNetwork('[0:0:0:0:0:ffff:203.0.113.9]')).toBe('203.0.113.0/24');
     for (const bad of ['unknown', '', '999.1.1.1', 'example.com', '1:2:3:4:5:6:7:8:9', '12345::1']) expect(addressNetwork(bad), bad).toBe('unknown');
   });
 });

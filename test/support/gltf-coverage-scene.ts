@@ -20,10 +20,11 @@
  * - "exif-jpeg": a 2×2 square at (1, −2.6), a 24×12 JPEG (so it is resized: to 16×32 once upright) whose pixels hold red top-left, green top-right and blue
  *   along the bottom half, with EXIF orientation 6 (rotate 90° clockwise to display), which browsers (and so three.js viewers
  *   and the Chromium backend) apply: blue on the left half, red top-right, green bottom-right.
- * - "avif": a 1.2 square at (3.2, −2.6) whose texture has an EXT_texture_avif (optional) source, a black 16×16 AVIF, and
- *   a PNG fallback: magenta (255,0,255) on its left half and cyan (0,255,255) on its right. Tessera does not decode
- *   AVIF (scene-check refuses a texture with no other source), so both backends draw the fallback (GLTFLoader's AVIF
- *   probe needed a DOM Image: the scene failed to load on Node).
+ * - "avif": a 1.2 square at (3.2, −2.6) whose texture has an EXT_texture_avif (optional) source, a 16×16 AVIF with
+ *   red (255,0,0) on its left half and green (0,255,0) on its right, and a PNG fallback: magenta (255,0,255) left, cyan
+ *   (0,255,255) right. Both backends decode AVIF (sharp on Node, the browser in Chromium), so they draw the AVIF, as the
+ *   glTF spec prefers (GLTFLoader's AVIF probe needed a DOM Image: the scene failed to load on Node; before AVIF was
+ *   decoded, the upload dropped the AVIF source and the fallback was drawn).
  * Scene 1 "skinned-z-up" (CesiumMan, BrainStem: Z-up geometry stood up by the skeleton): an unlit green 0.6 × 0.6 × 4
  * column skinned to one joint "root"; its bind-pose geometry lies along +Z from z = 0 to 4, the joint turns it −90°
  * about X, so it stands from y = 0 to 4 (the mesh node itself is not transformed). An auto camera must frame the
@@ -167,10 +168,10 @@ export async function coverageGlb(): Promise<Uint8Array> {
   const io = await createIO();
   const written = await io.writeJSON(await buildCoverageScene(), { format: Format.GLB });
   const json = written.json;
-  const black = await (await rgbImage(16, 16, () => [0, 0, 0])).avif({ lossless: true }).toBuffer();
+  const halves = await (await rgbImage(16, 16, (x) => (x < 8 ? [255, 0, 0] : [0, 255, 0]))).avif({ lossless: true }).toBuffer();
   const images = (json.images ??= []);
   const fallback = images.findIndex((i) => i.name === AVIF_FALLBACK);
-  images.push({ name: 'black-avif', mimeType: 'image/avif', uri: `data:image/avif;base64,${black.toString('base64')}` });
+  images.push({ name: 'halves-avif', mimeType: 'image/avif', uri: `data:image/avif;base64,${halves.toString('base64')}` });
   const texture = json.textures!.find((t) => t.source === fallback)!;
   texture.extensions = { EXT_texture_avif: { source: images.length - 1 } };
   json.extensionsUsed = [...(json.extensionsUsed ?? []), 'EXT_texture_avif'];

@@ -5,6 +5,7 @@
  * colour-manage or premultiply what they draw, and Node has none.
  */
 import { DEPTH_FAR_MM, unpackDepthRg8 } from '../protocol/session-depth.ts';
+import { readStreamAtMost } from '../protocol/read-at-most.ts';
 import { MAX_EYE_EDGE } from '../protocol/session.ts';
 
 export interface DepthMap {
@@ -77,24 +78,7 @@ export async function decodeDepth(png: Uint8Array): Promise<DepthMap> {
 /** zlib-inflate the IDAT chunks, refusing output beyond `limit` bytes (a deflate bomb stops there). */
 async function inflate(parts: Uint8Array[], limit: number): Promise<Uint8Array> {
   const stream = new Blob(parts as BlobPart[]).stream().pipeThrough(new DecompressionStream('deflate'));
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > limit) {
-      await reader.cancel();
-      throw new RangeError('depth PNG image data is larger than its header says');
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
+  const out = await readStreamAtMost(stream, limit);
+  if (!out) throw new RangeError('depth PNG image data is larger than its header says');
   return out;
 }

@@ -9,7 +9,12 @@ export async function readAtMost(res: Response, max: number): Promise<Uint8Array
     await res.body?.cancel().catch(() => {});
     return declared > max ? null : new Uint8Array(0);
   }
-  const reader = res.body.getReader();
+  return readStreamAtMost(res.body, max);
+}
+
+/** A byte stream read to its end, counted as it arrives: cancelled and null once it runs past `max` bytes. */
+export async function readStreamAtMost(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | null> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -11,6 +11,8 @@
  *   TESSERA_LEASE_MS                       task lease length (30000)
  *   TESSERA_MAX_SCENE_BYTES                largest scene upload (268435456)
  *   TESSERA_REQUEST_TIMEOUT_MS             most time a request (headers and body) may take to arrive (120000)
+ *   TESSERA_INSPECTION_HEAP_MB             heap cap of one scene inspection's thread, MiB (2048)
+ *   TESSERA_INSPECTION_TIMEOUT_MS          longest one scene inspection may take before its thread is ended (120000)
  *   TESSERA_LOG_LEVEL                      pino level (info)
  *   TESSERA_VERIFY_SAMPLE_RATE             share of render results re-issued to another node (0.03)
  *   TESSERA_VERIFY_BLOCKLIST_AFTER         outvoted results that blocklist a node (3)
@@ -45,6 +47,8 @@ export interface ApiConfig {
   maxSceneBytes: number | undefined;
   /** Node's requestTimeout (start-api.ts REQUEST_TIMEOUT_MS when unset): raise it for clients on slow links. */
   requestTimeoutMs: number | undefined;
+  /** Scene inspection threads' heap cap and time limit (node-scene-inspector.ts defaults when unset). */
+  inspection: { maxHeapMb: number | undefined; timeoutMs: number | undefined };
   logLevel: string;
   /** Unset fields keep the API's defaults. */
   verification: Partial<VerificationOptions>;
@@ -114,6 +118,10 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
     leaseMs: integer(env, 'TESSERA_LEASE_MS', 1000, 3_600_000),
     maxSceneBytes: integer(env, 'TESSERA_MAX_SCENE_BYTES', 1024, 8 * 1024 ** 3),
     requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT_MS', 1000, 3_600_000),
+    inspection: {
+      maxHeapMb: integer(env, 'TESSERA_INSPECTION_HEAP_MB', 64, 64 * 1024),
+      timeoutMs: integer(env, 'TESSERA_INSPECTION_TIMEOUT_MS', 1000, 3_600_000),
+    },
     logLevel: env.TESSERA_LOG_LEVEL || 'info',
     verification: {
       sampleRate: decimal(env, 'TESSERA_VERIFY_SAMPLE_RATE', 0, 1),

@@ -44,6 +44,7 @@ export async function serveApi(config: ApiConfig, logger: Logger): Promise<Serve
     s3,
     leaseMs: config.leaseMs,
     requestTimeoutMs: config.requestTimeoutMs,
+    inspection: config.inspection,
     logger,
     metrics,
     api: {

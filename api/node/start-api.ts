@@ -17,7 +17,8 @@ import { pruneDelayMs } from '../core/prune-schedule.ts';
 import { PRUNE_SWEEP_INTERVAL_MS, sweepDuePrunes } from '../core/prune-sweep.ts';
 import type { SceneLimits } from '../protocol/render-spec.ts';
 import type { ApiMetrics } from './api-metrics.ts';
-import { createNodeSceneInspector } from './node-scene-inspector.ts';
+import { createNodeSceneInspector, type NodeSceneInspector, type NodeSceneInspectorOptions } from './node-scene-inspector.ts';
+import { INSPECTION_SLOT_DEFAULTS } from '../core/inspection-slots.ts';
 import type { SceneInspector } from '../../scene-check/scene-inspector.ts';
 import { createPixelImageComparer } from './pixel-image-comparer.ts';
 import { createPublicOnlyFetch } from './public-only-fetch.ts';
@@ -44,8 +45,13 @@ export interface StartApiOptions {
    * `false`: API only).
    */
   webRoot?: string | false;
-  /** The scene inspector (default: readScene on NodeIO under sceneLimits); tests wrap it. */
+  /** The scene inspector (default: readScene on NodeIO under sceneLimits, in worker threads); tests wrap it. */
   inspector?: SceneInspector;
+  /**
+   * The default inspector's per-inspection heap cap and time limit (node-scene-inspector.ts defaults); it runs
+   * `api.sceneInspections.concurrent` threads.
+   */
+  inspection?: Pick<NodeSceneInspectorOptions, 'maxHeapMb' | 'timeoutMs'>;
   /**
    * Most time a request may take to arrive, headers and body (Node's requestTimeout; default
    * REQUEST_TIMEOUT_MS): a client that trickles a body is cut off with 408 then. Answers (long-polls, event
@@ -103,10 +109,14 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   }
   const shutdown = new AbortController();
   const metrics = options.metrics;
+  // Threads for the slots' inspections, so an upload that waited for a slot never waits for a thread too.
+  const ownInspector: NodeSceneInspector | undefined = options.inspector
+    ? undefined
+    : createNodeSceneInspector({ limits: options.sceneLimits, threads: options.api?.sceneInspections?.concurrent ?? INSPECTION_SLOT_DEFAULTS.concurrent, ...options.inspection });
   const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
   metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(
-    { jobs, sessions, blobs: apiBlobs, inspector: options.inspector ?? createNodeSceneInspector({ limits: options.sceneLimits }), logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync, publicFetch: createPublicOnlyFetch() },
+    { jobs, sessions, blobs: apiBlobs, inspector: options.inspector ?? ownInspector!, logger: options.logger, comparer: createPixelImageComparer(apiBlobs), hmacSha256Sync, publicFetch: createPublicOnlyFetch() },
     {
       ...options.api,
       policy: { ...options.api?.policy, ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}) },
@@ -132,6 +142,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
       server.once('error', reject);
     });
   } catch (err) {
+    await ownInspector?.close();
     blobs.close();
     sessions.close();
     await jobs.close();
@@ -158,6 +169,7 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
       await closed;
       clearInterval(sweep);
       clearTimeout(timer);
+      await ownInspector?.close();
       blobs.close();
       sessions.close();
       await jobs.close();

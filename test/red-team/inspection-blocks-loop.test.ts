@@ -10,6 +10,7 @@
  * (run alone): before the fix every call made during the inspection waited for all of it (about 3 s here).
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { readApiConfig } from '../../api/node/api-config.ts';
 import { triangleGlb } from '../hostile/glb-builder.ts';
 import { call, startHarness, type Harness } from '../support/api-harness.ts';
 
@@ -81,4 +82,13 @@ describe('a scene past the inspection limits', () => {
     const next = await upload(h, triangleGlb());
     expect(next.status, JSON.stringify(next.body)).toBe(201);
   }, 60_000);
+});
+
+describe('the inspection limits as an operator sets them', () => {
+  it('TESSERA_INSPECTION_HEAP_MB and TESSERA_INSPECTION_TIMEOUT_MS are read, bounded, and unset keeps the defaults', () => {
+    expect(readApiConfig({ TESSERA_INSPECTION_HEAP_MB: '512', TESSERA_INSPECTION_TIMEOUT_MS: '30000' }).inspection).toEqual({ maxHeapMb: 512, timeoutMs: 30_000 });
+    expect(readApiConfig({}).inspection).toEqual({ maxHeapMb: undefined, timeoutMs: undefined });
+    expect(() => readApiConfig({ TESSERA_INSPECTION_HEAP_MB: '8' })).toThrow(/TESSERA_INSPECTION_HEAP_MB/);
+    expect(() => readApiConfig({ TESSERA_INSPECTION_TIMEOUT_MS: 'soon' })).toThrow(/TESSERA_INSPECTION_TIMEOUT_MS/);
+  });
 });

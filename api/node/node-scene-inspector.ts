@@ -10,8 +10,10 @@
  *
  * Starting a thread (tsx, glTF-Transform, the Draco modules) costs a few hundred ms of CPU, so threads are started
  * on first use and kept for later inspections, up to `threads` at once (the API's sceneInspections.concurrent);
- * idle ones do not keep the process alive. The input's bytes are moved to the thread, not copied: after `inspect`
- * the caller's arrays that spanned their whole buffer are detached (the API hashes an upload before it inspects it).
+ * idle ones do not keep the process alive. The input's bytes are copied to the thread unless `transferInput` says
+ * the caller is done with them (the API's own inspector: it hashes an upload before it inspects it and never reads
+ * the input again); then they move, and the caller's arrays that spanned their whole buffer are detached. The
+ * normalized GLB always moves back.
  * The heap cap bounds the JavaScript heap only: ArrayBuffers and the Draco/meshopt WebAssembly memory are outside
  * it, and are bounded by the scene limits (maxFileBytes, decoded bytes) instead.
  */
@@ -33,6 +35,11 @@ export interface NodeSceneInspectorOptions {
   maxHeapMb?: number;
   /** Longest one inspection may take before its thread is ended, ms (TESSERA_INSPECTION_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * Move the input's bytes to the thread instead of copying them (up to maxSceneBytes of memcpy on the caller's
+   * thread): the caller's arrays are detached by `inspect`. Off by default, as the port promises nothing of the sort.
+   */
+  transferInput?: boolean;
 }
 
 /**
@@ -44,6 +51,7 @@ export const NODE_SCENE_INSPECTOR_DEFAULTS: Required<Omit<NodeSceneInspectorOpti
   threads: 2,
   maxHeapMb: 2048,
   timeoutMs: 120_000,
+  transferInput: false,
 };
 
 /** A SceneInspector whose threads can be ended (the API ends them when it closes). */
@@ -197,7 +205,7 @@ export function createNodeSceneInspector(options: NodeSceneInspectorOptions = {}
       busy.set(worker, { job });
       worker.ref();
       if (ready.has(worker)) arm(worker);
-      send(worker, { id: job.id, input: job.input });
+      send(worker, { id: job.id, input: job.input }, opts.transferInput);
     }
   };
 
@@ -218,8 +226,9 @@ export function createNodeSceneInspector(options: NodeSceneInspectorOptions = {}
   };
 }
 
-/** Post `request`, moving its bytes when they can move (a buffer the caller shares with others is copied). */
-function send(worker: Worker, request: InspectionRequest): void {
+/** Post `request`, moving its bytes when asked and they can move (a buffer the caller shares with others is copied). */
+function send(worker: Worker, request: InspectionRequest, transfer: boolean): void {
+  if (!transfer) return worker.postMessage(request);
   const views = request.input.kind === 'bytes' ? [request.input.bytes] : [...request.input.files.values()];
   try {
     worker.postMessage(request, transferablesOf(views));

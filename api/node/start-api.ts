@@ -109,10 +109,16 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   }
   const shutdown = new AbortController();
   const metrics = options.metrics;
-  // Threads for the slots' inspections, so an upload that waited for a slot never waits for a thread too.
+  // Threads for the slots' inspections, so an upload that waited for a slot never waits for a thread too. The upload's
+  // bytes move to the thread: the scene routes hash an upload before it is inspected and never read it after.
   const ownInspector: NodeSceneInspector | undefined = options.inspector
     ? undefined
-    : createNodeSceneInspector({ limits: options.sceneLimits, threads: options.api?.sceneInspections?.concurrent ?? INSPECTION_SLOT_DEFAULTS.concurrent, ...options.inspection });
+    : createNodeSceneInspector({
+        limits: options.sceneLimits,
+        threads: options.api?.sceneInspections?.concurrent ?? INSPECTION_SLOT_DEFAULTS.concurrent,
+        transferInput: true,
+        ...options.inspection,
+      });
   const apiBlobs = metrics ? metrics.instrumentBlobs(blobs) : blobs;
   metrics?.watchDatabase(path.join(options.dataDir, JOB_DB_FILE));
   const app = createApi(

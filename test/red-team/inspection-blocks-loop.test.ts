@@ -11,6 +11,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { readApiConfig } from '../../api/node/api-config.ts';
+import { createNodeSceneInspector } from '../../api/node/node-scene-inspector.ts';
 import { triangleGlb } from '../hostile/glb-builder.ts';
 import { call, startHarness, type Harness } from '../support/api-harness.ts';
 
@@ -90,5 +91,22 @@ describe('the inspection limits as an operator sets them', () => {
     expect(readApiConfig({}).inspection).toEqual({ maxHeapMb: undefined, timeoutMs: undefined });
     expect(() => readApiConfig({ TESSERA_INSPECTION_HEAP_MB: '8' })).toThrow(/TESSERA_INSPECTION_HEAP_MB/);
     expect(() => readApiConfig({ TESSERA_INSPECTION_TIMEOUT_MS: 'soon' })).toThrow(/TESSERA_INSPECTION_TIMEOUT_MS/);
+  });
+});
+
+describe('the input bytes', () => {
+  it('stay the caller\'s unless it hands them over (transferInput, as the API\'s own inspector does: then moved, not copied)', async () => {
+    const kept = createNodeSceneInspector({ threads: 1 });
+    const moved = createNodeSceneInspector({ threads: 1, transferInput: true });
+    try {
+      const bytes = triangleGlb();
+      const length = bytes.length;
+      expect((await kept.inspect({ kind: 'bytes', bytes })).stats).toMatchObject({ primitives: 1 });
+      expect(bytes.length).toBe(length);
+      expect((await moved.inspect({ kind: 'bytes', bytes })).stats).toMatchObject({ primitives: 1 });
+      expect(bytes.buffer.byteLength).toBe(0);
+    } finally {
+      await Promise.all([kept.close(), moved.close()]);
+    }
   });
 });

@@ -52,8 +52,9 @@ describe('real RTT matrix (WonderNetwork, 61 servers)', () => {
     expect(r.tessera.within10).toBeGreaterThanOrEqual(0.92);
     expect(r.tessera.p95Stretch).toBeLessThanOrEqual(1.3);
     expect(r.tessera.within10).toBeGreaterThan(r.geo.within10 + 0.15);
-    // Geo top-3 + 3 pings is as good as first contact gets here; Tessera stays within a point or two of it.
-    expect(r.tessera.within10).toBeGreaterThan(r.geoTop3.within10 - 0.02);
+    // Ahead of geo top-3 + 3 pings: the geo-nearest node gets the first ping, the lines choose the other two.
+    expect(r.tessera.within10).toBeGreaterThan(r.geoTop3.within10);
+    expect(r.tessera.p95Stretch).toBeLessThan(r.geoTop3.p95Stretch);
     expect(r.bySession[2].within10).toBeGreaterThanOrEqual(0.97);
     expect(r.bySession[2].within10).toBeGreaterThan(r.geoTop3.within10);
   });

@@ -80,6 +80,13 @@ export interface CandidateOptions {
    * candidate alone comes to each pseudo-client's nearest peer: a node near the best of many others.
    */
   landmarkPings?: number;
+  /**
+   * A located client that has measured nothing pings its geographically nearest eligible node first, whatever
+   * the geo lines predict: where a line misjudges a nearby node (a slow or fast access link, a detour), the
+   * nearest node still often wins, and its RTT then anchors the client's own line for the next pings. Not when
+   * the bounds from measurements (the PoP's row) prove another node faster: a claimed location is only a claim.
+   */
+  geoNearestFirst?: boolean;
   /** Of a client's first pings, how many go to the nodes its PoP's earlier clients found best (`learned`). */
   learnedProbes?: number;
   /** Lead with learned nodes even when nodes share the client's PoP (whose RTTs to it bound the client's already). */
@@ -117,6 +124,7 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   landmarkCentrality: 0,
   landmarkPings: 1,
   coordinateFillMaxNodes: 512,
+  geoNearestFirst: true,
   learnedProbes: 2,
   learnedWherePopServesNodes: false,
   posteriorMinMeasured: 3,
@@ -371,13 +379,7 @@ function kmToNode(idx: NodeIndex, i: number): number {
 
 /** The healthy node nearest to `location` by great-circle distance (the geo-nearest baseline), if any is located. */
 export function geoNearest(nodes: readonly RouterNode[], location: GeoPoint): string | undefined {
-  const idx = indexFor(nodes);
-  const u = geoUnitVector(location, new Float64Array(3));
-  let best = -1, bestDot = -2;
-  scanGrid(idx, u, (_cell, minKm) => minKm, () => (best < 0 ? Infinity : kmFromDot(bestDot)), (i) => {
-    const dot = idx.unit[i * 3] * u[0] + idx.unit[i * 3 + 1] * u[1] + idx.unit[i * 3 + 2] * u[2];
-    if (dot > bestDot && nodes[i].healthy) { bestDot = dot; best = i; }
-  });
+  const best = nearestEligibleByKm(indexFor(nodes), location, (i) => nodes[i].healthy);
   return best < 0 ? undefined : nodes[best].id;
 }
 
@@ -399,6 +401,17 @@ export function geoNearestK(nodes: readonly RouterNode[], location: GeoPoint, k:
   const out: string[] = [];
   for (const i of top) if (i >= 0) out.push(nodes[i].id);
   return out;
+}
+
+/** The eligible located node nearest to `location` by great-circle distance (-1: none). */
+function nearestEligibleByKm(idx: NodeIndex, location: GeoPoint, eligible: (i: number) => boolean): number {
+  const u = geoUnitVector(location, new Float64Array(3));
+  let best = -1, bestDot = -2;
+  scanGrid(idx, u, (_cell, minKm) => minKm, () => (best < 0 ? Infinity : kmFromDot(bestDot)), (i) => {
+    const dot = idx.unit[i * 3] * u[0] + idx.unit[i * 3 + 1] * u[1] + idx.unit[i * 3 + 2] * u[2];
+    if (dot > bestDot && eligible(i)) { bestDot = dot; best = i; }
+  });
+  return best;
 }
 
 /** Part credit a landmark earns for a pseudo-client it did not serve, × (best + 5 ms) ÷ what it got. */
@@ -802,6 +815,13 @@ function pickRanked(nodes: readonly RouterNode[], client: ProbeClient, k: number
   // A coordinate is needed unless every node is ranked by its line.
   const coord = (hasSamples || client.coord) && !(line && idx.lines === idx.n) ? locateClient(nodes, client, o) : undefined;
   const { unit, hasLine, hasCoord, lineA, lineS, height } = idx;
+  if (o.geoNearestFirst && isGeoPoint(client.location) && !hasSamples) {
+    // Unless measurements (the PoP's row) prove it cannot be the best: a node's claimed location is only a claim.
+    const near = nearestEligibleByKm(idx, client.location, eligible);
+    let minHi = Infinity;
+    for (const i of bounded) if (boundHi[i] < minHi && eligible(i)) minHi = boundHi[i];
+    if (near >= 0 && !(boundSet[near] && w * boundLo[near] > minHi)) offer(near, -Infinity);
+  }
   /** The estimate of the client's RTT to node i before the bounds (Infinity: no estimate). */
   let base: (i: number) => number = () => Infinity;
   if (line) {

@@ -33,7 +33,9 @@ export const REAL_DATASETS: RealDataset[] = [
     nodes: 15,
     scenarios: [
       { name: 'located clients and nodes', options: {} },
-      { name: 'no coordinates, no PoPs', options: { useLocation: false } },
+      { name: 'same, --no-api-landmark', options: { apiLandmark: false } },
+      { name: 'no coordinates, no PoPs (the API is the one landmark, a Node API\'s default)', options: { useLocation: false } },
+      { name: 'no coordinates, no landmark at all (--no-api-landmark)', options: { useLocation: false, apiLandmark: false } },
       { name: 'no coordinates, --edge-pops 30 --no-edge-rtts', options: { useLocation: false, edgePops: 30, edgeRtts: false } },
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 30, anycastError: 0.1, edgeRtts: false } },
       { name: 'no coordinates, --edge-pops 30 --no-edge-rtts --pop-learning', options: { useLocation: false, edgePops: 30, edgeRtts: false, popLearning: true } },
@@ -47,7 +49,8 @@ export const REAL_DATASETS: RealDataset[] = [
     dir: 'seattle-40',
     nodes: 10,
     scenarios: [
-      { name: 'no coordinates, no PoPs', options: { useLocation: false } },
+      { name: 'no coordinates, no PoPs (the API is the one landmark, a Node API\'s default)', options: { useLocation: false } },
+      { name: 'no coordinates, no landmark at all (--no-api-landmark)', options: { useLocation: false, apiLandmark: false } },
       { name: 'no coordinates, --edge-pops 20 --no-edge-rtts', options: { useLocation: false, edgePops: 20, edgeRtts: false } },
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, edgeRtts: false } },
       { name: 'no coordinates, --edge-pops 20 --no-edge-rtts --pop-learning', options: { useLocation: false, edgePops: 20, edgeRtts: false, popLearning: true } },

@@ -66,6 +66,12 @@ export interface SimOptions {
   route?: RouteOptions;
   /** Hosts that act as edge PoPs (0: none); every host reaches the PoP it has the lowest RTT to. */
   edgePops?: number;
+  /**
+   * Without edge PoPs (edgePops 0), the API itself is one: a Node API answers GET /v1/edge/ping as its own PoP
+   * and times nodes from where it runs (its default, TESSERA_EDGE_POP unset), on a seeded host. false: no
+   * landmark at all (an API run with TESSERA_EDGE_POP=off).
+   */
+  apiLandmark?: boolean;
   /** Share of hosts (and clients) that anycast lands on another PoP than their nearest (the second nearest). */
   anycastError?: number;
   /** Times every client is routed; from the second on it starts from what it measured before. */
@@ -120,6 +126,7 @@ export const SIM_DEFAULTS: Required<Omit<SimOptions, 'clients' | 'onProgress' | 
   withinRelative: 0.1,
   withinAbsoluteMs: 5,
   edgePops: 0,
+  apiLandmark: true,
   anycastError: 0,
   sessions: 1,
   reprobes: 1,
@@ -562,11 +569,12 @@ export function simulateRouting(hosts: readonly Host[], truth: RttSource, option
 export function assignEdgePops(
   hosts: readonly Host[],
   truth: RttSource,
-  options: Pick<SimOptions, 'edgePops' | 'anycastError' | 'seed' | 'jitter' | 'useLocation'>,
+  options: Pick<SimOptions, 'edgePops' | 'apiLandmark' | 'anycastError' | 'seed' | 'jitter' | 'useLocation'>,
 ): { of: (host: number) => EdgeSighting | undefined; hostOf: (pop: string) => number; pops: number; misrouted: number } | undefined {
   const o = { ...SIM_DEFAULTS, ...options };
   const H = hosts.length;
-  const P = Math.min(H, Math.max(0, Math.floor(o.edgePops)));
+  const api = !(o.edgePops >= 1) && o.apiLandmark;
+  const P = api ? 1 : Math.min(H, Math.max(0, Math.floor(o.edgePops)));
   if (P === 0) return undefined;
   const popHost = shuffleInPlace(Array.from({ length: H }, (_, i) => i), createRandom(`pops:${o.seed}`)).slice(0, P);
   const sightings: (EdgeSighting | undefined)[] = new Array(H);
@@ -584,7 +592,8 @@ export function assignEdgePops(
     if (first < 0) continue;
     let p = first, t = firstRtt;
     if (second >= 0 && rng() < o.anycastError) { p = second; t = secondRtt; misrouted++; }
-    const location = hostLocation(hosts[p], o.useLocation);
+    // The API's PoP has no location (a Node API's default PoP names none): it is a landmark, not a place to put clients.
+    const location = api ? undefined : hostLocation(hosts[p], o.useLocation);
     const rttMs = ping(t, o.jitter, rng);
     sightings[h] = location ? { pop: popName(p), rttMs, location } : { pop: popName(p), rttMs };
   }

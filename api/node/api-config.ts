@@ -22,7 +22,9 @@
  *   TESSERA_PROBE_ALLOW_PRIVATE            1: node reachability checks may fetch loopback/private addresses (0)
  *   TESSERA_REQUIRE_JOIN_TOKEN             1: POST /v1/nodes needs a join token (tessera keys create --role node) (0)
  *   TESSERA_EDGE_POP                       this API's PoP for GET /v1/edge/ping: a colo code (placed by the
- *                                          colo table) or CODE@lat,lon; unset: the PoP is unknown
+ *                                          colo table) or CODE@lat,lon; unset: API, the API is one PoP where it
+ *                                          runs (clients time it, it times nodes: a landmark for first contact);
+ *                                          off: no PoP (an API behind a proxy or in several places at once)
  *   TESSERA_TRUST_CLIENT_POP               1: jobs teach the PoP their client names (client.edge.pop) which nodes
  *                                          were best; only for clients the operator trusts: on Node no edge
  *                                          vouches for a client's PoP (on Workers it is request.cf.colo) (0)
@@ -141,9 +143,16 @@ export function readApiConfig(env: Env = process.env): ApiConfig {
   };
 }
 
-/** TESSERA_EDGE_POP: `CODE` or `CODE@lat,lon`. */
+/**
+ * The PoP a Node API is when TESSERA_EDGE_POP is unset: one process in one place, so its own RTTs to nodes and
+ * a client's RTT to it bound that client's RTT to every node (the edge as a landmark, docs/routing.md).
+ */
+export const NODE_API_DEFAULT_POP: EdgePopConfig = { pop: 'API' };
+
+/** TESSERA_EDGE_POP: `CODE`, `CODE@lat,lon`, or `off`; unset: NODE_API_DEFAULT_POP. */
 function edgePopVar(raw: string | undefined): EdgePopConfig | undefined {
-  if (raw === undefined || raw === '') return undefined;
+  if (raw === undefined || raw.trim() === '') return NODE_API_DEFAULT_POP;
+  if (raw.trim().toLowerCase() === 'off') return undefined;
   const m = /^([A-Za-z0-9_-]{1,16})(?:@(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?))?$/.exec(raw.trim());
   const lat = m?.[2] === undefined ? undefined : Number(m[2]);
   const lon = m?.[3] === undefined ? undefined : Number(m[3]);

@@ -116,6 +116,7 @@ export function simCommand(): Command {
     .option('--no-client-location', 'hide clients’ lat/lon (nodes keep theirs; clients are placed by their RTTs)')
     .option('--parallel-probes', 'send all pings at once instead of one at a time')
     .option('--edge-pops <n>', 'hosts that act as edge PoPs: every host and client knows its PoP and RTT to it', integer('edge-pops', 0, 10_000), SIM_DEFAULTS.edgePops)
+    .option('--no-api-landmark', 'without --edge-pops, no landmark at all (an API run with TESSERA_EDGE_POP=off); by default the API is one PoP on a seeded host, as a Node API is')
     .option('--anycast-error <p>', 'share of hosts that anycast lands on their second nearest PoP', number('anycast-error', 0, 1), SIM_DEFAULTS.anycastError)
     .option('--pop-learning', 'PoPs learn: the other clients route first and teach their PoP which nodes were best (needs --edge-pops)')
     .option('--edge-rtts', 'the edge times nodes\' challenge pings itself, as the API does by default: every PoP knows its RTT to every node (with --edge-pops; the default)')
@@ -141,6 +142,7 @@ export function simCommand(): Command {
         clientLocation: o.clientLocation,
         adaptive: !o.parallelProbes,
         edgePops: o.edgePops,
+        apiLandmark: o.apiLandmark !== false,
         anycastError: o.anycastError,
         popLearning: o.popLearning === true,
         edgeRtts: o.edgeRtts !== false,

@@ -28,6 +28,9 @@ describe('GET /v1/edge/ping on Node', () => {
 
   it('takes CODE@lat,lon, refuses a bad TESSERA_EDGE_POP, and says unknown when none is set', async () => {
     expect(readApiConfig({ TESSERA_EDGE_POP: 'lab-1@48.85,2.35' }).edgePop).toEqual({ pop: 'lab-1', lat: 48.85, lon: 2.35 });
+    // A Node API is one PoP unless told otherwise (a landmark for clients' first contact); `off` for none.
+    expect(readApiConfig({}).edgePop).toEqual({ pop: 'API' });
+    expect(readApiConfig({ TESSERA_EDGE_POP: 'OFF' }).edgePop).toBeUndefined();
     expect(() => readApiConfig({ TESSERA_EDGE_POP: 'no spaces' })).toThrow(/TESSERA_EDGE_POP/);
     expect(() => readApiConfig({ TESSERA_EDGE_POP: 'x@91,0' })).toThrow(/TESSERA_EDGE_POP/);
     h = await startHarness();

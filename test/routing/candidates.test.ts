@@ -37,8 +37,16 @@ describe('pickProbeCandidates', () => {
       node('tokyo', { location: CITIES.tokyo, geoLine: line }),
     ]);
     const inParis = { lat: 48.8, lon: 2.3 };
-    // Paris's own node is nearest on the map, but its access delay makes London and Frankfurt faster.
-    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, location: inParis }, 3)).toEqual(['london', 'frankfurt', 'paris']);
+    // Paris's own node is nearest on the map, but its access delay makes London and Frankfurt faster by the lines.
+    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, location: inParis }, 3, { geoNearestFirst: false })).toEqual(['london', 'frankfurt', 'paris']);
+    // By default the nearest on the map still gets the first ping (a line misjudges a nearby node often enough),
+    // then the lines rank the rest; an excluded or measured nearest node gives way to the next.
+    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, location: inParis }, 3)).toEqual(['paris', 'london', 'frankfurt']);
+    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, location: inParis, exclude: ['paris'] }, 2)).toEqual(['london', 'frankfurt']);
+    // A node's location is a claim: where the PoP's own RTTs prove the map-nearest node slower than another
+    // (lower bound 80 − 2 ms against London's upper bound 2 + 12 ms), the first ping goes by the bounds.
+    const edge = { pop: 'CDG', rttMs: 2, nodeRttMs: { paris: 80, london: 12, frankfurt: 15, 'new-york': 75, tokyo: 230 } };
+    expect(pickProbeCandidates(nodes, { measuredRttMs: {}, location: inParis, edge }, 1)).toEqual(['london']);
     // One measurement gives the client's own access delay; the ranking of the rest follows.
     const line1 = clientGeoLine(nodes, { measuredRttMs: { london: 20 }, location: inParis })!;
     expect(line1.interceptMs).toBeCloseTo(20 - 1 - greatCircleKm(inParis, CITIES.london) * 0.015, 1);

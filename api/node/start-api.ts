@@ -1,7 +1,8 @@
 /**
- * Starts the edge API on Node: SQLite job store under the data dir, S3 blob store, readScene inspector,
- * served by @hono/node-server. `close()` stops accepting connections, answers waiting long-polls (204)
- * and ends event streams at once, then releases the database and the S3 client.
+ * Starts the edge API on Node: SQLite job store under the data dir, S3 blob store, readScene inspector (in worker
+ * threads, node-scene-inspector.ts), served by @hono/node-server. `close()` stops accepting connections, answers
+ * waiting long-polls (204) and ends event streams at once, then releases the database, the S3 client and the
+ * inspection threads.
  */
 import { createHmac } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';

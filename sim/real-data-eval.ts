@@ -2,7 +2,7 @@
  * `npx tsx sim/real-data-eval.ts`: routing on the real RTT fixtures in test/routing/data, every scenario
  * of the routing issue, 20 splits (seeds 1–20) merged per row: the tables docs/routing.md
  * shows (the README's routing section keeps the goals). Accuracy only (no timing), so figures do not depend on how busy the machine is.
- * Options: --splits 20 --sessions 3 --reprobe JSON (ReprobeOptions, e.g. '{"stableFactor":0}') --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40 --scenario TEXT (rows whose name or options contain it)
+ * Options: --splits 20 --sessions 3 --reprobe JSON (ReprobeOptions, e.g. '{"stableFactor":0}') --session-gap-min 1440 (time between a client's sessions) --json --only wondernetwork-61|seattle-40|seattle-99 --scenario TEXT (rows whose name or options contain it)
  *          --out FILE (the figures as JSON, with the datasets, splits and seeds: bench/results/routing-real-latest.json)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +59,18 @@ export const REAL_DATASETS: RealDataset[] = [
       { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 20, anycastError: 0.1, edgeRtts: true } },
       { name: 'no coordinates, --edge-pops 20 --pop-learning', options: { useLocation: false, edgePops: 20, edgeRtts: true, popLearning: true } },
       { name: 'no coordinates, no PoPs, sessions on time slices 1 / 344 / 688 (real drift)', options: { useLocation: false }, slices: [1, 344, 688].map((k) => `raw/SeattleData_${k}.first40.csv`) },
+    ],
+  },
+  {
+    // The whole Seattle set (seattle-40 is its first 40 hosts): 25 nodes, 74 clients per split, the many-node case.
+    dir: 'seattle-99',
+    nodes: 25,
+    scenarios: [
+      { name: 'no coordinates, no PoPs (the API is the one landmark, a Node API\'s default)', options: { useLocation: false } },
+      { name: 'no coordinates, no landmark at all (--no-api-landmark)', options: { useLocation: false, apiLandmark: false } },
+      { name: 'no coordinates, --edge-pops 50 --no-edge-rtts', options: { useLocation: false, edgePops: 50, edgeRtts: false } },
+      { name: 'no coordinates, --edge-pops 50 (the edge times nodes, default)', options: { useLocation: false, edgePops: 50, edgeRtts: true } },
+      { name: 'same, --anycast-error 0.1', options: { useLocation: false, edgePops: 50, anycastError: 0.1, edgeRtts: true } },
     ],
   },
 ];

@@ -14,7 +14,7 @@ const [dir = 'wondernetwork-61', nodesArg = '15', splitsArg = '100', firstArg = 
 const { hosts, truth } = await loadRealDataset(dir);
 const H = hosts.length;
 let within = 0, n = 0, cover = 0;
-const sig = (r: number) => 0.5 * r + 20;
+const sig = (r: number) => 0.1 * r + 5;
 for (let seed = +firstArg; seed < +firstArg + +splitsArg; seed++) {
   const { nodeHost, clientHosts } = splitHosts(H, +nodesArg, seed);
   const N = nodeHost.length;

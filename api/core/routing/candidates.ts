@@ -135,7 +135,7 @@ export const CANDIDATE_DEFAULTS: Required<CandidateOptions> = {
   learnedProbes: 2,
   learnedWherePopServesNodes: false,
   posteriorMinMeasured: 3,
-  posteriorShortlist: 8,
+  posteriorShortlist: 16,
   posteriorUsesPop: true,
   posteriorSigmaShare: 0.25,
   posteriorSigmaMs: 10,

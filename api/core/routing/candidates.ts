@@ -106,7 +106,7 @@ export interface CandidateOptions {
    * Where the client's PoP timed the nodes (its row), the client's RTT to the PoP is one more RTT: it counts
    * toward `posteriorMinMeasured` (from the second ping of first contact on), and pseudo-clients must match it
    * (λ between their two nodes' RTTs to the PoP, plus the access delay). With a Node API as the one PoP, 100
-   * splits: first contact 79.5 → 81.0% (WonderNetwork), 61.5 → 62.7% (Seattle); with 20 PoPs on Seattle 92.0 → 90.8%.
+   * splits: first contact 79.5 → 80.9% (WonderNetwork), 61.5 → 62.9% (Seattle); see `posteriorPopMinRttMs`.
    */
   posteriorUsesPop?: boolean;
   /**
@@ -785,7 +785,8 @@ function pickRanked(nodes: readonly RouterNode[], client: ProbeClient, k: number
       if (i >= 0 && r > 0 && Number.isFinite(r)) { probed.push(i); rtts.push(r); }
     }
     // The client's RTT to its PoP counts as one more where the PoP timed the nodes (the ranking matches it too).
-    const popCounts = o.posteriorUsesPop && client.edge?.nodeRttMs && client.edge.rttMs >= 0 && Number.isFinite(client.edge.rttMs) && Object.keys(client.edge.nodeRttMs).length > 0 && client.edge.rttMs >= o.posteriorPopMinRttMs ? 1 : 0;
+    const pop = client.edge;
+    const popCounts = o.posteriorUsesPop && pop?.nodeRttMs && Number.isFinite(pop.rttMs) && pop.rttMs >= o.posteriorPopMinRttMs && Object.keys(pop.nodeRttMs).length > 0 ? 1 : 0;
     if (probed.length > 0 && probed.length + popCounts >= o.posteriorMinMeasured) {
       const shortlist = pickRanked(nodes, client, Math.max(k, o.posteriorShortlist), { ...o, posteriorMinMeasured: 0 });
       return shortlist.length <= k ? shortlist : rankByCoverage(nodes, idx, probed, rtts, shortlist, o, client.edge).slice(0, k);

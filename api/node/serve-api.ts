@@ -44,7 +44,8 @@ export async function serveApi(config: ApiConfig, logger: Logger): Promise<Serve
     s3,
     leaseMs: config.leaseMs,
     requestTimeoutMs: config.requestTimeoutMs,
-    inspection: config.inspection,
+    // A server starts one inspection thread right away: the first upload need not wait for it.
+    inspection: { ...config.inspection, prewarm: 1 },
     logger,
     metrics,
     api: {

@@ -52,7 +52,7 @@ export interface StartApiOptions {
    * The default inspector's per-inspection heap cap and time limit (node-scene-inspector.ts defaults); it runs
    * `api.sceneInspections.concurrent` threads.
    */
-  inspection?: Pick<NodeSceneInspectorOptions, 'maxHeapMb' | 'timeoutMs'>;
+  inspection?: Pick<NodeSceneInspectorOptions, 'maxHeapMb' | 'timeoutMs' | 'prewarm'>;
   /**
    * Most time a request may take to arrive, headers and body (Node's requestTimeout; default
    * REQUEST_TIMEOUT_MS): a client that trickles a body is cut off with 408 then. Answers (long-polls, event

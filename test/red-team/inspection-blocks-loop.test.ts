@@ -110,3 +110,24 @@ describe('the input bytes', () => {
     }
   });
 });
+
+describe('a server\'s inspector', () => {
+  it('starts a thread right away with prewarm (tessera api start, tessera farm up), so its first upload does not wait for one', async () => {
+    const warm = createNodeSceneInspector({ threads: 1, prewarm: 1 });
+    const cold = createNodeSceneInspector({ threads: 1 });
+    try {
+      // A thread starts in ~0.7 s on a quiet machine; give it ample time on a busy one.
+      await new Promise((r) => setTimeout(r, 5000));
+      const timed = async (inspector: typeof warm) => {
+        const t0 = performance.now();
+        expect((await inspector.inspect({ kind: 'bytes', bytes: triangleGlb() })).stats).toMatchObject({ primitives: 1 });
+        return performance.now() - t0;
+      };
+      const warmMs = await timed(warm);
+      const coldMs = await timed(cold);
+      expect(warmMs, `first inspection: ${warmMs.toFixed(0)} ms prewarmed, ${coldMs.toFixed(0)} ms cold`).toBeLessThan(coldMs / 2);
+    } finally {
+      await Promise.all([warm.close(), cold.close()]);
+    }
+  }, 30_000);
+});

@@ -30,7 +30,7 @@ for (let seed = +firstArg; seed < +firstArg + +splitsArg; seed++) {
     if (mode !== 'clients') for (const r of rows) pseudo.push(r);
     const rng = createRandom(`p:${seed}:${c}`);
     const probed: number[] = [], rtt: number[] = [];
-    for (let p = 0; p < 3; p++) {
+    for (let p = 0; p < Number(process.env.PROBES ?? 3); p++) {
       const w = pseudo.map((v) => { let ll = 0; for (let s = 0; s < probed.length; s++) { const x = v[probed[s]]; if (Number.isNaN(x)) continue; const z = (x - rtt[s]) / sig(rtt[s]); ll -= Math.log1p(z * z); } return Math.exp(ll); });
       let bj = -1, bs = -1;
       for (let j = 0; j < N; j++) {

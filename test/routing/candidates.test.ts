@@ -4,7 +4,7 @@ import { clientGeoLine, estimateClientLocation, geoNearest, locateClient, pickPr
 import { fitClientCoordinate } from '../../api/core/routing/client-coordinate.ts';
 import { fitGeoLine, fitGeoLines, predictGeoRtt } from '../../api/core/routing/geo-line.ts';
 import { greatCircleKm } from '../../api/core/routing/geo.ts';
-import { freezeRouterNodes, type RouterNode } from '../../api/core/routing/router.ts';
+import { freezeRouterNodes, routeTask, type RouterNode } from '../../api/core/routing/router.ts';
 import { createRandom } from '../../api/core/routing/seeded-random.ts';
 import { estimateRtt } from '../../api/core/routing/vivaldi.ts';
 import { at, card, node } from './routing-fixtures.ts';
@@ -52,6 +52,31 @@ describe('pickProbeCandidates', () => {
     expect(line1.interceptMs).toBeCloseTo(20 - 1 - greatCircleKm(inParis, CITIES.london) * 0.015, 1);
     expect(line1.msPerKm).toBe(0.015);
     expect(pickProbeCandidates(nodes, { measuredRttMs: { london: 20 }, location: inParis }, 2)).toEqual(['frankfurt', 'paris']);
+  });
+
+  it('a node that claims to sit next to located clients gets their first ping, never their job: the pings route it', () => {
+    const line = { interceptMs: 1, msPerKm: 0.015 };
+    const nodes = freezeRouterNodes([
+      node('liar', { location: { lat: 48.85, lon: 2.34 }, geoLine: line }), // claims central Paris, answers in 200 ms
+      node('london', { location: CITIES.london, geoLine: line }),
+      node('frankfurt', { location: CITIES.frankfurt, geoLine: line }),
+      node('new-york', { location: CITIES.newYork, geoLine: line }),
+      node('tokyo', { location: CITIES.tokyo, geoLine: line }),
+    ]);
+    const truth: Record<string, number> = { liar: 200, london: 12, frankfurt: 15, 'new-york': 80, tokyo: 250 };
+    const inParis = { lat: 48.8, lon: 2.3 };
+    const measured: Record<string, number> = {};
+    const order: string[] = [];
+    for (let p = 0; p < 3; p++) {
+      const [id] = pickProbeCandidates(nodes, { measuredRttMs: measured, location: inParis }, 1);
+      order.push(id);
+      measured[id] = truth[id];
+    }
+    // No PoP row to refute its claim: it costs the client one ping of three, and the other two find the fast nodes.
+    expect(order[0]).toBe('liar');
+    expect(order.slice(1).sort()).toEqual(['frankfurt', 'london']);
+    const decision = routeTask(nodes, { client: { measuredRttMs: measured, coord: locateClient(nodes, { measuredRttMs: measured, location: inParis }) }, taskPixels: 65536 }, createRandom(1));
+    expect(decision?.nodeId).toBe('london');
   });
 
   it('without any knowledge offers landmarks, and with a session coordinate the nearest by it', () => {
